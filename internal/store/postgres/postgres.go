@@ -1,0 +1,57 @@
+// Package postgres opens Cobalt's shared store on PostgreSQL (pgx through
+// database/sql), for several control-plane replicas on one database.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/cobaltbatch/cobalt/internal/store/sqlstore"
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Dialect returns the PostgreSQL dialect for sqlstore.
+func Dialect() sqlstore.Dialect {
+	sub, _ := fs.Sub(migrations, "migrations")
+	return sqlstore.Dialect{
+		Name:              "postgres",
+		Migrations:        sub,
+		MigrationLock:     `SELECT pg_advisory_xact_lock(7301948151)`,
+		ForUpdate:         " FOR UPDATE",
+		IsUniqueViolation: isUnique,
+		Compute:           computeQueries,
+	}
+}
+
+func isUnique(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && e.Code == "23505"
+}
+
+// Open connects to the database at url (postgres://...) and applies pending migrations.
+func Open(ctx context.Context, url string, now func() time.Time) (*sqlstore.DB, error) {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	db.SetMaxOpenConns(16)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to postgres: %w", err)
+	}
+	s, err := sqlstore.New(ctx, db, db, Dialect(), now)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}

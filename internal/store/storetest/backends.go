@@ -1,0 +1,82 @@
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/cobaltbatch/cobalt/internal/store"
+	"github.com/cobaltbatch/cobalt/internal/store/postgres"
+	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to create schemas
+)
+
+// SQLite returns a Factory of SQLite stores in temporary directories.
+func SQLite(t *testing.T) Factory {
+	return func(t *testing.T) store.Store {
+		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "cobalt.db"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+}
+
+// PostgresURL returns TEST_POSTGRES_URL, skipping the test when it is unset.
+func PostgresURL(t testing.TB) string {
+	u := os.Getenv("TEST_POSTGRES_URL")
+	if u == "" {
+		t.Skip("TEST_POSTGRES_URL is not set; skipping the PostgreSQL backend")
+	}
+	return u
+}
+
+// Postgres returns a Factory of PostgreSQL stores, each in a schema of its own
+// on the database at TEST_POSTGRES_URL, dropped when the test ends. It skips
+// when TEST_POSTGRES_URL is unset.
+func Postgres(t *testing.T) Factory {
+	base := PostgresURL(t)
+	return func(t *testing.T) store.Store {
+		u := NewPostgresSchema(t, base)
+		s, err := postgres.Open(context.Background(), u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+}
+
+// NewPostgresSchema creates a fresh schema on the database at base, drops it at
+// cleanup, and returns a URL whose connections use it.
+func NewPostgresSchema(t testing.TB, base string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "t_" + hex.EncodeToString(b[:])
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		admin.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
+		admin.Close()
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}

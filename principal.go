@@ -1,0 +1,44 @@
+package cobalt
+
+// PrincipalKind tells what kind of directory object a principal is.
+type PrincipalKind string
+
+// Principal kinds.
+const (
+	// KindServicePrincipal is an application's service principal with client secrets.
+	KindServicePrincipal PrincipalKind = "ServicePrincipal"
+	// KindManagedIdentity is the service principal behind a managed identity. It
+	// has no secret: tokens for it are issued only to the nodes of pools that
+	// carry the identity.
+	KindManagedIdentity PrincipalKind = "ManagedIdentity"
+)
+
+// Principal is a security principal of a tenant, as the login service knows it.
+type Principal struct {
+	// ObjectID is the service principal's object ID: the "oid" claim, and the
+	// principalId that role assignments name.
+	ObjectID string
+	// ClientID is the application (client) ID: the "appid" claim.
+	ClientID string
+	TenantID string
+	Kind     PrincipalKind
+	// DisplayName is a human-readable name.
+	DisplayName string
+	// ResourceID is the ARM ID of the managed identity, for KindManagedIdentity.
+	ResourceID string
+}
+
+// Caller is the authenticated caller of a request, as established from a
+// validated bearer token or a shared key.
+type Caller struct {
+	// ObjectID, ClientID and TenantID come from the token's oid, appid/azp and tid.
+	ObjectID string
+	ClientID string
+	TenantID string
+	// ManagedIdentityID is the token's xms_mirid claim, if any.
+	ManagedIdentityID string
+	// SharedKeyAccount is set, instead of the token fields, when the request was
+	// authenticated with an account key (Blob and Batch SharedKey). Such a caller
+	// holds every right on that account and on nothing else.
+	SharedKeyAccount string
+}
