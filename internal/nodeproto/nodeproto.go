@@ -1,0 +1,227 @@
+// Package nodeproto defines the wire protocol between a node agent and the
+// control plane: HTTPS with JSON bodies, the agent always the client, so that a
+// node never needs an inbound connection and an agent on another host speaks
+// exactly what an in-process agent speaks.
+//
+// Every request carries "Authorization: Bearer <node credential>". The
+// credential is an opaque random secret issued when the node is allocated,
+// bound to one pool and one node, and stored only as a hash. The control plane
+// derives the node's identity from the credential alone; the NodeID fields in
+// the bodies are checked against it and never trusted on their own.
+//
+// Endpoints, all POST, under the control plane's node API base URL:
+//
+//	/nodeapi/v1/register   RegisterRequest  -> RegisterResponse
+//	/nodeapi/v1/heartbeat  HeartbeatRequest -> HeartbeatResponse
+//	/nodeapi/v1/lease      LeaseRequest     -> LeaseResponse      (long poll up to WaitSeconds)
+//	/nodeapi/v1/report     ReportRequest    -> ReportResponse
+//	/nodeapi/v1/token      TokenRequest     -> TokenResponse
+//
+// Errors are HTTP 4xx/5xx with an Error body. The agent maps token errors to
+// the IMDS error format itself.
+package nodeproto
+
+import "time"
+
+// Paths of the node API.
+const (
+	PathRegister  = "/nodeapi/v1/register"
+	PathHeartbeat = "/nodeapi/v1/heartbeat"
+	PathLease     = "/nodeapi/v1/lease"
+	PathReport    = "/nodeapi/v1/report"
+	PathToken     = "/nodeapi/v1/token"
+)
+
+// Error is the body of every non-2xx response.
+type Error struct {
+	// Code is a stable machine-readable code, for example "IdentityNotFound",
+	// "MultipleIdentities", "NodeRemoved", "Unauthorized", "InvalidRequest".
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Identity is one user-assigned managed identity a node carries.
+type Identity struct {
+	ResourceID  string `json:"resourceId"`
+	ClientID    string `json:"clientId"`
+	PrincipalID string `json:"principalId"`
+}
+
+// EnvironmentSetting is a name/value pair for a task's environment.
+type EnvironmentSetting struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// ResourceFile is a file a task or start task downloads before it runs, in the
+// shape of Batch's ResourceFile. At most one of the URL fields is set;
+// AutoStorageContainerURL is resolved by the control plane into
+// StorageContainerURL before the agent sees it.
+type ResourceFile struct {
+	StorageContainerURL string `json:"storageContainerUrl,omitempty"`
+	HTTPURL             string `json:"httpUrl,omitempty"`
+	BlobPrefix          string `json:"blobPrefix,omitempty"`
+	FilePath            string `json:"filePath,omitempty"`
+	FileMode            string `json:"fileMode,omitempty"`
+	// IdentityResourceID names the node identity whose token authenticates the
+	// download; "" means anonymous or a SAS in the URL.
+	IdentityResourceID string `json:"identityResourceId,omitempty"`
+}
+
+// UserIdentity says which user a task runs as.
+type UserIdentity struct {
+	UserName string `json:"userName,omitempty"`
+	// AutoUserScope is "task" or "pool"; AutoUserElevation is "nonadmin" or "admin".
+	AutoUserScope     string `json:"autoUserScope,omitempty"`
+	AutoUserElevation string `json:"autoUserElevation,omitempty"`
+}
+
+// StartTask is a pool's start task as the agent runs it.
+type StartTask struct {
+	CommandLine       string               `json:"commandLine"`
+	Environment       []EnvironmentSetting `json:"environment,omitempty"`
+	ResourceFiles     []ResourceFile       `json:"resourceFiles,omitempty"`
+	UserIdentity      UserIdentity         `json:"userIdentity"`
+	MaxTaskRetryCount int                  `json:"maxTaskRetryCount"`
+	WaitForSuccess    bool                 `json:"waitForSuccess"`
+}
+
+// NodeConfig is everything a node needs to know about itself. It is fixed at
+// allocation: in particular Identities is the pool's identity set when the node
+// was allocated, and later pool changes do not alter it.
+type NodeConfig struct {
+	NodeID           string     `json:"nodeId"`
+	PoolID           string     `json:"poolId"`
+	AccountName      string     `json:"accountName"`
+	VMSize           string     `json:"vmSize"`
+	Location         string     `json:"location"`
+	SubscriptionID   string     `json:"subscriptionId"`
+	ResourceGroup    string     `json:"resourceGroup"`
+	TenantID         string     `json:"tenantId"`
+	TaskSlotsPerNode int        `json:"taskSlotsPerNode"`
+	Identities       []Identity `json:"identities"`
+	StartTask        *StartTask `json:"startTask,omitempty"`
+	// AuthorityHost is the login service's URL, for AZURE_POD_IDENTITY_AUTHORITY_HOST-style settings.
+	AuthorityHost string `json:"authorityHost"`
+	// ForwardPorts are the loopback TCP ports of the control plane's services
+	// that a netns node forwards into its namespace on the same 127.0.0.1:PORT.
+	ForwardPorts []int `json:"forwardPorts,omitempty"`
+}
+
+// RegisterRequest is sent once when an agent starts.
+type RegisterRequest struct {
+	NodeID       string `json:"nodeId"`
+	AgentVersion string `json:"agentVersion"`
+	Hostname     string `json:"hostname"`
+	// Isolation is "netns" or "process".
+	Isolation string `json:"isolation"`
+}
+
+// RegisterResponse returns the node's configuration.
+type RegisterResponse struct {
+	Config NodeConfig `json:"config"`
+}
+
+// StartTaskInfo reports the start task's progress, in Batch's terms.
+type StartTaskInfo struct {
+	// State is "running" or "completed".
+	State      string       `json:"state"`
+	StartTime  time.Time    `json:"startTime"`
+	EndTime    *time.Time   `json:"endTime,omitempty"`
+	ExitCode   *int         `json:"exitCode,omitempty"`
+	RetryCount int          `json:"retryCount"`
+	Result     string       `json:"result,omitempty"`
+	Failure    *FailureInfo `json:"failureInfo,omitempty"`
+}
+
+// FailureInfo is Batch's failure information.
+type FailureInfo struct {
+	// Category is "usererror" or "servererror".
+	Category string               `json:"category"`
+	Code     string               `json:"code"`
+	Message  string               `json:"message"`
+	Details  []EnvironmentSetting `json:"details,omitempty"`
+}
+
+// HeartbeatRequest reports the node's state. Agents send one every few seconds
+// and at every state change.
+type HeartbeatRequest struct {
+	NodeID string `json:"nodeId"`
+	// State is a Batch node state the agent controls: "starting",
+	// "waitingforstarttask", "starttaskfailed", "idle", "running", "unusable".
+	State         string         `json:"state"`
+	StartTaskInfo *StartTaskInfo `json:"startTaskInfo,omitempty"`
+	// RunningLeases are the task leases the agent is running.
+	RunningLeases []string `json:"runningLeases,omitempty"`
+}
+
+// HeartbeatResponse carries commands for the agent.
+type HeartbeatResponse struct {
+	// Commands are "reboot", "remove" (stop, clean up, exit) or "terminate:<leaseID>".
+	Commands []string `json:"commands,omitempty"`
+}
+
+// LeaseRequest asks for work for the free slots of a node.
+type LeaseRequest struct {
+	NodeID      string `json:"nodeId"`
+	FreeSlots   int    `json:"freeSlots"`
+	WaitSeconds int    `json:"waitSeconds"`
+}
+
+// TaskLease is a task the node must run. The lease is the node's claim on the
+// task; the control plane requeues the task if the node stops heartbeating.
+type TaskLease struct {
+	LeaseID       string               `json:"leaseId"`
+	JobID         string               `json:"jobId"`
+	TaskID        string               `json:"taskId"`
+	Attempt       int                  `json:"attempt"`
+	CommandLine   string               `json:"commandLine"`
+	Environment   []EnvironmentSetting `json:"environment,omitempty"`
+	ResourceFiles []ResourceFile       `json:"resourceFiles,omitempty"`
+	UserIdentity  UserIdentity         `json:"userIdentity"`
+	RequiredSlots int                  `json:"requiredSlots"`
+	// MaxWallClockSeconds is 0 for unlimited.
+	MaxWallClockSeconds int64 `json:"maxWallClockSeconds,omitempty"`
+}
+
+// LeaseResponse returns zero or more leases.
+type LeaseResponse struct {
+	Leases []TaskLease `json:"leases"`
+}
+
+// ReportRequest reports that a leased task started or finished.
+type ReportRequest struct {
+	NodeID  string `json:"nodeId"`
+	LeaseID string `json:"leaseId"`
+	// Event is "started" or "completed".
+	Event     string       `json:"event"`
+	StartTime time.Time    `json:"startTime"`
+	EndTime   *time.Time   `json:"endTime,omitempty"`
+	ExitCode  *int         `json:"exitCode,omitempty"`
+	Failure   *FailureInfo `json:"failureInfo,omitempty"`
+}
+
+// ReportResponse acknowledges a report.
+type ReportResponse struct{}
+
+// TokenRequest asks for an access token for one of the node's identities.
+// At most one selector is set; none selects the node's only identity.
+type TokenRequest struct {
+	NodeID     string `json:"nodeId"`
+	Resource   string `json:"resource"`
+	ClientID   string `json:"clientId,omitempty"`
+	ObjectID   string `json:"objectId,omitempty"`
+	ResourceID string `json:"resourceId,omitempty"`
+	// TaskID attributes the request to a task for the audit trail, when known.
+	TaskID string `json:"taskId,omitempty"`
+}
+
+// TokenResponse is an issued token.
+type TokenResponse struct {
+	AccessToken string    `json:"accessToken"`
+	ExpiresOn   time.Time `json:"expiresOn"`
+	NotBefore   time.Time `json:"notBefore"`
+	IssuedAt    time.Time `json:"issuedAt"`
+	Resource    string    `json:"resource"`
+	Identity    Identity  `json:"identity"`
+}

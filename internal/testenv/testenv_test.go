@@ -1,0 +1,33 @@
+package testenv
+
+import (
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) { LoopbackOnly(m) }
+
+func TestOnlyLoopback(t *testing.T) {
+	if !Isolated() {
+		t.Skip("running on the host network")
+	}
+	ifs, err := net.Interfaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range ifs {
+		if i.Flags&net.FlagLoopback == 0 {
+			t.Errorf("interface %s is present in the namespace", i.Name)
+		}
+	}
+	// A non-loopback destination has no route: the dial fails at once.
+	_, err = net.DialTimeout("tcp", "192.0.2.1:443", 2*time.Second)
+	if err == nil {
+		t.Fatal("dial to a TEST-NET address succeeded inside the namespace")
+	}
+	if os.Getenv(envIsolated) != "1" {
+		t.Fatal("marker missing")
+	}
+}
