@@ -1,0 +1,19 @@
+// Command cobalt is Cobalt's single binary: `cobalt up` runs every service,
+// and the other subcommands manage and use them in the style of the az CLI.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/cobaltbatch/cobalt/internal/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
