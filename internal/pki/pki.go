@@ -1,0 +1,244 @@
+// Package pki keeps an installation's local certificate authority and the
+// server certificate every Cobalt HTTPS listener presents (SANs 127.0.0.1, ::1
+// and localhost). Clients trust the CA through SSL_CERT_FILE (Go) or
+// NODE_EXTRA_CA_CERTS (Node).
+package pki
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// File names inside the PKI directory.
+const (
+	CAFileName        = "ca.pem"
+	caKeyFileName     = "ca-key.pem"
+	serverFileName    = "server.pem"
+	serverKeyFileName = "server-key.pem"
+)
+
+// CA is a loaded certificate authority with its server certificate.
+type CA struct {
+	dir    string
+	cert   *x509.Certificate
+	key    crypto.Signer
+	server tls.Certificate
+	pool   *x509.CertPool
+}
+
+// LoadOrCreate loads the CA and server certificate from dir, creating them on
+// first use. A server certificate that expires within 30 days is renewed with
+// the same CA, so clients that trust the CA keep working.
+func LoadOrCreate(dir string) (*CA, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create pki dir: %w", err)
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	ca := &CA{dir: dir}
+	if err := ca.loadOrCreateCA(); err != nil {
+		return nil, err
+	}
+	if err := ca.loadOrCreateServer(); err != nil {
+		return nil, err
+	}
+	ca.pool = x509.NewCertPool()
+	ca.pool.AddCert(ca.cert)
+	return ca, nil
+}
+
+// NewTestCA returns a CA in a temporary directory removed when the test ends.
+func NewTestCA(t testing.TB) *CA {
+	t.Helper()
+	ca, err := LoadOrCreate(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+func (ca *CA) path(name string) string { return filepath.Join(ca.dir, name) }
+
+func (ca *CA) loadOrCreateCA() error {
+	cert, key, err := loadPair(ca.path(CAFileName), ca.path(caKeyFileName))
+	if err == nil {
+		ca.cert, ca.key = cert, key
+		return nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("load CA: %w", err)
+	}
+	key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial(),
+		Subject:               pkix.Name{CommonName: "Cobalt local CA", Organization: []string{"Cobalt"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.AddDate(10, 0, 0),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return err
+	}
+	if err := writePair(ca.path(CAFileName), ca.path(caKeyFileName), der, key); err != nil {
+		return err
+	}
+	ca.cert, _ = x509.ParseCertificate(der)
+	ca.key = key
+	return nil
+}
+
+func (ca *CA) loadOrCreateServer() error {
+	cert, key, err := loadPair(ca.path(serverFileName), ca.path(serverKeyFileName))
+	if err == nil && time.Until(cert.NotAfter) > 30*24*time.Hour && cert.CheckSignatureFrom(ca.cert) == nil {
+		ca.server = tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
+		return nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("load server certificate: %w", err)
+	}
+	skey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: "localhost", Organization: []string{"Cobalt"}},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.AddDate(1, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, skey.Public(), ca.key)
+	if err != nil {
+		return err
+	}
+	if err := writePair(ca.path(serverFileName), ca.path(serverKeyFileName), der, skey); err != nil {
+		return err
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	ca.server = tls.Certificate{Certificate: [][]byte{der}, PrivateKey: skey, Leaf: leaf}
+	return nil
+}
+
+// CAFile returns the absolute path of the CA certificate (PEM).
+func (ca *CA) CAFile() string { return ca.path(CAFileName) }
+
+// CertPool returns a pool holding only the CA, for clients.
+func (ca *CA) CertPool() *x509.CertPool { return ca.pool }
+
+// Certificate returns the CA certificate.
+func (ca *CA) Certificate() *x509.Certificate { return ca.cert }
+
+// ServerTLSConfig returns a TLS configuration for HTTPS listeners, with HTTP/2 and HTTP/1.1.
+func (ca *CA) ServerTLSConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{ca.server},
+		NextProtos:   []string{"h2", "http/1.1"},
+	}
+}
+
+// ClientTLSConfig returns a TLS configuration that trusts only the CA.
+func (ca *CA) ClientTLSConfig() *tls.Config {
+	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: ca.pool}
+}
+
+func serial() *big.Int {
+	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	return n
+}
+
+func loadPair(certFile, keyFile string) (*x509.Certificate, crypto.Signer, error) {
+	cb, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	kb, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	cblock, _ := pem.Decode(cb)
+	kblock, _ := pem.Decode(kb)
+	if cblock == nil || kblock == nil {
+		return nil, nil, fmt.Errorf("%s or %s is not PEM", certFile, keyFile)
+	}
+	cert, err := x509.ParseCertificate(cblock.Bytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := x509.ParsePKCS8PrivateKey(kblock.Bytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	signer, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, nil, fmt.Errorf("%s holds no signing key", keyFile)
+	}
+	return cert, signer, nil
+}
+
+// writePair writes the certificate (0644) and key (0600), each atomically.
+func writePair(certFile, keyFile string, der []byte, key crypto.Signer) error {
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := WriteFileAtomic(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		return err
+	}
+	return WriteFileAtomic(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+}
+
+// WriteFileAtomic writes data to a temporary file in the same directory, syncs
+// it, sets its mode and renames it over name, so readers never see a partial file.
+func WriteFileAtomic(name string, data []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, name)
+}

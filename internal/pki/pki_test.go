@@ -1,0 +1,69 @@
+package pki
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestServerCertificateVerifiesForLoopbackNames(t *testing.T) {
+	t.Parallel()
+	ca := NewTestCA(t)
+	leaf := ca.server.Leaf
+	for _, name := range []string{"127.0.0.1", "::1", "localhost"} {
+		if _, err := leaf.Verify(x509.VerifyOptions{DNSName: name, Roots: ca.CertPool()}); err != nil {
+			t.Errorf("verify for %s: %v", name, err)
+		}
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{DNSName: "example.com", Roots: ca.CertPool()}); err == nil {
+		t.Error("certificate verified for a name outside its SANs")
+	}
+}
+
+func TestReloadKeepsCAAndServerCertificate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a, err := LoadOrCreate(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadOrCreate(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.cert.Equal(b.cert) || !a.server.Leaf.Equal(b.server.Leaf) {
+		t.Fatal("a reload created new certificates")
+	}
+	st, err := os.Stat(filepath.Join(dir, caKeyFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("CA key mode = %v, want 0600", st.Mode().Perm())
+	}
+}
+
+func TestHTTPSWithTheCA(t *testing.T) {
+	t.Parallel()
+	ca := NewTestCA(t)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	srv.TLS = ca.ServerTLSConfig()
+	srv.StartTLS()
+	defer srv.Close()
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: ca.ClientTLSConfig()}}
+	resp, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	// A client that trusts only the system roots must refuse the server.
+	bare := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: x509.NewCertPool()}}}
+	if _, err := bare.Get(srv.URL); err == nil {
+		t.Fatal("a client without the CA accepted the server certificate")
+	}
+}
