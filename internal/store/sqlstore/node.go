@@ -1,0 +1,185 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/cobaltbatch/cobalt/internal/store"
+)
+
+const nodeCols = `node_id, account_key, pool_key, state, credential_hash, identities, start_task_info, body,
+	heartbeat_at, lease_expiry, created_at, updated_at, version`
+
+func scanNode(row interface{ Scan(...any) error }) (store.NodeRecord, error) {
+	var (
+		n                           store.NodeRecord
+		hb, lease, created, updated int64
+	)
+	err := row.Scan(&n.ID, &n.AccountKey, &n.PoolKey, &n.State, &n.CredentialHash, &n.Identities, &n.StartTaskInfo, &n.Body,
+		&hb, &lease, &created, &updated, &n.Version)
+	n.HeartbeatAt, n.LeaseExpiry = fromUnixNano(hb), fromUnixNano(lease)
+	n.CreatedAt, n.UpdatedAt = fromUnixNano(created), fromUnixNano(updated)
+	return n, err
+}
+
+func orEmpty(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// NodeCreate implements store.NodeStore.
+func (db *DB) NodeCreate(ctx context.Context, n store.NodeRecord) (store.NodeRecord, error) {
+	n.AccountKey, n.PoolKey = strings.ToLower(n.AccountKey), strings.ToLower(n.PoolKey)
+	now := db.now()
+	n.Version, n.CreatedAt, n.UpdatedAt = 1, now, now
+	if n.Identities == nil {
+		n.Identities = []byte("[]")
+	}
+	if n.Body == nil {
+		n.Body = []byte("{}")
+	}
+	_, err := db.w.ExecContext(ctx, `INSERT INTO nodes (`+nodeCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 1)`,
+		n.ID, n.AccountKey, n.PoolKey, n.State, orEmpty(n.CredentialHash), n.Identities, n.StartTaskInfo, n.Body,
+		unixNano(n.HeartbeatAt), unixNano(n.LeaseExpiry), unixNano(now))
+	if err != nil {
+		return n, db.conflictOr(err, "a node with that ID exists")
+	}
+	return n, nil
+}
+
+// NodeGet implements store.NodeStore.
+func (db *DB) NodeGet(ctx context.Context, nodeID string) (store.NodeRecord, error) {
+	n, err := scanNode(db.r.QueryRowContext(ctx, `SELECT `+nodeCols+` FROM nodes WHERE node_id = $1`, nodeID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return n, notFound("node")
+	}
+	return n, err
+}
+
+// NodeUpdate implements store.NodeStore.
+func (db *DB) NodeUpdate(ctx context.Context, nodeID string, fn func(*store.NodeRecord) error) (store.NodeRecord, error) {
+	var out store.NodeRecord
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		n, err := scanNode(tx.QueryRowContext(ctx, `SELECT `+nodeCols+` FROM nodes WHERE node_id = $1`+db.d.ForUpdate, nodeID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("node")
+		}
+		if err != nil {
+			return err
+		}
+		old := n
+		if err := fn(&n); err != nil {
+			return err
+		}
+		n.ID, n.AccountKey, n.PoolKey, n.CreatedAt = old.ID, old.AccountKey, old.PoolKey, old.CreatedAt
+		n.Version, n.UpdatedAt = old.Version+1, db.now()
+		if n.Identities == nil {
+			n.Identities = []byte("[]")
+		}
+		if n.Body == nil {
+			n.Body = []byte("{}")
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE nodes SET state = $1, credential_hash = $2, identities = $3, start_task_info = $4, body = $5,
+			heartbeat_at = $6, lease_expiry = $7, updated_at = $8, version = $9 WHERE node_id = $10 AND version = $11`,
+			n.State, orEmpty(n.CredentialHash), n.Identities, n.StartTaskInfo, n.Body, unixNano(n.HeartbeatAt), unixNano(n.LeaseExpiry),
+			unixNano(n.UpdatedAt), n.Version, nodeID, old.Version)
+		if err != nil {
+			return err
+		}
+		if c, _ := res.RowsAffected(); c != 1 {
+			return casLost("node")
+		}
+		out = n
+		return nil
+	})
+	return out, err
+}
+
+// NodeDelete implements store.NodeStore.
+func (db *DB) NodeDelete(ctx context.Context, nodeID string) error {
+	res, err := db.w.ExecContext(ctx, `DELETE FROM nodes WHERE node_id = $1`, nodeID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound("node")
+	}
+	return nil
+}
+
+// NodeList implements store.NodeStore.
+func (db *DB) NodeList(ctx context.Context, p store.NodeListParams) ([]store.NodeRecord, string, error) {
+	after, err := decodeToken(p.Page.Token)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := limitOf(p.Page.Limit)
+	var (
+		where strings.Builder
+		args  = []any{after}
+	)
+	where.WriteString("WHERE node_id > $1")
+	if p.AccountKey != "" {
+		args = append(args, strings.ToLower(p.AccountKey))
+		where.WriteString(" AND account_key = $" + strconv.Itoa(len(args)))
+	}
+	if p.PoolKey != "" {
+		args = append(args, strings.ToLower(p.PoolKey))
+		where.WriteString(" AND pool_key = $" + strconv.Itoa(len(args)))
+	}
+	if !p.ExpiredBefore.IsZero() {
+		args = append(args, unixNano(p.ExpiredBefore))
+		where.WriteString(" AND lease_expiry > 0 AND lease_expiry < $" + strconv.Itoa(len(args)))
+	}
+	inList(&where, &args, "state", p.States)
+	args = append(args, limit+1)
+	rows, err := db.r.QueryContext(ctx, `SELECT `+nodeCols+` FROM nodes `+where.String()+
+		` ORDER BY node_id LIMIT $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []store.NodeRecord
+	for rows.Next() {
+		n, err := scanNode(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = encodeToken(out[limit-1].ID)
+	}
+	return out, next, nil
+}
+
+// NodeCounts implements store.NodeStore.
+func (db *DB) NodeCounts(ctx context.Context, accountKey, poolKey string) ([]store.NodeCount, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT account_key, pool_key, state, COUNT(*) FROM nodes
+		WHERE ($1 = '' OR account_key = $1) AND ($2 = '' OR pool_key = $2)
+		GROUP BY account_key, pool_key, state ORDER BY account_key, pool_key, state`,
+		strings.ToLower(accountKey), strings.ToLower(poolKey))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.NodeCount
+	for rows.Next() {
+		var c store.NodeCount
+		if err := rows.Scan(&c.AccountKey, &c.PoolKey, &c.State, &c.Count); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,124 @@
+package storetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/store"
+)
+
+func init() {
+	register("Node/CreateGetDelete", testNodeCreateGet)
+	register("Node/UpdateCAS", testNodeUpdate)
+	register("Node/ListByPoolStateAndExpiry", testNodeList)
+	register("Node/Counts", testNodeCounts)
+}
+
+func newNode(id, pool, state string) store.NodeRecord {
+	return store.NodeRecord{ID: id, AccountKey: acct1, PoolKey: pool, State: state,
+		CredentialHash: []byte{9, 9}, Identities: []byte(`[{"resourceId":"/x"}]`), Body: []byte(`{}`)}
+}
+
+func testNodeCreateGet(t *testing.T, s store.Store) {
+	n := newNode("tvm-1_1", "Pool1", "creating")
+	n.LeaseExpiry = time.Unix(100, 5).UTC()
+	c := get(s.NodeCreate(ctx(t), n)).must(t)
+	if c.Version != 1 || c.PoolKey != "pool1" {
+		t.Fatalf("created = %+v", c)
+	}
+	g := get(s.NodeGet(ctx(t), "tvm-1_1")).must(t)
+	if g.State != "creating" || string(g.CredentialHash) != "\x09\x09" || string(g.Identities) != `[{"resourceId":"/x"}]` ||
+		!g.LeaseExpiry.Equal(n.LeaseExpiry) || g.StartTaskInfo != nil || g.AccountKey != acct1Key() {
+		t.Fatalf("get = %+v", g)
+	}
+	_, err := s.NodeCreate(ctx(t), n)
+	wantCode(t, err, cobalt.EConflict)
+	if err := s.NodeDelete(ctx(t), "tvm-1_1"); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, s.NodeDelete(ctx(t), "tvm-1_1"), cobalt.ENotFound)
+	_, err = s.NodeGet(ctx(t), "tvm-1_1")
+	wantCode(t, err, cobalt.ENotFound)
+}
+
+func acct1Key() string { return "/subscriptions/s1/resourcegroups/rg/providers/microsoft.batch/batchaccounts/acct1" }
+
+func testNodeUpdate(t *testing.T, s store.Store) {
+	get(s.NodeCreate(ctx(t), newNode("n1", "p", "creating"))).must(t)
+	hb := time.Unix(200, 0).UTC()
+	u := get(s.NodeUpdate(ctx(t), "n1", func(n *store.NodeRecord) error {
+		n.State, n.HeartbeatAt, n.StartTaskInfo = "idle", hb, []byte(`{"state":"completed"}`)
+		n.PoolKey = "elsewhere" // ignored: a node never moves
+		return nil
+	})).must(t)
+	if u.Version != 2 || u.State != "idle" || u.PoolKey != "p" {
+		t.Fatalf("updated = %+v", u)
+	}
+	g := get(s.NodeGet(ctx(t), "n1")).must(t)
+	if !g.HeartbeatAt.Equal(hb) || string(g.StartTaskInfo) != `{"state":"completed"}` || g.PoolKey != "p" {
+		t.Fatalf("get = %+v", g)
+	}
+	_, err := s.NodeUpdate(ctx(t), "n1", func(*store.NodeRecord) error { return cobalt.Errorf(cobalt.EConflict, "x") })
+	wantCode(t, err, cobalt.EConflict)
+	_, err = s.NodeUpdate(ctx(t), "n2", func(*store.NodeRecord) error { return nil })
+	wantCode(t, err, cobalt.ENotFound)
+}
+
+func testNodeList(t *testing.T, s store.Store) {
+	for i := range 6 {
+		n := newNode(fmt.Sprintf("n%d", i), fmt.Sprintf("p%d", i%2), []string{"idle", "running", "creating"}[i%3])
+		n.LeaseExpiry = time.Unix(int64(100*(i+1)), 0)
+		get(s.NodeCreate(ctx(t), n)).must(t)
+	}
+	get(s.NodeCreate(ctx(t), newNode("n9", "p0", "idle"))).must(t) // no lease: never expires
+	ids := func(ns []store.NodeRecord) string {
+		var out []string
+		for _, n := range ns {
+			out = append(out, n.ID)
+		}
+		return fmt.Sprint(out)
+	}
+	l := get2(s.NodeList(ctx(t), store.NodeListParams{AccountKey: acct1, PoolKey: "P0"})).must(t)
+	if got := ids(l.items); got != "[n0 n2 n4 n9]" {
+		t.Fatalf("pool p0 = %s", got)
+	}
+	l = get2(s.NodeList(ctx(t), store.NodeListParams{PoolKey: "p0", States: []string{"idle", "creating"}})).must(t)
+	if got := ids(l.items); got != "[n0 n2 n9]" {
+		t.Fatalf("pool p0 idle/creating = %s", got)
+	}
+	l = get2(s.NodeList(ctx(t), store.NodeListParams{ExpiredBefore: time.Unix(350, 0)})).must(t)
+	if got := ids(l.items); got != "[n0 n1 n2]" {
+		t.Fatalf("expired = %s", got)
+	}
+	var all []store.NodeRecord
+	tok := ""
+	for {
+		l = get2(s.NodeList(ctx(t), store.NodeListParams{Page: store.Page{Limit: 3, Token: tok}})).must(t)
+		all = append(all, l.items...)
+		if tok = l.next; tok == "" {
+			break
+		}
+	}
+	if got := ids(all); got != "[n0 n1 n2 n3 n4 n5 n9]" {
+		t.Fatalf("paged = %s", got)
+	}
+}
+
+func testNodeCounts(t *testing.T, s store.Store) {
+	for i, st := range []string{"idle", "idle", "running", "creating"} {
+		get(s.NodeCreate(ctx(t), newNode(fmt.Sprintf("a%d", i), "p1", st))).must(t)
+	}
+	o := newNode("b1", "p2", "idle")
+	o.AccountKey = "/other"
+	get(s.NodeCreate(ctx(t), o)).must(t)
+	c := get(s.NodeCounts(ctx(t), acct1, "P1")).must(t)
+	if fmt.Sprint(c) != fmt.Sprintf("[{%[1]s p1 creating 1} {%[1]s p1 idle 2} {%[1]s p1 running 1}]", acct1Key()) {
+		t.Fatalf("counts = %v", c)
+	}
+	all := get(s.NodeCounts(ctx(t), "", "")).must(t)
+	if len(all) != 4 {
+		t.Fatalf("all counts = %v", all)
+	}
+}
