@@ -3,4 +3,7 @@ package postgres
 import "github.com/cobaltbatch/cobalt/internal/store/sqlstore"
 
 // computeQueries are the PostgreSQL texts of the compute statements that differ per dialect.
-var computeQueries = sqlstore.ComputeQueries{}
+var computeQueries = sqlstore.ComputeQueries{
+	// Concurrent claims from several replicas skip each other's candidate rows.
+	TaskClaimLock: " FOR UPDATE SKIP LOCKED",
+}

@@ -41,7 +41,12 @@ type Dialect struct {
 
 // ComputeQueries are the dialect-specific statements of the compute slice.
 // The batch scheduler owns their meaning.
-type ComputeQueries struct{}
+type ComputeQueries struct {
+	// TaskClaimLock is appended to the SELECT of queued tasks in a claim: on
+	// PostgreSQL " FOR UPDATE SKIP LOCKED", so that concurrent claims by
+	// several replicas take disjoint tasks; "" on SQLite (one writer).
+	TaskClaimLock string
+}
 
 // DB is a store.Store over a writer handle and a reader handle (the same handle
 // on PostgreSQL; on SQLite, a single-connection writer and a pool of readers).

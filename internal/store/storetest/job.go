@@ -1,0 +1,349 @@
+package storetest
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/store"
+)
+
+const jobAcct = "/subscriptions/s/resourcegroups/rg/providers/microsoft.batch/batchaccounts/a"
+
+func jobStore(t *testing.T, s store.Store) store.JobStore {
+	js, ok := any(s).(store.JobStore)
+	if !ok {
+		t.Fatal("the store does not implement store.JobStore")
+	}
+	return js
+}
+
+func mkJob(t *testing.T, js store.JobStore, id, pool string) store.JobRecord {
+	t.Helper()
+	j, err := js.JobCreate(ctx(t), store.JobRecord{AccountKey: jobAcct, ID: id, PoolKey: pool, State: "active", Dispatch: true, Spec: []byte(`{"x":1}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+func addTasks(t *testing.T, js store.JobStore, job string, ids ...string) []store.TaskRecord {
+	t.Helper()
+	var in []store.TaskRecord
+	for _, id := range ids {
+		in = append(in, store.TaskRecord{ID: id, State: "active", RequiredSlots: 1})
+	}
+	out, errs, err := js.TaskAdd(ctx(t), jobAcct, job, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range errs {
+		if e != nil {
+			t.Fatalf("task %s: %v", ids[i], e)
+		}
+	}
+	return out
+}
+
+var leaseN atomic.Int64
+
+func newLease() string { return fmt.Sprintf("lease-%d", leaseN.Add(1)) }
+
+func pickAll(c []store.TaskCandidate) []int {
+	idx := make([]int, len(c))
+	for i := range c {
+		idx[i] = i
+	}
+	return idx
+}
+
+func init() {
+	register("Job/CreateGetCaseInsensitive", func(t *testing.T, s store.Store) {
+		js := jobStore(t, s)
+		mkJob(t, js, "MyJob", "Pool1")
+		if _, err := js.JobCreate(ctx(t), store.JobRecord{AccountKey: jobAcct, ID: "myjob", State: "active"}); !cobalt.IsCode(err, cobalt.EConflict) {
+			t.Fatalf("duplicate create: got %v, want EConflict", err)
+		}
+		j, err := js.JobGet(ctx(t), jobAcct, "MYJOB")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.ID != "MyJob" || j.PoolKey != "pool1" || j.Version != 1 || string(j.Spec) != `{"x":1}` || !j.Dispatch {
+			t.Fatalf("got %+v", j)
+		}
+		if _, err := js.JobGet(ctx(t), jobAcct, "other"); !cobalt.IsCode(err, cobalt.ENotFound) {
+			t.Fatalf("get missing: %v", err)
+		}
+	})
+	register("Job/UpdatePropagatesToTasks", func(t *testing.T, s store.Store) {
+		js := jobStore(t, s)
+		mkJob(t, js, "j", "p")
+		addTasks(t, js, "j", "t1", "t2")
+		j, err := js.JobUpdate(ctx(t), jobAcct, "J", func(j *store.JobRecord) error {
+			j.Dispatch, j.Priority, j.State = false, 7, "disabled"
+			return nil
+		})
+		if err != nil || j.Version != 2 || j.State != "disabled" {
+			t.Fatalf("update: %+v %v", j, err)
+		}
+		got, err := js.TaskClaim(ctx(t), store.ClaimParams{AccountKey: jobAcct, PoolKey: "p", NodeID: "n", Limit: 10, State: "running", NewLeaseID: newLease}, pickAll)
+		if err != nil || len(got) != 0 {
+			t.Fatalf("claim from a disabled job: %v %v", got, err)
+		}
+		if _, err := js.JobUpdate(ctx(t), jobAcct, "j", func(j *store.JobRecord) error { j.Dispatch = true; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		got, err = js.TaskClaim(ctx(t), store.ClaimParams{AccountKey: jobAcct, PoolKey: "p", NodeID: "n", Limit: 10, State: "running", NewLeaseID: newLease}, pickAll)
+		if err != nil || len(got) != 2 || got[0].Priority != 7 {
+			t.Fatalf("claim after enable: %v %v", got, err)
+		}
+		wantErr := cobalt.Errorf(cobalt.EConflict, "no")
+		if _, err := js.JobUpdate(ctx(t), jobAcct, "j", func(*store.JobRecord) error { return wantErr }); err != wantErr {
+			t.Fatalf("fn error: %v", err)
+		}
+	})
+	register("Job/ListAndDelete", func(t *testing.T, s store.Store) {
+		js := jobStore(t, s)
+		for i := range 5 {
+			mkJob(t, js, fmt.Sprintf("j%d", i), "p")
+		}
+		addTasks(t, js, "j1", "a", "b")
+		var all []string
+		tok := ""
+		for {
+			js2, next, err := js.JobList(ctx(t), store.JobListParams{AccountKey: jobAcct, Page: store.Page{Limit: 2, Token: tok}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, j := range js2 {
+				all = append(all, j.ID)
+			}
+			if next == "" {
+				break
+			}
+			tok = next
+		}
+		if fmt.Sprint(all) != "[j0 j1 j2 j3 j4]" {
+			t.Fatalf("list: %v", all)
+		}
+		if err := js.JobDelete(ctx(t), jobAcct, "J1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := js.TaskGet(ctx(t), jobAcct, "j1", "a"); !cobalt.IsCode(err, cobalt.ENotFound) {
+			t.Fatalf("task of a deleted job: %v", err)
+		}
+		if err := js.JobDelete(ctx(t), jobAcct, "j1"); !cobalt.IsCode(err, cobalt.ENotFound) {
+			t.Fatalf("delete twice: %v", err)
+		}
+		l, _, err := js.JobList(ctx(t), store.JobListParams{AccountKey: jobAcct, States: []string{"completed"}})
+		if err != nil || len(l) != 0 {
+			t.Fatalf("state filter: %v %v", l, err)
+		}
+	})
+	register("Task/AddPerTaskResults", func(t *testing.T, s store.Store) {
+		js := jobStore(t, s)
+		mkJob(t, js, "j", "p")
+		addTasks(t, js, "j", "T1")
+		out, errs, err := js.TaskAdd(ctx(t), jobAcct, "j", []store.TaskRecord{
+			{ID: "t1", State: "active"}, {ID: "t2", State: "active"}, {ID: "T2", State: "active"}, {ID: "t3", State: "active", RequiredSlots: 2},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !cobalt.IsCode(errs[0], cobalt.EConflict) || errs[1] != nil || !cobalt.IsCode(errs[2], cobalt.EConflict) || errs[3] != nil {
+			t.Fatalf("errs: %v", errs)
+		}
+		if out[1].Seq == 0 || out[3].Seq <= out[1].Seq || out[3].RequiredSlots != 2 {
+			t.Fatalf("out: %+v", out)
+		}
+		if _, _, err := js.TaskAdd(ctx(t), jobAcct, "nojob", []store.TaskRecord{{ID: "x"}}); !cobalt.IsCode(err, cobalt.ENotFound) {
+			t.Fatalf("add to a missing job: %v", err)
+		}
+		got, err := js.TaskGet(ctx(t), jobAcct, "J", "t3")
+		if err != nil || got.ID != "t3" || got.PoolKey != "p" || got.State != "active" {
+			t.Fatalf("get: %+v %v", got, err)
+		}
+	})
+	register("Task/ClaimFIFOAndPriority", func(t *testing.T, s store.Store) {
+		js := jobStore(t, s)
+		mkJob(t, js, "low", "p")
+		addTasks(t, js, "low", "l1", "l2")
+		mkJob(t, js, "high", "p")
+		if _, err := js.JobUpdate(ctx(t), jobAcct, "high", func(j *store.JobRecord) error { j.Priority = 5; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		addTasks(t, js, "high", "h1", "h2")
+		mkJob(t, js, "other", "q")
+		addTasks(t, js, "other", "o1")
+		var offered []string
+		got, err := js.TaskClaim(ctx(t), store.ClaimParams{AccountKey: jobAcct, PoolKey: "P", NodeID: "n1", Limit: 3, State: "running", NewLeaseID: newLease,
+			LeaseExpiry: func(store.TaskCandidate) time.Time { return time.Unix(100, 0) }},
+			func(c []store.TaskCandidate) []int {
+				for _, x := range c {
+					offered = append(offered, x.Key)
+				}
+				return []int{0, 2, 2, 9}
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(offered) != "[h1 h2 l1]" {
+			t.Fatalf("offered %v", offered)
+		}
+		if len(got) != 2 || got[0].ID != "h1" || got[1].ID != "l1" || got[0].State != "running" || got[0].NodeID != "n1" || got[0].LeaseID == "" || !got[0].LeaseExpiry.Equal(time.Unix(100, 0)) {
+			t.Fatalf("claimed %+v", got)
+		}
+		tl, _, err := js.TaskList(ctx(t), store.TaskListParams{AccountKey: jobAcct, LeaseExpiredBefore: time.Unix(101, 0)})
+		if err != nil || len(tl) != 2 {
+			t.Fatalf("expired leases: %v %v", len(tl), err)
+		}
+		// The lease is the handle for reports.
+		u, err := js.TaskUpdateByLease(ctx(t), got[0].LeaseID, func(t *store.TaskRecord) error {
+			t.State, t.Result, t.LeaseID = "completed", "success", ""
+			return nil
+		})
+		if err != nil || u.State != "completed" || u.Version != got[0].Version+1 {
+			t.Fatalf("update by lease: %+v %v", u, err)
+		}
+		if _, err := js.TaskUpdateByLease(ctx(t), got[0].LeaseID, func(*store.TaskRecord) error { return nil }); !cobalt.IsCode(err, cobalt.ENotFound) {
+			t.Fatalf("stale lease: %v", err)
+		}
+		counts, err := js.TaskCounts(ctx(t), jobAcct, "high")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(counts) != "[{active  1 1} {completed success 1 1}]" {
+			t.Fatalf("counts %v", counts)
+		}
+		if any, err := js.TaskAnyIncomplete(ctx(t), jobAcct, "high"); err != nil || !any {
+			t.Fatalf("incomplete: %v %v", any, err)
+		}
+	})
+	register("Task/RequeueNode", func(t *testing.T, s store.Store) {
+		js := jobStore(t, s)
+		mkJob(t, js, "j", "p")
+		addTasks(t, js, "j", "a", "b", "c")
+		got, err := js.TaskClaim(ctx(t), store.ClaimParams{AccountKey: jobAcct, PoolKey: "p", NodeID: "n1", Limit: 2, State: "running", NewLeaseID: newLease}, pickAll)
+		if err != nil || len(got) != 2 {
+			t.Fatalf("claim: %v %v", got, err)
+		}
+		tl, _, err := js.TaskList(ctx(t), store.TaskListParams{AccountKey: jobAcct, NodeID: "n1"})
+		if err != nil || len(tl) != 2 {
+			t.Fatalf("node list: %v %v", tl, err)
+		}
+		req, err := js.TaskRequeueNode(ctx(t), "n1")
+		if err != nil || len(req) != 2 {
+			t.Fatalf("requeue: %v %v", req, err)
+		}
+		a, _ := js.TaskGet(ctx(t), jobAcct, "j", "a")
+		if a.State != "active" || a.LeaseID != "" || a.NodeID != "" || a.RequeueCount != 1 || a.RetryCount != 0 || a.LastRequeueAt.IsZero() {
+			t.Fatalf("after requeue: %+v", a)
+		}
+		got, err = js.TaskClaim(ctx(t), store.ClaimParams{AccountKey: jobAcct, PoolKey: "p", NodeID: "n2", Limit: 10, State: "running", NewLeaseID: newLease}, pickAll)
+		if err != nil || len(got) != 3 || got[0].ID != "a" {
+			t.Fatalf("claim after requeue: %v %v", got, err)
+		}
+	})
+	register("Task/UpdateListDelete", func(t *testing.T, s store.Store) {
+		js := jobStore(t, s)
+		mkJob(t, js, "j", "p")
+		addTasks(t, js, "j", "c", "a", "b")
+		u, err := js.TaskUpdate(ctx(t), jobAcct, "j", "B", func(t *store.TaskRecord) error {
+			t.State, t.Exec, t.RetainUntil = "completed", []byte(`{"e":1}`), time.Unix(50, 0)
+			return nil
+		})
+		if err != nil || u.State != "completed" || string(u.Exec) != `{"e":1}` {
+			t.Fatalf("update: %+v %v", u, err)
+		}
+		l, _, err := js.TaskList(ctx(t), store.TaskListParams{AccountKey: jobAcct, JobKey: "j", States: []string{"active"}})
+		if err != nil || len(l) != 2 || l[0].ID != "a" || l[1].ID != "c" {
+			t.Fatalf("filtered list: %v %v", l, err)
+		}
+		l, _, err = js.TaskList(ctx(t), store.TaskListParams{AccountKey: jobAcct, RetainedBefore: time.Unix(60, 0)})
+		if err != nil || len(l) != 1 || l[0].ID != "b" {
+			t.Fatalf("retention list: %v %v", l, err)
+		}
+		var ids []string
+		tok := ""
+		for {
+			page, next, err := js.TaskList(ctx(t), store.TaskListParams{AccountKey: jobAcct, JobKey: "j", Page: store.Page{Limit: 1, Token: tok}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, x := range page {
+				ids = append(ids, x.ID)
+			}
+			if next == "" {
+				break
+			}
+			tok = next
+		}
+		if fmt.Sprint(ids) != "[a b c]" {
+			t.Fatalf("paged: %v", ids)
+		}
+		if err := js.TaskDelete(ctx(t), jobAcct, "j", "A"); err != nil {
+			t.Fatal(err)
+		}
+		if err := js.TaskDelete(ctx(t), jobAcct, "j", "a"); !cobalt.IsCode(err, cobalt.ENotFound) {
+			t.Fatalf("delete twice: %v", err)
+		}
+	})
+	register("Task/ConcurrentClaimsNeverOverlap", func(t *testing.T, s store.Store) {
+		js := jobStore(t, s)
+		mkJob(t, js, "j", "p")
+		var ids []string
+		for i := range 200 {
+			ids = append(ids, fmt.Sprintf("t%03d", i))
+		}
+		addTasks(t, js, "j", ids...)
+		var mu sync.Mutex
+		claimed := map[string]string{}
+		var wg sync.WaitGroup
+		for n := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				node := fmt.Sprintf("n%d", n)
+				for {
+					got, err := js.TaskClaim(ctx(t), store.ClaimParams{AccountKey: jobAcct, PoolKey: "p", NodeID: node, Limit: 3, State: "running", NewLeaseID: newLease}, pickAll)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if len(got) == 0 {
+						any, err := js.TaskAnyIncomplete(ctx(t), jobAcct, "j")
+						if err != nil || !any {
+							return
+						}
+						l, _, _ := js.TaskList(ctx(t), store.TaskListParams{AccountKey: jobAcct, JobKey: "j", States: []string{"active"}, Page: store.Page{Limit: 1}})
+						if len(l) == 0 {
+							return
+						}
+						continue
+					}
+					mu.Lock()
+					for _, x := range got {
+						if prev, dup := claimed[x.ID]; dup {
+							t.Errorf("task %s claimed by %s and %s", x.ID, prev, node)
+						}
+						claimed[x.ID] = node
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if len(claimed) != 200 {
+			keys := make([]string, 0, len(claimed))
+			for k := range claimed {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			t.Fatalf("claimed %d tasks, want 200", len(claimed))
+		}
+	})
+}
