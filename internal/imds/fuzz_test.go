@@ -1,0 +1,47 @@
+package imds
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// FuzzQuery feeds arbitrary query strings to the parser and to the token and
+// instance endpoints: no panic, and never a 5xx from bad input.
+func FuzzQuery(f *testing.F) {
+	for _, s := range []string{
+		"api-version=2018-02-01&resource=https%3A%2F%2Fmanagement.azure.com%2F",
+		"api-version=2018-02-01&resource=x&resource=y",
+		"api-version=2018-02-01&resource=x&client_id=a&object_id=b",
+		"api-version=2018-02-01&resource=x&msi_res_id=%2Fsubscriptions%2Fs",
+		"%zz=1", "&&&", "=", "a=%", "resource=%E2%82%AC&api-version=2025-04-07",
+		"api-version=2021-02-01&format=text", "bypass_cache=true;x=1",
+	} {
+		f.Add(s)
+	}
+	h, _ := newTestHandler(idA, idB)
+	h1, _ := newTestHandler(idA)
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, err := parseQuery(raw)
+		if err == nil {
+			for k := range q {
+				if strings.Count("&"+raw, "&"+k) < 1 && k != "" && !strings.ContainsAny(raw, "%+") {
+					t.Fatalf("name %q not in %q", k, raw)
+				}
+			}
+		}
+		for _, hh := range []http.Handler{h, h1} {
+			for _, p := range []string{PathToken, PathInstance + "/compute", PathInfo} {
+				r := httptest.NewRequest("GET", "http://169.254.169.254/", nil)
+				r.URL.Path, r.URL.RawQuery = p, raw
+				r.Header.Set("Metadata", "true")
+				w := httptest.NewRecorder()
+				hh.ServeHTTP(w, r)
+				if w.Code >= 500 {
+					t.Fatalf("%s?%s: status %d %s", p, raw, w.Code, w.Body)
+				}
+			}
+		}
+	})
+}
