@@ -1,0 +1,16 @@
+// Package login is Cobalt's Microsoft Entra ID-compatible token service.
+//
+// It serves, at the root of an authority host, the parts of Entra's wire
+// protocol that the official Azure SDKs and OIDC libraries use: the v1 and v2
+// OpenID Connect discovery documents, the JSON Web Key Sets, and the v1 and v2
+// OAuth 2.0 token endpoints for the client-credentials grant. It keeps service
+// principals (with hashed client secrets) and managed-identity principals (with
+// no secret, whose tokens are issued through [Service.IssueToken] by the node
+// API after its own checks), and signs RS256 JWTs with the claim set of real
+// Entra app-only tokens.
+//
+// Signing keys live in the store with their private halves sealed by
+// AES-256-GCM under Config.SealKey. A new key is published in the JWKS before it
+// signs its first token, and a retired key stays published until every token
+// it signed has expired; see [Service.RotateKeys].
+package login
