@@ -1,0 +1,243 @@
+package arm
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/store"
+)
+
+// Long-running operations are stored as generic resources of this type, so
+// that any replica can answer their status.
+const typeOperation = "Microsoft.Resources/operationResults"
+
+// Operation statuses, as ARM reports them.
+const (
+	OpInProgress = "InProgress"
+	OpSucceeded  = "Succeeded"
+	OpFailed     = "Failed"
+	OpCanceled   = "Canceled"
+)
+
+type operationRecord struct {
+	Status     string          `json:"status"`
+	StartTime  time.Time       `json:"startTime"`
+	EndTime    *time.Time      `json:"endTime,omitempty"`
+	Caller     string          `json:"caller"`
+	ResourceID string          `json:"resourceId,omitempty"`
+	Result     json.RawMessage `json:"result,omitempty"`
+	HTTPStatus int             `json:"httpStatus,omitempty"`
+	Error      *ErrorBody      `json:"error,omitempty"`
+	RetryAfter int             `json:"retryAfter,omitempty"`
+	APIVersion string          `json:"apiVersion,omitempty"`
+}
+
+// OperationStatus is the body of an Azure-AsyncOperation status endpoint.
+type OperationStatus struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Status    string     `json:"status"`
+	StartTime time.Time  `json:"startTime"`
+	EndTime   *time.Time `json:"endTime,omitempty"`
+	Error     *ErrorBody `json:"error,omitempty"`
+}
+
+type operations struct {
+	s      *Server
+	mu     sync.Mutex
+	base   context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newOperations(s *Server) *operations {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &operations{s: s, base: ctx, cancel: cancel}
+}
+
+func (o *operations) run(ctx context.Context) error {
+	<-ctx.Done()
+	o.cancel()
+	o.wg.Wait()
+	return nil
+}
+
+func (o *operations) register() {
+	o.s.handle(Route{Pattern: "GET /subscriptions/{subscriptionId}/operationresults/{operationId}", Handler: o.serveResult})
+	o.s.handle(Route{Pattern: "GET /subscriptions/{subscriptionId}/operationstatuses/{operationId}", Handler: o.serveStatus})
+}
+
+func operationID(sub, name string) cobalt.ResourceID {
+	return cobalt.ResourceID{SubscriptionID: sub, Namespace: "Microsoft.Resources", Types: []string{"operationResults"}, Names: []string{name}}
+}
+
+// startOperation implements Request.Accepted.
+func (s *Server) startOperation(w http.ResponseWriter, r *Request, opts LRO, fn func(ctx context.Context) (any, error)) error {
+	if opts.RetryAfter <= 0 {
+		opts.RetryAfter = 1
+	}
+	sub := r.ID.SubscriptionID
+	if sub == "" {
+		sub = s.cfg.SubscriptionID
+	}
+	name := newGUID()
+	rec := operationRecord{Status: OpInProgress, StartTime: s.cfg.Now().UTC(), Caller: r.Caller.ObjectID,
+		ResourceID: r.ID.String(), RetryAfter: opts.RetryAfter, APIVersion: r.APIVersion}
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	opID := operationID(sub, name)
+	if _, err := s.cfg.Store.ResourceCreate(r.Context(), NewResource(opID, body)); err != nil {
+		return err
+	}
+	o := s.ops
+	o.wg.Add(1)
+	go func() {
+		defer o.wg.Done()
+		res, err := fn(o.base)
+		o.finish(opID, res, err)
+	}()
+	h := w.Header()
+	h.Set("Location", s.opURL(r.Request, "operationresults", sub, name))
+	if opts.AsyncHeader {
+		h.Set("Azure-AsyncOperation", s.opURL(r.Request, "operationstatuses", sub, name))
+	}
+	h.Set("Retry-After", strconv.Itoa(opts.RetryAfter))
+	if opts.Initial != nil {
+		writeJSON(w, http.StatusAccepted, "", opts.Initial)
+		return nil
+	}
+	h.Set("Content-Length", "0")
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+func (s *Server) opURL(r *http.Request, kind, sub, name string) string {
+	q := url.Values{}
+	v := r.URL.Query().Get("api-version")
+	if v != "" {
+		q.Set("api-version", v)
+	}
+	u := url.URL{Scheme: "https", Host: r.Host, Path: "/subscriptions/" + sub + "/" + kind + "/" + name, RawQuery: q.Encode()}
+	if r.TLS == nil && r.Header.Get("X-Forwarded-Proto") == "http" {
+		u.Scheme = "http"
+	}
+	return u.String()
+}
+
+func (o *operations) finish(opID cobalt.ResourceID, res any, fnErr error) {
+	ctx := context.WithoutCancel(o.base)
+	_, err := o.s.cfg.Store.ResourceUpdate(ctx, opID.Key(), func(r *store.Resource) error {
+		var rec operationRecord
+		if err := json.Unmarshal(r.Body, &rec); err != nil {
+			return err
+		}
+		end := o.s.cfg.Now().UTC()
+		rec.EndTime = &end
+		if fnErr != nil {
+			rec.Status = OpFailed
+			if o.base.Err() != nil {
+				rec.Status = OpCanceled
+			}
+			st, body := errorBodyOf(fnErr)
+			rec.HTTPStatus, rec.Error = st, &body
+			if cobalt.ErrorCode(fnErr) == cobalt.EInternal {
+				o.s.log.Error("long-running operation failed", "operation", opID.String(), "err", fnErr)
+			}
+		} else {
+			rec.Status = OpSucceeded
+			if res != nil {
+				b, err := json.Marshal(res)
+				if err != nil {
+					return err
+				}
+				rec.Result = b
+			}
+		}
+		b, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		r.Body = b
+		return nil
+	})
+	if err != nil {
+		o.s.log.Error("recording a long-running operation failed", "operation", opID.String(), "err", err)
+	}
+}
+
+func (o *operations) load(r *Request) (cobalt.ResourceID, operationRecord, error) {
+	sub := r.PathValue("subscriptionId")
+	name := r.PathValue("operationId")
+	opID := operationID(sub, name)
+	var rec operationRecord
+	res, err := o.s.cfg.Store.ResourceGet(r.Context(), opID.Key())
+	if err == nil {
+		err = json.Unmarshal(res.Body, &rec)
+	}
+	if err != nil || !strings.EqualFold(rec.Caller, r.Caller.ObjectID) {
+		if err != nil && !cobalt.IsCode(err, cobalt.ENotFound) {
+			return opID, rec, err
+		}
+		return opID, rec, cobalt.Errorf(cobalt.ENotFound, "The operation '%s' could not be found.", name).WithReason("OperationNotFound")
+	}
+	return opID, rec, nil
+}
+
+// serveResult answers a Location poll.
+func (o *operations) serveResult(w http.ResponseWriter, r *Request) error {
+	_, rec, err := o.load(r)
+	if err != nil {
+		return err
+	}
+	switch rec.Status {
+	case OpInProgress:
+		w.Header().Set("Location", o.s.opURL(r.Request, "operationresults", r.PathValue("subscriptionId"), r.PathValue("operationId")))
+		w.Header().Set("Retry-After", strconv.Itoa(max(rec.RetryAfter, 1)))
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusAccepted)
+		return nil
+	case OpSucceeded:
+		if len(rec.Result) == 0 {
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(rec.Result)
+		return nil
+	default:
+		st := rec.HTTPStatus
+		if st == 0 {
+			st = http.StatusInternalServerError
+		}
+		body := ErrorBody{Code: "OperationFailed", Message: "The operation failed."}
+		if rec.Error != nil {
+			body = *rec.Error
+		}
+		writeJSON(w, st, "", ErrorResponse{Error: body})
+		return nil
+	}
+}
+
+// serveStatus answers an Azure-AsyncOperation poll.
+func (o *operations) serveStatus(w http.ResponseWriter, r *Request) error {
+	opID, rec, err := o.load(r)
+	if err != nil {
+		return err
+	}
+	if rec.Status == OpInProgress {
+		w.Header().Set("Retry-After", strconv.Itoa(max(rec.RetryAfter, 1)))
+	}
+	writeJSON(w, http.StatusOK, "", OperationStatus{ID: opID.String(), Name: opID.Name(), Status: rec.Status,
+		StartTime: rec.StartTime, EndTime: rec.EndTime, Error: rec.Error})
+	return nil
+}
