@@ -82,8 +82,8 @@ type TaskRecord struct {
 	UpdatedAt   time.Time
 }
 
-// TaskListParams selects tasks. AccountKey is required; every other non-empty
-// field must match. Tasks are listed in (job, key) order.
+// TaskListParams selects tasks. Every non-empty field must match (an empty
+// AccountKey lists every account's tasks). Tasks are listed in (job, key) order.
 type TaskListParams struct {
 	AccountKey string
 	// JobKey restricts the list to one job ("" for every job of the account).

@@ -358,8 +358,12 @@ func (db *DB) TaskList(ctx context.Context, p store.TaskListParams) ([]store.Tas
 	}
 	afterJob, afterTask, _ := strings.Cut(tok, "\x00")
 	limit := limitOf(p.Page.Limit)
-	args := []any{strings.ToLower(p.AccountKey)}
-	where := []string{"account_key = $1"}
+	var args []any
+	where := []string{"1 = 1"}
+	if p.AccountKey != "" {
+		args = append(args, strings.ToLower(p.AccountKey))
+		where = append(where, "account_key = $1")
+	}
 	if p.JobKey != "" {
 		args = append(args, strings.ToLower(p.JobKey), afterTask)
 		where = append(where, fmt.Sprintf("job_key = $%d AND task_key > $%d", len(args)-1, len(args)))

@@ -1,0 +1,529 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+	"github.com/cobaltbatch/cobalt/internal/store"
+)
+
+// maxClaimCandidates bounds the queue head read by one claim.
+const maxClaimCandidates = 1000
+
+// waiter is a Lease call waiting for work in this replica.
+type waiter struct {
+	node  NodeRef
+	free  int
+	total int
+	wake  chan struct{}
+}
+
+func poolKey(accountID, poolID string) string {
+	return strings.ToLower(accountID) + "\x00" + strings.ToLower(poolID)
+}
+
+// notify wakes the Lease calls waiting on the pool in this replica.
+func (s *Service) notify(accountID, poolID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for w := range s.waiters[poolKey(accountID, poolID)] {
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Lease returns tasks for the node's free slots, waiting up to wait for
+// work: it wakes when a task is added through this replica, and re-reads the
+// queue every PollInterval for tasks added through others. The claim is
+// atomic in the store. It returns no leases (and no error) when the wait ends
+// empty-handed.
+func (s *Service) Lease(ctx context.Context, node NodeRef, freeSlots int, wait time.Duration) ([]nodeproto.TaskLease, error) {
+	deadline := time.NewTimer(max(wait, 0))
+	defer deadline.Stop()
+	if freeSlots <= 0 {
+		select {
+		case <-ctx.Done():
+		case <-deadline.C:
+		}
+		return nil, nil
+	}
+	w := &waiter{node: node, free: freeSlots, total: freeSlots, wake: make(chan struct{}, 1)}
+	key := poolKey(node.AccountID, node.PoolID)
+	s.mu.Lock()
+	if s.waiters[key] == nil {
+		s.waiters[key] = map[*waiter]struct{}{}
+	}
+	s.waiters[key][w] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.waiters[key], w)
+		if len(s.waiters[key]) == 0 {
+			delete(s.waiters, key)
+		}
+		s.mu.Unlock()
+	}()
+	poll := time.NewTicker(s.cfg.PollInterval)
+	defer poll.Stop()
+	for {
+		leases, err := s.claim(ctx, w)
+		if err != nil || len(leases) > 0 {
+			return leases, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case <-deadline.C:
+			return nil, nil
+		case <-w.wake:
+		case <-poll.C:
+		}
+	}
+}
+
+// claim takes the node's share of the queue head, placed by Place over the
+// nodes waiting in this replica.
+func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, error) {
+	node := w.node
+	ps := PoolScheduling{TaskSlotsPerNode: w.free, NodeFillType: FillPack}
+	if s.cfg.Pools != nil {
+		p, err := s.cfg.Pools.PoolScheduling(ctx, node.AccountID, node.PoolID)
+		if cobalt.IsCode(err, cobalt.ENotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		ps = p
+	}
+	w.total = max(ps.TaskSlotsPerNode, w.free)
+	snap := Snapshot{FillType: ps.NodeFillType}
+	if snap.FillType != FillPack {
+		snap.FillType = FillSpread
+	}
+	s.mu.Lock()
+	others := map[string]*waiter{}
+	for o := range s.waiters[poolKey(node.AccountID, node.PoolID)] {
+		if o != w && o.node.NodeID != node.NodeID {
+			others[o.node.NodeID] = o
+		}
+	}
+	s.mu.Unlock()
+	snap.Nodes = append(snap.Nodes, SlotNode{ID: node.NodeID, Free: w.free, Total: w.total})
+	limit := w.free
+	for _, o := range others {
+		snap.Nodes = append(snap.Nodes, SlotNode{ID: o.node.NodeID, Free: o.free, Total: o.total})
+		limit += o.free
+	}
+	limit = min(limit, maxClaimCandidates)
+	wakeOthers := false
+	recs, err := s.st.TaskClaim(ctx, store.ClaimParams{AccountKey: node.AccountID, PoolKey: node.PoolID, NodeID: node.NodeID,
+		Limit: limit, State: TaskRunning, NewLeaseID: newLeaseID}, func(c []store.TaskCandidate) []int {
+		snap.Tasks = snap.Tasks[:0]
+		for _, t := range c {
+			snap.Tasks = append(snap.Tasks, SlotTask{RequiredSlots: t.RequiredSlots})
+		}
+		var mine []int
+		for _, a := range Place(snap) {
+			if a.Node == node.NodeID {
+				mine = append(mine, a.Task)
+			} else {
+				wakeOthers = true
+			}
+		}
+		return mine
+	})
+	if err != nil {
+		return nil, err
+	}
+	if wakeOthers {
+		for _, o := range others {
+			select {
+			case o.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	return s.leases(ctx, node, recs), nil
+}
+
+// leases turns claimed tasks into leases. A task whose resource files cannot
+// be resolved is completed with a failure instead.
+func (s *Service) leases(ctx context.Context, node NodeRef, recs []store.TaskRecord) []nodeproto.TaskLease {
+	jobs := map[string]*Job{}
+	out := make([]nodeproto.TaskLease, 0, len(recs))
+	for _, r := range recs {
+		j, ok := jobs[r.JobKey]
+		if !ok {
+			if got, err := s.GetJob(ctx, node.AccountID, r.JobKey); err == nil {
+				j = &got
+			}
+			jobs[r.JobKey] = j
+		}
+		var spec TaskSpec
+		if err := json.Unmarshal(r.Spec, &spec); err != nil || j == nil {
+			s.failLease(ctx, node, r, &FailureInfo{Category: "servererror", Code: "TaskSchedulingError", Message: "The task could not be read."})
+			continue
+		}
+		l := nodeproto.TaskLease{LeaseID: r.LeaseID, JobID: j.ID, TaskID: r.ID, Attempt: r.RetryCount + r.RequeueCount + 1,
+			CommandLine: spec.CommandLine, RequiredSlots: r.RequiredSlots,
+			UserIdentity: nodeproto.UserIdentity{AutoUserScope: "pool", AutoUserElevation: "nonadmin"}}
+		for _, e := range j.CommonEnvironmentSettings {
+			l.Environment = append(l.Environment, nodeproto.EnvironmentSetting{Name: e.Name, Value: e.Value})
+		}
+		for _, e := range spec.EnvironmentSettings {
+			l.Environment = append(l.Environment, nodeproto.EnvironmentSetting{Name: e.Name, Value: e.Value})
+		}
+		if ui := spec.UserIdentity; ui != nil {
+			l.UserIdentity.UserName = ui.Username
+			if ui.AutoUser != nil {
+				if ui.AutoUser.Scope != "" {
+					l.UserIdentity.AutoUserScope = ui.AutoUser.Scope
+				}
+				if ui.AutoUser.ElevationLevel != "" {
+					l.UserIdentity.AutoUserElevation = ui.AutoUser.ElevationLevel
+				}
+			}
+		}
+		var fail *FailureInfo
+		for _, rf := range spec.ResourceFiles {
+			prf, err := s.resolveResourceFile(ctx, node.AccountID, rf)
+			if err != nil {
+				fail = &FailureInfo{Category: "usererror", Code: "BlobDownloadMiscError",
+					Message: "The auto-storage container " + rf.AutoStorageContainerName + " could not be resolved: " + cobalt.ErrorMessage(err)}
+				break
+			}
+			l.ResourceFiles = append(l.ResourceFiles, prf)
+		}
+		if fail != nil {
+			s.failLease(ctx, node, r, fail)
+			continue
+		}
+		if c := spec.Constraints; c != nil && c.MaxWallClockTime != nil && !c.MaxWallClockTime.IsUnlimited() {
+			d := time.Duration(*c.MaxWallClockTime)
+			l.MaxWallClockSeconds = int64((d + time.Second - 1) / time.Second)
+			expiry := s.now().Add(d + s.cfg.LeaseGrace)
+			if _, err := s.st.TaskUpdateByLease(ctx, r.LeaseID, func(t *store.TaskRecord) error {
+				t.LeaseExpiry = expiry
+				return nil
+			}); err != nil {
+				s.log.Warn("set lease expiry", "task", r.ID, "err", err)
+			}
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// resolveResourceFile turns a Batch resource file into the agent's form.
+func (s *Service) resolveResourceFile(ctx context.Context, accountID string, rf ResourceFile) (nodeproto.ResourceFile, error) {
+	out := nodeproto.ResourceFile{StorageContainerURL: rf.StorageContainerURL, HTTPURL: rf.HTTPURL, BlobPrefix: rf.BlobPrefix,
+		FilePath: rf.FilePath, FileMode: rf.FileMode}
+	if rf.IdentityReference != nil {
+		out.IdentityResourceID = rf.IdentityReference.ResourceID
+	}
+	if rf.AutoStorageContainerName != "" {
+		if s.cfg.AutoStorage == nil {
+			return out, cobalt.Errorf(cobalt.ENotFound, "the account has no auto-storage account")
+		}
+		u, err := s.cfg.AutoStorage.AutoStorageContainerURL(ctx, accountID, rf.AutoStorageContainerName)
+		if err != nil {
+			return out, err
+		}
+		out.StorageContainerURL = u
+	}
+	return out, nil
+}
+
+// failLease completes a just-claimed task with a failure.
+func (s *Service) failLease(ctx context.Context, node NodeRef, r store.TaskRecord, fi *FailureInfo) {
+	if _, err := s.st.TaskUpdateByLease(ctx, r.LeaseID, func(t *store.TaskRecord) error {
+		return s.completeRecord(t, nil, fi, nil)
+	}); err != nil {
+		s.log.Warn("fail task", "task", r.ID, "err", err)
+		return
+	}
+	if err := s.afterTaskCompleted(ctx, node.AccountID, r.JobKey, true, r.ID); err != nil {
+		s.log.Warn("after task completed", "task", r.ID, "err", err)
+	}
+}
+
+func failureFromProto(f *nodeproto.FailureInfo) *FailureInfo {
+	if f == nil {
+		return nil
+	}
+	out := &FailureInfo{Category: f.Category, Code: f.Code, Message: f.Message}
+	for _, d := range f.Details {
+		out.Details = append(out.Details, NameValue{Name: d.Name, Value: d.Value})
+	}
+	return out
+}
+
+// Report records that a leased task started or completed. A completed task
+// that exited non-zero is retried while its maxTaskRetryCount allows
+// (-1: always); other failures (resource files, wall clock) are final. A
+// report for a lease that is no longer current (requeued, terminated,
+// deleted) is ignored. Errors: EForbidden when the lease belongs to another
+// node, EInvalid for an unknown event.
+func (s *Service) Report(ctx context.Context, node NodeRef, r nodeproto.ReportRequest) error {
+	var (
+		completed, failed, retried bool
+		jobKey, taskID              string
+	)
+	now := s.now().UTC()
+	var fn func(t *store.TaskRecord) error
+	switch r.Event {
+	case "started":
+		fn = func(t *store.TaskRecord) error {
+			if t.NodeID != node.NodeID {
+				return cobalt.Errorf(cobalt.EForbidden, "the lease belongs to another node")
+			}
+			e := decodeExec(t.Exec)
+			st := r.StartTime.UTC()
+			if st.IsZero() {
+				st = now
+			}
+			e.StartTime, e.NodeID = &st, t.NodeID
+			t.Exec = e.encode()
+			return nil
+		}
+	case "completed":
+		fn = func(t *store.TaskRecord) error {
+			completed, failed, retried = false, false, false
+			if t.NodeID != node.NodeID {
+				return cobalt.Errorf(cobalt.EForbidden, "the lease belongs to another node")
+			}
+			jobKey, taskID = t.JobKey, t.ID
+			var spec TaskSpec
+			if err := json.Unmarshal(t.Spec, &spec); err != nil {
+				return err
+			}
+			e := decodeExec(t.Exec)
+			if e.StartTime == nil && !r.StartTime.IsZero() {
+				e.StartTime = ptr(r.StartTime.UTC())
+			}
+			fi := failureFromProto(r.Failure)
+			isFail := fi != nil || r.ExitCode != nil && *r.ExitCode != 0
+			retryable := fi == nil || fi.Code == "FailureExitCode"
+			maxRetry := 0
+			if spec.Constraints != nil && spec.Constraints.MaxTaskRetryCount != nil {
+				maxRetry = *spec.Constraints.MaxTaskRetryCount
+			}
+			if isFail && retryable && (maxRetry < 0 || t.RetryCount < maxRetry) {
+				setTaskState(t, &e, TaskActive, now)
+				t.RetryCount++
+				e.LastRetryTime = &now
+				t.LeaseID, t.NodeID, t.LeaseExpiry = "", "", time.Time{}
+				retried = true
+			} else {
+				end := now
+				if r.EndTime != nil {
+					end = r.EndTime.UTC()
+				}
+				s.complete(t, &e, &spec, r.ExitCode, fi, &end)
+				completed, failed = true, t.Result == ResultFailure
+			}
+			t.Exec = e.encode()
+			return nil
+		}
+	default:
+		return cobalt.Errorf(cobalt.EInvalid, "unknown report event %q", r.Event)
+	}
+	_, err := s.st.TaskUpdateByLease(ctx, r.LeaseID, fn)
+	if cobalt.IsCode(err, cobalt.ENotFound) {
+		s.log.Debug("report for a stale lease", "node", node.NodeID, "lease", r.LeaseID)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if retried {
+		s.notify(node.AccountID, node.PoolID)
+	}
+	if completed {
+		return s.afterTaskCompleted(ctx, node.AccountID, jobKey, failed, taskID)
+	}
+	return nil
+}
+
+// exitConditions is the part of a task's exitConditions the service applies.
+type exitConditions struct {
+	ExitCodes []struct {
+		Code        int         `json:"code"`
+		ExitOptions exitOptions `json:"exitOptions"`
+	} `json:"exitCodes"`
+	ExitCodeRanges []struct {
+		Start       int         `json:"start"`
+		End         int         `json:"end"`
+		ExitOptions exitOptions `json:"exitOptions"`
+	} `json:"exitCodeRanges"`
+	PreProcessingError *exitOptions `json:"preProcessingError"`
+	Default            *exitOptions `json:"default"`
+}
+
+type exitOptions struct {
+	JobAction string `json:"jobAction"`
+}
+
+// jobActionFor returns the job action ("none", "disable", "terminate") of a failed task.
+func jobActionFor(t Task) string {
+	var ec exitConditions
+	if len(t.ExitConditions) > 0 {
+		_ = json.Unmarshal(t.ExitConditions, &ec)
+	}
+	pick := func(o *exitOptions) string {
+		if o == nil || o.JobAction == "" {
+			return "terminate"
+		}
+		return o.JobAction
+	}
+	if code := t.ExecutionInfo.ExitCode; code != nil {
+		for _, c := range ec.ExitCodes {
+			if c.Code == *code {
+				return pick(&c.ExitOptions)
+			}
+		}
+		for _, c := range ec.ExitCodeRanges {
+			if *code >= c.Start && *code <= c.End {
+				return pick(&c.ExitOptions)
+			}
+		}
+	} else if ec.PreProcessingError != nil {
+		return pick(ec.PreProcessingError)
+	}
+	return pick(ec.Default)
+}
+
+// afterTaskCompleted applies the job's onTaskFailure and onAllTasksComplete.
+func (s *Service) afterTaskCompleted(ctx context.Context, accountID, jobID string, failed bool, taskID string) error {
+	j, err := s.GetJob(ctx, accountID, jobID)
+	if cobalt.IsCode(err, cobalt.ENotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if failed && j.OnTaskFailure == OnTaskFailurePerformExitOption && j.State == JobActive {
+		if t, err := s.GetTask(ctx, accountID, jobID, taskID); err == nil {
+			var aerr error
+			switch jobActionFor(t) {
+			case "terminate":
+				aerr = s.terminateJob(ctx, accountID, jobID, "TaskFailed", Conditions{})
+			case "disable":
+				aerr = s.DisableJob(ctx, accountID, jobID, DisableWait, Conditions{})
+			}
+			if aerr != nil && !cobalt.IsCode(aerr, cobalt.EConflict) {
+				return aerr
+			}
+		}
+	}
+	if j.OnAllTasksComplete == OnAllTasksCompleteTerminateJob && j.State != JobCompleted {
+		return s.maybeCompleteJob(ctx, accountID, jobID)
+	}
+	return nil
+}
+
+// NodeLost requeues every task the node holds: they become active again with
+// requeueCount incremented; retryCount is not touched (as on Batch).
+func (s *Service) NodeLost(ctx context.Context, node NodeRef) error {
+	recs, err := s.st.TaskRequeueNode(ctx, node.NodeID)
+	if err != nil {
+		return err
+	}
+	if len(recs) > 0 {
+		s.log.Info("requeued the tasks of a lost node", "node", node.NodeID, "tasks", len(recs))
+		s.notify(node.AccountID, node.PoolID)
+	}
+	return nil
+}
+
+// Reconcile compares the leases a node says it runs (from its heartbeat)
+// with the store. It returns the leases the node must stop (their tasks were
+// terminated, deleted or requeued), and requeues tasks claimed by the node
+// that it has not been running for LostLeaseAge (a lease response that never
+// arrived).
+func (s *Service) Reconcile(ctx context.Context, node NodeRef, running []string) ([]string, error) {
+	valid := map[string]store.TaskRecord{}
+	tok := ""
+	for {
+		recs, next, err := s.st.TaskList(ctx, store.TaskListParams{AccountKey: node.AccountID, NodeID: node.NodeID,
+			States: []string{TaskPreparing, TaskRunning}, Page: store.Page{Limit: 1000, Token: tok}})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			valid[r.LeaseID] = r
+		}
+		if next == "" {
+			break
+		}
+		tok = next
+	}
+	var stop []string
+	have := map[string]bool{}
+	for _, l := range running {
+		have[l] = true
+		if _, ok := valid[l]; !ok {
+			stop = append(stop, l)
+		}
+	}
+	now := s.now()
+	requeued := false
+	for lease, r := range valid {
+		if have[lease] || now.Sub(r.StateAt) < s.cfg.LostLeaseAge {
+			continue
+		}
+		_, err := s.st.TaskUpdateByLease(ctx, lease, func(t *store.TaskRecord) error {
+			e := decodeExec(t.Exec)
+			setTaskState(t, &e, TaskActive, now.UTC())
+			t.LeaseID, t.NodeID, t.LeaseExpiry = "", "", time.Time{}
+			t.RequeueCount++
+			t.LastRequeueAt = now.UTC()
+			t.Exec = e.encode()
+			return nil
+		})
+		if err != nil && !cobalt.IsCode(err, cobalt.ENotFound) {
+			return stop, err
+		}
+		requeued = true
+	}
+	if requeued {
+		s.notify(node.AccountID, node.PoolID)
+	}
+	return stop, nil
+}
+
+// SweepExpiredLeases ends tasks whose lease outlived maxWallClockTime plus
+// LeaseGrace: the agent did not enforce the limit or report, so the server
+// completes the task with failure TaskEnded.
+func (s *Service) SweepExpiredLeases(ctx context.Context) error {
+	recs, _, err := s.st.TaskList(ctx, store.TaskListParams{LeaseExpiredBefore: s.now(), Page: store.Page{Limit: 1000}})
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		_, err := s.st.TaskUpdateByLease(ctx, r.LeaseID, func(t *store.TaskRecord) error {
+			return s.completeRecord(t, nil, &FailureInfo{Category: "usererror", Code: "TaskEnded",
+				Message: "The task exceeded its maximum wall clock time and was ended."}, nil)
+		})
+		if cobalt.IsCode(err, cobalt.ENotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.afterTaskCompleted(ctx, r.AccountKey, r.JobKey, true, r.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}

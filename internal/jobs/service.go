@@ -1,0 +1,208 @@
+package jobs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/store"
+)
+
+// NodeRef names a compute node: AccountID is the ARM ID of its Batch account.
+// It has the fields of POOLS' batch.NodeRef.
+type NodeRef struct {
+	AccountID string
+	PoolID    string
+	NodeID    string
+}
+
+// PoolScheduling is what the scheduler needs to know about a pool.
+type PoolScheduling struct {
+	// TaskSlotsPerNode is the number of slots of each node (default 1).
+	TaskSlotsPerNode int
+	// NodeFillType is "pack" or "spread" (default "spread", as Batch).
+	NodeFillType string
+}
+
+// PoolLookup gives the scheduling settings of a pool. POOLS' batch service
+// implements it; ENotFound when the pool does not exist.
+type PoolLookup interface {
+	PoolScheduling(ctx context.Context, accountID, poolID string) (PoolScheduling, error)
+}
+
+// AutoStorage resolves a resource file's autoStorageContainerName into the URL
+// of that container in the Batch account's auto-storage account (for example
+// "https://127.0.0.1:PORT/<storageaccount>/<container>"). ENotFound when the
+// account has no auto-storage.
+type AutoStorage interface {
+	AutoStorageContainerURL(ctx context.Context, accountID, containerName string) (string, error)
+}
+
+// Config configures a Service.
+type Config struct {
+	Store  store.JobStore
+	Logger *slog.Logger
+	Now    func() time.Time
+	// Pools gives pools' taskSlotsPerNode and nodeFillType; nil means one
+	// slot per free slot the agent reports and "pack".
+	Pools PoolLookup
+	// AutoStorage resolves autoStorageContainerName; nil fails such tasks.
+	AutoStorage AutoStorage
+	// PollInterval is how often a waiting Lease re-reads the queue, to see
+	// tasks added through another replica (default 1s).
+	PollInterval time.Duration
+	// LeaseGrace is added to a task's maxWallClockTime to get the lease expiry
+	// the server enforces if the agent does not (default 2 min).
+	LeaseGrace time.Duration
+	// SweepInterval is how often Run looks for expired leases (default 5s).
+	SweepInterval time.Duration
+	// LostLeaseAge is how long a claimed task may be missing from its node's
+	// running list before Reconcile requeues it (default 60s).
+	LostLeaseAge time.Duration
+}
+
+// Service implements Batch jobs and tasks and the task dispatcher.
+type Service struct {
+	cfg Config
+	st  store.JobStore
+	log *slog.Logger
+	now func() time.Time
+
+	mu      sync.Mutex
+	waiters map[string]map[*waiter]struct{} // pool key ("account\x00pool") -> waiting Lease calls
+}
+
+// New returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("jobs: a store is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.LeaseGrace <= 0 {
+		cfg.LeaseGrace = 2 * time.Minute
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = 5 * time.Second
+	}
+	if cfg.LostLeaseAge <= 0 {
+		cfg.LostLeaseAge = 60 * time.Second
+	}
+	return &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, waiters: map[string]map[*waiter]struct{}{}}, nil
+}
+
+// Run sweeps expired leases until ctx ends: a task whose lease outlived its
+// maxWallClockTime plus LeaseGrace is completed with failure TaskEnded.
+func (s *Service) Run(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := s.SweepExpiredLeases(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("sweep expired leases", "err", err)
+			}
+		}
+	}
+}
+
+// batchErr builds a *cobalt.Error with a Batch reason.
+func batchErr(code cobalt.Code, reason, format string, args ...any) *cobalt.Error {
+	return cobalt.Errorf(code, format, args...).WithReason(reason)
+}
+
+func invalidProp(target, format string, args ...any) *cobalt.Error {
+	return batchErr(cobalt.EInvalid, "InvalidPropertyValue", format, args...).WithTarget(target)
+}
+
+func missingProp(target string) *cobalt.Error {
+	return batchErr(cobalt.EInvalid, "MissingRequiredProperty", "The property %s is required.", target).WithTarget(target)
+}
+
+// notFoundAs replaces a store ENotFound with the Batch reason.
+func notFoundAs(err error, reason, msg string) error {
+	if cobalt.IsCode(err, cobalt.ENotFound) && cobalt.ErrorReason(err) == "" {
+		return batchErr(cobalt.ENotFound, reason, "%s", msg)
+	}
+	return err
+}
+
+func errJobNotFound(err error) error {
+	return notFoundAs(err, "JobNotFound", "The specified job does not exist.")
+}
+
+func errTaskNotFound(err error) error {
+	return notFoundAs(err, "TaskNotFound", "The specified task does not exist.")
+}
+
+// ETag formats a version as a Batch-style ETag.
+func ETag(version int64) string { return fmt.Sprintf("0x8D%014X", version) }
+
+// check evaluates the conditions against a record's ETag and modification time.
+func (c Conditions) check(etag string, modified time.Time) error {
+	fail := batchErr(cobalt.EPreconditionFailed, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.")
+	m := func(h string) bool {
+		for _, v := range strings.Split(h, ",") {
+			v = strings.Trim(strings.TrimSpace(v), `"`)
+			v = strings.TrimPrefix(v, "W/")
+			if v == "*" || v == etag {
+				return true
+			}
+		}
+		return false
+	}
+	if c.IfMatch != "" && !m(c.IfMatch) {
+		return fail
+	}
+	if c.IfNoneMatch != "" && m(c.IfNoneMatch) {
+		return fail
+	}
+	mod := modified.Truncate(time.Second)
+	if c.IfModifiedSince != nil && !mod.After(*c.IfModifiedSince) {
+		return fail
+	}
+	if c.IfUnmodifiedSince != nil && mod.After(*c.IfUnmodifiedSince) {
+		return fail
+	}
+	return nil
+}
+
+func newLeaseID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// validID checks a job or task ID: 1..64 letters, digits, '-' and '_'.
+func validID(id, target string) error {
+	if id == "" {
+		return missingProp(target)
+	}
+	if len(id) > 64 {
+		return invalidProp(target, "The value provided for %s is longer than 64 characters.", target)
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return invalidProp(target, "The value provided for %s contains characters other than letters, digits, hyphens and underscores.", target)
+		}
+	}
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }

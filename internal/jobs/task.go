@@ -1,0 +1,473 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/store"
+)
+
+// MaxTaskCollection is the most tasks one add collection may carry, and
+// MaxTaskCollectionBytes the bound on their serialized size.
+const (
+	MaxTaskCollection      = 100
+	MaxTaskCollectionBytes = 1 << 20
+)
+
+// DefaultRetention is a task's retentionTime when none is given.
+const DefaultRetention = 7 * 24 * time.Hour
+
+// taskExec is the stored execution state of a task beyond its columns.
+type taskExec struct {
+	StartTime       *time.Time   `json:"startTime,omitempty"`
+	EndTime         *time.Time   `json:"endTime,omitempty"`
+	ExitCode        *int         `json:"exitCode,omitempty"`
+	FailureInfo     *FailureInfo `json:"failureInfo,omitempty"`
+	LastRetryTime   *time.Time   `json:"lastRetryTime,omitempty"`
+	PreviousState   string       `json:"previousState,omitempty"`
+	PreviousStateAt *time.Time   `json:"previousStateAt,omitempty"`
+	NodeID          string       `json:"nodeId,omitempty"`
+	PoolID          string       `json:"poolId,omitempty"`
+}
+
+func decodeExec(b []byte) taskExec {
+	var e taskExec
+	_ = json.Unmarshal(b, &e)
+	return e
+}
+
+func (e taskExec) encode() []byte {
+	b, _ := json.Marshal(e)
+	return b
+}
+
+// TaskRootDirectory is a task's directory relative to the node root, in
+// Batch's layout.
+func TaskRootDirectory(jobID, taskID string) string {
+	return path.Join("workitems", jobID, "job-1", taskID)
+}
+
+// taskFromRecord renders a stored task.
+func taskFromRecord(jobID string, r store.TaskRecord) (Task, error) {
+	var t Task
+	if err := json.Unmarshal(r.Spec, &t.TaskSpec); err != nil {
+		return t, fmt.Errorf("decode task %s: %w", r.ID, err)
+	}
+	e := decodeExec(r.Exec)
+	t.ID, t.State, t.StateTransitionTime = r.ID, r.State, r.StateAt
+	t.ETag, t.LastModified, t.CreationTime = ETag(r.Version), r.UpdatedAt, r.CreatedAt
+	t.PreviousState, t.PreviousStateTransitionTime = e.PreviousState, e.PreviousStateAt
+	if t.PreviousState == "" && r.State != TaskActive {
+		t.PreviousState = TaskActive
+	}
+	t.ExecutionInfo = TaskExecutionInfo{StartTime: e.StartTime, RetryCount: r.RetryCount, RequeueCount: r.RequeueCount,
+		LastRetryTime: e.LastRetryTime}
+	if !r.LastRequeueAt.IsZero() {
+		t.ExecutionInfo.LastRequeueTime = ptr(r.LastRequeueAt)
+	}
+	if r.State == TaskCompleted {
+		t.ExecutionInfo.EndTime, t.ExecutionInfo.ExitCode, t.ExecutionInfo.FailureInfo = e.EndTime, e.ExitCode, e.FailureInfo
+		t.ExecutionInfo.Result = r.Result
+	}
+	node := r.NodeID
+	if node == "" && r.State == TaskCompleted {
+		node = e.NodeID
+	}
+	if node != "" {
+		t.NodeInfo = &NodeInfo{PoolID: e.PoolID, NodeID: node, TaskRootDirectory: TaskRootDirectory(jobID, r.ID)}
+	}
+	return t, nil
+}
+
+// setTaskState moves a task record to state, keeping the previous state.
+func setTaskState(t *store.TaskRecord, e *taskExec, state string, now time.Time) {
+	if t.State == state {
+		return
+	}
+	prev := t.StateAt
+	e.PreviousState, e.PreviousStateAt = t.State, &prev
+	t.State, t.StateAt = state, now
+}
+
+// validateTask checks a task spec and fills its defaults from the job.
+func validateTask(spec *TaskSpec, job Job) error {
+	if err := validID(spec.ID, "id"); err != nil {
+		return err
+	}
+	if strings.TrimSpace(spec.CommandLine) == "" {
+		return missingProp("commandLine")
+	}
+	if spec.RequiredSlots != nil && *spec.RequiredSlots < 1 {
+		return invalidProp("requiredSlots", "requiredSlots must be at least 1.")
+	}
+	if len(spec.MultiInstanceSettings) > 0 || len(spec.DependsOn) > 0 {
+		return batchErr(cobalt.EInvalid, "UnsupportedProperty", "Multi-instance tasks and task dependencies are not supported.")
+	}
+	for i, rf := range spec.ResourceFiles {
+		if err := validateResourceFile(rf, fmt.Sprintf("resourceFiles[%d]", i)); err != nil {
+			return err
+		}
+	}
+	for i, e := range spec.EnvironmentSettings {
+		if e.Name == "" {
+			return missingProp(fmt.Sprintf("environmentSettings[%d].name", i))
+		}
+	}
+	if ui := spec.UserIdentity; ui != nil && ui.AutoUser != nil {
+		switch ui.AutoUser.Scope {
+		case "", "task", "pool":
+		default:
+			return invalidProp("userIdentity.autoUser.scope", "scope must be task or pool.")
+		}
+		switch ui.AutoUser.ElevationLevel {
+		case "", "nonadmin", "admin":
+		default:
+			return invalidProp("userIdentity.autoUser.elevationLevel", "elevationLevel must be nonadmin or admin.")
+		}
+	}
+	c := TaskConstraints{}
+	if spec.Constraints != nil {
+		c = *spec.Constraints
+	}
+	if c.MaxTaskRetryCount != nil && *c.MaxTaskRetryCount < -1 {
+		return invalidProp("constraints.maxTaskRetryCount", "maxTaskRetryCount must be -1 or greater.")
+	}
+	if c.MaxWallClockTime == nil {
+		c.MaxWallClockTime = ptr(Unlimited)
+	}
+	if c.RetentionTime == nil {
+		c.RetentionTime = ptr(Duration(DefaultRetention))
+	}
+	if c.MaxTaskRetryCount == nil {
+		c.MaxTaskRetryCount = ptr(0)
+		if job.Constraints != nil && job.Constraints.MaxTaskRetryCount != nil {
+			c.MaxTaskRetryCount = ptr(*job.Constraints.MaxTaskRetryCount)
+		}
+	}
+	spec.Constraints = &c
+	if spec.RequiredSlots == nil {
+		spec.RequiredSlots = ptr(1)
+	}
+	return nil
+}
+
+func validateResourceFile(rf ResourceFile, target string) error {
+	n := 0
+	for _, v := range []string{rf.AutoStorageContainerName, rf.StorageContainerURL, rf.HTTPURL} {
+		if v != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return invalidProp(target, "Exactly one of autoStorageContainerName, storageContainerUrl and httpUrl must be set.")
+	}
+	if rf.HTTPURL != "" && rf.FilePath == "" {
+		return missingProp(target + ".filePath")
+	}
+	if rf.BlobPrefix != "" && rf.HTTPURL != "" {
+		return invalidProp(target+".blobPrefix", "blobPrefix applies only to a storage container.")
+	}
+	for _, u := range []string{rf.StorageContainerURL, rf.HTTPURL} {
+		if u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+			return invalidProp(target, "The resource file URL must be an http or https URL.")
+		}
+	}
+	if p := rf.FilePath; p != "" {
+		clean := path.Clean(strings.ReplaceAll(p, `\`, "/"))
+		if path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
+			return invalidProp(target+".filePath", "filePath must stay inside the task's working directory.")
+		}
+	}
+	if rf.FileMode != "" {
+		if m, err := strconv.ParseUint(rf.FileMode, 8, 32); err != nil || m > 0o7777 {
+			return invalidProp(target+".fileMode", "fileMode must be an octal file mode such as 0770.")
+		}
+	}
+	return nil
+}
+
+// jobForTasks returns a job to which tasks may be added.
+func (s *Service) jobForTasks(ctx context.Context, accountID, jobID string) (Job, error) {
+	j, err := s.GetJob(ctx, accountID, jobID)
+	if err != nil {
+		return j, err
+	}
+	if err := writableJob(&j); err != nil {
+		return j, err
+	}
+	return j, nil
+}
+
+// AddTask adds one task to a job. Errors: JobNotFound, JobCompleted,
+// JobBeingTerminated, JobBeingDeleted (EConflict), TaskExists (EConflict),
+// EInvalid for a bad spec.
+func (s *Service) AddTask(ctx context.Context, accountID, jobID string, spec TaskSpec) (Task, error) {
+	res, err := s.addTasks(ctx, accountID, jobID, []TaskSpec{spec})
+	if err != nil {
+		return Task{}, err
+	}
+	if res[0].Err != nil {
+		return Task{}, res[0].Err
+	}
+	return s.GetTask(ctx, accountID, jobID, spec.ID)
+}
+
+// AddTaskCollection adds up to 100 tasks (under 1 MB serialized) in one
+// transaction and returns one result per task in input order; per-task
+// failures (TaskExists, invalid properties) are results, not errors. Errors:
+// ETooLarge RequestBodyTooLarge, JobNotFound, JobCompleted, ...
+func (s *Service) AddTaskCollection(ctx context.Context, accountID, jobID string, specs []TaskSpec) ([]TaskAddResult, error) {
+	if len(specs) > MaxTaskCollection {
+		return nil, batchErr(cobalt.ETooLarge, "RequestBodyTooLarge", "The number of tasks in the collection exceeds %d.", MaxTaskCollection)
+	}
+	if b, _ := json.Marshal(specs); len(b) >= MaxTaskCollectionBytes {
+		return nil, batchErr(cobalt.ETooLarge, "RequestBodyTooLarge", "The request body is too large and exceeds the maximum permissible limit.")
+	}
+	return s.addTasks(ctx, accountID, jobID, specs)
+}
+
+func (s *Service) addTasks(ctx context.Context, accountID, jobID string, specs []TaskSpec) ([]TaskAddResult, error) {
+	job, err := s.jobForTasks(ctx, accountID, jobID)
+	if err != nil {
+		return nil, err
+	}
+	res := make([]TaskAddResult, len(specs))
+	var recs []store.TaskRecord
+	var idx []int
+	for i := range specs {
+		spec := specs[i]
+		res[i].TaskID = spec.ID
+		if err := validateTask(&spec, job); err != nil {
+			res[i].Status, res[i].Err = AddClientError, err
+			continue
+		}
+		b, _ := json.Marshal(spec)
+		recs = append(recs, store.TaskRecord{ID: spec.ID, State: TaskActive, RequiredSlots: *spec.RequiredSlots, Spec: b,
+			Exec: taskExec{PoolID: job.PoolInfo.PoolID}.encode()})
+		idx = append(idx, i)
+	}
+	if len(recs) > 0 {
+		out, errs, err := s.st.TaskAdd(ctx, accountID, jobID, recs)
+		if err != nil {
+			return nil, errJobNotFound(err)
+		}
+		for k, i := range idx {
+			switch e := errs[k]; {
+			case e == nil:
+				res[i].Status, res[i].ETag, res[i].LastModified = AddSuccess, ETag(out[k].Version), out[k].UpdatedAt
+			case cobalt.IsCode(e, cobalt.EConflict):
+				res[i].Status, res[i].Err = AddClientError, batchErr(cobalt.EConflict, "TaskExists", "The specified task already exists.")
+			case cobalt.IsCode(e, cobalt.EInvalid):
+				res[i].Status, res[i].Err = AddClientError, e
+			default:
+				res[i].Status, res[i].Err = AddServerError, e
+			}
+		}
+		s.notify(accountID, job.PoolInfo.PoolID)
+	}
+	return res, nil
+}
+
+// GetTask returns a task. Errors: JobNotFound, TaskNotFound.
+func (s *Service) GetTask(ctx context.Context, accountID, jobID, taskID string) (Task, error) {
+	r, err := s.st.TaskGet(ctx, accountID, jobID, taskID)
+	if cobalt.IsCode(err, cobalt.ENotFound) {
+		if _, jerr := s.st.JobGet(ctx, accountID, jobID); jerr != nil {
+			return Task{}, errJobNotFound(jerr)
+		}
+	}
+	if err != nil {
+		return Task{}, errTaskNotFound(err)
+	}
+	j, _ := s.st.JobGet(ctx, accountID, jobID)
+	return taskFromRecord(j.ID, r)
+}
+
+// ListTasks lists a job's tasks in ID order with a next-page token. Filter
+// supports comparisons of state, id and executionInfo/result. Error: JobNotFound.
+func (s *Service) ListTasks(ctx context.Context, accountID, jobID string, opt ListOptions) ([]Task, string, error) {
+	f, err := ParseFilter(opt.Filter, "state", "id", "executionInfo/result")
+	if err != nil {
+		return nil, "", err
+	}
+	j, err := s.st.JobGet(ctx, accountID, jobID)
+	if err != nil {
+		return nil, "", errJobNotFound(err)
+	}
+	recs, next, err := s.st.TaskList(ctx, store.TaskListParams{AccountKey: accountID, JobKey: jobID, States: f.States(),
+		Page: store.Page{Limit: maxResults(opt.MaxResults), Token: opt.PageToken}})
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]Task, 0, len(recs))
+	for _, r := range recs {
+		t, err := taskFromRecord(j.ID, r)
+		if err != nil {
+			return nil, "", err
+		}
+		if f.Match(map[string]string{"state": t.State, "id": t.ID, "executionInfo/result": t.ExecutionInfo.Result}) {
+			out = append(out, t)
+		}
+	}
+	return out, next, nil
+}
+
+// updateTask applies fn under compare-and-swap after checking cond.
+func (s *Service) updateTask(ctx context.Context, accountID, jobID, taskID string, cond Conditions, fn func(t *store.TaskRecord, e *taskExec, spec *TaskSpec) error) (store.TaskRecord, error) {
+	j, err := s.st.JobGet(ctx, accountID, jobID)
+	if err != nil {
+		return store.TaskRecord{}, errJobNotFound(err)
+	}
+	r, err := s.st.TaskUpdate(ctx, accountID, jobID, taskID, func(t *store.TaskRecord) error {
+		if err := cond.check(ETag(t.Version), t.UpdatedAt); err != nil {
+			return err
+		}
+		var spec TaskSpec
+		if err := json.Unmarshal(t.Spec, &spec); err != nil {
+			return err
+		}
+		e := decodeExec(t.Exec)
+		if err := fn(t, &e, &spec); err != nil {
+			return err
+		}
+		t.Exec = e.encode()
+		t.Spec, _ = json.Marshal(spec)
+		return nil
+	})
+	if err != nil {
+		return r, errTaskNotFound(err)
+	}
+	_ = j
+	return r, nil
+}
+
+// ReplaceTask updates a task's constraints (PUT); absent values take their
+// defaults. Errors: JobNotFound, TaskNotFound, TaskCompleted, ConditionNotMet.
+func (s *Service) ReplaceTask(ctx context.Context, accountID, jobID, taskID string, c TaskConstraints, cond Conditions) (Task, error) {
+	if c.MaxTaskRetryCount != nil && *c.MaxTaskRetryCount < -1 {
+		return Task{}, invalidProp("constraints.maxTaskRetryCount", "maxTaskRetryCount must be -1 or greater.")
+	}
+	if c.MaxWallClockTime == nil {
+		c.MaxWallClockTime = ptr(Unlimited)
+	}
+	if c.RetentionTime == nil {
+		c.RetentionTime = ptr(Duration(DefaultRetention))
+	}
+	if c.MaxTaskRetryCount == nil {
+		c.MaxTaskRetryCount = ptr(0)
+	}
+	_, err := s.updateTask(ctx, accountID, jobID, taskID, cond, func(t *store.TaskRecord, e *taskExec, spec *TaskSpec) error {
+		if t.State == TaskCompleted {
+			return batchErr(cobalt.EConflict, "TaskCompleted", "The specified task is already completed.")
+		}
+		spec.Constraints = &c
+		return nil
+	})
+	if err != nil {
+		return Task{}, err
+	}
+	return s.GetTask(ctx, accountID, jobID, taskID)
+}
+
+// DeleteTask deletes a task; if it runs, its node stops it at the next
+// Reconcile. Errors: JobNotFound, TaskNotFound, ConditionNotMet.
+func (s *Service) DeleteTask(ctx context.Context, accountID, jobID, taskID string, cond Conditions) error {
+	if _, err := s.updateTask(ctx, accountID, jobID, taskID, cond, func(*store.TaskRecord, *taskExec, *TaskSpec) error { return nil }); err != nil {
+		return err
+	}
+	return errTaskNotFound(s.st.TaskDelete(ctx, accountID, jobID, taskID))
+}
+
+// TerminateTask ends a task: it completes with result failure and failure
+// TaskEnded. Errors: JobNotFound, TaskNotFound, TaskCompleted, ConditionNotMet.
+func (s *Service) TerminateTask(ctx context.Context, accountID, jobID, taskID string, cond Conditions) error {
+	_, err := s.updateTask(ctx, accountID, jobID, taskID, cond, func(t *store.TaskRecord, e *taskExec, spec *TaskSpec) error {
+		if t.State == TaskCompleted {
+			return batchErr(cobalt.EConflict, "TaskCompleted", "The specified task is already completed.")
+		}
+		s.complete(t, e, spec, nil, &FailureInfo{Category: "usererror", Code: "TaskEnded", Message: "The task was ended by user request."}, nil)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.afterTaskCompleted(ctx, accountID, jobID, true, taskID)
+}
+
+// ReactivateTask makes a task that completed with failure active again, with
+// its retry count reset. Errors: JobNotFound, TaskNotFound, JobCompleted,
+// OperationInvalidForCurrentState (EConflict) for a task that did not fail.
+func (s *Service) ReactivateTask(ctx context.Context, accountID, jobID, taskID string, cond Conditions) error {
+	j, err := s.GetJob(ctx, accountID, jobID)
+	if err != nil {
+		return err
+	}
+	if err := writableJob(&j); err != nil {
+		return err
+	}
+	_, err = s.updateTask(ctx, accountID, jobID, taskID, cond, func(t *store.TaskRecord, e *taskExec, spec *TaskSpec) error {
+		if t.State != TaskCompleted || t.Result != ResultFailure {
+			return batchErr(cobalt.EConflict, "OperationInvalidForCurrentState", "Only a task that completed with a failure can be reactivated.")
+		}
+		setTaskState(t, e, TaskActive, s.now().UTC())
+		t.Result, t.RetryCount, t.RetainUntil, t.NodeID, t.LeaseID = "", 0, time.Time{}, "", ""
+		e.EndTime, e.ExitCode, e.FailureInfo, e.StartTime, e.LastRetryTime = nil, nil, nil, nil, nil
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.notify(accountID, j.PoolInfo.PoolID)
+	return nil
+}
+
+// complete moves a task record to completed with the outcome given. A nil
+// failure with a non-zero exit code becomes FailureExitCode.
+func (s *Service) complete(t *store.TaskRecord, e *taskExec, spec *TaskSpec, exitCode *int, fi *FailureInfo, end *time.Time) {
+	now := s.now().UTC()
+	if end == nil {
+		end = &now
+	}
+	if fi == nil && exitCode != nil && *exitCode != 0 {
+		fi = exitFailure(*exitCode)
+	}
+	if t.NodeID != "" {
+		e.NodeID = t.NodeID
+	}
+	setTaskState(t, e, TaskCompleted, now)
+	e.EndTime, e.ExitCode, e.FailureInfo = end, exitCode, fi
+	t.Result = ResultSuccess
+	if fi != nil {
+		t.Result = ResultFailure
+	}
+	t.LeaseID, t.LeaseExpiry = "", time.Time{}
+	ret := DefaultRetention
+	if spec != nil && spec.Constraints != nil && spec.Constraints.RetentionTime != nil && !spec.Constraints.RetentionTime.IsUnlimited() {
+		ret = time.Duration(*spec.Constraints.RetentionTime)
+	}
+	t.RetainUntil = end.Add(ret)
+}
+
+// completeRecord is complete for callers holding only the record.
+func (s *Service) completeRecord(t *store.TaskRecord, exitCode *int, fi *FailureInfo, end *time.Time) error {
+	var spec TaskSpec
+	if err := json.Unmarshal(t.Spec, &spec); err != nil {
+		return err
+	}
+	e := decodeExec(t.Exec)
+	s.complete(t, &e, &spec, exitCode, fi, end)
+	t.Exec = e.encode()
+	return nil
+}
+
+func exitFailure(code int) *FailureInfo {
+	return &FailureInfo{Category: "usererror", Code: "FailureExitCode",
+		Message: "The task process exited with an unexpected exit code",
+		Details: []NameValue{{Name: "Message", Value: fmt.Sprintf("The task process exited with an unexpected exit code: %d", code)}}}
+}
