@@ -277,7 +277,7 @@ func failureFromProto(f *nodeproto.FailureInfo) *FailureInfo {
 func (s *Service) Report(ctx context.Context, node NodeRef, r nodeproto.ReportRequest) error {
 	var (
 		completed, failed, retried bool
-		jobKey, taskID              string
+		jobKey, taskID             string
 	)
 	now := s.now().UTC()
 	var fn func(t *store.TaskRecord) error

@@ -176,22 +176,22 @@ type UserIdentity struct {
 // TaskSpec is the body of "add task" (CreateTaskContent), one element of an
 // add collection.
 type TaskSpec struct {
-	ID                           string            `json:"id"`
-	DisplayName                  string            `json:"displayName,omitempty"`
-	CommandLine                  string            `json:"commandLine"`
-	ExitConditions               json.RawMessage   `json:"exitConditions,omitempty"`
-	ResourceFiles                []ResourceFile    `json:"resourceFiles,omitempty"`
-	OutputFiles                  json.RawMessage   `json:"outputFiles,omitempty"`
-	EnvironmentSettings          []NameValue       `json:"environmentSettings,omitempty"`
-	AffinityInfo                 json.RawMessage   `json:"affinityInfo,omitempty"`
-	Constraints                  *TaskConstraints  `json:"constraints,omitempty"`
-	RequiredSlots                *int              `json:"requiredSlots,omitempty"`
-	UserIdentity                 *UserIdentity     `json:"userIdentity,omitempty"`
-	MultiInstanceSettings        json.RawMessage   `json:"multiInstanceSettings,omitempty"`
-	DependsOn                    json.RawMessage   `json:"dependsOn,omitempty"`
-	ApplicationPackageReferences json.RawMessage   `json:"applicationPackageReferences,omitempty"`
-	AuthenticationTokenSettings  json.RawMessage   `json:"authenticationTokenSettings,omitempty"`
-	ContainerSettings            json.RawMessage   `json:"containerSettings,omitempty"`
+	ID                           string           `json:"id"`
+	DisplayName                  string           `json:"displayName,omitempty"`
+	CommandLine                  string           `json:"commandLine"`
+	ExitConditions               json.RawMessage  `json:"exitConditions,omitempty"`
+	ResourceFiles                []ResourceFile   `json:"resourceFiles,omitempty"`
+	OutputFiles                  json.RawMessage  `json:"outputFiles,omitempty"`
+	EnvironmentSettings          []NameValue      `json:"environmentSettings,omitempty"`
+	AffinityInfo                 json.RawMessage  `json:"affinityInfo,omitempty"`
+	Constraints                  *TaskConstraints `json:"constraints,omitempty"`
+	RequiredSlots                *int             `json:"requiredSlots,omitempty"`
+	UserIdentity                 *UserIdentity    `json:"userIdentity,omitempty"`
+	MultiInstanceSettings        json.RawMessage  `json:"multiInstanceSettings,omitempty"`
+	DependsOn                    json.RawMessage  `json:"dependsOn,omitempty"`
+	ApplicationPackageReferences json.RawMessage  `json:"applicationPackageReferences,omitempty"`
+	AuthenticationTokenSettings  json.RawMessage  `json:"authenticationTokenSettings,omitempty"`
+	ContainerSettings            json.RawMessage  `json:"containerSettings,omitempty"`
 }
 
 // FailureInfo is Batch's failure information.

@@ -180,7 +180,7 @@ const taskCols = `seq, account_key, job_key, task_key, task_id, pool_key, priori
 
 func scanTask(row interface{ Scan(...any) error }) (store.TaskRecord, error) {
 	var (
-		t                                                  store.TaskRecord
+		t                                                    store.TaskRecord
 		stateAt, requeueAt, expiry, retain, created, updated int64
 	)
 	if err := row.Scan(&t.Seq, &t.AccountKey, &t.JobKey, &t.Key, &t.ID, &t.PoolKey, &t.Priority, &t.State, &stateAt,
