@@ -1,0 +1,49 @@
+// Package batchapi serves the Azure Batch service data plane: the REST API that
+// azbatch (Go), @azure/batch (Node) and the other official Batch clients call
+// at a Batch account's accountEndpoint.
+//
+// # Endpoints
+//
+// @azure/batch cannot use a base path in its batchUrl (it replaces the
+// operation path with it), so every Batch account is served at the root of its
+// own host:port. [Service] implements the EndpointAllocator that the pools
+// service calls when an account is created: it opens one TLS listener per
+// account on 127.0.0.1, from Config.PortBase upward (or on a random port when
+// PortBase is 0), and returns "127.0.0.1:PORT", which the pools service stores
+// as the account's accountEndpoint. No separate table keeps the port: on
+// start, [Service.Run] lists the existing accounts through [Accounts] and
+// listens again on the port inside each stored endpoint, so a restart keeps
+// every endpoint stable when the port is free. Everything that arrives on a
+// listener is routed to that listener's account.
+//
+// # Protocol
+//
+// Accepted api-versions are those the official clients send (2024-07-01.20.0
+// from azbatch v0.1.0, 2022-10-01.16.0 from @azure/batch 10.2.0) and the newest
+// stable one (2025-06-01.21.0); see [SupportedAPIVersions]. Requests
+// authenticate with SharedKey (every documented client variant of the
+// string-to-sign is accepted) or an Entra bearer token for
+// https://batch.core.windows.net/; bearer callers are then authorized through
+// RBAC on the account exactly as Azure does: pool and node operations need the
+// actions Microsoft.Batch/batchAccounts/pools/{read,write,delete}, job, task
+// and task file operations the data actions
+// Microsoft.Batch/batchAccounts/jobs/{read,write,delete};
+// Microsoft.Batch/batchAccounts/read grants every read and
+// Microsoft.Batch/batchAccounts/listKeys/action (which Owner and Contributor
+// hold through "*") grants everything, as the Batch RBAC documentation says.
+//
+// Errors use Batch's body ({"odata.metadata", "code", "message":{"lang","value"},
+// "values"}) with Content-Type application/json;odata=minimalmetadata and the
+// x-ms-error-code header.
+//
+// # Deviations from the brief worth knowing
+//
+//   - GetTaskFile with ocp-range answers 200 with the requested slice (and a
+//     Content-Range header): azbatch accepts exactly 200 there. A plain HTTP
+//     Range header gets the usual 206.
+//   - evaluateautoscale answers 409 OperationInvalidForCurrentState: autoscale
+//     formulas are not implemented.
+//   - A node's identity set is shown as the read-only extension property
+//     "identities" ([{resourceId, clientId, principalId}]) on nodes, next to
+//     the standard properties; clients ignore unknown properties.
+package batchapi

@@ -1,0 +1,201 @@
+package batchapi
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// route is a matched operation.
+type route struct {
+	perm    permission
+	handler func(rc *reqCtx, p pathParams)
+}
+
+// pathParams are the decoded path parameters of a request.
+type pathParams struct {
+	pool, node, job, task string
+	// file is the decoded {filePath} ("" for the files collection).
+	file string
+	// action is the last path segment in lower case ("terminate", "reboot", ...).
+	action string
+}
+
+// splitPath splits an escaped path into decoded segments. {filePath} arrives
+// %2F-escaped (azbatch uses url.PathEscape), so segments are decoded one by
+// one; rest returns the undecoded remainder from segment i on, for file paths
+// sent with literal slashes.
+func splitPath(escaped string) (segs []string, raw []string, ok bool) {
+	escaped = strings.TrimPrefix(escaped, "/")
+	escaped = strings.TrimSuffix(escaped, "/")
+	if escaped == "" {
+		return nil, nil, true
+	}
+	raw = strings.Split(escaped, "/")
+	segs = make([]string, len(raw))
+	for i, r := range raw {
+		d, err := url.PathUnescape(r)
+		if err != nil || d == "" {
+			return nil, nil, false
+		}
+		segs[i] = d
+	}
+	return segs, raw, true
+}
+
+// route finds and runs the operation for rc.
+func (s *Service) route(rc *reqCtx) {
+	segs, raw, ok := splitPath(rc.r.URL.EscapedPath())
+	if !ok {
+		rc.writeError(badURI())
+		return
+	}
+	m := rc.r.Method
+	var p pathParams
+	var rt *route
+	n := len(segs)
+	is := func(i int, name string) bool { return n > i && strings.EqualFold(segs[i], name) }
+	switch {
+	case n == 1 && is(0, "pools"):
+		rt = pick(m, map[string]route{"GET": {permPoolRead, hListPools}, "POST": {permPoolWrite, hAddPool}})
+	case n == 1 && is(0, "supportedimages"):
+		rt = pick(m, map[string]route{"GET": {permPoolRead, hListSupportedImages}})
+	case n == 1 && is(0, "nodecounts"):
+		rt = pick(m, map[string]route{"GET": {permPoolRead, hListNodeCounts}})
+	case n == 1 && is(0, "poolusagemetrics"):
+		rt = pick(m, map[string]route{"GET": {permPoolRead, hListUsageMetrics}})
+	case n == 1 && is(0, "applications"):
+		rt = pick(m, map[string]route{"GET": {permAccountRead, hListApplications}})
+	case n >= 2 && is(0, "pools"):
+		p.pool = segs[1]
+		rt = poolRoute(m, segs, raw, &p)
+	case n == 1 && is(0, "jobs"):
+		rt = pick(m, map[string]route{"GET": {permJobRead, hListJobs}, "POST": {permJobWrite, hAddJob}})
+	case n >= 2 && is(0, "jobs"):
+		p.job = segs[1]
+		rt = jobRoute(m, segs, raw, &p)
+	}
+	if n > 0 {
+		p.action = strings.ToLower(segs[n-1])
+	}
+	if rt == nil {
+		rc.writeError(badURI())
+		return
+	}
+	if rt.handler == nil {
+		rc.writeError(newError(http.StatusMethodNotAllowed, codeMethodNotAllowed,
+			"The resource doesn't support the specified HTTP verb."))
+		return
+	}
+	if err := rc.authorize(rt.perm); err != nil {
+		rc.writeError(err)
+		return
+	}
+	rt.handler(rc, p)
+}
+
+// pick selects the route for a method; a path that exists with another
+// method returns a route without handler (405).
+func pick(method string, byMethod map[string]route) *route {
+	if r, ok := byMethod[method]; ok {
+		return &r
+	}
+	return &route{}
+}
+
+func badURI() *apiError {
+	return newError(http.StatusBadRequest, codeInvalidURI,
+		"The requested URI does not represent any resource on the server.")
+}
+
+func poolRoute(m string, segs, raw []string, p *pathParams) *route {
+	n := len(segs)
+	is := func(i int, name string) bool { return n > i && strings.EqualFold(segs[i], name) }
+	switch {
+	case n == 2:
+		return pick(m, map[string]route{"GET": {permPoolRead, hGetPool}, "HEAD": {permPoolRead, hPoolExists},
+			"DELETE": {permPoolDelete, hDeletePool}, "PATCH": {permPoolWrite, hPatchPool}})
+	case n == 3:
+		actions := map[string]func(*reqCtx, pathParams){
+			"updateproperties": hUpdatePoolProperties, "resize": hResizePool, "stopresize": hStopResize,
+			"enableautoscale": hEnableAutoScale, "disableautoscale": hDisableAutoScale,
+			"evaluateautoscale": hEvaluateAutoScale, "removenodes": hRemoveNodes,
+		}
+		if is(2, "nodes") {
+			return pick(m, map[string]route{"GET": {permPoolRead, hListNodes}})
+		}
+		if h, ok := actions[strings.ToLower(segs[2])]; ok {
+			return pick(m, map[string]route{"POST": {permPoolWrite, h}})
+		}
+	case n == 4 && is(2, "nodes"):
+		p.node = segs[3]
+		return pick(m, map[string]route{"GET": {permPoolRead, hGetNode}})
+	case n == 5 && is(2, "nodes"):
+		p.node = segs[3]
+		switch strings.ToLower(segs[4]) {
+		case "reboot", "reimage", "start", "deallocate":
+			return pick(m, map[string]route{"POST": {permPoolWrite, hNodeAction}})
+		case "disablescheduling", "enablescheduling":
+			return pick(m, map[string]route{"POST": {permPoolWrite, hNodeScheduling}})
+		case "files":
+			return pick(m, map[string]route{"GET": {permPoolRead, hListNodeFiles}})
+		}
+	case n >= 6 && is(2, "nodes") && is(4, "files"):
+		p.node = segs[3]
+		f, err := url.PathUnescape(strings.Join(raw[5:], "/"))
+		if err != nil {
+			return nil
+		}
+		p.file = f
+		return pick(m, map[string]route{"GET": {permPoolRead, hGetNodeFile}, "HEAD": {permPoolRead, hGetNodeFile},
+			"DELETE": {permPoolDelete, hDeleteNodeFile}})
+	}
+	return nil
+}
+
+func jobRoute(m string, segs, raw []string, p *pathParams) *route {
+	n := len(segs)
+	is := func(i int, name string) bool { return n > i && strings.EqualFold(segs[i], name) }
+	switch {
+	case n == 2:
+		return pick(m, map[string]route{"GET": {permJobRead, hGetJob}, "PATCH": {permJobWrite, hPatchJob},
+			"PUT": {permJobWrite, hReplaceJob}, "DELETE": {permJobDelete, hDeleteJob}})
+	case n == 3:
+		switch strings.ToLower(segs[2]) {
+		case "terminate", "disable", "enable":
+			return pick(m, map[string]route{"POST": {permJobWrite, hJobAction}})
+		case "taskcounts":
+			return pick(m, map[string]route{"GET": {permJobRead, hTaskCounts}})
+		case "jobpreparationandreleasetaskstatus":
+			return pick(m, map[string]route{"GET": {permJobRead, hPrepReleaseStatus}})
+		case "tasks":
+			return pick(m, map[string]route{"GET": {permJobRead, hListTasks}, "POST": {permJobWrite, hAddTask}})
+		case "addtaskcollection":
+			return pick(m, map[string]route{"POST": {permJobWrite, hAddTaskCollection}})
+		}
+	case n == 4 && is(2, "tasks"):
+		p.task = segs[3]
+		return pick(m, map[string]route{"GET": {permJobRead, hGetTask}, "PUT": {permJobWrite, hReplaceTask},
+			"DELETE": {permJobDelete, hDeleteTask}})
+	case n == 5 && is(2, "tasks"):
+		p.task = segs[3]
+		switch strings.ToLower(segs[4]) {
+		case "terminate", "reactivate":
+			return pick(m, map[string]route{"POST": {permJobWrite, hTaskAction}})
+		case "subtasksinfo":
+			return pick(m, map[string]route{"GET": {permJobRead, hSubtasks}})
+		case "files":
+			return pick(m, map[string]route{"GET": {permJobRead, hListTaskFiles}})
+		}
+	case n >= 6 && is(2, "tasks") && is(4, "files"):
+		p.task = segs[3]
+		f, err := url.PathUnescape(strings.Join(raw[5:], "/"))
+		if err != nil {
+			return nil
+		}
+		p.file = f
+		return pick(m, map[string]route{"GET": {permJobRead, hGetTaskFile}, "HEAD": {permJobRead, hGetTaskFile},
+			"DELETE": {permJobDelete, hDeleteTaskFile}})
+	}
+	return nil
+}

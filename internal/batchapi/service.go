@@ -1,0 +1,378 @@
+package batchapi
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	cobalt "github.com/cobaltbatch/cobalt"
+)
+
+// Account is a Batch account as the data plane needs it.
+type Account struct {
+	// Name is the account name.
+	Name string
+	// ID is the account's ARM resource ID: the RBAC scope of its data plane.
+	ID string
+	// Keys are the primary and secondary account keys, base64.
+	Keys [2]string
+	// Endpoint is the stored accountEndpoint ("127.0.0.1:PORT"), if any.
+	Endpoint string
+}
+
+// Accounts looks up Batch accounts; the pools service implements it.
+type Accounts interface {
+	// LookupBatchAccount returns the account with the given name
+	// (case-insensitive), or an ENotFound error.
+	LookupBatchAccount(ctx context.Context, name string) (Account, error)
+	// ListBatchAccounts returns every Batch account.
+	ListBatchAccounts(ctx context.Context) ([]Account, error)
+}
+
+// Config configures the data plane.
+type Config struct {
+	Logger *slog.Logger
+	Now    func() time.Time
+	// TLS is the server TLS configuration every account listener uses.
+	TLS *tls.Config
+	// Host is the address listeners bind to; default 127.0.0.1.
+	Host string
+	// PortBase, when non-zero, is the first port tried for a new account; the
+	// next free port upward is used. 0 takes a random free port.
+	PortBase int
+	// Accounts resolves accounts and their keys.
+	Accounts Accounts
+	// Validator validates bearer tokens; nil refuses bearer authentication.
+	Validator TokenValidator
+	// Authz checks role assignments for bearer callers.
+	Authz Authorizer
+	// AuthorityURL and TenantID name the login service in bearer challenges.
+	AuthorityURL string
+	TenantID     string
+	// Pools, Nodes and Jobs are the services behind the operations; a nil one
+	// makes its operations answer 501.
+	Pools Pools
+	Jobs  Jobs
+	// Nodes locates node directories for the task and node file operations;
+	// nil makes file operations answer 404.
+	Nodes NodeDirs
+}
+
+// Service is the Batch data plane: a set of per-account HTTPS listeners.
+type Service struct {
+	cfg Config
+	log *slog.Logger
+	now func() time.Time
+
+	mu       sync.Mutex
+	running  bool
+	runCtx   context.Context
+	byName   map[string]*accountListener
+	usedPort map[int]bool
+	wg       sync.WaitGroup
+}
+
+// accountListener is one account's listener.
+type accountListener struct {
+	name     string
+	hostPort string
+	ln       net.Listener
+	srv      *http.Server
+	serving  bool
+}
+
+// New returns a data plane service. Call Run to serve.
+func New(cfg Config) (*Service, error) {
+	if cfg.TLS == nil {
+		return nil, errors.New("batchapi: Config.TLS is required")
+	}
+	if cfg.Accounts == nil {
+		return nil, errors.New("batchapi: Config.Accounts is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	return &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now,
+		byName: map[string]*accountListener{}, usedPort: map[int]bool{}}, nil
+}
+
+// AllocateAccountEndpoint opens (or returns) the listener of a Batch account
+// and returns its "host:port". An account already known with a stored
+// endpoint gets that port again when it is free. Safe for concurrent use.
+func (s *Service) AllocateAccountEndpoint(ctx context.Context, accountName string) (string, error) {
+	key := strings.ToLower(accountName)
+	s.mu.Lock()
+	if l, ok := s.byName[key]; ok {
+		s.mu.Unlock()
+		return l.hostPort, nil
+	}
+	s.mu.Unlock()
+	preferred := ""
+	if a, err := s.cfg.Accounts.LookupBatchAccount(ctx, accountName); err == nil {
+		preferred = a.Endpoint
+	}
+	return s.listen(accountName, preferred)
+}
+
+// ReleaseAccountEndpoint closes the account's listener. Releasing an unknown
+// account is not an error.
+func (s *Service) ReleaseAccountEndpoint(ctx context.Context, accountName string) error {
+	key := strings.ToLower(accountName)
+	s.mu.Lock()
+	l, ok := s.byName[key]
+	if ok {
+		delete(s.byName, key)
+	}
+	s.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if l.serving {
+		if err := l.srv.Shutdown(sctx); err != nil {
+			_ = l.srv.Close()
+		}
+	} else {
+		_ = l.ln.Close()
+	}
+	s.mu.Lock()
+	if _, port, err := net.SplitHostPort(l.hostPort); err == nil {
+		if n, err := strconv.Atoi(port); err == nil {
+			delete(s.usedPort, n)
+		}
+	}
+	s.mu.Unlock()
+	s.log.Info("batch account endpoint released", "account", l.name, "endpoint", l.hostPort)
+	return nil
+}
+
+// Endpoint returns the account's "host:port", if it has a listener.
+func (s *Service) Endpoint(accountName string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.byName[strings.ToLower(accountName)]
+	if !ok {
+		return "", false
+	}
+	return l.hostPort, true
+}
+
+// listen opens the account's listener: on preferred when it is given and
+// free, else on the next free port from PortBase, else on a random port.
+func (s *Service) listen(accountName, preferred string) (string, error) {
+	key := strings.ToLower(accountName)
+	var ln net.Listener
+	var err error
+	if preferred != "" {
+		if ln, err = net.Listen("tcp", preferred); err != nil {
+			s.log.Warn("batch account endpoint port not free; choosing another", "account", accountName,
+				"endpoint", preferred, "err", err)
+			ln = nil
+		}
+	}
+	if ln == nil && s.cfg.PortBase > 0 {
+		for p := s.cfg.PortBase; p < s.cfg.PortBase+1000 && p < 65536; p++ {
+			s.mu.Lock()
+			used := s.usedPort[p]
+			s.mu.Unlock()
+			if used {
+				continue
+			}
+			if ln, err = net.Listen("tcp", net.JoinHostPort(s.cfg.Host, strconv.Itoa(p))); err == nil {
+				break
+			}
+			ln = nil
+		}
+	}
+	if ln == nil {
+		if ln, err = net.Listen("tcp", net.JoinHostPort(s.cfg.Host, "0")); err != nil {
+			return "", fmt.Errorf("listen for batch account %s: %w", accountName, err)
+		}
+	}
+	hostPort := ln.Addr().String()
+	l := &accountListener{name: accountName, hostPort: hostPort, ln: ln}
+	l.srv = &http.Server{
+		Handler:           s.accountHandler(accountName),
+		TLSConfig:         s.cfg.TLS.Clone(),
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	s.mu.Lock()
+	if old, ok := s.byName[key]; ok {
+		// Lost a race with a concurrent allocation of the same account.
+		s.mu.Unlock()
+		_ = ln.Close()
+		return old.hostPort, nil
+	}
+	s.byName[key] = l
+	s.usedPort[ln.Addr().(*net.TCPAddr).Port] = true
+	if s.running {
+		s.serveLocked(l)
+	}
+	s.mu.Unlock()
+	s.log.Info("batch account endpoint listening", "account", accountName, "endpoint", hostPort)
+	return hostPort, nil
+}
+
+// serveLocked starts serving l; s.mu is held.
+func (s *Service) serveLocked(l *accountListener) {
+	if l.serving {
+		return
+	}
+	l.serving = true
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		tl := tls.NewListener(l.ln, l.srv.TLSConfig)
+		if err := l.srv.Serve(tl); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("batch account listener failed", "account", l.name, "err", err)
+		}
+	}()
+}
+
+// Run serves every account listener until ctx is done. On start it re-opens
+// the listeners of existing accounts on their stored endpoints.
+func (s *Service) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.running {
+		s.mu.Unlock()
+		return errors.New("batchapi: Run called twice")
+	}
+	s.running = true
+	s.runCtx = ctx
+	for _, l := range s.byName {
+		s.serveLocked(l)
+	}
+	s.mu.Unlock()
+
+	if err := s.Restore(ctx); err != nil {
+		s.log.Error("restoring batch account endpoints failed", "err", err)
+	}
+	<-ctx.Done()
+
+	s.mu.Lock()
+	ls := make([]*accountListener, 0, len(s.byName))
+	for _, l := range s.byName {
+		ls = append(ls, l)
+	}
+	s.running = false
+	s.mu.Unlock()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, l := range ls {
+		if l.serving {
+			if err := l.srv.Shutdown(sctx); err != nil {
+				_ = l.srv.Close()
+			}
+		} else {
+			_ = l.ln.Close()
+		}
+	}
+	s.wg.Wait()
+	return nil
+}
+
+// Restore opens a listener for every existing account that has none, on its
+// stored endpoint when that port is free. Run calls it; it is exported so a
+// caller can restore before Run returns endpoints to anyone.
+func (s *Service) Restore(ctx context.Context) error {
+	accts, err := s.cfg.Accounts.ListBatchAccounts(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, a := range accts {
+		if _, ok := s.Endpoint(a.Name); ok {
+			continue
+		}
+		hp, err := s.listen(a.Name, a.Endpoint)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if a.Endpoint != "" && hp != a.Endpoint {
+			s.log.Error("batch account endpoint moved; its stored accountEndpoint is stale",
+				"account", a.Name, "stored", a.Endpoint, "now", hp)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Handler returns the handler of one account's data plane, for tests and
+// for callers that serve it themselves.
+func (s *Service) Handler(accountName string) http.Handler { return s.accountHandler(accountName) }
+
+// accountHandler serves one account's data plane.
+func (s *Service) accountHandler(accountName string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := &reqCtx{s: s, w: w, r: r, requestID: newUUID()}
+		h := w.Header()
+		h.Set("request-id", rc.requestID)
+		if crid := r.Header.Get("client-request-id"); crid != "" {
+			if v := strings.ToLower(r.Header.Get("return-client-request-id")); v == "true" {
+				h.Set("client-request-id", crid)
+			}
+		}
+		h.Set("X-Content-Type-Options", "nosniff")
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.Error("batch handler panic", "path", r.URL.Path, "panic", fmt.Sprint(p))
+				rc.writeError(errors.New("panic"))
+			}
+		}()
+		if err := rc.prepare(accountName); err != nil {
+			rc.writeError(err)
+			return
+		}
+		s.route(rc)
+	})
+}
+
+// prepare resolves the account, checks the api-version and authenticates.
+func (rc *reqCtx) prepare(accountName string) error {
+	q, err := parseQuery(rc.r.URL.RawQuery)
+	if err != nil {
+		return err
+	}
+	rc.query = q
+	acct, err := rc.s.cfg.Accounts.LookupBatchAccount(rc.r.Context(), accountName)
+	if err != nil {
+		if cobalt.IsCode(err, cobalt.ENotFound) {
+			return newError(http.StatusNotFound, "AccountNotFound", "The specified account does not exist.")
+		}
+		return err
+	}
+	rc.account = acct
+	if rc.apiVersion, err = checkAPIVersion(q); err != nil {
+		return err
+	}
+	return rc.authenticate()
+}
+
+// newUUID returns a random RFC 4122 version 4 UUID.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
