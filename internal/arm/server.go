@@ -267,9 +267,9 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt Route) {
 			return err
 		}
 		req.APIVersion = v
-		req.ID, req.Scope, err = scopeOf(r.URL.Path)
-		if err != nil {
-			return err
+		req.ID, req.Scope, _ = scopeOf(r.URL.Path)
+		if sub := req.ID.SubscriptionID; sub != "" && !strings.EqualFold(sub, s.cfg.SubscriptionID) {
+			return subscriptionNotFound(sub)
 		}
 		if rt.Action != "" {
 			if err := req.Check(rt.Action, req.Scope); err != nil {
@@ -287,35 +287,35 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt Route) {
 }
 
 // scopeOf parses a request path into the resource it names and the scope
-// where the route's action is checked.
+// where the route's action is checked. A collection or action path
+// (".../batchAccounts", ".../batchAccounts/a/listKeys") names the scope above
+// it: trailing segments are dropped, with a "providers/{namespace}" pair,
+// until the rest parses.
 func scopeOf(path string) (id, scope cobalt.ResourceID, err error) {
 	p := strings.TrimSuffix(path, "/")
-	if p == "" {
-		return cobalt.ResourceID{}, cobalt.ResourceID{}, nil
-	}
-	id, err = cobalt.ParseResourceID(p)
-	if err == nil {
-		return id, id, nil
-	}
-	// A collection or action path: the scope is the path without its last segment.
-	i := strings.LastIndex(p, "/")
-	parent := p[:i]
-	if parent == "" {
-		parent = "/"
-	}
-	if strings.EqualFold(p[i+1:], "providers") || strings.HasSuffix(strings.ToLower(parent), "/providers") {
-		// ".../providers/Namespace" and ".../providers": the scope above "providers".
-		j := strings.LastIndex(strings.ToLower(p), "/providers")
-		parent = p[:j]
-		if parent == "" {
-			parent = "/"
+	first := true
+	for {
+		if p == "" {
+			return cobalt.ResourceID{}, cobalt.ResourceID{}, nil
+		}
+		parsed, perr := cobalt.ParseResourceID(p)
+		if perr == nil {
+			return parsed, parsed, nil
+		}
+		if first {
+			err = perr
+			first = false
+		}
+		i := strings.LastIndex(p, "/")
+		p = p[:i]
+		segs := strings.Split(p, "/")
+		switch n := len(segs); {
+		case n >= 2 && strings.EqualFold(segs[n-2], "providers"):
+			p = strings.Join(segs[:n-2], "/")
+		case n >= 1 && strings.EqualFold(segs[n-1], "providers"):
+			p = strings.Join(segs[:n-1], "/")
 		}
 	}
-	id, err = cobalt.ParseResourceID(parent)
-	if err != nil {
-		return cobalt.ResourceID{}, cobalt.ResourceID{}, err
-	}
-	return id, id, nil
 }
 
 // checkVersion returns the api-version of r, checked against the versions of typ.

@@ -1,0 +1,492 @@
+package arm
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/store"
+)
+
+// typeStorageAccount is the storage account resource type.
+const typeStorageAccount = "Microsoft.Storage/storageAccounts"
+
+// storageVersions are stable Microsoft.Storage api-versions.
+var storageVersions = []string{
+	"2019-06-01", "2021-01-01", "2021-02-01", "2021-04-01", "2021-06-01", "2021-08-01", "2021-09-01", "2022-05-01",
+	"2022-09-01", "2023-01-01", "2023-04-01", "2023-05-01", "2024-01-01", "2025-01-01", "2025-06-01",
+}
+
+var storageNamePattern = regexp.MustCompile(`^[a-z0-9]{3,24}$`)
+
+var storageSkus = map[string]string{ // sku name (lower) -> canonical name
+	"standard_lrs": "Standard_LRS", "standard_grs": "Standard_GRS", "standard_ragrs": "Standard_RAGRS",
+	"standard_zrs": "Standard_ZRS", "premium_lrs": "Premium_LRS", "premium_zrs": "Premium_ZRS",
+	"standard_gzrs": "Standard_GZRS", "standard_ragzrs": "Standard_RAGZRS",
+}
+
+var storageKinds = []string{"Storage", "StorageV2", "BlobStorage", "FileStorage", "BlockBlobStorage"}
+
+// StorageSku is a storage account's SKU.
+type StorageSku struct {
+	Name string `json:"name"`
+	Tier string `json:"tier"`
+}
+
+// StorageAccountProperties are the properties Cobalt keeps and returns.
+type StorageAccountProperties struct {
+	ProvisioningState        string            `json:"provisioningState"`
+	PrimaryEndpoints         map[string]string `json:"primaryEndpoints"`
+	PrimaryLocation          string            `json:"primaryLocation"`
+	StatusOfPrimary          string            `json:"statusOfPrimary"`
+	CreationTime             time.Time         `json:"creationTime"`
+	AccessTier               string            `json:"accessTier,omitempty"`
+	SupportsHTTPSTrafficOnly bool              `json:"supportsHttpsTrafficOnly"`
+	AllowBlobPublicAccess    bool              `json:"allowBlobPublicAccess"`
+	AllowSharedKeyAccess     *bool             `json:"allowSharedKeyAccess,omitempty"`
+	MinimumTLSVersion        string            `json:"minimumTlsVersion"`
+	IsHnsEnabled             bool              `json:"isHnsEnabled"`
+	KeyCreationTime          map[string]string `json:"keyCreationTime"`
+}
+
+// StorageAccount is the JSON of a storage account.
+type StorageAccount struct {
+	ID         string                   `json:"id"`
+	Name       string                   `json:"name"`
+	Type       string                   `json:"type"`
+	Location   string                   `json:"location"`
+	Tags       map[string]string        `json:"tags,omitempty"`
+	Sku        StorageSku               `json:"sku"`
+	Kind       string                   `json:"kind"`
+	Properties StorageAccountProperties `json:"properties"`
+}
+
+// storedAccount is what the store keeps: the account and its keys, which
+// only listKeys returns.
+type storedAccount struct {
+	StorageAccount
+	Keys [2]storageKey `json:"keys"`
+}
+
+type storageKey struct {
+	Value   string    `json:"value"`
+	Created time.Time `json:"created"`
+}
+
+// StorageKey is one key in a listKeys response.
+type StorageKey struct {
+	KeyName      string    `json:"keyName"`
+	Value        string    `json:"value"`
+	Permissions  string    `json:"permissions"`
+	CreationTime time.Time `json:"creationTime"`
+}
+
+type storageProvider struct{ s *Server }
+
+func (p *storageProvider) Register(g *Registrar) error {
+	p.s = g.Server()
+	g.APIVersions(typeStorageAccount, storageVersions...)
+	const base = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Storage/storageAccounts"
+	const one = base + "/{accountName}"
+	g.Handle(Route{Pattern: "PUT " + one, Type: typeStorageAccount, Action: typeStorageAccount + "/write", Handler: p.put})
+	g.Handle(Route{Pattern: "PATCH " + one, Type: typeStorageAccount, Action: typeStorageAccount + "/write", Handler: p.patch})
+	g.Handle(Route{Pattern: "GET " + one, Type: typeStorageAccount, Action: typeStorageAccount + "/read", Handler: p.get})
+	g.Handle(Route{Pattern: "DELETE " + one, Type: typeStorageAccount, Action: typeStorageAccount + "/delete", Handler: p.delete})
+	g.Handle(Route{Pattern: "POST " + one + "/listKeys", Type: typeStorageAccount, Action: typeStorageAccount + "/listkeys/action", Handler: p.listKeys})
+	g.Handle(Route{Pattern: "POST " + one + "/regenerateKey", Type: typeStorageAccount, Action: typeStorageAccount + "/regeneratekey/action", Handler: p.regenerateKey})
+	g.Handle(Route{Pattern: "GET " + base, Type: typeStorageAccount, Action: typeStorageAccount + "/read", Handler: p.list})
+	g.Handle(Route{Pattern: "GET /subscriptions/{subscriptionId}/providers/Microsoft.Storage/storageAccounts",
+		Type: typeStorageAccount, Action: typeStorageAccount + "/read", Handler: p.list})
+	return nil
+}
+
+func newStorageKey() (string, error) {
+	var b [64]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(b[:]), nil
+}
+
+func decodeAccount(res store.Resource) (storedAccount, error) {
+	var a storedAccount
+	if err := json.Unmarshal(res.Body, &a); err != nil {
+		return a, err
+	}
+	id, err := cobalt.ParseResourceID(res.ID)
+	if err != nil {
+		return a, err
+	}
+	a.ID, a.Name, a.Type = id.String(), id.Name(), typeStorageAccount
+	return a, nil
+}
+
+func skuTier(name string) string {
+	if strings.HasPrefix(name, "Premium") {
+		return "Premium"
+	}
+	return "Standard"
+}
+
+func validateStorageName(name string) error {
+	if !storageNamePattern.MatchString(name) {
+		return Invalid("AccountNameInvalid", "accountName",
+			"%s is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only.", name)
+	}
+	return nil
+}
+
+// findAccount returns the stored account with the given name in any
+// resource group (names are unique across the installation, as on Azure).
+func (s *Server) findAccount(ctx context.Context, name string) (store.Resource, error) {
+	tok := ""
+	for {
+		rs, next, err := s.cfg.Store.ResourceList(ctx, store.ResourceListParams{Type: typeStorageAccount, Page: store.Page{Limit: 1000, Token: tok}})
+		if err != nil {
+			return store.Resource{}, err
+		}
+		for _, r := range rs {
+			if strings.HasSuffix(r.Key, "/storageaccounts/"+strings.ToLower(name)) {
+				return r, nil
+			}
+		}
+		if next == "" {
+			return store.Resource{}, cobalt.Errorf(cobalt.ENotFound, "The storage account '%s' was not found.", name).WithReason("StorageAccountNotFound")
+		}
+		tok = next
+	}
+}
+
+func (p *storageProvider) put(w http.ResponseWriter, r *Request) error {
+	name := r.PathValue("accountName")
+	if err := validateStorageName(name); err != nil {
+		return err
+	}
+	var in struct {
+		Sku *struct {
+			Name string `json:"name"`
+		} `json:"sku"`
+		Kind       string            `json:"kind"`
+		Location   string            `json:"location"`
+		Tags       map[string]string `json:"tags"`
+		Properties struct {
+			AccessTier            string `json:"accessTier"`
+			AllowBlobPublicAccess *bool  `json:"allowBlobPublicAccess"`
+			AllowSharedKeyAccess  *bool  `json:"allowSharedKeyAccess"`
+			MinimumTLSVersion     string `json:"minimumTlsVersion"`
+			IsHnsEnabled          bool   `json:"isHnsEnabled"`
+		} `json:"properties"`
+	}
+	if err := r.Decode(&in); err != nil {
+		return err
+	}
+	if in.Sku == nil || in.Sku.Name == "" {
+		return Invalid("MissingRequiredProperty", "sku", "The property 'sku' is required.")
+	}
+	sku, ok := storageSkus[strings.ToLower(in.Sku.Name)]
+	if !ok {
+		return Invalid("InvalidSkuName", "sku.name", "The SKU name '%s' is not valid.", in.Sku.Name)
+	}
+	kind := ""
+	for _, k := range storageKinds {
+		if strings.EqualFold(k, in.Kind) {
+			kind = k
+		}
+	}
+	if kind == "" {
+		return Invalid("InvalidKind", "kind", "The kind '%s' is not valid. It must be one of %s.", in.Kind, strings.Join(storageKinds, ", "))
+	}
+	if strings.TrimSpace(in.Location) == "" {
+		return Invalid("LocationRequired", "location", "The location property is required for this definition.")
+	}
+	if err := validateTags(in.Tags); err != nil {
+		return err
+	}
+	if err := r.RequireResourceGroup(r.ID); err != nil {
+		return err
+	}
+	if other, err := p.s.findAccount(r.Context(), name); err == nil && other.Key != r.ID.Key() {
+		return cobalt.Errorf(cobalt.EConflict, "The storage account named %s is already taken.", name).WithReason("StorageAccountAlreadyTaken")
+	} else if err != nil && !cobalt.IsCode(err, cobalt.ENotFound) {
+		return err
+	}
+	apply := func(a *storedAccount) {
+		a.Tags, a.Sku, a.Kind = in.Tags, StorageSku{Name: sku, Tier: skuTier(sku)}, kind
+		if in.Properties.AccessTier != "" {
+			a.Properties.AccessTier = in.Properties.AccessTier
+		}
+		if in.Properties.AllowBlobPublicAccess != nil {
+			a.Properties.AllowBlobPublicAccess = *in.Properties.AllowBlobPublicAccess
+		}
+		if in.Properties.AllowSharedKeyAccess != nil {
+			a.Properties.AllowSharedKeyAccess = in.Properties.AllowSharedKeyAccess
+		}
+		if in.Properties.MinimumTLSVersion != "" {
+			a.Properties.MinimumTLSVersion = in.Properties.MinimumTLSVersion
+		}
+	}
+	existing, err := r.Store().ResourceGet(r.Context(), r.ID.Key())
+	if err == nil {
+		if err := CheckPreconditions(r.Request, ETag(existing.Version)); err != nil {
+			return err
+		}
+		updated, err := r.Store().ResourceUpdate(r.Context(), r.ID.Key(), func(res *store.Resource) error {
+			a, err := decodeAccount(*res)
+			if err != nil {
+				return err
+			}
+			apply(&a)
+			res.Body, err = json.Marshal(a)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		a, err := decodeAccount(updated)
+		if err != nil {
+			return err
+		}
+		WriteJSON(w, http.StatusOK, "", a.StorageAccount)
+		return nil
+	} else if !cobalt.IsCode(err, cobalt.ENotFound) {
+		return err
+	}
+	if err := CheckPreconditions(r.Request, ""); err != nil {
+		return err
+	}
+	now := p.s.cfg.Now().UTC()
+	loc := normalizeLocation(in.Location)
+	a := storedAccount{StorageAccount: StorageAccount{Location: loc, Properties: StorageAccountProperties{
+		ProvisioningState: "Succeeded", PrimaryLocation: loc, StatusOfPrimary: "available", CreationTime: now,
+		AccessTier: "Hot", SupportsHTTPSTrafficOnly: true, MinimumTLSVersion: "TLS1_2", IsHnsEnabled: in.Properties.IsHnsEnabled,
+		PrimaryEndpoints: map[string]string{"blob": strings.TrimSuffix(p.s.cfg.BlobEndpoint, "/") + "/" + name + "/"},
+		KeyCreationTime:  map[string]string{"key1": now.Format(time.RFC3339Nano), "key2": now.Format(time.RFC3339Nano)},
+	}}}
+	apply(&a)
+	for i := range a.Keys {
+		k, err := newStorageKey()
+		if err != nil {
+			return err
+		}
+		a.Keys[i] = storageKey{Value: k, Created: now}
+	}
+	body, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	created, err := r.Store().ResourceCreate(r.Context(), NewResource(r.ID, body))
+	if cobalt.IsCode(err, cobalt.EConflict) {
+		return p.put(w, r)
+	}
+	if err != nil {
+		return err
+	}
+	out, err := decodeAccount(created)
+	if err != nil {
+		return err
+	}
+	// The spec allows 200 (finished) or 202 (accepted); creation here is synchronous.
+	WriteJSON(w, http.StatusOK, "", out.StorageAccount)
+	return nil
+}
+
+func (p *storageProvider) patch(w http.ResponseWriter, r *Request) error {
+	var in struct {
+		Tags *map[string]string `json:"tags"`
+	}
+	if err := r.Decode(&in); err != nil {
+		return err
+	}
+	if in.Tags != nil {
+		if err := validateTags(*in.Tags); err != nil {
+			return err
+		}
+	}
+	updated, err := r.Store().ResourceUpdate(r.Context(), r.ID.Key(), func(res *store.Resource) error {
+		if err := CheckPreconditions(r.Request, ETag(res.Version)); err != nil {
+			return err
+		}
+		a, err := decodeAccount(*res)
+		if err != nil {
+			return err
+		}
+		if in.Tags != nil {
+			a.Tags = *in.Tags
+		}
+		res.Body, err = json.Marshal(a)
+		return err
+	})
+	if cobalt.IsCode(err, cobalt.ENotFound) {
+		return NotFound(r.ID)
+	}
+	if err != nil {
+		return err
+	}
+	a, err := decodeAccount(updated)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, "", a.StorageAccount)
+	return nil
+}
+
+func (p *storageProvider) load(r *Request) (store.Resource, storedAccount, error) {
+	res, err := r.Store().ResourceGet(r.Context(), r.ID.Key())
+	if cobalt.IsCode(err, cobalt.ENotFound) {
+		return res, storedAccount{}, NotFound(r.ID)
+	}
+	if err != nil {
+		return res, storedAccount{}, err
+	}
+	a, err := decodeAccount(res)
+	return res, a, err
+}
+
+func (p *storageProvider) get(w http.ResponseWriter, r *Request) error {
+	_, a, err := p.load(r)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, "", a.StorageAccount)
+	return nil
+}
+
+func (p *storageProvider) delete(w http.ResponseWriter, r *Request) error {
+	res, err := r.Store().ResourceGet(r.Context(), r.ID.Key())
+	if cobalt.IsCode(err, cobalt.ENotFound) {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := CheckPreconditions(r.Request, ETag(res.Version)); err != nil {
+		return err
+	}
+	if err := p.s.DeleteScope(r.Context(), r.ID); err != nil {
+		return err
+	}
+	if err := p.s.deleteStored(r.Context(), res); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func keysOf(a storedAccount) map[string][]StorageKey {
+	out := make([]StorageKey, 2)
+	for i, k := range a.Keys {
+		out[i] = StorageKey{KeyName: "key" + string(rune('1'+i)), Value: k.Value, Permissions: "FULL", CreationTime: k.Created}
+	}
+	return map[string][]StorageKey{"keys": out}
+}
+
+func (p *storageProvider) listKeys(w http.ResponseWriter, r *Request) error {
+	_, a, err := p.load(r)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, "", keysOf(a))
+	return nil
+}
+
+func (p *storageProvider) regenerateKey(w http.ResponseWriter, r *Request) error {
+	var in struct {
+		KeyName string `json:"keyName"`
+	}
+	if err := r.Decode(&in); err != nil {
+		return err
+	}
+	idx := -1
+	switch strings.ToLower(in.KeyName) {
+	case "key1":
+		idx = 0
+	case "key2":
+		idx = 1
+	default:
+		return Invalid("InvalidValuesForRequestParameters", "keyName", "The key name '%s' is not valid. It must be 'key1' or 'key2'.", in.KeyName)
+	}
+	k, err := newStorageKey()
+	if err != nil {
+		return err
+	}
+	now := p.s.cfg.Now().UTC()
+	updated, err := r.Store().ResourceUpdate(r.Context(), r.ID.Key(), func(res *store.Resource) error {
+		a, err := decodeAccount(*res)
+		if err != nil {
+			return err
+		}
+		a.Keys[idx] = storageKey{Value: k, Created: now}
+		a.Properties.KeyCreationTime["key"+string(rune('1'+idx))] = now.Format(time.RFC3339Nano)
+		res.Body, err = json.Marshal(a)
+		return err
+	})
+	if cobalt.IsCode(err, cobalt.ENotFound) {
+		return NotFound(r.ID)
+	}
+	if err != nil {
+		return err
+	}
+	a, err := decodeAccount(updated)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, "", keysOf(a))
+	return nil
+}
+
+func (p *storageProvider) list(w http.ResponseWriter, r *Request) error {
+	page, err := r.PageToken(100)
+	if err != nil {
+		return err
+	}
+	params := store.ResourceListParams{Type: typeStorageAccount, SubscriptionID: r.PathValue("subscriptionId"),
+		ResourceGroup: r.PathValue("resourceGroupName"), Page: page}
+	if params.ResourceGroup != "" {
+		if err := r.RequireResourceGroup(r.ID); err != nil {
+			return err
+		}
+	}
+	res, next, err := r.Store().ResourceList(r.Context(), params)
+	if err != nil {
+		return err
+	}
+	out := make([]StorageAccount, 0, len(res))
+	for _, x := range res {
+		a, err := decodeAccount(x)
+		if err != nil {
+			return err
+		}
+		out = append(out, a.StorageAccount)
+	}
+	r.WriteList(w, out, next)
+	return nil
+}
+
+// LookupStorageAccount returns the ID and the two keys (base64) of the
+// storage account with the given name, or ENotFound.
+func (s *Server) LookupStorageAccount(ctx context.Context, name string) (cobalt.ResourceID, [2]string, error) {
+	res, err := s.findAccount(ctx, name)
+	if err != nil {
+		return cobalt.ResourceID{}, [2]string{}, err
+	}
+	a, err := decodeAccount(res)
+	if err != nil {
+		return cobalt.ResourceID{}, [2]string{}, err
+	}
+	id, err := cobalt.ParseResourceID(res.ID)
+	if err != nil {
+		return cobalt.ResourceID{}, [2]string{}, err
+	}
+	return id, [2]string{a.Keys[0].Value, a.Keys[1].Value}, nil
+}
+
+func builtinProviders() []Provider {
+	return []Provider{&resourcesProvider{}, &identityProvider{}, &authorizationProvider{}, &storageProvider{}}
+}
