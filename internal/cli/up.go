@@ -1,0 +1,102 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/cobaltbatch/cobalt/internal/server"
+	"github.com/spf13/cobra"
+)
+
+func init() { register(newUpCmd) }
+
+func newUpCmd(g *globals) *cobra.Command {
+	var (
+		opts     server.Options
+		logLevel string
+	)
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run every Cobalt service in this process",
+		Long: `Run every Cobalt service in this process: the login service, the management
+plane, blob storage, the Batch data plane and the local compute nodes.
+
+State lives in the data directory (--data). On first start Cobalt creates a local
+CA, signing keys, a tenant, a subscription and an admin service principal with
+Owner on that subscription; later starts reuse them. When every listener serves,
+it writes DATA/endpoints.json and prints one line saying it is ready.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("--log-level: %w", err)
+			}
+			opts.DataDir = g.DataDir
+			opts.Logger = slog.New(slog.NewTextHandler(g.Stderr, &slog.HandlerOptions{Level: level}))
+			ctx := cmd.Context()
+			s, err := server.Start(ctx, opts)
+			if err != nil {
+				return err
+			}
+			e := s.Endpoints()
+			fmt.Fprintf(g.Stdout, "cobalt is ready: authority %s, resource manager %s, endpoints in %s/endpoints.json\n",
+				e.AuthorityHost, e.ResourceManager, s.DataDir())
+			select {
+			case <-ctx.Done():
+				opts.Logger.Info("shutting down")
+			case <-s.Done():
+			}
+			return s.Close()
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&opts.PortBase, "port-base", 40400, "first port of the fixed listener ports; 0 puts every listener on a free random port")
+	f.StringVar(&opts.Store, "store", "", "store: empty for SQLite in the data directory, or a postgres:// URL")
+	f.StringVar(&opts.Location, "location", "eastus", "the Azure region name that resources report")
+	f.StringVar(&opts.Isolation, "isolation", "auto", "node isolation: auto (netns when root on Linux), netns or process")
+	f.StringVar(&opts.IMDSRateLimit, "imds-rate-limit", "", `per-node IMDS rate limit: empty for Azure's 20/s with 5 concurrent, "off", or for example "100/s,20"`)
+	f.IntVar(&opts.MaxNodes, "max-nodes", 0, "the most compute nodes this host runs (0 for the default)")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}
+
+func init() { register(newEnvCmd) }
+
+func newEnvCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "env",
+		Short: "Print the shell exports that point the Azure SDKs and tools at a running Cobalt",
+		Long: `Print the shell exports that point the Azure SDKs and tools at the Cobalt whose
+data directory is --data. Use it as: eval "$(cobalt env)".
+
+SSL_CERT_FILE makes Go trust Cobalt's CA (it replaces the system bundle for Go
+programs in that shell); NODE_EXTRA_CA_CERTS adds it for Node.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := server.ReadEndpoints(g.DataDir)
+			if err != nil {
+				return err
+			}
+			for _, kv := range [][2]string{
+				{"SSL_CERT_FILE", e.CACertFile},
+				{"NODE_EXTRA_CA_CERTS", e.CACertFile},
+				{"AZURE_AUTHORITY_HOST", e.AuthorityHost},
+				{"AZURE_TENANT_ID", e.TenantID},
+				{"AZURE_CLIENT_ID", e.AdminClientID},
+				{"AZURE_CLIENT_SECRET", e.AdminClientSecret},
+				{"AZURE_SUBSCRIPTION_ID", e.SubscriptionID},
+				{"AZURE_RESOURCE_MANAGER_ENDPOINT", e.ResourceManager},
+				{"AZURE_RESOURCE_MANAGER_AUDIENCE", e.ResourceManagerAudience},
+			} {
+				fmt.Fprintf(g.Stdout, "export %s=%s\n", kv[0], shellQuote(kv[1]))
+			}
+			return nil
+		},
+	}
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,145 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/cobaltbatch/cobalt/internal/pki"
+)
+
+// File names in the data directory.
+const (
+	lockFile      = "cobalt.lock"
+	sealKeyFile   = "seal.key"
+	adminFile     = "admin.json"
+	endpointsFile = "endpoints.json"
+	dbFile        = "cobalt.db"
+	tlsDir        = "tls"
+	portsFile     = "ports.json"
+)
+
+// dataDir is a locked data directory.
+type dataDir struct {
+	path string
+	lock *os.File
+}
+
+// ErrDataDirInUse is returned when another process holds the data directory.
+var ErrDataDirInUse = errors.New("data directory in use")
+
+// openDataDir creates dir if needed and takes its lock, so that two `cobalt up`
+// processes never share one directory.
+func openDataDir(dir string) (*dataDir, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(abs, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(f.Name())
+		f.Close()
+		who := strings.TrimSpace(string(holder))
+		if who == "" {
+			who = "another process"
+		} else {
+			who = "process " + who
+		}
+		return nil, fmt.Errorf("%w: %s is locked by %s; stop it or choose another --data directory", ErrDataDirInUse, abs, who)
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return &dataDir{path: abs, lock: f}, nil
+}
+
+func (d *dataDir) file(name string) string { return filepath.Join(d.path, name) }
+
+// close releases the lock.
+func (d *dataDir) close() error {
+	_ = d.lock.Truncate(0)
+	return d.lock.Close()
+}
+
+// sealKey returns the 32-byte key that seals private keys at rest, creating it once.
+func (d *dataDir) sealKey() ([]byte, error) {
+	name := d.file(sealKeyFile)
+	b, err := os.ReadFile(name)
+	if err == nil {
+		if len(b) != 32 {
+			return nil, fmt.Errorf("%s: want 32 bytes, found %d", name, len(b))
+		}
+		return b, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	b = make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	if err := pki.WriteFileAtomic(name, b, 0o600); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// adminCredentials is the admin service principal's client credential, kept in
+// the data directory (0600) so that a restart publishes the same one.
+type adminCredentials struct {
+	ObjectID     string `json:"objectId"`
+	ClientID     string `json:"clientId"`
+	ClientSecret string `json:"clientSecret"`
+}
+
+func (d *dataDir) loadAdmin() (adminCredentials, bool, error) {
+	var a adminCredentials
+	b, err := os.ReadFile(d.file(adminFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return a, false, nil
+	}
+	if err != nil {
+		return a, false, err
+	}
+	if err := json.Unmarshal(b, &a); err != nil {
+		return a, false, fmt.Errorf("%s: %w", adminFile, err)
+	}
+	return a, true, nil
+}
+
+func (d *dataDir) saveAdmin(a adminCredentials) error {
+	b, err := json.MarshalIndent(a, "", "  ")
+	if err != nil {
+		return err
+	}
+	return pki.WriteFileAtomic(d.file(adminFile), append(b, '\n'), 0o600)
+}
+
+// loadPorts returns the listener ports of the previous run, if recorded.
+func (d *dataDir) loadPorts() map[string]int {
+	ports := map[string]int{}
+	if b, err := os.ReadFile(d.file(portsFile)); err == nil {
+		_ = json.Unmarshal(b, &ports)
+	}
+	return ports
+}
+
+// savePorts records the listener ports of this run.
+func (d *dataDir) savePorts(ports map[string]int) error {
+	b, err := json.Marshal(ports)
+	if err != nil {
+		return err
+	}
+	return pki.WriteFileAtomic(d.file(portsFile), b, 0o600)
+}
