@@ -1,0 +1,504 @@
+package batch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+	"github.com/cobaltbatch/cobalt/internal/store"
+)
+
+// Resize error codes.
+const (
+	// ErrQuotaReached is the resize error when the installation's node
+	// capacity (Config.MaxNodes) is exhausted, in the spirit of Batch's core quota errors.
+	ErrQuotaReached = "AccountCoreQuotaReached"
+	// ErrAllocationTimedOut is the resize error when a resize outlasts its resizeTimeout.
+	ErrAllocationTimedOut = "AllocationTimedout"
+)
+
+var errLeaseHeld = errors.New("allocator lease held by another replica")
+
+// Run runs the allocator until ctx ends: it reconciles each pool's nodes
+// with its targets, removes deleted pools, and declares silent nodes lost.
+// It wakes on every local change (Wake) and every PollInterval.
+func (s *Service) Run(ctx context.Context) error {
+	owner := fmt.Sprintf("alloc-%d", time.Now().UnixNano())
+	t := time.NewTicker(s.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		if err := s.Reconcile(ctx, owner); err != nil && ctx.Err() == nil {
+			s.log.Warn("allocator pass failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.wake:
+		case <-t.C:
+		}
+	}
+}
+
+type poolCounts map[string]int // by node state
+
+// Reconcile runs one allocator pass as owner (a replica's name).
+func (s *Service) Reconcile(ctx context.Context, owner string) error {
+	if err := s.expireNodes(ctx); err != nil {
+		return fmt.Errorf("expire nodes: %w", err)
+	}
+	all, err := s.cfg.Store.NodeCounts(ctx, "", "")
+	if err != nil {
+		return err
+	}
+	counts := map[[2]string]poolCounts{}
+	total := 0
+	for _, c := range all {
+		k := [2]string{c.AccountKey, c.PoolKey}
+		if counts[k] == nil {
+			counts[k] = poolCounts{}
+		}
+		counts[k][c.State] += c.Count
+		total += c.Count
+	}
+	page := store.Page{Limit: 500}
+	var errs []error
+	for {
+		ps, next, err := s.cfg.Store.PoolList(ctx, store.PoolListParams{Page: page})
+		if err != nil {
+			return err
+		}
+		for _, r := range ps {
+			p, err := decodePool(r)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			c := counts[[2]string{r.AccountKey, r.Key}]
+			if !s.needsWork(p, c) {
+				continue
+			}
+			added, err := s.reconcilePool(ctx, owner, r.AccountKey, r.ID, &total)
+			_ = added
+			if err != nil && !errors.Is(err, errLeaseHeld) && !cobalt.IsCode(err, cobalt.ENotFound) {
+				errs = append(errs, fmt.Errorf("pool %s: %w", r.ID, err))
+			}
+		}
+		if next == "" {
+			break
+		}
+		page.Token = next
+	}
+	return errors.Join(errs...)
+}
+
+func activeCount(c poolCounts) int {
+	n := 0
+	for st, k := range c {
+		if st != NodeLeavingPool {
+			n += k
+		}
+	}
+	return n
+}
+
+func (s *Service) needsWork(p *Pool, c poolCounts) bool {
+	if p.State == PoolDeleting || p.AllocationState != AllocSteady {
+		return true
+	}
+	n := activeCount(c)
+	if n != p.CurrentDedicatedNodes+p.CurrentLowPriorityNodes {
+		return true
+	}
+	return p.IdentityWarning != "" && n == 0
+}
+
+// reconcilePool takes the pool's allocator lease and brings its nodes to its targets.
+func (s *Service) reconcilePool(ctx context.Context, owner, accountKey, poolID string, total *int) (int, error) {
+	now := s.now()
+	p, err := s.updatePool(ctx, accountKey, poolID, func(p *Pool, _ int64) error {
+		if p.AllocatorOwner != "" && p.AllocatorOwner != owner && now.Before(p.AllocatorUntil) {
+			return errLeaseHeld
+		}
+		p.AllocatorOwner, p.AllocatorUntil = owner, now.Add(10*time.Second)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if p.State == PoolDeleting {
+		if err := s.removeAllNodes(ctx, accountKey, poolID); err != nil {
+			return 0, err
+		}
+		err := s.cfg.Store.PoolDelete(ctx, accountKey, poolID)
+		if err == nil {
+			s.log.Info("pool deleted", "pool", p.ID)
+		}
+		return 0, err
+	}
+	nodes, err := s.poolNodes(ctx, accountKey, poolID)
+	if err != nil {
+		return 0, err
+	}
+	var ded, low []*Node
+	for _, n := range nodes {
+		if n.State == NodeLeavingPool {
+			continue
+		}
+		if n.IsDedicated {
+			ded = append(ded, n)
+		} else {
+			low = append(low, n)
+		}
+	}
+	var resizeErr *ResizeError
+	added := 0
+	switch p.AllocationState {
+	case AllocResizing:
+		if now.Sub(p.Resize.StartTime) > p.Resize.ResizeTimeout {
+			resizeErr = &ResizeError{Code: ErrAllocationTimedOut, Message: "The resize did not complete within the resize timeout."}
+			break
+		}
+		for _, kind := range []struct {
+			dedicated bool
+			have      []*Node
+			want      int
+		}{{true, ded, p.TargetDedicatedNodes}, {false, low, p.TargetLowPriorityNodes}} {
+			switch {
+			case len(kind.have) < kind.want:
+				need := kind.want - len(kind.have)
+				room := s.cfg.MaxNodes - *total
+				if need > room {
+					need = max(room, 0)
+					resizeErr = &ResizeError{Code: ErrQuotaReached, Message: fmt.Sprintf(
+						"The node capacity of this Cobalt installation (%d nodes) has been reached; the pool could not be resized to its target.", s.cfg.MaxNodes),
+						Values: []NameValue{{Name: "MaxNodes", Value: fmt.Sprint(s.cfg.MaxNodes)}}}
+				}
+				made, err := s.allocateNodes(ctx, p, kind.dedicated, need)
+				added += made
+				*total += made
+				if err != nil {
+					return added, err
+				}
+			case len(kind.have) > kind.want:
+				if err := s.shrink(ctx, kind.have, len(kind.have)-kind.want, p.Resize.NodeDeallocationOption); err != nil {
+					return added, err
+				}
+			}
+		}
+	}
+	// Recount and settle the pool's state.
+	nodes, err = s.poolNodes(ctx, accountKey, poolID)
+	if err != nil {
+		return added, err
+	}
+	curD, curL := 0, 0
+	for _, n := range nodes {
+		if n.State == NodeLeavingPool {
+			continue
+		}
+		if n.IsDedicated {
+			curD++
+		} else {
+			curL++
+		}
+	}
+	_, err = s.updatePool(ctx, accountKey, poolID, func(p *Pool, _ int64) error {
+		if p.AllocatorOwner != owner {
+			return errLeaseHeld
+		}
+		t := s.now()
+		p.CurrentDedicatedNodes, p.CurrentLowPriorityNodes = curD, curL
+		if curD+curL == 0 && p.IdentityWarning != "" {
+			p.IdentityWarning = ""
+		}
+		switch {
+		case p.AllocationState == AllocStopping:
+			p.TargetDedicatedNodes, p.TargetLowPriorityNodes = curD, curL
+			p.AllocationState, p.AllocationStateTransitionTime = AllocSteady, t
+		case p.AllocationState == AllocResizing && resizeErr != nil:
+			p.Resize.Errors = []ResizeError{*resizeErr}
+			p.AllocationState, p.AllocationStateTransitionTime = AllocSteady, t
+		case p.AllocationState == AllocResizing && curD == p.TargetDedicatedNodes && curL == p.TargetLowPriorityNodes:
+			p.Resize.Errors = nil
+			p.AllocationState, p.AllocationStateTransitionTime = AllocSteady, t
+		}
+		p.AllocatorOwner, p.AllocatorUntil = "", time.Time{}
+		return nil
+	})
+	return added, err
+}
+
+func (s *Service) poolNodes(ctx context.Context, accountKey, poolID string) ([]*Node, error) {
+	var out []*Node
+	page := store.Page{Limit: 1000}
+	for {
+		rs, next, err := s.cfg.Store.NodeList(ctx, store.NodeListParams{AccountKey: accountKey, PoolKey: poolID, Page: page})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			n, err := decodeNode(r)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, n)
+		}
+		if next == "" {
+			return out, nil
+		}
+		page.Token = next
+	}
+}
+
+// allocateNodes creates k node records for the pool, each with a fresh
+// credential and the pool's identities at this moment, and starts them.
+func (s *Service) allocateNodes(ctx context.Context, p *Pool, dedicated bool, k int) (int, error) {
+	if k <= 0 {
+		return 0, nil
+	}
+	var first int64
+	cur, err := s.updatePool(ctx, p.AccountKey, p.ID, func(x *Pool, _ int64) error {
+		first = x.NodeSeq + 1
+		x.NodeSeq += int64(k)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	acct, err := s.AccountByID(ctx, cur.AccountKey)
+	if err != nil {
+		return 0, err
+	}
+	ids := cur.Identities()
+	snap, err := json.Marshal(nodeIdentities(ids))
+	if err != nil {
+		return 0, err
+	}
+	now := s.now()
+	ts := strings.ToLower(now.Format("20060102t150405z"))
+	cfg := s.nodeConfig(cur, acct)
+	var launches []NodeLaunch
+	for i := range k {
+		id := fmt.Sprintf("tvm-%d_%d-%s", cur.NodePrefix, first+int64(i), ts)
+		cred, hash := newCredential(id)
+		n := &Node{ID: id, State: NodeCreating}
+		n.nodeBody = nodeBody{PoolID: cur.ID, IsDedicated: dedicated, VMSize: cur.VMSize, SchedulingState: "enabled",
+			StateTransitionTime: now, AllocationTime: now, Config: cfg}
+		n.Config.NodeID = id
+		r := store.NodeRecord{ID: id, AccountKey: cur.AccountKey, PoolKey: cur.ID, CredentialHash: hash, Identities: snap,
+			LeaseExpiry: now.Add(s.cfg.StartTimeout)}
+		if err := encodeNodeBody(n, &r); err != nil {
+			return 0, err
+		}
+		if _, err := s.cfg.Store.NodeCreate(ctx, r); err != nil {
+			return len(launches), err
+		}
+		launches = append(launches, NodeLaunch{NodeID: id, PoolID: cur.ID, AccountName: acct.Name, Credential: cred, RootDir: s.nodeRootDir(id)})
+	}
+	s.log.Info("nodes allocated", "pool", cur.ID, "count", k, "dedicated", dedicated)
+	if s.cfg.Nodes != nil {
+		var wg sync.WaitGroup
+		for _, l := range launches {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := s.cfg.Nodes.StartNode(context.WithoutCancel(ctx), l); err != nil {
+					s.log.Warn("start node failed", "node", l.NodeID, "err", err)
+					_, _ = s.updateNode(context.WithoutCancel(ctx), l.NodeID, func(n *Node, _ *store.NodeRecord) error {
+						n.State, n.StateTransitionTime = NodeUnusable, s.now()
+						n.Errors = append(n.Errors, ResizeError{Code: "NodeStartFailed", Message: "The node provider could not start the node."})
+						return nil
+					})
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	return len(launches), nil
+}
+
+func nodeIdentities(ids []IdentityInfo) []IdentityInfo {
+	if ids == nil {
+		return []IdentityInfo{}
+	}
+	return ids
+}
+
+func (s *Service) nodeConfig(p *Pool, acct *Account) nodeproto.NodeConfig {
+	cfg := nodeproto.NodeConfig{PoolID: p.ID, AccountName: acct.Name, VMSize: strings.ToLower(p.VMSize), Location: firstNonEmpty(acct.Location, s.cfg.Location),
+		SubscriptionID: acct.SubscriptionID, ResourceGroup: acct.ResourceGroup, TenantID: acct.TenantID, TaskSlotsPerNode: p.TaskSlotsPerNode,
+		AuthorityHost: s.cfg.AuthorityHost, ForwardPorts: s.cfg.ForwardPorts, Identities: []nodeproto.Identity{}}
+	for _, i := range p.Identities() {
+		cfg.Identities = append(cfg.Identities, nodeproto.Identity{ResourceID: i.ResourceID, ClientID: i.ClientID, PrincipalID: i.PrincipalID})
+	}
+	if st := p.StartTask; st != nil {
+		ns := &nodeproto.StartTask{CommandLine: st.CommandLine, MaxTaskRetryCount: st.MaxTaskRetryCount, WaitForSuccess: st.WaitForSuccess}
+		for _, e := range st.EnvironmentSettings {
+			ns.Environment = append(ns.Environment, nodeproto.EnvironmentSetting{Name: e.Name, Value: e.Value})
+		}
+		for _, rf := range st.ResourceFiles {
+			nrf := nodeproto.ResourceFile{StorageContainerURL: rf.StorageContainerURL, HTTPURL: rf.HTTPURL, BlobPrefix: rf.BlobPrefix,
+				FilePath: rf.FilePath, FileMode: rf.FileMode}
+			if rf.AutoStorageContainerName != "" && acct.AutoStorage != nil {
+				nrf.StorageContainerURL = autoStorageURL(acct, rf.AutoStorageContainerName)
+			}
+			if rf.IdentityReference != nil {
+				nrf.IdentityResourceID = rf.IdentityReference.ResourceID
+			} else if rf.AutoStorageContainerName != "" && acct.AutoStorage != nil && acct.AutoStorage.NodeIdentityReference != nil {
+				nrf.IdentityResourceID = acct.AutoStorage.NodeIdentityReference.ResourceID
+			}
+			ns.ResourceFiles = append(ns.ResourceFiles, nrf)
+		}
+		if u := st.UserIdentity; u != nil {
+			ns.UserIdentity.UserName = u.UserName
+			if u.AutoUser != nil {
+				ns.UserIdentity.AutoUserScope, ns.UserIdentity.AutoUserElevation = u.AutoUser.Scope, u.AutoUser.ElevationLevel
+			}
+		}
+		cfg.StartTask = ns
+	}
+	return cfg
+}
+
+// AutoStorageBlobBase, when set, maps a storage account name to its blob
+// endpoint ("https://127.0.0.1:PORT/{account}"); it resolves
+// autoStorageContainerName resource files. Set it before Run.
+var AutoStorageBlobBase func(accountName string) string
+
+func autoStorageURL(acct *Account, container string) string {
+	id, err := cobalt.ParseResourceID(acct.AutoStorage.StorageAccountID)
+	if err != nil || AutoStorageBlobBase == nil {
+		return ""
+	}
+	return strings.TrimSuffix(AutoStorageBlobBase(id.Name()), "/") + "/" + container
+}
+
+// shrink removes k of the given nodes: those not running tasks first.
+func (s *Service) shrink(ctx context.Context, nodes []*Node, k int, option string) error {
+	rank := func(n *Node) int {
+		switch n.State {
+		case NodeCreating, NodeUnusable, NodeStartTaskFailed, NodeOffline:
+			return 0
+		case NodeStarting, NodeWaitingForStartTask, NodeRebooting:
+			return 1
+		case NodeIdle:
+			return 2
+		default:
+			return 3
+		}
+	}
+	sorted := append([]*Node(nil), nodes...)
+	sort.SliceStable(sorted, func(i, j int) bool { return rank(sorted[i]) < rank(sorted[j]) })
+	for _, n := range sorted[:k] {
+		if err := s.deallocate(ctx, n, option); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deallocate takes a node out of its pool. A node that runs no task goes at
+// once. A running node goes at once with requeue and terminate (its tasks
+// are requeued through the dispatcher's NodeLost) and leaves after its tasks
+// with taskcompletion and retaineddata.
+func (s *Service) deallocate(ctx context.Context, n *Node, option string) error {
+	busy := n.State == NodeRunning || len(n.RunningLeases) > 0
+	if busy && (option == DeallocTaskCompletion || option == DeallocRetainedData) {
+		_, err := s.updateNode(ctx, n.ID, func(x *Node, _ *store.NodeRecord) error {
+			x.State, x.StateTransitionTime, x.DeallocationOption = NodeLeavingPool, s.now(), option
+			return nil
+		})
+		return err
+	}
+	return s.removeNode(ctx, n, busy)
+}
+
+// removeNode stops a node and deletes its record; lost tells the dispatcher
+// to requeue the node's tasks first.
+func (s *Service) removeNode(ctx context.Context, n *Node, lost bool) error {
+	if (lost || n.State == NodeRunning || len(n.RunningLeases) > 0) && s.cfg.Dispatcher != nil {
+		if err := s.cfg.Dispatcher.NodeLost(ctx, n.Ref()); err != nil {
+			return fmt.Errorf("requeue tasks of node %s: %w", n.ID, err)
+		}
+	}
+	if s.cfg.Nodes != nil {
+		if err := s.cfg.Nodes.StopNode(ctx, n.ID); err != nil {
+			s.log.Warn("stop node failed", "node", n.ID, "err", err)
+		}
+	}
+	if err := s.cfg.Store.NodeDelete(ctx, n.ID); err != nil && !cobalt.IsCode(err, cobalt.ENotFound) {
+		return err
+	}
+	return nil
+}
+
+// removeAllNodes stops and deletes every node of a pool.
+func (s *Service) removeAllNodes(ctx context.Context, accountKey, poolID string) error {
+	nodes, err := s.poolNodes(ctx, accountKey, poolID)
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(nodes))
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.removeNode(ctx, n, n.State == NodeRunning)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// expireNodes declares nodes whose lease expired lost: unusable (or offline
+// if it never registered), with their tasks requeued.
+func (s *Service) expireNodes(ctx context.Context) error {
+	now := s.now()
+	rs, _, err := s.cfg.Store.NodeList(ctx, store.NodeListParams{ExpiredBefore: now, Page: store.Page{Limit: 500}})
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if r.State == NodeUnusable || r.State == NodeOffline {
+			continue
+		}
+		n, err := s.updateNode(ctx, r.ID, func(x *Node, rec *store.NodeRecord) error {
+			if rec.LeaseExpiry.IsZero() || !rec.LeaseExpiry.Before(now) {
+				return errLeaseHeld
+			}
+			if x.State == NodeLeavingPool {
+				x.State = NodeOffline
+			} else {
+				x.State = NodeUnusable
+			}
+			x.StateTransitionTime = now
+			x.Errors = append(x.Errors, ResizeError{Code: "NodeHeartbeatLost", Message: "The node stopped reporting to the control plane."})
+			rec.LeaseExpiry = time.Time{}
+			return nil
+		})
+		if errors.Is(err, errLeaseHeld) || cobalt.IsCode(err, cobalt.ENotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		s.log.Warn("node lost", "node", n.ID, "pool", n.PoolID)
+		if s.cfg.Dispatcher != nil {
+			if err := s.cfg.Dispatcher.NodeLost(ctx, n.Ref()); err != nil {
+				s.log.Warn("requeue tasks of lost node failed", "node", n.ID, "err", err)
+			}
+		}
+		if n.State == NodeOffline {
+			_ = s.removeNode(ctx, n, false)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,466 @@
+package batch
+
+import (
+	"encoding/json"
+	"strings"
+)
+
+// ARMPoolType is the resource type of a pool in management-plane responses.
+const ARMPoolType = "Microsoft.Batch/batchAccounts/pools"
+
+// DecodeARMPool parses a Microsoft.Batch pool body (PUT or PATCH), as
+// @azure/arm-batch and the REST API send it: pool properties under
+// "properties" in camelCase, ARM enum spelling, "identity" at the top level.
+// Read-only properties are ignored; unknown pool properties are kept. Every
+// failure is a 400 *cobalt.Error naming the property.
+func DecodeARMPool(body []byte) (*Spec, error) {
+	top, err := decodeBody(body)
+	if err != nil {
+		return nil, err
+	}
+	s := newSpec()
+	p := &s.Pool
+	if r := top.raw("identity"); r != nil {
+		id, err := decodeARMIdentity(r)
+		if err != nil {
+			return nil, err
+		}
+		p.Identity = id
+		s.set(FIdentity)
+	}
+	if ok, err := top.get("tags", &p.Tags); err != nil {
+		return nil, err
+	} else if ok {
+		s.set(FTags)
+	}
+	r := top.raw("properties")
+	if r == nil {
+		return s, nil
+	}
+	o, err := parseObj(r, "properties")
+	if err != nil {
+		return nil, err
+	}
+	// Read-only properties: accepted and ignored, as ARM does.
+	for _, k := range []string{"provisioningState", "provisioningStateTransitionTime", "allocationState", "allocationStateTransitionTime",
+		"creationTime", "lastModified", "currentDedicatedNodes", "currentLowPriorityNodes", "resizeOperationStatus", "autoScaleRun",
+		"currentNodeCommunicationMode", "identityWarning"} {
+		o.raw(k)
+	}
+	if ok, err := o.get("displayName", &p.DisplayName); err != nil {
+		return nil, err
+	} else if ok {
+		s.set(FDisplayName)
+	}
+	if ok, err := o.get("vmSize", &p.VMSize); err != nil {
+		return nil, err
+	} else if ok {
+		s.set(FVMSize)
+	}
+	if dr := o.raw("deploymentConfiguration"); dr != nil {
+		d, err := parseObj(dr, "properties.deploymentConfiguration")
+		if err != nil {
+			return nil, err
+		}
+		if d.raw("cloudServiceConfiguration") != nil {
+			return nil, invalidValue("properties.deploymentConfiguration.cloudServiceConfiguration",
+				"cloudServiceConfiguration is retired and is not supported; use properties.deploymentConfiguration.virtualMachineConfiguration instead.").WithReason(ReasonUnsupportedProperty)
+		}
+		if vr := d.raw("virtualMachineConfiguration"); vr != nil {
+			vc, err := decodeVMConfig(vr, "properties.deploymentConfiguration.virtualMachineConfiguration", false)
+			if err != nil {
+				return nil, err
+			}
+			p.VirtualMachineConfiguration = vc
+		}
+		s.set(FVMConfig)
+	}
+	if sr := o.raw("scaleSettings"); sr != nil {
+		if err := decodeARMScale(sr, s); err != nil {
+			return nil, err
+		}
+	}
+	var inter string
+	if ok, err := o.get("interNodeCommunication", &inter); err != nil {
+		return nil, err
+	} else if ok {
+		if !knownEnum("interNodeCommunication", inter) {
+			return nil, invalidValue("properties.interNodeCommunication", "The value '%s' of properties.interNodeCommunication is not valid; use 'Enabled' or 'Disabled'.", inter)
+		}
+		p.EnableInterNodeCommunication = strings.EqualFold(inter, "Enabled")
+		s.set(FInterNode)
+	}
+	if r := o.raw("networkConfiguration"); r != nil {
+		if _, err := parseObj(r, "properties.networkConfiguration"); err != nil {
+			return nil, err
+		}
+		p.NetworkConfiguration = r
+		s.set(FNetwork)
+	}
+	if r := o.raw("startTask"); r != nil {
+		st, err := decodeStartTask(r, "properties.startTask")
+		if err != nil {
+			return nil, err
+		}
+		p.StartTask = st
+		s.set(FStartTask)
+	}
+	var slots int32
+	if ok, err := o.get("taskSlotsPerNode", &slots); err != nil {
+		return nil, err
+	} else if ok {
+		p.TaskSlotsPerNode = int(slots)
+		s.set(FTaskSlots)
+	}
+	if ok, err := o.get("taskSchedulingPolicy", &p.TaskSchedulingPolicy); err != nil {
+		return nil, err
+	} else if ok {
+		s.set(FPolicy)
+	}
+	if err := rawArray(o, "userAccounts", &p.UserAccounts, s, FUserAccounts); err != nil {
+		return nil, err
+	}
+	if ok, err := o.get("metadata", &p.Metadata); err != nil {
+		return nil, err
+	} else if ok {
+		s.set(FMetadata)
+	}
+	if err := rawArray(o, "mountConfiguration", &p.MountConfiguration, s, FMount); err != nil {
+		return nil, err
+	}
+	if ok, err := o.get("applicationPackages", &p.ApplicationPackages); err != nil {
+		return nil, err
+	} else if ok {
+		s.set(FApps)
+	}
+	if err := rawArray(o, "certificates", &p.CertificateReferences, s, FCerts); err != nil {
+		return nil, err
+	}
+	if r := o.raw("upgradePolicy"); r != nil {
+		p.UpgradePolicy = r
+		s.set(FUpgrade)
+	}
+	if ok, err := o.get("targetNodeCommunicationMode", &p.TargetNodeCommunicationMode); err != nil {
+		return nil, err
+	} else if ok {
+		p.TargetNodeCommunicationMode = toDP("nodeCommunicationMode", p.TargetNodeCommunicationMode)
+		s.set(FCommMode)
+	}
+	if ok, err := o.get("resourceTags", &p.Tags); err != nil {
+		return nil, err
+	} else if ok {
+		s.set(FTags)
+	}
+	if rest := o.rest(); rest != nil {
+		p.Extra = rest
+		s.set(FExtra)
+	}
+	return s, nil
+}
+
+func rawArray(o *obj, k string, dst *json.RawMessage, s *Spec, f Field) error {
+	mk, ok := o.key(k)
+	if !ok {
+		return nil
+	}
+	r := o.raw(k)
+	s.set(f)
+	if r == nil {
+		*dst = nil
+		return nil
+	}
+	if r[0] != '[' {
+		return badBody(join(o.path, mk), "The property '%s' must be a JSON array.", join(o.path, mk))
+	}
+	*dst = r
+	return nil
+}
+
+func decodeARMScale(raw json.RawMessage, s *Spec) error {
+	o, err := parseObj(raw, "properties.scaleSettings")
+	if err != nil {
+		return err
+	}
+	p := &s.Pool
+	s.set(FScale)
+	s.ResizeRequested = true
+	p.ResizeTimeout, p.NodeDeallocationOption = DefaultResizeTimeout, DeallocRequeue
+	fr, ar := o.raw("fixedScale"), o.raw("autoScale")
+	if fr != nil && ar != nil {
+		return invalidValue("properties.scaleSettings", "Only one of properties.scaleSettings.fixedScale and properties.scaleSettings.autoScale may be specified.")
+	}
+	if fr != nil {
+		f, err := parseObj(fr, "properties.scaleSettings.fixedScale")
+		if err != nil {
+			return err
+		}
+		var d, l int32
+		okD, err := f.get("targetDedicatedNodes", &d)
+		if err != nil {
+			return err
+		}
+		okL, err := f.get("targetLowPriorityNodes", &l)
+		if err != nil {
+			return err
+		}
+		if !okD && !okL {
+			return missing("properties.scaleSettings.fixedScale.targetDedicatedNodes")
+		}
+		p.TargetDedicatedNodes, p.TargetLowPriorityNodes = int(d), int(l)
+		var rt, opt string
+		if ok, err := f.get("resizeTimeout", &rt); err != nil {
+			return err
+		} else if ok {
+			if p.ResizeTimeout, err = ParseDuration(rt); err != nil {
+				return invalidValue("properties.scaleSettings.fixedScale.resizeTimeout", "The value '%s' of resizeTimeout is not a valid ISO 8601 duration.", rt)
+			}
+		}
+		if ok, err := f.get("nodeDeallocationOption", &opt); err != nil {
+			return err
+		} else if ok {
+			if !knownEnum("nodeDeallocationOption", opt) {
+				return invalidValue("properties.scaleSettings.fixedScale.nodeDeallocationOption",
+					"The value '%s' of nodeDeallocationOption is not valid; use Requeue, Terminate, TaskCompletion or RetainedData.", opt)
+			}
+			p.NodeDeallocationOption = toDP("nodeDeallocationOption", opt)
+		}
+	}
+	if ar != nil {
+		a, err := parseObj(ar, "properties.scaleSettings.autoScale")
+		if err != nil {
+			return err
+		}
+		p.EnableAutoScale = true
+		if ok, err := a.get("formula", &p.AutoScaleFormula); err != nil {
+			return err
+		} else if !ok || p.AutoScaleFormula == "" {
+			return missing("properties.scaleSettings.autoScale.formula")
+		}
+		p.AutoScaleEvaluationInterval = 15 * 60e9
+		var iv string
+		if ok, err := a.get("evaluationInterval", &iv); err != nil {
+			return err
+		} else if ok {
+			if p.AutoScaleEvaluationInterval, err = ParseDuration(iv); err != nil {
+				return invalidValue("properties.scaleSettings.autoScale.evaluationInterval", "The value '%s' of evaluationInterval is not a valid ISO 8601 duration.", iv)
+			}
+		}
+	}
+	return nil
+}
+
+func decodeARMIdentity(raw json.RawMessage) (*PoolIdentity, error) {
+	o, err := parseObj(raw, "identity")
+	if err != nil {
+		return nil, err
+	}
+	id := &PoolIdentity{}
+	if ok, err := o.get("type", &id.Type); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, missing("identity.type")
+	}
+	var uai map[string]json.RawMessage
+	if _, err := o.get("userAssignedIdentities", &uai); err != nil {
+		return nil, err
+	}
+	for k := range uai {
+		id.Identities = append(id.Identities, IdentityInfo{ResourceID: k})
+	}
+	sortIdentities(id.Identities)
+	return id, nil
+}
+
+// ARMPoolID returns a pool's ARM resource ID under its account's ID.
+func ARMPoolID(accountID, poolID string) string {
+	return strings.TrimSuffix(accountID, "/") + "/pools/" + poolID
+}
+
+// RenderARM returns the pool's management-plane JSON (as a map, which
+// encoding/json writes with sorted keys). accountID is the Batch account's
+// ARM ID as the client named it.
+func RenderARM(p *Pool, accountID string) map[string]any {
+	props := map[string]any{
+		"vmSize":                          p.VMSize,
+		"provisioningState":               "Succeeded",
+		"provisioningStateTransitionTime": FormatTime(p.CreationTime),
+		"allocationState":                 toARM("allocationState", p.AllocationState),
+		"allocationStateTransitionTime":   FormatTime(p.AllocationStateTransitionTime),
+		"creationTime":                    FormatTime(p.CreationTime),
+		"lastModified":                    FormatTime(p.LastModified),
+		"currentDedicatedNodes":           p.CurrentDedicatedNodes,
+		"currentLowPriorityNodes":         p.CurrentLowPriorityNodes,
+		"interNodeCommunication":          map[bool]string{true: "Enabled", false: "Disabled"}[p.EnableInterNodeCommunication],
+		"taskSlotsPerNode":                p.TaskSlotsPerNode,
+		"taskSchedulingPolicy":            armPolicy(p.TaskSchedulingPolicy),
+	}
+	if p.State == PoolDeleting {
+		props["provisioningState"] = "Deleting"
+		props["provisioningStateTransitionTime"] = FormatTime(p.StateTransitionTime)
+	}
+	for k, v := range p.Extra {
+		props[k] = v
+	}
+	if p.DisplayName != "" {
+		props["displayName"] = p.DisplayName
+	}
+	if vc := p.VirtualMachineConfiguration; vc != nil {
+		props["deploymentConfiguration"] = map[string]any{"virtualMachineConfiguration": armVMConfig(vc)}
+	}
+	if p.EnableAutoScale {
+		props["scaleSettings"] = map[string]any{"autoScale": map[string]any{
+			"formula": p.AutoScaleFormula, "evaluationInterval": FormatDuration(p.AutoScaleEvaluationInterval)}}
+	} else {
+		props["scaleSettings"] = map[string]any{"fixedScale": map[string]any{
+			"targetDedicatedNodes": p.TargetDedicatedNodes, "targetLowPriorityNodes": p.TargetLowPriorityNodes,
+			"resizeTimeout": FormatDuration(p.ResizeTimeout), "nodeDeallocationOption": toARM("nodeDeallocationOption", p.NodeDeallocationOption)}}
+	}
+	if !p.Resize.StartTime.IsZero() {
+		rs := map[string]any{"targetDedicatedNodes": p.Resize.TargetDedicatedNodes, "targetLowPriorityNodes": p.Resize.TargetLowPriorityNodes,
+			"resizeTimeout": FormatDuration(p.Resize.ResizeTimeout), "startTime": FormatTime(p.Resize.StartTime)}
+		if p.Resize.NodeDeallocationOption != "" {
+			rs["nodeDeallocationOption"] = toARM("nodeDeallocationOption", p.Resize.NodeDeallocationOption)
+		}
+		if len(p.Resize.Errors) > 0 && p.AllocationState == AllocSteady {
+			var errs []map[string]any
+			for _, e := range p.Resize.Errors {
+				em := map[string]any{"code": e.Code, "message": e.Message}
+				var det []map[string]any
+				for _, v := range e.Values {
+					det = append(det, map[string]any{"code": v.Name, "message": v.Value})
+				}
+				if det != nil {
+					em["details"] = det
+				}
+				errs = append(errs, em)
+			}
+			rs["errors"] = errs
+		}
+		props["resizeOperationStatus"] = rs
+	}
+	if p.NetworkConfiguration != nil {
+		props["networkConfiguration"] = p.NetworkConfiguration
+	}
+	if p.StartTask != nil {
+		props["startTask"] = armStartTask(p.StartTask)
+	}
+	if p.UserAccounts != nil {
+		props["userAccounts"] = convertRaw(p.UserAccounts, true, true)
+	}
+	if p.Metadata != nil {
+		props["metadata"] = p.Metadata
+	}
+	if p.MountConfiguration != nil {
+		props["mountConfiguration"] = convertRaw(p.MountConfiguration, true, true)
+	}
+	if p.ApplicationPackages != nil {
+		props["applicationPackages"] = p.ApplicationPackages
+	}
+	if p.CertificateReferences != nil {
+		props["certificates"] = p.CertificateReferences
+	}
+	if p.UpgradePolicy != nil {
+		props["upgradePolicy"] = p.UpgradePolicy
+	}
+	if p.TargetNodeCommunicationMode != "" {
+		props["targetNodeCommunicationMode"] = toARM("nodeCommunicationMode", p.TargetNodeCommunicationMode)
+	}
+	if p.IdentityWarning != "" {
+		props["identityWarning"] = p.IdentityWarning
+	}
+	out := map[string]any{
+		"id":         ARMPoolID(accountID, p.ID),
+		"name":       p.ID,
+		"type":       ARMPoolType,
+		"properties": props,
+	}
+	if p.ETag != "" {
+		out["etag"] = p.ETag
+	}
+	if p.Tags != nil {
+		out["tags"] = p.Tags
+	}
+	if p.Identity != nil {
+		out["identity"] = armIdentity(p.Identity)
+	}
+	return out
+}
+
+func armPolicy(t TaskSchedulingPolicy) map[string]any {
+	m := map[string]any{"nodeFillType": toARM("nodeFillType", t.NodeFillType)}
+	if t.JobDefaultOrder != "" {
+		m["jobDefaultOrder"] = toARM("jobDefaultOrder", t.JobDefaultOrder)
+	}
+	return m
+}
+
+func armIdentity(id *PoolIdentity) map[string]any {
+	m := map[string]any{"type": id.Type}
+	if len(id.Identities) > 0 {
+		u := map[string]any{}
+		for _, i := range id.Identities {
+			u[i.ResourceID] = map[string]any{"principalId": i.PrincipalID, "clientId": i.ClientID}
+		}
+		m["userAssignedIdentities"] = u
+	}
+	return m
+}
+
+func armVMConfig(vc *VirtualMachineConfiguration) map[string]any {
+	m := map[string]any{}
+	for k, v := range vc.Extra {
+		m[k] = v
+	}
+	m["imageReference"] = vc.ImageReference
+	m["nodeAgentSkuId"] = vc.NodeAgentSkuID
+	if cc := vc.ContainerConfiguration; cc != nil {
+		c := *cc
+		c.Type = toARM("containerType", c.Type)
+		c.ContainerRegistries = stripRegistryPasswords(c.ContainerRegistries)
+		m["containerConfiguration"] = c
+	}
+	return m
+}
+
+func stripRegistryPasswords(rs []ContainerRegistry) []ContainerRegistry {
+	out := make([]ContainerRegistry, len(rs))
+	for i, r := range rs {
+		r.Password = ""
+		out[i] = r
+	}
+	if rs == nil {
+		return nil
+	}
+	return out
+}
+
+func armStartTask(st *StartTask) map[string]any {
+	m := map[string]any{"commandLine": st.CommandLine, "maxTaskRetryCount": st.MaxTaskRetryCount, "waitForSuccess": st.WaitForSuccess}
+	if st.ResourceFiles != nil {
+		m["resourceFiles"] = st.ResourceFiles
+	}
+	if st.EnvironmentSettings != nil {
+		m["environmentSettings"] = st.EnvironmentSettings
+	}
+	if u := st.UserIdentity; u != nil {
+		ui := map[string]any{}
+		if u.UserName != "" {
+			ui["userName"] = u.UserName
+		}
+		if u.AutoUser != nil {
+			au := map[string]any{}
+			if u.AutoUser.Scope != "" {
+				au["scope"] = toARM("scope", u.AutoUser.Scope)
+			}
+			if u.AutoUser.ElevationLevel != "" {
+				au["elevationLevel"] = toARM("elevationLevel", u.AutoUser.ElevationLevel)
+			}
+			ui["autoUser"] = au
+		}
+		m["userIdentity"] = ui
+	}
+	if st.ContainerSettings != nil {
+		m["containerSettings"] = st.ContainerSettings
+	}
+	return m
+}

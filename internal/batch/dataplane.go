@@ -1,0 +1,400 @@
+package batch
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+)
+
+// DPMode says which data-plane pool operation a body belongs to.
+type DPMode int
+
+// Data-plane pool operations with a pool body.
+const (
+	// DPAdd is POST /pools: id and vmSize required.
+	DPAdd DPMode = iota
+	// DPPatch is PATCH /pools/{id}: only the properties given change.
+	DPPatch
+	// DPReplace is POST /pools/{id}/updateproperties: startTask,
+	// certificateReferences, applicationPackageReferences, metadata and
+	// targetNodeCommunicationMode are replaced, the first three required.
+	DPReplace
+)
+
+// DecodeDataPlanePool parses a Batch data-plane pool body (2024-07-01.20.0
+// and 2025-06-01.21.0: flat properties, lower-case enums). A pool add with
+// an "identity" property is refused: identities are set through the
+// management plane only. Unknown properties are ignored, as newer clients
+// add fields. Every failure is a 400 *cobalt.Error naming the property.
+func DecodeDataPlanePool(body []byte, mode DPMode) (*Spec, error) {
+	o, err := decodeBody(body)
+	if err != nil {
+		return nil, err
+	}
+	s := newSpec()
+	p := &s.Pool
+	if o.has("identity") {
+		return nil, invalidValue("identity", "A pool's user-assigned identities can only be set through the management plane "+
+			"(Microsoft.Batch/batchAccounts/pools); the data-plane pool add and update operations do not accept 'identity'.").WithReason(ReasonUnsupportedProperty)
+	}
+	if o.has("cloudServiceConfiguration") {
+		return nil, invalidValue("cloudServiceConfiguration", "cloudServiceConfiguration is retired and is not supported; use virtualMachineConfiguration instead.").WithReason(ReasonUnsupportedProperty)
+	}
+	if mode == DPAdd {
+		if ok, err := o.get("id", &p.ID); err != nil {
+			return nil, err
+		} else if !ok || p.ID == "" {
+			return nil, missing("id")
+		}
+		if ok, err := o.get("vmSize", &p.VMSize); err != nil {
+			return nil, err
+		} else if !ok || p.VMSize == "" {
+			return nil, missing("vmSize")
+		}
+		s.set(FVMSize)
+	} else if mode == DPPatch {
+		if ok, err := o.get("vmSize", &p.VMSize); err != nil {
+			return nil, err
+		} else if ok {
+			s.set(FVMSize)
+		}
+	}
+	if mode != DPReplace {
+		if ok, err := o.get("displayName", &p.DisplayName); err != nil {
+			return nil, err
+		} else if ok {
+			s.set(FDisplayName)
+		}
+		if r := o.raw("virtualMachineConfiguration"); r != nil {
+			vc, err := decodeVMConfig(r, "virtualMachineConfiguration", true)
+			if err != nil {
+				return nil, err
+			}
+			p.VirtualMachineConfiguration = vc
+			s.set(FVMConfig)
+		}
+		if ok, err := o.get("enableInterNodeCommunication", &p.EnableInterNodeCommunication); err != nil {
+			return nil, err
+		} else if ok {
+			s.set(FInterNode)
+		}
+		if r := o.raw("networkConfiguration"); r != nil {
+			p.NetworkConfiguration = convertRaw(r, true, false)
+			s.set(FNetwork)
+		}
+		var slots int32
+		if ok, err := o.get("taskSlotsPerNode", &slots); err != nil {
+			return nil, err
+		} else if ok {
+			p.TaskSlotsPerNode = int(slots)
+			s.set(FTaskSlots)
+		}
+		if ok, err := o.get("taskSchedulingPolicy", &p.TaskSchedulingPolicy); err != nil {
+			return nil, err
+		} else if ok {
+			s.set(FPolicy)
+		}
+		if err := rawArray(o, "userAccounts", &p.UserAccounts, s, FUserAccounts); err != nil {
+			return nil, err
+		}
+		p.UserAccounts = convertRaw(p.UserAccounts, true, false)
+		if err := rawArray(o, "mountConfiguration", &p.MountConfiguration, s, FMount); err != nil {
+			return nil, err
+		}
+		p.MountConfiguration = convertRaw(p.MountConfiguration, true, false)
+		if r := o.raw("upgradePolicy"); r != nil {
+			p.UpgradePolicy = r
+			s.set(FUpgrade)
+		}
+		if ok, err := o.get("resourceTags", &p.Tags); err != nil {
+			return nil, err
+		} else if ok {
+			s.set(FTags)
+		}
+	}
+	if mode == DPAdd {
+		if err := decodeDPScale(o, s); err != nil {
+			return nil, err
+		}
+	}
+	// startTask, metadata, application packages, certificates, communication mode.
+	if mode == DPReplace {
+		for _, k := range []string{"certificateReferences", "applicationPackageReferences", "metadata"} {
+			if _, ok := o.key(k); !ok {
+				return nil, missing(k)
+			}
+		}
+		s.set(FStartTask)
+		s.set(FCommMode)
+	}
+	if r := o.raw("startTask"); r != nil {
+		st, err := decodeStartTask(r, "startTask")
+		if err != nil {
+			return nil, err
+		}
+		p.StartTask = st
+		s.set(FStartTask)
+	}
+	if ok, err := o.get("metadata", &p.Metadata); err != nil {
+		return nil, err
+	} else if ok || mode == DPReplace {
+		s.set(FMetadata)
+	}
+	var apps []struct {
+		ApplicationID string `json:"applicationId"`
+		Version       string `json:"version"`
+	}
+	if ok, err := o.get("applicationPackageReferences", &apps); err != nil {
+		return nil, err
+	} else if ok || mode == DPReplace {
+		for _, a := range apps {
+			p.ApplicationPackages = append(p.ApplicationPackages, ApplicationPackageReference{ID: a.ApplicationID, Version: a.Version})
+		}
+		s.set(FApps)
+	}
+	if err := rawArray(o, "certificateReferences", &p.CertificateReferences, s, FCerts); err != nil {
+		return nil, err
+	}
+	if ok, err := o.get("targetNodeCommunicationMode", &p.TargetNodeCommunicationMode); err != nil {
+		return nil, err
+	} else if ok {
+		p.TargetNodeCommunicationMode = toDP("nodeCommunicationMode", p.TargetNodeCommunicationMode)
+		s.set(FCommMode)
+	}
+	if p.TaskSchedulingPolicy.NodeFillType != "" {
+		p.TaskSchedulingPolicy.NodeFillType = toDP("nodeFillType", p.TaskSchedulingPolicy.NodeFillType)
+	}
+	return s, nil
+}
+
+func decodeDPScale(o *obj, s *Spec) error {
+	p := &s.Pool
+	s.set(FScale)
+	p.ResizeTimeout, p.NodeDeallocationOption = DefaultResizeTimeout, DeallocRequeue
+	var d, l int32
+	okD, err := o.get("targetDedicatedNodes", &d)
+	if err != nil {
+		return err
+	}
+	okL, err := o.get("targetLowPriorityNodes", &l)
+	if err != nil {
+		return err
+	}
+	if _, err := o.get("enableAutoScale", &p.EnableAutoScale); err != nil {
+		return err
+	}
+	var rt string
+	if ok, err := o.get("resizeTimeout", &rt); err != nil {
+		return err
+	} else if ok {
+		if p.ResizeTimeout, err = ParseDuration(rt); err != nil {
+			return invalidValue("resizeTimeout", "The value '%s' of resizeTimeout is not a valid ISO 8601 duration.", rt)
+		}
+	}
+	if p.EnableAutoScale {
+		if okD || okL {
+			return invalidValue("targetDedicatedNodes", "targetDedicatedNodes and targetLowPriorityNodes must not be specified when enableAutoScale is true.")
+		}
+		if ok, err := o.get("autoScaleFormula", &p.AutoScaleFormula); err != nil {
+			return err
+		} else if !ok || p.AutoScaleFormula == "" {
+			return missing("autoScaleFormula")
+		}
+		p.AutoScaleEvaluationInterval = 15 * 60e9
+		var iv string
+		if ok, err := o.get("autoScaleEvaluationInterval", &iv); err != nil {
+			return err
+		} else if ok {
+			if p.AutoScaleEvaluationInterval, err = ParseDuration(iv); err != nil {
+				return invalidValue("autoScaleEvaluationInterval", "The value '%s' of autoScaleEvaluationInterval is not a valid ISO 8601 duration.", iv)
+			}
+		}
+		return nil
+	}
+	p.TargetDedicatedNodes, p.TargetLowPriorityNodes = int(d), int(l)
+	s.ResizeRequested = true
+	return nil
+}
+
+// ResizeRequest is a data-plane resize.
+type ResizeRequest struct {
+	TargetDedicatedNodes   *int32 `json:"targetDedicatedNodes"`
+	TargetLowPriorityNodes *int32 `json:"targetLowPriorityNodes"`
+	ResizeTimeout          string `json:"resizeTimeout"`
+	NodeDeallocationOption string `json:"nodeDeallocationOption"`
+}
+
+// DecodeResize parses a data-plane resize body.
+func DecodeResize(body []byte) (*ResizeRequest, error) {
+	o, err := decodeBody(body)
+	if err != nil {
+		return nil, err
+	}
+	var r ResizeRequest
+	if _, err := o.get("targetDedicatedNodes", &r.TargetDedicatedNodes); err != nil {
+		return nil, err
+	}
+	if _, err := o.get("targetLowPriorityNodes", &r.TargetLowPriorityNodes); err != nil {
+		return nil, err
+	}
+	if _, err := o.get("resizeTimeout", &r.ResizeTimeout); err != nil {
+		return nil, err
+	}
+	if _, err := o.get("nodeDeallocationOption", &r.NodeDeallocationOption); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// RenderDataPlane returns the pool's data-plane JSON. poolURL is the pool's
+// URL on the account endpoint ("https://host:port/pools/id").
+func RenderDataPlane(p *Pool, poolURL string) map[string]any {
+	m := map[string]any{
+		"id":                            p.ID,
+		"url":                           poolURL,
+		"creationTime":                  FormatTime(p.CreationTime),
+		"lastModified":                  FormatTime(p.LastModified),
+		"state":                         p.State,
+		"stateTransitionTime":           FormatTime(p.StateTransitionTime),
+		"allocationState":               p.AllocationState,
+		"allocationStateTransitionTime": FormatTime(p.AllocationStateTransitionTime),
+		"vmSize":                        strings.ToLower(p.VMSize),
+		"currentDedicatedNodes":         p.CurrentDedicatedNodes,
+		"currentLowPriorityNodes":       p.CurrentLowPriorityNodes,
+		"enableAutoScale":               p.EnableAutoScale,
+		"enableInterNodeCommunication":  p.EnableInterNodeCommunication,
+		"taskSlotsPerNode":              p.TaskSlotsPerNode,
+		"taskSchedulingPolicy":          map[string]any{"nodeFillType": p.TaskSchedulingPolicy.NodeFillType},
+	}
+	if p.ETag != "" {
+		m["eTag"] = p.ETag
+	}
+	if p.DisplayName != "" {
+		m["displayName"] = p.DisplayName
+	}
+	if vc := p.VirtualMachineConfiguration; vc != nil {
+		v := map[string]any{}
+		for k, x := range vc.Extra {
+			v[k] = convertRaw(x, false, true)
+		}
+		ir := map[string]any{}
+		for k, x := range map[string]string{"publisher": vc.ImageReference.Publisher, "offer": vc.ImageReference.Offer,
+			"sku": vc.ImageReference.Sku, "version": vc.ImageReference.Version, "virtualMachineImageId": vc.ImageReference.ID,
+			"sharedGalleryImageId": vc.ImageReference.SharedGalleryImageID, "communityGalleryImageId": vc.ImageReference.CommunityGalleryImageID} {
+			if x != "" {
+				ir[k] = x
+			}
+		}
+		v["imageReference"] = ir
+		v["nodeAgentSKUId"] = vc.NodeAgentSkuID
+		if cc := vc.ContainerConfiguration; cc != nil {
+			c := *cc
+			c.ContainerRegistries = stripRegistryPasswords(c.ContainerRegistries)
+			v["containerConfiguration"] = c
+		}
+		m["virtualMachineConfiguration"] = v
+	}
+	if p.EnableAutoScale {
+		m["autoScaleFormula"] = p.AutoScaleFormula
+		m["autoScaleEvaluationInterval"] = FormatDuration(p.AutoScaleEvaluationInterval)
+	} else {
+		m["targetDedicatedNodes"] = p.TargetDedicatedNodes
+		m["targetLowPriorityNodes"] = p.TargetLowPriorityNodes
+		m["resizeTimeout"] = FormatDuration(p.ResizeTimeout)
+	}
+	if len(p.Resize.Errors) > 0 && p.AllocationState == AllocSteady {
+		var errs []map[string]any
+		for _, e := range p.Resize.Errors {
+			em := map[string]any{"code": e.Code, "message": e.Message}
+			if e.Values != nil {
+				em["values"] = e.Values
+			}
+			errs = append(errs, em)
+		}
+		m["resizeErrors"] = errs
+	}
+	if p.NetworkConfiguration != nil {
+		m["networkConfiguration"] = convertRaw(p.NetworkConfiguration, false, true)
+	}
+	if p.StartTask != nil {
+		m["startTask"] = dpStartTask(p.StartTask)
+	}
+	if p.UserAccounts != nil {
+		m["userAccounts"] = convertRaw(p.UserAccounts, false, true)
+	}
+	if p.Metadata != nil {
+		m["metadata"] = p.Metadata
+	}
+	if p.MountConfiguration != nil {
+		m["mountConfiguration"] = convertRaw(p.MountConfiguration, false, true)
+	}
+	if p.ApplicationPackages != nil {
+		var apps []map[string]any
+		for _, a := range p.ApplicationPackages {
+			am := map[string]any{"applicationId": a.ID}
+			if a.Version != "" {
+				am["version"] = a.Version
+			}
+			apps = append(apps, am)
+		}
+		m["applicationPackageReferences"] = apps
+	}
+	if p.CertificateReferences != nil {
+		m["certificateReferences"] = convertRaw(p.CertificateReferences, false, false)
+	}
+	if p.UpgradePolicy != nil {
+		m["upgradePolicy"] = p.UpgradePolicy
+	}
+	if p.TargetNodeCommunicationMode != "" {
+		m["targetNodeCommunicationMode"] = p.TargetNodeCommunicationMode
+	}
+	m["currentNodeCommunicationMode"] = "simplified"
+	if p.Tags != nil {
+		m["resourceTags"] = p.Tags
+	}
+	if p.Identity != nil {
+		id := map[string]any{"type": p.Identity.Type}
+		var list []map[string]any
+		for _, i := range p.Identity.Identities {
+			list = append(list, map[string]any{"resourceId": i.ResourceID, "clientId": i.ClientID, "principalId": i.PrincipalID})
+		}
+		if list != nil {
+			id["userAssignedIdentities"] = list
+		}
+		m["identity"] = id
+	}
+	if p.IdentityWarning != "" {
+		m["identityWarning"] = p.IdentityWarning
+	}
+	return m
+}
+
+func dpStartTask(st *StartTask) map[string]any {
+	m := map[string]any{"commandLine": st.CommandLine, "maxTaskRetryCount": st.MaxTaskRetryCount, "waitForSuccess": st.WaitForSuccess}
+	if st.ResourceFiles != nil {
+		m["resourceFiles"] = st.ResourceFiles
+	}
+	if st.EnvironmentSettings != nil {
+		m["environmentSettings"] = st.EnvironmentSettings
+	}
+	if u := st.UserIdentity; u != nil {
+		ui := map[string]any{}
+		if u.UserName != "" {
+			ui["username"] = u.UserName
+		}
+		if u.AutoUser != nil {
+			ui["autoUser"] = u.AutoUser
+		}
+		m["userIdentity"] = ui
+	}
+	if st.ContainerSettings != nil {
+		m["containerSettings"] = convertRaw(st.ContainerSettings, false, true)
+	}
+	return m
+}
+
+func sortIdentities(ids []IdentityInfo) {
+	sort.Slice(ids, func(i, j int) bool { return lower(ids[i].ResourceID) < lower(ids[j].ResourceID) })
+}
+
+var _ = json.Marshal

@@ -1,0 +1,27 @@
+// Package batch is Cobalt's Batch pool service: the one canonical pool model
+// and its two renderings (the Microsoft.Batch management-plane JSON and the
+// Batch data-plane JSON), the catalog of node images and VM sizes, the pool
+// validation rules (including the pool identity rules), the node records and
+// their credentials, and the allocator that reconciles each pool's target
+// node counts with its nodes through a NodeProvider.
+//
+// All state lives in the store: several control-plane replicas sharing one
+// PostgreSQL database may run Service.Run at once. Pool writes are
+// compare-and-swap on the pool's version; a node is created by exactly one
+// replica because node IDs come from a per-pool counter advanced under
+// compare-and-swap.
+//
+// Node deallocation (shrinking a pool): idle nodes (and nodes not yet
+// started) are removed first. When more must go, running nodes are marked
+// "leavingpool": with "requeue" and "terminate" (the default is requeue) they
+// are removed at once and the TaskDispatcher is told the node was lost, so
+// that it requeues the node's tasks; with "taskcompletion" and
+// "retaineddata" they leave the pool when they next report idle.
+//
+// Pool identity updates: the nodes of a pool keep the identity set they were
+// allocated with. When a pool's identities change while it has nodes, the
+// pool carries a warning (ARM: the HTTP "Warning" header of the PUT/PATCH
+// response, and the read-only extension property
+// properties.identityWarning; data plane: "identityWarning") until it has
+// shrunk to zero nodes.
+package batch

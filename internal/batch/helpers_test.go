@@ -1,0 +1,221 @@
+package batch
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/store"
+	"github.com/cobaltbatch/cobalt/internal/store/storetest"
+)
+
+const (
+	testTenant = "tenant-1"
+	testAcctID = "/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Batch/batchAccounts/acct1"
+	uami1      = "/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1"
+	uami2      = "/subscriptions/sub2/resourceGroups/other/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id2"
+	uamiOther  = "/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.ManagedIdentity/userAssignedIdentities/foreign"
+)
+
+// directory is an identity directory for tests: configuration, not a mock of
+// behaviour under test.
+type directory struct {
+	mu  sync.Mutex
+	ids map[string]cobalt.Principal
+}
+
+func newDirectory() *directory {
+	d := &directory{ids: map[string]cobalt.Principal{}}
+	d.add(uami1, testTenant)
+	d.add(uami2, testTenant)
+	d.add(uamiOther, "tenant-2")
+	return d
+}
+
+func (d *directory) add(id, tenant string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	name := id[strings.LastIndex(id, "/")+1:]
+	d.ids[strings.ToLower(id)] = cobalt.Principal{ObjectID: "oid-" + name, ClientID: "cid-" + name, TenantID: tenant,
+		Kind: cobalt.KindManagedIdentity, ResourceID: id}
+}
+
+func (d *directory) remove(id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.ids, strings.ToLower(id))
+}
+
+func (d *directory) LookupIdentity(_ context.Context, id string) (cobalt.Principal, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, ok := d.ids[strings.ToLower(id)]
+	if !ok {
+		return p, cobalt.Errorf(cobalt.ENotFound, "identity not found")
+	}
+	return p, nil
+}
+
+// recorder is a NodeProvider that records calls and optionally runs a hook.
+type recorder struct {
+	mu      sync.Mutex
+	started []NodeLaunch
+	stopped []string
+	onStart func(NodeLaunch)
+}
+
+func (r *recorder) StartNode(_ context.Context, n NodeLaunch) error {
+	r.mu.Lock()
+	r.started = append(r.started, n)
+	h := r.onStart
+	r.mu.Unlock()
+	if h != nil {
+		go h(n)
+	}
+	return nil
+}
+
+func (r *recorder) StopNode(_ context.Context, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopped = append(r.stopped, id)
+	return nil
+}
+
+func (r *recorder) counts() (int, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.started), len(r.stopped)
+}
+
+// lostRecorder is a TaskDispatcher that records lost nodes.
+type lostRecorder struct {
+	mu   sync.Mutex
+	lost []NodeRef
+}
+
+func (l *lostRecorder) NodeLost(_ context.Context, n NodeRef) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lost = append(l.lost, n)
+	return nil
+}
+
+type env struct {
+	t     testing.TB
+	st    store.Store
+	svc   *Service
+	dir   *directory
+	nodes *recorder
+	acct  *Account
+	now   time.Time
+	mu    sync.Mutex
+}
+
+func (e *env) clock() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.now
+}
+
+func (e *env) advance(d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.now = e.now.Add(d)
+}
+
+func newEnv(t *testing.T, mut func(*Config)) *env {
+	st := storetest.SQLite(t)(t)
+	e := &env{t: t, st: st, dir: newDirectory(), nodes: &recorder{}, now: time.Date(2026, 11, 29, 18, 0, 0, 0, time.UTC)}
+	cfg := Config{Store: st, Now: e.clock, Nodes: e.nodes, Identities: e.dir, MaxNodes: 20, Location: "local"}
+	if mut != nil {
+		mut(&cfg)
+	}
+	svc, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = svc
+	e.acct = &Account{ID: testAcctID, Name: "acct1", TenantID: testTenant, SubscriptionID: "sub1", ResourceGroup: "rg1", Location: "local",
+		Endpoint: "127.0.0.1:1", ProvisioningState: "Succeeded"}
+	e.putAccount(e.acct)
+	return e
+}
+
+func (e *env) putAccount(a *Account) {
+	b, _ := json.Marshal(a)
+	id, err := cobalt.ParseResourceID(a.ID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	_, err = e.st.ResourceCreate(context.Background(), store.Resource{ID: id.String(), Key: id.Key(), Type: AccountType,
+		ParentKey: id.Parent().Key(), SubscriptionID: strings.ToLower(id.SubscriptionID), ResourceGroup: strings.ToLower(id.ResourceGroup), Body: b})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// armPool returns an ARM pool body with the given targets and identities.
+func armPool(dedicated int, ids ...string) []byte {
+	m := map[string]any{"properties": map[string]any{
+		"vmSize": "STANDARD_D2S_V3",
+		"deploymentConfiguration": map[string]any{"virtualMachineConfiguration": map[string]any{
+			"imageReference": map[string]any{"publisher": "canonical", "offer": "0001-com-ubuntu-server-jammy", "sku": "22_04-lts", "version": "latest"},
+			"nodeAgentSkuId": "batch.node.ubuntu 22.04"}},
+		"scaleSettings": map[string]any{"fixedScale": map[string]any{"targetDedicatedNodes": dedicated}},
+	}}
+	if len(ids) > 0 {
+		u := map[string]any{}
+		for _, id := range ids {
+			u[id] = map[string]any{}
+		}
+		m["identity"] = map[string]any{"type": "UserAssigned", "userAssignedIdentities": u}
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
+
+func (e *env) put(poolID string, body []byte) (*Pool, string) {
+	e.t.Helper()
+	spec, err := DecodeARMPool(body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	p, _, warn, err := e.svc.PoolPut(context.Background(), e.acct, poolID, spec, Conditions{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return p, warn
+}
+
+// settle runs allocator passes until the pool is steady (or fails the test).
+func (e *env) settle(poolID string) *Pool {
+	e.t.Helper()
+	for range 50 {
+		if err := e.svc.Reconcile(context.Background(), "test"); err != nil {
+			e.t.Fatal(err)
+		}
+		p, err := e.svc.PoolGet(context.Background(), e.acct.Key(), poolID)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if p.AllocationState == AllocSteady {
+			return p
+		}
+	}
+	e.t.Fatalf("pool %s did not become steady", poolID)
+	return nil
+}
+
+func (e *env) nodes_(poolID string) []*Node {
+	e.t.Helper()
+	ns, _, err := e.svc.NodeList(context.Background(), e.acct.Key(), poolID, store.Page{Limit: 1000})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ns
+}

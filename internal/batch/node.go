@@ -1,0 +1,439 @@
+package batch
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+	"github.com/cobaltbatch/cobalt/internal/store"
+)
+
+// Node states (data-plane spelling).
+const (
+	NodeCreating            = "creating"
+	NodeStarting            = "starting"
+	NodeWaitingForStartTask = "waitingforstarttask"
+	NodeStartTaskFailed     = "starttaskfailed"
+	NodeIdle                = "idle"
+	NodeRunning             = "running"
+	NodeUnusable            = "unusable"
+	NodeOffline             = "offline"
+	NodeLeavingPool         = "leavingpool"
+	NodeRebooting           = "rebooting"
+)
+
+// Node is a compute node of a pool.
+type Node struct {
+	ID         string
+	AccountKey string
+	PoolID     string
+	State      string
+	// Identities is the identity set the node was allocated with.
+	Identities    []IdentityInfo
+	StartTaskInfo *nodeproto.StartTaskInfo
+	HeartbeatAt   time.Time
+	Version       int64
+	nodeBody
+}
+
+// nodeBody is the JSON body of a node record.
+type nodeBody struct {
+	PoolID              string               `json:"poolId"`
+	IsDedicated         bool                 `json:"isDedicated"`
+	VMSize              string               `json:"vmSize"`
+	SchedulingState     string               `json:"schedulingState"`
+	StateTransitionTime time.Time            `json:"stateTransitionTime"`
+	AllocationTime      time.Time            `json:"allocationTime"`
+	LastBootTime        time.Time            `json:"lastBootTime"`
+	Errors              []ResizeError        `json:"errors,omitempty"`
+	Commands            []string             `json:"commands,omitempty"`
+	Config              nodeproto.NodeConfig `json:"config"`
+	RunningLeases       []string             `json:"runningLeases,omitempty"`
+	DeallocationOption  string               `json:"deallocationOption,omitempty"`
+	AgentVersion        string               `json:"agentVersion,omitempty"`
+	Isolation           string               `json:"isolation,omitempty"`
+}
+
+func decodeNode(r store.NodeRecord) (*Node, error) {
+	n := &Node{ID: r.ID, AccountKey: r.AccountKey, State: r.State, HeartbeatAt: r.HeartbeatAt, Version: r.Version}
+	if err := json.Unmarshal(r.Body, &n.nodeBody); err != nil {
+		return nil, fmt.Errorf("decode node %s: %w", r.ID, err)
+	}
+	n.PoolID = n.nodeBody.PoolID
+	if err := json.Unmarshal(r.Identities, &n.Identities); err != nil {
+		return nil, fmt.Errorf("decode node %s identities: %w", r.ID, err)
+	}
+	if len(r.StartTaskInfo) > 0 {
+		n.StartTaskInfo = &nodeproto.StartTaskInfo{}
+		if err := json.Unmarshal(r.StartTaskInfo, n.StartTaskInfo); err != nil {
+			return nil, fmt.Errorf("decode node %s start task: %w", r.ID, err)
+		}
+	}
+	return n, nil
+}
+
+func encodeNodeBody(n *Node, r *store.NodeRecord) error {
+	b, err := json.Marshal(n.nodeBody)
+	if err != nil {
+		return err
+	}
+	r.Body, r.State = b, n.State
+	if n.StartTaskInfo != nil {
+		if r.StartTaskInfo, err = json.Marshal(n.StartTaskInfo); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Ref returns the node's reference for a TaskDispatcher (AccountID is the lower-case account ID).
+func (n *Node) Ref() NodeRef { return NodeRef{AccountID: n.AccountKey, PoolID: n.PoolID, NodeID: n.ID} }
+
+// newCredential returns a node credential "<nodeID>.<secret>" and the hash stored for it.
+func newCredential(nodeID string) (string, []byte) {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	secret := base64.RawURLEncoding.EncodeToString(b[:])
+	h := sha256.Sum256([]byte(secret))
+	return nodeID + "." + secret, h[:]
+}
+
+func unauthorized() error {
+	return cobalt.Errorf(cobalt.EUnauthorized, "The node credential is not valid.").WithReason("Unauthorized")
+}
+
+// NodeAuthenticate returns the node a credential belongs to. The hash
+// comparison is constant-time; an unknown node, a wrong secret and a removed
+// node all give the same EUnauthorized error.
+func (s *Service) NodeAuthenticate(ctx context.Context, credential string) (*Node, error) {
+	id, secret, ok := strings.Cut(credential, ".")
+	if !ok || id == "" || secret == "" || len(credential) > 512 {
+		return nil, unauthorized()
+	}
+	r, err := s.cfg.Store.NodeGet(ctx, id)
+	if cobalt.IsCode(err, cobalt.ENotFound) {
+		return nil, unauthorized()
+	}
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.Sum256([]byte(secret))
+	if subtle.ConstantTimeCompare(h[:], r.CredentialHash) != 1 {
+		return nil, unauthorized()
+	}
+	return decodeNode(r)
+}
+
+// NodeRegister records that a node's agent started and returns the node's
+// configuration, fixed at allocation (identities included).
+func (s *Service) NodeRegister(ctx context.Context, n *Node, req nodeproto.RegisterRequest) (nodeproto.NodeConfig, error) {
+	now := s.now()
+	out, err := s.updateNode(ctx, n.ID, func(x *Node, r *store.NodeRecord) error {
+		if x.State == NodeCreating || x.State == NodeRebooting || x.State == NodeUnusable {
+			x.State, x.StateTransitionTime = NodeStarting, now
+		}
+		x.LastBootTime, x.AgentVersion, x.Isolation = now, req.AgentVersion, req.Isolation
+		x.Commands = removeCmd(x.Commands, "reboot")
+		r.HeartbeatAt, r.LeaseExpiry = now, now.Add(s.cfg.HeartbeatTimeout)
+		return nil
+	})
+	if err != nil {
+		return nodeproto.NodeConfig{}, err
+	}
+	return out.Config, nil
+}
+
+// agentStates are the states a node agent may report.
+var agentStates = map[string]bool{NodeStarting: true, NodeWaitingForStartTask: true, NodeStartTaskFailed: true,
+	NodeIdle: true, NodeRunning: true, NodeUnusable: true}
+
+// NodeHeartbeat records a node's report and returns its pending commands.
+func (s *Service) NodeHeartbeat(ctx context.Context, n *Node, req nodeproto.HeartbeatRequest) ([]string, error) {
+	if !agentStates[req.State] {
+		return nil, cobalt.Errorf(cobalt.EInvalid, "The node state '%s' cannot be reported by an agent.", trunc(req.State)).WithReason("InvalidRequest")
+	}
+	now := s.now()
+	var leave bool
+	out, err := s.updateNode(ctx, n.ID, func(x *Node, r *store.NodeRecord) error {
+		leave = false
+		switch x.State {
+		case NodeLeavingPool:
+			// Leaving with taskcompletion/retaineddata: goes once idle.
+			if req.State == NodeIdle || req.State == NodeStartTaskFailed || req.State == NodeUnusable {
+				leave = true
+			}
+		case NodeOffline, NodeUnusable, NodeCreating, NodeStarting, NodeWaitingForStartTask, NodeStartTaskFailed, NodeIdle, NodeRunning, NodeRebooting:
+			if x.State != req.State {
+				x.State, x.StateTransitionTime = req.State, now
+			}
+		}
+		if req.StartTaskInfo != nil {
+			x.StartTaskInfo = req.StartTaskInfo
+		}
+		x.RunningLeases = req.RunningLeases
+		r.HeartbeatAt, r.LeaseExpiry = now, now.Add(s.cfg.HeartbeatTimeout)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if leave {
+		s.Wake()
+		if err := s.removeNode(ctx, out, false); err != nil {
+			return nil, err
+		}
+		return []string{"remove"}, nil
+	}
+	return out.Commands, nil
+}
+
+func removeCmd(cmds []string, c string) []string {
+	var out []string
+	for _, x := range cmds {
+		if x != c {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// updateNode applies fn to a node under compare-and-swap, retrying when another writer won.
+func (s *Service) updateNode(ctx context.Context, nodeID string, fn func(n *Node, r *store.NodeRecord) error) (*Node, error) {
+	for attempt := 0; ; attempt++ {
+		var out *Node
+		_, err := s.cfg.Store.NodeUpdate(ctx, nodeID, func(r *store.NodeRecord) error {
+			n, err := decodeNode(*r)
+			if err != nil {
+				return err
+			}
+			if err := fn(n, r); err != nil {
+				return err
+			}
+			out = n
+			return encodeNodeBody(n, r)
+		})
+		if cobalt.IsCode(err, cobalt.EPreconditionFailed) && cobalt.ErrorReason(err) == "" && attempt < 20 {
+			continue
+		}
+		if cobalt.IsCode(err, cobalt.ENotFound) && cobalt.ErrorReason(err) == "" {
+			return nil, nodeNotFound(nodeID)
+		}
+		return out, err
+	}
+}
+
+func nodeNotFound(id string) error {
+	return cobalt.Errorf(cobalt.ENotFound, "The specified compute node '%s' does not exist.", trunc(id)).WithReason("NodeNotFound")
+}
+
+// NodeList lists a pool's nodes.
+func (s *Service) NodeList(ctx context.Context, accountKey, poolID string, page store.Page) ([]*Node, string, error) {
+	if _, err := s.PoolGet(ctx, accountKey, poolID); err != nil {
+		return nil, "", err
+	}
+	rs, next, err := s.cfg.Store.NodeList(ctx, store.NodeListParams{AccountKey: accountKey, PoolKey: poolID, Page: page})
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]*Node, 0, len(rs))
+	for _, r := range rs {
+		n, err := decodeNode(r)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, n)
+	}
+	return out, next, nil
+}
+
+// NodeGet returns one node of a pool, or 404 NodeNotFound.
+func (s *Service) NodeGet(ctx context.Context, accountKey, poolID, nodeID string) (*Node, error) {
+	r, err := s.cfg.Store.NodeGet(ctx, nodeID)
+	if cobalt.IsCode(err, cobalt.ENotFound) || (err == nil && (r.AccountKey != lower(accountKey) || r.PoolKey != lower(poolID))) {
+		return nil, nodeNotFound(nodeID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return decodeNode(r)
+}
+
+// NodeReboot asks a node to reboot: its agent gets a "reboot" command at its next heartbeat.
+func (s *Service) NodeReboot(ctx context.Context, accountKey, poolID, nodeID string) error {
+	if _, err := s.NodeGet(ctx, accountKey, poolID, nodeID); err != nil {
+		return err
+	}
+	_, err := s.updateNode(ctx, nodeID, func(n *Node, _ *store.NodeRecord) error {
+		if n.State == NodeLeavingPool {
+			return cobalt.Errorf(cobalt.EConflict, "The node is leaving the pool.").WithReason("OperationInvalidForCurrentState")
+		}
+		n.State, n.StateTransitionTime = NodeRebooting, s.now()
+		n.Commands = append(removeCmd(n.Commands, "reboot"), "reboot")
+		return nil
+	})
+	return err
+}
+
+// NodeRemove removes nodes from a pool (data-plane removenodes): the pool's
+// target shrinks by the nodes removed; option is the node deallocation option.
+func (s *Service) NodeRemove(ctx context.Context, accountKey, poolID string, nodeIDs []string, option string) error {
+	if len(nodeIDs) == 0 || len(nodeIDs) > 100 {
+		return invalidValue("nodeList", "nodeList must name between 1 and 100 nodes.")
+	}
+	if option == "" {
+		option = DeallocRequeue
+	}
+	if !knownEnum("nodeDeallocationOption", option) {
+		return invalidValue("nodeDeallocationOption", "The value '%s' of nodeDeallocationOption is not valid.", trunc(option))
+	}
+	option = toDP("nodeDeallocationOption", option)
+	var nodes []*Node
+	for _, id := range nodeIDs {
+		n, err := s.NodeGet(ctx, accountKey, poolID, id)
+		if err != nil {
+			return err
+		}
+		nodes = append(nodes, n)
+	}
+	_, err := s.updatePool(ctx, accountKey, poolID, func(p *Pool, _ int64) error {
+		if p.State == PoolDeleting {
+			return poolBeingDeleted(poolID)
+		}
+		if p.AllocationState != AllocSteady {
+			return cobalt.Errorf(cobalt.EConflict, "Nodes can only be removed from a pool whose allocation state is steady.").WithReason("PoolNotSteady")
+		}
+		for _, n := range nodes {
+			if n.IsDedicated && p.TargetDedicatedNodes > 0 {
+				p.TargetDedicatedNodes--
+			} else if !n.IsDedicated && p.TargetLowPriorityNodes > 0 {
+				p.TargetLowPriorityNodes--
+			}
+		}
+		p.NodeDeallocationOption = option
+		s.startResize(p, s.now())
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		if err := s.deallocate(ctx, n, option); err != nil {
+			return err
+		}
+	}
+	s.Wake()
+	return nil
+}
+
+// PoolView is what the scheduler needs of a pool: slots, fill type and nodes.
+type PoolView struct {
+	AccountKey       string
+	PoolID           string
+	TaskSlotsPerNode int
+	// NodeFillType is "spread" or "pack".
+	NodeFillType string
+	Nodes        []NodeSlots
+}
+
+// NodeSlots is a node the scheduler may place tasks on.
+type NodeSlots struct {
+	NodeID string
+	State  string
+	// Schedulable is true when the node is idle or running and its scheduling is enabled.
+	Schedulable bool
+	// RunningLeases are the leases the node reported at its last heartbeat.
+	RunningLeases []string
+}
+
+// PoolSchedulingView returns a pool's scheduling view.
+func (s *Service) PoolSchedulingView(ctx context.Context, accountKey, poolID string) (*PoolView, error) {
+	p, err := s.PoolGet(ctx, accountKey, poolID)
+	if err != nil {
+		return nil, err
+	}
+	v := &PoolView{AccountKey: p.AccountKey, PoolID: p.ID, TaskSlotsPerNode: p.TaskSlotsPerNode, NodeFillType: p.TaskSchedulingPolicy.NodeFillType}
+	page := store.Page{Limit: 1000}
+	for {
+		rs, next, err := s.cfg.Store.NodeList(ctx, store.NodeListParams{AccountKey: accountKey, PoolKey: poolID, Page: page})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			n, err := decodeNode(r)
+			if err != nil {
+				return nil, err
+			}
+			v.Nodes = append(v.Nodes, NodeSlots{NodeID: n.ID, State: n.State, RunningLeases: n.RunningLeases,
+				Schedulable: (n.State == NodeIdle || n.State == NodeRunning) && n.SchedulingState != "disabled"})
+		}
+		if next == "" {
+			return v, nil
+		}
+		page.Token = next
+	}
+}
+
+// RenderNodeDataPlane returns a node's data-plane JSON; nodeURL is its URL.
+// The extension property "identities" lists the identities the node carries.
+func RenderNodeDataPlane(n *Node, nodeURL string) map[string]any {
+	m := map[string]any{
+		"id":                    n.ID,
+		"url":                   nodeURL,
+		"state":                 n.State,
+		"schedulingState":       firstNonEmpty(n.SchedulingState, "enabled"),
+		"stateTransitionTime":   FormatTime(n.StateTransitionTime),
+		"allocationTime":        FormatTime(n.AllocationTime),
+		"ipAddress":             "127.0.0.1",
+		"affinityId":            "TVM:" + n.ID,
+		"vmSize":                strings.ToLower(n.VMSize),
+		"isDedicated":           n.IsDedicated,
+		"totalTasksRun":         0,
+		"runningTasksCount":     len(n.RunningLeases),
+		"runningTaskSlotsCount": len(n.RunningLeases),
+		"totalTasksSucceeded":   0,
+		"nodeAgentInfo":         map[string]any{"version": firstNonEmpty(n.AgentVersion, "cobalt"), "lastUpdateTime": FormatTime(n.LastBootTime)},
+	}
+	if !n.LastBootTime.IsZero() {
+		m["lastBootTime"] = FormatTime(n.LastBootTime)
+	}
+	ids := []map[string]any{}
+	for _, i := range n.Identities {
+		ids = append(ids, map[string]any{"resourceId": i.ResourceID, "clientId": i.ClientID, "principalId": i.PrincipalID})
+	}
+	m["identities"] = ids
+	if st := n.Config.StartTask; st != nil {
+		m["startTask"] = map[string]any{"commandLine": st.CommandLine, "waitForSuccess": st.WaitForSuccess, "maxTaskRetryCount": st.MaxTaskRetryCount}
+	}
+	if si := n.StartTaskInfo; si != nil {
+		info := map[string]any{"state": si.State, "startTime": FormatTime(si.StartTime), "retryCount": si.RetryCount}
+		if si.EndTime != nil {
+			info["endTime"] = FormatTime(*si.EndTime)
+		}
+		if si.ExitCode != nil {
+			info["exitCode"] = *si.ExitCode
+		}
+		if si.Result != "" {
+			info["result"] = si.Result
+		}
+		if si.Failure != nil {
+			info["failureInfo"] = si.Failure
+		}
+		m["startTaskInfo"] = info
+	}
+	if len(n.Errors) > 0 {
+		var errs []map[string]any
+		for _, e := range n.Errors {
+			errs = append(errs, map[string]any{"code": e.Code, "message": e.Message})
+		}
+		m["errors"] = errs
+	}
+	return m
+}
