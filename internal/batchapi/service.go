@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	cobalt "github.com/cobaltbatch/cobalt"
@@ -49,7 +50,8 @@ type Config struct {
 	// PortBase, when non-zero, is the first port tried for a new account; the
 	// next free port upward is used. 0 takes a random free port.
 	PortBase int
-	// Accounts resolves accounts and their keys.
+	// Accounts resolves accounts and their keys. When nil, SetPools supplies
+	// an adapter over the pool service.
 	Accounts Accounts
 	// Validator validates bearer tokens; nil refuses bearer authentication.
 	Validator TokenValidator
@@ -58,8 +60,8 @@ type Config struct {
 	// AuthorityURL and TenantID name the login service in bearer challenges.
 	AuthorityURL string
 	TenantID     string
-	// Pools, Nodes and Jobs are the services behind the operations; a nil one
-	// makes its operations answer 501.
+	// Pools and Jobs are the services behind the operations; a nil one makes
+	// its operations answer 501. Pools may also be attached later with SetPools.
 	Pools Pools
 	Jobs  Jobs
 	// Nodes locates node directories for the task and node file operations;
@@ -72,6 +74,9 @@ type Service struct {
 	cfg Config
 	log *slog.Logger
 	now func() time.Time
+
+	poolsV    atomic.Value // Pools
+	accountsV atomic.Value // Accounts
 
 	mu       sync.Mutex
 	running  bool
@@ -95,9 +100,6 @@ func New(cfg Config) (*Service, error) {
 	if cfg.TLS == nil {
 		return nil, errors.New("batchapi: Config.TLS is required")
 	}
-	if cfg.Accounts == nil {
-		return nil, errors.New("batchapi: Config.Accounts is required")
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -107,8 +109,15 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Host == "" {
 		cfg.Host = "127.0.0.1"
 	}
-	return &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now,
-		byName: map[string]*accountListener{}, usedPort: map[int]bool{}}, nil
+	s := &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now,
+		byName: map[string]*accountListener{}, usedPort: map[int]bool{}}
+	if cfg.Accounts != nil {
+		s.accountsV.Store(cfg.Accounts)
+	}
+	if cfg.Pools != nil {
+		s.SetPools(cfg.Pools, nil)
+	}
+	return s, nil
 }
 
 // AllocateAccountEndpoint opens (or returns) the listener of a Batch account
@@ -123,8 +132,10 @@ func (s *Service) AllocateAccountEndpoint(ctx context.Context, accountName strin
 	}
 	s.mu.Unlock()
 	preferred := ""
-	if a, err := s.cfg.Accounts.LookupBatchAccount(ctx, accountName); err == nil {
-		preferred = a.Endpoint
+	if accts := s.accounts(); accts != nil {
+		if a, err := accts.LookupBatchAccount(ctx, accountName); err == nil {
+			preferred = a.Endpoint
+		}
 	}
 	return s.listen(accountName, preferred)
 }
@@ -292,7 +303,11 @@ func (s *Service) Run(ctx context.Context) error {
 // stored endpoint when that port is free. Run calls it; it is exported so a
 // caller can restore before Run returns endpoints to anyone.
 func (s *Service) Restore(ctx context.Context) error {
-	accts, err := s.cfg.Accounts.ListBatchAccounts(ctx)
+	src := s.accounts()
+	if src == nil {
+		return nil
+	}
+	accts, err := src.ListBatchAccounts(ctx)
 	if err != nil {
 		return err
 	}
@@ -354,7 +369,11 @@ func (rc *reqCtx) prepare(accountName string) error {
 		return err
 	}
 	rc.query = q
-	acct, err := rc.s.cfg.Accounts.LookupBatchAccount(rc.r.Context(), accountName)
+	src := rc.s.accounts()
+	if src == nil {
+		return newError(http.StatusServiceUnavailable, "ServerBusy", "The server is starting; try again.")
+	}
+	acct, err := src.LookupBatchAccount(rc.r.Context(), accountName)
 	if err != nil {
 		if cobalt.IsCode(err, cobalt.ENotFound) {
 			return newError(http.StatusNotFound, "AccountNotFound", "The specified account does not exist.")
