@@ -1,0 +1,205 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+// column is one column of table and tsv output: a header and a dotted path
+// into the JSON result (e.g. "properties.provisioningState"), or a function.
+type column struct {
+	header string
+	path   string
+	get    func(obj map[string]any) string
+}
+
+// col is shorthand for a path column.
+func col(header, path string) column { return column{header: header, path: path} }
+
+// printResult writes v (a json.RawMessage, a []json.RawMessage or any value
+// that marshals to JSON) to g.Stdout in the chosen output format. Lists print
+// one row per element in table and tsv form.
+func printResult(g *globals, v any, cols []column) error {
+	b, err := resultJSON(v)
+	if err != nil {
+		return err
+	}
+	switch f := g.OutputFormat(); f {
+	case "json":
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, b, "", "  "); err != nil {
+			return err
+		}
+		buf.WriteByte('\n')
+		_, err := g.Stdout.Write(buf.Bytes())
+		return err
+	case "table", "tsv":
+		return writeRows(g.Stdout, b, cols, f == "table")
+	default:
+		return &apiError{Code: "InvalidArgumentValue", Message: fmt.Sprintf("--output %q: want json, table or tsv", f)}
+	}
+}
+
+// resultJSON encodes v as JSON, keeping raw service bodies as they were sent.
+func resultJSON(v any) ([]byte, error) {
+	switch v := v.(type) {
+	case json.RawMessage:
+		if len(v) == 0 {
+			return []byte("{}"), nil
+		}
+		return v, nil
+	case []json.RawMessage:
+		if v == nil {
+			v = []json.RawMessage{}
+		}
+		return json.Marshal(v)
+	}
+	return json.Marshal(v)
+}
+
+// writeRows prints b as aligned columns (with a header) or tab-separated values.
+func writeRows(w io.Writer, b []byte, cols []column, header bool) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return err
+	}
+	var rows []any
+	if list, ok := v.([]any); ok {
+		rows = list
+	} else {
+		rows = []any{v}
+	}
+	if len(cols) == 0 {
+		cols = scalarColumns(rows)
+	}
+	if !header {
+		for _, r := range rows {
+			fmt.Fprintln(w, strings.Join(rowCells(r, cols, true), "\t"))
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	hs := make([]string, len(cols))
+	rules := make([]string, len(cols))
+	for i, c := range cols {
+		hs[i] = c.header
+		rules[i] = strings.Repeat("-", max(len(c.header), 4))
+	}
+	fmt.Fprintln(tw, strings.Join(hs, "\t"))
+	fmt.Fprintln(tw, strings.Join(rules, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(rowCells(r, cols, false), "\t"))
+	}
+	return tw.Flush()
+}
+
+// rowCells renders one row; tsv cells have tabs and newlines replaced.
+func rowCells(r any, cols []column, tsv bool) []string {
+	obj, _ := r.(map[string]any)
+	cells := make([]string, len(cols))
+	for i, c := range cols {
+		var s string
+		if c.get != nil {
+			s = c.get(obj)
+		} else {
+			s = cell(lookup(r, c.path))
+		}
+		if tsv {
+			s = strings.NewReplacer("\t", " ", "\n", " ").Replace(s)
+		}
+		cells[i] = s
+	}
+	return cells
+}
+
+// scalarColumns picks the scalar top-level fields of the rows, sorted, for
+// results that have no declared columns.
+func scalarColumns(rows []any) []column {
+	seen := map[string]bool{}
+	for _, r := range rows {
+		obj, ok := r.(map[string]any)
+		if !ok {
+			return []column{{header: "Value", get: func(map[string]any) string { return "" }}}
+		}
+		for k, v := range obj {
+			switch v.(type) {
+			case map[string]any, []any:
+			default:
+				seen[k] = true
+			}
+		}
+	}
+	keys := make([]string, 0, len(seen))
+	for k := range seen {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	cols := make([]column, len(keys))
+	for i, k := range keys {
+		cols[i] = col(headerName(k), k)
+	}
+	return cols
+}
+
+// headerName turns a JSON name into a column header: "accountName" -> "AccountName".
+func headerName(k string) string {
+	if k == "" {
+		return k
+	}
+	return strings.ToUpper(k[:1]) + k[1:]
+}
+
+// lookup follows a dotted path through decoded JSON objects.
+func lookup(v any, path string) any {
+	if path == "" {
+		return v
+	}
+	for _, p := range strings.Split(path, ".") {
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = obj[p]
+	}
+	return v
+}
+
+// lookupString is lookup for string fields.
+func lookupString(v any, path string) string {
+	s, _ := lookup(v, path).(string)
+	return s
+}
+
+// cell renders a decoded JSON value as table text.
+func cell(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case json.Number:
+		return v.String()
+	case bool:
+		if v {
+			return "True"
+		}
+		return "False"
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		return strings.Join(keys, ",")
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
