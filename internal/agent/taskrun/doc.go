@@ -1,0 +1,16 @@
+// Package taskrun runs one start task or task on a compute node the way Azure
+// Batch does on Linux: it downloads the resource files into the working
+// directory (anonymously, with a SAS in the URL, or with a bearer token of a
+// node identity), runs the command line with /bin/sh -c in the Batch
+// directory layout (workitems/<job>/job-1/<task>/wd, stdout.txt and
+// stderr.txt beside it), with the Batch environment variables, as the user
+// the task's userIdentity selects, and kills the whole process group when
+// maxWallClockTime runs out. The outcome is returned in Batch's terms: exit
+// code, result, and failureInfo.
+//
+// User identities: when the agent runs as root, a non-admin auto user runs
+// as the unprivileged account "_azbatch" if the host has one, else as
+// "nobody" (uid 65534), and the task directory is handed to that user; an
+// admin auto user runs as root. When the agent is not root it cannot change
+// user, so every task runs as the agent's own user.
+package taskrun

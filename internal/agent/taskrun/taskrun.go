@@ -1,0 +1,272 @@
+package taskrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+)
+
+// Config is what the agent passes to run a start task or task.
+type Config struct {
+	Logger *slog.Logger
+	Now    func() time.Time
+	// Token returns an access token for one of the node's identities (AGENT passes its IMDS cache).
+	Token func(ctx context.Context, identityResourceID, resource string) (string, error)
+	// HTTPClient trusts the installation CA; used for resource file downloads.
+	HTTPClient *http.Client
+	// Wrap is the agent's isolation hook: for example to run the process inside the node's netns.
+	Wrap func(cmd *exec.Cmd)
+	// BaseEnv holds node-level AZ_BATCH_* variables and identity endpoint variables.
+	BaseEnv []string
+	// DownloadTimeout bounds each resource file download (default 5 minutes).
+	DownloadTimeout time.Duration
+}
+
+// Dirs is the Batch directory layout under the node root.
+type Dirs struct {
+	NodeRoot string
+	Shared   string
+	Startup  string
+}
+
+// TaskDir is where a task's stdout.txt, stderr.txt and wd live:
+// <NodeRoot>/workitems/<job>/job-1/<task>.
+func TaskDir(d Dirs, jobID, taskID string) string {
+	return filepath.Join(d.NodeRoot, "workitems", jobID, "job-1", taskID)
+}
+
+// Failure codes this package reports (Batch's TaskFailureInformationCodes).
+const (
+	CodeFailureExitCode  = "FailureExitCode"
+	CodeBlobAccessDenied = "BlobAccessDenied"
+	CodeBlobMiscError    = "BlobDownloadMiscError"
+	CodeBlobTimedOut     = "BlobDownloadTimedOut"
+	CodeTaskEnded        = "TaskEnded"
+	CodeStartError       = "CommandProgramNotFound"
+)
+
+func (c *Config) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *Config) logger() *slog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// RunStartTask runs one attempt of a pool's start task in d.Startup (wd/,
+// stdout.txt, stderr.txt) and reports it as a completed StartTaskInfo with
+// RetryCount attempt.
+func RunStartTask(ctx context.Context, cfg Config, d Dirs, st nodeproto.StartTask, attempt int) nodeproto.StartTaskInfo {
+	o := cfg.run(ctx, runSpec{
+		dir: d.Startup, commandLine: st.CommandLine, env: st.Environment, files: st.ResourceFiles, user: st.UserIdentity,
+		vars: []string{"AZ_BATCH_TASK_DIR=" + d.Startup, "AZ_BATCH_TASK_WORKING_DIR=" + filepath.Join(d.Startup, "wd")},
+		dirs: d,
+	})
+	info := nodeproto.StartTaskInfo{State: "completed", StartTime: o.start, EndTime: &o.end, ExitCode: o.exitCode,
+		RetryCount: attempt, Failure: o.failure, Result: "success"}
+	if o.failure != nil {
+		info.Result = "failure"
+	}
+	return info
+}
+
+// RunTask runs a leased task to completion, or until ctx ends (the agent was
+// told to stop it), and returns its "completed" report. NodeID is left for
+// the agent to fill.
+func RunTask(ctx context.Context, cfg Config, d Dirs, l nodeproto.TaskLease) nodeproto.ReportRequest {
+	dir := TaskDir(d, l.JobID, l.TaskID)
+	o := cfg.run(ctx, runSpec{
+		dir: dir, commandLine: l.CommandLine, env: l.Environment, files: l.ResourceFiles, user: l.UserIdentity,
+		wallClock: time.Duration(l.MaxWallClockSeconds) * time.Second,
+		vars: []string{"AZ_BATCH_TASK_ID=" + l.TaskID, "AZ_BATCH_JOB_ID=" + l.JobID, "AZ_BATCH_TASK_DIR=" + dir,
+			"AZ_BATCH_TASK_WORKING_DIR=" + filepath.Join(dir, "wd")},
+		dirs: d,
+	})
+	return nodeproto.ReportRequest{LeaseID: l.LeaseID, Event: "completed", StartTime: o.start, EndTime: &o.end,
+		ExitCode: o.exitCode, Failure: o.failure}
+}
+
+type runSpec struct {
+	dir         string
+	commandLine string
+	env         []nodeproto.EnvironmentSetting
+	files       []nodeproto.ResourceFile
+	user        nodeproto.UserIdentity
+	wallClock   time.Duration
+	vars        []string
+	dirs        Dirs
+}
+
+type outcome struct {
+	start, end time.Time
+	exitCode   *int
+	failure    *nodeproto.FailureInfo
+}
+
+// identityName is AZ_BATCH_TASK_USER_IDENTITY for an auto user.
+func identityName(u nodeproto.UserIdentity) string {
+	if u.UserName != "" {
+		return u.UserName
+	}
+	scope, elev := "Pool", "NonAdmin"
+	if u.AutoUserScope == "task" {
+		scope = "Task"
+	}
+	if u.AutoUserElevation == "admin" {
+		elev = "Admin"
+	}
+	return scope + elev
+}
+
+// credential returns the uid/gid a non-admin task runs as, or nil to run as
+// the agent's user (admin, or an agent that is not root).
+func credential(u nodeproto.UserIdentity) *syscall.Credential {
+	if os.Geteuid() != 0 || u.AutoUserElevation == "admin" {
+		return nil
+	}
+	for _, name := range []string{"_azbatch", "nobody"} {
+		if usr, err := user.Lookup(name); err == nil {
+			uid, err1 := strconv.ParseUint(usr.Uid, 10, 32)
+			gid, err2 := strconv.ParseUint(usr.Gid, 10, 32)
+			if err1 == nil && err2 == nil {
+				return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}
+			}
+		}
+	}
+	return &syscall.Credential{Uid: 65534, Gid: 65534, NoSetGroups: true}
+}
+
+func chownTree(root string, uid, gid int) {
+	_ = filepath.WalkDir(root, func(p string, _ os.DirEntry, err error) error {
+		if err == nil {
+			_ = os.Lchown(p, uid, gid)
+		}
+		return nil
+	})
+}
+
+func (cfg *Config) run(ctx context.Context, s runSpec) (o outcome) {
+	log := cfg.logger()
+	o.start = cfg.now().UTC()
+	defer func() { o.end = cfg.now().UTC() }()
+	fail := func(category, code, msg string, details ...nodeproto.EnvironmentSetting) outcome {
+		o.failure = &nodeproto.FailureInfo{Category: category, Code: code, Message: msg, Details: details}
+		return o
+	}
+	wd := filepath.Join(s.dir, "wd")
+	if err := os.MkdirAll(wd, 0o755); err != nil {
+		return fail("servererror", CodeStartError, "The task directory could not be created: "+err.Error())
+	}
+	runCtx := ctx
+	if s.wallClock > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, s.wallClock)
+		defer cancel()
+	}
+	wallClockHit := func() bool {
+		return s.wallClock > 0 && ctx.Err() == nil && errors.Is(runCtx.Err(), context.DeadlineExceeded)
+	}
+	endedFailure := func() outcome {
+		if wallClockHit() {
+			return fail("usererror", CodeTaskEnded, "The task exceeded its maximum wall clock time and was ended.")
+		}
+		return fail("usererror", CodeTaskEnded, "The task was ended.")
+	}
+	for _, rf := range s.files {
+		if fi := cfg.download(runCtx, wd, rf); fi != nil {
+			if runCtx.Err() != nil {
+				return endedFailure()
+			}
+			o.failure = fi
+			return o
+		}
+	}
+	stdout, err := os.Create(filepath.Join(s.dir, "stdout.txt"))
+	if err != nil {
+		return fail("servererror", CodeStartError, "stdout.txt could not be created: "+err.Error())
+	}
+	defer stdout.Close()
+	stderr, err := os.Create(filepath.Join(s.dir, "stderr.txt"))
+	if err != nil {
+		return fail("servererror", CodeStartError, "stderr.txt could not be created: "+err.Error())
+	}
+	defer stderr.Close()
+
+	cmd := exec.Command("/bin/sh", "-c", s.commandLine)
+	cmd.Dir = wd
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + wd}
+	env = append(env, cfg.BaseEnv...)
+	env = append(env, "AZ_BATCH_NODE_ROOT_DIR="+s.dirs.NodeRoot, "AZ_BATCH_NODE_SHARED_DIR="+s.dirs.Shared,
+		"AZ_BATCH_NODE_STARTUP_DIR="+s.dirs.Startup)
+	for _, e := range s.env {
+		env = append(env, e.Name+"="+e.Value)
+	}
+	env = append(env, s.vars...)
+	env = append(env, "AZ_BATCH_TASK_USER_IDENTITY="+identityName(s.user))
+	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if cred := credential(s.user); cred != nil {
+		cmd.SysProcAttr.Credential = cred
+		chownTree(s.dir, int(cred.Uid), int(cred.Gid))
+	}
+	if cfg.Wrap != nil {
+		cfg.Wrap(cmd)
+	}
+	if err := cmd.Start(); err != nil {
+		return fail("usererror", CodeStartError, "The task process could not be started: "+err.Error())
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-runCtx.Done():
+		// Kill the whole process group: the shell and everything it started.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		err = <-done
+		o.exitCode = exitCodeOf(cmd, err)
+		log.Info("task process killed", "dir", s.dir, "wallclock", wallClockHit())
+		return endedFailure()
+	}
+	o.exitCode = exitCodeOf(cmd, err)
+	if o.exitCode == nil {
+		return fail("servererror", CodeStartError, "The task process could not be waited for: "+err.Error())
+	}
+	if *o.exitCode != 0 {
+		return fail("usererror", CodeFailureExitCode, "The task process exited with an unexpected exit code",
+			nodeproto.EnvironmentSetting{Name: "Message", Value: fmt.Sprintf("The task process exited with an unexpected exit code: %d", *o.exitCode)})
+	}
+	return o
+}
+
+// exitCodeOf returns the exit code of a finished process; a process killed by
+// a signal reports 128+signal, as a shell does.
+func exitCodeOf(cmd *exec.Cmd, err error) *int {
+	ps := cmd.ProcessState
+	if ps == nil {
+		return nil
+	}
+	code := ps.ExitCode()
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		code = 128 + int(ws.Signal())
+	}
+	_ = err
+	return &code
+}
