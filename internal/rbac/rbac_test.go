@@ -1,0 +1,213 @@
+package rbac
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/store"
+	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
+)
+
+func TestMatch(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		pattern, action string
+		want            bool
+	}{
+		{"*", "Microsoft.Batch/batchAccounts/write", true},
+		{"*/read", "Microsoft.Batch/batchAccounts/read", true},
+		{"*/read", "Microsoft.Batch/batchAccounts/write", false},
+		{"*/read", "Microsoft.Storage/storageAccounts/listKeys/action", false},
+		{"Microsoft.Authorization/*/Write", "Microsoft.Authorization/roleAssignments/write", true},
+		{"Microsoft.Authorization/*/Write", "Microsoft.ManagedIdentity/userAssignedIdentities/write", false},
+		{"Microsoft.Authorization/*", "microsoft.authorization/roleassignments/delete", true},
+		{"Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action", "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action", true},
+		{"Microsoft.ManagedIdentity/userAssignedIdentities/*/read", "Microsoft.ManagedIdentity/userAssignedIdentities/read", true},
+		{"Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action", "Microsoft.ManagedIdentity/userAssignedIdentities/write", false},
+		{"Microsoft.Batch/batchAccounts/*", "Microsoft.Batch/batchAccounts/pools/write", true},
+		{"Microsoft.Batch/batchAccounts/*", "Microsoft.Batch/batchAccounts", false},
+		{"Microsoft.Storage/storageAccounts/blobServices/containers/blobs/*", "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read", true},
+		{"Microsoft.ContainerRegistry/registries/pull/read", "Microsoft.ContainerRegistry/registries/pull/read", true},
+		{"Microsoft.ContainerRegistry/registries/pull/read", "Microsoft.ContainerRegistry/registries/push/write", false},
+		{"a*b*c", "axxbyyc", true},
+		{"a*b*c", "axxbyy", false},
+	} {
+		if got := Match(c.pattern, c.action); got != c.want {
+			t.Errorf("Match(%q, %q) = %v, want %v", c.pattern, c.action, got, c.want)
+		}
+	}
+}
+
+func TestBuiltInRoles(t *testing.T) {
+	t.Parallel()
+	const (
+		miWrite   = "Microsoft.ManagedIdentity/userAssignedIdentities/write"
+		miAssign  = "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action"
+		raWrite   = "Microsoft.Authorization/roleAssignments/write"
+		poolWrite = "Microsoft.Batch/batchAccounts/pools/write"
+		poolRead  = "Microsoft.Batch/batchAccounts/pools/read"
+		blobRead  = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read"
+		blobWrite = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write"
+		jobWrite  = "Microsoft.Batch/batchAccounts/jobs/write"
+	)
+	for _, c := range []struct {
+		role, action string
+		data, want   bool
+	}{
+		{RoleOwner, raWrite, false, true},
+		{RoleOwner, miAssign, false, true},
+		{RoleOwner, blobRead, true, false},
+		{RoleContributor, miWrite, false, true},
+		{RoleContributor, miAssign, false, true},
+		{RoleContributor, raWrite, false, false},
+		{RoleContributor, "Microsoft.Authorization/roleAssignments/delete", false, false},
+		{RoleReader, miWrite, false, false},
+		{RoleReader, poolRead, false, true},
+		{RoleReader, poolWrite, false, false},
+		{RoleUserAccessAdministrator, raWrite, false, true},
+		{RoleUserAccessAdministrator, miWrite, false, false},
+		{RoleManagedIdentityOperator, miAssign, false, true},
+		{RoleManagedIdentityOperator, miWrite, false, false},
+		{RoleManagedIdentityContributor, miWrite, false, true},
+		{RoleManagedIdentityContributor, miAssign, false, false},
+		{RoleStorageBlobDataReader, blobRead, true, true},
+		{RoleStorageBlobDataReader, blobWrite, true, false},
+		{RoleStorageBlobDataContributor, blobWrite, true, true},
+		{RoleStorageBlobDataOwner, blobWrite, true, true},
+		{RoleAcrPull, "Microsoft.ContainerRegistry/registries/pull/read", false, true},
+		{RoleAcrPush, "Microsoft.ContainerRegistry/registries/push/write", false, true},
+		{RoleBatchAccountContributor, poolWrite, false, true},
+		{RoleBatchAccountContributor, jobWrite, true, true},
+		{RoleBatchAccountReader, poolRead, false, true},
+		{RoleBatchAccountReader, poolWrite, false, false},
+		{RoleBatchDataContributor, poolWrite, false, true},
+		{RoleBatchDataContributor, "Microsoft.Batch/batchAccounts/write", false, false},
+		{RoleBatchJobSubmitter, jobWrite, true, true},
+		{RoleBatchJobSubmitter, poolWrite, false, false},
+	} {
+		r, ok := RoleByID(strings.ToUpper(c.role))
+		if !ok {
+			t.Fatalf("role %s missing", c.role)
+		}
+		got := r.Permits(c.action)
+		if c.data {
+			got = r.PermitsData(c.action)
+		}
+		if got != c.want {
+			t.Errorf("%s permits %s (data %v) = %v, want %v", r.RoleName, c.action, c.data, got, c.want)
+		}
+	}
+	if r, ok := RoleByName("storage blob data reader"); !ok || r.ID != RoleStorageBlobDataReader {
+		t.Errorf("RoleByName = %+v, %v", r, ok)
+	}
+	seen := map[string]bool{}
+	for _, r := range BuiltInRoles() {
+		if seen[r.ID] || len(r.ID) != 36 || r.RoleType != "BuiltInRole" {
+			t.Errorf("bad role %+v", r)
+		}
+		seen[r.ID] = true
+	}
+}
+
+func openStore(t *testing.T) store.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "cobalt.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func mustID(t *testing.T, s string) cobalt.ResourceID {
+	t.Helper()
+	id, err := cobalt.ParseResourceID(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func TestAllowedInheritsDownward(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	a := New(s)
+	ctx := context.Background()
+	sub := "/subscriptions/11111111-1111-1111-1111-111111111111"
+	rg := sub + "/resourceGroups/RG1"
+	acct := rg + "/providers/Microsoft.Storage/storageAccounts/acct"
+	if err := a.Assign(ctx, RoleAssignmentInput{Scope: mustID(t, rg), RoleDefinitionID: RoleStorageBlobDataReader, PrincipalID: "P1", Actor: "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	const read = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read"
+	for _, c := range []struct {
+		scope string
+		want  bool
+	}{
+		{acct, true},                  // below the assignment
+		{strings.ToLower(acct), true}, // IDs compare case-insensitively
+		{rg, true},
+		{sub, false}, // above it
+		{sub + "/resourceGroups/rg2/providers/Microsoft.Storage/storageAccounts/acct", false},
+	} {
+		got, err := a.AllowedData(ctx, "p1", mustID(t, c.scope), read)
+		if err != nil || got != c.want {
+			t.Errorf("AllowedData at %s = %v, %v; want %v", c.scope, got, err, c.want)
+		}
+	}
+	if ok, _ := a.Allowed(ctx, "p1", mustID(t, acct), read); ok {
+		t.Error("a data action was granted as a management action")
+	}
+	if ok, _ := a.AllowedData(ctx, "p2", mustID(t, acct), read); ok {
+		t.Error("another principal was granted access")
+	}
+	// Duplicates conflict; the audit trail has the assignment.
+	err := a.Assign(ctx, RoleAssignmentInput{Scope: mustID(t, rg), RoleDefinitionID: RoleStorageBlobDataReader, PrincipalID: "p1"})
+	if !cobalt.IsCode(err, cobalt.EConflict) {
+		t.Fatalf("duplicate assign: %v", err)
+	}
+	if err := a.Assign(ctx, RoleAssignmentInput{Scope: mustID(t, rg), RoleDefinitionID: "not-a-role", PrincipalID: "p1"}); !cobalt.IsCode(err, cobalt.EInvalid) {
+		t.Fatalf("unknown role: %v", err)
+	}
+	recs, _, err := s.AuditList(ctx, "role.assigned", store.Page{})
+	if err != nil || len(recs) != 1 || recs[0].Actor != "admin" || recs[0].Fields["principalId"] != "p1" {
+		t.Fatalf("audit = %+v, %v", recs, err)
+	}
+	as, _, _ := s.RoleAssignmentList(ctx, store.RoleAssignmentListParams{PrincipalID: "p1"})
+	if _, err := a.Delete(ctx, "admin", as[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := a.AllowedData(ctx, "p1", mustID(t, acct), read); ok {
+		t.Error("access remains after the assignment was deleted")
+	}
+	recs, _, _ = s.AuditList(ctx, "role.deleted", store.Page{})
+	if len(recs) != 1 {
+		t.Fatalf("role.deleted audit = %+v", recs)
+	}
+}
+
+func BenchmarkAllowed(b *testing.B) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "cobalt.db"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	a := New(s)
+	ctx := context.Background()
+	sub, _ := cobalt.ParseResourceID("/subscriptions/11111111-1111-1111-1111-111111111111")
+	for i := range 200 {
+		scope, _ := cobalt.ParseResourceID(sub.String() + "/resourceGroups/rg" + string(rune('a'+i%26)) + strings.Repeat("x", i))
+		_ = a.Assign(ctx, RoleAssignmentInput{Scope: scope, RoleDefinitionID: RoleReader, PrincipalID: "other"})
+	}
+	_ = a.Assign(ctx, RoleAssignmentInput{Scope: sub, RoleDefinitionID: RoleOwner, PrincipalID: "p"})
+	target, _ := cobalt.ParseResourceID(sub.String() + "/resourceGroups/rg/providers/Microsoft.Batch/batchAccounts/a/pools/p")
+	b.ResetTimer()
+	for b.Loop() {
+		if ok, err := a.Allowed(ctx, "p", target, "Microsoft.Batch/batchAccounts/pools/read"); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+}
