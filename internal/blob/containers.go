@@ -1,0 +1,101 @@
+package blob
+
+import (
+	"net/http"
+
+	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/store"
+)
+
+func containerHeaders(h http.Header, c *store.BlobContainer) {
+	h.Set("ETag", quote(c.ETag))
+	h.Set("Last-Modified", httpDate(c.ModifiedAt))
+}
+
+func (s *Service) createContainer(req *request) error {
+	md, err := readMetadata(req.r.Header)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	c, err := s.cfg.Store.BlobContainerCreate(req.r.Context(), store.BlobContainer{
+		Account: req.t.Account, Name: req.t.Container, Metadata: md, ETag: s.newETag(), CreatedAt: now, ModifiedAt: now})
+	if cobalt.IsCode(err, cobalt.EConflict) {
+		return apiErr(cobalt.EConflict, codeContainerExists, "The specified container already exists.")
+	}
+	if err != nil {
+		return err
+	}
+	containerHeaders(req.w.Header(), &c)
+	req.w.Header().Set("Content-Length", "0")
+	req.w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+func (s *Service) deleteContainer(req *request) error {
+	c := readConds(req.r.Header)
+	if c.ifMatch != "" || c.ifNoneMatch != "" {
+		return apiErr(cobalt.EInvalid, "UnsupportedHeader", "One of the HTTP headers specified in the request is not supported.").WithTarget("If-Match")
+	}
+	rel, err := s.cfg.Store.BlobContainerDelete(req.r.Context(), req.t.Account, req.t.Container, func(bc store.BlobContainer) error {
+		return c.checkWrite(true, bc.ETag, bc.ModifiedAt, "")
+	})
+	if cobalt.IsCode(err, cobalt.ENotFound) && cobalt.ErrorReason(err) == "" {
+		return containerNotFound()
+	}
+	if err != nil {
+		return err
+	}
+	s.files.release(rel)
+	req.w.Header().Set("Content-Length", "0")
+	req.w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+func (s *Service) getContainer(req *request) error {
+	c, err := s.cfg.Store.BlobContainerGet(req.r.Context(), req.t.Account, req.t.Container)
+	if cobalt.IsCode(err, cobalt.ENotFound) {
+		return containerNotFound()
+	}
+	if err != nil {
+		return err
+	}
+	h := req.w.Header()
+	containerHeaders(h, &c)
+	writeMetadata(h, c.Metadata)
+	h.Set("x-ms-lease-status", "unlocked")
+	h.Set("x-ms-lease-state", "available")
+	h.Set("x-ms-has-immutability-policy", "false")
+	h.Set("x-ms-has-legal-hold", "false")
+	h.Set("x-ms-default-encryption-scope", "$account-encryption-key")
+	h.Set("x-ms-deny-encryption-scope-override", "false")
+	h.Set("Content-Length", "0")
+	req.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Service) setContainerMetadata(req *request) error {
+	md, err := readMetadata(req.r.Header)
+	if err != nil {
+		return err
+	}
+	c := readConds(req.r.Header)
+	etag, now := s.newETag(), s.now()
+	bc, err := s.cfg.Store.BlobContainerUpdate(req.r.Context(), req.t.Account, req.t.Container, func(bc *store.BlobContainer) error {
+		if !c.ims.IsZero() && !bc.ModifiedAt.Truncate(1e9).After(c.ims) {
+			return conditionNotMet()
+		}
+		bc.Metadata, bc.ETag, bc.ModifiedAt = md, etag, now
+		return nil
+	})
+	if cobalt.IsCode(err, cobalt.ENotFound) && cobalt.ErrorReason(err) == "" {
+		return containerNotFound()
+	}
+	if err != nil {
+		return err
+	}
+	containerHeaders(req.w.Header(), &bc)
+	req.w.Header().Set("Content-Length", "0")
+	req.w.WriteHeader(http.StatusOK)
+	return nil
+}

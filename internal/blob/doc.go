@@ -1,0 +1,16 @@
+// Package blob is Cobalt's Blob Storage service: the subset of the Azure Blob
+// REST API that Batch workloads use (containers, block blobs, blocks, listing,
+// metadata), served path-style as https://host:port/{account}/{container}/{blob}
+// the way the Azurite emulator does for IP hosts.
+//
+// Accounts are the storage accounts of the management plane. Requests are
+// authenticated with Microsoft Entra bearer tokens (then authorized through
+// RBAC data actions at the container's scope), with SharedKey using the
+// account keys, or with service and account SAS tokens signed with them.
+//
+// Blob bytes live in files under the data directory; the store holds the
+// index. A write streams into a temporary file that is fsynced and renamed
+// before the index commits, so a crash never exposes a partial blob. A blob is
+// a list of extents (one file per Put Blob or per committed block), so Put
+// Block List moves no bytes and reads stream the extents in order.
+package blob

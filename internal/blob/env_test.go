@@ -1,0 +1,152 @@
+package blob
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/pki"
+	"github.com/cobaltbatch/cobalt/internal/store"
+	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
+	"github.com/cobaltbatch/cobalt/internal/testenv"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envCrashChild) != "" {
+		crashChild()
+		return
+	}
+	testenv.LoopbackOnly(m)
+}
+
+// The test storage account: its name and keys are configuration, as the
+// management plane would hand them out.
+const testAccount = "acct1"
+
+var (
+	testKey1 = base64.StdEncoding.EncodeToString(sha256.New().Sum([]byte("cobalt test key one, 64 bytes long ...............")))
+	testKey2 = base64.StdEncoding.EncodeToString(sha256.New().Sum([]byte("cobalt test key two, 64 bytes long ...............")))
+)
+
+// fixedAccounts serves one storage account with fixed keys.
+type fixedAccounts struct{}
+
+func (fixedAccounts) LookupStorageAccount(_ context.Context, name string) (cobalt.ResourceID, [2]string, error) {
+	if name != testAccount {
+		return cobalt.ResourceID{}, [2]string{}, cobalt.Errorf(cobalt.ENotFound, "storage account not found")
+	}
+	id, err := cobalt.ParseResourceID("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg1/providers/Microsoft.Storage/storageAccounts/" + name)
+	return id, [2]string{testKey1, testKey2}, err
+}
+
+type env struct {
+	t       testing.TB
+	svc     *Service
+	store   store.Store
+	srv     *httptest.Server
+	ca      *pki.CA
+	dataDir string
+	// AccountURL is https://127.0.0.1:port/acct1.
+	AccountURL string
+}
+
+type envOption func(*Config)
+
+func newEnv(t testing.TB, opts ...envOption) *env {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "cobalt.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return newEnvOn(t, st, dir, pki.NewTestCA(t), opts...)
+}
+
+func newEnvOn(t testing.TB, st store.Store, dir string, ca *pki.CA, opts ...envOption) *env {
+	cfg := Config{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DataDir: dir,
+		Accounts: fixedAccounts{}, TenantID: "tenant1", AuthorityURL: "https://127.0.0.1:1"}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	svc, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(svc.Handler())
+	srv.TLS = ca.ServerTLSConfig()
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return &env{t: t, svc: svc, store: st, srv: srv, ca: ca, dataDir: dir, AccountURL: srv.URL + "/" + testAccount}
+}
+
+// httpClient trusts the test CA.
+func (e *env) httpClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: e.ca.ClientTLSConfig(), MaxIdleConnsPerHost: 16}}
+}
+
+func (e *env) clientOptions() *azblob.ClientOptions {
+	return &azblob.ClientOptions{ClientOptions: azcore.ClientOptions{
+		Transport: e.httpClient(),
+		Retry:     policy.RetryOptions{MaxRetries: -1},
+	}}
+}
+
+// sharedKeyClient is an official azblob client with the account key.
+func (e *env) sharedKeyClient(t testing.TB) *azblob.Client {
+	cred, err := azblob.NewSharedKeyCredential(testAccount, testKey1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := azblob.NewClientWithSharedKeyCredential(e.AccountURL, cred, e.clientOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// detReader returns n deterministic pseudo-random bytes for seed.
+func detReader(seed uint64, n int64) io.Reader {
+	return io.LimitReader(rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8), 7}), n)
+}
+
+// writeDetFile writes n deterministic bytes to a new file and returns its path and SHA-256.
+func writeDetFile(t testing.TB, dir string, seed uint64, n int64) (string, [32]byte) {
+	t.Helper()
+	p := filepath.Join(dir, "data.bin")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(f, h), detReader(seed, n)); err != nil {
+		t.Fatal(err)
+	}
+	var sum [32]byte
+	copy(sum[:], h.Sum(nil))
+	return p, sum
+}
+
+func sha256Of(t testing.TB, r io.Reader) [32]byte {
+	t.Helper()
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		t.Fatal(err)
+	}
+	var sum [32]byte
+	copy(sum[:], h.Sum(nil))
+	return sum
+}

@@ -1,0 +1,135 @@
+package blob
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/cobaltbatch/cobalt"
+)
+
+// op is one Blob API operation with what it takes to be allowed.
+type op struct {
+	name  string
+	level int
+	// action is the RBAC action: a data action when data is set, else a
+	// control action (containers/*). addAction lets blobs/add/action grant the
+	// creation of a new blob.
+	action    string
+	data      bool
+	addAction bool
+	// sas holds the SAS permission letters any of which grants the operation;
+	// sasService, for container-level operations, those of a service SAS ("" = not
+	// allowed with a service SAS); sasNew the letters that grant only creating a new blob.
+	sas, sasService, sasNew string
+	// srt is the account SAS resource type: 's'ervice, 'c'ontainer or 'o'bject.
+	srt byte
+	fn  func(*Service, *request) error
+}
+
+var (
+	opListContainers = &op{name: "ListContainers", level: levelAccount, action: actContainerRead, sas: "l", srt: 's', fn: (*Service).listContainers}
+
+	opCreateContainer = &op{name: "CreateContainer", level: levelContainer, action: actContainerWrite, sas: "cw", srt: 'c', fn: (*Service).createContainer}
+	opDeleteContainer = &op{name: "DeleteContainer", level: levelContainer, action: actContainerDel, sas: "d", srt: 'c', fn: (*Service).deleteContainer}
+	opGetContainer    = &op{name: "GetContainerProperties", level: levelContainer, action: actContainerRead, sas: "r", sasService: "r", srt: 'c', fn: (*Service).getContainer}
+	opSetContainerMD  = &op{name: "SetContainerMetadata", level: levelContainer, action: actContainerWrite, sas: "w", srt: 'c', fn: (*Service).setContainerMetadata}
+	opListBlobs       = &op{name: "ListBlobs", level: levelContainer, action: actBlobRead, data: true, sas: "l", sasService: "l", srt: 'c', fn: (*Service).listBlobs}
+
+	opPutBlob       = &op{name: "PutBlob", level: levelBlob, action: actBlobWrite, data: true, addAction: true, sas: "w", sasNew: "c", srt: 'o', fn: (*Service).putBlob}
+	opPutBlock      = &op{name: "PutBlock", level: levelBlob, action: actBlobWrite, data: true, addAction: true, sas: "w", sasNew: "ca", srt: 'o', fn: (*Service).putBlock}
+	opPutBlockList  = &op{name: "PutBlockList", level: levelBlob, action: actBlobWrite, data: true, addAction: true, sas: "w", sasNew: "c", srt: 'o', fn: (*Service).putBlockList}
+	opGetBlockList  = &op{name: "GetBlockList", level: levelBlob, action: actBlobRead, data: true, sas: "r", srt: 'o', fn: (*Service).getBlockList}
+	opGetBlob       = &op{name: "GetBlob", level: levelBlob, action: actBlobRead, data: true, sas: "r", srt: 'o', fn: (*Service).getBlob}
+	opDeleteBlob    = &op{name: "DeleteBlob", level: levelBlob, action: actBlobDelete, data: true, sas: "d", srt: 'o', fn: (*Service).deleteBlob}
+	opSetBlobMD     = &op{name: "SetBlobMetadata", level: levelBlob, action: actBlobWrite, data: true, sas: "w", srt: 'o', fn: (*Service).setBlobMetadata}
+	opSetBlobProps  = &op{name: "SetBlobProperties", level: levelBlob, action: actBlobWrite, data: true, sas: "w", srt: 'o', fn: (*Service).setBlobProperties}
+	opGetBlobMDOnly = &op{name: "GetBlobMetadata", level: levelBlob, action: actBlobRead, data: true, sas: "r", srt: 'o', fn: (*Service).getBlobMetadata}
+)
+
+func unsupportedComp(v string) error {
+	return apiErr(cobalt.EInvalid, codeInvalidQuery, "Value for one of the query parameters specified in the request URI is invalid: comp=%q is not supported.", v).WithTarget("comp")
+}
+
+func unsupportedVerb() error {
+	return apiErr(cobalt.EInvalid, codeUnsupportedVerb, "The resource doesn't support specified Http Verb.")
+}
+
+// resolveOp maps method, target level and the restype/comp parameters to an operation.
+func resolveOp(method string, t target, q url.Values) (*op, error) {
+	comp, restype := q.Get("comp"), q.Get("restype")
+	switch t.level() {
+	case levelAccount:
+		if method == http.MethodGet && comp == "list" {
+			return opListContainers, nil
+		}
+		if comp != "" && comp != "list" {
+			return nil, unsupportedComp(comp)
+		}
+		return nil, apiErr(cobalt.EInvalid, codeInvalidQuery, "Value for one of the query parameters specified in the request URI is invalid.").WithTarget("comp")
+	case levelContainer:
+		if restype != "container" {
+			return nil, apiErr(cobalt.EInvalid, codeInvalidQuery, "Value for one of the query parameters specified in the request URI is invalid: restype must be container.").WithTarget("restype")
+		}
+		switch comp {
+		case "":
+			switch method {
+			case http.MethodPut:
+				return opCreateContainer, nil
+			case http.MethodDelete:
+				return opDeleteContainer, nil
+			case http.MethodGet, http.MethodHead:
+				return opGetContainer, nil
+			}
+		case "metadata":
+			switch method {
+			case http.MethodPut:
+				return opSetContainerMD, nil
+			case http.MethodGet, http.MethodHead:
+				return opGetContainer, nil
+			}
+		case "list":
+			if method == http.MethodGet {
+				return opListBlobs, nil
+			}
+		default:
+			return nil, unsupportedComp(comp)
+		}
+		return nil, unsupportedVerb()
+	}
+	switch comp {
+	case "":
+		switch method {
+		case http.MethodPut:
+			return opPutBlob, nil
+		case http.MethodGet, http.MethodHead:
+			return opGetBlob, nil
+		case http.MethodDelete:
+			return opDeleteBlob, nil
+		}
+	case "block":
+		if method == http.MethodPut {
+			return opPutBlock, nil
+		}
+	case "blocklist":
+		switch method {
+		case http.MethodPut:
+			return opPutBlockList, nil
+		case http.MethodGet:
+			return opGetBlockList, nil
+		}
+	case "metadata":
+		switch method {
+		case http.MethodPut:
+			return opSetBlobMD, nil
+		case http.MethodGet, http.MethodHead:
+			return opGetBlobMDOnly, nil
+		}
+	case "properties":
+		if method == http.MethodPut {
+			return opSetBlobProps, nil
+		}
+	default:
+		return nil, unsupportedComp(comp)
+	}
+	return nil, unsupportedVerb()
+}
