@@ -202,10 +202,10 @@ func writeMetadata(h http.Header, m map[string]string) {
 
 // checksums are the optional transactional checksums a request asks to verify.
 type checksums struct {
-	md5, crc  []byte
-	md5h      hash.Hash
-	crch      hash.Hash64
-	forceMD5  bool
+	md5, crc []byte
+	md5h     hash.Hash
+	crch     hash.Hash64
+	forceMD5 bool
 }
 
 // readChecksums reads Content-MD5 and x-ms-content-crc64; computeMD5 asks for
