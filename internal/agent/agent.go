@@ -1,0 +1,390 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/imds"
+	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+)
+
+// Version is the agent version sent at registration.
+const Version = "cobalt-agent/1"
+
+// Config configures a node agent.
+type Config struct {
+	// ControlPlaneURL is the node API's base URL, https://127.0.0.1:PORT.
+	ControlPlaneURL string
+	// Credential is the node credential issued at allocation.
+	Credential string
+	NodeID     string
+	// RootDir is the node's root directory (AZ_BATCH_NODE_ROOT_DIR).
+	RootDir string
+	// Isolation is "netns", "process" or "" for DefaultIsolation().
+	Isolation string
+	// CAFile is the PEM file of the CA the control plane's certificate chains to.
+	CAFile string
+	Logger *slog.Logger
+	// IMDSRateLimit is the per-node IMDS limit (imds.ParseRateLimit syntax);
+	// "" is Azure's 20/s,5.
+	IMDSRateLimit string
+	Now           func() time.Time
+	// HeartbeatInterval defaults to 3 s; LeaseWait (the long poll) to 20 s.
+	HeartbeatInterval time.Duration
+	LeaseWait         time.Duration
+	// Runner runs start tasks and tasks; nil uses JOBS' taskrun.
+	Runner TaskRunner
+	// HTTPClient overrides the client built from CAFile.
+	HTTPClient *http.Client
+}
+
+// Node states the agent reports.
+const (
+	StateStarting           = "starting"
+	StateWaitingForStart    = "waitingforstarttask"
+	StateStartTaskFailed    = "starttaskfailed"
+	StateIdle               = "idle"
+	StateRunning            = "running"
+	stateUnusable           = "unusable"
+	commandReboot           = "reboot"
+	commandRemove           = "remove"
+	commandTerminatePrefix  = "terminate:"
+	reportStarted           = "started"
+	reportCompleted         = "completed"
+	startTaskResultSuccess  = "success"
+	startTaskStateRunning   = "running"
+	startTaskStateCompleted = "completed"
+)
+
+// phase is where the node is in its start sequence.
+type phase int
+
+const (
+	phaseStarting phase = iota
+	phaseWaitingStart
+	phaseStartFailed
+	phaseReady
+)
+
+// Agent is one node's agent. Create it with New and start it with Run.
+type Agent struct {
+	cfg    Config
+	logger *slog.Logger
+	api    *client
+	httpc  *http.Client
+	runner TaskRunner
+	tokens *tokenCache
+
+	ready chan struct{}
+
+	// Set once registration succeeded, before ready closes.
+	node    nodeproto.NodeConfig
+	dirs    Dirs
+	iso     isolation
+	baseEnv []string
+	secret  string
+
+	taskSecrets sync.Map // per-task IDENTITY_HEADER -> "jobID/taskID"
+
+	mu        sync.Mutex
+	phase     phase
+	startInfo *nodeproto.StartTaskInfo
+	running   map[string]*runningTask
+	used      int
+	changed   chan struct{} // heartbeat now
+	wake      chan struct{} // lease loop: slots or state changed
+	startStop context.CancelFunc
+	tasksWG   sync.WaitGroup
+	removed   bool
+}
+
+type runningTask struct {
+	lease     nodeproto.TaskLease
+	slots     int
+	cancel    context.CancelFunc
+	abandoned bool // do not report: the node was rebooted, removed or stopped
+}
+
+// Run runs an agent for cfg until ctx ends or the control plane removes the
+// node. It returns nil on either, and an error when the agent cannot start.
+func Run(ctx context.Context, cfg Config) error {
+	a, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+// New validates cfg and returns an agent.
+func New(cfg Config) (*Agent, error) {
+	if cfg.ControlPlaneURL == "" || cfg.Credential == "" || cfg.NodeID == "" || cfg.RootDir == "" {
+		return nil, errors.New("agent: ControlPlaneURL, Credential, NodeID and RootDir are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 3 * time.Second
+	}
+	if cfg.LeaseWait <= 0 {
+		cfg.LeaseWait = 20 * time.Second
+	}
+	switch cfg.Isolation {
+	case "":
+		cfg.Isolation = DefaultIsolation()
+	case IsolationNetns:
+		if !netnsSupported() {
+			return nil, errors.New("agent: netns isolation needs Linux, root and the ip command")
+		}
+	case IsolationProcess:
+	default:
+		return nil, fmt.Errorf("agent: unknown isolation %q", cfg.Isolation)
+	}
+	if _, err := imds.ParseRateLimit(cfg.IMDSRateLimit); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	httpc := cfg.HTTPClient
+	if httpc == nil {
+		var err error
+		if httpc, err = newHTTPClient(cfg.CAFile); err != nil {
+			return nil, fmt.Errorf("agent: %w", err)
+		}
+	}
+	runner := cfg.Runner
+	if runner == nil {
+		runner = defaultRunner()
+	}
+	if runner == nil {
+		return nil, errors.New("agent: no task runner")
+	}
+	a := &Agent{
+		cfg:     cfg,
+		logger:  cfg.Logger.With("node", cfg.NodeID),
+		api:     &client{base: strings.TrimRight(cfg.ControlPlaneURL, "/"), credential: cfg.Credential, http: httpc},
+		httpc:   httpc,
+		runner:  runner,
+		ready:   make(chan struct{}),
+		running: map[string]*runningTask{},
+		changed: make(chan struct{}, 1),
+		wake:    make(chan struct{}, 1),
+	}
+	a.tokens = &tokenCache{api: a.api, nodeID: cfg.NodeID, now: cfg.Now,
+		ids: func() []nodeproto.Identity { return a.node.Identities }, entries: map[string]*cacheEntry{}}
+	return a, nil
+}
+
+// Ready is closed once the node is registered and its IMDS serves.
+func (a *Agent) Ready() <-chan struct{} { return a.ready }
+
+// Namespace is the node's network namespace name ("" in process mode);
+// valid after Ready.
+func (a *Agent) Namespace() string { return a.iso.namespace() }
+
+// IMDSURL is the IMDS base URL as the node's tasks see it; valid after Ready.
+func (a *Agent) IMDSURL() string { return a.iso.imdsURL() }
+
+// TaskEnv is the node-level environment every task gets; valid after Ready.
+func (a *Agent) TaskEnv() []string { return append([]string(nil), a.baseEnv...) }
+
+// Dirs is the node's directory layout; valid after Ready.
+func (a *Agent) Dirs() Dirs { return a.dirs }
+
+// State is the node state the agent reports.
+func (a *Agent) State() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.stateLocked()
+}
+
+func (a *Agent) stateLocked() string {
+	switch a.phase {
+	case phaseWaitingStart:
+		return StateWaitingForStart
+	case phaseStartFailed:
+		return StateStartTaskFailed
+	case phaseReady:
+		if len(a.running) > 0 {
+			return StateRunning
+		}
+		return StateIdle
+	}
+	return StateStarting
+}
+
+// Run registers the node, sets it up and serves it until ctx ends or the
+// node is removed.
+func (a *Agent) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	reg, err := a.register(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	a.node = reg.Config
+	if err := a.setup(); err != nil {
+		return err
+	}
+	defer a.teardown()
+	a.logger.Info("node registered", "pool", a.node.PoolID, "isolation", a.cfg.Isolation,
+		"namespace", a.iso.namespace(), "identities", len(a.node.Identities))
+	close(a.ready)
+
+	var loops sync.WaitGroup
+	loops.Add(2)
+	go func() { defer loops.Done(); a.heartbeatLoop(ctx, cancel) }()
+	go func() { defer loops.Done(); a.leaseLoop(ctx) }()
+	a.beginStart(ctx)
+	<-ctx.Done()
+	a.stopTasks()
+	loops.Wait()
+	a.tasksWG.Wait()
+	return nil
+}
+
+// register registers the node, retrying transient failures.
+func (a *Agent) register(ctx context.Context) (nodeproto.RegisterResponse, error) {
+	host, _ := os.Hostname()
+	req := nodeproto.RegisterRequest{NodeID: a.cfg.NodeID, AgentVersion: Version, Hostname: host, Isolation: a.cfg.Isolation}
+	backoff := 200 * time.Millisecond
+	for {
+		var resp nodeproto.RegisterResponse
+		err := a.api.call(ctx, nodeproto.PathRegister, req, &resp, 30*time.Second)
+		if err == nil {
+			if resp.Config.NodeID != "" && resp.Config.NodeID != a.cfg.NodeID {
+				return resp, fmt.Errorf("agent: registered as %q, want %q", resp.Config.NodeID, a.cfg.NodeID)
+			}
+			resp.Config.NodeID = a.cfg.NodeID
+			return resp, nil
+		}
+		if isRemoval(err) || cobalt.IsCode(err, cobalt.EForbidden) || cobalt.IsCode(err, cobalt.EInvalid) {
+			return resp, fmt.Errorf("agent: register: %w", err)
+		}
+		a.logger.Warn("register failed; retrying", "error", err.Error())
+		select {
+		case <-ctx.Done():
+			return resp, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// setup creates the node's directories and isolation and starts IMDS.
+func (a *Agent) setup() error {
+	root, err := filepath.Abs(a.cfg.RootDir)
+	if err != nil {
+		return err
+	}
+	a.dirs = Dirs{NodeRoot: root, Shared: filepath.Join(root, "shared"), Startup: filepath.Join(root, "startup")}
+	for _, d := range []string{"shared", "startup", "workitems", "applications", "fsmounts", "volatile"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			return fmt.Errorf("agent: node directory: %w", err)
+		}
+	}
+	limit, _ := imds.ParseRateLimit(a.cfg.IMDSRateLimit)
+	limiter := imds.NewLimiter(limit, a.cfg.Now)
+	h := handlers{
+		imds: imds.New(imds.Config{Logger: a.logger, Now: a.cfg.Now, Tokens: a.tokens, Limiter: limiter,
+			Instance: a.instance(), TenantID: a.node.TenantID}),
+	}
+	if a.cfg.Isolation == IsolationNetns {
+		iso, err := newNetnsIsolation(NamespaceName(os.Getpid(), a.cfg.NodeID), h, a.node.ForwardPorts, a.logger)
+		if err != nil {
+			return fmt.Errorf("agent: network namespace: %w", err)
+		}
+		a.iso = iso
+	} else {
+		a.secret = newSecret()
+		h.appService = imds.NewAppService(imds.AppServiceConfig{Logger: a.logger, Now: a.cfg.Now, Tokens: a.tokens,
+			Limiter: limiter, Secret: a.secret, TaskSecret: a.taskSecret})
+		iso, err := newProcessIsolation(h, a.secret)
+		if err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
+		a.iso = iso
+	}
+	a.baseEnv = append([]string{
+		"AZ_BATCH_NODE_ROOT_DIR=" + a.dirs.NodeRoot,
+		"AZ_BATCH_NODE_SHARED_DIR=" + a.dirs.Shared,
+		"AZ_BATCH_NODE_STARTUP_DIR=" + a.dirs.Startup,
+		"AZ_BATCH_POOL_ID=" + a.node.PoolID,
+		"AZ_BATCH_NODE_ID=" + a.cfg.NodeID,
+		"AZ_BATCH_ACCOUNT_NAME=" + a.node.AccountName,
+		"AZ_BATCH_NODE_IS_DEDICATED=true",
+	}, a.iso.env()...)
+	return nil
+}
+
+func (a *Agent) teardown() {
+	if err := a.iso.close(); err != nil {
+		a.logger.Warn("isolation cleanup", "error", err.Error())
+	}
+	a.mu.Lock()
+	removed := a.removed
+	a.mu.Unlock()
+	if removed {
+		if err := os.RemoveAll(a.dirs.NodeRoot); err != nil {
+			a.logger.Warn("remove node directory", "error", err.Error())
+		}
+	}
+}
+
+func (a *Agent) taskSecret(h string) (string, bool) {
+	v, ok := a.taskSecrets.Load(h)
+	if !ok {
+		return "", false
+	}
+	return v.(string), true
+}
+
+// instance is the node's /metadata/instance description.
+func (a *Agent) instance() imds.Instance {
+	n := a.node
+	rid := ""
+	if n.SubscriptionID != "" {
+		rid = "/subscriptions/" + n.SubscriptionID + "/resourceGroups/" + n.ResourceGroup +
+			"/providers/Microsoft.Batch/batchAccounts/" + n.AccountName + "/pools/" + n.PoolID + "/nodes/" + n.NodeID
+	}
+	return imds.Instance{
+		Name: n.NodeID, VMID: vmID(n.NodeID), Location: n.Location, VMSize: n.VMSize, OSType: "Linux",
+		ResourceID: rid, SubscriptionID: n.SubscriptionID, ResourceGroupName: n.ResourceGroup,
+		Tags:          map[string]string{"BatchAccountName": n.AccountName, "BatchPoolName": n.PoolID},
+		AzEnvironment: "AzurePublicCloud", Priority: "Regular", Publisher: "canonical",
+		Offer: "ubuntu-24_04-lts", SKU: "server", Version: "latest", PrivateIP: "127.0.0.1",
+	}
+}
+
+// notify wakes the heartbeat and lease loops.
+func (a *Agent) notify() {
+	select {
+	case a.changed <- struct{}{}:
+	default:
+	}
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (a *Agent) freeSlots() int {
+	slots := a.node.TaskSlotsPerNode
+	if slots <= 0 {
+		slots = 1
+	}
+	return slots - a.used
+}

@@ -1,0 +1,140 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/imds"
+	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+)
+
+// maxResponse bounds a node API response body.
+const maxResponse = 8 << 20
+
+// client calls the control plane's node API.
+type client struct {
+	base       string // no trailing slash
+	credential string
+	http       *http.Client
+}
+
+// newHTTPClient returns an HTTPS client that trusts the CA in caFile (and the
+// system roots when caFile is empty).
+func newHTTPClient(caFile string) (*http.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil // the control plane is never reached through a proxy
+	tr.MaxIdleConns = 256
+	tr.MaxIdleConnsPerHost = 128
+	tr.ForceAttemptHTTP2 = true
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("read CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("no certificate in CA file %s", caFile)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: tr}, nil
+}
+
+// call POSTs in as JSON to path and decodes the 2xx response into out.
+// Non-2xx responses become *cobalt.Error (see apiError).
+func (c *client) call(ctx context.Context, path string, in, out any, timeout time.Duration) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Authorization", "Bearer "+c.credential)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("node api %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return fmt.Errorf("node api %s: read: %w", path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return apiError(resp.StatusCode, data)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("node api %s: decode: %w", path, err)
+	}
+	return nil
+}
+
+// Node protocol error codes the agent acts on.
+const (
+	codeNodeRemoved  = "NodeRemoved"
+	codeUnauthorized = "Unauthorized"
+)
+
+// apiError maps a node API error response to a *cobalt.Error whose Reason is
+// the protocol's code.
+func apiError(status int, body []byte) error {
+	var e nodeproto.Error
+	_ = json.Unmarshal(body, &e)
+	msg := e.Message
+	if msg == "" {
+		msg = fmt.Sprintf("node api returned %d", status)
+	}
+	var code cobalt.Code
+	switch {
+	case e.Code == imds.ReasonIdentityNotFound:
+		code = cobalt.ENotFound
+	case e.Code == imds.ReasonMultipleIdentities:
+		code = cobalt.EInvalid
+	case status == http.StatusBadRequest:
+		code = cobalt.EInvalid
+	case status == http.StatusUnauthorized:
+		code = cobalt.EUnauthorized
+	case status == http.StatusForbidden:
+		code = cobalt.EForbidden
+	case status == http.StatusNotFound:
+		code = cobalt.ENotFound
+	case status == http.StatusGone:
+		code = cobalt.ENotFound
+	case status == http.StatusConflict:
+		code = cobalt.EConflict
+	case status == http.StatusTooManyRequests:
+		code = cobalt.ETooManyRequests
+	default:
+		code = cobalt.EInternal
+	}
+	return (&cobalt.Error{Code: code, Message: msg}).WithReason(e.Code)
+}
+
+// isRemoval reports whether err says this node's credential is no longer
+// valid: the node was removed or never existed.
+func isRemoval(err error) bool {
+	r := cobalt.ErrorReason(err)
+	return r == codeNodeRemoved || r == codeUnauthorized || cobalt.IsCode(err, cobalt.EUnauthorized) ||
+		strings.EqualFold(r, "NodeNotFound")
+}

@@ -1,0 +1,272 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+)
+
+// fakeControlPlane is an in-test implementation of the node API (a test
+// double of POOLS' nodeapi and JOBS' dispatcher): it registers one node with
+// a fixed configuration, records heartbeats, reports and token requests,
+// hands out queued leases and queued heartbeat commands.
+type fakeControlPlane struct {
+	t      *testing.T
+	srv    *httptest.Server
+	caFile string
+	cred   string
+
+	mu         sync.Mutex
+	config     nodeproto.NodeConfig
+	states     []string
+	startInfos []nodeproto.StartTaskInfo
+	leases     []nodeproto.TaskLease
+	leaseReqs  []nodeproto.LeaseRequest
+	commands   []string
+	reports    []nodeproto.ReportRequest
+	tokenReqs  []nodeproto.TokenRequest
+	tokenSeq   int
+	tokenLife  time.Duration
+	tokenErr   *nodeproto.Error
+	tokenErrSt int
+	changed    chan struct{}
+}
+
+func newFakeControlPlane(t *testing.T, cfg nodeproto.NodeConfig) *fakeControlPlane {
+	f := &fakeControlPlane{t: t, config: cfg, cred: "node-credential-1", tokenLife: time.Hour, changed: make(chan struct{}, 1)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+nodeproto.PathRegister, f.handle(func(body []byte) (any, int) {
+		var r nodeproto.RegisterRequest
+		_ = json.Unmarshal(body, &r)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		c := f.config
+		c.NodeID = r.NodeID
+		return nodeproto.RegisterResponse{Config: c}, 200
+	}))
+	mux.HandleFunc("POST "+nodeproto.PathHeartbeat, f.handle(func(body []byte) (any, int) {
+		var r nodeproto.HeartbeatRequest
+		_ = json.Unmarshal(body, &r)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if len(f.states) == 0 || f.states[len(f.states)-1] != r.State {
+			f.states = append(f.states, r.State)
+		}
+		if r.StartTaskInfo != nil {
+			f.startInfos = append(f.startInfos, *r.StartTaskInfo)
+		}
+		cmds := f.commands
+		f.commands = nil
+		return nodeproto.HeartbeatResponse{Commands: cmds}, 200
+	}))
+	mux.HandleFunc("POST "+nodeproto.PathLease, f.handle(func(body []byte) (any, int) {
+		var r nodeproto.LeaseRequest
+		_ = json.Unmarshal(body, &r)
+		deadline := time.Now().Add(time.Duration(r.WaitSeconds) * time.Second)
+		for {
+			f.mu.Lock()
+			f.leaseReqs = append(f.leaseReqs, r)
+			if n := min(len(f.leases), r.FreeSlots); n > 0 {
+				out := f.leases[:n]
+				f.leases = f.leases[n:]
+				f.mu.Unlock()
+				return nodeproto.LeaseResponse{Leases: out}, 200
+			}
+			f.mu.Unlock()
+			if time.Now().After(deadline) {
+				return nodeproto.LeaseResponse{}, 200
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}))
+	mux.HandleFunc("POST "+nodeproto.PathReport, f.handle(func(body []byte) (any, int) {
+		var r nodeproto.ReportRequest
+		_ = json.Unmarshal(body, &r)
+		f.mu.Lock()
+		f.reports = append(f.reports, r)
+		f.mu.Unlock()
+		return nodeproto.ReportResponse{}, 200
+	}))
+	mux.HandleFunc("POST "+nodeproto.PathToken, f.handle(func(body []byte) (any, int) {
+		var r nodeproto.TokenRequest
+		_ = json.Unmarshal(body, &r)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.tokenReqs = append(f.tokenReqs, r)
+		if f.tokenErr != nil {
+			return f.tokenErr, f.tokenErrSt
+		}
+		var id *nodeproto.Identity
+		for i := range f.config.Identities {
+			if strings.EqualFold(f.config.Identities[i].ResourceID, r.ResourceID) {
+				id = &f.config.Identities[i]
+			}
+		}
+		if id == nil {
+			return nodeproto.Error{Code: "IdentityNotFound", Message: "no such identity"}, 400
+		}
+		f.tokenSeq++
+		now := time.Now().Truncate(time.Second)
+		return nodeproto.TokenResponse{
+			AccessToken: fmt.Sprintf("tok-%d-%s-%s", f.tokenSeq, id.ClientID, r.Resource),
+			IssuedAt:    now, NotBefore: now, ExpiresOn: now.Add(f.tokenLife),
+			Resource: r.Resource, Identity: *id,
+		}, 200
+	}))
+	mux.HandleFunc("GET /ping", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "pong") })
+	f.srv = httptest.NewTLSServer(mux)
+	t.Cleanup(f.srv.Close)
+	f.caFile = filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(f.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(f.srv.Listener.Addr().String())
+	p, _ := strconv.Atoi(port)
+	f.mu.Lock()
+	f.config.ForwardPorts = append(f.config.ForwardPorts, p)
+	f.mu.Unlock()
+	return f
+}
+
+func (f *fakeControlPlane) port() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.config.ForwardPorts[len(f.config.ForwardPorts)-1]
+}
+
+func (f *fakeControlPlane) handle(fn func([]byte) (any, int)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+f.cred {
+			w.WriteHeader(401)
+			_ = json.NewEncoder(w).Encode(nodeproto.Error{Code: "Unauthorized", Message: "bad credential"})
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		out, status := fn(body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(out)
+		select {
+		case f.changed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// waitFor polls cond (under the fake's lock) until it holds or 30 s pass.
+func (f *fakeControlPlane) waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		f.mu.Lock()
+		ok := cond()
+		f.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-f.changed:
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t.Fatalf("timed out waiting for %s; states %v, reports %+v", what, f.states, f.reports)
+}
+
+func (f *fakeControlPlane) completed(leaseID string) *nodeproto.ReportRequest {
+	for i := range f.reports {
+		if f.reports[i].LeaseID == leaseID && f.reports[i].Event == "completed" {
+			return &f.reports[i]
+		}
+	}
+	return nil
+}
+
+// shellRunner is a minimal TaskRunner for agent tests (a test double of
+// JOBS' taskrun): it runs the command line with sh -c in the task's
+// directory, with the node environment, through the isolation's Wrap, and
+// keeps stdout/stderr in files like Batch's.
+type shellRunner struct{}
+
+func (shellRunner) dir(d Dirs, jobID, taskID string) string {
+	return filepath.Join(d.NodeRoot, "workitems", jobID, "job-1", taskID)
+}
+
+func (shellRunner) run(ctx context.Context, cfg TaskConfig, dir, commandLine string, env []nodeproto.EnvironmentSetting) (int, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "wd"), 0o755); err != nil {
+		return -1, err
+	}
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", commandLine)
+	cmd.Dir = filepath.Join(dir, "wd")
+	cmd.Env = append(os.Environ(), cfg.BaseEnv...)
+	for _, e := range env {
+		cmd.Env = append(cmd.Env, e.Name+"="+e.Value)
+	}
+	stdout, err := os.Create(filepath.Join(dir, "stdout.txt"))
+	if err != nil {
+		return -1, err
+	}
+	defer stdout.Close()
+	stderr, err := os.Create(filepath.Join(dir, "stderr.txt"))
+	if err != nil {
+		return -1, err
+	}
+	defer stderr.Close()
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if cfg.Wrap != nil {
+		cfg.Wrap(cmd)
+	}
+	err = cmd.Run()
+	if cmd.ProcessState != nil {
+		return cmd.ProcessState.ExitCode(), nil
+	}
+	return -1, err
+}
+
+func (r shellRunner) RunStartTask(ctx context.Context, cfg TaskConfig, d Dirs, st nodeproto.StartTask, attempt int) nodeproto.StartTaskInfo {
+	start := time.Now().UTC()
+	code, err := r.run(ctx, cfg, d.Startup, st.CommandLine, st.Environment)
+	end := time.Now().UTC()
+	info := nodeproto.StartTaskInfo{State: "completed", StartTime: start, EndTime: &end, ExitCode: &code, Result: "success"}
+	if err != nil || code != 0 {
+		info.Result = "failure"
+		info.Failure = &nodeproto.FailureInfo{Category: "usererror", Code: "FailureExitCode", Message: "exit code " + strconv.Itoa(code)}
+	}
+	return info
+}
+
+func (r shellRunner) RunTask(ctx context.Context, cfg TaskConfig, d Dirs, l nodeproto.TaskLease) nodeproto.ReportRequest {
+	start := time.Now().UTC()
+	code, err := r.run(ctx, cfg, r.dir(d, l.JobID, l.TaskID), l.CommandLine, l.Environment)
+	end := time.Now().UTC()
+	rep := nodeproto.ReportRequest{LeaseID: l.LeaseID, Event: "completed", StartTime: start, EndTime: &end, ExitCode: &code}
+	if err != nil || code != 0 {
+		rep.Failure = &nodeproto.FailureInfo{Category: "usererror", Code: "FailureExitCode", Message: fmt.Sprint(err)}
+	}
+	return rep
+}
+
+// taskOutput reads a finished task's stdout and stderr.
+func taskOutput(t *testing.T, a *Agent, jobID, taskID string) (string, string) {
+	t.Helper()
+	dir := shellRunner{}.dir(a.Dirs(), jobID, taskID)
+	out, _ := os.ReadFile(filepath.Join(dir, "stdout.txt"))
+	errb, _ := os.ReadFile(filepath.Join(dir, "stderr.txt"))
+	return string(out), string(errb)
+}

@@ -1,0 +1,308 @@
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+)
+
+// heartbeatLoop reports the node's state every interval and at every state
+// change, and carries out the control plane's commands. remove cancels the
+// agent.
+func (a *Agent) heartbeatLoop(ctx context.Context, stop context.CancelFunc) {
+	t := time.NewTicker(a.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		a.mu.Lock()
+		req := nodeproto.HeartbeatRequest{NodeID: a.cfg.NodeID, State: a.stateLocked()}
+		if a.startInfo != nil {
+			si := *a.startInfo
+			req.StartTaskInfo = &si
+		}
+		for id := range a.running {
+			req.RunningLeases = append(req.RunningLeases, id)
+		}
+		a.mu.Unlock()
+		var resp nodeproto.HeartbeatResponse
+		err := a.api.call(ctx, nodeproto.PathHeartbeat, req, &resp, 30*time.Second)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil && isRemoval(err):
+			a.logger.Info("node removed by the control plane", "reason", cobalt.ErrorReason(err))
+			a.markRemoved()
+			stop()
+			return
+		case err != nil:
+			a.logger.Warn("heartbeat failed", "error", err.Error())
+		}
+		for _, c := range resp.Commands {
+			switch {
+			case c == commandRemove:
+				a.logger.Info("remove command")
+				a.markRemoved()
+				stop()
+				return
+			case c == commandReboot:
+				a.logger.Info("reboot command")
+				a.reboot(ctx)
+			case strings.HasPrefix(c, commandTerminatePrefix):
+				a.terminate(strings.TrimPrefix(c, commandTerminatePrefix))
+			default:
+				a.logger.Warn("unknown command", "command", c)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-a.changed:
+		}
+	}
+}
+
+func (a *Agent) markRemoved() {
+	a.mu.Lock()
+	a.removed = true
+	a.mu.Unlock()
+	a.stopTasks()
+}
+
+// beginStart runs the start sequence: the start task if the pool has one,
+// waiting for it when WaitForSuccess says so.
+func (a *Agent) beginStart(ctx context.Context) {
+	st := a.node.StartTask
+	a.mu.Lock()
+	if a.startStop != nil {
+		a.startStop()
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	a.startStop = cancel
+	a.startInfo = nil
+	switch {
+	case st == nil:
+		a.phase = phaseReady
+	case st.WaitForSuccess:
+		a.phase = phaseWaitingStart
+	default:
+		a.phase = phaseReady
+	}
+	a.mu.Unlock()
+	a.notify()
+	if st == nil {
+		return
+	}
+	go a.runStartTask(sctx, *st)
+}
+
+func (a *Agent) runStartTask(ctx context.Context, st nodeproto.StartTask) {
+	for attempt := 0; ; attempt++ {
+		a.mu.Lock()
+		a.startInfo = &nodeproto.StartTaskInfo{State: startTaskStateRunning, StartTime: a.cfg.Now().UTC(), RetryCount: attempt}
+		a.mu.Unlock()
+		a.notify()
+		tcfg, _ := a.taskConfig("")
+		info := a.runner.RunStartTask(ctx, tcfg, a.dirs, st, attempt)
+		if ctx.Err() != nil {
+			return // rebooted or stopped: the next start sequence reports
+		}
+		info.RetryCount = attempt
+		if info.State == "" {
+			info.State = startTaskStateCompleted
+		}
+		ok := info.Result == startTaskResultSuccess || (info.Result == "" && info.Failure == nil && info.ExitCode != nil && *info.ExitCode == 0)
+		last := ok || (st.MaxTaskRetryCount >= 0 && attempt >= st.MaxTaskRetryCount)
+		a.mu.Lock()
+		a.startInfo = &info
+		if last && st.WaitForSuccess {
+			if ok {
+				a.phase = phaseReady
+			} else {
+				a.phase = phaseStartFailed
+			}
+		}
+		a.mu.Unlock()
+		a.notify()
+		if last {
+			a.logger.Info("start task finished", "success", ok, "attempts", attempt+1)
+			return
+		}
+	}
+}
+
+// reboot stops every task, as a reboot would, and runs the start sequence again.
+func (a *Agent) reboot(ctx context.Context) {
+	a.stopTasks()
+	a.tasksWG.Wait()
+	a.mu.Lock()
+	a.phase = phaseStarting
+	a.mu.Unlock()
+	a.notify()
+	a.beginStart(ctx)
+}
+
+// stopTasks abandons every running task and the start task.
+func (a *Agent) stopTasks() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.startStop != nil {
+		a.startStop()
+	}
+	for _, rt := range a.running {
+		rt.abandoned = true
+		rt.cancel()
+	}
+}
+
+// terminate ends one task; its completion is reported.
+func (a *Agent) terminate(leaseID string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if rt := a.running[leaseID]; rt != nil {
+		rt.cancel()
+	}
+}
+
+// leaseLoop long-polls for work whenever the node can take some.
+func (a *Agent) leaseLoop(ctx context.Context) {
+	backoff := 200 * time.Millisecond
+	for ctx.Err() == nil {
+		a.mu.Lock()
+		st, free := a.stateLocked(), a.freeSlots()
+		a.mu.Unlock()
+		if (st != StateIdle && st != StateRunning) || free <= 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-a.wake:
+			}
+			continue
+		}
+		wait := a.cfg.LeaseWait
+		var resp nodeproto.LeaseResponse
+		err := a.api.call(ctx, nodeproto.PathLease, nodeproto.LeaseRequest{
+			NodeID: a.cfg.NodeID, FreeSlots: free, WaitSeconds: int((wait + time.Second - 1) / time.Second),
+		}, &resp, wait+30*time.Second)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			a.logger.Warn("lease failed", "error", err.Error())
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 5*time.Second)
+			continue
+		}
+		backoff = 200 * time.Millisecond
+		for _, l := range resp.Leases {
+			a.startLease(ctx, l)
+		}
+	}
+}
+
+// startLease runs one leased task in its own goroutine.
+func (a *Agent) startLease(ctx context.Context, l nodeproto.TaskLease) {
+	tctx, cancel := context.WithCancel(ctx)
+	rt := &runningTask{lease: l, slots: max(l.RequiredSlots, 1), cancel: cancel}
+	a.mu.Lock()
+	if _, dup := a.running[l.LeaseID]; dup {
+		a.mu.Unlock()
+		cancel()
+		return
+	}
+	a.running[l.LeaseID] = rt
+	a.used += rt.slots
+	a.tasksWG.Add(1)
+	a.mu.Unlock()
+	a.notify()
+	go func() {
+		defer a.tasksWG.Done()
+		defer cancel()
+		taskKey := l.JobID + "/" + l.TaskID
+		a.report(ctx, nodeproto.ReportRequest{NodeID: a.cfg.NodeID, LeaseID: l.LeaseID, Event: reportStarted, StartTime: a.cfg.Now().UTC()})
+		tcfg, forget := a.taskConfig(taskKey)
+		rep := a.runner.RunTask(tctx, tcfg, a.dirs, l)
+		forget()
+		a.mu.Lock()
+		delete(a.running, l.LeaseID)
+		a.used -= rt.slots
+		abandoned := rt.abandoned
+		a.mu.Unlock()
+		a.notify()
+		if abandoned {
+			return
+		}
+		rep.NodeID, rep.LeaseID = a.cfg.NodeID, l.LeaseID
+		if rep.Event == "" {
+			rep.Event = reportCompleted
+		}
+		a.report(ctx, rep)
+	}()
+}
+
+// report sends a task report, retrying transient failures a few times.
+func (a *Agent) report(ctx context.Context, r nodeproto.ReportRequest) {
+	backoff := 200 * time.Millisecond
+	for try := 0; try < 6; try++ {
+		err := a.api.call(ctx, nodeproto.PathReport, r, nil, 30*time.Second)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		code := cobalt.ErrorCode(err)
+		if code != cobalt.EInternal && code != cobalt.ETooManyRequests {
+			a.logger.Warn("report refused", "lease", r.LeaseID, "event", r.Event, "error", err.Error())
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff *= 2
+	}
+	a.logger.Warn("report failed", "lease", r.LeaseID, "event", r.Event)
+}
+
+// taskConfig is the runner configuration for a task ("" for the start task).
+// In process mode each task gets its own IDENTITY_HEADER so that the tokens
+// it asks for are attributed to it; done forgets that secret.
+func (a *Agent) taskConfig(taskKey string) (cfg TaskConfig, done func()) {
+	env, done := a.baseEnv, func() {}
+	if taskKey != "" && a.secret != "" {
+		s := newSecret()
+		a.taskSecrets.Store(s, taskKey)
+		done = func() { a.taskSecrets.Delete(s) }
+		env = make([]string, 0, len(a.baseEnv))
+		for _, kv := range a.baseEnv {
+			if strings.HasPrefix(kv, "IDENTITY_HEADER=") {
+				kv = "IDENTITY_HEADER=" + s
+			}
+			env = append(env, kv)
+		}
+	}
+	return TaskConfig{
+		Logger:     a.logger,
+		Now:        a.cfg.Now,
+		Token:      a.tokens.taskToken,
+		HTTPClient: a.httpc,
+		Wrap:       func(cmd *exec.Cmd) { a.iso.wrap(cmd) },
+		BaseEnv:    env,
+	}, done
+}
+
+// vmID derives a stable UUID-shaped VM ID from the node ID.
+func vmID(nodeID string) string {
+	s := sha256.Sum256([]byte("vmid:" + nodeID))
+	s[6] = s[6]&0x0f | 0x40
+	s[8] = s[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", s[0:4], s[4:6], s[6:8], s[8:10], s[10:16])
+}

@@ -1,0 +1,336 @@
+//go:build linux
+
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// NetnsDir is where named network namespaces live (as `ip netns` keeps them).
+const NetnsDir = "/run/netns"
+
+// NetnsPrefix starts the name of every namespace Cobalt creates.
+const NetnsPrefix = "cobalt-"
+
+// IMDSAddress is the link-local address IMDS serves on inside a namespace.
+const IMDSAddress = "169.254.169.254"
+
+func netnsSupported() bool {
+	if os.Geteuid() != 0 {
+		return false
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		return false
+	}
+	_, err := os.Stat("/proc/self/ns/net")
+	return err == nil
+}
+
+// NamespaceName is the network namespace name of nodeID when created by the
+// process pid: cobalt-<pid>-<8 hex of the node ID's hash>. The pid lets a
+// later start find namespaces whose owner died (see SweepNamespaces).
+func NamespaceName(pid int, nodeID string) string {
+	sum := sha256.Sum256([]byte(nodeID))
+	return NetnsPrefix + strconv.Itoa(pid) + "-" + hex.EncodeToString(sum[:4])
+}
+
+// namespaceOwner parses the owner pid from a namespace name.
+func namespaceOwner(name string) (int, bool) {
+	rest, ok := strings.CutPrefix(name, NetnsPrefix)
+	if !ok {
+		return 0, false
+	}
+	p, _, ok := strings.Cut(rest, "-")
+	if !ok {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(p)
+	return pid, err == nil && pid > 0
+}
+
+// SweepNamespaces deletes the cobalt-* namespaces whose creating process is
+// gone (left behind by a crash). Namespaces of live processes, this one
+// included, are kept. It returns the names it removed.
+func SweepNamespaces(logger *slog.Logger) ([]string, error) {
+	ents, err := os.ReadDir(NetnsDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	var errs []error
+	for _, e := range ents {
+		pid, ok := namespaceOwner(e.Name())
+		if !ok || processAlive(pid) {
+			continue
+		}
+		if err := deleteNamespace(e.Name()); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if logger != nil {
+			logger.Info("removed stale node namespace", "netns", e.Name())
+		}
+		removed = append(removed, e.Name())
+	}
+	return removed, errors.Join(errs...)
+}
+
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+func runIP(args ...string) error {
+	out, err := exec.Command("ip", args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func deleteNamespace(name string) error {
+	if err := runIP("netns", "delete", name); err != nil {
+		if _, statErr := os.Stat(filepath.Join(NetnsDir, name)); errors.Is(statErr, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// inNamespace runs fn on an OS thread switched into the namespace at path,
+// then switches the thread back. Sockets created by fn stay in the namespace.
+func inNamespace(path string, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		host, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer host.Close()
+		target, err := os.Open(path)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("setns %s: %w", path, err)
+			return
+		}
+		ferr := fn()
+		if err := unix.Setns(int(host.Fd()), unix.CLONE_NEWNET); err != nil {
+			// Leave the thread locked: it dies with this goroutine rather than
+			// serving other goroutines from the wrong namespace.
+			errc <- errors.Join(ferr, fmt.Errorf("setns back to the host: %w", err))
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
+}
+
+// netnsIsolation is a node as its own network namespace.
+type netnsIsolation struct {
+	name    string
+	path    string
+	logger  *slog.Logger
+	servers []*http.Server
+	lns     []net.Listener
+
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+}
+
+// newNetnsIsolation creates the namespace name with lo up and the IMDS
+// address on lo, serves h.imds on 169.254.169.254:80 inside it, and forwards
+// each of ports from 127.0.0.1:PORT inside to 127.0.0.1:PORT of the agent's
+// own namespace.
+func newNetnsIsolation(name string, h handlers, ports []int, logger *slog.Logger) (n *netnsIsolation, err error) {
+	n = &netnsIsolation{name: name, path: filepath.Join(NetnsDir, name), logger: logger, conns: map[net.Conn]struct{}{}}
+	if _, statErr := os.Stat(n.path); statErr == nil {
+		// Left over by this very pid (an earlier node with the same ID).
+		if err := deleteNamespace(name); err != nil {
+			return nil, err
+		}
+	}
+	if err := runIP("netns", "add", name); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = n.close()
+		}
+	}()
+	if err := runIP("-n", name, "link", "set", "lo", "up"); err != nil {
+		return n, err
+	}
+	// The IMDS address exists only on lo inside the node's own namespace.
+	if err := runIP("-n", name, "addr", "add", IMDSAddress+"/32", "dev", "lo"); err != nil {
+		return n, err
+	}
+	var imdsLn net.Listener
+	if err := inNamespace(n.path, func() error {
+		var err error
+		imdsLn, err = net.Listen("tcp4", IMDSAddress+":80")
+		if err != nil {
+			return err
+		}
+		for _, p := range ports {
+			ln, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(p))
+			if err != nil {
+				return fmt.Errorf("forward port %d: %w", p, err)
+			}
+			n.lns = append(n.lns, ln)
+		}
+		return nil
+	}); err != nil {
+		if imdsLn != nil {
+			imdsLn.Close()
+		}
+		return n, err
+	}
+	srv := newServer(h.imds)
+	n.servers = append(n.servers, srv)
+	go func() { _ = srv.Serve(imdsLn) }()
+	for _, ln := range n.lns {
+		n.wg.Add(1)
+		go n.forward(ln)
+	}
+	return n, nil
+}
+
+// forward accepts connections inside the namespace and splices each to the
+// same port on the agent's loopback.
+func (n *netnsIsolation) forward(ln net.Listener) {
+	defer n.wg.Done()
+	target := ln.Addr().String() // 127.0.0.1:PORT, dialled from the agent's namespace
+	for {
+		in, err := ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return
+		}
+		if !n.track(in) {
+			in.Close()
+			return
+		}
+		go func() {
+			defer n.untrack(in)
+			out, err := net.DialTimeout("tcp", target, 10*time.Second)
+			if err != nil {
+				n.logger.Debug("forward dial", "addr", target, "error", err.Error())
+				return
+			}
+			if !n.track(out) {
+				out.Close()
+				return
+			}
+			defer n.untrack(out)
+			done := make(chan struct{}, 2)
+			go func() { _, _ = io.Copy(out, in); closeWrite(out); done <- struct{}{} }()
+			go func() { _, _ = io.Copy(in, out); closeWrite(in); done <- struct{}{} }()
+			<-done
+			<-done
+		}()
+	}
+}
+
+func closeWrite(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+	}
+}
+
+func (n *netnsIsolation) track(c net.Conn) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return false
+	}
+	n.conns[c] = struct{}{}
+	return true
+}
+
+func (n *netnsIsolation) untrack(c net.Conn) {
+	c.Close()
+	n.mu.Lock()
+	delete(n.conns, c)
+	n.mu.Unlock()
+}
+
+func (n *netnsIsolation) env() []string { return nil }
+
+// wrap runs cmd inside the namespace through nsenter.
+func (n *netnsIsolation) wrap(cmd *exec.Cmd) {
+	nsenter, err := exec.LookPath("nsenter")
+	if err != nil {
+		// ip netns exec also works, at the cost of a private /sys mount.
+		args := append([]string{"ip", "netns", "exec", n.name, cmd.Path}, cmd.Args[1:]...)
+		cmd.Path, cmd.Args = "/usr/sbin/ip", args
+		if p, err := exec.LookPath("ip"); err == nil {
+			cmd.Path = p
+		}
+		return
+	}
+	args := append([]string{"nsenter", "--net=" + n.path, "--", cmd.Path}, cmd.Args[1:]...)
+	cmd.Path, cmd.Args = nsenter, args
+}
+
+func (n *netnsIsolation) imdsURL() string { return "http://" + IMDSAddress }
+
+func (n *netnsIsolation) namespace() string { return n.name }
+
+func (n *netnsIsolation) close() error {
+	n.mu.Lock()
+	n.closed = true
+	for c := range n.conns {
+		c.Close()
+	}
+	n.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for _, s := range n.servers {
+		_ = s.Shutdown(ctx)
+		_ = s.Close()
+	}
+	for _, ln := range n.lns {
+		ln.Close()
+	}
+	n.wg.Wait()
+	return deleteNamespace(n.name)
+}

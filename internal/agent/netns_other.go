@@ -1,0 +1,20 @@
+//go:build !linux
+
+package agent
+
+import (
+	"errors"
+	"log/slog"
+)
+
+func netnsSupported() bool { return false }
+
+// SweepNamespaces does nothing where network namespaces do not exist.
+func SweepNamespaces(*slog.Logger) ([]string, error) { return nil, nil }
+
+// NamespaceName is meaningful only on Linux.
+func NamespaceName(pid int, nodeID string) string { return "" }
+
+func newNetnsIsolation(string, handlers, []int, *slog.Logger) (isolation, error) {
+	return nil, errors.New("netns isolation needs Linux")
+}

@@ -1,0 +1,173 @@
+//go:build linux
+
+package agent
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+)
+
+func requireNetns(t *testing.T) {
+	t.Helper()
+	if !netnsSupported() {
+		t.Skip("netns isolation needs root and the ip command")
+	}
+}
+
+// noLinkLocalOnHost fails if 169.254.169.254 appears in the addresses or
+// routes of the agent's own namespace or of the machine's initial one.
+func noLinkLocalOnHost(t *testing.T) {
+	t.Helper()
+	cmds := [][]string{{"ip", "addr"}, {"ip", "route", "show", "table", "all"}}
+	if _, err := exec.LookPath("nsenter"); err == nil {
+		cmds = append(cmds, []string{"nsenter", "--net=/proc/1/ns/net", "ip", "addr"},
+			[]string{"nsenter", "--net=/proc/1/ns/net", "ip", "route", "show", "table", "all"})
+	}
+	for _, c := range cmds {
+		out, err := exec.Command(c[0], c[1:]...).CombinedOutput()
+		if err != nil {
+			t.Logf("%v: %v %s", c, err, out)
+			continue
+		}
+		if strings.Contains(string(out), "169.254.169.254") {
+			t.Errorf("%v shows 169.254.169.254 outside the node namespace:\n%s", c, out)
+		}
+	}
+}
+
+func TestNetnsNodeCurl(t *testing.T) {
+	requireNetns(t)
+	t.Parallel()
+	f := newFakeControlPlane(t, nodeConfig(identityA))
+	a, _ := startAgent(t, f, IsolationNetns, nil)
+	ns := a.Namespace()
+	if !strings.HasPrefix(ns, NetnsPrefix) {
+		t.Fatalf("namespace %q", ns)
+	}
+	if _, err := os.Stat(filepath.Join(NetnsDir, ns)); err != nil {
+		t.Fatalf("namespace not created: %v", err)
+	}
+	if a.IMDSURL() != "http://169.254.169.254" {
+		t.Errorf("IMDS URL %s", a.IMDSURL())
+	}
+	for _, kv := range a.TaskEnv() {
+		if strings.HasPrefix(kv, "IDENTITY_") || strings.HasPrefix(kv, "AZURE_POD_IDENTITY") {
+			t.Errorf("netns task environment has %s: SDKs would not use IMDS", kv)
+		}
+	}
+	noLinkLocalOnHost(t)
+
+	// The documented command, verbatim, in a task; then a control-plane URL
+	// through the forwarded port, the same URL as outside.
+	cmd := `curl -sS 'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/' -H Metadata:true
+echo
+curl -sS --cacert ` + f.caFile + ` ` + f.srv.URL + `/ping
+echo
+ip -o addr show dev lo`
+	f.mu.Lock()
+	f.leases = append(f.leases, nodeproto.TaskLease{LeaseID: "curl", JobID: "job1", TaskID: "curl", CommandLine: cmd})
+	f.mu.Unlock()
+	f.waitFor(t, "curl task", func() bool { return f.completed("curl") != nil })
+	out, stderr := taskOutput(t, a, "job1", "curl")
+	lines := strings.SplitN(out, "\n", 3)
+	if len(lines) < 3 {
+		t.Fatalf("stdout %q stderr %q", out, stderr)
+	}
+	var body map[string]string
+	if err := json.Unmarshal([]byte(lines[0]), &body); err != nil {
+		t.Fatalf("token body %q: %v (stderr %s)", lines[0], err, stderr)
+	}
+	if !strings.HasSuffix(body["access_token"], "-https://management.azure.com/") || body["client_id"] != identityA.ClientID ||
+		body["resource"] != "https://management.azure.com/" || body["token_type"] != "Bearer" {
+		t.Errorf("token body %v", body)
+	}
+	if lines[1] != "pong" {
+		t.Errorf("forwarded control-plane port: %q (stderr %s)", lines[1], stderr)
+	}
+	if !strings.Contains(lines[2], "169.254.169.254/32") {
+		t.Errorf("the node namespace lacks the IMDS address: %s", lines[2])
+	}
+	noLinkLocalOnHost(t)
+}
+
+func TestNetnsRemovedOnStop(t *testing.T) {
+	requireNetns(t)
+	t.Parallel()
+	f := newFakeControlPlane(t, nodeConfig(identityA))
+	a, done := startAgent(t, f, IsolationNetns, nil)
+	ns := a.Namespace()
+	f.mu.Lock()
+	f.commands = append(f.commands, "remove")
+	f.mu.Unlock()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("agent did not stop")
+	}
+	if _, err := os.Stat(filepath.Join(NetnsDir, ns)); !os.IsNotExist(err) {
+		t.Errorf("namespace %s survives the node: %v", ns, err)
+	}
+}
+
+func TestSweepNamespaces(t *testing.T) {
+	requireNetns(t)
+	t.Parallel()
+	// A pid that is not running: the highest possible is never in use here.
+	dead := 4194303
+	if processAlive(dead) {
+		t.Skip("pid in use")
+	}
+	stale := NamespaceName(dead, "crashed-node")
+	live := NamespaceName(os.Getpid(), "sweep-live-node")
+	for _, n := range []string{stale, live} {
+		if err := runIP("netns", "add", n); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = deleteNamespace(n) })
+	}
+	removed, err := SweepNamespaces(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !contains(removed, stale) || contains(removed, live) {
+		t.Errorf("swept %v; want %s and not %s", removed, stale, live)
+	}
+	if _, err := os.Stat(filepath.Join(NetnsDir, stale)); !os.IsNotExist(err) {
+		t.Error("stale namespace still present")
+	}
+	if _, err := os.Stat(filepath.Join(NetnsDir, live)); err != nil {
+		t.Error("live namespace removed")
+	}
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func TestNamespaceName(t *testing.T) {
+	t.Parallel()
+	n := NamespaceName(123, "tvmps_abc_d")
+	if n != NamespaceName(123, "tvmps_abc_d") || n == NamespaceName(123, "tvmps_abd_d") {
+		t.Error("name not a function of the node ID")
+	}
+	if pid, ok := namespaceOwner(n); !ok || pid != 123 {
+		t.Errorf("owner of %s: %d %v", n, pid, ok)
+	}
+	for _, bad := range []string{"other", "cobalt-", "cobalt-x-1", "cobalt-0-1", "cobalt-12"} {
+		if _, ok := namespaceOwner(bad); ok {
+			t.Errorf("%q parsed as a Cobalt namespace", bad)
+		}
+	}
+}

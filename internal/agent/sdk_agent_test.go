@@ -1,0 +1,124 @@
+package agent
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+)
+
+// sdkScenario is one ManagedIdentityCredential run in its own process.
+type sdkScenario struct {
+	name, kind, id, wantClient string
+	command                    string // what the task runs
+	env                        []nodeproto.EnvironmentSetting
+}
+
+// runSDKScenarios runs each scenario as a task on a node and checks that it
+// printed a token for the expected identity.
+func runSDKScenarios(t *testing.T, isolation string, scenarios []sdkScenario) {
+	f := newFakeControlPlane(t, nodeConfig(identityA, identityB))
+	a, _ := startAgent(t, f, isolation, nil)
+	for i, sc := range scenarios {
+		lease := nodeproto.TaskLease{
+			LeaseID: "sdk" + string(rune('a'+i)), JobID: "sdk", TaskID: strings.ReplaceAll(sc.name, " ", "_"),
+			CommandLine: sc.command,
+			Environment: append([]nodeproto.EnvironmentSetting{
+				{Name: "COBALT_MI_KIND", Value: sc.kind}, {Name: "COBALT_MI_ID", Value: sc.id},
+				{Name: "COBALT_MI_SCOPE", Value: "https://management.azure.com/.default"},
+			}, sc.env...),
+		}
+		f.mu.Lock()
+		f.leases = append(f.leases, lease)
+		f.mu.Unlock()
+		f.waitFor(t, sc.name, func() bool { return f.completed(lease.LeaseID) != nil })
+		out, stderr := taskOutput(t, a, lease.JobID, lease.TaskID)
+		tok := strings.TrimSpace(out)
+		if !strings.HasPrefix(tok, "tok-") || !strings.Contains(tok, "-"+sc.wantClient+"-https://management.azure.com") {
+			t.Errorf("%s: token %q, want one for %s; stderr: %s", sc.name, tok, sc.wantClient, stderr)
+		}
+	}
+}
+
+func goScenarios(t *testing.T, env ...nodeproto.EnvironmentSetting) []sdkScenario {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := "exec " + self
+	helper := append([]nodeproto.EnvironmentSetting{{Name: envHelper, Value: "azidentity"}}, env...)
+	return []sdkScenario{
+		{"go client id", "client", identityB.ClientID, identityB.ClientID, cmd, helper},
+		{"go object id", "object", identityB.PrincipalID, identityB.ClientID, cmd, helper},
+		{"go resource id", "resource", identityA.ResourceID, identityA.ClientID, cmd, helper},
+	}
+}
+
+func nodeScenarios(t *testing.T, prefix string) []sdkScenario {
+	dir, err := filepath.Abs("../../test/node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@azure", "identity")); err != nil {
+		t.Skip("@azure/identity is not installed in test/node")
+	}
+	cmd := "cd " + dir + " && " + prefix + "exec node imds/mi.js"
+	return []sdkScenario{
+		{"node client id", "client", identityA.ClientID, identityA.ClientID, cmd, nil},
+		{"node object id", "object", identityB.PrincipalID, identityB.ClientID, cmd, nil},
+		{"node resource id", "resource", identityB.ResourceID, identityB.ClientID, cmd, nil},
+	}
+}
+
+func TestSDKProcessMode(t *testing.T) {
+	t.Parallel()
+	sc := goScenarios(t) // IDENTITY_ENDPOINT: the App Service source
+	sc = append(sc, nodeScenarios(t, "")...)
+	// Without IDENTITY_*, Node uses AZURE_POD_IDENTITY_AUTHORITY_HOST (IMDS protocol).
+	for _, s := range nodeScenarios(t, "unset IDENTITY_ENDPOINT IDENTITY_HEADER; ") {
+		s.name += " via pod identity host"
+		sc = append(sc, s)
+	}
+	runSDKScenarios(t, IsolationProcess, sc)
+}
+
+func TestSDKNetnsMode(t *testing.T) {
+	requireNetns(t)
+	t.Parallel()
+	sc := append(goScenarios(t), nodeScenarios(t, "")...)
+	runSDKScenarios(t, IsolationNetns, sc)
+}
+
+// TestSDKDefaultIdentity checks the default source selection with no ID on a
+// node with exactly one identity, in both modes, Go and Node.
+func TestSDKDefaultIdentity(t *testing.T) {
+	t.Parallel()
+	modes := []string{IsolationProcess}
+	if netnsSupported() {
+		modes = append(modes, IsolationNetns)
+	}
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeControlPlane(t, nodeConfig(identityA))
+			a, _ := startAgent(t, f, mode, nil)
+			self, _ := os.Executable()
+			dir, _ := filepath.Abs("../../test/node")
+			for i, c := range []string{"exec " + self, "cd " + dir + " && exec node imds/mi.js"} {
+				lease := nodeproto.TaskLease{LeaseID: "d" + string(rune('0'+i)), JobID: "d", TaskID: "d" + string(rune('0'+i)), CommandLine: c,
+					Environment: []nodeproto.EnvironmentSetting{{Name: envHelper, Value: "azidentity"},
+						{Name: "COBALT_MI_KIND", Value: "none"}, {Name: "COBALT_MI_SCOPE", Value: "https://storage.azure.com/.default"}}}
+				f.mu.Lock()
+				f.leases = append(f.leases, lease)
+				f.mu.Unlock()
+				f.waitFor(t, lease.LeaseID, func() bool { return f.completed(lease.LeaseID) != nil })
+				out, stderr := taskOutput(t, a, "d", lease.TaskID)
+				if tok := strings.TrimSpace(out); !strings.Contains(tok, "-"+identityA.ClientID+"-https://storage.azure.com") {
+					t.Errorf("%s: token %q; stderr %s", c, tok, stderr)
+				}
+			}
+		})
+	}
+}

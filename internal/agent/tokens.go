@@ -1,0 +1,130 @@
+package agent
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/imds"
+	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+)
+
+// tokenCache is the node's token cache over the node API: one entry per
+// (identity, resource), refreshed at half-life. It implements
+// imds.TokenSource.
+type tokenCache struct {
+	api    *client
+	nodeID string
+	now    func() time.Time
+	// ids returns the node's identity set (from its registration).
+	ids func() []nodeproto.Identity
+
+	mu      sync.RWMutex
+	entries map[string]*cacheEntry
+}
+
+type cacheEntry struct {
+	tok   atomic.Pointer[cachedToken]
+	fetch sync.Mutex // one fetch at a time per key
+}
+
+type cachedToken struct {
+	tok       imds.Token
+	refreshAt time.Time
+}
+
+// expiryMargin is how long before expiry a cached token is no longer served
+// even when a refresh fails.
+const expiryMargin = 5 * time.Minute
+
+func cacheKey(identityResourceID, resource string) string {
+	return strings.ToLower(identityResourceID) + "\x00" + resource
+}
+
+// Token implements imds.TokenSource.
+func (c *tokenCache) Token(ctx context.Context, req imds.TokenRequest) (imds.Token, error) {
+	id, err := imds.SelectIdentity(c.ids(), req)
+	if err != nil {
+		return imds.Token{}, err
+	}
+	key := cacheKey(id.ResourceID, req.Resource)
+	c.mu.RLock()
+	e := c.entries[key]
+	c.mu.RUnlock()
+	if e == nil {
+		c.mu.Lock()
+		if e = c.entries[key]; e == nil {
+			e = &cacheEntry{}
+			c.entries[key] = e
+		}
+		c.mu.Unlock()
+	}
+	now := c.now()
+	if ct := e.tok.Load(); ct != nil && !req.BypassCache && now.Before(ct.refreshAt) {
+		return ct.tok, nil
+	}
+	e.fetch.Lock()
+	defer e.fetch.Unlock()
+	now = c.now()
+	// Another caller may have refreshed while this one waited.
+	if ct := e.tok.Load(); ct != nil && !req.BypassCache && now.Before(ct.refreshAt) {
+		return ct.tok, nil
+	}
+	tok, err := c.fetchToken(ctx, id, req)
+	if err != nil {
+		if ct := e.tok.Load(); ct != nil && !req.BypassCache && !cobalt.IsCode(err, cobalt.ENotFound) &&
+			!cobalt.IsCode(err, cobalt.EForbidden) && now.Before(ct.tok.ExpiresOn.Add(-expiryMargin)) {
+			return ct.tok, nil // the token service is unavailable: serve the still-valid token
+		}
+		if cobalt.IsCode(err, cobalt.ENotFound) || cobalt.IsCode(err, cobalt.EForbidden) {
+			e.tok.Store(nil)
+		}
+		return imds.Token{}, err
+	}
+	half := tok.IssuedAt.Add(tok.ExpiresOn.Sub(tok.IssuedAt) / 2)
+	e.tok.Store(&cachedToken{tok: tok, refreshAt: half})
+	return tok, nil
+}
+
+func (c *tokenCache) fetchToken(ctx context.Context, id nodeproto.Identity, req imds.TokenRequest) (imds.Token, error) {
+	var resp nodeproto.TokenResponse
+	err := c.api.call(ctx, nodeproto.PathToken, nodeproto.TokenRequest{
+		NodeID:     c.nodeID,
+		Resource:   req.Resource,
+		ResourceID: id.ResourceID,
+		TaskID:     req.TaskID,
+	}, &resp, 30*time.Second)
+	if err != nil {
+		return imds.Token{}, err
+	}
+	if resp.AccessToken == "" {
+		return imds.Token{}, cobalt.Errorf(cobalt.EInternal, "node api returned an empty token")
+	}
+	issued := resp.IssuedAt
+	if issued.IsZero() {
+		issued = c.now()
+	}
+	clientID := resp.Identity.ClientID
+	if clientID == "" {
+		clientID = id.ClientID
+	}
+	return imds.Token{
+		AccessToken: resp.AccessToken,
+		IssuedAt:    issued,
+		NotBefore:   resp.NotBefore,
+		ExpiresOn:   resp.ExpiresOn,
+		ClientID:    clientID,
+	}, nil
+}
+
+// taskToken is the token function taskrun uses for resource files.
+func (c *tokenCache) taskToken(ctx context.Context, identityResourceID, resource string) (string, error) {
+	tok, err := c.Token(ctx, imds.TokenRequest{Resource: resource, ResourceID: identityResourceID})
+	if err != nil {
+		return "", err
+	}
+	return tok.AccessToken, nil
+}
