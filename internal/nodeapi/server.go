@@ -1,0 +1,269 @@
+package nodeapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/batch"
+	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+)
+
+// Token is an access token issued for a node identity.
+type Token struct {
+	AccessToken                    string
+	IssuedAt, NotBefore, ExpiresAt time.Time
+}
+
+// TokenIssuer issues access tokens for principals (an adapter over
+// login.Service.IssueToken: ObjectID, Resource and Audit map to
+// login.IssueRequest). ENotFound when the principal is gone or disabled.
+type TokenIssuer interface {
+	IssueToken(ctx context.Context, objectID, resource string, audit map[string]string) (Token, error)
+}
+
+// Config configures the node API.
+type Config struct {
+	Pools *batch.Service
+	// Dispatcher serves leases and reports (the jobs service); nil answers
+	// leases with no work and refuses reports.
+	Dispatcher batch.TaskDispatcher
+	Tokens     TokenIssuer
+	// Identities checks that an identity still exists (arm.Server.LookupIdentity).
+	Identities batch.IdentityLookup
+	Logger     *slog.Logger
+	// MaxBody limits request bodies (default 1 MiB).
+	MaxBody int64
+}
+
+// Server is the node API.
+type Server struct {
+	cfg Config
+	mux *http.ServeMux
+}
+
+// New returns a node API server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Pools == nil {
+		return nil, errors.New("nodeapi: a pool service is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 1 << 20
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s.mux.HandleFunc("POST "+nodeproto.PathRegister, s.handle(s.register))
+	s.mux.HandleFunc("POST "+nodeproto.PathHeartbeat, s.handle(s.heartbeat))
+	s.mux.HandleFunc("POST "+nodeproto.PathLease, s.handle(s.lease))
+	s.mux.HandleFunc("POST "+nodeproto.PathReport, s.handle(s.report))
+	s.mux.HandleFunc("POST "+nodeproto.PathToken, s.handle(s.token))
+	return s, nil
+}
+
+// Handler returns the HTTP handler (serve it over HTTPS).
+func (s *Server) Handler() http.Handler { return s.mux }
+
+type handlerFunc func(ctx context.Context, n *batch.Node, body []byte) (any, error)
+
+func (s *Server) handle(fn handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		cred, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || cred == "" {
+			writeErr(w, cobalt.Errorf(cobalt.EUnauthorized, "A node credential is required.").WithReason("Unauthorized"))
+			return
+		}
+		n, err := s.cfg.Pools.NodeAuthenticate(r.Context(), cred)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
+		if err != nil {
+			writeErr(w, cobalt.Errorf(cobalt.ETooLarge, "The request body is too large.").WithReason("InvalidRequest"))
+			return
+		}
+		var probe struct {
+			NodeID string `json:"nodeId"`
+		}
+		if err := json.Unmarshal(body, &probe); err != nil {
+			writeErr(w, cobalt.Errorf(cobalt.EInvalid, "The request body is not valid JSON.").WithReason("InvalidRequest"))
+			return
+		}
+		if probe.NodeID != "" && probe.NodeID != n.ID {
+			writeErr(w, cobalt.Errorf(cobalt.EForbidden, "The request names another node than its credential.").WithReason("Forbidden"))
+			return
+		}
+		out, err := fn(r.Context(), n, body)
+		if err != nil {
+			if cobalt.ErrorCode(err) == cobalt.EInternal {
+				s.cfg.Logger.Error("node api request failed", "node", n.ID, "path", r.URL.Path, "err", err)
+			}
+			writeErr(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
+	}
+}
+
+func decode(body []byte, v any) error {
+	if err := json.Unmarshal(body, v); err != nil {
+		return cobalt.Errorf(cobalt.EInvalid, "The request body is not valid: %s.", err.Error()).WithReason("InvalidRequest")
+	}
+	return nil
+}
+
+func writeErr(w http.ResponseWriter, err error) {
+	code := cobalt.ErrorReason(err)
+	if code == "" {
+		code = string(cobalt.ErrorCode(err))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(cobalt.ErrorCode(err).HTTPStatus())
+	_ = json.NewEncoder(w).Encode(nodeproto.Error{Code: code, Message: cobalt.ErrorMessage(err)})
+}
+
+func (s *Server) register(ctx context.Context, n *batch.Node, body []byte) (any, error) {
+	var req nodeproto.RegisterRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	cfg, err := s.cfg.Pools.NodeRegister(ctx, n, req)
+	if err != nil {
+		return nil, err
+	}
+	return nodeproto.RegisterResponse{Config: cfg}, nil
+}
+
+func (s *Server) heartbeat(ctx context.Context, n *batch.Node, body []byte) (any, error) {
+	var req nodeproto.HeartbeatRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	cmds, err := s.cfg.Pools.NodeHeartbeat(ctx, n, req)
+	if err != nil {
+		return nil, err
+	}
+	return nodeproto.HeartbeatResponse{Commands: cmds}, nil
+}
+
+func (s *Server) lease(ctx context.Context, n *batch.Node, body []byte) (any, error) {
+	var req nodeproto.LeaseRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	if req.FreeSlots < 0 || req.WaitSeconds < 0 || req.WaitSeconds > 60 {
+		return nil, cobalt.Errorf(cobalt.EInvalid, "freeSlots must not be negative and waitSeconds must be between 0 and 60.").WithReason("InvalidRequest")
+	}
+	if s.cfg.Dispatcher == nil || req.FreeSlots == 0 || n.State == batch.NodeLeavingPool {
+		return nodeproto.LeaseResponse{Leases: []nodeproto.TaskLease{}}, nil
+	}
+	ls, err := s.cfg.Dispatcher.Lease(ctx, n.Ref(), req.FreeSlots, time.Duration(req.WaitSeconds)*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	if ls == nil {
+		ls = []nodeproto.TaskLease{}
+	}
+	return nodeproto.LeaseResponse{Leases: ls}, nil
+}
+
+func (s *Server) report(ctx context.Context, n *batch.Node, body []byte) (any, error) {
+	var req nodeproto.ReportRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	if s.cfg.Dispatcher == nil {
+		return nil, cobalt.Errorf(cobalt.EConflict, "No task dispatcher is configured.").WithReason("NoDispatcher")
+	}
+	if err := s.cfg.Dispatcher.Report(ctx, n.Ref(), req); err != nil {
+		return nil, err
+	}
+	return nodeproto.ReportResponse{}, nil
+}
+
+func identityNotFound() error {
+	return cobalt.Errorf(cobalt.EInvalid, "Identity not found").WithReason("IdentityNotFound")
+}
+
+// SelectIdentity picks the identity a token request names from the node's
+// snapshot, by the rules in the package documentation.
+func SelectIdentity(snapshot []batch.IdentityInfo, req nodeproto.TokenRequest) (batch.IdentityInfo, error) {
+	set := 0
+	for _, v := range []string{req.ClientID, req.ObjectID, req.ResourceID} {
+		if v != "" {
+			set++
+		}
+	}
+	switch {
+	case set > 1:
+		return batch.IdentityInfo{}, cobalt.Errorf(cobalt.EInvalid, "Only one of client_id, object_id and msi_res_id may be given.").WithReason("InvalidRequest")
+	case set == 0 && len(snapshot) == 1:
+		return snapshot[0], nil
+	case set == 0 && len(snapshot) == 0:
+		return batch.IdentityInfo{}, identityNotFound()
+	case set == 0:
+		return batch.IdentityInfo{}, cobalt.Errorf(cobalt.EInvalid,
+			"Multiple user assigned identities exist, please specify the clientId / resourceId of the identity in the token request").WithReason("MultipleIdentities")
+	}
+	for _, i := range snapshot {
+		switch {
+		case req.ClientID != "" && strings.EqualFold(i.ClientID, req.ClientID),
+			req.ObjectID != "" && strings.EqualFold(i.PrincipalID, req.ObjectID),
+			req.ResourceID != "" && strings.EqualFold(strings.TrimSuffix(i.ResourceID, "/"), strings.TrimSuffix(req.ResourceID, "/")):
+			return i, nil
+		}
+	}
+	return batch.IdentityInfo{}, identityNotFound()
+}
+
+func (s *Server) token(ctx context.Context, n *batch.Node, body []byte) (any, error) {
+	var req nodeproto.TokenRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(req.Resource) == "" {
+		return nil, cobalt.Errorf(cobalt.EInvalid, "Required audience parameter not specified").WithReason("MissingResource")
+	}
+	id, err := SelectIdentity(n.Identities, req)
+	if err != nil {
+		return nil, err
+	}
+	if s.cfg.Identities != nil {
+		pr, err := s.cfg.Identities.LookupIdentity(ctx, id.ResourceID)
+		if cobalt.IsCode(err, cobalt.ENotFound) {
+			return nil, identityNotFound()
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !strings.EqualFold(pr.ObjectID, id.PrincipalID) {
+			// The identity was deleted and re-created: another principal.
+			return nil, identityNotFound()
+		}
+	}
+	if s.cfg.Tokens == nil {
+		return nil, cobalt.Errorf(cobalt.EInternal, "no token issuer is configured")
+	}
+	audit := map[string]string{"node": n.ID, "pool": n.PoolID}
+	if req.TaskID != "" {
+		audit["task"] = req.TaskID
+	}
+	tok, err := s.cfg.Tokens.IssueToken(ctx, id.PrincipalID, req.Resource, audit)
+	if cobalt.IsCode(err, cobalt.ENotFound) {
+		return nil, identityNotFound()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return nodeproto.TokenResponse{AccessToken: tok.AccessToken, ExpiresOn: tok.ExpiresAt, NotBefore: tok.NotBefore, IssuedAt: tok.IssuedAt,
+		Resource: req.Resource, Identity: nodeproto.Identity{ResourceID: id.ResourceID, ClientID: id.ClientID, PrincipalID: id.PrincipalID}}, nil
+}
