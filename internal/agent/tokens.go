@@ -31,9 +31,12 @@ type cacheEntry struct {
 	fetch sync.Mutex // one fetch at a time per key
 }
 
+// cachedToken holds a token and, on the agent's own clock (which may differ
+// from the control plane's), when to refresh it and when it expires.
 type cachedToken struct {
 	tok       imds.Token
 	refreshAt time.Time
+	expiresAt time.Time
 }
 
 // expiryMargin is how long before expiry a cached token is no longer served
@@ -76,7 +79,7 @@ func (c *tokenCache) Token(ctx context.Context, req imds.TokenRequest) (imds.Tok
 	tok, err := c.fetchToken(ctx, id, req)
 	if err != nil {
 		if ct := e.tok.Load(); ct != nil && !req.BypassCache && !cobalt.IsCode(err, cobalt.ENotFound) &&
-			!cobalt.IsCode(err, cobalt.EForbidden) && now.Before(ct.tok.ExpiresOn.Add(-expiryMargin)) {
+			!cobalt.IsCode(err, cobalt.EForbidden) && now.Before(ct.expiresAt.Add(-expiryMargin)) {
 			return ct.tok, nil // the token service is unavailable: serve the still-valid token
 		}
 		if cobalt.IsCode(err, cobalt.ENotFound) || cobalt.IsCode(err, cobalt.EForbidden) {
@@ -84,8 +87,8 @@ func (c *tokenCache) Token(ctx context.Context, req imds.TokenRequest) (imds.Tok
 		}
 		return imds.Token{}, err
 	}
-	half := tok.IssuedAt.Add(tok.ExpiresOn.Sub(tok.IssuedAt) / 2)
-	e.tok.Store(&cachedToken{tok: tok, refreshAt: half})
+	life := tok.ExpiresOn.Sub(tok.IssuedAt)
+	e.tok.Store(&cachedToken{tok: tok, refreshAt: now.Add(life / 2), expiresAt: now.Add(life)})
 	return tok, nil
 }
 
