@@ -67,6 +67,9 @@ type childServer struct {
 
 func startChild(t testing.TB, dir string) *childServer {
 	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	os.Remove(filepath.Join(dir, "addr"))
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envCrashChild+"="+dir)
