@@ -1,0 +1,136 @@
+package sdktest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/cobaltbatch/cobalt/internal/batch"
+)
+
+// nodeDir returns test/node, skipping when node is not installed.
+func nodeDir(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node is not on PATH; skipping the @azure/batch test")
+	}
+	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "test", "node"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@azure", "batch")); err != nil {
+		t.Fatalf("@azure/batch is not installed in %s: %v", dir, err)
+	}
+	return dir
+}
+
+// TestNodeSDKSharedKey runs test/node/batch/sharedkey.js: @azure/batch 10.2.0
+// with BatchSharedKeyCredentials at the account endpoint's host root.
+func TestNodeSDKSharedKey(t *testing.T) {
+	dir := nodeDir(t)
+	e := newEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	spec, err := batch.DecodeDataPlanePool([]byte(`{"id":"pool1","vmSize":"STANDARD_D2S_V3","targetDedicatedNodes":1,
+		"virtualMachineConfiguration":{"imageReference":{"publisher":"canonical","offer":"ubuntu-24_04-lts","sku":"server"},
+		"nodeAgentSKUId":"batch.node.ubuntu 24.04"}}`), batch.DPAdd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, err := e.pools.AccountGet(ctx, e.account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pools.PoolCreate(ctx, acct, spec); err != nil {
+		t.Fatal(err)
+	}
+	nodeID := e.waitNode("pool1")
+	go e.fakeNode(ctx, "pool1", nodeID)
+
+	cmd := exec.CommandContext(ctx, "node", filepath.Join("batch", "sharedkey.js"))
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+e.ca.CAFile(), "BATCH_URL=https://"+e.endpoint,
+		"BATCH_ACCOUNT="+e.account, "BATCH_KEY="+e.key, "POOL_ID=pool1", "JOB_ID=job1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("node: %v\n%s", err, stderr.String())
+	}
+	var got struct {
+		PoolState  string `json:"poolState"`
+		PoolExists bool   `json:"poolExists"`
+		Collection []struct {
+			TaskID string `json:"taskId"`
+			Status string `json:"status"`
+			Code   string `json:"code"`
+		} `json:"collection"`
+		TaskCounts  map[string]int `json:"taskCounts"`
+		ListedTasks []string       `json:"listedTasks"`
+		T1          struct {
+			State    string `json:"state"`
+			ExitCode int    `json:"exitCode"`
+			NodeID   string `json:"nodeId"`
+		} `json:"t1"`
+		Stdout string `json:"stdout"`
+		Range  string `json:"range"`
+		Props  struct {
+			ContentLength int    `json:"contentLength"`
+			IsDirectory   bool   `json:"isDirectory"`
+			Mode          string `json:"mode"`
+		} `json:"props"`
+		Files    []string `json:"files"`
+		Nodes    []struct{ ID, State string }
+		JobState string `json:"jobState"`
+		Missing  struct {
+			StatusCode int    `json:"statusCode"`
+			Code       string `json:"code"`
+		} `json:"missing"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("node output %q: %v", stdout.String(), err)
+	}
+	t.Logf("node saw: %s", stdout.String())
+	if got.PoolState != "active" || !got.PoolExists {
+		t.Errorf("pool: %q exists=%v", got.PoolState, got.PoolExists)
+	}
+	status := map[string]string{}
+	for _, c := range got.Collection {
+		status[c.TaskID] = c.Status + "/" + c.Code
+	}
+	if status["t2"] != "success/" || status["t3"] != "success/" || status["t1"] != "clienterror/TaskExists" {
+		t.Errorf("collection: %v", status)
+	}
+	if got.TaskCounts["completed"] != 3 || got.TaskCounts["succeeded"] != 3 {
+		t.Errorf("task counts: %v", got.TaskCounts)
+	}
+	if !reflect.DeepEqual(got.ListedTasks, []string{"t1", "t2", "t3"}) {
+		t.Errorf("listed tasks: %v", got.ListedTasks)
+	}
+	if got.T1.State != "completed" || got.T1.ExitCode != 0 || got.T1.NodeID != nodeID {
+		t.Errorf("t1: %+v", got.T1)
+	}
+	if got.Stdout != "hello from t1\n" || got.Range != "0123" {
+		t.Errorf("stdout %q, range %q", got.Stdout, got.Range)
+	}
+	if got.Props.ContentLength != 10 || got.Props.IsDirectory || got.Props.Mode != "0640" {
+		t.Errorf("props: %+v", got.Props)
+	}
+	if !reflect.DeepEqual(got.Files, []string{"stderr.txt", "stdout.txt", "wd/", "wd/out.txt"}) {
+		t.Errorf("files: %v", got.Files)
+	}
+	if len(got.Nodes) != 1 || got.Nodes[0].ID != nodeID {
+		t.Errorf("nodes: %+v", got.Nodes)
+	}
+	if got.JobState != "completed" {
+		t.Errorf("job state %q (onAllTasksComplete terminatejob)", got.JobState)
+	}
+	if got.Missing.StatusCode != 404 || got.Missing.Code != "TaskNotFound" {
+		t.Errorf("missing task: %+v", got.Missing)
+	}
+}
