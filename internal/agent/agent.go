@@ -296,6 +296,15 @@ func (a *Agent) setup() error {
 			return fmt.Errorf("agent: node directory: %w", err)
 		}
 	}
+	// Tasks run as other users (Batch's non-admin auto user): they need to
+	// reach their directories, and the shared directory is read/write for
+	// every task, as on Batch.
+	if err := os.Chmod(root, 0o755); err != nil {
+		return fmt.Errorf("agent: node directory: %w", err)
+	}
+	if err := os.Chmod(a.dirs.Shared, 0o1777); err != nil {
+		return fmt.Errorf("agent: node directory: %w", err)
+	}
 	limit, _ := imds.ParseRateLimit(a.cfg.IMDSRateLimit)
 	limiter := imds.NewLimiter(limit, a.cfg.Now)
 	h := handlers{

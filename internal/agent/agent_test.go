@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -47,8 +48,8 @@ func startAgent(t *testing.T, f *fakeControlPlane, isolation string, mutate func
 	t.Helper()
 	cfg := Config{
 		ControlPlaneURL: f.srv.URL, Credential: f.cred, NodeID: "tvmps_" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "_")) + "_d",
-		RootDir: t.TempDir(), Isolation: isolation, CAFile: f.caFile, IMDSRateLimit: "off",
-		HeartbeatInterval: 200 * time.Millisecond, LeaseWait: time.Second, Runner: shellRunner{},
+		RootDir: reachableTempDir(t), Isolation: isolation, CAFile: f.caFile, IMDSRateLimit: "off",
+		HeartbeatInterval: 200 * time.Millisecond, LeaseWait: time.Second,
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -77,6 +78,19 @@ func startAgent(t *testing.T, f *fakeControlPlane, isolation string, mutate func
 		t.Fatal("agent not ready")
 	}
 	return a, done
+}
+
+// reachableTempDir is a temporary directory whose ancestors other users can
+// traverse, as a node root must be for non-admin tasks.
+func reachableTempDir(t *testing.T) string {
+	t.Helper()
+	d := t.TempDir()
+	for p := d; p != "/" && p != os.TempDir(); p = filepath.Dir(p) {
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
 }
 
 func envValue(env []string, name string) string {
@@ -311,7 +325,7 @@ func TestAgentBadCredential(t *testing.T) {
 	t.Parallel()
 	f := newFakeControlPlane(t, nodeConfig(identityA))
 	a, err := New(Config{ControlPlaneURL: f.srv.URL, Credential: "wrong", NodeID: "n1", RootDir: t.TempDir(),
-		Isolation: IsolationProcess, CAFile: f.caFile, Runner: shellRunner{}})
+		Isolation: IsolationProcess, CAFile: f.caFile})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +338,7 @@ func TestAgentBadCredential(t *testing.T) {
 
 func TestNewValidates(t *testing.T) {
 	t.Parallel()
-	base := Config{ControlPlaneURL: "https://127.0.0.1:1", Credential: "c", NodeID: "n", RootDir: t.TempDir(), Runner: shellRunner{}}
+	base := Config{ControlPlaneURL: "https://127.0.0.1:1", Credential: "c", NodeID: "n", RootDir: t.TempDir()}
 	for name, mut := range map[string]func(*Config){
 		"no url":        func(c *Config) { c.ControlPlaneURL = "" },
 		"no credential": func(c *Config) { c.Credential = "" },

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -198,74 +196,10 @@ func (f *fakeControlPlane) completed(leaseID string) *nodeproto.ReportRequest {
 	return nil
 }
 
-// shellRunner is a minimal TaskRunner for agent tests (a test double of
-// JOBS' taskrun): it runs the command line with sh -c in the task's
-// directory, with the node environment, through the isolation's Wrap, and
-// keeps stdout/stderr in files like Batch's.
-type shellRunner struct{}
-
-func (shellRunner) dir(d Dirs, jobID, taskID string) string {
-	return filepath.Join(d.NodeRoot, "workitems", jobID, "job-1", taskID)
-}
-
-func (shellRunner) run(ctx context.Context, cfg TaskConfig, dir, commandLine string, env []nodeproto.EnvironmentSetting) (int, error) {
-	if err := os.MkdirAll(filepath.Join(dir, "wd"), 0o755); err != nil {
-		return -1, err
-	}
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", commandLine)
-	cmd.Dir = filepath.Join(dir, "wd")
-	cmd.Env = append(os.Environ(), cfg.BaseEnv...)
-	for _, e := range env {
-		cmd.Env = append(cmd.Env, e.Name+"="+e.Value)
-	}
-	stdout, err := os.Create(filepath.Join(dir, "stdout.txt"))
-	if err != nil {
-		return -1, err
-	}
-	defer stdout.Close()
-	stderr, err := os.Create(filepath.Join(dir, "stderr.txt"))
-	if err != nil {
-		return -1, err
-	}
-	defer stderr.Close()
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if cfg.Wrap != nil {
-		cfg.Wrap(cmd)
-	}
-	err = cmd.Run()
-	if cmd.ProcessState != nil {
-		return cmd.ProcessState.ExitCode(), nil
-	}
-	return -1, err
-}
-
-func (r shellRunner) RunStartTask(ctx context.Context, cfg TaskConfig, d Dirs, st nodeproto.StartTask, attempt int) nodeproto.StartTaskInfo {
-	start := time.Now().UTC()
-	code, err := r.run(ctx, cfg, d.Startup, st.CommandLine, st.Environment)
-	end := time.Now().UTC()
-	info := nodeproto.StartTaskInfo{State: "completed", StartTime: start, EndTime: &end, ExitCode: &code, Result: "success"}
-	if err != nil || code != 0 {
-		info.Result = "failure"
-		info.Failure = &nodeproto.FailureInfo{Category: "usererror", Code: "FailureExitCode", Message: "exit code " + strconv.Itoa(code)}
-	}
-	return info
-}
-
-func (r shellRunner) RunTask(ctx context.Context, cfg TaskConfig, d Dirs, l nodeproto.TaskLease) nodeproto.ReportRequest {
-	start := time.Now().UTC()
-	code, err := r.run(ctx, cfg, r.dir(d, l.JobID, l.TaskID), l.CommandLine, l.Environment)
-	end := time.Now().UTC()
-	rep := nodeproto.ReportRequest{LeaseID: l.LeaseID, Event: "completed", StartTime: start, EndTime: &end, ExitCode: &code}
-	if err != nil || code != 0 {
-		rep.Failure = &nodeproto.FailureInfo{Category: "usererror", Code: "FailureExitCode", Message: fmt.Sprint(err)}
-	}
-	return rep
-}
-
 // taskOutput reads a finished task's stdout and stderr.
 func taskOutput(t *testing.T, a *Agent, jobID, taskID string) (string, string) {
 	t.Helper()
-	dir := shellRunner{}.dir(a.Dirs(), jobID, taskID)
+	dir := TaskDir(a.Dirs(), jobID, taskID)
 	out, _ := os.ReadFile(filepath.Join(dir, "stdout.txt"))
 	errb, _ := os.ReadFile(filepath.Join(dir, "stderr.txt"))
 	return string(out), string(errb)

@@ -295,19 +295,22 @@ func (n *netnsIsolation) untrack(c net.Conn) {
 
 func (n *netnsIsolation) env() []string { return nil }
 
-// wrap runs cmd inside the namespace through nsenter.
+// wrap runs cmd inside the namespace through nsenter. Entering a namespace
+// needs the agent's privileges, so a task that runs as another user has
+// nsenter switch to that user after entering.
 func (n *netnsIsolation) wrap(cmd *exec.Cmd) {
+	var drop []string
+	if spa := cmd.SysProcAttr; spa != nil && spa.Credential != nil {
+		c := spa.Credential
+		drop = []string{"--setgid=" + strconv.FormatUint(uint64(c.Gid), 10), "--setuid=" + strconv.FormatUint(uint64(c.Uid), 10)}
+		spa.Credential = nil
+	}
 	nsenter, err := exec.LookPath("nsenter")
 	if err != nil {
-		// ip netns exec also works, at the cost of a private /sys mount.
-		args := append([]string{"ip", "netns", "exec", n.name, cmd.Path}, cmd.Args[1:]...)
-		cmd.Path, cmd.Args = "/usr/sbin/ip", args
-		if p, err := exec.LookPath("ip"); err == nil {
-			cmd.Path = p
-		}
-		return
+		nsenter = "/usr/bin/nsenter"
 	}
-	args := append([]string{"nsenter", "--net=" + n.path, "--", cmd.Path}, cmd.Args[1:]...)
+	args := append([]string{"nsenter", "--net=" + n.path}, drop...)
+	args = append(append(args, "--", cmd.Path), cmd.Args[1:]...)
 	cmd.Path, cmd.Args = nsenter, args
 }
 

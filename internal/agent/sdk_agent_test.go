@@ -42,12 +42,27 @@ func runSDKScenarios(t *testing.T, isolation string, scenarios []sdkScenario) {
 	}
 }
 
-func goScenarios(t *testing.T, env ...nodeproto.EnvironmentSetting) []sdkScenario {
+// helperBinary is a copy of the test binary that any user can run (tasks run
+// as Batch's non-admin user; the go build cache is private).
+func helperBinary(t *testing.T) string {
+	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := "exec " + self
+	b, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(reachableTempDir(t), "azidentity-helper")
+	if err := os.WriteFile(p, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func goScenarios(t *testing.T, env ...nodeproto.EnvironmentSetting) []sdkScenario {
+	cmd := "exec " + helperBinary(t)
 	helper := append([]nodeproto.EnvironmentSetting{{Name: envHelper, Value: "azidentity"}}, env...)
 	return []sdkScenario{
 		{"go client id", "client", identityB.ClientID, identityB.ClientID, cmd, helper},
@@ -104,7 +119,7 @@ func TestSDKDefaultIdentity(t *testing.T) {
 			t.Parallel()
 			f := newFakeControlPlane(t, nodeConfig(identityA))
 			a, _ := startAgent(t, f, mode, nil)
-			self, _ := os.Executable()
+			self := helperBinary(t)
 			dir, _ := filepath.Abs("../../test/node")
 			for i, c := range []string{"exec " + self, "cd " + dir + " && exec node imds/mi.js"} {
 				lease := nodeproto.TaskLease{LeaseID: "d" + string(rune('0'+i)), JobID: "d", TaskID: "d" + string(rune('0'+i)), CommandLine: c,
