@@ -192,7 +192,7 @@ func (p *identityProvider) patch(w http.ResponseWriter, r *Request) error {
 		return err
 	})
 	if cobalt.IsCode(err, cobalt.ENotFound) {
-		return NotFound(r.ID)
+		return r.ResourceNotFound(r.ID)
 	}
 	if err != nil {
 		return err
@@ -208,7 +208,7 @@ func (p *identityProvider) patch(w http.ResponseWriter, r *Request) error {
 func (p *identityProvider) get(w http.ResponseWriter, r *Request) error {
 	res, err := r.Store().ResourceGet(r.Context(), r.ID.Key())
 	if cobalt.IsCode(err, cobalt.ENotFound) {
-		return NotFound(r.ID)
+		return r.ResourceNotFound(r.ID)
 	}
 	if err != nil {
 		return err

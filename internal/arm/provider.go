@@ -226,3 +226,13 @@ func NotFound(id cobalt.ResourceID) *cobalt.Error { return notFoundErr(id) }
 func Invalid(code, target, format string, args ...any) *cobalt.Error {
 	return cobalt.Errorf(cobalt.EInvalid, format, args...).WithReason(code).WithTarget(target)
 }
+
+// ResourceNotFound returns ARM's 404 for a missing resource id: code
+// "ResourceGroupNotFound" when its resource group does not exist either (as
+// ARM answers), else "ResourceNotFound".
+func (r *Request) ResourceNotFound(id cobalt.ResourceID) error {
+	if err := r.RequireResourceGroup(id); err != nil {
+		return err
+	}
+	return NotFound(id)
+}

@@ -323,7 +323,7 @@ func (p *storageProvider) patch(w http.ResponseWriter, r *Request) error {
 		return err
 	})
 	if cobalt.IsCode(err, cobalt.ENotFound) {
-		return NotFound(r.ID)
+		return r.ResourceNotFound(r.ID)
 	}
 	if err != nil {
 		return err
@@ -339,7 +339,7 @@ func (p *storageProvider) patch(w http.ResponseWriter, r *Request) error {
 func (p *storageProvider) load(r *Request) (store.Resource, storedAccount, error) {
 	res, err := r.Store().ResourceGet(r.Context(), r.ID.Key())
 	if cobalt.IsCode(err, cobalt.ENotFound) {
-		return res, storedAccount{}, NotFound(r.ID)
+		return res, storedAccount{}, r.ResourceNotFound(r.ID)
 	}
 	if err != nil {
 		return res, storedAccount{}, err
@@ -428,7 +428,7 @@ func (p *storageProvider) regenerateKey(w http.ResponseWriter, r *Request) error
 		return err
 	})
 	if cobalt.IsCode(err, cobalt.ENotFound) {
-		return NotFound(r.ID)
+		return r.ResourceNotFound(r.ID)
 	}
 	if err != nil {
 		return err

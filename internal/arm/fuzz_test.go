@@ -1,0 +1,159 @@
+package arm
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/cobaltbatch/cobalt"
+)
+
+// FuzzParseResourceID checks cobalt.ParseResourceID (the lead's parser, fuzzed
+// here because the front door feeds it every request path): it never panics,
+// and what it accepts round-trips through String and keeps its Key.
+func FuzzParseResourceID(f *testing.F) {
+	for _, s := range []string{
+		"/", "/subscriptions/s", "/subscriptions/s/resourceGroups/rg",
+		"/subscriptions/s/resourcegroups/rg/providers/Microsoft.Batch/batchAccounts/a/pools/p",
+		"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a/providers/Microsoft.Authorization/roleAssignments/g",
+		"/providers/Microsoft.Authorization/roleDefinitions/8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+		"/subscriptions//resourceGroups/x", "subscriptions/s", "/subscriptions/s/providers", "/a/b/c", "//", "/subscriptions/s/",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := cobalt.ParseResourceID(s)
+		if err != nil {
+			if cobalt.ErrorCode(err) != cobalt.EInvalid {
+				t.Fatalf("error class %v for %q", cobalt.ErrorCode(err), s)
+			}
+			return
+		}
+		again, err := cobalt.ParseResourceID(id.String())
+		if err != nil {
+			t.Fatalf("%q parsed, but its String %q does not: %v", s, id.String(), err)
+		}
+		if again.Key() != id.Key() {
+			t.Fatalf("round trip of %q: key %q != %q", s, again.Key(), id.Key())
+		}
+		anc := id.Ancestry()
+		if !anc[len(anc)-1].IsRoot() || !id.Within(anc[len(anc)-1]) {
+			t.Fatalf("ancestry of %q does not end at the root", s)
+		}
+	})
+}
+
+// FuzzScopeAndCanonicalPath feeds request paths to the path handling of the
+// front door: it never panics, canonicalization keeps names and segment count.
+func FuzzScopeAndCanonicalPath(f *testing.F) {
+	s := &Server{literals: map[string]string{"subscriptions": "subscriptions", "resourcegroups": "resourceGroups", "providers": "providers",
+		"microsoft.batch": "Microsoft.Batch", "batchaccounts": "batchAccounts", "pools": "pools"}}
+	for _, p := range []string{"/", "/subscriptions", "/SUBSCRIPTIONS/s/RESOURCEGROUPS/Rg/PROVIDERS/microsoft.batch/BATCHACCOUNTS/A/pools",
+		"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Batch/batchAccounts/a/listKeys", "//x//y/", "/providers/providers/providers"} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		if !strings.HasPrefix(p, "/") {
+			p = "/" + p
+		}
+		c := s.canonicalPath(p)
+		if !strings.EqualFold(c, "/"+strings.Trim(p, "/")) && c != "/" {
+			t.Fatalf("canonicalPath(%q) = %q changed more than case", p, c)
+		}
+		_, _, _ = scopeOf(c)
+	})
+}
+
+// FuzzDecodeJSON feeds request bodies to the body decoder with the identity,
+// resource group and role assignment shapes: errors are 400s, never panics.
+func FuzzDecodeJSON(f *testing.F) {
+	for _, b := range []string{`{"location":"eastus","tags":{"a":"b"}}`, `{"location":5}`, `{`, ``, `null`, `[]`,
+		`{"properties":{"roleDefinitionId":"x","principalId":"y","principalType":"User"}}`, `{"sku":{"name":"Standard_LRS"},"kind":"StorageV2"}`} {
+		f.Add([]byte(b))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		targets := []any{
+			&struct {
+				Location *string           `json:"location"`
+				Tags     map[string]string `json:"tags"`
+			}{},
+			&struct {
+				Properties *struct {
+					RoleDefinitionID *string `json:"roleDefinitionId"`
+					PrincipalID      *string `json:"principalId"`
+					PrincipalType    string  `json:"principalType"`
+				} `json:"properties"`
+			}{},
+			&map[string]any{},
+		}
+		for _, v := range targets {
+			err := DecodeJSON(b, v)
+			if err == nil {
+				continue
+			}
+			if cobalt.ErrorCode(err) != cobalt.EInvalid || cobalt.ErrorReason(err) != "InvalidRequestContent" {
+				t.Fatalf("DecodeJSON(%q) = %v", b, err)
+			}
+			status, body := errorBodyOf(err)
+			if status != 400 || body.Code == "" {
+				t.Fatalf("error body %d %+v", status, body)
+			}
+			if _, err := json.Marshal(ErrorResponse{Error: body}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+// FuzzFixRequestLine checks the request-line rewrite of NewListener: it keeps
+// the length and changes nothing but spaces in a request line's query.
+func FuzzFixRequestLine(f *testing.F) {
+	for _, l := range []string{
+		"GET /subscriptions/s/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01&$filter=principalId eq 'x' HTTP/1.1\r\n",
+		"GET /x HTTP/1.1\r\n", "Host: a b\r\n", "{\"a\": \"GET /x?y z HTTP/1.1\"}\n", "PUT /a?b c", "GET /? HTTP/1.0\n",
+	} {
+		f.Add([]byte(l))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		out := fixRequestLine(line)
+		if len(out) != len(line) {
+			t.Fatalf("length changed: %q -> %q", line, out)
+		}
+		for i := range line {
+			if line[i] != out[i] && !(line[i] == ' ' && out[i] == '+') {
+				t.Fatalf("byte %d changed: %q -> %q", i, line, out)
+			}
+		}
+		if !bytes.Equal(out, line) && !looksLikeRequestStart(line) {
+			t.Fatalf("a non-request line changed: %q", line)
+		}
+	})
+}
+
+// FuzzAssignmentFilter feeds $filter values to the role assignment filter parser.
+func FuzzAssignmentFilter(f *testing.F) {
+	for _, s := range []string{"atScope()", "principalId eq 'abc'", "atScope() and principalId eq 'x'", "assignedTo('y')", "", "x eq y", "'"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		_, err := parseAssignmentFilter(s)
+		if err != nil && cobalt.ErrorCode(err) != cobalt.EInvalid {
+			t.Fatalf("parseAssignmentFilter(%q) = %v", s, err)
+		}
+	})
+}
+
+func TestFixRequestLine(t *testing.T) {
+	t.Parallel()
+	in := "GET /s/roleAssignments?api-version=2022-04-01&$filter=principalId eq 'x' HTTP/1.1\r\n"
+	want := "GET /s/roleAssignments?api-version=2022-04-01&$filter=principalId+eq+'x' HTTP/1.1\r\n"
+	if got := string(fixRequestLine([]byte(in))); got != want {
+		t.Fatalf("fixRequestLine = %q, want %q", got, want)
+	}
+	for _, same := range []string{"GET /a/b c HTTP/1.1\r\n", "GET /a?b HTTP/1.1\r\n", "Host: x y\r\n"} {
+		if got := string(fixRequestLine([]byte(same))); got != same {
+			t.Errorf("fixRequestLine(%q) = %q", same, got)
+		}
+	}
+}
