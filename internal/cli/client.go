@@ -267,11 +267,13 @@ func codeMessage(m map[string]json.RawMessage) *apiError {
 	return &apiError{Code: code, Message: firstLine(msg)}
 }
 
-// firstLine drops the RequestId/Time trailer that Batch and Blob append.
+// firstLine drops the trailers that Batch and Blob (RequestId, Time) and
+// Entra (Trace ID, Correlation ID, Timestamp) append to messages.
 func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.Index(s, "\nRequestId:"); i >= 0 {
-		s = s[:i]
+	for _, t := range []string{"\nRequestId:", "\nTrace ID:", "\r\nTrace ID:"} {
+		if i := strings.Index(s, t); i >= 0 {
+			s = s[:i]
+		}
 	}
 	return strings.TrimSpace(s)
 }

@@ -15,18 +15,19 @@ func init() { register(roleCmd) }
 
 const providerAuthz = "/providers/Microsoft.Authorization"
 
-// builtinRoles are Azure's built-in role definition GUIDs by name: the
-// fallback when the role definitions list is unavailable.
-var builtinRoles = map[string]string{
-	"owner":                         "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
-	"contributor":                   "b24988ac-6180-42a0-ab88-20f7382dd24c",
-	"reader":                        "acdd72a7-3385-48ef-bd42-f606fba81ae7",
-	"storage blob data reader":      "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
-	"storage blob data contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
-	"storage blob data owner":       "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
-	"acrpull":                       "7f951dda-4ed3-4680-a7ca-43fe172d538d",
-	"acrpush":                       "8311e382-0749-4cb8-b61a-304f252e45ec",
-	"managed identity operator":     "f1a07417-d97a-45cb-824c-7a7467783830",
+// builtinRoles are Azure's built-in role definitions (name, GUID): the
+// fallback when the role definitions list is unavailable, and the names that
+// `role assignment list` shows.
+var builtinRoles = [][2]string{
+	{"Owner", "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"},
+	{"Contributor", "b24988ac-6180-42a0-ab88-20f7382dd24c"},
+	{"Reader", "acdd72a7-3385-48ef-bd42-f606fba81ae7"},
+	{"Storage Blob Data Reader", "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"},
+	{"Storage Blob Data Contributor", "ba92f5b4-2d11-453d-a403-e96b0029c9fe"},
+	{"Storage Blob Data Owner", "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"},
+	{"AcrPull", "7f951dda-4ed3-4680-a7ca-43fe172d538d"},
+	{"AcrPush", "8311e382-0749-4cb8-b61a-304f252e45ec"},
+	{"Managed Identity Operator", "f1a07417-d97a-45cb-824c-7a7467783830"},
 }
 
 var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -38,9 +39,9 @@ var roleColumns = []column{col("Principal", "properties.principalId"), col("Prin
 // roleName shows a built-in role's name for its definition ID, else the GUID.
 func roleName(defID string) string {
 	guid := defID[strings.LastIndex(defID, "/")+1:]
-	for n, g := range builtinRoles {
-		if strings.EqualFold(g, guid) {
-			return n
+	for _, r := range builtinRoles {
+		if strings.EqualFold(r[1], guid) {
+			return r[0]
 		}
 	}
 	return guid
@@ -190,8 +191,10 @@ func (c *client) roleDefinitionID(ctx context.Context, role string) (string, err
 			}
 		}
 	}
-	if guid, ok := builtinRoles[strings.ToLower(role)]; ok {
-		return prefix + guid, nil
+	for _, r := range builtinRoles {
+		if strings.EqualFold(r[0], role) {
+			return prefix + r[1], nil
+		}
 	}
 	return "", &apiError{Code: "RoleDefinitionNotFound", Message: "Role '" + role + "' doesn't exist."}
 }

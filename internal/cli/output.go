@@ -82,7 +82,7 @@ func writeRows(w io.Writer, b []byte, cols []column, header bool) error {
 	}
 	if !header {
 		for _, r := range rows {
-			fmt.Fprintln(w, strings.Join(rowCells(r, cols, true), "\t"))
+			fmt.Fprintln(w, strings.Join(rowCells(r, cols), "\t"))
 		}
 		return nil
 	}
@@ -96,13 +96,14 @@ func writeRows(w io.Writer, b []byte, cols []column, header bool) error {
 	fmt.Fprintln(tw, strings.Join(hs, "\t"))
 	fmt.Fprintln(tw, strings.Join(rules, "\t"))
 	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(rowCells(r, cols, false), "\t"))
+		fmt.Fprintln(tw, strings.Join(rowCells(r, cols), "\t"))
 	}
 	return tw.Flush()
 }
 
-// rowCells renders one row; tsv cells have tabs and newlines replaced.
-func rowCells(r any, cols []column, tsv bool) []string {
+// rowCells renders one row with tabs and newlines in cells replaced, since
+// they separate cells and rows.
+func rowCells(r any, cols []column) []string {
 	obj, _ := r.(map[string]any)
 	cells := make([]string, len(cols))
 	for i, c := range cols {
@@ -112,10 +113,7 @@ func rowCells(r any, cols []column, tsv bool) []string {
 		} else {
 			s = cell(lookup(r, c.path))
 		}
-		if tsv {
-			s = strings.NewReplacer("\t", " ", "\n", " ").Replace(s)
-		}
-		cells[i] = s
+		cells[i] = strings.NewReplacer("\t", " ", "\n", " ").Replace(s)
 	}
 	return cells
 }

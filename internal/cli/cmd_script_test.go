@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cobaltbatch/cobalt/internal/server"
+	"github.com/cobaltbatch/cobalt/internal/testenv"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// The CLI's transcripts sign in with azidentity, which must never reach a
+// public host: run the package inside a loopback-only network namespace.
+func TestMain(m *testing.M) { testenv.LoopbackOnly(m) }
+
+// TestScripts runs the transcripts in testdata/ against a real Cobalt started
+// in-process for each script (random ports, a temporary data directory,
+// process isolation). Each script gets:
+//
+//	$COBALT_DATA        the data directory (so `cobalt login` needs no flags)
+//	$COBALT_CONFIG_DIR  the CLI's profile and token cache
+//	$SUB, $TENANT       the installation's subscription and tenant IDs
+//
+// and the `cobalt` command, which runs the CLI in-process.
+func TestScripts(t *testing.T) {
+	t.Parallel()
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata",
+		RequireUniqueNames:  true,
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			data := filepath.Join(env.WorkDir, ".cobalt")
+			s, err := server.Start(context.Background(), server.Options{
+				DataDir:   data,
+				Isolation: "process",
+				Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+			})
+			if err != nil {
+				return fmt.Errorf("start cobalt: %w", err)
+			}
+			env.Defer(func() {
+				if err := s.Close(); err != nil {
+					env.T().Log("close cobalt:", err)
+				}
+			})
+			e := s.Endpoints()
+			env.Setenv("COBALT_DATA", data)
+			env.Setenv("COBALT_CONFIG_DIR", filepath.Join(env.WorkDir, ".config"))
+			env.Setenv("SUB", e.SubscriptionID)
+			env.Setenv("TENANT", e.TenantID)
+			env.Setenv("ADMIN_CLIENT_ID", e.AdminClientID)
+			env.Setenv("ADMIN_SECRET", e.AdminClientSecret)
+			env.Setenv("AUTHORITY", e.AuthorityHost)
+			env.Setenv("ARM", e.ResourceManager)
+			env.Setenv("CA_CERT", e.CACertFile)
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"cobalt":  runScriptCobalt,
+			"jsonenv": scriptJSONEnv,
+		},
+	})
+}
+
+// runScriptCobalt runs the CLI in-process with the script's environment and
+// streams, and checks its exit status against the script's expectation.
+func runScriptCobalt(ts *testscript.TestScript, neg bool, args []string) {
+	g := &globals{Stdin: strings.NewReader(""), Stdout: ts.Stdout(), Stderr: ts.Stderr(), Getenv: ts.Getenv}
+	code := runCLI(context.Background(), g, args)
+	switch {
+	case code != 0 && !neg:
+		ts.Fatalf("cobalt %s: exit status %d", strings.Join(args, " "), code)
+	case code == 0 && neg:
+		ts.Fatalf("cobalt %s: unexpected success", strings.Join(args, " "))
+	}
+}
+
+// scriptJSONEnv sets an environment variable from the last command's JSON
+// stdout: `jsonenv NAME path.to.field` (scripts have no command substitution).
+func scriptJSONEnv(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: jsonenv NAME path")
+	}
+	var v any
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile("stdout")), &v))
+	s := cell(lookup(v, args[1]))
+	if s == "" {
+		ts.Fatalf("jsonenv: no value at %s", args[1])
+	}
+	ts.Setenv(args[0], s)
+}
+
+// runCLI mirrors Main with a caller-made globals (Main reads the process
+// environment; scripts have their own).
+func runCLI(ctx context.Context, g *globals, args []string) int {
+	root := newRoot(g)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(g.Stderr, "ERROR:", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
+}
