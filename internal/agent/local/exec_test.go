@@ -1,0 +1,5 @@
+package local
+
+import "os/exec"
+
+func execIP(args ...string) ([]byte, error) { return exec.Command("ip", args...).CombinedOutput() }

@@ -1,0 +1,178 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/cobaltbatch/cobalt/internal/agent"
+	"github.com/cobaltbatch/cobalt/internal/batch"
+)
+
+// NodeLaunch is what StartNode gets: POOLS' batch.NodeLaunch.
+type NodeLaunch = batch.NodeLaunch
+
+// Config configures the local provider.
+type Config struct {
+	// ControlPlaneURL is the node API's base URL, https://127.0.0.1:PORT.
+	ControlPlaneURL string
+	// CAFile is the installation CA's PEM file.
+	CAFile string
+	// Isolation is "netns", "process" or "" for agent.DefaultIsolation().
+	Isolation string
+	Logger    *slog.Logger
+	Now       func() time.Time
+	// IMDSRateLimit is each node's IMDS limit ("" Azure's 20/s,5; "off").
+	IMDSRateLimit string
+	// HeartbeatInterval and LeaseWait tune the agents (0: agent defaults).
+	HeartbeatInterval time.Duration
+	LeaseWait         time.Duration
+	// Runner overrides the agents' task runner (nil: taskrun).
+	Runner agent.TaskRunner
+	// HTTPClient is shared by every agent; nil builds one from CAFile.
+	HTTPClient *http.Client
+}
+
+// Provider runs node agents in this process.
+type Provider struct {
+	cfg Config
+
+	mu     sync.Mutex
+	nodes  map[string]*node
+	closed bool
+}
+
+type node struct {
+	agent  *agent.Agent
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+var _ batch.NodeProvider = (*Provider)(nil)
+
+// New returns a provider. With netns isolation it first removes the node
+// namespaces a crashed earlier process left behind.
+func New(cfg Config) *Provider {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Isolation == "" {
+		cfg.Isolation = agent.DefaultIsolation()
+	}
+	if cfg.Isolation == agent.IsolationNetns {
+		if removed, err := agent.SweepNamespaces(cfg.Logger); err != nil {
+			cfg.Logger.Warn("sweep stale node namespaces", "error", err.Error())
+		} else if len(removed) > 0 {
+			cfg.Logger.Info("swept stale node namespaces", "count", len(removed))
+		}
+	}
+	return &Provider{cfg: cfg, nodes: map[string]*node{}}
+}
+
+// Isolation is the isolation mode the provider's nodes use.
+func (p *Provider) Isolation() string { return p.cfg.Isolation }
+
+// StartNode starts the agent of n in the background and returns. Starting a
+// node that is already running does nothing.
+func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return errors.New("local node provider is closed")
+	}
+	if _, ok := p.nodes[n.NodeID]; ok {
+		return nil
+	}
+	a, err := agent.New(agent.Config{
+		ControlPlaneURL: p.cfg.ControlPlaneURL, Credential: n.Credential, NodeID: n.NodeID, RootDir: n.RootDir,
+		Isolation: p.cfg.Isolation, CAFile: p.cfg.CAFile, Logger: p.cfg.Logger, IMDSRateLimit: p.cfg.IMDSRateLimit,
+		Now: p.cfg.Now, HeartbeatInterval: p.cfg.HeartbeatInterval, LeaseWait: p.cfg.LeaseWait,
+		Runner: p.cfg.Runner, HTTPClient: p.cfg.HTTPClient,
+	})
+	if err != nil {
+		return fmt.Errorf("start node %s: %w", n.NodeID, err)
+	}
+	// The agent outlives the request that started it.
+	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	nd := &node{agent: a, cancel: cancel, done: make(chan struct{})}
+	p.nodes[n.NodeID] = nd
+	go func() {
+		defer close(nd.done)
+		if err := a.Run(actx); err != nil {
+			p.cfg.Logger.Error("node agent failed", "node", n.NodeID, "error", err.Error())
+		}
+		p.mu.Lock()
+		if p.nodes[n.NodeID] == nd {
+			delete(p.nodes, n.NodeID)
+		}
+		p.mu.Unlock()
+	}()
+	return nil
+}
+
+// StopNode stops a node's agent and waits (up to ctx) until its tasks,
+// namespace and forwarders are gone. Stopping an unknown node does nothing.
+func (p *Provider) StopNode(ctx context.Context, nodeID string) error {
+	p.mu.Lock()
+	nd := p.nodes[nodeID]
+	p.mu.Unlock()
+	if nd == nil {
+		return nil
+	}
+	nd.cancel()
+	select {
+	case <-nd.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Agent returns the running agent of nodeID, or nil.
+func (p *Provider) Agent(nodeID string) *agent.Agent {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if nd := p.nodes[nodeID]; nd != nil {
+		return nd.agent
+	}
+	return nil
+}
+
+// Nodes returns the IDs of the running nodes.
+func (p *Provider) Nodes() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ids := make([]string, 0, len(p.nodes))
+	for id := range p.nodes {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// Close stops every node and waits for them; later StartNode calls fail.
+func (p *Provider) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	nodes := make([]*node, 0, len(p.nodes))
+	for _, nd := range p.nodes {
+		nodes = append(nodes, nd)
+	}
+	p.mu.Unlock()
+	for _, nd := range nodes {
+		nd.cancel()
+	}
+	for _, nd := range nodes {
+		<-nd.done
+	}
+	return nil
+}
+
+// Run waits until ctx ends, then stops every node.
+func (p *Provider) Run(ctx context.Context) error {
+	<-ctx.Done()
+	return p.Close()
+}

@@ -1,0 +1,242 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cobaltbatch/cobalt/internal/agent"
+	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+	"github.com/cobaltbatch/cobalt/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.LoopbackOnly(m) }
+
+// nodeAPI is a minimal in-test node API (a test double of POOLS' nodeapi):
+// every credential "cred-<nodeID>" registers that node; heartbeats are
+// counted per node; leases are always empty.
+type nodeAPI struct {
+	srv    *httptest.Server
+	caFile string
+
+	mu         sync.Mutex
+	heartbeats map[string]int
+	removed    map[string]bool
+}
+
+func newNodeAPI(t *testing.T) *nodeAPI {
+	n := &nodeAPI{heartbeats: map[string]int{}, removed: map[string]bool{}}
+	mux := http.NewServeMux()
+	auth := func(w http.ResponseWriter, r *http.Request) (string, bool) {
+		id, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer cred-")
+		n.mu.Lock()
+		gone := n.removed[id]
+		n.mu.Unlock()
+		if !ok || gone {
+			w.WriteHeader(401)
+			_ = json.NewEncoder(w).Encode(nodeproto.Error{Code: "Unauthorized"})
+			return "", false
+		}
+		return id, true
+	}
+	mux.HandleFunc("POST "+nodeproto.PathRegister, func(w http.ResponseWriter, r *http.Request) {
+		if id, ok := auth(w, r); ok {
+			_ = json.NewEncoder(w).Encode(nodeproto.RegisterResponse{Config: nodeproto.NodeConfig{NodeID: id, PoolID: "p", TaskSlotsPerNode: 1}})
+		}
+	})
+	mux.HandleFunc("POST "+nodeproto.PathHeartbeat, func(w http.ResponseWriter, r *http.Request) {
+		if id, ok := auth(w, r); ok {
+			n.mu.Lock()
+			n.heartbeats[id]++
+			n.mu.Unlock()
+			_ = json.NewEncoder(w).Encode(nodeproto.HeartbeatResponse{})
+		}
+	})
+	mux.HandleFunc("POST "+nodeproto.PathLease, func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := auth(w, r); ok {
+			_, _ = io.Copy(io.Discard, r.Body)
+			time.Sleep(100 * time.Millisecond)
+			_ = json.NewEncoder(w).Encode(nodeproto.LeaseResponse{})
+		}
+	})
+	n.srv = httptest.NewTLSServer(mux)
+	t.Cleanup(n.srv.Close)
+	n.caFile = filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(n.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: n.srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func (n *nodeAPI) waitHeartbeat(t *testing.T, id string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		n.mu.Lock()
+		c := n.heartbeats[id]
+		n.mu.Unlock()
+		if c > 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("node %s never sent a heartbeat", id)
+}
+
+func waitAgent(t *testing.T, p *Provider, id string) *agent.Agent {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if a := p.Agent(id); a != nil {
+			select {
+			case <-a.Ready():
+				return a
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	t.Fatalf("agent %s not ready", id)
+	return nil
+}
+
+func testProvider(t *testing.T, api *nodeAPI, isolation string) *Provider {
+	p := New(Config{ControlPlaneURL: api.srv.URL, CAFile: api.caFile, Isolation: isolation,
+		HeartbeatInterval: 100 * time.Millisecond, LeaseWait: time.Second, IMDSRateLimit: "off"})
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+func modes() []string {
+	if agent.DefaultIsolation() == agent.IsolationNetns {
+		return []string{agent.IsolationProcess, agent.IsolationNetns}
+	}
+	return []string{agent.IsolationProcess}
+}
+
+func TestProviderStartStop(t *testing.T) {
+	t.Parallel()
+	for _, mode := range modes() {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			api := newNodeAPI(t)
+			p := testProvider(t, api, mode)
+			ctx, cancel := context.WithCancel(context.Background())
+			launch := NodeLaunch{NodeID: "n1-" + mode, PoolID: "p", AccountName: "a", Credential: "cred-n1-" + mode, RootDir: t.TempDir()}
+			if err := p.StartNode(ctx, launch); err != nil {
+				t.Fatal(err)
+			}
+			// Idempotent; and the agent outlives the request context.
+			if err := p.StartNode(ctx, launch); err != nil {
+				t.Fatal(err)
+			}
+			cancel()
+			api.waitHeartbeat(t, launch.NodeID)
+			a := waitAgent(t, p, launch.NodeID)
+			ns := a.Namespace()
+			if (mode == agent.IsolationNetns) != (ns != "") {
+				t.Errorf("mode %s has namespace %q", mode, ns)
+			}
+			if got := p.Nodes(); len(got) != 1 || got[0] != launch.NodeID {
+				t.Errorf("nodes %v", got)
+			}
+			if err := p.StopNode(context.Background(), launch.NodeID); err != nil {
+				t.Fatal(err)
+			}
+			if p.Agent(launch.NodeID) != nil {
+				t.Error("agent still listed after StopNode")
+			}
+			if ns != "" {
+				if _, err := os.Stat(filepath.Join(agent.NetnsDir, ns)); !os.IsNotExist(err) {
+					t.Errorf("namespace %s survives StopNode", ns)
+				}
+			}
+			if err := p.StopNode(context.Background(), launch.NodeID); err != nil {
+				t.Errorf("second StopNode: %v", err)
+			}
+		})
+	}
+}
+
+func TestProviderManyNodesAndClose(t *testing.T) {
+	t.Parallel()
+	api := newNodeAPI(t)
+	p := testProvider(t, api, "")
+	var ids []string
+	for i := range 10 {
+		id := "many-" + string(rune('a'+i))
+		ids = append(ids, id)
+		if err := p.StartNode(context.Background(), NodeLaunch{NodeID: id, PoolID: "p", AccountName: "a", Credential: "cred-" + id, RootDir: t.TempDir()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var namespaces []string
+	for _, id := range ids {
+		api.waitHeartbeat(t, id)
+		if ns := waitAgent(t, p, id).Namespace(); ns != "" {
+			namespaces = append(namespaces, ns)
+		}
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Nodes()) != 0 {
+		t.Errorf("nodes after Close: %v", p.Nodes())
+	}
+	for _, ns := range namespaces {
+		if _, err := os.Stat(filepath.Join(agent.NetnsDir, ns)); !os.IsNotExist(err) {
+			t.Errorf("namespace %s survives Close", ns)
+		}
+	}
+	if err := p.StartNode(context.Background(), NodeLaunch{NodeID: "late", Credential: "cred-late", RootDir: t.TempDir()}); err == nil {
+		t.Error("StartNode after Close succeeded")
+	}
+}
+
+func TestProviderNodeRemovedByControlPlane(t *testing.T) {
+	t.Parallel()
+	api := newNodeAPI(t)
+	p := testProvider(t, api, agent.IsolationProcess)
+	if err := p.StartNode(context.Background(), NodeLaunch{NodeID: "gone", Credential: "cred-gone", RootDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	api.waitHeartbeat(t, "gone")
+	api.mu.Lock()
+	api.removed["gone"] = true
+	api.mu.Unlock()
+	deadline := time.Now().Add(20 * time.Second)
+	for p.Agent("gone") != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("agent keeps running after its credential was revoked")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestProviderSweepsStaleNamespaces(t *testing.T) {
+	if agent.DefaultIsolation() != agent.IsolationNetns {
+		t.Skip("netns isolation unavailable")
+	}
+	t.Parallel()
+	stale := agent.NamespaceName(4194302, "crashed") // a pid that is not running
+	if err := os.MkdirAll(agent.NetnsDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := execIP("netns", "add", stale); err != nil {
+		t.Fatalf("ip netns add: %v %s", err, out)
+	}
+	t.Cleanup(func() { _, _ = execIP("netns", "delete", stale) })
+	api := newNodeAPI(t)
+	testProvider(t, api, agent.IsolationNetns)
+	if _, err := os.Stat(filepath.Join(agent.NetnsDir, stale)); !os.IsNotExist(err) {
+		t.Errorf("stale namespace %s not swept at provider start", stale)
+	}
+}
