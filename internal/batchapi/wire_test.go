@@ -160,6 +160,8 @@ func (g grantAuthz) AllowedData(_ context.Context, pid string, _ cobalt.Resource
 	return false, nil
 }
 
+var testNow = time.Date(2026, 11, 29, 17, 0, 0, 0, time.UTC)
+
 const testAccountID = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Batch/batchAccounts/acct1"
 
 func newTestService(t *testing.T, now time.Time) *Service {
@@ -183,7 +185,7 @@ func newTestService(t *testing.T, now time.Time) *Service {
 
 func TestPipeline(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2026, 11, 29, 17, 0, 0, 0, time.UTC)
+	now := testNow
 	s := newTestService(t, now)
 	h := s.Handler("acct1")
 	sharedKey := func(r *http.Request, date time.Time) {
