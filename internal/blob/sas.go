@@ -65,16 +65,30 @@ func parseSAS(q url.Values) (tok *sasToken, ok bool, err error) {
 	return t, true, nil
 }
 
-// stringToSign renders the SAS string-to-sign for its version; tgt is the request's target.
-func (t *sasToken) stringToSign(tgt target) (string, error) {
+// stringsToSign renders the SAS string-to-sign for its signed version and,
+// if different, in the newest layout (the Go SDK signs every version that way).
+func (t *sasToken) stringsToSign(tgt target) ([]string, error) {
+	s, err := t.stringToSign(tgt, t.Version)
+	if err != nil {
+		return nil, err
+	}
+	latest, _ := t.stringToSign(tgt, "9999-12-31")
+	if latest != s {
+		return []string{s, latest}, nil
+	}
+	return []string{s}, nil
+}
+
+// stringToSign renders the SAS string-to-sign in the layout of version layout.
+func (t *sasToken) stringToSign(tgt target, layout string) (string, error) {
 	if t.account() {
 		parts := []string{tgt.Account, t.Permissions, t.Services, t.ResTypes, t.Start, t.Expiry, t.IP, t.Protocol, t.Version}
-		if t.Version >= "2020-12-06" {
+		if layout >= "2020-12-06" {
 			parts = append(parts, t.EncScope)
 		}
 		return strings.Join(parts, "\n") + "\n", nil
 	}
-	if t.Version < "2015-04-05" {
+	if layout < "2015-04-05" {
 		return "", authFailed("The signed version is not supported.")
 	}
 	canon := "/blob/" + tgt.Account + "/" + tgt.Container
@@ -82,10 +96,10 @@ func (t *sasToken) stringToSign(tgt target) (string, error) {
 		canon += "/" + tgt.Blob
 	}
 	parts := []string{t.Permissions, t.Start, t.Expiry, canon, t.Identifier, t.IP, t.Protocol, t.Version}
-	if t.Version >= "2018-11-09" {
+	if layout >= "2018-11-09" {
 		parts = append(parts, t.Resource, t.Snapshot)
 	}
-	if t.Version >= "2020-12-06" {
+	if layout >= "2020-12-06" {
 		parts = append(parts, t.EncScope)
 	}
 	parts = append(parts, t.CacheControl, t.ContentDisposition, t.ContentEncoding, t.ContentLanguage, t.ContentType)
@@ -105,18 +119,20 @@ func parseSASTime(s string) (time.Time, bool) {
 // verify checks the token's signature, lifetime, protocol and source address
 // for the request; it does not check permissions (see allows).
 func (t *sasToken) verify(r *http.Request, tgt target, keys [][]byte, now time.Time) error {
-	sts, err := t.stringToSign(tgt)
+	candidates, err := t.stringsToSign(tgt)
 	if err != nil {
 		return err
 	}
 	ok := false
-	for _, k := range keys {
-		if len(k) > 0 && hmac.Equal(hmacSHA256(k, sts), t.Sig) {
-			ok = true
+	for _, sts := range candidates {
+		for _, k := range keys {
+			if len(k) > 0 && hmac.Equal(hmacSHA256(k, sts), t.Sig) {
+				ok = true
+			}
 		}
 	}
 	if !ok {
-		return authFailed("Signature did not match. String to sign used was " + strings.ReplaceAll(sts, "\n", "\\n"))
+		return authFailed("Signature did not match. String to sign used was " + strings.ReplaceAll(candidates[0], "\n", "\\n"))
 	}
 	exp, ok := parseSASTime(t.Expiry)
 	if !ok {

@@ -20,3 +20,5 @@ func signRequest(req *http.Request, account, key string) {
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+func parseQuery(s string) (url.Values, error) { return url.ParseQuery(s) }
