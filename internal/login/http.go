@@ -238,16 +238,8 @@ func (s *Service) serveToken(v2 bool) http.HandlerFunc {
 		defer func() { s.metrics.observe(grantClientCredentials, result, start) }()
 		fail := func(err error) {
 			result = "error"
-			var ce *cobalt.Error
-			if e, ok := err.(*cobalt.Error); ok {
-				ce = e
-			}
-			if ce != nil {
-				if n, perr := strconv.Atoi(strings.TrimPrefix(ce.Reason, "AADSTS")); perr == nil {
-					if wire, ok := aadTable[n]; ok {
-						result = wire.err
-					}
-				}
+			if code, ok := aadCode(err); ok {
+				result = aadTable[code].err
 			}
 			s.writeOAuthError(w, r, err, "")
 		}

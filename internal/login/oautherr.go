@@ -78,6 +78,19 @@ func aadError(code int, format string, args ...any) *cobalt.Error {
 	return &cobalt.Error{Code: c, Reason: "AADSTS" + strconv.Itoa(code), Message: fmt.Sprintf(format, args...)}
 }
 
+// aadCode returns the AADSTS code that err carries as its Reason, if it is one of the table's.
+func aadCode(err error) (int, bool) {
+	var ce *cobalt.Error
+	if !errors.As(err, &ce) || !strings.HasPrefix(ce.Reason, "AADSTS") {
+		return 0, false
+	}
+	n, perr := strconv.Atoi(strings.TrimPrefix(ce.Reason, "AADSTS"))
+	if _, ok := aadTable[n]; perr != nil || !ok {
+		return 0, false
+	}
+	return n, true
+}
+
 // oauthErrorBody is Entra's error response.
 type oauthErrorBody struct {
 	Error            string `json:"error"`
@@ -102,17 +115,10 @@ func correlationID(r *http.Request) string {
 // writeOAuthError writes err as Entra's error body. An error without an
 // AADSTS reason is an internal failure and says nothing about its cause.
 func (s *Service) writeOAuthError(w http.ResponseWriter, r *http.Request, err error, oauthErr string) {
-	var ce *cobalt.Error
-	code := aadTransient
-	msg := "A transient error has occurred. Please try again."
-	if errors.As(err, &ce) && strings.HasPrefix(ce.Reason, "AADSTS") {
-		if n, perr := strconv.Atoi(strings.TrimPrefix(ce.Reason, "AADSTS")); perr == nil {
-			if _, ok := aadTable[n]; ok {
-				code, msg = n, ce.Message
-			}
-		}
-	}
-	if code == aadTransient {
+	code, ok := aadCode(err)
+	msg := cobalt.ErrorMessage(err)
+	if !ok {
+		code, msg = aadTransient, "A transient error has occurred. Please try again."
 		s.log.Error("login: request failed", "path", r.URL.Path, "error", err)
 	}
 	wire := aadTable[code]
