@@ -21,12 +21,18 @@ func batchCmd(g *globals) *cobra.Command {
 		batchAccountCmd(g), batchPoolCmd(g), batchNodeCmd(g), batchJobCmd(g), batchTaskCmd(g))
 }
 
-// batchFlags adds the account-selection flags of pool, node, job and task commands.
-func batchFlags(cmd *cobra.Command, t *batchTarget) *cobra.Command {
+// batchFlags adds the account-selection flags of pool, node, job and task
+// commands. As in az, $AZURE_BATCH_ACCOUNT and $AZURE_BATCH_ENDPOINT give
+// their defaults.
+func batchFlags(g *globals, cmd *cobra.Command, t *batchTarget) *cobra.Command {
 	f := cmd.Flags()
-	f.StringVar(&t.account, "account-name", "", "Batch account name")
+	acct := g.Getenv("AZURE_BATCH_ACCOUNT")
+	f.StringVar(&t.account, "account-name", acct, "Batch account name (default $AZURE_BATCH_ACCOUNT)")
 	f.StringVarP(&t.group, "resource-group", "g", "", "resource group of the account (default: search the subscription)")
-	f.StringVar(&t.endpoint, "account-endpoint", "", "Batch service URL (default: the account's accountEndpoint)")
+	f.StringVar(&t.endpoint, "account-endpoint", g.Getenv("AZURE_BATCH_ENDPOINT"), "Batch service URL (default $AZURE_BATCH_ENDPOINT, else the account's accountEndpoint)")
+	if acct != "" {
+		return cmd
+	}
 	return required(cmd, "account-name")
 }
 

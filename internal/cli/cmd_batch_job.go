@@ -34,10 +34,10 @@ func batchJobCmd(g *globals) *cobra.Command {
 	}
 	named := func(cmd *cobra.Command, flag string) *cobra.Command {
 		cmd.Flags().StringVar(&id, flag, "", "job ID")
-		return required(batchFlags(cmd, &t), flag)
+		return required(batchFlags(g, cmd, &t), flag)
 	}
 
-	create := batchFlags(leaf("create", "Create a job on a pool", withData(func(ctx context.Context, bd *batchData) (any, error) {
+	create := batchFlags(g, leaf("create", "Create a job on a pool", withData(func(ctx context.Context, bd *batchData) (any, error) {
 		body := map[string]any{"id": id, "poolInfo": map[string]any{"poolId": pool}}
 		if jsonFile != "" {
 			var err error
@@ -63,7 +63,7 @@ func batchJobCmd(g *globals) *cobra.Command {
 		return bd.get(ctx, jobPath())
 	})), "job-id")
 
-	list := batchFlags(leaf("list", "List jobs", withData(func(ctx context.Context, bd *batchData) (any, error) {
+	list := batchFlags(g, leaf("list", "List jobs", withData(func(ctx context.Context, bd *batchData) (any, error) {
 		return bd.list(ctx, "/jobs", nil)
 	})), &t)
 
@@ -146,7 +146,7 @@ func batchTaskCmd(g *globals) *cobra.Command {
 	}
 	jobFlag := func(cmd *cobra.Command, withTask bool) *cobra.Command {
 		cmd.Flags().StringVar(&job, "job-id", "", "job ID")
-		required(batchFlags(cmd, &t), "job-id")
+		required(batchFlags(g, cmd, &t), "job-id")
 		if withTask {
 			cmd.Flags().StringVar(&spec.id, "task-id", "", "task ID")
 			required(cmd, "task-id")

@@ -172,7 +172,7 @@ func batchPoolCmd(g *globals) *cobra.Command {
 	var timeout time.Duration
 	named := func(cmd *cobra.Command) *cobra.Command {
 		cmd.Flags().StringVar(&id, "id", "", "pool name")
-		return required(batchFlags(cmd, &t), "id")
+		return required(batchFlags(g, cmd, &t), "id")
 	}
 	poolPath := func(ctx context.Context, c *client) (string, error) {
 		acct, err := c.batchAccountID(ctx, t)
@@ -223,7 +223,7 @@ func batchPoolCmd(g *globals) *cobra.Command {
 		return c.armGet(ctx, p, apiBatchMgmt)
 	})))
 
-	list := batchFlags(leaf("list", "List the pools of an account", action(g, poolColumns, func(ctx context.Context, c *client) (any, error) {
+	list := batchFlags(g, leaf("list", "List the pools of an account", action(g, poolColumns, func(ctx context.Context, c *client) (any, error) {
 		acct, err := c.batchAccountID(ctx, t)
 		if err != nil {
 			return nil, err
@@ -314,7 +314,7 @@ func batchNodeCmd(g *globals) *cobra.Command {
 		return bd.list(ctx, "/pools/"+url.PathEscape(pool)+"/nodes", nil)
 	}))
 	list.Flags().StringVar(&pool, "pool-id", "", "pool ID")
-	required(batchFlags(list, &t), "pool-id")
+	required(batchFlags(g, list, &t), "pool-id")
 
 	show := leaf("show", "Show a compute node", action(g, nodeColumns, func(ctx context.Context, c *client) (any, error) {
 		bd, err := c.batch(ctx, t)
@@ -325,7 +325,7 @@ func batchNodeCmd(g *globals) *cobra.Command {
 	}))
 	show.Flags().StringVar(&pool, "pool-id", "", "pool ID")
 	show.Flags().StringVar(&node, "node-id", "", "node ID")
-	required(batchFlags(show, &t), "pool-id", "node-id")
+	required(batchFlags(g, show, &t), "pool-id", "node-id")
 
 	return group("node", "Inspect compute nodes", list, show)
 }

@@ -97,7 +97,7 @@ func nodeTokenCmd(g *globals) *cobra.Command {
 		}
 		return info, nil
 	}))
-	batchFlags(cmd, &t)
+	batchFlags(g, cmd, &t)
 	cmd.Flags().Lookup("account-name").Annotations = nil // optional here: found from the pool
 	cmd.Flags().StringVar(&pool, "pool", "", "pool ID")
 	cmd.Flags().StringVar(&node, "node", "", "node ID (default: a ready node of the pool)")

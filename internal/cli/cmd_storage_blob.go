@@ -13,13 +13,23 @@ import (
 )
 
 // blobFlags adds the account-selection flags of data-plane storage commands.
-func blobFlags(cmd *cobra.Command, t *blobTarget) *cobra.Command {
+// As in az, $AZURE_STORAGE_ACCOUNT, $AZURE_STORAGE_KEY and
+// $AZURE_STORAGE_AUTH_MODE give their defaults.
+func blobFlags(g *globals, cmd *cobra.Command, t *blobTarget) *cobra.Command {
 	f := cmd.Flags()
-	f.StringVar(&t.account, "account-name", "", "storage account name")
+	acct := g.Getenv("AZURE_STORAGE_ACCOUNT")
+	mode := g.Getenv("AZURE_STORAGE_AUTH_MODE")
+	if mode == "" {
+		mode = "key"
+	}
+	f.StringVar(&t.account, "account-name", acct, "storage account name (default $AZURE_STORAGE_ACCOUNT)")
 	f.StringVarP(&t.group, "resource-group", "g", "", "resource group of the account (default: search the subscription)")
-	f.StringVar(&t.authMode, "auth-mode", "key", "login (bearer token and role assignments) or key (the account key)")
-	f.StringVar(&t.key, "account-key", "", "account key for --auth-mode key (default: read with listKeys)")
+	f.StringVar(&t.authMode, "auth-mode", mode, "login (bearer token and role assignments) or key (the account key)")
+	f.StringVar(&t.key, "account-key", g.Getenv("AZURE_STORAGE_KEY"), "account key for --auth-mode key (default $AZURE_STORAGE_KEY, else read with listKeys)")
 	f.StringVar(&t.endpoint, "blob-endpoint", "", "blob service URL (default: the account's primaryEndpoints.blob)")
+	if acct != "" {
+		return cmd
+	}
 	return required(cmd, "account-name")
 }
 
@@ -67,7 +77,7 @@ func storageContainerCmd(g *globals) *cobra.Command {
 	var name string
 	named := func(cmd *cobra.Command) *cobra.Command {
 		cmd.Flags().StringVarP(&name, "name", "n", "", "container name")
-		return required(blobFlags(cmd, &t), "name")
+		return required(blobFlags(g, cmd, &t), "name")
 	}
 	create := named(leaf("create", "Create a container", blobAction(g, &t, nil, func(ctx context.Context, bc *azblob.Client) (any, error) {
 		if _, err := bc.CreateContainer(ctx, name, nil); err != nil {
@@ -75,7 +85,7 @@ func storageContainerCmd(g *globals) *cobra.Command {
 		}
 		return map[string]bool{"created": true}, nil
 	})))
-	list := blobFlags(leaf("list", "List containers", blobAction(g, &t, []column{col("Name", "name"), col("LastModified", "properties.lastModified")},
+	list := blobFlags(g, leaf("list", "List containers", blobAction(g, &t, []column{col("Name", "name"), col("LastModified", "properties.lastModified")},
 		func(ctx context.Context, bc *azblob.Client) (any, error) {
 			out := []containerInfo{}
 			for p := bc.NewListContainersPager(nil); p.More(); {
@@ -111,7 +121,7 @@ func storageBlobCmd(g *globals) *cobra.Command {
 	named := func(cmd *cobra.Command) *cobra.Command {
 		cmd.Flags().StringVarP(&ctr, "container-name", "c", "", "container name")
 		cmd.Flags().StringVarP(&name, "name", "n", "", "blob name")
-		return required(blobFlags(cmd, &t), "container-name", "name")
+		return required(blobFlags(g, cmd, &t), "container-name", "name")
 	}
 
 	upload := named(leaf("upload", "Upload a file to a block blob", blobAction(g, &t, nil, func(ctx context.Context, bc *azblob.Client) (any, error) {
@@ -185,7 +195,7 @@ func storageBlobCmd(g *globals) *cobra.Command {
 	}))
 	list.Flags().StringVarP(&ctr, "container-name", "c", "", "container name")
 	list.Flags().StringVar(&prefix, "prefix", "", "only blobs whose names start with this")
-	required(blobFlags(list, &t), "container-name")
+	required(blobFlags(g, list, &t), "container-name")
 
 	del := named(leaf("delete", "Delete a blob", blobAction(g, &t, nil, func(ctx context.Context, bc *azblob.Client) (any, error) {
 		_, err := bc.DeleteBlob(ctx, ctr, name, nil)

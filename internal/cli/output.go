@@ -41,8 +41,10 @@ func printResult(g *globals, v any, cols []column) error {
 		return err
 	case "table", "tsv":
 		return writeRows(g.Stdout, b, cols, f == "table")
+	case "none":
+		return nil
 	default:
-		return &apiError{Code: "InvalidArgumentValue", Message: fmt.Sprintf("--output %q: want json, table or tsv", f)}
+		return &apiError{Code: "InvalidArgumentValue", Message: fmt.Sprintf("--output %q: want json, table, tsv or none", f)}
 	}
 }
 
