@@ -88,6 +88,9 @@ func (rc *reqCtx) authenticate() error {
 		if tok == "" || strings.ContainsAny(tok, " \t") {
 			return rc.bearerChallenge(authFailed(http.StatusUnauthorized, "The bearer token is malformed."))
 		}
+		if !rc.account.allows("AAD") {
+			return authFailed(http.StatusUnauthorized, "The account's allowedAuthenticationModes do not include AAD.")
+		}
 		if rc.s.cfg.Validator == nil {
 			return rc.bearerChallenge(authFailed(http.StatusUnauthorized, "Bearer tokens are not accepted by this service."))
 		}
@@ -124,6 +127,9 @@ func (rc *reqCtx) authenticateSharedKey(header string) error {
 	sk, err := parseSharedKey(header)
 	if err != nil {
 		return authFailed(http.StatusForbidden, "The SharedKey Authorization header is not in the form 'SharedKey account:signature'.")
+	}
+	if !rc.account.allows("SharedKey") {
+		return authFailed(http.StatusForbidden, "The account's allowedAuthenticationModes do not include SharedKey.")
 	}
 	if !strings.EqualFold(sk.Account, rc.account.Name) {
 		return authFailed(http.StatusForbidden, "The account name in the Authorization header does not match this account endpoint.")

@@ -49,7 +49,7 @@ type poolAccounts struct {
 }
 
 func toAccount(a *batch.Account) Account {
-	return Account{Name: a.Name, ID: a.ID, Keys: a.Keys, Endpoint: a.Endpoint}
+	return Account{Name: a.Name, ID: a.ID, Keys: a.Keys, Endpoint: a.Endpoint, AuthModes: a.AllowedAuthenticationModes}
 }
 
 func (pa poolAccounts) LookupBatchAccount(ctx context.Context, name string) (Account, error) {

@@ -91,6 +91,16 @@ func (s *Service) route(rc *reqCtx) {
 		rc.writeError(err)
 		return
 	}
+	// timeOut bounds the server's work; file contents stream without it.
+	ctx, cancel, err := rc.withTimeout(rc.r.Context())
+	if err != nil {
+		rc.writeError(err)
+		return
+	}
+	defer cancel()
+	if p.file == "" {
+		rc.r = rc.r.WithContext(ctx)
+	}
 	rt.handler(rc, p)
 }
 

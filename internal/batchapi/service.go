@@ -28,6 +28,22 @@ type Account struct {
 	Keys [2]string
 	// Endpoint is the stored accountEndpoint ("127.0.0.1:PORT"), if any.
 	Endpoint string
+	// AuthModes are the account's allowedAuthenticationModes ("SharedKey",
+	// "AAD", "TaskAuthenticationToken"); empty allows SharedKey and AAD.
+	AuthModes []string
+}
+
+// allows reports whether the account accepts an authentication mode.
+func (a Account) allows(mode string) bool {
+	if len(a.AuthModes) == 0 {
+		return true
+	}
+	for _, m := range a.AuthModes {
+		if strings.EqualFold(m, mode) {
+			return true
+		}
+	}
+	return false
 }
 
 // Accounts looks up Batch accounts; the pools service implements it.

@@ -191,7 +191,7 @@ func (e *env) fakeNode(ctx context.Context, poolID, nodeID string) {
 			start := time.Now().UTC()
 			dir := filepath.Join(e.nodeRoot, nodeID, filepath.FromSlash(jobs.TaskRootDirectory(l.JobID, l.TaskID)))
 			_ = os.MkdirAll(filepath.Join(dir, "wd"), 0o755)
-			_ = os.WriteFile(filepath.Join(dir, "stdout.txt"), []byte("hello from "+l.TaskID+"\n"), 0o644)
+			_ = os.WriteFile(filepath.Join(dir, "stdout.txt"), []byte("hi\n"), 0o644)
 			_ = os.WriteFile(filepath.Join(dir, "stderr.txt"), nil, 0o644)
 			_ = os.WriteFile(filepath.Join(dir, "wd", "out.txt"), []byte("0123456789"), 0o640)
 			_ = e.jobs.Report(ctx, ref, nodeproto.ReportRequest{NodeID: nodeID, LeaseID: l.LeaseID, Event: "started", StartTime: start})

@@ -202,7 +202,7 @@ func TestGoSDK(t *testing.T) {
 	}
 	out, _ := io.ReadAll(f.Body)
 	f.Body.Close()
-	if string(out) != "hello from task1\n" {
+	if string(out) != "hi\n" {
 		t.Fatalf("stdout.txt = %q", out)
 	}
 	f, err = c.GetTaskFile(ctx, "job1", "task1", "wd/out.txt", &azbatch.GetTaskFileOptions{OCPRange: to.Ptr("bytes=2-5")})

@@ -39,16 +39,19 @@ async function main() {
   out.poolState = pool.state;
   out.poolExists = (await client.pool.exists(poolId)).body;
 
-  await client.job.add({ id: jobId, poolInfo: { poolId }, onAllTasksComplete: "terminatejob" });
-  await client.task.add(jobId, { id: "t1", commandLine: "/bin/sh -c 'echo hi'" });
+  // onAllTasksComplete is set by a patch after the last add, as Batch
+  // recommends: set at add, the job could complete between two adds.
+  await client.job.add({ id: jobId, poolInfo: { poolId } });
+  await client.task.add(jobId, { id: "t1", commandLine: "/bin/sh -c 'echo hi; printf 0123456789 > out.txt'" });
   const col = await client.task.addCollection(jobId, [
     { id: "t2", commandLine: "/bin/true" },
     { id: "t3", commandLine: "/bin/true" },
     { id: "t1", commandLine: "/bin/true" },
   ]);
   out.collection = col.value.map((r) => ({ taskId: r.taskId, status: r.status, code: r.error && r.error.code }));
+  await client.job.patch(jobId, { onAllTasksComplete: "terminatejob" });
 
-  const deadline = Date.now() + 60000;
+  const deadline = Date.now() + 120000;
   for (;;) {
     const c = await client.job.getTaskCounts(jobId);
     if (c.taskCounts.completed === 3) {
@@ -83,8 +86,12 @@ async function main() {
   const nodes = await client.computeNode.list(poolId);
   out.nodes = nodes.map((n) => ({ id: n.id, state: n.state }));
 
-  const job = await client.job.get(jobId);
-  out.jobState = job.state;
+  for (;;) {
+    const job = await client.job.get(jobId);
+    out.jobState = job.state;
+    if (job.state === "completed" || Date.now() > deadline) break;
+    await sleep(200);
+  }
 
   try {
     await client.task.get(jobId, "nope");
