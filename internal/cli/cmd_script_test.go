@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cobaltbatch/cobalt/internal/server"
 	"github.com/cobaltbatch/cobalt/internal/testenv"
@@ -113,3 +114,6 @@ func runCLI(ctx context.Context, g *globals, args []string) int {
 	}
 	return 1
 }
+
+// timeoutForTest bounds the waits of unit tests; they end long before it.
+const timeoutForTest = 2 * time.Minute
