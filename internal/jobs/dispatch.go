@@ -102,25 +102,26 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 		}
 		ps = p
 	}
-	w.total = max(ps.TaskSlotsPerNode, w.free)
 	snap := Snapshot{FillType: ps.NodeFillType}
 	if snap.FillType != FillPack {
 		snap.FillType = FillSpread
 	}
+	var others []*waiter
 	s.mu.Lock()
-	others := map[string]*waiter{}
-	for o := range s.waiters[poolKey(node.AccountID, node.PoolID)] {
-		if o != w && o.node.NodeID != node.NodeID {
-			others[o.node.NodeID] = o
-		}
-	}
-	s.mu.Unlock()
+	w.total = max(ps.TaskSlotsPerNode, w.free)
 	snap.Nodes = append(snap.Nodes, SlotNode{ID: node.NodeID, Free: w.free, Total: w.total})
 	limit := w.free
-	for _, o := range others {
+	seen := map[string]bool{node.NodeID: true}
+	for o := range s.waiters[poolKey(node.AccountID, node.PoolID)] {
+		if seen[o.node.NodeID] {
+			continue
+		}
+		seen[o.node.NodeID] = true
+		others = append(others, o)
 		snap.Nodes = append(snap.Nodes, SlotNode{ID: o.node.NodeID, Free: o.free, Total: o.total})
 		limit += o.free
 	}
+	s.mu.Unlock()
 	limit = min(limit, maxClaimCandidates)
 	wakeOthers := false
 	recs, err := s.st.TaskClaim(ctx, store.ClaimParams{AccountKey: node.AccountID, PoolKey: node.PoolID, NodeID: node.NodeID,

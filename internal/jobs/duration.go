@@ -28,10 +28,10 @@ const unlimitedSpan = time.Duration(math.MaxInt64 / 100 * 100)
 
 // String formats d as ISO 8601.
 func (d Duration) String() string {
-	if d.IsUnlimited() {
+	if d >= Duration(unlimitedSpan) {
 		return unlimitedText
 	}
-	t := time.Duration(d)
+	t := max(time.Duration(d), 0)
 	var b strings.Builder
 	b.WriteString("P")
 	days := t / (24 * time.Hour)

@@ -1,0 +1,611 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+	"github.com/cobaltbatch/cobalt/internal/store"
+	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
+)
+
+const acct = "/subscriptions/S/resourceGroups/rg/providers/Microsoft.Batch/batchAccounts/acct"
+
+func newSQLite(t testing.TB) store.JobStore { return newSQLiteAt(t, nil) }
+
+func newSQLiteAt(t testing.TB, now func() time.Time) store.JobStore {
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "cobalt.db"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newService(t testing.TB, st store.JobStore, cfg Config) *Service {
+	cfg.Store = st
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func reason(err error) string { return cobalt.ErrorReason(err) }
+
+func mustJob(t *testing.T, s *Service, spec JobSpec) Job {
+	t.Helper()
+	if spec.PoolInfo == nil {
+		spec.PoolInfo = &PoolInfo{PoolID: "pool1"}
+	}
+	j, err := s.AddJob(t.Context(), acct, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+func TestJobLifecycle(t *testing.T) {
+	t.Parallel()
+	s := newService(t, newSQLite(t), Config{})
+	ctx := t.Context()
+	j := mustJob(t, s, JobSpec{ID: "Job1"})
+	if j.State != JobActive || *j.Priority != 0 || j.OnAllTasksComplete != "noaction" || j.ETag == "" || j.ExecutionInfo.PoolID != "pool1" ||
+		!j.Constraints.MaxWallClockTime.IsUnlimited() {
+		t.Fatalf("job %+v", j)
+	}
+	b, _ := json.Marshal(j)
+	if !strings.Contains(string(b), `"maxWallClockTime":"P10675199DT2H48M5.4775807S"`) {
+		t.Fatalf("json %s", b)
+	}
+	cases := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"duplicate", func() error {
+			_, err := s.AddJob(ctx, acct, JobSpec{ID: "JOB1", PoolInfo: &PoolInfo{PoolID: "p"}})
+			return err
+		}(), "JobExists"},
+		{"no pool", func() error { _, err := s.AddJob(ctx, acct, JobSpec{ID: "x"}); return err }(), "MissingRequiredProperty"},
+		{"bad id", func() error {
+			_, err := s.AddJob(ctx, acct, JobSpec{ID: "a b", PoolInfo: &PoolInfo{PoolID: "p"}})
+			return err
+		}(), "InvalidPropertyValue"},
+		{"priority", func() error {
+			_, err := s.AddJob(ctx, acct, JobSpec{ID: "x", Priority: ptr(5000), PoolInfo: &PoolInfo{PoolID: "p"}})
+			return err
+		}(), "InvalidPropertyValue"},
+		{"get missing", func() error { _, err := s.GetJob(ctx, acct, "nope"); return err }(), "JobNotFound"},
+		{"enable active", s.EnableJob(ctx, acct, "job1", Conditions{}), "JobNotDisabled"},
+		{"if-match", func() error {
+			_, err := s.PatchJob(ctx, acct, "job1", JobPatch{}, Conditions{IfMatch: `"0x1"`})
+			return err
+		}(), "ConditionNotMet"},
+	}
+	for _, c := range cases {
+		if reason(c.err) != c.want {
+			t.Errorf("%s: got %v, want %s", c.name, c.err, c.want)
+		}
+	}
+	p, err := s.PatchJob(ctx, acct, "job1", JobPatch{Priority: ptr(100)}, Conditions{IfMatch: j.ETag})
+	if err != nil || *p.Priority != 100 || p.ETag == j.ETag {
+		t.Fatalf("patch %+v %v", p, err)
+	}
+	if err := s.DisableJob(ctx, acct, "job1", "", Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DisableJob(ctx, acct, "job1", "", Conditions{}); reason(err) != "JobNotActive" {
+		t.Fatalf("disable twice: %v", err)
+	}
+	g, _ := s.GetJob(ctx, acct, "job1")
+	if g.State != JobDisabled || g.PreviousState != JobActive {
+		t.Fatalf("disabled job %+v", g)
+	}
+	if err := s.EnableJob(ctx, acct, "job1", Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	mustJob(t, s, JobSpec{ID: "job2"})
+	l, _, err := s.ListJobs(ctx, acct, ListOptions{Filter: "state eq 'active'"})
+	if err != nil || len(l) != 2 {
+		t.Fatalf("list %v %v", l, err)
+	}
+	if err := s.TerminateJob(ctx, acct, "job1", "", Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	g, _ = s.GetJob(ctx, acct, "job1")
+	if g.State != JobCompleted || g.ExecutionInfo.TerminateReason != "UserTerminate" || g.ExecutionInfo.EndTime == nil {
+		t.Fatalf("terminated %+v", g)
+	}
+	if err := s.TerminateJob(ctx, acct, "job1", "", Conditions{}); reason(err) != "JobCompleted" {
+		t.Fatalf("terminate twice: %v", err)
+	}
+	if _, err := s.PatchJob(ctx, acct, "job1", JobPatch{Priority: ptr(1)}, Conditions{}); reason(err) != "JobCompleted" {
+		t.Fatalf("patch completed: %v", err)
+	}
+	if _, err := s.AddTask(ctx, acct, "job1", TaskSpec{ID: "t", CommandLine: "true"}); reason(err) != "JobCompleted" {
+		t.Fatalf("add to completed: %v", err)
+	}
+	l, _, _ = s.ListJobs(ctx, acct, ListOptions{Filter: "state eq 'completed'"})
+	if len(l) != 1 || l[0].ID != "Job1" {
+		t.Fatalf("completed list %v", l)
+	}
+	if err := s.DeleteJob(ctx, acct, "job1", Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetJob(ctx, acct, "job1"); reason(err) != "JobNotFound" {
+		t.Fatalf("get deleted: %v", err)
+	}
+	if _, err := s.ReplaceJob(ctx, acct, "job2", JobReplace{}, Conditions{}); reason(err) != "MissingRequiredProperty" {
+		t.Fatalf("replace without poolInfo: %v", err)
+	}
+	r, err := s.ReplaceJob(ctx, acct, "job2", JobReplace{PoolInfo: &PoolInfo{PoolID: "pool1"}, OnAllTasksComplete: "noaction"}, Conditions{})
+	if err != nil || *r.Priority != 0 {
+		t.Fatalf("replace %+v %v", r, err)
+	}
+}
+
+func TestTaskAddCollection(t *testing.T) {
+	t.Parallel()
+	s := newService(t, newSQLite(t), Config{})
+	ctx := t.Context()
+	mustJob(t, s, JobSpec{ID: "j", Constraints: &JobConstraints{MaxTaskRetryCount: ptr(3)}})
+	res, err := s.AddTaskCollection(ctx, acct, "j", []TaskSpec{
+		{ID: "a", CommandLine: "true"},
+		{ID: "A", CommandLine: "true"},
+		{ID: "b"},
+		{ID: "c", CommandLine: "true", ResourceFiles: []ResourceFile{{HTTPURL: "https://x/y"}}},
+		{ID: "d", CommandLine: "true", RequiredSlots: ptr(2), Constraints: &TaskConstraints{MaxTaskRetryCount: ptr(-1)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"success/", "clienterror/TaskExists", "clienterror/MissingRequiredProperty", "clienterror/MissingRequiredProperty", "success/"}
+	for i, r := range res {
+		if got := r.Status + "/" + reason(r.Err); got != want[i] {
+			t.Errorf("result %d: %s, want %s", i, got, want[i])
+		}
+	}
+	a, err := s.GetTask(ctx, acct, "J", "A")
+	if err != nil || a.State != TaskActive || *a.Constraints.MaxTaskRetryCount != 3 || time.Duration(*a.Constraints.RetentionTime) != DefaultRetention || *a.RequiredSlots != 1 {
+		t.Fatalf("task %+v %v", a, err)
+	}
+	many := make([]TaskSpec, 101)
+	if _, err := s.AddTaskCollection(ctx, acct, "j", many); reason(err) != "RequestBodyTooLarge" || !cobalt.IsCode(err, cobalt.ETooLarge) {
+		t.Fatalf("101 tasks: %v", err)
+	}
+	big := []TaskSpec{{ID: "big", CommandLine: strings.Repeat("x", MaxTaskCollectionBytes)}}
+	if _, err := s.AddTaskCollection(ctx, acct, "j", big); reason(err) != "RequestBodyTooLarge" {
+		t.Fatalf("1 MB: %v", err)
+	}
+	if _, err := s.AddTaskCollection(ctx, acct, "nojob", []TaskSpec{{ID: "x", CommandLine: "x"}}); reason(err) != "JobNotFound" {
+		t.Fatalf("missing job: %v", err)
+	}
+	if _, err := s.GetTask(ctx, acct, "j", "zz"); reason(err) != "TaskNotFound" {
+		t.Fatalf("missing task: %v", err)
+	}
+	if _, err := s.GetTask(ctx, acct, "zz", "a"); reason(err) != "JobNotFound" {
+		t.Fatalf("task of missing job: %v", err)
+	}
+	l, _, err := s.ListTasks(ctx, acct, "j", ListOptions{Filter: "state eq 'active' and id ne 'a'"})
+	if err != nil || len(l) != 1 || l[0].ID != "d" {
+		t.Fatalf("list %v %v", l, err)
+	}
+	if _, _, err := s.ListTasks(ctx, acct, "j", ListOptions{Filter: "foo eq 'x'"}); reason(err) != "InvalidQueryParameterValue" {
+		t.Fatalf("bad filter: %v", err)
+	}
+	u, err := s.ReplaceTask(ctx, acct, "j", "a", TaskConstraints{MaxTaskRetryCount: ptr(5)}, Conditions{})
+	if err != nil || *u.Constraints.MaxTaskRetryCount != 5 {
+		t.Fatalf("replace %+v %v", u, err)
+	}
+	if err := s.TerminateTask(ctx, acct, "j", "a", Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	a, _ = s.GetTask(ctx, acct, "j", "a")
+	if a.State != TaskCompleted || a.ExecutionInfo.Result != ResultFailure || a.ExecutionInfo.FailureInfo.Code != "TaskEnded" {
+		t.Fatalf("terminated %+v", a)
+	}
+	if err := s.TerminateTask(ctx, acct, "j", "a", Conditions{}); reason(err) != "TaskCompleted" {
+		t.Fatalf("terminate twice: %v", err)
+	}
+	if err := s.ReactivateTask(ctx, acct, "j", "a", Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReactivateTask(ctx, acct, "j", "a", Conditions{}); reason(err) != "OperationInvalidForCurrentState" {
+		t.Fatalf("reactivate active: %v", err)
+	}
+	if err := s.DeleteTask(ctx, acct, "j", "a", Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteTask(ctx, acct, "j", "a", Conditions{}); reason(err) != "TaskNotFound" {
+		t.Fatalf("delete twice: %v", err)
+	}
+	c, err := s.JobTaskCounts(ctx, acct, "j")
+	if err != nil || c.TaskCounts.Active != 1 || c.TaskSlotCounts.Active != 2 {
+		t.Fatalf("counts %+v %v", c, err)
+	}
+}
+
+// fakeAgent leases for a node and reports each task's exit code as the
+// number in its command line "exit N" (0 otherwise), until ctx ends.
+func fakeAgent(ctx context.Context, s *Service, node NodeRef, slots int, onRun func(nodeproto.TaskLease)) {
+	var mu sync.Mutex
+	free := slots
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for ctx.Err() == nil {
+		mu.Lock()
+		f := free
+		mu.Unlock()
+		if f == 0 {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		ls, err := s.Lease(ctx, node, f, 200*time.Millisecond)
+		if err != nil {
+			return
+		}
+		for _, l := range ls {
+			mu.Lock()
+			free -= l.RequiredSlots
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_ = s.Report(ctx, node, nodeproto.ReportRequest{NodeID: node.NodeID, LeaseID: l.LeaseID, Event: "started", StartTime: time.Now()})
+				if onRun != nil {
+					onRun(l)
+				}
+				code := 0
+				if n, ok := strings.CutPrefix(l.CommandLine, "exit "); ok {
+					code, _ = strconv.Atoi(n)
+				}
+				end := time.Now()
+				_ = s.Report(ctx, node, nodeproto.ReportRequest{NodeID: node.NodeID, LeaseID: l.LeaseID, Event: "completed", StartTime: end, EndTime: &end, ExitCode: &code})
+				mu.Lock()
+				free += l.RequiredSlots
+				mu.Unlock()
+			}()
+		}
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestDispatchRetriesAndCompletesJob(t *testing.T) {
+	t.Parallel()
+	s := newService(t, newSQLite(t), Config{PollInterval: 20 * time.Millisecond})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	mustJob(t, s, JobSpec{ID: "j", Constraints: &JobConstraints{MaxTaskRetryCount: ptr(2)}})
+	if _, err := s.AddTaskCollection(ctx, acct, "j", []TaskSpec{{ID: "ok", CommandLine: "exit 0"}, {ID: "fail", CommandLine: "exit 3"},
+		{ID: "big", CommandLine: "exit 0", RequiredSlots: ptr(2)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PatchJob(ctx, acct, "j", JobPatch{OnAllTasksComplete: OnAllTasksCompleteTerminateJob}, Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	node := NodeRef{AccountID: acct, PoolID: "POOL1", NodeID: "n1"}
+	go fakeAgent(ctx, s, node, 2, nil)
+	waitFor(t, "the job to complete", func() bool { j, _ := s.GetJob(ctx, acct, "j"); return j.State == JobCompleted })
+	j, _ := s.GetJob(ctx, acct, "j")
+	if j.ExecutionInfo.TerminateReason != "AllTasksComplete" {
+		t.Fatalf("job %+v", j.ExecutionInfo)
+	}
+	f, _ := s.GetTask(ctx, acct, "j", "fail")
+	ei := f.ExecutionInfo
+	if f.State != TaskCompleted || ei.Result != ResultFailure || ei.RetryCount != 2 || ei.RequeueCount != 0 || *ei.ExitCode != 3 ||
+		ei.FailureInfo == nil || ei.FailureInfo.Code != "FailureExitCode" || ei.LastRetryTime == nil || f.NodeInfo == nil || f.NodeInfo.NodeID != "n1" {
+		t.Fatalf("failed task %+v %+v", f, ei)
+	}
+	ok, _ := s.GetTask(ctx, acct, "j", "ok")
+	if ok.ExecutionInfo.Result != ResultSuccess || ok.ExecutionInfo.StartTime == nil || ok.ExecutionInfo.EndTime == nil || ok.NodeInfo.TaskRootDirectory != "workitems/j/job-1/ok" {
+		t.Fatalf("ok task %+v", ok)
+	}
+	c, _ := s.JobTaskCounts(ctx, acct, "j")
+	if c.TaskCounts != (TaskCounts{Completed: 3, Succeeded: 2, Failed: 1}) || c.TaskSlotCounts.Completed != 4 {
+		t.Fatalf("counts %+v", c)
+	}
+}
+
+func TestNodeLostRequeuesWithoutRetry(t *testing.T) {
+	t.Parallel()
+	s := newService(t, newSQLite(t), Config{})
+	ctx := t.Context()
+	mustJob(t, s, JobSpec{ID: "j"})
+	if _, err := s.AddTaskCollection(ctx, acct, "j", []TaskSpec{{ID: "a", CommandLine: "x"}, {ID: "b", CommandLine: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	n1 := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n1"}
+	ls, err := s.Lease(ctx, n1, 4, 0)
+	if err != nil || len(ls) != 2 || ls[0].TaskID != "a" || ls[0].Attempt != 1 {
+		t.Fatalf("lease %+v %v", ls, err)
+	}
+	a, _ := s.GetTask(ctx, acct, "j", "a")
+	if a.State != TaskRunning || a.NodeInfo.NodeID != "n1" {
+		t.Fatalf("running %+v", a)
+	}
+	if err := s.NodeLost(ctx, n1); err != nil {
+		t.Fatal(err)
+	}
+	a, _ = s.GetTask(ctx, acct, "j", "a")
+	if a.State != TaskActive || a.ExecutionInfo.RequeueCount != 1 || a.ExecutionInfo.RetryCount != 0 || a.ExecutionInfo.LastRequeueTime == nil {
+		t.Fatalf("requeued %+v", a.ExecutionInfo)
+	}
+	// The lost node's late report is ignored.
+	code := 0
+	if err := s.Report(ctx, n1, nodeproto.ReportRequest{LeaseID: ls[0].LeaseID, Event: "completed", ExitCode: &code}); err != nil {
+		t.Fatal(err)
+	}
+	n2 := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n2"}
+	ls2, err := s.Lease(ctx, n2, 1, 0)
+	if err != nil || len(ls2) != 1 || ls2[0].TaskID != "a" || ls2[0].Attempt != 2 {
+		t.Fatalf("lease after requeue %+v %v", ls2, err)
+	}
+	if err := s.Report(ctx, n1, nodeproto.ReportRequest{LeaseID: ls2[0].LeaseID, Event: "completed", ExitCode: &code}); !cobalt.IsCode(err, cobalt.EForbidden) {
+		t.Fatalf("report by another node: %v", err)
+	}
+	// Terminating a running task makes Reconcile stop it.
+	if err := s.TerminateTask(ctx, acct, "j", "a", Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	stop, err := s.Reconcile(ctx, n2, []string{ls2[0].LeaseID})
+	if err != nil || len(stop) != 1 || stop[0] != ls2[0].LeaseID {
+		t.Fatalf("reconcile %v %v", stop, err)
+	}
+}
+
+func TestReconcileRequeuesUndeliveredLease(t *testing.T) {
+	t.Parallel()
+	c := &clock{t: time.Unix(1_800_000_000, 0)}
+	s := newService(t, newSQLiteAt(t, c.Now), Config{Now: c.Now, LostLeaseAge: time.Minute})
+	ctx := t.Context()
+	mustJob(t, s, JobSpec{ID: "j"})
+	if _, err := s.AddTask(ctx, acct, "j", TaskSpec{ID: "a", CommandLine: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	n := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}
+	if ls, _ := s.Lease(ctx, n, 1, 0); len(ls) != 1 {
+		t.Fatal("no lease")
+	}
+	if _, err := s.Reconcile(ctx, n, nil); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := s.GetTask(ctx, acct, "j", "a"); a.State != TaskRunning {
+		t.Fatalf("requeued too early: %s", a.State)
+	}
+	c.Add(2 * time.Minute)
+	if _, err := s.Reconcile(ctx, n, nil); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := s.GetTask(ctx, acct, "j", "a"); a.State != TaskActive || a.ExecutionInfo.RequeueCount != 1 {
+		t.Fatalf("not requeued: %+v", a)
+	}
+}
+
+func TestWallClockSweep(t *testing.T) {
+	t.Parallel()
+	c := &clock{t: time.Unix(1_800_000_000, 0)}
+	s := newService(t, newSQLiteAt(t, c.Now), Config{Now: c.Now, LeaseGrace: time.Second})
+	ctx := t.Context()
+	mustJob(t, s, JobSpec{ID: "j"})
+	if _, err := s.AddTask(ctx, acct, "j", TaskSpec{ID: "a", CommandLine: "x", Constraints: &TaskConstraints{MaxWallClockTime: ptr(Duration(90 * time.Second))}}); err != nil {
+		t.Fatal(err)
+	}
+	ls, _ := s.Lease(ctx, NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}, 1, 0)
+	if len(ls) != 1 || ls[0].MaxWallClockSeconds != 90 {
+		t.Fatalf("lease %+v", ls)
+	}
+	c.Add(80 * time.Second)
+	if err := s.SweepExpiredLeases(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := s.GetTask(ctx, acct, "j", "a"); a.State != TaskRunning {
+		t.Fatalf("ended early: %s", a.State)
+	}
+	c.Add(20 * time.Second)
+	if err := s.SweepExpiredLeases(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := s.GetTask(ctx, acct, "j", "a")
+	if a.State != TaskCompleted || a.ExecutionInfo.FailureInfo == nil || a.ExecutionInfo.FailureInfo.Code != "TaskEnded" {
+		t.Fatalf("after sweep %+v", a)
+	}
+}
+
+type autoStorage map[string]string
+
+func (a autoStorage) AutoStorageContainerURL(_ context.Context, _, name string) (string, error) {
+	if u, ok := a[name]; ok {
+		return u, nil
+	}
+	return "", cobalt.Errorf(cobalt.ENotFound, "no container")
+}
+
+func TestLeaseResolvesResourceFilesAndWakesOnAdd(t *testing.T) {
+	t.Parallel()
+	s := newService(t, newSQLite(t), Config{PollInterval: time.Hour, AutoStorage: autoStorage{"in": "https://127.0.0.1:1/sa/in"}})
+	ctx := t.Context()
+	mustJob(t, s, JobSpec{ID: "j", CommonEnvironmentSettings: []NameValue{{Name: "A", Value: "1"}}})
+	n := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}
+	got := make(chan []nodeproto.TaskLease, 1)
+	go func() {
+		ls, _ := s.Lease(ctx, n, 1, time.Minute)
+		got <- ls
+	}()
+	waitFor(t, "the lease to wait", func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.waiters) == 1 })
+	_, err := s.AddTask(ctx, acct, "j", TaskSpec{ID: "t", CommandLine: "x", EnvironmentSettings: []NameValue{{Name: "B", Value: "2"}},
+		UserIdentity:  &UserIdentity{AutoUser: &AutoUser{ElevationLevel: "admin"}},
+		ResourceFiles: []ResourceFile{{AutoStorageContainerName: "in", BlobPrefix: "x/", IdentityReference: &IdentityReference{ResourceID: "/id"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := <-got
+	if len(ls) != 1 {
+		t.Fatalf("leases %+v", ls)
+	}
+	l := ls[0]
+	if fmt.Sprint(l.Environment) != "[{A 1} {B 2}]" || l.UserIdentity.AutoUserElevation != "admin" || l.UserIdentity.AutoUserScope != "pool" ||
+		len(l.ResourceFiles) != 1 || l.ResourceFiles[0].StorageContainerURL != "https://127.0.0.1:1/sa/in" || l.ResourceFiles[0].IdentityResourceID != "/id" {
+		t.Fatalf("lease %+v", l)
+	}
+	// An unresolvable auto-storage container fails the task instead of leasing it.
+	if _, err := s.AddTask(ctx, acct, "j", TaskSpec{ID: "u", CommandLine: "x", ResourceFiles: []ResourceFile{{AutoStorageContainerName: "missing"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if ls, _ := s.Lease(ctx, n, 1, 0); len(ls) != 0 {
+		t.Fatalf("leased %+v", ls)
+	}
+	u, _ := s.GetTask(ctx, acct, "j", "u")
+	if u.State != TaskCompleted || u.ExecutionInfo.FailureInfo == nil || u.ExecutionInfo.FailureInfo.Category != "usererror" {
+		t.Fatalf("task u %+v", u)
+	}
+}
+
+func TestOnTaskFailureTerminatesJob(t *testing.T) {
+	t.Parallel()
+	s := newService(t, newSQLite(t), Config{})
+	ctx := t.Context()
+	mustJob(t, s, JobSpec{ID: "j", OnTaskFailure: OnTaskFailurePerformExitOption})
+	if _, err := s.AddTask(ctx, acct, "j", TaskSpec{ID: "t", CommandLine: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	n := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}
+	ls, _ := s.Lease(ctx, n, 1, 0)
+	code := 1
+	if err := s.Report(ctx, n, nodeproto.ReportRequest{LeaseID: ls[0].LeaseID, Event: "completed", ExitCode: &code}); err != nil {
+		t.Fatal(err)
+	}
+	j, _ := s.GetJob(ctx, acct, "j")
+	if j.State != JobCompleted || j.ExecutionInfo.TerminateReason != "TaskFailed" {
+		t.Fatalf("job %s %+v", j.State, j.ExecutionInfo)
+	}
+}
+
+func TestSpreadAcrossWaitingNodes(t *testing.T) {
+	t.Parallel()
+	s := newService(t, newSQLite(t), Config{PollInterval: 10 * time.Millisecond, Pools: poolInfo{TaskSlotsPerNode: 4, NodeFillType: FillSpread}})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	mustJob(t, s, JobSpec{ID: "j"})
+	var mu sync.Mutex
+	per := map[string]int{}
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: fmt.Sprintf("n%d", i)}
+			ls, _ := s.Lease(ctx, n, 4, 10*time.Second)
+			mu.Lock()
+			per[n.NodeID] += len(ls)
+			mu.Unlock()
+		}()
+	}
+	waitFor(t, "four waiting nodes", func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.waiters[poolKey(acct, "pool1")]) == 4 })
+	var specs []TaskSpec
+	for i := range 4 {
+		specs = append(specs, TaskSpec{ID: fmt.Sprintf("t%d", i), CommandLine: "x"})
+	}
+	if _, err := s.AddTaskCollection(ctx, acct, "j", specs); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	for n, c := range per {
+		if c != 1 {
+			t.Fatalf("spread gave %v (node %s got %d)", per, n, c)
+		}
+	}
+}
+
+type poolInfo PoolScheduling
+
+func (p poolInfo) PoolScheduling(context.Context, string, string) (PoolScheduling, error) {
+	return PoolScheduling(p), nil
+}
+
+func FuzzParseFilter(f *testing.F) {
+	for _, s := range []string{"state eq 'active'", "(state eq 'a' or state eq 'b') and not id eq 'x'", "id eq 'it''s'", "state", "((((", "state eq 'x' or"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		flt, err := ParseFilter(s, "state", "id")
+		if err != nil {
+			if !cobalt.IsCode(err, cobalt.EInvalid) {
+				t.Fatalf("error class %v", err)
+			}
+			return
+		}
+		flt.Match(map[string]string{"state": "active"})
+		flt.States()
+	})
+}
+
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"PT1H", "P7D", "P1DT2H3M4.5S", "P10675199DT2H48M5.4775807S", "PT", "P", "1H", "PT0.5S", "P1Y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDuration(s)
+		if err != nil {
+			return
+		}
+		if d < 0 {
+			t.Fatalf("%q parsed negative", s)
+		}
+		back, err := ParseDuration(d.String())
+		if err != nil {
+			t.Fatalf("%q -> %s does not parse back: %v", s, d, err)
+		}
+		if diff := back - d; diff > Duration(time.Microsecond) || diff < -Duration(time.Microsecond) {
+			if !d.IsUnlimited() {
+				t.Fatalf("%q -> %v -> %v", s, time.Duration(d), time.Duration(back))
+			}
+		}
+	})
+}
+
+func TestDurationText(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"PT1H": "PT1H", "P7D": "P7D", "P1DT2H3M4.5S": "P1DT2H3M4.5S", "PT90S": "PT1M30S", "PT0S": "PT0S"} {
+		d, err := ParseDuration(in)
+		if err != nil || d.String() != want {
+			t.Errorf("%s: %v %v, want %s", in, d, err, want)
+		}
+	}
+	for _, bad := range []string{"", "P", "PT", "1H", "P1Y", "PT1.5H", "P-1D", "PT1H1H"} {
+		if _, err := ParseDuration(bad); err == nil && bad != "PT1H1H" {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
