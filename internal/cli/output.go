@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 )
@@ -157,17 +158,25 @@ func headerName(k string) string {
 	return strings.ToUpper(k[:1]) + k[1:]
 }
 
-// lookup follows a dotted path through decoded JSON objects.
+// lookup follows a dotted path through decoded JSON objects; a number
+// indexes an array ("value.0.id").
 func lookup(v any, path string) any {
 	if path == "" {
 		return v
 	}
 	for _, p := range strings.Split(path, ".") {
-		obj, ok := v.(map[string]any)
-		if !ok {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[p]
+		case []any:
+			i, err := strconv.Atoi(p)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil
+			}
+			v = x[i]
+		default:
 			return nil
 		}
-		v = obj[p]
 	}
 	return v
 }

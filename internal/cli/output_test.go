@@ -82,3 +82,14 @@ func TestCountStates(t *testing.T) {
 		t.Fatalf("got %q", out.String())
 	}
 }
+
+func TestLookup(t *testing.T) {
+	t.Parallel()
+	var v any
+	json.Unmarshal([]byte(`{"a":{"b":[{"c":"x"},{"c":"y"}]}}`), &v)
+	for path, want := range map[string]any{"a.b.1.c": "y", "a.b.2.c": nil, "a.b.x": nil, "a.b.-1": nil, "a.z": nil, "a.b.0.c.d": nil} {
+		if got := lookup(v, path); got != want {
+			t.Errorf("%s: got %v, want %v", path, got, want)
+		}
+	}
+}
