@@ -69,12 +69,14 @@ func (s *Service) Reconcile(ctx context.Context, owner string) error {
 	}
 	page := store.Page{Limit: 500}
 	var errs []error
+	seen := map[[2]string]bool{}
 	for {
 		ps, next, err := s.cfg.Store.PoolList(ctx, store.PoolListParams{Page: page})
 		if err != nil {
 			return err
 		}
 		for _, r := range ps {
+			seen[[2]string{r.AccountKey, r.Key}] = true
 			p, err := decodePool(r)
 			if err != nil {
 				errs = append(errs, err)
@@ -94,6 +96,14 @@ func (s *Service) Reconcile(ctx context.Context, owner string) error {
 			break
 		}
 		page.Token = next
+	}
+	// Nodes whose pool is gone (a pool deleted while a node was being made).
+	for k := range counts {
+		if !seen[k] {
+			if err := s.removeNodesWhere(ctx, store.NodeListParams{AccountKey: k[0], PoolKey: k[1]}); err != nil {
+				errs = append(errs, err)
+			}
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -300,6 +310,11 @@ func (s *Service) allocateNodes(ctx context.Context, p *Pool, dedicated bool, k 
 		if _, err := s.cfg.Store.NodeCreate(ctx, r); err != nil {
 			return len(launches), err
 		}
+		if _, err := s.cfg.Store.PoolGet(ctx, cur.AccountKey, cur.ID); cobalt.IsCode(err, cobalt.ENotFound) {
+			// The pool was deleted meanwhile: its deleter may have missed this node.
+			_ = s.cfg.Store.NodeDelete(ctx, id)
+			break
+		}
 		launches = append(launches, NodeLaunch{NodeID: id, PoolID: cur.ID, AccountName: acct.Name, Credential: cred, RootDir: s.nodeRootDir(id)})
 	}
 	s.log.Info("nodes allocated", "pool", cur.ID, "count", k, "dedicated", dedicated)
@@ -441,9 +456,23 @@ func (s *Service) removeNode(ctx context.Context, n *Node, lost bool) error {
 
 // removeAllNodes stops and deletes every node of a pool.
 func (s *Service) removeAllNodes(ctx context.Context, accountKey, poolID string) error {
-	nodes, err := s.poolNodes(ctx, accountKey, poolID)
+	return s.removeNodesWhere(ctx, store.NodeListParams{AccountKey: accountKey, PoolKey: poolID})
+}
+
+// removeNodesWhere stops and deletes every node the params select.
+func (s *Service) removeNodesWhere(ctx context.Context, params store.NodeListParams) error {
+	params.Page = store.Page{Limit: 5000}
+	rs, _, err := s.cfg.Store.NodeList(ctx, params)
 	if err != nil {
 		return err
+	}
+	var nodes []*Node
+	for _, r := range rs {
+		n, err := decodeNode(r)
+		if err != nil {
+			return err
+		}
+		nodes = append(nodes, n)
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(nodes))

@@ -477,25 +477,26 @@ func (s *Service) PoolDisableAutoScale(ctx context.Context, accountKey, poolID s
 }
 
 // DeleteAccountPools removes every pool of an account with its nodes, at
-// once (used when the account or its resource group is deleted).
+// once (used when the account or its resource group is deleted). Pools go
+// first, so that the allocator creates no node for them afterwards; then
+// every node of the account.
 func (s *Service) DeleteAccountPools(ctx context.Context, accountKey string) error {
+	accountKey = strings.ToLower(accountKey)
 	for {
 		ps, _, err := s.cfg.Store.PoolList(ctx, store.PoolListParams{AccountKey: accountKey, Page: store.Page{Limit: 100}})
 		if err != nil {
 			return err
 		}
 		if len(ps) == 0 {
-			return nil
+			break
 		}
 		for _, r := range ps {
-			if err := s.removeAllNodes(ctx, r.AccountKey, r.Key); err != nil {
-				return err
-			}
 			if err := s.cfg.Store.PoolDelete(ctx, r.AccountKey, r.Key); err != nil && !cobalt.IsCode(err, cobalt.ENotFound) {
 				return err
 			}
 		}
 	}
+	return s.removeNodesWhere(ctx, store.NodeListParams{AccountKey: accountKey})
 }
 
 func (s *Service) nodeRootDir(nodeID string) string {
@@ -504,3 +505,8 @@ func (s *Service) nodeRootDir(nodeID string) string {
 	}
 	return filepath.Join(s.cfg.NodeRootDir, nodeID)
 }
+
+// SetIdentities sets the identity directory after New, for wiring where the
+// directory (the ARM front door) is built after the pool service. Call it
+// before serving requests.
+func (s *Service) SetIdentities(l IdentityLookup) { s.cfg.Identities = l }

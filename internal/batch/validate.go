@@ -23,8 +23,8 @@ func ValidatePoolID(id string, arm bool) error {
 }
 
 func trunc(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "..."
+	if len(s) > 400 {
+		return s[:400] + "..."
 	}
 	return s
 }
