@@ -45,7 +45,7 @@ func nodeCmd(g *globals) *cobra.Command {
 func nodeTokenCmd(g *globals) *cobra.Command {
 	var t batchTarget
 	var pool, node, resource, clientID, imdsURL string
-	cmd := leaf("token", "Ask a node's IMDS for a managed-identity token and print its verified claims", action(g, nil, func(ctx context.Context, c *client) (any, error) {
+	cmd := leaf("token", "Ask a node's IMDS for a managed-identity token and print its verified claims", action(g, tokenColumns, func(ctx context.Context, c *client) (any, error) {
 		if t.account == "" {
 			acct, err := c.findPoolAccount(ctx, pool)
 			if err != nil {
@@ -92,7 +92,7 @@ func nodeTokenCmd(g *globals) *cobra.Command {
 		}
 		info.Node, info.Pool, info.IMDS, info.Resource, info.ExpiresOn = node, pool, src, tok.Resource, tok.ExpiresOn
 		if err != nil { // show what the token claims, then fail
-			_ = printResult(g, info, nil)
+			_ = printResult(g, info, tokenColumns)
 			return nil, err
 		}
 		return info, nil
@@ -106,6 +106,9 @@ func nodeTokenCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&imdsURL, "imds-url", "", "the node's IMDS base URL (default: found from the node)")
 	return required(cmd, "pool", "resource")
 }
+
+var tokenColumns = []column{col("Node", "node"), col("Verified", "signatureVerified"), col("Audience", "claims.aud"),
+	col("AppId", "claims.appid"), col("ObjectId", "claims.oid"), col("Identity", "claims.xms_mirid")}
 
 // tokenInfo is what `node token` prints.
 type tokenInfo struct {
