@@ -127,11 +127,12 @@ func (rc *reqCtx) maxResults() (int, error) {
 	return n, nil
 }
 
-// etagMatches compares an If-Match/If-None-Match header with an ETag.
+// etagMatches compares an If-Match/If-None-Match header with an ETag,
+// ignoring quotes and the weak prefix (Batch ETags are sent unquoted).
 func etagMatches(header, etag string) bool {
+	norm := func(s string) string { return strings.Trim(strings.TrimPrefix(strings.TrimSpace(s), "W/"), `"`) }
 	for _, part := range strings.Split(header, ",") {
-		p := strings.TrimSpace(part)
-		if p == "*" || p == etag || strings.TrimPrefix(p, "W/") == etag || "\""+p+"\"" == etag {
+		if p := strings.TrimSpace(part); p == "*" || norm(p) == norm(etag) {
 			return true
 		}
 	}

@@ -252,15 +252,16 @@ func verifySharedKey(r *http.Request, account string, keys []string, sig []byte)
 	if len(raw) == 0 {
 		return false
 	}
-	ok := false
+	// Each comparison is constant-time; stopping at the first match tells
+	// only which public variant the client used.
 	for _, s := range stringsToSign(r, account) {
 		for _, k := range raw {
 			if hmac.Equal(signString(k, s), sig) {
-				ok = true
+				return true
 			}
 		}
 	}
-	return ok
+	return false
 }
 
 func itoa64(n int64) string {
