@@ -45,7 +45,7 @@ type env struct {
 	secret  string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	ca := pki.NewTestCA(t)
@@ -100,7 +100,7 @@ func newEnv(t *testing.T) *env {
 }
 
 // credential returns azidentity's ClientSecretCredential for a principal.
-func (e *env) credential(t *testing.T, clientID, secret string) azcore.TokenCredential {
+func (e *env) credential(t testing.TB, clientID, secret string) azcore.TokenCredential {
 	t.Helper()
 	cred, err := azidentity.NewClientSecretCredential(tenantID, clientID, secret, &azidentity.ClientSecretCredentialOptions{
 		ClientOptions: azcore.ClientOptions{
