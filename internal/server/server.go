@@ -13,7 +13,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cobaltbatch/cobalt/internal/agent/local"
 	"github.com/cobaltbatch/cobalt/internal/arm"
+	"github.com/cobaltbatch/cobalt/internal/batch"
+	"github.com/cobaltbatch/cobalt/internal/batchapi"
+	"github.com/cobaltbatch/cobalt/internal/blob"
+	"github.com/cobaltbatch/cobalt/internal/jobs"
+	"github.com/cobaltbatch/cobalt/internal/nodeapi"
 	"github.com/cobaltbatch/cobalt/internal/bearer"
 	"github.com/cobaltbatch/cobalt/internal/login"
 	"github.com/cobaltbatch/cobalt/internal/pki"
@@ -73,6 +79,12 @@ type Server struct {
 	validator *bearer.Validator
 	authz     *rbac.Authorizer
 	arm       *arm.Server
+	blob      *blob.Service
+	nodes     *local.Provider
+	pools     *batch.Service
+	jobs      *jobs.Service
+	nodeapi   *nodeapi.Server
+	batchapi  *batchapi.Service
 
 	mu        sync.Mutex
 	servers   []*http.Server

@@ -3,10 +3,18 @@ package server
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/agent/local"
 	"github.com/cobaltbatch/cobalt/internal/arm"
+	"github.com/cobaltbatch/cobalt/internal/arm/batchprovider"
+	"github.com/cobaltbatch/cobalt/internal/batch"
+	"github.com/cobaltbatch/cobalt/internal/batchapi"
+	"github.com/cobaltbatch/cobalt/internal/blob"
+	"github.com/cobaltbatch/cobalt/internal/jobs"
+	"github.com/cobaltbatch/cobalt/internal/nodeapi"
 	"github.com/cobaltbatch/cobalt/internal/bearer"
 	"github.com/cobaltbatch/cobalt/internal/login"
 	"github.com/cobaltbatch/cobalt/internal/rbac"
@@ -48,6 +56,10 @@ func (s *Server) wire(ctx context.Context) (err error) {
 		return fmt.Errorf("management plane: %w", err)
 	}
 
+	if err := s.wireCompute(ctx); err != nil {
+		return err
+	}
+
 	s.endpoints = Endpoints{
 		TenantID:                s.tenantID,
 		SubscriptionID:          s.subID,
@@ -68,10 +80,93 @@ func (s *Server) wire(ctx context.Context) (err error) {
 	s.goRun("login", s.login.Run)
 	s.handle("arm", s.arm.Handler())
 	s.goRun("arm", s.arm.Run)
-	s.handle("blob", http.NotFoundHandler())
-	s.handle("nodeapi", http.NotFoundHandler())
+	s.handle("blob", s.blob.Handler())
+	s.goRun("blob", s.blob.Run)
+	s.handle("nodeapi", s.nodeapi.Handler())
+	s.goRun("pools", s.pools.Run)
+	s.goRun("jobs", s.jobs.Run)
+	s.goRun("batch data plane", s.batchapi.Run)
 	s.handle("portal", portalHandler())
 	return nil
+}
+
+// wireCompute builds the blob service, the Batch services (pools and nodes,
+// jobs and tasks, the data plane, the Microsoft.Batch provider), the node API
+// and the local node provider.
+func (s *Server) wireCompute(ctx context.Context) (err error) {
+	s.blob, err = blob.New(blob.Config{
+		Store: s.store, Logger: s.log.With("component", "blob"), Now: s.opts.Now, DataDir: s.dir.path,
+		Validator: s.validator, Authz: s.authz, Accounts: s.arm, TenantID: s.tenantID, AuthorityURL: s.URL("login"),
+	})
+	if err != nil {
+		return fmt.Errorf("blob service: %w", err)
+	}
+	isolation := s.opts.Isolation
+	if isolation == "auto" {
+		isolation = ""
+	}
+	s.nodes = local.New(local.Config{
+		ControlPlaneURL: s.URL("nodeapi"), CAFile: s.ca.CAFile(), Isolation: isolation,
+		Logger: s.log.With("component", "agent"), Now: s.opts.Now, IMDSRateLimit: s.opts.IMDSRateLimit,
+	})
+	nodeRoot := s.dir.file("nodes")
+	// The jobs service asks the pool service for pools' slots, and the pool
+	// service tells the jobs service about lost nodes: the lookup is filled
+	// once both exist.
+	pl := &poolLookup{}
+	s.jobs, err = jobs.New(jobs.Config{
+		Store: s.store, Logger: s.log.With("component", "jobs"), Now: s.opts.Now,
+		Pools: pl, AutoStorage: &autoStorage{pools: pl, arm: s.arm, blobURL: s.URL("blob")},
+	})
+	if err != nil {
+		return fmt.Errorf("jobs service: %w", err)
+	}
+	s.pools, err = batch.New(batch.Config{
+		Store: s.store, Logger: s.log.With("component", "pools"), Now: s.opts.Now,
+		Nodes: s.nodes, Dispatcher: dispatcher{s.jobs}, Identities: s.arm, MaxNodes: s.opts.MaxNodes, NodeRootDir: nodeRoot,
+		Location: s.opts.Location, AuthorityHost: s.URL("login"), ForwardPorts: s.forwardPorts(),
+	})
+	if err != nil {
+		return fmt.Errorf("pool service: %w", err)
+	}
+	pl.pools = s.pools
+	s.nodeapi, err = nodeapi.New(nodeapi.Config{
+		Pools: s.pools, Dispatcher: dispatcher{s.jobs}, Tokens: tokenIssuer{s.login}, Identities: s.arm,
+		Logger: s.log.With("component", "nodeapi"),
+	})
+	if err != nil {
+		return fmt.Errorf("node API: %w", err)
+	}
+	batchPortBase := 0
+	if s.opts.PortBase > 0 {
+		batchPortBase = s.opts.PortBase + batchPortOffset
+	}
+	s.batchapi, err = batchapi.New(batchapi.Config{
+		Logger: s.log.With("component", "batchapi"), Now: s.opts.Now, TLS: s.ca.ServerTLSConfig(), PortBase: batchPortBase,
+		Validator: s.validator, Authz: s.authz, AuthorityURL: s.URL("login"), TenantID: s.tenantID,
+		Jobs: s.jobs, Nodes: batchapi.NodeDirsUnder(s.pools, nodeRoot),
+	})
+	if err != nil {
+		return fmt.Errorf("batch data plane: %w", err)
+	}
+	s.batchapi.SetPools(s.pools, s.store)
+	provider, err := batchprovider.New(batchprovider.Config{
+		Pools: s.pools, Endpoints: s.batchapi, Directory: s.login, Logger: s.log.With("component", "batchprovider"), Now: s.opts.Now,
+	})
+	if err != nil {
+		return fmt.Errorf("Microsoft.Batch provider: %w", err)
+	}
+	return s.arm.Register(provider)
+}
+
+// forwardPorts are the ports of the services a task inside a node's network
+// namespace reaches on the same 127.0.0.1:PORT as outside.
+func (s *Server) forwardPorts() []int {
+	var ports []int
+	for _, name := range []string{"login", "arm", "blob", "nodeapi"} {
+		ports = append(ports, s.listeners[name].Addr().(*net.TCPAddr).Port)
+	}
+	return ports
 }
 
 // bootstrapAdmin returns the admin service principal's credentials, creating
