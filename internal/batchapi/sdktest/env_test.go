@@ -39,7 +39,7 @@ const (
 // jobs service and batchapi, with one Batch account. No node agent runs:
 // fakeNode plays one through the jobs service's dispatcher API.
 type env struct {
-	t         *testing.T
+	t         testing.TB
 	ca        *pki.CA
 	st        store.Store
 	login     *login.Service
@@ -63,7 +63,7 @@ type principal struct {
 	secret string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
