@@ -44,7 +44,7 @@ func nodeConfig(ids ...nodeproto.Identity) nodeproto.NodeConfig {
 
 // startAgent runs an agent against f until the test ends and waits until it
 // is ready.
-func startAgent(t *testing.T, f *fakeControlPlane, isolation string, mutate func(*Config)) (*Agent, <-chan error) {
+func startAgent(t testing.TB, f *fakeControlPlane, isolation string, mutate func(*Config)) (*Agent, <-chan error) {
 	t.Helper()
 	cfg := Config{
 		ControlPlaneURL: f.srv.URL, Credential: f.cred, NodeID: "tvmps_" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "_")) + "_d",
@@ -82,7 +82,7 @@ func startAgent(t *testing.T, f *fakeControlPlane, isolation string, mutate func
 
 // reachableTempDir is a temporary directory whose ancestors other users can
 // traverse, as a node root must be for non-admin tasks.
-func reachableTempDir(t *testing.T) string {
+func reachableTempDir(t testing.TB) string {
 	t.Helper()
 	d := t.TempDir()
 	for p := d; p != "/" && p != os.TempDir(); p = filepath.Dir(p) {

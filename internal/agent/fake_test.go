@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -24,7 +25,7 @@ import (
 // a fixed configuration, records heartbeats, reports and token requests,
 // hands out queued leases and queued heartbeat commands.
 type fakeControlPlane struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	caFile string
 	cred   string
@@ -43,9 +44,12 @@ type fakeControlPlane struct {
 	tokenErr   *nodeproto.Error
 	tokenErrSt int
 	changed    chan struct{}
+	fakeToken  http.HandlerFunc
+	// issue, when set, issues tokens instead of the built-in fake tokens.
+	issue func(ctx context.Context, id nodeproto.Identity, r nodeproto.TokenRequest) (nodeproto.TokenResponse, error)
 }
 
-func newFakeControlPlane(t *testing.T, cfg nodeproto.NodeConfig) *fakeControlPlane {
+func newFakeControlPlane(t testing.TB, cfg nodeproto.NodeConfig) *fakeControlPlane {
 	f := &fakeControlPlane{t: t, config: cfg, cred: "node-credential-1", tokenLife: time.Hour, changed: make(chan struct{}, 1)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+nodeproto.PathRegister, f.handle(func(body []byte) (any, int) {
@@ -100,7 +104,29 @@ func newFakeControlPlane(t *testing.T, cfg nodeproto.NodeConfig) *fakeControlPla
 		f.mu.Unlock()
 		return nodeproto.ReportResponse{}, 200
 	}))
-	mux.HandleFunc("POST "+nodeproto.PathToken, f.handle(func(body []byte) (any, int) {
+	mux.HandleFunc("POST "+nodeproto.PathToken, func(w http.ResponseWriter, req *http.Request) {
+		if f.issue == nil {
+			f.fakeToken(w, req)
+			return
+		}
+		var r nodeproto.TokenRequest
+		_ = json.NewDecoder(req.Body).Decode(&r)
+		var id nodeproto.Identity
+		for _, i := range f.config.Identities {
+			if strings.EqualFold(i.ResourceID, r.ResourceID) {
+				id = i
+			}
+		}
+		resp, err := f.issue(req.Context(), id, r)
+		w.Header().Set("Content-Type", "application/json")
+		if err != nil {
+			w.WriteHeader(500)
+			_ = json.NewEncoder(w).Encode(nodeproto.Error{Code: "Internal", Message: err.Error()})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(resp)
+	})
+	f.fakeToken = f.handle(func(body []byte) (any, int) {
 		var r nodeproto.TokenRequest
 		_ = json.Unmarshal(body, &r)
 		f.mu.Lock()
@@ -125,7 +151,7 @@ func newFakeControlPlane(t *testing.T, cfg nodeproto.NodeConfig) *fakeControlPla
 			IssuedAt:    now, NotBefore: now, ExpiresOn: now.Add(f.tokenLife),
 			Resource: r.Resource, Identity: *id,
 		}, 200
-	}))
+	})
 	mux.HandleFunc("GET /ping", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "pong") })
 	f.srv = httptest.NewTLSServer(mux)
 	t.Cleanup(f.srv.Close)
@@ -167,7 +193,7 @@ func (f *fakeControlPlane) handle(fn func([]byte) (any, int)) http.HandlerFunc {
 }
 
 // waitFor polls cond (under the fake's lock) until it holds or 30 s pass.
-func (f *fakeControlPlane) waitFor(t *testing.T, what string, cond func() bool) {
+func (f *fakeControlPlane) waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -197,7 +223,7 @@ func (f *fakeControlPlane) completed(leaseID string) *nodeproto.ReportRequest {
 }
 
 // taskOutput reads a finished task's stdout and stderr.
-func taskOutput(t *testing.T, a *Agent, jobID, taskID string) (string, string) {
+func taskOutput(t testing.TB, a *Agent, jobID, taskID string) (string, string) {
 	t.Helper()
 	dir := TaskDir(a.Dirs(), jobID, taskID)
 	out, _ := os.ReadFile(filepath.Join(dir, "stdout.txt"))
