@@ -250,43 +250,67 @@ func TestTaskAddCollection(t *testing.T) {
 // fakeAgent leases for a node and reports each task's exit code as the
 // number in its command line "exit N" (0 otherwise), until ctx ends.
 func fakeAgent(ctx context.Context, s *Service, node NodeRef, slots int, onRun func(nodeproto.TaskLease)) {
-	var mu sync.Mutex
-	free := slots
+	runAgent(ctx, s, node, slots, func(l nodeproto.TaskLease) nodeproto.ReportRequest {
+		if onRun != nil {
+			onRun(l)
+		}
+		code := 0
+		if n, ok := strings.CutPrefix(l.CommandLine, "exit "); ok {
+			code, _ = strconv.Atoi(n)
+		}
+		end := time.Now()
+		return nodeproto.ReportRequest{LeaseID: l.LeaseID, Event: "completed", StartTime: end, EndTime: &end, ExitCode: &code}
+	})
+}
+
+// runAgent is an in-process node agent loop: it leases for its free slots,
+// runs each lease with run, and reports start and completion, until ctx ends.
+func runAgent(ctx context.Context, s *Service, node NodeRef, slots int, run func(nodeproto.TaskLease) nodeproto.ReportRequest) {
+	free := make(chan int, slots)
+	for range slots {
+		free <- 1
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for ctx.Err() == nil {
-		mu.Lock()
-		f := free
-		mu.Unlock()
-		if f == 0 {
-			time.Sleep(time.Millisecond)
-			continue
+		// Wait for at least one free slot, then take every free one.
+		n := 0
+		select {
+		case <-ctx.Done():
+			return
+		case <-free:
+			n = 1
 		}
-		ls, err := s.Lease(ctx, node, f, 200*time.Millisecond)
+	drain:
+		for {
+			select {
+			case <-free:
+				n++
+			default:
+				break drain
+			}
+		}
+		ls, err := s.Lease(ctx, node, n, 200*time.Millisecond)
 		if err != nil {
 			return
 		}
+		used := 0
 		for _, l := range ls {
-			mu.Lock()
-			free -= l.RequiredSlots
-			mu.Unlock()
+			used += l.RequiredSlots
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				_ = s.Report(ctx, node, nodeproto.ReportRequest{NodeID: node.NodeID, LeaseID: l.LeaseID, Event: "started", StartTime: time.Now()})
-				if onRun != nil {
-					onRun(l)
+				r := run(l)
+				r.NodeID = node.NodeID
+				_ = s.Report(ctx, node, r)
+				for range l.RequiredSlots {
+					free <- 1
 				}
-				code := 0
-				if n, ok := strings.CutPrefix(l.CommandLine, "exit "); ok {
-					code, _ = strconv.Atoi(n)
-				}
-				end := time.Now()
-				_ = s.Report(ctx, node, nodeproto.ReportRequest{NodeID: node.NodeID, LeaseID: l.LeaseID, Event: "completed", StartTime: end, EndTime: &end, ExitCode: &code})
-				mu.Lock()
-				free += l.RequiredSlots
-				mu.Unlock()
 			}()
+		}
+		for range n - used {
+			free <- 1
 		}
 	}
 }
