@@ -54,14 +54,16 @@ func (d memDirectory) DeletePrincipal(ctx context.Context, objectID string) erro
 }
 
 type fixture struct {
-	t   *testing.T
+	t   testing.TB
 	s   store.Store
 	srv *Server
 	h   http.Handler
 	az  *rbac.Authorizer
 }
 
-func newFixture(t *testing.T, providers ...Provider) *fixture {
+func newFixture(t *testing.T, providers ...Provider) *fixture { return newFixtureTB(t, providers...) }
+
+func newFixtureTB(t testing.TB, providers ...Provider) *fixture {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "cobalt.db"), nil)
 	if err != nil {
@@ -101,7 +103,7 @@ type resp struct {
 	Body   []byte
 }
 
-func (r resp) json(t *testing.T) map[string]any {
+func (r resp) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.Body, &m); err != nil {
@@ -110,7 +112,7 @@ func (r resp) json(t *testing.T) map[string]any {
 	return m
 }
 
-func (r resp) errCode(t *testing.T) string {
+func (r resp) errCode(t testing.TB) string {
 	t.Helper()
 	var e ErrorResponse
 	if err := json.Unmarshal(r.Body, &e); err != nil {
@@ -122,6 +124,12 @@ func (r resp) errCode(t *testing.T) string {
 // do sends a request as oid ("" for no Authorization header).
 func (f *fixture) do(oid, method, path string, body any, hdr ...string) resp {
 	f.t.Helper()
+	return f.doT(f.t, oid, method, path, body, hdr...)
+}
+
+// doT is do reporting failures to t.
+func (f *fixture) doT(t testing.TB, oid, method, path string, body any, hdr ...string) resp {
+	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -132,7 +140,7 @@ func (f *fixture) do(oid, method, path string, body any, hdr ...string) resp {
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
-			f.t.Fatal(err)
+			t.Fatal(err)
 		}
 		rd = bytes.NewReader(j)
 	}
