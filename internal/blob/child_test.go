@@ -53,7 +53,9 @@ func crashChild() {
 	if err := pki.WriteFileAtomic(filepath.Join(dir, "addr"), []byte(ln.Addr().String()), 0o600); err != nil {
 		fail(err)
 	}
-	srv := &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		// Larger HTTP/2 receive windows than the 1 MiB default let one connection carry uploads at disk speed.
+		HTTP2: &http.HTTP2Config{MaxReceiveBufferPerConnection: 32 << 20, MaxReceiveBufferPerStream: 16 << 20}}
 	fail(srv.Serve(tls.NewListener(ln, ca.ServerTLSConfig())))
 }
 

@@ -94,7 +94,7 @@ func newEnvOn(t testing.TB, st store.Store, dir string, ca *pki.CA, opts ...envO
 
 // httpClient trusts the test CA.
 func (e *env) httpClient() *http.Client {
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: e.ca.ClientTLSConfig(), MaxIdleConnsPerHost: 16}}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: e.ca.ClientTLSConfig(), MaxIdleConnsPerHost: 16, ForceAttemptHTTP2: os.Getenv("COBALT_BLOB_TEST_H2") != ""}}
 }
 
 func (e *env) clientOptions() *azblob.ClientOptions {
