@@ -528,3 +528,71 @@ func (s *Service) SweepExpiredLeases(ctx context.Context) error {
 	}
 	return nil
 }
+
+// SweepJobWallClock terminates every job that has been running longer than
+// its constraints.maxWallClockTime, with terminateReason MaxWallClockTimeExpiry.
+func (s *Service) SweepJobWallClock(ctx context.Context) error {
+	now := s.now()
+	tok := ""
+	for {
+		recs, next, err := s.st.JobList(ctx, store.JobListParams{States: []string{JobActive, JobDisabling, JobDisabled, JobEnabling},
+			Page: store.Page{Limit: 1000, Token: tok}})
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			j, err := jobFromRecord(r)
+			if err != nil || j.Constraints == nil || j.Constraints.MaxWallClockTime == nil || j.Constraints.MaxWallClockTime.IsUnlimited() {
+				continue
+			}
+			if now.Sub(j.CreationTime) <= time.Duration(*j.Constraints.MaxWallClockTime) {
+				continue
+			}
+			err = s.terminateJob(ctx, r.AccountKey, r.ID, "MaxWallClockTimeExpiry", Conditions{})
+			if err != nil && !cobalt.IsCode(err, cobalt.EConflict) && !cobalt.IsCode(err, cobalt.ENotFound) {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		tok = next
+	}
+}
+
+// SweepRetention removes the files of completed tasks whose retentionTime
+// has passed, through Config.RemoveTaskFiles, and then forgets the deadline.
+func (s *Service) SweepRetention(ctx context.Context) error {
+	if s.cfg.RemoveTaskFiles == nil {
+		return nil
+	}
+	recs, _, err := s.st.TaskList(ctx, store.TaskListParams{RetainedBefore: s.now(), Page: store.Page{Limit: 1000}})
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		e := decodeExec(r.Exec)
+		node := e.NodeID
+		if node == "" {
+			node = r.NodeID
+		}
+		jobID := r.JobKey
+		if j, err := s.st.JobGet(ctx, r.AccountKey, r.JobKey); err == nil {
+			jobID = j.ID
+		}
+		if node != "" {
+			if err := s.cfg.RemoveTaskFiles(ctx, r.AccountKey, node, jobID, r.ID); err != nil {
+				s.log.Warn("remove task files", "node", node, "job", jobID, "task", r.ID, "err", err)
+				continue
+			}
+		}
+		_, err := s.st.TaskUpdate(ctx, r.AccountKey, r.JobKey, r.ID, func(t *store.TaskRecord) error {
+			t.RetainUntil = time.Time{}
+			return nil
+		})
+		if err != nil && !cobalt.IsCode(err, cobalt.ENotFound) {
+			return err
+		}
+	}
+	return nil
+}

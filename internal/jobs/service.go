@@ -66,6 +66,10 @@ type Config struct {
 	// LostLeaseAge is how long a claimed task may be missing from its node's
 	// running list before Reconcile requeues it (default 60s).
 	LostLeaseAge time.Duration
+	// RemoveTaskFiles, when set, deletes a completed task's directory on the
+	// node it ran on once its retentionTime has passed (for local nodes:
+	// os.RemoveAll of taskrun.TaskDir). Nil keeps task files.
+	RemoveTaskFiles func(ctx context.Context, accountID, nodeID, jobID, taskID string) error
 }
 
 // Service implements Batch jobs and tasks and the task dispatcher.
@@ -105,8 +109,10 @@ func New(cfg Config) (*Service, error) {
 	return &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, waiters: map[string]map[*waiter]struct{}{}}, nil
 }
 
-// Run sweeps expired leases until ctx ends: a task whose lease outlived its
-// maxWallClockTime plus LeaseGrace is completed with failure TaskEnded.
+// Run sweeps every SweepInterval until ctx ends: a task whose lease outlived
+// its maxWallClockTime plus LeaseGrace is completed with failure TaskEnded; a
+// job that outlived its maxWallClockTime is terminated; completed tasks past
+// their retentionTime have their files removed (see RemoveTaskFiles).
 func (s *Service) Run(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.SweepInterval)
 	defer t.Stop()
@@ -115,8 +121,12 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			if err := s.SweepExpiredLeases(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("sweep expired leases", "err", err)
+			for name, sweep := range map[string]func(context.Context) error{
+				"expired leases": s.SweepExpiredLeases, "job wall clock": s.SweepJobWallClock, "retention": s.SweepRetention,
+			} {
+				if err := sweep(ctx); err != nil && ctx.Err() == nil {
+					s.log.Warn("sweep", "what", name, "err", err)
+				}
 			}
 		}
 	}

@@ -633,3 +633,52 @@ func TestDurationText(t *testing.T) {
 		}
 	}
 }
+
+func TestJobWallClockAndRetentionSweeps(t *testing.T) {
+	t.Parallel()
+	c := &clock{t: time.Unix(1_800_000_000, 0)}
+	var mu sync.Mutex
+	var removed []string
+	s := newService(t, newSQLiteAt(t, c.Now), Config{Now: c.Now, RemoveTaskFiles: func(_ context.Context, _, node, job, task string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		removed = append(removed, node+"/"+job+"/"+task)
+		return nil
+	}})
+	ctx := t.Context()
+	mustJob(t, s, JobSpec{ID: "Limited", Constraints: &JobConstraints{MaxWallClockTime: ptr(Duration(time.Hour))}})
+	mustJob(t, s, JobSpec{ID: "free"})
+	if _, err := s.AddTask(ctx, acct, "free", TaskSpec{ID: "T", CommandLine: "x", Constraints: &TaskConstraints{RetentionTime: ptr(Duration(time.Minute))}}); err != nil {
+		t.Fatal(err)
+	}
+	n := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}
+	ls, _ := s.Lease(ctx, n, 1, 0)
+	code := 0
+	if err := s.Report(ctx, n, nodeproto.ReportRequest{LeaseID: ls[0].LeaseID, Event: "completed", ExitCode: &code}); err != nil {
+		t.Fatal(err)
+	}
+	c.Add(30 * time.Minute)
+	if err := s.SweepJobWallClock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SweepRetention(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := s.GetJob(ctx, acct, "limited"); j.State != JobActive || len(removed) != 1 || removed[0] != "n/free/T" {
+		t.Fatalf("after 30m: job %s, removed %v", j.State, removed)
+	}
+	c.Add(31 * time.Minute)
+	if err := s.SweepJobWallClock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SweepRetention(ctx); err != nil {
+		t.Fatal(err)
+	}
+	j, _ := s.GetJob(ctx, acct, "limited")
+	if j.State != JobCompleted || j.ExecutionInfo.TerminateReason != "MaxWallClockTimeExpiry" || len(removed) != 1 {
+		t.Fatalf("after 61m: job %s %q, removed %v", j.State, j.ExecutionInfo.TerminateReason, removed)
+	}
+	if f, _ := s.GetJob(ctx, acct, "free"); f.State != JobActive {
+		t.Fatalf("unlimited job %s", f.State)
+	}
+}

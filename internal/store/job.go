@@ -32,8 +32,9 @@ type JobRecord struct {
 	UpdatedAt time.Time
 }
 
-// JobListParams selects jobs of one account, in key order.
+// JobListParams selects jobs in (account, key) order.
 type JobListParams struct {
+	// AccountKey restricts the list to one account ("" for every account).
 	AccountKey string
 	// States, when non-empty, restricts the list to jobs in one of the states.
 	States []string

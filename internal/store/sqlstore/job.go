@@ -146,12 +146,22 @@ func (db *DB) JobList(ctx context.Context, p store.JobListParams) ([]store.JobRe
 		return nil, "", err
 	}
 	limit := limitOf(p.Page.Limit)
-	args := []any{strings.ToLower(p.AccountKey), after}
-	where := []string{"account_key = $1", "job_key > $2"}
+	var (
+		args  []any
+		where []string
+	)
+	if p.AccountKey != "" {
+		args = []any{strings.ToLower(p.AccountKey), after}
+		where = []string{"account_key = $1", "job_key > $2"}
+	} else {
+		afterAcct, afterJob, _ := strings.Cut(after, "\x00")
+		args = []any{afterAcct, afterJob}
+		where = []string{"(account_key > $1 OR (account_key = $1 AND job_key > $2))"}
+	}
 	where, args = jobInList(where, args, "state", p.States)
 	args = append(args, limit+1)
 	rows, err := db.r.QueryContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE `+strings.Join(where, " AND ")+
-		fmt.Sprintf(` ORDER BY job_key LIMIT $%d`, len(args)), args...)
+		fmt.Sprintf(` ORDER BY account_key, job_key LIMIT $%d`, len(args)), args...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -170,7 +180,12 @@ func (db *DB) JobList(ctx context.Context, p store.JobListParams) ([]store.JobRe
 	next := ""
 	if len(out) > limit {
 		out = out[:limit]
-		next = encodeToken(out[limit-1].Key)
+		last := out[limit-1]
+		if p.AccountKey != "" {
+			next = encodeToken(last.Key)
+		} else {
+			next = encodeToken(last.AccountKey + "\x00" + last.Key)
+		}
 	}
 	return out, next, nil
 }

@@ -143,6 +143,27 @@ func init() {
 		if err != nil || len(l) != 0 {
 			t.Fatalf("state filter: %v %v", l, err)
 		}
+		if _, err := js.JobCreate(ctx(t), store.JobRecord{AccountKey: jobAcct + "2", ID: "j0", State: "active"}); err != nil {
+			t.Fatal(err)
+		}
+		var every []string
+		tok = ""
+		for {
+			page, next, err := js.JobList(ctx(t), store.JobListParams{Page: store.Page{Limit: 2, Token: tok}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, j := range page {
+				every = append(every, j.ID)
+			}
+			if next == "" {
+				break
+			}
+			tok = next
+		}
+		if fmt.Sprint(every) != "[j0 j2 j3 j4 j0]" {
+			t.Fatalf("list of every account: %v", every)
+		}
 	})
 	register("Task/AddPerTaskResults", func(t *testing.T, s store.Store) {
 		js := jobStore(t, s)
