@@ -10,7 +10,9 @@
 //
 // User identities: when the agent runs as root, a non-admin auto user runs
 // as the unprivileged account "_azbatch" if the host has one, else as
-// "nobody" (uid 65534), and the task directory is handed to that user; an
-// admin auto user runs as root. When the agent is not root it cannot change
+// "nobody" (uid 65534), and the task directory is handed to that user (if a
+// directory above the node root is closed to other users, so that this user
+// could not enter its working directory, the task runs as the agent's user
+// and a warning is logged); an admin auto user runs as root. When the agent is not root it cannot change
 // user, so every task runs as the agent's own user.
 package taskrun

@@ -153,6 +153,33 @@ func credential(u nodeproto.UserIdentity) *syscall.Credential {
 	return &syscall.Credential{Uid: 65534, Gid: 65534, NoSetGroups: true}
 }
 
+// canTraverse reports whether uid/gid may search every directory from dir up to /.
+func canTraverse(dir string, uid, gid uint32) bool {
+	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return false
+		}
+		perm := fi.Mode().Perm()
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			switch {
+			case st.Uid == uid:
+				perm &= 0o100
+			case st.Gid == gid:
+				perm &= 0o010
+			default:
+				perm &= 0o001
+			}
+		}
+		if perm == 0 {
+			return false
+		}
+		if p == filepath.Dir(p) {
+			return true
+		}
+	}
+}
+
 func chownTree(root string, uid, gid int) {
 	_ = filepath.WalkDir(root, func(p string, _ os.DirEntry, err error) error {
 		if err == nil {
@@ -224,8 +251,15 @@ func (cfg *Config) run(ctx context.Context, s runSpec) (o outcome) {
 	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if cred := credential(s.user); cred != nil {
-		cmd.SysProcAttr.Credential = cred
 		chownTree(s.dir, int(cred.Uid), int(cred.Gid))
+		if canTraverse(wd, cred.Uid, cred.Gid) {
+			cmd.SysProcAttr.Credential = cred
+		} else {
+			// A directory above the node root is closed to other users (for
+			// example a test's temporary directory): the unprivileged user
+			// could not even enter wd, so the task runs as the agent's user.
+			log.Warn("the task directory is not reachable by the unprivileged task user; running the task as the agent's user", "dir", s.dir)
+		}
 	}
 	if cfg.Wrap != nil {
 		cfg.Wrap(cmd)

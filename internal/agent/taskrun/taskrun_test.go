@@ -318,3 +318,13 @@ func FuzzTarget(f *testing.F) {
 		}
 	})
 }
+
+func TestClosedNodeRootFallsBackToAgentUser(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir() // its parent is 0700: closed to other users
+	d := Dirs{NodeRoot: root, Shared: filepath.Join(root, "shared"), Startup: filepath.Join(root, "startup")}
+	r := RunTask(t.Context(), Config{}, d, nodeproto.TaskLease{JobID: "j", TaskID: "t", CommandLine: "echo ok"})
+	if r.Failure != nil || read(t, filepath.Join(TaskDir(d, "j", "t"), "stdout.txt")) != "ok\n" {
+		t.Fatalf("report %+v failure %+v", r, r.Failure)
+	}
+}
