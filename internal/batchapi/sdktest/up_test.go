@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +33,16 @@ type upEnv struct {
 
 func startUp(t *testing.T) *upEnv {
 	t.Helper()
-	s := server.StartTest(t, server.Options{})
+	// Tasks of non-admin auto users run as an unprivileged user, who must be
+	// able to reach the node directories under the data directory:
+	// t.TempDir() and its parent are 0700.
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := server.StartTest(t, server.Options{DataDir: dir})
 	ep := s.Endpoints()
 	if _, err := os.Stat(ep.CACertFile); err != nil {
 		t.Fatal(err)
@@ -178,7 +188,8 @@ func TestUpEndToEnd(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 	if task.ExecutionInfo.ExitCode == nil || *task.ExecutionInfo.ExitCode != 0 {
-		t.Fatalf("task execution: %+v", task.ExecutionInfo)
+		fi, _ := json.Marshal(task.ExecutionInfo)
+		t.Fatalf("task execution: %s", fi)
 	}
 	f, err := c.GetTaskFile(ctx, "gojob", "t1", "stdout.txt", nil)
 	if err != nil {
