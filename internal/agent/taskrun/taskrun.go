@@ -141,7 +141,13 @@ func credential(u nodeproto.UserIdentity) *syscall.Credential {
 	if os.Geteuid() != 0 || u.AutoUserElevation == "admin" {
 		return nil
 	}
-	for _, name := range []string{"_azbatch", "nobody"} {
+	// A named user account runs as the host user of that name when there is
+	// one; otherwise, like a non-admin auto user, unprivileged.
+	names := []string{"_azbatch", "nobody"}
+	if u.UserName != "" {
+		names = append([]string{u.UserName}, names...)
+	}
+	for _, name := range names {
 		if usr, err := user.Lookup(name); err == nil {
 			uid, err1 := strconv.ParseUint(usr.Uid, 10, 32)
 			gid, err2 := strconv.ParseUint(usr.Gid, 10, 32)
