@@ -37,7 +37,12 @@ type env struct {
 
 func start(t *testing.T) *env {
 	t.Helper()
-	s := server.StartTest(t, server.Options{})
+	return startWith(t, server.Options{})
+}
+
+func startWith(t *testing.T, opts server.Options) *env {
+	t.Helper()
+	s := server.StartTest(t, opts)
 	ep := s.Endpoints()
 	caPEM, err := os.ReadFile(ep.CACertFile)
 	if err != nil {
