@@ -68,7 +68,9 @@ func (e *env) clientOptions() azcore.ClientOptions {
 		Retry: policy.RetryOptions{MaxRetries: 2, RetryDelay: 50 * time.Millisecond}}
 }
 
-func (e *env) armOptions() *arm.ClientOptions { return &arm.ClientOptions{ClientOptions: e.clientOptions()} }
+func (e *env) armOptions() *arm.ClientOptions {
+	return &arm.ClientOptions{ClientOptions: e.clientOptions()}
+}
 
 // credential returns a client-secret credential for a service principal.
 func (e *env) credential(clientID, secret string) azcore.TokenCredential {
@@ -82,7 +84,9 @@ func (e *env) credential(clientID, secret string) azcore.TokenCredential {
 }
 
 // admin is the admin principal's credential.
-func (e *env) admin() azcore.TokenCredential { return e.credential(e.ep.AdminClientID, e.ep.AdminClientSecret) }
+func (e *env) admin() azcore.TokenCredential {
+	return e.credential(e.ep.AdminClientID, e.ep.AdminClientSecret)
+}
 
 func ctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -18,9 +18,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/storage/armstorage"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+	"github.com/cobaltbatch/cobalt/internal/server"
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/google/uuid"
-	"github.com/cobaltbatch/cobalt/internal/server"
 )
 
 const roleStorageBlobDataReader = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"

@@ -12,11 +12,11 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/arm/batchprovider"
 	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/batchapi"
+	"github.com/cobaltbatch/cobalt/internal/bearer"
 	"github.com/cobaltbatch/cobalt/internal/blob"
 	"github.com/cobaltbatch/cobalt/internal/jobs"
-	"github.com/cobaltbatch/cobalt/internal/nodeapi"
-	"github.com/cobaltbatch/cobalt/internal/bearer"
 	"github.com/cobaltbatch/cobalt/internal/login"
+	"github.com/cobaltbatch/cobalt/internal/nodeapi"
 	"github.com/cobaltbatch/cobalt/internal/rbac"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
