@@ -88,7 +88,7 @@ func TestGolden(t *testing.T) {
 		{"identity_list", "GET", miPath + miV, nil, 200},
 		{"roleassignment_create", "PUT", raPath + "/" + guid1 + raV, map[string]any{"properties": map[string]any{
 			"roleDefinitionId": subPath + "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.RoleStorageBlobDataReader,
-			"principalId": target, "principalType": "ServicePrincipal", "description": "golden"}}, 201},
+			"principalId":      target, "principalType": "ServicePrincipal", "description": "golden"}}, 201},
 		{"roleassignment_list_atscope", "GET", raPath + raV + "&$filter=atScope()", nil, 200},
 		{"roledefinition_get", "GET", subPath + "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.RoleManagedIdentityOperator + raV, nil, 200},
 		{"roledefinition_get_tenant", "GET", "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.RoleBatchAccountContributor + raV, nil, 200},

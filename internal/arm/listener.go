@@ -5,35 +5,92 @@ import (
 	"bytes"
 	"crypto/tls"
 	"net"
+	"sync"
+	"time"
 )
 
 // NewListener returns the TLS listener the front door should be served on
-// (http.Server.Serve, not ServeTLS). It exists because the Go SDK
+// with http.Server.Serve (not ServeTLS; set the server's TLSConfig to cfg so
+// that it speaks HTTP/2 where negotiated). It exists because the Go SDK
 // (armauthorization and others) sends OData $filter values unencoded, so
-// that a request line reads
+// that over HTTP/1.1 a request line reads
 //
 //	GET /subscriptions/s/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01&$filter=principalId eq 'x' HTTP/1.1
 //
-// which Azure accepts and net/http rejects as malformed. The listener's
-// connections rewrite the spaces in the query of such request lines to '+'
-// (a space in form encoding) before net/http parses them; nothing else is
-// changed, and the rewrite keeps the byte count. HTTP/2 is not offered
-// (ALPN http/1.1), because the rewrite applies to HTTP/1.1 request lines.
+// which Azure accepts and net/http rejects as malformed. Connections that
+// negotiate HTTP/1.1 rewrite the spaces in the query of such request lines
+// to '+' (a space in form encoding) before net/http parses them; nothing else
+// is changed, and the rewrite keeps the byte count. Connections that
+// negotiate h2 are passed on as they are (HTTP/2 carries the path in a
+// header, which net/http accepts with spaces). TLS handshakes run on their
+// own goroutines with a 10-second limit, so a slow client holds up no other.
 func NewListener(inner net.Listener, cfg *tls.Config) net.Listener {
-	c := cfg.Clone()
-	c.NextProtos = []string{"http/1.1"}
-	return &lineFixListener{Listener: tls.NewListener(inner, c)}
+	l := &lineFixListener{inner: inner, cfg: cfg.Clone(), conns: make(chan net.Conn), done: make(chan struct{})}
+	go l.acceptLoop()
+	return l
 }
 
-type lineFixListener struct{ net.Listener }
+type lineFixListener struct {
+	inner net.Listener
+	cfg   *tls.Config
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+	err   error // the inner listener's error, set before done is closed
+}
 
-func (l *lineFixListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+func (l *lineFixListener) acceptLoop() {
+	for {
+		raw, err := l.inner.Accept()
+		if err != nil {
+			l.once.Do(func() { l.err = err; close(l.done) })
+			return
+		}
+		go l.handshake(raw)
 	}
-	return &lineFixConn{Conn: c, r: bufio.NewReaderSize(c, 16<<10)}, nil
 }
+
+func (l *lineFixListener) handshake(raw net.Conn) {
+	tc := tls.Server(raw, l.cfg)
+	_ = tc.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := tc.Handshake(); err != nil {
+		_ = tc.Close()
+		return
+	}
+	_ = tc.SetDeadline(time.Time{})
+	var c net.Conn = tc
+	if tc.ConnectionState().NegotiatedProtocol != "h2" {
+		c = &lineFixConn{Conn: tc, r: bufio.NewReaderSize(tc, 16<<10)}
+	}
+	select {
+	case l.conns <- c:
+	case <-l.done:
+		_ = tc.Close()
+	}
+}
+
+// Accept returns the next connection whose TLS handshake has completed.
+func (l *lineFixListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		if l.err != nil {
+			return nil, l.err
+		}
+		return nil, net.ErrClosed
+	}
+}
+
+// Close stops the listener.
+func (l *lineFixListener) Close() error {
+	err := l.inner.Close()
+	l.once.Do(func() { close(l.done) })
+	return err
+}
+
+// Addr returns the listener's address.
+func (l *lineFixListener) Addr() net.Addr { return l.inner.Addr() }
 
 // lineFixConn hands the stream to net/http a line at a time, fixing request
 // lines on the way.

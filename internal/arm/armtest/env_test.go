@@ -82,7 +82,7 @@ func newEnv(t testing.TB) *env {
 	done := make(chan struct{})
 	go func() { _ = fd.Run(runCtx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	armSrv := &http.Server{Handler: fd.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	armSrv := &http.Server{Handler: fd.Handler(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: ca.ServerTLSConfig()}
 	go func() { _ = armSrv.Serve(armfd.NewListener(ln, ca.ServerTLSConfig())) }()
 	t.Cleanup(func() { _ = armSrv.Close() })
 
