@@ -115,6 +115,8 @@ func DecodeARMPool(body []byte) (*Spec, error) {
 	if ok, err := o.get("taskSchedulingPolicy", &p.TaskSchedulingPolicy); err != nil {
 		return nil, err
 	} else if ok {
+		p.TaskSchedulingPolicy.NodeFillType = toDP("nodeFillType", p.TaskSchedulingPolicy.NodeFillType)
+		p.TaskSchedulingPolicy.JobDefaultOrder = toDP("jobDefaultOrder", p.TaskSchedulingPolicy.JobDefaultOrder)
 		s.set(FPolicy)
 	}
 	if err := rawArray(o, "userAccounts", &p.UserAccounts, s, FUserAccounts); err != nil {

@@ -264,7 +264,7 @@ func RenderDataPlane(p *Pool, poolURL string) map[string]any {
 		"enableAutoScale":               p.EnableAutoScale,
 		"enableInterNodeCommunication":  p.EnableInterNodeCommunication,
 		"taskSlotsPerNode":              p.TaskSlotsPerNode,
-		"taskSchedulingPolicy":          map[string]any{"nodeFillType": p.TaskSchedulingPolicy.NodeFillType},
+		"taskSchedulingPolicy":          map[string]any{"nodeFillType": toDP("nodeFillType", p.TaskSchedulingPolicy.NodeFillType)},
 	}
 	if p.ETag != "" {
 		m["eTag"] = p.ETag

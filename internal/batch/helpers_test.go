@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/store"
 	"github.com/cobaltbatch/cobalt/internal/store/storetest"
 )
@@ -92,10 +93,26 @@ func (r *recorder) counts() (int, int) {
 	return len(r.started), len(r.stopped)
 }
 
-// lostRecorder is a TaskDispatcher that records lost nodes.
+// lostRecorder is a TaskDispatcher that records lost nodes and has no work.
 type lostRecorder struct {
 	mu   sync.Mutex
 	lost []NodeRef
+}
+
+func (l *lostRecorder) Lease(context.Context, NodeRef, int, time.Duration) ([]nodeproto.TaskLease, error) {
+	return nil, nil
+}
+
+func (l *lostRecorder) Report(context.Context, NodeRef, nodeproto.ReportRequest) error { return nil }
+
+func (l *lostRecorder) lostIDs() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, n := range l.lost {
+		out = append(out, n.NodeID)
+	}
+	return out
 }
 
 func (l *lostRecorder) NodeLost(_ context.Context, n NodeRef) error {
