@@ -62,11 +62,50 @@ func newOperations(s *Server) *operations {
 	return &operations{s: s, base: ctx, cancel: cancel}
 }
 
+// operationRetention is how long a finished operation's result stays
+// available to pollers.
+const operationRetention = time.Hour
+
 func (o *operations) run(ctx context.Context) error {
-	<-ctx.Done()
-	o.cancel()
-	o.wg.Wait()
-	return nil
+	tick := time.NewTicker(10 * time.Minute)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			o.cancel()
+			o.wg.Wait()
+			return nil
+		case <-tick.C:
+			if err := o.collect(ctx); err != nil && ctx.Err() == nil {
+				o.s.log.Warn("collecting finished operations failed", "err", err)
+			}
+		}
+	}
+}
+
+// collect deletes the records of operations that finished more than
+// operationRetention ago.
+func (o *operations) collect(ctx context.Context) error {
+	cutoff := o.s.cfg.Now().Add(-operationRetention)
+	tok := ""
+	for {
+		rs, next, err := o.s.cfg.Store.ResourceList(ctx, store.ResourceListParams{Type: typeOperation, Page: store.Page{Limit: 500, Token: tok}})
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			var rec operationRecord
+			if json.Unmarshal(r.Body, &rec) != nil || (rec.EndTime != nil && rec.EndTime.Before(cutoff)) {
+				if err := o.s.cfg.Store.ResourceDelete(ctx, r.Key); err != nil && !cobalt.IsCode(err, cobalt.ENotFound) {
+					return err
+				}
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		tok = next
+	}
 }
 
 func (o *operations) register() {

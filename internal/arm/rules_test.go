@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/rbac"
@@ -419,4 +420,35 @@ func TestSubscriptions(t *testing.T) {
 	if r := f.do(adminOID, "PUT", rgPath+rgV, `{"location":"westus"}`); r.Code != http.StatusConflict {
 		t.Fatalf("moving a group: %d %s", r.Code, r.Body)
 	}
+}
+
+func TestStorageCheckNameAvailability(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.group()
+	f.must(f.do(adminOID, "PUT", saPath+"/taken1"+saV, `{"sku":{"name":"Standard_LRS"},"kind":"StorageV2","location":"eastus"}`), 200)
+	path := subPath + "/providers/Microsoft.Storage/checkNameAvailability" + saV
+	for name, want := range map[string]string{"free1": "", "taken1": "AlreadyExists", "Bad_Name": "AccountNameInvalid"} {
+		m := f.must(f.do(adminOID, "POST", path, map[string]string{"name": name, "type": "Microsoft.Storage/storageAccounts"}), 200).json(t)
+		if (want == "") != (m["nameAvailable"] == true) || (want != "" && m["reason"] != want) {
+			t.Errorf("%s: %v", name, m)
+		}
+	}
+}
+
+func TestOperationsCollected(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.group()
+	r := f.must(f.do(adminOID, "DELETE", rgPath+rgV, nil), 202)
+	f.waitOp(adminOID, r.Header.Get("Location"))
+	if err := f.srv.ops.collect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.must(f.do(adminOID, "GET", strings.TrimPrefix(r.Header.Get("Location"), "https://127.0.0.1:4443"), nil), 204)
+	f.srv.cfg.Now = func() time.Time { return time.Now().Add(2 * operationRetention) }
+	if err := f.srv.ops.collect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.wantErr(f.do(adminOID, "GET", strings.TrimPrefix(r.Header.Get("Location"), "https://127.0.0.1:4443"), nil), 404, "OperationNotFound")
 }

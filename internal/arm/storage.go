@@ -103,6 +103,8 @@ func (p *storageProvider) Register(g *Registrar) error {
 	g.Handle(Route{Pattern: "GET " + base, Type: typeStorageAccount, Action: typeStorageAccount + "/read", Handler: p.list})
 	g.Handle(Route{Pattern: "GET /subscriptions/{subscriptionId}/providers/Microsoft.Storage/storageAccounts",
 		Type: typeStorageAccount, Action: typeStorageAccount + "/read", Handler: p.list})
+	g.Handle(Route{Pattern: "POST /subscriptions/{subscriptionId}/providers/Microsoft.Storage/checkNameAvailability",
+		Type: typeStorageAccount, Action: "Microsoft.Storage/checknameavailability/read", Handler: p.checkNameAvailability})
 	return nil
 }
 
@@ -489,4 +491,29 @@ func (s *Server) LookupStorageAccount(ctx context.Context, name string) (cobalt.
 
 func builtinProviders() []Provider {
 	return []Provider{&resourcesProvider{}, &identityProvider{}, &authorizationProvider{}, &storageProvider{}}
+}
+
+// checkNameAvailability answers POST .../providers/Microsoft.Storage/checkNameAvailability.
+func (p *storageProvider) checkNameAvailability(w http.ResponseWriter, r *Request) error {
+	var in struct {
+		Name string `json:"name"`
+		Type string `json:"type"`
+	}
+	if err := r.Decode(&in); err != nil {
+		return err
+	}
+	if in.Type != "" && !strings.EqualFold(in.Type, typeStorageAccount) {
+		return Invalid("InvalidResourceType", "type", "The resource type '%s' is not valid; it must be '%s'.", in.Type, typeStorageAccount)
+	}
+	out := map[string]any{"nameAvailable": true}
+	if err := validateStorageName(in.Name); err != nil {
+		out = map[string]any{"nameAvailable": false, "reason": "AccountNameInvalid", "message": cobalt.ErrorMessage(err)}
+	} else if _, err := p.s.findAccount(r.Context(), in.Name); err == nil {
+		out = map[string]any{"nameAvailable": false, "reason": "AlreadyExists",
+			"message": "The storage account named " + in.Name + " is already taken."}
+	} else if !cobalt.IsCode(err, cobalt.ENotFound) {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, "", out)
+	return nil
 }
