@@ -10,13 +10,18 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/bearer"
 	"github.com/cobaltbatch/cobalt/internal/login"
@@ -224,5 +229,68 @@ func TestBearerChallenge(t *testing.T) {
 				t.Errorf("%s: WWW-Authenticate %q, want %q", tc.name, resp.Header.Get("WWW-Authenticate"), wantChallenge)
 			}
 		}
+	}
+}
+
+// TestSDKUserDelegationSAS gets a user delegation key with a token and uses
+// SAS URLs signed with it: they carry the SAS permissions and, at use, the
+// delegator's current RBAC rights.
+func TestSDKUserDelegationSAS(t *testing.T) {
+	t.Parallel()
+	e := newEntraEnv(t)
+	ctx := context.Background()
+	contrib, reader, nobody := e.principal(t, "contributor"), e.principal(t, "reader"), e.principal(t, "nobody")
+	e.assign(t, contrib, rbac.RoleStorageBlobDataContributor, accountScope())
+	e.assign(t, reader, rbac.RoleStorageBlobDataReader, accountScope())
+	c := e.tokenClient(t, contrib)
+	if _, err := c.CreateContainer(ctx, "udk", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UploadBuffer(ctx, "udk", "f.txt", []byte("delegated"), nil); err != nil {
+		t.Fatal(err)
+	}
+	info := service.KeyInfo{Start: to.Ptr(time.Now().UTC().Add(-time.Minute).Format(sas.TimeFormat)), Expiry: to.Ptr(time.Now().UTC().Add(time.Hour).Format(sas.TimeFormat))}
+	sasFor := func(p principal, perms string) string {
+		udc, err := e.tokenClient(t, p).ServiceClient().GetUserDelegationCredential(ctx, info, nil)
+		if err != nil {
+			t.Fatalf("get user delegation key: %v", err)
+		}
+		q, err := sas.BlobSignatureValues{ContainerName: "udk", ExpiryTime: time.Now().Add(time.Hour), Permissions: perms}.SignWithUserDelegation(udc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q.Encode()
+	}
+	client := func(q string) *container.Client {
+		cc, err := container.NewClientWithNoCredential(e.AccountURL+"/udk?"+q, &container.ClientOptions{ClientOptions: e.clientOptions().ClientOptions})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cc
+	}
+	buf := make([]byte, 9)
+	if _, err := client(sasFor(contrib, "rwl")).NewBlobClient("f.txt").DownloadBuffer(ctx, buf, nil); err != nil || string(buf) != "delegated" {
+		t.Fatalf("download with a user delegation SAS: %q %v", buf, err)
+	}
+	if _, err := client(sasFor(contrib, "rwl")).NewBlockBlobClient("g.txt").UploadBuffer(ctx, []byte("x"), nil); err != nil {
+		t.Fatalf("upload with a contributor's user delegation SAS: %v", err)
+	}
+	// The reader's SAS grants writing, but the reader cannot write.
+	readerSAS := sasFor(reader, "rwl")
+	if _, err := client(readerSAS).NewBlobClient("f.txt").DownloadBuffer(ctx, buf, nil); err != nil {
+		t.Fatalf("reader SAS download: %v", err)
+	}
+	if _, err := client(readerSAS).NewBlockBlobClient("h.txt").UploadBuffer(ctx, []byte("x"), nil); !bloberror.HasCode(err, bloberror.AuthorizationPermissionMismatch) {
+		t.Fatalf("reader SAS upload: %v", err)
+	}
+	// No role, no key.
+	_, err := e.tokenClient(t, nobody).ServiceClient().GetUserDelegationCredential(ctx, info, nil)
+	if !bloberror.HasCode(err, bloberror.AuthorizationPermissionMismatch) {
+		t.Fatalf("key for a principal without a role: %v", err)
+	}
+	// A tampered SAS fails.
+	tampered := replaceParam(sasFor(contrib, "r"), "sp", "rwdl")
+	if _, err := client(tampered).NewBlobClient("f.txt").DownloadBuffer(ctx, buf, nil); !bloberror.HasCode(err, bloberror.AuthenticationFailed) {
+		t.Fatalf("tampered user delegation SAS: %v", err)
 	}
 }

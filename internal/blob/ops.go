@@ -62,6 +62,12 @@ func resolveOp(method string, t target, q url.Values) (*op, error) {
 		if method == http.MethodGet && comp == "list" {
 			return opListContainers, nil
 		}
+		if method == http.MethodPost && restype == "service" && comp == "userdelegationkey" {
+			return opGetUserDelegationKey, nil
+		}
+		if comp == "userdelegationkey" {
+			return nil, unsupportedVerb()
+		}
 		if comp != "" && comp != "list" {
 			return nil, unsupportedComp(comp)
 		}

@@ -339,12 +339,22 @@ func (s *Service) authorize(req *request) error {
 			return permissionMismatch()
 		}
 		req.createOnly = !full
-		return nil
+		if req.sas.UD == nil {
+			return nil
+		}
+		// A user delegation SAS carries its delegator's rights, as they are now.
+		return s.authorizeRBAC(req, req.sas.UD.OID)
 	}
+	return s.authorizeRBAC(req, req.caller.ObjectID)
+}
+
+// authorizeRBAC checks the principal's role assignments for the operation.
+func (s *Service) authorizeRBAC(req *request, oid string) error {
+	o := req.op
 	if s.cfg.Authz == nil {
 		return permissionMismatch()
 	}
-	ctx, oid, scope := req.r.Context(), req.caller.ObjectID, req.scope()
+	ctx, scope := req.r.Context(), req.scope()
 	check := s.cfg.Authz.AllowedData
 	if !o.data {
 		check = s.cfg.Authz.Allowed

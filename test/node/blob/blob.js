@@ -132,6 +132,17 @@ async function main() {
     }
     case "token": {
       const cc = await scenario(svc);
+      // A user delegation SAS signed with a key obtained with the token.
+      const now = Date.now();
+      const udk = await svc.getUserDelegationKey(new Date(now - 60000), new Date(now + 3600000));
+      for (const version of [undefined, "2025-07-05", "2020-12-06", "2020-02-10"]) {
+        const q = generateBlobSASQueryParameters({ containerName: cont, permissions: ContainerSASPermissions.parse("rl"),
+          expiresOn: new Date(now + 3600000), version }, udk, env.ACCOUNT).toString();
+        const sc = new ContainerClient(`${env.ACCOUNT_URL}/${cont}?${q}`, undefined, opts);
+        const buf = await sc.getBlobClient("in/b.txt").downloadToBuffer();
+        check(buf.toString() === "hello in/b.txt", `user delegation SAS ${version} download`);
+        await expectCode(sc.getBlockBlobClient("x.txt").upload("x", 1), "AuthorizationPermissionMismatch", `UD SAS ${version} upload`);
+      }
       await cc.delete();
       break;
     }
