@@ -8,10 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +26,18 @@ import (
 type loadResult struct {
 	rate     float64 // responses per second
 	p50, p99 time.Duration
+	// cpuPerOp is this process's CPU time (user+system) per response, which
+	// stays meaningful when other work shares the machine.
+	cpuPerOp time.Duration
+}
+
+// cpuTime is the CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // load sends n GETs from `clients` concurrent keep-alive clients; url(i)
@@ -37,7 +51,7 @@ func load(b *testing.B, n, clients int, url func(i int) string, hdr http.Header)
 	lat := make([][]time.Duration, clients)
 	var failed atomic.Value
 	var wg sync.WaitGroup
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	for w := range clients {
 		wg.Add(1)
 		go func() {
@@ -66,16 +80,17 @@ func load(b *testing.B, n, clients int, url func(i int) string, hdr http.Header)
 		}()
 	}
 	wg.Wait()
-	el := time.Since(start)
+	el, cpu := time.Since(start), cpuTime()-cpu0
 	if f := failed.Load(); f != nil {
 		b.Fatalf("load: %v", f)
 	}
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	return loadResult{
-		rate: float64(len(all)) / el.Seconds(),
-		p50:  all[len(all)/2],
-		p99:  all[min(len(all)-1, len(all)*99/100)],
+		rate:     float64(len(all)) / el.Seconds(),
+		p50:      all[len(all)/2],
+		p99:      all[min(len(all)-1, len(all)*99/100)],
+		cpuPerOp: cpu / time.Duration(len(all)),
 	}
 }
 
@@ -126,6 +141,8 @@ func BenchmarkIMDSCached(b *testing.B) {
 	b.ReportMetric(float64(imP99.Microseconds()), "imds_p99_us")
 	b.ReportMetric(float64(blP99.Microseconds()), "baseline_p99_us")
 	b.ReportMetric(float64(imP99)/float64(blP99), "p99_ratio")
+	b.ReportMetric(float64((im1.cpuPerOp+im2.cpuPerOp).Microseconds())/2, "imds_cpu_us/op")
+	b.ReportMetric(float64((bl1.cpuPerOp+bl2.cpuPerOp).Microseconds())/2, "baseline_cpu_us/op")
 	f.mu.Lock()
 	if len(f.tokenReqs) != 1 {
 		b.Errorf("%d token requests reached the control plane; want 1 (cached)", len(f.tokenReqs))
@@ -177,7 +194,7 @@ func BenchmarkIMDSColdIssuance(b *testing.B) {
 	// Baseline: the same number of direct IssueToken calls, 32 at a time.
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	for range 32 {
 		wg.Add(1)
 		go func() {
@@ -192,9 +209,15 @@ func BenchmarkIMDSColdIssuance(b *testing.B) {
 	}
 	wg.Wait()
 	direct := float64(n) / time.Since(start).Seconds()
+	directCPU := (cpuTime() - cpu0) / time.Duration(n)
 	b.StopTimer()
 	b.ReportMetric(cold.rate, "cold_tokens/s")
 	b.ReportMetric(float64(cold.p50.Microseconds()), "cold_p50_us")
 	b.ReportMetric(float64(cold.p99.Microseconds()), "cold_p99_us")
 	b.ReportMetric(direct, "direct_issue_tokens/s")
+	// CPU cost per token, and the rate it implies with every core of this
+	// machine free: comparable across runs on a shared machine.
+	b.ReportMetric(float64(cold.cpuPerOp.Microseconds()), "cold_cpu_us/token")
+	b.ReportMetric(float64(directCPU.Microseconds()), "direct_cpu_us/token")
+	b.ReportMetric(float64(runtime.GOMAXPROCS(0))*float64(time.Second)/float64(cold.cpuPerOp), "cold_tokens/s_if_idle")
 }
