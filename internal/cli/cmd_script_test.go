@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,6 +39,16 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			data := filepath.Join(env.WorkDir, ".cobalt")
+			// Tasks run as a non-admin user: as on a real installation, the
+			// node directories under the data directory must be reachable.
+			if err := os.MkdirAll(data, 0o711); err != nil {
+				return err
+			}
+			for d := data; d != filepath.Dir(d) && strings.HasPrefix(d, os.TempDir()); d = filepath.Dir(d) {
+				if err := os.Chmod(d, 0o711); err != nil {
+					return err
+				}
+			}
 			s, err := server.Start(context.Background(), server.Options{
 				DataDir:   data,
 				Isolation: "process",
