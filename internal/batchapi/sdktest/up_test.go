@@ -233,3 +233,78 @@ func TestUpEndToEnd(t *testing.T) {
 	got := runSharedKeyScript(ctx, t, u.ep.CACertFile, endpoint, "upacct", keys.Primary, "pool1", "nodejob")
 	checkSharedKeyScript(t, got, *task.NodeInfo.NodeID, "")
 }
+
+// TestUpRestartKeepsEndpoint restarts `cobalt up` on the same data directory
+// and checks that a Batch account's accountEndpoint still serves it.
+func TestUpRestartKeepsEndpoint(t *testing.T) {
+	dir := t.TempDir()
+	s, err := server.Start(context.Background(), server.Options{DataDir: dir, Isolation: "process"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &upEnv{t: t, ep: s.Endpoints(),
+		client: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: s.CA().ClientTLSConfig()}}}
+	u.cred, err = azidentity.NewClientSecretCredential(u.ep.TenantID, u.ep.AdminClientID, u.ep.AdminClientSecret, &azidentity.ClientSecretCredentialOptions{
+		ClientOptions: azcore.ClientOptions{Transport: u.client, Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: u.ep.AuthorityHost + "/"},
+			Retry: policy.RetryOptions{MaxRetries: -1}},
+		DisableInstanceDiscovery: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rg := "/subscriptions/" + u.ep.SubscriptionID + "/resourceGroups/rg-restart"
+	u.arm("PUT", rg, "2021-04-01", map[string]any{"location": u.ep.Location}, nil)
+	acctPath := rg + "/providers/Microsoft.Batch/batchAccounts/restartacct"
+	if st, b := u.arm("PUT", acctPath, "2024-07-01", map[string]any{"location": u.ep.Location}, nil); st >= 300 {
+		t.Fatalf("batch account: %d %s", st, b)
+	}
+	var acct struct {
+		Properties struct {
+			AccountEndpoint   string `json:"accountEndpoint"`
+			ProvisioningState string `json:"provisioningState"`
+		} `json:"properties"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); acct.Properties.ProvisioningState != "Succeeded"; {
+		if time.Now().After(deadline) {
+			t.Fatalf("account not provisioned: %+v", acct)
+		}
+		time.Sleep(100 * time.Millisecond)
+		u.arm("GET", acctPath, "2024-07-01", nil, &acct)
+	}
+	endpoint := acct.Properties.AccountEndpoint
+	var keys struct {
+		Primary string `json:"primary"`
+	}
+	u.arm("POST", acctPath+"/listKeys", "2024-07-01", nil, &keys)
+	get := func(client *http.Client) int {
+		req, _ := http.NewRequest("GET", "https://"+endpoint+"/jobs?api-version=2022-10-01.16.0", nil)
+		signSharedKey(req, "restartacct", keys.Primary, 0)
+		resp, err := client.Do(req)
+		if err != nil {
+			return -1
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := get(u.client); st != 200 {
+		t.Fatalf("list jobs before the restart: %d", st)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := server.Start(context.Background(), server.Options{DataDir: dir, Isolation: "process"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	client2 := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: s2.CA().ClientTLSConfig()}}
+	st := -1
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if st = get(client2); st == 200 {
+			break
+		}
+	}
+	if st != 200 {
+		t.Fatalf("list jobs on %s after the restart: %d", endpoint, st)
+	}
+}
