@@ -25,6 +25,9 @@ const (
 	// unknown kid: a burst of a few, then one per interval.
 	unknownKIDBurst = 3
 	unknownKIDEvery = 10 * time.Second
+	// retryAfterError is how soon a failed periodic fetch is retried; the
+	// previous key set stays in use meanwhile.
+	retryAfterError = 30 * time.Second
 )
 
 // maxTokenBytes bounds the size of a token that is parsed at all.
@@ -257,6 +260,10 @@ func (v *Validator) key(ctx context.Context, kid string) (any, error) {
 func (v *Validator) fetchLocked(ctx context.Context, wall time.Time) error {
 	set, err := v.cfg.Keys.KeySet(ctx)
 	if err != nil {
+		if !v.fetched.IsZero() {
+			// Keep the keys we have and try again a little later, not on every request.
+			v.fetched = wall.Add(retryAfterError - refreshInterval)
+		}
 		return &cobalt.Error{Code: cobalt.EInternal, Message: "The signing keys are unavailable."}
 	}
 	v.keys, v.fetched = set, wall

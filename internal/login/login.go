@@ -28,9 +28,13 @@ const (
 
 // Config configures a Service.
 type Config struct {
-	Store  store.Store
+	// Store keeps principals, signing keys, known tenants and the audit trail.
+	Store store.Store
+	// Logger receives the service's logs; nil discards them. No token, secret
+	// or key is ever logged.
 	Logger *slog.Logger
-	Now    func() time.Time
+	// Now is the clock of token lifetimes and key rotation; nil means time.Now.
+	Now func() time.Time
 	// AuthorityURL is the login service's root, https://host:port with no
 	// trailing slash. Issuers, endpoints and discovery documents derive from it.
 	AuthorityURL string

@@ -13,6 +13,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/cobaltbatch/cobalt/internal/bearer"
 )
 
 // sdkToken gets a token for scope with the Go SDK.
@@ -100,5 +102,27 @@ func TestOIDCVerifier(t *testing.T) {
 				t.Error("a token for another audience verified")
 			}
 		})
+	}
+}
+
+// TestRemoteKeys validates an SDK token with keys fetched from the JWKS
+// endpoint over HTTPS, as a service in another process would.
+func TestRemoteKeys(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	raw := e.sdkToken(t, armScope)
+	for _, path := range []string{"/discovery/keys", "/discovery/v2.0/keys"} {
+		v := bearer.New(bearer.Config{
+			Keys:     bearer.RemoteKeys{URL: e.url + "/" + e.tenant + path, Client: e.client},
+			TenantID: e.tenant, Issuers: []string{e.svc.IssuerV1(e.tenant)},
+		})
+		c, err := v.Validate(context.Background(), raw, "https://management.azure.com")
+		if err != nil || c.ObjectID != e.objectID {
+			t.Fatalf("%s: %+v, %v", path, c, err)
+		}
+	}
+	v := bearer.New(bearer.Config{Keys: bearer.RemoteKeys{URL: e.url + "/nope/discovery/keys", Client: e.client}, Issuers: []string{e.svc.IssuerV1(e.tenant)}})
+	if _, err := v.Validate(context.Background(), raw, "https://management.azure.com"); err == nil {
+		t.Fatal("validated with keys from an unknown tenant's endpoint")
 	}
 }
