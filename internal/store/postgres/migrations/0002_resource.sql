@@ -1,9 +1,11 @@
 -- The management plane: generic ARM resources and role assignments.
+-- Keys use the "C" collation: paging and "below this scope" ranges compare
+-- keys byte by byte, as on SQLite, whatever the database's collation.
 CREATE TABLE resources (
-	key             TEXT PRIMARY KEY,
+	key             TEXT COLLATE "C" PRIMARY KEY,
 	id              TEXT NOT NULL,
 	type            TEXT NOT NULL,
-	parent_key      TEXT NOT NULL,
+	parent_key      TEXT COLLATE "C" NOT NULL,
 	subscription_id TEXT NOT NULL,
 	resource_group  TEXT NOT NULL,
 	body            BYTEA NOT NULL,
@@ -15,11 +17,11 @@ CREATE INDEX resources_type ON resources (type, subscription_id, resource_group,
 CREATE INDEX resources_parent ON resources (parent_key, key);
 
 CREATE TABLE role_assignments (
-	key                TEXT PRIMARY KEY,
+	key                TEXT COLLATE "C" PRIMARY KEY,
 	id                 TEXT NOT NULL,
 	name               TEXT NOT NULL,
 	scope              TEXT NOT NULL,
-	scope_key          TEXT NOT NULL,
+	scope_key          TEXT COLLATE "C" NOT NULL,
 	role_definition_id TEXT NOT NULL,
 	principal_id       TEXT NOT NULL,
 	principal_type     TEXT NOT NULL,
