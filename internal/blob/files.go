@@ -88,7 +88,7 @@ func (f *fileStore) create(r io.Reader, n int64, extra ...io.Writer) (string, er
 		w = io.MultiWriter(append([]io.Writer{tmp}, extra...)...)
 	}
 	bp := copyBufs.Get().(*[]byte)
-	got, err := io.CopyBuffer(onlyWriter{w}, onlyReader{io.LimitReader(r, n)}, *bp)
+	got, err := fillCopy(w, io.LimitReader(r, n), *bp)
 	copyBufs.Put(bp)
 	if err != nil {
 		return "", err
@@ -121,6 +121,27 @@ func (f *fileStore) create(r io.Reader, n int64, extra ...io.Writer) (string, er
 		return "", err
 	}
 	return name, nil
+}
+
+// fillCopy copies src to dst, filling buf before each write: a TLS body
+// yields one record (16 KiB) per read, and a write per record costs a syscall.
+func fillCopy(dst io.Writer, src io.Reader, buf []byte) (int64, error) {
+	var total int64
+	for {
+		n, err := io.ReadFull(src, buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return total, werr
+			}
+			total += int64(n)
+		}
+		switch {
+		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+			return total, nil
+		case err != nil:
+			return total, err
+		}
+	}
 }
 
 func syncDir(dir string) error {
