@@ -157,6 +157,8 @@ func (p *identityProvider) put(w http.ResponseWriter, r *Request) error {
 		}
 		return err
 	}
+	p.s.audit(r.Context(), "identity.created", r.Caller.ObjectID, r.ID.String(),
+		map[string]string{"principalId": pr.ObjectID, "clientId": pr.ClientID})
 	out, err := renderIdentity(created, r.APIVersion)
 	if err != nil {
 		return err
@@ -236,6 +238,7 @@ func (p *identityProvider) delete(w http.ResponseWriter, r *Request) error {
 	if err := p.s.deleteStored(r.Context(), res); err != nil {
 		return err
 	}
+	p.s.audit(r.Context(), "identity.deleted", r.Caller.ObjectID, res.ID, nil)
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
@@ -281,7 +284,19 @@ func (s *Server) deleteIdentityPrincipal(ctx context.Context, res store.Resource
 	if err := s.cfg.Directory.DeletePrincipal(ctx, m.Properties.PrincipalID); err != nil && !cobalt.IsCode(err, cobalt.ENotFound) {
 		return err
 	}
+	s.audit(ctx, "identity.principal.deleted", "system", res.ID, map[string]string{"principalId": m.Properties.PrincipalID})
 	return nil
+}
+
+// audit appends an audit record; a failure is logged, not returned.
+func (s *Server) audit(ctx context.Context, kind, actor, subject string, fields map[string]string) {
+	if fields == nil {
+		fields = map[string]string{}
+	}
+	err := s.cfg.Store.AuditAppend(ctx, store.AuditRecord{Time: s.cfg.Now().UTC(), Kind: kind, Actor: actor, Subject: subject, Fields: fields})
+	if err != nil {
+		s.log.ErrorContext(ctx, "audit append failed", "kind", kind, "subject", subject, "err", err)
+	}
 }
 
 // LookupIdentity returns the principal of the user-assigned identity with the

@@ -15,6 +15,7 @@ import (
 const (
 	typeSubscription  = "Microsoft.Resources/subscriptions"
 	typeResourceGroup = "Microsoft.Resources/resourceGroups"
+	typeTenant        = "Microsoft.Resources/tenants"
 )
 
 // resourcesVersions are the stable api-versions of Microsoft.Resources in the
@@ -65,6 +66,8 @@ func (p *resourcesProvider) Register(g *Registrar) error {
 	const rg = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}"
 	const rgWrite = "Microsoft.Resources/subscriptions/resourceGroups/write"
 	const rgRead = "Microsoft.Resources/subscriptions/resourceGroups/read"
+	g.APIVersions(typeTenant, resourcesVersions...)
+	g.Handle(Route{Pattern: "GET /tenants", Type: typeTenant, Handler: p.listTenants})
 	g.Handle(Route{Pattern: "GET /subscriptions", Type: typeSubscription, Handler: p.listSubscriptions})
 	g.Handle(Route{Pattern: "GET /subscriptions/{subscriptionId}", Type: typeSubscription, Handler: p.getSubscription})
 	g.Handle(Route{Pattern: "GET /subscriptions/{subscriptionId}/resourceGroups", Type: typeResourceGroup, Handler: p.listGroups})
@@ -106,6 +109,15 @@ func (p *resourcesProvider) listSubscriptions(w http.ResponseWriter, r *Request)
 		subs = append(subs, p.subscription())
 	}
 	r.WriteList(w, subs, "")
+	return nil
+}
+
+// listTenants lists the installation's one tenant (GET /tenants, which
+// az login and the subscriptions clients call).
+func (p *resourcesProvider) listTenants(w http.ResponseWriter, r *Request) error {
+	t := p.s.cfg.TenantID
+	r.WriteList(w, []map[string]any{{"id": "/tenants/" + t, "tenantId": t, "tenantCategory": "Home",
+		"displayName": "Cobalt", "domains": []string{}, "tenantType": "AAD"}}, "")
 	return nil
 }
 

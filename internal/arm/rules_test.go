@@ -161,6 +161,11 @@ func TestIdentityLifecycle(t *testing.T) {
 	f.must(f.do(adminOID, "DELETE", miPath+"/mi1"+miV, nil), 200)
 	f.must(f.do(adminOID, "DELETE", miPath+"/mi1"+miV, nil), 204)
 	f.wantErr(f.do(adminOID, "GET", miPath+"/mi1"+miV, nil), 404, "ResourceNotFound")
+	for _, kind := range []string{"identity.created", "identity.deleted", "identity.principal.deleted"} {
+		if recs, _, _ := f.s.AuditList(context.Background(), kind, store.Page{}); len(recs) != 1 {
+			t.Errorf("audit %s: %+v", kind, recs)
+		}
+	}
 	if _, err := f.s.PrincipalGet(context.Background(), oid); !cobalt.IsCode(err, cobalt.ENotFound) {
 		t.Fatalf("the principal outlived its identity: %v", err)
 	}
@@ -406,6 +411,9 @@ func TestAuthentication(t *testing.T) {
 func TestSubscriptions(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
+	if m := f.must(f.do(adminOID, "GET", "/tenants?api-version=2022-12-01", nil), 200).json(t); m["value"].([]any)[0].(map[string]any)["tenantId"] != testTenant {
+		t.Fatalf("tenants %v", m)
+	}
 	m := f.must(f.do(adminOID, "GET", "/subscriptions"+rgV, nil), 200).json(t)
 	if v := m["value"].([]any); len(v) != 1 || v[0].(map[string]any)["subscriptionId"] != testSub {
 		t.Fatalf("list %v", m)
