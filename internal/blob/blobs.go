@@ -115,6 +115,22 @@ func (s *Service) putBlob(req *request) error {
 	if err != nil {
 		return err
 	}
+	// Put Blob also takes the blob's properties from the standard headers;
+	// the x-ms-blob-* forms win.
+	for _, p := range []struct {
+		dst      *string
+		std, xms string
+	}{
+		{&nb.ContentType, "Content-Type", "x-ms-blob-content-type"},
+		{&nb.ContentEncoding, "Content-Encoding", "x-ms-blob-content-encoding"},
+		{&nb.ContentLanguage, "Content-Language", "x-ms-blob-content-language"},
+		{&nb.CacheControl, "Cache-Control", "x-ms-blob-cache-control"},
+		{&nb.ContentDisposition, "Content-Disposition", "x-ms-blob-content-disposition"},
+	} {
+		if r.Header.Get(p.xms) == "" && r.Header.Get(p.std) != "" {
+			*p.dst = r.Header.Get(p.std)
+		}
+	}
 	sums, err := readChecksums(r.Header, true)
 	if err != nil {
 		return err

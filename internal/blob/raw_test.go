@@ -175,5 +175,13 @@ func TestRawErrors(t *testing.T) {
 	if n := countDataFiles(t, e.dataDir); n != 4 {
 		t.Fatalf("%d data files, want 4", n)
 	}
+	// Put Blob takes the content type from Content-Type unless x-ms-blob-content-type is set.
+	put("/acct1/cc1/t.csv", map[string]string{"x-ms-blob-type": "BlockBlob", "Content-Type": "text/csv"}, "a,b")
+	put("/acct1/cc1/t.json", map[string]string{"x-ms-blob-type": "BlockBlob", "Content-Type": "text/plain", "x-ms-blob-content-type": "application/json"}, "{}")
+	for name, want := range map[string]string{"t.csv": "text/csv", "t.json": "application/json"} {
+		if r := e.do(t, "HEAD", "/acct1/cc1/"+name, nil, nil, 0, true); r.header.Get("Content-Type") != want {
+			t.Errorf("%s: Content-Type %q, want %q", name, r.header.Get("Content-Type"), want)
+		}
+	}
 	_ = context.Background()
 }
