@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
@@ -14,22 +15,53 @@ import (
 
 // Authorizer answers whether a principal may perform an action at a scope, from
 // the role assignments in the store and the built-in role definitions.
+//
+// It caches each principal's assignments for CacheTTL. Changes made through
+// this Authorizer (Assign, Create, Delete) take effect at once; changes made
+// by another replica sharing the store are seen within CacheTTL (Azure itself
+// documents minutes of propagation).
 type Authorizer struct {
-	s   store.Store
-	now func() time.Time
-	log *slog.Logger
+	s     store.Store
+	now   func() time.Time
+	log   *slog.Logger
+	cache *assignmentCache
+}
+
+// CacheTTL is how long a principal's role assignments are cached.
+const CacheTTL = 5 * time.Second
+
+// maxCached bounds the number of principals whose assignments are cached.
+const maxCached = 10000
+
+type assignmentCache struct {
+	mu      sync.Mutex
+	gen     uint64
+	entries map[string]cacheEntry
+}
+
+type cacheEntry struct {
+	as []store.RoleAssignment
+	at time.Time
 }
 
 // New returns an Authorizer over the store.
 func New(s store.Store) *Authorizer {
-	return &Authorizer{s: s, now: time.Now, log: slog.Default()}
+	return &Authorizer{s: s, now: time.Now, log: slog.Default(), cache: &assignmentCache{entries: map[string]cacheEntry{}}}
 }
 
-// WithLogger returns a copy of a that logs to l.
+// WithLogger returns a copy of a that logs to l. The copy shares a's cache.
 func (a *Authorizer) WithLogger(l *slog.Logger) *Authorizer {
 	c := *a
 	c.log = l
 	return &c
+}
+
+// invalidate drops every cached assignment list.
+func (a *Authorizer) invalidate() {
+	a.cache.mu.Lock()
+	a.cache.gen++
+	clear(a.cache.entries)
+	a.cache.mu.Unlock()
 }
 
 // Allowed reports whether the principal holds the management-plane action at
@@ -60,28 +92,64 @@ func (a *Authorizer) allowed(ctx context.Context, principalID string, scope coba
 	return false, nil
 }
 
-// assignmentsAt returns the principal's assignments at scope or above, in one
-// indexed query.
+// assignmentsAt returns the principal's assignments at scope or above.
 func (a *Authorizer) assignmentsAt(ctx context.Context, principalID string, scope cobalt.ResourceID) ([]store.RoleAssignment, error) {
+	all, err := a.principalAssignments(ctx, strings.ToLower(principalID))
+	if err != nil {
+		return nil, err
+	}
+	if len(all) == 0 {
+		return nil, nil
+	}
 	anc := scope.Ancestry()
-	keys := make([]string, len(anc))
-	for i, s := range anc {
-		keys[i] = s.Key()
+	keys := make(map[string]bool, len(anc))
+	for _, s := range anc {
+		keys[s.Key()] = true
+	}
+	var out []store.RoleAssignment
+	for _, ra := range all {
+		if keys[ra.ScopeKey] {
+			out = append(out, ra)
+		}
+	}
+	return out, nil
+}
+
+// principalAssignments returns every assignment of the principal, at any
+// scope (one indexed query on a cache miss).
+func (a *Authorizer) principalAssignments(ctx context.Context, principalID string) ([]store.RoleAssignment, error) {
+	now := time.Now()
+	c := a.cache
+	c.mu.Lock()
+	e, ok := c.entries[principalID]
+	gen := c.gen
+	c.mu.Unlock()
+	if ok && now.Sub(e.at) < CacheTTL {
+		return e.as, nil
 	}
 	var out []store.RoleAssignment
 	tok := ""
 	for {
 		page, next, err := a.s.RoleAssignmentList(ctx, store.RoleAssignmentListParams{
-			ScopeKeys: keys, PrincipalID: principalID, Page: store.Page{Limit: 1000, Token: tok}})
+			PrincipalID: principalID, Page: store.Page{Limit: 1000, Token: tok}})
 		if err != nil {
 			return nil, fmt.Errorf("list role assignments: %w", err)
 		}
 		out = append(out, page...)
 		if next == "" {
-			return out, nil
+			break
 		}
 		tok = next
 	}
+	c.mu.Lock()
+	if c.gen == gen {
+		if len(c.entries) >= maxCached {
+			clear(c.entries)
+		}
+		c.entries[principalID] = cacheEntry{as: out, at: now}
+	}
+	c.mu.Unlock()
+	return out, nil
 }
 
 // RoleAssignmentInput describes a role assignment to create.
@@ -150,6 +218,7 @@ func (a *Authorizer) Create(ctx context.Context, in RoleAssignmentInput) (store.
 	if err != nil {
 		return store.RoleAssignment{}, err
 	}
+	defer a.invalidate()
 	ra, err := a.s.RoleAssignmentCreate(ctx, store.RoleAssignment{
 		ID: AssignmentID(in.Scope, strings.ToLower(in.Name)), Name: in.Name,
 		Scope: in.Scope.String(), ScopeKey: in.Scope.Key(), RoleDefinitionID: in.RoleDefinitionID,
@@ -165,6 +234,7 @@ func (a *Authorizer) Create(ctx context.Context, in RoleAssignmentInput) (store.
 // Delete removes the role assignment with the given ID and writes a
 // "role.deleted" audit record; ENotFound if absent.
 func (a *Authorizer) Delete(ctx context.Context, actor, assignmentID string) (store.RoleAssignment, error) {
+	defer a.invalidate()
 	ra, err := a.s.RoleAssignmentDelete(ctx, assignmentID)
 	if err != nil {
 		return ra, err
