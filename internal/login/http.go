@@ -296,7 +296,7 @@ func (s *Service) clientCredentials(ctx context.Context, tenant string, tr token
 	if _, ok := resourceVersion(tr.resource); !ok {
 		return Token{}, aadError(aadResourceNotFound, "The resource principal named %s was not found in the tenant named %s. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.", clip(tr.resource), tenant)
 	}
-	p, err := s.store.PrincipalGetByClientID(ctx, tenant, tr.clientID)
+	p, err := s.principalByClientID(ctx, tenant, tr.clientID)
 	if cobalt.IsCode(err, cobalt.ENotFound) {
 		return Token{}, aadError(aadAppNotFound, "Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", clip(tr.clientID), tenant)
 	}

@@ -24,6 +24,7 @@ const (
 	DefaultKeyRotationPeriod  = 30 * 24 * time.Hour
 	DefaultKeyRefreshInterval = time.Minute
 	DefaultClockSkew          = 5 * time.Minute
+	DefaultPrincipalCacheTTL  = 2 * time.Second
 )
 
 // Config configures a Service.
@@ -60,6 +61,11 @@ type Config struct {
 	// ClockSkew is added to the token lifetime when deciding how long a retired
 	// key stays published; 0 means DefaultClockSkew.
 	ClockSkew time.Duration
+	// PrincipalCacheTTL is how long the token endpoint reuses a principal read
+	// from the store; 0 means DefaultPrincipalCacheTTL, negative disables the
+	// cache. Changes made through this Service take effect at once; changes
+	// made by another replica take effect within the TTL.
+	PrincipalCacheTTL time.Duration
 }
 
 // Service is the token service. It is safe for concurrent use.
@@ -78,6 +84,8 @@ type Service struct {
 	parsed sync.Map // kid -> *signingKey
 
 	tenants sync.Map // tenant ID -> struct{}: known tenants
+	// principals caches the token endpoint's principal lookups by tenant and client ID.
+	principals sync.Map // principalKey -> cachedPrincipal
 }
 
 // New returns a Service on cfg. It loads the signing keys, creating one that
@@ -116,6 +124,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if cfg.ClockSkew <= 0 {
 		cfg.ClockSkew = DefaultClockSkew
+	}
+	if cfg.PrincipalCacheTTL == 0 {
+		cfg.PrincipalCacheTTL = DefaultPrincipalCacheTTL
 	}
 	s := &Service{
 		cfg:       cfg,

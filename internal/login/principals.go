@@ -137,6 +137,7 @@ func (s *Service) AddSecret(ctx context.Context, objectID string) (string, error
 		p.Secrets = append(p.Secrets, rec)
 		return nil
 	})
+	s.forgetPrincipals()
 	if err != nil {
 		return "", fmt.Errorf("add secret: %w", err)
 	}
@@ -170,9 +171,47 @@ func (s *Service) CreateManagedIdentityPrincipal(ctx context.Context, tenantID, 
 // DeletePrincipal deletes a principal; ENotFound if there is none. Tokens
 // already issued to it stay valid until they expire, as on Entra.
 func (s *Service) DeletePrincipal(ctx context.Context, objectID string) error {
-	if err := s.store.PrincipalDelete(ctx, objectID); err != nil {
+	err := s.store.PrincipalDelete(ctx, objectID)
+	s.forgetPrincipals()
+	if err != nil {
 		return fmt.Errorf("delete principal: %w", err)
 	}
 	s.log.Info("login: principal deleted", "object_id", objectID)
 	return nil
+}
+
+// principalKey identifies a principal in the token endpoint's cache.
+type principalKey struct{ tenant, clientID string }
+
+// cachedPrincipal is a principal read from the store, reusable until
+// (by the wall clock, whatever Config.Now says).
+type cachedPrincipal struct {
+	rec   store.PrincipalRecord
+	until time.Time
+}
+
+// principalByClientID returns a tenant's principal by client ID, from the
+// cache when a recent read is there. Only principals that exist are cached, so
+// the cache holds at most one entry per principal.
+func (s *Service) principalByClientID(ctx context.Context, tenantID, clientID string) (store.PrincipalRecord, error) {
+	key := principalKey{tenantID, clientID}
+	if v, ok := s.principals.Load(key); ok {
+		if c := v.(cachedPrincipal); time.Now().Before(c.until) {
+			return c.rec, nil
+		}
+		s.principals.Delete(key)
+	}
+	p, err := s.store.PrincipalGetByClientID(ctx, tenantID, clientID)
+	if err != nil {
+		return p, err
+	}
+	if s.cfg.PrincipalCacheTTL > 0 {
+		s.principals.Store(key, cachedPrincipal{rec: p, until: time.Now().Add(s.cfg.PrincipalCacheTTL)})
+	}
+	return p, nil
+}
+
+// forgetPrincipals empties the principal cache after a change made here.
+func (s *Service) forgetPrincipals() {
+	s.principals.Clear()
 }

@@ -242,3 +242,52 @@ func TestSecrets(t *testing.T) {
 		t.Error("an empty secret matches")
 	}
 }
+
+func TestPrincipalCache(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	request := func(ts *testService, secret string) int {
+		f := url.Values{"grant_type": {"client_credentials"}, "client_id": {ts.clientID}, "client_secret": {secret}, "scope": {"https://management.azure.com/.default"}}
+		status, _, _ := post(t, "POST", ts.srv.URL+"/"+ts.tenant+"/oauth2/v2.0/token", "application/x-www-form-urlencoded", strings.NewReader(f.Encode()), nil)
+		return status
+	}
+	disable := func(ts *testService) {
+		if _, err := ts.store.PrincipalUpdate(ctx, ts.objectID, func(p *store.PrincipalRecord) error { p.Disabled = true; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Changes through the Service apply at once, cached or not.
+	ts := newTestService(t, func(c *Config) { c.PrincipalCacheTTL = time.Hour })
+	if s := request(ts, ts.secret); s != 200 {
+		t.Fatalf("status %d", s)
+	}
+	second, err := ts.AddSecret(ctx, ts.objectID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := request(ts, second); s != 200 {
+		t.Fatalf("a secret added after the principal was cached: status %d", s)
+	}
+	if err := ts.DeletePrincipal(ctx, ts.objectID); err != nil {
+		t.Fatal(err)
+	}
+	if s := request(ts, ts.secret); s != 400 {
+		t.Fatalf("a principal deleted after it was cached: status %d, want 400", s)
+	}
+
+	// Changes made behind the Service's back (another replica) apply within
+	// the TTL; with the cache disabled, at once.
+	ts = newTestService(t, func(c *Config) { c.PrincipalCacheTTL = time.Hour })
+	request(ts, ts.secret)
+	disable(ts)
+	if s := request(ts, ts.secret); s != 200 {
+		t.Fatalf("within the TTL: status %d, want the cached principal's 200", s)
+	}
+	ts = newTestService(t, func(c *Config) { c.PrincipalCacheTTL = -1 })
+	request(ts, ts.secret)
+	disable(ts)
+	if s := request(ts, ts.secret); s != 400 {
+		t.Fatalf("without a cache: status %d, want 400", s)
+	}
+}
