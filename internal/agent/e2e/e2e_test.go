@@ -1,0 +1,115 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/cobaltbatch/cobalt/internal/agent"
+	"github.com/cobaltbatch/cobalt/internal/cli"
+	"github.com/cobaltbatch/cobalt/internal/server"
+)
+
+// cobaltCLI runs one CLI command in-process and returns its stdout.
+func cobaltCLI(t *testing.T, args ...string) []byte {
+	t.Helper()
+	var out, errb bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if code := cli.Main(ctx, args, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("cobalt %s: exit %d: %s %s", strings.Join(args, " "), code, errb.String(), out.String())
+	}
+	return out.Bytes()
+}
+
+func jsonField(t *testing.T, b []byte, path ...string) string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("not JSON: %s", b)
+	}
+	for _, p := range path {
+		m, _ := v.(map[string]any)
+		v = m[p]
+	}
+	s, _ := v.(string)
+	return s
+}
+
+// TestNetnsEndToEnd is a node in netns mode under the whole control plane:
+// a pool created through the management plane with a user-assigned identity;
+// a task runs the documented IMDS curl verbatim inside the node's namespace,
+// and a third-party OIDC verifier (go-oidc) accepts the token it printed,
+// with the identity's claims.
+func TestNetnsEndToEnd(t *testing.T) {
+	if agent.DefaultIsolation() != agent.IsolationNetns {
+		t.Skip("netns isolation unavailable")
+	}
+	// The node directories live under the data directory: non-admin tasks
+	// must be able to traverse it.
+	data := filepath.Join(t.TempDir(), "cobalt")
+	if err := os.MkdirAll(data, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	for d := filepath.Dir(data); d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		_ = os.Chmod(d, 0o711)
+	}
+	s := server.StartTest(t, server.Options{DataDir: data, Isolation: "netns"})
+	t.Setenv("COBALT_DATA", data)
+	t.Setenv("COBALT_CONFIG_DIR", filepath.Join(t.TempDir(), "config"))
+	t.Setenv("AZURE_BATCH_ACCOUNT", "acct1")
+
+	cobaltCLI(t, "login")
+	cobaltCLI(t, "group", "create", "-n", "rg1")
+	id := cobaltCLI(t, "identity", "create", "-g", "rg1", "-n", "id1")
+	clientID, principalID, idRID := jsonField(t, id, "properties", "clientId"), jsonField(t, id, "properties", "principalId"), jsonField(t, id, "id")
+	cobaltCLI(t, "batch", "account", "create", "-g", "rg1", "-n", "acct1")
+	cobaltCLI(t, "batch", "pool", "create", "--account-name", "acct1", "--id", "p1", "--vm-size", "STANDARD_D2S_V3",
+		"--image", "canonical:0001-com-ubuntu-server-jammy:22_04-lts:latest", "--node-agent-sku-id", "batch.node.ubuntu 22.04",
+		"--target-dedicated-nodes", "1", "--identity", "id1", "--wait")
+	cobaltCLI(t, "batch", "job", "create", "--id", "j1", "--pool-id", "p1")
+	cobaltCLI(t, "batch", "task", "create", "--job-id", "j1", "--task-id", "curl", "--wait", "--command-line",
+		`curl -sS 'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/' -H Metadata:true`)
+	out := cobaltCLI(t, "batch", "task", "file", "download", "--job-id", "j1", "--task-id", "curl", "--file-path", "stdout.txt")
+
+	var body map[string]string
+	if err := json.Unmarshal(bytes.TrimSpace(out), &body); err != nil {
+		t.Fatalf("IMDS body %q: %v", out, err)
+	}
+	if body["client_id"] != clientID || body["resource"] != "https://management.azure.com/" || body["token_type"] != "Bearer" {
+		t.Errorf("IMDS body %v", body)
+	}
+
+	e := s.Endpoints()
+	ctx := oidc.ClientContext(context.Background(), &http.Client{Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: s.CA().CertPool()}}})
+	provider, err := oidc.NewProvider(ctx, e.AuthorityHost+"/"+e.TenantID+"/")
+	if err != nil {
+		t.Fatalf("OIDC discovery: %v", err)
+	}
+	tok, err := provider.Verifier(&oidc.Config{ClientID: "https://management.azure.com/"}).Verify(ctx, body["access_token"])
+	if err != nil {
+		t.Fatalf("third-party verification: %v", err)
+	}
+	var claims map[string]any
+	if err := tok.Claims(&claims); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"appid": clientID, "oid": principalID, "tid": e.TenantID, "ver": "1.0"} {
+		if claims[k] != want {
+			t.Errorf("claim %s = %v, want %s", k, claims[k], want)
+		}
+	}
+	if mirid, _ := claims["xms_mirid"].(string); !strings.EqualFold(mirid, idRID) {
+		t.Errorf("xms_mirid %v, want %s", claims["xms_mirid"], idRID)
+	}
+}

@@ -1,0 +1,9 @@
+package e2e
+
+import (
+	"testing"
+
+	"github.com/cobaltbatch/cobalt/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.LoopbackOnly(m) }
