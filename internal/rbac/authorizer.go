@@ -44,9 +44,15 @@ type cacheEntry struct {
 	at time.Time
 }
 
+// caches holds one assignment cache per store, so that every Authorizer of a
+// process over the same store (the management plane's, the blob service's,
+// ...) sees the changes any of them makes at once.
+var caches sync.Map // store.Store -> *assignmentCache
+
 // New returns an Authorizer over the store.
 func New(s store.Store) *Authorizer {
-	return &Authorizer{s: s, now: time.Now, log: slog.Default(), cache: &assignmentCache{entries: map[string]cacheEntry{}}}
+	c, _ := caches.LoadOrStore(s, &assignmentCache{entries: map[string]cacheEntry{}})
+	return &Authorizer{s: s, now: time.Now, log: slog.Default(), cache: c.(*assignmentCache)}
 }
 
 // WithLogger returns a copy of a that logs to l. The copy shares a's cache.

@@ -211,3 +211,23 @@ func BenchmarkAllowed(b *testing.B) {
 		}
 	}
 }
+
+// TestAuthorizersShareChanges checks that an assignment made through one
+// Authorizer is seen at once by another over the same store.
+func TestAuthorizersShareChanges(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	a, b := New(s), New(s)
+	ctx := context.Background()
+	scope := mustID(t, "/subscriptions/11111111-1111-1111-1111-111111111111")
+	const read = "Microsoft.Batch/batchAccounts/read"
+	if ok, _ := b.Allowed(ctx, "p", scope, read); ok {
+		t.Fatal("allowed before any assignment")
+	}
+	if err := a.Assign(ctx, RoleAssignmentInput{Scope: scope, RoleDefinitionID: RoleReader, PrincipalID: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := b.Allowed(ctx, "p", scope, read); !ok {
+		t.Fatal("the other Authorizer does not see the new assignment")
+	}
+}
