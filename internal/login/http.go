@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/google/uuid"
 
 	"github.com/cobaltbatch/cobalt"
 )
@@ -38,16 +39,27 @@ const (
 	tenantCommon // common, organizations, consumers
 )
 
-// resolveTenant classifies a tenant path segment; errors are internal.
-func (s *Service) resolveTenant(ctx context.Context, tenant string) (tenantStatus, error) {
+// resolveTenant classifies a tenant path segment and returns the tenant's ID
+// as stored: tenant GUIDs match in any letter case, as on Entra. Errors are internal.
+func (s *Service) resolveTenant(ctx context.Context, tenant string) (tenantStatus, string, error) {
 	if reservedTenants[strings.ToLower(tenant)] {
-		return tenantCommon, nil
+		return tenantCommon, tenant, nil
 	}
 	ok, err := s.knownTenant(ctx, tenant)
-	if err != nil || !ok {
-		return tenantUnknown, err
+	if err != nil {
+		return tenantUnknown, tenant, err
 	}
-	return tenantKnown, nil
+	if !ok {
+		lower := strings.ToLower(tenant)
+		if _, perr := uuid.Parse(tenant); perr != nil || lower == tenant {
+			return tenantUnknown, tenant, nil
+		}
+		if ok, err = s.knownTenant(ctx, lower); err != nil || !ok {
+			return tenantUnknown, tenant, err
+		}
+		tenant = lower
+	}
+	return tenantKnown, tenant, nil
 }
 
 func tenantNotFound(tenant string) error {
@@ -120,8 +132,7 @@ func (s *Service) discovery(tenant string, v2 bool, common bool) discoveryDoc {
 
 func (s *Service) serveDiscovery(v2 bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tenant := r.PathValue("tenant")
-		ts, err := s.resolveTenant(r.Context(), tenant)
+		ts, tenant, err := s.resolveTenant(r.Context(), r.PathValue("tenant"))
 		if err != nil {
 			s.writeOAuthError(w, r, err, "")
 			return
@@ -174,8 +185,7 @@ func wireKeys(set jose.JSONWebKeySet, issuer string) []jwk {
 
 func (s *Service) serveKeys(v2 bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tenant := r.PathValue("tenant")
-		ts, err := s.resolveTenant(r.Context(), tenant)
+		ts, tenant, err := s.resolveTenant(r.Context(), r.PathValue("tenant"))
 		if err != nil {
 			s.writeOAuthError(w, r, err, "")
 			return
@@ -254,8 +264,7 @@ func (s *Service) serveToken(v2 bool) http.HandlerFunc {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-		tenant := r.PathValue("tenant")
-		ts, err := s.resolveTenant(r.Context(), tenant)
+		ts, tenant, err := s.resolveTenant(r.Context(), r.PathValue("tenant"))
 		switch {
 		case err != nil:
 			fail(err)

@@ -109,6 +109,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 			"claims", `{"access_token":{"xms_cc":{"values":["CP1"]}}}`, "x-client-SKU", "msal.js.node", "x-client-VER", "3.0", "client-request-id", "1c9a9c41-41b9-4d4b-8f0c-1f3e0e6f1a2b",
 			"x-ms-lib-capability", "retry-after, h429", "x-client-current-telemetry", "5|771,2,,,|,").Encode(), nil, 200, "", 0},
 		{"ok v1", "POST", v1, form, good("scope", "", "resource", "https://management.core.windows.net/").Encode(), nil, 200, "", 0},
+		{"ok tenant GUID in upper case", "POST", "/" + strings.ToUpper(ts.tenant) + "/oauth2/v2.0/token", form, good().Encode(), nil, 200, "", 0},
 		{"ok basic auth", "POST", v2, form, good("client_id", "", "client_secret", "").Encode(), basic(ts.clientID, ts.secret), 200, "", 0},
 		{"GET", "GET", v2, "", "", nil, 400, "invalid_request", aadMethodNotAllowed},
 		{"PUT v1", "PUT", v1, form, good().Encode(), nil, 400, "invalid_request", aadMethodNotAllowed},
@@ -297,6 +298,10 @@ func TestDiscovery(t *testing.T) {
 		if got != string(want) {
 			t.Errorf("%s differs from %s:\n%s", c.path, golden, got)
 		}
+	}
+	status, _, doc := post(t, "GET", ts.srv.URL+"/"+strings.ToUpper(ts.tenant)+"/v2.0/.well-known/openid-configuration", "", nil, nil)
+	if status != 200 || doc["issuer"] != ts.IssuerV2(ts.tenant) {
+		t.Errorf("upper-case tenant GUID: %d, issuer %v", status, doc["issuer"])
 	}
 	for _, p := range []string{"/9e3b3f0a-0000-4000-8000-000000000000/v2.0/.well-known/openid-configuration", "/nope/.well-known/openid-configuration", "/nope/discovery/keys"} {
 		status, _, body := post(t, "GET", ts.srv.URL+p, "", nil, nil)
