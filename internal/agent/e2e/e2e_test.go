@@ -89,6 +89,48 @@ func TestNetnsEndToEnd(t *testing.T) {
 		t.Errorf("IMDS body %v", body)
 	}
 
+	// The official SDKs inside the node's namespace, default source selection
+	// (IMDS at 169.254.169.254), one process each.
+	nodeDir, err := filepath.Abs("../../../test/node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	helper := helperBinary(t)
+	for _, tc := range []struct{ name, cmd string }{
+		{"go-default", "exec " + helper},
+		{"go-client", "exec " + helper},
+		{"node-default", "cd " + nodeDir + " && exec node imds/mi.js"},
+		{"node-resource", "cd " + nodeDir + " && exec node imds/mi.js"},
+	} {
+		kind, idv := "none", ""
+		switch {
+		case strings.HasSuffix(tc.name, "client"):
+			kind, idv = "client", clientID
+		case strings.HasSuffix(tc.name, "resource"):
+			kind, idv = "resource", idRID
+		}
+		cobaltCLI(t, "batch", "task", "create", "--job-id", "j1", "--task-id", tc.name, "--wait", "--command-line", tc.cmd,
+			"--env", envHelper+"=azidentity", "--env", "COBALT_MI_KIND="+kind, "--env", "COBALT_MI_ID="+idv,
+			"--env", "COBALT_MI_SCOPE=https://storage.azure.com/.default")
+		tok := strings.TrimSpace(string(cobaltCLI(t, "batch", "task", "file", "download", "--job-id", "j1", "--task-id", tc.name, "--file-path", "stdout.txt")))
+		if strings.Count(tok, ".") != 2 {
+			t.Errorf("%s: no JWT on stdout: %q", tc.name, tok)
+		}
+	}
+
+	// A node of pool p1 cannot get a token for pool p2's identity.
+	id2 := cobaltCLI(t, "identity", "create", "-g", "rg1", "-n", "id2")
+	id2RID := jsonField(t, id2, "id")
+	cobaltCLI(t, "batch", "pool", "create", "--account-name", "acct1", "--id", "p2", "--vm-size", "STANDARD_D2S_V3",
+		"--image", "canonical:0001-com-ubuntu-server-jammy:22_04-lts:latest", "--node-agent-sku-id", "batch.node.ubuntu 22.04",
+		"--target-dedicated-nodes", "0", "--identity", "id2")
+	cobaltCLI(t, "batch", "task", "create", "--job-id", "j1", "--task-id", "cross", "--wait", "--command-line",
+		`curl -sS -G 'http://169.254.169.254/metadata/identity/oauth2/token' --data-urlencode api-version=2018-02-01 --data-urlencode resource=https://management.azure.com/ --data-urlencode msi_res_id=`+id2RID+` -H Metadata:true`)
+	cross := cobaltCLI(t, "batch", "task", "file", "download", "--job-id", "j1", "--task-id", "cross", "--file-path", "stdout.txt")
+	if jsonField(t, bytes.TrimSpace(cross), "error_description") != "Identity not found" {
+		t.Errorf("pool p1's node asked for pool p2's identity: %s", cross)
+	}
+
 	e := s.Endpoints()
 	ctx := oidc.ClientContext(context.Background(), &http.Client{Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: s.CA().CertPool()}}})

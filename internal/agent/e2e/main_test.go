@@ -6,4 +6,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.LoopbackOnly(m) }
+func TestMain(m *testing.M) {
+	helperMain()
+	testenv.LoopbackOnly(m)
+}
