@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"flag"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -346,4 +348,68 @@ func TestJWKS(t *testing.T) {
 			t.Errorf("%s: issuer %q, want %q", c.path, got, c.issuer)
 		}
 	}
+}
+
+// TestLogsHoldNoSecrets runs the service's operations with debug logging and
+// checks that no secret, token or key reaches the log.
+func TestLogsHoldNoSecrets(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	ts := newTestService(t, func(c *Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	ctx := context.Background()
+	second, err := ts.AddSecret(ctx, ts.objectID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tokens []string
+	for _, sec := range []string{ts.secret, second, "wrong"} {
+		f := url.Values{"grant_type": {"client_credentials"}, "client_id": {ts.clientID}, "client_secret": {sec}, "scope": {"https://management.azure.com/.default"}}
+		_, _, body := post(t, "POST", ts.srv.URL+"/"+ts.tenant+"/oauth2/v2.0/token", "application/x-www-form-urlencoded", strings.NewReader(f.Encode()), nil)
+		if tok, ok := body["access_token"].(string); ok {
+			tokens = append(tokens, tok)
+		}
+	}
+	tok, err := ts.IssueToken(ctx, IssueRequest{ObjectID: ts.objectID, Resource: "https://storage.azure.com/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens = append(tokens, tok.AccessToken)
+	if err := ts.RotateKeys(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.DeletePrincipal(ctx, ts.objectID); err != nil {
+		t.Fatal(err)
+	}
+	logs := buf.String()
+	if !strings.Contains(logs, "token issued") || !strings.Contains(logs, "signing key rotated") {
+		t.Fatalf("the log lacks the expected events:\n%s", logs)
+	}
+	for _, secret := range append([]string{ts.secret, second}, tokens...) {
+		if strings.Contains(logs, secret) {
+			t.Fatal("a secret or token is in the log")
+		}
+	}
+	if strings.Contains(logs, "eyJ") || strings.Contains(logs, "PRIVATE") {
+		t.Fatal("something token- or key-like is in the log")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
