@@ -296,7 +296,22 @@ func newClient(g *globals) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
+	followEndpoints(p)
 	return clientFor(g, dir, p)
+}
+
+// followEndpoints updates a profile that came from a data directory when the
+// installation restarted on other ports: same tenant and subscription, new
+// endpoints.json. Credentials are kept.
+func followEndpoints(p *profile) {
+	if p.DataDir == "" {
+		return
+	}
+	e, err := readEndpoints(p.DataDir)
+	if err != nil || e.TenantID != p.TenantID || e.SubscriptionID != p.SubscriptionID {
+		return
+	}
+	p.AuthorityHost, p.ResourceManager, p.CACertFile = e.AuthorityHost, e.ResourceManager, e.CACertFile
 }
 
 // clientFor builds a client for profile p whose tokens are cached in dir.

@@ -170,6 +170,7 @@ func inProgress(body json.RawMessage) bool {
 
 // waitProvisioned polls a resource until its provisioning state is terminal.
 func (c *client) waitProvisioned(ctx context.Context, path, apiVersion string) (json.RawMessage, error) {
+	p := newPoller(c.poll)
 	for {
 		out, err := c.armGet(ctx, path, apiVersion)
 		if err != nil {
@@ -187,7 +188,7 @@ func (c *client) waitProvisioned(ctx context.Context, path, apiVersion string) (
 			}
 			return out, nil
 		}
-		if err := sleep(ctx, min(time.Second, c.poll)); err != nil {
+		if err := p.wait(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -201,6 +202,21 @@ func retryAfter(resp *http.Response, limit time.Duration) time.Duration {
 		d = time.Duration(s) * time.Second
 	}
 	return max(100*time.Millisecond, min(d, limit))
+}
+
+// poller paces a polling loop: 100ms at first, doubling up to a second
+// (and never above the client's poll limit), so short waits stay short.
+type poller struct{ next, limit time.Duration }
+
+func newPoller(limit time.Duration) *poller {
+	return &poller{next: min(100*time.Millisecond, limit), limit: min(time.Second, limit)}
+}
+
+// wait sleeps for the next interval or until ctx ends.
+func (p *poller) wait(ctx context.Context) error {
+	d := p.next
+	p.next = min(2*p.next, p.limit)
+	return sleep(ctx, d)
 }
 
 // sleep waits d or until ctx ends.

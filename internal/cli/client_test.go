@@ -263,3 +263,21 @@ func TestListPaging(t *testing.T) {
 		t.Fatalf("got %d items, %v", len(all), err)
 	}
 }
+
+func TestFollowEndpoints(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	e := endpointsFile{TenantID: "t", SubscriptionID: "s", AuthorityHost: "https://127.0.0.1:2", ResourceManager: "https://127.0.0.1:3", CACertFile: "/ca"}
+	b, _ := json.Marshal(e)
+	os.WriteFile(filepath.Join(dir, "endpoints.json"), b, 0o600)
+	p := &profile{TenantID: "t", SubscriptionID: "s", AuthorityHost: "https://127.0.0.1:1", ResourceManager: "https://127.0.0.1:1", DataDir: dir, ClientSecret: "x"}
+	followEndpoints(p)
+	if p.AuthorityHost != e.AuthorityHost || p.ResourceManager != e.ResourceManager || p.CACertFile != "/ca" || p.ClientSecret != "x" {
+		t.Fatalf("not followed: %+v", p)
+	}
+	other := &profile{TenantID: "other", SubscriptionID: "s", ResourceManager: "https://127.0.0.1:1", DataDir: dir}
+	followEndpoints(other)
+	if other.ResourceManager != "https://127.0.0.1:1" {
+		t.Fatalf("another installation's endpoints taken: %+v", other)
+	}
+}

@@ -226,6 +226,7 @@ func waitTask(ctx context.Context, g *globals, bd *batchData, job, task string, 
 	pr := newProgress(g)
 	defer pr.done()
 	start := time.Now()
+	poll := newPoller(bd.c.poll)
 	path := "/jobs/" + url.PathEscape(job) + "/tasks/" + url.PathEscape(task)
 	for {
 		raw, err := bd.get(ctx, path)
@@ -259,7 +260,7 @@ func waitTask(ctx context.Context, g *globals, bd *batchData, job, task string, 
 			}
 			return raw, nil
 		}
-		if err := sleep(ctx, min(time.Second, bd.c.poll)); err != nil {
+		if err := poll.wait(ctx); err != nil {
 			return nil, fmt.Errorf("waiting for task %s: %w", task, err)
 		}
 	}

@@ -264,6 +264,7 @@ func (c *client) waitPool(ctx context.Context, g *globals, t batchTarget, armPat
 	}
 	pr := newProgress(g)
 	defer pr.done()
+	poll := newPoller(c.poll)
 	for {
 		var pool struct {
 			AllocationState      string `json:"allocationState"`
@@ -296,7 +297,7 @@ func (c *client) waitPool(ctx context.Context, g *globals, t batchTarget, armPat
 			}
 			return c.armGet(ctx, armPath, apiBatchMgmt)
 		}
-		if err := sleep(ctx, min(time.Second, c.poll)); err != nil {
+		if err := poll.wait(ctx); err != nil {
 			return nil, fmt.Errorf("waiting for pool %s: %w", id, err)
 		}
 	}
