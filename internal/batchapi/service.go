@@ -165,13 +165,14 @@ func (s *Service) ReleaseAccountEndpoint(ctx context.Context, accountName string
 	if ok {
 		delete(s.byName, key)
 	}
+	serving := ok && l.serving
 	s.mu.Unlock()
 	if !ok {
 		return nil
 	}
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if l.serving {
+	if serving {
 		if err := l.srv.Shutdown(sctx); err != nil {
 			_ = l.srv.Close()
 		}
@@ -295,15 +296,17 @@ func (s *Service) Run(ctx context.Context) error {
 
 	s.mu.Lock()
 	ls := make([]*accountListener, 0, len(s.byName))
+	serving := make([]bool, 0, len(s.byName))
 	for _, l := range s.byName {
 		ls = append(ls, l)
+		serving = append(serving, l.serving)
 	}
 	s.running = false
 	s.mu.Unlock()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for _, l := range ls {
-		if l.serving {
+	for i, l := range ls {
+		if serving[i] {
 			if err := l.srv.Shutdown(sctx); err != nil {
 				_ = l.srv.Close()
 			}

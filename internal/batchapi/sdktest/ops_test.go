@@ -48,10 +48,6 @@ func TestGoSDKOperations(t *testing.T) {
 	if *gp.DisplayName != "renamed" || gp.VMSize != nil {
 		t.Fatalf("GetPool $select: %+v", gp.Pool)
 	}
-	_, err = c.GetPool(ctx, "p1", &azbatch.GetPoolOptions{IfNoneMatch: gp.ETag})
-	if s, _ := respCode(err); s != http.StatusNotModified {
-		t.Fatalf("GetPool If-None-Match: %v", err)
-	}
 	_, err = c.ReplacePoolProperties(ctx, "p1", azbatch.ReplacePoolContent{CertificateReferences: []azbatch.CertificateReference{},
 		ApplicationPackageReferences: []azbatch.ApplicationPackageReference{}, Metadata: []azbatch.MetadataItem{}}, nil)
 	must("ReplacePoolProperties", err)
@@ -123,6 +119,14 @@ func TestGoSDKOperations(t *testing.T) {
 	if *j.Priority != 7 {
 		t.Fatalf("priority after replace: %d", *j.Priority)
 	}
+	_, err = c.GetJob(ctx, "j1", &azbatch.GetJobOptions{IfNoneMatch: j.ETag})
+	if s, _ := respCode(err); s != http.StatusNotModified {
+		t.Fatalf("GetJob If-None-Match: %v", err)
+	}
+	_, err = c.UpdateJob(ctx, "j1", azbatch.UpdateJobContent{Priority: to.Ptr[int32](8)}, &azbatch.UpdateJobOptions{IfMatch: to.Ptr(azcore.ETag("0xdead"))})
+	wantErr("UpdateJob If-Match", err, 412, "ConditionNotMet")
+	_, err = c.UpdateJob(ctx, "j1", azbatch.UpdateJobContent{Priority: to.Ptr[int32](7)}, &azbatch.UpdateJobOptions{IfMatch: j.ETag})
+	must("UpdateJob with the current ETag", err)
 	_, err = c.DisableJob(ctx, "j1", azbatch.DisableJobContent{DisableTasks: to.Ptr(azbatch.DisableJobOptionRequeue)}, nil)
 	must("DisableJob", err)
 	_, err = c.EnableJob(ctx, "j1", nil)
