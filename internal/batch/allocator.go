@@ -362,7 +362,7 @@ func (s *Service) nodeConfig(p *Pool, acct *Account) nodeproto.NodeConfig {
 			nrf := nodeproto.ResourceFile{StorageContainerURL: rf.StorageContainerURL, HTTPURL: rf.HTTPURL, BlobPrefix: rf.BlobPrefix,
 				FilePath: rf.FilePath, FileMode: rf.FileMode}
 			if rf.AutoStorageContainerName != "" && acct.AutoStorage != nil {
-				nrf.StorageContainerURL = autoStorageURL(acct, rf.AutoStorageContainerName)
+				nrf.StorageContainerURL = s.autoStorageURL(acct, rf.AutoStorageContainerName)
 			}
 			if rf.IdentityReference != nil {
 				nrf.IdentityResourceID = rf.IdentityReference.ResourceID
@@ -382,17 +382,14 @@ func (s *Service) nodeConfig(p *Pool, acct *Account) nodeproto.NodeConfig {
 	return cfg
 }
 
-// AutoStorageBlobBase, when set, maps a storage account name to its blob
-// endpoint ("https://127.0.0.1:PORT/{account}"); it resolves
-// autoStorageContainerName resource files. Set it before Run.
-var AutoStorageBlobBase func(accountName string) string
-
-func autoStorageURL(acct *Account, container string) string {
+// autoStorageURL resolves an autoStorageContainerName resource file: the
+// container's path-style URL on Config.BlobEndpoint ("" when unknown).
+func (s *Service) autoStorageURL(acct *Account, container string) string {
 	id, err := cobalt.ParseResourceID(acct.AutoStorage.StorageAccountID)
-	if err != nil || AutoStorageBlobBase == nil {
+	if err != nil || s.cfg.BlobEndpoint == "" {
 		return ""
 	}
-	return strings.TrimSuffix(AutoStorageBlobBase(id.Name()), "/") + "/" + container
+	return strings.TrimSuffix(s.cfg.BlobEndpoint, "/") + "/" + id.Name() + "/" + container
 }
 
 // shrink removes k of the given nodes: those not running tasks first.

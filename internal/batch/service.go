@@ -75,13 +75,18 @@ type Config struct {
 	Location      string
 	AuthorityHost string
 	ForwardPorts  []int
+	// BlobEndpoint is the blob service's root URL (https://127.0.0.1:PORT);
+	// start-task resource files naming an autoStorageContainerName resolve to
+	// BlobEndpoint/{auto-storage account}/{container}.
+	BlobEndpoint string
 }
 
 // Service is the pool service. All its state is in the store.
 type Service struct {
-	cfg  Config
-	log  *slog.Logger
-	wake chan struct{}
+	cfg     Config
+	log     *slog.Logger
+	wake    chan struct{}
+	renders renderCache
 }
 
 // New returns a pool service.

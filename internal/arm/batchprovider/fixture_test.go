@@ -103,12 +103,12 @@ type fixture struct {
 
 var fixedNow = time.Date(2026, 11, 29, 10, 22, 55, 940727500, time.UTC)
 
-func newFixture(t testing.TB, runAllocator bool) *fixture {
-	st := storetest.SQLite(nil)(t.(*testing.T))
-	return newFixtureOn(t, st, runAllocator)
+func newFixture(t *testing.T, runAllocator bool) *fixture {
+	st := storetest.SQLite(t)(t)
+	return newFixtureOn(t, st, runAllocator, tokenValidator{})
 }
 
-func newFixtureOn(t testing.TB, st store.Store, runAllocator bool) *fixture {
+func newFixtureOn(t testing.TB, st store.Store, runAllocator bool, v arm.Validator) *fixture {
 	now := func() time.Time { return fixedNow }
 	f := &fixture{t: t, st: st, eps: &endpoints{}, az: rbac.New(st)}
 	dir := &directory{s: st}
@@ -121,7 +121,7 @@ func newFixtureOn(t testing.TB, st store.Store, runAllocator bool) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.arm, err = arm.New(arm.Config{Store: st, Now: now, Validator: tokenValidator{}, Authz: f.az, Directory: dir, TenantID: testTenant,
+	f.arm, err = arm.New(arm.Config{Store: st, Now: now, Validator: v, Authz: f.az, Directory: dir, TenantID: testTenant,
 		SubscriptionID: testSub, Location: "eastus", BlobEndpoint: "https://127.0.0.1:10000", Providers: []arm.Provider{prov}})
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package batchprovider
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -109,15 +110,24 @@ func poolErr(r *arm.Request, err error) error {
 }
 
 func (p *Provider) poolGet(w http.ResponseWriter, r *arm.Request) error {
-	acct, _, err := p.loadAccount(r.Context(), r.ID.Parent())
+	acctID := r.ID.Parent()
+	body, etag, err := p.cfg.Pools.PoolARMJSON(r.Context(), acctID.String(), r.PathValue("poolName"))
+	if cobalt.ErrorReason(err) == "PoolNotFound" {
+		// Tell a missing account from a missing pool.
+		if _, _, aerr := p.loadAccount(r.Context(), acctID); aerr != nil {
+			return aerr
+		}
+		return arm.NotFound(r.ID)
+	}
 	if err != nil {
 		return err
 	}
-	pool, err := p.cfg.Pools.PoolGet(r.Context(), acct.Key(), r.PathValue("poolName"))
-	if err != nil {
-		return poolErr(r, err)
-	}
-	p.writePool(w, acct, pool, "")
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("ETag", etag)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
 	return nil
 }
 
