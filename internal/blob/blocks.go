@@ -115,17 +115,17 @@ func (s *Service) putBlock(req *request) error {
 	if err != nil {
 		return err
 	}
-	blocks, err := s.cfg.Store.BlobBlockList(ctx, t.Account, t.Container, t.Blob)
+	count, anyID, err := s.cfg.Store.BlobBlockCount(ctx, t.Account, t.Container, t.Blob)
 	if err != nil {
 		return err
 	}
-	if len(blocks) > 0 && len(blocks[0].ID) != len(id) {
+	if count > 0 && len(anyID) != len(id) {
 		return apiErr(cobalt.EInvalid, codeInvalidBlobOrBlock, "The specified blob or block content is invalid: all block IDs of a blob must have the same length.")
 	}
-	if len(blocks) >= maxUncommitted {
+	if count >= maxUncommitted {
 		return apiErr(cobalt.EConflict, codeBlockCountExceeded, "The uncommitted block count cannot exceed the maximum limit of 100,000 blocks.")
 	}
-	if len(blocks) == 0 {
+	if count == 0 {
 		if _, err := s.cfg.Store.BlobContainerGet(ctx, t.Account, t.Container); cobalt.IsCode(err, cobalt.ENotFound) {
 			return containerNotFound()
 		}

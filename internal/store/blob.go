@@ -125,6 +125,9 @@ type BlobStore interface {
 	// BlobBlockPut stages an uncommitted block, replacing one with the same ID
 	// (whose file is then released). ENotFound if the container is absent.
 	BlobBlockPut(ctx context.Context, b BlobBlock) ([]string, error)
+	// BlobBlockCount returns how many uncommitted blocks a blob has and the
+	// ID of one of them ("" if none), without reading them all.
+	BlobBlockCount(ctx context.Context, account, container, blob string) (int, string, error)
 	// BlobBlockList returns a blob's uncommitted blocks in staging order.
 	BlobBlockList(ctx context.Context, account, container, blob string) ([]BlobBlock, error)
 	// BlobBlockExpire drops at most limit uncommitted blocks staged before

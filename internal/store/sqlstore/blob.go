@@ -491,6 +491,17 @@ func (db *DB) BlobBlockPut(ctx context.Context, b store.BlobBlock) ([]string, er
 	return files, nil
 }
 
+// BlobBlockCount implements store.BlobStore.
+func (db *DB) BlobBlockCount(ctx context.Context, account, container, blob string) (int, string, error) {
+	var (
+		n  int
+		id sql.NullString
+	)
+	err := db.r.QueryRowContext(ctx, `SELECT COUNT(*), MIN(block_id) FROM blob_blocks WHERE account = $1 AND container = $2 AND blob = $3`,
+		account, container, blob).Scan(&n, &id)
+	return n, id.String, err
+}
+
 // BlobBlockList implements store.BlobStore.
 func (db *DB) BlobBlockList(ctx context.Context, account, container, blob string) ([]store.BlobBlock, error) {
 	return listBlocks(ctx, db.r, account, container, blob)

@@ -225,6 +225,13 @@ func testBlobBlocksCommit(t *testing.T, s store.Store) {
 	if !slices.Equal(rel, []string{"f-b1"}) {
 		t.Fatalf("restage released %v", rel)
 	}
+	n, id, err := s.BlobBlockCount(ctx(t), "acct", "c1", "big")
+	if err != nil || n != 3 || (id != "b1" && id != "b2" && id != "b3") {
+		t.Fatalf("count = %d, %q, %v", n, id, err)
+	}
+	if n, id, err := s.BlobBlockCount(ctx(t), "acct", "c1", "none"); err != nil || n != 0 || id != "" {
+		t.Fatalf("count of none = %d, %q, %v", n, id, err)
+	}
 	bl := get(s.BlobBlockList(ctx(t), "acct", "c1", "big")).must(t)
 	if len(bl) != 3 || bl[0].ID != "b2" || bl[2].ID != "b1" || bl[2].Size != 7 || bl[2].CreatedAt.IsZero() {
 		t.Fatalf("blocks %+v", bl)
