@@ -94,6 +94,9 @@ type Service struct {
 	poolsV    atomic.Value // Pools
 	accountsV atomic.Value // Accounts
 
+	cacheMu   sync.Mutex
+	acctCache map[string]cachedAccount
+
 	mu       sync.Mutex
 	running  bool
 	runCtx   context.Context
@@ -126,7 +129,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Host = "127.0.0.1"
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now,
-		byName: map[string]*accountListener{}, usedPort: map[int]bool{}}
+		byName: map[string]*accountListener{}, usedPort: map[int]bool{}, acctCache: map[string]cachedAccount{}}
 	if cfg.Accounts != nil {
 		s.accountsV.Store(cfg.Accounts)
 	}
@@ -167,6 +170,9 @@ func (s *Service) ReleaseAccountEndpoint(ctx context.Context, accountName string
 	}
 	serving := ok && l.serving
 	s.mu.Unlock()
+	s.cacheMu.Lock()
+	delete(s.acctCache, key)
+	s.cacheMu.Unlock()
 	if !ok {
 		return nil
 	}
@@ -392,7 +398,7 @@ func (rc *reqCtx) prepare(accountName string) error {
 	if src == nil {
 		return newError(http.StatusServiceUnavailable, "ServerBusy", "The server is starting; try again.")
 	}
-	acct, err := src.LookupBatchAccount(rc.r.Context(), accountName)
+	acct, err := rc.s.lookupAccount(rc.r.Context(), src, accountName)
 	if err != nil {
 		if cobalt.IsCode(err, cobalt.ENotFound) {
 			return newError(http.StatusNotFound, "AccountNotFound", "The specified account does not exist.")
@@ -403,7 +409,52 @@ func (rc *reqCtx) prepare(accountName string) error {
 	if rc.apiVersion, err = checkAPIVersion(q); err != nil {
 		return err
 	}
-	return rc.authenticate()
+	if err := rc.authenticate(); err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) && ae.Code == codeAuthFailed {
+			detail := ""
+			for _, v := range ae.Values {
+				detail = v.Value
+			}
+			rc.s.log.InfoContext(rc.r.Context(), "batch request not authenticated", "account", accountName,
+				"method", rc.r.Method, "path", rc.r.URL.Path, "remote", rc.r.RemoteAddr, "reason", detail)
+		}
+		return err
+	}
+	return nil
+}
+
+// accountCacheTTL is how long a looked-up account (with its keys) is reused:
+// a regenerated key takes effect within it.
+const accountCacheTTL = 2 * time.Second
+
+type cachedAccount struct {
+	acct    Account
+	expires time.Time
+}
+
+// lookupAccount returns the account, from a short-lived cache: every request
+// needs it, and the pool service finds accounts by scanning them.
+func (s *Service) lookupAccount(ctx context.Context, src Accounts, name string) (Account, error) {
+	key := strings.ToLower(name)
+	now := time.Now()
+	s.cacheMu.Lock()
+	c, ok := s.acctCache[key]
+	s.cacheMu.Unlock()
+	if ok && now.Before(c.expires) {
+		return c.acct, nil
+	}
+	a, err := src.LookupBatchAccount(ctx, name)
+	if err != nil {
+		return Account{}, err
+	}
+	s.cacheMu.Lock()
+	if len(s.acctCache) > 10000 {
+		clear(s.acctCache)
+	}
+	s.acctCache[key] = cachedAccount{acct: a, expires: now.Add(accountCacheTTL)}
+	s.cacheMu.Unlock()
+	return a, nil
 }
 
 // newUUID returns a random RFC 4122 version 4 UUID.
