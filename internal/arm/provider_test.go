@@ -2,8 +2,10 @@ package arm
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -155,4 +157,27 @@ func TestProviderPlugin(t *testing.T) {
 	if wp.cascaded.Load() == 0 {
 		t.Fatal("the cascade hook did not run")
 	}
+}
+
+func TestAccessLog(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var buf strings.Builder
+	f.srv.log = slog.New(slog.NewTextHandler(&syncWriter{w: &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f.do(adminOID, "GET", "/subscriptions/"+testSub+"?api-version=2021-04-01", nil, "Authorization", "Bearer tok-"+adminOID)
+	out := buf.String()
+	if !strings.Contains(out, "status=200") || !strings.Contains(out, "caller="+adminOID) || strings.Contains(out, "tok-") {
+		t.Fatalf("access log %q", out)
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *strings.Builder
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
 }

@@ -171,8 +171,46 @@ const (
 	requestIDKey
 )
 
-// serveHTTP authenticates every request, then dispatches it.
+// statusWriter records the status a handler wrote, for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// serveHTTP logs every request at debug level (never its token or body) and serves it.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.log.Enabled(r.Context(), slog.LevelDebug) {
+		s.serve(w, r)
+		return
+	}
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	caller := s.serve(sw, r)
+	s.log.DebugContext(r.Context(), "arm request", "method", r.Method, "path", r.URL.Path,
+		"apiVersion", r.URL.Query().Get("api-version"), "status", sw.status,
+		"requestId", w.Header().Get("x-ms-request-id"), "caller", caller, "duration", time.Since(start))
+}
+
+// serve authenticates every request, then dispatches it. It returns the
+// caller's object ID ("" when authentication failed).
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) string {
 	reqID := newGUID()
 	h := w.Header()
 	h.Set("x-ms-request-id", reqID)
@@ -189,7 +227,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.challenge(w, err)
 		writeError(w, r, err)
-		return
+		return ""
 	}
 	ctx := context.WithValue(r.Context(), callerKey, caller)
 	ctx = context.WithValue(ctx, requestIDKey, reqID)
@@ -198,9 +236,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	r2.URL.RawPath = ""
 	if ext, ok := s.authorizationRoute(r2); ok {
 		s.serveRoute(w, r2, ext)
-		return
+		return caller.ObjectID
 	}
 	s.mux.ServeHTTP(w, r2)
+	return caller.ObjectID
 }
 
 // authenticate validates the bearer token of r.
