@@ -49,11 +49,32 @@ func jsonField(t *testing.T, b []byte, path ...string) string {
 // a pool created through the management plane with a user-assigned identity;
 // a task runs the documented IMDS curl verbatim inside the node's namespace,
 // and a third-party OIDC verifier (go-oidc) accepts the token it printed,
-// with the identity's claims.
+// with the identity's claims; the Go and Node SDKs get tokens in tasks; a
+// node cannot get a token for another pool's identity.
 func TestNetnsEndToEnd(t *testing.T) {
 	if agent.DefaultIsolation() != agent.IsolationNetns {
 		t.Skip("netns isolation unavailable")
 	}
+	testEndToEnd(t, agent.IsolationNetns)
+}
+
+// TestProcessEndToEnd is the same in process mode, where tasks use the App
+// Service protocol (IDENTITY_ENDPOINT) and the loopback IMDS.
+func TestProcessEndToEnd(t *testing.T) { testEndToEnd(t, agent.IsolationProcess) }
+
+// The token requests a task makes in each mode.
+var (
+	seedCurl = map[string]string{
+		agent.IsolationNetns:   `curl -sS 'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/' -H Metadata:true`,
+		agent.IsolationProcess: `curl -sS -H "X-IDENTITY-HEADER: $IDENTITY_HEADER" "$IDENTITY_ENDPOINT?api-version=2019-08-01&resource=https://management.azure.com/"`,
+	}
+	imdsBase = map[string]string{
+		agent.IsolationNetns:   "http://169.254.169.254",
+		agent.IsolationProcess: "$AZURE_POD_IDENTITY_AUTHORITY_HOST",
+	}
+)
+
+func testEndToEnd(t *testing.T, mode string) {
 	// The node directories live under the data directory: non-admin tasks
 	// must be able to traverse it.
 	data := filepath.Join(t.TempDir(), "cobalt")
@@ -63,7 +84,7 @@ func TestNetnsEndToEnd(t *testing.T) {
 	for d := filepath.Dir(data); d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
 		_ = os.Chmod(d, 0o711)
 	}
-	s := server.StartTest(t, server.Options{DataDir: data, Isolation: "netns"})
+	s := server.StartTest(t, server.Options{DataDir: data, Isolation: mode})
 	t.Setenv("COBALT_DATA", data)
 	t.Setenv("COBALT_CONFIG_DIR", filepath.Join(t.TempDir(), "config"))
 	t.Setenv("AZURE_BATCH_ACCOUNT", "acct1")
@@ -77,8 +98,7 @@ func TestNetnsEndToEnd(t *testing.T) {
 		"--image", "canonical:0001-com-ubuntu-server-jammy:22_04-lts:latest", "--node-agent-sku-id", "batch.node.ubuntu 22.04",
 		"--target-dedicated-nodes", "1", "--identity", "id1", "--wait")
 	cobaltCLI(t, "batch", "job", "create", "--id", "j1", "--pool-id", "p1")
-	cobaltCLI(t, "batch", "task", "create", "--job-id", "j1", "--task-id", "curl", "--wait", "--command-line",
-		`curl -sS 'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/' -H Metadata:true`)
+	cobaltCLI(t, "batch", "task", "create", "--job-id", "j1", "--task-id", "curl", "--wait", "--command-line", seedCurl[mode])
 	out := cobaltCLI(t, "batch", "task", "file", "download", "--job-id", "j1", "--task-id", "curl", "--file-path", "stdout.txt")
 
 	var body map[string]string
@@ -125,7 +145,7 @@ func TestNetnsEndToEnd(t *testing.T) {
 		"--image", "canonical:0001-com-ubuntu-server-jammy:22_04-lts:latest", "--node-agent-sku-id", "batch.node.ubuntu 22.04",
 		"--target-dedicated-nodes", "0", "--identity", "id2")
 	cobaltCLI(t, "batch", "task", "create", "--job-id", "j1", "--task-id", "cross", "--wait", "--command-line",
-		`curl -sS -G 'http://169.254.169.254/metadata/identity/oauth2/token' --data-urlencode api-version=2018-02-01 --data-urlencode resource=https://management.azure.com/ --data-urlencode msi_res_id=`+id2RID+` -H Metadata:true`)
+		`curl -sS -G "`+imdsBase[mode]+`/metadata/identity/oauth2/token" --data-urlencode api-version=2018-02-01 --data-urlencode resource=https://management.azure.com/ --data-urlencode msi_res_id=`+id2RID+` -H Metadata:true`)
 	cross := cobaltCLI(t, "batch", "task", "file", "download", "--job-id", "j1", "--task-id", "cross", "--file-path", "stdout.txt")
 	if jsonField(t, bytes.TrimSpace(cross), "error_description") != "Identity not found" {
 		t.Errorf("pool p1's node asked for pool p2's identity: %s", cross)
