@@ -99,3 +99,15 @@ func (s *Service) setContainerMetadata(req *request) error {
 	req.w.WriteHeader(http.StatusOK)
 	return nil
 }
+
+// getAccountInfo answers Get Account Information: the SKU and kind of every
+// account here (tools such as AzCopy ask whether the namespace is hierarchical).
+func (s *Service) getAccountInfo(req *request) error {
+	h := req.w.Header()
+	h.Set("x-ms-sku-name", "Standard_LRS")
+	h.Set("x-ms-account-kind", "StorageV2")
+	h.Set("x-ms-is-hns-enabled", "false")
+	h.Set("Content-Length", "0")
+	req.w.WriteHeader(http.StatusOK)
+	return nil
+}

@@ -27,6 +27,7 @@ type op struct {
 }
 
 var (
+	opAccountInfo    = &op{name: "GetAccountInformation", level: levelAccount, action: actContainerRead, sas: "rwdlacup", srt: 's', fn: (*Service).getAccountInfo}
 	opListContainers = &op{name: "ListContainers", level: levelAccount, action: actContainerRead, sas: "l", srt: 's', fn: (*Service).listContainers}
 
 	opCreateContainer = &op{name: "CreateContainer", level: levelContainer, action: actContainerWrite, sas: "cw", srt: 'c', fn: (*Service).createContainer}
@@ -61,6 +62,9 @@ func resolveOp(method string, t target, q url.Values) (*op, error) {
 	case levelAccount:
 		if method == http.MethodGet && comp == "list" {
 			return opListContainers, nil
+		}
+		if (method == http.MethodGet || method == http.MethodHead) && restype == "account" && comp == "properties" {
+			return opAccountInfo, nil
 		}
 		if method == http.MethodPost && restype == "service" && comp == "userdelegationkey" {
 			return opGetUserDelegationKey, nil

@@ -171,6 +171,10 @@ func exerciseClient(t *testing.T, c *azblob.Client, cont string) {
 	if !slices.Contains(conts, cont) {
 		t.Fatalf("containers = %v", conts)
 	}
+	info, err := c.ServiceClient().GetAccountInfo(ctx, nil)
+	if err != nil || *info.AccountKind != "StorageV2" || *info.SKUName != "Standard_LRS" {
+		t.Fatalf("account info: %+v %v", info, err)
+	}
 	if _, err := c.DeleteContainer(ctx, cont, nil); err != nil {
 		t.Fatalf("delete container: %v", err)
 	}
