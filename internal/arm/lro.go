@@ -108,9 +108,24 @@ func (o *operations) collect(ctx context.Context) error {
 	}
 }
 
-func (o *operations) register() {
-	o.s.handle(Route{Pattern: "GET /subscriptions/{subscriptionId}/operationresults/{operationId}", Handler: o.serveResult})
-	o.s.handle(Route{Pattern: "GET /subscriptions/{subscriptionId}/operationstatuses/{operationId}", Handler: o.serveStatus})
+// route matches the operation endpoints,
+// GET /subscriptions/{subscriptionId}/operationresults/{operationId} and
+// .../operationstatuses/{operationId}, case-insensitively (they are matched
+// before the providers' routes, whose literals cannot shadow them).
+func (o *operations) route(r *http.Request) (Route, bool) {
+	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if len(segs) != 4 || !strings.EqualFold(segs[0], "subscriptions") || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+		return Route{}, false
+	}
+	r.SetPathValue("subscriptionId", segs[1])
+	r.SetPathValue("operationId", segs[3])
+	switch strings.ToLower(segs[2]) {
+	case "operationresults":
+		return Route{Pattern: "GET /subscriptions/{subscriptionId}/operationresults/{operationId}", Handler: o.serveResult}, true
+	case "operationstatuses":
+		return Route{Pattern: "GET /subscriptions/{subscriptionId}/operationstatuses/{operationId}", Handler: o.serveStatus}, true
+	}
+	return Route{}, false
 }
 
 func operationID(sub, name string) cobalt.ResourceID {

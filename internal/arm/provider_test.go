@@ -65,6 +65,9 @@ func (p *widgetProvider) Register(g *Registrar) error {
 				return nil, r.Store().ResourceDelete(ctx, r.ID.Key())
 			})
 		}})
+	// A literal spelled like the front door's own operation endpoints must not shadow them.
+	g.Handle(Route{Pattern: "GET " + base + "/{widgetName}/operationResults/{operationId}", Type: widgetType,
+		Action: "Contoso.Test/widgets/read", Handler: func(w http.ResponseWriter, r *Request) error { return NotFound(r.ID) }})
 	g.OnDelete(func(ctx context.Context, scope cobalt.ResourceID) error {
 		p.cascaded.Add(1)
 		return nil

@@ -98,11 +98,10 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), literals: map[string]string{},
 		versions: map[string][]string{}}
 	s.ops = newOperations(s)
-	for _, l := range []string{"subscriptions", "resourceGroups", "providers", "operationresults", "operationstatuses"} {
+	for _, l := range []string{"subscriptions", "resourceGroups", "providers"} {
 		s.literals[strings.ToLower(l)] = l
 	}
 	s.mux.HandleFunc("/", s.notFound)
-	s.ops.register()
 	for _, p := range append(builtinProviders(), cfg.Providers...) {
 		if err := s.Register(p); err != nil {
 			return nil, err
@@ -234,6 +233,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) string {
 	r2 := r.Clone(ctx)
 	r2.URL.Path = s.canonicalPath(r.URL.Path)
 	r2.URL.RawPath = ""
+	if op, ok := s.ops.route(r2); ok {
+		s.serveRoute(w, r2, op)
+		return caller.ObjectID
+	}
 	if ext, ok := s.authorizationRoute(r2); ok {
 		s.serveRoute(w, r2, ext)
 		return caller.ObjectID
