@@ -173,7 +173,7 @@ var testNow = time.Date(2026, 11, 29, 17, 0, 0, 0, time.UTC)
 
 const testAccountID = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Batch/batchAccounts/acct1"
 
-func newTestService(t *testing.T, now time.Time) *Service {
+func newTestService(t testing.TB, now time.Time) *Service {
 	t.Helper()
 	s, err := New(Config{
 		TLS:       &tls.Config{},
