@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +86,9 @@ func testEndToEnd(t *testing.T, mode string) {
 	for d := filepath.Dir(data); d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
 		_ = os.Chmod(d, 0o711)
 	}
+	// Runs after the server's own cleanup: until the server stops its node
+	// provider on Close, remove the namespaces this process's nodes left.
+	t.Cleanup(func() { removeOwnNamespaces(t) })
 	s := server.StartTest(t, server.Options{DataDir: data, Isolation: mode})
 	t.Setenv("COBALT_DATA", data)
 	t.Setenv("COBALT_CONFIG_DIR", filepath.Join(t.TempDir(), "config"))
@@ -173,5 +178,20 @@ func testEndToEnd(t *testing.T, mode string) {
 	}
 	if mirid, _ := claims["xms_mirid"].(string); !strings.EqualFold(mirid, idRID) {
 		t.Errorf("xms_mirid %v, want %s", claims["xms_mirid"], idRID)
+	}
+}
+
+// removeOwnNamespaces deletes the node namespaces this process created.
+func removeOwnNamespaces(t *testing.T) {
+	prefix := agent.NetnsPrefix + strconv.Itoa(os.Getpid()) + "-"
+	ents, _ := os.ReadDir(agent.NetnsDir)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), prefix) {
+			if out, err := exec.Command("ip", "netns", "delete", e.Name()).CombinedOutput(); err != nil {
+				t.Logf("ip netns delete %s: %v %s", e.Name(), err, out)
+			} else {
+				t.Logf("removed node namespace %s that the server left running", e.Name())
+			}
+		}
 	}
 }
