@@ -68,6 +68,9 @@ func (p *widgetProvider) Register(g *Registrar) error {
 	// A literal spelled like the front door's own operation endpoints must not shadow them.
 	g.Handle(Route{Pattern: "GET " + base + "/{widgetName}/operationResults/{operationId}", Type: widgetType,
 		Action: "Contoso.Test/widgets/read", Handler: func(w http.ResponseWriter, r *Request) error { return NotFound(r.ID) }})
+	// A pattern spelling a shared literal in another case still matches.
+	g.Handle(Route{Pattern: "GET /subscriptions/{subscriptionId}/resourcegroups/{resourceGroupName}/providers/Contoso.Test/widgets", Type: widgetType,
+		Action: "Contoso.Test/widgets/read", Handler: func(w http.ResponseWriter, r *Request) error { r.WriteList(w, nil, ""); return nil }})
 	g.OnDelete(func(ctx context.Context, scope cobalt.ResourceID) error {
 		p.cascaded.Add(1)
 		return nil
@@ -90,6 +93,12 @@ func TestProviderPlugin(t *testing.T) {
 		t.Fatalf("put widget: %d %s", r.Code, r.Body)
 	}
 	etag := r.Header.Get("ETag")
+	if l := f.do(adminOID, "GET", rg+"/providers/Contoso.Test/widgets?api-version=2024-01-01", nil); l.Code != 200 {
+		t.Fatalf("list widgets: %d %s", l.Code, l.Body)
+	}
+	if g := f.do(adminOID, "GET", rg+"?api-version=2021-04-01", nil); g.Code != 200 {
+		t.Fatalf("get group after a provider spelled resourcegroups: %d %s", g.Code, g.Body)
+	}
 	for _, c := range []struct {
 		name, oid, path string
 		body            any

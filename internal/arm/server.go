@@ -132,12 +132,18 @@ func (s *Server) handle(rt Route) {
 	if !ok || !strings.HasPrefix(path, "/") {
 		panic("arm: route pattern needs a method and a path: " + rt.Pattern)
 	}
-	_ = method
-	for _, seg := range strings.Split(strings.Trim(path, "/"), "/") {
+	// Every literal segment takes the spelling it was first registered with,
+	// so that request paths, folded to that spelling, match every pattern.
+	segs := strings.Split(path, "/")
+	for i, seg := range segs {
 		if seg == "" || strings.HasPrefix(seg, "{") {
 			continue
 		}
-		s.literals[strings.ToLower(seg)] = seg
+		if c, known := s.literals[strings.ToLower(seg)]; known {
+			segs[i] = c
+		} else {
+			s.literals[strings.ToLower(seg)] = seg
+		}
 	}
 	if rt.Type != "" {
 		for _, seg := range strings.Split(rt.Type, "/") {
@@ -146,7 +152,8 @@ func (s *Server) handle(rt Route) {
 			}
 		}
 	}
-	s.mux.Handle(rt.Pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveRoute(w, r, rt) }))
+	pattern := method + " " + strings.Join(segs, "/")
+	s.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveRoute(w, r, rt) }))
 }
 
 func (s *Server) addVersions(typ string, versions ...string) {
