@@ -338,6 +338,11 @@ func (db *DB) TaskUpdate(ctx context.Context, accountKey, jobID, taskID string, 
 	return out, err
 }
 
+// The lease and node lookups repeat the partial indexes' conditions
+// (lease_id <> '', node_id <> ''): SQLite uses a partial index only when the
+// query's WHERE names its condition, and without them every lookup scans the
+// whole task table.
+
 // TaskUpdateByLease implements store.JobStore.
 func (db *DB) TaskUpdateByLease(ctx context.Context, leaseID string, fn func(*store.TaskRecord) error) (store.TaskRecord, error) {
 	if leaseID == "" {
@@ -345,7 +350,7 @@ func (db *DB) TaskUpdateByLease(ctx context.Context, leaseID string, fn func(*st
 	}
 	var out store.TaskRecord
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		t, err := db.updateTask(ctx, tx, `SELECT `+taskCols+` FROM tasks WHERE lease_id = $1`, []any{leaseID}, fn)
+		t, err := db.updateTask(ctx, tx, `SELECT `+taskCols+` FROM tasks WHERE lease_id = $1 AND lease_id <> ''`, []any{leaseID}, fn)
 		out = t
 		return err
 	})
@@ -389,7 +394,7 @@ func (db *DB) TaskList(ctx context.Context, p store.TaskListParams) ([]store.Tas
 	where, args = jobInList(where, args, "state", p.States)
 	if p.NodeID != "" {
 		args = append(args, p.NodeID)
-		where = append(where, fmt.Sprintf("node_id = $%d", len(args)))
+		where = append(where, fmt.Sprintf("node_id = $%d AND node_id <> ''", len(args)))
 	}
 	if !p.LeaseExpiredBefore.IsZero() {
 		args = append(args, unixNano(p.LeaseExpiredBefore))
@@ -526,7 +531,7 @@ func (db *DB) TaskRequeueNode(ctx context.Context, nodeID string) ([]store.TaskR
 	var out []store.TaskRecord
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
-		rows, err := tx.QueryContext(ctx, `SELECT `+taskCols+` FROM tasks WHERE node_id = $1 AND state IN ('preparing', 'running')`+db.d.ForUpdate, nodeID)
+		rows, err := tx.QueryContext(ctx, `SELECT `+taskCols+` FROM tasks WHERE node_id = $1 AND node_id <> '' AND state IN ('preparing', 'running')`+db.d.ForUpdate, nodeID)
 		if err != nil {
 			return err
 		}
