@@ -338,7 +338,9 @@ func (s *Service) Restore(ctx context.Context) error {
 	}
 	var errs []error
 	for _, a := range accts {
-		if _, ok := s.Endpoint(a.Name); ok {
+		// An account without a stored endpoint has not been given one yet:
+		// its creation allocates it.
+		if _, ok := s.Endpoint(a.Name); ok || a.Endpoint == "" {
 			continue
 		}
 		hp, err := s.listen(a.Name, a.Endpoint)
