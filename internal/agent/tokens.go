@@ -39,6 +39,23 @@ type cachedToken struct {
 	expiresAt time.Time
 }
 
+// maxCacheEntries bounds the cache: past it, expired and empty entries are
+// evicted, and if that is not enough, every entry (tokens are re-fetched).
+const maxCacheEntries = 4096
+
+// evictLocked makes room in the cache; c.mu is held.
+func (c *tokenCache) evictLocked() {
+	now := c.now()
+	for k, e := range c.entries {
+		if ct := e.tok.Load(); ct == nil || !now.Before(ct.expiresAt) {
+			delete(c.entries, k)
+		}
+	}
+	if len(c.entries) >= maxCacheEntries {
+		clear(c.entries)
+	}
+}
+
 // expiryMargin is how long before expiry a cached token is no longer served
 // even when a refresh fails.
 const expiryMargin = 5 * time.Minute
@@ -60,6 +77,9 @@ func (c *tokenCache) Token(ctx context.Context, req imds.TokenRequest) (imds.Tok
 	if e == nil {
 		c.mu.Lock()
 		if e = c.entries[key]; e == nil {
+			if len(c.entries) >= maxCacheEntries {
+				c.evictLocked()
+			}
 			e = &cacheEntry{}
 			c.entries[key] = e
 		}

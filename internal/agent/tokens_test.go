@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -165,5 +166,22 @@ func TestAPIErrorMapping(t *testing.T) {
 	}
 	if !isRemoval(apiError(410, []byte(`{"code":"NodeRemoved"}`))) || isRemoval(apiError(500, nil)) {
 		t.Error("isRemoval")
+	}
+}
+
+func TestTokenCacheBounded(t *testing.T) {
+	t.Parallel()
+	f := newFakeControlPlane(t, nodeConfig(identityA))
+	c := newTestCache(t, f, time.Now)
+	for i := range maxCacheEntries + 10 {
+		if _, err := c.Token(context.Background(), imds.TokenRequest{Resource: "https://r" + strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.mu.RLock()
+	n := len(c.entries)
+	c.mu.RUnlock()
+	if n > maxCacheEntries {
+		t.Errorf("cache holds %d entries, more than %d", n, maxCacheEntries)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -143,20 +144,36 @@ func credential(u nodeproto.UserIdentity) *syscall.Credential {
 	}
 	// A named user account runs as the host user of that name when there is
 	// one; otherwise, like a non-admin auto user, unprivileged.
-	names := []string{"_azbatch", "nobody"}
 	if u.UserName != "" {
-		names = append([]string{u.UserName}, names...)
+		if c := lookupCredential(u.UserName); c != nil {
+			return c
+		}
 	}
-	for _, name := range names {
-		if usr, err := user.Lookup(name); err == nil {
-			uid, err1 := strconv.ParseUint(usr.Uid, 10, 32)
-			gid, err2 := strconv.ParseUint(usr.Gid, 10, 32)
-			if err1 == nil && err2 == nil {
-				return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}
-			}
+	return unprivileged()
+}
+
+// unprivileged is the credential of non-admin auto users: "_azbatch" if the
+// host has it, else "nobody", else uid/gid 65534. It is looked up once.
+var unprivileged = sync.OnceValue(func() *syscall.Credential {
+	for _, name := range []string{"_azbatch", "nobody"} {
+		if c := lookupCredential(name); c != nil {
+			return c
 		}
 	}
 	return &syscall.Credential{Uid: 65534, Gid: 65534, NoSetGroups: true}
+})
+
+func lookupCredential(name string) *syscall.Credential {
+	usr, err := user.Lookup(name)
+	if err != nil {
+		return nil
+	}
+	uid, err1 := strconv.ParseUint(usr.Uid, 10, 32)
+	gid, err2 := strconv.ParseUint(usr.Gid, 10, 32)
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}
 }
 
 // canTraverse reports whether uid/gid may search every directory from dir up to /.
