@@ -24,6 +24,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/bearer"
+	"github.com/cobaltbatch/cobalt/internal/blob/blobtest"
 	"github.com/cobaltbatch/cobalt/internal/login"
 	"github.com/cobaltbatch/cobalt/internal/pki"
 	"github.com/cobaltbatch/cobalt/internal/rbac"
@@ -133,7 +134,7 @@ func TestSDKBearer(t *testing.T) {
 	e.assign(t, contrib, rbac.RoleStorageBlobDataContributor, accountScope())
 	e.assign(t, reader, rbac.RoleStorageBlobDataReader, accountScope()+"/blobServices/default/containers/shared")
 
-	exerciseClient(t, e.tokenClient(t, contrib), "bearer")
+	blobtest.Exercise(t, e.tokenClient(t, contrib), "bearer")
 
 	cc := e.tokenClient(t, contrib)
 	if _, err := cc.CreateContainer(ctx, "shared", nil); err != nil {

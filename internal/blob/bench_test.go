@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+	"github.com/cobaltbatch/cobalt/internal/blob/blobtest"
 )
 
 // BenchmarkBlobThroughput uploads and downloads a 1 GiB blob over TLS with
@@ -33,7 +34,7 @@ func BenchmarkBlobThroughput(b *testing.B) {
 	if _, err := c.CreateContainer(ctx, "bench", nil); err != nil {
 		b.Fatal(err)
 	}
-	src, want := writeDetFile(b, dir, 5, size)
+	src, want := blobtest.WriteFile(b, dir, 5, size)
 	b.ResetTimer()
 	var up, down, cp time.Duration
 	for i := 0; i < b.N; i++ {

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/blob/blobtest"
 	"github.com/cobaltbatch/cobalt/internal/pki"
 	"github.com/cobaltbatch/cobalt/internal/store"
 	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
@@ -118,35 +118,6 @@ func (e *env) sharedKeyClient(t testing.TB) *azblob.Client {
 }
 
 // detReader returns n deterministic pseudo-random bytes for seed.
-func detReader(seed uint64, n int64) io.Reader {
-	return io.LimitReader(rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8), 7}), n)
-}
+func detReader(seed uint64, n int64) io.Reader { return blobtest.Data(seed, n) }
 
-// writeDetFile writes n deterministic bytes to a new file and returns its path and SHA-256.
-func writeDetFile(t testing.TB, dir string, seed uint64, n int64) (string, [32]byte) {
-	t.Helper()
-	p := filepath.Join(dir, "data.bin")
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(f, h), detReader(seed, n)); err != nil {
-		t.Fatal(err)
-	}
-	var sum [32]byte
-	copy(sum[:], h.Sum(nil))
-	return p, sum
-}
-
-func sha256Of(t testing.TB, r io.Reader) [32]byte {
-	t.Helper()
-	h := sha256.New()
-	if _, err := io.Copy(h, r); err != nil {
-		t.Fatal(err)
-	}
-	var sum [32]byte
-	copy(sum[:], h.Sum(nil))
-	return sum
-}
+func sha256Of(t testing.TB, r io.Reader) [32]byte { return blobtest.SHA256(t, r) }
