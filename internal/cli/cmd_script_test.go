@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cobaltbatch/cobalt/internal/agent"
 	"github.com/cobaltbatch/cobalt/internal/server"
 	"github.com/cobaltbatch/cobalt/internal/testenv"
 	"github.com/rogpeppe/go-internal/testscript"
@@ -20,11 +21,20 @@ import (
 
 // The CLI's transcripts sign in with azidentity, which must never reach a
 // public host: run the package inside a loopback-only network namespace.
-func TestMain(m *testing.M) { testenv.LoopbackOnly(m) }
+// `node token` re-executes the binary inside a node's namespace as
+// `node imds-get`; in tests that binary is this one.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 2 && os.Args[1] == "node" && os.Args[2] == "imds-get" {
+		os.Exit(Main(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	testenv.LoopbackOnly(m)
+}
 
 // TestScripts runs the transcripts in testdata/ against a real Cobalt started
 // in-process for each script (random ports, a temporary data directory,
-// process isolation). Each script gets:
+// process isolation, or netns isolation for scripts named *_netns, which
+// run only where nodes can have namespaces: the [netns] condition). Each
+// script gets:
 //
 //	$COBALT_DATA        the data directory (so `cobalt login` needs no flags)
 //	$COBALT_CONFIG_DIR  the CLI's profile and token cache
@@ -49,9 +59,13 @@ func TestScripts(t *testing.T) {
 					return err
 				}
 			}
+			isolation := "process"
+			if strings.HasSuffix(filepath.Base(env.WorkDir), "_netns") {
+				isolation = agent.IsolationNetns
+			}
 			s, err := server.Start(context.Background(), server.Options{
 				DataDir:   data,
-				Isolation: "process",
+				Isolation: isolation,
 				Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 			})
 			if err != nil {
@@ -73,6 +87,12 @@ func TestScripts(t *testing.T) {
 			env.Setenv("ARM", e.ResourceManager)
 			env.Setenv("CA_CERT", e.CACertFile)
 			return nil
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "netns" {
+				return agent.DefaultIsolation() == agent.IsolationNetns, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"cobalt":  runScriptCobalt,
