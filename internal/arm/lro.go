@@ -50,16 +50,17 @@ type OperationStatus struct {
 }
 
 type operations struct {
-	s      *Server
-	mu     sync.Mutex
-	base   context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	s       *Server
+	started time.Time // when this front door was made
+	mu      sync.Mutex
+	base    context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 func newOperations(s *Server) *operations {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &operations{s: s, base: ctx, cancel: cancel}
+	return &operations{s: s, base: ctx, cancel: cancel, started: s.cfg.Now().UTC()}
 }
 
 // operationRetention is how long a finished operation's result stays
@@ -67,6 +68,13 @@ func newOperations(s *Server) *operations {
 const operationRetention = time.Hour
 
 func (o *operations) run(ctx context.Context) error {
+	if o.s.cfg.Store.Dialect() == "sqlite" {
+		// One process owns a SQLite store: operations it left in progress
+		// were interrupted by a restart and will never finish.
+		if err := o.failInterrupted(ctx); err != nil {
+			o.s.log.Warn("failing interrupted operations failed", "err", err)
+		}
+	}
 	tick := time.NewTicker(10 * time.Minute)
 	defer tick.Stop()
 	for {
@@ -80,6 +88,34 @@ func (o *operations) run(ctx context.Context) error {
 				o.s.log.Warn("collecting finished operations failed", "err", err)
 			}
 		}
+	}
+}
+
+// failInterrupted marks the operations recorded as in progress before this
+// process started as failed.
+func (o *operations) failInterrupted(ctx context.Context) error {
+	started := o.started
+	tok := ""
+	for {
+		rs, next, err := o.s.cfg.Store.ResourceList(ctx, store.ResourceListParams{Type: typeOperation, Page: store.Page{Limit: 500, Token: tok}})
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			var rec operationRecord
+			if json.Unmarshal(r.Body, &rec) != nil || rec.Status != OpInProgress || !rec.StartTime.Before(started) {
+				continue
+			}
+			id, err := cobalt.ParseResourceID(r.ID)
+			if err != nil {
+				continue
+			}
+			o.finish(id, nil, cobalt.Errorf(cobalt.EInternal, "the operation was interrupted by a restart").WithReason("OperationInterrupted"))
+		}
+		if next == "" {
+			return nil
+		}
+		tok = next
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -459,4 +460,38 @@ func TestOperationsCollected(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.wantErr(f.do(adminOID, "GET", strings.TrimPrefix(r.Header.Get("Location"), "https://127.0.0.1:4443"), nil), 404, "OperationNotFound")
+}
+
+func TestInterruptedOperationsFail(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	// An operation a previous process left in progress.
+	id := operationID(testSub, guid1)
+	body := []byte(`{"status":"InProgress","startTime":"2020-01-01T00:00:00Z","caller":"` + adminOID + `"}`)
+	if _, err := f.s.ResourceCreate(context.Background(), NewResource(id, body)); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(f.srv.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = srv.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	h := srv.Handler()
+	for range 500 {
+		req := httptest.NewRequest("GET", "https://127.0.0.1:4443/subscriptions/"+testSub+"/operationresults/"+guid1, nil)
+		req.Header.Set("Authorization", "Bearer tok-"+adminOID)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != 202 {
+			if !strings.Contains(w.Body.String(), "OperationInterrupted") {
+				t.Fatalf("interrupted operation: %d %s", w.Code, w.Body)
+			}
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("the interrupted operation stayed in progress")
 }
