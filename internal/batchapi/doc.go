@@ -36,14 +36,29 @@
 // "values"}) with Content-Type application/json;odata=minimalmetadata and the
 // x-ms-error-code header.
 //
-// # Deviations from the brief worth knowing
+// An account whose allowedAuthenticationModes lacks "SharedKey" or "AAD"
+// refuses that mode. Account lookups (with the keys) are cached for 2 s.
+//
+// Lists page with an absolute odata.nextLink that repeats the request's query
+// (api-version included) with a $skiptoken; $filter accepts eq/ne, and/or/not,
+// parentheses and startswith on the properties each list names (state, id,
+// ...), and anything else is 400 InvalidQueryParameterValue.
+//
+// # Behaviour worth knowing
 //
 //   - GetTaskFile with ocp-range answers 200 with the requested slice (and a
 //     Content-Range header): azbatch accepts exactly 200 there. A plain HTTP
 //     Range header gets the usual 206.
-//   - evaluateautoscale answers 409 OperationInvalidForCurrentState: autoscale
-//     formulas are not implemented.
+//   - enableautoscale and evaluateautoscale answer 409
+//     OperationInvalidForCurrentState (values Reason AutoScaleNotSupported):
+//     autoscale formulas are not evaluated. So do node reimage, start,
+//     deallocate and enable/disable scheduling (Reason OperationNotSupported).
+//   - Pool usage metrics, applications, job preparation/release status and
+//     subtasks are empty lists; job schedules and certificates are 400 InvalidUri.
 //   - A node's identity set is shown as the read-only extension property
 //     "identities" ([{resourceId, clientId, principalId}]) on nodes, next to
 //     the standard properties; clients ignore unknown properties.
+//   - Task and node files are served from the node's directory on this host
+//     (the pool service's node root), through os.Root: neither ".." nor a
+//     symbolic link reaches outside it. File contentLength is a JSON string.
 package batchapi
