@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/cobaltbatch/cobalt/internal/pki"
+	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
 // File names in the data directory.
@@ -23,6 +25,7 @@ const (
 	dbFile        = "cobalt.db"
 	tlsDir        = "tls"
 	portsFile     = "ports.json"
+	storeURLFile  = "store.url"
 )
 
 // dataDir is a locked data directory.
@@ -142,4 +145,28 @@ func (d *dataDir) savePorts(ports map[string]int) error {
 		return err
 	}
 	return pki.WriteFileAtomic(d.file(portsFile), b, 0o600)
+}
+
+// OpenInstallationStore opens the store of the installation in dir (its
+// SQLite database, or the PostgreSQL store named in DIR/store.url) and returns
+// it with the seal key, for administrative commands that run beside `cobalt up`.
+func OpenInstallationStore(ctx context.Context, dir string) (store.Store, []byte, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	d := &dataDir{path: abs}
+	seal, err := os.ReadFile(d.file(sealKeyFile))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read seal key (is %s a Cobalt data directory?): %w", abs, err)
+	}
+	dsn := ""
+	if b, err := os.ReadFile(d.file(storeURLFile)); err == nil {
+		dsn = strings.TrimSpace(string(b))
+	}
+	st, err := openStore(ctx, dsn, d.file(dbFile), nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, seal, nil
 }

@@ -133,6 +133,10 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	if s.store, err = openStore(ctx, opts.Store, s.dir.file(dbFile), opts.Now); err != nil {
 		return nil, err
 	}
+	// Record which store this directory uses, for the administrative commands.
+	if err = pki.WriteFileAtomic(s.dir.file(storeURLFile), []byte(opts.Store+"\n"), 0o600); err != nil {
+		return nil, err
+	}
 	s.reg = prometheus.NewRegistry()
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err = s.bootstrapIDs(ctx); err != nil {
