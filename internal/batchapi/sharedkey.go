@@ -57,6 +57,7 @@ func parseSharedKey(v string) (sharedKeyHeader, error) {
 //     (REST docs, .NET); or names as sent, sorted case-sensitively, first value
 //     only (Node), also skipping empty values (Python). Values are URL-decoded.
 //   - Path: the escaped path exactly as sent, and its decoded form.
+//   - Date: the header, and empty when ocp-date is sent too.
 func stringsToSign(r *http.Request, account string) []string {
 	h := r.Header
 	var cls []string
@@ -69,7 +70,13 @@ func stringsToSign(r *http.Request, account string) []string {
 	default:
 		cls = []string{"", "0"}
 	}
-	head := func(cl string) string {
+	// The Date line: the header as sent, and empty when ocp-date is also
+	// sent (the documented rule: ocp-date replaces Date).
+	dates := []string{h.Get("Date")}
+	if dates[0] != "" && h.Get("ocp-date") != "" {
+		dates = append(dates, "")
+	}
+	head := func(cl, date string) string {
 		var b strings.Builder
 		b.WriteString(strings.ToUpper(r.Method))
 		b.WriteByte('\n')
@@ -81,7 +88,11 @@ func stringsToSign(r *http.Request, account string) []string {
 		b.WriteByte('\n')
 		for _, name := range []string{"Content-MD5", "Content-Type", "Date", "If-Modified-Since",
 			"If-Match", "If-None-Match", "If-Unmodified-Since", "Range"} {
-			b.WriteString(h.Get(name))
+			v := h.Get(name)
+			if name == "Date" {
+				v = date
+			}
+			b.WriteString(v)
 			b.WriteByte('\n')
 		}
 		return b.String()
@@ -95,15 +106,17 @@ func stringsToSign(r *http.Request, account string) []string {
 
 	seen := map[string]bool{}
 	var out []string
-	for _, cl := range cls {
-		hd := head(cl)
-		for _, hs := range headerSets {
-			for _, p := range paths {
-				for _, q := range queries {
-					s := hd + hs + "/" + account + p + q
-					if !seen[s] {
-						seen[s] = true
-						out = append(out, s)
+	for _, date := range dates {
+		for _, cl := range cls {
+			hd := head(cl, date)
+			for _, hs := range headerSets {
+				for _, p := range paths {
+					for _, q := range queries {
+						s := hd + hs + "/" + account + p + q
+						if !seen[s] {
+							seen[s] = true
+							out = append(out, s)
+						}
 					}
 				}
 			}
