@@ -82,7 +82,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.SetOut(g.Stdout)
 	root.SetErr(g.Stderr)
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.DataDir, "data", defaultDataDir(g.Getenv), "the Cobalt data directory (state of `cobalt up`, endpoints.json)")
+	pf.StringVar(&g.DataDir, "data", defaultDataDir(g.Getenv), "the Cobalt data `directory` (state of cobalt up, endpoints.json)")
 	pf.StringVarP(&g.Output, "output", "o", "", "output format: json, table or tsv (default json when not a terminal)")
 	pf.BoolVar(&g.Verbose, "verbose", false, "print each request's method, URL and status")
 	registryMu.Lock()
