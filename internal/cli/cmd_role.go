@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -49,7 +51,7 @@ func roleName(defID string) string {
 
 // roleCmd manages role assignments (Microsoft.Authorization).
 func roleCmd(g *globals) *cobra.Command {
-	var assignee, role, scope, rg, principalType string
+	var assignee, objectID, role, scope, rg, principalType string
 	var ids []string
 	scopeFlags := func(cmd *cobra.Command) {
 		cmd.Flags().StringVar(&scope, "scope", "", "scope: an ARM ID (subscription, group or resource)")
@@ -78,16 +80,22 @@ func roleCmd(g *globals) *cobra.Command {
 		if err != nil {
 			return nil, err
 		}
-		pid, err := c.principalID(ctx, assignee)
-		if err != nil {
-			return nil, err
+		pid := objectID
+		if pid == "" {
+			if assignee == "" {
+				return nil, &apiError{Code: "MissingArgument", Message: "--assignee or --assignee-object-id is required."}
+			}
+			if pid, err = c.principalID(ctx, assignee); err != nil {
+				return nil, err
+			}
 		}
 		body := map[string]any{"properties": map[string]any{"roleDefinitionId": defID, "principalId": pid, "principalType": principalType}}
 		return c.armWrite(ctx, "PUT", s+providerAuthz+"/roleAssignments/"+uuid.NewString(), apiAuthz, body)
 	}))
 	scopeFlags(create)
 	create.Flags().StringVar(&principalType, "assignee-principal-type", "ServicePrincipal", "User, Group or ServicePrincipal")
-	required(create, "assignee", "role")
+	create.Flags().StringVar(&objectID, "assignee-object-id", "", "principal (object) ID, used as given")
+	required(create, "role")
 
 	list := leaf("list", "List role assignments at a scope", action(g, roleColumns, func(ctx context.Context, c *client) (any, error) {
 		s, _ := resolveScope(c, false)
@@ -205,8 +213,10 @@ func (c *client) roleDefinitionID(ctx context.Context, role string) (string, err
 // principalId; the signed-in principal's client ID maps to the oid of its own
 // token; any other GUID is taken as an object ID.
 func (c *client) principalID(ctx context.Context, assignee string) (string, error) {
+	// A principal that may not read identities still resolves GUIDs.
 	ids, err := c.armList(ctx, c.sub()+"/providers/"+providerMSI+"/"+typeIdentity, apiMSI)
-	if err != nil {
+	var ae *apiError
+	if err != nil && !(errors.As(err, &ae) && ae.Status == http.StatusForbidden) {
 		return "", err
 	}
 	for _, raw := range ids {
