@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
+	"runtime/pprof"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -46,6 +48,24 @@ func crashChild() {
 		fail(err)
 	}
 	go func() { _ = svc.Run(ctx) }()
+	if p := os.Getenv("COBALT_BLOB_CHILD_CPUPROFILE"); p != "" {
+		// Profile the server until SIGTERM (the benchmark's cleanup sends SIGKILL; use -cpuprofile runs by hand).
+		f, err := os.Create(p)
+		if err != nil {
+			fail(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fail(err)
+		}
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM)
+		go func() {
+			<-sig
+			pprof.StopCPUProfile()
+			f.Close()
+			os.Exit(0)
+		}()
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fail(err)
@@ -101,9 +121,13 @@ func startChild(t testing.TB, dir string) *childServer {
 	return c
 }
 
-// kill sends SIGKILL and waits for the process.
+// kill sends SIGKILL (SIGTERM first when the child profiles) and waits for the process.
 func (c *childServer) kill() {
 	if c.cmd.ProcessState == nil {
+		if os.Getenv("COBALT_BLOB_CHILD_CPUPROFILE") != "" {
+			_ = c.cmd.Process.Signal(syscall.SIGTERM)
+			time.Sleep(time.Second)
+		}
 		_ = c.cmd.Process.Signal(syscall.SIGKILL)
 		_ = c.cmd.Wait()
 	}
