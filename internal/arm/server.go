@@ -68,7 +68,8 @@ type Server struct {
 	versions map[string][]string // lower-case type -> api-versions
 	cascades []CascadeFunc
 
-	ops *operations
+	ops    *operations
+	tokens *tokenCache
 }
 
 // New returns a front door with the Microsoft.Resources, Microsoft.ManagedIdentity,
@@ -98,6 +99,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), literals: map[string]string{},
 		versions: map[string][]string{}}
 	s.ops = newOperations(s)
+	s.tokens = newTokenCache()
 	for _, l := range []string{"subscriptions", "resourceGroups", "providers"} {
 		s.literals[strings.ToLower(l)] = l
 	}
@@ -265,7 +267,14 @@ func (s *Server) authenticate(r *http.Request) (cobalt.Caller, error) {
 		return cobalt.Caller{}, cobalt.Errorf(cobalt.EUnauthorized, "Authentication failed. The 'Authorization' header is provided in an invalid format.").
 			WithReason("AuthenticationFailed")
 	}
+	now := s.cfg.Now()
+	if c, ok := s.tokens.get(tok, now); ok {
+		return c, nil
+	}
 	c, err := s.cfg.Validator.Validate(r.Context(), tok, Audiences...)
+	if err == nil && c.ObjectID != "" {
+		s.tokens.put(tok, c, now)
+	}
 	if err != nil {
 		var ce *cobalt.Error
 		if errors.As(err, &ce) && ce.Code == cobalt.EUnauthorized {
