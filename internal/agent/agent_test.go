@@ -316,9 +316,16 @@ func TestAgentRebootAndTerminate(t *testing.T) {
 		b, _ := os.ReadFile(a.Dirs().Shared + "/boots")
 		return strings.Count(string(b), "x") == 2
 	})
-	f.waitFor(t, "idle again", func() bool {
-		return slices.Contains(f.states, StateStarting) || slices.Contains(f.states[1:], StateWaitingForStart)
+	f.waitFor(t, "registered again and idle", func() bool {
+		return f.registers == 2 && len(f.commands) == 0 && f.states[len(f.states)-1] == StateIdle
 	})
+	// Several heartbeats later the node has not rebooted again.
+	time.Sleep(4 * 200 * time.Millisecond)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if b, _ := os.ReadFile(a.Dirs().Shared + "/boots"); strings.Count(string(b), "x") != 2 || f.registers != 2 {
+		t.Errorf("start task ran %d times, %d registrations; want 2 and 2", strings.Count(string(b), "x"), f.registers)
+	}
 }
 
 func TestAgentBadCredential(t *testing.T) {

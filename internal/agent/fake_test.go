@@ -40,6 +40,7 @@ type fakeControlPlane struct {
 	reports    []nodeproto.ReportRequest
 	tokenReqs  []nodeproto.TokenRequest
 	tokenSeq   int
+	registers  int
 	tokenLife  time.Duration
 	tokenErr   *nodeproto.Error
 	tokenErrSt int
@@ -57,6 +58,15 @@ func newFakeControlPlane(t testing.TB, cfg nodeproto.NodeConfig) *fakeControlPla
 		_ = json.Unmarshal(body, &r)
 		f.mu.Lock()
 		defer f.mu.Unlock()
+		f.registers++
+		// As POOLS does: a pending reboot is cleared when the agent registers.
+		var keep []string
+		for _, c := range f.commands {
+			if c != "reboot" {
+				keep = append(keep, c)
+			}
+		}
+		f.commands = keep
 		c := f.config
 		c.NodeID = r.NodeID
 		return nodeproto.RegisterResponse{Config: c}, 200
@@ -72,8 +82,15 @@ func newFakeControlPlane(t testing.TB, cfg nodeproto.NodeConfig) *fakeControlPla
 		if r.StartTaskInfo != nil {
 			f.startInfos = append(f.startInfos, *r.StartTaskInfo)
 		}
+		// Commands are one-shot, except reboot, which stays until the agent
+		// registers again (as in POOLS' batch service).
 		cmds := f.commands
 		f.commands = nil
+		for _, c := range cmds {
+			if c == "reboot" {
+				f.commands = append(f.commands, c)
+			}
+		}
 		return nodeproto.HeartbeatResponse{Commands: cmds}, 200
 	}))
 	mux.HandleFunc("POST "+nodeproto.PathLease, f.handle(func(body []byte) (any, int) {

@@ -77,8 +77,8 @@ func (a *Agent) markRemoved() {
 // beginStart runs the start sequence: the start task if the pool has one,
 // waiting for it when WaitForSuccess says so.
 func (a *Agent) beginStart(ctx context.Context) {
-	st := a.node.StartTask
 	a.mu.Lock()
+	st := a.node.StartTask
 	if a.startStop != nil {
 		a.startStop()
 	}
@@ -136,14 +136,26 @@ func (a *Agent) runStartTask(ctx context.Context, st nodeproto.StartTask) {
 	}
 }
 
-// reboot stops every task, as a reboot would, and runs the start sequence again.
+// reboot stops every task, as a reboot would, registers again (as a
+// restarted agent does; the control plane clears the reboot command then)
+// and runs the start sequence again, with the pool's current start task.
 func (a *Agent) reboot(ctx context.Context) {
 	a.stopTasks()
 	a.tasksWG.Wait()
 	a.mu.Lock()
 	a.phase = phaseStarting
+	a.startInfo = nil
 	a.mu.Unlock()
-	a.notify()
+	reg, err := a.register(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			a.logger.Warn("register after reboot failed", "error", err.Error())
+		}
+		return
+	}
+	a.mu.Lock()
+	a.node.StartTask = reg.Config.StartTask
+	a.mu.Unlock()
 	a.beginStart(ctx)
 }
 
