@@ -11,6 +11,7 @@ import (
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/store"
+	"github.com/cobaltbatch/cobalt/internal/store/storetest"
 )
 
 func TestAllocatorGrowShrink(t *testing.T) {
@@ -292,7 +293,17 @@ func TestDataPlanePoolOperations(t *testing.T) {
 
 func TestTwoReplicasDoNotOvershoot(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, nil)
+	testTwoReplicas(t, newEnv(t, nil))
+}
+
+// TestTwoReplicasPostgres runs two allocators on one PostgreSQL database
+// (TEST_POSTGRES_URL), as several control-plane replicas do.
+func TestTwoReplicasPostgres(t *testing.T) {
+	t.Parallel()
+	testTwoReplicas(t, newEnvOn(t, storetest.Postgres(t)(t), nil))
+}
+
+func testTwoReplicas(t *testing.T, e *env) {
 	// A second service on the same store is another replica.
 	other, err := New(Config{Store: e.st, Now: e.clock, Nodes: e.nodes, Identities: e.dir, MaxNodes: 20})
 	if err != nil {

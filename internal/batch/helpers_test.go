@@ -146,7 +146,10 @@ func (e *env) advance(d time.Duration) {
 }
 
 func newEnv(t *testing.T, mut func(*Config)) *env {
-	st := storetest.SQLite(t)(t)
+	return newEnvOn(t, storetest.SQLite(t)(t), mut)
+}
+
+func newEnvOn(t *testing.T, st store.Store, mut func(*Config)) *env {
 	e := &env{t: t, st: st, dir: newDirectory(), nodes: &recorder{}, now: time.Date(2026, 11, 29, 18, 0, 0, 0, time.UTC)}
 	cfg := Config{Store: st, Now: e.clock, Nodes: e.nodes, Identities: e.dir, MaxNodes: 20, Location: "local"}
 	if mut != nil {
