@@ -101,15 +101,43 @@ type request struct {
 }
 
 // do sends r and returns the response if its status is a success, or the
-// service's error otherwise. The caller closes the body.
+// service's error otherwise. The caller closes the body. A 401 to a cached
+// token drops that token and tries once more with a new one, as azcore does.
 func (c *client) do(ctx context.Context, r request) (*http.Response, error) {
-	var body io.Reader
+	var payload []byte
 	if r.body != nil {
 		b, err := json.Marshal(r.body)
 		if err != nil {
 			return nil, err
 		}
-		body = bytes.NewReader(b)
+		payload = b
+	}
+	for attempt := 0; ; attempt++ {
+		resp, err := c.send(ctx, r, payload)
+		if err != nil {
+			return nil, err
+		}
+		if success(resp.StatusCode, r.ok) {
+			return resp, nil
+		}
+		if resp.StatusCode == http.StatusUnauthorized && r.scope != "" && attempt == 0 && c.tokens.forget(r.scope) {
+			resp.Body.Close()
+			continue
+		}
+		defer resp.Body.Close()
+		if e := decodeError(resp); e != nil {
+			return nil, e
+		}
+		return nil, &apiError{Status: resp.StatusCode, Code: http.StatusText(resp.StatusCode),
+			Message: fmt.Sprintf("%s %s returned status %d", r.method, redactURL(r.url), resp.StatusCode)}
+	}
+}
+
+// send makes one attempt of r.
+func (c *client) send(ctx context.Context, r request, payload []byte) (*http.Response, error) {
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, r.url, body)
 	if err != nil {
@@ -121,7 +149,7 @@ func (c *client) do(ctx context.Context, r request) (*http.Response, error) {
 	if req.Header.Get("Accept") == "" {
 		req.Header.Set("Accept", "application/json")
 	}
-	if r.body != nil && req.Header.Get("Content-Type") == "" {
+	if payload != nil && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("User-Agent", "cobalt-cli")
@@ -132,19 +160,7 @@ func (c *client) do(ctx context.Context, r request) (*http.Response, error) {
 		}
 		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	if success(resp.StatusCode, r.ok) {
-		return resp, nil
-	}
-	defer resp.Body.Close()
-	if e := decodeError(resp); e != nil {
-		return nil, e
-	}
-	return nil, &apiError{Status: resp.StatusCode, Code: http.StatusText(resp.StatusCode),
-		Message: fmt.Sprintf("%s %s returned status %d", r.method, redactURL(r.url), resp.StatusCode)}
+	return c.http.Do(req)
 }
 
 func success(status int, ok []int) bool {

@@ -172,12 +172,13 @@ type tokenCache struct {
 	cred azcore.TokenCredential
 	now  func() time.Time
 
-	mu  sync.Mutex
-	mem map[string]cachedToken
+	mu       sync.Mutex
+	mem      map[string]cachedToken
+	fromFile map[string]bool // scopes whose token in mem was read from the file cache
 }
 
 func newTokenCache(dir string, cred azcore.TokenCredential) *tokenCache {
-	return &tokenCache{dir: dir, cred: cred, now: time.Now, mem: map[string]cachedToken{}}
+	return &tokenCache{dir: dir, cred: cred, now: time.Now, mem: map[string]cachedToken{}, fromFile: map[string]bool{}}
 }
 
 // file names the cache file of a scope: a hash, since scopes are URLs.
@@ -210,7 +211,7 @@ func (c *tokenCache) token(ctx context.Context, scope string) (cachedToken, erro
 	if b, err := os.ReadFile(name); err == nil {
 		var t cachedToken
 		if json.Unmarshal(b, &t) == nil && t.fresh(now) {
-			c.mem[scope] = t
+			c.mem[scope], c.fromFile[scope] = t, true
 			return t, nil
 		}
 	}
@@ -225,6 +226,19 @@ func (c *tokenCache) token(ctx context.Context, scope string) (cachedToken, erro
 		_ = writeFileAtomic(name, b)
 	}
 	return t, nil
+}
+
+// forget drops the cached token of scope (memory and file) and reports
+// whether it came from the file cache, i.e. whether a new one may help (a
+// restarted installation with new keys, a deleted principal).
+func (c *tokenCache) forget(scope string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.mem, scope)
+	_ = os.Remove(c.file(scope))
+	fromFile := c.fromFile[scope]
+	delete(c.fromFile, scope)
+	return fromFile
 }
 
 // authError turns an azidentity failure into the token service's error code

@@ -281,3 +281,36 @@ func TestFollowEndpoints(t *testing.T) {
 		t.Fatalf("another installation's endpoints taken: %+v", other)
 	}
 }
+
+func TestRetryOnceAfter401(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		if strings.HasSuffix(r.Header.Get("Authorization"), "#1") { // the stale cached token
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, `{"error":{"code":"InvalidAuthenticationToken","message":"The access token is invalid."}}`)
+			return
+		}
+		io.WriteString(w, `{"ok":true}`)
+	}))
+	defer srv.Close()
+	c := testClient(t, srv, nil)
+	ctx := context.Background()
+	scope := c.profile.armScope()
+	// A token cached by an earlier process.
+	if _, err := c.tokens.token(ctx, scope); err != nil {
+		t.Fatal(err)
+	}
+	c.tokens = &tokenCache{dir: c.tokens.dir, cred: c.tokens.cred, now: time.Now, mem: map[string]cachedToken{}, fromFile: map[string]bool{}}
+	if _, err := c.armGet(ctx, "/x", "v1"); err != nil || calls.Load() != 2 {
+		t.Fatalf("no retry with a new token: %v calls=%d", err, calls.Load())
+	}
+	// A fresh token that is refused is not retried.
+	calls.Store(0)
+	c2 := testClient(t, srv, nil)
+	_, err := c2.armGet(ctx, "/x", "v1")
+	if e, ok := err.(*apiError); !ok || e.Code != "InvalidAuthenticationToken" || calls.Load() != 1 {
+		t.Fatalf("got %v calls=%d", err, calls.Load())
+	}
+}
