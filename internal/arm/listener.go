@@ -100,6 +100,14 @@ type lineFixConn struct {
 	pending []byte
 }
 
+// take removes n buffered bytes and returns a copy of them.
+func (c *lineFixConn) take(n int) []byte {
+	buf, _ := c.r.Peek(n)
+	out := append([]byte(nil), buf...)
+	_, _ = c.r.Discard(n)
+	return out
+}
+
 // maxRequestLine bounds how far a request line is awaited before it is
 // passed on unchanged.
 const maxRequestLine = 16 << 10
@@ -127,10 +135,18 @@ func (c *lineFixConn) Read(p []byte) (int, error) {
 		if i >= 0 {
 			n = i + 1
 		}
-		line := make([]byte, n)
-		copy(line, buf[:n])
-		_, _ = c.r.Discard(n)
+		line := c.take(n)
 		c.pending = fixRequestLine(line)
+		if i >= 0 && looksLikeRequestStart(line) {
+			// The header block after a request line needs no fixing: pass
+			// what has arrived of it along in the same read.
+			rest, _ := c.r.Peek(c.r.Buffered())
+			if j := bytes.Index(rest, []byte("\r\n\r\n")); j >= 0 {
+				c.pending = append(c.pending, c.take(j+4)...)
+			} else if len(rest) > 0 && bytes.HasSuffix(rest, []byte("\n")) {
+				c.pending = append(c.pending, c.take(len(rest))...)
+			}
+		}
 	}
 	n := copy(p, c.pending)
 	c.pending = c.pending[n:]
