@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strconv"
@@ -87,5 +88,55 @@ func BenchmarkAddTaskCollection(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(b.N*100)/time.Since(start).Seconds(), "tasks/s")
+	})
+}
+
+// BenchmarkGetTask measures one GET task through the data plane with
+// SharedKey and with an Entra bearer token (validation and RBAC), beside the
+// baseline of the jobs service's GetTask on the same store.
+func BenchmarkGetTask(b *testing.B) {
+	e := newEnv(b)
+	ctx := context.Background()
+	if _, err := e.jobs.AddJob(ctx, e.accountID, jobs.JobSpec{ID: "bench", PoolInfo: &jobs.PoolInfo{PoolID: "nopool"}}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := e.jobs.AddTask(ctx, e.accountID, "bench", jobs.TaskSpec{ID: "t1", CommandLine: "/bin/true"}); err != nil {
+		b.Fatal(err)
+	}
+	_, cred := e.goClient(e.newPrincipal("6aaa78f1-f7de-44ca-8722-c64a23943cae")) // Azure Batch Data Contributor
+	tok, err := cred.GetToken(ctx, policyTokenOptions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	url := "https://" + e.endpoint + "/jobs/bench/tasks/t1?api-version=2024-07-01.20.0"
+	get := func(b *testing.B, auth func(*http.Request)) {
+		req, _ := http.NewRequest("GET", url, nil)
+		auth(req)
+		resp, err := e.client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body) // drained, so that the connection is reused
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatalf("GET task: %d", resp.StatusCode)
+		}
+	}
+	b.Run("baseline-service", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := e.jobs.GetTask(ctx, e.accountID, "bench", "t1"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("https-sharedkey", func(b *testing.B) {
+		for b.Loop() {
+			get(b, func(r *http.Request) { signSharedKey(r, e.account, e.key, 0) })
+		}
+	})
+	b.Run("https-bearer-rbac", func(b *testing.B) {
+		for b.Loop() {
+			get(b, func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok.Token) })
+		}
 	})
 }

@@ -275,3 +275,7 @@ func TestGoSDK(t *testing.T) {
 		t.Fatalf("GetJob after delete: %d %s", s, code)
 	}
 }
+
+func policyTokenOptions() policy.TokenRequestOptions {
+	return policy.TokenRequestOptions{Scopes: []string{"https://batch.core.windows.net//.default"}}
+}
