@@ -1,0 +1,63 @@
+package imds
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+)
+
+// staticTokens serves one fixed token: the handler's cost alone.
+type staticTokens struct{ tok Token }
+
+func (s staticTokens) Token(_ context.Context, req TokenRequest) (Token, error) {
+	if _, err := SelectIdentity([]nodeproto.Identity{idA}, req); err != nil {
+		return Token{}, err
+	}
+	return s.tok, nil
+}
+
+// BenchmarkHandlerToken measures the IMDS token handler in-process (no
+// network) beside a bare handler writing the same bytes.
+func BenchmarkHandlerToken(b *testing.B) {
+	tok := Token{NotBefore: testNow, IssuedAt: testNow, ExpiresOn: testNow.Add(time.Hour), ClientID: idA.ClientID}
+	tok.AccessToken = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9." + string(bytesOf('a', 1100)) + ".sig"
+	h := New(Config{Now: func() time.Time { return testNow }, Tokens: staticTokens{tok}})
+	r := httptest.NewRequest("GET", tokenURL, nil)
+	r.Header.Set("Metadata", "true")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	body := w.Body.Bytes()
+	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = w.Write(body)
+	})
+	for _, bc := range []struct {
+		name string
+		h    http.Handler
+	}{{"imds", h}, {"baseline", bare}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				bc.h.ServeHTTP(w, r)
+				if w.Code != 200 {
+					b.Fatal(w.Code)
+				}
+			}
+		})
+	}
+}
+
+func bytesOf(c byte, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = c
+	}
+	return b
+}
