@@ -30,7 +30,7 @@ func BenchmarkCommand(b *testing.B) {
 	run := func(tb testing.TB, args ...string) {
 		var errb strings.Builder
 		g := &globals{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &errb, Getenv: func(k string) string { return env[k] }}
-		if code := runCLI(context.Background(), g, args); code != 0 {
+		if code := runArgs(context.Background(), g, args); code != 0 {
 			tb.Fatalf("cobalt %v: %d %s", args, code, errb.String())
 		}
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -102,4 +103,22 @@ func withTags(body map[string]any, tags map[string]string) map[string]any {
 		body["tags"] = tags
 	}
 	return body
+}
+
+// runArgs runs the command tree on args with the caller's globals (streams
+// and environment) and returns the exit code: what Main does, for callers
+// that run verbs in-process (tests, benchmarks, a demo).
+func runArgs(ctx context.Context, g *globals, args []string) int {
+	root := newRoot(g)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(g.Stderr, "ERROR:", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
 }

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -105,7 +104,7 @@ func TestScripts(t *testing.T) {
 // streams, and checks its exit status against the script's expectation.
 func runScriptCobalt(ts *testscript.TestScript, neg bool, args []string) {
 	g := &globals{Stdin: strings.NewReader(""), Stdout: ts.Stdout(), Stderr: ts.Stderr(), Getenv: ts.Getenv}
-	code := runCLI(context.Background(), g, args)
+	code := runArgs(context.Background(), g, args)
 	switch {
 	case code != 0 && !neg:
 		ts.Fatalf("cobalt %s: exit status %d", strings.Join(args, " "), code)
@@ -127,23 +126,6 @@ func scriptJSONEnv(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("jsonenv: no value at %s", args[1])
 	}
 	ts.Setenv(args[0], s)
-}
-
-// runCLI mirrors Main with a caller-made globals (Main reads the process
-// environment; scripts have their own).
-func runCLI(ctx context.Context, g *globals, args []string) int {
-	root := newRoot(g)
-	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return 0
-	}
-	fmt.Fprintln(g.Stderr, "ERROR:", err)
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
-	}
-	return 1
 }
 
 // timeoutForTest bounds the waits of unit tests; they end long before it.
