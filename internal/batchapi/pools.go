@@ -56,6 +56,23 @@ func (rc *reqCtx) poolAccount() (*batch.Account, error) {
 	return rc.s.pools().AccountGet(rc.r.Context(), rc.account.Name)
 }
 
+// poolTimeConditions checks If-Modified-Since and If-Unmodified-Since of a
+// pool write (the pool service checks If-Match and If-None-Match itself).
+func (rc *reqCtx) poolTimeConditions(poolID string) error {
+	h := rc.r.Header
+	if h.Get("If-Modified-Since") == "" && h.Get("If-Unmodified-Since") == "" {
+		return nil
+	}
+	p, err := rc.s.pools().PoolGet(rc.r.Context(), rc.accountKey(), poolID)
+	if err != nil {
+		return err
+	}
+	c := rc.r.Clone(rc.r.Context())
+	c.Header.Del("If-Match")
+	c.Header.Del("If-None-Match")
+	return (&reqCtx{s: rc.s, r: c}).checkConditions(p.ETag, p.LastModified, false)
+}
+
 func (rc *reqCtx) poolConditions() batch.Conditions {
 	return batch.Conditions{IfMatch: rc.r.Header.Get("If-Match"), IfNoneMatch: rc.r.Header.Get("If-None-Match")}
 }
@@ -232,6 +249,10 @@ func hDeletePool(rc *reqCtx, p pathParams) {
 	if !rc.requirePools() {
 		return
 	}
+	if err := rc.poolTimeConditions(p.pool); err != nil {
+		rc.writeError(err)
+		return
+	}
 	pool, err := rc.s.pools().PoolDelete(rc.r.Context(), rc.accountKey(), p.pool, rc.poolConditions())
 	if err != nil {
 		rc.writeError(err)
@@ -253,6 +274,10 @@ func (rc *reqCtx) modifyPool(p pathParams, mode batch.DPMode, status int) {
 	if !rc.requirePools() {
 		return
 	}
+	if err := rc.poolTimeConditions(p.pool); err != nil {
+		rc.writeError(err)
+		return
+	}
 	spec, err := rc.decodePoolBody(mode)
 	if err != nil {
 		rc.writeError(err)
@@ -269,6 +294,10 @@ func (rc *reqCtx) modifyPool(p pathParams, mode batch.DPMode, status int) {
 
 func hResizePool(rc *reqCtx, p pathParams) {
 	if !rc.requirePools() {
+		return
+	}
+	if err := rc.poolTimeConditions(p.pool); err != nil {
+		rc.writeError(err)
 		return
 	}
 	b, err := rc.readBody(maxBody)
@@ -292,6 +321,10 @@ func hResizePool(rc *reqCtx, p pathParams) {
 
 func hStopResize(rc *reqCtx, p pathParams) {
 	if !rc.requirePools() {
+		return
+	}
+	if err := rc.poolTimeConditions(p.pool); err != nil {
+		rc.writeError(err)
 		return
 	}
 	pool, err := rc.s.pools().PoolStopResize(rc.r.Context(), rc.accountKey(), p.pool, rc.poolConditions())

@@ -53,6 +53,9 @@ func TestGoSDKOperations(t *testing.T) {
 	must("ReplacePoolProperties", err)
 	_, err = c.UpdatePool(ctx, "p1", azbatch.UpdatePoolContent{DisplayName: to.Ptr("x")}, &azbatch.UpdatePoolOptions{IfMatch: to.Ptr(azcore.ETag("0xdead"))})
 	wantErr("UpdatePool If-Match", err, 412, "ConditionNotMet")
+	_, err = c.UpdatePool(ctx, "p1", azbatch.UpdatePoolContent{DisplayName: to.Ptr("x")},
+		&azbatch.UpdatePoolOptions{IfUnmodifiedSince: to.Ptr(time.Now().Add(-time.Hour))})
+	wantErr("UpdatePool If-Unmodified-Since", err, 412, "ConditionNotMet")
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		p, err := c.GetPool(ctx, "p1", nil)
 		must("GetPool", err)
