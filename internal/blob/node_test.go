@@ -72,3 +72,14 @@ func TestNodeBearer(t *testing.T) {
 	runNode(t, e.env, "reader", vars(reader, "node-shared"))
 	runNode(t, e.env, "nobody", vars(nobody, "node-shared"))
 }
+
+// TestNodeLarge uploads a 300 MiB file in blocks with @azure/storage-blob's
+// uploadFile, downloads it with downloadToFile and compares SHA-256.
+func TestNodeLarge(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("large upload in -short mode")
+	}
+	e := newEnv(t)
+	runNode(t, e, "large", map[string]string{"CONTAINER": "node-large", "LARGE_MIB": "300"})
+}

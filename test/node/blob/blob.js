@@ -5,6 +5,7 @@
 //   mode "token":     the full scenario with ClientSecretCredential
 //   mode "reader":    reads succeed, writes must fail with 403 AuthorizationPermissionMismatch
 //   mode "nobody":    every call must fail with 403 AuthorizationPermissionMismatch
+//   mode "large":     upload a LARGE_MIB MiB file in blocks (uploadFile), download it (downloadToFile), compare SHA-256
 // Environment: ACCOUNT_URL, ACCOUNT, ACCOUNT_KEY, TENANT_ID, CLIENT_ID, CLIENT_SECRET,
 // AUTHORITY_HOST, CONTAINER; NODE_EXTRA_CA_CERTS for the test CA.
 "use strict";
@@ -48,11 +49,57 @@ function data(n, seed) {
   }
   return out;
 }
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+
+// writeFile streams n deterministic bytes (an AES-CTR keystream) to p, 1 MiB
+// at a time, and returns their SHA-256.
+async function writeFile(p, n) {
+  const out = fs.createWriteStream(p);
+  const h = crypto.createHash("sha256");
+  const ks = crypto.createCipheriv("aes-128-ctr", Buffer.alloc(16, 7), Buffer.alloc(16, 0));
+  const zeros = Buffer.alloc(1 << 20);
+  for (let off = 0; off < n; off += 1 << 20) {
+    const chunk = ks.update(zeros.subarray(0, Math.min(1 << 20, n - off)));
+    h.update(chunk);
+    if (!out.write(chunk)) await new Promise((r) => out.once("drain", r));
+  }
+  await new Promise((r, j) => out.end((e) => (e ? j(e) : r())));
+  return h.digest("hex");
+}
+
+async function fileSHA(p) {
+  const h = crypto.createHash("sha256");
+  for await (const chunk of fs.createReadStream(p)) h.update(chunk);
+  return h.digest("hex");
+}
+
+async function large(svc) {
+  const n = Number(env.LARGE_MIB) * 1024 * 1024;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cobalt-blob-"));
+  try {
+    const src = path.join(dir, "src.bin"), dst = path.join(dir, "dst.bin");
+    const want = await writeFile(src, n);
+    const cc = svc.getContainerClient(cont);
+    await cc.create();
+    const bb = cc.getBlockBlobClient("large.bin");
+    await bb.uploadFile(src, { blockSize: 8 * 1024 * 1024, concurrency: 4 });
+    const bl = await bb.getBlockList("committed");
+    check(bl.committedBlocks.length === Math.ceil(n / (8 * 1024 * 1024)), "committed blocks " + bl.committedBlocks.length);
+    await bb.downloadToFile(dst);
+    check((await fileSHA(dst)) === want, "downloaded large blob differs");
+    await cc.delete();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const sha = (b) => crypto.createHash("sha256").update(b).digest("hex");
 const opts = { retryOptions: { maxTries: 1 } };
 
 function service() {
-  if (mode === "sharedkey") {
+  if (mode === "sharedkey" || mode === "large") {
     return new BlobServiceClient(env.ACCOUNT_URL, new StorageSharedKeyCredential(env.ACCOUNT, env.ACCOUNT_KEY), opts);
   }
   const cred = new ClientSecretCredential(env.TENANT_ID, env.CLIENT_ID, env.CLIENT_SECRET, {
@@ -161,6 +208,9 @@ async function main() {
       await expectCode(cc.getBlockBlobClient("g.txt").upload("x", 1), "AuthorizationPermissionMismatch", "nobody upload");
       break;
     }
+    case "large":
+      await large(svc);
+      break;
     default:
       fail("unknown mode " + mode);
   }
