@@ -5,12 +5,17 @@
 //
 // Accounts are the storage accounts of the management plane. Requests are
 // authenticated with Microsoft Entra bearer tokens (then authorized through
-// RBAC data actions at the container's scope), with SharedKey using the
-// account keys, or with service and account SAS tokens signed with them.
+// RBAC actions and data actions at the container's scope or above), with
+// SharedKey using the account keys, with service and account SAS tokens signed
+// with them, or with user delegation SAS tokens signed with a key obtained
+// with a bearer token (which also carry the delegator's RBAC rights at use).
 //
 // Blob bytes live in files under the data directory; the store holds the
 // index. A write streams into a temporary file that is fsynced and renamed
 // before the index commits, so a crash never exposes a partial blob. A blob is
 // a list of extents (one file per Put Blob or per committed block), so Put
-// Block List moves no bytes and reads stream the extents in order.
+// Block List moves no bytes and reads stream the extents in order. Readers
+// pin the files they stream, so an overwrite or delete removes them only once
+// the read ends. Run collects abandoned temporary files, unreferenced data
+// files and uncommitted blocks older than Config.BlockRetention.
 package blob
