@@ -19,7 +19,20 @@ var poolColumns = []column{col("Name", "name"), col("VmSize", "properties.vmSize
 	col("Identities", "identity.userAssignedIdentities")}
 
 var nodeColumns = []column{col("Id", "id"), col("State", "state"), col("SchedulingState", "schedulingState"),
-	col("IPAddress", "ipAddress"), col("VmSize", "vmSize"), col("RunningTasks", "runningTasksCount")}
+	col("IPAddress", "ipAddress"), col("VmSize", "vmSize"), col("RunningTasks", "runningTasksCount"),
+	{header: "Identities", get: nodeIdentities}}
+
+// nodeIdentities names the identities a node carries (Cobalt reports them
+// on each node, since a pool's identity changes reach only new nodes).
+func nodeIdentities(o map[string]any) string {
+	list, _ := o["identities"].([]any)
+	names := make([]string, 0, len(list))
+	for _, it := range list {
+		id := lookupString(it, "resourceId")
+		names = append(names, id[strings.LastIndex(id, "/")+1:])
+	}
+	return strings.Join(names, ",")
+}
 
 // poolSpec holds the flags that build a pool body.
 type poolSpec struct {
