@@ -119,7 +119,7 @@ func activeCount(c poolCounts) int {
 }
 
 func (s *Service) needsWork(p *Pool, c poolCounts) bool {
-	if p.State == PoolDeleting || p.AllocationState != AllocSteady {
+	if p.State == PoolDeleting || p.AllocationState != AllocSteady || autoScaleDue(p, s.now()) {
 		return true
 	}
 	n := activeCount(c)
@@ -137,6 +137,9 @@ func (s *Service) reconcilePool(ctx context.Context, owner, accountKey, poolID s
 			return errLeaseHeld
 		}
 		p.AllocatorOwner, p.AllocatorUntil = owner, now.Add(10*time.Second)
+		if autoScaleDue(p, now) {
+			s.evaluateAutoScale(p, now)
+		}
 		return nil
 	})
 	if err != nil {

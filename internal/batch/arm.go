@@ -340,6 +340,9 @@ func RenderARM(p *Pool, accountID string) map[string]any {
 		}
 		props["resizeOperationStatus"] = rs
 	}
+	if p.AutoScaleRun != nil && p.EnableAutoScale {
+		props["autoScaleRun"] = autoScaleARM(p.AutoScaleRun)
+	}
 	if p.NetworkConfiguration != nil {
 		props["networkConfiguration"] = p.NetworkConfiguration
 	}

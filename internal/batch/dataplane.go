@@ -297,6 +297,9 @@ func RenderDataPlane(p *Pool, poolURL string) map[string]any {
 	if p.EnableAutoScale {
 		m["autoScaleFormula"] = p.AutoScaleFormula
 		m["autoScaleEvaluationInterval"] = FormatDuration(p.AutoScaleEvaluationInterval)
+		if p.AutoScaleRun != nil {
+			m["autoScaleRun"] = AutoScaleRunDataPlane(p.AutoScaleRun)
+		}
 	} else {
 		m["targetDedicatedNodes"] = p.TargetDedicatedNodes
 		m["targetLowPriorityNodes"] = p.TargetLowPriorityNodes

@@ -29,6 +29,7 @@ type Pool struct {
 	EnableAutoScale             bool          `json:"enableAutoScale,omitempty"`
 	AutoScaleFormula            string        `json:"autoScaleFormula,omitempty"`
 	AutoScaleEvaluationInterval time.Duration `json:"autoScaleEvaluationInterval,omitempty"`
+	AutoScaleRun                *AutoScaleRun `json:"autoScaleRun,omitempty"`
 
 	EnableInterNodeCommunication bool                          `json:"enableInterNodeCommunication,omitempty"`
 	NetworkConfiguration         json.RawMessage               `json:"networkConfiguration,omitempty"`

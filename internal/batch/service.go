@@ -287,6 +287,15 @@ func (s *Service) modifyPool(ctx context.Context, acct *Account, poolID string, 
 		}
 		now := s.now()
 		p.LastModified = now
+		if spec.Present[FScale] && p.EnableAutoScale {
+			// The formula starts from the current targets.
+			p.TargetDedicatedNodes, p.TargetLowPriorityNodes = oldTargets[0], oldTargets[1]
+			s.evaluateAutoScale(p, now)
+			return nil
+		}
+		if !p.EnableAutoScale {
+			p.AutoScaleRun = nil
+		}
 		if spec.ResizeRequested && (oldTargets != [2]int{p.TargetDedicatedNodes, p.TargetLowPriorityNodes} || p.AllocationState != AllocSteady) {
 			if p.AllocationState == AllocStopping {
 				return cobalt.Errorf(cobalt.EConflict, "The pool is stopping a resize; try again when its allocation state is steady.").WithReason("PoolStopping")
@@ -309,9 +318,13 @@ func (s *Service) startResize(p *Pool, now time.Time) {
 
 func (s *Service) createPool(ctx context.Context, acct *Account, p *Pool) (*Pool, error) {
 	p.NodePrefix = 1_000_000_000 + rand.Int64N(1_000_000_000)
-	if p.TargetNodes() > 0 && !p.EnableAutoScale {
+	if p.EnableAutoScale {
+		p.TargetDedicatedNodes, p.TargetLowPriorityNodes = 0, 0
+		s.evaluateAutoScale(p, p.CreationTime)
+	}
+	if p.TargetNodes() > 0 && p.AllocationState == AllocSteady {
 		s.startResize(p, p.CreationTime)
-	} else {
+	} else if p.AllocationState == AllocSteady {
 		p.Resize = ResizeStatus{ResizeTimeout: p.ResizeTimeout, NodeDeallocationOption: p.NodeDeallocationOption, StartTime: p.CreationTime}
 	}
 	var r store.PoolRecord
@@ -473,7 +486,7 @@ func (s *Service) PoolDisableAutoScale(ctx context.Context, accountKey, poolID s
 			return poolBeingDeleted(poolID)
 		}
 		if p.EnableAutoScale {
-			p.EnableAutoScale, p.AutoScaleFormula, p.AutoScaleEvaluationInterval = false, "", 0
+			p.EnableAutoScale, p.AutoScaleFormula, p.AutoScaleEvaluationInterval, p.AutoScaleRun = false, "", 0, nil
 			p.TargetDedicatedNodes, p.TargetLowPriorityNodes = p.CurrentDedicatedNodes, p.CurrentLowPriorityNodes
 			p.LastModified = s.now()
 		}

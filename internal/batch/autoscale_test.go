@@ -1,0 +1,118 @@
+package batch
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestEvaluateFormula(t *testing.T) {
+	t.Parallel()
+	in := FormulaInputs{CurrentDedicatedNodes: 2, TargetDedicatedNodes: 2}
+	for _, c := range []struct {
+		formula   string
+		ded, low  int
+		dealloc   string
+		errCode   string
+		errSubstr string
+	}{
+		{"$TargetDedicatedNodes=1", 1, 0, "requeue", "", ""},
+		{"$TargetDedicatedNodes = 3;\n$TargetLowPriorityNodes = 2", 3, 2, "requeue", "", ""},
+		{"x = $CurrentDedicatedNodes * 2; $TargetDedicatedNodes = min(x, 3)", 3, 0, "requeue", "", ""},
+		{"$TargetDedicatedNodes = $CurrentDedicatedNodes > 1 ? max(1, 0) : 5; $NodeDeallocationOption = taskcompletion", 1, 0, "taskcompletion", "", ""},
+		{"$TargetDedicatedNodes = (1 + 2) * 3 - 4 / 2", 7, 0, "requeue", "", ""},
+		{"$TargetDedicatedNodes = -5", 0, 0, "requeue", "", ""},
+		{"$TargetDedicatedNodes = ceil(avg(1, 2))", 2, 0, "requeue", "", ""},
+		{"$TargetDedicatedNodes = !0 && 1 || 0", 1, 0, "requeue", "", ""},
+		{"$TargetDedicatedNodes = 2; // keep two", 2, 0, "requeue", "", ""},
+		{"$TargetDedicatedNodes = $PendingTasks.GetSample(1)", 0, 0, "", ErrFormulaEvaluation, "$PendingTasks.GetSample"},
+		{"$TargetDedicatedNodes = y", 0, 0, "", ErrFormulaEvaluation, "'y'"},
+		{"$TargetDedicatedNodes = 1 +", 0, 0, "", ErrFormulaSyntax, ""},
+		{"$TargetDedicatedNodes == 1", 0, 0, "", ErrFormulaSyntax, ""},
+		{"1 = 2", 0, 0, "", ErrFormulaSyntax, ""},
+		{"$TargetDedicatedNodes = 1/0", 0, 0, "", ErrFormulaEvaluation, "zero"},
+		{"$NodeDeallocationOption = never", 0, 0, "", ErrFormulaEvaluation, "never"},
+		{"$TargetDedicatedNodes = " + strings.Repeat("(", 200) + "1" + strings.Repeat(")", 200), 0, 0, "", ErrFormulaSyntax, "deeply"},
+	} {
+		r, err := EvaluateFormula(c.formula, in)
+		if c.errCode != "" {
+			fe, ok := err.(*formulaError)
+			if !ok || fe.Code != c.errCode || !strings.Contains(fe.Message, c.errSubstr) {
+				t.Errorf("%q: error %v, want %s containing %q", c.formula, err, c.errCode, c.errSubstr)
+			}
+			continue
+		}
+		if err != nil || r.TargetDedicatedNodes != c.ded || r.TargetLowPriorityNodes != c.low || r.NodeDeallocationOption != c.dealloc {
+			t.Errorf("%q: %+v %v", c.formula, r, err)
+		}
+	}
+}
+
+func FuzzEvaluateFormula(f *testing.F) {
+	for _, s := range []string{"$TargetDedicatedNodes=1", "a=(1+2)*3;$TargetDedicatedNodes=a>2?a:0", "$x=max(", "$TargetDedicatedNodes=1e308*1e308"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, formula string) {
+		r, err := EvaluateFormula(formula, FormulaInputs{CurrentDedicatedNodes: 1})
+		if err == nil && (r.TargetDedicatedNodes < 0 || r.TargetLowPriorityNodes < 0 || r.TargetDedicatedNodes > 1e6) {
+			t.Fatalf("%q gave %+v", formula, r)
+		}
+		if _, ok := err.(*formulaError); err != nil && !ok {
+			t.Fatalf("%q gave a non-formula error %v", formula, err)
+		}
+	})
+}
+
+func TestAutoScalePool(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	body := []byte(`{"properties":{"vmSize":"STANDARD_D2S_V3","deploymentConfiguration":{"virtualMachineConfiguration":{
+		"imageReference":{"publisher":"canonical","offer":"0001-com-ubuntu-server-jammy","sku":"22_04-lts"},"nodeAgentSkuId":"batch.node.ubuntu 22.04"}},
+		"scaleSettings":{"autoScale":{"formula":"$TargetDedicatedNodes=2","evaluationInterval":"PT5M"}}}}`)
+	p, _ := e.put("auto", body)
+	if p.TargetDedicatedNodes != 2 || p.AutoScaleRun == nil || !strings.Contains(p.AutoScaleRun.Results, "$TargetDedicatedNodes=2") {
+		t.Fatalf("created = target %d run %+v", p.TargetDedicatedNodes, p.AutoScaleRun)
+	}
+	p = e.settle("auto")
+	if p.CurrentDedicatedNodes != 2 {
+		t.Fatalf("current = %d", p.CurrentDedicatedNodes)
+	}
+	arm := RenderARM(p, testAcctID)["properties"].(map[string]any)
+	if arm["autoScaleRun"] == nil || arm["scaleSettings"].(map[string]any)["autoScale"] == nil {
+		t.Fatalf("ARM rendering: %v", arm)
+	}
+	// A new formula through enableautoscale; a bad one shows its error.
+	if p, err := e.svc.PoolEnableAutoScale(context.Background(), e.acct.Key(), "auto", "$TargetDedicatedNodes=$CurrentDedicatedNodes-1", "", Conditions{}); err != nil || p.TargetDedicatedNodes != 1 {
+		t.Fatalf("enable: %+v %v", p, err)
+	}
+	e.settle("auto")
+	p, err := e.svc.PoolEnableAutoScale(context.Background(), e.acct.Key(), "auto", "$TargetDedicatedNodes=nope", "PT10M", Conditions{})
+	if err != nil || p.AutoScaleRun.Error == nil || p.AutoScaleRun.Error.Code != ErrFormulaEvaluation || p.TargetDedicatedNodes != 1 {
+		t.Fatalf("bad formula: %+v %v", p.AutoScaleRun, err)
+	}
+	run, err := e.svc.PoolEvaluateAutoScale(context.Background(), e.acct.Key(), "auto", "$TargetDedicatedNodes=5")
+	if err != nil || run.Results == "" {
+		t.Fatalf("evaluate: %+v %v", run, err)
+	}
+	// The formula runs again after its interval.
+	if _, err := e.svc.PoolEnableAutoScale(context.Background(), e.acct.Key(), "auto", "$TargetDedicatedNodes=$CurrentDedicatedNodes+1", "", Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.settle("auto")
+	e.advance(11 * time.Minute)
+	p = e.settle("auto")
+	if p.CurrentDedicatedNodes != 3 {
+		t.Fatalf("after the second evaluation: %d nodes", p.CurrentDedicatedNodes)
+	}
+	// Resize is refused on an autoscaled pool; disabling keeps the current size.
+	if _, err := e.svc.PoolResize(context.Background(), e.acct.Key(), "auto", ResizeRequest{TargetDedicatedNodes: ptr32(1)}, Conditions{}); err == nil {
+		t.Fatal("resize of an autoscaled pool succeeded")
+	}
+	if p, err := e.svc.PoolDisableAutoScale(context.Background(), e.acct.Key(), "auto"); err != nil || p.EnableAutoScale || p.TargetDedicatedNodes != 3 {
+		t.Fatalf("disable: %+v %v", p, err)
+	}
+	if _, err := e.svc.PoolEvaluateAutoScale(context.Background(), e.acct.Key(), "auto", "$TargetDedicatedNodes=1"); err == nil {
+		t.Fatal("evaluate on a fixed pool succeeded")
+	}
+}
