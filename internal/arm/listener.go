@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"crypto/tls"
 	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -92,12 +94,124 @@ func (l *lineFixListener) Close() error {
 // Addr returns the listener's address.
 func (l *lineFixListener) Addr() net.Addr { return l.inner.Addr() }
 
-// lineFixConn hands the stream to net/http a line at a time, fixing request
-// lines on the way.
+// lineFixConn follows the HTTP/1.1 framing of the requests it carries, so
+// that it knows where each request line starts: it fixes that line, passes
+// the header block on, then passes exactly Content-Length bytes of body. A
+// chunked (or otherwise unframed) body ends the rewriting for the connection,
+// whose bytes then pass unchanged.
 type lineFixConn struct {
 	net.Conn
 	r       *bufio.Reader
 	pending []byte
+	body    int64 // body bytes still to pass before the next request line
+	opaque  bool  // framing lost: pass everything unchanged
+}
+
+// maxRequestHead bounds a request line with its header block; a longer one
+// is passed on unchanged for net/http to refuse.
+const maxRequestHead = 1 << 20
+
+func (c *lineFixConn) Read(p []byte) (int, error) {
+	if len(c.pending) == 0 {
+		if err := c.next(); err != nil && len(c.pending) == 0 {
+			return 0, err
+		}
+	}
+	n := copy(p, c.pending)
+	c.pending = c.pending[n:]
+	return n, nil
+}
+
+// next fills pending with the next piece of the stream.
+func (c *lineFixConn) next() error {
+	if _, err := c.r.Peek(1); err != nil {
+		return err
+	}
+	if c.opaque || c.body > 0 {
+		n := int64(c.r.Buffered())
+		if !c.opaque && n > c.body {
+			n = c.body
+		}
+		c.pending = c.take(int(n))
+		if !c.opaque {
+			c.body -= n
+		}
+		return nil
+	}
+	// At a request boundary: the client sends a whole request head before it
+	// waits for anything, so waiting for it cannot deadlock.
+	head, err := c.readHead()
+	if err != nil {
+		c.pending = head
+		c.opaque = true
+		return err
+	}
+	start, end := requestLineBounds(head)
+	c.pending = append(append(append([]byte(nil), head[:start]...), fixRequestLine(head[start:end])...), head[end:]...)
+	c.body, c.opaque = bodyLength(head[end:])
+	return nil
+}
+
+// readHead reads up to and including the blank line that ends a request's
+// header block (blank lines before the request line included). On failure it
+// returns what it read.
+func (c *lineFixConn) readHead() ([]byte, error) {
+	var head []byte
+	lines := 0 // complete non-blank lines read
+	for {
+		line, err := c.r.ReadSlice('\n')
+		head = append(head, line...)
+		if len(head) > maxRequestHead {
+			return head, bufio.ErrBufferFull
+		}
+		if err == bufio.ErrBufferFull {
+			continue // the rest of a long line follows
+		}
+		if err != nil {
+			return head, err
+		}
+		if string(line) != "\r\n" && string(line) != "\n" {
+			lines++
+			continue
+		}
+		if lines > 0 && bytes.HasSuffix(head[:len(head)-len(line)], []byte("\n")) {
+			return head, nil
+		}
+	}
+}
+
+// requestLineBounds returns where the request line starts and ends in a
+// request head (after any blank lines that precede it).
+func requestLineBounds(head []byte) (start, end int) {
+	for start < len(head) && (head[start] == '\r' || head[start] == '\n') {
+		start++
+	}
+	end = start + bytes.IndexByte(head[start:], '\n') + 1
+	return start, end
+}
+
+// bodyLength reads the framing of a request from its header block: the
+// Content-Length, or opaque for a chunked or unknown framing.
+func bodyLength(headers []byte) (n int64, opaque bool) {
+	for _, l := range bytes.Split(headers, []byte("\n")) {
+		name, value, ok := bytes.Cut(bytes.TrimRight(l, "\r"), []byte(":"))
+		if !ok {
+			continue
+		}
+		switch strings.ToLower(string(bytes.TrimSpace(name))) {
+		case "transfer-encoding":
+			return 0, true
+		case "content-length":
+			v, err := strconv.ParseInt(string(bytes.TrimSpace(value)), 10, 64)
+			if err != nil || v < 0 {
+				return 0, true
+			}
+			n = v
+		case "upgrade":
+			return 0, true
+		}
+	}
+	return n, false
 }
 
 // take removes n buffered bytes and returns a copy of them.
@@ -106,51 +220,6 @@ func (c *lineFixConn) take(n int) []byte {
 	out := append([]byte(nil), buf...)
 	_, _ = c.r.Discard(n)
 	return out
-}
-
-// maxRequestLine bounds how far a request line is awaited before it is
-// passed on unchanged.
-const maxRequestLine = 16 << 10
-
-func (c *lineFixConn) Read(p []byte) (int, error) {
-	if len(c.pending) == 0 {
-		if c.r.Buffered() == 0 {
-			if _, err := c.r.Peek(1); err != nil {
-				return 0, err
-			}
-		}
-		buf, _ := c.r.Peek(c.r.Buffered())
-		i := bytes.IndexByte(buf, '\n')
-		// A request line that has not fully arrived is awaited, so that it is
-		// fixed whole; anything else is passed on as it comes.
-		for i < 0 && looksLikeRequestStart(buf) && len(buf) < maxRequestLine {
-			more, err := c.r.Peek(len(buf) + 1)
-			if err != nil {
-				break
-			}
-			buf, _ = c.r.Peek(max(len(more), c.r.Buffered()))
-			i = bytes.IndexByte(buf, '\n')
-		}
-		n := len(buf)
-		if i >= 0 {
-			n = i + 1
-		}
-		line := c.take(n)
-		c.pending = fixRequestLine(line)
-		if i >= 0 && looksLikeRequestStart(line) {
-			// The header block after a request line needs no fixing: pass
-			// what has arrived of it along in the same read.
-			rest, _ := c.r.Peek(c.r.Buffered())
-			if j := bytes.Index(rest, []byte("\r\n\r\n")); j >= 0 {
-				c.pending = append(c.pending, c.take(j+4)...)
-			} else if len(rest) > 0 && bytes.HasSuffix(rest, []byte("\n")) {
-				c.pending = append(c.pending, c.take(len(rest))...)
-			}
-		}
-	}
-	n := copy(p, c.pending)
-	c.pending = c.pending[n:]
-	return n, nil
 }
 
 var methods = [][]byte{[]byte("GET "), []byte("PUT "), []byte("POST "), []byte("PATCH "), []byte("DELETE "), []byte("HEAD "), []byte("OPTIONS ")}
