@@ -11,6 +11,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -260,6 +261,12 @@ func (cfg *Config) run(ctx context.Context, s runSpec) (o outcome) {
 	defer stderr.Close()
 
 	cmd := exec.Command("/bin/sh", "-c", s.commandLine)
+	argv := directArgv(s.commandLine)
+	if argv != nil {
+		// What the shell would do for this command line, without the shell's
+		// own fork and exec; any start failure falls back to the shell below.
+		cmd = exec.Command(argv[0], argv[1:]...)
+	}
 	cmd.Dir = wd
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + wd}
@@ -287,7 +294,18 @@ func (cfg *Config) run(ctx context.Context, s runSpec) (o outcome) {
 	if cfg.Wrap != nil {
 		cfg.Wrap(cmd)
 	}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	if err != nil && argv != nil {
+		// For example a script without "#!", which the shell runs itself.
+		shell := exec.Command("/bin/sh", "-c", s.commandLine)
+		shell.Dir, shell.Stdout, shell.Stderr, shell.Env, shell.SysProcAttr = cmd.Dir, cmd.Stdout, cmd.Stderr, cmd.Env, cmd.SysProcAttr
+		if cfg.Wrap != nil {
+			cfg.Wrap(shell)
+		}
+		cmd = shell
+		err = cmd.Start()
+	}
+	if err != nil {
 		return fail("usererror", CodeStartError, "The task process could not be started: "+err.Error())
 	}
 	done := make(chan error, 1)
@@ -326,4 +344,26 @@ func exitCodeOf(cmd *exec.Cmd, err error) *int {
 	}
 	_ = err
 	return &code
+}
+
+// directArgv returns the argument vector /bin/sh -c would execute for a
+// command line that is one simple command naming its program by path (the
+// first word contains "/") and has no character the shell treats specially
+// (quotes, $, globs, ~, #, redirections, separators, backslashes, newlines):
+// for such a line the shell only splits words on blanks and execs. It
+// returns nil for every other command line, which then runs under the shell.
+func directArgv(line string) []string {
+	for _, r := range line {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case strings.ContainsRune("/._-+,:=@%", r), r == ' ', r == '\t':
+		default:
+			return nil
+		}
+	}
+	argv := strings.Fields(line)
+	if len(argv) == 0 || !strings.Contains(argv[0], "/") || strings.Contains(argv[0], "=") {
+		return nil
+	}
+	return argv
 }

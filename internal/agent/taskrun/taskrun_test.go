@@ -328,3 +328,66 @@ func TestClosedNodeRootFallsBackToAgentUser(t *testing.T) {
 		t.Fatalf("report %+v failure %+v", r, r.Failure)
 	}
 }
+
+func TestDirectArgv(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		"/bin/true":                   "[/bin/true]",
+		"  /bin/echo  a   b=c --x=1 ": "[/bin/echo a b=c --x=1]",
+		"./run.sh arg":                "[./run.sh arg]",
+		"true":                        "[]",
+		"exit 3":                      "[]",
+		"A=1 /bin/env":                "[]",
+		"/bin/echo $HOME":             "[]",
+		"/bin/echo 'a b'":             "[]",
+		"/bin/ls *":                   "[]",
+		"/bin/true; /bin/false":       "[]",
+		"/bin/echo a > f":             "[]",
+		"/bin/echo ~":                 "[]",
+		"/bin/echo a # c":             "[]",
+		"/bin/echo a\\ b":             "[]",
+		"/bin/echo a\nb":              "[]",
+		"":                            "[]",
+	}
+	for in, want := range cases {
+		if got := fmt.Sprint(directArgv(in)); got != want {
+			t.Errorf("%q: %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestDirectExecFallsBackToShell(t *testing.T) {
+	t.Parallel()
+	d := dirs(t)
+	script := filepath.Join(d.NodeRoot, "noshebang.sh")
+	if err := os.WriteFile(script, []byte("echo from-script\nexit 4\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := RunTask(t.Context(), Config{}, d, nodeproto.TaskLease{JobID: "j", TaskID: "s", CommandLine: script,
+		UserIdentity: nodeproto.UserIdentity{AutoUserElevation: "admin"}})
+	if r.ExitCode == nil || *r.ExitCode != 4 || read(t, filepath.Join(TaskDir(d, "j", "s"), "stdout.txt")) != "from-script\n" {
+		t.Fatalf("report %+v exit %v", r, r.ExitCode)
+	}
+	r = RunTask(t.Context(), Config{}, d, nodeproto.TaskLease{JobID: "j", TaskID: "m", CommandLine: "/no/such/program"})
+	if r.ExitCode == nil || *r.ExitCode != 127 {
+		t.Fatalf("missing program: exit %v failure %+v", r.ExitCode, r.Failure)
+	}
+}
+
+func FuzzDirectArgv(f *testing.F) {
+	for _, s := range []string{"/bin/true", "/bin/echo a b", "echo $x", "/bin/a 'b c'", "./x\ty"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		argv := directArgv(s)
+		if argv == nil {
+			return
+		}
+		if strings.Join(argv, " ") != strings.Join(strings.Fields(s), " ") || !strings.Contains(argv[0], "/") {
+			t.Fatalf("%q -> %q", s, argv)
+		}
+		if strings.ContainsAny(s, "$'\"`\\;&|<>(){}*?[]~#!\n") {
+			t.Fatalf("%q has shell syntax but was split to %q", s, argv)
+		}
+	})
+}
