@@ -332,6 +332,8 @@ type assignmentFilter struct {
 	principalID string
 }
 
+var andSplit = regexp.MustCompile(`(?i)\s+and\s+`)
+
 var principalFilter = regexp.MustCompile(`(?i)^(?:principalId\s+eq\s+'([^']*)'|assignedTo\('([^']*)'\))$`)
 
 // parseAssignmentFilter parses "atScope()", "principalId eq '<id>'",
@@ -341,7 +343,7 @@ func parseAssignmentFilter(f string) (assignmentFilter, error) {
 	if strings.TrimSpace(f) == "" {
 		return out, nil
 	}
-	for _, term := range regexp.MustCompile(`(?i)\s+and\s+`).Split(strings.TrimSpace(f), -1) {
+	for _, term := range andSplit.Split(strings.TrimSpace(f), -1) {
 		term = strings.TrimSpace(term)
 		switch m := principalFilter.FindStringSubmatch(term); {
 		case strings.EqualFold(term, "atScope()"):
