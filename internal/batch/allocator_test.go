@@ -332,3 +332,38 @@ func testTwoReplicas(t *testing.T, e *env) {
 		t.Fatalf("started %d nodes", started)
 	}
 }
+
+func TestNodeRendering(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	body := armPool(1, uami1)
+	e.put("p1", body)
+	e.settle("p1")
+	n := e.nodes_("p1")[0]
+	auth, err := e.svc.NodeAuthenticate(context.Background(), credOf(e, n.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := 0
+	end := time.Date(2026, 11, 29, 18, 1, 0, 0, time.UTC)
+	if _, err := e.svc.NodeHeartbeat(context.Background(), auth, nodeproto.HeartbeatRequest{State: "idle",
+		StartTaskInfo: &nodeproto.StartTaskInfo{State: "completed", StartTime: end.Add(-time.Second), EndTime: &end, ExitCode: &code, Result: "success"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.svc.NodeGet(context.Background(), e.acct.Key(), "P1", n.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := RenderNodeDataPlane(got, "https://h/pools/p1/nodes/"+n.ID)
+	ids := m["identities"].([]map[string]any)
+	si := m["startTaskInfo"].(map[string]any)
+	if m["state"] != "idle" || m["isDedicated"] != true || m["vmSize"] != "standard_d2s_v3" || len(ids) != 1 || ids[0]["clientId"] != "cid-id1" ||
+		si["exitCode"] != 0 || si["result"] != "success" || si["endTime"] != "2026-11-29T18:01:00.0000000Z" {
+		t.Fatalf("node JSON = %v", m)
+	}
+	// A node of another pool is not found through this pool.
+	e.put("p2", armPool(0))
+	if _, err := e.svc.NodeGet(context.Background(), e.acct.Key(), "p2", n.ID); cobalt.ErrorReason(err) != "NodeNotFound" {
+		t.Fatalf("cross-pool get: %v", err)
+	}
+}
