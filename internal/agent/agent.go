@@ -327,6 +327,10 @@ func (a *Agent) setup() error {
 		}
 		a.iso = iso
 	}
+	trust, err := writeCABundle(root, a.cfg.CAFile)
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
 	a.baseEnv = append([]string{
 		"AZ_BATCH_NODE_ROOT_DIR=" + a.dirs.NodeRoot,
 		"AZ_BATCH_NODE_SHARED_DIR=" + a.dirs.Shared,
@@ -335,7 +339,7 @@ func (a *Agent) setup() error {
 		"AZ_BATCH_NODE_ID=" + a.cfg.NodeID,
 		"AZ_BATCH_ACCOUNT_NAME=" + a.node.AccountName,
 		"AZ_BATCH_NODE_IS_DEDICATED=true",
-	}, a.iso.env()...)
+	}, append(trust, a.iso.env()...)...)
 	return nil
 }
 
