@@ -41,6 +41,8 @@ type client struct {
 	tokens  *tokenCache
 	// poll is the longest wait between two polls of a long-running operation.
 	poll time.Duration
+	// warn receives the services' HTTP Warning headers, as az prints them.
+	warn io.Writer
 }
 
 // newHTTPClient returns an HTTP client that trusts the system roots plus
@@ -118,6 +120,7 @@ func (c *client) do(ctx context.Context, r request) (*http.Response, error) {
 			return nil, err
 		}
 		if success(resp.StatusCode, r.ok) {
+			c.printWarnings(resp.Header)
 			return resp, nil
 		}
 		if resp.StatusCode == http.StatusUnauthorized && r.scope != "" && attempt == 0 && c.tokens.forget(r.scope) {
@@ -130,6 +133,20 @@ func (c *client) do(ctx context.Context, r request) (*http.Response, error) {
 		}
 		return nil, &apiError{Status: resp.StatusCode, Code: http.StatusText(resp.StatusCode),
 			Message: fmt.Sprintf("%s %s returned status %d", r.method, redactURL(r.url), resp.StatusCode)}
+	}
+}
+
+// printWarnings shows each `Warning: 299 - "text"` header as "WARNING: text".
+func (c *client) printWarnings(h http.Header) {
+	if c.warn == nil {
+		return
+	}
+	for _, v := range h.Values("Warning") {
+		text := v
+		if _, rest, ok := strings.Cut(v, " - "); ok {
+			text = rest
+		}
+		fmt.Fprintln(c.warn, "WARNING:", strings.Trim(text, `"`))
 	}
 }
 
@@ -344,5 +361,5 @@ func clientFor(g *globals, dir string, p *profile) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &client{http: hc, profile: p, tokens: newTokenCache(dir, cred), poll: 5 * time.Second}, nil
+	return &client{http: hc, profile: p, tokens: newTokenCache(dir, cred), poll: 5 * time.Second, warn: g.Stderr}, nil
 }

@@ -314,3 +314,13 @@ func TestRetryOnceAfter401(t *testing.T) {
 		t.Fatalf("got %v calls=%d", err, calls.Load())
 	}
 }
+
+func TestWarnings(t *testing.T) {
+	t.Parallel()
+	var w bytes.Buffer
+	c := &client{warn: &w}
+	c.printWarnings(http.Header{"Warning": {`299 - "Existing nodes keep their identities."`, "plain"}})
+	if w.String() != "WARNING: Existing nodes keep their identities.\nWARNING: plain\n" {
+		t.Fatalf("got %q", w.String())
+	}
+}
