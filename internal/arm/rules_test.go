@@ -313,6 +313,9 @@ func TestStorageAccounts(t *testing.T) {
 	if raw, err := base64.StdEncoding.DecodeString(k1[0]); err != nil || len(raw) != 64 {
 		t.Fatalf("key %q is not 64 random bytes in base64", k1[0])
 	}
+	if _, lk, err := f.srv.LookupStorageAccount(context.Background(), "ACCT1"); err != nil || lk[0] != k1[0] {
+		t.Fatalf("LookupStorageAccount before regeneration = %v, %v", lk, err)
+	}
 	k2 := keys(f.must(f.do(adminOID, "POST", saPath+"/acct1/regenerateKey"+saV, `{"keyName":"key1"}`), 200))
 	if k2[0] == k1[0] || k2[1] != k1[1] {
 		t.Fatalf("regenerate key1: %v -> %v", k1, k2)

@@ -68,8 +68,9 @@ type Server struct {
 	versions map[string][]string // lower-case type -> api-versions
 	cascades []CascadeFunc
 
-	ops    *operations
-	tokens *tokenCache
+	ops      *operations
+	tokens   *tokenCache
+	accounts *accountCache
 }
 
 // New returns a front door with the Microsoft.Resources, Microsoft.ManagedIdentity,
@@ -100,6 +101,7 @@ func New(cfg Config) (*Server, error) {
 		versions: map[string][]string{}}
 	s.ops = newOperations(s)
 	s.tokens = newTokenCache()
+	s.accounts = &accountCache{entries: map[string]accountEntry{}}
 	for _, l := range []string{"subscriptions", "resourceGroups", "providers"} {
 		s.literals[strings.ToLower(l)] = l
 	}
@@ -553,6 +555,9 @@ func (s *Server) deleteStored(ctx context.Context, res store.Resource) error {
 	}
 	if err := s.cfg.Store.ResourceDelete(ctx, res.Key); err != nil && !cobalt.IsCode(err, cobalt.ENotFound) {
 		return err
+	}
+	if res.Type == strings.ToLower(typeStorageAccount) {
+		s.accounts.clear()
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
@@ -429,6 +430,7 @@ func (p *storageProvider) regenerateKey(w http.ResponseWriter, r *Request) error
 		res.Body, err = json.Marshal(a)
 		return err
 	})
+	p.s.accounts.clear()
 	if cobalt.IsCode(err, cobalt.ENotFound) {
 		return r.ResourceNotFound(r.ID)
 	}
@@ -471,9 +473,53 @@ func (p *storageProvider) list(w http.ResponseWriter, r *Request) error {
 	return nil
 }
 
+// accountCache remembers found storage accounts for the blob service's
+// per-request lookups. Key regeneration and deletion through this front door
+// clear it at once; other replicas' changes are seen within accountCacheTTL.
+type accountCache struct {
+	mu      sync.Mutex
+	entries map[string]accountEntry
+}
+
+type accountEntry struct {
+	id   cobalt.ResourceID
+	keys [2]string
+	at   time.Time
+}
+
+const accountCacheTTL = 2 * time.Second
+
+func (c *accountCache) clear() {
+	c.mu.Lock()
+	clear(c.entries)
+	c.mu.Unlock()
+}
+
 // LookupStorageAccount returns the ID and the two keys (base64) of the
 // storage account with the given name, or ENotFound.
 func (s *Server) LookupStorageAccount(ctx context.Context, name string) (cobalt.ResourceID, [2]string, error) {
+	name = strings.ToLower(name)
+	now := time.Now()
+	s.accounts.mu.Lock()
+	e, ok := s.accounts.entries[name]
+	s.accounts.mu.Unlock()
+	if ok && now.Sub(e.at) < accountCacheTTL {
+		return e.id, e.keys, nil
+	}
+	id, keys, err := s.lookupStorageAccount(ctx, name)
+	if err != nil {
+		return id, keys, err
+	}
+	s.accounts.mu.Lock()
+	if len(s.accounts.entries) > 10000 {
+		clear(s.accounts.entries)
+	}
+	s.accounts.entries[name] = accountEntry{id: id, keys: keys, at: now}
+	s.accounts.mu.Unlock()
+	return id, keys, nil
+}
+
+func (s *Server) lookupStorageAccount(ctx context.Context, name string) (cobalt.ResourceID, [2]string, error) {
 	res, err := s.findAccount(ctx, name)
 	if err != nil {
 		return cobalt.ResourceID{}, [2]string{}, err
