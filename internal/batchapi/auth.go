@@ -141,7 +141,7 @@ func (rc *reqCtx) authenticateSharedKey(header string) error {
 	if date == "" {
 		return authFailed(http.StatusForbidden, "The request carries neither an ocp-date nor a Date header.")
 	}
-	t, perr := http.ParseTime(date)
+	t, perr := parseHTTPDate(date)
 	if perr != nil {
 		return authFailed(http.StatusForbidden, "The ocp-date/Date header is not an RFC1123 date.")
 	}

@@ -37,7 +37,7 @@ func (rc *reqCtx) conditions() (jobs.Conditions, error) {
 		dst  **time.Time
 	}{{"If-Modified-Since", &c.IfModifiedSince}, {"If-Unmodified-Since", &c.IfUnmodifiedSince}} {
 		if v := h.Get(hd.name); v != "" {
-			t, err := http.ParseTime(v)
+			t, err := parseHTTPDate(v)
 			if err != nil {
 				return c, newError(http.StatusBadRequest, codeInvalidHeader,
 					"The value for one of the HTTP headers is not in the correct format.",

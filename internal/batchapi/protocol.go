@@ -2,6 +2,7 @@ package batchapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -127,6 +128,21 @@ func (rc *reqCtx) maxResults() (int, error) {
 	return n, nil
 }
 
+// parseHTTPDate parses a date header: the HTTP formats, and RFC1123 with any
+// zone name, because azbatch formats its conditional and ocp-date headers
+// with time.RFC1123 in the time's own zone ("... UTC").
+func parseHTTPDate(v string) (time.Time, error) {
+	if t, err := http.ParseTime(v); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{time.RFC1123, time.RFC1123Z} {
+		if t, err := time.Parse(layout, strings.TrimSpace(v)); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, errors.New("not an HTTP date")
+}
+
 // etagMatches compares an If-Match/If-None-Match header with an ETag,
 // ignoring quotes and the weak prefix (Batch ETags are sent unquoted).
 func etagMatches(header, etag string) bool {
@@ -153,7 +169,7 @@ func (rc *reqCtx) checkConditions(etag string, lastModified time.Time, read bool
 		return failed()
 	}
 	if v := h.Get("If-Unmodified-Since"); v != "" {
-		t, err := http.ParseTime(v)
+		t, err := parseHTTPDate(v)
 		if err != nil {
 			return newError(http.StatusBadRequest, codeInvalidHeader, "The value for one of the HTTP headers is not in the correct format.", "HeaderName", "If-Unmodified-Since", "HeaderValue", truncate(v, 100))
 		}
@@ -168,7 +184,7 @@ func (rc *reqCtx) checkConditions(etag string, lastModified time.Time, read bool
 		return failed()
 	}
 	if v := h.Get("If-Modified-Since"); v != "" {
-		t, err := http.ParseTime(v)
+		t, err := parseHTTPDate(v)
 		if err != nil {
 			return newError(http.StatusBadRequest, codeInvalidHeader, "The value for one of the HTTP headers is not in the correct format.", "HeaderName", "If-Modified-Since", "HeaderValue", truncate(v, 100))
 		}

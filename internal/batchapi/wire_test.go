@@ -305,3 +305,20 @@ func TestCheckConditions(t *testing.T) {
 		}
 	}
 }
+
+func TestParseHTTPDate(t *testing.T) {
+	t.Parallel()
+	want := time.Date(2026, 11, 29, 17, 0, 22, 0, time.UTC)
+	for _, v := range []string{"Sun, 29 Nov 2026 17:00:22 GMT", "Sun, 29 Nov 2026 17:00:22 UTC",
+		"Sun, 29 Nov 2026 18:00:22 +0100", "Sunday, 29-Nov-26 17:00:22 GMT"} {
+		got, err := parseHTTPDate(v)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("parseHTTPDate(%q) = %v, %v", v, got, err)
+		}
+	}
+	for _, v := range []string{"", "yesterday", "2026-11-29T17:00:22Z"} {
+		if _, err := parseHTTPDate(v); err == nil {
+			t.Errorf("parseHTTPDate(%q) accepted", v)
+		}
+	}
+}
