@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,7 +16,9 @@ import (
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/rbac"
 	"github.com/cobaltbatch/cobalt/internal/store"
+	"github.com/cobaltbatch/cobalt/internal/store/postgres"
 	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
+	"github.com/cobaltbatch/cobalt/internal/store/storetest"
 )
 
 const (
@@ -53,6 +56,27 @@ func (d memDirectory) DeletePrincipal(ctx context.Context, objectID string) erro
 	return d.s.PrincipalDelete(ctx, objectID)
 }
 
+// openTestStore returns a temporary SQLite store, or, when TEST_POSTGRES_URL
+// is set, a store in a fresh PostgreSQL schema: the front door's tests then
+// run on both backends.
+func openTestStore(t testing.TB) store.Store {
+	t.Helper()
+	var (
+		st  store.Store
+		err error
+	)
+	if u := os.Getenv("TEST_POSTGRES_URL"); u != "" {
+		st, err = postgres.Open(context.Background(), storetest.NewPostgresSchema(t, u), nil)
+	} else {
+		st, err = sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "cobalt.db"), nil)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
 type fixture struct {
 	t   testing.TB
 	s   store.Store
@@ -65,11 +89,7 @@ func newFixture(t *testing.T, providers ...Provider) *fixture { return newFixtur
 
 func newFixtureTB(t testing.TB, providers ...Provider) *fixture {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "cobalt.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openTestStore(t)
 	az := rbac.New(st)
 	srv, err := New(Config{Store: st, Validator: tokenValidator{}, Authz: az, Directory: memDirectory{st},
 		TenantID: testTenant, SubscriptionID: testSub, Location: "eastus", BlobEndpoint: "https://127.0.0.1:10000",
