@@ -2,13 +2,16 @@ package rbac
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/store"
+	"github.com/cobaltbatch/cobalt/internal/store/postgres"
 	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
+	"github.com/cobaltbatch/cobalt/internal/store/storetest"
 )
 
 func TestMatch(t *testing.T) {
@@ -112,9 +115,19 @@ func TestBuiltInRoles(t *testing.T) {
 	}
 }
 
+// openStore returns a temporary SQLite store, or a fresh PostgreSQL schema
+// when TEST_POSTGRES_URL is set.
 func openStore(t *testing.T) store.Store {
 	t.Helper()
-	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "cobalt.db"), nil)
+	var (
+		s   store.Store
+		err error
+	)
+	if u := os.Getenv("TEST_POSTGRES_URL"); u != "" {
+		s, err = postgres.Open(context.Background(), storetest.NewPostgresSchema(t, u), nil)
+	} else {
+		s, err = sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "cobalt.db"), nil)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
