@@ -38,7 +38,8 @@ type Route struct {
 	// The front door folds the case of the request path's literal segments
 	// (subscriptions, resourceGroups, providers, namespaces, types, actions) to
 	// the registered spelling before matching, so "/resourcegroups/" matches;
-	// names keep the case the client sent. Read wildcards with r.PathValue.
+	// names keep the case the client sent. A literal takes the spelling it was
+	// first registered with by any provider. Read wildcards with r.PathValue.
 	Pattern string
 	// Type is the resource type whose api-versions apply (registered with
 	// Registrar.APIVersions), for example "Microsoft.Batch/batchAccounts".
@@ -76,8 +77,10 @@ func (g *Registrar) APIVersions(resourceType string, versions ...string) {
 	g.s.addVersions(resourceType, versions...)
 }
 
-// OnDelete registers a cascade hook, called when a resource group or a
-// resource is deleted through the front door (including Server.DeleteScope).
+// OnDelete registers a cascade hook, called by Server.DeleteScope: when a
+// resource group is deleted (from its long-running operation) and when a
+// built-in provider deletes a parent resource (a storage account). Hooks
+// receive every deleted scope and must ignore those that own nothing of theirs.
 func (g *Registrar) OnDelete(fn CascadeFunc) { g.s.addCascade(fn) }
 
 // Server returns the front door, for its lookups (LookupIdentity,
