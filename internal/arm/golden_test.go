@@ -85,6 +85,7 @@ func TestGolden(t *testing.T) {
 		{"subscription_list", "GET", "/subscriptions" + rgV, nil, 200},
 		{"identity_create", "PUT", miPath + "/uami1" + miV, `{"location":"eastus","tags":{"k":"v"}}`, 201},
 		{"identity_get_2023-01-31", "GET", miPath + "/uami1?api-version=2023-01-31", nil, 200},
+		{"identity_get_2026-05-31", "GET", miPath + "/uami1?api-version=2026-05-31", nil, 200},
 		{"identity_list", "GET", miPath + miV, nil, 200},
 		{"roleassignment_create", "PUT", raPath + "/" + guid1 + raV, map[string]any{"properties": map[string]any{
 			"roleDefinitionId": subPath + "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.RoleStorageBlobDataReader,

@@ -31,6 +31,14 @@ type IdentityProperties struct {
 	PrincipalID    string `json:"principalId"`
 	ClientID       string `json:"clientId"`
 	IsolationScope string `json:"isolationScope,omitempty"`
+	// AssignmentRestrictions appears from api-version 2026-05-31.
+	AssignmentRestrictions *AssignmentRestrictions `json:"assignmentRestrictions,omitempty"`
+}
+
+// AssignmentRestrictions limits which resource providers may use an identity
+// (api-version 2026-05-31); Cobalt records none.
+type AssignmentRestrictions struct {
+	Providers []string `json:"providers"`
 }
 
 // Identity is the JSON of a user-assigned managed identity.
@@ -60,7 +68,8 @@ func (p *identityProvider) Register(g *Registrar) error {
 	return nil
 }
 
-func renderIdentity(res store.Resource, apiVersion string) (Identity, error) {
+// decodeIdentity returns a stored identity as stored.
+func decodeIdentity(res store.Resource) (Identity, error) {
 	var m Identity
 	if err := json.Unmarshal(res.Body, &m); err != nil {
 		return m, err
@@ -70,8 +79,21 @@ func renderIdentity(res store.Resource, apiVersion string) (Identity, error) {
 		return m, err
 	}
 	m.ID, m.Name, m.Type = id.String(), id.Name(), typeIdentity
+	return m, nil
+}
+
+// renderIdentity returns a stored identity as the given api-version shows it.
+func renderIdentity(res store.Resource, apiVersion string) (Identity, error) {
+	m, err := decodeIdentity(res)
+	if err != nil {
+		return m, err
+	}
 	if apiVersion < "2024-11-30" {
 		m.Properties.IsolationScope = ""
+	}
+	m.Properties.AssignmentRestrictions = nil
+	if apiVersion >= "2026-05-31" {
+		m.Properties.AssignmentRestrictions = &AssignmentRestrictions{Providers: []string{}}
 	}
 	return m, nil
 }
@@ -106,7 +128,7 @@ func (p *identityProvider) put(w http.ResponseWriter, r *Request) error {
 			return err
 		}
 		updated, err := r.Store().ResourceUpdate(r.Context(), r.ID.Key(), func(res *store.Resource) error {
-			m, err := renderIdentity(*res, "9999")
+			m, err := decodeIdentity(*res)
 			if err != nil {
 				return err
 			}
@@ -183,7 +205,7 @@ func (p *identityProvider) patch(w http.ResponseWriter, r *Request) error {
 		if err := CheckPreconditions(r.Request, ETag(res.Version)); err != nil {
 			return err
 		}
-		m, err := renderIdentity(*res, "9999")
+		m, err := decodeIdentity(*res)
 		if err != nil {
 			return err
 		}
@@ -317,7 +339,7 @@ func (s *Server) LookupIdentity(ctx context.Context, resourceID string) (cobalt.
 	if err != nil {
 		return cobalt.Principal{}, err
 	}
-	m, err := renderIdentity(res, "9999")
+	m, err := decodeIdentity(res)
 	if err != nil {
 		return cobalt.Principal{}, err
 	}
