@@ -18,7 +18,7 @@ const typeIdentity = "Microsoft.ManagedIdentity/userAssignedIdentities"
 // v1.3.0 and @azure/arm-msi 2.2.0 send 2024-11-30).
 var identityVersions = []string{
 	"2015-08-31-preview", "2018-11-30", "2021-09-30-preview", "2022-01-31-preview", "2023-01-31",
-	"2023-07-31-preview", "2024-11-30", "2025-01-31-preview", "2026-04-30", "2026-05-31",
+	"2023-07-31-preview", "2024-11-30", "2025-01-31-preview", "2025-05-31-preview", "2026-04-30", "2026-05-31",
 }
 
 // identityNamePattern is Azure's naming rule for user-assigned identities:
