@@ -21,8 +21,8 @@ const (
 // authorizationVersions are the Microsoft.Authorization api-versions
 // (armauthorization/v2 sends 2022-04-01).
 var (
-	roleAssignmentVersions = []string{"2015-07-01", "2018-01-01-preview", "2018-09-01-preview", "2020-03-01-preview",
-		"2020-04-01-preview", "2020-08-01-preview", "2020-10-01-preview", "2022-01-01-preview", "2022-04-01"}
+	roleAssignmentVersions = []string{"2015-07-01", "2018-01-01-preview", "2018-09-01-preview",
+		"2020-04-01-preview", "2020-08-01-preview", "2020-10-01-preview", "2022-04-01"}
 	roleDefinitionVersions = []string{"2015-07-01", "2018-01-01-preview", "2022-04-01", "2022-05-01-preview"}
 )
 
