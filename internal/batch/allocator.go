@@ -86,8 +86,7 @@ func (s *Service) Reconcile(ctx context.Context, owner string) error {
 			if !s.needsWork(p, c) {
 				continue
 			}
-			added, err := s.reconcilePool(ctx, owner, r.AccountKey, r.ID, &total)
-			_ = added
+			_, err = s.reconcilePool(ctx, owner, r.AccountKey, r.ID, &total)
 			if err != nil && !errors.Is(err, errLeaseHeld) && !cobalt.IsCode(err, cobalt.ENotFound) {
 				errs = append(errs, fmt.Errorf("pool %s: %w", r.ID, err))
 			}

@@ -1,7 +1,6 @@
 package batch
 
 import (
-	"encoding/json"
 	"sort"
 	"strings"
 )
@@ -399,5 +398,3 @@ func dpStartTask(st *StartTask) map[string]any {
 func sortIdentities(ids []IdentityInfo) {
 	sort.Slice(ids, func(i, j int) bool { return lower(ids[i].ResourceID) < lower(ids[j].ResourceID) })
 }
-
-var _ = json.Marshal

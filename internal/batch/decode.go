@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/cobaltbatch/cobalt"
@@ -278,5 +277,3 @@ func firstNonEmpty(s ...string) string {
 	}
 	return ""
 }
-
-func fmtInt(i int) string { return fmt.Sprint(i) }

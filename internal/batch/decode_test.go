@@ -62,7 +62,7 @@ func dpPool(mut func(m map[string]any)) []byte {
 			"nodeAgentSKUId": "batch.node.ubuntu 22.04"},
 		"targetDedicatedNodes": 2, "taskSlotsPerNode": 2, "taskSchedulingPolicy": map[string]any{"nodeFillType": "pack"},
 		"startTask": map[string]any{"commandLine": "/bin/sh -c true", "waitForSuccess": false, "maxTaskRetryCount": 2,
-			"userIdentity": map[string]any{"autoUser": map[string]any{"scope": "pool", "elevationLevel": "admin"}},
+			"userIdentity":  map[string]any{"autoUser": map[string]any{"scope": "pool", "elevationLevel": "admin"}},
 			"resourceFiles": []any{map[string]any{"httpUrl": "https://127.0.0.1/x", "filePath": "x"}}},
 		"metadata": []any{map[string]any{"name": "k", "value": "v"}},
 		"userAccounts": []any{map[string]any{"name": "u", "password": "secret", "elevationLevel": "admin",

@@ -1,9 +1,6 @@
 package batch
 
-import (
-	"encoding/json"
-	"time"
-)
+import "time"
 
 // Spec is a decoded pool request: the user-settable properties of a pool and
 // which of them the request carried. It is what both renderings decode to.
@@ -40,7 +37,6 @@ const (
 	FTags         Field = "tags"
 	FIdentity     Field = "identity"
 	FExtra        Field = "extra"
-	fieldSentinel Field = ""
 )
 
 var allFields = []Field{FDisplayName, FVMSize, FVMConfig, FScale, FInterNode, FNetwork, FStartTask, FTaskSlots, FPolicy,
@@ -126,12 +122,4 @@ func NewPool(id string, spec *Spec, now time.Time) *Pool {
 	p.State, p.AllocationState = PoolActive, AllocSteady
 	p.CreationTime, p.LastModified, p.StateTransitionTime, p.AllocationStateTransitionTime = now, now, now, now
 	return p
-}
-
-// rawOrNil returns nil for an absent or null value.
-func rawOrNil(r json.RawMessage) json.RawMessage {
-	if len(r) == 0 || string(r) == "null" {
-		return nil
-	}
-	return r
 }

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-
-	"github.com/cobaltbatch/cobalt"
 )
 
 var poolIDRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -212,5 +210,3 @@ func vmSizeNames() string {
 	}
 	return strings.Join(n, ", ")
 }
-
-var _ = cobalt.EInvalid

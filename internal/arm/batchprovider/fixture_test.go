@@ -60,7 +60,9 @@ func (d *directory) CreateManagedIdentityPrincipal(ctx context.Context, tenantID
 	d.seq++
 	n := d.seq
 	d.mu.Unlock()
-	g := func(prefix string) string { return prefix + strings.Repeat("0", 7) + "-0000-4000-8000-" + hex.EncodeToString([]byte{byte(n >> 8), byte(n), 0, 0, 0, 0}) }
+	g := func(prefix string) string {
+		return prefix + strings.Repeat("0", 7) + "-0000-4000-8000-" + hex.EncodeToString([]byte{byte(n >> 8), byte(n), 0, 0, 0, 0})
+	}
 	p := cobalt.Principal{ObjectID: g("1"), ClientID: g("2"), TenantID: tenantID, Kind: cobalt.KindManagedIdentity, DisplayName: displayName, ResourceID: resourceID}
 	_, err := d.s.PrincipalCreate(ctx, store.PrincipalRecord{Principal: p})
 	return p, err

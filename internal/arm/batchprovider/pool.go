@@ -10,7 +10,6 @@ import (
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/arm"
 	"github.com/cobaltbatch/cobalt/internal/batch"
-	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
 const assignAction = "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action"
@@ -222,5 +221,3 @@ func (p *Provider) poolStopResize(w http.ResponseWriter, r *arm.Request) error {
 	p.writePool(w, acct, pool, "")
 	return nil
 }
-
-var _ = store.Page{}

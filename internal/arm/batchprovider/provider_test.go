@@ -1,7 +1,6 @@
 package batchprovider
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -280,5 +279,3 @@ func TestCascade(t *testing.T) {
 		t.Fatalf("%d nodes left", len(ns))
 	}
 }
-
-var _ = json.Marshal

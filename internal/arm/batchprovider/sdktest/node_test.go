@@ -160,7 +160,9 @@ func TestArmBatchNodeSDK(t *testing.T) {
 	put(rg+"?api-version=2021-04-01", `{"location":"eastus"}`)
 	idRG := "/subscriptions/" + subID + "/resourceGroups/identities"
 	put(idRG+"?api-version=2021-04-01", `{"location":"eastus"}`)
-	uami := func(n string) string { return idRG + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/" + n }
+	uami := func(n string) string {
+		return idRG + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/" + n
+	}
 	put(uami("id1")+"?api-version=2023-01-31", `{"location":"eastus"}`)
 	put(uami("id2")+"?api-version=2023-01-31", `{"location":"eastus"}`)
 	p1, err := fd.LookupIdentity(ctx, uami("id1"))
@@ -191,8 +193,8 @@ func TestArmBatchNodeSDK(t *testing.T) {
 		Accounts        []string          `json:"accounts"`
 		Created         struct {
 			ID, Type, Etag, AllocationState, VMSize, NodeFillType, StartTask string
-			Identities                                                        map[string]struct{ PrincipalID, ClientID string }
-			TaskSlotsPerNode, Target                                          int
+			Identities                                                       map[string]struct{ PrincipalID, ClientID string }
+			TaskSlotsPerNode, Target                                         int
 		} `json:"created"`
 		AgainSameIdentity bool                                              `json:"againSameIdentity"`
 		UpdatedIdentities map[string]struct{ PrincipalID, ClientID string } `json:"updatedIdentities"`
@@ -204,7 +206,7 @@ func TestArmBatchNodeSDK(t *testing.T) {
 			StatusCode int    `json:"statusCode"`
 			Code       string `json:"code"`
 		}
-		PlainName       string `json:"plainName"`
+		PlainName       string                   `json:"plainName"`
 		AfterDelete     struct{ StatusCode int } `json:"afterDelete"`
 		AcctAfterDelete struct{ StatusCode int } `json:"acctAfterDelete"`
 	}
