@@ -39,7 +39,16 @@ type seed struct {
 // it, then a task that asks the node's IMDS for a token with the documented
 // curl and reads the blob with that token.
 func TestSeedWalkthrough(t *testing.T) {
-	e := startIsolated(t)
+	for _, isolation := range []string{"netns", "process"} {
+		t.Run(isolation, func(t *testing.T) {
+			t.Parallel()
+			testSeedWalkthrough(t, isolation)
+		})
+	}
+}
+
+func testSeedWalkthrough(t *testing.T, isolation string) {
+	e := startWith(t, server.Options{Isolation: isolation})
 	c := ctx(t)
 	s := e.seedResources(t, c)
 
@@ -51,8 +60,14 @@ func TestSeedWalkthrough(t *testing.T) {
 	if _, err := bc.CreateJob(c, azbatch.CreateJobContent{ID: to.Ptr("job1"), PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr(s.pool)}}, nil); err != nil {
 		t.Fatalf("CreateJob: %v", err)
 	}
+	// A netns node serves IMDS on 169.254.169.254 as Azure does; a process
+	// node offers the App Service protocol every Azure SDK honours.
 	script := fmt.Sprintf(`set -e
-curl -sS 'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://storage.azure.com/' -H Metadata:true > token.json
+if [ -n "$IDENTITY_ENDPOINT" ]; then
+  curl -sS "$IDENTITY_ENDPOINT?api-version=2019-08-01&resource=https://storage.azure.com/" -H "X-IDENTITY-HEADER: $IDENTITY_HEADER" > token.json
+else
+  curl -sS 'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://storage.azure.com/' -H Metadata:true > token.json
+fi
 token=$(sed -e 's/.*"access_token":"\([^"]*\)".*/\1/' token.json)
 blob=$(curl -sS --fail-with-body -H "Authorization: Bearer $token" -H 'x-ms-version: 2021-08-06' '%s')
 echo "$blob"
@@ -77,7 +92,11 @@ cat "$AZ_BATCH_NODE_SHARED_DIR/from-start-task.txt"`, s.blobURL)
 	if err := json.Unmarshal([]byte(e.taskFile(t, c, bc, "job1", "imds", "wd/token.json")), &imds); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"access_token", "expires_in", "expires_on", "not_before", "resource", "token_type", "client_id"} {
+	fields := []string{"access_token", "expires_in", "expires_on", "not_before", "resource", "token_type", "client_id"}
+	if isolation == "process" { // the App Service protocol's response
+		fields = []string{"access_token", "expires_on", "resource", "token_type", "client_id"}
+	}
+	for _, k := range fields {
 		if _, ok := imds[k].(string); !ok {
 			t.Errorf("IMDS field %s = %#v, want a string", k, imds[k])
 		}
@@ -185,7 +204,7 @@ func (e *env) seedResources(t *testing.T, c context.Context) seed {
 				"nodeAgentSkuId": "batch.node.ubuntu 24.04"}},
 			"scaleSettings": map[string]any{"fixedScale": map[string]any{"targetDedicatedNodes": 1}},
 			"startTask": map[string]any{
-				"commandLine":    `/bin/sh -c "cp start/input.txt $AZ_BATCH_NODE_SHARED_DIR/from-start-task.txt"`,
+				"commandLine":    `/bin/sh -c "install -m 0644 start/input.txt $AZ_BATCH_NODE_SHARED_DIR/from-start-task.txt"`,
 				"waitForSuccess": true,
 				"userIdentity":   map[string]any{"autoUser": map[string]any{"scope": "Pool", "elevationLevel": "Admin"}},
 				"resourceFiles": []any{map[string]any{

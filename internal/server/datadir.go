@@ -44,8 +44,15 @@ func openDataDir(dir string) (*dataDir, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
+	// The directory is traversable (0711) but not listable by others: tasks
+	// run as unprivileged users and must reach their node directories under
+	// it, while every secret in it (seal key, admin credentials, endpoints,
+	// TLS keys) is a 0600 file or sits in a 0700 subdirectory.
+	if err := os.MkdirAll(abs, 0o711); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	if err := os.Chmod(abs, 0o711); err != nil {
+		return nil, fmt.Errorf("data directory permissions: %w", err)
 	}
 	f, err := os.OpenFile(filepath.Join(abs, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {

@@ -2,6 +2,9 @@ package server
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -10,7 +13,16 @@ import (
 func StartTest(t testing.TB, opts Options) *Server {
 	t.Helper()
 	if opts.DataDir == "" {
-		opts.DataDir = t.TempDir()
+		// t.TempDir's parents are 0700; tasks run as unprivileged users must
+		// traverse them to reach their node directories, as they would on a
+		// real installation's path.
+		dir := t.TempDir()
+		for d := dir; d != filepath.Dir(d) && strings.HasPrefix(d, os.TempDir()+string(filepath.Separator)); d = filepath.Dir(d) {
+			if err := os.Chmod(d, 0o711); err != nil {
+				t.Fatal(err)
+			}
+		}
+		opts.DataDir = dir
 	}
 	if opts.Isolation == "" {
 		opts.Isolation = "process"
