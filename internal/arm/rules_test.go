@@ -501,3 +501,27 @@ func TestInterruptedOperationsFail(t *testing.T) {
 	}
 	t.Fatal("the interrupted operation stayed in progress")
 }
+
+func TestProviderRegistrations(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	m := f.must(f.do(adminOID, "GET", subPath+"/providers"+rgV, nil), 200).json(t)
+	names := map[string]bool{}
+	for _, v := range m["value"].([]any) {
+		names[v.(map[string]any)["namespace"].(string)] = true
+	}
+	for _, ns := range []string{"Microsoft.ManagedIdentity", "Microsoft.Authorization", "Microsoft.Storage"} {
+		if !names[ns] {
+			t.Errorf("%s missing from %v", ns, names)
+		}
+	}
+	info := f.must(f.do(adminOID, "GET", subPath+"/providers/microsoft.managedidentity"+rgV, nil), 200).json(t)
+	types := info["resourceTypes"].([]any)
+	if info["registrationState"] != "Registered" || len(types) != 1 || types[0].(map[string]any)["resourceType"] != "userAssignedIdentities" {
+		t.Fatalf("provider %v", info)
+	}
+	f.must(f.do(adminOID, "POST", subPath+"/providers/Microsoft.Storage/register"+rgV, nil), 200)
+	f.wantErr(f.do(adminOID, "GET", subPath+"/providers/Nope.Nope"+rgV, nil), 404, "InvalidResourceNamespace")
+	f.assign(subPath, rbac.RoleReader, readerID)
+	f.wantErr(f.do(readerID, "POST", subPath+"/providers/Microsoft.Storage/register"+rgV, nil), 403, "AuthorizationFailed")
+}

@@ -536,7 +536,7 @@ func (s *Server) lookupStorageAccount(ctx context.Context, name string) (cobalt.
 }
 
 func builtinProviders() []Provider {
-	return []Provider{&resourcesProvider{}, &identityProvider{}, &authorizationProvider{}, &storageProvider{}}
+	return []Provider{&resourcesProvider{}, &identityProvider{}, &authorizationProvider{}, &storageProvider{}, &registrationProvider{}}
 }
 
 // checkNameAvailability answers POST .../providers/Microsoft.Storage/checkNameAvailability.
