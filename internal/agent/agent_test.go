@@ -80,6 +80,14 @@ func startAgent(t testing.TB, f *fakeControlPlane, isolation string, mutate func
 	return a, done
 }
 
+// openGate creates the file gated tasks wait for in the shared directory.
+func openGate(t *testing.T, a *Agent) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(a.Dirs().Shared, "gate"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // reachableTempDir is a temporary directory whose ancestors other users can
 // traverse, as a node root must be for non-admin tasks.
 func reachableTempDir(t testing.TB) string {
@@ -105,9 +113,13 @@ func envValue(env []string, name string) string {
 func TestAgentProcessMode(t *testing.T) {
 	t.Parallel()
 	cfg := nodeConfig(identityA)
-	cfg.StartTask = &nodeproto.StartTask{CommandLine: "echo started > $AZ_BATCH_NODE_SHARED_DIR/marker; sleep 0.3", WaitForSuccess: true}
+	// The start task waits for a gate the test opens once it has seen the
+	// node waiting for it.
+	cfg.StartTask = &nodeproto.StartTask{CommandLine: "while [ ! -e $AZ_BATCH_NODE_SHARED_DIR/gate ]; do sleep 0.02; done; echo started > $AZ_BATCH_NODE_SHARED_DIR/marker", WaitForSuccess: true}
 	f := newFakeControlPlane(t, cfg)
 	a, _ := startAgent(t, f, IsolationProcess, nil)
+	f.waitFor(t, "waitingforstarttask", func() bool { return slices.Contains(f.states, StateWaitingForStart) })
+	openGate(t, a)
 
 	env := a.TaskEnv()
 	for _, name := range []string{"AZ_BATCH_NODE_ROOT_DIR", "AZ_BATCH_NODE_SHARED_DIR", "AZ_BATCH_NODE_STARTUP_DIR",
@@ -196,16 +208,23 @@ curl -sf -H Metadata:true "$AZURE_POD_IDENTITY_AUTHORITY_HOST/metadata/identity/
 func TestAgentSlotsAndStates(t *testing.T) {
 	t.Parallel()
 	f := newFakeControlPlane(t, nodeConfig(identityA)) // 2 slots
-	startAgent(t, f, IsolationProcess, nil)
+	a, _ := startAgent(t, f, IsolationProcess, nil)
 	f.waitFor(t, "idle", func() bool { return slices.Contains(f.states, StateIdle) })
 	f.mu.Lock()
 	for _, id := range []string{"s1", "s2", "s3"} {
-		f.leases = append(f.leases, nodeproto.TaskLease{LeaseID: id, JobID: "j", TaskID: id, CommandLine: "sleep 0.5"})
+		f.leases = append(f.leases, nodeproto.TaskLease{LeaseID: id, JobID: "j", TaskID: id,
+			CommandLine: "while [ ! -e $AZ_BATCH_NODE_SHARED_DIR/gate ]; do sleep 0.02; done"})
 	}
 	f.mu.Unlock()
 	f.waitFor(t, "running", func() bool { return slices.Contains(f.states, StateRunning) })
+	f.waitFor(t, "two leased", func() bool { return len(f.leases) == 1 })
+	openGate(t, a)
 	f.waitFor(t, "all three complete", func() bool {
 		return f.completed("s1") != nil && f.completed("s2") != nil && f.completed("s3") != nil
+	})
+	f.waitFor(t, "idle after running", func() bool {
+		i := slices.Index(f.states, StateRunning)
+		return i >= 0 && slices.Contains(f.states[i:], StateIdle)
 	})
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -216,9 +235,6 @@ func TestAgentSlotsAndStates(t *testing.T) {
 		if r.NodeID == "" || r.WaitSeconds < 1 {
 			t.Errorf("lease request %+v", r)
 		}
-	}
-	if f.states[len(f.states)-1] != StateIdle && !slices.Contains(f.states[1:], StateIdle) {
-		t.Errorf("states %v", f.states)
 	}
 }
 

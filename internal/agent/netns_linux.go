@@ -34,15 +34,30 @@ const NetnsPrefix = "cobalt-"
 // IMDSAddress is the link-local address IMDS serves on inside a namespace.
 const IMDSAddress = "169.254.169.254"
 
+var netnsProbe struct {
+	once sync.Once
+	ok   bool
+}
+
+// netnsSupported reports whether this process can create named network
+// namespaces: root (in the initial user namespace, as a user namespace's
+// root cannot mount /run/netns), the ip command, and a namespace created
+// and deleted once as a probe.
 func netnsSupported() bool {
-	if os.Geteuid() != 0 {
-		return false
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		return false
-	}
-	_, err := os.Stat("/proc/self/ns/net")
-	return err == nil
+	netnsProbe.once.Do(func() {
+		if os.Geteuid() != 0 {
+			return
+		}
+		if _, err := exec.LookPath("ip"); err != nil {
+			return
+		}
+		name := NamespaceName(os.Getpid(), "probe")
+		if err := runIP("netns", "add", name); err != nil {
+			return
+		}
+		netnsProbe.ok = deleteNamespace(name) == nil
+	})
+	return netnsProbe.ok
 }
 
 // NamespaceName is the network namespace name of nodeID when created by the
