@@ -53,7 +53,7 @@ func TestScripts(t *testing.T) {
 			if err := os.MkdirAll(data, 0o711); err != nil {
 				return err
 			}
-			for d := data; d != filepath.Dir(d) && strings.HasPrefix(d, os.TempDir()); d = filepath.Dir(d) {
+			for d := data; d != filepath.Dir(d) && strings.HasPrefix(d, os.TempDir()+string(filepath.Separator)); d = filepath.Dir(d) {
 				if err := os.Chmod(d, 0o711); err != nil {
 					return err
 				}

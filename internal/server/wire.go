@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/agent/local"
@@ -109,7 +111,10 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 		ControlPlaneURL: s.URL("nodeapi"), CAFile: s.ca.CAFile(), Isolation: isolation,
 		Logger: s.log.With("component", "agent"), Now: s.opts.Now, IMDSRateLimit: s.opts.IMDSRateLimit,
 	})
-	nodeRoot := s.dir.file("nodes")
+	nodeRoot, err := s.nodeRootDir()
+	if err != nil {
+		return err
+	}
 	// The jobs service asks the pool service for pools' slots, and the pool
 	// service tells the jobs service about lost nodes: the lookup is filled
 	// once both exist.
@@ -157,6 +162,39 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 		return fmt.Errorf("Microsoft.Batch provider: %w", err)
 	}
 	return s.arm.Register(provider)
+}
+
+// nodeRootDir returns the directory under which nodes get their root
+// directories: DATA/nodes when unprivileged task users can traverse to it (a
+// non-admin task runs as another user, as on Batch), else a directory under
+// the system's temporary directory, named for this installation, as Batch
+// keeps node directories outside any user's home (/mnt/batch/tasks).
+func (s *Server) nodeRootDir() (string, error) {
+	dir := s.dir.file("nodes")
+	if os.Geteuid() != 0 || traversable(s.dir.path) {
+		return dir, os.MkdirAll(dir, 0o755)
+	}
+	alt := filepath.Join(os.TempDir(), "cobalt-nodes-"+s.subID[:8])
+	s.log.Warn("the data directory is not traversable by other users; node directories go elsewhere so tasks can run as Batch's non-admin users",
+		"dataDir", s.dir.path, "nodeDir", alt)
+	if err := os.MkdirAll(alt, 0o711); err != nil {
+		return "", err
+	}
+	return alt, os.Chmod(alt, 0o711)
+}
+
+// traversable reports whether every directory from dir up to the root lets
+// other users through (the execute bit for others).
+func traversable(dir string) bool {
+	for d := dir; ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil || st.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		if d == filepath.Dir(d) {
+			return true
+		}
+	}
 }
 
 // forwardPorts are the ports of the services a task inside a node's network
