@@ -31,7 +31,7 @@ func BenchmarkDispatch10k(b *testing.B) {
 	for range b.N {
 		b.StopTimer()
 		st := newSQLite(b)
-		s := newService(b, st, Config{PollInterval: 50 * time.Millisecond})
+		s := newService(b, st, Config{PollInterval: 50 * time.Millisecond, Pools: poolInfo{TaskSlotsPerNode: slots, NodeFillType: FillSpread}})
 		ctx, cancel := context.WithCancel(context.Background())
 		if _, err := s.AddJob(ctx, acct, JobSpec{ID: "bench", PoolInfo: &PoolInfo{PoolID: "pool1"}}); err != nil {
 			b.Fatal(err)
