@@ -104,6 +104,17 @@ func TestAccountValidation(t *testing.T) {
 			t.Errorf("%s: target %q", c.name, r.err(t).Target)
 		}
 	}
+	// User-assigned account identities are resolved and need the assign action.
+	r0 := f.mustOK(f.do(adminOID, "PATCH", acctPath, map[string]any{"identity": map[string]any{"type": "UserAssigned",
+		"userAssignedIdentities": map[string]any{uami("id1"): map[string]any{}}}}), 200)
+	if u := r0.json(t)["identity"].(map[string]any)["userAssignedIdentities"].(map[string]any)[uami("id1")].(map[string]any); u["clientId"] == "" {
+		t.Fatalf("account identity = %s", r0.Body)
+	}
+	f.assign(acctPath, rbac.RoleContributor, contribOID)
+	if r := f.do(contribOID, "PATCH", acctPath, map[string]any{"identity": map[string]any{"type": "UserAssigned",
+		"userAssignedIdentities": map[string]any{uami("id2"): map[string]any{}}}}); r.Code != 403 || r.err(t).Code != "LinkedAuthorizationFailed" {
+		t.Fatalf("account identity without assign: %d %s", r.Code, r.Body)
+	}
 	// System-assigned identity: the principal is created; it cannot be a pool identity.
 	r := f.mustOK(f.do(adminOID, "PATCH", acctPath, map[string]any{"identity": map[string]any{"type": "SystemAssigned"}}), 200)
 	idn := r.json(t)["identity"].(map[string]any)
