@@ -287,6 +287,9 @@ func tokenClaims(raw string) (map[string]any, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("malformed token payload: %w", err)
 	}
+	if m == nil {
+		return nil, errors.New("malformed token payload: not an object")
+	}
 	return m, nil
 }
 

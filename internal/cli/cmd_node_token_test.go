@@ -100,3 +100,15 @@ func TestAskIMDS(t *testing.T) {
 		t.Fatal("sameNetns on a missing path")
 	}
 }
+
+func FuzzTokenClaims(f *testing.F) {
+	for _, s := range []string{"e30.eyJvaWQiOiJ4In0.sig", "a.b", "..", "x.!!!.y", "eyJhbGciOiJSUzI1NiJ9.e30.", "x.bnVsbA.y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		if m, err := tokenClaims(raw); err == nil && m == nil {
+			t.Fatalf("%q: no claims and no error", raw)
+		}
+		_, _ = tokenHeader(raw)
+	})
+}
