@@ -241,9 +241,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) string {
 	}
 	ctx := context.WithValue(r.Context(), callerKey, caller)
 	ctx = context.WithValue(ctx, requestIDKey, reqID)
-	r2 := r.Clone(ctx)
-	r2.URL.Path = s.canonicalPath(r.URL.Path)
-	r2.URL.RawPath = ""
+	r2 := r.WithContext(ctx) // shallow: only the URL is changed, on a copy
+	u := *r.URL
+	u.Path, u.RawPath = s.canonicalPath(r.URL.Path), ""
+	r2.URL = &u
 	if op, ok := s.ops.route(r2); ok {
 		s.serveRoute(w, r2, op)
 		return caller.ObjectID
