@@ -367,3 +367,30 @@ func TestNodeRendering(t *testing.T) {
 		t.Fatalf("cross-pool get: %v", err)
 	}
 }
+
+func TestNodeScheduling(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.put("p1", armPool(1))
+	e.settle("p1")
+	n := e.nodes_("p1")[0]
+	e.heartbeat(n.ID, "idle")
+	if err := e.svc.NodeSetScheduling(context.Background(), e.acct.Key(), "p1", n.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	e.heartbeat(n.ID, "idle")
+	got, _ := e.svc.NodeGet(context.Background(), e.acct.Key(), "p1", n.ID)
+	if got.State != NodeOffline || got.Schedulable() || RenderNodeDataPlane(got, "u")["schedulingState"] != "disabled" {
+		t.Fatalf("disabled node = %s %s", got.State, got.SchedulingState)
+	}
+	if err := e.svc.NodeSetScheduling(context.Background(), e.acct.Key(), "p1", n.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = e.svc.NodeGet(context.Background(), e.acct.Key(), "p1", n.ID)
+	if got.State != NodeIdle || !got.Schedulable() {
+		t.Fatalf("enabled node = %s", got.State)
+	}
+	if err := e.svc.NodeSetScheduling(context.Background(), e.acct.Key(), "p1", "nope", true); cobalt.ErrorReason(err) != "NodeNotFound" {
+		t.Fatalf("unknown node: %v", err)
+	}
+}

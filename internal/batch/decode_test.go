@@ -302,3 +302,14 @@ func TestCatalog(t *testing.T) {
 		t.Fatal("catalog listing")
 	}
 }
+
+func FuzzDecodeResize(f *testing.F) {
+	f.Add([]byte(`{"targetDedicatedNodes":2,"resizeTimeout":"PT5M","nodeDeallocationOption":"taskcompletion"}`))
+	f.Add([]byte(`{"targetLowPriorityNodes":"x"}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if _, err := DecodeResize(body); err != nil && cobalt.ErrorCode(err) != cobalt.EInvalid {
+			t.Fatalf("non-400 error %v", err)
+		}
+	})
+}

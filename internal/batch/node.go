@@ -171,8 +171,12 @@ func (s *Service) NodeHeartbeat(ctx context.Context, n *Node, req nodeproto.Hear
 				leave = true
 			}
 		case NodeOffline, NodeUnusable, NodeCreating, NodeStarting, NodeWaitingForStartTask, NodeStartTaskFailed, NodeIdle, NodeRunning, NodeRebooting:
-			if x.State != req.State {
-				x.State, x.StateTransitionTime = req.State, now
+			st := req.State
+			if st == NodeIdle && x.SchedulingState == "disabled" {
+				st = NodeOffline
+			}
+			if x.State != st {
+				x.State, x.StateTransitionTime = st, now
 			}
 		}
 		if req.StartTaskInfo != nil {
@@ -436,4 +440,35 @@ func RenderNodeDataPlane(n *Node, nodeURL string) map[string]any {
 		m["errors"] = errs
 	}
 	return m
+}
+
+// NodeSetScheduling enables or disables task scheduling on a node (data
+// plane enablescheduling / disablescheduling). A node with scheduling
+// disabled gets no new leases and shows "offline" while idle.
+func (s *Service) NodeSetScheduling(ctx context.Context, accountKey, poolID, nodeID string, enabled bool) error {
+	if _, err := s.NodeGet(ctx, accountKey, poolID, nodeID); err != nil {
+		return err
+	}
+	_, err := s.updateNode(ctx, nodeID, func(n *Node, _ *store.NodeRecord) error {
+		now := s.now()
+		if enabled {
+			n.SchedulingState = "enabled"
+			if n.State == NodeOffline {
+				n.State, n.StateTransitionTime = NodeIdle, now
+			}
+			return nil
+		}
+		n.SchedulingState = "disabled"
+		if n.State == NodeIdle {
+			n.State, n.StateTransitionTime = NodeOffline, now
+		}
+		return nil
+	})
+	return err
+}
+
+// Schedulable reports whether the node may be given new tasks.
+func (n *Node) Schedulable() bool {
+	return n.SchedulingState != "disabled" && n.State != NodeLeavingPool && n.State != NodeUnusable &&
+		n.State != NodeStartTaskFailed && n.State != NodeRebooting
 }

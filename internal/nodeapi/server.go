@@ -163,7 +163,7 @@ func (s *Server) lease(ctx context.Context, n *batch.Node, body []byte) (any, er
 	if req.FreeSlots < 0 || req.WaitSeconds < 0 || req.WaitSeconds > 60 {
 		return nil, cobalt.Errorf(cobalt.EInvalid, "freeSlots must not be negative and waitSeconds must be between 0 and 60.").WithReason("InvalidRequest")
 	}
-	if s.cfg.Dispatcher == nil || req.FreeSlots == 0 || n.State == batch.NodeLeavingPool {
+	if s.cfg.Dispatcher == nil || req.FreeSlots == 0 || !n.Schedulable() {
 		return nodeproto.LeaseResponse{Leases: []nodeproto.TaskLease{}}, nil
 	}
 	ls, err := s.cfg.Dispatcher.Lease(ctx, n.Ref(), req.FreeSlots, time.Duration(req.WaitSeconds)*time.Second)
