@@ -260,15 +260,6 @@ func (cfg *Config) run(ctx context.Context, s runSpec) (o outcome) {
 	}
 	defer stderr.Close()
 
-	cmd := exec.Command("/bin/sh", "-c", s.commandLine)
-	argv := directArgv(s.commandLine)
-	if argv != nil {
-		// What the shell would do for this command line, without the shell's
-		// own fork and exec; any start failure falls back to the shell below.
-		cmd = exec.Command(argv[0], argv[1:]...)
-	}
-	cmd.Dir = wd
-	cmd.Stdout, cmd.Stderr = stdout, stderr
 	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + wd}
 	env = append(env, cfg.BaseEnv...)
 	env = append(env, "AZ_BATCH_NODE_ROOT_DIR="+s.dirs.NodeRoot, "AZ_BATCH_NODE_SHARED_DIR="+s.dirs.Shared,
@@ -278,31 +269,44 @@ func (cfg *Config) run(ctx context.Context, s runSpec) (o outcome) {
 	}
 	env = append(env, s.vars...)
 	env = append(env, "AZ_BATCH_TASK_USER_IDENTITY="+identityName(s.user))
-	cmd.Env = env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if cred := credential(s.user); cred != nil {
+	cred := credential(s.user)
+	if cred != nil {
 		chownTree(s.dir, int(cred.Uid), int(cred.Gid))
-		if canTraverse(wd, cred.Uid, cred.Gid) {
-			cmd.SysProcAttr.Credential = cred
-		} else {
+		if !canTraverse(wd, cred.Uid, cred.Gid) {
 			// A directory above the node root is closed to other users (for
 			// example a test's temporary directory): the unprivileged user
 			// could not even enter wd, so the task runs as the agent's user.
 			log.Warn("the task directory is not reachable by the unprivileged task user; running the task as the agent's user", "dir", s.dir)
+			cred = nil
 		}
 	}
-	if cfg.Wrap != nil {
-		cfg.Wrap(cmd)
-	}
-	err = cmd.Start()
-	if err != nil && argv != nil {
-		// For example a script without "#!", which the shell runs itself.
-		shell := exec.Command("/bin/sh", "-c", s.commandLine)
-		shell.Dir, shell.Stdout, shell.Stderr, shell.Env, shell.SysProcAttr = cmd.Dir, cmd.Stdout, cmd.Stderr, cmd.Env, cmd.SysProcAttr
+	// build makes the command; Wrap may rewrite it (and its SysProcAttr), so
+	// each attempt starts from a fresh one.
+	build := func(argv ...string) *exec.Cmd {
+		c := exec.Command(argv[0], argv[1:]...)
+		c.Dir, c.Env, c.Stdout, c.Stderr = wd, env, stdout, stderr
+		c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if cred != nil {
+			cr := *cred
+			c.SysProcAttr.Credential = &cr
+		}
 		if cfg.Wrap != nil {
-			cfg.Wrap(shell)
+			cfg.Wrap(c)
 		}
-		cmd = shell
+		return c
+	}
+	var cmd *exec.Cmd
+	if argv := directArgv(s.commandLine); argv != nil {
+		// What the shell would do for this command line, without the shell's
+		// own fork and exec. A start failure (for example a script without
+		// "#!", which the shell runs itself) falls back to the shell.
+		cmd = build(argv...)
+		if err = cmd.Start(); err != nil {
+			cmd = nil
+		}
+	}
+	if cmd == nil {
+		cmd = build("/bin/sh", "-c", s.commandLine)
 		err = cmd.Start()
 	}
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -390,4 +391,27 @@ func FuzzDirectArgv(f *testing.F) {
 			t.Fatalf("%q has shell syntax but was split to %q", s, argv)
 		}
 	})
+}
+
+func TestWrapSeesTheTaskUserOnEveryAttempt(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run a task as another user")
+	}
+	d := dirs(t)
+	script := filepath.Join(d.NodeRoot, "noshebang.sh")
+	if err := os.WriteFile(script, []byte("id -u\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var creds []bool
+	cfg := Config{Wrap: func(c *exec.Cmd) {
+		creds = append(creds, c.SysProcAttr != nil && c.SysProcAttr.Credential != nil)
+	}}
+	r := RunTask(t.Context(), cfg, d, nodeproto.TaskLease{JobID: "j", TaskID: "w", CommandLine: script})
+	if r.Failure != nil || fmt.Sprint(creds) != "[true true]" {
+		t.Fatalf("failure %+v, wrap saw credentials %v", r.Failure, creds)
+	}
+	if got := strings.TrimSpace(read(t, filepath.Join(TaskDir(d, "j", "w"), "stdout.txt"))); got == "0" {
+		t.Fatal("the shell fallback ran as root")
+	}
 }
