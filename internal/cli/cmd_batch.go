@@ -17,8 +17,8 @@ var batchAccountColumns = []column{col("Name", "name"), groupColumn, col("Locati
 // batchCmd holds Batch accounts and pools (management plane) and nodes, jobs
 // and tasks (Batch data plane).
 func batchCmd(g *globals) *cobra.Command {
-	return group("batch", "Manage Batch accounts, pools, nodes, jobs and tasks",
-		batchAccountCmd(g), batchPoolCmd(g), batchNodeCmd(g), batchJobCmd(g), batchTaskCmd(g))
+	return withQuery(group("batch", "Manage Batch accounts, pools, nodes, jobs and tasks",
+		batchAccountCmd(g), batchPoolCmd(g), batchNodeCmd(g), batchJobCmd(g), batchTaskCmd(g)))
 }
 
 // batchFlags adds the account-selection flags of pool, node, job and task

@@ -21,8 +21,15 @@ func action(g *globals, cols []column, fn func(ctx context.Context, c *client) (
 		if err != nil || v == nil {
 			return err
 		}
-		return printResult(g, v, cols)
+		query, _ := cmd.Flags().GetString("query") // "" where the tree has no --query
+		return printQueried(g, v, cols, query)
 	}
+}
+
+// withQuery adds az's --query to a command tree (a subset: see selectQuery).
+func withQuery(cmd *cobra.Command) *cobra.Command {
+	cmd.PersistentFlags().String("query", "", "select part of the result, e.g. properties.clientId or [].name")
+	return cmd
 }
 
 // group returns a command that only holds subcommands.

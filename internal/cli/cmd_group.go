@@ -48,5 +48,5 @@ func groupCmd(g *globals) *cobra.Command {
 	del.Flags().BoolP("yes", "y", false, "do not prompt for confirmation (there is no prompt)")
 	required(del, "name")
 
-	return group("group", "Manage resource groups", create, show, list, del)
+	return withQuery(group("group", "Manage resource groups", create, show, list, del))
 }

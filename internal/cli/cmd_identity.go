@@ -55,7 +55,7 @@ func identityCmd(g *globals) *cobra.Command {
 		return nil, c.armDelete(ctx, path(c), apiMSI, false)
 	})))
 
-	return group("identity", "Manage user-assigned managed identities", create, show, list, del)
+	return withQuery(group("identity", "Manage user-assigned managed identities", create, show, list, del))
 }
 
 // identityID turns an --identity value into an ARM resource ID: a full ID is

@@ -37,7 +37,7 @@ type nodeIMDSFile struct {
 
 // nodeCmd holds node-local debugging commands.
 func nodeCmd(g *globals) *cobra.Command {
-	return group("node", "Debug compute nodes", nodeTokenCmd(g), imdsGetCmd(g))
+	return withQuery(group("node", "Debug compute nodes", nodeTokenCmd(g), imdsGetCmd(g)))
 }
 
 // nodeTokenCmd asks a node's IMDS for a token, as a task on that node would,

@@ -133,7 +133,7 @@ func roleCmd(g *globals) *cobra.Command {
 	scopeFlags(del)
 	del.Flags().StringSliceVar(&ids, "ids", nil, "role assignment IDs")
 
-	return group("role", "Manage role-based access control", group("assignment", "Manage role assignments", create, list, del))
+	return withQuery(group("role", "Manage role-based access control", group("assignment", "Manage role assignments", create, list, del)))
 }
 
 // roleAssignments lists the assignments at scope (and, as the service

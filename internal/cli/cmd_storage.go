@@ -21,8 +21,8 @@ var storageColumns = []column{col("Name", "name"), groupColumn, col("Location", 
 // storageCmd holds storage accounts (management plane) and containers and
 // blobs (Blob data plane).
 func storageCmd(g *globals) *cobra.Command {
-	return group("storage", "Manage storage accounts, containers and blobs",
-		storageAccountCmd(g), storageContainerCmd(g), storageBlobCmd(g))
+	return withQuery(group("storage", "Manage storage accounts, containers and blobs",
+		storageAccountCmd(g), storageContainerCmd(g), storageBlobCmd(g)))
 }
 
 // storageAccountCmd manages Microsoft.Storage/storageAccounts.

@@ -49,6 +49,104 @@ func printResult(g *globals, v any, cols []column) error {
 	}
 }
 
+// printQueried prints the part of v that query selects (see selectQuery);
+// an empty query prints v with its columns.
+func printQueried(g *globals, v any, cols []column, query string) error {
+	if query == "" {
+		return printResult(g, v, cols)
+	}
+	b, err := resultJSON(v)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return err
+	}
+	sel, err := selectQuery(doc, query)
+	if err != nil {
+		return err
+	}
+	if f := g.OutputFormat(); f == "tsv" || f == "table" {
+		// Scalars, and lists of scalars, print one value a line, as az does.
+		if list, ok := sel.([]any); ok && !hasObjects(list) {
+			for _, x := range list {
+				fmt.Fprintln(g.Stdout, cell(x))
+			}
+			return nil
+		}
+		if _, ok := sel.(map[string]any); !ok {
+			if _, isList := sel.([]any); !isList {
+				_, err := fmt.Fprintln(g.Stdout, cell(sel))
+				return err
+			}
+		}
+	}
+	return printResult(g, sel, nil)
+}
+
+func hasObjects(list []any) bool {
+	for _, x := range list {
+		if _, ok := x.(map[string]any); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// selectQuery evaluates a small subset of az's JMESPath --query: a dotted
+// path of names and [N] indexes, where "[]" maps the rest of the path over a
+// list ("[].name", "properties.clientId", "[0].id", "value[].id").
+func selectQuery(v any, query string) (any, error) {
+	q := strings.TrimPrefix(query, ".")
+	if q == "" {
+		return v, nil
+	}
+	if strings.HasPrefix(q, "[]") {
+		list, ok := v.([]any)
+		if !ok {
+			return nil, nil
+		}
+		out := make([]any, 0, len(list))
+		for _, x := range list {
+			y, err := selectQuery(x, q[2:])
+			if err != nil {
+				return nil, err
+			}
+			if y != nil {
+				out = append(out, y)
+			}
+		}
+		return out, nil
+	}
+	if strings.HasPrefix(q, "[") {
+		end := strings.IndexByte(q, ']')
+		i, err := strconv.Atoi(q[1:max(end, 1)])
+		if end < 0 || err != nil {
+			return nil, invalidArg("--query", query, "want names, [N] and [] joined by dots")
+		}
+		list, _ := v.([]any)
+		if i < 0 {
+			i += len(list)
+		}
+		if i < 0 || i >= len(list) {
+			return nil, nil
+		}
+		return selectQuery(list[i], q[end+1:])
+	}
+	end := strings.IndexAny(q, ".[")
+	if end < 0 {
+		end = len(q)
+	}
+	obj, _ := v.(map[string]any)
+	if obj == nil {
+		return nil, nil
+	}
+	return selectQuery(obj[q[:end]], q[end:])
+}
+
 // resultJSON encodes v as JSON, keeping raw service bodies as they were sent.
 func resultJSON(v any) ([]byte, error) {
 	switch v := v.(type) {

@@ -93,3 +93,46 @@ func TestLookup(t *testing.T) {
 		}
 	}
 }
+
+func TestSelectQuery(t *testing.T) {
+	t.Parallel()
+	var v any
+	json.Unmarshal([]byte(`[{"name":"a","p":{"id":"1"},"l":[1,2]},{"name":"b","p":{"id":"2"}}]`), &v)
+	for _, tc := range []struct{ q, want string }{
+		{"[].name", `["a","b"]`},
+		{"[1].p.id", `"2"`},
+		{"[-1].name", `"b"`},
+		{"[0].l[1]", `2`},
+		{"[5].name", `null`},
+		{"[].p", `[{"id":"1"},{"id":"2"}]`},
+		{"name", `null`},
+		{"", `[{"l":[1,2],"name":"a","p":{"id":"1"}},{"name":"b","p":{"id":"2"}}]`},
+	} {
+		got, err := selectQuery(v, tc.q)
+		b, _ := json.Marshal(got)
+		if err != nil || string(b) != tc.want {
+			t.Errorf("%q: got %s %v, want %s", tc.q, b, err, tc.want)
+		}
+	}
+	if _, err := selectQuery(v, "[x]"); err == nil {
+		t.Error("bad index accepted")
+	}
+	var out bytes.Buffer
+	g := &globals{Output: "tsv", Stdout: &out}
+	if err := printQueried(g, v, nil, "[].name"); err != nil || out.String() != "a\nb\n" {
+		t.Fatalf("tsv list: %q %v", out.String(), err)
+	}
+	out.Reset()
+	if err := printQueried(g, v, nil, "[0].p.id"); err != nil || out.String() != "1\n" {
+		t.Fatalf("tsv scalar: %q %v", out.String(), err)
+	}
+}
+
+func FuzzSelectQuery(f *testing.F) {
+	for _, q := range []string{"[].name", "[0].p.id", "a.b[2]", "[", "[]]", ".", "[-9]"} {
+		f.Add(q)
+	}
+	var v any
+	json.Unmarshal([]byte(`[{"name":"a","p":{"id":"1"},"l":[1,2]}]`), &v)
+	f.Fuzz(func(t *testing.T, q string) { _, _ = selectQuery(v, q) })
+}
