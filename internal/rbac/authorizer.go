@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -51,7 +52,10 @@ var caches sync.Map // store.Store -> *assignmentCache
 
 // New returns an Authorizer over the store.
 func New(s store.Store) *Authorizer {
-	c, _ := caches.LoadOrStore(s, &assignmentCache{entries: map[string]cacheEntry{}})
+	var c any = &assignmentCache{entries: map[string]cacheEntry{}}
+	if s != nil && reflect.TypeOf(s).Comparable() {
+		c, _ = caches.LoadOrStore(s, c)
+	}
 	return &Authorizer{s: s, now: time.Now, log: slog.Default(), cache: c.(*assignmentCache)}
 }
 
