@@ -126,14 +126,15 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 	wakeOthers := false
 	recs, err := s.st.TaskClaim(ctx, store.ClaimParams{AccountKey: node.AccountID, PoolKey: node.PoolID, NodeID: node.NodeID,
 		Limit: limit, State: TaskRunning, NewLeaseID: newLeaseID}, func(c []store.TaskCandidate) []int {
+		allowed := s.withinParallelLimits(ctx, node.AccountID, c)
 		snap.Tasks = snap.Tasks[:0]
-		for _, t := range c {
-			snap.Tasks = append(snap.Tasks, SlotTask{RequiredSlots: t.RequiredSlots})
+		for _, i := range allowed {
+			snap.Tasks = append(snap.Tasks, SlotTask{RequiredSlots: c[i].RequiredSlots})
 		}
 		var mine []int
 		for _, a := range Place(snap) {
 			if a.Node == node.NodeID {
-				mine = append(mine, a.Task)
+				mine = append(mine, allowed[a.Task])
 			} else {
 				wakeOthers = true
 			}
@@ -155,6 +156,40 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 		return nil, nil
 	}
 	return s.leases(ctx, node, recs), nil
+}
+
+// withinParallelLimits returns the indexes of the candidates whose jobs'
+// maxParallelTasks still allows another running task, in order.
+func (s *Service) withinParallelLimits(ctx context.Context, accountID string, c []store.TaskCandidate) []int {
+	type budget struct{ left int }
+	jobs := map[string]*budget{} // nil: unlimited
+	out := make([]int, 0, len(c))
+	for i, t := range c {
+		b, ok := jobs[t.JobKey]
+		if !ok {
+			if j, err := s.GetJob(ctx, accountID, t.JobKey); err == nil && j.MaxParallelTasks != nil && *j.MaxParallelTasks > 0 {
+				running := 0
+				counts, err := s.st.TaskCounts(ctx, accountID, t.JobKey)
+				if err == nil {
+					for _, n := range counts {
+						if n.State == TaskRunning || n.State == TaskPreparing {
+							running += n.Count
+						}
+					}
+				}
+				b = &budget{left: *j.MaxParallelTasks - running}
+			}
+			jobs[t.JobKey] = b
+		}
+		if b != nil {
+			if b.left <= 0 {
+				continue
+			}
+			b.left--
+		}
+		out = append(out, i)
+	}
+	return out
 }
 
 // leases turns claimed tasks into leases. A task whose resource files cannot

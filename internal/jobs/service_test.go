@@ -682,3 +682,33 @@ func TestJobWallClockAndRetentionSweeps(t *testing.T) {
 		t.Fatalf("unlimited job %s", f.State)
 	}
 }
+
+func TestMaxParallelTasks(t *testing.T) {
+	t.Parallel()
+	s := newService(t, newSQLite(t), Config{})
+	ctx := t.Context()
+	mustJob(t, s, JobSpec{ID: "j", MaxParallelTasks: ptr(2)})
+	mustJob(t, s, JobSpec{ID: "k"})
+	if _, err := s.AddTaskCollection(ctx, acct, "j", []TaskSpec{{ID: "a", CommandLine: "x"}, {ID: "b", CommandLine: "x"}, {ID: "c", CommandLine: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddTask(ctx, acct, "k", TaskSpec{ID: "other", CommandLine: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	n := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}
+	ls, err := s.Lease(ctx, n, 8, 0)
+	var ids []string
+	for _, l := range ls {
+		ids = append(ids, l.TaskID)
+	}
+	if err != nil || fmt.Sprint(ids) != "[a b other]" {
+		t.Fatalf("leased %v %v", ids, err)
+	}
+	code := 0
+	if err := s.Report(ctx, n, nodeproto.ReportRequest{LeaseID: ls[0].LeaseID, Event: "completed", ExitCode: &code}); err != nil {
+		t.Fatal(err)
+	}
+	if ls, _ := s.Lease(ctx, n, 8, 0); len(ls) != 1 || ls[0].TaskID != "c" {
+		t.Fatalf("after one completed: %+v", ls)
+	}
+}
