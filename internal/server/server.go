@@ -233,8 +233,11 @@ func (s *Server) ports() map[string]int {
 // URL returns the https base URL of a named listener (login, arm, blob, nodeapi, portal).
 func (s *Server) URL(name string) string { return s.addrs[name] }
 
-// handle attaches a handler to a bound listener.
-func (s *Server) handle(name string, h http.Handler) {
+// handle attaches a handler to a bound listener, serving TLS.
+func (s *Server) handle(name string, h http.Handler) { s.handleWith(name, h, tls.NewListener) }
+
+// handleWith is handle with the TLS listener made by wrap.
+func (s *Server) handleWith(name string, h http.Handler, wrap func(net.Listener, *tls.Config) net.Listener) {
 	srv := &http.Server{
 		Handler:           h,
 		TLSConfig:         s.ca.ServerTLSConfig(),
@@ -245,7 +248,7 @@ func (s *Server) handle(name string, h http.Handler) {
 	l := s.listeners[name]
 	s.servers = append(s.servers, srv)
 	s.runners = append(s.runners, runner{name: name + " listener", run: func(ctx context.Context) error {
-		err := srv.Serve(tls.NewListener(l, srv.TLSConfig))
+		err := srv.Serve(wrap(l, srv.TLSConfig))
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}

@@ -80,7 +80,9 @@ func (s *Server) wire(ctx context.Context) (err error) {
 	loginMux.Handle("/", s.login.Handler())
 	s.handle("login", loginMux)
 	s.goRun("login", s.login.Run)
-	s.handle("arm", s.arm.Handler())
+	// The Go SDK sends some $filter values unencoded; the ARM listener
+	// accepts such request lines as Azure does.
+	s.handleWith("arm", s.arm.Handler(), arm.NewListener)
 	s.goRun("arm", s.arm.Run)
 	s.handle("blob", s.blob.Handler())
 	s.goRun("blob", s.blob.Run)
