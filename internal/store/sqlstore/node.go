@@ -52,9 +52,15 @@ func (db *DB) NodeCreate(ctx context.Context, n store.NodeRecord) (store.NodeRec
 	return n, nil
 }
 
+const nodeGetQuery = `SELECT ` + nodeCols + ` FROM nodes WHERE node_id = $1`
+
 // NodeGet implements store.NodeStore.
 func (db *DB) NodeGet(ctx context.Context, nodeID string) (store.NodeRecord, error) {
-	n, err := scanNode(db.r.QueryRowContext(ctx, `SELECT `+nodeCols+` FROM nodes WHERE node_id = $1`, nodeID))
+	st, err := db.prepared(ctx, nodeGetQuery)
+	if err != nil {
+		return store.NodeRecord{}, err
+	}
+	n, err := scanNode(st.QueryRowContext(ctx, nodeID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return n, notFound("node")
 	}
