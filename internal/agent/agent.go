@@ -309,7 +309,7 @@ func (a *Agent) setup() error {
 	limiter := imds.NewLimiter(limit, a.cfg.Now)
 	h := handlers{
 		imds: imds.New(imds.Config{Logger: a.logger, Now: a.cfg.Now, Tokens: a.tokens, Limiter: limiter,
-			Instance: a.instance(), TenantID: a.node.TenantID}),
+			Instance: a.instance(), TenantID: a.node.TenantID, Attribute: a.attribute}),
 	}
 	if a.cfg.Isolation == IsolationNetns {
 		iso, err := newNetnsIsolation(NamespaceName(os.Getpid(), a.cfg.NodeID), h, a.node.ForwardPorts, a.logger)
@@ -355,6 +355,14 @@ func (a *Agent) teardown() {
 			a.logger.Warn("remove node directory", "error", err.Error())
 		}
 	}
+}
+
+// attribute finds the task behind an IMDS request, where the isolation can.
+func (a *Agent) attribute(r *http.Request) string {
+	if at, ok := a.iso.(interface{ attribute(*http.Request) string }); ok {
+		return at.attribute(r)
+	}
+	return ""
 }
 
 func (a *Agent) taskSecret(h string) (string, bool) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -94,6 +95,17 @@ ip -o addr show dev lo`
 	if !strings.Contains(lines[2], "169.254.169.254/32") {
 		t.Errorf("the node namespace lacks the IMDS address: %s", lines[2])
 	}
+	// The token the task caused was attributed to it.
+	f.mu.Lock()
+	var attributed bool
+	for _, r := range f.tokenReqs {
+		attributed = attributed || (r.Resource == "https://management.azure.com/" && r.TaskID == "job1/curl")
+	}
+	reqs := slices.Clone(f.tokenReqs)
+	f.mu.Unlock()
+	if !attributed {
+		t.Errorf("token request not attributed to task job1/curl: %+v", reqs)
+	}
 	noLinkLocalOnHost(t)
 }
 
@@ -171,5 +183,25 @@ func TestNamespaceName(t *testing.T) {
 		if _, ok := namespaceOwner(bad); ok {
 			t.Errorf("%q parsed as a Cobalt namespace", bad)
 		}
+	}
+}
+
+func TestClientSocketInode(t *testing.T) {
+	t.Parallel()
+	table := []byte(`  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: FEA9FEA9:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1001 1 0000000000000000 100 0 0 10 0
+   1: FEA9FEA9:0050 FEA9FEA9:D431 01 00000000:00000000 00:00000000 00000000     0        0 1002 1 0000000000000000 20 4 30 10 -1
+   2: FEA9FEA9:D431 FEA9FEA9:0050 01 00000000:00000000 00:00000000 00000000 65534        0 1003 1 0000000000000000 20 4 30 10 -1
+`)
+	if got := clientSocketInode(table, 0xD431, 80); got != "1003" {
+		t.Errorf("inode %q, want 1003 (the client's socket)", got)
+	}
+	if got := clientSocketInode(table, 1234, 80); got != "" {
+		t.Errorf("inode %q for an unknown port", got)
+	}
+	env := filepath.Join(t.TempDir(), "environ")
+	_ = os.WriteFile(env, []byte("PATH=/bin\x00AZ_BATCH_JOB_ID=j\x00AZ_BATCH_TASK_ID=t\x00"), 0o644)
+	if got := taskFromEnviron(env); got != "j/t" {
+		t.Errorf("task %q", got)
 	}
 }

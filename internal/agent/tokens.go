@@ -113,6 +113,9 @@ func (c *tokenCache) Token(ctx context.Context, req imds.TokenRequest) (imds.Tok
 }
 
 func (c *tokenCache) fetchToken(ctx context.Context, id nodeproto.Identity, req imds.TokenRequest) (imds.Token, error) {
+	if req.TaskID == "" && req.Caller != nil {
+		req.TaskID = req.Caller()
+	}
 	var resp nodeproto.TokenResponse
 	err := c.api.call(ctx, nodeproto.PathToken, nodeproto.TokenRequest{
 		NodeID:     c.nodeID,

@@ -24,6 +24,10 @@ type TokenRequest struct {
 	// TaskID attributes the request to a task ("jobID/taskID") for the audit
 	// trail, when the caller can be attributed; "" otherwise.
 	TaskID string
+	// Caller, when set and TaskID is empty, finds the calling task lazily: a
+	// TokenSource calls it only when it issues a token (a cache miss), as it
+	// may be costly. It returns "" when the caller cannot be attributed.
+	Caller func() string
 }
 
 // Token is an access token for one identity.
@@ -60,6 +64,9 @@ type Config struct {
 	Instance Instance
 	// TenantID is what /metadata/identity/info returns.
 	TenantID string
+	// Attribute, if set, finds the task that sent r ("jobID/taskID", or "").
+	// It is called only when a token is issued, not for cached tokens.
+	Attribute func(r *http.Request) string
 }
 
 // Handler is the IMDS http.Handler of one node.
@@ -215,6 +222,9 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request, q map[string]str
 	}
 	req.Resource = resource
 	req.BypassCache = strings.EqualFold(q["bypass_cache"], "true")
+	if h.cfg.Attribute != nil {
+		req.Caller = func() string { return h.cfg.Attribute(r) }
+	}
 	tok, err := h.cfg.Tokens.Token(r.Context(), req)
 	if err != nil {
 		if cobalt.ErrorCode(err) == cobalt.EInternal {
