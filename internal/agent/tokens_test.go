@@ -185,3 +185,21 @@ func TestTokenCacheBounded(t *testing.T) {
 		t.Errorf("cache holds %d entries, more than %d", n, maxCacheEntries)
 	}
 }
+
+func TestTokenCacheCallerOnlyOnIssue(t *testing.T) {
+	t.Parallel()
+	f := newFakeControlPlane(t, nodeConfig(identityA))
+	c := newTestCache(t, f, time.Now)
+	calls := 0
+	req := imds.TokenRequest{Resource: "https://attr", Caller: func() string { calls++; return "j/t" }}
+	for range 3 {
+		if _, err := c.Token(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if calls != 1 || len(f.tokenReqs) != 1 || f.tokenReqs[0].TaskID != "j/t" {
+		t.Errorf("caller called %d times; requests %+v", calls, f.tokenReqs)
+	}
+}
