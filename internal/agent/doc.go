@@ -15,6 +15,14 @@
 //     (IDENTITY_ENDPOINT/IDENTITY_HEADER) and
 //     AZURE_POD_IDENTITY_AUTHORITY_HOST.
 //
+// Tokens come from a per-node cache over the node API, one entry per
+// (identity, resource), refreshed at half-life. Each token the control plane
+// issues is attributed to the task that asked when the agent can tell: in
+// process mode by the per-task IDENTITY_HEADER, in netns mode by the owner of
+// the client socket inside the node's namespace.
+//
 // Nothing here ever binds or routes 169.254.169.254 outside a namespace the
-// agent created.
+// agent created. Namespaces are named cobalt-<pid>-<hash of node ID>; those
+// whose creating process is gone are removed by SweepNamespaces (the local
+// provider runs it at start).
 package agent
