@@ -87,6 +87,7 @@ func (s *Server) wire(ctx context.Context) (err error) {
 	s.handle("blob", s.blob.Handler())
 	s.goRun("blob", s.blob.Run)
 	s.handle("nodeapi", s.nodeapi.Handler())
+	s.goRun("nodes", s.nodes.Run) // stops every local node (and its namespace) on shutdown
 	s.goRun("pools", s.pools.Run)
 	s.goRun("jobs", s.jobs.Run)
 	s.goRun("batch data plane", s.batchapi.Run)
