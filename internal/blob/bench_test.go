@@ -50,7 +50,7 @@ func BenchmarkBlobThroughput(b *testing.B) {
 			b.Fatal(err)
 		}
 		start = time.Now()
-		if _, err := c.UploadFile(ctx, "bench", "big.bin", f, &azblob.UploadFileOptions{BlockSize: 16 << 20, Concurrency: 4}); err != nil {
+		if _, err := c.UploadFile(ctx, "bench", "big.bin", f, &azblob.UploadFileOptions{BlockSize: 16 << 20, Concurrency: 8}); err != nil {
 			b.Fatal(err)
 		}
 		up += time.Since(start)

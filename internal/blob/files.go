@@ -83,9 +83,9 @@ func (f *fileStore) create(r io.Reader, n int64, extra ...io.Writer) (string, er
 			os.Remove(tmp.Name())
 		}
 	}()
-	var w io.Writer = tmp
+	var w io.Writer = &writebackFile{f: tmp}
 	if len(extra) > 0 {
-		w = io.MultiWriter(append([]io.Writer{tmp}, extra...)...)
+		w = io.MultiWriter(append([]io.Writer{w}, extra...)...)
 	}
 	bp := copyBufs.Get().(*[]byte)
 	got, err := fillCopy(w, io.LimitReader(r, n), *bp)
@@ -121,6 +121,25 @@ func (f *fileStore) create(r io.Reader, n int64, extra ...io.Writer) (string, er
 		return "", err
 	}
 	return name, nil
+}
+
+// writebackFile writes to f and starts the kernel's writeback of every
+// writebackChunk written, so the final fsync waits for little.
+type writebackFile struct {
+	f           *os.File
+	off, synced int64
+}
+
+const writebackChunk = 8 << 20
+
+func (w *writebackFile) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.off += int64(n)
+	if w.off-w.synced >= writebackChunk {
+		startWriteback(w.f, w.synced, w.off-w.synced)
+		w.synced = w.off
+	}
+	return n, err
 }
 
 // fillCopy copies src to dst, filling buf before each write: a TLS body
