@@ -2,10 +2,13 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/arm"
 	"github.com/cobaltbatch/cobalt/internal/batch"
@@ -66,11 +69,14 @@ func (p *poolLookup) PoolScheduling(ctx context.Context, accountID, poolID strin
 }
 
 // autoStorage resolves autoStorageContainerName through the Batch account's
-// auto-storage account and the blob service's URL.
+// auto-storage account: Batch itself authorizes those downloads, so the URL it
+// hands the node carries a read and list SAS for the container, signed with the
+// storage account's key and valid for a day.
 type autoStorage struct {
 	pools   *poolLookup
 	arm     *arm.Server
 	blobURL string
+	now     func() time.Time
 }
 
 var _ jobs.AutoStorage = (*autoStorage)(nil)
@@ -88,8 +94,24 @@ func (a *autoStorage) AutoStorageContainerURL(ctx context.Context, accountID, co
 	if err != nil {
 		return "", err
 	}
-	if _, _, err := a.arm.LookupStorageAccount(ctx, id.Name()); err != nil {
+	_, keys, err := a.arm.LookupStorageAccount(ctx, id.Name())
+	if err != nil {
 		return "", err
 	}
-	return a.blobURL + "/" + url.PathEscape(id.Name()) + "/" + url.PathEscape(container), nil
+	cred, err := azblob.NewSharedKeyCredential(id.Name(), keys[0])
+	if err != nil {
+		return "", err
+	}
+	now := a.now().UTC()
+	q, err := sas.BlobSignatureValues{
+		Protocol:      sas.ProtocolHTTPS,
+		StartTime:     now.Add(-5 * time.Minute),
+		ExpiryTime:    now.Add(24 * time.Hour),
+		Permissions:   (&sas.ContainerPermissions{Read: true, List: true}).String(),
+		ContainerName: container,
+	}.SignWithSharedKey(cred)
+	if err != nil {
+		return "", fmt.Errorf("sign the auto-storage SAS: %w", err)
+	}
+	return a.blobURL + "/" + url.PathEscape(id.Name()) + "/" + url.PathEscape(container) + "?" + q.Encode(), nil
 }

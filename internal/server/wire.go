@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/agent/local"
+	"github.com/cobaltbatch/cobalt/internal/agent/taskrun"
 	"github.com/cobaltbatch/cobalt/internal/arm"
 	"github.com/cobaltbatch/cobalt/internal/arm/batchprovider"
 	"github.com/cobaltbatch/cobalt/internal/batch"
@@ -124,7 +126,13 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	pl := &poolLookup{}
 	s.jobs, err = jobs.New(jobs.Config{
 		Store: s.store, Logger: s.log.With("component", "jobs"), Now: s.opts.Now,
-		Pools: pl, AutoStorage: &autoStorage{pools: pl, arm: s.arm, blobURL: s.URL("blob")},
+		Pools: pl, AutoStorage: &autoStorage{pools: pl, arm: s.arm, blobURL: s.URL("blob"), now: s.opts.Now},
+		RemoveTaskFiles: func(_ context.Context, _, nodeID, jobID, taskID string) error {
+			if nodeID == "" || nodeID == "." || nodeID == ".." || strings.ContainsAny(nodeID, `/\`) {
+				return nil
+			}
+			return os.RemoveAll(taskrun.TaskDir(taskrun.Dirs{NodeRoot: filepath.Join(nodeRoot, nodeID)}, jobID, taskID))
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("jobs service: %w", err)
@@ -132,7 +140,7 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	s.pools, err = batch.New(batch.Config{
 		Store: s.store, Logger: s.log.With("component", "pools"), Now: s.opts.Now,
 		Nodes: s.nodes, Dispatcher: dispatcher{s.jobs}, Identities: s.arm, MaxNodes: s.opts.MaxNodes, NodeRootDir: nodeRoot,
-		Location: s.opts.Location, AuthorityHost: s.URL("login"), ForwardPorts: s.forwardPorts(),
+		Location: s.opts.Location, AuthorityHost: s.URL("login"), ForwardPorts: s.forwardPorts(), BlobEndpoint: s.URL("blob"),
 	})
 	if err != nil {
 		return fmt.Errorf("pool service: %w", err)

@@ -65,6 +65,7 @@ func Open(ctx context.Context, path string, now func() time.Time) (*sqlstore.DB,
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
 	db, err := sqlstore.New(ctx, w, r, Dialect(), now)
 	if err != nil {
 		w.Close()
