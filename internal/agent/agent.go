@@ -327,6 +327,9 @@ func (a *Agent) setup() error {
 		}
 		a.iso = iso
 	}
+	if err := publishIMDS(root, a.iso.imdsURL(), a.iso.namespace()); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
 	trust, err := writeCABundle(root, a.cfg.CAFile)
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
@@ -344,6 +347,7 @@ func (a *Agent) setup() error {
 }
 
 func (a *Agent) teardown() {
+	unpublishIMDS(a.dirs.NodeRoot)
 	if err := a.iso.close(); err != nil {
 		a.logger.Warn("isolation cleanup", "error", err.Error())
 	}
