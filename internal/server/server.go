@@ -245,6 +245,11 @@ func (s *Server) handleWith(name string, h http.Handler, wrap func(net.Listener,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
+	if name == "blob" {
+		// Blob uploads and downloads stream large bodies: HTTP/2's default
+		// flow-control windows would throttle them well below disk speed.
+		srv.HTTP2 = &http.HTTP2Config{MaxReceiveBufferPerConnection: 32 << 20, MaxReceiveBufferPerStream: 16 << 20}
+	}
 	l := s.listeners[name]
 	s.servers = append(s.servers, srv)
 	s.runners = append(s.runners, runner{name: name + " listener", run: func(ctx context.Context) error {
