@@ -26,11 +26,17 @@ const (
 
 var errLeaseHeld = errors.New("allocator lease held by another replica")
 
-// Run runs the allocator until ctx ends: it reconciles each pool's nodes
-// with its targets, removes deleted pools, and declares silent nodes lost.
+// Run runs the allocator until ctx ends: it first restarts this host's nodes
+// (RecoverNodes), then reconciles each pool's nodes with its targets,
+// removes deleted pools, and declares silent nodes lost.
 // It wakes on every local change (Wake) and every PollInterval.
 func (s *Service) Run(ctx context.Context) error {
 	owner := fmt.Sprintf("alloc-%d", time.Now().UnixNano())
+	// Nodes of this host whose agents ended with an earlier process come
+	// back first, before a pass could declare them lost.
+	if _, err := s.RecoverNodes(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("node recovery failed", "err", err)
+	}
 	t := time.NewTicker(s.cfg.PollInterval)
 	defer t.Stop()
 	for {

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -47,9 +50,10 @@ type Provider struct {
 }
 
 type node struct {
-	agent  *agent.Agent
-	cancel context.CancelFunc
-	done   chan struct{}
+	agent   *agent.Agent
+	rootDir string
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 var _ batch.NodeProvider = (*Provider)(nil)
@@ -76,8 +80,28 @@ func New(cfg Config) *Provider {
 // Isolation is the isolation mode the provider's nodes use.
 func (p *Provider) Isolation() string { return p.cfg.Isolation }
 
+// CredentialPath is where the credential of the node whose root directory
+// is rootDir is kept: the control plane stores only its hash, so a node
+// restarted after the control plane's process ended (as a VM reboots) reads
+// it back from here. It is beside the node directories, not inside the
+// node's own, because the data plane serves a node's files to the account's
+// users (Batch's "get file from compute node"): the node directories' parent
+// holds a 0700 ".credentials" directory with one 0600 file per node.
+func CredentialPath(rootDir string) string {
+	root := filepath.Clean(rootDir)
+	return filepath.Join(filepath.Dir(root), ".credentials", filepath.Base(root))
+}
+
+// ErrNoCredential is returned by StartNode when a node is started without a
+// credential and none was persisted for it.
+var ErrNoCredential = errors.New("local: the node has no persisted credential")
+
 // StartNode starts the agent of n in the background and returns. Starting a
-// node that is already running does nothing.
+// node that is already running does nothing. A launch with a credential
+// persists it (CredentialPath); a launch with an empty credential (a node
+// restarted after the control plane restarted) reads it back, and fails with
+// ErrNoCredential when there is none. StopNode, which the pool service calls
+// when it removes a node, deletes the persisted credential.
 func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -86,6 +110,17 @@ func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 	}
 	if _, ok := p.nodes[n.NodeID]; ok {
 		return nil
+	}
+	if n.Credential == "" {
+		cred, err := ReadCredential(n.RootDir)
+		if err != nil {
+			return fmt.Errorf("start node %s: %w", n.NodeID, err)
+		}
+		n.Credential = cred
+	} else if n.RootDir != "" {
+		if err := WriteCredential(n.RootDir, n.Credential); err != nil {
+			return fmt.Errorf("start node %s: %w", n.NodeID, err)
+		}
 	}
 	a, err := agent.New(agent.Config{
 		ControlPlaneURL: p.cfg.ControlPlaneURL, Credential: n.Credential, NodeID: n.NodeID, RootDir: n.RootDir,
@@ -98,7 +133,7 @@ func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 	}
 	// The agent outlives the request that started it.
 	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	nd := &node{agent: a, cancel: cancel, done: make(chan struct{})}
+	nd := &node{agent: a, rootDir: n.RootDir, cancel: cancel, done: make(chan struct{})}
 	p.nodes[n.NodeID] = nd
 	go func() {
 		defer close(nd.done)
@@ -114,14 +149,78 @@ func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 	return nil
 }
 
-// StopNode stops a node's agent and waits (up to ctx) until its tasks,
-// namespace and forwarders are gone. Stopping an unknown node does nothing.
+// WriteCredential persists a node credential for the node whose root
+// directory is rootDir (see CredentialPath), atomically, mode 0600 in a 0700
+// directory.
+func WriteCredential(rootDir, credential string) error {
+	if rootDir == "" {
+		return errors.New("local: a node without a root directory cannot keep its credential")
+	}
+	path := CredentialPath(rootDir)
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("node credential directory: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("node credential directory: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".tmp-*") // mode 0600
+	if err != nil {
+		return fmt.Errorf("persist the node credential: %w", err)
+	}
+	tmp := f.Name()
+	_, werr := f.WriteString(credential + "\n")
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp, path)
+	}
+	if werr != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("persist the node credential: %w", werr)
+	}
+	return nil
+}
+
+// ReadCredential returns the credential persisted for the node whose root
+// directory is rootDir, or ErrNoCredential.
+func ReadCredential(rootDir string) (string, error) {
+	if rootDir == "" {
+		return "", ErrNoCredential
+	}
+	b, err := os.ReadFile(CredentialPath(rootDir))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", ErrNoCredential
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the node credential: %w", err)
+	}
+	cred := strings.TrimSpace(string(b))
+	if cred == "" {
+		return "", ErrNoCredential
+	}
+	return cred, nil
+}
+
+// StopNode stops a node's agent, deletes its persisted credential (the pool
+// service stops a node when it removes it) and waits (up to ctx) until its
+// tasks, namespace and forwarders are gone. Stopping an unknown node does
+// nothing.
 func (p *Provider) StopNode(ctx context.Context, nodeID string) error {
 	p.mu.Lock()
 	nd := p.nodes[nodeID]
 	p.mu.Unlock()
 	if nd == nil {
 		return nil
+	}
+	if nd.rootDir != "" {
+		if err := os.Remove(CredentialPath(nd.rootDir)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			p.cfg.Logger.Warn("remove node credential", "node", nodeID, "error", err.Error())
+		}
 	}
 	nd.cancel()
 	select {

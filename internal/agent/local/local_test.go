@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -238,5 +239,57 @@ func TestProviderSweepsStaleNamespaces(t *testing.T) {
 	testProvider(t, api, agent.IsolationNetns)
 	if _, err := os.Stat(filepath.Join(agent.NetnsDir, stale)); !os.IsNotExist(err) {
 		t.Errorf("stale namespace %s not swept at provider start", stale)
+	}
+}
+
+// TestProviderRestartsNodeFromPersistedCredential is a control-plane restart
+// as the local provider sees it: a node started with its credential is
+// started again by a new provider with none, reads the persisted credential
+// (0600, in a 0700 directory outside the node directory the data plane
+// serves) and registers with it; a node that never persisted one cannot
+// start; StopNode deletes the credential.
+func TestProviderRestartsNodeFromPersistedCredential(t *testing.T) {
+	t.Parallel()
+	api := newNodeAPI(t)
+	base := t.TempDir()
+	root := filepath.Join(base, "node1")
+	p := testProvider(t, api, agent.IsolationProcess)
+	if err := p.StartNode(context.Background(), NodeLaunch{NodeID: "node1", Credential: "cred-node1", RootDir: root}); err != nil {
+		t.Fatal(err)
+	}
+	api.waitHeartbeat(t, "node1")
+	path := CredentialPath(root)
+	if strings.HasPrefix(path, root+string(filepath.Separator)) {
+		t.Errorf("credential %s is inside the node directory", path)
+	}
+	for file, want := range map[string]os.FileMode{path: 0o600, filepath.Dir(path): 0o700} {
+		st, err := os.Stat(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != want {
+			t.Errorf("%s has mode %v, want %v", file, st.Mode().Perm(), want)
+		}
+	}
+	if err := p.Close(); err != nil { // the control plane's process ends; the node directory stays
+		t.Fatal(err)
+	}
+
+	api.mu.Lock()
+	api.heartbeats["node1"] = 0
+	api.mu.Unlock()
+	p2 := testProvider(t, api, agent.IsolationProcess)
+	if err := p2.StartNode(context.Background(), NodeLaunch{NodeID: "node1", RootDir: root}); err != nil {
+		t.Fatalf("restart with the persisted credential: %v", err)
+	}
+	api.waitHeartbeat(t, "node1")
+	if err := p2.StartNode(context.Background(), NodeLaunch{NodeID: "never", RootDir: filepath.Join(base, "never")}); !errors.Is(err, ErrNoCredential) {
+		t.Errorf("start without any credential: %v, want ErrNoCredential", err)
+	}
+	if err := p2.StopNode(context.Background(), "node1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("credential survives StopNode: %v", err)
 	}
 }
