@@ -8,6 +8,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -142,13 +145,48 @@ func (s *Service) NodeRegister(ctx context.Context, n *Node, req nodeproto.Regis
 		}
 		x.LastBootTime, x.AgentVersion, x.Isolation = now, req.AgentVersion, req.Isolation
 		x.Commands = removeCmd(x.Commands, "reboot")
+		x.RunningLeases = nil // a registering agent runs nothing yet
 		r.HeartbeatAt, r.LeaseExpiry = now, now.Add(s.cfg.HeartbeatTimeout)
 		return nil
 	})
 	if err != nil {
 		return nodeproto.NodeConfig{}, err
 	}
-	return out.Config, nil
+	cfg := out.Config
+	// Ports are read at every registration, since they may change across
+	// restarts: the control plane's current ones join those fixed at
+	// allocation, and the node's own Batch account's data plane, on its own
+	// port, is reached from inside a node namespace like the other services.
+	ports := slices.Clone(cfg.ForwardPorts)
+	ports = append(ports, s.cfg.ForwardPorts...)
+	if acct, err := s.AccountByID(ctx, out.AccountKey); err == nil {
+		if port := endpointPort(acct.Endpoint); port > 0 {
+			ports = append(ports, port)
+		}
+	} else if !cobalt.IsCode(err, cobalt.ENotFound) {
+		return nodeproto.NodeConfig{}, err
+	}
+	var uniq []int
+	for _, p := range ports {
+		if !slices.Contains(uniq, p) {
+			uniq = append(uniq, p)
+		}
+	}
+	cfg.ForwardPorts = uniq
+	return cfg, nil
+}
+
+// endpointPort returns the port of a host:port account endpoint, 0 if none.
+func endpointPort(hostPort string) int {
+	_, p, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return 0
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port <= 0 || port > 65535 {
+		return 0
+	}
+	return port
 }
 
 // agentStates are the states a node agent may report.

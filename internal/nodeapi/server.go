@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +15,9 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 )
+
+// terminatePrefix starts the heartbeat command that stops one task lease.
+const terminatePrefix = "terminate:"
 
 // Token is an access token issued for a node identity.
 type Token struct {
@@ -140,7 +144,23 @@ func (s *Server) register(ctx context.Context, n *batch.Node, body []byte) (any,
 	if err != nil {
 		return nil, err
 	}
+	// A registering agent has just started (a restarted or rebooted node):
+	// it runs no task, so the tasks leased to the node are requeued now, as
+	// for a lost node, rather than when their leases time out.
+	if s.cfg.Dispatcher != nil {
+		if err := s.cfg.Dispatcher.NodeLost(ctx, n.Ref()); err != nil {
+			return nil, err
+		}
+	}
 	return nodeproto.RegisterResponse{Config: cfg}, nil
+}
+
+// LeaseReconciler is the optional part of a Dispatcher the heartbeat uses:
+// given the leases a node runs, it returns those the node must stop (their
+// tasks were terminated, deleted or requeued) and requeues the tasks leased
+// to the node that it does not run (jobs.Service.Reconcile).
+type LeaseReconciler interface {
+	Reconcile(ctx context.Context, node batch.NodeRef, runningLeases []string) ([]string, error)
 }
 
 func (s *Server) heartbeat(ctx context.Context, n *batch.Node, body []byte) (any, error) {
@@ -151,6 +171,16 @@ func (s *Server) heartbeat(ctx context.Context, n *batch.Node, body []byte) (any
 	cmds, err := s.cfg.Pools.NodeHeartbeat(ctx, n, req)
 	if err != nil {
 		return nil, err
+	}
+	if rc, ok := s.cfg.Dispatcher.(LeaseReconciler); ok && !slices.Contains(cmds, "remove") {
+		stop, err := rc.Reconcile(ctx, n.Ref(), req.RunningLeases)
+		if err != nil {
+			// The node's state is recorded; the next heartbeat reconciles.
+			s.cfg.Logger.Warn("reconcile the leases of a node", "node", n.ID, "err", err)
+		}
+		for _, l := range stop {
+			cmds = append(cmds, terminatePrefix+l)
+		}
 	}
 	return nodeproto.HeartbeatResponse{Commands: cmds}, nil
 }

@@ -42,6 +42,13 @@ func (d dispatcher) NodeLost(ctx context.Context, n batch.NodeRef) error {
 	return d.jobs.NodeLost(ctx, jobsRef(n))
 }
 
+var _ nodeapi.LeaseReconciler = dispatcher{}
+
+// Reconcile lets node heartbeats stop terminated tasks and requeue leases a node never got.
+func (d dispatcher) Reconcile(ctx context.Context, n batch.NodeRef, running []string) ([]string, error) {
+	return d.jobs.Reconcile(ctx, jobsRef(n), running)
+}
+
 // tokenIssuer lets the node API issue managed-identity tokens through the login service.
 type tokenIssuer struct{ login *login.Service }
 

@@ -1,0 +1,218 @@
+package nodeapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/batch"
+	"github.com/cobaltbatch/cobalt/internal/jobs"
+	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+	"github.com/cobaltbatch/cobalt/internal/store"
+	"github.com/cobaltbatch/cobalt/internal/store/storetest"
+)
+
+// jobsDispatcher is the server's adapter from the pool service's node
+// references to the jobs service (internal/server/adapters.go): conversion only.
+type jobsDispatcher struct{ s *jobs.Service }
+
+func ref(n batch.NodeRef) jobs.NodeRef {
+	return jobs.NodeRef{AccountID: n.AccountID, PoolID: n.PoolID, NodeID: n.NodeID}
+}
+
+func (d jobsDispatcher) Lease(ctx context.Context, n batch.NodeRef, free int, wait time.Duration) ([]nodeproto.TaskLease, error) {
+	return d.s.Lease(ctx, ref(n), free, wait)
+}
+func (d jobsDispatcher) Report(ctx context.Context, n batch.NodeRef, r nodeproto.ReportRequest) error {
+	return d.s.Report(ctx, ref(n), r)
+}
+func (d jobsDispatcher) NodeLost(ctx context.Context, n batch.NodeRef) error {
+	return d.s.NodeLost(ctx, ref(n))
+}
+func (d jobsDispatcher) Reconcile(ctx context.Context, n batch.NodeRef, running []string) ([]string, error) {
+	return d.s.Reconcile(ctx, ref(n), running)
+}
+
+// jobsFixture is a node API over a real pool service and a real jobs
+// service sharing one SQLite store; the account's data plane is on port 4567
+// and the control plane forwards port 1111.
+type jobsFixture struct {
+	*fixture
+	jobs *jobs.Service
+	node batch.NodeLaunch
+}
+
+const accountPort = 4567
+
+func newJobsFixture(t *testing.T) *jobsFixture {
+	st := storetest.SQLite(t)(t)
+	js, err := jobs.New(jobs.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &jobsFixture{fixture: &fixture{dir: &directory{ids: map[string]cobalt.Principal{}}, iss: &issuer{}, nl: &launches{}}, jobs: js}
+	svc, err := batch.New(batch.Config{Store: st, Nodes: f.nl, Identities: f.dir, Dispatcher: jobsDispatcher{js}, ForwardPorts: []int{1111}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc = svc
+	f.acct = &batch.Account{ID: acctID, Name: "acct1", TenantID: "t1", SubscriptionID: "sub1", ResourceGroup: "rg1",
+		Endpoint: "127.0.0.1:4567"}
+	b, _ := json.Marshal(f.acct)
+	rid, _ := cobalt.ParseResourceID(acctID)
+	if _, err := st.ResourceCreate(t.Context(), store.Resource{ID: acctID, Key: rid.Key(), Type: batch.AccountType, ParentKey: rid.Parent().Key(), Body: b}); err != nil {
+		t.Fatal(err)
+	}
+	api, err := New(Config{Pools: svc, Dispatcher: jobsDispatcher{js}, Tokens: f.iss, Identities: f.dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv = httptest.NewTLSServer(api.Handler())
+	t.Cleanup(f.srv.Close)
+	f.put(t, "p", poolBody(1))
+	f.node = f.nl.of("p")[0]
+	if _, err := js.AddJob(t.Context(), f.acct.Key(), jobs.JobSpec{ID: "j", PoolInfo: &jobs.PoolInfo{PoolID: "p"}}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *jobsFixture) register(t *testing.T) nodeproto.NodeConfig {
+	t.Helper()
+	var reg nodeproto.RegisterResponse
+	if st, e := f.call(t, f.node.Credential, nodeproto.PathRegister, nodeproto.RegisterRequest{NodeID: f.node.NodeID}, &reg); st != 200 {
+		t.Fatalf("register: %d %+v", st, e)
+	}
+	return reg.Config
+}
+
+func (f *jobsFixture) heartbeat(t *testing.T, running ...string) []string {
+	t.Helper()
+	var hr nodeproto.HeartbeatResponse
+	state := "idle"
+	if len(running) > 0 {
+		state = "running"
+	}
+	if st, e := f.call(t, f.node.Credential, nodeproto.PathHeartbeat, nodeproto.HeartbeatRequest{State: state, RunningLeases: running}, &hr); st != 200 {
+		t.Fatalf("heartbeat: %d %+v", st, e)
+	}
+	return hr.Commands
+}
+
+// leaseStarted adds a task, leases it to the node and reports it started.
+func (f *jobsFixture) leaseStarted(t *testing.T, taskID string) nodeproto.TaskLease {
+	t.Helper()
+	zero := 0
+	if _, err := f.jobs.AddTask(t.Context(), f.acct.Key(), "j", jobs.TaskSpec{ID: taskID, CommandLine: "/bin/true",
+		Constraints: &jobs.TaskConstraints{MaxTaskRetryCount: &zero}}); err != nil {
+		t.Fatal(err)
+	}
+	var lr nodeproto.LeaseResponse
+	if st, e := f.call(t, f.node.Credential, nodeproto.PathLease, nodeproto.LeaseRequest{FreeSlots: 1}, &lr); st != 200 || len(lr.Leases) != 1 || lr.Leases[0].TaskID != taskID {
+		t.Fatalf("lease: %d %+v %+v", st, e, lr)
+	}
+	l := lr.Leases[0]
+	if st, e := f.call(t, f.node.Credential, nodeproto.PathReport, nodeproto.ReportRequest{LeaseID: l.LeaseID, Event: "started", StartTime: time.Now()}, &nodeproto.ReportResponse{}); st != 200 {
+		t.Fatalf("report started: %d %+v", st, e)
+	}
+	return l
+}
+
+func (f *jobsFixture) task(t *testing.T, id string) jobs.Task {
+	t.Helper()
+	tk, err := f.jobs.GetTask(t.Context(), f.acct.Key(), "j", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tk
+}
+
+// TestRegisterRequeuesLeasedTasks: an agent that registers again (its
+// process restarted, or the node rebooted) runs nothing, so the tasks leased
+// to it go back to the queue at once, counted as requeues, not retries, and
+// then complete on their next lease.
+func TestRegisterRequeuesLeasedTasks(t *testing.T) {
+	t.Parallel()
+	f := newJobsFixture(t)
+	f.register(t)
+	f.heartbeat(t)
+	l := f.leaseStarted(t, "t1")
+	if tk := f.task(t, "t1"); tk.State != jobs.TaskRunning {
+		t.Fatalf("leased task is %s", tk.State)
+	}
+
+	f.register(t) // the agent restarted
+	tk := f.task(t, "t1")
+	if tk.State != jobs.TaskActive || tk.ExecutionInfo.RequeueCount != 1 || tk.ExecutionInfo.RetryCount != 0 {
+		t.Fatalf("after the node registered again the task is %s (requeues %d, retries %d), want active, 1 requeue, 0 retries",
+			tk.State, tk.ExecutionInfo.RequeueCount, tk.ExecutionInfo.RetryCount)
+	}
+	var lr nodeproto.LeaseResponse
+	if st, e := f.call(t, f.node.Credential, nodeproto.PathLease, nodeproto.LeaseRequest{FreeSlots: 1}, &lr); st != 200 || len(lr.Leases) != 1 || lr.Leases[0].LeaseID == l.LeaseID {
+		t.Fatalf("lease after re-registration: %d %+v %+v", st, e, lr)
+	}
+	exit, end := 0, time.Now()
+	if st, e := f.call(t, f.node.Credential, nodeproto.PathReport, nodeproto.ReportRequest{LeaseID: lr.Leases[0].LeaseID, Event: "completed",
+		StartTime: end, EndTime: &end, ExitCode: &exit}, &nodeproto.ReportResponse{}); st != 200 {
+		t.Fatalf("report completed: %d %+v", st, e)
+	}
+	if tk := f.task(t, "t1"); tk.State != jobs.TaskCompleted || tk.ExecutionInfo.Result != "success" {
+		t.Fatalf("task %s %q", tk.State, tk.ExecutionInfo.Result)
+	}
+}
+
+// TestHeartbeatTerminatesEndedTasks: a task terminated (or deleted) while
+// its node runs it gets a terminate command for its lease at the node's
+// next heartbeat; a task still running does not.
+func TestHeartbeatTerminatesEndedTasks(t *testing.T) {
+	t.Parallel()
+	f := newJobsFixture(t)
+	f.register(t)
+	f.heartbeat(t)
+	l1 := f.leaseStarted(t, "t1")
+	l2 := f.leaseStarted(t, "t2")
+	if cmds := f.heartbeat(t, l1.LeaseID, l2.LeaseID); len(cmds) != 0 {
+		t.Fatalf("commands for running tasks: %v", cmds)
+	}
+	if err := f.jobs.TerminateTask(t.Context(), f.acct.Key(), "j", "t1", jobs.Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.jobs.DeleteTask(t.Context(), f.acct.Key(), "j", "t2", jobs.Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	cmds := f.heartbeat(t, l1.LeaseID, l2.LeaseID)
+	for _, l := range []string{l1.LeaseID, l2.LeaseID} {
+		if !slices.Contains(cmds, "terminate:"+l) {
+			t.Errorf("heartbeat commands %v lack terminate:%s", cmds, l)
+		}
+	}
+}
+
+// TestRegisterForwardsAccountPort: a node's configuration forwards the
+// control plane's ports and its own Batch account's data-plane port, so
+// that a task in a node namespace can call its account's endpoint.
+func TestRegisterForwardsAccountPort(t *testing.T) {
+	t.Parallel()
+	f := newJobsFixture(t)
+	cfg := f.register(t)
+	if !slices.Contains(cfg.ForwardPorts, accountPort) || !slices.Contains(cfg.ForwardPorts, 1111) {
+		t.Fatalf("forwarded ports %v, want 1111 and the account's %d", cfg.ForwardPorts, accountPort)
+	}
+	again := f.register(t)
+	if len(again.ForwardPorts) != len(cfg.ForwardPorts) {
+		t.Fatalf("ports %v after a second registration, first %v", again.ForwardPorts, cfg.ForwardPorts)
+	}
+	seen := 0
+	for _, p := range again.ForwardPorts {
+		if p == accountPort {
+			seen++
+		}
+	}
+	if seen != 1 {
+		t.Fatalf("port %d listed %d times: %v", accountPort, seen, again.ForwardPorts)
+	}
+}
