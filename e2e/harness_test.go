@@ -35,11 +35,6 @@ type env struct {
 	cloud     cloud.Configuration
 }
 
-func start(t *testing.T) *env {
-	t.Helper()
-	return startWith(t, server.Options{})
-}
-
 func startWith(t *testing.T, opts server.Options) *env {
 	t.Helper()
 	s := server.StartTest(t, opts)

@@ -184,12 +184,6 @@ func newFakeControlPlane(t testing.TB, cfg nodeproto.NodeConfig) *fakeControlPla
 	return f
 }
 
-func (f *fakeControlPlane) port() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.config.ForwardPorts[len(f.config.ForwardPorts)-1]
-}
-
 func (f *fakeControlPlane) handle(fn func([]byte) (any, int)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+f.cred {

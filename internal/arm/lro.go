@@ -52,7 +52,6 @@ type OperationStatus struct {
 type operations struct {
 	s       *Server
 	started time.Time // when this front door was made
-	mu      sync.Mutex
 	base    context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup

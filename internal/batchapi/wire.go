@@ -348,10 +348,5 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// quoteETag returns a strong ETag for a version number, in Batch's style.
-func quoteETag(version int64) string {
-	return fmt.Sprintf("\"0x%016X\"", uint64(version))
-}
-
 // lowerASCII lowercases s.
 func lowerASCII(s string) string { return strings.ToLower(s) }

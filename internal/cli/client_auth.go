@@ -22,7 +22,6 @@ import (
 
 // Token scopes of the services the CLI calls, as the official SDKs request them.
 const (
-	scopeStorage = "https://storage.azure.com/.default"
 	// scopeBatch keeps the double slash that azbatch and the Batch spec use.
 	scopeBatch = "https://batch.core.windows.net//.default"
 )

@@ -245,7 +245,7 @@ func TestListPaging(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /things", func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer https://management.azure.com/.default#1" {
-			http.Error(w, `{"error":{"code":"AuthenticationFailed","message":"no"}}`, 401)
+			http.Error(w, `{"error":{"code":"AuthenticationFailed","message":"no"}}`, http.StatusUnauthorized)
 			return
 		}
 		if r.URL.Query().Get("page") == "2" {

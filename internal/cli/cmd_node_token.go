@@ -316,7 +316,7 @@ func sameNetns(path string) bool {
 // verifyToken checks a JWT's signature against the authority's published
 // keys (OIDC discovery of the signed-in tenant, then jwks_uri) and decodes it.
 func (c *client) verifyToken(ctx context.Context, raw string) (*tokenInfo, error) {
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil || len(jws.Signatures) != 1 {
 		return nil, &apiError{Code: "InvalidToken", Message: fmt.Sprintf("The token is not an RS256 JWT: %v", err)}
 	}

@@ -86,7 +86,6 @@ type Server struct {
 	nodeapi   *nodeapi.Server
 	batchapi  *batchapi.Service
 
-	mu        sync.Mutex
 	servers   []*http.Server
 	runners   []runner
 	addrs     map[string]string // listener name -> https://127.0.0.1:port

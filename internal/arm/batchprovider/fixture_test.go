@@ -3,7 +3,6 @@ package batchprovider
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
@@ -295,12 +294,6 @@ func golden(t *testing.T, name string, got []byte) {
 	if !bytes.Equal(want, pretty) {
 		t.Errorf("%s differs from the golden file:\n got: %s\nwant: %s", name, pretty, want)
 	}
-}
-
-func randHex() string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 func storeParams(account, pool string) store.NodeListParams {
