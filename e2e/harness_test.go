@@ -27,7 +27,7 @@ func TestMain(m *testing.M) { testenv.LoopbackOnly(m) }
 
 // env is one running Cobalt and the clients' view of it.
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	srv *server.Server
 	ep  server.Endpoints
 	// transport trusts the installation CA.
@@ -35,7 +35,7 @@ type env struct {
 	cloud     cloud.Configuration
 }
 
-func startWith(t *testing.T, opts server.Options) *env {
+func startWith(t testing.TB, opts server.Options) *env {
 	t.Helper()
 	s := server.StartTest(t, opts)
 	ep := s.Endpoints()

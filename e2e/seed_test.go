@@ -221,7 +221,7 @@ func (e *env) seedResources(t *testing.T, c context.Context) seed {
 	return s
 }
 
-func (e *env) batchClient(t *testing.T, endpoint string) *azbatch.Client {
+func (e *env) batchClient(t testing.TB, endpoint string) *azbatch.Client {
 	t.Helper()
 	c, err := azbatch.NewClient("https://"+endpoint, e.admin(), &azbatch.ClientOptions{ClientOptions: e.clientOptions()})
 	if err != nil {
