@@ -259,7 +259,7 @@ func TestDataPlanePoolOperations(t *testing.T) {
 	if _, err := e.svc.PoolCreate(context.Background(), e.acct, spec); cobalt.ErrorReason(err) != "PoolExists" {
 		t.Fatalf("duplicate in other case: %v", err)
 	}
-	p = e.settle("p1")
+	e.settle("p1")
 	ns := e.nodes_("p1")
 	if len(ns) != 2 || ns[0].Config.StartTask == nil || ns[0].Config.TaskSlotsPerNode != 2 || ns[0].Config.AccountName != "acct1" {
 		t.Fatalf("nodes = %+v", ns)

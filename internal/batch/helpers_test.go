@@ -45,12 +45,6 @@ func (d *directory) add(id, tenant string) {
 		Kind: cobalt.KindManagedIdentity, ResourceID: id}
 }
 
-func (d *directory) remove(id string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	delete(d.ids, strings.ToLower(id))
-}
-
 func (d *directory) LookupIdentity(_ context.Context, id string) (cobalt.Principal, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -250,11 +250,3 @@ func (p *Pool) Identities() []IdentityInfo {
 // TargetNodes returns the total target node count.
 func (p *Pool) TargetNodes() int { return p.TargetDedicatedNodes + p.TargetLowPriorityNodes }
 
-// clone returns a deep copy through JSON (pools are small).
-func (p *Pool) clone() *Pool {
-	b, _ := json.Marshal(p)
-	var c Pool
-	_ = json.Unmarshal(b, &c)
-	c.ETag, c.AccountKey = p.ETag, p.AccountKey
-	return &c
-}

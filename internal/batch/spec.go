@@ -49,7 +49,7 @@ func (s *Spec) set(f Field) { s.Present[f] = true }
 // Apply writes the spec onto p. With replace, properties the spec lacks are
 // reset to their defaults (a PUT); without, they are left as they are (a PATCH).
 func (s *Spec) Apply(p *Pool, replace bool) {
-	src := &s.Pool
+	var src *Pool
 	for _, f := range allFields {
 		if !s.Present[f] && !replace {
 			continue
