@@ -10,23 +10,29 @@ import (
 )
 
 // TestRestartKeepsPoolsWorking restarts Cobalt on the same data directory: the
-// Batch account answers on the same endpoint, the pool gets working nodes
-// again, and a task submitted after the restart runs and can use the pool's
-// identity.
+// Batch account answers on the same endpoint, the pool's node comes back as a
+// rebooted VM (same ID, same identities), and a task submitted after the
+// restart runs on it and can use the pool's identity.
 func TestRestartKeepsPoolsWorking(t *testing.T) {
 	dir := t.TempDir()
 	e := startWith(t, server.Options{DataDir: dir, Isolation: "process"})
 	c := ctx(t)
 	s := e.seedResources(t, c)
 	bc := e.batchClient(t, s.endpoint)
-	e.waitIdleNode(t, c, bc, s.pool)
+	before := e.waitIdleNode(t, c, bc, s.pool)
 	if err := e.srv.Close(); err != nil {
 		t.Fatal(err)
 	}
 
 	e2 := startWith(t, server.Options{DataDir: dir, Isolation: "process"})
 	bc = e2.batchClient(t, s.endpoint)
-	e2.waitIdleNode(t, c, bc, s.pool)
+	after := e2.waitIdleNode(t, c, bc, s.pool)
+	if *after.ID != *before.ID {
+		t.Errorf("the pool's node is %s after the restart, was %s", *after.ID, *before.ID)
+	}
+	if after.LastBootTime == nil || before.LastBootTime == nil || !after.LastBootTime.After(*before.LastBootTime) {
+		t.Errorf("the node's last boot time %v did not advance from %v", after.LastBootTime, before.LastBootTime)
+	}
 	if _, err := bc.CreateJob(c, azbatch.CreateJobContent{ID: to.Ptr("after"), PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr(s.pool)}}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -36,6 +42,9 @@ func TestRestartKeepsPoolsWorking(t *testing.T) {
 		t.Fatal(err)
 	}
 	e2.waitTask(t, c, bc, "after", "t")
+	if tk, err := bc.GetTask(c, "after", "t", nil); err != nil || tk.NodeInfo == nil || deref(tk.NodeInfo.NodeID) != *before.ID {
+		t.Errorf("the task did not run on the recovered node %s: %+v %v", *before.ID, tk.NodeInfo, err)
+	}
 	if out := e2.taskFile(t, c, bc, "after", "t", "stdout.txt"); !strings.Contains(out, "access_token") {
 		t.Fatalf("after the restart the node's identity endpoint answered:\n%s", out)
 	}

@@ -18,6 +18,13 @@
 // that it requeues the node's tasks; with "taskcompletion" and
 // "retaineddata" they leave the pool when they next report idle.
 //
+// Restarts: when the control plane's process restarts (gracefully or after
+// a crash), Service.Run first restarts the nodes whose root directories are
+// on this host (RecoverNodes), as a VM reboots: same node ID, identity
+// snapshot and credential (the NodeProvider persisted it; the store has only
+// its hash). They show "rebooting" until their agents register again; a node
+// that cannot be restarted is declared lost (unusable, tasks requeued).
+//
 // Pool identity updates: the nodes of a pool keep the identity set they were
 // allocated with. When a pool's identities change while it has nodes, the
 // pool carries a warning (ARM: the HTTP "Warning" header of the PUT/PATCH

@@ -249,4 +249,3 @@ func (p *Pool) Identities() []IdentityInfo {
 
 // TargetNodes returns the total target node count.
 func (p *Pool) TargetNodes() int { return p.TargetDedicatedNodes + p.TargetLowPriorityNodes }
-

@@ -82,6 +82,11 @@ func (s *Service) RecoverNodes(ctx context.Context) (int, error) {
 		}
 		l := NodeLaunch{NodeID: n.ID, PoolID: n.PoolID, AccountName: name, RootDir: s.nodeRootDir(n.ID)}
 		if err := s.cfg.Nodes.StartNode(context.WithoutCancel(ctx), l); err != nil {
+			if ctx.Err() != nil {
+				// Shutting down (the provider may be closed already): the
+				// next start recovers the node.
+				return started, errors.Join(append(errs, ctx.Err())...)
+			}
 			s.log.Warn("recover node failed; declaring it lost", "node", n.ID, "pool", n.PoolID, "err", err)
 			if err := s.nodeLost(ctx, n, "NodeRecoveryFailed", "The node could not be restarted after the control plane restarted."); err != nil {
 				errs = append(errs, err)
