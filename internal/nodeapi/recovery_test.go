@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/jobs"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/store"
-	"github.com/cobaltbatch/cobalt/internal/store/storetest"
+	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
 )
 
 // jobsDispatcher is the server's adapter from the pool service's node
@@ -48,8 +49,17 @@ type jobsFixture struct {
 
 const accountPort = 4567
 
-func newJobsFixture(t *testing.T) *jobsFixture {
-	st := storetest.SQLite(t)(t)
+func newJobsFixture(t testing.TB) *jobsFixture {
+	return newJobsFixtureWith(t, func(d batch.TaskDispatcher) batch.TaskDispatcher { return d })
+}
+
+// newJobsFixtureWith builds the fixture with the node API's dispatcher wrapped by wrap.
+func newJobsFixtureWith(t testing.TB, wrap func(batch.TaskDispatcher) batch.TaskDispatcher) *jobsFixture {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "cobalt.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
 	js, err := jobs.New(jobs.Config{Store: st})
 	if err != nil {
 		t.Fatal(err)
@@ -64,10 +74,10 @@ func newJobsFixture(t *testing.T) *jobsFixture {
 		Endpoint: "127.0.0.1:4567"}
 	b, _ := json.Marshal(f.acct)
 	rid, _ := cobalt.ParseResourceID(acctID)
-	if _, err := st.ResourceCreate(t.Context(), store.Resource{ID: acctID, Key: rid.Key(), Type: batch.AccountType, ParentKey: rid.Parent().Key(), Body: b}); err != nil {
+	if _, err := st.ResourceCreate(context.Background(), store.Resource{ID: acctID, Key: rid.Key(), Type: batch.AccountType, ParentKey: rid.Parent().Key(), Body: b}); err != nil {
 		t.Fatal(err)
 	}
-	api, err := New(Config{Pools: svc, Dispatcher: jobsDispatcher{js}, Tokens: f.iss, Identities: f.dir})
+	api, err := New(Config{Pools: svc, Dispatcher: wrap(jobsDispatcher{js}), Tokens: f.iss, Identities: f.dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,13 +85,13 @@ func newJobsFixture(t *testing.T) *jobsFixture {
 	t.Cleanup(f.srv.Close)
 	f.put(t, "p", poolBody(1))
 	f.node = f.nl.of("p")[0]
-	if _, err := js.AddJob(t.Context(), f.acct.Key(), jobs.JobSpec{ID: "j", PoolInfo: &jobs.PoolInfo{PoolID: "p"}}); err != nil {
+	if _, err := js.AddJob(context.Background(), f.acct.Key(), jobs.JobSpec{ID: "j", PoolInfo: &jobs.PoolInfo{PoolID: "p"}}); err != nil {
 		t.Fatal(err)
 	}
 	return f
 }
 
-func (f *jobsFixture) register(t *testing.T) nodeproto.NodeConfig {
+func (f *jobsFixture) register(t testing.TB) nodeproto.NodeConfig {
 	t.Helper()
 	var reg nodeproto.RegisterResponse
 	if st, e := f.call(t, f.node.Credential, nodeproto.PathRegister, nodeproto.RegisterRequest{NodeID: f.node.NodeID}, &reg); st != 200 {
@@ -90,7 +100,7 @@ func (f *jobsFixture) register(t *testing.T) nodeproto.NodeConfig {
 	return reg.Config
 }
 
-func (f *jobsFixture) heartbeat(t *testing.T, running ...string) []string {
+func (f *jobsFixture) heartbeat(t testing.TB, running ...string) []string {
 	t.Helper()
 	var hr nodeproto.HeartbeatResponse
 	state := "idle"
@@ -104,10 +114,10 @@ func (f *jobsFixture) heartbeat(t *testing.T, running ...string) []string {
 }
 
 // leaseStarted adds a task, leases it to the node and reports it started.
-func (f *jobsFixture) leaseStarted(t *testing.T, taskID string) nodeproto.TaskLease {
+func (f *jobsFixture) leaseStarted(t testing.TB, taskID string) nodeproto.TaskLease {
 	t.Helper()
 	zero := 0
-	if _, err := f.jobs.AddTask(t.Context(), f.acct.Key(), "j", jobs.TaskSpec{ID: taskID, CommandLine: "/bin/true",
+	if _, err := f.jobs.AddTask(context.Background(), f.acct.Key(), "j", jobs.TaskSpec{ID: taskID, CommandLine: "/bin/true",
 		Constraints: &jobs.TaskConstraints{MaxTaskRetryCount: &zero}}); err != nil {
 		t.Fatal(err)
 	}
@@ -214,5 +224,39 @@ func TestRegisterForwardsAccountPort(t *testing.T) {
 	}
 	if seen != 1 {
 		t.Fatalf("port %d listed %d times: %v", accountPort, seen, again.ForwardPorts)
+	}
+}
+
+// noReconcile hides the dispatcher's Reconcile: heartbeats as before lease reconciliation.
+type noReconcile struct{ batch.TaskDispatcher }
+
+// BenchmarkHeartbeat measures one node heartbeat over HTTPS from a node
+// running 4 tasks (four one-slot leases), with the lease reconciliation against the jobs service
+// (reconcile) and, as the baseline in the same run, without it (baseline).
+func BenchmarkHeartbeat(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		wrap func(batch.TaskDispatcher) batch.TaskDispatcher
+	}{
+		{"baseline", func(d batch.TaskDispatcher) batch.TaskDispatcher { return noReconcile{d} }},
+		{"reconcile", func(d batch.TaskDispatcher) batch.TaskDispatcher { return d }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			f := newJobsFixtureWith(b, c.wrap)
+			f.register(b)
+			f.heartbeat(b)
+			var running []string
+			for i := range 4 {
+				running = append(running, f.leaseStarted(b, "t"+string(rune('0'+i))).LeaseID)
+			}
+			b.ResetTimer()
+			start := time.Now()
+			for b.Loop() {
+				if cmds := f.heartbeat(b, running...); len(cmds) != 0 {
+					b.Fatalf("commands %v", cmds)
+				}
+			}
+			b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N), "µs/heartbeat")
+		})
 	}
 }

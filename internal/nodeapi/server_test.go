@@ -138,7 +138,7 @@ func poolBody(n int, ids ...string) []byte {
 	return b
 }
 
-func (f *fixture) put(t *testing.T, pool string, body []byte) string {
+func (f *fixture) put(t testing.TB, pool string, body []byte) string {
 	t.Helper()
 	spec, err := batch.DecodeARMPool(body)
 	if err != nil {
@@ -156,7 +156,7 @@ func (f *fixture) put(t *testing.T, pool string, body []byte) string {
 	return warn
 }
 
-func (f *fixture) call(t *testing.T, cred, path string, req, resp any) (int, nodeproto.Error) {
+func (f *fixture) call(t testing.TB, cred, path string, req, resp any) (int, nodeproto.Error) {
 	t.Helper()
 	b, _ := json.Marshal(req)
 	hr, _ := http.NewRequest("POST", f.srv.URL+path, bytes.NewReader(b))
