@@ -11,6 +11,11 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
+// ErrNodeRunning is a NodeProvider's answer to StartNode for a node whose
+// agent another process of this host runs (a replica sharing the node
+// directories): recovery leaves such a node alone.
+var ErrNodeRunning = errors.New("batch: the node's agent runs in another process")
+
 // RecoverNodes brings back the nodes of this host after the control plane's
 // process restarted, as rebooted VMs: their records (ID, identity snapshot,
 // credential hash) are in the store, but the agents that served them ended
@@ -82,6 +87,11 @@ func (s *Service) RecoverNodes(ctx context.Context) (int, error) {
 		}
 		l := NodeLaunch{NodeID: n.ID, PoolID: n.PoolID, AccountName: name, RootDir: s.nodeRootDir(n.ID)}
 		if err := s.cfg.Nodes.StartNode(context.WithoutCancel(ctx), l); err != nil {
+			if errors.Is(err, ErrNodeRunning) {
+				// Its agent's next heartbeat corrects the state set above.
+				s.log.Info("node runs in another process; not recovered here", "node", n.ID)
+				continue
+			}
 			if ctx.Err() != nil {
 				// Shutting down (the provider may be closed already): the
 				// next start recovers the node.

@@ -16,14 +16,18 @@ import (
 // restarter is a NodeProvider of a restarted control plane: it has no
 // running agent, and can start again only the nodes it kept a credential for.
 type restarter struct {
-	mu      sync.Mutex
-	creds   map[string]bool // node IDs with a persisted credential
-	started []NodeLaunch
+	mu        sync.Mutex
+	creds     map[string]bool // node IDs with a persisted credential
+	elsewhere map[string]bool // node IDs whose agent another process runs
+	started   []NodeLaunch
 }
 
 func (r *restarter) StartNode(_ context.Context, n NodeLaunch) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.elsewhere[n.NodeID] {
+		return ErrNodeRunning
+	}
 	if n.Credential == "" && !r.creds[n.NodeID] {
 		return errors.New("no persisted credential")
 	}
@@ -38,16 +42,17 @@ func (r *restarter) StopNode(context.Context, string) error { return nil }
 // kept is started again with its ID and no credential in the launch, shown
 // rebooting and given time to register (no allocator pass declares it lost
 // meanwhile); one whose credential is gone is lost (unusable, tasks
-// requeued); one whose directory is not on this host is left alone.
+// requeued); one whose agent another process of this host runs, and one
+// whose directory is not on this host, are left alone.
 func TestRecoverNodes(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
 	lost := &lostRecorder{}
 	e := newEnv(t, func(c *Config) { c.NodeRootDir = root; c.Dispatcher = lost })
-	e.put("p", armPool(3, uami1))
+	e.put("p", armPool(4, uami1))
 	e.settle("p")
 	nodes := e.nodes_("p")
-	if len(nodes) != 3 {
+	if len(nodes) != 4 {
 		t.Fatalf("%d nodes", len(nodes))
 	}
 	ctx := context.Background()
@@ -59,8 +64,8 @@ func TestRecoverNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ok, gone, foreign := nodes[0], nodes[1], nodes[2]
-	for _, n := range []*Node{ok, gone} {
+	ok, gone, foreign, other := nodes[0], nodes[1], nodes[2], nodes[3]
+	for _, n := range []*Node{ok, gone, other} {
 		if err := os.MkdirAll(filepath.Join(root, n.ID), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +73,7 @@ func TestRecoverNodes(t *testing.T) {
 
 	// The process ended; it restarts ten minutes later.
 	e.advance(10 * time.Minute)
-	prov := &restarter{creds: map[string]bool{ok.ID: true}}
+	prov := &restarter{creds: map[string]bool{ok.ID: true, other.ID: true}, elsewhere: map[string]bool{other.ID: true}}
 	svc, err := New(Config{Store: e.st, Now: e.clock, Nodes: prov, Dispatcher: lost, Identities: e.dir, NodeRootDir: root})
 	if err != nil {
 		t.Fatal(err)
@@ -97,8 +102,11 @@ func TestRecoverNodes(t *testing.T) {
 	if n := get(gone.ID); n.State != NodeUnusable || len(n.Errors) == 0 || n.Errors[0].Code != "NodeRecoveryFailed" {
 		t.Fatalf("unrecoverable node: state %s, errors %+v", n.State, n.Errors)
 	}
-	if !slices.Contains(lost.lostIDs(), gone.ID) || slices.Contains(lost.lostIDs(), ok.ID) {
-		t.Fatalf("lost nodes %v: want %s and not %s", lost.lostIDs(), gone.ID, ok.ID)
+	if !slices.Contains(lost.lostIDs(), gone.ID) || slices.Contains(lost.lostIDs(), ok.ID) || slices.Contains(lost.lostIDs(), other.ID) {
+		t.Fatalf("lost nodes %v: want %s and neither %s nor %s", lost.lostIDs(), gone.ID, ok.ID, other.ID)
+	}
+	if n := get(other.ID); n.State == NodeUnusable || len(n.Errors) != 0 {
+		t.Fatalf("node run by another process: state %s, errors %+v", n.State, n.Errors)
 	}
 	if slices.ContainsFunc(prov.started, func(l NodeLaunch) bool { return l.NodeID == foreign.ID }) {
 		t.Fatal("a node whose directory is on another host was started here")

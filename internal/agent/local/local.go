@@ -52,6 +52,7 @@ type Provider struct {
 type node struct {
 	agent   *agent.Agent
 	rootDir string
+	lock    *os.File // nil without a root directory
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
@@ -96,12 +97,22 @@ func CredentialPath(rootDir string) string {
 // credential and none was persisted for it.
 var ErrNoCredential = errors.New("local: the node has no persisted credential")
 
+// errLocked is lockFile's answer when another process holds the lock.
+var errLocked = errors.New("local: locked by another process")
+
+// lockPath is the file whose lock the process that runs a node's agent
+// holds: another control-plane process on this host (a replica sharing the
+// node directories) must not start the same node again.
+func lockPath(rootDir string) string { return CredentialPath(rootDir) + ".lock" }
+
 // StartNode starts the agent of n in the background and returns. Starting a
 // node that is already running does nothing. A launch with a credential
 // persists it (CredentialPath); a launch with an empty credential (a node
 // restarted after the control plane restarted) reads it back, and fails with
-// ErrNoCredential when there is none. StopNode, which the pool service calls
-// when it removes a node, deletes the persisted credential.
+// ErrNoCredential when there is none. While a node's agent runs, this process
+// holds a lock beside the credential; starting a node whose lock another
+// process holds fails with batch.ErrNodeRunning. StopNode, which the pool
+// service calls when it removes a node, deletes the persisted credential.
 func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -111,6 +122,7 @@ func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 	if _, ok := p.nodes[n.NodeID]; ok {
 		return nil
 	}
+	var lock *os.File
 	if n.Credential == "" {
 		cred, err := ReadCredential(n.RootDir)
 		if err != nil {
@@ -122,6 +134,19 @@ func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 			return fmt.Errorf("start node %s: %w", n.NodeID, err)
 		}
 	}
+	if n.RootDir != "" {
+		var err error
+		if lock, err = lockFile(lockPath(n.RootDir)); errors.Is(err, errLocked) {
+			return fmt.Errorf("start node %s: %w", n.NodeID, batch.ErrNodeRunning)
+		} else if err != nil {
+			return fmt.Errorf("start node %s: lock: %w", n.NodeID, err)
+		}
+	}
+	release := func() {
+		if lock != nil {
+			lock.Close()
+		}
+	}
 	a, err := agent.New(agent.Config{
 		ControlPlaneURL: p.cfg.ControlPlaneURL, Credential: n.Credential, NodeID: n.NodeID, RootDir: n.RootDir,
 		Isolation: p.cfg.Isolation, CAFile: p.cfg.CAFile, Logger: p.cfg.Logger, IMDSRateLimit: p.cfg.IMDSRateLimit,
@@ -129,14 +154,16 @@ func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 		Runner: p.cfg.Runner, HTTPClient: p.cfg.HTTPClient,
 	})
 	if err != nil {
+		release()
 		return fmt.Errorf("start node %s: %w", n.NodeID, err)
 	}
 	// The agent outlives the request that started it.
 	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	nd := &node{agent: a, rootDir: n.RootDir, cancel: cancel, done: make(chan struct{})}
+	nd := &node{agent: a, rootDir: n.RootDir, lock: lock, cancel: cancel, done: make(chan struct{})}
 	p.nodes[n.NodeID] = nd
 	go func() {
 		defer close(nd.done)
+		defer release()
 		if err := a.Run(actx); err != nil {
 			p.cfg.Logger.Error("node agent failed", "node", n.NodeID, "error", err.Error())
 		}
@@ -225,6 +252,9 @@ func (p *Provider) StopNode(ctx context.Context, nodeID string) error {
 	nd.cancel()
 	select {
 	case <-nd.done:
+		if nd.rootDir != "" {
+			_ = os.Remove(lockPath(nd.rootDir))
+		}
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

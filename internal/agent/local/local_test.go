@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt/internal/agent"
+	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
@@ -246,8 +247,9 @@ func TestProviderSweepsStaleNamespaces(t *testing.T) {
 // as the local provider sees it: a node started with its credential is
 // started again by a new provider with none, reads the persisted credential
 // (0600, in a 0700 directory outside the node directory the data plane
-// serves) and registers with it; a node that never persisted one cannot
-// start; StopNode deletes the credential.
+// serves) and registers with it; a third provider cannot start it while it
+// runs; a node that never persisted one cannot start; StopNode deletes the
+// credential.
 func TestProviderRestartsNodeFromPersistedCredential(t *testing.T) {
 	t.Parallel()
 	api := newNodeAPI(t)
@@ -283,6 +285,12 @@ func TestProviderRestartsNodeFromPersistedCredential(t *testing.T) {
 		t.Fatalf("restart with the persisted credential: %v", err)
 	}
 	api.waitHeartbeat(t, "node1")
+	// Another process of this host (a replica sharing the node directories)
+	// must not start the node its agent runs.
+	p3 := testProvider(t, api, agent.IsolationProcess)
+	if err := p3.StartNode(context.Background(), NodeLaunch{NodeID: "node1", RootDir: root}); !errors.Is(err, batch.ErrNodeRunning) {
+		t.Errorf("second process started a running node: %v, want batch.ErrNodeRunning", err)
+	}
 	if err := p2.StartNode(context.Background(), NodeLaunch{NodeID: "never", RootDir: filepath.Join(base, "never")}); !errors.Is(err, ErrNoCredential) {
 		t.Errorf("start without any credential: %v, want ErrNoCredential", err)
 	}
