@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+	"github.com/cobaltbatch/cobalt/internal/store"
+	"github.com/cobaltbatch/cobalt/internal/store/storetest"
 )
 
 // restarter is a NodeProvider of a restarted control plane: it has no
@@ -46,9 +48,21 @@ func (r *restarter) StopNode(context.Context, string) error { return nil }
 // whose directory is not on this host, are left alone.
 func TestRecoverNodes(t *testing.T) {
 	t.Parallel()
+	testRecoverNodes(t, storetest.SQLite(t)(t))
+}
+
+// TestRecoverNodesPostgres is TestRecoverNodes on PostgreSQL
+// (TEST_POSTGRES_URL), which several replicas share: a replica recovers only
+// the nodes whose directories are on its host.
+func TestRecoverNodesPostgres(t *testing.T) {
+	t.Parallel()
+	testRecoverNodes(t, storetest.Postgres(t)(t))
+}
+
+func testRecoverNodes(t *testing.T, st store.Store) {
 	root := t.TempDir()
 	lost := &lostRecorder{}
-	e := newEnv(t, func(c *Config) { c.NodeRootDir = root; c.Dispatcher = lost })
+	e := newEnvOn(t, st, func(c *Config) { c.NodeRootDir = root; c.Dispatcher = lost })
 	e.put("p", armPool(4, uami1))
 	e.settle("p")
 	nodes := e.nodes_("p")
