@@ -23,7 +23,10 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.LoopbackOnly(m) }
+func TestMain(m *testing.M) {
+	runTaskMode() // when a node started this binary as a task
+	testenv.LoopbackOnly(m)
+}
 
 // env is one running Cobalt and the clients' view of it.
 type env struct {

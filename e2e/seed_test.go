@@ -71,8 +71,13 @@ fi
 token=$(sed -e 's/.*"access_token":"\([^"]*\)".*/\1/' token.json)
 blob=$(curl -sS --fail-with-body -H "Authorization: Bearer $token" -H 'x-ms-version: 2021-08-06' '%s')
 echo "$blob"
-cat "$AZ_BATCH_NODE_SHARED_DIR/from-start-task.txt"`, s.blobURL)
-	if _, err := bc.CreateTask(c, "job1", azbatch.CreateTaskContent{ID: to.Ptr("imds"), CommandLine: to.Ptr("/bin/sh -c " + shellQuote(script))}, nil); err != nil {
+cat "$AZ_BATCH_NODE_SHARED_DIR/from-start-task.txt"
+echo
+cat fetched/data/hello.txt`, s.blobURL)
+	if _, err := bc.CreateTask(c, "job1", azbatch.CreateTaskContent{ID: to.Ptr("imds"), CommandLine: to.Ptr("/bin/sh -c " + shellQuote(script)),
+		// The task's own resource file, fetched with the pool's identity before it runs.
+		ResourceFiles: []azbatch.ResourceFile{{StorageContainerURL: to.Ptr(strings.TrimSuffix(s.blobURL, "/data/hello.txt")),
+			BlobPrefix: to.Ptr("data/"), FilePath: to.Ptr("fetched"), IdentityReference: &azbatch.NodeIdentityReference{ResourceID: to.Ptr(s.identityID)}}}}, nil); err != nil {
 		t.Fatalf("CreateTask: %v", err)
 	}
 	task := e.waitTask(t, c, bc, "job1", "imds")
@@ -82,6 +87,9 @@ cat "$AZ_BATCH_NODE_SHARED_DIR/from-start-task.txt"`, s.blobURL)
 	}
 	if !strings.Contains(stdout, "hello from blob storage") {
 		t.Errorf("the task did not read the blob with the identity's token; stdout:\n%s", stdout)
+	}
+	if strings.Count(stdout, "hello from blob storage") != 2 {
+		t.Errorf("the task's resource file, fetched with the identity, is not in its working directory; stdout:\n%s", stdout)
 	}
 	if !strings.Contains(stdout, "input for the start task") {
 		t.Errorf("the start task's resource file did not reach the node before the task ran; stdout:\n%s", stdout)
