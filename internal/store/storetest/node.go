@@ -43,7 +43,9 @@ func testNodeCreateGet(t *testing.T, s store.Store) {
 	wantCode(t, err, cobalt.ENotFound)
 }
 
-func acct1Key() string { return "/subscriptions/s1/resourcegroups/rg/providers/microsoft.batch/batchaccounts/acct1" }
+func acct1Key() string {
+	return "/subscriptions/s1/resourcegroups/rg/providers/microsoft.batch/batchaccounts/acct1"
+}
 
 func testNodeUpdate(t *testing.T, s store.Store) {
 	get(s.NodeCreate(ctx(t), newNode("n1", "p", "creating"))).must(t)
