@@ -18,8 +18,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
-	"github.com/google/uuid"
 	"github.com/cobaltbatch/cobalt/internal/server"
+	"github.com/google/uuid"
 )
 
 const roleStorageBlobDataContributor = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
