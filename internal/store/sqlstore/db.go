@@ -51,9 +51,10 @@ type ComputeQueries struct {
 // DB is a store.Store over a writer handle and a reader handle (the same handle
 // on PostgreSQL; on SQLite, a single-connection writer and a pool of readers).
 type DB struct {
-	w, r *sql.DB
-	d    Dialect
-	now  func() time.Time
+	w, r  *sql.DB
+	d     Dialect
+	now   func() time.Time
+	audit auditWriter
 }
 
 // New returns a DB over the given handles and applies pending migrations.
@@ -73,6 +74,7 @@ func (db *DB) Dialect() string { return db.d.Name }
 
 // Close closes both handles.
 func (db *DB) Close() error {
+	db.stopAudit()
 	err := db.w.Close()
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())

@@ -290,20 +290,6 @@ func (db *DB) KeyDelete(ctx context.Context, kid string) error {
 	return nil
 }
 
-// AuditAppend implements store.AuditStore.
-func (db *DB) AuditAppend(ctx context.Context, r store.AuditRecord) error {
-	if r.Time.IsZero() {
-		r.Time = db.now()
-	}
-	fields, err := json.Marshal(r.Fields)
-	if err != nil {
-		return err
-	}
-	_, err = db.w.ExecContext(ctx, `INSERT INTO audit (at, kind, actor, subject, fields) VALUES ($1, $2, $3, $4, $5)`,
-		unixNano(r.Time), r.Kind, r.Actor, r.Subject, fields)
-	return err
-}
-
 // AuditList implements store.AuditStore.
 func (db *DB) AuditList(ctx context.Context, kind string, page store.Page) ([]store.AuditRecord, string, error) {
 	after, err := decodeToken(page.Token)

@@ -19,6 +19,8 @@ func init() {
 	register("Principal/Delete", testPrincipalDelete)
 	register("Key/Lifecycle", testKeyLifecycle)
 	register("Audit/AppendList", testAudit)
+	register("Audit/ConcurrentAppendsAllLand", testAuditConcurrent)
+	register("Audit/AppendAfterCloseFails", testAuditAfterClose)
 }
 
 // result carries a call's two results, so that a test can write
@@ -223,5 +225,55 @@ func testAudit(t *testing.T, s store.Store) {
 	all, _, _ := s.AuditList(ctx(t), "", store.Page{})
 	if len(all) != 5 {
 		t.Fatalf("all = %d", len(all))
+	}
+}
+
+func testAuditConcurrent(t *testing.T, s store.Store) {
+	const writers, each = 16, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				errs <- s.AuditAppend(ctx(t), store.AuditRecord{Kind: "token.issued", Actor: fmt.Sprint(w), Subject: fmt.Sprint(i)})
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every append that returned nil is committed and visible.
+	n, tok := 0, ""
+	for {
+		recs, next, err := s.AuditList(ctx(t), "token.issued", store.Page{Limit: 100, Token: tok})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(recs)
+		if next == "" {
+			break
+		}
+		tok = next
+	}
+	if n != writers*each {
+		t.Fatalf("%d audit records stored, want %d", n, writers*each)
+	}
+}
+
+func testAuditAfterClose(t *testing.T, s store.Store) {
+	if err := s.AuditAppend(ctx(t), store.AuditRecord{Kind: "k", Actor: "a", Subject: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AuditAppend(ctx(t), store.AuditRecord{Kind: "k", Actor: "a", Subject: "s"}); err == nil {
+		t.Fatal("an append after Close reported success")
 	}
 }
