@@ -126,6 +126,15 @@ func (db *DB) AuditAppend(ctx context.Context, r store.AuditRecord) error {
 	select {
 	case err := <-req.done:
 		return err
+	case <-db.audit.stopped:
+		// The loop ended: it answered this request before stopping, or the
+		// request raced past its last drain and was never written.
+		select {
+		case err := <-req.done:
+			return err
+		default:
+			return errStoreClosed
+		}
 	case <-ctx.Done():
 		return ctx.Err()
 	}
