@@ -239,13 +239,13 @@ func taskCounts(t *testing.T, c context.Context, bc *azbatch.Client, job string)
 }
 
 // TestCrashLosesNoTasks is durability end to end: `cobalt up` runs as its
-// own process, ~300 short tasks are added by add-collection with the Go
+// own process, 2,000 short tasks are added by add-collection with the Go
 // SDK, the process is SIGKILLed while they run and restarted on the same
 // data directory, and every task completes successfully afterwards: none is
 // lost, none is left running on a node that no longer exists.
 func TestCrashLosesNoTasks(t *testing.T) {
 	t.Parallel()
-	const tasks = 300
+	const tasks = 2000
 	bin := buildCobalt(t)
 	dir := traversableTempDir(t)
 	logFile := filepath.Join(t.TempDir(), "cobalt.log")
@@ -260,7 +260,7 @@ func TestCrashLosesNoTasks(t *testing.T) {
 	for first := 0; first < tasks; first += 100 {
 		var group azbatch.TaskGroup
 		for i := first; i < min(first+100, tasks); i++ {
-			group.Value = append(group.Value, azbatch.CreateTaskContent{ID: to.Ptr(fmt.Sprintf("t%03d", i)), CommandLine: to.Ptr(`/bin/sh -c "sleep 0.05"`)})
+			group.Value = append(group.Value, azbatch.CreateTaskContent{ID: to.Ptr(fmt.Sprintf("t%04d", i)), CommandLine: to.Ptr(`/bin/sh -c "sleep 0.01"`)})
 		}
 		r, err := bc.CreateTaskCollection(c, "many", group, nil)
 		if err != nil {
@@ -277,7 +277,7 @@ func TestCrashLosesNoTasks(t *testing.T) {
 	var at azbatch.TaskCounts
 	for deadline := time.Now().Add(40 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		at = taskCounts(t, c, bc, "many")
-		if *at.Completed >= 20 && *at.Running > 0 {
+		if *at.Completed >= 200 && *at.Running > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -291,7 +291,7 @@ func TestCrashLosesNoTasks(t *testing.T) {
 	e = clientEnv(t, dir)
 	bc = e.batchClient(t, endpoint)
 	var last azbatch.TaskCounts
-	for deadline := time.Now().Add(45 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+	for deadline := time.Now().Add(150 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		last = taskCounts(t, c, bc, "many")
 		if *last.Completed == tasks {
 			break
