@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	cobalt "github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/batch"
@@ -35,6 +36,7 @@ type Pools interface {
 // formulas; without it enableautoscale answers 409.
 type poolAutoScaler interface {
 	PoolEnableAutoScale(ctx context.Context, accountKey, poolID, formula, interval string, c batch.Conditions) (*batch.Pool, error)
+	PoolEvaluateAutoScale(ctx context.Context, accountKey, poolID, formula string) (*batch.AutoScaleRun, error)
 }
 
 func poolPath(id string) string         { return "/pools/" + url.PathEscape(id) }
@@ -387,11 +389,21 @@ func hEvaluateAutoScale(rc *reqCtx, p pathParams) {
 		rc.writeError(missingProperty("autoScaleFormula"))
 		return
 	}
-	if _, err := rc.s.pools().PoolGet(rc.r.Context(), rc.accountKey(), p.pool); err != nil {
+	as, ok := rc.s.pools().(poolAutoScaler)
+	if !ok {
+		if _, err := rc.s.pools().PoolGet(rc.r.Context(), rc.accountKey(), p.pool); err != nil {
+			rc.writeError(err)
+			return
+		}
+		rc.writeError(autoScaleUnsupported())
+		return
+	}
+	run, err := as.PoolEvaluateAutoScale(rc.r.Context(), rc.accountKey(), p.pool, body.AutoScaleFormula)
+	if err != nil {
 		rc.writeError(err)
 		return
 	}
-	rc.writeError(autoScaleUnsupported())
+	rc.writeJSON(http.StatusOK, batch.AutoScaleRunDataPlane(run))
 }
 
 func hRemoveNodes(rc *reqCtx, p pathParams) {
@@ -502,13 +514,31 @@ func hNodeScheduling(rc *reqCtx, p pathParams) {
 	if !rc.requirePools() {
 		return
 	}
-	if _, err := rc.s.pools().NodeGet(rc.r.Context(), rc.accountKey(), p.pool, p.node); err != nil {
+	ns, ok := rc.s.pools().(nodeScheduler)
+	if !ok {
+		if _, err := rc.s.pools().NodeGet(rc.r.Context(), rc.accountKey(), p.pool, p.node); err != nil {
+			rc.writeError(err)
+			return
+		}
+		rc.writeError(newError(http.StatusConflict, codeInvalidState,
+			"Enabling and disabling task scheduling on a node is not supported by this server.",
+			"Reason", "OperationNotSupported"))
+		return
+	}
+	// The body of disablescheduling (nodeDisableSchedulingOption) is optional;
+	// running tasks finish either way on this server.
+	enable := strings.HasSuffix(strings.ToLower(rc.r.URL.Path), "/enablescheduling")
+	if err := ns.NodeSetScheduling(rc.r.Context(), rc.accountKey(), p.pool, p.node, enable); err != nil {
 		rc.writeError(err)
 		return
 	}
-	rc.writeError(newError(http.StatusConflict, codeInvalidState,
-		"Enabling and disabling task scheduling on a node is not supported by this server.",
-		"Reason", "OperationNotSupported"))
+	rc.setEntityHeaders("", time.Time{}, rc.entityURL(poolPath(p.pool)+"/nodes/"+p.node))
+	rc.writeEmpty(http.StatusOK)
+}
+
+// nodeScheduler is implemented by a pool service that can stop placing tasks on a node.
+type nodeScheduler interface {
+	NodeSetScheduling(ctx context.Context, accountKey, poolID, nodeID string, enabled bool) error
 }
 
 func hListSupportedImages(rc *reqCtx, _ pathParams) {

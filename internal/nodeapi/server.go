@@ -196,14 +196,48 @@ func (s *Server) lease(ctx context.Context, n *batch.Node, body []byte) (any, er
 	if s.cfg.Dispatcher == nil || req.FreeSlots == 0 || !n.Schedulable() {
 		return nodeproto.LeaseResponse{Leases: []nodeproto.TaskLease{}}, nil
 	}
-	ls, err := s.cfg.Dispatcher.Lease(ctx, n.Ref(), req.FreeSlots, time.Duration(req.WaitSeconds)*time.Second)
+	// While the lease long-polls, the node may stop taking work (scheduling
+	// disabled, leaving the pool): the wait ends then, so no task is placed on
+	// it afterwards.
+	leaseCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go s.watchSchedulable(leaseCtx, n, cancel)
+	ls, err := s.cfg.Dispatcher.Lease(leaseCtx, n.Ref(), req.FreeSlots, time.Duration(req.WaitSeconds)*time.Second)
 	if err != nil {
+		if ctx.Err() == nil && errors.Is(context.Cause(leaseCtx), errUnschedulable) {
+			return nodeproto.LeaseResponse{Leases: []nodeproto.TaskLease{}}, nil
+		}
 		return nil, err
 	}
 	if ls == nil {
 		ls = []nodeproto.TaskLease{}
 	}
 	return nodeproto.LeaseResponse{Leases: ls}, nil
+}
+
+// errUnschedulable ends a lease wait whose node stopped taking work.
+var errUnschedulable = errors.New("the node no longer takes tasks")
+
+// schedulableCheckInterval is how often a waiting lease re-reads its node.
+const schedulableCheckInterval = 500 * time.Millisecond
+
+// watchSchedulable cancels a waiting lease when its node stops taking work,
+// reading the node from the store so that changes made through any replica count.
+func (s *Server) watchSchedulable(ctx context.Context, n *batch.Node, cancel context.CancelCauseFunc) {
+	t := time.NewTicker(schedulableCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			cur, err := s.cfg.Pools.NodeGet(ctx, n.AccountKey, n.PoolID, n.ID)
+			if err == nil && !cur.Schedulable() || cobalt.IsCode(err, cobalt.ENotFound) {
+				cancel(errUnschedulable)
+				return
+			}
+		}
+	}
 }
 
 func (s *Server) report(ctx context.Context, n *batch.Node, body []byte) (any, error) {

@@ -1,0 +1,83 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/batch/azbatch"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
+	"github.com/cobaltbatch/cobalt/internal/server"
+)
+
+// TestAutoScaleAndNodeScheduling drives, with azbatch, a data-plane pool that
+// scales by formula (create with enableAutoScale, evaluate a formula) and
+// disables then enables task scheduling on its node.
+func TestAutoScaleAndNodeScheduling(t *testing.T) {
+	e := startWith(t, server.Options{Isolation: "process"})
+	c := ctx(t)
+	rgs, err := armresources.NewResourceGroupsClient(e.ep.SubscriptionID, e.admin(), e.armOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rgs.CreateOrUpdate(c, "ops", armresources.ResourceGroup{Location: to.Ptr(e.ep.Location)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Account struct {
+			AccountEndpoint string `json:"accountEndpoint"`
+		} `json:"account"`
+	}
+	e.node("batchpool.js", map[string]any{"resourceGroup": "ops", "account": "opsacct", "pool": "empty", "location": e.ep.Location,
+		"poolBody": poolBody(0)}, &out)
+	bc := e.batchClient(t, out.Account.AccountEndpoint)
+	if _, err := bc.CreatePool(c, azbatch.CreatePoolContent{
+		ID: to.Ptr("auto"), VMSize: to.Ptr("STANDARD_D2S_V3"),
+		VirtualMachineConfiguration: &azbatch.VirtualMachineConfiguration{
+			ImageReference: &azbatch.ImageReference{Publisher: to.Ptr("canonical"), Offer: to.Ptr("ubuntu-24_04-lts"), SKU: to.Ptr("server")},
+			NodeAgentSKUID: to.Ptr("batch.node.ubuntu 24.04")},
+		EnableAutoScale: to.Ptr(true), AutoScaleFormula: to.Ptr("$TargetDedicatedNodes = 1;"),
+		AutoScaleEvaluationInterval: to.Ptr("PT5M"),
+	}, nil); err != nil {
+		t.Fatalf("create autoscale pool: %v", err)
+	}
+	run, err := bc.EvaluatePoolAutoScale(c, "auto", azbatch.EvaluatePoolAutoScaleContent{AutoScaleFormula: to.Ptr("$TargetDedicatedNodes = 2 * 3;")}, nil)
+	if err != nil {
+		t.Fatalf("evaluate: %v", err)
+	}
+	if run.Error != nil || !strings.Contains(deref(run.Results), "$TargetDedicatedNodes=6") {
+		t.Fatalf("evaluation: results %q, error %+v", deref(run.Results), run.Error)
+	}
+	node := e.waitIdleNode(t, c, bc, "auto")
+
+	if _, err := bc.DisableNodeScheduling(c, "auto", *node.ID, nil); err != nil {
+		t.Fatalf("disable scheduling: %v", err)
+	}
+	n, err := bc.GetNode(c, "auto", *node.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *n.SchedulingState != azbatch.SchedulingStateDisabled || *n.State != azbatch.NodeStateOffline {
+		t.Fatalf("after disable: scheduling %s, state %s", *n.SchedulingState, *n.State)
+	}
+	// A task added now waits: the only node takes no work (the node's
+	// waiting lease request ends within half a second of the change).
+	time.Sleep(time.Second)
+	if _, err := bc.CreateJob(c, azbatch.CreateJobContent{ID: to.Ptr("j"), PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr("auto")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bc.CreateTask(c, "j", azbatch.CreateTaskContent{ID: to.Ptr("t"), CommandLine: to.Ptr("/bin/true")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	if r, err := bc.GetTask(c, "j", "t", nil); err != nil || *r.State != azbatch.TaskStateActive {
+		t.Fatalf("task on a pool without schedulable nodes: %v %v", err, r.State)
+	}
+	if _, err := bc.EnableNodeScheduling(c, "auto", *node.ID, nil); err != nil {
+		t.Fatalf("enable scheduling: %v", err)
+	}
+	if task := e.waitTask(t, c, bc, "j", "t"); deref(task.ExecutionInfo.ExitCode) != 0 {
+		t.Fatalf("task after enabling scheduling: %+v", task.ExecutionInfo)
+	}
+}
