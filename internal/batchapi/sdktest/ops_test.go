@@ -74,7 +74,7 @@ func TestGoSDKOperations(t *testing.T) {
 	_, err = c.DisablePoolAutoScale(ctx, "p1", nil)
 	must("DisablePoolAutoScale", err)
 	_, err = c.EvaluatePoolAutoScale(ctx, "p1", azbatch.EvaluatePoolAutoScaleContent{AutoScaleFormula: to.Ptr("$TargetDedicatedNodes=1")}, nil)
-	wantErr("EvaluatePoolAutoScale", err, 409, "OperationInvalidForCurrentState")
+	wantErr("EvaluatePoolAutoScale", err, 409, "AutoScalingNotEnabled") // the pool scales by fixed counts
 	_, err = c.RebootNode(ctx, "p1", nodeID, nil)
 	must("RebootNode", err)
 	n, err := c.GetNode(ctx, "p1", nodeID, nil)
