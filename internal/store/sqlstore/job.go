@@ -165,29 +165,14 @@ func (db *DB) JobList(ctx context.Context, p store.JobListParams) ([]store.JobRe
 	if err != nil {
 		return nil, "", err
 	}
-	defer rows.Close()
-	var out []store.JobRecord
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, j)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
+	return collectPage(rows, limit, scanJob, func(last store.JobRecord) (next string) {
 		if p.AccountKey != "" {
 			next = encodeToken(last.Key)
 		} else {
 			next = encodeToken(last.AccountKey + "\x00" + last.Key)
 		}
-	}
-	return out, next, nil
+		return next
+	})
 }
 
 const taskCols = `seq, account_key, job_key, task_key, task_id, pool_key, priority, state, state_at, required_slots, result,
@@ -410,25 +395,7 @@ func (db *DB) TaskList(ctx context.Context, p store.TaskListParams) ([]store.Tas
 	if err != nil {
 		return nil, "", err
 	}
-	defer rows.Close()
-	var out []store.TaskRecord
-	for rows.Next() {
-		t, err := scanTask(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		next = encodeToken(last.JobKey + "\x00" + last.Key)
-	}
-	return out, next, nil
+	return collectPage(rows, limit, scanTask, func(last store.TaskRecord) string { return encodeToken(last.JobKey + "\x00" + last.Key) })
 }
 
 // TaskCounts implements store.JobStore.

@@ -159,24 +159,7 @@ func (db *DB) PrincipalList(ctx context.Context, tenantID string, page store.Pag
 	if err != nil {
 		return nil, "", err
 	}
-	defer rows.Close()
-	var out []store.PrincipalRecord
-	for rows.Next() {
-		p, err := scanPrincipal(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = encodeToken(out[limit-1].ObjectID)
-	}
-	return out, next, nil
+	return collectPage(rows, limit, scanPrincipal, func(last store.PrincipalRecord) string { return encodeToken(last.ObjectID) })
 }
 
 type keyBody struct {

@@ -149,24 +149,7 @@ func (db *DB) NodeList(ctx context.Context, p store.NodeListParams) ([]store.Nod
 	if err != nil {
 		return nil, "", err
 	}
-	defer rows.Close()
-	var out []store.NodeRecord
-	for rows.Next() {
-		n, err := scanNode(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, n)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = encodeToken(out[limit-1].ID)
-	}
-	return out, next, nil
+	return collectPage(rows, limit, scanNode, func(last store.NodeRecord) string { return encodeToken(last.ID) })
 }
 
 // NodeCounts implements store.NodeStore.

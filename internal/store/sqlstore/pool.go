@@ -175,23 +175,5 @@ func (db *DB) PoolList(ctx context.Context, p store.PoolListParams) ([]store.Poo
 	if err != nil {
 		return nil, "", err
 	}
-	defer rows.Close()
-	var out []store.PoolRecord
-	for rows.Next() {
-		r, err := scanPool(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		next = encodeToken(last.AccountKey + "\x00" + last.Key)
-	}
-	return out, next, nil
+	return collectPage(rows, limit, scanPool, func(last store.PoolRecord) string { return encodeToken(last.AccountKey + "\x00" + last.Key) })
 }

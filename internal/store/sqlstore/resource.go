@@ -152,24 +152,7 @@ func (db *DB) ResourceList(ctx context.Context, p store.ResourceListParams) ([]s
 	if err != nil {
 		return nil, "", err
 	}
-	defer rows.Close()
-	var out []store.Resource
-	for rows.Next() {
-		r, err := scanResource(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = encodeToken(out[limit-1].Key)
-	}
-	return out, next, nil
+	return collectPage(rows, limit, scanResource, func(last store.Resource) string { return encodeToken(last.Key) })
 }
 
 const roleAssignmentCols = `key, id, name, scope, scope_key, role_definition_id, principal_id, principal_type, body, created_at`
@@ -296,22 +279,5 @@ func (db *DB) RoleAssignmentList(ctx context.Context, p store.RoleAssignmentList
 	if err != nil {
 		return nil, "", err
 	}
-	defer rows.Close()
-	var out []store.RoleAssignment
-	for rows.Next() {
-		ra, err := scanRoleAssignment(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, ra)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = encodeToken(out[limit-1].Key)
-	}
-	return out, next, nil
+	return collectPage(rows, limit, scanRoleAssignment, func(last store.RoleAssignment) string { return encodeToken(last.Key) })
 }
