@@ -190,34 +190,7 @@ func (p *identityProvider) put(w http.ResponseWriter, r *Request) error {
 }
 
 func (p *identityProvider) patch(w http.ResponseWriter, r *Request) error {
-	var in struct {
-		Tags *map[string]string `json:"tags"`
-	}
-	if err := r.Decode(&in); err != nil {
-		return err
-	}
-	if in.Tags != nil {
-		if err := validateTags(*in.Tags); err != nil {
-			return err
-		}
-	}
-	updated, err := r.Store().ResourceUpdate(r.Context(), r.ID.Key(), func(res *store.Resource) error {
-		if err := CheckPreconditions(r.Request, ETag(res.Version)); err != nil {
-			return err
-		}
-		m, err := decodeIdentity(*res)
-		if err != nil {
-			return err
-		}
-		if in.Tags != nil {
-			m.Tags = *in.Tags
-		}
-		res.Body, err = json.Marshal(m)
-		return err
-	})
-	if cobalt.IsCode(err, cobalt.ENotFound) {
-		return r.ResourceNotFound(r.ID)
-	}
+	updated, err := patchTags(r, decodeIdentity, func(m *Identity, tags map[string]string) { m.Tags = tags })
 	if err != nil {
 		return err
 	}

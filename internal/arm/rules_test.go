@@ -3,6 +3,7 @@ package arm
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -297,6 +298,13 @@ func TestStorageAccounts(t *testing.T) {
 	if strings.Contains(string(f.do(adminOID, "GET", saPath+"/acct1"+saV, nil).Body), `"keys"`) {
 		t.Fatal("GET returns the keys")
 	}
+	// PATCH replaces the tags under the ETag precondition and keeps the keys.
+	f.wantErr(f.do(adminOID, "PATCH", saPath+"/acct1"+saV, `{"tags":{"a":"b"}}`, "If-Match", `W/"0x77"`), 412, "PreconditionFailed")
+	pm := f.must(f.do(adminOID, "PATCH", saPath+"/acct1"+saV, `{"tags":{"a":"b"}}`), 200).json(t)
+	if tags, _ := pm["tags"].(map[string]any); tags["a"] != "b" || strings.Contains(fmt.Sprint(pm), "keys") {
+		t.Fatalf("PATCH returned %v", pm)
+	}
+	f.wantErr(f.do(adminOID, "PATCH", saPath+"/nope1"+saV, `{"tags":{}}`), 404, "ResourceNotFound")
 	f.must(f.do(adminOID, "PUT", "/subscriptions/"+testSub+"/resourceGroups/rg2"+rgV, `{"location":"eastus"}`), 201)
 	f.wantErr(f.do(adminOID, "PUT", subPath+"/resourceGroups/rg2/providers/Microsoft.Storage/storageAccounts/acct1"+saV, body), 409, "StorageAccountAlreadyTaken")
 	keys := func(r resp) []string {

@@ -300,34 +300,7 @@ func (p *storageProvider) put(w http.ResponseWriter, r *Request) error {
 }
 
 func (p *storageProvider) patch(w http.ResponseWriter, r *Request) error {
-	var in struct {
-		Tags *map[string]string `json:"tags"`
-	}
-	if err := r.Decode(&in); err != nil {
-		return err
-	}
-	if in.Tags != nil {
-		if err := validateTags(*in.Tags); err != nil {
-			return err
-		}
-	}
-	updated, err := r.Store().ResourceUpdate(r.Context(), r.ID.Key(), func(res *store.Resource) error {
-		if err := CheckPreconditions(r.Request, ETag(res.Version)); err != nil {
-			return err
-		}
-		a, err := decodeAccount(*res)
-		if err != nil {
-			return err
-		}
-		if in.Tags != nil {
-			a.Tags = *in.Tags
-		}
-		res.Body, err = json.Marshal(a)
-		return err
-	})
-	if cobalt.IsCode(err, cobalt.ENotFound) {
-		return r.ResourceNotFound(r.ID)
-	}
+	updated, err := patchTags(r, decodeAccount, func(a *storedAccount, tags map[string]string) { a.Tags = tags })
 	if err != nil {
 		return err
 	}
