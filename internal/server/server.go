@@ -49,6 +49,11 @@ type Options struct {
 	IMDSRateLimit string
 	// MaxNodes caps the compute nodes of this host (0 for the default).
 	MaxNodes int
+	// ReadTimeout bounds how long a client may take to send a request's
+	// headers and, on every listener but blob, its whole body; on the blob
+	// listener, whose bodies are as large as blobs, it bounds each wait for
+	// more of the body instead. 0 means one minute.
+	ReadTimeout time.Duration
 	Logger   *slog.Logger
 	Now      func() time.Time
 }
@@ -116,6 +121,9 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = time.Minute
 	}
 	s := &Server{opts: opts, log: opts.Logger, addrs: map[string]string{}, listeners: map[string]net.Listener{}, done: make(chan struct{})}
 	if s.dir, err = openDataDir(opts.DataDir); err != nil {
@@ -237,17 +245,25 @@ func (s *Server) handle(name string, h http.Handler) { s.handleWith(name, h, tls
 
 // handleWith is handle with the TLS listener made by wrap.
 func (s *Server) handleWith(name string, h http.Handler, wrap func(net.Listener, *tls.Config) net.Listener) {
+	// A client that is slow to send its request cannot hold a connection:
+	// headers and body must arrive within ReadTimeout, and an idle
+	// keep-alive connection is closed after IdleTimeout.
 	srv := &http.Server{
 		Handler:           h,
 		TLSConfig:         s.ca.ServerTLSConfig(),
-		ReadHeaderTimeout: 30 * time.Second,
+		ReadHeaderTimeout: s.opts.ReadTimeout,
+		ReadTimeout:       s.opts.ReadTimeout,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	if name == "blob" {
 		// Blob uploads and downloads stream large bodies: HTTP/2's default
 		// flow-control windows would throttle them well below disk speed.
 		srv.HTTP2 = &http.HTTP2Config{MaxReceiveBufferPerConnection: 32 << 20, MaxReceiveBufferPerStream: 16 << 20}
+		// A blob's body may take longer than ReadTimeout to arrive; each
+		// read of it must make progress within ReadTimeout instead.
+		srv.Handler = bodyProgress(h, s.opts.ReadTimeout)
 	}
 	l := s.listeners[name]
 	s.servers = append(s.servers, srv)
@@ -335,4 +351,29 @@ func (s *Server) Close() error {
 	s.cancel()
 	<-s.done
 	return s.runErr
+}
+
+// bodyProgress lets a request's body take as long as it needs, provided that
+// every read of it completes within d: before each read it moves the
+// request's read deadline to d from now. A client that stops sending still
+// loses its connection after d.
+func bodyProgress(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = &progressBody{ReadCloser: r.Body, rc: http.NewResponseController(w), d: d}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// progressBody is a request body whose every read has its own deadline.
+type progressBody struct {
+	io.ReadCloser
+	rc *http.ResponseController
+	d  time.Duration
+}
+
+func (b *progressBody) Read(p []byte) (int, error) {
+	_ = b.rc.SetReadDeadline(time.Now().Add(b.d))
+	return b.ReadCloser.Read(p)
 }
