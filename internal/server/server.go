@@ -54,8 +54,8 @@ type Options struct {
 	// listener, whose bodies are as large as blobs, it bounds each wait for
 	// more of the body instead. 0 means one minute.
 	ReadTimeout time.Duration
-	Logger   *slog.Logger
-	Now      func() time.Time
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
 
 // Listener offsets from PortBase. Batch accounts get ports from batchPortOffset up.
