@@ -321,7 +321,7 @@ func TestStorageAccounts(t *testing.T) {
 	if raw, err := base64.StdEncoding.DecodeString(k1[0]); err != nil || len(raw) != 64 {
 		t.Fatalf("key %q is not 64 random bytes in base64", k1[0])
 	}
-	if _, lk, err := f.srv.LookupStorageAccount(context.Background(), "ACCT1"); err != nil || lk[0] != k1[0] {
+	if lk, err := f.srv.LookupStorageAccount(context.Background(), "ACCT1"); err != nil || lk.Keys[0] != k1[0] || !lk.SharedKeyAccess {
 		t.Fatalf("LookupStorageAccount before regeneration = %v, %v", lk, err)
 	}
 	k2 := keys(f.must(f.do(adminOID, "POST", saPath+"/acct1/regenerateKey"+saV, `{"keyName":"key1"}`), 200))
@@ -329,16 +329,16 @@ func TestStorageAccounts(t *testing.T) {
 		t.Fatalf("regenerate key1: %v -> %v", k1, k2)
 	}
 	f.wantErr(f.do(adminOID, "POST", saPath+"/acct1/regenerateKey"+saV, `{"keyName":"key3"}`), 400, "InvalidValuesForRequestParameters")
-	id, lk, err := f.srv.LookupStorageAccount(context.Background(), "acct1")
-	if err != nil || lk[0] != k2[0] || !strings.EqualFold(id.String(), saPath+"/acct1") {
-		t.Fatalf("LookupStorageAccount = %v %v %v", id, lk, err)
+	lk, err := f.srv.LookupStorageAccount(context.Background(), "acct1")
+	if err != nil || lk.Keys[0] != k2[0] || !strings.EqualFold(lk.ID.String(), saPath+"/acct1") {
+		t.Fatalf("LookupStorageAccount = %v %v", lk, err)
 	}
 	// A Reader sees the account but not its keys.
 	f.assign(subPath, rbac.RoleReader, readerID)
 	f.must(f.do(readerID, "GET", saPath+"/acct1"+saV, nil), 200)
 	f.wantErr(f.do(readerID, "POST", saPath+"/acct1/listKeys"+saV, nil), 403, "AuthorizationFailed")
 	f.must(f.do(adminOID, "DELETE", saPath+"/acct1"+saV, nil), 200)
-	if _, _, err := f.srv.LookupStorageAccount(context.Background(), "acct1"); !cobalt.IsCode(err, cobalt.ENotFound) {
+	if _, err := f.srv.LookupStorageAccount(context.Background(), "acct1"); !cobalt.IsCode(err, cobalt.ENotFound) {
 		t.Fatalf("LookupStorageAccount after delete: %v", err)
 	}
 }
@@ -532,4 +532,31 @@ func TestProviderRegistrations(t *testing.T) {
 	f.wantErr(f.do(adminOID, "GET", subPath+"/providers/Nope.Nope"+rgV, nil), 404, "InvalidResourceNamespace")
 	f.assign(subPath, rbac.RoleReader, readerID)
 	f.wantErr(f.do(readerID, "POST", subPath+"/providers/Microsoft.Storage/register"+rgV, nil), 403, "AuthorizationFailed")
+}
+
+// TestStorageSharedKeyAccessReachesBlob checks that allowSharedKeyAccess,
+// set at creation or changed by a later PUT, is what the blob service sees
+// at once.
+func TestStorageSharedKeyAccessReachesBlob(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.group()
+	ctx := context.Background()
+	put := func(allow string) {
+		t.Helper()
+		f.must(f.do(adminOID, "PUT", saPath+"/acct2"+saV,
+			`{"sku":{"name":"Standard_LRS"},"kind":"StorageV2","location":"eastus","properties":{"allowSharedKeyAccess":`+allow+`}}`), 200)
+	}
+	put("false")
+	if a, err := f.srv.LookupStorageAccount(ctx, "acct2"); err != nil || a.SharedKeyAccess {
+		t.Fatalf("after creation with allowSharedKeyAccess false: %+v %v", a.SharedKeyAccess, err)
+	}
+	put("true")
+	if a, err := f.srv.LookupStorageAccount(ctx, "acct2"); err != nil || !a.SharedKeyAccess {
+		t.Fatalf("after allowSharedKeyAccess true: %+v %v", a.SharedKeyAccess, err)
+	}
+	put("false")
+	if a, err := f.srv.LookupStorageAccount(ctx, "acct2"); err != nil || a.SharedKeyAccess {
+		t.Fatalf("after allowSharedKeyAccess false again: %+v %v", a.SharedKeyAccess, err)
+	}
 }

@@ -248,6 +248,8 @@ func (p *storageProvider) put(w http.ResponseWriter, r *Request) error {
 			res.Body, err = json.Marshal(a)
 			return err
 		})
+		// allowSharedKeyAccess may have changed: the blob service must see it at once.
+		p.s.accounts.clear()
 		if err != nil {
 			return err
 		}
@@ -455,8 +457,7 @@ type accountCache struct {
 }
 
 type accountEntry struct {
-	id   cobalt.ResourceID
-	keys [2]string
+	info StorageAccountInfo
 	at   time.Time
 }
 
@@ -468,44 +469,59 @@ func (c *accountCache) clear() {
 	c.mu.Unlock()
 }
 
-// LookupStorageAccount returns the ID and the two keys (base64) of the
-// storage account with the given name, or ENotFound.
-func (s *Server) LookupStorageAccount(ctx context.Context, name string) (cobalt.ResourceID, [2]string, error) {
+// StorageAccountInfo is what the blob service needs of a storage account to
+// authenticate a request to it.
+type StorageAccountInfo struct {
+	// ID is the account's resource ID.
+	ID cobalt.ResourceID
+	// Keys are the account's two keys (base64).
+	Keys [2]string
+	// SharedKeyAccess is false when the account's allowSharedKeyAccess is
+	// false: requests signed with a key (SharedKey, service and account SAS)
+	// are refused; bearer tokens and user delegation SAS still work.
+	SharedKeyAccess bool
+}
+
+// LookupStorageAccount returns the storage account with the given name, or ENotFound.
+func (s *Server) LookupStorageAccount(ctx context.Context, name string) (StorageAccountInfo, error) {
 	name = strings.ToLower(name)
 	now := time.Now()
 	s.accounts.mu.Lock()
 	e, ok := s.accounts.entries[name]
 	s.accounts.mu.Unlock()
 	if ok && now.Sub(e.at) < accountCacheTTL {
-		return e.id, e.keys, nil
+		return e.info, nil
 	}
-	id, keys, err := s.lookupStorageAccount(ctx, name)
+	info, err := s.lookupStorageAccount(ctx, name)
 	if err != nil {
-		return id, keys, err
+		return info, err
 	}
 	s.accounts.mu.Lock()
 	if len(s.accounts.entries) > 10000 {
 		clear(s.accounts.entries)
 	}
-	s.accounts.entries[name] = accountEntry{id: id, keys: keys, at: now}
+	s.accounts.entries[name] = accountEntry{info: info, at: now}
 	s.accounts.mu.Unlock()
-	return id, keys, nil
+	return info, nil
 }
 
-func (s *Server) lookupStorageAccount(ctx context.Context, name string) (cobalt.ResourceID, [2]string, error) {
+func (s *Server) lookupStorageAccount(ctx context.Context, name string) (StorageAccountInfo, error) {
 	res, err := s.findAccount(ctx, name)
 	if err != nil {
-		return cobalt.ResourceID{}, [2]string{}, err
+		return StorageAccountInfo{}, err
 	}
 	a, err := decodeAccount(res)
 	if err != nil {
-		return cobalt.ResourceID{}, [2]string{}, err
+		return StorageAccountInfo{}, err
 	}
 	id, err := cobalt.ParseResourceID(res.ID)
 	if err != nil {
-		return cobalt.ResourceID{}, [2]string{}, err
+		return StorageAccountInfo{}, err
 	}
-	return id, [2]string{a.Keys[0].Value, a.Keys[1].Value}, nil
+	return StorageAccountInfo{
+		ID: id, Keys: [2]string{a.Keys[0].Value, a.Keys[1].Value},
+		SharedKeyAccess: a.Properties.AllowSharedKeyAccess == nil || *a.Properties.AllowSharedKeyAccess,
+	}, nil
 }
 
 func builtinProviders() []Provider {

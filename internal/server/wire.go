@@ -103,7 +103,8 @@ func (s *Server) wire(ctx context.Context) (err error) {
 func (s *Server) wireCompute(ctx context.Context) (err error) {
 	s.blob, err = blob.New(blob.Config{
 		Store: s.store, Logger: s.log.With("component", "blob"), Now: s.opts.Now, DataDir: s.dir.path,
-		Validator: s.validator, Authz: s.authz, Accounts: s.arm, TenantID: s.tenantID, AuthorityURL: s.URL("login"),
+		Validator: s.validator, Authz: s.authz, Accounts: blobAccounts{s.arm}, Endpoint: s.URL("blob"),
+		TenantID: s.tenantID, AuthorityURL: s.URL("login"),
 	})
 	if err != nil {
 		return fmt.Errorf("blob service: %w", err)
