@@ -172,7 +172,7 @@ func OpenInstallationStore(ctx context.Context, dir string) (store.Store, []byte
 	if b, err := os.ReadFile(d.file(storeURLFile)); err == nil {
 		dsn = strings.TrimSpace(string(b))
 	}
-	st, err := openStore(ctx, dsn, d.file(dbFile), nil)
+	st, err := openStore(ctx, dsn, d.file(dbFile), nil, seal)
 	if err != nil {
 		return nil, nil, err
 	}

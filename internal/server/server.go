@@ -27,6 +27,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/store"
 	"github.com/cobaltbatch/cobalt/internal/store/postgres"
 	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
+	"github.com/cobaltbatch/cobalt/internal/store/sqlstore"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -77,6 +78,7 @@ type Server struct {
 	ca        *pki.CA
 	reg       *prometheus.Registry
 	endpoints Endpoints
+	seal      []byte // the seal key: login's signing keys and the store's account keys
 	tenantID  string
 	subID     string
 
@@ -137,7 +139,10 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	if s.ca, err = pki.LoadOrCreate(s.dir.file(tlsDir)); err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}
-	if s.store, err = openStore(ctx, opts.Store, s.dir.file(dbFile), opts.Now); err != nil {
+	if s.seal, err = s.dir.sealKey(); err != nil {
+		return nil, fmt.Errorf("seal key: %w", err)
+	}
+	if s.store, err = openStore(ctx, opts.Store, s.dir.file(dbFile), opts.Now, s.seal); err != nil {
 		return nil, err
 	}
 	// Record which store this directory uses, for the administrative commands.
@@ -179,16 +184,24 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	return s, nil
 }
 
-func openStore(ctx context.Context, dsn, sqlitePath string, now func() time.Time) (store.Store, error) {
+// openStore opens the store named by dsn ("" for SQLite at sqlitePath), with
+// account keys sealed under seal.
+func openStore(ctx context.Context, dsn, sqlitePath string, now func() time.Time, seal []byte) (store.Store, error) {
+	sealer, err := sqlstore.NewSealer(seal)
+	if err != nil {
+		return nil, err
+	}
+	cfg := sqlstore.Config{Now: now, Sealer: sealer}
 	switch {
 	case dsn == "":
-		return sqlite.Open(ctx, sqlitePath, now)
+		return sqlite.OpenConfig(ctx, sqlitePath, cfg)
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return postgres.Open(ctx, dsn, now)
+		return postgres.OpenConfig(ctx, dsn, cfg)
 	case strings.HasPrefix(dsn, "sqlite:"):
-		return sqlite.Open(ctx, strings.TrimPrefix(dsn, "sqlite:"), now)
+		return sqlite.OpenConfig(ctx, strings.TrimPrefix(dsn, "sqlite:"), cfg)
 	default:
-		return nil, fmt.Errorf("--store %q: want a postgres:// URL or sqlite:PATH", dsn)
+		// Never echo dsn: a mistyped PostgreSQL URL may carry a password.
+		return nil, errors.New("store: want a postgres:// URL or sqlite:PATH")
 	}
 }
 

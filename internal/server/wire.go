@@ -27,13 +27,9 @@ import (
 
 // wire builds every service on the bound listeners and fills s.endpoints.
 func (s *Server) wire(ctx context.Context) (err error) {
-	seal, err := s.dir.sealKey()
-	if err != nil {
-		return fmt.Errorf("seal key: %w", err)
-	}
 	s.login, err = login.New(ctx, login.Config{
 		Store: s.store, Logger: s.log.With("component", "login"), Now: s.opts.Now,
-		AuthorityURL: s.URL("login"), SealKey: seal, Registerer: s.reg,
+		AuthorityURL: s.URL("login"), SealKey: s.seal, Registerer: s.reg,
 	})
 	if err != nil {
 		return fmt.Errorf("login service: %w", err)

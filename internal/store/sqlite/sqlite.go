@@ -42,8 +42,14 @@ func isUnique(err error) bool {
 }
 
 // Open opens (creating if needed) the database file at path and applies
-// pending migrations. now is the store's clock (nil for time.Now).
+// pending migrations. now is the store's clock (nil for time.Now). The store
+// has no sealer: it is for tests; an installation uses OpenConfig.
 func Open(ctx context.Context, path string, now func() time.Time) (*sqlstore.DB, error) {
+	return OpenConfig(ctx, path, sqlstore.Config{Now: now})
+}
+
+// OpenConfig is Open with the store's configuration, its sealer included.
+func OpenConfig(ctx context.Context, path string, cfg sqlstore.Config) (*sqlstore.DB, error) {
 	if err := privateFiles(path); err != nil {
 		return nil, err
 	}
@@ -70,7 +76,7 @@ func Open(ctx context.Context, path string, now func() time.Time) (*sqlstore.DB,
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	db, err := sqlstore.New(ctx, w, r, Dialect(), now)
+	db, err := sqlstore.New(ctx, w, r, Dialect(), cfg)
 	if err != nil {
 		w.Close()
 		r.Close()

@@ -1,9 +1,26 @@
 package sqlite_test
 
 import (
+	"context"
+	"path/filepath"
 	"testing"
+
+	"github.com/cobaltbatch/cobalt/internal/store"
+	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
+	"github.com/cobaltbatch/cobalt/internal/store/sqlstore"
 
 	"github.com/cobaltbatch/cobalt/internal/store/storetest"
 )
 
 func TestConformance(t *testing.T) { storetest.Run(t, storetest.SQLite(t)) }
+
+func TestSealMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cobalt.db")
+	storetest.SealMigration(t, func(s sqlstore.Sealer) store.Store {
+		db, err := sqlite.OpenConfig(context.Background(), path, sqlstore.Config{Sealer: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	})
+}

@@ -26,6 +26,15 @@ func scanResource(row interface{ Scan(...any) error }) (store.Resource, error) {
 	return r, nil
 }
 
+// scanResource reads a resource row and unseals its body.
+func (db *DB) scanResource(row interface{ Scan(...any) error }) (store.Resource, error) {
+	r, err := scanResource(row)
+	if err != nil {
+		return r, err
+	}
+	return r, db.openBody(&r)
+}
+
 // ResourceCreate implements store.ResourceStore.
 func (db *DB) ResourceCreate(ctx context.Context, r store.Resource) (store.Resource, error) {
 	if r.Key == "" || r.ID == "" || r.Type == "" {
@@ -37,9 +46,13 @@ func (db *DB) ResourceCreate(ctx context.Context, r store.Resource) (store.Resou
 	}
 	now := db.now()
 	r.CreatedAt, r.UpdatedAt, r.Version = now, now, 1
-	_, err := db.w.ExecContext(ctx, `INSERT INTO resources (`+resourceCols+`)
+	body, err := db.sealBody(r)
+	if err != nil {
+		return r, err
+	}
+	_, err = db.w.ExecContext(ctx, `INSERT INTO resources (`+resourceCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)`,
-		r.Key, r.ID, r.Type, r.ParentKey, r.SubscriptionID, r.ResourceGroup, r.Body, unixNano(now))
+		r.Key, r.ID, r.Type, r.ParentKey, r.SubscriptionID, r.ResourceGroup, body, unixNano(now))
 	if err != nil {
 		return r, db.conflictOr(err, "a resource with that ID exists")
 	}
@@ -48,7 +61,7 @@ func (db *DB) ResourceCreate(ctx context.Context, r store.Resource) (store.Resou
 
 // ResourceGet implements store.ResourceStore.
 func (db *DB) ResourceGet(ctx context.Context, key string) (store.Resource, error) {
-	r, err := scanResource(db.r.QueryRowContext(ctx, `SELECT `+resourceCols+` FROM resources WHERE key = $1`, strings.ToLower(key)))
+	r, err := db.scanResource(db.r.QueryRowContext(ctx, `SELECT `+resourceCols+` FROM resources WHERE key = $1`, strings.ToLower(key)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, notFound("resource")
 	}
@@ -60,7 +73,7 @@ func (db *DB) ResourceUpdate(ctx context.Context, key string, fn func(*store.Res
 	key = strings.ToLower(key)
 	var out store.Resource
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		r, err := scanResource(tx.QueryRowContext(ctx, `SELECT `+resourceCols+` FROM resources WHERE key = $1`+db.d.ForUpdate, key))
+		r, err := db.scanResource(tx.QueryRowContext(ctx, `SELECT `+resourceCols+` FROM resources WHERE key = $1`+db.d.ForUpdate, key))
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("resource")
 		}
@@ -80,8 +93,12 @@ func (db *DB) ResourceUpdate(ctx context.Context, key string, fn func(*store.Res
 			r.Body = []byte("{}")
 		}
 		r.UpdatedAt, r.Version = db.now(), fixed.Version+1
+		body, err := db.sealBody(r)
+		if err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE resources SET id = $1, body = $2, version = $3, updated_at = $4
-			WHERE key = $5 AND version = $6`, r.ID, r.Body, r.Version, unixNano(r.UpdatedAt), key, fixed.Version)
+			WHERE key = $5 AND version = $6`, r.ID, body, r.Version, unixNano(r.UpdatedAt), key, fixed.Version)
 		if err != nil {
 			return err
 		}
@@ -152,7 +169,7 @@ func (db *DB) ResourceList(ctx context.Context, p store.ResourceListParams) ([]s
 	if err != nil {
 		return nil, "", err
 	}
-	return collectPage(rows, limit, scanResource, func(last store.Resource) string { return encodeToken(last.Key) })
+	return collectPage(rows, limit, db.scanResource, func(last store.Resource) string { return encodeToken(last.Key) })
 }
 
 const roleAssignmentCols = `key, id, name, scope, scope_key, role_definition_id, principal_id, principal_type, body, created_at`
