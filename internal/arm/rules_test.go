@@ -560,3 +560,47 @@ func TestStorageSharedKeyAccessReachesBlob(t *testing.T) {
 		t.Fatalf("after allowSharedKeyAccess false again: %+v %v", a.SharedKeyAccess, err)
 	}
 }
+
+// TestStorageDeleteDropsBlobData checks that deleting a storage account,
+// directly or with its resource group, deletes its containers and blobs: an
+// account created later with the same name sees nothing of the old one.
+func TestStorageDeleteDropsBlobData(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.group()
+	ctx := context.Background()
+	body := `{"sku":{"name":"Standard_LRS"},"kind":"StorageV2","location":"eastus"}`
+	fill := func() {
+		t.Helper()
+		if _, err := f.s.BlobContainerCreate(ctx, store.BlobContainer{Account: "acct1", Name: "data", ETag: "0x1"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := f.s.BlobPut(ctx, "acct1", "data", "secret.txt", func(*store.BlobRecord, []store.BlobBlock) (store.BlobRecord, error) {
+			return store.BlobRecord{ETag: "0x2", Extents: []store.BlobExtent{{File: "f1", Size: 1}}}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	empty := func(when string) {
+		t.Helper()
+		if cs, err := f.s.BlobContainerList(ctx, "acct1", "", "", 10); err != nil || len(cs) != 0 {
+			t.Fatalf("%s: containers %+v %v", when, cs, err)
+		}
+		if _, err := f.s.BlobGet(ctx, "acct1", "data", "secret.txt"); !cobalt.IsCode(err, cobalt.ENotFound) {
+			t.Fatalf("%s: blob survived: %v", when, err)
+		}
+	}
+	f.must(f.do(adminOID, "PUT", saPath+"/acct1"+saV, body), 200)
+	fill()
+	f.must(f.do(adminOID, "DELETE", saPath+"/acct1"+saV, nil), 200)
+	empty("after deleting the account")
+
+	f.must(f.do(adminOID, "PUT", saPath+"/acct1"+saV, body), 200)
+	empty("in the new account of the same name")
+	fill()
+	r := f.must(f.do(adminOID, "DELETE", rgPath+rgV, nil), 202)
+	if fin := f.waitOp(adminOID, r.Header.Get("Location")); fin.Code != 204 {
+		t.Fatalf("delete the group: %d %s", fin.Code, fin.Body)
+	}
+	empty("after deleting the resource group")
+}

@@ -146,24 +146,22 @@ func validateStorageName(name string) error {
 }
 
 // findAccount returns the stored account with the given name in any
-// resource group (names are unique across the installation, as on Azure).
+// resource group (names are unique across the installation, as on Azure:
+// the store keeps them in a unique index).
 func (s *Server) findAccount(ctx context.Context, name string) (store.Resource, error) {
-	tok := ""
-	for {
-		rs, next, err := s.cfg.Store.ResourceList(ctx, store.ResourceListParams{Type: typeStorageAccount, Page: store.Page{Limit: 1000, Token: tok}})
-		if err != nil {
-			return store.Resource{}, err
-		}
-		for _, r := range rs {
-			if strings.HasSuffix(r.Key, "/storageaccounts/"+strings.ToLower(name)) {
-				return r, nil
-			}
-		}
-		if next == "" {
-			return store.Resource{}, cobalt.Errorf(cobalt.ENotFound, "The storage account '%s' was not found.", name).WithReason("StorageAccountNotFound")
-		}
-		tok = next
+	rs, _, err := s.cfg.Store.ResourceList(ctx, store.ResourceListParams{Type: typeStorageAccount, UniqueName: strings.ToLower(name), Page: store.Page{Limit: 1}})
+	if err != nil {
+		return store.Resource{}, err
 	}
+	if len(rs) == 0 {
+		return store.Resource{}, cobalt.Errorf(cobalt.ENotFound, "The storage account '%s' was not found.", name).WithReason("StorageAccountNotFound")
+	}
+	return rs[0], nil
+}
+
+// nameTaken is ARM's answer to a storage account name used elsewhere.
+func nameTaken(name string) error {
+	return cobalt.Errorf(cobalt.EConflict, "The storage account named %s is already taken.", name).WithReason("StorageAccountAlreadyTaken")
 }
 
 func (p *storageProvider) put(w http.ResponseWriter, r *Request) error {
@@ -215,7 +213,7 @@ func (p *storageProvider) put(w http.ResponseWriter, r *Request) error {
 		return err
 	}
 	if other, err := p.s.findAccount(r.Context(), name); err == nil && other.Key != r.ID.Key() {
-		return cobalt.Errorf(cobalt.EConflict, "The storage account named %s is already taken.", name).WithReason("StorageAccountAlreadyTaken")
+		return nameTaken(name)
 	} else if err != nil && !cobalt.IsCode(err, cobalt.ENotFound) {
 		return err
 	}
@@ -285,9 +283,15 @@ func (p *storageProvider) put(w http.ResponseWriter, r *Request) error {
 	if err != nil {
 		return err
 	}
-	created, err := r.Store().ResourceCreate(r.Context(), NewResource(r.ID, body))
+	res := NewResource(r.ID, body)
+	res.UniqueName = strings.ToLower(name)
+	created, err := r.Store().ResourceCreate(r.Context(), res)
 	if cobalt.IsCode(err, cobalt.EConflict) {
-		return p.put(w, r)
+		// A concurrent request took the name, here or in another resource group.
+		if other, ferr := p.s.findAccount(r.Context(), name); ferr == nil && other.Key != r.ID.Key() {
+			return nameTaken(name)
+		}
+		return cobalt.Errorf(cobalt.EConflict, "The storage account %s is being created by another request; retry.", name).WithReason("Conflict")
 	}
 	if err != nil {
 		return err

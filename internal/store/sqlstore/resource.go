@@ -11,19 +11,29 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
-const resourceCols = `key, id, type, parent_key, subscription_id, resource_group, body, version, created_at, updated_at`
+const resourceCols = `key, id, type, parent_key, subscription_id, resource_group, unique_name, body, version, created_at, updated_at`
 
 func scanResource(row interface{ Scan(...any) error }) (store.Resource, error) {
 	var (
 		r                store.Resource
+		unique           sql.NullString
 		created, updated int64
 	)
-	if err := row.Scan(&r.Key, &r.ID, &r.Type, &r.ParentKey, &r.SubscriptionID, &r.ResourceGroup,
+	if err := row.Scan(&r.Key, &r.ID, &r.Type, &r.ParentKey, &r.SubscriptionID, &r.ResourceGroup, &unique,
 		&r.Body, &r.Version, &created, &updated); err != nil {
 		return r, err
 	}
+	r.UniqueName = unique.String
 	r.CreatedAt, r.UpdatedAt = fromUnixNano(created), fromUnixNano(updated)
 	return r, nil
+}
+
+// nullIfEmpty stores "" as NULL, which a unique index does not compare.
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // scanResource reads a resource row and unseals its body.
@@ -51,10 +61,10 @@ func (db *DB) ResourceCreate(ctx context.Context, r store.Resource) (store.Resou
 		return r, err
 	}
 	_, err = db.w.ExecContext(ctx, `INSERT INTO resources (`+resourceCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)`,
-		r.Key, r.ID, r.Type, r.ParentKey, r.SubscriptionID, r.ResourceGroup, body, unixNano(now))
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)`,
+		r.Key, r.ID, r.Type, r.ParentKey, r.SubscriptionID, r.ResourceGroup, nullIfEmpty(r.UniqueName), body, unixNano(now))
 	if err != nil {
-		return r, db.conflictOr(err, "a resource with that ID exists")
+		return r, db.conflictOr(err, "a resource with that ID or name exists")
 	}
 	return r, nil
 }
@@ -87,8 +97,8 @@ func (db *DB) ResourceUpdate(ctx context.Context, key string, fn func(*store.Res
 		if !strings.EqualFold(r.ID, fixed.ID) {
 			r.ID = fixed.ID
 		}
-		r.Key, r.Type, r.ParentKey, r.SubscriptionID, r.ResourceGroup, r.CreatedAt =
-			fixed.Key, fixed.Type, fixed.ParentKey, fixed.SubscriptionID, fixed.ResourceGroup, fixed.CreatedAt
+		r.Key, r.Type, r.ParentKey, r.SubscriptionID, r.ResourceGroup, r.UniqueName, r.CreatedAt =
+			fixed.Key, fixed.Type, fixed.ParentKey, fixed.SubscriptionID, fixed.ResourceGroup, fixed.UniqueName, fixed.CreatedAt
 		if r.Body == nil {
 			r.Body = []byte("{}")
 		}
@@ -111,16 +121,42 @@ func (db *DB) ResourceUpdate(ctx context.Context, key string, fn func(*store.Res
 	return out, err
 }
 
+// typeStorageAccount is the type of the resources whose deletion deletes
+// the blob data of their name.
+const typeStorageAccount = "microsoft.storage/storageaccounts"
+
 // ResourceDelete implements store.ResourceStore.
 func (db *DB) ResourceDelete(ctx context.Context, key string) error {
-	res, err := db.w.ExecContext(ctx, `DELETE FROM resources WHERE key = $1`, strings.ToLower(key))
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return notFound("resource")
-	}
-	return nil
+	key = strings.ToLower(key)
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		var typ string
+		err := tx.QueryRowContext(ctx, `SELECT type FROM resources WHERE key = $1`+db.d.ForUpdate, key).Scan(&typ)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("resource")
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM resources WHERE key = $1`, key); err != nil {
+			return err
+		}
+		if typ != typeStorageAccount {
+			return nil
+		}
+		// The account's blob data is known by its name alone: it goes with
+		// the account, or a new account of the same name would inherit it.
+		name := key[strings.LastIndex(key, "/")+1:]
+		for _, q := range []string{
+			`DELETE FROM blob_blocks WHERE account = $1`,
+			`DELETE FROM blobs WHERE account = $1`,
+			`DELETE FROM blob_containers WHERE account = $1`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // args accumulates positional SQL arguments.
@@ -162,6 +198,9 @@ func (db *DB) ResourceList(ctx context.Context, p store.ResourceListParams) ([]s
 	if p.WithinKey != "" {
 		lo, hi := prefixRange(strings.ToLower(p.WithinKey))
 		where = append(where, "key >= "+a.add(lo), "key < "+a.add(hi))
+	}
+	if p.UniqueName != "" {
+		where = append(where, "unique_name = "+a.add(p.UniqueName))
 	}
 	q := `SELECT ` + resourceCols + ` FROM resources WHERE ` + strings.Join(where, " AND ") +
 		` ORDER BY key LIMIT ` + a.add(limit+1)
