@@ -48,7 +48,7 @@ type ResourceListParams struct {
 	WithinKey string
 	// UniqueName lists the resource with that UniqueName (compared as given).
 	UniqueName string
-	Page      Page
+	Page       Page
 }
 
 // RoleAssignment is a stored role assignment.
