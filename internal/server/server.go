@@ -66,6 +66,9 @@ const (
 	portBlob
 	portNodeAPI
 	portPortal
+	// portMetrics serves /metrics: a listener of its own, never forwarded
+	// into nodes, so no task can read the installation's metrics.
+	portMetrics
 	batchPortOffset = 10
 )
 
@@ -162,7 +165,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	for _, l := range []struct {
 		name   string
 		offset int
-	}{{"login", portLogin}, {"arm", portARM}, {"blob", portBlob}, {"nodeapi", portNodeAPI}, {"portal", portPortal}} {
+	}{{"login", portLogin}, {"arm", portARM}, {"blob", portBlob}, {"nodeapi", portNodeAPI}, {"portal", portPortal}, {"metrics", portMetrics}} {
 		if err = s.bind(l.name, l.offset); err != nil {
 			return nil, err
 		}
@@ -250,7 +253,7 @@ func (s *Server) ports() map[string]int {
 	return out
 }
 
-// URL returns the https base URL of a named listener (login, arm, blob, nodeapi, portal).
+// URL returns the https base URL of a named listener (login, arm, blob, nodeapi, portal, metrics).
 func (s *Server) URL(name string) string { return s.addrs[name] }
 
 // handle attaches a handler to a bound listener, serving TLS.

@@ -72,11 +72,12 @@ func (s *Server) wire(ctx context.Context) (err error) {
 		AdminClientSecret:       admin.ClientSecret,
 		Portal:                  s.URL("portal"),
 	}
-	metrics := promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})
-	loginMux := http.NewServeMux()
-	loginMux.Handle("GET /metrics", metrics)
-	loginMux.Handle("/", s.login.Handler())
-	s.handle("login", loginMux)
+	// Metrics have a listener of their own, which forwardPorts leaves out:
+	// the login listener is reachable from inside every node.
+	metricsMux := http.NewServeMux()
+	metricsMux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	s.handle("metrics", metricsMux)
+	s.handle("login", s.login.Handler())
 	s.goRun("login", s.login.Run)
 	// The Go SDK sends some $filter values unencoded; the ARM listener
 	// accepts such request lines as Azure does.
