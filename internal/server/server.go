@@ -52,8 +52,8 @@ type Options struct {
 	MaxNodes int
 	// ReadTimeout bounds how long a client may take to send a request's
 	// headers and, on every listener but blob, its whole body; on the blob
-	// listener, whose bodies are as large as blobs, it bounds each wait for
-	// more of the body instead. 0 means one minute.
+	// listener, whose bodies are as large as blobs, it is the time in which
+	// each further 16 KiB of a body must arrive. 0 means one minute.
 	ReadTimeout time.Duration
 	Logger      *slog.Logger
 	Now         func() time.Time
@@ -369,27 +369,39 @@ func (s *Server) Close() error {
 	return s.runErr
 }
 
+// minBodyProgress is how much of a body must arrive within each read
+// timeout for the deadline to move on: about 270 bytes a second with the
+// default minute, far below any real upload, far above a trickle.
+const minBodyProgress = 16 << 10
+
 // bodyProgress lets a request's body take as long as it needs, provided that
-// every read of it completes within d: before each read it moves the
-// request's read deadline to d from now. A client that stops sending still
-// loses its connection after d.
+// it keeps arriving: the request's read deadline moves to d from now each
+// time minBodyProgress more bytes have arrived. A client that stops sending,
+// or sends a byte now and then, still loses its connection.
 func bodyProgress(h http.Handler, d time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = &progressBody{ReadCloser: r.Body, rc: http.NewResponseController(w), d: d}
+			r.Body = &progressBody{ReadCloser: r.Body, rc: http.NewResponseController(w), d: d, pending: minBodyProgress}
 		}
 		h.ServeHTTP(w, r)
 	})
 }
 
-// progressBody is a request body whose every read has its own deadline.
+// progressBody is a request body whose deadline moves as it arrives.
 type progressBody struct {
 	io.ReadCloser
 	rc *http.ResponseController
 	d  time.Duration
+	// pending counts the bytes read since the deadline last moved.
+	pending int
 }
 
 func (b *progressBody) Read(p []byte) (int, error) {
-	_ = b.rc.SetReadDeadline(time.Now().Add(b.d))
-	return b.ReadCloser.Read(p)
+	if b.pending >= minBodyProgress {
+		b.pending = 0
+		_ = b.rc.SetReadDeadline(time.Now().Add(b.d))
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.pending += n
+	return n, err
 }
