@@ -1,9 +1,14 @@
 package server
 
 import (
+	"database/sql"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/cobaltbatch/cobalt/internal/store"
+	_ "modernc.org/sqlite" // the "sqlite" driver, to read the database as it is on disk
 )
 
 // TestDataDirIsPrivate checks that an installation made with the older,
@@ -42,5 +47,39 @@ func TestDataDirIsPrivate(t *testing.T) {
 		if st.Mode().Perm() != 0o600 {
 			t.Errorf("%s mode = %v, want 0600", name, st.Mode().Perm())
 		}
+	}
+}
+
+// TestAccountKeysSealedInTheDatabase checks that the installation's store
+// seals account keys: a storage account written through the server's store
+// does not hold its key in clear in the database file.
+func TestAccountKeysSealedInTheDatabase(t *testing.T) {
+	t.Parallel()
+	s := StartTest(t, Options{})
+	const key = "c2VhbGVkLWtleS1vZi1hbi1pbnN0YWxsYXRpb24tdGVzdA=="
+	id := "/subscriptions/" + s.subID + "/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sealed1"
+	_, err := s.Store().ResourceCreate(t.Context(), store.Resource{
+		ID: id, Key: strings.ToLower(id), Type: "microsoft.storage/storageaccounts", UniqueName: "sealed1",
+		ParentKey: strings.ToLower("/subscriptions/" + s.subID + "/resourceGroups/rg"), SubscriptionID: s.subID, ResourceGroup: "rg",
+		Body: []byte(`{"keys":[{"value":"` + key + `"}]}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.DataDir(), dbFile)+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var body []byte
+	if err := db.QueryRow(`SELECT body FROM resources WHERE key = $1`, strings.ToLower(id)).Scan(&body); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(body), key) {
+		t.Fatalf("the database holds the key in clear: %q", body)
+	}
+	r, err := s.Store().ResourceGet(t.Context(), id)
+	if err != nil || !strings.Contains(string(r.Body), key) {
+		t.Fatalf("read back: %q %v", r.Body, err)
 	}
 }

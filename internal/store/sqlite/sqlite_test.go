@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
 
@@ -18,6 +19,22 @@ func TestSealMigration(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cobalt.db")
 	storetest.SealMigration(t, func(s sqlstore.Sealer) store.Store {
 		db, err := sqlite.OpenConfig(context.Background(), path, sqlstore.Config{Sealer: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	})
+}
+
+func TestNamesMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cobalt.db")
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	storetest.NamesMigration(t, raw, sqlite.Dialect(), func() store.Store {
+		db, err := sqlite.OpenConfig(context.Background(), path, sqlstore.Config{Sealer: storetest.TestSealer(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
