@@ -184,7 +184,7 @@ func (s *Server) nodeRootDir() (string, error) {
 		return dir, os.MkdirAll(dir, 0o755)
 	}
 	alt := filepath.Join(os.TempDir(), "cobalt-nodes-"+s.subID[:8])
-	s.log.Warn("the data directory is not traversable by other users; node directories go elsewhere so tasks can run as Batch's non-admin users",
+	s.log.Info("node directories are kept outside the private data directory, where tasks running as Batch's non-admin users can reach them",
 		"dataDir", s.dir.path, "nodeDir", alt)
 	if err := os.MkdirAll(alt, 0o711); err != nil {
 		return "", err
