@@ -83,3 +83,34 @@ func TestAccountKeysSealedInTheDatabase(t *testing.T) {
 		t.Fatalf("read back: %q %v", r.Body, err)
 	}
 }
+
+// TestNodeDirNotHijacked checks that when the node directory of a root
+// installation (under the shared temporary directory, with a predictable
+// name) was replaced by a symbolic link, Cobalt refuses to start rather than
+// put node directories where the link leads.
+func TestNodeDirNotHijacked(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("node directories leave the data directory only when Cobalt runs as root")
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	s, err := Start(t.Context(), Options{DataDir: dir, Isolation: "process"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alt := filepath.Join(os.TempDir(), "cobalt-nodes-"+s.subID[:8])
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(alt) })
+	if err := os.RemoveAll(alt); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(t.TempDir(), alt); err != nil {
+		t.Fatal(err)
+	}
+	if s2, err := Start(t.Context(), Options{DataDir: dir, Isolation: "process"}); err == nil {
+		s2.Close()
+		t.Fatalf("started with %s a symbolic link", alt)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/agent/local"
@@ -188,6 +189,13 @@ func (s *Server) nodeRootDir() (string, error) {
 		"dataDir", s.dir.path, "nodeDir", alt)
 	if err := os.MkdirAll(alt, 0o711); err != nil {
 		return "", err
+	}
+	// The name is predictable and the temporary directory shared: refuse a
+	// link or a directory that another user made there first.
+	if st, err := os.Lstat(alt); err != nil {
+		return "", err
+	} else if sys, ok := st.Sys().(*syscall.Stat_t); !st.IsDir() || !ok || sys.Uid != uint32(os.Geteuid()) {
+		return "", fmt.Errorf("node directory %s is not a directory of this user; remove it", alt)
 	}
 	return alt, os.Chmod(alt, 0o711)
 }
