@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -101,6 +102,10 @@ type Server struct {
 	addrs     map[string]string // listener name -> https://127.0.0.1:port
 	listeners map[string]net.Listener
 	prevPorts map[string]int
+
+	// tmpNodeDir is the node directory outside the data directory, if any:
+	// removed at close when no node left anything in it.
+	tmpNodeDir string
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -338,6 +343,9 @@ func (s *Server) closeResources() {
 	}
 	for _, l := range s.listeners {
 		_ = l.Close()
+	}
+	if s.tmpNodeDir != "" {
+		_ = os.Remove(s.tmpNodeDir) // only if empty
 	}
 	if s.dir != nil {
 		_ = s.dir.close()

@@ -197,6 +197,7 @@ func (s *Server) nodeRootDir() (string, error) {
 	} else if sys, ok := st.Sys().(*syscall.Stat_t); !st.IsDir() || !ok || sys.Uid != uint32(os.Geteuid()) {
 		return "", fmt.Errorf("node directory %s is not a directory of this user; remove it", alt)
 	}
+	s.tmpNodeDir = alt
 	return alt, os.Chmod(alt, 0o711)
 }
 
