@@ -245,7 +245,12 @@ func (s *Service) listen(accountName, preferred string) (string, error) {
 		Handler:           s.accountHandler(accountName),
 		TLSConfig:         s.cfg.TLS.Clone(),
 		ReadHeaderTimeout: 30 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		// A slow client cannot hold a connection: Batch request bodies
+		// are small JSON documents, due in full within a minute.
+		ReadTimeout:    time.Minute,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 1 << 20,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.mu.Lock()
 	if old, ok := s.byName[key]; ok {

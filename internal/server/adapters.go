@@ -101,11 +101,11 @@ func (a *autoStorage) AutoStorageContainerURL(ctx context.Context, accountID, co
 	if err != nil {
 		return "", err
 	}
-	_, keys, err := a.arm.LookupStorageAccount(ctx, id.Name())
+	sa, err := a.arm.LookupStorageAccount(ctx, id.Name())
 	if err != nil {
 		return "", err
 	}
-	cred, err := azblob.NewSharedKeyCredential(id.Name(), keys[0])
+	cred, err := azblob.NewSharedKeyCredential(id.Name(), sa.Keys[0])
 	if err != nil {
 		return "", err
 	}

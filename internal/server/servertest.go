@@ -35,6 +35,11 @@ func StartTest(t testing.TB, opts Options) *Server {
 		if err := s.Close(); err != nil {
 			t.Errorf("close: %v", err)
 		}
+		// Node directories outside the data directory (as root) outlive
+		// t.TempDir; they belong to this test alone.
+		if s.tmpNodeDir != "" {
+			_ = os.RemoveAll(s.tmpNodeDir)
+		}
 	})
 	return s
 }
