@@ -39,7 +39,7 @@ func (rc *reqCtx) conditions() (jobs.Conditions, error) {
 		if v := h.Get(hd.name); v != "" {
 			t, err := parseHTTPDate(v)
 			if err != nil {
-				return c, newError(http.StatusBadRequest, codeInvalidHeader,
+				return c, batchError(cobalt.EInvalid, codeInvalidHeader,
 					"The value for one of the HTTP headers is not in the correct format.",
 					"HeaderName", hd.name, "HeaderValue", truncate(v, 100))
 			}
@@ -57,77 +57,83 @@ func (rc *reqCtx) renderJob(j *jobs.Job) []byte {
 	return b
 }
 
-// requireJobs writes 501 when no jobs service is configured.
+// requireJobs writes 501 when no jobs service is configured, for handlers
+// that write their own errors.
 func (rc *reqCtx) requireJobs() bool {
-	if rc.s.cfg.Jobs == nil {
-		rc.writeError(newError(http.StatusNotImplemented, "NotImplemented", "Jobs are not available on this server."))
+	if _, err := rc.jobs(); err != nil {
+		rc.writeError(err)
 		return false
 	}
 	return true
 }
 
-func hAddJob(rc *reqCtx, _ pathParams) {
-	if !rc.requireJobs() {
-		return
+// jobs returns the jobs service, or a 501 error when none is configured.
+func (rc *reqCtx) jobs() (Jobs, error) {
+	if rc.s.cfg.Jobs == nil {
+		return nil, batchError(cobalt.EInvalid, codeNotImplemented, "Jobs are not available on this server.")
+	}
+	return rc.s.cfg.Jobs, nil
+}
+
+func hAddJob(rc *reqCtx, _ pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
 	}
 	var spec jobs.JobSpec
 	if err := rc.decodeJSON(maxBody, &spec, false); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	if spec.ID == "" {
-		rc.writeError(missingProperty("id"))
-		return
+		return missingProperty("id")
 	}
-	j, err := rc.s.cfg.Jobs.AddJob(rc.r.Context(), rc.account.ID, spec)
+	j, err := js.AddJob(rc.r.Context(), rc.account.ID, spec)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	rc.setEntityHeaders(j.ETag, j.LastModified, rc.entityURL(jobPath(j.ID)))
 	rc.w.Header().Set("Location", rc.entityURL(jobPath(j.ID)))
 	rc.writeEmpty(http.StatusCreated)
+	return nil
 }
 
-func hGetJob(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
+func hGetJob(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
 	}
 	if err := rc.expandParam(); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	j, err := rc.s.cfg.Jobs.GetJob(rc.r.Context(), rc.account.ID, p.job)
+	j, err := js.GetJob(rc.r.Context(), rc.account.ID, p.job)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	if err := rc.checkConditions(j.ETag, j.LastModified, true); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	rc.setEntityHeaders(j.ETag, j.LastModified, "")
 	rc.writeRaw(http.StatusOK, applySelect(rc.renderJob(&j), rc.selectParam()))
+	return nil
 }
 
 var jobFilterFields = []string{"state", "id", "executionInfo/poolId", "displayName"}
 
-func hListJobs(rc *reqCtx, _ pathParams) {
-	if !rc.requireJobs() {
-		return
+func hListJobs(rc *reqCtx, _ pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
 	}
 	if err := rc.expandParam(); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	filter, err := rc.filterParam(jobFilterFields)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	rc.writePaged("jobs", func(ctx context.Context, max int, token string) ([]listItem, string, error) {
+	return rc.paged("jobs", func(ctx context.Context, max int, token string) ([]listItem, string, error) {
 		list, next, err := listWithFilter(rc.rawFilter(filter), func(f string) ([]jobs.Job, string, error) {
-			return rc.s.cfg.Jobs.ListJobs(ctx, rc.account.ID, jobs.ListOptions{Filter: f, MaxResults: max, PageToken: token})
+			return js.ListJobs(ctx, rc.account.ID, jobs.ListOptions{Filter: f, MaxResults: max, PageToken: token})
 		})
 		items := make([]listItem, 0, len(list))
 		for i := range list {
@@ -139,144 +145,142 @@ func hListJobs(rc *reqCtx, _ pathParams) {
 	}, filter)
 }
 
-func hPatchJob(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
+func hPatchJob(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
 	}
 	var patch jobs.JobPatch
 	if err := rc.decodeJSON(maxBody, &patch, false); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	cond, err := rc.conditions()
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	j, err := rc.s.cfg.Jobs.PatchJob(rc.r.Context(), rc.account.ID, p.job, patch, cond)
-	rc.finishJobWrite(j, err, http.StatusOK)
+	j, err := js.PatchJob(rc.r.Context(), rc.account.ID, p.job, patch, cond)
+	if err != nil {
+		return err
+	}
+	rc.finishJobWrite(j)
+	return nil
 }
 
-func hReplaceJob(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
+func hReplaceJob(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
 	}
 	var repl jobs.JobReplace
 	if err := rc.decodeJSON(maxBody, &repl, false); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	if repl.PoolInfo == nil {
-		rc.writeError(missingProperty("poolInfo"))
-		return
+		return missingProperty("poolInfo")
 	}
 	cond, err := rc.conditions()
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	j, err := rc.s.cfg.Jobs.ReplaceJob(rc.r.Context(), rc.account.ID, p.job, repl, cond)
-	rc.finishJobWrite(j, err, http.StatusOK)
+	j, err := js.ReplaceJob(rc.r.Context(), rc.account.ID, p.job, repl, cond)
+	if err != nil {
+		return err
+	}
+	rc.finishJobWrite(j)
+	return nil
 }
 
-// finishJobWrite answers a job write with the job's new ETag.
-func (rc *reqCtx) finishJobWrite(j jobs.Job, err error, status int) {
-	if err != nil {
-		rc.writeError(err)
-		return
-	}
+// finishJobWrite answers a job write (200) with the job's new ETag.
+func (rc *reqCtx) finishJobWrite(j jobs.Job) {
 	rc.setEntityHeaders(j.ETag, j.LastModified, rc.entityURL(jobPath(j.ID)))
-	rc.writeEmpty(status)
+	rc.writeEmpty(http.StatusOK)
 }
 
 // afterJobAction answers a job action (202) with the job's current ETag.
-func (rc *reqCtx) afterJobAction(jobID string, err error, status int) {
-	if err != nil {
-		rc.writeError(err)
-		return
-	}
-	if j, gerr := rc.s.cfg.Jobs.GetJob(rc.r.Context(), rc.account.ID, jobID); gerr == nil {
+func (rc *reqCtx) afterJobAction(js Jobs, jobID string) {
+	if j, gerr := js.GetJob(rc.r.Context(), rc.account.ID, jobID); gerr == nil {
 		rc.setEntityHeaders(j.ETag, j.LastModified, rc.entityURL(jobPath(j.ID)))
 	} else {
 		rc.w.Header().Set("DataServiceId", rc.entityURL(jobPath(jobID)))
 	}
-	rc.writeEmpty(status)
-}
-
-func hDeleteJob(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
-	}
-	if _, err := rc.boolParam("force"); err != nil {
-		rc.writeError(err)
-		return
-	}
-	cond, err := rc.conditions()
-	if err != nil {
-		rc.writeError(err)
-		return
-	}
-	if err := rc.s.cfg.Jobs.DeleteJob(rc.r.Context(), rc.account.ID, p.job, cond); err != nil {
-		rc.writeError(err)
-		return
-	}
 	rc.writeEmpty(http.StatusAccepted)
 }
 
-func hJobAction(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
+func hDeleteJob(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
+	}
+	if _, err := rc.boolParam("force"); err != nil {
+		return err
 	}
 	cond, err := rc.conditions()
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
+	}
+	if err := js.DeleteJob(rc.r.Context(), rc.account.ID, p.job, cond); err != nil {
+		return err
+	}
+	rc.writeEmpty(http.StatusAccepted)
+	return nil
+}
+
+func hJobAction(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
+	}
+	cond, err := rc.conditions()
+	if err != nil {
+		return err
 	}
 	ctx := rc.r.Context()
 	switch p.action {
 	case "terminate":
 		if _, err := rc.boolParam("force"); err != nil {
-			rc.writeError(err)
-			return
+			return err
 		}
 		var body struct {
 			TerminateReason string `json:"terminateReason"`
 		}
 		if err := rc.decodeJSON(maxBody, &body, true); err != nil {
-			rc.writeError(err)
-			return
+			return err
 		}
-		rc.afterJobAction(p.job, rc.s.cfg.Jobs.TerminateJob(ctx, rc.account.ID, p.job, body.TerminateReason, cond), http.StatusAccepted)
+		err = js.TerminateJob(ctx, rc.account.ID, p.job, body.TerminateReason, cond)
 	case "disable":
 		var body struct {
 			DisableTasks string `json:"disableTasks"`
 		}
 		if err := rc.decodeJSON(maxBody, &body, false); err != nil {
-			rc.writeError(err)
-			return
+			return err
 		}
 		if body.DisableTasks == "" {
-			rc.writeError(missingProperty("disableTasks"))
-			return
+			return missingProperty("disableTasks")
 		}
-		rc.afterJobAction(p.job, rc.s.cfg.Jobs.DisableJob(ctx, rc.account.ID, p.job, body.DisableTasks, cond), http.StatusAccepted)
+		err = js.DisableJob(ctx, rc.account.ID, p.job, body.DisableTasks, cond)
 	case "enable":
-		rc.afterJobAction(p.job, rc.s.cfg.Jobs.EnableJob(ctx, rc.account.ID, p.job, cond), http.StatusAccepted)
+		err = js.EnableJob(ctx, rc.account.ID, p.job, cond)
 	default:
-		rc.writeError(badURI())
+		return badURI()
 	}
+	if err != nil {
+		return err
+	}
+	rc.afterJobAction(js, p.job)
+	return nil
 }
 
-func hTaskCounts(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
-	}
-	c, err := rc.s.cfg.Jobs.JobTaskCounts(rc.r.Context(), rc.account.ID, p.job)
+func hTaskCounts(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
+	}
+	c, err := js.JobTaskCounts(rc.r.Context(), rc.account.ID, p.job)
+	if err != nil {
+		return err
 	}
 	rc.writeJSON(http.StatusOK, c)
+	return nil
 }
 
 // rawFilter is the request's $filter, handed to services that can narrow
@@ -304,10 +308,16 @@ func listWithFilter[T any](raw string, list func(filter string) ([]T, string, er
 // service's page token becomes $skiptoken in an absolute nextLink. Pages the
 // handler filters further may come out short; clients follow nextLink.
 func (rc *reqCtx) writePaged(metadata string, fetch func(ctx context.Context, max int, token string) ([]listItem, string, error), filter *Filter) {
+	if err := rc.paged(metadata, fetch, filter); err != nil {
+		rc.writeError(err)
+	}
+}
+
+// paged is writePaged for handlers that return their errors.
+func (rc *reqCtx) paged(metadata string, fetch func(ctx context.Context, max int, token string) ([]listItem, string, error), filter *Filter) error {
 	max, err := rc.maxResults()
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	token, _ := rc.param("$skiptoken")
 	items, next, err := fetch(rc.r.Context(), max, token)
@@ -315,8 +325,7 @@ func (rc *reqCtx) writePaged(metadata string, fetch func(ctx context.Context, ma
 		if cobalt.IsCode(err, cobalt.EInvalid) && token != "" {
 			err = invalidQuery("$skiptoken", token, "The continuation token is not valid.")
 		}
-		rc.writeError(err)
-		return
+		return err
 	}
 	sel := rc.selectParam()
 	page := make([]json.RawMessage, 0, len(items))
@@ -334,4 +343,5 @@ func (rc *reqCtx) writePaged(metadata string, fetch func(ctx context.Context, ma
 		out.NextLink = rc.nextLinkToken(next)
 	}
 	rc.writeJSON(http.StatusOK, out)
+	return nil
 }

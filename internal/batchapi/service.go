@@ -398,12 +398,12 @@ func (rc *reqCtx) prepare(accountName string) error {
 	rc.query = q
 	src := rc.s.accounts()
 	if src == nil {
-		return newError(http.StatusServiceUnavailable, "ServerBusy", "The server is starting; try again.")
+		return batchError(cobalt.EInternal, codeServerBusy, "The server is starting; try again.")
 	}
 	acct, err := rc.s.lookupAccount(rc.r.Context(), src, accountName)
 	if err != nil {
 		if cobalt.IsCode(err, cobalt.ENotFound) {
-			return newError(http.StatusNotFound, "AccountNotFound", "The specified account does not exist.")
+			return batchError(cobalt.ENotFound, codeAccountMissing, "The specified account does not exist.")
 		}
 		return err
 	}
@@ -412,11 +412,11 @@ func (rc *reqCtx) prepare(accountName string) error {
 		return err
 	}
 	if err := rc.authenticate(); err != nil {
-		var ae *apiError
-		if errors.As(err, &ae) && ae.Code == codeAuthFailed {
+		var ce *cobalt.Error
+		if errors.As(err, &ce) && ce.Reason == codeAuthFailed {
 			detail := ""
-			for _, v := range ae.Values {
-				detail = v.Value
+			for _, d := range ce.Details {
+				detail = d.Value
 			}
 			rc.s.log.InfoContext(rc.r.Context(), "batch request not authenticated", "account", accountName,
 				"method", rc.r.Method, "path", rc.r.URL.Path, "remote", rc.r.RemoteAddr, "reason", detail)

@@ -42,32 +42,31 @@ func (rc *reqCtx) renderTask(jobID string, t *jobs.Task) []byte {
 	return b
 }
 
-func hAddTask(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
+func hAddTask(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
 	}
 	var spec jobs.TaskSpec
 	if err := rc.decodeJSON(maxBody, &spec, false); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	if err := checkTaskSpec(&spec); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	t, err := rc.s.cfg.Jobs.AddTask(rc.r.Context(), rc.account.ID, p.job, spec)
+	t, err := js.AddTask(rc.r.Context(), rc.account.ID, p.job, spec)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	u := rc.entityURL(taskPath(p.job, t.ID))
 	rc.setEntityHeaders(t.ETag, t.LastModified, u)
 	rc.w.Header().Set("Location", u)
 	rc.writeEmpty(http.StatusCreated)
+	return nil
 }
 
 // checkTaskSpec checks the required properties of an added task.
-func checkTaskSpec(spec *jobs.TaskSpec) *apiError {
+func checkTaskSpec(spec *jobs.TaskSpec) *cobalt.Error {
 	if spec.ID == "" {
 		return missingProperty("id")
 	}
@@ -87,26 +86,24 @@ type taskAddResult struct {
 	Error        *errorBody `json:"error,omitempty"`
 }
 
-func hAddTaskCollection(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
+func hAddTaskCollection(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
 	}
 	var body struct {
 		Value []json.RawMessage `json:"value"`
 	}
 	if err := rc.decodeJSON(maxCollectionBody-1, &body, false); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	if len(body.Value) == 0 {
-		rc.writeError(missingProperty("value"))
-		return
+		return missingProperty("value")
 	}
 	if len(body.Value) > maxCollectionTasks {
-		rc.writeError(newError(http.StatusRequestEntityTooLarge, codeBodyTooLarge,
+		return batchError(cobalt.ETooLarge, codeBodyTooLarge,
 			"The number of tasks in the request exceeds the maximum permissible limit.",
-			"MaxLimit", "100"))
-		return
+			"MaxLimit", "100")
 	}
 	// Tasks that fail their own checks get a clienterror result; the rest
 	// go to the service together.
@@ -131,10 +128,9 @@ func hAddTaskCollection(rc *reqCtx, p pathParams) {
 		specs = append(specs, spec)
 	}
 	if len(specs) > 0 {
-		rs, err := rc.s.cfg.Jobs.AddTaskCollection(rc.r.Context(), rc.account.ID, p.job, specs)
+		rs, err := js.AddTaskCollection(rc.r.Context(), rc.account.ID, p.job, specs)
 		if err != nil {
-			rc.writeError(err)
-			return
+			return err
 		}
 		for _, r := range rs {
 			if r.Err != nil || (r.Status != "" && r.Status != jobs.AddSuccess) {
@@ -160,6 +156,7 @@ func hAddTaskCollection(rc *reqCtx, p pathParams) {
 		Metadata string          `json:"odata.metadata"`
 		Value    []taskAddResult `json:"value"`
 	}{rc.baseURL() + "/$metadata#taskaddresult", results})
+	return nil
 }
 
 // addResultError renders a failed task add.
@@ -167,46 +164,45 @@ func (rc *reqCtx) addResultError(taskID, status string, err error) taskAddResult
 	if err == nil {
 		err = cobalt.Errorf(cobalt.EInternal, "the task was not added")
 	}
-	e := toAPIError(err)
+	e := toWireError(err)
 	return taskAddResult{Status: status, TaskID: taskID, Error: &errorBody{Code: e.Code,
 		Message: errorMessage{Lang: "en-US", Value: e.Msg}, Values: e.Values}}
 }
 
-func hGetTask(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
-	}
-	t, err := rc.s.cfg.Jobs.GetTask(rc.r.Context(), rc.account.ID, p.job, p.task)
+func hGetTask(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
+	}
+	t, err := js.GetTask(rc.r.Context(), rc.account.ID, p.job, p.task)
+	if err != nil {
+		return err
 	}
 	if err := rc.checkConditions(t.ETag, t.LastModified, true); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	rc.setEntityHeaders(t.ETag, t.LastModified, "")
 	rc.writeRaw(http.StatusOK, applySelect(rc.renderTask(p.job, &t), rc.selectParam()))
+	return nil
 }
 
 var taskFilterFields = []string{"state", "id", "executionInfo/result", "displayName", "nodeInfo/nodeId"}
 
-func hListTasks(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
+func hListTasks(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
 	}
 	if err := rc.expandParam(); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	filter, err := rc.filterParam(taskFilterFields)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	rc.writePaged("tasks", func(ctx context.Context, max int, token string) ([]listItem, string, error) {
+	return rc.paged("tasks", func(ctx context.Context, max int, token string) ([]listItem, string, error) {
 		list, next, err := listWithFilter(rc.rawFilter(filter), func(f string) ([]jobs.Task, string, error) {
-			return rc.s.cfg.Jobs.ListTasks(ctx, rc.account.ID, p.job, jobs.ListOptions{Filter: f, MaxResults: max, PageToken: token})
+			return js.ListTasks(ctx, rc.account.ID, p.job, jobs.ListOptions{Filter: f, MaxResults: max, PageToken: token})
 		})
 		items := make([]listItem, 0, len(list))
 		for i := range list {
@@ -222,16 +218,16 @@ func hListTasks(rc *reqCtx, p pathParams) {
 	}, filter)
 }
 
-func hReplaceTask(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
+func hReplaceTask(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
 	}
 	var body struct {
 		Constraints *jobs.TaskConstraints `json:"constraints"`
 	}
 	if err := rc.decodeJSON(maxBody, &body, false); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	var c jobs.TaskConstraints
 	if body.Constraints != nil {
@@ -239,75 +235,74 @@ func hReplaceTask(rc *reqCtx, p pathParams) {
 	}
 	cond, err := rc.conditions()
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	t, err := rc.s.cfg.Jobs.ReplaceTask(rc.r.Context(), rc.account.ID, p.job, p.task, c, cond)
+	t, err := js.ReplaceTask(rc.r.Context(), rc.account.ID, p.job, p.task, c, cond)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	rc.setEntityHeaders(t.ETag, t.LastModified, rc.entityURL(taskPath(p.job, t.ID)))
 	rc.writeEmpty(http.StatusOK)
+	return nil
 }
 
-func hDeleteTask(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
+func hDeleteTask(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
 	}
 	cond, err := rc.conditions()
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	if err := rc.s.cfg.Jobs.DeleteTask(rc.r.Context(), rc.account.ID, p.job, p.task, cond); err != nil {
-		rc.writeError(err)
-		return
+	if err := js.DeleteTask(rc.r.Context(), rc.account.ID, p.job, p.task, cond); err != nil {
+		return err
 	}
 	rc.writeEmpty(http.StatusOK)
+	return nil
 }
 
-func hTaskAction(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
+func hTaskAction(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
 	}
 	cond, err := rc.conditions()
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	ctx := rc.r.Context()
 	switch p.action {
 	case "terminate":
-		err = rc.s.cfg.Jobs.TerminateTask(ctx, rc.account.ID, p.job, p.task, cond)
+		err = js.TerminateTask(ctx, rc.account.ID, p.job, p.task, cond)
 	case "reactivate":
-		err = rc.s.cfg.Jobs.ReactivateTask(ctx, rc.account.ID, p.job, p.task, cond)
+		err = js.ReactivateTask(ctx, rc.account.ID, p.job, p.task, cond)
 	default:
-		rc.writeError(badURI())
-		return
+		return badURI()
 	}
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	if t, gerr := rc.s.cfg.Jobs.GetTask(ctx, rc.account.ID, p.job, p.task); gerr == nil {
+	if t, gerr := js.GetTask(ctx, rc.account.ID, p.job, p.task); gerr == nil {
 		rc.setEntityHeaders(t.ETag, t.LastModified, rc.entityURL(taskPath(p.job, t.ID)))
 	}
 	rc.writeEmpty(http.StatusNoContent)
+	return nil
 }
 
 // hSubtasks lists a task's subtasks: multi-instance tasks are not supported,
 // so the list is empty (after checking that the task exists).
-func hSubtasks(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
+func hSubtasks(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
 	}
-	if _, err := rc.s.cfg.Jobs.GetTask(rc.r.Context(), rc.account.ID, p.job, p.task); err != nil {
-		rc.writeError(err)
-		return
+	if _, err := js.GetTask(rc.r.Context(), rc.account.ID, p.job, p.task); err != nil {
+		return err
 	}
 	rc.writeJSON(http.StatusOK, struct {
 		Metadata string   `json:"odata.metadata"`
 		Value    []string `json:"value"`
 	}{rc.baseURL() + "/$metadata#subtaskinformation", []string{}})
+	return nil
 }
