@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	cobalt "github.com/cobaltbatch/cobalt"
@@ -66,8 +65,9 @@ type Config struct {
 	// PortBase, when non-zero, is the first port tried for a new account; the
 	// next free port upward is used. 0 takes a random free port.
 	PortBase int
-	// Accounts resolves accounts and their keys. When nil, SetPools supplies
-	// an adapter over the pool service.
+	// Accounts resolves accounts and their keys. When nil and Pools is set,
+	// accounts are looked up through Pools (see AccountsFromPools) and none
+	// are listed, so Run restores no listener.
 	Accounts Accounts
 	// Validator validates bearer tokens; nil refuses bearer authentication.
 	Validator TokenValidator
@@ -77,7 +77,7 @@ type Config struct {
 	AuthorityURL string
 	TenantID     string
 	// Pools and Jobs are the services behind the operations; a nil one makes
-	// its operations answer 501. Pools may also be attached later with SetPools.
+	// its operations answer 501.
 	Pools Pools
 	Jobs  Jobs
 	// Nodes locates node directories for the task and node file operations;
@@ -90,9 +90,6 @@ type Service struct {
 	cfg Config
 	log *slog.Logger
 	now func() time.Time
-
-	poolsV    atomic.Value // Pools
-	accountsV atomic.Value // Accounts
 
 	cacheMu   sync.Mutex
 	acctCache map[string]cachedAccount
@@ -128,14 +125,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Host == "" {
 		cfg.Host = "127.0.0.1"
 	}
+	if cfg.Accounts == nil && cfg.Pools != nil {
+		cfg.Accounts = AccountsFromPools(cfg.Pools, nil)
+	}
 	s := &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now,
 		byName: map[string]*accountListener{}, usedPort: map[int]bool{}, acctCache: map[string]cachedAccount{}}
-	if cfg.Accounts != nil {
-		s.accountsV.Store(cfg.Accounts)
-	}
-	if cfg.Pools != nil {
-		s.SetPools(cfg.Pools, nil)
-	}
 	return s, nil
 }
 
