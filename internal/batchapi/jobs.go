@@ -12,8 +12,9 @@ import (
 )
 
 // Jobs is the jobs and tasks service; *jobs.Service implements it. accountID
-// is the Batch account's ARM resource ID. Errors are *cobalt.Error whose
-// Reason is the Batch error code (JobNotFound, TaskExists, ...).
+// is the Batch account's ARM resource ID. Errors are *cobalt.Error, and
+// match the jobs package's conditions (jobs.ErrJobNotFound, ...), which
+// jobReasons names in Batch's codes.
 type Jobs interface {
 	AddJob(ctx context.Context, accountID string, spec jobs.JobSpec) (jobs.Job, error)
 	GetJob(ctx context.Context, accountID, jobID string) (jobs.Job, error)

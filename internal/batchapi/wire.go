@@ -12,6 +12,7 @@ import (
 	"time"
 
 	cobalt "github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/jobs"
 )
 
 // API versions.
@@ -108,6 +109,36 @@ var reasonStatus = map[string]int{
 	codeNotImplemented:   http.StatusNotImplemented,
 	codeServerBusy:       http.StatusServiceUnavailable,
 	codeInvalidRange:     http.StatusRequestedRangeNotSatisfiable,
+}
+
+// jobReasons names the jobs service's conditions in Batch's codes.
+var jobReasons = []struct {
+	cond   error
+	reason string
+}{
+	{jobs.ErrJobNotFound, "JobNotFound"},
+	{jobs.ErrTaskNotFound, "TaskNotFound"},
+	{jobs.ErrJobExists, "JobExists"},
+	{jobs.ErrTaskExists, "TaskExists"},
+	{jobs.ErrJobCompleted, "JobCompleted"},
+	{jobs.ErrTaskCompleted, "TaskCompleted"},
+	{jobs.ErrJobNotActive, "JobNotActive"},
+	{jobs.ErrJobNotDisabled, "JobNotDisabled"},
+	{jobs.ErrJobBeingDeleted, "JobBeingDeleted"},
+	{jobs.ErrJobBeingTerminated, "JobBeingTerminated"},
+	{jobs.ErrMissingProperty, codeMissingProperty},
+	{jobs.ErrUnsupported, codeUnsupportedProp},
+}
+
+// domainReason returns the Batch code of the service condition err
+// matches, or "".
+func domainReason(err error) string {
+	for _, r := range jobReasons {
+		if errors.Is(err, r.cond) {
+			return r.reason
+		}
+	}
+	return ""
 }
 
 // keyValue is one entry of a Batch error's values.
@@ -223,6 +254,9 @@ func toWireError(err error) wireError {
 	}
 	class := cobalt.ErrorCode(err)
 	code := cobalt.ErrorReason(err)
+	if code == "" {
+		code = domainReason(err)
+	}
 	if code == "" {
 		code = defaultReason[class]
 	}

@@ -28,6 +28,10 @@ func TestToAPIError(t *testing.T) {
 		{cobalt.Errorf(cobalt.ENotFound, "x").WithReason("JobNotFound"), 404, "JobNotFound"},
 		{cobalt.Errorf(cobalt.EConflict, "x").WithReason("TaskExists"), 409, "TaskExists"},
 		{cobalt.Errorf(cobalt.EConflict, "x"), 409, codeInvalidState},
+		// The jobs service's errors are a *cobalt.Error that also matches a condition.
+		{fmt.Errorf("add: %w", errors.Join(cobalt.Errorf(cobalt.EConflict, "x"), jobs.ErrTaskExists)), 409, "TaskExists"},
+		{errors.Join(cobalt.Errorf(cobalt.ENotFound, "x"), jobs.ErrJobNotFound), 404, "JobNotFound"},
+		{errors.Join(cobalt.Errorf(cobalt.EInvalid, "x").WithTarget("id"), jobs.ErrMissingProperty), 400, codeMissingProperty},
 		{cobalt.Errorf(cobalt.EInvalid, "x").WithTarget("priority"), 400, codeInvalidProperty},
 		{cobalt.Errorf(cobalt.EInvalid, "x").WithReason("MissingRequiredProperty"), 400, "MissingRequiredProperty"},
 		{cobalt.Errorf(cobalt.EPreconditionFailed, "x"), 412, codeConditionNotMet},

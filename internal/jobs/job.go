@@ -45,7 +45,7 @@ func validateJobOptions(priority, maxParallel *int, c *JobConstraints, pi *PoolI
 		}
 	} else {
 		if len(pi.AutoPoolSpecification) > 0 && string(pi.AutoPoolSpecification) != "null" {
-			return batchErr(cobalt.EInvalid, "UnsupportedProperty", "Auto pools are not supported; set poolInfo.poolId.").WithTarget("poolInfo.autoPoolSpecification")
+			return failAt(ErrUnsupported, cobalt.EInvalid, "poolInfo.autoPoolSpecification", "Auto pools are not supported; set poolInfo.poolId.")
 		}
 		if pi.PoolID == "" {
 			return missingProp("poolInfo.poolId")
@@ -60,8 +60,8 @@ func validateJobOptions(priority, maxParallel *int, c *JobConstraints, pi *PoolI
 }
 
 // AddJob creates a job in the active state. Errors: EInvalid
-// (MissingRequiredProperty, InvalidPropertyValue, UnsupportedProperty),
-// EConflict JobExists.
+// (ErrMissingProperty, ErrUnsupported, or a bad value),
+// EConflict ErrJobExists.
 func (s *Service) AddJob(ctx context.Context, accountID string, spec JobSpec) (Job, error) {
 	if err := validID(spec.ID, "id"); err != nil {
 		return Job{}, err
@@ -75,7 +75,7 @@ func (s *Service) AddJob(ctx context.Context, accountID string, spec JobSpec) (J
 		return Job{}, invalidProp("onTaskFailure", "onTaskFailure must be noaction or performexitoptionsjobaction.")
 	}
 	if len(spec.JobManagerTask) > 0 || len(spec.JobPreparationTask) > 0 || len(spec.JobReleaseTask) > 0 {
-		return Job{}, batchErr(cobalt.EInvalid, "UnsupportedProperty", "Job manager, preparation and release tasks are not supported.")
+		return Job{}, fail(ErrUnsupported, cobalt.EInvalid, "Job manager, preparation and release tasks are not supported.")
 	}
 	now := s.now().UTC()
 	if spec.Priority == nil {
@@ -110,7 +110,7 @@ func (s *Service) AddJob(ctx context.Context, accountID string, spec JobSpec) (J
 	r, err := s.st.JobCreate(ctx, store.JobRecord{AccountKey: strings.ToLower(accountID), ID: spec.ID, PoolKey: spec.PoolInfo.PoolID,
 		State: JobActive, Priority: *spec.Priority, Dispatch: true, Spec: encodeJob(j)})
 	if cobalt.IsCode(err, cobalt.EConflict) {
-		return Job{}, batchErr(cobalt.EConflict, "JobExists", "The specified job already exists.")
+		return Job{}, fail(ErrJobExists, cobalt.EConflict, "The specified job already exists.")
 	}
 	if err != nil {
 		return Job{}, err
@@ -118,7 +118,7 @@ func (s *Service) AddJob(ctx context.Context, accountID string, spec JobSpec) (J
 	return jobFromRecord(r)
 }
 
-// GetJob returns a job, or ENotFound JobNotFound.
+// GetJob returns a job, or ENotFound ErrJobNotFound.
 func (s *Service) GetJob(ctx context.Context, accountID, jobID string) (Job, error) {
 	r, err := s.st.JobGet(ctx, accountID, jobID)
 	if err != nil {
@@ -193,17 +193,17 @@ func (j *Job) setState(state string, now time.Time) {
 func writableJob(j *Job) error {
 	switch j.State {
 	case JobCompleted:
-		return batchErr(cobalt.EConflict, "JobCompleted", "The specified job is already in a completed state.")
+		return fail(ErrJobCompleted, cobalt.EConflict, "The specified job is already in a completed state.")
 	case JobTerminating:
-		return batchErr(cobalt.EConflict, "JobBeingTerminated", "The specified job is being terminated.")
+		return fail(ErrJobBeingTerminated, cobalt.EConflict, "The specified job is being terminated.")
 	case JobDeleting:
-		return batchErr(cobalt.EConflict, "JobBeingDeleted", "The specified job has been marked for deletion and is being garbage collected.")
+		return fail(ErrJobBeingDeleted, cobalt.EConflict, "The specified job has been marked for deletion and is being garbage collected.")
 	}
 	return nil
 }
 
-// PatchJob updates the properties present in p (PATCH). Errors: JobNotFound,
-// JobCompleted, ConditionNotMet, EInvalid.
+// PatchJob updates the properties present in p (PATCH). Errors: ErrJobNotFound,
+// ErrJobCompleted, EPreconditionFailed, EInvalid.
 func (s *Service) PatchJob(ctx context.Context, accountID, jobID string, p JobPatch, cond Conditions) (Job, error) {
 	if err := validateJobOptions(p.Priority, p.MaxParallelTasks, p.Constraints, p.PoolInfo, p.OnAllTasksComplete, false); err != nil {
 		return Job{}, err
@@ -233,7 +233,7 @@ func (s *Service) PatchJob(ctx context.Context, accountID, jobID string, p JobPa
 		}
 		if p.PoolInfo != nil {
 			if j.State != JobDisabled && !strings.EqualFold(p.PoolInfo.PoolID, j.PoolInfo.PoolID) {
-				return batchErr(cobalt.EConflict, "JobNotDisabled", "The pool of a job can only be changed while the job is disabled.")
+				return fail(ErrJobNotDisabled, cobalt.EConflict, "The pool of a job can only be changed while the job is disabled.")
 			}
 			j.PoolInfo, r.PoolKey = p.PoolInfo, p.PoolInfo.PoolID
 			j.ExecutionInfo.PoolID = p.PoolInfo.PoolID
@@ -262,7 +262,7 @@ func (s *Service) PatchJob(ctx context.Context, accountID, jobID string, p JobPa
 }
 
 // ReplaceJob replaces the job's updatable properties (PUT); absent ones take
-// their defaults. Errors as PatchJob, and MissingRequiredProperty poolInfo.
+// their defaults. Errors as PatchJob, and ErrMissingProperty poolInfo.
 func (s *Service) ReplaceJob(ctx context.Context, accountID, jobID string, p JobReplace, cond Conditions) (Job, error) {
 	if err := validateJobOptions(p.Priority, p.MaxParallelTasks, p.Constraints, p.PoolInfo, p.OnAllTasksComplete, true); err != nil {
 		return Job{}, err
@@ -289,7 +289,7 @@ func (s *Service) ReplaceJob(ctx context.Context, accountID, jobID string, p Job
 }
 
 // DeleteJob deletes a job and its tasks; running tasks are stopped by their
-// nodes at the next Reconcile. Errors: JobNotFound, ConditionNotMet.
+// nodes at the next Reconcile. Errors: ErrJobNotFound, EPreconditionFailed.
 func (s *Service) DeleteJob(ctx context.Context, accountID, jobID string, cond Conditions) error {
 	_, err := s.updateJob(ctx, accountID, jobID, cond, func(r *store.JobRecord, j *Job) error {
 		j.setState(JobDeleting, s.now().UTC())
@@ -303,8 +303,8 @@ func (s *Service) DeleteJob(ctx context.Context, accountID, jobID string, cond C
 }
 
 // TerminateJob ends a job: running tasks are ended, and the job completes
-// with the reason (default "UserTerminate"). Errors: JobNotFound,
-// JobCompleted, JobBeingDeleted, ConditionNotMet.
+// with the reason (default "UserTerminate"). Errors: ErrJobNotFound,
+// ErrJobCompleted, ErrJobBeingDeleted, EPreconditionFailed.
 func (s *Service) TerminateJob(ctx context.Context, accountID, jobID, reason string, cond Conditions) error {
 	if reason == "" {
 		reason = "UserTerminate"
@@ -316,10 +316,10 @@ func (s *Service) terminateJob(ctx context.Context, accountID, jobID, reason str
 	now := s.now().UTC()
 	_, err := s.updateJob(ctx, accountID, jobID, cond, func(r *store.JobRecord, j *Job) error {
 		if j.State == JobCompleted {
-			return batchErr(cobalt.EConflict, "JobCompleted", "The specified job is already in a completed state.")
+			return fail(ErrJobCompleted, cobalt.EConflict, "The specified job is already in a completed state.")
 		}
 		if j.State == JobDeleting {
-			return batchErr(cobalt.EConflict, "JobBeingDeleted", "The specified job has been marked for deletion and is being garbage collected.")
+			return fail(ErrJobBeingDeleted, cobalt.EConflict, "The specified job has been marked for deletion and is being garbage collected.")
 		}
 		j.setState(JobCompleted, now)
 		j.ExecutionInfo.EndTime, j.ExecutionInfo.TerminateReason = &now, reason
@@ -335,8 +335,8 @@ func (s *Service) terminateJob(ctx context.Context, accountID, jobID, reason str
 
 // DisableJob stops scheduling the job's tasks. option says what happens to
 // running tasks: "requeue" (default: stopped and queued again), "terminate"
-// (ended) or "wait" (left to finish). Errors: JobNotFound, JobNotActive
-// (EConflict), ConditionNotMet, EInvalid for an unknown option.
+// (ended) or "wait" (left to finish). Errors: ErrJobNotFound, ErrJobNotActive
+// (EConflict), EPreconditionFailed, EInvalid for an unknown option.
 func (s *Service) DisableJob(ctx context.Context, accountID, jobID, option string, cond Conditions) error {
 	switch option {
 	case "":
@@ -351,7 +351,7 @@ func (s *Service) DisableJob(ctx context.Context, accountID, jobID, option strin
 			if err := writableJob(j); err != nil {
 				return err
 			}
-			return batchErr(cobalt.EConflict, "JobNotActive", "The specified job is not active.")
+			return fail(ErrJobNotActive, cobalt.EConflict, "The specified job is not active.")
 		}
 		j.setState(JobDisabled, now)
 		r.State, r.Dispatch = JobDisabled, false
@@ -371,7 +371,7 @@ func (s *Service) DisableJob(ctx context.Context, accountID, jobID, option strin
 }
 
 // EnableJob lets a disabled job's tasks be scheduled again. Errors:
-// JobNotFound, JobNotDisabled (EConflict), ConditionNotMet.
+// ErrJobNotFound, ErrJobNotDisabled (EConflict), EPreconditionFailed.
 func (s *Service) EnableJob(ctx context.Context, accountID, jobID string, cond Conditions) error {
 	now := s.now().UTC()
 	j, err := s.updateJob(ctx, accountID, jobID, cond, func(r *store.JobRecord, j *Job) error {
@@ -379,7 +379,7 @@ func (s *Service) EnableJob(ctx context.Context, accountID, jobID string, cond C
 			if err := writableJob(j); err != nil {
 				return err
 			}
-			return batchErr(cobalt.EConflict, "JobNotDisabled", "The specified job is not disabled.")
+			return fail(ErrJobNotDisabled, cobalt.EConflict, "The specified job is not disabled.")
 		}
 		j.setState(JobActive, now)
 		r.State, r.Dispatch = JobActive, true
@@ -392,7 +392,7 @@ func (s *Service) EnableJob(ctx context.Context, accountID, jobID string, cond C
 	return nil
 }
 
-// JobTaskCounts returns a job's task and slot counts. Error: JobNotFound.
+// JobTaskCounts returns a job's task and slot counts. Error: ErrJobNotFound.
 func (s *Service) JobTaskCounts(ctx context.Context, accountID, jobID string) (TaskCountsResult, error) {
 	if _, err := s.st.JobGet(ctx, accountID, jobID); err != nil {
 		return TaskCountsResult{}, errJobNotFound(err)

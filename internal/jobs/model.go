@@ -242,8 +242,8 @@ type Task struct {
 }
 
 // TaskAddResult is one task's outcome in an add collection. Err is the
-// *cobalt.Error of a failed add (its Reason is the Batch code, for example
-// "TaskExists"), for the HTTP layer to render as the result's error.
+// error of a failed add (a *cobalt.Error, matching ErrTaskExists for a
+// duplicate), for the HTTP layer to render as the result's error.
 type TaskAddResult struct {
 	Status       string    `json:"status"`
 	TaskID       string    `json:"taskId"`

@@ -132,33 +132,10 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// batchErr builds a *cobalt.Error with a Batch reason.
+// batchErr builds a *cobalt.Error with a protocol reason; the $filter
+// parser uses it.
 func batchErr(code cobalt.Code, reason, format string, args ...any) *cobalt.Error {
 	return cobalt.Errorf(code, format, args...).WithReason(reason)
-}
-
-func invalidProp(target, format string, args ...any) *cobalt.Error {
-	return batchErr(cobalt.EInvalid, "InvalidPropertyValue", format, args...).WithTarget(target)
-}
-
-func missingProp(target string) *cobalt.Error {
-	return batchErr(cobalt.EInvalid, "MissingRequiredProperty", "The property %s is required.", target).WithTarget(target)
-}
-
-// notFoundAs replaces a store ENotFound with the Batch reason.
-func notFoundAs(err error, reason, msg string) error {
-	if cobalt.IsCode(err, cobalt.ENotFound) && cobalt.ErrorReason(err) == "" {
-		return batchErr(cobalt.ENotFound, reason, "%s", msg)
-	}
-	return err
-}
-
-func errJobNotFound(err error) error {
-	return notFoundAs(err, "JobNotFound", "The specified job does not exist.")
-}
-
-func errTaskNotFound(err error) error {
-	return notFoundAs(err, "TaskNotFound", "The specified task does not exist.")
 }
 
 // ETag formats a version as a Batch-style ETag.
@@ -166,7 +143,7 @@ func ETag(version int64) string { return fmt.Sprintf("0x8D%014X", version) }
 
 // check evaluates the conditions against a record's ETag and modification time.
 func (c Conditions) check(etag string, modified time.Time) error {
-	fail := batchErr(cobalt.EPreconditionFailed, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.")
+	fail := errPrecondition()
 	m := func(h string) bool {
 		for _, v := range strings.Split(h, ",") {
 			v = strings.Trim(strings.TrimSpace(v), `"`)

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -52,7 +53,31 @@ func newService(t testing.TB, st store.JobStore, cfg Config) *Service {
 	return s
 }
 
-func reason(err error) string { return cobalt.ErrorReason(err) }
+// reason names err's condition: the Err... it matches, without "Err", else
+// its protocol reason (the $filter parser's), else its class.
+func reason(err error) string {
+	if err == nil {
+		return ""
+	}
+	for _, c := range []struct {
+		name string
+		cond error
+	}{
+		{"JobNotFound", ErrJobNotFound}, {"TaskNotFound", ErrTaskNotFound}, {"JobExists", ErrJobExists},
+		{"TaskExists", ErrTaskExists}, {"JobCompleted", ErrJobCompleted}, {"TaskCompleted", ErrTaskCompleted},
+		{"JobNotActive", ErrJobNotActive}, {"JobNotDisabled", ErrJobNotDisabled},
+		{"JobBeingDeleted", ErrJobBeingDeleted}, {"JobBeingTerminated", ErrJobBeingTerminated},
+		{"MissingProperty", ErrMissingProperty}, {"Unsupported", ErrUnsupported},
+	} {
+		if errors.Is(err, c.cond) {
+			return c.name
+		}
+	}
+	if r := cobalt.ErrorReason(err); r != "" {
+		return r
+	}
+	return string(cobalt.ErrorCode(err))
+}
 
 func mustJob(t *testing.T, s *Service, spec JobSpec) Job {
 	t.Helper()
@@ -88,21 +113,21 @@ func TestJobLifecycle(t *testing.T) {
 			_, err := s.AddJob(ctx, acct, JobSpec{ID: "JOB1", PoolInfo: &PoolInfo{PoolID: "p"}})
 			return err
 		}(), "JobExists"},
-		{"no pool", func() error { _, err := s.AddJob(ctx, acct, JobSpec{ID: "x"}); return err }(), "MissingRequiredProperty"},
+		{"no pool", func() error { _, err := s.AddJob(ctx, acct, JobSpec{ID: "x"}); return err }(), "MissingProperty"},
 		{"bad id", func() error {
 			_, err := s.AddJob(ctx, acct, JobSpec{ID: "a b", PoolInfo: &PoolInfo{PoolID: "p"}})
 			return err
-		}(), "InvalidPropertyValue"},
+		}(), "Invalid"},
 		{"priority", func() error {
 			_, err := s.AddJob(ctx, acct, JobSpec{ID: "x", Priority: ptr(5000), PoolInfo: &PoolInfo{PoolID: "p"}})
 			return err
-		}(), "InvalidPropertyValue"},
+		}(), "Invalid"},
 		{"get missing", func() error { _, err := s.GetJob(ctx, acct, "nope"); return err }(), "JobNotFound"},
 		{"enable active", s.EnableJob(ctx, acct, "job1", Conditions{}), "JobNotDisabled"},
 		{"if-match", func() error {
 			_, err := s.PatchJob(ctx, acct, "job1", JobPatch{}, Conditions{IfMatch: `"0x1"`})
 			return err
-		}(), "ConditionNotMet"},
+		}(), "PreconditionFailed"},
 	}
 	for _, c := range cases {
 		if reason(c.err) != c.want {
@@ -157,7 +182,7 @@ func TestJobLifecycle(t *testing.T) {
 	if _, err := s.GetJob(ctx, acct, "job1"); reason(err) != "JobNotFound" {
 		t.Fatalf("get deleted: %v", err)
 	}
-	if _, err := s.ReplaceJob(ctx, acct, "job2", JobReplace{}, Conditions{}); reason(err) != "MissingRequiredProperty" {
+	if _, err := s.ReplaceJob(ctx, acct, "job2", JobReplace{}, Conditions{}); reason(err) != "MissingProperty" {
 		t.Fatalf("replace without poolInfo: %v", err)
 	}
 	r, err := s.ReplaceJob(ctx, acct, "job2", JobReplace{PoolInfo: &PoolInfo{PoolID: "pool1"}, OnAllTasksComplete: "noaction"}, Conditions{})
@@ -181,7 +206,7 @@ func TestTaskAddCollection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"success/", "clienterror/TaskExists", "clienterror/MissingRequiredProperty", "clienterror/MissingRequiredProperty", "success/"}
+	want := []string{"success/", "clienterror/TaskExists", "clienterror/MissingProperty", "clienterror/MissingProperty", "success/"}
 	for i, r := range res {
 		if got := r.Status + "/" + reason(r.Err); got != want[i] {
 			t.Errorf("result %d: %s, want %s", i, got, want[i])
@@ -192,11 +217,11 @@ func TestTaskAddCollection(t *testing.T) {
 		t.Fatalf("task %+v %v", a, err)
 	}
 	many := make([]TaskSpec, 101)
-	if _, err := s.AddTaskCollection(ctx, acct, "j", many); reason(err) != "RequestBodyTooLarge" || !cobalt.IsCode(err, cobalt.ETooLarge) {
+	if _, err := s.AddTaskCollection(ctx, acct, "j", many); reason(err) != "TooLarge" || !cobalt.IsCode(err, cobalt.ETooLarge) {
 		t.Fatalf("101 tasks: %v", err)
 	}
 	big := []TaskSpec{{ID: "big", CommandLine: strings.Repeat("x", MaxTaskCollectionBytes)}}
-	if _, err := s.AddTaskCollection(ctx, acct, "j", big); reason(err) != "RequestBodyTooLarge" {
+	if _, err := s.AddTaskCollection(ctx, acct, "j", big); reason(err) != "TooLarge" {
 		t.Fatalf("1 MB: %v", err)
 	}
 	if _, err := s.AddTaskCollection(ctx, acct, "nojob", []TaskSpec{{ID: "x", CommandLine: "x"}}); reason(err) != "JobNotFound" {
@@ -232,7 +257,7 @@ func TestTaskAddCollection(t *testing.T) {
 	if err := s.ReactivateTask(ctx, acct, "j", "a", Conditions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ReactivateTask(ctx, acct, "j", "a", Conditions{}); reason(err) != "OperationInvalidForCurrentState" {
+	if err := s.ReactivateTask(ctx, acct, "j", "a", Conditions{}); reason(err) != "Conflict" {
 		t.Fatalf("reactivate active: %v", err)
 	}
 	if err := s.DeleteTask(ctx, acct, "j", "a", Conditions{}); err != nil {

@@ -107,7 +107,7 @@ func validateTask(spec *TaskSpec, job Job) error {
 		return invalidProp("requiredSlots", "requiredSlots must be at least 1.")
 	}
 	if len(spec.MultiInstanceSettings) > 0 || len(spec.DependsOn) > 0 {
-		return batchErr(cobalt.EInvalid, "UnsupportedProperty", "Multi-instance tasks and task dependencies are not supported.")
+		return fail(ErrUnsupported, cobalt.EInvalid, "Multi-instance tasks and task dependencies are not supported.")
 	}
 	for i, rf := range spec.ResourceFiles {
 		if err := validateResourceFile(rf, fmt.Sprintf("resourceFiles[%d]", i)); err != nil {
@@ -204,8 +204,8 @@ func (s *Service) jobForTasks(ctx context.Context, accountID, jobID string) (Job
 	return j, nil
 }
 
-// AddTask adds one task to a job. Errors: JobNotFound, JobCompleted,
-// JobBeingTerminated, JobBeingDeleted (EConflict), TaskExists (EConflict),
+// AddTask adds one task to a job. Errors: ErrJobNotFound, ErrJobCompleted,
+// ErrJobBeingTerminated, ErrJobBeingDeleted (EConflict), ErrTaskExists (EConflict),
 // EInvalid for a bad spec.
 func (s *Service) AddTask(ctx context.Context, accountID, jobID string, spec TaskSpec) (Task, error) {
 	res, err := s.addTasks(ctx, accountID, jobID, []TaskSpec{spec})
@@ -220,14 +220,14 @@ func (s *Service) AddTask(ctx context.Context, accountID, jobID string, spec Tas
 
 // AddTaskCollection adds up to 100 tasks (under 1 MB serialized) in one
 // transaction and returns one result per task in input order; per-task
-// failures (TaskExists, invalid properties) are results, not errors. Errors:
-// ETooLarge RequestBodyTooLarge, JobNotFound, JobCompleted, ...
+// failures (ErrTaskExists, invalid properties) are results, not errors. Errors:
+// ETooLarge, ErrJobNotFound, ErrJobCompleted, ...
 func (s *Service) AddTaskCollection(ctx context.Context, accountID, jobID string, specs []TaskSpec) ([]TaskAddResult, error) {
 	if len(specs) > MaxTaskCollection {
-		return nil, batchErr(cobalt.ETooLarge, "RequestBodyTooLarge", "The number of tasks in the collection exceeds %d.", MaxTaskCollection)
+		return nil, cobalt.Errorf(cobalt.ETooLarge, "The number of tasks in the collection exceeds %d.", MaxTaskCollection)
 	}
 	if b, _ := json.Marshal(specs); len(b) >= MaxTaskCollectionBytes {
-		return nil, batchErr(cobalt.ETooLarge, "RequestBodyTooLarge", "The request body is too large and exceeds the maximum permissible limit.")
+		return nil, cobalt.Errorf(cobalt.ETooLarge, "The request body is too large and exceeds the maximum permissible limit.")
 	}
 	return s.addTasks(ctx, accountID, jobID, specs)
 }
@@ -262,7 +262,7 @@ func (s *Service) addTasks(ctx context.Context, accountID, jobID string, specs [
 			case e == nil:
 				res[i].Status, res[i].ETag, res[i].LastModified = AddSuccess, ETag(out[k].Version), out[k].UpdatedAt
 			case cobalt.IsCode(e, cobalt.EConflict):
-				res[i].Status, res[i].Err = AddClientError, batchErr(cobalt.EConflict, "TaskExists", "The specified task already exists.")
+				res[i].Status, res[i].Err = AddClientError, fail(ErrTaskExists, cobalt.EConflict, "The specified task already exists.")
 			case cobalt.IsCode(e, cobalt.EInvalid):
 				res[i].Status, res[i].Err = AddClientError, e
 			default:
@@ -274,7 +274,7 @@ func (s *Service) addTasks(ctx context.Context, accountID, jobID string, specs [
 	return res, nil
 }
 
-// GetTask returns a task. Errors: JobNotFound, TaskNotFound.
+// GetTask returns a task. Errors: ErrJobNotFound, ErrTaskNotFound.
 func (s *Service) GetTask(ctx context.Context, accountID, jobID, taskID string) (Task, error) {
 	r, err := s.st.TaskGet(ctx, accountID, jobID, taskID)
 	if cobalt.IsCode(err, cobalt.ENotFound) {
@@ -290,7 +290,7 @@ func (s *Service) GetTask(ctx context.Context, accountID, jobID, taskID string) 
 }
 
 // ListTasks lists a job's tasks in ID order with a next-page token. Filter
-// supports comparisons of state, id and executionInfo/result. Error: JobNotFound.
+// supports comparisons of state, id and executionInfo/result. Error: ErrJobNotFound.
 func (s *Service) ListTasks(ctx context.Context, accountID, jobID string, opt ListOptions) ([]Task, string, error) {
 	f, err := ParseFilter(opt.Filter, "state", "id", "executionInfo/result")
 	if err != nil {
@@ -348,7 +348,7 @@ func (s *Service) updateTask(ctx context.Context, accountID, jobID, taskID strin
 }
 
 // ReplaceTask updates a task's constraints (PUT); absent values take their
-// defaults. Errors: JobNotFound, TaskNotFound, TaskCompleted, ConditionNotMet.
+// defaults. Errors: ErrJobNotFound, ErrTaskNotFound, ErrTaskCompleted, EPreconditionFailed.
 func (s *Service) ReplaceTask(ctx context.Context, accountID, jobID, taskID string, c TaskConstraints, cond Conditions) (Task, error) {
 	if c.MaxTaskRetryCount != nil && *c.MaxTaskRetryCount < -1 {
 		return Task{}, invalidProp("constraints.maxTaskRetryCount", "maxTaskRetryCount must be -1 or greater.")
@@ -364,7 +364,7 @@ func (s *Service) ReplaceTask(ctx context.Context, accountID, jobID, taskID stri
 	}
 	_, err := s.updateTask(ctx, accountID, jobID, taskID, cond, func(t *store.TaskRecord, e *taskExec, spec *TaskSpec) error {
 		if t.State == TaskCompleted {
-			return batchErr(cobalt.EConflict, "TaskCompleted", "The specified task is already completed.")
+			return fail(ErrTaskCompleted, cobalt.EConflict, "The specified task is already completed.")
 		}
 		spec.Constraints = &c
 		return nil
@@ -376,7 +376,7 @@ func (s *Service) ReplaceTask(ctx context.Context, accountID, jobID, taskID stri
 }
 
 // DeleteTask deletes a task; if it runs, its node stops it at the next
-// Reconcile. Errors: JobNotFound, TaskNotFound, ConditionNotMet.
+// Reconcile. Errors: ErrJobNotFound, ErrTaskNotFound, EPreconditionFailed.
 func (s *Service) DeleteTask(ctx context.Context, accountID, jobID, taskID string, cond Conditions) error {
 	if _, err := s.updateTask(ctx, accountID, jobID, taskID, cond, func(*store.TaskRecord, *taskExec, *TaskSpec) error { return nil }); err != nil {
 		return err
@@ -385,11 +385,11 @@ func (s *Service) DeleteTask(ctx context.Context, accountID, jobID, taskID strin
 }
 
 // TerminateTask ends a task: it completes with result failure and failure
-// TaskEnded. Errors: JobNotFound, TaskNotFound, TaskCompleted, ConditionNotMet.
+// TaskEnded. Errors: ErrJobNotFound, ErrTaskNotFound, ErrTaskCompleted, EPreconditionFailed.
 func (s *Service) TerminateTask(ctx context.Context, accountID, jobID, taskID string, cond Conditions) error {
 	_, err := s.updateTask(ctx, accountID, jobID, taskID, cond, func(t *store.TaskRecord, e *taskExec, spec *TaskSpec) error {
 		if t.State == TaskCompleted {
-			return batchErr(cobalt.EConflict, "TaskCompleted", "The specified task is already completed.")
+			return fail(ErrTaskCompleted, cobalt.EConflict, "The specified task is already completed.")
 		}
 		s.complete(t, e, spec, nil, &FailureInfo{Category: "usererror", Code: "TaskEnded", Message: "The task was ended by user request."}, nil)
 		return nil
@@ -401,8 +401,8 @@ func (s *Service) TerminateTask(ctx context.Context, accountID, jobID, taskID st
 }
 
 // ReactivateTask makes a task that completed with failure active again, with
-// its retry count reset. Errors: JobNotFound, TaskNotFound, JobCompleted,
-// OperationInvalidForCurrentState (EConflict) for a task that did not fail.
+// its retry count reset. Errors: ErrJobNotFound, ErrTaskNotFound, ErrJobCompleted,
+// EConflict for a task that did not fail.
 func (s *Service) ReactivateTask(ctx context.Context, accountID, jobID, taskID string, cond Conditions) error {
 	j, err := s.GetJob(ctx, accountID, jobID)
 	if err != nil {
@@ -413,7 +413,7 @@ func (s *Service) ReactivateTask(ctx context.Context, accountID, jobID, taskID s
 	}
 	_, err = s.updateTask(ctx, accountID, jobID, taskID, cond, func(t *store.TaskRecord, e *taskExec, spec *TaskSpec) error {
 		if t.State != TaskCompleted || t.Result != ResultFailure {
-			return batchErr(cobalt.EConflict, "OperationInvalidForCurrentState", "Only a task that completed with a failure can be reactivated.")
+			return cobalt.Errorf(cobalt.EConflict, "Only a task that completed with a failure can be reactivated.")
 		}
 		setTaskState(t, e, TaskActive, s.now().UTC())
 		t.Result, t.RetryCount, t.RetainUntil, t.NodeID, t.LeaseID = "", 0, time.Time{}, "", ""
