@@ -16,11 +16,11 @@ import (
 // match the jobs package's conditions (jobs.ErrJobNotFound, ...), which
 // jobReasons names in Batch's codes.
 type Jobs interface {
-	AddJob(ctx context.Context, accountID string, spec jobs.JobSpec) (jobs.Job, error)
-	GetJob(ctx context.Context, accountID, jobID string) (jobs.Job, error)
-	ListJobs(ctx context.Context, accountID string, opt jobs.ListOptions) ([]jobs.Job, string, error)
-	PatchJob(ctx context.Context, accountID, jobID string, p jobs.JobPatch, cond jobs.Conditions) (jobs.Job, error)
-	ReplaceJob(ctx context.Context, accountID, jobID string, p jobs.JobReplace, cond jobs.Conditions) (jobs.Job, error)
+	AddJob(ctx context.Context, accountID string, spec cobalt.JobSpec) (cobalt.Job, error)
+	GetJob(ctx context.Context, accountID, jobID string) (cobalt.Job, error)
+	ListJobs(ctx context.Context, accountID string, opt jobs.ListOptions) ([]cobalt.Job, string, error)
+	PatchJob(ctx context.Context, accountID, jobID string, p jobs.JobPatch, cond jobs.Conditions) (cobalt.Job, error)
+	ReplaceJob(ctx context.Context, accountID, jobID string, p jobs.JobReplace, cond jobs.Conditions) (cobalt.Job, error)
 	DeleteJob(ctx context.Context, accountID, jobID string, cond jobs.Conditions) error
 	TerminateJob(ctx context.Context, accountID, jobID, reason string, cond jobs.Conditions) error
 	DisableJob(ctx context.Context, accountID, jobID, option string, cond jobs.Conditions) error
@@ -52,9 +52,8 @@ func (rc *reqCtx) conditions() (jobs.Conditions, error) {
 
 func jobPath(id string) string { return "/jobs/" + url.PathEscape(id) }
 
-func (rc *reqCtx) renderJob(j *jobs.Job) []byte {
-	j.URL = rc.entityURL(jobPath(j.ID))
-	b, _ := json.Marshal(j)
+func (rc *reqCtx) renderJob(j *cobalt.Job) []byte {
+	b, _ := json.Marshal(jobToWire(*j, rc.entityURL(jobPath(j.ID))))
 	return b
 }
 
@@ -81,12 +80,16 @@ func hAddJob(rc *reqCtx, _ pathParams) error {
 	if err != nil {
 		return err
 	}
-	var spec jobs.JobSpec
-	if err := rc.decodeJSON(maxBody, &spec, false); err != nil {
+	var w jobSpecWire
+	if err := rc.decodeJSON(maxBody, &w, false); err != nil {
 		return err
 	}
-	if spec.ID == "" {
+	if w.ID == "" {
 		return missingProperty("id")
+	}
+	spec, err := w.domain()
+	if err != nil {
+		return err
 	}
 	j, err := js.AddJob(rc.r.Context(), rc.account.ID, spec)
 	if err != nil {
@@ -133,14 +136,14 @@ func hListJobs(rc *reqCtx, _ pathParams) error {
 		return err
 	}
 	return rc.paged("jobs", func(ctx context.Context, max int, token string) ([]listItem, string, error) {
-		list, next, err := listWithFilter(rc.rawFilter(filter), func(f string) ([]jobs.Job, string, error) {
+		list, next, err := listWithFilter(rc.rawFilter(filter), func(f string) ([]cobalt.Job, string, error) {
 			return js.ListJobs(ctx, rc.account.ID, jobs.ListOptions{Filter: f, MaxResults: max, PageToken: token})
 		})
 		items := make([]listItem, 0, len(list))
 		for i := range list {
 			j := &list[i]
 			items = append(items, listItem{body: rc.renderJob(j), fields: map[string]string{
-				"state": j.State, "id": j.ID, "executionInfo/poolId": j.ExecutionInfo.PoolID, "displayName": j.DisplayName}})
+				"state": string(j.State), "id": j.ID, "executionInfo/poolId": j.ExecutionInfo.PoolID, "displayName": j.DisplayName}})
 		}
 		return items, next, err
 	}, filter)
@@ -151,8 +154,12 @@ func hPatchJob(rc *reqCtx, p pathParams) error {
 	if err != nil {
 		return err
 	}
-	var patch jobs.JobPatch
-	if err := rc.decodeJSON(maxBody, &patch, false); err != nil {
+	var w jobPatchWire
+	if err := rc.decodeJSON(maxBody, &w, false); err != nil {
+		return err
+	}
+	patch, err := w.domain()
+	if err != nil {
 		return err
 	}
 	cond, err := rc.conditions()
@@ -172,12 +179,16 @@ func hReplaceJob(rc *reqCtx, p pathParams) error {
 	if err != nil {
 		return err
 	}
-	var repl jobs.JobReplace
-	if err := rc.decodeJSON(maxBody, &repl, false); err != nil {
+	var w jobReplaceWire
+	if err := rc.decodeJSON(maxBody, &w, false); err != nil {
 		return err
 	}
-	if repl.PoolInfo == nil {
+	if w.PoolInfo == nil {
 		return missingProperty("poolInfo")
+	}
+	repl, err := w.domain()
+	if err != nil {
+		return err
 	}
 	cond, err := rc.conditions()
 	if err != nil {
@@ -192,7 +203,7 @@ func hReplaceJob(rc *reqCtx, p pathParams) error {
 }
 
 // finishJobWrite answers a job write (200) with the job's new ETag.
-func (rc *reqCtx) finishJobWrite(j jobs.Job) {
+func (rc *reqCtx) finishJobWrite(j cobalt.Job) {
 	rc.setEntityHeaders(j.ETag, j.LastModified, rc.entityURL(jobPath(j.ID)))
 	rc.writeEmpty(http.StatusOK)
 }
@@ -280,7 +291,7 @@ func hTaskCounts(rc *reqCtx, p pathParams) error {
 	if err != nil {
 		return err
 	}
-	rc.writeJSON(http.StatusOK, c)
+	rc.writeJSON(http.StatusOK, taskCountsToWire(c))
 	return nil
 }
 

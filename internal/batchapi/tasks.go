@@ -13,12 +13,12 @@ import (
 
 // JobTasks is the task half of the jobs service.
 type JobTasks interface {
-	AddTask(ctx context.Context, accountID, jobID string, spec jobs.TaskSpec) (jobs.Task, error)
+	AddTask(ctx context.Context, accountID, jobID string, spec cobalt.TaskSpec) (cobalt.Task, error)
 	// AddTaskCollection adds a collection; per-task failures are in the results.
-	AddTaskCollection(ctx context.Context, accountID, jobID string, specs []jobs.TaskSpec) ([]jobs.TaskAddResult, error)
-	GetTask(ctx context.Context, accountID, jobID, taskID string) (jobs.Task, error)
-	ListTasks(ctx context.Context, accountID, jobID string, opt jobs.ListOptions) ([]jobs.Task, string, error)
-	ReplaceTask(ctx context.Context, accountID, jobID, taskID string, c jobs.TaskConstraints, cond jobs.Conditions) (jobs.Task, error)
+	AddTaskCollection(ctx context.Context, accountID, jobID string, specs []cobalt.TaskSpec) ([]jobs.TaskAddResult, error)
+	GetTask(ctx context.Context, accountID, jobID, taskID string) (cobalt.Task, error)
+	ListTasks(ctx context.Context, accountID, jobID string, opt jobs.ListOptions) ([]cobalt.Task, string, error)
+	ReplaceTask(ctx context.Context, accountID, jobID, taskID string, c cobalt.TaskConstraints, cond jobs.Conditions) (cobalt.Task, error)
 	DeleteTask(ctx context.Context, accountID, jobID, taskID string, cond jobs.Conditions) error
 	TerminateTask(ctx context.Context, accountID, jobID, taskID string, cond jobs.Conditions) error
 	ReactivateTask(ctx context.Context, accountID, jobID, taskID string, cond jobs.Conditions) error
@@ -29,16 +29,17 @@ func taskPath(jobID, taskID string) string {
 }
 
 // renderTask fills the URLs that depend on the endpoint and encodes the task.
-func (rc *reqCtx) renderTask(jobID string, t *jobs.Task) []byte {
-	t.URL = rc.entityURL(taskPath(jobID, t.ID))
-	if t.NodeInfo != nil && t.NodeInfo.NodeID != "" {
-		t.NodeInfo.NodeURL = rc.entityURL(nodePath(t.NodeInfo.PoolID, t.NodeInfo.NodeID))
-		if t.NodeInfo.TaskRootDirectory != "" {
-			t.NodeInfo.TaskRootDirectoryURL = rc.entityURL(nodePath(t.NodeInfo.PoolID, t.NodeInfo.NodeID) +
-				"/files/" + url.PathEscape(strings.TrimPrefix(t.NodeInfo.TaskRootDirectory, "/")))
+func (rc *reqCtx) renderTask(jobID string, t *cobalt.Task) []byte {
+	w := taskToWire(*t)
+	w.URL = rc.entityURL(taskPath(jobID, t.ID))
+	if n := w.NodeInfo; n != nil && n.NodeID != "" {
+		n.NodeURL = rc.entityURL(nodePath(n.PoolID, n.NodeID))
+		if n.TaskRootDirectory != "" {
+			n.TaskRootDirectoryURL = rc.entityURL(nodePath(n.PoolID, n.NodeID) +
+				"/files/" + url.PathEscape(strings.TrimPrefix(n.TaskRootDirectory, "/")))
 		}
 	}
-	b, _ := json.Marshal(t)
+	b, _ := json.Marshal(w)
 	return b
 }
 
@@ -47,11 +48,15 @@ func hAddTask(rc *reqCtx, p pathParams) error {
 	if err != nil {
 		return err
 	}
-	var spec jobs.TaskSpec
-	if err := rc.decodeJSON(maxBody, &spec, false); err != nil {
+	var w taskSpecWire
+	if err := rc.decodeJSON(maxBody, &w, false); err != nil {
 		return err
 	}
-	if err := checkTaskSpec(&spec); err != nil {
+	if err := checkTaskSpec(&w); err != nil {
+		return err
+	}
+	spec, err := w.domain()
+	if err != nil {
 		return err
 	}
 	t, err := js.AddTask(rc.r.Context(), rc.account.ID, p.job, spec)
@@ -66,7 +71,7 @@ func hAddTask(rc *reqCtx, p pathParams) error {
 }
 
 // checkTaskSpec checks the required properties of an added task.
-func checkTaskSpec(spec *jobs.TaskSpec) *cobalt.Error {
+func checkTaskSpec(spec *taskSpecWire) *cobalt.Error {
 	if spec.ID == "" {
 		return missingProperty("id")
 	}
@@ -108,17 +113,21 @@ func hAddTaskCollection(rc *reqCtx, p pathParams) error {
 	// Tasks that fail their own checks get a clienterror result; the rest
 	// go to the service together.
 	results := make([]taskAddResult, 0, len(body.Value))
-	var specs []jobs.TaskSpec
+	var specs []cobalt.TaskSpec
 	for i, raw := range body.Value {
-		var spec jobs.TaskSpec
-		err := decodeBody(raw, &spec, false)
+		var w taskSpecWire
+		var spec cobalt.TaskSpec
+		err := decodeBody(raw, &w, false)
 		if err == nil {
-			if e := checkTaskSpec(&spec); e != nil {
+			if e := checkTaskSpec(&w); e != nil {
 				err = e
 			}
 		}
+		if err == nil {
+			spec, err = w.domain()
+		}
 		if err != nil {
-			id := spec.ID
+			id := w.ID
 			if id == "" {
 				id = "value[" + itoa64(int64(i)) + "]"
 			}
@@ -201,13 +210,13 @@ func hListTasks(rc *reqCtx, p pathParams) error {
 		return err
 	}
 	return rc.paged("tasks", func(ctx context.Context, max int, token string) ([]listItem, string, error) {
-		list, next, err := listWithFilter(rc.rawFilter(filter), func(f string) ([]jobs.Task, string, error) {
+		list, next, err := listWithFilter(rc.rawFilter(filter), func(f string) ([]cobalt.Task, string, error) {
 			return js.ListTasks(ctx, rc.account.ID, p.job, jobs.ListOptions{Filter: f, MaxResults: max, PageToken: token})
 		})
 		items := make([]listItem, 0, len(list))
 		for i := range list {
 			t := &list[i]
-			fields := map[string]string{"state": t.State, "id": t.ID, "executionInfo/result": t.ExecutionInfo.Result,
+			fields := map[string]string{"state": string(t.State), "id": t.ID, "executionInfo/result": string(t.ExecutionInfo.Result),
 				"displayName": t.DisplayName}
 			if t.NodeInfo != nil {
 				fields["nodeInfo/nodeId"] = t.NodeInfo.NodeID
@@ -224,14 +233,15 @@ func hReplaceTask(rc *reqCtx, p pathParams) error {
 		return err
 	}
 	var body struct {
-		Constraints *jobs.TaskConstraints `json:"constraints"`
+		Constraints *taskConstrWire `json:"constraints"`
 	}
 	if err := rc.decodeJSON(maxBody, &body, false); err != nil {
 		return err
 	}
-	var c jobs.TaskConstraints
-	if body.Constraints != nil {
-		c = *body.Constraints
+	var c cobalt.TaskConstraints
+	if w := body.Constraints; w != nil {
+		c = cobalt.TaskConstraints{MaxWallClockTime: (*cobalt.Duration)(w.MaxWallClockTime),
+			RetentionTime: (*cobalt.Duration)(w.RetentionTime), MaxTaskRetryCount: w.MaxTaskRetryCount}
 	}
 	cond, err := rc.conditions()
 	if err != nil {

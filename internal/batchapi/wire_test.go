@@ -110,14 +110,15 @@ func FuzzDecodeBody(f *testing.F) {
 				}
 			}
 		}
-		check(&jobs.JobSpec{})
-		check(&jobs.JobPatch{})
-		check(&jobs.TaskSpec{})
+		check(&jobSpecWire{})
+		check(&jobPatchWire{})
+		check(&jobReplaceWire{})
+		check(&taskSpecWire{})
 		check(&struct {
 			Value []json.RawMessage `json:"value"`
 		}{})
 		check(&struct {
-			Constraints *jobs.TaskConstraints `json:"constraints"`
+			Constraints *taskConstrWire `json:"constraints"`
 		}{})
 	})
 }
