@@ -47,7 +47,7 @@ func BenchmarkDispatch10k(b *testing.B) {
 		var wg sync.WaitGroup
 		for i := range nodes {
 			d := taskrun.Dirs{NodeRoot: filepath.Join(root, fmt.Sprint(i))}
-			node := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: fmt.Sprintf("n%d", i)}
+			node := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: fmt.Sprintf("n%d", i)}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -159,7 +159,7 @@ func rssChild(ctx context.Context, s *Service, n int) error {
 	}
 	fmt.Printf("add_rate=%.0f\n", float64(n)/time.Since(start).Seconds())
 	cs := time.Now()
-	ls, err := s.Lease(ctx, NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n0"}, 16, 0)
+	ls, err := s.Lease(ctx, cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n0"}, 16, 0)
 	if err != nil {
 		return err
 	}

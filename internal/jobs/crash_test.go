@@ -91,7 +91,7 @@ func crashChild(ctx context.Context, s *Service, st store.JobStore, submit bool,
 		fmt.Println("submitted")
 	} else {
 		// The previous process's in-process agents died with it: the node
-		// monitor (POOLS) reports their nodes lost, which requeues their tasks.
+		// monitor of the pool service reports their nodes lost, which requeues their tasks.
 		recs, _, err := st.TaskList(ctx, store.TaskListParams{AccountKey: acct, States: []string{taskRunning, taskPreparing}, Page: store.Page{Limit: 5000}})
 		if err != nil {
 			return err
@@ -101,7 +101,7 @@ func crashChild(ctx context.Context, s *Service, st store.JobStore, submit bool,
 			lost[r.NodeID] = true
 		}
 		for n := range lost {
-			if err := s.NodeLost(ctx, NodeRef{AccountID: acct, PoolID: "pool1", NodeID: n}); err != nil {
+			if err := s.NodeLost(ctx, cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: n}); err != nil {
 				return err
 			}
 		}
@@ -116,7 +116,7 @@ func crashChild(ctx context.Context, s *Service, st store.JobStore, submit bool,
 	var wg sync.WaitGroup
 	for i := range 4 {
 		d := taskrun.Dirs{NodeRoot: filepath.Join(root, fmt.Sprint(i))}
-		node := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: fmt.Sprintf("p%d-n%d", os.Getpid(), i)}
+		node := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: fmt.Sprintf("p%d-n%d", os.Getpid(), i)}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

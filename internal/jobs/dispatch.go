@@ -15,7 +15,7 @@ const maxClaimCandidates = 1000
 
 // waiter is a Lease call waiting for work in this replica.
 type waiter struct {
-	node  NodeRef
+	node  cobalt.NodeRef
 	free  int
 	total int
 	wake  chan struct{}
@@ -42,7 +42,7 @@ func (s *Service) notify(accountID, poolID string) {
 // queue every PollInterval for tasks added through others. The claim is
 // atomic in the store. It returns no leases (and no error) when the wait ends
 // empty-handed.
-func (s *Service) Lease(ctx context.Context, node NodeRef, freeSlots int, wait time.Duration) ([]nodeproto.TaskLease, error) {
+func (s *Service) Lease(ctx context.Context, node cobalt.NodeRef, freeSlots int, wait time.Duration) ([]nodeproto.TaskLease, error) {
 	deadline := time.NewTimer(max(wait, 0))
 	defer deadline.Stop()
 	if freeSlots <= 0 {
@@ -193,7 +193,7 @@ func (s *Service) withinParallelLimits(ctx context.Context, accountID string, c 
 
 // leases turns claimed tasks into leases. A task whose resource files cannot
 // be resolved is completed with a failure instead.
-func (s *Service) leases(ctx context.Context, node NodeRef, recs []store.TaskRecord) []nodeproto.TaskLease {
+func (s *Service) leases(ctx context.Context, node cobalt.NodeRef, recs []store.TaskRecord) []nodeproto.TaskLease {
 	jobs := map[string]*cobalt.Job{}
 	out := make([]nodeproto.TaskLease, 0, len(recs))
 	for _, r := range recs {
@@ -280,7 +280,7 @@ func (s *Service) resolveResourceFile(ctx context.Context, accountID string, rf 
 }
 
 // failLease completes a just-claimed task with a failure.
-func (s *Service) failLease(ctx context.Context, node NodeRef, r store.TaskRecord, fi *cobalt.TaskFailureInfo) {
+func (s *Service) failLease(ctx context.Context, node cobalt.NodeRef, r store.TaskRecord, fi *cobalt.TaskFailureInfo) {
 	if _, err := s.st.TaskUpdateByLease(ctx, r.LeaseID, func(t *store.TaskRecord) error {
 		return s.completeRecord(t, nil, fi, nil)
 	}); err != nil {
@@ -309,7 +309,7 @@ func failureFromProto(f *nodeproto.FailureInfo) *cobalt.TaskFailureInfo {
 // report for a lease that is no longer current (requeued, terminated,
 // deleted) is ignored. Errors: EForbidden when the lease belongs to another
 // node, EInvalid for an unknown event.
-func (s *Service) Report(ctx context.Context, node NodeRef, r nodeproto.ReportRequest) error {
+func (s *Service) Report(ctx context.Context, node cobalt.NodeRef, r nodeproto.ReportRequest) error {
 	var (
 		completed, failed, retried bool
 		jobKey, taskID             string
@@ -450,7 +450,7 @@ func (s *Service) afterTaskCompleted(ctx context.Context, accountID, jobID strin
 
 // NodeLost requeues every task the node holds: they become active again with
 // requeueCount incremented; retryCount is not touched (as on Batch).
-func (s *Service) NodeLost(ctx context.Context, node NodeRef) error {
+func (s *Service) NodeLost(ctx context.Context, node cobalt.NodeRef) error {
 	recs, err := s.st.TaskRequeueNode(ctx, node.NodeID)
 	if err != nil {
 		return err
@@ -467,7 +467,7 @@ func (s *Service) NodeLost(ctx context.Context, node NodeRef) error {
 // terminated, deleted or requeued), and requeues tasks claimed by the node
 // that it has not been running for LostLeaseAge (a lease response that never
 // arrived).
-func (s *Service) Reconcile(ctx context.Context, node NodeRef, running []string) ([]string, error) {
+func (s *Service) Reconcile(ctx context.Context, node cobalt.NodeRef, running []string) ([]string, error) {
 	valid := map[string]store.TaskRecord{}
 	tok := ""
 	for {

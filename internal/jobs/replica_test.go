@@ -41,7 +41,7 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				node := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: fmt.Sprintf("r%d-n%d", r, n)}
+				node := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: fmt.Sprintf("r%d-n%d", r, n)}
 				fakeAgent(ctx, s, node, 4, func(l nodeproto.TaskLease) {
 					mu.Lock()
 					runs[l.TaskID] = append(runs[l.TaskID], node.NodeID)

@@ -15,14 +15,6 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
-// NodeRef names a compute node: AccountID is the ARM ID of its Batch account.
-// It has the fields of POOLS' batch.NodeRef.
-type NodeRef struct {
-	AccountID string
-	PoolID    string
-	NodeID    string
-}
-
 // PoolScheduling is what the scheduler needs to know about a pool.
 type PoolScheduling struct {
 	// TaskSlotsPerNode is the number of slots of each node (default 1).
@@ -31,7 +23,7 @@ type PoolScheduling struct {
 	NodeFillType string
 }
 
-// PoolLookup gives the scheduling settings of a pool. POOLS' batch service
+// PoolLookup gives the scheduling settings of a pool. The pool service
 // implements it; ENotFound when the pool does not exist.
 type PoolLookup interface {
 	PoolScheduling(ctx context.Context, accountID, poolID string) (PoolScheduling, error)

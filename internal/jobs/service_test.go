@@ -272,7 +272,7 @@ func TestTaskAddCollection(t *testing.T) {
 
 // fakeAgent leases for a node and reports each task's exit code as the
 // number in its command line "exit N" (0 otherwise), until ctx ends.
-func fakeAgent(ctx context.Context, s *Service, node NodeRef, slots int, onRun func(nodeproto.TaskLease)) {
+func fakeAgent(ctx context.Context, s *Service, node cobalt.NodeRef, slots int, onRun func(nodeproto.TaskLease)) {
 	runAgent(ctx, s, node, slots, func(l nodeproto.TaskLease) nodeproto.ReportRequest {
 		if onRun != nil {
 			onRun(l)
@@ -288,7 +288,7 @@ func fakeAgent(ctx context.Context, s *Service, node NodeRef, slots int, onRun f
 
 // runAgent is an in-process node agent loop: it leases for its free slots,
 // runs each lease with run, and reports start and completion, until ctx ends.
-func runAgent(ctx context.Context, s *Service, node NodeRef, slots int, run func(nodeproto.TaskLease) nodeproto.ReportRequest) {
+func runAgent(ctx context.Context, s *Service, node cobalt.NodeRef, slots int, run func(nodeproto.TaskLease) nodeproto.ReportRequest) {
 	free := make(chan int, slots)
 	for range slots {
 		free <- 1
@@ -362,7 +362,7 @@ func TestDispatchRetriesAndCompletesJob(t *testing.T) {
 	if _, err := s.PatchJob(ctx, acct, "j", JobPatch{OnAllTasksComplete: cobalt.OnAllTasksCompleteTerminateJob}, Conditions{}); err != nil {
 		t.Fatal(err)
 	}
-	node := NodeRef{AccountID: acct, PoolID: "POOL1", NodeID: "n1"}
+	node := cobalt.NodeRef{AccountID: acct, PoolID: "POOL1", NodeID: "n1"}
 	go fakeAgent(ctx, s, node, 2, nil)
 	waitFor(t, "the job to complete", func() bool { j, _ := s.GetJob(ctx, acct, "j"); return j.State == cobalt.JobCompleted })
 	j, _ := s.GetJob(ctx, acct, "j")
@@ -393,7 +393,7 @@ func TestNodeLostRequeuesWithoutRetry(t *testing.T) {
 	if _, err := s.AddTaskCollection(ctx, acct, "j", []cobalt.TaskSpec{{ID: "a", CommandLine: "x"}, {ID: "b", CommandLine: "x"}}); err != nil {
 		t.Fatal(err)
 	}
-	n1 := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n1"}
+	n1 := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n1"}
 	ls, err := s.Lease(ctx, n1, 4, 0)
 	if err != nil || len(ls) != 2 || ls[0].TaskID != "a" || ls[0].Attempt != 1 {
 		t.Fatalf("lease %+v %v", ls, err)
@@ -414,7 +414,7 @@ func TestNodeLostRequeuesWithoutRetry(t *testing.T) {
 	if err := s.Report(ctx, n1, nodeproto.ReportRequest{LeaseID: ls[0].LeaseID, Event: "completed", ExitCode: &code}); err != nil {
 		t.Fatal(err)
 	}
-	n2 := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n2"}
+	n2 := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n2"}
 	ls2, err := s.Lease(ctx, n2, 1, 0)
 	if err != nil || len(ls2) != 1 || ls2[0].TaskID != "a" || ls2[0].Attempt != 2 {
 		t.Fatalf("lease after requeue %+v %v", ls2, err)
@@ -441,7 +441,7 @@ func TestReconcileRequeuesUndeliveredLease(t *testing.T) {
 	if _, err := s.AddTask(ctx, acct, "j", cobalt.TaskSpec{ID: "a", CommandLine: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	n := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}
+	n := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}
 	if ls, _ := s.Lease(ctx, n, 1, 0); len(ls) != 1 {
 		t.Fatal("no lease")
 	}
@@ -469,7 +469,7 @@ func TestWallClockSweep(t *testing.T) {
 	if _, err := s.AddTask(ctx, acct, "j", cobalt.TaskSpec{ID: "a", CommandLine: "x", Constraints: &cobalt.TaskConstraints{MaxWallClockTime: ptr(cobalt.Duration(90 * time.Second))}}); err != nil {
 		t.Fatal(err)
 	}
-	ls, _ := s.Lease(ctx, NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}, 1, 0)
+	ls, _ := s.Lease(ctx, cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}, 1, 0)
 	if len(ls) != 1 || ls[0].MaxWallClockSeconds != 90 {
 		t.Fatalf("lease %+v", ls)
 	}
@@ -504,7 +504,7 @@ func TestLeaseResolvesResourceFilesAndWakesOnAdd(t *testing.T) {
 	s := newService(t, newSQLite(t), Config{PollInterval: time.Hour, AutoStorage: autoStorage{"in": "https://127.0.0.1:1/sa/in"}})
 	ctx := t.Context()
 	mustJob(t, s, cobalt.JobSpec{ID: "j", CommonEnvironmentSettings: []cobalt.NameValue{{Name: "A", Value: "1"}}})
-	n := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}
+	n := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}
 	got := make(chan []nodeproto.TaskLease, 1)
 	go func() {
 		ls, _ := s.Lease(ctx, n, 1, time.Minute)
@@ -547,7 +547,7 @@ func TestOnTaskFailureTerminatesJob(t *testing.T) {
 	if _, err := s.AddTask(ctx, acct, "j", cobalt.TaskSpec{ID: "t", CommandLine: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	n := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}
+	n := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}
 	ls, _ := s.Lease(ctx, n, 1, 0)
 	code := 1
 	if err := s.Report(ctx, n, nodeproto.ReportRequest{LeaseID: ls[0].LeaseID, Event: "completed", ExitCode: &code}); err != nil {
@@ -572,7 +572,7 @@ func TestSpreadAcrossWaitingNodes(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			n := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: fmt.Sprintf("n%d", i)}
+			n := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: fmt.Sprintf("n%d", i)}
 			ls, _ := s.Lease(ctx, n, 4, 10*time.Second)
 			mu.Lock()
 			per[n.NodeID] += len(ls)
@@ -635,7 +635,7 @@ func TestJobWallClockAndRetentionSweeps(t *testing.T) {
 	if _, err := s.AddTask(ctx, acct, "free", cobalt.TaskSpec{ID: "T", CommandLine: "x", Constraints: &cobalt.TaskConstraints{RetentionTime: ptr(cobalt.Duration(time.Minute))}}); err != nil {
 		t.Fatal(err)
 	}
-	n := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}
+	n := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}
 	ls, _ := s.Lease(ctx, n, 1, 0)
 	code := 0
 	if err := s.Report(ctx, n, nodeproto.ReportRequest{LeaseID: ls[0].LeaseID, Event: "completed", ExitCode: &code}); err != nil {
@@ -679,7 +679,7 @@ func TestMaxParallelTasks(t *testing.T) {
 	if _, err := s.AddTask(ctx, acct, "k", cobalt.TaskSpec{ID: "other", CommandLine: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	n := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}
+	n := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}
 	ls, err := s.Lease(ctx, n, 8, 0)
 	var ids []string
 	for _, l := range ls {

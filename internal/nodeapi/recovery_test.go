@@ -21,8 +21,8 @@ import (
 // references to the jobs service (internal/server/adapters.go): conversion only.
 type jobsDispatcher struct{ s *jobs.Service }
 
-func ref(n batch.NodeRef) jobs.NodeRef {
-	return jobs.NodeRef{AccountID: n.AccountID, PoolID: n.PoolID, NodeID: n.NodeID}
+func ref(n batch.NodeRef) cobalt.NodeRef {
+	return cobalt.NodeRef{AccountID: n.AccountID, PoolID: n.PoolID, NodeID: n.NodeID}
 }
 
 func (d jobsDispatcher) Lease(ctx context.Context, n batch.NodeRef, free int, wait time.Duration) ([]nodeproto.TaskLease, error) {

@@ -177,7 +177,7 @@ func (e *env) newPrincipal(role string) principal {
 // directory is on this host, and reports them completed with exit code 0,
 // until ctx ends.
 func (e *env) fakeNode(ctx context.Context, poolID, nodeID string) {
-	ref := jobs.NodeRef{AccountID: strings.ToLower(e.accountID), PoolID: poolID, NodeID: nodeID}
+	ref := cobalt.NodeRef{AccountID: strings.ToLower(e.accountID), PoolID: poolID, NodeID: nodeID}
 	for ctx.Err() == nil {
 		leases, err := e.jobs.Lease(ctx, ref, 4, 500*time.Millisecond)
 		if err != nil {
