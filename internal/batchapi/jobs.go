@@ -75,7 +75,7 @@ func (rc *reqCtx) jobs() (Jobs, error) {
 	return rc.s.cfg.Jobs, nil
 }
 
-func hAddJob(rc *reqCtx, _ pathParams) error {
+func handleAddJob(rc *reqCtx, _ pathParams) error {
 	js, err := rc.jobs()
 	if err != nil {
 		return err
@@ -101,7 +101,7 @@ func hAddJob(rc *reqCtx, _ pathParams) error {
 	return nil
 }
 
-func hGetJob(rc *reqCtx, p pathParams) error {
+func handleGetJob(rc *reqCtx, p pathParams) error {
 	js, err := rc.jobs()
 	if err != nil {
 		return err
@@ -123,7 +123,7 @@ func hGetJob(rc *reqCtx, p pathParams) error {
 
 var jobFilterFields = []string{"state", "id", "executionInfo/poolId", "displayName"}
 
-func hListJobs(rc *reqCtx, _ pathParams) error {
+func handleListJobs(rc *reqCtx, _ pathParams) error {
 	js, err := rc.jobs()
 	if err != nil {
 		return err
@@ -149,7 +149,7 @@ func hListJobs(rc *reqCtx, _ pathParams) error {
 	}, filter)
 }
 
-func hPatchJob(rc *reqCtx, p pathParams) error {
+func handlePatchJob(rc *reqCtx, p pathParams) error {
 	js, err := rc.jobs()
 	if err != nil {
 		return err
@@ -174,7 +174,7 @@ func hPatchJob(rc *reqCtx, p pathParams) error {
 	return nil
 }
 
-func hReplaceJob(rc *reqCtx, p pathParams) error {
+func handleReplaceJob(rc *reqCtx, p pathParams) error {
 	js, err := rc.jobs()
 	if err != nil {
 		return err
@@ -218,7 +218,7 @@ func (rc *reqCtx) afterJobAction(js Jobs, jobID string) {
 	rc.writeEmpty(http.StatusAccepted)
 }
 
-func hDeleteJob(rc *reqCtx, p pathParams) error {
+func handleDeleteJob(rc *reqCtx, p pathParams) error {
 	js, err := rc.jobs()
 	if err != nil {
 		return err
@@ -237,7 +237,7 @@ func hDeleteJob(rc *reqCtx, p pathParams) error {
 	return nil
 }
 
-func hJobAction(rc *reqCtx, p pathParams) error {
+func handleJobAction(rc *reqCtx, p pathParams) error {
 	js, err := rc.jobs()
 	if err != nil {
 		return err
@@ -282,7 +282,7 @@ func hJobAction(rc *reqCtx, p pathParams) error {
 	return nil
 }
 
-func hTaskCounts(rc *reqCtx, p pathParams) error {
+func handleTaskCounts(rc *reqCtx, p pathParams) error {
 	js, err := rc.jobs()
 	if err != nil {
 		return err

@@ -1,14 +1,14 @@
 package batchapi
 
-// hListApplications lists the account's applications: application packages
+// handleListApplications lists the account's applications: application packages
 // are not supported, so the list is always empty.
-func hListApplications(rc *reqCtx, _ pathParams) error {
+func handleListApplications(rc *reqCtx, _ pathParams) error {
 	return rc.list("applications", nil, nil)
 }
 
-// hPrepReleaseStatus lists job preparation and release task status: job
+// handlePrepReleaseStatus lists job preparation and release task status: job
 // preparation and release tasks are not run, so the list is always empty.
-func hPrepReleaseStatus(rc *reqCtx, p pathParams) error {
+func handlePrepReleaseStatus(rc *reqCtx, p pathParams) error {
 	js, err := rc.jobs()
 	if err != nil {
 		return err

@@ -79,12 +79,12 @@ func (s *Service) route(rc *reqCtx) {
 	case n == 1 && is(0, "poolusagemetrics"):
 		rt = pick(m, map[string]route{"GET": {permPoolRead, writes(hListUsageMetrics)}})
 	case n == 1 && is(0, "applications"):
-		rt = pick(m, map[string]route{"GET": {permAccountRead, hListApplications}})
+		rt = pick(m, map[string]route{"GET": {permAccountRead, handleListApplications}})
 	case n >= 2 && is(0, "pools"):
 		p.pool = segs[1]
 		rt = poolRoute(m, segs, raw, &p)
 	case n == 1 && is(0, "jobs"):
-		rt = pick(m, map[string]route{"GET": {permJobRead, hListJobs}, "POST": {permJobWrite, hAddJob}})
+		rt = pick(m, map[string]route{"GET": {permJobRead, handleListJobs}, "POST": {permJobWrite, handleAddJob}})
 	case n >= 2 && is(0, "jobs"):
 		p.job = segs[1]
 		rt = jobRoute(m, segs, raw, &p)
@@ -184,32 +184,32 @@ func jobRoute(m string, segs, raw []string, p *pathParams) *route {
 	is := func(i int, name string) bool { return n > i && strings.EqualFold(segs[i], name) }
 	switch {
 	case n == 2:
-		return pick(m, map[string]route{"GET": {permJobRead, hGetJob}, "PATCH": {permJobWrite, hPatchJob},
-			"PUT": {permJobWrite, hReplaceJob}, "DELETE": {permJobDelete, hDeleteJob}})
+		return pick(m, map[string]route{"GET": {permJobRead, handleGetJob}, "PATCH": {permJobWrite, handlePatchJob},
+			"PUT": {permJobWrite, handleReplaceJob}, "DELETE": {permJobDelete, handleDeleteJob}})
 	case n == 3:
 		switch strings.ToLower(segs[2]) {
 		case "terminate", "disable", "enable":
-			return pick(m, map[string]route{"POST": {permJobWrite, hJobAction}})
+			return pick(m, map[string]route{"POST": {permJobWrite, handleJobAction}})
 		case "taskcounts":
-			return pick(m, map[string]route{"GET": {permJobRead, hTaskCounts}})
+			return pick(m, map[string]route{"GET": {permJobRead, handleTaskCounts}})
 		case "jobpreparationandreleasetaskstatus":
-			return pick(m, map[string]route{"GET": {permJobRead, hPrepReleaseStatus}})
+			return pick(m, map[string]route{"GET": {permJobRead, handlePrepReleaseStatus}})
 		case "tasks":
-			return pick(m, map[string]route{"GET": {permJobRead, hListTasks}, "POST": {permJobWrite, hAddTask}})
+			return pick(m, map[string]route{"GET": {permJobRead, handleListTasks}, "POST": {permJobWrite, handleAddTask}})
 		case "addtaskcollection":
-			return pick(m, map[string]route{"POST": {permJobWrite, hAddTaskCollection}})
+			return pick(m, map[string]route{"POST": {permJobWrite, handleAddTaskCollection}})
 		}
 	case n == 4 && is(2, "tasks"):
 		p.task = segs[3]
-		return pick(m, map[string]route{"GET": {permJobRead, hGetTask}, "PUT": {permJobWrite, hReplaceTask},
-			"DELETE": {permJobDelete, hDeleteTask}})
+		return pick(m, map[string]route{"GET": {permJobRead, handleGetTask}, "PUT": {permJobWrite, handleReplaceTask},
+			"DELETE": {permJobDelete, handleDeleteTask}})
 	case n == 5 && is(2, "tasks"):
 		p.task = segs[3]
 		switch strings.ToLower(segs[4]) {
 		case "terminate", "reactivate":
-			return pick(m, map[string]route{"POST": {permJobWrite, hTaskAction}})
+			return pick(m, map[string]route{"POST": {permJobWrite, handleTaskAction}})
 		case "subtasksinfo":
-			return pick(m, map[string]route{"GET": {permJobRead, hSubtasks}})
+			return pick(m, map[string]route{"GET": {permJobRead, handleSubtasks}})
 		case "files":
 			return pick(m, map[string]route{"GET": {permJobRead, writes(hListTaskFiles)}})
 		}

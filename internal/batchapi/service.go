@@ -433,7 +433,7 @@ type cachedAccount struct {
 // needs it, and the pool service finds accounts by scanning them.
 func (s *Service) lookupAccount(ctx context.Context, src Accounts, name string) (Account, error) {
 	key := strings.ToLower(name)
-	now := time.Now()
+	now := s.now()
 	s.cacheMu.Lock()
 	c, ok := s.acctCache[key]
 	s.cacheMu.Unlock()

@@ -43,7 +43,7 @@ func (rc *reqCtx) renderTask(jobID string, t *cobalt.Task) []byte {
 	return b
 }
 
-func hAddTask(rc *reqCtx, p pathParams) error {
+func handleAddTask(rc *reqCtx, p pathParams) error {
 	js, err := rc.jobs()
 	if err != nil {
 		return err
@@ -91,7 +91,7 @@ type taskAddResult struct {
 	Error        *errorBody `json:"error,omitempty"`
 }
 
-func hAddTaskCollection(rc *reqCtx, p pathParams) error {
+func handleAddTaskCollection(rc *reqCtx, p pathParams) error {
 	js, err := rc.jobs()
 	if err != nil {
 		return err
@@ -178,7 +178,7 @@ func (rc *reqCtx) addResultError(taskID, status string, err error) taskAddResult
 		Message: errorMessage{Lang: "en-US", Value: e.Msg}, Values: e.Values}}
 }
 
-func hGetTask(rc *reqCtx, p pathParams) error {
+func handleGetTask(rc *reqCtx, p pathParams) error {
 	js, err := rc.jobs()
 	if err != nil {
 		return err
@@ -197,7 +197,7 @@ func hGetTask(rc *reqCtx, p pathParams) error {
 
 var taskFilterFields = []string{"state", "id", "executionInfo/result", "displayName", "nodeInfo/nodeId"}
 
-func hListTasks(rc *reqCtx, p pathParams) error {
+func handleListTasks(rc *reqCtx, p pathParams) error {
 	js, err := rc.jobs()
 	if err != nil {
 		return err
@@ -227,7 +227,7 @@ func hListTasks(rc *reqCtx, p pathParams) error {
 	}, filter)
 }
 
-func hReplaceTask(rc *reqCtx, p pathParams) error {
+func handleReplaceTask(rc *reqCtx, p pathParams) error {
 	js, err := rc.jobs()
 	if err != nil {
 		return err
@@ -256,7 +256,7 @@ func hReplaceTask(rc *reqCtx, p pathParams) error {
 	return nil
 }
 
-func hDeleteTask(rc *reqCtx, p pathParams) error {
+func handleDeleteTask(rc *reqCtx, p pathParams) error {
 	js, err := rc.jobs()
 	if err != nil {
 		return err
@@ -272,7 +272,7 @@ func hDeleteTask(rc *reqCtx, p pathParams) error {
 	return nil
 }
 
-func hTaskAction(rc *reqCtx, p pathParams) error {
+func handleTaskAction(rc *reqCtx, p pathParams) error {
 	js, err := rc.jobs()
 	if err != nil {
 		return err
@@ -300,9 +300,9 @@ func hTaskAction(rc *reqCtx, p pathParams) error {
 	return nil
 }
 
-// hSubtasks lists a task's subtasks: multi-instance tasks are not supported,
+// handleSubtasks lists a task's subtasks: multi-instance tasks are not supported,
 // so the list is empty (after checking that the task exists).
-func hSubtasks(rc *reqCtx, p pathParams) error {
+func handleSubtasks(rc *reqCtx, p pathParams) error {
 	js, err := rc.jobs()
 	if err != nil {
 		return err
