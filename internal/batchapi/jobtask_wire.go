@@ -12,6 +12,7 @@ import (
 // Batch's property names, and their conversions from and to the domain
 // types. Properties Cobalt does not support are decoded only to be refused.
 
+// jobSpecWire is the body of "add job" and the spec part of a returned job.
 type jobSpecWire struct {
 	ID                        string          `json:"id"`
 	DisplayName               string          `json:"displayName,omitempty"`
@@ -48,6 +49,8 @@ type jobNetworkWire struct {
 	SkipWithdrawFromVNet *bool  `json:"skipWithdrawFromVNet,omitempty"`
 }
 
+// taskSpecWire is the body of "add task", one element of an add collection,
+// and the spec part of a returned task.
 type taskSpecWire struct {
 	ID                           string             `json:"id"`
 	DisplayName                  string             `json:"displayName,omitempty"`

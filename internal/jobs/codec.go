@@ -24,6 +24,7 @@ type jobDoc struct {
 	ExecutionInfo               jobExecDoc `json:"executionInfo"`
 }
 
+// jobSpecDoc is the spec part of a stored job.
 type jobSpecDoc struct {
 	ID                        string         `json:"id"`
 	DisplayName               string         `json:"displayName,omitempty"`
