@@ -417,10 +417,9 @@ func (rc *reqCtx) serveFile(dir fileRoot, filePath, urlPrefix string) {
 }
 
 func (rc *reqCtx) writeRangeError(size int64) {
-	e := newError(http.StatusRequestedRangeNotSatisfiable, "InvalidRange",
-		"The range specified is invalid for the current size of the resource.")
-	e.Header = http.Header{"Content-Range": {fmt.Sprintf("bytes */%d", size)}}
-	rc.writeError(e)
+	rc.w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", size))
+	rc.writeError(newError(http.StatusRequestedRangeNotSatisfiable, "InvalidRange",
+		"The range specified is invalid for the current size of the resource."))
 }
 
 // deleteFile deletes a file, or a directory with recursive=true. Removal

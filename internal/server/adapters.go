@@ -26,8 +26,8 @@ type dispatcher struct{ jobs *jobs.Service }
 
 var _ batch.TaskDispatcher = dispatcher{}
 
-func jobsRef(n batch.NodeRef) jobs.NodeRef {
-	return jobs.NodeRef{AccountID: n.AccountID, PoolID: n.PoolID, NodeID: n.NodeID}
+func jobsRef(n batch.NodeRef) cobalt.NodeRef {
+	return cobalt.NodeRef{AccountID: n.AccountID, PoolID: n.PoolID, NodeID: n.NodeID}
 }
 
 func (d dispatcher) Lease(ctx context.Context, n batch.NodeRef, free int, wait time.Duration) ([]nodeproto.TaskLease, error) {

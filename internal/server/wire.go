@@ -160,11 +160,11 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 		Logger: s.log.With("component", "batchapi"), Now: s.opts.Now, TLS: s.ca.ServerTLSConfig(), PortBase: batchPortBase,
 		Validator: s.validator, Authz: s.authz, AuthorityURL: s.URL("login"), TenantID: s.tenantID,
 		Jobs: s.jobs, Nodes: batchapi.NodeDirsUnder(s.pools, nodeRoot),
+		Pools: s.pools, Accounts: batchapi.AccountsFromPools(s.pools, s.store),
 	})
 	if err != nil {
 		return fmt.Errorf("batch data plane: %w", err)
 	}
-	s.batchapi.SetPools(s.pools, s.store)
 	provider, err := batchprovider.New(batchprovider.Config{
 		Pools: s.pools, Endpoints: s.batchapi, Directory: s.login, Logger: s.log.With("component", "batchprovider"), Now: s.opts.Now,
 	})
