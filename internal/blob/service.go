@@ -246,6 +246,9 @@ func (s *Service) authenticate(req *request) error {
 			if err != nil {
 				return err
 			}
+			if err := checkRequestDate(r.Header, s.now()); err != nil {
+				return err
+			}
 			if acct != req.t.Account || !verifySharedKey(r, acct, req.keys, sig) {
 				return authFailed("The MAC signature found in the HTTP request is not the same as any computed signature.")
 			}
