@@ -89,7 +89,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Authz == nil {
-		cfg.Authz = rbac.New(cfg.Store)
+		cfg.Authz = rbac.New(rbac.Config{Store: cfg.Store, Logger: cfg.Logger, Now: cfg.Now})
 	}
 	if cfg.Location == "" {
 		cfg.Location = "eastus"
