@@ -55,6 +55,7 @@ type DB struct {
 	d     Dialect
 	now   func() time.Time
 	audit auditWriter
+	stmts stmtCache
 }
 
 // New returns a DB over the given handles and applies pending migrations.
@@ -75,7 +76,8 @@ func (db *DB) Dialect() string { return db.d.Name }
 // Close closes both handles.
 func (db *DB) Close() error {
 	db.stopAudit()
-	err := db.w.Close()
+	err := db.stmts.close()
+	err = errors.Join(err, db.w.Close())
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
 	}
