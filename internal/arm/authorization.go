@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/odata"
 	"github.com/cobaltbatch/cobalt/internal/rbac"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
@@ -332,27 +333,35 @@ type assignmentFilter struct {
 	principalID string
 }
 
-var andSplit = regexp.MustCompile(`(?i)\s+and\s+`)
-
-var principalFilter = regexp.MustCompile(`(?i)^(?:principalId\s+eq\s+'([^']*)'|assignedTo\('([^']*)'\))$`)
-
 // parseAssignmentFilter parses "atScope()", "principalId eq '<id>'",
 // "assignedTo('<id>')" and their conjunctions with "and".
 func parseAssignmentFilter(f string) (assignmentFilter, error) {
 	var out assignmentFilter
-	if strings.TrimSpace(f) == "" {
-		return out, nil
+	bad := Invalid("InvalidFilterInQueryString", "$filter",
+		"The filter '%s' is not supported. Supported filters are 'atScope()', 'principalId eq {id}' and 'assignedTo({id})'.", f)
+	parsed, err := odata.ParseFilter(f, odata.Options{Fields: []string{"principalId"},
+		Functions: []string{"atScope", "assignedTo"}, NoStartsWith: true})
+	if err != nil {
+		return out, bad
 	}
-	for _, term := range andSplit.Split(strings.TrimSpace(f), -1) {
-		term = strings.TrimSpace(term)
-		switch m := principalFilter.FindStringSubmatch(term); {
-		case strings.EqualFold(term, "atScope()"):
-			out.atScope = true
-		case m != nil:
-			out.principalID = strings.ToLower(m[1] + m[2])
+	for _, term := range parsed.Conjuncts() {
+		switch t := term.(type) {
+		case *odata.Call:
+			switch {
+			case t.Name == "atScope" && len(t.Args) == 0:
+				out.atScope = true
+			case t.Name == "assignedTo" && len(t.Args) == 1 && t.Args[0].Literal.Kind == odata.String:
+				out.principalID = strings.ToLower(t.Args[0].Literal.Text)
+			default:
+				return out, bad
+			}
+		case *odata.Compare:
+			if t.Op != odata.Eq || t.Value.Kind != odata.String {
+				return out, bad
+			}
+			out.principalID = strings.ToLower(t.Value.Text)
 		default:
-			return out, Invalid("InvalidFilterInQueryString", "$filter",
-				"The filter '%s' is not supported. Supported filters are 'atScope()', 'principalId eq {id}' and 'assignedTo({id})'.", f)
+			return out, bad
 		}
 	}
 	return out, nil
@@ -414,26 +423,46 @@ func (p *authorizationProvider) getDefinition(w http.ResponseWriter, r *Request)
 	return nil
 }
 
-var definitionFilter = regexp.MustCompile(`(?i)^\s*(roleName|type)\s+eq\s+'([^']*)'\s*$`)
+// parseDefinitionFilter parses "atScopeAndBelow()", "roleName eq '<name>'"
+// or "type eq '<type>'" into the compared field ("roleName", "type" or "")
+// and value.
+func parseDefinitionFilter(f string) (field, value string, err error) {
+	bad := Invalid("InvalidFilterInQueryString", "$filter",
+		"The filter '%s' is not supported. Supported filters are \"roleName eq '{name}'\" and \"type eq '{type}'\".", f)
+	parsed, perr := odata.ParseFilter(f, odata.Options{Fields: []string{"roleName", "type"},
+		Functions: []string{"atScopeAndBelow"}, NoStartsWith: true})
+	if perr != nil {
+		return "", "", bad
+	}
+	if parsed == nil {
+		return "", "", nil
+	}
+	switch t := parsed.Root.(type) {
+	case *odata.Call:
+		if len(t.Args) == 0 {
+			return "", "", nil
+		}
+	case *odata.Compare:
+		if t.Op == odata.Eq && t.Value.Kind == odata.String {
+			return t.Field, t.Value.Text, nil
+		}
+	}
+	return "", "", bad
+}
 
 func (p *authorizationProvider) listDefinitions(w http.ResponseWriter, r *Request) error {
 	scope, err := scopeID(r)
 	if err != nil {
 		return err
 	}
-	var field, value string
-	if f := r.URL.Query().Get("$filter"); f != "" && !strings.EqualFold(strings.TrimSpace(f), "atScopeAndBelow()") {
-		m := definitionFilter.FindStringSubmatch(f)
-		if m == nil {
-			return Invalid("InvalidFilterInQueryString", "$filter",
-				"The filter '%s' is not supported. Supported filters are \"roleName eq '{name}'\" and \"type eq '{type}'\".", f)
-		}
-		field, value = strings.ToLower(m[1]), m[2]
+	field, value, err := parseDefinitionFilter(r.URL.Query().Get("$filter"))
+	if err != nil {
+		return err
 	}
 	var out []RoleDefinition
 	for _, d := range rbac.BuiltInRoles() {
 		switch {
-		case field == "rolename" && !strings.EqualFold(d.RoleName, value):
+		case field == "roleName" && !strings.EqualFold(d.RoleName, value):
 			continue
 		case field == "type" && !strings.EqualFold(d.RoleType, value):
 			continue

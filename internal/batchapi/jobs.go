@@ -126,9 +126,7 @@ func hListJobs(rc *reqCtx, _ pathParams) {
 		return
 	}
 	rc.writePaged("jobs", func(ctx context.Context, max int, token string) ([]listItem, string, error) {
-		list, next, err := listWithFilter(rc.rawFilter(filter), func(f string) ([]jobs.Job, string, error) {
-			return rc.s.cfg.Jobs.ListJobs(ctx, rc.account.ID, jobs.ListOptions{Filter: f, MaxResults: max, PageToken: token})
-		})
+		list, next, err := rc.s.cfg.Jobs.ListJobs(ctx, rc.account.ID, jobs.ListOptions{Filter: filter, MaxResults: max, PageToken: token})
 		items := make([]listItem, 0, len(list))
 		for i := range list {
 			j := &list[i]
@@ -277,27 +275,6 @@ func hTaskCounts(rc *reqCtx, p pathParams) {
 		return
 	}
 	rc.writeJSON(http.StatusOK, c)
-}
-
-// rawFilter is the request's $filter, handed to services that can narrow
-// their store query with it; see listWithFilter.
-func (rc *reqCtx) rawFilter(f *Filter) string {
-	if f == nil {
-		return ""
-	}
-	v, _ := rc.param("$filter")
-	return v
-}
-
-// listWithFilter calls list with the raw filter and, when the service's own
-// (smaller) filter dialect refuses it, again without: the handler applies
-// the full filter to every page itself.
-func listWithFilter[T any](raw string, list func(filter string) ([]T, string, error)) ([]T, string, error) {
-	out, next, err := list(raw)
-	if err != nil && raw != "" && cobalt.IsCode(err, cobalt.EInvalid) {
-		return list("")
-	}
-	return out, next, err
 }
 
 // writePaged writes one page of a list whose service pages itself. The

@@ -205,9 +205,7 @@ func hListTasks(rc *reqCtx, p pathParams) {
 		return
 	}
 	rc.writePaged("tasks", func(ctx context.Context, max int, token string) ([]listItem, string, error) {
-		list, next, err := listWithFilter(rc.rawFilter(filter), func(f string) ([]jobs.Task, string, error) {
-			return rc.s.cfg.Jobs.ListTasks(ctx, rc.account.ID, p.job, jobs.ListOptions{Filter: f, MaxResults: max, PageToken: token})
-		})
+		list, next, err := rc.s.cfg.Jobs.ListTasks(ctx, rc.account.ID, p.job, jobs.ListOptions{Filter: filter, MaxResults: max, PageToken: token})
 		items := make([]listItem, 0, len(list))
 		for i := range list {
 			t := &list[i]

@@ -3,6 +3,8 @@ package jobs
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/cobaltbatch/cobalt/internal/odata"
 )
 
 // Batch job states.
@@ -268,11 +270,12 @@ type TaskCountsResult struct {
 	TaskSlotCounts TaskCounts `json:"taskSlotCounts"`
 }
 
-// ListOptions select one page of a list. Filter is the OData $filter; the
-// service understands comparisons of state (eq, ne) joined by "and"/"or",
-// and, for tasks, of id; anything else is refused with EInvalid.
+// ListOptions select one page of a list. Filter is the parsed OData
+// $filter: the service narrows the list with its comparisons of state and id
+// (and, for tasks, executionInfo/result) and keeps every item the rest of
+// the filter might match, for the caller to filter exactly.
 type ListOptions struct {
-	Filter     string
+	Filter     *odata.Filter
 	MaxResults int
 	PageToken  string
 }
