@@ -147,7 +147,7 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		w.WriteHeader(status)
 		return
 	}
-	body := xmlError{Code: code, Message: msg + "\nRequestId:" + h.Get("x-ms-request-id") + "\nTime:" + s.now().UTC().Format("2006-01-02T15:04:05.0000000Z")}
+	body := xmlError{Code: code, Message: msg + "\nRequestId:" + h.Get("x-ms-request-id") + "\nTime:" + cobalt.FormatTime(s.now())}
 	var ad *authDetailError
 	if errors.As(err, &ad) {
 		body.Detail = ad.detail
@@ -169,4 +169,4 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	_, _ = w.Write(out)
 }
 
-func httpDate(t time.Time) string { return t.UTC().Format(http.TimeFormat) }
+func httpDate(t time.Time) string { return cobalt.FormatHTTPDate(t) }

@@ -34,7 +34,7 @@ func checkRequestDate(h http.Header, now time.Time) error {
 	if v == "" {
 		return authFailed("Request date header not specified")
 	}
-	t, err := http.ParseTime(v)
+	t, err := cobalt.ParseHTTPDate(v)
 	if err != nil {
 		return authFailed("The Date header in the request is incorrect.")
 	}
