@@ -19,6 +19,9 @@ const (
 	// SASTimeLayout is ISO 8601 in UTC to the second, as the SDKs write SAS
 	// st/se and user delegation key times ("2026-12-05T02:18:34Z").
 	SASTimeLayout = "2006-01-02T15:04:05Z"
+	// EntraErrorTimeLayout is the "Timestamp:" line of an Entra (AADSTS)
+	// error description and its "timestamp" field ("2026-12-05 02:18:34Z").
+	EntraErrorTimeLayout = "2006-01-02 15:04:05Z"
 )
 
 // httpDateParseLayouts are the date header forms ParseHTTPDate reads: the

@@ -126,7 +126,7 @@ func (s *Service) writeOAuthError(w http.ResponseWriter, r *http.Request, err er
 		oauthErr = wire.err
 	}
 	now := s.now().UTC()
-	ts := now.Format("2006-01-02 15:04:05Z")
+	ts := now.Format(cobalt.EntraErrorTimeLayout)
 	trace, corr := uuid.NewString(), correlationID(r)
 	body := oauthErrorBody{
 		Error: oauthErr,
