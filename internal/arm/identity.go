@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
@@ -290,7 +291,7 @@ func (s *Server) audit(ctx context.Context, kind, actor, subject string, fields 
 	}
 	err := s.cfg.Store.AuditAppend(ctx, store.AuditRecord{Time: s.cfg.Now().UTC(), Kind: kind, Actor: actor, Subject: subject, Fields: fields})
 	if err != nil {
-		s.log.ErrorContext(ctx, "audit append failed", "kind", kind, "subject", subject, "err", err)
+		s.log.ErrorContext(ctx, "audit append failed", logkey.AuditKind, kind, logkey.AuditSubject, subject, logkey.Err, err)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
@@ -71,7 +72,7 @@ func (o *operations) run(ctx context.Context) error {
 		// One process owns a SQLite store: operations it left in progress
 		// were interrupted by a restart and will never finish.
 		if err := o.failInterrupted(ctx); err != nil {
-			o.s.log.Warn("failing interrupted operations failed", "err", err)
+			o.s.log.Warn("failing interrupted operations failed", logkey.Err, err)
 		}
 	}
 	tick := time.NewTicker(10 * time.Minute)
@@ -84,7 +85,7 @@ func (o *operations) run(ctx context.Context) error {
 			return nil
 		case <-tick.C:
 			if err := o.collect(ctx); err != nil && ctx.Err() == nil {
-				o.s.log.Warn("collecting finished operations failed", "err", err)
+				o.s.log.Warn("collecting finished operations failed", logkey.Err, err)
 			}
 		}
 	}
@@ -239,7 +240,7 @@ func (o *operations) finish(opID cobalt.ResourceID, res any, fnErr error) {
 			st, body := errorBodyOf(fnErr)
 			rec.HTTPStatus, rec.Error = st, &body
 			if cobalt.ErrorCode(fnErr) == cobalt.EInternal {
-				o.s.log.Error("long-running operation failed", "operation", opID.String(), "err", fnErr)
+				o.s.log.Error("long-running operation failed", logkey.Operation, opID.String(), logkey.Err, fnErr)
 			}
 		} else {
 			rec.Status = OpSucceeded
@@ -259,7 +260,7 @@ func (o *operations) finish(opID cobalt.ResourceID, res any, fnErr error) {
 		return nil
 	})
 	if err != nil {
-		o.s.log.Error("recording a long-running operation failed", "operation", opID.String(), "err", err)
+		o.s.log.Error("recording a long-running operation failed", logkey.Operation, opID.String(), logkey.Err, err)
 	}
 }
 

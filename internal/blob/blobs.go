@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
@@ -282,7 +283,7 @@ func (s *Service) getBlob(req *request) error {
 	}
 	if err := s.stream(req.w, rec.Extents, start, length); err != nil {
 		// The status is sent; dropping the connection tells the client the body is short.
-		s.log.WarnContext(ctx, "blob read failed", "account", t.Account, "container", t.Container, "err", err)
+		s.log.WarnContext(ctx, "blob read failed", logkey.Account, t.Account, logkey.Container, t.Container, logkey.Err, err)
 		panic(http.ErrAbortHandler)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
 // Blob error codes (the x-ms-error-code values) used by this service.
@@ -134,7 +135,7 @@ func describe(err error) (status int, code, msg string) {
 func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, code, msg := describe(err)
 	if status >= 500 {
-		s.log.ErrorContext(r.Context(), "blob request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.ErrorContext(r.Context(), "blob request failed", logkey.Method, r.Method, logkey.Path, r.URL.Path, logkey.Err, err)
 	}
 	h := w.Header()
 	h.Set("x-ms-error-code", code)

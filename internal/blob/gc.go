@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
 // Run collects garbage until ctx ends: at start, temporary files abandoned by
@@ -11,7 +13,7 @@ import (
 // GCInterval, uncommitted blocks older than BlockRetention and orphaned files.
 func (s *Service) Run(ctx context.Context) error {
 	if err := s.collect(ctx, s.started); err != nil && ctx.Err() == nil {
-		s.log.ErrorContext(ctx, "blob garbage collection failed", "err", err)
+		s.log.ErrorContext(ctx, "blob garbage collection failed", logkey.Err, err)
 	}
 	tick := time.NewTicker(s.cfg.GCInterval)
 	defer tick.Stop()
@@ -22,7 +24,7 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-tick.C:
 			// Files written in the last interval may belong to writes not yet indexed.
 			if err := s.collect(ctx, time.Now().Add(-s.cfg.GCInterval)); err != nil && ctx.Err() == nil {
-				s.log.ErrorContext(ctx, "blob garbage collection failed", "err", err)
+				s.log.ErrorContext(ctx, "blob garbage collection failed", logkey.Err, err)
 			}
 		}
 	}
@@ -57,7 +59,7 @@ func (s *Service) collect(ctx context.Context, cutoff time.Time) error {
 		return fmt.Errorf("sweep data files: %w", err)
 	}
 	if expired+tmp+orphans > 0 {
-		s.log.InfoContext(ctx, "blob garbage collected", "expired_blocks", expired, "temp_files", tmp, "orphan_files", orphans)
+		s.log.InfoContext(ctx, "blob garbage collected", logkey.ExpiredBlocks, expired, logkey.TempFiles, tmp, logkey.OrphanFiles, orphans)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
 // TokenRequest asks a TokenSource for an access token. At most one selector
@@ -228,7 +229,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request, q map[string]str
 	tok, err := h.cfg.Tokens.Token(r.Context(), req)
 	if err != nil {
 		if cobalt.ErrorCode(err) == cobalt.EInternal {
-			h.cfg.Logger.Warn("imds token", "error", err.Error())
+			h.cfg.Logger.Warn("imds token", logkey.Err, err)
 		}
 		writeTokenError(w, err)
 		return

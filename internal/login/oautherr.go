@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
 // AADSTS error codes that the service sends, as Entra does.
@@ -119,7 +120,7 @@ func (s *Service) writeOAuthError(w http.ResponseWriter, r *http.Request, err er
 	msg := cobalt.ErrorMessage(err)
 	if !ok {
 		code, msg = aadTransient, "A transient error has occurred. Please try again."
-		s.log.Error("login: request failed", "path", r.URL.Path, "error", err)
+		s.log.Error("login: request failed", logkey.Path, r.URL.Path, logkey.Err, err)
 	}
 	wire := aadTable[code]
 	if oauthErr == "" {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
@@ -271,6 +272,6 @@ func (a *Authorizer) audit(ctx context.Context, kind, actor string, ra store.Rol
 		Fields: map[string]string{"scope": ra.Scope, "roleDefinitionId": ra.RoleDefinitionID,
 			"principalId": ra.PrincipalID, "principalType": ra.PrincipalType}})
 	if err != nil {
-		a.log.ErrorContext(ctx, "audit append failed", "kind", kind, "subject", ra.ID, "err", err)
+		a.log.ErrorContext(ctx, "audit append failed", logkey.AuditKind, kind, logkey.AuditSubject, ra.ID, logkey.Err, err)
 	}
 }
