@@ -211,7 +211,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serve(w, r)
 		return
 	}
-	start := time.Now()
+	start := time.Now() // elapsed time is measured on the monotonic clock, not Config.Now
 	sw := &statusWriter{ResponseWriter: w}
 	caller := s.serve(sw, r)
 	s.log.DebugContext(r.Context(), "arm request", logkey.Method, r.Method, logkey.Path, r.URL.Path,

@@ -23,12 +23,19 @@ func (s *Service) Run(ctx context.Context) error {
 			return nil
 		case <-tick.C:
 			// Files written in the last interval may belong to writes not yet indexed.
-			if err := s.collect(ctx, time.Now().Add(-s.cfg.GCInterval)); err != nil && ctx.Err() == nil {
+			if err := s.collect(ctx, fileCutoff(s.cfg.GCInterval)); err != nil && ctx.Err() == nil {
 				s.log.ErrorContext(ctx, "blob garbage collection failed", logkey.Err, err)
 			}
 		}
 	}
 }
+
+// fileCutoff is the wall-clock time age ago, the cutoff for sweeping files.
+// It is the one place the blob service reads the wall clock rather than
+// Config.Now: files are compared by their modification time, which the kernel
+// stamps with the wall clock, so a cutoff from an injected (test) clock would
+// sweep files still being written or never sweep at all.
+func fileCutoff(age time.Duration) time.Time { return time.Now().Add(-age) }
 
 // collect expires old uncommitted blocks, then removes temporary and data
 // files last written before cutoff that nothing references.

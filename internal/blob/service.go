@@ -60,10 +60,11 @@ type Config struct {
 
 // Service is the blob service.
 type Service struct {
-	cfg     Config
-	log     *slog.Logger
-	now     func() time.Time
-	files   *fileStore
+	cfg   Config
+	log   *slog.Logger
+	now   func() time.Time
+	files *fileStore
+	// started is the wall-clock time the service started; see fileCutoff.
 	started time.Time
 	etagSeq atomic.Int64
 }
@@ -106,7 +107,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now, files: fs, started: time.Now()}
+	s := &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now, files: fs, started: fileCutoff(0)}
 	return s, nil
 }
 

@@ -106,7 +106,7 @@ func resourceVersion(resource string) (version string, ok bool) {
 // if the resource is not a valid audience. Managed identities' tokens carry
 // appidacr "2" and xms_mirid. The token is audited.
 func (s *Service) IssueToken(ctx context.Context, req IssueRequest) (Token, error) {
-	start := time.Now()
+	start := time.Now() // latency is measured on the monotonic clock, not Config.Now
 	p, err := s.store.PrincipalGet(ctx, req.ObjectID)
 	if cobalt.IsCode(err, cobalt.ENotFound) || err == nil && p.Disabled {
 		s.metrics.observe("managed_identity", "not_found", start)

@@ -88,6 +88,8 @@ func (ca *CA) loadOrCreateCA() error {
 	if err != nil {
 		return err
 	}
+	// Certificate validity is checked by TLS clients against their own wall
+	// clock, so it is set from the wall clock, never from an injected one.
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(),
@@ -124,7 +126,7 @@ func (ca *CA) loadOrCreateServer() error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
+	now := time.Now() // wall clock, as for the CA
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: "localhost", Organization: []string{"Cobalt"}},
