@@ -472,7 +472,7 @@ func (c *accountCache) clear() {
 // storage account with the given name, or ENotFound.
 func (s *Server) LookupStorageAccount(ctx context.Context, name string) (cobalt.ResourceID, [2]string, error) {
 	name = strings.ToLower(name)
-	now := time.Now()
+	now := s.cfg.Now()
 	s.accounts.mu.Lock()
 	e, ok := s.accounts.entries[name]
 	s.accounts.mu.Unlock()
