@@ -110,24 +110,24 @@ func (s *Server) authorizationRoute(r *http.Request) (Route, bool) {
 	switch {
 	case kind == "roleAssignments" && name == "" && r.Method == http.MethodGet:
 		return Route{Pattern: "GET {scope}/providers/Microsoft.Authorization/roleAssignments", Type: typeRoleAssignment,
-			Action: typeRoleAssignment + "/read", Handler: p.listAssignments}, true
+			Action: typeRoleAssignment + "/read", Handler: p.handleListAssignments}, true
 	case kind == "roleAssignments" && name != "" && r.Method == http.MethodGet:
 		return Route{Pattern: "GET {scope}/providers/Microsoft.Authorization/roleAssignments/{name}", Type: typeRoleAssignment,
-			Action: typeRoleAssignment + "/read", Handler: p.getAssignment}, true
+			Action: typeRoleAssignment + "/read", Handler: p.handleGetAssignment}, true
 	case kind == "roleAssignments" && name != "" && r.Method == http.MethodPut:
 		return Route{Pattern: "PUT {scope}/providers/Microsoft.Authorization/roleAssignments/{name}", Type: typeRoleAssignment,
-			Action: typeRoleAssignment + "/write", Handler: p.putAssignment}, true
+			Action: typeRoleAssignment + "/write", Handler: p.handlePutAssignment}, true
 	case kind == "roleAssignments" && name != "" && r.Method == http.MethodDelete:
 		return Route{Pattern: "DELETE {scope}/providers/Microsoft.Authorization/roleAssignments/{name}", Type: typeRoleAssignment,
-			Action: typeRoleAssignment + "/delete", Handler: p.deleteAssignment}, true
+			Action: typeRoleAssignment + "/delete", Handler: p.handleDeleteAssignment}, true
 	case kind == "roleDefinitions" && r.Method == http.MethodGet:
 		action := typeRoleDefinition + "/read"
 		if scope == "/" {
 			action = "" // built-in definitions at the tenant root are readable by every caller
 		}
-		h := p.getDefinition
+		h := p.handleGetDefinition
 		if name == "" {
-			h = p.listDefinitions
+			h = p.handleListDefinitions
 		}
 		return Route{Pattern: "GET {scope}/providers/Microsoft.Authorization/roleDefinitions", Type: typeRoleDefinition,
 			Action: action, Handler: h}, true
@@ -181,7 +181,7 @@ func assignmentNotFound(name string) error {
 
 var principalTypes = []string{"User", "Group", "ServicePrincipal", "ForeignGroup", "Device"}
 
-func (p *authorizationProvider) putAssignment(w http.ResponseWriter, r *Request) error {
+func (p *authorizationProvider) handlePutAssignment(w http.ResponseWriter, r *Request) error {
 	name := r.PathValue("name")
 	if !guidPattern.MatchString(name) {
 		return Invalid("InvalidRoleAssignmentId", "roleAssignmentName",
@@ -270,7 +270,7 @@ func (p *authorizationProvider) putAssignment(w http.ResponseWriter, r *Request)
 		PrincipalID: principalID, PrincipalType: ptype, Description: pr.Description, Actor: r.Caller.ObjectID})
 	if cobalt.IsCode(err, cobalt.EConflict) {
 		if created.Name != "" && created.Key == strings.ToLower(id) {
-			return p.putAssignment(w, r) // created concurrently under this name
+			return p.handlePutAssignment(w, r) // created concurrently under this name
 		}
 		return cobalt.Errorf(cobalt.EConflict, "The role assignment already exists. The ID of the existing role assignment is %s.",
 			strings.ReplaceAll(created.Name, "-", "")).WithReason("RoleAssignmentExists")
@@ -286,7 +286,7 @@ func (p *authorizationProvider) putAssignment(w http.ResponseWriter, r *Request)
 	return nil
 }
 
-func (p *authorizationProvider) getAssignment(w http.ResponseWriter, r *Request) error {
+func (p *authorizationProvider) handleGetAssignment(w http.ResponseWriter, r *Request) error {
 	scope, err := scopeID(r)
 	if err != nil {
 		return err
@@ -306,7 +306,7 @@ func (p *authorizationProvider) getAssignment(w http.ResponseWriter, r *Request)
 	return nil
 }
 
-func (p *authorizationProvider) deleteAssignment(w http.ResponseWriter, r *Request) error {
+func (p *authorizationProvider) handleDeleteAssignment(w http.ResponseWriter, r *Request) error {
 	scope, err := scopeID(r)
 	if err != nil {
 		return err
@@ -367,7 +367,7 @@ func parseAssignmentFilter(f string) (assignmentFilter, error) {
 	return out, nil
 }
 
-func (p *authorizationProvider) listAssignments(w http.ResponseWriter, r *Request) error {
+func (p *authorizationProvider) handleListAssignments(w http.ResponseWriter, r *Request) error {
 	scope, err := scopeID(r)
 	if err != nil {
 		return err
@@ -409,7 +409,7 @@ func renderDefinition(scope cobalt.ResourceID, d rbac.RoleDefinition) RoleDefini
 		Permissions: d.Permissions, CreatedOn: "2015-02-02T21:55:09.8806423Z", UpdatedOn: "2024-01-01T00:00:00.0000000Z"}}
 }
 
-func (p *authorizationProvider) getDefinition(w http.ResponseWriter, r *Request) error {
+func (p *authorizationProvider) handleGetDefinition(w http.ResponseWriter, r *Request) error {
 	scope, err := scopeID(r)
 	if err != nil {
 		return err
@@ -450,7 +450,7 @@ func parseDefinitionFilter(f string) (field, value string, err error) {
 	return "", "", bad
 }
 
-func (p *authorizationProvider) listDefinitions(w http.ResponseWriter, r *Request) error {
+func (p *authorizationProvider) handleListDefinitions(w http.ResponseWriter, r *Request) error {
 	scope, err := scopeID(r)
 	if err != nil {
 		return err

@@ -157,9 +157,9 @@ func (o *operations) route(r *http.Request) (Route, bool) {
 	r.SetPathValue("operationId", segs[3])
 	switch strings.ToLower(segs[2]) {
 	case "operationresults":
-		return Route{Pattern: "GET /subscriptions/{subscriptionId}/operationresults/{operationId}", Handler: o.serveResult}, true
+		return Route{Pattern: "GET /subscriptions/{subscriptionId}/operationresults/{operationId}", Handler: o.handleResult}, true
 	case "operationstatuses":
-		return Route{Pattern: "GET /subscriptions/{subscriptionId}/operationstatuses/{operationId}", Handler: o.serveStatus}, true
+		return Route{Pattern: "GET /subscriptions/{subscriptionId}/operationstatuses/{operationId}", Handler: o.handleStatus}, true
 	}
 	return Route{}, false
 }
@@ -282,8 +282,8 @@ func (o *operations) load(r *Request) (cobalt.ResourceID, operationRecord, error
 	return opID, rec, nil
 }
 
-// serveResult answers a Location poll.
-func (o *operations) serveResult(w http.ResponseWriter, r *Request) error {
+// handleResult answers a Location poll.
+func (o *operations) handleResult(w http.ResponseWriter, r *Request) error {
 	_, rec, err := o.load(r)
 	if err != nil {
 		return err
@@ -318,8 +318,8 @@ func (o *operations) serveResult(w http.ResponseWriter, r *Request) error {
 	}
 }
 
-// serveStatus answers an Azure-AsyncOperation poll.
-func (o *operations) serveStatus(w http.ResponseWriter, r *Request) error {
+// handleStatus answers an Azure-AsyncOperation poll.
+func (o *operations) handleStatus(w http.ResponseWriter, r *Request) error {
 	opID, rec, err := o.load(r)
 	if err != nil {
 		return err

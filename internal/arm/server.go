@@ -106,7 +106,7 @@ func New(cfg Config) (*Server, error) {
 	for _, l := range []string{"subscriptions", "resourceGroups", "providers"} {
 		s.literals[strings.ToLower(l)] = l
 	}
-	s.mux.HandleFunc("/", s.notFound)
+	s.mux.HandleFunc("/", s.handleNotFound)
 	for _, p := range append(builtinProviders(), cfg.Providers...) {
 		if err := s.Register(p); err != nil {
 			return nil, err
@@ -409,8 +409,8 @@ func (s *Server) checkVersion(r *http.Request, typ string) (string, error) {
 		s.cfg.Location, v, rest, list, s.cfg.Location).WithReason("NoRegisteredProviderFound").WithTarget("api-version")
 }
 
-// notFound answers paths no provider serves, as ARM does for an unknown type.
-func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+// handleNotFound answers paths no provider serves, as ARM does for an unknown type.
+func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 	p := strings.Trim(r.URL.Path, "/")
 	segs := strings.Split(p, "/")
 	for i := 0; i+1 < len(segs); i++ {
