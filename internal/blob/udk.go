@@ -41,7 +41,7 @@ func udkValue(accountKey []byte, f udkFields) []byte {
 		canonicalUDKTime(f.Start), canonicalUDKTime(f.Expiry), f.Service, f.Version, f.DelegatedUserTID}, "\n"))
 }
 
-var opGetUserDelegationKey = &op{name: "GetUserDelegationKey", level: levelAccount, action: actGenerateUDK, fn: (*Service).getUserDelegationKey}
+var opGetUserDelegationKey = &op{name: "GetUserDelegationKey", level: levelAccount, action: actGenerateUDK, fn: (*Service).handleGetUserDelegationKey}
 
 type xmlKeyInfo struct {
 	XMLName          xml.Name `xml:"KeyInfo"`
@@ -62,7 +62,7 @@ type xmlUDK struct {
 	Value                  string   `xml:"Value"`
 }
 
-func (s *Service) getUserDelegationKey(req *request) error {
+func (s *Service) handleGetUserDelegationKey(req *request) error {
 	if req.caller.ObjectID == "" {
 		return authFailed("Only authorization with Microsoft Entra ID (OAuth) can request a user delegation key.")
 	}
