@@ -197,7 +197,7 @@ type cachedPrincipal struct {
 func (s *Service) principalByClientID(ctx context.Context, tenantID, clientID string) (store.PrincipalRecord, error) {
 	key := principalKey{tenantID, clientID}
 	if v, ok := s.principals.Load(key); ok {
-		if c := v.(cachedPrincipal); time.Now().Before(c.until) {
+		if c := v.(cachedPrincipal); s.now().Before(c.until) {
 			return c.rec, nil
 		}
 		s.principals.Delete(key)
@@ -207,7 +207,7 @@ func (s *Service) principalByClientID(ctx context.Context, tenantID, clientID st
 		return p, err
 	}
 	if s.cfg.PrincipalCacheTTL > 0 {
-		s.principals.Store(key, cachedPrincipal{rec: p, until: time.Now().Add(s.cfg.PrincipalCacheTTL)})
+		s.principals.Store(key, cachedPrincipal{rec: p, until: s.now().Add(s.cfg.PrincipalCacheTTL)})
 	}
 	return p, nil
 }
