@@ -115,6 +115,7 @@ func (ca *CA) loadOrCreateCA() error {
 
 func (ca *CA) loadOrCreateServer() error {
 	cert, key, err := loadPair(ca.path(serverFileName), ca.path(serverKeyFileName))
+	// Reuse a certificate with over 30 days left on the wall clock, the clock TLS clients check.
 	if err == nil && time.Until(cert.NotAfter) > 30*24*time.Hour && cert.CheckSignatureFrom(ca.cert) == nil {
 		ca.server = tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
 		return nil
