@@ -97,3 +97,27 @@ const (
 	// OrphanFiles is how many unreferenced data files the blob collector removed.
 	OrphanFiles = "orphan_files"
 )
+
+// Nodes and task processes.
+const (
+	// Dir is a directory on the host (a task's or a node's working directory).
+	Dir = "dir"
+	// DataDir is the installation's data directory.
+	DataDir = "data_dir"
+	// NodeDir is the directory that holds the nodes' working directories.
+	NodeDir = "node_dir"
+	// Netns is the name of a network namespace.
+	Netns = "netns"
+	// Isolation is a node's isolation mode.
+	Isolation = "isolation"
+	// Event is the kind of a node's report on a task (started, completed, ...).
+	Event = "event"
+	// Command is a command the control plane sent to a node.
+	Command = "command"
+	// Code is a failure code reported for a task or a download.
+	Code = "code"
+	// Attempts is how many times an operation was tried.
+	Attempts = "attempts"
+	// Success reports whether an operation succeeded.
+	Success = "success"
+)
