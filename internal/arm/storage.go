@@ -95,17 +95,17 @@ func (p *storageProvider) Register(g *Registrar) error {
 	g.APIVersions(typeStorageAccount, storageVersions...)
 	const base = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Storage/storageAccounts"
 	const one = base + "/{accountName}"
-	g.Handle(Route{Pattern: "PUT " + one, Type: typeStorageAccount, Action: typeStorageAccount + "/write", Handler: p.put})
-	g.Handle(Route{Pattern: "PATCH " + one, Type: typeStorageAccount, Action: typeStorageAccount + "/write", Handler: p.patch})
-	g.Handle(Route{Pattern: "GET " + one, Type: typeStorageAccount, Action: typeStorageAccount + "/read", Handler: p.get})
-	g.Handle(Route{Pattern: "DELETE " + one, Type: typeStorageAccount, Action: typeStorageAccount + "/delete", Handler: p.delete})
-	g.Handle(Route{Pattern: "POST " + one + "/listKeys", Type: typeStorageAccount, Action: typeStorageAccount + "/listkeys/action", Handler: p.listKeys})
-	g.Handle(Route{Pattern: "POST " + one + "/regenerateKey", Type: typeStorageAccount, Action: typeStorageAccount + "/regeneratekey/action", Handler: p.regenerateKey})
-	g.Handle(Route{Pattern: "GET " + base, Type: typeStorageAccount, Action: typeStorageAccount + "/read", Handler: p.list})
+	g.Handle(Route{Pattern: "PUT " + one, Type: typeStorageAccount, Action: typeStorageAccount + "/write", Handler: p.handlePut})
+	g.Handle(Route{Pattern: "PATCH " + one, Type: typeStorageAccount, Action: typeStorageAccount + "/write", Handler: p.handlePatch})
+	g.Handle(Route{Pattern: "GET " + one, Type: typeStorageAccount, Action: typeStorageAccount + "/read", Handler: p.handleGet})
+	g.Handle(Route{Pattern: "DELETE " + one, Type: typeStorageAccount, Action: typeStorageAccount + "/delete", Handler: p.handleDelete})
+	g.Handle(Route{Pattern: "POST " + one + "/listKeys", Type: typeStorageAccount, Action: typeStorageAccount + "/listkeys/action", Handler: p.handleListKeys})
+	g.Handle(Route{Pattern: "POST " + one + "/regenerateKey", Type: typeStorageAccount, Action: typeStorageAccount + "/regeneratekey/action", Handler: p.handleRegenerateKey})
+	g.Handle(Route{Pattern: "GET " + base, Type: typeStorageAccount, Action: typeStorageAccount + "/read", Handler: p.handleList})
 	g.Handle(Route{Pattern: "GET /subscriptions/{subscriptionId}/providers/Microsoft.Storage/storageAccounts",
-		Type: typeStorageAccount, Action: typeStorageAccount + "/read", Handler: p.list})
+		Type: typeStorageAccount, Action: typeStorageAccount + "/read", Handler: p.handleList})
 	g.Handle(Route{Pattern: "POST /subscriptions/{subscriptionId}/providers/Microsoft.Storage/checkNameAvailability",
-		Type: typeStorageAccount, Action: "Microsoft.Storage/checknameavailability/read", Handler: p.checkNameAvailability})
+		Type: typeStorageAccount, Action: "Microsoft.Storage/checknameavailability/read", Handler: p.handleCheckNameAvailability})
 	return nil
 }
 
@@ -164,7 +164,7 @@ func nameTaken(name string) error {
 	return cobalt.Errorf(cobalt.EConflict, "The storage account named %s is already taken.", name).WithReason("StorageAccountAlreadyTaken")
 }
 
-func (p *storageProvider) put(w http.ResponseWriter, r *Request) error {
+func (p *storageProvider) handlePut(w http.ResponseWriter, r *Request) error {
 	name := r.PathValue("accountName")
 	if err := validateStorageName(name); err != nil {
 		return err
@@ -305,7 +305,7 @@ func (p *storageProvider) put(w http.ResponseWriter, r *Request) error {
 	return nil
 }
 
-func (p *storageProvider) patch(w http.ResponseWriter, r *Request) error {
+func (p *storageProvider) handlePatch(w http.ResponseWriter, r *Request) error {
 	updated, err := patchTags(r, decodeAccount, func(a *storedAccount, tags map[string]string) { a.Tags = tags })
 	if err != nil {
 		return err
@@ -330,7 +330,7 @@ func (p *storageProvider) load(r *Request) (store.Resource, storedAccount, error
 	return res, a, err
 }
 
-func (p *storageProvider) get(w http.ResponseWriter, r *Request) error {
+func (p *storageProvider) handleGet(w http.ResponseWriter, r *Request) error {
 	_, a, err := p.load(r)
 	if err != nil {
 		return err
@@ -339,7 +339,7 @@ func (p *storageProvider) get(w http.ResponseWriter, r *Request) error {
 	return nil
 }
 
-func (p *storageProvider) delete(w http.ResponseWriter, r *Request) error {
+func (p *storageProvider) handleDelete(w http.ResponseWriter, r *Request) error {
 	res, err := r.Store().ResourceGet(r.Context(), r.ID.Key())
 	if cobalt.IsCode(err, cobalt.ENotFound) {
 		w.WriteHeader(http.StatusNoContent)
@@ -369,7 +369,7 @@ func keysOf(a storedAccount) map[string][]StorageKey {
 	return map[string][]StorageKey{"keys": out}
 }
 
-func (p *storageProvider) listKeys(w http.ResponseWriter, r *Request) error {
+func (p *storageProvider) handleListKeys(w http.ResponseWriter, r *Request) error {
 	_, a, err := p.load(r)
 	if err != nil {
 		return err
@@ -378,7 +378,7 @@ func (p *storageProvider) listKeys(w http.ResponseWriter, r *Request) error {
 	return nil
 }
 
-func (p *storageProvider) regenerateKey(w http.ResponseWriter, r *Request) error {
+func (p *storageProvider) handleRegenerateKey(w http.ResponseWriter, r *Request) error {
 	var in struct {
 		KeyName string `json:"keyName"`
 	}
@@ -424,7 +424,7 @@ func (p *storageProvider) regenerateKey(w http.ResponseWriter, r *Request) error
 	return nil
 }
 
-func (p *storageProvider) list(w http.ResponseWriter, r *Request) error {
+func (p *storageProvider) handleList(w http.ResponseWriter, r *Request) error {
 	page, err := r.PageToken(100)
 	if err != nil {
 		return err
@@ -489,7 +489,7 @@ type StorageAccountInfo struct {
 // LookupStorageAccount returns the storage account with the given name, or ENotFound.
 func (s *Server) LookupStorageAccount(ctx context.Context, name string) (StorageAccountInfo, error) {
 	name = strings.ToLower(name)
-	now := time.Now()
+	now := s.cfg.Now()
 	s.accounts.mu.Lock()
 	e, ok := s.accounts.entries[name]
 	s.accounts.mu.Unlock()
@@ -532,8 +532,8 @@ func builtinProviders() []Provider {
 	return []Provider{&resourcesProvider{}, &identityProvider{}, &authorizationProvider{}, &storageProvider{}, &registrationProvider{}}
 }
 
-// checkNameAvailability answers POST .../providers/Microsoft.Storage/checkNameAvailability.
-func (p *storageProvider) checkNameAvailability(w http.ResponseWriter, r *Request) error {
+// handleCheckNameAvailability answers POST .../providers/Microsoft.Storage/checkNameAvailability.
+func (p *storageProvider) handleCheckNameAvailability(w http.ResponseWriter, r *Request) error {
 	var in struct {
 		Name string `json:"name"`
 		Type string `json:"type"`

@@ -136,9 +136,7 @@ func handleListJobs(rc *reqCtx, _ pathParams) error {
 		return err
 	}
 	return rc.paged("jobs", func(ctx context.Context, max int, token string) ([]listItem, string, error) {
-		list, next, err := listWithFilter(rc.rawFilter(filter), func(f string) ([]cobalt.Job, string, error) {
-			return js.ListJobs(ctx, rc.account.ID, jobs.ListOptions{Filter: f, MaxResults: max, PageToken: token})
-		})
+		list, next, err := js.ListJobs(ctx, rc.account.ID, jobs.ListOptions{Filter: filter, MaxResults: max, PageToken: token})
 		items := make([]listItem, 0, len(list))
 		for i := range list {
 			j := &list[i]
@@ -293,27 +291,6 @@ func handleTaskCounts(rc *reqCtx, p pathParams) error {
 	}
 	rc.writeJSON(http.StatusOK, taskCountsToWire(c))
 	return nil
-}
-
-// rawFilter is the request's $filter, handed to services that can narrow
-// their store query with it; see listWithFilter.
-func (rc *reqCtx) rawFilter(f *Filter) string {
-	if f == nil {
-		return ""
-	}
-	v, _ := rc.param("$filter")
-	return v
-}
-
-// listWithFilter calls list with the raw filter and, when the service's own
-// (smaller) filter dialect refuses it, again without: the handler applies
-// the full filter to every page itself.
-func listWithFilter[T any](raw string, list func(filter string) ([]T, string, error)) ([]T, string, error) {
-	out, next, err := list(raw)
-	if err != nil && raw != "" && cobalt.IsCode(err, cobalt.EInvalid) {
-		return list("")
-	}
-	return out, next, err
 }
 
 // writePaged writes one page of a list whose service pages itself. The

@@ -2,7 +2,6 @@ package batchapi
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -131,17 +130,7 @@ func (rc *reqCtx) maxResults() (int, error) {
 // parseHTTPDate parses a date header: the HTTP formats, and RFC1123 with any
 // zone name, because azbatch formats its conditional and ocp-date headers
 // with time.RFC1123 in the time's own zone ("... UTC").
-func parseHTTPDate(v string) (time.Time, error) {
-	if t, err := http.ParseTime(v); err == nil {
-		return t, nil
-	}
-	for _, layout := range []string{time.RFC1123, time.RFC1123Z} {
-		if t, err := time.Parse(layout, strings.TrimSpace(v)); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, errors.New("not an HTTP date")
-}
+func parseHTTPDate(v string) (time.Time, error) { return cobalt.ParseHTTPDate(v) }
 
 // etagMatches compares an If-Match/If-None-Match header with an ETag,
 // ignoring quotes and the weak prefix (Batch ETags are sent unquoted).

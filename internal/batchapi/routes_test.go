@@ -62,7 +62,7 @@ func FuzzHandler(f *testing.F) {
 		r.Method, r.URL, r.RequestURI = method, u, u.RequestURI()
 		r.ContentLength = int64(len(body))
 		r.Header.Set("Content-Length", itoa64(int64(len(body))))
-		r.Header.Set("ocp-date", testNow.Format(rfc1123))
+		r.Header.Set("ocp-date", testNow.Format(http.TimeFormat))
 		r.Header.Set("Authorization", "SharedKey acct1:"+base64.StdEncoding.EncodeToString(signString(key, nodeSigner(r, "acct1"))))
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)

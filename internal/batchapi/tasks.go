@@ -210,9 +210,7 @@ func handleListTasks(rc *reqCtx, p pathParams) error {
 		return err
 	}
 	return rc.paged("tasks", func(ctx context.Context, max int, token string) ([]listItem, string, error) {
-		list, next, err := listWithFilter(rc.rawFilter(filter), func(f string) ([]cobalt.Task, string, error) {
-			return js.ListTasks(ctx, rc.account.ID, p.job, jobs.ListOptions{Filter: f, MaxResults: max, PageToken: token})
-		})
+		list, next, err := js.ListTasks(ctx, rc.account.ID, p.job, jobs.ListOptions{Filter: filter, MaxResults: max, PageToken: token})
 		items := make([]listItem, 0, len(list))
 		for i := range list {
 			t := &list[i]

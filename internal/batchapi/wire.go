@@ -31,15 +31,12 @@ var SupportedAPIVersions = []string{APIVersionNode, APIVersionGo, APIVersionLate
 // jsonContentType is the content type of every JSON response, as Batch sends it.
 const jsonContentType = "application/json;odata=minimalmetadata"
 
-// rfc1123 is the date format of Last-Modified, ocp-date and ocp-creation-time:
+// httpDate formats t for Last-Modified, ocp-date and ocp-creation-time:
 // always GMT, so that Go's time.Parse(time.RFC1123, ...) reads it.
-const rfc1123 = "Mon, 02 Jan 2006 15:04:05 GMT"
-
-// httpDate formats t for a header.
-func httpDate(t time.Time) string { return t.UTC().Format(rfc1123) }
+func httpDate(t time.Time) string { return cobalt.FormatHTTPDate(t) }
 
 // jsonTime formats t as Batch does in bodies: RFC3339 with 7 fractional digits.
-func jsonTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.0000000Z") }
+func jsonTime(t time.Time) string { return cobalt.FormatTime(t) }
 
 // Batch error codes used by this package.
 const (

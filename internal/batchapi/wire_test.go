@@ -206,7 +206,7 @@ func TestPipeline(t *testing.T) {
 	s := newTestService(t, now)
 	h := s.Handler("acct1")
 	sharedKey := func(r *http.Request, date time.Time) {
-		r.Header.Set("ocp-date", date.Format(rfc1123))
+		r.Header.Set("ocp-date", date.Format(http.TimeFormat))
 		k, _ := base64.StdEncoding.DecodeString(testKey)
 		sig := signString(k, nodeSigner(r, "acct1"))
 		r.Header.Set("Authorization", "SharedKey acct1:"+base64.StdEncoding.EncodeToString(sig))

@@ -69,7 +69,7 @@ func newEntraEnv(t *testing.T, opts ...envOption) *entraEnv {
 	lsrv.StartTLS()
 	t.Cleanup(lsrv.Close)
 	v := bearer.New(bearer.Config{Keys: ls, TenantID: testTenant, Issuers: []string{ls.IssuerV1(testTenant), ls.IssuerV2(testTenant)}})
-	az := rbac.New(st)
+	az := rbac.New(rbac.Config{Store: st})
 	e := newEnvOn(t, st, dir, ca, append([]envOption{func(c *Config) {
 		c.Validator, c.Authz, c.AuthorityURL, c.TenantID = v, az, authority, testTenant
 	}}, opts...)...)

@@ -77,10 +77,11 @@ type Config struct {
 
 // Service is the blob service.
 type Service struct {
-	cfg     Config
-	log     *slog.Logger
-	now     func() time.Time
-	files   *fileStore
+	cfg   Config
+	log   *slog.Logger
+	now   func() time.Time
+	files *fileStore
+	// started is the wall-clock time the service started; see fileCutoff.
 	started time.Time
 	etagSeq atomic.Int64
 }
@@ -123,7 +124,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now, files: fs, started: time.Now()}
+	s := &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now, files: fs, started: fileCutoff(0)}
 	return s, nil
 }
 
@@ -264,6 +265,9 @@ func (s *Service) authenticate(req *request) error {
 			}
 			acct, sig, err := parseSharedKey(authz)
 			if err != nil {
+				return err
+			}
+			if err := checkRequestDate(r.Header, s.now()); err != nil {
 				return err
 			}
 			if acct != req.t.Account || !verifySharedKey(r, acct, req.keys, sig) {

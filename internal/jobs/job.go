@@ -104,10 +104,7 @@ func (s *Service) GetJob(ctx context.Context, accountID, jobID string) (cobalt.J
 // ListJobs lists an account's jobs in ID order; the string is the next page
 // token ("" on the last page). Filter supports state comparisons.
 func (s *Service) ListJobs(ctx context.Context, accountID string, opt ListOptions) ([]cobalt.Job, string, error) {
-	f, err := ParseFilter(opt.Filter, "state", "id")
-	if err != nil {
-		return nil, "", err
-	}
+	f := newListFilter(opt.Filter, "state", "id")
 	recs, next, err := s.st.JobList(ctx, store.JobListParams{AccountKey: accountID, States: f.States(),
 		Page: store.Page{Limit: maxResults(opt.MaxResults), Token: opt.PageToken}})
 	if err != nil {

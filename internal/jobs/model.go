@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/odata"
 )
 
 // The persisted spellings of job and task states and results: the store's
@@ -91,11 +92,12 @@ type TaskCountsResult struct {
 	TaskSlotCounts TaskCounts
 }
 
-// ListOptions select one page of a list. Filter is the OData $filter; the
-// service understands comparisons of state (eq, ne) joined by "and"/"or",
-// and, for tasks, of id; anything else is refused with EInvalid.
+// ListOptions select one page of a list. Filter is the parsed OData
+// $filter: the service narrows the list with its comparisons of state and id
+// (and, for tasks, executionInfo/result) and keeps every item the rest of
+// the filter might match, for the caller to filter exactly.
 type ListOptions struct {
-	Filter     string
+	Filter     *odata.Filter
 	MaxResults int
 	PageToken  string
 }

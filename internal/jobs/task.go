@@ -265,10 +265,7 @@ func (s *Service) GetTask(ctx context.Context, accountID, jobID, taskID string) 
 // ListTasks lists a job's tasks in ID order with a next-page token. Filter
 // supports comparisons of state, id and executionInfo/result. Error: ErrJobNotFound.
 func (s *Service) ListTasks(ctx context.Context, accountID, jobID string, opt ListOptions) ([]cobalt.Task, string, error) {
-	f, err := ParseFilter(opt.Filter, "state", "id", "executionInfo/result")
-	if err != nil {
-		return nil, "", err
-	}
+	f := newListFilter(opt.Filter, "state", "id", "executionInfo/result")
 	j, err := s.st.JobGet(ctx, accountID, jobID)
 	if err != nil {
 		return nil, "", errJobNotFound(err)

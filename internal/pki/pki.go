@@ -88,6 +88,8 @@ func (ca *CA) loadOrCreateCA() error {
 	if err != nil {
 		return err
 	}
+	// Certificate validity is checked by TLS clients against their own wall
+	// clock, so it is set from the wall clock, never from an injected one.
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(),
@@ -113,6 +115,7 @@ func (ca *CA) loadOrCreateCA() error {
 
 func (ca *CA) loadOrCreateServer() error {
 	cert, key, err := loadPair(ca.path(serverFileName), ca.path(serverKeyFileName))
+	// Reuse a certificate with over 30 days left on the wall clock, the clock TLS clients check.
 	if err == nil && time.Until(cert.NotAfter) > 30*24*time.Hour && cert.CheckSignatureFrom(ca.cert) == nil {
 		ca.server = tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
 		return nil
@@ -124,7 +127,7 @@ func (ca *CA) loadOrCreateServer() error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
+	now := time.Now() // wall clock, as for the CA
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: "localhost", Organization: []string{"Cobalt"}},

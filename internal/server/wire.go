@@ -42,7 +42,7 @@ func (s *Server) wire(ctx context.Context) (err error) {
 		Keys: s.login, TenantID: s.tenantID, Now: s.opts.Now,
 		Issuers: []string{s.login.IssuerV1(s.tenantID), s.login.IssuerV2(s.tenantID)},
 	})
-	s.authz = rbac.New(s.store).WithLogger(s.log.With("component", "rbac"))
+	s.authz = rbac.New(rbac.Config{Store: s.store, Logger: s.log.With("component", "rbac"), Now: s.opts.Now})
 	admin, err := s.bootstrapAdmin(ctx)
 	if err != nil {
 		return err

@@ -67,7 +67,7 @@ func newEnv(t testing.TB) *env {
 	loginSrv.StartTLS()
 	t.Cleanup(loginSrv.Close)
 
-	authz := rbac.New(st)
+	authz := rbac.New(rbac.Config{Store: st})
 	v := bearer.New(bearer.Config{Keys: ls, TenantID: tenantID, Issuers: []string{ls.IssuerV1(tenantID), ls.IssuerV2(tenantID)}})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -93,7 +93,7 @@ func newEnv(t testing.TB) *env {
 	t.Cleanup(srv.Close)
 	validator := bearer.New(bearer.Config{Keys: e.login, TenantID: tenantID,
 		Issuers: []string{e.login.IssuerV1(tenantID), e.login.IssuerV2(tenantID)}})
-	e.authzRBAC = rbac.New(st)
+	e.authzRBAC = rbac.New(rbac.Config{Store: st})
 
 	if e.jobs, err = jobs.New(jobs.Config{Store: st}); err != nil {
 		t.Fatal(err)

@@ -56,6 +56,7 @@ type DB struct {
 	now    func() time.Time
 	sealer Sealer
 	audit  auditWriter
+	stmts  stmtCache
 }
 
 // Config configures a DB.
@@ -88,7 +89,8 @@ func (db *DB) Dialect() string { return db.d.Name }
 // Close closes both handles.
 func (db *DB) Close() error {
 	db.stopAudit()
-	err := db.w.Close()
+	err := db.stmts.close()
+	err = errors.Join(err, db.w.Close())
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
 	}

@@ -89,7 +89,7 @@ func TestArmBatchNodeSDK(t *testing.T) {
 	loginSrv.StartTLS()
 	t.Cleanup(loginSrv.Close)
 
-	authz := rbac.New(st)
+	authz := rbac.New(rbac.Config{Store: st})
 	v := bearer.New(bearer.Config{Keys: ls, TenantID: tenantID, Issuers: []string{ls.IssuerV1(tenantID), ls.IssuerV2(tenantID)}})
 	pools, err := batch.New(batch.Config{Store: st, Nodes: nodes{}, MaxNodes: 8})
 	if err != nil {
