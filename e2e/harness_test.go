@@ -20,6 +20,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/cobaltbatch/cobalt/internal/server"
+	"github.com/cobaltbatch/cobalt/internal/server/servertest"
 	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
@@ -40,7 +41,7 @@ type env struct {
 
 func startWith(t testing.TB, opts server.Options) *env {
 	t.Helper()
-	s := server.StartTest(t, opts)
+	s := servertest.Start(t, opts)
 	ep := s.Endpoints()
 	caPEM, err := os.ReadFile(ep.CACertFile)
 	if err != nil {

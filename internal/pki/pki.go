@@ -19,7 +19,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"testing"
 	"time"
 )
 
@@ -61,16 +60,6 @@ func LoadOrCreate(dir string) (*CA, error) {
 	ca.pool = x509.NewCertPool()
 	ca.pool.AddCert(ca.cert)
 	return ca, nil
-}
-
-// NewTestCA returns a CA in a temporary directory removed when the test ends.
-func NewTestCA(t testing.TB) *CA {
-	t.Helper()
-	ca, err := LoadOrCreate(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ca
 }
 
 func (ca *CA) path(name string) string { return filepath.Join(ca.dir, name) }

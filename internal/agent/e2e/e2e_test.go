@@ -19,6 +19,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/agent"
 	"github.com/cobaltbatch/cobalt/internal/cli"
 	"github.com/cobaltbatch/cobalt/internal/server"
+	"github.com/cobaltbatch/cobalt/internal/server/servertest"
 )
 
 // cobaltCLI runs one CLI command in-process and returns its stdout.
@@ -89,7 +90,7 @@ func testEndToEnd(t *testing.T, mode string) {
 	// Runs after the server's own cleanup: until the server stops its node
 	// provider on Close, remove the namespaces this process's nodes left.
 	t.Cleanup(func() { removeOwnNamespaces(t) })
-	s := server.StartTest(t, server.Options{DataDir: data, Isolation: mode})
+	s := servertest.Start(t, server.Options{DataDir: data, Isolation: mode})
 	t.Setenv("COBALT_DATA", data)
 	t.Setenv("COBALT_CONFIG_DIR", filepath.Join(t.TempDir(), "config"))
 	t.Setenv("AZURE_BATCH_ACCOUNT", "acct1")

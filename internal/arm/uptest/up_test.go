@@ -23,6 +23,7 @@ import (
 
 	"github.com/cobaltbatch/cobalt/internal/rbac"
 	"github.com/cobaltbatch/cobalt/internal/server"
+	"github.com/cobaltbatch/cobalt/internal/server/servertest"
 	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
@@ -30,7 +31,7 @@ func TestMain(m *testing.M) { testenv.LoopbackOnly(m) }
 
 // TestCobaltUpManagementPlane uses only what endpoints.json gives a user.
 func TestCobaltUpManagementPlane(t *testing.T) {
-	s := server.StartTest(t, server.Options{})
+	s := servertest.Start(t, server.Options{})
 	ep := s.Endpoints()
 	pem, err := os.ReadFile(ep.CACertFile)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/batch/azbatch"
 
 	"github.com/cobaltbatch/cobalt/internal/server"
+	"github.com/cobaltbatch/cobalt/internal/server/servertest"
 )
 
 // upEnv is a `cobalt up` started in-process, seen through its endpoints.json.
@@ -42,7 +43,7 @@ func startUp(t *testing.T) *upEnv {
 			t.Fatal(err)
 		}
 	}
-	s := server.StartTest(t, server.Options{DataDir: dir})
+	s := servertest.Start(t, server.Options{DataDir: dir})
 	ep := s.Endpoints()
 	if _, err := os.Stat(ep.CACertFile); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cobaltbatch/cobalt/internal/login"
 	"github.com/cobaltbatch/cobalt/internal/pki"
+	"github.com/cobaltbatch/cobalt/internal/pki/pkitest"
 	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
 )
 
@@ -29,7 +30,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	ca := pki.NewTestCA(t)
+	ca := pkitest.NewCA(t)
 	srv := httptest.NewUnstartedServer(nil)
 	srv.TLS = ca.ServerTLSConfig()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "cobalt.db"), nil)

@@ -22,7 +22,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/bearer"
 	"github.com/cobaltbatch/cobalt/internal/login"
-	"github.com/cobaltbatch/cobalt/internal/pki"
+	"github.com/cobaltbatch/cobalt/internal/pki/pkitest"
 	"github.com/cobaltbatch/cobalt/internal/rbac"
 	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
 	"github.com/cobaltbatch/cobalt/internal/testenv"
@@ -69,7 +69,7 @@ func TestArmBatchNodeSDK(t *testing.T) {
 		t.Skip("@azure/arm-batch is not installed")
 	}
 	ctx := context.Background()
-	ca := pki.NewTestCA(t)
+	ca := pkitest.NewCA(t)
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "cobalt.db"), nil)
 	if err != nil {
 		t.Fatal(err)

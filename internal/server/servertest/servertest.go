@@ -1,4 +1,4 @@
-package server
+package servertest
 
 import (
 	"context"
@@ -6,11 +6,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cobaltbatch/cobalt/internal/server"
 )
 
-// StartTest starts a Cobalt on random ports in a temporary data directory and
-// stops it when the test ends. Options left zero get test defaults.
-func StartTest(t testing.TB, opts Options) *Server {
+// Start starts a Cobalt on random ports in a temporary data directory and
+// stops it when the test ends. Options left zero get test defaults: a fresh
+// temporary data directory that unprivileged task users can traverse, and
+// process isolation. It fails the test when the server does not start.
+func Start(t testing.TB, opts server.Options) *server.Server {
 	t.Helper()
 	if opts.DataDir == "" {
 		// t.TempDir's parents are 0700; tasks run as unprivileged users must
@@ -27,7 +31,7 @@ func StartTest(t testing.TB, opts Options) *Server {
 	if opts.Isolation == "" {
 		opts.Isolation = "process"
 	}
-	s, err := Start(context.Background(), opts)
+	s, err := server.Start(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
