@@ -1,15 +1,12 @@
 package sdktest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -58,16 +55,7 @@ func (nodes) StartNode(context.Context, batch.NodeLaunch) error { return nil }
 func (nodes) StopNode(context.Context, string) error            { return nil }
 
 func TestArmBatchNodeSDK(t *testing.T) {
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node is not on PATH")
-	}
-	nodeDir, err := filepath.Abs(filepath.Join("..", "..", "..", "..", "test", "node"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(nodeDir, "node_modules", "@azure", "arm-batch")); err != nil {
-		t.Skip("@azure/arm-batch is not installed")
-	}
+	testenv.Require(t, testenv.NodeModule("@azure/arm-batch"))
 	ctx := context.Background()
 	ca := pkitest.NewCA(t)
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "cobalt.db"), nil)
@@ -172,18 +160,11 @@ func TestArmBatchNodeSDK(t *testing.T) {
 
 	nctx, ncancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer ncancel()
-	cmd := exec.CommandContext(nctx, "node", filepath.Join("batchmgmt", "batchmgmt.js"))
-	cmd.Dir = nodeDir
-	cmd.Env = append(os.Environ(),
-		"NODE_EXTRA_CA_CERTS="+ca.CAFile(), "ARM_ENDPOINT="+armURL, "ARM_AUTHORITY_HOST="+authURL, "ARM_TENANT_ID="+tenantID,
-		"ARM_SUBSCRIPTION_ID="+subID, "ARM_RESOURCE_GROUP=batchrg",
-		"ADMIN_ID="+admin.ClientID, "ADMIN_SECRET="+adminSecret, "READER_ID="+reader.ClientID, "READER_SECRET="+readerSecret,
-		"CONTRIB_ID="+contrib.ClientID, "CONTRIB_SECRET="+contribSecret, "UAMI1="+uami("id1"), "UAMI2="+uami("id2"))
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("node: %v\n%s", err, errb.String())
-	}
+	out := testenv.RunNode(nctx, t, testenv.NodeRun{Script: "batchmgmt/batchmgmt.js", Modules: []string{"@azure/arm-batch", "@azure/identity"},
+		CAFile: ca.CAFile(), Env: map[string]string{"ARM_ENDPOINT": armURL, "ARM_AUTHORITY_HOST": authURL, "ARM_TENANT_ID": tenantID,
+			"ARM_SUBSCRIPTION_ID": subID, "ARM_RESOURCE_GROUP": "batchrg",
+			"ADMIN_ID": admin.ClientID, "ADMIN_SECRET": adminSecret, "READER_ID": reader.ClientID, "READER_SECRET": readerSecret,
+			"CONTRIB_ID": contrib.ClientID, "CONTRIB_SECRET": contribSecret, "UAMI1": uami("id1"), "UAMI2": uami("id2")}})
 	var res struct {
 		AccountEndpoint string            `json:"accountEndpoint"`
 		AccountState    string            `json:"accountState"`
@@ -210,14 +191,14 @@ func TestArmBatchNodeSDK(t *testing.T) {
 		AfterDelete     struct{ StatusCode int } `json:"afterDelete"`
 		AcctAfterDelete struct{ StatusCode int } `json:"acctAfterDelete"`
 	}
-	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-		t.Fatalf("node output %q: %v", out.String(), err)
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("node output %q: %v", out, err)
 	}
-	t.Logf("node summary: %s", out.String())
+	t.Logf("node summary: %s", out)
 	check := func(name string, ok bool) {
 		t.Helper()
 		if !ok {
-			t.Errorf("%s: %s", name, out.String())
+			t.Errorf("%s: %s", name, string(out))
 		}
 	}
 	check("account endpoint", res.AccountEndpoint != "" && res.AccountState == "Succeeded" && res.AccountTags["from"] == "node")
