@@ -16,8 +16,8 @@ import (
 	"github.com/cobaltbatch/cobalt"
 )
 
-// FuzzParseResourceID checks cobalt.ParseResourceID (the lead's parser, fuzzed
-// here because the front door feeds it every request path): it never panics,
+// FuzzParseResourceID checks cobalt.ParseResourceID (the root package's
+// parser, fuzzed here because the front door feeds it every request path): it never panics,
 // and what it accepts round-trips through String and keeps its Key.
 func FuzzParseResourceID(f *testing.F) {
 	for _, s := range []string{
