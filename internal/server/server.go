@@ -324,6 +324,10 @@ func (s *Server) Store() store.Store { return s.store }
 // CA returns the installation's certificate authority.
 func (s *Server) CA() *pki.CA { return s.ca }
 
+// Login returns the installation's login service (service principals and
+// the tokens it issues), for tests and tools in this process.
+func (s *Server) Login() *login.Service { return s.login }
+
 // Done is closed when the server has stopped.
 func (s *Server) Done() <-chan struct{} { return s.done }
 

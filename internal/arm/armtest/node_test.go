@@ -17,7 +17,7 @@ func TestNodeArmMsi(t *testing.T) {
 	testenv.Require(t, testenv.NodeModule("@azure/arm-msi"))
 	e := newEnv(t)
 	ctx := context.Background()
-	groups, err := armresources.NewResourceGroupsClient(subID, e.credential(t, e.admin.ClientID, e.secret), e.options())
+	groups, err := armresources.NewResourceGroupsClient(e.sub, e.credential(t, e.admin.ClientID, e.secret), e.options())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,8 +30,8 @@ func TestNodeArmMsi(t *testing.T) {
 		CAFile: e.ca.CAFile(), Env: map[string]string{
 			"ARM_ENDPOINT":        e.armURL,
 			"ARM_AUTHORITY_HOST":  e.authURL,
-			"ARM_TENANT_ID":       tenantID,
-			"ARM_SUBSCRIPTION_ID": subID,
+			"ARM_TENANT_ID":       e.tenant,
+			"ARM_SUBSCRIPTION_ID": e.sub,
 			"ARM_CLIENT_ID":       e.admin.ClientID,
 			"ARM_CLIENT_SECRET":   e.secret,
 			"ARM_RESOURCE_GROUP":  "noderg",
@@ -46,7 +46,7 @@ func TestNodeArmMsi(t *testing.T) {
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatalf("node output %q: %v", out, err)
 	}
-	if res.TenantID != tenantID || res.PrincipalID == "" || res.ClientID == "" || !res.SamePrincipal || res.GotName != "nodeuami" {
+	if res.TenantID != e.tenant || res.PrincipalID == "" || res.ClientID == "" || !res.SamePrincipal || res.GotName != "nodeuami" {
 		t.Fatalf("result %+v", res)
 	}
 	if len(res.ByGroup) != 1 || len(res.BySub) != 1 || res.Tags["k"] != "v" || res.AfterDelete != 404 {
