@@ -146,24 +146,22 @@ func validateStorageName(name string) error {
 }
 
 // findAccount returns the stored account with the given name in any
-// resource group (names are unique across the installation, as on Azure).
+// resource group (names are unique across the installation, as on Azure:
+// the store keeps them in a unique index).
 func (s *Server) findAccount(ctx context.Context, name string) (store.Resource, error) {
-	tok := ""
-	for {
-		rs, next, err := s.cfg.Store.ResourceList(ctx, store.ResourceListParams{Type: typeStorageAccount, Page: store.Page{Limit: 1000, Token: tok}})
-		if err != nil {
-			return store.Resource{}, err
-		}
-		for _, r := range rs {
-			if strings.HasSuffix(r.Key, "/storageaccounts/"+strings.ToLower(name)) {
-				return r, nil
-			}
-		}
-		if next == "" {
-			return store.Resource{}, cobalt.Errorf(cobalt.ENotFound, "The storage account '%s' was not found.", name).WithReason("StorageAccountNotFound")
-		}
-		tok = next
+	rs, _, err := s.cfg.Store.ResourceList(ctx, store.ResourceListParams{Type: typeStorageAccount, UniqueName: strings.ToLower(name), Page: store.Page{Limit: 1}})
+	if err != nil {
+		return store.Resource{}, err
 	}
+	if len(rs) == 0 {
+		return store.Resource{}, cobalt.Errorf(cobalt.ENotFound, "The storage account '%s' was not found.", name).WithReason("StorageAccountNotFound")
+	}
+	return rs[0], nil
+}
+
+// nameTaken is ARM's answer to a storage account name used elsewhere.
+func nameTaken(name string) error {
+	return cobalt.Errorf(cobalt.EConflict, "The storage account named %s is already taken.", name).WithReason("StorageAccountAlreadyTaken")
 }
 
 func (p *storageProvider) put(w http.ResponseWriter, r *Request) error {
@@ -215,7 +213,7 @@ func (p *storageProvider) put(w http.ResponseWriter, r *Request) error {
 		return err
 	}
 	if other, err := p.s.findAccount(r.Context(), name); err == nil && other.Key != r.ID.Key() {
-		return cobalt.Errorf(cobalt.EConflict, "The storage account named %s is already taken.", name).WithReason("StorageAccountAlreadyTaken")
+		return nameTaken(name)
 	} else if err != nil && !cobalt.IsCode(err, cobalt.ENotFound) {
 		return err
 	}
@@ -248,6 +246,8 @@ func (p *storageProvider) put(w http.ResponseWriter, r *Request) error {
 			res.Body, err = json.Marshal(a)
 			return err
 		})
+		// allowSharedKeyAccess may have changed: the blob service must see it at once.
+		p.s.accounts.clear()
 		if err != nil {
 			return err
 		}
@@ -283,9 +283,15 @@ func (p *storageProvider) put(w http.ResponseWriter, r *Request) error {
 	if err != nil {
 		return err
 	}
-	created, err := r.Store().ResourceCreate(r.Context(), NewResource(r.ID, body))
+	res := NewResource(r.ID, body)
+	res.UniqueName = strings.ToLower(name)
+	created, err := r.Store().ResourceCreate(r.Context(), res)
 	if cobalt.IsCode(err, cobalt.EConflict) {
-		return p.put(w, r)
+		// A concurrent request took the name, here or in another resource group.
+		if other, ferr := p.s.findAccount(r.Context(), name); ferr == nil && other.Key != r.ID.Key() {
+			return nameTaken(name)
+		}
+		return cobalt.Errorf(cobalt.EConflict, "The storage account %s is being created by another request; retry.", name).WithReason("Conflict")
 	}
 	if err != nil {
 		return err
@@ -455,8 +461,7 @@ type accountCache struct {
 }
 
 type accountEntry struct {
-	id   cobalt.ResourceID
-	keys [2]string
+	info StorageAccountInfo
 	at   time.Time
 }
 
@@ -468,44 +473,59 @@ func (c *accountCache) clear() {
 	c.mu.Unlock()
 }
 
-// LookupStorageAccount returns the ID and the two keys (base64) of the
-// storage account with the given name, or ENotFound.
-func (s *Server) LookupStorageAccount(ctx context.Context, name string) (cobalt.ResourceID, [2]string, error) {
+// StorageAccountInfo is what the blob service needs of a storage account to
+// authenticate a request to it.
+type StorageAccountInfo struct {
+	// ID is the account's resource ID.
+	ID cobalt.ResourceID
+	// Keys are the account's two keys (base64).
+	Keys [2]string
+	// SharedKeyAccess is false when the account's allowSharedKeyAccess is
+	// false: requests signed with a key (SharedKey, service and account SAS)
+	// are refused; bearer tokens and user delegation SAS still work.
+	SharedKeyAccess bool
+}
+
+// LookupStorageAccount returns the storage account with the given name, or ENotFound.
+func (s *Server) LookupStorageAccount(ctx context.Context, name string) (StorageAccountInfo, error) {
 	name = strings.ToLower(name)
 	now := time.Now()
 	s.accounts.mu.Lock()
 	e, ok := s.accounts.entries[name]
 	s.accounts.mu.Unlock()
 	if ok && now.Sub(e.at) < accountCacheTTL {
-		return e.id, e.keys, nil
+		return e.info, nil
 	}
-	id, keys, err := s.lookupStorageAccount(ctx, name)
+	info, err := s.lookupStorageAccount(ctx, name)
 	if err != nil {
-		return id, keys, err
+		return info, err
 	}
 	s.accounts.mu.Lock()
 	if len(s.accounts.entries) > 10000 {
 		clear(s.accounts.entries)
 	}
-	s.accounts.entries[name] = accountEntry{id: id, keys: keys, at: now}
+	s.accounts.entries[name] = accountEntry{info: info, at: now}
 	s.accounts.mu.Unlock()
-	return id, keys, nil
+	return info, nil
 }
 
-func (s *Server) lookupStorageAccount(ctx context.Context, name string) (cobalt.ResourceID, [2]string, error) {
+func (s *Server) lookupStorageAccount(ctx context.Context, name string) (StorageAccountInfo, error) {
 	res, err := s.findAccount(ctx, name)
 	if err != nil {
-		return cobalt.ResourceID{}, [2]string{}, err
+		return StorageAccountInfo{}, err
 	}
 	a, err := decodeAccount(res)
 	if err != nil {
-		return cobalt.ResourceID{}, [2]string{}, err
+		return StorageAccountInfo{}, err
 	}
 	id, err := cobalt.ParseResourceID(res.ID)
 	if err != nil {
-		return cobalt.ResourceID{}, [2]string{}, err
+		return StorageAccountInfo{}, err
 	}
-	return id, [2]string{a.Keys[0].Value, a.Keys[1].Value}, nil
+	return StorageAccountInfo{
+		ID: id, Keys: [2]string{a.Keys[0].Value, a.Keys[1].Value},
+		SharedKeyAccess: a.Properties.AllowSharedKeyAccess == nil || *a.Properties.AllowSharedKeyAccess,
+	}, nil
 }
 
 func builtinProviders() []Provider {

@@ -68,7 +68,7 @@ var apiVersionRe = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}\.\d+\.\d+$`)
 func checkAPIVersion(q map[string][]string) (string, error) {
 	v, ok := q["api-version"]
 	if !ok || len(v) == 0 || v[0] == "" {
-		return "", newError(http.StatusBadRequest, codeMissingQuery,
+		return "", batchError(cobalt.EInvalid, codeMissingQuery,
 			"A query parameter that's mandatory for this request is not specified.",
 			"QueryParameterName", "api-version")
 	}
@@ -77,7 +77,7 @@ func checkAPIVersion(q map[string][]string) (string, error) {
 		return "", invalidQuery("api-version", ver, "The api-version is not in the form YYYY-MM-DD.MAJOR.MINOR.")
 	}
 	if !slices.Contains(SupportedAPIVersions, ver) {
-		return "", newError(http.StatusBadRequest, codeUnsupportedVersion,
+		return "", batchError(cobalt.EInvalid, codeUnsupportedVersion,
 			"The specified api-version is not supported by the service. Supported versions: "+
 				strings.Join(SupportedAPIVersions, ", ")+".",
 			"QueryParameterName", "api-version", "QueryParameterValue", ver)
@@ -161,17 +161,16 @@ func etagMatches(header, etag string) bool {
 func (rc *reqCtx) checkConditions(etag string, lastModified time.Time, read bool) error {
 	h := rc.r.Header
 	failed := func() error {
-		return newError(http.StatusPreconditionFailed, codeConditionNotMet,
+		return batchError(cobalt.EPreconditionFailed, codeConditionNotMet,
 			"The condition specified using HTTP conditional header(s) is not met.")
 	}
-	notModified := &apiError{Status: http.StatusNotModified, Code: codeConditionNotMet, Msg: "Not modified."}
 	if v := h.Get("If-Match"); v != "" && !etagMatches(v, etag) {
 		return failed()
 	}
 	if v := h.Get("If-Unmodified-Since"); v != "" {
 		t, err := parseHTTPDate(v)
 		if err != nil {
-			return newError(http.StatusBadRequest, codeInvalidHeader, "The value for one of the HTTP headers is not in the correct format.", "HeaderName", "If-Unmodified-Since", "HeaderValue", truncate(v, 100))
+			return batchError(cobalt.EInvalid, codeInvalidHeader, "The value for one of the HTTP headers is not in the correct format.", "HeaderName", "If-Unmodified-Since", "HeaderValue", truncate(v, 100))
 		}
 		if lastModified.Truncate(time.Second).After(t) {
 			return failed()
@@ -179,18 +178,18 @@ func (rc *reqCtx) checkConditions(etag string, lastModified time.Time, read bool
 	}
 	if v := h.Get("If-None-Match"); v != "" && etagMatches(v, etag) {
 		if read {
-			return notModified
+			return errNotModified
 		}
 		return failed()
 	}
 	if v := h.Get("If-Modified-Since"); v != "" {
 		t, err := parseHTTPDate(v)
 		if err != nil {
-			return newError(http.StatusBadRequest, codeInvalidHeader, "The value for one of the HTTP headers is not in the correct format.", "HeaderName", "If-Modified-Since", "HeaderValue", truncate(v, 100))
+			return batchError(cobalt.EInvalid, codeInvalidHeader, "The value for one of the HTTP headers is not in the correct format.", "HeaderName", "If-Modified-Since", "HeaderValue", truncate(v, 100))
 		}
 		if !lastModified.Truncate(time.Second).After(t) {
 			if read {
-				return notModified
+				return errNotModified
 			}
 			return failed()
 		}

@@ -46,7 +46,7 @@ type principal struct {
 	secret string
 }
 
-func newEntraEnv(t *testing.T) *entraEnv {
+func newEntraEnv(t *testing.T, opts ...envOption) *entraEnv {
 	t.Helper()
 	ctx := context.Background()
 	ca := pkitest.NewCA(t)
@@ -70,9 +70,9 @@ func newEntraEnv(t *testing.T) *entraEnv {
 	t.Cleanup(lsrv.Close)
 	v := bearer.New(bearer.Config{Keys: ls, TenantID: testTenant, Issuers: []string{ls.IssuerV1(testTenant), ls.IssuerV2(testTenant)}})
 	az := rbac.New(st)
-	e := newEnvOn(t, st, dir, ca, func(c *Config) {
+	e := newEnvOn(t, st, dir, ca, append([]envOption{func(c *Config) {
 		c.Validator, c.Authz, c.AuthorityURL, c.TenantID = v, az, authority, testTenant
-	})
+	}}, opts...)...)
 	return &entraEnv{env: e, login: ls, authority: authority, authz: az}
 }
 
@@ -118,8 +118,8 @@ func (e *entraEnv) tokenClient(t *testing.T, p principal) *azblob.Client {
 }
 
 func accountScope() string {
-	id, _, _ := fixedAccounts{}.LookupStorageAccount(context.Background(), testAccount)
-	return id.String()
+	a, _ := fixedAccounts{}.StorageAccount(context.Background(), testAccount)
+	return a.ID.String()
 }
 
 // TestSDKBearer runs the client scenario with a token of a principal that has

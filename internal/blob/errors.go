@@ -53,6 +53,10 @@ const (
 	codeIncompleteBody     = "IncompleteBody"
 )
 
+// codeKeyAuthNotPermitted answers a key-signed request (SharedKey, account or
+// service SAS) to an account whose allowSharedKeyAccess is false.
+const codeKeyAuthNotPermitted = "KeyBasedAuthenticationNotPermitted"
+
 // statusOverride gives the status of the codes whose status is not their
 // class's conventional one.
 var statusOverride = map[string]int{

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/cobaltbatch/cobalt"
-	"github.com/cobaltbatch/cobalt/internal/jobs"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto/nodeprototest"
 )
@@ -58,10 +57,10 @@ func TestNodeProtocolConformance(t *testing.T) {
 			t.Helper()
 			ctx := context.Background()
 			job := "job-" + strings.ToLower(n.PoolID)
-			if _, err := f.jobs.AddJob(ctx, f.acct.Key(), jobs.JobSpec{ID: job, PoolInfo: &jobs.PoolInfo{PoolID: n.PoolID}}); err != nil {
+			if _, err := f.jobs.AddJob(ctx, f.acct.Key(), cobalt.JobSpec{ID: job, PoolInfo: &cobalt.PoolInformation{PoolID: n.PoolID}}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := f.jobs.AddTask(ctx, f.acct.Key(), job, jobs.TaskSpec{ID: taskID, CommandLine: commandLine}); err != nil {
+			if _, err := f.jobs.AddTask(ctx, f.acct.Key(), job, cobalt.TaskSpec{ID: taskID, CommandLine: commandLine}); err != nil {
 				t.Fatal(err)
 			}
 		},

@@ -103,10 +103,10 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	if e.api, err = batchapi.New(batchapi.Config{TLS: e.ca.ServerTLSConfig(), Validator: validator, Authz: e.authzRBAC,
-		AuthorityURL: e.loginURL, TenantID: tenantID, Jobs: e.jobs, Nodes: batchapi.NodeDirsUnder(e.pools, e.nodeRoot)}); err != nil {
+		AuthorityURL: e.loginURL, TenantID: tenantID, Jobs: e.jobs, Nodes: batchapi.NodeDirsUnder(e.pools, e.nodeRoot),
+		Pools: e.pools, Accounts: batchapi.AccountsFromPools(e.pools, st)}); err != nil {
 		t.Fatal(err)
 	}
-	e.api.SetPools(e.pools, st)
 
 	// The Batch account, as the management plane would store it.
 	e.accountID = "/subscriptions/" + subID + "/resourceGroups/rg1/providers/Microsoft.Batch/batchAccounts/" + e.account
@@ -178,7 +178,7 @@ func (e *env) newPrincipal(role string) principal {
 // directory is on this host, and reports them completed with exit code 0,
 // until ctx ends.
 func (e *env) fakeNode(ctx context.Context, poolID, nodeID string) {
-	ref := jobs.NodeRef{AccountID: strings.ToLower(e.accountID), PoolID: poolID, NodeID: nodeID}
+	ref := cobalt.NodeRef{AccountID: strings.ToLower(e.accountID), PoolID: poolID, NodeID: nodeID}
 	for ctx.Err() == nil {
 		leases, err := e.jobs.Lease(ctx, ref, 4, 500*time.Millisecond)
 		if err != nil {

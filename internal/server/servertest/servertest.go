@@ -39,6 +39,11 @@ func Start(t testing.TB, opts server.Options) *server.Server {
 		if err := s.Close(); err != nil {
 			t.Errorf("close: %v", err)
 		}
+		// Node directories outside the data directory (as root) outlive
+		// t.TempDir; they belong to this test alone.
+		if dir := s.OutsideNodeDir(); dir != "" {
+			_ = os.RemoveAll(dir)
+		}
 	})
 	return s
 }

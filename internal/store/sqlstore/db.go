@@ -46,18 +46,31 @@ type ComputeQueries struct {
 // DB is a store.Store over a writer handle and a reader handle (the same handle
 // on PostgreSQL; on SQLite, a single-connection writer and a pool of readers).
 type DB struct {
-	w, r  *sql.DB
-	d     Dialect
-	now   func() time.Time
-	audit auditWriter
+	w, r   *sql.DB
+	d      Dialect
+	now    func() time.Time
+	sealer Sealer
+	audit  auditWriter
 }
 
-// New returns a DB over the given handles and applies pending migrations.
-func New(ctx context.Context, w, r *sql.DB, d Dialect, now func() time.Time) (*DB, error) {
+// Config configures a DB.
+type Config struct {
+	// Now is the store's clock (nil for time.Now).
+	Now func() time.Time
+	// Sealer seals the bodies of store.SealedResourceTypes at rest. Nil
+	// stores them in clear, and a sealed body then cannot be read: only
+	// tests of other slices leave it nil.
+	Sealer Sealer
+}
+
+// New returns a DB over the given handles, applies pending migrations and,
+// with a sealer, seals the secrets an earlier version stored in clear.
+func New(ctx context.Context, w, r *sql.DB, d Dialect, cfg Config) (*DB, error) {
+	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
-	db := &DB{w: w, r: r, d: d, now: now}
+	db := &DB{w: w, r: r, d: d, now: now, sealer: cfg.Sealer}
 	if err := db.migrate(ctx); err != nil {
 		return nil, fmt.Errorf("migrate %s store: %w", d.Name, err)
 	}
@@ -144,7 +157,7 @@ func (db *DB) migrate(ctx context.Context) error {
 				return err
 			}
 		}
-		return nil
+		return db.sealExisting(ctx, tx)
 	})
 }
 
