@@ -309,7 +309,7 @@ func parseRange(v string, size int64) (byteRange, bool) {
 	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
 	if a == "" {
 		n, err := strconv.ParseInt(b, 10, 64)
-		if err != nil || n <= 0 {
+		if err != nil || n <= 0 || size == 0 { // no suffix of an empty file is satisfiable
 			return byteRange{}, false
 		}
 		n = min(n, size)

@@ -26,7 +26,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/bearer"
 	"github.com/cobaltbatch/cobalt/internal/blob/blobtest"
 	"github.com/cobaltbatch/cobalt/internal/login"
-	"github.com/cobaltbatch/cobalt/internal/pki"
+	"github.com/cobaltbatch/cobalt/internal/pki/pkitest"
 	"github.com/cobaltbatch/cobalt/internal/rbac"
 	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
 )
@@ -49,7 +49,7 @@ type principal struct {
 func newEntraEnv(t *testing.T, opts ...envOption) *entraEnv {
 	t.Helper()
 	ctx := context.Background()
-	ca := pki.NewTestCA(t)
+	ca := pkitest.NewCA(t)
 	dir := t.TempDir()
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "cobalt.db"), nil)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/blob/blobtest"
 	"github.com/cobaltbatch/cobalt/internal/pki"
+	"github.com/cobaltbatch/cobalt/internal/pki/pkitest"
 	"github.com/cobaltbatch/cobalt/internal/store"
 	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
 	"github.com/cobaltbatch/cobalt/internal/testenv"
@@ -73,7 +74,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return newEnvOn(t, st, dir, pki.NewTestCA(t), opts...)
+	return newEnvOn(t, st, dir, pkitest.NewCA(t), opts...)
 }
 
 func newEnvOn(t testing.TB, st store.Store, dir string, ca *pki.CA, opts ...envOption) *env {

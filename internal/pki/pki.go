@@ -1,7 +1,3 @@
-// Package pki keeps an installation's local certificate authority and the
-// server certificate every Cobalt HTTPS listener presents (SANs 127.0.0.1, ::1
-// and localhost). Clients trust the CA through SSL_CERT_FILE (Go) or
-// NODE_EXTRA_CA_CERTS (Node).
 package pki
 
 import (
@@ -19,7 +15,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"testing"
 	"time"
 )
 
@@ -61,16 +56,6 @@ func LoadOrCreate(dir string) (*CA, error) {
 	ca.pool = x509.NewCertPool()
 	ca.pool.AddCert(ca.cert)
 	return ca, nil
-}
-
-// NewTestCA returns a CA in a temporary directory removed when the test ends.
-func NewTestCA(t testing.TB) *CA {
-	t.Helper()
-	ca, err := LoadOrCreate(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ca
 }
 
 func (ca *CA) path(name string) string { return filepath.Join(ca.dir, name) }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/cobaltbatch/cobalt/internal/store"
+	"github.com/cobaltbatch/cobalt/internal/testenv"
 	_ "modernc.org/sqlite" // the "sqlite" driver, to read the database as it is on disk
 )
 
@@ -90,9 +91,8 @@ func TestAccountKeysSealedInTheDatabase(t *testing.T) {
 // put node directories where the link leads.
 func TestNodeDirNotHijacked(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("node directories leave the data directory only when Cobalt runs as root")
-	}
+	// Node directories leave the data directory only when Cobalt runs as root.
+	testenv.Require(t, testenv.Root)
 	dir := filepath.Join(t.TempDir(), "data")
 	s, err := Start(t.Context(), Options{DataDir: dir, Isolation: "process"})
 	if err != nil {

@@ -364,6 +364,16 @@ func (s *Server) Store() store.Store { return s.store }
 // CA returns the installation's certificate authority.
 func (s *Server) CA() *pki.CA { return s.ca }
 
+// OutsideNodeDir returns the node directory the server keeps outside its
+// data directory (under the system's temporary directory, when the data
+// directory is private and tasks run as other users), or "" when node
+// directories live in the data directory.
+func (s *Server) OutsideNodeDir() string { return s.tmpNodeDir }
+
+// Login returns the installation's login service (service principals and
+// the tokens it issues), for tests and tools in this process.
+func (s *Server) Login() *login.Service { return s.login }
+
 // Done is closed when the server has stopped.
 func (s *Server) Done() <-chan struct{} { return s.done }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/login"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/pki"
+	"github.com/cobaltbatch/cobalt/internal/pki/pkitest"
 	"github.com/cobaltbatch/cobalt/internal/rbac"
 	"github.com/cobaltbatch/cobalt/internal/store"
 	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
@@ -67,7 +68,7 @@ func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	e := &env{t: t, ca: pki.NewTestCA(t), account: "acct1", nodeRoot: t.TempDir()}
+	e := &env{t: t, ca: pkitest.NewCA(t), account: "acct1", nodeRoot: t.TempDir()}
 	e.client = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: e.ca.ClientTLSConfig()}}
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "cobalt.db"), nil)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/store/postgres"
 	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
 	"github.com/cobaltbatch/cobalt/internal/store/sqlstore"
+	"github.com/cobaltbatch/cobalt/internal/testenv"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to create schemas
 )
 
@@ -41,18 +41,16 @@ func SQLite(t *testing.T) Factory {
 	}
 }
 
-// PostgresURL returns TEST_POSTGRES_URL, skipping the test when it is unset.
+// PostgresURL returns TEST_POSTGRES_URL. When it is unset the test skips, or
+// fails under CI=true (testenv.PostgresURL).
 func PostgresURL(t testing.TB) string {
-	u := os.Getenv("TEST_POSTGRES_URL")
-	if u == "" {
-		t.Skip("TEST_POSTGRES_URL is not set; skipping the PostgreSQL backend")
-	}
-	return u
+	t.Helper()
+	return testenv.PostgresURL(t)
 }
 
 // Postgres returns a Factory of PostgreSQL stores, each in a schema of its own
 // on the database at TEST_POSTGRES_URL, dropped when the test ends, each with
-// a sealer. It skips when TEST_POSTGRES_URL is unset.
+// a sealer. It skips when TEST_POSTGRES_URL is unset (fails under CI=true).
 func Postgres(t *testing.T) Factory {
 	base := PostgresURL(t)
 	return func(t *testing.T) store.Store {
