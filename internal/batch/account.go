@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
@@ -71,7 +72,7 @@ func DecodeAccount(body []byte) (*Account, error) {
 
 // AccountNotFound is the error for an unknown account name.
 func accountNotFound(name string) error {
-	return cobalt.Errorf(cobalt.ENotFound, "The Batch account '%s' does not exist.", name).WithReason("AccountNotFound")
+	return cobalt.Errorf(cobalt.ENotFound, "The Batch account '%s' does not exist.", name).WithReason(errwire.ReasonAccountNotFound)
 }
 
 // AccountGet returns the Batch account with the given name (case-insensitive),

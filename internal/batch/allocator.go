@@ -11,17 +11,9 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/store"
-)
-
-// Resize error codes.
-const (
-	// ErrQuotaReached is the resize error when the installation's node
-	// capacity (Config.MaxNodes) is exhausted, in the spirit of Batch's core quota errors.
-	ErrQuotaReached = "AccountCoreQuotaReached"
-	// ErrAllocationTimedOut is the resize error when a resize outlasts its resizeTimeout.
-	ErrAllocationTimedOut = "AllocationTimedout"
 )
 
 var errLeaseHeld = errors.New("allocator lease held by another replica")
@@ -180,7 +172,7 @@ func (s *Service) reconcilePool(ctx context.Context, owner, accountKey, poolID s
 	switch p.AllocationState {
 	case AllocResizing:
 		if now.Sub(p.Resize.StartTime) > p.Resize.ResizeTimeout {
-			resizeErr = &ResizeError{Code: ErrAllocationTimedOut, Message: "The resize did not complete within the resize timeout."}
+			resizeErr = &ResizeError{Code: errwire.CodeAllocationTimedOut, Message: "The resize did not complete within the resize timeout."}
 			break
 		}
 		for _, kind := range []struct {
@@ -194,7 +186,7 @@ func (s *Service) reconcilePool(ctx context.Context, owner, accountKey, poolID s
 				room := s.cfg.MaxNodes - *total
 				if need > room {
 					need = max(room, 0)
-					resizeErr = &ResizeError{Code: ErrQuotaReached, Message: fmt.Sprintf(
+					resizeErr = &ResizeError{Code: errwire.CodeAccountCoreQuotaReached, Message: fmt.Sprintf(
 						"The node capacity of this Cobalt installation (%d nodes) has been reached; the pool could not be resized to its target.", s.cfg.MaxNodes),
 						Values: []NameValue{{Name: "MaxNodes", Value: fmt.Sprint(s.cfg.MaxNodes)}}}
 				}
@@ -336,7 +328,7 @@ func (s *Service) allocateNodes(ctx context.Context, p *Pool, dedicated bool, k 
 					s.log.Warn("start node failed", "node", l.NodeID, "err", err)
 					_, _ = s.updateNode(context.WithoutCancel(ctx), l.NodeID, func(n *Node, _ *store.NodeRecord) error {
 						n.State, n.StateTransitionTime = NodeUnusable, s.now()
-						n.Errors = append(n.Errors, ResizeError{Code: "NodeStartFailed", Message: "The node provider could not start the node."})
+						n.Errors = append(n.Errors, ResizeError{Code: errwire.CodeNodeStartFailed, Message: "The node provider could not start the node."})
 						return nil
 					})
 				}
@@ -514,7 +506,7 @@ func (s *Service) expireNodes(ctx context.Context) error {
 				x.State = NodeUnusable
 			}
 			x.StateTransitionTime = now
-			x.Errors = append(x.Errors, ResizeError{Code: "NodeHeartbeatLost", Message: "The node stopped reporting to the control plane."})
+			x.Errors = append(x.Errors, ResizeError{Code: errwire.CodeNodeHeartbeatLost, Message: "The node stopped reporting to the control plane."})
 			rec.LeaseExpiry = time.Time{}
 			return nil
 		})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/store"
 	"github.com/cobaltbatch/cobalt/internal/store/storetest"
@@ -101,7 +102,7 @@ func TestAllocatorCapacityLimit(t *testing.T) {
 	e.settle("p1")
 	e.put("p2", armPool(3))
 	p := e.settle("p2")
-	if p.CurrentDedicatedNodes != 1 || len(p.Resize.Errors) != 1 || p.Resize.Errors[0].Code != ErrQuotaReached {
+	if p.CurrentDedicatedNodes != 1 || len(p.Resize.Errors) != 1 || p.Resize.Errors[0].Code != errwire.CodeAccountCoreQuotaReached {
 		t.Fatalf("p2 = current %d, errors %+v", p.CurrentDedicatedNodes, p.Resize.Errors)
 	}
 	// The error is shown on both renderings while steady.
@@ -142,7 +143,7 @@ func TestAllocatorResizeTimeoutAndStop(t *testing.T) {
 	}
 	e.advance(6 * time.Minute)
 	p = e.settle("p1")
-	if len(p.Resize.Errors) != 1 || p.Resize.Errors[0].Code != ErrAllocationTimedOut {
+	if len(p.Resize.Errors) != 1 || p.Resize.Errors[0].Code != errwire.CodeAllocationTimedOut {
 		t.Fatalf("errors = %+v", p.Resize.Errors)
 	}
 	// Resizing a resizing pool is a conflict.

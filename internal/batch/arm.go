@@ -2,6 +2,7 @@ package batch
 
 import (
 	"encoding/json"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"strings"
 )
 
@@ -64,7 +65,7 @@ func DecodeARMPool(body []byte) (*Spec, error) {
 		}
 		if d.raw("cloudServiceConfiguration") != nil {
 			return nil, invalidValue("properties.deploymentConfiguration.cloudServiceConfiguration",
-				"cloudServiceConfiguration is retired and is not supported; use properties.deploymentConfiguration.virtualMachineConfiguration instead.").WithReason(ReasonUnsupportedProperty)
+				"cloudServiceConfiguration is retired and is not supported; use properties.deploymentConfiguration.virtualMachineConfiguration instead.").WithReason(errwire.ReasonUnsupportedProperty)
 		}
 		if vr := d.raw("virtualMachineConfiguration"); vr != nil {
 			vc, err := decodeVMConfig(vr, "properties.deploymentConfiguration.virtualMachineConfiguration", false)

@@ -10,6 +10,7 @@ import (
 	"unicode"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 )
 
 // AutoScaleRun is the result of the last evaluation of a pool's autoscale formula.
@@ -19,12 +20,6 @@ type AutoScaleRun struct {
 	Results string       `json:"results,omitempty"`
 	Error   *ResizeError `json:"error,omitempty"`
 }
-
-// Autoscale formula error codes.
-const (
-	ErrFormulaSyntax     = "AutoScalingFormulaSyntaxError"
-	ErrFormulaEvaluation = "AutoScalingFormulaEvaluationError"
-)
 
 // FormulaInputs are the service-defined variables a formula may read.
 type FormulaInputs struct {
@@ -57,7 +52,7 @@ func EvaluateFormula(formula string, in FormulaInputs) (FormulaResult, error) {
 	}
 	res := FormulaResult{NodeDeallocationOption: DeallocRequeue}
 	if len(formula) > 8192 {
-		return res, formulaErr(ErrFormulaSyntax, "The formula is longer than 8192 characters.")
+		return res, formulaErr(errwire.CodeAutoScalingFormulaSyntaxError, "The formula is longer than 8192 characters.")
 	}
 	for _, stmt := range strings.FieldsFunc(formula, func(r rune) bool { return r == ';' || r == '\n' }) {
 		stmt = strings.TrimSpace(stmt)
@@ -67,12 +62,12 @@ func EvaluateFormula(formula string, in FormulaInputs) (FormulaResult, error) {
 		name, expr, ok := strings.Cut(stmt, "=")
 		name = strings.TrimSpace(name)
 		if !ok || !isIdent(name) || strings.HasPrefix(expr, "=") {
-			return res, formulaErr(ErrFormulaSyntax, fmt.Sprintf("The statement '%s' is not an assignment.", trunc(stmt)))
+			return res, formulaErr(errwire.CodeAutoScalingFormulaSyntaxError, fmt.Sprintf("The statement '%s' is not an assignment.", trunc(stmt)))
 		}
 		if strings.EqualFold(name, "$NodeDeallocationOption") {
 			v := strings.TrimSpace(expr)
 			if !knownEnum("nodeDeallocationOption", v) {
-				return res, formulaErr(ErrFormulaEvaluation, fmt.Sprintf("'%s' is not a node deallocation option.", trunc(v)))
+				return res, formulaErr(errwire.CodeAutoScalingFormulaEvaluationError, fmt.Sprintf("'%s' is not a node deallocation option.", trunc(v)))
 			}
 			res.NodeDeallocationOption = toDP("nodeDeallocationOption", v)
 			continue
@@ -143,7 +138,7 @@ func (p *parser) parse() (float64, error) {
 }
 
 func (p *parser) syntax() error {
-	return formulaErr(ErrFormulaSyntax, fmt.Sprintf("Unexpected input at position %d of '%s'.", p.pos, trunc(strings.TrimSpace(p.src))))
+	return formulaErr(errwire.CodeAutoScalingFormulaSyntaxError, fmt.Sprintf("Unexpected input at position %d of '%s'.", p.pos, trunc(strings.TrimSpace(p.src))))
 }
 
 func (p *parser) skip() {
@@ -172,7 +167,7 @@ func (p *parser) ternary() (float64, error) {
 	p.depth++
 	defer func() { p.depth-- }()
 	if p.depth > 100 {
-		return 0, formulaErr(ErrFormulaSyntax, "The formula nests too deeply.")
+		return 0, formulaErr(errwire.CodeAutoScalingFormulaSyntaxError, "The formula nests too deeply.")
 	}
 	c, err := p.or()
 	if err != nil {
@@ -282,7 +277,7 @@ func (p *parser) product() (float64, error) {
 		case p.eat("/"):
 			if r, err = p.unary(); err == nil {
 				if r == 0 {
-					return 0, formulaErr(ErrFormulaEvaluation, "Division by zero.")
+					return 0, formulaErr(errwire.CodeAutoScalingFormulaEvaluationError, "Division by zero.")
 				}
 				l /= r
 			}
@@ -358,9 +353,9 @@ func (p *parser) primary() (float64, error) {
 	v, ok := p.vars[strings.ToLower(name)]
 	if !ok {
 		if strings.Contains(name, ".") || strings.HasPrefix(name, "$") {
-			return 0, formulaErr(ErrFormulaEvaluation, fmt.Sprintf("The variable '%s' is not supported by Cobalt's autoscale evaluator.", trunc(name)))
+			return 0, formulaErr(errwire.CodeAutoScalingFormulaEvaluationError, fmt.Sprintf("The variable '%s' is not supported by Cobalt's autoscale evaluator.", trunc(name)))
 		}
-		return 0, formulaErr(ErrFormulaEvaluation, fmt.Sprintf("The variable '%s' is not defined.", trunc(name)))
+		return 0, formulaErr(errwire.CodeAutoScalingFormulaEvaluationError, fmt.Sprintf("The variable '%s' is not defined.", trunc(name)))
 	}
 	return v, nil
 }
@@ -368,14 +363,14 @@ func (p *parser) primary() (float64, error) {
 func call(name string, args []float64) (float64, error) {
 	need := func(n int) error {
 		if len(args) != n {
-			return formulaErr(ErrFormulaEvaluation, fmt.Sprintf("%s() takes %d argument(s).", name, n))
+			return formulaErr(errwire.CodeAutoScalingFormulaEvaluationError, fmt.Sprintf("%s() takes %d argument(s).", name, n))
 		}
 		return nil
 	}
 	switch strings.ToLower(name) {
 	case "min", "max", "avg", "sum":
 		if len(args) == 0 {
-			return 0, formulaErr(ErrFormulaEvaluation, name+"() needs arguments.")
+			return 0, formulaErr(errwire.CodeAutoScalingFormulaEvaluationError, name+"() needs arguments.")
 		}
 		out := args[0]
 		total := 0.0
@@ -400,7 +395,7 @@ func call(name string, args []float64) (float64, error) {
 		}
 		return map[string]func(float64) float64{"floor": math.Floor, "ceil": math.Ceil, "round": math.Round, "abs": math.Abs}[strings.ToLower(name)](args[0]), nil
 	}
-	return 0, formulaErr(ErrFormulaEvaluation, fmt.Sprintf("The function '%s' is not supported by Cobalt's autoscale evaluator.", trunc(name)))
+	return 0, formulaErr(errwire.CodeAutoScalingFormulaEvaluationError, fmt.Sprintf("The function '%s' is not supported by Cobalt's autoscale evaluator.", trunc(name)))
 }
 
 // evaluateAutoScale runs the pool's formula now, records the run, and on
@@ -461,7 +456,7 @@ func (s *Service) PoolEnableAutoScale(ctx context.Context, accountKey, poolID, f
 			return missing("autoScaleFormula")
 		}
 		if p.AllocationState != AllocSteady && !p.EnableAutoScale {
-			return cobalt.Errorf(cobalt.EConflict, "The pool is resizing; enable autoscale when it is steady.").WithReason("PoolNotSteady")
+			return cobalt.Errorf(cobalt.EConflict, "The pool is resizing; enable autoscale when it is steady.").WithReason(errwire.ReasonPoolNotSteady)
 		}
 		p.EnableAutoScale = true
 		if formula != "" {
@@ -494,7 +489,7 @@ func (s *Service) PoolEvaluateAutoScale(ctx context.Context, accountKey, poolID,
 		return nil, err
 	}
 	if !p.EnableAutoScale {
-		return nil, cobalt.Errorf(cobalt.EConflict, "Autoscale is not enabled on the pool.").WithReason("AutoScalingNotEnabled")
+		return nil, cobalt.Errorf(cobalt.EConflict, "Autoscale is not enabled on the pool.").WithReason(errwire.ReasonAutoScalingNotEnabled)
 	}
 	res, err := EvaluateFormula(formula, FormulaInputs{CurrentDedicatedNodes: p.CurrentDedicatedNodes,
 		CurrentLowPriorityNodes: p.CurrentLowPriorityNodes, TargetDedicatedNodes: p.TargetDedicatedNodes, TargetLowPriorityNodes: p.TargetLowPriorityNodes})

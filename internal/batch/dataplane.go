@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"sort"
 	"strings"
 )
@@ -34,10 +35,10 @@ func DecodeDataPlanePool(body []byte, mode DPMode) (*Spec, error) {
 	p := &s.Pool
 	if o.has("identity") {
 		return nil, invalidValue("identity", "A pool's user-assigned identities can only be set through the management plane "+
-			"(Microsoft.Batch/batchAccounts/pools); the data-plane pool add and update operations do not accept 'identity'.").WithReason(ReasonUnsupportedProperty)
+			"(Microsoft.Batch/batchAccounts/pools); the data-plane pool add and update operations do not accept 'identity'.").WithReason(errwire.ReasonUnsupportedProperty)
 	}
 	if o.has("cloudServiceConfiguration") {
-		return nil, invalidValue("cloudServiceConfiguration", "cloudServiceConfiguration is retired and is not supported; use virtualMachineConfiguration instead.").WithReason(ReasonUnsupportedProperty)
+		return nil, invalidValue("cloudServiceConfiguration", "cloudServiceConfiguration is retired and is not supported; use virtualMachineConfiguration instead.").WithReason(errwire.ReasonUnsupportedProperty)
 	}
 	if mode == DPAdd {
 		if ok, err := o.get("id", &p.ID); err != nil {

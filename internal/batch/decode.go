@@ -7,28 +7,20 @@ import (
 	"strings"
 
 	"github.com/cobaltbatch/cobalt"
-)
-
-// Error reasons used by validation (the Batch service's codes, which the
-// Microsoft.Batch resource provider passes through).
-const (
-	ReasonInvalidRequestBody      = "InvalidRequestBody"
-	ReasonMissingRequiredProperty = "MissingRequiredProperty"
-	ReasonInvalidPropertyValue    = "InvalidPropertyValue"
-	ReasonUnsupportedProperty     = "UnsupportedProperty"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 )
 
 func invalidValue(target, format string, args ...any) *cobalt.Error {
-	return cobalt.Errorf(cobalt.EInvalid, format, args...).WithReason(ReasonInvalidPropertyValue).WithTarget(target)
+	return cobalt.Errorf(cobalt.EInvalid, format, args...).WithReason(errwire.ReasonInvalidPropertyValue).WithTarget(target)
 }
 
 func missing(target string) *cobalt.Error {
 	return cobalt.Errorf(cobalt.EInvalid, "The property '%s' is required but was not specified.", target).
-		WithReason(ReasonMissingRequiredProperty).WithTarget(target)
+		WithReason(errwire.ReasonMissingRequiredProperty).WithTarget(target)
 }
 
 func badBody(target, format string, args ...any) *cobalt.Error {
-	return cobalt.Errorf(cobalt.EInvalid, format, args...).WithReason(ReasonInvalidRequestBody).WithTarget(target)
+	return cobalt.Errorf(cobalt.EInvalid, format, args...).WithReason(errwire.ReasonInvalidRequestBody).WithTarget(target)
 }
 
 // obj is a JSON object being decoded property by property, remembering which

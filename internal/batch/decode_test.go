@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 )
 
 func TestDurations(t *testing.T) {
@@ -131,21 +132,21 @@ func TestDataPlaneRules(t *testing.T) {
 		reason string
 		target string
 	}{
-		{"identity refused", func(m map[string]any) { m["identity"] = map[string]any{"type": "UserAssigned"} }, DPAdd, ReasonUnsupportedProperty, "identity"},
-		{"cloud service", func(m map[string]any) { m["cloudServiceConfiguration"] = map[string]any{"osFamily": "6"} }, DPAdd, ReasonUnsupportedProperty, "cloudServiceConfiguration"},
-		{"no id", func(m map[string]any) { delete(m, "id") }, DPAdd, ReasonMissingRequiredProperty, "id"},
-		{"no vm size", func(m map[string]any) { delete(m, "vmSize") }, DPAdd, ReasonMissingRequiredProperty, "vmSize"},
-		{"no agent sku", func(m map[string]any) { delete(m["virtualMachineConfiguration"].(map[string]any), "nodeAgentSKUId") }, DPAdd, ReasonMissingRequiredProperty, "virtualMachineConfiguration.nodeAgentSKUId"},
-		{"wrong type", func(m map[string]any) { m["targetDedicatedNodes"] = "two" }, DPAdd, ReasonInvalidRequestBody, "targetDedicatedNodes"},
-		{"bad duration", func(m map[string]any) { m["resizeTimeout"] = "15 minutes" }, DPAdd, ReasonInvalidPropertyValue, "resizeTimeout"},
-		{"start task without command", func(m map[string]any) { m["startTask"] = map[string]any{"waitForSuccess": true} }, DPAdd, ReasonMissingRequiredProperty, "startTask.commandLine"},
+		{"identity refused", func(m map[string]any) { m["identity"] = map[string]any{"type": "UserAssigned"} }, DPAdd, errwire.ReasonUnsupportedProperty, "identity"},
+		{"cloud service", func(m map[string]any) { m["cloudServiceConfiguration"] = map[string]any{"osFamily": "6"} }, DPAdd, errwire.ReasonUnsupportedProperty, "cloudServiceConfiguration"},
+		{"no id", func(m map[string]any) { delete(m, "id") }, DPAdd, errwire.ReasonMissingRequiredProperty, "id"},
+		{"no vm size", func(m map[string]any) { delete(m, "vmSize") }, DPAdd, errwire.ReasonMissingRequiredProperty, "vmSize"},
+		{"no agent sku", func(m map[string]any) { delete(m["virtualMachineConfiguration"].(map[string]any), "nodeAgentSKUId") }, DPAdd, errwire.ReasonMissingRequiredProperty, "virtualMachineConfiguration.nodeAgentSKUId"},
+		{"wrong type", func(m map[string]any) { m["targetDedicatedNodes"] = "two" }, DPAdd, errwire.ReasonInvalidRequestBody, "targetDedicatedNodes"},
+		{"bad duration", func(m map[string]any) { m["resizeTimeout"] = "15 minutes" }, DPAdd, errwire.ReasonInvalidPropertyValue, "resizeTimeout"},
+		{"start task without command", func(m map[string]any) { m["startTask"] = map[string]any{"waitForSuccess": true} }, DPAdd, errwire.ReasonMissingRequiredProperty, "startTask.commandLine"},
 		{"replace needs metadata", func(m map[string]any) {
 			for k := range m {
 				delete(m, k)
 			}
 			m["certificateReferences"], m["applicationPackageReferences"] = []any{}, []any{}
-		}, DPReplace, ReasonMissingRequiredProperty, "metadata"},
-		{"autoscale with targets", func(m map[string]any) { m["enableAutoScale"] = true; m["autoScaleFormula"] = "$TargetDedicatedNodes=1" }, DPAdd, ReasonInvalidPropertyValue, "targetDedicatedNodes"},
+		}, DPReplace, errwire.ReasonMissingRequiredProperty, "metadata"},
+		{"autoscale with targets", func(m map[string]any) { m["enableAutoScale"] = true; m["autoScaleFormula"] = "$TargetDedicatedNodes=1" }, DPAdd, errwire.ReasonInvalidPropertyValue, "targetDedicatedNodes"},
 	} {
 		_, err := DecodeDataPlanePool(dpPool(c.mut), c.mode)
 		r, tg := reasonTarget(err)

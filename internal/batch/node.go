@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
@@ -110,7 +111,7 @@ func newCredential(nodeID string) (string, []byte) {
 }
 
 func unauthorized() error {
-	return cobalt.Errorf(cobalt.EUnauthorized, "The node credential is not valid.").WithReason("Unauthorized")
+	return cobalt.Errorf(cobalt.EUnauthorized, "The node credential is not valid.").WithReason(errwire.ReasonUnauthorized)
 }
 
 // NodeAuthenticate returns the node a credential belongs to. The hash
@@ -196,7 +197,7 @@ var agentStates = map[string]bool{NodeStarting: true, NodeWaitingForStartTask: t
 // NodeHeartbeat records a node's report and returns its pending commands.
 func (s *Service) NodeHeartbeat(ctx context.Context, n *Node, req nodeproto.HeartbeatRequest) ([]string, error) {
 	if !agentStates[req.State] {
-		return nil, cobalt.Errorf(cobalt.EInvalid, "The node state '%s' cannot be reported by an agent.", trunc(req.State)).WithReason("InvalidRequest")
+		return nil, cobalt.Errorf(cobalt.EInvalid, "The node state '%s' cannot be reported by an agent.", trunc(req.State)).WithReason(errwire.ReasonInvalidRequest)
 	}
 	now := s.now()
 	var leave bool
@@ -273,7 +274,7 @@ func (s *Service) updateNode(ctx context.Context, nodeID string, fn func(n *Node
 }
 
 func nodeNotFound(id string) error {
-	return cobalt.Errorf(cobalt.ENotFound, "The specified compute node '%s' does not exist.", trunc(id)).WithReason("NodeNotFound")
+	return cobalt.Errorf(cobalt.ENotFound, "The specified compute node '%s' does not exist.", trunc(id)).WithReason(errwire.ReasonNodeNotFound)
 }
 
 // NodeList lists a pool's nodes.
@@ -315,7 +316,7 @@ func (s *Service) NodeReboot(ctx context.Context, accountKey, poolID, nodeID str
 	}
 	_, err := s.updateNode(ctx, nodeID, func(n *Node, _ *store.NodeRecord) error {
 		if n.State == NodeLeavingPool {
-			return cobalt.Errorf(cobalt.EConflict, "The node is leaving the pool.").WithReason("OperationInvalidForCurrentState")
+			return cobalt.Errorf(cobalt.EConflict, "The node is leaving the pool.").WithReason(errwire.ReasonOperationInvalidForCurrentState)
 		}
 		n.State, n.StateTransitionTime = NodeRebooting, s.now()
 		n.Commands = append(removeCmd(n.Commands, "reboot"), "reboot")
@@ -350,7 +351,7 @@ func (s *Service) NodeRemove(ctx context.Context, accountKey, poolID string, nod
 			return poolBeingDeleted(poolID)
 		}
 		if p.AllocationState != AllocSteady {
-			return cobalt.Errorf(cobalt.EConflict, "Nodes can only be removed from a pool whose allocation state is steady.").WithReason("PoolNotSteady")
+			return cobalt.Errorf(cobalt.EConflict, "Nodes can only be removed from a pool whose allocation state is steady.").WithReason(errwire.ReasonPoolNotSteady)
 		}
 		for _, n := range nodes {
 			if n.IsDedicated && p.TargetDedicatedNodes > 0 {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
@@ -98,7 +99,7 @@ func (s *Service) RecoverNodes(ctx context.Context) (int, error) {
 				return started, errors.Join(append(errs, ctx.Err())...)
 			}
 			s.log.Warn("recover node failed; declaring it lost", "node", n.ID, "pool", n.PoolID, "err", err)
-			if err := s.nodeLost(ctx, n, "NodeRecoveryFailed", "The node could not be restarted after the control plane restarted."); err != nil {
+			if err := s.nodeLost(ctx, n, errwire.CodeNodeRecoveryFailed, "The node could not be restarted after the control plane restarted."); err != nil {
 				errs = append(errs, err)
 			}
 			continue

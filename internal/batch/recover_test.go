@@ -3,6 +3,7 @@ package batch
 import (
 	"context"
 	"errors"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"os"
 	"path/filepath"
 	"slices"
@@ -113,7 +114,7 @@ func testRecoverNodes(t *testing.T, st store.Store) {
 	if n := get(ok.ID); n.State != NodeRebooting || len(n.RunningLeases) != 0 || len(n.Errors) != 0 {
 		t.Fatalf("recovered node: state %s, leases %v, errors %+v; want rebooting without leases or errors", n.State, n.RunningLeases, n.Errors)
 	}
-	if n := get(gone.ID); n.State != NodeUnusable || len(n.Errors) == 0 || n.Errors[0].Code != "NodeRecoveryFailed" {
+	if n := get(gone.ID); n.State != NodeUnusable || len(n.Errors) == 0 || n.Errors[0].Code != errwire.CodeNodeRecoveryFailed {
 		t.Fatalf("unrecoverable node: state %s, errors %+v", n.State, n.Errors)
 	}
 	if !slices.Contains(lost.lostIDs(), gone.ID) || slices.Contains(lost.lostIDs(), ok.ID) || slices.Contains(lost.lostIDs(), other.ID) {

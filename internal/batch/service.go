@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
@@ -127,11 +128,11 @@ func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
 // PoolNotFound is the error for a missing pool.
 func poolNotFound(id string) error {
-	return cobalt.Errorf(cobalt.ENotFound, "The specified pool '%s' does not exist.", trunc(id)).WithReason("PoolNotFound")
+	return cobalt.Errorf(cobalt.ENotFound, "The specified pool '%s' does not exist.", trunc(id)).WithReason(errwire.ReasonPoolNotFound)
 }
 
 func poolBeingDeleted(id string) error {
-	return cobalt.Errorf(cobalt.EConflict, "The specified pool '%s' has been marked for deletion and is being reclaimed.", trunc(id)).WithReason("PoolBeingDeleted")
+	return cobalt.Errorf(cobalt.EConflict, "The specified pool '%s' has been marked for deletion and is being reclaimed.", trunc(id)).WithReason(errwire.ReasonPoolBeingDeleted)
 }
 
 // ETagOf formats a pool version as an ETag (W/"0x<HEX>").
@@ -189,7 +190,7 @@ func (s *Service) updatePool(ctx context.Context, accountKey, poolID string, fn 
 
 // conditionNotMet is the 412 of a failed If-Match / If-None-Match.
 func conditionNotMet() error {
-	return cobalt.Errorf(cobalt.EPreconditionFailed, "The condition specified using HTTP conditional header(s) is not met.").WithReason("ConditionNotMet")
+	return cobalt.Errorf(cobalt.EPreconditionFailed, "The condition specified using HTTP conditional header(s) is not met.").WithReason(errwire.ReasonConditionNotMet)
 }
 
 // matchETag evaluates an If-Match value against a pool's ETag ("" = no condition).
@@ -298,7 +299,7 @@ func (s *Service) modifyPool(ctx context.Context, acct *Account, poolID string, 
 		}
 		if spec.ResizeRequested && (oldTargets != [2]int{p.TargetDedicatedNodes, p.TargetLowPriorityNodes} || p.AllocationState != AllocSteady) {
 			if p.AllocationState == AllocStopping {
-				return cobalt.Errorf(cobalt.EConflict, "The pool is stopping a resize; try again when its allocation state is steady.").WithReason("PoolStopping")
+				return cobalt.Errorf(cobalt.EConflict, "The pool is stopping a resize; try again when its allocation state is steady.").WithReason(errwire.ReasonPoolStopping)
 			}
 			s.startResize(p, now)
 		}
@@ -334,7 +335,7 @@ func (s *Service) createPool(ctx context.Context, acct *Account, p *Pool) (*Pool
 	}
 	rec, err := s.cfg.Store.PoolCreate(ctx, r)
 	if cobalt.IsCode(err, cobalt.EConflict) {
-		return nil, cobalt.Errorf(cobalt.EConflict, "The specified pool already exists.").WithReason("PoolExists")
+		return nil, cobalt.Errorf(cobalt.EConflict, "The specified pool already exists.").WithReason(errwire.ReasonPoolExists)
 	}
 	if err != nil {
 		return nil, err
@@ -436,9 +437,9 @@ func (s *Service) PoolResize(ctx context.Context, accountKey, poolID string, r R
 		case p.State == PoolDeleting:
 			return poolBeingDeleted(poolID)
 		case p.EnableAutoScale:
-			return cobalt.Errorf(cobalt.EConflict, "The pool is autoscaled; disable autoscale before resizing it.").WithReason("AutoScalingEnabled")
+			return cobalt.Errorf(cobalt.EConflict, "The pool is autoscaled; disable autoscale before resizing it.").WithReason(errwire.ReasonAutoScalingEnabled)
 		case p.AllocationState != AllocSteady:
-			return cobalt.Errorf(cobalt.EConflict, "The pool is already resizing; stop the resize or wait until it is steady.").WithReason("PoolNotSteady")
+			return cobalt.Errorf(cobalt.EConflict, "The pool is already resizing; stop the resize or wait until it is steady.").WithReason(errwire.ReasonPoolNotSteady)
 		}
 		if r.TargetDedicatedNodes != nil {
 			p.TargetDedicatedNodes = int(*r.TargetDedicatedNodes)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	cobalt "github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 )
 
 // API versions.
@@ -184,7 +185,7 @@ func toAPIError(err error) *apiError {
 	if code == "" {
 		code = codeInternal
 	}
-	status := class.HTTPStatus()
+	status := errwire.HTTPStatus(class)
 	if s, ok := reasonStatus[code]; ok {
 		status = s
 	}

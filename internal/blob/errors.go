@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 )
 
 // Blob error codes (the x-ms-error-code values) used by this service.
@@ -119,7 +120,7 @@ func describe(err error) (status int, code, msg string) {
 			code = codeInternal
 		}
 	}
-	status = e.Code.HTTPStatus()
+	status = errwire.HTTPStatus(e.Code)
 	if s, ok := statusOverride[code]; ok {
 		status = s
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/batch"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 )
 
@@ -131,7 +132,7 @@ func writeErr(w http.ResponseWriter, err error) {
 		code = string(cobalt.ErrorCode(err))
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(cobalt.ErrorCode(err).HTTPStatus())
+	w.WriteHeader(errwire.StatusOf(err))
 	_ = json.NewEncoder(w).Encode(nodeproto.Error{Code: code, Message: cobalt.ErrorMessage(err)})
 }
 
