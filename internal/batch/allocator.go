@@ -432,11 +432,11 @@ func (s *Service) deallocate(ctx context.Context, n *Node, option string) error 
 	return s.removeNode(ctx, n, busy)
 }
 
-// removeNode stops a node and deletes its record; lost tells the dispatcher
-// to requeue the node's tasks first.
+// removeNode stops a node and deletes its record; lost (or a node that may
+// run tasks) publishes NodeLost first, so that its tasks are requeued.
 func (s *Service) removeNode(ctx context.Context, n *Node, lost bool) error {
-	if (lost || n.State == NodeRunning || len(n.RunningLeases) > 0) && s.cfg.Dispatcher != nil {
-		if err := s.cfg.Dispatcher.NodeLost(ctx, n.Ref()); err != nil {
+	if lost || n.State == NodeRunning || len(n.RunningLeases) > 0 {
+		if err := s.publishNodeLost(ctx, n.Ref()); err != nil {
 			return fmt.Errorf("requeue tasks of node %s: %w", n.ID, err)
 		}
 	}
@@ -517,10 +517,8 @@ func (s *Service) expireNodes(ctx context.Context) error {
 			return err
 		}
 		s.log.Warn("node lost", "node", n.ID, "pool", n.PoolID)
-		if s.cfg.Dispatcher != nil {
-			if err := s.cfg.Dispatcher.NodeLost(ctx, n.Ref()); err != nil {
-				s.log.Warn("requeue tasks of lost node failed", "node", n.ID, "err", err)
-			}
+		if err := s.publishNodeLost(ctx, n.Ref()); err != nil {
+			s.log.Warn("requeue tasks of lost node failed", "node", n.ID, "err", err)
 		}
 		if n.State == NodeOffline {
 			_ = s.removeNode(ctx, n, false)

@@ -160,7 +160,8 @@ func ptr32(i int32) *int32 { return &i }
 func TestAllocatorTaskCompletionAndLostNodes(t *testing.T) {
 	t.Parallel()
 	lost := &lostRecorder{}
-	e := newEnv(t, func(c *Config) { c.Dispatcher = lost; c.HeartbeatTimeout = 30 * time.Second })
+	e := newEnv(t, func(c *Config) { c.HeartbeatTimeout = 30 * time.Second })
+	e.svc.SubscribeNodeLost(lost.NodeLost)
 	e.put("p1", armPool(2))
 	e.settle("p1")
 	ns := e.nodes_("p1")

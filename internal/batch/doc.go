@@ -14,8 +14,8 @@
 // Node deallocation (shrinking a pool): idle nodes (and nodes not yet
 // started) are removed first. When more must go, running nodes are marked
 // "leavingpool": with "requeue" and "terminate" (the default is requeue) they
-// are removed at once and the TaskDispatcher is told the node was lost, so
-// that it requeues the node's tasks; with "taskcompletion" and
+// are removed at once and the node is published as lost (see
+// Service.SubscribeNodeLost), so that the jobs service requeues its tasks; with "taskcompletion" and
 // "retaineddata" they leave the pool when they next report idle.
 //
 // Restarts: when the control plane's process restarts (gracefully or after

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
-	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/store"
 	"github.com/cobaltbatch/cobalt/internal/store/storetest"
 )
@@ -87,17 +86,11 @@ func (r *recorder) counts() (int, int) {
 	return len(r.started), len(r.stopped)
 }
 
-// lostRecorder is a TaskDispatcher that records lost nodes and has no work.
+// lostRecorder subscribes to lost nodes and records them.
 type lostRecorder struct {
 	mu   sync.Mutex
-	lost []NodeRef
+	lost []cobalt.NodeRef
 }
-
-func (l *lostRecorder) Lease(context.Context, NodeRef, int, time.Duration) ([]nodeproto.TaskLease, error) {
-	return nil, nil
-}
-
-func (l *lostRecorder) Report(context.Context, NodeRef, nodeproto.ReportRequest) error { return nil }
 
 func (l *lostRecorder) lostIDs() []string {
 	l.mu.Lock()
@@ -109,7 +102,7 @@ func (l *lostRecorder) lostIDs() []string {
 	return out
 }
 
-func (l *lostRecorder) NodeLost(_ context.Context, n NodeRef) error {
+func (l *lostRecorder) NodeLost(_ context.Context, n cobalt.NodeRef) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.lost = append(l.lost, n)

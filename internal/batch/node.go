@@ -98,8 +98,10 @@ func encodeNodeBody(n *Node, r *store.NodeRecord) error {
 	return nil
 }
 
-// Ref returns the node's reference for a TaskDispatcher (AccountID is the lower-case account ID).
-func (n *Node) Ref() NodeRef { return NodeRef{AccountID: n.AccountKey, PoolID: n.PoolID, NodeID: n.ID} }
+// Ref returns the node's reference (AccountID is the lower-case account ID).
+func (n *Node) Ref() cobalt.NodeRef {
+	return cobalt.NodeRef{AccountID: n.AccountKey, PoolID: n.PoolID, NodeID: n.ID}
+}
 
 // newCredential returns a node credential "<nodeID>.<secret>" and the hash stored for it.
 func newCredential(nodeID string) (string, []byte) {

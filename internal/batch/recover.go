@@ -129,10 +129,8 @@ func (s *Service) nodeLost(ctx context.Context, n *Node, code, message string) e
 	if err != nil {
 		return fmt.Errorf("declare node %s lost: %w", n.ID, err)
 	}
-	if s.cfg.Dispatcher != nil {
-		if err := s.cfg.Dispatcher.NodeLost(ctx, out.Ref()); err != nil {
-			return fmt.Errorf("requeue tasks of node %s: %w", n.ID, err)
-		}
+	if err := s.publishNodeLost(ctx, out.Ref()); err != nil {
+		return fmt.Errorf("requeue tasks of node %s: %w", n.ID, err)
 	}
 	return nil
 }

@@ -63,7 +63,8 @@ func TestRecoverNodesPostgres(t *testing.T) {
 func testRecoverNodes(t *testing.T, st store.Store) {
 	root := t.TempDir()
 	lost := &lostRecorder{}
-	e := newEnvOn(t, st, func(c *Config) { c.NodeRootDir = root; c.Dispatcher = lost })
+	e := newEnvOn(t, st, func(c *Config) { c.NodeRootDir = root })
+	e.svc.SubscribeNodeLost(lost.NodeLost)
 	e.put("p", armPool(4, uami1))
 	e.settle("p")
 	nodes := e.nodes_("p")
@@ -89,10 +90,11 @@ func testRecoverNodes(t *testing.T, st store.Store) {
 	// The process ended; it restarts ten minutes later.
 	e.advance(10 * time.Minute)
 	prov := &restarter{creds: map[string]bool{ok.ID: true, other.ID: true}, elsewhere: map[string]bool{other.ID: true}}
-	svc, err := New(Config{Store: e.st, Now: e.clock, Nodes: prov, Dispatcher: lost, Identities: e.dir, NodeRootDir: root})
+	svc, err := New(Config{Store: e.st, Now: e.clock, Nodes: prov, Identities: e.dir, NodeRootDir: root})
 	if err != nil {
 		t.Fatal(err)
 	}
+	svc.SubscribeNodeLost(lost.NodeLost)
 	started, err := svc.RecoverNodes(ctx)
 	if err != nil || started != 1 {
 		t.Fatalf("RecoverNodes = %d, %v; want 1 node started", started, err)

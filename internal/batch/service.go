@@ -9,11 +9,11 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/errwire"
-	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
@@ -36,19 +36,6 @@ type NodeProvider interface {
 	StopNode(ctx context.Context, nodeID string) error
 }
 
-// NodeRef names a node: AccountID is the Batch account's ARM ID.
-type NodeRef struct {
-	AccountID, PoolID, NodeID string
-}
-
-// TaskDispatcher serves task leases and reports to nodes and is told about
-// lost nodes (the jobs service implements it).
-type TaskDispatcher interface {
-	Lease(ctx context.Context, node NodeRef, freeSlots int, wait time.Duration) ([]nodeproto.TaskLease, error)
-	Report(ctx context.Context, node NodeRef, r nodeproto.ReportRequest) error
-	NodeLost(ctx context.Context, node NodeRef) error
-}
-
 // Config configures the pool service.
 type Config struct {
 	Store  store.Store
@@ -56,8 +43,6 @@ type Config struct {
 	Now    func() time.Time
 	// Nodes starts and stops nodes; nil means nodes are created but never started.
 	Nodes NodeProvider
-	// Dispatcher is told about lost nodes; may be nil.
-	Dispatcher TaskDispatcher
 	// Identities resolves user-assigned identities; needed for pool identities.
 	Identities IdentityLookup
 	// MaxNodes is the installation's node capacity (default 64).
@@ -88,6 +73,9 @@ type Service struct {
 	log     *slog.Logger
 	wake    chan struct{}
 	renders renderCache
+
+	subMu        sync.RWMutex
+	nodeLostSubs []NodeLostFunc
 }
 
 // New returns a pool service.
@@ -524,8 +512,3 @@ func (s *Service) nodeRootDir(nodeID string) string {
 	}
 	return filepath.Join(s.cfg.NodeRootDir, nodeID)
 }
-
-// SetIdentities sets the identity directory after New, for wiring where the
-// directory (the ARM front door) is built after the pool service. Call it
-// before serving requests.
-func (s *Service) SetIdentities(l IdentityLookup) { s.cfg.Identities = l }

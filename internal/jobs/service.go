@@ -16,12 +16,7 @@ import (
 )
 
 // NodeRef names a compute node: AccountID is the ARM ID of its Batch account.
-// It has the fields of POOLS' batch.NodeRef.
-type NodeRef struct {
-	AccountID string
-	PoolID    string
-	NodeID    string
-}
+type NodeRef = cobalt.NodeRef
 
 // PoolScheduling is what the scheduler needs to know about a pool.
 type PoolScheduling struct {

@@ -33,12 +33,21 @@ type TokenIssuer interface {
 	IssueToken(ctx context.Context, objectID, resource string, audit map[string]string) (Token, error)
 }
 
+// Dispatcher serves task leases and reports to nodes and requeues the tasks
+// of a node whose agent restarted (jobs.Service implements it). Lease may
+// block up to wait; all methods are safe for concurrent use.
+type Dispatcher interface {
+	Lease(ctx context.Context, node cobalt.NodeRef, freeSlots int, wait time.Duration) ([]nodeproto.TaskLease, error)
+	Report(ctx context.Context, node cobalt.NodeRef, r nodeproto.ReportRequest) error
+	NodeLost(ctx context.Context, node cobalt.NodeRef) error
+}
+
 // Config configures the node API.
 type Config struct {
 	Pools *batch.Service
 	// Dispatcher serves leases and reports (the jobs service); nil answers
 	// leases with no work and refuses reports.
-	Dispatcher batch.TaskDispatcher
+	Dispatcher Dispatcher
 	Tokens     TokenIssuer
 	// Identities checks that an identity still exists (arm.Server.LookupIdentity).
 	Identities batch.IdentityLookup
@@ -161,7 +170,7 @@ func (s *Server) register(ctx context.Context, n *batch.Node, body []byte) (any,
 // tasks were terminated, deleted or requeued) and requeues the tasks leased
 // to the node that it does not run (jobs.Service.Reconcile).
 type LeaseReconciler interface {
-	Reconcile(ctx context.Context, node batch.NodeRef, runningLeases []string) ([]string, error)
+	Reconcile(ctx context.Context, node cobalt.NodeRef, runningLeases []string) ([]string, error)
 }
 
 func (s *Server) heartbeat(ctx context.Context, n *batch.Node, body []byte) (any, error) {

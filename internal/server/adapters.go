@@ -15,39 +15,17 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/jobs"
 	"github.com/cobaltbatch/cobalt/internal/login"
 	"github.com/cobaltbatch/cobalt/internal/nodeapi"
-	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 )
 
 // This file holds the glue between services whose consumer interfaces name
 // their own small types: each adapter converts and calls, nothing more.
 
-// dispatcher lets the pool service and the node API reach the jobs service.
-type dispatcher struct{ jobs *jobs.Service }
-
-var _ batch.TaskDispatcher = dispatcher{}
-
-func jobsRef(n batch.NodeRef) jobs.NodeRef {
-	return jobs.NodeRef{AccountID: n.AccountID, PoolID: n.PoolID, NodeID: n.NodeID}
-}
-
-func (d dispatcher) Lease(ctx context.Context, n batch.NodeRef, free int, wait time.Duration) ([]nodeproto.TaskLease, error) {
-	return d.jobs.Lease(ctx, jobsRef(n), free, wait)
-}
-
-func (d dispatcher) Report(ctx context.Context, n batch.NodeRef, r nodeproto.ReportRequest) error {
-	return d.jobs.Report(ctx, jobsRef(n), r)
-}
-
-func (d dispatcher) NodeLost(ctx context.Context, n batch.NodeRef) error {
-	return d.jobs.NodeLost(ctx, jobsRef(n))
-}
-
-var _ nodeapi.LeaseReconciler = dispatcher{}
-
-// Reconcile lets node heartbeats stop terminated tasks and requeue leases a node never got.
-func (d dispatcher) Reconcile(ctx context.Context, n batch.NodeRef, running []string) ([]string, error) {
-	return d.jobs.Reconcile(ctx, jobsRef(n), running)
-}
+// The jobs service serves the node API directly: heartbeats reconcile
+// leases through it.
+var (
+	_ nodeapi.Dispatcher      = (*jobs.Service)(nil)
+	_ nodeapi.LeaseReconciler = (*jobs.Service)(nil)
+)
 
 // tokenIssuer lets the node API issue managed-identity tokens through the login service.
 type tokenIssuer struct{ login *login.Service }

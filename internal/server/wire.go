@@ -139,15 +139,16 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	}
 	s.pools, err = batch.New(batch.Config{
 		Store: s.store, Logger: s.log.With("component", "pools"), Now: s.opts.Now,
-		Nodes: s.nodes, Dispatcher: dispatcher{s.jobs}, Identities: s.arm, MaxNodes: s.opts.MaxNodes, NodeRootDir: nodeRoot,
+		Nodes: s.nodes, Identities: s.arm, MaxNodes: s.opts.MaxNodes, NodeRootDir: nodeRoot,
 		Location: s.opts.Location, AuthorityHost: s.URL("login"), ForwardPorts: s.forwardPorts(), BlobEndpoint: s.URL("blob"),
 	})
 	if err != nil {
 		return fmt.Errorf("pool service: %w", err)
 	}
 	pl.pools = s.pools
+	s.pools.SubscribeNodeLost(s.jobs.NodeLost)
 	s.nodeapi, err = nodeapi.New(nodeapi.Config{
-		Pools: s.pools, Dispatcher: dispatcher{s.jobs}, Tokens: tokenIssuer{s.login}, Identities: s.arm,
+		Pools: s.pools, Dispatcher: s.jobs, Tokens: tokenIssuer{s.login}, Identities: s.arm,
 		Logger: s.log.With("component", "nodeapi"),
 	})
 	if err != nil {

@@ -91,7 +91,12 @@ func TestArmBatchNodeSDK(t *testing.T) {
 
 	authz := rbac.New(st)
 	v := bearer.New(bearer.Config{Keys: ls, TenantID: tenantID, Issuers: []string{ls.IssuerV1(tenantID), ls.IssuerV2(tenantID)}})
-	pools, err := batch.New(batch.Config{Store: st, Nodes: nodes{}, MaxNodes: 8})
+	fd, err := arm.New(arm.Config{Store: st, Validator: v, Authz: authz, Directory: ls, TenantID: tenantID, SubscriptionID: subID,
+		Location: "eastus", BlobEndpoint: "https://127.0.0.1:1", AuthorityURL: authURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pools, err := batch.New(batch.Config{Store: st, Nodes: nodes{}, MaxNodes: 8, Identities: fd})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,12 +104,9 @@ func TestArmBatchNodeSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fd, err := arm.New(arm.Config{Store: st, Validator: v, Authz: authz, Directory: ls, TenantID: tenantID, SubscriptionID: subID,
-		Location: "eastus", BlobEndpoint: "https://127.0.0.1:1", AuthorityURL: authURL, Providers: []arm.Provider{prov}})
-	if err != nil {
+	if err := fd.Register(prov); err != nil {
 		t.Fatal(err)
 	}
-	pools.SetIdentities(fd)
 	runCtx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(2)
