@@ -293,14 +293,14 @@ func (s *Service) allocateNodes(ctx context.Context, p *Pool, dedicated bool, k 
 	}
 	now := s.now()
 	ts := strings.ToLower(now.Format("20060102t150405z"))
-	cfg := s.nodeConfig(cur, acct)
+	cfg, autoFiles := s.nodeConfig(cur, acct)
 	var launches []NodeLaunch
 	for i := range k {
 		id := fmt.Sprintf("tvm-%d_%d-%s", cur.NodePrefix, first+int64(i), ts)
 		cred, hash := newCredential(id)
 		n := &Node{ID: id, State: NodeCreating}
 		n.nodeBody = nodeBody{PoolID: cur.ID, IsDedicated: dedicated, VMSize: cur.VMSize, SchedulingState: "enabled",
-			StateTransitionTime: now, AllocationTime: now, Config: cfg}
+			StateTransitionTime: now, AllocationTime: now, Config: cfg, AutoStorageFiles: autoFiles}
 		n.Config.NodeID = id
 		r := store.NodeRecord{ID: id, AccountKey: cur.AccountKey, PoolKey: cur.ID, CredentialHash: hash, Identities: snap,
 			LeaseExpiry: now.Add(s.cfg.StartTimeout)}
@@ -346,10 +346,14 @@ func nodeIdentities(ids []IdentityInfo) []IdentityInfo {
 	return ids
 }
 
-func (s *Service) nodeConfig(p *Pool, acct *Account) nodeproto.NodeConfig {
+// nodeConfig returns the configuration of a node allocated now, and the
+// index and container of each start-task resource file naming an
+// auto-storage container, resolved when the node registers.
+func (s *Service) nodeConfig(p *Pool, acct *Account) (nodeproto.NodeConfig, map[int]string) {
 	cfg := nodeproto.NodeConfig{PoolID: p.ID, AccountName: acct.Name, VMSize: strings.ToLower(p.VMSize), Location: firstNonEmpty(acct.Location, s.cfg.Location),
 		SubscriptionID: acct.SubscriptionID, ResourceGroup: acct.ResourceGroup, TenantID: acct.TenantID, TaskSlotsPerNode: p.TaskSlotsPerNode,
 		AuthorityHost: s.cfg.AuthorityHost, ForwardPorts: s.cfg.ForwardPorts, Identities: []nodeproto.Identity{}}
+	var autoFiles map[int]string
 	for _, i := range p.Identities() {
 		cfg.Identities = append(cfg.Identities, nodeproto.Identity{ResourceID: i.ResourceID, ClientID: i.ClientID, PrincipalID: i.PrincipalID})
 	}
@@ -358,16 +362,17 @@ func (s *Service) nodeConfig(p *Pool, acct *Account) nodeproto.NodeConfig {
 		for _, e := range st.EnvironmentSettings {
 			ns.Environment = append(ns.Environment, nodeproto.EnvironmentSetting{Name: e.Name, Value: e.Value})
 		}
-		for _, rf := range st.ResourceFiles {
+		for i, rf := range st.ResourceFiles {
+			if rf.AutoStorageContainerName != "" {
+				if autoFiles == nil {
+					autoFiles = map[int]string{}
+				}
+				autoFiles[i] = rf.AutoStorageContainerName
+			}
 			nrf := nodeproto.ResourceFile{StorageContainerURL: rf.StorageContainerURL, HTTPURL: rf.HTTPURL, BlobPrefix: rf.BlobPrefix,
 				FilePath: rf.FilePath, FileMode: rf.FileMode}
-			if rf.AutoStorageContainerName != "" && acct.AutoStorage != nil {
-				nrf.StorageContainerURL = s.autoStorageURL(acct, rf.AutoStorageContainerName)
-			}
 			if rf.IdentityReference != nil {
 				nrf.IdentityResourceID = rf.IdentityReference.ResourceID
-			} else if rf.AutoStorageContainerName != "" && acct.AutoStorage != nil && acct.AutoStorage.NodeIdentityReference != nil {
-				nrf.IdentityResourceID = acct.AutoStorage.NodeIdentityReference.ResourceID
 			}
 			ns.ResourceFiles = append(ns.ResourceFiles, nrf)
 		}
@@ -379,17 +384,7 @@ func (s *Service) nodeConfig(p *Pool, acct *Account) nodeproto.NodeConfig {
 		}
 		cfg.StartTask = ns
 	}
-	return cfg
-}
-
-// autoStorageURL resolves an autoStorageContainerName resource file: the
-// container's path-style URL on Config.BlobEndpoint ("" when unknown).
-func (s *Service) autoStorageURL(acct *Account, container string) string {
-	id, err := cobalt.ParseResourceID(acct.AutoStorage.StorageAccountID)
-	if err != nil || s.cfg.BlobEndpoint == "" {
-		return ""
-	}
-	return strings.TrimSuffix(s.cfg.BlobEndpoint, "/") + "/" + id.Name() + "/" + container
+	return cfg, autoFiles
 }
 
 // shrink removes k of the given nodes: those not running tasks first.

@@ -64,6 +64,10 @@ type nodeBody struct {
 	DeallocationOption  string               `json:"deallocationOption,omitempty"`
 	AgentVersion        string               `json:"agentVersion,omitempty"`
 	Isolation           string               `json:"isolation,omitempty"`
+	// AutoStorageFiles maps the index of each start-task resource file that
+	// names an auto-storage container to the container's name; its URL is
+	// made at every registration (see resolveStartTaskFiles).
+	AutoStorageFiles map[int]string `json:"autoStorageFiles,omitempty"`
 }
 
 func decodeNode(r store.NodeRecord) (*Node, error) {
@@ -176,6 +180,7 @@ func (s *Service) NodeRegister(ctx context.Context, n *Node, req nodeproto.Regis
 		}
 	}
 	cfg.ForwardPorts = uniq
+	s.resolveStartTaskFiles(ctx, out, &cfg)
 	return cfg, nil
 }
 

@@ -62,9 +62,11 @@ type Config struct {
 	AuthorityHost string
 	ForwardPorts  []int
 	// BlobEndpoint is the blob service's root URL (https://127.0.0.1:PORT);
-	// start-task resource files naming an autoStorageContainerName resolve to
-	// BlobEndpoint/{auto-storage account}/{container}.
+	// resource files naming an autoStorageContainerName resolve to
+	// BlobEndpoint/{auto-storage account}/{container}?{SAS}.
 	BlobEndpoint string
+	// StorageAccounts gives the keys that sign auto-storage SAS URLs.
+	StorageAccounts StorageAccounts
 }
 
 // Service is the pool service. All its state is in the store.

@@ -2,15 +2,8 @@ package server
 
 import (
 	"context"
-	"fmt"
-	"net/url"
 	"strings"
-	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
-	"github.com/cobaltbatch/cobalt"
-	"github.com/cobaltbatch/cobalt/internal/arm"
 	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/jobs"
 	"github.com/cobaltbatch/cobalt/internal/login"
@@ -25,6 +18,7 @@ import (
 var (
 	_ nodeapi.Dispatcher      = (*jobs.Service)(nil)
 	_ nodeapi.LeaseReconciler = (*jobs.Service)(nil)
+	_ jobs.AutoStorage        = (*batch.Service)(nil)
 )
 
 // tokenIssuer lets the node API issue managed-identity tokens through the login service.
@@ -43,60 +37,12 @@ func (t tokenIssuer) IssueToken(ctx context.Context, objectID, resource string, 
 // poolLookup gives the scheduler a pool's slots and fill type.
 type poolLookup struct{ pools *batch.Service }
 
-var _ jobs.PoolLookup = (*poolLookup)(nil)
+var _ jobs.PoolLookup = poolLookup{}
 
-func (p *poolLookup) PoolScheduling(ctx context.Context, accountID, poolID string) (jobs.PoolScheduling, error) {
+func (p poolLookup) PoolScheduling(ctx context.Context, accountID, poolID string) (jobs.PoolScheduling, error) {
 	v, err := p.pools.PoolSchedulingView(ctx, strings.ToLower(accountID), poolID)
 	if err != nil {
 		return jobs.PoolScheduling{}, err
 	}
 	return jobs.PoolScheduling{TaskSlotsPerNode: v.TaskSlotsPerNode, NodeFillType: v.NodeFillType}, nil
-}
-
-// autoStorage resolves autoStorageContainerName through the Batch account's
-// auto-storage account: Batch itself authorizes those downloads, so the URL it
-// hands the node carries a read and list SAS for the container, signed with the
-// storage account's key and valid for a day.
-type autoStorage struct {
-	pools   *poolLookup
-	arm     *arm.Server
-	blobURL string
-	now     func() time.Time
-}
-
-var _ jobs.AutoStorage = (*autoStorage)(nil)
-
-func (a *autoStorage) AutoStorageContainerURL(ctx context.Context, accountID, container string) (string, error) {
-	acct, err := a.pools.pools.AccountByID(ctx, accountID)
-	if err != nil {
-		return "", err
-	}
-	if acct.AutoStorage == nil || acct.AutoStorage.StorageAccountID == "" {
-		return "", cobalt.Errorf(cobalt.ENotFound, "The Batch account %s has no auto-storage account.", acct.Name).
-			WithReason("AutoStorageNotConfigured")
-	}
-	id, err := cobalt.ParseResourceID(acct.AutoStorage.StorageAccountID)
-	if err != nil {
-		return "", err
-	}
-	_, keys, err := a.arm.LookupStorageAccount(ctx, id.Name())
-	if err != nil {
-		return "", err
-	}
-	cred, err := azblob.NewSharedKeyCredential(id.Name(), keys[0])
-	if err != nil {
-		return "", err
-	}
-	now := a.now().UTC()
-	q, err := sas.BlobSignatureValues{
-		Protocol:      sas.ProtocolHTTPS,
-		StartTime:     now.Add(-5 * time.Minute),
-		ExpiryTime:    now.Add(24 * time.Hour),
-		Permissions:   (&sas.ContainerPermissions{Read: true, List: true}).String(),
-		ContainerName: container,
-	}.SignWithSharedKey(cred)
-	if err != nil {
-		return "", fmt.Errorf("sign the auto-storage SAS: %w", err)
-	}
-	return a.blobURL + "/" + url.PathEscape(id.Name()) + "/" + url.PathEscape(container) + "?" + q.Encode(), nil
 }

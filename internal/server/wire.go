@@ -120,13 +120,20 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	// The jobs service asks the pool service for pools' slots, and the pool
-	// service tells the jobs service about lost nodes: the lookup is filled
-	// once both exist.
-	pl := &poolLookup{}
+	// The jobs service asks the pool service for pools' slots and
+	// auto-storage URLs; the pool service tells its subscribers, the jobs
+	// service among them, about lost nodes.
+	s.pools, err = batch.New(batch.Config{
+		Store: s.store, Logger: s.log.With("component", "pools"), Now: s.opts.Now,
+		Nodes: s.nodes, Identities: s.arm, StorageAccounts: s.arm, MaxNodes: s.opts.MaxNodes, NodeRootDir: nodeRoot,
+		Location: s.opts.Location, AuthorityHost: s.URL("login"), ForwardPorts: s.forwardPorts(), BlobEndpoint: s.URL("blob"),
+	})
+	if err != nil {
+		return fmt.Errorf("pool service: %w", err)
+	}
 	s.jobs, err = jobs.New(jobs.Config{
 		Store: s.store, Logger: s.log.With("component", "jobs"), Now: s.opts.Now,
-		Pools: pl, AutoStorage: &autoStorage{pools: pl, arm: s.arm, blobURL: s.URL("blob"), now: s.opts.Now},
+		Pools: poolLookup{s.pools}, AutoStorage: s.pools,
 		RemoveTaskFiles: func(_ context.Context, _, nodeID, jobID, taskID string) error {
 			if nodeID == "" || nodeID == "." || nodeID == ".." || strings.ContainsAny(nodeID, `/\`) {
 				return nil
@@ -137,15 +144,6 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("jobs service: %w", err)
 	}
-	s.pools, err = batch.New(batch.Config{
-		Store: s.store, Logger: s.log.With("component", "pools"), Now: s.opts.Now,
-		Nodes: s.nodes, Identities: s.arm, MaxNodes: s.opts.MaxNodes, NodeRootDir: nodeRoot,
-		Location: s.opts.Location, AuthorityHost: s.URL("login"), ForwardPorts: s.forwardPorts(), BlobEndpoint: s.URL("blob"),
-	})
-	if err != nil {
-		return fmt.Errorf("pool service: %w", err)
-	}
-	pl.pools = s.pools
 	s.pools.SubscribeNodeLost(s.jobs.NodeLost)
 	s.nodeapi, err = nodeapi.New(nodeapi.Config{
 		Pools: s.pools, Dispatcher: s.jobs, Tokens: tokenIssuer{s.login}, Identities: s.arm,
