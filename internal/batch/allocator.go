@@ -349,7 +349,7 @@ func nodeIdentities(ids []IdentityInfo) []IdentityInfo {
 // nodeConfig returns the configuration of a node allocated now, and the
 // index and container of each start-task resource file naming an
 // auto-storage container, resolved when the node registers.
-func (s *Service) nodeConfig(p *Pool, acct *Account) (nodeproto.NodeConfig, map[int]string) {
+func (s *Service) nodeConfig(p *Pool, acct *cobalt.Account) (nodeproto.NodeConfig, map[int]string) {
 	cfg := nodeproto.NodeConfig{PoolID: p.ID, AccountName: acct.Name, VMSize: strings.ToLower(p.VMSize), Location: firstNonEmpty(acct.Location, s.cfg.Location),
 		SubscriptionID: acct.SubscriptionID, ResourceGroup: acct.ResourceGroup, TenantID: acct.TenantID, TaskSlotsPerNode: p.TaskSlotsPerNode,
 		AuthorityHost: s.cfg.AuthorityHost, ForwardPorts: s.cfg.ForwardPorts, Identities: []nodeproto.Identity{}}

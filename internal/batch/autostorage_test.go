@@ -11,7 +11,6 @@ import (
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
-	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
 // storageAccounts is a storage directory with one account, "sa1".
@@ -39,8 +38,8 @@ func TestAutoStorageContainerURL(t *testing.T) {
 		t.Fatalf("without auto-storage: %v", err)
 	}
 
-	linked := &Account{ID: "/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Batch/batchAccounts/acct2", Name: "acct2",
-		TenantID: testTenant, AutoStorage: &AutoStorage{StorageAccountID: sa1ID}}
+	linked := &cobalt.Account{ID: "/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Batch/batchAccounts/acct2", Name: "acct2",
+		TenantID: testTenant, AutoStorage: &cobalt.AutoStorage{StorageAccountID: sa1ID}}
 	e.putAccount(linked)
 	u, err := e.svc.AutoStorageContainerURL(ctx, strings.ToUpper(linked.ID), "in")
 	if err != nil {
@@ -63,9 +62,8 @@ func TestStartTaskAutoStorageResolvedAtRegistration(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *Config) { c.StorageAccounts = storageAccounts{}; c.BlobEndpoint = "https://127.0.0.1:9" })
 	ctx := context.Background()
-	e.acct.AutoStorage = &AutoStorage{StorageAccountID: sa1ID}
-	if _, err := e.st.ResourceUpdate(ctx, e.acct.Key(), func(r *store.Resource) error {
-		r.Body, _ = json.Marshal(e.acct)
+	if _, _, err := e.svc.AccountUpdate(ctx, e.acct.ID, func(a *cobalt.Account, _ int64) error {
+		a.AutoStorage = &cobalt.AutoStorage{StorageAccountID: sa1ID}
 		return nil
 	}); err != nil {
 		t.Fatal(err)

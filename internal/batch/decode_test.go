@@ -192,10 +192,10 @@ func TestDataPlaneRules(t *testing.T) {
 func TestIdentityRules(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	sys := &Account{ID: testAcctID, Name: "acct1", TenantID: testTenant, Identity: &AccountIdentity{Type: "SystemAssigned", PrincipalID: "oid-id2"}}
+	sys := &cobalt.Account{ID: testAcctID, Name: "acct1", TenantID: testTenant, Identity: &cobalt.AccountIdentity{Type: "SystemAssigned", PrincipalID: "oid-id2"}}
 	for _, c := range []struct {
 		name  string
-		acct  *Account
+		acct  *cobalt.Account
 		id    PoolIdentity
 		names string
 	}{

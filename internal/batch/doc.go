@@ -1,4 +1,8 @@
-// Package batch is Cobalt's Batch pool service: the one canonical pool model
+// Package batch is Cobalt's Batch pool service. It owns the Batch account
+// rows (the Microsoft.Batch provider and the data plane read and write
+// accounts through it, never through the store) and resolves
+// autoStorageContainerName resource files for start tasks and tasks alike.
+// It holds the one canonical pool model
 // and its two renderings (the Microsoft.Batch management-plane JSON and the
 // Batch data-plane JSON), the catalog of node images and VM sizes, the pool
 // validation rules (including the pool identity rules), the node records and

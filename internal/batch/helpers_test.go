@@ -115,7 +115,7 @@ type env struct {
 	svc   *Service
 	dir   *directory
 	nodes *recorder
-	acct  *Account
+	acct  *cobalt.Account
 	now   time.Time
 	mu    sync.Mutex
 }
@@ -147,21 +147,14 @@ func newEnvOn(t *testing.T, st store.Store, mut func(*Config)) *env {
 		t.Fatal(err)
 	}
 	e.svc = svc
-	e.acct = &Account{ID: testAcctID, Name: "acct1", TenantID: testTenant, SubscriptionID: "sub1", ResourceGroup: "rg1", Location: "local",
+	e.acct = &cobalt.Account{ID: testAcctID, Name: "acct1", TenantID: testTenant, SubscriptionID: "sub1", ResourceGroup: "rg1", Location: "local",
 		Endpoint: "127.0.0.1:1", ProvisioningState: "Succeeded"}
 	e.putAccount(e.acct)
 	return e
 }
 
-func (e *env) putAccount(a *Account) {
-	b, _ := json.Marshal(a)
-	id, err := cobalt.ParseResourceID(a.ID)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	_, err = e.st.ResourceCreate(context.Background(), store.Resource{ID: id.String(), Key: id.Key(), Type: AccountType,
-		ParentKey: id.Parent().Key(), SubscriptionID: strings.ToLower(id.SubscriptionID), ResourceGroup: strings.ToLower(id.ResourceGroup), Body: b})
-	if err != nil {
+func (e *env) putAccount(a *cobalt.Account) {
+	if _, _, err := e.svc.AccountCreate(context.Background(), a); err != nil {
 		e.t.Fatal(err)
 	}
 }

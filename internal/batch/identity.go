@@ -26,7 +26,7 @@ const uamiType = "microsoft.managedidentity/userassignedidentities"
 //   - the Batch account's own system-assigned identity is refused.
 //
 // Every failure is a 400 naming the offending value.
-func (s *Service) ResolveIdentities(ctx context.Context, acct *Account, id *PoolIdentity) error {
+func (s *Service) ResolveIdentities(ctx context.Context, acct *cobalt.Account, id *PoolIdentity) error {
 	if id == nil {
 		return nil
 	}

@@ -206,7 +206,7 @@ type Conditions struct {
 // The spec's identities are resolved and checked. It returns the pool,
 // whether it was created, and a warning ("" for none) when the identities of
 // a pool with nodes changed.
-func (s *Service) PoolPut(ctx context.Context, acct *Account, poolID string, spec *Spec, c Conditions) (*Pool, bool, string, error) {
+func (s *Service) PoolPut(ctx context.Context, acct *cobalt.Account, poolID string, spec *Spec, c Conditions) (*Pool, bool, string, error) {
 	if err := ValidatePoolID(poolID, true); err != nil {
 		return nil, false, "", err
 	}
@@ -245,7 +245,7 @@ func (s *Service) PoolPut(ctx context.Context, acct *Account, poolID string, spe
 
 // PoolPatch updates the properties a spec carries (ARM PATCH when arm, else
 // the data-plane patch or update-properties).
-func (s *Service) PoolPatch(ctx context.Context, acct *Account, poolID string, spec *Spec, arm bool, c Conditions) (*Pool, string, error) {
+func (s *Service) PoolPatch(ctx context.Context, acct *cobalt.Account, poolID string, spec *Spec, arm bool, c Conditions) (*Pool, string, error) {
 	if arm && spec.Present[FIdentity] {
 		if err := s.ResolveIdentities(ctx, acct, spec.Pool.Identity); err != nil {
 			return nil, "", err
@@ -254,7 +254,7 @@ func (s *Service) PoolPatch(ctx context.Context, acct *Account, poolID string, s
 	return s.modifyPool(ctx, acct, poolID, spec, false, arm, c.IfMatch)
 }
 
-func (s *Service) modifyPool(ctx context.Context, acct *Account, poolID string, spec *Spec, replace, arm bool, ifMatch string) (*Pool, string, error) {
+func (s *Service) modifyPool(ctx context.Context, acct *cobalt.Account, poolID string, spec *Spec, replace, arm bool, ifMatch string) (*Pool, string, error) {
 	warn := ""
 	p, err := s.updatePool(ctx, acct.Key(), poolID, func(p *Pool, _ int64) error {
 		warn = ""
@@ -307,7 +307,7 @@ func (s *Service) startResize(p *Pool, now time.Time) {
 		ResizeTimeout: p.ResizeTimeout, NodeDeallocationOption: p.NodeDeallocationOption, StartTime: now}
 }
 
-func (s *Service) createPool(ctx context.Context, acct *Account, p *Pool) (*Pool, error) {
+func (s *Service) createPool(ctx context.Context, acct *cobalt.Account, p *Pool) (*Pool, error) {
 	p.NodePrefix = 1_000_000_000 + rand.Int64N(1_000_000_000)
 	if p.EnableAutoScale {
 		p.TargetDedicatedNodes, p.TargetLowPriorityNodes = 0, 0
@@ -336,7 +336,7 @@ func (s *Service) createPool(ctx context.Context, acct *Account, p *Pool) (*Pool
 }
 
 // PoolCreate adds a pool through the data plane (which carries no identity).
-func (s *Service) PoolCreate(ctx context.Context, acct *Account, spec *Spec) (*Pool, error) {
+func (s *Service) PoolCreate(ctx context.Context, acct *cobalt.Account, spec *Spec) (*Pool, error) {
 	if err := ValidatePoolID(spec.Pool.ID, false); err != nil {
 		return nil, err
 	}

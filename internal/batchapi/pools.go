@@ -17,12 +17,13 @@ import (
 // Batch account's ARM resource ID in lower case. Errors are *cobalt.Error
 // whose Reason is the Batch error code (PoolNotFound, PoolExists, ...).
 type Pools interface {
-	AccountGet(ctx context.Context, name string) (*batch.Account, error)
-	PoolCreate(ctx context.Context, acct *batch.Account, spec *batch.Spec) (*batch.Pool, error)
+	AccountGet(ctx context.Context, name string) (*cobalt.Account, error)
+	AccountListAll(ctx context.Context) ([]*cobalt.Account, error)
+	PoolCreate(ctx context.Context, acct *cobalt.Account, spec *batch.Spec) (*batch.Pool, error)
 	PoolGet(ctx context.Context, accountKey, poolID string) (*batch.Pool, error)
 	PoolList(ctx context.Context, accountKey string, page store.Page) ([]*batch.Pool, string, error)
 	PoolDelete(ctx context.Context, accountKey, poolID string, c batch.Conditions) (*batch.Pool, error)
-	PoolPatch(ctx context.Context, acct *batch.Account, poolID string, spec *batch.Spec, arm bool, c batch.Conditions) (*batch.Pool, string, error)
+	PoolPatch(ctx context.Context, acct *cobalt.Account, poolID string, spec *batch.Spec, arm bool, c batch.Conditions) (*batch.Pool, string, error)
 	PoolResize(ctx context.Context, accountKey, poolID string, r batch.ResizeRequest, c batch.Conditions) (*batch.Pool, error)
 	PoolStopResize(ctx context.Context, accountKey, poolID string, c batch.Conditions) (*batch.Pool, error)
 	PoolDisableAutoScale(ctx context.Context, accountKey, poolID string) (*batch.Pool, error)
@@ -54,7 +55,7 @@ func (rc *reqCtx) requirePools() bool {
 }
 
 // poolAccount returns the pool service's view of the request's account.
-func (rc *reqCtx) poolAccount() (*batch.Account, error) {
+func (rc *reqCtx) poolAccount() (*cobalt.Account, error) {
 	return rc.s.pools().AccountGet(rc.r.Context(), rc.account.Name)
 }
 

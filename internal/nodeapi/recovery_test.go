@@ -2,7 +2,6 @@ package nodeapi
 
 import (
 	"context"
-	"encoding/json"
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
@@ -13,7 +12,6 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/jobs"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
-	"github.com/cobaltbatch/cobalt/internal/store"
 	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
 )
 
@@ -50,11 +48,9 @@ func newJobsFixtureWith(t testing.TB, wrap func(Dispatcher) Dispatcher) *jobsFix
 	}
 	svc.SubscribeNodeLost(js.NodeLost)
 	f.svc = svc
-	f.acct = &batch.Account{ID: acctID, Name: "acct1", TenantID: "t1", SubscriptionID: "sub1", ResourceGroup: "rg1",
+	f.acct = &cobalt.Account{ID: acctID, Name: "acct1", TenantID: "t1", SubscriptionID: "sub1", ResourceGroup: "rg1",
 		Endpoint: "127.0.0.1:4567"}
-	b, _ := json.Marshal(f.acct)
-	rid, _ := cobalt.ParseResourceID(acctID)
-	if _, err := st.ResourceCreate(context.Background(), store.Resource{ID: acctID, Key: rid.Key(), Type: batch.AccountType, ParentKey: rid.Parent().Key(), Body: b}); err != nil {
+	if _, _, err := svc.AccountCreate(context.Background(), f.acct); err != nil {
 		t.Fatal(err)
 	}
 	api, err := New(Config{Pools: svc, Dispatcher: wrap(js), Tokens: f.iss, Identities: f.dir})

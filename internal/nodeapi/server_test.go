@@ -14,7 +14,6 @@ import (
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
-	"github.com/cobaltbatch/cobalt/internal/store"
 	"github.com/cobaltbatch/cobalt/internal/store/storetest"
 )
 
@@ -89,7 +88,7 @@ type fixture struct {
 	dir  *directory
 	iss  *issuer
 	nl   *launches
-	acct *batch.Account
+	acct *cobalt.Account
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -104,10 +103,8 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f.svc = svc
-	f.acct = &batch.Account{ID: acctID, Name: "acct1", TenantID: "t1", SubscriptionID: "sub1", ResourceGroup: "rg1"}
-	b, _ := json.Marshal(f.acct)
-	rid, _ := cobalt.ParseResourceID(acctID)
-	if _, err := st.ResourceCreate(t.Context(), store.Resource{ID: acctID, Key: rid.Key(), Type: batch.AccountType, ParentKey: rid.Parent().Key(), Body: b}); err != nil {
+	f.acct = &cobalt.Account{ID: acctID, Name: "acct1", TenantID: "t1", SubscriptionID: "sub1", ResourceGroup: "rg1"}
+	if _, _, err := svc.AccountCreate(t.Context(), f.acct); err != nil {
 		t.Fatal(err)
 	}
 	api, err := New(Config{Pools: svc, Tokens: f.iss, Identities: f.dir})

@@ -18,14 +18,14 @@ func conditions(r *arm.Request) batch.Conditions {
 	return batch.Conditions{IfMatch: r.Header.Get("If-Match"), IfNoneMatch: r.Header.Get("If-None-Match")}
 }
 
-func (p *Provider) writePool(w http.ResponseWriter, acct *batch.Account, pool *batch.Pool, warn string) {
+func (p *Provider) writePool(w http.ResponseWriter, acct *cobalt.Account, pool *batch.Pool, warn string) {
 	warningHeader(w, warn)
 	arm.WriteJSON(w, http.StatusOK, pool.ETag, batch.RenderARM(pool, acct.ID))
 }
 
 // checkLinked requires the assign action on every identity the spec attaches
 // that the pool does not carry yet.
-func (p *Provider) checkLinked(r *arm.Request, acct *batch.Account, poolID string, spec *batch.Spec) error {
+func (p *Provider) checkLinked(r *arm.Request, acct *cobalt.Account, poolID string, spec *batch.Spec) error {
 	if !spec.Present[batch.FIdentity] || spec.Pool.Identity == nil {
 		return nil
 	}
