@@ -228,10 +228,10 @@ type identityReferenceRecord struct {
 }
 
 type accountIdentityRecord struct {
-	Type         string         `json:"type"`
-	PrincipalID  string         `json:"principalId,omitempty"`
-	TenantID     string         `json:"tenantId,omitempty"`
-	UserAssigned []IdentityInfo `json:"userAssignedIdentities,omitempty"`
+	Type         string           `json:"type"`
+	PrincipalID  string           `json:"principalId,omitempty"`
+	TenantID     string           `json:"tenantId,omitempty"`
+	UserAssigned []identityRecord `json:"userAssignedIdentities,omitempty"`
 }
 
 // decodeAccountResource decodes an account row; the account's ID is the
@@ -293,7 +293,7 @@ func encodeAccount(a *cobalt.Account) ([]byte, error) {
 	if id := a.Identity; id != nil {
 		rec.Identity = &accountIdentityRecord{Type: id.Type, PrincipalID: id.PrincipalID, TenantID: id.TenantID}
 		for _, u := range id.UserAssigned {
-			rec.Identity.UserAssigned = append(rec.Identity.UserAssigned, IdentityInfo(u))
+			rec.Identity.UserAssigned = append(rec.Identity.UserAssigned, identityRecord(u))
 		}
 	}
 	for k, v := range a.Extra {

@@ -167,12 +167,12 @@ func (s *Service) reconcilePool(ctx context.Context, owner, accountKey, poolID s
 			low = append(low, n)
 		}
 	}
-	var resizeErr *ResizeError
+	var resizeErr *cobalt.ResizeError
 	added := 0
 	switch p.AllocationState {
 	case AllocResizing:
 		if now.Sub(p.Resize.StartTime) > p.Resize.ResizeTimeout {
-			resizeErr = &ResizeError{Code: errwire.CodeAllocationTimedOut, Message: "The resize did not complete within the resize timeout."}
+			resizeErr = &cobalt.ResizeError{Code: errwire.CodeAllocationTimedOut, Message: "The resize did not complete within the resize timeout."}
 			break
 		}
 		for _, kind := range []struct {
@@ -186,9 +186,9 @@ func (s *Service) reconcilePool(ctx context.Context, owner, accountKey, poolID s
 				room := s.cfg.MaxNodes - *total
 				if need > room {
 					need = max(room, 0)
-					resizeErr = &ResizeError{Code: errwire.CodeAccountCoreQuotaReached, Message: fmt.Sprintf(
+					resizeErr = &cobalt.ResizeError{Code: errwire.CodeAccountCoreQuotaReached, Message: fmt.Sprintf(
 						"The node capacity of this Cobalt installation (%d nodes) has been reached; the pool could not be resized to its target.", s.cfg.MaxNodes),
-						Values: []NameValue{{Name: "MaxNodes", Value: fmt.Sprint(s.cfg.MaxNodes)}}}
+						Values: []cobalt.NameValue{{Name: "MaxNodes", Value: fmt.Sprint(s.cfg.MaxNodes)}}}
 				}
 				made, err := s.allocateNodes(ctx, p, kind.dedicated, need)
 				added += made
@@ -233,7 +233,7 @@ func (s *Service) reconcilePool(ctx context.Context, owner, accountKey, poolID s
 			p.TargetDedicatedNodes, p.TargetLowPriorityNodes = curD, curL
 			p.AllocationState, p.AllocationStateTransitionTime = AllocSteady, t
 		case p.AllocationState == AllocResizing && resizeErr != nil:
-			p.Resize.Errors = []ResizeError{*resizeErr}
+			p.Resize.Errors = []cobalt.ResizeError{*resizeErr}
 			p.AllocationState, p.AllocationStateTransitionTime = AllocSteady, t
 		case p.AllocationState == AllocResizing && curD == p.TargetDedicatedNodes && curL == p.TargetLowPriorityNodes:
 			p.Resize.Errors = nil
@@ -287,7 +287,7 @@ func (s *Service) allocateNodes(ctx context.Context, p *Pool, dedicated bool, k 
 		return 0, err
 	}
 	ids := cur.Identities()
-	snap, err := json.Marshal(nodeIdentities(ids))
+	snap, err := json.Marshal(identityRecords(nodeIdentities(ids)))
 	if err != nil {
 		return 0, err
 	}
@@ -328,7 +328,7 @@ func (s *Service) allocateNodes(ctx context.Context, p *Pool, dedicated bool, k 
 					s.log.Warn("start node failed", "node", l.NodeID, "err", err)
 					_, _ = s.updateNode(context.WithoutCancel(ctx), l.NodeID, func(n *Node, _ *store.NodeRecord) error {
 						n.State, n.StateTransitionTime = NodeUnusable, s.now()
-						n.Errors = append(n.Errors, ResizeError{Code: errwire.CodeNodeStartFailed, Message: "The node provider could not start the node."})
+						n.Errors = append(n.Errors, resizeErrorRecord{Code: errwire.CodeNodeStartFailed, Message: "The node provider could not start the node."})
 						return nil
 					})
 				}
@@ -339,9 +339,9 @@ func (s *Service) allocateNodes(ctx context.Context, p *Pool, dedicated bool, k 
 	return len(launches), nil
 }
 
-func nodeIdentities(ids []IdentityInfo) []IdentityInfo {
+func nodeIdentities(ids []cobalt.UserAssignedIdentity) []cobalt.UserAssignedIdentity {
 	if ids == nil {
-		return []IdentityInfo{}
+		return []cobalt.UserAssignedIdentity{}
 	}
 	return ids
 }
@@ -379,7 +379,7 @@ func (s *Service) nodeConfig(p *Pool, acct *cobalt.Account) (nodeproto.NodeConfi
 		if u := st.UserIdentity; u != nil {
 			ns.UserIdentity.UserName = u.UserName
 			if u.AutoUser != nil {
-				ns.UserIdentity.AutoUserScope, ns.UserIdentity.AutoUserElevation = u.AutoUser.Scope, u.AutoUser.ElevationLevel
+				ns.UserIdentity.AutoUserScope, ns.UserIdentity.AutoUserElevation = string(u.AutoUser.Scope), string(u.AutoUser.ElevationLevel)
 			}
 		}
 		cfg.StartTask = ns
@@ -501,7 +501,7 @@ func (s *Service) expireNodes(ctx context.Context) error {
 				x.State = NodeUnusable
 			}
 			x.StateTransitionTime = now
-			x.Errors = append(x.Errors, ResizeError{Code: errwire.CodeNodeHeartbeatLost, Message: "The node stopped reporting to the control plane."})
+			x.Errors = append(x.Errors, resizeErrorRecord{Code: errwire.CodeNodeHeartbeatLost, Message: "The node stopped reporting to the control plane."})
 			rec.LeaseExpiry = time.Time{}
 			return nil
 		})

@@ -2,6 +2,7 @@ package batch
 
 import (
 	"encoding/json"
+	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"strings"
 )
@@ -155,13 +156,13 @@ func DecodeARMPool(body []byte) (*Spec, error) {
 		s.set(FTags)
 	}
 	if rest := o.rest(); rest != nil {
-		p.Extra = rest
+		p.Extra = bytesMap(rest)
 		s.set(FExtra)
 	}
 	return s, nil
 }
 
-func rawArray(o *obj, k string, dst *json.RawMessage, s *Spec, f Field) error {
+func rawArray(o *obj, k string, dst *[]byte, s *Spec, f Field) error {
 	mk, ok := o.key(k)
 	if !ok {
 		return nil
@@ -252,12 +253,12 @@ func decodeARMScale(raw json.RawMessage, s *Spec) error {
 	return nil
 }
 
-func decodeARMIdentity(raw json.RawMessage) (*PoolIdentity, error) {
+func decodeARMIdentity(raw json.RawMessage) (*cobalt.PoolIdentity, error) {
 	o, err := parseObj(raw, "identity")
 	if err != nil {
 		return nil, err
 	}
-	id := &PoolIdentity{}
+	id := &cobalt.PoolIdentity{}
 	if ok, err := o.get("type", &id.Type); err != nil {
 		return nil, err
 	} else if !ok {
@@ -268,7 +269,7 @@ func decodeARMIdentity(raw json.RawMessage) (*PoolIdentity, error) {
 		return nil, err
 	}
 	for k := range uai {
-		id.Identities = append(id.Identities, IdentityInfo{ResourceID: k})
+		id.Identities = append(id.Identities, cobalt.UserAssignedIdentity{ResourceID: k})
 	}
 	sortIdentities(id.Identities)
 	return id, nil
@@ -302,7 +303,7 @@ func RenderARM(p *Pool, accountID string) map[string]any {
 		props["provisioningStateTransitionTime"] = FormatTime(p.StateTransitionTime)
 	}
 	for k, v := range p.Extra {
-		props[k] = v
+		props[k] = raw(v)
 	}
 	if p.DisplayName != "" {
 		props["displayName"] = p.DisplayName
@@ -345,7 +346,7 @@ func RenderARM(p *Pool, accountID string) map[string]any {
 		props["autoScaleRun"] = autoScaleARM(p.AutoScaleRun)
 	}
 	if p.NetworkConfiguration != nil {
-		props["networkConfiguration"] = p.NetworkConfiguration
+		props["networkConfiguration"] = raw(p.NetworkConfiguration)
 	}
 	if p.StartTask != nil {
 		props["startTask"] = armStartTask(p.StartTask)
@@ -354,19 +355,19 @@ func RenderARM(p *Pool, accountID string) map[string]any {
 		props["userAccounts"] = convertRaw(p.UserAccounts, true, true)
 	}
 	if p.Metadata != nil {
-		props["metadata"] = p.Metadata
+		props["metadata"] = nameValueRecords(p.Metadata)
 	}
 	if p.MountConfiguration != nil {
 		props["mountConfiguration"] = convertRaw(p.MountConfiguration, true, true)
 	}
 	if p.ApplicationPackages != nil {
-		props["applicationPackages"] = p.ApplicationPackages
+		props["applicationPackages"] = appPackageRecords(p.ApplicationPackages)
 	}
 	if p.CertificateReferences != nil {
-		props["certificates"] = p.CertificateReferences
+		props["certificates"] = raw(p.CertificateReferences)
 	}
 	if p.UpgradePolicy != nil {
-		props["upgradePolicy"] = p.UpgradePolicy
+		props["upgradePolicy"] = raw(p.UpgradePolicy)
 	}
 	if p.TargetNodeCommunicationMode != "" {
 		props["targetNodeCommunicationMode"] = toARM("nodeCommunicationMode", p.TargetNodeCommunicationMode)
@@ -392,7 +393,7 @@ func RenderARM(p *Pool, accountID string) map[string]any {
 	return out
 }
 
-func armPolicy(t TaskSchedulingPolicy) map[string]any {
+func armPolicy(t cobalt.TaskSchedulingPolicy) map[string]any {
 	m := map[string]any{"nodeFillType": toARM("nodeFillType", t.NodeFillType)}
 	if t.JobDefaultOrder != "" {
 		m["jobDefaultOrder"] = toARM("jobDefaultOrder", t.JobDefaultOrder)
@@ -400,7 +401,7 @@ func armPolicy(t TaskSchedulingPolicy) map[string]any {
 	return m
 }
 
-func armIdentity(id *PoolIdentity) map[string]any {
+func armIdentity(id *cobalt.PoolIdentity) map[string]any {
 	m := map[string]any{"type": id.Type}
 	if len(id.Identities) > 0 {
 		u := map[string]any{}
@@ -412,41 +413,27 @@ func armIdentity(id *PoolIdentity) map[string]any {
 	return m
 }
 
-func armVMConfig(vc *VirtualMachineConfiguration) map[string]any {
+func armVMConfig(vc *cobalt.VirtualMachineConfiguration) map[string]any {
 	m := map[string]any{}
 	for k, v := range vc.Extra {
-		m[k] = v
+		m[k] = raw(v)
 	}
-	m["imageReference"] = vc.ImageReference
+	m["imageReference"] = imageReferenceRecordOf(vc.ImageReference)
 	m["nodeAgentSkuId"] = vc.NodeAgentSkuID
-	if cc := vc.ContainerConfiguration; cc != nil {
-		c := *cc
+	if c := containerConfigRecordOf(vc.ContainerConfiguration, true); c != nil {
 		c.Type = toARM("containerType", c.Type)
-		c.ContainerRegistries = stripRegistryPasswords(c.ContainerRegistries)
 		m["containerConfiguration"] = c
 	}
 	return m
 }
 
-func stripRegistryPasswords(rs []ContainerRegistry) []ContainerRegistry {
-	out := make([]ContainerRegistry, len(rs))
-	for i, r := range rs {
-		r.Password = ""
-		out[i] = r
-	}
-	if rs == nil {
-		return nil
-	}
-	return out
-}
-
-func armStartTask(st *StartTask) map[string]any {
+func armStartTask(st *cobalt.StartTask) map[string]any {
 	m := map[string]any{"commandLine": st.CommandLine, "maxTaskRetryCount": st.MaxTaskRetryCount, "waitForSuccess": st.WaitForSuccess}
 	if st.ResourceFiles != nil {
-		m["resourceFiles"] = st.ResourceFiles
+		m["resourceFiles"] = resourceFileRecords(st.ResourceFiles)
 	}
 	if st.EnvironmentSettings != nil {
-		m["environmentSettings"] = st.EnvironmentSettings
+		m["environmentSettings"] = nameValueRecords(st.EnvironmentSettings)
 	}
 	if u := st.UserIdentity; u != nil {
 		ui := map[string]any{}
@@ -456,17 +443,17 @@ func armStartTask(st *StartTask) map[string]any {
 		if u.AutoUser != nil {
 			au := map[string]any{}
 			if u.AutoUser.Scope != "" {
-				au["scope"] = toARM("scope", u.AutoUser.Scope)
+				au["scope"] = toARM("scope", string(u.AutoUser.Scope))
 			}
 			if u.AutoUser.ElevationLevel != "" {
-				au["elevationLevel"] = toARM("elevationLevel", u.AutoUser.ElevationLevel)
+				au["elevationLevel"] = toARM("elevationLevel", string(u.AutoUser.ElevationLevel))
 			}
 			ui["autoUser"] = au
 		}
 		m["userIdentity"] = ui
 	}
 	if st.ContainerSettings != nil {
-		m["containerSettings"] = st.ContainerSettings
+		m["containerSettings"] = raw(st.ContainerSettings)
 	}
 	return m
 }

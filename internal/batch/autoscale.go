@@ -13,14 +13,6 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/errwire"
 )
 
-// AutoScaleRun is the result of the last evaluation of a pool's autoscale formula.
-type AutoScaleRun struct {
-	Timestamp time.Time `json:"timestamp"`
-	// Results is "$TargetDedicatedNodes=1;$TargetLowPriorityNodes=0;$NodeDeallocationOption=requeue".
-	Results string       `json:"results,omitempty"`
-	Error   *ResizeError `json:"error,omitempty"`
-}
-
 // FormulaInputs are the service-defined variables a formula may read.
 type FormulaInputs struct {
 	CurrentDedicatedNodes, CurrentLowPriorityNodes int
@@ -99,11 +91,13 @@ func (r FormulaResult) Results() string {
 		r.TargetDedicatedNodes, r.TargetLowPriorityNodes, r.NodeDeallocationOption)
 }
 
-type formulaError struct{ ResizeError }
+type formulaError struct{ cobalt.ResizeError }
 
 func (e *formulaError) Error() string { return e.Code + ": " + e.Message }
 
-func formulaErr(code, msg string) error { return &formulaError{ResizeError{Code: code, Message: msg}} }
+func formulaErr(code, msg string) error {
+	return &formulaError{cobalt.ResizeError{Code: code, Message: msg}}
+}
 
 func isIdent(s string) bool {
 	if s == "" {
@@ -407,7 +401,7 @@ func (s *Service) evaluateAutoScale(p *Pool, now time.Time) {
 	}
 	res, err := EvaluateFormula(p.AutoScaleFormula, FormulaInputs{CurrentDedicatedNodes: p.CurrentDedicatedNodes,
 		CurrentLowPriorityNodes: p.CurrentLowPriorityNodes, TargetDedicatedNodes: p.TargetDedicatedNodes, TargetLowPriorityNodes: p.TargetLowPriorityNodes})
-	run := &AutoScaleRun{Timestamp: now}
+	run := &cobalt.AutoScaleRun{Timestamp: now}
 	if fe, ok := err.(*formulaError); ok {
 		e := fe.ResizeError
 		run.Error = &e
@@ -480,7 +474,7 @@ func (s *Service) PoolEnableAutoScale(ctx context.Context, accountKey, poolID, f
 
 // PoolEvaluateAutoScale evaluates a formula against a pool without applying
 // it. 409 AutoScalingNotEnabled when the pool is not autoscaled, as on Batch.
-func (s *Service) PoolEvaluateAutoScale(ctx context.Context, accountKey, poolID, formula string) (*AutoScaleRun, error) {
+func (s *Service) PoolEvaluateAutoScale(ctx context.Context, accountKey, poolID, formula string) (*cobalt.AutoScaleRun, error) {
 	if formula == "" {
 		return nil, missing("autoScaleFormula")
 	}
@@ -493,7 +487,7 @@ func (s *Service) PoolEvaluateAutoScale(ctx context.Context, accountKey, poolID,
 	}
 	res, err := EvaluateFormula(formula, FormulaInputs{CurrentDedicatedNodes: p.CurrentDedicatedNodes,
 		CurrentLowPriorityNodes: p.CurrentLowPriorityNodes, TargetDedicatedNodes: p.TargetDedicatedNodes, TargetLowPriorityNodes: p.TargetLowPriorityNodes})
-	run := &AutoScaleRun{Timestamp: s.now()}
+	run := &cobalt.AutoScaleRun{Timestamp: s.now()}
 	if fe, ok := err.(*formulaError); ok {
 		e := fe.ResizeError
 		run.Error = &e
@@ -504,7 +498,7 @@ func (s *Service) PoolEvaluateAutoScale(ctx context.Context, accountKey, poolID,
 }
 
 // autoScaleARM renders an autoscale run for the management plane.
-func autoScaleARM(r *AutoScaleRun) map[string]any {
+func autoScaleARM(r *cobalt.AutoScaleRun) map[string]any {
 	m := map[string]any{"evaluationTime": FormatTime(r.Timestamp)}
 	if r.Results != "" {
 		m["results"] = r.Results
@@ -516,7 +510,7 @@ func autoScaleARM(r *AutoScaleRun) map[string]any {
 }
 
 // AutoScaleRunDataPlane renders an autoscale run for the data plane.
-func AutoScaleRunDataPlane(r *AutoScaleRun) map[string]any {
+func AutoScaleRunDataPlane(r *cobalt.AutoScaleRun) map[string]any {
 	m := map[string]any{"timestamp": FormatTime(r.Timestamp)}
 	if r.Results != "" {
 		m["results"] = r.Results

@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"sort"
 	"strings"
@@ -148,7 +149,7 @@ func DecodeDataPlanePool(body []byte, mode DPMode) (*Spec, error) {
 		return nil, err
 	} else if ok || mode == DPReplace {
 		for _, a := range apps {
-			p.ApplicationPackages = append(p.ApplicationPackages, ApplicationPackageReference{ID: a.ApplicationID, Version: a.Version})
+			p.ApplicationPackages = append(p.ApplicationPackages, cobalt.ApplicationPackageReference{ID: a.ApplicationID, Version: a.Version})
 		}
 		s.set(FApps)
 	}
@@ -287,9 +288,7 @@ func RenderDataPlane(p *Pool, poolURL string) map[string]any {
 		}
 		v["imageReference"] = ir
 		v["nodeAgentSKUId"] = vc.NodeAgentSkuID
-		if cc := vc.ContainerConfiguration; cc != nil {
-			c := *cc
-			c.ContainerRegistries = stripRegistryPasswords(c.ContainerRegistries)
+		if c := containerConfigRecordOf(vc.ContainerConfiguration, true); c != nil {
 			v["containerConfiguration"] = c
 		}
 		m["virtualMachineConfiguration"] = v
@@ -310,7 +309,7 @@ func RenderDataPlane(p *Pool, poolURL string) map[string]any {
 		for _, e := range p.Resize.Errors {
 			em := map[string]any{"code": e.Code, "message": e.Message}
 			if e.Values != nil {
-				em["values"] = e.Values
+				em["values"] = nameValueRecords(e.Values)
 			}
 			errs = append(errs, em)
 		}
@@ -326,7 +325,7 @@ func RenderDataPlane(p *Pool, poolURL string) map[string]any {
 		m["userAccounts"] = convertRaw(p.UserAccounts, false, true)
 	}
 	if p.Metadata != nil {
-		m["metadata"] = p.Metadata
+		m["metadata"] = nameValueRecords(p.Metadata)
 	}
 	if p.MountConfiguration != nil {
 		m["mountConfiguration"] = convertRaw(p.MountConfiguration, false, true)
@@ -346,7 +345,7 @@ func RenderDataPlane(p *Pool, poolURL string) map[string]any {
 		m["certificateReferences"] = convertRaw(p.CertificateReferences, false, false)
 	}
 	if p.UpgradePolicy != nil {
-		m["upgradePolicy"] = p.UpgradePolicy
+		m["upgradePolicy"] = raw(p.UpgradePolicy)
 	}
 	if p.TargetNodeCommunicationMode != "" {
 		m["targetNodeCommunicationMode"] = p.TargetNodeCommunicationMode
@@ -372,13 +371,13 @@ func RenderDataPlane(p *Pool, poolURL string) map[string]any {
 	return m
 }
 
-func dpStartTask(st *StartTask) map[string]any {
+func dpStartTask(st *cobalt.StartTask) map[string]any {
 	m := map[string]any{"commandLine": st.CommandLine, "maxTaskRetryCount": st.MaxTaskRetryCount, "waitForSuccess": st.WaitForSuccess}
 	if st.ResourceFiles != nil {
-		m["resourceFiles"] = st.ResourceFiles
+		m["resourceFiles"] = resourceFileRecords(st.ResourceFiles)
 	}
 	if st.EnvironmentSettings != nil {
-		m["environmentSettings"] = st.EnvironmentSettings
+		m["environmentSettings"] = nameValueRecords(st.EnvironmentSettings)
 	}
 	if u := st.UserIdentity; u != nil {
 		ui := map[string]any{}
@@ -386,7 +385,7 @@ func dpStartTask(st *StartTask) map[string]any {
 			ui["username"] = u.UserName
 		}
 		if u.AutoUser != nil {
-			ui["autoUser"] = u.AutoUser
+			ui["autoUser"] = userIdentityRecordOf(u).AutoUser
 		}
 		m["userIdentity"] = ui
 	}
@@ -396,6 +395,6 @@ func dpStartTask(st *StartTask) map[string]any {
 	return m
 }
 
-func sortIdentities(ids []IdentityInfo) {
+func sortIdentities(ids []cobalt.UserAssignedIdentity) {
 	sort.Slice(ids, func(i, j int) bool { return lower(ids[i].ResourceID) < lower(ids[j].ResourceID) })
 }

@@ -177,29 +177,29 @@ type wireImageReference struct {
 }
 
 type wireStartTask struct {
-	CommandLine         *string         `json:"commandLine"`
-	ResourceFiles       []ResourceFile  `json:"resourceFiles"`
-	EnvironmentSettings []NameValue     `json:"environmentSettings"`
-	UserIdentity        *UserIdentity   `json:"userIdentity"`
-	MaxTaskRetryCount   *int32          `json:"maxTaskRetryCount"`
-	WaitForSuccess      *bool           `json:"waitForSuccess"`
-	ContainerSettings   json.RawMessage `json:"containerSettings"`
+	CommandLine         *string              `json:"commandLine"`
+	ResourceFiles       []resourceFileRecord `json:"resourceFiles"`
+	EnvironmentSettings []nameValueRecord    `json:"environmentSettings"`
+	UserIdentity        *userIdentityRecord  `json:"userIdentity"`
+	MaxTaskRetryCount   *int32               `json:"maxTaskRetryCount"`
+	WaitForSuccess      *bool                `json:"waitForSuccess"`
+	ContainerSettings   json.RawMessage      `json:"containerSettings"`
 }
 
 // decodeVMConfig decodes a virtualMachineConfiguration object.
-func decodeVMConfig(raw json.RawMessage, path string, dataPlane bool) (*VirtualMachineConfiguration, error) {
+func decodeVMConfig(raw json.RawMessage, path string, dataPlane bool) (*cobalt.VirtualMachineConfiguration, error) {
 	o, err := parseObj(raw, path)
 	if err != nil {
 		return nil, err
 	}
-	vc := &VirtualMachineConfiguration{}
+	vc := &cobalt.VirtualMachineConfiguration{}
 	var ir wireImageReference
 	if ok, err := o.get("imageReference", &ir); err != nil {
 		return nil, err
 	} else if !ok {
 		return nil, missing(join(path, "imageReference"))
 	}
-	vc.ImageReference = ImageReference{Publisher: ir.Publisher, Offer: ir.Offer, Sku: ir.Sku, Version: ir.Version,
+	vc.ImageReference = cobalt.ImageReference{Publisher: ir.Publisher, Offer: ir.Offer, Sku: ir.Sku, Version: ir.Version,
 		ID: firstNonEmpty(ir.ID, ir.VirtualMachineImageID), SharedGalleryImageID: ir.SharedGalleryImageID, CommunityGalleryImageID: ir.CommunityGalleryImageID}
 	if ok, err := o.get("nodeAgentSkuId", &vc.NodeAgentSkuID); err != nil {
 		return nil, err
@@ -209,7 +209,7 @@ func decodeVMConfig(raw json.RawMessage, path string, dataPlane bool) (*VirtualM
 		}
 		return nil, missing(join(path, "nodeAgentSkuId"))
 	}
-	var cc ContainerConfiguration
+	var cc containerConfigRecord
 	if ok, err := o.get("containerConfiguration", &cc); err != nil {
 		return nil, err
 	} else if ok {
@@ -217,10 +217,10 @@ func decodeVMConfig(raw json.RawMessage, path string, dataPlane bool) (*VirtualM
 			return nil, missing(join(path, "containerConfiguration.type"))
 		}
 		cc.Type = toDP("containerType", cc.Type)
-		vc.ContainerConfiguration = &cc
+		vc.ContainerConfiguration = containerConfig(&cc)
 	}
 	if rest := o.rest(); rest != nil {
-		vc.Extra = map[string]json.RawMessage{}
+		vc.Extra = map[string][]byte{}
 		for k, v := range rest {
 			if dataPlane {
 				v = convertRaw(v, true, false)
@@ -232,7 +232,7 @@ func decodeVMConfig(raw json.RawMessage, path string, dataPlane bool) (*VirtualM
 }
 
 // decodeStartTask decodes a startTask; an empty object means "no start task".
-func decodeStartTask(raw json.RawMessage, path string) (*StartTask, error) {
+func decodeStartTask(raw json.RawMessage, path string) (*cobalt.StartTask, error) {
 	if strings.TrimSpace(string(raw)) == "{}" {
 		return nil, nil
 	}
@@ -243,8 +243,12 @@ func decodeStartTask(raw json.RawMessage, path string) (*StartTask, error) {
 	if w.CommandLine == nil || *w.CommandLine == "" {
 		return nil, missing(join(path, "commandLine"))
 	}
-	st := &StartTask{CommandLine: *w.CommandLine, ResourceFiles: w.ResourceFiles, EnvironmentSettings: w.EnvironmentSettings,
-		UserIdentity: w.UserIdentity, WaitForSuccess: true}
+	if u := w.UserIdentity; u != nil && u.AutoUser != nil {
+		u.AutoUser.Scope = toDP("scope", u.AutoUser.Scope)
+		u.AutoUser.ElevationLevel = toDP("elevationLevel", u.AutoUser.ElevationLevel)
+	}
+	st := &cobalt.StartTask{CommandLine: *w.CommandLine, ResourceFiles: resourceFiles(w.ResourceFiles), EnvironmentSettings: nameValues(w.EnvironmentSettings),
+		UserIdentity: userIdentity(w.UserIdentity), WaitForSuccess: true}
 	if w.MaxTaskRetryCount != nil {
 		st.MaxTaskRetryCount = int(*w.MaxTaskRetryCount)
 	}
@@ -253,10 +257,6 @@ func decodeStartTask(raw json.RawMessage, path string) (*StartTask, error) {
 	}
 	if len(w.ContainerSettings) > 0 && string(w.ContainerSettings) != "null" {
 		st.ContainerSettings = convertRaw(w.ContainerSettings, true, false)
-	}
-	if u := st.UserIdentity; u != nil && u.AutoUser != nil {
-		u.AutoUser.Scope = toDP("scope", u.AutoUser.Scope)
-		u.AutoUser.ElevationLevel = toDP("elevationLevel", u.AutoUser.ElevationLevel)
 	}
 	return st, nil
 }

@@ -196,17 +196,17 @@ func TestIdentityRules(t *testing.T) {
 	for _, c := range []struct {
 		name  string
 		acct  *cobalt.Account
-		id    PoolIdentity
+		id    cobalt.PoolIdentity
 		names string
 	}{
-		{"system assigned", e.acct, PoolIdentity{Type: "SystemAssigned"}, "SystemAssigned"},
-		{"unknown type", e.acct, PoolIdentity{Type: "Managed"}, "Managed"},
-		{"none with ids", e.acct, PoolIdentity{Type: "None", Identities: []IdentityInfo{{ResourceID: uami1}}}, "None"},
-		{"missing", e.acct, PoolIdentity{Type: "UserAssigned", Identities: []IdentityInfo{{ResourceID: uami1 + "x"}}}, uami1 + "x"},
-		{"other tenant", e.acct, PoolIdentity{Type: "UserAssigned", Identities: []IdentityInfo{{ResourceID: uamiOther}}}, uamiOther},
-		{"account itself", e.acct, PoolIdentity{Type: "UserAssigned", Identities: []IdentityInfo{{ResourceID: testAcctID}}}, testAcctID},
-		{"account's system principal", sys, PoolIdentity{Type: "UserAssigned", Identities: []IdentityInfo{{ResourceID: uami2}}}, "system-assigned"},
-		{"malformed", e.acct, PoolIdentity{Type: "UserAssigned", Identities: []IdentityInfo{{ResourceID: "id1"}}}, "'id1'"},
+		{"system assigned", e.acct, cobalt.PoolIdentity{Type: "SystemAssigned"}, "SystemAssigned"},
+		{"unknown type", e.acct, cobalt.PoolIdentity{Type: "Managed"}, "Managed"},
+		{"none with ids", e.acct, cobalt.PoolIdentity{Type: "None", Identities: []cobalt.UserAssignedIdentity{{ResourceID: uami1}}}, "None"},
+		{"missing", e.acct, cobalt.PoolIdentity{Type: "UserAssigned", Identities: []cobalt.UserAssignedIdentity{{ResourceID: uami1 + "x"}}}, uami1 + "x"},
+		{"other tenant", e.acct, cobalt.PoolIdentity{Type: "UserAssigned", Identities: []cobalt.UserAssignedIdentity{{ResourceID: uamiOther}}}, uamiOther},
+		{"account itself", e.acct, cobalt.PoolIdentity{Type: "UserAssigned", Identities: []cobalt.UserAssignedIdentity{{ResourceID: testAcctID}}}, testAcctID},
+		{"account's system principal", sys, cobalt.PoolIdentity{Type: "UserAssigned", Identities: []cobalt.UserAssignedIdentity{{ResourceID: uami2}}}, "system-assigned"},
+		{"malformed", e.acct, cobalt.PoolIdentity{Type: "UserAssigned", Identities: []cobalt.UserAssignedIdentity{{ResourceID: "id1"}}}, "'id1'"},
 	} {
 		id := c.id
 		err := e.svc.ResolveIdentities(t.Context(), c.acct, &id)
@@ -214,7 +214,7 @@ func TestIdentityRules(t *testing.T) {
 			t.Errorf("%s: %v", c.name, err)
 		}
 	}
-	id := PoolIdentity{Type: "userassigned", Identities: []IdentityInfo{{ResourceID: strings.ToLower(uami2)}, {ResourceID: uami1}}}
+	id := cobalt.PoolIdentity{Type: "userassigned", Identities: []cobalt.UserAssignedIdentity{{ResourceID: strings.ToLower(uami2)}, {ResourceID: uami1}}}
 	if err := e.svc.ResolveIdentities(t.Context(), e.acct, &id); err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +290,7 @@ func TestCatalog(t *testing.T) {
 	if _, ok := LookupVMSize("standard_d2s_v3"); !ok {
 		t.Fatal("lower-case VM size not found")
 	}
-	for _, ref := range []ImageReference{
+	for _, ref := range []cobalt.ImageReference{
 		{Publisher: "Canonical", Offer: "0001-com-ubuntu-server-jammy", Sku: "22_04-lts"},
 		{Publisher: "canonical", Offer: "ubuntu-24_04-lts", Sku: "server"},
 	} {

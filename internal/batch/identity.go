@@ -26,7 +26,7 @@ const uamiType = "microsoft.managedidentity/userassignedidentities"
 //   - the Batch account's own system-assigned identity is refused.
 //
 // Every failure is a 400 naming the offending value.
-func (s *Service) ResolveIdentities(ctx context.Context, acct *cobalt.Account, id *PoolIdentity) error {
+func (s *Service) ResolveIdentities(ctx context.Context, acct *cobalt.Account, id *cobalt.PoolIdentity) error {
 	if id == nil {
 		return nil
 	}
@@ -81,7 +81,7 @@ func (s *Service) ResolveIdentities(ctx context.Context, acct *cobalt.Account, i
 }
 
 // sameIdentities reports whether two identity sets name the same identities.
-func sameIdentities(a, b []IdentityInfo) bool {
+func sameIdentities(a, b []cobalt.UserAssignedIdentity) bool {
 	if len(a) != len(b) {
 		return false
 	}

@@ -41,7 +41,7 @@ type Node struct {
 	PoolID     string
 	State      string
 	// Identities is the identity set the node was allocated with.
-	Identities    []IdentityInfo
+	Identities    []cobalt.UserAssignedIdentity
 	StartTaskInfo *nodeproto.StartTaskInfo
 	HeartbeatAt   time.Time
 	Version       int64
@@ -57,7 +57,7 @@ type nodeBody struct {
 	StateTransitionTime time.Time            `json:"stateTransitionTime"`
 	AllocationTime      time.Time            `json:"allocationTime"`
 	LastBootTime        time.Time            `json:"lastBootTime"`
-	Errors              []ResizeError        `json:"errors,omitempty"`
+	Errors              []resizeErrorRecord  `json:"errors,omitempty"`
 	Commands            []string             `json:"commands,omitempty"`
 	Config              nodeproto.NodeConfig `json:"config"`
 	RunningLeases       []string             `json:"runningLeases,omitempty"`
@@ -76,9 +76,11 @@ func decodeNode(r store.NodeRecord) (*Node, error) {
 		return nil, fmt.Errorf("decode node %s: %w", r.ID, err)
 	}
 	n.PoolID = n.nodeBody.PoolID
-	if err := json.Unmarshal(r.Identities, &n.Identities); err != nil {
+	var ids []identityRecord
+	if err := json.Unmarshal(r.Identities, &ids); err != nil {
 		return nil, fmt.Errorf("decode node %s identities: %w", r.ID, err)
 	}
+	n.Identities = identities(ids)
 	if len(r.StartTaskInfo) > 0 {
 		n.StartTaskInfo = &nodeproto.StartTaskInfo{}
 		if err := json.Unmarshal(r.StartTaskInfo, n.StartTaskInfo); err != nil {

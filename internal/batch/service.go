@@ -129,17 +129,18 @@ func poolBeingDeleted(id string) error {
 func ETagOf(version int64) string { return fmt.Sprintf("W/\"0x%X\"", version) }
 
 func decodePool(r store.PoolRecord) (*Pool, error) {
-	var p Pool
-	if err := json.Unmarshal(r.Body, &p); err != nil {
+	var rec poolRecord
+	if err := json.Unmarshal(r.Body, &rec); err != nil {
 		return nil, fmt.Errorf("decode pool %s: %w", r.ID, err)
 	}
+	p := poolFromRecord(rec)
 	p.ID, p.State, p.AllocationState = r.ID, r.State, r.AllocationState
 	p.ETag, p.AccountKey = ETagOf(r.Version), r.AccountKey
-	return &p, nil
+	return p, nil
 }
 
 func encodePool(p *Pool, r *store.PoolRecord) error {
-	b, err := json.Marshal(p)
+	b, err := json.Marshal(poolToRecord(p))
 	if err != nil {
 		return err
 	}
@@ -303,7 +304,7 @@ func (s *Service) modifyPool(ctx context.Context, acct *cobalt.Account, poolID s
 
 func (s *Service) startResize(p *Pool, now time.Time) {
 	p.AllocationState, p.AllocationStateTransitionTime = AllocResizing, now
-	p.Resize = ResizeStatus{TargetDedicatedNodes: p.TargetDedicatedNodes, TargetLowPriorityNodes: p.TargetLowPriorityNodes,
+	p.Resize = cobalt.ResizeStatus{TargetDedicatedNodes: p.TargetDedicatedNodes, TargetLowPriorityNodes: p.TargetLowPriorityNodes,
 		ResizeTimeout: p.ResizeTimeout, NodeDeallocationOption: p.NodeDeallocationOption, StartTime: now}
 }
 
@@ -316,7 +317,7 @@ func (s *Service) createPool(ctx context.Context, acct *cobalt.Account, p *Pool)
 	if p.TargetNodes() > 0 && p.AllocationState == AllocSteady {
 		s.startResize(p, p.CreationTime)
 	} else if p.AllocationState == AllocSteady {
-		p.Resize = ResizeStatus{ResizeTimeout: p.ResizeTimeout, NodeDeallocationOption: p.NodeDeallocationOption, StartTime: p.CreationTime}
+		p.Resize = cobalt.ResizeStatus{ResizeTimeout: p.ResizeTimeout, NodeDeallocationOption: p.NodeDeallocationOption, StartTime: p.CreationTime}
 	}
 	var r store.PoolRecord
 	r.AccountKey = acct.Key()

@@ -37,7 +37,7 @@ type Pools interface {
 // formulas; without it enableautoscale answers 409.
 type poolAutoScaler interface {
 	PoolEnableAutoScale(ctx context.Context, accountKey, poolID, formula, interval string, c batch.Conditions) (*batch.Pool, error)
-	PoolEvaluateAutoScale(ctx context.Context, accountKey, poolID, formula string) (*batch.AutoScaleRun, error)
+	PoolEvaluateAutoScale(ctx context.Context, accountKey, poolID, formula string) (*cobalt.AutoScaleRun, error)
 }
 
 func poolPath(id string) string         { return "/pools/" + url.PathEscape(id) }

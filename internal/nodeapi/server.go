@@ -270,7 +270,7 @@ func identityNotFound() error {
 
 // SelectIdentity picks the identity a token request names from the node's
 // snapshot, by the rules in the package documentation.
-func SelectIdentity(snapshot []batch.IdentityInfo, req nodeproto.TokenRequest) (batch.IdentityInfo, error) {
+func SelectIdentity(snapshot []cobalt.UserAssignedIdentity, req nodeproto.TokenRequest) (cobalt.UserAssignedIdentity, error) {
 	set := 0
 	for _, v := range []string{req.ClientID, req.ObjectID, req.ResourceID} {
 		if v != "" {
@@ -279,13 +279,13 @@ func SelectIdentity(snapshot []batch.IdentityInfo, req nodeproto.TokenRequest) (
 	}
 	switch {
 	case set > 1:
-		return batch.IdentityInfo{}, cobalt.Errorf(cobalt.EInvalid, "Only one of client_id, object_id and msi_res_id may be given.").WithReason("InvalidRequest")
+		return cobalt.UserAssignedIdentity{}, cobalt.Errorf(cobalt.EInvalid, "Only one of client_id, object_id and msi_res_id may be given.").WithReason("InvalidRequest")
 	case set == 0 && len(snapshot) == 1:
 		return snapshot[0], nil
 	case set == 0 && len(snapshot) == 0:
-		return batch.IdentityInfo{}, identityNotFound()
+		return cobalt.UserAssignedIdentity{}, identityNotFound()
 	case set == 0:
-		return batch.IdentityInfo{}, cobalt.Errorf(cobalt.EInvalid,
+		return cobalt.UserAssignedIdentity{}, cobalt.Errorf(cobalt.EInvalid,
 			"Multiple user assigned identities exist, please specify the clientId / resourceId of the identity in the token request").WithReason("MultipleIdentities")
 	}
 	for _, i := range snapshot {
@@ -296,7 +296,7 @@ func SelectIdentity(snapshot []batch.IdentityInfo, req nodeproto.TokenRequest) (
 			return i, nil
 		}
 	}
-	return batch.IdentityInfo{}, identityNotFound()
+	return cobalt.UserAssignedIdentity{}, identityNotFound()
 }
 
 func (s *Server) token(ctx context.Context, n *batch.Node, body []byte) (any, error) {

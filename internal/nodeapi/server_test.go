@@ -304,7 +304,7 @@ func FuzzSelectIdentity(f *testing.F) {
 	f.Add("cid-a", "", "", 2)
 	f.Add("", "", "/X", 0)
 	f.Fuzz(func(t *testing.T, cid, oid, rid string, n int) {
-		snap := []batch.IdentityInfo{{ResourceID: "/a", ClientID: "cid-a", PrincipalID: "oid-a"}, {ResourceID: "/b", ClientID: "cid-b", PrincipalID: "oid-b"}}
+		snap := []cobalt.UserAssignedIdentity{{ResourceID: "/a", ClientID: "cid-a", PrincipalID: "oid-a"}, {ResourceID: "/b", ClientID: "cid-b", PrincipalID: "oid-b"}}
 		if n < 0 || n > 2 {
 			n = 2
 		}

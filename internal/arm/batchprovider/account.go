@@ -177,7 +177,7 @@ func (p *Provider) applyIdentity(r *arm.Request, a *cobalt.Account, in *accountI
 		}
 		ids := &cobalt.AccountIdentity{Type: "UserAssigned"}
 		for k := range in.UserAssignedIdentities {
-			pid := batch.PoolIdentity{Type: "UserAssigned", Identities: []batch.IdentityInfo{{ResourceID: k}}}
+			pid := cobalt.PoolIdentity{Type: "UserAssigned", Identities: []cobalt.UserAssignedIdentity{{ResourceID: k}}}
 			if err := p.cfg.Pools.ResolveIdentities(r.Context(), nil, &pid); err != nil {
 				return err
 			}
@@ -185,7 +185,7 @@ func (p *Provider) applyIdentity(r *arm.Request, a *cobalt.Account, in *accountI
 			if err := r.CheckLinked("Microsoft.ManagedIdentity/userAssignedIdentities/assign/action", rid); err != nil {
 				return err
 			}
-			ids.UserAssigned = append(ids.UserAssigned, cobalt.UserAssignedIdentity(pid.Identities[0]))
+			ids.UserAssigned = append(ids.UserAssigned, pid.Identities[0])
 		}
 		sort.Slice(ids.UserAssigned, func(i, j int) bool { return ids.UserAssigned[i].ResourceID < ids.UserAssigned[j].ResourceID })
 		a.Identity = ids
