@@ -515,3 +515,14 @@ func (s *Service) nodeRootDir(nodeID string) string {
 	}
 	return filepath.Join(s.cfg.NodeRootDir, nodeID)
 }
+
+// Pool returns the domain pool with the given ID of the Batch account with
+// the given ARM ID (any case), or ENotFound (reason PoolNotFound). The jobs
+// service reads pools' scheduling settings through it.
+func (s *Service) Pool(ctx context.Context, accountID, poolID string) (*cobalt.Pool, error) {
+	p, err := s.PoolGet(ctx, strings.ToLower(accountID), poolID)
+	if err != nil {
+		return nil, err
+	}
+	return &p.Pool, nil
+}

@@ -14,23 +14,17 @@ import (
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/errwire"
+	"github.com/cobaltbatch/cobalt/internal/login"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 )
 
 // terminatePrefix starts the heartbeat command that stops one task lease.
 const terminatePrefix = "terminate:"
 
-// Token is an access token issued for a node identity.
-type Token struct {
-	AccessToken                    string
-	IssuedAt, NotBefore, ExpiresAt time.Time
-}
-
-// TokenIssuer issues access tokens for principals (an adapter over
-// login.Service.IssueToken: ObjectID, Resource and Audit map to
-// login.IssueRequest). ENotFound when the principal is gone or disabled.
+// TokenIssuer issues access tokens for principals (login.Service implements
+// it). ENotFound when the principal is gone or disabled.
 type TokenIssuer interface {
-	IssueToken(ctx context.Context, objectID, resource string, audit map[string]string) (Token, error)
+	IssueToken(ctx context.Context, req login.IssueRequest) (login.Token, error)
 }
 
 // Dispatcher serves task leases and reports to nodes and requeues the tasks
@@ -331,7 +325,7 @@ func (s *Server) token(ctx context.Context, n *batch.Node, body []byte) (any, er
 	if req.TaskID != "" {
 		audit["task"] = req.TaskID
 	}
-	tok, err := s.cfg.Tokens.IssueToken(ctx, id.PrincipalID, req.Resource, audit)
+	tok, err := s.cfg.Tokens.IssueToken(ctx, login.IssueRequest{ObjectID: id.PrincipalID, Resource: req.Resource, Audit: audit})
 	if cobalt.IsCode(err, cobalt.ENotFound) {
 		return nil, identityNotFound()
 	}

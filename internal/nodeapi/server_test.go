@@ -13,6 +13,7 @@ import (
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/batch"
+	"github.com/cobaltbatch/cobalt/internal/login"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/store/storetest"
 )
@@ -45,16 +46,16 @@ type issuer struct {
 	issued []map[string]string
 }
 
-func (i *issuer) IssueToken(_ context.Context, oid, resource string, audit map[string]string) (Token, error) {
+func (i *issuer) IssueToken(_ context.Context, req login.IssueRequest) (login.Token, error) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	a := map[string]string{"oid": oid, "resource": resource}
-	for k, v := range audit {
+	a := map[string]string{"oid": req.ObjectID, "resource": req.Resource}
+	for k, v := range req.Audit {
 		a[k] = v
 	}
 	i.issued = append(i.issued, a)
 	now := time.Now()
-	return Token{AccessToken: "tok-" + oid, IssuedAt: now, NotBefore: now, ExpiresAt: now.Add(time.Hour)}, nil
+	return login.Token{AccessToken: "tok-" + req.ObjectID, IssuedAt: now, NotBefore: now, ExpiresAt: now.Add(time.Hour)}, nil
 }
 
 type launches struct {

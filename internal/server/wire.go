@@ -25,6 +25,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
+// The services meet through the small interfaces their consumers declare;
+// no adapter sits between them.
+var (
+	_ nodeapi.Dispatcher      = (*jobs.Service)(nil)
+	_ nodeapi.LeaseReconciler = (*jobs.Service)(nil)
+	_ nodeapi.TokenIssuer     = (*login.Service)(nil)
+	_ jobs.AutoStorage        = (*batch.Service)(nil)
+	_ jobs.PoolLookup         = (*batch.Service)(nil)
+	_ batch.IdentityLookup    = (*arm.Server)(nil)
+	_ batch.StorageAccounts   = (*arm.Server)(nil)
+)
+
 // wire builds every service on the bound listeners and fills s.endpoints.
 func (s *Server) wire(ctx context.Context) (err error) {
 	seal, err := s.dir.sealKey()
@@ -133,7 +145,7 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	}
 	s.jobs, err = jobs.New(jobs.Config{
 		Store: s.store, Logger: s.log.With("component", "jobs"), Now: s.opts.Now,
-		Pools: poolLookup{s.pools}, AutoStorage: s.pools,
+		Pools: s.pools, AutoStorage: s.pools,
 		RemoveTaskFiles: func(_ context.Context, _, nodeID, jobID, taskID string) error {
 			if nodeID == "" || nodeID == "." || nodeID == ".." || strings.ContainsAny(nodeID, `/\`) {
 				return nil
@@ -146,7 +158,7 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	}
 	s.pools.SubscribeNodeLost(s.jobs.NodeLost)
 	s.nodeapi, err = nodeapi.New(nodeapi.Config{
-		Pools: s.pools, Dispatcher: s.jobs, Tokens: tokenIssuer{s.login}, Identities: s.arm,
+		Pools: s.pools, Dispatcher: s.jobs, Tokens: s.login, Identities: s.arm,
 		Logger: s.log.With("component", "nodeapi"),
 	})
 	if err != nil {
