@@ -168,11 +168,12 @@ type StartTask struct {
 	ContainerSettings []byte
 }
 
-// ApplicationPackageReference names an application package. ID is the
-// application's ARM ID (management plane) or application ID (data plane).
+// ApplicationPackageReference names an application package version.
+// ApplicationID is the application's ARM ID (management plane) or
+// application ID (data plane).
 type ApplicationPackageReference struct {
-	ID      string
-	Version string
+	ApplicationID string
+	Version       string
 }
 
 // TaskSchedulingPolicy says how tasks are spread over nodes. NodeFillType is

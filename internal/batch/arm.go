@@ -114,9 +114,11 @@ func DecodeARMPool(body []byte) (*Spec, error) {
 		p.TaskSlotsPerNode = int(slots)
 		s.set(FTaskSlots)
 	}
-	if ok, err := o.get("taskSchedulingPolicy", &p.TaskSchedulingPolicy); err != nil {
+	var policy schedulingPolicyRecord
+	if ok, err := o.get("taskSchedulingPolicy", &policy); err != nil {
 		return nil, err
 	} else if ok {
+		p.TaskSchedulingPolicy = cobalt.TaskSchedulingPolicy(policy)
 		p.TaskSchedulingPolicy.NodeFillType = toDP("nodeFillType", p.TaskSchedulingPolicy.NodeFillType)
 		p.TaskSchedulingPolicy.JobDefaultOrder = toDP("jobDefaultOrder", p.TaskSchedulingPolicy.JobDefaultOrder)
 		s.set(FPolicy)
@@ -124,17 +126,21 @@ func DecodeARMPool(body []byte) (*Spec, error) {
 	if err := rawArray(o, "userAccounts", &p.UserAccounts, s, FUserAccounts); err != nil {
 		return nil, err
 	}
-	if ok, err := o.get("metadata", &p.Metadata); err != nil {
+	var metadata []nameValueRecord
+	if ok, err := o.get("metadata", &metadata); err != nil {
 		return nil, err
 	} else if ok {
+		p.Metadata = nameValues(metadata)
 		s.set(FMetadata)
 	}
 	if err := rawArray(o, "mountConfiguration", &p.MountConfiguration, s, FMount); err != nil {
 		return nil, err
 	}
-	if ok, err := o.get("applicationPackages", &p.ApplicationPackages); err != nil {
+	var apps []appPackageRecord
+	if ok, err := o.get("applicationPackages", &apps); err != nil {
 		return nil, err
 	} else if ok {
+		p.ApplicationPackages = appPackages(apps)
 		s.set(FApps)
 	}
 	if err := rawArray(o, "certificates", &p.CertificateReferences, s, FCerts); err != nil {

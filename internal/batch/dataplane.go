@@ -90,9 +90,11 @@ func DecodeDataPlanePool(body []byte, mode DPMode) (*Spec, error) {
 			p.TaskSlotsPerNode = int(slots)
 			s.set(FTaskSlots)
 		}
-		if ok, err := o.get("taskSchedulingPolicy", &p.TaskSchedulingPolicy); err != nil {
+		var policy schedulingPolicyRecord
+		if ok, err := o.get("taskSchedulingPolicy", &policy); err != nil {
 			return nil, err
 		} else if ok {
+			p.TaskSchedulingPolicy = cobalt.TaskSchedulingPolicy(policy)
 			s.set(FPolicy)
 		}
 		if err := rawArray(o, "userAccounts", &p.UserAccounts, s, FUserAccounts); err != nil {
@@ -136,9 +138,11 @@ func DecodeDataPlanePool(body []byte, mode DPMode) (*Spec, error) {
 		p.StartTask = st
 		s.set(FStartTask)
 	}
-	if ok, err := o.get("metadata", &p.Metadata); err != nil {
+	var metadata []nameValueRecord
+	if ok, err := o.get("metadata", &metadata); err != nil {
 		return nil, err
 	} else if ok || mode == DPReplace {
+		p.Metadata = nameValues(metadata)
 		s.set(FMetadata)
 	}
 	var apps []struct {
@@ -149,7 +153,7 @@ func DecodeDataPlanePool(body []byte, mode DPMode) (*Spec, error) {
 		return nil, err
 	} else if ok || mode == DPReplace {
 		for _, a := range apps {
-			p.ApplicationPackages = append(p.ApplicationPackages, cobalt.ApplicationPackageReference{ID: a.ApplicationID, Version: a.Version})
+			p.ApplicationPackages = append(p.ApplicationPackages, cobalt.ApplicationPackageReference{ApplicationID: a.ApplicationID, Version: a.Version})
 		}
 		s.set(FApps)
 	}
@@ -333,7 +337,7 @@ func RenderDataPlane(p *Pool, poolURL string) map[string]any {
 	if p.ApplicationPackages != nil {
 		var apps []map[string]any
 		for _, a := range p.ApplicationPackages {
-			am := map[string]any{"applicationId": a.ID}
+			am := map[string]any{"applicationId": a.ApplicationID}
 			if a.Version != "" {
 				am["version"] = a.Version
 			}

@@ -241,7 +241,7 @@ func appPackageRecords(as []cobalt.ApplicationPackageReference) []appPackageReco
 	}
 	out := make([]appPackageRecord, len(as))
 	for i, a := range as {
-		out[i] = appPackageRecord(a)
+		out[i] = appPackageRecord{ID: a.ApplicationID, Version: a.Version}
 	}
 	return out
 }
@@ -252,7 +252,7 @@ func appPackages(as []appPackageRecord) []cobalt.ApplicationPackageReference {
 	}
 	out := make([]cobalt.ApplicationPackageReference, len(as))
 	for i, a := range as {
-		out[i] = cobalt.ApplicationPackageReference(a)
+		out[i] = cobalt.ApplicationPackageReference{ApplicationID: a.ID, Version: a.Version}
 	}
 	return out
 }
