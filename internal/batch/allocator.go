@@ -298,9 +298,8 @@ func (s *Service) allocateNodes(ctx context.Context, p *Pool, dedicated bool, k 
 	for i := range k {
 		id := fmt.Sprintf("tvm-%d_%d-%s", cur.NodePrefix, first+int64(i), ts)
 		cred, hash := newCredential(id)
-		n := &Node{ID: id, State: NodeCreating}
-		n.nodeBody = nodeBody{PoolID: cur.ID, IsDedicated: dedicated, VMSize: cur.VMSize, SchedulingState: "enabled",
-			StateTransitionTime: now, AllocationTime: now, Config: cfg, AutoStorageFiles: autoFiles}
+		n := &Node{Node: cobalt.Node{ID: id, PoolID: cur.ID, State: NodeCreating, IsDedicated: dedicated, VMSize: cur.VMSize, SchedulingState: "enabled",
+			StateTransitionTime: now, AllocationTime: now}, Config: cfg, AutoStorageFiles: autoFiles}
 		n.Config.NodeID = id
 		r := store.NodeRecord{ID: id, AccountKey: cur.AccountKey, PoolKey: cur.ID, CredentialHash: hash, Identities: snap,
 			LeaseExpiry: now.Add(s.cfg.StartTimeout)}
@@ -328,7 +327,7 @@ func (s *Service) allocateNodes(ctx context.Context, p *Pool, dedicated bool, k 
 					s.log.Warn("start node failed", "node", l.NodeID, "err", err)
 					_, _ = s.updateNode(context.WithoutCancel(ctx), l.NodeID, func(n *Node, _ *store.NodeRecord) error {
 						n.State, n.StateTransitionTime = NodeUnusable, s.now()
-						n.Errors = append(n.Errors, resizeErrorRecord{Code: errwire.CodeNodeStartFailed, Message: "The node provider could not start the node."})
+						n.Errors = append(n.Errors, cobalt.ResizeError{Code: errwire.CodeNodeStartFailed, Message: "The node provider could not start the node."})
 						return nil
 					})
 				}
@@ -501,7 +500,7 @@ func (s *Service) expireNodes(ctx context.Context) error {
 				x.State = NodeUnusable
 			}
 			x.StateTransitionTime = now
-			x.Errors = append(x.Errors, resizeErrorRecord{Code: errwire.CodeNodeHeartbeatLost, Message: "The node stopped reporting to the control plane."})
+			x.Errors = append(x.Errors, cobalt.ResizeError{Code: errwire.CodeNodeHeartbeatLost, Message: "The node stopped reporting to the control plane."})
 			rec.LeaseExpiry = time.Time{}
 			return nil
 		})

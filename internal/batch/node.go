@@ -20,32 +20,36 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
-// Node states (data-plane spelling).
+// Node states (data-plane spelling), as the root package declares them.
 const (
-	NodeCreating            = "creating"
-	NodeStarting            = "starting"
-	NodeWaitingForStartTask = "waitingforstarttask"
-	NodeStartTaskFailed     = "starttaskfailed"
-	NodeIdle                = "idle"
-	NodeRunning             = "running"
-	NodeUnusable            = "unusable"
-	NodeOffline             = "offline"
-	NodeLeavingPool         = "leavingpool"
-	NodeRebooting           = "rebooting"
+	NodeCreating            = cobalt.NodeCreating
+	NodeStarting            = cobalt.NodeStarting
+	NodeWaitingForStartTask = cobalt.NodeWaitingForStartTask
+	NodeStartTaskFailed     = cobalt.NodeStartTaskFailed
+	NodeIdle                = cobalt.NodeIdle
+	NodeRunning             = cobalt.NodeRunning
+	NodeUnusable            = cobalt.NodeUnusable
+	NodeOffline             = cobalt.NodeOffline
+	NodeLeavingPool         = cobalt.NodeLeavingPool
+	NodeRebooting           = cobalt.NodeRebooting
 )
 
-// Node is a compute node of a pool.
+// Node is a stored compute node: the domain node and what the pool service
+// keeps for its agent and its allocator.
 type Node struct {
-	ID         string
-	AccountKey string
-	PoolID     string
-	State      string
-	// Identities is the identity set the node was allocated with.
-	Identities    []cobalt.UserAssignedIdentity
+	cobalt.Node
+	// StartTaskInfo is the start task's progress as the agent reports it.
 	StartTaskInfo *nodeproto.StartTaskInfo
-	HeartbeatAt   time.Time
-	Version       int64
-	nodeBody
+	// Config is the node's configuration, fixed at allocation.
+	Config nodeproto.NodeConfig
+	// Commands are pending commands for the agent ("reboot", "remove").
+	Commands []string
+	// DeallocationOption is how the node leaves its pool, once it must.
+	DeallocationOption string
+	// AutoStorageFiles maps the index of each start-task resource file that
+	// names an auto-storage container to the container's name; its URL is
+	// made at every registration (see resolveStartTaskFiles).
+	AutoStorageFiles map[int]string
 }
 
 // nodeBody is the JSON body of a node record.
@@ -71,11 +75,15 @@ type nodeBody struct {
 }
 
 func decodeNode(r store.NodeRecord) (*Node, error) {
-	n := &Node{ID: r.ID, AccountKey: r.AccountKey, State: r.State, HeartbeatAt: r.HeartbeatAt, Version: r.Version}
-	if err := json.Unmarshal(r.Body, &n.nodeBody); err != nil {
+	var b nodeBody
+	if err := json.Unmarshal(r.Body, &b); err != nil {
 		return nil, fmt.Errorf("decode node %s: %w", r.ID, err)
 	}
-	n.PoolID = n.nodeBody.PoolID
+	n := &Node{Node: cobalt.Node{ID: r.ID, AccountKey: r.AccountKey, PoolID: b.PoolID, State: r.State, SchedulingState: b.SchedulingState,
+		IsDedicated: b.IsDedicated, VMSize: b.VMSize, StateTransitionTime: b.StateTransitionTime, AllocationTime: b.AllocationTime,
+		LastBootTime: b.LastBootTime, Errors: resizeErrors(b.Errors), RunningLeases: b.RunningLeases, AgentVersion: b.AgentVersion,
+		Isolation: b.Isolation, HeartbeatAt: r.HeartbeatAt, Version: r.Version},
+		Config: b.Config, Commands: b.Commands, DeallocationOption: b.DeallocationOption, AutoStorageFiles: b.AutoStorageFiles}
 	var ids []identityRecord
 	if err := json.Unmarshal(r.Identities, &ids); err != nil {
 		return nil, fmt.Errorf("decode node %s identities: %w", r.ID, err)
@@ -91,7 +99,10 @@ func decodeNode(r store.NodeRecord) (*Node, error) {
 }
 
 func encodeNodeBody(n *Node, r *store.NodeRecord) error {
-	b, err := json.Marshal(n.nodeBody)
+	b, err := json.Marshal(nodeBody{PoolID: n.PoolID, IsDedicated: n.IsDedicated, VMSize: n.VMSize, SchedulingState: n.SchedulingState,
+		StateTransitionTime: n.StateTransitionTime, AllocationTime: n.AllocationTime, LastBootTime: n.LastBootTime,
+		Errors: resizeErrorRecords(n.Errors), Commands: n.Commands, Config: n.Config, RunningLeases: n.RunningLeases,
+		DeallocationOption: n.DeallocationOption, AgentVersion: n.AgentVersion, Isolation: n.Isolation, AutoStorageFiles: n.AutoStorageFiles})
 	if err != nil {
 		return err
 	}
@@ -102,11 +113,6 @@ func encodeNodeBody(n *Node, r *store.NodeRecord) error {
 		}
 	}
 	return nil
-}
-
-// Ref returns the node's reference (AccountID is the lower-case account ID).
-func (n *Node) Ref() cobalt.NodeRef {
-	return cobalt.NodeRef{AccountID: n.AccountKey, PoolID: n.PoolID, NodeID: n.ID}
 }
 
 // newCredential returns a node credential "<nodeID>.<secret>" and the hash stored for it.
@@ -513,10 +519,4 @@ func (s *Service) NodeSetScheduling(ctx context.Context, accountKey, poolID, nod
 		return nil
 	})
 	return err
-}
-
-// Schedulable reports whether the node may be given new tasks.
-func (n *Node) Schedulable() bool {
-	return n.SchedulingState != "disabled" && n.State != NodeLeavingPool && n.State != NodeUnusable &&
-		n.State != NodeStartTaskFailed && n.State != NodeRebooting
 }

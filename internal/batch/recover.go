@@ -119,7 +119,7 @@ func (s *Service) nodeLost(ctx context.Context, n *Node, code, message string) e
 	out, err := s.updateNode(ctx, n.ID, func(x *Node, r *store.NodeRecord) error {
 		x.State, x.StateTransitionTime = NodeUnusable, now
 		x.RunningLeases = nil
-		x.Errors = append(x.Errors, resizeErrorRecord{Code: code, Message: message})
+		x.Errors = append(x.Errors, cobalt.ResizeError{Code: code, Message: message})
 		r.LeaseExpiry = time.Time{}
 		return nil
 	})
