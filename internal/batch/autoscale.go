@@ -498,17 +498,6 @@ func (s *Service) PoolEvaluateAutoScale(ctx context.Context, accountKey, poolID,
 }
 
 // autoScaleARM renders an autoscale run for the management plane.
-func autoScaleARM(r *cobalt.AutoScaleRun) map[string]any {
-	m := map[string]any{"evaluationTime": FormatTime(r.Timestamp)}
-	if r.Results != "" {
-		m["results"] = r.Results
-	}
-	if r.Error != nil {
-		m["error"] = map[string]any{"code": r.Error.Code, "message": r.Error.Message}
-	}
-	return m
-}
-
 // AutoScaleRunDataPlane renders an autoscale run for the data plane.
 func AutoScaleRunDataPlane(r *cobalt.AutoScaleRun) map[string]any {
 	m := map[string]any{"timestamp": FormatTime(r.Timestamp)}

@@ -79,9 +79,8 @@ func TestAutoScalePool(t *testing.T) {
 	if p.CurrentDedicatedNodes != 2 {
 		t.Fatalf("current = %d", p.CurrentDedicatedNodes)
 	}
-	arm := RenderARM(p, testAcctID)["properties"].(map[string]any)
-	if arm["autoScaleRun"] == nil || arm["scaleSettings"].(map[string]any)["autoScale"] == nil {
-		t.Fatalf("ARM rendering: %v", arm)
+	if dp := RenderDataPlane(p, "u"); dp["autoScaleRun"] == nil || dp["autoScaleFormula"] == nil {
+		t.Fatalf("data-plane rendering: %v", dp)
 	}
 	// A new formula through enableautoscale; a bad one shows its error.
 	if p, err := e.svc.PoolEnableAutoScale(context.Background(), e.acct.Key(), "auto", "$TargetDedicatedNodes=$CurrentDedicatedNodes-1", "", Conditions{}); err != nil || p.TargetDedicatedNodes != 1 {

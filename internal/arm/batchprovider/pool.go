@@ -2,6 +2,7 @@ package batchprovider
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -20,7 +21,7 @@ func conditions(r *arm.Request) batch.Conditions {
 
 func (p *Provider) writePool(w http.ResponseWriter, acct *cobalt.Account, pool *batch.Pool, warn string) {
 	warningHeader(w, warn)
-	arm.WriteJSON(w, http.StatusOK, pool.ETag, batch.RenderARM(pool, acct.ID))
+	arm.WriteJSON(w, http.StatusOK, pool.ETag, renderPool(&pool.Pool, acct.ID))
 }
 
 // checkLinked requires the assign action on every identity the spec attaches
@@ -110,7 +111,8 @@ func poolErr(r *arm.Request, err error) error {
 
 func (p *Provider) poolGet(w http.ResponseWriter, r *arm.Request) error {
 	acctID := r.ID.Parent()
-	body, etag, err := p.cfg.Pools.PoolARMJSON(r.Context(), acctID.String(), r.PathValue("poolName"))
+	body, etag, err := p.cfg.Pools.PoolRendered(r.Context(), acctID.String(), r.PathValue("poolName"), "arm\x00"+acctID.String(),
+		func(pl *cobalt.Pool) ([]byte, error) { return json.Marshal(renderPool(pl, acctID.String())) })
 	if cobalt.ErrorReason(err) == "PoolNotFound" {
 		// Tell a missing account from a missing pool.
 		if _, _, aerr := p.loadAccount(r.Context(), acctID); aerr != nil {
@@ -155,9 +157,9 @@ func (p *Provider) poolList(w http.ResponseWriter, r *arm.Request) error {
 	if err != nil {
 		return err
 	}
-	items := make([]map[string]any, 0, len(pools))
+	items := make([]armPool, 0, len(pools))
 	for _, pl := range pools {
-		items = append(items, batch.RenderARM(pl, acct.ID))
+		items = append(items, renderPool(&pl.Pool, acct.ID))
 	}
 	r.WriteList(w, items, next)
 	return nil
