@@ -105,11 +105,8 @@ func TestAllocatorCapacityLimit(t *testing.T) {
 	if p.CurrentDedicatedNodes != 1 || len(p.Resize.Errors) != 1 || p.Resize.Errors[0].Code != errwire.CodeAccountCoreQuotaReached {
 		t.Fatalf("p2 = current %d, errors %+v", p.CurrentDedicatedNodes, p.Resize.Errors)
 	}
-	// The error is shown while steady (the ARM rendering's test is in
-	// internal/arm/batchprovider).
-	if RenderDataPlane(p, "u")["resizeErrors"] == nil {
-		t.Fatal("no data-plane resizeErrors")
-	}
+	// (The renderings show the error while steady: their tests are in
+	// internal/arm/batchprovider and internal/batchapi.)
 	// A later successful resize clears the error.
 	e.put("p2", armPool(1))
 	if p = e.settle("p2"); len(p.Resize.Errors) != 0 {
@@ -354,12 +351,10 @@ func TestNodeRendering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := RenderNodeDataPlane(got, "https://h/pools/p1/nodes/"+n.ID)
-	ids := m["identities"].([]map[string]any)
-	si := m["startTaskInfo"].(map[string]any)
-	if m["state"] != "idle" || m["isDedicated"] != true || m["vmSize"] != "standard_d2s_v3" || len(ids) != 1 || ids[0]["clientId"] != "cid-id1" ||
-		si["exitCode"] != 0 || si["result"] != "success" || si["endTime"] != "2026-11-29T18:01:00.0000000Z" {
-		t.Fatalf("node JSON = %v", m)
+	si := got.StartTaskInfo
+	if got.State != "idle" || !got.IsDedicated || got.VMSize != "STANDARD_D2S_V3" || len(got.Identities) != 1 || got.Identities[0].ClientID != "cid-id1" ||
+		si == nil || si.ExitCode == nil || *si.ExitCode != 0 || si.Result != "success" || si.EndTime == nil || !si.EndTime.Equal(end) {
+		t.Fatalf("node = %+v, start task %+v", got, si)
 	}
 	// A node of another pool is not found through this pool.
 	e.put("p2", armPool(0))
@@ -380,7 +375,7 @@ func TestNodeScheduling(t *testing.T) {
 	}
 	e.heartbeat(n.ID, "idle")
 	got, _ := e.svc.NodeGet(context.Background(), e.acct.Key(), "p1", n.ID)
-	if got.State != NodeOffline || got.Schedulable() || RenderNodeDataPlane(got, "u")["schedulingState"] != "disabled" {
+	if got.State != NodeOffline || got.Schedulable() || got.SchedulingState != "disabled" {
 		t.Fatalf("disabled node = %s %s", got.State, got.SchedulingState)
 	}
 	if err := e.svc.NodeSetScheduling(context.Background(), e.acct.Key(), "p1", n.ID, true); err != nil {

@@ -498,14 +498,3 @@ func (s *Service) PoolEvaluateAutoScale(ctx context.Context, accountKey, poolID,
 }
 
 // autoScaleARM renders an autoscale run for the management plane.
-// AutoScaleRunDataPlane renders an autoscale run for the data plane.
-func AutoScaleRunDataPlane(r *cobalt.AutoScaleRun) map[string]any {
-	m := map[string]any{"timestamp": FormatTime(r.Timestamp)}
-	if r.Results != "" {
-		m["results"] = r.Results
-	}
-	if r.Error != nil {
-		m["error"] = map[string]any{"code": r.Error.Code, "message": r.Error.Message}
-	}
-	return m
-}

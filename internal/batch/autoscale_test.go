@@ -79,8 +79,8 @@ func TestAutoScalePool(t *testing.T) {
 	if p.CurrentDedicatedNodes != 2 {
 		t.Fatalf("current = %d", p.CurrentDedicatedNodes)
 	}
-	if dp := RenderDataPlane(p, "u"); dp["autoScaleRun"] == nil || dp["autoScaleFormula"] == nil {
-		t.Fatalf("data-plane rendering: %v", dp)
+	if !p.EnableAutoScale || p.AutoScaleFormula != "$TargetDedicatedNodes=2" || p.AutoScaleRun == nil {
+		t.Fatalf("autoscale pool: %+v", p.Pool)
 	}
 	// A new formula through enableautoscale; a bad one shows its error.
 	if p, err := e.svc.PoolEnableAutoScale(context.Background(), e.acct.Key(), "auto", "$TargetDedicatedNodes=$CurrentDedicatedNodes-1", "", Conditions{}); err != nil || p.TargetDedicatedNodes != 1 {

@@ -42,6 +42,10 @@ var keyRenames = map[string]string{
 // values it does not know pass through unchanged ("" stays "").
 func ARMEnum(key, v string) string { return toARM(key, v) }
 
+// DPEnum returns the data plane's spelling of an enumeration value of the
+// JSON property key, whatever its case; unknown values pass through.
+func DPEnum(key, v string) string { return toDP(key, v) }
+
 // ConvertRaw rewrites a pass-through JSON object (userAccounts,
 // mountConfiguration, ...) into the ARM shape (toARM) or the data-plane
 // shape: enumeration spellings and the few renamed property names. With

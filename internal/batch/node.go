@@ -439,63 +439,6 @@ func (s *Service) PoolSchedulingView(ctx context.Context, accountKey, poolID str
 	}
 }
 
-// RenderNodeDataPlane returns a node's data-plane JSON; nodeURL is its URL.
-// The extension property "identities" lists the identities the node carries.
-func RenderNodeDataPlane(n *Node, nodeURL string) map[string]any {
-	m := map[string]any{
-		"id":                    n.ID,
-		"url":                   nodeURL,
-		"state":                 n.State,
-		"schedulingState":       firstNonEmpty(n.SchedulingState, "enabled"),
-		"stateTransitionTime":   FormatTime(n.StateTransitionTime),
-		"allocationTime":        FormatTime(n.AllocationTime),
-		"ipAddress":             "127.0.0.1",
-		"affinityId":            "TVM:" + n.ID,
-		"vmSize":                strings.ToLower(n.VMSize),
-		"isDedicated":           n.IsDedicated,
-		"totalTasksRun":         0,
-		"runningTasksCount":     len(n.RunningLeases),
-		"runningTaskSlotsCount": len(n.RunningLeases),
-		"totalTasksSucceeded":   0,
-		"nodeAgentInfo":         map[string]any{"version": firstNonEmpty(n.AgentVersion, "cobalt"), "lastUpdateTime": FormatTime(n.LastBootTime)},
-	}
-	if !n.LastBootTime.IsZero() {
-		m["lastBootTime"] = FormatTime(n.LastBootTime)
-	}
-	ids := []map[string]any{}
-	for _, i := range n.Identities {
-		ids = append(ids, map[string]any{"resourceId": i.ResourceID, "clientId": i.ClientID, "principalId": i.PrincipalID})
-	}
-	m["identities"] = ids
-	if st := n.Config.StartTask; st != nil {
-		m["startTask"] = map[string]any{"commandLine": st.CommandLine, "waitForSuccess": st.WaitForSuccess, "maxTaskRetryCount": st.MaxTaskRetryCount}
-	}
-	if si := n.StartTaskInfo; si != nil {
-		info := map[string]any{"state": si.State, "startTime": FormatTime(si.StartTime), "retryCount": si.RetryCount}
-		if si.EndTime != nil {
-			info["endTime"] = FormatTime(*si.EndTime)
-		}
-		if si.ExitCode != nil {
-			info["exitCode"] = *si.ExitCode
-		}
-		if si.Result != "" {
-			info["result"] = si.Result
-		}
-		if si.Failure != nil {
-			info["failureInfo"] = si.Failure
-		}
-		m["startTaskInfo"] = info
-	}
-	if len(n.Errors) > 0 {
-		var errs []map[string]any
-		for _, e := range n.Errors {
-			errs = append(errs, map[string]any{"code": e.Code, "message": e.Message})
-		}
-		m["errors"] = errs
-	}
-	return m
-}
-
 // NodeSetScheduling enables or disables task scheduling on a node (data
 // plane enablescheduling / disablescheduling). A node with scheduling
 // disabled gets no new leases and shows "offline" while idle.

@@ -81,37 +81,13 @@ func (rc *reqCtx) poolConditions() batch.Conditions {
 }
 
 func (rc *reqCtx) renderPool(p *batch.Pool) []byte {
-	b, _ := json.Marshal(dropEmptyTimes(batch.RenderDataPlane(p, rc.entityURL(poolPath(p.ID)))))
+	b, _ := json.Marshal(renderPoolDP(&p.Pool, rc.entityURL(poolPath(p.ID))))
 	return b
 }
 
 func (rc *reqCtx) renderNode(n *batch.Node) []byte {
-	b, _ := json.Marshal(dropEmptyTimes(batch.RenderNodeDataPlane(n, rc.entityURL(nodePath(n.PoolID, n.ID)))))
+	b, _ := json.Marshal(renderNodeDP(n, rc.entityURL(nodePath(n.PoolID, n.ID))))
 	return b
-}
-
-// dropEmptyTimes removes time properties rendered as "" (a zero time): the Go
-// client fails to parse an empty date, while an absent one is simply nil.
-func dropEmptyTimes(v any) any {
-	switch m := v.(type) {
-	case map[string]any:
-		for k, x := range m {
-			if s, ok := x.(string); ok && s == "" && (strings.HasSuffix(k, "Time") || k == "lastModified" || k == "timestamp") {
-				delete(m, k)
-				continue
-			}
-			m[k] = dropEmptyTimes(x)
-		}
-	case []any:
-		for i := range m {
-			m[i] = dropEmptyTimes(m[i])
-		}
-	case []map[string]any:
-		for i := range m {
-			dropEmptyTimes(m[i])
-		}
-	}
-	return v
 }
 
 // finishPool answers a pool write with the pool's ETag, Last-Modified and DataServiceId.
@@ -404,7 +380,7 @@ func hEvaluateAutoScale(rc *reqCtx, p pathParams) {
 		rc.writeError(err)
 		return
 	}
-	rc.writeJSON(http.StatusOK, batch.AutoScaleRunDataPlane(run))
+	rc.writeJSON(http.StatusOK, renderAutoScaleRun(run))
 }
 
 func hRemoveNodes(rc *reqCtx, p pathParams) {

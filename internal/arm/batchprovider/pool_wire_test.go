@@ -64,12 +64,11 @@ func TestRenderPoolARMSpelling(t *testing.T) {
 		t.Fatal(err)
 	}
 	p2 := batch.NewPool("p1", spec2, time.Unix(0, 0))
-	dp, _ := json.Marshal(batch.RenderDataPlane(p2, "https://h/pools/p1"))
-	for _, want := range []string{`"nodeFillType":"pack"`, `"elevationLevel":"admin"`, `"inboundNATPools"`, `"protocol":"tcp"`, `"nodeAgentSKUId"`,
-		`"applicationId":"app1"`, `"allocationState":"steady"`} {
-		if !strings.Contains(string(dp), want) {
-			t.Errorf("data-plane rendering lacks %s: %s", want, dp)
-		}
+	st := p2.StartTask
+	if p2.TaskSchedulingPolicy.NodeFillType != cobalt.FillPack || st == nil || st.UserIdentity.AutoUser.ElevationLevel != cobalt.ElevationAdmin ||
+		st.UserIdentity.AutoUser.Scope != cobalt.AutoUserScopePool || string(p2.NetworkConfiguration) != string(p.NetworkConfiguration) ||
+		len(p2.ApplicationPackages) != 1 || p2.ApplicationPackages[0].ApplicationID != "app1" || p2.TargetDedicatedNodes != 2 {
+		t.Errorf("ARM round trip gave %+v", p2.Pool)
 	}
 }
 
