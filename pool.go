@@ -34,8 +34,9 @@ type Pool struct {
 	StartTask            *StartTask
 	TaskSlotsPerNode     int
 	TaskSchedulingPolicy TaskSchedulingPolicy
-	// UserAccounts is raw JSON (ARM shape): an array of Batch UserAccounts.
-	UserAccounts []byte
+	// UserAccounts are the named users every node creates; tasks run as
+	// one through UserIdentity.UserName.
+	UserAccounts []UserAccount
 	Metadata     []NameValue
 	// MountConfiguration is raw JSON (ARM shape).
 	MountConfiguration  []byte
@@ -188,4 +189,29 @@ type TaskSchedulingPolicy struct {
 type PoolIdentity struct {
 	Type       string
 	Identities []UserAssignedIdentity
+}
+
+// UserAccount is a named user of a pool's nodes. ElevationLevel is empty
+// (Batch's default, nonadmin) or one of the ElevationLevel values.
+type UserAccount struct {
+	Name                     string
+	Password                 string
+	ElevationLevel           ElevationLevel
+	LinuxUserConfiguration   *LinuxUserConfiguration
+	WindowsUserConfiguration *WindowsUserConfiguration
+}
+
+// LinuxUserConfiguration is a user account's Linux settings: its user and
+// group IDs (nil lets the node choose) and the SSH private key shared by the
+// pool's nodes for passwordless SSH between them.
+type LinuxUserConfiguration struct {
+	UID           *int
+	GID           *int
+	SSHPrivateKey string
+}
+
+// WindowsUserConfiguration is a user account's Windows settings. LoginMode
+// is "batch" or "interactive".
+type WindowsUserConfiguration struct {
+	LoginMode string
 }

@@ -120,7 +120,7 @@ func DecodeARMPool(body []byte) (*Spec, error) {
 		p.TaskSchedulingPolicy.JobDefaultOrder = toDP("jobDefaultOrder", p.TaskSchedulingPolicy.JobDefaultOrder)
 		s.set(FPolicy)
 	}
-	if err := rawArray(o, "userAccounts", &p.UserAccounts, s, FUserAccounts); err != nil {
+	if err := decodeUserAccounts(o, s); err != nil {
 		return nil, err
 	}
 	var metadata []nameValueRecord

@@ -96,10 +96,9 @@ func DecodeDataPlanePool(body []byte, mode DPMode) (*Spec, error) {
 			p.TaskSchedulingPolicy = cobalt.TaskSchedulingPolicy(policy)
 			s.set(FPolicy)
 		}
-		if err := rawArray(o, "userAccounts", &p.UserAccounts, s, FUserAccounts); err != nil {
+		if err := decodeUserAccounts(o, s); err != nil {
 			return nil, err
 		}
-		p.UserAccounts = convertRaw(p.UserAccounts, true, false)
 		if err := rawArray(o, "mountConfiguration", &p.MountConfiguration, s, FMount); err != nil {
 			return nil, err
 		}

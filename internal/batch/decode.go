@@ -231,6 +231,32 @@ func decodeVMConfig(raw json.RawMessage, path string, dataPlane bool) (*cobalt.V
 	return vc, nil
 }
 
+// decodeUserAccounts decodes the userAccounts array of a pool body (either
+// plane: the property names agree and enumerations are read in any
+// spelling).
+func decodeUserAccounts(o *obj, s *Spec) error {
+	mk, ok := o.key("userAccounts")
+	if !ok {
+		return nil
+	}
+	r := o.raw("userAccounts")
+	s.set(FUserAccounts)
+	if r == nil {
+		s.Pool.UserAccounts = nil
+		return nil
+	}
+	path := join(o.path, mk)
+	if r[0] != '[' {
+		return badBody(path, "The property '%s' must be a JSON array.", path)
+	}
+	var rs []userAccountRecord
+	if err := json.Unmarshal(r, &rs); err != nil {
+		return jsonErr(path, err)
+	}
+	s.Pool.UserAccounts = userAccounts(rs)
+	return nil
+}
+
 // decodeStartTask decodes a startTask; an empty object means "no start task".
 func decodeStartTask(raw json.RawMessage, path string) (*cobalt.StartTask, error) {
 	if strings.TrimSpace(string(raw)) == "{}" {

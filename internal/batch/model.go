@@ -202,6 +202,26 @@ type schedulingPolicyRecord struct {
 	JobDefaultOrder string `json:"jobDefaultOrder,omitempty"`
 }
 
+// userAccountRecord is a user account as rows keep it: ARM's shape and
+// enum spelling ("Admin", "Batch"), as every release has written it.
+type userAccountRecord struct {
+	Name                     string             `json:"name"`
+	Password                 string             `json:"password,omitempty"`
+	ElevationLevel           string             `json:"elevationLevel,omitempty"`
+	LinuxUserConfiguration   *linuxUserRecord   `json:"linuxUserConfiguration,omitempty"`
+	WindowsUserConfiguration *windowsUserRecord `json:"windowsUserConfiguration,omitempty"`
+}
+
+type linuxUserRecord struct {
+	UID           *int   `json:"uid,omitempty"`
+	GID           *int   `json:"gid,omitempty"`
+	SSHPrivateKey string `json:"sshPrivateKey,omitempty"`
+}
+
+type windowsUserRecord struct {
+	LoginMode string `json:"loginMode,omitempty"`
+}
+
 type poolIdentityRecord struct {
 	Type       string           `json:"type"`
 	Identities []identityRecord `json:"userAssignedIdentities,omitempty"`

@@ -264,7 +264,7 @@ func poolToRecord(p *Pool) poolRecord {
 		EnableAutoScale: p.EnableAutoScale, AutoScaleFormula: p.AutoScaleFormula, AutoScaleEvaluationInterval: p.AutoScaleEvaluationInterval,
 		EnableInterNodeCommunication: p.EnableInterNodeCommunication, NetworkConfiguration: raw(p.NetworkConfiguration),
 		StartTask: startTaskRecordOf(p.StartTask), TaskSlotsPerNode: p.TaskSlotsPerNode,
-		TaskSchedulingPolicy: schedulingPolicyRecord(p.TaskSchedulingPolicy), UserAccounts: raw(p.UserAccounts),
+		TaskSchedulingPolicy: schedulingPolicyRecord(p.TaskSchedulingPolicy), UserAccounts: userAccountsJSON(p.UserAccounts),
 		Metadata: nameValueRecords(p.Metadata), MountConfiguration: raw(p.MountConfiguration), ApplicationPackages: appPackageRecords(p.ApplicationPackages),
 		CertificateReferences: raw(p.CertificateReferences), UpgradePolicy: raw(p.UpgradePolicy), TargetNodeCommunicationMode: p.TargetNodeCommunicationMode,
 		Tags: p.Tags, Extra: rawMap(p.Extra),
@@ -299,7 +299,7 @@ func poolFromRecord(r poolRecord) *Pool {
 		EnableAutoScale: r.EnableAutoScale, AutoScaleFormula: r.AutoScaleFormula, AutoScaleEvaluationInterval: r.AutoScaleEvaluationInterval,
 		EnableInterNodeCommunication: r.EnableInterNodeCommunication, NetworkConfiguration: bytesOf(r.NetworkConfiguration),
 		StartTask: startTask(r.StartTask), TaskSlotsPerNode: r.TaskSlotsPerNode,
-		TaskSchedulingPolicy: cobalt.TaskSchedulingPolicy(r.TaskSchedulingPolicy), UserAccounts: bytesOf(r.UserAccounts),
+		TaskSchedulingPolicy: cobalt.TaskSchedulingPolicy(r.TaskSchedulingPolicy), UserAccounts: userAccountsOfJSON(r.UserAccounts),
 		Metadata: nameValues(r.Metadata), MountConfiguration: bytesOf(r.MountConfiguration), ApplicationPackages: appPackages(r.ApplicationPackages),
 		CertificateReferences: bytesOf(r.CertificateReferences), UpgradePolicy: bytesOf(r.UpgradePolicy), TargetNodeCommunicationMode: r.TargetNodeCommunicationMode,
 		Tags: r.Tags, Extra: bytesMap(r.Extra),
@@ -326,4 +326,62 @@ func poolFromRecord(r poolRecord) *Pool {
 		p.Identity = &cobalt.PoolIdentity{Type: id.Type, Identities: identities(id.Identities)}
 	}
 	return p
+}
+
+func userAccountRecords(us []cobalt.UserAccount) []userAccountRecord {
+	if us == nil {
+		return nil
+	}
+	out := make([]userAccountRecord, len(us))
+	for i, u := range us {
+		out[i] = userAccountRecord{Name: u.Name, Password: u.Password, ElevationLevel: toARM("elevationLevel", string(u.ElevationLevel))}
+		if l := u.LinuxUserConfiguration; l != nil {
+			out[i].LinuxUserConfiguration = &linuxUserRecord{UID: l.UID, GID: l.GID, SSHPrivateKey: l.SSHPrivateKey}
+		}
+		if w := u.WindowsUserConfiguration; w != nil {
+			out[i].WindowsUserConfiguration = &windowsUserRecord{LoginMode: toARM("loginMode", w.LoginMode)}
+		}
+	}
+	return out
+}
+
+// userAccounts converts user account records, whatever the spelling of
+// their enumerations, to the domain's (data-plane) spelling.
+func userAccounts(rs []userAccountRecord) []cobalt.UserAccount {
+	if rs == nil {
+		return nil
+	}
+	out := make([]cobalt.UserAccount, len(rs))
+	for i, r := range rs {
+		out[i] = cobalt.UserAccount{Name: r.Name, Password: r.Password, ElevationLevel: cobalt.ElevationLevel(toDP("elevationLevel", r.ElevationLevel))}
+		if l := r.LinuxUserConfiguration; l != nil {
+			out[i].LinuxUserConfiguration = &cobalt.LinuxUserConfiguration{UID: l.UID, GID: l.GID, SSHPrivateKey: l.SSHPrivateKey}
+		}
+		if w := r.WindowsUserConfiguration; w != nil {
+			out[i].WindowsUserConfiguration = &cobalt.WindowsUserConfiguration{LoginMode: toDP("loginMode", w.LoginMode)}
+		}
+	}
+	return out
+}
+
+func userAccountsJSON(us []cobalt.UserAccount) json.RawMessage {
+	if us == nil {
+		return nil
+	}
+	b, _ := json.Marshal(userAccountRecords(us))
+	return b
+}
+
+// userAccountsOfJSON decodes a row's user accounts. Rows of earlier releases
+// kept them as the JSON the client sent, unchecked: an array that does not
+// read as user accounts is dropped rather than making the pool unreadable.
+func userAccountsOfJSON(b json.RawMessage) []cobalt.UserAccount {
+	if b == nil {
+		return nil
+	}
+	var rs []userAccountRecord
+	if err := json.Unmarshal(b, &rs); err != nil {
+		return nil
+	}
+	return userAccounts(rs)
 }

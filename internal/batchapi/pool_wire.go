@@ -52,7 +52,7 @@ type dpPool struct {
 	StartTask                     *dpStartTask       `json:"startTask,omitempty"`
 	TaskSlotsPerNode              int                `json:"taskSlotsPerNode"`
 	TaskSchedulingPolicy          dpSchedulingPolicy `json:"taskSchedulingPolicy"`
-	UserAccounts                  json.RawMessage    `json:"userAccounts,omitempty"`
+	UserAccounts                  *[]dpUserAccount   `json:"userAccounts,omitempty"`
 	Metadata                      *[]cobaltNameValue `json:"metadata,omitempty"`
 	MountConfiguration            json.RawMessage    `json:"mountConfiguration,omitempty"`
 	ApplicationPackageReferences  *[]dpAppPackage    `json:"applicationPackageReferences,omitempty"`
@@ -188,6 +188,24 @@ type dpAutoUser struct {
 	ElevationLevel string `json:"elevationLevel,omitempty"`
 }
 
+// dpUserAccount never carries the password: responses do not echo it.
+type dpUserAccount struct {
+	Name                     string         `json:"name"`
+	ElevationLevel           string         `json:"elevationLevel,omitempty"`
+	LinuxUserConfiguration   *dpLinuxUser   `json:"linuxUserConfiguration,omitempty"`
+	WindowsUserConfiguration *dpWindowsUser `json:"windowsUserConfiguration,omitempty"`
+}
+
+type dpLinuxUser struct {
+	UID           *int   `json:"uid,omitempty"`
+	GID           *int   `json:"gid,omitempty"`
+	SSHPrivateKey string `json:"sshPrivateKey,omitempty"`
+}
+
+type dpWindowsUser struct {
+	LoginMode string `json:"loginMode,omitempty"`
+}
+
 type dpAppPackage struct {
 	ApplicationID string `json:"applicationId"`
 	Version       string `json:"version,omitempty"`
@@ -222,8 +240,8 @@ func renderPoolDP(p *cobalt.Pool, poolURL string) dpPool {
 		VMSize: strings.ToLower(p.VMSize), CurrentDedicatedNodes: p.CurrentDedicatedNodes, CurrentLowPriorityNodes: p.CurrentLowPriorityNodes,
 		EnableAutoScale: p.EnableAutoScale, EnableInterNodeCommunication: p.EnableInterNodeCommunication, TaskSlotsPerNode: p.TaskSlotsPerNode,
 		TaskSchedulingPolicy: dpSchedulingPolicy{NodeFillType: batch.DPEnum("nodeFillType", p.TaskSchedulingPolicy.NodeFillType)},
-		NetworkConfiguration: rawDP(p.NetworkConfiguration, true), UserAccounts: rawDP(p.UserAccounts, true),
-		MountConfiguration: rawDP(p.MountConfiguration, true), CertificateReferences: rawDP(p.CertificateReferences, false),
+		NetworkConfiguration: rawDP(p.NetworkConfiguration, true),
+		MountConfiguration:   rawDP(p.MountConfiguration, true), CertificateReferences: rawDP(p.CertificateReferences, false),
 		Metadata: ptrIf(p.Metadata != nil, nameValues(p.Metadata)), TargetNodeCommunicationMode: p.TargetNodeCommunicationMode,
 		CurrentNodeCommunicationMode: "simplified", ResourceTags: ptrIf(p.Tags != nil, p.Tags), IdentityWarning: p.IdentityWarning}
 	if p.UpgradePolicy != nil {
@@ -249,6 +267,19 @@ func renderPoolDP(p *cobalt.Pool, poolURL string) dpPool {
 	}
 	if st := p.StartTask; st != nil {
 		out.StartTask = renderStartTaskDP(st)
+	}
+	if p.UserAccounts != nil {
+		us := make([]dpUserAccount, len(p.UserAccounts))
+		for i, u := range p.UserAccounts {
+			us[i] = dpUserAccount{Name: u.Name, ElevationLevel: string(u.ElevationLevel)}
+			if l := u.LinuxUserConfiguration; l != nil {
+				us[i].LinuxUserConfiguration = &dpLinuxUser{UID: l.UID, GID: l.GID, SSHPrivateKey: l.SSHPrivateKey}
+			}
+			if w := u.WindowsUserConfiguration; w != nil {
+				us[i].WindowsUserConfiguration = &dpWindowsUser{LoginMode: w.LoginMode}
+			}
+		}
+		out.UserAccounts = &us
 	}
 	if p.ApplicationPackages != nil {
 		var apps []dpAppPackage

@@ -43,7 +43,7 @@ func TestRenderPoolDataPlane(t *testing.T) {
 	}
 	for _, want := range []string{`"nodeFillType":"pack"`, `"elevationLevel":"admin"`, `"inboundNATPools"`, `"protocol":"tcp"`, `"nodeAgentSKUId"`,
 		`"applicationId":"app1"`, `"allocationState":"steady"`, `"type":"dockerCompatible"`, `"targetDedicatedNodes":2`, `"resizeTimeout":"PT15M"`,
-		`"currentNodeCommunicationMode":"simplified"`, `"metadata":[{"name":"k","value":"v"}]`, `"url":"https://h/pools/p1"`} {
+		`"currentNodeCommunicationMode":"simplified"`, `"userAccounts":[{"name":"u","elevationLevel":"admin","linuxUserConfiguration":{"uid":1000}}]`, `"metadata":[{"name":"k","value":"v"}]`, `"url":"https://h/pools/p1"`} {
 		if !strings.Contains(string(dp), want) {
 			t.Errorf("data-plane rendering lacks %s: %s", want, dp)
 		}

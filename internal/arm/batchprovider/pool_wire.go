@@ -77,7 +77,7 @@ type armPoolProperties struct {
 	AutoScaleRun                    *armAutoScaleRun    `json:"autoScaleRun,omitempty"`
 	NetworkConfiguration            json.RawMessage     `json:"networkConfiguration,omitempty"`
 	StartTask                       *armStartTask       `json:"startTask,omitempty"`
-	UserAccounts                    json.RawMessage     `json:"userAccounts,omitempty"`
+	UserAccounts                    *[]armUserAccount   `json:"userAccounts,omitempty"`
 	Metadata                        *[]armNameValue     `json:"metadata,omitempty"`
 	MountConfiguration              json.RawMessage     `json:"mountConfiguration,omitempty"`
 	ApplicationPackages             *[]armAppPackage    `json:"applicationPackages,omitempty"`
@@ -237,6 +237,24 @@ type armAutoUser struct {
 	ElevationLevel string `json:"elevationLevel,omitempty"`
 }
 
+// armUserAccount never carries the password: responses do not echo it.
+type armUserAccount struct {
+	Name                     string          `json:"name"`
+	ElevationLevel           string          `json:"elevationLevel,omitempty"`
+	LinuxUserConfiguration   *armLinuxUser   `json:"linuxUserConfiguration,omitempty"`
+	WindowsUserConfiguration *armWindowsUser `json:"windowsUserConfiguration,omitempty"`
+}
+
+type armLinuxUser struct {
+	UID           *int   `json:"uid,omitempty"`
+	GID           *int   `json:"gid,omitempty"`
+	SSHPrivateKey string `json:"sshPrivateKey,omitempty"`
+}
+
+type armWindowsUser struct {
+	LoginMode string `json:"loginMode,omitempty"`
+}
+
 type armNameValue struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
@@ -330,7 +348,17 @@ func renderPool(p *cobalt.Pool, accountID string) armPool {
 		props.StartTask = renderStartTask(st)
 	}
 	if p.UserAccounts != nil {
-		props.UserAccounts = batch.ConvertRaw(p.UserAccounts, true, true)
+		us := make([]armUserAccount, len(p.UserAccounts))
+		for i, u := range p.UserAccounts {
+			us[i] = armUserAccount{Name: u.Name, ElevationLevel: batch.ARMEnum("elevationLevel", string(u.ElevationLevel))}
+			if l := u.LinuxUserConfiguration; l != nil {
+				us[i].LinuxUserConfiguration = &armLinuxUser{UID: l.UID, GID: l.GID, SSHPrivateKey: l.SSHPrivateKey}
+			}
+			if w := u.WindowsUserConfiguration; w != nil {
+				us[i].WindowsUserConfiguration = &armWindowsUser{LoginMode: batch.ARMEnum("loginMode", w.LoginMode)}
+			}
+		}
+		props.UserAccounts = &us
 	}
 	props.Metadata = ptrIf(p.Metadata != nil, armNameValues(p.Metadata))
 	if p.MountConfiguration != nil {

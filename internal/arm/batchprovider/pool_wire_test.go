@@ -44,7 +44,8 @@ func TestRenderPoolARMSpelling(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{`"nodeFillType":"Pack"`, `"elevationLevel":"Admin"`, `"inboundNatPools"`, `"protocol":"TCP"`, `"scope":"Pool"`,
-		`"nodeAgentSkuId"`, `"id":"` + wireAcctID + `/pools/p1"`, `"type":"Microsoft.Batch/batchAccounts/pools"`} {
+		`"nodeAgentSkuId"`, `"userAccounts":[{"name":"u","elevationLevel":"Admin","linuxUserConfiguration":{"uid":1000}}]`,
+		`"id":"` + wireAcctID + `/pools/p1"`, `"type":"Microsoft.Batch/batchAccounts/pools"`} {
 		if !strings.Contains(string(arm), want) {
 			t.Errorf("ARM rendering lacks %s: %s", want, arm)
 		}
