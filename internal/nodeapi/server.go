@@ -85,7 +85,7 @@ func (s *Server) handle(fn handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		cred, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || cred == "" {
-			writeErr(w, cobalt.Errorf(cobalt.EUnauthorized, "A node credential is required.").WithReason("Unauthorized"))
+			writeErr(w, cobalt.Errorf(cobalt.EUnauthorized, "A node credential is required.").WithReason(errwire.ReasonUnauthorized))
 			return
 		}
 		n, err := s.cfg.Pools.NodeAuthenticate(r.Context(), cred)
@@ -95,14 +95,14 @@ func (s *Server) handle(fn handlerFunc) http.HandlerFunc {
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
 		if err != nil {
-			writeErr(w, cobalt.Errorf(cobalt.ETooLarge, "The request body is too large.").WithReason("InvalidRequest"))
+			writeErr(w, cobalt.Errorf(cobalt.ETooLarge, "The request body is too large.").WithReason(errwire.ReasonInvalidRequest))
 			return
 		}
 		var probe struct {
 			NodeID string `json:"nodeId"`
 		}
 		if err := json.Unmarshal(body, &probe); err != nil {
-			writeErr(w, cobalt.Errorf(cobalt.EInvalid, "The request body is not valid JSON.").WithReason("InvalidRequest"))
+			writeErr(w, cobalt.Errorf(cobalt.EInvalid, "The request body is not valid JSON.").WithReason(errwire.ReasonInvalidRequest))
 			return
 		}
 		if probe.NodeID != "" && probe.NodeID != n.ID {
@@ -124,7 +124,7 @@ func (s *Server) handle(fn handlerFunc) http.HandlerFunc {
 
 func decode(body []byte, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
-		return cobalt.Errorf(cobalt.EInvalid, "The request body is not valid: %s.", err.Error()).WithReason("InvalidRequest")
+		return cobalt.Errorf(cobalt.EInvalid, "The request body is not valid: %s.", err.Error()).WithReason(errwire.ReasonInvalidRequest)
 	}
 	return nil
 }
@@ -195,7 +195,7 @@ func (s *Server) lease(ctx context.Context, n *batch.Node, body []byte) (any, er
 		return nil, err
 	}
 	if req.FreeSlots < 0 || req.WaitSeconds < 0 || req.WaitSeconds > 60 {
-		return nil, cobalt.Errorf(cobalt.EInvalid, "freeSlots must not be negative and waitSeconds must be between 0 and 60.").WithReason("InvalidRequest")
+		return nil, cobalt.Errorf(cobalt.EInvalid, "freeSlots must not be negative and waitSeconds must be between 0 and 60.").WithReason(errwire.ReasonInvalidRequest)
 	}
 	if s.cfg.Dispatcher == nil || req.FreeSlots == 0 || !n.Schedulable() {
 		return nodeproto.LeaseResponse{Leases: []nodeproto.TaskLease{}}, nil
@@ -273,7 +273,7 @@ func SelectIdentity(snapshot []cobalt.UserAssignedIdentity, req nodeproto.TokenR
 	}
 	switch {
 	case set > 1:
-		return cobalt.UserAssignedIdentity{}, cobalt.Errorf(cobalt.EInvalid, "Only one of client_id, object_id and msi_res_id may be given.").WithReason("InvalidRequest")
+		return cobalt.UserAssignedIdentity{}, cobalt.Errorf(cobalt.EInvalid, "Only one of client_id, object_id and msi_res_id may be given.").WithReason(errwire.ReasonInvalidRequest)
 	case set == 0 && len(snapshot) == 1:
 		return snapshot[0], nil
 	case set == 0 && len(snapshot) == 0:

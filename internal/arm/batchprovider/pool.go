@@ -11,6 +11,7 @@ import (
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/arm"
 	"github.com/cobaltbatch/cobalt/internal/batch"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 )
 
 const assignAction = "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action"
@@ -103,7 +104,7 @@ func (p *Provider) poolPatch(w http.ResponseWriter, r *arm.Request) error {
 
 // poolErr maps the pool service's PoolNotFound to ARM's ResourceNotFound.
 func poolErr(r *arm.Request, err error) error {
-	if cobalt.ErrorReason(err) == "PoolNotFound" {
+	if cobalt.ErrorReason(err) == errwire.ReasonPoolNotFound {
 		return arm.NotFound(r.ID)
 	}
 	return err
@@ -113,7 +114,7 @@ func (p *Provider) poolGet(w http.ResponseWriter, r *arm.Request) error {
 	acctID := r.ID.Parent()
 	body, etag, err := p.cfg.Pools.PoolRendered(r.Context(), acctID.String(), r.PathValue("poolName"), "arm\x00"+acctID.String(),
 		func(pl *cobalt.Pool) ([]byte, error) { return json.Marshal(renderPool(pl, acctID.String())) })
-	if cobalt.ErrorReason(err) == "PoolNotFound" {
+	if cobalt.ErrorReason(err) == errwire.ReasonPoolNotFound {
 		// Tell a missing account from a missing pool.
 		if _, _, aerr := p.loadAccount(r.Context(), acctID); aerr != nil {
 			return aerr
@@ -172,7 +173,7 @@ func (p *Provider) poolDelete(w http.ResponseWriter, r *arm.Request) error {
 	}
 	poolID := r.PathValue("poolName")
 	if _, err := p.cfg.Pools.PoolDelete(r.Context(), acct.Key(), poolID, conditions(r)); err != nil {
-		if cobalt.ErrorReason(err) == "PoolNotFound" {
+		if cobalt.ErrorReason(err) == errwire.ReasonPoolNotFound {
 			w.WriteHeader(http.StatusNoContent)
 			return nil
 		}
