@@ -391,54 +391,6 @@ func (s *Service) NodeRemove(ctx context.Context, accountKey, poolID string, nod
 	return nil
 }
 
-// PoolView is what the scheduler needs of a pool: slots, fill type and nodes.
-type PoolView struct {
-	AccountKey       string
-	PoolID           string
-	TaskSlotsPerNode int
-	// NodeFillType is "spread" or "pack".
-	NodeFillType string
-	Nodes        []NodeSlots
-}
-
-// NodeSlots is a node the scheduler may place tasks on.
-type NodeSlots struct {
-	NodeID string
-	State  string
-	// Schedulable is true when the node is idle or running and its scheduling is enabled.
-	Schedulable bool
-	// RunningLeases are the leases the node reported at its last heartbeat.
-	RunningLeases []string
-}
-
-// PoolSchedulingView returns a pool's scheduling view.
-func (s *Service) PoolSchedulingView(ctx context.Context, accountKey, poolID string) (*PoolView, error) {
-	p, err := s.PoolGet(ctx, accountKey, poolID)
-	if err != nil {
-		return nil, err
-	}
-	v := &PoolView{AccountKey: p.AccountKey, PoolID: p.ID, TaskSlotsPerNode: p.TaskSlotsPerNode, NodeFillType: p.TaskSchedulingPolicy.NodeFillType}
-	page := store.Page{Limit: 1000}
-	for {
-		rs, next, err := s.cfg.Store.NodeList(ctx, store.NodeListParams{AccountKey: accountKey, PoolKey: poolID, Page: page})
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range rs {
-			n, err := decodeNode(r)
-			if err != nil {
-				return nil, err
-			}
-			v.Nodes = append(v.Nodes, NodeSlots{NodeID: n.ID, State: n.State, RunningLeases: n.RunningLeases,
-				Schedulable: (n.State == NodeIdle || n.State == NodeRunning) && n.SchedulingState != "disabled"})
-		}
-		if next == "" {
-			return v, nil
-		}
-		page.Token = next
-	}
-}
-
 // NodeSetScheduling enables or disables task scheduling on a node (data
 // plane enablescheduling / disablescheduling). A node with scheduling
 // disabled gets no new leases and shows "offline" while idle.
