@@ -6,6 +6,7 @@ import (
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/batch"
+	"github.com/cobaltbatch/cobalt/internal/batchwire"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 )
 
@@ -25,59 +26,44 @@ func ptrIf[T any](ok bool, v T) *T {
 }
 
 type dpPool struct {
-	ID                            string             `json:"id"`
-	URL                           string             `json:"url"`
-	ETag                          string             `json:"eTag,omitempty"`
-	DisplayName                   string             `json:"displayName,omitempty"`
-	CreationTime                  string             `json:"creationTime,omitempty"`
-	LastModified                  string             `json:"lastModified,omitempty"`
-	State                         string             `json:"state"`
-	StateTransitionTime           string             `json:"stateTransitionTime,omitempty"`
-	AllocationState               string             `json:"allocationState"`
-	AllocationStateTransitionTime string             `json:"allocationStateTransitionTime,omitempty"`
-	VMSize                        string             `json:"vmSize"`
-	VirtualMachineConfiguration   *dpVMConfig        `json:"virtualMachineConfiguration,omitempty"`
-	CurrentDedicatedNodes         int                `json:"currentDedicatedNodes"`
-	CurrentLowPriorityNodes       int                `json:"currentLowPriorityNodes"`
-	TargetDedicatedNodes          *int               `json:"targetDedicatedNodes,omitempty"`
-	TargetLowPriorityNodes        *int               `json:"targetLowPriorityNodes,omitempty"`
-	ResizeTimeout                 string             `json:"resizeTimeout,omitempty"`
-	ResizeErrors                  []dpResizeError    `json:"resizeErrors,omitempty"`
-	EnableAutoScale               bool               `json:"enableAutoScale"`
-	AutoScaleFormula              *string            `json:"autoScaleFormula,omitempty"`
-	AutoScaleEvaluationInterval   string             `json:"autoScaleEvaluationInterval,omitempty"`
-	AutoScaleRun                  *dpAutoScaleRun    `json:"autoScaleRun,omitempty"`
-	EnableInterNodeCommunication  bool               `json:"enableInterNodeCommunication"`
-	NetworkConfiguration          json.RawMessage    `json:"networkConfiguration,omitempty"`
-	StartTask                     *dpStartTask       `json:"startTask,omitempty"`
-	TaskSlotsPerNode              int                `json:"taskSlotsPerNode"`
-	TaskSchedulingPolicy          dpSchedulingPolicy `json:"taskSchedulingPolicy"`
-	UserAccounts                  *[]dpUserAccount   `json:"userAccounts,omitempty"`
-	Metadata                      *[]cobaltNameValue `json:"metadata,omitempty"`
-	MountConfiguration            json.RawMessage    `json:"mountConfiguration,omitempty"`
-	ApplicationPackageReferences  *[]dpAppPackage    `json:"applicationPackageReferences,omitempty"`
-	CertificateReferences         json.RawMessage    `json:"certificateReferences,omitempty"`
-	UpgradePolicy                 json.RawMessage    `json:"upgradePolicy,omitempty"`
-	TargetNodeCommunicationMode   string             `json:"targetNodeCommunicationMode,omitempty"`
-	CurrentNodeCommunicationMode  string             `json:"currentNodeCommunicationMode"`
-	ResourceTags                  *map[string]string `json:"resourceTags,omitempty"`
-	Identity                      *dpPoolIdentity    `json:"identity,omitempty"`
-	IdentityWarning               string             `json:"identityWarning,omitempty"`
-}
-
-// cobaltNameValue is a name and value pair (metadata, environment settings,
-// error values).
-type cobaltNameValue struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
-
-func nameValues(nv []cobalt.NameValue) []cobaltNameValue {
-	out := make([]cobaltNameValue, len(nv))
-	for i, x := range nv {
-		out[i] = cobaltNameValue(x)
-	}
-	return out
+	ID                            string                   `json:"id"`
+	URL                           string                   `json:"url"`
+	ETag                          string                   `json:"eTag,omitempty"`
+	DisplayName                   string                   `json:"displayName,omitempty"`
+	CreationTime                  string                   `json:"creationTime,omitempty"`
+	LastModified                  string                   `json:"lastModified,omitempty"`
+	State                         string                   `json:"state"`
+	StateTransitionTime           string                   `json:"stateTransitionTime,omitempty"`
+	AllocationState               string                   `json:"allocationState"`
+	AllocationStateTransitionTime string                   `json:"allocationStateTransitionTime,omitempty"`
+	VMSize                        string                   `json:"vmSize"`
+	VirtualMachineConfiguration   *dpVMConfig              `json:"virtualMachineConfiguration,omitempty"`
+	CurrentDedicatedNodes         int                      `json:"currentDedicatedNodes"`
+	CurrentLowPriorityNodes       int                      `json:"currentLowPriorityNodes"`
+	TargetDedicatedNodes          *int                     `json:"targetDedicatedNodes,omitempty"`
+	TargetLowPriorityNodes        *int                     `json:"targetLowPriorityNodes,omitempty"`
+	ResizeTimeout                 string                   `json:"resizeTimeout,omitempty"`
+	ResizeErrors                  []dpResizeError          `json:"resizeErrors,omitempty"`
+	EnableAutoScale               bool                     `json:"enableAutoScale"`
+	AutoScaleFormula              *string                  `json:"autoScaleFormula,omitempty"`
+	AutoScaleEvaluationInterval   string                   `json:"autoScaleEvaluationInterval,omitempty"`
+	AutoScaleRun                  *dpAutoScaleRun          `json:"autoScaleRun,omitempty"`
+	EnableInterNodeCommunication  bool                     `json:"enableInterNodeCommunication"`
+	NetworkConfiguration          json.RawMessage          `json:"networkConfiguration,omitempty"`
+	StartTask                     *dpStartTask             `json:"startTask,omitempty"`
+	TaskSlotsPerNode              int                      `json:"taskSlotsPerNode"`
+	TaskSchedulingPolicy          dpSchedulingPolicy       `json:"taskSchedulingPolicy"`
+	UserAccounts                  *[]batchwire.UserAccount `json:"userAccounts,omitempty"`
+	Metadata                      *[]batchwire.NameValue   `json:"metadata,omitempty"`
+	MountConfiguration            json.RawMessage          `json:"mountConfiguration,omitempty"`
+	ApplicationPackageReferences  *[]dpAppPackage          `json:"applicationPackageReferences,omitempty"`
+	CertificateReferences         json.RawMessage          `json:"certificateReferences,omitempty"`
+	UpgradePolicy                 json.RawMessage          `json:"upgradePolicy,omitempty"`
+	TargetNodeCommunicationMode   string                   `json:"targetNodeCommunicationMode,omitempty"`
+	CurrentNodeCommunicationMode  string                   `json:"currentNodeCommunicationMode"`
+	ResourceTags                  *map[string]string       `json:"resourceTags,omitempty"`
+	Identity                      *dpPoolIdentity          `json:"identity,omitempty"`
+	IdentityWarning               string                   `json:"identityWarning,omitempty"`
 }
 
 type dpSchedulingPolicy struct {
@@ -125,26 +111,15 @@ type dpContainerConfig struct {
 }
 
 type dpContainerRegistry struct {
-	Username          string               `json:"username,omitempty"`
-	RegistryServer    string               `json:"registryServer,omitempty"`
-	IdentityReference *dpIdentityReference `json:"identityReference,omitempty"`
-}
-
-type dpIdentityReference struct {
-	ResourceID string `json:"resourceId"`
-}
-
-func identityRefOf(r *cobalt.IdentityReference) *dpIdentityReference {
-	if r == nil {
-		return nil
-	}
-	return &dpIdentityReference{ResourceID: r.ResourceID}
+	Username          string                       `json:"username,omitempty"`
+	RegistryServer    string                       `json:"registryServer,omitempty"`
+	IdentityReference *batchwire.IdentityReference `json:"identityReference,omitempty"`
 }
 
 type dpResizeError struct {
-	Code    string             `json:"code"`
-	Message string             `json:"message"`
-	Values  *[]cobaltNameValue `json:"values,omitempty"`
+	Code    string                 `json:"code"`
+	Message string                 `json:"message"`
+	Values  *[]batchwire.NameValue `json:"values,omitempty"`
 }
 
 type dpAutoScaleRun struct {
@@ -159,23 +134,13 @@ type dpErrorBrief struct {
 }
 
 type dpStartTask struct {
-	CommandLine         string             `json:"commandLine"`
-	MaxTaskRetryCount   int                `json:"maxTaskRetryCount"`
-	WaitForSuccess      bool               `json:"waitForSuccess"`
-	ResourceFiles       *[]dpResourceFile  `json:"resourceFiles,omitempty"`
-	EnvironmentSettings *[]cobaltNameValue `json:"environmentSettings,omitempty"`
-	UserIdentity        *dpUserIdentity    `json:"userIdentity,omitempty"`
-	ContainerSettings   json.RawMessage    `json:"containerSettings,omitempty"`
-}
-
-type dpResourceFile struct {
-	AutoStorageContainerName string               `json:"autoStorageContainerName,omitempty"`
-	StorageContainerURL      string               `json:"storageContainerUrl,omitempty"`
-	HTTPURL                  string               `json:"httpUrl,omitempty"`
-	BlobPrefix               string               `json:"blobPrefix,omitempty"`
-	FilePath                 string               `json:"filePath,omitempty"`
-	FileMode                 string               `json:"fileMode,omitempty"`
-	IdentityReference        *dpIdentityReference `json:"identityReference,omitempty"`
+	CommandLine         string                    `json:"commandLine"`
+	MaxTaskRetryCount   int                       `json:"maxTaskRetryCount"`
+	WaitForSuccess      bool                      `json:"waitForSuccess"`
+	ResourceFiles       *[]batchwire.ResourceFile `json:"resourceFiles,omitempty"`
+	EnvironmentSettings *[]batchwire.NameValue    `json:"environmentSettings,omitempty"`
+	UserIdentity        *dpUserIdentity           `json:"userIdentity,omitempty"`
+	ContainerSettings   json.RawMessage           `json:"containerSettings,omitempty"`
 }
 
 type dpUserIdentity struct {
@@ -186,24 +151,6 @@ type dpUserIdentity struct {
 type dpAutoUser struct {
 	Scope          string `json:"scope,omitempty"`
 	ElevationLevel string `json:"elevationLevel,omitempty"`
-}
-
-// dpUserAccount never carries the password: responses do not echo it.
-type dpUserAccount struct {
-	Name                     string         `json:"name"`
-	ElevationLevel           string         `json:"elevationLevel,omitempty"`
-	LinuxUserConfiguration   *dpLinuxUser   `json:"linuxUserConfiguration,omitempty"`
-	WindowsUserConfiguration *dpWindowsUser `json:"windowsUserConfiguration,omitempty"`
-}
-
-type dpLinuxUser struct {
-	UID           *int   `json:"uid,omitempty"`
-	GID           *int   `json:"gid,omitempty"`
-	SSHPrivateKey string `json:"sshPrivateKey,omitempty"`
-}
-
-type dpWindowsUser struct {
-	LoginMode string `json:"loginMode,omitempty"`
 }
 
 type dpAppPackage struct {
@@ -242,7 +189,7 @@ func renderPoolDP(p *cobalt.Pool, poolURL string) dpPool {
 		TaskSchedulingPolicy: dpSchedulingPolicy{NodeFillType: batch.DPEnum("nodeFillType", p.TaskSchedulingPolicy.NodeFillType)},
 		NetworkConfiguration: rawDP(p.NetworkConfiguration, true),
 		MountConfiguration:   rawDP(p.MountConfiguration, true), CertificateReferences: rawDP(p.CertificateReferences, false),
-		Metadata: ptrIf(p.Metadata != nil, nameValues(p.Metadata)), TargetNodeCommunicationMode: p.TargetNodeCommunicationMode,
+		Metadata: ptrIf(p.Metadata != nil, batchwire.NameValues(p.Metadata)), TargetNodeCommunicationMode: p.TargetNodeCommunicationMode,
 		CurrentNodeCommunicationMode: "simplified", ResourceTags: ptrIf(p.Tags != nil, p.Tags), IdentityWarning: p.IdentityWarning}
 	if p.UpgradePolicy != nil {
 		out.UpgradePolicy = json.RawMessage(p.UpgradePolicy)
@@ -262,25 +209,13 @@ func renderPoolDP(p *cobalt.Pool, poolURL string) dpPool {
 	}
 	if p.AllocationState == cobalt.AllocSteady {
 		for _, e := range p.Resize.Errors {
-			out.ResizeErrors = append(out.ResizeErrors, dpResizeError{Code: e.Code, Message: e.Message, Values: ptrIf(e.Values != nil, nameValues(e.Values))})
+			out.ResizeErrors = append(out.ResizeErrors, dpResizeError{Code: e.Code, Message: e.Message, Values: ptrIf(e.Values != nil, batchwire.NameValues(e.Values))})
 		}
 	}
 	if st := p.StartTask; st != nil {
 		out.StartTask = renderStartTaskDP(st)
 	}
-	if p.UserAccounts != nil {
-		us := make([]dpUserAccount, len(p.UserAccounts))
-		for i, u := range p.UserAccounts {
-			us[i] = dpUserAccount{Name: u.Name, ElevationLevel: string(u.ElevationLevel)}
-			if l := u.LinuxUserConfiguration; l != nil {
-				us[i].LinuxUserConfiguration = &dpLinuxUser{UID: l.UID, GID: l.GID, SSHPrivateKey: l.SSHPrivateKey}
-			}
-			if w := u.WindowsUserConfiguration; w != nil {
-				us[i].WindowsUserConfiguration = &dpWindowsUser{LoginMode: w.LoginMode}
-			}
-		}
-		out.UserAccounts = &us
-	}
+	out.UserAccounts = ptrIf(p.UserAccounts != nil, batchwire.UserAccounts(p.UserAccounts, batch.DPEnum))
 	if p.ApplicationPackages != nil {
 		var apps []dpAppPackage
 		for _, a := range p.ApplicationPackages {
@@ -313,7 +248,7 @@ func renderVMConfigDP(vc *cobalt.VirtualMachineConfiguration) *dpVMConfig {
 		c := &dpContainerConfig{Type: cc.Type, ContainerImageNames: cc.ContainerImageNames}
 		for _, r := range cc.ContainerRegistries {
 			c.ContainerRegistries = append(c.ContainerRegistries, dpContainerRegistry{Username: r.Username, RegistryServer: r.RegistryServer,
-				IdentityReference: identityRefOf(r.IdentityReference)})
+				IdentityReference: batchwire.IdentityRef(r.IdentityReference)})
 		}
 		out.ContainerConfiguration = c
 	}
@@ -322,15 +257,8 @@ func renderVMConfigDP(vc *cobalt.VirtualMachineConfiguration) *dpVMConfig {
 
 func renderStartTaskDP(st *cobalt.StartTask) *dpStartTask {
 	out := &dpStartTask{CommandLine: st.CommandLine, MaxTaskRetryCount: st.MaxTaskRetryCount, WaitForSuccess: st.WaitForSuccess,
-		EnvironmentSettings: ptrIf(st.EnvironmentSettings != nil, nameValues(st.EnvironmentSettings)), ContainerSettings: rawDP(st.ContainerSettings, true)}
-	if st.ResourceFiles != nil {
-		rfs := make([]dpResourceFile, len(st.ResourceFiles))
-		for i, r := range st.ResourceFiles {
-			rfs[i] = dpResourceFile{AutoStorageContainerName: r.AutoStorageContainerName, StorageContainerURL: r.StorageContainerURL, HTTPURL: r.HTTPURL,
-				BlobPrefix: r.BlobPrefix, FilePath: r.FilePath, FileMode: r.FileMode, IdentityReference: identityRefOf(r.IdentityReference)}
-		}
-		out.ResourceFiles = &rfs
-	}
+		EnvironmentSettings: ptrIf(st.EnvironmentSettings != nil, batchwire.NameValues(st.EnvironmentSettings)), ContainerSettings: rawDP(st.ContainerSettings, true)}
+	out.ResourceFiles = ptrIf(st.ResourceFiles != nil, batchwire.ResourceFiles(st.ResourceFiles))
 	if u := st.UserIdentity; u != nil {
 		out.UserIdentity = &dpUserIdentity{Username: u.UserName}
 		if u.AutoUser != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/arm"
 	"github.com/cobaltbatch/cobalt/internal/batch"
+	"github.com/cobaltbatch/cobalt/internal/batchwire"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
@@ -37,14 +38,9 @@ type accountProps struct {
 }
 
 type autoStorage struct {
-	StorageAccountID      string             `json:"storageAccountId"`
-	AuthenticationMode    string             `json:"authenticationMode"`
-	NodeIdentityReference *identityReference `json:"nodeIdentityReference"`
-}
-
-// identityReference is ARM's ComputeNodeIdentityReference.
-type identityReference struct {
-	ResourceID string `json:"resourceId"`
+	StorageAccountID      string                       `json:"storageAccountId"`
+	AuthenticationMode    string                       `json:"authenticationMode"`
+	NodeIdentityReference *batchwire.IdentityReference `json:"nodeIdentityReference"`
 }
 
 var authModes = map[string]string{"sharedkey": "SharedKey", "aad": "AAD", "taskauthenticationtoken": "TaskAuthenticationToken"}
@@ -524,7 +520,7 @@ func RenderAccount(a *cobalt.Account, id cobalt.ResourceID) map[string]any {
 	if as := a.AutoStorage; as != nil {
 		m := map[string]any{"storageAccountId": as.StorageAccountID, "authenticationMode": as.AuthenticationMode, "lastKeySync": batch.FormatTime(as.LastKeySync)}
 		if as.NodeIdentityReference != nil {
-			m["nodeIdentityReference"] = identityReference{ResourceID: as.NodeIdentityReference.ResourceID}
+			m["nodeIdentityReference"] = batchwire.IdentityRef(as.NodeIdentityReference)
 		}
 		props["autoStorage"] = m
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/batch"
+	"github.com/cobaltbatch/cobalt/internal/batchwire"
 )
 
 // This file is the management-plane pool codec's rendering side: the ARM
@@ -58,33 +59,33 @@ type armUserAssignedRef struct {
 }
 
 type armPoolProperties struct {
-	DisplayName                     string              `json:"displayName,omitempty"`
-	VMSize                          string              `json:"vmSize"`
-	ProvisioningState               string              `json:"provisioningState"`
-	ProvisioningStateTransitionTime string              `json:"provisioningStateTransitionTime"`
-	AllocationState                 string              `json:"allocationState"`
-	AllocationStateTransitionTime   string              `json:"allocationStateTransitionTime"`
-	CreationTime                    string              `json:"creationTime"`
-	LastModified                    string              `json:"lastModified"`
-	CurrentDedicatedNodes           int                 `json:"currentDedicatedNodes"`
-	CurrentLowPriorityNodes         int                 `json:"currentLowPriorityNodes"`
-	InterNodeCommunication          string              `json:"interNodeCommunication"`
-	TaskSlotsPerNode                int                 `json:"taskSlotsPerNode"`
-	TaskSchedulingPolicy            armSchedulingPolicy `json:"taskSchedulingPolicy"`
-	DeploymentConfiguration         *armDeployment      `json:"deploymentConfiguration,omitempty"`
-	ScaleSettings                   armScaleSettings    `json:"scaleSettings"`
-	ResizeOperationStatus           *armResizeStatus    `json:"resizeOperationStatus,omitempty"`
-	AutoScaleRun                    *armAutoScaleRun    `json:"autoScaleRun,omitempty"`
-	NetworkConfiguration            json.RawMessage     `json:"networkConfiguration,omitempty"`
-	StartTask                       *armStartTask       `json:"startTask,omitempty"`
-	UserAccounts                    *[]armUserAccount   `json:"userAccounts,omitempty"`
-	Metadata                        *[]armNameValue     `json:"metadata,omitempty"`
-	MountConfiguration              json.RawMessage     `json:"mountConfiguration,omitempty"`
-	ApplicationPackages             *[]armAppPackage    `json:"applicationPackages,omitempty"`
-	Certificates                    json.RawMessage     `json:"certificates,omitempty"`
-	UpgradePolicy                   json.RawMessage     `json:"upgradePolicy,omitempty"`
-	TargetNodeCommunicationMode     string              `json:"targetNodeCommunicationMode,omitempty"`
-	IdentityWarning                 string              `json:"identityWarning,omitempty"`
+	DisplayName                     string                   `json:"displayName,omitempty"`
+	VMSize                          string                   `json:"vmSize"`
+	ProvisioningState               string                   `json:"provisioningState"`
+	ProvisioningStateTransitionTime string                   `json:"provisioningStateTransitionTime"`
+	AllocationState                 string                   `json:"allocationState"`
+	AllocationStateTransitionTime   string                   `json:"allocationStateTransitionTime"`
+	CreationTime                    string                   `json:"creationTime"`
+	LastModified                    string                   `json:"lastModified"`
+	CurrentDedicatedNodes           int                      `json:"currentDedicatedNodes"`
+	CurrentLowPriorityNodes         int                      `json:"currentLowPriorityNodes"`
+	InterNodeCommunication          string                   `json:"interNodeCommunication"`
+	TaskSlotsPerNode                int                      `json:"taskSlotsPerNode"`
+	TaskSchedulingPolicy            armSchedulingPolicy      `json:"taskSchedulingPolicy"`
+	DeploymentConfiguration         *armDeployment           `json:"deploymentConfiguration,omitempty"`
+	ScaleSettings                   armScaleSettings         `json:"scaleSettings"`
+	ResizeOperationStatus           *armResizeStatus         `json:"resizeOperationStatus,omitempty"`
+	AutoScaleRun                    *armAutoScaleRun         `json:"autoScaleRun,omitempty"`
+	NetworkConfiguration            json.RawMessage          `json:"networkConfiguration,omitempty"`
+	StartTask                       *armStartTask            `json:"startTask,omitempty"`
+	UserAccounts                    *[]batchwire.UserAccount `json:"userAccounts,omitempty"`
+	Metadata                        *[]batchwire.NameValue   `json:"metadata,omitempty"`
+	MountConfiguration              json.RawMessage          `json:"mountConfiguration,omitempty"`
+	ApplicationPackages             *[]armAppPackage         `json:"applicationPackages,omitempty"`
+	Certificates                    json.RawMessage          `json:"certificates,omitempty"`
+	UpgradePolicy                   json.RawMessage          `json:"upgradePolicy,omitempty"`
+	TargetNodeCommunicationMode     string                   `json:"targetNodeCommunicationMode,omitempty"`
+	IdentityWarning                 string                   `json:"identityWarning,omitempty"`
 	extra                           map[string]json.RawMessage
 }
 
@@ -159,9 +160,9 @@ type armContainerConfig struct {
 
 // armContainerRegistry never carries the password: responses do not echo it.
 type armContainerRegistry struct {
-	Username          string             `json:"username,omitempty"`
-	RegistryServer    string             `json:"registryServer,omitempty"`
-	IdentityReference *identityReference `json:"identityReference,omitempty"`
+	Username          string                       `json:"username,omitempty"`
+	RegistryServer    string                       `json:"registryServer,omitempty"`
+	IdentityReference *batchwire.IdentityReference `json:"identityReference,omitempty"`
 }
 
 type armScaleSettings struct {
@@ -208,23 +209,13 @@ type armAutoScaleRun struct {
 }
 
 type armStartTask struct {
-	CommandLine         string             `json:"commandLine"`
-	MaxTaskRetryCount   int                `json:"maxTaskRetryCount"`
-	WaitForSuccess      bool               `json:"waitForSuccess"`
-	ResourceFiles       *[]armResourceFile `json:"resourceFiles,omitempty"`
-	EnvironmentSettings *[]armNameValue    `json:"environmentSettings,omitempty"`
-	UserIdentity        *armUserIdentity   `json:"userIdentity,omitempty"`
-	ContainerSettings   json.RawMessage    `json:"containerSettings,omitempty"`
-}
-
-type armResourceFile struct {
-	AutoStorageContainerName string             `json:"autoStorageContainerName,omitempty"`
-	StorageContainerURL      string             `json:"storageContainerUrl,omitempty"`
-	HTTPURL                  string             `json:"httpUrl,omitempty"`
-	BlobPrefix               string             `json:"blobPrefix,omitempty"`
-	FilePath                 string             `json:"filePath,omitempty"`
-	FileMode                 string             `json:"fileMode,omitempty"`
-	IdentityReference        *identityReference `json:"identityReference,omitempty"`
+	CommandLine         string                    `json:"commandLine"`
+	MaxTaskRetryCount   int                       `json:"maxTaskRetryCount"`
+	WaitForSuccess      bool                      `json:"waitForSuccess"`
+	ResourceFiles       *[]batchwire.ResourceFile `json:"resourceFiles,omitempty"`
+	EnvironmentSettings *[]batchwire.NameValue    `json:"environmentSettings,omitempty"`
+	UserIdentity        *armUserIdentity          `json:"userIdentity,omitempty"`
+	ContainerSettings   json.RawMessage           `json:"containerSettings,omitempty"`
 }
 
 type armUserIdentity struct {
@@ -237,47 +228,9 @@ type armAutoUser struct {
 	ElevationLevel string `json:"elevationLevel,omitempty"`
 }
 
-// armUserAccount never carries the password: responses do not echo it.
-type armUserAccount struct {
-	Name                     string          `json:"name"`
-	ElevationLevel           string          `json:"elevationLevel,omitempty"`
-	LinuxUserConfiguration   *armLinuxUser   `json:"linuxUserConfiguration,omitempty"`
-	WindowsUserConfiguration *armWindowsUser `json:"windowsUserConfiguration,omitempty"`
-}
-
-type armLinuxUser struct {
-	UID           *int   `json:"uid,omitempty"`
-	GID           *int   `json:"gid,omitempty"`
-	SSHPrivateKey string `json:"sshPrivateKey,omitempty"`
-}
-
-type armWindowsUser struct {
-	LoginMode string `json:"loginMode,omitempty"`
-}
-
-type armNameValue struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
-
 type armAppPackage struct {
 	ID      string `json:"id"`
 	Version string `json:"version,omitempty"`
-}
-
-func identityRefOf(r *cobalt.IdentityReference) *identityReference {
-	if r == nil {
-		return nil
-	}
-	return &identityReference{ResourceID: r.ResourceID}
-}
-
-func armNameValues(nv []cobalt.NameValue) []armNameValue {
-	out := make([]armNameValue, len(nv))
-	for i, x := range nv {
-		out[i] = armNameValue(x)
-	}
-	return out
 }
 
 // renderPool returns the pool's management-plane representation.
@@ -347,20 +300,8 @@ func renderPool(p *cobalt.Pool, accountID string) armPool {
 	if st := p.StartTask; st != nil {
 		props.StartTask = renderStartTask(st)
 	}
-	if p.UserAccounts != nil {
-		us := make([]armUserAccount, len(p.UserAccounts))
-		for i, u := range p.UserAccounts {
-			us[i] = armUserAccount{Name: u.Name, ElevationLevel: batch.ARMEnum("elevationLevel", string(u.ElevationLevel))}
-			if l := u.LinuxUserConfiguration; l != nil {
-				us[i].LinuxUserConfiguration = &armLinuxUser{UID: l.UID, GID: l.GID, SSHPrivateKey: l.SSHPrivateKey}
-			}
-			if w := u.WindowsUserConfiguration; w != nil {
-				us[i].WindowsUserConfiguration = &armWindowsUser{LoginMode: batch.ARMEnum("loginMode", w.LoginMode)}
-			}
-		}
-		props.UserAccounts = &us
-	}
-	props.Metadata = ptrIf(p.Metadata != nil, armNameValues(p.Metadata))
+	props.UserAccounts = ptrIf(p.UserAccounts != nil, batchwire.UserAccounts(p.UserAccounts, batch.ARMEnum))
+	props.Metadata = ptrIf(p.Metadata != nil, batchwire.NameValues(p.Metadata))
 	if p.MountConfiguration != nil {
 		props.MountConfiguration = batch.ConvertRaw(p.MountConfiguration, true, true)
 	}
@@ -400,7 +341,7 @@ func renderVMConfig(vc *cobalt.VirtualMachineConfiguration) armVMConfig {
 		if cc.ContainerRegistries != nil {
 			c.ContainerRegistries = make([]armContainerRegistry, len(cc.ContainerRegistries))
 			for i, r := range cc.ContainerRegistries {
-				c.ContainerRegistries[i] = armContainerRegistry{Username: r.Username, RegistryServer: r.RegistryServer, IdentityReference: identityRefOf(r.IdentityReference)}
+				c.ContainerRegistries[i] = armContainerRegistry{Username: r.Username, RegistryServer: r.RegistryServer, IdentityReference: batchwire.IdentityRef(r.IdentityReference)}
 			}
 		}
 		out.ContainerConfiguration = c
@@ -410,15 +351,8 @@ func renderVMConfig(vc *cobalt.VirtualMachineConfiguration) armVMConfig {
 
 func renderStartTask(st *cobalt.StartTask) *armStartTask {
 	out := &armStartTask{CommandLine: st.CommandLine, MaxTaskRetryCount: st.MaxTaskRetryCount, WaitForSuccess: st.WaitForSuccess,
-		EnvironmentSettings: ptrIf(st.EnvironmentSettings != nil, armNameValues(st.EnvironmentSettings)), ContainerSettings: rawIf(st.ContainerSettings)}
-	if st.ResourceFiles != nil {
-		rfs := make([]armResourceFile, len(st.ResourceFiles))
-		for i, r := range st.ResourceFiles {
-			rfs[i] = armResourceFile{AutoStorageContainerName: r.AutoStorageContainerName, StorageContainerURL: r.StorageContainerURL, HTTPURL: r.HTTPURL,
-				BlobPrefix: r.BlobPrefix, FilePath: r.FilePath, FileMode: r.FileMode, IdentityReference: identityRefOf(r.IdentityReference)}
-		}
-		out.ResourceFiles = &rfs
-	}
+		EnvironmentSettings: ptrIf(st.EnvironmentSettings != nil, batchwire.NameValues(st.EnvironmentSettings)), ContainerSettings: rawIf(st.ContainerSettings)}
+	out.ResourceFiles = ptrIf(st.ResourceFiles != nil, batchwire.ResourceFiles(st.ResourceFiles))
 	if u := st.UserIdentity; u != nil {
 		out.UserIdentity = &armUserIdentity{UserName: u.UserName}
 		if u.AutoUser != nil {
