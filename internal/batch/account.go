@@ -223,10 +223,6 @@ type autoStorageRecord struct {
 	LastKeySync           time.Time                `json:"lastKeySync"`
 }
 
-type identityReferenceRecord struct {
-	ResourceID string `json:"resourceId"`
-}
-
 type accountIdentityRecord struct {
 	Type         string           `json:"type"`
 	PrincipalID  string           `json:"principalId,omitempty"`

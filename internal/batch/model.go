@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/batchwire"
 )
 
 // Pool is a stored pool: the domain pool and the pool service's own
@@ -167,16 +168,6 @@ type startTaskRecord struct {
 	ContainerSettings   json.RawMessage      `json:"containerSettings,omitempty"`
 }
 
-type resourceFileRecord struct {
-	AutoStorageContainerName string                   `json:"autoStorageContainerName,omitempty"`
-	StorageContainerURL      string                   `json:"storageContainerUrl,omitempty"`
-	HTTPURL                  string                   `json:"httpUrl,omitempty"`
-	BlobPrefix               string                   `json:"blobPrefix,omitempty"`
-	FilePath                 string                   `json:"filePath,omitempty"`
-	FileMode                 string                   `json:"fileMode,omitempty"`
-	IdentityReference        *identityReferenceRecord `json:"identityReference,omitempty"`
-}
-
 type userIdentityRecord struct {
 	UserName string          `json:"userName,omitempty"`
 	AutoUser *autoUserRecord `json:"autoUser,omitempty"`
@@ -185,11 +176,6 @@ type userIdentityRecord struct {
 type autoUserRecord struct {
 	Scope          string `json:"scope,omitempty"`
 	ElevationLevel string `json:"elevationLevel,omitempty"`
-}
-
-type nameValueRecord struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
 }
 
 type appPackageRecord struct {
@@ -221,6 +207,13 @@ type linuxUserRecord struct {
 type windowsUserRecord struct {
 	LoginMode string `json:"loginMode,omitempty"`
 }
+
+// The persisted form shares the parts both wire formats write alike.
+type (
+	nameValueRecord         = batchwire.NameValue
+	identityReferenceRecord = batchwire.IdentityReference
+	resourceFileRecord      = batchwire.ResourceFile
+)
 
 type poolIdentityRecord struct {
 	Type       string           `json:"type"`

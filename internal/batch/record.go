@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/batchwire"
 )
 
 // This file converts between the domain pool and its persisted record.
@@ -46,17 +47,6 @@ func bytesMap(m map[string]json.RawMessage) map[string][]byte {
 	return out
 }
 
-func nameValueRecords(nv []cobalt.NameValue) []nameValueRecord {
-	if nv == nil {
-		return nil
-	}
-	out := make([]nameValueRecord, len(nv))
-	for i, x := range nv {
-		out[i] = nameValueRecord(x)
-	}
-	return out
-}
-
 func nameValues(nv []nameValueRecord) []cobalt.NameValue {
 	if nv == nil {
 		return nil
@@ -74,7 +64,7 @@ func resizeErrorRecords(es []cobalt.ResizeError) []resizeErrorRecord {
 	}
 	out := make([]resizeErrorRecord, len(es))
 	for i, e := range es {
-		out[i] = resizeErrorRecord{Code: e.Code, Message: e.Message, Values: nameValueRecords(e.Values)}
+		out[i] = resizeErrorRecord{Code: e.Code, Message: e.Message, Values: batchwire.NameValues(e.Values)}
 	}
 	return out
 }
@@ -112,30 +102,11 @@ func identities(ids []identityRecord) []cobalt.UserAssignedIdentity {
 	return out
 }
 
-func identityRefRecord(r *cobalt.IdentityReference) *identityReferenceRecord {
-	if r == nil {
-		return nil
-	}
-	return &identityReferenceRecord{ResourceID: r.ResourceID}
-}
-
 func identityRef(r *identityReferenceRecord) *cobalt.IdentityReference {
 	if r == nil {
 		return nil
 	}
 	return &cobalt.IdentityReference{ResourceID: r.ResourceID}
-}
-
-func resourceFileRecords(rfs []cobalt.ResourceFile) []resourceFileRecord {
-	if rfs == nil {
-		return nil
-	}
-	out := make([]resourceFileRecord, len(rfs))
-	for i, r := range rfs {
-		out[i] = resourceFileRecord{AutoStorageContainerName: r.AutoStorageContainerName, StorageContainerURL: r.StorageContainerURL,
-			HTTPURL: r.HTTPURL, BlobPrefix: r.BlobPrefix, FilePath: r.FilePath, FileMode: r.FileMode, IdentityReference: identityRefRecord(r.IdentityReference)}
-	}
-	return out
 }
 
 func resourceFiles(rfs []resourceFileRecord) []cobalt.ResourceFile {
@@ -176,8 +147,8 @@ func startTaskRecordOf(st *cobalt.StartTask) *startTaskRecord {
 	if st == nil {
 		return nil
 	}
-	return &startTaskRecord{CommandLine: st.CommandLine, ResourceFiles: resourceFileRecords(st.ResourceFiles),
-		EnvironmentSettings: nameValueRecords(st.EnvironmentSettings), UserIdentity: userIdentityRecordOf(st.UserIdentity),
+	return &startTaskRecord{CommandLine: st.CommandLine, ResourceFiles: batchwire.ResourceFiles(st.ResourceFiles),
+		EnvironmentSettings: batchwire.NameValues(st.EnvironmentSettings), UserIdentity: userIdentityRecordOf(st.UserIdentity),
 		MaxTaskRetryCount: st.MaxTaskRetryCount, WaitForSuccess: st.WaitForSuccess, ContainerSettings: raw(st.ContainerSettings)}
 }
 
@@ -202,7 +173,7 @@ func registryRecords(rs []cobalt.ContainerRegistry, stripSecrets bool) []registr
 	}
 	out := make([]registryRecord, len(rs))
 	for i, r := range rs {
-		out[i] = registryRecord{Username: r.Username, Password: r.Password, RegistryServer: r.RegistryServer, IdentityReference: identityRefRecord(r.IdentityReference)}
+		out[i] = registryRecord{Username: r.Username, Password: r.Password, RegistryServer: r.RegistryServer, IdentityReference: batchwire.IdentityRef(r.IdentityReference)}
 		if stripSecrets {
 			out[i].Password = ""
 		}
@@ -265,7 +236,7 @@ func poolToRecord(p *Pool) poolRecord {
 		EnableInterNodeCommunication: p.EnableInterNodeCommunication, NetworkConfiguration: raw(p.NetworkConfiguration),
 		StartTask: startTaskRecordOf(p.StartTask), TaskSlotsPerNode: p.TaskSlotsPerNode,
 		TaskSchedulingPolicy: schedulingPolicyRecord(p.TaskSchedulingPolicy), UserAccounts: userAccountsJSON(p.UserAccounts),
-		Metadata: nameValueRecords(p.Metadata), MountConfiguration: raw(p.MountConfiguration), ApplicationPackages: appPackageRecords(p.ApplicationPackages),
+		Metadata: batchwire.NameValues(p.Metadata), MountConfiguration: raw(p.MountConfiguration), ApplicationPackages: appPackageRecords(p.ApplicationPackages),
 		CertificateReferences: raw(p.CertificateReferences), UpgradePolicy: raw(p.UpgradePolicy), TargetNodeCommunicationMode: p.TargetNodeCommunicationMode,
 		Tags: p.Tags, Extra: rawMap(p.Extra),
 		State: p.State, StateTransitionTime: p.StateTransitionTime, AllocationState: p.AllocationState,
