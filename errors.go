@@ -3,14 +3,14 @@ package cobalt
 import (
 	"errors"
 	"fmt"
-	"net/http"
 )
 
 // Code classifies an error independently of any wire protocol. Each protocol
 // (ARM, Batch, Blob, OAuth, IMDS) maps a Code to its own status and body.
 type Code string
 
-// The error classes. Their HTTP statuses are given by [Code.HTTPStatus].
+// The error classes. Each wire format maps them to its HTTP status
+// (internal/errwire holds the table).
 const (
 	ENotFound           Code = "NotFound"
 	EConflict           Code = "Conflict"
@@ -22,26 +22,6 @@ const (
 	ETooLarge           Code = "TooLarge"
 	EInternal           Code = "Internal"
 )
-
-var codeStatus = map[Code]int{
-	ENotFound:           http.StatusNotFound,
-	EConflict:           http.StatusConflict,
-	EInvalid:            http.StatusBadRequest,
-	EUnauthorized:       http.StatusUnauthorized,
-	EForbidden:          http.StatusForbidden,
-	EPreconditionFailed: http.StatusPreconditionFailed,
-	ETooManyRequests:    http.StatusTooManyRequests,
-	ETooLarge:           http.StatusRequestEntityTooLarge,
-	EInternal:           http.StatusInternalServerError,
-}
-
-// HTTPStatus returns the HTTP status that conventionally carries the code.
-func (c Code) HTTPStatus() int {
-	if s, ok := codeStatus[c]; ok {
-		return s
-	}
-	return http.StatusInternalServerError
-}
 
 // Error is the error type of every Cobalt service. Code is the class; Reason is
 // the protocol's own error code when one is known (for example

@@ -59,12 +59,6 @@ type AffinityInformation struct {
 	AffinityID string
 }
 
-// ApplicationPackageReference names an application package version.
-type ApplicationPackageReference struct {
-	ApplicationID string
-	Version       string
-}
-
 // AuthenticationTokenSettings list the Batch operations a task's
 // authentication token may perform ("job").
 type AuthenticationTokenSettings struct {

@@ -461,7 +461,7 @@ type accountCache struct {
 }
 
 type accountEntry struct {
-	info StorageAccountInfo
+	info cobalt.StorageAccount
 	at   time.Time
 }
 
@@ -473,21 +473,8 @@ func (c *accountCache) clear() {
 	c.mu.Unlock()
 }
 
-// StorageAccountInfo is what the blob service needs of a storage account to
-// authenticate a request to it.
-type StorageAccountInfo struct {
-	// ID is the account's resource ID.
-	ID cobalt.ResourceID
-	// Keys are the account's two keys (base64).
-	Keys [2]string
-	// SharedKeyAccess is false when the account's allowSharedKeyAccess is
-	// false: requests signed with a key (SharedKey, service and account SAS)
-	// are refused; bearer tokens and user delegation SAS still work.
-	SharedKeyAccess bool
-}
-
 // LookupStorageAccount returns the storage account with the given name, or ENotFound.
-func (s *Server) LookupStorageAccount(ctx context.Context, name string) (StorageAccountInfo, error) {
+func (s *Server) LookupStorageAccount(ctx context.Context, name string) (cobalt.StorageAccount, error) {
 	name = strings.ToLower(name)
 	now := s.cfg.Now()
 	s.accounts.mu.Lock()
@@ -509,20 +496,20 @@ func (s *Server) LookupStorageAccount(ctx context.Context, name string) (Storage
 	return info, nil
 }
 
-func (s *Server) lookupStorageAccount(ctx context.Context, name string) (StorageAccountInfo, error) {
+func (s *Server) lookupStorageAccount(ctx context.Context, name string) (cobalt.StorageAccount, error) {
 	res, err := s.findAccount(ctx, name)
 	if err != nil {
-		return StorageAccountInfo{}, err
+		return cobalt.StorageAccount{}, err
 	}
 	a, err := decodeAccount(res)
 	if err != nil {
-		return StorageAccountInfo{}, err
+		return cobalt.StorageAccount{}, err
 	}
 	id, err := cobalt.ParseResourceID(res.ID)
 	if err != nil {
-		return StorageAccountInfo{}, err
+		return cobalt.StorageAccount{}, err
 	}
-	return StorageAccountInfo{
+	return cobalt.StorageAccount{
 		ID: id, Keys: [2]string{a.Keys[0].Value, a.Keys[1].Value},
 		SharedKeyAccess: a.Properties.AllowSharedKeyAccess == nil || *a.Properties.AllowSharedKeyAccess,
 	}, nil

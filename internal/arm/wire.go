@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
@@ -46,7 +47,7 @@ var defaultReason = map[cobalt.Code]string{
 // errorBodyOf maps an error to its status and ARM body.
 func errorBodyOf(err error) (int, ErrorBody) {
 	code := cobalt.ErrorCode(err)
-	status := code.HTTPStatus()
+	status := errwire.HTTPStatus(code)
 	reason := cobalt.ErrorReason(err)
 	if reason == "" {
 		reason = defaultReason[code]

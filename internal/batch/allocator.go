@@ -11,17 +11,9 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/store"
-)
-
-// Resize error codes.
-const (
-	// ErrQuotaReached is the resize error when the installation's node
-	// capacity (Config.MaxNodes) is exhausted, in the spirit of Batch's core quota errors.
-	ErrQuotaReached = "AccountCoreQuotaReached"
-	// ErrAllocationTimedOut is the resize error when a resize outlasts its resizeTimeout.
-	ErrAllocationTimedOut = "AllocationTimedout"
 )
 
 var errLeaseHeld = errors.New("allocator lease held by another replica")
@@ -175,12 +167,12 @@ func (s *Service) reconcilePool(ctx context.Context, owner, accountKey, poolID s
 			low = append(low, n)
 		}
 	}
-	var resizeErr *ResizeError
+	var resizeErr *cobalt.ResizeError
 	added := 0
 	switch p.AllocationState {
 	case AllocResizing:
 		if now.Sub(p.Resize.StartTime) > p.Resize.ResizeTimeout {
-			resizeErr = &ResizeError{Code: ErrAllocationTimedOut, Message: "The resize did not complete within the resize timeout."}
+			resizeErr = &cobalt.ResizeError{Code: errwire.CodeAllocationTimedOut, Message: "The resize did not complete within the resize timeout."}
 			break
 		}
 		for _, kind := range []struct {
@@ -194,9 +186,9 @@ func (s *Service) reconcilePool(ctx context.Context, owner, accountKey, poolID s
 				room := s.cfg.MaxNodes - *total
 				if need > room {
 					need = max(room, 0)
-					resizeErr = &ResizeError{Code: ErrQuotaReached, Message: fmt.Sprintf(
+					resizeErr = &cobalt.ResizeError{Code: errwire.CodeAccountCoreQuotaReached, Message: fmt.Sprintf(
 						"The node capacity of this Cobalt installation (%d nodes) has been reached; the pool could not be resized to its target.", s.cfg.MaxNodes),
-						Values: []NameValue{{Name: "MaxNodes", Value: fmt.Sprint(s.cfg.MaxNodes)}}}
+						Values: []cobalt.NameValue{{Name: "MaxNodes", Value: fmt.Sprint(s.cfg.MaxNodes)}}}
 				}
 				made, err := s.allocateNodes(ctx, p, kind.dedicated, need)
 				added += made
@@ -241,7 +233,7 @@ func (s *Service) reconcilePool(ctx context.Context, owner, accountKey, poolID s
 			p.TargetDedicatedNodes, p.TargetLowPriorityNodes = curD, curL
 			p.AllocationState, p.AllocationStateTransitionTime = AllocSteady, t
 		case p.AllocationState == AllocResizing && resizeErr != nil:
-			p.Resize.Errors = []ResizeError{*resizeErr}
+			p.Resize.Errors = []cobalt.ResizeError{*resizeErr}
 			p.AllocationState, p.AllocationStateTransitionTime = AllocSteady, t
 		case p.AllocationState == AllocResizing && curD == p.TargetDedicatedNodes && curL == p.TargetLowPriorityNodes:
 			p.Resize.Errors = nil
@@ -295,20 +287,19 @@ func (s *Service) allocateNodes(ctx context.Context, p *Pool, dedicated bool, k 
 		return 0, err
 	}
 	ids := cur.Identities()
-	snap, err := json.Marshal(nodeIdentities(ids))
+	snap, err := json.Marshal(identityRecords(nodeIdentities(ids)))
 	if err != nil {
 		return 0, err
 	}
 	now := s.now()
 	ts := strings.ToLower(now.Format("20060102t150405z"))
-	cfg := s.nodeConfig(cur, acct)
+	cfg, autoFiles := s.nodeConfig(cur, acct)
 	var launches []NodeLaunch
 	for i := range k {
 		id := fmt.Sprintf("tvm-%d_%d-%s", cur.NodePrefix, first+int64(i), ts)
 		cred, hash := newCredential(id)
-		n := &Node{ID: id, State: NodeCreating}
-		n.nodeBody = nodeBody{PoolID: cur.ID, IsDedicated: dedicated, VMSize: cur.VMSize, SchedulingState: "enabled",
-			StateTransitionTime: now, AllocationTime: now, Config: cfg}
+		n := &Node{Node: cobalt.Node{ID: id, PoolID: cur.ID, State: NodeCreating, IsDedicated: dedicated, VMSize: cur.VMSize, SchedulingState: "enabled",
+			StateTransitionTime: now, AllocationTime: now}, Config: cfg, AutoStorageFiles: autoFiles}
 		n.Config.NodeID = id
 		r := store.NodeRecord{ID: id, AccountKey: cur.AccountKey, PoolKey: cur.ID, CredentialHash: hash, Identities: snap,
 			LeaseExpiry: now.Add(s.cfg.StartTimeout)}
@@ -336,7 +327,7 @@ func (s *Service) allocateNodes(ctx context.Context, p *Pool, dedicated bool, k 
 					s.log.Warn("start node failed", "node", l.NodeID, "err", err)
 					_, _ = s.updateNode(context.WithoutCancel(ctx), l.NodeID, func(n *Node, _ *store.NodeRecord) error {
 						n.State, n.StateTransitionTime = NodeUnusable, s.now()
-						n.Errors = append(n.Errors, ResizeError{Code: "NodeStartFailed", Message: "The node provider could not start the node."})
+						n.Errors = append(n.Errors, cobalt.ResizeError{Code: errwire.CodeNodeStartFailed, Message: "The node provider could not start the node."})
 						return nil
 					})
 				}
@@ -347,17 +338,21 @@ func (s *Service) allocateNodes(ctx context.Context, p *Pool, dedicated bool, k 
 	return len(launches), nil
 }
 
-func nodeIdentities(ids []IdentityInfo) []IdentityInfo {
+func nodeIdentities(ids []cobalt.UserAssignedIdentity) []cobalt.UserAssignedIdentity {
 	if ids == nil {
-		return []IdentityInfo{}
+		return []cobalt.UserAssignedIdentity{}
 	}
 	return ids
 }
 
-func (s *Service) nodeConfig(p *Pool, acct *Account) nodeproto.NodeConfig {
+// nodeConfig returns the configuration of a node allocated now, and the
+// index and container of each start-task resource file naming an
+// auto-storage container, resolved when the node registers.
+func (s *Service) nodeConfig(p *Pool, acct *cobalt.Account) (nodeproto.NodeConfig, map[int]string) {
 	cfg := nodeproto.NodeConfig{PoolID: p.ID, AccountName: acct.Name, VMSize: strings.ToLower(p.VMSize), Location: firstNonEmpty(acct.Location, s.cfg.Location),
 		SubscriptionID: acct.SubscriptionID, ResourceGroup: acct.ResourceGroup, TenantID: acct.TenantID, TaskSlotsPerNode: p.TaskSlotsPerNode,
 		AuthorityHost: s.cfg.AuthorityHost, ForwardPorts: s.cfg.ForwardPorts, Identities: []nodeproto.Identity{}}
+	var autoFiles map[int]string
 	for _, i := range p.Identities() {
 		cfg.Identities = append(cfg.Identities, nodeproto.Identity{ResourceID: i.ResourceID, ClientID: i.ClientID, PrincipalID: i.PrincipalID})
 	}
@@ -366,38 +361,29 @@ func (s *Service) nodeConfig(p *Pool, acct *Account) nodeproto.NodeConfig {
 		for _, e := range st.EnvironmentSettings {
 			ns.Environment = append(ns.Environment, nodeproto.EnvironmentSetting{Name: e.Name, Value: e.Value})
 		}
-		for _, rf := range st.ResourceFiles {
+		for i, rf := range st.ResourceFiles {
+			if rf.AutoStorageContainerName != "" {
+				if autoFiles == nil {
+					autoFiles = map[int]string{}
+				}
+				autoFiles[i] = rf.AutoStorageContainerName
+			}
 			nrf := nodeproto.ResourceFile{StorageContainerURL: rf.StorageContainerURL, HTTPURL: rf.HTTPURL, BlobPrefix: rf.BlobPrefix,
 				FilePath: rf.FilePath, FileMode: rf.FileMode}
-			if rf.AutoStorageContainerName != "" && acct.AutoStorage != nil {
-				nrf.StorageContainerURL = s.autoStorageURL(acct, rf.AutoStorageContainerName)
-			}
 			if rf.IdentityReference != nil {
 				nrf.IdentityResourceID = rf.IdentityReference.ResourceID
-			} else if rf.AutoStorageContainerName != "" && acct.AutoStorage != nil && acct.AutoStorage.NodeIdentityReference != nil {
-				nrf.IdentityResourceID = acct.AutoStorage.NodeIdentityReference.ResourceID
 			}
 			ns.ResourceFiles = append(ns.ResourceFiles, nrf)
 		}
 		if u := st.UserIdentity; u != nil {
 			ns.UserIdentity.UserName = u.UserName
 			if u.AutoUser != nil {
-				ns.UserIdentity.AutoUserScope, ns.UserIdentity.AutoUserElevation = u.AutoUser.Scope, u.AutoUser.ElevationLevel
+				ns.UserIdentity.AutoUserScope, ns.UserIdentity.AutoUserElevation = string(u.AutoUser.Scope), string(u.AutoUser.ElevationLevel)
 			}
 		}
 		cfg.StartTask = ns
 	}
-	return cfg
-}
-
-// autoStorageURL resolves an autoStorageContainerName resource file: the
-// container's path-style URL on Config.BlobEndpoint ("" when unknown).
-func (s *Service) autoStorageURL(acct *Account, container string) string {
-	id, err := cobalt.ParseResourceID(acct.AutoStorage.StorageAccountID)
-	if err != nil || s.cfg.BlobEndpoint == "" {
-		return ""
-	}
-	return strings.TrimSuffix(s.cfg.BlobEndpoint, "/") + "/" + id.Name() + "/" + container
+	return cfg, autoFiles
 }
 
 // shrink removes k of the given nodes: those not running tasks first.
@@ -440,11 +426,11 @@ func (s *Service) deallocate(ctx context.Context, n *Node, option string) error 
 	return s.removeNode(ctx, n, busy)
 }
 
-// removeNode stops a node and deletes its record; lost tells the dispatcher
-// to requeue the node's tasks first.
+// removeNode stops a node and deletes its record; lost (or a node that may
+// run tasks) publishes NodeLost first, so that its tasks are requeued.
 func (s *Service) removeNode(ctx context.Context, n *Node, lost bool) error {
-	if (lost || n.State == NodeRunning || len(n.RunningLeases) > 0) && s.cfg.Dispatcher != nil {
-		if err := s.cfg.Dispatcher.NodeLost(ctx, n.Ref()); err != nil {
+	if lost || n.State == NodeRunning || len(n.RunningLeases) > 0 {
+		if err := s.publishNodeLost(ctx, n.Ref()); err != nil {
 			return fmt.Errorf("requeue tasks of node %s: %w", n.ID, err)
 		}
 	}
@@ -514,7 +500,7 @@ func (s *Service) expireNodes(ctx context.Context) error {
 				x.State = NodeUnusable
 			}
 			x.StateTransitionTime = now
-			x.Errors = append(x.Errors, ResizeError{Code: "NodeHeartbeatLost", Message: "The node stopped reporting to the control plane."})
+			x.Errors = append(x.Errors, cobalt.ResizeError{Code: errwire.CodeNodeHeartbeatLost, Message: "The node stopped reporting to the control plane."})
 			rec.LeaseExpiry = time.Time{}
 			return nil
 		})
@@ -525,10 +511,8 @@ func (s *Service) expireNodes(ctx context.Context) error {
 			return err
 		}
 		s.log.Warn("node lost", "node", n.ID, "pool", n.PoolID)
-		if s.cfg.Dispatcher != nil {
-			if err := s.cfg.Dispatcher.NodeLost(ctx, n.Ref()); err != nil {
-				s.log.Warn("requeue tasks of lost node failed", "node", n.ID, "err", err)
-			}
+		if err := s.publishNodeLost(ctx, n.Ref()); err != nil {
+			s.log.Warn("requeue tasks of lost node failed", "node", n.ID, "err", err)
 		}
 		if n.State == NodeOffline {
 			_ = s.removeNode(ctx, n, false)

@@ -2,11 +2,10 @@ package batch
 
 import (
 	"encoding/json"
+	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"strings"
 )
-
-// ARMPoolType is the resource type of a pool in management-plane responses.
-const ARMPoolType = "Microsoft.Batch/batchAccounts/pools"
 
 // DecodeARMPool parses a Microsoft.Batch pool body (PUT or PATCH), as
 // @azure/arm-batch and the REST API send it: pool properties under
@@ -64,7 +63,7 @@ func DecodeARMPool(body []byte) (*Spec, error) {
 		}
 		if d.raw("cloudServiceConfiguration") != nil {
 			return nil, invalidValue("properties.deploymentConfiguration.cloudServiceConfiguration",
-				"cloudServiceConfiguration is retired and is not supported; use properties.deploymentConfiguration.virtualMachineConfiguration instead.").WithReason(ReasonUnsupportedProperty)
+				"cloudServiceConfiguration is retired and is not supported; use properties.deploymentConfiguration.virtualMachineConfiguration instead.").WithReason(errwire.ReasonUnsupportedProperty)
 		}
 		if vr := d.raw("virtualMachineConfiguration"); vr != nil {
 			vc, err := decodeVMConfig(vr, "properties.deploymentConfiguration.virtualMachineConfiguration", false)
@@ -112,27 +111,33 @@ func DecodeARMPool(body []byte) (*Spec, error) {
 		p.TaskSlotsPerNode = int(slots)
 		s.set(FTaskSlots)
 	}
-	if ok, err := o.get("taskSchedulingPolicy", &p.TaskSchedulingPolicy); err != nil {
+	var policy schedulingPolicyRecord
+	if ok, err := o.get("taskSchedulingPolicy", &policy); err != nil {
 		return nil, err
 	} else if ok {
+		p.TaskSchedulingPolicy = cobalt.TaskSchedulingPolicy(policy)
 		p.TaskSchedulingPolicy.NodeFillType = toDP("nodeFillType", p.TaskSchedulingPolicy.NodeFillType)
 		p.TaskSchedulingPolicy.JobDefaultOrder = toDP("jobDefaultOrder", p.TaskSchedulingPolicy.JobDefaultOrder)
 		s.set(FPolicy)
 	}
-	if err := rawArray(o, "userAccounts", &p.UserAccounts, s, FUserAccounts); err != nil {
+	if err := decodeUserAccounts(o, s); err != nil {
 		return nil, err
 	}
-	if ok, err := o.get("metadata", &p.Metadata); err != nil {
+	var metadata []nameValueRecord
+	if ok, err := o.get("metadata", &metadata); err != nil {
 		return nil, err
 	} else if ok {
+		p.Metadata = nameValues(metadata)
 		s.set(FMetadata)
 	}
 	if err := rawArray(o, "mountConfiguration", &p.MountConfiguration, s, FMount); err != nil {
 		return nil, err
 	}
-	if ok, err := o.get("applicationPackages", &p.ApplicationPackages); err != nil {
+	var apps []appPackageRecord
+	if ok, err := o.get("applicationPackages", &apps); err != nil {
 		return nil, err
 	} else if ok {
+		p.ApplicationPackages = appPackages(apps)
 		s.set(FApps)
 	}
 	if err := rawArray(o, "certificates", &p.CertificateReferences, s, FCerts); err != nil {
@@ -154,13 +159,13 @@ func DecodeARMPool(body []byte) (*Spec, error) {
 		s.set(FTags)
 	}
 	if rest := o.rest(); rest != nil {
-		p.Extra = rest
+		p.Extra = bytesMap(rest)
 		s.set(FExtra)
 	}
 	return s, nil
 }
 
-func rawArray(o *obj, k string, dst *json.RawMessage, s *Spec, f Field) error {
+func rawArray(o *obj, k string, dst *[]byte, s *Spec, f Field) error {
 	mk, ok := o.key(k)
 	if !ok {
 		return nil
@@ -251,12 +256,12 @@ func decodeARMScale(raw json.RawMessage, s *Spec) error {
 	return nil
 }
 
-func decodeARMIdentity(raw json.RawMessage) (*PoolIdentity, error) {
+func decodeARMIdentity(raw json.RawMessage) (*cobalt.PoolIdentity, error) {
 	o, err := parseObj(raw, "identity")
 	if err != nil {
 		return nil, err
 	}
-	id := &PoolIdentity{}
+	id := &cobalt.PoolIdentity{}
 	if ok, err := o.get("type", &id.Type); err != nil {
 		return nil, err
 	} else if !ok {
@@ -267,205 +272,8 @@ func decodeARMIdentity(raw json.RawMessage) (*PoolIdentity, error) {
 		return nil, err
 	}
 	for k := range uai {
-		id.Identities = append(id.Identities, IdentityInfo{ResourceID: k})
+		id.Identities = append(id.Identities, cobalt.UserAssignedIdentity{ResourceID: k})
 	}
 	sortIdentities(id.Identities)
 	return id, nil
-}
-
-// ARMPoolID returns a pool's ARM resource ID under its account's ID.
-func ARMPoolID(accountID, poolID string) string {
-	return strings.TrimSuffix(accountID, "/") + "/pools/" + poolID
-}
-
-// RenderARM returns the pool's management-plane JSON (as a map, which
-// encoding/json writes with sorted keys). accountID is the Batch account's
-// ARM ID as the client named it.
-func RenderARM(p *Pool, accountID string) map[string]any {
-	props := map[string]any{
-		"vmSize":                          p.VMSize,
-		"provisioningState":               "Succeeded",
-		"provisioningStateTransitionTime": FormatTime(p.CreationTime),
-		"allocationState":                 toARM("allocationState", p.AllocationState),
-		"allocationStateTransitionTime":   FormatTime(p.AllocationStateTransitionTime),
-		"creationTime":                    FormatTime(p.CreationTime),
-		"lastModified":                    FormatTime(p.LastModified),
-		"currentDedicatedNodes":           p.CurrentDedicatedNodes,
-		"currentLowPriorityNodes":         p.CurrentLowPriorityNodes,
-		"interNodeCommunication":          map[bool]string{true: "Enabled", false: "Disabled"}[p.EnableInterNodeCommunication],
-		"taskSlotsPerNode":                p.TaskSlotsPerNode,
-		"taskSchedulingPolicy":            armPolicy(p.TaskSchedulingPolicy),
-	}
-	if p.State == PoolDeleting {
-		props["provisioningState"] = "Deleting"
-		props["provisioningStateTransitionTime"] = FormatTime(p.StateTransitionTime)
-	}
-	for k, v := range p.Extra {
-		props[k] = v
-	}
-	if p.DisplayName != "" {
-		props["displayName"] = p.DisplayName
-	}
-	if vc := p.VirtualMachineConfiguration; vc != nil {
-		props["deploymentConfiguration"] = map[string]any{"virtualMachineConfiguration": armVMConfig(vc)}
-	}
-	if p.EnableAutoScale {
-		props["scaleSettings"] = map[string]any{"autoScale": map[string]any{
-			"formula": p.AutoScaleFormula, "evaluationInterval": FormatDuration(p.AutoScaleEvaluationInterval)}}
-	} else {
-		props["scaleSettings"] = map[string]any{"fixedScale": map[string]any{
-			"targetDedicatedNodes": p.TargetDedicatedNodes, "targetLowPriorityNodes": p.TargetLowPriorityNodes,
-			"resizeTimeout": FormatDuration(p.ResizeTimeout), "nodeDeallocationOption": toARM("nodeDeallocationOption", p.NodeDeallocationOption)}}
-	}
-	if !p.Resize.StartTime.IsZero() {
-		rs := map[string]any{"targetDedicatedNodes": p.Resize.TargetDedicatedNodes, "targetLowPriorityNodes": p.Resize.TargetLowPriorityNodes,
-			"resizeTimeout": FormatDuration(p.Resize.ResizeTimeout), "startTime": FormatTime(p.Resize.StartTime)}
-		if p.Resize.NodeDeallocationOption != "" {
-			rs["nodeDeallocationOption"] = toARM("nodeDeallocationOption", p.Resize.NodeDeallocationOption)
-		}
-		if len(p.Resize.Errors) > 0 && p.AllocationState == AllocSteady {
-			var errs []map[string]any
-			for _, e := range p.Resize.Errors {
-				em := map[string]any{"code": e.Code, "message": e.Message}
-				var det []map[string]any
-				for _, v := range e.Values {
-					det = append(det, map[string]any{"code": v.Name, "message": v.Value})
-				}
-				if det != nil {
-					em["details"] = det
-				}
-				errs = append(errs, em)
-			}
-			rs["errors"] = errs
-		}
-		props["resizeOperationStatus"] = rs
-	}
-	if p.AutoScaleRun != nil && p.EnableAutoScale {
-		props["autoScaleRun"] = autoScaleARM(p.AutoScaleRun)
-	}
-	if p.NetworkConfiguration != nil {
-		props["networkConfiguration"] = p.NetworkConfiguration
-	}
-	if p.StartTask != nil {
-		props["startTask"] = armStartTask(p.StartTask)
-	}
-	if p.UserAccounts != nil {
-		props["userAccounts"] = convertRaw(p.UserAccounts, true, true)
-	}
-	if p.Metadata != nil {
-		props["metadata"] = p.Metadata
-	}
-	if p.MountConfiguration != nil {
-		props["mountConfiguration"] = convertRaw(p.MountConfiguration, true, true)
-	}
-	if p.ApplicationPackages != nil {
-		props["applicationPackages"] = p.ApplicationPackages
-	}
-	if p.CertificateReferences != nil {
-		props["certificates"] = p.CertificateReferences
-	}
-	if p.UpgradePolicy != nil {
-		props["upgradePolicy"] = p.UpgradePolicy
-	}
-	if p.TargetNodeCommunicationMode != "" {
-		props["targetNodeCommunicationMode"] = toARM("nodeCommunicationMode", p.TargetNodeCommunicationMode)
-	}
-	if p.IdentityWarning != "" {
-		props["identityWarning"] = p.IdentityWarning
-	}
-	out := map[string]any{
-		"id":         ARMPoolID(accountID, p.ID),
-		"name":       p.ID,
-		"type":       ARMPoolType,
-		"properties": props,
-	}
-	if p.ETag != "" {
-		out["etag"] = p.ETag
-	}
-	if p.Tags != nil {
-		out["tags"] = p.Tags
-	}
-	if p.Identity != nil {
-		out["identity"] = armIdentity(p.Identity)
-	}
-	return out
-}
-
-func armPolicy(t TaskSchedulingPolicy) map[string]any {
-	m := map[string]any{"nodeFillType": toARM("nodeFillType", t.NodeFillType)}
-	if t.JobDefaultOrder != "" {
-		m["jobDefaultOrder"] = toARM("jobDefaultOrder", t.JobDefaultOrder)
-	}
-	return m
-}
-
-func armIdentity(id *PoolIdentity) map[string]any {
-	m := map[string]any{"type": id.Type}
-	if len(id.Identities) > 0 {
-		u := map[string]any{}
-		for _, i := range id.Identities {
-			u[i.ResourceID] = map[string]any{"principalId": i.PrincipalID, "clientId": i.ClientID}
-		}
-		m["userAssignedIdentities"] = u
-	}
-	return m
-}
-
-func armVMConfig(vc *VirtualMachineConfiguration) map[string]any {
-	m := map[string]any{}
-	for k, v := range vc.Extra {
-		m[k] = v
-	}
-	m["imageReference"] = vc.ImageReference
-	m["nodeAgentSkuId"] = vc.NodeAgentSkuID
-	if cc := vc.ContainerConfiguration; cc != nil {
-		c := *cc
-		c.Type = toARM("containerType", c.Type)
-		c.ContainerRegistries = stripRegistryPasswords(c.ContainerRegistries)
-		m["containerConfiguration"] = c
-	}
-	return m
-}
-
-func stripRegistryPasswords(rs []ContainerRegistry) []ContainerRegistry {
-	out := make([]ContainerRegistry, len(rs))
-	for i, r := range rs {
-		r.Password = ""
-		out[i] = r
-	}
-	if rs == nil {
-		return nil
-	}
-	return out
-}
-
-func armStartTask(st *StartTask) map[string]any {
-	m := map[string]any{"commandLine": st.CommandLine, "maxTaskRetryCount": st.MaxTaskRetryCount, "waitForSuccess": st.WaitForSuccess}
-	if st.ResourceFiles != nil {
-		m["resourceFiles"] = st.ResourceFiles
-	}
-	if st.EnvironmentSettings != nil {
-		m["environmentSettings"] = st.EnvironmentSettings
-	}
-	if u := st.UserIdentity; u != nil {
-		ui := map[string]any{}
-		if u.UserName != "" {
-			ui["userName"] = u.UserName
-		}
-		if u.AutoUser != nil {
-			au := map[string]any{}
-			if u.AutoUser.Scope != "" {
-				au["scope"] = toARM("scope", u.AutoUser.Scope)
-			}
-			if u.AutoUser.ElevationLevel != "" {
-				au["elevationLevel"] = toARM("elevationLevel", u.AutoUser.ElevationLevel)
-			}
-			ui["autoUser"] = au
-		}
-		m["userIdentity"] = ui
-	}
-	if st.ContainerSettings != nil {
-		m["containerSettings"] = st.ContainerSettings
-	}
-	return m
 }

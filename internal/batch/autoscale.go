@@ -10,20 +10,7 @@ import (
 	"unicode"
 
 	"github.com/cobaltbatch/cobalt"
-)
-
-// AutoScaleRun is the result of the last evaluation of a pool's autoscale formula.
-type AutoScaleRun struct {
-	Timestamp time.Time `json:"timestamp"`
-	// Results is "$TargetDedicatedNodes=1;$TargetLowPriorityNodes=0;$NodeDeallocationOption=requeue".
-	Results string       `json:"results,omitempty"`
-	Error   *ResizeError `json:"error,omitempty"`
-}
-
-// Autoscale formula error codes.
-const (
-	ErrFormulaSyntax     = "AutoScalingFormulaSyntaxError"
-	ErrFormulaEvaluation = "AutoScalingFormulaEvaluationError"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 )
 
 // FormulaInputs are the service-defined variables a formula may read.
@@ -57,7 +44,7 @@ func EvaluateFormula(formula string, in FormulaInputs) (FormulaResult, error) {
 	}
 	res := FormulaResult{NodeDeallocationOption: DeallocRequeue}
 	if len(formula) > 8192 {
-		return res, formulaErr(ErrFormulaSyntax, "The formula is longer than 8192 characters.")
+		return res, formulaErr(errwire.CodeAutoScalingFormulaSyntaxError, "The formula is longer than 8192 characters.")
 	}
 	for _, stmt := range strings.FieldsFunc(formula, func(r rune) bool { return r == ';' || r == '\n' }) {
 		stmt = strings.TrimSpace(stmt)
@@ -67,12 +54,12 @@ func EvaluateFormula(formula string, in FormulaInputs) (FormulaResult, error) {
 		name, expr, ok := strings.Cut(stmt, "=")
 		name = strings.TrimSpace(name)
 		if !ok || !isIdent(name) || strings.HasPrefix(expr, "=") {
-			return res, formulaErr(ErrFormulaSyntax, fmt.Sprintf("The statement '%s' is not an assignment.", trunc(stmt)))
+			return res, formulaErr(errwire.CodeAutoScalingFormulaSyntaxError, fmt.Sprintf("The statement '%s' is not an assignment.", trunc(stmt)))
 		}
 		if strings.EqualFold(name, "$NodeDeallocationOption") {
 			v := strings.TrimSpace(expr)
 			if !knownEnum("nodeDeallocationOption", v) {
-				return res, formulaErr(ErrFormulaEvaluation, fmt.Sprintf("'%s' is not a node deallocation option.", trunc(v)))
+				return res, formulaErr(errwire.CodeAutoScalingFormulaEvaluationError, fmt.Sprintf("'%s' is not a node deallocation option.", trunc(v)))
 			}
 			res.NodeDeallocationOption = toDP("nodeDeallocationOption", v)
 			continue
@@ -104,11 +91,13 @@ func (r FormulaResult) Results() string {
 		r.TargetDedicatedNodes, r.TargetLowPriorityNodes, r.NodeDeallocationOption)
 }
 
-type formulaError struct{ ResizeError }
+type formulaError struct{ cobalt.ResizeError }
 
 func (e *formulaError) Error() string { return e.Code + ": " + e.Message }
 
-func formulaErr(code, msg string) error { return &formulaError{ResizeError{Code: code, Message: msg}} }
+func formulaErr(code, msg string) error {
+	return &formulaError{cobalt.ResizeError{Code: code, Message: msg}}
+}
 
 func isIdent(s string) bool {
 	if s == "" {
@@ -143,7 +132,7 @@ func (p *parser) parse() (float64, error) {
 }
 
 func (p *parser) syntax() error {
-	return formulaErr(ErrFormulaSyntax, fmt.Sprintf("Unexpected input at position %d of '%s'.", p.pos, trunc(strings.TrimSpace(p.src))))
+	return formulaErr(errwire.CodeAutoScalingFormulaSyntaxError, fmt.Sprintf("Unexpected input at position %d of '%s'.", p.pos, trunc(strings.TrimSpace(p.src))))
 }
 
 func (p *parser) skip() {
@@ -172,7 +161,7 @@ func (p *parser) ternary() (float64, error) {
 	p.depth++
 	defer func() { p.depth-- }()
 	if p.depth > 100 {
-		return 0, formulaErr(ErrFormulaSyntax, "The formula nests too deeply.")
+		return 0, formulaErr(errwire.CodeAutoScalingFormulaSyntaxError, "The formula nests too deeply.")
 	}
 	c, err := p.or()
 	if err != nil {
@@ -282,7 +271,7 @@ func (p *parser) product() (float64, error) {
 		case p.eat("/"):
 			if r, err = p.unary(); err == nil {
 				if r == 0 {
-					return 0, formulaErr(ErrFormulaEvaluation, "Division by zero.")
+					return 0, formulaErr(errwire.CodeAutoScalingFormulaEvaluationError, "Division by zero.")
 				}
 				l /= r
 			}
@@ -358,9 +347,9 @@ func (p *parser) primary() (float64, error) {
 	v, ok := p.vars[strings.ToLower(name)]
 	if !ok {
 		if strings.Contains(name, ".") || strings.HasPrefix(name, "$") {
-			return 0, formulaErr(ErrFormulaEvaluation, fmt.Sprintf("The variable '%s' is not supported by Cobalt's autoscale evaluator.", trunc(name)))
+			return 0, formulaErr(errwire.CodeAutoScalingFormulaEvaluationError, fmt.Sprintf("The variable '%s' is not supported by Cobalt's autoscale evaluator.", trunc(name)))
 		}
-		return 0, formulaErr(ErrFormulaEvaluation, fmt.Sprintf("The variable '%s' is not defined.", trunc(name)))
+		return 0, formulaErr(errwire.CodeAutoScalingFormulaEvaluationError, fmt.Sprintf("The variable '%s' is not defined.", trunc(name)))
 	}
 	return v, nil
 }
@@ -368,14 +357,14 @@ func (p *parser) primary() (float64, error) {
 func call(name string, args []float64) (float64, error) {
 	need := func(n int) error {
 		if len(args) != n {
-			return formulaErr(ErrFormulaEvaluation, fmt.Sprintf("%s() takes %d argument(s).", name, n))
+			return formulaErr(errwire.CodeAutoScalingFormulaEvaluationError, fmt.Sprintf("%s() takes %d argument(s).", name, n))
 		}
 		return nil
 	}
 	switch strings.ToLower(name) {
 	case "min", "max", "avg", "sum":
 		if len(args) == 0 {
-			return 0, formulaErr(ErrFormulaEvaluation, name+"() needs arguments.")
+			return 0, formulaErr(errwire.CodeAutoScalingFormulaEvaluationError, name+"() needs arguments.")
 		}
 		out := args[0]
 		total := 0.0
@@ -400,7 +389,7 @@ func call(name string, args []float64) (float64, error) {
 		}
 		return map[string]func(float64) float64{"floor": math.Floor, "ceil": math.Ceil, "round": math.Round, "abs": math.Abs}[strings.ToLower(name)](args[0]), nil
 	}
-	return 0, formulaErr(ErrFormulaEvaluation, fmt.Sprintf("The function '%s' is not supported by Cobalt's autoscale evaluator.", trunc(name)))
+	return 0, formulaErr(errwire.CodeAutoScalingFormulaEvaluationError, fmt.Sprintf("The function '%s' is not supported by Cobalt's autoscale evaluator.", trunc(name)))
 }
 
 // evaluateAutoScale runs the pool's formula now, records the run, and on
@@ -412,7 +401,7 @@ func (s *Service) evaluateAutoScale(p *Pool, now time.Time) {
 	}
 	res, err := EvaluateFormula(p.AutoScaleFormula, FormulaInputs{CurrentDedicatedNodes: p.CurrentDedicatedNodes,
 		CurrentLowPriorityNodes: p.CurrentLowPriorityNodes, TargetDedicatedNodes: p.TargetDedicatedNodes, TargetLowPriorityNodes: p.TargetLowPriorityNodes})
-	run := &AutoScaleRun{Timestamp: now}
+	run := &cobalt.AutoScaleRun{Timestamp: now}
 	if fe, ok := err.(*formulaError); ok {
 		e := fe.ResizeError
 		run.Error = &e
@@ -461,7 +450,7 @@ func (s *Service) PoolEnableAutoScale(ctx context.Context, accountKey, poolID, f
 			return missing("autoScaleFormula")
 		}
 		if p.AllocationState != AllocSteady && !p.EnableAutoScale {
-			return cobalt.Errorf(cobalt.EConflict, "The pool is resizing; enable autoscale when it is steady.").WithReason("PoolNotSteady")
+			return cobalt.Errorf(cobalt.EConflict, "The pool is resizing; enable autoscale when it is steady.").WithReason(errwire.ReasonPoolNotSteady)
 		}
 		p.EnableAutoScale = true
 		if formula != "" {
@@ -485,7 +474,7 @@ func (s *Service) PoolEnableAutoScale(ctx context.Context, accountKey, poolID, f
 
 // PoolEvaluateAutoScale evaluates a formula against a pool without applying
 // it. 409 AutoScalingNotEnabled when the pool is not autoscaled, as on Batch.
-func (s *Service) PoolEvaluateAutoScale(ctx context.Context, accountKey, poolID, formula string) (*AutoScaleRun, error) {
+func (s *Service) PoolEvaluateAutoScale(ctx context.Context, accountKey, poolID, formula string) (*cobalt.AutoScaleRun, error) {
 	if formula == "" {
 		return nil, missing("autoScaleFormula")
 	}
@@ -494,11 +483,11 @@ func (s *Service) PoolEvaluateAutoScale(ctx context.Context, accountKey, poolID,
 		return nil, err
 	}
 	if !p.EnableAutoScale {
-		return nil, cobalt.Errorf(cobalt.EConflict, "Autoscale is not enabled on the pool.").WithReason("AutoScalingNotEnabled")
+		return nil, cobalt.Errorf(cobalt.EConflict, "Autoscale is not enabled on the pool.").WithReason(errwire.ReasonAutoScalingNotEnabled)
 	}
 	res, err := EvaluateFormula(formula, FormulaInputs{CurrentDedicatedNodes: p.CurrentDedicatedNodes,
 		CurrentLowPriorityNodes: p.CurrentLowPriorityNodes, TargetDedicatedNodes: p.TargetDedicatedNodes, TargetLowPriorityNodes: p.TargetLowPriorityNodes})
-	run := &AutoScaleRun{Timestamp: s.now()}
+	run := &cobalt.AutoScaleRun{Timestamp: s.now()}
 	if fe, ok := err.(*formulaError); ok {
 		e := fe.ResizeError
 		run.Error = &e
@@ -509,25 +498,3 @@ func (s *Service) PoolEvaluateAutoScale(ctx context.Context, accountKey, poolID,
 }
 
 // autoScaleARM renders an autoscale run for the management plane.
-func autoScaleARM(r *AutoScaleRun) map[string]any {
-	m := map[string]any{"evaluationTime": FormatTime(r.Timestamp)}
-	if r.Results != "" {
-		m["results"] = r.Results
-	}
-	if r.Error != nil {
-		m["error"] = map[string]any{"code": r.Error.Code, "message": r.Error.Message}
-	}
-	return m
-}
-
-// AutoScaleRunDataPlane renders an autoscale run for the data plane.
-func AutoScaleRunDataPlane(r *AutoScaleRun) map[string]any {
-	m := map[string]any{"timestamp": FormatTime(r.Timestamp)}
-	if r.Results != "" {
-		m["results"] = r.Results
-	}
-	if r.Error != nil {
-		m["error"] = map[string]any{"code": r.Error.Code, "message": r.Error.Message}
-	}
-	return m
-}

@@ -2,6 +2,7 @@ package batch
 
 import (
 	"context"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"strings"
 	"testing"
 	"time"
@@ -26,14 +27,14 @@ func TestEvaluateFormula(t *testing.T) {
 		{"$TargetDedicatedNodes = ceil(avg(1, 2))", 2, 0, "requeue", "", ""},
 		{"$TargetDedicatedNodes = !0 && 1 || 0", 1, 0, "requeue", "", ""},
 		{"$TargetDedicatedNodes = 2; // keep two", 2, 0, "requeue", "", ""},
-		{"$TargetDedicatedNodes = $PendingTasks.GetSample(1)", 0, 0, "", ErrFormulaEvaluation, "$PendingTasks.GetSample"},
-		{"$TargetDedicatedNodes = y", 0, 0, "", ErrFormulaEvaluation, "'y'"},
-		{"$TargetDedicatedNodes = 1 +", 0, 0, "", ErrFormulaSyntax, ""},
-		{"$TargetDedicatedNodes == 1", 0, 0, "", ErrFormulaSyntax, ""},
-		{"1 = 2", 0, 0, "", ErrFormulaSyntax, ""},
-		{"$TargetDedicatedNodes = 1/0", 0, 0, "", ErrFormulaEvaluation, "zero"},
-		{"$NodeDeallocationOption = never", 0, 0, "", ErrFormulaEvaluation, "never"},
-		{"$TargetDedicatedNodes = " + strings.Repeat("(", 200) + "1" + strings.Repeat(")", 200), 0, 0, "", ErrFormulaSyntax, "deeply"},
+		{"$TargetDedicatedNodes = $PendingTasks.GetSample(1)", 0, 0, "", errwire.CodeAutoScalingFormulaEvaluationError, "$PendingTasks.GetSample"},
+		{"$TargetDedicatedNodes = y", 0, 0, "", errwire.CodeAutoScalingFormulaEvaluationError, "'y'"},
+		{"$TargetDedicatedNodes = 1 +", 0, 0, "", errwire.CodeAutoScalingFormulaSyntaxError, ""},
+		{"$TargetDedicatedNodes == 1", 0, 0, "", errwire.CodeAutoScalingFormulaSyntaxError, ""},
+		{"1 = 2", 0, 0, "", errwire.CodeAutoScalingFormulaSyntaxError, ""},
+		{"$TargetDedicatedNodes = 1/0", 0, 0, "", errwire.CodeAutoScalingFormulaEvaluationError, "zero"},
+		{"$NodeDeallocationOption = never", 0, 0, "", errwire.CodeAutoScalingFormulaEvaluationError, "never"},
+		{"$TargetDedicatedNodes = " + strings.Repeat("(", 200) + "1" + strings.Repeat(")", 200), 0, 0, "", errwire.CodeAutoScalingFormulaSyntaxError, "deeply"},
 	} {
 		r, err := EvaluateFormula(c.formula, in)
 		if c.errCode != "" {
@@ -78,9 +79,8 @@ func TestAutoScalePool(t *testing.T) {
 	if p.CurrentDedicatedNodes != 2 {
 		t.Fatalf("current = %d", p.CurrentDedicatedNodes)
 	}
-	arm := RenderARM(p, testAcctID)["properties"].(map[string]any)
-	if arm["autoScaleRun"] == nil || arm["scaleSettings"].(map[string]any)["autoScale"] == nil {
-		t.Fatalf("ARM rendering: %v", arm)
+	if !p.EnableAutoScale || p.AutoScaleFormula != "$TargetDedicatedNodes=2" || p.AutoScaleRun == nil {
+		t.Fatalf("autoscale pool: %+v", p.Pool)
 	}
 	// A new formula through enableautoscale; a bad one shows its error.
 	if p, err := e.svc.PoolEnableAutoScale(context.Background(), e.acct.Key(), "auto", "$TargetDedicatedNodes=$CurrentDedicatedNodes-1", "", Conditions{}); err != nil || p.TargetDedicatedNodes != 1 {
@@ -88,7 +88,7 @@ func TestAutoScalePool(t *testing.T) {
 	}
 	e.settle("auto")
 	p, err := e.svc.PoolEnableAutoScale(context.Background(), e.acct.Key(), "auto", "$TargetDedicatedNodes=nope", "PT10M", Conditions{})
-	if err != nil || p.AutoScaleRun.Error == nil || p.AutoScaleRun.Error.Code != ErrFormulaEvaluation || p.TargetDedicatedNodes != 1 {
+	if err != nil || p.AutoScaleRun.Error == nil || p.AutoScaleRun.Error.Code != errwire.CodeAutoScalingFormulaEvaluationError || p.TargetDedicatedNodes != 1 {
 		t.Fatalf("bad formula: %+v %v", p.AutoScaleRun, err)
 	}
 	run, err := e.svc.PoolEvaluateAutoScale(context.Background(), e.acct.Key(), "auto", "$TargetDedicatedNodes=5")

@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"github.com/cobaltbatch/cobalt"
 	"sort"
 	"strings"
 )
@@ -70,7 +71,7 @@ func LookupVMSize(name string) (VMSize, bool) {
 }
 
 // LookupImage finds a supported image by publisher, offer and SKU, ignoring case.
-func LookupImage(ref ImageReference) (Image, bool) {
+func LookupImage(ref cobalt.ImageReference) (Image, bool) {
 	for _, im := range Images {
 		if strings.EqualFold(im.Publisher, ref.Publisher) && strings.EqualFold(im.Offer, ref.Offer) && strings.EqualFold(im.Sku, ref.Sku) {
 			return im, true

@@ -1,8 +1,9 @@
 package batch
 
 import (
+	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"sort"
-	"strings"
 )
 
 // DPMode says which data-plane pool operation a body belongs to.
@@ -34,10 +35,10 @@ func DecodeDataPlanePool(body []byte, mode DPMode) (*Spec, error) {
 	p := &s.Pool
 	if o.has("identity") {
 		return nil, invalidValue("identity", "A pool's user-assigned identities can only be set through the management plane "+
-			"(Microsoft.Batch/batchAccounts/pools); the data-plane pool add and update operations do not accept 'identity'.").WithReason(ReasonUnsupportedProperty)
+			"(Microsoft.Batch/batchAccounts/pools); the data-plane pool add and update operations do not accept 'identity'.").WithReason(errwire.ReasonUnsupportedProperty)
 	}
 	if o.has("cloudServiceConfiguration") {
-		return nil, invalidValue("cloudServiceConfiguration", "cloudServiceConfiguration is retired and is not supported; use virtualMachineConfiguration instead.").WithReason(ReasonUnsupportedProperty)
+		return nil, invalidValue("cloudServiceConfiguration", "cloudServiceConfiguration is retired and is not supported; use virtualMachineConfiguration instead.").WithReason(errwire.ReasonUnsupportedProperty)
 	}
 	if mode == DPAdd {
 		if ok, err := o.get("id", &p.ID); err != nil {
@@ -88,15 +89,16 @@ func DecodeDataPlanePool(body []byte, mode DPMode) (*Spec, error) {
 			p.TaskSlotsPerNode = int(slots)
 			s.set(FTaskSlots)
 		}
-		if ok, err := o.get("taskSchedulingPolicy", &p.TaskSchedulingPolicy); err != nil {
+		var policy schedulingPolicyRecord
+		if ok, err := o.get("taskSchedulingPolicy", &policy); err != nil {
 			return nil, err
 		} else if ok {
+			p.TaskSchedulingPolicy = cobalt.TaskSchedulingPolicy(policy)
 			s.set(FPolicy)
 		}
-		if err := rawArray(o, "userAccounts", &p.UserAccounts, s, FUserAccounts); err != nil {
+		if err := decodeUserAccounts(o, s); err != nil {
 			return nil, err
 		}
-		p.UserAccounts = convertRaw(p.UserAccounts, true, false)
 		if err := rawArray(o, "mountConfiguration", &p.MountConfiguration, s, FMount); err != nil {
 			return nil, err
 		}
@@ -134,9 +136,11 @@ func DecodeDataPlanePool(body []byte, mode DPMode) (*Spec, error) {
 		p.StartTask = st
 		s.set(FStartTask)
 	}
-	if ok, err := o.get("metadata", &p.Metadata); err != nil {
+	var metadata []nameValueRecord
+	if ok, err := o.get("metadata", &metadata); err != nil {
 		return nil, err
 	} else if ok || mode == DPReplace {
+		p.Metadata = nameValues(metadata)
 		s.set(FMetadata)
 	}
 	var apps []struct {
@@ -147,7 +151,7 @@ func DecodeDataPlanePool(body []byte, mode DPMode) (*Spec, error) {
 		return nil, err
 	} else if ok || mode == DPReplace {
 		for _, a := range apps {
-			p.ApplicationPackages = append(p.ApplicationPackages, ApplicationPackageReference{ID: a.ApplicationID, Version: a.Version})
+			p.ApplicationPackages = append(p.ApplicationPackages, cobalt.ApplicationPackageReference{ApplicationID: a.ApplicationID, Version: a.Version})
 		}
 		s.set(FApps)
 	}
@@ -245,156 +249,6 @@ func DecodeResize(body []byte) (*ResizeRequest, error) {
 	return &r, nil
 }
 
-// RenderDataPlane returns the pool's data-plane JSON. poolURL is the pool's
-// URL on the account endpoint ("https://host:port/pools/id").
-func RenderDataPlane(p *Pool, poolURL string) map[string]any {
-	m := map[string]any{
-		"id":                            p.ID,
-		"url":                           poolURL,
-		"creationTime":                  FormatTime(p.CreationTime),
-		"lastModified":                  FormatTime(p.LastModified),
-		"state":                         p.State,
-		"stateTransitionTime":           FormatTime(p.StateTransitionTime),
-		"allocationState":               p.AllocationState,
-		"allocationStateTransitionTime": FormatTime(p.AllocationStateTransitionTime),
-		"vmSize":                        strings.ToLower(p.VMSize),
-		"currentDedicatedNodes":         p.CurrentDedicatedNodes,
-		"currentLowPriorityNodes":       p.CurrentLowPriorityNodes,
-		"enableAutoScale":               p.EnableAutoScale,
-		"enableInterNodeCommunication":  p.EnableInterNodeCommunication,
-		"taskSlotsPerNode":              p.TaskSlotsPerNode,
-		"taskSchedulingPolicy":          map[string]any{"nodeFillType": toDP("nodeFillType", p.TaskSchedulingPolicy.NodeFillType)},
-	}
-	if p.ETag != "" {
-		m["eTag"] = p.ETag
-	}
-	if p.DisplayName != "" {
-		m["displayName"] = p.DisplayName
-	}
-	if vc := p.VirtualMachineConfiguration; vc != nil {
-		v := map[string]any{}
-		for k, x := range vc.Extra {
-			v[k] = convertRaw(x, false, true)
-		}
-		ir := map[string]any{}
-		for k, x := range map[string]string{"publisher": vc.ImageReference.Publisher, "offer": vc.ImageReference.Offer,
-			"sku": vc.ImageReference.Sku, "version": vc.ImageReference.Version, "virtualMachineImageId": vc.ImageReference.ID,
-			"sharedGalleryImageId": vc.ImageReference.SharedGalleryImageID, "communityGalleryImageId": vc.ImageReference.CommunityGalleryImageID} {
-			if x != "" {
-				ir[k] = x
-			}
-		}
-		v["imageReference"] = ir
-		v["nodeAgentSKUId"] = vc.NodeAgentSkuID
-		if cc := vc.ContainerConfiguration; cc != nil {
-			c := *cc
-			c.ContainerRegistries = stripRegistryPasswords(c.ContainerRegistries)
-			v["containerConfiguration"] = c
-		}
-		m["virtualMachineConfiguration"] = v
-	}
-	if p.EnableAutoScale {
-		m["autoScaleFormula"] = p.AutoScaleFormula
-		m["autoScaleEvaluationInterval"] = FormatDuration(p.AutoScaleEvaluationInterval)
-		if p.AutoScaleRun != nil {
-			m["autoScaleRun"] = AutoScaleRunDataPlane(p.AutoScaleRun)
-		}
-	} else {
-		m["targetDedicatedNodes"] = p.TargetDedicatedNodes
-		m["targetLowPriorityNodes"] = p.TargetLowPriorityNodes
-		m["resizeTimeout"] = FormatDuration(p.ResizeTimeout)
-	}
-	if len(p.Resize.Errors) > 0 && p.AllocationState == AllocSteady {
-		var errs []map[string]any
-		for _, e := range p.Resize.Errors {
-			em := map[string]any{"code": e.Code, "message": e.Message}
-			if e.Values != nil {
-				em["values"] = e.Values
-			}
-			errs = append(errs, em)
-		}
-		m["resizeErrors"] = errs
-	}
-	if p.NetworkConfiguration != nil {
-		m["networkConfiguration"] = convertRaw(p.NetworkConfiguration, false, true)
-	}
-	if p.StartTask != nil {
-		m["startTask"] = dpStartTask(p.StartTask)
-	}
-	if p.UserAccounts != nil {
-		m["userAccounts"] = convertRaw(p.UserAccounts, false, true)
-	}
-	if p.Metadata != nil {
-		m["metadata"] = p.Metadata
-	}
-	if p.MountConfiguration != nil {
-		m["mountConfiguration"] = convertRaw(p.MountConfiguration, false, true)
-	}
-	if p.ApplicationPackages != nil {
-		var apps []map[string]any
-		for _, a := range p.ApplicationPackages {
-			am := map[string]any{"applicationId": a.ID}
-			if a.Version != "" {
-				am["version"] = a.Version
-			}
-			apps = append(apps, am)
-		}
-		m["applicationPackageReferences"] = apps
-	}
-	if p.CertificateReferences != nil {
-		m["certificateReferences"] = convertRaw(p.CertificateReferences, false, false)
-	}
-	if p.UpgradePolicy != nil {
-		m["upgradePolicy"] = p.UpgradePolicy
-	}
-	if p.TargetNodeCommunicationMode != "" {
-		m["targetNodeCommunicationMode"] = p.TargetNodeCommunicationMode
-	}
-	m["currentNodeCommunicationMode"] = "simplified"
-	if p.Tags != nil {
-		m["resourceTags"] = p.Tags
-	}
-	if p.Identity != nil {
-		id := map[string]any{"type": p.Identity.Type}
-		var list []map[string]any
-		for _, i := range p.Identity.Identities {
-			list = append(list, map[string]any{"resourceId": i.ResourceID, "clientId": i.ClientID, "principalId": i.PrincipalID})
-		}
-		if list != nil {
-			id["userAssignedIdentities"] = list
-		}
-		m["identity"] = id
-	}
-	if p.IdentityWarning != "" {
-		m["identityWarning"] = p.IdentityWarning
-	}
-	return m
-}
-
-func dpStartTask(st *StartTask) map[string]any {
-	m := map[string]any{"commandLine": st.CommandLine, "maxTaskRetryCount": st.MaxTaskRetryCount, "waitForSuccess": st.WaitForSuccess}
-	if st.ResourceFiles != nil {
-		m["resourceFiles"] = st.ResourceFiles
-	}
-	if st.EnvironmentSettings != nil {
-		m["environmentSettings"] = st.EnvironmentSettings
-	}
-	if u := st.UserIdentity; u != nil {
-		ui := map[string]any{}
-		if u.UserName != "" {
-			ui["username"] = u.UserName
-		}
-		if u.AutoUser != nil {
-			ui["autoUser"] = u.AutoUser
-		}
-		m["userIdentity"] = ui
-	}
-	if st.ContainerSettings != nil {
-		m["containerSettings"] = convertRaw(st.ContainerSettings, false, true)
-	}
-	return m
-}
-
-func sortIdentities(ids []IdentityInfo) {
+func sortIdentities(ids []cobalt.UserAssignedIdentity) {
 	sort.Slice(ids, func(i, j int) bool { return lower(ids[i].ResourceID) < lower(ids[j].ResourceID) })
 }

@@ -7,28 +7,20 @@ import (
 	"strings"
 
 	"github.com/cobaltbatch/cobalt"
-)
-
-// Error reasons used by validation (the Batch service's codes, which the
-// Microsoft.Batch resource provider passes through).
-const (
-	ReasonInvalidRequestBody      = "InvalidRequestBody"
-	ReasonMissingRequiredProperty = "MissingRequiredProperty"
-	ReasonInvalidPropertyValue    = "InvalidPropertyValue"
-	ReasonUnsupportedProperty     = "UnsupportedProperty"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 )
 
 func invalidValue(target, format string, args ...any) *cobalt.Error {
-	return cobalt.Errorf(cobalt.EInvalid, format, args...).WithReason(ReasonInvalidPropertyValue).WithTarget(target)
+	return cobalt.Errorf(cobalt.EInvalid, format, args...).WithReason(errwire.ReasonInvalidPropertyValue).WithTarget(target)
 }
 
 func missing(target string) *cobalt.Error {
 	return cobalt.Errorf(cobalt.EInvalid, "The property '%s' is required but was not specified.", target).
-		WithReason(ReasonMissingRequiredProperty).WithTarget(target)
+		WithReason(errwire.ReasonMissingRequiredProperty).WithTarget(target)
 }
 
 func badBody(target, format string, args ...any) *cobalt.Error {
-	return cobalt.Errorf(cobalt.EInvalid, format, args...).WithReason(ReasonInvalidRequestBody).WithTarget(target)
+	return cobalt.Errorf(cobalt.EInvalid, format, args...).WithReason(errwire.ReasonInvalidRequestBody).WithTarget(target)
 }
 
 // obj is a JSON object being decoded property by property, remembering which
@@ -185,29 +177,29 @@ type wireImageReference struct {
 }
 
 type wireStartTask struct {
-	CommandLine         *string         `json:"commandLine"`
-	ResourceFiles       []ResourceFile  `json:"resourceFiles"`
-	EnvironmentSettings []NameValue     `json:"environmentSettings"`
-	UserIdentity        *UserIdentity   `json:"userIdentity"`
-	MaxTaskRetryCount   *int32          `json:"maxTaskRetryCount"`
-	WaitForSuccess      *bool           `json:"waitForSuccess"`
-	ContainerSettings   json.RawMessage `json:"containerSettings"`
+	CommandLine         *string              `json:"commandLine"`
+	ResourceFiles       []resourceFileRecord `json:"resourceFiles"`
+	EnvironmentSettings []nameValueRecord    `json:"environmentSettings"`
+	UserIdentity        *userIdentityRecord  `json:"userIdentity"`
+	MaxTaskRetryCount   *int32               `json:"maxTaskRetryCount"`
+	WaitForSuccess      *bool                `json:"waitForSuccess"`
+	ContainerSettings   json.RawMessage      `json:"containerSettings"`
 }
 
 // decodeVMConfig decodes a virtualMachineConfiguration object.
-func decodeVMConfig(raw json.RawMessage, path string, dataPlane bool) (*VirtualMachineConfiguration, error) {
+func decodeVMConfig(raw json.RawMessage, path string, dataPlane bool) (*cobalt.VirtualMachineConfiguration, error) {
 	o, err := parseObj(raw, path)
 	if err != nil {
 		return nil, err
 	}
-	vc := &VirtualMachineConfiguration{}
+	vc := &cobalt.VirtualMachineConfiguration{}
 	var ir wireImageReference
 	if ok, err := o.get("imageReference", &ir); err != nil {
 		return nil, err
 	} else if !ok {
 		return nil, missing(join(path, "imageReference"))
 	}
-	vc.ImageReference = ImageReference{Publisher: ir.Publisher, Offer: ir.Offer, Sku: ir.Sku, Version: ir.Version,
+	vc.ImageReference = cobalt.ImageReference{Publisher: ir.Publisher, Offer: ir.Offer, Sku: ir.Sku, Version: ir.Version,
 		ID: firstNonEmpty(ir.ID, ir.VirtualMachineImageID), SharedGalleryImageID: ir.SharedGalleryImageID, CommunityGalleryImageID: ir.CommunityGalleryImageID}
 	if ok, err := o.get("nodeAgentSkuId", &vc.NodeAgentSkuID); err != nil {
 		return nil, err
@@ -217,7 +209,7 @@ func decodeVMConfig(raw json.RawMessage, path string, dataPlane bool) (*VirtualM
 		}
 		return nil, missing(join(path, "nodeAgentSkuId"))
 	}
-	var cc ContainerConfiguration
+	var cc containerConfigRecord
 	if ok, err := o.get("containerConfiguration", &cc); err != nil {
 		return nil, err
 	} else if ok {
@@ -225,10 +217,10 @@ func decodeVMConfig(raw json.RawMessage, path string, dataPlane bool) (*VirtualM
 			return nil, missing(join(path, "containerConfiguration.type"))
 		}
 		cc.Type = toDP("containerType", cc.Type)
-		vc.ContainerConfiguration = &cc
+		vc.ContainerConfiguration = containerConfig(&cc)
 	}
 	if rest := o.rest(); rest != nil {
-		vc.Extra = map[string]json.RawMessage{}
+		vc.Extra = map[string][]byte{}
 		for k, v := range rest {
 			if dataPlane {
 				v = convertRaw(v, true, false)
@@ -239,8 +231,34 @@ func decodeVMConfig(raw json.RawMessage, path string, dataPlane bool) (*VirtualM
 	return vc, nil
 }
 
+// decodeUserAccounts decodes the userAccounts array of a pool body (either
+// plane: the property names agree and enumerations are read in any
+// spelling).
+func decodeUserAccounts(o *obj, s *Spec) error {
+	mk, ok := o.key("userAccounts")
+	if !ok {
+		return nil
+	}
+	r := o.raw("userAccounts")
+	s.set(FUserAccounts)
+	if r == nil {
+		s.Pool.UserAccounts = nil
+		return nil
+	}
+	path := join(o.path, mk)
+	if r[0] != '[' {
+		return badBody(path, "The property '%s' must be a JSON array.", path)
+	}
+	var rs []userAccountRecord
+	if err := json.Unmarshal(r, &rs); err != nil {
+		return jsonErr(path, err)
+	}
+	s.Pool.UserAccounts = userAccounts(rs)
+	return nil
+}
+
 // decodeStartTask decodes a startTask; an empty object means "no start task".
-func decodeStartTask(raw json.RawMessage, path string) (*StartTask, error) {
+func decodeStartTask(raw json.RawMessage, path string) (*cobalt.StartTask, error) {
 	if strings.TrimSpace(string(raw)) == "{}" {
 		return nil, nil
 	}
@@ -251,8 +269,12 @@ func decodeStartTask(raw json.RawMessage, path string) (*StartTask, error) {
 	if w.CommandLine == nil || *w.CommandLine == "" {
 		return nil, missing(join(path, "commandLine"))
 	}
-	st := &StartTask{CommandLine: *w.CommandLine, ResourceFiles: w.ResourceFiles, EnvironmentSettings: w.EnvironmentSettings,
-		UserIdentity: w.UserIdentity, WaitForSuccess: true}
+	if u := w.UserIdentity; u != nil && u.AutoUser != nil {
+		u.AutoUser.Scope = toDP("scope", u.AutoUser.Scope)
+		u.AutoUser.ElevationLevel = toDP("elevationLevel", u.AutoUser.ElevationLevel)
+	}
+	st := &cobalt.StartTask{CommandLine: *w.CommandLine, ResourceFiles: resourceFiles(w.ResourceFiles), EnvironmentSettings: nameValues(w.EnvironmentSettings),
+		UserIdentity: userIdentity(w.UserIdentity), WaitForSuccess: true}
 	if w.MaxTaskRetryCount != nil {
 		st.MaxTaskRetryCount = int(*w.MaxTaskRetryCount)
 	}
@@ -261,10 +283,6 @@ func decodeStartTask(raw json.RawMessage, path string) (*StartTask, error) {
 	}
 	if len(w.ContainerSettings) > 0 && string(w.ContainerSettings) != "null" {
 		st.ContainerSettings = convertRaw(w.ContainerSettings, true, false)
-	}
-	if u := st.UserIdentity; u != nil && u.AutoUser != nil {
-		u.AutoUser.Scope = toDP("scope", u.AutoUser.Scope)
-		u.AutoUser.ElevationLevel = toDP("elevationLevel", u.AutoUser.ElevationLevel)
 	}
 	return st, nil
 }

@@ -1,9 +1,20 @@
-// Package batch is Cobalt's Batch pool service: the one canonical pool model
-// and its two renderings (the Microsoft.Batch management-plane JSON and the
-// Batch data-plane JSON), the catalog of node images and VM sizes, the pool
-// validation rules (including the pool identity rules), the node records and
+// Package batch is Cobalt's Batch pool service. It owns the Batch account
+// rows (the Microsoft.Batch provider and the data plane read and write
+// accounts through it, never through the store) and resolves
+// autoStorageContainerName resource files for start tasks and tasks alike.
+// It works on the root package's domain types (cobalt.Pool, cobalt.Node,
+// cobalt.Account), adding only its own bookkeeping (batch.Pool, batch.Node),
+// and holds the request decoders of both planes with the rules they share
+// (defaults, enum spellings, validation including the pool identity
+// rules), the catalog of node images and VM sizes, the node records and
 // their credentials, and the allocator that reconciles each pool's target
-// node counts with its nodes through a NodeProvider.
+// node counts with its nodes through a NodeProvider. The renderings live at
+// the edges: the ARM JSON in internal/arm/batchprovider, the data-plane
+// JSON in internal/batchapi. Rows are persisted through private records
+// (record.go) that keep the JSON every release has written.
+//
+// Lost nodes are published to subscribers (SubscribeNodeLost); the pool
+// service never calls the jobs service.
 //
 // All state lives in the store: several control-plane replicas sharing one
 // PostgreSQL database may run Service.Run at once. Pool writes are
@@ -14,8 +25,8 @@
 // Node deallocation (shrinking a pool): idle nodes (and nodes not yet
 // started) are removed first. When more must go, running nodes are marked
 // "leavingpool": with "requeue" and "terminate" (the default is requeue) they
-// are removed at once and the TaskDispatcher is told the node was lost, so
-// that it requeues the node's tasks; with "taskcompletion" and
+// are removed at once and the node is published as lost (see
+// Service.SubscribeNodeLost), so that the jobs service requeues its tasks; with "taskcompletion" and
 // "retaineddata" they leave the pool when they next report idle.
 //
 // Restarts: when the control plane's process restarts (gracefully or after

@@ -37,6 +37,23 @@ var keyRenames = map[string]string{
 	"userName":        "username",
 }
 
+// ARMEnum returns the ARM spelling of an enumeration value of the JSON
+// property key ("allocationState", "nodeFillType", ...), whatever its case;
+// values it does not know pass through unchanged ("" stays "").
+func ARMEnum(key, v string) string { return toARM(key, v) }
+
+// DPEnum returns the data plane's spelling of an enumeration value of the
+// JSON property key, whatever its case; unknown values pass through.
+func DPEnum(key, v string) string { return toDP(key, v) }
+
+// ConvertRaw rewrites a pass-through JSON object (userAccounts,
+// mountConfiguration, ...) into the ARM shape (toARM) or the data-plane
+// shape: enumeration spellings and the few renamed property names. With
+// stripSecrets, "password", "accountKey" and "sasKey" are left out.
+func ConvertRaw(raw []byte, toARM, stripSecrets bool) json.RawMessage {
+	return convertRaw(raw, toARM, stripSecrets)
+}
+
 // toARM returns the ARM spelling of a canonical enumeration value of property key.
 func toARM(key, v string) string {
 	for _, p := range enumPairs[key] {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
-	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/store"
 	"github.com/cobaltbatch/cobalt/internal/store/storetest"
 )
@@ -87,17 +86,11 @@ func (r *recorder) counts() (int, int) {
 	return len(r.started), len(r.stopped)
 }
 
-// lostRecorder is a TaskDispatcher that records lost nodes and has no work.
+// lostRecorder subscribes to lost nodes and records them.
 type lostRecorder struct {
 	mu   sync.Mutex
-	lost []NodeRef
+	lost []cobalt.NodeRef
 }
-
-func (l *lostRecorder) Lease(context.Context, NodeRef, int, time.Duration) ([]nodeproto.TaskLease, error) {
-	return nil, nil
-}
-
-func (l *lostRecorder) Report(context.Context, NodeRef, nodeproto.ReportRequest) error { return nil }
 
 func (l *lostRecorder) lostIDs() []string {
 	l.mu.Lock()
@@ -109,7 +102,7 @@ func (l *lostRecorder) lostIDs() []string {
 	return out
 }
 
-func (l *lostRecorder) NodeLost(_ context.Context, n NodeRef) error {
+func (l *lostRecorder) NodeLost(_ context.Context, n cobalt.NodeRef) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.lost = append(l.lost, n)
@@ -122,7 +115,7 @@ type env struct {
 	svc   *Service
 	dir   *directory
 	nodes *recorder
-	acct  *Account
+	acct  *cobalt.Account
 	now   time.Time
 	mu    sync.Mutex
 }
@@ -154,21 +147,14 @@ func newEnvOn(t *testing.T, st store.Store, mut func(*Config)) *env {
 		t.Fatal(err)
 	}
 	e.svc = svc
-	e.acct = &Account{ID: testAcctID, Name: "acct1", TenantID: testTenant, SubscriptionID: "sub1", ResourceGroup: "rg1", Location: "local",
+	e.acct = &cobalt.Account{ID: testAcctID, Name: "acct1", TenantID: testTenant, SubscriptionID: "sub1", ResourceGroup: "rg1", Location: "local",
 		Endpoint: "127.0.0.1:1", ProvisioningState: "Succeeded"}
 	e.putAccount(e.acct)
 	return e
 }
 
-func (e *env) putAccount(a *Account) {
-	b, _ := json.Marshal(a)
-	id, err := cobalt.ParseResourceID(a.ID)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	_, err = e.st.ResourceCreate(context.Background(), store.Resource{ID: id.String(), Key: id.Key(), Type: AccountType,
-		ParentKey: id.Parent().Key(), SubscriptionID: strings.ToLower(id.SubscriptionID), ResourceGroup: strings.ToLower(id.ResourceGroup), Body: b})
-	if err != nil {
+func (e *env) putAccount(a *cobalt.Account) {
+	if _, _, err := e.svc.AccountCreate(context.Background(), a); err != nil {
 		e.t.Fatal(err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 )
 
 // IdentityLookup resolves a user-assigned managed identity's ARM ID to its
@@ -25,7 +26,7 @@ const uamiType = "microsoft.managedidentity/userassignedidentities"
 //   - the Batch account's own system-assigned identity is refused.
 //
 // Every failure is a 400 naming the offending value.
-func (s *Service) ResolveIdentities(ctx context.Context, acct *Account, id *PoolIdentity) error {
+func (s *Service) ResolveIdentities(ctx context.Context, acct *cobalt.Account, id *cobalt.PoolIdentity) error {
 	if id == nil {
 		return nil
 	}
@@ -44,7 +45,7 @@ func (s *Service) ResolveIdentities(ctx context.Context, acct *Account, id *Pool
 		return invalidValue("identity.type", "The pool identity type '%s' is not valid; use 'UserAssigned' or 'None'.", trunc(id.Type))
 	}
 	if len(id.Identities) == 0 {
-		return invalidValue("identity.userAssignedIdentities", "The identity ids must not be null or empty for 'UserAssigned' identity type.").WithReason("MissingIdentityIds")
+		return invalidValue("identity.userAssignedIdentities", "The identity ids must not be null or empty for 'UserAssigned' identity type.").WithReason(errwire.ReasonMissingIdentityIds)
 	}
 	for i := range id.Identities {
 		info := &id.Identities[i]
@@ -62,7 +63,7 @@ func (s *Service) ResolveIdentities(ctx context.Context, acct *Account, id *Pool
 		}
 		pr, err := s.cfg.Identities.LookupIdentity(ctx, info.ResourceID)
 		if cobalt.IsCode(err, cobalt.ENotFound) {
-			return invalidValue(target, "The user-assigned identity '%s' does not exist.", trunc(info.ResourceID)).WithReason("InvalidUserAssignedIdentity")
+			return invalidValue(target, "The user-assigned identity '%s' does not exist.", trunc(info.ResourceID)).WithReason(errwire.ReasonInvalidUserAssignedIdentity)
 		}
 		if err != nil {
 			return err
@@ -80,7 +81,7 @@ func (s *Service) ResolveIdentities(ctx context.Context, acct *Account, id *Pool
 }
 
 // sameIdentities reports whether two identity sets name the same identities.
-func sameIdentities(a, b []IdentityInfo) bool {
+func sameIdentities(a, b []cobalt.UserAssignedIdentity) bool {
 	if len(a) != len(b) {
 		return false
 	}

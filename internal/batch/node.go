@@ -15,36 +15,41 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
-// Node states (data-plane spelling).
+// Node states (data-plane spelling), as the root package declares them.
 const (
-	NodeCreating            = "creating"
-	NodeStarting            = "starting"
-	NodeWaitingForStartTask = "waitingforstarttask"
-	NodeStartTaskFailed     = "starttaskfailed"
-	NodeIdle                = "idle"
-	NodeRunning             = "running"
-	NodeUnusable            = "unusable"
-	NodeOffline             = "offline"
-	NodeLeavingPool         = "leavingpool"
-	NodeRebooting           = "rebooting"
+	NodeCreating            = cobalt.NodeCreating
+	NodeStarting            = cobalt.NodeStarting
+	NodeWaitingForStartTask = cobalt.NodeWaitingForStartTask
+	NodeStartTaskFailed     = cobalt.NodeStartTaskFailed
+	NodeIdle                = cobalt.NodeIdle
+	NodeRunning             = cobalt.NodeRunning
+	NodeUnusable            = cobalt.NodeUnusable
+	NodeOffline             = cobalt.NodeOffline
+	NodeLeavingPool         = cobalt.NodeLeavingPool
+	NodeRebooting           = cobalt.NodeRebooting
 )
 
-// Node is a compute node of a pool.
+// Node is a stored compute node: the domain node and what the pool service
+// keeps for its agent and its allocator.
 type Node struct {
-	ID         string
-	AccountKey string
-	PoolID     string
-	State      string
-	// Identities is the identity set the node was allocated with.
-	Identities    []IdentityInfo
+	cobalt.Node
+	// StartTaskInfo is the start task's progress as the agent reports it.
 	StartTaskInfo *nodeproto.StartTaskInfo
-	HeartbeatAt   time.Time
-	Version       int64
-	nodeBody
+	// Config is the node's configuration, fixed at allocation.
+	Config nodeproto.NodeConfig
+	// Commands are pending commands for the agent ("reboot", "remove").
+	Commands []string
+	// DeallocationOption is how the node leaves its pool, once it must.
+	DeallocationOption string
+	// AutoStorageFiles maps the index of each start-task resource file that
+	// names an auto-storage container to the container's name; its URL is
+	// made at every registration (see resolveStartTaskFiles).
+	AutoStorageFiles map[int]string
 }
 
 // nodeBody is the JSON body of a node record.
@@ -56,24 +61,34 @@ type nodeBody struct {
 	StateTransitionTime time.Time            `json:"stateTransitionTime"`
 	AllocationTime      time.Time            `json:"allocationTime"`
 	LastBootTime        time.Time            `json:"lastBootTime"`
-	Errors              []ResizeError        `json:"errors,omitempty"`
+	Errors              []resizeErrorRecord  `json:"errors,omitempty"`
 	Commands            []string             `json:"commands,omitempty"`
 	Config              nodeproto.NodeConfig `json:"config"`
 	RunningLeases       []string             `json:"runningLeases,omitempty"`
 	DeallocationOption  string               `json:"deallocationOption,omitempty"`
 	AgentVersion        string               `json:"agentVersion,omitempty"`
 	Isolation           string               `json:"isolation,omitempty"`
+	// AutoStorageFiles maps the index of each start-task resource file that
+	// names an auto-storage container to the container's name; its URL is
+	// made at every registration (see resolveStartTaskFiles).
+	AutoStorageFiles map[int]string `json:"autoStorageFiles,omitempty"`
 }
 
 func decodeNode(r store.NodeRecord) (*Node, error) {
-	n := &Node{ID: r.ID, AccountKey: r.AccountKey, State: r.State, HeartbeatAt: r.HeartbeatAt, Version: r.Version}
-	if err := json.Unmarshal(r.Body, &n.nodeBody); err != nil {
+	var b nodeBody
+	if err := json.Unmarshal(r.Body, &b); err != nil {
 		return nil, fmt.Errorf("decode node %s: %w", r.ID, err)
 	}
-	n.PoolID = n.nodeBody.PoolID
-	if err := json.Unmarshal(r.Identities, &n.Identities); err != nil {
+	n := &Node{Node: cobalt.Node{ID: r.ID, AccountKey: r.AccountKey, PoolID: b.PoolID, State: r.State, SchedulingState: b.SchedulingState,
+		IsDedicated: b.IsDedicated, VMSize: b.VMSize, StateTransitionTime: b.StateTransitionTime, AllocationTime: b.AllocationTime,
+		LastBootTime: b.LastBootTime, Errors: resizeErrors(b.Errors), RunningLeases: b.RunningLeases, AgentVersion: b.AgentVersion,
+		Isolation: b.Isolation, HeartbeatAt: r.HeartbeatAt, Version: r.Version},
+		Config: b.Config, Commands: b.Commands, DeallocationOption: b.DeallocationOption, AutoStorageFiles: b.AutoStorageFiles}
+	var ids []identityRecord
+	if err := json.Unmarshal(r.Identities, &ids); err != nil {
 		return nil, fmt.Errorf("decode node %s identities: %w", r.ID, err)
 	}
+	n.Identities = identities(ids)
 	if len(r.StartTaskInfo) > 0 {
 		n.StartTaskInfo = &nodeproto.StartTaskInfo{}
 		if err := json.Unmarshal(r.StartTaskInfo, n.StartTaskInfo); err != nil {
@@ -84,7 +99,10 @@ func decodeNode(r store.NodeRecord) (*Node, error) {
 }
 
 func encodeNodeBody(n *Node, r *store.NodeRecord) error {
-	b, err := json.Marshal(n.nodeBody)
+	b, err := json.Marshal(nodeBody{PoolID: n.PoolID, IsDedicated: n.IsDedicated, VMSize: n.VMSize, SchedulingState: n.SchedulingState,
+		StateTransitionTime: n.StateTransitionTime, AllocationTime: n.AllocationTime, LastBootTime: n.LastBootTime,
+		Errors: resizeErrorRecords(n.Errors), Commands: n.Commands, Config: n.Config, RunningLeases: n.RunningLeases,
+		DeallocationOption: n.DeallocationOption, AgentVersion: n.AgentVersion, Isolation: n.Isolation, AutoStorageFiles: n.AutoStorageFiles})
 	if err != nil {
 		return err
 	}
@@ -97,9 +115,6 @@ func encodeNodeBody(n *Node, r *store.NodeRecord) error {
 	return nil
 }
 
-// Ref returns the node's reference for a TaskDispatcher (AccountID is the lower-case account ID).
-func (n *Node) Ref() NodeRef { return NodeRef{AccountID: n.AccountKey, PoolID: n.PoolID, NodeID: n.ID} }
-
 // newCredential returns a node credential "<nodeID>.<secret>" and the hash stored for it.
 func newCredential(nodeID string) (string, []byte) {
 	var b [32]byte
@@ -110,7 +125,7 @@ func newCredential(nodeID string) (string, []byte) {
 }
 
 func unauthorized() error {
-	return cobalt.Errorf(cobalt.EUnauthorized, "The node credential is not valid.").WithReason("Unauthorized")
+	return cobalt.Errorf(cobalt.EUnauthorized, "The node credential is not valid.").WithReason(errwire.ReasonUnauthorized)
 }
 
 // NodeAuthenticate returns the node a credential belongs to. The hash
@@ -173,6 +188,7 @@ func (s *Service) NodeRegister(ctx context.Context, n *Node, req nodeproto.Regis
 		}
 	}
 	cfg.ForwardPorts = uniq
+	s.resolveStartTaskFiles(ctx, out, &cfg)
 	return cfg, nil
 }
 
@@ -196,7 +212,7 @@ var agentStates = map[string]bool{NodeStarting: true, NodeWaitingForStartTask: t
 // NodeHeartbeat records a node's report and returns its pending commands.
 func (s *Service) NodeHeartbeat(ctx context.Context, n *Node, req nodeproto.HeartbeatRequest) ([]string, error) {
 	if !agentStates[req.State] {
-		return nil, cobalt.Errorf(cobalt.EInvalid, "The node state '%s' cannot be reported by an agent.", trunc(req.State)).WithReason("InvalidRequest")
+		return nil, cobalt.Errorf(cobalt.EInvalid, "The node state '%s' cannot be reported by an agent.", trunc(req.State)).WithReason(errwire.ReasonInvalidRequest)
 	}
 	now := s.now()
 	var leave bool
@@ -273,7 +289,7 @@ func (s *Service) updateNode(ctx context.Context, nodeID string, fn func(n *Node
 }
 
 func nodeNotFound(id string) error {
-	return cobalt.Errorf(cobalt.ENotFound, "The specified compute node '%s' does not exist.", trunc(id)).WithReason("NodeNotFound")
+	return cobalt.Errorf(cobalt.ENotFound, "The specified compute node '%s' does not exist.", trunc(id)).WithReason(errwire.ReasonNodeNotFound)
 }
 
 // NodeList lists a pool's nodes.
@@ -315,7 +331,7 @@ func (s *Service) NodeReboot(ctx context.Context, accountKey, poolID, nodeID str
 	}
 	_, err := s.updateNode(ctx, nodeID, func(n *Node, _ *store.NodeRecord) error {
 		if n.State == NodeLeavingPool {
-			return cobalt.Errorf(cobalt.EConflict, "The node is leaving the pool.").WithReason("OperationInvalidForCurrentState")
+			return cobalt.Errorf(cobalt.EConflict, "The node is leaving the pool.").WithReason(errwire.ReasonOperationInvalidForCurrentState)
 		}
 		n.State, n.StateTransitionTime = NodeRebooting, s.now()
 		n.Commands = append(removeCmd(n.Commands, "reboot"), "reboot")
@@ -350,7 +366,7 @@ func (s *Service) NodeRemove(ctx context.Context, accountKey, poolID string, nod
 			return poolBeingDeleted(poolID)
 		}
 		if p.AllocationState != AllocSteady {
-			return cobalt.Errorf(cobalt.EConflict, "Nodes can only be removed from a pool whose allocation state is steady.").WithReason("PoolNotSteady")
+			return cobalt.Errorf(cobalt.EConflict, "Nodes can only be removed from a pool whose allocation state is steady.").WithReason(errwire.ReasonPoolNotSteady)
 		}
 		for _, n := range nodes {
 			if n.IsDedicated && p.TargetDedicatedNodes > 0 {
@@ -373,111 +389,6 @@ func (s *Service) NodeRemove(ctx context.Context, accountKey, poolID string, nod
 	}
 	s.Wake()
 	return nil
-}
-
-// PoolView is what the scheduler needs of a pool: slots, fill type and nodes.
-type PoolView struct {
-	AccountKey       string
-	PoolID           string
-	TaskSlotsPerNode int
-	// NodeFillType is "spread" or "pack".
-	NodeFillType string
-	Nodes        []NodeSlots
-}
-
-// NodeSlots is a node the scheduler may place tasks on.
-type NodeSlots struct {
-	NodeID string
-	State  string
-	// Schedulable is true when the node is idle or running and its scheduling is enabled.
-	Schedulable bool
-	// RunningLeases are the leases the node reported at its last heartbeat.
-	RunningLeases []string
-}
-
-// PoolSchedulingView returns a pool's scheduling view.
-func (s *Service) PoolSchedulingView(ctx context.Context, accountKey, poolID string) (*PoolView, error) {
-	p, err := s.PoolGet(ctx, accountKey, poolID)
-	if err != nil {
-		return nil, err
-	}
-	v := &PoolView{AccountKey: p.AccountKey, PoolID: p.ID, TaskSlotsPerNode: p.TaskSlotsPerNode, NodeFillType: p.TaskSchedulingPolicy.NodeFillType}
-	page := store.Page{Limit: 1000}
-	for {
-		rs, next, err := s.cfg.Store.NodeList(ctx, store.NodeListParams{AccountKey: accountKey, PoolKey: poolID, Page: page})
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range rs {
-			n, err := decodeNode(r)
-			if err != nil {
-				return nil, err
-			}
-			v.Nodes = append(v.Nodes, NodeSlots{NodeID: n.ID, State: n.State, RunningLeases: n.RunningLeases,
-				Schedulable: (n.State == NodeIdle || n.State == NodeRunning) && n.SchedulingState != "disabled"})
-		}
-		if next == "" {
-			return v, nil
-		}
-		page.Token = next
-	}
-}
-
-// RenderNodeDataPlane returns a node's data-plane JSON; nodeURL is its URL.
-// The extension property "identities" lists the identities the node carries.
-func RenderNodeDataPlane(n *Node, nodeURL string) map[string]any {
-	m := map[string]any{
-		"id":                    n.ID,
-		"url":                   nodeURL,
-		"state":                 n.State,
-		"schedulingState":       firstNonEmpty(n.SchedulingState, "enabled"),
-		"stateTransitionTime":   FormatTime(n.StateTransitionTime),
-		"allocationTime":        FormatTime(n.AllocationTime),
-		"ipAddress":             "127.0.0.1",
-		"affinityId":            "TVM:" + n.ID,
-		"vmSize":                strings.ToLower(n.VMSize),
-		"isDedicated":           n.IsDedicated,
-		"totalTasksRun":         0,
-		"runningTasksCount":     len(n.RunningLeases),
-		"runningTaskSlotsCount": len(n.RunningLeases),
-		"totalTasksSucceeded":   0,
-		"nodeAgentInfo":         map[string]any{"version": firstNonEmpty(n.AgentVersion, "cobalt"), "lastUpdateTime": FormatTime(n.LastBootTime)},
-	}
-	if !n.LastBootTime.IsZero() {
-		m["lastBootTime"] = FormatTime(n.LastBootTime)
-	}
-	ids := []map[string]any{}
-	for _, i := range n.Identities {
-		ids = append(ids, map[string]any{"resourceId": i.ResourceID, "clientId": i.ClientID, "principalId": i.PrincipalID})
-	}
-	m["identities"] = ids
-	if st := n.Config.StartTask; st != nil {
-		m["startTask"] = map[string]any{"commandLine": st.CommandLine, "waitForSuccess": st.WaitForSuccess, "maxTaskRetryCount": st.MaxTaskRetryCount}
-	}
-	if si := n.StartTaskInfo; si != nil {
-		info := map[string]any{"state": si.State, "startTime": FormatTime(si.StartTime), "retryCount": si.RetryCount}
-		if si.EndTime != nil {
-			info["endTime"] = FormatTime(*si.EndTime)
-		}
-		if si.ExitCode != nil {
-			info["exitCode"] = *si.ExitCode
-		}
-		if si.Result != "" {
-			info["result"] = si.Result
-		}
-		if si.Failure != nil {
-			info["failureInfo"] = si.Failure
-		}
-		m["startTaskInfo"] = info
-	}
-	if len(n.Errors) > 0 {
-		var errs []map[string]any
-		for _, e := range n.Errors {
-			errs = append(errs, map[string]any{"code": e.Code, "message": e.Message})
-		}
-		m["errors"] = errs
-	}
-	return m
 }
 
 // NodeSetScheduling enables or disables task scheduling on a node (data
@@ -503,10 +414,4 @@ func (s *Service) NodeSetScheduling(ctx context.Context, accountKey, poolID, nod
 		return nil
 	})
 	return err
-}
-
-// Schedulable reports whether the node may be given new tasks.
-func (n *Node) Schedulable() bool {
-	return n.SchedulingState != "disabled" && n.State != NodeLeavingPool && n.State != NodeUnusable &&
-		n.State != NodeStartTaskFailed && n.State != NodeRebooting
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
@@ -98,7 +99,7 @@ func (s *Service) RecoverNodes(ctx context.Context) (int, error) {
 				return started, errors.Join(append(errs, ctx.Err())...)
 			}
 			s.log.Warn("recover node failed; declaring it lost", "node", n.ID, "pool", n.PoolID, "err", err)
-			if err := s.nodeLost(ctx, n, "NodeRecoveryFailed", "The node could not be restarted after the control plane restarted."); err != nil {
+			if err := s.nodeLost(ctx, n, errwire.CodeNodeRecoveryFailed, "The node could not be restarted after the control plane restarted."); err != nil {
 				errs = append(errs, err)
 			}
 			continue
@@ -118,7 +119,7 @@ func (s *Service) nodeLost(ctx context.Context, n *Node, code, message string) e
 	out, err := s.updateNode(ctx, n.ID, func(x *Node, r *store.NodeRecord) error {
 		x.State, x.StateTransitionTime = NodeUnusable, now
 		x.RunningLeases = nil
-		x.Errors = append(x.Errors, ResizeError{Code: code, Message: message})
+		x.Errors = append(x.Errors, cobalt.ResizeError{Code: code, Message: message})
 		r.LeaseExpiry = time.Time{}
 		return nil
 	})
@@ -128,10 +129,8 @@ func (s *Service) nodeLost(ctx context.Context, n *Node, code, message string) e
 	if err != nil {
 		return fmt.Errorf("declare node %s lost: %w", n.ID, err)
 	}
-	if s.cfg.Dispatcher != nil {
-		if err := s.cfg.Dispatcher.NodeLost(ctx, out.Ref()); err != nil {
-			return fmt.Errorf("requeue tasks of node %s: %w", n.ID, err)
-		}
+	if err := s.publishNodeLost(ctx, out.Ref()); err != nil {
+		return fmt.Errorf("requeue tasks of node %s: %w", n.ID, err)
 	}
 	return nil
 }

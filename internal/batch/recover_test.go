@@ -3,6 +3,7 @@ package batch
 import (
 	"context"
 	"errors"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"os"
 	"path/filepath"
 	"slices"
@@ -62,7 +63,8 @@ func TestRecoverNodesPostgres(t *testing.T) {
 func testRecoverNodes(t *testing.T, st store.Store) {
 	root := t.TempDir()
 	lost := &lostRecorder{}
-	e := newEnvOn(t, st, func(c *Config) { c.NodeRootDir = root; c.Dispatcher = lost })
+	e := newEnvOn(t, st, func(c *Config) { c.NodeRootDir = root })
+	e.svc.SubscribeNodeLost(lost.NodeLost)
 	e.put("p", armPool(4, uami1))
 	e.settle("p")
 	nodes := e.nodes_("p")
@@ -88,10 +90,11 @@ func testRecoverNodes(t *testing.T, st store.Store) {
 	// The process ended; it restarts ten minutes later.
 	e.advance(10 * time.Minute)
 	prov := &restarter{creds: map[string]bool{ok.ID: true, other.ID: true}, elsewhere: map[string]bool{other.ID: true}}
-	svc, err := New(Config{Store: e.st, Now: e.clock, Nodes: prov, Dispatcher: lost, Identities: e.dir, NodeRootDir: root})
+	svc, err := New(Config{Store: e.st, Now: e.clock, Nodes: prov, Identities: e.dir, NodeRootDir: root})
 	if err != nil {
 		t.Fatal(err)
 	}
+	svc.SubscribeNodeLost(lost.NodeLost)
 	started, err := svc.RecoverNodes(ctx)
 	if err != nil || started != 1 {
 		t.Fatalf("RecoverNodes = %d, %v; want 1 node started", started, err)
@@ -113,7 +116,7 @@ func testRecoverNodes(t *testing.T, st store.Store) {
 	if n := get(ok.ID); n.State != NodeRebooting || len(n.RunningLeases) != 0 || len(n.Errors) != 0 {
 		t.Fatalf("recovered node: state %s, leases %v, errors %+v; want rebooting without leases or errors", n.State, n.RunningLeases, n.Errors)
 	}
-	if n := get(gone.ID); n.State != NodeUnusable || len(n.Errors) == 0 || n.Errors[0].Code != "NodeRecoveryFailed" {
+	if n := get(gone.ID); n.State != NodeUnusable || len(n.Errors) == 0 || n.Errors[0].Code != errwire.CodeNodeRecoveryFailed {
 		t.Fatalf("unrecoverable node: state %s, errors %+v", n.State, n.Errors)
 	}
 	if !slices.Contains(lost.lostIDs(), gone.ID) || slices.Contains(lost.lostIDs(), ok.ID) || slices.Contains(lost.lostIDs(), other.ID) {

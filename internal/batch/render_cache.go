@@ -2,7 +2,6 @@ package batch
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 
 	"github.com/cobaltbatch/cobalt"
@@ -42,10 +41,13 @@ func (c *renderCache) put(key string, version int64, body []byte) {
 	c.m[key] = renderEntry{version, body}
 }
 
-// PoolARMJSON returns a pool's management-plane JSON (as RenderARM writes
-// it, for the account ID as the client named it) and its ETag, or 404
-// PoolNotFound. It is the fast path of GET pool.
-func (s *Service) PoolARMJSON(ctx context.Context, accountID, poolID string) ([]byte, string, error) {
+// PoolRendered returns a pool's representation as render writes it, with
+// its ETag, or 404 PoolNotFound. format names the representation and
+// everything render depends on besides the pool (for example "arm" and the
+// account ID as the client named it): renderings are cached by format, pool
+// and version, so the pool is neither decoded nor rendered again until it
+// changes. It is the fast path of a pool GET.
+func (s *Service) PoolRendered(ctx context.Context, accountID, poolID, format string, render func(*cobalt.Pool) ([]byte, error)) ([]byte, string, error) {
 	r, err := s.cfg.Store.PoolGet(ctx, lower(accountID), poolID)
 	if cobalt.IsCode(err, cobalt.ENotFound) {
 		return nil, "", poolNotFound(poolID)
@@ -53,7 +55,7 @@ func (s *Service) PoolARMJSON(ctx context.Context, accountID, poolID string) ([]
 	if err != nil {
 		return nil, "", err
 	}
-	key := "arm\x00" + accountID + "\x00" + r.Key
+	key := format + "\x00" + r.AccountKey + "\x00" + r.Key
 	if b, ok := s.renders.get(key, r.Version); ok {
 		return b, ETagOf(r.Version), nil
 	}
@@ -61,7 +63,7 @@ func (s *Service) PoolARMJSON(ctx context.Context, accountID, poolID string) ([]
 	if err != nil {
 		return nil, "", err
 	}
-	b, err := json.Marshal(RenderARM(p, accountID))
+	b, err := render(&p.Pool)
 	if err != nil {
 		return nil, "", err
 	}

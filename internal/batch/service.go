@@ -9,10 +9,11 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
-	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
@@ -35,19 +36,6 @@ type NodeProvider interface {
 	StopNode(ctx context.Context, nodeID string) error
 }
 
-// NodeRef names a node: AccountID is the Batch account's ARM ID.
-type NodeRef struct {
-	AccountID, PoolID, NodeID string
-}
-
-// TaskDispatcher serves task leases and reports to nodes and is told about
-// lost nodes (the jobs service implements it).
-type TaskDispatcher interface {
-	Lease(ctx context.Context, node NodeRef, freeSlots int, wait time.Duration) ([]nodeproto.TaskLease, error)
-	Report(ctx context.Context, node NodeRef, r nodeproto.ReportRequest) error
-	NodeLost(ctx context.Context, node NodeRef) error
-}
-
 // Config configures the pool service.
 type Config struct {
 	Store  store.Store
@@ -55,8 +43,6 @@ type Config struct {
 	Now    func() time.Time
 	// Nodes starts and stops nodes; nil means nodes are created but never started.
 	Nodes NodeProvider
-	// Dispatcher is told about lost nodes; may be nil.
-	Dispatcher TaskDispatcher
 	// Identities resolves user-assigned identities; needed for pool identities.
 	Identities IdentityLookup
 	// MaxNodes is the installation's node capacity (default 64).
@@ -76,9 +62,11 @@ type Config struct {
 	AuthorityHost string
 	ForwardPorts  []int
 	// BlobEndpoint is the blob service's root URL (https://127.0.0.1:PORT);
-	// start-task resource files naming an autoStorageContainerName resolve to
-	// BlobEndpoint/{auto-storage account}/{container}.
+	// resource files naming an autoStorageContainerName resolve to
+	// BlobEndpoint/{auto-storage account}/{container}?{SAS}.
 	BlobEndpoint string
+	// StorageAccounts gives the keys that sign auto-storage SAS URLs.
+	StorageAccounts StorageAccounts
 }
 
 // Service is the pool service. All its state is in the store.
@@ -87,6 +75,9 @@ type Service struct {
 	log     *slog.Logger
 	wake    chan struct{}
 	renders renderCache
+
+	subMu        sync.RWMutex
+	nodeLostSubs []NodeLostFunc
 }
 
 // New returns a pool service.
@@ -127,28 +118,29 @@ func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
 // PoolNotFound is the error for a missing pool.
 func poolNotFound(id string) error {
-	return cobalt.Errorf(cobalt.ENotFound, "The specified pool '%s' does not exist.", trunc(id)).WithReason("PoolNotFound")
+	return cobalt.Errorf(cobalt.ENotFound, "The specified pool '%s' does not exist.", trunc(id)).WithReason(errwire.ReasonPoolNotFound)
 }
 
 func poolBeingDeleted(id string) error {
-	return cobalt.Errorf(cobalt.EConflict, "The specified pool '%s' has been marked for deletion and is being reclaimed.", trunc(id)).WithReason("PoolBeingDeleted")
+	return cobalt.Errorf(cobalt.EConflict, "The specified pool '%s' has been marked for deletion and is being reclaimed.", trunc(id)).WithReason(errwire.ReasonPoolBeingDeleted)
 }
 
 // ETagOf formats a pool version as an ETag (W/"0x<HEX>").
 func ETagOf(version int64) string { return fmt.Sprintf("W/\"0x%X\"", version) }
 
 func decodePool(r store.PoolRecord) (*Pool, error) {
-	var p Pool
-	if err := json.Unmarshal(r.Body, &p); err != nil {
+	var rec poolRecord
+	if err := json.Unmarshal(r.Body, &rec); err != nil {
 		return nil, fmt.Errorf("decode pool %s: %w", r.ID, err)
 	}
+	p := poolFromRecord(rec)
 	p.ID, p.State, p.AllocationState = r.ID, r.State, r.AllocationState
 	p.ETag, p.AccountKey = ETagOf(r.Version), r.AccountKey
-	return &p, nil
+	return p, nil
 }
 
 func encodePool(p *Pool, r *store.PoolRecord) error {
-	b, err := json.Marshal(p)
+	b, err := json.Marshal(poolToRecord(p))
 	if err != nil {
 		return err
 	}
@@ -189,7 +181,7 @@ func (s *Service) updatePool(ctx context.Context, accountKey, poolID string, fn 
 
 // conditionNotMet is the 412 of a failed If-Match / If-None-Match.
 func conditionNotMet() error {
-	return cobalt.Errorf(cobalt.EPreconditionFailed, "The condition specified using HTTP conditional header(s) is not met.").WithReason("ConditionNotMet")
+	return cobalt.Errorf(cobalt.EPreconditionFailed, "The condition specified using HTTP conditional header(s) is not met.").WithReason(errwire.ReasonConditionNotMet)
 }
 
 // matchETag evaluates an If-Match value against a pool's ETag ("" = no condition).
@@ -215,7 +207,7 @@ type Conditions struct {
 // The spec's identities are resolved and checked. It returns the pool,
 // whether it was created, and a warning ("" for none) when the identities of
 // a pool with nodes changed.
-func (s *Service) PoolPut(ctx context.Context, acct *Account, poolID string, spec *Spec, c Conditions) (*Pool, bool, string, error) {
+func (s *Service) PoolPut(ctx context.Context, acct *cobalt.Account, poolID string, spec *Spec, c Conditions) (*Pool, bool, string, error) {
 	if err := ValidatePoolID(poolID, true); err != nil {
 		return nil, false, "", err
 	}
@@ -254,7 +246,7 @@ func (s *Service) PoolPut(ctx context.Context, acct *Account, poolID string, spe
 
 // PoolPatch updates the properties a spec carries (ARM PATCH when arm, else
 // the data-plane patch or update-properties).
-func (s *Service) PoolPatch(ctx context.Context, acct *Account, poolID string, spec *Spec, arm bool, c Conditions) (*Pool, string, error) {
+func (s *Service) PoolPatch(ctx context.Context, acct *cobalt.Account, poolID string, spec *Spec, arm bool, c Conditions) (*Pool, string, error) {
 	if arm && spec.Present[FIdentity] {
 		if err := s.ResolveIdentities(ctx, acct, spec.Pool.Identity); err != nil {
 			return nil, "", err
@@ -263,7 +255,7 @@ func (s *Service) PoolPatch(ctx context.Context, acct *Account, poolID string, s
 	return s.modifyPool(ctx, acct, poolID, spec, false, arm, c.IfMatch)
 }
 
-func (s *Service) modifyPool(ctx context.Context, acct *Account, poolID string, spec *Spec, replace, arm bool, ifMatch string) (*Pool, string, error) {
+func (s *Service) modifyPool(ctx context.Context, acct *cobalt.Account, poolID string, spec *Spec, replace, arm bool, ifMatch string) (*Pool, string, error) {
 	warn := ""
 	p, err := s.updatePool(ctx, acct.Key(), poolID, func(p *Pool, _ int64) error {
 		warn = ""
@@ -298,7 +290,7 @@ func (s *Service) modifyPool(ctx context.Context, acct *Account, poolID string, 
 		}
 		if spec.ResizeRequested && (oldTargets != [2]int{p.TargetDedicatedNodes, p.TargetLowPriorityNodes} || p.AllocationState != AllocSteady) {
 			if p.AllocationState == AllocStopping {
-				return cobalt.Errorf(cobalt.EConflict, "The pool is stopping a resize; try again when its allocation state is steady.").WithReason("PoolStopping")
+				return cobalt.Errorf(cobalt.EConflict, "The pool is stopping a resize; try again when its allocation state is steady.").WithReason(errwire.ReasonPoolStopping)
 			}
 			s.startResize(p, now)
 		}
@@ -312,11 +304,11 @@ func (s *Service) modifyPool(ctx context.Context, acct *Account, poolID string, 
 
 func (s *Service) startResize(p *Pool, now time.Time) {
 	p.AllocationState, p.AllocationStateTransitionTime = AllocResizing, now
-	p.Resize = ResizeStatus{TargetDedicatedNodes: p.TargetDedicatedNodes, TargetLowPriorityNodes: p.TargetLowPriorityNodes,
+	p.Resize = cobalt.ResizeStatus{TargetDedicatedNodes: p.TargetDedicatedNodes, TargetLowPriorityNodes: p.TargetLowPriorityNodes,
 		ResizeTimeout: p.ResizeTimeout, NodeDeallocationOption: p.NodeDeallocationOption, StartTime: now}
 }
 
-func (s *Service) createPool(ctx context.Context, acct *Account, p *Pool) (*Pool, error) {
+func (s *Service) createPool(ctx context.Context, acct *cobalt.Account, p *Pool) (*Pool, error) {
 	p.NodePrefix = 1_000_000_000 + rand.Int64N(1_000_000_000)
 	if p.EnableAutoScale {
 		p.TargetDedicatedNodes, p.TargetLowPriorityNodes = 0, 0
@@ -325,7 +317,7 @@ func (s *Service) createPool(ctx context.Context, acct *Account, p *Pool) (*Pool
 	if p.TargetNodes() > 0 && p.AllocationState == AllocSteady {
 		s.startResize(p, p.CreationTime)
 	} else if p.AllocationState == AllocSteady {
-		p.Resize = ResizeStatus{ResizeTimeout: p.ResizeTimeout, NodeDeallocationOption: p.NodeDeallocationOption, StartTime: p.CreationTime}
+		p.Resize = cobalt.ResizeStatus{ResizeTimeout: p.ResizeTimeout, NodeDeallocationOption: p.NodeDeallocationOption, StartTime: p.CreationTime}
 	}
 	var r store.PoolRecord
 	r.AccountKey = acct.Key()
@@ -334,7 +326,7 @@ func (s *Service) createPool(ctx context.Context, acct *Account, p *Pool) (*Pool
 	}
 	rec, err := s.cfg.Store.PoolCreate(ctx, r)
 	if cobalt.IsCode(err, cobalt.EConflict) {
-		return nil, cobalt.Errorf(cobalt.EConflict, "The specified pool already exists.").WithReason("PoolExists")
+		return nil, cobalt.Errorf(cobalt.EConflict, "The specified pool already exists.").WithReason(errwire.ReasonPoolExists)
 	}
 	if err != nil {
 		return nil, err
@@ -345,7 +337,7 @@ func (s *Service) createPool(ctx context.Context, acct *Account, p *Pool) (*Pool
 }
 
 // PoolCreate adds a pool through the data plane (which carries no identity).
-func (s *Service) PoolCreate(ctx context.Context, acct *Account, spec *Spec) (*Pool, error) {
+func (s *Service) PoolCreate(ctx context.Context, acct *cobalt.Account, spec *Spec) (*Pool, error) {
 	if err := ValidatePoolID(spec.Pool.ID, false); err != nil {
 		return nil, err
 	}
@@ -436,9 +428,9 @@ func (s *Service) PoolResize(ctx context.Context, accountKey, poolID string, r R
 		case p.State == PoolDeleting:
 			return poolBeingDeleted(poolID)
 		case p.EnableAutoScale:
-			return cobalt.Errorf(cobalt.EConflict, "The pool is autoscaled; disable autoscale before resizing it.").WithReason("AutoScalingEnabled")
+			return cobalt.Errorf(cobalt.EConflict, "The pool is autoscaled; disable autoscale before resizing it.").WithReason(errwire.ReasonAutoScalingEnabled)
 		case p.AllocationState != AllocSteady:
-			return cobalt.Errorf(cobalt.EConflict, "The pool is already resizing; stop the resize or wait until it is steady.").WithReason("PoolNotSteady")
+			return cobalt.Errorf(cobalt.EConflict, "The pool is already resizing; stop the resize or wait until it is steady.").WithReason(errwire.ReasonPoolNotSteady)
 		}
 		if r.TargetDedicatedNodes != nil {
 			p.TargetDedicatedNodes = int(*r.TargetDedicatedNodes)
@@ -524,7 +516,13 @@ func (s *Service) nodeRootDir(nodeID string) string {
 	return filepath.Join(s.cfg.NodeRootDir, nodeID)
 }
 
-// SetIdentities sets the identity directory after New, for wiring where the
-// directory (the ARM front door) is built after the pool service. Call it
-// before serving requests.
-func (s *Service) SetIdentities(l IdentityLookup) { s.cfg.Identities = l }
+// Pool returns the domain pool with the given ID of the Batch account with
+// the given ARM ID (any case), or ENotFound (reason PoolNotFound). The jobs
+// service reads pools' scheduling settings through it.
+func (s *Service) Pool(ctx context.Context, accountID, poolID string) (*cobalt.Pool, error) {
+	p, err := s.PoolGet(ctx, strings.ToLower(accountID), poolID)
+	if err != nil {
+		return nil, err
+	}
+	return &p.Pool, nil
+}

@@ -1,6 +1,9 @@
 package batch
 
-import "time"
+import (
+	"github.com/cobaltbatch/cobalt"
+	"time"
+)
 
 // Spec is a decoded pool request: the user-settable properties of a pool and
 // which of them the request carried. It is what both renderings decode to.
@@ -110,8 +113,8 @@ func (s *Spec) Apply(p *Pool, replace bool) {
 
 // defaults returns a pool with every user-settable property at its default.
 func defaults() *Pool {
-	return &Pool{ResizeTimeout: DefaultResizeTimeout, TaskSlotsPerNode: 1,
-		TaskSchedulingPolicy: TaskSchedulingPolicy{NodeFillType: FillSpread}, NodeDeallocationOption: DeallocRequeue}
+	return &Pool{Pool: cobalt.Pool{ResizeTimeout: DefaultResizeTimeout, TaskSlotsPerNode: 1,
+		TaskSchedulingPolicy: cobalt.TaskSchedulingPolicy{NodeFillType: FillSpread}, NodeDeallocationOption: DeallocRequeue}}
 }
 
 // NewPool returns a new pool with the given ID, created now, with spec applied.

@@ -2,6 +2,7 @@ package batch
 
 import (
 	"fmt"
+	"github.com/cobaltbatch/cobalt"
 	"regexp"
 	"strings"
 )
@@ -107,18 +108,18 @@ func Validate(p *Pool, arm bool) error {
 			}
 		}
 		if u := st.UserIdentity; u != nil && u.AutoUser != nil {
-			if s := u.AutoUser.Scope; s != "" && !knownEnum("scope", s) {
-				return invalidValue(stPath+".userIdentity.autoUser.scope", "The auto user scope '%s' is not valid.", trunc(s))
+			if s := u.AutoUser.Scope; s != "" && !knownEnum("scope", string(s)) {
+				return invalidValue(stPath+".userIdentity.autoUser.scope", "The auto user scope '%s' is not valid.", trunc(string(s)))
 			}
-			if e := u.AutoUser.ElevationLevel; e != "" && !knownEnum("elevationLevel", e) {
-				return invalidValue(stPath+".userIdentity.autoUser.elevationLevel", "The elevation level '%s' is not valid.", trunc(e))
+			if e := u.AutoUser.ElevationLevel; e != "" && !knownEnum("elevationLevel", string(e)) {
+				return invalidValue(stPath+".userIdentity.autoUser.elevationLevel", "The elevation level '%s' is not valid.", trunc(string(e)))
 			}
 		}
 	}
 	return validateIdentityReferences(p, ps)
 }
 
-func validateResourceFile(rf ResourceFile, path string) error {
+func validateResourceFile(rf cobalt.ResourceFile, path string) error {
 	n := 0
 	for _, s := range []string{rf.AutoStorageContainerName, rf.StorageContainerURL, rf.HTTPURL} {
 		if s != "" {
@@ -145,46 +146,46 @@ func validateResourceFile(rf ResourceFile, path string) error {
 	return nil
 }
 
-// identityRef is an identityReference found in a pool, with its property path.
-type identityRef struct {
+// identityUse is an identityReference found in a pool, with its property path.
+type identityUse struct {
 	path, resourceID string
 }
 
 // identityReferences lists every identityReference of a pool: start task
 // resource files and container settings, container registries, mounts.
-func identityReferences(p *Pool, ps paths) []identityRef {
-	var out []identityRef
+func identityReferences(p *Pool, ps paths) []identityUse {
+	var out []identityUse
 	if st := p.StartTask; st != nil {
 		stPath := ps.of("properties.startTask", "startTask")
 		for i, rf := range st.ResourceFiles {
 			if rf.IdentityReference != nil {
-				out = append(out, identityRef{fmt.Sprintf("%s.resourceFiles[%d].identityReference.resourceId", stPath, i), rf.IdentityReference.ResourceID})
+				out = append(out, identityUse{fmt.Sprintf("%s.resourceFiles[%d].identityReference.resourceId", stPath, i), rf.IdentityReference.ResourceID})
 			}
 		}
 		var cs struct {
-			Registry *ContainerRegistry `json:"registry"`
+			Registry *registryRecord `json:"registry"`
 		}
 		if st.ContainerSettings != nil && jsonUnmarshal(st.ContainerSettings, &cs) == nil && cs.Registry != nil && cs.Registry.IdentityReference != nil {
-			out = append(out, identityRef{stPath + ".containerSettings.registry.identityReference.resourceId", cs.Registry.IdentityReference.ResourceID})
+			out = append(out, identityUse{stPath + ".containerSettings.registry.identityReference.resourceId", cs.Registry.IdentityReference.ResourceID})
 		}
 	}
 	if vc := p.VirtualMachineConfiguration; vc != nil && vc.ContainerConfiguration != nil {
 		vcPath := ps.of("properties.deploymentConfiguration.virtualMachineConfiguration", "virtualMachineConfiguration")
 		for i, r := range vc.ContainerConfiguration.ContainerRegistries {
 			if r.IdentityReference != nil {
-				out = append(out, identityRef{fmt.Sprintf("%s.containerConfiguration.containerRegistries[%d].identityReference.resourceId", vcPath, i), r.IdentityReference.ResourceID})
+				out = append(out, identityUse{fmt.Sprintf("%s.containerConfiguration.containerRegistries[%d].identityReference.resourceId", vcPath, i), r.IdentityReference.ResourceID})
 			}
 		}
 	}
 	if p.MountConfiguration != nil {
 		var mounts []map[string]struct {
-			IdentityReference *IdentityReference `json:"identityReference"`
+			IdentityReference *identityReferenceRecord `json:"identityReference"`
 		}
 		if jsonUnmarshal(p.MountConfiguration, &mounts) == nil {
 			for i, m := range mounts {
 				for kind, c := range m {
 					if c.IdentityReference != nil {
-						out = append(out, identityRef{fmt.Sprintf("%s[%d].%s.identityReference.resourceId", ps.of("properties.mountConfiguration", "mountConfiguration"), i, kind), c.IdentityReference.ResourceID})
+						out = append(out, identityUse{fmt.Sprintf("%s[%d].%s.identityReference.resourceId", ps.of("properties.mountConfiguration", "mountConfiguration"), i, kind), c.IdentityReference.ResourceID})
 					}
 				}
 			}
@@ -194,7 +195,7 @@ func identityReferences(p *Pool, ps paths) []identityRef {
 }
 
 func validateIdentityReferences(p *Pool, ps paths) error {
-	have := p.identityKeys()
+	have := identityKeys(&p.Pool)
 	for _, r := range identityReferences(p, ps) {
 		if _, ok := have[lower(r.resourceID)]; !ok {
 			return invalidValue(r.path, "The identity reference '%s' does not name one of the pool's user-assigned identities.", trunc(r.resourceID))

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	cobalt "github.com/cobaltbatch/cobalt"
-	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
@@ -17,9 +16,9 @@ func (s *Service) pools() Pools { return s.cfg.Pools }
 // accounts returns the configured account source (nil when none).
 func (s *Service) accounts() Accounts { return s.cfg.Accounts }
 
-// AccountsFromPools adapts the pool service's accounts to Accounts. rs lists
-// the stored Batch accounts (resources of type batch.AccountType); with a nil
-// rs, ListBatchAccounts returns none.
+// AccountsFromPools adapts the pool service's accounts to Accounts. The pool
+// service lists the accounts when rs is not nil; with a nil rs,
+// ListBatchAccounts returns none.
 func AccountsFromPools(p Pools, rs store.ResourceStore) Accounts { return poolAccounts{p, rs} }
 
 type poolAccounts struct {
@@ -27,7 +26,7 @@ type poolAccounts struct {
 	rs store.ResourceStore
 }
 
-func toAccount(a *batch.Account) Account {
+func toAccount(a *cobalt.Account) Account {
 	return Account{Name: a.Name, ID: a.ID, Keys: a.Keys, Endpoint: a.Endpoint, AuthModes: a.AllowedAuthenticationModes}
 }
 
@@ -43,25 +42,17 @@ func (pa poolAccounts) ListBatchAccounts(ctx context.Context) ([]Account, error)
 	if pa.rs == nil {
 		return nil, nil
 	}
+	as, err := pa.p.AccountListAll(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var out []Account
-	page := store.Page{Limit: 500}
-	for {
-		rs, next, err := pa.rs.ResourceList(ctx, store.ResourceListParams{Type: batch.AccountType, Page: page})
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range rs {
-			a, err := batch.DecodeAccount(r.Body)
-			if err != nil || a.Name == "" {
-				continue
-			}
+	for _, a := range as {
+		if a.Name != "" {
 			out = append(out, toAccount(a))
 		}
-		if next == "" {
-			return out, nil
-		}
-		page.Token = next
 	}
+	return out, nil
 }
 
 // NodeDirsUnder returns NodeDirs for nodes whose root directories are

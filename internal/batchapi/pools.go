@@ -17,12 +17,13 @@ import (
 // Batch account's ARM resource ID in lower case. Errors are *cobalt.Error
 // whose Reason is the Batch error code (PoolNotFound, PoolExists, ...).
 type Pools interface {
-	AccountGet(ctx context.Context, name string) (*batch.Account, error)
-	PoolCreate(ctx context.Context, acct *batch.Account, spec *batch.Spec) (*batch.Pool, error)
+	AccountGet(ctx context.Context, name string) (*cobalt.Account, error)
+	AccountListAll(ctx context.Context) ([]*cobalt.Account, error)
+	PoolCreate(ctx context.Context, acct *cobalt.Account, spec *batch.Spec) (*batch.Pool, error)
 	PoolGet(ctx context.Context, accountKey, poolID string) (*batch.Pool, error)
 	PoolList(ctx context.Context, accountKey string, page store.Page) ([]*batch.Pool, string, error)
 	PoolDelete(ctx context.Context, accountKey, poolID string, c batch.Conditions) (*batch.Pool, error)
-	PoolPatch(ctx context.Context, acct *batch.Account, poolID string, spec *batch.Spec, arm bool, c batch.Conditions) (*batch.Pool, string, error)
+	PoolPatch(ctx context.Context, acct *cobalt.Account, poolID string, spec *batch.Spec, arm bool, c batch.Conditions) (*batch.Pool, string, error)
 	PoolResize(ctx context.Context, accountKey, poolID string, r batch.ResizeRequest, c batch.Conditions) (*batch.Pool, error)
 	PoolStopResize(ctx context.Context, accountKey, poolID string, c batch.Conditions) (*batch.Pool, error)
 	PoolDisableAutoScale(ctx context.Context, accountKey, poolID string) (*batch.Pool, error)
@@ -36,7 +37,7 @@ type Pools interface {
 // formulas; without it enableautoscale answers 409.
 type poolAutoScaler interface {
 	PoolEnableAutoScale(ctx context.Context, accountKey, poolID, formula, interval string, c batch.Conditions) (*batch.Pool, error)
-	PoolEvaluateAutoScale(ctx context.Context, accountKey, poolID, formula string) (*batch.AutoScaleRun, error)
+	PoolEvaluateAutoScale(ctx context.Context, accountKey, poolID, formula string) (*cobalt.AutoScaleRun, error)
 }
 
 func poolPath(id string) string         { return "/pools/" + url.PathEscape(id) }
@@ -54,7 +55,7 @@ func (rc *reqCtx) requirePools() bool {
 }
 
 // poolAccount returns the pool service's view of the request's account.
-func (rc *reqCtx) poolAccount() (*batch.Account, error) {
+func (rc *reqCtx) poolAccount() (*cobalt.Account, error) {
 	return rc.s.pools().AccountGet(rc.r.Context(), rc.account.Name)
 }
 
@@ -80,37 +81,13 @@ func (rc *reqCtx) poolConditions() batch.Conditions {
 }
 
 func (rc *reqCtx) renderPool(p *batch.Pool) []byte {
-	b, _ := json.Marshal(dropEmptyTimes(batch.RenderDataPlane(p, rc.entityURL(poolPath(p.ID)))))
+	b, _ := json.Marshal(renderPoolDP(&p.Pool, rc.entityURL(poolPath(p.ID))))
 	return b
 }
 
 func (rc *reqCtx) renderNode(n *batch.Node) []byte {
-	b, _ := json.Marshal(dropEmptyTimes(batch.RenderNodeDataPlane(n, rc.entityURL(nodePath(n.PoolID, n.ID)))))
+	b, _ := json.Marshal(renderNodeDP(n, rc.entityURL(nodePath(n.PoolID, n.ID))))
 	return b
-}
-
-// dropEmptyTimes removes time properties rendered as "" (a zero time): the Go
-// client fails to parse an empty date, while an absent one is simply nil.
-func dropEmptyTimes(v any) any {
-	switch m := v.(type) {
-	case map[string]any:
-		for k, x := range m {
-			if s, ok := x.(string); ok && s == "" && (strings.HasSuffix(k, "Time") || k == "lastModified" || k == "timestamp") {
-				delete(m, k)
-				continue
-			}
-			m[k] = dropEmptyTimes(x)
-		}
-	case []any:
-		for i := range m {
-			m[i] = dropEmptyTimes(m[i])
-		}
-	case []map[string]any:
-		for i := range m {
-			dropEmptyTimes(m[i])
-		}
-	}
-	return v
 }
 
 // finishPool answers a pool write with the pool's ETag, Last-Modified and DataServiceId.
@@ -404,7 +381,7 @@ func hEvaluateAutoScale(rc *reqCtx, p pathParams) {
 		rc.writeError(err)
 		return
 	}
-	rc.writeJSON(http.StatusOK, batch.AutoScaleRunDataPlane(run))
+	rc.writeJSON(http.StatusOK, renderAutoScaleRun(run))
 }
 
 func hRemoveNodes(rc *reqCtx, p pathParams) {

@@ -118,7 +118,7 @@ func (e *entraEnv) tokenClient(t *testing.T, p principal) *azblob.Client {
 }
 
 func accountScope() string {
-	a, _ := fixedAccounts{}.StorageAccount(context.Background(), testAccount)
+	a, _ := fixedAccounts{}.LookupStorageAccount(context.Background(), testAccount)
 	return a.ID.String()
 }
 

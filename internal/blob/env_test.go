@@ -45,12 +45,12 @@ var (
 // sets its allowSharedKeyAccess to false.
 type fixedAccounts struct{ noSharedKey bool }
 
-func (f fixedAccounts) StorageAccount(_ context.Context, name string) (Account, error) {
+func (f fixedAccounts) LookupStorageAccount(_ context.Context, name string) (cobalt.StorageAccount, error) {
 	if name != testAccount {
-		return Account{}, cobalt.Errorf(cobalt.ENotFound, "storage account not found")
+		return cobalt.StorageAccount{}, cobalt.Errorf(cobalt.ENotFound, "storage account not found")
 	}
 	id, err := cobalt.ParseResourceID("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg1/providers/Microsoft.Storage/storageAccounts/" + name)
-	return Account{ID: id, Keys: [2]string{testKey1, testKey2}, SharedKeyAccess: !f.noSharedKey}, err
+	return cobalt.StorageAccount{ID: id, Keys: [2]string{testKey1, testKey2}, SharedKeyAccess: !f.noSharedKey}, err
 }
 
 type env struct {

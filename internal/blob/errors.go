@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
@@ -124,7 +125,7 @@ func describe(err error) (status int, code, msg string) {
 			code = codeInternal
 		}
 	}
-	status = e.Code.HTTPStatus()
+	status = errwire.HTTPStatus(e.Code)
 	if s, ok := statusOverride[code]; ok {
 		status = s
 	}

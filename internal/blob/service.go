@@ -33,22 +33,10 @@ type Authorizer interface {
 	AllowedData(ctx context.Context, principalID string, scope cobalt.ResourceID, dataAction string) (bool, error)
 }
 
-// Account is what the service needs of a storage account.
-type Account struct {
-	// ID is the account's resource ID, the root of its RBAC scopes.
-	ID cobalt.ResourceID
-	// Keys are the account's two keys (base64).
-	Keys [2]string
-	// SharedKeyAccess is false when the account's allowSharedKeyAccess is
-	// false: SharedKey and key-signed SAS are then refused with 403
-	// KeyBasedAuthenticationNotPermitted; bearer tokens and user delegation
-	// SAS still work.
-	SharedKeyAccess bool
-}
-
-// Accounts finds storage accounts by name, or returns ENotFound.
+// Accounts finds storage accounts by name, or returns ENotFound. The
+// management plane implements it.
 type Accounts interface {
-	StorageAccount(ctx context.Context, name string) (Account, error)
+	LookupStorageAccount(ctx context.Context, name string) (cobalt.StorageAccount, error)
 }
 
 // Config configures the blob service.
@@ -239,7 +227,7 @@ func validVersion(v string) bool {
 func (s *Service) authenticate(req *request) error {
 	r := req.r
 	ctx := r.Context()
-	sa, err := s.cfg.Accounts.StorageAccount(ctx, req.t.Account)
+	sa, err := s.cfg.Accounts.LookupStorageAccount(ctx, req.t.Account)
 	if err != nil {
 		if cobalt.IsCode(err, cobalt.ENotFound) {
 			return apiErr(cobalt.ENotFound, codeResourceNotFound, "The specified resource does not exist.")

@@ -92,14 +92,14 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 	node := w.node
 	ps := PoolScheduling{TaskSlotsPerNode: w.free, NodeFillType: FillPack}
 	if s.cfg.Pools != nil {
-		p, err := s.cfg.Pools.PoolScheduling(ctx, node.AccountID, node.PoolID)
+		p, err := s.cfg.Pools.Pool(ctx, node.AccountID, node.PoolID)
 		if cobalt.IsCode(err, cobalt.ENotFound) {
 			return nil, nil
 		}
 		if err != nil {
 			return nil, err
 		}
-		ps = p
+		ps = PoolScheduling{TaskSlotsPerNode: p.TaskSlotsPerNode, NodeFillType: p.TaskSchedulingPolicy.NodeFillType}
 	}
 	snap := Snapshot{FillType: ps.NodeFillType}
 	if snap.FillType != FillPack {

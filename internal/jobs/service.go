@@ -23,10 +23,11 @@ type PoolScheduling struct {
 	NodeFillType string
 }
 
-// PoolLookup gives the scheduling settings of a pool. The pool service
-// implements it; ENotFound when the pool does not exist.
+// PoolLookup gives the pool a node belongs to (*batch.Service implements
+// it); ENotFound when the pool does not exist. accountID is the Batch
+// account's ARM ID in any case.
 type PoolLookup interface {
-	PoolScheduling(ctx context.Context, accountID, poolID string) (PoolScheduling, error)
+	Pool(ctx context.Context, accountID, poolID string) (*cobalt.Pool, error)
 }
 
 // AutoStorage resolves a resource file's autoStorageContainerName into the URL

@@ -601,8 +601,8 @@ func TestSpreadAcrossWaitingNodes(t *testing.T) {
 
 type poolInfo PoolScheduling
 
-func (p poolInfo) PoolScheduling(context.Context, string, string) (PoolScheduling, error) {
-	return PoolScheduling(p), nil
+func (p poolInfo) Pool(context.Context, string, string) (*cobalt.Pool, error) {
+	return &cobalt.Pool{TaskSlotsPerNode: p.TaskSlotsPerNode, TaskSchedulingPolicy: cobalt.TaskSchedulingPolicy{NodeFillType: p.NodeFillType}}, nil
 }
 
 // mustFilter parses a $filter over the fields the data plane offers.

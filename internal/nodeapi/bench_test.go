@@ -92,10 +92,8 @@ func BenchmarkPoolToTenIdleNodes(b *testing.B) {
 	defer srv.Close()
 	prov.url = srv.URL
 	prov.client = &http.Client{Transport: &http.Transport{TLSClientConfig: ca.ClientTLSConfig(), MaxIdleConnsPerHost: 32}}
-	acct := &batch.Account{ID: acctID, Name: "acct1", TenantID: "t1"}
-	body, _ := json.Marshal(acct)
-	rid, _ := cobalt.ParseResourceID(acctID)
-	if _, err := st.ResourceCreate(context.Background(), store.Resource{ID: acctID, Key: rid.Key(), Type: batch.AccountType, ParentKey: rid.Parent().Key(), Body: body}); err != nil {
+	acct := &cobalt.Account{ID: acctID, Name: "acct1", TenantID: "t1"}
+	if _, _, err := svc.AccountCreate(context.Background(), acct); err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

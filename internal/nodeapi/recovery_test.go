@@ -2,7 +2,6 @@ package nodeapi
 
 import (
 	"context"
-	"encoding/json"
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
@@ -13,30 +12,8 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/jobs"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
-	"github.com/cobaltbatch/cobalt/internal/store"
 	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
 )
-
-// jobsDispatcher is the server's adapter from the pool service's node
-// references to the jobs service (internal/server/adapters.go): conversion only.
-type jobsDispatcher struct{ s *jobs.Service }
-
-func ref(n batch.NodeRef) cobalt.NodeRef {
-	return cobalt.NodeRef{AccountID: n.AccountID, PoolID: n.PoolID, NodeID: n.NodeID}
-}
-
-func (d jobsDispatcher) Lease(ctx context.Context, n batch.NodeRef, free int, wait time.Duration) ([]nodeproto.TaskLease, error) {
-	return d.s.Lease(ctx, ref(n), free, wait)
-}
-func (d jobsDispatcher) Report(ctx context.Context, n batch.NodeRef, r nodeproto.ReportRequest) error {
-	return d.s.Report(ctx, ref(n), r)
-}
-func (d jobsDispatcher) NodeLost(ctx context.Context, n batch.NodeRef) error {
-	return d.s.NodeLost(ctx, ref(n))
-}
-func (d jobsDispatcher) Reconcile(ctx context.Context, n batch.NodeRef, running []string) ([]string, error) {
-	return d.s.Reconcile(ctx, ref(n), running)
-}
 
 // jobsFixture is a node API over a real pool service and a real jobs
 // service sharing one SQLite store; the account's data plane is on port 4567
@@ -50,11 +27,11 @@ type jobsFixture struct {
 const accountPort = 4567
 
 func newJobsFixture(t testing.TB) *jobsFixture {
-	return newJobsFixtureWith(t, func(d batch.TaskDispatcher) batch.TaskDispatcher { return d })
+	return newJobsFixtureWith(t, func(d Dispatcher) Dispatcher { return d })
 }
 
 // newJobsFixtureWith builds the fixture with the node API's dispatcher wrapped by wrap.
-func newJobsFixtureWith(t testing.TB, wrap func(batch.TaskDispatcher) batch.TaskDispatcher) *jobsFixture {
+func newJobsFixtureWith(t testing.TB, wrap func(Dispatcher) Dispatcher) *jobsFixture {
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "cobalt.db"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -65,19 +42,18 @@ func newJobsFixtureWith(t testing.TB, wrap func(batch.TaskDispatcher) batch.Task
 		t.Fatal(err)
 	}
 	f := &jobsFixture{fixture: &fixture{dir: &directory{ids: map[string]cobalt.Principal{}}, iss: &issuer{}, nl: &launches{}}, jobs: js}
-	svc, err := batch.New(batch.Config{Store: st, Nodes: f.nl, Identities: f.dir, Dispatcher: jobsDispatcher{js}, ForwardPorts: []int{1111}})
+	svc, err := batch.New(batch.Config{Store: st, Nodes: f.nl, Identities: f.dir, ForwardPorts: []int{1111}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	svc.SubscribeNodeLost(js.NodeLost)
 	f.svc = svc
-	f.acct = &batch.Account{ID: acctID, Name: "acct1", TenantID: "t1", SubscriptionID: "sub1", ResourceGroup: "rg1",
+	f.acct = &cobalt.Account{ID: acctID, Name: "acct1", TenantID: "t1", SubscriptionID: "sub1", ResourceGroup: "rg1",
 		Endpoint: "127.0.0.1:4567"}
-	b, _ := json.Marshal(f.acct)
-	rid, _ := cobalt.ParseResourceID(acctID)
-	if _, err := st.ResourceCreate(context.Background(), store.Resource{ID: acctID, Key: rid.Key(), Type: batch.AccountType, ParentKey: rid.Parent().Key(), Body: b}); err != nil {
+	if _, _, err := svc.AccountCreate(context.Background(), f.acct); err != nil {
 		t.Fatal(err)
 	}
-	api, err := New(Config{Pools: svc, Dispatcher: wrap(jobsDispatcher{js}), Tokens: f.iss, Identities: f.dir})
+	api, err := New(Config{Pools: svc, Dispatcher: wrap(js), Tokens: f.iss, Identities: f.dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +204,7 @@ func TestRegisterForwardsAccountPort(t *testing.T) {
 }
 
 // noReconcile hides the dispatcher's Reconcile: heartbeats as before lease reconciliation.
-type noReconcile struct{ batch.TaskDispatcher }
+type noReconcile struct{ Dispatcher }
 
 // BenchmarkHeartbeat measures one node heartbeat over HTTPS from a node
 // running 4 tasks (four one-slot leases), with the lease reconciliation against the jobs service
@@ -236,10 +212,10 @@ type noReconcile struct{ batch.TaskDispatcher }
 func BenchmarkHeartbeat(b *testing.B) {
 	for _, c := range []struct {
 		name string
-		wrap func(batch.TaskDispatcher) batch.TaskDispatcher
+		wrap func(Dispatcher) Dispatcher
 	}{
-		{"baseline", func(d batch.TaskDispatcher) batch.TaskDispatcher { return noReconcile{d} }},
-		{"reconcile", func(d batch.TaskDispatcher) batch.TaskDispatcher { return d }},
+		{"baseline", func(d Dispatcher) Dispatcher { return noReconcile{d} }},
+		{"reconcile", func(d Dispatcher) Dispatcher { return d }},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			f := newJobsFixtureWith(b, c.wrap)

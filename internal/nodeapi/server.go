@@ -13,23 +13,27 @@ import (
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/batch"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
+	"github.com/cobaltbatch/cobalt/internal/login"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 )
 
 // terminatePrefix starts the heartbeat command that stops one task lease.
 const terminatePrefix = "terminate:"
 
-// Token is an access token issued for a node identity.
-type Token struct {
-	AccessToken                    string
-	IssuedAt, NotBefore, ExpiresAt time.Time
+// TokenIssuer issues access tokens for principals (login.Service implements
+// it). ENotFound when the principal is gone or disabled.
+type TokenIssuer interface {
+	IssueToken(ctx context.Context, req login.IssueRequest) (login.Token, error)
 }
 
-// TokenIssuer issues access tokens for principals (an adapter over
-// login.Service.IssueToken: ObjectID, Resource and Audit map to
-// login.IssueRequest). ENotFound when the principal is gone or disabled.
-type TokenIssuer interface {
-	IssueToken(ctx context.Context, objectID, resource string, audit map[string]string) (Token, error)
+// Dispatcher serves task leases and reports to nodes and requeues the tasks
+// of a node whose agent restarted (jobs.Service implements it). Lease may
+// block up to wait; all methods are safe for concurrent use.
+type Dispatcher interface {
+	Lease(ctx context.Context, node cobalt.NodeRef, freeSlots int, wait time.Duration) ([]nodeproto.TaskLease, error)
+	Report(ctx context.Context, node cobalt.NodeRef, r nodeproto.ReportRequest) error
+	NodeLost(ctx context.Context, node cobalt.NodeRef) error
 }
 
 // Config configures the node API.
@@ -37,7 +41,7 @@ type Config struct {
 	Pools *batch.Service
 	// Dispatcher serves leases and reports (the jobs service); nil answers
 	// leases with no work and refuses reports.
-	Dispatcher batch.TaskDispatcher
+	Dispatcher Dispatcher
 	Tokens     TokenIssuer
 	// Identities checks that an identity still exists (arm.Server.LookupIdentity).
 	Identities batch.IdentityLookup
@@ -81,7 +85,7 @@ func (s *Server) handle(fn handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		cred, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || cred == "" {
-			writeErr(w, cobalt.Errorf(cobalt.EUnauthorized, "A node credential is required.").WithReason("Unauthorized"))
+			writeErr(w, cobalt.Errorf(cobalt.EUnauthorized, "A node credential is required.").WithReason(errwire.ReasonUnauthorized))
 			return
 		}
 		n, err := s.cfg.Pools.NodeAuthenticate(r.Context(), cred)
@@ -91,14 +95,14 @@ func (s *Server) handle(fn handlerFunc) http.HandlerFunc {
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
 		if err != nil {
-			writeErr(w, cobalt.Errorf(cobalt.ETooLarge, "The request body is too large.").WithReason("InvalidRequest"))
+			writeErr(w, cobalt.Errorf(cobalt.ETooLarge, "The request body is too large.").WithReason(errwire.ReasonInvalidRequest))
 			return
 		}
 		var probe struct {
 			NodeID string `json:"nodeId"`
 		}
 		if err := json.Unmarshal(body, &probe); err != nil {
-			writeErr(w, cobalt.Errorf(cobalt.EInvalid, "The request body is not valid JSON.").WithReason("InvalidRequest"))
+			writeErr(w, cobalt.Errorf(cobalt.EInvalid, "The request body is not valid JSON.").WithReason(errwire.ReasonInvalidRequest))
 			return
 		}
 		if probe.NodeID != "" && probe.NodeID != n.ID {
@@ -120,7 +124,7 @@ func (s *Server) handle(fn handlerFunc) http.HandlerFunc {
 
 func decode(body []byte, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
-		return cobalt.Errorf(cobalt.EInvalid, "The request body is not valid: %s.", err.Error()).WithReason("InvalidRequest")
+		return cobalt.Errorf(cobalt.EInvalid, "The request body is not valid: %s.", err.Error()).WithReason(errwire.ReasonInvalidRequest)
 	}
 	return nil
 }
@@ -131,7 +135,7 @@ func writeErr(w http.ResponseWriter, err error) {
 		code = string(cobalt.ErrorCode(err))
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(cobalt.ErrorCode(err).HTTPStatus())
+	w.WriteHeader(errwire.StatusOf(err))
 	_ = json.NewEncoder(w).Encode(nodeproto.Error{Code: code, Message: cobalt.ErrorMessage(err)})
 }
 
@@ -160,7 +164,7 @@ func (s *Server) register(ctx context.Context, n *batch.Node, body []byte) (any,
 // tasks were terminated, deleted or requeued) and requeues the tasks leased
 // to the node that it does not run (jobs.Service.Reconcile).
 type LeaseReconciler interface {
-	Reconcile(ctx context.Context, node batch.NodeRef, runningLeases []string) ([]string, error)
+	Reconcile(ctx context.Context, node cobalt.NodeRef, runningLeases []string) ([]string, error)
 }
 
 func (s *Server) heartbeat(ctx context.Context, n *batch.Node, body []byte) (any, error) {
@@ -191,7 +195,7 @@ func (s *Server) lease(ctx context.Context, n *batch.Node, body []byte) (any, er
 		return nil, err
 	}
 	if req.FreeSlots < 0 || req.WaitSeconds < 0 || req.WaitSeconds > 60 {
-		return nil, cobalt.Errorf(cobalt.EInvalid, "freeSlots must not be negative and waitSeconds must be between 0 and 60.").WithReason("InvalidRequest")
+		return nil, cobalt.Errorf(cobalt.EInvalid, "freeSlots must not be negative and waitSeconds must be between 0 and 60.").WithReason(errwire.ReasonInvalidRequest)
 	}
 	if s.cfg.Dispatcher == nil || req.FreeSlots == 0 || !n.Schedulable() {
 		return nodeproto.LeaseResponse{Leases: []nodeproto.TaskLease{}}, nil
@@ -260,7 +264,7 @@ func identityNotFound() error {
 
 // SelectIdentity picks the identity a token request names from the node's
 // snapshot, by the rules in the package documentation.
-func SelectIdentity(snapshot []batch.IdentityInfo, req nodeproto.TokenRequest) (batch.IdentityInfo, error) {
+func SelectIdentity(snapshot []cobalt.UserAssignedIdentity, req nodeproto.TokenRequest) (cobalt.UserAssignedIdentity, error) {
 	set := 0
 	for _, v := range []string{req.ClientID, req.ObjectID, req.ResourceID} {
 		if v != "" {
@@ -269,13 +273,13 @@ func SelectIdentity(snapshot []batch.IdentityInfo, req nodeproto.TokenRequest) (
 	}
 	switch {
 	case set > 1:
-		return batch.IdentityInfo{}, cobalt.Errorf(cobalt.EInvalid, "Only one of client_id, object_id and msi_res_id may be given.").WithReason("InvalidRequest")
+		return cobalt.UserAssignedIdentity{}, cobalt.Errorf(cobalt.EInvalid, "Only one of client_id, object_id and msi_res_id may be given.").WithReason(errwire.ReasonInvalidRequest)
 	case set == 0 && len(snapshot) == 1:
 		return snapshot[0], nil
 	case set == 0 && len(snapshot) == 0:
-		return batch.IdentityInfo{}, identityNotFound()
+		return cobalt.UserAssignedIdentity{}, identityNotFound()
 	case set == 0:
-		return batch.IdentityInfo{}, cobalt.Errorf(cobalt.EInvalid,
+		return cobalt.UserAssignedIdentity{}, cobalt.Errorf(cobalt.EInvalid,
 			"Multiple user assigned identities exist, please specify the clientId / resourceId of the identity in the token request").WithReason("MultipleIdentities")
 	}
 	for _, i := range snapshot {
@@ -286,7 +290,7 @@ func SelectIdentity(snapshot []batch.IdentityInfo, req nodeproto.TokenRequest) (
 			return i, nil
 		}
 	}
-	return batch.IdentityInfo{}, identityNotFound()
+	return cobalt.UserAssignedIdentity{}, identityNotFound()
 }
 
 func (s *Server) token(ctx context.Context, n *batch.Node, body []byte) (any, error) {
@@ -321,7 +325,7 @@ func (s *Server) token(ctx context.Context, n *batch.Node, body []byte) (any, er
 	if req.TaskID != "" {
 		audit["task"] = req.TaskID
 	}
-	tok, err := s.cfg.Tokens.IssueToken(ctx, id.PrincipalID, req.Resource, audit)
+	tok, err := s.cfg.Tokens.IssueToken(ctx, login.IssueRequest{ObjectID: id.PrincipalID, Resource: req.Resource, Audit: audit})
 	if cobalt.IsCode(err, cobalt.ENotFound) {
 		return nil, identityNotFound()
 	}

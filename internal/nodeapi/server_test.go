@@ -13,8 +13,8 @@ import (
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/batch"
+	"github.com/cobaltbatch/cobalt/internal/login"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
-	"github.com/cobaltbatch/cobalt/internal/store"
 	"github.com/cobaltbatch/cobalt/internal/store/storetest"
 )
 
@@ -46,16 +46,16 @@ type issuer struct {
 	issued []map[string]string
 }
 
-func (i *issuer) IssueToken(_ context.Context, oid, resource string, audit map[string]string) (Token, error) {
+func (i *issuer) IssueToken(_ context.Context, req login.IssueRequest) (login.Token, error) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	a := map[string]string{"oid": oid, "resource": resource}
-	for k, v := range audit {
+	a := map[string]string{"oid": req.ObjectID, "resource": req.Resource}
+	for k, v := range req.Audit {
 		a[k] = v
 	}
 	i.issued = append(i.issued, a)
 	now := time.Now()
-	return Token{AccessToken: "tok-" + oid, IssuedAt: now, NotBefore: now, ExpiresAt: now.Add(time.Hour)}, nil
+	return login.Token{AccessToken: "tok-" + req.ObjectID, IssuedAt: now, NotBefore: now, ExpiresAt: now.Add(time.Hour)}, nil
 }
 
 type launches struct {
@@ -89,7 +89,7 @@ type fixture struct {
 	dir  *directory
 	iss  *issuer
 	nl   *launches
-	acct *batch.Account
+	acct *cobalt.Account
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -104,10 +104,8 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f.svc = svc
-	f.acct = &batch.Account{ID: acctID, Name: "acct1", TenantID: "t1", SubscriptionID: "sub1", ResourceGroup: "rg1"}
-	b, _ := json.Marshal(f.acct)
-	rid, _ := cobalt.ParseResourceID(acctID)
-	if _, err := st.ResourceCreate(t.Context(), store.Resource{ID: acctID, Key: rid.Key(), Type: batch.AccountType, ParentKey: rid.Parent().Key(), Body: b}); err != nil {
+	f.acct = &cobalt.Account{ID: acctID, Name: "acct1", TenantID: "t1", SubscriptionID: "sub1", ResourceGroup: "rg1"}
+	if _, _, err := svc.AccountCreate(t.Context(), f.acct); err != nil {
 		t.Fatal(err)
 	}
 	api, err := New(Config{Pools: svc, Tokens: f.iss, Identities: f.dir})
@@ -307,7 +305,7 @@ func FuzzSelectIdentity(f *testing.F) {
 	f.Add("cid-a", "", "", 2)
 	f.Add("", "", "/X", 0)
 	f.Fuzz(func(t *testing.T, cid, oid, rid string, n int) {
-		snap := []batch.IdentityInfo{{ResourceID: "/a", ClientID: "cid-a", PrincipalID: "oid-a"}, {ResourceID: "/b", ClientID: "cid-b", PrincipalID: "oid-b"}}
+		snap := []cobalt.UserAssignedIdentity{{ResourceID: "/a", ClientID: "cid-a", PrincipalID: "oid-a"}, {ResourceID: "/b", ClientID: "cid-b", PrincipalID: "oid-b"}}
 		if n < 0 || n > 2 {
 			n = 2
 		}

@@ -26,6 +26,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
+// The services meet through the small interfaces their consumers declare;
+// no adapter sits between them.
+var (
+	_ nodeapi.Dispatcher      = (*jobs.Service)(nil)
+	_ nodeapi.LeaseReconciler = (*jobs.Service)(nil)
+	_ nodeapi.TokenIssuer     = (*login.Service)(nil)
+	_ jobs.AutoStorage        = (*batch.Service)(nil)
+	_ jobs.PoolLookup         = (*batch.Service)(nil)
+	_ batch.IdentityLookup    = (*arm.Server)(nil)
+	_ batch.StorageAccounts   = (*arm.Server)(nil)
+)
+
 // wire builds every service on the bound listeners and fills s.endpoints.
 func (s *Server) wire(ctx context.Context) (err error) {
 	s.login, err = login.New(ctx, login.Config{
@@ -101,7 +113,7 @@ func (s *Server) wire(ctx context.Context) (err error) {
 func (s *Server) wireCompute(ctx context.Context) (err error) {
 	s.blob, err = blob.New(blob.Config{
 		Store: s.store, Logger: s.log.With("component", "blob"), Now: s.opts.Now, DataDir: s.dir.path,
-		Validator: s.validator, Authz: s.authz, Accounts: blobAccounts{s.arm}, Endpoint: s.URL("blob"),
+		Validator: s.validator, Authz: s.authz, Accounts: s.arm, Endpoint: s.URL("blob"),
 		TenantID: s.tenantID, AuthorityURL: s.URL("login"),
 	})
 	if err != nil {
@@ -119,13 +131,20 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	// The jobs service asks the pool service for pools' slots, and the pool
-	// service tells the jobs service about lost nodes: the lookup is filled
-	// once both exist.
-	pl := &poolLookup{}
+	// The jobs service asks the pool service for pools' slots and
+	// auto-storage URLs; the pool service tells its subscribers, the jobs
+	// service among them, about lost nodes.
+	s.pools, err = batch.New(batch.Config{
+		Store: s.store, Logger: s.log.With("component", "pools"), Now: s.opts.Now,
+		Nodes: s.nodes, Identities: s.arm, StorageAccounts: s.arm, MaxNodes: s.opts.MaxNodes, NodeRootDir: nodeRoot,
+		Location: s.opts.Location, AuthorityHost: s.URL("login"), ForwardPorts: s.forwardPorts(), BlobEndpoint: s.URL("blob"),
+	})
+	if err != nil {
+		return fmt.Errorf("pool service: %w", err)
+	}
 	s.jobs, err = jobs.New(jobs.Config{
 		Store: s.store, Logger: s.log.With("component", "jobs"), Now: s.opts.Now,
-		Pools: pl, AutoStorage: &autoStorage{pools: pl, arm: s.arm, blobURL: s.URL("blob"), now: s.opts.Now},
+		Pools: s.pools, AutoStorage: s.pools,
 		RemoveTaskFiles: func(_ context.Context, _, nodeID, jobID, taskID string) error {
 			if nodeID == "" || nodeID == "." || nodeID == ".." || strings.ContainsAny(nodeID, `/\`) {
 				return nil
@@ -136,17 +155,9 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("jobs service: %w", err)
 	}
-	s.pools, err = batch.New(batch.Config{
-		Store: s.store, Logger: s.log.With("component", "pools"), Now: s.opts.Now,
-		Nodes: s.nodes, Dispatcher: dispatcher{s.jobs}, Identities: s.arm, MaxNodes: s.opts.MaxNodes, NodeRootDir: nodeRoot,
-		Location: s.opts.Location, AuthorityHost: s.URL("login"), ForwardPorts: s.forwardPorts(), BlobEndpoint: s.URL("blob"),
-	})
-	if err != nil {
-		return fmt.Errorf("pool service: %w", err)
-	}
-	pl.pools = s.pools
+	s.pools.SubscribeNodeLost(s.jobs.NodeLost)
 	s.nodeapi, err = nodeapi.New(nodeapi.Config{
-		Pools: s.pools, Dispatcher: dispatcher{s.jobs}, Tokens: tokenIssuer{s.login}, Identities: s.arm,
+		Pools: s.pools, Dispatcher: s.jobs, Tokens: s.login, Identities: s.arm,
 		Logger: s.log.With("component", "nodeapi"),
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/arm"
 	"github.com/cobaltbatch/cobalt/internal/batch"
+	"github.com/cobaltbatch/cobalt/internal/batchwire"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
@@ -37,9 +38,9 @@ type accountProps struct {
 }
 
 type autoStorage struct {
-	StorageAccountID      string                   `json:"storageAccountId"`
-	AuthenticationMode    string                   `json:"authenticationMode"`
-	NodeIdentityReference *batch.IdentityReference `json:"nodeIdentityReference"`
+	StorageAccountID      string                       `json:"storageAccountId"`
+	AuthenticationMode    string                       `json:"authenticationMode"`
+	NodeIdentityReference *batchwire.IdentityReference `json:"nodeIdentityReference"`
 }
 
 var authModes = map[string]string{"sharedkey": "SharedKey", "aad": "AAD", "taskauthenticationtoken": "TaskAuthenticationToken"}
@@ -54,7 +55,7 @@ func canon(v string, allowed ...string) (string, bool) {
 }
 
 // apply validates a request and writes it onto a (a new or stored account).
-func (p *Provider) apply(r *arm.Request, a *batch.Account, req *accountRequest, creating bool) error {
+func (p *Provider) apply(r *arm.Request, a *cobalt.Account, req *accountRequest, creating bool) error {
 	ctx := r.Context()
 	if req.Tags != nil {
 		a.Tags = *req.Tags
@@ -94,7 +95,7 @@ func (p *Provider) apply(r *arm.Request, a *batch.Account, req *accountRequest, 
 		for k, v := range map[string]json.RawMessage{"keyVaultReference": pr.KeyVaultReference, "networkProfile": pr.NetworkProfile, "encryption": pr.Encryption} {
 			if len(v) > 0 && string(v) != "null" {
 				if a.Extra == nil {
-					a.Extra = map[string]json.RawMessage{}
+					a.Extra = map[string][]byte{}
 				}
 				a.Extra[k] = v
 			}
@@ -136,13 +137,15 @@ func (p *Provider) apply(r *arm.Request, a *batch.Account, req *accountRequest, 
 		if mode == "BatchAccountManagedIdentity" && (a.Identity == nil || a.Identity.Type == "None") {
 			return arm.Invalid("InvalidParameter", "properties.autoStorage.authenticationMode", "BatchAccountManagedIdentity needs the account to have an identity.")
 		}
-		a.AutoStorage = &batch.AutoStorage{StorageAccountID: sid.String(), AuthenticationMode: mode, NodeIdentityReference: as.NodeIdentityReference,
-			LastKeySync: p.cfg.Now().UTC()}
+		a.AutoStorage = &cobalt.AutoStorage{StorageAccountID: sid.String(), AuthenticationMode: mode, LastKeySync: p.cfg.Now().UTC()}
+		if as.NodeIdentityReference != nil {
+			a.AutoStorage.NodeIdentityReference = &cobalt.IdentityReference{ResourceID: as.NodeIdentityReference.ResourceID}
+		}
 	}
 	return nil
 }
 
-func (p *Provider) applyIdentity(r *arm.Request, a *batch.Account, in *accountIdentity) error {
+func (p *Provider) applyIdentity(r *arm.Request, a *cobalt.Account, in *accountIdentity) error {
 	t, ok := canon(in.Type, "SystemAssigned", "UserAssigned", "None")
 	if !ok {
 		return arm.Invalid("InvalidParameter", "identity.type", "The identity type '%s' is not valid for a Batch account; use SystemAssigned, UserAssigned or None.", in.Type)
@@ -153,7 +156,7 @@ func (p *Provider) applyIdentity(r *arm.Request, a *batch.Account, in *accountId
 		if len(in.UserAssignedIdentities) > 0 {
 			return arm.Invalid("InvalidParameter", "identity.userAssignedIdentities", "userAssignedIdentities must be empty when the identity type is 'None'.")
 		}
-		a.Identity = &batch.AccountIdentity{Type: "None"}
+		a.Identity = &cobalt.AccountIdentity{Type: "None"}
 	case "SystemAssigned":
 		if len(in.UserAssignedIdentities) > 0 {
 			return arm.Invalid("InvalidParameter", "identity.userAssignedIdentities", "userAssignedIdentities must be empty when the identity type is 'SystemAssigned'.")
@@ -161,7 +164,7 @@ func (p *Provider) applyIdentity(r *arm.Request, a *batch.Account, in *accountId
 		if old != nil && old.Type == "SystemAssigned" {
 			return nil
 		}
-		a.Identity = &batch.AccountIdentity{Type: "SystemAssigned", TenantID: a.TenantID}
+		a.Identity = &cobalt.AccountIdentity{Type: "SystemAssigned", TenantID: a.TenantID}
 		if p.cfg.Directory != nil {
 			pr, err := p.cfg.Directory.CreateManagedIdentityPrincipal(r.Context(), a.TenantID, a.Name, a.ID)
 			if err != nil {
@@ -173,9 +176,9 @@ func (p *Provider) applyIdentity(r *arm.Request, a *batch.Account, in *accountId
 		if len(in.UserAssignedIdentities) == 0 {
 			return arm.Invalid("MissingIdentityIds", "identity.userAssignedIdentities", "The identity ids must not be null or empty for 'UserAssigned' identity type.")
 		}
-		ids := &batch.AccountIdentity{Type: "UserAssigned"}
+		ids := &cobalt.AccountIdentity{Type: "UserAssigned"}
 		for k := range in.UserAssignedIdentities {
-			pid := batch.PoolIdentity{Type: "UserAssigned", Identities: []batch.IdentityInfo{{ResourceID: k}}}
+			pid := cobalt.PoolIdentity{Type: "UserAssigned", Identities: []cobalt.UserAssignedIdentity{{ResourceID: k}}}
 			if err := p.cfg.Pools.ResolveIdentities(r.Context(), nil, &pid); err != nil {
 				return err
 			}
@@ -208,13 +211,13 @@ func (p *Provider) accountPut(w http.ResponseWriter, r *arm.Request) error {
 	if err := r.Decode(&req); err != nil {
 		return err
 	}
-	existing, res, err := p.loadAccount(r.Context(), r.ID)
+	existing, version, err := p.loadAccount(r.Context(), r.ID)
 	if err == nil {
 		// PUT on an existing account updates it, as the update API does.
-		if err := arm.CheckPreconditions(r.Request, arm.ETag(res.Version)); err != nil {
+		if err := arm.CheckPreconditions(r.Request, arm.ETag(version)); err != nil {
 			return err
 		}
-		return p.update(w, r, existing, res.Version, &req)
+		return p.update(w, r, existing, version, &req)
 	}
 	if !cobalt.IsCode(err, cobalt.ENotFound) {
 		return err
@@ -225,87 +228,72 @@ func (p *Provider) accountPut(w http.ResponseWriter, r *arm.Request) error {
 	if req.Location == nil || *req.Location == "" {
 		return arm.Invalid("LocationRequired", "location", "The location property is required for this definition.")
 	}
-	if other, err := p.findAccountByName(r.Context(), name); err != nil {
+	if other, err := p.cfg.Pools.AccountFind(r.Context(), name); err != nil {
 		return err
 	} else if other != nil {
 		return cobalt.Errorf(cobalt.EConflict, "The specified account name '%s' is already in use.", name).WithReason("AccountNameAlreadyTaken").WithTarget("accountName")
 	}
 	cfg := p.srv.Config()
-	a := &batch.Account{ID: r.ID.String(), Name: name, Location: *req.Location, TenantID: cfg.TenantID, SubscriptionID: r.ID.SubscriptionID,
+	a := &cobalt.Account{ID: r.ID.String(), Name: name, Location: *req.Location, TenantID: cfg.TenantID, SubscriptionID: r.ID.SubscriptionID,
 		ResourceGroup: r.ID.ResourceGroup, Keys: [2]string{newKey(), newKey()}, PoolAllocationMode: "BatchService", PublicNetworkAccess: "Enabled",
 		AllowedAuthenticationModes: []string{"SharedKey", "AAD", "TaskAuthenticationToken"}, ProvisioningState: "Creating", CreatedAt: p.cfg.Now().UTC(),
-		Identity: &batch.AccountIdentity{Type: "None"}}
+		Identity: &cobalt.AccountIdentity{Type: "None"}}
 	if err := p.apply(r, a, &req, true); err != nil {
 		return err
 	}
-	body, _ := json.Marshal(a)
-	if _, err := p.st.ResourceCreate(r.Context(), arm.NewResource(r.ID, body)); err != nil {
+	if _, _, err := p.cfg.Pools.AccountCreate(r.Context(), a); err != nil {
 		if cobalt.IsCode(err, cobalt.EConflict) {
 			return cobalt.Errorf(cobalt.EConflict, "Another operation on the account '%s' is in progress.", name).WithReason("Conflict")
 		}
 		return err
 	}
-	key := r.ID.Key()
+	id := r.ID.String()
 	return r.Accepted(w, arm.LRO{RetryAfter: 1}, func(ctx context.Context) (any, error) {
 		ep := ""
 		if p.cfg.Endpoints != nil {
 			var err error
 			if ep, err = p.cfg.Endpoints.AllocateAccountEndpoint(ctx, name); err != nil {
-				p.fail(ctx, key)
+				p.fail(ctx, id)
 				return nil, err
 			}
 		}
-		out, err := p.st.ResourceUpdate(ctx, key, func(res *store.Resource) error {
-			a, err := batch.DecodeAccount(res.Body)
-			if err != nil {
-				return err
-			}
+		out, _, err := p.cfg.Pools.AccountUpdate(ctx, id, func(a *cobalt.Account, _ int64) error {
 			a.Endpoint, a.ProvisioningState = ep, "Succeeded"
-			res.Body, err = json.Marshal(a)
-			return err
+			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
 		p.log.Info("batch account created", "account", name)
-		return p.render(out)
+		return renderAccount(out)
 	})
 }
 
-func (p *Provider) fail(ctx context.Context, key string) {
-	_, _ = p.st.ResourceUpdate(ctx, key, func(res *store.Resource) error {
-		a, err := batch.DecodeAccount(res.Body)
-		if err != nil {
-			return err
-		}
+func (p *Provider) fail(ctx context.Context, id string) {
+	_, _, _ = p.cfg.Pools.AccountUpdate(ctx, id, func(a *cobalt.Account, _ int64) error {
 		a.ProvisioningState = "Failed"
-		res.Body, err = json.Marshal(a)
-		return err
+		return nil
 	})
 }
 
-func (p *Provider) update(w http.ResponseWriter, r *arm.Request, a *batch.Account, version int64, req *accountRequest) error {
+func (p *Provider) update(w http.ResponseWriter, r *arm.Request, a *cobalt.Account, version int64, req *accountRequest) error {
 	if req.Location != nil && *req.Location != "" && !strings.EqualFold(*req.Location, a.Location) {
 		return arm.Invalid("LocationNotAvailableForResourceType", "location", "The location of an existing Batch account cannot be changed.")
 	}
 	if err := p.apply(r, a, req, false); err != nil {
 		return err
 	}
-	body, err := json.Marshal(a)
-	if err != nil {
-		return err
-	}
-	out, err := p.st.ResourceUpdate(r.Context(), r.ID.Key(), func(res *store.Resource) error {
-		if res.Version != version {
+	out, _, err := p.cfg.Pools.AccountUpdate(r.Context(), r.ID.String(), func(cur *cobalt.Account, v int64) error {
+		if v != version {
 			return cobalt.Errorf(cobalt.EConflict, "The account was changed by another request; retry.").WithReason("Conflict")
 		}
-		res.Body = body
+		*cur = *a
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	v, err := p.render(out)
+	v, err := renderAccount(out)
 	if err != nil {
 		return err
 	}
@@ -318,22 +306,19 @@ func (p *Provider) accountPatch(w http.ResponseWriter, r *arm.Request) error {
 	if err := r.Decode(&req); err != nil {
 		return err
 	}
-	a, res, err := p.loadAccount(r.Context(), r.ID)
+	a, version, err := p.loadAccount(r.Context(), r.ID)
 	if err != nil {
 		return err
 	}
-	return p.update(w, r, a, res.Version, &req)
+	return p.update(w, r, a, version, &req)
 }
 
 func (p *Provider) accountGet(w http.ResponseWriter, r *arm.Request) error {
-	res, err := p.st.ResourceGet(r.Context(), r.ID.Key())
-	if cobalt.IsCode(err, cobalt.ENotFound) {
-		return arm.NotFound(r.ID)
-	}
+	a, _, err := p.loadAccount(r.Context(), r.ID)
 	if err != nil {
 		return err
 	}
-	v, err := p.render(res)
+	v, err := renderAccount(a)
 	if err != nil {
 		return err
 	}
@@ -346,20 +331,20 @@ func (p *Provider) accountList(w http.ResponseWriter, r *arm.Request) error {
 	if err != nil {
 		return err
 	}
-	params := store.ResourceListParams{Type: batch.AccountType, SubscriptionID: strings.ToLower(r.PathValue("subscriptionId")), Page: page}
+	params := batch.AccountListParams{SubscriptionID: r.PathValue("subscriptionId"), Page: page}
 	if rg := r.PathValue("resourceGroupName"); rg != "" {
-		params.ResourceGroup = strings.ToLower(rg)
+		params.ResourceGroup = rg
 		if err := r.RequireResourceGroup(cobalt.ResourceID{SubscriptionID: r.PathValue("subscriptionId"), ResourceGroup: rg}); err != nil {
 			return err
 		}
 	}
-	rs, next, err := p.st.ResourceList(r.Context(), params)
+	as, next, err := p.cfg.Pools.AccountList(r.Context(), params)
 	if err != nil {
 		return err
 	}
-	items := make([]map[string]any, 0, len(rs))
-	for _, res := range rs {
-		v, err := p.render(res)
+	items := make([]map[string]any, 0, len(as))
+	for _, a := range as {
+		v, err := renderAccount(a)
 		if err != nil {
 			return err
 		}
@@ -378,30 +363,21 @@ func (p *Provider) accountDelete(w http.ResponseWriter, r *arm.Request) error {
 	if err != nil {
 		return err
 	}
-	key := r.ID.Key()
-	_, _ = p.st.ResourceUpdate(r.Context(), key, func(res *store.Resource) error {
-		cur, err := batch.DecodeAccount(res.Body)
-		if err != nil {
-			return err
-		}
+	_, _, _ = p.cfg.Pools.AccountUpdate(r.Context(), a.ID, func(cur *cobalt.Account, _ int64) error {
 		cur.ProvisioningState = "Deleting"
-		res.Body, err = json.Marshal(cur)
-		return err
+		return nil
 	})
 	return r.Accepted(w, arm.LRO{RetryAfter: 1}, func(ctx context.Context) (any, error) {
 		if err := p.deleteAccount(ctx, a); err != nil {
 			return nil, err
 		}
-		if err := p.st.ResourceDelete(ctx, key); err != nil && !cobalt.IsCode(err, cobalt.ENotFound) {
-			return nil, err
-		}
-		return nil, nil
+		return nil, p.cfg.Pools.AccountDelete(ctx, a.ID)
 	})
 }
 
 // deleteAccount removes what an account owns outside the generic store: its
 // pools and nodes, its endpoint, its system identity's principal.
-func (p *Provider) deleteAccount(ctx context.Context, a *batch.Account) error {
+func (p *Provider) deleteAccount(ctx context.Context, a *cobalt.Account) error {
 	if err := p.cfg.Pools.DeleteAccountPools(ctx, a.Key()); err != nil {
 		return err
 	}
@@ -421,33 +397,28 @@ func (p *Provider) deleteAccount(ctx context.Context, a *batch.Account) error {
 
 // cascade deletes the accounts (with their pools) below a scope being deleted.
 func (p *Provider) cascade(ctx context.Context, scope cobalt.ResourceID) error {
-	var targets []store.Resource
+	var targets []*cobalt.Account
 	if strings.EqualFold(scope.Type(), TypeAccount) {
-		res, err := p.st.ResourceGet(ctx, scope.Key())
+		a, _, err := p.cfg.Pools.AccountRead(ctx, scope.String())
 		if err == nil {
-			targets = append(targets, res)
+			targets = append(targets, a)
 		} else if !cobalt.IsCode(err, cobalt.ENotFound) {
 			return err
 		}
 	}
-	page := store.Page{Limit: 500}
+	params := batch.AccountListParams{WithinKey: scope.Key(), Page: store.Page{Limit: 500}}
 	for {
-		rs, next, err := p.st.ResourceList(ctx, store.ResourceListParams{Type: batch.AccountType, WithinKey: scope.Key(), Page: page})
+		as, next, err := p.cfg.Pools.AccountList(ctx, params)
 		if err != nil {
 			return err
 		}
-		targets = append(targets, rs...)
+		targets = append(targets, as...)
 		if next == "" {
 			break
 		}
-		page.Token = next
+		params.Page.Token = next
 	}
-	for _, res := range targets {
-		a, err := batch.DecodeAccount(res.Body)
-		if err != nil {
-			return err
-		}
-		a.ID = res.ID
+	for _, a := range targets {
 		if err := p.deleteAccount(ctx, a); err != nil {
 			return err
 		}
@@ -461,15 +432,6 @@ type keysResponse struct {
 	Secondary   string `json:"secondary"`
 }
 
-func sharedKeyAllowed(a *batch.Account) bool {
-	for _, m := range a.AllowedAuthenticationModes {
-		if m == "SharedKey" {
-			return true
-		}
-	}
-	return false
-}
-
 func errSharedKeyDisabled() error {
 	return cobalt.Errorf(cobalt.EInvalid, "The account does not allow shared key authentication (allowedAuthenticationModes does not contain SharedKey).").
 		WithReason("SharedKeyAuthenticationDisabled")
@@ -480,7 +442,7 @@ func (p *Provider) listKeys(w http.ResponseWriter, r *arm.Request) error {
 	if err != nil {
 		return err
 	}
-	if !sharedKeyAllowed(a) {
+	if !a.SharedKeyAllowed() {
 		return errSharedKeyDisabled()
 	}
 	arm.WriteJSON(w, http.StatusOK, "", keysResponse{AccountName: a.Name, Primary: a.Keys[0], Secondary: a.Keys[1]})
@@ -508,22 +470,13 @@ func (p *Provider) regenerateKeys(w http.ResponseWriter, r *arm.Request) error {
 	if err != nil {
 		return err
 	}
-	if !sharedKeyAllowed(a) {
+	if !a.SharedKeyAllowed() {
 		return errSharedKeyDisabled()
 	}
-	out, err := p.st.ResourceUpdate(r.Context(), id.Key(), func(res *store.Resource) error {
-		cur, err := batch.DecodeAccount(res.Body)
-		if err != nil {
-			return err
-		}
+	a, _, err = p.cfg.Pools.AccountUpdate(r.Context(), a.ID, func(cur *cobalt.Account, _ int64) error {
 		cur.Keys[idx] = newKey()
-		res.Body, err = json.Marshal(cur)
-		return err
+		return nil
 	})
-	if err != nil {
-		return err
-	}
-	a, err = batch.DecodeAccount(out.Body)
 	if err != nil {
 		return err
 	}
@@ -539,13 +492,9 @@ func (p *Provider) syncAutoStorageKeys(w http.ResponseWriter, r *arm.Request) er
 	return nil
 }
 
-// render returns a stored account's ARM JSON.
-func (p *Provider) render(res store.Resource) (map[string]any, error) {
-	a, err := batch.DecodeAccount(res.Body)
-	if err != nil {
-		return nil, err
-	}
-	id, err := cobalt.ParseResourceID(res.ID)
+// renderAccount returns an account's ARM JSON under its own ID.
+func renderAccount(a *cobalt.Account) (map[string]any, error) {
+	id, err := cobalt.ParseResourceID(a.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -553,7 +502,7 @@ func (p *Provider) render(res store.Resource) (map[string]any, error) {
 }
 
 // RenderAccount returns an account's management-plane JSON.
-func RenderAccount(a *batch.Account, id cobalt.ResourceID) map[string]any {
+func RenderAccount(a *cobalt.Account, id cobalt.ResourceID) map[string]any {
 	props := map[string]any{
 		"accountEndpoint":                       a.Endpoint,
 		"nodeManagementEndpoint":                a.Endpoint,
@@ -571,12 +520,12 @@ func RenderAccount(a *batch.Account, id cobalt.ResourceID) map[string]any {
 		"allowedAuthenticationModes":            a.AllowedAuthenticationModes,
 	}
 	for k, v := range a.Extra {
-		props[k] = v
+		props[k] = json.RawMessage(v)
 	}
 	if as := a.AutoStorage; as != nil {
 		m := map[string]any{"storageAccountId": as.StorageAccountID, "authenticationMode": as.AuthenticationMode, "lastKeySync": batch.FormatTime(as.LastKeySync)}
 		if as.NodeIdentityReference != nil {
-			m["nodeIdentityReference"] = as.NodeIdentityReference
+			m["nodeIdentityReference"] = batchwire.IdentityRef(as.NodeIdentityReference)
 		}
 		props["autoStorage"] = m
 	}

@@ -4,7 +4,9 @@
 // account's own identity) and pools (PUT answering 200 on create and update,
 // PATCH, GET, list, DELETE as a long-running operation, disableAutoScale,
 // stopResize), with the pool identity rules and the linked authorization
-// check on every identity a request attaches.
+// check on every identity a request attaches. Accounts are read and written
+// through the pool service, which owns their rows; pools are rendered here
+// (pool_wire.go) from the domain's cobalt.Pool.
 //
 // Each account's data plane listens on its own host:port, which an
 // EndpointAllocator (the Batch data-plane service) provides; it is the

@@ -114,7 +114,12 @@ func newFixtureOn(t testing.TB, st store.Store, runAllocator bool, v arm.Validat
 	f := &fixture{t: t, st: st, eps: &endpoints{}, az: rbac.New(rbac.Config{Store: st})}
 	dir := &directory{s: st}
 	var err error
-	f.pools, err = batch.New(batch.Config{Store: st, Now: now, MaxNodes: 16})
+	f.arm, err = arm.New(arm.Config{Store: st, Now: now, Validator: v, Authz: f.az, Directory: dir, TenantID: testTenant,
+		SubscriptionID: testSub, Location: "eastus", BlobEndpoint: "https://127.0.0.1:10000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.pools, err = batch.New(batch.Config{Store: st, Now: now, MaxNodes: 16, Identities: f.arm})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,12 +127,9 @@ func newFixtureOn(t testing.TB, st store.Store, runAllocator bool, v arm.Validat
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.arm, err = arm.New(arm.Config{Store: st, Now: now, Validator: v, Authz: f.az, Directory: dir, TenantID: testTenant,
-		SubscriptionID: testSub, Location: "eastus", BlobEndpoint: "https://127.0.0.1:10000", Providers: []arm.Provider{prov}})
-	if err != nil {
+	if err := f.arm.Register(prov); err != nil {
 		t.Fatal(err)
 	}
-	f.pools.SetIdentities(f.arm)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)

@@ -2,6 +2,7 @@ package batchprovider
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/arm"
 	"github.com/cobaltbatch/cobalt/internal/batch"
+	"github.com/cobaltbatch/cobalt/internal/errwire"
 )
 
 const assignAction = "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action"
@@ -18,14 +20,14 @@ func conditions(r *arm.Request) batch.Conditions {
 	return batch.Conditions{IfMatch: r.Header.Get("If-Match"), IfNoneMatch: r.Header.Get("If-None-Match")}
 }
 
-func (p *Provider) writePool(w http.ResponseWriter, acct *batch.Account, pool *batch.Pool, warn string) {
+func (p *Provider) writePool(w http.ResponseWriter, acct *cobalt.Account, pool *batch.Pool, warn string) {
 	warningHeader(w, warn)
-	arm.WriteJSON(w, http.StatusOK, pool.ETag, batch.RenderARM(pool, acct.ID))
+	arm.WriteJSON(w, http.StatusOK, pool.ETag, renderPool(&pool.Pool, acct.ID))
 }
 
 // checkLinked requires the assign action on every identity the spec attaches
 // that the pool does not carry yet.
-func (p *Provider) checkLinked(r *arm.Request, acct *batch.Account, poolID string, spec *batch.Spec) error {
+func (p *Provider) checkLinked(r *arm.Request, acct *cobalt.Account, poolID string, spec *batch.Spec) error {
 	if !spec.Present[batch.FIdentity] || spec.Pool.Identity == nil {
 		return nil
 	}
@@ -102,7 +104,7 @@ func (p *Provider) poolPatch(w http.ResponseWriter, r *arm.Request) error {
 
 // poolErr maps the pool service's PoolNotFound to ARM's ResourceNotFound.
 func poolErr(r *arm.Request, err error) error {
-	if cobalt.ErrorReason(err) == "PoolNotFound" {
+	if cobalt.ErrorReason(err) == errwire.ReasonPoolNotFound {
 		return arm.NotFound(r.ID)
 	}
 	return err
@@ -110,8 +112,9 @@ func poolErr(r *arm.Request, err error) error {
 
 func (p *Provider) poolGet(w http.ResponseWriter, r *arm.Request) error {
 	acctID := r.ID.Parent()
-	body, etag, err := p.cfg.Pools.PoolARMJSON(r.Context(), acctID.String(), r.PathValue("poolName"))
-	if cobalt.ErrorReason(err) == "PoolNotFound" {
+	body, etag, err := p.cfg.Pools.PoolRendered(r.Context(), acctID.String(), r.PathValue("poolName"), "arm\x00"+acctID.String(),
+		func(pl *cobalt.Pool) ([]byte, error) { return json.Marshal(renderPool(pl, acctID.String())) })
+	if cobalt.ErrorReason(err) == errwire.ReasonPoolNotFound {
 		// Tell a missing account from a missing pool.
 		if _, _, aerr := p.loadAccount(r.Context(), acctID); aerr != nil {
 			return aerr
@@ -155,9 +158,9 @@ func (p *Provider) poolList(w http.ResponseWriter, r *arm.Request) error {
 	if err != nil {
 		return err
 	}
-	items := make([]map[string]any, 0, len(pools))
+	items := make([]armPool, 0, len(pools))
 	for _, pl := range pools {
-		items = append(items, batch.RenderARM(pl, acct.ID))
+		items = append(items, renderPool(&pl.Pool, acct.ID))
 	}
 	r.WriteList(w, items, next)
 	return nil
@@ -170,7 +173,7 @@ func (p *Provider) poolDelete(w http.ResponseWriter, r *arm.Request) error {
 	}
 	poolID := r.PathValue("poolName")
 	if _, err := p.cfg.Pools.PoolDelete(r.Context(), acct.Key(), poolID, conditions(r)); err != nil {
-		if cobalt.ErrorReason(err) == "PoolNotFound" {
+		if cobalt.ErrorReason(err) == errwire.ReasonPoolNotFound {
 			w.WriteHeader(http.StatusNoContent)
 			return nil
 		}

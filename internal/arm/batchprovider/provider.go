@@ -114,24 +114,14 @@ func newKey() string {
 	return base64.StdEncoding.EncodeToString(b[:])
 }
 
-// loadAccount returns the stored account the request's account path names, or ARM's 404.
-func (p *Provider) loadAccount(ctx context.Context, id cobalt.ResourceID) (*batch.Account, store.Resource, error) {
-	res, err := p.st.ResourceGet(ctx, id.Key())
+// loadAccount returns the account the request's account path names and its
+// version (the ETag), or ARM's 404.
+func (p *Provider) loadAccount(ctx context.Context, id cobalt.ResourceID) (*cobalt.Account, int64, error) {
+	a, v, err := p.cfg.Pools.AccountRead(ctx, id.String())
 	if cobalt.IsCode(err, cobalt.ENotFound) {
-		return nil, res, arm.NotFound(id)
+		return nil, 0, arm.NotFound(id)
 	}
-	if err != nil {
-		return nil, res, err
-	}
-	a, err := batch.DecodeAccount(res.Body)
-	if err != nil {
-		return nil, res, err
-	}
-	a.ID = id.String()
-	if rid, err := cobalt.ParseResourceID(res.ID); err == nil {
-		a.ID = rid.String()
-	}
-	return a, res, nil
+	return a, v, err
 }
 
 // accountOf returns the account ID above a pool path.
@@ -141,27 +131,6 @@ func accountOf(id cobalt.ResourceID) cobalt.ResourceID {
 		a = id.Parent()
 	}
 	return a
-}
-
-// findAccountByName returns the stored account with the given name anywhere
-// (names are unique in the installation: each has its own endpoint).
-func (p *Provider) findAccountByName(ctx context.Context, name string) (*store.Resource, error) {
-	page := store.Page{Limit: 500}
-	for {
-		rs, next, err := p.st.ResourceList(ctx, store.ResourceListParams{Type: batch.AccountType, Page: page})
-		if err != nil {
-			return nil, err
-		}
-		for i := range rs {
-			if id, err := cobalt.ParseResourceID(rs[i].ID); err == nil && strings.EqualFold(id.Name(), name) {
-				return &rs[i], nil
-			}
-		}
-		if next == "" {
-			return nil, nil
-		}
-		page.Token = next
-	}
 }
 
 func warningHeader(w http.ResponseWriter, warn string) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -116,12 +115,9 @@ func newEnv(t testing.TB) *env {
 	if e.endpoint, err = e.api.AllocateAccountEndpoint(ctx, e.account); err != nil {
 		t.Fatal(err)
 	}
-	body, _ := json.Marshal(batch.Account{ID: e.accountID, Name: e.account, Location: "eastus", TenantID: tenantID,
+	if _, _, err := e.pools.AccountCreate(ctx, &cobalt.Account{ID: e.accountID, Name: e.account, Location: "eastus", TenantID: tenantID,
 		SubscriptionID: subID, ResourceGroup: "rg1", Endpoint: e.endpoint, Keys: [2]string{e.key, ""}, ProvisioningState: "Succeeded",
-		CreatedAt: time.Now()})
-	if _, err := st.ResourceCreate(ctx, store.Resource{ID: e.accountID, Key: strings.ToLower(e.accountID), Type: batch.AccountType,
-		ParentKey: strings.ToLower("/subscriptions/" + subID + "/resourceGroups/rg1"), SubscriptionID: subID, ResourceGroup: "rg1",
-		Body: body}); err != nil {
+		CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -1,0 +1,59 @@
+package cobalt
+
+import "time"
+
+// Node states (the Batch data plane's spelling).
+const (
+	NodeCreating            = "creating"
+	NodeStarting            = "starting"
+	NodeWaitingForStartTask = "waitingforstarttask"
+	NodeStartTaskFailed     = "starttaskfailed"
+	NodeIdle                = "idle"
+	NodeRunning             = "running"
+	NodeUnusable            = "unusable"
+	NodeOffline             = "offline"
+	NodeLeavingPool         = "leavingpool"
+	NodeRebooting           = "rebooting"
+)
+
+// Node is a compute node of a pool.
+type Node struct {
+	ID string
+	// AccountKey is the lower-case ARM ID of the node's Batch account.
+	AccountKey string
+	PoolID     string
+	// State is one of the Node... states.
+	State string
+	// SchedulingState is "enabled" or "disabled".
+	SchedulingState     string
+	IsDedicated         bool
+	VMSize              string
+	StateTransitionTime time.Time
+	AllocationTime      time.Time
+	LastBootTime        time.Time
+	// Errors are the node's errors (start failures, lost heartbeats).
+	Errors []ResizeError
+	// Identities is the identity set the node was allocated with; later
+	// changes of the pool's identities do not alter it.
+	Identities []UserAssignedIdentity
+	// RunningLeases are the task leases the node reported at its last heartbeat.
+	RunningLeases []string
+	// AgentVersion and Isolation are what the node's agent reported when it registered.
+	AgentVersion string
+	Isolation    string
+	// HeartbeatAt is when the node last reported.
+	HeartbeatAt time.Time
+	// Version is the node's stored version.
+	Version int64
+}
+
+// Ref returns the node's reference.
+func (n *Node) Ref() NodeRef { return NodeRef{AccountID: n.AccountKey, PoolID: n.PoolID, NodeID: n.ID} }
+
+// Schedulable reports whether the node may be given new tasks: its
+// scheduling is enabled and it is not leaving the pool, unusable, failed
+// its start task or rebooting.
+func (n *Node) Schedulable() bool {
+	return n.SchedulingState != "disabled" && n.State != NodeLeavingPool && n.State != NodeUnusable &&
+		n.State != NodeStartTaskFailed && n.State != NodeRebooting
+}
