@@ -428,6 +428,11 @@ func (s *Service) afterTaskCompleted(ctx context.Context, accountID, jobID strin
 	if err != nil {
 		return err
 	}
+	if j.UsesTaskDependencies != nil && *j.UsesTaskDependencies {
+		if err := s.releaseDependents(ctx, accountID, j, taskID); err != nil {
+			return err
+		}
+	}
 	if failed && j.OnTaskFailure == cobalt.OnTaskFailurePerformExitOptionsJobAction && j.State == cobalt.JobActive {
 		if t, err := s.GetTask(ctx, accountID, jobID, taskID); err == nil {
 			var aerr error

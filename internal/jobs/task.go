@@ -80,6 +80,9 @@ func validateTask(spec *cobalt.TaskSpec, job cobalt.Job) error {
 	if strings.TrimSpace(spec.CommandLine) == "" {
 		return missingProp("commandLine")
 	}
+	if err := validateDependencies(*spec, job); err != nil {
+		return err
+	}
 	if spec.RequiredSlots != nil && *spec.RequiredSlots < 1 {
 		return invalidProp("requiredSlots", "requiredSlots must be at least 1.")
 	}
@@ -221,8 +224,14 @@ func (s *Service) addTasks(ctx context.Context, accountID, jobID string, specs [
 			res[i].Status, res[i].Err = AddClientError, err
 			continue
 		}
+		e := taskExec{PoolID: job.PoolInfo.PoolID}
+		if spec.DependsOn != nil {
+			if p := newPending(*spec.DependsOn); !p.empty() {
+				e.Pending = &p
+			}
+		}
 		recs = append(recs, store.TaskRecord{ID: spec.ID, State: taskActive, RequiredSlots: *spec.RequiredSlots, Spec: encodeTaskSpec(spec),
-			Exec: taskExec{PoolID: job.PoolInfo.PoolID}.encode()})
+			Exec: e.encode(), Waiting: e.Pending != nil})
 		idx = append(idx, i)
 	}
 	if len(recs) > 0 {
@@ -230,9 +239,13 @@ func (s *Service) addTasks(ctx context.Context, accountID, jobID string, specs [
 		if err != nil {
 			return nil, errJobNotFound(err)
 		}
+		var waiting []string
 		for k, i := range idx {
 			switch e := errs[k]; {
 			case e == nil:
+				if recs[k].Waiting {
+					waiting = append(waiting, recs[k].ID)
+				}
 				res[i].Status, res[i].ETag, res[i].LastModified = AddSuccess, ETag(out[k].Version), out[k].UpdatedAt
 			case cobalt.IsCode(e, cobalt.EConflict):
 				res[i].Status, res[i].Err = AddClientError, fail(ErrTaskExists, cobalt.EConflict, "The specified task already exists.")
@@ -240,6 +253,11 @@ func (s *Service) addTasks(ctx context.Context, accountID, jobID string, specs [
 				res[i].Status, res[i].Err = AddClientError, e
 			default:
 				res[i].Status, res[i].Err = AddServerError, e
+			}
+		}
+		if len(waiting) > 0 {
+			if err := s.resolveAdded(ctx, accountID, jobID, waiting); err != nil {
+				return nil, err
 			}
 		}
 		s.notify(accountID, job.PoolInfo.PoolID)
