@@ -11,6 +11,7 @@ import (
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
 func TestTaskDependenciesRefused(t *testing.T) {
@@ -190,3 +191,33 @@ func TestFailedDependencyBlocks(t *testing.T) {
 }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// TestSweepWaitingReleasesMissedDependents completes a dependency behind the
+// service's back, as a replica that stopped before releasing its dependents
+// leaves it, and checks that SweepWaiting queues the dependent and leaves a
+// task that still waits untouched.
+func TestSweepWaitingReleasesMissedDependents(t *testing.T) {
+	t.Parallel()
+	st := newSQLite(t)
+	s := newService(t, st, Config{})
+	ctx := t.Context()
+	mustJob(t, s, cobalt.JobSpec{ID: "j", UsesTaskDependencies: ptr(true)})
+	if _, err := s.AddTaskCollection(ctx, acct, "j", []cobalt.TaskSpec{{ID: "a", CommandLine: "x"}, {ID: "b", CommandLine: "x"},
+		{ID: "afterA", CommandLine: "x", DependsOn: &cobalt.TaskDependencies{TaskIDs: []string{"a"}}},
+		{ID: "afterB", CommandLine: "x", DependsOn: &cobalt.TaskDependencies{TaskIDs: []string{"b"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.TaskUpdate(ctx, acct, "j", "a", func(r *store.TaskRecord) error { return s.completeRecord(r, ptr(0), nil, nil) }); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := st.TaskGet(ctx, acct, "j", "afterB")
+	if err := s.SweepWaiting(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := st.TaskGet(ctx, acct, "j", "afterA"); r.Waiting {
+		t.Fatalf("afterA still waits: %s", r.Exec)
+	}
+	if r, _ := st.TaskGet(ctx, acct, "j", "afterB"); !r.Waiting || r.Version != before.Version {
+		t.Fatalf("afterB changed: %+v", r)
+	}
+}
