@@ -221,3 +221,43 @@ func TestSweepWaitingReleasesMissedDependents(t *testing.T) {
 		t.Fatalf("afterB changed: %+v", r)
 	}
 }
+
+// TestTerminateAndReactivateWaitingTask ends a task that waits on a
+// dependency: it completes and leaves the waiting set; reactivated, it waits
+// for its dependency again rather than running.
+func TestTerminateAndReactivateWaitingTask(t *testing.T) {
+	t.Parallel()
+	st := newSQLite(t)
+	s := newService(t, st, Config{})
+	ctx := t.Context()
+	mustJob(t, s, cobalt.JobSpec{ID: "j", UsesTaskDependencies: ptr(true)})
+	if _, err := s.AddTaskCollection(ctx, acct, "j", []cobalt.TaskSpec{{ID: "dep", CommandLine: "x"},
+		{ID: "w", CommandLine: "x", DependsOn: &cobalt.TaskDependencies{TaskIDs: []string{"dep"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TerminateTask(ctx, acct, "j", "w", Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := st.TaskGet(ctx, acct, "j", "w"); r.Waiting || r.State != taskCompleted || r.Result != resultFailure {
+		t.Fatalf("terminated: %+v", r)
+	}
+	if err := s.ReactivateTask(ctx, acct, "j", "w", Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := st.TaskGet(ctx, acct, "j", "w"); !r.Waiting || r.State != taskActive {
+		t.Fatalf("reactivated: %+v", r)
+	}
+	// Once the dependency succeeded, a reactivated dependent is queued at once.
+	if _, err := st.TaskUpdate(ctx, acct, "j", "dep", func(r *store.TaskRecord) error { return s.completeRecord(r, ptr(0), nil, nil) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TerminateTask(ctx, acct, "j", "w", Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReactivateTask(ctx, acct, "j", "w", Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := st.TaskGet(ctx, acct, "j", "w"); r.Waiting || r.State != taskActive {
+		t.Fatalf("reactivated after its dependency: %+v", r)
+	}
+}

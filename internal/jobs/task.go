@@ -402,6 +402,7 @@ func (s *Service) ReactivateTask(ctx context.Context, accountID, jobID, taskID s
 	if err := writableJob(&j); err != nil {
 		return err
 	}
+	waiting := false
 	_, err = s.updateTask(ctx, accountID, jobID, taskID, cond, func(t *store.TaskRecord, e *taskExec, spec *cobalt.TaskSpec) error {
 		if t.State != taskCompleted || t.Result != resultFailure {
 			return cobalt.Errorf(cobalt.EConflict, "Only a task that completed with a failure can be reactivated.")
@@ -409,10 +410,22 @@ func (s *Service) ReactivateTask(ctx context.Context, accountID, jobID, taskID s
 		setTaskState(t, e, taskActive, s.now().UTC())
 		t.Result, t.RetryCount, t.RetainUntil, t.NodeID, t.LeaseID = "", 0, time.Time{}, "", ""
 		e.EndTime, e.ExitCode, e.FailureInfo, e.StartTime, e.LastRetryTime = nil, nil, nil, nil, nil
+		// A task that depends on others waits for them again (settled below).
+		waiting = false
+		if spec.DependsOn != nil {
+			if p := newPending(*spec.DependsOn); !p.empty() {
+				e.Pending, t.Waiting, waiting = &p, true, true
+			}
+		}
 		return nil
 	})
 	if err != nil {
 		return err
+	}
+	if waiting {
+		if err := s.resolveAdded(ctx, accountID, jobID, []string{taskID}); err != nil {
+			return err
+		}
 	}
 	s.notify(accountID, j.PoolInfo.PoolID)
 	return nil
@@ -432,6 +445,8 @@ func (s *Service) complete(t *store.TaskRecord, e *taskExec, spec *cobalt.TaskSp
 		e.NodeID = t.NodeID
 	}
 	setTaskState(t, e, taskCompleted, now)
+	// A task ended while it waited on dependencies waits no more.
+	t.Waiting, e.Pending = false, nil
 	e.EndTime, e.ExitCode, e.FailureInfo = end, exitCode, mapPtr(fi, failureToDoc)
 	t.Result = resultSuccess
 	if fi != nil {
