@@ -1,8 +1,13 @@
 package sdktest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -113,5 +118,55 @@ func TestGoSDKTaskDependencies(t *testing.T) {
 	for i := 1; i <= middle; i++ {
 		after(fmt.Sprint(i), "root")
 		after("sink", fmt.Sprint(i))
+	}
+}
+
+// TestNodeSDKTaskDependencies runs test/node/batch/deps.js (@azure/batch
+// with SharedKey) against a pool with a node.
+func TestNodeSDKTaskDependencies(t *testing.T) {
+	dir := nodeDir(t)
+	e := newEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	c, _ := e.goClient(e.newPrincipal(rbac.RoleBatchDataContributor))
+	if _, err := c.CreatePool(ctx, testPool("npool", 1), nil); err != nil {
+		t.Fatalf("CreatePool: %v", err)
+	}
+	go e.fakeNode(ctx, "npool", e.waitNode("npool"))
+	cmd := exec.CommandContext(ctx, "node", filepath.Join("batch", "deps.js"))
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+e.ca.CAFile(), "BATCH_URL=https://"+e.endpoint,
+		"BATCH_ACCOUNT="+e.account, "BATCH_KEY="+e.key, "POOL_ID=npool")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("node: %v\n%s", err, stderr.String())
+	}
+	var got struct {
+		Plain struct {
+			StatusCode int    `json:"statusCode"`
+			Code       string `json:"code"`
+		} `json:"plain"`
+		UsesTaskDependencies bool   `json:"usesTaskDependencies"`
+		Added                int    `json:"added"`
+		SinkState            string `json:"sinkState"`
+		SinkDependsOn        struct {
+			TaskIDRanges []struct{ Start, End int } `json:"taskIdRanges"`
+		} `json:"sinkDependsOn"`
+		Completed  int      `json:"completed"`
+		Violations []string `json:"violations"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("node output %q: %v", stdout.String(), err)
+	}
+	if got.Plain.StatusCode != 400 || got.Plain.Code != "TaskDependenciesNotSpecifiedOnJob" {
+		t.Errorf("dependsOn on a plain job: %+v", got.Plain)
+	}
+	if !got.UsesTaskDependencies || got.Added != 31 || got.SinkState != "active" || len(got.SinkDependsOn.TaskIDRanges) != 1 ||
+		got.SinkDependsOn.TaskIDRanges[0].End != 30 {
+		t.Errorf("job and tasks as added: %s", stdout.String())
+	}
+	if got.Completed != 32 || len(got.Violations) != 0 {
+		t.Errorf("completed %d, order violations %v", got.Completed, got.Violations)
 	}
 }
