@@ -128,8 +128,9 @@ func (p *pendingDeps) satisfy(taskID string) bool {
 
 // dependencyAction says what a completed task does to the tasks that depend
 // on it, by Batch's rules for exitConditions: a listed exit code or range
-// takes its exitOptions; a pre-processing or file upload error takes its
-// own; any other failure takes default. An unset dependencyAction is
+// takes its exitOptions; a pre-processing error (a failure without an exit
+// code other than TaskEnded) or a file upload error (a failure code that
+// names an upload) takes its own; any other failure takes default. An unset dependencyAction is
 // "satisfy" for exit code 0 without a failure and "block" for everything else.
 func dependencyAction(spec cobalt.TaskSpec, result cobalt.TaskResult, exitCode *int, fi *cobalt.TaskFailureInfo) string {
 	var ec cobalt.ExitConditions
@@ -175,9 +176,11 @@ func dependencyAction(spec cobalt.TaskSpec, result cobalt.TaskResult, exitCode *
 	return pick(ec.Default, cobalt.DependencyBlock)
 }
 
-// validateDependencies checks a task's dependsOn against its job: Batch's
-// TaskDependenciesNotSpecifiedOnJob when the job does not use dependencies,
-// its length limits, and well-formed ranges.
+// validateDependencies checks the dependency actions of a task's
+// exitConditions (satisfy or block) and its dependsOn against its job:
+// Batch's TaskDependenciesNotSpecifiedOnJob when the job does not use
+// dependencies (even for an empty dependsOn), its length limits, and ranges
+// whose start is not past their end.
 func validateDependencies(spec cobalt.TaskSpec, job cobalt.Job) error {
 	if ec := spec.ExitConditions; ec != nil {
 		opts := []*cobalt.ExitOptions{ec.PreProcessingError, ec.FileUploadError, ec.Default}

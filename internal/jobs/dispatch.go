@@ -127,6 +127,8 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 		Limit: limit, State: taskRunning, NewLeaseID: newLeaseID}, func(c []store.TaskCandidate) []int {
 		allowed := s.withinParallelLimits(ctx, node.AccountID, c)
 		snap.Tasks = snap.Tasks[:0]
+		// The store never offers a task that waits on dependencies, so
+		// none of these is Blocked.
 		for _, i := range allowed {
 			snap.Tasks = append(snap.Tasks, SlotTask{RequiredSlots: c[i].RequiredSlots})
 		}
