@@ -54,6 +54,29 @@ type ExitConditions struct {
 	Default            *ExitOptions
 }
 
+// TaskIDRange is a range of task IDs a task depends on: the tasks whose IDs
+// are the integers Start to End inclusive ("9" to "12": "9", "10", "11",
+// "12"). Leading zeros do not count: "04" is task 4.
+type TaskIDRange struct {
+	Start int
+	End   int
+}
+
+// TaskDependencies are the tasks a task depends on: it is not scheduled
+// until each of them has completed in a way that satisfies its dependents.
+// A dependency may name a task not yet added; the dependent waits for it.
+type TaskDependencies struct {
+	TaskIDs      []string
+	TaskIDRanges []TaskIDRange
+}
+
+// Dependency actions of ExitOptions: what a task's completion does to the
+// tasks that depend on it.
+const (
+	DependencySatisfy = "satisfy"
+	DependencyBlock   = "block"
+)
+
 // AffinityInformation is a locality hint: the affinity ID of a node.
 type AffinityInformation struct {
 	AffinityID string
@@ -89,6 +112,9 @@ type TaskSpec struct {
 	ApplicationPackageReferences []ApplicationPackageReference
 	AuthenticationTokenSettings  *AuthenticationTokenSettings
 	ContainerSettings            *ContainerSettings
+	// DependsOn, when set, names the tasks this task waits for; the job must
+	// set UsesTaskDependencies.
+	DependsOn *TaskDependencies
 }
 
 // TaskFailureInfo says why a task failed. Category is "usererror" or

@@ -66,9 +66,33 @@ type taskSpecWire struct {
 	ApplicationPackageReferences []appPackageWire   `json:"applicationPackageReferences,omitempty"`
 	AuthenticationTokenSettings  *authTokenWire     `json:"authenticationTokenSettings,omitempty"`
 	ContainerSettings            *containerWire     `json:"containerSettings,omitempty"`
-	// Refused: multi-instance tasks and task dependencies are not supported.
+	DependsOn                    *dependsOnWire     `json:"dependsOn,omitempty"`
+	// Refused: multi-instance tasks are not supported.
 	MultiInstanceSettings json.RawMessage `json:"multiInstanceSettings,omitempty"`
-	DependsOn             json.RawMessage `json:"dependsOn,omitempty"`
+}
+
+// taskIDRangeWire is a TaskIdRange: both ends required and inclusive.
+type taskIDRangeWire struct {
+	Start int `json:"start"`
+	End   int `json:"end"`
+}
+
+// dependsOnWire is a task's TaskDependencies.
+type dependsOnWire struct {
+	TaskIDs      []string          `json:"taskIds,omitempty"`
+	TaskIDRanges []taskIDRangeWire `json:"taskIdRanges,omitempty"`
+}
+
+func dependsOnFromWire(d dependsOnWire) cobalt.TaskDependencies {
+	return cobalt.TaskDependencies{TaskIDs: d.TaskIDs, TaskIDRanges: mapSlice(d.TaskIDRanges, func(r taskIDRangeWire) cobalt.TaskIDRange {
+		return cobalt.TaskIDRange{Start: r.Start, End: r.End}
+	})}
+}
+
+func dependsOnToWire(v cobalt.TaskDependencies) dependsOnWire {
+	return dependsOnWire{TaskIDs: v.TaskIDs, TaskIDRanges: mapSlice(v.TaskIDRanges, func(r cobalt.TaskIDRange) taskIDRangeWire {
+		return taskIDRangeWire{Start: r.Start, End: r.End}
+	})}
 }
 
 type nameValueWire struct {
@@ -337,6 +361,7 @@ func taskSpecFromWire(d taskSpecWire) cobalt.TaskSpec {
 			return cobalt.AuthenticationTokenSettings{Access: a.Access}
 		}),
 		ContainerSettings: mapPtr(d.ContainerSettings, containerFromWire),
+		DependsOn:         mapPtr(d.DependsOn, dependsOnFromWire),
 	}
 	if c := d.Constraints; c != nil {
 		s.Constraints = &cobalt.TaskConstraints{MaxWallClockTime: (*cobalt.Duration)(c.MaxWallClockTime), RetentionTime: (*cobalt.Duration)(c.RetentionTime), MaxTaskRetryCount: c.MaxTaskRetryCount}
@@ -362,6 +387,7 @@ func taskSpecToWire(s cobalt.TaskSpec) taskSpecWire {
 			return authTokenWire{Access: a.Access}
 		}),
 		ContainerSettings: mapPtr(s.ContainerSettings, containerToWire),
+		DependsOn:         mapPtr(s.DependsOn, dependsOnToWire),
 	}
 	if c := s.Constraints; c != nil {
 		d.Constraints = &taskConstrWire{MaxWallClockTime: (*wireDuration)(c.MaxWallClockTime), RetentionTime: (*wireDuration)(c.RetentionTime), MaxTaskRetryCount: c.MaxTaskRetryCount}
@@ -452,8 +478,8 @@ func (w jobSpecWire) domain() (cobalt.JobSpec, error) {
 
 // domain converts an added task, refusing what Cobalt does not support.
 func (w taskSpecWire) domain() (cobalt.TaskSpec, error) {
-	if len(w.MultiInstanceSettings) > 0 || len(w.DependsOn) > 0 {
-		return cobalt.TaskSpec{}, unsupported("", "Multi-instance tasks and task dependencies are not supported.")
+	if len(w.MultiInstanceSettings) > 0 && string(w.MultiInstanceSettings) != "null" {
+		return cobalt.TaskSpec{}, unsupported("multiInstanceSettings", "Multi-instance tasks are not supported.")
 	}
 	return taskSpecFromWire(w), nil
 }

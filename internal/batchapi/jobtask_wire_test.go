@@ -2,7 +2,9 @@ package batchapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,8 +90,7 @@ func TestUnsupportedProperties(t *testing.T) {
 		{`{"id":"j","poolInfo":{"poolId":"p"},"jobManagerTask":{"id":"m","commandLine":"x"}}`, "", false},
 		{`{"id":"j","poolInfo":{"poolId":"p"},"jobPreparationTask":{"commandLine":"x"}}`, "", false},
 		{`{"id":"j","poolInfo":{"autoPoolSpecification":{"poolLifetimeOption":"job"}}}`, "poolInfo.autoPoolSpecification", false},
-		{`{"id":"t","commandLine":"x","dependsOn":{"taskIds":["a"]}}`, "", true},
-		{`{"id":"t","commandLine":"x","multiInstanceSettings":{"numberOfInstances":2}}`, "", true},
+		{`{"id":"t","commandLine":"x","multiInstanceSettings":{"numberOfInstances":2}}`, "multiInstanceSettings", true},
 	} {
 		var err error
 		if tt.task {
@@ -179,5 +180,33 @@ func TestWireDurationText(t *testing.T) {
 	}
 	if err := decodeBody([]byte(`{"d":5}`), &c, false); toWireError(err).Status != 400 {
 		t.Errorf("a number as a duration: %v", err)
+	}
+}
+
+func TestTaskDependenciesRoundTrip(t *testing.T) {
+	t.Parallel()
+	body := `{"id":"sink","commandLine":"x","dependsOn":{"taskIds":["a","B"],"taskIdRanges":[{"start":1,"end":998}]},` +
+		`"exitConditions":{"exitCodes":[{"code":3,"exitOptions":{"dependencyAction":"satisfy"}}],"default":{"dependencyAction":"block"}}}`
+	var w taskSpecWire
+	if err := decodeBody([]byte(body), &w, false); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := w.domain()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := spec.DependsOn
+	if d == nil || fmt.Sprint(d.TaskIDs) != "[a B]" || len(d.TaskIDRanges) != 1 || d.TaskIDRanges[0] != (cobalt.TaskIDRange{Start: 1, End: 998}) {
+		t.Fatalf("dependsOn %+v", d)
+	}
+	if spec.ExitConditions.ExitCodes[0].ExitOptions.DependencyAction != "satisfy" || spec.ExitConditions.Default.DependencyAction != "block" {
+		t.Fatalf("exitConditions %+v", spec.ExitConditions)
+	}
+	out, err := json.Marshal(taskSpecToWire(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `"dependsOn":{"taskIds":["a","B"],"taskIdRanges":[{"start":1,"end":998}]}`) {
+		t.Fatalf("encoded %s", out)
 	}
 }

@@ -123,6 +123,9 @@ var jobReasons = []struct {
 	{jobs.ErrJobNotDisabled, "JobNotDisabled"},
 	{jobs.ErrJobBeingDeleted, "JobBeingDeleted"},
 	{jobs.ErrJobBeingTerminated, "JobBeingTerminated"},
+	{jobs.ErrDependenciesNotOnJob, "TaskDependenciesNotSpecifiedOnJob"},
+	{jobs.ErrDependencyListTooLong, "TaskDependencyListTooLong"},
+	{jobs.ErrDependencyRangesTooLong, "TaskDependencyRangesTooLong"},
 	{jobs.ErrMissingProperty, codeMissingProperty},
 	{jobs.ErrUnsupported, codeUnsupportedProp},
 }

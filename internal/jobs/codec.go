@@ -83,6 +83,29 @@ type taskSpecDoc struct {
 	ApplicationPackageReferences []appPackageDoc   `json:"applicationPackageReferences,omitempty"`
 	AuthenticationTokenSettings  *authTokenDoc     `json:"authenticationTokenSettings,omitempty"`
 	ContainerSettings            *containerDoc     `json:"containerSettings,omitempty"`
+	DependsOn                    *dependsOnDoc     `json:"dependsOn,omitempty"`
+}
+
+type taskIDRangeDoc struct {
+	Start int `json:"start"`
+	End   int `json:"end"`
+}
+
+type dependsOnDoc struct {
+	TaskIDs      []string         `json:"taskIds,omitempty"`
+	TaskIDRanges []taskIDRangeDoc `json:"taskIdRanges,omitempty"`
+}
+
+func dependsOnFromDoc(d dependsOnDoc) cobalt.TaskDependencies {
+	return cobalt.TaskDependencies{TaskIDs: d.TaskIDs, TaskIDRanges: mapSlice(d.TaskIDRanges, func(r taskIDRangeDoc) cobalt.TaskIDRange {
+		return cobalt.TaskIDRange{Start: r.Start, End: r.End}
+	})}
+}
+
+func dependsOnToDoc(v cobalt.TaskDependencies) dependsOnDoc {
+	return dependsOnDoc{TaskIDs: v.TaskIDs, TaskIDRanges: mapSlice(v.TaskIDRanges, func(r cobalt.TaskIDRange) taskIDRangeDoc {
+		return taskIDRangeDoc{Start: r.Start, End: r.End}
+	})}
 }
 
 type taskConstrDoc struct {
@@ -205,6 +228,8 @@ type taskExec struct {
 	PreviousStateAt *time.Time  `json:"previousStateAt,omitempty"`
 	NodeID          string      `json:"nodeId,omitempty"`
 	PoolID          string      `json:"poolId,omitempty"`
+	// Pending is what a task with dependencies still waits for (nil: nothing).
+	Pending *pendingDeps `json:"pending,omitempty"`
 }
 
 type failureDoc struct {
@@ -386,6 +411,7 @@ func taskSpecFromDoc(d taskSpecDoc) cobalt.TaskSpec {
 			return cobalt.AuthenticationTokenSettings{Access: a.Access}
 		}),
 		ContainerSettings: mapPtr(d.ContainerSettings, containerFromDoc),
+		DependsOn:         mapPtr(d.DependsOn, dependsOnFromDoc),
 	}
 	if c := d.Constraints; c != nil {
 		s.Constraints = &cobalt.TaskConstraints{MaxWallClockTime: c.MaxWallClockTime, RetentionTime: c.RetentionTime, MaxTaskRetryCount: c.MaxTaskRetryCount}
@@ -411,6 +437,7 @@ func taskSpecToDoc(s cobalt.TaskSpec) taskSpecDoc {
 			return authTokenDoc{Access: a.Access}
 		}),
 		ContainerSettings: mapPtr(s.ContainerSettings, containerToDoc),
+		DependsOn:         mapPtr(s.DependsOn, dependsOnToDoc),
 	}
 	if c := s.Constraints; c != nil {
 		d.Constraints = &taskConstrDoc{MaxWallClockTime: c.MaxWallClockTime, RetentionTime: c.RetentionTime, MaxTaskRetryCount: c.MaxTaskRetryCount}

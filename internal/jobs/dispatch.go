@@ -127,6 +127,8 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 		Limit: limit, State: taskRunning, NewLeaseID: newLeaseID}, func(c []store.TaskCandidate) []int {
 		allowed := s.withinParallelLimits(ctx, node.AccountID, c)
 		snap.Tasks = snap.Tasks[:0]
+		// The store never offers a task that waits on dependencies, so
+		// none of these is Blocked.
 		for _, i := range allowed {
 			snap.Tasks = append(snap.Tasks, SlotTask{RequiredSlots: c[i].RequiredSlots})
 		}
@@ -427,6 +429,11 @@ func (s *Service) afterTaskCompleted(ctx context.Context, accountID, jobID strin
 	}
 	if err != nil {
 		return err
+	}
+	if j.UsesTaskDependencies != nil && *j.UsesTaskDependencies {
+		if err := s.releaseDependents(ctx, accountID, j, taskID); err != nil {
+			return err
+		}
 	}
 	if failed && j.OnTaskFailure == cobalt.OnTaskFailurePerformExitOptionsJobAction && j.State == cobalt.JobActive {
 		if t, err := s.GetTask(ctx, accountID, jobID, taskID); err == nil {

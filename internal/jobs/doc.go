@@ -15,4 +15,12 @@
 // requesting node's share atomically in the store (FOR UPDATE SKIP LOCKED on
 // PostgreSQL), so several replicas on one database never dispatch a task twice.
 // Nothing per task is held in memory.
+//
+// Task dependencies: a task with dependsOn is stored with the store's
+// Waiting flag and its pending set (deps.go); claims never offer it. When a
+// task completes with a result that satisfies its dependents (its
+// exitConditions' dependencyAction), the job's waiting tasks drop it from
+// their pending sets and those left with none are queued (dependents.go).
+// Place skips blocked tasks, and property tests drive it and the dependency
+// rules together.
 package jobs

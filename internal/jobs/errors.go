@@ -21,6 +21,13 @@ var (
 	ErrJobNotDisabled     = errors.New("job not disabled")
 	ErrJobBeingDeleted    = errors.New("job being deleted")
 	ErrJobBeingTerminated = errors.New("job being terminated")
+	// ErrDependenciesNotOnJob is a task with dependsOn added to a job that
+	// does not set usesTaskDependencies (EInvalid).
+	ErrDependenciesNotOnJob = errors.New("task dependencies not specified on job")
+	// ErrDependencyListTooLong and ErrDependencyRangesTooLong are a
+	// dependsOn whose taskIds or taskIdRanges are too long to store (EInvalid).
+	ErrDependencyListTooLong   = errors.New("task dependency list too long")
+	ErrDependencyRangesTooLong = errors.New("task dependency ranges too long")
 	// ErrMissingProperty marks an EInvalid error for a required property
 	// that is absent; the error's Target names it.
 	ErrMissingProperty = errors.New("missing property")

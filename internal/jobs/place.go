@@ -16,9 +16,12 @@ type SlotNode struct {
 	Total int
 }
 
-// SlotTask is a queued task in a placement snapshot.
+// SlotTask is a queued task in a placement snapshot. Blocked marks a task
+// that waits on dependencies not all completed with a result that satisfies
+// them; Place never places it.
 type SlotTask struct {
 	RequiredSlots int
+	Blocked       bool
 }
 
 // Snapshot is the input of Place: the schedulable nodes of one pool, the
@@ -37,7 +40,7 @@ type Assignment struct {
 }
 
 // Place computes where the snapshot's tasks go. It is a pure function:
-// tasks are taken in order and each goes to one node with room for its
+// tasks are taken in order, blocked ones are skipped, and each goes to one node with room for its
 // required slots, or stays queued if none has room. With "pack" the nodes are
 // filled one at a time, the most loaded first; with "spread" each task goes to
 // the node with the most free slots. No task is placed twice and no node
@@ -75,6 +78,9 @@ func Place(s Snapshot) []Assignment {
 	}
 	var out []Assignment
 	for ti, t := range s.Tasks {
+		if t.Blocked {
+			continue
+		}
 		need := t.RequiredSlots
 		if need < 1 {
 			need = 1

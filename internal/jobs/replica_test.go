@@ -83,3 +83,68 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 		t.Fatalf("counts %+v", c)
 	}
 }
+
+// TestDiamondTwoReplicasOnPostgres runs a 1,000-task diamond (1 root, 998
+// middle tasks, 1 sink) with two Services on one PostgreSQL database, each
+// with its own agents and each taking half of the add collections: releases
+// of dependents run in both replicas, and every task still starts only after
+// its dependencies ended, exactly once.
+func TestDiamondTwoReplicasOnPostgres(t *testing.T) {
+	base := storetest.PostgresURL(t) // skips when TEST_POSTGRES_URL is unset
+	url := storetest.NewPostgresSchema(t, base)
+	var svcs []*Service
+	for range 2 {
+		st, err := postgres.Open(t.Context(), url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		svcs = append(svcs, newService(t, st, Config{PollInterval: 20 * time.Millisecond}))
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	if _, err := svcs[0].AddJob(ctx, acct, cobalt.JobSpec{ID: "d", PoolInfo: &cobalt.PoolInformation{PoolID: "pool1"},
+		UsesTaskDependencies: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	specs := []cobalt.TaskSpec{{ID: "sink", CommandLine: "exit 0", DependsOn: &cobalt.TaskDependencies{TaskIDRanges: []cobalt.TaskIDRange{{Start: 1, End: 998}}}}}
+	for i := 1; i <= 998; i++ {
+		specs = append(specs, cobalt.TaskSpec{ID: fmt.Sprint(i), CommandLine: "exit 0", DependsOn: &cobalt.TaskDependencies{TaskIDs: []string{"root"}}})
+	}
+	specs = append(specs, cobalt.TaskSpec{ID: "root", CommandLine: "exit 0"})
+	for b := 0; len(specs) > 0; b++ {
+		n := min(len(specs), MaxTaskCollection)
+		if _, err := svcs[b%2].AddTaskCollection(ctx, acct, "d", specs[:n]); err != nil {
+			t.Fatal(err)
+		}
+		specs = specs[n:]
+	}
+	r := &depRun{start: map[string]time.Time{}, end: map[string]time.Time{}}
+	var wg sync.WaitGroup
+	for i, s := range svcs {
+		for n := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r.agent(ctx, s, cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: fmt.Sprintf("r%d-n%d", i, n)}, 4)
+			}()
+		}
+	}
+	waitFor(t, "all tasks to complete", func() bool {
+		c, err := svcs[1].JobTaskCounts(ctx, acct, "d")
+		return err == nil && c.TaskCounts.Completed == 1000
+	})
+	cancel()
+	wg.Wait()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.order) != 1000 || r.order[0] != "root" || r.order[999] != "sink" {
+		t.Fatalf("ran %d tasks (each once: %d distinct)", len(r.order), len(r.start))
+	}
+	for i := 1; i <= 998; i++ {
+		id := fmt.Sprint(i)
+		if r.start[id].Before(r.end["root"]) || r.start["sink"].Before(r.end[id]) {
+			t.Fatalf("task %s ran out of dependency order", id)
+		}
+	}
+}

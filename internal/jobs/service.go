@@ -74,6 +74,9 @@ type Service struct {
 
 	mu      sync.Mutex
 	waiters map[string]map[*waiter]struct{} // pool key ("account\x00pool") -> waiting Lease calls
+
+	relMu    sync.Mutex
+	releases map[string]*releaseQueue // job key ("account\x00job") -> the pass releasing its dependents
 }
 
 // New returns a Service.
@@ -99,24 +102,31 @@ func New(cfg Config) (*Service, error) {
 	if cfg.LostLeaseAge <= 0 {
 		cfg.LostLeaseAge = 60 * time.Second
 	}
-	return &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, waiters: map[string]map[*waiter]struct{}{}}, nil
+	return &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, waiters: map[string]map[*waiter]struct{}{},
+		releases: map[string]*releaseQueue{}}, nil
 }
 
 // Run sweeps every SweepInterval until ctx ends: a task whose lease outlived
 // its maxWallClockTime plus LeaseGrace is completed with failure TaskEnded; a
 // job that outlived its maxWallClockTime is terminated; completed tasks past
-// their retentionTime have their files removed (see RemoveTaskFiles).
+// their retentionTime have their files removed (see RemoveTaskFiles). Every
+// waitingSweepEvery sweeps it also settles waiting tasks against the
+// completed tasks of their jobs (SweepWaiting).
 func (s *Service) Run(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.SweepInterval)
 	defer t.Stop()
-	for {
+	for n := 1; ; n++ {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			for name, sweep := range map[string]func(context.Context) error{
+			sweeps := map[string]func(context.Context) error{
 				"expired leases": s.SweepExpiredLeases, "job wall clock": s.SweepJobWallClock, "retention": s.SweepRetention,
-			} {
+			}
+			if n%waitingSweepEvery == 0 {
+				sweeps["waiting tasks"] = s.SweepWaiting
+			}
+			for name, sweep := range sweeps {
 				if err := sweep(ctx); err != nil && ctx.Err() == nil {
 					s.log.Warn("sweep", "what", name, "err", err)
 				}

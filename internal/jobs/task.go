@@ -80,6 +80,9 @@ func validateTask(spec *cobalt.TaskSpec, job cobalt.Job) error {
 	if strings.TrimSpace(spec.CommandLine) == "" {
 		return missingProp("commandLine")
 	}
+	if err := validateDependencies(*spec, job); err != nil {
+		return err
+	}
 	if spec.RequiredSlots != nil && *spec.RequiredSlots < 1 {
 		return invalidProp("requiredSlots", "requiredSlots must be at least 1.")
 	}
@@ -221,8 +224,14 @@ func (s *Service) addTasks(ctx context.Context, accountID, jobID string, specs [
 			res[i].Status, res[i].Err = AddClientError, err
 			continue
 		}
+		e := taskExec{PoolID: job.PoolInfo.PoolID}
+		if spec.DependsOn != nil {
+			if p := newPending(*spec.DependsOn); !p.empty() {
+				e.Pending = &p
+			}
+		}
 		recs = append(recs, store.TaskRecord{ID: spec.ID, State: taskActive, RequiredSlots: *spec.RequiredSlots, Spec: encodeTaskSpec(spec),
-			Exec: taskExec{PoolID: job.PoolInfo.PoolID}.encode()})
+			Exec: e.encode(), Waiting: e.Pending != nil})
 		idx = append(idx, i)
 	}
 	if len(recs) > 0 {
@@ -230,9 +239,13 @@ func (s *Service) addTasks(ctx context.Context, accountID, jobID string, specs [
 		if err != nil {
 			return nil, errJobNotFound(err)
 		}
+		var waiting []string
 		for k, i := range idx {
 			switch e := errs[k]; {
 			case e == nil:
+				if recs[k].Waiting {
+					waiting = append(waiting, recs[k].ID)
+				}
 				res[i].Status, res[i].ETag, res[i].LastModified = AddSuccess, ETag(out[k].Version), out[k].UpdatedAt
 			case cobalt.IsCode(e, cobalt.EConflict):
 				res[i].Status, res[i].Err = AddClientError, fail(ErrTaskExists, cobalt.EConflict, "The specified task already exists.")
@@ -240,6 +253,11 @@ func (s *Service) addTasks(ctx context.Context, accountID, jobID string, specs [
 				res[i].Status, res[i].Err = AddClientError, e
 			default:
 				res[i].Status, res[i].Err = AddServerError, e
+			}
+		}
+		if len(waiting) > 0 {
+			if err := s.resolveAdded(ctx, accountID, jobID, waiting); err != nil {
+				return nil, err
 			}
 		}
 		s.notify(accountID, job.PoolInfo.PoolID)
@@ -381,6 +399,7 @@ func (s *Service) ReactivateTask(ctx context.Context, accountID, jobID, taskID s
 	if err := writableJob(&j); err != nil {
 		return err
 	}
+	waiting := false
 	_, err = s.updateTask(ctx, accountID, jobID, taskID, cond, func(t *store.TaskRecord, e *taskExec, spec *cobalt.TaskSpec) error {
 		if t.State != taskCompleted || t.Result != resultFailure {
 			return cobalt.Errorf(cobalt.EConflict, "Only a task that completed with a failure can be reactivated.")
@@ -388,10 +407,22 @@ func (s *Service) ReactivateTask(ctx context.Context, accountID, jobID, taskID s
 		setTaskState(t, e, taskActive, s.now().UTC())
 		t.Result, t.RetryCount, t.RetainUntil, t.NodeID, t.LeaseID = "", 0, time.Time{}, "", ""
 		e.EndTime, e.ExitCode, e.FailureInfo, e.StartTime, e.LastRetryTime = nil, nil, nil, nil, nil
+		// A task that depends on others waits for them again (settled below).
+		waiting = false
+		if spec.DependsOn != nil {
+			if p := newPending(*spec.DependsOn); !p.empty() {
+				e.Pending, t.Waiting, waiting = &p, true, true
+			}
+		}
 		return nil
 	})
 	if err != nil {
 		return err
+	}
+	if waiting {
+		if err := s.resolveAdded(ctx, accountID, jobID, []string{taskID}); err != nil {
+			return err
+		}
 	}
 	s.notify(accountID, j.PoolInfo.PoolID)
 	return nil
@@ -411,6 +442,8 @@ func (s *Service) complete(t *store.TaskRecord, e *taskExec, spec *cobalt.TaskSp
 		e.NodeID = t.NodeID
 	}
 	setTaskState(t, e, taskCompleted, now)
+	// A task ended while it waited on dependencies waits no more.
+	t.Waiting, e.Pending = false, nil
 	e.EndTime, e.ExitCode, e.FailureInfo = end, exitCode, mapPtr(fi, failureToDoc)
 	t.Result = resultSuccess
 	if fi != nil {

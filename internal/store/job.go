@@ -74,6 +74,9 @@ type TaskRecord struct {
 	LeaseID     string
 	NodeID      string
 	LeaseExpiry time.Time
+	// Waiting says an "active" task waits on dependencies: no claim offers it
+	// until an update clears the flag.
+	Waiting bool
 	// RetainUntil is when a completed task's files may be removed (zero: not yet known).
 	RetainUntil time.Time
 	Spec        []byte
@@ -93,6 +96,8 @@ type TaskListParams struct {
 	States []string
 	// NodeID restricts the list to tasks claimed by one node.
 	NodeID string
+	// Waiting, when true, lists only tasks whose Waiting flag is set.
+	Waiting bool
 	// LeaseExpiredBefore, when non-zero, lists only tasks whose LeaseExpiry is set and earlier.
 	LeaseExpiredBefore time.Time
 	// RetainedBefore, when non-zero, lists only completed tasks whose RetainUntil is set and earlier.
@@ -175,7 +180,7 @@ type JobStore interface {
 	// TaskAnyIncomplete reports whether the job has a task that is not completed.
 	TaskAnyIncomplete(ctx context.Context, accountKey, jobID string) (bool, error)
 	// TaskClaim atomically claims queued tasks for a node: it offers up to
-	// p.Limit dispatchable "active" tasks of the pool to pick, which returns
+	// p.Limit dispatchable "active" tasks that are not Waiting of the pool to pick, which returns
 	// the indexes of the candidates to claim; those move to p.State with a
 	// new lease, the node and the lease expiry, and are returned. Candidates
 	// that another replica is claiming at the same moment are skipped.

@@ -176,20 +176,22 @@ func (db *DB) JobList(ctx context.Context, p store.JobListParams) ([]store.JobRe
 }
 
 const taskCols = `seq, account_key, job_key, task_key, task_id, pool_key, priority, state, state_at, required_slots, result,
-	retry_count, requeue_count, last_requeue_at, lease_id, node_id, lease_expiry, retain_until, spec, exec, version, created_at, updated_at`
+	retry_count, requeue_count, last_requeue_at, lease_id, node_id, lease_expiry, retain_until, spec, exec, version, created_at, updated_at, waiting`
 
 func scanTask(row interface{ Scan(...any) error }) (store.TaskRecord, error) {
 	var (
 		t                                                    store.TaskRecord
 		stateAt, requeueAt, expiry, retain, created, updated int64
+		waiting                                              int64
 	)
 	if err := row.Scan(&t.Seq, &t.AccountKey, &t.JobKey, &t.Key, &t.ID, &t.PoolKey, &t.Priority, &t.State, &stateAt,
 		&t.RequiredSlots, &t.Result, &t.RetryCount, &t.RequeueCount, &requeueAt, &t.LeaseID, &t.NodeID, &expiry, &retain,
-		&t.Spec, &t.Exec, &t.Version, &created, &updated); err != nil {
+		&t.Spec, &t.Exec, &t.Version, &created, &updated, &waiting); err != nil {
 		return t, err
 	}
 	t.StateAt, t.LastRequeueAt, t.LeaseExpiry, t.RetainUntil = fromUnixNano(stateAt), fromUnixNano(requeueAt), fromUnixNano(expiry), fromUnixNano(retain)
 	t.CreatedAt, t.UpdatedAt = fromUnixNano(created), fromUnixNano(updated)
+	t.Waiting = waiting != 0
 	return t, nil
 }
 
@@ -210,8 +212,8 @@ func (db *DB) TaskAdd(ctx context.Context, accountKey, jobID string, tasks []sto
 		now := db.now()
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO tasks (account_key, job_key, task_key, task_id, pool_key, priority, dispatch,
 			state, state_at, required_slots, result, retry_count, requeue_count, last_requeue_at, lease_id, node_id, lease_expiry,
-			retain_until, spec, exec, version, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 1, $9, $9)
+			retain_until, spec, exec, version, created_at, updated_at, waiting)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 1, $9, $9, $21)
 			ON CONFLICT DO NOTHING RETURNING seq`)
 		if err != nil {
 			return err
@@ -237,7 +239,7 @@ func (db *DB) TaskAdd(ctx context.Context, accountKey, jobID string, tasks []sto
 			t.StateAt, t.CreatedAt, t.UpdatedAt, t.Version = now, now, now, 1
 			err := stmt.QueryRowContext(ctx, t.AccountKey, t.JobKey, t.Key, t.ID, t.PoolKey, t.Priority, boolInt(j.Dispatch),
 				t.State, unixNano(now), t.RequiredSlots, t.Result, t.RetryCount, t.RequeueCount, unixNano(t.LastRequeueAt),
-				t.LeaseID, t.NodeID, unixNano(t.LeaseExpiry), unixNano(t.RetainUntil), t.Spec, t.Exec).Scan(&t.Seq)
+				t.LeaseID, t.NodeID, unixNano(t.LeaseExpiry), unixNano(t.RetainUntil), t.Spec, t.Exec, boolInt(t.Waiting)).Scan(&t.Seq)
 			if errors.Is(err, sql.ErrNoRows) {
 				errs[i] = cobalt.Errorf(cobalt.EConflict, "the task %s exists", t.ID)
 				continue
@@ -298,10 +300,10 @@ func (db *DB) updateTask(ctx context.Context, tx *sql.Tx, query string, args []a
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE tasks SET task_id = $1, state = $2, state_at = $3, required_slots = $4, result = $5,
 		retry_count = $6, requeue_count = $7, last_requeue_at = $8, lease_id = $9, node_id = $10, lease_expiry = $11,
-		retain_until = $12, spec = $13, exec = $14, version = $15, updated_at = $16 WHERE seq = $17 AND version = $18`,
+		retain_until = $12, spec = $13, exec = $14, version = $15, updated_at = $16, waiting = $17 WHERE seq = $18 AND version = $19`,
 		t.ID, t.State, unixNano(t.StateAt), t.RequiredSlots, t.Result, t.RetryCount, t.RequeueCount, unixNano(t.LastRequeueAt),
 		t.LeaseID, t.NodeID, unixNano(t.LeaseExpiry), unixNano(t.RetainUntil), t.Spec, t.Exec, t.Version, unixNano(t.UpdatedAt),
-		t.Seq, old.Version)
+		boolInt(t.Waiting), t.Seq, old.Version)
 	if err != nil {
 		return t, db.conflictOr(err, "the lease ID is in use")
 	}
@@ -381,6 +383,10 @@ func (db *DB) TaskList(ctx context.Context, p store.TaskListParams) ([]store.Tas
 		args = append(args, p.NodeID)
 		where = append(where, fmt.Sprintf("node_id = $%d AND node_id <> ''", len(args)))
 	}
+	if p.Waiting {
+		// Names the partial index's condition, as the lookups below do.
+		where = append(where, "waiting = 1")
+	}
 	if !p.LeaseExpiredBefore.IsZero() {
 		args = append(args, unixNano(p.LeaseExpiredBefore))
 		where = append(where, fmt.Sprintf("lease_expiry <> 0 AND lease_expiry < $%d", len(args)))
@@ -438,7 +444,7 @@ func (db *DB) TaskClaim(ctx context.Context, p store.ClaimParams, pick func([]st
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
 		rows, err := tx.QueryContext(ctx, `SELECT seq, job_key, task_key, priority, required_slots FROM tasks
-			WHERE account_key = $1 AND pool_key = $2 AND state = 'active' AND dispatch = 1
+			WHERE account_key = $1 AND pool_key = $2 AND state = 'active' AND dispatch = 1 AND waiting = 0
 			ORDER BY priority DESC, seq LIMIT $3`+db.d.Compute.TaskClaimLock,
 			strings.ToLower(p.AccountKey), strings.ToLower(p.PoolKey), p.Limit)
 		if err != nil {
@@ -472,7 +478,7 @@ func (db *DB) TaskClaim(ctx context.Context, p store.ClaimParams, pick func([]st
 				expiry = unixNano(p.LeaseExpiry(c))
 			}
 			t, err := scanTask(tx.QueryRowContext(ctx, `UPDATE tasks SET state = $1, state_at = $2, lease_id = $3, node_id = $4,
-				lease_expiry = $5, version = version + 1, updated_at = $2 WHERE seq = $6 AND state = 'active' RETURNING `+taskCols,
+				lease_expiry = $5, version = version + 1, updated_at = $2 WHERE seq = $6 AND state = 'active' AND waiting = 0 RETURNING `+taskCols,
 				p.State, now, p.NewLeaseID(), p.NodeID, expiry, c.Seq))
 			if errors.Is(err, sql.ErrNoRows) {
 				continue

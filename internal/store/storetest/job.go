@@ -368,3 +368,67 @@ func init() {
 		}
 	})
 }
+
+func init() {
+	register("Task/WaitingNeverClaimed", func(t *testing.T, s store.Store) {
+		js := jobStore(t, s)
+		mkJob(t, js, "dag", "p")
+		out, errs, err := js.TaskAdd(ctx(t), jobAcct, "dag", []store.TaskRecord{
+			{ID: "root", State: "active", RequiredSlots: 1},
+			{ID: "mid", State: "active", RequiredSlots: 1, Waiting: true},
+			{ID: "sink", State: "active", RequiredSlots: 1, Waiting: true},
+		})
+		if err != nil || errs[0] != nil || errs[1] != nil || errs[2] != nil {
+			t.Fatalf("add: %v %v", errs, err)
+		}
+		if out[0].Waiting || !out[1].Waiting {
+			t.Fatalf("added %+v", out)
+		}
+		if got, err := js.TaskGet(ctx(t), jobAcct, "dag", "mid"); err != nil || !got.Waiting || got.State != "active" {
+			t.Fatalf("get waiting: %+v %v", got, err)
+		}
+		claim := func() []string {
+			var offered []string
+			got, err := js.TaskClaim(ctx(t), store.ClaimParams{AccountKey: jobAcct, PoolKey: "p", NodeID: "n1", Limit: 10, State: "running", NewLeaseID: newLease},
+				func(c []store.TaskCandidate) []int {
+					for _, x := range c {
+						offered = append(offered, x.Key)
+					}
+					return pickAll(c)
+				})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(offered) {
+				t.Fatalf("claimed %d of %d offered", len(got), len(offered))
+			}
+			return offered
+		}
+		if got := claim(); fmt.Sprint(got) != "[root]" {
+			t.Fatalf("offered %v, want only the task that does not wait", got)
+		}
+		w, next, err := js.TaskList(ctx(t), store.TaskListParams{AccountKey: jobAcct, JobKey: "dag", Waiting: true, Page: store.Page{Limit: 1}})
+		if err != nil || len(w) != 1 || w[0].ID != "mid" || next == "" {
+			t.Fatalf("waiting page 1: %+v %q %v", w, next, err)
+		}
+		w, next, err = js.TaskList(ctx(t), store.TaskListParams{AccountKey: jobAcct, JobKey: "dag", Waiting: true, Page: store.Page{Limit: 1, Token: next}})
+		if err != nil || len(w) != 1 || w[0].ID != "sink" || next != "" {
+			t.Fatalf("waiting page 2: %+v %q %v", w, next, err)
+		}
+		// Clearing the flag queues the task; the other stays out.
+		u, err := js.TaskUpdate(ctx(t), jobAcct, "dag", "mid", func(r *store.TaskRecord) error { r.Waiting = false; return nil })
+		if err != nil || u.Waiting {
+			t.Fatalf("unblock: %+v %v", u, err)
+		}
+		if got := claim(); fmt.Sprint(got) != "[mid]" {
+			t.Fatalf("offered %v after unblocking mid", got)
+		}
+		if got := claim(); len(got) != 0 {
+			t.Fatalf("offered %v while sink waits", got)
+		}
+		w, _, err = js.TaskList(ctx(t), store.TaskListParams{AccountKey: jobAcct, JobKey: "dag", Waiting: true})
+		if err != nil || len(w) != 1 || w[0].ID != "sink" {
+			t.Fatalf("waiting after unblock: %+v %v", w, err)
+		}
+	})
+}
