@@ -20,11 +20,11 @@ import (
 func TestDiamondOfAThousandTasks(t *testing.T) {
 	e := startWith(t, server.Options{Isolation: "process"})
 	c := ctx(t)
-	rgs, err := armresources.NewResourceGroupsClient(e.ep.SubscriptionID, e.admin(), e.armOptions())
+	rgs, err := armresources.NewResourceGroupsClient(e.EP.SubscriptionID, e.Admin(), e.ARMOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rgs.CreateOrUpdate(c, "deps", armresources.ResourceGroup{Location: to.Ptr(e.ep.Location)}, nil); err != nil {
+	if _, err := rgs.CreateOrUpdate(c, "deps", armresources.ResourceGroup{Location: to.Ptr(e.EP.Location)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	var out struct {
@@ -32,7 +32,7 @@ func TestDiamondOfAThousandTasks(t *testing.T) {
 			AccountEndpoint string `json:"accountEndpoint"`
 		} `json:"account"`
 	}
-	e.node("batchpool.js", map[string]any{"resourceGroup": "deps", "account": "depsacct", "pool": "empty", "location": e.ep.Location,
+	e.node("batchpool.js", map[string]any{"resourceGroup": "deps", "account": "depsacct", "pool": "empty", "location": e.EP.Location,
 		"poolBody": poolBody(0)}, &out)
 	bc := e.batchClient(t, out.Account.AccountEndpoint)
 	if _, err := bc.CreatePool(c, azbatch.CreatePoolContent{

@@ -1,13 +1,8 @@
 package sdktest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,6 +10,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/batch/azbatch"
 
 	"github.com/cobaltbatch/cobalt/internal/rbac"
+	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
 // TestGoSDKTaskDependencies adds a job with usesTaskDependencies and a
@@ -124,7 +120,6 @@ func TestGoSDKTaskDependencies(t *testing.T) {
 // TestNodeSDKTaskDependencies runs test/node/batch/deps.js (@azure/batch
 // with SharedKey) against a pool with a node.
 func TestNodeSDKTaskDependencies(t *testing.T) {
-	dir := nodeDir(t)
 	e := newEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -133,15 +128,6 @@ func TestNodeSDKTaskDependencies(t *testing.T) {
 		t.Fatalf("CreatePool: %v", err)
 	}
 	go e.fakeNode(ctx, "npool", e.waitNode("npool"))
-	cmd := exec.CommandContext(ctx, "node", filepath.Join("batch", "deps.js"))
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+e.ca.CAFile(), "BATCH_URL=https://"+e.endpoint,
-		"BATCH_ACCOUNT="+e.account, "BATCH_KEY="+e.key, "POOL_ID=npool")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("node: %v\n%s", err, stderr.String())
-	}
 	var got struct {
 		Plain struct {
 			StatusCode int    `json:"statusCode"`
@@ -156,15 +142,14 @@ func TestNodeSDKTaskDependencies(t *testing.T) {
 		Completed  int      `json:"completed"`
 		Violations []string `json:"violations"`
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
-		t.Fatalf("node output %q: %v", stdout.String(), err)
-	}
+	testenv.RunNodeJSON(ctx, t, testenv.NodeRun{Script: "batch/deps.js", Modules: []string{batchModule}, CAFile: e.ca.CAFile(),
+		Env: map[string]string{"BATCH_URL": "https://" + e.endpoint, "BATCH_ACCOUNT": e.account, "BATCH_KEY": e.key, "POOL_ID": "npool"}}, &got)
 	if got.Plain.StatusCode != 400 || got.Plain.Code != "TaskDependenciesNotSpecifiedOnJob" {
 		t.Errorf("dependsOn on a plain job: %+v", got.Plain)
 	}
 	if !got.UsesTaskDependencies || got.Added != 31 || got.SinkState != "active" || len(got.SinkDependsOn.TaskIDRanges) != 1 ||
 		got.SinkDependsOn.TaskIDRanges[0].End != 30 {
-		t.Errorf("job and tasks as added: %s", stdout.String())
+		t.Errorf("job and tasks as added: %+v", got)
 	}
 	if got.Completed != 32 || len(got.Violations) != 0 {
 		t.Errorf("completed %d, order violations %v", got.Completed, got.Violations)
