@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/cobaltbatch/cobalt"
-	"github.com/cobaltbatch/cobalt/internal/agent/local"
 	"github.com/cobaltbatch/cobalt/internal/agent/taskrun"
 	"github.com/cobaltbatch/cobalt/internal/arm"
 	"github.com/cobaltbatch/cobalt/internal/arm/batchprovider"
@@ -18,6 +17,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/batchapi"
 	"github.com/cobaltbatch/cobalt/internal/bearer"
 	"github.com/cobaltbatch/cobalt/internal/blob"
+	"github.com/cobaltbatch/cobalt/internal/hostagent"
 	"github.com/cobaltbatch/cobalt/internal/jobs"
 	"github.com/cobaltbatch/cobalt/internal/login"
 	"github.com/cobaltbatch/cobalt/internal/nodeapi"
@@ -112,7 +112,7 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	if isolation == "auto" {
 		isolation = ""
 	}
-	s.nodes = local.New(local.Config{
+	s.nodes = hostagent.New(hostagent.Config{
 		ControlPlaneURL: s.URL("nodeapi"), CAFile: s.ca.CAFile(), Isolation: isolation,
 		Logger: s.log.With("component", "agent"), Now: s.opts.Now, IMDSRateLimit: s.opts.IMDSRateLimit,
 	})

@@ -1,4 +1,4 @@
-package local
+package hostagent
 
 import (
 	"context"
@@ -95,10 +95,10 @@ func CredentialPath(rootDir string) string {
 
 // ErrNoCredential is returned by StartNode when a node is started without a
 // credential and none was persisted for it.
-var ErrNoCredential = errors.New("local: the node has no persisted credential")
+var ErrNoCredential = errors.New("hostagent: the node has no persisted credential")
 
 // errLocked is lockFile's answer when another process holds the lock.
-var errLocked = errors.New("local: locked by another process")
+var errLocked = errors.New("hostagent: locked by another process")
 
 // lockPath is the file whose lock the process that runs a node's agent
 // holds: another control-plane process on this host (a replica sharing the
@@ -117,7 +117,7 @@ func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return errors.New("local node provider is closed")
+		return errors.New("hostagent: the host agent is closed")
 	}
 	if _, ok := p.nodes[n.NodeID]; ok {
 		return nil
@@ -181,7 +181,7 @@ func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 // directory.
 func WriteCredential(rootDir, credential string) error {
 	if rootDir == "" {
-		return errors.New("local: a node without a root directory cannot keep its credential")
+		return errors.New("hostagent: a node without a root directory cannot keep its credential")
 	}
 	path := CredentialPath(rootDir)
 	dir := filepath.Dir(path)
