@@ -1,0 +1,87 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+)
+
+func TestMain(m *testing.M) {
+	Main()
+	os.Exit(m.Run())
+}
+
+// startNode starts a sandbox for a node directory under a fresh temporary
+// directory closed to everyone but root (as the data directory is).
+func startNode(t *testing.T, init InitConfig) (*Node, string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("node sandboxes need root")
+	}
+	data := t.TempDir()
+	if err := os.Chmod(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(data, "node")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	r, err := AcquireRange(-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Release)
+	if init.Hostname == "" {
+		init.Hostname = "tvm-test"
+	}
+	n, err := Start(Config{Name: "test-" + filepath.Base(data), NodeDir: dir, Range: r, Init: init})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Close() })
+	return n, dir
+}
+
+func runTask(t *testing.T, n *Node, dir, cmd string, user nodeproto.UserIdentity) (string, *nodeproto.ReportRequest) {
+	t.Helper()
+	res, err := n.Run(context.Background(), Task{Lease: &nodeproto.TaskLease{LeaseID: "l", JobID: "j", TaskID: "t",
+		CommandLine: cmd, UserIdentity: user}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Report == nil {
+		t.Fatal("no report")
+	}
+	out, _ := os.ReadFile(filepath.Join(dir, "workitems", "j", "job-1", "t", "stdout.txt"))
+	return string(out), res.Report
+}
+
+func TestNodeRunsTasksInItsOwnWorld(t *testing.T) {
+	n, dir := startNode(t, InitConfig{})
+	out, rep := runTask(t, n, dir, `/bin/sh -c 'id -u; hostname; echo $$; pwd; ls /mnt/batch/tasks'`,
+		nodeproto.UserIdentity{AutoUserElevation: "admin", AutoUserScope: "pool"})
+	if rep.Failure != nil {
+		t.Fatalf("failure %+v", rep.Failure)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 4 || lines[0] != "0" || lines[1] != "tvm-test" || lines[3] != "/mnt/batch/tasks/workitems/j/job-1/t/wd" {
+		t.Fatalf("output %q", out)
+	}
+	if !strings.Contains(out, "workitems") {
+		t.Errorf("the node directory is not at /mnt/batch/tasks: %q", out)
+	}
+	out, rep = runTask(t, n, dir, `/usr/bin/id -u`, nodeproto.UserIdentity{})
+	if rep.Failure != nil || strings.TrimSpace(out) != "1000" {
+		t.Fatalf("pool non-admin user: %q %+v", out, rep.Failure)
+	}
+	_, rep = runTask(t, n, dir, `/usr/bin/id -u`, nodeproto.UserIdentity{UserName: "root"})
+	if rep.Failure == nil || rep.Failure.Code != CodeUserNotFound {
+		t.Fatalf("a user that is not a pool user account ran: %+v", rep.Failure)
+	}
+}
