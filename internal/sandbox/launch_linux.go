@@ -146,8 +146,8 @@ func Start(cfg Config) (_ *Node, err error) {
 			GidMappingsEnableSetgroups: true,
 			// Become the node's root: host root is not mapped in the node.
 			Credential: &syscall.Credential{Uid: 0, Gid: 0},
-			Setsid:                     true,
-			Pdeathsig:                  syscall.SIGKILL,
+			Setsid:     true,
+			Pdeathsig:  syscall.SIGKILL,
 		},
 	}
 	if d := cg.dir2(); d != "" {
