@@ -19,11 +19,13 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/cobaltbatch/cobalt/internal/sandbox"
 	"github.com/cobaltbatch/cobalt/internal/server"
 	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
+	sandbox.Main()
 	runTaskMode() // when a node started this binary as a task
 	testenv.LoopbackOnly(m)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/imds"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+	"github.com/cobaltbatch/cobalt/internal/sandbox"
 )
 
 // Version is the agent version sent at registration.
@@ -45,6 +46,14 @@ type Config struct {
 	Runner TaskRunner
 	// HTTPClient overrides the client built from CAFile.
 	HTTPClient *http.Client
+	// StateFile, when set, is where a sandboxed node records its uid slot,
+	// so that a restarted node gets its own range back (its files keep
+	// their owners). It must be outside the node's directory.
+	StateFile string
+	// Limits maps the node's VM size to its resource limits (nil: none).
+	Limits func(vmSize string) sandbox.Limits
+	// Users are the pool's named user accounts, created in the node.
+	Users []sandbox.User
 }
 
 // Node states the agent reports.
@@ -92,6 +101,7 @@ type Agent struct {
 	iso     isolation
 	baseEnv []string
 	secret  string
+	sandbox *nodeSandbox // nil in process mode
 
 	taskSecrets sync.Map // per-task IDENTITY_HEADER -> "jobID/taskID"
 
@@ -284,40 +294,54 @@ func (a *Agent) register(ctx context.Context) (nodeproto.RegisterResponse, error
 	}
 }
 
-// setup creates the node's directories and isolation and starts IMDS.
+// setup creates the node's directories and isolation and starts IMDS. A
+// sandboxed node (netns mode) gets only its directory from the host: its
+// init creates the Batch layout inside, as the node's root.
 func (a *Agent) setup() error {
 	root, err := filepath.Abs(a.cfg.RootDir)
 	if err != nil {
 		return err
 	}
 	a.dirs = Dirs{NodeRoot: root, Shared: filepath.Join(root, "shared"), Startup: filepath.Join(root, "startup")}
-	for _, d := range []string{"shared", "startup", "workitems", "applications", "fsmounts", "volatile"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			return fmt.Errorf("agent: node directory: %w", err)
-		}
-	}
-	// Tasks run as other users (Batch's non-admin auto user): they need to
-	// reach their directories, and the shared directory is read/write for
-	// every task, as on Batch.
-	if err := os.Chmod(root, 0o755); err != nil {
-		return fmt.Errorf("agent: node directory: %w", err)
-	}
-	if err := os.Chmod(a.dirs.Shared, 0o1777); err != nil {
-		return fmt.Errorf("agent: node directory: %w", err)
-	}
 	limit, _ := imds.ParseRateLimit(a.cfg.IMDSRateLimit)
 	limiter := imds.NewLimiter(limit, a.cfg.Now)
 	h := handlers{
 		imds: imds.New(imds.Config{Logger: a.logger, Now: a.cfg.Now, Tokens: a.tokens, Limiter: limiter,
 			Instance: a.instance(), TenantID: a.node.TenantID, Attribute: a.attribute}),
 	}
+	visible := a.dirs // the node's directories as its tasks see them
+	var trust []string
 	if a.cfg.Isolation == IsolationNetns {
-		iso, err := newNetnsIsolation(NamespaceName(os.Getpid(), a.cfg.NodeID), h, a.node.ForwardPorts, a.logger)
-		if err != nil {
-			return fmt.Errorf("agent: network namespace: %w", err)
+		if err := os.MkdirAll(root, 0o700); err != nil {
+			return fmt.Errorf("agent: node directory: %w", err)
 		}
-		a.iso = iso
+		sb, iso, err := a.startSandbox(root, h)
+		if err != nil {
+			return fmt.Errorf("agent: node sandbox: %w", err)
+		}
+		a.sandbox, a.iso = sb, iso
+		if a.cfg.Runner == nil {
+			a.runner = sandboxRunner{sb}
+		}
+		visible = Dirs{NodeRoot: sandbox.NodeRoot, Shared: sandbox.NodeRoot + "/shared", Startup: sandbox.NodeRoot + "/startup"}
+		if a.cfg.CAFile != "" {
+			trust = caEnv(sandbox.CABundle, sandbox.CAFile)
+		}
 	} else {
+		for _, d := range []string{"shared", "startup", "workitems", "applications", "fsmounts", "volatile"} {
+			if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+				return fmt.Errorf("agent: node directory: %w", err)
+			}
+		}
+		// Tasks run as other users (Batch's non-admin auto user): they need to
+		// reach their directories, and the shared directory is read/write for
+		// every task, as on Batch.
+		if err := os.Chmod(root, 0o755); err != nil {
+			return fmt.Errorf("agent: node directory: %w", err)
+		}
+		if err := os.Chmod(a.dirs.Shared, 0o1777); err != nil {
+			return fmt.Errorf("agent: node directory: %w", err)
+		}
 		a.secret = newSecret()
 		h.appService = imds.NewAppService(imds.AppServiceConfig{Logger: a.logger, Now: a.cfg.Now, Tokens: a.tokens,
 			Limiter: limiter, Secret: a.secret, TaskSecret: a.taskSecret})
@@ -326,18 +350,17 @@ func (a *Agent) setup() error {
 			return fmt.Errorf("agent: %w", err)
 		}
 		a.iso = iso
+		if trust, err = writeCABundle(root, a.cfg.CAFile); err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
 	}
 	if err := publishIMDS(root, a.iso.imdsURL(), a.iso.namespace()); err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
-	trust, err := writeCABundle(root, a.cfg.CAFile)
-	if err != nil {
-		return fmt.Errorf("agent: %w", err)
-	}
 	a.baseEnv = append([]string{
-		"AZ_BATCH_NODE_ROOT_DIR=" + a.dirs.NodeRoot,
-		"AZ_BATCH_NODE_SHARED_DIR=" + a.dirs.Shared,
-		"AZ_BATCH_NODE_STARTUP_DIR=" + a.dirs.Startup,
+		"AZ_BATCH_NODE_ROOT_DIR=" + visible.NodeRoot,
+		"AZ_BATCH_NODE_SHARED_DIR=" + visible.Shared,
+		"AZ_BATCH_NODE_STARTUP_DIR=" + visible.Startup,
 		"AZ_BATCH_POOL_ID=" + a.node.PoolID,
 		"AZ_BATCH_NODE_ID=" + a.cfg.NodeID,
 		"AZ_BATCH_ACCOUNT_NAME=" + a.node.AccountName,
@@ -348,6 +371,9 @@ func (a *Agent) setup() error {
 
 func (a *Agent) teardown() {
 	unpublishIMDS(a.dirs.NodeRoot)
+	if err := a.sandbox.close(); err != nil {
+		a.logger.Warn("node sandbox cleanup", "error", err.Error())
+	}
 	if err := a.iso.close(); err != nil {
 		a.logger.Warn("isolation cleanup", "error", err.Error())
 	}

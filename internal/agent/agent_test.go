@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+	"github.com/cobaltbatch/cobalt/internal/sandbox"
 	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
+	sandbox.Main()
 	if helperMain() {
 		return
 	}

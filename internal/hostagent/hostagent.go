@@ -14,6 +14,7 @@ import (
 
 	"github.com/cobaltbatch/cobalt/internal/agent"
 	"github.com/cobaltbatch/cobalt/internal/batch"
+	"github.com/cobaltbatch/cobalt/internal/sandbox"
 )
 
 // NodeLaunch is what StartNode gets: POOLS' batch.NodeLaunch.
@@ -93,6 +94,19 @@ func CredentialPath(rootDir string) string {
 	return filepath.Join(filepath.Dir(root), ".credentials", filepath.Base(root))
 }
 
+// statePath is where the sandbox state of the node whose root directory is
+// rootDir (its uid slot) is kept, beside its credential.
+func statePath(rootDir string) string { return CredentialPath(rootDir) + ".sandbox" }
+
+// vmLimits is a node's resource limits: its VM size's cores and memory.
+func vmLimits(vmSize string) sandbox.Limits {
+	size, ok := batch.LookupVMSize(vmSize)
+	if !ok {
+		return sandbox.Limits{}
+	}
+	return sandbox.Limits{CPUs: float64(size.Cores), MemoryBytes: int64(size.MemoryMB) << 20}
+}
+
 // ErrNoCredential is returned by StartNode when a node is started without a
 // credential and none was persisted for it.
 var ErrNoCredential = errors.New("hostagent: the node has no persisted credential")
@@ -147,12 +161,16 @@ func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 			lock.Close()
 		}
 	}
-	a, err := agent.New(agent.Config{
+	acfg := agent.Config{
 		ControlPlaneURL: p.cfg.ControlPlaneURL, Credential: n.Credential, NodeID: n.NodeID, RootDir: n.RootDir,
 		Isolation: p.cfg.Isolation, CAFile: p.cfg.CAFile, Logger: p.cfg.Logger, IMDSRateLimit: p.cfg.IMDSRateLimit,
 		Now: p.cfg.Now, HeartbeatInterval: p.cfg.HeartbeatInterval, LeaseWait: p.cfg.LeaseWait,
-		Runner: p.cfg.Runner, HTTPClient: p.cfg.HTTPClient,
-	})
+		Runner: p.cfg.Runner, HTTPClient: p.cfg.HTTPClient, Limits: vmLimits,
+	}
+	if n.RootDir != "" {
+		acfg.StateFile = statePath(n.RootDir)
+	}
+	a, err := agent.New(acfg)
 	if err != nil {
 		release()
 		return fmt.Errorf("start node %s: %w", n.NodeID, err)
@@ -248,6 +266,7 @@ func (p *Provider) StopNode(ctx context.Context, nodeID string) error {
 		if err := os.Remove(CredentialPath(nd.rootDir)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			p.cfg.Logger.Warn("remove node credential", "node", nodeID, "error", err.Error())
 		}
+		_ = os.Remove(statePath(nd.rootDir))
 	}
 	nd.cancel()
 	select {

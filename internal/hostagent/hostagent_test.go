@@ -18,10 +18,14 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/agent"
 	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+	"github.com/cobaltbatch/cobalt/internal/sandbox"
 	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.LoopbackOnly(m) }
+func TestMain(m *testing.M) {
+	sandbox.Main()
+	testenv.LoopbackOnly(m)
+}
 
 // nodeAPI is a minimal in-test node API (a test double of POOLS' nodeapi):
 // every credential "cred-<nodeID>" registers that node; heartbeats are

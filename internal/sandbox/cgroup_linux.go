@@ -13,12 +13,6 @@ import (
 	"strings"
 )
 
-// Limits are a node's resource limits (from its VM size); zero is none.
-type Limits struct {
-	CPUs        float64
-	MemoryBytes int64
-}
-
 // cgroupRoot is where the hierarchies are mounted.
 const cgroupRoot = "/sys/fs/cgroup"
 

@@ -33,6 +33,12 @@ type message struct {
 	Error  string      `json:"error,omitempty"`
 }
 
+// Limits are a node's resource limits (from its VM size); zero is none.
+type Limits struct {
+	CPUs        float64
+	MemoryBytes int64
+}
+
 // User is a named user account of the node's pool.
 type User struct {
 	Name string `json:"name"`
