@@ -1,0 +1,197 @@
+//go:build linux
+
+package agent
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+	"github.com/cobaltbatch/cobalt/internal/sandbox"
+)
+
+// hostileData is a data directory as `cobalt up` keeps it: 0700, with the
+// seal key, the database and endpoints.json, and the node directories
+// under it.
+func hostileData(t *testing.T) string {
+	t.Helper()
+	data := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"seal.key", "cobalt.db", "endpoints.json"} {
+		if err := os.WriteFile(filepath.Join(data, f), []byte("host secret "+f+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return data
+}
+
+func runLease(t *testing.T, f *fakeControlPlane, l nodeproto.TaskLease) nodeproto.ReportRequest {
+	t.Helper()
+	f.mu.Lock()
+	f.leases = append(f.leases, l)
+	f.mu.Unlock()
+	f.waitFor(t, l.LeaseID, func() bool { return f.completed(l.LeaseID) != nil })
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return *f.completed(l.LeaseID)
+}
+
+// TestHostileTasks runs, as an admin and as a non-admin task of a
+// sandboxed node, every escape the issue lists; each must fail while the
+// task's own work succeeds. Before nodes were sandboxes (a netns and
+// nsenter) every one of the file and process checks succeeded for the
+// admin task.
+func TestHostileTasks(t *testing.T) {
+	requireNetns(t)
+	data := hostileData(t)
+	fa := newFakeControlPlane(t, nodeConfig(identityA))
+	a, _ := startAgent(t, fa, IsolationNetns, func(c *Config) {
+		c.NodeID, c.RootDir = "tvm-hostile-a", filepath.Join(data, "nodes", "tvm-hostile-a")
+	})
+	cfgB := nodeConfig(identityB)
+	cfgB.PoolID = "pool2"
+	fb := newFakeControlPlane(t, cfgB)
+	b, _ := startAgent(t, fb, IsolationNetns, func(c *Config) {
+		c.NodeID, c.RootDir = "tvm-hostile-b", filepath.Join(data, "nodes", "tvm-hostile-b")
+	})
+	// A host loopback service that is not a forwarded Cobalt port.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("HTTP/1.0 200 OK\r\n\r\nhost-only\n"))
+			c.Close()
+		}
+	}()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	agentPid := strconv.Itoa(os.Getpid())
+	nodeB := b.Dirs().NodeRoot
+	script := strings.NewReplacer("DATA", data, "NODEB", nodeB, "PORT", port, "AGENTPID", agentPid,
+		"IDB", identityB.ClientID).Replace(`
+check() { name=$1; shift; if "$@" >/dev/null 2>&1; then echo "$name ESCAPED"; else echo "$name blocked"; fi; }
+check read-seal-key cat DATA/seal.key
+check read-database cat DATA/cobalt.db
+check read-endpoints cat DATA/endpoints.json
+check list-data-dir ls DATA
+check read-other-node ls NODEB/workitems
+check write-other-node sh -c 'echo x > NODEB/shared/planted'
+check signal-agent kill -0 AGENTPID
+check read-agent-environ cat /proc/AGENTPID/environ
+check ptrace-agent sh -c 'test -e /proc/AGENTPID/exe && readlink /proc/AGENTPID/exe | grep -q test'
+check host-processes sh -c 'test $(ls /proc | grep -c "^[0-9]") -gt 40'
+check mount-data-dir sh -c 'mkdir -p /tmp/m && mount --bind DATA /tmp/m && cat /tmp/m/seal.key'
+check unshare-read unshare -Urm cat DATA/seal.key
+check write-usr sh -c 'echo x > /usr/cobalt-planted'
+check write-etc sh -c 'echo x > /etc/cobalt-planted'
+check host-loopback curl -sf --max-time 5 http://127.0.0.1:PORT/
+check other-identity curl -sf --max-time 5 'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/&client_id=IDB' -H Metadata:true
+echo "hostname $(hostname)"
+echo "root $AZ_BATCH_NODE_ROOT_DIR"
+echo own-work > "$AZ_BATCH_TASK_WORKING_DIR/result" && cat "$AZ_BATCH_TASK_WORKING_DIR/result"
+`)
+	for i, user := range []nodeproto.UserIdentity{
+		{AutoUserScope: "task", AutoUserElevation: "admin"},
+		{AutoUserScope: "pool", AutoUserElevation: "nonadmin"},
+		{AutoUserScope: "task", AutoUserElevation: "nonadmin"},
+	} {
+		id := fmt.Sprintf("hostile%d", i)
+		rep := runLease(t, fa, nodeproto.TaskLease{LeaseID: id, JobID: "job", TaskID: id, CommandLine: script, UserIdentity: user})
+		out, stderr := taskOutput(t, a, "job", id)
+		t.Logf("%+v:\n%s", user, out)
+		if rep.Failure != nil {
+			t.Errorf("%+v: the task's own work failed: %+v; stderr %s", user, rep.Failure, stderr)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if strings.HasSuffix(line, " ESCAPED") {
+				t.Errorf("%+v: %s", user, line)
+			}
+		}
+		for _, want := range []string{"own-work", "hostname tvm-hostile-a", "root " + sandbox.NodeRoot, "read-seal-key blocked"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%+v: output lacks %q:\n%s\nstderr %s", user, want, out, stderr)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(nodeB, "shared", "planted")); err == nil {
+		t.Error("a task wrote into another node's directory")
+	}
+	for _, p := range []string{"/usr/cobalt-planted", "/etc/cobalt-planted"} {
+		if _, err := os.Stat(p); err == nil {
+			os.Remove(p)
+			t.Errorf("a task wrote %s on the host", p)
+		}
+	}
+}
+
+// TestHostUserByNameIsRefused: a userIdentity naming a host user (root) that
+// is not one of the pool's user accounts fails the task with Batch's error
+// and runs nothing; a pool user account runs.
+func TestHostUserByNameIsRefused(t *testing.T) {
+	requireNetns(t)
+	f := newFakeControlPlane(t, nodeConfig(identityA))
+	a, _ := startAgent(t, f, IsolationNetns, func(c *Config) { c.Users = []sandbox.User{{Name: "alice"}} })
+	rep := runLease(t, f, nodeproto.TaskLease{LeaseID: "root", JobID: "job", TaskID: "root",
+		CommandLine: "touch $AZ_BATCH_NODE_SHARED_DIR/ran-as-root", UserIdentity: nodeproto.UserIdentity{UserName: "root"}})
+	if rep.Failure == nil || rep.Failure.Code != sandbox.CodeUserNotFound || rep.Failure.Category != "usererror" {
+		t.Errorf("failure %+v", rep.Failure)
+	}
+	if _, err := os.Stat(filepath.Join(a.Dirs().Shared, "ran-as-root")); err == nil {
+		t.Error("the task ran")
+	}
+	rep = runLease(t, f, nodeproto.TaskLease{LeaseID: "alice", JobID: "job", TaskID: "alice",
+		CommandLine: "id -un", UserIdentity: nodeproto.UserIdentity{UserName: "alice"}})
+	if out, stderr := taskOutput(t, a, "job", "alice"); rep.Failure != nil || strings.TrimSpace(out) != "alice" {
+		t.Errorf("pool user account: %q %+v %s", out, rep.Failure, stderr)
+	}
+}
+
+// TestPlantedLinksAreNotFollowedOnRetry: an admin task replaces its
+// stdout.txt with a symlink and plants a hard link to a host file; the
+// retry of the task writes its own fresh files and the host files are
+// untouched.
+func TestPlantedLinksAreNotFollowedOnRetry(t *testing.T) {
+	requireNetns(t)
+	data := hostileData(t)
+	victim := filepath.Join(data, "seal.key")
+	f := newFakeControlPlane(t, nodeConfig(identityA))
+	a, _ := startAgent(t, f, IsolationNetns, func(c *Config) { c.RootDir = filepath.Join(data, "nodes", "n") })
+	admin := nodeproto.UserIdentity{AutoUserElevation: "admin"}
+	plant := `rm -f $AZ_BATCH_TASK_DIR/stdout.txt $AZ_BATCH_TASK_DIR/stderr.txt
+ln -s ` + victim + ` $AZ_BATCH_TASK_DIR/stdout.txt
+ln -s /etc/passwd $AZ_BATCH_TASK_DIR/stderr.txt
+ln -s / $AZ_BATCH_TASK_WORKING_DIR/hostroot
+ln ` + victim + ` $AZ_BATCH_TASK_DIR/hard 2>/dev/null; true`
+	runLease(t, f, nodeproto.TaskLease{LeaseID: "plant", JobID: "job", TaskID: "t", CommandLine: plant, UserIdentity: admin})
+	rep := runLease(t, f, nodeproto.TaskLease{LeaseID: "retry", JobID: "job", TaskID: "t", CommandLine: "echo retried", UserIdentity: admin})
+	if rep.Failure != nil {
+		t.Fatalf("retry failed: %+v", rep.Failure)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "host secret seal.key\n" {
+		t.Errorf("the host file was written: %q", b)
+	}
+	dir := TaskDir(a.Dirs(), "job", "t")
+	fi, err := os.Lstat(filepath.Join(dir, "stdout.txt"))
+	if err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("stdout.txt after the retry: %v %v", fi, err)
+	}
+	if out, _ := taskOutput(t, a, "job", "t"); strings.TrimSpace(out) != "retried" {
+		t.Errorf("stdout %q", out)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "wd", "hostroot")); err == nil {
+		t.Error("the retry's working directory kept the planted link")
+	}
+}
