@@ -121,6 +121,11 @@ func testEndToEnd(t *testing.T, mode string) {
 		t.Fatal(err)
 	}
 	helper := helperBinary(t)
+	if mode == agent.IsolationNetns {
+		// A node sees none of the host's files: the helper and the scripts
+		// go into the node's shared directory, as a start task would put them.
+		helper, nodeDir = stageInNodes(t, data, helper), stageInNodes(t, data, nodeDir)
+	}
 	for _, tc := range []struct{ name, cmd string }{
 		{"go-default", "exec " + helper},
 		{"go-client", "exec " + helper},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +13,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/cobaltbatch/cobalt/internal/sandbox"
 )
 
 // envHelper makes the test binary act as a Go azidentity client (see
@@ -72,4 +75,23 @@ func helperBinary(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// stageInNodes copies src into the shared directory of every node under
+// the data directory and returns its path as tasks see it.
+func stageInNodes(t *testing.T, data, src string) string {
+	t.Helper()
+	_ = filepath.WalkDir(data, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.IsDir() || d.Name() != "shared" {
+			return nil
+		}
+		if _, err := os.Stat(filepath.Join(filepath.Dir(p), "workitems")); err != nil {
+			return nil
+		}
+		if out, err := exec.Command("cp", "-a", src, filepath.Join(p, filepath.Base(src))).CombinedOutput(); err != nil {
+			t.Fatalf("stage %s: %v %s", src, err, out)
+		}
+		return filepath.SkipDir
+	})
+	return sandbox.NodeRoot + "/shared/" + filepath.Base(src)
 }
