@@ -205,7 +205,7 @@ func newNetnsIsolation(name string, h handlers, ports []int, logger *slog.Logger
 		}
 	}
 	if pid > 0 {
-		err = runIP("netns", "attach", name, strconv.Itoa(pid))
+		err = attachNamespace(name, pid)
 	} else {
 		err = runIP("netns", "add", name)
 	}
@@ -217,15 +217,12 @@ func newNetnsIsolation(name string, h handlers, ports []int, logger *slog.Logger
 			_ = n.close()
 		}
 	}()
-	if err := runIP("-n", name, "link", "set", "lo", "up"); err != nil {
-		return n, err
-	}
-	// The IMDS address exists only on lo inside the node's own namespace.
-	if err := runIP("-n", name, "addr", "add", IMDSAddress+"/32", "dev", "lo"); err != nil {
-		return n, err
-	}
 	var imdsLn net.Listener
 	if err := inNamespace(n.path, func() error {
+		// The IMDS address exists only on lo inside the node's own namespace.
+		if err := loopbackWithIMDS(); err != nil {
+			return err
+		}
 		var err error
 		imdsLn, err = net.Listen("tcp4", IMDSAddress+":80")
 		if err != nil {

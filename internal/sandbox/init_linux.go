@@ -5,6 +5,7 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -480,12 +481,7 @@ func (in *initState) batchLayout() error {
 	if err := r.Chmod("shared", 0o1777); err != nil {
 		return err
 	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
-	}
 	if len(in.cfg.CA) > 0 {
-		pool.AppendCertsFromPEM(in.cfg.CA)
 		var bundle bytes.Buffer
 		for _, f := range []string{"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"} {
 			if b, err := os.ReadFile(f); err == nil {
@@ -510,11 +506,33 @@ func (in *initState) batchLayout() error {
 			return err
 		}
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.Proxy = nil
-	tr.TLSClientConfig.RootCAs = pool
-	in.httpc = &http.Client{Transport: tr}
+	// Parsing the system roots takes tens of milliseconds: only tasks with
+	// resource files need the client, so it is built on first use.
+	in.httpc = &http.Client{Transport: &lazyTransport{ca: in.cfg.CA}}
 	return nil
+}
+
+// lazyTransport builds the download transport (the system roots and the
+// installation CA, no proxy) on its first request.
+type lazyTransport struct {
+	ca   []byte
+	once sync.Once
+	rt   http.RoundTripper
+}
+
+func (l *lazyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	l.once.Do(func() {
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		pool.AppendCertsFromPEM(l.ca)
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.Proxy = nil
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		l.rt = tr
+	})
+	return l.rt.RoundTrip(r)
 }
 
 // reap waits for the children the node's processes leave to the init (PID
