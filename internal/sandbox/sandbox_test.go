@@ -20,6 +20,12 @@ func TestMain(m *testing.M) {
 // startNode starts a sandbox for a node directory under a fresh temporary
 // directory closed to everyone but root (as the data directory is).
 func startNode(t *testing.T, init InitConfig) (*Node, string) {
+	return startNodeTB(t, init)
+}
+
+func startNodeB(b *testing.B) (*Node, string) { return startNodeTB(b, InitConfig{}) }
+
+func startNodeTB(t testing.TB, init InitConfig) (*Node, string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("node sandboxes need root")
