@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -342,7 +343,12 @@ func (a *Agent) setup() error {
 		if err := os.Chmod(a.dirs.Shared, 0o1777); err != nil {
 			return fmt.Errorf("agent: node directory: %w", err)
 		}
+		processWarning.Do(func() {
+			a.cfg.Logger.Warn("process isolation: tasks are host processes in the host's trust domain, not sandboxes; " +
+				"run as root on Linux for sandboxed nodes")
+		})
 		a.secret = newSecret()
+		h.imds = a.requireSecret(h.imds)
 		h.appService = imds.NewAppService(imds.AppServiceConfig{Logger: a.logger, Now: a.cfg.Now, Tokens: a.tokens,
 			Limiter: limiter, Secret: a.secret, TaskSecret: a.taskSecret})
 		iso, err := newProcessIsolation(h, a.secret)
@@ -354,7 +360,7 @@ func (a *Agent) setup() error {
 			return fmt.Errorf("agent: %w", err)
 		}
 	}
-	if err := publishIMDS(root, a.iso.imdsURL(), a.iso.namespace()); err != nil {
+	if err := publishIMDS(root, a.iso.imdsURL(), a.iso.namespace(), a.secret); err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
 	a.baseEnv = append([]string{
@@ -387,12 +393,43 @@ func (a *Agent) teardown() {
 	}
 }
 
-// attribute finds the task behind an IMDS request, where the isolation can.
+// attribute finds the task behind an IMDS request, where the isolation can:
+// from the socket's process in netns mode, from the task's own secret in
+// process mode.
 func (a *Agent) attribute(r *http.Request) string {
 	if at, ok := a.iso.(interface{ attribute(*http.Request) string }); ok {
 		return at.attribute(r)
 	}
+	if task, ok := a.taskSecret(r.Header.Get(secretHeader)); ok {
+		return task
+	}
 	return ""
+}
+
+// processWarning prints once per process that process isolation shares the
+// host's trust domain.
+var processWarning sync.Once
+
+// secretHeader carries the node's (or a task's) secret, IDENTITY_HEADER.
+const secretHeader = "X-IDENTITY-HEADER"
+
+// requireSecret refuses every request to the loopback IMDS of a
+// process-mode node that lacks the node's or a live task's secret: any
+// local process can reach a loopback port, and Metadata: true proves
+// nothing.
+func (a *Agent) requireSecret(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := r.Header.Get(secretHeader)
+		_, task := a.taskSecret(s)
+		if s == "" || (!task && subtle.ConstantTimeCompare([]byte(s), []byte(a.secret)) != 1) {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":"invalid_request","error_description":"This node runs in process isolation: ` +
+				`every IMDS request needs the X-IDENTITY-HEADER secret (IDENTITY_HEADER)."}`))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func (a *Agent) taskSecret(h string) (string, bool) {

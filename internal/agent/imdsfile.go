@@ -14,13 +14,15 @@ const imdsFileName = "imds.json"
 type imdsFile struct {
 	URL       string `json:"url"`
 	Namespace string `json:"namespace,omitempty"`
+	// Secret is the node's secret in process mode, which its IMDS requires.
+	Secret string `json:"secret,omitempty"`
 }
 
 // publishIMDS writes RootDir/imds.json (0600: only the agent's user reads
 // it). The node's root owns the directory, so the file is written through
 // an os.Root: a link planted there cannot lead the write outside.
-func publishIMDS(root, url, namespace string) error {
-	b, err := json.Marshal(imdsFile{URL: url, Namespace: namespace})
+func publishIMDS(root, url, namespace, secret string) error {
+	b, err := json.Marshal(imdsFile{URL: url, Namespace: namespace, Secret: secret})
 	if err != nil {
 		return err
 	}

@@ -93,11 +93,6 @@ func TestSDKProcessMode(t *testing.T) {
 	t.Parallel()
 	sc := goScenarios(t) // IDENTITY_ENDPOINT: the App Service source
 	sc = append(sc, nodeScenarios(t, "")...)
-	// Without IDENTITY_*, Node uses AZURE_POD_IDENTITY_AUTHORITY_HOST (IMDS protocol).
-	for _, s := range nodeScenarios(t, "unset IDENTITY_ENDPOINT IDENTITY_HEADER; ") {
-		s.name += " via pod identity host"
-		sc = append(sc, s)
-	}
 	runSDKScenarios(t, IsolationProcess, sc)
 }
 
