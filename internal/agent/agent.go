@@ -53,8 +53,6 @@ type Config struct {
 	StateFile string
 	// Limits maps the node's VM size to its resource limits (nil: none).
 	Limits func(vmSize string) sandbox.Limits
-	// Users are the pool's named user accounts, created in the node.
-	Users []sandbox.User
 }
 
 // Node states the agent reports.

@@ -139,11 +139,14 @@ echo own-work > "$AZ_BATCH_TASK_WORKING_DIR/result" && cat "$AZ_BATCH_TASK_WORKI
 
 // TestHostUserByNameIsRefused: a userIdentity naming a host user (root) that
 // is not one of the pool's user accounts fails the task with Batch's error
-// and runs nothing; a pool user account runs.
+// and runs nothing; the pool's user accounts run as themselves. Before
+// nodes were sandboxes, "root" ran as the host's root.
 func TestHostUserByNameIsRefused(t *testing.T) {
 	requireNetns(t)
-	f := newFakeControlPlane(t, nodeConfig(identityA))
-	a, _ := startAgent(t, f, IsolationNetns, func(c *Config) { c.Users = []sandbox.User{{Name: "alice"}} })
+	cfg := nodeConfig(identityA)
+	cfg.UserAccounts = []nodeproto.UserAccount{{Name: "alice"}, {Name: "bob", ElevationLevel: "admin"}}
+	f := newFakeControlPlane(t, cfg)
+	a, _ := startAgent(t, f, IsolationNetns, nil)
 	rep := runLease(t, f, nodeproto.TaskLease{LeaseID: "root", JobID: "job", TaskID: "root",
 		CommandLine: "touch $AZ_BATCH_NODE_SHARED_DIR/ran-as-root", UserIdentity: nodeproto.UserIdentity{UserName: "root"}})
 	if rep.Failure == nil || rep.Failure.Code != sandbox.CodeUserNotFound || rep.Failure.Category != "usererror" {
@@ -156,6 +159,13 @@ func TestHostUserByNameIsRefused(t *testing.T) {
 		CommandLine: "id -un", UserIdentity: nodeproto.UserIdentity{UserName: "alice"}})
 	if out, stderr := taskOutput(t, a, "job", "alice"); rep.Failure != nil || strings.TrimSpace(out) != "alice" {
 		t.Errorf("pool user account: %q %+v %s", out, rep.Failure, stderr)
+	}
+	// An admin user account has node root's privileges, and node root's
+	// only: the data directory stays out of reach.
+	rep = runLease(t, f, nodeproto.TaskLease{LeaseID: "bob", JobID: "job", TaskID: "bob",
+		CommandLine: "id -u; ls " + filepath.Dir(a.Dirs().NodeRoot) + " || echo hidden", UserIdentity: nodeproto.UserIdentity{UserName: "bob"}})
+	if out, stderr := taskOutput(t, a, "job", "bob"); rep.Failure != nil || !strings.HasPrefix(out, "0\n") || !strings.Contains(out, "hidden") {
+		t.Errorf("admin user account: %q %+v %s", out, rep.Failure, stderr)
 	}
 }
 

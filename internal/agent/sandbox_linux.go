@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
@@ -64,7 +65,7 @@ func (a *Agent) startSandbox(root string, h handlers) (*nodeSandbox, *netnsIsola
 	var iso *netnsIsolation
 	n, err := sandbox.Start(sandbox.Config{
 		Name: a.cfg.NodeID, NodeDir: root, Range: uids, Limits: limits, Logger: a.logger,
-		Init: sandbox.InitConfig{Hostname: hostname(a.cfg.NodeID), Users: a.cfg.Users, CA: ca},
+		Init: sandbox.InitConfig{Hostname: hostname(a.cfg.NodeID), Users: a.users(), CA: ca},
 		Attach: func(pid int) error {
 			var err error
 			iso, err = newNetnsIsolation(NamespaceName(os.Getpid(), a.cfg.NodeID), h, a.node.ForwardPorts, a.logger, pid)
@@ -79,6 +80,15 @@ func (a *Agent) startSandbox(root string, h handlers) (*nodeSandbox, *netnsIsola
 		return nil, nil, err
 	}
 	return &nodeSandbox{node: n, uids: uids}, iso, nil
+}
+
+// users are the node's named users: the pool's user accounts.
+func (a *Agent) users() []sandbox.User {
+	var users []sandbox.User
+	for _, u := range a.node.UserAccounts {
+		users = append(users, sandbox.User{Name: u.Name, Admin: strings.EqualFold(u.ElevationLevel, "admin")})
+	}
+	return users
 }
 
 func (s *nodeSandbox) close() error {

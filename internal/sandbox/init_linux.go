@@ -195,7 +195,7 @@ func (in *initState) run(ctx context.Context, id uint64, t Task) {
 func (in *initState) credential(u nodeproto.UserIdentity) (*syscall.Credential, error) {
 	if u.UserName != "" {
 		for i, usr := range in.cfg.Users {
-			if usr.Name != u.UserName {
+			if usr.Name != u.UserName || !validUserName(usr.Name) {
 				continue
 			}
 			if usr.Admin {
@@ -248,6 +248,27 @@ func (in *initState) token(ctx context.Context, identityResourceID, resource str
 		return "", errors.New("IMDS: no access token in the response")
 	}
 	return tr.AccessToken, nil
+}
+
+// validUserName reports whether name can be a named user of the node: a
+// POSIX-style name (it goes into /etc/passwd) that is none of the node's
+// own users.
+func validUserName(name string) bool {
+	if name == "" || len(name) > 32 || name == "root" || name == PoolUser || name == "nobody" {
+		return false
+	}
+	for i, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r == '_':
+		case (r >= '0' && r <= '9') || r == '-' || r == '.':
+			if i == 0 {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // setup builds the node's root filesystem, pivots into it and prepares the
@@ -350,6 +371,9 @@ func (in *initState) etcFiles(nr string) error {
 	fmt.Fprintf(&passwd, "%s:x:%d:%d::/home/%s:/bin/sh\n", PoolUser, PoolUID, PoolUID, PoolUser)
 	fmt.Fprintf(&group, "%s:x:%d:\n", PoolUser, PoolUID)
 	for i, u := range in.cfg.Users {
+		if !validUserName(u.Name) {
+			continue
+		}
 		uid := firstNamedUID + i
 		if u.Admin {
 			uid = 0
