@@ -205,3 +205,36 @@ ln ` + victim + ` $AZ_BATCH_TASK_DIR/hard 2>/dev/null; true`
 		t.Error("the retry's working directory kept the planted link")
 	}
 }
+
+// TestMemoryLimitKillsWithAClearFailure: a node's memory limit comes from
+// its VM size; a task that goes over it is killed by the OOM killer and
+// fails with a failure that says so, and the node runs the next task.
+func TestMemoryLimitKillsWithAClearFailure(t *testing.T) {
+	requireNetns(t)
+	if _, err := os.Stat("/sys/fs/cgroup/memory/tasks"); err != nil {
+		if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil {
+			t.Skip("no memory cgroup on this host")
+		}
+	}
+	f := newFakeControlPlane(t, nodeConfig(identityA))
+	var asked string
+	startAgent(t, f, IsolationNetns, func(c *Config) {
+		c.Limits = func(vmSize string) sandbox.Limits {
+			asked = vmSize
+			return sandbox.Limits{CPUs: 1, MemoryBytes: 64 << 20}
+		}
+	})
+	if asked != "standard_d2s_v3" {
+		t.Errorf("limits asked for VM size %q", asked)
+	}
+	rep := runLease(t, f, nodeproto.TaskLease{LeaseID: "oom", JobID: "job", TaskID: "oom",
+		CommandLine: `python3 -c "b = b'x' * (512 << 20); print(len(b))"`})
+	if rep.Failure == nil || rep.Failure.Code != CodeOutOfMemory || rep.Failure.Category != "usererror" ||
+		!strings.Contains(rep.Failure.Message, "memory") {
+		t.Errorf("failure %+v", rep.Failure)
+	}
+	rep = runLease(t, f, nodeproto.TaskLease{LeaseID: "small", JobID: "job", TaskID: "small", CommandLine: "true"})
+	if rep.Failure != nil {
+		t.Errorf("the node did not run the next task: %+v", rep.Failure)
+	}
+}

@@ -13,6 +13,9 @@ import (
 	"strings"
 )
 
+// maxPids bounds the processes of one node.
+const maxPids = 8192
+
 // cgroupRoot is where the hierarchies are mounted.
 const cgroupRoot = "/sys/fs/cgroup"
 
@@ -43,6 +46,7 @@ func newCgroup(name string, lim Limits) (*cgroup, error) {
 			errs = append(errs, os.WriteFile(filepath.Join(dir, "memory.max"), []byte(strconv.FormatInt(lim.MemoryBytes, 10)), 0))
 			_ = os.WriteFile(filepath.Join(dir, "memory.swap.max"), []byte("0"), 0)
 		}
+		_ = os.WriteFile(filepath.Join(dir, "pids.max"), []byte(strconv.Itoa(maxPids)), 0)
 		if lim.CPUs > 0 {
 			errs = append(errs, os.WriteFile(filepath.Join(dir, "cpu.max"), fmt.Appendf(nil, "%d 100000", int64(lim.CPUs*100000)), 0))
 		}
@@ -69,6 +73,10 @@ func newCgroup(name string, lim Limits) (*cgroup, error) {
 		errs = append(errs, os.WriteFile(filepath.Join(d, "memory.limit_in_bytes"), []byte(strconv.FormatInt(lim.MemoryBytes, 10)), 0))
 		// Without swap accounting this file does not exist.
 		_ = os.WriteFile(filepath.Join(d, "memory.memsw.limit_in_bytes"), []byte(strconv.FormatInt(lim.MemoryBytes, 10)), 0)
+	}
+	if d := cg.dirs["pids"]; d != "" {
+		// A fork bomb in a node must not take the host's pids.
+		errs = append(errs, os.WriteFile(filepath.Join(d, "pids.max"), []byte(strconv.Itoa(maxPids)), 0))
 	}
 	if d := cg.dirs["cpu"]; d != "" && lim.CPUs > 0 {
 		errs = append(errs, os.WriteFile(filepath.Join(d, "cpu.cfs_period_us"), []byte("100000"), 0))
