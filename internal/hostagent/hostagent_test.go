@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -303,5 +304,71 @@ func TestProviderRestartsNodeFromPersistedCredential(t *testing.T) {
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Errorf("credential survives StopNode: %v", err)
+	}
+}
+
+// TestSandboxedNodeKeepsItsUIDRange: a sandboxed node's uid range is
+// recorded beside its credential and given back when the node restarts
+// (its files keep their owners); two live nodes never share one; StopNode
+// forgets it.
+func TestSandboxedNodeKeepsItsUIDRange(t *testing.T) {
+	if agent.DefaultIsolation() != agent.IsolationNetns {
+		t.Skip("node sandboxes are not available here")
+	}
+	t.Parallel()
+	api := newNodeAPI(t)
+	base := t.TempDir()
+	rootA, rootB := filepath.Join(base, "na"), filepath.Join(base, "nb")
+	slot := func(root string) int {
+		t.Helper()
+		b, err := os.ReadFile(statePath(root))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct {
+			UIDSlot *int `json:"uidSlot"`
+		}
+		if err := json.Unmarshal(b, &st); err != nil || st.UIDSlot == nil {
+			t.Fatalf("state %s: %v", b, err)
+		}
+		return *st.UIDSlot
+	}
+	owner := func(root string) uint32 {
+		t.Helper()
+		st, err := os.Stat(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Sys().(*syscall.Stat_t).Uid
+	}
+	p := testProvider(t, api, agent.IsolationNetns)
+	for _, n := range []struct{ id, root string }{{"na", rootA}, {"nb", rootB}} {
+		if err := p.StartNode(context.Background(), NodeLaunch{NodeID: n.id, Credential: "cred-" + n.id, RootDir: n.root}); err != nil {
+			t.Fatal(err)
+		}
+		waitAgent(t, p, n.id)
+	}
+	a, b := slot(rootA), slot(rootB)
+	if a == b || owner(rootA) == owner(rootB) || owner(rootA) < sandbox.FirstHostUID {
+		t.Errorf("two live nodes share a uid range or own their directories as a host user: slots %d %d, owners %d %d",
+			a, b, owner(rootA), owner(rootB))
+	}
+	before := owner(rootA)
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p2 := testProvider(t, api, agent.IsolationNetns)
+	if err := p2.StartNode(context.Background(), NodeLaunch{NodeID: "na", RootDir: rootA}); err != nil {
+		t.Fatal(err)
+	}
+	waitAgent(t, p2, "na")
+	if slot(rootA) != a || owner(rootA) != before {
+		t.Errorf("the restarted node got slot %d (owner %d), want %d (owner %d)", slot(rootA), owner(rootA), a, before)
+	}
+	if err := p2.StopNode(context.Background(), "na"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(statePath(rootA)); !os.IsNotExist(err) {
+		t.Errorf("the uid range record survives StopNode: %v", err)
 	}
 }
