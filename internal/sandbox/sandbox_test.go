@@ -91,3 +91,27 @@ func TestNodeRunsTasksInItsOwnWorld(t *testing.T) {
 		t.Fatalf("a user that is not a pool user account ran: %+v", rep.Failure)
 	}
 }
+
+// TestNoDescriptorOrDirectoryLeadsOutside: neither the init nor a task holds
+// a descriptor or a working directory outside the node (runc's
+// CVE-2024-21626 leaked one), and the init's binary cannot be written
+// through /proc/1/exe (CVE-2019-5736).
+func TestNoDescriptorOrDirectoryLeadsOutside(t *testing.T) {
+	n, dir := startNode(t, InitConfig{})
+	out, rep := runTask(t, n, dir, `/bin/sh -c 'for f in /proc/1/fd/* /proc/self/fd/* /proc/1/cwd /proc/1/root; do readlink $f; done; `+
+		`if echo x >> /proc/1/exe; then echo EXE-WRITABLE; fi'`, nodeproto.UserIdentity{AutoUserElevation: "admin"})
+	if rep.Failure != nil {
+		t.Fatalf("failure %+v", rep.Failure)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 5 {
+		t.Fatalf("output %q", out)
+	}
+	for _, l := range lines {
+		ok := l == "/" || l == "/dev/null" || strings.HasPrefix(l, "/mnt/batch/tasks/") || strings.HasPrefix(l, "/proc/") ||
+			strings.HasPrefix(l, "pipe:[") || strings.HasPrefix(l, "socket:[") || strings.HasPrefix(l, "anon_inode:")
+		if !ok {
+			t.Errorf("a descriptor or directory leads outside the node: %q", l)
+		}
+	}
+}
