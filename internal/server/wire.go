@@ -131,7 +131,7 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 			if nodeID == "" || nodeID == "." || nodeID == ".." || strings.ContainsAny(nodeID, `/\`) {
 				return nil
 			}
-			return os.RemoveAll(taskrun.TaskDir(taskrun.Dirs{NodeRoot: filepath.Join(nodeRoot, nodeID)}, jobID, taskID))
+			return taskrun.RemoveTaskDir(taskrun.Dirs{NodeRoot: filepath.Join(nodeRoot, nodeID)}, jobID, taskID)
 		},
 	})
 	if err != nil {

@@ -63,6 +63,27 @@ func TaskDir(d Dirs, jobID, taskID string) string {
 	return filepath.Join(d.NodeRoot, "workitems", jobID, "job-1", taskID)
 }
 
+// RemoveTaskDir removes a task's directory (TaskDir) with everything in it,
+// through an os.Root at the node root: a task may have replaced any
+// directory on the way (workitems/<job>, job-1) with a symlink, and none is
+// followed out of the node's directory. A directory that does not exist is
+// not an error.
+func RemoveTaskDir(d Dirs, jobID, taskID string) error {
+	rel, err := filepath.Rel(d.NodeRoot, TaskDir(d, jobID, taskID))
+	if err != nil || !filepath.IsLocal(rel) {
+		return fmt.Errorf("taskrun: task directory of %q/%q is outside the node", jobID, taskID)
+	}
+	r, err := os.OpenRoot(d.NodeRoot)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return r.RemoveAll(rel)
+}
+
 // Failure codes this package reports (Batch's TaskFailureInformationCodes).
 const (
 	CodeFailureExitCode  = "FailureExitCode"
