@@ -75,6 +75,9 @@ func New(cfg Config) *Provider {
 		} else if len(removed) > 0 {
 			cfg.Logger.Info("swept stale node namespaces", "count", len(removed))
 		}
+		if n := sandbox.SweepCgroups(time.Minute); n > 0 {
+			cfg.Logger.Info("swept stale node cgroups", "count", n)
+		}
 	}
 	return &Provider{cfg: cfg, nodes: map[string]*node{}}
 }

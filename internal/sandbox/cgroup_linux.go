@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // maxPids bounds the processes of one node.
@@ -181,4 +182,43 @@ func (cg *cgroup) remove() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// SweepCgroups removes node cgroups that a Cobalt process which ended left
+// behind: every directory under the "cobalt" cgroups that has no process
+// and was created more than minAge ago (a node being started by another
+// process right now is younger). It returns how many it removed.
+func SweepCgroups(minAge time.Duration) int {
+	var parents []string
+	if _, err := os.Stat(filepath.Join(cgroupRoot, "cgroup.controllers")); err == nil {
+		parents = []string{filepath.Join(cgroupRoot, "cobalt")}
+	} else {
+		for _, c := range []string{"memory", "cpu", "pids"} {
+			parents = append(parents, filepath.Join(cgroupRoot, c, "cobalt"))
+		}
+	}
+	removed := 0
+	for _, parent := range parents {
+		ents, err := os.ReadDir(parent)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if !e.IsDir() {
+				continue
+			}
+			dir := filepath.Join(parent, e.Name())
+			fi, err := os.Stat(dir)
+			if err != nil || time.Since(fi.ModTime()) < minAge {
+				continue
+			}
+			if procs, err := os.ReadFile(filepath.Join(dir, "cgroup.procs")); err != nil || len(bytes.TrimSpace(procs)) > 0 {
+				continue
+			}
+			if os.Remove(dir) == nil {
+				removed++
+			}
+		}
+	}
+	return removed
 }

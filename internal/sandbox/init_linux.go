@@ -34,32 +34,6 @@ const (
 	nodeDirFD = 4 // a detached mount of the node's directory, moved to NodeRoot
 )
 
-// Paths and users inside a node.
-const (
-	// NodeRoot is where the node's directory appears inside the node, as
-	// on Azure Batch's Linux nodes.
-	NodeRoot = "/mnt/batch/tasks"
-	// PoolUser is the non-admin auto user of scope pool; PoolUID its uid
-	// and gid inside the node.
-	PoolUser = "_azbatch"
-	PoolUID  = 1000
-	// firstTaskUID is the first uid of non-admin auto users of scope task,
-	// one per task; firstNamedUID the first of the pool's named users.
-	firstTaskUID  = 20000
-	lastTaskUID   = 60000
-	firstNamedUID = 5000
-)
-
-// CA bundle paths inside the node.
-const (
-	CABundle = NodeRoot + "/certs/ca-bundle.pem"
-	CAFile   = NodeRoot + "/certs/cobalt-ca.pem"
-)
-
-// CodeUserNotFound is the failure code of a task whose userIdentity names
-// a user the pool does not have.
-const CodeUserNotFound = "UserIdentityNotFound"
-
 // systemDirs are bound read-only from the host into every node's root.
 var systemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"}
 
