@@ -98,6 +98,14 @@ check unshare-read unshare -Urm cat DATA/seal.key
 check write-usr sh -c 'echo x > /usr/cobalt-planted'
 check write-etc sh -c 'echo x > /etc/cobalt-planted'
 check host-loopback curl -sf --max-time 5 http://127.0.0.1:PORT/
+check host-sysctl sh -c 'v=$(cat /proc/sys/vm/swappiness) && echo $v > /proc/sys/vm/swappiness'
+check host-cgroup-path grep -q cobalt /proc/self/cgroup
+check raise-memory-limit sh -c 'mkdir -p /tmp/cg && mount -t cgroup -o memory none /tmp/cg && echo -1 > /tmp/cg/memory.limit_in_bytes'
+check see-host-cgroups sh -c 'mkdir -p /tmp/cg2 && mount -t cgroup -o pids none /tmp/cg2 && test -d /tmp/cg2/cobalt'
+check raise-pids-limit sh -c 'mkdir -p /tmp/cg3 && mount -t cgroup -o pids none /tmp/cg3 && echo max > /tmp/cg3/pids.max'
+check kernel-module sh -c 'echo 1 > /proc/sys/kernel/modules_disabled'
+check raw-disk sh -c 'ls /dev/vda /dev/sda /dev/nvme0n1 /dev/mem /dev/kmsg 2>/dev/null | grep -q .'
+
 check other-identity curl -sf --max-time 5 'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/&client_id=IDB' -H Metadata:true
 echo "hostname $(hostname)"
 echo "root $AZ_BATCH_NODE_ROOT_DIR"
@@ -134,6 +142,41 @@ echo own-work > "$AZ_BATCH_TASK_WORKING_DIR/result" && cat "$AZ_BATCH_TASK_WORKI
 			os.Remove(p)
 			t.Errorf("a task wrote %s on the host", p)
 		}
+	}
+}
+
+// TestDownloadsRunInsideTheNode: resource files are fetched by the node,
+// through its own network namespace: a host loopback service that is not
+// a forwarded port is out of reach (before, downloads ran in the host's
+// namespace and got it), a forwarded control-plane port is not.
+func TestDownloadsRunInsideTheNode(t *testing.T) {
+	requireNetns(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("HTTP/1.0 200 OK\r\nContent-Length: 10\r\n\r\nhost-only\n"))
+			c.Close()
+		}
+	}()
+	f := newFakeControlPlane(t, nodeConfig(identityA))
+	a, _ := startAgent(t, f, IsolationNetns, nil)
+	rep := runLease(t, f, nodeproto.TaskLease{LeaseID: "host", JobID: "job", TaskID: "host", CommandLine: "cat hostfile",
+		ResourceFiles: []nodeproto.ResourceFile{{HTTPURL: "http://" + ln.Addr().String() + "/x", FilePath: "hostfile"}}})
+	if rep.Failure == nil || !strings.HasPrefix(rep.Failure.Code, "BlobDownload") {
+		t.Errorf("a download reached a host-only loopback service: %+v", rep.Failure)
+	}
+	rep = runLease(t, f, nodeproto.TaskLease{LeaseID: "fwd", JobID: "job", TaskID: "fwd", CommandLine: "cat pong",
+		ResourceFiles: []nodeproto.ResourceFile{{HTTPURL: f.srv.URL + "/ping", FilePath: "pong"}}})
+	if out, stderr := taskOutput(t, a, "job", "fwd"); rep.Failure != nil || strings.TrimSpace(out) != "pong" {
+		t.Errorf("download through a forwarded port: %q %+v %s", out, rep.Failure, stderr)
 	}
 }
 
