@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 )
@@ -113,5 +114,46 @@ func TestNoDescriptorOrDirectoryLeadsOutside(t *testing.T) {
 		if !ok {
 			t.Errorf("a descriptor or directory leads outside the node: %q", l)
 		}
+	}
+}
+
+// TestEndedTaskIsKilledWithItsChildren: ending a task (terminate, or the
+// agent stopping it) kills its whole session, children included, and the
+// init reports it ended.
+func TestEndedTaskIsKilledWithItsChildren(t *testing.T) {
+	n, dir := startNode(t, InitConfig{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan *Result, 1)
+	go func() {
+		res, err := n.Run(ctx, Task{Lease: &nodeproto.TaskLease{LeaseID: "l", JobID: "j", TaskID: "sleep",
+			CommandLine: `/bin/sh -c 'sleep 300 & echo $! > $AZ_BATCH_NODE_SHARED_DIR/child; wait'`}})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	child := filepath.Join(dir, "shared", "child")
+	var pid string
+	for range 500 {
+		if b, err := os.ReadFile(child); err == nil && len(b) > 1 {
+			pid = strings.TrimSpace(string(b))
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if pid == "" {
+		t.Fatal("the task did not start its child")
+	}
+	cancel()
+	res := <-done
+	if res == nil || res.Report == nil || res.Report.Failure == nil || res.Report.Failure.Code != "TaskEnded" {
+		t.Fatalf("result %+v", res)
+	}
+	// The child is gone from the node (killed, then reaped by the init): a
+	// task that looks for it soon finds nothing.
+	out, _ := runTask(t, n, dir, "/bin/sh -c 'for i in $(seq 100); do test -e /proc/"+pid+
+		" || { echo gone; exit; }; sleep 0.1; done; echo alive'", nodeproto.UserIdentity{})
+	if strings.TrimSpace(out) != "gone" {
+		t.Errorf("the ended task's child is %s", out)
 	}
 }
