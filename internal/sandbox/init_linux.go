@@ -57,6 +57,16 @@ type initState struct {
 }
 
 func runInit() int {
+	// As PID 1 of the node the init gets only the signals it handles; the
+	// Go runtime would exit on these, so a task (even node root) that sends
+	// them does not bring the node down. Handled, not ignored: children
+	// start with the default dispositions.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	go func() {
+		for range sigs {
+		}
+	}()
 	syscall.CloseOnExec(ctrlFD)
 	ctrl := os.NewFile(ctrlFD, "control")
 	m, err := readMessage(ctrl)

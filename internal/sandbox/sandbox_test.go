@@ -157,3 +157,19 @@ func TestEndedTaskIsKilledWithItsChildren(t *testing.T) {
 		t.Errorf("the ended task's child is %s", out)
 	}
 }
+
+// TestTasksCannotStopTheInit: node root signalling the init (PID 1 of the
+// node) does not end the node; the next task runs, with default signal
+// dispositions.
+func TestTasksCannotStopTheInit(t *testing.T) {
+	n, dir := startNode(t, InitConfig{})
+	_, rep := runTask(t, n, dir, "/bin/sh -c 'for s in TERM INT HUP QUIT USR1 USR2 KILL; do kill -$s 1; done; true'",
+		nodeproto.UserIdentity{AutoUserElevation: "admin"})
+	if rep.Failure != nil {
+		t.Fatalf("failure %+v", rep.Failure)
+	}
+	out, rep := runTask(t, n, dir, "/bin/sh -c 'grep SigIgn /proc/self/status'", nodeproto.UserIdentity{})
+	if rep.Failure != nil || !strings.Contains(out, "0000000000000000") {
+		t.Errorf("after signals to the init: %q %+v", out, rep.Failure)
+	}
+}
