@@ -114,6 +114,7 @@ type Agent struct {
 	startStop context.CancelFunc
 	tasksWG   sync.WaitGroup
 	removed   bool
+	broken    bool // the node's sandbox ended: the node is unusable
 }
 
 type runningTask struct {
@@ -218,6 +219,9 @@ func (a *Agent) State() string {
 }
 
 func (a *Agent) stateLocked() string {
+	if a.broken {
+		return stateUnusable
+	}
 	switch a.phase {
 	case phaseWaitingStart:
 		return StateWaitingForStart
@@ -254,6 +258,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	close(a.ready)
 
 	var loops sync.WaitGroup
+	if done := a.sandboxDone(); done != nil {
+		loops.Add(1)
+		go func() { defer loops.Done(); a.watchSandbox(ctx, done) }()
+	}
 	loops.Add(2)
 	go func() { defer loops.Done(); a.heartbeatLoop(ctx, cancel) }()
 	go func() { defer loops.Done(); a.leaseLoop(ctx) }()
@@ -263,6 +271,24 @@ func (a *Agent) Run(ctx context.Context) error {
 	loops.Wait()
 	a.tasksWG.Wait()
 	return nil
+}
+
+// watchSandbox marks the node unusable when its sandbox ends while the
+// agent runs (the init died): no task can run on it any more.
+func (a *Agent) watchSandbox(ctx context.Context, done <-chan struct{}) {
+	select {
+	case <-ctx.Done():
+	case <-done:
+		if ctx.Err() != nil {
+			return
+		}
+		a.logger.Error("the node's sandbox ended; the node is unusable")
+		a.mu.Lock()
+		a.broken = true
+		a.mu.Unlock()
+		a.stopTasks()
+		a.notify()
+	}
 }
 
 // register registers the node, retrying transient failures.

@@ -7,8 +7,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
@@ -279,5 +281,22 @@ func TestMemoryLimitKillsWithAClearFailure(t *testing.T) {
 	rep = runLease(t, f, nodeproto.TaskLease{LeaseID: "small", JobID: "job", TaskID: "small", CommandLine: "true"})
 	if rep.Failure != nil {
 		t.Errorf("the node did not run the next task: %+v", rep.Failure)
+	}
+}
+
+// TestNodeWhoseInitDiedIsUnusable: when a node's init dies (it cannot be
+// killed from inside; here the host kills it), the agent reports the node
+// unusable and leases no more work.
+func TestNodeWhoseInitDiedIsUnusable(t *testing.T) {
+	requireNetns(t)
+	f := newFakeControlPlane(t, nodeConfig(identityA))
+	a, _ := startAgent(t, f, IsolationNetns, nil)
+	f.waitFor(t, "idle", func() bool { return slices.Contains(f.states, StateIdle) })
+	if err := syscall.Kill(a.sandbox.node.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	f.waitFor(t, "unusable", func() bool { return slices.Contains(f.states, stateUnusable) })
+	if st := a.State(); st != stateUnusable {
+		t.Errorf("state %s", st)
 	}
 }

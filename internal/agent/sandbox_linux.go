@@ -91,6 +91,14 @@ func (a *Agent) users() []sandbox.User {
 	return users
 }
 
+// sandboxDone is closed when the node's init exited; nil without a sandbox.
+func (a *Agent) sandboxDone() <-chan struct{} {
+	if a.sandbox == nil {
+		return nil
+	}
+	return a.sandbox.node.Done()
+}
+
 func (s *nodeSandbox) close() error {
 	if s == nil {
 		return nil

@@ -17,6 +17,8 @@ func (a *Agent) startSandbox(string, handlers) (*nodeSandbox, isolation, error) 
 
 func (s *nodeSandbox) close() error { return nil }
 
+func (a *Agent) sandboxDone() <-chan struct{} { return nil }
+
 type sandboxRunner struct{ s *nodeSandbox }
 
 func (sandboxRunner) RunStartTask(context.Context, TaskConfig, Dirs, nodeproto.StartTask, int) nodeproto.StartTaskInfo {
