@@ -442,6 +442,9 @@ func freshDir(nodeRoot, dir string) error {
 		}
 		return os.MkdirAll(dir, 0o755)
 	}
+	if err := os.MkdirAll(nodeRoot, 0o755); err != nil {
+		return err
+	}
 	r, err := os.OpenRoot(nodeRoot)
 	if err != nil {
 		return err
