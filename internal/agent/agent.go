@@ -31,7 +31,8 @@ type Config struct {
 	NodeID     string
 	// RootDir is the node's root directory (AZ_BATCH_NODE_ROOT_DIR).
 	RootDir string
-	// Isolation is "netns", "process" or "" for DefaultIsolation().
+	// Isolation is "netns" (the node is a sandbox, see internal/sandbox),
+	// "process" or "" for DefaultIsolation().
 	Isolation string
 	// CAFile is the PEM file of the CA the control plane's certificate chains to.
 	CAFile string

@@ -166,7 +166,10 @@ func (r sandboxRunner) RunStartTask(ctx context.Context, cfg TaskConfig, _ Dirs,
 		return nodeproto.StartTaskInfo{State: startTaskStateCompleted, StartTime: now, EndTime: &end, RetryCount: attempt,
 			Result: "failure", Failure: nodeFailure(err)}
 	}
+	// The init is untrusted (node root can take it over): it reports only
+	// its own start task's outcome, and the attempt is the agent's.
 	info := *res.StartTask
+	info.State, info.RetryCount = startTaskStateCompleted, attempt
 	if f := oomFailure(info.ExitCode, before, r.s.node.OOMKills()); f != nil {
 		info.Failure, info.Result = f, "failure"
 	}
@@ -183,6 +186,7 @@ func (r sandboxRunner) RunTask(ctx context.Context, cfg TaskConfig, _ Dirs, l no
 			Failure: nodeFailure(err)}
 	}
 	rep := *res.Report
+	rep.LeaseID, rep.Event, rep.NodeID = l.LeaseID, reportCompleted, ""
 	if f := oomFailure(rep.ExitCode, before, r.s.node.OOMKills()); f != nil {
 		rep.Failure = f
 	}
