@@ -173,3 +173,18 @@ func TestTasksCannotStopTheInit(t *testing.T) {
 		t.Errorf("after signals to the init: %q %+v", out, rep.Failure)
 	}
 }
+
+// TestHostEnvironmentStaysOutside: nothing of the host process's
+// environment (where a database DSN or a key may be) reaches the node's
+// init or its tasks.
+func TestHostEnvironmentStaysOutside(t *testing.T) {
+	t.Setenv("COBALT_TEST_HOST_SECRET", "host-secret-value")
+	n, dir := startNode(t, InitConfig{})
+	out, rep := runTask(t, n, dir, `/bin/sh -c 'cat /proc/1/environ; env'`, nodeproto.UserIdentity{AutoUserElevation: "admin"})
+	if rep.Failure != nil {
+		t.Fatalf("failure %+v", rep.Failure)
+	}
+	if strings.Contains(out, "host-secret-value") {
+		t.Errorf("the host's environment reached the node:\n%s", out)
+	}
+}
