@@ -45,7 +45,13 @@ func (a *Agent) startSandbox(root string, h handlers) (*nodeSandbox, *netnsIsola
 		return nil, nil, err
 	}
 	if preferred >= 0 && uids.Slot != preferred {
-		a.logger.Warn("the node's recorded uid range is in use; its earlier files keep their old owners", "slot", preferred)
+		// The node's files belong to its old range: hand them to the new one
+		// (the node is not running, so nothing inside changes meanwhile).
+		a.logger.Warn("the node's recorded uid range is in use; moving its files to a new one", "slot", preferred, "new", uids.Slot)
+		if err := shiftOwners(root, sandbox.RangeBase(preferred), uids.Base()); err != nil {
+			uids.Release()
+			return nil, nil, fmt.Errorf("move the node's files to its new uid range: %w", err)
+		}
 	}
 	if a.cfg.StateFile != "" {
 		if err := writeState(a.cfg.StateFile, sandboxState{UIDSlot: uids.Slot}); err != nil {
@@ -106,6 +112,36 @@ func (s *nodeSandbox) close() error {
 	err := s.node.Close()
 	s.uids.Release()
 	return err
+}
+
+// shiftOwners gives every file under root owned by a uid or gid of the
+// range at from the same id in the range at to. It follows no link
+// (WalkDir and Lchown never do).
+func shiftOwners(root string, from, to uint32) error {
+	shift := func(id uint32) int {
+		if id >= from && id-from < sandbox.RangeSize {
+			return int(to + id - from)
+		}
+		return -1
+	}
+	return filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
+			return nil
+		}
+		uid, gid := shift(st.Uid), shift(st.Gid)
+		if uid < 0 && gid < 0 {
+			return nil
+		}
+		return os.Lchown(p, uid, gid)
+	})
 }
 
 // hostname is the node's hostname: its ID, within the 64 bytes Linux allows.

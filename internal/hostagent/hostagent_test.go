@@ -309,13 +309,14 @@ func TestProviderRestartsNodeFromPersistedCredential(t *testing.T) {
 
 // TestSandboxedNodeKeepsItsUIDRange: a sandboxed node's uid range is
 // recorded beside its credential and given back when the node restarts
-// (its files keep their owners); two live nodes never share one; StopNode
-// forgets it.
+// (its files keep their owners); two live nodes never share one; when the
+// recorded range is taken, the restarted node gets another and its files
+// move to it, so it still works; StopNode forgets the record. Not
+// parallel: other tests of this package would take freed ranges.
 func TestSandboxedNodeKeepsItsUIDRange(t *testing.T) {
 	if agent.DefaultIsolation() != agent.IsolationNetns {
 		t.Skip("node sandboxes are not available here")
 	}
-	t.Parallel()
 	api := newNodeAPI(t)
 	base := t.TempDir()
 	rootA, rootB := filepath.Join(base, "na"), filepath.Join(base, "nb")
@@ -333,9 +334,9 @@ func TestSandboxedNodeKeepsItsUIDRange(t *testing.T) {
 		}
 		return *st.UIDSlot
 	}
-	owner := func(root string) uint32 {
+	owner := func(path string) uint32 {
 		t.Helper()
-		st, err := os.Stat(root)
+		st, err := os.Stat(path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -365,7 +366,26 @@ func TestSandboxedNodeKeepsItsUIDRange(t *testing.T) {
 	if slot(rootA) != a || owner(rootA) != before {
 		t.Errorf("the restarted node got slot %d (owner %d), want %d (owner %d)", slot(rootA), owner(rootA), a, before)
 	}
-	if err := p2.StopNode(context.Background(), "na"); err != nil {
+	if err := p2.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	held, err := sandbox.AcquireRange(a)
+	if err != nil || held.Slot != a {
+		t.Fatalf("hold slot %d: %v", a, err)
+	}
+	defer held.Release()
+	p3 := testProvider(t, api, agent.IsolationNetns)
+	if err := p3.StartNode(context.Background(), NodeLaunch{NodeID: "na", RootDir: rootA}); err != nil {
+		t.Fatal(err)
+	}
+	waitAgent(t, p3, "na")
+	moved := slot(rootA)
+	if moved == a || owner(rootA) != sandbox.RangeBase(moved) || owner(filepath.Join(rootA, "workitems")) != sandbox.RangeBase(moved) {
+		t.Errorf("restart with its range taken: slot %d, owners %d and %d, want the base of slot %d",
+			moved, owner(rootA), owner(filepath.Join(rootA, "workitems")), moved)
+	}
+	if err := p3.StopNode(context.Background(), "na"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(statePath(rootA)); !os.IsNotExist(err) {

@@ -5,6 +5,7 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,7 +33,10 @@ type UIDRange struct {
 }
 
 // Base is the host uid (and gid) of the node's root.
-func (r *UIDRange) Base() uint32 { return uint32(FirstHostUID + r.Slot*RangeSize) }
+func (r *UIDRange) Base() uint32 { return RangeBase(r.Slot) }
+
+// RangeBase is the first host uid of the range of slot.
+func RangeBase(slot int) uint32 { return uint32(FirstHostUID + slot*RangeSize) }
 
 // Release frees the slot.
 func (r *UIDRange) Release() {
@@ -44,7 +48,7 @@ func (r *UIDRange) Release() {
 
 // AcquireRange takes the slot preferred (a node's recorded slot, so that its
 // files keep their owners across restarts) when it is free and in range,
-// otherwise the lowest free slot.
+// otherwise a free slot.
 func AcquireRange(preferred int) (*UIDRange, error) {
 	if err := os.MkdirAll(LockDir, 0o700); err != nil {
 		return nil, fmt.Errorf("sandbox: uid slot locks: %w", err)
@@ -66,7 +70,11 @@ func AcquireRange(preferred int) (*UIDRange, error) {
 			return r, nil
 		}
 	}
-	for slot := range MaxSlots {
+	// New ranges start at a random slot: a slot just released (a node
+	// restarting) is then unlikely to be taken by another node meanwhile.
+	first := rand.IntN(MaxSlots)
+	for i := range MaxSlots {
+		slot := (first + i) % MaxSlots
 		r, err := try(slot)
 		if err == nil {
 			return r, nil
