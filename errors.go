@@ -52,6 +52,9 @@ type Error struct {
 	Reason  string
 	Message string
 	Target  string
+	// Details are further facts about the error, in the order a protocol
+	// lists them (Batch's "values", for example "QueryParameterValue").
+	Details []NameValue
 }
 
 // Error implements the error interface.
@@ -78,6 +81,13 @@ func (e *Error) WithReason(reason string) *Error {
 func (e *Error) WithTarget(target string) *Error {
 	c := *e
 	c.Target = target
+	return &c
+}
+
+// WithDetail returns a copy of e with one more detail.
+func (e *Error) WithDetail(name, value string) *Error {
+	c := *e
+	c.Details = append(append([]NameValue(nil), e.Details...), NameValue{Name: name, Value: value})
 	return &c
 }
 

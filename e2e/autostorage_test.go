@@ -16,7 +16,7 @@ func TestAutoStorageResourceFile(t *testing.T) {
 	e := startWith(t, server.Options{Isolation: "process"})
 	c := ctx(t)
 	s := e.seedResources(t, c)
-	sa, err := armstorage.NewAccountsClient(e.ep.SubscriptionID, e.admin(), e.armOptions())
+	sa, err := armstorage.NewAccountsClient(e.EP.SubscriptionID, e.Admin(), e.ARMOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func TestAutoStorageResourceFile(t *testing.T) {
 		} `json:"account"`
 	}
 	e.node("batchpool.js", map[string]any{
-		"resourceGroup": s.rg, "account": "autostore" + s.account[len(s.account)-6:], "pool": "plain", "location": e.ep.Location,
+		"resourceGroup": s.rg, "account": "autostore" + s.account[len(s.account)-6:], "pool": "plain", "location": e.EP.Location,
 		"autoStorage": map[string]any{"storageAccountId": *acct.ID},
 		"poolBody": map[string]any{
 			"vmSize": "STANDARD_D2S_V3",

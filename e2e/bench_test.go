@@ -26,9 +26,9 @@ func BenchmarkPoolToTenIdleNodes(b *testing.B) {
 		b.Run(isolation, func(b *testing.B) {
 			e := startWith(b, server.Options{Isolation: isolation})
 			c := context.Background()
-			admin := e.admin()
-			rgs, _ := armresources.NewResourceGroupsClient(e.ep.SubscriptionID, admin, e.armOptions())
-			if _, err := rgs.CreateOrUpdate(c, "bench", armresources.ResourceGroup{Location: to.Ptr(e.ep.Location)}, nil); err != nil {
+			admin := e.Admin()
+			rgs, _ := armresources.NewResourceGroupsClient(e.EP.SubscriptionID, admin, e.ARMOptions())
+			if _, err := rgs.CreateOrUpdate(c, "bench", armresources.ResourceGroup{Location: to.Ptr(e.EP.Location)}, nil); err != nil {
 				b.Fatal(err)
 			}
 			var out struct {
@@ -36,7 +36,7 @@ func BenchmarkPoolToTenIdleNodes(b *testing.B) {
 					AccountEndpoint string `json:"accountEndpoint"`
 				} `json:"account"`
 			}
-			e.node("batchpool.js", map[string]any{"resourceGroup": "bench", "account": "benchacct", "pool": "warmup", "location": e.ep.Location,
+			e.node("batchpool.js", map[string]any{"resourceGroup": "bench", "account": "benchacct", "pool": "warmup", "location": e.EP.Location,
 				"poolBody": poolBody(0)}, &out)
 			bc := e.batchClient(b, out.Account.AccountEndpoint)
 			tok, err := admin.GetToken(c, policy.TokenRequestOptions{Scopes: []string{"https://management.azure.com/.default"}})
@@ -47,13 +47,13 @@ func BenchmarkPoolToTenIdleNodes(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				pool := fmt.Sprintf("p%d", i)
 				url := fmt.Sprintf("%s/subscriptions/%s/resourceGroups/bench/providers/Microsoft.Batch/batchAccounts/benchacct/pools/%s?api-version=2024-07-01",
-					e.ep.ResourceManager, e.ep.SubscriptionID, pool)
+					e.EP.ResourceManager, e.EP.SubscriptionID, pool)
 				body, _ := json.Marshal(map[string]any{"properties": poolBody(10)})
 				req, _ := http.NewRequest(http.MethodPut, url, bytes.NewReader(body))
 				req.Header.Set("Authorization", "Bearer "+tok.Token)
 				req.Header.Set("Content-Type", "application/json")
 				start := time.Now()
-				resp, err := e.transport.Do(req)
+				resp, err := e.HTTP.Do(req)
 				if err != nil || resp.StatusCode != http.StatusOK {
 					b.Fatalf("pool PUT: %v %v", err, resp)
 				}
@@ -77,7 +77,7 @@ func BenchmarkPoolToTenIdleNodes(b *testing.B) {
 				b.StopTimer()
 				del, _ := http.NewRequest(http.MethodDelete, url, nil)
 				del.Header.Set("Authorization", "Bearer "+tok.Token)
-				if resp, err := e.transport.Do(del); err == nil {
+				if resp, err := e.HTTP.Do(del); err == nil {
 					resp.Body.Close()
 				}
 				b.StartTimer()

@@ -2,14 +2,9 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,12 +15,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/batch/azbatch"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/cobaltbatch/cobalt/internal/agent"
+	"github.com/cobaltbatch/cobalt/internal/sdkharness"
 	"github.com/cobaltbatch/cobalt/internal/server"
+	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
 // moduleRoot is the repository root (this file is in e2e/).
@@ -34,43 +30,16 @@ func moduleRoot() string {
 	return filepath.Join(filepath.Dir(file), "..")
 }
 
-// runNodeScript runs a test/node/e2e script against the Cobalt whose
-// endpoints.json is endpointsFile, decoding its JSON output into out.
-func runNodeScript(t *testing.T, endpointsFile, caFile, script string, input, out any) {
-	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Fatal("node is not on PATH; the end-to-end tests need Node 20 (see README)")
-	}
-	in, err := json.Marshal(input)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("node", filepath.Join("e2e", script))
-	cmd.Dir = filepath.Join(moduleRoot(), "test", "node")
-	cmd.Stdin = bytes.NewReader(in)
-	cmd.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+caFile, "COBALT_ENDPOINTS="+endpointsFile)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("node %s: %v\nstdout:\n%s\nstderr:\n%s", script, err, stdout.String(), stderr.String())
-	}
-	if out != nil {
-		if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
-			t.Fatalf("node %s printed %q: %v", script, stdout.String(), err)
-		}
-	}
-}
-
 // plainPool creates a resource group, a Batch account and a pool without
 // identities or start task through the management plane (the pool with
 // @azure/arm-batch) and returns the account's endpoint.
-func (e *env) plainPool(t *testing.T, c context.Context, endpointsFile, pool string, nodes, slots int) string {
+func (e *env) plainPool(t *testing.T, c context.Context, pool string, nodes, slots int) string {
 	t.Helper()
-	rgs, err := armresources.NewResourceGroupsClient(e.ep.SubscriptionID, e.admin(), e.armOptions())
+	rgs, err := armresources.NewResourceGroupsClient(e.EP.SubscriptionID, e.Admin(), e.ARMOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rgs.CreateOrUpdate(c, "work-rg", armresources.ResourceGroup{Location: to.Ptr(e.ep.Location)}, nil); err != nil {
+	if _, err := rgs.CreateOrUpdate(c, "work-rg", armresources.ResourceGroup{Location: to.Ptr(e.EP.Location)}, nil); err != nil {
 		t.Fatalf("create resource group: %v", err)
 	}
 	var out struct {
@@ -78,8 +47,8 @@ func (e *env) plainPool(t *testing.T, c context.Context, endpointsFile, pool str
 			AccountEndpoint string `json:"accountEndpoint"`
 		} `json:"account"`
 	}
-	runNodeScript(t, endpointsFile, e.ep.CACertFile, "batchpool.js", map[string]any{
-		"resourceGroup": "work-rg", "account": "work" + strconv.FormatInt(time.Now().UnixNano()%1_000_000, 10), "pool": pool, "location": e.ep.Location,
+	e.node("batchpool.js", map[string]any{
+		"resourceGroup": "work-rg", "account": "work" + strconv.FormatInt(time.Now().UnixNano()%1_000_000, 10), "pool": pool, "location": e.EP.Location,
 		"poolBody": map[string]any{
 			"vmSize": "STANDARD_D2S_V3",
 			"deploymentConfiguration": map[string]any{"virtualMachineConfiguration": map[string]any{
@@ -98,34 +67,12 @@ func (e *env) plainPool(t *testing.T, c context.Context, endpointsFile, pool str
 // clientEnv is the clients' view of a Cobalt that runs in another process.
 func clientEnv(t *testing.T, dataDir string) *env {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dataDir, "endpoints.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ep server.Endpoints
-	if err := json.Unmarshal(b, &ep); err != nil {
-		t.Fatal(err)
-	}
-	caPEM, err := os.ReadFile(ep.CACertFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	return &env{t: t, ep: ep,
-		transport: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}},
-		cloud: cloud.Configuration{
-			ActiveDirectoryAuthorityHost: ep.AuthorityHost + "/",
-			Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
-				cloud.ResourceManager: {Endpoint: ep.ResourceManager, Audience: ep.ResourceManagerAudience},
-			},
-		},
-	}
+	return &env{sdkharness.FromDataDir(t, dataDir)}
 }
 
 // traversableTempDir is a temporary directory whose parents let other users
 // through, so that tasks running as Batch's non-admin user reach the node
-// directories under it (as server.StartTest arranges).
+// directories under it (as servertest.Start arranges).
 func traversableTempDir(t *testing.T) string {
 	dir := t.TempDir()
 	for d := dir; d != filepath.Dir(d) && strings.HasPrefix(d, os.TempDir()+string(filepath.Separator)); d = filepath.Dir(d) {
@@ -252,7 +199,7 @@ func TestCrashLosesNoTasks(t *testing.T) {
 	p := startCobalt(t, bin, dir, logFile)
 	e := clientEnv(t, dir)
 	c := ctx(t)
-	endpoint := e.plainPool(t, c, filepath.Join(dir, "endpoints.json"), "crashpool", 2, 4)
+	endpoint := e.plainPool(t, c, "crashpool", 2, 4)
 	bc := e.batchClient(t, endpoint)
 	if _, err := bc.CreateJob(c, azbatch.CreateJobContent{ID: to.Ptr("many"), PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr("crashpool")}}, nil); err != nil {
 		t.Fatal(err)
@@ -334,7 +281,7 @@ func TestTerminateStopsTaskProcess(t *testing.T) {
 	t.Parallel()
 	e := startWith(t, server.Options{Isolation: "process"})
 	c := ctx(t)
-	endpoint := e.plainPool(t, c, filepath.Join(e.srv.DataDir(), "endpoints.json"), "termpool", 1, 1)
+	endpoint := e.plainPool(t, c, "termpool", 1, 1)
 	bc := e.batchClient(t, endpoint)
 	e.waitIdleNode(t, c, bc, "termpool")
 	if _, err := bc.CreateJob(c, azbatch.CreateJobContent{ID: to.Ptr("j"), PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr("termpool")}}, nil); err != nil {
@@ -375,12 +322,12 @@ func TestTerminateStopsTaskProcess(t *testing.T) {
 // the namespace) and gets an HTTP answer.
 func TestNetnsTaskReachesAccountEndpoint(t *testing.T) {
 	if agent.DefaultIsolation() != agent.IsolationNetns {
-		t.Skip("netns isolation is not available here")
+		testenv.Unavailable(t, "netns isolation (root, Linux, ip netns)")
 	}
 	t.Parallel()
 	e := startWith(t, server.Options{Isolation: "netns"})
 	c := ctx(t)
-	endpoint := e.plainPool(t, c, filepath.Join(e.srv.DataDir(), "endpoints.json"), "nspool", 1, 1)
+	endpoint := e.plainPool(t, c, "nspool", 1, 1)
 	bc := e.batchClient(t, endpoint)
 	e.waitIdleNode(t, c, bc, "nspool")
 	if _, err := bc.CreateJob(c, azbatch.CreateJobContent{ID: to.Ptr("j"), PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr("nspool")}}, nil); err != nil {

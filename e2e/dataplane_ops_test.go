@@ -17,11 +17,11 @@ import (
 func TestAutoScaleAndNodeScheduling(t *testing.T) {
 	e := startWith(t, server.Options{Isolation: "process"})
 	c := ctx(t)
-	rgs, err := armresources.NewResourceGroupsClient(e.ep.SubscriptionID, e.admin(), e.armOptions())
+	rgs, err := armresources.NewResourceGroupsClient(e.EP.SubscriptionID, e.Admin(), e.ARMOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rgs.CreateOrUpdate(c, "ops", armresources.ResourceGroup{Location: to.Ptr(e.ep.Location)}, nil); err != nil {
+	if _, err := rgs.CreateOrUpdate(c, "ops", armresources.ResourceGroup{Location: to.Ptr(e.EP.Location)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	var out struct {
@@ -29,7 +29,7 @@ func TestAutoScaleAndNodeScheduling(t *testing.T) {
 			AccountEndpoint string `json:"accountEndpoint"`
 		} `json:"account"`
 	}
-	e.node("batchpool.js", map[string]any{"resourceGroup": "ops", "account": "opsacct", "pool": "empty", "location": e.ep.Location,
+	e.node("batchpool.js", map[string]any{"resourceGroup": "ops", "account": "opsacct", "pool": "empty", "location": e.EP.Location,
 		"poolBody": poolBody(0)}, &out)
 	bc := e.batchClient(t, out.Account.AccountEndpoint)
 	if _, err := bc.CreatePool(c, azbatch.CreatePoolContent{
@@ -61,8 +61,10 @@ func TestAutoScaleAndNodeScheduling(t *testing.T) {
 	if *n.SchedulingState != azbatch.SchedulingStateDisabled || *n.State != azbatch.NodeStateOffline {
 		t.Fatalf("after disable: scheduling %s, state %s", *n.SchedulingState, *n.State)
 	}
-	// A task added now waits: the only node takes no work (the node's
-	// waiting lease request ends within half a second of the change).
+	// A task added now waits: the only node takes no work. The node's lease
+	// request that was already waiting re-reads the node every half second
+	// (nodeapi's schedulableCheckInterval) and then ends empty; this wait
+	// outlasts that bound, it does not stand in for an assertion.
 	time.Sleep(time.Second)
 	if _, err := bc.CreateJob(c, azbatch.CreateJobContent{ID: to.Ptr("j"), PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr("auto")}}, nil); err != nil {
 		t.Fatal(err)
@@ -70,14 +72,21 @@ func TestAutoScaleAndNodeScheduling(t *testing.T) {
 	if _, err := bc.CreateTask(c, "j", azbatch.CreateTaskContent{ID: to.Ptr("t"), CommandLine: to.Ptr("/bin/true")}, nil); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second)
 	if r, err := bc.GetTask(c, "j", "t", nil); err != nil || *r.State != azbatch.TaskStateActive {
 		t.Fatalf("task on a pool without schedulable nodes: %v %v", err, r.State)
 	}
+	// Rather than waiting a while for nothing to happen: the task must not
+	// start before scheduling is enabled again, however long that takes, so
+	// its start time (the server's clock, on this host) follows the enable.
+	enabledAt := time.Now().Truncate(time.Microsecond) // bodies carry 100 ns
 	if _, err := bc.EnableNodeScheduling(c, "auto", *node.ID, nil); err != nil {
 		t.Fatalf("enable scheduling: %v", err)
 	}
-	if task := e.waitTask(t, c, bc, "j", "t"); deref(task.ExecutionInfo.ExitCode) != 0 {
+	task := e.waitTask(t, c, bc, "j", "t")
+	if deref(task.ExecutionInfo.ExitCode) != 0 {
 		t.Fatalf("task after enabling scheduling: %+v", task.ExecutionInfo)
+	}
+	if start := task.ExecutionInfo.StartTime; start == nil || start.Before(enabledAt) || deref(task.ExecutionInfo.RetryCount) != 0 {
+		t.Fatalf("the task started at %v (retries %d), before scheduling was enabled at %v", start, deref(task.ExecutionInfo.RetryCount), enabledAt)
 	}
 }

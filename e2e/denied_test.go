@@ -19,11 +19,11 @@ func TestIdentityBoundaries(t *testing.T) {
 	s := e.seedResources(t, c)
 	bc := e.batchClient(t, s.endpoint)
 
-	ids, err := armmsi.NewUserAssignedIdentitiesClient(e.ep.SubscriptionID, e.admin(), e.armOptions())
+	ids, err := armmsi.NewUserAssignedIdentitiesClient(e.EP.SubscriptionID, e.Admin(), e.ARMOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := ids.CreateOrUpdate(c, s.rg, "no-role-identity", armmsi.Identity{Location: to.Ptr(e.ep.Location)}, nil)
+	other, err := ids.CreateOrUpdate(c, s.rg, "no-role-identity", armmsi.Identity{Location: to.Ptr(e.EP.Location)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,13 +47,13 @@ func TestHostileTasksEndToEnd(t *testing.T) {
 	t.Parallel()
 	e := startWith(t, server.Options{Isolation: "netns"})
 	c := ctx(t)
-	data := e.srv.DataDir()
-	endpoint := e.plainPool(t, c, filepath.Join(data, "endpoints.json"), "pa", 1, 1)
-	other := e.plainPool(t, c, filepath.Join(data, "endpoints.json"), "pb", 1, 1)
+	data := e.DataDir
+	endpoint := e.plainPool(t, c, "pa", 1, 1)
+	other := e.plainPool(t, c, "pb", 1, 1)
 	bc := e.batchClient(t, endpoint)
 	e.waitIdleNode(t, c, bc, "pa")
 	nodeB := e.waitIdleNode(t, c, e.batchClient(t, other), "pb")
-	otherDir := findNodeDir(t, data, deref(nodeB.ID))
+	otherDir := findNodeDir(t, data, e.EP.SubscriptionID, deref(nodeB.ID))
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -130,18 +130,28 @@ func TestHostileTasksEndToEnd(t *testing.T) {
 	}
 }
 
-// findNodeDir is the host directory of the node nodeID under the data
-// directory.
-func findNodeDir(t *testing.T, data, nodeID string) string {
+// findNodeDir is the host directory of the node nodeID: under the data
+// directory, or under the installation's node directory in the system's
+// temporary directory (named for its subscription).
+func findNodeDir(t *testing.T, data, subscription, nodeID string) string {
 	t.Helper()
 	var found string
-	_ = filepath.WalkDir(data, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() && d.Name() == nodeID {
-			found = p
-			return filepath.SkipAll
+	roots := []string{data}
+	if len(subscription) >= 8 {
+		roots = append(roots, filepath.Join(os.TempDir(), "cobalt-nodes-"+subscription[:8]))
+	}
+	for _, root := range roots {
+		_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() && d.Name() == nodeID {
+				found = p
+				return filepath.SkipAll
+			}
+			return nil
+		})
+		if found != "" {
+			break
 		}
-		return nil
-	})
+	}
 	if found == "" {
 		t.Fatalf("no directory for node %s under %s", nodeID, data)
 	}

@@ -25,11 +25,11 @@ func TestIdentityUpdateReachesOnlyNewNodes(t *testing.T) {
 	bc := e.batchClient(t, s.endpoint)
 	first := e.waitIdleNode(t, c, bc, s.pool)
 
-	ids, err := armmsi.NewUserAssignedIdentitiesClient(e.ep.SubscriptionID, e.admin(), e.armOptions())
+	ids, err := armmsi.NewUserAssignedIdentitiesClient(e.EP.SubscriptionID, e.Admin(), e.ARMOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := ids.CreateOrUpdate(c, s.rg, "second-identity", armmsi.Identity{Location: to.Ptr(e.ep.Location)}, nil)
+	second, err := ids.CreateOrUpdate(c, s.rg, "second-identity", armmsi.Identity{Location: to.Ptr(e.EP.Location)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,14 +113,14 @@ func (e *env) resize(t *testing.T, s seed, n int) {
 // nodeIdentities reads the "identities" extension property of a node from the data plane.
 func (e *env) nodeIdentities(t *testing.T, c context.Context, s seed, nodeID string) []string {
 	t.Helper()
-	tok, err := e.admin().GetToken(c, policy.TokenRequestOptions{Scopes: []string{"https://batch.core.windows.net//.default"}})
+	tok, err := e.Admin().GetToken(c, policy.TokenRequestOptions{Scopes: []string{"https://batch.core.windows.net//.default"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	req, _ := http.NewRequestWithContext(c, http.MethodGet,
 		"https://"+s.endpoint+"/pools/"+s.pool+"/nodes/"+nodeID+"?api-version=2024-07-01.20.0", nil)
 	req.Header.Set("Authorization", "Bearer "+tok.Token)
-	resp, err := e.transport.Do(req)
+	resp, err := e.HTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -19,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/cobaltbatch/cobalt/internal/server"
+	"github.com/cobaltbatch/cobalt/internal/testenv"
 	"github.com/google/uuid"
 )
 
@@ -32,11 +31,11 @@ func TestManagedIdentityBlobClients(t *testing.T) {
 	e := startWith(t, server.Options{Isolation: "process"})
 	c := ctx(t)
 	s := e.seedResources(t, c)
-	ras, err := armauthorization.NewRoleAssignmentsClient(e.ep.SubscriptionID, e.admin(), e.armOptions())
+	ras, err := armauthorization.NewRoleAssignmentsClient(e.EP.SubscriptionID, e.Admin(), e.ARMOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	storageID := "/subscriptions/" + e.ep.SubscriptionID + "/resourceGroups/" + s.rg + "/providers/Microsoft.Storage/storageAccounts/" + s.storage
+	storageID := "/subscriptions/" + e.EP.SubscriptionID + "/resourceGroups/" + s.rg + "/providers/Microsoft.Storage/storageAccounts/" + s.storage
 	if _, err := ras.Create(c, storageID, uuid.NewString(), armauthorization.RoleAssignmentCreateParameters{
 		Properties: &armauthorization.RoleAssignmentProperties{
 			RoleDefinitionID: to.Ptr("/providers/Microsoft.Authorization/roleDefinitions/" + roleStorageBlobDataContributor),
@@ -48,8 +47,8 @@ func TestManagedIdentityBlobClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, file, _, _ := runtime.Caller(0)
-	nodeDir := filepath.Join(filepath.Dir(file), "..", "test", "node")
+	testenv.Require(t, testenv.NodeModule("@azure/identity"), testenv.NodeModule("@azure/storage-blob"))
+	nodeDir := testenv.NodeDir()
 	bc := e.batchClient(t, s.endpoint)
 	e.waitIdleNode(t, c, bc, s.pool)
 	if _, err := bc.CreateJob(c, azbatch.CreateJobContent{ID: to.Ptr("mi"), PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr(s.pool)}}, nil); err != nil {

@@ -20,7 +20,7 @@ func TestRestartKeepsPoolsWorking(t *testing.T) {
 	s := e.seedResources(t, c)
 	bc := e.batchClient(t, s.endpoint)
 	before := e.waitIdleNode(t, c, bc, s.pool)
-	if err := e.srv.Close(); err != nil {
+	if err := e.Server.Close(); err != nil {
 		t.Fatal(err)
 	}
 

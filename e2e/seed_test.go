@@ -110,7 +110,7 @@ cat fetched/data/hello.txt`, s.blobURL)
 		}
 	}
 	claims := e.verify(t, c, imds["access_token"].(string), "https://storage.azure.com/")
-	if claims["oid"] != s.principalID || claims["appid"] != s.clientID || claims["tid"] != e.ep.TenantID ||
+	if claims["oid"] != s.principalID || claims["appid"] != s.clientID || claims["tid"] != e.EP.TenantID ||
 		!strings.EqualFold(fmt.Sprint(claims["xms_mirid"]), s.identityID) || claims["ver"] != "1.0" {
 		t.Errorf("token claims %v do not name the identity %s", claims, s.identityID)
 	}
@@ -126,31 +126,31 @@ func (e *env) seedResources(t *testing.T, c context.Context) seed {
 	t.Helper()
 	s := seed{rg: "seed-rg", storage: "seedstore" + strings.ToLower(uuid.NewString()[:6]), container: "inputs",
 		account: "seedbatch" + strings.ToLower(uuid.NewString()[:6]), pool: "seedpool"}
-	admin := e.admin()
-	rgs, err := armresources.NewResourceGroupsClient(e.ep.SubscriptionID, admin, e.armOptions())
+	admin := e.Admin()
+	rgs, err := armresources.NewResourceGroupsClient(e.EP.SubscriptionID, admin, e.ARMOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rgs.CreateOrUpdate(c, s.rg, armresources.ResourceGroup{Location: to.Ptr(e.ep.Location)}, nil); err != nil {
+	if _, err := rgs.CreateOrUpdate(c, s.rg, armresources.ResourceGroup{Location: to.Ptr(e.EP.Location)}, nil); err != nil {
 		t.Fatalf("create resource group: %v", err)
 	}
-	ids, err := armmsi.NewUserAssignedIdentitiesClient(e.ep.SubscriptionID, admin, e.armOptions())
+	ids, err := armmsi.NewUserAssignedIdentitiesClient(e.EP.SubscriptionID, admin, e.ARMOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := ids.CreateOrUpdate(c, s.rg, "seed-identity", armmsi.Identity{Location: to.Ptr(e.ep.Location)}, nil)
+	id, err := ids.CreateOrUpdate(c, s.rg, "seed-identity", armmsi.Identity{Location: to.Ptr(e.EP.Location)}, nil)
 	if err != nil {
 		t.Fatalf("create identity: %v", err)
 	}
 	s.identityID, s.principalID, s.clientID = *id.ID, *id.Properties.PrincipalID, *id.Properties.ClientID
 
 	// A storage account with a container, a blob for the task and one for the start task.
-	sa, err := armstorage.NewAccountsClient(e.ep.SubscriptionID, admin, e.armOptions())
+	sa, err := armstorage.NewAccountsClient(e.EP.SubscriptionID, admin, e.ARMOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
 	poller, err := sa.BeginCreate(c, s.rg, s.storage, armstorage.AccountCreateParameters{
-		Location: to.Ptr(e.ep.Location), Kind: to.Ptr(armstorage.KindStorageV2),
+		Location: to.Ptr(e.EP.Location), Kind: to.Ptr(armstorage.KindStorageV2),
 		SKU: &armstorage.SKU{Name: to.Ptr(armstorage.SKUNameStandardLRS)}}, nil)
 	if err != nil {
 		t.Fatalf("create storage account: %v", err)
@@ -168,7 +168,7 @@ func (e *env) seedResources(t *testing.T, c context.Context) seed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bl, err := azblob.NewClientWithSharedKeyCredential(blobEndpoint, shared, &azblob.ClientOptions{ClientOptions: e.clientOptions()})
+	bl, err := azblob.NewClientWithSharedKeyCredential(blobEndpoint, shared, &azblob.ClientOptions{ClientOptions: e.ClientOptions()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,13 +184,13 @@ func (e *env) seedResources(t *testing.T, c context.Context) seed {
 	s.blobURL = strings.TrimSuffix(blobEndpoint, "/") + "/" + s.container + "/data/hello.txt"
 
 	// The identity may read blobs in the account.
-	ras, err := armauthorization.NewRoleAssignmentsClient(e.ep.SubscriptionID, admin, e.armOptions())
+	ras, err := armauthorization.NewRoleAssignmentsClient(e.EP.SubscriptionID, admin, e.ARMOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ras.Create(c, *acct.ID, uuid.NewString(), armauthorization.RoleAssignmentCreateParameters{
 		Properties: &armauthorization.RoleAssignmentProperties{
-			RoleDefinitionID: to.Ptr("/subscriptions/" + e.ep.SubscriptionID + "/providers/Microsoft.Authorization/roleDefinitions/" + roleStorageBlobDataReader),
+			RoleDefinitionID: to.Ptr("/subscriptions/" + e.EP.SubscriptionID + "/providers/Microsoft.Authorization/roleDefinitions/" + roleStorageBlobDataReader),
 			PrincipalID:      to.Ptr(s.principalID), PrincipalType: to.Ptr(armauthorization.PrincipalTypeServicePrincipal)}}, nil); err != nil {
 		t.Fatalf("role assignment: %v", err)
 	}
@@ -203,7 +203,7 @@ func (e *env) seedResources(t *testing.T, c context.Context) seed {
 		Pool map[string]any `json:"pool"`
 	}
 	e.node("batchpool.js", map[string]any{
-		"resourceGroup": s.rg, "account": s.account, "pool": s.pool, "location": e.ep.Location,
+		"resourceGroup": s.rg, "account": s.account, "pool": s.pool, "location": e.EP.Location,
 		"poolBody": map[string]any{
 			"identity": map[string]any{"type": "UserAssigned", "userAssignedIdentities": map[string]any{s.identityID: map[string]any{}}},
 			"vmSize":   "STANDARD_D2S_V3",
@@ -231,7 +231,7 @@ func (e *env) seedResources(t *testing.T, c context.Context) seed {
 
 func (e *env) batchClient(t testing.TB, endpoint string) *azbatch.Client {
 	t.Helper()
-	c, err := azbatch.NewClient("https://"+endpoint, e.admin(), &azbatch.ClientOptions{ClientOptions: e.clientOptions()})
+	c, err := azbatch.NewClient("https://"+endpoint, e.Admin(), &azbatch.ClientOptions{ClientOptions: e.ClientOptions()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,8 +297,8 @@ func (e *env) taskFile(t *testing.T, c context.Context, bc *azbatch.Client, job,
 // verify checks a token with go-oidc from the v1 discovery document alone and returns its claims.
 func (e *env) verify(t *testing.T, c context.Context, raw, audience string) map[string]any {
 	t.Helper()
-	c = oidc.ClientContext(c, e.transport)
-	p, err := oidc.NewProvider(c, e.ep.AuthorityHost+"/"+e.ep.TenantID+"/")
+	c = oidc.ClientContext(c, e.HTTP)
+	p, err := oidc.NewProvider(c, e.EP.AuthorityHost+"/"+e.EP.TenantID+"/")
 	if err != nil {
 		t.Fatalf("discovery: %v", err)
 	}

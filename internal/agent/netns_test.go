@@ -13,12 +13,13 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
 func requireNetns(t *testing.T) {
 	t.Helper()
 	if !netnsSupported() {
-		t.Skip("netns isolation needs root and the ip command")
+		testenv.Unavailable(t, "netns isolation (root and the ip command)")
 	}
 }
 

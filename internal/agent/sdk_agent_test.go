@@ -9,6 +9,7 @@ import (
 
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/sandbox"
+	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
 // sdkScenario is one ManagedIdentityCredential run in its own process.
@@ -74,13 +75,8 @@ func goScenarios(t *testing.T, env ...nodeproto.EnvironmentSetting) []sdkScenari
 }
 
 func nodeScenarios(t *testing.T, prefix string) []sdkScenario {
-	dir, err := filepath.Abs("../../test/node")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@azure", "identity")); err != nil {
-		t.Skip("@azure/identity is not installed in test/node")
-	}
+	testenv.Require(t, testenv.NodeModule("@azure/identity"))
+	dir := testenv.NodeDir()
 	cmd := "cd " + dir + " && " + prefix + "exec node imds/mi.js"
 	return []sdkScenario{
 		{"node client id", "client", identityA.ClientID, identityA.ClientID, cmd, nil},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/odata"
 	"github.com/cobaltbatch/cobalt/internal/rbac"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
@@ -109,24 +110,24 @@ func (s *Server) authorizationRoute(r *http.Request) (Route, bool) {
 	switch {
 	case kind == "roleAssignments" && name == "" && r.Method == http.MethodGet:
 		return Route{Pattern: "GET {scope}/providers/Microsoft.Authorization/roleAssignments", Type: typeRoleAssignment,
-			Action: typeRoleAssignment + "/read", Handler: p.listAssignments}, true
+			Action: typeRoleAssignment + "/read", Handler: p.handleListAssignments}, true
 	case kind == "roleAssignments" && name != "" && r.Method == http.MethodGet:
 		return Route{Pattern: "GET {scope}/providers/Microsoft.Authorization/roleAssignments/{name}", Type: typeRoleAssignment,
-			Action: typeRoleAssignment + "/read", Handler: p.getAssignment}, true
+			Action: typeRoleAssignment + "/read", Handler: p.handleGetAssignment}, true
 	case kind == "roleAssignments" && name != "" && r.Method == http.MethodPut:
 		return Route{Pattern: "PUT {scope}/providers/Microsoft.Authorization/roleAssignments/{name}", Type: typeRoleAssignment,
-			Action: typeRoleAssignment + "/write", Handler: p.putAssignment}, true
+			Action: typeRoleAssignment + "/write", Handler: p.handlePutAssignment}, true
 	case kind == "roleAssignments" && name != "" && r.Method == http.MethodDelete:
 		return Route{Pattern: "DELETE {scope}/providers/Microsoft.Authorization/roleAssignments/{name}", Type: typeRoleAssignment,
-			Action: typeRoleAssignment + "/delete", Handler: p.deleteAssignment}, true
+			Action: typeRoleAssignment + "/delete", Handler: p.handleDeleteAssignment}, true
 	case kind == "roleDefinitions" && r.Method == http.MethodGet:
 		action := typeRoleDefinition + "/read"
 		if scope == "/" {
 			action = "" // built-in definitions at the tenant root are readable by every caller
 		}
-		h := p.getDefinition
+		h := p.handleGetDefinition
 		if name == "" {
-			h = p.listDefinitions
+			h = p.handleListDefinitions
 		}
 		return Route{Pattern: "GET {scope}/providers/Microsoft.Authorization/roleDefinitions", Type: typeRoleDefinition,
 			Action: action, Handler: h}, true
@@ -180,7 +181,7 @@ func assignmentNotFound(name string) error {
 
 var principalTypes = []string{"User", "Group", "ServicePrincipal", "ForeignGroup", "Device"}
 
-func (p *authorizationProvider) putAssignment(w http.ResponseWriter, r *Request) error {
+func (p *authorizationProvider) handlePutAssignment(w http.ResponseWriter, r *Request) error {
 	name := r.PathValue("name")
 	if !guidPattern.MatchString(name) {
 		return Invalid("InvalidRoleAssignmentId", "roleAssignmentName",
@@ -269,7 +270,7 @@ func (p *authorizationProvider) putAssignment(w http.ResponseWriter, r *Request)
 		PrincipalID: principalID, PrincipalType: ptype, Description: pr.Description, Actor: r.Caller.ObjectID})
 	if cobalt.IsCode(err, cobalt.EConflict) {
 		if created.Name != "" && created.Key == strings.ToLower(id) {
-			return p.putAssignment(w, r) // created concurrently under this name
+			return p.handlePutAssignment(w, r) // created concurrently under this name
 		}
 		return cobalt.Errorf(cobalt.EConflict, "The role assignment already exists. The ID of the existing role assignment is %s.",
 			strings.ReplaceAll(created.Name, "-", "")).WithReason("RoleAssignmentExists")
@@ -285,7 +286,7 @@ func (p *authorizationProvider) putAssignment(w http.ResponseWriter, r *Request)
 	return nil
 }
 
-func (p *authorizationProvider) getAssignment(w http.ResponseWriter, r *Request) error {
+func (p *authorizationProvider) handleGetAssignment(w http.ResponseWriter, r *Request) error {
 	scope, err := scopeID(r)
 	if err != nil {
 		return err
@@ -305,7 +306,7 @@ func (p *authorizationProvider) getAssignment(w http.ResponseWriter, r *Request)
 	return nil
 }
 
-func (p *authorizationProvider) deleteAssignment(w http.ResponseWriter, r *Request) error {
+func (p *authorizationProvider) handleDeleteAssignment(w http.ResponseWriter, r *Request) error {
 	scope, err := scopeID(r)
 	if err != nil {
 		return err
@@ -332,33 +333,41 @@ type assignmentFilter struct {
 	principalID string
 }
 
-var andSplit = regexp.MustCompile(`(?i)\s+and\s+`)
-
-var principalFilter = regexp.MustCompile(`(?i)^(?:principalId\s+eq\s+'([^']*)'|assignedTo\('([^']*)'\))$`)
-
 // parseAssignmentFilter parses "atScope()", "principalId eq '<id>'",
 // "assignedTo('<id>')" and their conjunctions with "and".
 func parseAssignmentFilter(f string) (assignmentFilter, error) {
 	var out assignmentFilter
-	if strings.TrimSpace(f) == "" {
-		return out, nil
+	bad := Invalid("InvalidFilterInQueryString", "$filter",
+		"The filter '%s' is not supported. Supported filters are 'atScope()', 'principalId eq {id}' and 'assignedTo({id})'.", f)
+	parsed, err := odata.ParseFilter(f, odata.Options{Fields: []string{"principalId"},
+		Functions: []string{"atScope", "assignedTo"}, NoStartsWith: true})
+	if err != nil {
+		return out, bad
 	}
-	for _, term := range andSplit.Split(strings.TrimSpace(f), -1) {
-		term = strings.TrimSpace(term)
-		switch m := principalFilter.FindStringSubmatch(term); {
-		case strings.EqualFold(term, "atScope()"):
-			out.atScope = true
-		case m != nil:
-			out.principalID = strings.ToLower(m[1] + m[2])
+	for _, term := range parsed.Conjuncts() {
+		switch t := term.(type) {
+		case *odata.Call:
+			switch {
+			case t.Name == "atScope" && len(t.Args) == 0:
+				out.atScope = true
+			case t.Name == "assignedTo" && len(t.Args) == 1 && t.Args[0].Literal.Kind == odata.String:
+				out.principalID = strings.ToLower(t.Args[0].Literal.Text)
+			default:
+				return out, bad
+			}
+		case *odata.Compare:
+			if t.Op != odata.Eq || t.Value.Kind != odata.String {
+				return out, bad
+			}
+			out.principalID = strings.ToLower(t.Value.Text)
 		default:
-			return out, Invalid("InvalidFilterInQueryString", "$filter",
-				"The filter '%s' is not supported. Supported filters are 'atScope()', 'principalId eq {id}' and 'assignedTo({id})'.", f)
+			return out, bad
 		}
 	}
 	return out, nil
 }
 
-func (p *authorizationProvider) listAssignments(w http.ResponseWriter, r *Request) error {
+func (p *authorizationProvider) handleListAssignments(w http.ResponseWriter, r *Request) error {
 	scope, err := scopeID(r)
 	if err != nil {
 		return err
@@ -400,7 +409,7 @@ func renderDefinition(scope cobalt.ResourceID, d rbac.RoleDefinition) RoleDefini
 		Permissions: d.Permissions, CreatedOn: "2015-02-02T21:55:09.8806423Z", UpdatedOn: "2024-01-01T00:00:00.0000000Z"}}
 }
 
-func (p *authorizationProvider) getDefinition(w http.ResponseWriter, r *Request) error {
+func (p *authorizationProvider) handleGetDefinition(w http.ResponseWriter, r *Request) error {
 	scope, err := scopeID(r)
 	if err != nil {
 		return err
@@ -414,26 +423,46 @@ func (p *authorizationProvider) getDefinition(w http.ResponseWriter, r *Request)
 	return nil
 }
 
-var definitionFilter = regexp.MustCompile(`(?i)^\s*(roleName|type)\s+eq\s+'([^']*)'\s*$`)
+// parseDefinitionFilter parses "atScopeAndBelow()", "roleName eq '<name>'"
+// or "type eq '<type>'" into the compared field ("roleName", "type" or "")
+// and value.
+func parseDefinitionFilter(f string) (field, value string, err error) {
+	bad := Invalid("InvalidFilterInQueryString", "$filter",
+		"The filter '%s' is not supported. Supported filters are \"roleName eq '{name}'\" and \"type eq '{type}'\".", f)
+	parsed, perr := odata.ParseFilter(f, odata.Options{Fields: []string{"roleName", "type"},
+		Functions: []string{"atScopeAndBelow"}, NoStartsWith: true})
+	if perr != nil {
+		return "", "", bad
+	}
+	if parsed == nil {
+		return "", "", nil
+	}
+	switch t := parsed.Root.(type) {
+	case *odata.Call:
+		if len(t.Args) == 0 {
+			return "", "", nil
+		}
+	case *odata.Compare:
+		if t.Op == odata.Eq && t.Value.Kind == odata.String {
+			return t.Field, t.Value.Text, nil
+		}
+	}
+	return "", "", bad
+}
 
-func (p *authorizationProvider) listDefinitions(w http.ResponseWriter, r *Request) error {
+func (p *authorizationProvider) handleListDefinitions(w http.ResponseWriter, r *Request) error {
 	scope, err := scopeID(r)
 	if err != nil {
 		return err
 	}
-	var field, value string
-	if f := r.URL.Query().Get("$filter"); f != "" && !strings.EqualFold(strings.TrimSpace(f), "atScopeAndBelow()") {
-		m := definitionFilter.FindStringSubmatch(f)
-		if m == nil {
-			return Invalid("InvalidFilterInQueryString", "$filter",
-				"The filter '%s' is not supported. Supported filters are \"roleName eq '{name}'\" and \"type eq '{type}'\".", f)
-		}
-		field, value = strings.ToLower(m[1]), m[2]
+	field, value, err := parseDefinitionFilter(r.URL.Query().Get("$filter"))
+	if err != nil {
+		return err
 	}
 	var out []RoleDefinition
 	for _, d := range rbac.BuiltInRoles() {
 		switch {
-		case field == "rolename" && !strings.EqualFold(d.RoleName, value):
+		case field == "roleName" && !strings.EqualFold(d.RoleName, value):
 			continue
 		case field == "type" && !strings.EqualFold(d.RoleType, value):
 			continue

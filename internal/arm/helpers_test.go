@@ -90,7 +90,7 @@ func newFixture(t *testing.T, providers ...Provider) *fixture { return newFixtur
 func newFixtureTB(t testing.TB, providers ...Provider) *fixture {
 	t.Helper()
 	st := openTestStore(t)
-	az := rbac.New(st)
+	az := rbac.New(rbac.Config{Store: st})
 	srv, err := New(Config{Store: st, Validator: tokenValidator{}, Authz: az, Directory: memDirectory{st},
 		TenantID: testTenant, SubscriptionID: testSub, Location: "eastus", BlobEndpoint: "https://127.0.0.1:10000",
 		Providers: providers, MaxBodyBytes: 64 << 10})

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
@@ -58,13 +59,13 @@ func (p *identityProvider) Register(g *Registrar) error {
 	g.APIVersions(typeIdentity, identityVersions...)
 	const base = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.ManagedIdentity/userAssignedIdentities"
 	const one = base + "/{resourceName}"
-	g.Handle(Route{Pattern: "PUT " + one, Type: typeIdentity, Action: typeIdentity + "/write", Handler: p.put})
-	g.Handle(Route{Pattern: "PATCH " + one, Type: typeIdentity, Action: typeIdentity + "/write", Handler: p.patch})
-	g.Handle(Route{Pattern: "GET " + one, Type: typeIdentity, Action: typeIdentity + "/read", Handler: p.get})
-	g.Handle(Route{Pattern: "DELETE " + one, Type: typeIdentity, Action: typeIdentity + "/delete", Handler: p.delete})
-	g.Handle(Route{Pattern: "GET " + base, Type: typeIdentity, Action: typeIdentity + "/read", Handler: p.list})
+	g.Handle(Route{Pattern: "PUT " + one, Type: typeIdentity, Action: typeIdentity + "/write", Handler: p.handlePut})
+	g.Handle(Route{Pattern: "PATCH " + one, Type: typeIdentity, Action: typeIdentity + "/write", Handler: p.handlePatch})
+	g.Handle(Route{Pattern: "GET " + one, Type: typeIdentity, Action: typeIdentity + "/read", Handler: p.handleGet})
+	g.Handle(Route{Pattern: "DELETE " + one, Type: typeIdentity, Action: typeIdentity + "/delete", Handler: p.handleDelete})
+	g.Handle(Route{Pattern: "GET " + base, Type: typeIdentity, Action: typeIdentity + "/read", Handler: p.handleList})
 	g.Handle(Route{Pattern: "GET /subscriptions/{subscriptionId}/providers/Microsoft.ManagedIdentity/userAssignedIdentities",
-		Type: typeIdentity, Action: typeIdentity + "/read", Handler: p.list})
+		Type: typeIdentity, Action: typeIdentity + "/read", Handler: p.handleList})
 	return nil
 }
 
@@ -98,7 +99,7 @@ func renderIdentity(res store.Resource, apiVersion string) (Identity, error) {
 	return m, nil
 }
 
-func (p *identityProvider) put(w http.ResponseWriter, r *Request) error {
+func (p *identityProvider) handlePut(w http.ResponseWriter, r *Request) error {
 	name := r.PathValue("resourceName")
 	if !identityNamePattern.MatchString(name) {
 		return Invalid("InvalidResourceName", "resourceName",
@@ -175,7 +176,7 @@ func (p *identityProvider) put(w http.ResponseWriter, r *Request) error {
 		// Another request created it first: drop our principal and answer as an update.
 		_ = p.s.cfg.Directory.DeletePrincipal(context.WithoutCancel(r.Context()), pr.ObjectID)
 		if cobalt.IsCode(err, cobalt.EConflict) {
-			return p.put(w, r)
+			return p.handlePut(w, r)
 		}
 		return err
 	}
@@ -189,7 +190,7 @@ func (p *identityProvider) put(w http.ResponseWriter, r *Request) error {
 	return nil
 }
 
-func (p *identityProvider) patch(w http.ResponseWriter, r *Request) error {
+func (p *identityProvider) handlePatch(w http.ResponseWriter, r *Request) error {
 	updated, err := patchTags(r, decodeIdentity, func(m *Identity, tags map[string]string) { m.Tags = tags })
 	if err != nil {
 		return err
@@ -202,7 +203,7 @@ func (p *identityProvider) patch(w http.ResponseWriter, r *Request) error {
 	return nil
 }
 
-func (p *identityProvider) get(w http.ResponseWriter, r *Request) error {
+func (p *identityProvider) handleGet(w http.ResponseWriter, r *Request) error {
 	res, err := r.Store().ResourceGet(r.Context(), r.ID.Key())
 	if cobalt.IsCode(err, cobalt.ENotFound) {
 		return r.ResourceNotFound(r.ID)
@@ -218,7 +219,7 @@ func (p *identityProvider) get(w http.ResponseWriter, r *Request) error {
 	return nil
 }
 
-func (p *identityProvider) delete(w http.ResponseWriter, r *Request) error {
+func (p *identityProvider) handleDelete(w http.ResponseWriter, r *Request) error {
 	res, err := r.Store().ResourceGet(r.Context(), r.ID.Key())
 	if cobalt.IsCode(err, cobalt.ENotFound) {
 		w.WriteHeader(http.StatusNoContent)
@@ -238,7 +239,7 @@ func (p *identityProvider) delete(w http.ResponseWriter, r *Request) error {
 	return nil
 }
 
-func (p *identityProvider) list(w http.ResponseWriter, r *Request) error {
+func (p *identityProvider) handleList(w http.ResponseWriter, r *Request) error {
 	page, err := r.PageToken(100)
 	if err != nil {
 		return err
@@ -290,7 +291,7 @@ func (s *Server) audit(ctx context.Context, kind, actor, subject string, fields 
 	}
 	err := s.cfg.Store.AuditAppend(ctx, store.AuditRecord{Time: s.cfg.Now().UTC(), Kind: kind, Actor: actor, Subject: subject, Fields: fields})
 	if err != nil {
-		s.log.ErrorContext(ctx, "audit append failed", "kind", kind, "subject", subject, "err", err)
+		s.log.ErrorContext(ctx, "audit append failed", logkey.AuditKind, kind, logkey.AuditSubject, subject, logkey.Err, err)
 	}
 }
 

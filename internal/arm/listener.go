@@ -54,6 +54,7 @@ func (l *lineFixListener) acceptLoop() {
 
 func (l *lineFixListener) handshake(raw net.Conn) {
 	tc := tls.Server(raw, l.cfg)
+	// Socket deadlines are the kernel's wall clock, not Config.Now.
 	_ = tc.SetDeadline(time.Now().Add(10 * time.Second))
 	if err := tc.Handshake(); err != nil {
 		_ = tc.Close()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
@@ -71,7 +72,7 @@ func (o *operations) run(ctx context.Context) error {
 		// One process owns a SQLite store: operations it left in progress
 		// were interrupted by a restart and will never finish.
 		if err := o.failInterrupted(ctx); err != nil {
-			o.s.log.Warn("failing interrupted operations failed", "err", err)
+			o.s.log.Warn("failing interrupted operations failed", logkey.Err, err)
 		}
 	}
 	tick := time.NewTicker(10 * time.Minute)
@@ -84,7 +85,7 @@ func (o *operations) run(ctx context.Context) error {
 			return nil
 		case <-tick.C:
 			if err := o.collect(ctx); err != nil && ctx.Err() == nil {
-				o.s.log.Warn("collecting finished operations failed", "err", err)
+				o.s.log.Warn("collecting finished operations failed", logkey.Err, err)
 			}
 		}
 	}
@@ -156,9 +157,9 @@ func (o *operations) route(r *http.Request) (Route, bool) {
 	r.SetPathValue("operationId", segs[3])
 	switch strings.ToLower(segs[2]) {
 	case "operationresults":
-		return Route{Pattern: "GET /subscriptions/{subscriptionId}/operationresults/{operationId}", Handler: o.serveResult}, true
+		return Route{Pattern: "GET /subscriptions/{subscriptionId}/operationresults/{operationId}", Handler: o.handleResult}, true
 	case "operationstatuses":
-		return Route{Pattern: "GET /subscriptions/{subscriptionId}/operationstatuses/{operationId}", Handler: o.serveStatus}, true
+		return Route{Pattern: "GET /subscriptions/{subscriptionId}/operationstatuses/{operationId}", Handler: o.handleStatus}, true
 	}
 	return Route{}, false
 }
@@ -239,7 +240,7 @@ func (o *operations) finish(opID cobalt.ResourceID, res any, fnErr error) {
 			st, body := errorBodyOf(fnErr)
 			rec.HTTPStatus, rec.Error = st, &body
 			if cobalt.ErrorCode(fnErr) == cobalt.EInternal {
-				o.s.log.Error("long-running operation failed", "operation", opID.String(), "err", fnErr)
+				o.s.log.Error("long-running operation failed", logkey.Operation, opID.String(), logkey.Err, fnErr)
 			}
 		} else {
 			rec.Status = OpSucceeded
@@ -259,7 +260,7 @@ func (o *operations) finish(opID cobalt.ResourceID, res any, fnErr error) {
 		return nil
 	})
 	if err != nil {
-		o.s.log.Error("recording a long-running operation failed", "operation", opID.String(), "err", err)
+		o.s.log.Error("recording a long-running operation failed", logkey.Operation, opID.String(), logkey.Err, err)
 	}
 }
 
@@ -281,8 +282,8 @@ func (o *operations) load(r *Request) (cobalt.ResourceID, operationRecord, error
 	return opID, rec, nil
 }
 
-// serveResult answers a Location poll.
-func (o *operations) serveResult(w http.ResponseWriter, r *Request) error {
+// handleResult answers a Location poll.
+func (o *operations) handleResult(w http.ResponseWriter, r *Request) error {
 	_, rec, err := o.load(r)
 	if err != nil {
 		return err
@@ -317,8 +318,8 @@ func (o *operations) serveResult(w http.ResponseWriter, r *Request) error {
 	}
 }
 
-// serveStatus answers an Azure-AsyncOperation poll.
-func (o *operations) serveStatus(w http.ResponseWriter, r *Request) error {
+// handleStatus answers an Azure-AsyncOperation poll.
+func (o *operations) handleStatus(w http.ResponseWriter, r *Request) error {
 	opID, rec, err := o.load(r)
 	if err != nil {
 		return err

@@ -36,11 +36,11 @@ type registrationProvider struct{ s *Server }
 func (p *registrationProvider) Register(g *Registrar) error {
 	p.s = g.Server()
 	g.APIVersions(typeProvider, resourcesVersions...)
-	g.Handle(Route{Pattern: "GET /subscriptions/{subscriptionId}/providers", Type: typeProvider, Handler: p.list})
+	g.Handle(Route{Pattern: "GET /subscriptions/{subscriptionId}/providers", Type: typeProvider, Handler: p.handleList})
 	g.Handle(Route{Pattern: "GET /subscriptions/{subscriptionId}/providers/{resourceProviderNamespace}", Type: typeProvider,
-		Action: "Microsoft.Resources/subscriptions/providers/read", Handler: p.get})
+		Action: "Microsoft.Resources/subscriptions/providers/read", Handler: p.handleGet})
 	g.Handle(Route{Pattern: "POST /subscriptions/{subscriptionId}/providers/{resourceProviderNamespace}/register", Type: typeProvider,
-		Handler: p.register})
+		Handler: p.handleRegister})
 	return nil
 }
 
@@ -96,7 +96,7 @@ func (p *registrationProvider) find(r *Request) (ProviderInfo, error) {
 	return ProviderInfo{}, cobalt.Errorf(cobalt.ENotFound, "The resource namespace '%s' is invalid.", ns).WithReason("InvalidResourceNamespace")
 }
 
-func (p *registrationProvider) list(w http.ResponseWriter, r *Request) error {
+func (p *registrationProvider) handleList(w http.ResponseWriter, r *Request) error {
 	if err := r.Check("Microsoft.Resources/subscriptions/providers/read", r.ID); err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func (p *registrationProvider) list(w http.ResponseWriter, r *Request) error {
 	return nil
 }
 
-func (p *registrationProvider) get(w http.ResponseWriter, r *Request) error {
+func (p *registrationProvider) handleGet(w http.ResponseWriter, r *Request) error {
 	info, err := p.find(r)
 	if err != nil {
 		return err
@@ -113,8 +113,8 @@ func (p *registrationProvider) get(w http.ResponseWriter, r *Request) error {
 	return nil
 }
 
-// register answers a registration request; every provider is registered.
-func (p *registrationProvider) register(w http.ResponseWriter, r *Request) error {
+// handleRegister answers a registration request; every provider is registered.
+func (p *registrationProvider) handleRegister(w http.ResponseWriter, r *Request) error {
 	info, err := p.find(r)
 	if err != nil {
 		return err

@@ -67,15 +67,15 @@ func (p *resourcesProvider) Register(g *Registrar) error {
 	const rgWrite = "Microsoft.Resources/subscriptions/resourceGroups/write"
 	const rgRead = "Microsoft.Resources/subscriptions/resourceGroups/read"
 	g.APIVersions(typeTenant, resourcesVersions...)
-	g.Handle(Route{Pattern: "GET /tenants", Type: typeTenant, Handler: p.listTenants})
-	g.Handle(Route{Pattern: "GET /subscriptions", Type: typeSubscription, Handler: p.listSubscriptions})
-	g.Handle(Route{Pattern: "GET /subscriptions/{subscriptionId}", Type: typeSubscription, Handler: p.getSubscription})
-	g.Handle(Route{Pattern: "GET /subscriptions/{subscriptionId}/resourceGroups", Type: typeResourceGroup, Handler: p.listGroups})
-	g.Handle(Route{Pattern: "PUT " + rg, Type: typeResourceGroup, Action: rgWrite, Handler: p.putGroup})
-	g.Handle(Route{Pattern: "PATCH " + rg, Type: typeResourceGroup, Action: rgWrite, Handler: p.patchGroup})
-	g.Handle(Route{Pattern: "GET " + rg, Type: typeResourceGroup, Action: rgRead, Handler: p.getGroup})
-	g.Handle(Route{Pattern: "HEAD " + rg, Type: typeResourceGroup, Action: rgRead, Handler: p.headGroup})
-	g.Handle(Route{Pattern: "DELETE " + rg, Type: typeResourceGroup, Action: "Microsoft.Resources/subscriptions/resourceGroups/delete", Handler: p.deleteGroup})
+	g.Handle(Route{Pattern: "GET /tenants", Type: typeTenant, Handler: p.handleListTenants})
+	g.Handle(Route{Pattern: "GET /subscriptions", Type: typeSubscription, Handler: p.handleListSubscriptions})
+	g.Handle(Route{Pattern: "GET /subscriptions/{subscriptionId}", Type: typeSubscription, Handler: p.handleGetSubscription})
+	g.Handle(Route{Pattern: "GET /subscriptions/{subscriptionId}/resourceGroups", Type: typeResourceGroup, Handler: p.handleListGroups})
+	g.Handle(Route{Pattern: "PUT " + rg, Type: typeResourceGroup, Action: rgWrite, Handler: p.handlePutGroup})
+	g.Handle(Route{Pattern: "PATCH " + rg, Type: typeResourceGroup, Action: rgWrite, Handler: p.handlePatchGroup})
+	g.Handle(Route{Pattern: "GET " + rg, Type: typeResourceGroup, Action: rgRead, Handler: p.handleGetGroup})
+	g.Handle(Route{Pattern: "HEAD " + rg, Type: typeResourceGroup, Action: rgRead, Handler: p.handleHeadGroup})
+	g.Handle(Route{Pattern: "DELETE " + rg, Type: typeResourceGroup, Action: "Microsoft.Resources/subscriptions/resourceGroups/delete", Handler: p.handleDeleteGroup})
 	return nil
 }
 
@@ -99,7 +99,7 @@ func (p *resourcesProvider) visible(r *Request) (bool, error) {
 	return len(as) > 0, err
 }
 
-func (p *resourcesProvider) listSubscriptions(w http.ResponseWriter, r *Request) error {
+func (p *resourcesProvider) handleListSubscriptions(w http.ResponseWriter, r *Request) error {
 	ok, err := p.visible(r)
 	if err != nil {
 		return err
@@ -112,16 +112,16 @@ func (p *resourcesProvider) listSubscriptions(w http.ResponseWriter, r *Request)
 	return nil
 }
 
-// listTenants lists the installation's one tenant (GET /tenants, which
+// handleListTenants lists the installation's one tenant (GET /tenants, which
 // az login and the subscriptions clients call).
-func (p *resourcesProvider) listTenants(w http.ResponseWriter, r *Request) error {
+func (p *resourcesProvider) handleListTenants(w http.ResponseWriter, r *Request) error {
 	t := p.s.cfg.TenantID
 	r.WriteList(w, []map[string]any{{"id": "/tenants/" + t, "tenantId": t, "tenantCategory": "Home",
 		"displayName": "Cobalt", "domains": []string{}, "tenantType": "AAD"}}, "")
 	return nil
 }
 
-func (p *resourcesProvider) getSubscription(w http.ResponseWriter, r *Request) error {
+func (p *resourcesProvider) handleGetSubscription(w http.ResponseWriter, r *Request) error {
 	ok, err := p.visible(r)
 	if err != nil {
 		return err
@@ -169,7 +169,7 @@ func validateGroupName(name string) error {
 	return nil
 }
 
-func (p *resourcesProvider) putGroup(w http.ResponseWriter, r *Request) error {
+func (p *resourcesProvider) handlePutGroup(w http.ResponseWriter, r *Request) error {
 	name := r.PathValue("resourceGroupName")
 	if err := validateGroupName(name); err != nil {
 		return err
@@ -231,7 +231,7 @@ func (p *resourcesProvider) putGroup(w http.ResponseWriter, r *Request) error {
 		}
 		created, err := r.Store().ResourceCreate(r.Context(), groupResource(id, body))
 		if cobalt.IsCode(err, cobalt.EConflict) {
-			return p.putGroup(w, r) // lost a race with another create: update instead
+			return p.handlePutGroup(w, r) // lost a race with another create: update instead
 		}
 		if err != nil {
 			return err
@@ -251,7 +251,7 @@ func (p *resourcesProvider) groupNotFound(name string) error {
 	return cobalt.Errorf(cobalt.ENotFound, "Resource group '%s' could not be found.", name).WithReason("ResourceGroupNotFound")
 }
 
-func (p *resourcesProvider) patchGroup(w http.ResponseWriter, r *Request) error {
+func (p *resourcesProvider) handlePatchGroup(w http.ResponseWriter, r *Request) error {
 	var in struct {
 		Tags      *map[string]string `json:"tags"`
 		ManagedBy *string            `json:"managedBy"`
@@ -297,7 +297,7 @@ func (p *resourcesProvider) patchGroup(w http.ResponseWriter, r *Request) error 
 	return nil
 }
 
-func (p *resourcesProvider) getGroup(w http.ResponseWriter, r *Request) error {
+func (p *resourcesProvider) handleGetGroup(w http.ResponseWriter, r *Request) error {
 	name := r.PathValue("resourceGroupName")
 	res, err := r.Store().ResourceGet(r.Context(), groupID(r.PathValue("subscriptionId"), name).Key())
 	if cobalt.IsCode(err, cobalt.ENotFound) {
@@ -314,7 +314,7 @@ func (p *resourcesProvider) getGroup(w http.ResponseWriter, r *Request) error {
 	return nil
 }
 
-func (p *resourcesProvider) headGroup(w http.ResponseWriter, r *Request) error {
+func (p *resourcesProvider) handleHeadGroup(w http.ResponseWriter, r *Request) error {
 	_, err := r.Store().ResourceGet(r.Context(), groupID(r.PathValue("subscriptionId"), r.PathValue("resourceGroupName")).Key())
 	switch {
 	case err == nil:
@@ -327,7 +327,7 @@ func (p *resourcesProvider) headGroup(w http.ResponseWriter, r *Request) error {
 	return nil
 }
 
-func (p *resourcesProvider) listGroups(w http.ResponseWriter, r *Request) error {
+func (p *resourcesProvider) handleListGroups(w http.ResponseWriter, r *Request) error {
 	page, err := r.PageToken(100)
 	if err != nil {
 		return err
@@ -356,9 +356,9 @@ func (p *resourcesProvider) listGroups(w http.ResponseWriter, r *Request) error 
 	return nil
 }
 
-// deleteGroup deletes a resource group and everything in it, as a
+// handleDeleteGroup deletes a resource group and everything in it, as a
 // long-running operation (202 with Location, as ARM).
-func (p *resourcesProvider) deleteGroup(w http.ResponseWriter, r *Request) error {
+func (p *resourcesProvider) handleDeleteGroup(w http.ResponseWriter, r *Request) error {
 	name := r.PathValue("resourceGroupName")
 	id := groupID(r.PathValue("subscriptionId"), name)
 	res, err := r.Store().ResourceGet(r.Context(), id.Key())

@@ -321,7 +321,7 @@ func TestStorageAccounts(t *testing.T) {
 	if raw, err := base64.StdEncoding.DecodeString(k1[0]); err != nil || len(raw) != 64 {
 		t.Fatalf("key %q is not 64 random bytes in base64", k1[0])
 	}
-	if _, lk, err := f.srv.LookupStorageAccount(context.Background(), "ACCT1"); err != nil || lk[0] != k1[0] {
+	if lk, err := f.srv.LookupStorageAccount(context.Background(), "ACCT1"); err != nil || lk.Keys[0] != k1[0] || !lk.SharedKeyAccess {
 		t.Fatalf("LookupStorageAccount before regeneration = %v, %v", lk, err)
 	}
 	k2 := keys(f.must(f.do(adminOID, "POST", saPath+"/acct1/regenerateKey"+saV, `{"keyName":"key1"}`), 200))
@@ -329,16 +329,16 @@ func TestStorageAccounts(t *testing.T) {
 		t.Fatalf("regenerate key1: %v -> %v", k1, k2)
 	}
 	f.wantErr(f.do(adminOID, "POST", saPath+"/acct1/regenerateKey"+saV, `{"keyName":"key3"}`), 400, "InvalidValuesForRequestParameters")
-	id, lk, err := f.srv.LookupStorageAccount(context.Background(), "acct1")
-	if err != nil || lk[0] != k2[0] || !strings.EqualFold(id.String(), saPath+"/acct1") {
-		t.Fatalf("LookupStorageAccount = %v %v %v", id, lk, err)
+	lk, err := f.srv.LookupStorageAccount(context.Background(), "acct1")
+	if err != nil || lk.Keys[0] != k2[0] || !strings.EqualFold(lk.ID.String(), saPath+"/acct1") {
+		t.Fatalf("LookupStorageAccount = %v %v", lk, err)
 	}
 	// A Reader sees the account but not its keys.
 	f.assign(subPath, rbac.RoleReader, readerID)
 	f.must(f.do(readerID, "GET", saPath+"/acct1"+saV, nil), 200)
 	f.wantErr(f.do(readerID, "POST", saPath+"/acct1/listKeys"+saV, nil), 403, "AuthorizationFailed")
 	f.must(f.do(adminOID, "DELETE", saPath+"/acct1"+saV, nil), 200)
-	if _, _, err := f.srv.LookupStorageAccount(context.Background(), "acct1"); !cobalt.IsCode(err, cobalt.ENotFound) {
+	if _, err := f.srv.LookupStorageAccount(context.Background(), "acct1"); !cobalt.IsCode(err, cobalt.ENotFound) {
 		t.Fatalf("LookupStorageAccount after delete: %v", err)
 	}
 }
@@ -532,4 +532,75 @@ func TestProviderRegistrations(t *testing.T) {
 	f.wantErr(f.do(adminOID, "GET", subPath+"/providers/Nope.Nope"+rgV, nil), 404, "InvalidResourceNamespace")
 	f.assign(subPath, rbac.RoleReader, readerID)
 	f.wantErr(f.do(readerID, "POST", subPath+"/providers/Microsoft.Storage/register"+rgV, nil), 403, "AuthorizationFailed")
+}
+
+// TestStorageSharedKeyAccessReachesBlob checks that allowSharedKeyAccess,
+// set at creation or changed by a later PUT, is what the blob service sees
+// at once.
+func TestStorageSharedKeyAccessReachesBlob(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.group()
+	ctx := context.Background()
+	put := func(allow string) {
+		t.Helper()
+		f.must(f.do(adminOID, "PUT", saPath+"/acct2"+saV,
+			`{"sku":{"name":"Standard_LRS"},"kind":"StorageV2","location":"eastus","properties":{"allowSharedKeyAccess":`+allow+`}}`), 200)
+	}
+	put("false")
+	if a, err := f.srv.LookupStorageAccount(ctx, "acct2"); err != nil || a.SharedKeyAccess {
+		t.Fatalf("after creation with allowSharedKeyAccess false: %+v %v", a.SharedKeyAccess, err)
+	}
+	put("true")
+	if a, err := f.srv.LookupStorageAccount(ctx, "acct2"); err != nil || !a.SharedKeyAccess {
+		t.Fatalf("after allowSharedKeyAccess true: %+v %v", a.SharedKeyAccess, err)
+	}
+	put("false")
+	if a, err := f.srv.LookupStorageAccount(ctx, "acct2"); err != nil || a.SharedKeyAccess {
+		t.Fatalf("after allowSharedKeyAccess false again: %+v %v", a.SharedKeyAccess, err)
+	}
+}
+
+// TestStorageDeleteDropsBlobData checks that deleting a storage account,
+// directly or with its resource group, deletes its containers and blobs: an
+// account created later with the same name sees nothing of the old one.
+func TestStorageDeleteDropsBlobData(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.group()
+	ctx := context.Background()
+	body := `{"sku":{"name":"Standard_LRS"},"kind":"StorageV2","location":"eastus"}`
+	fill := func() {
+		t.Helper()
+		if _, err := f.s.BlobContainerCreate(ctx, store.BlobContainer{Account: "acct1", Name: "data", ETag: "0x1"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := f.s.BlobPut(ctx, "acct1", "data", "secret.txt", func(*store.BlobRecord, []store.BlobBlock) (store.BlobRecord, error) {
+			return store.BlobRecord{ETag: "0x2", Extents: []store.BlobExtent{{File: "f1", Size: 1}}}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	empty := func(when string) {
+		t.Helper()
+		if cs, err := f.s.BlobContainerList(ctx, "acct1", "", "", 10); err != nil || len(cs) != 0 {
+			t.Fatalf("%s: containers %+v %v", when, cs, err)
+		}
+		if _, err := f.s.BlobGet(ctx, "acct1", "data", "secret.txt"); !cobalt.IsCode(err, cobalt.ENotFound) {
+			t.Fatalf("%s: blob survived: %v", when, err)
+		}
+	}
+	f.must(f.do(adminOID, "PUT", saPath+"/acct1"+saV, body), 200)
+	fill()
+	f.must(f.do(adminOID, "DELETE", saPath+"/acct1"+saV, nil), 200)
+	empty("after deleting the account")
+
+	f.must(f.do(adminOID, "PUT", saPath+"/acct1"+saV, body), 200)
+	empty("in the new account of the same name")
+	fill()
+	r := f.must(f.do(adminOID, "DELETE", rgPath+rgV, nil), 202)
+	if fin := f.waitOp(adminOID, r.Header.Get("Location")); fin.Code != 204 {
+		t.Fatalf("delete the group: %d %s", fin.Code, fin.Body)
+	}
+	empty("after deleting the resource group")
 }

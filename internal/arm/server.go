@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/rbac"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
@@ -89,7 +90,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Authz == nil {
-		cfg.Authz = rbac.New(cfg.Store)
+		cfg.Authz = rbac.New(rbac.Config{Store: cfg.Store, Logger: cfg.Logger, Now: cfg.Now})
 	}
 	if cfg.Location == "" {
 		cfg.Location = "eastus"
@@ -105,7 +106,7 @@ func New(cfg Config) (*Server, error) {
 	for _, l := range []string{"subscriptions", "resourceGroups", "providers"} {
 		s.literals[strings.ToLower(l)] = l
 	}
-	s.mux.HandleFunc("/", s.notFound)
+	s.mux.HandleFunc("/", s.handleNotFound)
 	for _, p := range append(builtinProviders(), cfg.Providers...) {
 		if err := s.Register(p); err != nil {
 			return nil, err
@@ -210,12 +211,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serve(w, r)
 		return
 	}
-	start := time.Now()
+	start := time.Now() // elapsed time is measured on the monotonic clock, not Config.Now
 	sw := &statusWriter{ResponseWriter: w}
 	caller := s.serve(sw, r)
-	s.log.DebugContext(r.Context(), "arm request", "method", r.Method, "path", r.URL.Path,
-		"apiVersion", r.URL.Query().Get("api-version"), "status", sw.status,
-		"requestId", w.Header().Get("x-ms-request-id"), "caller", caller, "duration", time.Since(start))
+	s.log.DebugContext(r.Context(), "arm request", logkey.Method, r.Method, logkey.Path, r.URL.Path,
+		logkey.APIVersion, r.URL.Query().Get("api-version"), logkey.Status, sw.status,
+		logkey.RequestID, w.Header().Get("x-ms-request-id"), logkey.Caller, caller, logkey.Duration, time.Since(start))
 }
 
 // serve authenticates every request, then dispatches it. It returns the
@@ -290,7 +291,7 @@ func (s *Server) authenticate(r *http.Request) (cobalt.Caller, error) {
 		if errors.As(err, &ce) {
 			return cobalt.Caller{}, err
 		}
-		s.log.ErrorContext(r.Context(), "token validation failed", "err", err)
+		s.log.ErrorContext(r.Context(), "token validation failed", logkey.Err, err)
 		return cobalt.Caller{}, cobalt.Errorf(cobalt.EUnauthorized, "The access token is invalid.").WithReason("InvalidAuthenticationToken")
 	}
 	if c.ObjectID == "" {
@@ -341,7 +342,7 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt Route) {
 	}()
 	if err != nil {
 		if cobalt.ErrorCode(err) == cobalt.EInternal {
-			s.log.ErrorContext(r.Context(), "arm request failed", "method", r.Method, "path", r.URL.Path, "requestId", req.RequestID, "err", err)
+			s.log.ErrorContext(r.Context(), "arm request failed", logkey.Method, r.Method, logkey.Path, r.URL.Path, logkey.RequestID, req.RequestID, logkey.Err, err)
 		}
 		writeError(w, r, err)
 	}
@@ -408,8 +409,8 @@ func (s *Server) checkVersion(r *http.Request, typ string) (string, error) {
 		s.cfg.Location, v, rest, list, s.cfg.Location).WithReason("NoRegisteredProviderFound").WithTarget("api-version")
 }
 
-// notFound answers paths no provider serves, as ARM does for an unknown type.
-func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+// handleNotFound answers paths no provider serves, as ARM does for an unknown type.
+func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 	p := strings.Trim(r.URL.Path, "/")
 	segs := strings.Split(p, "/")
 	for i := 0; i+1 < len(segs); i++ {

@@ -95,17 +95,17 @@ func (p *storageProvider) Register(g *Registrar) error {
 	g.APIVersions(typeStorageAccount, storageVersions...)
 	const base = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Storage/storageAccounts"
 	const one = base + "/{accountName}"
-	g.Handle(Route{Pattern: "PUT " + one, Type: typeStorageAccount, Action: typeStorageAccount + "/write", Handler: p.put})
-	g.Handle(Route{Pattern: "PATCH " + one, Type: typeStorageAccount, Action: typeStorageAccount + "/write", Handler: p.patch})
-	g.Handle(Route{Pattern: "GET " + one, Type: typeStorageAccount, Action: typeStorageAccount + "/read", Handler: p.get})
-	g.Handle(Route{Pattern: "DELETE " + one, Type: typeStorageAccount, Action: typeStorageAccount + "/delete", Handler: p.delete})
-	g.Handle(Route{Pattern: "POST " + one + "/listKeys", Type: typeStorageAccount, Action: typeStorageAccount + "/listkeys/action", Handler: p.listKeys})
-	g.Handle(Route{Pattern: "POST " + one + "/regenerateKey", Type: typeStorageAccount, Action: typeStorageAccount + "/regeneratekey/action", Handler: p.regenerateKey})
-	g.Handle(Route{Pattern: "GET " + base, Type: typeStorageAccount, Action: typeStorageAccount + "/read", Handler: p.list})
+	g.Handle(Route{Pattern: "PUT " + one, Type: typeStorageAccount, Action: typeStorageAccount + "/write", Handler: p.handlePut})
+	g.Handle(Route{Pattern: "PATCH " + one, Type: typeStorageAccount, Action: typeStorageAccount + "/write", Handler: p.handlePatch})
+	g.Handle(Route{Pattern: "GET " + one, Type: typeStorageAccount, Action: typeStorageAccount + "/read", Handler: p.handleGet})
+	g.Handle(Route{Pattern: "DELETE " + one, Type: typeStorageAccount, Action: typeStorageAccount + "/delete", Handler: p.handleDelete})
+	g.Handle(Route{Pattern: "POST " + one + "/listKeys", Type: typeStorageAccount, Action: typeStorageAccount + "/listkeys/action", Handler: p.handleListKeys})
+	g.Handle(Route{Pattern: "POST " + one + "/regenerateKey", Type: typeStorageAccount, Action: typeStorageAccount + "/regeneratekey/action", Handler: p.handleRegenerateKey})
+	g.Handle(Route{Pattern: "GET " + base, Type: typeStorageAccount, Action: typeStorageAccount + "/read", Handler: p.handleList})
 	g.Handle(Route{Pattern: "GET /subscriptions/{subscriptionId}/providers/Microsoft.Storage/storageAccounts",
-		Type: typeStorageAccount, Action: typeStorageAccount + "/read", Handler: p.list})
+		Type: typeStorageAccount, Action: typeStorageAccount + "/read", Handler: p.handleList})
 	g.Handle(Route{Pattern: "POST /subscriptions/{subscriptionId}/providers/Microsoft.Storage/checkNameAvailability",
-		Type: typeStorageAccount, Action: "Microsoft.Storage/checknameavailability/read", Handler: p.checkNameAvailability})
+		Type: typeStorageAccount, Action: "Microsoft.Storage/checknameavailability/read", Handler: p.handleCheckNameAvailability})
 	return nil
 }
 
@@ -146,27 +146,25 @@ func validateStorageName(name string) error {
 }
 
 // findAccount returns the stored account with the given name in any
-// resource group (names are unique across the installation, as on Azure).
+// resource group (names are unique across the installation, as on Azure:
+// the store keeps them in a unique index).
 func (s *Server) findAccount(ctx context.Context, name string) (store.Resource, error) {
-	tok := ""
-	for {
-		rs, next, err := s.cfg.Store.ResourceList(ctx, store.ResourceListParams{Type: typeStorageAccount, Page: store.Page{Limit: 1000, Token: tok}})
-		if err != nil {
-			return store.Resource{}, err
-		}
-		for _, r := range rs {
-			if strings.HasSuffix(r.Key, "/storageaccounts/"+strings.ToLower(name)) {
-				return r, nil
-			}
-		}
-		if next == "" {
-			return store.Resource{}, cobalt.Errorf(cobalt.ENotFound, "The storage account '%s' was not found.", name).WithReason("StorageAccountNotFound")
-		}
-		tok = next
+	rs, _, err := s.cfg.Store.ResourceList(ctx, store.ResourceListParams{Type: typeStorageAccount, UniqueName: strings.ToLower(name), Page: store.Page{Limit: 1}})
+	if err != nil {
+		return store.Resource{}, err
 	}
+	if len(rs) == 0 {
+		return store.Resource{}, cobalt.Errorf(cobalt.ENotFound, "The storage account '%s' was not found.", name).WithReason("StorageAccountNotFound")
+	}
+	return rs[0], nil
 }
 
-func (p *storageProvider) put(w http.ResponseWriter, r *Request) error {
+// nameTaken is ARM's answer to a storage account name used elsewhere.
+func nameTaken(name string) error {
+	return cobalt.Errorf(cobalt.EConflict, "The storage account named %s is already taken.", name).WithReason("StorageAccountAlreadyTaken")
+}
+
+func (p *storageProvider) handlePut(w http.ResponseWriter, r *Request) error {
 	name := r.PathValue("accountName")
 	if err := validateStorageName(name); err != nil {
 		return err
@@ -215,7 +213,7 @@ func (p *storageProvider) put(w http.ResponseWriter, r *Request) error {
 		return err
 	}
 	if other, err := p.s.findAccount(r.Context(), name); err == nil && other.Key != r.ID.Key() {
-		return cobalt.Errorf(cobalt.EConflict, "The storage account named %s is already taken.", name).WithReason("StorageAccountAlreadyTaken")
+		return nameTaken(name)
 	} else if err != nil && !cobalt.IsCode(err, cobalt.ENotFound) {
 		return err
 	}
@@ -248,6 +246,8 @@ func (p *storageProvider) put(w http.ResponseWriter, r *Request) error {
 			res.Body, err = json.Marshal(a)
 			return err
 		})
+		// allowSharedKeyAccess may have changed: the blob service must see it at once.
+		p.s.accounts.clear()
 		if err != nil {
 			return err
 		}
@@ -283,9 +283,15 @@ func (p *storageProvider) put(w http.ResponseWriter, r *Request) error {
 	if err != nil {
 		return err
 	}
-	created, err := r.Store().ResourceCreate(r.Context(), NewResource(r.ID, body))
+	res := NewResource(r.ID, body)
+	res.UniqueName = strings.ToLower(name)
+	created, err := r.Store().ResourceCreate(r.Context(), res)
 	if cobalt.IsCode(err, cobalt.EConflict) {
-		return p.put(w, r)
+		// A concurrent request took the name, here or in another resource group.
+		if other, ferr := p.s.findAccount(r.Context(), name); ferr == nil && other.Key != r.ID.Key() {
+			return nameTaken(name)
+		}
+		return cobalt.Errorf(cobalt.EConflict, "The storage account %s is being created by another request; retry.", name).WithReason("Conflict")
 	}
 	if err != nil {
 		return err
@@ -299,7 +305,7 @@ func (p *storageProvider) put(w http.ResponseWriter, r *Request) error {
 	return nil
 }
 
-func (p *storageProvider) patch(w http.ResponseWriter, r *Request) error {
+func (p *storageProvider) handlePatch(w http.ResponseWriter, r *Request) error {
 	updated, err := patchTags(r, decodeAccount, func(a *storedAccount, tags map[string]string) { a.Tags = tags })
 	if err != nil {
 		return err
@@ -324,7 +330,7 @@ func (p *storageProvider) load(r *Request) (store.Resource, storedAccount, error
 	return res, a, err
 }
 
-func (p *storageProvider) get(w http.ResponseWriter, r *Request) error {
+func (p *storageProvider) handleGet(w http.ResponseWriter, r *Request) error {
 	_, a, err := p.load(r)
 	if err != nil {
 		return err
@@ -333,7 +339,7 @@ func (p *storageProvider) get(w http.ResponseWriter, r *Request) error {
 	return nil
 }
 
-func (p *storageProvider) delete(w http.ResponseWriter, r *Request) error {
+func (p *storageProvider) handleDelete(w http.ResponseWriter, r *Request) error {
 	res, err := r.Store().ResourceGet(r.Context(), r.ID.Key())
 	if cobalt.IsCode(err, cobalt.ENotFound) {
 		w.WriteHeader(http.StatusNoContent)
@@ -363,7 +369,7 @@ func keysOf(a storedAccount) map[string][]StorageKey {
 	return map[string][]StorageKey{"keys": out}
 }
 
-func (p *storageProvider) listKeys(w http.ResponseWriter, r *Request) error {
+func (p *storageProvider) handleListKeys(w http.ResponseWriter, r *Request) error {
 	_, a, err := p.load(r)
 	if err != nil {
 		return err
@@ -372,7 +378,7 @@ func (p *storageProvider) listKeys(w http.ResponseWriter, r *Request) error {
 	return nil
 }
 
-func (p *storageProvider) regenerateKey(w http.ResponseWriter, r *Request) error {
+func (p *storageProvider) handleRegenerateKey(w http.ResponseWriter, r *Request) error {
 	var in struct {
 		KeyName string `json:"keyName"`
 	}
@@ -418,7 +424,7 @@ func (p *storageProvider) regenerateKey(w http.ResponseWriter, r *Request) error
 	return nil
 }
 
-func (p *storageProvider) list(w http.ResponseWriter, r *Request) error {
+func (p *storageProvider) handleList(w http.ResponseWriter, r *Request) error {
 	page, err := r.PageToken(100)
 	if err != nil {
 		return err
@@ -455,8 +461,7 @@ type accountCache struct {
 }
 
 type accountEntry struct {
-	id   cobalt.ResourceID
-	keys [2]string
+	info StorageAccountInfo
 	at   time.Time
 }
 
@@ -468,52 +473,67 @@ func (c *accountCache) clear() {
 	c.mu.Unlock()
 }
 
-// LookupStorageAccount returns the ID and the two keys (base64) of the
-// storage account with the given name, or ENotFound.
-func (s *Server) LookupStorageAccount(ctx context.Context, name string) (cobalt.ResourceID, [2]string, error) {
+// StorageAccountInfo is what the blob service needs of a storage account to
+// authenticate a request to it.
+type StorageAccountInfo struct {
+	// ID is the account's resource ID.
+	ID cobalt.ResourceID
+	// Keys are the account's two keys (base64).
+	Keys [2]string
+	// SharedKeyAccess is false when the account's allowSharedKeyAccess is
+	// false: requests signed with a key (SharedKey, service and account SAS)
+	// are refused; bearer tokens and user delegation SAS still work.
+	SharedKeyAccess bool
+}
+
+// LookupStorageAccount returns the storage account with the given name, or ENotFound.
+func (s *Server) LookupStorageAccount(ctx context.Context, name string) (StorageAccountInfo, error) {
 	name = strings.ToLower(name)
-	now := time.Now()
+	now := s.cfg.Now()
 	s.accounts.mu.Lock()
 	e, ok := s.accounts.entries[name]
 	s.accounts.mu.Unlock()
 	if ok && now.Sub(e.at) < accountCacheTTL {
-		return e.id, e.keys, nil
+		return e.info, nil
 	}
-	id, keys, err := s.lookupStorageAccount(ctx, name)
+	info, err := s.lookupStorageAccount(ctx, name)
 	if err != nil {
-		return id, keys, err
+		return info, err
 	}
 	s.accounts.mu.Lock()
 	if len(s.accounts.entries) > 10000 {
 		clear(s.accounts.entries)
 	}
-	s.accounts.entries[name] = accountEntry{id: id, keys: keys, at: now}
+	s.accounts.entries[name] = accountEntry{info: info, at: now}
 	s.accounts.mu.Unlock()
-	return id, keys, nil
+	return info, nil
 }
 
-func (s *Server) lookupStorageAccount(ctx context.Context, name string) (cobalt.ResourceID, [2]string, error) {
+func (s *Server) lookupStorageAccount(ctx context.Context, name string) (StorageAccountInfo, error) {
 	res, err := s.findAccount(ctx, name)
 	if err != nil {
-		return cobalt.ResourceID{}, [2]string{}, err
+		return StorageAccountInfo{}, err
 	}
 	a, err := decodeAccount(res)
 	if err != nil {
-		return cobalt.ResourceID{}, [2]string{}, err
+		return StorageAccountInfo{}, err
 	}
 	id, err := cobalt.ParseResourceID(res.ID)
 	if err != nil {
-		return cobalt.ResourceID{}, [2]string{}, err
+		return StorageAccountInfo{}, err
 	}
-	return id, [2]string{a.Keys[0].Value, a.Keys[1].Value}, nil
+	return StorageAccountInfo{
+		ID: id, Keys: [2]string{a.Keys[0].Value, a.Keys[1].Value},
+		SharedKeyAccess: a.Properties.AllowSharedKeyAccess == nil || *a.Properties.AllowSharedKeyAccess,
+	}, nil
 }
 
 func builtinProviders() []Provider {
 	return []Provider{&resourcesProvider{}, &identityProvider{}, &authorizationProvider{}, &storageProvider{}, &registrationProvider{}}
 }
 
-// checkNameAvailability answers POST .../providers/Microsoft.Storage/checkNameAvailability.
-func (p *storageProvider) checkNameAvailability(w http.ResponseWriter, r *Request) error {
+// handleCheckNameAvailability answers POST .../providers/Microsoft.Storage/checkNameAvailability.
+func (p *storageProvider) handleCheckNameAvailability(w http.ResponseWriter, r *Request) error {
 	var in struct {
 		Name string `json:"name"`
 		Type string `json:"type"`

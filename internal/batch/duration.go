@@ -5,17 +5,19 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cobaltbatch/cobalt"
 )
 
 // TimeFormat is how Batch writes times: RFC 3339 in UTC with seven fractional digits.
-const TimeFormat = "2006-01-02T15:04:05.0000000Z"
+const TimeFormat = cobalt.TimeLayout
 
 // FormatTime formats t as Batch does; the zero time gives "".
 func FormatTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format(TimeFormat)
+	return cobalt.FormatTime(t)
 }
 
 // Unlimited is the duration Batch writes for "no limit" (.NET TimeSpan.MaxValue).

@@ -2,7 +2,6 @@ package batchapi
 
 import (
 	"context"
-	"net/http"
 	"strings"
 	"time"
 
@@ -65,19 +64,20 @@ type Authorizer interface {
 	AllowedData(ctx context.Context, principalID string, scope cobalt.ResourceID, dataAction string) (bool, error)
 }
 
-// authFailed is Batch's answer to a request that failed authentication.
-func authFailed(status int, detail string) *apiError {
-	e := newError(status, codeAuthFailed,
+// authFailed is Batch's answer to a request that failed authentication:
+// class EUnauthorized (401) for a request without acceptable credentials,
+// EForbidden (403) for a SharedKey request that is refused.
+func authFailed(class cobalt.Code, detail string) *cobalt.Error {
+	return batchError(class, codeAuthFailed,
 		"Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.",
 		"AuthenticationErrorDetail", detail)
-	return e
 }
 
 // authenticate establishes the caller of rc from its Authorization header.
 func (rc *reqCtx) authenticate() error {
 	authz := rc.r.Header.Get("Authorization")
 	if authz == "" {
-		return rc.bearerChallenge(authFailed(http.StatusUnauthorized, "The request does not carry an Authorization header."))
+		return rc.bearerChallenge(authFailed(cobalt.EUnauthorized, "The request does not carry an Authorization header."))
 	}
 	scheme, rest, _ := strings.Cut(strings.TrimSpace(authz), " ")
 	switch {
@@ -86,38 +86,38 @@ func (rc *reqCtx) authenticate() error {
 	case strings.EqualFold(scheme, "Bearer"):
 		tok := strings.TrimSpace(rest)
 		if tok == "" || strings.ContainsAny(tok, " \t") {
-			return rc.bearerChallenge(authFailed(http.StatusUnauthorized, "The bearer token is malformed."))
+			return rc.bearerChallenge(authFailed(cobalt.EUnauthorized, "The bearer token is malformed."))
 		}
 		if !rc.account.allows("AAD") {
-			return authFailed(http.StatusUnauthorized, "The account's allowedAuthenticationModes do not include AAD.")
+			return authFailed(cobalt.EUnauthorized, "The account's allowedAuthenticationModes do not include AAD.")
 		}
 		if rc.s.cfg.Validator == nil {
-			return rc.bearerChallenge(authFailed(http.StatusUnauthorized, "Bearer tokens are not accepted by this service."))
+			return rc.bearerChallenge(authFailed(cobalt.EUnauthorized, "Bearer tokens are not accepted by this service."))
 		}
 		caller, err := rc.s.cfg.Validator.Validate(rc.r.Context(), tok, BatchAudience, strings.TrimSuffix(BatchAudience, "/"))
 		if err != nil {
 			if cobalt.ErrorCode(err) != cobalt.EUnauthorized && cobalt.ErrorCode(err) != cobalt.EInvalid {
 				return err
 			}
-			return rc.bearerChallenge(authFailed(http.StatusUnauthorized, cobalt.ErrorMessage(err)))
+			return rc.bearerChallenge(authFailed(cobalt.EUnauthorized, cobalt.ErrorMessage(err)))
 		}
 		if caller.ObjectID == "" {
-			return rc.bearerChallenge(authFailed(http.StatusUnauthorized, "The token has no oid claim."))
+			return rc.bearerChallenge(authFailed(cobalt.EUnauthorized, "The token has no oid claim."))
 		}
 		rc.caller = caller
 		return nil
 	default:
-		return authFailed(http.StatusUnauthorized, "The authentication scheme is not supported; use SharedKey or Bearer.")
+		return authFailed(cobalt.EUnauthorized, "The authentication scheme is not supported; use SharedKey or Bearer.")
 	}
 }
 
-// bearerChallenge adds the WWW-Authenticate header that tells clients where to
-// get a token for Batch.
-func (rc *reqCtx) bearerChallenge(e *apiError) *apiError {
+// bearerChallenge sets the WWW-Authenticate header that tells clients where
+// to get a token for Batch, and returns e for the error response.
+func (rc *reqCtx) bearerChallenge(e *cobalt.Error) *cobalt.Error {
 	if rc.s.cfg.AuthorityURL != "" {
-		e.Header = http.Header{"Www-Authenticate": {"Bearer authorization_uri=" +
-			strings.TrimSuffix(rc.s.cfg.AuthorityURL, "/") + "/" + rc.s.cfg.TenantID +
-			"/oauth2/authorize resource_id=" + BatchAudience}}
+		rc.w.Header().Set("Www-Authenticate", "Bearer authorization_uri="+
+			strings.TrimSuffix(rc.s.cfg.AuthorityURL, "/")+"/"+rc.s.cfg.TenantID+
+			"/oauth2/authorize resource_id="+BatchAudience)
 	}
 	return e
 }
@@ -126,31 +126,31 @@ func (rc *reqCtx) bearerChallenge(e *apiError) *apiError {
 func (rc *reqCtx) authenticateSharedKey(header string) error {
 	sk, err := parseSharedKey(header)
 	if err != nil {
-		return authFailed(http.StatusForbidden, "The SharedKey Authorization header is not in the form 'SharedKey account:signature'.")
+		return authFailed(cobalt.EForbidden, "The SharedKey Authorization header is not in the form 'SharedKey account:signature'.")
 	}
 	if !rc.account.allows("SharedKey") {
-		return authFailed(http.StatusForbidden, "The account's allowedAuthenticationModes do not include SharedKey.")
+		return authFailed(cobalt.EForbidden, "The account's allowedAuthenticationModes do not include SharedKey.")
 	}
 	if !strings.EqualFold(sk.Account, rc.account.Name) {
-		return authFailed(http.StatusForbidden, "The account name in the Authorization header does not match this account endpoint.")
+		return authFailed(cobalt.EForbidden, "The account name in the Authorization header does not match this account endpoint.")
 	}
 	date := rc.r.Header.Get("ocp-date")
 	if date == "" {
 		date = rc.r.Header.Get("Date")
 	}
 	if date == "" {
-		return authFailed(http.StatusForbidden, "The request carries neither an ocp-date nor a Date header.")
+		return authFailed(cobalt.EForbidden, "The request carries neither an ocp-date nor a Date header.")
 	}
 	t, perr := parseHTTPDate(date)
 	if perr != nil {
-		return authFailed(http.StatusForbidden, "The ocp-date/Date header is not an RFC1123 date.")
+		return authFailed(cobalt.EForbidden, "The ocp-date/Date header is not an RFC1123 date.")
 	}
 	if d := rc.s.now().Sub(t); d > maxClockSkew || d < -maxClockSkew {
-		return authFailed(http.StatusForbidden, "The request time is more than 15 minutes from the server time.")
+		return authFailed(cobalt.EForbidden, "The request time is more than 15 minutes from the server time.")
 	}
 	keys := []string{rc.account.Keys[0], rc.account.Keys[1]}
 	if !verifySharedKey(rc.r, rc.account.Name, keys, sk.Signature) {
-		return authFailed(http.StatusForbidden, "The MAC signature found in the HTTP request is not the same as any computed signature.")
+		return authFailed(cobalt.EForbidden, "The MAC signature found in the HTTP request is not the same as any computed signature.")
 	}
 	rc.caller = cobalt.Caller{SharedKeyAccount: rc.account.Name}
 	return nil
@@ -163,7 +163,7 @@ func (rc *reqCtx) authorize(p permission) error {
 		return nil
 	}
 	if rc.s.cfg.Authz == nil {
-		return newError(http.StatusForbidden, codeAuthzFailed, "This request is not authorized to perform this operation.")
+		return batchError(cobalt.EForbidden, codeAuthzFailed, "This request is not authorized to perform this operation.")
 	}
 	scope, err := cobalt.ParseResourceID(rc.account.ID)
 	if err != nil {
@@ -192,7 +192,7 @@ func (rc *reqCtx) authorize(p permission) error {
 		}
 	}
 	if !ok {
-		return newError(http.StatusForbidden, codeAuthzFailed,
+		return batchError(cobalt.EForbidden, codeAuthzFailed,
 			"This request is not authorized to perform this operation.",
 			"Reason", "The caller lacks the permission "+p.action+" on the Batch account.")
 	}

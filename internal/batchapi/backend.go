@@ -12,31 +12,10 @@ import (
 )
 
 // pools returns the configured pool service (nil when none).
-func (s *Service) pools() Pools {
-	if p, ok := s.poolsV.Load().(Pools); ok {
-		return p
-	}
-	return nil
-}
+func (s *Service) pools() Pools { return s.cfg.Pools }
 
-// accounts returns the configured account source.
-func (s *Service) accounts() Accounts {
-	if a, ok := s.accountsV.Load().(Accounts); ok {
-		return a
-	}
-	return nil
-}
-
-// SetPools attaches the pool service after New, for wiring where the pool
-// service itself needs this Service as its EndpointAllocator. When
-// Config.Accounts was nil, accounts are looked up through p, and listed (for
-// Restore) through rs when it is not nil. Call it before Run.
-func (s *Service) SetPools(p Pools, rs store.ResourceStore) {
-	s.poolsV.Store(p)
-	if s.accounts() == nil {
-		s.accountsV.Store(Accounts(AccountsFromPools(p, rs)))
-	}
-}
+// accounts returns the configured account source (nil when none).
+func (s *Service) accounts() Accounts { return s.cfg.Accounts }
 
 // AccountsFromPools adapts the pool service's accounts to Accounts. rs lists
 // the stored Batch accounts (resources of type batch.AccountType); with a nil

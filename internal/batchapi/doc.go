@@ -49,10 +49,24 @@
 //   - GetTaskFile with ocp-range answers 200 with the requested slice (and a
 //     Content-Range header): azbatch accepts exactly 200 there. A plain HTTP
 //     Range header gets the usual 206.
-//   - enableautoscale and evaluateautoscale answer 409
-//     OperationInvalidForCurrentState (values Reason AutoScaleNotSupported):
-//     autoscale formulas are not evaluated. So do node reimage, start,
-//     deallocate and enable/disable scheduling (Reason OperationNotSupported).
+//   - Autoscale is served by the pool service: enableautoscale stores the
+//     formula and evaluates it at once (the evaluation interval is 5 minutes
+//     to 168 hours, default 15 minutes), and the pool service evaluates it
+//     again at each interval; disableautoscale returns the pool to fixed
+//     targets. evaluateautoscale evaluates a formula without applying it and
+//     answers 409 AutoScalingNotEnabled on a pool that is not autoscaled, as
+//     Batch does. Formulas support the language's arithmetic core and the
+//     node-count service variables; metric samples ($PendingTasks.GetSample
+//     and the like) are an evaluation error that names them (see
+//     batch.EvaluateFormula). Only when the pool service offers no autoscale
+//     does enable/evaluate answer 409 OperationInvalidForCurrentState with
+//     values Reason AutoScaleNotSupported.
+//   - enablescheduling and disablescheduling are served: a node whose
+//     scheduling is disabled takes no new tasks (a lease request it already
+//     has waiting ends within half a second) and shows state "offline" while
+//     idle; its running tasks finish whatever nodeDisableSchedulingOption
+//     says. Node reboot is served; reimage, start and deallocate answer 409
+//     OperationInvalidForCurrentState (Reason OperationNotSupported).
 //   - Pool usage metrics, applications, job preparation/release status and
 //     subtasks are empty lists; job schedules and certificates are 400 InvalidUri.
 //   - A node's identity set is shown as the read-only extension property

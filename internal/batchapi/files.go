@@ -70,38 +70,54 @@ func invalidFilePath(p string) *apiError {
 		"FilePath", truncate(p, 200))
 }
 
+// fileRoot is a directory whose files the API serves: rel below the node
+// root dir, both on this host.
+type fileRoot struct{ dir, rel string }
+
+// open opens the directory as an os.Root: the node root by its path (Cobalt
+// made it), then rel through it, so that no symbolic link a task planted in
+// rel's components leads outside the node, and none below leads outside rel.
+func (f fileRoot) open() (*os.Root, error) {
+	root, err := os.OpenRoot(f.dir)
+	if err != nil || f.rel == "" {
+		return root, err
+	}
+	defer root.Close()
+	return root.OpenRoot(filepath.FromSlash(f.rel))
+}
+
 // taskDir returns the task's directory on this host.
-func (rc *reqCtx) taskDir(p pathParams) (string, string, error) {
+func (rc *reqCtx) taskDir(p pathParams) (fileRoot, string, error) {
 	ctx := rc.r.Context()
 	t, err := rc.s.cfg.Jobs.GetTask(ctx, rc.account.ID, p.job, p.task)
 	if err != nil {
-		return "", "", err
+		return fileRoot{}, "", err
 	}
 	if t.NodeInfo == nil || t.NodeInfo.NodeID == "" || rc.s.cfg.Nodes == nil {
-		return "", "", newError(http.StatusNotFound, "TaskFilesUnavailable",
+		return fileRoot{}, "", newError(http.StatusNotFound, "TaskFilesUnavailable",
 			"The files of the specified task are not available: it has not run on a node.")
 	}
 	root, err := rc.s.cfg.Nodes.NodeRootDir(ctx, rc.account.ID, t.NodeInfo.PoolID, t.NodeInfo.NodeID)
 	if err != nil {
 		if cobalt.IsCode(err, cobalt.ENotFound) {
-			return "", "", newError(http.StatusNotFound, "TaskFilesUnavailable",
+			return fileRoot{}, "", newError(http.StatusNotFound, "TaskFilesUnavailable",
 				"The files of the specified task are not available: its node is gone.")
 		}
-		return "", "", err
+		return fileRoot{}, "", err
 	}
 	rel := t.NodeInfo.TaskRootDirectory
 	if rel == "" {
 		j, err := rc.s.cfg.Jobs.GetJob(ctx, rc.account.ID, p.job)
 		if err != nil {
-			return "", "", err
+			return fileRoot{}, "", err
 		}
 		rel = jobs.TaskRootDirectory(j.ID, t.ID)
 	}
 	rel, err = cleanFilePath(strings.TrimPrefix(rel, "/"))
 	if err != nil {
-		return "", "", err
+		return fileRoot{}, "", err
 	}
-	return filepath.Join(root, filepath.FromSlash(rel)), taskPath(p.job, t.ID) + "/files/", nil
+	return fileRoot{dir: root, rel: rel}, taskPath(p.job, t.ID) + "/files/", nil
 }
 
 func hListTaskFiles(rc *reqCtx, p pathParams) {
@@ -141,15 +157,15 @@ func hDeleteTaskFile(rc *reqCtx, p pathParams) {
 }
 
 // nodeDir returns the node's root directory.
-func (rc *reqCtx) nodeDir(p pathParams) (string, error) {
+func (rc *reqCtx) nodeDir(p pathParams) (fileRoot, error) {
 	if rc.s.cfg.Nodes == nil {
-		return "", notFound("node")
+		return fileRoot{}, notFound("node")
 	}
 	root, err := rc.s.cfg.Nodes.NodeRootDir(rc.r.Context(), rc.account.ID, p.pool, p.node)
 	if cobalt.IsCode(err, cobalt.ENotFound) {
-		return "", notFound("node")
+		return fileRoot{}, notFound("node")
 	}
-	return root, err
+	return fileRoot{dir: root}, err
 }
 
 func hListNodeFiles(rc *reqCtx, p pathParams) {
@@ -179,9 +195,28 @@ func hDeleteNodeFile(rc *reqCtx, p pathParams) {
 	rc.deleteFile(dir, p.file)
 }
 
+// servable reports whether the API shows and serves a file with this
+// information: a directory, or a regular file with no other hard link (a
+// task could link a file it may not read into its directory and have the
+// service read it). Devices, FIFOs and sockets are never opened.
+func servable(info fs.FileInfo) bool {
+	if info.IsDir() {
+		return true
+	}
+	return info.Mode().IsRegular() && linkCount(info) <= 1
+}
+
+// notServed is the answer for a file that exists but is not servable.
+func notServed() *apiError {
+	return newError(http.StatusNotFound, "FileNotFound",
+		"The specified file is not served: only regular files with a single link, inside the directory, are.")
+}
+
 // listFiles lists dir (recursively with recursive=true), filtered by $filter
-// on name (startswith(name,'wd') and name eq '...').
-func (rc *reqCtx) listFiles(dir, urlPrefix string) {
+// on name (startswith(name,'wd') and name eq '...'). Entries the API would
+// not serve are left out; a symbolic link is listed as what it leads to when
+// that is inside dir and servable.
+func (rc *reqCtx) listFiles(dir fileRoot, urlPrefix string) {
 	recursive, err := rc.boolParam("recursive")
 	if err != nil {
 		rc.writeError(err)
@@ -192,13 +227,13 @@ func (rc *reqCtx) listFiles(dir, urlPrefix string) {
 		rc.writeError(err)
 		return
 	}
-	root, err := os.OpenRoot(dir)
+	root, err := dir.open()
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			rc.writeList("files", nil, nil)
 			return
 		}
-		rc.writeError(fmt.Errorf("open task directory: %w", err))
+		rc.writeError(notServed())
 		return
 	}
 	defer root.Close()
@@ -215,6 +250,15 @@ func (rc *reqCtx) listFiles(dir, urlPrefix string) {
 		}
 		info, err := d.Info()
 		if err != nil {
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			// Resolved through the root: a link leading outside fails.
+			if info, err = root.Stat(filepath.FromSlash(name)); err != nil {
+				return nil
+			}
+		}
+		if !servable(info) {
 			return nil
 		}
 		e := rc.fileEntry(name, info, urlPrefix)
@@ -265,7 +309,7 @@ func parseRange(v string, size int64) (byteRange, bool) {
 	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
 	if a == "" {
 		n, err := strconv.ParseInt(b, 10, 64)
-		if err != nil || n <= 0 {
+		if err != nil || n <= 0 || size == 0 { // no suffix of an empty file is satisfiable
 			return byteRange{}, false
 		}
 		n = min(n, size)
@@ -288,8 +332,9 @@ func parseRange(v string, size int64) (byteRange, bool) {
 
 // serveFile answers GET (content) and HEAD (properties) of a file under dir.
 // The file is opened through os.Root, so neither ".." nor a symbolic link
-// can reach outside dir.
-func (rc *reqCtx) serveFile(dir, filePath, urlPrefix string) {
+// can reach outside dir; it is opened without blocking (a FIFO would hang an
+// open) and served only if servable.
+func (rc *reqCtx) serveFile(dir fileRoot, filePath, urlPrefix string) {
 	rel, err := cleanFilePath(filePath)
 	if err != nil {
 		rc.writeError(err)
@@ -299,13 +344,13 @@ func (rc *reqCtx) serveFile(dir, filePath, urlPrefix string) {
 		rc.writeError(invalidFilePath(filePath))
 		return
 	}
-	root, err := os.OpenRoot(dir)
+	root, err := dir.open()
 	if err != nil {
 		rc.writeError(notFound("file"))
 		return
 	}
 	defer root.Close()
-	f, err := root.Open(filepath.FromSlash(rel))
+	f, err := root.OpenFile(filepath.FromSlash(rel), readFlags, 0)
 	if err != nil {
 		rc.writeError(notFound("file"))
 		return
@@ -314,6 +359,10 @@ func (rc *reqCtx) serveFile(dir, filePath, urlPrefix string) {
 	info, err := f.Stat()
 	if err != nil {
 		rc.writeError(notFound("file"))
+		return
+	}
+	if !servable(info) {
+		rc.writeError(notServed())
 		return
 	}
 	h := rc.w.Header()
@@ -368,14 +417,14 @@ func (rc *reqCtx) serveFile(dir, filePath, urlPrefix string) {
 }
 
 func (rc *reqCtx) writeRangeError(size int64) {
-	e := newError(http.StatusRequestedRangeNotSatisfiable, "InvalidRange",
-		"The range specified is invalid for the current size of the resource.")
-	e.Header = http.Header{"Content-Range": {fmt.Sprintf("bytes */%d", size)}}
-	rc.writeError(e)
+	rc.w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", size))
+	rc.writeError(newError(http.StatusRequestedRangeNotSatisfiable, "InvalidRange",
+		"The range specified is invalid for the current size of the resource."))
 }
 
-// deleteFile deletes a file, or a directory with recursive=true.
-func (rc *reqCtx) deleteFile(dir, filePath string) {
+// deleteFile deletes a file, or a directory with recursive=true. Removal
+// never follows a symbolic link: a link is removed, not what it leads to.
+func (rc *reqCtx) deleteFile(dir fileRoot, filePath string) {
 	recursive, err := rc.boolParam("recursive")
 	if err != nil {
 		rc.writeError(err)
@@ -390,7 +439,7 @@ func (rc *reqCtx) deleteFile(dir, filePath string) {
 		rc.writeError(invalidFilePath(filePath))
 		return
 	}
-	root, err := os.OpenRoot(dir)
+	root, err := dir.open()
 	if err != nil {
 		rc.writeError(notFound("file"))
 		return

@@ -12,14 +12,15 @@ import (
 )
 
 // Jobs is the jobs and tasks service; *jobs.Service implements it. accountID
-// is the Batch account's ARM resource ID. Errors are *cobalt.Error whose
-// Reason is the Batch error code (JobNotFound, TaskExists, ...).
+// is the Batch account's ARM resource ID. Errors are *cobalt.Error, and
+// match the jobs package's conditions (jobs.ErrJobNotFound, ...), which
+// jobReasons names in Batch's codes.
 type Jobs interface {
-	AddJob(ctx context.Context, accountID string, spec jobs.JobSpec) (jobs.Job, error)
-	GetJob(ctx context.Context, accountID, jobID string) (jobs.Job, error)
-	ListJobs(ctx context.Context, accountID string, opt jobs.ListOptions) ([]jobs.Job, string, error)
-	PatchJob(ctx context.Context, accountID, jobID string, p jobs.JobPatch, cond jobs.Conditions) (jobs.Job, error)
-	ReplaceJob(ctx context.Context, accountID, jobID string, p jobs.JobReplace, cond jobs.Conditions) (jobs.Job, error)
+	AddJob(ctx context.Context, accountID string, spec cobalt.JobSpec) (cobalt.Job, error)
+	GetJob(ctx context.Context, accountID, jobID string) (cobalt.Job, error)
+	ListJobs(ctx context.Context, accountID string, opt jobs.ListOptions) ([]cobalt.Job, string, error)
+	PatchJob(ctx context.Context, accountID, jobID string, p jobs.JobPatch, cond jobs.Conditions) (cobalt.Job, error)
+	ReplaceJob(ctx context.Context, accountID, jobID string, p jobs.JobReplace, cond jobs.Conditions) (cobalt.Job, error)
 	DeleteJob(ctx context.Context, accountID, jobID string, cond jobs.Conditions) error
 	TerminateJob(ctx context.Context, accountID, jobID, reason string, cond jobs.Conditions) error
 	DisableJob(ctx context.Context, accountID, jobID, option string, cond jobs.Conditions) error
@@ -39,7 +40,7 @@ func (rc *reqCtx) conditions() (jobs.Conditions, error) {
 		if v := h.Get(hd.name); v != "" {
 			t, err := parseHTTPDate(v)
 			if err != nil {
-				return c, newError(http.StatusBadRequest, codeInvalidHeader,
+				return c, batchError(cobalt.EInvalid, codeInvalidHeader,
 					"The value for one of the HTTP headers is not in the correct format.",
 					"HeaderName", hd.name, "HeaderValue", truncate(v, 100))
 			}
@@ -51,263 +52,261 @@ func (rc *reqCtx) conditions() (jobs.Conditions, error) {
 
 func jobPath(id string) string { return "/jobs/" + url.PathEscape(id) }
 
-func (rc *reqCtx) renderJob(j *jobs.Job) []byte {
-	j.URL = rc.entityURL(jobPath(j.ID))
-	b, _ := json.Marshal(j)
+func (rc *reqCtx) renderJob(j *cobalt.Job) []byte {
+	b, _ := json.Marshal(jobToWire(*j, rc.entityURL(jobPath(j.ID))))
 	return b
 }
 
-// requireJobs writes 501 when no jobs service is configured.
+// requireJobs writes 501 when no jobs service is configured, for handlers
+// that write their own errors.
 func (rc *reqCtx) requireJobs() bool {
-	if rc.s.cfg.Jobs == nil {
-		rc.writeError(newError(http.StatusNotImplemented, "NotImplemented", "Jobs are not available on this server."))
+	if _, err := rc.jobs(); err != nil {
+		rc.writeError(err)
 		return false
 	}
 	return true
 }
 
-func hAddJob(rc *reqCtx, _ pathParams) {
-	if !rc.requireJobs() {
-		return
+// jobs returns the jobs service, or a 501 error when none is configured.
+func (rc *reqCtx) jobs() (Jobs, error) {
+	if rc.s.cfg.Jobs == nil {
+		return nil, batchError(cobalt.EInvalid, codeNotImplemented, "Jobs are not available on this server.")
 	}
-	var spec jobs.JobSpec
-	if err := rc.decodeJSON(maxBody, &spec, false); err != nil {
-		rc.writeError(err)
-		return
-	}
-	if spec.ID == "" {
-		rc.writeError(missingProperty("id"))
-		return
-	}
-	j, err := rc.s.cfg.Jobs.AddJob(rc.r.Context(), rc.account.ID, spec)
+	return rc.s.cfg.Jobs, nil
+}
+
+func handleAddJob(rc *reqCtx, _ pathParams) error {
+	js, err := rc.jobs()
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
+	}
+	var w jobSpecWire
+	if err := rc.decodeJSON(maxBody, &w, false); err != nil {
+		return err
+	}
+	if w.ID == "" {
+		return missingProperty("id")
+	}
+	spec, err := w.domain()
+	if err != nil {
+		return err
+	}
+	j, err := js.AddJob(rc.r.Context(), rc.account.ID, spec)
+	if err != nil {
+		return err
 	}
 	rc.setEntityHeaders(j.ETag, j.LastModified, rc.entityURL(jobPath(j.ID)))
 	rc.w.Header().Set("Location", rc.entityURL(jobPath(j.ID)))
 	rc.writeEmpty(http.StatusCreated)
+	return nil
 }
 
-func hGetJob(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
+func handleGetJob(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
 	}
 	if err := rc.expandParam(); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	j, err := rc.s.cfg.Jobs.GetJob(rc.r.Context(), rc.account.ID, p.job)
+	j, err := js.GetJob(rc.r.Context(), rc.account.ID, p.job)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	if err := rc.checkConditions(j.ETag, j.LastModified, true); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	rc.setEntityHeaders(j.ETag, j.LastModified, "")
 	rc.writeRaw(http.StatusOK, applySelect(rc.renderJob(&j), rc.selectParam()))
+	return nil
 }
 
 var jobFilterFields = []string{"state", "id", "executionInfo/poolId", "displayName"}
 
-func hListJobs(rc *reqCtx, _ pathParams) {
-	if !rc.requireJobs() {
-		return
+func handleListJobs(rc *reqCtx, _ pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
 	}
 	if err := rc.expandParam(); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	filter, err := rc.filterParam(jobFilterFields)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	rc.writePaged("jobs", func(ctx context.Context, max int, token string) ([]listItem, string, error) {
-		list, next, err := listWithFilter(rc.rawFilter(filter), func(f string) ([]jobs.Job, string, error) {
-			return rc.s.cfg.Jobs.ListJobs(ctx, rc.account.ID, jobs.ListOptions{Filter: f, MaxResults: max, PageToken: token})
-		})
+	return rc.paged("jobs", func(ctx context.Context, max int, token string) ([]listItem, string, error) {
+		list, next, err := js.ListJobs(ctx, rc.account.ID, jobs.ListOptions{Filter: filter, MaxResults: max, PageToken: token})
 		items := make([]listItem, 0, len(list))
 		for i := range list {
 			j := &list[i]
 			items = append(items, listItem{body: rc.renderJob(j), fields: map[string]string{
-				"state": j.State, "id": j.ID, "executionInfo/poolId": j.ExecutionInfo.PoolID, "displayName": j.DisplayName}})
+				"state": string(j.State), "id": j.ID, "executionInfo/poolId": j.ExecutionInfo.PoolID, "displayName": j.DisplayName}})
 		}
 		return items, next, err
 	}, filter)
 }
 
-func hPatchJob(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
+func handlePatchJob(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
 	}
-	var patch jobs.JobPatch
-	if err := rc.decodeJSON(maxBody, &patch, false); err != nil {
-		rc.writeError(err)
-		return
+	var w jobPatchWire
+	if err := rc.decodeJSON(maxBody, &w, false); err != nil {
+		return err
+	}
+	patch, err := w.domain()
+	if err != nil {
+		return err
 	}
 	cond, err := rc.conditions()
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	j, err := rc.s.cfg.Jobs.PatchJob(rc.r.Context(), rc.account.ID, p.job, patch, cond)
-	rc.finishJobWrite(j, err, http.StatusOK)
+	j, err := js.PatchJob(rc.r.Context(), rc.account.ID, p.job, patch, cond)
+	if err != nil {
+		return err
+	}
+	rc.finishJobWrite(j)
+	return nil
 }
 
-func hReplaceJob(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
+func handleReplaceJob(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
 	}
-	var repl jobs.JobReplace
-	if err := rc.decodeJSON(maxBody, &repl, false); err != nil {
-		rc.writeError(err)
-		return
+	var w jobReplaceWire
+	if err := rc.decodeJSON(maxBody, &w, false); err != nil {
+		return err
 	}
-	if repl.PoolInfo == nil {
-		rc.writeError(missingProperty("poolInfo"))
-		return
+	if w.PoolInfo == nil {
+		return missingProperty("poolInfo")
+	}
+	repl, err := w.domain()
+	if err != nil {
+		return err
 	}
 	cond, err := rc.conditions()
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	j, err := rc.s.cfg.Jobs.ReplaceJob(rc.r.Context(), rc.account.ID, p.job, repl, cond)
-	rc.finishJobWrite(j, err, http.StatusOK)
+	j, err := js.ReplaceJob(rc.r.Context(), rc.account.ID, p.job, repl, cond)
+	if err != nil {
+		return err
+	}
+	rc.finishJobWrite(j)
+	return nil
 }
 
-// finishJobWrite answers a job write with the job's new ETag.
-func (rc *reqCtx) finishJobWrite(j jobs.Job, err error, status int) {
-	if err != nil {
-		rc.writeError(err)
-		return
-	}
+// finishJobWrite answers a job write (200) with the job's new ETag.
+func (rc *reqCtx) finishJobWrite(j cobalt.Job) {
 	rc.setEntityHeaders(j.ETag, j.LastModified, rc.entityURL(jobPath(j.ID)))
-	rc.writeEmpty(status)
+	rc.writeEmpty(http.StatusOK)
 }
 
 // afterJobAction answers a job action (202) with the job's current ETag.
-func (rc *reqCtx) afterJobAction(jobID string, err error, status int) {
-	if err != nil {
-		rc.writeError(err)
-		return
-	}
-	if j, gerr := rc.s.cfg.Jobs.GetJob(rc.r.Context(), rc.account.ID, jobID); gerr == nil {
+func (rc *reqCtx) afterJobAction(js Jobs, jobID string) {
+	if j, gerr := js.GetJob(rc.r.Context(), rc.account.ID, jobID); gerr == nil {
 		rc.setEntityHeaders(j.ETag, j.LastModified, rc.entityURL(jobPath(j.ID)))
 	} else {
 		rc.w.Header().Set("DataServiceId", rc.entityURL(jobPath(jobID)))
 	}
-	rc.writeEmpty(status)
-}
-
-func hDeleteJob(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
-	}
-	if _, err := rc.boolParam("force"); err != nil {
-		rc.writeError(err)
-		return
-	}
-	cond, err := rc.conditions()
-	if err != nil {
-		rc.writeError(err)
-		return
-	}
-	if err := rc.s.cfg.Jobs.DeleteJob(rc.r.Context(), rc.account.ID, p.job, cond); err != nil {
-		rc.writeError(err)
-		return
-	}
 	rc.writeEmpty(http.StatusAccepted)
 }
 
-func hJobAction(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
+func handleDeleteJob(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
+	}
+	if _, err := rc.boolParam("force"); err != nil {
+		return err
 	}
 	cond, err := rc.conditions()
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
+	}
+	if err := js.DeleteJob(rc.r.Context(), rc.account.ID, p.job, cond); err != nil {
+		return err
+	}
+	rc.writeEmpty(http.StatusAccepted)
+	return nil
+}
+
+func handleJobAction(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
+	}
+	cond, err := rc.conditions()
+	if err != nil {
+		return err
 	}
 	ctx := rc.r.Context()
 	switch p.action {
 	case "terminate":
 		if _, err := rc.boolParam("force"); err != nil {
-			rc.writeError(err)
-			return
+			return err
 		}
 		var body struct {
 			TerminateReason string `json:"terminateReason"`
 		}
 		if err := rc.decodeJSON(maxBody, &body, true); err != nil {
-			rc.writeError(err)
-			return
+			return err
 		}
-		rc.afterJobAction(p.job, rc.s.cfg.Jobs.TerminateJob(ctx, rc.account.ID, p.job, body.TerminateReason, cond), http.StatusAccepted)
+		err = js.TerminateJob(ctx, rc.account.ID, p.job, body.TerminateReason, cond)
 	case "disable":
 		var body struct {
 			DisableTasks string `json:"disableTasks"`
 		}
 		if err := rc.decodeJSON(maxBody, &body, false); err != nil {
-			rc.writeError(err)
-			return
+			return err
 		}
 		if body.DisableTasks == "" {
-			rc.writeError(missingProperty("disableTasks"))
-			return
+			return missingProperty("disableTasks")
 		}
-		rc.afterJobAction(p.job, rc.s.cfg.Jobs.DisableJob(ctx, rc.account.ID, p.job, body.DisableTasks, cond), http.StatusAccepted)
+		err = js.DisableJob(ctx, rc.account.ID, p.job, body.DisableTasks, cond)
 	case "enable":
-		rc.afterJobAction(p.job, rc.s.cfg.Jobs.EnableJob(ctx, rc.account.ID, p.job, cond), http.StatusAccepted)
+		err = js.EnableJob(ctx, rc.account.ID, p.job, cond)
 	default:
-		rc.writeError(badURI())
+		return badURI()
 	}
-}
-
-func hTaskCounts(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
-	}
-	c, err := rc.s.cfg.Jobs.JobTaskCounts(rc.r.Context(), rc.account.ID, p.job)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	rc.writeJSON(http.StatusOK, c)
+	rc.afterJobAction(js, p.job)
+	return nil
 }
 
-// rawFilter is the request's $filter, handed to services that can narrow
-// their store query with it; see listWithFilter.
-func (rc *reqCtx) rawFilter(f *Filter) string {
-	if f == nil {
-		return ""
+func handleTaskCounts(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
 	}
-	v, _ := rc.param("$filter")
-	return v
-}
-
-// listWithFilter calls list with the raw filter and, when the service's own
-// (smaller) filter dialect refuses it, again without: the handler applies
-// the full filter to every page itself.
-func listWithFilter[T any](raw string, list func(filter string) ([]T, string, error)) ([]T, string, error) {
-	out, next, err := list(raw)
-	if err != nil && raw != "" && cobalt.IsCode(err, cobalt.EInvalid) {
-		return list("")
+	c, err := js.JobTaskCounts(rc.r.Context(), rc.account.ID, p.job)
+	if err != nil {
+		return err
 	}
-	return out, next, err
+	rc.writeJSON(http.StatusOK, taskCountsToWire(c))
+	return nil
 }
 
 // writePaged writes one page of a list whose service pages itself. The
 // service's page token becomes $skiptoken in an absolute nextLink. Pages the
 // handler filters further may come out short; clients follow nextLink.
 func (rc *reqCtx) writePaged(metadata string, fetch func(ctx context.Context, max int, token string) ([]listItem, string, error), filter *Filter) {
+	if err := rc.paged(metadata, fetch, filter); err != nil {
+		rc.writeError(err)
+	}
+}
+
+// paged is writePaged for handlers that return their errors.
+func (rc *reqCtx) paged(metadata string, fetch func(ctx context.Context, max int, token string) ([]listItem, string, error), filter *Filter) error {
 	max, err := rc.maxResults()
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	token, _ := rc.param("$skiptoken")
 	items, next, err := fetch(rc.r.Context(), max, token)
@@ -315,8 +314,7 @@ func (rc *reqCtx) writePaged(metadata string, fetch func(ctx context.Context, ma
 		if cobalt.IsCode(err, cobalt.EInvalid) && token != "" {
 			err = invalidQuery("$skiptoken", token, "The continuation token is not valid.")
 		}
-		rc.writeError(err)
-		return
+		return err
 	}
 	sel := rc.selectParam()
 	page := make([]json.RawMessage, 0, len(items))
@@ -334,4 +332,5 @@ func (rc *reqCtx) writePaged(metadata string, fetch func(ctx context.Context, ma
 		out.NextLink = rc.nextLinkToken(next)
 	}
 	rc.writeJSON(http.StatusOK, out)
+	return nil
 }

@@ -40,15 +40,20 @@ func (rc *reqCtx) skipToken() (int, error) {
 // absolute and repeats the request's query (api-version included) with a new
 // $skiptoken, because azbatch GETs it exactly as written.
 func (rc *reqCtx) writeList(metadata string, items []listItem, filter *Filter) {
+	if err := rc.list(metadata, items, filter); err != nil {
+		rc.writeError(err)
+	}
+}
+
+// list is writeList for handlers that return their errors.
+func (rc *reqCtx) list(metadata string, items []listItem, filter *Filter) error {
 	max, err := rc.maxResults()
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	skip, err := rc.skipToken()
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	sel := rc.selectParam()
 	matched := 0
@@ -77,6 +82,7 @@ func (rc *reqCtx) writeList(metadata string, items []listItem, filter *Filter) {
 		out.NextLink = rc.nextLinkToken(strconv.Itoa(skip + len(page)))
 	}
 	rc.writeJSON(http.StatusOK, out)
+	return nil
 }
 
 // nextLinkToken is the absolute URL of the page with the given $skiptoken.

@@ -1,20 +1,20 @@
 package batchapi
 
-// hListApplications lists the account's applications: application packages
+// handleListApplications lists the account's applications: application packages
 // are not supported, so the list is always empty.
-func hListApplications(rc *reqCtx, _ pathParams) {
-	rc.writeList("applications", nil, nil)
+func handleListApplications(rc *reqCtx, _ pathParams) error {
+	return rc.list("applications", nil, nil)
 }
 
-// hPrepReleaseStatus lists job preparation and release task status: job
+// handlePrepReleaseStatus lists job preparation and release task status: job
 // preparation and release tasks are not run, so the list is always empty.
-func hPrepReleaseStatus(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
+func handlePrepReleaseStatus(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
 	}
-	if _, err := rc.s.cfg.Jobs.GetJob(rc.r.Context(), rc.account.ID, p.job); err != nil {
-		rc.writeError(err)
-		return
+	if _, err := js.GetJob(rc.r.Context(), rc.account.ID, p.job); err != nil {
+		return err
 	}
-	rc.writeList("jobpreparationandreleasetaskstatus", nil, nil)
+	return rc.list("jobpreparationandreleasetaskstatus", nil, nil)
 }

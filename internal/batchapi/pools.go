@@ -373,7 +373,8 @@ func hDisableAutoScale(rc *reqCtx, p pathParams) {
 	rc.finishPool(pool, err, http.StatusOK)
 }
 
-// hEvaluateAutoScale answers 409: formulas are not evaluated.
+// hEvaluateAutoScale evaluates a formula against an autoscaled pool without
+// applying it; 409 when the pool service offers no autoscale.
 func hEvaluateAutoScale(rc *reqCtx, p pathParams) {
 	if !rc.requirePools() {
 		return
@@ -508,8 +509,9 @@ func hNodeAction(rc *reqCtx, p pathParams) {
 	rc.writeEmpty(http.StatusAccepted)
 }
 
-// hNodeScheduling answers enable/disable scheduling: not supported by the
-// pool service, so 409 after checking the node exists.
+// hNodeScheduling serves enablescheduling and disablescheduling through the
+// pool service; a pool service that cannot do it gets 409 after the node is
+// found to exist.
 func hNodeScheduling(rc *reqCtx, p pathParams) {
 	if !rc.requirePools() {
 		return

@@ -2,7 +2,6 @@ package batchapi
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -68,7 +67,7 @@ var apiVersionRe = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}\.\d+\.\d+$`)
 func checkAPIVersion(q map[string][]string) (string, error) {
 	v, ok := q["api-version"]
 	if !ok || len(v) == 0 || v[0] == "" {
-		return "", newError(http.StatusBadRequest, codeMissingQuery,
+		return "", batchError(cobalt.EInvalid, codeMissingQuery,
 			"A query parameter that's mandatory for this request is not specified.",
 			"QueryParameterName", "api-version")
 	}
@@ -77,7 +76,7 @@ func checkAPIVersion(q map[string][]string) (string, error) {
 		return "", invalidQuery("api-version", ver, "The api-version is not in the form YYYY-MM-DD.MAJOR.MINOR.")
 	}
 	if !slices.Contains(SupportedAPIVersions, ver) {
-		return "", newError(http.StatusBadRequest, codeUnsupportedVersion,
+		return "", batchError(cobalt.EInvalid, codeUnsupportedVersion,
 			"The specified api-version is not supported by the service. Supported versions: "+
 				strings.Join(SupportedAPIVersions, ", ")+".",
 			"QueryParameterName", "api-version", "QueryParameterValue", ver)
@@ -131,17 +130,7 @@ func (rc *reqCtx) maxResults() (int, error) {
 // parseHTTPDate parses a date header: the HTTP formats, and RFC1123 with any
 // zone name, because azbatch formats its conditional and ocp-date headers
 // with time.RFC1123 in the time's own zone ("... UTC").
-func parseHTTPDate(v string) (time.Time, error) {
-	if t, err := http.ParseTime(v); err == nil {
-		return t, nil
-	}
-	for _, layout := range []string{time.RFC1123, time.RFC1123Z} {
-		if t, err := time.Parse(layout, strings.TrimSpace(v)); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, errors.New("not an HTTP date")
-}
+func parseHTTPDate(v string) (time.Time, error) { return cobalt.ParseHTTPDate(v) }
 
 // etagMatches compares an If-Match/If-None-Match header with an ETag,
 // ignoring quotes and the weak prefix (Batch ETags are sent unquoted).
@@ -161,17 +150,16 @@ func etagMatches(header, etag string) bool {
 func (rc *reqCtx) checkConditions(etag string, lastModified time.Time, read bool) error {
 	h := rc.r.Header
 	failed := func() error {
-		return newError(http.StatusPreconditionFailed, codeConditionNotMet,
+		return batchError(cobalt.EPreconditionFailed, codeConditionNotMet,
 			"The condition specified using HTTP conditional header(s) is not met.")
 	}
-	notModified := &apiError{Status: http.StatusNotModified, Code: codeConditionNotMet, Msg: "Not modified."}
 	if v := h.Get("If-Match"); v != "" && !etagMatches(v, etag) {
 		return failed()
 	}
 	if v := h.Get("If-Unmodified-Since"); v != "" {
 		t, err := parseHTTPDate(v)
 		if err != nil {
-			return newError(http.StatusBadRequest, codeInvalidHeader, "The value for one of the HTTP headers is not in the correct format.", "HeaderName", "If-Unmodified-Since", "HeaderValue", truncate(v, 100))
+			return batchError(cobalt.EInvalid, codeInvalidHeader, "The value for one of the HTTP headers is not in the correct format.", "HeaderName", "If-Unmodified-Since", "HeaderValue", truncate(v, 100))
 		}
 		if lastModified.Truncate(time.Second).After(t) {
 			return failed()
@@ -179,18 +167,18 @@ func (rc *reqCtx) checkConditions(etag string, lastModified time.Time, read bool
 	}
 	if v := h.Get("If-None-Match"); v != "" && etagMatches(v, etag) {
 		if read {
-			return notModified
+			return errNotModified
 		}
 		return failed()
 	}
 	if v := h.Get("If-Modified-Since"); v != "" {
 		t, err := parseHTTPDate(v)
 		if err != nil {
-			return newError(http.StatusBadRequest, codeInvalidHeader, "The value for one of the HTTP headers is not in the correct format.", "HeaderName", "If-Modified-Since", "HeaderValue", truncate(v, 100))
+			return batchError(cobalt.EInvalid, codeInvalidHeader, "The value for one of the HTTP headers is not in the correct format.", "HeaderName", "If-Modified-Since", "HeaderValue", truncate(v, 100))
 		}
 		if !lastModified.Truncate(time.Second).After(t) {
 			if read {
-				return notModified
+				return errNotModified
 			}
 			return failed()
 		}

@@ -1,15 +1,29 @@
 package batchapi
 
 import (
-	"net/http"
 	"net/url"
 	"strings"
+
+	cobalt "github.com/cobaltbatch/cobalt"
 )
+
+// handler serves one operation. It writes the response on success and
+// returns an error, written by the router in Batch's error format, when the
+// operation fails before anything was written.
+type handler func(rc *reqCtx, p pathParams) error
 
 // route is a matched operation.
 type route struct {
 	perm    permission
-	handler func(rc *reqCtx, p pathParams)
+	handler handler
+}
+
+// writes adapts a handler that writes its own errors to a handler.
+func writes(h func(rc *reqCtx, p pathParams)) handler {
+	return func(rc *reqCtx, p pathParams) error {
+		h(rc, p)
+		return nil
+	}
 }
 
 // pathParams are the decoded path parameters of a request.
@@ -57,20 +71,20 @@ func (s *Service) route(rc *reqCtx) {
 	is := func(i int, name string) bool { return n > i && strings.EqualFold(segs[i], name) }
 	switch {
 	case n == 1 && is(0, "pools"):
-		rt = pick(m, map[string]route{"GET": {permPoolRead, hListPools}, "POST": {permPoolWrite, hAddPool}})
+		rt = pick(m, map[string]route{"GET": {permPoolRead, writes(hListPools)}, "POST": {permPoolWrite, writes(hAddPool)}})
 	case n == 1 && is(0, "supportedimages"):
-		rt = pick(m, map[string]route{"GET": {permPoolRead, hListSupportedImages}})
+		rt = pick(m, map[string]route{"GET": {permPoolRead, writes(hListSupportedImages)}})
 	case n == 1 && is(0, "nodecounts"):
-		rt = pick(m, map[string]route{"GET": {permPoolRead, hListNodeCounts}})
+		rt = pick(m, map[string]route{"GET": {permPoolRead, writes(hListNodeCounts)}})
 	case n == 1 && is(0, "poolusagemetrics"):
-		rt = pick(m, map[string]route{"GET": {permPoolRead, hListUsageMetrics}})
+		rt = pick(m, map[string]route{"GET": {permPoolRead, writes(hListUsageMetrics)}})
 	case n == 1 && is(0, "applications"):
-		rt = pick(m, map[string]route{"GET": {permAccountRead, hListApplications}})
+		rt = pick(m, map[string]route{"GET": {permAccountRead, handleListApplications}})
 	case n >= 2 && is(0, "pools"):
 		p.pool = segs[1]
 		rt = poolRoute(m, segs, raw, &p)
 	case n == 1 && is(0, "jobs"):
-		rt = pick(m, map[string]route{"GET": {permJobRead, hListJobs}, "POST": {permJobWrite, hAddJob}})
+		rt = pick(m, map[string]route{"GET": {permJobRead, handleListJobs}, "POST": {permJobWrite, handleAddJob}})
 	case n >= 2 && is(0, "jobs"):
 		p.job = segs[1]
 		rt = jobRoute(m, segs, raw, &p)
@@ -83,7 +97,7 @@ func (s *Service) route(rc *reqCtx) {
 		return
 	}
 	if rt.handler == nil {
-		rc.writeError(newError(http.StatusMethodNotAllowed, codeMethodNotAllowed,
+		rc.writeError(batchError(cobalt.EInvalid, codeMethodNotAllowed,
 			"The resource doesn't support the specified HTTP verb."))
 		return
 	}
@@ -101,7 +115,9 @@ func (s *Service) route(rc *reqCtx) {
 	if p.file == "" {
 		rc.r = rc.r.WithContext(ctx)
 	}
-	rt.handler(rc, p)
+	if err := rt.handler(rc, p); err != nil {
+		rc.writeError(err)
+	}
 }
 
 // pick selects the route for a method; a path that exists with another
@@ -113,8 +129,8 @@ func pick(method string, byMethod map[string]route) *route {
 	return &route{}
 }
 
-func badURI() *apiError {
-	return newError(http.StatusBadRequest, codeInvalidURI,
+func badURI() *cobalt.Error {
+	return batchError(cobalt.EInvalid, codeInvalidURI,
 		"The requested URI does not represent any resource on the server.")
 }
 
@@ -123,8 +139,8 @@ func poolRoute(m string, segs, raw []string, p *pathParams) *route {
 	is := func(i int, name string) bool { return n > i && strings.EqualFold(segs[i], name) }
 	switch {
 	case n == 2:
-		return pick(m, map[string]route{"GET": {permPoolRead, hGetPool}, "HEAD": {permPoolRead, hPoolExists},
-			"DELETE": {permPoolDelete, hDeletePool}, "PATCH": {permPoolWrite, hPatchPool}})
+		return pick(m, map[string]route{"GET": {permPoolRead, writes(hGetPool)}, "HEAD": {permPoolRead, writes(hPoolExists)},
+			"DELETE": {permPoolDelete, writes(hDeletePool)}, "PATCH": {permPoolWrite, writes(hPatchPool)}})
 	case n == 3:
 		actions := map[string]func(*reqCtx, pathParams){
 			"updateproperties": hUpdatePoolProperties, "resize": hResizePool, "stopresize": hStopResize,
@@ -132,23 +148,23 @@ func poolRoute(m string, segs, raw []string, p *pathParams) *route {
 			"evaluateautoscale": hEvaluateAutoScale, "removenodes": hRemoveNodes,
 		}
 		if is(2, "nodes") {
-			return pick(m, map[string]route{"GET": {permPoolRead, hListNodes}})
+			return pick(m, map[string]route{"GET": {permPoolRead, writes(hListNodes)}})
 		}
 		if h, ok := actions[strings.ToLower(segs[2])]; ok {
-			return pick(m, map[string]route{"POST": {permPoolWrite, h}})
+			return pick(m, map[string]route{"POST": {permPoolWrite, writes(h)}})
 		}
 	case n == 4 && is(2, "nodes"):
 		p.node = segs[3]
-		return pick(m, map[string]route{"GET": {permPoolRead, hGetNode}})
+		return pick(m, map[string]route{"GET": {permPoolRead, writes(hGetNode)}})
 	case n == 5 && is(2, "nodes"):
 		p.node = segs[3]
 		switch strings.ToLower(segs[4]) {
 		case "reboot", "reimage", "start", "deallocate":
-			return pick(m, map[string]route{"POST": {permPoolWrite, hNodeAction}})
+			return pick(m, map[string]route{"POST": {permPoolWrite, writes(hNodeAction)}})
 		case "disablescheduling", "enablescheduling":
-			return pick(m, map[string]route{"POST": {permPoolWrite, hNodeScheduling}})
+			return pick(m, map[string]route{"POST": {permPoolWrite, writes(hNodeScheduling)}})
 		case "files":
-			return pick(m, map[string]route{"GET": {permPoolRead, hListNodeFiles}})
+			return pick(m, map[string]route{"GET": {permPoolRead, writes(hListNodeFiles)}})
 		}
 	case n >= 6 && is(2, "nodes") && is(4, "files"):
 		p.node = segs[3]
@@ -157,8 +173,8 @@ func poolRoute(m string, segs, raw []string, p *pathParams) *route {
 			return nil
 		}
 		p.file = f
-		return pick(m, map[string]route{"GET": {permPoolRead, hGetNodeFile}, "HEAD": {permPoolRead, hGetNodeFile},
-			"DELETE": {permPoolDelete, hDeleteNodeFile}})
+		return pick(m, map[string]route{"GET": {permPoolRead, writes(hGetNodeFile)}, "HEAD": {permPoolRead, writes(hGetNodeFile)},
+			"DELETE": {permPoolDelete, writes(hDeleteNodeFile)}})
 	}
 	return nil
 }
@@ -168,34 +184,34 @@ func jobRoute(m string, segs, raw []string, p *pathParams) *route {
 	is := func(i int, name string) bool { return n > i && strings.EqualFold(segs[i], name) }
 	switch {
 	case n == 2:
-		return pick(m, map[string]route{"GET": {permJobRead, hGetJob}, "PATCH": {permJobWrite, hPatchJob},
-			"PUT": {permJobWrite, hReplaceJob}, "DELETE": {permJobDelete, hDeleteJob}})
+		return pick(m, map[string]route{"GET": {permJobRead, handleGetJob}, "PATCH": {permJobWrite, handlePatchJob},
+			"PUT": {permJobWrite, handleReplaceJob}, "DELETE": {permJobDelete, handleDeleteJob}})
 	case n == 3:
 		switch strings.ToLower(segs[2]) {
 		case "terminate", "disable", "enable":
-			return pick(m, map[string]route{"POST": {permJobWrite, hJobAction}})
+			return pick(m, map[string]route{"POST": {permJobWrite, handleJobAction}})
 		case "taskcounts":
-			return pick(m, map[string]route{"GET": {permJobRead, hTaskCounts}})
+			return pick(m, map[string]route{"GET": {permJobRead, handleTaskCounts}})
 		case "jobpreparationandreleasetaskstatus":
-			return pick(m, map[string]route{"GET": {permJobRead, hPrepReleaseStatus}})
+			return pick(m, map[string]route{"GET": {permJobRead, handlePrepReleaseStatus}})
 		case "tasks":
-			return pick(m, map[string]route{"GET": {permJobRead, hListTasks}, "POST": {permJobWrite, hAddTask}})
+			return pick(m, map[string]route{"GET": {permJobRead, handleListTasks}, "POST": {permJobWrite, handleAddTask}})
 		case "addtaskcollection":
-			return pick(m, map[string]route{"POST": {permJobWrite, hAddTaskCollection}})
+			return pick(m, map[string]route{"POST": {permJobWrite, handleAddTaskCollection}})
 		}
 	case n == 4 && is(2, "tasks"):
 		p.task = segs[3]
-		return pick(m, map[string]route{"GET": {permJobRead, hGetTask}, "PUT": {permJobWrite, hReplaceTask},
-			"DELETE": {permJobDelete, hDeleteTask}})
+		return pick(m, map[string]route{"GET": {permJobRead, handleGetTask}, "PUT": {permJobWrite, handleReplaceTask},
+			"DELETE": {permJobDelete, handleDeleteTask}})
 	case n == 5 && is(2, "tasks"):
 		p.task = segs[3]
 		switch strings.ToLower(segs[4]) {
 		case "terminate", "reactivate":
-			return pick(m, map[string]route{"POST": {permJobWrite, hTaskAction}})
+			return pick(m, map[string]route{"POST": {permJobWrite, handleTaskAction}})
 		case "subtasksinfo":
-			return pick(m, map[string]route{"GET": {permJobRead, hSubtasks}})
+			return pick(m, map[string]route{"GET": {permJobRead, handleSubtasks}})
 		case "files":
-			return pick(m, map[string]route{"GET": {permJobRead, hListTaskFiles}})
+			return pick(m, map[string]route{"GET": {permJobRead, writes(hListTaskFiles)}})
 		}
 	case n >= 6 && is(2, "tasks") && is(4, "files"):
 		p.task = segs[3]
@@ -204,8 +220,8 @@ func jobRoute(m string, segs, raw []string, p *pathParams) *route {
 			return nil
 		}
 		p.file = f
-		return pick(m, map[string]route{"GET": {permJobRead, hGetTaskFile}, "HEAD": {permJobRead, hGetTaskFile},
-			"DELETE": {permJobDelete, hDeleteTaskFile}})
+		return pick(m, map[string]route{"GET": {permJobRead, writes(hGetTaskFile)}, "HEAD": {permJobRead, writes(hGetTaskFile)},
+			"DELETE": {permJobDelete, writes(hDeleteTaskFile)}})
 	}
 	return nil
 }

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	cobalt "github.com/cobaltbatch/cobalt"
@@ -66,8 +65,9 @@ type Config struct {
 	// PortBase, when non-zero, is the first port tried for a new account; the
 	// next free port upward is used. 0 takes a random free port.
 	PortBase int
-	// Accounts resolves accounts and their keys. When nil, SetPools supplies
-	// an adapter over the pool service.
+	// Accounts resolves accounts and their keys. When nil and Pools is set,
+	// accounts are looked up through Pools (see AccountsFromPools) and none
+	// are listed, so Run restores no listener.
 	Accounts Accounts
 	// Validator validates bearer tokens; nil refuses bearer authentication.
 	Validator TokenValidator
@@ -77,7 +77,7 @@ type Config struct {
 	AuthorityURL string
 	TenantID     string
 	// Pools and Jobs are the services behind the operations; a nil one makes
-	// its operations answer 501. Pools may also be attached later with SetPools.
+	// its operations answer 501.
 	Pools Pools
 	Jobs  Jobs
 	// Nodes locates node directories for the task and node file operations;
@@ -90,9 +90,6 @@ type Service struct {
 	cfg Config
 	log *slog.Logger
 	now func() time.Time
-
-	poolsV    atomic.Value // Pools
-	accountsV atomic.Value // Accounts
 
 	cacheMu   sync.Mutex
 	acctCache map[string]cachedAccount
@@ -128,14 +125,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Host == "" {
 		cfg.Host = "127.0.0.1"
 	}
+	if cfg.Accounts == nil && cfg.Pools != nil {
+		cfg.Accounts = AccountsFromPools(cfg.Pools, nil)
+	}
 	s := &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now,
 		byName: map[string]*accountListener{}, usedPort: map[int]bool{}, acctCache: map[string]cachedAccount{}}
-	if cfg.Accounts != nil {
-		s.accountsV.Store(cfg.Accounts)
-	}
-	if cfg.Pools != nil {
-		s.SetPools(cfg.Pools, nil)
-	}
 	return s, nil
 }
 
@@ -245,7 +239,12 @@ func (s *Service) listen(accountName, preferred string) (string, error) {
 		Handler:           s.accountHandler(accountName),
 		TLSConfig:         s.cfg.TLS.Clone(),
 		ReadHeaderTimeout: 30 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		// A slow client cannot hold a connection: Batch request bodies
+		// are small JSON documents, due in full within a minute.
+		ReadTimeout:    time.Minute,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 1 << 20,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.mu.Lock()
 	if old, ok := s.byName[key]; ok {
@@ -398,12 +397,12 @@ func (rc *reqCtx) prepare(accountName string) error {
 	rc.query = q
 	src := rc.s.accounts()
 	if src == nil {
-		return newError(http.StatusServiceUnavailable, "ServerBusy", "The server is starting; try again.")
+		return batchError(cobalt.EInternal, codeServerBusy, "The server is starting; try again.")
 	}
 	acct, err := rc.s.lookupAccount(rc.r.Context(), src, accountName)
 	if err != nil {
 		if cobalt.IsCode(err, cobalt.ENotFound) {
-			return newError(http.StatusNotFound, "AccountNotFound", "The specified account does not exist.")
+			return batchError(cobalt.ENotFound, codeAccountMissing, "The specified account does not exist.")
 		}
 		return err
 	}
@@ -412,11 +411,11 @@ func (rc *reqCtx) prepare(accountName string) error {
 		return err
 	}
 	if err := rc.authenticate(); err != nil {
-		var ae *apiError
-		if errors.As(err, &ae) && ae.Code == codeAuthFailed {
+		var ce *cobalt.Error
+		if errors.As(err, &ce) && ce.Reason == codeAuthFailed {
 			detail := ""
-			for _, v := range ae.Values {
-				detail = v.Value
+			for _, d := range ce.Details {
+				detail = d.Value
 			}
 			rc.s.log.InfoContext(rc.r.Context(), "batch request not authenticated", "account", accountName,
 				"method", rc.r.Method, "path", rc.r.URL.Path, "remote", rc.r.RemoteAddr, "reason", detail)
@@ -439,7 +438,7 @@ type cachedAccount struct {
 // needs it, and the pool service finds accounts by scanning them.
 func (s *Service) lookupAccount(ctx context.Context, src Accounts, name string) (Account, error) {
 	key := strings.ToLower(name)
-	now := time.Now()
+	now := s.now()
 	s.cacheMu.Lock()
 	c, ok := s.acctCache[key]
 	s.cacheMu.Unlock()

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cobaltbatch/cobalt/internal/pki"
+	"github.com/cobaltbatch/cobalt/internal/pki/pkitest"
 )
 
 // mutableAccounts is an account list a test can change.
@@ -54,7 +54,7 @@ func errorCode(t *testing.T, c *http.Client, url string) string {
 
 func TestListenersAllocateReleaseRestore(t *testing.T) {
 	t.Parallel()
-	ca := pki.NewTestCA(t)
+	ca := pkitest.NewCA(t)
 	accts := &mutableAccounts{m: memAccounts{}}
 	s, err := New(Config{TLS: ca.ServerTLSConfig(), Accounts: accts})
 	if err != nil {
@@ -134,7 +134,7 @@ func TestListenersPortBase(t *testing.T) {
 	}
 	base := l.Addr().(*net.TCPAddr).Port // held: the allocator must skip it
 	defer l.Close()
-	ca := pki.NewTestCA(t)
+	ca := pkitest.NewCA(t)
 	s, err := New(Config{TLS: ca.ServerTLSConfig(), Accounts: memAccounts{}, PortBase: base})
 	if err != nil {
 		t.Fatal(err)

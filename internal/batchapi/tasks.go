@@ -13,12 +13,12 @@ import (
 
 // JobTasks is the task half of the jobs service.
 type JobTasks interface {
-	AddTask(ctx context.Context, accountID, jobID string, spec jobs.TaskSpec) (jobs.Task, error)
+	AddTask(ctx context.Context, accountID, jobID string, spec cobalt.TaskSpec) (cobalt.Task, error)
 	// AddTaskCollection adds a collection; per-task failures are in the results.
-	AddTaskCollection(ctx context.Context, accountID, jobID string, specs []jobs.TaskSpec) ([]jobs.TaskAddResult, error)
-	GetTask(ctx context.Context, accountID, jobID, taskID string) (jobs.Task, error)
-	ListTasks(ctx context.Context, accountID, jobID string, opt jobs.ListOptions) ([]jobs.Task, string, error)
-	ReplaceTask(ctx context.Context, accountID, jobID, taskID string, c jobs.TaskConstraints, cond jobs.Conditions) (jobs.Task, error)
+	AddTaskCollection(ctx context.Context, accountID, jobID string, specs []cobalt.TaskSpec) ([]jobs.TaskAddResult, error)
+	GetTask(ctx context.Context, accountID, jobID, taskID string) (cobalt.Task, error)
+	ListTasks(ctx context.Context, accountID, jobID string, opt jobs.ListOptions) ([]cobalt.Task, string, error)
+	ReplaceTask(ctx context.Context, accountID, jobID, taskID string, c cobalt.TaskConstraints, cond jobs.Conditions) (cobalt.Task, error)
 	DeleteTask(ctx context.Context, accountID, jobID, taskID string, cond jobs.Conditions) error
 	TerminateTask(ctx context.Context, accountID, jobID, taskID string, cond jobs.Conditions) error
 	ReactivateTask(ctx context.Context, accountID, jobID, taskID string, cond jobs.Conditions) error
@@ -29,45 +29,49 @@ func taskPath(jobID, taskID string) string {
 }
 
 // renderTask fills the URLs that depend on the endpoint and encodes the task.
-func (rc *reqCtx) renderTask(jobID string, t *jobs.Task) []byte {
-	t.URL = rc.entityURL(taskPath(jobID, t.ID))
-	if t.NodeInfo != nil && t.NodeInfo.NodeID != "" {
-		t.NodeInfo.NodeURL = rc.entityURL(nodePath(t.NodeInfo.PoolID, t.NodeInfo.NodeID))
-		if t.NodeInfo.TaskRootDirectory != "" {
-			t.NodeInfo.TaskRootDirectoryURL = rc.entityURL(nodePath(t.NodeInfo.PoolID, t.NodeInfo.NodeID) +
-				"/files/" + url.PathEscape(strings.TrimPrefix(t.NodeInfo.TaskRootDirectory, "/")))
+func (rc *reqCtx) renderTask(jobID string, t *cobalt.Task) []byte {
+	w := taskToWire(*t)
+	w.URL = rc.entityURL(taskPath(jobID, t.ID))
+	if n := w.NodeInfo; n != nil && n.NodeID != "" {
+		n.NodeURL = rc.entityURL(nodePath(n.PoolID, n.NodeID))
+		if n.TaskRootDirectory != "" {
+			n.TaskRootDirectoryURL = rc.entityURL(nodePath(n.PoolID, n.NodeID) +
+				"/files/" + url.PathEscape(strings.TrimPrefix(n.TaskRootDirectory, "/")))
 		}
 	}
-	b, _ := json.Marshal(t)
+	b, _ := json.Marshal(w)
 	return b
 }
 
-func hAddTask(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
-	}
-	var spec jobs.TaskSpec
-	if err := rc.decodeJSON(maxBody, &spec, false); err != nil {
-		rc.writeError(err)
-		return
-	}
-	if err := checkTaskSpec(&spec); err != nil {
-		rc.writeError(err)
-		return
-	}
-	t, err := rc.s.cfg.Jobs.AddTask(rc.r.Context(), rc.account.ID, p.job, spec)
+func handleAddTask(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
+	}
+	var w taskSpecWire
+	if err := rc.decodeJSON(maxBody, &w, false); err != nil {
+		return err
+	}
+	if err := checkTaskSpec(&w); err != nil {
+		return err
+	}
+	spec, err := w.domain()
+	if err != nil {
+		return err
+	}
+	t, err := js.AddTask(rc.r.Context(), rc.account.ID, p.job, spec)
+	if err != nil {
+		return err
 	}
 	u := rc.entityURL(taskPath(p.job, t.ID))
 	rc.setEntityHeaders(t.ETag, t.LastModified, u)
 	rc.w.Header().Set("Location", u)
 	rc.writeEmpty(http.StatusCreated)
+	return nil
 }
 
 // checkTaskSpec checks the required properties of an added task.
-func checkTaskSpec(spec *jobs.TaskSpec) *apiError {
+func checkTaskSpec(spec *taskSpecWire) *cobalt.Error {
 	if spec.ID == "" {
 		return missingProperty("id")
 	}
@@ -87,41 +91,43 @@ type taskAddResult struct {
 	Error        *errorBody `json:"error,omitempty"`
 }
 
-func hAddTaskCollection(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
+func handleAddTaskCollection(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
 	}
 	var body struct {
 		Value []json.RawMessage `json:"value"`
 	}
 	if err := rc.decodeJSON(maxCollectionBody-1, &body, false); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	if len(body.Value) == 0 {
-		rc.writeError(missingProperty("value"))
-		return
+		return missingProperty("value")
 	}
 	if len(body.Value) > maxCollectionTasks {
-		rc.writeError(newError(http.StatusRequestEntityTooLarge, codeBodyTooLarge,
+		return batchError(cobalt.ETooLarge, codeBodyTooLarge,
 			"The number of tasks in the request exceeds the maximum permissible limit.",
-			"MaxLimit", "100"))
-		return
+			"MaxLimit", "100")
 	}
 	// Tasks that fail their own checks get a clienterror result; the rest
 	// go to the service together.
 	results := make([]taskAddResult, 0, len(body.Value))
-	var specs []jobs.TaskSpec
+	var specs []cobalt.TaskSpec
 	for i, raw := range body.Value {
-		var spec jobs.TaskSpec
-		err := decodeBody(raw, &spec, false)
+		var w taskSpecWire
+		var spec cobalt.TaskSpec
+		err := decodeBody(raw, &w, false)
 		if err == nil {
-			if e := checkTaskSpec(&spec); e != nil {
+			if e := checkTaskSpec(&w); e != nil {
 				err = e
 			}
 		}
+		if err == nil {
+			spec, err = w.domain()
+		}
 		if err != nil {
-			id := spec.ID
+			id := w.ID
 			if id == "" {
 				id = "value[" + itoa64(int64(i)) + "]"
 			}
@@ -131,10 +137,9 @@ func hAddTaskCollection(rc *reqCtx, p pathParams) {
 		specs = append(specs, spec)
 	}
 	if len(specs) > 0 {
-		rs, err := rc.s.cfg.Jobs.AddTaskCollection(rc.r.Context(), rc.account.ID, p.job, specs)
+		rs, err := js.AddTaskCollection(rc.r.Context(), rc.account.ID, p.job, specs)
 		if err != nil {
-			rc.writeError(err)
-			return
+			return err
 		}
 		for _, r := range rs {
 			if r.Err != nil || (r.Status != "" && r.Status != jobs.AddSuccess) {
@@ -160,6 +165,7 @@ func hAddTaskCollection(rc *reqCtx, p pathParams) {
 		Metadata string          `json:"odata.metadata"`
 		Value    []taskAddResult `json:"value"`
 	}{rc.baseURL() + "/$metadata#taskaddresult", results})
+	return nil
 }
 
 // addResultError renders a failed task add.
@@ -167,51 +173,48 @@ func (rc *reqCtx) addResultError(taskID, status string, err error) taskAddResult
 	if err == nil {
 		err = cobalt.Errorf(cobalt.EInternal, "the task was not added")
 	}
-	e := toAPIError(err)
+	e := toWireError(err)
 	return taskAddResult{Status: status, TaskID: taskID, Error: &errorBody{Code: e.Code,
 		Message: errorMessage{Lang: "en-US", Value: e.Msg}, Values: e.Values}}
 }
 
-func hGetTask(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
-	}
-	t, err := rc.s.cfg.Jobs.GetTask(rc.r.Context(), rc.account.ID, p.job, p.task)
+func handleGetTask(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
+	}
+	t, err := js.GetTask(rc.r.Context(), rc.account.ID, p.job, p.task)
+	if err != nil {
+		return err
 	}
 	if err := rc.checkConditions(t.ETag, t.LastModified, true); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	rc.setEntityHeaders(t.ETag, t.LastModified, "")
 	rc.writeRaw(http.StatusOK, applySelect(rc.renderTask(p.job, &t), rc.selectParam()))
+	return nil
 }
 
 var taskFilterFields = []string{"state", "id", "executionInfo/result", "displayName", "nodeInfo/nodeId"}
 
-func hListTasks(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
+func handleListTasks(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
 	}
 	if err := rc.expandParam(); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	filter, err := rc.filterParam(taskFilterFields)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	rc.writePaged("tasks", func(ctx context.Context, max int, token string) ([]listItem, string, error) {
-		list, next, err := listWithFilter(rc.rawFilter(filter), func(f string) ([]jobs.Task, string, error) {
-			return rc.s.cfg.Jobs.ListTasks(ctx, rc.account.ID, p.job, jobs.ListOptions{Filter: f, MaxResults: max, PageToken: token})
-		})
+	return rc.paged("tasks", func(ctx context.Context, max int, token string) ([]listItem, string, error) {
+		list, next, err := js.ListTasks(ctx, rc.account.ID, p.job, jobs.ListOptions{Filter: filter, MaxResults: max, PageToken: token})
 		items := make([]listItem, 0, len(list))
 		for i := range list {
 			t := &list[i]
-			fields := map[string]string{"state": t.State, "id": t.ID, "executionInfo/result": t.ExecutionInfo.Result,
+			fields := map[string]string{"state": string(t.State), "id": t.ID, "executionInfo/result": string(t.ExecutionInfo.Result),
 				"displayName": t.DisplayName}
 			if t.NodeInfo != nil {
 				fields["nodeInfo/nodeId"] = t.NodeInfo.NodeID
@@ -222,92 +225,92 @@ func hListTasks(rc *reqCtx, p pathParams) {
 	}, filter)
 }
 
-func hReplaceTask(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
+func handleReplaceTask(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
 	}
 	var body struct {
-		Constraints *jobs.TaskConstraints `json:"constraints"`
+		Constraints *taskConstrWire `json:"constraints"`
 	}
 	if err := rc.decodeJSON(maxBody, &body, false); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	var c jobs.TaskConstraints
-	if body.Constraints != nil {
-		c = *body.Constraints
+	var c cobalt.TaskConstraints
+	if w := body.Constraints; w != nil {
+		c = cobalt.TaskConstraints{MaxWallClockTime: (*cobalt.Duration)(w.MaxWallClockTime),
+			RetentionTime: (*cobalt.Duration)(w.RetentionTime), MaxTaskRetryCount: w.MaxTaskRetryCount}
 	}
 	cond, err := rc.conditions()
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	t, err := rc.s.cfg.Jobs.ReplaceTask(rc.r.Context(), rc.account.ID, p.job, p.task, c, cond)
+	t, err := js.ReplaceTask(rc.r.Context(), rc.account.ID, p.job, p.task, c, cond)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	rc.setEntityHeaders(t.ETag, t.LastModified, rc.entityURL(taskPath(p.job, t.ID)))
 	rc.writeEmpty(http.StatusOK)
+	return nil
 }
 
-func hDeleteTask(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
+func handleDeleteTask(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
 	}
 	cond, err := rc.conditions()
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	if err := rc.s.cfg.Jobs.DeleteTask(rc.r.Context(), rc.account.ID, p.job, p.task, cond); err != nil {
-		rc.writeError(err)
-		return
+	if err := js.DeleteTask(rc.r.Context(), rc.account.ID, p.job, p.task, cond); err != nil {
+		return err
 	}
 	rc.writeEmpty(http.StatusOK)
+	return nil
 }
 
-func hTaskAction(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
+func handleTaskAction(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
 	}
 	cond, err := rc.conditions()
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	ctx := rc.r.Context()
 	switch p.action {
 	case "terminate":
-		err = rc.s.cfg.Jobs.TerminateTask(ctx, rc.account.ID, p.job, p.task, cond)
+		err = js.TerminateTask(ctx, rc.account.ID, p.job, p.task, cond)
 	case "reactivate":
-		err = rc.s.cfg.Jobs.ReactivateTask(ctx, rc.account.ID, p.job, p.task, cond)
+		err = js.ReactivateTask(ctx, rc.account.ID, p.job, p.task, cond)
 	default:
-		rc.writeError(badURI())
-		return
+		return badURI()
 	}
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	if t, gerr := rc.s.cfg.Jobs.GetTask(ctx, rc.account.ID, p.job, p.task); gerr == nil {
+	if t, gerr := js.GetTask(ctx, rc.account.ID, p.job, p.task); gerr == nil {
 		rc.setEntityHeaders(t.ETag, t.LastModified, rc.entityURL(taskPath(p.job, t.ID)))
 	}
 	rc.writeEmpty(http.StatusNoContent)
+	return nil
 }
 
-// hSubtasks lists a task's subtasks: multi-instance tasks are not supported,
+// handleSubtasks lists a task's subtasks: multi-instance tasks are not supported,
 // so the list is empty (after checking that the task exists).
-func hSubtasks(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
+func handleSubtasks(rc *reqCtx, p pathParams) error {
+	js, err := rc.jobs()
+	if err != nil {
+		return err
 	}
-	if _, err := rc.s.cfg.Jobs.GetTask(rc.r.Context(), rc.account.ID, p.job, p.task); err != nil {
-		rc.writeError(err)
-		return
+	if _, err := js.GetTask(rc.r.Context(), rc.account.ID, p.job, p.task); err != nil {
+		return err
 	}
 	rc.writeJSON(http.StatusOK, struct {
 		Metadata string   `json:"odata.metadata"`
 		Value    []string `json:"value"`
 	}{rc.baseURL() + "/$metadata#subtaskinformation", []string{}})
+	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	cobalt "github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/jobs"
 )
 
 // API versions.
@@ -30,15 +31,12 @@ var SupportedAPIVersions = []string{APIVersionNode, APIVersionGo, APIVersionLate
 // jsonContentType is the content type of every JSON response, as Batch sends it.
 const jsonContentType = "application/json;odata=minimalmetadata"
 
-// rfc1123 is the date format of Last-Modified, ocp-date and ocp-creation-time:
+// httpDate formats t for Last-Modified, ocp-date and ocp-creation-time:
 // always GMT, so that Go's time.Parse(time.RFC1123, ...) reads it.
-const rfc1123 = "Mon, 02 Jan 2006 15:04:05 GMT"
-
-// httpDate formats t for a header.
-func httpDate(t time.Time) string { return t.UTC().Format(rfc1123) }
+func httpDate(t time.Time) string { return cobalt.FormatHTTPDate(t) }
 
 // jsonTime formats t as Batch does in bodies: RFC3339 with 7 fractional digits.
-func jsonTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.0000000Z") }
+func jsonTime(t time.Time) string { return cobalt.FormatTime(t) }
 
 // Batch error codes used by this package.
 const (
@@ -61,6 +59,14 @@ const (
 	codeMethodNotAllowed   = "UnsupportedHttpVerb"
 )
 
+// Batch error codes whose status is not their class's.
+const (
+	codeNotImplemented = "NotImplemented"
+	codeServerBusy     = "ServerBusy"
+	codeInvalidRange   = "InvalidRange"
+	codeAccountMissing = "AccountNotFound"
+)
+
 // defaultReason maps an error class to Batch's code when the error carries no
 // protocol reason of its own. This is the one table from cobalt.Code to the
 // Batch wire format.
@@ -76,12 +82,60 @@ var defaultReason = map[cobalt.Code]string{
 	cobalt.EInternal:           codeInternal,
 }
 
+// classStatus is the HTTP status of each error class on the Batch data plane.
+// EUnauthorized is 401, the answer to a request without acceptable
+// credentials (with a bearer challenge); a SharedKey request whose signature
+// fails is EForbidden with reason AuthenticationFailed, 403, as on Batch.
+var classStatus = map[cobalt.Code]int{
+	cobalt.ENotFound:           http.StatusNotFound,
+	cobalt.EConflict:           http.StatusConflict,
+	cobalt.EInvalid:            http.StatusBadRequest,
+	cobalt.EUnauthorized:       http.StatusUnauthorized,
+	cobalt.EForbidden:          http.StatusForbidden,
+	cobalt.EPreconditionFailed: http.StatusPreconditionFailed,
+	cobalt.ETooManyRequests:    http.StatusTooManyRequests,
+	cobalt.ETooLarge:           http.StatusRequestEntityTooLarge,
+	cobalt.EInternal:           http.StatusInternalServerError,
+}
+
 // reasonStatus overrides the class status for reasons whose Batch status
-// differs from the class default.
+// has no class of its own.
 var reasonStatus = map[string]int{
-	codeAuthFailed:   http.StatusForbidden,
-	codeAuthzFailed:  http.StatusForbidden,
-	codeBodyTooLarge: http.StatusRequestEntityTooLarge,
+	codeBodyTooLarge:     http.StatusRequestEntityTooLarge,
+	codeMethodNotAllowed: http.StatusMethodNotAllowed,
+	codeNotImplemented:   http.StatusNotImplemented,
+	codeServerBusy:       http.StatusServiceUnavailable,
+	codeInvalidRange:     http.StatusRequestedRangeNotSatisfiable,
+}
+
+// jobReasons names the jobs service's conditions in Batch's codes.
+var jobReasons = []struct {
+	cond   error
+	reason string
+}{
+	{jobs.ErrJobNotFound, "JobNotFound"},
+	{jobs.ErrTaskNotFound, "TaskNotFound"},
+	{jobs.ErrJobExists, "JobExists"},
+	{jobs.ErrTaskExists, "TaskExists"},
+	{jobs.ErrJobCompleted, "JobCompleted"},
+	{jobs.ErrTaskCompleted, "TaskCompleted"},
+	{jobs.ErrJobNotActive, "JobNotActive"},
+	{jobs.ErrJobNotDisabled, "JobNotDisabled"},
+	{jobs.ErrJobBeingDeleted, "JobBeingDeleted"},
+	{jobs.ErrJobBeingTerminated, "JobBeingTerminated"},
+	{jobs.ErrMissingProperty, codeMissingProperty},
+	{jobs.ErrUnsupported, codeUnsupportedProp},
+}
+
+// domainReason returns the Batch code of the service condition err
+// matches, or "".
+func domainReason(err error) string {
+	for _, r := range jobReasons {
+		if errors.Is(err, r.cond) {
+			return r.reason
+		}
+	}
+	return ""
 }
 
 // keyValue is one entry of a Batch error's values.
@@ -104,98 +158,127 @@ type errorBody struct {
 	Values        []keyValue   `json:"values,omitempty"`
 }
 
-// apiError is an error with Batch's details: the status and the values list.
-// Handlers build them with newError; every other error is mapped through
-// defaultReason.
-type apiError struct {
-	Status int
-	Code   string
-	Msg    string
-	Values []keyValue
-	// Header holds extra response headers (WWW-Authenticate).
-	Header http.Header
-}
+// apiError is the error type of handlers not yet written to return
+// *cobalt.Error directly; it is the same type.
+type apiError = cobalt.Error
 
-func (e *apiError) Error() string { return e.Code + ": " + e.Msg }
-
-// newError returns an apiError; kv are alternating keys and values.
-func newError(status int, code, msg string, kv ...string) *apiError {
-	e := &apiError{Status: status, Code: code, Msg: msg}
+// batchError returns a *cobalt.Error with a Batch code; kv are alternating
+// keys and values of the error's details (Batch's "values").
+func batchError(class cobalt.Code, reason, msg string, kv ...string) *cobalt.Error {
+	e := &cobalt.Error{Code: class, Reason: reason, Message: msg}
 	for i := 0; i+1 < len(kv); i += 2 {
-		e.Values = append(e.Values, keyValue{Key: kv[i], Value: kv[i+1]})
+		e.Details = append(e.Details, cobalt.NameValue{Name: kv[i], Value: kv[i+1]})
 	}
 	return e
 }
 
+// newError returns a Batch error answered with the given HTTP status; kv
+// are alternating keys and values. It serves handlers that still name
+// statuses; the status must be one of classStatus or, with the reason, of
+// reasonStatus.
+func newError(status int, reason, msg string, kv ...string) *cobalt.Error {
+	class := cobalt.EInvalid
+	for c, cs := range classStatus {
+		if cs == status {
+			class = c
+			break
+		}
+	}
+	return batchError(class, reason, msg, kv...)
+}
+
+// errNotModified answers a conditional read whose entity did not change: 304
+// with no body.
+var errNotModified = batchError(cobalt.EPreconditionFailed, codeConditionNotMet, "Not modified.")
+
 // invalidQuery is Batch's 400 for a bad query parameter.
-func invalidQuery(name, value, reason string) *apiError {
-	return newError(http.StatusBadRequest, codeInvalidQuery,
+func invalidQuery(name, value, reason string) *cobalt.Error {
+	return batchError(cobalt.EInvalid, codeInvalidQuery,
 		"Value for one of the query parameters specified in the request URI is invalid.",
 		"QueryParameterName", name, "QueryParameterValue", truncate(value, 200), "Reason", reason)
 }
 
 // invalidBody is Batch's 400 for a body that is not valid JSON.
-func invalidBody(reason string) *apiError {
-	return newError(http.StatusBadRequest, codeInvalidBody,
+func invalidBody(reason string) *cobalt.Error {
+	return batchError(cobalt.EInvalid, codeInvalidBody,
 		"The specified Request Body is not syntactically valid.", "Reason", reason)
 }
 
 // missingProperty is Batch's 400 for a missing required property.
-func missingProperty(name string) *apiError {
-	return newError(http.StatusBadRequest, codeMissingProperty,
+func missingProperty(name string) *cobalt.Error {
+	return batchError(cobalt.EInvalid, codeMissingProperty,
 		"A required property was not specified in the request body.", "PropertyName", name)
 }
 
 // invalidProperty is Batch's 400 for a property with a bad value.
-func invalidProperty(name, value, reason string) *apiError {
-	e := newError(http.StatusBadRequest, codeInvalidProperty,
+func invalidProperty(name, value, reason string) *cobalt.Error {
+	e := batchError(cobalt.EInvalid, codeInvalidProperty,
 		"The value provided for one of the properties in the request body is invalid.",
 		"PropertyName", name)
 	if value != "" {
-		e.Values = append(e.Values, keyValue{"PropertyValue", truncate(value, 200)})
+		e.Details = append(e.Details, cobalt.NameValue{Name: "PropertyValue", Value: truncate(value, 200)})
 	}
 	if reason != "" {
-		e.Values = append(e.Values, keyValue{"Reason", reason})
+		e.Details = append(e.Details, cobalt.NameValue{Name: "Reason", Value: reason})
 	}
 	return e
 }
 
 // notFound is the 404 for a missing entity of the given kind ("pool", "job", ...).
-func notFound(kind string) *apiError {
+func notFound(kind string) *cobalt.Error {
 	code := map[string]string{"pool": "PoolNotFound", "job": "JobNotFound", "task": "TaskNotFound",
 		"node": "NodeNotFound", "file": "FileNotFound"}[kind]
 	if code == "" {
 		code = codeNotFound
 	}
-	return newError(http.StatusNotFound, code, "The specified "+kind+" does not exist.")
+	return batchError(cobalt.ENotFound, code, "The specified "+kind+" does not exist.")
 }
 
-// toAPIError converts any error to the Batch shape.
-func toAPIError(err error) *apiError {
-	var ae *apiError
-	if errors.As(err, &ae) {
-		return ae
+// wireError is an error as the Batch wire shows it.
+type wireError struct {
+	Status int
+	Code   string
+	Msg    string
+	Values []keyValue
+}
+
+// toWireError maps any error to the Batch wire: the code is the error's
+// reason or its class's default, the status its reason's or its class's, the
+// values its target and details.
+func toWireError(err error) wireError {
+	if errors.Is(err, errNotModified) {
+		return wireError{Status: http.StatusNotModified, Code: codeConditionNotMet, Msg: errNotModified.Message}
 	}
 	class := cobalt.ErrorCode(err)
 	code := cobalt.ErrorReason(err)
+	if code == "" {
+		code = domainReason(err)
+	}
 	if code == "" {
 		code = defaultReason[class]
 	}
 	if code == "" {
 		code = codeInternal
 	}
-	status := class.HTTPStatus()
-	if s, ok := reasonStatus[code]; ok {
-		status = s
-	}
-	e := &apiError{Status: status, Code: code, Msg: cobalt.ErrorMessage(err)}
-	var ce *cobalt.Error
-	if errors.As(err, &ce) && ce.Target != "" {
-		key := "PropertyName"
-		if class == cobalt.ENotFound || class == cobalt.EConflict {
-			key = "Target"
+	status, ok := reasonStatus[code]
+	if !ok {
+		if status, ok = classStatus[class]; !ok {
+			status = http.StatusInternalServerError
 		}
-		e.Values = append(e.Values, keyValue{key, ce.Target})
+	}
+	e := wireError{Status: status, Code: code, Msg: cobalt.ErrorMessage(err)}
+	var ce *cobalt.Error
+	if errors.As(err, &ce) {
+		if ce.Target != "" {
+			key := "PropertyName"
+			if class == cobalt.ENotFound || class == cobalt.EConflict {
+				key = "Target"
+			}
+			e.Values = append(e.Values, keyValue{key, ce.Target})
+		}
+		for _, d := range ce.Details {
+			e.Values = append(e.Values, keyValue{d.Name, d.Value})
+		}
 	}
 	return e
 }
@@ -203,7 +286,7 @@ func toAPIError(err error) *apiError {
 // writeError writes err as a Batch error response. HEAD responses carry only
 // the headers: azcore reads x-ms-error-code first, so HEAD still tells the code.
 func (rc *reqCtx) writeError(err error) {
-	e := toAPIError(err)
+	e := toWireError(err)
 	if e.Status == http.StatusNotModified {
 		rc.w.WriteHeader(e.Status)
 		return
@@ -213,9 +296,6 @@ func (rc *reqCtx) writeError(err error) {
 			"path", rc.r.URL.Path, "request_id", rc.requestID, "err", err)
 	}
 	h := rc.w.Header()
-	for k, v := range e.Header {
-		h[k] = v
-	}
 	h.Set("x-ms-error-code", e.Code)
 	h.Set("Content-Type", jsonContentType)
 	body := errorBody{
@@ -302,8 +382,8 @@ func (rc *reqCtx) readBody(limit int64) ([]byte, error) {
 	return b, nil
 }
 
-func tooLarge(limit int64) *apiError {
-	return newError(http.StatusRequestEntityTooLarge, codeBodyTooLarge,
+func tooLarge(limit int64) *cobalt.Error {
+	return batchError(cobalt.ETooLarge, codeBodyTooLarge,
 		"The request body is too large and exceeds the maximum permissible limit.",
 		"MaxLimit", strconv.FormatInt(limit, 10))
 }

@@ -28,27 +28,34 @@ func TestToAPIError(t *testing.T) {
 		{cobalt.Errorf(cobalt.ENotFound, "x").WithReason("JobNotFound"), 404, "JobNotFound"},
 		{cobalt.Errorf(cobalt.EConflict, "x").WithReason("TaskExists"), 409, "TaskExists"},
 		{cobalt.Errorf(cobalt.EConflict, "x"), 409, codeInvalidState},
+		// The jobs service's errors are a *cobalt.Error that also matches a condition.
+		{fmt.Errorf("add: %w", errors.Join(cobalt.Errorf(cobalt.EConflict, "x"), jobs.ErrTaskExists)), 409, "TaskExists"},
+		{errors.Join(cobalt.Errorf(cobalt.ENotFound, "x"), jobs.ErrJobNotFound), 404, "JobNotFound"},
+		{errors.Join(cobalt.Errorf(cobalt.EInvalid, "x").WithTarget("id"), jobs.ErrMissingProperty), 400, codeMissingProperty},
 		{cobalt.Errorf(cobalt.EInvalid, "x").WithTarget("priority"), 400, codeInvalidProperty},
 		{cobalt.Errorf(cobalt.EInvalid, "x").WithReason("MissingRequiredProperty"), 400, "MissingRequiredProperty"},
 		{cobalt.Errorf(cobalt.EPreconditionFailed, "x"), 412, codeConditionNotMet},
 		{cobalt.Errorf(cobalt.ETooLarge, "x"), 413, codeBodyTooLarge},
 		{cobalt.Errorf(cobalt.EForbidden, "x"), 403, codeAuthzFailed},
-		{cobalt.Errorf(cobalt.EUnauthorized, "x"), 403, codeAuthFailed},
+		{cobalt.Errorf(cobalt.EUnauthorized, "x"), 401, codeAuthFailed},
+		{authFailed(cobalt.EForbidden, "bad signature"), 403, codeAuthFailed},
+		{newError(http.StatusRequestedRangeNotSatisfiable, codeInvalidRange, "x"), 416, codeInvalidRange},
+		{batchError(cobalt.EInvalid, codeNotImplemented, "x"), 501, codeNotImplemented},
 		{fmt.Errorf("wrapped: %w", cobalt.Errorf(cobalt.ENotFound, "x").WithReason("PoolNotFound")), 404, "PoolNotFound"},
 		{errors.New("boom"), 500, codeInternal},
 		{invalidQuery("maxresults", "0", "r"), 400, codeInvalidQuery},
 		{tooLarge(1), 413, codeBodyTooLarge},
 	}
 	for _, tt := range tests {
-		e := toAPIError(tt.err)
+		e := toWireError(tt.err)
 		if e.Status != tt.status || e.Code != tt.code {
-			t.Errorf("toAPIError(%v) = %d %s, want %d %s", tt.err, e.Status, e.Code, tt.status, tt.code)
+			t.Errorf("toWireError(%v) = %d %s, want %d %s", tt.err, e.Status, e.Code, tt.status, tt.code)
 		}
 	}
-	if e := toAPIError(errors.New("secret detail")); strings.Contains(e.Msg, "secret") {
+	if e := toWireError(errors.New("secret detail")); strings.Contains(e.Msg, "secret") {
 		t.Errorf("internal error leaks its detail: %q", e.Msg)
 	}
-	if e := toAPIError(cobalt.Errorf(cobalt.EInvalid, "x").WithTarget("priority")); len(e.Values) != 1 || e.Values[0].Value != "priority" {
+	if e := toWireError(cobalt.Errorf(cobalt.EInvalid, "x").WithTarget("priority")); len(e.Values) != 1 || e.Values[0].Value != "priority" {
 		t.Errorf("target not in values: %+v", e.Values)
 	}
 }
@@ -77,7 +84,7 @@ func TestDecodeBody(t *testing.T) {
 		err := decodeBody([]byte(tt.in), &b, tt.optional)
 		got := ""
 		if err != nil {
-			got = toAPIError(err).Code
+			got = toWireError(err).Code
 		}
 		if got != tt.code {
 			t.Errorf("decodeBody(%q) = %q, want %q", tt.in, got, tt.code)
@@ -98,19 +105,20 @@ func FuzzDecodeBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		check := func(v any) {
 			if err := decodeBody(b, v, false); err != nil {
-				if e := toAPIError(err); e.Status != 400 {
+				if e := toWireError(err); e.Status != 400 {
 					t.Fatalf("status %d for %q", e.Status, b)
 				}
 			}
 		}
-		check(&jobs.JobSpec{})
-		check(&jobs.JobPatch{})
-		check(&jobs.TaskSpec{})
+		check(&jobSpecWire{})
+		check(&jobPatchWire{})
+		check(&jobReplaceWire{})
+		check(&taskSpecWire{})
 		check(&struct {
 			Value []json.RawMessage `json:"value"`
 		}{})
 		check(&struct {
-			Constraints *jobs.TaskConstraints `json:"constraints"`
+			Constraints *taskConstrWire `json:"constraints"`
 		}{})
 	})
 }
@@ -198,7 +206,7 @@ func TestPipeline(t *testing.T) {
 	s := newTestService(t, now)
 	h := s.Handler("acct1")
 	sharedKey := func(r *http.Request, date time.Time) {
-		r.Header.Set("ocp-date", date.Format(rfc1123))
+		r.Header.Set("ocp-date", date.Format(http.TimeFormat))
 		k, _ := base64.StdEncoding.DecodeString(testKey)
 		sig := signString(k, nodeSigner(r, "acct1"))
 		r.Header.Set("Authorization", "SharedKey acct1:"+base64.StdEncoding.EncodeToString(sig))
@@ -298,7 +306,7 @@ func TestCheckConditions(t *testing.T) {
 		err := rc.checkConditions(etag, lm, tt.read)
 		got := 0
 		if err != nil {
-			got = toAPIError(err).Status
+			got = toWireError(err).Status
 		}
 		if got != tt.status {
 			t.Errorf("%s: %s (read %v) = %d, want %d", tt.header, tt.value, tt.read, got, tt.status)

@@ -48,7 +48,8 @@ type Config struct {
 	// Issuers lists the accepted iss values, usually the login service's
 	// IssuerV1 and IssuerV2 of the tenant. A token is valid only if its issuer is listed.
 	Issuers []string
-	// Now is the clock for nbf and exp; nil means time.Now.
+	// Now is the clock for nbf and exp and for the age of the cached key set;
+	// nil means time.Now.
 	Now func() time.Time
 	// Leeway is the tolerated clock skew; 0 means DefaultLeeway, negative means none.
 	Leeway time.Duration
@@ -61,9 +62,9 @@ type Validator struct {
 
 	mu      sync.Mutex
 	keys    jose.JSONWebKeySet
-	fetched time.Time // wall clock of the last fetch; zero if none
+	fetched time.Time // cfg.Now of the last fetch; zero if none
 	tokens  float64   // refill bucket for unknown-kid fetches
-	last    time.Time // wall clock of the last bucket update
+	last    time.Time // cfg.Now of the last bucket update
 }
 
 // New returns a Validator on cfg.
@@ -229,9 +230,9 @@ func (v *Validator) key(ctx context.Context, kid string) (any, error) {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	wall := time.Now()
-	if v.fetched.IsZero() || wall.Sub(v.fetched) > refreshInterval {
-		if err := v.fetchLocked(ctx, wall); err != nil && v.fetched.IsZero() {
+	at := v.cfg.Now()
+	if v.fetched.IsZero() || at.Sub(v.fetched) > refreshInterval {
+		if err := v.fetchLocked(ctx, at); err != nil && v.fetched.IsZero() {
 			return nil, err
 		}
 	}
@@ -239,16 +240,16 @@ func (v *Validator) key(ctx context.Context, kid string) (any, error) {
 		return k, nil
 	}
 	// Unknown kid: a key may have been published since the last fetch.
-	v.tokens += wall.Sub(v.last).Seconds() / unknownKIDEvery.Seconds()
+	v.tokens += at.Sub(v.last).Seconds() / unknownKIDEvery.Seconds()
 	if v.tokens > unknownKIDBurst {
 		v.tokens = unknownKIDBurst
 	}
-	v.last = wall
+	v.last = at
 	if v.tokens < 1 {
 		return nil, invalid(MsgSignature)
 	}
 	v.tokens--
-	if err := v.fetchLocked(ctx, wall); err != nil {
+	if err := v.fetchLocked(ctx, at); err != nil {
 		return nil, err
 	}
 	if k := lookup(v.keys, kid); k != nil {
@@ -257,16 +258,16 @@ func (v *Validator) key(ctx context.Context, kid string) (any, error) {
 	return nil, invalid(MsgSignature)
 }
 
-func (v *Validator) fetchLocked(ctx context.Context, wall time.Time) error {
+func (v *Validator) fetchLocked(ctx context.Context, at time.Time) error {
 	set, err := v.cfg.Keys.KeySet(ctx)
 	if err != nil {
 		if !v.fetched.IsZero() {
 			// Keep the keys we have and try again a little later, not on every request.
-			v.fetched = wall.Add(retryAfterError - refreshInterval)
+			v.fetched = at.Add(retryAfterError - refreshInterval)
 		}
 		return &cobalt.Error{Code: cobalt.EInternal, Message: "The signing keys are unavailable."}
 	}
-	v.keys, v.fetched = set, wall
+	v.keys, v.fetched = set, at
 	return nil
 }
 

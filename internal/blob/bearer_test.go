@@ -26,7 +26,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/bearer"
 	"github.com/cobaltbatch/cobalt/internal/blob/blobtest"
 	"github.com/cobaltbatch/cobalt/internal/login"
-	"github.com/cobaltbatch/cobalt/internal/pki"
+	"github.com/cobaltbatch/cobalt/internal/pki/pkitest"
 	"github.com/cobaltbatch/cobalt/internal/rbac"
 	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
 )
@@ -46,10 +46,10 @@ type principal struct {
 	secret string
 }
 
-func newEntraEnv(t *testing.T) *entraEnv {
+func newEntraEnv(t *testing.T, opts ...envOption) *entraEnv {
 	t.Helper()
 	ctx := context.Background()
-	ca := pki.NewTestCA(t)
+	ca := pkitest.NewCA(t)
 	dir := t.TempDir()
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "cobalt.db"), nil)
 	if err != nil {
@@ -69,10 +69,10 @@ func newEntraEnv(t *testing.T) *entraEnv {
 	lsrv.StartTLS()
 	t.Cleanup(lsrv.Close)
 	v := bearer.New(bearer.Config{Keys: ls, TenantID: testTenant, Issuers: []string{ls.IssuerV1(testTenant), ls.IssuerV2(testTenant)}})
-	az := rbac.New(st)
-	e := newEnvOn(t, st, dir, ca, func(c *Config) {
+	az := rbac.New(rbac.Config{Store: st})
+	e := newEnvOn(t, st, dir, ca, append([]envOption{func(c *Config) {
 		c.Validator, c.Authz, c.AuthorityURL, c.TenantID = v, az, authority, testTenant
-	})
+	}}, opts...)...)
 	return &entraEnv{env: e, login: ls, authority: authority, authz: az}
 }
 
@@ -118,8 +118,8 @@ func (e *entraEnv) tokenClient(t *testing.T, p principal) *azblob.Client {
 }
 
 func accountScope() string {
-	id, _, _ := fixedAccounts{}.LookupStorageAccount(context.Background(), testAccount)
-	return id.String()
+	a, _ := fixedAccounts{}.StorageAccount(context.Background(), testAccount)
+	return a.ID.String()
 }
 
 // TestSDKBearer runs the client scenario with a token of a principal that has

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
@@ -92,7 +93,7 @@ func newBlobFromHeaders(h http.Header, md map[string]string) (store.BlobRecord, 
 	return b, nil
 }
 
-func (s *Service) putBlob(req *request) error {
+func (s *Service) handlePutBlob(req *request) error {
 	r, t, ctx := req.r, req.t, req.r.Context()
 	switch bt := r.Header.Get("x-ms-blob-type"); {
 	case bt == "":
@@ -214,7 +215,7 @@ func (s *Service) readableBlob(ctx context.Context, t target) (store.BlobRecord,
 	}
 }
 
-func (s *Service) getBlob(req *request) error {
+func (s *Service) handleGetBlob(req *request) error {
 	r, t, ctx := req.r, req.t, req.r.Context()
 	rec, unpin, err := s.readableBlob(ctx, t)
 	if err != nil {
@@ -282,13 +283,13 @@ func (s *Service) getBlob(req *request) error {
 	}
 	if err := s.stream(req.w, rec.Extents, start, length); err != nil {
 		// The status is sent; dropping the connection tells the client the body is short.
-		s.log.WarnContext(ctx, "blob read failed", "account", t.Account, "container", t.Container, "err", err)
+		s.log.WarnContext(ctx, "blob read failed", logkey.Account, t.Account, logkey.Container, t.Container, logkey.Err, err)
 		panic(http.ErrAbortHandler)
 	}
 	return nil
 }
 
-func (s *Service) getBlobMetadata(req *request) error {
+func (s *Service) handleGetBlobMetadata(req *request) error {
 	rec, err := s.cfg.Store.BlobGet(req.r.Context(), req.t.Account, req.t.Container, req.t.Blob)
 	if err != nil {
 		return s.mapBlobErr(req.r.Context(), req.t, err)
@@ -348,7 +349,7 @@ func (s *Service) rangeMD5(exts []store.BlobExtent, start, length int64) (string
 	return base64.StdEncoding.EncodeToString(sums.md5h.Sum(nil)), nil
 }
 
-func (s *Service) deleteBlob(req *request) error {
+func (s *Service) handleDeleteBlob(req *request) error {
 	t, ctx := req.t, req.r.Context()
 	if req.r.Header.Get("x-ms-delete-snapshots") == "only" {
 		return apiErr(cobalt.EInvalid, codeInvalidHeader, "Snapshots are not supported by this service.").WithTarget("x-ms-delete-snapshots")
@@ -391,7 +392,7 @@ func (s *Service) updateBlob(req *request, fn func(*store.BlobRecord)) error {
 	return nil
 }
 
-func (s *Service) setBlobMetadata(req *request) error {
+func (s *Service) handleSetBlobMetadata(req *request) error {
 	md, err := readMetadata(req.r.Header)
 	if err != nil {
 		return err
@@ -399,7 +400,7 @@ func (s *Service) setBlobMetadata(req *request) error {
 	return s.updateBlob(req, func(b *store.BlobRecord) { b.Metadata = md })
 }
 
-func (s *Service) setBlobProperties(req *request) error {
+func (s *Service) handleSetBlobProperties(req *request) error {
 	nb, err := newBlobFromHeaders(req.r.Header, nil)
 	if err != nil {
 		return err

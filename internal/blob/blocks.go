@@ -98,7 +98,7 @@ func parseBlockList(body []byte) ([]blockRef, error) {
 	return refs, nil
 }
 
-func (s *Service) putBlock(req *request) error {
+func (s *Service) handlePutBlock(req *request) error {
 	r, t, ctx := req.r, req.t, req.r.Context()
 	id := req.q.Get("blockid")
 	if id == "" {
@@ -161,7 +161,7 @@ func (s *Service) putBlock(req *request) error {
 	return nil
 }
 
-func (s *Service) putBlockList(req *request) error {
+func (s *Service) handlePutBlockList(req *request) error {
 	r, t, ctx := req.r, req.t, req.r.Context()
 	if r.ContentLength > maxBlockListBody {
 		return apiErr(cobalt.ETooLarge, codeTooLarge, "The request body is too large and exceeds the maximum permissible limit.")
@@ -280,7 +280,7 @@ type xmlBlockList struct {
 	Uncommitted *[]xmlBlock `xml:"UncommittedBlocks>Block"`
 }
 
-func (s *Service) getBlockList(req *request) error {
+func (s *Service) handleGetBlockList(req *request) error {
 	t, ctx := req.t, req.r.Context()
 	kind := req.q.Get("blocklisttype")
 	if kind == "" {

@@ -12,7 +12,7 @@ func containerHeaders(h http.Header, c *store.BlobContainer) {
 	h.Set("Last-Modified", httpDate(c.ModifiedAt))
 }
 
-func (s *Service) createContainer(req *request) error {
+func (s *Service) handleCreateContainer(req *request) error {
 	md, err := readMetadata(req.r.Header)
 	if err != nil {
 		return err
@@ -32,7 +32,7 @@ func (s *Service) createContainer(req *request) error {
 	return nil
 }
 
-func (s *Service) deleteContainer(req *request) error {
+func (s *Service) handleDeleteContainer(req *request) error {
 	c := readConds(req.r.Header)
 	if c.ifMatch != "" || c.ifNoneMatch != "" {
 		return apiErr(cobalt.EInvalid, "UnsupportedHeader", "One of the HTTP headers specified in the request is not supported.").WithTarget("If-Match")
@@ -52,7 +52,7 @@ func (s *Service) deleteContainer(req *request) error {
 	return nil
 }
 
-func (s *Service) getContainer(req *request) error {
+func (s *Service) handleGetContainer(req *request) error {
 	c, err := s.cfg.Store.BlobContainerGet(req.r.Context(), req.t.Account, req.t.Container)
 	if cobalt.IsCode(err, cobalt.ENotFound) {
 		return containerNotFound()
@@ -74,7 +74,7 @@ func (s *Service) getContainer(req *request) error {
 	return nil
 }
 
-func (s *Service) setContainerMetadata(req *request) error {
+func (s *Service) handleSetContainerMetadata(req *request) error {
 	md, err := readMetadata(req.r.Header)
 	if err != nil {
 		return err
@@ -100,9 +100,9 @@ func (s *Service) setContainerMetadata(req *request) error {
 	return nil
 }
 
-// getAccountInfo answers Get Account Information: the SKU and kind of every
+// handleGetAccountInfo answers Get Account Information: the SKU and kind of every
 // account here (tools such as AzCopy ask whether the namespace is hierarchical).
-func (s *Service) getAccountInfo(req *request) error {
+func (s *Service) handleGetAccountInfo(req *request) error {
 	h := req.w.Header()
 	h.Set("x-ms-sku-name", "Standard_LRS")
 	h.Set("x-ms-account-kind", "StorageV2")

@@ -9,6 +9,9 @@
 // SharedKey using the account keys, with service and account SAS tokens signed
 // with them, or with user delegation SAS tokens signed with a key obtained
 // with a bearer token (which also carry the delegator's RBAC rights at use).
+// A SharedKey request is signed over the escaped path as sent (package
+// sharedkey) and must carry an x-ms-date or Date within 15 minutes of the
+// server's clock, else 403 AuthenticationFailed.
 //
 // Blob bytes live in files under the data directory; the store holds the
 // index. A write streams into a temporary file that is fsynced and renamed

@@ -18,6 +18,7 @@ import (
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/blob/blobtest"
 	"github.com/cobaltbatch/cobalt/internal/pki"
+	"github.com/cobaltbatch/cobalt/internal/pki/pkitest"
 	"github.com/cobaltbatch/cobalt/internal/store"
 	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
 	"github.com/cobaltbatch/cobalt/internal/testenv"
@@ -40,15 +41,16 @@ var (
 	testKey2 = base64.StdEncoding.EncodeToString(sha256.New().Sum([]byte("cobalt test key two, 64 bytes long ...............")))
 )
 
-// fixedAccounts serves one storage account with fixed keys.
-type fixedAccounts struct{}
+// fixedAccounts serves one storage account with fixed keys; noSharedKey
+// sets its allowSharedKeyAccess to false.
+type fixedAccounts struct{ noSharedKey bool }
 
-func (fixedAccounts) LookupStorageAccount(_ context.Context, name string) (cobalt.ResourceID, [2]string, error) {
+func (f fixedAccounts) StorageAccount(_ context.Context, name string) (Account, error) {
 	if name != testAccount {
-		return cobalt.ResourceID{}, [2]string{}, cobalt.Errorf(cobalt.ENotFound, "storage account not found")
+		return Account{}, cobalt.Errorf(cobalt.ENotFound, "storage account not found")
 	}
 	id, err := cobalt.ParseResourceID("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg1/providers/Microsoft.Storage/storageAccounts/" + name)
-	return id, [2]string{testKey1, testKey2}, err
+	return Account{ID: id, Keys: [2]string{testKey1, testKey2}, SharedKeyAccess: !f.noSharedKey}, err
 }
 
 type env struct {
@@ -72,12 +74,15 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return newEnvOn(t, st, dir, pki.NewTestCA(t), opts...)
+	return newEnvOn(t, st, dir, pkitest.NewCA(t), opts...)
 }
 
 func newEnvOn(t testing.TB, st store.Store, dir string, ca *pki.CA, opts ...envOption) *env {
+	srv := httptest.NewUnstartedServer(nil)
+	srv.TLS = ca.ServerTLSConfig()
 	cfg := Config{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DataDir: dir,
-		Accounts: fixedAccounts{}, TenantID: "tenant1", AuthorityURL: "https://127.0.0.1:1"}
+		Accounts: fixedAccounts{}, TenantID: "tenant1", AuthorityURL: "https://127.0.0.1:1",
+		Endpoint: "https://" + srv.Listener.Addr().String()}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -85,8 +90,7 @@ func newEnvOn(t testing.TB, st store.Store, dir string, ca *pki.CA, opts ...envO
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(svc.Handler())
-	srv.TLS = ca.ServerTLSConfig()
+	srv.Config.Handler = svc.Handler()
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return &env{t: t, svc: svc, store: st, srv: srv, ca: ca, dataDir: dir, AccountURL: srv.URL + "/" + testAccount}

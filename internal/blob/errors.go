@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
 // Blob error codes (the x-ms-error-code values) used by this service.
@@ -52,6 +53,10 @@ const (
 	codeInvalidMetadata    = "InvalidMetadata"
 	codeIncompleteBody     = "IncompleteBody"
 )
+
+// codeKeyAuthNotPermitted answers a key-signed request (SharedKey, account or
+// service SAS) to an account whose allowSharedKeyAccess is false.
+const codeKeyAuthNotPermitted = "KeyBasedAuthenticationNotPermitted"
 
 // statusOverride gives the status of the codes whose status is not their
 // class's conventional one.
@@ -134,7 +139,7 @@ func describe(err error) (status int, code, msg string) {
 func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, code, msg := describe(err)
 	if status >= 500 {
-		s.log.ErrorContext(r.Context(), "blob request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.ErrorContext(r.Context(), "blob request failed", logkey.Method, r.Method, logkey.Path, r.URL.Path, logkey.Err, err)
 	}
 	h := w.Header()
 	h.Set("x-ms-error-code", code)
@@ -147,7 +152,7 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		w.WriteHeader(status)
 		return
 	}
-	body := xmlError{Code: code, Message: msg + "\nRequestId:" + h.Get("x-ms-request-id") + "\nTime:" + s.now().UTC().Format("2006-01-02T15:04:05.0000000Z")}
+	body := xmlError{Code: code, Message: msg + "\nRequestId:" + h.Get("x-ms-request-id") + "\nTime:" + cobalt.FormatTime(s.now())}
 	var ad *authDetailError
 	if errors.As(err, &ad) {
 		body.Detail = ad.detail
@@ -169,4 +174,4 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	_, _ = w.Write(out)
 }
 
-func httpDate(t time.Time) string { return t.UTC().Format(http.TimeFormat) }
+func httpDate(t time.Time) string { return cobalt.FormatHTTPDate(t) }

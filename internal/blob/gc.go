@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
 // Run collects garbage until ctx ends: at start, temporary files abandoned by
@@ -11,7 +13,7 @@ import (
 // GCInterval, uncommitted blocks older than BlockRetention and orphaned files.
 func (s *Service) Run(ctx context.Context) error {
 	if err := s.collect(ctx, s.started); err != nil && ctx.Err() == nil {
-		s.log.ErrorContext(ctx, "blob garbage collection failed", "err", err)
+		s.log.ErrorContext(ctx, "blob garbage collection failed", logkey.Err, err)
 	}
 	tick := time.NewTicker(s.cfg.GCInterval)
 	defer tick.Stop()
@@ -21,12 +23,19 @@ func (s *Service) Run(ctx context.Context) error {
 			return nil
 		case <-tick.C:
 			// Files written in the last interval may belong to writes not yet indexed.
-			if err := s.collect(ctx, time.Now().Add(-s.cfg.GCInterval)); err != nil && ctx.Err() == nil {
-				s.log.ErrorContext(ctx, "blob garbage collection failed", "err", err)
+			if err := s.collect(ctx, fileCutoff(s.cfg.GCInterval)); err != nil && ctx.Err() == nil {
+				s.log.ErrorContext(ctx, "blob garbage collection failed", logkey.Err, err)
 			}
 		}
 	}
 }
+
+// fileCutoff is the wall-clock time age ago, the cutoff for sweeping files.
+// It is the one place the blob service reads the wall clock rather than
+// Config.Now: files are compared by their modification time, which the kernel
+// stamps with the wall clock, so a cutoff from an injected (test) clock would
+// sweep files still being written or never sweep at all.
+func fileCutoff(age time.Duration) time.Time { return time.Now().Add(-age) }
 
 // collect expires old uncommitted blocks, then removes temporary and data
 // files last written before cutoff that nothing references.
@@ -57,7 +66,7 @@ func (s *Service) collect(ctx context.Context, cutoff time.Time) error {
 		return fmt.Errorf("sweep data files: %w", err)
 	}
 	if expired+tmp+orphans > 0 {
-		s.log.InfoContext(ctx, "blob garbage collected", "expired_blocks", expired, "temp_files", tmp, "orphan_files", orphans)
+		s.log.InfoContext(ctx, "blob garbage collected", logkey.ExpiredBlocks, expired, logkey.TempFiles, tmp, logkey.OrphanFiles, orphans)
 	}
 	return nil
 }

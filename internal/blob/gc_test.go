@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/base64"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,10 +22,11 @@ import (
 // files while keeping referenced and recent ones.
 func TestGarbageCollection(t *testing.T) {
 	t.Parallel()
-	var clock atomic.Int64
-	clock.Store(time.Now().UnixNano())
+	// The server's clock runs two hours behind while the old block is staged;
+	// that request is signed with the server's time, as SharedKey requires.
+	var offset atomic.Int64
 	e := newEnv(t, func(c *Config) {
-		c.Now = func() time.Time { return time.Unix(0, clock.Load()) }
+		c.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
 		c.BlockRetention = time.Hour
 	})
 	ctx := context.Background()
@@ -36,10 +39,13 @@ func TestGarbageCollection(t *testing.T) {
 	}
 	bb := c.ServiceClient().NewContainerClient("gcc").NewBlockBlobClient("staged")
 	old := base64.StdEncoding.EncodeToString([]byte("old-0"))
-	if _, err := bb.StageBlock(ctx, old, nopCloser{bytes.NewReader([]byte("old block"))}, nil); err != nil {
-		t.Fatal(err)
+	offset.Store(int64(-2 * time.Hour))
+	stale := e.svc.now().UTC().Format(http.TimeFormat)
+	if r := e.do(t, http.MethodPut, "/acct1/gcc/staged?comp=block&blockid="+urlQueryEscape(old),
+		map[string]string{"x-ms-date": stale}, strings.NewReader("old block"), 9, true); r.status != 201 {
+		t.Fatalf("stage old block: %+v", r)
 	}
-	clock.Add(int64(2 * time.Hour))
+	offset.Store(0)
 	fresh := base64.StdEncoding.EncodeToString([]byte("new-0"))
 	if _, err := bb.StageBlock(ctx, fresh, nopCloser{bytes.NewReader([]byte("new block"))}, nil); err != nil {
 		t.Fatal(err)

@@ -33,10 +33,10 @@ type conds struct {
 func readConds(h http.Header) conds {
 	c := conds{ifMatch: h.Get("If-Match"), ifNoneMatch: h.Get("If-None-Match")}
 	if v := h.Get("If-Modified-Since"); v != "" {
-		c.ims, _ = http.ParseTime(v)
+		c.ims, _ = cobalt.ParseHTTPDate(v)
 	}
 	if v := h.Get("If-Unmodified-Since"); v != "" {
-		c.ius, _ = http.ParseTime(v)
+		c.ius, _ = cobalt.ParseHTTPDate(v)
 	}
 	return c
 }

@@ -104,7 +104,7 @@ func includes(q url.Values, what string) bool {
 	return false
 }
 
-func (s *Service) listContainers(req *request) error {
+func (s *Service) handleListContainers(req *request) error {
 	q := req.q
 	limit, err := maxResults(q)
 	if err != nil {
@@ -213,7 +213,7 @@ func blobXML(b *store.BlobRecord, withMeta bool) xmlBlob {
 	return x
 }
 
-func (s *Service) listBlobs(req *request) error {
+func (s *Service) handleListBlobs(req *request) error {
 	q, ctx, t := req.q, req.r.Context(), req.t
 	limit, err := maxResults(q)
 	if err != nil {

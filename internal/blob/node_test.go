@@ -2,41 +2,25 @@ package blob
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/cobaltbatch/cobalt/internal/rbac"
+	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
-// nodeDir returns test/node, skipping when node or its modules are missing.
-func nodeDir(t *testing.T) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "test", "node")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@azure", "storage-blob")); err != nil {
-		t.Skip("test/node/node_modules/@azure/storage-blob is not installed")
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node is not installed")
-	}
-	return dir
-}
-
+// runNode runs test/node/blob/blob.js in mode against e's account and
+// checks that the script reports the mode done.
 func runNode(t *testing.T, e *env, mode string, vars map[string]string) {
 	t.Helper()
-	cmd := exec.Command("node", "blob/blob.js", mode)
-	cmd.Dir = nodeDir(t)
-	cmd.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+e.ca.CAFile(), "ACCOUNT_URL="+e.AccountURL, "ACCOUNT="+testAccount, "ACCOUNT_KEY="+testKey1)
+	env := map[string]string{"ACCOUNT_URL": e.AccountURL, "ACCOUNT": testAccount, "ACCOUNT_KEY": testKey1}
 	for k, v := range vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
+		env[k] = v
 	}
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "OK "+mode) {
-		t.Fatalf("node %s: %v\n%s", mode, err, out)
+	out := testenv.RunNode(context.Background(), t, testenv.NodeRun{Script: "blob/blob.js", Args: []string{mode},
+		Modules: []string{"@azure/storage-blob", "@azure/identity"}, CAFile: e.ca.CAFile(), Env: env})
+	if !strings.Contains(string(out), "OK "+mode) {
+		t.Fatalf("node %s did not report OK:\n%s", mode, out)
 	}
 }
 

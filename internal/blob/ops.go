@@ -27,24 +27,24 @@ type op struct {
 }
 
 var (
-	opAccountInfo    = &op{name: "GetAccountInformation", level: levelAccount, action: actContainerRead, sas: "rwdlacup", srt: 's', fn: (*Service).getAccountInfo}
-	opListContainers = &op{name: "ListContainers", level: levelAccount, action: actContainerRead, sas: "l", srt: 's', fn: (*Service).listContainers}
+	opAccountInfo    = &op{name: "GetAccountInformation", level: levelAccount, action: actContainerRead, sas: "rwdlacup", srt: 's', fn: (*Service).handleGetAccountInfo}
+	opListContainers = &op{name: "ListContainers", level: levelAccount, action: actContainerRead, sas: "l", srt: 's', fn: (*Service).handleListContainers}
 
-	opCreateContainer = &op{name: "CreateContainer", level: levelContainer, action: actContainerWrite, sas: "cw", srt: 'c', fn: (*Service).createContainer}
-	opDeleteContainer = &op{name: "DeleteContainer", level: levelContainer, action: actContainerDel, sas: "d", srt: 'c', fn: (*Service).deleteContainer}
-	opGetContainer    = &op{name: "GetContainerProperties", level: levelContainer, action: actContainerRead, sas: "r", sasService: "r", srt: 'c', fn: (*Service).getContainer}
-	opSetContainerMD  = &op{name: "SetContainerMetadata", level: levelContainer, action: actContainerWrite, sas: "w", srt: 'c', fn: (*Service).setContainerMetadata}
-	opListBlobs       = &op{name: "ListBlobs", level: levelContainer, action: actBlobRead, data: true, sas: "l", sasService: "l", srt: 'c', fn: (*Service).listBlobs}
+	opCreateContainer = &op{name: "CreateContainer", level: levelContainer, action: actContainerWrite, sas: "cw", srt: 'c', fn: (*Service).handleCreateContainer}
+	opDeleteContainer = &op{name: "DeleteContainer", level: levelContainer, action: actContainerDel, sas: "d", srt: 'c', fn: (*Service).handleDeleteContainer}
+	opGetContainer    = &op{name: "GetContainerProperties", level: levelContainer, action: actContainerRead, sas: "r", sasService: "r", srt: 'c', fn: (*Service).handleGetContainer}
+	opSetContainerMD  = &op{name: "SetContainerMetadata", level: levelContainer, action: actContainerWrite, sas: "w", srt: 'c', fn: (*Service).handleSetContainerMetadata}
+	opListBlobs       = &op{name: "ListBlobs", level: levelContainer, action: actBlobRead, data: true, sas: "l", sasService: "l", srt: 'c', fn: (*Service).handleListBlobs}
 
-	opPutBlob       = &op{name: "PutBlob", level: levelBlob, action: actBlobWrite, data: true, addAction: true, sas: "w", sasNew: "c", srt: 'o', fn: (*Service).putBlob}
-	opPutBlock      = &op{name: "PutBlock", level: levelBlob, action: actBlobWrite, data: true, addAction: true, sas: "w", sasNew: "ca", srt: 'o', fn: (*Service).putBlock}
-	opPutBlockList  = &op{name: "PutBlockList", level: levelBlob, action: actBlobWrite, data: true, addAction: true, sas: "w", sasNew: "c", srt: 'o', fn: (*Service).putBlockList}
-	opGetBlockList  = &op{name: "GetBlockList", level: levelBlob, action: actBlobRead, data: true, sas: "r", srt: 'o', fn: (*Service).getBlockList}
-	opGetBlob       = &op{name: "GetBlob", level: levelBlob, action: actBlobRead, data: true, sas: "r", srt: 'o', fn: (*Service).getBlob}
-	opDeleteBlob    = &op{name: "DeleteBlob", level: levelBlob, action: actBlobDelete, data: true, sas: "d", srt: 'o', fn: (*Service).deleteBlob}
-	opSetBlobMD     = &op{name: "SetBlobMetadata", level: levelBlob, action: actBlobWrite, data: true, sas: "w", srt: 'o', fn: (*Service).setBlobMetadata}
-	opSetBlobProps  = &op{name: "SetBlobProperties", level: levelBlob, action: actBlobWrite, data: true, sas: "w", srt: 'o', fn: (*Service).setBlobProperties}
-	opGetBlobMDOnly = &op{name: "GetBlobMetadata", level: levelBlob, action: actBlobRead, data: true, sas: "r", srt: 'o', fn: (*Service).getBlobMetadata}
+	opPutBlob       = &op{name: "PutBlob", level: levelBlob, action: actBlobWrite, data: true, addAction: true, sas: "w", sasNew: "c", srt: 'o', fn: (*Service).handlePutBlob}
+	opPutBlock      = &op{name: "PutBlock", level: levelBlob, action: actBlobWrite, data: true, addAction: true, sas: "w", sasNew: "ca", srt: 'o', fn: (*Service).handlePutBlock}
+	opPutBlockList  = &op{name: "PutBlockList", level: levelBlob, action: actBlobWrite, data: true, addAction: true, sas: "w", sasNew: "c", srt: 'o', fn: (*Service).handlePutBlockList}
+	opGetBlockList  = &op{name: "GetBlockList", level: levelBlob, action: actBlobRead, data: true, sas: "r", srt: 'o', fn: (*Service).handleGetBlockList}
+	opGetBlob       = &op{name: "GetBlob", level: levelBlob, action: actBlobRead, data: true, sas: "r", srt: 'o', fn: (*Service).handleGetBlob}
+	opDeleteBlob    = &op{name: "DeleteBlob", level: levelBlob, action: actBlobDelete, data: true, sas: "d", srt: 'o', fn: (*Service).handleDeleteBlob}
+	opSetBlobMD     = &op{name: "SetBlobMetadata", level: levelBlob, action: actBlobWrite, data: true, sas: "w", srt: 'o', fn: (*Service).handleSetBlobMetadata}
+	opSetBlobProps  = &op{name: "SetBlobProperties", level: levelBlob, action: actBlobWrite, data: true, sas: "w", srt: 'o', fn: (*Service).handleSetBlobProperties}
+	opGetBlobMDOnly = &op{name: "GetBlobMetadata", level: levelBlob, action: actBlobRead, data: true, sas: "r", srt: 'o', fn: (*Service).handleGetBlobMetadata}
 )
 
 func unsupportedComp(v string) error {

@@ -120,14 +120,7 @@ func (t *sasToken) stringToSign(tgt target, layout string) (string, error) {
 }
 
 // parseSASTime reads the ISO 8601 forms SAS times come in.
-func parseSASTime(s string) (time.Time, bool) {
-	for _, f := range []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00", "2006-01-02"} {
-		if t, err := time.Parse(f, s); err == nil {
-			return t, true
-		}
-	}
-	return time.Time{}, false
-}
+func parseSASTime(s string) (time.Time, bool) { return cobalt.ParseSASTime(s) }
 
 // verify checks the token's signature, lifetime, protocol and source address
 // for the request; it does not check permissions (see allows).

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -32,10 +33,22 @@ type Authorizer interface {
 	AllowedData(ctx context.Context, principalID string, scope cobalt.ResourceID, dataAction string) (bool, error)
 }
 
-// Accounts finds storage accounts (arm.Server implements it): the account's
-// resource ID and its two keys (base64), or ENotFound.
+// Account is what the service needs of a storage account.
+type Account struct {
+	// ID is the account's resource ID, the root of its RBAC scopes.
+	ID cobalt.ResourceID
+	// Keys are the account's two keys (base64).
+	Keys [2]string
+	// SharedKeyAccess is false when the account's allowSharedKeyAccess is
+	// false: SharedKey and key-signed SAS are then refused with 403
+	// KeyBasedAuthenticationNotPermitted; bearer tokens and user delegation
+	// SAS still work.
+	SharedKeyAccess bool
+}
+
+// Accounts finds storage accounts by name, or returns ENotFound.
 type Accounts interface {
-	LookupStorageAccount(ctx context.Context, name string) (cobalt.ResourceID, [2]string, error)
+	StorageAccount(ctx context.Context, name string) (Account, error)
 }
 
 // Config configures the blob service.
@@ -48,6 +61,10 @@ type Config struct {
 	Validator TokenValidator
 	Authz     Authorizer
 	Accounts  Accounts
+	// Endpoint is the service's base URL (https://host:port, no trailing
+	// slash), as storage accounts publish it. A bearer token's audience may be
+	// an account's URL under it; the request's Host header plays no part.
+	Endpoint string
 	// TenantID and AuthorityURL (https://host:port, no trailing slash) name the
 	// login service in the WWW-Authenticate challenge.
 	TenantID     string
@@ -60,10 +77,11 @@ type Config struct {
 
 // Service is the blob service.
 type Service struct {
-	cfg     Config
-	log     *slog.Logger
-	now     func() time.Time
-	files   *fileStore
+	cfg   Config
+	log   *slog.Logger
+	now   func() time.Time
+	files *fileStore
+	// started is the wall-clock time the service started; see fileCutoff.
 	started time.Time
 	etagSeq atomic.Int64
 }
@@ -106,7 +124,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now, files: fs, started: time.Now()}
+	s := &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now, files: fs, started: fileCutoff(0)}
 	return s, nil
 }
 
@@ -221,15 +239,15 @@ func validVersion(v string) bool {
 func (s *Service) authenticate(req *request) error {
 	r := req.r
 	ctx := r.Context()
-	id, keys, err := s.cfg.Accounts.LookupStorageAccount(ctx, req.t.Account)
+	sa, err := s.cfg.Accounts.StorageAccount(ctx, req.t.Account)
 	if err != nil {
 		if cobalt.IsCode(err, cobalt.ENotFound) {
 			return apiErr(cobalt.ENotFound, codeResourceNotFound, "The specified resource does not exist.")
 		}
 		return fmt.Errorf("look up storage account: %w", err)
 	}
-	req.acctID = id
-	for _, k := range keys {
+	req.acctID = sa.ID
+	for _, k := range sa.Keys {
 		if b, err := base64.StdEncoding.DecodeString(k); err == nil && len(b) > 0 {
 			req.keys = append(req.keys, b)
 		}
@@ -242,8 +260,14 @@ func (s *Service) authenticate(req *request) error {
 		case "Bearer":
 			return s.authBearer(req, rest)
 		case "SharedKey":
+			if !sa.SharedKeyAccess {
+				return keyAuthNotPermitted()
+			}
 			acct, sig, err := parseSharedKey(authz)
 			if err != nil {
+				return err
+			}
+			if err := checkRequestDate(r.Header, s.now()); err != nil {
 				return err
 			}
 			if acct != req.t.Account || !verifySharedKey(r, acct, req.keys, sig) {
@@ -261,6 +285,9 @@ func (s *Service) authenticate(req *request) error {
 		}
 		if !ok {
 			return apiErr(cobalt.EUnauthorized, codeNoAuthInfo, "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.")
+		}
+		if tok.UD == nil && !sa.SharedKeyAccess {
+			return keyAuthNotPermitted()
 		}
 		if err := tok.verify(r, req.t, req.keys, s.now()); err != nil {
 			return err
@@ -286,13 +313,13 @@ func (s *Service) authBearer(req *request, raw string) error {
 	if raw == "" || s.cfg.Validator == nil {
 		return apiErr(cobalt.EUnauthorized, codeInvalidAuthInfo, "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.")
 	}
-	scheme := "https"
-	if req.r.TLS == nil {
-		scheme = "http"
+	// The audiences are fixed by configuration: a token for another
+	// service's URL must not pass because the request named that host.
+	audiences := []string{"https://storage.azure.com", storageAppID, "https://" + req.t.Account + ".blob.core.windows.net"}
+	if s.cfg.Endpoint != "" {
+		audiences = append(audiences, strings.TrimSuffix(s.cfg.Endpoint, "/")+"/"+req.t.Account)
 	}
-	acctURL := scheme + "://" + req.r.Host + "/" + req.t.Account
-	caller, err := s.cfg.Validator.Validate(req.r.Context(), raw,
-		"https://storage.azure.com", storageAppID, acctURL, "https://"+req.t.Account+".blob.core.windows.net")
+	caller, err := s.cfg.Validator.Validate(req.r.Context(), raw, audiences...)
 	if err != nil {
 		if cobalt.IsCode(err, cobalt.EUnauthorized) || cobalt.IsCode(err, cobalt.EInvalid) {
 			return &authDetailError{apiErr(cobalt.EUnauthorized, codeInvalidAuthInfo,
@@ -306,6 +333,12 @@ func (s *Service) authBearer(req *request, raw string) error {
 	}
 	req.caller = caller
 	return nil
+}
+
+// keyAuthNotPermitted is Azure's answer to a key-signed request on an
+// account whose allowSharedKeyAccess is false.
+func keyAuthNotPermitted() error {
+	return apiErr(cobalt.EForbidden, codeKeyAuthNotPermitted, "Key based authentication is not permitted on this storage account.")
 }
 
 func permissionMismatch() error {

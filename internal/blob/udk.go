@@ -17,7 +17,6 @@ import (
 
 const (
 	actGenerateUDK = "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action"
-	udkTimeLayout  = "2006-01-02T15:04:05Z"
 	maxUDKLifetime = 7 * 24 * time.Hour
 )
 
@@ -31,7 +30,7 @@ type udkFields struct {
 // canonicalUDKTime normalizes a key time to the layout keys are derived with.
 func canonicalUDKTime(s string) string {
 	if t, ok := parseSASTime(s); ok {
-		return t.UTC().Format(udkTimeLayout)
+		return cobalt.FormatSASTime(t)
 	}
 	return s
 }
@@ -42,7 +41,7 @@ func udkValue(accountKey []byte, f udkFields) []byte {
 		canonicalUDKTime(f.Start), canonicalUDKTime(f.Expiry), f.Service, f.Version, f.DelegatedUserTID}, "\n"))
 }
 
-var opGetUserDelegationKey = &op{name: "GetUserDelegationKey", level: levelAccount, action: actGenerateUDK, fn: (*Service).getUserDelegationKey}
+var opGetUserDelegationKey = &op{name: "GetUserDelegationKey", level: levelAccount, action: actGenerateUDK, fn: (*Service).handleGetUserDelegationKey}
 
 type xmlKeyInfo struct {
 	XMLName          xml.Name `xml:"KeyInfo"`
@@ -63,7 +62,7 @@ type xmlUDK struct {
 	Value                  string   `xml:"Value"`
 }
 
-func (s *Service) getUserDelegationKey(req *request) error {
+func (s *Service) handleGetUserDelegationKey(req *request) error {
 	if req.caller.ObjectID == "" {
 		return authFailed("Only authorization with Microsoft Entra ID (OAuth) can request a user delegation key.")
 	}
@@ -91,8 +90,8 @@ func (s *Service) getUserDelegationKey(req *request) error {
 	if len(req.keys) == 0 {
 		return apiErr(cobalt.EForbidden, codeAuthorizationFail, "This request is not authorized to perform this operation.")
 	}
-	f := udkFields{OID: req.caller.ObjectID, TID: req.caller.TenantID, Start: start.Format(udkTimeLayout),
-		Expiry: exp.UTC().Format(udkTimeLayout), Service: "b", Version: req.version, DelegatedUserTID: ki.DelegatedUserTid}
+	f := udkFields{OID: req.caller.ObjectID, TID: req.caller.TenantID, Start: cobalt.FormatSASTime(start),
+		Expiry: cobalt.FormatSASTime(exp), Service: "b", Version: req.version, DelegatedUserTID: ki.DelegatedUserTid}
 	return writeXML(req.w, http.StatusOK, xmlUDK{SignedOid: f.OID, SignedTid: f.TID, SignedStart: f.Start, SignedExpiry: f.Expiry,
 		SignedService: f.Service, SignedVersion: f.Version, SignedDelegatedUserTid: f.DelegatedUserTID,
 		Value: base64.StdEncoding.EncodeToString(udkValue(req.keys[0], f))})

@@ -29,7 +29,7 @@ func openLogin(ctx context.Context, g *globals) (*login.Service, server.Endpoint
 	if err != nil {
 		return nil, e, nil, err
 	}
-	svc, err := login.New(ctx, login.Config{Store: st, AuthorityURL: e.AuthorityHost, SealKey: seal})
+	svc, err := login.New(ctx, login.Config{Store: st, AuthorityURL: e.AuthorityHost, SealKey: seal, Now: g.Now})
 	if err != nil {
 		st.Close()
 		return nil, e, nil, err
@@ -62,7 +62,7 @@ see it first; the old key stays published until every token it signed has expire
 			for _, k := range set.Keys {
 				kids = append(kids, k.KeyID)
 			}
-			return printResult(g, map[string]any{"publishedKeys": kids, "rotatedAt": time.Now().UTC().Format(time.RFC3339)}, nil)
+			return printResult(g, map[string]any{"publishedKeys": kids, "rotatedAt": g.now().UTC().Format(time.RFC3339)}, nil)
 		},
 	}
 	return group("keys", "Manage the login service's signing keys", rotate)

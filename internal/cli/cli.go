@@ -1,7 +1,3 @@
-// Package cli implements the cobalt command: `cobalt up` runs every service in
-// one process, `cobalt env` prints the settings SDKs need, and the az-style
-// verbs (group, identity, role, storage, batch, node, ...) call Cobalt's public
-// APIs exactly as an Azure SDK would.
 package cli
 
 import (
@@ -11,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -30,6 +27,17 @@ type globals struct {
 	Stdout, Stderr io.Writer
 	// Getenv reads the environment (tests substitute it).
 	Getenv func(string) string
+	// Now is the clock of the services a command opens in-process and of the
+	// times it reports; nil means time.Now.
+	Now func() time.Time
+}
+
+// now reads g.Now, or the wall clock when it is unset.
+func (g *globals) now() time.Time {
+	if g.Now == nil {
+		return time.Now()
+	}
+	return g.Now()
 }
 
 // IsTerminal reports whether w is an interactive terminal.

@@ -29,19 +29,6 @@ const (
 // refreshMargin is how long before expiry a cached token is replaced.
 const refreshMargin = 5 * time.Minute
 
-// endpointsFile mirrors the fields of DIR/endpoints.json (the `cobalt up` contract).
-type endpointsFile struct {
-	TenantID                string `json:"tenantId"`
-	SubscriptionID          string `json:"subscriptionId"`
-	Location                string `json:"location"`
-	AuthorityHost           string `json:"authorityHost"`
-	ResourceManager         string `json:"resourceManager"`
-	ResourceManagerAudience string `json:"resourceManagerAudience"`
-	CACertFile              string `json:"caCertFile"`
-	AdminClientID           string `json:"adminClientId"`
-	AdminClientSecret       string `json:"adminClientSecret"`
-}
-
 // profile is what `cobalt login` stores: where the installation is and the
 // service principal the CLI signs in as. Like az's service principal entries,
 // it holds the client secret (mode 0600), since client credentials have no

@@ -16,6 +16,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/cobaltbatch/cobalt/internal/server"
 )
 
 func TestParseErrorBody(t *testing.T) {
@@ -267,7 +269,7 @@ func TestListPaging(t *testing.T) {
 func TestFollowEndpoints(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	e := endpointsFile{TenantID: "t", SubscriptionID: "s", AuthorityHost: "https://127.0.0.1:2", ResourceManager: "https://127.0.0.1:3", CACertFile: "/ca"}
+	e := server.Endpoints{TenantID: "t", SubscriptionID: "s", AuthorityHost: "https://127.0.0.1:2", ResourceManager: "https://127.0.0.1:3", CACertFile: "/ca"}
 	b, _ := json.Marshal(e)
 	os.WriteFile(filepath.Join(dir, "endpoints.json"), b, 0o600)
 	p := &profile{TenantID: "t", SubscriptionID: "s", AuthorityHost: "https://127.0.0.1:1", ResourceManager: "https://127.0.0.1:1", DataDir: dir, ClientSecret: "x"}

@@ -1,12 +1,13 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cobaltbatch/cobalt/internal/server"
 )
 
 func init() {
@@ -118,17 +119,13 @@ func loginProfile(g *globals, f profile) (*profile, error) {
 	return &p, nil
 }
 
-// readEndpoints reads DIR/endpoints.json.
-func readEndpoints(dir string) (endpointsFile, error) {
-	var e endpointsFile
-	b, err := os.ReadFile(filepath.Join(dir, "endpoints.json"))
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return e, errors.New("no endpoints.json in " + dir + ": start Cobalt with `cobalt up --data " + dir + "`, or pass --data")
-		}
-		return e, err
+// readEndpoints reads DIR/endpoints.json, the file `cobalt up` writes.
+func readEndpoints(dir string) (server.Endpoints, error) {
+	e, err := server.ReadEndpoints(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return e, errors.New("no endpoints.json in " + dir + ": start Cobalt with `cobalt up --data " + dir + "`, or pass --data")
 	}
-	return e, json.Unmarshal(b, &e)
+	return e, err
 }
 
 // accountInfo is what login and `account show` print, shaped like az's.

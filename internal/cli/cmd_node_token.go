@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cobaltbatch/cobalt/internal/server"
 	"github.com/go-jose/go-jose/v4"
 	"github.com/spf13/cobra"
 )
@@ -207,20 +208,28 @@ func isLoopback(host string) bool {
 }
 
 // dataDirs lists where node directories may live: --data and the data
-// directory the profile came from.
+// directory the profile came from, and for each the directory under the
+// system's temporary directory where a root `cobalt up` keeps its nodes (its
+// data directory is private, and non-admin tasks must reach their node
+// directories), named for the installation's subscription.
 func (c *client) dataDirs(g *globals) []string {
 	dirs := []string{g.DataDir}
 	if c.profile.DataDir != "" {
 		dirs = append(dirs, c.profile.DataDir)
 	}
+	for _, d := range dirs[:len(dirs):len(dirs)] {
+		if e, err := server.ReadEndpoints(d); err == nil && len(e.SubscriptionID) >= 8 {
+			dirs = append(dirs, filepath.Join(os.TempDir(), "cobalt-nodes-"+e.SubscriptionID[:8]))
+		}
+	}
 	return dirs
 }
 
 // findNodeIMDS looks for DIR/…/<node>/imds.json (up to three levels below a
-// data directory), then for the node's network namespace.
+// directory of dataDirs), then for the node's network namespace.
 func findNodeIMDS(dataDirs []string, node string) nodeIMDSFile {
 	for _, d := range dataDirs {
-		for _, pat := range []string{"*", "*/*", "*/*/*"} {
+		for _, pat := range []string{".", "*", "*/*", "*/*/*"} {
 			matches, _ := filepath.Glob(filepath.Join(d, pat, node, "imds.json"))
 			for _, m := range matches {
 				var f nodeIMDSFile

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/cobaltbatch/cobalt/internal/server"
@@ -13,8 +14,9 @@ func init() { register(newUpCmd) }
 
 func newUpCmd(g *globals) *cobra.Command {
 	var (
-		opts     server.Options
-		logLevel string
+		opts      server.Options
+		logLevel  string
+		storeFile string
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -25,12 +27,21 @@ plane, blob storage, the Batch data plane and the local compute nodes.
 State lives in the data directory (--data). On first start Cobalt creates a local
 CA, signing keys, a tenant, a subscription and an admin service principal with
 Owner on that subscription; later starts reuse them. When every listener serves,
-it writes DATA/endpoints.json and prints one line saying it is ready.`,
+it writes DATA/endpoints.json and prints one line saying it is ready.
+
+The store is SQLite in the data directory unless a PostgreSQL URL is given in
+the COBALT_STORE environment variable or in a file named by --store-file. A URL
+on the command line (--store) works too, but every local user can read it in
+the process list: prefer the other two when it carries a password.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return fmt.Errorf("--log-level: %w", err)
+			}
+			var err error
+			if opts.Store, err = storeDSN(opts.Store, storeFile, g.Getenv); err != nil {
+				return err
 			}
 			opts.DataDir = g.DataDir
 			opts.Logger = slog.New(slog.NewTextHandler(g.Stderr, &slog.HandlerOptions{Level: level}))
@@ -52,13 +63,40 @@ it writes DATA/endpoints.json and prints one line saying it is ready.`,
 	}
 	f := cmd.Flags()
 	f.IntVar(&opts.PortBase, "port-base", 40400, "first port of the fixed listener ports; 0 puts every listener on a free random port")
-	f.StringVar(&opts.Store, "store", "", "store: empty for SQLite in the data directory, or a postgres:// URL")
+	f.StringVar(&opts.Store, "store", "", "store: empty for SQLite in the data directory, or a postgres:// URL (visible in the process list: prefer $COBALT_STORE or --store-file)")
+	f.StringVar(&storeFile, "store-file", "", "a `file` holding the store URL (a postgres:// URL), instead of --store or $COBALT_STORE")
 	f.StringVar(&opts.Location, "location", "eastus", "the Azure region name that resources report")
 	f.StringVar(&opts.Isolation, "isolation", "auto", "node isolation: auto (netns when root on Linux), netns or process")
 	f.StringVar(&opts.IMDSRateLimit, "imds-rate-limit", "", `per-node IMDS rate limit: empty for Azure's 20/s with 5 concurrent, "off", or for example "100/s,20"`)
 	f.IntVar(&opts.MaxNodes, "max-nodes", 0, "the most compute nodes this host runs (0 for the default)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
+}
+
+// storeDSN chooses the store URL: --store, else the first line of
+// --store-file, else $COBALT_STORE, else "" (SQLite in the data directory).
+// --store and --store-file together are an error. The URL is never echoed:
+// it may carry a password.
+func storeDSN(flag, file string, getenv func(string) string) (string, error) {
+	switch {
+	case flag != "" && file != "":
+		return "", fmt.Errorf("--store and --store-file both name a store; give one")
+	case flag != "":
+		return flag, nil
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("--store-file: %w", err)
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		dsn := strings.TrimSpace(line)
+		if dsn == "" {
+			return "", fmt.Errorf("--store-file %s: the file is empty", file)
+		}
+		return dsn, nil
+	default:
+		return strings.TrimSpace(getenv("COBALT_STORE")), nil
+	}
 }
 
 func init() { register(newEnvCmd) }

@@ -230,7 +230,7 @@ func TestProviderNodeRemovedByControlPlane(t *testing.T) {
 
 func TestProviderSweepsStaleNamespaces(t *testing.T) {
 	if agent.DefaultIsolation() != agent.IsolationNetns {
-		t.Skip("netns isolation unavailable")
+		testenv.Unavailable(t, "netns isolation (root, Linux, ip netns)")
 	}
 	t.Parallel()
 	stale := agent.NamespaceName(4194302, "crashed") // a pid that is not running

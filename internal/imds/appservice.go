@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
 // AppServiceAPIVersion is the App Service managed identity api-version.
@@ -125,7 +126,7 @@ func (a *AppService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", "1")
 			writeAppServiceError(w, http.StatusTooManyRequests, "Too many requests.")
 		default:
-			a.cfg.Logger.Warn("app service token", "error", err.Error())
+			a.cfg.Logger.Warn("app service token", logkey.Err, err)
 			writeAppServiceError(w, http.StatusInternalServerError, "Failed to retrieve the token.")
 		}
 		return

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
 // TokenRequest asks a TokenSource for an access token. At most one selector
@@ -153,9 +154,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			TenantID string `json:"tenantId"`
 		}{h.cfg.TenantID})
 	case identity:
-		h.token(w, r, q)
+		h.handleToken(w, r, q)
 	default:
-		h.instance(w, strings.TrimPrefix(path, PathInstance), q)
+		h.handleInstance(w, strings.TrimPrefix(path, PathInstance), q)
 	}
 }
 
@@ -209,7 +210,7 @@ func selector(q map[string]string) (req TokenRequest, echoKey string, ok bool) {
 	return req, echoKey, n <= 1
 }
 
-func (h *Handler) token(w http.ResponseWriter, r *http.Request, q map[string]string) {
+func (h *Handler) handleToken(w http.ResponseWriter, r *http.Request, q map[string]string) {
 	resource := q["resource"]
 	if resource == "" {
 		writeIdentityError(w, http.StatusBadRequest, "invalid_request", msgMissingResource)
@@ -228,7 +229,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request, q map[string]str
 	tok, err := h.cfg.Tokens.Token(r.Context(), req)
 	if err != nil {
 		if cobalt.ErrorCode(err) == cobalt.EInternal {
-			h.cfg.Logger.Warn("imds token", "error", err.Error())
+			h.cfg.Logger.Warn("imds token", logkey.Err, err)
 		}
 		writeTokenError(w, err)
 		return

@@ -95,8 +95,8 @@ func (in Instance) tree() map[string]any {
 	}
 }
 
-// instance serves /metadata/instance and its route-filtered sub-paths.
-func (h *Handler) instance(w http.ResponseWriter, route string, q map[string]string) {
+// handleInstance serves /metadata/instance and its route-filtered sub-paths.
+func (h *Handler) handleInstance(w http.ResponseWriter, route string, q map[string]string) {
 	format := q["format"]
 	if format != "" && format != "json" && format != "text" {
 		writeJSON(w, http.StatusBadRequest, plainError{Error: "Bad request. Invalid format"})

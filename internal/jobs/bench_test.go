@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/agent/taskrun"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 )
@@ -33,7 +34,7 @@ func BenchmarkDispatch10k(b *testing.B) {
 		st := newSQLite(b)
 		s := newService(b, st, Config{PollInterval: 50 * time.Millisecond, Pools: poolInfo{TaskSlotsPerNode: slots, NodeFillType: FillSpread}})
 		ctx, cancel := context.WithCancel(context.Background())
-		if _, err := s.AddJob(ctx, acct, JobSpec{ID: "bench", PoolInfo: &PoolInfo{PoolID: "pool1"}}); err != nil {
+		if _, err := s.AddJob(ctx, acct, cobalt.JobSpec{ID: "bench", PoolInfo: &cobalt.PoolInformation{PoolID: "pool1"}}); err != nil {
 			b.Fatal(err)
 		}
 		root, err := os.MkdirTemp("", "jobsbench")
@@ -46,7 +47,7 @@ func BenchmarkDispatch10k(b *testing.B) {
 		var wg sync.WaitGroup
 		for i := range nodes {
 			d := taskrun.Dirs{NodeRoot: filepath.Join(root, fmt.Sprint(i))}
-			node := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: fmt.Sprintf("n%d", i)}
+			node := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: fmt.Sprintf("n%d", i)}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -66,9 +67,9 @@ func BenchmarkDispatch10k(b *testing.B) {
 		b.StartTimer()
 		start := time.Now()
 		for c := range total / 100 {
-			specs := make([]TaskSpec, 100)
+			specs := make([]cobalt.TaskSpec, 100)
 			for i := range specs {
-				specs[i] = TaskSpec{ID: fmt.Sprintf("t%05d", c*100+i), CommandLine: "/bin/true"}
+				specs[i] = cobalt.TaskSpec{ID: fmt.Sprintf("t%05d", c*100+i), CommandLine: "/bin/true"}
 			}
 			if _, err := s.AddTaskCollection(ctx, acct, "bench", specs); err != nil {
 				b.Fatal(err)
@@ -142,15 +143,15 @@ func BenchmarkQueueRSS1M(b *testing.B) {
 // rssChild queues n tasks through the service, claims from the full queue,
 // and prints the process's VmHWM.
 func rssChild(ctx context.Context, s *Service, n int) error {
-	if _, err := s.AddJob(ctx, acct, JobSpec{ID: "big", PoolInfo: &PoolInfo{PoolID: "pool1"}}); err != nil {
+	if _, err := s.AddJob(ctx, acct, cobalt.JobSpec{ID: "big", PoolInfo: &cobalt.PoolInformation{PoolID: "pool1"}}); err != nil {
 		return err
 	}
 	start := time.Now()
-	specs := make([]TaskSpec, 100)
+	specs := make([]cobalt.TaskSpec, 100)
 	for c := 0; c*100 < n; c++ {
 		specs = specs[:min(100, n-c*100)]
 		for i := range specs {
-			specs[i] = TaskSpec{ID: fmt.Sprintf("t%07d", c*100+i), CommandLine: "/bin/true"}
+			specs[i] = cobalt.TaskSpec{ID: fmt.Sprintf("t%07d", c*100+i), CommandLine: "/bin/true"}
 		}
 		if _, err := s.AddTaskCollection(ctx, acct, "big", specs); err != nil {
 			return err
@@ -158,7 +159,7 @@ func rssChild(ctx context.Context, s *Service, n int) error {
 	}
 	fmt.Printf("add_rate=%.0f\n", float64(n)/time.Since(start).Seconds())
 	cs := time.Now()
-	ls, err := s.Lease(ctx, NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n0"}, 16, 0)
+	ls, err := s.Lease(ctx, cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n0"}, 16, 0)
 	if err != nil {
 		return err
 	}

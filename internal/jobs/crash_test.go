@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/agent/taskrun"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/store"
@@ -68,14 +69,14 @@ const crashTasks = 2000
 
 func crashChild(ctx context.Context, s *Service, st store.JobStore, submit bool, log string) error {
 	if submit {
-		if _, err := s.AddJob(ctx, acct, JobSpec{ID: "crash", PoolInfo: &PoolInfo{PoolID: "pool1"}}); err != nil {
+		if _, err := s.AddJob(ctx, acct, cobalt.JobSpec{ID: "crash", PoolInfo: &cobalt.PoolInformation{PoolID: "pool1"}}); err != nil {
 			return err
 		}
 		for b := range crashTasks / 100 {
-			var specs []TaskSpec
+			var specs []cobalt.TaskSpec
 			for i := range 100 {
-				specs = append(specs, TaskSpec{ID: fmt.Sprintf("t%04d", b*100+i), CommandLine: "echo $AZ_BATCH_TASK_ID >> " + log,
-					UserIdentity: &UserIdentity{AutoUser: &AutoUser{ElevationLevel: "admin"}}})
+				specs = append(specs, cobalt.TaskSpec{ID: fmt.Sprintf("t%04d", b*100+i), CommandLine: "echo $AZ_BATCH_TASK_ID >> " + log,
+					UserIdentity: &cobalt.UserIdentity{AutoUser: &cobalt.AutoUser{ElevationLevel: "admin"}}})
 			}
 			res, err := s.AddTaskCollection(ctx, acct, "crash", specs)
 			if err != nil {
@@ -90,8 +91,8 @@ func crashChild(ctx context.Context, s *Service, st store.JobStore, submit bool,
 		fmt.Println("submitted")
 	} else {
 		// The previous process's in-process agents died with it: the node
-		// monitor (POOLS) reports their nodes lost, which requeues their tasks.
-		recs, _, err := st.TaskList(ctx, store.TaskListParams{AccountKey: acct, States: []string{TaskRunning, TaskPreparing}, Page: store.Page{Limit: 5000}})
+		// monitor of the pool service reports their nodes lost, which requeues their tasks.
+		recs, _, err := st.TaskList(ctx, store.TaskListParams{AccountKey: acct, States: []string{taskRunning, taskPreparing}, Page: store.Page{Limit: 5000}})
 		if err != nil {
 			return err
 		}
@@ -100,7 +101,7 @@ func crashChild(ctx context.Context, s *Service, st store.JobStore, submit bool,
 			lost[r.NodeID] = true
 		}
 		for n := range lost {
-			if err := s.NodeLost(ctx, NodeRef{AccountID: acct, PoolID: "pool1", NodeID: n}); err != nil {
+			if err := s.NodeLost(ctx, cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: n}); err != nil {
 				return err
 			}
 		}
@@ -115,7 +116,7 @@ func crashChild(ctx context.Context, s *Service, st store.JobStore, submit bool,
 	var wg sync.WaitGroup
 	for i := range 4 {
 		d := taskrun.Dirs{NodeRoot: filepath.Join(root, fmt.Sprint(i))}
-		node := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: fmt.Sprintf("p%d-n%d", os.Getpid(), i)}
+		node := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: fmt.Sprintf("p%d-n%d", os.Getpid(), i)}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"time"
 
@@ -16,7 +15,7 @@ const maxClaimCandidates = 1000
 
 // waiter is a Lease call waiting for work in this replica.
 type waiter struct {
-	node  NodeRef
+	node  cobalt.NodeRef
 	free  int
 	total int
 	wake  chan struct{}
@@ -43,7 +42,7 @@ func (s *Service) notify(accountID, poolID string) {
 // queue every PollInterval for tasks added through others. The claim is
 // atomic in the store. It returns no leases (and no error) when the wait ends
 // empty-handed.
-func (s *Service) Lease(ctx context.Context, node NodeRef, freeSlots int, wait time.Duration) ([]nodeproto.TaskLease, error) {
+func (s *Service) Lease(ctx context.Context, node cobalt.NodeRef, freeSlots int, wait time.Duration) ([]nodeproto.TaskLease, error) {
 	deadline := time.NewTimer(max(wait, 0))
 	defer deadline.Stop()
 	if freeSlots <= 0 {
@@ -125,7 +124,7 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 	limit = min(limit, maxClaimCandidates)
 	wakeOthers := false
 	recs, err := s.st.TaskClaim(ctx, store.ClaimParams{AccountKey: node.AccountID, PoolKey: node.PoolID, NodeID: node.NodeID,
-		Limit: limit, State: TaskRunning, NewLeaseID: newLeaseID}, func(c []store.TaskCandidate) []int {
+		Limit: limit, State: taskRunning, NewLeaseID: newLeaseID}, func(c []store.TaskCandidate) []int {
 		allowed := s.withinParallelLimits(ctx, node.AccountID, c)
 		snap.Tasks = snap.Tasks[:0]
 		for _, i := range allowed {
@@ -172,7 +171,7 @@ func (s *Service) withinParallelLimits(ctx context.Context, accountID string, c 
 				counts, err := s.st.TaskCounts(ctx, accountID, t.JobKey)
 				if err == nil {
 					for _, n := range counts {
-						if n.State == TaskRunning || n.State == TaskPreparing {
+						if n.State == taskRunning || n.State == taskPreparing {
 							running += n.Count
 						}
 					}
@@ -194,8 +193,8 @@ func (s *Service) withinParallelLimits(ctx context.Context, accountID string, c 
 
 // leases turns claimed tasks into leases. A task whose resource files cannot
 // be resolved is completed with a failure instead.
-func (s *Service) leases(ctx context.Context, node NodeRef, recs []store.TaskRecord) []nodeproto.TaskLease {
-	jobs := map[string]*Job{}
+func (s *Service) leases(ctx context.Context, node cobalt.NodeRef, recs []store.TaskRecord) []nodeproto.TaskLease {
+	jobs := map[string]*cobalt.Job{}
 	out := make([]nodeproto.TaskLease, 0, len(recs))
 	for _, r := range recs {
 		j, ok := jobs[r.JobKey]
@@ -205,9 +204,9 @@ func (s *Service) leases(ctx context.Context, node NodeRef, recs []store.TaskRec
 			}
 			jobs[r.JobKey] = j
 		}
-		var spec TaskSpec
-		if err := json.Unmarshal(r.Spec, &spec); err != nil || j == nil {
-			s.failLease(ctx, node, r, &FailureInfo{Category: "servererror", Code: "TaskSchedulingError", Message: "The task could not be read."})
+		spec, err := decodeTaskSpec(r.Spec)
+		if err != nil || j == nil {
+			s.failLease(ctx, node, r, &cobalt.TaskFailureInfo{Category: "servererror", Code: "TaskSchedulingError", Message: "The task could not be read."})
 			continue
 		}
 		l := nodeproto.TaskLease{LeaseID: r.LeaseID, JobID: j.ID, TaskID: r.ID, Attempt: r.RetryCount + r.RequeueCount + 1,
@@ -220,21 +219,21 @@ func (s *Service) leases(ctx context.Context, node NodeRef, recs []store.TaskRec
 			l.Environment = append(l.Environment, nodeproto.EnvironmentSetting{Name: e.Name, Value: e.Value})
 		}
 		if ui := spec.UserIdentity; ui != nil {
-			l.UserIdentity.UserName = ui.Username
+			l.UserIdentity.UserName = ui.UserName
 			if ui.AutoUser != nil {
 				if ui.AutoUser.Scope != "" {
-					l.UserIdentity.AutoUserScope = ui.AutoUser.Scope
+					l.UserIdentity.AutoUserScope = string(ui.AutoUser.Scope)
 				}
 				if ui.AutoUser.ElevationLevel != "" {
-					l.UserIdentity.AutoUserElevation = ui.AutoUser.ElevationLevel
+					l.UserIdentity.AutoUserElevation = string(ui.AutoUser.ElevationLevel)
 				}
 			}
 		}
-		var fail *FailureInfo
+		var fail *cobalt.TaskFailureInfo
 		for _, rf := range spec.ResourceFiles {
 			prf, err := s.resolveResourceFile(ctx, node.AccountID, rf)
 			if err != nil {
-				fail = &FailureInfo{Category: "usererror", Code: "BlobDownloadMiscError",
+				fail = &cobalt.TaskFailureInfo{Category: "usererror", Code: "BlobDownloadMiscError",
 					Message: "The auto-storage container " + rf.AutoStorageContainerName + " could not be resolved: " + cobalt.ErrorMessage(err)}
 				break
 			}
@@ -244,7 +243,7 @@ func (s *Service) leases(ctx context.Context, node NodeRef, recs []store.TaskRec
 			s.failLease(ctx, node, r, fail)
 			continue
 		}
-		if c := spec.Constraints; c != nil && c.MaxWallClockTime != nil && !c.MaxWallClockTime.IsUnlimited() {
+		if c := spec.Constraints; c != nil && !noLimit(c.MaxWallClockTime) {
 			d := time.Duration(*c.MaxWallClockTime)
 			l.MaxWallClockSeconds = int64((d + time.Second - 1) / time.Second)
 			expiry := s.now().Add(d + s.cfg.LeaseGrace)
@@ -261,7 +260,7 @@ func (s *Service) leases(ctx context.Context, node NodeRef, recs []store.TaskRec
 }
 
 // resolveResourceFile turns a Batch resource file into the agent's form.
-func (s *Service) resolveResourceFile(ctx context.Context, accountID string, rf ResourceFile) (nodeproto.ResourceFile, error) {
+func (s *Service) resolveResourceFile(ctx context.Context, accountID string, rf cobalt.ResourceFile) (nodeproto.ResourceFile, error) {
 	out := nodeproto.ResourceFile{StorageContainerURL: rf.StorageContainerURL, HTTPURL: rf.HTTPURL, BlobPrefix: rf.BlobPrefix,
 		FilePath: rf.FilePath, FileMode: rf.FileMode}
 	if rf.IdentityReference != nil {
@@ -281,7 +280,7 @@ func (s *Service) resolveResourceFile(ctx context.Context, accountID string, rf 
 }
 
 // failLease completes a just-claimed task with a failure.
-func (s *Service) failLease(ctx context.Context, node NodeRef, r store.TaskRecord, fi *FailureInfo) {
+func (s *Service) failLease(ctx context.Context, node cobalt.NodeRef, r store.TaskRecord, fi *cobalt.TaskFailureInfo) {
 	if _, err := s.st.TaskUpdateByLease(ctx, r.LeaseID, func(t *store.TaskRecord) error {
 		return s.completeRecord(t, nil, fi, nil)
 	}); err != nil {
@@ -293,13 +292,13 @@ func (s *Service) failLease(ctx context.Context, node NodeRef, r store.TaskRecor
 	}
 }
 
-func failureFromProto(f *nodeproto.FailureInfo) *FailureInfo {
+func failureFromProto(f *nodeproto.FailureInfo) *cobalt.TaskFailureInfo {
 	if f == nil {
 		return nil
 	}
-	out := &FailureInfo{Category: f.Category, Code: f.Code, Message: f.Message}
+	out := &cobalt.TaskFailureInfo{Category: f.Category, Code: f.Code, Message: f.Message}
 	for _, d := range f.Details {
-		out.Details = append(out.Details, NameValue{Name: d.Name, Value: d.Value})
+		out.Details = append(out.Details, cobalt.NameValue{Name: d.Name, Value: d.Value})
 	}
 	return out
 }
@@ -310,7 +309,7 @@ func failureFromProto(f *nodeproto.FailureInfo) *FailureInfo {
 // report for a lease that is no longer current (requeued, terminated,
 // deleted) is ignored. Errors: EForbidden when the lease belongs to another
 // node, EInvalid for an unknown event.
-func (s *Service) Report(ctx context.Context, node NodeRef, r nodeproto.ReportRequest) error {
+func (s *Service) Report(ctx context.Context, node cobalt.NodeRef, r nodeproto.ReportRequest) error {
 	var (
 		completed, failed, retried bool
 		jobKey, taskID             string
@@ -339,8 +338,8 @@ func (s *Service) Report(ctx context.Context, node NodeRef, r nodeproto.ReportRe
 				return cobalt.Errorf(cobalt.EForbidden, "the lease belongs to another node")
 			}
 			jobKey, taskID = t.JobKey, t.ID
-			var spec TaskSpec
-			if err := json.Unmarshal(t.Spec, &spec); err != nil {
+			spec, err := decodeTaskSpec(t.Spec)
+			if err != nil {
 				return err
 			}
 			e := decodeExec(t.Exec)
@@ -355,7 +354,7 @@ func (s *Service) Report(ctx context.Context, node NodeRef, r nodeproto.ReportRe
 				maxRetry = *spec.Constraints.MaxTaskRetryCount
 			}
 			if isFail && retryable && (maxRetry < 0 || t.RetryCount < maxRetry) {
-				setTaskState(t, &e, TaskActive, now)
+				setTaskState(t, &e, taskActive, now)
 				t.RetryCount++
 				e.LastRetryTime = &now
 				t.LeaseID, t.NodeID, t.LeaseExpiry = "", "", time.Time{}
@@ -366,7 +365,7 @@ func (s *Service) Report(ctx context.Context, node NodeRef, r nodeproto.ReportRe
 					end = r.EndTime.UTC()
 				}
 				s.complete(t, &e, &spec, r.ExitCode, fi, &end)
-				completed, failed = true, t.Result == ResultFailure
+				completed, failed = true, t.Result == resultFailure
 			}
 			t.Exec = e.encode()
 			return nil
@@ -391,32 +390,13 @@ func (s *Service) Report(ctx context.Context, node NodeRef, r nodeproto.ReportRe
 	return nil
 }
 
-// exitConditions is the part of a task's exitConditions the service applies.
-type exitConditions struct {
-	ExitCodes []struct {
-		Code        int         `json:"code"`
-		ExitOptions exitOptions `json:"exitOptions"`
-	} `json:"exitCodes"`
-	ExitCodeRanges []struct {
-		Start       int         `json:"start"`
-		End         int         `json:"end"`
-		ExitOptions exitOptions `json:"exitOptions"`
-	} `json:"exitCodeRanges"`
-	PreProcessingError *exitOptions `json:"preProcessingError"`
-	Default            *exitOptions `json:"default"`
-}
-
-type exitOptions struct {
-	JobAction string `json:"jobAction"`
-}
-
 // jobActionFor returns the job action ("none", "disable", "terminate") of a failed task.
-func jobActionFor(t Task) string {
-	var ec exitConditions
-	if len(t.ExitConditions) > 0 {
-		_ = json.Unmarshal(t.ExitConditions, &ec)
+func jobActionFor(t cobalt.Task) string {
+	var ec cobalt.ExitConditions
+	if t.ExitConditions != nil {
+		ec = *t.ExitConditions
 	}
-	pick := func(o *exitOptions) string {
+	pick := func(o *cobalt.ExitOptions) string {
 		if o == nil || o.JobAction == "" {
 			return "terminate"
 		}
@@ -448,7 +428,7 @@ func (s *Service) afterTaskCompleted(ctx context.Context, accountID, jobID strin
 	if err != nil {
 		return err
 	}
-	if failed && j.OnTaskFailure == OnTaskFailurePerformExitOption && j.State == JobActive {
+	if failed && j.OnTaskFailure == cobalt.OnTaskFailurePerformExitOptionsJobAction && j.State == cobalt.JobActive {
 		if t, err := s.GetTask(ctx, accountID, jobID, taskID); err == nil {
 			var aerr error
 			switch jobActionFor(t) {
@@ -462,7 +442,7 @@ func (s *Service) afterTaskCompleted(ctx context.Context, accountID, jobID strin
 			}
 		}
 	}
-	if j.OnAllTasksComplete == OnAllTasksCompleteTerminateJob && j.State != JobCompleted {
+	if j.OnAllTasksComplete == cobalt.OnAllTasksCompleteTerminateJob && j.State != cobalt.JobCompleted {
 		return s.maybeCompleteJob(ctx, accountID, jobID)
 	}
 	return nil
@@ -470,7 +450,7 @@ func (s *Service) afterTaskCompleted(ctx context.Context, accountID, jobID strin
 
 // NodeLost requeues every task the node holds: they become active again with
 // requeueCount incremented; retryCount is not touched (as on Batch).
-func (s *Service) NodeLost(ctx context.Context, node NodeRef) error {
+func (s *Service) NodeLost(ctx context.Context, node cobalt.NodeRef) error {
 	recs, err := s.st.TaskRequeueNode(ctx, node.NodeID)
 	if err != nil {
 		return err
@@ -487,12 +467,12 @@ func (s *Service) NodeLost(ctx context.Context, node NodeRef) error {
 // terminated, deleted or requeued), and requeues tasks claimed by the node
 // that it has not been running for LostLeaseAge (a lease response that never
 // arrived).
-func (s *Service) Reconcile(ctx context.Context, node NodeRef, running []string) ([]string, error) {
+func (s *Service) Reconcile(ctx context.Context, node cobalt.NodeRef, running []string) ([]string, error) {
 	valid := map[string]store.TaskRecord{}
 	tok := ""
 	for {
 		recs, next, err := s.st.TaskList(ctx, store.TaskListParams{AccountKey: node.AccountID, NodeID: node.NodeID,
-			States: []string{TaskPreparing, TaskRunning}, Page: store.Page{Limit: 1000, Token: tok}})
+			States: []string{taskPreparing, taskRunning}, Page: store.Page{Limit: 1000, Token: tok}})
 		if err != nil {
 			return nil, err
 		}
@@ -520,7 +500,7 @@ func (s *Service) Reconcile(ctx context.Context, node NodeRef, running []string)
 		}
 		_, err := s.st.TaskUpdateByLease(ctx, lease, func(t *store.TaskRecord) error {
 			e := decodeExec(t.Exec)
-			setTaskState(t, &e, TaskActive, now.UTC())
+			setTaskState(t, &e, taskActive, now.UTC())
 			t.LeaseID, t.NodeID, t.LeaseExpiry = "", "", time.Time{}
 			t.RequeueCount++
 			t.LastRequeueAt = now.UTC()
@@ -548,7 +528,7 @@ func (s *Service) SweepExpiredLeases(ctx context.Context) error {
 	}
 	for _, r := range recs {
 		_, err := s.st.TaskUpdateByLease(ctx, r.LeaseID, func(t *store.TaskRecord) error {
-			return s.completeRecord(t, nil, &FailureInfo{Category: "usererror", Code: "TaskEnded",
+			return s.completeRecord(t, nil, &cobalt.TaskFailureInfo{Category: "usererror", Code: "TaskEnded",
 				Message: "The task exceeded its maximum wall clock time and was ended."}, nil)
 		})
 		if cobalt.IsCode(err, cobalt.ENotFound) {
@@ -570,14 +550,14 @@ func (s *Service) SweepJobWallClock(ctx context.Context) error {
 	now := s.now()
 	tok := ""
 	for {
-		recs, next, err := s.st.JobList(ctx, store.JobListParams{States: []string{JobActive, JobDisabling, JobDisabled, JobEnabling},
+		recs, next, err := s.st.JobList(ctx, store.JobListParams{States: []string{jobActive, jobDisabling, jobDisabled, jobEnabling},
 			Page: store.Page{Limit: 1000, Token: tok}})
 		if err != nil {
 			return err
 		}
 		for _, r := range recs {
 			j, err := jobFromRecord(r)
-			if err != nil || j.Constraints == nil || j.Constraints.MaxWallClockTime == nil || j.Constraints.MaxWallClockTime.IsUnlimited() {
+			if err != nil || j.Constraints == nil || noLimit(j.Constraints.MaxWallClockTime) {
 				continue
 			}
 			if now.Sub(j.CreationTime) <= time.Duration(*j.Constraints.MaxWallClockTime) {

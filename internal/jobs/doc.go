@@ -2,9 +2,12 @@
 // validation, states and transitions, the task queue's scheduler, and the
 // TaskDispatcher through which node agents lease and report tasks.
 //
-// The model types (JobSpec, Job, TaskSpec, Task, ...) carry the Batch data
-// plane's JSON names, so the HTTP layer (batchapi) encodes and decodes them
-// directly; it fills the URL fields, which depend on the account endpoint.
+// The service takes and returns the domain types of package cobalt (Job,
+// JobSpec, Task, TaskSpec, ...); the data plane's JSON is batchapi's. The
+// store holds jobs and tasks as JSON documents whose shapes (codec.go) are
+// this package's own: they are those the first release wrote, so its rows
+// still decode. Errors are *cobalt.Error values that also match one of the
+// package's conditions (ErrJobNotFound, ErrTaskExists, ...) with errors.Is.
 //
 // Scheduling: a node agent long-polls Lease with its free slots. The service
 // takes a snapshot of the pool's queue head and of the nodes waiting in this

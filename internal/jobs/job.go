@@ -2,8 +2,6 @@ package jobs
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"strings"
 	"time"
 
@@ -11,25 +9,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
-// jobFromRecord decodes a stored job and overlays its columns.
-func jobFromRecord(r store.JobRecord) (Job, error) {
-	var j Job
-	if err := json.Unmarshal(r.Spec, &j); err != nil {
-		return j, fmt.Errorf("decode job %s: %w", r.ID, err)
-	}
-	j.ID, j.State = r.ID, r.State
-	j.ETag, j.LastModified, j.CreationTime = ETag(r.Version), r.UpdatedAt, r.CreatedAt
-	j.URL = ""
-	return j, nil
-}
-
-func encodeJob(j Job) []byte {
-	j.ETag, j.URL = "", ""
-	b, _ := json.Marshal(j)
-	return b
-}
-
-func validateJobOptions(priority, maxParallel *int, c *JobConstraints, pi *PoolInfo, onAll string, requirePool bool) error {
+func validateJobOptions(priority, maxParallel *int, c *cobalt.JobConstraints, pi *cobalt.PoolInformation, onAll cobalt.OnAllTasksComplete, requirePool bool) error {
 	if priority != nil && (*priority < -1000 || *priority > 1000) {
 		return invalidProp("priority", "The priority must be between -1000 and 1000.")
 	}
@@ -44,15 +24,12 @@ func validateJobOptions(priority, maxParallel *int, c *JobConstraints, pi *PoolI
 			return missingProp("poolInfo")
 		}
 	} else {
-		if len(pi.AutoPoolSpecification) > 0 && string(pi.AutoPoolSpecification) != "null" {
-			return batchErr(cobalt.EInvalid, "UnsupportedProperty", "Auto pools are not supported; set poolInfo.poolId.").WithTarget("poolInfo.autoPoolSpecification")
-		}
 		if pi.PoolID == "" {
 			return missingProp("poolInfo.poolId")
 		}
 	}
 	switch onAll {
-	case "", OnAllTasksCompleteNoAction, OnAllTasksCompleteTerminateJob:
+	case "", cobalt.OnAllTasksCompleteNoAction, cobalt.OnAllTasksCompleteTerminateJob:
 	default:
 		return invalidProp("onAllTasksComplete", "onAllTasksComplete must be noaction or terminatejob.")
 	}
@@ -60,22 +37,19 @@ func validateJobOptions(priority, maxParallel *int, c *JobConstraints, pi *PoolI
 }
 
 // AddJob creates a job in the active state. Errors: EInvalid
-// (MissingRequiredProperty, InvalidPropertyValue, UnsupportedProperty),
-// EConflict JobExists.
-func (s *Service) AddJob(ctx context.Context, accountID string, spec JobSpec) (Job, error) {
+// (ErrMissingProperty, ErrUnsupported, or a bad value),
+// EConflict ErrJobExists.
+func (s *Service) AddJob(ctx context.Context, accountID string, spec cobalt.JobSpec) (cobalt.Job, error) {
 	if err := validID(spec.ID, "id"); err != nil {
-		return Job{}, err
+		return cobalt.Job{}, err
 	}
 	if err := validateJobOptions(spec.Priority, spec.MaxParallelTasks, spec.Constraints, spec.PoolInfo, spec.OnAllTasksComplete, true); err != nil {
-		return Job{}, err
+		return cobalt.Job{}, err
 	}
 	switch spec.OnTaskFailure {
-	case "", OnTaskFailureNoAction, OnTaskFailurePerformExitOption:
+	case "", cobalt.OnTaskFailureNoAction, cobalt.OnTaskFailurePerformExitOptionsJobAction:
 	default:
-		return Job{}, invalidProp("onTaskFailure", "onTaskFailure must be noaction or performexitoptionsjobaction.")
-	}
-	if len(spec.JobManagerTask) > 0 || len(spec.JobPreparationTask) > 0 || len(spec.JobReleaseTask) > 0 {
-		return Job{}, batchErr(cobalt.EInvalid, "UnsupportedProperty", "Job manager, preparation and release tasks are not supported.")
+		return cobalt.Job{}, invalidProp("onTaskFailure", "onTaskFailure must be noaction or performexitoptionsjobaction.")
 	}
 	now := s.now().UTC()
 	if spec.Priority == nil {
@@ -91,61 +65,58 @@ func (s *Service) AddJob(ctx context.Context, accountID string, spec JobSpec) (J
 		spec.UsesTaskDependencies = ptr(false)
 	}
 	if spec.OnAllTasksComplete == "" {
-		spec.OnAllTasksComplete = OnAllTasksCompleteNoAction
+		spec.OnAllTasksComplete = cobalt.OnAllTasksCompleteNoAction
 	}
 	if spec.OnTaskFailure == "" {
-		spec.OnTaskFailure = OnTaskFailureNoAction
+		spec.OnTaskFailure = cobalt.OnTaskFailureNoAction
 	}
 	if spec.Constraints == nil {
-		spec.Constraints = &JobConstraints{}
+		spec.Constraints = &cobalt.JobConstraints{}
 	}
 	if spec.Constraints.MaxWallClockTime == nil {
-		spec.Constraints.MaxWallClockTime = ptr(Unlimited)
+		spec.Constraints.MaxWallClockTime = ptr(cobalt.Unlimited)
 	}
 	if spec.Constraints.MaxTaskRetryCount == nil {
 		spec.Constraints.MaxTaskRetryCount = ptr(0)
 	}
-	j := Job{JobSpec: spec, State: JobActive, StateTransitionTime: now,
-		ExecutionInfo: JobExecutionInfo{StartTime: now, PoolID: spec.PoolInfo.PoolID}}
+	j := cobalt.Job{JobSpec: spec, State: cobalt.JobActive, StateTransitionTime: now,
+		ExecutionInfo: cobalt.JobExecutionInfo{StartTime: now, PoolID: spec.PoolInfo.PoolID}}
 	r, err := s.st.JobCreate(ctx, store.JobRecord{AccountKey: strings.ToLower(accountID), ID: spec.ID, PoolKey: spec.PoolInfo.PoolID,
-		State: JobActive, Priority: *spec.Priority, Dispatch: true, Spec: encodeJob(j)})
+		State: jobActive, Priority: *spec.Priority, Dispatch: true, Spec: encodeJob(j)})
 	if cobalt.IsCode(err, cobalt.EConflict) {
-		return Job{}, batchErr(cobalt.EConflict, "JobExists", "The specified job already exists.")
+		return cobalt.Job{}, fail(ErrJobExists, cobalt.EConflict, "The specified job already exists.")
 	}
 	if err != nil {
-		return Job{}, err
+		return cobalt.Job{}, err
 	}
 	return jobFromRecord(r)
 }
 
-// GetJob returns a job, or ENotFound JobNotFound.
-func (s *Service) GetJob(ctx context.Context, accountID, jobID string) (Job, error) {
+// GetJob returns a job, or ENotFound ErrJobNotFound.
+func (s *Service) GetJob(ctx context.Context, accountID, jobID string) (cobalt.Job, error) {
 	r, err := s.st.JobGet(ctx, accountID, jobID)
 	if err != nil {
-		return Job{}, errJobNotFound(err)
+		return cobalt.Job{}, errJobNotFound(err)
 	}
 	return jobFromRecord(r)
 }
 
 // ListJobs lists an account's jobs in ID order; the string is the next page
 // token ("" on the last page). Filter supports state comparisons.
-func (s *Service) ListJobs(ctx context.Context, accountID string, opt ListOptions) ([]Job, string, error) {
-	f, err := ParseFilter(opt.Filter, "state", "id")
-	if err != nil {
-		return nil, "", err
-	}
+func (s *Service) ListJobs(ctx context.Context, accountID string, opt ListOptions) ([]cobalt.Job, string, error) {
+	f := newListFilter(opt.Filter, "state", "id")
 	recs, next, err := s.st.JobList(ctx, store.JobListParams{AccountKey: accountID, States: f.States(),
 		Page: store.Page{Limit: maxResults(opt.MaxResults), Token: opt.PageToken}})
 	if err != nil {
 		return nil, "", err
 	}
-	out := make([]Job, 0, len(recs))
+	out := make([]cobalt.Job, 0, len(recs))
 	for _, r := range recs {
 		j, err := jobFromRecord(r)
 		if err != nil {
 			return nil, "", err
 		}
-		if f.Match(map[string]string{"state": j.State, "id": j.ID}) {
+		if f.Match(map[string]string{"state": string(j.State), "id": j.ID}) {
 			out = append(out, j)
 		}
 	}
@@ -160,7 +131,7 @@ func maxResults(n int) int {
 }
 
 // updateJob applies fn to a job under compare-and-swap after checking cond.
-func (s *Service) updateJob(ctx context.Context, accountID, jobID string, cond Conditions, fn func(r *store.JobRecord, j *Job) error) (Job, error) {
+func (s *Service) updateJob(ctx context.Context, accountID, jobID string, cond Conditions, fn func(r *store.JobRecord, j *cobalt.Job) error) (cobalt.Job, error) {
 	_, err := s.st.JobUpdate(ctx, accountID, jobID, func(r *store.JobRecord) error {
 		j, err := jobFromRecord(*r)
 		if err != nil {
@@ -176,12 +147,13 @@ func (s *Service) updateJob(ctx context.Context, accountID, jobID string, cond C
 		return nil
 	})
 	if err != nil {
-		return Job{}, errJobNotFound(err)
+		return cobalt.Job{}, errJobNotFound(err)
 	}
 	return s.GetJob(ctx, accountID, jobID)
 }
 
-func (j *Job) setState(state string, now time.Time) {
+// setJobState moves j to state, keeping the previous state.
+func setJobState(j *cobalt.Job, state cobalt.JobState, now time.Time) {
 	if j.State == state {
 		return
 	}
@@ -190,25 +162,25 @@ func (j *Job) setState(state string, now time.Time) {
 	j.State, j.StateTransitionTime = state, now
 }
 
-func writableJob(j *Job) error {
+func writableJob(j *cobalt.Job) error {
 	switch j.State {
-	case JobCompleted:
-		return batchErr(cobalt.EConflict, "JobCompleted", "The specified job is already in a completed state.")
-	case JobTerminating:
-		return batchErr(cobalt.EConflict, "JobBeingTerminated", "The specified job is being terminated.")
-	case JobDeleting:
-		return batchErr(cobalt.EConflict, "JobBeingDeleted", "The specified job has been marked for deletion and is being garbage collected.")
+	case cobalt.JobCompleted:
+		return fail(ErrJobCompleted, cobalt.EConflict, "The specified job is already in a completed state.")
+	case cobalt.JobTerminating:
+		return fail(ErrJobBeingTerminated, cobalt.EConflict, "The specified job is being terminated.")
+	case cobalt.JobDeleting:
+		return fail(ErrJobBeingDeleted, cobalt.EConflict, "The specified job has been marked for deletion and is being garbage collected.")
 	}
 	return nil
 }
 
-// PatchJob updates the properties present in p (PATCH). Errors: JobNotFound,
-// JobCompleted, ConditionNotMet, EInvalid.
-func (s *Service) PatchJob(ctx context.Context, accountID, jobID string, p JobPatch, cond Conditions) (Job, error) {
+// PatchJob updates the properties present in p (PATCH). Errors: ErrJobNotFound,
+// ErrJobCompleted, EPreconditionFailed, EInvalid.
+func (s *Service) PatchJob(ctx context.Context, accountID, jobID string, p JobPatch, cond Conditions) (cobalt.Job, error) {
 	if err := validateJobOptions(p.Priority, p.MaxParallelTasks, p.Constraints, p.PoolInfo, p.OnAllTasksComplete, false); err != nil {
-		return Job{}, err
+		return cobalt.Job{}, err
 	}
-	j, err := s.updateJob(ctx, accountID, jobID, cond, func(r *store.JobRecord, j *Job) error {
+	j, err := s.updateJob(ctx, accountID, jobID, cond, func(r *store.JobRecord, j *cobalt.Job) error {
 		if err := writableJob(j); err != nil {
 			return err
 		}
@@ -224,7 +196,7 @@ func (s *Service) PatchJob(ctx context.Context, accountID, jobID string, p JobPa
 		if p.Constraints != nil {
 			c := *p.Constraints
 			if c.MaxWallClockTime == nil {
-				c.MaxWallClockTime = ptr(Unlimited)
+				c.MaxWallClockTime = ptr(cobalt.Unlimited)
 			}
 			if c.MaxTaskRetryCount == nil {
 				c.MaxTaskRetryCount = ptr(0)
@@ -232,8 +204,8 @@ func (s *Service) PatchJob(ctx context.Context, accountID, jobID string, p JobPa
 			j.Constraints = &c
 		}
 		if p.PoolInfo != nil {
-			if j.State != JobDisabled && !strings.EqualFold(p.PoolInfo.PoolID, j.PoolInfo.PoolID) {
-				return batchErr(cobalt.EConflict, "JobNotDisabled", "The pool of a job can only be changed while the job is disabled.")
+			if j.State != cobalt.JobDisabled && !strings.EqualFold(p.PoolInfo.PoolID, j.PoolInfo.PoolID) {
+				return fail(ErrJobNotDisabled, cobalt.EConflict, "The pool of a job can only be changed while the job is disabled.")
 			}
 			j.PoolInfo, r.PoolKey = p.PoolInfo, p.PoolInfo.PoolID
 			j.ExecutionInfo.PoolID = p.PoolInfo.PoolID
@@ -244,17 +216,17 @@ func (s *Service) PatchJob(ctx context.Context, accountID, jobID string, p JobPa
 		if p.Metadata != nil {
 			j.Metadata = *p.Metadata
 		}
-		if len(p.NetworkConfiguration) > 0 {
+		if p.NetworkConfiguration != nil {
 			j.NetworkConfiguration = p.NetworkConfiguration
 		}
 		return nil
 	})
 	if err != nil {
-		return Job{}, err
+		return cobalt.Job{}, err
 	}
-	if j.OnAllTasksComplete == OnAllTasksCompleteTerminateJob {
+	if j.OnAllTasksComplete == cobalt.OnAllTasksCompleteTerminateJob {
 		if err := s.maybeCompleteJob(ctx, accountID, j.ID); err != nil {
-			return Job{}, err
+			return cobalt.Job{}, err
 		}
 		return s.GetJob(ctx, accountID, jobID)
 	}
@@ -262,10 +234,10 @@ func (s *Service) PatchJob(ctx context.Context, accountID, jobID string, p JobPa
 }
 
 // ReplaceJob replaces the job's updatable properties (PUT); absent ones take
-// their defaults. Errors as PatchJob, and MissingRequiredProperty poolInfo.
-func (s *Service) ReplaceJob(ctx context.Context, accountID, jobID string, p JobReplace, cond Conditions) (Job, error) {
+// their defaults. Errors as PatchJob, and ErrMissingProperty poolInfo.
+func (s *Service) ReplaceJob(ctx context.Context, accountID, jobID string, p JobReplace, cond Conditions) (cobalt.Job, error) {
 	if err := validateJobOptions(p.Priority, p.MaxParallelTasks, p.Constraints, p.PoolInfo, p.OnAllTasksComplete, true); err != nil {
-		return Job{}, err
+		return cobalt.Job{}, err
 	}
 	meta := p.Metadata
 	patch := JobPatch{Priority: p.Priority, AllowTaskPreemption: p.AllowTaskPreemption, MaxParallelTasks: p.MaxParallelTasks,
@@ -280,20 +252,20 @@ func (s *Service) ReplaceJob(ctx context.Context, accountID, jobID string, p Job
 		patch.MaxParallelTasks = ptr(-1)
 	}
 	if patch.Constraints == nil {
-		patch.Constraints = &JobConstraints{}
+		patch.Constraints = &cobalt.JobConstraints{}
 	}
 	if patch.OnAllTasksComplete == "" {
-		patch.OnAllTasksComplete = OnAllTasksCompleteNoAction
+		patch.OnAllTasksComplete = cobalt.OnAllTasksCompleteNoAction
 	}
 	return s.PatchJob(ctx, accountID, jobID, patch, cond)
 }
 
 // DeleteJob deletes a job and its tasks; running tasks are stopped by their
-// nodes at the next Reconcile. Errors: JobNotFound, ConditionNotMet.
+// nodes at the next Reconcile. Errors: ErrJobNotFound, EPreconditionFailed.
 func (s *Service) DeleteJob(ctx context.Context, accountID, jobID string, cond Conditions) error {
-	_, err := s.updateJob(ctx, accountID, jobID, cond, func(r *store.JobRecord, j *Job) error {
-		j.setState(JobDeleting, s.now().UTC())
-		r.State, r.Dispatch = JobDeleting, false
+	_, err := s.updateJob(ctx, accountID, jobID, cond, func(r *store.JobRecord, j *cobalt.Job) error {
+		setJobState(j, cobalt.JobDeleting, s.now().UTC())
+		r.State, r.Dispatch = jobDeleting, false
 		return nil
 	})
 	if err != nil {
@@ -303,8 +275,8 @@ func (s *Service) DeleteJob(ctx context.Context, accountID, jobID string, cond C
 }
 
 // TerminateJob ends a job: running tasks are ended, and the job completes
-// with the reason (default "UserTerminate"). Errors: JobNotFound,
-// JobCompleted, JobBeingDeleted, ConditionNotMet.
+// with the reason (default "UserTerminate"). Errors: ErrJobNotFound,
+// ErrJobCompleted, ErrJobBeingDeleted, EPreconditionFailed.
 func (s *Service) TerminateJob(ctx context.Context, accountID, jobID, reason string, cond Conditions) error {
 	if reason == "" {
 		reason = "UserTerminate"
@@ -314,29 +286,29 @@ func (s *Service) TerminateJob(ctx context.Context, accountID, jobID, reason str
 
 func (s *Service) terminateJob(ctx context.Context, accountID, jobID, reason string, cond Conditions) error {
 	now := s.now().UTC()
-	_, err := s.updateJob(ctx, accountID, jobID, cond, func(r *store.JobRecord, j *Job) error {
-		if j.State == JobCompleted {
-			return batchErr(cobalt.EConflict, "JobCompleted", "The specified job is already in a completed state.")
+	_, err := s.updateJob(ctx, accountID, jobID, cond, func(r *store.JobRecord, j *cobalt.Job) error {
+		if j.State == cobalt.JobCompleted {
+			return fail(ErrJobCompleted, cobalt.EConflict, "The specified job is already in a completed state.")
 		}
-		if j.State == JobDeleting {
-			return batchErr(cobalt.EConflict, "JobBeingDeleted", "The specified job has been marked for deletion and is being garbage collected.")
+		if j.State == cobalt.JobDeleting {
+			return fail(ErrJobBeingDeleted, cobalt.EConflict, "The specified job has been marked for deletion and is being garbage collected.")
 		}
-		j.setState(JobCompleted, now)
+		setJobState(j, cobalt.JobCompleted, now)
 		j.ExecutionInfo.EndTime, j.ExecutionInfo.TerminateReason = &now, reason
-		r.State, r.Dispatch = JobCompleted, false
+		r.State, r.Dispatch = jobCompleted, false
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	return s.endRunningTasks(ctx, accountID, jobID, &FailureInfo{Category: "usererror", Code: "TaskEnded",
+	return s.endRunningTasks(ctx, accountID, jobID, &cobalt.TaskFailureInfo{Category: "usererror", Code: "TaskEnded",
 		Message: "The task was ended because its job was terminated."})
 }
 
 // DisableJob stops scheduling the job's tasks. option says what happens to
 // running tasks: "requeue" (default: stopped and queued again), "terminate"
-// (ended) or "wait" (left to finish). Errors: JobNotFound, JobNotActive
-// (EConflict), ConditionNotMet, EInvalid for an unknown option.
+// (ended) or "wait" (left to finish). Errors: ErrJobNotFound, ErrJobNotActive
+// (EConflict), EPreconditionFailed, EInvalid for an unknown option.
 func (s *Service) DisableJob(ctx context.Context, accountID, jobID, option string, cond Conditions) error {
 	switch option {
 	case "":
@@ -346,15 +318,15 @@ func (s *Service) DisableJob(ctx context.Context, accountID, jobID, option strin
 		return invalidProp("disableTasks", "disableTasks must be requeue, terminate or wait.")
 	}
 	now := s.now().UTC()
-	_, err := s.updateJob(ctx, accountID, jobID, cond, func(r *store.JobRecord, j *Job) error {
-		if j.State != JobActive {
+	_, err := s.updateJob(ctx, accountID, jobID, cond, func(r *store.JobRecord, j *cobalt.Job) error {
+		if j.State != cobalt.JobActive {
 			if err := writableJob(j); err != nil {
 				return err
 			}
-			return batchErr(cobalt.EConflict, "JobNotActive", "The specified job is not active.")
+			return fail(ErrJobNotActive, cobalt.EConflict, "The specified job is not active.")
 		}
-		j.setState(JobDisabled, now)
-		r.State, r.Dispatch = JobDisabled, false
+		setJobState(j, cobalt.JobDisabled, now)
+		r.State, r.Dispatch = jobDisabled, false
 		return nil
 	})
 	if err != nil {
@@ -364,25 +336,25 @@ func (s *Service) DisableJob(ctx context.Context, accountID, jobID, option strin
 	case DisableRequeue:
 		return s.requeueRunningTasks(ctx, accountID, jobID)
 	case DisableTerminate:
-		return s.endRunningTasks(ctx, accountID, jobID, &FailureInfo{Category: "usererror", Code: "TaskEnded",
+		return s.endRunningTasks(ctx, accountID, jobID, &cobalt.TaskFailureInfo{Category: "usererror", Code: "TaskEnded",
 			Message: "The task was ended because its job was disabled."})
 	}
 	return nil
 }
 
 // EnableJob lets a disabled job's tasks be scheduled again. Errors:
-// JobNotFound, JobNotDisabled (EConflict), ConditionNotMet.
+// ErrJobNotFound, ErrJobNotDisabled (EConflict), EPreconditionFailed.
 func (s *Service) EnableJob(ctx context.Context, accountID, jobID string, cond Conditions) error {
 	now := s.now().UTC()
-	j, err := s.updateJob(ctx, accountID, jobID, cond, func(r *store.JobRecord, j *Job) error {
-		if j.State != JobDisabled && j.State != JobDisabling {
+	j, err := s.updateJob(ctx, accountID, jobID, cond, func(r *store.JobRecord, j *cobalt.Job) error {
+		if j.State != cobalt.JobDisabled && j.State != cobalt.JobDisabling {
 			if err := writableJob(j); err != nil {
 				return err
 			}
-			return batchErr(cobalt.EConflict, "JobNotDisabled", "The specified job is not disabled.")
+			return fail(ErrJobNotDisabled, cobalt.EConflict, "The specified job is not disabled.")
 		}
-		j.setState(JobActive, now)
-		r.State, r.Dispatch = JobActive, true
+		setJobState(j, cobalt.JobActive, now)
+		r.State, r.Dispatch = jobActive, true
 		return nil
 	})
 	if err != nil {
@@ -392,7 +364,7 @@ func (s *Service) EnableJob(ctx context.Context, accountID, jobID string, cond C
 	return nil
 }
 
-// JobTaskCounts returns a job's task and slot counts. Error: JobNotFound.
+// JobTaskCounts returns a job's task and slot counts. Error: ErrJobNotFound.
 func (s *Service) JobTaskCounts(ctx context.Context, accountID, jobID string) (TaskCountsResult, error) {
 	if _, err := s.st.JobGet(ctx, accountID, jobID); err != nil {
 		return TaskCountsResult{}, errJobNotFound(err)
@@ -405,13 +377,13 @@ func (s *Service) JobTaskCounts(ctx context.Context, accountID, jobID string) (T
 	for _, c := range counts {
 		add := func(tc *TaskCounts, n int) {
 			switch c.State {
-			case TaskActive:
+			case taskActive:
 				tc.Active += n
-			case TaskPreparing, TaskRunning:
+			case taskPreparing, taskRunning:
 				tc.Running += n
-			case TaskCompleted:
+			case taskCompleted:
 				tc.Completed += n
-				if c.Result == ResultFailure {
+				if c.Result == resultFailure {
 					tc.Failed += n
 				} else {
 					tc.Succeeded += n
@@ -458,13 +430,13 @@ func (s *Service) forJobTasks(ctx context.Context, accountID, jobID string, stat
 }
 
 func (s *Service) requeueRunningTasks(ctx context.Context, accountID, jobID string) error {
-	return s.forJobTasks(ctx, accountID, jobID, []string{TaskPreparing, TaskRunning}, func(r store.TaskRecord) error {
+	return s.forJobTasks(ctx, accountID, jobID, []string{taskPreparing, taskRunning}, func(r store.TaskRecord) error {
 		_, err := s.st.TaskUpdate(ctx, accountID, jobID, r.ID, func(t *store.TaskRecord) error {
-			if t.State != TaskPreparing && t.State != TaskRunning {
+			if t.State != taskPreparing && t.State != taskRunning {
 				return nil
 			}
 			now := s.now().UTC()
-			t.State, t.LeaseID, t.NodeID, t.LeaseExpiry = TaskActive, "", "", time.Time{}
+			t.State, t.LeaseID, t.NodeID, t.LeaseExpiry = taskActive, "", "", time.Time{}
 			t.RequeueCount++
 			t.LastRequeueAt = now
 			return nil
@@ -476,10 +448,10 @@ func (s *Service) requeueRunningTasks(ctx context.Context, accountID, jobID stri
 	})
 }
 
-func (s *Service) endRunningTasks(ctx context.Context, accountID, jobID string, fi *FailureInfo) error {
-	return s.forJobTasks(ctx, accountID, jobID, []string{TaskPreparing, TaskRunning}, func(r store.TaskRecord) error {
+func (s *Service) endRunningTasks(ctx context.Context, accountID, jobID string, fi *cobalt.TaskFailureInfo) error {
+	return s.forJobTasks(ctx, accountID, jobID, []string{taskPreparing, taskRunning}, func(r store.TaskRecord) error {
 		_, err := s.st.TaskUpdate(ctx, accountID, jobID, r.ID, func(t *store.TaskRecord) error {
-			if t.State != TaskPreparing && t.State != TaskRunning {
+			if t.State != taskPreparing && t.State != taskRunning {
 				return nil
 			}
 			return s.completeRecord(t, nil, fi, nil)

@@ -1,39 +1,34 @@
 package jobs
 
 import (
-	"encoding/json"
 	"time"
+
+	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/odata"
 )
 
-// Batch job states.
+// The persisted spellings of job and task states and results: the store's
+// state and result columns hold them.
 const (
-	JobActive      = "active"
-	JobDisabling   = "disabling"
-	JobDisabled    = "disabled"
-	JobEnabling    = "enabling"
-	JobTerminating = "terminating"
-	JobCompleted   = "completed"
-	JobDeleting    = "deleting"
+	jobActive      = string(cobalt.JobActive)
+	jobDisabling   = string(cobalt.JobDisabling)
+	jobDisabled    = string(cobalt.JobDisabled)
+	jobEnabling    = string(cobalt.JobEnabling)
+	jobTerminating = string(cobalt.JobTerminating)
+	jobCompleted   = string(cobalt.JobCompleted)
+	jobDeleting    = string(cobalt.JobDeleting)
+
+	taskActive    = string(cobalt.TaskActive)
+	taskPreparing = string(cobalt.TaskPreparing)
+	taskRunning   = string(cobalt.TaskRunning)
+	taskCompleted = string(cobalt.TaskCompleted)
+
+	resultSuccess = string(cobalt.TaskSuccess)
+	resultFailure = string(cobalt.TaskFailure)
 )
 
-// Batch task states and results.
+// DisableJob options: what happens to a disabled job's running tasks.
 const (
-	TaskActive    = "active"
-	TaskPreparing = "preparing"
-	TaskRunning   = "running"
-	TaskCompleted = "completed"
-
-	ResultSuccess = "success"
-	ResultFailure = "failure"
-)
-
-// Job option values.
-const (
-	OnAllTasksCompleteNoAction     = "noaction"
-	OnAllTasksCompleteTerminateJob = "terminatejob"
-	OnTaskFailureNoAction          = "noaction"
-	OnTaskFailurePerformExitOption = "performexitoptionsjobaction"
-
 	DisableRequeue   = "requeue"
 	DisableTerminate = "terminate"
 	DisableWait      = "wait"
@@ -46,233 +41,63 @@ const (
 	AddServerError = "servererror"
 )
 
-// NameValue is an environment setting ({name, value}).
-type NameValue struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
-
-// MetadataItem is a job's metadata pair.
-type MetadataItem struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
-
-// PoolInfo names the pool a job runs on. Auto pools are not supported.
-type PoolInfo struct {
-	PoolID                string          `json:"poolId,omitempty"`
-	AutoPoolSpecification json.RawMessage `json:"autoPoolSpecification,omitempty"`
-}
-
-// JobConstraints limit a job.
-type JobConstraints struct {
-	MaxWallClockTime  *Duration `json:"maxWallClockTime,omitempty"`
-	MaxTaskRetryCount *int      `json:"maxTaskRetryCount,omitempty"`
-}
-
-// JobSpec is the body of "add job" (CreateJobContent).
-type JobSpec struct {
-	ID                        string          `json:"id"`
-	DisplayName               string          `json:"displayName,omitempty"`
-	UsesTaskDependencies      *bool           `json:"usesTaskDependencies,omitempty"`
-	Priority                  *int            `json:"priority,omitempty"`
-	AllowTaskPreemption       *bool           `json:"allowTaskPreemption,omitempty"`
-	MaxParallelTasks          *int            `json:"maxParallelTasks,omitempty"`
-	Constraints               *JobConstraints `json:"constraints,omitempty"`
-	JobManagerTask            json.RawMessage `json:"jobManagerTask,omitempty"`
-	JobPreparationTask        json.RawMessage `json:"jobPreparationTask,omitempty"`
-	JobReleaseTask            json.RawMessage `json:"jobReleaseTask,omitempty"`
-	CommonEnvironmentSettings []NameValue     `json:"commonEnvironmentSettings,omitempty"`
-	PoolInfo                  *PoolInfo       `json:"poolInfo,omitempty"`
-	OnAllTasksComplete        string          `json:"onAllTasksComplete,omitempty"`
-	OnTaskFailure             string          `json:"onTaskFailure,omitempty"`
-	NetworkConfiguration      json.RawMessage `json:"networkConfiguration,omitempty"`
-	Metadata                  []MetadataItem  `json:"metadata,omitempty"`
-}
-
-// JobPatch is the body of "update job" (PATCH, UpdateJobContent): only the
-// properties present change.
+// JobPatch is an update of a job (PATCH): only the properties present
+// (non-nil, non-empty) change.
 type JobPatch struct {
-	Priority             *int            `json:"priority,omitempty"`
-	AllowTaskPreemption  *bool           `json:"allowTaskPreemption,omitempty"`
-	MaxParallelTasks     *int            `json:"maxParallelTasks,omitempty"`
-	Constraints          *JobConstraints `json:"constraints,omitempty"`
-	PoolInfo             *PoolInfo       `json:"poolInfo,omitempty"`
-	OnAllTasksComplete   string          `json:"onAllTasksComplete,omitempty"`
-	Metadata             *[]MetadataItem `json:"metadata,omitempty"`
-	NetworkConfiguration json.RawMessage `json:"networkConfiguration,omitempty"`
+	Priority             *int
+	AllowTaskPreemption  *bool
+	MaxParallelTasks     *int
+	Constraints          *cobalt.JobConstraints
+	PoolInfo             *cobalt.PoolInformation
+	OnAllTasksComplete   cobalt.OnAllTasksComplete
+	Metadata             *[]cobalt.NameValue
+	NetworkConfiguration *cobalt.JobNetworkConfiguration
 }
 
-// JobReplace is the body of "replace job" (PUT): everything is replaced,
-// absent properties take their defaults; PoolInfo is required.
+// JobReplace replaces a job's updatable properties (PUT): absent ones take
+// their defaults; PoolInfo is required.
 type JobReplace struct {
-	Priority            *int            `json:"priority,omitempty"`
-	AllowTaskPreemption *bool           `json:"allowTaskPreemption,omitempty"`
-	MaxParallelTasks    *int            `json:"maxParallelTasks,omitempty"`
-	Constraints         *JobConstraints `json:"constraints,omitempty"`
-	PoolInfo            *PoolInfo       `json:"poolInfo,omitempty"`
-	OnAllTasksComplete  string          `json:"onAllTasksComplete,omitempty"`
-	Metadata            []MetadataItem  `json:"metadata,omitempty"`
-}
-
-// JobExecutionInfo is a job's executionInfo.
-type JobExecutionInfo struct {
-	StartTime       time.Time       `json:"startTime"`
-	EndTime         *time.Time      `json:"endTime,omitempty"`
-	PoolID          string          `json:"poolId,omitempty"`
-	SchedulingError json.RawMessage `json:"schedulingError,omitempty"`
-	TerminateReason string          `json:"terminateReason,omitempty"`
-}
-
-// Job is a job as "get job" returns it. URL is left empty for the HTTP layer.
-type Job struct {
-	JobSpec
-	URL                         string           `json:"url,omitempty"`
-	ETag                        string           `json:"eTag"`
-	LastModified                time.Time        `json:"lastModified"`
-	CreationTime                time.Time        `json:"creationTime"`
-	State                       string           `json:"state"`
-	StateTransitionTime         time.Time        `json:"stateTransitionTime"`
-	PreviousState               string           `json:"previousState,omitempty"`
-	PreviousStateTransitionTime *time.Time       `json:"previousStateTransitionTime,omitempty"`
-	ExecutionInfo               JobExecutionInfo `json:"executionInfo"`
-}
-
-// TaskConstraints limit a task.
-type TaskConstraints struct {
-	MaxWallClockTime  *Duration `json:"maxWallClockTime,omitempty"`
-	RetentionTime     *Duration `json:"retentionTime,omitempty"`
-	MaxTaskRetryCount *int      `json:"maxTaskRetryCount,omitempty"`
-}
-
-// IdentityReference names a user-assigned identity of the pool.
-type IdentityReference struct {
-	ResourceID string `json:"resourceId,omitempty"`
-}
-
-// ResourceFile is a file downloaded onto the node before a task runs.
-type ResourceFile struct {
-	AutoStorageContainerName string             `json:"autoStorageContainerName,omitempty"`
-	StorageContainerURL      string             `json:"storageContainerUrl,omitempty"`
-	HTTPURL                  string             `json:"httpUrl,omitempty"`
-	BlobPrefix               string             `json:"blobPrefix,omitempty"`
-	FilePath                 string             `json:"filePath,omitempty"`
-	FileMode                 string             `json:"fileMode,omitempty"`
-	IdentityReference        *IdentityReference `json:"identityReference,omitempty"`
-}
-
-// AutoUser is an auto-user specification.
-type AutoUser struct {
-	Scope          string `json:"scope,omitempty"`
-	ElevationLevel string `json:"elevationLevel,omitempty"`
-}
-
-// UserIdentity says which user runs a task.
-type UserIdentity struct {
-	Username string    `json:"username,omitempty"`
-	AutoUser *AutoUser `json:"autoUser,omitempty"`
-}
-
-// TaskSpec is the body of "add task" (CreateTaskContent), one element of an
-// add collection.
-type TaskSpec struct {
-	ID                           string           `json:"id"`
-	DisplayName                  string           `json:"displayName,omitempty"`
-	CommandLine                  string           `json:"commandLine"`
-	ExitConditions               json.RawMessage  `json:"exitConditions,omitempty"`
-	ResourceFiles                []ResourceFile   `json:"resourceFiles,omitempty"`
-	OutputFiles                  json.RawMessage  `json:"outputFiles,omitempty"`
-	EnvironmentSettings          []NameValue      `json:"environmentSettings,omitempty"`
-	AffinityInfo                 json.RawMessage  `json:"affinityInfo,omitempty"`
-	Constraints                  *TaskConstraints `json:"constraints,omitempty"`
-	RequiredSlots                *int             `json:"requiredSlots,omitempty"`
-	UserIdentity                 *UserIdentity    `json:"userIdentity,omitempty"`
-	MultiInstanceSettings        json.RawMessage  `json:"multiInstanceSettings,omitempty"`
-	DependsOn                    json.RawMessage  `json:"dependsOn,omitempty"`
-	ApplicationPackageReferences json.RawMessage  `json:"applicationPackageReferences,omitempty"`
-	AuthenticationTokenSettings  json.RawMessage  `json:"authenticationTokenSettings,omitempty"`
-	ContainerSettings            json.RawMessage  `json:"containerSettings,omitempty"`
-}
-
-// FailureInfo is Batch's failure information.
-type FailureInfo struct {
-	Category string      `json:"category"`
-	Code     string      `json:"code,omitempty"`
-	Message  string      `json:"message,omitempty"`
-	Details  []NameValue `json:"details,omitempty"`
-}
-
-// TaskExecutionInfo is a task's executionInfo.
-type TaskExecutionInfo struct {
-	StartTime       *time.Time   `json:"startTime,omitempty"`
-	EndTime         *time.Time   `json:"endTime,omitempty"`
-	ExitCode        *int         `json:"exitCode,omitempty"`
-	FailureInfo     *FailureInfo `json:"failureInfo,omitempty"`
-	RetryCount      int          `json:"retryCount"`
-	LastRetryTime   *time.Time   `json:"lastRetryTime,omitempty"`
-	RequeueCount    int          `json:"requeueCount"`
-	LastRequeueTime *time.Time   `json:"lastRequeueTime,omitempty"`
-	Result          string       `json:"result,omitempty"`
-}
-
-// NodeInfo says where a task ran. NodeURL and TaskRootDirectoryURL are left
-// for the HTTP layer.
-type NodeInfo struct {
-	AffinityID           string `json:"affinityId,omitempty"`
-	NodeURL              string `json:"nodeUrl,omitempty"`
-	PoolID               string `json:"poolId,omitempty"`
-	NodeID               string `json:"nodeId,omitempty"`
-	TaskRootDirectory    string `json:"taskRootDirectory,omitempty"`
-	TaskRootDirectoryURL string `json:"taskRootDirectoryUrl,omitempty"`
-}
-
-// Task is a task as "get task" returns it. URL is left for the HTTP layer.
-type Task struct {
-	TaskSpec
-	URL                         string            `json:"url,omitempty"`
-	ETag                        string            `json:"eTag"`
-	LastModified                time.Time         `json:"lastModified"`
-	CreationTime                time.Time         `json:"creationTime"`
-	State                       string            `json:"state"`
-	StateTransitionTime         time.Time         `json:"stateTransitionTime"`
-	PreviousState               string            `json:"previousState,omitempty"`
-	PreviousStateTransitionTime *time.Time        `json:"previousStateTransitionTime,omitempty"`
-	ExecutionInfo               TaskExecutionInfo `json:"executionInfo"`
-	NodeInfo                    *NodeInfo         `json:"nodeInfo,omitempty"`
+	Priority            *int
+	AllowTaskPreemption *bool
+	MaxParallelTasks    *int
+	Constraints         *cobalt.JobConstraints
+	PoolInfo            *cobalt.PoolInformation
+	OnAllTasksComplete  cobalt.OnAllTasksComplete
+	Metadata            []cobalt.NameValue
 }
 
 // TaskAddResult is one task's outcome in an add collection. Err is the
-// *cobalt.Error of a failed add (its Reason is the Batch code, for example
-// "TaskExists"), for the HTTP layer to render as the result's error.
+// error of a failed add (a *cobalt.Error, matching ErrTaskExists for a
+// duplicate), for the HTTP layer to render as the result's error.
 type TaskAddResult struct {
-	Status       string    `json:"status"`
-	TaskID       string    `json:"taskId"`
-	ETag         string    `json:"eTag,omitempty"`
-	LastModified time.Time `json:"lastModified,omitzero"`
-	Location     string    `json:"location,omitempty"`
-	Err          error     `json:"-"`
+	Status       string
+	TaskID       string
+	ETag         string
+	LastModified time.Time
+	Err          error
 }
 
 // TaskCounts are a job's task counts by state ("get task counts").
 type TaskCounts struct {
-	Active    int `json:"active"`
-	Running   int `json:"running"`
-	Completed int `json:"completed"`
-	Succeeded int `json:"succeeded"`
-	Failed    int `json:"failed"`
+	Active    int
+	Running   int
+	Completed int
+	Succeeded int
+	Failed    int
 }
 
-// TaskCountsResult is the body of "get task counts".
+// TaskCountsResult is a job's task counts and task slot counts.
 type TaskCountsResult struct {
-	TaskCounts     TaskCounts `json:"taskCounts"`
-	TaskSlotCounts TaskCounts `json:"taskSlotCounts"`
+	TaskCounts     TaskCounts
+	TaskSlotCounts TaskCounts
 }
 
-// ListOptions select one page of a list. Filter is the OData $filter; the
-// service understands comparisons of state (eq, ne) joined by "and"/"or",
-// and, for tasks, of id; anything else is refused with EInvalid.
+// ListOptions select one page of a list. Filter is the parsed OData
+// $filter: the service narrows the list with its comparisons of state and id
+// (and, for tasks, executionInfo/result) and keeps every item the rest of
+// the filter might match, for the caller to filter exactly.
 type ListOptions struct {
-	Filter     string
+	Filter     *odata.Filter
 	MaxResults int
 	PageToken  string
 }
@@ -285,3 +110,7 @@ type Conditions struct {
 	IfModifiedSince   *time.Time
 	IfUnmodifiedSince *time.Time
 }
+
+// noLimit reports whether a constraint's duration sets no limit: absent,
+// unlimited, or not positive (Batch treats those alike).
+func noLimit(d *cobalt.Duration) bool { return d == nil || *d <= 0 || d.IsUnlimited() }

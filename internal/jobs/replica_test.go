@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/store/postgres"
 	"github.com/cobaltbatch/cobalt/internal/store/storetest"
@@ -29,7 +30,7 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	if _, err := svcs[0].AddJob(ctx, acct, JobSpec{ID: "j", PoolInfo: &PoolInfo{PoolID: "pool1"}}); err != nil {
+	if _, err := svcs[0].AddJob(ctx, acct, cobalt.JobSpec{ID: "j", PoolInfo: &cobalt.PoolInformation{PoolID: "pool1"}}); err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
@@ -40,7 +41,7 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				node := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: fmt.Sprintf("r%d-n%d", r, n)}
+				node := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: fmt.Sprintf("r%d-n%d", r, n)}
 				fakeAgent(ctx, s, node, 4, func(l nodeproto.TaskLease) {
 					mu.Lock()
 					runs[l.TaskID] = append(runs[l.TaskID], node.NodeID)
@@ -52,9 +53,9 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 	const total = 600
 	// Submit through both replicas.
 	for b := range total / 100 {
-		var specs []TaskSpec
+		var specs []cobalt.TaskSpec
 		for i := range 100 {
-			specs = append(specs, TaskSpec{ID: fmt.Sprintf("t%04d", b*100+i), CommandLine: "exit 0"})
+			specs = append(specs, cobalt.TaskSpec{ID: fmt.Sprintf("t%04d", b*100+i), CommandLine: "exit 0"})
 		}
 		if _, err := svcs[b%2].AddTaskCollection(ctx, acct, "j", specs); err != nil {
 			t.Fatal(err)

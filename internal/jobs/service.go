@@ -15,14 +15,6 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
-// NodeRef names a compute node: AccountID is the ARM ID of its Batch account.
-// It has the fields of POOLS' batch.NodeRef.
-type NodeRef struct {
-	AccountID string
-	PoolID    string
-	NodeID    string
-}
-
 // PoolScheduling is what the scheduler needs to know about a pool.
 type PoolScheduling struct {
 	// TaskSlotsPerNode is the number of slots of each node (default 1).
@@ -31,7 +23,7 @@ type PoolScheduling struct {
 	NodeFillType string
 }
 
-// PoolLookup gives the scheduling settings of a pool. POOLS' batch service
+// PoolLookup gives the scheduling settings of a pool. The pool service
 // implements it; ENotFound when the pool does not exist.
 type PoolLookup interface {
 	PoolScheduling(ctx context.Context, accountID, poolID string) (PoolScheduling, error)
@@ -132,33 +124,10 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// batchErr builds a *cobalt.Error with a Batch reason.
+// batchErr builds a *cobalt.Error with a protocol reason; the $filter
+// parser uses it.
 func batchErr(code cobalt.Code, reason, format string, args ...any) *cobalt.Error {
 	return cobalt.Errorf(code, format, args...).WithReason(reason)
-}
-
-func invalidProp(target, format string, args ...any) *cobalt.Error {
-	return batchErr(cobalt.EInvalid, "InvalidPropertyValue", format, args...).WithTarget(target)
-}
-
-func missingProp(target string) *cobalt.Error {
-	return batchErr(cobalt.EInvalid, "MissingRequiredProperty", "The property %s is required.", target).WithTarget(target)
-}
-
-// notFoundAs replaces a store ENotFound with the Batch reason.
-func notFoundAs(err error, reason, msg string) error {
-	if cobalt.IsCode(err, cobalt.ENotFound) && cobalt.ErrorReason(err) == "" {
-		return batchErr(cobalt.ENotFound, reason, "%s", msg)
-	}
-	return err
-}
-
-func errJobNotFound(err error) error {
-	return notFoundAs(err, "JobNotFound", "The specified job does not exist.")
-}
-
-func errTaskNotFound(err error) error {
-	return notFoundAs(err, "TaskNotFound", "The specified task does not exist.")
 }
 
 // ETag formats a version as a Batch-style ETag.
@@ -166,7 +135,7 @@ func ETag(version int64) string { return fmt.Sprintf("0x8D%014X", version) }
 
 // check evaluates the conditions against a record's ETag and modification time.
 func (c Conditions) check(etag string, modified time.Time) error {
-	fail := batchErr(cobalt.EPreconditionFailed, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.")
+	fail := errPrecondition()
 	m := func(h string) bool {
 		for _, v := range strings.Split(h, ",") {
 			v = strings.Trim(strings.TrimSpace(v), `"`)

@@ -2,9 +2,10 @@ package jobs
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+	"github.com/cobaltbatch/cobalt/internal/odata"
 	"github.com/cobaltbatch/cobalt/internal/store"
 	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
 )
@@ -52,12 +54,36 @@ func newService(t testing.TB, st store.JobStore, cfg Config) *Service {
 	return s
 }
 
-func reason(err error) string { return cobalt.ErrorReason(err) }
+// reason names err's condition: the Err... it matches, without "Err", else
+// its protocol reason (the $filter parser's), else its class.
+func reason(err error) string {
+	if err == nil {
+		return ""
+	}
+	for _, c := range []struct {
+		name string
+		cond error
+	}{
+		{"JobNotFound", ErrJobNotFound}, {"TaskNotFound", ErrTaskNotFound}, {"JobExists", ErrJobExists},
+		{"TaskExists", ErrTaskExists}, {"JobCompleted", ErrJobCompleted}, {"TaskCompleted", ErrTaskCompleted},
+		{"JobNotActive", ErrJobNotActive}, {"JobNotDisabled", ErrJobNotDisabled},
+		{"JobBeingDeleted", ErrJobBeingDeleted}, {"JobBeingTerminated", ErrJobBeingTerminated},
+		{"MissingProperty", ErrMissingProperty}, {"Unsupported", ErrUnsupported},
+	} {
+		if errors.Is(err, c.cond) {
+			return c.name
+		}
+	}
+	if r := cobalt.ErrorReason(err); r != "" {
+		return r
+	}
+	return string(cobalt.ErrorCode(err))
+}
 
-func mustJob(t *testing.T, s *Service, spec JobSpec) Job {
+func mustJob(t *testing.T, s *Service, spec cobalt.JobSpec) cobalt.Job {
 	t.Helper()
 	if spec.PoolInfo == nil {
-		spec.PoolInfo = &PoolInfo{PoolID: "pool1"}
+		spec.PoolInfo = &cobalt.PoolInformation{PoolID: "pool1"}
 	}
 	j, err := s.AddJob(t.Context(), acct, spec)
 	if err != nil {
@@ -70,14 +96,13 @@ func TestJobLifecycle(t *testing.T) {
 	t.Parallel()
 	s := newService(t, newSQLite(t), Config{})
 	ctx := t.Context()
-	j := mustJob(t, s, JobSpec{ID: "Job1"})
-	if j.State != JobActive || *j.Priority != 0 || j.OnAllTasksComplete != "noaction" || j.ETag == "" || j.ExecutionInfo.PoolID != "pool1" ||
+	j := mustJob(t, s, cobalt.JobSpec{ID: "Job1"})
+	if j.State != cobalt.JobActive || *j.Priority != 0 || j.OnAllTasksComplete != "noaction" || j.ETag == "" || j.ExecutionInfo.PoolID != "pool1" ||
 		!j.Constraints.MaxWallClockTime.IsUnlimited() {
 		t.Fatalf("job %+v", j)
 	}
-	b, _ := json.Marshal(j)
-	if !strings.Contains(string(b), `"maxWallClockTime":"P10675199DT2H48M5.4775807S"`) {
-		t.Fatalf("json %s", b)
+	if b := encodeJob(j); !strings.Contains(string(b), `"maxWallClockTime":"P10675199DT2H48M5.4775807S"`) {
+		t.Fatalf("stored %s", b)
 	}
 	cases := []struct {
 		name string
@@ -85,24 +110,24 @@ func TestJobLifecycle(t *testing.T) {
 		want string
 	}{
 		{"duplicate", func() error {
-			_, err := s.AddJob(ctx, acct, JobSpec{ID: "JOB1", PoolInfo: &PoolInfo{PoolID: "p"}})
+			_, err := s.AddJob(ctx, acct, cobalt.JobSpec{ID: "JOB1", PoolInfo: &cobalt.PoolInformation{PoolID: "p"}})
 			return err
 		}(), "JobExists"},
-		{"no pool", func() error { _, err := s.AddJob(ctx, acct, JobSpec{ID: "x"}); return err }(), "MissingRequiredProperty"},
+		{"no pool", func() error { _, err := s.AddJob(ctx, acct, cobalt.JobSpec{ID: "x"}); return err }(), "MissingProperty"},
 		{"bad id", func() error {
-			_, err := s.AddJob(ctx, acct, JobSpec{ID: "a b", PoolInfo: &PoolInfo{PoolID: "p"}})
+			_, err := s.AddJob(ctx, acct, cobalt.JobSpec{ID: "a b", PoolInfo: &cobalt.PoolInformation{PoolID: "p"}})
 			return err
-		}(), "InvalidPropertyValue"},
+		}(), "Invalid"},
 		{"priority", func() error {
-			_, err := s.AddJob(ctx, acct, JobSpec{ID: "x", Priority: ptr(5000), PoolInfo: &PoolInfo{PoolID: "p"}})
+			_, err := s.AddJob(ctx, acct, cobalt.JobSpec{ID: "x", Priority: ptr(5000), PoolInfo: &cobalt.PoolInformation{PoolID: "p"}})
 			return err
-		}(), "InvalidPropertyValue"},
+		}(), "Invalid"},
 		{"get missing", func() error { _, err := s.GetJob(ctx, acct, "nope"); return err }(), "JobNotFound"},
 		{"enable active", s.EnableJob(ctx, acct, "job1", Conditions{}), "JobNotDisabled"},
 		{"if-match", func() error {
 			_, err := s.PatchJob(ctx, acct, "job1", JobPatch{}, Conditions{IfMatch: `"0x1"`})
 			return err
-		}(), "ConditionNotMet"},
+		}(), "PreconditionFailed"},
 	}
 	for _, c := range cases {
 		if reason(c.err) != c.want {
@@ -120,14 +145,14 @@ func TestJobLifecycle(t *testing.T) {
 		t.Fatalf("disable twice: %v", err)
 	}
 	g, _ := s.GetJob(ctx, acct, "job1")
-	if g.State != JobDisabled || g.PreviousState != JobActive {
+	if g.State != cobalt.JobDisabled || g.PreviousState != cobalt.JobActive {
 		t.Fatalf("disabled job %+v", g)
 	}
 	if err := s.EnableJob(ctx, acct, "job1", Conditions{}); err != nil {
 		t.Fatal(err)
 	}
-	mustJob(t, s, JobSpec{ID: "job2"})
-	l, _, err := s.ListJobs(ctx, acct, ListOptions{Filter: "state eq 'active'"})
+	mustJob(t, s, cobalt.JobSpec{ID: "job2"})
+	l, _, err := s.ListJobs(ctx, acct, ListOptions{Filter: mustFilter(t, "state eq 'active'")})
 	if err != nil || len(l) != 2 {
 		t.Fatalf("list %v %v", l, err)
 	}
@@ -135,7 +160,7 @@ func TestJobLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	g, _ = s.GetJob(ctx, acct, "job1")
-	if g.State != JobCompleted || g.ExecutionInfo.TerminateReason != "UserTerminate" || g.ExecutionInfo.EndTime == nil {
+	if g.State != cobalt.JobCompleted || g.ExecutionInfo.TerminateReason != "UserTerminate" || g.ExecutionInfo.EndTime == nil {
 		t.Fatalf("terminated %+v", g)
 	}
 	if err := s.TerminateJob(ctx, acct, "job1", "", Conditions{}); reason(err) != "JobCompleted" {
@@ -144,10 +169,10 @@ func TestJobLifecycle(t *testing.T) {
 	if _, err := s.PatchJob(ctx, acct, "job1", JobPatch{Priority: ptr(1)}, Conditions{}); reason(err) != "JobCompleted" {
 		t.Fatalf("patch completed: %v", err)
 	}
-	if _, err := s.AddTask(ctx, acct, "job1", TaskSpec{ID: "t", CommandLine: "true"}); reason(err) != "JobCompleted" {
+	if _, err := s.AddTask(ctx, acct, "job1", cobalt.TaskSpec{ID: "t", CommandLine: "true"}); reason(err) != "JobCompleted" {
 		t.Fatalf("add to completed: %v", err)
 	}
-	l, _, _ = s.ListJobs(ctx, acct, ListOptions{Filter: "state eq 'completed'"})
+	l, _, _ = s.ListJobs(ctx, acct, ListOptions{Filter: mustFilter(t, "state eq 'completed'")})
 	if len(l) != 1 || l[0].ID != "Job1" {
 		t.Fatalf("completed list %v", l)
 	}
@@ -157,10 +182,10 @@ func TestJobLifecycle(t *testing.T) {
 	if _, err := s.GetJob(ctx, acct, "job1"); reason(err) != "JobNotFound" {
 		t.Fatalf("get deleted: %v", err)
 	}
-	if _, err := s.ReplaceJob(ctx, acct, "job2", JobReplace{}, Conditions{}); reason(err) != "MissingRequiredProperty" {
+	if _, err := s.ReplaceJob(ctx, acct, "job2", JobReplace{}, Conditions{}); reason(err) != "MissingProperty" {
 		t.Fatalf("replace without poolInfo: %v", err)
 	}
-	r, err := s.ReplaceJob(ctx, acct, "job2", JobReplace{PoolInfo: &PoolInfo{PoolID: "pool1"}, OnAllTasksComplete: "noaction"}, Conditions{})
+	r, err := s.ReplaceJob(ctx, acct, "job2", JobReplace{PoolInfo: &cobalt.PoolInformation{PoolID: "pool1"}, OnAllTasksComplete: "noaction"}, Conditions{})
 	if err != nil || *r.Priority != 0 {
 		t.Fatalf("replace %+v %v", r, err)
 	}
@@ -170,36 +195,36 @@ func TestTaskAddCollection(t *testing.T) {
 	t.Parallel()
 	s := newService(t, newSQLite(t), Config{})
 	ctx := t.Context()
-	mustJob(t, s, JobSpec{ID: "j", Constraints: &JobConstraints{MaxTaskRetryCount: ptr(3)}})
-	res, err := s.AddTaskCollection(ctx, acct, "j", []TaskSpec{
+	mustJob(t, s, cobalt.JobSpec{ID: "j", Constraints: &cobalt.JobConstraints{MaxTaskRetryCount: ptr(3)}})
+	res, err := s.AddTaskCollection(ctx, acct, "j", []cobalt.TaskSpec{
 		{ID: "a", CommandLine: "true"},
 		{ID: "A", CommandLine: "true"},
 		{ID: "b"},
-		{ID: "c", CommandLine: "true", ResourceFiles: []ResourceFile{{HTTPURL: "https://x/y"}}},
-		{ID: "d", CommandLine: "true", RequiredSlots: ptr(2), Constraints: &TaskConstraints{MaxTaskRetryCount: ptr(-1)}},
+		{ID: "c", CommandLine: "true", ResourceFiles: []cobalt.ResourceFile{{HTTPURL: "https://x/y"}}},
+		{ID: "d", CommandLine: "true", RequiredSlots: ptr(2), Constraints: &cobalt.TaskConstraints{MaxTaskRetryCount: ptr(-1)}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"success/", "clienterror/TaskExists", "clienterror/MissingRequiredProperty", "clienterror/MissingRequiredProperty", "success/"}
+	want := []string{"success/", "clienterror/TaskExists", "clienterror/MissingProperty", "clienterror/MissingProperty", "success/"}
 	for i, r := range res {
 		if got := r.Status + "/" + reason(r.Err); got != want[i] {
 			t.Errorf("result %d: %s, want %s", i, got, want[i])
 		}
 	}
 	a, err := s.GetTask(ctx, acct, "J", "A")
-	if err != nil || a.State != TaskActive || *a.Constraints.MaxTaskRetryCount != 3 || time.Duration(*a.Constraints.RetentionTime) != DefaultRetention || *a.RequiredSlots != 1 {
+	if err != nil || a.State != cobalt.TaskActive || *a.Constraints.MaxTaskRetryCount != 3 || time.Duration(*a.Constraints.RetentionTime) != DefaultRetention || *a.RequiredSlots != 1 {
 		t.Fatalf("task %+v %v", a, err)
 	}
-	many := make([]TaskSpec, 101)
-	if _, err := s.AddTaskCollection(ctx, acct, "j", many); reason(err) != "RequestBodyTooLarge" || !cobalt.IsCode(err, cobalt.ETooLarge) {
+	many := make([]cobalt.TaskSpec, 101)
+	if _, err := s.AddTaskCollection(ctx, acct, "j", many); reason(err) != "TooLarge" || !cobalt.IsCode(err, cobalt.ETooLarge) {
 		t.Fatalf("101 tasks: %v", err)
 	}
-	big := []TaskSpec{{ID: "big", CommandLine: strings.Repeat("x", MaxTaskCollectionBytes)}}
-	if _, err := s.AddTaskCollection(ctx, acct, "j", big); reason(err) != "RequestBodyTooLarge" {
+	big := []cobalt.TaskSpec{{ID: "big", CommandLine: strings.Repeat("x", MaxTaskCollectionBytes)}}
+	if _, err := s.AddTaskCollection(ctx, acct, "j", big); reason(err) != "TooLarge" {
 		t.Fatalf("1 MB: %v", err)
 	}
-	if _, err := s.AddTaskCollection(ctx, acct, "nojob", []TaskSpec{{ID: "x", CommandLine: "x"}}); reason(err) != "JobNotFound" {
+	if _, err := s.AddTaskCollection(ctx, acct, "nojob", []cobalt.TaskSpec{{ID: "x", CommandLine: "x"}}); reason(err) != "JobNotFound" {
 		t.Fatalf("missing job: %v", err)
 	}
 	if _, err := s.GetTask(ctx, acct, "j", "zz"); reason(err) != "TaskNotFound" {
@@ -208,14 +233,16 @@ func TestTaskAddCollection(t *testing.T) {
 	if _, err := s.GetTask(ctx, acct, "zz", "a"); reason(err) != "JobNotFound" {
 		t.Fatalf("task of missing job: %v", err)
 	}
-	l, _, err := s.ListTasks(ctx, acct, "j", ListOptions{Filter: "state eq 'active' and id ne 'a'"})
+	l, _, err := s.ListTasks(ctx, acct, "j", ListOptions{Filter: mustFilter(t, "state eq 'active' and id ne 'a'")})
 	if err != nil || len(l) != 1 || l[0].ID != "d" {
 		t.Fatalf("list %v %v", l, err)
 	}
-	if _, _, err := s.ListTasks(ctx, acct, "j", ListOptions{Filter: "foo eq 'x'"}); reason(err) != "InvalidQueryParameterValue" {
-		t.Fatalf("bad filter: %v", err)
+	// A field the service cannot evaluate narrows nothing; the caller filters exactly.
+	l, _, err = s.ListTasks(ctx, acct, "j", ListOptions{Filter: mustFilter(t, "displayName eq 'x' or id eq 'zz'")})
+	if err != nil || len(l) != 2 {
+		t.Fatalf("list by an unknown field %v %v", l, err)
 	}
-	u, err := s.ReplaceTask(ctx, acct, "j", "a", TaskConstraints{MaxTaskRetryCount: ptr(5)}, Conditions{})
+	u, err := s.ReplaceTask(ctx, acct, "j", "a", cobalt.TaskConstraints{MaxTaskRetryCount: ptr(5)}, Conditions{})
 	if err != nil || *u.Constraints.MaxTaskRetryCount != 5 {
 		t.Fatalf("replace %+v %v", u, err)
 	}
@@ -223,7 +250,7 @@ func TestTaskAddCollection(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, _ = s.GetTask(ctx, acct, "j", "a")
-	if a.State != TaskCompleted || a.ExecutionInfo.Result != ResultFailure || a.ExecutionInfo.FailureInfo.Code != "TaskEnded" {
+	if a.State != cobalt.TaskCompleted || a.ExecutionInfo.Result != cobalt.TaskFailure || a.ExecutionInfo.FailureInfo.Code != "TaskEnded" {
 		t.Fatalf("terminated %+v", a)
 	}
 	if err := s.TerminateTask(ctx, acct, "j", "a", Conditions{}); reason(err) != "TaskCompleted" {
@@ -232,7 +259,7 @@ func TestTaskAddCollection(t *testing.T) {
 	if err := s.ReactivateTask(ctx, acct, "j", "a", Conditions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ReactivateTask(ctx, acct, "j", "a", Conditions{}); reason(err) != "OperationInvalidForCurrentState" {
+	if err := s.ReactivateTask(ctx, acct, "j", "a", Conditions{}); reason(err) != "Conflict" {
 		t.Fatalf("reactivate active: %v", err)
 	}
 	if err := s.DeleteTask(ctx, acct, "j", "a", Conditions{}); err != nil {
@@ -249,7 +276,7 @@ func TestTaskAddCollection(t *testing.T) {
 
 // fakeAgent leases for a node and reports each task's exit code as the
 // number in its command line "exit N" (0 otherwise), until ctx ends.
-func fakeAgent(ctx context.Context, s *Service, node NodeRef, slots int, onRun func(nodeproto.TaskLease)) {
+func fakeAgent(ctx context.Context, s *Service, node cobalt.NodeRef, slots int, onRun func(nodeproto.TaskLease)) {
 	runAgent(ctx, s, node, slots, func(l nodeproto.TaskLease) nodeproto.ReportRequest {
 		if onRun != nil {
 			onRun(l)
@@ -265,7 +292,7 @@ func fakeAgent(ctx context.Context, s *Service, node NodeRef, slots int, onRun f
 
 // runAgent is an in-process node agent loop: it leases for its free slots,
 // runs each lease with run, and reports start and completion, until ctx ends.
-func runAgent(ctx context.Context, s *Service, node NodeRef, slots int, run func(nodeproto.TaskLease) nodeproto.ReportRequest) {
+func runAgent(ctx context.Context, s *Service, node cobalt.NodeRef, slots int, run func(nodeproto.TaskLease) nodeproto.ReportRequest) {
 	free := make(chan int, slots)
 	for range slots {
 		free <- 1
@@ -331,29 +358,29 @@ func TestDispatchRetriesAndCompletesJob(t *testing.T) {
 	s := newService(t, newSQLite(t), Config{PollInterval: 20 * time.Millisecond})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	mustJob(t, s, JobSpec{ID: "j", Constraints: &JobConstraints{MaxTaskRetryCount: ptr(2)}})
-	if _, err := s.AddTaskCollection(ctx, acct, "j", []TaskSpec{{ID: "ok", CommandLine: "exit 0"}, {ID: "fail", CommandLine: "exit 3"},
+	mustJob(t, s, cobalt.JobSpec{ID: "j", Constraints: &cobalt.JobConstraints{MaxTaskRetryCount: ptr(2)}})
+	if _, err := s.AddTaskCollection(ctx, acct, "j", []cobalt.TaskSpec{{ID: "ok", CommandLine: "exit 0"}, {ID: "fail", CommandLine: "exit 3"},
 		{ID: "big", CommandLine: "exit 0", RequiredSlots: ptr(2)}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.PatchJob(ctx, acct, "j", JobPatch{OnAllTasksComplete: OnAllTasksCompleteTerminateJob}, Conditions{}); err != nil {
+	if _, err := s.PatchJob(ctx, acct, "j", JobPatch{OnAllTasksComplete: cobalt.OnAllTasksCompleteTerminateJob}, Conditions{}); err != nil {
 		t.Fatal(err)
 	}
-	node := NodeRef{AccountID: acct, PoolID: "POOL1", NodeID: "n1"}
+	node := cobalt.NodeRef{AccountID: acct, PoolID: "POOL1", NodeID: "n1"}
 	go fakeAgent(ctx, s, node, 2, nil)
-	waitFor(t, "the job to complete", func() bool { j, _ := s.GetJob(ctx, acct, "j"); return j.State == JobCompleted })
+	waitFor(t, "the job to complete", func() bool { j, _ := s.GetJob(ctx, acct, "j"); return j.State == cobalt.JobCompleted })
 	j, _ := s.GetJob(ctx, acct, "j")
 	if j.ExecutionInfo.TerminateReason != "AllTasksComplete" {
 		t.Fatalf("job %+v", j.ExecutionInfo)
 	}
 	f, _ := s.GetTask(ctx, acct, "j", "fail")
 	ei := f.ExecutionInfo
-	if f.State != TaskCompleted || ei.Result != ResultFailure || ei.RetryCount != 2 || ei.RequeueCount != 0 || *ei.ExitCode != 3 ||
+	if f.State != cobalt.TaskCompleted || ei.Result != cobalt.TaskFailure || ei.RetryCount != 2 || ei.RequeueCount != 0 || *ei.ExitCode != 3 ||
 		ei.FailureInfo == nil || ei.FailureInfo.Code != "FailureExitCode" || ei.LastRetryTime == nil || f.NodeInfo == nil || f.NodeInfo.NodeID != "n1" {
 		t.Fatalf("failed task %+v %+v", f, ei)
 	}
 	ok, _ := s.GetTask(ctx, acct, "j", "ok")
-	if ok.ExecutionInfo.Result != ResultSuccess || ok.ExecutionInfo.StartTime == nil || ok.ExecutionInfo.EndTime == nil || ok.NodeInfo.TaskRootDirectory != "workitems/j/job-1/ok" {
+	if ok.ExecutionInfo.Result != cobalt.TaskSuccess || ok.ExecutionInfo.StartTime == nil || ok.ExecutionInfo.EndTime == nil || ok.NodeInfo.TaskRootDirectory != "workitems/j/job-1/ok" {
 		t.Fatalf("ok task %+v", ok)
 	}
 	c, _ := s.JobTaskCounts(ctx, acct, "j")
@@ -366,24 +393,24 @@ func TestNodeLostRequeuesWithoutRetry(t *testing.T) {
 	t.Parallel()
 	s := newService(t, newSQLite(t), Config{})
 	ctx := t.Context()
-	mustJob(t, s, JobSpec{ID: "j"})
-	if _, err := s.AddTaskCollection(ctx, acct, "j", []TaskSpec{{ID: "a", CommandLine: "x"}, {ID: "b", CommandLine: "x"}}); err != nil {
+	mustJob(t, s, cobalt.JobSpec{ID: "j"})
+	if _, err := s.AddTaskCollection(ctx, acct, "j", []cobalt.TaskSpec{{ID: "a", CommandLine: "x"}, {ID: "b", CommandLine: "x"}}); err != nil {
 		t.Fatal(err)
 	}
-	n1 := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n1"}
+	n1 := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n1"}
 	ls, err := s.Lease(ctx, n1, 4, 0)
 	if err != nil || len(ls) != 2 || ls[0].TaskID != "a" || ls[0].Attempt != 1 {
 		t.Fatalf("lease %+v %v", ls, err)
 	}
 	a, _ := s.GetTask(ctx, acct, "j", "a")
-	if a.State != TaskRunning || a.NodeInfo.NodeID != "n1" {
+	if a.State != cobalt.TaskRunning || a.NodeInfo.NodeID != "n1" {
 		t.Fatalf("running %+v", a)
 	}
 	if err := s.NodeLost(ctx, n1); err != nil {
 		t.Fatal(err)
 	}
 	a, _ = s.GetTask(ctx, acct, "j", "a")
-	if a.State != TaskActive || a.ExecutionInfo.RequeueCount != 1 || a.ExecutionInfo.RetryCount != 0 || a.ExecutionInfo.LastRequeueTime == nil {
+	if a.State != cobalt.TaskActive || a.ExecutionInfo.RequeueCount != 1 || a.ExecutionInfo.RetryCount != 0 || a.ExecutionInfo.LastRequeueTime == nil {
 		t.Fatalf("requeued %+v", a.ExecutionInfo)
 	}
 	// The lost node's late report is ignored.
@@ -391,7 +418,7 @@ func TestNodeLostRequeuesWithoutRetry(t *testing.T) {
 	if err := s.Report(ctx, n1, nodeproto.ReportRequest{LeaseID: ls[0].LeaseID, Event: "completed", ExitCode: &code}); err != nil {
 		t.Fatal(err)
 	}
-	n2 := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n2"}
+	n2 := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n2"}
 	ls2, err := s.Lease(ctx, n2, 1, 0)
 	if err != nil || len(ls2) != 1 || ls2[0].TaskID != "a" || ls2[0].Attempt != 2 {
 		t.Fatalf("lease after requeue %+v %v", ls2, err)
@@ -414,25 +441,25 @@ func TestReconcileRequeuesUndeliveredLease(t *testing.T) {
 	c := &clock{t: time.Unix(1_800_000_000, 0)}
 	s := newService(t, newSQLiteAt(t, c.Now), Config{Now: c.Now, LostLeaseAge: time.Minute})
 	ctx := t.Context()
-	mustJob(t, s, JobSpec{ID: "j"})
-	if _, err := s.AddTask(ctx, acct, "j", TaskSpec{ID: "a", CommandLine: "x"}); err != nil {
+	mustJob(t, s, cobalt.JobSpec{ID: "j"})
+	if _, err := s.AddTask(ctx, acct, "j", cobalt.TaskSpec{ID: "a", CommandLine: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	n := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}
+	n := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}
 	if ls, _ := s.Lease(ctx, n, 1, 0); len(ls) != 1 {
 		t.Fatal("no lease")
 	}
 	if _, err := s.Reconcile(ctx, n, nil); err != nil {
 		t.Fatal(err)
 	}
-	if a, _ := s.GetTask(ctx, acct, "j", "a"); a.State != TaskRunning {
+	if a, _ := s.GetTask(ctx, acct, "j", "a"); a.State != cobalt.TaskRunning {
 		t.Fatalf("requeued too early: %s", a.State)
 	}
 	c.Add(2 * time.Minute)
 	if _, err := s.Reconcile(ctx, n, nil); err != nil {
 		t.Fatal(err)
 	}
-	if a, _ := s.GetTask(ctx, acct, "j", "a"); a.State != TaskActive || a.ExecutionInfo.RequeueCount != 1 {
+	if a, _ := s.GetTask(ctx, acct, "j", "a"); a.State != cobalt.TaskActive || a.ExecutionInfo.RequeueCount != 1 {
 		t.Fatalf("not requeued: %+v", a)
 	}
 }
@@ -442,11 +469,11 @@ func TestWallClockSweep(t *testing.T) {
 	c := &clock{t: time.Unix(1_800_000_000, 0)}
 	s := newService(t, newSQLiteAt(t, c.Now), Config{Now: c.Now, LeaseGrace: time.Second})
 	ctx := t.Context()
-	mustJob(t, s, JobSpec{ID: "j"})
-	if _, err := s.AddTask(ctx, acct, "j", TaskSpec{ID: "a", CommandLine: "x", Constraints: &TaskConstraints{MaxWallClockTime: ptr(Duration(90 * time.Second))}}); err != nil {
+	mustJob(t, s, cobalt.JobSpec{ID: "j"})
+	if _, err := s.AddTask(ctx, acct, "j", cobalt.TaskSpec{ID: "a", CommandLine: "x", Constraints: &cobalt.TaskConstraints{MaxWallClockTime: ptr(cobalt.Duration(90 * time.Second))}}); err != nil {
 		t.Fatal(err)
 	}
-	ls, _ := s.Lease(ctx, NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}, 1, 0)
+	ls, _ := s.Lease(ctx, cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}, 1, 0)
 	if len(ls) != 1 || ls[0].MaxWallClockSeconds != 90 {
 		t.Fatalf("lease %+v", ls)
 	}
@@ -454,7 +481,7 @@ func TestWallClockSweep(t *testing.T) {
 	if err := s.SweepExpiredLeases(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if a, _ := s.GetTask(ctx, acct, "j", "a"); a.State != TaskRunning {
+	if a, _ := s.GetTask(ctx, acct, "j", "a"); a.State != cobalt.TaskRunning {
 		t.Fatalf("ended early: %s", a.State)
 	}
 	c.Add(20 * time.Second)
@@ -462,7 +489,7 @@ func TestWallClockSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, _ := s.GetTask(ctx, acct, "j", "a")
-	if a.State != TaskCompleted || a.ExecutionInfo.FailureInfo == nil || a.ExecutionInfo.FailureInfo.Code != "TaskEnded" {
+	if a.State != cobalt.TaskCompleted || a.ExecutionInfo.FailureInfo == nil || a.ExecutionInfo.FailureInfo.Code != "TaskEnded" {
 		t.Fatalf("after sweep %+v", a)
 	}
 }
@@ -480,17 +507,17 @@ func TestLeaseResolvesResourceFilesAndWakesOnAdd(t *testing.T) {
 	t.Parallel()
 	s := newService(t, newSQLite(t), Config{PollInterval: time.Hour, AutoStorage: autoStorage{"in": "https://127.0.0.1:1/sa/in"}})
 	ctx := t.Context()
-	mustJob(t, s, JobSpec{ID: "j", CommonEnvironmentSettings: []NameValue{{Name: "A", Value: "1"}}})
-	n := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}
+	mustJob(t, s, cobalt.JobSpec{ID: "j", CommonEnvironmentSettings: []cobalt.NameValue{{Name: "A", Value: "1"}}})
+	n := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}
 	got := make(chan []nodeproto.TaskLease, 1)
 	go func() {
 		ls, _ := s.Lease(ctx, n, 1, time.Minute)
 		got <- ls
 	}()
 	waitFor(t, "the lease to wait", func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.waiters) == 1 })
-	_, err := s.AddTask(ctx, acct, "j", TaskSpec{ID: "t", CommandLine: "x", EnvironmentSettings: []NameValue{{Name: "B", Value: "2"}},
-		UserIdentity:  &UserIdentity{AutoUser: &AutoUser{ElevationLevel: "admin"}},
-		ResourceFiles: []ResourceFile{{AutoStorageContainerName: "in", BlobPrefix: "x/", IdentityReference: &IdentityReference{ResourceID: "/id"}}}})
+	_, err := s.AddTask(ctx, acct, "j", cobalt.TaskSpec{ID: "t", CommandLine: "x", EnvironmentSettings: []cobalt.NameValue{{Name: "B", Value: "2"}},
+		UserIdentity:  &cobalt.UserIdentity{AutoUser: &cobalt.AutoUser{ElevationLevel: "admin"}},
+		ResourceFiles: []cobalt.ResourceFile{{AutoStorageContainerName: "in", BlobPrefix: "x/", IdentityReference: &cobalt.IdentityReference{ResourceID: "/id"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -504,14 +531,14 @@ func TestLeaseResolvesResourceFilesAndWakesOnAdd(t *testing.T) {
 		t.Fatalf("lease %+v", l)
 	}
 	// An unresolvable auto-storage container fails the task instead of leasing it.
-	if _, err := s.AddTask(ctx, acct, "j", TaskSpec{ID: "u", CommandLine: "x", ResourceFiles: []ResourceFile{{AutoStorageContainerName: "missing"}}}); err != nil {
+	if _, err := s.AddTask(ctx, acct, "j", cobalt.TaskSpec{ID: "u", CommandLine: "x", ResourceFiles: []cobalt.ResourceFile{{AutoStorageContainerName: "missing"}}}); err != nil {
 		t.Fatal(err)
 	}
 	if ls, _ := s.Lease(ctx, n, 1, 0); len(ls) != 0 {
 		t.Fatalf("leased %+v", ls)
 	}
 	u, _ := s.GetTask(ctx, acct, "j", "u")
-	if u.State != TaskCompleted || u.ExecutionInfo.FailureInfo == nil || u.ExecutionInfo.FailureInfo.Category != "usererror" {
+	if u.State != cobalt.TaskCompleted || u.ExecutionInfo.FailureInfo == nil || u.ExecutionInfo.FailureInfo.Category != "usererror" {
 		t.Fatalf("task u %+v", u)
 	}
 }
@@ -520,18 +547,18 @@ func TestOnTaskFailureTerminatesJob(t *testing.T) {
 	t.Parallel()
 	s := newService(t, newSQLite(t), Config{})
 	ctx := t.Context()
-	mustJob(t, s, JobSpec{ID: "j", OnTaskFailure: OnTaskFailurePerformExitOption})
-	if _, err := s.AddTask(ctx, acct, "j", TaskSpec{ID: "t", CommandLine: "x"}); err != nil {
+	mustJob(t, s, cobalt.JobSpec{ID: "j", OnTaskFailure: cobalt.OnTaskFailurePerformExitOptionsJobAction})
+	if _, err := s.AddTask(ctx, acct, "j", cobalt.TaskSpec{ID: "t", CommandLine: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	n := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}
+	n := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}
 	ls, _ := s.Lease(ctx, n, 1, 0)
 	code := 1
 	if err := s.Report(ctx, n, nodeproto.ReportRequest{LeaseID: ls[0].LeaseID, Event: "completed", ExitCode: &code}); err != nil {
 		t.Fatal(err)
 	}
 	j, _ := s.GetJob(ctx, acct, "j")
-	if j.State != JobCompleted || j.ExecutionInfo.TerminateReason != "TaskFailed" {
+	if j.State != cobalt.JobCompleted || j.ExecutionInfo.TerminateReason != "TaskFailed" {
 		t.Fatalf("job %s %+v", j.State, j.ExecutionInfo)
 	}
 }
@@ -541,7 +568,7 @@ func TestSpreadAcrossWaitingNodes(t *testing.T) {
 	s := newService(t, newSQLite(t), Config{PollInterval: 10 * time.Millisecond, Pools: poolInfo{TaskSlotsPerNode: 4, NodeFillType: FillSpread}})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	mustJob(t, s, JobSpec{ID: "j"})
+	mustJob(t, s, cobalt.JobSpec{ID: "j"})
 	var mu sync.Mutex
 	per := map[string]int{}
 	var wg sync.WaitGroup
@@ -549,7 +576,7 @@ func TestSpreadAcrossWaitingNodes(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			n := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: fmt.Sprintf("n%d", i)}
+			n := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: fmt.Sprintf("n%d", i)}
 			ls, _ := s.Lease(ctx, n, 4, 10*time.Second)
 			mu.Lock()
 			per[n.NodeID] += len(ls)
@@ -557,9 +584,9 @@ func TestSpreadAcrossWaitingNodes(t *testing.T) {
 		}()
 	}
 	waitFor(t, "four waiting nodes", func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.waiters[poolKey(acct, "pool1")]) == 4 })
-	var specs []TaskSpec
+	var specs []cobalt.TaskSpec
 	for i := range 4 {
-		specs = append(specs, TaskSpec{ID: fmt.Sprintf("t%d", i), CommandLine: "x"})
+		specs = append(specs, cobalt.TaskSpec{ID: fmt.Sprintf("t%d", i), CommandLine: "x"})
 	}
 	if _, err := s.AddTaskCollection(ctx, acct, "j", specs); err != nil {
 		t.Fatal(err)
@@ -578,60 +605,39 @@ func (p poolInfo) PoolScheduling(context.Context, string, string) (PoolSchedulin
 	return PoolScheduling(p), nil
 }
 
-func FuzzParseFilter(f *testing.F) {
-	for _, s := range []string{"state eq 'active'", "(state eq 'a' or state eq 'b') and not id eq 'x'", "id eq 'it''s'", "state", "((((", "state eq 'x' or"} {
-		f.Add(s)
+// mustFilter parses a $filter over the fields the data plane offers.
+func mustFilter(t testing.TB, s string) *odata.Filter {
+	t.Helper()
+	f, err := odata.ParseFilter(s, odata.Options{Fields: []string{"state", "id", "executionInfo/result", "displayName"}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	f.Fuzz(func(t *testing.T, s string) {
-		flt, err := ParseFilter(s, "state", "id")
-		if err != nil {
-			if !cobalt.IsCode(err, cobalt.EInvalid) {
-				t.Fatalf("error class %v", err)
-			}
-			return
-		}
-		flt.Match(map[string]string{"state": "active"})
-		flt.States()
-	})
+	return f
 }
 
-func FuzzParseDuration(f *testing.F) {
-	for _, s := range []string{"PT1H", "P7D", "P1DT2H3M4.5S", "P10675199DT2H48M5.4775807S", "PT", "P", "1H", "PT0.5S", "P1Y"} {
-		f.Add(s)
+// FuzzListFilter checks that the service's narrowing never drops an item
+// the whole filter keeps, and that the states it sends the store are those
+// of a match.
+func FuzzListFilter(f *testing.F) {
+	for _, s := range []string{"state eq 'active'", "(state eq 'a' or state eq 'b') and not id eq 'x'", "id eq 'it''s'",
+		"displayName eq 'd' or state ne 'active'", "state eq 'completed' or state eq 'active'"} {
+		f.Add(s, "active", "x", "d")
 	}
-	f.Fuzz(func(t *testing.T, s string) {
-		d, err := ParseDuration(s)
+	f.Fuzz(func(t *testing.T, s, state, id, name string) {
+		flt, err := odata.ParseFilter(s, odata.Options{Fields: []string{"state", "id", "displayName"}})
 		if err != nil {
 			return
 		}
-		if d < 0 {
-			t.Fatalf("%q parsed negative", s)
+		vals := map[string]string{"state": state, "id": id, "displayName": name}
+		full := flt.Match(func(f string) (string, bool) { v, ok := vals[f]; return v, ok })
+		lf := newListFilter(flt, "state", "id")
+		if full && !lf.Match(vals) {
+			t.Fatalf("%q: the service dropped an item the filter keeps: %v", s, vals)
 		}
-		back, err := ParseDuration(d.String())
-		if err != nil {
-			t.Fatalf("%q -> %s does not parse back: %v", s, d, err)
-		}
-		if diff := back - d; diff > Duration(time.Microsecond) || diff < -Duration(time.Microsecond) {
-			if !d.IsUnlimited() {
-				t.Fatalf("%q -> %v -> %v", s, time.Duration(d), time.Duration(back))
-			}
+		if states := lf.States(); full && states != nil && !slices.Contains(states, strings.ToLower(state)) {
+			t.Fatalf("%q: store states %q exclude a match %v", s, states, vals)
 		}
 	})
-}
-
-func TestDurationText(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{"PT1H": "PT1H", "P7D": "P7D", "P1DT2H3M4.5S": "P1DT2H3M4.5S", "PT90S": "PT1M30S", "PT0S": "PT0S"} {
-		d, err := ParseDuration(in)
-		if err != nil || d.String() != want {
-			t.Errorf("%s: %v %v, want %s", in, d, err, want)
-		}
-	}
-	for _, bad := range []string{"", "P", "PT", "1H", "P1Y", "PT1.5H", "P-1D", "PT1H1H"} {
-		if _, err := ParseDuration(bad); err == nil && bad != "PT1H1H" {
-			t.Errorf("%q parsed", bad)
-		}
-	}
 }
 
 func TestJobWallClockAndRetentionSweeps(t *testing.T) {
@@ -646,12 +652,12 @@ func TestJobWallClockAndRetentionSweeps(t *testing.T) {
 		return nil
 	}})
 	ctx := t.Context()
-	mustJob(t, s, JobSpec{ID: "Limited", Constraints: &JobConstraints{MaxWallClockTime: ptr(Duration(time.Hour))}})
-	mustJob(t, s, JobSpec{ID: "free"})
-	if _, err := s.AddTask(ctx, acct, "free", TaskSpec{ID: "T", CommandLine: "x", Constraints: &TaskConstraints{RetentionTime: ptr(Duration(time.Minute))}}); err != nil {
+	mustJob(t, s, cobalt.JobSpec{ID: "Limited", Constraints: &cobalt.JobConstraints{MaxWallClockTime: ptr(cobalt.Duration(time.Hour))}})
+	mustJob(t, s, cobalt.JobSpec{ID: "free"})
+	if _, err := s.AddTask(ctx, acct, "free", cobalt.TaskSpec{ID: "T", CommandLine: "x", Constraints: &cobalt.TaskConstraints{RetentionTime: ptr(cobalt.Duration(time.Minute))}}); err != nil {
 		t.Fatal(err)
 	}
-	n := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}
+	n := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}
 	ls, _ := s.Lease(ctx, n, 1, 0)
 	code := 0
 	if err := s.Report(ctx, n, nodeproto.ReportRequest{LeaseID: ls[0].LeaseID, Event: "completed", ExitCode: &code}); err != nil {
@@ -664,7 +670,7 @@ func TestJobWallClockAndRetentionSweeps(t *testing.T) {
 	if err := s.SweepRetention(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if j, _ := s.GetJob(ctx, acct, "limited"); j.State != JobActive || len(removed) != 1 || removed[0] != "n/free/T" {
+	if j, _ := s.GetJob(ctx, acct, "limited"); j.State != cobalt.JobActive || len(removed) != 1 || removed[0] != "n/free/T" {
 		t.Fatalf("after 30m: job %s, removed %v", j.State, removed)
 	}
 	c.Add(31 * time.Minute)
@@ -675,10 +681,10 @@ func TestJobWallClockAndRetentionSweeps(t *testing.T) {
 		t.Fatal(err)
 	}
 	j, _ := s.GetJob(ctx, acct, "limited")
-	if j.State != JobCompleted || j.ExecutionInfo.TerminateReason != "MaxWallClockTimeExpiry" || len(removed) != 1 {
+	if j.State != cobalt.JobCompleted || j.ExecutionInfo.TerminateReason != "MaxWallClockTimeExpiry" || len(removed) != 1 {
 		t.Fatalf("after 61m: job %s %q, removed %v", j.State, j.ExecutionInfo.TerminateReason, removed)
 	}
-	if f, _ := s.GetJob(ctx, acct, "free"); f.State != JobActive {
+	if f, _ := s.GetJob(ctx, acct, "free"); f.State != cobalt.JobActive {
 		t.Fatalf("unlimited job %s", f.State)
 	}
 }
@@ -687,15 +693,15 @@ func TestMaxParallelTasks(t *testing.T) {
 	t.Parallel()
 	s := newService(t, newSQLite(t), Config{})
 	ctx := t.Context()
-	mustJob(t, s, JobSpec{ID: "j", MaxParallelTasks: ptr(2)})
-	mustJob(t, s, JobSpec{ID: "k"})
-	if _, err := s.AddTaskCollection(ctx, acct, "j", []TaskSpec{{ID: "a", CommandLine: "x"}, {ID: "b", CommandLine: "x"}, {ID: "c", CommandLine: "x"}}); err != nil {
+	mustJob(t, s, cobalt.JobSpec{ID: "j", MaxParallelTasks: ptr(2)})
+	mustJob(t, s, cobalt.JobSpec{ID: "k"})
+	if _, err := s.AddTaskCollection(ctx, acct, "j", []cobalt.TaskSpec{{ID: "a", CommandLine: "x"}, {ID: "b", CommandLine: "x"}, {ID: "c", CommandLine: "x"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AddTask(ctx, acct, "k", TaskSpec{ID: "other", CommandLine: "x"}); err != nil {
+	if _, err := s.AddTask(ctx, acct, "k", cobalt.TaskSpec{ID: "other", CommandLine: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	n := NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}
+	n := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}
 	ls, err := s.Lease(ctx, n, 8, 0)
 	var ids []string
 	for _, l := range ls {

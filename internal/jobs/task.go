@@ -23,30 +23,6 @@ const (
 // DefaultRetention is a task's retentionTime when none is given.
 const DefaultRetention = 7 * 24 * time.Hour
 
-// taskExec is the stored execution state of a task beyond its columns.
-type taskExec struct {
-	StartTime       *time.Time   `json:"startTime,omitempty"`
-	EndTime         *time.Time   `json:"endTime,omitempty"`
-	ExitCode        *int         `json:"exitCode,omitempty"`
-	FailureInfo     *FailureInfo `json:"failureInfo,omitempty"`
-	LastRetryTime   *time.Time   `json:"lastRetryTime,omitempty"`
-	PreviousState   string       `json:"previousState,omitempty"`
-	PreviousStateAt *time.Time   `json:"previousStateAt,omitempty"`
-	NodeID          string       `json:"nodeId,omitempty"`
-	PoolID          string       `json:"poolId,omitempty"`
-}
-
-func decodeExec(b []byte) taskExec {
-	var e taskExec
-	_ = json.Unmarshal(b, &e)
-	return e
-}
-
-func (e taskExec) encode() []byte {
-	b, _ := json.Marshal(e)
-	return b
-}
-
 // TaskRootDirectory is a task's directory relative to the node root, in
 // Batch's layout.
 func TaskRootDirectory(jobID, taskID string) string {
@@ -54,33 +30,34 @@ func TaskRootDirectory(jobID, taskID string) string {
 }
 
 // taskFromRecord renders a stored task.
-func taskFromRecord(jobID string, r store.TaskRecord) (Task, error) {
-	var t Task
-	if err := json.Unmarshal(r.Spec, &t.TaskSpec); err != nil {
-		return t, fmt.Errorf("decode task %s: %w", r.ID, err)
+func taskFromRecord(jobID string, r store.TaskRecord) (cobalt.Task, error) {
+	spec, err := decodeTaskSpec(r.Spec)
+	if err != nil {
+		return cobalt.Task{}, fmt.Errorf("decode task %s: %w", r.ID, err)
 	}
+	t := cobalt.Task{TaskSpec: spec}
 	e := decodeExec(r.Exec)
-	t.ID, t.State, t.StateTransitionTime = r.ID, r.State, r.StateAt
+	t.ID, t.State, t.StateTransitionTime = r.ID, cobalt.TaskState(r.State), r.StateAt
 	t.ETag, t.LastModified, t.CreationTime = ETag(r.Version), r.UpdatedAt, r.CreatedAt
-	t.PreviousState, t.PreviousStateTransitionTime = e.PreviousState, e.PreviousStateAt
-	if t.PreviousState == "" && r.State != TaskActive {
-		t.PreviousState = TaskActive
+	t.PreviousState, t.PreviousStateTransitionTime = cobalt.TaskState(e.PreviousState), e.PreviousStateAt
+	if t.PreviousState == "" && r.State != taskActive {
+		t.PreviousState = cobalt.TaskActive
 	}
-	t.ExecutionInfo = TaskExecutionInfo{StartTime: e.StartTime, RetryCount: r.RetryCount, RequeueCount: r.RequeueCount,
+	t.ExecutionInfo = cobalt.TaskExecutionInfo{StartTime: e.StartTime, RetryCount: r.RetryCount, RequeueCount: r.RequeueCount,
 		LastRetryTime: e.LastRetryTime}
 	if !r.LastRequeueAt.IsZero() {
 		t.ExecutionInfo.LastRequeueTime = ptr(r.LastRequeueAt)
 	}
-	if r.State == TaskCompleted {
-		t.ExecutionInfo.EndTime, t.ExecutionInfo.ExitCode, t.ExecutionInfo.FailureInfo = e.EndTime, e.ExitCode, e.FailureInfo
-		t.ExecutionInfo.Result = r.Result
+	if r.State == taskCompleted {
+		t.ExecutionInfo.EndTime, t.ExecutionInfo.ExitCode, t.ExecutionInfo.FailureInfo = e.EndTime, e.ExitCode, mapPtr(e.FailureInfo, failureFromDoc)
+		t.ExecutionInfo.Result = cobalt.TaskResult(r.Result)
 	}
 	node := r.NodeID
-	if node == "" && r.State == TaskCompleted {
+	if node == "" && r.State == taskCompleted {
 		node = e.NodeID
 	}
 	if node != "" {
-		t.NodeInfo = &NodeInfo{PoolID: e.PoolID, NodeID: node, TaskRootDirectory: TaskRootDirectory(jobID, r.ID)}
+		t.NodeInfo = &cobalt.TaskNodeInfo{PoolID: e.PoolID, NodeID: node, TaskRootDirectory: TaskRootDirectory(jobID, r.ID)}
 	}
 	return t, nil
 }
@@ -96,7 +73,7 @@ func setTaskState(t *store.TaskRecord, e *taskExec, state string, now time.Time)
 }
 
 // validateTask checks a task spec and fills its defaults from the job.
-func validateTask(spec *TaskSpec, job Job) error {
+func validateTask(spec *cobalt.TaskSpec, job cobalt.Job) error {
 	if err := validID(spec.ID, "id"); err != nil {
 		return err
 	}
@@ -105,9 +82,6 @@ func validateTask(spec *TaskSpec, job Job) error {
 	}
 	if spec.RequiredSlots != nil && *spec.RequiredSlots < 1 {
 		return invalidProp("requiredSlots", "requiredSlots must be at least 1.")
-	}
-	if len(spec.MultiInstanceSettings) > 0 || len(spec.DependsOn) > 0 {
-		return batchErr(cobalt.EInvalid, "UnsupportedProperty", "Multi-instance tasks and task dependencies are not supported.")
 	}
 	for i, rf := range spec.ResourceFiles {
 		if err := validateResourceFile(rf, fmt.Sprintf("resourceFiles[%d]", i)); err != nil {
@@ -131,7 +105,7 @@ func validateTask(spec *TaskSpec, job Job) error {
 			return invalidProp("userIdentity.autoUser.elevationLevel", "elevationLevel must be nonadmin or admin.")
 		}
 	}
-	c := TaskConstraints{}
+	c := cobalt.TaskConstraints{}
 	if spec.Constraints != nil {
 		c = *spec.Constraints
 	}
@@ -139,10 +113,10 @@ func validateTask(spec *TaskSpec, job Job) error {
 		return invalidProp("constraints.maxTaskRetryCount", "maxTaskRetryCount must be -1 or greater.")
 	}
 	if c.MaxWallClockTime == nil {
-		c.MaxWallClockTime = ptr(Unlimited)
+		c.MaxWallClockTime = ptr(cobalt.Unlimited)
 	}
 	if c.RetentionTime == nil {
-		c.RetentionTime = ptr(Duration(DefaultRetention))
+		c.RetentionTime = ptr(cobalt.Duration(DefaultRetention))
 	}
 	if c.MaxTaskRetryCount == nil {
 		c.MaxTaskRetryCount = ptr(0)
@@ -157,7 +131,7 @@ func validateTask(spec *TaskSpec, job Job) error {
 	return nil
 }
 
-func validateResourceFile(rf ResourceFile, target string) error {
+func validateResourceFile(rf cobalt.ResourceFile, target string) error {
 	n := 0
 	for _, v := range []string{rf.AutoStorageContainerName, rf.StorageContainerURL, rf.HTTPURL} {
 		if v != "" {
@@ -193,7 +167,7 @@ func validateResourceFile(rf ResourceFile, target string) error {
 }
 
 // jobForTasks returns a job to which tasks may be added.
-func (s *Service) jobForTasks(ctx context.Context, accountID, jobID string) (Job, error) {
+func (s *Service) jobForTasks(ctx context.Context, accountID, jobID string) (cobalt.Job, error) {
 	j, err := s.GetJob(ctx, accountID, jobID)
 	if err != nil {
 		return j, err
@@ -204,35 +178,35 @@ func (s *Service) jobForTasks(ctx context.Context, accountID, jobID string) (Job
 	return j, nil
 }
 
-// AddTask adds one task to a job. Errors: JobNotFound, JobCompleted,
-// JobBeingTerminated, JobBeingDeleted (EConflict), TaskExists (EConflict),
+// AddTask adds one task to a job. Errors: ErrJobNotFound, ErrJobCompleted,
+// ErrJobBeingTerminated, ErrJobBeingDeleted (EConflict), ErrTaskExists (EConflict),
 // EInvalid for a bad spec.
-func (s *Service) AddTask(ctx context.Context, accountID, jobID string, spec TaskSpec) (Task, error) {
-	res, err := s.addTasks(ctx, accountID, jobID, []TaskSpec{spec})
+func (s *Service) AddTask(ctx context.Context, accountID, jobID string, spec cobalt.TaskSpec) (cobalt.Task, error) {
+	res, err := s.addTasks(ctx, accountID, jobID, []cobalt.TaskSpec{spec})
 	if err != nil {
-		return Task{}, err
+		return cobalt.Task{}, err
 	}
 	if res[0].Err != nil {
-		return Task{}, res[0].Err
+		return cobalt.Task{}, res[0].Err
 	}
 	return s.GetTask(ctx, accountID, jobID, spec.ID)
 }
 
 // AddTaskCollection adds up to 100 tasks (under 1 MB serialized) in one
 // transaction and returns one result per task in input order; per-task
-// failures (TaskExists, invalid properties) are results, not errors. Errors:
-// ETooLarge RequestBodyTooLarge, JobNotFound, JobCompleted, ...
-func (s *Service) AddTaskCollection(ctx context.Context, accountID, jobID string, specs []TaskSpec) ([]TaskAddResult, error) {
+// failures (ErrTaskExists, invalid properties) are results, not errors. Errors:
+// ETooLarge, ErrJobNotFound, ErrJobCompleted, ...
+func (s *Service) AddTaskCollection(ctx context.Context, accountID, jobID string, specs []cobalt.TaskSpec) ([]TaskAddResult, error) {
 	if len(specs) > MaxTaskCollection {
-		return nil, batchErr(cobalt.ETooLarge, "RequestBodyTooLarge", "The number of tasks in the collection exceeds %d.", MaxTaskCollection)
+		return nil, cobalt.Errorf(cobalt.ETooLarge, "The number of tasks in the collection exceeds %d.", MaxTaskCollection)
 	}
-	if b, _ := json.Marshal(specs); len(b) >= MaxTaskCollectionBytes {
-		return nil, batchErr(cobalt.ETooLarge, "RequestBodyTooLarge", "The request body is too large and exceeds the maximum permissible limit.")
+	if b, _ := json.Marshal(mapSlice(specs, taskSpecToDoc)); len(b) >= MaxTaskCollectionBytes {
+		return nil, cobalt.Errorf(cobalt.ETooLarge, "The request body is too large and exceeds the maximum permissible limit.")
 	}
 	return s.addTasks(ctx, accountID, jobID, specs)
 }
 
-func (s *Service) addTasks(ctx context.Context, accountID, jobID string, specs []TaskSpec) ([]TaskAddResult, error) {
+func (s *Service) addTasks(ctx context.Context, accountID, jobID string, specs []cobalt.TaskSpec) ([]TaskAddResult, error) {
 	job, err := s.jobForTasks(ctx, accountID, jobID)
 	if err != nil {
 		return nil, err
@@ -247,8 +221,7 @@ func (s *Service) addTasks(ctx context.Context, accountID, jobID string, specs [
 			res[i].Status, res[i].Err = AddClientError, err
 			continue
 		}
-		b, _ := json.Marshal(spec)
-		recs = append(recs, store.TaskRecord{ID: spec.ID, State: TaskActive, RequiredSlots: *spec.RequiredSlots, Spec: b,
+		recs = append(recs, store.TaskRecord{ID: spec.ID, State: taskActive, RequiredSlots: *spec.RequiredSlots, Spec: encodeTaskSpec(spec),
 			Exec: taskExec{PoolID: job.PoolInfo.PoolID}.encode()})
 		idx = append(idx, i)
 	}
@@ -262,7 +235,7 @@ func (s *Service) addTasks(ctx context.Context, accountID, jobID string, specs [
 			case e == nil:
 				res[i].Status, res[i].ETag, res[i].LastModified = AddSuccess, ETag(out[k].Version), out[k].UpdatedAt
 			case cobalt.IsCode(e, cobalt.EConflict):
-				res[i].Status, res[i].Err = AddClientError, batchErr(cobalt.EConflict, "TaskExists", "The specified task already exists.")
+				res[i].Status, res[i].Err = AddClientError, fail(ErrTaskExists, cobalt.EConflict, "The specified task already exists.")
 			case cobalt.IsCode(e, cobalt.EInvalid):
 				res[i].Status, res[i].Err = AddClientError, e
 			default:
@@ -274,28 +247,25 @@ func (s *Service) addTasks(ctx context.Context, accountID, jobID string, specs [
 	return res, nil
 }
 
-// GetTask returns a task. Errors: JobNotFound, TaskNotFound.
-func (s *Service) GetTask(ctx context.Context, accountID, jobID, taskID string) (Task, error) {
+// GetTask returns a task. Errors: ErrJobNotFound, ErrTaskNotFound.
+func (s *Service) GetTask(ctx context.Context, accountID, jobID, taskID string) (cobalt.Task, error) {
 	r, err := s.st.TaskGet(ctx, accountID, jobID, taskID)
 	if cobalt.IsCode(err, cobalt.ENotFound) {
 		if _, jerr := s.st.JobGet(ctx, accountID, jobID); jerr != nil {
-			return Task{}, errJobNotFound(jerr)
+			return cobalt.Task{}, errJobNotFound(jerr)
 		}
 	}
 	if err != nil {
-		return Task{}, errTaskNotFound(err)
+		return cobalt.Task{}, errTaskNotFound(err)
 	}
 	j, _ := s.st.JobGet(ctx, accountID, jobID)
 	return taskFromRecord(j.ID, r)
 }
 
 // ListTasks lists a job's tasks in ID order with a next-page token. Filter
-// supports comparisons of state, id and executionInfo/result. Error: JobNotFound.
-func (s *Service) ListTasks(ctx context.Context, accountID, jobID string, opt ListOptions) ([]Task, string, error) {
-	f, err := ParseFilter(opt.Filter, "state", "id", "executionInfo/result")
-	if err != nil {
-		return nil, "", err
-	}
+// supports comparisons of state, id and executionInfo/result. Error: ErrJobNotFound.
+func (s *Service) ListTasks(ctx context.Context, accountID, jobID string, opt ListOptions) ([]cobalt.Task, string, error) {
+	f := newListFilter(opt.Filter, "state", "id", "executionInfo/result")
 	j, err := s.st.JobGet(ctx, accountID, jobID)
 	if err != nil {
 		return nil, "", errJobNotFound(err)
@@ -305,13 +275,13 @@ func (s *Service) ListTasks(ctx context.Context, accountID, jobID string, opt Li
 	if err != nil {
 		return nil, "", err
 	}
-	out := make([]Task, 0, len(recs))
+	out := make([]cobalt.Task, 0, len(recs))
 	for _, r := range recs {
 		t, err := taskFromRecord(j.ID, r)
 		if err != nil {
 			return nil, "", err
 		}
-		if f.Match(map[string]string{"state": t.State, "id": t.ID, "executionInfo/result": t.ExecutionInfo.Result}) {
+		if f.Match(map[string]string{"state": string(t.State), "id": t.ID, "executionInfo/result": string(t.ExecutionInfo.Result)}) {
 			out = append(out, t)
 		}
 	}
@@ -319,7 +289,7 @@ func (s *Service) ListTasks(ctx context.Context, accountID, jobID string, opt Li
 }
 
 // updateTask applies fn under compare-and-swap after checking cond.
-func (s *Service) updateTask(ctx context.Context, accountID, jobID, taskID string, cond Conditions, fn func(t *store.TaskRecord, e *taskExec, spec *TaskSpec) error) (store.TaskRecord, error) {
+func (s *Service) updateTask(ctx context.Context, accountID, jobID, taskID string, cond Conditions, fn func(t *store.TaskRecord, e *taskExec, spec *cobalt.TaskSpec) error) (store.TaskRecord, error) {
 	j, err := s.st.JobGet(ctx, accountID, jobID)
 	if err != nil {
 		return store.TaskRecord{}, errJobNotFound(err)
@@ -328,8 +298,8 @@ func (s *Service) updateTask(ctx context.Context, accountID, jobID, taskID strin
 		if err := cond.check(ETag(t.Version), t.UpdatedAt); err != nil {
 			return err
 		}
-		var spec TaskSpec
-		if err := json.Unmarshal(t.Spec, &spec); err != nil {
+		spec, err := decodeTaskSpec(t.Spec)
+		if err != nil {
 			return err
 		}
 		e := decodeExec(t.Exec)
@@ -337,7 +307,7 @@ func (s *Service) updateTask(ctx context.Context, accountID, jobID, taskID strin
 			return err
 		}
 		t.Exec = e.encode()
-		t.Spec, _ = json.Marshal(spec)
+		t.Spec = encodeTaskSpec(spec)
 		return nil
 	})
 	if err != nil {
@@ -348,50 +318,50 @@ func (s *Service) updateTask(ctx context.Context, accountID, jobID, taskID strin
 }
 
 // ReplaceTask updates a task's constraints (PUT); absent values take their
-// defaults. Errors: JobNotFound, TaskNotFound, TaskCompleted, ConditionNotMet.
-func (s *Service) ReplaceTask(ctx context.Context, accountID, jobID, taskID string, c TaskConstraints, cond Conditions) (Task, error) {
+// defaults. Errors: ErrJobNotFound, ErrTaskNotFound, ErrTaskCompleted, EPreconditionFailed.
+func (s *Service) ReplaceTask(ctx context.Context, accountID, jobID, taskID string, c cobalt.TaskConstraints, cond Conditions) (cobalt.Task, error) {
 	if c.MaxTaskRetryCount != nil && *c.MaxTaskRetryCount < -1 {
-		return Task{}, invalidProp("constraints.maxTaskRetryCount", "maxTaskRetryCount must be -1 or greater.")
+		return cobalt.Task{}, invalidProp("constraints.maxTaskRetryCount", "maxTaskRetryCount must be -1 or greater.")
 	}
 	if c.MaxWallClockTime == nil {
-		c.MaxWallClockTime = ptr(Unlimited)
+		c.MaxWallClockTime = ptr(cobalt.Unlimited)
 	}
 	if c.RetentionTime == nil {
-		c.RetentionTime = ptr(Duration(DefaultRetention))
+		c.RetentionTime = ptr(cobalt.Duration(DefaultRetention))
 	}
 	if c.MaxTaskRetryCount == nil {
 		c.MaxTaskRetryCount = ptr(0)
 	}
-	_, err := s.updateTask(ctx, accountID, jobID, taskID, cond, func(t *store.TaskRecord, e *taskExec, spec *TaskSpec) error {
-		if t.State == TaskCompleted {
-			return batchErr(cobalt.EConflict, "TaskCompleted", "The specified task is already completed.")
+	_, err := s.updateTask(ctx, accountID, jobID, taskID, cond, func(t *store.TaskRecord, e *taskExec, spec *cobalt.TaskSpec) error {
+		if t.State == taskCompleted {
+			return fail(ErrTaskCompleted, cobalt.EConflict, "The specified task is already completed.")
 		}
 		spec.Constraints = &c
 		return nil
 	})
 	if err != nil {
-		return Task{}, err
+		return cobalt.Task{}, err
 	}
 	return s.GetTask(ctx, accountID, jobID, taskID)
 }
 
 // DeleteTask deletes a task; if it runs, its node stops it at the next
-// Reconcile. Errors: JobNotFound, TaskNotFound, ConditionNotMet.
+// Reconcile. Errors: ErrJobNotFound, ErrTaskNotFound, EPreconditionFailed.
 func (s *Service) DeleteTask(ctx context.Context, accountID, jobID, taskID string, cond Conditions) error {
-	if _, err := s.updateTask(ctx, accountID, jobID, taskID, cond, func(*store.TaskRecord, *taskExec, *TaskSpec) error { return nil }); err != nil {
+	if _, err := s.updateTask(ctx, accountID, jobID, taskID, cond, func(*store.TaskRecord, *taskExec, *cobalt.TaskSpec) error { return nil }); err != nil {
 		return err
 	}
 	return errTaskNotFound(s.st.TaskDelete(ctx, accountID, jobID, taskID))
 }
 
 // TerminateTask ends a task: it completes with result failure and failure
-// TaskEnded. Errors: JobNotFound, TaskNotFound, TaskCompleted, ConditionNotMet.
+// TaskEnded. Errors: ErrJobNotFound, ErrTaskNotFound, ErrTaskCompleted, EPreconditionFailed.
 func (s *Service) TerminateTask(ctx context.Context, accountID, jobID, taskID string, cond Conditions) error {
-	_, err := s.updateTask(ctx, accountID, jobID, taskID, cond, func(t *store.TaskRecord, e *taskExec, spec *TaskSpec) error {
-		if t.State == TaskCompleted {
-			return batchErr(cobalt.EConflict, "TaskCompleted", "The specified task is already completed.")
+	_, err := s.updateTask(ctx, accountID, jobID, taskID, cond, func(t *store.TaskRecord, e *taskExec, spec *cobalt.TaskSpec) error {
+		if t.State == taskCompleted {
+			return fail(ErrTaskCompleted, cobalt.EConflict, "The specified task is already completed.")
 		}
-		s.complete(t, e, spec, nil, &FailureInfo{Category: "usererror", Code: "TaskEnded", Message: "The task was ended by user request."}, nil)
+		s.complete(t, e, spec, nil, &cobalt.TaskFailureInfo{Category: "usererror", Code: "TaskEnded", Message: "The task was ended by user request."}, nil)
 		return nil
 	})
 	if err != nil {
@@ -401,8 +371,8 @@ func (s *Service) TerminateTask(ctx context.Context, accountID, jobID, taskID st
 }
 
 // ReactivateTask makes a task that completed with failure active again, with
-// its retry count reset. Errors: JobNotFound, TaskNotFound, JobCompleted,
-// OperationInvalidForCurrentState (EConflict) for a task that did not fail.
+// its retry count reset. Errors: ErrJobNotFound, ErrTaskNotFound, ErrJobCompleted,
+// EConflict for a task that did not fail.
 func (s *Service) ReactivateTask(ctx context.Context, accountID, jobID, taskID string, cond Conditions) error {
 	j, err := s.GetJob(ctx, accountID, jobID)
 	if err != nil {
@@ -411,11 +381,11 @@ func (s *Service) ReactivateTask(ctx context.Context, accountID, jobID, taskID s
 	if err := writableJob(&j); err != nil {
 		return err
 	}
-	_, err = s.updateTask(ctx, accountID, jobID, taskID, cond, func(t *store.TaskRecord, e *taskExec, spec *TaskSpec) error {
-		if t.State != TaskCompleted || t.Result != ResultFailure {
-			return batchErr(cobalt.EConflict, "OperationInvalidForCurrentState", "Only a task that completed with a failure can be reactivated.")
+	_, err = s.updateTask(ctx, accountID, jobID, taskID, cond, func(t *store.TaskRecord, e *taskExec, spec *cobalt.TaskSpec) error {
+		if t.State != taskCompleted || t.Result != resultFailure {
+			return cobalt.Errorf(cobalt.EConflict, "Only a task that completed with a failure can be reactivated.")
 		}
-		setTaskState(t, e, TaskActive, s.now().UTC())
+		setTaskState(t, e, taskActive, s.now().UTC())
 		t.Result, t.RetryCount, t.RetainUntil, t.NodeID, t.LeaseID = "", 0, time.Time{}, "", ""
 		e.EndTime, e.ExitCode, e.FailureInfo, e.StartTime, e.LastRetryTime = nil, nil, nil, nil, nil
 		return nil
@@ -429,7 +399,7 @@ func (s *Service) ReactivateTask(ctx context.Context, accountID, jobID, taskID s
 
 // complete moves a task record to completed with the outcome given. A nil
 // failure with a non-zero exit code becomes FailureExitCode.
-func (s *Service) complete(t *store.TaskRecord, e *taskExec, spec *TaskSpec, exitCode *int, fi *FailureInfo, end *time.Time) {
+func (s *Service) complete(t *store.TaskRecord, e *taskExec, spec *cobalt.TaskSpec, exitCode *int, fi *cobalt.TaskFailureInfo, end *time.Time) {
 	now := s.now().UTC()
 	if end == nil {
 		end = &now
@@ -440,24 +410,24 @@ func (s *Service) complete(t *store.TaskRecord, e *taskExec, spec *TaskSpec, exi
 	if t.NodeID != "" {
 		e.NodeID = t.NodeID
 	}
-	setTaskState(t, e, TaskCompleted, now)
-	e.EndTime, e.ExitCode, e.FailureInfo = end, exitCode, fi
-	t.Result = ResultSuccess
+	setTaskState(t, e, taskCompleted, now)
+	e.EndTime, e.ExitCode, e.FailureInfo = end, exitCode, mapPtr(fi, failureToDoc)
+	t.Result = resultSuccess
 	if fi != nil {
-		t.Result = ResultFailure
+		t.Result = resultFailure
 	}
 	t.LeaseID, t.LeaseExpiry = "", time.Time{}
 	ret := DefaultRetention
-	if spec != nil && spec.Constraints != nil && spec.Constraints.RetentionTime != nil && !spec.Constraints.RetentionTime.IsUnlimited() {
+	if spec != nil && spec.Constraints != nil && !noLimit(spec.Constraints.RetentionTime) {
 		ret = time.Duration(*spec.Constraints.RetentionTime)
 	}
 	t.RetainUntil = end.Add(ret)
 }
 
 // completeRecord is complete for callers holding only the record.
-func (s *Service) completeRecord(t *store.TaskRecord, exitCode *int, fi *FailureInfo, end *time.Time) error {
-	var spec TaskSpec
-	if err := json.Unmarshal(t.Spec, &spec); err != nil {
+func (s *Service) completeRecord(t *store.TaskRecord, exitCode *int, fi *cobalt.TaskFailureInfo, end *time.Time) error {
+	spec, err := decodeTaskSpec(t.Spec)
+	if err != nil {
 		return err
 	}
 	e := decodeExec(t.Exec)
@@ -466,8 +436,8 @@ func (s *Service) completeRecord(t *store.TaskRecord, exitCode *int, fi *Failure
 	return nil
 }
 
-func exitFailure(code int) *FailureInfo {
-	return &FailureInfo{Category: "usererror", Code: "FailureExitCode",
+func exitFailure(code int) *cobalt.TaskFailureInfo {
+	return &cobalt.TaskFailureInfo{Category: "usererror", Code: "FailureExitCode",
 		Message: "The task process exited with an unexpected exit code",
-		Details: []NameValue{{Name: "Message", Value: fmt.Sprintf("The task process exited with an unexpected exit code: %d", code)}}}
+		Details: []cobalt.NameValue{{Name: "Message", Value: fmt.Sprintf("The task process exited with an unexpected exit code: %d", code)}}}
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cobaltbatch/cobalt/internal/pki"
+	"github.com/cobaltbatch/cobalt/internal/pki/pkitest"
 )
 
 // BenchmarkTokenEndpoint measures client-credential tokens per second over
@@ -21,7 +21,7 @@ import (
 // returns a pre-signed token.
 func BenchmarkTokenEndpoint(b *testing.B) {
 	ts := newTestService(b, nil)
-	ca := pki.NewTestCA(b)
+	ca := pkitest.NewCA(b)
 	pre, err := ts.IssueToken(context.Background(), IssueRequest{ObjectID: ts.objectID, Resource: "https://management.azure.com/"})
 	if err != nil {
 		b.Fatal(err)

@@ -21,12 +21,12 @@ import (
 // AuthorityURL: discovery documents, key sets and token endpoints.
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.serveDiscovery(true))
-	mux.HandleFunc("GET /{tenant}/.well-known/openid-configuration", s.serveDiscovery(false))
-	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.serveKeys(true))
-	mux.HandleFunc("GET /{tenant}/discovery/keys", s.serveKeys(false))
-	mux.HandleFunc("/{tenant}/oauth2/v2.0/token", s.serveToken(true))
-	mux.HandleFunc("/{tenant}/oauth2/token", s.serveToken(false))
+	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.handleDiscovery(true))
+	mux.HandleFunc("GET /{tenant}/.well-known/openid-configuration", s.handleDiscovery(false))
+	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.handleKeys(true))
+	mux.HandleFunc("GET /{tenant}/discovery/keys", s.handleKeys(false))
+	mux.HandleFunc("/{tenant}/oauth2/v2.0/token", s.handleToken(true))
+	mux.HandleFunc("/{tenant}/oauth2/token", s.handleToken(false))
 	return mux
 }
 
@@ -130,7 +130,7 @@ func (s *Service) discovery(tenant string, v2 bool, common bool) discoveryDoc {
 	return d
 }
 
-func (s *Service) serveDiscovery(v2 bool) http.HandlerFunc {
+func (s *Service) handleDiscovery(v2 bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ts, tenant, err := s.resolveTenant(r.Context(), r.PathValue("tenant"))
 		if err != nil {
@@ -183,7 +183,7 @@ func wireKeys(set jose.JSONWebKeySet, issuer string) []jwk {
 	return out
 }
 
-func (s *Service) serveKeys(v2 bool) http.HandlerFunc {
+func (s *Service) handleKeys(v2 bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ts, tenant, err := s.resolveTenant(r.Context(), r.PathValue("tenant"))
 		if err != nil {
@@ -241,9 +241,9 @@ type tokenResponseV1 struct {
 
 const grantClientCredentials = "client_credentials"
 
-func (s *Service) serveToken(v2 bool) http.HandlerFunc {
+func (s *Service) handleToken(v2 bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
+		start := time.Now() // latency is measured on the monotonic clock, not Config.Now
 		result := "success"
 		defer func() { s.metrics.observe(grantClientCredentials, result, start) }()
 		fail := func(err error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
@@ -189,7 +190,7 @@ func (s *Service) RotateKeys(ctx context.Context) error {
 			return fmt.Errorf("retire signing key: %w", err)
 		}
 	}
-	s.log.Info("login: signing key rotated", "kid", nk.KID, "sign_from", signFrom)
+	s.log.Info("login: signing key rotated", logkey.KeyID, nk.KID, logkey.SignFrom, signFrom)
 	_, err = s.reloadLocked(ctx)
 	return err
 }
@@ -232,7 +233,7 @@ func (s *Service) pruneKeys(ctx context.Context) ([]string, error) {
 		}
 		s.parsed.Delete(k.KID)
 		gone = append(gone, k.KID)
-		s.log.Info("login: retired signing key deleted", "kid", k.KID)
+		s.log.Info("login: retired signing key deleted", logkey.KeyID, k.KID)
 	}
 	return gone, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
@@ -166,7 +167,7 @@ func (s *Service) Run(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		if err := s.maintain(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("login: key maintenance failed", "error", err)
+			s.log.Error("login: key maintenance failed", logkey.Err, err)
 		}
 		select {
 		case <-ctx.Done():

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
 // AADSTS error codes that the service sends, as Entra does.
@@ -119,14 +120,14 @@ func (s *Service) writeOAuthError(w http.ResponseWriter, r *http.Request, err er
 	msg := cobalt.ErrorMessage(err)
 	if !ok {
 		code, msg = aadTransient, "A transient error has occurred. Please try again."
-		s.log.Error("login: request failed", "path", r.URL.Path, "error", err)
+		s.log.Error("login: request failed", logkey.Path, r.URL.Path, logkey.Err, err)
 	}
 	wire := aadTable[code]
 	if oauthErr == "" {
 		oauthErr = wire.err
 	}
 	now := s.now().UTC()
-	ts := now.Format("2006-01-02 15:04:05Z")
+	ts := now.Format(cobalt.EntraErrorTimeLayout)
 	trace, corr := uuid.NewString(), correlationID(r)
 	body := oauthErrorBody{
 		Error: oauthErr,

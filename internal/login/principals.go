@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
@@ -118,7 +119,7 @@ func (s *Service) CreateServicePrincipal(ctx context.Context, tenantID, displayN
 	if err != nil {
 		return cobalt.Principal{}, "", fmt.Errorf("create service principal: %w", err)
 	}
-	s.log.Info("login: service principal created", "object_id", p.ObjectID, "client_id", p.ClientID, "tenant_id", tenantID)
+	s.log.Info("login: service principal created", logkey.ObjectID, p.ObjectID, logkey.ClientID, p.ClientID, logkey.TenantID, tenantID)
 	return p.Principal, secret, nil
 }
 
@@ -141,7 +142,7 @@ func (s *Service) AddSecret(ctx context.Context, objectID string) (string, error
 	if err != nil {
 		return "", fmt.Errorf("add secret: %w", err)
 	}
-	s.log.Info("login: client secret added", "object_id", objectID, "secret_id", rec.ID)
+	s.log.Info("login: client secret added", logkey.ObjectID, objectID, logkey.SecretID, rec.ID)
 	return secret, nil
 }
 
@@ -164,7 +165,7 @@ func (s *Service) CreateManagedIdentityPrincipal(ctx context.Context, tenantID, 
 	if err != nil {
 		return cobalt.Principal{}, fmt.Errorf("create managed identity principal: %w", err)
 	}
-	s.log.Info("login: managed identity principal created", "object_id", p.ObjectID, "client_id", p.ClientID, "tenant_id", tenantID)
+	s.log.Info("login: managed identity principal created", logkey.ObjectID, p.ObjectID, logkey.ClientID, p.ClientID, logkey.TenantID, tenantID)
 	return p.Principal, nil
 }
 
@@ -176,7 +177,7 @@ func (s *Service) DeletePrincipal(ctx context.Context, objectID string) error {
 	if err != nil {
 		return fmt.Errorf("delete principal: %w", err)
 	}
-	s.log.Info("login: principal deleted", "object_id", objectID)
+	s.log.Info("login: principal deleted", logkey.ObjectID, objectID)
 	return nil
 }
 
@@ -196,7 +197,7 @@ type cachedPrincipal struct {
 func (s *Service) principalByClientID(ctx context.Context, tenantID, clientID string) (store.PrincipalRecord, error) {
 	key := principalKey{tenantID, clientID}
 	if v, ok := s.principals.Load(key); ok {
-		if c := v.(cachedPrincipal); time.Now().Before(c.until) {
+		if c := v.(cachedPrincipal); s.now().Before(c.until) {
 			return c.rec, nil
 		}
 		s.principals.Delete(key)
@@ -206,7 +207,7 @@ func (s *Service) principalByClientID(ctx context.Context, tenantID, clientID st
 		return p, err
 	}
 	if s.cfg.PrincipalCacheTTL > 0 {
-		s.principals.Store(key, cachedPrincipal{rec: p, until: time.Now().Add(s.cfg.PrincipalCacheTTL)})
+		s.principals.Store(key, cachedPrincipal{rec: p, until: s.now().Add(s.cfg.PrincipalCacheTTL)})
 	}
 	return p, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
@@ -105,7 +106,7 @@ func resourceVersion(resource string) (version string, ok bool) {
 // if the resource is not a valid audience. Managed identities' tokens carry
 // appidacr "2" and xms_mirid. The token is audited.
 func (s *Service) IssueToken(ctx context.Context, req IssueRequest) (Token, error) {
-	start := time.Now()
+	start := time.Now() // latency is measured on the monotonic clock, not Config.Now
 	p, err := s.store.PrincipalGet(ctx, req.ObjectID)
 	if cobalt.IsCode(err, cobalt.ENotFound) || err == nil && p.Disabled {
 		s.metrics.observe("managed_identity", "not_found", start)
@@ -189,7 +190,7 @@ func (s *Service) mint(ctx context.Context, p *store.PrincipalRecord, resource, 
 	if err := s.store.AuditAppend(ctx, store.AuditRecord{Time: now, Kind: "token.issued", Actor: actor, Subject: p.ObjectID, Fields: fields}); err != nil {
 		return Token{}, fmt.Errorf("audit token: %w", err)
 	}
-	s.log.Debug("login: token issued", "object_id", p.ObjectID, "audience", resource, "grant", grant, "uti", c.Uti)
+	s.log.Debug("login: token issued", logkey.ObjectID, p.ObjectID, logkey.Audience, resource, logkey.Grant, grant, logkey.TokenID, c.Uti)
 	return Token{
 		AccessToken: raw, IssuedAt: iat, NotBefore: iat, ExpiresAt: exp,
 		Resource: resource, Principal: p.Principal, Version: ver,

@@ -15,7 +15,7 @@ import (
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
-	"github.com/cobaltbatch/cobalt/internal/pki"
+	"github.com/cobaltbatch/cobalt/internal/pki/pkitest"
 	"github.com/cobaltbatch/cobalt/internal/store"
 	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
 )
@@ -76,7 +76,7 @@ func BenchmarkPoolToTenIdleNodes(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	ca := pki.NewTestCA(b)
+	ca := pkitest.NewCA(b)
 	prov := &agentProvider{idle: make(chan string, 100)}
 	svc, err := batch.New(batch.Config{Store: st, Nodes: prov, MaxNodes: 64})
 	if err != nil {

@@ -21,8 +21,8 @@ import (
 // references to the jobs service (internal/server/adapters.go): conversion only.
 type jobsDispatcher struct{ s *jobs.Service }
 
-func ref(n batch.NodeRef) jobs.NodeRef {
-	return jobs.NodeRef{AccountID: n.AccountID, PoolID: n.PoolID, NodeID: n.NodeID}
+func ref(n batch.NodeRef) cobalt.NodeRef {
+	return cobalt.NodeRef{AccountID: n.AccountID, PoolID: n.PoolID, NodeID: n.NodeID}
 }
 
 func (d jobsDispatcher) Lease(ctx context.Context, n batch.NodeRef, free int, wait time.Duration) ([]nodeproto.TaskLease, error) {
@@ -85,7 +85,7 @@ func newJobsFixtureWith(t testing.TB, wrap func(batch.TaskDispatcher) batch.Task
 	t.Cleanup(f.srv.Close)
 	f.put(t, "p", poolBody(1))
 	f.node = f.nl.of("p")[0]
-	if _, err := js.AddJob(context.Background(), f.acct.Key(), jobs.JobSpec{ID: "j", PoolInfo: &jobs.PoolInfo{PoolID: "p"}}); err != nil {
+	if _, err := js.AddJob(context.Background(), f.acct.Key(), cobalt.JobSpec{ID: "j", PoolInfo: &cobalt.PoolInformation{PoolID: "p"}}); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -117,8 +117,8 @@ func (f *jobsFixture) heartbeat(t testing.TB, running ...string) []string {
 func (f *jobsFixture) leaseStarted(t testing.TB, taskID string) nodeproto.TaskLease {
 	t.Helper()
 	zero := 0
-	if _, err := f.jobs.AddTask(context.Background(), f.acct.Key(), "j", jobs.TaskSpec{ID: taskID, CommandLine: "/bin/true",
-		Constraints: &jobs.TaskConstraints{MaxTaskRetryCount: &zero}}); err != nil {
+	if _, err := f.jobs.AddTask(context.Background(), f.acct.Key(), "j", cobalt.TaskSpec{ID: taskID, CommandLine: "/bin/true",
+		Constraints: &cobalt.TaskConstraints{MaxTaskRetryCount: &zero}}); err != nil {
 		t.Fatal(err)
 	}
 	var lr nodeproto.LeaseResponse
@@ -132,7 +132,7 @@ func (f *jobsFixture) leaseStarted(t testing.TB, taskID string) nodeproto.TaskLe
 	return l
 }
 
-func (f *jobsFixture) task(t *testing.T, id string) jobs.Task {
+func (f *jobsFixture) task(t *testing.T, id string) cobalt.Task {
 	t.Helper()
 	tk, err := f.jobs.GetTask(t.Context(), f.acct.Key(), "j", id)
 	if err != nil {
@@ -151,13 +151,13 @@ func TestRegisterRequeuesLeasedTasks(t *testing.T) {
 	f.register(t)
 	f.heartbeat(t)
 	l := f.leaseStarted(t, "t1")
-	if tk := f.task(t, "t1"); tk.State != jobs.TaskRunning {
+	if tk := f.task(t, "t1"); tk.State != cobalt.TaskRunning {
 		t.Fatalf("leased task is %s", tk.State)
 	}
 
 	f.register(t) // the agent restarted
 	tk := f.task(t, "t1")
-	if tk.State != jobs.TaskActive || tk.ExecutionInfo.RequeueCount != 1 || tk.ExecutionInfo.RetryCount != 0 {
+	if tk.State != cobalt.TaskActive || tk.ExecutionInfo.RequeueCount != 1 || tk.ExecutionInfo.RetryCount != 0 {
 		t.Fatalf("after the node registered again the task is %s (requeues %d, retries %d), want active, 1 requeue, 0 retries",
 			tk.State, tk.ExecutionInfo.RequeueCount, tk.ExecutionInfo.RetryCount)
 	}
@@ -170,7 +170,7 @@ func TestRegisterRequeuesLeasedTasks(t *testing.T) {
 		StartTime: end, EndTime: &end, ExitCode: &exit}, &nodeproto.ReportResponse{}); st != 200 {
 		t.Fatalf("report completed: %d %+v", st, e)
 	}
-	if tk := f.task(t, "t1"); tk.State != jobs.TaskCompleted || tk.ExecutionInfo.Result != "success" {
+	if tk := f.task(t, "t1"); tk.State != cobalt.TaskCompleted || tk.ExecutionInfo.Result != "success" {
 		t.Fatalf("task %s %q", tk.State, tk.ExecutionInfo.Result)
 	}
 }

@@ -1,7 +1,3 @@
-// Package pki keeps an installation's local certificate authority and the
-// server certificate every Cobalt HTTPS listener presents (SANs 127.0.0.1, ::1
-// and localhost). Clients trust the CA through SSL_CERT_FILE (Go) or
-// NODE_EXTRA_CA_CERTS (Node).
 package pki
 
 import (
@@ -19,7 +15,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"testing"
 	"time"
 )
 
@@ -63,16 +58,6 @@ func LoadOrCreate(dir string) (*CA, error) {
 	return ca, nil
 }
 
-// NewTestCA returns a CA in a temporary directory removed when the test ends.
-func NewTestCA(t testing.TB) *CA {
-	t.Helper()
-	ca, err := LoadOrCreate(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ca
-}
-
 func (ca *CA) path(name string) string { return filepath.Join(ca.dir, name) }
 
 func (ca *CA) loadOrCreateCA() error {
@@ -88,6 +73,8 @@ func (ca *CA) loadOrCreateCA() error {
 	if err != nil {
 		return err
 	}
+	// Certificate validity is checked by TLS clients against their own wall
+	// clock, so it is set from the wall clock, never from an injected one.
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(),
@@ -113,6 +100,7 @@ func (ca *CA) loadOrCreateCA() error {
 
 func (ca *CA) loadOrCreateServer() error {
 	cert, key, err := loadPair(ca.path(serverFileName), ca.path(serverKeyFileName))
+	// Reuse a certificate with over 30 days left on the wall clock, the clock TLS clients check.
 	if err == nil && time.Until(cert.NotAfter) > 30*24*time.Hour && cert.CheckSignatureFrom(ca.cert) == nil {
 		ca.server = tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
 		return nil
@@ -124,7 +112,7 @@ func (ca *CA) loadOrCreateServer() error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
+	now := time.Now() // wall clock, as for the CA
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: "localhost", Organization: []string{"Cobalt"}},

@@ -13,7 +13,7 @@ import (
 
 func TestServerCertificateVerifiesForLoopbackNames(t *testing.T) {
 	t.Parallel()
-	ca := NewTestCA(t)
+	ca := newTestCA(t)
 	leaf := ca.server.Leaf
 	for _, name := range []string{"127.0.0.1", "::1", "localhost"} {
 		if _, err := leaf.Verify(x509.VerifyOptions{DNSName: name, Roots: ca.CertPool()}); err != nil {
@@ -50,7 +50,7 @@ func TestReloadKeepsCAAndServerCertificate(t *testing.T) {
 
 func TestHTTPSWithTheCA(t *testing.T) {
 	t.Parallel()
-	ca := NewTestCA(t)
+	ca := newTestCA(t)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	srv.TLS = ca.ServerTLSConfig()
 	srv.StartTLS()
@@ -66,4 +66,16 @@ func TestHTTPSWithTheCA(t *testing.T) {
 	if _, err := bare.Get(srv.URL); err == nil {
 		t.Fatal("a client without the CA accepted the server certificate")
 	}
+}
+
+// newTestCA returns a CA in a temporary directory. The package's own tests
+// cannot import pkitest (it imports this package), so they load the CA the
+// same way it does.
+func newTestCA(t testing.TB) *CA {
+	t.Helper()
+	ca, err := LoadOrCreate(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
 }

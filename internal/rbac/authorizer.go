@@ -5,31 +5,48 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
 // Authorizer answers whether a principal may perform an action at a scope, from
 // the role assignments in the store and the built-in role definitions.
 //
-// It caches each principal's assignments for CacheTTL. Changes made through
-// this Authorizer (Assign, Create, Delete) take effect at once; changes made
-// by another replica sharing the store are seen within CacheTTL (Azure itself
-// documents minutes of propagation).
+// It caches each principal's assignments for Config.CacheTTL. Changes made
+// through this Authorizer (Assign, Create, Delete) take effect at once; changes
+// made by another Authorizer sharing the store (another replica) are seen
+// within CacheTTL (Azure itself documents minutes of propagation). A process
+// builds one Authorizer and hands it to every service. It is safe for
+// concurrent use.
 type Authorizer struct {
 	s     store.Store
 	now   func() time.Time
 	log   *slog.Logger
-	cache *assignmentCache
+	ttl   time.Duration
+	cache assignmentCache
 }
 
-// CacheTTL is how long a principal's role assignments are cached.
-const CacheTTL = 5 * time.Second
+// Config holds an Authorizer's dependencies.
+type Config struct {
+	// Store holds the role assignments and the audit log; required.
+	Store store.Store
+	// Logger receives audit failures; nil means slog.Default().
+	Logger *slog.Logger
+	// Now is the clock for cache ages and audit records; nil means time.Now.
+	Now func() time.Time
+	// CacheTTL is how long a principal's assignments are reused; 0 means
+	// DefaultCacheTTL, negative disables the cache.
+	CacheTTL time.Duration
+}
+
+// DefaultCacheTTL is how long a principal's role assignments are cached
+// unless Config.CacheTTL says otherwise.
+const DefaultCacheTTL = 5 * time.Second
 
 // maxCached bounds the number of principals whose assignments are cached.
 const maxCached = 10000
@@ -45,25 +62,19 @@ type cacheEntry struct {
 	at time.Time
 }
 
-// caches holds one assignment cache per store, so that every Authorizer of a
-// process over the same store (the management plane's, the blob service's,
-// ...) sees the changes any of them makes at once.
-var caches sync.Map // store.Store -> *assignmentCache
-
-// New returns an Authorizer over the store.
-func New(s store.Store) *Authorizer {
-	var c any = &assignmentCache{entries: map[string]cacheEntry{}}
-	if s != nil && reflect.TypeOf(s).Comparable() {
-		c, _ = caches.LoadOrStore(s, c)
+// New returns an Authorizer built from cfg.
+func New(cfg Config) *Authorizer {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
-	return &Authorizer{s: s, now: time.Now, log: slog.Default(), cache: c.(*assignmentCache)}
-}
-
-// WithLogger returns a copy of a that logs to l. The copy shares a's cache.
-func (a *Authorizer) WithLogger(l *slog.Logger) *Authorizer {
-	c := *a
-	c.log = l
-	return &c
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.CacheTTL == 0 {
+		cfg.CacheTTL = DefaultCacheTTL
+	}
+	return &Authorizer{s: cfg.Store, now: cfg.Now, log: cfg.Logger, ttl: cfg.CacheTTL,
+		cache: assignmentCache{entries: map[string]cacheEntry{}}}
 }
 
 // invalidate drops every cached assignment list.
@@ -128,13 +139,13 @@ func (a *Authorizer) assignmentsAt(ctx context.Context, principalID string, scop
 // principalAssignments returns every assignment of the principal, at any
 // scope (one indexed query on a cache miss).
 func (a *Authorizer) principalAssignments(ctx context.Context, principalID string) ([]store.RoleAssignment, error) {
-	now := time.Now()
-	c := a.cache
+	now := a.now()
+	c := &a.cache
 	c.mu.Lock()
 	e, ok := c.entries[principalID]
 	gen := c.gen
 	c.mu.Unlock()
-	if ok && now.Sub(e.at) < CacheTTL {
+	if ok && now.Sub(e.at) < a.ttl {
 		return e.as, nil
 	}
 	var out []store.RoleAssignment
@@ -152,7 +163,7 @@ func (a *Authorizer) principalAssignments(ctx context.Context, principalID strin
 		tok = next
 	}
 	c.mu.Lock()
-	if c.gen == gen {
+	if c.gen == gen && a.ttl > 0 {
 		if len(c.entries) >= maxCached {
 			clear(c.entries)
 		}
@@ -261,6 +272,6 @@ func (a *Authorizer) audit(ctx context.Context, kind, actor string, ra store.Rol
 		Fields: map[string]string{"scope": ra.Scope, "roleDefinitionId": ra.RoleDefinitionID,
 			"principalId": ra.PrincipalID, "principalType": ra.PrincipalType}})
 	if err != nil {
-		a.log.ErrorContext(ctx, "audit append failed", "kind", kind, "subject", ra.ID, "err", err)
+		a.log.ErrorContext(ctx, "audit append failed", logkey.AuditKind, kind, logkey.AuditSubject, ra.ID, logkey.Err, err)
 	}
 }

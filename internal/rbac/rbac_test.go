@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/store"
@@ -147,7 +149,7 @@ func mustID(t *testing.T, s string) cobalt.ResourceID {
 func TestAllowedInheritsDownward(t *testing.T) {
 	t.Parallel()
 	s := openStore(t)
-	a := New(s)
+	a := New(Config{Store: s})
 	ctx := context.Background()
 	sub := "/subscriptions/11111111-1111-1111-1111-111111111111"
 	rg := sub + "/resourceGroups/RG1"
@@ -208,7 +210,7 @@ func BenchmarkAllowed(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	a := New(s)
+	a := New(Config{Store: s})
 	ctx := context.Background()
 	sub, _ := cobalt.ParseResourceID("/subscriptions/11111111-1111-1111-1111-111111111111")
 	for i := range 200 {
@@ -226,21 +228,48 @@ func BenchmarkAllowed(b *testing.B) {
 }
 
 // TestAuthorizersShareChanges checks that an assignment made through one
-// Authorizer is seen at once by another over the same store.
+// Authorizer is seen at once by that Authorizer, and by another over the same
+// store (another replica) once its cached answer is older than CacheTTL.
 func TestAuthorizersShareChanges(t *testing.T) {
 	t.Parallel()
 	s := openStore(t)
-	a, b := New(s), New(s)
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	a := New(Config{Store: s, Now: clock, CacheTTL: time.Minute})
+	b := New(Config{Store: s, Now: clock, CacheTTL: time.Minute})
 	ctx := context.Background()
 	scope := mustID(t, "/subscriptions/11111111-1111-1111-1111-111111111111")
 	const read = "Microsoft.Batch/batchAccounts/read"
-	if ok, _ := b.Allowed(ctx, "p", scope, read); ok {
-		t.Fatal("allowed before any assignment")
+	for _, z := range []*Authorizer{a, b} {
+		if ok, _ := z.Allowed(ctx, "p", scope, read); ok {
+			t.Fatal("allowed before any assignment")
+		}
 	}
 	if err := a.Assign(ctx, RoleAssignmentInput{Scope: scope, RoleDefinitionID: RoleReader, PrincipalID: "p"}); err != nil {
 		t.Fatal(err)
 	}
+	if ok, _ := a.Allowed(ctx, "p", scope, read); !ok {
+		t.Fatal("the assigning Authorizer does not see the new assignment")
+	}
+	if ok, _ := b.Allowed(ctx, "p", scope, read); ok {
+		t.Fatal("the other Authorizer answered from the store within its cache TTL")
+	}
+	mu.Lock()
+	now = now.Add(time.Minute)
+	mu.Unlock()
 	if ok, _ := b.Allowed(ctx, "p", scope, read); !ok {
-		t.Fatal("the other Authorizer does not see the new assignment")
+		t.Fatal("the other Authorizer does not see the new assignment after its cache TTL")
+	}
+	// Without a cache, every answer comes from the store.
+	c := New(Config{Store: s, Now: clock, CacheTTL: -1})
+	if ok, _ := c.Allowed(ctx, "q", scope, read); ok {
+		t.Fatal("q allowed before any assignment")
+	}
+	if err := a.Assign(ctx, RoleAssignmentInput{Scope: scope, RoleDefinitionID: RoleReader, PrincipalID: "q"}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := c.Allowed(ctx, "q", scope, read); !ok {
+		t.Fatal("an uncached Authorizer does not see the new assignment")
 	}
 }

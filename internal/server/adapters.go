@@ -26,8 +26,8 @@ type dispatcher struct{ jobs *jobs.Service }
 
 var _ batch.TaskDispatcher = dispatcher{}
 
-func jobsRef(n batch.NodeRef) jobs.NodeRef {
-	return jobs.NodeRef{AccountID: n.AccountID, PoolID: n.PoolID, NodeID: n.NodeID}
+func jobsRef(n batch.NodeRef) cobalt.NodeRef {
+	return cobalt.NodeRef{AccountID: n.AccountID, PoolID: n.PoolID, NodeID: n.NodeID}
 }
 
 func (d dispatcher) Lease(ctx context.Context, n batch.NodeRef, free int, wait time.Duration) ([]nodeproto.TaskLease, error) {
@@ -101,11 +101,11 @@ func (a *autoStorage) AutoStorageContainerURL(ctx context.Context, accountID, co
 	if err != nil {
 		return "", err
 	}
-	_, keys, err := a.arm.LookupStorageAccount(ctx, id.Name())
+	sa, err := a.arm.LookupStorageAccount(ctx, id.Name())
 	if err != nil {
 		return "", err
 	}
-	cred, err := azblob.NewSharedKeyCredential(id.Name(), keys[0])
+	cred, err := azblob.NewSharedKeyCredential(id.Name(), sa.Keys[0])
 	if err != nil {
 		return "", err
 	}

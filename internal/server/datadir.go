@@ -44,14 +44,16 @@ func openDataDir(dir string) (*dataDir, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The directory is traversable (0711) but not listable by others: tasks
-	// run as unprivileged users and must reach their node directories under
-	// it, while every secret in it (seal key, admin credentials, endpoints,
-	// TLS keys) is a 0600 file or sits in a 0700 subdirectory.
-	if err := os.MkdirAll(abs, 0o711); err != nil {
+	// The directory is private to the user that runs Cobalt (0700): it holds
+	// the seal key, the admin credentials, endpoints.json, the TLS keys and
+	// the SQLite database with its WAL. Nothing in it is meant for tasks: as
+	// root, node directories are kept outside it (see nodeRootDir), where
+	// non-admin task users can reach them. An installation made by an older
+	// version (0711) is tightened here.
+	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	if err := os.Chmod(abs, 0o711); err != nil {
+	if err := os.Chmod(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory permissions: %w", err)
 	}
 	f, err := os.OpenFile(filepath.Join(abs, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
@@ -171,7 +173,7 @@ func OpenInstallationStore(ctx context.Context, dir string) (store.Store, []byte
 	if b, err := os.ReadFile(d.file(storeURLFile)); err == nil {
 		dsn = strings.TrimSpace(string(b))
 	}
-	st, err := openStore(ctx, dsn, d.file(dbFile), nil)
+	st, err := openStore(ctx, dsn, d.file(dbFile), nil, seal)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/store"
 	"github.com/cobaltbatch/cobalt/internal/store/postgres"
 	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
+	"github.com/cobaltbatch/cobalt/internal/store/sqlstore"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -49,8 +51,13 @@ type Options struct {
 	IMDSRateLimit string
 	// MaxNodes caps the compute nodes of this host (0 for the default).
 	MaxNodes int
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// ReadTimeout bounds how long a client may take to send a request's
+	// headers and, on every listener but blob, its whole body; on the blob
+	// listener, whose bodies are as large as blobs, it is the time in which
+	// each further 16 KiB of a body must arrive. 0 means one minute.
+	ReadTimeout time.Duration
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
 
 // Listener offsets from PortBase. Batch accounts get ports from batchPortOffset up.
@@ -60,6 +67,9 @@ const (
 	portBlob
 	portNodeAPI
 	portPortal
+	// portMetrics serves /metrics: a listener of its own, never forwarded
+	// into nodes, so no task can read the installation's metrics.
+	portMetrics
 	batchPortOffset = 10
 )
 
@@ -72,6 +82,7 @@ type Server struct {
 	ca        *pki.CA
 	reg       *prometheus.Registry
 	endpoints Endpoints
+	seal      []byte // the seal key: login's signing keys and the store's account keys
 	tenantID  string
 	subID     string
 
@@ -91,6 +102,10 @@ type Server struct {
 	addrs     map[string]string // listener name -> https://127.0.0.1:port
 	listeners map[string]net.Listener
 	prevPorts map[string]int
+
+	// tmpNodeDir is the node directory outside the data directory, if any:
+	// removed at close when no node left anything in it.
+	tmpNodeDir string
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -117,6 +132,9 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = time.Minute
+	}
 	s := &Server{opts: opts, log: opts.Logger, addrs: map[string]string{}, listeners: map[string]net.Listener{}, done: make(chan struct{})}
 	if s.dir, err = openDataDir(opts.DataDir); err != nil {
 		return nil, err
@@ -129,7 +147,10 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	if s.ca, err = pki.LoadOrCreate(s.dir.file(tlsDir)); err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}
-	if s.store, err = openStore(ctx, opts.Store, s.dir.file(dbFile), opts.Now); err != nil {
+	if s.seal, err = s.dir.sealKey(); err != nil {
+		return nil, fmt.Errorf("seal key: %w", err)
+	}
+	if s.store, err = openStore(ctx, opts.Store, s.dir.file(dbFile), opts.Now, s.seal); err != nil {
 		return nil, err
 	}
 	// Record which store this directory uses, for the administrative commands.
@@ -149,7 +170,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	for _, l := range []struct {
 		name   string
 		offset int
-	}{{"login", portLogin}, {"arm", portARM}, {"blob", portBlob}, {"nodeapi", portNodeAPI}, {"portal", portPortal}} {
+	}{{"login", portLogin}, {"arm", portARM}, {"blob", portBlob}, {"nodeapi", portNodeAPI}, {"portal", portPortal}, {"metrics", portMetrics}} {
 		if err = s.bind(l.name, l.offset); err != nil {
 			return nil, err
 		}
@@ -171,16 +192,24 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	return s, nil
 }
 
-func openStore(ctx context.Context, dsn, sqlitePath string, now func() time.Time) (store.Store, error) {
+// openStore opens the store named by dsn ("" for SQLite at sqlitePath), with
+// account keys sealed under seal.
+func openStore(ctx context.Context, dsn, sqlitePath string, now func() time.Time, seal []byte) (store.Store, error) {
+	sealer, err := sqlstore.NewSealer(seal)
+	if err != nil {
+		return nil, err
+	}
+	cfg := sqlstore.Config{Now: now, Sealer: sealer}
 	switch {
 	case dsn == "":
-		return sqlite.Open(ctx, sqlitePath, now)
+		return sqlite.OpenConfig(ctx, sqlitePath, cfg)
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return postgres.Open(ctx, dsn, now)
+		return postgres.OpenConfig(ctx, dsn, cfg)
 	case strings.HasPrefix(dsn, "sqlite:"):
-		return sqlite.Open(ctx, strings.TrimPrefix(dsn, "sqlite:"), now)
+		return sqlite.OpenConfig(ctx, strings.TrimPrefix(dsn, "sqlite:"), cfg)
 	default:
-		return nil, fmt.Errorf("--store %q: want a postgres:// URL or sqlite:PATH", dsn)
+		// Never echo dsn: a mistyped PostgreSQL URL may carry a password.
+		return nil, errors.New("store: want a postgres:// URL or sqlite:PATH")
 	}
 }
 
@@ -229,7 +258,7 @@ func (s *Server) ports() map[string]int {
 	return out
 }
 
-// URL returns the https base URL of a named listener (login, arm, blob, nodeapi, portal).
+// URL returns the https base URL of a named listener (login, arm, blob, nodeapi, portal, metrics).
 func (s *Server) URL(name string) string { return s.addrs[name] }
 
 // handle attaches a handler to a bound listener, serving TLS.
@@ -237,17 +266,25 @@ func (s *Server) handle(name string, h http.Handler) { s.handleWith(name, h, tls
 
 // handleWith is handle with the TLS listener made by wrap.
 func (s *Server) handleWith(name string, h http.Handler, wrap func(net.Listener, *tls.Config) net.Listener) {
+	// A client that is slow to send its request cannot hold a connection:
+	// headers and body must arrive within ReadTimeout, and an idle
+	// keep-alive connection is closed after IdleTimeout.
 	srv := &http.Server{
 		Handler:           h,
 		TLSConfig:         s.ca.ServerTLSConfig(),
-		ReadHeaderTimeout: 30 * time.Second,
+		ReadHeaderTimeout: s.opts.ReadTimeout,
+		ReadTimeout:       s.opts.ReadTimeout,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	if name == "blob" {
 		// Blob uploads and downloads stream large bodies: HTTP/2's default
 		// flow-control windows would throttle them well below disk speed.
 		srv.HTTP2 = &http.HTTP2Config{MaxReceiveBufferPerConnection: 32 << 20, MaxReceiveBufferPerStream: 16 << 20}
+		// A blob's body may take longer than ReadTimeout to arrive; each
+		// read of it must make progress within ReadTimeout instead.
+		srv.Handler = bodyProgress(h, s.opts.ReadTimeout)
 	}
 	l := s.listeners[name]
 	s.servers = append(s.servers, srv)
@@ -307,6 +344,9 @@ func (s *Server) closeResources() {
 	for _, l := range s.listeners {
 		_ = l.Close()
 	}
+	if s.tmpNodeDir != "" {
+		_ = os.Remove(s.tmpNodeDir) // only if empty
+	}
 	if s.dir != nil {
 		_ = s.dir.close()
 	}
@@ -324,6 +364,16 @@ func (s *Server) Store() store.Store { return s.store }
 // CA returns the installation's certificate authority.
 func (s *Server) CA() *pki.CA { return s.ca }
 
+// OutsideNodeDir returns the node directory the server keeps outside its
+// data directory (under the system's temporary directory, when the data
+// directory is private and tasks run as other users), or "" when node
+// directories live in the data directory.
+func (s *Server) OutsideNodeDir() string { return s.tmpNodeDir }
+
+// Login returns the installation's login service (service principals and
+// the tokens it issues), for tests and tools in this process.
+func (s *Server) Login() *login.Service { return s.login }
+
 // Done is closed when the server has stopped.
 func (s *Server) Done() <-chan struct{} { return s.done }
 
@@ -335,4 +385,41 @@ func (s *Server) Close() error {
 	s.cancel()
 	<-s.done
 	return s.runErr
+}
+
+// minBodyProgress is how much of a body must arrive within each read
+// timeout for the deadline to move on: about 270 bytes a second with the
+// default minute, far below any real upload, far above a trickle.
+const minBodyProgress = 16 << 10
+
+// bodyProgress lets a request's body take as long as it needs, provided that
+// it keeps arriving: the request's read deadline moves to d from now each
+// time minBodyProgress more bytes have arrived. A client that stops sending,
+// or sends a byte now and then, still loses its connection.
+func bodyProgress(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = &progressBody{ReadCloser: r.Body, rc: http.NewResponseController(w), d: d, pending: minBodyProgress}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// progressBody is a request body whose deadline moves as it arrives.
+type progressBody struct {
+	io.ReadCloser
+	rc *http.ResponseController
+	d  time.Duration
+	// pending counts the bytes read since the deadline last moved.
+	pending int
+}
+
+func (b *progressBody) Read(p []byte) (int, error) {
+	if b.pending >= minBodyProgress {
+		b.pending = 0
+		_ = b.rc.SetReadDeadline(time.Now().Add(b.d))
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.pending += n
+	return n, err
 }

@@ -1,8 +1,10 @@
-package server
+package server_test
 
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net/http"
 	"os"
@@ -17,6 +19,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/cobaltbatch/cobalt/internal/server"
+	"github.com/cobaltbatch/cobalt/internal/server/servertest"
 	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
@@ -24,7 +28,7 @@ func TestMain(m *testing.M) { testenv.LoopbackOnly(m) }
 
 func TestEndpointsFileHonoursTheContract(t *testing.T) {
 	t.Parallel()
-	s := StartTest(t, Options{})
+	s := servertest.Start(t, server.Options{})
 	path := filepath.Join(s.DataDir(), "endpoints.json")
 	st, err := os.Stat(path)
 	if err != nil {
@@ -33,7 +37,7 @@ func TestEndpointsFileHonoursTheContract(t *testing.T) {
 	if st.Mode().Perm() != 0o600 {
 		t.Errorf("endpoints.json mode = %v, want 0600", st.Mode().Perm())
 	}
-	e, err := ReadEndpoints(s.DataDir())
+	e, err := server.ReadEndpoints(s.DataDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,9 +74,9 @@ func TestEndpointsFileHonoursTheContract(t *testing.T) {
 
 func TestSecondInstanceOnTheSameDataDirFails(t *testing.T) {
 	t.Parallel()
-	s := StartTest(t, Options{})
-	_, err := Start(context.Background(), Options{DataDir: s.DataDir()})
-	if !errors.Is(err, ErrDataDirInUse) {
+	s := servertest.Start(t, server.Options{})
+	_, err := server.Start(context.Background(), server.Options{DataDir: s.DataDir()})
+	if !errors.Is(err, server.ErrDataDirInUse) {
 		t.Fatalf("second start: %v, want ErrDataDirInUse", err)
 	}
 	if !strings.Contains(err.Error(), s.DataDir()) {
@@ -83,7 +87,7 @@ func TestSecondInstanceOnTheSameDataDirFails(t *testing.T) {
 func TestRestartReusesIdentityCredentialsAndCA(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s, err := Start(context.Background(), Options{DataDir: dir})
+	s, err := server.Start(context.Background(), server.Options{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +97,7 @@ func TestRestartReusesIdentityCredentialsAndCA(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s2 := StartTest(t, Options{DataDir: dir})
+	s2 := servertest.Start(t, server.Options{DataDir: dir})
 	second := s2.Endpoints()
 	ca2, _ := os.ReadFile(second.CACertFile)
 	if first.TenantID != second.TenantID || first.SubscriptionID != second.SubscriptionID ||
@@ -104,13 +108,13 @@ func TestRestartReusesIdentityCredentialsAndCA(t *testing.T) {
 		t.Fatal("restart changed the CA")
 	}
 	// A token issued before the restart still verifies against the keys published after it.
-	if _, err := s2.validator.Validate(context.Background(), tok1, ResourceManagerAudience); err != nil {
+	if _, err := s2.Validator().Validate(context.Background(), tok1, server.ResourceManagerAudience); err != nil {
 		t.Fatalf("token from before the restart: %v", err)
 	}
 }
 
 // adminToken gets a management token for the admin principal with the official Go client.
-func adminToken(t *testing.T, e Endpoints) string {
+func adminToken(t *testing.T, e server.Endpoints) string {
 	t.Helper()
 	caPEM, err := os.ReadFile(e.CACertFile)
 	if err != nil {
@@ -136,9 +140,9 @@ func adminToken(t *testing.T, e Endpoints) string {
 
 func TestAdminGetsManagementTokenWithTheGoSDK(t *testing.T) {
 	t.Parallel()
-	s := StartTest(t, Options{})
+	s := servertest.Start(t, server.Options{})
 	tok := adminToken(t, s.Endpoints())
-	caller, err := s.validator.Validate(context.Background(), tok, ResourceManagerAudience)
+	caller, err := s.Validator().Validate(context.Background(), tok, server.ResourceManagerAudience)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +177,7 @@ func TestBinaryShutsDownGracefully(t *testing.T) {
 	if !strings.Contains(line, "ready") {
 		t.Fatalf("first line %q does not say ready", line)
 	}
-	if _, err := ReadEndpoints(dir); err != nil {
+	if _, err := server.ReadEndpoints(dir); err != nil {
 		t.Fatalf("ready before endpoints.json: %v", err)
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -183,6 +187,15 @@ func TestBinaryShutsDownGracefully(t *testing.T) {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
 	// The lock is released: the directory can be used again.
-	s := StartTest(t, Options{DataDir: dir})
+	s := servertest.Start(t, server.Options{DataDir: dir})
 	_ = s
+}
+
+func tlsConfigFor(t *testing.T, caPEM []byte) *tls.Config {
+	t.Helper()
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		t.Fatal("CA file holds no certificate")
+	}
+	return &tls.Config{RootCAs: pool}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/agent/taskrun"
@@ -27,13 +28,9 @@ import (
 
 // wire builds every service on the bound listeners and fills s.endpoints.
 func (s *Server) wire(ctx context.Context) (err error) {
-	seal, err := s.dir.sealKey()
-	if err != nil {
-		return fmt.Errorf("seal key: %w", err)
-	}
 	s.login, err = login.New(ctx, login.Config{
 		Store: s.store, Logger: s.log.With("component", "login"), Now: s.opts.Now,
-		AuthorityURL: s.URL("login"), SealKey: seal, Registerer: s.reg,
+		AuthorityURL: s.URL("login"), SealKey: s.seal, Registerer: s.reg,
 	})
 	if err != nil {
 		return fmt.Errorf("login service: %w", err)
@@ -45,7 +42,7 @@ func (s *Server) wire(ctx context.Context) (err error) {
 		Keys: s.login, TenantID: s.tenantID, Now: s.opts.Now,
 		Issuers: []string{s.login.IssuerV1(s.tenantID), s.login.IssuerV2(s.tenantID)},
 	})
-	s.authz = rbac.New(s.store).WithLogger(s.log.With("component", "rbac"))
+	s.authz = rbac.New(rbac.Config{Store: s.store, Logger: s.log.With("component", "rbac"), Now: s.opts.Now})
 	admin, err := s.bootstrapAdmin(ctx)
 	if err != nil {
 		return err
@@ -76,11 +73,12 @@ func (s *Server) wire(ctx context.Context) (err error) {
 		AdminClientSecret:       admin.ClientSecret,
 		Portal:                  s.URL("portal"),
 	}
-	metrics := promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})
-	loginMux := http.NewServeMux()
-	loginMux.Handle("GET /metrics", metrics)
-	loginMux.Handle("/", s.login.Handler())
-	s.handle("login", loginMux)
+	// Metrics have a listener of their own, which forwardPorts leaves out:
+	// the login listener is reachable from inside every node.
+	metricsMux := http.NewServeMux()
+	metricsMux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	s.handle("metrics", metricsMux)
+	s.handle("login", s.login.Handler())
 	s.goRun("login", s.login.Run)
 	// The Go SDK sends some $filter values unencoded; the ARM listener
 	// accepts such request lines as Azure does.
@@ -103,7 +101,8 @@ func (s *Server) wire(ctx context.Context) (err error) {
 func (s *Server) wireCompute(ctx context.Context) (err error) {
 	s.blob, err = blob.New(blob.Config{
 		Store: s.store, Logger: s.log.With("component", "blob"), Now: s.opts.Now, DataDir: s.dir.path,
-		Validator: s.validator, Authz: s.authz, Accounts: s.arm, TenantID: s.tenantID, AuthorityURL: s.URL("login"),
+		Validator: s.validator, Authz: s.authz, Accounts: blobAccounts{s.arm}, Endpoint: s.URL("blob"),
+		TenantID: s.tenantID, AuthorityURL: s.URL("login"),
 	})
 	if err != nil {
 		return fmt.Errorf("blob service: %w", err)
@@ -161,11 +160,11 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 		Logger: s.log.With("component", "batchapi"), Now: s.opts.Now, TLS: s.ca.ServerTLSConfig(), PortBase: batchPortBase,
 		Validator: s.validator, Authz: s.authz, AuthorityURL: s.URL("login"), TenantID: s.tenantID,
 		Jobs: s.jobs, Nodes: batchapi.NodeDirsUnder(s.pools, nodeRoot),
+		Pools: s.pools, Accounts: batchapi.AccountsFromPools(s.pools, s.store),
 	})
 	if err != nil {
 		return fmt.Errorf("batch data plane: %w", err)
 	}
-	s.batchapi.SetPools(s.pools, s.store)
 	provider, err := batchprovider.New(batchprovider.Config{
 		Pools: s.pools, Endpoints: s.batchapi, Directory: s.login, Logger: s.log.With("component", "batchprovider"), Now: s.opts.Now,
 	})
@@ -186,11 +185,19 @@ func (s *Server) nodeRootDir() (string, error) {
 		return dir, os.MkdirAll(dir, 0o755)
 	}
 	alt := filepath.Join(os.TempDir(), "cobalt-nodes-"+s.subID[:8])
-	s.log.Warn("the data directory is not traversable by other users; node directories go elsewhere so tasks can run as Batch's non-admin users",
+	s.log.Info("node directories are kept outside the private data directory, where tasks running as Batch's non-admin users can reach them",
 		"dataDir", s.dir.path, "nodeDir", alt)
 	if err := os.MkdirAll(alt, 0o711); err != nil {
 		return "", err
 	}
+	// The name is predictable and the temporary directory shared: refuse a
+	// link or a directory that another user made there first.
+	if st, err := os.Lstat(alt); err != nil {
+		return "", err
+	} else if sys, ok := st.Sys().(*syscall.Stat_t); !st.IsDir() || !ok || sys.Uid != uint32(os.Geteuid()) {
+		return "", fmt.Errorf("node directory %s is not a directory of this user; remove it", alt)
+	}
+	s.tmpNodeDir = alt
 	return alt, os.Chmod(alt, 0o711)
 }
 

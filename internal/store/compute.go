@@ -6,8 +6,8 @@ import (
 )
 
 // ComputeStore keeps the batch data plane and compute nodes: pools, nodes,
-// jobs, tasks and their claims. The pools engineer owns PoolStore and
-// NodeStore; JobStore is owned by the jobs engineer.
+// jobs, tasks and their claims. PoolStore and NodeStore serve the pool
+// service (internal/batch); JobStore serves the jobs service (internal/jobs).
 type ComputeStore interface {
 	PoolStore
 	NodeStore

@@ -21,6 +21,10 @@ type Resource struct {
 	// SubscriptionID and ResourceGroup are lower case ("" when not applicable).
 	SubscriptionID string
 	ResourceGroup  string
+	// UniqueName, when not empty, is a name no other resource of the same
+	// Type may have anywhere in the installation (a storage account's name:
+	// its blob endpoint and its data are known by it). Fixed at creation.
+	UniqueName string
 	// Body is the resource's JSON as its provider stores it.
 	Body []byte
 	// Version increases on every write; it is the resource's ETag.
@@ -42,7 +46,9 @@ type ResourceListParams struct {
 	// WithinKey lists the resources strictly below a scope: those whose key
 	// starts with WithinKey + "/".
 	WithinKey string
-	Page      Page
+	// UniqueName lists the resource with that UniqueName (compared as given).
+	UniqueName string
+	Page       Page
 }
 
 // RoleAssignment is a stored role assignment.
@@ -84,16 +90,21 @@ type RoleAssignmentListParams struct {
 // ResourceStore keeps management-plane (ARM) resources and role assignments.
 // The management plane owns this slice of the interface.
 type ResourceStore interface {
-	// ResourceCreate stores a new resource; EConflict if its key exists. Key,
-	// Type, ParentKey, SubscriptionID and ResourceGroup are stored as given
-	// (callers fold case); Version, CreatedAt and UpdatedAt are set.
+	// ResourceCreate stores a new resource; EConflict if its key exists, or
+	// if its UniqueName is taken by another resource of its type. Key, Type,
+	// ParentKey, SubscriptionID, ResourceGroup and UniqueName are stored as
+	// given (callers fold case); Version, CreatedAt and UpdatedAt are set.
 	ResourceCreate(ctx context.Context, r Resource) (Resource, error)
 	// ResourceGet returns the resource with the given key (case-insensitive), or ENotFound.
 	ResourceGet(ctx context.Context, key string) (Resource, error)
 	// ResourceUpdate applies fn to the resource under compare-and-swap; only
 	// Body (and ID's case) may change. ENotFound if absent; an error from fn is returned as is.
 	ResourceUpdate(ctx context.Context, key string, fn func(*Resource) error) (Resource, error)
-	// ResourceDelete removes a resource, or returns ENotFound.
+	// ResourceDelete removes a resource, or returns ENotFound. Deleting a
+	// storage account deletes, in the same transaction, the blob containers,
+	// blobs and uncommitted blocks of its name, so that an account created
+	// later with that name starts empty; their data files are left for the
+	// blob service's collector, which removes files no record references.
 	ResourceDelete(ctx context.Context, key string) error
 	// ResourceList lists resources ordered by key; the second result is the
 	// next page's token ("" on the last page).

@@ -1,16 +1,3 @@
-// Package store defines Cobalt's one storage interface and the records it keeps.
-//
-// Implementations live in sqlite (the embedded default) and postgres (shared by
-// several control-plane replicas); both are built on sqlstore. The conformance
-// suite in storetest runs every behaviour against each of them.
-//
-// Contract for every method: errors are *cobalt.Error values with code
-// ENotFound (no such record), EConflict (a record with that key exists) or
-// EPreconditionFailed (a compare-and-swap lost), or wrap an internal error.
-// All methods are safe for concurrent use. Updates are compare-and-swap
-// closures: the closure receives the current record inside a transaction and
-// may be called more than once; it must not have side effects. Every record
-// carries a Version that increases on each write and serves as its ETag.
 package store
 
 import (
@@ -19,6 +6,13 @@ import (
 
 	"github.com/cobaltbatch/cobalt"
 )
+
+// SealedResourceTypes are the resource types whose bodies hold account keys
+// (storage accounts, Batch accounts). When the store is given a sealer (the
+// installation's seal key), their bodies are sealed at rest: the database
+// never holds the keys in clear, and bodies an earlier version stored in
+// clear are sealed when the store opens. Callers see clear bodies.
+var SealedResourceTypes = []string{"Microsoft.Storage/storageAccounts", "Microsoft.Batch/batchAccounts"}
 
 // Store is the storage interface of every Cobalt service.
 type Store interface {

@@ -11,7 +11,7 @@ func TestMain(m *testing.M) { LoopbackOnly(m) }
 
 func TestOnlyLoopback(t *testing.T) {
 	if !Isolated() {
-		t.Skip("running on the host network")
+		Unavailable(t, "a loopback-only network namespace (running on the host network as COBALT_TEST_ALLOW_HOST_NETWORK=1 allows)")
 	}
 	ifs, err := net.Interfaces()
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
 func dirs(t *testing.T) Dirs {
@@ -395,9 +396,7 @@ func FuzzDirectArgv(f *testing.F) {
 
 func TestWrapSeesTheTaskUserOnEveryAttempt(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to run a task as another user")
-	}
+	testenv.Require(t, testenv.Root)
 	d := dirs(t)
 	script := filepath.Join(d.NodeRoot, "noshebang.sh")
 	if err := os.WriteFile(script, []byte("id -u\n"), 0o755); err != nil {

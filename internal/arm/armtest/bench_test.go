@@ -23,11 +23,11 @@ func BenchmarkGetIdentity(b *testing.B) {
 	e := newEnv(b)
 	ctx := context.Background()
 	cred := e.credential(b, e.admin.ClientID, e.secret)
-	groups, _ := armresources.NewResourceGroupsClient(subID, cred, e.options())
+	groups, _ := armresources.NewResourceGroupsClient(e.sub, cred, e.options())
 	if _, err := groups.CreateOrUpdate(ctx, "rg1", armresources.ResourceGroup{Location: to.Ptr("eastus")}, nil); err != nil {
 		b.Fatal(err)
 	}
-	ids, _ := armmsi.NewUserAssignedIdentitiesClient(subID, cred, e.options())
+	ids, _ := armmsi.NewUserAssignedIdentitiesClient(e.sub, cred, e.options())
 	if _, err := ids.CreateOrUpdate(ctx, "rg1", "uami1", armmsi.Identity{Location: to.Ptr("eastus")}, nil); err != nil {
 		b.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func BenchmarkGetIdentity(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	url := e.armURL + "/subscriptions/" + subID + "/resourceGroups/rg1/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uami1?api-version=2024-11-30"
+	url := e.armURL + "/subscriptions/" + e.sub + "/resourceGroups/rg1/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uami1?api-version=2024-11-30"
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: e.ca.ClientTLSConfig(), MaxIdleConnsPerHost: 64}}
 	get := func(url string) []byte {
 		req, _ := http.NewRequest("GET", url, nil)

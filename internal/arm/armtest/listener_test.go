@@ -21,7 +21,7 @@ func TestUnencodedFilter(t *testing.T) {
 	}
 	for _, h2 := range []bool{false, true} {
 		tr := &http.Transport{TLSClientConfig: e.ca.ClientTLSConfig(), ForceAttemptHTTP2: h2}
-		req, _ := http.NewRequest("GET", e.armURL+"/subscriptions/"+subID+"/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01", nil)
+		req, _ := http.NewRequest("GET", e.armURL+"/subscriptions/"+e.sub+"/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01", nil)
 		req.URL.RawQuery += "&$filter=principalId eq '" + e.admin.ObjectID + "'"
 		req.Header.Set("Authorization", "Bearer "+tok.Token)
 		resp, err := (&http.Client{Transport: tr}).Do(req)

@@ -37,7 +37,7 @@ func TestGoSDKClients(t *testing.T) {
 	cred := e.credential(t, e.admin.ClientID, e.secret)
 
 	// armresources: resource groups.
-	groups, err := armresources.NewResourceGroupsClient(subID, cred, e.options())
+	groups, err := armresources.NewResourceGroupsClient(e.sub, cred, e.options())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestGoSDKClients(t *testing.T) {
 	}
 
 	// armmsi: user-assigned identities.
-	ids, err := armmsi.NewUserAssignedIdentitiesClient(subID, cred, e.options())
+	ids, err := armmsi.NewUserAssignedIdentitiesClient(e.sub, cred, e.options())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestGoSDKClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mi.Properties == nil || *mi.Properties.TenantID != tenantID || *mi.Properties.PrincipalID == "" || *mi.Properties.ClientID == "" {
+	if mi.Properties == nil || *mi.Properties.TenantID != e.tenant || *mi.Properties.PrincipalID == "" || *mi.Properties.ClientID == "" {
 		t.Fatalf("identity %+v", mi)
 	}
 	principalID := *mi.Properties.PrincipalID
@@ -105,12 +105,12 @@ func TestGoSDKClients(t *testing.T) {
 	}
 
 	// armauthorization/v2: role assignments and definitions.
-	ras, err := armauthorization.NewRoleAssignmentsClient(subID, cred, e.options())
+	ras, err := armauthorization.NewRoleAssignmentsClient(e.sub, cred, e.options())
 	if err != nil {
 		t.Fatal(err)
 	}
-	scope := "/subscriptions/" + subID + "/resourceGroups/rg1"
-	roleID := "/subscriptions/" + subID + "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.RoleStorageBlobDataReader
+	scope := "/subscriptions/" + e.sub + "/resourceGroups/rg1"
+	roleID := "/subscriptions/" + e.sub + "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.RoleStorageBlobDataReader
 	params := armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
 		RoleDefinitionID: to.Ptr(roleID), PrincipalID: to.Ptr(principalID), PrincipalType: to.Ptr(armauthorization.PrincipalTypeServicePrincipal)}}
 	const raName = "0b5fe924-9a61-425c-96af-cfe6e287ca2d"
@@ -151,13 +151,13 @@ func TestGoSDKClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d, err := defs.Get(ctx, "/subscriptions/"+subID, rbac.RoleContributor, nil); err != nil || *d.Properties.RoleName != "Contributor" {
+	if d, err := defs.Get(ctx, "/subscriptions/"+e.sub, rbac.RoleContributor, nil); err != nil || *d.Properties.RoleName != "Contributor" {
 		t.Fatalf("definition Get = %+v, %v", d, err)
 	}
 	if d, err := defs.GetByID(ctx, "/providers/Microsoft.Authorization/roleDefinitions/"+rbac.RoleManagedIdentityOperator, nil); err != nil || *d.Properties.RoleName != "Managed Identity Operator" {
 		t.Fatalf("definition GetByID = %+v, %v", d, err)
 	}
-	defPager := defs.NewListPager("/subscriptions/"+subID, &armauthorization.RoleDefinitionsClientListOptions{Filter: to.Ptr("roleName eq 'Reader'")})
+	defPager := defs.NewListPager("/subscriptions/"+e.sub, &armauthorization.RoleDefinitionsClientListOptions{Filter: to.Ptr("roleName eq 'Reader'")})
 	dp, err := defPager.NextPage(ctx)
 	if err != nil || len(dp.Value) != 1 || *dp.Value[0].Name != rbac.RoleReader {
 		t.Fatalf("definitions by name = %+v, %v", dp.Value, err)
@@ -167,16 +167,16 @@ func TestGoSDKClients(t *testing.T) {
 	}
 
 	// A Reader cannot create an identity.
-	reader, readerSecret, err := e.login.CreateServicePrincipal(ctx, tenantID, "reader")
+	reader, readerSecret, err := e.login.CreateServicePrincipal(ctx, e.tenant, "reader")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ras.Create(ctx, "/subscriptions/"+subID, "2b5fe924-9a61-425c-96af-cfe6e287ca2d", armauthorization.RoleAssignmentCreateParameters{
+	if _, err := ras.Create(ctx, "/subscriptions/"+e.sub, "2b5fe924-9a61-425c-96af-cfe6e287ca2d", armauthorization.RoleAssignmentCreateParameters{
 		Properties: &armauthorization.RoleAssignmentProperties{RoleDefinitionID: to.Ptr(rbac.RoleReader), PrincipalID: to.Ptr(reader.ObjectID),
 			PrincipalType: to.Ptr(armauthorization.PrincipalTypeServicePrincipal)}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	readerIDs, err := armmsi.NewUserAssignedIdentitiesClient(subID, e.credential(t, reader.ClientID, readerSecret), e.options())
+	readerIDs, err := armmsi.NewUserAssignedIdentitiesClient(e.sub, e.credential(t, reader.ClientID, readerSecret), e.options())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func TestGoSDKWrongAudience(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest("GET", e.armURL+"/subscriptions/"+subID+"/resourcegroups?api-version=2021-04-01", nil)
+	req, _ := http.NewRequest("GET", e.armURL+"/subscriptions/"+e.sub+"/resourcegroups?api-version=2021-04-01", nil)
 	req.Header.Set("Authorization", "Bearer "+tok.Token)
 	resp, err := e.client.Do(req)
 	if err != nil {

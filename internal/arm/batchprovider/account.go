@@ -114,6 +114,11 @@ func (p *Provider) apply(r *arm.Request, a *batch.Account, req *accountRequest, 
 		if err != nil || !strings.EqualFold(sid.Type(), "Microsoft.Storage/storageAccounts") {
 			return arm.Invalid("InvalidParameter", "properties.autoStorage.storageAccountId", "'%s' is not the resource ID of a storage account.", as.StorageAccountID)
 		}
+		// Linking gives the Batch account the storage account's keys, so
+		// the caller must be allowed to read them, as on Azure.
+		if err := r.CheckLinked("Microsoft.Storage/storageAccounts/listkeys/action", sid); err != nil {
+			return err
+		}
 		if _, err := p.st.ResourceGet(ctx, sid.Key()); err != nil {
 			if cobalt.IsCode(err, cobalt.ENotFound) {
 				return arm.Invalid("InvalidParameter", "properties.autoStorage.storageAccountId", "The storage account '%s' does not exist.", as.StorageAccountID)

@@ -17,7 +17,7 @@ import (
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/bearer"
 	"github.com/cobaltbatch/cobalt/internal/login"
-	"github.com/cobaltbatch/cobalt/internal/pki"
+	"github.com/cobaltbatch/cobalt/internal/pki/pkitest"
 	"github.com/cobaltbatch/cobalt/internal/rbac"
 	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
 )
@@ -32,7 +32,7 @@ func BenchmarkGetPool(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	ca := pki.NewTestCA(b)
+	ca := pkitest.NewCA(b)
 	seal := make([]byte, 32)
 	_, _ = rand.Read(seal)
 	lg, err := login.New(context.Background(), login.Config{Store: st, AuthorityURL: "https://127.0.0.1:1", SealKey: seal})

@@ -111,7 +111,7 @@ func newFixture(t *testing.T, runAllocator bool) *fixture {
 
 func newFixtureOn(t testing.TB, st store.Store, runAllocator bool, v arm.Validator) *fixture {
 	now := func() time.Time { return fixedNow }
-	f := &fixture{t: t, st: st, eps: &endpoints{}, az: rbac.New(st)}
+	f := &fixture{t: t, st: st, eps: &endpoints{}, az: rbac.New(rbac.Config{Store: st})}
 	dir := &directory{s: st}
 	var err error
 	f.pools, err = batch.New(batch.Config{Store: st, Now: now, MaxNodes: 16})

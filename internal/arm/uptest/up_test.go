@@ -2,17 +2,13 @@ package uptest
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
@@ -22,6 +18,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 
 	"github.com/cobaltbatch/cobalt/internal/rbac"
+	"github.com/cobaltbatch/cobalt/internal/sdkharness"
 	"github.com/cobaltbatch/cobalt/internal/server"
 	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
@@ -30,20 +27,12 @@ func TestMain(m *testing.M) { testenv.LoopbackOnly(m) }
 
 // TestCobaltUpManagementPlane uses only what endpoints.json gives a user.
 func TestCobaltUpManagementPlane(t *testing.T) {
-	s := server.StartTest(t, server.Options{})
-	ep := s.Endpoints()
-	pem, err := os.ReadFile(ep.CACertFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
+	e := sdkharness.Start(t, server.Options{})
+	ep := e.EP
 	// As azcore's default transport: HTTP/2 when offered.
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, ForceAttemptHTTP2: true}}
-	cfg := cloud.Configuration{ActiveDirectoryAuthorityHost: ep.AuthorityHost + "/",
-		Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
-			cloud.ResourceManager: {Endpoint: ep.ResourceManager, Audience: ep.ResourceManagerAudience}}}
+		TLSClientConfig: e.HTTP.Transport.(*http.Transport).TLSClientConfig, ForceAttemptHTTP2: true}}
+	cfg := e.Cloud
 	cred, err := azidentity.NewClientSecretCredential(ep.TenantID, ep.AdminClientID, ep.AdminClientSecret, &azidentity.ClientSecretCredentialOptions{
 		ClientOptions: azcore.ClientOptions{Cloud: cfg, Transport: client}, DisableInstanceDiscovery: true})
 	if err != nil {

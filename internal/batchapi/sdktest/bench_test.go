@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cobaltbatch/cobalt/internal/jobs"
+	cobalt "github.com/cobaltbatch/cobalt"
 )
 
 // signSharedKey signs r as @azure/batch does.
@@ -45,15 +45,15 @@ func signSharedKey(r *http.Request, account, key string, bodyLen int) {
 func BenchmarkAddTaskCollection(b *testing.B) {
 	e := newEnv(b)
 	ctx := context.Background()
-	if _, err := e.jobs.AddJob(ctx, e.accountID, jobs.JobSpec{ID: "bench", PoolInfo: &jobs.PoolInfo{PoolID: "nopool"}}); err != nil {
+	if _, err := e.jobs.AddJob(ctx, e.accountID, cobalt.JobSpec{ID: "bench", PoolInfo: &cobalt.PoolInformation{PoolID: "nopool"}}); err != nil {
 		b.Fatal(err)
 	}
 	n := 0
-	batchOf := func() []jobs.TaskSpec {
-		specs := make([]jobs.TaskSpec, 100)
+	batchOf := func() []cobalt.TaskSpec {
+		specs := make([]cobalt.TaskSpec, 100)
 		for i := range specs {
 			n++
-			specs[i] = jobs.TaskSpec{ID: fmt.Sprintf("t%d", n), CommandLine: "/bin/true"}
+			specs[i] = cobalt.TaskSpec{ID: fmt.Sprintf("t%d", n), CommandLine: "/bin/true"}
 		}
 		return specs
 	}
@@ -97,10 +97,10 @@ func BenchmarkAddTaskCollection(b *testing.B) {
 func BenchmarkGetTask(b *testing.B) {
 	e := newEnv(b)
 	ctx := context.Background()
-	if _, err := e.jobs.AddJob(ctx, e.accountID, jobs.JobSpec{ID: "bench", PoolInfo: &jobs.PoolInfo{PoolID: "nopool"}}); err != nil {
+	if _, err := e.jobs.AddJob(ctx, e.accountID, cobalt.JobSpec{ID: "bench", PoolInfo: &cobalt.PoolInformation{PoolID: "nopool"}}); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := e.jobs.AddTask(ctx, e.accountID, "bench", jobs.TaskSpec{ID: "t1", CommandLine: "/bin/true"}); err != nil {
+	if _, err := e.jobs.AddTask(ctx, e.accountID, "bench", cobalt.TaskSpec{ID: "t1", CommandLine: "/bin/true"}); err != nil {
 		b.Fatal(err)
 	}
 	_, cred := e.goClient(e.newPrincipal("6aaa78f1-f7de-44ca-8722-c64a23943cae")) // Azure Batch Data Contributor

@@ -21,6 +21,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/login"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/pki"
+	"github.com/cobaltbatch/cobalt/internal/pki/pkitest"
 	"github.com/cobaltbatch/cobalt/internal/rbac"
 	"github.com/cobaltbatch/cobalt/internal/store"
 	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
@@ -67,7 +68,7 @@ func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	e := &env{t: t, ca: pki.NewTestCA(t), account: "acct1", nodeRoot: t.TempDir()}
+	e := &env{t: t, ca: pkitest.NewCA(t), account: "acct1", nodeRoot: t.TempDir()}
 	e.client = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: e.ca.ClientTLSConfig()}}
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "cobalt.db"), nil)
 	if err != nil {
@@ -93,7 +94,7 @@ func newEnv(t testing.TB) *env {
 	t.Cleanup(srv.Close)
 	validator := bearer.New(bearer.Config{Keys: e.login, TenantID: tenantID,
 		Issuers: []string{e.login.IssuerV1(tenantID), e.login.IssuerV2(tenantID)}})
-	e.authzRBAC = rbac.New(st)
+	e.authzRBAC = rbac.New(rbac.Config{Store: st})
 
 	if e.jobs, err = jobs.New(jobs.Config{Store: st}); err != nil {
 		t.Fatal(err)
@@ -102,10 +103,10 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	if e.api, err = batchapi.New(batchapi.Config{TLS: e.ca.ServerTLSConfig(), Validator: validator, Authz: e.authzRBAC,
-		AuthorityURL: e.loginURL, TenantID: tenantID, Jobs: e.jobs, Nodes: batchapi.NodeDirsUnder(e.pools, e.nodeRoot)}); err != nil {
+		AuthorityURL: e.loginURL, TenantID: tenantID, Jobs: e.jobs, Nodes: batchapi.NodeDirsUnder(e.pools, e.nodeRoot),
+		Pools: e.pools, Accounts: batchapi.AccountsFromPools(e.pools, st)}); err != nil {
 		t.Fatal(err)
 	}
-	e.api.SetPools(e.pools, st)
 
 	// The Batch account, as the management plane would store it.
 	e.accountID = "/subscriptions/" + subID + "/resourceGroups/rg1/providers/Microsoft.Batch/batchAccounts/" + e.account
@@ -177,7 +178,7 @@ func (e *env) newPrincipal(role string) principal {
 // directory is on this host, and reports them completed with exit code 0,
 // until ctx ends.
 func (e *env) fakeNode(ctx context.Context, poolID, nodeID string) {
-	ref := jobs.NodeRef{AccountID: strings.ToLower(e.accountID), PoolID: poolID, NodeID: nodeID}
+	ref := cobalt.NodeRef{AccountID: strings.ToLower(e.accountID), PoolID: poolID, NodeID: nodeID}
 	for ctx.Err() == nil {
 		leases, err := e.jobs.Lease(ctx, ref, 4, 500*time.Millisecond)
 		if err != nil {

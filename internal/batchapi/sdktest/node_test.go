@@ -1,39 +1,22 @@
 package sdktest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/cobaltbatch/cobalt/internal/batch"
+	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
-// nodeDir returns test/node, skipping when node is not installed.
-func nodeDir(t *testing.T) string {
-	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node is not on PATH; skipping the @azure/batch test")
-	}
-	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "test", "node"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@azure", "batch")); err != nil {
-		t.Fatalf("@azure/batch is not installed in %s: %v", dir, err)
-	}
-	return dir
-}
+// batchModule is the Node SDK the scripts of this suite load.
+const batchModule = "@azure/batch"
 
 // TestNodeSDKSharedKey runs test/node/batch/sharedkey.js: @azure/batch 10.2.0
 // with BatchSharedKeyCredentials at the account endpoint's host root.
 func TestNodeSDKSharedKey(t *testing.T) {
-	nodeDir(t)
+	testenv.Require(t, testenv.NodeModule(batchModule))
 	e := newEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -92,21 +75,10 @@ type sharedKeyResult struct {
 // runSharedKeyScript runs test/node/batch/sharedkey.js against an account endpoint.
 func runSharedKeyScript(ctx context.Context, t *testing.T, caFile, endpoint, account, key, pool, job string) sharedKeyResult {
 	t.Helper()
-	dir := nodeDir(t)
-	cmd := exec.CommandContext(ctx, "node", filepath.Join("batch", "sharedkey.js"))
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+caFile, "BATCH_URL=https://"+endpoint,
-		"BATCH_ACCOUNT="+account, "BATCH_KEY="+key, "POOL_ID="+pool, "JOB_ID="+job)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("node: %v\n%s", err, stderr.String())
-	}
 	var got sharedKeyResult
-	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
-		t.Fatalf("node output %q: %v", stdout.String(), err)
-	}
-	t.Logf("node saw: %s", stdout.String())
+	testenv.RunNodeJSON(ctx, t, testenv.NodeRun{Script: "batch/sharedkey.js", Modules: []string{batchModule}, CAFile: caFile,
+		Env: map[string]string{"BATCH_URL": "https://" + endpoint, "BATCH_ACCOUNT": account, "BATCH_KEY": key, "POOL_ID": pool, "JOB_ID": job}}, &got)
+	t.Logf("node saw: %+v", got)
 	return got
 }
 

@@ -19,6 +19,8 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/agent"
 	"github.com/cobaltbatch/cobalt/internal/cli"
 	"github.com/cobaltbatch/cobalt/internal/server"
+	"github.com/cobaltbatch/cobalt/internal/server/servertest"
+	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
 // cobaltCLI runs one CLI command in-process and returns its stdout.
@@ -55,7 +57,7 @@ func jsonField(t *testing.T, b []byte, path ...string) string {
 // node cannot get a token for another pool's identity.
 func TestNetnsEndToEnd(t *testing.T) {
 	if agent.DefaultIsolation() != agent.IsolationNetns {
-		t.Skip("netns isolation unavailable")
+		testenv.Unavailable(t, "netns isolation (root, Linux, ip netns)")
 	}
 	testEndToEnd(t, agent.IsolationNetns)
 }
@@ -77,19 +79,14 @@ var (
 )
 
 func testEndToEnd(t *testing.T, mode string) {
-	// The node directories live under the data directory: non-admin tasks
-	// must be able to traverse it.
-	data := filepath.Join(t.TempDir(), "cobalt")
-	if err := os.MkdirAll(data, 0o711); err != nil {
-		t.Fatal(err)
-	}
-	for d := filepath.Dir(data); d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
-		_ = os.Chmod(d, 0o711)
-	}
+	testenv.Require(t, testenv.NodeModule("@azure/identity"))
 	// Runs after the server's own cleanup: until the server stops its node
 	// provider on Close, remove the namespaces this process's nodes left.
 	t.Cleanup(func() { removeOwnNamespaces(t) })
-	s := server.StartTest(t, server.Options{DataDir: data, Isolation: mode})
+	// servertest's data directory lets non-admin tasks traverse to the node
+	// directories under it.
+	s := servertest.Start(t, server.Options{Isolation: mode})
+	data := s.DataDir()
 	t.Setenv("COBALT_DATA", data)
 	t.Setenv("COBALT_CONFIG_DIR", filepath.Join(t.TempDir(), "config"))
 	t.Setenv("AZURE_BATCH_ACCOUNT", "acct1")
@@ -116,15 +113,13 @@ func testEndToEnd(t *testing.T, mode string) {
 
 	// The official SDKs inside the node's namespace, default source selection
 	// (IMDS at 169.254.169.254), one process each.
-	nodeDir, err := filepath.Abs("../../../test/node")
-	if err != nil {
-		t.Fatal(err)
-	}
+	nodeDir := testenv.NodeDir()
 	helper := helperBinary(t)
 	if mode == agent.IsolationNetns {
 		// A node sees none of the host's files: the helper and the scripts
 		// go into the node's shared directory, as a start task would put them.
-		helper, nodeDir = stageInNodes(t, data, helper), stageInNodes(t, data, nodeDir)
+		sub := s.Endpoints().SubscriptionID
+		helper, nodeDir = stageInNodes(t, data, sub, helper), stageInNodes(t, data, sub, nodeDir)
 	}
 	for _, tc := range []struct{ name, cmd string }{
 		{"go-default", "exec " + helper},

@@ -77,11 +77,23 @@ func helperBinary(t *testing.T) string {
 	return p
 }
 
-// stageInNodes copies src into the shared directory of every node under
-// the data directory and returns its path as tasks see it.
-func stageInNodes(t *testing.T, data, src string) string {
+// stageInNodes copies src into the shared directory of every node of the
+// installation (under its data directory, or under its node directory in
+// the system's temporary directory, named for its subscription) and
+// returns its path as tasks see it.
+func stageInNodes(t *testing.T, data, subscription, src string) string {
 	t.Helper()
-	_ = filepath.WalkDir(data, func(p string, d os.DirEntry, err error) error {
+	stageUnder(t, data, src)
+	if len(subscription) >= 8 {
+		stageUnder(t, filepath.Join(os.TempDir(), "cobalt-nodes-"+subscription[:8]), src)
+	}
+	return sandbox.NodeRoot + "/shared/" + filepath.Base(src)
+}
+
+// stageUnder copies src into the shared directory of every node under root.
+func stageUnder(t *testing.T, root, src string) {
+	t.Helper()
+	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err != nil || !d.IsDir() || d.Name() != "shared" {
 			return nil
 		}
@@ -93,5 +105,4 @@ func stageInNodes(t *testing.T, data, src string) string {
 		}
 		return filepath.SkipDir
 	})
-	return sandbox.NodeRoot + "/shared/" + filepath.Base(src)
 }

@@ -1,12 +1,8 @@
 package logintest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +13,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/cobaltbatch/cobalt/internal/bearer"
+	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
 const armScope = "https://management.azure.com/.default"
@@ -74,41 +71,20 @@ func TestGoClientSecretCredentialWrongSecret(t *testing.T) {
 	}
 }
 
-// nodeDir returns test/node, skipping when node is not installed.
-func nodeDir(t *testing.T) string {
-	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node is not on PATH; skipping the @azure/identity test")
-	}
-	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "test", "node"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@azure", "identity")); err != nil {
-		t.Fatalf("@azure/identity is not installed in %s: %v", dir, err)
-	}
-	return dir
-}
-
 // runNode runs test/node/login/client_secret_token.js and returns its stdout, stderr and error.
 func (e *env) runNode(t *testing.T, secret, scope string) (string, string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join("login", "client_secret_token.js"))
-	cmd.Dir = nodeDir(t)
-	cmd.Env = append(os.Environ(),
-		"NODE_EXTRA_CA_CERTS="+e.ca.CAFile(),
-		"LOGIN_AUTHORITY_HOST="+e.url,
-		"LOGIN_TENANT_ID="+e.tenant,
-		"LOGIN_CLIENT_ID="+e.clientID,
-		"LOGIN_CLIENT_SECRET="+secret,
-		"LOGIN_SCOPE="+scope,
-	)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	return out.String(), errb.String(), err
+	out, errb, err := testenv.ExecNode(ctx, t, testenv.NodeRun{Script: "login/client_secret_token.js",
+		Modules: []string{"@azure/identity"}, CAFile: e.ca.CAFile(), Env: map[string]string{
+			"LOGIN_AUTHORITY_HOST": e.url,
+			"LOGIN_TENANT_ID":      e.tenant,
+			"LOGIN_CLIENT_ID":      e.clientID,
+			"LOGIN_CLIENT_SECRET":  secret,
+			"LOGIN_SCOPE":          scope,
+		}})
+	return string(out), string(errb), err
 }
 
 func TestNodeClientSecretCredential(t *testing.T) {

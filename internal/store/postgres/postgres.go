@@ -1,5 +1,3 @@
-// Package postgres opens Cobalt's shared store on PostgreSQL (pgx through
-// database/sql), for several control-plane replicas on one database.
 package postgres
 
 import (
@@ -37,8 +35,14 @@ func isUnique(err error) bool {
 	return errors.As(err, &e) && e.Code == "23505"
 }
 
-// Open connects to the database at url (postgres://...) and applies pending migrations.
+// Open connects to the database at url (postgres://...) and applies pending
+// migrations. The store has no sealer: it is for tests; an installation uses OpenConfig.
 func Open(ctx context.Context, url string, now func() time.Time) (*sqlstore.DB, error) {
+	return OpenConfig(ctx, url, sqlstore.Config{Now: now})
+}
+
+// OpenConfig is Open with the store's configuration, its sealer included.
+func OpenConfig(ctx context.Context, url string, cfg sqlstore.Config) (*sqlstore.DB, error) {
 	db, err := sql.Open("pgx", url)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
@@ -48,7 +52,7 @@ func Open(ctx context.Context, url string, now func() time.Time) (*sqlstore.DB, 
 		db.Close()
 		return nil, fmt.Errorf("connect to postgres: %w", err)
 	}
-	s, err := sqlstore.New(ctx, db, db, Dialect(), now)
+	s, err := sqlstore.New(ctx, db, db, Dialect(), cfg)
 	if err != nil {
 		db.Close()
 		return nil, err

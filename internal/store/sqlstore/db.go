@@ -1,8 +1,3 @@
-// Package sqlstore implements store.Store over database/sql. The SQL of each
-// dialect lives with the dialect (sqlite, postgres): schema migrations, and the
-// statements whose text differs. Statements written identically for both (SQLite
-// 3.35+ and PostgreSQL share $N placeholders, RETURNING and ON CONFLICT) live
-// here once. No SQL text is rewritten between dialects.
 package sqlstore
 
 import (
@@ -51,18 +46,32 @@ type ComputeQueries struct {
 // DB is a store.Store over a writer handle and a reader handle (the same handle
 // on PostgreSQL; on SQLite, a single-connection writer and a pool of readers).
 type DB struct {
-	w, r  *sql.DB
-	d     Dialect
-	now   func() time.Time
-	audit auditWriter
+	w, r   *sql.DB
+	d      Dialect
+	now    func() time.Time
+	sealer Sealer
+	audit  auditWriter
+	stmts  stmtCache
 }
 
-// New returns a DB over the given handles and applies pending migrations.
-func New(ctx context.Context, w, r *sql.DB, d Dialect, now func() time.Time) (*DB, error) {
+// Config configures a DB.
+type Config struct {
+	// Now is the store's clock (nil for time.Now).
+	Now func() time.Time
+	// Sealer seals the bodies of store.SealedResourceTypes at rest. Nil
+	// stores them in clear, and a sealed body then cannot be read: only
+	// tests of other slices leave it nil.
+	Sealer Sealer
+}
+
+// New returns a DB over the given handles, applies pending migrations and,
+// with a sealer, seals the secrets an earlier version stored in clear.
+func New(ctx context.Context, w, r *sql.DB, d Dialect, cfg Config) (*DB, error) {
+	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
-	db := &DB{w: w, r: r, d: d, now: now}
+	db := &DB{w: w, r: r, d: d, now: now, sealer: cfg.Sealer}
 	if err := db.migrate(ctx); err != nil {
 		return nil, fmt.Errorf("migrate %s store: %w", d.Name, err)
 	}
@@ -75,7 +84,8 @@ func (db *DB) Dialect() string { return db.d.Name }
 // Close closes both handles.
 func (db *DB) Close() error {
 	db.stopAudit()
-	err := db.w.Close()
+	err := db.stmts.close()
+	err = errors.Join(err, db.w.Close())
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
 	}
@@ -149,7 +159,7 @@ func (db *DB) migrate(ctx context.Context) error {
 				return err
 			}
 		}
-		return nil
+		return db.sealExisting(ctx, tx)
 	})
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
@@ -35,34 +34,6 @@ func (db *DB) PoolCreate(ctx context.Context, p store.PoolRecord) (store.PoolRec
 		return p, db.conflictOr(err, "a pool with that ID exists")
 	}
 	return p, nil
-}
-
-// hotStmts caches prepared statements of the hottest reads (GET pool, node
-// authentication) per reader handle: parsing the SQL again on every call
-// costs more than running it. A handle's statements live as long as the
-// process (one or two handles in a server; a few hundred in a test run).
-var hotStmts sync.Map // hotKey -> *sql.Stmt
-
-type hotKey struct {
-	h     *sql.DB
-	query string
-}
-
-// prepared returns the reader's prepared statement for query.
-func (db *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
-	k := hotKey{db.r, query}
-	if st, ok := hotStmts.Load(k); ok {
-		return st.(*sql.Stmt), nil
-	}
-	st, err := db.r.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	if prev, loaded := hotStmts.LoadOrStore(k, st); loaded {
-		_ = st.Close()
-		return prev.(*sql.Stmt), nil
-	}
-	return st, nil
 }
 
 const poolGetQuery = `SELECT ` + poolCols + ` FROM pools WHERE account_key = $1 AND pool_key = $2`

@@ -11,19 +11,38 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
-const resourceCols = `key, id, type, parent_key, subscription_id, resource_group, body, version, created_at, updated_at`
+const resourceCols = `key, id, type, parent_key, subscription_id, resource_group, unique_name, body, version, created_at, updated_at`
 
 func scanResource(row interface{ Scan(...any) error }) (store.Resource, error) {
 	var (
 		r                store.Resource
+		unique           sql.NullString
 		created, updated int64
 	)
-	if err := row.Scan(&r.Key, &r.ID, &r.Type, &r.ParentKey, &r.SubscriptionID, &r.ResourceGroup,
+	if err := row.Scan(&r.Key, &r.ID, &r.Type, &r.ParentKey, &r.SubscriptionID, &r.ResourceGroup, &unique,
 		&r.Body, &r.Version, &created, &updated); err != nil {
 		return r, err
 	}
+	r.UniqueName = unique.String
 	r.CreatedAt, r.UpdatedAt = fromUnixNano(created), fromUnixNano(updated)
 	return r, nil
+}
+
+// nullIfEmpty stores "" as NULL, which a unique index does not compare.
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// scanResource reads a resource row and unseals its body.
+func (db *DB) scanResource(row interface{ Scan(...any) error }) (store.Resource, error) {
+	r, err := scanResource(row)
+	if err != nil {
+		return r, err
+	}
+	return r, db.openBody(&r)
 }
 
 // ResourceCreate implements store.ResourceStore.
@@ -37,18 +56,22 @@ func (db *DB) ResourceCreate(ctx context.Context, r store.Resource) (store.Resou
 	}
 	now := db.now()
 	r.CreatedAt, r.UpdatedAt, r.Version = now, now, 1
-	_, err := db.w.ExecContext(ctx, `INSERT INTO resources (`+resourceCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)`,
-		r.Key, r.ID, r.Type, r.ParentKey, r.SubscriptionID, r.ResourceGroup, r.Body, unixNano(now))
+	body, err := db.sealBody(r)
 	if err != nil {
-		return r, db.conflictOr(err, "a resource with that ID exists")
+		return r, err
+	}
+	_, err = db.w.ExecContext(ctx, `INSERT INTO resources (`+resourceCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)`,
+		r.Key, r.ID, r.Type, r.ParentKey, r.SubscriptionID, r.ResourceGroup, nullIfEmpty(r.UniqueName), body, unixNano(now))
+	if err != nil {
+		return r, db.conflictOr(err, "a resource with that ID or name exists")
 	}
 	return r, nil
 }
 
 // ResourceGet implements store.ResourceStore.
 func (db *DB) ResourceGet(ctx context.Context, key string) (store.Resource, error) {
-	r, err := scanResource(db.r.QueryRowContext(ctx, `SELECT `+resourceCols+` FROM resources WHERE key = $1`, strings.ToLower(key)))
+	r, err := db.scanResource(db.r.QueryRowContext(ctx, `SELECT `+resourceCols+` FROM resources WHERE key = $1`, strings.ToLower(key)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, notFound("resource")
 	}
@@ -60,7 +83,7 @@ func (db *DB) ResourceUpdate(ctx context.Context, key string, fn func(*store.Res
 	key = strings.ToLower(key)
 	var out store.Resource
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		r, err := scanResource(tx.QueryRowContext(ctx, `SELECT `+resourceCols+` FROM resources WHERE key = $1`+db.d.ForUpdate, key))
+		r, err := db.scanResource(tx.QueryRowContext(ctx, `SELECT `+resourceCols+` FROM resources WHERE key = $1`+db.d.ForUpdate, key))
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("resource")
 		}
@@ -74,14 +97,18 @@ func (db *DB) ResourceUpdate(ctx context.Context, key string, fn func(*store.Res
 		if !strings.EqualFold(r.ID, fixed.ID) {
 			r.ID = fixed.ID
 		}
-		r.Key, r.Type, r.ParentKey, r.SubscriptionID, r.ResourceGroup, r.CreatedAt =
-			fixed.Key, fixed.Type, fixed.ParentKey, fixed.SubscriptionID, fixed.ResourceGroup, fixed.CreatedAt
+		r.Key, r.Type, r.ParentKey, r.SubscriptionID, r.ResourceGroup, r.UniqueName, r.CreatedAt =
+			fixed.Key, fixed.Type, fixed.ParentKey, fixed.SubscriptionID, fixed.ResourceGroup, fixed.UniqueName, fixed.CreatedAt
 		if r.Body == nil {
 			r.Body = []byte("{}")
 		}
 		r.UpdatedAt, r.Version = db.now(), fixed.Version+1
+		body, err := db.sealBody(r)
+		if err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE resources SET id = $1, body = $2, version = $3, updated_at = $4
-			WHERE key = $5 AND version = $6`, r.ID, r.Body, r.Version, unixNano(r.UpdatedAt), key, fixed.Version)
+			WHERE key = $5 AND version = $6`, r.ID, body, r.Version, unixNano(r.UpdatedAt), key, fixed.Version)
 		if err != nil {
 			return err
 		}
@@ -94,16 +121,42 @@ func (db *DB) ResourceUpdate(ctx context.Context, key string, fn func(*store.Res
 	return out, err
 }
 
+// typeStorageAccount is the type of the resources whose deletion deletes
+// the blob data of their name.
+const typeStorageAccount = "microsoft.storage/storageaccounts"
+
 // ResourceDelete implements store.ResourceStore.
 func (db *DB) ResourceDelete(ctx context.Context, key string) error {
-	res, err := db.w.ExecContext(ctx, `DELETE FROM resources WHERE key = $1`, strings.ToLower(key))
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return notFound("resource")
-	}
-	return nil
+	key = strings.ToLower(key)
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		var typ string
+		err := tx.QueryRowContext(ctx, `SELECT type FROM resources WHERE key = $1`+db.d.ForUpdate, key).Scan(&typ)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("resource")
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM resources WHERE key = $1`, key); err != nil {
+			return err
+		}
+		if typ != typeStorageAccount {
+			return nil
+		}
+		// The account's blob data is known by its name alone: it goes with
+		// the account, or a new account of the same name would inherit it.
+		name := key[strings.LastIndex(key, "/")+1:]
+		for _, q := range []string{
+			`DELETE FROM blob_blocks WHERE account = $1`,
+			`DELETE FROM blobs WHERE account = $1`,
+			`DELETE FROM blob_containers WHERE account = $1`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // args accumulates positional SQL arguments.
@@ -146,13 +199,16 @@ func (db *DB) ResourceList(ctx context.Context, p store.ResourceListParams) ([]s
 		lo, hi := prefixRange(strings.ToLower(p.WithinKey))
 		where = append(where, "key >= "+a.add(lo), "key < "+a.add(hi))
 	}
+	if p.UniqueName != "" {
+		where = append(where, "unique_name = "+a.add(p.UniqueName))
+	}
 	q := `SELECT ` + resourceCols + ` FROM resources WHERE ` + strings.Join(where, " AND ") +
 		` ORDER BY key LIMIT ` + a.add(limit+1)
 	rows, err := db.r.QueryContext(ctx, q, a...)
 	if err != nil {
 		return nil, "", err
 	}
-	return collectPage(rows, limit, scanResource, func(last store.Resource) string { return encodeToken(last.Key) })
+	return collectPage(rows, limit, db.scanResource, func(last store.Resource) string { return encodeToken(last.Key) })
 }
 
 const roleAssignmentCols = `key, id, name, scope, scope_key, role_definition_id, principal_id, principal_type, body, created_at`

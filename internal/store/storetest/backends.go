@@ -6,20 +6,33 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/cobaltbatch/cobalt/internal/store"
 	"github.com/cobaltbatch/cobalt/internal/store/postgres"
 	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
+	"github.com/cobaltbatch/cobalt/internal/store/sqlstore"
+	"github.com/cobaltbatch/cobalt/internal/testenv"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to create schemas
 )
 
-// SQLite returns a Factory of SQLite stores in temporary directories.
+// TestSealer returns a sealer with a fresh random key.
+func TestSealer(t testing.TB) sqlstore.Sealer {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	s, err := sqlstore.NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// SQLite returns a Factory of SQLite stores in temporary directories, each
+// with a sealer, as an installation's.
 func SQLite(t *testing.T) Factory {
 	return func(t *testing.T) store.Store {
-		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "cobalt.db"), nil)
+		s, err := sqlite.OpenConfig(context.Background(), filepath.Join(t.TempDir(), "cobalt.db"), sqlstore.Config{Sealer: TestSealer(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -28,23 +41,21 @@ func SQLite(t *testing.T) Factory {
 	}
 }
 
-// PostgresURL returns TEST_POSTGRES_URL, skipping the test when it is unset.
+// PostgresURL returns TEST_POSTGRES_URL. When it is unset the test skips, or
+// fails under CI=true (testenv.PostgresURL).
 func PostgresURL(t testing.TB) string {
-	u := os.Getenv("TEST_POSTGRES_URL")
-	if u == "" {
-		t.Skip("TEST_POSTGRES_URL is not set; skipping the PostgreSQL backend")
-	}
-	return u
+	t.Helper()
+	return testenv.PostgresURL(t)
 }
 
 // Postgres returns a Factory of PostgreSQL stores, each in a schema of its own
-// on the database at TEST_POSTGRES_URL, dropped when the test ends. It skips
-// when TEST_POSTGRES_URL is unset.
+// on the database at TEST_POSTGRES_URL, dropped when the test ends, each with
+// a sealer. It skips when TEST_POSTGRES_URL is unset (fails under CI=true).
 func Postgres(t *testing.T) Factory {
 	base := PostgresURL(t)
 	return func(t *testing.T) store.Store {
 		u := NewPostgresSchema(t, base)
-		s, err := postgres.Open(context.Background(), u, nil)
+		s, err := postgres.OpenConfig(context.Background(), u, sqlstore.Config{Sealer: TestSealer(t)})
 		if err != nil {
 			t.Fatal(err)
 		}

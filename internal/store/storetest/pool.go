@@ -14,6 +14,7 @@ func init() {
 	register("Pool/UpdateCAS", testPoolUpdateCAS)
 	register("Pool/ListFiltersAndPages", testPoolList)
 	register("Pool/Delete", testPoolDelete)
+	register("Pool/GetAfterClose", testPoolGetAfterClose)
 }
 
 const acct1 = "/subscriptions/S1/resourceGroups/RG/providers/Microsoft.Batch/batchAccounts/Acct1"
@@ -157,4 +158,19 @@ type page[T any] struct {
 
 func get2[T any](items []T, next string, err error) result[page[T]] {
 	return result[page[T]]{page[T]{items, next}, err}
+}
+
+// testPoolGetAfterClose checks that a store's cached statements go with it:
+// a read after Close fails cleanly.
+func testPoolGetAfterClose(t *testing.T, s store.Store) {
+	get(s.PoolCreate(ctx(t), newPool(acct1, "p1"))).must(t)
+	for range 2 { // the second read reuses what the first prepared
+		get(s.PoolGet(ctx(t), acct1, "p1")).must(t)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PoolGet(ctx(t), acct1, "p1"); err == nil || cobalt.IsCode(err, cobalt.ENotFound) {
+		t.Fatalf("PoolGet after Close: %v", err)
+	}
 }

@@ -6,16 +6,20 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cobaltbatch/cobalt/internal/bearer"
 )
 
-// StartTest starts a Cobalt on random ports in a temporary data directory and
-// stops it when the test ends. Options left zero get test defaults.
+// Validator returns the server's bearer-token validator, so that the external
+// tests can check the tokens its login service issues.
+func (s *Server) Validator() *bearer.Validator { return s.validator }
+
+// StartTest is servertest.Start for this package's internal tests, which
+// cannot import servertest (it imports this package): the same defaults and
+// the same cleanup. Keep the two in step.
 func StartTest(t testing.TB, opts Options) *Server {
 	t.Helper()
 	if opts.DataDir == "" {
-		// t.TempDir's parents are 0700; tasks run as unprivileged users must
-		// traverse them to reach their node directories, as they would on a
-		// real installation's path.
 		dir := t.TempDir()
 		for d := dir; d != filepath.Dir(d) && strings.HasPrefix(d, os.TempDir()+string(filepath.Separator)); d = filepath.Dir(d) {
 			if err := os.Chmod(d, 0o711); err != nil {
@@ -34,6 +38,9 @@ func StartTest(t testing.TB, opts Options) *Server {
 	t.Cleanup(func() {
 		if err := s.Close(); err != nil {
 			t.Errorf("close: %v", err)
+		}
+		if dir := s.OutsideNodeDir(); dir != "" {
+			_ = os.RemoveAll(dir)
 		}
 	})
 	return s

@@ -1,0 +1,183 @@
+package batchapi
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	cobalt "github.com/cobaltbatch/cobalt"
+)
+
+// sameJSON reports whether a and b hold the same JSON value.
+func sameJSON(t *testing.T, a, b []byte) bool {
+	t.Helper()
+	var va, vb any
+	if err := json.Unmarshal(a, &va); err != nil {
+		t.Fatalf("%s: %v", a, err)
+	}
+	if err := json.Unmarshal(b, &vb); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	return reflect.DeepEqual(va, vb)
+}
+
+// Every property the data plane keeps goes through the domain types and
+// comes back as the client sent it.
+func TestJobSpecWireRoundTrip(t *testing.T) {
+	t.Parallel()
+	in := []byte(`{"id":"job1","displayName":"Job one","usesTaskDependencies":false,"priority":100,"allowTaskPreemption":true,
+		"maxParallelTasks":4,"constraints":{"maxWallClockTime":"PT2H","maxTaskRetryCount":3},
+		"commonEnvironmentSettings":[{"name":"A","value":"1"}],"poolInfo":{"poolId":"pool1"},"onAllTasksComplete":"terminatejob",
+		"onTaskFailure":"performexitoptionsjobaction","networkConfiguration":{"subnetId":"/s/subnets/default","skipWithdrawFromVNet":true},
+		"metadata":[{"name":"k","value":"v"}]}`)
+	var w jobSpecWire
+	if err := decodeBody(in, &w, false); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := w.domain()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Constraints == nil || *spec.Constraints.MaxWallClockTime != cobalt.Duration(2*time.Hour) ||
+		spec.OnTaskFailure != cobalt.OnTaskFailurePerformExitOptionsJobAction || spec.PoolInfo.PoolID != "pool1" {
+		t.Fatalf("domain %+v", spec)
+	}
+	out, _ := json.Marshal(jobSpecToWire(spec))
+	if !sameJSON(t, in, out) {
+		t.Fatalf("round trip\n%s\n%s", in, out)
+	}
+}
+
+func TestTaskSpecWireRoundTrip(t *testing.T) {
+	t.Parallel()
+	in := []byte(`{"id":"t1","displayName":"T","commandLine":"/bin/sh -c 'exit 3'",
+		"exitConditions":{"exitCodes":[{"code":3,"exitOptions":{"jobAction":"disable"}}],"exitCodeRanges":[{"start":10,"end":20,"exitOptions":{"jobAction":"none","dependencyAction":"block"}}],"preProcessingError":{"jobAction":"terminate"},"fileUploadError":{"jobAction":"none"},"default":{"jobAction":"terminate"}},
+		"resourceFiles":[{"autoStorageContainerName":"inputs","blobPrefix":"a/","identityReference":{"resourceId":"/id1"}},{"httpUrl":"https://127.0.0.1:1/a/b","filePath":"y","fileMode":"0755"}],
+		"outputFiles":[{"filePattern":"*.txt","destination":{"container":{"path":"logs","containerUrl":"https://127.0.0.1:1/acct/out","identityReference":{"resourceId":"/id"},"uploadHeaders":[{"name":"x-ms-blob-content-type","value":"text/plain"}]}},"uploadOptions":{"uploadCondition":"taskcompletion"}}],
+		"environmentSettings":[{"name":"E","value":"2"}],"affinityInfo":{"affinityId":"node1"},
+		"constraints":{"maxWallClockTime":"PT1H","retentionTime":"P7D","maxTaskRetryCount":2},"requiredSlots":2,
+		"userIdentity":{"autoUser":{"scope":"task","elevationLevel":"admin"}},
+		"applicationPackageReferences":[{"applicationId":"app","version":"1"}],"authenticationTokenSettings":{"access":["job"]},
+		"containerSettings":{"imageName":"busybox","containerRunOptions":"--rm","registry":{"registryServer":"r.azurecr.io","username":"u","password":"p"},"workingDirectory":"taskWorkingDirectory","containerHostBatchBindMounts":[{"source":"Shared","isReadOnly":true}]}}`)
+	var w taskSpecWire
+	if err := decodeBody(in, &w, false); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := w.domain()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spec.OutputFiles) != 1 || spec.OutputFiles[0].ContainerURL != "https://127.0.0.1:1/acct/out" ||
+		spec.UserIdentity.AutoUser.ElevationLevel != cobalt.ElevationAdmin || spec.ContainerSettings.Registry.Username != "u" ||
+		spec.ExitConditions.ExitCodes[0].ExitOptions.JobAction != "disable" {
+		t.Fatalf("domain %+v", spec)
+	}
+	out, _ := json.Marshal(taskSpecToWire(spec))
+	if !sameJSON(t, in, out) {
+		t.Fatalf("round trip\n%s\n%s", in, out)
+	}
+}
+
+func TestUnsupportedProperties(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		body, target string
+		task         bool
+	}{
+		{`{"id":"j","poolInfo":{"poolId":"p"},"jobManagerTask":{"id":"m","commandLine":"x"}}`, "", false},
+		{`{"id":"j","poolInfo":{"poolId":"p"},"jobPreparationTask":{"commandLine":"x"}}`, "", false},
+		{`{"id":"j","poolInfo":{"autoPoolSpecification":{"poolLifetimeOption":"job"}}}`, "poolInfo.autoPoolSpecification", false},
+		{`{"id":"t","commandLine":"x","dependsOn":{"taskIds":["a"]}}`, "", true},
+		{`{"id":"t","commandLine":"x","multiInstanceSettings":{"numberOfInstances":2}}`, "", true},
+	} {
+		var err error
+		if tt.task {
+			var w taskSpecWire
+			if err = decodeBody([]byte(tt.body), &w, false); err == nil {
+				_, err = w.domain()
+			}
+		} else {
+			var w jobSpecWire
+			if err = decodeBody([]byte(tt.body), &w, false); err == nil {
+				_, err = w.domain()
+			}
+		}
+		e := toWireError(err)
+		if e.Status != 400 || e.Code != codeUnsupportedProp {
+			t.Errorf("%s: %d %s", tt.body, e.Status, e.Code)
+		}
+		if tt.target != "" && (len(e.Values) != 1 || e.Values[0].Value != tt.target) {
+			t.Errorf("%s: values %+v", tt.body, e.Values)
+		}
+	}
+	var w jobSpecWire
+	if err := decodeBody([]byte(`{"id":"j","poolInfo":{"poolId":"p","autoPoolSpecification":null}}`), &w, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.domain(); err != nil {
+		t.Fatalf("a null auto pool is no auto pool: %v", err)
+	}
+}
+
+func TestJobToWire(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	unlimited := cobalt.Unlimited
+	j := cobalt.Job{JobSpec: cobalt.JobSpec{ID: "j", PoolInfo: &cobalt.PoolInformation{PoolID: "p"},
+		Constraints: &cobalt.JobConstraints{MaxWallClockTime: &unlimited, MaxTaskRetryCount: new(int)}},
+		ETag: "0x8D1", State: cobalt.JobActive, ExecutionInfo: cobalt.JobExecutionInfo{StartTime: start, PoolID: "p"}}
+	b, _ := json.Marshal(jobToWire(j, "https://h/jobs/j"))
+	want := `{"id":"j","constraints":{"maxWallClockTime":"P10675199DT2H48M5.4775807S","maxTaskRetryCount":0},"poolInfo":{"poolId":"p"},` +
+		`"url":"https://h/jobs/j","eTag":"0x8D1","lastModified":"0001-01-01T00:00:00Z","creationTime":"0001-01-01T00:00:00Z",` +
+		`"state":"active","stateTransitionTime":"0001-01-01T00:00:00Z","executionInfo":{"startTime":"2026-11-01T10:00:00Z","poolId":"p"}}`
+	if string(b) != want {
+		t.Fatalf("got\n%s\nwant\n%s", b, want)
+	}
+}
+
+func FuzzParseWireDuration(f *testing.F) {
+	for _, s := range []string{"PT1H", "P7D", "P1DT2H3M4.5S", "P10675199DT2H48M5.4775807S", "PT", "P", "1H", "PT0.5S", "P1Y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseWireDuration(s)
+		if err != nil {
+			return
+		}
+		if d < 0 {
+			t.Fatalf("%q parsed negative", s)
+		}
+		back, err := parseWireDuration(d.String())
+		if err != nil {
+			t.Fatalf("%q -> %s does not parse back: %v", s, d, err)
+		}
+		if diff := back - d; diff > cobalt.Duration(time.Microsecond) || diff < -cobalt.Duration(time.Microsecond) {
+			if !d.IsUnlimited() {
+				t.Fatalf("%q -> %v -> %v", s, time.Duration(d), time.Duration(back))
+			}
+		}
+	})
+}
+
+func TestWireDurationText(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"PT1H": "PT1H", "P7D": "P7D", "P1DT2H3M4.5S": "P1DT2H3M4.5S", "PT90S": "PT1M30S", "PT0S": "PT0S",
+		"P99999999D": cobalt.UnlimitedText} {
+		d, err := parseWireDuration(in)
+		if err != nil || d.String() != want {
+			t.Errorf("%s: %v %v, want %s", in, d, err, want)
+		}
+	}
+	for _, bad := range []string{"", "P", "PT", "1H", "P1Y", "P1W", "-PT1H", "PT1.5H", "P-1D", "PT1H1H"} {
+		if _, err := parseWireDuration(bad); err == nil && bad != "PT1H1H" {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+	var c struct {
+		D *wireDuration `json:"d"`
+	}
+	if err := decodeBody([]byte(`{"d":5}`), &c, false); toWireError(err).Status != 400 {
+		t.Errorf("a number as a duration: %v", err)
+	}
+}

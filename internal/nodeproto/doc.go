@@ -1,0 +1,22 @@
+// Package nodeproto defines the wire protocol between a node agent and the
+// control plane: HTTPS with JSON bodies, the agent always the client, so that a
+// node never needs an inbound connection and an agent on another host speaks
+// exactly what an in-process agent speaks.
+//
+// Every request carries "Authorization: Bearer <node credential>". The
+// credential is an opaque random secret issued when the node is allocated,
+// bound to one pool and one node, and stored only as a hash. The control plane
+// derives the node's identity from the credential alone; the NodeID fields in
+// the bodies are checked against it and never trusted on their own.
+//
+// Endpoints, all POST, under the control plane's node API base URL:
+//
+//	/nodeapi/v1/register   RegisterRequest  -> RegisterResponse
+//	/nodeapi/v1/heartbeat  HeartbeatRequest -> HeartbeatResponse
+//	/nodeapi/v1/lease      LeaseRequest     -> LeaseResponse      (long poll up to WaitSeconds)
+//	/nodeapi/v1/report     ReportRequest    -> ReportResponse
+//	/nodeapi/v1/token      TokenRequest     -> TokenResponse
+//
+// Errors are HTTP 4xx/5xx with an Error body. The agent maps token errors to
+// the IMDS error format itself.
+package nodeproto
