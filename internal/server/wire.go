@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/agent"
 	"github.com/cobaltbatch/cobalt/internal/agent/taskrun"
 	"github.com/cobaltbatch/cobalt/internal/arm"
 	"github.com/cobaltbatch/cobalt/internal/arm/batchprovider"
@@ -175,12 +176,19 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 }
 
 // nodeRootDir returns the directory under which nodes get their root
-// directories: DATA/nodes when unprivileged task users can traverse to it (a
+// directories: DATA/nodes for sandboxed nodes, or when unprivileged task
+// users of process nodes can traverse to it (a
 // non-admin task runs as another user, as on Batch), else a directory under
 // the system's temporary directory, named for this installation, as Batch
 // keeps node directories outside any user's home (/mnt/batch/tasks).
 func (s *Server) nodeRootDir() (string, error) {
 	dir := s.dir.file("nodes")
+	// A sandboxed node gets its directory as an open mount, never by path
+	// (internal/sandbox): node directories stay in the private data
+	// directory, which no task can reach.
+	if s.nodes.Isolation() == agent.IsolationNetns {
+		return dir, os.MkdirAll(dir, 0o700)
+	}
 	if os.Geteuid() != 0 || traversable(s.dir.path) {
 		return dir, os.MkdirAll(dir, 0o755)
 	}
