@@ -5,12 +5,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cobaltbatch/cobalt/internal/sandbox"
 	"github.com/cobaltbatch/cobalt/internal/sdkharness"
 	"github.com/cobaltbatch/cobalt/internal/server"
 	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
+	sandbox.Main()
 	runTaskMode() // when a node started this binary as a task
 	testenv.LoopbackOnly(m)
 }

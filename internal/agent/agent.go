@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/imds"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+	"github.com/cobaltbatch/cobalt/internal/sandbox"
 )
 
 // Version is the agent version sent at registration.
@@ -29,7 +31,8 @@ type Config struct {
 	NodeID     string
 	// RootDir is the node's root directory (AZ_BATCH_NODE_ROOT_DIR).
 	RootDir string
-	// Isolation is "netns", "process" or "" for DefaultIsolation().
+	// Isolation is "netns" (the node is a sandbox, see internal/sandbox),
+	// "process" or "" for DefaultIsolation().
 	Isolation string
 	// CAFile is the PEM file of the CA the control plane's certificate chains to.
 	CAFile string
@@ -45,6 +48,12 @@ type Config struct {
 	Runner TaskRunner
 	// HTTPClient overrides the client built from CAFile.
 	HTTPClient *http.Client
+	// StateFile, when set, is where a sandboxed node records its uid slot,
+	// so that a restarted node gets its own range back (its files keep
+	// their owners). It must be outside the node's directory.
+	StateFile string
+	// Limits maps the node's VM size to its resource limits (nil: none).
+	Limits func(vmSize string) sandbox.Limits
 }
 
 // Node states the agent reports.
@@ -92,6 +101,7 @@ type Agent struct {
 	iso     isolation
 	baseEnv []string
 	secret  string
+	sandbox *nodeSandbox // nil in process mode
 
 	taskSecrets sync.Map // per-task IDENTITY_HEADER -> "jobID/taskID"
 
@@ -105,6 +115,7 @@ type Agent struct {
 	startStop context.CancelFunc
 	tasksWG   sync.WaitGroup
 	removed   bool
+	broken    bool // the node's sandbox ended: the node is unusable
 }
 
 type runningTask struct {
@@ -209,6 +220,9 @@ func (a *Agent) State() string {
 }
 
 func (a *Agent) stateLocked() string {
+	if a.broken {
+		return stateUnusable
+	}
 	switch a.phase {
 	case phaseWaitingStart:
 		return StateWaitingForStart
@@ -245,6 +259,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	close(a.ready)
 
 	var loops sync.WaitGroup
+	if done := a.sandboxDone(); done != nil {
+		loops.Add(1)
+		go func() { defer loops.Done(); a.watchSandbox(ctx, done) }()
+	}
 	loops.Add(2)
 	go func() { defer loops.Done(); a.heartbeatLoop(ctx, cancel) }()
 	go func() { defer loops.Done(); a.leaseLoop(ctx) }()
@@ -254,6 +272,24 @@ func (a *Agent) Run(ctx context.Context) error {
 	loops.Wait()
 	a.tasksWG.Wait()
 	return nil
+}
+
+// watchSandbox marks the node unusable when its sandbox ends while the
+// agent runs (the init died): no task can run on it any more.
+func (a *Agent) watchSandbox(ctx context.Context, done <-chan struct{}) {
+	select {
+	case <-ctx.Done():
+	case <-done:
+		if ctx.Err() != nil {
+			return
+		}
+		a.logger.Error("the node's sandbox ended; the node is unusable")
+		a.mu.Lock()
+		a.broken = true
+		a.mu.Unlock()
+		a.stopTasks()
+		a.notify()
+	}
 }
 
 // register registers the node, retrying transient failures.
@@ -284,41 +320,60 @@ func (a *Agent) register(ctx context.Context) (nodeproto.RegisterResponse, error
 	}
 }
 
-// setup creates the node's directories and isolation and starts IMDS.
+// setup creates the node's directories and isolation and starts IMDS. A
+// sandboxed node (netns mode) gets only its directory from the host: its
+// init creates the Batch layout inside, as the node's root.
 func (a *Agent) setup() error {
 	root, err := filepath.Abs(a.cfg.RootDir)
 	if err != nil {
 		return err
 	}
 	a.dirs = Dirs{NodeRoot: root, Shared: filepath.Join(root, "shared"), Startup: filepath.Join(root, "startup")}
-	for _, d := range []string{"shared", "startup", "workitems", "applications", "fsmounts", "volatile"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			return fmt.Errorf("agent: node directory: %w", err)
-		}
-	}
-	// Tasks run as other users (Batch's non-admin auto user): they need to
-	// reach their directories, and the shared directory is read/write for
-	// every task, as on Batch.
-	if err := os.Chmod(root, 0o755); err != nil {
-		return fmt.Errorf("agent: node directory: %w", err)
-	}
-	if err := os.Chmod(a.dirs.Shared, 0o1777); err != nil {
-		return fmt.Errorf("agent: node directory: %w", err)
-	}
 	limit, _ := imds.ParseRateLimit(a.cfg.IMDSRateLimit)
 	limiter := imds.NewLimiter(limit, a.cfg.Now)
 	h := handlers{
 		imds: imds.New(imds.Config{Logger: a.logger, Now: a.cfg.Now, Tokens: a.tokens, Limiter: limiter,
 			Instance: a.instance(), TenantID: a.node.TenantID, Attribute: a.attribute}),
 	}
+	visible := a.dirs // the node's directories as its tasks see them
+	var trust []string
 	if a.cfg.Isolation == IsolationNetns {
-		iso, err := newNetnsIsolation(NamespaceName(os.Getpid(), a.cfg.NodeID), h, a.node.ForwardPorts, a.logger)
-		if err != nil {
-			return fmt.Errorf("agent: network namespace: %w", err)
+		if err := os.MkdirAll(root, 0o700); err != nil {
+			return fmt.Errorf("agent: node directory: %w", err)
 		}
-		a.iso = iso
+		sb, iso, err := a.startSandbox(root, h)
+		if err != nil {
+			return fmt.Errorf("agent: node sandbox: %w", err)
+		}
+		a.sandbox, a.iso = sb, iso
+		if a.cfg.Runner == nil {
+			a.runner = sandboxRunner{sb}
+		}
+		visible = Dirs{NodeRoot: sandbox.NodeRoot, Shared: sandbox.NodeRoot + "/shared", Startup: sandbox.NodeRoot + "/startup"}
+		if a.cfg.CAFile != "" {
+			trust = caEnv(sandbox.CABundle, sandbox.CAFile)
+		}
 	} else {
+		for _, d := range []string{"shared", "startup", "workitems", "applications", "fsmounts", "volatile"} {
+			if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+				return fmt.Errorf("agent: node directory: %w", err)
+			}
+		}
+		// Tasks run as other users (Batch's non-admin auto user): they need to
+		// reach their directories, and the shared directory is read/write for
+		// every task, as on Batch.
+		if err := os.Chmod(root, 0o755); err != nil {
+			return fmt.Errorf("agent: node directory: %w", err)
+		}
+		if err := os.Chmod(a.dirs.Shared, 0o1777); err != nil {
+			return fmt.Errorf("agent: node directory: %w", err)
+		}
+		processWarning.Do(func() {
+			a.cfg.Logger.Warn("process isolation: tasks are host processes in the host's trust domain, not sandboxes; " +
+				"run as root on Linux for sandboxed nodes")
+		})
 		a.secret = newSecret()
+		h.imds = a.requireSecret(h.imds)
 		h.appService = imds.NewAppService(imds.AppServiceConfig{Logger: a.logger, Now: a.cfg.Now, Tokens: a.tokens,
 			Limiter: limiter, Secret: a.secret, TaskSecret: a.taskSecret})
 		iso, err := newProcessIsolation(h, a.secret)
@@ -326,18 +381,17 @@ func (a *Agent) setup() error {
 			return fmt.Errorf("agent: %w", err)
 		}
 		a.iso = iso
+		if trust, err = writeCABundle(root, a.cfg.CAFile); err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
 	}
-	if err := publishIMDS(root, a.iso.imdsURL(), a.iso.namespace()); err != nil {
-		return fmt.Errorf("agent: %w", err)
-	}
-	trust, err := writeCABundle(root, a.cfg.CAFile)
-	if err != nil {
+	if err := publishIMDS(root, a.iso.imdsURL(), a.iso.namespace(), a.secret); err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
 	a.baseEnv = append([]string{
-		"AZ_BATCH_NODE_ROOT_DIR=" + a.dirs.NodeRoot,
-		"AZ_BATCH_NODE_SHARED_DIR=" + a.dirs.Shared,
-		"AZ_BATCH_NODE_STARTUP_DIR=" + a.dirs.Startup,
+		"AZ_BATCH_NODE_ROOT_DIR=" + visible.NodeRoot,
+		"AZ_BATCH_NODE_SHARED_DIR=" + visible.Shared,
+		"AZ_BATCH_NODE_STARTUP_DIR=" + visible.Startup,
 		"AZ_BATCH_POOL_ID=" + a.node.PoolID,
 		"AZ_BATCH_NODE_ID=" + a.cfg.NodeID,
 		"AZ_BATCH_ACCOUNT_NAME=" + a.node.AccountName,
@@ -348,6 +402,9 @@ func (a *Agent) setup() error {
 
 func (a *Agent) teardown() {
 	unpublishIMDS(a.dirs.NodeRoot)
+	if err := a.sandbox.close(); err != nil {
+		a.logger.Warn("node sandbox cleanup", "error", err.Error())
+	}
 	if err := a.iso.close(); err != nil {
 		a.logger.Warn("isolation cleanup", "error", err.Error())
 	}
@@ -361,12 +418,43 @@ func (a *Agent) teardown() {
 	}
 }
 
-// attribute finds the task behind an IMDS request, where the isolation can.
+// attribute finds the task behind an IMDS request, where the isolation can:
+// from the socket's process in netns mode, from the task's own secret in
+// process mode.
 func (a *Agent) attribute(r *http.Request) string {
 	if at, ok := a.iso.(interface{ attribute(*http.Request) string }); ok {
 		return at.attribute(r)
 	}
+	if task, ok := a.taskSecret(r.Header.Get(secretHeader)); ok {
+		return task
+	}
 	return ""
+}
+
+// processWarning prints once per process that process isolation shares the
+// host's trust domain.
+var processWarning sync.Once
+
+// secretHeader carries the node's (or a task's) secret, IDENTITY_HEADER.
+const secretHeader = "X-IDENTITY-HEADER"
+
+// requireSecret refuses every request to the loopback IMDS of a
+// process-mode node that lacks the node's or a live task's secret: any
+// local process can reach a loopback port, and Metadata: true proves
+// nothing.
+func (a *Agent) requireSecret(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := r.Header.Get(secretHeader)
+		_, task := a.taskSecret(s)
+		if s == "" || (!task && subtle.ConstantTimeCompare([]byte(s), []byte(a.secret)) != 1) {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":"invalid_request","error_description":"This node runs in process isolation: ` +
+				`every IMDS request needs the X-IDENTITY-HEADER secret (IDENTITY_HEADER)."}`))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func (a *Agent) taskSecret(h string) (string, bool) {

@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+	"github.com/cobaltbatch/cobalt/internal/sandbox"
 	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
+	sandbox.Main()
 	if helperMain() {
 		return
 	}
@@ -156,7 +158,9 @@ func TestAgentProcessMode(t *testing.T) {
 	f.leases = append(f.leases, nodeproto.TaskLease{LeaseID: "l1", JobID: "job1", TaskID: "task1", CommandLine: `set -e
 curl -sf -H "X-IDENTITY-HEADER: $IDENTITY_HEADER" "$IDENTITY_ENDPOINT?api-version=2019-08-01&resource=https://vault.azure.net"
 echo
-curl -sf -H Metadata:true "$AZURE_POD_IDENTITY_AUTHORITY_HOST/metadata/identity/oauth2/token/?api-version=2018-02-01&resource=https://management.azure.com/"`})
+curl -sf -H Metadata:true -H "X-IDENTITY-HEADER: $IDENTITY_HEADER" "$AZURE_POD_IDENTITY_AUTHORITY_HOST/metadata/identity/oauth2/token/?api-version=2018-02-01&resource=https://management.azure.com/"
+echo
+if curl -sf -H Metadata:true "$AZURE_POD_IDENTITY_AUTHORITY_HOST/metadata/identity/oauth2/token/?api-version=2018-02-01&resource=https://management.azure.com/"; then echo OPEN; else echo refused; fi`})
 	f.mu.Unlock()
 	f.waitFor(t, "task l1 completed", func() bool { return f.completed("l1") != nil })
 	f.mu.Lock()
@@ -168,8 +172,13 @@ curl -sf -H Metadata:true "$AZURE_POD_IDENTITY_AUTHORITY_HOST/metadata/identity/
 		t.Fatalf("task failed: %+v; stdout %s stderr %s", rep, out, stderr)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 2 {
+	if len(lines) != 3 {
 		t.Fatalf("stdout %q", out)
+	}
+	// The loopback IMDS answers only with the secret: any local process
+	// can reach the port.
+	if lines[2] != "refused" {
+		t.Errorf("the process-mode IMDS answered without the secret: %q", lines[2])
 	}
 	var app, im map[string]string
 	if err := json.Unmarshal([]byte(lines[0]), &app); err != nil {
@@ -184,12 +193,18 @@ curl -sf -H Metadata:true "$AZURE_POD_IDENTITY_AUTHORITY_HOST/metadata/identity/
 	if !strings.HasSuffix(im["access_token"], "-https://management.azure.com/") || im["token_type"] != "Bearer" {
 		t.Errorf("imds token %v", im)
 	}
-	// The App Service request carried the task's own header: attributed.
-	var attributed bool
+	// Both requests carried the task's own secret: attributed.
+	var attributed, imdsAttributed bool
 	for _, r := range tokenReqs {
 		if r.Resource == "https://vault.azure.net" && r.TaskID == "job1/task1" {
 			attributed = true
 		}
+		if r.Resource == "https://management.azure.com/" && r.TaskID == "job1/task1" {
+			imdsAttributed = true
+		}
+	}
+	if !imdsAttributed {
+		t.Errorf("IMDS token request not attributed to the task: %+v", tokenReqs)
 	}
 	if !attributed {
 		t.Errorf("token request not attributed to the task: %+v", tokenReqs)

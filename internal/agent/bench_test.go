@@ -102,7 +102,7 @@ func BenchmarkIMDSCached(b *testing.B) {
 	f := newFakeControlPlane(b, nodeConfig(identityA))
 	a, _ := startAgent(b, f, IsolationProcess, nil)
 	const q = "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fmanagement.azure.com%2F"
-	hdr := http.Header{"Metadata": {"true"}}
+	hdr := http.Header{"Metadata": {"true"}, "X-Identity-Header": {envValue(a.TaskEnv(), "IDENTITY_HEADER")}}
 	// Warm the cache and capture the body for the baseline.
 	resp, err := http.Get(a.IMDSURL() + "/metadata/versions")
 	if err == nil {
@@ -184,7 +184,7 @@ func BenchmarkIMDSColdIssuance(b *testing.B) {
 			ExpiresOn: tok.ExpiresAt, Resource: r.Resource, Identity: id}, nil
 	}
 	a, _ := startAgent(b, f, IsolationProcess, nil)
-	hdr := http.Header{"Metadata": {"true"}}
+	hdr := http.Header{"Metadata": {"true"}, "X-Identity-Header": {envValue(a.TaskEnv(), "IDENTITY_HEADER")}}
 	n := max(b.N, 1000)
 	var seq atomic.Int64
 	b.ResetTimer()

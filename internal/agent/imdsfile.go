@@ -3,7 +3,6 @@ package agent
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 )
 
 // imdsFileName is where a node publishes how to reach its IMDS, in its root
@@ -15,16 +14,39 @@ const imdsFileName = "imds.json"
 type imdsFile struct {
 	URL       string `json:"url"`
 	Namespace string `json:"namespace,omitempty"`
+	// Secret is the node's secret in process mode, which its IMDS requires.
+	Secret string `json:"secret,omitempty"`
 }
 
-// publishIMDS writes RootDir/imds.json (0600: only the agent's user reads it).
-func publishIMDS(root, url, namespace string) error {
-	b, err := json.Marshal(imdsFile{URL: url, Namespace: namespace})
+// publishIMDS writes RootDir/imds.json (0600: only the agent's user reads
+// it). The node's root owns the directory, so the file is written through
+// an os.Root: a link planted there cannot lead the write outside.
+func publishIMDS(root, url, namespace, secret string) error {
+	b, err := json.Marshal(imdsFile{URL: url, Namespace: namespace, Secret: secret})
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(root, imdsFileName), b, 0o600)
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	_ = r.Remove(imdsFileName)
+	f, err := r.OpenFile(imdsFileName, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(b)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	return werr
 }
 
 // unpublishIMDS removes RootDir/imds.json.
-func unpublishIMDS(root string) { _ = os.Remove(filepath.Join(root, imdsFileName)) }
+func unpublishIMDS(root string) {
+	if r, err := os.OpenRoot(root); err == nil {
+		_ = r.Remove(imdsFileName)
+		r.Close()
+	}
+}

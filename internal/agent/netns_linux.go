@@ -191,7 +191,12 @@ type netnsIsolation struct {
 // address on lo, serves h.imds on 169.254.169.254:80 inside it, and forwards
 // each of ports from 127.0.0.1:PORT inside to 127.0.0.1:PORT of the agent's
 // own namespace.
-func newNetnsIsolation(name string, h handlers, ports []int, logger *slog.Logger) (n *netnsIsolation, err error) {
+//
+// With pid > 0 the namespace is not created but attached: it is the network
+// namespace of the node sandbox's init pid (created by its clone, so that it
+// belongs to the node's user namespace), given the name as `ip netns add`
+// would.
+func newNetnsIsolation(name string, h handlers, ports []int, logger *slog.Logger, pid int) (n *netnsIsolation, err error) {
 	n = &netnsIsolation{name: name, path: filepath.Join(NetnsDir, name), logger: logger, conns: map[net.Conn]struct{}{}}
 	if _, statErr := os.Stat(n.path); statErr == nil {
 		// Left over by this very pid (an earlier node with the same ID).
@@ -199,7 +204,12 @@ func newNetnsIsolation(name string, h handlers, ports []int, logger *slog.Logger
 			return nil, err
 		}
 	}
-	if err := runIP("netns", "add", name); err != nil {
+	if pid > 0 {
+		err = attachNamespace(name, pid)
+	} else {
+		err = runIP("netns", "add", name)
+	}
+	if err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -207,15 +217,12 @@ func newNetnsIsolation(name string, h handlers, ports []int, logger *slog.Logger
 			_ = n.close()
 		}
 	}()
-	if err := runIP("-n", name, "link", "set", "lo", "up"); err != nil {
-		return n, err
-	}
-	// The IMDS address exists only on lo inside the node's own namespace.
-	if err := runIP("-n", name, "addr", "add", IMDSAddress+"/32", "dev", "lo"); err != nil {
-		return n, err
-	}
 	var imdsLn net.Listener
 	if err := inNamespace(n.path, func() error {
+		// The IMDS address exists only on lo inside the node's own namespace.
+		if err := loopbackWithIMDS(); err != nil {
+			return err
+		}
 		var err error
 		imdsLn, err = net.Listen("tcp4", IMDSAddress+":80")
 		if err != nil {

@@ -25,16 +25,18 @@ func TestAgentRateLimitPerNode(t *testing.T) {
 		return resp
 	}
 	imdsURL := a.IMDSURL() + "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/"
-	if r := get(imdsURL, map[string]string{"Metadata": "true"}); r.StatusCode != 200 {
+	env := a.TaskEnv()
+	// A process-mode IMDS answers only with the node's secret.
+	imdsHdr := map[string]string{"Metadata": "true", "X-IDENTITY-HEADER": envValue(env, "IDENTITY_HEADER")}
+	if r := get(imdsURL, imdsHdr); r.StatusCode != 200 {
 		t.Fatalf("first request: %d", r.StatusCode)
 	}
-	env := a.TaskEnv()
 	app := get(envValue(env, "IDENTITY_ENDPOINT")+"?api-version=2019-08-01&resource=https://vault.azure.net",
 		map[string]string{"X-IDENTITY-HEADER": envValue(env, "IDENTITY_HEADER")})
 	if app.StatusCode != http.StatusTooManyRequests || app.Header.Get("Retry-After") == "" {
 		t.Errorf("App Service request past the node's limit: %d Retry-After %q", app.StatusCode, app.Header.Get("Retry-After"))
 	}
-	if r := get(imdsURL, map[string]string{"Metadata": "true"}); r.StatusCode != http.StatusTooManyRequests {
+	if r := get(imdsURL, imdsHdr); r.StatusCode != http.StatusTooManyRequests {
 		t.Errorf("IMDS request past the limit: %d", r.StatusCode)
 	}
 }
@@ -54,6 +56,7 @@ func TestAgentDefaultRateLimit(t *testing.T) {
 	for range 40 {
 		req, _ := http.NewRequest("GET", url, nil)
 		req.Header.Set("Metadata", "true")
+		req.Header.Set("X-IDENTITY-HEADER", envValue(a.TaskEnv(), "IDENTITY_HEADER"))
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

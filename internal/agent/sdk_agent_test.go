@@ -2,11 +2,13 @@ package agent
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+	"github.com/cobaltbatch/cobalt/internal/sandbox"
 	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
@@ -25,7 +27,7 @@ func runSDKScenarios(t *testing.T, isolation string, scenarios []sdkScenario) {
 	for i, sc := range scenarios {
 		lease := nodeproto.TaskLease{
 			LeaseID: "sdk" + string(rune('a'+i)), JobID: "sdk", TaskID: strings.ReplaceAll(sc.name, " ", "_"),
-			CommandLine: sc.command,
+			CommandLine: stageCommand(t, a, sc.command),
 			Environment: append([]nodeproto.EnvironmentSetting{
 				{Name: "COBALT_MI_KIND", Value: sc.kind}, {Name: "COBALT_MI_ID", Value: sc.id},
 				{Name: "COBALT_MI_SCOPE", Value: "https://management.azure.com/.default"},
@@ -87,11 +89,6 @@ func TestSDKProcessMode(t *testing.T) {
 	t.Parallel()
 	sc := goScenarios(t) // IDENTITY_ENDPOINT: the App Service source
 	sc = append(sc, nodeScenarios(t, "")...)
-	// Without IDENTITY_*, Node uses AZURE_POD_IDENTITY_AUTHORITY_HOST (IMDS protocol).
-	for _, s := range nodeScenarios(t, "unset IDENTITY_ENDPOINT IDENTITY_HEADER; ") {
-		s.name += " via pod identity host"
-		sc = append(sc, s)
-	}
 	runSDKScenarios(t, IsolationProcess, sc)
 }
 
@@ -118,6 +115,7 @@ func TestSDKDefaultIdentity(t *testing.T) {
 			self := helperBinary(t)
 			dir, _ := filepath.Abs("../../test/node")
 			for i, c := range []string{"exec " + self, "cd " + dir + " && exec node imds/mi.js"} {
+				c = stageCommand(t, a, c)
 				lease := nodeproto.TaskLease{LeaseID: "d" + string(rune('0'+i)), JobID: "d", TaskID: "d" + string(rune('0'+i)), CommandLine: c,
 					Environment: []nodeproto.EnvironmentSetting{{Name: envHelper, Value: "azidentity"},
 						{Name: "COBALT_MI_KIND", Value: "none"}, {Name: "COBALT_MI_SCOPE", Value: "https://storage.azure.com/.default"}}}
@@ -132,4 +130,28 @@ func TestSDKDefaultIdentity(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stageCommand makes the host paths a test's command line names (the
+// helper binary, the Node scripts) reachable from a task: a sandboxed node
+// sees none of the host's files, so each is copied into the node's shared
+// directory and named by its path inside the node.
+func stageCommand(t *testing.T, a *Agent, cmd string) string {
+	t.Helper()
+	if a.Namespace() == "" {
+		return cmd
+	}
+	for _, word := range strings.Fields(cmd) {
+		if !filepath.IsAbs(word) || strings.HasPrefix(word, "/bin/") || strings.HasPrefix(word, "/usr/") {
+			continue
+		}
+		dst := filepath.Join(a.Dirs().Shared, filepath.Base(word))
+		if _, err := os.Stat(dst); err != nil {
+			if out, err := exec.Command("cp", "-a", word, dst).CombinedOutput(); err != nil {
+				t.Fatalf("stage %s: %v %s", word, err, out)
+			}
+		}
+		cmd = strings.ReplaceAll(cmd, word, sandbox.NodeRoot+"/shared/"+filepath.Base(word))
+	}
+	return cmd
 }

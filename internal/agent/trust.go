@@ -51,10 +51,16 @@ func writeCABundle(nodeRoot, caFile string) ([]string, error) {
 	if err := os.WriteFile(caPath, ca, 0o644); err != nil {
 		return nil, err
 	}
+	return caEnv(path, caPath), nil
+}
+
+// caEnv is the task environment that makes common clients trust the bundle
+// (the host's roots and the installation CA) and the installation CA.
+func caEnv(bundle, ca string) []string {
 	return []string{
-		"SSL_CERT_FILE=" + path,
-		"CURL_CA_BUNDLE=" + path,
-		"REQUESTS_CA_BUNDLE=" + path,
-		"NODE_EXTRA_CA_CERTS=" + caPath,
-	}, nil
+		"SSL_CERT_FILE=" + bundle,
+		"CURL_CA_BUNDLE=" + bundle,
+		"REQUESTS_CA_BUNDLE=" + bundle,
+		"NODE_EXTRA_CA_CERTS=" + ca,
+	}
 }

@@ -356,6 +356,10 @@ func (s *Service) nodeConfig(p *Pool, acct *cobalt.Account) (nodeproto.NodeConfi
 	for _, i := range p.Identities() {
 		cfg.Identities = append(cfg.Identities, nodeproto.Identity{ResourceID: i.ResourceID, ClientID: i.ClientID, PrincipalID: i.PrincipalID})
 	}
+	// The pool's named users, without their passwords: the node creates them.
+	if len(p.UserAccounts) > 0 {
+		_ = json.Unmarshal(p.UserAccounts, &cfg.UserAccounts)
+	}
 	if st := p.StartTask; st != nil {
 		ns := &nodeproto.StartTask{CommandLine: st.CommandLine, MaxTaskRetryCount: st.MaxTaskRetryCount, WaitForSuccess: st.WaitForSuccess}
 		for _, e := range st.EnvironmentSettings {

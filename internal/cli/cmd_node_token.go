@@ -34,6 +34,8 @@ const imdsHost = "169.254.169.254"
 type nodeIMDSFile struct {
 	URL       string `json:"url"`
 	Namespace string `json:"namespace,omitempty"`
+	// Secret is the node's secret, which a process-mode IMDS requires.
+	Secret string `json:"secret,omitempty"`
 }
 
 // nodeCmd holds node-local debugging commands.
@@ -184,6 +186,9 @@ func (c *client) askIMDS(ctx context.Context, g *globals, node, override, pathQu
 		return 0, nil, "", err
 	}
 	req.Header.Set("Metadata", "true")
+	if f.Secret != "" {
+		req.Header.Set("X-IDENTITY-HEADER", f.Secret)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return 0, nil, "", err

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt/internal/agent"
+	"github.com/cobaltbatch/cobalt/internal/sandbox"
 	"github.com/cobaltbatch/cobalt/internal/server"
 	"github.com/cobaltbatch/cobalt/internal/testenv"
 	"github.com/rogpeppe/go-internal/testscript"
@@ -23,6 +24,7 @@ import (
 // `node token` re-executes the binary inside a node's namespace as
 // `node imds-get`; in tests that binary is this one.
 func TestMain(m *testing.M) {
+	sandbox.Main()
 	if len(os.Args) > 2 && os.Args[1] == "node" && os.Args[2] == "imds-get" {
 		os.Exit(Main(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}

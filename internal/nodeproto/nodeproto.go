@@ -85,6 +85,17 @@ type NodeConfig struct {
 	// ForwardPorts are the loopback TCP ports of the control plane's services
 	// that a netns node forwards into its namespace on the same 127.0.0.1:PORT.
 	ForwardPorts []int `json:"forwardPorts,omitempty"`
+	// UserAccounts are the pool's named user accounts, created in the node;
+	// a task's userIdentity.username must name one of them.
+	UserAccounts []UserAccount `json:"userAccounts,omitempty"`
+}
+
+// UserAccount is one of a pool's named user accounts (without its
+// password, which a node does not need).
+type UserAccount struct {
+	Name string `json:"name"`
+	// ElevationLevel is "admin" or "nonadmin" (the default).
+	ElevationLevel string `json:"elevationLevel,omitempty"`
 }
 
 // RegisterRequest is sent once when an agent starts.

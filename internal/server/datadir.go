@@ -46,10 +46,11 @@ func openDataDir(dir string) (*dataDir, error) {
 	}
 	// The directory is private to the user that runs Cobalt (0700): it holds
 	// the seal key, the admin credentials, endpoints.json, the TLS keys and
-	// the SQLite database with its WAL. Nothing in it is meant for tasks: as
-	// root, node directories are kept outside it (see nodeRootDir), where
-	// non-admin task users can reach them. An installation made by an older
-	// version (0711) is tightened here.
+	// the SQLite database with its WAL. Nothing in it is meant for tasks:
+	// sandboxed nodes get their directories (DATA/nodes) as open mounts, and
+	// process nodes of a root installation keep theirs outside it (see
+	// nodeRootDir), where non-admin task users can reach them. An
+	// installation made by an older version (0711) is tightened here.
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}

@@ -14,12 +14,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cobaltbatch/cobalt/internal/agent/local"
 	"github.com/cobaltbatch/cobalt/internal/arm"
 	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/batchapi"
 	"github.com/cobaltbatch/cobalt/internal/bearer"
 	"github.com/cobaltbatch/cobalt/internal/blob"
+	"github.com/cobaltbatch/cobalt/internal/hostagent"
 	"github.com/cobaltbatch/cobalt/internal/jobs"
 	"github.com/cobaltbatch/cobalt/internal/login"
 	"github.com/cobaltbatch/cobalt/internal/nodeapi"
@@ -91,7 +91,7 @@ type Server struct {
 	authz     *rbac.Authorizer
 	arm       *arm.Server
 	blob      *blob.Service
-	nodes     *local.Provider
+	nodes     *hostagent.Provider
 	pools     *batch.Service
 	jobs      *jobs.Service
 	nodeapi   *nodeapi.Server

@@ -11,7 +11,7 @@ import (
 	"syscall"
 
 	"github.com/cobaltbatch/cobalt"
-	"github.com/cobaltbatch/cobalt/internal/agent/local"
+	"github.com/cobaltbatch/cobalt/internal/agent"
 	"github.com/cobaltbatch/cobalt/internal/agent/taskrun"
 	"github.com/cobaltbatch/cobalt/internal/arm"
 	"github.com/cobaltbatch/cobalt/internal/arm/batchprovider"
@@ -19,6 +19,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/batchapi"
 	"github.com/cobaltbatch/cobalt/internal/bearer"
 	"github.com/cobaltbatch/cobalt/internal/blob"
+	"github.com/cobaltbatch/cobalt/internal/hostagent"
 	"github.com/cobaltbatch/cobalt/internal/jobs"
 	"github.com/cobaltbatch/cobalt/internal/login"
 	"github.com/cobaltbatch/cobalt/internal/nodeapi"
@@ -123,7 +124,7 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	if isolation == "auto" {
 		isolation = ""
 	}
-	s.nodes = local.New(local.Config{
+	s.nodes = hostagent.New(hostagent.Config{
 		ControlPlaneURL: s.URL("nodeapi"), CAFile: s.ca.CAFile(), Isolation: isolation,
 		Logger: s.log.With("component", "agent"), Now: s.opts.Now, IMDSRateLimit: s.opts.IMDSRateLimit,
 	})
@@ -149,7 +150,7 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 			if nodeID == "" || nodeID == "." || nodeID == ".." || strings.ContainsAny(nodeID, `/\`) {
 				return nil
 			}
-			return os.RemoveAll(taskrun.TaskDir(taskrun.Dirs{NodeRoot: filepath.Join(nodeRoot, nodeID)}, jobID, taskID))
+			return taskrun.RemoveTaskDir(taskrun.Dirs{NodeRoot: filepath.Join(nodeRoot, nodeID)}, jobID, taskID)
 		},
 	})
 	if err != nil {
@@ -186,12 +187,19 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 }
 
 // nodeRootDir returns the directory under which nodes get their root
-// directories: DATA/nodes when unprivileged task users can traverse to it (a
+// directories: DATA/nodes for sandboxed nodes, or when unprivileged task
+// users of process nodes can traverse to it (a
 // non-admin task runs as another user, as on Batch), else a directory under
 // the system's temporary directory, named for this installation, as Batch
 // keeps node directories outside any user's home (/mnt/batch/tasks).
 func (s *Server) nodeRootDir() (string, error) {
 	dir := s.dir.file("nodes")
+	// A sandboxed node gets its directory as an open mount, never by path
+	// (internal/sandbox): node directories stay in the private data
+	// directory, which no task can reach.
+	if s.nodes.Isolation() == agent.IsolationNetns {
+		return dir, os.MkdirAll(dir, 0o700)
+	}
 	if os.Geteuid() != 0 || traversable(s.dir.path) {
 		return dir, os.MkdirAll(dir, 0o755)
 	}

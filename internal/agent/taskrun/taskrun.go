@@ -33,7 +33,22 @@ type Config struct {
 	BaseEnv []string
 	// DownloadTimeout bounds each resource file download (default 5 minutes).
 	DownloadTimeout time.Duration
+	// Credential, when set, picks the uid/gid a task runs as (nil: the
+	// runner's own user) instead of the host lookup; an error fails the task
+	// with that error's code when it is a *UserError. A node sandbox's init
+	// sets it to the node's own users.
+	Credential func(u nodeproto.UserIdentity) (*syscall.Credential, error)
+	// Started, when set, is called with the pid of every task process right
+	// after it started (a node init reaps every other child).
+	Started func(pid int)
 }
+
+// UserError is a task user that cannot be used, in Batch's terms.
+type UserError struct {
+	Code, Message string
+}
+
+func (e *UserError) Error() string { return e.Message }
 
 // Dirs is the Batch directory layout under the node root.
 type Dirs struct {
@@ -46,6 +61,27 @@ type Dirs struct {
 // <NodeRoot>/workitems/<job>/job-1/<task>.
 func TaskDir(d Dirs, jobID, taskID string) string {
 	return filepath.Join(d.NodeRoot, "workitems", jobID, "job-1", taskID)
+}
+
+// RemoveTaskDir removes a task's directory (TaskDir) with everything in it,
+// through an os.Root at the node root: a task may have replaced any
+// directory on the way (workitems/<job>, job-1) with a symlink, and none is
+// followed out of the node's directory. A directory that does not exist is
+// not an error.
+func RemoveTaskDir(d Dirs, jobID, taskID string) error {
+	rel, err := filepath.Rel(d.NodeRoot, TaskDir(d, jobID, taskID))
+	if err != nil || !filepath.IsLocal(rel) {
+		return fmt.Errorf("taskrun: task directory of %q/%q is outside the node", jobID, taskID)
+	}
+	r, err := os.OpenRoot(d.NodeRoot)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return r.RemoveAll(rel)
 }
 
 // Failure codes this package reports (Batch's TaskFailureInformationCodes).
@@ -222,7 +258,13 @@ func (cfg *Config) run(ctx context.Context, s runSpec) (o outcome) {
 		return o
 	}
 	wd := filepath.Join(s.dir, "wd")
-	if err := os.MkdirAll(wd, 0o755); err != nil {
+	// Each attempt starts in a fresh directory: nothing an earlier attempt
+	// left (a planted symlink or hard link) is followed. RemoveAll never
+	// follows links, and the parents are checked not to be links.
+	if err := freshDir(s.dirs.NodeRoot, s.dir); err != nil {
+		return fail("servererror", CodeStartError, "The task directory could not be created: "+err.Error())
+	}
+	if err := os.Mkdir(wd, 0o755); err != nil {
 		return fail("servererror", CodeStartError, "The task directory could not be created: "+err.Error())
 	}
 	runCtx := ctx
@@ -270,6 +312,16 @@ func (cfg *Config) run(ctx context.Context, s runSpec) (o outcome) {
 	env = append(env, s.vars...)
 	env = append(env, "AZ_BATCH_TASK_USER_IDENTITY="+identityName(s.user))
 	cred := credential(s.user)
+	if cfg.Credential != nil {
+		var err error
+		if cred, err = cfg.Credential(s.user); err != nil {
+			var ue *UserError
+			if errors.As(err, &ue) {
+				return fail("usererror", ue.Code, ue.Message)
+			}
+			return fail("servererror", CodeStartError, "The task user could not be set up: "+err.Error())
+		}
+	}
 	if cred != nil {
 		chownTree(s.dir, int(cred.Uid), int(cred.Gid))
 		if !canTraverse(wd, cred.Uid, cred.Gid) {
@@ -285,7 +337,9 @@ func (cfg *Config) run(ctx context.Context, s runSpec) (o outcome) {
 	build := func(argv ...string) *exec.Cmd {
 		c := exec.Command(argv[0], argv[1:]...)
 		c.Dir, c.Env, c.Stdout, c.Stderr = wd, env, stdout, stderr
-		c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		// Its own session (and so its own process group, killed as one), with
+		// no controlling terminal shared with anything outside.
+		c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 		if cred != nil {
 			cr := *cred
 			c.SysProcAttr.Credential = &cr
@@ -311,6 +365,9 @@ func (cfg *Config) run(ctx context.Context, s runSpec) (o outcome) {
 	}
 	if err != nil {
 		return fail("usererror", CodeStartError, "The task process could not be started: "+err.Error())
+	}
+	if cfg.Started != nil {
+		cfg.Started(cmd.Process.Pid)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -370,4 +427,36 @@ func directArgv(line string) []string {
 		return nil
 	}
 	return argv
+}
+
+// freshDir removes dir with everything in it and creates it again, empty,
+// mode 0755. When dir is under nodeRoot every step goes through an os.Root
+// opened at nodeRoot, so a symlink planted by a task (in dir or one of its
+// parents) can never lead the removal or the creation outside the node's
+// directory; RemoveAll itself never follows links.
+func freshDir(nodeRoot, dir string) error {
+	rel, err := filepath.Rel(nodeRoot, dir)
+	if nodeRoot == "" || err != nil || rel == "." || !filepath.IsLocal(rel) {
+		if err := os.RemoveAll(dir); err != nil {
+			return err
+		}
+		return os.MkdirAll(dir, 0o755)
+	}
+	if err := os.MkdirAll(nodeRoot, 0o755); err != nil {
+		return err
+	}
+	r, err := os.OpenRoot(nodeRoot)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if err := r.RemoveAll(rel); err != nil {
+		return err
+	}
+	if parent := filepath.Dir(rel); parent != "." {
+		if err := r.MkdirAll(parent, 0o755); err != nil {
+			return err
+		}
+	}
+	return r.Mkdir(rel, 0o755)
 }

@@ -414,3 +414,43 @@ func TestWrapSeesTheTaskUserOnEveryAttempt(t *testing.T) {
 		t.Fatal("the shell fallback ran as root")
 	}
 }
+
+// TestRemoveTaskDirFollowsNoLink: a task that replaced its job's directory
+// with a symlink to a directory outside the node (where a job-1/<task> tree
+// exists, say another node's) cannot make the removal of its task files
+// delete anything there; the node's own task directory is removed.
+func TestRemoveTaskDirFollowsNoLink(t *testing.T) {
+	base := t.TempDir()
+	root := filepath.Join(base, "node")
+	victim := filepath.Join(base, "other", "job-1", "t")
+	for _, d := range []string{victim, filepath.Join(root, "workitems", "own", "job-1", "t", "wd")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(victim, "keep"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(base, "other"), filepath.Join(root, "workitems", "evil")); err != nil {
+		t.Fatal(err)
+	}
+	d := Dirs{NodeRoot: root}
+	if err := RemoveTaskDir(d, "evil", "t"); err == nil {
+		t.Error("the removal went through the planted link without an error")
+	}
+	if _, err := os.Stat(filepath.Join(victim, "keep")); err != nil {
+		t.Fatalf("a file outside the node was removed: %v", err)
+	}
+	if err := RemoveTaskDir(d, "../..", "t"); err == nil {
+		t.Error("a job ID with .. was accepted")
+	}
+	if err := RemoveTaskDir(d, "own", "t"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(TaskDir(d, "own", "t")); !os.IsNotExist(err) {
+		t.Errorf("the task directory survives: %v", err)
+	}
+	if err := RemoveTaskDir(d, "own", "gone"); err != nil {
+		t.Errorf("removing a missing task directory: %v", err)
+	}
+}

@@ -1,4 +1,4 @@
-package local
+package hostagent
 
 import (
 	"context"
@@ -12,16 +12,21 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cobaltbatch/cobalt/internal/agent"
 	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+	"github.com/cobaltbatch/cobalt/internal/sandbox"
 	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.LoopbackOnly(m) }
+func TestMain(m *testing.M) {
+	sandbox.Main()
+	testenv.LoopbackOnly(m)
+}
 
 // nodeAPI is a minimal in-test node API (a test double of POOLS' nodeapi):
 // every credential "cred-<nodeID>" registers that node; heartbeats are
@@ -299,5 +304,91 @@ func TestProviderRestartsNodeFromPersistedCredential(t *testing.T) {
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Errorf("credential survives StopNode: %v", err)
+	}
+}
+
+// TestSandboxedNodeKeepsItsUIDRange: a sandboxed node's uid range is
+// recorded beside its credential and given back when the node restarts
+// (its files keep their owners); two live nodes never share one; when the
+// recorded range is taken, the restarted node gets another and its files
+// move to it, so it still works; StopNode forgets the record. Not
+// parallel: other tests of this package would take freed ranges.
+func TestSandboxedNodeKeepsItsUIDRange(t *testing.T) {
+	if agent.DefaultIsolation() != agent.IsolationNetns {
+		t.Skip("node sandboxes are not available here")
+	}
+	api := newNodeAPI(t)
+	base := t.TempDir()
+	rootA, rootB := filepath.Join(base, "na"), filepath.Join(base, "nb")
+	slot := func(root string) int {
+		t.Helper()
+		b, err := os.ReadFile(statePath(root))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct {
+			UIDSlot *int `json:"uidSlot"`
+		}
+		if err := json.Unmarshal(b, &st); err != nil || st.UIDSlot == nil {
+			t.Fatalf("state %s: %v", b, err)
+		}
+		return *st.UIDSlot
+	}
+	owner := func(path string) uint32 {
+		t.Helper()
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Sys().(*syscall.Stat_t).Uid
+	}
+	p := testProvider(t, api, agent.IsolationNetns)
+	for _, n := range []struct{ id, root string }{{"na", rootA}, {"nb", rootB}} {
+		if err := p.StartNode(context.Background(), NodeLaunch{NodeID: n.id, Credential: "cred-" + n.id, RootDir: n.root}); err != nil {
+			t.Fatal(err)
+		}
+		waitAgent(t, p, n.id)
+	}
+	a, b := slot(rootA), slot(rootB)
+	if a == b || owner(rootA) == owner(rootB) || owner(rootA) < sandbox.FirstHostUID {
+		t.Errorf("two live nodes share a uid range or own their directories as a host user: slots %d %d, owners %d %d",
+			a, b, owner(rootA), owner(rootB))
+	}
+	before := owner(rootA)
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p2 := testProvider(t, api, agent.IsolationNetns)
+	if err := p2.StartNode(context.Background(), NodeLaunch{NodeID: "na", RootDir: rootA}); err != nil {
+		t.Fatal(err)
+	}
+	waitAgent(t, p2, "na")
+	if slot(rootA) != a || owner(rootA) != before {
+		t.Errorf("the restarted node got slot %d (owner %d), want %d (owner %d)", slot(rootA), owner(rootA), a, before)
+	}
+	if err := p2.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	held, err := sandbox.AcquireRange(a)
+	if err != nil || held.Slot != a {
+		t.Fatalf("hold slot %d: %v", a, err)
+	}
+	defer held.Release()
+	p3 := testProvider(t, api, agent.IsolationNetns)
+	if err := p3.StartNode(context.Background(), NodeLaunch{NodeID: "na", RootDir: rootA}); err != nil {
+		t.Fatal(err)
+	}
+	waitAgent(t, p3, "na")
+	moved := slot(rootA)
+	if moved == a || owner(rootA) != sandbox.RangeBase(moved) || owner(filepath.Join(rootA, "workitems")) != sandbox.RangeBase(moved) {
+		t.Errorf("restart with its range taken: slot %d, owners %d and %d, want the base of slot %d",
+			moved, owner(rootA), owner(filepath.Join(rootA, "workitems")), moved)
+	}
+	if err := p3.StopNode(context.Background(), "na"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(statePath(rootA)); !os.IsNotExist(err) {
+		t.Errorf("the uid range record survives StopNode: %v", err)
 	}
 }

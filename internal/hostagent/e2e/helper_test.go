@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +13,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/cobaltbatch/cobalt/internal/sandbox"
 )
 
 // envHelper makes the test binary act as a Go azidentity client (see
@@ -72,4 +75,34 @@ func helperBinary(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// stageInNodes copies src into the shared directory of every node of the
+// installation (under its data directory, or under its node directory in
+// the system's temporary directory, named for its subscription) and
+// returns its path as tasks see it.
+func stageInNodes(t *testing.T, data, subscription, src string) string {
+	t.Helper()
+	stageUnder(t, data, src)
+	if len(subscription) >= 8 {
+		stageUnder(t, filepath.Join(os.TempDir(), "cobalt-nodes-"+subscription[:8]), src)
+	}
+	return sandbox.NodeRoot + "/shared/" + filepath.Base(src)
+}
+
+// stageUnder copies src into the shared directory of every node under root.
+func stageUnder(t *testing.T, root, src string) {
+	t.Helper()
+	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.IsDir() || d.Name() != "shared" {
+			return nil
+		}
+		if _, err := os.Stat(filepath.Join(filepath.Dir(p), "workitems")); err != nil {
+			return nil
+		}
+		if out, err := exec.Command("cp", "-a", src, filepath.Join(p, filepath.Base(src))).CombinedOutput(); err != nil {
+			t.Fatalf("stage %s: %v %s", src, err, out)
+		}
+		return filepath.SkipDir
+	})
 }

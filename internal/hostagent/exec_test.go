@@ -1,4 +1,4 @@
-package local
+package hostagent
 
 import "os/exec"
 

@@ -3,10 +3,12 @@ package e2e
 import (
 	"testing"
 
+	"github.com/cobaltbatch/cobalt/internal/sandbox"
 	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
+	sandbox.Main()
 	helperMain()
 	testenv.LoopbackOnly(m)
 }

@@ -1,4 +1,4 @@
-package local
+package hostagent
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/cobaltbatch/cobalt/internal/agent"
 	"github.com/cobaltbatch/cobalt/internal/batch"
+	"github.com/cobaltbatch/cobalt/internal/sandbox"
 )
 
 // NodeLaunch is what StartNode gets: POOLS' batch.NodeLaunch.
@@ -74,6 +75,9 @@ func New(cfg Config) *Provider {
 		} else if len(removed) > 0 {
 			cfg.Logger.Info("swept stale node namespaces", "count", len(removed))
 		}
+		if n := sandbox.SweepCgroups(time.Minute); n > 0 {
+			cfg.Logger.Info("swept stale node cgroups", "count", n)
+		}
 	}
 	return &Provider{cfg: cfg, nodes: map[string]*node{}}
 }
@@ -93,12 +97,25 @@ func CredentialPath(rootDir string) string {
 	return filepath.Join(filepath.Dir(root), ".credentials", filepath.Base(root))
 }
 
+// statePath is where the sandbox state of the node whose root directory is
+// rootDir (its uid slot) is kept, beside its credential.
+func statePath(rootDir string) string { return CredentialPath(rootDir) + ".sandbox" }
+
+// vmLimits is a node's resource limits: its VM size's cores and memory.
+func vmLimits(vmSize string) sandbox.Limits {
+	size, ok := batch.LookupVMSize(vmSize)
+	if !ok {
+		return sandbox.Limits{}
+	}
+	return sandbox.Limits{CPUs: float64(size.Cores), MemoryBytes: int64(size.MemoryMB) << 20}
+}
+
 // ErrNoCredential is returned by StartNode when a node is started without a
 // credential and none was persisted for it.
-var ErrNoCredential = errors.New("local: the node has no persisted credential")
+var ErrNoCredential = errors.New("hostagent: the node has no persisted credential")
 
 // errLocked is lockFile's answer when another process holds the lock.
-var errLocked = errors.New("local: locked by another process")
+var errLocked = errors.New("hostagent: locked by another process")
 
 // lockPath is the file whose lock the process that runs a node's agent
 // holds: another control-plane process on this host (a replica sharing the
@@ -117,7 +134,7 @@ func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return errors.New("local node provider is closed")
+		return errors.New("hostagent: the host agent is closed")
 	}
 	if _, ok := p.nodes[n.NodeID]; ok {
 		return nil
@@ -147,12 +164,16 @@ func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 			lock.Close()
 		}
 	}
-	a, err := agent.New(agent.Config{
+	acfg := agent.Config{
 		ControlPlaneURL: p.cfg.ControlPlaneURL, Credential: n.Credential, NodeID: n.NodeID, RootDir: n.RootDir,
 		Isolation: p.cfg.Isolation, CAFile: p.cfg.CAFile, Logger: p.cfg.Logger, IMDSRateLimit: p.cfg.IMDSRateLimit,
 		Now: p.cfg.Now, HeartbeatInterval: p.cfg.HeartbeatInterval, LeaseWait: p.cfg.LeaseWait,
-		Runner: p.cfg.Runner, HTTPClient: p.cfg.HTTPClient,
-	})
+		Runner: p.cfg.Runner, HTTPClient: p.cfg.HTTPClient, Limits: vmLimits,
+	}
+	if n.RootDir != "" {
+		acfg.StateFile = statePath(n.RootDir)
+	}
+	a, err := agent.New(acfg)
 	if err != nil {
 		release()
 		return fmt.Errorf("start node %s: %w", n.NodeID, err)
@@ -181,7 +202,7 @@ func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 // directory.
 func WriteCredential(rootDir, credential string) error {
 	if rootDir == "" {
-		return errors.New("local: a node without a root directory cannot keep its credential")
+		return errors.New("hostagent: a node without a root directory cannot keep its credential")
 	}
 	path := CredentialPath(rootDir)
 	dir := filepath.Dir(path)
@@ -248,6 +269,7 @@ func (p *Provider) StopNode(ctx context.Context, nodeID string) error {
 		if err := os.Remove(CredentialPath(nd.rootDir)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			p.cfg.Logger.Warn("remove node credential", "node", nodeID, "error", err.Error())
 		}
+		_ = os.Remove(statePath(nd.rootDir))
 	}
 	nd.cancel()
 	select {

@@ -115,6 +115,12 @@ func testEndToEnd(t *testing.T, mode string) {
 	// (IMDS at 169.254.169.254), one process each.
 	nodeDir := testenv.NodeDir()
 	helper := helperBinary(t)
+	if mode == agent.IsolationNetns {
+		// A node sees none of the host's files: the helper and the scripts
+		// go into the node's shared directory, as a start task would put them.
+		sub := s.Endpoints().SubscriptionID
+		helper, nodeDir = stageInNodes(t, data, sub, helper), stageInNodes(t, data, sub, nodeDir)
+	}
 	for _, tc := range []struct{ name, cmd string }{
 		{"go-default", "exec " + helper},
 		{"go-client", "exec " + helper},
@@ -144,7 +150,7 @@ func testEndToEnd(t *testing.T, mode string) {
 		"--image", "canonical:0001-com-ubuntu-server-jammy:22_04-lts:latest", "--node-agent-sku-id", "batch.node.ubuntu 22.04",
 		"--target-dedicated-nodes", "0", "--identity", "id2")
 	cobaltCLI(t, "batch", "task", "create", "--job-id", "j1", "--task-id", "cross", "--wait", "--command-line",
-		`curl -sS -G "`+imdsBase[mode]+`/metadata/identity/oauth2/token" --data-urlencode api-version=2018-02-01 --data-urlencode resource=https://management.azure.com/ --data-urlencode msi_res_id=`+id2RID+` -H Metadata:true`)
+		`curl -sS -G "`+imdsBase[mode]+`/metadata/identity/oauth2/token" --data-urlencode api-version=2018-02-01 --data-urlencode resource=https://management.azure.com/ --data-urlencode msi_res_id=`+id2RID+` -H Metadata:true -H "X-IDENTITY-HEADER: $IDENTITY_HEADER"`)
 	cross := cobaltCLI(t, "batch", "task", "file", "download", "--job-id", "j1", "--task-id", "cross", "--file-path", "stdout.txt")
 	if jsonField(t, bytes.TrimSpace(cross), "error_description") != "Identity not found" {
 		t.Errorf("pool p1's node asked for pool p2's identity: %s", cross)

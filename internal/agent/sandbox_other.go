@@ -1,0 +1,30 @@
+//go:build !linux
+
+package agent
+
+import (
+	"context"
+	"errors"
+
+	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+)
+
+type nodeSandbox struct{}
+
+func (a *Agent) startSandbox(string, handlers) (*nodeSandbox, isolation, error) {
+	return nil, nil, errors.New("node sandboxes need Linux")
+}
+
+func (s *nodeSandbox) close() error { return nil }
+
+func (a *Agent) sandboxDone() <-chan struct{} { return nil }
+
+type sandboxRunner struct{ s *nodeSandbox }
+
+func (sandboxRunner) RunStartTask(context.Context, TaskConfig, Dirs, nodeproto.StartTask, int) nodeproto.StartTaskInfo {
+	return nodeproto.StartTaskInfo{}
+}
+
+func (sandboxRunner) RunTask(context.Context, TaskConfig, Dirs, nodeproto.TaskLease) nodeproto.ReportRequest {
+	return nodeproto.ReportRequest{}
+}

@@ -1,0 +1,392 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Config describes one node sandbox to start.
+type Config struct {
+	// Name names the node's cgroup (a node ID, or its hash).
+	Name string
+	// NodeDir is the node's directory on the host; it appears at NodeRoot
+	// inside, and its path never does.
+	NodeDir string
+	// Range is the node's host uid range (AcquireRange).
+	Range *UIDRange
+	// Limits are the node's resource limits.
+	Limits Limits
+	// Init is sent to the init once Attach returned.
+	Init InitConfig
+	// Attach, when set, is called with the init's host pid after the init
+	// started and before it sets the node up: it attaches the node's
+	// network namespace (/proc/PID/ns/net) and opens listeners in it.
+	Attach func(pid int) error
+	Logger *slog.Logger
+	// ReadyTimeout bounds the init's setup (default 30 s).
+	ReadyTimeout time.Duration
+}
+
+// Node is a running node sandbox: its init and the control channel to it.
+type Node struct {
+	cmd    *exec.Cmd
+	ctrl   *os.File
+	cg     *cgroup
+	logger *slog.Logger
+	stderr *limitedBuffer
+
+	sendMu sync.Mutex
+
+	mu      sync.Mutex
+	nextID  uint64
+	waiting map[uint64]chan *Result
+	closed  bool
+
+	exited chan struct{} // closed when the init exited
+	reader chan struct{} // closed when the control reader stopped
+}
+
+var cgroupWarning sync.Once
+
+// Start starts a node's init in new user, mount, PID, UTS, IPC, network and
+// cgroup namespaces, waits until it has set the node up, and returns it.
+func Start(cfg Config) (_ *Node, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Range == nil {
+		return nil, errors.New("sandbox: no uid range")
+	}
+	if cfg.ReadyTimeout <= 0 {
+		cfg.ReadyTimeout = 30 * time.Second
+	}
+	base := int(cfg.Range.Base())
+	// The node's root owns its directory (unmapped host files inside it
+	// would be nobody's); nothing inside is touched, and no link followed.
+	dirFD, err := unix.Open(cfg.NodeDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: open the node directory: %w", err)
+	}
+	dir := os.NewFile(uintptr(dirFD), "node-dir")
+	defer dir.Close()
+	if err := unix.Fchown(dirFD, base, base); err != nil {
+		return nil, fmt.Errorf("sandbox: node directory owner: %w", err)
+	}
+	if err := unix.Fchmod(dirFD, 0o755); err != nil {
+		return nil, fmt.Errorf("sandbox: node directory mode: %w", err)
+	}
+	// A detached copy of the node directory's mount, which the init moves
+	// to NodeRoot: a mount of the host's namespace could not be bound
+	// there, and the directory's path (under a 0700 data directory) is
+	// neither reachable nor ever visible inside.
+	treeFD, err := unix.OpenTree(dirFD, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: clone the node directory's mount: %w", err)
+	}
+	tree := os.NewFile(uintptr(treeFD), "node-tree")
+	defer tree.Close()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: control socket: %w", err)
+	}
+	// Non-blocking, so that Close wakes the reader (the poller owns it).
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return nil, err
+	}
+	host, child := os.NewFile(uintptr(fds[0]), "control"), os.NewFile(uintptr(fds[1]), "control-init")
+	defer child.Close()
+	defer func() {
+		if err != nil {
+			host.Close()
+		}
+	}()
+	cg, cgErr := newCgroup(cgroupName(cfg.Name), cfg.Limits)
+	if cgErr != nil {
+		cgroupWarning.Do(func() {
+			cfg.Logger.Warn("node resource limits are not enforced: cgroups unavailable", "error", cgErr.Error())
+		})
+		if cg != nil && len(cg.dirs) == 0 {
+			cg = nil
+		}
+	}
+	defer func() {
+		if err != nil {
+			_ = cg.remove()
+		}
+	}()
+	stderr := &limitedBuffer{max: 4096}
+	cmd := &exec.Cmd{
+		Path: "/proc/self/exe",
+		// A test binary that forgot to call Main runs no test and exits.
+		Args:       []string{InitName, "-test.run=^$"},
+		Env:        []string{envInit + "=1"},
+		Dir:        "/",
+		Stderr:     stderr,
+		ExtraFiles: []*os.File{child, tree}, // fds 3 and 4
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS |
+				syscall.CLONE_NEWIPC | syscall.CLONE_NEWNET | syscall.CLONE_NEWCGROUP,
+			UidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: base, Size: RangeSize}},
+			GidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: base, Size: RangeSize}},
+			GidMappingsEnableSetgroups: true,
+			// Become the node's root: host root is not mapped in the node.
+			Credential: &syscall.Credential{Uid: 0, Gid: 0},
+			Setsid:     true,
+			Pdeathsig:  syscall.SIGKILL,
+		},
+	}
+	if d := cg.dir2(); d != "" {
+		f, err := os.Open(d)
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: cgroup: %w", err)
+		}
+		defer f.Close()
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(f.Fd())
+	}
+	if err := startInCgroup(cmd, cg); err != nil {
+		return nil, fmt.Errorf("sandbox: start the node init: %w", err)
+	}
+	n := &Node{cmd: cmd, ctrl: host, cg: cg, logger: cfg.Logger, stderr: stderr, waiting: map[uint64]chan *Result{},
+		exited: make(chan struct{}), reader: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(n.exited) }()
+	defer func() {
+		if err != nil {
+			_ = cmd.Process.Kill()
+			<-n.exited
+			_ = cg.remove()
+		}
+	}()
+	if cfg.Attach != nil {
+		if err := cfg.Attach(cmd.Process.Pid); err != nil {
+			return nil, err
+		}
+	}
+	init := cfg.Init
+	if err := n.send(&message{Op: opConfig, Config: &init}); err != nil {
+		return nil, fmt.Errorf("sandbox: configure the node init: %w", err)
+	}
+	first := make(chan *message, 1)
+	go func() {
+		m, err := readMessage(host)
+		if err != nil {
+			m = nil
+		}
+		first <- m
+	}()
+	var m *message
+	select {
+	case m = <-first:
+	case <-time.After(cfg.ReadyTimeout):
+		return nil, errors.New("sandbox: the node init did not get ready in time")
+	}
+	switch {
+	case m == nil:
+		<-n.exited
+		return nil, fmt.Errorf("sandbox: the node init exited during setup (does the binary call sandbox.Main?): %s", n.stderr)
+	case m.Op == opFailed:
+		return nil, fmt.Errorf("sandbox: node setup: %s", clip(m.Error, 512))
+	case m.Op != opReady:
+		return nil, fmt.Errorf("sandbox: unexpected %q from the node init", clip(m.Op, 32))
+	}
+	go n.read()
+	return n, nil
+}
+
+// startInCgroup starts cmd from a thread placed in cg, so that the child is
+// born in the node's cgroup and its cgroup namespace is rooted there.
+func startInCgroup(cmd *exec.Cmd, cg *cgroup) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		back, err := cg.enterThread(unix.Gettid())
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		err = cmd.Start()
+		if berr := back(); berr != nil {
+			// Leave the thread locked: it ends with this goroutine rather
+			// than run other goroutines inside a node's cgroup.
+			errc <- errors.Join(err, berr)
+			if err == nil {
+				_ = cmd.Process.Kill()
+			}
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- err
+	}()
+	return <-errc
+}
+
+// cgroupName is a cgroup directory name for a node ID.
+func cgroupName(name string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			return r
+		}
+		return '_'
+	}, name)
+}
+
+// Pid is the init's pid on the host.
+func (n *Node) Pid() int { return n.cmd.Process.Pid }
+
+// Done is closed when the init exited.
+func (n *Node) Done() <-chan struct{} { return n.exited }
+
+func (n *Node) send(m *message) error {
+	n.sendMu.Lock()
+	defer n.sendMu.Unlock()
+	return writeMessage(n.ctrl, m)
+}
+
+// read delivers the init's results until the channel closes. Every message
+// is untrusted: unknown ids and operations are dropped.
+func (n *Node) read() {
+	defer close(n.reader)
+	for {
+		m, err := readMessage(n.ctrl)
+		if err != nil {
+			if !errors.Is(err, os.ErrClosed) {
+				n.logger.Debug("node init control channel closed", "error", err.Error())
+			}
+			return
+		}
+		if m.Op != opDone || m.Result == nil {
+			continue
+		}
+		n.mu.Lock()
+		ch := n.waiting[m.ID]
+		delete(n.waiting, m.ID)
+		n.mu.Unlock()
+		if ch != nil {
+			ch <- m.Result
+		}
+	}
+}
+
+// ErrNodeGone is Run's error when the init exited or the node was closed.
+var ErrNodeGone = errors.New("sandbox: the node init is gone")
+
+// killGrace bounds how long Run waits for the init's report after asking
+// it to end a task.
+const killGrace = 15 * time.Second
+
+// Run has the init run t and returns its result. When ctx ends first, the
+// init is told to end the task, and its report of the ended task is
+// returned.
+func (n *Node) Run(ctx context.Context, t Task) (*Result, error) {
+	ch := make(chan *Result, 1)
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil, ErrNodeGone
+	}
+	n.nextID++
+	id := n.nextID
+	n.waiting[id] = ch
+	n.mu.Unlock()
+	forget := func() {
+		n.mu.Lock()
+		delete(n.waiting, id)
+		n.mu.Unlock()
+	}
+	if err := n.send(&message{Op: opRun, ID: id, Task: &t}); err != nil {
+		forget()
+		return nil, fmt.Errorf("sandbox: send the task: %w", err)
+	}
+	select {
+	case r := <-ch:
+		return r, nil
+	case <-n.reader:
+		forget()
+		return nil, ErrNodeGone
+	case <-ctx.Done():
+	}
+	_ = n.send(&message{Op: opKill, ID: id})
+	select {
+	case r := <-ch:
+		return r, nil
+	case <-n.reader:
+		forget()
+		return nil, ErrNodeGone
+	case <-time.After(killGrace):
+		forget()
+		return nil, errors.New("sandbox: the node init did not report the ended task")
+	}
+}
+
+// OOMKills is how many processes the node's memory limit has killed.
+func (n *Node) OOMKills() int64 { return n.cg.oomKills() }
+
+// Close ends the node: the init sees its control channel close and exits,
+// which ends every process of the node (its PID namespace); then the
+// node's cgroup is removed.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	n.closed = true
+	n.mu.Unlock()
+	n.ctrl.Close()
+	select {
+	case <-n.exited:
+	case <-time.After(5 * time.Second):
+		_ = n.cmd.Process.Kill()
+		<-n.exited
+	}
+	// The cgroup empties when the last process of the node is reaped.
+	var err error
+	for range 50 {
+		if err = n.cg.remove(); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return err
+}
+
+// limitedBuffer keeps the first max bytes written to it.
+type limitedBuffer struct {
+	mu  sync.Mutex
+	b   []byte
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if room := l.max - len(l.b); room > 0 {
+		l.b = append(l.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+func (l *limitedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.TrimSpace(string(l.b))
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
