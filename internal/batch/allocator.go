@@ -357,8 +357,8 @@ func (s *Service) nodeConfig(p *Pool, acct *cobalt.Account) (nodeproto.NodeConfi
 		cfg.Identities = append(cfg.Identities, nodeproto.Identity{ResourceID: i.ResourceID, ClientID: i.ClientID, PrincipalID: i.PrincipalID})
 	}
 	// The pool's named users, without their passwords: the node creates them.
-	if len(p.UserAccounts) > 0 {
-		_ = json.Unmarshal(p.UserAccounts, &cfg.UserAccounts)
+	for _, u := range p.UserAccounts {
+		cfg.UserAccounts = append(cfg.UserAccounts, nodeproto.UserAccount{Name: u.Name, ElevationLevel: string(u.ElevationLevel)})
 	}
 	if st := p.StartTask; st != nil {
 		ns := &nodeproto.StartTask{CommandLine: st.CommandLine, MaxTaskRetryCount: st.MaxTaskRetryCount, WaitForSuccess: st.WaitForSuccess}
