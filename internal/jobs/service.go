@@ -135,12 +135,6 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// batchErr builds a *cobalt.Error with a protocol reason; the $filter
-// parser uses it.
-func batchErr(code cobalt.Code, reason, format string, args ...any) *cobalt.Error {
-	return cobalt.Errorf(code, format, args...).WithReason(reason)
-}
-
 // ETag formats a version as a Batch-style ETag.
 func ETag(version int64) string { return fmt.Sprintf("0x8D%014X", version) }
 
