@@ -33,6 +33,11 @@ func (d Duration) Std() time.Duration { return time.Duration(d) }
 // errDuration is wrapped by every ParseDuration error.
 var errDuration = errors.New("not an ISO 8601 duration")
 
+// ErrDurationTooLarge is wrapped by the ParseDuration error of a well-formed
+// duration too long to hold. Where Batch reads such a value as "no limit",
+// the caller maps it to Unlimited.
+var ErrDurationTooLarge = errors.New("an ISO 8601 duration too long to hold")
+
 // ParseDuration parses an ISO 8601 duration of the forms Batch accepts: weeks,
 // days, hours, minutes and seconds, an optional leading "-", and a fraction on
 // the seconds only ("PT15M", "P1W", "P1DT2H3M4.5S"). Years and months are
@@ -89,7 +94,7 @@ func ParseDuration(s string) (Duration, error) {
 		}
 		total += n * float64(unit)
 		if total >= float64(unlimitedSpan) {
-			return 0, bad
+			return 0, fmt.Errorf("%q is %w", s, ErrDurationTooLarge)
 		}
 		rest = rest[i+1:]
 	}

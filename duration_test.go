@@ -1,6 +1,7 @@
 package cobalt
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -34,6 +35,12 @@ func TestDuration(t *testing.T) {
 		if _, err := ParseDuration(bad); err == nil {
 			t.Errorf("ParseDuration(%q) succeeded", bad)
 		}
+	}
+	if _, err := ParseDuration("P99999999999999999999D"); !errors.Is(err, ErrDurationTooLarge) {
+		t.Errorf("a too long duration: %v, want ErrDurationTooLarge", err)
+	}
+	if _, err := ParseDuration("P1Y"); errors.Is(err, ErrDurationTooLarge) {
+		t.Error("a malformed duration reported as too large")
 	}
 	if !Unlimited.IsUnlimited() || Duration(time.Hour).IsUnlimited() {
 		t.Error("IsUnlimited")

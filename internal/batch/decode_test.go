@@ -246,22 +246,6 @@ func FuzzDecodeDataPlanePool(f *testing.F) {
 	})
 }
 
-func FuzzParseDuration(f *testing.F) {
-	for _, s := range []string{"PT15M", "P1DT2H", Unlimited, "-PT1S", "P1.5D"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		d, err := ParseDuration(s)
-		if err != nil || d < 0 || d == time.Duration(1<<63-1) {
-			return
-		}
-		back, err := ParseDuration(FormatDuration(d))
-		if err != nil || (back-d) > time.Microsecond || (d-back) > time.Microsecond {
-			t.Fatalf("%q -> %v -> %q -> %v, %v", s, d, FormatDuration(d), back, err)
-		}
-	})
-}
-
 func TestCatalog(t *testing.T) {
 	t.Parallel()
 	if _, ok := LookupVMSize("standard_d2s_v3"); !ok {
