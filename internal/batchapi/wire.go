@@ -13,6 +13,7 @@ import (
 
 	cobalt "github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/jobs"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
 // API versions.
@@ -281,8 +282,8 @@ func (rc *reqCtx) writeError(err error) {
 		return
 	}
 	if e.Status >= 500 {
-		rc.s.log.ErrorContext(rc.r.Context(), "batch request failed", "method", rc.r.Method,
-			"path", rc.r.URL.Path, "request_id", rc.requestID, "err", err)
+		rc.s.log.ErrorContext(rc.r.Context(), "batch request failed", logkey.Method, rc.r.Method,
+			logkey.Path, rc.r.URL.Path, logkey.RequestID, rc.requestID, logkey.Err, err)
 	}
 	h := rc.w.Header()
 	h.Set("x-ms-error-code", e.Code)

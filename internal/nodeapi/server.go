@@ -15,6 +15,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"github.com/cobaltbatch/cobalt/internal/login"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 )
 
@@ -112,7 +113,7 @@ func (s *Server) handle(fn handlerFunc) http.HandlerFunc {
 		out, err := fn(r.Context(), n, body)
 		if err != nil {
 			if cobalt.ErrorCode(err) == cobalt.EInternal {
-				s.cfg.Logger.Error("node api request failed", "node", n.ID, "path", r.URL.Path, "err", err)
+				s.cfg.Logger.Error("node api request failed", logkey.Node, n.ID, logkey.Path, r.URL.Path, logkey.Err, err)
 			}
 			writeErr(w, err)
 			return
@@ -180,7 +181,7 @@ func (s *Server) heartbeat(ctx context.Context, n *batch.Node, body []byte) (any
 		stop, err := rc.Reconcile(ctx, n.Ref(), req.RunningLeases)
 		if err != nil {
 			// The node's state is recorded; the next heartbeat reconciles.
-			s.cfg.Logger.Warn("reconcile the leases of a node", "node", n.ID, "err", err)
+			s.cfg.Logger.Warn("reconcile the leases of a node", logkey.Node, n.ID, logkey.Err, err)
 		}
 		for _, l := range stop {
 			cmds = append(cmds, terminatePrefix+l)

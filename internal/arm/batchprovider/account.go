@@ -11,6 +11,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/arm"
 	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/batchwire"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
@@ -264,7 +265,7 @@ func (p *Provider) accountPut(w http.ResponseWriter, r *arm.Request) error {
 		if err != nil {
 			return nil, err
 		}
-		p.log.Info("batch account created", "account", name)
+		p.log.Info("batch account created", logkey.Account, name)
 		return renderAccount(out)
 	})
 }
@@ -391,7 +392,7 @@ func (p *Provider) deleteAccount(ctx context.Context, a *cobalt.Account) error {
 			return err
 		}
 	}
-	p.log.Info("batch account deleted", "account", a.Name)
+	p.log.Info("batch account deleted", logkey.Account, a.Name)
 	return nil
 }
 
