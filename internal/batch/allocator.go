@@ -2,6 +2,7 @@ package batch
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,7 +25,9 @@ var errLeaseHeld = errors.New("allocator lease held by another replica")
 // removes deleted pools, and declares silent nodes lost.
 // It wakes on every local change (Wake) and every PollInterval.
 func (s *Service) Run(ctx context.Context) error {
-	owner := fmt.Sprintf("alloc-%d", time.Now().UnixNano())
+	// The allocator lease's owner is this run's random ID: replicas that share
+	// an injected clock must still tell their leases apart.
+	owner := "alloc-" + rand.Text()
 	// Nodes of this host whose agents ended with an earlier process come
 	// back first, before a pass could declare them lost.
 	if _, err := s.RecoverNodes(ctx); err != nil && ctx.Err() == nil {

@@ -418,6 +418,8 @@ type progressBody struct {
 func (b *progressBody) Read(p []byte) (int, error) {
 	if b.pending >= minBodyProgress {
 		b.pending = 0
+		// A socket deadline is wall-clock time for the kernel, not the
+		// injected clock of the services.
 		_ = b.rc.SetReadDeadline(time.Now().Add(b.d))
 	}
 	n, err := b.ReadCloser.Read(p)
