@@ -69,11 +69,11 @@ func New(cfg Config) (*Server, error) {
 		cfg.MaxBody = 1 << 20
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
-	s.mux.HandleFunc("POST "+nodeproto.PathRegister, s.handle(s.register))
-	s.mux.HandleFunc("POST "+nodeproto.PathHeartbeat, s.handle(s.heartbeat))
-	s.mux.HandleFunc("POST "+nodeproto.PathLease, s.handle(s.lease))
-	s.mux.HandleFunc("POST "+nodeproto.PathReport, s.handle(s.report))
-	s.mux.HandleFunc("POST "+nodeproto.PathToken, s.handle(s.token))
+	s.mux.HandleFunc("POST "+nodeproto.PathRegister, s.handle(s.handleRegister))
+	s.mux.HandleFunc("POST "+nodeproto.PathHeartbeat, s.handle(s.handleHeartbeat))
+	s.mux.HandleFunc("POST "+nodeproto.PathLease, s.handle(s.handleLease))
+	s.mux.HandleFunc("POST "+nodeproto.PathReport, s.handle(s.handleReport))
+	s.mux.HandleFunc("POST "+nodeproto.PathToken, s.handle(s.handleToken))
 	return s, nil
 }
 
@@ -140,7 +140,7 @@ func writeErr(w http.ResponseWriter, err error) {
 	_ = json.NewEncoder(w).Encode(nodeproto.Error{Code: code, Message: cobalt.ErrorMessage(err)})
 }
 
-func (s *Server) register(ctx context.Context, n *batch.Node, body []byte) (any, error) {
+func (s *Server) handleRegister(ctx context.Context, n *batch.Node, body []byte) (any, error) {
 	var req nodeproto.RegisterRequest
 	if err := decode(body, &req); err != nil {
 		return nil, err
@@ -168,7 +168,7 @@ type LeaseReconciler interface {
 	Reconcile(ctx context.Context, node cobalt.NodeRef, runningLeases []string) ([]string, error)
 }
 
-func (s *Server) heartbeat(ctx context.Context, n *batch.Node, body []byte) (any, error) {
+func (s *Server) handleHeartbeat(ctx context.Context, n *batch.Node, body []byte) (any, error) {
 	var req nodeproto.HeartbeatRequest
 	if err := decode(body, &req); err != nil {
 		return nil, err
@@ -190,7 +190,7 @@ func (s *Server) heartbeat(ctx context.Context, n *batch.Node, body []byte) (any
 	return nodeproto.HeartbeatResponse{Commands: cmds}, nil
 }
 
-func (s *Server) lease(ctx context.Context, n *batch.Node, body []byte) (any, error) {
+func (s *Server) handleLease(ctx context.Context, n *batch.Node, body []byte) (any, error) {
 	var req nodeproto.LeaseRequest
 	if err := decode(body, &req); err != nil {
 		return nil, err
@@ -245,7 +245,7 @@ func (s *Server) watchSchedulable(ctx context.Context, n *batch.Node, cancel con
 	}
 }
 
-func (s *Server) report(ctx context.Context, n *batch.Node, body []byte) (any, error) {
+func (s *Server) handleReport(ctx context.Context, n *batch.Node, body []byte) (any, error) {
 	var req nodeproto.ReportRequest
 	if err := decode(body, &req); err != nil {
 		return nil, err
@@ -294,7 +294,7 @@ func SelectIdentity(snapshot []cobalt.UserAssignedIdentity, req nodeproto.TokenR
 	return cobalt.UserAssignedIdentity{}, identityNotFound()
 }
 
-func (s *Server) token(ctx context.Context, n *batch.Node, body []byte) (any, error) {
+func (s *Server) handleToken(ctx context.Context, n *batch.Node, body []byte) (any, error) {
 	var req nodeproto.TokenRequest
 	if err := decode(body, &req); err != nil {
 		return nil, err
