@@ -2,6 +2,7 @@ package batch
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/errwire"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
@@ -23,17 +25,19 @@ var errLeaseHeld = errors.New("allocator lease held by another replica")
 // removes deleted pools, and declares silent nodes lost.
 // It wakes on every local change (Wake) and every PollInterval.
 func (s *Service) Run(ctx context.Context) error {
-	owner := fmt.Sprintf("alloc-%d", time.Now().UnixNano())
+	// The allocator lease's owner is this run's random ID: replicas that share
+	// an injected clock must still tell their leases apart.
+	owner := "alloc-" + rand.Text()
 	// Nodes of this host whose agents ended with an earlier process come
 	// back first, before a pass could declare them lost.
 	if _, err := s.RecoverNodes(ctx); err != nil && ctx.Err() == nil {
-		s.log.Warn("node recovery failed", "err", err)
+		s.log.Warn("node recovery failed", logkey.Err, err)
 	}
 	t := time.NewTicker(s.cfg.PollInterval)
 	defer t.Stop()
 	for {
 		if err := s.Reconcile(ctx, owner); err != nil && ctx.Err() == nil {
-			s.log.Warn("allocator pass failed", "err", err)
+			s.log.Warn("allocator pass failed", logkey.Err, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -148,7 +152,7 @@ func (s *Service) reconcilePool(ctx context.Context, owner, accountKey, poolID s
 		}
 		err := s.cfg.Store.PoolDelete(ctx, accountKey, poolID)
 		if err == nil {
-			s.log.Info("pool deleted", "pool", p.ID)
+			s.log.Info("pool deleted", logkey.Pool, p.ID)
 		}
 		return 0, err
 	}
@@ -316,7 +320,7 @@ func (s *Service) allocateNodes(ctx context.Context, p *Pool, dedicated bool, k 
 		}
 		launches = append(launches, NodeLaunch{NodeID: id, PoolID: cur.ID, AccountName: acct.Name, Credential: cred, RootDir: s.nodeRootDir(id)})
 	}
-	s.log.Info("nodes allocated", "pool", cur.ID, "count", k, "dedicated", dedicated)
+	s.log.Info("nodes allocated", logkey.Pool, cur.ID, logkey.Count, k, logkey.Dedicated, dedicated)
 	if s.cfg.Nodes != nil {
 		var wg sync.WaitGroup
 		for _, l := range launches {
@@ -324,7 +328,7 @@ func (s *Service) allocateNodes(ctx context.Context, p *Pool, dedicated bool, k 
 			go func() {
 				defer wg.Done()
 				if err := s.cfg.Nodes.StartNode(context.WithoutCancel(ctx), l); err != nil {
-					s.log.Warn("start node failed", "node", l.NodeID, "err", err)
+					s.log.Warn("start node failed", logkey.Node, l.NodeID, logkey.Err, err)
 					_, _ = s.updateNode(context.WithoutCancel(ctx), l.NodeID, func(n *Node, _ *store.NodeRecord) error {
 						n.State, n.StateTransitionTime = NodeUnusable, s.now()
 						n.Errors = append(n.Errors, cobalt.ResizeError{Code: errwire.CodeNodeStartFailed, Message: "The node provider could not start the node."})
@@ -440,7 +444,7 @@ func (s *Service) removeNode(ctx context.Context, n *Node, lost bool) error {
 	}
 	if s.cfg.Nodes != nil {
 		if err := s.cfg.Nodes.StopNode(ctx, n.ID); err != nil {
-			s.log.Warn("stop node failed", "node", n.ID, "err", err)
+			s.log.Warn("stop node failed", logkey.Node, n.ID, logkey.Err, err)
 		}
 	}
 	if err := s.cfg.Store.NodeDelete(ctx, n.ID); err != nil && !cobalt.IsCode(err, cobalt.ENotFound) {
@@ -514,9 +518,9 @@ func (s *Service) expireNodes(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		s.log.Warn("node lost", "node", n.ID, "pool", n.PoolID)
+		s.log.Warn("node lost", logkey.Node, n.ID, logkey.Pool, n.PoolID)
 		if err := s.publishNodeLost(ctx, n.Ref()); err != nil {
-			s.log.Warn("requeue tasks of lost node failed", "node", n.ID, "err", err)
+			s.log.Warn("requeue tasks of lost node failed", logkey.Node, n.ID, logkey.Err, err)
 		}
 		if n.State == NodeOffline {
 			_ = s.removeNode(ctx, n, false)

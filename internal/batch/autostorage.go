@@ -12,6 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/errwire"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 )
 
@@ -94,7 +95,7 @@ func (s *Service) resolveStartTaskFiles(ctx context.Context, n *Node, cfg *nodep
 		}
 		u, err := s.AutoStorageContainerURL(ctx, n.AccountKey, container)
 		if err != nil {
-			s.log.Warn("resolve a start task's auto-storage container", "node", n.ID, "container", container, "err", err)
+			s.log.Warn("resolve a start task's auto-storage container", logkey.Node, n.ID, logkey.Container, container, logkey.Err, err)
 			continue
 		}
 		files[i].StorageContainerURL = u

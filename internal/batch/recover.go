@@ -9,6 +9,7 @@ import (
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/errwire"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
@@ -90,7 +91,7 @@ func (s *Service) RecoverNodes(ctx context.Context) (int, error) {
 		if err := s.cfg.Nodes.StartNode(context.WithoutCancel(ctx), l); err != nil {
 			if errors.Is(err, ErrNodeRunning) {
 				// Its agent's next heartbeat corrects the state set above.
-				s.log.Info("node runs in another process; not recovered here", "node", n.ID)
+				s.log.Info("node runs in another process; not recovered here", logkey.Node, n.ID)
 				continue
 			}
 			if ctx.Err() != nil {
@@ -98,7 +99,7 @@ func (s *Service) RecoverNodes(ctx context.Context) (int, error) {
 				// next start recovers the node.
 				return started, errors.Join(append(errs, ctx.Err())...)
 			}
-			s.log.Warn("recover node failed; declaring it lost", "node", n.ID, "pool", n.PoolID, "err", err)
+			s.log.Warn("recover node failed; declaring it lost", logkey.Node, n.ID, logkey.Pool, n.PoolID, logkey.Err, err)
 			if err := s.nodeLost(ctx, n, errwire.CodeNodeRecoveryFailed, "The node could not be restarted after the control plane restarted."); err != nil {
 				errs = append(errs, err)
 			}
@@ -107,7 +108,7 @@ func (s *Service) RecoverNodes(ctx context.Context) (int, error) {
 		started++
 	}
 	if started > 0 {
-		s.log.Info("nodes recovered", "count", started)
+		s.log.Info("nodes recovered", logkey.Count, started)
 	}
 	return started, errors.Join(errs...)
 }

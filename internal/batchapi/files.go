@@ -65,8 +65,8 @@ func cleanFilePath(p string) (string, error) {
 	return c, nil
 }
 
-func invalidFilePath(p string) *apiError {
-	return newError(http.StatusBadRequest, "InvalidFilePath", "The specified file path is not valid.",
+func invalidFilePath(p string) *cobalt.Error {
+	return batchError(cobalt.EInvalid, codeInvalidFilePath, "The specified file path is not valid.",
 		"FilePath", truncate(p, 200))
 }
 
@@ -94,13 +94,13 @@ func (rc *reqCtx) taskDir(p pathParams) (fileRoot, string, error) {
 		return fileRoot{}, "", err
 	}
 	if t.NodeInfo == nil || t.NodeInfo.NodeID == "" || rc.s.cfg.Nodes == nil {
-		return fileRoot{}, "", newError(http.StatusNotFound, "TaskFilesUnavailable",
+		return fileRoot{}, "", batchError(cobalt.ENotFound, codeTaskFilesUnavailable,
 			"The files of the specified task are not available: it has not run on a node.")
 	}
 	root, err := rc.s.cfg.Nodes.NodeRootDir(ctx, rc.account.ID, t.NodeInfo.PoolID, t.NodeInfo.NodeID)
 	if err != nil {
 		if cobalt.IsCode(err, cobalt.ENotFound) {
-			return fileRoot{}, "", newError(http.StatusNotFound, "TaskFilesUnavailable",
+			return fileRoot{}, "", batchError(cobalt.ENotFound, codeTaskFilesUnavailable,
 				"The files of the specified task are not available: its node is gone.")
 		}
 		return fileRoot{}, "", err
@@ -120,40 +120,37 @@ func (rc *reqCtx) taskDir(p pathParams) (fileRoot, string, error) {
 	return fileRoot{dir: root, rel: rel}, taskPath(p.job, t.ID) + "/files/", nil
 }
 
-func hListTaskFiles(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
+func handleListTaskFiles(rc *reqCtx, p pathParams) error {
+	if _, err := rc.jobs(); err != nil {
+		return err
 	}
 	dir, urlPrefix, err := rc.taskDir(p)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	rc.listFiles(dir, urlPrefix)
+	return rc.listFiles(dir, urlPrefix)
 }
 
-func hGetTaskFile(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
+func handleGetTaskFile(rc *reqCtx, p pathParams) error {
+	if _, err := rc.jobs(); err != nil {
+		return err
 	}
 	dir, urlPrefix, err := rc.taskDir(p)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	rc.serveFile(dir, p.file, urlPrefix)
+	return rc.serveFile(dir, p.file, urlPrefix)
 }
 
-func hDeleteTaskFile(rc *reqCtx, p pathParams) {
-	if !rc.requireJobs() {
-		return
+func handleDeleteTaskFile(rc *reqCtx, p pathParams) error {
+	if _, err := rc.jobs(); err != nil {
+		return err
 	}
 	dir, _, err := rc.taskDir(p)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	rc.deleteFile(dir, p.file)
+	return rc.deleteFile(dir, p.file)
 }
 
 // nodeDir returns the node's root directory.
@@ -168,31 +165,28 @@ func (rc *reqCtx) nodeDir(p pathParams) (fileRoot, error) {
 	return fileRoot{dir: root}, err
 }
 
-func hListNodeFiles(rc *reqCtx, p pathParams) {
+func handleListNodeFiles(rc *reqCtx, p pathParams) error {
 	dir, err := rc.nodeDir(p)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	rc.listFiles(dir, nodePath(p.pool, p.node)+"/files/")
+	return rc.listFiles(dir, nodePath(p.pool, p.node)+"/files/")
 }
 
-func hGetNodeFile(rc *reqCtx, p pathParams) {
+func handleGetNodeFile(rc *reqCtx, p pathParams) error {
 	dir, err := rc.nodeDir(p)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	rc.serveFile(dir, p.file, nodePath(p.pool, p.node)+"/files/")
+	return rc.serveFile(dir, p.file, nodePath(p.pool, p.node)+"/files/")
 }
 
-func hDeleteNodeFile(rc *reqCtx, p pathParams) {
+func handleDeleteNodeFile(rc *reqCtx, p pathParams) error {
 	dir, err := rc.nodeDir(p)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	rc.deleteFile(dir, p.file)
+	return rc.deleteFile(dir, p.file)
 }
 
 // servable reports whether the API shows and serves a file with this
@@ -207,8 +201,8 @@ func servable(info fs.FileInfo) bool {
 }
 
 // notServed is the answer for a file that exists but is not servable.
-func notServed() *apiError {
-	return newError(http.StatusNotFound, "FileNotFound",
+func notServed() *cobalt.Error {
+	return batchError(cobalt.ENotFound, codeFileNotFound,
 		"The specified file is not served: only regular files with a single link, inside the directory, are.")
 }
 
@@ -216,25 +210,21 @@ func notServed() *apiError {
 // on name (startswith(name,'wd') and name eq '...'). Entries the API would
 // not serve are left out; a symbolic link is listed as what it leads to when
 // that is inside dir and servable.
-func (rc *reqCtx) listFiles(dir fileRoot, urlPrefix string) {
+func (rc *reqCtx) listFiles(dir fileRoot, urlPrefix string) error {
 	recursive, err := rc.boolParam("recursive")
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	filter, err := rc.filterParam([]string{"name"})
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	root, err := dir.open()
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			rc.writeList("files", nil, nil)
-			return
+			return rc.list("files", nil, nil)
 		}
-		rc.writeError(notServed())
-		return
+		return notServed()
 	}
 	defer root.Close()
 	var items []listItem
@@ -270,11 +260,10 @@ func (rc *reqCtx) listFiles(dir fileRoot, urlPrefix string) {
 		return nil
 	})
 	if walkErr != nil {
-		rc.writeError(fmt.Errorf("list files: %w", walkErr))
-		return
+		return fmt.Errorf("list files: %w", walkErr)
 	}
 	sort.Slice(items, func(i, j int) bool { return items[i].fields["name"] < items[j].fields["name"] })
-	rc.writeList("files", items, filter)
+	return rc.list("files", items, filter)
 }
 
 func (rc *reqCtx) fileEntry(name string, info fs.FileInfo, urlPrefix string) fileEntry {
@@ -334,36 +323,30 @@ func parseRange(v string, size int64) (byteRange, bool) {
 // The file is opened through os.Root, so neither ".." nor a symbolic link
 // can reach outside dir; it is opened without blocking (a FIFO would hang an
 // open) and served only if servable.
-func (rc *reqCtx) serveFile(dir fileRoot, filePath, urlPrefix string) {
+func (rc *reqCtx) serveFile(dir fileRoot, filePath, urlPrefix string) error {
 	rel, err := cleanFilePath(filePath)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	if rel == "" {
-		rc.writeError(invalidFilePath(filePath))
-		return
+		return invalidFilePath(filePath)
 	}
 	root, err := dir.open()
 	if err != nil {
-		rc.writeError(notFound("file"))
-		return
+		return notFound("file")
 	}
 	defer root.Close()
 	f, err := root.OpenFile(filepath.FromSlash(rel), readFlags, 0)
 	if err != nil {
-		rc.writeError(notFound("file"))
-		return
+		return notFound("file")
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		rc.writeError(notFound("file"))
-		return
+		return notFound("file")
 	}
 	if !servable(info) {
-		rc.writeError(notServed())
-		return
+		return notServed()
 	}
 	h := rc.w.Header()
 	h.Set("ocp-creation-time", httpDate(info.ModTime()))
@@ -373,8 +356,7 @@ func (rc *reqCtx) serveFile(dir fileRoot, filePath, urlPrefix string) {
 	h.Set("Last-Modified", httpDate(info.ModTime()))
 	h.Set("ETag", fmt.Sprintf("\"0x%X\"", info.ModTime().UnixNano()^info.Size()))
 	if err := rc.checkConditions(h.Get("ETag"), info.ModTime(), true); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	size := info.Size()
 	if info.IsDir() {
@@ -384,7 +366,7 @@ func (rc *reqCtx) serveFile(dir fileRoot, filePath, urlPrefix string) {
 	if rc.r.Method == http.MethodHead || info.IsDir() {
 		h.Set("Content-Length", strconv.FormatInt(size, 10))
 		rc.w.WriteHeader(http.StatusOK)
-		return
+		return nil
 	}
 	status := http.StatusOK
 	rng := byteRange{0, size}
@@ -392,78 +374,70 @@ func (rc *reqCtx) serveFile(dir fileRoot, filePath, urlPrefix string) {
 	if v := rc.r.Header.Get("ocp-range"); v != "" {
 		r, ok := parseRange(v, size)
 		if !ok {
-			rc.writeRangeError(size)
-			return
+			return rc.rangeError(size)
 		}
 		rng = r
 	} else if v := rc.r.Header.Get("Range"); v != "" {
 		r, ok := parseRange(v, size)
 		if !ok {
-			rc.writeRangeError(size)
-			return
+			return rc.rangeError(size)
 		}
 		rng, status = r, http.StatusPartialContent
 	}
 	if rng.start != 0 || rng.length != size {
 		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", rng.start, rng.start+rng.length-1, size))
 		if _, err := f.Seek(rng.start, io.SeekStart); err != nil {
-			rc.writeError(fmt.Errorf("seek: %w", err))
-			return
+			return fmt.Errorf("seek: %w", err)
 		}
 	}
 	h.Set("Content-Length", strconv.FormatInt(rng.length, 10))
 	rc.w.WriteHeader(status)
 	_, _ = io.CopyN(rc.w, f, rng.length)
+	return nil
 }
 
-func (rc *reqCtx) writeRangeError(size int64) {
+func (rc *reqCtx) rangeError(size int64) error {
 	rc.w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", size))
-	rc.writeError(newError(http.StatusRequestedRangeNotSatisfiable, "InvalidRange",
-		"The range specified is invalid for the current size of the resource."))
+	return batchError(cobalt.EInvalid, codeInvalidRange,
+		"The range specified is invalid for the current size of the resource.")
 }
 
 // deleteFile deletes a file, or a directory with recursive=true. Removal
 // never follows a symbolic link: a link is removed, not what it leads to.
-func (rc *reqCtx) deleteFile(dir fileRoot, filePath string) {
+func (rc *reqCtx) deleteFile(dir fileRoot, filePath string) error {
 	recursive, err := rc.boolParam("recursive")
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	rel, err := cleanFilePath(filePath)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	if rel == "" {
-		rc.writeError(invalidFilePath(filePath))
-		return
+		return invalidFilePath(filePath)
 	}
 	root, err := dir.open()
 	if err != nil {
-		rc.writeError(notFound("file"))
-		return
+		return notFound("file")
 	}
 	defer root.Close()
 	native := filepath.FromSlash(rel)
 	info, err := root.Lstat(native)
 	if err != nil {
-		rc.writeError(notFound("file"))
-		return
+		return notFound("file")
 	}
 	if info.IsDir() {
 		if !recursive {
-			rc.writeError(newError(http.StatusConflict, "DirectoryNotEmpty",
-				"The directory cannot be deleted unless recursive is true."))
-			return
+			return batchError(cobalt.EConflict, codeDirNotEmpty,
+				"The directory cannot be deleted unless recursive is true.")
 		}
 		err = root.RemoveAll(native)
 	} else {
 		err = root.Remove(native)
 	}
 	if err != nil {
-		rc.writeError(fmt.Errorf("delete file: %w", err))
-		return
+		return fmt.Errorf("delete file: %w", err)
 	}
 	rc.writeEmpty(http.StatusOK)
+	return nil
 }

@@ -44,7 +44,9 @@ func (n plantedNode) get(t *testing.T, s *Service, dir fileRoot, file string) *h
 	t.Helper()
 	w := httptest.NewRecorder()
 	rc := &reqCtx{s: s, w: w, r: httptest.NewRequest("GET", "https://127.0.0.1:1/x", nil), requestID: "r"}
-	rc.serveFile(dir, file, "/jobs/job/tasks/task1/files/")
+	if err := rc.serveFile(dir, file, "/jobs/job/tasks/task1/files/"); err != nil {
+		rc.writeError(err) // as the router does
+	}
 	return w
 }
 
@@ -53,7 +55,9 @@ func (n plantedNode) list(t *testing.T, s *Service, dir fileRoot) []string {
 	w := httptest.NewRecorder()
 	r := httptest.NewRequest("GET", "https://127.0.0.1:1/x?recursive=true", nil)
 	rc := &reqCtx{s: s, w: w, r: r, requestID: "r", query: map[string][]string{"recursive": {"true"}}}
-	rc.listFiles(dir, "/jobs/job/tasks/task1/files/")
+	if err := rc.listFiles(dir, "/jobs/job/tasks/task1/files/"); err != nil {
+		rc.writeError(err) // as the router does
+	}
 	if w.Code != http.StatusOK {
 		t.Fatalf("list: %d %s", w.Code, w.Body)
 	}
@@ -133,7 +137,9 @@ func TestTaskFilesRefuseSymlinks(t *testing.T) {
 		wantNotServed(t, swap+" replaced by a link", n.get(t, s, n.task, "secret"))
 		w := httptest.NewRecorder()
 		rc := &reqCtx{s: s, w: w, r: httptest.NewRequest("GET", "https://127.0.0.1:1/x", nil), requestID: "r"}
-		rc.listFiles(n.task, "/jobs/job/tasks/task1/files/")
+		if err := rc.listFiles(n.task, "/jobs/job/tasks/task1/files/"); err != nil {
+			rc.writeError(err) // as the router does
+		}
 		if w.Code == http.StatusOK && json.Valid(w.Body.Bytes()) && len(n.listBody(w)) != 0 {
 			t.Errorf("%s replaced by a link: list shows %s", swap, w.Body)
 		}

@@ -119,7 +119,9 @@ func TestServeFileSymlinkEscape(t *testing.T) {
 		r := httptest.NewRequest("GET", "https://127.0.0.1:1/x", nil)
 		w := httptest.NewRecorder()
 		rc := &reqCtx{s: s, w: w, r: r, requestID: "r"}
-		rc.serveFile(fileRoot{dir: dir}, tt.file, "/jobs/j/tasks/t/files/")
+		if err := rc.serveFile(fileRoot{dir: dir}, tt.file, "/jobs/j/tasks/t/files/"); err != nil {
+			rc.writeError(err) // as the router does
+		}
 		if w.Code != tt.status {
 			t.Errorf("serveFile(%q) = %d, want %d", tt.file, w.Code, tt.status)
 		}

@@ -57,16 +57,6 @@ func (rc *reqCtx) renderJob(j *cobalt.Job) []byte {
 	return b
 }
 
-// requireJobs writes 501 when no jobs service is configured, for handlers
-// that write their own errors.
-func (rc *reqCtx) requireJobs() bool {
-	if _, err := rc.jobs(); err != nil {
-		rc.writeError(err)
-		return false
-	}
-	return true
-}
-
 // jobs returns the jobs service, or a 501 error when none is configured.
 func (rc *reqCtx) jobs() (Jobs, error) {
 	if rc.s.cfg.Jobs == nil {
@@ -293,16 +283,9 @@ func handleTaskCounts(rc *reqCtx, p pathParams) error {
 	return nil
 }
 
-// writePaged writes one page of a list whose service pages itself. The
+// paged writes one page of a list whose service pages itself. The
 // service's page token becomes $skiptoken in an absolute nextLink. Pages the
 // handler filters further may come out short; clients follow nextLink.
-func (rc *reqCtx) writePaged(metadata string, fetch func(ctx context.Context, max int, token string) ([]listItem, string, error), filter *Filter) {
-	if err := rc.paged(metadata, fetch, filter); err != nil {
-		rc.writeError(err)
-	}
-}
-
-// paged is writePaged for handlers that return their errors.
 func (rc *reqCtx) paged(metadata string, fetch func(ctx context.Context, max int, token string) ([]listItem, string, error), filter *Filter) error {
 	max, err := rc.maxResults()
 	if err != nil {

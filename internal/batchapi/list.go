@@ -35,17 +35,10 @@ func (rc *reqCtx) skipToken() (int, error) {
 	return n, nil
 }
 
-// writeList filters items, applies $select, cuts one page of maxresults and
+// list filters items, applies $select, cuts one page of maxresults and
 // writes {"odata.metadata", "value", "odata.nextLink"}. The next link is
 // absolute and repeats the request's query (api-version included) with a new
 // $skiptoken, because azbatch GETs it exactly as written.
-func (rc *reqCtx) writeList(metadata string, items []listItem, filter *Filter) {
-	if err := rc.list(metadata, items, filter); err != nil {
-		rc.writeError(err)
-	}
-}
-
-// list is writeList for handlers that return their errors.
 func (rc *reqCtx) list(metadata string, items []listItem, filter *Filter) error {
 	max, err := rc.maxResults()
 	if err != nil {

@@ -45,13 +45,12 @@ func nodePath(pool, node string) string { return poolPath(pool) + "/nodes/" + ur
 
 func (rc *reqCtx) accountKey() string { return strings.ToLower(rc.account.ID) }
 
-// requirePools writes 501 when no pool service is configured.
-func (rc *reqCtx) requirePools() bool {
+// requirePools returns a 501 error when no pool service is configured.
+func (rc *reqCtx) requirePools() error {
 	if rc.s.pools() == nil {
-		rc.writeError(newError(http.StatusNotImplemented, "NotImplemented", "Pools are not available on this server."))
-		return false
+		return batchError(cobalt.EInvalid, codeNotImplemented, "Pools are not available on this server.")
 	}
-	return true
+	return nil
 }
 
 // poolAccount returns the pool service's view of the request's account.
@@ -91,18 +90,18 @@ func (rc *reqCtx) renderNode(n *batch.Node) []byte {
 }
 
 // finishPool answers a pool write with the pool's ETag, Last-Modified and DataServiceId.
-func (rc *reqCtx) finishPool(p *batch.Pool, err error, status int) {
+func (rc *reqCtx) finishPool(p *batch.Pool, err error, status int) error {
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	rc.setEntityHeaders(p.ETag, p.LastModified, rc.entityURL(poolPath(p.ID)))
 	rc.writeEmpty(status)
+	return nil
 }
 
 // refuseIdentity is the answer to a data-plane pool body with "identity".
-func refuseIdentity() *apiError {
-	return newError(http.StatusBadRequest, codeUnsupportedProp,
+func refuseIdentity() *cobalt.Error {
+	return batchError(cobalt.EInvalid, codeUnsupportedProp,
 		"User-assigned managed identities can only be set on a pool through the management plane "+
 			"(Microsoft.Batch/batchAccounts/pools on Azure Resource Manager); the Batch service API does not accept a pool's 'identity'.",
 		"PropertyName", "identity")
@@ -138,82 +137,75 @@ func (rc *reqCtx) decodePoolBody(mode batch.DPMode) (*batch.Spec, error) {
 	return batch.DecodeDataPlanePool(b, mode)
 }
 
-func hAddPool(rc *reqCtx, _ pathParams) {
-	if !rc.requirePools() {
-		return
+func handleAddPool(rc *reqCtx, _ pathParams) error {
+	if err := rc.requirePools(); err != nil {
+		return err
 	}
 	spec, err := rc.decodePoolBody(batch.DPAdd)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	acct, err := rc.poolAccount()
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	p, err := rc.s.pools().PoolCreate(rc.r.Context(), acct, spec)
 	if err == nil {
 		rc.w.Header().Set("Location", rc.entityURL(poolPath(p.ID)))
 	}
-	rc.finishPool(p, err, http.StatusCreated)
+	return rc.finishPool(p, err, http.StatusCreated)
 }
 
-func hGetPool(rc *reqCtx, p pathParams) {
-	if !rc.requirePools() {
-		return
+func handleGetPool(rc *reqCtx, p pathParams) error {
+	if err := rc.requirePools(); err != nil {
+		return err
 	}
 	if err := rc.expandParam(); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	pool, err := rc.s.pools().PoolGet(rc.r.Context(), rc.accountKey(), p.pool)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	if err := rc.checkConditions(pool.ETag, pool.LastModified, true); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	rc.setEntityHeaders(pool.ETag, pool.LastModified, "")
 	rc.writeRaw(http.StatusOK, applySelect(rc.renderPool(pool), rc.selectParam()))
+	return nil
 }
 
-// hPoolExists answers HEAD /pools/{id}: 200 when it exists, 404 when not.
-func hPoolExists(rc *reqCtx, p pathParams) {
-	if !rc.requirePools() {
-		return
+// handlePoolExists answers HEAD /pools/{id}: 200 when it exists, 404 when not.
+func handlePoolExists(rc *reqCtx, p pathParams) error {
+	if err := rc.requirePools(); err != nil {
+		return err
 	}
 	pool, err := rc.s.pools().PoolGet(rc.r.Context(), rc.accountKey(), p.pool)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	if err := rc.checkConditions(pool.ETag, pool.LastModified, true); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	rc.setEntityHeaders(pool.ETag, pool.LastModified, "")
 	rc.writeEmpty(http.StatusOK)
+	return nil
 }
 
 var poolFilterFields = []string{"state", "id", "allocationState", "vmSize", "displayName"}
 
-func hListPools(rc *reqCtx, _ pathParams) {
-	if !rc.requirePools() {
-		return
+func handleListPools(rc *reqCtx, _ pathParams) error {
+	if err := rc.requirePools(); err != nil {
+		return err
 	}
 	if err := rc.expandParam(); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	filter, err := rc.filterParam(poolFilterFields)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	rc.writePaged("pools", func(ctx context.Context, max int, token string) ([]listItem, string, error) {
+	return rc.paged("pools", func(ctx context.Context, max int, token string) ([]listItem, string, error) {
 		list, next, err := rc.s.pools().PoolList(ctx, rc.accountKey(), store.Page{Limit: max, Token: token})
 		items := make([]listItem, 0, len(list))
 		for _, p := range list {
@@ -224,169 +216,153 @@ func hListPools(rc *reqCtx, _ pathParams) {
 	}, filter)
 }
 
-func hDeletePool(rc *reqCtx, p pathParams) {
-	if !rc.requirePools() {
-		return
+func handleDeletePool(rc *reqCtx, p pathParams) error {
+	if err := rc.requirePools(); err != nil {
+		return err
 	}
 	if err := rc.poolTimeConditions(p.pool); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	pool, err := rc.s.pools().PoolDelete(rc.r.Context(), rc.accountKey(), p.pool, rc.poolConditions())
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	rc.w.Header().Set("DataServiceId", rc.entityURL(poolPath(pool.ID)))
 	rc.writeEmpty(http.StatusAccepted)
+	return nil
 }
 
-func hPatchPool(rc *reqCtx, p pathParams) {
-	rc.modifyPool(p, batch.DPPatch, http.StatusOK)
+func handlePatchPool(rc *reqCtx, p pathParams) error {
+	return rc.modifyPool(p, batch.DPPatch, http.StatusOK)
 }
 
-func hUpdatePoolProperties(rc *reqCtx, p pathParams) {
-	rc.modifyPool(p, batch.DPReplace, http.StatusNoContent)
+func handleUpdatePoolProperties(rc *reqCtx, p pathParams) error {
+	return rc.modifyPool(p, batch.DPReplace, http.StatusNoContent)
 }
 
-func (rc *reqCtx) modifyPool(p pathParams, mode batch.DPMode, status int) {
-	if !rc.requirePools() {
-		return
+func (rc *reqCtx) modifyPool(p pathParams, mode batch.DPMode, status int) error {
+	if err := rc.requirePools(); err != nil {
+		return err
 	}
 	if err := rc.poolTimeConditions(p.pool); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	spec, err := rc.decodePoolBody(mode)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	acct, err := rc.poolAccount()
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	pool, _, err := rc.s.pools().PoolPatch(rc.r.Context(), acct, p.pool, spec, false, rc.poolConditions())
-	rc.finishPool(pool, err, status)
+	return rc.finishPool(pool, err, status)
 }
 
-func hResizePool(rc *reqCtx, p pathParams) {
-	if !rc.requirePools() {
-		return
+func handleResizePool(rc *reqCtx, p pathParams) error {
+	if err := rc.requirePools(); err != nil {
+		return err
 	}
 	if err := rc.poolTimeConditions(p.pool); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	b, err := rc.readBody(maxBody)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	var probe any
 	if err := decodeBody(b, &probe, false); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	req, err := batch.DecodeResize(b)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	pool, err := rc.s.pools().PoolResize(rc.r.Context(), rc.accountKey(), p.pool, *req, rc.poolConditions())
-	rc.finishPool(pool, err, http.StatusAccepted)
+	return rc.finishPool(pool, err, http.StatusAccepted)
 }
 
-func hStopResize(rc *reqCtx, p pathParams) {
-	if !rc.requirePools() {
-		return
+func handleStopResize(rc *reqCtx, p pathParams) error {
+	if err := rc.requirePools(); err != nil {
+		return err
 	}
 	if err := rc.poolTimeConditions(p.pool); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	pool, err := rc.s.pools().PoolStopResize(rc.r.Context(), rc.accountKey(), p.pool, rc.poolConditions())
-	rc.finishPool(pool, err, http.StatusAccepted)
+	return rc.finishPool(pool, err, http.StatusAccepted)
 }
 
-func hEnableAutoScale(rc *reqCtx, p pathParams) {
-	if !rc.requirePools() {
-		return
+func handleEnableAutoScale(rc *reqCtx, p pathParams) error {
+	if err := rc.requirePools(); err != nil {
+		return err
 	}
 	var body struct {
 		AutoScaleFormula            string `json:"autoScaleFormula"`
 		AutoScaleEvaluationInterval string `json:"autoScaleEvaluationInterval"`
 	}
 	if err := rc.decodeJSON(maxBody, &body, false); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	as, ok := rc.s.pools().(poolAutoScaler)
 	if !ok {
 		if _, err := rc.s.pools().PoolGet(rc.r.Context(), rc.accountKey(), p.pool); err != nil {
-			rc.writeError(err)
-			return
+			return err
 		}
-		rc.writeError(autoScaleUnsupported())
-		return
+		return autoScaleUnsupported()
 	}
 	pool, err := as.PoolEnableAutoScale(rc.r.Context(), rc.accountKey(), p.pool, body.AutoScaleFormula,
 		body.AutoScaleEvaluationInterval, rc.poolConditions())
-	rc.finishPool(pool, err, http.StatusOK)
+	return rc.finishPool(pool, err, http.StatusOK)
 }
 
-func autoScaleUnsupported() *apiError {
-	return newError(http.StatusConflict, codeInvalidState,
+func autoScaleUnsupported() *cobalt.Error {
+	return batchError(cobalt.EConflict, codeInvalidState,
 		"Autoscale formulas are not supported by this server; resize the pool to fixed target node counts instead.",
 		"Reason", "AutoScaleNotSupported")
 }
 
-func hDisableAutoScale(rc *reqCtx, p pathParams) {
-	if !rc.requirePools() {
-		return
+func handleDisableAutoScale(rc *reqCtx, p pathParams) error {
+	if err := rc.requirePools(); err != nil {
+		return err
 	}
 	pool, err := rc.s.pools().PoolDisableAutoScale(rc.r.Context(), rc.accountKey(), p.pool)
-	rc.finishPool(pool, err, http.StatusOK)
+	return rc.finishPool(pool, err, http.StatusOK)
 }
 
-// hEvaluateAutoScale evaluates a formula against an autoscaled pool without
+// handleEvaluateAutoScale evaluates a formula against an autoscaled pool without
 // applying it; 409 when the pool service offers no autoscale.
-func hEvaluateAutoScale(rc *reqCtx, p pathParams) {
-	if !rc.requirePools() {
-		return
+func handleEvaluateAutoScale(rc *reqCtx, p pathParams) error {
+	if err := rc.requirePools(); err != nil {
+		return err
 	}
 	var body struct {
 		AutoScaleFormula string `json:"autoScaleFormula"`
 	}
 	if err := rc.decodeJSON(maxBody, &body, false); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	if body.AutoScaleFormula == "" {
-		rc.writeError(missingProperty("autoScaleFormula"))
-		return
+		return missingProperty("autoScaleFormula")
 	}
 	as, ok := rc.s.pools().(poolAutoScaler)
 	if !ok {
 		if _, err := rc.s.pools().PoolGet(rc.r.Context(), rc.accountKey(), p.pool); err != nil {
-			rc.writeError(err)
-			return
+			return err
 		}
-		rc.writeError(autoScaleUnsupported())
-		return
+		return autoScaleUnsupported()
 	}
 	run, err := as.PoolEvaluateAutoScale(rc.r.Context(), rc.accountKey(), p.pool, body.AutoScaleFormula)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	rc.writeJSON(http.StatusOK, renderAutoScaleRun(run))
+	return nil
 }
 
-func hRemoveNodes(rc *reqCtx, p pathParams) {
-	if !rc.requirePools() {
-		return
+func handleRemoveNodes(rc *reqCtx, p pathParams) error {
+	if err := rc.requirePools(); err != nil {
+		return err
 	}
 	var body struct {
 		NodeList               []string `json:"nodeList"`
@@ -394,40 +370,36 @@ func hRemoveNodes(rc *reqCtx, p pathParams) {
 		NodeDeallocationOption string   `json:"nodeDeallocationOption"`
 	}
 	if err := rc.decodeJSON(maxBody, &body, false); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	if len(body.NodeList) == 0 {
-		rc.writeError(missingProperty("nodeList"))
-		return
+		return missingProperty("nodeList")
 	}
 	if len(body.NodeList) > 100 {
-		rc.writeError(invalidProperty("nodeList", "", "At most 100 nodes can be removed in one request."))
-		return
+		return invalidProperty("nodeList", "", "At most 100 nodes can be removed in one request.")
 	}
 	ctx := rc.r.Context()
 	if err := rc.s.pools().NodeRemove(ctx, rc.accountKey(), p.pool, body.NodeList, body.NodeDeallocationOption); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	if pool, err := rc.s.pools().PoolGet(ctx, rc.accountKey(), p.pool); err == nil {
 		rc.setEntityHeaders(pool.ETag, pool.LastModified, rc.entityURL(poolPath(pool.ID)))
 	}
 	rc.writeEmpty(http.StatusAccepted)
+	return nil
 }
 
 var nodeFilterFields = []string{"state", "id", "schedulingState"}
 
-func hListNodes(rc *reqCtx, p pathParams) {
-	if !rc.requirePools() {
-		return
+func handleListNodes(rc *reqCtx, p pathParams) error {
+	if err := rc.requirePools(); err != nil {
+		return err
 	}
 	filter, err := rc.filterParam(nodeFilterFields)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
-	rc.writePaged("nodes", func(ctx context.Context, max int, token string) ([]listItem, string, error) {
+	return rc.paged("nodes", func(ctx context.Context, max int, token string) ([]listItem, string, error) {
 		list, next, err := rc.s.pools().NodeList(ctx, rc.accountKey(), p.pool, store.Page{Limit: max, Token: token})
 		items := make([]listItem, 0, len(list))
 		for _, n := range list {
@@ -442,77 +414,72 @@ func hListNodes(rc *reqCtx, p pathParams) {
 	}, filter)
 }
 
-func hGetNode(rc *reqCtx, p pathParams) {
-	if !rc.requirePools() {
-		return
+func handleGetNode(rc *reqCtx, p pathParams) error {
+	if err := rc.requirePools(); err != nil {
+		return err
 	}
 	n, err := rc.s.pools().NodeGet(rc.r.Context(), rc.accountKey(), p.pool, p.node)
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	rc.writeRaw(http.StatusOK, applySelect(rc.renderNode(n), rc.selectParam()))
+	return nil
 }
 
-func hNodeAction(rc *reqCtx, p pathParams) {
-	if !rc.requirePools() {
-		return
+func handleNodeAction(rc *reqCtx, p pathParams) error {
+	if err := rc.requirePools(); err != nil {
+		return err
 	}
 	var body struct {
 		NodeRebootOption string `json:"nodeRebootOption"`
 	}
 	if err := rc.decodeJSON(maxBody, &body, true); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	ctx := rc.r.Context()
 	switch p.action {
 	case "reboot":
 		if err := rc.s.pools().NodeReboot(ctx, rc.accountKey(), p.pool, p.node); err != nil {
-			rc.writeError(err)
-			return
+			return err
 		}
 	default:
 		if _, err := rc.s.pools().NodeGet(ctx, rc.accountKey(), p.pool, p.node); err != nil {
-			rc.writeError(err)
-			return
+			return err
 		}
-		rc.writeError(newError(http.StatusConflict, codeInvalidState,
+		return batchError(cobalt.EConflict, codeInvalidState,
 			"The operation '"+p.action+"' is not supported for compute nodes of this server.",
-			"Reason", "OperationNotSupported"))
-		return
+			"Reason", "OperationNotSupported")
 	}
 	rc.w.Header().Set("DataServiceId", rc.entityURL(nodePath(p.pool, p.node)))
 	rc.writeEmpty(http.StatusAccepted)
+	return nil
 }
 
-// hNodeScheduling serves enablescheduling and disablescheduling through the
+// handleNodeScheduling serves enablescheduling and disablescheduling through the
 // pool service; a pool service that cannot do it gets 409 after the node is
 // found to exist.
-func hNodeScheduling(rc *reqCtx, p pathParams) {
-	if !rc.requirePools() {
-		return
+func handleNodeScheduling(rc *reqCtx, p pathParams) error {
+	if err := rc.requirePools(); err != nil {
+		return err
 	}
 	ns, ok := rc.s.pools().(nodeScheduler)
 	if !ok {
 		if _, err := rc.s.pools().NodeGet(rc.r.Context(), rc.accountKey(), p.pool, p.node); err != nil {
-			rc.writeError(err)
-			return
+			return err
 		}
-		rc.writeError(newError(http.StatusConflict, codeInvalidState,
+		return batchError(cobalt.EConflict, codeInvalidState,
 			"Enabling and disabling task scheduling on a node is not supported by this server.",
-			"Reason", "OperationNotSupported"))
-		return
+			"Reason", "OperationNotSupported")
 	}
 	// The body of disablescheduling (nodeDisableSchedulingOption) is optional;
 	// running tasks finish either way on this server.
 	enable := strings.HasSuffix(strings.ToLower(rc.r.URL.Path), "/enablescheduling")
 	if err := ns.NodeSetScheduling(rc.r.Context(), rc.accountKey(), p.pool, p.node, enable); err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	rc.setEntityHeaders("", time.Time{}, rc.entityURL(poolPath(p.pool)+"/nodes/"+p.node))
 	rc.writeEmpty(http.StatusOK)
+	return nil
 }
 
 // nodeScheduler is implemented by a pool service that can stop placing tasks on a node.
@@ -520,11 +487,10 @@ type nodeScheduler interface {
 	NodeSetScheduling(ctx context.Context, accountKey, poolID, nodeID string, enabled bool) error
 }
 
-func hListSupportedImages(rc *reqCtx, _ pathParams) {
+func handleListSupportedImages(rc *reqCtx, _ pathParams) error {
 	filter, err := rc.filterParam([]string{"nodeAgentSKUId", "osType", "verificationType"})
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	var items []listItem
 	for _, im := range batch.SupportedImagesJSON() {
@@ -537,7 +503,7 @@ func hListSupportedImages(rc *reqCtx, _ pathParams) {
 		}
 		items = append(items, listItem{body: b, fields: f})
 	}
-	rc.writeList("supportedimages", items, filter)
+	return rc.list("supportedimages", items, filter)
 }
 
 // nodeCountNames are the properties of Batch's NodeCounts, by node state.
@@ -557,14 +523,13 @@ func newNodeCounts() map[string]int {
 	return m
 }
 
-func hListNodeCounts(rc *reqCtx, _ pathParams) {
-	if !rc.requirePools() {
-		return
+func handleListNodeCounts(rc *reqCtx, _ pathParams) error {
+	if err := rc.requirePools(); err != nil {
+		return err
 	}
 	filter, err := rc.filterParam([]string{"poolId"})
 	if err != nil {
-		rc.writeError(err)
-		return
+		return err
 	}
 	ctx := rc.r.Context()
 	var items []listItem
@@ -572,8 +537,7 @@ func hListNodeCounts(rc *reqCtx, _ pathParams) {
 	for {
 		pools, next, err := rc.s.pools().PoolList(ctx, rc.accountKey(), page)
 		if err != nil {
-			rc.writeError(err)
-			return
+			return err
 		}
 		for _, p := range pools {
 			ded, low := newNodeCounts(), newNodeCounts()
@@ -581,8 +545,7 @@ func hListNodeCounts(rc *reqCtx, _ pathParams) {
 			for {
 				nodes, nnext, err := rc.s.pools().NodeList(ctx, rc.accountKey(), p.ID, npage)
 				if err != nil && !cobalt.IsCode(err, cobalt.ENotFound) {
-					rc.writeError(err)
-					return
+					return err
 				}
 				for _, n := range nodes {
 					m := low
@@ -609,10 +572,10 @@ func hListNodeCounts(rc *reqCtx, _ pathParams) {
 		}
 		page.Token = next
 	}
-	rc.writeList("poolnodecounts", items, filter)
+	return rc.list("poolnodecounts", items, filter)
 }
 
-// hListUsageMetrics lists pool usage metrics: none are collected.
-func hListUsageMetrics(rc *reqCtx, _ pathParams) {
-	rc.writeList("poolusagemetrics", nil, nil)
+// handleListUsageMetrics lists pool usage metrics: none are collected.
+func handleListUsageMetrics(rc *reqCtx, _ pathParams) error {
+	return rc.list("poolusagemetrics", nil, nil)
 }

@@ -18,14 +18,6 @@ type route struct {
 	handler handler
 }
 
-// writes adapts a handler that writes its own errors to a handler.
-func writes(h func(rc *reqCtx, p pathParams)) handler {
-	return func(rc *reqCtx, p pathParams) error {
-		h(rc, p)
-		return nil
-	}
-}
-
 // pathParams are the decoded path parameters of a request.
 type pathParams struct {
 	pool, node, job, task string
@@ -71,13 +63,13 @@ func (s *Service) route(rc *reqCtx) {
 	is := func(i int, name string) bool { return n > i && strings.EqualFold(segs[i], name) }
 	switch {
 	case n == 1 && is(0, "pools"):
-		rt = pick(m, map[string]route{"GET": {permPoolRead, writes(hListPools)}, "POST": {permPoolWrite, writes(hAddPool)}})
+		rt = pick(m, map[string]route{"GET": {permPoolRead, handleListPools}, "POST": {permPoolWrite, handleAddPool}})
 	case n == 1 && is(0, "supportedimages"):
-		rt = pick(m, map[string]route{"GET": {permPoolRead, writes(hListSupportedImages)}})
+		rt = pick(m, map[string]route{"GET": {permPoolRead, handleListSupportedImages}})
 	case n == 1 && is(0, "nodecounts"):
-		rt = pick(m, map[string]route{"GET": {permPoolRead, writes(hListNodeCounts)}})
+		rt = pick(m, map[string]route{"GET": {permPoolRead, handleListNodeCounts}})
 	case n == 1 && is(0, "poolusagemetrics"):
-		rt = pick(m, map[string]route{"GET": {permPoolRead, writes(hListUsageMetrics)}})
+		rt = pick(m, map[string]route{"GET": {permPoolRead, handleListUsageMetrics}})
 	case n == 1 && is(0, "applications"):
 		rt = pick(m, map[string]route{"GET": {permAccountRead, handleListApplications}})
 	case n >= 2 && is(0, "pools"):
@@ -139,32 +131,32 @@ func poolRoute(m string, segs, raw []string, p *pathParams) *route {
 	is := func(i int, name string) bool { return n > i && strings.EqualFold(segs[i], name) }
 	switch {
 	case n == 2:
-		return pick(m, map[string]route{"GET": {permPoolRead, writes(hGetPool)}, "HEAD": {permPoolRead, writes(hPoolExists)},
-			"DELETE": {permPoolDelete, writes(hDeletePool)}, "PATCH": {permPoolWrite, writes(hPatchPool)}})
+		return pick(m, map[string]route{"GET": {permPoolRead, handleGetPool}, "HEAD": {permPoolRead, handlePoolExists},
+			"DELETE": {permPoolDelete, handleDeletePool}, "PATCH": {permPoolWrite, handlePatchPool}})
 	case n == 3:
-		actions := map[string]func(*reqCtx, pathParams){
-			"updateproperties": hUpdatePoolProperties, "resize": hResizePool, "stopresize": hStopResize,
-			"enableautoscale": hEnableAutoScale, "disableautoscale": hDisableAutoScale,
-			"evaluateautoscale": hEvaluateAutoScale, "removenodes": hRemoveNodes,
+		actions := map[string]handler{
+			"updateproperties": handleUpdatePoolProperties, "resize": handleResizePool, "stopresize": handleStopResize,
+			"enableautoscale": handleEnableAutoScale, "disableautoscale": handleDisableAutoScale,
+			"evaluateautoscale": handleEvaluateAutoScale, "removenodes": handleRemoveNodes,
 		}
 		if is(2, "nodes") {
-			return pick(m, map[string]route{"GET": {permPoolRead, writes(hListNodes)}})
+			return pick(m, map[string]route{"GET": {permPoolRead, handleListNodes}})
 		}
 		if h, ok := actions[strings.ToLower(segs[2])]; ok {
-			return pick(m, map[string]route{"POST": {permPoolWrite, writes(h)}})
+			return pick(m, map[string]route{"POST": {permPoolWrite, h}})
 		}
 	case n == 4 && is(2, "nodes"):
 		p.node = segs[3]
-		return pick(m, map[string]route{"GET": {permPoolRead, writes(hGetNode)}})
+		return pick(m, map[string]route{"GET": {permPoolRead, handleGetNode}})
 	case n == 5 && is(2, "nodes"):
 		p.node = segs[3]
 		switch strings.ToLower(segs[4]) {
 		case "reboot", "reimage", "start", "deallocate":
-			return pick(m, map[string]route{"POST": {permPoolWrite, writes(hNodeAction)}})
+			return pick(m, map[string]route{"POST": {permPoolWrite, handleNodeAction}})
 		case "disablescheduling", "enablescheduling":
-			return pick(m, map[string]route{"POST": {permPoolWrite, writes(hNodeScheduling)}})
+			return pick(m, map[string]route{"POST": {permPoolWrite, handleNodeScheduling}})
 		case "files":
-			return pick(m, map[string]route{"GET": {permPoolRead, writes(hListNodeFiles)}})
+			return pick(m, map[string]route{"GET": {permPoolRead, handleListNodeFiles}})
 		}
 	case n >= 6 && is(2, "nodes") && is(4, "files"):
 		p.node = segs[3]
@@ -173,8 +165,8 @@ func poolRoute(m string, segs, raw []string, p *pathParams) *route {
 			return nil
 		}
 		p.file = f
-		return pick(m, map[string]route{"GET": {permPoolRead, writes(hGetNodeFile)}, "HEAD": {permPoolRead, writes(hGetNodeFile)},
-			"DELETE": {permPoolDelete, writes(hDeleteNodeFile)}})
+		return pick(m, map[string]route{"GET": {permPoolRead, handleGetNodeFile}, "HEAD": {permPoolRead, handleGetNodeFile},
+			"DELETE": {permPoolDelete, handleDeleteNodeFile}})
 	}
 	return nil
 }
@@ -211,7 +203,7 @@ func jobRoute(m string, segs, raw []string, p *pathParams) *route {
 		case "subtasksinfo":
 			return pick(m, map[string]route{"GET": {permJobRead, handleSubtasks}})
 		case "files":
-			return pick(m, map[string]route{"GET": {permJobRead, writes(hListTaskFiles)}})
+			return pick(m, map[string]route{"GET": {permJobRead, handleListTaskFiles}})
 		}
 	case n >= 6 && is(2, "tasks") && is(4, "files"):
 		p.task = segs[3]
@@ -220,8 +212,8 @@ func jobRoute(m string, segs, raw []string, p *pathParams) *route {
 			return nil
 		}
 		p.file = f
-		return pick(m, map[string]route{"GET": {permJobRead, writes(hGetTaskFile)}, "HEAD": {permJobRead, writes(hGetTaskFile)},
-			"DELETE": {permJobDelete, writes(hDeleteTaskFile)}})
+		return pick(m, map[string]route{"GET": {permJobRead, handleGetTaskFile}, "HEAD": {permJobRead, handleGetTaskFile},
+			"DELETE": {permJobDelete, handleDeleteTaskFile}})
 	}
 	return nil
 }

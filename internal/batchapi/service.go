@@ -15,6 +15,7 @@ import (
 	"time"
 
 	cobalt "github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
 // Account is a Batch account as the data plane needs it.
@@ -186,7 +187,7 @@ func (s *Service) ReleaseAccountEndpoint(ctx context.Context, accountName string
 		}
 	}
 	s.mu.Unlock()
-	s.log.Info("batch account endpoint released", "account", l.name, "endpoint", l.hostPort)
+	s.log.Info("batch account endpoint released", logkey.Account, l.name, logkey.Endpoint, l.hostPort)
 	return nil
 }
 
@@ -209,8 +210,8 @@ func (s *Service) listen(accountName, preferred string) (string, error) {
 	var err error
 	if preferred != "" {
 		if ln, err = net.Listen("tcp", preferred); err != nil {
-			s.log.Warn("batch account endpoint port not free; choosing another", "account", accountName,
-				"endpoint", preferred, "err", err)
+			s.log.Warn("batch account endpoint port not free; choosing another", logkey.Account, accountName,
+				logkey.Endpoint, preferred, logkey.Err, err)
 			ln = nil
 		}
 	}
@@ -259,7 +260,7 @@ func (s *Service) listen(accountName, preferred string) (string, error) {
 		s.serveLocked(l)
 	}
 	s.mu.Unlock()
-	s.log.Info("batch account endpoint listening", "account", accountName, "endpoint", hostPort)
+	s.log.Info("batch account endpoint listening", logkey.Account, accountName, logkey.Endpoint, hostPort)
 	return hostPort, nil
 }
 
@@ -274,7 +275,7 @@ func (s *Service) serveLocked(l *accountListener) {
 		defer s.wg.Done()
 		tl := tls.NewListener(l.ln, l.srv.TLSConfig)
 		if err := l.srv.Serve(tl); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("batch account listener failed", "account", l.name, "err", err)
+			s.log.Error("batch account listener failed", logkey.Account, l.name, logkey.Err, err)
 		}
 	}()
 }
@@ -295,7 +296,7 @@ func (s *Service) Run(ctx context.Context) error {
 	s.mu.Unlock()
 
 	if err := s.Restore(ctx); err != nil {
-		s.log.Error("restoring batch account endpoints failed", "err", err)
+		s.log.Error("restoring batch account endpoints failed", logkey.Err, err)
 	}
 	<-ctx.Done()
 
@@ -349,7 +350,7 @@ func (s *Service) Restore(ctx context.Context) error {
 		}
 		if a.Endpoint != "" && hp != a.Endpoint {
 			s.log.Error("batch account endpoint moved; its stored accountEndpoint is stale",
-				"account", a.Name, "stored", a.Endpoint, "now", hp)
+				logkey.Account, a.Name, logkey.Previous, a.Endpoint, logkey.Endpoint, hp)
 		}
 	}
 	return errors.Join(errs...)
@@ -376,7 +377,7 @@ func (s *Service) accountHandler(accountName string) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				s.log.Error("batch handler panic", "path", r.URL.Path, "panic", fmt.Sprint(p))
+				s.log.Error("batch handler panic", logkey.Path, r.URL.Path, logkey.Panic, fmt.Sprint(p))
 				rc.writeError(errors.New("panic"))
 			}
 		}()
@@ -417,8 +418,8 @@ func (rc *reqCtx) prepare(accountName string) error {
 			for _, d := range ce.Details {
 				detail = d.Value
 			}
-			rc.s.log.InfoContext(rc.r.Context(), "batch request not authenticated", "account", accountName,
-				"method", rc.r.Method, "path", rc.r.URL.Path, "remote", rc.r.RemoteAddr, "reason", detail)
+			rc.s.log.InfoContext(rc.r.Context(), "batch request not authenticated", logkey.Account, accountName,
+				logkey.Method, rc.r.Method, logkey.Path, rc.r.URL.Path, logkey.Remote, rc.r.RemoteAddr, logkey.Reason, detail)
 		}
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 
 	cobalt "github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/jobs"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
 // API versions.
@@ -57,6 +58,11 @@ const (
 	codeInternal           = "InternalError"
 	codeInvalidURI         = "InvalidUri"
 	codeMethodNotAllowed   = "UnsupportedHttpVerb"
+	// The file API's codes.
+	codeInvalidFilePath      = "InvalidFilePath"
+	codeFileNotFound         = "FileNotFound"
+	codeTaskFilesUnavailable = "TaskFilesUnavailable"
+	codeDirNotEmpty          = "DirectoryNotEmpty"
 )
 
 // Batch error codes whose status is not their class's.
@@ -161,10 +167,6 @@ type errorBody struct {
 	Values        []keyValue   `json:"values,omitempty"`
 }
 
-// apiError is the error type of handlers not yet written to return
-// *cobalt.Error directly; it is the same type.
-type apiError = cobalt.Error
-
 // batchError returns a *cobalt.Error with a Batch code; kv are alternating
 // keys and values of the error's details (Batch's "values").
 func batchError(class cobalt.Code, reason, msg string, kv ...string) *cobalt.Error {
@@ -173,21 +175,6 @@ func batchError(class cobalt.Code, reason, msg string, kv ...string) *cobalt.Err
 		e.Details = append(e.Details, cobalt.NameValue{Name: kv[i], Value: kv[i+1]})
 	}
 	return e
-}
-
-// newError returns a Batch error answered with the given HTTP status; kv
-// are alternating keys and values. It serves handlers that still name
-// statuses; the status must be one of classStatus or, with the reason, of
-// reasonStatus.
-func newError(status int, reason, msg string, kv ...string) *cobalt.Error {
-	class := cobalt.EInvalid
-	for c, cs := range classStatus {
-		if cs == status {
-			class = c
-			break
-		}
-	}
-	return batchError(class, reason, msg, kv...)
 }
 
 // errNotModified answers a conditional read whose entity did not change: 304
@@ -230,7 +217,7 @@ func invalidProperty(name, value, reason string) *cobalt.Error {
 // notFound is the 404 for a missing entity of the given kind ("pool", "job", ...).
 func notFound(kind string) *cobalt.Error {
 	code := map[string]string{"pool": "PoolNotFound", "job": "JobNotFound", "task": "TaskNotFound",
-		"node": "NodeNotFound", "file": "FileNotFound"}[kind]
+		"node": "NodeNotFound", "file": codeFileNotFound}[kind]
 	if code == "" {
 		code = codeNotFound
 	}
@@ -295,8 +282,8 @@ func (rc *reqCtx) writeError(err error) {
 		return
 	}
 	if e.Status >= 500 {
-		rc.s.log.ErrorContext(rc.r.Context(), "batch request failed", "method", rc.r.Method,
-			"path", rc.r.URL.Path, "request_id", rc.requestID, "err", err)
+		rc.s.log.ErrorContext(rc.r.Context(), "batch request failed", logkey.Method, rc.r.Method,
+			logkey.Path, rc.r.URL.Path, logkey.RequestID, rc.requestID, logkey.Err, err)
 	}
 	h := rc.w.Header()
 	h.Set("x-ms-error-code", e.Code)

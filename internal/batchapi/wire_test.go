@@ -39,7 +39,7 @@ func TestToAPIError(t *testing.T) {
 		{cobalt.Errorf(cobalt.EForbidden, "x"), 403, codeAuthzFailed},
 		{cobalt.Errorf(cobalt.EUnauthorized, "x"), 401, codeAuthFailed},
 		{authFailed(cobalt.EForbidden, "bad signature"), 403, codeAuthFailed},
-		{newError(http.StatusRequestedRangeNotSatisfiable, codeInvalidRange, "x"), 416, codeInvalidRange},
+		{batchError(cobalt.EInvalid, codeInvalidRange, "x"), 416, codeInvalidRange},
 		{batchError(cobalt.EInvalid, codeNotImplemented, "x"), 501, codeNotImplemented},
 		{fmt.Errorf("wrapped: %w", cobalt.Errorf(cobalt.ENotFound, "x").WithReason("PoolNotFound")), 404, "PoolNotFound"},
 		{errors.New("boom"), 500, codeInternal},

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
@@ -253,7 +254,7 @@ func (s *Service) leases(ctx context.Context, node cobalt.NodeRef, recs []store.
 				t.LeaseExpiry = expiry
 				return nil
 			}); err != nil {
-				s.log.Warn("set lease expiry", "task", r.ID, "err", err)
+				s.log.Warn("set lease expiry", logkey.Task, r.ID, logkey.Err, err)
 			}
 		}
 		out = append(out, l)
@@ -286,11 +287,11 @@ func (s *Service) failLease(ctx context.Context, node cobalt.NodeRef, r store.Ta
 	if _, err := s.st.TaskUpdateByLease(ctx, r.LeaseID, func(t *store.TaskRecord) error {
 		return s.completeRecord(t, nil, fi, nil)
 	}); err != nil {
-		s.log.Warn("fail task", "task", r.ID, "err", err)
+		s.log.Warn("fail task", logkey.Task, r.ID, logkey.Err, err)
 		return
 	}
 	if err := s.afterTaskCompleted(ctx, node.AccountID, r.JobKey, true, r.ID); err != nil {
-		s.log.Warn("after task completed", "task", r.ID, "err", err)
+		s.log.Warn("after task completed", logkey.Task, r.ID, logkey.Err, err)
 	}
 }
 
@@ -377,7 +378,7 @@ func (s *Service) Report(ctx context.Context, node cobalt.NodeRef, r nodeproto.R
 	}
 	_, err := s.st.TaskUpdateByLease(ctx, r.LeaseID, fn)
 	if cobalt.IsCode(err, cobalt.ENotFound) {
-		s.log.Debug("report for a stale lease", "node", node.NodeID, "lease", r.LeaseID)
+		s.log.Debug("report for a stale lease", logkey.Node, node.NodeID, logkey.Lease, r.LeaseID)
 		return nil
 	}
 	if err != nil {
@@ -463,7 +464,7 @@ func (s *Service) NodeLost(ctx context.Context, node cobalt.NodeRef) error {
 		return err
 	}
 	if len(recs) > 0 {
-		s.log.Info("requeued the tasks of a lost node", "node", node.NodeID, "tasks", len(recs))
+		s.log.Info("requeued the tasks of a lost node", logkey.Node, node.NodeID, logkey.Count, len(recs))
 		s.notify(node.AccountID, node.PoolID)
 	}
 	return nil
@@ -604,7 +605,7 @@ func (s *Service) SweepRetention(ctx context.Context) error {
 		}
 		if node != "" {
 			if err := s.cfg.RemoveTaskFiles(ctx, r.AccountKey, node, jobID, r.ID); err != nil {
-				s.log.Warn("remove task files", "node", node, "job", jobID, "task", r.ID, "err", err)
+				s.log.Warn("remove task files", logkey.Node, node, logkey.Job, jobID, logkey.Task, r.ID, logkey.Err, err)
 				continue
 			}
 		}

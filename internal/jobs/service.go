@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
@@ -128,7 +129,7 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 			for name, sweep := range sweeps {
 				if err := sweep(ctx); err != nil && ctx.Err() == nil {
-					s.log.Warn("sweep", "what", name, "err", err)
+					s.log.Warn("sweep", logkey.Sweep, name, logkey.Err, err)
 				}
 			}
 		}

@@ -84,6 +84,11 @@ const (
 	Task = "task"
 	// Lease is the ID of a task lease held by a node.
 	Lease = "lease"
+	// Dedicated reports whether compute nodes are dedicated (not Spot/low-priority).
+	Dedicated = "dedicated"
+	// Previous is the value an attribute had before the change a line reports;
+	// the attribute's own key holds the new value.
+	Previous = "previous"
 )
 
 // Counts.
@@ -120,4 +125,6 @@ const (
 	Attempts = "attempts"
 	// Success reports whether an operation succeeded.
 	Success = "success"
+	// Sweep names a periodic background pass of a service ("expired leases", "retention", ...).
+	Sweep = "sweep"
 )

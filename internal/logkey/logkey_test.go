@@ -18,23 +18,26 @@ import (
 var converted = []string{
 	"cmd",
 	"internal/arm",
+	"internal/batch",
+	"internal/batchapi",
 	"internal/bearer",
 	"internal/blob",
 	"internal/cli",
 	"internal/imds",
+	"internal/jobs",
 	"internal/login",
 	"internal/logkey",
+	"internal/nodeapi",
 	"internal/odata",
 	"internal/pki",
 	"internal/rbac",
+	"internal/server",
 	"internal/sharedkey",
 	"internal/store",
 }
 
 // notConverted lists subdirectories of converted ones that are not yet.
-var notConverted = []string{
-	"internal/arm/batchprovider",
-}
+var notConverted = []string{}
 
 // TestKeys checks that every key is snake_case and that no two constants
 // spell the same key, so a concept has one name in code as in the logs.

@@ -15,6 +15,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"github.com/cobaltbatch/cobalt/internal/login"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 )
 
@@ -68,11 +69,11 @@ func New(cfg Config) (*Server, error) {
 		cfg.MaxBody = 1 << 20
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
-	s.mux.HandleFunc("POST "+nodeproto.PathRegister, s.handle(s.register))
-	s.mux.HandleFunc("POST "+nodeproto.PathHeartbeat, s.handle(s.heartbeat))
-	s.mux.HandleFunc("POST "+nodeproto.PathLease, s.handle(s.lease))
-	s.mux.HandleFunc("POST "+nodeproto.PathReport, s.handle(s.report))
-	s.mux.HandleFunc("POST "+nodeproto.PathToken, s.handle(s.token))
+	s.mux.HandleFunc("POST "+nodeproto.PathRegister, s.handle(s.handleRegister))
+	s.mux.HandleFunc("POST "+nodeproto.PathHeartbeat, s.handle(s.handleHeartbeat))
+	s.mux.HandleFunc("POST "+nodeproto.PathLease, s.handle(s.handleLease))
+	s.mux.HandleFunc("POST "+nodeproto.PathReport, s.handle(s.handleReport))
+	s.mux.HandleFunc("POST "+nodeproto.PathToken, s.handle(s.handleToken))
 	return s, nil
 }
 
@@ -112,7 +113,7 @@ func (s *Server) handle(fn handlerFunc) http.HandlerFunc {
 		out, err := fn(r.Context(), n, body)
 		if err != nil {
 			if cobalt.ErrorCode(err) == cobalt.EInternal {
-				s.cfg.Logger.Error("node api request failed", "node", n.ID, "path", r.URL.Path, "err", err)
+				s.cfg.Logger.Error("node api request failed", logkey.Node, n.ID, logkey.Path, r.URL.Path, logkey.Err, err)
 			}
 			writeErr(w, err)
 			return
@@ -139,7 +140,7 @@ func writeErr(w http.ResponseWriter, err error) {
 	_ = json.NewEncoder(w).Encode(nodeproto.Error{Code: code, Message: cobalt.ErrorMessage(err)})
 }
 
-func (s *Server) register(ctx context.Context, n *batch.Node, body []byte) (any, error) {
+func (s *Server) handleRegister(ctx context.Context, n *batch.Node, body []byte) (any, error) {
 	var req nodeproto.RegisterRequest
 	if err := decode(body, &req); err != nil {
 		return nil, err
@@ -167,7 +168,7 @@ type LeaseReconciler interface {
 	Reconcile(ctx context.Context, node cobalt.NodeRef, runningLeases []string) ([]string, error)
 }
 
-func (s *Server) heartbeat(ctx context.Context, n *batch.Node, body []byte) (any, error) {
+func (s *Server) handleHeartbeat(ctx context.Context, n *batch.Node, body []byte) (any, error) {
 	var req nodeproto.HeartbeatRequest
 	if err := decode(body, &req); err != nil {
 		return nil, err
@@ -180,7 +181,7 @@ func (s *Server) heartbeat(ctx context.Context, n *batch.Node, body []byte) (any
 		stop, err := rc.Reconcile(ctx, n.Ref(), req.RunningLeases)
 		if err != nil {
 			// The node's state is recorded; the next heartbeat reconciles.
-			s.cfg.Logger.Warn("reconcile the leases of a node", "node", n.ID, "err", err)
+			s.cfg.Logger.Warn("reconcile the leases of a node", logkey.Node, n.ID, logkey.Err, err)
 		}
 		for _, l := range stop {
 			cmds = append(cmds, terminatePrefix+l)
@@ -189,7 +190,7 @@ func (s *Server) heartbeat(ctx context.Context, n *batch.Node, body []byte) (any
 	return nodeproto.HeartbeatResponse{Commands: cmds}, nil
 }
 
-func (s *Server) lease(ctx context.Context, n *batch.Node, body []byte) (any, error) {
+func (s *Server) handleLease(ctx context.Context, n *batch.Node, body []byte) (any, error) {
 	var req nodeproto.LeaseRequest
 	if err := decode(body, &req); err != nil {
 		return nil, err
@@ -244,7 +245,7 @@ func (s *Server) watchSchedulable(ctx context.Context, n *batch.Node, cancel con
 	}
 }
 
-func (s *Server) report(ctx context.Context, n *batch.Node, body []byte) (any, error) {
+func (s *Server) handleReport(ctx context.Context, n *batch.Node, body []byte) (any, error) {
 	var req nodeproto.ReportRequest
 	if err := decode(body, &req); err != nil {
 		return nil, err
@@ -293,7 +294,7 @@ func SelectIdentity(snapshot []cobalt.UserAssignedIdentity, req nodeproto.TokenR
 	return cobalt.UserAssignedIdentity{}, identityNotFound()
 }
 
-func (s *Server) token(ctx context.Context, n *batch.Node, body []byte) (any, error) {
+func (s *Server) handleToken(ctx context.Context, n *batch.Node, body []byte) (any, error) {
 	var req nodeproto.TokenRequest
 	if err := decode(body, &req); err != nil {
 		return nil, err

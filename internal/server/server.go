@@ -22,6 +22,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/hostagent"
 	"github.com/cobaltbatch/cobalt/internal/jobs"
 	"github.com/cobaltbatch/cobalt/internal/login"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/nodeapi"
 	"github.com/cobaltbatch/cobalt/internal/pki"
 	"github.com/cobaltbatch/cobalt/internal/rbac"
@@ -315,7 +316,7 @@ func (s *Server) serveAll(ctx context.Context) {
 			if err != nil && ctx.Err() == nil {
 				once.Do(func() {
 					s.runErr = fmt.Errorf("%s: %w", r.name, err)
-					s.log.Error("component failed; shutting down", "component", r.name, "err", err)
+					s.log.Error("component failed; shutting down", logkey.Component, r.name, logkey.Err, err)
 				})
 				cancel()
 			}
@@ -417,6 +418,8 @@ type progressBody struct {
 func (b *progressBody) Read(p []byte) (int, error) {
 	if b.pending >= minBodyProgress {
 		b.pending = 0
+		// A socket deadline is wall-clock time for the kernel, not the
+		// injected clock of the services.
 		_ = b.rc.SetReadDeadline(time.Now().Add(b.d))
 	}
 	n, err := b.ReadCloser.Read(p)

@@ -22,6 +22,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/hostagent"
 	"github.com/cobaltbatch/cobalt/internal/jobs"
 	"github.com/cobaltbatch/cobalt/internal/login"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/nodeapi"
 	"github.com/cobaltbatch/cobalt/internal/rbac"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -42,7 +43,7 @@ var (
 // wire builds every service on the bound listeners and fills s.endpoints.
 func (s *Server) wire(ctx context.Context) (err error) {
 	s.login, err = login.New(ctx, login.Config{
-		Store: s.store, Logger: s.log.With("component", "login"), Now: s.opts.Now,
+		Store: s.store, Logger: s.log.With(logkey.Component, "login"), Now: s.opts.Now,
 		AuthorityURL: s.URL("login"), SealKey: s.seal, Registerer: s.reg,
 	})
 	if err != nil {
@@ -55,13 +56,13 @@ func (s *Server) wire(ctx context.Context) (err error) {
 		Keys: s.login, TenantID: s.tenantID, Now: s.opts.Now,
 		Issuers: []string{s.login.IssuerV1(s.tenantID), s.login.IssuerV2(s.tenantID)},
 	})
-	s.authz = rbac.New(rbac.Config{Store: s.store, Logger: s.log.With("component", "rbac"), Now: s.opts.Now})
+	s.authz = rbac.New(rbac.Config{Store: s.store, Logger: s.log.With(logkey.Component, "rbac"), Now: s.opts.Now})
 	admin, err := s.bootstrapAdmin(ctx)
 	if err != nil {
 		return err
 	}
 	s.arm, err = arm.New(arm.Config{
-		Store: s.store, Logger: s.log.With("component", "arm"), Now: s.opts.Now,
+		Store: s.store, Logger: s.log.With(logkey.Component, "arm"), Now: s.opts.Now,
 		Validator: s.validator, Authz: s.authz, Directory: s.login,
 		TenantID: s.tenantID, SubscriptionID: s.subID, Location: s.opts.Location,
 		BlobEndpoint: s.URL("blob"), AuthorityURL: s.URL("login"),
@@ -113,7 +114,7 @@ func (s *Server) wire(ctx context.Context) (err error) {
 // and the local node provider.
 func (s *Server) wireCompute(ctx context.Context) (err error) {
 	s.blob, err = blob.New(blob.Config{
-		Store: s.store, Logger: s.log.With("component", "blob"), Now: s.opts.Now, DataDir: s.dir.path,
+		Store: s.store, Logger: s.log.With(logkey.Component, "blob"), Now: s.opts.Now, DataDir: s.dir.path,
 		Validator: s.validator, Authz: s.authz, Accounts: s.arm, Endpoint: s.URL("blob"),
 		TenantID: s.tenantID, AuthorityURL: s.URL("login"),
 	})
@@ -126,7 +127,7 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	}
 	s.nodes = hostagent.New(hostagent.Config{
 		ControlPlaneURL: s.URL("nodeapi"), CAFile: s.ca.CAFile(), Isolation: isolation,
-		Logger: s.log.With("component", "agent"), Now: s.opts.Now, IMDSRateLimit: s.opts.IMDSRateLimit,
+		Logger: s.log.With(logkey.Component, "agent"), Now: s.opts.Now, IMDSRateLimit: s.opts.IMDSRateLimit,
 	})
 	nodeRoot, err := s.nodeRootDir()
 	if err != nil {
@@ -136,7 +137,7 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	// auto-storage URLs; the pool service tells its subscribers, the jobs
 	// service among them, about lost nodes.
 	s.pools, err = batch.New(batch.Config{
-		Store: s.store, Logger: s.log.With("component", "pools"), Now: s.opts.Now,
+		Store: s.store, Logger: s.log.With(logkey.Component, "pools"), Now: s.opts.Now,
 		Nodes: s.nodes, Identities: s.arm, StorageAccounts: s.arm, MaxNodes: s.opts.MaxNodes, NodeRootDir: nodeRoot,
 		Location: s.opts.Location, AuthorityHost: s.URL("login"), ForwardPorts: s.forwardPorts(), BlobEndpoint: s.URL("blob"),
 	})
@@ -144,7 +145,7 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 		return fmt.Errorf("pool service: %w", err)
 	}
 	s.jobs, err = jobs.New(jobs.Config{
-		Store: s.store, Logger: s.log.With("component", "jobs"), Now: s.opts.Now,
+		Store: s.store, Logger: s.log.With(logkey.Component, "jobs"), Now: s.opts.Now,
 		Pools: s.pools, AutoStorage: s.pools,
 		RemoveTaskFiles: func(_ context.Context, _, nodeID, jobID, taskID string) error {
 			if nodeID == "" || nodeID == "." || nodeID == ".." || strings.ContainsAny(nodeID, `/\`) {
@@ -159,7 +160,7 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	s.pools.SubscribeNodeLost(s.jobs.NodeLost)
 	s.nodeapi, err = nodeapi.New(nodeapi.Config{
 		Pools: s.pools, Dispatcher: s.jobs, Tokens: s.login, Identities: s.arm,
-		Logger: s.log.With("component", "nodeapi"),
+		Logger: s.log.With(logkey.Component, "nodeapi"),
 	})
 	if err != nil {
 		return fmt.Errorf("node API: %w", err)
@@ -169,7 +170,7 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 		batchPortBase = s.opts.PortBase + batchPortOffset
 	}
 	s.batchapi, err = batchapi.New(batchapi.Config{
-		Logger: s.log.With("component", "batchapi"), Now: s.opts.Now, TLS: s.ca.ServerTLSConfig(), PortBase: batchPortBase,
+		Logger: s.log.With(logkey.Component, "batchapi"), Now: s.opts.Now, TLS: s.ca.ServerTLSConfig(), PortBase: batchPortBase,
 		Validator: s.validator, Authz: s.authz, AuthorityURL: s.URL("login"), TenantID: s.tenantID,
 		Jobs: s.jobs, Nodes: batchapi.NodeDirsUnder(s.pools, nodeRoot),
 		Pools: s.pools, Accounts: batchapi.AccountsFromPools(s.pools, s.store),
@@ -178,7 +179,7 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 		return fmt.Errorf("batch data plane: %w", err)
 	}
 	provider, err := batchprovider.New(batchprovider.Config{
-		Pools: s.pools, Endpoints: s.batchapi, Directory: s.login, Logger: s.log.With("component", "batchprovider"), Now: s.opts.Now,
+		Pools: s.pools, Endpoints: s.batchapi, Directory: s.login, Logger: s.log.With(logkey.Component, "batchprovider"), Now: s.opts.Now,
 	})
 	if err != nil {
 		return fmt.Errorf("Microsoft.Batch provider: %w", err)
@@ -205,7 +206,7 @@ func (s *Server) nodeRootDir() (string, error) {
 	}
 	alt := filepath.Join(os.TempDir(), "cobalt-nodes-"+s.subID[:8])
 	s.log.Info("node directories are kept outside the private data directory, where tasks running as Batch's non-admin users can reach them",
-		"dataDir", s.dir.path, "nodeDir", alt)
+		logkey.DataDir, s.dir.path, logkey.NodeDir, alt)
 	if err := os.MkdirAll(alt, 0o711); err != nil {
 		return "", err
 	}

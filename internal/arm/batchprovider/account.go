@@ -11,6 +11,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/arm"
 	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/batchwire"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
@@ -199,7 +200,7 @@ func (p *Provider) applyIdentity(r *arm.Request, a *cobalt.Account, in *accountI
 	return nil
 }
 
-func (p *Provider) accountPut(w http.ResponseWriter, r *arm.Request) error {
+func (p *Provider) handlePutAccount(w http.ResponseWriter, r *arm.Request) error {
 	name := r.PathValue("accountName")
 	if !accountNameRe.MatchString(name) {
 		return arm.Invalid("AccountNameInvalid", "accountName", "Account name '%s' is invalid: it must be 3 to 24 characters of letters and digits.", name)
@@ -264,7 +265,7 @@ func (p *Provider) accountPut(w http.ResponseWriter, r *arm.Request) error {
 		if err != nil {
 			return nil, err
 		}
-		p.log.Info("batch account created", "account", name)
+		p.log.Info("batch account created", logkey.Account, name)
 		return renderAccount(out)
 	})
 }
@@ -301,7 +302,7 @@ func (p *Provider) update(w http.ResponseWriter, r *arm.Request, a *cobalt.Accou
 	return nil
 }
 
-func (p *Provider) accountPatch(w http.ResponseWriter, r *arm.Request) error {
+func (p *Provider) handlePatchAccount(w http.ResponseWriter, r *arm.Request) error {
 	var req accountRequest
 	if err := r.Decode(&req); err != nil {
 		return err
@@ -313,7 +314,7 @@ func (p *Provider) accountPatch(w http.ResponseWriter, r *arm.Request) error {
 	return p.update(w, r, a, version, &req)
 }
 
-func (p *Provider) accountGet(w http.ResponseWriter, r *arm.Request) error {
+func (p *Provider) handleGetAccount(w http.ResponseWriter, r *arm.Request) error {
 	a, _, err := p.loadAccount(r.Context(), r.ID)
 	if err != nil {
 		return err
@@ -326,7 +327,7 @@ func (p *Provider) accountGet(w http.ResponseWriter, r *arm.Request) error {
 	return nil
 }
 
-func (p *Provider) accountList(w http.ResponseWriter, r *arm.Request) error {
+func (p *Provider) handleListAccounts(w http.ResponseWriter, r *arm.Request) error {
 	page, err := r.PageToken(100)
 	if err != nil {
 		return err
@@ -354,7 +355,7 @@ func (p *Provider) accountList(w http.ResponseWriter, r *arm.Request) error {
 	return nil
 }
 
-func (p *Provider) accountDelete(w http.ResponseWriter, r *arm.Request) error {
+func (p *Provider) handleDeleteAccount(w http.ResponseWriter, r *arm.Request) error {
 	a, _, err := p.loadAccount(r.Context(), r.ID)
 	if cobalt.IsCode(err, cobalt.ENotFound) {
 		w.WriteHeader(http.StatusNoContent)
@@ -391,7 +392,7 @@ func (p *Provider) deleteAccount(ctx context.Context, a *cobalt.Account) error {
 			return err
 		}
 	}
-	p.log.Info("batch account deleted", "account", a.Name)
+	p.log.Info("batch account deleted", logkey.Account, a.Name)
 	return nil
 }
 
@@ -437,7 +438,7 @@ func errSharedKeyDisabled() error {
 		WithReason("SharedKeyAuthenticationDisabled")
 }
 
-func (p *Provider) listKeys(w http.ResponseWriter, r *arm.Request) error {
+func (p *Provider) handleListKeys(w http.ResponseWriter, r *arm.Request) error {
 	a, _, err := p.loadAccount(r.Context(), accountOf(r.ID))
 	if err != nil {
 		return err
@@ -449,7 +450,7 @@ func (p *Provider) listKeys(w http.ResponseWriter, r *arm.Request) error {
 	return nil
 }
 
-func (p *Provider) regenerateKeys(w http.ResponseWriter, r *arm.Request) error {
+func (p *Provider) handleRegenerateKeys(w http.ResponseWriter, r *arm.Request) error {
 	var req struct {
 		KeyName string `json:"keyName"`
 	}
@@ -484,7 +485,7 @@ func (p *Provider) regenerateKeys(w http.ResponseWriter, r *arm.Request) error {
 	return nil
 }
 
-func (p *Provider) syncAutoStorageKeys(w http.ResponseWriter, r *arm.Request) error {
+func (p *Provider) handleSyncAutoStorageKeys(w http.ResponseWriter, r *arm.Request) error {
 	if _, _, err := p.loadAccount(r.Context(), accountOf(r.ID)); err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ func (p *Provider) checkLinked(r *arm.Request, acct *cobalt.Account, poolID stri
 	return nil
 }
 
-func (p *Provider) poolPut(w http.ResponseWriter, r *arm.Request) error {
+func (p *Provider) handlePutPool(w http.ResponseWriter, r *arm.Request) error {
 	body, err := jsonBody(r)
 	if err != nil {
 		return err
@@ -77,7 +77,7 @@ func (p *Provider) poolPut(w http.ResponseWriter, r *arm.Request) error {
 	return nil
 }
 
-func (p *Provider) poolPatch(w http.ResponseWriter, r *arm.Request) error {
+func (p *Provider) handlePatchPool(w http.ResponseWriter, r *arm.Request) error {
 	body, err := jsonBody(r)
 	if err != nil {
 		return err
@@ -110,7 +110,7 @@ func poolErr(r *arm.Request, err error) error {
 	return err
 }
 
-func (p *Provider) poolGet(w http.ResponseWriter, r *arm.Request) error {
+func (p *Provider) handleGetPool(w http.ResponseWriter, r *arm.Request) error {
 	acctID := r.ID.Parent()
 	body, etag, err := p.cfg.Pools.PoolRendered(r.Context(), acctID.String(), r.PathValue("poolName"), "arm\x00"+acctID.String(),
 		func(pl *cobalt.Pool) ([]byte, error) { return json.Marshal(renderPool(pl, acctID.String())) })
@@ -133,7 +133,7 @@ func (p *Provider) poolGet(w http.ResponseWriter, r *arm.Request) error {
 	return nil
 }
 
-func (p *Provider) poolList(w http.ResponseWriter, r *arm.Request) error {
+func (p *Provider) handleListPools(w http.ResponseWriter, r *arm.Request) error {
 	acct, _, err := p.loadAccount(r.Context(), r.ID)
 	if err != nil {
 		return err
@@ -166,7 +166,7 @@ func (p *Provider) poolList(w http.ResponseWriter, r *arm.Request) error {
 	return nil
 }
 
-func (p *Provider) poolDelete(w http.ResponseWriter, r *arm.Request) error {
+func (p *Provider) handleDeletePool(w http.ResponseWriter, r *arm.Request) error {
 	acct, _, err := p.loadAccount(r.Context(), r.ID.Parent())
 	if err != nil {
 		return err
@@ -199,7 +199,7 @@ func (p *Provider) poolDelete(w http.ResponseWriter, r *arm.Request) error {
 	})
 }
 
-func (p *Provider) poolDisableAutoScale(w http.ResponseWriter, r *arm.Request) error {
+func (p *Provider) handleDisableAutoScale(w http.ResponseWriter, r *arm.Request) error {
 	acct, _, err := p.loadAccount(r.Context(), r.ID.Parent())
 	if err != nil {
 		return err
@@ -212,7 +212,7 @@ func (p *Provider) poolDisableAutoScale(w http.ResponseWriter, r *arm.Request) e
 	return nil
 }
 
-func (p *Provider) poolStopResize(w http.ResponseWriter, r *arm.Request) error {
+func (p *Provider) handleStopResize(w http.ResponseWriter, r *arm.Request) error {
 	acct, _, err := p.loadAccount(r.Context(), r.ID.Parent())
 	if err != nil {
 		return err
