@@ -9,6 +9,7 @@ import (
 	"time"
 
 	cobalt "github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/batchwire"
 )
 
 // sameJSON reports whether a and b hold the same JSON value.
@@ -45,7 +46,7 @@ func TestJobSpecWireRoundTrip(t *testing.T) {
 		spec.OnTaskFailure != cobalt.OnTaskFailurePerformExitOptionsJobAction || spec.PoolInfo.PoolID != "pool1" {
 		t.Fatalf("domain %+v", spec)
 	}
-	out, _ := json.Marshal(jobSpecToWire(spec))
+	out, _ := json.Marshal(batchwire.FromJobSpec(spec))
 	if !sameJSON(t, in, out) {
 		t.Fatalf("round trip\n%s\n%s", in, out)
 	}
@@ -75,7 +76,7 @@ func TestTaskSpecWireRoundTrip(t *testing.T) {
 		spec.ExitConditions.ExitCodes[0].ExitOptions.JobAction != "disable" {
 		t.Fatalf("domain %+v", spec)
 	}
-	out, _ := json.Marshal(taskSpecToWire(spec))
+	out, _ := json.Marshal(batchwire.FromTaskSpec(spec))
 	if !sameJSON(t, in, out) {
 		t.Fatalf("round trip\n%s\n%s", in, out)
 	}
@@ -137,46 +138,11 @@ func TestJobToWire(t *testing.T) {
 	}
 }
 
-func FuzzParseWireDuration(f *testing.F) {
-	for _, s := range []string{"PT1H", "P7D", "P1DT2H3M4.5S", "P10675199DT2H48M5.4775807S", "PT", "P", "1H", "PT0.5S", "P1Y"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		d, err := parseWireDuration(s)
-		if err != nil {
-			return
-		}
-		if d < 0 {
-			t.Fatalf("%q parsed negative", s)
-		}
-		back, err := parseWireDuration(d.String())
-		if err != nil {
-			t.Fatalf("%q -> %s does not parse back: %v", s, d, err)
-		}
-		if diff := back - d; diff > cobalt.Duration(time.Microsecond) || diff < -cobalt.Duration(time.Microsecond) {
-			if !d.IsUnlimited() {
-				t.Fatalf("%q -> %v -> %v", s, time.Duration(d), time.Duration(back))
-			}
-		}
-	})
-}
-
-func TestWireDurationText(t *testing.T) {
+// A duration that is not a string is the data plane's 400.
+func TestWireDurationNotString(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]string{"PT1H": "PT1H", "P7D": "P7D", "P1DT2H3M4.5S": "P1DT2H3M4.5S", "PT90S": "PT1M30S", "PT0S": "PT0S",
-		"P99999999D": cobalt.UnlimitedText} {
-		d, err := parseWireDuration(in)
-		if err != nil || d.String() != want {
-			t.Errorf("%s: %v %v, want %s", in, d, err, want)
-		}
-	}
-	for _, bad := range []string{"", "P", "PT", "1H", "P1Y", "P1W", "-PT1H", "PT1.5H", "P-1D", "PT1H1H"} {
-		if _, err := parseWireDuration(bad); err == nil && bad != "PT1H1H" {
-			t.Errorf("%q parsed", bad)
-		}
-	}
 	var c struct {
-		D *wireDuration `json:"d"`
+		D *batchwire.Duration `json:"d"`
 	}
 	if err := decodeBody([]byte(`{"d":5}`), &c, false); toWireError(err).Status != 400 {
 		t.Errorf("a number as a duration: %v", err)
@@ -202,7 +168,7 @@ func TestTaskDependenciesRoundTrip(t *testing.T) {
 	if spec.ExitConditions.ExitCodes[0].ExitOptions.DependencyAction != "satisfy" || spec.ExitConditions.Default.DependencyAction != "block" {
 		t.Fatalf("exitConditions %+v", spec.ExitConditions)
 	}
-	out, err := json.Marshal(taskSpecToWire(spec))
+	out, err := json.Marshal(batchwire.FromTaskSpec(spec))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	cobalt "github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/batchwire"
 	"github.com/cobaltbatch/cobalt/internal/jobs"
 )
 
@@ -231,15 +232,14 @@ func handleReplaceTask(rc *reqCtx, p pathParams) error {
 		return err
 	}
 	var body struct {
-		Constraints *taskConstrWire `json:"constraints"`
+		Constraints *batchwire.TaskConstraints `json:"constraints"`
 	}
 	if err := rc.decodeJSON(maxBody, &body, false); err != nil {
 		return err
 	}
 	var c cobalt.TaskConstraints
 	if w := body.Constraints; w != nil {
-		c = cobalt.TaskConstraints{MaxWallClockTime: (*cobalt.Duration)(w.MaxWallClockTime),
-			RetentionTime: (*cobalt.Duration)(w.RetentionTime), MaxTaskRetryCount: w.MaxTaskRetryCount}
+		c = w.ToDomain()
 	}
 	cond, err := rc.conditions()
 	if err != nil {

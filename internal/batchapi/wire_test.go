@@ -14,6 +14,7 @@ import (
 	"time"
 
 	cobalt "github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/batchwire"
 	"github.com/cobaltbatch/cobalt/internal/jobs"
 )
 
@@ -118,7 +119,7 @@ func FuzzDecodeBody(f *testing.F) {
 			Value []json.RawMessage `json:"value"`
 		}{})
 		check(&struct {
-			Constraints *taskConstrWire `json:"constraints"`
+			Constraints *batchwire.TaskConstraints `json:"constraints"`
 		}{})
 	})
 }

@@ -9,16 +9,7 @@ type NameValue struct {
 }
 
 // NameValues converts name and value pairs; nil stays nil.
-func NameValues(nv []cobalt.NameValue) []NameValue {
-	if nv == nil {
-		return nil
-	}
-	out := make([]NameValue, len(nv))
-	for i, x := range nv {
-		out[i] = NameValue(x)
-	}
-	return out
-}
+func NameValues(nv []cobalt.NameValue) []NameValue { return mapSlice(nv, nameValueFrom) }
 
 // IdentityReference names a pool identity by ARM resource ID
 // (ComputeNodeIdentityReference).

@@ -1,11 +1,16 @@
-// Package batchwire holds the JSON shapes that the Batch data plane and the
-// Microsoft.Batch management plane write alike — name/value pairs, identity
-// references, resource files, user accounts — with their conversions from
-// the root package's domain types. The two codecs (internal/batchapi and
-// internal/arm/batchprovider) build their own pool and node documents from
-// these parts; where the planes spell an enumeration differently, the
-// caller passes its spelling function.
+// Package batchwire holds the JSON shapes that more than one Batch codec
+// writes alike, with their conversions from (and, where they are read back,
+// to) the root package's domain types.
 //
-// The shapes are response shapes: secrets (a user account's password) are
-// never written.
+// Name/value pairs, identity references, resource files and user accounts
+// are written alike by the Batch data plane and the Microsoft.Batch
+// management plane: the two codecs (internal/batchapi and
+// internal/arm/batchprovider) build their own pool and node documents from
+// these parts; where the planes spell an enumeration differently, the caller
+// passes its spelling function. These are response shapes: secrets (a user
+// account's password) are never written.
+//
+// Job and task specs (JobSpec, TaskSpec and their parts) are the data
+// plane's JSON, which internal/jobs also stores in its spec columns; their
+// durations (Duration) decode under the data plane's rules.
 package batchwire

@@ -22,7 +22,7 @@ func satisfies(r store.TaskRecord) bool {
 		return false
 	}
 	e := decodeExec(r.Exec)
-	return dependencyAction(spec, cobalt.TaskResult(r.Result), e.ExitCode, mapPtr(e.FailureInfo, failureFromDoc)) == cobalt.DependencySatisfy
+	return dependencyAction(spec, cobalt.TaskResult(r.Result), e.ExitCode, e.failureInfo()) == cobalt.DependencySatisfy
 }
 
 // releaseWaiting removes done from the pending set of one waiting task and,

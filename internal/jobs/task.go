@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path"
 	"strconv"
@@ -49,7 +48,7 @@ func taskFromRecord(jobID string, r store.TaskRecord) (cobalt.Task, error) {
 		t.ExecutionInfo.LastRequeueTime = ptr(r.LastRequeueAt)
 	}
 	if r.State == taskCompleted {
-		t.ExecutionInfo.EndTime, t.ExecutionInfo.ExitCode, t.ExecutionInfo.FailureInfo = e.EndTime, e.ExitCode, mapPtr(e.FailureInfo, failureFromDoc)
+		t.ExecutionInfo.EndTime, t.ExecutionInfo.ExitCode, t.ExecutionInfo.FailureInfo = e.EndTime, e.ExitCode, e.failureInfo()
 		t.ExecutionInfo.Result = cobalt.TaskResult(r.Result)
 	}
 	node := r.NodeID
@@ -203,7 +202,7 @@ func (s *Service) AddTaskCollection(ctx context.Context, accountID, jobID string
 	if len(specs) > MaxTaskCollection {
 		return nil, cobalt.Errorf(cobalt.ETooLarge, "The number of tasks in the collection exceeds %d.", MaxTaskCollection)
 	}
-	if b, _ := json.Marshal(mapSlice(specs, taskSpecToDoc)); len(b) >= MaxTaskCollectionBytes {
+	if encodedTaskSpecsLen(specs) >= MaxTaskCollectionBytes {
 		return nil, cobalt.Errorf(cobalt.ETooLarge, "The request body is too large and exceeds the maximum permissible limit.")
 	}
 	return s.addTasks(ctx, accountID, jobID, specs)
@@ -444,7 +443,7 @@ func (s *Service) complete(t *store.TaskRecord, e *taskExec, spec *cobalt.TaskSp
 	setTaskState(t, e, taskCompleted, now)
 	// A task ended while it waited on dependencies waits no more.
 	t.Waiting, e.Pending = false, nil
-	e.EndTime, e.ExitCode, e.FailureInfo = end, exitCode, mapPtr(fi, failureToDoc)
+	e.EndTime, e.ExitCode, e.FailureInfo = end, exitCode, failureRecord(fi)
 	t.Result = resultSuccess
 	if fi != nil {
 		t.Result = resultFailure
