@@ -158,11 +158,12 @@ func Start(cfg Config) (_ *Node, err error) {
 		defer f.Close()
 		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(f.Fd())
 	}
-	if err := startInCgroup(cmd, cg); err != nil {
+	exited := make(chan struct{})
+	if err := startInCgroup(cmd, cg, exited); err != nil {
 		return nil, fmt.Errorf("sandbox: start the node init: %w", err)
 	}
 	n := &Node{cmd: cmd, ctrl: host, cg: cg, logger: cfg.Logger, stderr: stderr, waiting: map[uint64]chan *Result{},
-		exited: make(chan struct{}), reader: make(chan struct{})}
+		exited: exited, reader: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(n.exited) }()
 	defer func() {
 		if err != nil {
@@ -209,30 +210,54 @@ func Start(cfg Config) (_ *Node, err error) {
 
 // startInCgroup starts cmd from a thread placed in cg, so that the child is
 // born in the node's cgroup and its cgroup namespace is rooted there.
-func startInCgroup(cmd *exec.Cmd, cg *cgroup) error {
+//
+// That thread first joins a fresh anonymous session keyring, so the init
+// (and every task it execs) holds none of the host process's keys and
+// shares no keyring with another node. The thread then never returns to
+// Go's pool: the init's Pdeathsig fires when the thread that forked it
+// exits, so the goroutine stays parked on it, locked, until exited is
+// closed (the init exited); only then does the thread end with it.
+func startInCgroup(cmd *exec.Cmd, cg *cgroup, exited <-chan struct{}) error {
 	errc := make(chan error, 1)
 	go func() {
+		// Never unlocked: the thread's keyring and (until back) cgroups
+		// are the node's, and the init's Pdeathsig is tied to it.
 		runtime.LockOSThread()
+		if err := joinSessionKeyring(); err != nil {
+			errc <- fmt.Errorf("a session keyring of its own: %w", err)
+			return
+		}
 		back, err := cg.enterThread(unix.Gettid())
 		if err != nil {
-			runtime.UnlockOSThread()
 			errc <- err
 			return
 		}
 		err = cmd.Start()
 		if berr := back(); berr != nil {
-			// Leave the thread locked: it ends with this goroutine rather
-			// than run other goroutines inside a node's cgroup.
-			errc <- errors.Join(err, berr)
 			if err == nil {
 				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
 			}
+			errc <- errors.Join(err, berr)
 			return
 		}
-		runtime.UnlockOSThread()
 		errc <- err
+		if err == nil {
+			<-exited
+		}
 	}()
 	return <-errc
+}
+
+// joinSessionKeyring gives the calling thread a new anonymous session
+// keyring (KEYCTL_JOIN_SESSION_KEYRING with a NULL name). Where keyrings
+// are not compiled in there is nothing to share, and nothing to do.
+func joinSessionKeyring() error {
+	_, _, errno := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0)
+	if errno != 0 && errno != unix.ENOSYS {
+		return errno
+	}
+	return nil
 }
 
 // cgroupName is a cgroup directory name for a node ID.
