@@ -54,6 +54,9 @@ type Config struct {
 	StateFile string
 	// Limits maps the node's VM size to its resource limits (nil: none).
 	Limits func(vmSize string) sandbox.Limits
+	// MaxLocalConnections bounds the connections the node may hold at once
+	// to IMDS and its forwarded ports together (0: DefaultMaxLocalConnections).
+	MaxLocalConnections int
 }
 
 // Node states the agent reports.
@@ -92,6 +95,7 @@ type Agent struct {
 	httpc  *http.Client
 	runner TaskRunner
 	tokens *tokenCache
+	conns  *connLimit // the node's local connections
 
 	ready chan struct{}
 
@@ -331,7 +335,9 @@ func (a *Agent) setup() error {
 	a.dirs = Dirs{NodeRoot: root, Shared: filepath.Join(root, "shared"), Startup: filepath.Join(root, "startup")}
 	limit, _ := imds.ParseRateLimit(a.cfg.IMDSRateLimit)
 	limiter := imds.NewLimiter(limit, a.cfg.Now)
+	a.conns = newConnLimit(a.cfg.MaxLocalConnections)
 	h := handlers{
+		conns: a.conns,
 		imds: imds.New(imds.Config{Logger: a.logger, Now: a.cfg.Now, Tokens: a.tokens, Limiter: limiter,
 			Instance: a.instance(), TenantID: a.node.TenantID, Attribute: a.attribute}),
 	}
