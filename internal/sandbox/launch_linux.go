@@ -216,7 +216,9 @@ func Start(cfg Config) (_ *Node, err error) {
 // shares no keyring with another node. The thread then never returns to
 // Go's pool: the init's Pdeathsig fires when the thread that forked it
 // exits, so the goroutine stays parked on it, locked, until exited is
-// closed (the init exited); only then does the thread end with it.
+// closed (the init exited); only then does the thread end with it. The
+// thread also gets a private mount namespace with read-only system
+// directories (lockSystemDirs), which the init's namespace copies.
 func startInCgroup(cmd *exec.Cmd, cg *cgroup, exited <-chan struct{}) error {
 	errc := make(chan error, 1)
 	go func() {
@@ -225,6 +227,10 @@ func startInCgroup(cmd *exec.Cmd, cg *cgroup, exited <-chan struct{}) error {
 		runtime.LockOSThread()
 		if err := joinSessionKeyring(); err != nil {
 			errc <- fmt.Errorf("a session keyring of its own: %w", err)
+			return
+		}
+		if err := lockSystemDirs(); err != nil {
+			errc <- err
 			return
 		}
 		back, err := cg.enterThread(unix.Gettid())
@@ -247,6 +253,41 @@ func startInCgroup(cmd *exec.Cmd, cg *cgroup, exited <-chan struct{}) error {
 		}
 	}()
 	return <-errc
+}
+
+// lockSystemDirs gives the calling thread (locked, never returned to Go's
+// pool) a private mount namespace in which every system directory the init
+// binds into the node is a read-only, nosuid, nodev bind of itself, submounts
+// included. The init's CLONE_NEWNS copies this namespace into one owned by
+// the node's user namespace, and the kernel locks the read-only, nosuid and
+// nodev flags of every mount copied that way (MNT_LOCK_READONLY and
+// friends), as it does for the binds the init makes of them: node root
+// cannot remount them read-write. Flags set from inside the node's user
+// namespace would not be locked. Nothing of this is visible on the host.
+func lockSystemDirs() error {
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("a private mount namespace: %w", err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make the private mount namespace private: %w", err)
+	}
+	for _, d := range systemDirs {
+		fi, err := os.Lstat(d)
+		if err != nil || !fi.IsDir() {
+			continue // absent, or a link the init copies as a link
+		}
+		if err := unix.Mount(d, d, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind %s: %w", d, err)
+		}
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
+		if err := unix.MountSetattr(unix.AT_FDCWD, d, unix.AT_RECURSIVE, &attr); err != nil {
+			// Before Linux 5.12: the top mount only.
+			if err := remount(d, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // joinSessionKeyring gives the calling thread a new anonymous session
