@@ -261,8 +261,17 @@ func (in *initState) setup() error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make / private: %w", err)
 	}
+	// Every tmpfs has a size: without one the kernel allows half the host's
+	// memory to each. The root and /dev hold only mount points, links and
+	// a few generated files.
+	size := in.cfg.TmpfsBytes
+	if size <= 0 {
+		size = DefaultTmpfsBytes
+	}
+	small := "size=4m,nr_inodes=4096"
+	sized := fmt.Sprintf("size=%d,nr_inodes=%d", size, max(size/4096, 4096))
 	nr := "/tmp"
-	if err := unix.Mount("tmpfs", nr, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
+	if err := unix.Mount("tmpfs", nr, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,"+small); err != nil {
 		return fmt.Errorf("root tmpfs: %w", err)
 	}
 	for _, d := range systemDirs {
@@ -301,11 +310,11 @@ func (in *initState) setup() error {
 	}{
 		{"/proc", "proc", "", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, 0o555},
 		{"/sys", "sysfs", "", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY, 0o555},
-		{"/dev", "tmpfs", "mode=0755", unix.MS_NOSUID | unix.MS_NOEXEC, 0o755},
-		{"/tmp", "tmpfs", "mode=1777", unix.MS_NOSUID | unix.MS_NODEV, 0o755},
-		{"/home", "tmpfs", "mode=0755", unix.MS_NOSUID | unix.MS_NODEV, 0o755},
-		{"/run", "tmpfs", "mode=0755", unix.MS_NOSUID | unix.MS_NODEV, 0o755},
-		{"/var", "tmpfs", "mode=0755", unix.MS_NOSUID | unix.MS_NODEV, 0o755},
+		{"/dev", "tmpfs", "mode=0755," + small, unix.MS_NOSUID | unix.MS_NOEXEC, 0o755},
+		{"/tmp", "tmpfs", "mode=1777," + sized, unix.MS_NOSUID | unix.MS_NODEV, 0o755},
+		{"/home", "tmpfs", "mode=0755," + sized, unix.MS_NOSUID | unix.MS_NODEV, 0o755},
+		{"/run", "tmpfs", "mode=0755," + sized, unix.MS_NOSUID | unix.MS_NODEV, 0o755},
+		{"/var", "tmpfs", "mode=0755," + sized, unix.MS_NOSUID | unix.MS_NODEV, 0o755},
 	}
 	for _, m := range mounts {
 		if err := os.Mkdir(nr+m.dir, m.mode); err != nil {
@@ -319,7 +328,7 @@ func (in *initState) setup() error {
 		return err
 	}
 	_ = os.Chmod(nr+"/var/tmp", 0o1777)
-	if err := makeDev(nr + "/dev"); err != nil {
+	if err := makeDev(nr+"/dev", sized); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(nr+NodeRoot, 0o755); err != nil {
@@ -396,7 +405,7 @@ func (in *initState) etcFiles(nr string) error {
 }
 
 // makeDev fills the node's /dev.
-func makeDev(dev string) error {
+func makeDev(dev, shmOptions string) error {
 	for _, d := range devices {
 		if _, err := os.Stat("/dev/" + d); err != nil {
 			continue
@@ -416,7 +425,7 @@ func makeDev(dev string) error {
 	if err := unix.Mount("devpts", dev+"/pts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
 		return fmt.Errorf("mount devpts: %w", err)
 	}
-	if err := unix.Mount("shm", dev+"/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
+	if err := unix.Mount("shm", dev+"/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777,"+shmOptions); err != nil {
 		return fmt.Errorf("mount /dev/shm: %w", err)
 	}
 	for name, target := range map[string]string{"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",

@@ -178,6 +178,9 @@ func Start(cfg Config) (_ *Node, err error) {
 		}
 	}
 	init := cfg.Init
+	if init.TmpfsBytes <= 0 {
+		init.TmpfsBytes = tmpfsBytes(cfg.Limits)
+	}
 	if err := n.send(&message{Op: opConfig, Config: &init}); err != nil {
 		return nil, fmt.Errorf("sandbox: configure the node init: %w", err)
 	}
