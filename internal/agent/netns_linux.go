@@ -186,6 +186,15 @@ type netnsIsolation struct {
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
 	closed bool
+	// sessionTask maps a session of the node to its task (nil: no node).
+	sessionTask func(sid int) string
+}
+
+// setSessionTask sets how attribute finds a session's task.
+func (n *netnsIsolation) setSessionTask(f func(sid int) string) {
+	n.mu.Lock()
+	n.sessionTask = f
+	n.mu.Unlock()
 }
 
 // newNetnsIsolation creates the namespace name with lo up and the IMDS

@@ -155,6 +155,9 @@ func (in *initState) run(ctx context.Context, id uint64, t Task) {
 			in.mu.Lock()
 			in.pids[pid] = id
 			in.mu.Unlock()
+			// The process leads a session of its own: the host attributes
+			// IMDS requests by session.
+			_ = in.send(&message{Op: opStarted, ID: id, Pid: pid})
 		},
 	}
 	d := taskrun.Dirs{NodeRoot: NodeRoot, Shared: NodeRoot + "/shared", Startup: NodeRoot + "/startup"}

@@ -50,10 +50,12 @@ type Node struct {
 
 	sendMu sync.Mutex
 
-	mu      sync.Mutex
-	nextID  uint64
-	waiting map[uint64]chan *Result
-	closed  bool
+	mu       sync.Mutex
+	nextID   uint64
+	waiting  map[uint64]chan *Result
+	labels   map[uint64]string // running task leases: "jobID/taskID"
+	sessions map[int]uint64    // session (node pid of its leader) → running task
+	closed   bool
 
 	exited chan struct{} // closed when the init exited
 	reader chan struct{} // closed when the control reader stopped
@@ -163,7 +165,7 @@ func Start(cfg Config) (_ *Node, err error) {
 		return nil, fmt.Errorf("sandbox: start the node init: %w", err)
 	}
 	n := &Node{cmd: cmd, ctrl: host, cg: cg, logger: cfg.Logger, stderr: stderr, waiting: map[uint64]chan *Result{},
-		exited: exited, reader: make(chan struct{})}
+		labels: map[uint64]string{}, sessions: map[int]uint64{}, exited: exited, reader: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(n.exited) }()
 	defer func() {
 		if err != nil {
@@ -339,6 +341,14 @@ func (n *Node) read() {
 			}
 			return
 		}
+		if m.Op == opStarted {
+			n.mu.Lock()
+			if _, ok := n.labels[m.ID]; ok && m.Pid > 0 {
+				n.sessions[m.Pid] = m.ID
+			}
+			n.mu.Unlock()
+			continue
+		}
 		if m.Op != opDone || m.Result == nil {
 			continue
 		}
@@ -372,7 +382,11 @@ func (n *Node) Run(ctx context.Context, t Task) (*Result, error) {
 	n.nextID++
 	id := n.nextID
 	n.waiting[id] = ch
+	if t.Lease != nil {
+		n.labels[id] = t.Lease.JobID + "/" + t.Lease.TaskID
+	}
 	n.mu.Unlock()
+	defer n.forgetTask(id)
 	forget := func() {
 		n.mu.Lock()
 		delete(n.waiting, id)
@@ -401,6 +415,33 @@ func (n *Node) Run(ctx context.Context, t Task) (*Result, error) {
 		forget()
 		return nil, errors.New("sandbox: the node init did not report the ended task")
 	}
+}
+
+// forgetTask drops the session of run id, which ended.
+func (n *Node) forgetTask(id uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	delete(n.labels, id)
+	for sid, owner := range n.sessions {
+		if owner == id {
+			delete(n.sessions, sid)
+		}
+	}
+}
+
+// TaskOfSession returns "jobID/taskID" of the running task whose session
+// leader has pid sid in the node's PID namespace, or "" when none does.
+// Every task runs in a session of its own, which it cannot hand to another
+// task; a process that left its task's session (setsid) belongs to none.
+// The init reports the sessions: an admin task, which is node root and can
+// take the init over, could lie about them.
+func (n *Node) TaskOfSession(sid int) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if id, ok := n.sessions[sid]; ok {
+		return n.labels[id]
+	}
+	return ""
 }
 
 // OOMKills is how many processes the node's memory limit has killed.

@@ -15,12 +15,13 @@ const maxMessage = 4 << 20
 
 // Control operations.
 const (
-	opConfig = "config" // host → init: InitConfig
-	opRun    = "run"    // host → init: run Task under ID
-	opKill   = "kill"   // host → init: end the task ID
-	opReady  = "ready"  // init → host: the node is set up
-	opDone   = "done"   // init → host: task ID finished, Result
-	opFailed = "failed" // init → host: setup failed, Error
+	opConfig  = "config"  // host → init: InitConfig
+	opRun     = "run"     // host → init: run Task under ID
+	opKill    = "kill"    // host → init: end the task ID
+	opReady   = "ready"   // init → host: the node is set up
+	opDone    = "done"    // init → host: task ID finished, Result
+	opStarted = "started" // init → host: task ID's process started, Pid (its session)
+	opFailed  = "failed"  // init → host: setup failed, Error
 )
 
 // message is one control message.
@@ -31,6 +32,7 @@ type message struct {
 	Task   *Task       `json:"task,omitempty"`
 	Result *Result     `json:"result,omitempty"`
 	Error  string      `json:"error,omitempty"`
+	Pid    int         `json:"pid,omitempty"`
 }
 
 // Limits are a node's resource limits (from its VM size); zero is none.
