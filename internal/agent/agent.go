@@ -54,6 +54,12 @@ type Config struct {
 	StateFile string
 	// Limits maps the node's VM size to its resource limits (nil: none).
 	Limits func(vmSize string) sandbox.Limits
+	// IMDSFile, when set, is where the agent publishes how to reach the
+	// node's IMDS for `cobalt node token` (JSON, 0600). It must be outside
+	// the node's directory, which a sandboxed node's root controls. When
+	// empty, a process-mode node publishes RootDir/imds.json and a
+	// sandboxed node publishes nothing (its namespace is found by name).
+	IMDSFile string
 	// MaxLocalConnections bounds the connections the node may hold at once
 	// to IMDS and its forwarded ports together (0: DefaultMaxLocalConnections).
 	MaxLocalConnections int
@@ -391,8 +397,15 @@ func (a *Agent) setup() error {
 			return fmt.Errorf("agent: %w", err)
 		}
 	}
-	if err := publishIMDS(root, a.iso.imdsURL(), a.iso.namespace(), a.secret); err != nil {
-		return fmt.Errorf("agent: %w", err)
+	switch {
+	case a.cfg.IMDSFile != "":
+		if err := publishIMDSFile(a.cfg.IMDSFile, a.iso.imdsURL(), a.iso.namespace(), a.secret); err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
+	case a.cfg.Isolation != IsolationNetns:
+		if err := publishIMDS(root, a.iso.imdsURL(), a.iso.namespace(), a.secret); err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
 	}
 	a.baseEnv = append([]string{
 		"AZ_BATCH_NODE_ROOT_DIR=" + visible.NodeRoot,
@@ -407,7 +420,11 @@ func (a *Agent) setup() error {
 }
 
 func (a *Agent) teardown() {
-	unpublishIMDS(a.dirs.NodeRoot)
+	if a.cfg.IMDSFile != "" {
+		_ = os.Remove(a.cfg.IMDSFile)
+	} else if a.cfg.Isolation != IsolationNetns {
+		unpublishIMDS(a.dirs.NodeRoot)
+	}
 	if err := a.sandbox.close(); err != nil {
 		a.logger.Warn("node sandbox cleanup", "error", err.Error())
 	}

@@ -332,3 +332,27 @@ func TestIMDSAttributionIgnoresTheTasksClaims(t *testing.T) {
 		t.Error("no token request reached the control plane")
 	}
 }
+
+// TestIMDSFileIsOutsideTheNode: a sandboxed node's agent publishes how to
+// reach its IMDS beside the node's credential, not in the node's directory,
+// where node root could point `cobalt node token` (run by the operator) at
+// another namespace or a host port.
+func TestIMDSFileIsOutsideTheNode(t *testing.T) {
+	requireNetns(t)
+	published := filepath.Join(t.TempDir(), ".credentials", "node.imds")
+	f := newFakeControlPlane(t, nodeConfig(identityA))
+	a, _ := startAgent(t, f, IsolationNetns, func(c *Config) { c.IMDSFile = published })
+	b, err := os.ReadFile(published)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), a.iso.namespace()) {
+		t.Errorf("published %s, want the namespace %s", b, a.iso.namespace())
+	}
+	if fi, err := os.Stat(published); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("published file: %v %v", fi, err)
+	}
+	if _, err := os.Stat(filepath.Join(a.cfg.RootDir, "imds.json")); err == nil {
+		t.Error("imds.json is in the node's directory")
+	}
+}
