@@ -14,8 +14,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -159,6 +161,7 @@ func (in *initState) run(ctx context.Context, id uint64, t Task) {
 			// IMDS requests by session.
 			_ = in.send(&message{Op: opStarted, ID: id, Pid: pid})
 		},
+		Start: startWithOwnKeyring,
 	}
 	d := taskrun.Dirs{NodeRoot: NodeRoot, Shared: NodeRoot + "/shared", Startup: NodeRoot + "/startup"}
 	var res Result
@@ -173,6 +176,26 @@ func (in *initState) run(ctx context.Context, id uint64, t Task) {
 		return
 	}
 	_ = in.send(&message{Op: opDone, ID: id, Result: &res})
+}
+
+// startWithOwnKeyring starts cmd from a thread that first joins a new
+// anonymous session keyring, so that tasks of one node share no session
+// keyring with each other or with the init (runc does the same per
+// container). The thread then ends with its goroutine, locked, and never
+// runs anything else. Where the node's root has used up its key quota the
+// task keeps the init's keyring, which is the node's own.
+func startWithOwnKeyring(cmd *exec.Cmd) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends here
+		if _, _, errno := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0); errno != 0 &&
+			errno != unix.ENOSYS && errno != unix.EDQUOT {
+			errc <- fmt.Errorf("a session keyring for the task: %w", errno)
+			return
+		}
+		errc <- cmd.Start()
+	}()
+	return <-errc
 }
 
 // credential maps a task's userIdentity to a user of this node: admin auto

@@ -75,3 +75,33 @@ else:
 		t.Errorf("a task of node B read a key a task of node A stored: %s", outB)
 	}
 }
+
+// TestTasksOfANodeDoNotShareASessionKeyring: a key one task stores in its
+// session keyring is not in the next task's, whoever runs it. Tasks used to
+// share the init's.
+func TestTasksOfANodeDoNotShareASessionKeyring(t *testing.T) {
+	py := `python3 -c "
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if sys.argv[1] == 'put':
+    v = b'task-A-secret'
+    k = libc.syscall(248, b'user', b'kinit-ticket', v, len(v), -3)  # add_key to @s
+    print('stored', k > 0)
+else:
+    k = libc.syscall(250, 10, -3, b'user', b'kinit-ticket', 0)  # KEYCTL_SEARCH in @s
+    buf = ctypes.create_string_buffer(64)
+    n = libc.syscall(250, 11, k, buf, 64)                        # KEYCTL_READ
+    print('other task key:', buf.raw[:max(n, 0)].decode())
+" `
+	n, dir := startNode(t, InitConfig{})
+	outA, _ := runTask(t, n, dir, py+"put", nodeproto.UserIdentity{})
+	if !strings.Contains(outA, "stored True") {
+		t.Skipf("the task could not store a key: %s", outA)
+	}
+	for _, u := range []nodeproto.UserIdentity{{}, {AutoUserElevation: "admin"}} {
+		outB, _ := runTask(t, n, dir, py+"get", u)
+		if strings.Contains(outB, "task-A-secret") {
+			t.Errorf("%+v: a task read a key another task of the node stored: %s", u, outB)
+		}
+	}
+}

@@ -43,6 +43,9 @@ type Config struct {
 	// Started, when set, is called with the pid of every task process right
 	// after it started (a node init reaps every other child).
 	Started func(pid int)
+	// Start, when set, starts each task process instead of cmd.Start (a
+	// node init gives each task a session keyring of its own).
+	Start func(cmd *exec.Cmd) error
 }
 
 // UserError is a task user that cannot be used, in Batch's terms.
@@ -392,19 +395,25 @@ func (cfg *Config) run(ctx context.Context, s runSpec) (o outcome) {
 		}
 		return c
 	}
+	start := func(c *exec.Cmd) error {
+		if cfg.Start != nil {
+			return cfg.Start(c)
+		}
+		return c.Start()
+	}
 	var cmd *exec.Cmd
 	if argv := directArgv(s.commandLine); argv != nil {
 		// What the shell would do for this command line, without the shell's
 		// own fork and exec. A start failure (for example a script without
 		// "#!", which the shell runs itself) falls back to the shell.
 		cmd = build(argv...)
-		if err = cmd.Start(); err != nil {
+		if err = start(cmd); err != nil {
 			cmd = nil
 		}
 	}
 	if cmd == nil {
 		cmd = build("/bin/sh", "-c", s.commandLine)
-		err = cmd.Start()
+		err = start(cmd)
 	}
 	if err != nil {
 		return fail("usererror", CodeStartError, "The task process could not be started: "+err.Error())
