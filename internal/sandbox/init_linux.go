@@ -55,6 +55,7 @@ type initState struct {
 	pids     map[int]uint64 // task processes: the reaper leaves them to their Wait
 	seen     map[int]bool   // zombie session leaders seen once
 	nextTask int
+	taskUIDs map[uint32]bool // task-scope uids that own a task directory
 	wg       sync.WaitGroup
 }
 
@@ -222,12 +223,48 @@ func (in *initState) credential(u nodeproto.UserIdentity) (*syscall.Credential, 
 	}
 	if strings.EqualFold(u.AutoUserScope, "task") {
 		in.mu.Lock()
-		uid := uint32(firstTaskUID + in.nextTask%(lastTaskUID-firstTaskUID))
-		in.nextTask++
+		uid := in.taskUID()
 		in.mu.Unlock()
 		return &syscall.Credential{Uid: uid, Gid: uid, NoSetGroups: true}, nil
 	}
 	return &syscall.Credential{Uid: PoolUID, Gid: PoolUID, NoSetGroups: true}, nil
+}
+
+// taskUID picks a task-scope uid that owns no task directory of the node
+// (in.mu held): the node's directory outlives its init, so a counter alone
+// would hand a new task an earlier task's uid, and its files. When every
+// uid has been handed out the directories are scanned again; only when all
+// of them still own one is a uid reused.
+func (in *initState) taskUID() uint32 {
+	const n = lastTaskUID - firstTaskUID
+	if in.taskUIDs == nil || len(in.taskUIDs) >= n {
+		in.taskUIDs = usedTaskUIDs()
+	}
+	for range n {
+		uid := uint32(firstTaskUID + in.nextTask%n)
+		in.nextTask++
+		if !in.taskUIDs[uid] {
+			in.taskUIDs[uid] = true
+			return uid
+		}
+	}
+	uid := uint32(firstTaskUID + in.nextTask%n)
+	in.nextTask++
+	return uid
+}
+
+// usedTaskUIDs are the task-scope uids that own a task directory
+// (workitems/JOB/job-N/TASK) of the node.
+func usedTaskUIDs() map[uint32]bool {
+	used := map[uint32]bool{}
+	dirs, _ := filepath.Glob(NodeRoot + "/workitems/*/*/*")
+	for _, d := range dirs {
+		var st unix.Stat_t
+		if unix.Lstat(d, &st) == nil && st.Uid >= firstTaskUID && st.Uid < lastTaskUID {
+			used[st.Uid] = true
+		}
+	}
+	return used
 }
 
 // token gets a token for one of the node's identities from the node's IMDS,
