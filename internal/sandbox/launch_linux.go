@@ -4,6 +4,8 @@ package sandbox
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,7 +53,6 @@ type Node struct {
 	sendMu sync.Mutex
 
 	mu       sync.Mutex
-	nextID   uint64
 	waiting  map[uint64]chan *Result
 	labels   map[uint64]string // running task leases: "jobID/taskID"
 	sessions map[int]uint64    // session (node pid of its leader) → running task
@@ -379,8 +380,7 @@ func (n *Node) Run(ctx context.Context, t Task) (*Result, error) {
 		n.mu.Unlock()
 		return nil, ErrNodeGone
 	}
-	n.nextID++
-	id := n.nextID
+	id := n.newID()
 	n.waiting[id] = ch
 	if t.Lease != nil {
 		n.labels[id] = t.Lease.JobID + "/" + t.Lease.TaskID
@@ -414,6 +414,20 @@ func (n *Node) Run(ctx context.Context, t Task) (*Result, error) {
 	case <-time.After(killGrace):
 		forget()
 		return nil, errors.New("sandbox: the node init did not report the ended task")
+	}
+}
+
+// newID returns an unused, unguessable run id (n.mu held): node root can
+// take over the init's end of the control channel and send results, which
+// the host takes only for ids it waits on.
+func (n *Node) newID() uint64 {
+	for {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		id := binary.LittleEndian.Uint64(b[:])
+		if _, used := n.waiting[id]; id != 0 && !used {
+			return id
+		}
 	}
 }
 
