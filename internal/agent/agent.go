@@ -54,6 +54,15 @@ type Config struct {
 	StateFile string
 	// Limits maps the node's VM size to its resource limits (nil: none).
 	Limits func(vmSize string) sandbox.Limits
+	// IMDSFile, when set, is where the agent publishes how to reach the
+	// node's IMDS for `cobalt node token` (JSON, 0600). It must be outside
+	// the node's directory, which a sandboxed node's root controls. When
+	// empty, a process-mode node publishes RootDir/imds.json and a
+	// sandboxed node publishes nothing (its namespace is found by name).
+	IMDSFile string
+	// MaxLocalConnections bounds the connections the node may hold at once
+	// to IMDS and its forwarded ports together (0: DefaultMaxLocalConnections).
+	MaxLocalConnections int
 }
 
 // Node states the agent reports.
@@ -92,6 +101,7 @@ type Agent struct {
 	httpc  *http.Client
 	runner TaskRunner
 	tokens *tokenCache
+	conns  *connLimit // the node's local connections
 
 	ready chan struct{}
 
@@ -331,7 +341,9 @@ func (a *Agent) setup() error {
 	a.dirs = Dirs{NodeRoot: root, Shared: filepath.Join(root, "shared"), Startup: filepath.Join(root, "startup")}
 	limit, _ := imds.ParseRateLimit(a.cfg.IMDSRateLimit)
 	limiter := imds.NewLimiter(limit, a.cfg.Now)
+	a.conns = newConnLimit(a.cfg.MaxLocalConnections)
 	h := handlers{
+		conns: a.conns,
 		imds: imds.New(imds.Config{Logger: a.logger, Now: a.cfg.Now, Tokens: a.tokens, Limiter: limiter,
 			Instance: a.instance(), TenantID: a.node.TenantID, Attribute: a.attribute}),
 	}
@@ -385,8 +397,15 @@ func (a *Agent) setup() error {
 			return fmt.Errorf("agent: %w", err)
 		}
 	}
-	if err := publishIMDS(root, a.iso.imdsURL(), a.iso.namespace(), a.secret); err != nil {
-		return fmt.Errorf("agent: %w", err)
+	switch {
+	case a.cfg.IMDSFile != "":
+		if err := publishIMDSFile(a.cfg.IMDSFile, a.iso.imdsURL(), a.iso.namespace(), a.secret); err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
+	case a.cfg.Isolation != IsolationNetns:
+		if err := publishIMDS(root, a.iso.imdsURL(), a.iso.namespace(), a.secret); err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
 	}
 	a.baseEnv = append([]string{
 		"AZ_BATCH_NODE_ROOT_DIR=" + visible.NodeRoot,
@@ -401,7 +420,11 @@ func (a *Agent) setup() error {
 }
 
 func (a *Agent) teardown() {
-	unpublishIMDS(a.dirs.NodeRoot)
+	if a.cfg.IMDSFile != "" {
+		_ = os.Remove(a.cfg.IMDSFile)
+	} else if a.cfg.Isolation != IsolationNetns {
+		unpublishIMDS(a.dirs.NodeRoot)
+	}
 	if err := a.sandbox.close(); err != nil {
 		a.logger.Warn("node sandbox cleanup", "error", err.Error())
 	}

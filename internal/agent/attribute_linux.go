@@ -12,14 +12,23 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // attribute finds the task that sent r to the node's IMDS: the TCP
 // connection's client socket is looked up in the namespace's socket table,
-// its owner among the processes in the namespace, and the task in that
-// process's AZ_BATCH_JOB_ID / AZ_BATCH_TASK_ID. It returns "jobID/taskID",
-// or "" when any step fails (the request is then attributed to the node).
+// its owner among the processes in the namespace, and the task by that
+// process's session, which the node's init reported when the task started.
+// Nothing the task claims (its environment) counts. It returns
+// "jobID/taskID", or "" when any step fails or the process is in no task's
+// session (the request is then attributed to the node).
 func (n *netnsIsolation) attribute(r *http.Request) string {
+	n.mu.Lock()
+	sessionTask := n.sessionTask
+	n.mu.Unlock()
+	if sessionTask == nil {
+		return ""
+	}
 	_, p, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return ""
@@ -54,7 +63,7 @@ func (n *netnsIsolation) attribute(r *http.Request) string {
 		fds, _ := os.ReadDir(proc + "/fd")
 		for _, fd := range fds {
 			if l, err := os.Readlink(proc + "/fd/" + fd.Name()); err == nil && l == want {
-				return taskFromEnviron(proc + "/environ")
+				return taskOfProcess(proc, sessionTask)
 			}
 		}
 	}
@@ -80,23 +89,43 @@ func clientSocketInode(table []byte, localPort, remotePort int) string {
 	return ""
 }
 
-// taskFromEnviron reads "jobID/taskID" from a process's environment.
-func taskFromEnviron(path string) string {
-	b, err := os.ReadFile(path)
+// taskOfProcess is the task whose session the process proc (a /proc
+// directory) is in. The init learns of a task's session just after its
+// process started, so a request sent at once may briefly find none.
+func taskOfProcess(proc string, sessionTask func(sid int) string) string {
+	b, err := os.ReadFile(proc + "/status")
 	if err != nil {
 		return ""
 	}
-	var job, task string
-	for _, kv := range bytes.Split(b, []byte{0}) {
-		if v, ok := bytes.CutPrefix(kv, []byte("AZ_BATCH_JOB_ID=")); ok {
-			job = string(v)
-		}
-		if v, ok := bytes.CutPrefix(kv, []byte("AZ_BATCH_TASK_ID=")); ok {
-			task = string(v)
-		}
-	}
-	if job == "" || task == "" {
+	sid := nodeSessionID(b)
+	if sid <= 0 {
 		return ""
 	}
-	return job + "/" + task
+	for range 20 {
+		if task := sessionTask(sid); task != "" {
+			return task
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return ""
+}
+
+// nodeSessionID reads, from a /proc/PID/status, the process's session id in
+// its innermost PID namespace (the last NSsid field): the node's.
+func nodeSessionID(status []byte) int {
+	sc := bufio.NewScanner(bytes.NewReader(status))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "NSsid:"); ok {
+			f := strings.Fields(v)
+			if len(f) == 0 {
+				return 0
+			}
+			sid, err := strconv.Atoi(f[len(f)-1])
+			if err != nil {
+				return 0
+			}
+			return sid
+		}
+	}
+	return 0
 }

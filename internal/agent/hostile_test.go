@@ -300,3 +300,59 @@ func TestNodeWhoseInitDiedIsUnusable(t *testing.T) {
 		t.Errorf("state %s", st)
 	}
 }
+
+// TestIMDSAttributionIgnoresTheTasksClaims: a task that names another task
+// in its own environment is still audited as itself (its session), never
+// as the task it names. Attribution used to come from the caller's
+// AZ_BATCH_JOB_ID/AZ_BATCH_TASK_ID.
+func TestIMDSAttributionIgnoresTheTasksClaims(t *testing.T) {
+	requireNetns(t)
+	f := newFakeControlPlane(t, nodeConfig(identityA))
+	startAgent(t, f, IsolationNetns, nil)
+	rep := runLease(t, f, nodeproto.TaskLease{LeaseID: "spoof", JobID: "job", TaskID: "mallory",
+		CommandLine:  `env AZ_BATCH_JOB_ID=otherjob AZ_BATCH_TASK_ID=alice curl -sf --max-time 5 -H Metadata:true "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://spoof.example/"`,
+		UserIdentity: nodeproto.UserIdentity{AutoUserScope: "pool"}})
+	if rep.Failure != nil {
+		t.Fatalf("failure %+v", rep.Failure)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var seen bool
+	for _, r := range f.tokenReqs {
+		if r.Resource != "https://spoof.example/" {
+			continue
+		}
+		seen = true
+		t.Logf("token request audited as %q", r.TaskID)
+		if r.TaskID != "job/mallory" {
+			t.Errorf("the token mallory asked for is audited as %q", r.TaskID)
+		}
+	}
+	if !seen {
+		t.Error("no token request reached the control plane")
+	}
+}
+
+// TestIMDSFileIsOutsideTheNode: a sandboxed node's agent publishes how to
+// reach its IMDS beside the node's credential, not in the node's directory,
+// where node root could point `cobalt node token` (run by the operator) at
+// another namespace or a host port.
+func TestIMDSFileIsOutsideTheNode(t *testing.T) {
+	requireNetns(t)
+	published := filepath.Join(t.TempDir(), ".credentials", "node.imds")
+	f := newFakeControlPlane(t, nodeConfig(identityA))
+	a, _ := startAgent(t, f, IsolationNetns, func(c *Config) { c.IMDSFile = published })
+	b, err := os.ReadFile(published)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), a.iso.namespace()) {
+		t.Errorf("published %s, want the namespace %s", b, a.iso.namespace())
+	}
+	if fi, err := os.Stat(published); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("published file: %v %v", fi, err)
+	}
+	if _, err := os.Stat(filepath.Join(a.cfg.RootDir, "imds.json")); err == nil {
+		t.Error("imds.json is in the node's directory")
+	}
+}

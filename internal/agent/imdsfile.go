@@ -3,6 +3,7 @@ package agent
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 )
 
 // imdsFileName is where a node publishes how to reach its IMDS, in its root
@@ -39,6 +40,33 @@ func publishIMDS(root, url, namespace, secret string) error {
 	_, werr := f.Write(b)
 	if cerr := f.Close(); werr == nil {
 		werr = cerr
+	}
+	return werr
+}
+
+// publishIMDSFile writes path (Config.IMDSFile), 0600 in a 0700 directory
+// outside the node's, replacing it atomically.
+func publishIMDSFile(path, url, namespace, secret string) error {
+	b, err := json.Marshal(imdsFile{URL: url, Namespace: namespace, Secret: secret})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".imds-*")
+	if err != nil {
+		return err
+	}
+	_, werr := tmp.Write(b)
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp.Name(), path)
+	}
+	if werr != nil {
+		_ = os.Remove(tmp.Name())
 	}
 	return werr
 }

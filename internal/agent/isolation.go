@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
-	"time"
 
 	"github.com/cobaltbatch/cobalt/internal/imds"
 )
@@ -47,11 +46,24 @@ type isolation interface {
 type handlers struct {
 	imds       http.Handler
 	appService http.Handler
+	// conns bounds the node's concurrent connections to every local
+	// endpoint together (nil: DefaultMaxLocalConnections).
+	conns *connLimit
 }
 
-// newServer returns an http.Server for a local endpoint.
+// limit is h's connection bound.
+func (h handlers) limit() *connLimit {
+	if h.conns == nil {
+		return newConnLimit(0)
+	}
+	return h.conns
+}
+
+// newServer returns an http.Server for a local endpoint: a client that is
+// slow to send its request, or keeps an idle connection, is disconnected.
 func newServer(h http.Handler) *http.Server {
-	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	return &http.Server{Handler: h, ReadHeaderTimeout: localReadHeaderTimeout, ReadTimeout: localReadTimeout,
+		IdleTimeout: localIdleTimeout, MaxHeaderBytes: 64 << 10}
 }
 
 // processIsolation serves IMDS and the App Service endpoint on loopback
@@ -64,6 +76,7 @@ type processIsolation struct {
 
 func newProcessIsolation(h handlers, secret string) (*processIsolation, error) {
 	p := &processIsolation{secret: secret}
+	lim := h.limit()
 	var err error
 	if p.imdsLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("imds listener: %w", err)
@@ -78,7 +91,8 @@ func newProcessIsolation(h handlers, secret string) (*processIsolation, error) {
 	}{{p.imdsLn, h.imds}, {p.appLn, h.appService}} {
 		srv := newServer(x.h)
 		p.servers = append(p.servers, srv)
-		go func() { _ = srv.Serve(x.ln) }()
+		ln := lim.listener(x.ln)
+		go func() { _ = srv.Serve(ln) }()
 	}
 	return p, nil
 }

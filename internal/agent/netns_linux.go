@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -185,6 +186,15 @@ type netnsIsolation struct {
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
 	closed bool
+	// sessionTask maps a session of the node to its task (nil: no node).
+	sessionTask func(sid int) string
+}
+
+// setSessionTask sets how attribute finds a session's task.
+func (n *netnsIsolation) setSessionTask(f func(sid int) string) {
+	n.mu.Lock()
+	n.sessionTask = f
+	n.mu.Unlock()
 }
 
 // newNetnsIsolation creates the namespace name with lo up and the IMDS
@@ -242,9 +252,16 @@ func newNetnsIsolation(name string, h handlers, ports []int, logger *slog.Logger
 		}
 		return n, err
 	}
+	// One bound for all of the node's local endpoints: past it, new
+	// connections wait in the backlogs inside the node's namespace.
+	lim := h.limit()
+	for i, ln := range n.lns {
+		n.lns[i] = lim.listener(ln)
+	}
 	srv := newServer(h.imds)
 	n.servers = append(n.servers, srv)
-	go func() { _ = srv.Serve(imdsLn) }()
+	imdsLimited := lim.listener(imdsLn)
+	go func() { _ = srv.Serve(imdsLimited) }()
 	for _, ln := range n.lns {
 		n.wg.Add(1)
 		go n.forward(ln)
@@ -283,19 +300,73 @@ func (n *netnsIsolation) forward(ln net.Listener) {
 				return
 			}
 			defer n.untrack(out)
-			done := make(chan struct{}, 2)
-			go func() { _, _ = io.Copy(out, in); closeWrite(out); done <- struct{}{} }()
-			go func() { _, _ = io.Copy(in, out); closeWrite(in); done <- struct{}{} }()
-			<-done
+			p := &pipe{idle: forwardIdleTimeout}
+			p.touch()
+			done := make(chan bool, 2)
+			go func() { done <- p.copy(out, in) }()
+			go func() { done <- p.copy(in, out) }()
+			if !<-done {
+				// Idle or broken: end both directions now.
+				in.Close()
+				out.Close()
+			}
 			<-done
 		}()
 	}
 }
 
-func closeWrite(c net.Conn) {
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.CloseWrite()
+// pipe copies the two directions of a forwarded connection with small
+// buffers and ends it once neither direction carried anything for idle.
+type pipe struct {
+	idle time.Duration
+	last atomic.Int64 // unix nanoseconds of the last transfer either way
+}
+
+func (p *pipe) touch() { p.last.Store(time.Now().UnixNano()) }
+
+// copy copies src to dst until src ends (then dst is half-closed and copy
+// reports true) or the connection broke or went idle (false).
+func (p *pipe) copy(dst, src net.Conn) bool {
+	buf := make([]byte, 8<<10)
+	for {
+		_ = src.SetReadDeadline(time.Now().Add(p.idle))
+		nr, err := src.Read(buf)
+		if nr > 0 {
+			p.touch()
+			_ = dst.SetWriteDeadline(time.Now().Add(p.idle))
+			if _, werr := dst.Write(buf[:nr]); werr != nil {
+				return false
+			}
+			p.touch()
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, io.EOF):
+			closeWrite(dst)
+			return true
+		case errors.Is(err, os.ErrDeadlineExceeded) && time.Since(time.Unix(0, p.last.Load())) < p.idle:
+			// The other direction is busy: the connection is not idle.
+		default:
+			return false
+		}
 	}
+}
+
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+}
+
+// processConnLimit is the process-wide bound on node-facing connections: a
+// quarter of the descriptors the process may open (each forwarded
+// connection takes two, and the process's own listeners need the rest).
+func processConnLimit() int {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<22 {
+		return 1 << 20
+	}
+	return max(DefaultMaxLocalConnections, int(lim.Cur/4))
 }
 
 func (n *netnsIsolation) track(c net.Conn) bool {

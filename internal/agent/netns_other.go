@@ -18,3 +18,6 @@ func NamespaceName(pid int, nodeID string) string { return "" }
 func newNetnsIsolation(string, handlers, []int, *slog.Logger, int) (isolation, error) {
 	return nil, errors.New("netns isolation needs Linux")
 }
+
+// processConnLimit is the process-wide bound on node-facing connections.
+func processConnLimit() int { return 4096 }

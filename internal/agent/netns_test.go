@@ -201,9 +201,8 @@ func TestClientSocketInode(t *testing.T) {
 	if got := clientSocketInode(table, 1234, 80); got != "" {
 		t.Errorf("inode %q for an unknown port", got)
 	}
-	env := filepath.Join(t.TempDir(), "environ")
-	_ = os.WriteFile(env, []byte("PATH=/bin\x00AZ_BATCH_JOB_ID=j\x00AZ_BATCH_TASK_ID=t\x00"), 0o644)
-	if got := taskFromEnviron(env); got != "j/t" {
-		t.Errorf("task %q", got)
+	status := []byte("Name:\tcurl\nNStgid:\t4242\t17\nNSpid:\t4242\t17\nNSpgid:\t4240\t15\nNSsid:\t4240\t15\n")
+	if got := nodeSessionID(status); got != 15 {
+		t.Errorf("session %d, want 15 (the node's)", got)
 	}
 }

@@ -85,6 +85,7 @@ func (a *Agent) startSandbox(root string, h handlers) (*nodeSandbox, *netnsIsola
 		uids.Release()
 		return nil, nil, err
 	}
+	iso.setSessionTask(n.TaskOfSession)
 	return &nodeSandbox{node: n, uids: uids}, iso, nil
 }
 

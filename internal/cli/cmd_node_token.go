@@ -162,7 +162,7 @@ func pickNode(ctx context.Context, bd *batchData, pool string) (string, error) {
 
 // askIMDS sends one GET to a node's IMDS and returns the status, the body and
 // a description of where it went. It finds the node's IMDS from --imds-url,
-// from the imds.json its agent publishes under the data directory, or from
+// from the file its agent publishes under the data directory, or from
 // its network namespace (cobalt-<pid>-<hash of the node ID>); in a namespace
 // the request runs through `ip netns exec` and `cobalt node imds-get`.
 func (c *client) askIMDS(ctx context.Context, g *globals, node, override, pathQuery string) (int, []byte, string, error) {
@@ -225,26 +225,54 @@ func (c *client) dataDirs(g *globals) []string {
 	return dirs
 }
 
-// findNodeIMDS looks for DIR/…/<node>/imds.json (up to three levels below a
-// directory of dataDirs), then for the node's network namespace.
+// findNodeIMDS looks for the file the node's agent publishes beside its
+// credential (DIR/…/.credentials/<node>.imds, up to three levels below a
+// directory of dataDirs, see hostagent.IMDSPath), then for the node's
+// network namespace. Nothing is read from the node's own directory, which
+// the node's root controls, and a namespace is used only if its name is
+// this node's (cobalt-<pid>-<hash of the node ID>).
 func findNodeIMDS(dataDirs []string, node string) nodeIMDSFile {
+	sum := sha256.Sum256([]byte(node))
+	suffix := "-" + hex.EncodeToString(sum[:4])
 	for _, d := range dataDirs {
 		for _, pat := range []string{".", "*", "*/*", "*/*/*"} {
-			matches, _ := filepath.Glob(filepath.Join(d, pat, node, "imds.json"))
+			matches, _ := filepath.Glob(filepath.Join(d, pat, ".credentials", node+".imds"))
 			for _, m := range matches {
 				var f nodeIMDSFile
-				if b, err := os.ReadFile(m); err == nil && json.Unmarshal(b, &f) == nil && (f.URL != "" || f.Namespace != "") {
+				if b, err := os.ReadFile(m); err != nil || json.Unmarshal(b, &f) != nil {
+					continue
+				}
+				if f.Namespace != "" && !nodeNamespace(f.Namespace, suffix) {
+					continue
+				}
+				if f.URL != "" || f.Namespace != "" {
 					return f
 				}
 			}
 		}
 	}
-	sum := sha256.Sum256([]byte(node))
-	matches, _ := filepath.Glob("/run/netns/cobalt-*-" + hex.EncodeToString(sum[:4]))
-	if len(matches) > 0 {
-		return nodeIMDSFile{URL: "http://" + imdsHost, Namespace: filepath.Base(matches[0])}
+	matches, _ := filepath.Glob("/run/netns/cobalt-*" + suffix)
+	for _, m := range matches {
+		if nodeNamespace(filepath.Base(m), suffix) {
+			return nodeIMDSFile{URL: "http://" + imdsHost, Namespace: filepath.Base(m)}
+		}
 	}
 	return nodeIMDSFile{}
+}
+
+// nodeNamespace reports whether ns is a Cobalt node namespace name,
+// cobalt-<pid>-<hash>, with the given "-<hash>" suffix.
+func nodeNamespace(ns, suffix string) bool {
+	pid, ok := strings.CutPrefix(strings.TrimSuffix(ns, suffix), "cobalt-")
+	if !ok || !strings.HasSuffix(ns, suffix) || pid == "" {
+		return false
+	}
+	for _, r := range pid {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // imdsInNamespace runs `ip netns exec NS <this binary> node imds-get` and

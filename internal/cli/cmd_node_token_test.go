@@ -80,11 +80,21 @@ func TestAskIMDS(t *testing.T) {
 	g := &globals{DataDir: t.TempDir()}
 	ctx := context.Background()
 
-	// The agent's imds.json under the data directory.
+	// What a node writes into its own directory is never read: there an
+	// admin task could point the operator at any loopback port or at
+	// another node's namespace.
 	nodeDir := filepath.Join(g.DataDir, "nodes", "tvm-1")
 	os.MkdirAll(nodeDir, 0o700)
+	planted, _ := json.Marshal(nodeIMDSFile{URL: "http://127.0.0.1:1"})
+	os.WriteFile(filepath.Join(nodeDir, "imds.json"), planted, 0o600)
+	if _, _, _, err := c.askIMDS(ctx, g, "tvm-1", "", "/metadata/x"); err == nil {
+		t.Fatal("the node's own imds.json was used")
+	}
+	// The file the agent publishes beside the node's credential.
+	creds := filepath.Join(g.DataDir, "nodes", ".credentials")
+	os.MkdirAll(creds, 0o700)
 	b, _ := json.Marshal(nodeIMDSFile{URL: imds.URL})
-	os.WriteFile(filepath.Join(nodeDir, "imds.json"), b, 0o600)
+	os.WriteFile(filepath.Join(creds, "tvm-1.imds"), b, 0o600)
 	status, body, src, err := c.askIMDS(ctx, g, "tvm-1", "", "/metadata/identity/oauth2/token?resource=r")
 	if err != nil || status != 200 || src != imds.URL || string(body) != `{"access_token":"x","resource":"r"}` {
 		t.Fatalf("got %d %s %s %v", status, body, src, err)
@@ -95,6 +105,12 @@ func TestAskIMDS(t *testing.T) {
 	}
 	if _, _, _, err := c.askIMDS(ctx, g, "tvm-1", "http://"+imdsHost, "/metadata/x"); err == nil {
 		t.Fatal("link-local override used from the host network")
+	}
+	// A namespace named in the file must be this node's.
+	other, _ := json.Marshal(nodeIMDSFile{URL: "http://" + imdsHost, Namespace: "cobalt-1-00000000"})
+	os.WriteFile(filepath.Join(creds, "tvm-3.imds"), other, 0o600)
+	if f := findNodeIMDS([]string{g.DataDir}, "tvm-3"); f.Namespace != "" {
+		t.Fatalf("another node's namespace used: %+v", f)
 	}
 	if sameNetns(filepath.Join(g.DataDir, "nope")) {
 		t.Fatal("sameNetns on a missing path")

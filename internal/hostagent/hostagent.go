@@ -97,6 +97,11 @@ func CredentialPath(rootDir string) string {
 	return filepath.Join(filepath.Dir(root), ".credentials", filepath.Base(root))
 }
 
+// IMDSPath is where the agent of the node whose root directory is rootDir
+// publishes how to reach its IMDS (for `cobalt node token`): beside its
+// credential, outside the node's directory, which the node's root controls.
+func IMDSPath(rootDir string) string { return CredentialPath(rootDir) + ".imds" }
+
 // statePath is where the sandbox state of the node whose root directory is
 // rootDir (its uid slot) is kept, beside its credential.
 func statePath(rootDir string) string { return CredentialPath(rootDir) + ".sandbox" }
@@ -172,6 +177,7 @@ func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 	}
 	if n.RootDir != "" {
 		acfg.StateFile = statePath(n.RootDir)
+		acfg.IMDSFile = IMDSPath(n.RootDir)
 	}
 	a, err := agent.New(acfg)
 	if err != nil {

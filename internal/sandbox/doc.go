@@ -2,9 +2,11 @@
 // process, started by re-executing the running binary, in its own user
 // namespace (node root is an unprivileged host uid range, one per node), mount
 // namespace with its own root filesystem (read-only binds of the host's
-// system directories, private /tmp, /home and /dev, the node's directory at
+// system directories, whose read-only flag the kernel locks; private, sized
+// tmpfs /tmp, /home, /run, /var and /dev; the node's directory at
 // /mnt/batch/tasks), and PID, UTS, IPC, network and cgroup namespaces, with
-// cgroup limits from the node's VM size where the host allows.
+// cgroup limits from the node's VM size where the host allows. The init and
+// every task get session keyrings of their own, none of the host's.
 //
 // The host side (Start) starts the init, places it in its cgroups and talks
 // to it over a socketpair with a small length-prefixed JSON protocol. The

@@ -14,8 +14,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,6 +55,7 @@ type initState struct {
 	pids     map[int]uint64 // task processes: the reaper leaves them to their Wait
 	seen     map[int]bool   // zombie session leaders seen once
 	nextTask int
+	taskUIDs map[uint32]bool // task-scope uids that own a task directory
 	wg       sync.WaitGroup
 }
 
@@ -155,7 +158,11 @@ func (in *initState) run(ctx context.Context, id uint64, t Task) {
 			in.mu.Lock()
 			in.pids[pid] = id
 			in.mu.Unlock()
+			// The process leads a session of its own: the host attributes
+			// IMDS requests by session.
+			_ = in.send(&message{Op: opStarted, ID: id, Pid: pid})
 		},
+		Start: startWithOwnKeyring,
 	}
 	d := taskrun.Dirs{NodeRoot: NodeRoot, Shared: NodeRoot + "/shared", Startup: NodeRoot + "/startup"}
 	var res Result
@@ -170,6 +177,26 @@ func (in *initState) run(ctx context.Context, id uint64, t Task) {
 		return
 	}
 	_ = in.send(&message{Op: opDone, ID: id, Result: &res})
+}
+
+// startWithOwnKeyring starts cmd from a thread that first joins a new
+// anonymous session keyring, so that tasks of one node share no session
+// keyring with each other or with the init (runc does the same per
+// container). The thread then ends with its goroutine, locked, and never
+// runs anything else. Where the node's root has used up its key quota the
+// task keeps the init's keyring, which is the node's own.
+func startWithOwnKeyring(cmd *exec.Cmd) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends here
+		if _, _, errno := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0); errno != 0 &&
+			errno != unix.ENOSYS && errno != unix.EDQUOT {
+			errc <- fmt.Errorf("a session keyring for the task: %w", errno)
+			return
+		}
+		errc <- cmd.Start()
+	}()
+	return <-errc
 }
 
 // credential maps a task's userIdentity to a user of this node: admin auto
@@ -196,12 +223,48 @@ func (in *initState) credential(u nodeproto.UserIdentity) (*syscall.Credential, 
 	}
 	if strings.EqualFold(u.AutoUserScope, "task") {
 		in.mu.Lock()
-		uid := uint32(firstTaskUID + in.nextTask%(lastTaskUID-firstTaskUID))
-		in.nextTask++
+		uid := in.taskUID()
 		in.mu.Unlock()
 		return &syscall.Credential{Uid: uid, Gid: uid, NoSetGroups: true}, nil
 	}
 	return &syscall.Credential{Uid: PoolUID, Gid: PoolUID, NoSetGroups: true}, nil
+}
+
+// taskUID picks a task-scope uid that owns no task directory of the node
+// (in.mu held): the node's directory outlives its init, so a counter alone
+// would hand a new task an earlier task's uid, and its files. When every
+// uid has been handed out the directories are scanned again; only when all
+// of them still own one is a uid reused.
+func (in *initState) taskUID() uint32 {
+	const n = lastTaskUID - firstTaskUID
+	if in.taskUIDs == nil || len(in.taskUIDs) >= n {
+		in.taskUIDs = usedTaskUIDs()
+	}
+	for range n {
+		uid := uint32(firstTaskUID + in.nextTask%n)
+		in.nextTask++
+		if !in.taskUIDs[uid] {
+			in.taskUIDs[uid] = true
+			return uid
+		}
+	}
+	uid := uint32(firstTaskUID + in.nextTask%n)
+	in.nextTask++
+	return uid
+}
+
+// usedTaskUIDs are the task-scope uids that own a task directory
+// (workitems/JOB/job-N/TASK) of the node.
+func usedTaskUIDs() map[uint32]bool {
+	used := map[uint32]bool{}
+	dirs, _ := filepath.Glob(NodeRoot + "/workitems/*/*/*")
+	for _, d := range dirs {
+		var st unix.Stat_t
+		if unix.Lstat(d, &st) == nil && st.Uid >= firstTaskUID && st.Uid < lastTaskUID {
+			used[st.Uid] = true
+		}
+	}
+	return used
 }
 
 // token gets a token for one of the node's identities from the node's IMDS,
@@ -261,8 +324,17 @@ func (in *initState) setup() error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make / private: %w", err)
 	}
+	// Every tmpfs has a size: without one the kernel allows half the host's
+	// memory to each. The root and /dev hold only mount points, links and
+	// a few generated files.
+	size := in.cfg.TmpfsBytes
+	if size <= 0 {
+		size = DefaultTmpfsBytes
+	}
+	small := "size=4m,nr_inodes=4096"
+	sized := fmt.Sprintf("size=%d,nr_inodes=%d", size, max(size/4096, 4096))
 	nr := "/tmp"
-	if err := unix.Mount("tmpfs", nr, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
+	if err := unix.Mount("tmpfs", nr, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,"+small); err != nil {
 		return fmt.Errorf("root tmpfs: %w", err)
 	}
 	for _, d := range systemDirs {
@@ -301,11 +373,11 @@ func (in *initState) setup() error {
 	}{
 		{"/proc", "proc", "", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, 0o555},
 		{"/sys", "sysfs", "", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY, 0o555},
-		{"/dev", "tmpfs", "mode=0755", unix.MS_NOSUID | unix.MS_NOEXEC, 0o755},
-		{"/tmp", "tmpfs", "mode=1777", unix.MS_NOSUID | unix.MS_NODEV, 0o755},
-		{"/home", "tmpfs", "mode=0755", unix.MS_NOSUID | unix.MS_NODEV, 0o755},
-		{"/run", "tmpfs", "mode=0755", unix.MS_NOSUID | unix.MS_NODEV, 0o755},
-		{"/var", "tmpfs", "mode=0755", unix.MS_NOSUID | unix.MS_NODEV, 0o755},
+		{"/dev", "tmpfs", "mode=0755," + small, unix.MS_NOSUID | unix.MS_NOEXEC, 0o755},
+		{"/tmp", "tmpfs", "mode=1777," + sized, unix.MS_NOSUID | unix.MS_NODEV, 0o755},
+		{"/home", "tmpfs", "mode=0755," + sized, unix.MS_NOSUID | unix.MS_NODEV, 0o755},
+		{"/run", "tmpfs", "mode=0755," + sized, unix.MS_NOSUID | unix.MS_NODEV, 0o755},
+		{"/var", "tmpfs", "mode=0755," + sized, unix.MS_NOSUID | unix.MS_NODEV, 0o755},
 	}
 	for _, m := range mounts {
 		if err := os.Mkdir(nr+m.dir, m.mode); err != nil {
@@ -319,7 +391,7 @@ func (in *initState) setup() error {
 		return err
 	}
 	_ = os.Chmod(nr+"/var/tmp", 0o1777)
-	if err := makeDev(nr + "/dev"); err != nil {
+	if err := makeDev(nr+"/dev", sized); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(nr+NodeRoot, 0o755); err != nil {
@@ -396,7 +468,7 @@ func (in *initState) etcFiles(nr string) error {
 }
 
 // makeDev fills the node's /dev.
-func makeDev(dev string) error {
+func makeDev(dev, shmOptions string) error {
 	for _, d := range devices {
 		if _, err := os.Stat("/dev/" + d); err != nil {
 			continue
@@ -416,7 +488,7 @@ func makeDev(dev string) error {
 	if err := unix.Mount("devpts", dev+"/pts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
 		return fmt.Errorf("mount devpts: %w", err)
 	}
-	if err := unix.Mount("shm", dev+"/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
+	if err := unix.Mount("shm", dev+"/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777,"+shmOptions); err != nil {
 		return fmt.Errorf("mount /dev/shm: %w", err)
 	}
 	for name, target := range map[string]string{"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",

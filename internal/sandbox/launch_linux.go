@@ -4,6 +4,8 @@ package sandbox
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,10 +52,11 @@ type Node struct {
 
 	sendMu sync.Mutex
 
-	mu      sync.Mutex
-	nextID  uint64
-	waiting map[uint64]chan *Result
-	closed  bool
+	mu       sync.Mutex
+	waiting  map[uint64]chan *Result
+	labels   map[uint64]string // running task leases: "jobID/taskID"
+	sessions map[int]uint64    // session (node pid of its leader) → running task
+	closed   bool
 
 	exited chan struct{} // closed when the init exited
 	reader chan struct{} // closed when the control reader stopped
@@ -158,11 +161,12 @@ func Start(cfg Config) (_ *Node, err error) {
 		defer f.Close()
 		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(f.Fd())
 	}
-	if err := startInCgroup(cmd, cg); err != nil {
+	exited := make(chan struct{})
+	if err := startInCgroup(cmd, cg, exited); err != nil {
 		return nil, fmt.Errorf("sandbox: start the node init: %w", err)
 	}
 	n := &Node{cmd: cmd, ctrl: host, cg: cg, logger: cfg.Logger, stderr: stderr, waiting: map[uint64]chan *Result{},
-		exited: make(chan struct{}), reader: make(chan struct{})}
+		labels: map[uint64]string{}, sessions: map[int]uint64{}, exited: exited, reader: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(n.exited) }()
 	defer func() {
 		if err != nil {
@@ -177,6 +181,9 @@ func Start(cfg Config) (_ *Node, err error) {
 		}
 	}
 	init := cfg.Init
+	if init.TmpfsBytes <= 0 {
+		init.TmpfsBytes = tmpfsBytes(cfg.Limits)
+	}
 	if err := n.send(&message{Op: opConfig, Config: &init}); err != nil {
 		return nil, fmt.Errorf("sandbox: configure the node init: %w", err)
 	}
@@ -209,30 +216,95 @@ func Start(cfg Config) (_ *Node, err error) {
 
 // startInCgroup starts cmd from a thread placed in cg, so that the child is
 // born in the node's cgroup and its cgroup namespace is rooted there.
-func startInCgroup(cmd *exec.Cmd, cg *cgroup) error {
+//
+// That thread first joins a fresh anonymous session keyring, so the init
+// (and every task it execs) holds none of the host process's keys and
+// shares no keyring with another node. The thread then never returns to
+// Go's pool: the init's Pdeathsig fires when the thread that forked it
+// exits, so the goroutine stays parked on it, locked, until exited is
+// closed (the init exited); only then does the thread end with it. The
+// thread also gets a private mount namespace with read-only system
+// directories (lockSystemDirs), which the init's namespace copies.
+func startInCgroup(cmd *exec.Cmd, cg *cgroup, exited <-chan struct{}) error {
 	errc := make(chan error, 1)
 	go func() {
+		// Never unlocked: the thread's keyring and (until back) cgroups
+		// are the node's, and the init's Pdeathsig is tied to it.
 		runtime.LockOSThread()
+		if err := joinSessionKeyring(); err != nil {
+			errc <- fmt.Errorf("a session keyring of its own: %w", err)
+			return
+		}
+		if err := lockSystemDirs(); err != nil {
+			errc <- err
+			return
+		}
 		back, err := cg.enterThread(unix.Gettid())
 		if err != nil {
-			runtime.UnlockOSThread()
 			errc <- err
 			return
 		}
 		err = cmd.Start()
 		if berr := back(); berr != nil {
-			// Leave the thread locked: it ends with this goroutine rather
-			// than run other goroutines inside a node's cgroup.
-			errc <- errors.Join(err, berr)
 			if err == nil {
 				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
 			}
+			errc <- errors.Join(err, berr)
 			return
 		}
-		runtime.UnlockOSThread()
 		errc <- err
+		if err == nil {
+			<-exited
+		}
 	}()
 	return <-errc
+}
+
+// lockSystemDirs gives the calling thread (locked, never returned to Go's
+// pool) a private mount namespace in which every system directory the init
+// binds into the node is a read-only, nosuid, nodev bind of itself, submounts
+// included. The init's CLONE_NEWNS copies this namespace into one owned by
+// the node's user namespace, and the kernel locks the read-only, nosuid and
+// nodev flags of every mount copied that way (MNT_LOCK_READONLY and
+// friends), as it does for the binds the init makes of them: node root
+// cannot remount them read-write. Flags set from inside the node's user
+// namespace would not be locked. Nothing of this is visible on the host.
+func lockSystemDirs() error {
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("a private mount namespace: %w", err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make the private mount namespace private: %w", err)
+	}
+	for _, d := range systemDirs {
+		fi, err := os.Lstat(d)
+		if err != nil || !fi.IsDir() {
+			continue // absent, or a link the init copies as a link
+		}
+		if err := unix.Mount(d, d, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind %s: %w", d, err)
+		}
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
+		if err := unix.MountSetattr(unix.AT_FDCWD, d, unix.AT_RECURSIVE, &attr); err != nil {
+			// Before Linux 5.12: the top mount only.
+			if err := remount(d, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// joinSessionKeyring gives the calling thread a new anonymous session
+// keyring (KEYCTL_JOIN_SESSION_KEYRING with a NULL name). Where keyrings
+// are not compiled in there is nothing to share, and nothing to do.
+func joinSessionKeyring() error {
+	_, _, errno := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0)
+	if errno != 0 && errno != unix.ENOSYS {
+		return errno
+	}
+	return nil
 }
 
 // cgroupName is a cgroup directory name for a node ID.
@@ -270,6 +342,14 @@ func (n *Node) read() {
 			}
 			return
 		}
+		if m.Op == opStarted {
+			n.mu.Lock()
+			if _, ok := n.labels[m.ID]; ok && m.Pid > 0 {
+				n.sessions[m.Pid] = m.ID
+			}
+			n.mu.Unlock()
+			continue
+		}
 		if m.Op != opDone || m.Result == nil {
 			continue
 		}
@@ -300,10 +380,13 @@ func (n *Node) Run(ctx context.Context, t Task) (*Result, error) {
 		n.mu.Unlock()
 		return nil, ErrNodeGone
 	}
-	n.nextID++
-	id := n.nextID
+	id := n.newID()
 	n.waiting[id] = ch
+	if t.Lease != nil {
+		n.labels[id] = t.Lease.JobID + "/" + t.Lease.TaskID
+	}
 	n.mu.Unlock()
+	defer n.forgetTask(id)
 	forget := func() {
 		n.mu.Lock()
 		delete(n.waiting, id)
@@ -332,6 +415,47 @@ func (n *Node) Run(ctx context.Context, t Task) (*Result, error) {
 		forget()
 		return nil, errors.New("sandbox: the node init did not report the ended task")
 	}
+}
+
+// newID returns an unused, unguessable run id (n.mu held): node root can
+// take over the init's end of the control channel and send results, which
+// the host takes only for ids it waits on.
+func (n *Node) newID() uint64 {
+	for {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		id := binary.LittleEndian.Uint64(b[:])
+		if _, used := n.waiting[id]; id != 0 && !used {
+			return id
+		}
+	}
+}
+
+// forgetTask drops the session of run id, which ended.
+func (n *Node) forgetTask(id uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	delete(n.labels, id)
+	for sid, owner := range n.sessions {
+		if owner == id {
+			delete(n.sessions, sid)
+		}
+	}
+}
+
+// TaskOfSession returns "jobID/taskID" of the running task whose session
+// leader has pid sid in the node's PID namespace, or "" when none does.
+// Every task runs in a session of its own, which it cannot hand to another
+// task; a process that left its task's session (setsid) belongs to none.
+// The init reports the sessions: an admin task, which is node root and can
+// take the init over, could lie about them.
+func (n *Node) TaskOfSession(sid int) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if id, ok := n.sessions[sid]; ok {
+		return n.labels[id]
+	}
+	return ""
 }
 
 // OOMKills is how many processes the node's memory limit has killed.

@@ -15,12 +15,13 @@ const maxMessage = 4 << 20
 
 // Control operations.
 const (
-	opConfig = "config" // host → init: InitConfig
-	opRun    = "run"    // host → init: run Task under ID
-	opKill   = "kill"   // host → init: end the task ID
-	opReady  = "ready"  // init → host: the node is set up
-	opDone   = "done"   // init → host: task ID finished, Result
-	opFailed = "failed" // init → host: setup failed, Error
+	opConfig  = "config"  // host → init: InitConfig
+	opRun     = "run"     // host → init: run Task under ID
+	opKill    = "kill"    // host → init: end the task ID
+	opReady   = "ready"   // init → host: the node is set up
+	opDone    = "done"    // init → host: task ID finished, Result
+	opStarted = "started" // init → host: task ID's process started, Pid (its session)
+	opFailed  = "failed"  // init → host: setup failed, Error
 )
 
 // message is one control message.
@@ -31,6 +32,7 @@ type message struct {
 	Task   *Task       `json:"task,omitempty"`
 	Result *Result     `json:"result,omitempty"`
 	Error  string      `json:"error,omitempty"`
+	Pid    int         `json:"pid,omitempty"`
 }
 
 // Limits are a node's resource limits (from its VM size); zero is none.
@@ -54,6 +56,23 @@ type InitConfig struct {
 	Users []User `json:"users,omitempty"`
 	// CA is the installation CA (PEM), added to the node's CA bundle.
 	CA []byte `json:"ca,omitempty"`
+	// TmpfsBytes is the size of each of the node's writable tmpfs mounts
+	// (/tmp, /home, /run, /var, /dev/shm). Start sets it from the node's
+	// Limits when zero.
+	TmpfsBytes int64 `json:"tmpfsBytes,omitempty"`
+}
+
+// DefaultTmpfsBytes is the size of each of a node's tmpfs mounts when its
+// memory is not known.
+const DefaultTmpfsBytes = 512 << 20
+
+// tmpfsBytes is the size of each tmpfs of a node with limits lim: half its
+// memory (the kernel's own default, of the host's), or DefaultTmpfsBytes.
+func tmpfsBytes(lim Limits) int64 {
+	if lim.MemoryBytes > 0 {
+		return max(lim.MemoryBytes/2, 16<<20)
+	}
+	return DefaultTmpfsBytes
 }
 
 // Task is one start task or task for the init to run. Exactly one of

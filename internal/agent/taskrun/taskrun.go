@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 )
 
@@ -41,6 +43,9 @@ type Config struct {
 	// Started, when set, is called with the pid of every task process right
 	// after it started (a node init reaps every other child).
 	Started func(pid int)
+	// Start, when set, starts each task process instead of cmd.Start (a
+	// node init gives each task a session keyring of its own).
+	Start func(cmd *exec.Cmd) error
 }
 
 // UserError is a task user that cannot be used, in Batch's terms.
@@ -240,13 +245,52 @@ func canTraverse(dir string, uid, gid uint32) bool {
 	}
 }
 
-func chownTree(root string, uid, gid int) {
-	_ = filepath.WalkDir(root, func(p string, _ os.DirEntry, err error) error {
-		if err == nil {
-			_ = os.Lchown(p, uid, gid)
+// chownTree gives the task directory root and everything in it to uid/gid,
+// deepest first and root itself last, through descriptors and never
+// following a link. Until the very end every directory on a walked path
+// still belongs to the init's user, so a process of uid (another task of
+// the same user) can neither rename nor replace anything the walk is in:
+// a path-based walk that gave the top directory away first could be
+// redirected by a symlink swapped in for a subdirectory.
+func chownTree(root string, uid, gid int) error {
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	dir := os.NewFile(uintptr(fd), root)
+	defer dir.Close()
+	return errors.Join(chownContents(dir, uid, gid, 0), unix.Fchown(fd, uid, gid))
+}
+
+// maxChownDepth bounds chownTree's recursion (and its open descriptors).
+const maxChownDepth = 128
+
+// chownContents chowns every entry of dir, each directory's own contents
+// before the directory.
+func chownContents(dir *os.File, uid, gid, depth int) error {
+	if depth > maxChownDepth {
+		return errors.New("the task directory is nested too deeply")
+	}
+	ents, err := dir.ReadDir(-1)
+	if err != nil {
+		return err
+	}
+	dfd := int(dir.Fd())
+	var errs []error
+	for _, e := range ents {
+		if e.IsDir() {
+			sfd, err := unix.Openat(dfd, e.Name(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			sub := os.NewFile(uintptr(sfd), e.Name())
+			errs = append(errs, chownContents(sub, uid, gid, depth+1))
+			sub.Close()
 		}
-		return nil
-	})
+		errs = append(errs, unix.Fchownat(dfd, e.Name(), uid, gid, unix.AT_SYMLINK_NOFOLLOW))
+	}
+	return errors.Join(errs...)
 }
 
 func (cfg *Config) run(ctx context.Context, s runSpec) (o outcome) {
@@ -323,7 +367,9 @@ func (cfg *Config) run(ctx context.Context, s runSpec) (o outcome) {
 		}
 	}
 	if cred != nil {
-		chownTree(s.dir, int(cred.Uid), int(cred.Gid))
+		if err := chownTree(s.dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			return fail("servererror", CodeStartError, "The task directory could not be given to the task user: "+err.Error())
+		}
 		if !canTraverse(wd, cred.Uid, cred.Gid) {
 			// A directory above the node root is closed to other users (for
 			// example a test's temporary directory): the unprivileged user
@@ -349,19 +395,25 @@ func (cfg *Config) run(ctx context.Context, s runSpec) (o outcome) {
 		}
 		return c
 	}
+	start := func(c *exec.Cmd) error {
+		if cfg.Start != nil {
+			return cfg.Start(c)
+		}
+		return c.Start()
+	}
 	var cmd *exec.Cmd
 	if argv := directArgv(s.commandLine); argv != nil {
 		// What the shell would do for this command line, without the shell's
 		// own fork and exec. A start failure (for example a script without
 		// "#!", which the shell runs itself) falls back to the shell.
 		cmd = build(argv...)
-		if err = cmd.Start(); err != nil {
+		if err = start(cmd); err != nil {
 			cmd = nil
 		}
 	}
 	if cmd == nil {
 		cmd = build("/bin/sh", "-c", s.commandLine)
-		err = cmd.Start()
+		err = start(cmd)
 	}
 	if err != nil {
 		return fail("usererror", CodeStartError, "The task process could not be started: "+err.Error())
