@@ -17,6 +17,8 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/imds"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/sandbox"
+
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
 // Version is the agent version sent at registration.
@@ -192,7 +194,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	a := &Agent{
 		cfg:     cfg,
-		logger:  cfg.Logger.With("node", cfg.NodeID),
+		logger:  cfg.Logger.With(logkey.Node, cfg.NodeID),
 		api:     &client{base: strings.TrimRight(cfg.ControlPlaneURL, "/"), credential: cfg.Credential, http: httpc},
 		httpc:   httpc,
 		runner:  runner,
@@ -264,8 +266,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	defer a.teardown()
-	a.logger.Info("node registered", "pool", a.node.PoolID, "isolation", a.cfg.Isolation,
-		"namespace", a.iso.namespace(), "identities", len(a.node.Identities))
+	a.logger.Info("node registered", logkey.Pool, a.node.PoolID, logkey.Isolation, a.cfg.Isolation,
+		logkey.Netns, a.iso.namespace(), logkey.Identities, len(a.node.Identities))
 	close(a.ready)
 
 	var loops sync.WaitGroup
@@ -320,7 +322,7 @@ func (a *Agent) register(ctx context.Context) (nodeproto.RegisterResponse, error
 		if isRemoval(err) || cobalt.IsCode(err, cobalt.EForbidden) || cobalt.IsCode(err, cobalt.EInvalid) {
 			return resp, fmt.Errorf("agent: register: %w", err)
 		}
-		a.logger.Warn("register failed; retrying", "error", err.Error())
+		a.logger.Warn("register failed; retrying", logkey.Err, err)
 		select {
 		case <-ctx.Done():
 			return resp, ctx.Err()
@@ -426,17 +428,17 @@ func (a *Agent) teardown() {
 		unpublishIMDS(a.dirs.NodeRoot)
 	}
 	if err := a.sandbox.close(); err != nil {
-		a.logger.Warn("node sandbox cleanup", "error", err.Error())
+		a.logger.Warn("node sandbox cleanup", logkey.Err, err)
 	}
 	if err := a.iso.close(); err != nil {
-		a.logger.Warn("isolation cleanup", "error", err.Error())
+		a.logger.Warn("isolation cleanup", logkey.Err, err)
 	}
 	a.mu.Lock()
 	removed := a.removed
 	a.mu.Unlock()
 	if removed {
 		if err := os.RemoveAll(a.dirs.NodeRoot); err != nil {
-			a.logger.Warn("remove node directory", "error", err.Error())
+			a.logger.Warn("remove node directory", logkey.Err, err)
 		}
 	}
 }

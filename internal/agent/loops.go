@@ -10,6 +10,8 @@ import (
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
 // heartbeatLoop reports the node's state every interval and at every state
@@ -35,12 +37,12 @@ func (a *Agent) heartbeatLoop(ctx context.Context, stop context.CancelFunc) {
 		case err != nil && ctx.Err() != nil:
 			return
 		case err != nil && isRemoval(err):
-			a.logger.Info("node removed by the control plane", "reason", cobalt.ErrorReason(err))
+			a.logger.Info("node removed by the control plane", logkey.Reason, cobalt.ErrorReason(err))
 			a.markRemoved()
 			stop()
 			return
 		case err != nil:
-			a.logger.Warn("heartbeat failed", "error", err.Error())
+			a.logger.Warn("heartbeat failed", logkey.Err, err)
 		}
 		for _, c := range resp.Commands {
 			switch {
@@ -55,7 +57,7 @@ func (a *Agent) heartbeatLoop(ctx context.Context, stop context.CancelFunc) {
 			case strings.HasPrefix(c, commandTerminatePrefix):
 				a.terminate(strings.TrimPrefix(c, commandTerminatePrefix))
 			default:
-				a.logger.Warn("unknown command", "command", c)
+				a.logger.Warn("unknown command", logkey.Command, c)
 			}
 		}
 		select {
@@ -130,7 +132,7 @@ func (a *Agent) runStartTask(ctx context.Context, st nodeproto.StartTask) {
 		a.mu.Unlock()
 		a.notify()
 		if last {
-			a.logger.Info("start task finished", "success", ok, "attempts", attempt+1)
+			a.logger.Info("start task finished", logkey.Success, ok, logkey.Attempts, attempt+1)
 			return
 		}
 	}
@@ -149,7 +151,7 @@ func (a *Agent) reboot(ctx context.Context) {
 	reg, err := a.register(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
-			a.logger.Warn("register after reboot failed", "error", err.Error())
+			a.logger.Warn("register after reboot failed", logkey.Err, err)
 		}
 		return
 	}
@@ -205,7 +207,7 @@ func (a *Agent) leaseLoop(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			a.logger.Warn("lease failed", "error", err.Error())
+			a.logger.Warn("lease failed", logkey.Err, err)
 			select {
 			case <-ctx.Done():
 				return
@@ -271,7 +273,7 @@ func (a *Agent) report(ctx context.Context, r nodeproto.ReportRequest) {
 		}
 		code := cobalt.ErrorCode(err)
 		if code != cobalt.EInternal && code != cobalt.ETooManyRequests {
-			a.logger.Warn("report refused", "lease", r.LeaseID, "event", r.Event, "error", err.Error())
+			a.logger.Warn("report refused", logkey.Lease, r.LeaseID, logkey.Event, r.Event, logkey.Err, err)
 			return
 		}
 		select {
@@ -281,7 +283,7 @@ func (a *Agent) report(ctx context.Context, r nodeproto.ReportRequest) {
 		}
 		backoff *= 2
 	}
-	a.logger.Warn("report failed", "lease", r.LeaseID, "event", r.Event)
+	a.logger.Warn("report failed", logkey.Lease, r.LeaseID, logkey.Event, r.Event)
 }
 
 // taskConfig is the runner configuration for a task ("" for the start task).

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
 // NetnsDir is where named network namespaces live (as `ip netns` keeps them).
@@ -106,7 +108,7 @@ func SweepNamespaces(logger *slog.Logger) ([]string, error) {
 			continue
 		}
 		if logger != nil {
-			logger.Info("removed stale node namespace", "netns", e.Name())
+			logger.Info("removed stale node namespace", logkey.Netns, e.Name())
 		}
 		removed = append(removed, e.Name())
 	}
@@ -292,7 +294,7 @@ func (n *netnsIsolation) forward(ln net.Listener) {
 			defer n.untrack(in)
 			out, err := net.DialTimeout("tcp", target, 10*time.Second)
 			if err != nil {
-				n.logger.Debug("forward dial", "addr", target, "error", err.Error())
+				n.logger.Debug("forward dial", logkey.Addr, target, logkey.Err, err)
 				return
 			}
 			if !n.track(out) {

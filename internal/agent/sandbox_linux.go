@@ -14,6 +14,8 @@ import (
 
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/sandbox"
+
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
 // nodeSandbox is the node's sandbox as the agent holds it.
@@ -47,7 +49,7 @@ func (a *Agent) startSandbox(root string, h handlers) (*nodeSandbox, *netnsIsola
 	if preferred >= 0 && uids.Slot != preferred {
 		// The node's files belong to its old range: hand them to the new one
 		// (the node is not running, so nothing inside changes meanwhile).
-		a.logger.Warn("the node's recorded uid range is in use; moving its files to a new one", "slot", preferred, "new", uids.Slot)
+		a.logger.Warn("the node's recorded uid range is in use; moving its files to a new one", logkey.UIDSlot, preferred, logkey.NewUIDSlot, uids.Slot)
 		if err := shiftOwners(root, sandbox.RangeBase(preferred), uids.Base()); err != nil {
 			uids.Release()
 			return nil, nil, fmt.Errorf("move the node's files to its new uid range: %w", err)

@@ -15,6 +15,8 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/agent"
 	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/sandbox"
+
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
 // NodeLaunch is what StartNode gets: POOLS' batch.NodeLaunch.
@@ -71,12 +73,12 @@ func New(cfg Config) *Provider {
 	}
 	if cfg.Isolation == agent.IsolationNetns {
 		if removed, err := agent.SweepNamespaces(cfg.Logger); err != nil {
-			cfg.Logger.Warn("sweep stale node namespaces", "error", err.Error())
+			cfg.Logger.Warn("sweep stale node namespaces", logkey.Err, err)
 		} else if len(removed) > 0 {
-			cfg.Logger.Info("swept stale node namespaces", "count", len(removed))
+			cfg.Logger.Info("swept stale node namespaces", logkey.Count, len(removed))
 		}
 		if n := sandbox.SweepCgroups(time.Minute); n > 0 {
-			cfg.Logger.Info("swept stale node cgroups", "count", n)
+			cfg.Logger.Info("swept stale node cgroups", logkey.Count, n)
 		}
 	}
 	return &Provider{cfg: cfg, nodes: map[string]*node{}}
@@ -192,7 +194,7 @@ func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 		defer close(nd.done)
 		defer release()
 		if err := a.Run(actx); err != nil {
-			p.cfg.Logger.Error("node agent failed", "node", n.NodeID, "error", err.Error())
+			p.cfg.Logger.Error("node agent failed", logkey.Node, n.NodeID, logkey.Err, err)
 		}
 		p.mu.Lock()
 		if p.nodes[n.NodeID] == nd {
@@ -273,7 +275,7 @@ func (p *Provider) StopNode(ctx context.Context, nodeID string) error {
 	}
 	if nd.rootDir != "" {
 		if err := os.Remove(CredentialPath(nd.rootDir)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			p.cfg.Logger.Warn("remove node credential", "node", nodeID, "error", err.Error())
+			p.cfg.Logger.Warn("remove node credential", logkey.Node, nodeID, logkey.Err, err)
 		}
 		_ = os.Remove(statePath(nd.rootDir))
 	}

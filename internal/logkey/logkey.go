@@ -127,4 +127,12 @@ const (
 	Success = "success"
 	// Sweep names a periodic background pass of a service ("expired leases", "retention", ...).
 	Sweep = "sweep"
+	// UIDSlot is the slot of a node's host uid range (range i starts at 1<<24 + i*65536).
+	UIDSlot = "uid_slot"
+	// NewUIDSlot is the slot a node moves to when its recorded one is taken.
+	NewUIDSlot = "new_uid_slot"
+	// WallClock reports whether a task was ended by its maximum wall clock time.
+	WallClock = "wall_clock"
+	// Identities is how many managed identities a node carries.
+	Identities = "identities"
 )

@@ -17,12 +17,14 @@ import (
 // subdirectories except those in notConverted.
 var converted = []string{
 	"cmd",
+	"internal/agent",
 	"internal/arm",
 	"internal/batch",
 	"internal/batchapi",
 	"internal/bearer",
 	"internal/blob",
 	"internal/cli",
+	"internal/hostagent",
 	"internal/imds",
 	"internal/jobs",
 	"internal/login",
@@ -31,6 +33,7 @@ var converted = []string{
 	"internal/odata",
 	"internal/pki",
 	"internal/rbac",
+	"internal/sandbox",
 	"internal/server",
 	"internal/sharedkey",
 	"internal/store",

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
 // Config describes one node sandbox to start.
@@ -121,7 +123,7 @@ func Start(cfg Config) (_ *Node, err error) {
 	cg, cgErr := newCgroup(cgroupName(cfg.Name), cfg.Limits)
 	if cgErr != nil {
 		cgroupWarning.Do(func() {
-			cfg.Logger.Warn("node resource limits are not enforced: cgroups unavailable", "error", cgErr.Error())
+			cfg.Logger.Warn("node resource limits are not enforced: cgroups unavailable", logkey.Err, cgErr)
 		})
 		if cg != nil && len(cg.dirs) == 0 {
 			cg = nil
@@ -338,7 +340,7 @@ func (n *Node) read() {
 		m, err := readMessage(n.ctrl)
 		if err != nil {
 			if !errors.Is(err, os.ErrClosed) {
-				n.logger.Debug("node init control channel closed", "error", err.Error())
+				n.logger.Debug("node init control channel closed", logkey.Err, err)
 			}
 			return
 		}

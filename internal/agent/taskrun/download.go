@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
 // StorageResource is the audience of blob tokens; BlobVersion is the
@@ -78,7 +80,7 @@ func (cfg *Config) download(ctx context.Context, wd string, rf nodeproto.Resourc
 	if rf.FilePath != "" {
 		details = append(details, nodeproto.EnvironmentSetting{Name: "FilePath", Value: rf.FilePath})
 	}
-	cfg.logger().Warn("resource file download failed", "url", de.url, "status", de.status, "code", de.code)
+	cfg.logger().Warn("resource file download failed", logkey.URL, de.url, logkey.Status, de.status, logkey.Code, de.code)
 	return &nodeproto.FailureInfo{Category: "usererror", Code: de.code, Message: msg, Details: details}
 }
 

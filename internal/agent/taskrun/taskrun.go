@@ -19,6 +19,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
 // Config is what the agent passes to run a start task or task.
@@ -374,7 +376,7 @@ func (cfg *Config) run(ctx context.Context, s runSpec) (o outcome) {
 			// A directory above the node root is closed to other users (for
 			// example a test's temporary directory): the unprivileged user
 			// could not even enter wd, so the task runs as the agent's user.
-			log.Warn("the task directory is not reachable by the unprivileged task user; running the task as the agent's user", "dir", s.dir)
+			log.Warn("the task directory is not reachable by the unprivileged task user; running the task as the agent's user", logkey.Dir, s.dir)
 			cred = nil
 		}
 	}
@@ -430,7 +432,7 @@ func (cfg *Config) run(ctx context.Context, s runSpec) (o outcome) {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		err = <-done
 		o.exitCode = exitCodeOf(cmd, err)
-		log.Info("task process killed", "dir", s.dir, "wallclock", wallClockHit())
+		log.Info("task process killed", logkey.Dir, s.dir, logkey.WallClock, wallClockHit())
 		return endedFailure()
 	}
 	o.exitCode = exitCodeOf(cmd, err)
