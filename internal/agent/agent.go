@@ -18,6 +18,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/sandbox"
 
+	"github.com/cobaltbatch/cobalt/internal/agent/taskrun"
 	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
@@ -46,7 +47,7 @@ type Config struct {
 	// HeartbeatInterval defaults to 3 s; LeaseWait (the long poll) to 20 s.
 	HeartbeatInterval time.Duration
 	LeaseWait         time.Duration
-	// Runner runs start tasks and tasks; nil uses JOBS' taskrun.
+	// Runner runs start tasks and tasks; nil uses package taskrun.
 	Runner TaskRunner
 	// HTTPClient overrides the client built from CAFile.
 	HTTPClient *http.Client
@@ -109,7 +110,7 @@ type Agent struct {
 
 	// Set once registration succeeded, before ready closes.
 	node    nodeproto.NodeConfig
-	dirs    Dirs
+	dirs    taskrun.Dirs
 	iso     isolation
 	baseEnv []string
 	secret  string
@@ -221,8 +222,8 @@ func (a *Agent) IMDSURL() string { return a.iso.imdsURL() }
 // TaskEnv is the node-level environment every task gets; valid after Ready.
 func (a *Agent) TaskEnv() []string { return append([]string(nil), a.baseEnv...) }
 
-// Dirs is the node's directory layout; valid after Ready.
-func (a *Agent) Dirs() Dirs { return a.dirs }
+// taskrun.Dirs is the node's directory layout; valid after Ready.
+func (a *Agent) Dirs() taskrun.Dirs { return a.dirs }
 
 // State is the node state the agent reports.
 func (a *Agent) State() string {
@@ -340,7 +341,7 @@ func (a *Agent) setup() error {
 	if err != nil {
 		return err
 	}
-	a.dirs = Dirs{NodeRoot: root, Shared: filepath.Join(root, "shared"), Startup: filepath.Join(root, "startup")}
+	a.dirs = taskrun.Dirs{NodeRoot: root, Shared: filepath.Join(root, "shared"), Startup: filepath.Join(root, "startup")}
 	limit, _ := imds.ParseRateLimit(a.cfg.IMDSRateLimit)
 	limiter := imds.NewLimiter(limit, a.cfg.Now)
 	a.conns = newConnLimit(a.cfg.MaxLocalConnections)
@@ -363,7 +364,7 @@ func (a *Agent) setup() error {
 		if a.cfg.Runner == nil {
 			a.runner = sandboxRunner{sb}
 		}
-		visible = Dirs{NodeRoot: sandbox.NodeRoot, Shared: sandbox.NodeRoot + "/shared", Startup: sandbox.NodeRoot + "/startup"}
+		visible = taskrun.Dirs{NodeRoot: sandbox.NodeRoot, Shared: sandbox.NodeRoot + "/shared", Startup: sandbox.NodeRoot + "/startup"}
 		if a.cfg.CAFile != "" {
 			trust = caEnv(sandbox.CABundle, sandbox.CAFile)
 		}

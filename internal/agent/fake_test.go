@@ -21,7 +21,7 @@ import (
 )
 
 // fakeControlPlane is an in-test implementation of the node API (a test
-// double of POOLS' nodeapi and JOBS' dispatcher): it registers one node with
+// double of internal/nodeapi and the jobs service): it registers one node with
 // a fixed configuration, records heartbeats, reports and token requests,
 // hands out queued leases and queued heartbeat commands.
 type fakeControlPlane struct {
@@ -83,7 +83,7 @@ func newFakeControlPlane(t testing.TB, cfg nodeproto.NodeConfig) *fakeControlPla
 			f.startInfos = append(f.startInfos, *r.StartTaskInfo)
 		}
 		// Commands are one-shot, except reboot, which stays until the agent
-		// registers again (as in POOLS' batch service).
+		// registers again (as the pool service does).
 		cmds := f.commands
 		f.commands = nil
 		for _, c := range cmds {

@@ -11,6 +11,7 @@ import (
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 
+	"github.com/cobaltbatch/cobalt/internal/agent/taskrun"
 	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
@@ -289,7 +290,7 @@ func (a *Agent) report(ctx context.Context, r nodeproto.ReportRequest) {
 // taskConfig is the runner configuration for a task ("" for the start task).
 // In process mode each task gets its own IDENTITY_HEADER so that the tokens
 // it asks for are attributed to it; done forgets that secret.
-func (a *Agent) taskConfig(taskKey string) (cfg TaskConfig, done func()) {
+func (a *Agent) taskConfig(taskKey string) (cfg taskrun.Config, done func()) {
 	env, done := a.baseEnv, func() {}
 	if taskKey != "" && a.secret != "" {
 		s := newSecret()
@@ -303,7 +304,7 @@ func (a *Agent) taskConfig(taskKey string) (cfg TaskConfig, done func()) {
 			env = append(env, kv)
 		}
 	}
-	return TaskConfig{
+	return taskrun.Config{
 		Logger:     a.logger,
 		Now:        a.cfg.Now,
 		Token:      a.tokens.taskToken,

@@ -15,6 +15,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/sandbox"
 
+	"github.com/cobaltbatch/cobalt/internal/agent/taskrun"
 	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
@@ -196,7 +197,7 @@ func writeState(path string, st sandboxState) error {
 // sandboxRunner runs start tasks and tasks through the node's init.
 type sandboxRunner struct{ s *nodeSandbox }
 
-func (r sandboxRunner) RunStartTask(ctx context.Context, cfg TaskConfig, _ Dirs, st nodeproto.StartTask, attempt int) nodeproto.StartTaskInfo {
+func (r sandboxRunner) RunStartTask(ctx context.Context, cfg taskrun.Config, _ taskrun.Dirs, st nodeproto.StartTask, attempt int) nodeproto.StartTaskInfo {
 	now := cfg.Now().UTC()
 	before := r.s.node.OOMKills()
 	res, err := r.s.node.Run(ctx, sandbox.Task{StartTask: &st, Attempt: attempt, Env: cfg.BaseEnv})
@@ -215,7 +216,7 @@ func (r sandboxRunner) RunStartTask(ctx context.Context, cfg TaskConfig, _ Dirs,
 	return info
 }
 
-func (r sandboxRunner) RunTask(ctx context.Context, cfg TaskConfig, _ Dirs, l nodeproto.TaskLease) nodeproto.ReportRequest {
+func (r sandboxRunner) RunTask(ctx context.Context, cfg taskrun.Config, _ taskrun.Dirs, l nodeproto.TaskLease) nodeproto.ReportRequest {
 	now := cfg.Now().UTC()
 	before := r.s.node.OOMKills()
 	res, err := r.s.node.Run(ctx, sandbox.Task{Lease: &l, Env: cfg.BaseEnv})

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/cobaltbatch/cobalt/internal/agent/taskrun"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 )
 
@@ -21,10 +22,10 @@ func (a *Agent) sandboxDone() <-chan struct{} { return nil }
 
 type sandboxRunner struct{ s *nodeSandbox }
 
-func (sandboxRunner) RunStartTask(context.Context, TaskConfig, Dirs, nodeproto.StartTask, int) nodeproto.StartTaskInfo {
+func (sandboxRunner) RunStartTask(context.Context, taskrun.Config, taskrun.Dirs, nodeproto.StartTask, int) nodeproto.StartTaskInfo {
 	return nodeproto.StartTaskInfo{}
 }
 
-func (sandboxRunner) RunTask(context.Context, TaskConfig, Dirs, nodeproto.TaskLease) nodeproto.ReportRequest {
+func (sandboxRunner) RunTask(context.Context, taskrun.Config, taskrun.Dirs, nodeproto.TaskLease) nodeproto.ReportRequest {
 	return nodeproto.ReportRequest{}
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
-// NodeLaunch is what StartNode gets: POOLS' batch.NodeLaunch.
+// NodeLaunch is what StartNode gets: the pool service's batch.NodeLaunch.
 type NodeLaunch = batch.NodeLaunch
 
 // Config configures the local provider.

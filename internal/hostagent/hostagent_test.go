@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 	testenv.LoopbackOnly(m)
 }
 
-// nodeAPI is a minimal in-test node API (a test double of POOLS' nodeapi):
+// nodeAPI is a minimal in-test node API (a test double of internal/nodeapi):
 // every credential "cred-<nodeID>" registers that node; heartbeats are
 // counted per node; leases are always empty.
 type nodeAPI struct {
