@@ -137,12 +137,14 @@ func TestAgentProcessMode(t *testing.T) {
 	if strings.Contains(envValue(env, "AZURE_POD_IDENTITY_AUTHORITY_HOST"), "169.254") {
 		t.Error("process mode points at the link-local IMDS address")
 	}
+	f.waitFor(t, "idle after the start task", func() bool { return slices.Contains(f.states, StateIdle) })
+	// Checked once the start task has run: each attempt makes its directory
+	// afresh, so while it starts, startup/ may be between removal and creation.
 	for _, d := range []string{"shared", "startup", "workitems"} {
 		if st, err := os.Stat(a.Dirs().NodeRoot + "/" + d); err != nil || !st.IsDir() {
 			t.Errorf("node directory %s: %v", d, err)
 		}
 	}
-	f.waitFor(t, "idle after the start task", func() bool { return slices.Contains(f.states, StateIdle) })
 	f.mu.Lock()
 	states := slices.Clone(f.states)
 	f.mu.Unlock()
