@@ -3,6 +3,7 @@ package batch
 import (
 	"encoding/json"
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/batchwire"
 	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"strings"
 )
@@ -13,13 +14,13 @@ import (
 // Read-only properties are ignored; unknown pool properties are kept. Every
 // failure is a 400 *cobalt.Error naming the property.
 func DecodeARMPool(body []byte) (*Spec, error) {
-	top, err := decodeBody(body)
+	top, err := batchwire.DecodeBody(body)
 	if err != nil {
 		return nil, err
 	}
 	s := newSpec()
 	p := &s.Pool
-	if r := top.raw("identity"); r != nil {
+	if r := top.Raw("identity"); r != nil {
 		id, err := decodeARMIdentity(r)
 		if err != nil {
 			return nil, err
@@ -27,16 +28,16 @@ func DecodeARMPool(body []byte) (*Spec, error) {
 		p.Identity = id
 		s.set(FIdentity)
 	}
-	if ok, err := top.get("tags", &p.Tags); err != nil {
+	if ok, err := top.Get("tags", &p.Tags); err != nil {
 		return nil, err
 	} else if ok {
 		s.set(FTags)
 	}
-	r := top.raw("properties")
+	r := top.Raw("properties")
 	if r == nil {
 		return s, nil
 	}
-	o, err := parseObj(r, "properties")
+	o, err := batchwire.ParseObject(r, "properties")
 	if err != nil {
 		return nil, err
 	}
@@ -44,28 +45,28 @@ func DecodeARMPool(body []byte) (*Spec, error) {
 	for _, k := range []string{"provisioningState", "provisioningStateTransitionTime", "allocationState", "allocationStateTransitionTime",
 		"creationTime", "lastModified", "currentDedicatedNodes", "currentLowPriorityNodes", "resizeOperationStatus", "autoScaleRun",
 		"currentNodeCommunicationMode", "identityWarning"} {
-		o.raw(k)
+		o.Raw(k)
 	}
-	if ok, err := o.get("displayName", &p.DisplayName); err != nil {
+	if ok, err := o.Get("displayName", &p.DisplayName); err != nil {
 		return nil, err
 	} else if ok {
 		s.set(FDisplayName)
 	}
-	if ok, err := o.get("vmSize", &p.VMSize); err != nil {
+	if ok, err := o.Get("vmSize", &p.VMSize); err != nil {
 		return nil, err
 	} else if ok {
 		s.set(FVMSize)
 	}
-	if dr := o.raw("deploymentConfiguration"); dr != nil {
-		d, err := parseObj(dr, "properties.deploymentConfiguration")
+	if dr := o.Raw("deploymentConfiguration"); dr != nil {
+		d, err := batchwire.ParseObject(dr, "properties.deploymentConfiguration")
 		if err != nil {
 			return nil, err
 		}
-		if d.raw("cloudServiceConfiguration") != nil {
+		if d.Raw("cloudServiceConfiguration") != nil {
 			return nil, invalidValue("properties.deploymentConfiguration.cloudServiceConfiguration",
 				"cloudServiceConfiguration is retired and is not supported; use properties.deploymentConfiguration.virtualMachineConfiguration instead.").WithReason(errwire.ReasonUnsupportedProperty)
 		}
-		if vr := d.raw("virtualMachineConfiguration"); vr != nil {
+		if vr := d.Raw("virtualMachineConfiguration"); vr != nil {
 			vc, err := decodeVMConfig(vr, "properties.deploymentConfiguration.virtualMachineConfiguration", false)
 			if err != nil {
 				return nil, err
@@ -74,13 +75,13 @@ func DecodeARMPool(body []byte) (*Spec, error) {
 		}
 		s.set(FVMConfig)
 	}
-	if sr := o.raw("scaleSettings"); sr != nil {
+	if sr := o.Raw("scaleSettings"); sr != nil {
 		if err := decodeARMScale(sr, s); err != nil {
 			return nil, err
 		}
 	}
 	var inter string
-	if ok, err := o.get("interNodeCommunication", &inter); err != nil {
+	if ok, err := o.Get("interNodeCommunication", &inter); err != nil {
 		return nil, err
 	} else if ok {
 		if !knownEnum("interNodeCommunication", inter) {
@@ -89,14 +90,14 @@ func DecodeARMPool(body []byte) (*Spec, error) {
 		p.EnableInterNodeCommunication = strings.EqualFold(inter, "Enabled")
 		s.set(FInterNode)
 	}
-	if r := o.raw("networkConfiguration"); r != nil {
-		if _, err := parseObj(r, "properties.networkConfiguration"); err != nil {
+	if r := o.Raw("networkConfiguration"); r != nil {
+		if _, err := batchwire.ParseObject(r, "properties.networkConfiguration"); err != nil {
 			return nil, err
 		}
 		p.NetworkConfiguration = r
 		s.set(FNetwork)
 	}
-	if r := o.raw("startTask"); r != nil {
+	if r := o.Raw("startTask"); r != nil {
 		st, err := decodeStartTask(r, "properties.startTask")
 		if err != nil {
 			return nil, err
@@ -105,14 +106,14 @@ func DecodeARMPool(body []byte) (*Spec, error) {
 		s.set(FStartTask)
 	}
 	var slots int32
-	if ok, err := o.get("taskSlotsPerNode", &slots); err != nil {
+	if ok, err := o.Get("taskSlotsPerNode", &slots); err != nil {
 		return nil, err
 	} else if ok {
 		p.TaskSlotsPerNode = int(slots)
 		s.set(FTaskSlots)
 	}
 	var policy schedulingPolicyRecord
-	if ok, err := o.get("taskSchedulingPolicy", &policy); err != nil {
+	if ok, err := o.Get("taskSchedulingPolicy", &policy); err != nil {
 		return nil, err
 	} else if ok {
 		p.TaskSchedulingPolicy = cobalt.TaskSchedulingPolicy(policy)
@@ -124,7 +125,7 @@ func DecodeARMPool(body []byte) (*Spec, error) {
 		return nil, err
 	}
 	var metadata []nameValueRecord
-	if ok, err := o.get("metadata", &metadata); err != nil {
+	if ok, err := o.Get("metadata", &metadata); err != nil {
 		return nil, err
 	} else if ok {
 		p.Metadata = nameValues(metadata)
@@ -134,7 +135,7 @@ func DecodeARMPool(body []byte) (*Spec, error) {
 		return nil, err
 	}
 	var apps []appPackageRecord
-	if ok, err := o.get("applicationPackages", &apps); err != nil {
+	if ok, err := o.Get("applicationPackages", &apps); err != nil {
 		return nil, err
 	} else if ok {
 		p.ApplicationPackages = appPackages(apps)
@@ -143,48 +144,40 @@ func DecodeARMPool(body []byte) (*Spec, error) {
 	if err := rawArray(o, "certificates", &p.CertificateReferences, s, FCerts); err != nil {
 		return nil, err
 	}
-	if r := o.raw("upgradePolicy"); r != nil {
+	if r := o.Raw("upgradePolicy"); r != nil {
 		p.UpgradePolicy = r
 		s.set(FUpgrade)
 	}
-	if ok, err := o.get("targetNodeCommunicationMode", &p.TargetNodeCommunicationMode); err != nil {
+	if ok, err := o.Get("targetNodeCommunicationMode", &p.TargetNodeCommunicationMode); err != nil {
 		return nil, err
 	} else if ok {
 		p.TargetNodeCommunicationMode = toDP("nodeCommunicationMode", p.TargetNodeCommunicationMode)
 		s.set(FCommMode)
 	}
-	if ok, err := o.get("resourceTags", &p.Tags); err != nil {
+	if ok, err := o.Get("resourceTags", &p.Tags); err != nil {
 		return nil, err
 	} else if ok {
 		s.set(FTags)
 	}
-	if rest := o.rest(); rest != nil {
+	if rest := o.Rest(); rest != nil {
 		p.Extra = bytesMap(rest)
 		s.set(FExtra)
 	}
 	return s, nil
 }
 
-func rawArray(o *obj, k string, dst *[]byte, s *Spec, f Field) error {
-	mk, ok := o.key(k)
-	if !ok {
-		return nil
+func rawArray(o *batchwire.Object, k string, dst *[]byte, s *Spec, f Field) error {
+	r, present, err := o.RawArray(k)
+	if err != nil || !present {
+		return err
 	}
-	r := o.raw(k)
 	s.set(f)
-	if r == nil {
-		*dst = nil
-		return nil
-	}
-	if r[0] != '[' {
-		return badBody(join(o.path, mk), "The property '%s' must be a JSON array.", join(o.path, mk))
-	}
 	*dst = r
 	return nil
 }
 
 func decodeARMScale(raw json.RawMessage, s *Spec) error {
-	o, err := parseObj(raw, "properties.scaleSettings")
+	o, err := batchwire.ParseObject(raw, "properties.scaleSettings")
 	if err != nil {
 		return err
 	}
@@ -192,21 +185,21 @@ func decodeARMScale(raw json.RawMessage, s *Spec) error {
 	s.set(FScale)
 	s.ResizeRequested = true
 	p.ResizeTimeout, p.NodeDeallocationOption = DefaultResizeTimeout, DeallocRequeue
-	fr, ar := o.raw("fixedScale"), o.raw("autoScale")
+	fr, ar := o.Raw("fixedScale"), o.Raw("autoScale")
 	if fr != nil && ar != nil {
 		return invalidValue("properties.scaleSettings", "Only one of properties.scaleSettings.fixedScale and properties.scaleSettings.autoScale may be specified.")
 	}
 	if fr != nil {
-		f, err := parseObj(fr, "properties.scaleSettings.fixedScale")
+		f, err := batchwire.ParseObject(fr, "properties.scaleSettings.fixedScale")
 		if err != nil {
 			return err
 		}
 		var d, l int32
-		okD, err := f.get("targetDedicatedNodes", &d)
+		okD, err := f.Get("targetDedicatedNodes", &d)
 		if err != nil {
 			return err
 		}
-		okL, err := f.get("targetLowPriorityNodes", &l)
+		okL, err := f.Get("targetLowPriorityNodes", &l)
 		if err != nil {
 			return err
 		}
@@ -215,14 +208,14 @@ func decodeARMScale(raw json.RawMessage, s *Spec) error {
 		}
 		p.TargetDedicatedNodes, p.TargetLowPriorityNodes = int(d), int(l)
 		var rt, opt string
-		if ok, err := f.get("resizeTimeout", &rt); err != nil {
+		if ok, err := f.Get("resizeTimeout", &rt); err != nil {
 			return err
 		} else if ok {
 			if p.ResizeTimeout, err = ParseDuration(rt); err != nil {
 				return invalidValue("properties.scaleSettings.fixedScale.resizeTimeout", "The value '%s' of resizeTimeout is not a valid ISO 8601 duration.", rt)
 			}
 		}
-		if ok, err := f.get("nodeDeallocationOption", &opt); err != nil {
+		if ok, err := f.Get("nodeDeallocationOption", &opt); err != nil {
 			return err
 		} else if ok {
 			if !knownEnum("nodeDeallocationOption", opt) {
@@ -233,19 +226,19 @@ func decodeARMScale(raw json.RawMessage, s *Spec) error {
 		}
 	}
 	if ar != nil {
-		a, err := parseObj(ar, "properties.scaleSettings.autoScale")
+		a, err := batchwire.ParseObject(ar, "properties.scaleSettings.autoScale")
 		if err != nil {
 			return err
 		}
 		p.EnableAutoScale = true
-		if ok, err := a.get("formula", &p.AutoScaleFormula); err != nil {
+		if ok, err := a.Get("formula", &p.AutoScaleFormula); err != nil {
 			return err
 		} else if !ok || p.AutoScaleFormula == "" {
 			return missing("properties.scaleSettings.autoScale.formula")
 		}
 		p.AutoScaleEvaluationInterval = 15 * 60e9
 		var iv string
-		if ok, err := a.get("evaluationInterval", &iv); err != nil {
+		if ok, err := a.Get("evaluationInterval", &iv); err != nil {
 			return err
 		} else if ok {
 			if p.AutoScaleEvaluationInterval, err = ParseDuration(iv); err != nil {
@@ -257,18 +250,18 @@ func decodeARMScale(raw json.RawMessage, s *Spec) error {
 }
 
 func decodeARMIdentity(raw json.RawMessage) (*cobalt.PoolIdentity, error) {
-	o, err := parseObj(raw, "identity")
+	o, err := batchwire.ParseObject(raw, "identity")
 	if err != nil {
 		return nil, err
 	}
 	id := &cobalt.PoolIdentity{}
-	if ok, err := o.get("type", &id.Type); err != nil {
+	if ok, err := o.Get("type", &id.Type); err != nil {
 		return nil, err
 	} else if !ok {
 		return nil, missing("identity.type")
 	}
 	var uai map[string]json.RawMessage
-	if _, err := o.get("userAssignedIdentities", &uai); err != nil {
+	if _, err := o.Get("userAssignedIdentities", &uai); err != nil {
 		return nil, err
 	}
 	for k := range uai {

@@ -2,6 +2,7 @@ package batch
 
 import (
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/batchwire"
 	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"sort"
 )
@@ -27,45 +28,45 @@ const (
 // management plane only. Unknown properties are ignored, as newer clients
 // add fields. Every failure is a 400 *cobalt.Error naming the property.
 func DecodeDataPlanePool(body []byte, mode DPMode) (*Spec, error) {
-	o, err := decodeBody(body)
+	o, err := batchwire.DecodeBody(body)
 	if err != nil {
 		return nil, err
 	}
 	s := newSpec()
 	p := &s.Pool
-	if o.has("identity") {
+	if o.Has("identity") {
 		return nil, invalidValue("identity", "A pool's user-assigned identities can only be set through the management plane "+
 			"(Microsoft.Batch/batchAccounts/pools); the data-plane pool add and update operations do not accept 'identity'.").WithReason(errwire.ReasonUnsupportedProperty)
 	}
-	if o.has("cloudServiceConfiguration") {
+	if o.Has("cloudServiceConfiguration") {
 		return nil, invalidValue("cloudServiceConfiguration", "cloudServiceConfiguration is retired and is not supported; use virtualMachineConfiguration instead.").WithReason(errwire.ReasonUnsupportedProperty)
 	}
 	if mode == DPAdd {
-		if ok, err := o.get("id", &p.ID); err != nil {
+		if ok, err := o.Get("id", &p.ID); err != nil {
 			return nil, err
 		} else if !ok || p.ID == "" {
 			return nil, missing("id")
 		}
-		if ok, err := o.get("vmSize", &p.VMSize); err != nil {
+		if ok, err := o.Get("vmSize", &p.VMSize); err != nil {
 			return nil, err
 		} else if !ok || p.VMSize == "" {
 			return nil, missing("vmSize")
 		}
 		s.set(FVMSize)
 	} else if mode == DPPatch {
-		if ok, err := o.get("vmSize", &p.VMSize); err != nil {
+		if ok, err := o.Get("vmSize", &p.VMSize); err != nil {
 			return nil, err
 		} else if ok {
 			s.set(FVMSize)
 		}
 	}
 	if mode != DPReplace {
-		if ok, err := o.get("displayName", &p.DisplayName); err != nil {
+		if ok, err := o.Get("displayName", &p.DisplayName); err != nil {
 			return nil, err
 		} else if ok {
 			s.set(FDisplayName)
 		}
-		if r := o.raw("virtualMachineConfiguration"); r != nil {
+		if r := o.Raw("virtualMachineConfiguration"); r != nil {
 			vc, err := decodeVMConfig(r, "virtualMachineConfiguration", true)
 			if err != nil {
 				return nil, err
@@ -73,24 +74,24 @@ func DecodeDataPlanePool(body []byte, mode DPMode) (*Spec, error) {
 			p.VirtualMachineConfiguration = vc
 			s.set(FVMConfig)
 		}
-		if ok, err := o.get("enableInterNodeCommunication", &p.EnableInterNodeCommunication); err != nil {
+		if ok, err := o.Get("enableInterNodeCommunication", &p.EnableInterNodeCommunication); err != nil {
 			return nil, err
 		} else if ok {
 			s.set(FInterNode)
 		}
-		if r := o.raw("networkConfiguration"); r != nil {
-			p.NetworkConfiguration = convertRaw(r, true, false)
+		if r := o.Raw("networkConfiguration"); r != nil {
+			p.NetworkConfiguration = batchwire.ConvertRaw(r, true, false)
 			s.set(FNetwork)
 		}
 		var slots int32
-		if ok, err := o.get("taskSlotsPerNode", &slots); err != nil {
+		if ok, err := o.Get("taskSlotsPerNode", &slots); err != nil {
 			return nil, err
 		} else if ok {
 			p.TaskSlotsPerNode = int(slots)
 			s.set(FTaskSlots)
 		}
 		var policy schedulingPolicyRecord
-		if ok, err := o.get("taskSchedulingPolicy", &policy); err != nil {
+		if ok, err := o.Get("taskSchedulingPolicy", &policy); err != nil {
 			return nil, err
 		} else if ok {
 			p.TaskSchedulingPolicy = cobalt.TaskSchedulingPolicy(policy)
@@ -102,12 +103,12 @@ func DecodeDataPlanePool(body []byte, mode DPMode) (*Spec, error) {
 		if err := rawArray(o, "mountConfiguration", &p.MountConfiguration, s, FMount); err != nil {
 			return nil, err
 		}
-		p.MountConfiguration = convertRaw(p.MountConfiguration, true, false)
-		if r := o.raw("upgradePolicy"); r != nil {
+		p.MountConfiguration = batchwire.ConvertRaw(p.MountConfiguration, true, false)
+		if r := o.Raw("upgradePolicy"); r != nil {
 			p.UpgradePolicy = r
 			s.set(FUpgrade)
 		}
-		if ok, err := o.get("resourceTags", &p.Tags); err != nil {
+		if ok, err := o.Get("resourceTags", &p.Tags); err != nil {
 			return nil, err
 		} else if ok {
 			s.set(FTags)
@@ -121,14 +122,14 @@ func DecodeDataPlanePool(body []byte, mode DPMode) (*Spec, error) {
 	// startTask, metadata, application packages, certificates, communication mode.
 	if mode == DPReplace {
 		for _, k := range []string{"certificateReferences", "applicationPackageReferences", "metadata"} {
-			if _, ok := o.key(k); !ok {
+			if _, ok := o.Key(k); !ok {
 				return nil, missing(k)
 			}
 		}
 		s.set(FStartTask)
 		s.set(FCommMode)
 	}
-	if r := o.raw("startTask"); r != nil {
+	if r := o.Raw("startTask"); r != nil {
 		st, err := decodeStartTask(r, "startTask")
 		if err != nil {
 			return nil, err
@@ -137,7 +138,7 @@ func DecodeDataPlanePool(body []byte, mode DPMode) (*Spec, error) {
 		s.set(FStartTask)
 	}
 	var metadata []nameValueRecord
-	if ok, err := o.get("metadata", &metadata); err != nil {
+	if ok, err := o.Get("metadata", &metadata); err != nil {
 		return nil, err
 	} else if ok || mode == DPReplace {
 		p.Metadata = nameValues(metadata)
@@ -147,7 +148,7 @@ func DecodeDataPlanePool(body []byte, mode DPMode) (*Spec, error) {
 		ApplicationID string `json:"applicationId"`
 		Version       string `json:"version"`
 	}
-	if ok, err := o.get("applicationPackageReferences", &apps); err != nil {
+	if ok, err := o.Get("applicationPackageReferences", &apps); err != nil {
 		return nil, err
 	} else if ok || mode == DPReplace {
 		for _, a := range apps {
@@ -158,7 +159,7 @@ func DecodeDataPlanePool(body []byte, mode DPMode) (*Spec, error) {
 	if err := rawArray(o, "certificateReferences", &p.CertificateReferences, s, FCerts); err != nil {
 		return nil, err
 	}
-	if ok, err := o.get("targetNodeCommunicationMode", &p.TargetNodeCommunicationMode); err != nil {
+	if ok, err := o.Get("targetNodeCommunicationMode", &p.TargetNodeCommunicationMode); err != nil {
 		return nil, err
 	} else if ok {
 		p.TargetNodeCommunicationMode = toDP("nodeCommunicationMode", p.TargetNodeCommunicationMode)
@@ -170,24 +171,24 @@ func DecodeDataPlanePool(body []byte, mode DPMode) (*Spec, error) {
 	return s, nil
 }
 
-func decodeDPScale(o *obj, s *Spec) error {
+func decodeDPScale(o *batchwire.Object, s *Spec) error {
 	p := &s.Pool
 	s.set(FScale)
 	p.ResizeTimeout, p.NodeDeallocationOption = DefaultResizeTimeout, DeallocRequeue
 	var d, l int32
-	okD, err := o.get("targetDedicatedNodes", &d)
+	okD, err := o.Get("targetDedicatedNodes", &d)
 	if err != nil {
 		return err
 	}
-	okL, err := o.get("targetLowPriorityNodes", &l)
+	okL, err := o.Get("targetLowPriorityNodes", &l)
 	if err != nil {
 		return err
 	}
-	if _, err := o.get("enableAutoScale", &p.EnableAutoScale); err != nil {
+	if _, err := o.Get("enableAutoScale", &p.EnableAutoScale); err != nil {
 		return err
 	}
 	var rt string
-	if ok, err := o.get("resizeTimeout", &rt); err != nil {
+	if ok, err := o.Get("resizeTimeout", &rt); err != nil {
 		return err
 	} else if ok {
 		if p.ResizeTimeout, err = ParseDuration(rt); err != nil {
@@ -198,14 +199,14 @@ func decodeDPScale(o *obj, s *Spec) error {
 		if okD || okL {
 			return invalidValue("targetDedicatedNodes", "targetDedicatedNodes and targetLowPriorityNodes must not be specified when enableAutoScale is true.")
 		}
-		if ok, err := o.get("autoScaleFormula", &p.AutoScaleFormula); err != nil {
+		if ok, err := o.Get("autoScaleFormula", &p.AutoScaleFormula); err != nil {
 			return err
 		} else if !ok || p.AutoScaleFormula == "" {
 			return missing("autoScaleFormula")
 		}
 		p.AutoScaleEvaluationInterval = 15 * 60e9
 		var iv string
-		if ok, err := o.get("autoScaleEvaluationInterval", &iv); err != nil {
+		if ok, err := o.Get("autoScaleEvaluationInterval", &iv); err != nil {
 			return err
 		} else if ok {
 			if p.AutoScaleEvaluationInterval, err = ParseDuration(iv); err != nil {
@@ -229,21 +230,21 @@ type ResizeRequest struct {
 
 // DecodeResize parses a data-plane resize body.
 func DecodeResize(body []byte) (*ResizeRequest, error) {
-	o, err := decodeBody(body)
+	o, err := batchwire.DecodeBody(body)
 	if err != nil {
 		return nil, err
 	}
 	var r ResizeRequest
-	if _, err := o.get("targetDedicatedNodes", &r.TargetDedicatedNodes); err != nil {
+	if _, err := o.Get("targetDedicatedNodes", &r.TargetDedicatedNodes); err != nil {
 		return nil, err
 	}
-	if _, err := o.get("targetLowPriorityNodes", &r.TargetLowPriorityNodes); err != nil {
+	if _, err := o.Get("targetLowPriorityNodes", &r.TargetLowPriorityNodes); err != nil {
 		return nil, err
 	}
-	if _, err := o.get("resizeTimeout", &r.ResizeTimeout); err != nil {
+	if _, err := o.Get("resizeTimeout", &r.ResizeTimeout); err != nil {
 		return nil, err
 	}
-	if _, err := o.get("nodeDeallocationOption", &r.NodeDeallocationOption); err != nil {
+	if _, err := o.Get("nodeDeallocationOption", &r.NodeDeallocationOption); err != nil {
 		return nil, err
 	}
 	return &r, nil
