@@ -228,3 +228,12 @@ type identityRecord struct {
 	PrincipalID string `json:"principalId,omitempty"`
 	TenantID    string `json:"tenantId,omitempty"`
 }
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}

@@ -1,11 +1,14 @@
-package batch
+package batchprovider
 
 import (
 	"encoding/json"
+	"sort"
+	"strings"
+
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/batchwire"
 	"github.com/cobaltbatch/cobalt/internal/errwire"
-	"strings"
 )
 
 // DecodeARMPool parses a Microsoft.Batch pool body (PUT or PATCH), as
@@ -13,12 +16,12 @@ import (
 // "properties" in camelCase, ARM enum spelling, "identity" at the top level.
 // Read-only properties are ignored; unknown pool properties are kept. Every
 // failure is a 400 *cobalt.Error naming the property.
-func DecodeARMPool(body []byte) (*Spec, error) {
+func DecodeARMPool(body []byte) (*batch.Spec, error) {
 	top, err := batchwire.DecodeBody(body)
 	if err != nil {
 		return nil, err
 	}
-	s := newSpec()
+	s := batch.NewSpec()
 	p := &s.Pool
 	if r := top.Raw("identity"); r != nil {
 		id, err := decodeARMIdentity(r)
@@ -26,12 +29,12 @@ func DecodeARMPool(body []byte) (*Spec, error) {
 			return nil, err
 		}
 		p.Identity = id
-		s.set(FIdentity)
+		s.Set(batch.FIdentity)
 	}
 	if ok, err := top.Get("tags", &p.Tags); err != nil {
 		return nil, err
 	} else if ok {
-		s.set(FTags)
+		s.Set(batch.FTags)
 	}
 	r := top.Raw("properties")
 	if r == nil {
@@ -50,12 +53,12 @@ func DecodeARMPool(body []byte) (*Spec, error) {
 	if ok, err := o.Get("displayName", &p.DisplayName); err != nil {
 		return nil, err
 	} else if ok {
-		s.set(FDisplayName)
+		s.Set(batch.FDisplayName)
 	}
 	if ok, err := o.Get("vmSize", &p.VMSize); err != nil {
 		return nil, err
 	} else if ok {
-		s.set(FVMSize)
+		s.Set(batch.FVMSize)
 	}
 	if dr := o.Raw("deploymentConfiguration"); dr != nil {
 		d, err := batchwire.ParseObject(dr, "properties.deploymentConfiguration")
@@ -63,17 +66,17 @@ func DecodeARMPool(body []byte) (*Spec, error) {
 			return nil, err
 		}
 		if d.Raw("cloudServiceConfiguration") != nil {
-			return nil, invalidValue("properties.deploymentConfiguration.cloudServiceConfiguration",
+			return nil, batchwire.InvalidValue("properties.deploymentConfiguration.cloudServiceConfiguration",
 				"cloudServiceConfiguration is retired and is not supported; use properties.deploymentConfiguration.virtualMachineConfiguration instead.").WithReason(errwire.ReasonUnsupportedProperty)
 		}
 		if vr := d.Raw("virtualMachineConfiguration"); vr != nil {
-			vc, err := decodeVMConfig(vr, "properties.deploymentConfiguration.virtualMachineConfiguration", false)
+			vc, err := batchwire.DecodeVMConfig(vr, "properties.deploymentConfiguration.virtualMachineConfiguration", false)
 			if err != nil {
 				return nil, err
 			}
 			p.VirtualMachineConfiguration = vc
 		}
-		s.set(FVMConfig)
+		s.Set(batch.FVMConfig)
 	}
 	if sr := o.Raw("scaleSettings"); sr != nil {
 		if err := decodeARMScale(sr, s); err != nil {
@@ -84,110 +87,114 @@ func DecodeARMPool(body []byte) (*Spec, error) {
 	if ok, err := o.Get("interNodeCommunication", &inter); err != nil {
 		return nil, err
 	} else if ok {
-		if !knownEnum("interNodeCommunication", inter) {
-			return nil, invalidValue("properties.interNodeCommunication", "The value '%s' of properties.interNodeCommunication is not valid; use 'Enabled' or 'Disabled'.", inter)
+		if !batchwire.KnownEnum("interNodeCommunication", inter) {
+			return nil, batchwire.InvalidValue("properties.interNodeCommunication", "The value '%s' of properties.interNodeCommunication is not valid; use 'Enabled' or 'Disabled'.", inter)
 		}
 		p.EnableInterNodeCommunication = strings.EqualFold(inter, "Enabled")
-		s.set(FInterNode)
+		s.Set(batch.FInterNode)
 	}
 	if r := o.Raw("networkConfiguration"); r != nil {
 		if _, err := batchwire.ParseObject(r, "properties.networkConfiguration"); err != nil {
 			return nil, err
 		}
 		p.NetworkConfiguration = r
-		s.set(FNetwork)
+		s.Set(batch.FNetwork)
 	}
 	if r := o.Raw("startTask"); r != nil {
-		st, err := decodeStartTask(r, "properties.startTask")
+		st, err := batchwire.DecodeStartTask(r, "properties.startTask")
 		if err != nil {
 			return nil, err
 		}
 		p.StartTask = st
-		s.set(FStartTask)
+		s.Set(batch.FStartTask)
 	}
 	var slots int32
 	if ok, err := o.Get("taskSlotsPerNode", &slots); err != nil {
 		return nil, err
 	} else if ok {
 		p.TaskSlotsPerNode = int(slots)
-		s.set(FTaskSlots)
+		s.Set(batch.FTaskSlots)
 	}
-	var policy schedulingPolicyRecord
+	var policy batchwire.SchedulingPolicyIn
 	if ok, err := o.Get("taskSchedulingPolicy", &policy); err != nil {
 		return nil, err
 	} else if ok {
-		p.TaskSchedulingPolicy = cobalt.TaskSchedulingPolicy(policy)
-		p.TaskSchedulingPolicy.NodeFillType = toDP("nodeFillType", p.TaskSchedulingPolicy.NodeFillType)
-		p.TaskSchedulingPolicy.JobDefaultOrder = toDP("jobDefaultOrder", p.TaskSchedulingPolicy.JobDefaultOrder)
-		s.set(FPolicy)
+		p.TaskSchedulingPolicy = policy.ToDomain()
+		s.Set(batch.FPolicy)
 	}
-	if err := decodeUserAccounts(o, s); err != nil {
+	if us, ok, err := batchwire.DecodeUserAccounts(o); err != nil {
 		return nil, err
+	} else if ok {
+		p.UserAccounts = us
+		s.Set(batch.FUserAccounts)
 	}
-	var metadata []nameValueRecord
+	var metadata []batchwire.NameValue
 	if ok, err := o.Get("metadata", &metadata); err != nil {
 		return nil, err
 	} else if ok {
-		p.Metadata = nameValues(metadata)
-		s.set(FMetadata)
+		p.Metadata = batchwire.NameValuesToDomain(metadata)
+		s.Set(batch.FMetadata)
 	}
-	if err := rawArray(o, "mountConfiguration", &p.MountConfiguration, s, FMount); err != nil {
+	if err := rawArray(o, "mountConfiguration", &p.MountConfiguration, s, batch.FMount); err != nil {
 		return nil, err
 	}
-	var apps []appPackageRecord
+	var apps []armAppPackage
 	if ok, err := o.Get("applicationPackages", &apps); err != nil {
 		return nil, err
 	} else if ok {
-		p.ApplicationPackages = appPackages(apps)
-		s.set(FApps)
+		p.ApplicationPackages = appPackagesToDomain(apps)
+		s.Set(batch.FApps)
 	}
-	if err := rawArray(o, "certificates", &p.CertificateReferences, s, FCerts); err != nil {
+	if err := rawArray(o, "certificates", &p.CertificateReferences, s, batch.FCerts); err != nil {
 		return nil, err
 	}
 	if r := o.Raw("upgradePolicy"); r != nil {
 		p.UpgradePolicy = r
-		s.set(FUpgrade)
+		s.Set(batch.FUpgrade)
 	}
 	if ok, err := o.Get("targetNodeCommunicationMode", &p.TargetNodeCommunicationMode); err != nil {
 		return nil, err
 	} else if ok {
-		p.TargetNodeCommunicationMode = toDP("nodeCommunicationMode", p.TargetNodeCommunicationMode)
-		s.set(FCommMode)
+		p.TargetNodeCommunicationMode = batchwire.DPEnum("nodeCommunicationMode", p.TargetNodeCommunicationMode)
+		s.Set(batch.FCommMode)
 	}
 	if ok, err := o.Get("resourceTags", &p.Tags); err != nil {
 		return nil, err
 	} else if ok {
-		s.set(FTags)
+		s.Set(batch.FTags)
 	}
 	if rest := o.Rest(); rest != nil {
-		p.Extra = bytesMap(rest)
-		s.set(FExtra)
+		p.Extra = make(map[string][]byte, len(rest))
+		for k, v := range rest {
+			p.Extra[k] = v
+		}
+		s.Set(batch.FExtra)
 	}
 	return s, nil
 }
 
-func rawArray(o *batchwire.Object, k string, dst *[]byte, s *Spec, f Field) error {
+func rawArray(o *batchwire.Object, k string, dst *[]byte, s *batch.Spec, f batch.Field) error {
 	r, present, err := o.RawArray(k)
 	if err != nil || !present {
 		return err
 	}
-	s.set(f)
+	s.Set(f)
 	*dst = r
 	return nil
 }
 
-func decodeARMScale(raw json.RawMessage, s *Spec) error {
+func decodeARMScale(raw json.RawMessage, s *batch.Spec) error {
 	o, err := batchwire.ParseObject(raw, "properties.scaleSettings")
 	if err != nil {
 		return err
 	}
 	p := &s.Pool
-	s.set(FScale)
+	s.Set(batch.FScale)
 	s.ResizeRequested = true
-	p.ResizeTimeout, p.NodeDeallocationOption = DefaultResizeTimeout, DeallocRequeue
+	p.ResizeTimeout, p.NodeDeallocationOption = batch.DefaultResizeTimeout, batch.DeallocRequeue
 	fr, ar := o.Raw("fixedScale"), o.Raw("autoScale")
 	if fr != nil && ar != nil {
-		return invalidValue("properties.scaleSettings", "Only one of properties.scaleSettings.fixedScale and properties.scaleSettings.autoScale may be specified.")
+		return batchwire.InvalidValue("properties.scaleSettings", "Only one of properties.scaleSettings.fixedScale and properties.scaleSettings.autoScale may be specified.")
 	}
 	if fr != nil {
 		f, err := batchwire.ParseObject(fr, "properties.scaleSettings.fixedScale")
@@ -204,25 +211,25 @@ func decodeARMScale(raw json.RawMessage, s *Spec) error {
 			return err
 		}
 		if !okD && !okL {
-			return missing("properties.scaleSettings.fixedScale.targetDedicatedNodes")
+			return batchwire.Missing("properties.scaleSettings.fixedScale.targetDedicatedNodes")
 		}
 		p.TargetDedicatedNodes, p.TargetLowPriorityNodes = int(d), int(l)
 		var rt, opt string
 		if ok, err := f.Get("resizeTimeout", &rt); err != nil {
 			return err
 		} else if ok {
-			if p.ResizeTimeout, err = ParseDuration(rt); err != nil {
-				return invalidValue("properties.scaleSettings.fixedScale.resizeTimeout", "The value '%s' of resizeTimeout is not a valid ISO 8601 duration.", rt)
+			if p.ResizeTimeout, err = batch.ParseDuration(rt); err != nil {
+				return batchwire.InvalidValue("properties.scaleSettings.fixedScale.resizeTimeout", "The value '%s' of resizeTimeout is not a valid ISO 8601 duration.", rt)
 			}
 		}
 		if ok, err := f.Get("nodeDeallocationOption", &opt); err != nil {
 			return err
 		} else if ok {
-			if !knownEnum("nodeDeallocationOption", opt) {
-				return invalidValue("properties.scaleSettings.fixedScale.nodeDeallocationOption",
+			if !batchwire.KnownEnum("nodeDeallocationOption", opt) {
+				return batchwire.InvalidValue("properties.scaleSettings.fixedScale.nodeDeallocationOption",
 					"The value '%s' of nodeDeallocationOption is not valid; use Requeue, Terminate, TaskCompletion or RetainedData.", opt)
 			}
-			p.NodeDeallocationOption = toDP("nodeDeallocationOption", opt)
+			p.NodeDeallocationOption = batchwire.DPEnum("nodeDeallocationOption", opt)
 		}
 	}
 	if ar != nil {
@@ -234,15 +241,15 @@ func decodeARMScale(raw json.RawMessage, s *Spec) error {
 		if ok, err := a.Get("formula", &p.AutoScaleFormula); err != nil {
 			return err
 		} else if !ok || p.AutoScaleFormula == "" {
-			return missing("properties.scaleSettings.autoScale.formula")
+			return batchwire.Missing("properties.scaleSettings.autoScale.formula")
 		}
 		p.AutoScaleEvaluationInterval = 15 * 60e9
 		var iv string
 		if ok, err := a.Get("evaluationInterval", &iv); err != nil {
 			return err
 		} else if ok {
-			if p.AutoScaleEvaluationInterval, err = ParseDuration(iv); err != nil {
-				return invalidValue("properties.scaleSettings.autoScale.evaluationInterval", "The value '%s' of evaluationInterval is not a valid ISO 8601 duration.", iv)
+			if p.AutoScaleEvaluationInterval, err = batch.ParseDuration(iv); err != nil {
+				return batchwire.InvalidValue("properties.scaleSettings.autoScale.evaluationInterval", "The value '%s' of evaluationInterval is not a valid ISO 8601 duration.", iv)
 			}
 		}
 	}
@@ -258,7 +265,7 @@ func decodeARMIdentity(raw json.RawMessage) (*cobalt.PoolIdentity, error) {
 	if ok, err := o.Get("type", &id.Type); err != nil {
 		return nil, err
 	} else if !ok {
-		return nil, missing("identity.type")
+		return nil, batchwire.Missing("identity.type")
 	}
 	var uai map[string]json.RawMessage
 	if _, err := o.Get("userAssignedIdentities", &uai); err != nil {
@@ -267,6 +274,19 @@ func decodeARMIdentity(raw json.RawMessage) (*cobalt.PoolIdentity, error) {
 	for k := range uai {
 		id.Identities = append(id.Identities, cobalt.UserAssignedIdentity{ResourceID: k})
 	}
-	sortIdentities(id.Identities)
+	sort.Slice(id.Identities, func(i, j int) bool {
+		return strings.ToLower(id.Identities[i].ResourceID) < strings.ToLower(id.Identities[j].ResourceID)
+	})
 	return id, nil
+}
+
+func appPackagesToDomain(as []armAppPackage) []cobalt.ApplicationPackageReference {
+	if as == nil {
+		return nil
+	}
+	out := make([]cobalt.ApplicationPackageReference, len(as))
+	for i, a := range as {
+		out[i] = cobalt.ApplicationPackageReference{ApplicationID: a.ID, Version: a.Version}
+	}
+	return out
 }

@@ -1,10 +1,10 @@
-package batch
+package batchapi
 
 import (
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/batchwire"
 	"github.com/cobaltbatch/cobalt/internal/errwire"
-	"sort"
 )
 
 // DPMode says which data-plane pool operation a body belongs to.
@@ -27,91 +27,94 @@ const (
 // an "identity" property is refused: identities are set through the
 // management plane only. Unknown properties are ignored, as newer clients
 // add fields. Every failure is a 400 *cobalt.Error naming the property.
-func DecodeDataPlanePool(body []byte, mode DPMode) (*Spec, error) {
+func DecodeDataPlanePool(body []byte, mode DPMode) (*batch.Spec, error) {
 	o, err := batchwire.DecodeBody(body)
 	if err != nil {
 		return nil, err
 	}
-	s := newSpec()
+	s := batch.NewSpec()
 	p := &s.Pool
 	if o.Has("identity") {
-		return nil, invalidValue("identity", "A pool's user-assigned identities can only be set through the management plane "+
+		return nil, batchwire.InvalidValue("identity", "A pool's user-assigned identities can only be set through the management plane "+
 			"(Microsoft.Batch/batchAccounts/pools); the data-plane pool add and update operations do not accept 'identity'.").WithReason(errwire.ReasonUnsupportedProperty)
 	}
 	if o.Has("cloudServiceConfiguration") {
-		return nil, invalidValue("cloudServiceConfiguration", "cloudServiceConfiguration is retired and is not supported; use virtualMachineConfiguration instead.").WithReason(errwire.ReasonUnsupportedProperty)
+		return nil, batchwire.InvalidValue("cloudServiceConfiguration", "cloudServiceConfiguration is retired and is not supported; use virtualMachineConfiguration instead.").WithReason(errwire.ReasonUnsupportedProperty)
 	}
 	if mode == DPAdd {
 		if ok, err := o.Get("id", &p.ID); err != nil {
 			return nil, err
 		} else if !ok || p.ID == "" {
-			return nil, missing("id")
+			return nil, batchwire.Missing("id")
 		}
 		if ok, err := o.Get("vmSize", &p.VMSize); err != nil {
 			return nil, err
 		} else if !ok || p.VMSize == "" {
-			return nil, missing("vmSize")
+			return nil, batchwire.Missing("vmSize")
 		}
-		s.set(FVMSize)
+		s.Set(batch.FVMSize)
 	} else if mode == DPPatch {
 		if ok, err := o.Get("vmSize", &p.VMSize); err != nil {
 			return nil, err
 		} else if ok {
-			s.set(FVMSize)
+			s.Set(batch.FVMSize)
 		}
 	}
 	if mode != DPReplace {
 		if ok, err := o.Get("displayName", &p.DisplayName); err != nil {
 			return nil, err
 		} else if ok {
-			s.set(FDisplayName)
+			s.Set(batch.FDisplayName)
 		}
 		if r := o.Raw("virtualMachineConfiguration"); r != nil {
-			vc, err := decodeVMConfig(r, "virtualMachineConfiguration", true)
+			vc, err := batchwire.DecodeVMConfig(r, "virtualMachineConfiguration", true)
 			if err != nil {
 				return nil, err
 			}
 			p.VirtualMachineConfiguration = vc
-			s.set(FVMConfig)
+			s.Set(batch.FVMConfig)
 		}
 		if ok, err := o.Get("enableInterNodeCommunication", &p.EnableInterNodeCommunication); err != nil {
 			return nil, err
 		} else if ok {
-			s.set(FInterNode)
+			s.Set(batch.FInterNode)
 		}
 		if r := o.Raw("networkConfiguration"); r != nil {
 			p.NetworkConfiguration = batchwire.ConvertRaw(r, true, false)
-			s.set(FNetwork)
+			s.Set(batch.FNetwork)
 		}
 		var slots int32
 		if ok, err := o.Get("taskSlotsPerNode", &slots); err != nil {
 			return nil, err
 		} else if ok {
 			p.TaskSlotsPerNode = int(slots)
-			s.set(FTaskSlots)
+			s.Set(batch.FTaskSlots)
 		}
-		var policy schedulingPolicyRecord
+		var policy batchwire.SchedulingPolicyIn
 		if ok, err := o.Get("taskSchedulingPolicy", &policy); err != nil {
 			return nil, err
 		} else if ok {
-			p.TaskSchedulingPolicy = cobalt.TaskSchedulingPolicy(policy)
-			s.set(FPolicy)
+			p.TaskSchedulingPolicy = cobalt.TaskSchedulingPolicy{NodeFillType: policy.NodeFillType, JobDefaultOrder: policy.JobDefaultOrder}
+			s.Set(batch.FPolicy)
 		}
-		if err := decodeUserAccounts(o, s); err != nil {
+		if us, ok, err := batchwire.DecodeUserAccounts(o); err != nil {
 			return nil, err
+		} else if ok {
+			p.UserAccounts = us
+			s.Set(batch.FUserAccounts)
 		}
-		if err := rawArray(o, "mountConfiguration", &p.MountConfiguration, s, FMount); err != nil {
+		if err := rawArray(o, "mountConfiguration", &p.MountConfiguration, s, batch.FMount); err != nil {
 			return nil, err
 		}
 		p.MountConfiguration = batchwire.ConvertRaw(p.MountConfiguration, true, false)
 		if r := o.Raw("upgradePolicy"); r != nil {
 			p.UpgradePolicy = r
-			s.set(FUpgrade)
+			s.Set(batch.FUpgrade)
 		}
 		if ok, err := o.Get("resourceTags", &p.Tags); err != nil {
 			return nil, err
 		} else if ok {
-			s.set(FTags)
+			s.Set(batch.FTags)
 		}
 	}
 	if mode == DPAdd {
@@ -123,26 +126,26 @@ func DecodeDataPlanePool(body []byte, mode DPMode) (*Spec, error) {
 	if mode == DPReplace {
 		for _, k := range []string{"certificateReferences", "applicationPackageReferences", "metadata"} {
 			if _, ok := o.Key(k); !ok {
-				return nil, missing(k)
+				return nil, batchwire.Missing(k)
 			}
 		}
-		s.set(FStartTask)
-		s.set(FCommMode)
+		s.Set(batch.FStartTask)
+		s.Set(batch.FCommMode)
 	}
 	if r := o.Raw("startTask"); r != nil {
-		st, err := decodeStartTask(r, "startTask")
+		st, err := batchwire.DecodeStartTask(r, "startTask")
 		if err != nil {
 			return nil, err
 		}
 		p.StartTask = st
-		s.set(FStartTask)
+		s.Set(batch.FStartTask)
 	}
-	var metadata []nameValueRecord
+	var metadata []batchwire.NameValue
 	if ok, err := o.Get("metadata", &metadata); err != nil {
 		return nil, err
 	} else if ok || mode == DPReplace {
-		p.Metadata = nameValues(metadata)
-		s.set(FMetadata)
+		p.Metadata = batchwire.NameValuesToDomain(metadata)
+		s.Set(batch.FMetadata)
 	}
 	var apps []struct {
 		ApplicationID string `json:"applicationId"`
@@ -154,27 +157,27 @@ func DecodeDataPlanePool(body []byte, mode DPMode) (*Spec, error) {
 		for _, a := range apps {
 			p.ApplicationPackages = append(p.ApplicationPackages, cobalt.ApplicationPackageReference{ApplicationID: a.ApplicationID, Version: a.Version})
 		}
-		s.set(FApps)
+		s.Set(batch.FApps)
 	}
-	if err := rawArray(o, "certificateReferences", &p.CertificateReferences, s, FCerts); err != nil {
+	if err := rawArray(o, "certificateReferences", &p.CertificateReferences, s, batch.FCerts); err != nil {
 		return nil, err
 	}
 	if ok, err := o.Get("targetNodeCommunicationMode", &p.TargetNodeCommunicationMode); err != nil {
 		return nil, err
 	} else if ok {
-		p.TargetNodeCommunicationMode = toDP("nodeCommunicationMode", p.TargetNodeCommunicationMode)
-		s.set(FCommMode)
+		p.TargetNodeCommunicationMode = batchwire.DPEnum("nodeCommunicationMode", p.TargetNodeCommunicationMode)
+		s.Set(batch.FCommMode)
 	}
 	if p.TaskSchedulingPolicy.NodeFillType != "" {
-		p.TaskSchedulingPolicy.NodeFillType = toDP("nodeFillType", p.TaskSchedulingPolicy.NodeFillType)
+		p.TaskSchedulingPolicy.NodeFillType = batchwire.DPEnum("nodeFillType", p.TaskSchedulingPolicy.NodeFillType)
 	}
 	return s, nil
 }
 
-func decodeDPScale(o *batchwire.Object, s *Spec) error {
+func decodeDPScale(o *batchwire.Object, s *batch.Spec) error {
 	p := &s.Pool
-	s.set(FScale)
-	p.ResizeTimeout, p.NodeDeallocationOption = DefaultResizeTimeout, DeallocRequeue
+	s.Set(batch.FScale)
+	p.ResizeTimeout, p.NodeDeallocationOption = batch.DefaultResizeTimeout, batch.DeallocRequeue
 	var d, l int32
 	okD, err := o.Get("targetDedicatedNodes", &d)
 	if err != nil {
@@ -191,26 +194,26 @@ func decodeDPScale(o *batchwire.Object, s *Spec) error {
 	if ok, err := o.Get("resizeTimeout", &rt); err != nil {
 		return err
 	} else if ok {
-		if p.ResizeTimeout, err = ParseDuration(rt); err != nil {
-			return invalidValue("resizeTimeout", "The value '%s' of resizeTimeout is not a valid ISO 8601 duration.", rt)
+		if p.ResizeTimeout, err = batch.ParseDuration(rt); err != nil {
+			return batchwire.InvalidValue("resizeTimeout", "The value '%s' of resizeTimeout is not a valid ISO 8601 duration.", rt)
 		}
 	}
 	if p.EnableAutoScale {
 		if okD || okL {
-			return invalidValue("targetDedicatedNodes", "targetDedicatedNodes and targetLowPriorityNodes must not be specified when enableAutoScale is true.")
+			return batchwire.InvalidValue("targetDedicatedNodes", "targetDedicatedNodes and targetLowPriorityNodes must not be specified when enableAutoScale is true.")
 		}
 		if ok, err := o.Get("autoScaleFormula", &p.AutoScaleFormula); err != nil {
 			return err
 		} else if !ok || p.AutoScaleFormula == "" {
-			return missing("autoScaleFormula")
+			return batchwire.Missing("autoScaleFormula")
 		}
 		p.AutoScaleEvaluationInterval = 15 * 60e9
 		var iv string
 		if ok, err := o.Get("autoScaleEvaluationInterval", &iv); err != nil {
 			return err
 		} else if ok {
-			if p.AutoScaleEvaluationInterval, err = ParseDuration(iv); err != nil {
-				return invalidValue("autoScaleEvaluationInterval", "The value '%s' of autoScaleEvaluationInterval is not a valid ISO 8601 duration.", iv)
+			if p.AutoScaleEvaluationInterval, err = batch.ParseDuration(iv); err != nil {
+				return batchwire.InvalidValue("autoScaleEvaluationInterval", "The value '%s' of autoScaleEvaluationInterval is not a valid ISO 8601 duration.", iv)
 			}
 		}
 		return nil
@@ -220,21 +223,13 @@ func decodeDPScale(o *batchwire.Object, s *Spec) error {
 	return nil
 }
 
-// ResizeRequest is a data-plane resize.
-type ResizeRequest struct {
-	TargetDedicatedNodes   *int32 `json:"targetDedicatedNodes"`
-	TargetLowPriorityNodes *int32 `json:"targetLowPriorityNodes"`
-	ResizeTimeout          string `json:"resizeTimeout"`
-	NodeDeallocationOption string `json:"nodeDeallocationOption"`
-}
-
 // DecodeResize parses a data-plane resize body.
-func DecodeResize(body []byte) (*ResizeRequest, error) {
+func DecodeResize(body []byte) (*batch.ResizeRequest, error) {
 	o, err := batchwire.DecodeBody(body)
 	if err != nil {
 		return nil, err
 	}
-	var r ResizeRequest
+	var r batch.ResizeRequest
 	if _, err := o.Get("targetDedicatedNodes", &r.TargetDedicatedNodes); err != nil {
 		return nil, err
 	}
@@ -250,6 +245,12 @@ func DecodeResize(body []byte) (*ResizeRequest, error) {
 	return &r, nil
 }
 
-func sortIdentities(ids []cobalt.UserAssignedIdentity) {
-	sort.Slice(ids, func(i, j int) bool { return lower(ids[i].ResourceID) < lower(ids[j].ResourceID) })
+func rawArray(o *batchwire.Object, k string, dst *[]byte, s *batch.Spec, f batch.Field) error {
+	r, present, err := o.RawArray(k)
+	if err != nil || !present {
+		return err
+	}
+	s.Set(f)
+	*dst = r
+	return nil
 }
