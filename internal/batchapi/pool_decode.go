@@ -103,8 +103,10 @@ func DecodeDataPlanePool(body []byte, mode DPMode) (*batch.Spec, error) {
 			p.UserAccounts = us
 			s.Set(batch.FUserAccounts)
 		}
-		if err := rawArray(o, "mountConfiguration", &p.MountConfiguration, s, batch.FMount); err != nil {
+		if ok, err := o.ArrayInto("mountConfiguration", &p.MountConfiguration); err != nil {
 			return nil, err
+		} else if ok {
+			s.Set(batch.FMount)
 		}
 		p.MountConfiguration = batchwire.ConvertRaw(p.MountConfiguration, true, false)
 		if r := o.Raw("upgradePolicy"); r != nil {
@@ -159,8 +161,10 @@ func DecodeDataPlanePool(body []byte, mode DPMode) (*batch.Spec, error) {
 		}
 		s.Set(batch.FApps)
 	}
-	if err := rawArray(o, "certificateReferences", &p.CertificateReferences, s, batch.FCerts); err != nil {
+	if ok, err := o.ArrayInto("certificateReferences", &p.CertificateReferences); err != nil {
 		return nil, err
+	} else if ok {
+		s.Set(batch.FCerts)
 	}
 	if ok, err := o.Get("targetNodeCommunicationMode", &p.TargetNodeCommunicationMode); err != nil {
 		return nil, err
@@ -190,33 +194,15 @@ func decodeDPScale(o *batchwire.Object, s *batch.Spec) error {
 	if _, err := o.Get("enableAutoScale", &p.EnableAutoScale); err != nil {
 		return err
 	}
-	var rt string
-	if ok, err := o.Get("resizeTimeout", &rt); err != nil {
+	if _, err := o.Duration("resizeTimeout", &p.ResizeTimeout); err != nil {
 		return err
-	} else if ok {
-		if p.ResizeTimeout, err = batch.ParseDuration(rt); err != nil {
-			return batchwire.InvalidValue("resizeTimeout", "The value '%s' of resizeTimeout is not a valid ISO 8601 duration.", rt)
-		}
 	}
 	if p.EnableAutoScale {
 		if okD || okL {
 			return batchwire.InvalidValue("targetDedicatedNodes", "targetDedicatedNodes and targetLowPriorityNodes must not be specified when enableAutoScale is true.")
 		}
-		if ok, err := o.Get("autoScaleFormula", &p.AutoScaleFormula); err != nil {
-			return err
-		} else if !ok || p.AutoScaleFormula == "" {
-			return batchwire.Missing("autoScaleFormula")
-		}
-		p.AutoScaleEvaluationInterval = 15 * 60e9
-		var iv string
-		if ok, err := o.Get("autoScaleEvaluationInterval", &iv); err != nil {
-			return err
-		} else if ok {
-			if p.AutoScaleEvaluationInterval, err = batch.ParseDuration(iv); err != nil {
-				return batchwire.InvalidValue("autoScaleEvaluationInterval", "The value '%s' of autoScaleEvaluationInterval is not a valid ISO 8601 duration.", iv)
-			}
-		}
-		return nil
+		p.AutoScaleEvaluationInterval = batch.DefaultAutoScaleInterval
+		return o.AutoScale("autoScaleFormula", "autoScaleEvaluationInterval", &p.AutoScaleFormula, &p.AutoScaleEvaluationInterval)
 	}
 	p.TargetDedicatedNodes, p.TargetLowPriorityNodes = int(d), int(l)
 	s.ResizeRequested = true
@@ -243,14 +229,4 @@ func DecodeResize(body []byte) (*batch.ResizeRequest, error) {
 		return nil, err
 	}
 	return &r, nil
-}
-
-func rawArray(o *batchwire.Object, k string, dst *[]byte, s *batch.Spec, f batch.Field) error {
-	r, present, err := o.RawArray(k)
-	if err != nil || !present {
-		return err
-	}
-	s.Set(f)
-	*dst = r
-	return nil
 }

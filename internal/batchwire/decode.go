@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/errwire"
@@ -186,4 +187,44 @@ func typeName(goType string) string {
 	default:
 		return "an object"
 	}
+}
+
+// ArrayInto stores property k's JSON array in dst (nil for null) and
+// reports whether the body has k; anything but an array is a 400.
+func (o *Object) ArrayInto(k string, dst *[]byte) (bool, error) {
+	r, present, err := o.RawArray(k)
+	if err != nil || !present {
+		return present, err
+	}
+	*dst = r
+	return true, nil
+}
+
+// Duration stores property k, an ISO 8601 duration ("PT15M"), in dst and
+// reports whether k was present (not null). A value that is not such a
+// duration is a 400 InvalidPropertyValue naming the property.
+func (o *Object) Duration(k string, dst *time.Duration) (bool, error) {
+	var s string
+	if ok, err := o.Get(k, &s); err != nil || !ok {
+		return ok, err
+	}
+	d, err := cobalt.ParseDuration(s)
+	if err != nil {
+		return true, InvalidValue(Join(o.path, k), "The value '%s' of %s is not a valid ISO 8601 duration.", s, k)
+	}
+	*dst = time.Duration(d)
+	return true, nil
+}
+
+// AutoScale reads an autoscale formula, which must be present and not
+// empty, from property formulaKey and its evaluation interval from
+// intervalKey; the interval keeps its value when the body has none.
+func (o *Object) AutoScale(formulaKey, intervalKey string, formula *string, interval *time.Duration) error {
+	if ok, err := o.Get(formulaKey, formula); err != nil {
+		return err
+	} else if !ok || *formula == "" {
+		return Missing(Join(o.path, formulaKey))
+	}
+	_, err := o.Duration(intervalKey, interval)
+	return err
 }

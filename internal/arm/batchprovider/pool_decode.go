@@ -135,8 +135,10 @@ func DecodeARMPool(body []byte) (*batch.Spec, error) {
 		p.Metadata = batchwire.NameValuesToDomain(metadata)
 		s.Set(batch.FMetadata)
 	}
-	if err := rawArray(o, "mountConfiguration", &p.MountConfiguration, s, batch.FMount); err != nil {
+	if ok, err := o.ArrayInto("mountConfiguration", &p.MountConfiguration); err != nil {
 		return nil, err
+	} else if ok {
+		s.Set(batch.FMount)
 	}
 	var apps []armAppPackage
 	if ok, err := o.Get("applicationPackages", &apps); err != nil {
@@ -145,8 +147,10 @@ func DecodeARMPool(body []byte) (*batch.Spec, error) {
 		p.ApplicationPackages = appPackagesToDomain(apps)
 		s.Set(batch.FApps)
 	}
-	if err := rawArray(o, "certificates", &p.CertificateReferences, s, batch.FCerts); err != nil {
+	if ok, err := o.ArrayInto("certificates", &p.CertificateReferences); err != nil {
 		return nil, err
+	} else if ok {
+		s.Set(batch.FCerts)
 	}
 	if r := o.Raw("upgradePolicy"); r != nil {
 		p.UpgradePolicy = r
@@ -171,16 +175,6 @@ func DecodeARMPool(body []byte) (*batch.Spec, error) {
 		s.Set(batch.FExtra)
 	}
 	return s, nil
-}
-
-func rawArray(o *batchwire.Object, k string, dst *[]byte, s *batch.Spec, f batch.Field) error {
-	r, present, err := o.RawArray(k)
-	if err != nil || !present {
-		return err
-	}
-	s.Set(f)
-	*dst = r
-	return nil
 }
 
 func decodeARMScale(raw json.RawMessage, s *batch.Spec) error {
@@ -214,14 +208,10 @@ func decodeARMScale(raw json.RawMessage, s *batch.Spec) error {
 			return batchwire.Missing("properties.scaleSettings.fixedScale.targetDedicatedNodes")
 		}
 		p.TargetDedicatedNodes, p.TargetLowPriorityNodes = int(d), int(l)
-		var rt, opt string
-		if ok, err := f.Get("resizeTimeout", &rt); err != nil {
+		if _, err := f.Duration("resizeTimeout", &p.ResizeTimeout); err != nil {
 			return err
-		} else if ok {
-			if p.ResizeTimeout, err = batch.ParseDuration(rt); err != nil {
-				return batchwire.InvalidValue("properties.scaleSettings.fixedScale.resizeTimeout", "The value '%s' of resizeTimeout is not a valid ISO 8601 duration.", rt)
-			}
 		}
+		var opt string
 		if ok, err := f.Get("nodeDeallocationOption", &opt); err != nil {
 			return err
 		} else if ok {
@@ -237,20 +227,9 @@ func decodeARMScale(raw json.RawMessage, s *batch.Spec) error {
 		if err != nil {
 			return err
 		}
-		p.EnableAutoScale = true
-		if ok, err := a.Get("formula", &p.AutoScaleFormula); err != nil {
+		p.EnableAutoScale, p.AutoScaleEvaluationInterval = true, batch.DefaultAutoScaleInterval
+		if err := a.AutoScale("formula", "evaluationInterval", &p.AutoScaleFormula, &p.AutoScaleEvaluationInterval); err != nil {
 			return err
-		} else if !ok || p.AutoScaleFormula == "" {
-			return batchwire.Missing("properties.scaleSettings.autoScale.formula")
-		}
-		p.AutoScaleEvaluationInterval = 15 * 60e9
-		var iv string
-		if ok, err := a.Get("evaluationInterval", &iv); err != nil {
-			return err
-		} else if ok {
-			if p.AutoScaleEvaluationInterval, err = batch.ParseDuration(iv); err != nil {
-				return batchwire.InvalidValue("properties.scaleSettings.autoScale.evaluationInterval", "The value '%s' of evaluationInterval is not a valid ISO 8601 duration.", iv)
-			}
 		}
 	}
 	return nil
