@@ -216,7 +216,7 @@ func TestPoolDeleteRemovesNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Writes to a pool being deleted are refused.
-	spec, _ := DecodeARMPool(armPool(1))
+	spec := armPool(1)
 	if _, _, err := e.svc.PoolPatch(context.Background(), e.acct, "p1", spec, true, Conditions{}); cobalt.ErrorReason(err) != "PoolBeingDeleted" {
 		t.Fatalf("patch while deleting: %v", err)
 	}
@@ -238,10 +238,7 @@ func TestPoolDeleteRemovesNodes(t *testing.T) {
 func TestDataPlanePoolOperations(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	spec, err := DecodeDataPlanePool(dpPool(nil), DPAdd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	spec := dpPool()
 	p, err := e.svc.PoolCreate(context.Background(), e.acct, spec)
 	if err != nil {
 		t.Fatal(err)
@@ -270,7 +267,9 @@ func TestDataPlanePoolOperations(t *testing.T) {
 		t.Fatalf("after remove: target %d current %d", p.TargetDedicatedNodes, p.CurrentDedicatedNodes)
 	}
 	// Patch with a stale ETag fails; with the current one it succeeds.
-	patch, _ := DecodeDataPlanePool([]byte(`{"metadata":[{"name":"a","value":"b"}]}`), DPPatch)
+	patch := NewSpec()
+	patch.Pool.Metadata = []cobalt.NameValue{{Name: "a", Value: "b"}}
+	patch.Set(FMetadata)
 	if _, _, err := e.svc.PoolPatch(context.Background(), e.acct, "p1", patch, false, Conditions{IfMatch: `"0x1"`}); cobalt.ErrorReason(err) != "ConditionNotMet" {
 		t.Fatalf("stale etag: %v", err)
 	}
@@ -278,7 +277,11 @@ func TestDataPlanePoolOperations(t *testing.T) {
 		t.Fatalf("patch: %+v %v", q, err)
 	}
 	// updateproperties replaces: the start task goes.
-	repl, _ := DecodeDataPlanePool([]byte(`{"metadata":[],"certificateReferences":[],"applicationPackageReferences":[]}`), DPReplace)
+	repl := NewSpec()
+	repl.Pool.Metadata, repl.Pool.CertificateReferences = []cobalt.NameValue{}, []byte("[]")
+	for _, f := range []Field{FStartTask, FCommMode, FMetadata, FApps, FCerts} {
+		repl.Set(f)
+	}
 	if q, _, err := e.svc.PoolPatch(context.Background(), e.acct, "p1", repl, false, Conditions{}); err != nil || q.StartTask != nil || len(q.Metadata) != 0 {
 		t.Fatalf("replace: %+v %v", q, err)
 	}
@@ -390,4 +393,21 @@ func TestNodeScheduling(t *testing.T) {
 	if err := e.svc.NodeSetScheduling(context.Background(), e.acct.Key(), "p1", "nope", true); cobalt.ErrorReason(err) != "NodeNotFound" {
 		t.Fatalf("unknown node: %v", err)
 	}
+}
+
+// dpPool returns the spec of a data-plane pool add: two dedicated nodes
+// with two task slots each, packed, and a start task.
+func dpPool() *Spec {
+	s := armPool(2)
+	p := &s.Pool
+	p.ID, p.VMSize = "p1", "standard_d2s_v3"
+	p.TaskSlotsPerNode, p.TaskSchedulingPolicy = 2, cobalt.TaskSchedulingPolicy{NodeFillType: FillPack}
+	p.StartTask = &cobalt.StartTask{CommandLine: "/bin/sh -c true", MaxTaskRetryCount: 2,
+		UserIdentity:  &cobalt.UserIdentity{AutoUser: &cobalt.AutoUser{Scope: "pool", ElevationLevel: cobalt.ElevationAdmin}},
+		ResourceFiles: []cobalt.ResourceFile{{HTTPURL: "https://127.0.0.1/x", FilePath: "x"}}}
+	p.Metadata = []cobalt.NameValue{{Name: "k", Value: "v"}}
+	for _, f := range []Field{FTaskSlots, FPolicy, FStartTask, FMetadata} {
+		s.Set(f)
+	}
+	return s
 }

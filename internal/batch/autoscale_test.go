@@ -68,10 +68,9 @@ func FuzzEvaluateFormula(f *testing.F) {
 func TestAutoScalePool(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	body := []byte(`{"properties":{"vmSize":"STANDARD_D2S_V3","deploymentConfiguration":{"virtualMachineConfiguration":{
-		"imageReference":{"publisher":"canonical","offer":"0001-com-ubuntu-server-jammy","sku":"22_04-lts"},"nodeAgentSkuId":"batch.node.ubuntu 22.04"}},
-		"scaleSettings":{"autoScale":{"formula":"$TargetDedicatedNodes=2","evaluationInterval":"PT5M"}}}}`)
-	p, _ := e.put("auto", body)
+	spec := armPool(0)
+	spec.Pool.EnableAutoScale, spec.Pool.AutoScaleFormula, spec.Pool.AutoScaleEvaluationInterval = true, "$TargetDedicatedNodes=2", 5*time.Minute
+	p, _ := e.put("auto", spec)
 	if p.TargetDedicatedNodes != 2 || p.AutoScaleRun == nil || !strings.Contains(p.AutoScaleRun.Results, "$TargetDedicatedNodes=2") {
 		t.Fatalf("created = target %d run %+v", p.TargetDedicatedNodes, p.AutoScaleRun)
 	}

@@ -3,7 +3,6 @@ package batch
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -77,16 +76,13 @@ func TestStartTaskAutoStorageResolvedAtRegistration(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	var body map[string]any
-	if err := json.Unmarshal(armPool(1), &body); err != nil {
-		t.Fatal(err)
-	}
-	body["properties"].(map[string]any)["startTask"] = map[string]any{"commandLine": "/bin/true", "resourceFiles": []any{
-		map[string]any{"httpUrl": "https://127.0.0.1:9/x", "filePath": "x"},
-		map[string]any{"autoStorageContainerName": "in", "blobPrefix": "data/"},
+	spec := armPool(1)
+	spec.Pool.StartTask = &cobalt.StartTask{CommandLine: "/bin/true", WaitForSuccess: true, ResourceFiles: []cobalt.ResourceFile{
+		{HTTPURL: "https://127.0.0.1:9/x", FilePath: "x"},
+		{AutoStorageContainerName: "in", BlobPrefix: "data/"},
 	}}
-	b, _ := json.Marshal(body)
-	e.put("p", b)
+	spec.Set(FStartTask)
+	e.put("p", spec)
 	e.settle("p")
 	n := e.nodes_("p")[0]
 	if stored := n.Config.StartTask.ResourceFiles[1].StorageContainerURL; stored != "" {

@@ -4,13 +4,13 @@
 // autoStorageContainerName resource files for start tasks and tasks alike.
 // It works on the root package's domain types (cobalt.Pool, cobalt.Node,
 // cobalt.Account), adding only its own bookkeeping (batch.Pool, batch.Node),
-// and holds the request decoders of both planes with the rules they share
-// (defaults, enum spellings, validation including the pool identity
-// rules), the catalog of node images and VM sizes, the node records and
+// and holds the rules both planes share on a decoded pool Spec (defaults,
+// validation including the pool identity rules), the catalog of node images and VM sizes, the node records and
 // their credentials, and the allocator that reconciles each pool's target
-// node counts with its nodes through a NodeProvider. The renderings live at
-// the edges: the ARM JSON in internal/arm/batchprovider, the data-plane
-// JSON in internal/batchapi. Rows are persisted through private records
+// node counts with its nodes through a NodeProvider. The codecs live at
+// the edges: the ARM JSON (decoded and rendered) in
+// internal/arm/batchprovider, the data-plane JSON in internal/batchapi, the
+// parts and enum spellings they share in internal/batchwire. Rows are persisted through private records
 // (record.go) that keep the JSON every release has written.
 //
 // Lost nodes are published to subscribers (SubscribeNodeLost); the pool

@@ -2,7 +2,6 @@ package batch
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
@@ -159,32 +158,35 @@ func (e *env) putAccount(a *cobalt.Account) {
 	}
 }
 
-// armPool returns an ARM pool body with the given targets and identities.
-func armPool(dedicated int, ids ...string) []byte {
-	m := map[string]any{"properties": map[string]any{
-		"vmSize": "STANDARD_D2S_V3",
-		"deploymentConfiguration": map[string]any{"virtualMachineConfiguration": map[string]any{
-			"imageReference": map[string]any{"publisher": "canonical", "offer": "0001-com-ubuntu-server-jammy", "sku": "22_04-lts", "version": "latest"},
-			"nodeAgentSkuId": "batch.node.ubuntu 22.04"}},
-		"scaleSettings": map[string]any{"fixedScale": map[string]any{"targetDedicatedNodes": dedicated}},
-	}}
+// armPool returns the spec of a management-plane pool PUT with the given
+// fixed targets and user-assigned identities.
+func armPool(dedicated int, ids ...string) *Spec {
+	s := NewSpec()
+	p := &s.Pool
+	p.VMSize = "STANDARD_D2S_V3"
+	s.Set(FVMSize)
+	p.VirtualMachineConfiguration = &cobalt.VirtualMachineConfiguration{ImageReference: cobalt.ImageReference{
+		Publisher: "canonical", Offer: "0001-com-ubuntu-server-jammy", Sku: "22_04-lts", Version: "latest"},
+		NodeAgentSkuID: "batch.node.ubuntu 22.04"}
+	s.Set(FVMConfig)
+	p.TargetDedicatedNodes = dedicated
+	p.ResizeTimeout, p.NodeDeallocationOption = DefaultResizeTimeout, DeallocRequeue
+	s.Set(FScale)
+	s.ResizeRequested = true
 	if len(ids) > 0 {
-		u := map[string]any{}
-		for _, id := range ids {
-			u[id] = map[string]any{}
+		id := &cobalt.PoolIdentity{Type: "UserAssigned"}
+		for _, x := range ids {
+			id.Identities = append(id.Identities, cobalt.UserAssignedIdentity{ResourceID: x})
 		}
-		m["identity"] = map[string]any{"type": "UserAssigned", "userAssignedIdentities": u}
+		sortIdentities(id.Identities)
+		p.Identity = id
+		s.Set(FIdentity)
 	}
-	b, _ := json.Marshal(m)
-	return b
+	return s
 }
 
-func (e *env) put(poolID string, body []byte) (*Pool, string) {
+func (e *env) put(poolID string, spec *Spec) (*Pool, string) {
 	e.t.Helper()
-	spec, err := DecodeARMPool(body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	p, _, warn, err := e.svc.PoolPut(context.Background(), e.acct, poolID, spec, Conditions{})
 	if err != nil {
 		e.t.Fatal(err)

@@ -3,6 +3,7 @@ package batch
 import (
 	"context"
 	"encoding/json"
+	"sort"
 	"strings"
 
 	"github.com/cobaltbatch/cobalt"
@@ -104,3 +105,7 @@ func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 const IdentityChangeWarning = "The pool's identities changed while it has compute nodes. Existing nodes keep the identities " +
 	"they were allocated with; only nodes allocated after the pool has been scaled to zero nodes carry the new identities. " +
 	"Scale the pool to zero and back to apply the change."
+
+func sortIdentities(ids []cobalt.UserAssignedIdentity) {
+	sort.Slice(ids, func(i, j int) bool { return lower(ids[i].ResourceID) < lower(ids[j].ResourceID) })
+}

@@ -43,7 +43,9 @@ const (
 // Defaults of a new pool.
 const (
 	DefaultResizeTimeout = 15 * time.Minute
-	MinResizeTimeout     = 5 * time.Minute
+	// DefaultAutoScaleInterval is how often an autoscale formula runs when the request names no interval.
+	DefaultAutoScaleInterval = 15 * time.Minute
+	MinResizeTimeout         = 5 * time.Minute
 )
 
 // identityKeys returns the pool's identities by lower-case resource ID.
@@ -227,4 +229,13 @@ type identityRecord struct {
 	ClientID    string `json:"clientId,omitempty"`
 	PrincipalID string `json:"principalId,omitempty"`
 	TenantID    string `json:"tenantId,omitempty"`
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
 }

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -107,33 +106,6 @@ func TestUserAccountsTyped(t *testing.T) {
 	}
 	if want := []cobalt.UserAccount{{Name: "u1", Password: "p", ElevationLevel: cobalt.ElevationAdmin}}; !reflect.DeepEqual(p.UserAccounts, want) {
 		t.Fatalf("user accounts %+v, want %+v", p.UserAccounts, want)
-	}
-	// Both planes decode user accounts to the domain's spelling.
-	uid, gid := 1001, 1002
-	want := []cobalt.UserAccount{{Name: "mpi", Password: "pw", ElevationLevel: cobalt.ElevationAdmin,
-		LinuxUserConfiguration: &cobalt.LinuxUserConfiguration{UID: &uid, GID: &gid, SSHPrivateKey: "key"}},
-		{Name: "win", WindowsUserConfiguration: &cobalt.WindowsUserConfiguration{LoginMode: "interactive"}}}
-	dp, err := DecodeDataPlanePool([]byte(`{"id":"p","vmSize":"x","userAccounts":[
-		{"name":"mpi","password":"pw","elevationLevel":"admin","linuxUserConfiguration":{"uid":1001,"gid":1002,"sshPrivateKey":"key"}},
-		{"name":"win","windowsUserConfiguration":{"loginMode":"interactive"}}]}`), DPAdd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	arm, err := DecodeARMPool([]byte(`{"properties":{"userAccounts":[
-		{"name":"mpi","password":"pw","elevationLevel":"Admin","linuxUserConfiguration":{"uid":1001,"gid":1002,"sshPrivateKey":"key"}},
-		{"name":"win","windowsUserConfiguration":{"loginMode":"Interactive"}}]}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for plane, got := range map[string][]cobalt.UserAccount{"data plane": dp.Pool.UserAccounts, "ARM": arm.Pool.UserAccounts} {
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s decoded %+v, want %+v", plane, got, want)
-		}
-	}
-	// A wrong type is a 400 naming the property.
-	_, err = DecodeDataPlanePool([]byte(`{"id":"p","vmSize":"x","userAccounts":[{"name":"u","linuxUserConfiguration":{"uid":"x"}}]}`), DPAdd)
-	if !cobalt.IsCode(err, cobalt.EInvalid) || !strings.Contains(err.Error(), "userAccounts") {
-		t.Errorf("bad uid: %v", err)
 	}
 	// A row whose user accounts an earlier release kept unchecked still reads.
 	p, err = decodePool(store.PoolRecord{ID: "p1", Body: []byte(`{"id":"p1","userAccounts":[{"name":1}]}`)})

@@ -45,9 +45,11 @@ const (
 var allFields = []Field{FDisplayName, FVMSize, FVMConfig, FScale, FInterNode, FNetwork, FStartTask, FTaskSlots, FPolicy,
 	FUserAccounts, FMetadata, FMount, FApps, FCerts, FUpgrade, FCommMode, FTags, FIdentity, FExtra}
 
-func newSpec() *Spec { return &Spec{Present: map[Field]bool{}} }
+// NewSpec returns an empty spec, ready for a decoder to fill.
+func NewSpec() *Spec { return &Spec{Present: map[Field]bool{}} }
 
-func (s *Spec) set(f Field) { s.Present[f] = true }
+// Set records that the request carried the property group f.
+func (s *Spec) Set(f Field) { s.Present[f] = true }
 
 // Apply writes the spec onto p. With replace, properties the spec lacks are
 // reset to their defaults (a PUT); without, they are left as they are (a PATCH).

@@ -174,7 +174,7 @@ func rawDP(b []byte, stripSecrets bool) json.RawMessage {
 	if b == nil {
 		return nil
 	}
-	return batch.ConvertRaw(b, false, stripSecrets)
+	return batchwire.ConvertRaw(b, false, stripSecrets)
 }
 
 // renderPoolDP returns a pool's data-plane representation; poolURL is its
@@ -186,7 +186,7 @@ func renderPoolDP(p *cobalt.Pool, poolURL string) dpPool {
 		AllocationState: p.AllocationState, AllocationStateTransitionTime: batch.FormatTime(p.AllocationStateTransitionTime),
 		VMSize: strings.ToLower(p.VMSize), CurrentDedicatedNodes: p.CurrentDedicatedNodes, CurrentLowPriorityNodes: p.CurrentLowPriorityNodes,
 		EnableAutoScale: p.EnableAutoScale, EnableInterNodeCommunication: p.EnableInterNodeCommunication, TaskSlotsPerNode: p.TaskSlotsPerNode,
-		TaskSchedulingPolicy: dpSchedulingPolicy{NodeFillType: batch.DPEnum("nodeFillType", p.TaskSchedulingPolicy.NodeFillType)},
+		TaskSchedulingPolicy: dpSchedulingPolicy{NodeFillType: batchwire.DPEnum("nodeFillType", p.TaskSchedulingPolicy.NodeFillType)},
 		NetworkConfiguration: rawDP(p.NetworkConfiguration, true),
 		MountConfiguration:   rawDP(p.MountConfiguration, true), CertificateReferences: rawDP(p.CertificateReferences, false),
 		Metadata: ptrIf(p.Metadata != nil, batchwire.NameValues(p.Metadata)), TargetNodeCommunicationMode: p.TargetNodeCommunicationMode,
@@ -215,7 +215,7 @@ func renderPoolDP(p *cobalt.Pool, poolURL string) dpPool {
 	if st := p.StartTask; st != nil {
 		out.StartTask = renderStartTaskDP(st)
 	}
-	out.UserAccounts = ptrIf(p.UserAccounts != nil, batchwire.UserAccounts(p.UserAccounts, batch.DPEnum))
+	out.UserAccounts = ptrIf(p.UserAccounts != nil, batchwire.UserAccounts(p.UserAccounts, batchwire.DPEnum))
 	if p.ApplicationPackages != nil {
 		var apps []dpAppPackage
 		for _, a := range p.ApplicationPackages {
@@ -241,7 +241,7 @@ func renderVMConfigDP(vc *cobalt.VirtualMachineConfiguration) *dpVMConfig {
 	if len(vc.Extra) > 0 {
 		out.extra = make(map[string]json.RawMessage, len(vc.Extra))
 		for k, x := range vc.Extra {
-			out.extra[k] = batch.ConvertRaw(x, false, true)
+			out.extra[k] = batchwire.ConvertRaw(x, false, true)
 		}
 	}
 	if cc := vc.ContainerConfiguration; cc != nil {

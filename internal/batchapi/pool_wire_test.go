@@ -29,7 +29,7 @@ const dpPoolBody = `{"id":"p1","vmSize":"standard_d2s_v3",
 
 func TestRenderPoolDataPlane(t *testing.T) {
 	t.Parallel()
-	spec, err := batch.DecodeDataPlanePool([]byte(dpPoolBody), batch.DPAdd)
+	spec, err := DecodeDataPlanePool([]byte(dpPoolBody), DPAdd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func FuzzRenderPoolDataPlane(f *testing.F) {
 	f.Add([]byte(`{"id":"a","vmSize":"x","enableAutoScale":true,"autoScaleFormula":"x"}`), 0)
 	f.Add([]byte(`{"virtualMachineConfiguration":{"imageReference":{},"nodeAgentSKUId":"x","dataDisks":[{"caching":"readonly"}]}}`), 1)
 	f.Fuzz(func(t *testing.T, body []byte, mode int) {
-		spec, err := batch.DecodeDataPlanePool(body, batch.DPMode(((mode%3)+3)%3))
+		spec, err := DecodeDataPlanePool(body, DPMode(((mode%3)+3)%3))
 		if err != nil {
 			return
 		}

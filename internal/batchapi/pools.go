@@ -122,7 +122,7 @@ func hasTopLevel(body []byte, name string) bool {
 }
 
 // decodePoolBody reads a data-plane pool body, refusing "identity".
-func (rc *reqCtx) decodePoolBody(mode batch.DPMode) (*batch.Spec, error) {
+func (rc *reqCtx) decodePoolBody(mode DPMode) (*batch.Spec, error) {
 	b, err := rc.readBody(maxBody)
 	if err != nil {
 		return nil, err
@@ -134,14 +134,14 @@ func (rc *reqCtx) decodePoolBody(mode batch.DPMode) (*batch.Spec, error) {
 	if hasTopLevel(b, "identity") {
 		return nil, refuseIdentity()
 	}
-	return batch.DecodeDataPlanePool(b, mode)
+	return DecodeDataPlanePool(b, mode)
 }
 
 func handleAddPool(rc *reqCtx, _ pathParams) error {
 	if err := rc.requirePools(); err != nil {
 		return err
 	}
-	spec, err := rc.decodePoolBody(batch.DPAdd)
+	spec, err := rc.decodePoolBody(DPAdd)
 	if err != nil {
 		return err
 	}
@@ -233,14 +233,14 @@ func handleDeletePool(rc *reqCtx, p pathParams) error {
 }
 
 func handlePatchPool(rc *reqCtx, p pathParams) error {
-	return rc.modifyPool(p, batch.DPPatch, http.StatusOK)
+	return rc.modifyPool(p, DPPatch, http.StatusOK)
 }
 
 func handleUpdatePoolProperties(rc *reqCtx, p pathParams) error {
-	return rc.modifyPool(p, batch.DPReplace, http.StatusNoContent)
+	return rc.modifyPool(p, DPReplace, http.StatusNoContent)
 }
 
-func (rc *reqCtx) modifyPool(p pathParams, mode batch.DPMode, status int) error {
+func (rc *reqCtx) modifyPool(p pathParams, mode DPMode, status int) error {
 	if err := rc.requirePools(); err != nil {
 		return err
 	}
@@ -274,7 +274,7 @@ func handleResizePool(rc *reqCtx, p pathParams) error {
 	if err := decodeBody(b, &probe, false); err != nil {
 		return err
 	}
-	req, err := batch.DecodeResize(b)
+	req, err := DecodeResize(b)
 	if err != nil {
 		return err
 	}

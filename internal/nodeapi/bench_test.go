@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/arm/batchprovider"
 	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/pki/pkitest"
@@ -105,7 +106,7 @@ func BenchmarkPoolToTenIdleNodes(b *testing.B) {
 	for i := range b.N {
 		pool := "bench" + strings.Repeat("x", i%3) + time.Now().Format("150405.000000")
 		pool = strings.ReplaceAll(pool, ".", "_")
-		spec, err := batch.DecodeARMPool(poolBody(10))
+		spec, err := batchprovider.DecodeARMPool(poolBody(10))
 		if err != nil {
 			b.Fatal(err)
 		}

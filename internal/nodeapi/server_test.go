@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/arm/batchprovider"
 	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/login"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
@@ -138,7 +139,7 @@ func poolBody(n int, ids ...string) []byte {
 
 func (f *fixture) put(t testing.TB, pool string, body []byte) string {
 	t.Helper()
-	spec, err := batch.DecodeARMPool(body)
+	spec, err := batchprovider.DecodeARMPool(body)
 	if err != nil {
 		t.Fatal(err)
 	}

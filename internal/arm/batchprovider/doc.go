@@ -5,7 +5,8 @@
 // PATCH, GET, list, DELETE as a long-running operation, disableAutoScale,
 // stopResize), with the pool identity rules and the linked authorization
 // check on every identity a request attaches. Accounts are read and written
-// through the pool service, which owns their rows; pools are rendered here
+// through the pool service, which owns their rows; pool bodies are decoded
+// here (pool_decode.go, DecodeARMPool) into a batch.Spec and rendered
 // (pool_wire.go) from the domain's cobalt.Pool.
 //
 // Each account's data plane listens on its own host:port, which an

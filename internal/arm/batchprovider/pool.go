@@ -57,7 +57,7 @@ func (p *Provider) handlePutPool(w http.ResponseWriter, r *arm.Request) error {
 	if err != nil {
 		return err
 	}
-	spec, err := batch.DecodeARMPool(body)
+	spec, err := DecodeARMPool(body)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func (p *Provider) handlePatchPool(w http.ResponseWriter, r *arm.Request) error 
 	if err != nil {
 		return err
 	}
-	spec, err := batch.DecodeARMPool(body)
+	spec, err := DecodeARMPool(body)
 	if err != nil {
 		return err
 	}

@@ -240,7 +240,7 @@ func renderPool(p *cobalt.Pool, accountID string) armPool {
 		VMSize:                          p.VMSize,
 		ProvisioningState:               "Succeeded",
 		ProvisioningStateTransitionTime: batch.FormatTime(p.CreationTime),
-		AllocationState:                 batch.ARMEnum("allocationState", p.AllocationState),
+		AllocationState:                 batchwire.ARMEnum("allocationState", p.AllocationState),
 		AllocationStateTransitionTime:   batch.FormatTime(p.AllocationStateTransitionTime),
 		CreationTime:                    batch.FormatTime(p.CreationTime),
 		LastModified:                    batch.FormatTime(p.LastModified),
@@ -248,13 +248,13 @@ func renderPool(p *cobalt.Pool, accountID string) armPool {
 		CurrentLowPriorityNodes:         p.CurrentLowPriorityNodes,
 		InterNodeCommunication:          map[bool]string{true: "Enabled", false: "Disabled"}[p.EnableInterNodeCommunication],
 		TaskSlotsPerNode:                p.TaskSlotsPerNode,
-		TaskSchedulingPolicy: armSchedulingPolicy{NodeFillType: batch.ARMEnum("nodeFillType", p.TaskSchedulingPolicy.NodeFillType),
-			JobDefaultOrder: batch.ARMEnum("jobDefaultOrder", p.TaskSchedulingPolicy.JobDefaultOrder)},
+		TaskSchedulingPolicy: armSchedulingPolicy{NodeFillType: batchwire.ARMEnum("nodeFillType", p.TaskSchedulingPolicy.NodeFillType),
+			JobDefaultOrder: batchwire.ARMEnum("jobDefaultOrder", p.TaskSchedulingPolicy.JobDefaultOrder)},
 		DisplayName:                 p.DisplayName,
 		NetworkConfiguration:        rawIf(p.NetworkConfiguration),
 		Certificates:                rawIf(p.CertificateReferences),
 		UpgradePolicy:               rawIf(p.UpgradePolicy),
-		TargetNodeCommunicationMode: batch.ARMEnum("nodeCommunicationMode", p.TargetNodeCommunicationMode),
+		TargetNodeCommunicationMode: batchwire.ARMEnum("nodeCommunicationMode", p.TargetNodeCommunicationMode),
 		IdentityWarning:             p.IdentityWarning,
 	}
 	if p.State == cobalt.PoolDeleting {
@@ -274,12 +274,12 @@ func renderPool(p *cobalt.Pool, accountID string) armPool {
 		props.ScaleSettings.AutoScale = &armAutoScale{Formula: p.AutoScaleFormula, EvaluationInterval: batch.FormatDuration(p.AutoScaleEvaluationInterval)}
 	} else {
 		props.ScaleSettings.FixedScale = &armFixedScale{TargetDedicatedNodes: p.TargetDedicatedNodes, TargetLowPriorityNodes: p.TargetLowPriorityNodes,
-			ResizeTimeout: batch.FormatDuration(p.ResizeTimeout), NodeDeallocationOption: batch.ARMEnum("nodeDeallocationOption", p.NodeDeallocationOption)}
+			ResizeTimeout: batch.FormatDuration(p.ResizeTimeout), NodeDeallocationOption: batchwire.ARMEnum("nodeDeallocationOption", p.NodeDeallocationOption)}
 	}
 	if rs := p.Resize; !rs.StartTime.IsZero() {
 		st := &armResizeStatus{TargetDedicatedNodes: rs.TargetDedicatedNodes, TargetLowPriorityNodes: rs.TargetLowPriorityNodes,
 			ResizeTimeout: batch.FormatDuration(rs.ResizeTimeout), StartTime: batch.FormatTime(rs.StartTime),
-			NodeDeallocationOption: batch.ARMEnum("nodeDeallocationOption", rs.NodeDeallocationOption)}
+			NodeDeallocationOption: batchwire.ARMEnum("nodeDeallocationOption", rs.NodeDeallocationOption)}
 		if p.AllocationState == cobalt.AllocSteady {
 			for _, e := range rs.Errors {
 				re := armResizeError{Code: e.Code, Message: e.Message}
@@ -300,10 +300,10 @@ func renderPool(p *cobalt.Pool, accountID string) armPool {
 	if st := p.StartTask; st != nil {
 		props.StartTask = renderStartTask(st)
 	}
-	props.UserAccounts = ptrIf(p.UserAccounts != nil, batchwire.UserAccounts(p.UserAccounts, batch.ARMEnum))
+	props.UserAccounts = ptrIf(p.UserAccounts != nil, batchwire.UserAccounts(p.UserAccounts, batchwire.ARMEnum))
 	props.Metadata = ptrIf(p.Metadata != nil, batchwire.NameValues(p.Metadata))
 	if p.MountConfiguration != nil {
-		props.MountConfiguration = batch.ConvertRaw(p.MountConfiguration, true, true)
+		props.MountConfiguration = batchwire.ConvertRaw(p.MountConfiguration, true, true)
 	}
 	if p.ApplicationPackages != nil {
 		apps := make([]armAppPackage, len(p.ApplicationPackages))
@@ -337,7 +337,7 @@ func renderVMConfig(vc *cobalt.VirtualMachineConfiguration) armVMConfig {
 		}
 	}
 	if cc := vc.ContainerConfiguration; cc != nil {
-		c := &armContainerConfig{Type: batch.ARMEnum("containerType", cc.Type), ContainerImageNames: cc.ContainerImageNames}
+		c := &armContainerConfig{Type: batchwire.ARMEnum("containerType", cc.Type), ContainerImageNames: cc.ContainerImageNames}
 		if cc.ContainerRegistries != nil {
 			c.ContainerRegistries = make([]armContainerRegistry, len(cc.ContainerRegistries))
 			for i, r := range cc.ContainerRegistries {
@@ -356,8 +356,8 @@ func renderStartTask(st *cobalt.StartTask) *armStartTask {
 	if u := st.UserIdentity; u != nil {
 		out.UserIdentity = &armUserIdentity{UserName: u.UserName}
 		if u.AutoUser != nil {
-			out.UserIdentity.AutoUser = &armAutoUser{Scope: batch.ARMEnum("scope", string(u.AutoUser.Scope)),
-				ElevationLevel: batch.ARMEnum("elevationLevel", string(u.AutoUser.ElevationLevel))}
+			out.UserIdentity.AutoUser = &armAutoUser{Scope: batchwire.ARMEnum("scope", string(u.AutoUser.Scope)),
+				ElevationLevel: batchwire.ARMEnum("elevationLevel", string(u.AutoUser.ElevationLevel))}
 		}
 	}
 	return out

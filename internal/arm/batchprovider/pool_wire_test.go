@@ -8,6 +8,7 @@ import (
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/batch"
+	"github.com/cobaltbatch/cobalt/internal/batchapi"
 )
 
 const wireAcctID = "/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Batch/batchAccounts/acct1"
@@ -30,7 +31,7 @@ const dpPoolBody = `{"id":"p1","vmSize":"standard_d2s_v3",
 
 func TestRenderPoolARMSpelling(t *testing.T) {
 	t.Parallel()
-	spec, err := batch.DecodeDataPlanePool([]byte(dpPoolBody), batch.DPAdd)
+	spec, err := batchapi.DecodeDataPlanePool([]byte(dpPoolBody), batchapi.DPAdd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func TestRenderPoolARMSpelling(t *testing.T) {
 	if err := json.Unmarshal(arm, &out); err != nil {
 		t.Fatal(err)
 	}
-	spec2, err := batch.DecodeARMPool([]byte(`{"properties":` + string(out.Properties) + `}`))
+	spec2, err := DecodeARMPool([]byte(`{"properties":` + string(out.Properties) + `}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func FuzzRenderPool(f *testing.F) {
 	f.Add([]byte(`{"properties":{"vmSize":"x","deploymentConfiguration":{"virtualMachineConfiguration":{"imageReference":{},"nodeAgentSkuId":"x","osDisk":{"caching":"ReadOnly"}}},"unknown":[1]}}`))
 	f.Add([]byte(dpPoolBody))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		spec, err := batch.DecodeARMPool(body)
+		spec, err := DecodeARMPool(body)
 		if err != nil {
 			return
 		}

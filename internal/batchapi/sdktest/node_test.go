@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cobaltbatch/cobalt/internal/batch"
+	"github.com/cobaltbatch/cobalt/internal/batchapi"
 	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
@@ -20,9 +20,9 @@ func TestNodeSDKSharedKey(t *testing.T) {
 	e := newEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	spec, err := batch.DecodeDataPlanePool([]byte(`{"id":"pool1","vmSize":"STANDARD_D2S_V3","targetDedicatedNodes":1,
+	spec, err := batchapi.DecodeDataPlanePool([]byte(`{"id":"pool1","vmSize":"STANDARD_D2S_V3","targetDedicatedNodes":1,
 		"virtualMachineConfiguration":{"imageReference":{"publisher":"canonical","offer":"ubuntu-24_04-lts","sku":"server"},
-		"nodeAgentSKUId":"batch.node.ubuntu 24.04"}}`), batch.DPAdd)
+		"nodeAgentSKUId":"batch.node.ubuntu 24.04"}}`), batchapi.DPAdd)
 	if err != nil {
 		t.Fatal(err)
 	}
