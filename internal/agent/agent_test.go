@@ -17,9 +17,7 @@ import (
 
 func TestMain(m *testing.M) {
 	sandbox.Main()
-	if helperMain() {
-		return
-	}
+	testenv.RunMIHelper()
 	testenv.LoopbackOnly(m)
 }
 

@@ -66,7 +66,7 @@ func helperBinary(t *testing.T) string {
 
 func goScenarios(t *testing.T, env ...nodeproto.EnvironmentSetting) []sdkScenario {
 	cmd := "exec " + helperBinary(t)
-	helper := append([]nodeproto.EnvironmentSetting{{Name: envHelper, Value: "azidentity"}}, env...)
+	helper := append([]nodeproto.EnvironmentSetting{{Name: testenv.MIHelperEnv, Value: "azidentity"}}, env...)
 	return []sdkScenario{
 		{"go client id", "client", identityB.ClientID, identityB.ClientID, cmd, helper},
 		{"go object id", "object", identityB.PrincipalID, identityB.ClientID, cmd, helper},
@@ -117,7 +117,7 @@ func TestSDKDefaultIdentity(t *testing.T) {
 			for i, c := range []string{"exec " + self, "cd " + dir + " && exec node imds/mi.js"} {
 				c = stageCommand(t, a, c)
 				lease := nodeproto.TaskLease{LeaseID: "d" + string(rune('0'+i)), JobID: "d", TaskID: "d" + string(rune('0'+i)), CommandLine: c,
-					Environment: []nodeproto.EnvironmentSetting{{Name: envHelper, Value: "azidentity"},
+					Environment: []nodeproto.EnvironmentSetting{{Name: testenv.MIHelperEnv, Value: "azidentity"},
 						{Name: "COBALT_MI_KIND", Value: "none"}, {Name: "COBALT_MI_SCOPE", Value: "https://storage.azure.com/.default"}}}
 				f.mu.Lock()
 				f.leases = append(f.leases, lease)

@@ -135,7 +135,7 @@ func testEndToEnd(t *testing.T, mode string) {
 			kind, idv = "resource", idRID
 		}
 		cobaltCLI(t, "batch", "task", "create", "--job-id", "j1", "--task-id", tc.name, "--wait", "--command-line", tc.cmd,
-			"--env", envHelper+"=azidentity", "--env", "COBALT_MI_KIND="+kind, "--env", "COBALT_MI_ID="+idv,
+			"--env", testenv.MIHelperEnv+"=azidentity", "--env", "COBALT_MI_KIND="+kind, "--env", "COBALT_MI_ID="+idv,
 			"--env", "COBALT_MI_SCOPE=https://storage.azure.com/.default")
 		tok := strings.TrimSpace(string(cobaltCLI(t, "batch", "task", "file", "download", "--job-id", "j1", "--task-id", tc.name, "--file-path", "stdout.txt")))
 		if strings.Count(tok, ".") != 2 {

@@ -1,59 +1,13 @@
 package e2e
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
-
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/cobaltbatch/cobalt/internal/sandbox"
 )
-
-// envHelper makes the test binary act as a Go azidentity client (see
-// helperMain) when a task runs it.
-const envHelper = "COBALT_E2E_HELPER"
-
-// helperMain runs a ManagedIdentityCredential with COBALT_MI_KIND
-// (none|client|object|resource), COBALT_MI_ID and COBALT_MI_SCOPE, prints the
-// token and exits, when envHelper is set; otherwise it returns.
-func helperMain() {
-	if os.Getenv(envHelper) != "azidentity" {
-		return
-	}
-	opts := &azidentity.ManagedIdentityCredentialOptions{
-		ClientOptions: azcore.ClientOptions{Retry: policy.RetryOptions{MaxRetries: 1, RetryDelay: 10 * time.Millisecond}},
-	}
-	switch id := os.Getenv("COBALT_MI_ID"); os.Getenv("COBALT_MI_KIND") {
-	case "client":
-		opts.ID = azidentity.ClientID(id)
-	case "object":
-		opts.ID = azidentity.ObjectID(id)
-	case "resource":
-		opts.ID = azidentity.ResourceID(id)
-	}
-	cred, err := azidentity.NewManagedIdentityCredential(opts)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "credential:", err)
-		os.Exit(2)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{os.Getenv("COBALT_MI_SCOPE")}})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "GetToken:", strings.ReplaceAll(err.Error(), "\n", " "))
-		os.Exit(3)
-	}
-	fmt.Println(tok.Token)
-	os.Exit(0)
-}
 
 // helperBinary copies the test binary where a non-admin task can run it.
 func helperBinary(t *testing.T) string {

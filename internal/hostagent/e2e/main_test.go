@@ -9,6 +9,6 @@ import (
 
 func TestMain(m *testing.M) {
 	sandbox.Main()
-	helperMain()
+	testenv.RunMIHelper()
 	testenv.LoopbackOnly(m)
 }

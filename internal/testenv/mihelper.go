@@ -1,4 +1,4 @@
-package agent
+package testenv
 
 import (
 	"context"
@@ -12,22 +12,25 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 )
 
-// envHelper makes the test binary act as a Go azidentity client instead of
-// running tests: COBALT_AGENT_HELPER=azidentity, with COBALT_MI_KIND
-// (none|client|object|resource), COBALT_MI_ID and COBALT_MI_SCOPE. It prints
-// the token on stdout.
-const envHelper = "COBALT_AGENT_HELPER"
+// MIHelperEnv, set to "azidentity" in a task's environment, makes a test
+// binary that a task runs act as the official Go ManagedIdentityCredential
+// instead of running tests (see RunMIHelper).
+const MIHelperEnv = "COBALT_MI_HELPER"
 
-// helperMain runs the helper when asked and reports whether it did.
-func helperMain() bool {
-	if os.Getenv(envHelper) != "azidentity" {
-		return false
+// RunMIHelper, called first in a TestMain, does nothing unless MIHelperEnv
+// is set. Then it gets a token with azidentity's ManagedIdentityCredential,
+// as task code would: COBALT_MI_KIND (none|client|object|resource) and
+// COBALT_MI_ID choose the identity, COBALT_MI_SCOPE the scope. It prints the
+// token on stdout and exits 0, or prints the error on stderr and exits
+// non-zero.
+func RunMIHelper() {
+	if os.Getenv(MIHelperEnv) != "azidentity" {
+		return
 	}
 	opts := &azidentity.ManagedIdentityCredentialOptions{
 		ClientOptions: azcore.ClientOptions{Retry: policy.RetryOptions{MaxRetries: 1, RetryDelay: 10 * time.Millisecond}},
 	}
-	id := os.Getenv("COBALT_MI_ID")
-	switch os.Getenv("COBALT_MI_KIND") {
+	switch id := os.Getenv("COBALT_MI_ID"); os.Getenv("COBALT_MI_KIND") {
 	case "client":
 		opts.ID = azidentity.ClientID(id)
 	case "object":
@@ -49,5 +52,4 @@ func helperMain() bool {
 	}
 	fmt.Println(tok.Token)
 	os.Exit(0)
-	return true
 }
