@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +57,8 @@ type demo struct {
 	step int
 	// display replaces long arguments when a command is printed.
 	display map[string]string
+	// uncut makes the next step print its whole output.
+	uncut bool
 }
 
 func runDemo(ctx context.Context, g *globals, useRunning, keep bool) (err error) {
@@ -173,6 +176,9 @@ func runDemo(ctx context.Context, g *globals, useRunning, keep bool) (err error)
 		"--job-id", "demojob", "--task-id", "read-blob", "--file-path", "stdout.txt"); err != nil {
 		return err
 	}
+	// The whole claim set, uncut: xms_mirid, oid, appid and aud are what
+	// prove whose token this is, and xms_mirid sorts last.
+	d.uncut = true
 	if _, err := d.run("The token's claims, signature verified against the login service's keys",
 		"node", "token", "--account-name", batchAcct, "--pool", "demopool", "--resource", "https://storage.azure.com/"); err != nil {
 		return err
@@ -234,7 +240,11 @@ func (d *demo) run(title string, args ...string) (any, error) {
 	root := newRoot(g)
 	root.SetArgs(append(append([]string(nil), args...), "--data", d.data, "-o", "json"))
 	err := root.ExecuteContext(d.ctx)
-	printBounded(d.out, stdout.String(), 24)
+	lines := 24
+	if d.uncut {
+		lines, d.uncut = math.MaxInt, false
+	}
+	printBounded(d.out, stdout.String(), lines)
 	printBounded(d.out, stderr.String(), 10)
 	if err != nil {
 		return nil, fmt.Errorf("step %d (%s): %w", d.step, title, err)

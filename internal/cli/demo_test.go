@@ -21,6 +21,12 @@ func TestDemo(t *testing.T) {
 		"blob says: Hello from blob storage, read with the pool's managed identity.",
 		"start task left: input for the start task",
 		`"signatureVerified": true`,
+		// The claims that say whose token it is, uncut (#15).
+		`"xms_mirid": "/subscriptions/`,
+		`/providers/Microsoft.ManagedIdentity/userAssignedIdentities/demo-identity"`,
+		`"oid": "`,
+		`"appid": "`,
+		`"aud": "https://storage.azure.com/"`,
 		"The seed walkthrough completed",
 	} {
 		if !strings.Contains(out, want) {
