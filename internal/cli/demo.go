@@ -183,6 +183,11 @@ func runDemo(ctx context.Context, g *globals, useRunning, keep bool) (err error)
 		"node", "token", "--account-name", batchAcct, "--pool", "demopool", "--resource", "https://storage.azure.com/"); err != nil {
 		return err
 	}
+	d.uncut = true
+	if _, err := d.run("The audit trail: every token issued to the pool's nodes (a task that asks first is named)",
+		"audit", "tokens", "--pool", "demopool", "--identity", "demo-identity"); err != nil {
+		return err
+	}
 	if _, err := d.run("Create a second identity", "identity", "create", "-g", group, "-n", "demo-identity-2"); err != nil {
 		return err
 	}

@@ -27,6 +27,9 @@ func TestDemo(t *testing.T) {
 		`"oid": "`,
 		`"appid": "`,
 		`"aud": "https://storage.azure.com/"`,
+		// cobalt audit tokens lists the tokens issued to the pool's node.
+		`"pool": "demopool",`,
+		`"principalId": "`,
 		"The seed walkthrough completed",
 	} {
 		if !strings.Contains(out, want) {

@@ -1,0 +1,199 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/server"
+	"github.com/cobaltbatch/cobalt/internal/store"
+	"github.com/spf13/cobra"
+)
+
+// The audit commands read the installation's audit trail from its store, as
+// the admin commands do, whether or not `cobalt up` is running.
+
+func init() { register(newAuditCmd) }
+
+const typeUserAssignedIdentity = "microsoft.managedidentity/userassignedidentities"
+
+// tokenAudit is one token issued to a node, as `cobalt audit tokens` prints it.
+type tokenAudit struct {
+	Time        string `json:"time"`
+	Node        string `json:"node"`
+	Pool        string `json:"pool"`
+	Task        string `json:"task,omitempty"`
+	Identity    string `json:"identity"`
+	PrincipalID string `json:"principalId"`
+	ClientID    string `json:"clientId"`
+	Audience    string `json:"audience"`
+	TokenID     string `json:"tokenId"`
+}
+
+var tokenAuditColumns = []column{col("Time", "time"), col("Node", "node"), col("Pool", "pool"), col("Task", "task"),
+	col("Identity", "identity"), col("Audience", "audience")}
+
+func newAuditCmd(g *globals) *cobra.Command {
+	var pool, identity, node, since string
+	tokens := &cobra.Command{
+		Use:   "tokens",
+		Short: "List the managed-identity tokens issued to nodes",
+		Long: `List each token a node's metadata endpoint obtained, oldest first: when, which
+node and pool, which task asked (when the node could attribute the request to
+one), for which identity and audience. Tokens and secrets are never recorded.
+
+--identity takes an identity's name, resource ID, client ID or principal ID.
+--since takes an RFC 3339 time or a duration back from now (for example 1h).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			from, err := parseSince(since, g.now())
+			if err != nil {
+				return err
+			}
+			st, _, err := server.OpenInstallationStore(ctx, g.DataDir)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ids, err := identityNames(ctx, st)
+			if err != nil {
+				return err
+			}
+			var want map[string]bool
+			if identity != "" {
+				if want = ids.match(identity); len(want) == 0 {
+					return fmt.Errorf("no managed identity %q in this installation", identity)
+				}
+			}
+			var out []tokenAudit
+			page := store.Page{Limit: 1000}
+			for {
+				recs, next, err := st.AuditList(ctx, "token.issued", page)
+				if err != nil {
+					return err
+				}
+				for _, r := range recs {
+					f := r.Fields
+					if f["node"] == "" || r.Time.Before(from) || (pool != "" && f["pool"] != pool) ||
+						(node != "" && f["node"] != node) || (want != nil && !want[r.Subject]) {
+						continue
+					}
+					name := ids.byPrincipal[r.Subject]
+					if name == "" {
+						name = r.Subject
+					}
+					out = append(out, tokenAudit{Time: r.Time.UTC().Format(time.RFC3339Nano), Node: f["node"], Pool: f["pool"],
+						Task: f["task"], Identity: name, PrincipalID: r.Subject, ClientID: f["client_id"],
+						Audience: f["audience"], TokenID: f["uti"]})
+				}
+				if next == "" {
+					break
+				}
+				page.Token = next
+			}
+			if out == nil {
+				out = []tokenAudit{}
+			}
+			return printResult(g, out, tokenAuditColumns)
+		},
+	}
+	tokens.Flags().StringVar(&pool, "pool", "", "only tokens issued to nodes of this pool")
+	tokens.Flags().StringVar(&identity, "identity", "", "only tokens for this identity (name, resource ID, client ID or principal ID)")
+	tokens.Flags().StringVar(&node, "node", "", "only tokens issued to this node")
+	tokens.Flags().StringVar(&since, "since", "", "only tokens issued at or after this time (RFC 3339) or this long ago (e.g. 1h)")
+	return group("audit", "Read the installation's audit trail", tokens)
+}
+
+// parseSince reads --since: empty (everything), an RFC 3339 time, or a Go
+// duration back from now.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("--since %q is neither an RFC 3339 time nor a duration such as 1h", s)
+}
+
+// identities maps the installation's user-assigned identities' principals
+// to their resource IDs, and back from any of their names.
+type identities struct {
+	byPrincipal map[string]string // principal ID → resource ID
+	keys        map[string][]string
+}
+
+func identityNames(ctx context.Context, st store.Store) (identities, error) {
+	ids := identities{byPrincipal: map[string]string{}, keys: map[string][]string{}}
+	p := store.ResourceListParams{Type: typeUserAssignedIdentity, Page: store.Page{Limit: 1000}}
+	for {
+		rs, next, err := st.ResourceList(ctx, p)
+		if err != nil {
+			return ids, err
+		}
+		for _, r := range rs {
+			var body struct {
+				Properties struct {
+					PrincipalID string `json:"principalId"`
+					ClientID    string `json:"clientId"`
+				} `json:"properties"`
+			}
+			if json.Unmarshal(r.Body, &body) != nil || body.Properties.PrincipalID == "" {
+				continue
+			}
+			pid := body.Properties.PrincipalID
+			ids.byPrincipal[pid] = r.ID
+			name := r.ID[strings.LastIndex(r.ID, "/")+1:]
+			for _, k := range []string{strings.ToLower(name), r.Key, strings.ToLower(body.Properties.ClientID), strings.ToLower(pid)} {
+				ids.keys[k] = append(ids.keys[k], pid)
+			}
+		}
+		if next == "" {
+			return ids, nil
+		}
+		p.Page.Token = next
+	}
+}
+
+// match returns the principal IDs an --identity value names; a principal
+// ID of no longer existing identity matches itself.
+func (ids identities) match(v string) map[string]bool {
+	out := map[string]bool{}
+	key := strings.ToLower(strings.TrimSuffix(v, "/"))
+	if id, err := cobalt.ParseResourceID(v); err == nil {
+		key = id.Key()
+	}
+	for _, pid := range ids.keys[key] {
+		out[pid] = true
+	}
+	if len(out) == 0 && isGUID(v) {
+		out[strings.ToLower(v)] = true
+	}
+	return out
+}
+
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+				return false
+			}
+		}
+	}
+	return true
+}
