@@ -125,8 +125,19 @@ func (r *Request) Store() store.Store { return r.srv.cfg.Store }
 // "The client '<oid>' with object id '<oid>' does not have authorization to
 // perform action '<action>' over scope '<scope>' or the scope is invalid. If
 // access was recently granted, please refresh your credentials."
+//
+// A refusal is recorded in the audit trail (`cobalt audit access`); to ask
+// whether the caller may do something without refusing anything (to filter
+// a list), use Permitted.
 func (r *Request) Check(action string, scope cobalt.ResourceID) error {
 	return r.srv.check(r.Context(), r.Caller, action, scope)
+}
+
+// Permitted reports whether the caller holds action at scope. It refuses
+// nothing and records nothing: lists use it to leave out what the caller
+// cannot read.
+func (r *Request) Permitted(action string, scope cobalt.ResourceID) (bool, error) {
+	return r.srv.cfg.Authz.Allowed(r.Context(), r.Caller.ObjectID, scope, action)
 }
 
 // CheckLinked returns nil if the caller holds action on the linked scope (a

@@ -332,7 +332,10 @@ func (p *resourcesProvider) handleListGroups(w http.ResponseWriter, r *Request) 
 	if err != nil {
 		return err
 	}
-	all := r.Check("Microsoft.Resources/subscriptions/resourceGroups/read", r.ID) == nil
+	all, err := r.Permitted("Microsoft.Resources/subscriptions/resourceGroups/read", r.ID)
+	if err != nil {
+		return err
+	}
 	res, next, err := r.Store().ResourceList(r.Context(), store.ResourceListParams{Type: typeResourceGroup,
 		SubscriptionID: r.PathValue("subscriptionId"), Page: page})
 	if err != nil {
@@ -346,7 +349,11 @@ func (p *resourcesProvider) handleListGroups(w http.ResponseWriter, r *Request) 
 		}
 		if !all {
 			id := groupID(r.PathValue("subscriptionId"), g.Name)
-			if r.Check("Microsoft.Resources/subscriptions/resourceGroups/read", id) != nil {
+			ok, err := r.Permitted("Microsoft.Resources/subscriptions/resourceGroups/read", id)
+			if err != nil {
+				return err
+			}
+			if !ok {
 				continue
 			}
 		}

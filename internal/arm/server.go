@@ -485,6 +485,7 @@ func (s *Server) check(ctx context.Context, c cobalt.Caller, action string, scop
 	if ok {
 		return nil
 	}
+	s.cfg.Authz.RecordDenial(ctx, cobalt.Denial{Service: "arm", PrincipalID: c.ObjectID, Action: action, Scope: scope.String()})
 	return cobalt.Errorf(cobalt.EForbidden,
 		"The client '%s' with object id '%s' does not have authorization to perform action '%s' over scope '%s' or the scope is invalid. If access was recently granted, please refresh your credentials.",
 		c.ObjectID, c.ObjectID, action, scope.String()).WithReason("AuthorizationFailed")
@@ -499,6 +500,7 @@ func (s *Server) checkLinked(ctx context.Context, c cobalt.Caller, primaryAction
 	if ok {
 		return nil
 	}
+	s.cfg.Authz.RecordDenial(ctx, cobalt.Denial{Service: "arm", PrincipalID: c.ObjectID, Action: action, Scope: linked.String()})
 	return cobalt.Errorf(cobalt.EForbidden,
 		"The client '%s' with object id '%s' has permission to perform action '%s' on scope '%s'; however, it does not have permission to perform action(s) '%s' on the linked scope(s) '%s' (respectively) or the linked scope(s) are invalid.",
 		c.ObjectID, c.ObjectID, primaryAction, primary.String(), action, linked.String()).WithReason("LinkedAuthorizationFailed")

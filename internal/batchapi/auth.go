@@ -64,6 +64,11 @@ type Authorizer interface {
 	AllowedData(ctx context.Context, principalID string, scope cobalt.ResourceID, dataAction string) (bool, error)
 }
 
+// DenialRecorder records a request refused for want of a role.
+type DenialRecorder interface {
+	RecordDenial(ctx context.Context, d cobalt.Denial)
+}
+
 // authFailed is Batch's answer to a request that failed authentication:
 // class EUnauthorized (401) for a request without acceptable credentials,
 // EForbidden (403) for a SharedKey request that is refused.
@@ -192,6 +197,9 @@ func (rc *reqCtx) authorize(p permission) error {
 		}
 	}
 	if !ok {
+		if d := rc.s.cfg.Denials; d != nil {
+			d.RecordDenial(ctx, cobalt.Denial{Service: "batch", PrincipalID: pid, Action: p.action, Scope: rc.account.ID})
+		}
 		return batchError(cobalt.EForbidden, codeAuthzFailed,
 			"This request is not authorized to perform this operation.",
 			"Reason", "The caller lacks the permission "+p.action+" on the Batch account.")

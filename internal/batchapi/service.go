@@ -74,6 +74,9 @@ type Config struct {
 	Validator TokenValidator
 	// Authz checks role assignments for bearer callers.
 	Authz Authorizer
+	// Denials, when set, records each request refused for want of a role
+	// (*rbac.Authorizer implements it).
+	Denials DenialRecorder
 	// AuthorityURL and TenantID name the login service in bearer challenges.
 	AuthorityURL string
 	TenantID     string

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/rbac"
 	"github.com/cobaltbatch/cobalt/internal/server"
 	"github.com/cobaltbatch/cobalt/internal/store"
 	"github.com/spf13/cobra"
@@ -105,7 +107,123 @@ one), for which identity and audience. Tokens and secrets are never recorded.
 	tokens.Flags().StringVar(&identity, "identity", "", "only tokens for this identity (name, resource ID, client ID or principal ID)")
 	tokens.Flags().StringVar(&node, "node", "", "only tokens issued to this node")
 	tokens.Flags().StringVar(&since, "since", "", "only tokens issued at or after this time (RFC 3339) or this long ago (e.g. 1h)")
-	return group("audit", "Read the installation's audit trail", tokens)
+	return group("audit", "Read the installation's audit trail", tokens, newAuditAccessCmd(g))
+}
+
+// accessAudit is one refused request, as `cobalt audit access` prints it.
+type accessAudit struct {
+	Time        string `json:"time"`
+	Service     string `json:"service"`
+	PrincipalID string `json:"principalId"`
+	Principal   string `json:"principal,omitempty"`
+	Action      string `json:"action"`
+	Scope       string `json:"scope"`
+	// Repeats counts the identical refusals folded into the previous record.
+	Repeats int `json:"repeats,omitempty"`
+}
+
+var accessAuditColumns = []column{col("Time", "time"), col("Service", "service"), col("Principal", "principal"),
+	col("Action", "action"), col("Scope", "scope")}
+
+func newAuditAccessCmd(g *globals) *cobra.Command {
+	var principal, service, since string
+	cmd := &cobra.Command{
+		Use:   "access",
+		Short: "List the requests refused for want of a role",
+		Long: `List each storage, registry, Batch or management request that was refused
+because its caller lacked a role, oldest first: when, which service, who, the
+action and the scope. Identical refusals within a few seconds are folded into
+one record, and the next record counts them (repeats).
+
+--principal takes an object ID, a client ID, or an identity's or service
+principal's name. --since takes an RFC 3339 time or a duration such as 1h.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			from, err := parseSince(since, g.now())
+			if err != nil {
+				return err
+			}
+			st, _, err := server.OpenInstallationStore(ctx, g.DataDir)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			e, err := server.ReadEndpoints(g.DataDir)
+			if err != nil {
+				return err
+			}
+			names, err := principalNames(ctx, st, e.TenantID)
+			if err != nil {
+				return err
+			}
+			var want map[string]bool
+			if principal != "" {
+				if want = names.match(principal); len(want) == 0 {
+					return fmt.Errorf("no principal %q in this installation", principal)
+				}
+			}
+			var out []accessAudit
+			page := store.Page{Limit: 1000}
+			for {
+				recs, next, err := st.AuditList(ctx, rbac.DenialKind, page)
+				if err != nil {
+					return err
+				}
+				for _, r := range recs {
+					f := r.Fields
+					if r.Time.Before(from) || (service != "" && !strings.EqualFold(f["service"], service)) || (want != nil && !want[r.Actor]) {
+						continue
+					}
+					repeats, _ := strconv.Atoi(f["repeats"])
+					out = append(out, accessAudit{Time: r.Time.UTC().Format(time.RFC3339Nano), Service: f["service"],
+						PrincipalID: r.Actor, Principal: names.byPrincipal[r.Actor], Action: f["action"], Scope: f["scope"], Repeats: repeats})
+				}
+				if next == "" {
+					break
+				}
+				page.Token = next
+			}
+			if out == nil {
+				out = []accessAudit{}
+			}
+			return printResult(g, out, accessAuditColumns)
+		},
+	}
+	cmd.Flags().StringVar(&principal, "principal", "", "only requests by this principal (object ID, client ID or name)")
+	cmd.Flags().StringVar(&service, "service", "", "only requests to this service: arm, blob, batch or registry")
+	cmd.Flags().StringVar(&since, "since", "", "only requests at or after this time (RFC 3339) or this long ago (e.g. 1h)")
+	return cmd
+}
+
+// principalNames indexes the tenant's principals: object ID → a readable
+// name (the identity's resource ID, else the display name), and every name
+// a --principal value may use → object IDs.
+func principalNames(ctx context.Context, st store.Store, tenantID string) (identities, error) {
+	ids := identities{byPrincipal: map[string]string{}, keys: map[string][]string{}}
+	page := store.Page{Limit: 1000}
+	for {
+		ps, next, err := st.PrincipalList(ctx, tenantID, page)
+		if err != nil {
+			return ids, err
+		}
+		for _, p := range ps {
+			name := p.DisplayName
+			if p.ResourceID != "" {
+				name = p.ResourceID
+			}
+			ids.byPrincipal[p.ObjectID] = name
+			for _, k := range []string{strings.ToLower(p.ObjectID), strings.ToLower(p.ClientID), strings.ToLower(p.DisplayName), strings.ToLower(p.ResourceID)} {
+				if k != "" {
+					ids.keys[k] = append(ids.keys[k], p.ObjectID)
+				}
+			}
+		}
+		if next == "" {
+			return ids, nil
+		}
+		page.Token = next
+	}
 }
 
 // parseSince reads --since: empty (everything), an RFC 3339 time, or a Go

@@ -29,6 +29,8 @@ type Authorizer struct {
 	log   *slog.Logger
 	ttl   time.Duration
 	cache assignmentCache
+	// denials folds repeated denials (RecordDenial).
+	denials denialFold
 }
 
 // Config holds an Authorizer's dependencies.

@@ -171,7 +171,7 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	}
 	s.batchapi, err = batchapi.New(batchapi.Config{
 		Logger: s.log.With(logkey.Component, "batchapi"), Now: s.opts.Now, TLS: s.ca.ServerTLSConfig(), PortBase: batchPortBase,
-		Validator: s.validator, Authz: s.authz, AuthorityURL: s.URL("login"), TenantID: s.tenantID,
+		Validator: s.validator, Authz: s.authz, Denials: s.authz, AuthorityURL: s.URL("login"), TenantID: s.tenantID,
 		Jobs: s.jobs, Nodes: batchapi.NodeDirsUnder(s.pools, nodeRoot),
 		Pools: s.pools, Accounts: batchapi.AccountsFromPools(s.pools, s.store),
 	})
