@@ -183,6 +183,11 @@ type netnsIsolation struct {
 	logger  *slog.Logger
 	servers []*http.Server
 	lns     []net.Listener
+	// targets[i] is where connections to lns[i] are forwarded.
+	targets []string
+	// dnsUDP and dnsTCP answer Azure's hostnames inside the namespace.
+	dnsUDP net.PacketConn
+	dnsTCP net.Listener
 
 	wg     sync.WaitGroup
 	mu     sync.Mutex
@@ -208,7 +213,12 @@ func (n *netnsIsolation) setSessionTask(f func(sid int) string) {
 // namespace of the node sandbox's init pid (created by its clone, so that it
 // belongs to the node's user namespace), given the name as `ip netns add`
 // would.
-func newNetnsIsolation(name string, h handlers, ports []int, logger *slog.Logger, pid int) (n *netnsIsolation, err error) {
+//
+// With azurePort > 0, the node also gets Azure's public hostnames
+// (internal/azurenames): a DNS responder on 127.0.0.1:53 inside answers them
+// with 127.0.0.1, and 127.0.0.1:443 inside is forwarded to azurePort, the
+// control plane's listener for those names.
+func newNetnsIsolation(name string, h handlers, ports []int, azurePort int, logger *slog.Logger, pid int) (n *netnsIsolation, err error) {
 	n = &netnsIsolation{name: name, path: filepath.Join(NetnsDir, name), logger: logger, conns: map[net.Conn]struct{}{}}
 	if _, statErr := os.Stat(n.path); statErr == nil {
 		// Left over by this very pid (an earlier node with the same ID).
@@ -246,6 +256,10 @@ func newNetnsIsolation(name string, h handlers, ports []int, logger *slog.Logger
 				return fmt.Errorf("forward port %d: %w", p, err)
 			}
 			n.lns = append(n.lns, ln)
+			n.targets = append(n.targets, ln.Addr().String())
+		}
+		if azurePort > 0 {
+			return n.listenAzureNames(azurePort)
 		}
 		return nil
 	}); err != nil {
@@ -264,18 +278,18 @@ func newNetnsIsolation(name string, h handlers, ports []int, logger *slog.Logger
 	n.servers = append(n.servers, srv)
 	imdsLimited := lim.listener(imdsLn)
 	go func() { _ = srv.Serve(imdsLimited) }()
-	for _, ln := range n.lns {
+	for i, ln := range n.lns {
 		n.wg.Add(1)
-		go n.forward(ln)
+		go n.forward(ln, n.targets[i])
 	}
+	n.serveAzureNames()
 	return n, nil
 }
 
-// forward accepts connections inside the namespace and splices each to the
-// same port on the agent's loopback.
-func (n *netnsIsolation) forward(ln net.Listener) {
+// forward accepts connections inside the namespace and splices each to
+// target (127.0.0.1:PORT), dialled from the agent's namespace.
+func (n *netnsIsolation) forward(ln net.Listener, target string) {
 	defer n.wg.Done()
-	target := ln.Addr().String() // 127.0.0.1:PORT, dialled from the agent's namespace
 	for {
 		in, err := ln.Accept()
 		if err != nil {
@@ -428,6 +442,10 @@ func (n *netnsIsolation) close() error {
 	}
 	for _, ln := range n.lns {
 		ln.Close()
+	}
+	if n.dnsUDP != nil {
+		n.dnsUDP.Close()
+		n.dnsTCP.Close()
 	}
 	n.wg.Wait()
 	return deleteNamespace(n.name)

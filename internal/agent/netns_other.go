@@ -15,7 +15,7 @@ func SweepNamespaces(*slog.Logger) ([]string, error) { return nil, nil }
 // NamespaceName is meaningful only on Linux.
 func NamespaceName(pid int, nodeID string) string { return "" }
 
-func newNetnsIsolation(string, handlers, []int, *slog.Logger, int) (isolation, error) {
+func newNetnsIsolation(string, handlers, []int, int, *slog.Logger, int) (isolation, error) {
 	return nil, errors.New("netns isolation needs Linux")
 }
 

@@ -77,7 +77,7 @@ func (a *Agent) startSandbox(root string, h handlers) (*nodeSandbox, *netnsIsola
 		Init: sandbox.InitConfig{Hostname: hostname(a.cfg.NodeID), Users: a.users(), CA: ca},
 		Attach: func(pid int) error {
 			var err error
-			iso, err = newNetnsIsolation(NamespaceName(os.Getpid(), a.cfg.NodeID), h, a.node.ForwardPorts, a.logger, pid)
+			iso, err = newNetnsIsolation(NamespaceName(os.Getpid(), a.cfg.NodeID), h, a.node.ForwardPorts, a.node.AzureNamesPort, a.logger, pid)
 			return err
 		},
 	})

@@ -61,6 +61,9 @@ type Config struct {
 	Location      string
 	AuthorityHost string
 	ForwardPorts  []int
+	// AzureNamesPort is the control plane's listener for Azure's public
+	// hostnames, which every node resolves to itself and forwards there.
+	AzureNamesPort int
 	// BlobEndpoint is the blob service's root URL (https://127.0.0.1:PORT);
 	// resource files naming an autoStorageContainerName resolve to
 	// BlobEndpoint/{auto-storage account}/{container}?{SAS}.

@@ -85,6 +85,10 @@ type NodeConfig struct {
 	// ForwardPorts are the loopback TCP ports of the control plane's services
 	// that a netns node forwards into its namespace on the same 127.0.0.1:PORT.
 	ForwardPorts []int `json:"forwardPorts,omitempty"`
+	// AzureNamesPort is the control plane's listener for Azure's public
+	// hostnames (internal/azurenames): a netns node resolves those names to
+	// its loopback and forwards 127.0.0.1:443 inside to this port.
+	AzureNamesPort int `json:"azureNamesPort,omitempty"`
 	// UserAccounts are the pool's named user accounts, created in the node;
 	// a task's userIdentity.username must name one of them.
 	UserAccounts []UserAccount `json:"userAccounts,omitempty"`

@@ -446,6 +446,9 @@ func (in *initState) etcFiles(nr string) error {
 		"group":    group.String(),
 		"hostname": in.cfg.Hostname + "\n",
 		"hosts":    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + in.cfg.Hostname + "\n",
+		// The node's own resolver: the agent answers Azure's public
+		// hostnames there (internal/azurenames), and nothing else.
+		"resolv.conf": "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
 	}
 	gen := nr + "/.node"
 	if err := os.Mkdir(gen, 0o755); err != nil {

@@ -71,6 +71,8 @@ const (
 	// portMetrics serves /metrics: a listener of its own, never forwarded
 	// into nodes, so no task can read the installation's metrics.
 	portMetrics
+	// portAzure serves Azure's public hostnames to nodes (internal/azurenames).
+	portAzure
 	batchPortOffset = 10
 )
 
@@ -97,6 +99,8 @@ type Server struct {
 	jobs      *jobs.Service
 	nodeapi   *nodeapi.Server
 	batchapi  *batchapi.Service
+	// azureTLS serves Azure's public hostnames with a certificate for them.
+	azureTLS *tls.Config
 
 	servers   []*http.Server
 	runners   []runner
@@ -171,7 +175,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	for _, l := range []struct {
 		name   string
 		offset int
-	}{{"login", portLogin}, {"arm", portARM}, {"blob", portBlob}, {"nodeapi", portNodeAPI}, {"portal", portPortal}, {"metrics", portMetrics}} {
+	}{{"login", portLogin}, {"arm", portARM}, {"blob", portBlob}, {"nodeapi", portNodeAPI}, {"portal", portPortal}, {"metrics", portMetrics}, {"azure", portAzure}} {
 		if err = s.bind(l.name, l.offset); err != nil {
 			return nil, err
 		}
@@ -279,7 +283,11 @@ func (s *Server) handleWith(name string, h http.Handler, wrap func(net.Listener,
 		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
-	if name == "blob" {
+	if name == "azure" {
+		// Azure's hostnames carry a certificate of their own.
+		srv.TLSConfig = s.azureTLS
+	}
+	if name == "blob" || name == "azure" {
 		// Blob uploads and downloads stream large bodies: HTTP/2's default
 		// flow-control windows would throttle them well below disk speed.
 		srv.HTTP2 = &http.HTTP2Config{MaxReceiveBufferPerConnection: 32 << 20, MaxReceiveBufferPerStream: 16 << 20}

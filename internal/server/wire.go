@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/agent/taskrun"
 	"github.com/cobaltbatch/cobalt/internal/arm"
 	"github.com/cobaltbatch/cobalt/internal/arm/batchprovider"
+	"github.com/cobaltbatch/cobalt/internal/azurenames"
 	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/batchapi"
 	"github.com/cobaltbatch/cobalt/internal/bearer"
@@ -106,6 +108,33 @@ func (s *Server) wire(ctx context.Context) (err error) {
 	s.goRun("jobs", s.jobs.Run)
 	s.goRun("batch data plane", s.batchapi.Run)
 	s.handle("portal", portalHandler())
+	return s.wireAzureNames()
+}
+
+// wireAzureNames serves Azure's public hostnames (login.microsoftonline.com,
+// management.azure.com, {account}.blob.core.windows.net,
+// {account}.{location}.batch.azure.com, {registry}.azurecr.io) on the
+// "azure" listener, which every node reaches at 127.0.0.1:443 and resolves
+// those names to, with a certificate for them from the installation's CA.
+func (s *Server) wireAzureNames() error {
+	cert, err := s.ca.IssueServer("Azure public hostnames", azurenames.Certificate(s.opts.Location))
+	if err != nil {
+		return err
+	}
+	s.azureTLS = s.ca.ServerTLSConfig()
+	s.azureTLS.Certificates = []tls.Certificate{cert}
+	router := azurenames.NewRouter(azurenames.Backends{
+		Location: s.opts.Location, Login: s.login.Handler(), Management: s.arm.Handler(), Blob: s.blob.Handler(),
+		BatchAccount: func(name string) (http.Handler, bool) {
+			if _, ok := s.batchapi.Endpoint(name); !ok {
+				return nil, false
+			}
+			return s.batchapi.Handler(name), true
+		},
+	})
+	// ARM's clients send some request lines unencoded; the line fix is
+	// harmless for the other services' clients.
+	s.handleWith("azure", router, arm.NewListener)
 	return nil
 }
 
@@ -140,6 +169,7 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 		Store: s.store, Logger: s.log.With(logkey.Component, "pools"), Now: s.opts.Now,
 		Nodes: s.nodes, Identities: s.arm, StorageAccounts: s.arm, MaxNodes: s.opts.MaxNodes, NodeRootDir: nodeRoot,
 		Location: s.opts.Location, AuthorityHost: s.URL("login"), ForwardPorts: s.forwardPorts(), BlobEndpoint: s.URL("blob"),
+		AzureNamesPort: s.listeners["azure"].Addr().(*net.TCPAddr).Port,
 	})
 	if err != nil {
 		return fmt.Errorf("pool service: %w", err)

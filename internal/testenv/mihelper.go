@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 )
 
 // MIHelperEnv, set to "azidentity" in a task's environment, makes a test
@@ -23,8 +25,17 @@ const MIHelperEnv = "COBALT_MI_HELPER"
 // COBALT_MI_ID choose the identity, COBALT_MI_SCOPE the scope. It prints the
 // token on stdout and exits 0, or prints the error on stderr and exits
 // non-zero.
+//
+// Set to "azblob", it instead reads COBALT_BLOB (account/container/blob)
+// with the official azblob client at https://{account}.blob.core.windows.net/,
+// Azure's own URL with no endpoint or cloud override, and the default
+// ManagedIdentityCredential; it prints the blob's content.
 func RunMIHelper() {
-	if os.Getenv(MIHelperEnv) != "azidentity" {
+	switch os.Getenv(MIHelperEnv) {
+	case "azidentity":
+	case "azblob":
+		runBlobHelper()
+	default:
 		return
 	}
 	opts := &azidentity.ManagedIdentityCredentialOptions{
@@ -51,5 +62,33 @@ func RunMIHelper() {
 		os.Exit(3)
 	}
 	fmt.Println(tok.Token)
+	os.Exit(0)
+}
+
+func runBlobHelper() {
+	account, rest, _ := strings.Cut(os.Getenv("COBALT_BLOB"), "/")
+	cont, name, _ := strings.Cut(rest, "/")
+	cred, err := azidentity.NewManagedIdentityCredential(nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "credential:", err)
+		os.Exit(2)
+	}
+	c, err := azblob.NewClient("https://"+account+".blob.core.windows.net/", cred, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "client:", err)
+		os.Exit(2)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r, err := c.DownloadStream(ctx, cont, name, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "download:", strings.ReplaceAll(err.Error(), "\n", " "))
+		os.Exit(3)
+	}
+	defer r.Body.Close()
+	if _, err := io.Copy(os.Stdout, r.Body); err != nil {
+		fmt.Fprintln(os.Stderr, "read:", err)
+		os.Exit(3)
+	}
 	os.Exit(0)
 }
