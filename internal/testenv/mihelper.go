@@ -11,6 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 )
 
@@ -26,6 +27,11 @@ const MIHelperEnv = "COBALT_MI_HELPER"
 // token on stdout and exits 0, or prints the error on stderr and exits
 // non-zero.
 //
+// Set to "armgroups", it lists the resource groups of subscription
+// COBALT_SUBSCRIPTION with the official armresources client at Azure's
+// default endpoint (management.azure.com) and the default
+// ManagedIdentityCredential, one name per line.
+//
 // Set to "azblob", it instead reads COBALT_BLOB (account/container/blob)
 // with the official azblob client at https://{account}.blob.core.windows.net/,
 // Azure's own URL with no endpoint or cloud override, and the default
@@ -35,6 +41,8 @@ func RunMIHelper() {
 	case "azidentity":
 	case "azblob":
 		runBlobHelper()
+	case "armgroups":
+		runGroupsHelper()
 	default:
 		return
 	}
@@ -89,6 +97,32 @@ func runBlobHelper() {
 	if _, err := io.Copy(os.Stdout, r.Body); err != nil {
 		fmt.Fprintln(os.Stderr, "read:", err)
 		os.Exit(3)
+	}
+	os.Exit(0)
+}
+
+func runGroupsHelper() {
+	cred, err := azidentity.NewManagedIdentityCredential(nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "credential:", err)
+		os.Exit(2)
+	}
+	c, err := armresources.NewResourceGroupsClient(os.Getenv("COBALT_SUBSCRIPTION"), cred, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "client:", err)
+		os.Exit(2)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for p := c.NewListPager(nil); p.More(); {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "list:", strings.ReplaceAll(err.Error(), "\n", " "))
+			os.Exit(3)
+		}
+		for _, g := range page.Value {
+			fmt.Println(*g.Name)
+		}
 	}
 	os.Exit(0)
 }

@@ -21,8 +21,9 @@ import (
 // installation's CA: a start task's resource file written with that URL and
 // an identity reference is downloaded; a task's curl with an IMDS token, the
 // Go azblob client and the Node @azure/storage-blob client, each given only
-// Azure's URL and ManagedIdentityCredential, read the blob; a name Cobalt
-// does not serve does not resolve.
+// Azure's URL and ManagedIdentityCredential, read the blob; the Go
+// armresources client at its default endpoint lists the groups the identity
+// may read; a name Cobalt does not serve does not resolve.
 func TestAzureNamesInNode(t *testing.T) {
 	if agent.DefaultIsolation() != agent.IsolationNetns {
 		testenv.Unavailable(t, "netns isolation (root, Linux, ip netns)")
@@ -48,6 +49,7 @@ func TestAzureNamesInNode(t *testing.T) {
 	cobaltCLI(t, "storage", "blob", "upload", "--account-name", "azstore1", "-c", "inputs", "-n", "data/hello.txt", "-f", src)
 	cobaltCLI(t, "role", "assignment", "create", "--assignee", principalID, "--role", "Storage Blob Data Reader",
 		"--scope", jsonField(t, acct, "id"))
+	cobaltCLI(t, "role", "assignment", "create", "--assignee", principalID, "--role", "Reader", "-g", "rg1")
 	cobaltCLI(t, "batch", "account", "create", "-g", "rg1", "-n", "acct1")
 	// The start task's resource file uses Azure's URL and the pool identity:
 	// the pool comes up idle only if the node could download it.
@@ -77,13 +79,19 @@ echo "exit=$?"
 		{"start-task-file", []string{"--command-line", `/bin/sh -c "cat $AZ_BATCH_NODE_SHARED_DIR/from-start-task.txt"`}},
 		{"curl", []string{"--command-line", "/bin/sh " + scriptDir + "/curl-blob.sh"}},
 		{"go-azblob", []string{"--command-line", "exec " + helper, "--env", testenv.MIHelperEnv + "=azblob", "--env", "COBALT_BLOB=azstore1/inputs/data/hello.txt"}},
+		{"go-armresources", []string{"--command-line", "exec " + helper, "--env", testenv.MIHelperEnv + "=armgroups",
+			"--env", "COBALT_SUBSCRIPTION=" + s.Endpoints().SubscriptionID}},
 		{"node-storage-blob", []string{"--command-line", "/bin/sh -c 'cd " + nodeDir + " && exec node e2e/azureblob.js'", "--env", "COBALT_BLOB=azstore1/inputs/data/hello.txt"}},
 	} {
 		// A failed task fails the command: its output says why, below.
 		_ = cli.Main(context.Background(), append([]string{"batch", "task", "create", "--job-id", "j1", "--task-id", tc.name, "--wait"}, tc.args...),
 			strings.NewReader(""), io.Discard, io.Discard)
 		out := string(cobaltCLI(t, "batch", "task", "file", "download", "--job-id", "j1", "--task-id", tc.name, "--file-path", "stdout.txt"))
-		if out != "hello from azstore1" {
+		want := "hello from azstore1"
+		if tc.name == "go-armresources" {
+			want = "rg1\n" // the groups the identity can read, through management.azure.com
+		}
+		if out != want {
 			errOut := cobaltCLI(t, "batch", "task", "file", "download", "--job-id", "j1", "--task-id", tc.name, "--file-path", "stderr.txt")
 			t.Errorf("%s: stdout %q, want the blob's content\nstderr: %s", tc.name, out, errOut)
 		}
