@@ -102,19 +102,29 @@ func storeDSN(flag, file string, getenv func(string) string) (string, error) {
 func init() { register(newEnvCmd) }
 
 func newEnvCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var hosts bool
+	cmd := &cobra.Command{
 		Use:   "env",
 		Short: "Print the shell exports that point the Azure SDKs and tools at a running Cobalt",
 		Long: `Print the shell exports that point the Azure SDKs and tools at the Cobalt whose
 data directory is --data. Use it as: eval "$(cobalt env)".
 
 SSL_CERT_FILE makes Go trust Cobalt's CA (it replaces the system bundle for Go
-programs in that shell); NODE_EXTRA_CA_CERTS adds it for Node.`,
+programs in that shell); NODE_EXTRA_CA_CERTS adds it for Node.
+
+With --hosts it prints instead the /etc/hosts line that gives this machine
+Azure's public hostnames (login.microsoftonline.com, management.azure.com and
+one name per storage account, Batch account and registry), as every node has
+them: append it to /etc/hosts, trust the CA as above, and code written for
+Azure reaches Cobalt with Azure's URLs. Run it again after creating accounts.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			e, err := server.ReadEndpoints(g.DataDir)
 			if err != nil {
 				return err
+			}
+			if hosts {
+				return printHostsLine(cmd.Context(), g, e)
 			}
 			for _, kv := range [][2]string{
 				{"SSL_CERT_FILE", e.CACertFile},
@@ -132,6 +142,8 @@ programs in that shell); NODE_EXTRA_CA_CERTS adds it for Node.`,
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&hosts, "hosts", false, "print the /etc/hosts line for Azure's public hostnames instead")
+	return cmd
 }
 
 // shellQuote quotes s for a POSIX shell.

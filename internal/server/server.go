@@ -52,6 +52,12 @@ type Options struct {
 	IMDSRateLimit string
 	// MaxNodes caps the compute nodes of this host (0 for the default).
 	MaxNodes int
+	// HostsAddress is the loopback address on whose port 443 the host gets
+	// Azure's public hostnames too (see `cobalt env --hosts`): "" means
+	// 127.0.0.2, "off" serves them only inside nodes. Binding it needs root
+	// (or CAP_NET_BIND_SERVICE) and a free port; without them Cobalt starts
+	// anyway and serves the names only inside nodes.
+	HostsAddress string
 	// ReadTimeout bounds how long a client may take to send a request's
 	// headers and, on every listener but blob, its whole body; on the blob
 	// listener, whose bodies are as large as blobs, it is the time in which
@@ -183,6 +189,9 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err = s.dir.savePorts(s.ports()); err != nil {
 		return nil, err
 	}
+	if err = s.bindHostsAddress(); err != nil {
+		return nil, err
+	}
 	if err = s.wire(ctx); err != nil {
 		return nil, err
 	}
@@ -283,11 +292,11 @@ func (s *Server) handleWith(name string, h http.Handler, wrap func(net.Listener,
 		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
-	if name == "azure" {
+	if name == "azure" || name == hostsListener {
 		// Azure's hostnames carry a certificate of their own.
 		srv.TLSConfig = s.azureTLS
 	}
-	if name == "blob" || name == "azure" {
+	if name == "blob" || name == "azure" || name == hostsListener {
 		// Blob uploads and downloads stream large bodies: HTTP/2's default
 		// flow-control windows would throttle them well below disk speed.
 		srv.HTTP2 = &http.HTTP2Config{MaxReceiveBufferPerConnection: 32 << 20, MaxReceiveBufferPerStream: 16 << 20}

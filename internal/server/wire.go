@@ -135,6 +135,9 @@ func (s *Server) wireAzureNames() error {
 	// ARM's clients send some request lines unencoded; the line fix is
 	// harmless for the other services' clients.
 	s.handleWith("azure", router, arm.NewListener)
+	if _, ok := s.listeners[hostsListener]; ok {
+		s.handleWith(hostsListener, router, arm.NewListener)
+	}
 	return nil
 }
 
