@@ -246,6 +246,7 @@ func (s *Service) leases(ctx context.Context, node cobalt.NodeRef, recs []store.
 			s.failLease(ctx, node, r, fail)
 			continue
 		}
+		l.OutputFiles = outputFiles(spec.OutputFiles)
 		if c := spec.Constraints; c != nil && !noLimit(c.MaxWallClockTime) {
 			d := time.Duration(*c.MaxWallClockTime)
 			l.MaxWallClockSeconds = int64((d + time.Second - 1) / time.Second)

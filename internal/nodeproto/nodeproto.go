@@ -176,6 +176,24 @@ type TaskLease struct {
 	RequiredSlots int                  `json:"requiredSlots"`
 	// MaxWallClockSeconds is 0 for unlimited.
 	MaxWallClockSeconds int64 `json:"maxWallClockSeconds,omitempty"`
+	// OutputFiles are uploaded after the task's process exits.
+	OutputFiles []OutputFile `json:"outputFiles,omitempty"`
+}
+
+// OutputFile is a set of files the node uploads to a blob container after
+// a task: FilePattern relative to the task's working directory (or
+// absolute, inside the node), with *, **, ? and [...]; Path the blob name
+// (a plain pattern) or virtual directory (a pattern with wildcards).
+// ContainerURL may carry a SAS; IdentityResourceID names a pool identity
+// whose token authorizes the upload instead. UploadCondition is
+// tasksuccess, taskfailure or taskcompletion.
+type OutputFile struct {
+	FilePattern        string               `json:"filePattern"`
+	ContainerURL       string               `json:"containerUrl"`
+	Path               string               `json:"path,omitempty"`
+	IdentityResourceID string               `json:"identityResourceId,omitempty"`
+	UploadHeaders      []EnvironmentSetting `json:"uploadHeaders,omitempty"`
+	UploadCondition    string               `json:"uploadCondition,omitempty"`
 }
 
 // LeaseResponse returns zero or more leases.

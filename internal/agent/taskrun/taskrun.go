@@ -135,15 +135,30 @@ func RunStartTask(ctx context.Context, cfg Config, d Dirs, st nodeproto.StartTas
 // RunTask runs a leased task to completion, or until ctx ends (the agent was
 // told to stop it), and returns its "completed" report. NodeID is left for
 // the agent to fill.
+//
+// After the process exits, the task's output files are uploaded (unless the
+// task was stopped); a failed upload fails the task with
+// FileUploadMiscError, as on Batch, keeping its exit code.
 func RunTask(ctx context.Context, cfg Config, d Dirs, l nodeproto.TaskLease) nodeproto.ReportRequest {
 	dir := TaskDir(d, l.JobID, l.TaskID)
+	vars := []string{"AZ_BATCH_TASK_ID=" + l.TaskID, "AZ_BATCH_JOB_ID=" + l.JobID, "AZ_BATCH_TASK_DIR=" + dir,
+		"AZ_BATCH_TASK_WORKING_DIR=" + filepath.Join(dir, "wd")}
 	o := cfg.run(ctx, runSpec{
 		dir: dir, commandLine: l.CommandLine, env: l.Environment, files: l.ResourceFiles, user: l.UserIdentity,
 		wallClock: time.Duration(l.MaxWallClockSeconds) * time.Second,
-		vars: []string{"AZ_BATCH_TASK_ID=" + l.TaskID, "AZ_BATCH_JOB_ID=" + l.JobID, "AZ_BATCH_TASK_DIR=" + dir,
-			"AZ_BATCH_TASK_WORKING_DIR=" + filepath.Join(dir, "wd")},
-		dirs: d,
+		vars:      vars, dirs: d,
 	})
+	if len(l.OutputFiles) > 0 && ctx.Err() == nil && (o.exitCode != nil || (o.failure != nil && o.failure.Code == CodeTaskEnded)) {
+		env := append(append([]string{}, cfg.BaseEnv...), vars...)
+		env = append(env, "AZ_BATCH_NODE_ROOT_DIR="+d.NodeRoot)
+		for _, e := range l.Environment {
+			env = append(env, e.Name+"="+e.Value)
+		}
+		if f := cfg.uploadOutputs(ctx, d.NodeRoot, dir, env, o.exitCode, l.OutputFiles); f != nil && o.failure == nil {
+			o.failure = f
+		}
+		o.end = cfg.now().UTC()
+	}
 	return nodeproto.ReportRequest{LeaseID: l.LeaseID, Event: "completed", StartTime: o.start, EndTime: &o.end,
 		ExitCode: o.exitCode, Failure: o.failure}
 }
