@@ -219,7 +219,7 @@ func Spec(in SpecInput) (*specs.Spec, error) {
 		Process: &specs.Process{
 			User: user, Args: args, Env: mergeEnv(in.Image.Config.Env, in.Env, in.Options.Env), Cwd: cwd,
 			NoNewPrivileges: true,
-			Capabilities: &specs.LinuxCapabilities{Bounding: defaultCaps, Effective: caps, Permitted: caps},
+			Capabilities:    &specs.LinuxCapabilities{Bounding: defaultCaps, Effective: caps, Permitted: caps},
 		},
 		Mounts: []specs.Mount{
 			{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},

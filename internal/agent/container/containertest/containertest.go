@@ -280,4 +280,3 @@ func Busybox(t testing.TB) v1.Image {
 	}
 	return img
 }
-
