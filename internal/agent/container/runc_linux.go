@@ -61,8 +61,17 @@ func (rt *Runtime) Prepare(label string, img *Image, spec func(rootfs string) (*
 	if err := os.MkdirAll(rt.BundleDir, 0o700); err != nil {
 		return nil, err
 	}
-	for _, d := range []string{"", "upper", "work", "rootfs"} {
-		if err := os.Mkdir(filepath.Join(b.Dir, d), 0o700); err != nil {
+	// The upper directory gives the container's "/" its owner and mode:
+	// root's, 0755, as an image's root is.
+	for _, d := range []struct {
+		name string
+		mode os.FileMode
+	}{{"", 0o700}, {"upper", 0o755}, {"work", 0o700}, {"rootfs", 0o755}} {
+		if err := os.Mkdir(filepath.Join(b.Dir, d.name), d.mode); err != nil {
+			_ = b.Remove()
+			return nil, err
+		}
+		if err := os.Chmod(filepath.Join(b.Dir, d.name), d.mode); err != nil {
 			_ = b.Remove()
 			return nil, err
 		}
