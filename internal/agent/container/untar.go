@@ -61,7 +61,7 @@ func Untar(r io.Reader, root string, lim UntarLimits) error {
 		if lim.MaxEntries > 0 && n >= lim.MaxEntries {
 			return fmt.Errorf("the image has more than %d entries", lim.MaxEntries)
 		}
-		if hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA {
+		if hdr.Typeflag == tar.TypeReg {
 			total += hdr.Size
 			if lim.MaxBytes > 0 && total > lim.MaxBytes {
 				return fmt.Errorf("the image unpacks to more than %d bytes", lim.MaxBytes)
@@ -107,7 +107,7 @@ func unpackEntry(root *os.File, hdr *tar.Header, r io.Reader) error {
 		if err := unix.Mkdirat(pfd, base, 0o700); err != nil && !errors.Is(err, unix.EEXIST) {
 			return err
 		}
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg:
 		fd, err := unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 		if err != nil {
 			return err
