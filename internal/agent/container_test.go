@@ -44,7 +44,7 @@ func requireRunc(t testing.TB) {
 	}
 }
 
-func newContainerEnv(t *testing.T, identity nodeproto.Identity) *containerEnv {
+func newContainerEnv(t testing.TB, identity nodeproto.Identity) *containerEnv {
 	t.Helper()
 	ca, err := pki.LoadOrCreate(t.TempDir())
 	if err != nil {
@@ -82,7 +82,7 @@ func newContainerEnv(t *testing.T, identity nodeproto.Identity) *containerEnv {
 	return &containerEnv{f: f, reg: reg, ref: ref, caFile: both}
 }
 
-func (e *containerEnv) start(t *testing.T, nodeID, rootDir string) *Agent {
+func (e *containerEnv) start(t testing.TB, nodeID, rootDir string) *Agent {
 	a, _ := startAgent(t, e.f, IsolationNetns, func(c *Config) {
 		c.CAFile = e.caFile
 		if nodeID != "" {
@@ -95,7 +95,7 @@ func (e *containerEnv) start(t *testing.T, nodeID, rootDir string) *Agent {
 	return a
 }
 
-func (e *containerEnv) waitState(t *testing.T, a *Agent, want string) {
+func (e *containerEnv) waitState(t testing.TB, a *Agent, want string) {
 	t.Helper()
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -227,5 +227,37 @@ func TestContainerPoolPullRefused(t *testing.T) {
 		if s == StateIdle {
 			t.Fatalf("the node was idle before it had its images: %v", states)
 		}
+	}
+}
+
+// BenchmarkContainerTaskStart runs the same command (true) on one node as
+// a plain task and as a container task (image already on the node), one
+// task at a time through the node's runner, as the agent runs a lease:
+// the difference per task is what a container costs (runc, overlay,
+// bundle). In-process: the agent and the node sandbox run in the test.
+func BenchmarkContainerTaskStart(b *testing.B) {
+	if !netnsSupported() {
+		testenv.Unavailable(b, "netns isolation (root and the ip command)")
+	}
+	requireRunc(b)
+	e := newContainerEnv(b, identityA)
+	a := e.start(b, "", "")
+	e.waitState(b, a, StateIdle)
+	tcfg, _ := a.taskConfig("")
+	for _, c := range []struct {
+		name string
+		cs   *nodeproto.ContainerSettings
+		cmd  string
+	}{{"plain", nil, "/bin/true"}, {"container", &nodeproto.ContainerSettings{ImageName: e.ref}, "true"}} {
+		b.Run(c.name, func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				id := c.name + strconv.Itoa(i)
+				rep := a.runner.RunTask(b.Context(), tcfg, a.dirs, nodeproto.TaskLease{LeaseID: id, JobID: "bench", TaskID: id,
+					CommandLine: c.cmd, Container: c.cs, UserIdentity: nodeproto.UserIdentity{AutoUserScope: "pool", AutoUserElevation: "nonadmin"}})
+				if rep.Failure != nil {
+					b.Fatalf("%s: %+v", c.name, rep.Failure)
+				}
+			}
+		})
 	}
 }

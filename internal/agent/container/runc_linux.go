@@ -115,9 +115,13 @@ func (b *Bundle) Kill() {
 // Remove deletes the container (forcibly, if it still runs), unmounts its
 // root filesystem and removes the bundle: nothing is left behind.
 func (b *Bundle) Remove() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = exec.CommandContext(ctx, b.rt.runc(), "--root", b.rt.StateDir, "delete", "-f", b.ID).Run()
+	// runc run deletes a container that exited by itself; only one that
+	// did not (killed, or its runtime was) still has its state.
+	if _, err := os.Lstat(filepath.Join(b.rt.StateDir, b.ID)); err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = exec.CommandContext(ctx, b.rt.runc(), "--root", b.rt.StateDir, "delete", "-f", b.ID).Run()
+	}
 	var errs []error
 	if b.mounted {
 		if err := unix.Unmount(filepath.Join(b.Dir, "rootfs"), unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
