@@ -129,6 +129,9 @@ type Agent struct {
 	tasksWG   sync.WaitGroup
 	removed   bool
 	broken    bool // the node's sandbox ended: the node is unusable
+	// nodeErrors are the node's errors (an image it could not pull): the
+	// node is unusable while there are any.
+	nodeErrors []nodeproto.NodeError
 }
 
 type runningTask struct {
@@ -233,7 +236,7 @@ func (a *Agent) State() string {
 }
 
 func (a *Agent) stateLocked() string {
-	if a.broken {
+	if a.broken || len(a.nodeErrors) > 0 {
 		return stateUnusable
 	}
 	switch a.phase {

@@ -34,6 +34,7 @@ type fakeControlPlane struct {
 	config     nodeproto.NodeConfig
 	states     []string
 	startInfos []nodeproto.StartTaskInfo
+	nodeErrors []nodeproto.NodeError // the last heartbeat's
 	leases     []nodeproto.TaskLease
 	leaseReqs  []nodeproto.LeaseRequest
 	commands   []string
@@ -82,6 +83,7 @@ func newFakeControlPlane(t testing.TB, cfg nodeproto.NodeConfig) *fakeControlPla
 		if r.StartTaskInfo != nil {
 			f.startInfos = append(f.startInfos, *r.StartTaskInfo)
 		}
+		f.nodeErrors = r.Errors
 		// Commands are one-shot, except reboot, which stays until the agent
 		// registers again (as the pool service does).
 		cmds := f.commands

@@ -31,6 +31,7 @@ func (a *Agent) heartbeatLoop(ctx context.Context, stop context.CancelFunc) {
 		for id := range a.running {
 			req.RunningLeases = append(req.RunningLeases, id)
 		}
+		req.Errors = a.nodeErrors
 		a.mu.Unlock()
 		var resp nodeproto.HeartbeatResponse
 		err := a.api.call(ctx, nodeproto.PathHeartbeat, req, &resp, 30*time.Second)
@@ -88,6 +89,17 @@ func (a *Agent) beginStart(ctx context.Context) {
 	sctx, cancel := context.WithCancel(ctx)
 	a.startStop = cancel
 	a.startInfo = nil
+	a.nodeErrors = nil
+	cc := a.node.Containers
+	if cc != nil && len(cc.ImageNames) > 0 {
+		// The pool's images come first: the node is "starting" until they
+		// are all on it, and unusable when one cannot be pulled.
+		a.phase = phaseStarting
+		a.mu.Unlock()
+		a.notify()
+		go a.pullImages(sctx, *cc, st)
+		return
+	}
 	switch {
 	case st == nil:
 		a.phase = phaseReady
@@ -102,6 +114,43 @@ func (a *Agent) beginStart(ctx context.Context) {
 		return
 	}
 	go a.runStartTask(sctx, *st)
+}
+
+// pullImages pulls the pool's container images, then goes on with the
+// start sequence; a node that cannot pull one is unusable with an error
+// per image.
+func (a *Agent) pullImages(ctx context.Context, cc nodeproto.ContainerConfiguration, st *nodeproto.StartTask) {
+	var errs []nodeproto.NodeError
+	if p, ok := a.runner.(imagePuller); ok {
+		errs = p.PullImages(ctx, cc)
+	} else {
+		errs = []nodeproto.NodeError{{Code: CodeContainersNotSupported, Message: "The pool has a containerConfiguration, but this node " +
+			"cannot run containers: container pools need the netns isolation mode (Linux, root, runc)."}}
+	}
+	if ctx.Err() != nil {
+		return // rebooted or stopped: the next start sequence pulls again
+	}
+	a.mu.Lock()
+	if len(errs) > 0 {
+		a.nodeErrors = errs
+		a.mu.Unlock()
+		a.logger.Warn("the node could not pull its container images; it is unusable", logkey.Count, len(errs))
+		a.notify()
+		return
+	}
+	switch {
+	case st == nil:
+		a.phase = phaseReady
+	case st.WaitForSuccess:
+		a.phase = phaseWaitingStart
+	default:
+		a.phase = phaseReady
+	}
+	a.mu.Unlock()
+	a.notify()
+	if st != nil {
+		a.runStartTask(ctx, *st)
+	}
 }
 
 func (a *Agent) runStartTask(ctx context.Context, st nodeproto.StartTask) {

@@ -17,3 +17,14 @@ type TaskRunner interface {
 	// returns its "completed" report.
 	RunTask(ctx context.Context, cfg taskrun.Config, d taskrun.Dirs, l nodeproto.TaskLease) nodeproto.ReportRequest
 }
+
+// imagePuller is a TaskRunner that can pull a container pool's images (the
+// sandbox's): before the start task, every node of a container pool pulls
+// them.
+type imagePuller interface {
+	PullImages(ctx context.Context, cc nodeproto.ContainerConfiguration) []nodeproto.NodeError
+}
+
+// CodeContainersNotSupported is the node error of a container pool's node
+// that cannot run containers (process isolation).
+const CodeContainersNotSupported = "ContainerRuntimeNotAvailable"

@@ -74,7 +74,7 @@ func (a *Agent) startSandbox(root string, h handlers) (*nodeSandbox, *netnsIsola
 	var iso *netnsIsolation
 	n, err := sandbox.Start(sandbox.Config{
 		Name: a.cfg.NodeID, NodeDir: root, Range: uids, Limits: limits, Logger: a.logger,
-		Init: sandbox.InitConfig{Hostname: hostname(a.cfg.NodeID), Users: a.users(), CA: ca},
+		Init: sandbox.InitConfig{Hostname: hostname(a.cfg.NodeID), Users: a.users(), CA: ca, Containers: a.node.Containers},
 		Attach: func(pid int) error {
 			var err error
 			iso, err = newNetnsIsolation(NamespaceName(os.Getpid(), a.cfg.NodeID), h, a.node.ForwardPorts, a.node.AzureNamesPort, a.logger, pid)
@@ -231,6 +231,20 @@ func (r sandboxRunner) RunTask(ctx context.Context, cfg taskrun.Config, _ taskru
 		rep.Failure = f
 	}
 	return rep
+}
+
+// PullImages pulls the pool's container images in the node; the errors
+// are the images it could not pull. The init is untrusted: at most one
+// error per image is kept, each bounded by the control plane.
+func (r sandboxRunner) PullImages(ctx context.Context, cc nodeproto.ContainerConfiguration) []nodeproto.NodeError {
+	res, err := r.s.node.Run(ctx, sandbox.Task{PullImages: true})
+	if err != nil {
+		return []nodeproto.NodeError{{Code: sandbox.CodeImagePullFailed, Message: "The node could not pull its container images: " + err.Error()}}
+	}
+	if len(res.PullErrors) > len(cc.ImageNames) {
+		return res.PullErrors[:len(cc.ImageNames)]
+	}
+	return res.PullErrors
 }
 
 // CodeOutOfMemory is the failure code of a task the node's memory limit

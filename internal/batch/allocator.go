@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -389,7 +390,16 @@ func (s *Service) nodeConfig(p *Pool, acct *cobalt.Account) (nodeproto.NodeConfi
 				ns.UserIdentity.AutoUserScope, ns.UserIdentity.AutoUserElevation = string(u.AutoUser.Scope), string(u.AutoUser.ElevationLevel)
 			}
 		}
+		// Decoded when the pool was validated: an undecodable value runs
+		// without a container no more than it did before.
+		ns.Container, _ = startTaskContainer(st.ContainerSettings)
 		cfg.StartTask = ns
+	}
+	cfg.Containers = nodeContainers(p)
+	for _, port := range registryPorts(cfg.Containers, cfg.StartTask) {
+		if !slices.Contains(cfg.ForwardPorts, port) {
+			cfg.ForwardPorts = append(slices.Clone(cfg.ForwardPorts), port)
+		}
 	}
 	return cfg, autoFiles
 }

@@ -157,6 +157,7 @@ func (s *Service) NodeRegister(ctx context.Context, n *Node, req nodeproto.Regis
 	out, err := s.updateNode(ctx, n.ID, func(x *Node, r *store.NodeRecord) error {
 		if x.State == NodeCreating || x.State == NodeRebooting || x.State == NodeUnusable {
 			x.State, x.StateTransitionTime = NodeStarting, now
+			x.Errors = nil // a restarted agent reports its own anew
 		}
 		x.LastBootTime, x.AgentVersion, x.Isolation = now, req.AgentVersion, req.Isolation
 		x.Commands = removeCmd(x.Commands, "reboot")
@@ -236,6 +237,9 @@ func (s *Service) NodeHeartbeat(ctx context.Context, n *Node, req nodeproto.Hear
 		}
 		if req.StartTaskInfo != nil {
 			x.StartTaskInfo = req.StartTaskInfo
+		}
+		if req.State == NodeUnusable && len(req.Errors) > 0 {
+			x.Errors = agentErrors(req.Errors)
 		}
 		x.RunningLeases = req.RunningLeases
 		r.HeartbeatAt, r.LeaseExpiry = now, now.Add(s.cfg.HeartbeatTimeout)

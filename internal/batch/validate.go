@@ -116,6 +116,9 @@ func Validate(p *Pool, arm bool) error {
 			}
 		}
 	}
+	if err := validateContainers(p, ps); err != nil {
+		return err
+	}
 	return validateIdentityReferences(p, ps)
 }
 

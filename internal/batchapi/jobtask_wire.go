@@ -204,6 +204,14 @@ func taskToWire(t cobalt.Task) taskWire {
 		ExecutionInfo: taskExecWire{StartTime: ei.StartTime, EndTime: ei.EndTime, ExitCode: ei.ExitCode,
 			RetryCount: ei.RetryCount, LastRetryTime: ei.LastRetryTime,
 			RequeueCount: ei.RequeueCount, LastRequeueTime: ei.LastRequeueTime, Result: string(ei.Result)}}
+	// A registry password is a secret: responses never echo it.
+	if cs := w.ContainerSettings; cs != nil && cs.Registry != nil && cs.Registry.Password != "" {
+		r := *cs.Registry
+		r.Password = ""
+		c := *cs
+		c.Registry = &r
+		w.ContainerSettings = &c
+	}
 	if fi := ei.FailureInfo; fi != nil {
 		f := batchwire.FromTaskFailureInfo(*fi)
 		w.ExecutionInfo.FailureInfo = &f

@@ -214,7 +214,7 @@ func (s *Service) leases(ctx context.Context, node cobalt.NodeRef, recs []store.
 		}
 		l := nodeproto.TaskLease{LeaseID: r.LeaseID, JobID: j.ID, TaskID: r.ID, Attempt: r.RetryCount + r.RequeueCount + 1,
 			CommandLine: spec.CommandLine, RequiredSlots: r.RequiredSlots,
-			UserIdentity: nodeproto.UserIdentity{AutoUserScope: "pool", AutoUserElevation: "nonadmin"}}
+			UserIdentity: nodeproto.UserIdentity{AutoUserScope: "pool", AutoUserElevation: "nonadmin"}, Container: leaseContainer(spec.ContainerSettings)}
 		for _, e := range j.CommonEnvironmentSettings {
 			l.Environment = append(l.Environment, nodeproto.EnvironmentSetting{Name: e.Name, Value: e.Value})
 		}

@@ -223,6 +223,10 @@ func (s *Service) addTasks(ctx context.Context, accountID, jobID string, specs [
 			res[i].Status, res[i].Err = AddClientError, err
 			continue
 		}
+		if err := s.validateContainer(ctx, accountID, job, &spec); err != nil {
+			res[i].Status, res[i].Err = AddClientError, err
+			continue
+		}
 		e := taskExec{PoolID: job.PoolInfo.PoolID}
 		if spec.DependsOn != nil {
 			if p := newPending(*spec.DependsOn); !p.empty() {

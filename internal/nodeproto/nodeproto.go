@@ -63,6 +63,53 @@ type StartTask struct {
 	UserIdentity      UserIdentity         `json:"userIdentity"`
 	MaxTaskRetryCount int                  `json:"maxTaskRetryCount"`
 	WaitForSuccess    bool                 `json:"waitForSuccess"`
+	// Container, when set, runs the start task in a container.
+	Container *ContainerSettings `json:"containerSettings,omitempty"`
+}
+
+// ContainerRegistry is a registry a node pulls images from: with a user
+// name and password (Basic), or with a token for one of the node's
+// identities exchanged at the registry (ACR's /oauth2/exchange). Password
+// is a secret: never logged.
+type ContainerRegistry struct {
+	Server             string `json:"registryServer"`
+	Username           string `json:"username,omitempty"`
+	Password           string `json:"password,omitempty"`
+	IdentityResourceID string `json:"identityResourceId,omitempty"`
+}
+
+// ContainerConfiguration is a pool's container configuration: the images
+// every node pulls before it becomes idle and the registries it may use.
+type ContainerConfiguration struct {
+	// Type is "dockerCompatible" or "criCompatible"; both run with runc.
+	Type       string              `json:"type"`
+	ImageNames []string            `json:"containerImageNames,omitempty"`
+	Registries []ContainerRegistry `json:"containerRegistries,omitempty"`
+}
+
+// BindMount is one of Batch's node directories mounted into a task's
+// container at its Azure path.
+type BindMount struct {
+	// Source is "Shared", "Startup", "VfsMounts", "Task", "JobPrep" or "Applications".
+	Source   string `json:"source"`
+	ReadOnly bool   `json:"isReadOnly,omitempty"`
+}
+
+// ContainerSettings make a start task or task run in a container.
+type ContainerSettings struct {
+	ImageName  string             `json:"imageName"`
+	RunOptions string             `json:"containerRunOptions,omitempty"`
+	Registry   *ContainerRegistry `json:"registry,omitempty"`
+	// WorkingDirectory is "taskWorkingDirectory" (the default) or "containerImageDefault".
+	WorkingDirectory string      `json:"workingDirectory,omitempty"`
+	BindMounts       []BindMount `json:"containerHostBatchBindMounts,omitempty"`
+}
+
+// NodeError is an error a node reports (ComputeNodeError).
+type NodeError struct {
+	Code    string               `json:"code"`
+	Message string               `json:"message"`
+	Details []EnvironmentSetting `json:"errorDetails,omitempty"`
 }
 
 // NodeConfig is everything a node needs to know about itself. It is fixed at
@@ -92,6 +139,9 @@ type NodeConfig struct {
 	// UserAccounts are the pool's named user accounts, created in the node;
 	// a task's userIdentity.username must name one of them.
 	UserAccounts []UserAccount `json:"userAccounts,omitempty"`
+	// Containers is the pool's container configuration, nil when the pool
+	// runs no containers.
+	Containers *ContainerConfiguration `json:"containerConfiguration,omitempty"`
 }
 
 // UserAccount is one of a pool's named user accounts (without its
@@ -147,6 +197,9 @@ type HeartbeatRequest struct {
 	StartTaskInfo *StartTaskInfo `json:"startTaskInfo,omitempty"`
 	// RunningLeases are the task leases the agent is running.
 	RunningLeases []string `json:"runningLeases,omitempty"`
+	// Errors are the node's errors, sent with the "unusable" state (for
+	// example a container image the node could not pull).
+	Errors []NodeError `json:"errors,omitempty"`
 }
 
 // HeartbeatResponse carries commands for the agent.
@@ -176,6 +229,8 @@ type TaskLease struct {
 	RequiredSlots int                  `json:"requiredSlots"`
 	// MaxWallClockSeconds is 0 for unlimited.
 	MaxWallClockSeconds int64 `json:"maxWallClockSeconds,omitempty"`
+	// Container, when set, runs the task in a container.
+	Container *ContainerSettings `json:"containerSettings,omitempty"`
 	// OutputFiles are uploaded after the task's process exits.
 	OutputFiles []OutputFile `json:"outputFiles,omitempty"`
 }

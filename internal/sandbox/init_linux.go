@@ -57,6 +57,8 @@ type initState struct {
 	nextTask int
 	taskUIDs map[uint32]bool // task-scope uids that own a task directory
 	wg       sync.WaitGroup
+
+	containers *containers // nil: the node runs no containers
 }
 
 func runInit() int {
@@ -164,9 +166,14 @@ func (in *initState) run(ctx context.Context, id uint64, t Task) {
 		},
 		Start: startWithOwnKeyring,
 	}
+	if in.containers != nil {
+		cfg.Container = in.containers.prepare
+	}
 	d := taskrun.Dirs{NodeRoot: NodeRoot, Shared: NodeRoot + "/shared", Startup: NodeRoot + "/startup"}
 	var res Result
 	switch {
+	case t.PullImages:
+		res.PullErrors = in.containers.pullPool(ctx)
 	case t.StartTask != nil:
 		info := taskrun.RunStartTask(ctx, cfg, d, *t.StartTask, t.Attempt)
 		res.StartTask = &info
@@ -591,7 +598,15 @@ func (in *initState) batchLayout() error {
 	}
 	// Parsing the system roots takes tens of milliseconds: only tasks with
 	// resource files need the client, so it is built on first use.
-	in.httpc = &http.Client{Transport: &lazyTransport{ca: in.cfg.CA}}
+	tr := &lazyTransport{ca: in.cfg.CA}
+	in.httpc = &http.Client{Transport: tr}
+	if in.cfg.Containers != nil {
+		c, err := newContainers(in.cfg.Containers, tr, in.token)
+		if err != nil {
+			return err
+		}
+		in.containers = c
+	}
 	return nil
 }
 

@@ -60,6 +60,9 @@ type InitConfig struct {
 	// (/tmp, /home, /run, /var, /dev/shm). Start sets it from the node's
 	// Limits when zero.
 	TmpfsBytes int64 `json:"tmpfsBytes,omitempty"`
+	// Containers is the pool's container configuration: when set, the node
+	// runs container tasks (runc) and pulls from these registries.
+	Containers *nodeproto.ContainerConfiguration `json:"containers,omitempty"`
 }
 
 // DefaultTmpfsBytes is the size of each of a node's tmpfs mounts when its
@@ -75,12 +78,14 @@ func tmpfsBytes(lim Limits) int64 {
 	return DefaultTmpfsBytes
 }
 
-// Task is one start task or task for the init to run. Exactly one of
-// StartTask and Lease is set.
+// Task is one start task or task for the init to run, or the pull of the
+// pool's container images. Exactly one of StartTask, Lease and PullImages
+// is set.
 type Task struct {
-	StartTask *nodeproto.StartTask `json:"startTask,omitempty"`
-	Attempt   int                  `json:"attempt,omitempty"`
-	Lease     *nodeproto.TaskLease `json:"lease,omitempty"`
+	PullImages bool                 `json:"pullImages,omitempty"`
+	StartTask  *nodeproto.StartTask `json:"startTask,omitempty"`
+	Attempt    int                  `json:"attempt,omitempty"`
+	Lease      *nodeproto.TaskLease `json:"lease,omitempty"`
 	// Env is the node-level environment (AZ_BATCH_*, CA bundle, identity).
 	Env []string `json:"env,omitempty"`
 }
@@ -90,6 +95,9 @@ type Task struct {
 type Result struct {
 	StartTask *nodeproto.StartTaskInfo `json:"startTask,omitempty"`
 	Report    *nodeproto.ReportRequest `json:"report,omitempty"`
+	// PullErrors are the images a PullImages task could not pull (none:
+	// every image is on the node).
+	PullErrors []nodeproto.NodeError `json:"pullErrors,omitempty"`
 }
 
 // writeMessage writes m as a 4-byte big-endian length and its JSON.

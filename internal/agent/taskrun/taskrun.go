@@ -48,6 +48,10 @@ type Config struct {
 	// Start, when set, starts each task process instead of cmd.Start (a
 	// node init gives each task a session keyring of its own).
 	Start func(cmd *exec.Cmd) error
+	// Container, when set, prepares the container of a task with
+	// containerSettings; when nil such tasks fail with
+	// ContainerNotSupported (they never run on the host instead).
+	Container ContainerFunc
 }
 
 // UserError is a task user that cannot be used, in Batch's terms.
@@ -122,7 +126,7 @@ func RunStartTask(ctx context.Context, cfg Config, d Dirs, st nodeproto.StartTas
 	o := cfg.run(ctx, runSpec{
 		dir: d.Startup, commandLine: st.CommandLine, env: st.Environment, files: st.ResourceFiles, user: st.UserIdentity,
 		vars: []string{"AZ_BATCH_TASK_DIR=" + d.Startup, "AZ_BATCH_TASK_WORKING_DIR=" + filepath.Join(d.Startup, "wd")},
-		dirs: d,
+		dirs: d, container: st.Container, label: "startup",
 	})
 	info := nodeproto.StartTaskInfo{State: "completed", StartTime: o.start, EndTime: &o.end, ExitCode: o.exitCode,
 		RetryCount: attempt, Failure: o.failure, Result: "success"}
@@ -146,7 +150,7 @@ func RunTask(ctx context.Context, cfg Config, d Dirs, l nodeproto.TaskLease) nod
 	o := cfg.run(ctx, runSpec{
 		dir: dir, commandLine: l.CommandLine, env: l.Environment, files: l.ResourceFiles, user: l.UserIdentity,
 		wallClock: time.Duration(l.MaxWallClockSeconds) * time.Second,
-		vars:      vars, dirs: d,
+		vars:      vars, dirs: d, container: l.Container, jobID: l.JobID, label: l.JobID + "_" + l.TaskID,
 	})
 	if len(l.OutputFiles) > 0 && ctx.Err() == nil && (o.exitCode != nil || (o.failure != nil && o.failure.Code == CodeTaskEnded)) {
 		env := append(append([]string{}, cfg.BaseEnv...), vars...)
@@ -172,6 +176,9 @@ type runSpec struct {
 	wallClock   time.Duration
 	vars        []string
 	dirs        Dirs
+	container   *nodeproto.ContainerSettings
+	jobID       string
+	label       string
 }
 
 type outcome struct {
@@ -395,6 +402,31 @@ func (cfg *Config) run(ctx context.Context, s runSpec) (o outcome) {
 			cred = nil
 		}
 	}
+	var ctr ContainerRun
+	if s.container != nil {
+		if cfg.Container == nil {
+			return fail("usererror", CodeContainerNotSupported, messageContainerNotSupportedYet)
+		}
+		var err error
+		ctr, err = cfg.Container(runCtx, ContainerJob{Settings: *s.container, CommandLine: s.commandLine, Env: env, TaskDir: s.dir,
+			WorkDir: wd, JobID: s.jobID, Dirs: s.dirs, Cred: cred, Label: s.label})
+		if err != nil {
+			if runCtx.Err() != nil {
+				return endedFailure()
+			}
+			var ue *UserError
+			if errors.As(err, &ue) {
+				return fail("usererror", ue.Code, ue.Message)
+			}
+			return fail("servererror", CodeContainerCouldNotBeStarted, "The task's container could not be prepared: "+err.Error())
+		}
+		defer func() {
+			if err := ctr.Remove(); err != nil {
+				log.Warn("container not removed", logkey.Dir, s.dir, logkey.Err, err)
+			}
+		}()
+		cred = nil // runc runs as the runner; the container as the task user
+	}
 	// build makes the command; Wrap may rewrite it (and its SysProcAttr), so
 	// each attempt starts from a fresh one.
 	build := func(argv ...string) *exec.Cmd {
@@ -419,7 +451,12 @@ func (cfg *Config) run(ctx context.Context, s runSpec) (o outcome) {
 		return c.Start()
 	}
 	var cmd *exec.Cmd
-	if argv := directArgv(s.commandLine); argv != nil {
+	if ctr != nil {
+		cmd = build(ctr.Command()...)
+		if err = start(cmd); err != nil {
+			return fail("servererror", CodeContainerCouldNotBeStarted, "The container runtime could not be started: "+err.Error())
+		}
+	} else if argv := directArgv(s.commandLine); argv != nil {
 		// What the shell would do for this command line, without the shell's
 		// own fork and exec. A start failure (for example a script without
 		// "#!", which the shell runs itself) falls back to the shell.
@@ -443,7 +480,12 @@ func (cfg *Config) run(ctx context.Context, s runSpec) (o outcome) {
 	select {
 	case err = <-done:
 	case <-runCtx.Done():
-		// Kill the whole process group: the shell and everything it started.
+		// Kill the container (its processes are not the runtime's
+		// children), then the whole process group: the shell and
+		// everything it started.
+		if ctr != nil {
+			ctr.Kill()
+		}
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		err = <-done
 		o.exitCode = exitCodeOf(cmd, err)

@@ -95,10 +95,11 @@ func newEnv(t testing.TB) *env {
 		Issuers: []string{e.login.IssuerV1(tenantID), e.login.IssuerV2(tenantID)}})
 	e.authzRBAC = rbac.New(rbac.Config{Store: st})
 
-	if e.jobs, err = jobs.New(jobs.Config{Store: st}); err != nil {
+	if e.pools, err = batch.New(batch.Config{Store: st, NodeRootDir: e.nodeRoot}); err != nil {
 		t.Fatal(err)
 	}
-	if e.pools, err = batch.New(batch.Config{Store: st, NodeRootDir: e.nodeRoot}); err != nil {
+	// As cobalt up wires it: task add sees the job's pool.
+	if e.jobs, err = jobs.New(jobs.Config{Store: st, Pools: e.pools}); err != nil {
 		t.Fatal(err)
 	}
 	if e.api, err = batchapi.New(batchapi.Config{TLS: e.ca.ServerTLSConfig(), Validator: validator, Authz: e.authzRBAC,

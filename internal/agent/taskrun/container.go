@@ -1,0 +1,51 @@
+package taskrun
+
+import (
+	"context"
+	"syscall"
+
+	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+)
+
+// Failure codes of container tasks. ContainerInvalidImage is the code
+// Batch reports for an image that cannot be pulled; the others are
+// Cobalt's own, for settings this node cannot honour.
+const (
+	CodeContainerInvalidImage       = "ContainerInvalidImage"
+	CodeContainerNotSupported       = "ContainerNotSupported"
+	CodeContainerInvalidRunOptions  = "ContainerInvalidRunOptions"
+	CodeContainerCouldNotBeStarted  = "ContainerCouldNotBeStarted"
+	messageContainerNotSupportedYet = "The task has containerSettings, but this node cannot run containers: container tasks need a pool with a containerConfiguration and a node in the netns isolation mode (Linux, root, runc)."
+)
+
+// ContainerJob is a task that runs in a container: what Config.Container
+// needs to prepare it.
+type ContainerJob struct {
+	Settings    nodeproto.ContainerSettings
+	CommandLine string
+	// Env is the task's environment as a host task would get it.
+	Env     []string
+	TaskDir string
+	WorkDir string
+	JobID   string
+	Dirs    Dirs
+	// Cred is the task user (nil: the node's root).
+	Cred *syscall.Credential
+	// Label names the container (the task's lease or "startup").
+	Label string
+}
+
+// ContainerRun is a prepared container.
+type ContainerRun interface {
+	// Command runs the container in the foreground (as the runner's own
+	// user) and exits with the container's exit code.
+	Command() []string
+	// Kill ends every process of the container.
+	Kill()
+	// Remove deletes the container and everything prepared for it.
+	Remove() error
+}
+
+// ContainerFunc prepares the container of a task; an error that is a
+// *UserError fails the task with its code.
+type ContainerFunc func(ctx context.Context, j ContainerJob) (ContainerRun, error)

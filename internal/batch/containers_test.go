@@ -1,0 +1,47 @@
+package batch
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+)
+
+func TestRegistryPorts(t *testing.T) {
+	cc := &nodeproto.ContainerConfiguration{ImageNames: []string{"127.0.0.1:5001/a:1", "busybox", "myacr.azurecr.io/x:1"},
+		Registries: []nodeproto.ContainerRegistry{{Server: "localhost:5002"}, {Server: "https://[::1]:5003"}, {Server: "10.0.0.1:5004"},
+			{Server: "127.0.0.1:5001"}, {Server: "127.0.0.1:99999"}}}
+	st := &nodeproto.StartTask{Container: &nodeproto.ContainerSettings{ImageName: "127.0.0.1:5005/b", Registry: &nodeproto.ContainerRegistry{Server: "example.com:5006"}}}
+	got := registryPorts(cc, st)
+	slices.Sort(got)
+	if want := []int{5001, 5002, 5003, 5005}; !slices.Equal(got, want) {
+		t.Fatalf("registryPorts = %v, want %v", got, want)
+	}
+}
+
+func TestStartTaskContainer(t *testing.T) {
+	cs, err := startTaskContainer([]byte(`{"imageName":"r/i:1","containerRunOptions":"--rm","workingDirectory":"ContainerImageDefault",
+		"registry":{"registryServer":"r","identityReference":{"resourceId":"/x"}},"containerHostBatchBindMounts":[{"source":"Shared","isReadOnly":true}]}`))
+	if err != nil || cs.ImageName != "r/i:1" || cs.WorkingDirectory != "containerImageDefault" || cs.Registry.IdentityResourceID != "/x" ||
+		len(cs.BindMounts) != 1 || !cs.BindMounts[0].ReadOnly {
+		t.Fatalf("startTaskContainer = %+v, %v", cs, err)
+	}
+	if cs, err := startTaskContainer(nil); cs != nil || err != nil {
+		t.Fatalf("no settings: %+v %v", cs, err)
+	}
+	if _, err := startTaskContainer([]byte(`{"imageName":3}`)); err == nil {
+		t.Fatal("a bad value decoded")
+	}
+}
+
+func TestAgentErrorsBounded(t *testing.T) {
+	var es []nodeproto.NodeError
+	for range 20 {
+		es = append(es, nodeproto.NodeError{Code: strings.Repeat("c", 5000), Message: "m"})
+	}
+	out := agentErrors(es)
+	if len(out) != maxAgentErrors || len(out[0].Code) != maxAgentErrorText {
+		t.Fatalf("agentErrors kept %d errors, code of %d bytes", len(out), len(out[0].Code))
+	}
+}
