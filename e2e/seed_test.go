@@ -252,6 +252,9 @@ func (e *env) waitIdleNode(t *testing.T, c context.Context, bc *azbatch.Client, 
 			if si := n.StartTaskInfo; si != nil && si.FailureInfo != nil {
 				last += fmt.Sprintf(" start task failure: %s %s", deref(si.FailureInfo.Code), deref(si.FailureInfo.Message))
 			}
+			for _, ne := range n.Errors {
+				last += fmt.Sprintf(" error: %s %s", deref(ne.Code), deref(ne.Message))
+			}
 			switch *n.State {
 			case azbatch.NodeStateIdle:
 				return n

@@ -132,6 +132,9 @@ type Agent struct {
 	// nodeErrors are the node's errors (an image it could not pull): the
 	// node is unusable while there are any.
 	nodeErrors []nodeproto.NodeError
+	mounted    bool // the pool's blob containers are mounted (once per node)
+	// mountDevices are the FUSE devices of the node's mounts.
+	mountDevices []*os.File
 }
 
 type runningTask struct {
@@ -417,6 +420,7 @@ func (a *Agent) setup() error {
 		"AZ_BATCH_NODE_ROOT_DIR=" + visible.NodeRoot,
 		"AZ_BATCH_NODE_SHARED_DIR=" + visible.Shared,
 		"AZ_BATCH_NODE_STARTUP_DIR=" + visible.Startup,
+		"AZ_BATCH_NODE_MOUNTS_DIR=" + filepath.Join(visible.NodeRoot, "fsmounts"),
 		"AZ_BATCH_POOL_ID=" + a.node.PoolID,
 		"AZ_BATCH_NODE_ID=" + a.cfg.NodeID,
 		"AZ_BATCH_ACCOUNT_NAME=" + a.node.AccountName,

@@ -91,13 +91,13 @@ func (a *Agent) beginStart(ctx context.Context) {
 	a.startInfo = nil
 	a.nodeErrors = nil
 	cc := a.node.Containers
-	if cc != nil && len(cc.ImageNames) > 0 {
-		// The pool's images come first: the node is "starting" until they
-		// are all on it, and unusable when one cannot be pulled.
+	if len(a.node.Mounts) > 0 || (cc != nil && len(cc.ImageNames) > 0) {
+		// The pool's mounts and images come first: the node is "starting"
+		// until they are all on it, and unusable when one fails.
 		a.phase = phaseStarting
 		a.mu.Unlock()
 		a.notify()
-		go a.pullImages(sctx, *cc, st)
+		go a.prepare(sctx, cc, st)
 		return
 	}
 	switch {
@@ -116,25 +116,30 @@ func (a *Agent) beginStart(ctx context.Context) {
 	go a.runStartTask(sctx, *st)
 }
 
-// pullImages pulls the pool's container images, then goes on with the
-// start sequence; a node that cannot pull one is unusable with an error
-// per image.
-func (a *Agent) pullImages(ctx context.Context, cc nodeproto.ContainerConfiguration, st *nodeproto.StartTask) {
+// prepare mounts the pool's blob containers, then pulls its container
+// images, then goes on with the start sequence; a node that cannot mount
+// one or pull one is unusable with an error for each.
+func (a *Agent) prepare(ctx context.Context, cc *nodeproto.ContainerConfiguration, st *nodeproto.StartTask) {
 	var errs []nodeproto.NodeError
-	if p, ok := a.runner.(imagePuller); ok {
-		errs = p.PullImages(ctx, cc)
-	} else {
-		errs = []nodeproto.NodeError{{Code: CodeContainersNotSupported, Message: "The pool has a containerConfiguration, but this node " +
-			"cannot run containers: container pools need the netns isolation mode (Linux, root, runc)."}}
+	if len(a.node.Mounts) > 0 {
+		errs = a.mountBlobs(ctx, a.node.Mounts)
+	}
+	if len(errs) == 0 && cc != nil && len(cc.ImageNames) > 0 {
+		if p, ok := a.runner.(imagePuller); ok {
+			errs = p.PullImages(ctx, *cc)
+		} else {
+			errs = []nodeproto.NodeError{{Code: CodeContainersNotSupported, Message: "The pool has a containerConfiguration, but this node " +
+				"cannot run containers: container pools need the netns isolation mode (Linux, root, runc)."}}
+		}
 	}
 	if ctx.Err() != nil {
-		return // rebooted or stopped: the next start sequence pulls again
+		return // rebooted or stopped: the next start sequence prepares again
 	}
 	a.mu.Lock()
 	if len(errs) > 0 {
 		a.nodeErrors = errs
 		a.mu.Unlock()
-		a.logger.Warn("the node could not pull its container images; it is unusable", logkey.Count, len(errs))
+		a.logger.Warn("the node could not mount its file systems or pull its container images; it is unusable", logkey.Count, len(errs))
 		a.notify()
 		return
 	}

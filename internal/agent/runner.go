@@ -28,3 +28,11 @@ type imagePuller interface {
 // CodeContainersNotSupported is the node error of a container pool's node
 // that cannot run containers (process isolation).
 const CodeContainersNotSupported = "ContainerRuntimeNotAvailable"
+
+// CodeMountsNotSupported is the node error of a node that cannot mount
+// the pool's file systems (process isolation).
+const CodeMountsNotSupported = "MountNotSupported"
+
+// CodeMountFailed is the node error of a blob container the node could not
+// mount; the node is then unusable, as on Batch.
+const CodeMountFailed = "MountConfigurationError"

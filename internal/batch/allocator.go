@@ -396,6 +396,7 @@ func (s *Service) nodeConfig(p *Pool, acct *cobalt.Account) (nodeproto.NodeConfi
 		cfg.StartTask = ns
 	}
 	cfg.Containers = nodeContainers(p)
+	cfg.Mounts = s.nodeMounts(p)
 	for _, port := range registryPorts(cfg.Containers, cfg.StartTask) {
 		if !slices.Contains(cfg.ForwardPorts, port) {
 			cfg.ForwardPorts = append(slices.Clone(cfg.ForwardPorts), port)

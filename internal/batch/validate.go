@@ -119,6 +119,9 @@ func Validate(p *Pool, arm bool) error {
 	if err := validateContainers(p, ps); err != nil {
 		return err
 	}
+	if err := validateMounts(p, ps); err != nil {
+		return err
+	}
 	return validateIdentityReferences(p, ps)
 }
 

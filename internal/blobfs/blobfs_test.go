@@ -1,4 +1,4 @@
-package blobfs
+package blobfs_test
 
 import (
 	"bytes"
@@ -21,6 +21,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/storage/armstorage"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+	"github.com/cobaltbatch/cobalt/internal/blobfs"
 	"github.com/cobaltbatch/cobalt/internal/sdkharness"
 	"github.com/cobaltbatch/cobalt/internal/server"
 	"github.com/cobaltbatch/cobalt/internal/testenv"
@@ -59,17 +60,17 @@ func TestMountThroughOfficialClient(t *testing.T) {
 		tok, err := e.Admin().GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{"https://storage.azure.com/.default"}})
 		return tok.Token, err
 	}
-	cfg := Config{ContainerURL: blobURL + "data", Token: token, HTTPClient: e.HTTP, TempDir: t.TempDir()}
+	cfg := blobfs.Config{ContainerURL: blobURL + "data", Token: token, HTTPClient: e.HTTP, TempDir: t.TempDir()}
 
 	// The admin is Owner of the subscription, which holds no data action.
-	if _, err := Mount(ctx, t.TempDir(), cfg); err == nil || !strings.Contains(err.Error(), "403") {
+	if _, err := blobfs.Mount(ctx, t.TempDir(), cfg); err == nil || !strings.Contains(err.Error(), "403") {
 		t.Fatalf("mount without a data role: %v, want 403", err)
 	}
 	assign(t, ctx, e, acctID, roleBlobDataContributor)
 	var srv interface{ Unmount() error }
 	dir := t.TempDir()
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) { // RBAC caches
-		s, err := Mount(ctx, dir, cfg)
+		s, err := blobfs.Mount(ctx, dir, cfg)
 		if err == nil {
 			srv = s
 			break

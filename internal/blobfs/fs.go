@@ -3,6 +3,7 @@ package blobfs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"sync"
@@ -27,10 +28,36 @@ const (
 )
 
 // Mount serves cfg's container at dir until the returned server is
-// unmounted. It fails when the container cannot be listed (no such
-// container, no role, no network): a mount is usable from its first moment
-// or not at all.
+// unmounted, mounting it itself (which needs a /dev/fuse it may open). It
+// fails when the container cannot be listed (no such container, no role, no
+// network): a mount is usable from its first moment or not at all.
 func Mount(ctx context.Context, dir string, cfg Config) (*fuse.Server, error) {
+	root, err := newRoot(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return fs.Mount(dir, root, options(true))
+}
+
+// Check reports whether cfg's container can be listed, before anyone
+// mounts it.
+func Check(ctx context.Context, cfg Config) error {
+	_, err := newRoot(ctx, cfg)
+	return err
+}
+
+// Serve serves cfg's container on device, a FUSE device someone else
+// already mounted (the host, for a node), until the mount ends.
+func Serve(ctx context.Context, device *os.File, cfg Config) (*fuse.Server, error) {
+	root, err := newRoot(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	// go-fuse's /dev/fd/N convention: the mount is made; serve its device.
+	return fs.Mount(fmt.Sprintf("/dev/fd/%d", device.Fd()), root, options(false))
+}
+
+func newRoot(ctx context.Context, cfg Config) (*dirNode, error) {
 	r, err := newRemote(cfg)
 	if err != nil {
 		return nil, err
@@ -38,13 +65,16 @@ func Mount(ctx context.Context, dir string, cfg Config) (*fuse.Server, error) {
 	if err := r.check(ctx); err != nil {
 		return nil, err
 	}
-	root := &dirNode{r: r}
+	return &dirNode{r: r}, nil
+}
+
+func options(direct bool) *fs.Options {
 	ttl := listTTL
-	return fs.Mount(dir, root, &fs.Options{
+	return &fs.Options{
 		EntryTimeout: &ttl, AttrTimeout: &ttl, NegativeTimeout: &ttl,
-		MountOptions: fuse.MountOptions{AllowOther: true, DirectMount: true, FsName: "blobfs", Name: "blobfs",
+		MountOptions: fuse.MountOptions{AllowOther: true, DirectMountStrict: direct, FsName: "blobfs", Name: "blobfs",
 			MaxWrite: 1 << 20},
-	})
+	}
 }
 
 // errno maps a blob service error to the file system's.

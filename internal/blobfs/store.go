@@ -56,9 +56,11 @@ func (t tokenCredential) GetToken(ctx context.Context, _ policy.TokenRequestOpti
 	if err != nil {
 		return azcore.AccessToken{}, err
 	}
-	// The source refreshes before expiry; a short validity makes the
-	// client ask it again soon rather than cache the token itself.
-	return azcore.AccessToken{Token: s, ExpiresOn: time.Now().Add(2 * time.Minute)}, nil
+	// The source (a node's token cache) refreshes before expiry and its
+	// tokens live over half an hour: the client keeps one for at most a few
+	// minutes (it refreshes five minutes before ExpiresOn), so the node's
+	// rate-limited IMDS is asked about once per five minutes per mount.
+	return azcore.AccessToken{Token: s, ExpiresOn: time.Now().Add(10 * time.Minute)}, nil
 }
 
 func newRemote(cfg Config) (*remote, error) {

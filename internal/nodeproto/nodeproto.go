@@ -142,6 +142,19 @@ type NodeConfig struct {
 	// Containers is the pool's container configuration, nil when the pool
 	// runs no containers.
 	Containers *ContainerConfiguration `json:"containerConfiguration,omitempty"`
+	// Mounts are the blob containers the node mounts before its start task.
+	Mounts []BlobMount `json:"mounts,omitempty"`
+}
+
+// BlobMount is a pool's azureBlobFileSystemConfiguration: the container at
+// ContainerURL (with a SAS in its query, or reached with a token for
+// IdentityResourceID) mounted at $AZ_BATCH_NODE_MOUNTS_DIR/RelativeMountPath.
+type BlobMount struct {
+	AccountName        string `json:"accountName"`
+	ContainerName      string `json:"containerName"`
+	ContainerURL       string `json:"containerUrl"`
+	RelativeMountPath  string `json:"relativeMountPath"`
+	IdentityResourceID string `json:"identityResourceId,omitempty"`
 }
 
 // UserAccount is one of a pool's named user accounts (without its

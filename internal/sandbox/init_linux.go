@@ -174,6 +174,7 @@ func (in *initState) run(ctx context.Context, id uint64, t Task) {
 	switch {
 	case t.PullImages:
 		res.PullErrors = in.containers.pullPool(ctx)
+
 	case t.StartTask != nil:
 		info := taskrun.RunStartTask(ctx, cfg, d, *t.StartTask, t.Attempt)
 		res.StartTask = &info

@@ -82,10 +82,12 @@ func tmpfsBytes(lim Limits) int64 {
 // pool's container images. Exactly one of StartTask, Lease and PullImages
 // is set.
 type Task struct {
-	PullImages bool                 `json:"pullImages,omitempty"`
-	StartTask  *nodeproto.StartTask `json:"startTask,omitempty"`
-	Attempt    int                  `json:"attempt,omitempty"`
-	Lease      *nodeproto.TaskLease `json:"lease,omitempty"`
+	PullImages bool `json:"pullImages,omitempty"`
+	// Mount mounts the pool's blob containers (InitConfig.Mounts).
+	Mount     bool                 `json:"mount,omitempty"`
+	StartTask *nodeproto.StartTask `json:"startTask,omitempty"`
+	Attempt   int                  `json:"attempt,omitempty"`
+	Lease     *nodeproto.TaskLease `json:"lease,omitempty"`
 	// Env is the node-level environment (AZ_BATCH_*, CA bundle, identity).
 	Env []string `json:"env,omitempty"`
 }
