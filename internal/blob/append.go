@@ -44,7 +44,7 @@ func (ac appendConds) check(size, n int64) error {
 }
 
 func blobSealed() error {
-	return apiErr(cobalt.EConflict, "BlobIsSealed", "The blob is sealed and its content cannot be modified.")
+	return apiErr(cobalt.EConflict, "BlobIsSealed", "The specified blob is sealed, and its contents can't be modified unless the blob is re-created after a delete.")
 }
 
 // checkAppendTarget checks that b may take an append of n bytes.
