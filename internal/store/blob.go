@@ -121,12 +121,14 @@ type BlobBlock struct {
 }
 
 // BlobListParams selects the blobs of one container: names that start with
-// Prefix and sort (bytewise) after After, in name order, at most Limit (1..5000).
+// Prefix, sort (bytewise) after After and not before From, in name order, at
+// most Limit (1..5000).
 type BlobListParams struct {
 	Account   string
 	Container string
 	Prefix    string
 	After     string
+	From      string
 	Limit     int
 }
 

@@ -440,8 +440,8 @@ func (db *DB) BlobDelete(ctx context.Context, account, container, name string, c
 // BlobList implements store.BlobStore.
 func (db *DB) BlobList(ctx context.Context, p store.BlobListParams) ([]store.BlobRecord, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT `+blobCols+` FROM blobs
-		WHERE account = $1 AND container = $2 AND name >= $3 AND name > $4 AND name < $5 ORDER BY name LIMIT $6`,
-		p.Account, p.Container, p.Prefix, p.After, p.Prefix+maxRune, limitOf(p.Limit))
+		WHERE account = $1 AND container = $2 AND name >= $3 AND name > $4 AND name < $5 AND name >= $7 ORDER BY name LIMIT $6`,
+		p.Account, p.Container, p.Prefix, p.After, p.Prefix+maxRune, limitOf(p.Limit), p.From)
 	if err != nil {
 		return nil, err
 	}
