@@ -309,3 +309,91 @@ func TestBatchRBAC(t *testing.T) {
 		t.Fatalf("the anonymous delete happened: %v", err)
 	}
 }
+
+// TestSDKListStartFromAndUnknownComp lists from a name with startFrom, and
+// checks that an unsupported comp on a missing container is ContainerNotFound.
+func TestSDKListStartFromAndUnknownComp(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.sharedKeyClient(t)
+	ctx := context.Background()
+	must[azblob.CreateContainerResponse](t, "create")(c.CreateContainer(ctx, "from", nil))
+	for _, n := range []string{"a", "b", "c", "d"} {
+		must[azblob.UploadBufferResponse](t, "upload")(c.UploadBuffer(ctx, "from", n, []byte(n), &azblob.UploadBufferOptions{Tags: map[string]string{"n": n}}))
+	}
+	var got []string
+	pager := c.NewListBlobsFlatPager("from", &azblob.ListBlobsFlatOptions{StartFrom: to.Ptr("b"), MaxResults: to.Ptr[int32](2)})
+	for pager.More() {
+		page := must[azblob.ListBlobsFlatResponse](t, "list")(pager.NextPage(ctx))
+		for _, it := range page.Segment.BlobItems {
+			got = append(got, *it.Name)
+		}
+	}
+	if !slices.Equal(got, []string{"b", "c", "d"}) {
+		t.Fatalf("startFrom b: %v", got)
+	}
+	r := e.do(t, http.MethodGet, "/acct1/nosuch?restype=container&comp=pagelist", nil, nil, 0, true)
+	if r.status != http.StatusNotFound || r.code != "ContainerNotFound" {
+		t.Fatalf("unknown comp on a missing container: %d %s", r.status, r.code)
+	}
+	r = e.do(t, http.MethodGet, "/acct1/from?restype=container&comp=pagelist", nil, nil, 0, true)
+	if r.status != http.StatusBadRequest || r.code != "InvalidQueryParameterValue" {
+		t.Fatalf("unknown comp on a container: %d %s", r.status, r.code)
+	}
+	// An append blob is created empty.
+	body := "abc"
+	r = e.do(t, http.MethodPut, "/acct1/from/ap", map[string]string{"x-ms-blob-type": "AppendBlob"}, strings.NewReader(body), 3, true)
+	if r.status != http.StatusBadRequest || r.code != "InvalidHeaderValue" {
+		t.Fatalf("append blob with a body: %d %s", r.status, r.code)
+	}
+	r = e.do(t, http.MethodPut, "/acct1/from/pg", map[string]string{"x-ms-blob-type": "PageBlob"}, nil, 0, true)
+	if r.status != http.StatusBadRequest || r.code != "InvalidHeaderValue" {
+		t.Fatalf("page blob: %d %s", r.status, r.code)
+	}
+	// Bad lease requests get the protocol's answers.
+	for _, tc := range []struct {
+		hdr    map[string]string
+		status int
+		code   string
+	}{
+		{map[string]string{}, 400, "MissingRequiredHeader"},
+		{map[string]string{"x-ms-lease-action": "acquire"}, 400, "MissingRequiredHeader"},
+		{map[string]string{"x-ms-lease-action": "acquire", "x-ms-lease-duration": "5"}, 400, "InvalidHeaderValue"},
+		{map[string]string{"x-ms-lease-action": "acquire", "x-ms-lease-duration": "15", "x-ms-proposed-lease-id": "nope"}, 400, "InvalidHeaderValue"},
+		{map[string]string{"x-ms-lease-action": "renew"}, 400, "MissingRequiredHeader"},
+		{map[string]string{"x-ms-lease-action": "release", "x-ms-lease-id": "5a8f7c1e-0000-4000-8000-000000000001"}, 409, "LeaseNotPresentWithLeaseOperation"},
+		{map[string]string{"x-ms-lease-action": "steal"}, 400, "InvalidHeaderValue"},
+	} {
+		r := e.do(t, http.MethodPut, "/acct1/from/a?comp=lease", tc.hdr, nil, 0, true)
+		if r.status != tc.status || r.code != tc.code {
+			t.Fatalf("lease %v: %d %s, want %d %s", tc.hdr, r.status, r.code, tc.status, tc.code)
+		}
+	}
+}
+
+// TestTagsRBAC: tags have their own data actions; Storage Blob Data
+// Contributor lacks them (as in Azure), Owner has them.
+func TestTagsRBAC(t *testing.T) {
+	t.Parallel()
+	e := newEntraEnv(t)
+	ctx := context.Background()
+	admin := e.sharedKeyClient(t)
+	must[azblob.CreateContainerResponse](t, "create")(admin.CreateContainer(ctx, "tagged", nil))
+	must[azblob.UploadBufferResponse](t, "upload")(admin.UploadBuffer(ctx, "tagged", "f", []byte("x"), &azblob.UploadBufferOptions{Tags: map[string]string{"k": "v"}}))
+	contrib, owner := e.principal(t, "contrib"), e.principal(t, "owner")
+	e.assign(t, contrib, rbac.RoleStorageBlobDataContributor, accountScope())
+	e.assign(t, owner, rbac.RoleStorageBlobDataOwner, accountScope())
+	cb := e.tokenClient(t, contrib).ServiceClient().NewContainerClient("tagged").NewBlobClient("f")
+	_, err := cb.GetTags(ctx, nil)
+	wantCode(t, "contributor reads tags", err, bloberror.AuthorizationPermissionMismatch)
+	_, err = cb.SetTags(ctx, map[string]string{"k": "stolen"}, nil)
+	wantCode(t, "contributor writes tags", err, bloberror.AuthorizationPermissionMismatch)
+	_, err = e.tokenClient(t, contrib).ServiceClient().FilterBlobs(ctx, `"k" = 'v'`, nil)
+	wantCode(t, "contributor finds by tags", err, bloberror.AuthorizationPermissionMismatch)
+	ob := e.tokenClient(t, owner).ServiceClient().NewContainerClient("tagged").NewBlobClient("f")
+	must[blob.SetTagsResponse](t, "owner writes tags")(ob.SetTags(ctx, map[string]string{"k": "w"}, nil))
+	r := must[service.FilterBlobsResponse](t, "owner finds")(e.tokenClient(t, owner).ServiceClient().FilterBlobs(ctx, `"k" = 'w'`, nil))
+	if len(r.Blobs) != 1 {
+		t.Fatalf("owner found %d", len(r.Blobs))
+	}
+}

@@ -267,11 +267,8 @@ func (s *Service) handleListBlobs(req *request) error {
 	prefix, delim := q.Get("prefix"), q.Get("delimiter")
 	inc := listIncludes{metadata: includes(q, "metadata"), copy: includes(q, "copy"), tags: includes(q, "tags")}
 	now := s.now()
-	// startFrom (2025-01-05 and later) starts the listing at a name, inclusive.
-	from := ""
-	if req.version >= "2025-01-05" {
-		from = q.Get("startFrom")
-	}
+	// startFrom starts the listing at a name, inclusive (older versions never send it).
+	from := q.Get("startFrom")
 	out := xmlBlobList{ServiceEndpoint: req.serviceEndpoint(), ContainerName: t.Container, Prefix: prefix, Marker: q.Get("marker"), Delimiter: delim}
 	if q.Get("maxresults") != "" {
 		out.MaxResults = limit
