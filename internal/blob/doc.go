@@ -1,7 +1,9 @@
 // Package blob is Cobalt's Blob Storage service: the subset of the Azure Blob
-// REST API that Batch workloads use (containers, block blobs, blocks, listing,
-// metadata), served path-style as https://host:port/{account}/{container}/{blob}
-// the way the Azurite emulator does for IP hosts.
+// REST API that Batch workloads and their tools use (containers, block and
+// append blobs, blocks, listing, metadata, copy, leases, container ACL and
+// public access, service properties, tiers, index tags, blob batch), served
+// path-style as https://host:port/{account}/{container}/{blob} the way the
+// Azurite emulator does for IP hosts.
 //
 // Accounts are the storage accounts of the management plane. Requests are
 // authenticated with Microsoft Entra bearer tokens (then authorized through
