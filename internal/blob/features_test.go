@@ -172,7 +172,7 @@ func TestSDKTierTagsFind(t *testing.T) {
 	wantCode(t, "read an archived blob", err, bloberror.BlobArchived)
 	must[blob.SetTierResponse](t, "cold")(bc.SetTier(ctx, blob.AccessTierCold, nil))
 	_, err = bc.SetTier(ctx, blob.AccessTierP10, nil)
-	wantCode(t, "page blob tier", err, bloberror.InvalidHeaderValue)
+	wantCode(t, "page blob tier", err, bloberror.InvalidBlobTier)
 	page := must[azblob.ListBlobsFlatResponse](t, "list")(c.NewListBlobsFlatPager("videos", &azblob.ListBlobsFlatOptions{Include: azblob.ListBlobsInclude{Tags: true}}).NextPage(ctx))
 	for _, it := range page.Segment.BlobItems {
 		if *it.Name == "plain.mp4" && (*it.Properties.AccessTier != blob.AccessTierCold || it.BlobTags == nil || len(it.BlobTags.BlobTagSet) != 2) {
@@ -335,6 +335,10 @@ func TestSDKListStartFromAndUnknownComp(t *testing.T) {
 	r := e.do(t, http.MethodGet, "/acct1/nosuch?restype=container&comp=pagelist", nil, nil, 0, true)
 	if r.status != http.StatusNotFound || r.code != "ContainerNotFound" {
 		t.Fatalf("unknown comp on a missing container: %d %s", r.status, r.code)
+	}
+	r = e.do(t, http.MethodGet, "/acct1/nosuch/blob?comp=pagelist", nil, nil, 0, true)
+	if r.status != http.StatusNotFound || r.code != "ContainerNotFound" {
+		t.Fatalf("unknown blob comp in a missing container: %d %s", r.status, r.code)
 	}
 	r = e.do(t, http.MethodGet, "/acct1/from?restype=container&comp=pagelist", nil, nil, 0, true)
 	if r.status != http.StatusBadRequest || r.code != "InvalidQueryParameterValue" {

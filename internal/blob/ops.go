@@ -69,6 +69,7 @@ var (
 	opSetTier     = &op{name: "SetBlobTier", level: levelBlob, action: actBlobWrite, data: true, sas: "w", srt: 'o', fn: (*Service).handleSetTier}
 	opGetTags     = &op{name: "GetBlobTags", level: levelBlob, action: actTagsRead, data: true, sas: "t", srt: 'o', fn: (*Service).handleGetTags}
 	opSetTags     = &op{name: "SetBlobTags", level: levelBlob, action: actTagsWrite, data: true, sas: "t", srt: 'o', fn: (*Service).handleSetTags}
+	opBlobUnknown = &op{name: "Unsupported", level: levelBlob, action: actBlobRead, data: true, sas: "r", srt: 'o', fn: (*Service).handleUnsupportedContainerComp}
 	opAbortCopy   = &op{name: "AbortCopyBlob", level: levelBlob, action: actBlobWrite, data: true, sas: "w", srt: 'o', fn: (*Service).handleAbortCopy}
 )
 
@@ -236,7 +237,8 @@ func resolveOp(method string, t target, q url.Values) (*op, error) {
 			return opAbortCopy, nil
 		}
 	default:
-		return nil, unsupportedComp(comp)
+		// Azure checks that the container exists first.
+		return opBlobUnknown, nil
 	}
 	return nil, unsupportedVerb()
 }

@@ -19,7 +19,7 @@ func readTier(h http.Header, name string) (string, error) {
 	}
 	tier, ok := accessTiers[strings.ToLower(v)]
 	if !ok {
-		return "", apiErr(cobalt.EInvalid, codeInvalidHeader, "The value for one of the HTTP headers is not in the correct format.").WithTarget(name)
+		return "", apiErr(cobalt.EInvalid, "InvalidBlobTier", "The specified blob tier is invalid.").WithTarget(name)
 	}
 	return tier, nil
 }
