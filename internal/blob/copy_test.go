@@ -84,6 +84,11 @@ func TestSDKCopy(t *testing.T) {
 	if p := must[blob.GetPropertiesResponse](t, "props")(c.ServiceClient().NewContainerClient("dst").NewBlobClient("far.txt").GetProperties(ctx, nil)); *p.CopySource != e.srv.URL+"/acct2/src/far.txt" {
 		t.Fatalf("copy source kept %q (the SAS must not be stored)", *p.CopySource)
 	}
+	// A SAS for acct2 signed with acct1's key does not open acct2.
+	forged := must[string](t, "forged sas")(c.ServiceClient().NewContainerClient("src").NewBlobClient("far.txt").GetSASURL(sas.BlobPermissions{Read: true}, time.Now().Add(time.Hour), nil))
+	forged = e.srv.URL + "/acct2/src/far.txt?" + forged[len(e.AccountURL+"/src/far.txt?"):]
+	_, err = c.ServiceClient().NewContainerClient("dst").NewBlobClient("forged.txt").CopyFromURL(ctx, forged, nil)
+	wantCode(t, "copy with a SAS signed by another account", err, bloberror.CannotVerifyCopySource)
 	_, err = c.ServiceClient().NewContainerClient("dst").NewBlobClient("nosas.txt").StartCopyFromURL(ctx, e.srv.URL+"/acct2/src/far.txt", nil)
 	wantCode(t, "cross-account copy without a SAS", err, bloberror.CannotVerifyCopySource)
 	// A public container's blobs copy without credentials.

@@ -63,6 +63,15 @@ func TestSDKContainerACL(t *testing.T) {
 	qp := must[sas.QueryParameters](t, "sign")(sas.BlobSignatureValues{Protocol: sas.ProtocolHTTPS, ContainerName: "acl", BlobName: "f.txt", Identifier: "readers"}.SignWithSharedKey(cred))
 	sasClient := must[*blob.Client](t, "sas client")(blob.NewClientWithNoCredential(e.AccountURL+"/acl/f.txt?"+qp.Encode(), &blob.ClientOptions{ClientOptions: e.clientOptions().ClientOptions}))
 	must[blob.GetPropertiesResponse](t, "read with si")(sasClient.GetProperties(ctx, nil))
+	// A SAS may not restate what its policy sets.
+	both := must[sas.QueryParameters](t, "sign both")(sas.BlobSignatureValues{Protocol: sas.ProtocolHTTPS, ContainerName: "acl", BlobName: "f.txt", Identifier: "readers",
+		Permissions: (&sas.BlobPermissions{Read: true, Write: true}).String()}.SignWithSharedKey(cred))
+	bothClient := must[*blob.Client](t, "sas client")(blob.NewClientWithNoCredential(e.AccountURL+"/acl/f.txt?"+both.Encode(), &blob.ClientOptions{ClientOptions: e.clientOptions().ClientOptions}))
+	_, err = bothClient.SetMetadata(ctx, map[string]*string{"a": to.Ptr("b")}, nil)
+	wantCode(t, "SAS widening its policy", err, bloberror.AuthenticationFailed)
+	unknown := must[sas.QueryParameters](t, "sign unknown")(sas.BlobSignatureValues{Protocol: sas.ProtocolHTTPS, ContainerName: "acl", BlobName: "f.txt", Identifier: "nobody"}.SignWithSharedKey(cred))
+	_, err = must[*blob.Client](t, "sas client")(blob.NewClientWithNoCredential(e.AccountURL+"/acl/f.txt?"+unknown.Encode(), &blob.ClientOptions{ClientOptions: e.clientOptions().ClientOptions})).GetProperties(ctx, nil)
+	wantCode(t, "SAS naming no policy", err, bloberror.AuthenticationFailed)
 	_, err = sasClient.SetMetadata(ctx, map[string]*string{"a": to.Ptr("b")}, nil)
 	wantCode(t, "write beyond the policy", err, bloberror.AuthorizationPermissionMismatch)
 	// Removing the policy revokes the SAS.
@@ -307,6 +316,15 @@ func TestBatchRBAC(t *testing.T) {
 	}
 	if _, err := admin.ServiceClient().NewContainerClient("mine").NewBlobClient("f").GetProperties(ctx, nil); err != nil {
 		t.Fatalf("the anonymous delete happened: %v", err)
+	}
+	// Subrequests must stay in the batch's account, and be deletes or tier changes.
+	for _, sub := range []string{"DELETE /acct2/mine/f HTTP/1.1", "PUT /acct1/mine/f HTTP/1.1", "POST /acct1/?comp=batch HTTP/1.1", "DELETE http://169.254.169.254/x HTTP/1.1"} {
+		body := "--b1\r\nContent-Type: application/http\r\nContent-ID: 0\r\n\r\n" + sub + "\r\nAuthorization: Bearer " + tok + "\r\n\r\n--b1--\r\n"
+		r := e.do(t, http.MethodPost, "/acct1/?comp=batch", map[string]string{"Authorization": "Bearer " + tok, "Content-Type": "multipart/mixed; boundary=b1"},
+			strings.NewReader(body), int64(len(body)), false)
+		if r.status != http.StatusBadRequest || r.code != "InvalidInput" {
+			t.Fatalf("subrequest %q: %d %s", sub, r.status, r.code)
+		}
 	}
 }
 
