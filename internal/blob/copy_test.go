@@ -126,6 +126,15 @@ func TestSDKCopy(t *testing.T) {
 	if got := download(t, c, "dst", "app.txt"); got != "fghijfar away" {
 		t.Fatalf("appended from url %q", got)
 	}
+	// Copies own their bytes: deleting the sources keeps them, deleting all leaves no file.
+	for _, cl := range []*azblob.Client{c, c2} {
+		must[azblob.DeleteContainerResponse](t, "delete src")(cl.DeleteContainer(ctx, "src", nil))
+	}
+	if got := download(t, c, "dst", "copy.txt"); got != content {
+		t.Fatalf("copy after its source was deleted: %q", got)
+	}
+	must[azblob.DeleteContainerResponse](t, "delete dst")(c.DeleteContainer(ctx, "dst", nil))
+	waitNoDataFiles(t, e)
 }
 
 // TestCopyRBAC: a bearer caller copies only what it can read, by its own
