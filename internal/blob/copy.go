@@ -169,14 +169,26 @@ func (s *Service) authorizeSource(req *request, u *url.URL, t target) error {
 }
 
 // copyBytes copies length bytes of the source from start into a new data
-// file ("" when empty) and returns it with its MD5.
-func (s *Service) copyBytes(ctx context.Context, src *copySource, start, length int64) (string, []byte, error) {
+// file ("" when empty) and returns it with its MD5 (nil unless withMD5).
+func (s *Service) copyBytes(ctx context.Context, src *copySource, start, length int64, withMD5 bool) (string, []byte, error) {
+	h := md5.New()
 	if length == 0 {
-		return "", md5.New().Sum(nil), nil
+		return "", h.Sum(nil), nil
+	}
+	if !withMD5 {
+		ranges := extentRanges(src.rec.Extents, start, length)
+		var total int64
+		for _, r := range ranges {
+			total += r.len
+		}
+		if total != length {
+			return "", nil, errors.New("blob extents are shorter than the blob")
+		}
+		file, err := s.files.createFrom(ranges)
+		return file, nil, err
 	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(s.stream(pw, src.rec.Extents, start, length)) }()
-	h := md5.New()
 	file, err := s.files.create(pr, length, h)
 	pr.CloseWithError(errors.New("copy ended"))
 	if err != nil {
@@ -187,6 +199,25 @@ func (s *Service) copyBytes(ctx context.Context, src *copySource, start, length 
 		return "", nil, ctx.Err()
 	}
 	return file, h.Sum(nil), nil
+}
+
+// extentRanges returns the file ranges that hold length bytes from start.
+func extentRanges(exts []store.BlobExtent, start, length int64) []fileRange {
+	var out []fileRange
+	for _, e := range exts {
+		if length <= 0 {
+			break
+		}
+		if start >= e.Size {
+			start -= e.Size
+			continue
+		}
+		n := min(e.Size-start, length)
+		out = append(out, fileRange{name: e.File, off: start, len: n})
+		length -= n
+		start = 0
+	}
+	return out
 }
 
 // sourceRange reads x-ms-source-range against the source's size (whole blob if absent).
@@ -256,7 +287,8 @@ func (s *Service) handleCopyBlob(req *request) error {
 	if tags == nil && strings.EqualFold(r.Header.Get("x-ms-copy-source-tag-option"), "COPY") {
 		tags = src.rec.Tags
 	}
-	file, _, err := s.copyBytes(ctx, src, 0, src.rec.Size)
+	// The copy keeps the source's Content-MD5; no need to hash the bytes again.
+	file, _, err := s.copyBytes(ctx, src, 0, src.rec.Size, false)
 	if err != nil {
 		return err
 	}
@@ -336,7 +368,7 @@ func (s *Service) handlePutBlobFromURL(req *request, nb store.BlobRecord, check 
 	if strings.EqualFold(r.Header.Get("x-ms-copy-source-tag-option"), "COPY") {
 		nb.Tags = src.rec.Tags
 	}
-	file, sum, err := s.copyBytes(ctx, src, 0, src.rec.Size)
+	file, sum, err := s.copyBytes(ctx, src, 0, src.rec.Size, true)
 	if err != nil {
 		return err
 	}
@@ -387,7 +419,7 @@ func (s *Service) handlePutBlockFromURL(req *request, id string) error {
 	if length > maxBlockBytes {
 		return apiErr(cobalt.ETooLarge, codeTooLarge, "The request body is too large and exceeds the maximum permissible limit.")
 	}
-	file, sum, err := s.copyBytes(req.r.Context(), src, start, length)
+	file, sum, err := s.copyBytes(req.r.Context(), src, start, length, true)
 	if err != nil {
 		return err
 	}
@@ -428,7 +460,7 @@ func (s *Service) handleAppendBlockFromURL(req *request) error {
 	if err := s.checkAppendTarget(req, &cur, ac, length); err != nil {
 		return err
 	}
-	file, sum, err := s.copyBytes(ctx, src, start, length)
+	file, sum, err := s.copyBytes(ctx, src, start, length, true)
 	if err != nil {
 		return err
 	}
