@@ -170,7 +170,10 @@ func (s *Service) handlePutBlob(req *request) error {
 			return permissionMismatch()
 		}
 		if cur == nil {
-			return c.checkWrite(false, "", zeroTime, codeBlobExists)
+			if err := c.checkWrite(false, "", zeroTime, codeBlobExists); err != nil {
+				return err
+			}
+			return checkLeaseWrite(store.BlobLease{}, s.now(), leaseID, kindBlob)
 		}
 		if err := c.checkWrite(true, cur.ETag, cur.ModifiedAt, codeBlobExists); err != nil {
 			return err

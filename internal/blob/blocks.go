@@ -242,6 +242,9 @@ func (s *Service) handlePutBlockList(req *request) error {
 			if err := c.checkWrite(false, "", zeroTime, codeBlobExists); err != nil {
 				return nb, err
 			}
+			if err := checkLeaseWrite(store.BlobLease{}, s.now(), leaseID, kindBlob); err != nil {
+				return nb, err
+			}
 		} else if err := c.checkWrite(true, cur.ETag, cur.ModifiedAt, codeBlobExists); err != nil {
 			return nb, err
 		}

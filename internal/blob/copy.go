@@ -28,7 +28,10 @@ func (s *Service) handleCopyBlob(req *request) error {
 	leaseID := r.Header.Get("x-ms-lease-id")
 	check := func(cur *store.BlobRecord) error {
 		if cur == nil {
-			return c.checkWrite(false, "", zeroTime, codeBlobExists)
+			if err := c.checkWrite(false, "", zeroTime, codeBlobExists); err != nil {
+				return err
+			}
+			return checkLeaseWrite(store.BlobLease{}, s.now(), leaseID, kindBlob)
 		}
 		if req.createOnly {
 			return permissionMismatch()

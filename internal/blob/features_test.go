@@ -368,6 +368,10 @@ func TestSDKListStartFromAndUnknownComp(t *testing.T) {
 	if r.status != http.StatusBadRequest || r.code != "InvalidHeaderValue" {
 		t.Fatalf("append blob with a body: %d %s", r.status, r.code)
 	}
+	r = e.do(t, http.MethodPut, "/acct1/from/new", map[string]string{"x-ms-blob-type": "BlockBlob", "x-ms-lease-id": "5a8f7c1e-0000-4000-8000-000000000001"}, nil, 0, true)
+	if r.status != http.StatusPreconditionFailed || r.code != "LeaseNotPresentWithBlobOperation" {
+		t.Fatalf("new blob with a lease ID: %d %s", r.status, r.code)
+	}
 	r = e.do(t, http.MethodPut, "/acct1/from/pg", map[string]string{"x-ms-blob-type": "PageBlob"}, nil, 0, true)
 	if r.status != http.StatusBadRequest || r.code != "InvalidHeaderValue" {
 		t.Fatalf("page blob: %d %s", r.status, r.code)
