@@ -143,9 +143,13 @@ func (s *Service) handlePutBlobFromURL(req *request, nb store.BlobRecord, check 
 	if strings.EqualFold(r.Header.Get("x-ms-copy-source-tag-option"), "COPY") {
 		nb.Tags = src.rec.Tags
 	}
-	file, sum, err := s.copyBytes(ctx, src, 0, src.rec.Size, true)
+	// The whole source is copied: its recorded MD5, when it has one, is the copy's.
+	file, sum, err := s.copyBytes(ctx, src, 0, src.rec.Size, len(src.rec.ContentMD5) == 0)
 	if err != nil {
 		return err
+	}
+	if sum == nil {
+		sum = src.rec.ContentMD5
 	}
 	if nb.ContentMD5 == nil {
 		nb.ContentMD5 = sum

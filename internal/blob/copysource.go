@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/md5"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -169,36 +168,38 @@ func (s *Service) authorizeSource(req *request, u *url.URL, t target) error {
 }
 
 // copyBytes copies length bytes of the source from start into a new data
-// file ("" when empty) and returns it with its MD5 (nil unless withMD5).
+// file ("" when empty), letting the kernel move the bytes, and returns it
+// with the MD5 of the range (nil unless withMD5: a second read of the
+// source, from the page cache, is cheaper than passing the bytes through
+// a pipe).
 func (s *Service) copyBytes(ctx context.Context, src *copySource, start, length int64, withMD5 bool) (string, []byte, error) {
-	h := md5.New()
 	if length == 0 {
-		return "", h.Sum(nil), nil
+		return "", md5.New().Sum(nil), nil
 	}
-	if !withMD5 {
-		ranges := extentRanges(src.rec.Extents, start, length)
-		var total int64
-		for _, r := range ranges {
-			total += r.len
-		}
-		if total != length {
-			return "", nil, errors.New("blob extents are shorter than the blob")
-		}
-		file, err := s.files.createFrom(ranges)
-		return file, nil, err
+	ranges := extentRanges(src.rec.Extents, start, length)
+	var total int64
+	for _, r := range ranges {
+		total += r.len
 	}
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(s.stream(pw, src.rec.Extents, start, length)) }()
-	file, err := s.files.create(pr, length, h)
-	pr.CloseWithError(errors.New("copy ended"))
+	if total != length {
+		return "", nil, errors.New("blob extents are shorter than the blob")
+	}
+	var sum []byte
+	if withMD5 {
+		h := md5.New()
+		if err := s.stream(h, src.rec.Extents, start, length); err != nil {
+			return "", nil, err
+		}
+		sum = h.Sum(nil)
+	}
+	if err := ctx.Err(); err != nil {
+		return "", nil, err
+	}
+	file, err := s.files.createFrom(ranges)
 	if err != nil {
 		return "", nil, err
 	}
-	if ctx.Err() != nil {
-		s.files.release([]string{file})
-		return "", nil, ctx.Err()
-	}
-	return file, h.Sum(nil), nil
+	return file, sum, nil
 }
 
 // extentRanges returns the file ranges that hold length bytes from start.
