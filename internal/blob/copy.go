@@ -81,7 +81,7 @@ func (s *Service) handleCopyBlob(req *request) error {
 	if tier != "" {
 		nb.TierChangedAt = now
 	}
-	nb.Sealed = src.rec.Sealed && strings.EqualFold(r.Header.Get("x-ms-seal-blob"), "true")
+	nb.Sealed = nb.BlobType == typeAppend && strings.EqualFold(r.Header.Get("x-ms-seal-blob"), "true")
 	nb.Copy = &store.BlobCopy{ID: newLeaseID(), Source: src.public, Status: "success", Progress: itoa64(src.rec.Size) + "/" + itoa64(src.rec.Size), CompletedAt: now}
 	nb.ETag, nb.ModifiedAt = s.newETag(), now
 	rec, rel, err := s.cfg.Store.BlobPut(ctx, t.Account, t.Container, t.Blob, func(cur *store.BlobRecord, _ []store.BlobBlock) (store.BlobRecord, error) {
