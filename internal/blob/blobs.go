@@ -95,18 +95,38 @@ func newBlobFromHeaders(h http.Header, md map[string]string) (store.BlobRecord, 
 
 func (s *Service) handlePutBlob(req *request) error {
 	r, t, ctx := req.r, req.t, req.r.Context()
-	switch bt := r.Header.Get("x-ms-blob-type"); {
+	bt := r.Header.Get("x-ms-blob-type")
+	fromURL := r.Header.Get("x-ms-copy-source") != ""
+	switch {
+	case bt == "" && fromURL:
+		return s.handleCopyBlob(req)
 	case bt == "":
 		return apiErr(cobalt.EInvalid, codeMissingHeader, "An HTTP header that's mandatory for this request is not specified.").WithTarget("x-ms-blob-type")
-	case bt != "BlockBlob":
-		return apiErr(cobalt.EInvalid, codeInvalidHeader, "Only block blobs are supported by this service.").WithTarget("x-ms-blob-type")
+	case bt != typeBlock && bt != typeAppend:
+		return apiErr(cobalt.EInvalid, codeInvalidHeader, "Only block and append blobs are supported by this service.").WithTarget("x-ms-blob-type")
+	case bt == typeAppend && fromURL:
+		return apiErr(cobalt.EInvalid, codeUnsupportedHeader, "One of the HTTP headers specified in the request is not supported.").WithTarget("x-ms-copy-source")
 	}
-	if r.Header.Get("x-ms-copy-source") != "" {
-		return apiErr(cobalt.EInvalid, codeUnsupportedHeader, "Copying blobs is not supported by this service.").WithTarget("x-ms-copy-source")
+	var n int64
+	var err error
+	if !fromURL {
+		if n, err = contentLength(r, maxPutBlobBytes); err != nil {
+			return err
+		}
 	}
-	n, err := contentLength(r, maxPutBlobBytes)
+	if bt == typeAppend && n != 0 {
+		return apiErr(cobalt.EInvalid, codeInvalidHeader, "The value for one of the HTTP headers is not in the correct format: an append blob is created empty.").WithTarget("Content-Length")
+	}
+	tags, err := parseTagsHeader(r.Header.Get("x-ms-tags"))
 	if err != nil {
 		return err
+	}
+	tier, err := readTier(r.Header, "x-ms-access-tier")
+	if err != nil {
+		return err
+	}
+	if tier != "" && bt == typeAppend {
+		return apiErr(cobalt.EInvalid, codeInvalidHeader, "The value for one of the HTTP headers is not in the correct format.").WithTarget("x-ms-access-tier")
 	}
 	md, err := readMetadata(r.Header)
 	if err != nil {
@@ -136,15 +156,29 @@ func (s *Service) handlePutBlob(req *request) error {
 	if err != nil {
 		return err
 	}
+	nb.Tags = tags
+	if bt == typeAppend {
+		nb.BlobType = typeAppend
+	}
+	if tier != "" {
+		nb.AccessTier, nb.TierChangedAt = tier, s.now()
+	}
 	c := readConds(r.Header)
+	leaseID := r.Header.Get("x-ms-lease-id")
 	check := func(cur *store.BlobRecord) error {
 		if cur != nil && req.createOnly {
 			return permissionMismatch()
 		}
 		if cur == nil {
-			return c.checkWrite(false, "", zeroTime, codeBlobExists)
+			if err := c.checkWrite(false, "", zeroTime, codeBlobExists); err != nil {
+				return err
+			}
+			return checkLeaseWrite(store.BlobLease{}, s.now(), leaseID, kindBlob)
 		}
-		return c.checkWrite(true, cur.ETag, cur.ModifiedAt, codeBlobExists)
+		if err := c.checkWrite(true, cur.ETag, cur.ModifiedAt, codeBlobExists); err != nil {
+			return err
+		}
+		return checkLeaseWrite(cur.Lease, s.now(), leaseID, kindBlob)
 	}
 	// Fail early, before the body is read, when the conditions already fail.
 	if cur, err := s.cfg.Store.BlobGet(ctx, t.Account, t.Container, t.Blob); err == nil {
@@ -156,6 +190,9 @@ func (s *Service) handlePutBlob(req *request) error {
 	} else if _, err := s.cfg.Store.BlobContainerGet(ctx, t.Account, t.Container); cobalt.IsCode(err, cobalt.ENotFound) {
 		return containerNotFound()
 	}
+	if fromURL {
+		return s.handlePutBlobFromURL(req, nb, check)
+	}
 	file, err := s.writeBody(r, n, sums)
 	if err != nil {
 		return err
@@ -164,7 +201,7 @@ func (s *Service) handlePutBlob(req *request) error {
 		s.files.release([]string{file})
 		return err
 	}
-	if nb.ContentMD5 == nil {
+	if nb.ContentMD5 == nil && bt == typeBlock {
 		nb.ContentMD5 = sums.md5h.Sum(nil)
 	}
 	if file != "" {
@@ -173,6 +210,9 @@ func (s *Service) handlePutBlob(req *request) error {
 	nb.ETag = s.newETag()
 	nb.ModifiedAt = s.now()
 	rec, rel, err := s.cfg.Store.BlobPut(ctx, t.Account, t.Container, t.Blob, func(cur *store.BlobRecord, _ []store.BlobBlock) (store.BlobRecord, error) {
+		if cur != nil {
+			nb.Lease = cur.Lease // a write with the lease keeps it
+		}
 		return nb, check(cur)
 	})
 	if err != nil {
@@ -223,6 +263,15 @@ func (s *Service) handleGetBlob(req *request) error {
 	}
 	defer unpin()
 	h := req.w.Header()
+	if err := checkLeaseIfGiven(rec.Lease, s.now(), r.Header.Get("x-ms-lease-id"), kindBlob); err != nil {
+		return err
+	}
+	if err := s.checkIfTags(req, rec.Tags); err != nil {
+		return err
+	}
+	if rec.AccessTier == "Archive" && r.Method == http.MethodGet {
+		return blobArchived()
+	}
 	if err := readConds(r.Header).checkRead(rec.ETag, rec.ModifiedAt); err != nil {
 		if errors.Is(err, errNotModified) {
 			h.Set("ETag", quote(rec.ETag))
@@ -243,7 +292,7 @@ func (s *Service) handleGetBlob(req *request) error {
 			return err
 		}
 	}
-	setBlobHeaders(h, &rec)
+	setBlobHeaders(h, &rec, s.now())
 	if sas := req.sas; sas != nil {
 		for k, v := range map[string]string{"Cache-Control": sas.CacheControl, "Content-Disposition": sas.ContentDisposition,
 			"Content-Encoding": sas.ContentEncoding, "Content-Language": sas.ContentLanguage, "Content-Type": sas.ContentType} {
@@ -293,6 +342,9 @@ func (s *Service) handleGetBlobMetadata(req *request) error {
 	rec, err := s.cfg.Store.BlobGet(req.r.Context(), req.t.Account, req.t.Container, req.t.Blob)
 	if err != nil {
 		return s.mapBlobErr(req.r.Context(), req.t, err)
+	}
+	if err := checkLeaseIfGiven(rec.Lease, s.now(), req.r.Header.Get("x-ms-lease-id"), kindBlob); err != nil {
+		return err
 	}
 	if err := readConds(req.r.Header).checkRead(rec.ETag, rec.ModifiedAt); err != nil {
 		if errors.Is(err, errNotModified) {
@@ -355,8 +407,15 @@ func (s *Service) handleDeleteBlob(req *request) error {
 		return apiErr(cobalt.EInvalid, codeInvalidHeader, "Snapshots are not supported by this service.").WithTarget("x-ms-delete-snapshots")
 	}
 	c := readConds(req.r.Header)
+	leaseID, now := req.r.Header.Get("x-ms-lease-id"), s.now()
 	rel, err := s.cfg.Store.BlobDelete(ctx, t.Account, t.Container, t.Blob, func(b store.BlobRecord) error {
-		return c.checkWrite(true, b.ETag, b.ModifiedAt, "")
+		if err := c.checkWrite(true, b.ETag, b.ModifiedAt, ""); err != nil {
+			return err
+		}
+		if err := s.checkIfTags(req, b.Tags); err != nil {
+			return err
+		}
+		return checkLeaseWrite(b.Lease, now, leaseID, kindBlob)
 	})
 	if err != nil {
 		return s.mapBlobErr(ctx, t, err)
@@ -372,8 +431,12 @@ func (s *Service) updateBlob(req *request, fn func(*store.BlobRecord)) error {
 	t, ctx := req.t, req.r.Context()
 	c := readConds(req.r.Header)
 	etag, now := s.newETag(), s.now()
+	leaseID := req.r.Header.Get("x-ms-lease-id")
 	rec, err := s.cfg.Store.BlobUpdate(ctx, t.Account, t.Container, t.Blob, func(b *store.BlobRecord) error {
 		if err := c.checkWrite(true, b.ETag, b.ModifiedAt, ""); err != nil {
+			return err
+		}
+		if err := checkLeaseWrite(b.Lease, now, leaseID, kindBlob); err != nil {
 			return err
 		}
 		fn(b)
@@ -412,3 +475,5 @@ func (s *Service) handleSetBlobProperties(req *request) error {
 		b.ContentDisposition, b.CacheControl, b.ContentMD5 = nb.ContentDisposition, nb.CacheControl, nb.ContentMD5
 	})
 }
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

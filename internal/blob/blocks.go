@@ -107,6 +107,19 @@ func (s *Service) handlePutBlock(req *request) error {
 	if err := checkBlockID(id); err != nil {
 		return apiErr(cobalt.EInvalid, codeInvalidQuery, "Value for one of the query parameters specified in the request URI is invalid.").WithTarget("blockid")
 	}
+	if cur, err := s.cfg.Store.BlobGet(ctx, t.Account, t.Container, t.Blob); err == nil {
+		if cur.BlobType == typeAppend {
+			return invalidBlobType()
+		}
+		if err := checkLeaseWrite(cur.Lease, s.now(), r.Header.Get("x-ms-lease-id"), kindBlob); err != nil {
+			return err
+		}
+	} else if !cobalt.IsCode(err, cobalt.ENotFound) {
+		return err
+	}
+	if r.Header.Get("x-ms-copy-source") != "" {
+		return s.handlePutBlockFromURL(req, id)
+	}
 	n, err := contentLength(r, maxBlockBytes)
 	if err != nil {
 		return err
@@ -115,21 +128,6 @@ func (s *Service) handlePutBlock(req *request) error {
 	if err != nil {
 		return err
 	}
-	count, anyID, err := s.cfg.Store.BlobBlockCount(ctx, t.Account, t.Container, t.Blob)
-	if err != nil {
-		return err
-	}
-	if count > 0 && len(anyID) != len(id) {
-		return apiErr(cobalt.EInvalid, codeInvalidBlobOrBlock, "The specified blob or block content is invalid: all block IDs of a blob must have the same length.")
-	}
-	if count >= maxUncommitted {
-		return apiErr(cobalt.EConflict, codeBlockCountExceeded, "The uncommitted block count cannot exceed the maximum limit of 100,000 blocks.")
-	}
-	if count == 0 {
-		if _, err := s.cfg.Store.BlobContainerGet(ctx, t.Account, t.Container); cobalt.IsCode(err, cobalt.ENotFound) {
-			return containerNotFound()
-		}
-	}
 	file, err := s.writeBody(r, n, sums)
 	if err != nil {
 		return err
@@ -137,6 +135,37 @@ func (s *Service) handlePutBlock(req *request) error {
 	if err := sums.verify(); err != nil {
 		s.files.release([]string{file})
 		return err
+	}
+	sums.setResponse(req.w.Header())
+	return s.stageBlock(req, id, file, n)
+}
+
+// stageBlock records a written data file as an uncommitted block (the file
+// is released on failure).
+func (s *Service) stageBlock(req *request, id, file string, n int64) error {
+	t, ctx := req.t, req.r.Context()
+	count, anyID, err := s.cfg.Store.BlobBlockCount(ctx, t.Account, t.Container, t.Blob)
+	if err != nil {
+		s.files.release([]string{file})
+		return err
+	}
+	fail := func(err error) error {
+		s.files.release([]string{file})
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if count > 0 && len(anyID) != len(id) {
+		return fail(apiErr(cobalt.EInvalid, codeInvalidBlobOrBlock, "The specified blob or block content is invalid: all block IDs of a blob must have the same length."))
+	}
+	if count >= maxUncommitted {
+		return fail(apiErr(cobalt.EConflict, codeBlockCountExceeded, "The uncommitted block count cannot exceed the maximum limit of 100,000 blocks."))
+	}
+	if count == 0 {
+		if _, err := s.cfg.Store.BlobContainerGet(ctx, t.Account, t.Container); cobalt.IsCode(err, cobalt.ENotFound) {
+			return fail(containerNotFound())
+		}
 	}
 	if file == "" {
 		// An empty block still needs a (empty) data file to reference.
@@ -154,7 +183,6 @@ func (s *Service) handlePutBlock(req *request) error {
 	}
 	s.files.release(rel)
 	h := req.w.Header()
-	sums.setResponse(h)
 	h.Set("x-ms-request-server-encrypted", "true")
 	h.Set("Content-Length", "0")
 	req.w.WriteHeader(http.StatusCreated)
@@ -193,8 +221,19 @@ func (s *Service) handlePutBlockList(req *request) error {
 	if err != nil {
 		return err
 	}
+	if nb.Tags, err = parseTagsHeader(r.Header.Get("x-ms-tags")); err != nil {
+		return err
+	}
+	tier, err := readTier(r.Header, "x-ms-access-tier")
+	if err != nil {
+		return err
+	}
 	c := readConds(r.Header)
 	nb.ETag, nb.ModifiedAt = s.newETag(), s.now()
+	if tier != "" {
+		nb.AccessTier, nb.TierChangedAt = tier, nb.ModifiedAt
+	}
+	leaseID := r.Header.Get("x-ms-lease-id")
 	rec, rel, err := s.cfg.Store.BlobPut(ctx, t.Account, t.Container, t.Blob, func(cur *store.BlobRecord, blocks []store.BlobBlock) (store.BlobRecord, error) {
 		if cur != nil && req.createOnly {
 			return nb, permissionMismatch()
@@ -203,8 +242,20 @@ func (s *Service) handlePutBlockList(req *request) error {
 			if err := c.checkWrite(false, "", zeroTime, codeBlobExists); err != nil {
 				return nb, err
 			}
+			if err := checkLeaseWrite(store.BlobLease{}, s.now(), leaseID, kindBlob); err != nil {
+				return nb, err
+			}
 		} else if err := c.checkWrite(true, cur.ETag, cur.ModifiedAt, codeBlobExists); err != nil {
 			return nb, err
+		}
+		if cur != nil {
+			if cur.BlobType == typeAppend {
+				return nb, invalidBlobType()
+			}
+			if err := checkLeaseWrite(cur.Lease, s.now(), leaseID, kindBlob); err != nil {
+				return nb, err
+			}
+			nb.Lease = cur.Lease
 		}
 		uncommitted := make(map[string]store.BlobBlock, len(blocks))
 		for _, b := range blocks {

@@ -17,9 +17,13 @@ func (s *Service) handleCreateContainer(req *request) error {
 	if err != nil {
 		return err
 	}
+	access, err := readPublicAccess(req.r.Header)
+	if err != nil {
+		return err
+	}
 	now := s.now()
 	c, err := s.cfg.Store.BlobContainerCreate(req.r.Context(), store.BlobContainer{
-		Account: req.t.Account, Name: req.t.Container, Metadata: md, ETag: s.newETag(), CreatedAt: now, ModifiedAt: now})
+		Account: req.t.Account, Name: req.t.Container, Metadata: md, ETag: s.newETag(), CreatedAt: now, ModifiedAt: now, PublicAccess: access})
 	if cobalt.IsCode(err, cobalt.EConflict) {
 		return apiErr(cobalt.EConflict, codeContainerExists, "The specified container already exists.")
 	}
@@ -37,8 +41,12 @@ func (s *Service) handleDeleteContainer(req *request) error {
 	if c.ifMatch != "" || c.ifNoneMatch != "" {
 		return apiErr(cobalt.EInvalid, "UnsupportedHeader", "One of the HTTP headers specified in the request is not supported.").WithTarget("If-Match")
 	}
+	leaseID, now := req.r.Header.Get("x-ms-lease-id"), s.now()
 	rel, err := s.cfg.Store.BlobContainerDelete(req.r.Context(), req.t.Account, req.t.Container, func(bc store.BlobContainer) error {
-		return c.checkWrite(true, bc.ETag, bc.ModifiedAt, "")
+		if err := c.checkWrite(true, bc.ETag, bc.ModifiedAt, ""); err != nil {
+			return err
+		}
+		return checkLeaseWrite(bc.Lease, now, leaseID, kindContainer)
 	})
 	if cobalt.IsCode(err, cobalt.ENotFound) && cobalt.ErrorReason(err) == "" {
 		return containerNotFound()
@@ -60,11 +68,16 @@ func (s *Service) handleGetContainer(req *request) error {
 	if err != nil {
 		return err
 	}
+	if err := checkLeaseIfGiven(c.Lease, s.now(), req.r.Header.Get("x-ms-lease-id"), kindContainer); err != nil {
+		return err
+	}
 	h := req.w.Header()
 	containerHeaders(h, &c)
 	writeMetadata(h, c.Metadata)
-	h.Set("x-ms-lease-status", "unlocked")
-	h.Set("x-ms-lease-state", "available")
+	setLeaseHeaders(h, c.Lease, s.now())
+	if c.PublicAccess != "" {
+		h.Set("x-ms-blob-public-access", c.PublicAccess)
+	}
 	h.Set("x-ms-has-immutability-policy", "false")
 	h.Set("x-ms-has-legal-hold", "false")
 	h.Set("x-ms-default-encryption-scope", "$account-encryption-key")
@@ -81,9 +94,13 @@ func (s *Service) handleSetContainerMetadata(req *request) error {
 	}
 	c := readConds(req.r.Header)
 	etag, now := s.newETag(), s.now()
+	leaseID := req.r.Header.Get("x-ms-lease-id")
 	bc, err := s.cfg.Store.BlobContainerUpdate(req.r.Context(), req.t.Account, req.t.Container, func(bc *store.BlobContainer) error {
 		if !c.ims.IsZero() && !bc.ModifiedAt.Truncate(1e9).After(c.ims) {
 			return conditionNotMet()
+		}
+		if err := checkLeaseIfGiven(bc.Lease, now, leaseID, kindContainer); err != nil {
+			return err
 		}
 		bc.Metadata, bc.ETag, bc.ModifiedAt = md, etag, now
 		return nil

@@ -18,8 +18,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 )
 
-// TestCrashMidUpload kills the server (SIGKILL) during a Put Blob and during a
-// Put Block, restarts it on the same directory and store, and checks that no
+// TestCrashMidUpload kills the server (SIGKILL) during a Put Blob, a Put
+// Block and an Append Block, restarts it on the same directory and store, and checks that no
 // partial blob is visible, committed blobs and staged blocks are intact, and
 // the abandoned temporary files are collected.
 func TestCrashMidUpload(t *testing.T) {
@@ -47,6 +47,14 @@ func TestCrashMidUpload(t *testing.T) {
 		}
 	}
 
+	ab := c.ServiceClient().NewContainerClient("crash").NewAppendBlobClient("log.txt")
+	if _, err := ab.Create(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ab.AppendBlock(ctx, nopCloser{bytes.NewReader([]byte("abc"))}, nil); err != nil {
+		t.Fatal(err)
+	}
+
 	// Signed raw requests whose bodies stall part-way.
 	hc := e.httpClient()
 	put := func(url string, length int64, hdr map[string]string) *http.Request {
@@ -63,8 +71,9 @@ func TestCrashMidUpload(t *testing.T) {
 	startPartialPut(t, hc, put(e.AccountURL+"/crash/partial.bin", 64<<20, map[string]string{"x-ms-blob-type": "BlockBlob"}), 8<<20)
 	blockURL := e.AccountURL + "/crash/staged.bin?comp=block&blockid=" + urlQueryEscape(base64.StdEncoding.EncodeToString([]byte("block-2")))
 	startPartialPut(t, hc, put(blockURL, 32<<20, nil), 4<<20)
-	// Wait until both writes are under way on the server's disk.
-	waitFor(t, func() bool { return tmpBytes(dir) >= 10<<20 })
+	startPartialPut(t, hc, put(e.AccountURL+"/crash/log.txt?comp=appendblock", 32<<20, nil), 4<<20)
+	// Wait until the three writes are under way on the server's disk.
+	waitFor(t, func() bool { return tmpBytes(dir) >= 13<<20 })
 	srv.kill()
 	if tmpBytes(dir) == 0 {
 		t.Fatal("no temporary data on disk at the crash: the test did not crash mid-upload")
@@ -102,6 +111,18 @@ func TestCrashMidUpload(t *testing.T) {
 		!bytes.Equal(got, append(bytes.Repeat([]byte{'a'}, 1000), bytes.Repeat([]byte{'b'}, 1000)...)) {
 		t.Fatalf("committed staged blocks: %d %v", n, err)
 	}
+	// The append blob holds exactly what was appended before the crash, and takes more.
+	ab = c.ServiceClient().NewContainerClient("crash").NewAppendBlobClient("log.txt")
+	if p, err := ab.GetProperties(ctx, nil); err != nil || *p.ContentLength != 3 || *p.BlobCommittedBlockCount != 1 {
+		t.Fatalf("append blob after restart: %v", err)
+	}
+	if _, err := ab.AppendBlock(ctx, nopCloser{bytes.NewReader([]byte("def"))}, nil); err != nil {
+		t.Fatal(err)
+	}
+	abuf := make([]byte, 6)
+	if _, err := c.DownloadBuffer(ctx, "crash", "log.txt", abuf, nil); err != nil || string(abuf) != "abcdef" {
+		t.Fatalf("append blob content: %q %v", abuf, err)
+	}
 	// The restarted server collects the abandoned temporary files.
 	waitFor(t, func() bool { return tmpBytes(dir) == 0 })
 	var names []string
@@ -115,7 +136,7 @@ func TestCrashMidUpload(t *testing.T) {
 			names = append(names, *b.Name)
 		}
 	}
-	if fmt.Sprint(names) != "[good.bin small.txt staged.bin]" {
+	if fmt.Sprint(names) != "[good.bin log.txt small.txt staged.bin]" {
 		t.Fatalf("blobs after restart: %v", names)
 	}
 }

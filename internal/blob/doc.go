@@ -1,7 +1,9 @@
 // Package blob is Cobalt's Blob Storage service: the subset of the Azure Blob
-// REST API that Batch workloads use (containers, block blobs, blocks, listing,
-// metadata), served path-style as https://host:port/{account}/{container}/{blob}
-// the way the Azurite emulator does for IP hosts.
+// REST API that Batch workloads and their tools use (containers, block and
+// append blobs, blocks, listing, metadata, copy, leases, container ACL and
+// public access, service properties, tiers, index tags, blob batch), served
+// path-style as https://host:port/{account}/{container}/{blob} the way the
+// Azurite emulator does for IP hosts.
 //
 // Accounts are the storage accounts of the management plane. Requests are
 // authenticated with Microsoft Entra bearer tokens (then authorized through
@@ -21,4 +23,14 @@
 // pin the files they stream, so an overwrite or delete removes them only once
 // the read ends. Run collects abandoned temporary files, unreferenced data
 // files and uncommitted blocks older than Config.BlockRetention.
+//
+// An Append Block writes its file first and adds it as the blob's next
+// extent in one store transaction, so appends are crash-safe the same way.
+// Copies (Copy Blob, Put Blob/Block From URL, Append Block From URL) read
+// only blobs of this installation, authorized as a GET of the source URL
+// would be, and write the bytes into a new data file: blobs never share
+// files. Leases, tags, tiers and copy state live in the blob's record;
+// lease expiry and breaking are computed from the clock at each read. A
+// blob batch runs each subrequest through the whole service, with its own
+// authentication and authorization.
 package blob

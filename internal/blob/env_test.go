@@ -46,12 +46,23 @@ var (
 type fixedAccounts struct{ noSharedKey bool }
 
 func (f fixedAccounts) LookupStorageAccount(_ context.Context, name string) (cobalt.StorageAccount, error) {
-	if name != testAccount {
+	keys := [2]string{testKey1, testKey2}
+	switch name {
+	case testAccount:
+	case testAccount2:
+		keys = [2]string{testKey3, testKey3}
+	default:
 		return cobalt.StorageAccount{}, cobalt.Errorf(cobalt.ENotFound, "storage account not found")
 	}
 	id, err := cobalt.ParseResourceID("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg1/providers/Microsoft.Storage/storageAccounts/" + name)
-	return cobalt.StorageAccount{ID: id, Keys: [2]string{testKey1, testKey2}, SharedKeyAccess: !f.noSharedKey}, err
+	return cobalt.StorageAccount{ID: id, Keys: keys, SharedKeyAccess: !f.noSharedKey}, err
 }
+
+// testAccount2 is a second account of the installation, with its own key,
+// for cross-account copies.
+const testAccount2 = "acct2"
+
+var testKey3 = base64.StdEncoding.EncodeToString(sha256.New().Sum([]byte("cobalt test key three, the second account's key ...")))
 
 type env struct {
 	t       testing.TB
@@ -125,3 +136,16 @@ func (e *env) sharedKeyClient(t testing.TB) *azblob.Client {
 func detReader(seed uint64, n int64) io.Reader { return blobtest.Data(seed, n) }
 
 func sha256Of(t testing.TB, r io.Reader) [32]byte { return blobtest.SHA256(t, r) }
+
+// sharedKeyClientFor is an azblob client for account (acct1 or acct2) with its key.
+func (e *env) sharedKeyClientFor(t testing.TB, account, key string) *azblob.Client {
+	cred, err := azblob.NewSharedKeyCredential(account, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := azblob.NewClientWithSharedKeyCredential(e.srv.URL+"/"+account, cred, e.clientOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

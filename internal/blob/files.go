@@ -96,6 +96,15 @@ func (f *fileStore) create(r io.Reader, n int64, extra ...io.Writer) (string, er
 	if got != n {
 		return "", errShortBody
 	}
+	name, err := f.commitTemp(tmp)
+	ok = err == nil
+	return name, err
+}
+
+// commitTemp fsyncs and closes a complete temporary file, renames it into
+// data/ under a new name and fsyncs the directory. On error the caller
+// removes the temporary file.
+func (f *fileStore) commitTemp(tmp *os.File) (string, error) {
 	if err := tmp.Sync(); err != nil {
 		return "", err
 	}
@@ -115,12 +124,55 @@ func (f *fileStore) create(r io.Reader, n int64, extra ...io.Writer) (string, er
 	if err := os.Rename(tmp.Name(), f.path(name)); err != nil {
 		return "", err
 	}
-	ok = true
 	if err := syncDir(dir); err != nil {
 		os.Remove(f.path(name))
 		return "", err
 	}
 	return name, nil
+}
+
+// fileRange is a byte range of a data file.
+type fileRange struct {
+	name     string
+	off, len int64
+}
+
+// createFrom writes the ranges of existing data files, in order, into a new
+// data file the way create does, letting the kernel copy the bytes
+// (copy_file_range) instead of passing them through user space.
+func (f *fileStore) createFrom(ranges []fileRange) (string, error) {
+	tmp, err := os.CreateTemp(filepath.Join(f.root, "tmp"), "cp-*")
+	if err != nil {
+		return "", err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	for _, r := range ranges {
+		src, err := f.open(r.name)
+		if err != nil {
+			return "", err
+		}
+		if _, err := src.Seek(r.off, io.SeekStart); err != nil {
+			src.Close()
+			return "", err
+		}
+		got, err := io.Copy(tmp, io.LimitReader(src, r.len))
+		src.Close()
+		if err != nil {
+			return "", err
+		}
+		if got != r.len {
+			return "", errors.New("blob data file is shorter than its extent")
+		}
+	}
+	name, err := f.commitTemp(tmp)
+	ok = err == nil
+	return name, err
 }
 
 // writebackFile writes to f and starts the kernel's writeback of every

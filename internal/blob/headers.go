@@ -277,16 +277,39 @@ func (c *checksums) setResponse(h http.Header) {
 }
 
 // setBlobHeaders writes a blob's properties as response headers.
-func setBlobHeaders(h http.Header, b *store.BlobRecord) {
+func setBlobHeaders(h http.Header, b *store.BlobRecord, now time.Time) {
 	h.Set("ETag", quote(b.ETag))
 	h.Set("Last-Modified", httpDate(b.ModifiedAt))
 	h.Set("x-ms-creation-time", httpDate(b.CreatedAt))
-	h.Set("x-ms-blob-type", "BlockBlob")
-	h.Set("x-ms-lease-status", "unlocked")
-	h.Set("x-ms-lease-state", "available")
+	h.Set("x-ms-blob-type", blobType(b))
+	setLeaseHeaders(h, b.Lease, now)
 	h.Set("x-ms-server-encrypted", "true")
-	h.Set("x-ms-access-tier", "Hot")
-	h.Set("x-ms-access-tier-inferred", "true")
+	if b.BlobType == typeAppend {
+		h.Set("x-ms-blob-committed-block-count", strconv.Itoa(len(b.Extents)))
+		if b.Sealed {
+			h.Set("x-ms-blob-sealed", "true")
+		}
+	} else {
+		tier, inferred := blobTier(b)
+		h.Set("x-ms-access-tier", tier)
+		if inferred {
+			h.Set("x-ms-access-tier-inferred", "true")
+		} else if !b.TierChangedAt.IsZero() {
+			h.Set("x-ms-access-tier-change-time", httpDate(b.TierChangedAt))
+		}
+	}
+	if len(b.Tags) > 0 {
+		h.Set("x-ms-tag-count", strconv.Itoa(len(b.Tags)))
+	}
+	if cp := b.Copy; cp != nil {
+		h.Set("x-ms-copy-id", cp.ID)
+		h.Set("x-ms-copy-source", cp.Source)
+		h.Set("x-ms-copy-status", cp.Status)
+		h.Set("x-ms-copy-progress", cp.Progress)
+		if !cp.CompletedAt.IsZero() {
+			h.Set("x-ms-copy-completion-time", httpDate(cp.CompletedAt))
+		}
+	}
 	h.Set("Accept-Ranges", "bytes")
 	ct := b.ContentType
 	if ct == "" {
@@ -300,6 +323,27 @@ func setBlobHeaders(h http.Header, b *store.BlobRecord) {
 		}
 	}
 	writeMetadata(h, b.Metadata)
+}
+
+// Blob types.
+const (
+	typeBlock  = "BlockBlob"
+	typeAppend = "AppendBlob"
+)
+
+func blobType(b *store.BlobRecord) string {
+	if b.BlobType == "" {
+		return typeBlock
+	}
+	return b.BlobType
+}
+
+// blobTier returns a block blob's tier and whether it is inferred (never set).
+func blobTier(b *store.BlobRecord) (string, bool) {
+	if b.AccessTier == "" {
+		return "Hot", true
+	}
+	return b.AccessTier, false
 }
 
 // zeroTime is the modification time of an absent resource.

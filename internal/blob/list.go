@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/cobaltbatch/cobalt"
@@ -65,12 +66,14 @@ func (m xmlMeta) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
 type xmlContainer struct {
 	Name       string `xml:"Name"`
 	Properties struct {
-		LastModified string `xml:"Last-Modified"`
-		Etag         string `xml:"Etag"`
-		LeaseStatus  string `xml:"LeaseStatus"`
-		LeaseState   string `xml:"LeaseState"`
-		Immutability bool   `xml:"HasImmutabilityPolicy"`
-		LegalHold    bool   `xml:"HasLegalHold"`
+		LastModified  string `xml:"Last-Modified"`
+		Etag          string `xml:"Etag"`
+		LeaseStatus   string `xml:"LeaseStatus"`
+		LeaseState    string `xml:"LeaseState"`
+		LeaseDuration string `xml:"LeaseDuration,omitempty"`
+		PublicAccess  string `xml:"PublicAccess,omitempty"`
+		Immutability  bool   `xml:"HasImmutabilityPolicy"`
+		LegalHold     bool   `xml:"HasLegalHold"`
 	} `xml:"Properties"`
 	Metadata xmlMeta `xml:"Metadata,omitempty"`
 }
@@ -127,11 +130,12 @@ func (s *Service) handleListContainers(req *request) error {
 		cs = cs[:limit]
 		out.NextMarker = encodeMarker(cs[limit-1].Name)
 	}
-	withMeta := includes(q, "metadata")
+	withMeta, now := includes(q, "metadata"), s.now()
 	for _, c := range cs {
 		x := xmlContainer{Name: c.Name}
 		x.Properties.LastModified, x.Properties.Etag = httpDate(c.ModifiedAt), quote(c.ETag)
-		x.Properties.LeaseStatus, x.Properties.LeaseState = "unlocked", "available"
+		x.Properties.LeaseStatus, x.Properties.LeaseState, x.Properties.LeaseDuration = leaseProps(c.Lease, now)
+		x.Properties.PublicAccess = c.PublicAccess
 		if withMeta {
 			x.Metadata = c.Metadata
 		}
@@ -169,13 +173,23 @@ type xmlBlob struct {
 		ContentDisposition string `xml:"Content-Disposition"`
 		CacheControl       string `xml:"Cache-Control"`
 		BlobType           string `xml:"BlobType"`
-		AccessTier         string `xml:"AccessTier"`
-		AccessTierInferred bool   `xml:"AccessTierInferred"`
+		AccessTier         string `xml:"AccessTier,omitempty"`
+		AccessTierInferred bool   `xml:"AccessTierInferred,omitempty"`
+		AccessTierChange   string `xml:"AccessTierChangeTime,omitempty"`
 		LeaseStatus        string `xml:"LeaseStatus"`
 		LeaseState         string `xml:"LeaseState"`
+		LeaseDuration      string `xml:"LeaseDuration,omitempty"`
+		CopyID             string `xml:"CopyId,omitempty"`
+		CopyStatus         string `xml:"CopyStatus,omitempty"`
+		CopySource         string `xml:"CopySource,omitempty"`
+		CopyProgress       string `xml:"CopyProgress,omitempty"`
+		CopyCompletionTime string `xml:"CopyCompletionTime,omitempty"`
 		ServerEncrypted    bool   `xml:"ServerEncrypted"`
+		TagCount           int    `xml:"TagCount,omitempty"`
+		Sealed             bool   `xml:"Sealed,omitempty"`
 	} `xml:"Properties"`
-	Metadata xmlMeta `xml:"Metadata,omitempty"`
+	Metadata xmlMeta  `xml:"Metadata,omitempty"`
+	Tags     *xmlTags `xml:"Tags,omitempty"`
 }
 
 type xmlBlobPrefix struct {
@@ -196,7 +210,10 @@ type xmlBlobList struct {
 	NextMarker string `xml:"NextMarker"`
 }
 
-func blobXML(b *store.BlobRecord, withMeta bool) xmlBlob {
+// listIncludes are the include= options of List Blobs that change the output.
+type listIncludes struct{ metadata, copy, tags bool }
+
+func blobXML(b *store.BlobRecord, inc listIncludes, now time.Time) xmlBlob {
 	x := xmlBlob{Name: nameXML(b.Name)}
 	p := &x.Properties
 	p.CreationTime, p.LastModified, p.Etag = httpDate(b.CreatedAt), httpDate(b.ModifiedAt), b.ETag
@@ -205,10 +222,29 @@ func blobXML(b *store.BlobRecord, withMeta bool) xmlBlob {
 		p.ContentMD5 = base64.StdEncoding.EncodeToString(b.ContentMD5)
 	}
 	p.ContentDisposition, p.CacheControl = b.ContentDisposition, b.CacheControl
-	p.BlobType, p.AccessTier, p.AccessTierInferred = "BlockBlob", "Hot", true
-	p.LeaseStatus, p.LeaseState, p.ServerEncrypted = "unlocked", "available", true
-	if withMeta {
+	p.BlobType = blobType(b)
+	if b.BlobType == typeAppend {
+		p.Sealed = b.Sealed
+	} else {
+		p.AccessTier, p.AccessTierInferred = blobTier(b)
+		if !p.AccessTierInferred && !b.TierChangedAt.IsZero() {
+			p.AccessTierChange = httpDate(b.TierChangedAt)
+		}
+	}
+	p.LeaseStatus, p.LeaseState, p.LeaseDuration = leaseProps(b.Lease, now)
+	p.ServerEncrypted = true
+	p.TagCount = len(b.Tags)
+	if cp := b.Copy; cp != nil && inc.copy {
+		p.CopyID, p.CopyStatus, p.CopySource, p.CopyProgress = cp.ID, cp.Status, cp.Source, cp.Progress
+		if !cp.CompletedAt.IsZero() {
+			p.CopyCompletionTime = httpDate(cp.CompletedAt)
+		}
+	}
+	if inc.metadata {
 		x.Metadata = b.Metadata
+	}
+	if inc.tags && len(b.Tags) > 0 {
+		x.Tags = tagsXML(b.Tags)
 	}
 	return x
 }
@@ -229,7 +265,10 @@ func (s *Service) handleListBlobs(req *request) error {
 		return err
 	}
 	prefix, delim := q.Get("prefix"), q.Get("delimiter")
-	withMeta := includes(q, "metadata")
+	inc := listIncludes{metadata: includes(q, "metadata"), copy: includes(q, "copy"), tags: includes(q, "tags")}
+	now := s.now()
+	// startFrom starts the listing at a name, inclusive (older versions never send it).
+	from := q.Get("startFrom")
 	out := xmlBlobList{ServiceEndpoint: req.serviceEndpoint(), ContainerName: t.Container, Prefix: prefix, Marker: q.Get("marker"), Delimiter: delim}
 	if q.Get("maxresults") != "" {
 		out.MaxResults = limit
@@ -238,7 +277,7 @@ func (s *Service) handleListBlobs(req *request) error {
 	more := false
 outer:
 	for {
-		page, err := s.cfg.Store.BlobList(ctx, store.BlobListParams{Account: t.Account, Container: t.Container, Prefix: prefix, After: after, Limit: min(limit-n+1, 5000)})
+		page, err := s.cfg.Store.BlobList(ctx, store.BlobListParams{Account: t.Account, Container: t.Container, Prefix: prefix, After: after, From: from, Limit: min(limit-n+1, 5000)})
 		if err != nil {
 			return err
 		}
@@ -266,7 +305,7 @@ outer:
 			out.Blobs.Items = append(out.Blobs.Items, struct {
 				XMLName xml.Name `xml:"Blob"`
 				xmlBlob
-			}{xmlBlob: blobXML(b, withMeta)})
+			}{xmlBlob: blobXML(b, inc, now)})
 			n++
 			after = b.Name
 		}

@@ -67,3 +67,11 @@ func TestNodeLarge(t *testing.T) {
 	e := newEnv(t)
 	runNode(t, e, "large", map[string]string{"CONTAINER": "node-large", "LARGE_MIB": "300"})
 }
+
+// TestNodeFeatures runs @azure/storage-blob's copy (poller, sync, from URL),
+// append blob, lease and index tag calls with the account key.
+func TestNodeFeatures(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	runNode(t, e, "features", map[string]string{"CONTAINER": "node-features"})
+}

@@ -23,7 +23,11 @@ type op struct {
 	sas, sasService, sasNew string
 	// srt is the account SAS resource type: 's'ervice, 'c'ontainer or 'o'bject.
 	srt byte
-	fn  func(*Service, *request) error
+	// keyOnly operations take only the account key (SharedKey; Entra ID and
+	// SAS are refused, as for the container ACL). batch operations need only
+	// authentication: each subrequest is authorized on its own.
+	keyOnly, batch bool
+	fn             func(*Service, *request) error
 }
 
 var (
@@ -45,7 +49,36 @@ var (
 	opSetBlobMD     = &op{name: "SetBlobMetadata", level: levelBlob, action: actBlobWrite, data: true, sas: "w", srt: 'o', fn: (*Service).handleSetBlobMetadata}
 	opSetBlobProps  = &op{name: "SetBlobProperties", level: levelBlob, action: actBlobWrite, data: true, sas: "w", srt: 'o', fn: (*Service).handleSetBlobProperties}
 	opGetBlobMDOnly = &op{name: "GetBlobMetadata", level: levelBlob, action: actBlobRead, data: true, sas: "r", srt: 'o', fn: (*Service).handleGetBlobMetadata}
+
+	opGetServiceProps = &op{name: "GetBlobServiceProperties", level: levelAccount, action: actServiceRead, sas: "r", srt: 's', fn: (*Service).handleGetServiceProps}
+	opSetServiceProps = &op{name: "SetBlobServiceProperties", level: levelAccount, action: actServiceWrite, sas: "w", srt: 's', fn: (*Service).handleSetServiceProps}
+	opServiceStats    = &op{name: "GetBlobServiceStats", level: levelAccount, action: actServiceRead, sas: "r", srt: 's', fn: (*Service).handleServiceStats}
+	opFindBlobs       = &op{name: "FindBlobsByTags", level: levelAccount, action: actBlobFilter, data: true, sas: "f", srt: 's', fn: (*Service).handleFindBlobs}
+	opBatch           = &op{name: "BlobBatch", level: levelAccount, batch: true, sas: "rwdlacuptfx", srt: 's'}
+
+	opLeaseContainer   = &op{name: "LeaseContainer", level: levelContainer, action: actContainerWrite, sas: "wd", sasService: "wd", srt: 'c', fn: (*Service).handleLeaseContainer}
+	opGetContainerACL  = &op{name: "GetContainerACL", level: levelContainer, keyOnly: true, srt: 'c', fn: (*Service).handleGetACL}
+	opSetContainerACL  = &op{name: "SetContainerACL", level: levelContainer, keyOnly: true, srt: 'c', fn: (*Service).handleSetACL}
+	opFindBlobsInCont  = &op{name: "FindBlobsByTags", level: levelContainer, action: actBlobFilter, data: true, sas: "f", sasService: "f", srt: 'c', fn: (*Service).handleFindBlobs}
+	opBatchContainer   = &op{name: "BlobBatch", level: levelContainer, batch: true, sas: "rwdlacuptfx", sasService: "rwdlacuptfx", srt: 'c'}
+	opContainerUnknown = &op{name: "Unsupported", level: levelContainer, action: actContainerRead, sas: "rl", sasService: "rl", srt: 'c', fn: (*Service).handleUnsupportedContainerComp}
+
+	opLeaseBlob   = &op{name: "LeaseBlob", level: levelBlob, action: actBlobWrite, data: true, sas: "wd", srt: 'o', fn: (*Service).handleLeaseBlob}
+	opAppendBlock = &op{name: "AppendBlock", level: levelBlob, action: actBlobWrite, data: true, sas: "aw", srt: 'o', fn: (*Service).handleAppendBlock}
+	opSealBlob    = &op{name: "SealBlob", level: levelBlob, action: actBlobWrite, data: true, sas: "w", srt: 'o', fn: (*Service).handleSeal}
+	opSetTier     = &op{name: "SetBlobTier", level: levelBlob, action: actBlobWrite, data: true, sas: "w", srt: 'o', fn: (*Service).handleSetTier}
+	opGetTags     = &op{name: "GetBlobTags", level: levelBlob, action: actTagsRead, data: true, sas: "t", srt: 'o', fn: (*Service).handleGetTags}
+	opSetTags     = &op{name: "SetBlobTags", level: levelBlob, action: actTagsWrite, data: true, sas: "t", srt: 'o', fn: (*Service).handleSetTags}
+	opBlobUnknown = &op{name: "Unsupported", level: levelBlob, action: actBlobRead, data: true, sas: "r", srt: 'o', fn: (*Service).handleUnsupportedContainerComp}
+	opAbortCopy   = &op{name: "AbortCopyBlob", level: levelBlob, action: actBlobWrite, data: true, sas: "w", srt: 'o', fn: (*Service).handleAbortCopy}
 )
+
+// The batch operations serve their subrequests through the whole service,
+// so their handler is set here to break the initialization cycle.
+func init() {
+	opBatch.fn = (*Service).handleBatch
+	opBatchContainer.fn = (*Service).handleBatch
+}
 
 func unsupportedComp(v string) error {
 	return apiErr(cobalt.EInvalid, codeInvalidQuery, "Value for one of the query parameters specified in the request URI is invalid: comp=%q is not supported.", v).WithTarget("comp")
@@ -68,6 +101,24 @@ func resolveOp(method string, t target, q url.Values) (*op, error) {
 		}
 		if method == http.MethodPost && restype == "service" && comp == "userdelegationkey" {
 			return opGetUserDelegationKey, nil
+		}
+		if restype == "service" && comp == "properties" {
+			switch method {
+			case http.MethodGet:
+				return opGetServiceProps, nil
+			case http.MethodPut:
+				return opSetServiceProps, nil
+			}
+			return nil, unsupportedVerb()
+		}
+		if restype == "service" && comp == "stats" && method == http.MethodGet {
+			return opServiceStats, nil
+		}
+		if comp == "blobs" && method == http.MethodGet {
+			return opFindBlobs, nil
+		}
+		if comp == "batch" && method == http.MethodPost {
+			return opBatch, nil
 		}
 		if comp == "userdelegationkey" {
 			return nil, unsupportedVerb()
@@ -101,8 +152,28 @@ func resolveOp(method string, t target, q url.Values) (*op, error) {
 			if method == http.MethodGet {
 				return opListBlobs, nil
 			}
+		case "lease":
+			if method == http.MethodPut {
+				return opLeaseContainer, nil
+			}
+		case "acl":
+			switch method {
+			case http.MethodGet, http.MethodHead:
+				return opGetContainerACL, nil
+			case http.MethodPut:
+				return opSetContainerACL, nil
+			}
+		case "blobs":
+			if method == http.MethodGet {
+				return opFindBlobsInCont, nil
+			}
+		case "batch":
+			if method == http.MethodPost {
+				return opBatchContainer, nil
+			}
 		default:
-			return nil, unsupportedComp(comp)
+			// Azure checks that the container exists first.
+			return opContainerUnknown, nil
 		}
 		return nil, unsupportedVerb()
 	}
@@ -138,8 +209,36 @@ func resolveOp(method string, t target, q url.Values) (*op, error) {
 		if method == http.MethodPut {
 			return opSetBlobProps, nil
 		}
+	case "lease":
+		if method == http.MethodPut {
+			return opLeaseBlob, nil
+		}
+	case "appendblock":
+		if method == http.MethodPut {
+			return opAppendBlock, nil
+		}
+	case "seal":
+		if method == http.MethodPut {
+			return opSealBlob, nil
+		}
+	case "tier":
+		if method == http.MethodPut {
+			return opSetTier, nil
+		}
+	case "tags":
+		switch method {
+		case http.MethodGet:
+			return opGetTags, nil
+		case http.MethodPut:
+			return opSetTags, nil
+		}
+	case "copy":
+		if method == http.MethodPut {
+			return opAbortCopy, nil
+		}
 	default:
-		return nil, unsupportedComp(comp)
+		// Azure checks that the container exists first.
+		return opBlobUnknown, nil
 	}
 	return nil, unsupportedVerb()
 }

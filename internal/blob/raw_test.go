@@ -114,7 +114,7 @@ func TestRawErrors(t *testing.T) {
 		{"block list missing container", "PUT", "/acct1/nocont/blk?comp=blocklist", nil, "<BlockList></BlockList>", true, 404, codeContainerNotFound},
 		{"maxresults 0", "GET", "/acct1/cc1?restype=container&comp=list&maxresults=0", nil, "", true, 400, codeOutOfRangeInput},
 		{"bad marker", "GET", "/acct1/cc1?restype=container&comp=list&marker=%25%25", nil, "", true, 400, codeInvalidQuery},
-		{"unsupported comp", "PUT", "/acct1/cc1/blob.txt?comp=lease", nil, "", true, 400, codeInvalidQuery},
+		{"unsupported comp", "GET", "/acct1/cc1/blob.txt?comp=pagelist", nil, "", true, 400, codeInvalidQuery},
 		{"unsupported verb", "POST", "/acct1/cc1/blob.txt", nil, "", true, 405, codeUnsupportedVerb},
 		{"container without restype", "GET", "/acct1/cc1", nil, "", true, 400, codeInvalidQuery},
 		{"if-none-match current", "GET", "/acct1/cc1/blob.txt", map[string]string{"If-None-Match": etag}, "", true, 304, codeConditionNotMet},

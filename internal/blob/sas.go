@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
 // sasToken is the parsed shared access signature of a request's query.
@@ -29,6 +30,8 @@ type sasToken struct {
 	Sig         []byte
 	// UD holds the user delegation key fields of a user delegation SAS (nil otherwise).
 	UD *udkFields
+	// policy is the container's stored access policy the token names with si (nil if none).
+	policy *store.BlobAccessPolicy
 	// User delegation SAS extras.
 	AuthorizedOID, UnauthorizedOID, CorrelationID, DelegatedUserOID, ReqHeaders, ReqQuery string
 	// Response header overrides of a service SAS.
@@ -69,8 +72,8 @@ func parseSAS(q url.Values) (tok *sasToken, ok bool, err error) {
 			return nil, true, authFailed("The user delegation SAS is not well formed.")
 		}
 	}
-	if t.Identifier != "" {
-		return nil, true, authFailed("Stored access policies are not supported by this service.")
+	if t.Identifier != "" && (t.UD != nil || t.account()) {
+		return nil, true, authFailed("A signed identifier (si) is only valid in a service SAS.")
 	}
 	if !t.account() && t.Resource == "" {
 		return nil, true, authFailed("Signed resource (sr) or signed services (ss) is required.")
@@ -162,6 +165,11 @@ func (t *sasToken) verify(r *http.Request, tgt target, keys [][]byte, now time.T
 	if !ok {
 		return authFailed("Signature did not match. String to sign used was " + strings.ReplaceAll(candidates[0], "\n", "\\n"))
 	}
+	if t.policy != nil {
+		if err := t.applyPolicy(); err != nil {
+			return err
+		}
+	}
 	exp, ok := parseSASTime(t.Expiry)
 	if !ok {
 		return authFailed("Signed expiry time is missing or not well formed.")
@@ -244,4 +252,23 @@ func (t *sasToken) allows(o *op, tgt target) (full, createOnly bool, err error) 
 		return false, true, nil
 	}
 	return false, false, nil
+}
+
+// applyPolicy fills the token's start, expiry and permissions from its
+// stored access policy, after the signature (over the token's own fields)
+// has been checked. A field given by both is an error, as in Azure.
+func (t *sasToken) applyPolicy() error {
+	p := t.policy
+	for _, f := range []struct {
+		tok *string
+		pol string
+	}{{&t.Start, p.Start}, {&t.Expiry, p.Expiry}, {&t.Permissions, p.Permission}} {
+		if *f.tok != "" && f.pol != "" {
+			return authFailed("A field of the SAS is also set by the stored access policy " + p.ID + ".")
+		}
+		if *f.tok == "" {
+			*f.tok = f.pol
+		}
+	}
+	return nil
 }

@@ -83,6 +83,11 @@ const (
 	actContainerRead  = "Microsoft.Storage/storageAccounts/blobServices/containers/read"
 	actContainerWrite = "Microsoft.Storage/storageAccounts/blobServices/containers/write"
 	actContainerDel   = "Microsoft.Storage/storageAccounts/blobServices/containers/delete"
+	actTagsRead       = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/tags/read"
+	actTagsWrite      = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/tags/write"
+	actBlobFilter     = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/filter/action"
+	actServiceRead    = "Microsoft.Storage/storageAccounts/blobServices/read"
+	actServiceWrite   = "Microsoft.Storage/storageAccounts/blobServices/write"
 )
 
 // storageAppID is the Azure Storage resource application ID, an accepted token audience.
@@ -154,6 +159,11 @@ type request struct {
 	sas     *sasToken
 	// createOnly is set when the credential may only create a new blob.
 	createOnly bool
+	// anonymous is set when the request carries no credential; only public
+	// reads are then allowed.
+	anonymous bool
+	// batchVersion is the x-ms-version of the batch a subrequest belongs to.
+	batchVersion string
 }
 
 func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
@@ -164,7 +174,12 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 		h.Set("x-ms-client-request-id", id)
 	}
 	h.Set("Date", httpDate(s.now()))
-	req := &request{w: w, r: r}
+	s.serveRequest(&request{w: w, r: r})
+}
+
+// serveRequest serves one request (or one batch subrequest) and writes its error.
+func (s *Service) serveRequest(req *request) {
+	w, r, h := req.w, req.r, req.w.Header()
 	if err := s.handle(req); err != nil {
 		if req.version != "" {
 			h.Set("x-ms-version", req.version)
@@ -181,6 +196,9 @@ func (s *Service) handle(req *request) error {
 	}
 	req.q = q
 	req.version = r.Header.Get("x-ms-version")
+	if req.version == "" {
+		req.version = req.batchVersion
+	}
 	if req.version != "" && !validVersion(req.version) {
 		v := req.version
 		req.version = serviceVersion
@@ -272,10 +290,16 @@ func (s *Service) authenticate(req *request) error {
 			return err
 		}
 		if !ok {
-			return apiErr(cobalt.EUnauthorized, codeNoAuthInfo, "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.")
+			req.anonymous = true
+			return nil
 		}
 		if tok.UD == nil && !sa.SharedKeyAccess {
 			return keyAuthNotPermitted()
+		}
+		if tok.Identifier != "" {
+			if err := s.loadPolicy(req, tok); err != nil {
+				return err
+			}
 		}
 		if err := tok.verify(r, req.t, req.keys, s.now()); err != nil {
 			return err
@@ -349,8 +373,14 @@ func (req *request) scope() cobalt.ResourceID {
 func (s *Service) authorize(req *request) error {
 	o := req.op
 	switch {
+	case req.anonymous:
+		return s.authorizeAnonymous(req)
 	case req.caller.SharedKeyAccount != "":
 		return nil
+	case o.batch:
+		return nil // each subrequest is authorized on its own
+	case o.keyOnly:
+		return permissionMismatch()
 	case req.sas != nil:
 		full, createOnly, err := req.sas.allows(o, req.t)
 		if err != nil {

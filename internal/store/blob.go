@@ -17,6 +17,42 @@ type BlobContainer struct {
 	CreatedAt  time.Time
 	ModifiedAt time.Time
 	Version    int64
+	// Lease is the container's lease (zero: never leased).
+	Lease BlobLease
+	// PublicAccess is the anonymous read level: "", "blob" or "container".
+	PublicAccess string
+	// Policies are the stored access policies (at most 5), for service SAS si=.
+	Policies []BlobAccessPolicy
+}
+
+// BlobLease is the lease of a blob or container. State is the stored state:
+// "" (never leased or released), "leased", "breaking" or "broken"; a fixed
+// lease past Expires is expired, a breaking one past BreakAt is broken.
+type BlobLease struct {
+	ID    string `json:"id,omitempty"`
+	State string `json:"state,omitempty"`
+	// Duration is the lease's length in seconds, -1 for an infinite lease.
+	Duration int       `json:"duration,omitempty"`
+	Expires  time.Time `json:"expires,omitzero"`
+	BreakAt  time.Time `json:"breakAt,omitzero"`
+}
+
+// BlobAccessPolicy is a container's stored access policy (a signed identifier).
+// Start and Expiry are as the client sent them (ISO 8601, may be empty).
+type BlobAccessPolicy struct {
+	ID         string `json:"id"`
+	Start      string `json:"start,omitempty"`
+	Expiry     string `json:"expiry,omitempty"`
+	Permission string `json:"permission,omitempty"`
+}
+
+// BlobCopy records the last copy that created a blob (Copy Blob, Copy From URL).
+type BlobCopy struct {
+	ID          string    `json:"id"`
+	Source      string    `json:"source"`
+	Status      string    `json:"status"`
+	Progress    string    `json:"progress,omitempty"`
+	CompletedAt time.Time `json:"completedAt,omitzero"`
 }
 
 // BlobExtent is one piece of a blob's content: a data file and its length.
@@ -28,7 +64,7 @@ type BlobExtent struct {
 	Size    int64  `json:"n"`
 }
 
-// BlobRecord is a stored (committed) block blob.
+// BlobRecord is a stored (committed) block or append blob.
 type BlobRecord struct {
 	Account   string
 	Container string
@@ -49,6 +85,15 @@ type BlobRecord struct {
 	CreatedAt  time.Time
 	ModifiedAt time.Time
 	Version    int64
+	// BlobType is "" for a block blob or "AppendBlob"; Sealed marks a sealed append blob.
+	BlobType string
+	Sealed   bool
+	// AccessTier is "" (inferred Hot) or the tier set: Hot, Cool, Cold, Archive.
+	AccessTier    string
+	TierChangedAt time.Time
+	Tags          map[string]string
+	Lease         BlobLease
+	Copy          *BlobCopy
 }
 
 // Files returns the data files the record references.
@@ -76,14 +121,20 @@ type BlobBlock struct {
 }
 
 // BlobListParams selects the blobs of one container: names that start with
-// Prefix and sort (bytewise) after After, in name order, at most Limit (1..5000).
+// Prefix, sort (bytewise) after After and not before From, in name order, at
+// most Limit (1..5000).
 type BlobListParams struct {
 	Account   string
 	Container string
 	Prefix    string
 	After     string
+	From      string
 	Limit     int
 }
+
+// BlobServiceProps is the opaque document of an account's blob service
+// properties (the service encodes it).
+type BlobServiceProps []byte
 
 // BlobStore keeps the blob service's containers, blob index and uncommitted
 // blocks. The blob service owns this slice of the interface. The store knows
@@ -96,7 +147,7 @@ type BlobStore interface {
 	// BlobContainerGet returns a container, or ENotFound.
 	BlobContainerGet(ctx context.Context, account, name string) (BlobContainer, error)
 	// BlobContainerUpdate applies fn to the container under compare-and-swap
-	// (Metadata, ETag, ModifiedAt may change). ENotFound if absent; fn's error is returned as is.
+	// (Metadata, ETag, ModifiedAt, Lease, PublicAccess, Policies may change). ENotFound if absent; fn's error is returned as is.
 	BlobContainerUpdate(ctx context.Context, account, name string, fn func(*BlobContainer) error) (BlobContainer, error)
 	// BlobContainerDelete removes a container with its blobs and blocks after
 	// check (may be nil) accepts it, and returns the released data files. ENotFound if absent.
@@ -133,6 +184,10 @@ type BlobStore interface {
 	// BlobBlockExpire drops at most limit uncommitted blocks staged before
 	// before and returns their files.
 	BlobBlockExpire(ctx context.Context, before time.Time, limit int) ([]string, error)
+	// BlobServiceGet returns an account's stored blob service properties, or ENotFound if never set.
+	BlobServiceGet(ctx context.Context, account string) (BlobServiceProps, error)
+	// BlobServiceSet stores an account's blob service properties.
+	BlobServiceSet(ctx context.Context, account string, props BlobServiceProps) error
 	// BlobFileRefs calls fn with every data file a blob or block references
 	// (a consistent snapshot is not promised: callers must tolerate files
 	// referenced by writes that commit during the walk).

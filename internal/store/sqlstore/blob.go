@@ -17,8 +17,15 @@ import (
 const maxRune = "\U0010FFFF"
 
 type containerBody struct {
-	Metadata map[string]string `json:"metadata,omitempty"`
-	ETag     string            `json:"etag"`
+	Metadata     map[string]string        `json:"metadata,omitempty"`
+	ETag         string                   `json:"etag"`
+	Lease        store.BlobLease          `json:"lease,omitzero"`
+	PublicAccess string                   `json:"publicAccess,omitempty"`
+	Policies     []store.BlobAccessPolicy `json:"policies,omitempty"`
+}
+
+func containerJSON(c *store.BlobContainer) ([]byte, error) {
+	return json.Marshal(containerBody{Metadata: c.Metadata, ETag: c.ETag, Lease: c.Lease, PublicAccess: c.PublicAccess, Policies: c.Policies})
 }
 
 const containerCols = `account, name, body, version, created_at, updated_at`
@@ -36,7 +43,7 @@ func scanContainer(row interface{ Scan(...any) error }) (store.BlobContainer, er
 	if err := json.Unmarshal(body, &b); err != nil {
 		return c, fmt.Errorf("decode container: %w", err)
 	}
-	c.Metadata, c.ETag = b.Metadata, b.ETag
+	c.Metadata, c.ETag, c.Lease, c.PublicAccess, c.Policies = b.Metadata, b.ETag, b.Lease, b.PublicAccess, b.Policies
 	c.CreatedAt, c.ModifiedAt = fromUnixNano(created), fromUnixNano(updated)
 	return c, nil
 }
@@ -50,7 +57,7 @@ func (db *DB) BlobContainerCreate(ctx context.Context, c store.BlobContainer) (s
 		c.ModifiedAt = c.CreatedAt
 	}
 	c.Version = 1
-	body, err := json.Marshal(containerBody{Metadata: c.Metadata, ETag: c.ETag})
+	body, err := containerJSON(&c)
 	if err != nil {
 		return c, err
 	}
@@ -87,7 +94,7 @@ func (db *DB) BlobContainerUpdate(ctx context.Context, account, name string, fn 
 			return err
 		}
 		c.Account, c.Name, c.Version = account, name, old+1
-		body, err := json.Marshal(containerBody{Metadata: c.Metadata, ETag: c.ETag})
+		body, err := containerJSON(&c)
 		if err != nil {
 			return err
 		}
@@ -209,6 +216,13 @@ type blobBody struct {
 	Metadata           map[string]string  `json:"metadata,omitempty"`
 	Extents            []store.BlobExtent `json:"extents"`
 	ETag               string             `json:"etag"`
+	BlobType           string             `json:"blobType,omitempty"`
+	Sealed             bool               `json:"sealed,omitempty"`
+	AccessTier         string             `json:"accessTier,omitempty"`
+	TierChangedAt      time.Time          `json:"tierChangedAt,omitzero"`
+	Tags               map[string]string  `json:"tags,omitempty"`
+	Lease              store.BlobLease    `json:"lease,omitzero"`
+	Copy               *store.BlobCopy    `json:"copy,omitempty"`
 }
 
 const blobCols = `account, container, name, size, body, version, created_at, updated_at`
@@ -229,6 +243,8 @@ func scanBlob(row interface{ Scan(...any) error }) (store.BlobRecord, error) {
 	r.ContentType, r.ContentEncoding, r.ContentLanguage = b.ContentType, b.ContentEncoding, b.ContentLanguage
 	r.ContentDisposition, r.CacheControl, r.ContentMD5 = b.ContentDisposition, b.CacheControl, b.ContentMD5
 	r.Metadata, r.Extents, r.ETag = b.Metadata, b.Extents, b.ETag
+	r.BlobType, r.Sealed, r.AccessTier, r.TierChangedAt = b.BlobType, b.Sealed, b.AccessTier, b.TierChangedAt
+	r.Tags, r.Lease, r.Copy = b.Tags, b.Lease, b.Copy
 	r.CreatedAt, r.ModifiedAt = fromUnixNano(created), fromUnixNano(updated)
 	return r, nil
 }
@@ -240,7 +256,8 @@ func blobJSON(r *store.BlobRecord) ([]byte, error) {
 	}
 	return json.Marshal(blobBody{ContentType: r.ContentType, ContentEncoding: r.ContentEncoding, ContentLanguage: r.ContentLanguage,
 		ContentDisposition: r.ContentDisposition, CacheControl: r.CacheControl, ContentMD5: r.ContentMD5,
-		Metadata: r.Metadata, Extents: ext, ETag: r.ETag})
+		Metadata: r.Metadata, Extents: ext, ETag: r.ETag, BlobType: r.BlobType, Sealed: r.Sealed, AccessTier: r.AccessTier,
+		TierChangedAt: r.TierChangedAt, Tags: r.Tags, Lease: r.Lease, Copy: r.Copy})
 }
 
 func (db *DB) getBlob(ctx context.Context, q interface {
@@ -423,8 +440,8 @@ func (db *DB) BlobDelete(ctx context.Context, account, container, name string, c
 // BlobList implements store.BlobStore.
 func (db *DB) BlobList(ctx context.Context, p store.BlobListParams) ([]store.BlobRecord, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT `+blobCols+` FROM blobs
-		WHERE account = $1 AND container = $2 AND name >= $3 AND name > $4 AND name < $5 ORDER BY name LIMIT $6`,
-		p.Account, p.Container, p.Prefix, p.After, p.Prefix+maxRune, limitOf(p.Limit))
+		WHERE account = $1 AND container = $2 AND name >= $3 AND name > $4 AND name < $5 AND name >= $7 ORDER BY name LIMIT $6`,
+		p.Account, p.Container, p.Prefix, p.After, p.Prefix+maxRune, limitOf(p.Limit), p.From)
 	if err != nil {
 		return nil, err
 	}
@@ -578,4 +595,21 @@ func (db *DB) BlobFileRefs(ctx context.Context, fn func(string) error) error {
 			return nil
 		}
 	}
+}
+
+// BlobServiceGet implements store.BlobStore.
+func (db *DB) BlobServiceGet(ctx context.Context, account string) (store.BlobServiceProps, error) {
+	var body []byte
+	err := db.r.QueryRowContext(ctx, `SELECT body FROM blob_services WHERE account = $1`, account).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("blob service properties")
+	}
+	return body, err
+}
+
+// BlobServiceSet implements store.BlobStore.
+func (db *DB) BlobServiceSet(ctx context.Context, account string, props store.BlobServiceProps) error {
+	_, err := db.w.ExecContext(ctx, `INSERT INTO blob_services (account, body, updated_at) VALUES ($1, $2, $3)
+		ON CONFLICT (account) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`, account, []byte(props), unixNano(db.now()))
+	return err
 }

@@ -150,6 +150,7 @@ func (db *DB) ResourceDelete(ctx context.Context, key string) error {
 			`DELETE FROM blob_blocks WHERE account = $1`,
 			`DELETE FROM blobs WHERE account = $1`,
 			`DELETE FROM blob_containers WHERE account = $1`,
+			`DELETE FROM blob_services WHERE account = $1`,
 		} {
 			if _, err := tx.ExecContext(ctx, q, name); err != nil {
 				return err

@@ -213,6 +213,9 @@ func testBlobList(t *testing.T, s store.Store) {
 	if got := names(store.BlobListParams{Container: "c1", Prefix: "in", After: "in/" + "\U0010FFFF", Limit: 10}); !slices.Equal(got, []string{"in0"}) {
 		t.Fatalf("skip = %v", got)
 	}
+	if got := names(store.BlobListParams{Container: "c1", From: "in/b", Limit: 3}); !slices.Equal(got, []string{"in/b", "in/sub/c", "in0"}) {
+		t.Fatalf("from (inclusive) = %v", got)
+	}
 }
 
 func testBlobBlocksCommit(t *testing.T, s store.Store) {

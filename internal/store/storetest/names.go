@@ -86,6 +86,9 @@ func testStorageAccountDeleteDropsBlobs(t *testing.T, s store.Store) {
 		if _, err := s.BlobBlockPut(ctx(t), store.BlobBlock{Account: acct, Container: "c1", Blob: "b2", ID: "QQ==", File: acct + "-f2", Size: 1}); err != nil {
 			t.Fatal(err)
 		}
+		if err := s.BlobServiceSet(ctx(t), acct, store.BlobServiceProps(`{"x":1}`)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := s.ResourceDelete(ctx(t), a.Key); err != nil {
 		t.Fatal(err)
@@ -100,8 +103,11 @@ func testStorageAccountDeleteDropsBlobs(t *testing.T, s store.Store) {
 	if bs := get(s.BlobBlockList(ctx(t), "acct", "c1", "b2")).must(t); len(bs) != 0 {
 		t.Fatalf("blocks of the deleted account: %+v", bs)
 	}
+	_, err = s.BlobServiceGet(ctx(t), "acct")
+	wantCode(t, err, cobalt.ENotFound)
 	// The other account keeps everything.
 	get(s.BlobGet(ctx(t), "keep", "c1", "b1")).must(t)
+	get(s.BlobServiceGet(ctx(t), "keep")).must(t)
 	if bs := get(s.BlobBlockList(ctx(t), "keep", "c1", "b2")).must(t); len(bs) != 1 {
 		t.Fatalf("blocks of the other account: %+v", bs)
 	}

@@ -6,6 +6,7 @@
 //   mode "reader":    reads succeed, writes must fail with 403 AuthorizationPermissionMismatch
 //   mode "nobody":    every call must fail with 403 AuthorizationPermissionMismatch
 //   mode "large":     upload a LARGE_MIB MiB file in blocks (uploadFile), download it (downloadToFile), compare SHA-256
+//   mode "features":  copy (async, sync, from URL), append blobs, leases and index tags with the account key
 // Environment: ACCOUNT_URL, ACCOUNT, ACCOUNT_KEY, TENANT_ID, CLIENT_ID, CLIENT_SECRET,
 // AUTHORITY_HOST, CONTAINER; NODE_EXTRA_CA_CERTS for the test CA.
 "use strict";
@@ -99,7 +100,7 @@ const sha = (b) => crypto.createHash("sha256").update(b).digest("hex");
 const opts = { retryOptions: { maxTries: 1 } };
 
 function service() {
-  if (mode === "sharedkey" || mode === "large") {
+  if (mode === "sharedkey" || mode === "large" || mode === "features") {
     return new BlobServiceClient(env.ACCOUNT_URL, new StorageSharedKeyCredential(env.ACCOUNT, env.ACCOUNT_KEY), opts);
   }
   const cred = new ClientSecretCredential(env.TENANT_ID, env.CLIENT_ID, env.CLIENT_SECRET, {
@@ -168,6 +169,72 @@ async function sasChecks(svc) {
   await asvc.getContainerClient(cont).getBlockBlobClient("via-account-sas.txt").upload("y", 1);
 }
 
+async function expectErr(promise, status, code, what) {
+  try {
+    await promise;
+  } catch (e) {
+    const got = e.details?.errorCode || e.code;
+    check(got === code && e.statusCode === status, `${what}: got ${e.statusCode} ${got}, want ${status} ${code}`);
+    return;
+  }
+  fail(`${what}: succeeded, want ${code}`);
+}
+
+async function features(svc) {
+  const cc = svc.getContainerClient(cont);
+  await cc.create();
+  const src = cc.getBlockBlobClient("src.txt");
+  await src.upload("hello copy", 10, { blobHTTPHeaders: { blobContentType: "text/plain" }, metadata: { origin: "node" } });
+
+  // Copy: Copy Blob through the poller, Copy Blob From URL, Put Blob From URL.
+  const poller = await cc.getBlobClient("async.txt").beginCopyFromURL(src.url);
+  const done = await poller.pollUntilDone();
+  check(done.copyStatus === "success" && done.copyId, "async copy " + JSON.stringify(done));
+  const ap = await cc.getBlobClient("async.txt").getProperties();
+  check(ap.copyStatus === "success" && ap.copySource === src.url && ap.copyProgress === "10/10" && ap.metadata.origin === "node", "copy properties " + JSON.stringify(ap));
+  const sync = await cc.getBlobClient("sync.txt").syncCopyFromURL(src.url);
+  check(sync.copyStatus === "success", "sync copy " + sync.copyStatus);
+  await cc.getBlockBlobClient("fromurl.txt").syncUploadFromURL(src.url);
+  for (const n of ["async.txt", "sync.txt", "fromurl.txt"]) {
+    check((await cc.getBlobClient(n).downloadToBuffer()).toString() === "hello copy", n + " content");
+  }
+  await expectErr(cc.getBlobClient("outside.txt").syncCopyFromURL("https://example.com/acct1/x/y"), 403, "CannotVerifyCopySource", "copy from outside");
+
+  // Append blobs.
+  const ab = cc.getAppendBlobClient("log.txt");
+  await ab.create();
+  await ab.appendBlock("abc", 3);
+  const r = await ab.appendBlock("def", 3, { conditions: { appendPosition: 3 } });
+  check(r.blobAppendOffset === "3" && r.blobCommittedBlockCount === 2, "append " + JSON.stringify(r));
+  await expectErr(ab.appendBlock("x", 1, { conditions: { appendPosition: 1 } }), 412, "AppendPositionConditionNotMet", "append position");
+  check((await ab.downloadToBuffer()).toString() === "abcdef", "append content");
+  check((await ab.getProperties()).blobType === "AppendBlob", "append blob type");
+
+  // Leases.
+  const lc = src.getBlobLeaseClient();
+  const l = await lc.acquireLease(15);
+  check(l.leaseId === lc.leaseId, "lease id");
+  await expectErr(src.upload("x", 1), 412, "LeaseIdMissing", "write without the lease");
+  await src.upload("leased write", 12, { conditions: { leaseId: lc.leaseId } });
+  let p = await src.getProperties();
+  check(p.leaseState === "leased" && p.leaseStatus === "locked" && p.leaseDuration === "fixed", "lease properties " + p.leaseState);
+  await lc.renewLease();
+  const b = await lc.breakLease(0);
+  check(b.leaseTime === 0, "break time " + b.leaseTime);
+  p = await src.getProperties();
+  check(p.leaseState === "broken", "broken " + p.leaseState);
+  await src.upload("free again", 10);
+
+  // Index tags.
+  await src.setTags({ project: "cobalt", stage: "2" });
+  const t = await src.getTags();
+  check(t.tags.project === "cobalt" && t.tags.stage === "2", "tags " + JSON.stringify(t.tags));
+  const found = [];
+  for await (const item of svc.findBlobsByTags(`project='cobalt' AND stage>='1'`)) found.push(item.containerName + "/" + item.name);
+  check(JSON.stringify(found) === JSON.stringify([cont + "/src.txt"]), "found " + found);
+  await cc.delete();
+}
+
 async function main() {
   const svc = service();
   switch (mode) {
@@ -210,6 +277,9 @@ async function main() {
     }
     case "large":
       await large(svc);
+      break;
+    case "features":
+      await features(svc);
       break;
     default:
       fail("unknown mode " + mode);
