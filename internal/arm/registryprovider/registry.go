@@ -12,7 +12,6 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
-
 func readBody(r *arm.Request) ([]byte, error) {
 	var raw json.RawMessage
 	if err := r.Decode(&raw); err != nil {
@@ -399,4 +398,3 @@ func (p *Provider) handleOperations(w http.ResponseWriter, r *arm.Request) error
 	arm.WriteJSON(w, http.StatusOK, "", map[string]any{"value": operations})
 	return nil
 }
-
