@@ -24,6 +24,6 @@
 // (registry.Endpoints.ReleaseRegistryEndpoint, DeleteRegistryContent) before
 // the resource is removed.
 //
-// The Provider is also the registry service's registry.Registries: a cached
+// Lookup is the registry service's registry.Registries: a cached
 // lookup by name, cleared by every write this process makes.
 package registryprovider

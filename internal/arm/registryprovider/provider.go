@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
@@ -35,8 +34,13 @@ type Config struct {
 	// Endpoints opens and closes each registry's listener and removes its
 	// content (the registry service). Required.
 	Endpoints registry.Endpoints
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// Lookup is the registry service's registry.Registries, built first so
+	// that the registry service and this provider can each be given the
+	// other's side; the provider clears its cache on every write. When nil,
+	// Register makes one on the front door's store.
+	Lookup *Lookup
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Provider is the Microsoft.ContainerRegistry provider; it implements
@@ -46,21 +50,7 @@ type Provider struct {
 	log *slog.Logger
 	srv *arm.Server
 	st  store.Store
-
-	mu    sync.Mutex
-	cache map[string]cacheEntry
 }
-
-var _ registry.Registries = (*Provider)(nil)
-
-type cacheEntry struct {
-	reg cobalt.Registry
-	at  time.Time
-}
-
-// cacheTTL bounds how long another replica's change may go unseen; this
-// process's own writes clear the cache at once.
-const cacheTTL = 2 * time.Second
 
 // New returns the provider. Register it with the front door before Run.
 func New(cfg Config) (*Provider, error) {
@@ -73,12 +63,15 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Provider{cfg: cfg, log: cfg.Logger, cache: map[string]cacheEntry{}}, nil
+	return &Provider{cfg: cfg, log: cfg.Logger}, nil
 }
 
 // Register implements arm.Provider.
 func (p *Provider) Register(g *arm.Registrar) error {
 	p.srv, p.st = g.Server(), g.Store()
+	if p.cfg.Lookup == nil {
+		p.cfg.Lookup = NewLookup(p.st, p.cfg.Now)
+	}
 	g.APIVersions(TypeRegistry, APIVersions...)
 	g.APIVersions(typeOperations, APIVersions...)
 	g.APIVersions(typeCheckName, APIVersions...)
@@ -219,54 +212,10 @@ func (p *Provider) release(ctx context.Context, name string) error {
 // find returns the stored registry with the given name in any resource
 // group (names fold case), or ENotFound.
 func (p *Provider) find(ctx context.Context, name string) (store.Resource, error) {
-	rs, _, err := p.st.ResourceList(ctx, store.ResourceListParams{Type: TypeRegistry, UniqueName: strings.ToLower(name), Page: store.Page{Limit: 1}})
-	if err != nil {
-		return store.Resource{}, err
-	}
-	if len(rs) == 0 {
-		return store.Resource{}, cobalt.Errorf(cobalt.ENotFound, "The registry '%s' was not found.", name).WithReason("RegistryNotFound")
-	}
-	return rs[0], nil
+	return findRegistry(ctx, p.st, name)
 }
 
-// LookupRegistry implements registry.Registries.
-func (p *Provider) LookupRegistry(ctx context.Context, name string) (cobalt.Registry, error) {
-	key := strings.ToLower(name)
-	now := p.cfg.Now()
-	p.mu.Lock()
-	e, ok := p.cache[key]
-	p.mu.Unlock()
-	if ok && now.Sub(e.at) < cacheTTL && !now.Before(e.at) {
-		return e.reg, nil
-	}
-	res, err := p.find(ctx, name)
-	if err != nil {
-		return cobalt.Registry{}, err
-	}
-	reg, err := decode(res)
-	if err != nil {
-		return cobalt.Registry{}, err
-	}
-	id, err := cobalt.ParseResourceID(res.ID)
-	if err != nil {
-		return cobalt.Registry{}, err
-	}
-	out := cobalt.Registry{ID: id, Name: reg.Name, LoginServer: reg.Properties.LoginServer,
-		AdminUserEnabled: reg.Properties.AdminUserEnabled}
-	for i, pw := range reg.Passwords {
-		out.Passwords[i] = pw.Value
-	}
-	p.mu.Lock()
-	if len(p.cache) > 10000 {
-		clear(p.cache)
-	}
-	p.cache[key] = cacheEntry{reg: out, at: now}
-	p.mu.Unlock()
-	return out, nil
-}
+// Lookup returns the lookup the registry service reads registries through.
+func (p *Provider) Lookup() *Lookup { return p.cfg.Lookup }
 
-func (p *Provider) clearCache() {
-	p.mu.Lock()
-	clear(p.cache)
-	p.mu.Unlock()
-}
+func (p *Provider) clearCache() { p.cfg.Lookup.clear() }

@@ -27,7 +27,7 @@ func TestCreateGetGolden(t *testing.T) {
 		t.Fatalf("loginServer %v", ls)
 	}
 	// Names fold case everywhere: the lookup, and the path.
-	reg, err := f.prov.LookupRegistry(context.Background(), "MYREGISTRY1")
+	reg, err := f.prov.Lookup().LookupRegistry(context.Background(), "MYREGISTRY1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestCredentials(t *testing.T) {
 			t.Fatalf("GET %s reveals a password: %s", path, b)
 		}
 	}
-	reg, err := f.prov.LookupRegistry(context.Background(), "myregistry1")
+	reg, err := f.prov.Lookup().LookupRegistry(context.Background(), "myregistry1")
 	if err != nil || !reg.AdminUserEnabled || reg.Passwords != [2]string{p1, p2} {
 		t.Fatalf("lookup after enabling = %+v, %v", reg, err)
 	}
@@ -128,7 +128,7 @@ func TestCredentials(t *testing.T) {
 		t.Fatalf("regenerate password2 = %v", n)
 	}
 	// The registry service sees the new password at once.
-	if reg, _ := f.prov.LookupRegistry(context.Background(), "myregistry1"); reg.Passwords[1] != n[1].(map[string]any)["value"] {
+	if reg, _ := f.prov.Lookup().LookupRegistry(context.Background(), "myregistry1"); reg.Passwords[1] != n[1].(map[string]any)["value"] {
 		t.Fatal("the lookup still returns the old password")
 	}
 	if r := f.do(adminOID, "POST", regPath+"/regenerateCredential", `{"name":"password3"}`); r.Code != 400 {
@@ -139,7 +139,7 @@ func TestCredentials(t *testing.T) {
 	if r := f.do(adminOID, "POST", regPath+"/listCredentials", nil); r.Code != 400 {
 		t.Fatalf("listCredentials after disabling: %d", r.Code)
 	}
-	if reg, _ := f.prov.LookupRegistry(context.Background(), "myregistry1"); reg.AdminUserEnabled {
+	if reg, _ := f.prov.Lookup().LookupRegistry(context.Background(), "myregistry1"); reg.AdminUserEnabled {
 		t.Fatal("the lookup still has the admin user enabled")
 	}
 }
@@ -236,7 +236,7 @@ func TestDeleteCascades(t *testing.T) {
 	if r := f.do(adminOID, "GET", regPath, nil); r.Code != 404 {
 		t.Fatalf("GET after delete: %d", r.Code)
 	}
-	if _, err := f.prov.LookupRegistry(context.Background(), "myRegistry1"); !cobalt.IsCode(err, cobalt.ENotFound) {
+	if _, err := f.prov.Lookup().LookupRegistry(context.Background(), "myRegistry1"); !cobalt.IsCode(err, cobalt.ENotFound) {
 		t.Fatalf("lookup after delete: %v", err)
 	}
 	if ok, _ := f.az.Allowed(context.Background(), nobodyOID, mustID(t, regPath), "Microsoft.ContainerRegistry/registries/pull/read"); ok {
@@ -291,7 +291,7 @@ func TestRunReopens(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- g.prov.Run(ctx) }()
 	for range 1000 {
-		if reg, err := g.prov.LookupRegistry(context.Background(), "myregistry1"); err == nil && reg.LoginServer == "127.0.0.1:42408" {
+		if reg, err := g.prov.Lookup().LookupRegistry(context.Background(), "myregistry1"); err == nil && reg.LoginServer == "127.0.0.1:42408" {
 			break
 		}
 		g.prov.clearCache()
