@@ -239,7 +239,13 @@ func (rc *reqCtx) appendChunk(u *uploadState, id string, size int64) (int64, *oc
 		err = errors.New("short chunk")
 	}
 	if err == nil {
+		err = f.Truncate(size + n)
+	}
+	if err == nil {
 		err = f.Sync()
+	}
+	if err == nil {
+		err = rc.st.setUploadSize(id, size+n)
 	}
 	if err != nil {
 		_ = f.Truncate(size)
@@ -306,6 +312,10 @@ func (rc *reqCtx) finishUpload(repo, id string) {
 		}
 	}
 	p := filepath.Join(rc.st.uploadDir(id), "data")
+	if err := truncateSynced(p, size); err != nil {
+		rc.internalError("finish upload", err)
+		return
+	}
 	var got string
 	if u.hash != nil && u.hashed == size {
 		got = hex.EncodeToString(u.hash.Sum(nil))
@@ -342,4 +352,21 @@ func hashFile(p string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// truncateSynced cuts a file to size (the remains of a torn chunk) durably.
+func truncateSynced(p string, size int64) error {
+	fi, err := os.Stat(p)
+	if err != nil || fi.Size() == size {
+		return err
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		return err
+	}
+	return f.Sync()
 }

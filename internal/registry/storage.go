@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -337,7 +338,9 @@ func (s *store) newUpload(repo string) (string, error) {
 	return id, nil
 }
 
-// uploadInfo returns an upload session's repository and current size.
+// uploadInfo returns an upload session's repository and committed size:
+// the bytes of the chunks received whole (a chunk torn by a crash may have
+// left bytes past it in the data file; the next chunk overwrites them).
 func (s *store) uploadInfo(id string) (repo string, size int64, ok bool) {
 	if !validUploadID(id) {
 		return "", 0, false
@@ -346,11 +349,18 @@ func (s *store) uploadInfo(id string) (repo string, size int64, ok bool) {
 	if err != nil {
 		return "", 0, false
 	}
-	fi, err := os.Stat(filepath.Join(s.uploadDir(id), "data"))
-	if err != nil {
-		return "", 0, false
+	if sb, err := os.ReadFile(filepath.Join(s.uploadDir(id), "size")); err == nil {
+		if size, err = strconv.ParseInt(string(sb), 10, 64); err != nil || size < 0 {
+			return "", 0, false
+		}
 	}
-	return string(b), fi.Size(), true
+	return string(b), size, true
+}
+
+// setUploadSize records an upload session's committed size, once the data
+// up to it is synced.
+func (s *store) setUploadSize(id string, size int64) error {
+	return writeFileAtomic(filepath.Join(s.uploadDir(id), "size"), []byte(strconv.FormatInt(size, 10)))
 }
 
 // removeUpload deletes an upload session.
