@@ -194,7 +194,7 @@ func (rc *reqCtx) page(all []string, path string) ([]string, bool) {
 		}
 		all = all[i:]
 	}
-	out := all[:min(n, len(all))]
+	out := append([]string{}, all[:min(n, len(all))]...)
 	if len(out) < len(all) && len(out) > 0 {
 		rc.w.Header().Set("Link", "<"+path+"?last="+url.QueryEscape(out[len(out)-1])+"&n="+strconv.Itoa(n)+`>; rel="next"`)
 	}
