@@ -278,3 +278,5 @@ func waitFor(t testing.TB, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func chachaStream(seed uint64) io.Reader { return rand.NewChaCha8([32]byte{byte(seed), 1}) }
