@@ -151,11 +151,11 @@ func (rc *reqCtx) uploadAccepted(repo, id string, size int64, status int) {
 }
 
 // session returns the upload session id of repo, or answers 404.
-func (rc *reqCtx) session(repo, id string) (*uploadState, int64, bool) {
-	r, size, ok := rc.st.uploadInfo(id)
+func (rc *reqCtx) session(repo, id string) (*uploadState, bool) {
+	r, _, ok := rc.st.uploadInfo(id)
 	if !ok || r != repo {
 		writeOCIError(rc.w, errUploadUnknown())
-		return nil, 0, false
+		return nil, false
 	}
 	key := strings.ToLower(rc.reg.Name) + "/" + id
 	rc.s.upMu.Lock()
@@ -165,7 +165,7 @@ func (rc *reqCtx) session(repo, id string) (*uploadState, int64, bool) {
 		rc.s.uploads[key] = u
 	}
 	rc.s.upMu.Unlock()
-	return u, size, true
+	return u, true
 }
 
 func (rc *reqCtx) forgetUpload(id string) {
@@ -176,14 +176,19 @@ func (rc *reqCtx) forgetUpload(id string) {
 
 // uploadStatus serves GET /v2/<name>/blobs/uploads/<id>.
 func (rc *reqCtx) uploadStatus(repo, id string) {
-	if _, size, ok := rc.session(repo, id); ok {
+	if _, ok := rc.session(repo, id); !ok {
+		return
+	}
+	if _, size, ok := rc.st.uploadInfo(id); ok {
 		rc.uploadAccepted(repo, id, size, http.StatusNoContent)
+	} else {
+		writeOCIError(rc.w, errUploadUnknown())
 	}
 }
 
 // cancelUpload serves DELETE /v2/<name>/blobs/uploads/<id>.
 func (rc *reqCtx) cancelUpload(repo, id string) {
-	u, _, ok := rc.session(repo, id)
+	u, ok := rc.session(repo, id)
 	if !ok {
 		return
 	}
@@ -263,14 +268,15 @@ func (rc *reqCtx) appendChunk(u *uploadState, id string, size int64) (int64, *oc
 
 // patchUpload serves PATCH /v2/<name>/blobs/uploads/<id>: one chunk.
 func (rc *reqCtx) patchUpload(repo, id string) {
-	u, size, ok := rc.session(repo, id)
+	u, ok := rc.session(repo, id)
 	if !ok {
 		return
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	// Re-read the size under the lock: a concurrent chunk may have landed.
-	if _, size, ok = rc.st.uploadInfo(id); !ok {
+	// Read the size under the lock: a concurrent chunk may have landed.
+	_, size, ok := rc.st.uploadInfo(id)
+	if !ok {
 		writeOCIError(rc.w, errUploadUnknown())
 		return
 	}
@@ -294,13 +300,14 @@ func (rc *reqCtx) finishUpload(repo, id string) {
 		writeOCIError(rc.w, errDigestInvalid("a valid sha256 digest parameter is required"))
 		return
 	}
-	u, size, ok := rc.session(repo, id)
+	u, ok := rc.session(repo, id)
 	if !ok {
 		return
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if _, size, ok = rc.st.uploadInfo(id); !ok {
+	_, size, ok := rc.st.uploadInfo(id)
+	if !ok {
 		writeOCIError(rc.w, errUploadUnknown())
 		return
 	}

@@ -1,15 +1,16 @@
 package registry
 
 import (
-	"bytes"
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
+	"unicode/utf16"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -93,18 +94,36 @@ func (s *Service) sign(kind string, reg cobalt.Registry, c tokenClaims) (string,
 	return obj.CompactSerialize()
 }
 
-// stdBase64Safe escapes the only ASCII bytes that, as the third byte of a
-// base64 group, encode to "-" or "_" in base64url ('>', '?', '~', DEL; the
-// other sextets of ASCII input never reach 62). The Azure Go SDK decodes the
-// payload with base64.StdEncoding to read exp, which fails on those
-// characters. JSON output holds them only inside strings, where \u escapes
-// mean the same; json.Marshal escapes '>' already.
+// stdBase64Safe escapes the bytes that, as the third byte of a base64
+// group, encode to "-" or "_" in base64url: '>', '?', '~', DEL and every
+// non-ASCII byte (no sextet of other ASCII input reaches 62). The Azure Go
+// SDK decodes the payload with base64.StdEncoding to read exp, which fails
+// on those characters. JSON output holds them only inside strings, where
+// \u escapes mean the same; json.Marshal escapes '>' already.
 func stdBase64Safe(b []byte) []byte {
-	if bytes.IndexAny(b, "?~\x7f") < 0 {
+	safe := true
+	for _, c := range b {
+		if c == '?' || c == '~' || c >= 0x7f {
+			safe = false
+			break
+		}
+	}
+	if safe {
 		return b
 	}
-	r := strings.NewReplacer("?", `\u003f`, "~", `\u007e`, "\x7f", `\u007f`)
-	return []byte(r.Replace(string(b)))
+	var out strings.Builder
+	for _, r := range string(b) {
+		switch {
+		case r == '?' || r == '~' || r >= 0x7f && r <= 0xffff:
+			fmt.Fprintf(&out, `\u%04x`, r)
+		case r > 0xffff:
+			r1, r2 := utf16.EncodeRune(r)
+			fmt.Fprintf(&out, `\u%04x\u%04x`, r1, r2)
+		default:
+			out.WriteRune(r)
+		}
+	}
+	return []byte(out.String())
 }
 
 // newClaims returns the common claims of a token for reg issued now.
