@@ -109,8 +109,17 @@ type fixture struct {
 
 var fixedNow = time.Date(2026, 11, 29, 10, 22, 55, 940727500, time.UTC)
 
+// newFixture runs on PostgreSQL when TEST_POSTGRES_URL is set (the unique
+// registry names are the database's), else on SQLite.
 func newFixture(t *testing.T) *fixture {
-	return newFixtureOn(t, storetest.SQLite(t)(t), newFakeEndpoints())
+	return newFixtureOn(t, testStore(t), newFakeEndpoints())
+}
+
+func testStore(t *testing.T) store.Store {
+	if os.Getenv("TEST_POSTGRES_URL") != "" {
+		return storetest.Postgres(t)(t)
+	}
+	return storetest.SQLite(t)(t)
 }
 
 func newFixtureOn(t testing.TB, st store.Store, eps *fakeEndpoints) *fixture {

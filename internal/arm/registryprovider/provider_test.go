@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/cobaltbatch/cobalt"
-	"github.com/cobaltbatch/cobalt/internal/store/storetest"
 )
 
 func TestCreateGetGolden(t *testing.T) {
@@ -279,7 +278,7 @@ func TestAllocationFailure(t *testing.T) {
 // changed port becomes its loginServer.
 func TestRunReopens(t *testing.T) {
 	t.Parallel()
-	st := storetest.SQLite(t)(t)
+	st := testStore(t)
 	f := newFixtureOn(t, st, newFakeEndpoints())
 	f.group("rg1")
 	f.mustStatus(f.do(adminOID, "PUT", regPath, regBody("Basic", false)), http.StatusCreated)
