@@ -119,8 +119,11 @@ func (p *Provider) reopen(ctx context.Context) error {
 			return err
 		}
 		for _, res := range rs {
-			if err := p.reopenOne(ctx, res); err != nil {
-				return err
+			// One registry that cannot open does not keep the others, or
+			// the installation, from starting: it is logged and retried at
+			// the next start (or the next PUT of the registry).
+			if err := p.reopenOne(ctx, res); err != nil && ctx.Err() == nil {
+				p.log.Warn("registry listener not reopened", logkey.Registry, res.ID, logkey.Err, err)
 			}
 		}
 		if next == "" {

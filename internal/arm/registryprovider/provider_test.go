@@ -308,3 +308,37 @@ func TestRunReopens(t *testing.T) {
 		t.Fatalf("loginServer after restart %v", ls)
 	}
 }
+
+// TestRunSurvivesAFailedReopen: a registry whose listener cannot open at
+// start does not stop the start; its next update opens it.
+func TestRunSurvivesAFailedReopen(t *testing.T) {
+	t.Parallel()
+	st := testStore(t)
+	f := newFixtureOn(t, st, newFakeEndpoints())
+	f.group("rg1")
+	f.mustStatus(f.do(adminOID, "PUT", regPath, regBody("Basic", false)), http.StatusCreated)
+
+	eps := newFakeEndpoints()
+	eps.next, eps.failNext = 20, true
+	g := newFixtureOn(t, st, eps)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.prov.Run(ctx) }()
+	for range 1000 {
+		if len(eps.log()) > 0 {
+			break
+		}
+		sleepBriefly()
+	}
+	if got := eps.log(); !slices.Equal(got, []string{"allocate myRegistry1"}) {
+		t.Fatalf("calls at start %v", got)
+	}
+	u := g.mustStatus(g.do(adminOID, "PATCH", regPath, `{"tags":{"k":"v"}}`), http.StatusOK).json(t)
+	if ls := u["properties"].(map[string]any)["loginServer"]; ls != "127.0.0.1:42421" {
+		t.Fatalf("loginServer after the update %v", ls)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}

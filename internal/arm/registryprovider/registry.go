@@ -84,6 +84,9 @@ func (p *Provider) handlePut(w http.ResponseWriter, r *arm.Request) error {
 		if err != nil {
 			return err
 		}
+		if cur.Properties.ProvisioningState == "Deleting" {
+			return cobalt.Errorf(cobalt.EConflict, "The registry %s was deleted while it was created.", name).WithReason("Conflict")
+		}
 		cur.Properties.LoginServer, cur.Properties.ProvisioningState = ep, "Succeeded"
 		res.Body, err = encode(cur)
 		return err
@@ -123,17 +126,25 @@ func (p *Provider) handlePatch(w http.ResponseWriter, r *arm.Request) error {
 }
 
 // update applies a PUT on an existing registry or a PATCH, answering 200.
+// The registry's listener is opened again if it is not open (a start that
+// could not open it), so an update also repairs the login server.
 func (p *Provider) update(w http.ResponseWriter, r *arm.Request, existing store.Resource, in request, put bool) error {
-	if put {
-		cur, err := decode(existing)
-		if err != nil {
-			return err
-		}
-		if in.Location != nil && !strings.EqualFold(strings.ReplaceAll(*in.Location, " ", ""), cur.Location) {
-			return arm.Invalid("LocationNotAvailableForResourceType", "location", "The location of an existing registry cannot be changed.")
-		}
+	cur, err := decode(existing)
+	if err != nil {
+		return err
+	}
+	if put && in.Location != nil && !strings.EqualFold(strings.ReplaceAll(*in.Location, " ", ""), cur.Location) {
+		return arm.Invalid("LocationNotAvailableForResourceType", "location", "The location of an existing registry cannot be changed.")
+	}
+	if cur.Properties.ProvisioningState == "Deleting" {
+		return cobalt.Errorf(cobalt.EConflict, "The registry %s is being deleted.", cur.Name).WithReason("Conflict")
+	}
+	ep, err := p.cfg.Endpoints.AllocateRegistryEndpoint(r.Context(), cur.Name)
+	if err != nil {
+		return err
 	}
 	now := p.cfg.Now().UTC()
+	deleting := false
 	updated, err := r.Store().ResourceUpdate(r.Context(), r.ID.Key(), func(res *store.Resource) error {
 		if err := arm.CheckPreconditions(r.Request, arm.ETag(res.Version)); err != nil {
 			return err
@@ -142,12 +153,21 @@ func (p *Provider) update(w http.ResponseWriter, r *arm.Request, existing store.
 		if err != nil {
 			return err
 		}
+		if cur.Properties.ProvisioningState == "Deleting" {
+			deleting = true
+			return cobalt.Errorf(cobalt.EConflict, "The registry %s is being deleted.", cur.Name).WithReason("Conflict")
+		}
 		if err := in.apply(&cur, now); err != nil {
 			return err
 		}
+		cur.Properties.LoginServer, cur.Properties.ProvisioningState = ep, "Succeeded"
 		res.Body, err = encode(cur)
 		return err
 	})
+	if deleting {
+		// A delete began meanwhile: the listener opened above must not outlive it.
+		_ = p.cfg.Endpoints.ReleaseRegistryEndpoint(context.WithoutCancel(r.Context()), existing.ID[strings.LastIndex(existing.ID, "/")+1:])
+	}
 	p.clearCache()
 	if cobalt.IsCode(err, cobalt.ENotFound) {
 		return r.ResourceNotFound(r.ID)
