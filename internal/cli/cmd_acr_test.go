@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker/cli/cli/config"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -27,6 +29,7 @@ import (
 
 	"github.com/cobaltbatch/cobalt/internal/server"
 	"github.com/cobaltbatch/cobalt/internal/server/servertest"
+	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
 // cliRun runs the CLI in-process with env as its whole environment and
@@ -149,6 +152,10 @@ func TestACREndToEnd(t *testing.T) {
 			t.Fatalf("pulled %s: %v", ref, err)
 		}
 	}
+	// Debian's skopeo reads the same entry (containers/image's auth file
+	// support for identitytoken) and inspects an image with it.
+	skopeoInspect(t, s.CA().CAFile(), filepath.Join(work, "docker", "config.json"), host+"/app:layout", imgs["layout"])
+
 	// The login's other form prints the token instead, as az's --expose-token.
 	var exposed map[string]string
 	if err := json.Unmarshal([]byte(cliRun(t, env, 0, "acr", "login", "-n", "e2ereg1", "--expose-token", "-o", "json")), &exposed); err != nil || exposed["loginServer"] != host || exposed["accessToken"] == "" {
@@ -167,6 +174,35 @@ func TestACREndToEnd(t *testing.T) {
 	gone, _ := name.ParseReference(host + "/app:layout")
 	if _, err := remote.Image(gone, remote.WithAuth(auth), remote.WithTransport(transport)); err == nil {
 		t.Fatal("an image of the deleted registry could still be pulled")
+	}
+}
+
+// skopeoInspect runs `skopeo inspect --authfile` on ref and checks the digest.
+func skopeoInspect(t *testing.T, caFile, authFile, ref string, img v1.Image) {
+	t.Helper()
+	sk, err := exec.LookPath("skopeo")
+	if err != nil {
+		testenv.Unavailable(t, "skopeo (Debian package skopeo)")
+	}
+	dir := t.TempDir()
+	ca, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ca.crt"), ca, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, sk, "inspect", "--authfile", authFile, "--cert-dir", dir, "--format", "{{.Digest}}", "docker://"+ref)
+	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_RUNTIME_DIR="+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("skopeo inspect with the acr login entry: %v\n%s", err, out)
+	}
+	want, _ := img.Digest()
+	if strings.TrimSpace(string(out)) != want.String() {
+		t.Fatalf("skopeo inspect printed %q, want %s", out, want)
 	}
 }
 
