@@ -72,6 +72,10 @@ const (
 	Account = "account"
 	// Container is the name of a blob container.
 	Container = "container"
+	// Registry is the name of a container registry.
+	Registry = "registry"
+	// Repository is the name of a repository in a container registry.
+	Repository = "repository"
 	// Operation is the ID of an ARM long-running operation.
 	Operation = "operation"
 	// Pool is the ID of a Batch pool.

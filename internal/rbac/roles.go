@@ -18,6 +18,8 @@ const (
 	RoleStorageBlobDataOwner       = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
 	RoleAcrPull                    = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 	RoleAcrPush                    = "8311e382-0749-4cb8-b61a-304f252e45ec"
+	RoleAcrDelete                  = "c2f4ef07-c644-48eb-af81-4b1b4947fb11"
+	RoleAcrImageSigner             = "6cef56e8-d556-48e5-a04f-b8e64114680f"
 	RoleBatchAccountContributor    = "29fe4964-1e60-436b-bd3a-77fd4c178b3c"
 	RoleBatchAccountReader         = "11076f67-66f6-4be0-8f6b-f0609fd05cc9"
 	RoleBatchDataContributor       = "6aaa78f1-f7de-44ca-8722-c64a23943cae"
@@ -123,6 +125,13 @@ var builtIns = []RoleDefinition{
 		Permission{Actions: []string{"Microsoft.ContainerRegistry/registries/pull/read"}}),
 	role(RoleAcrPush, "AcrPush", "acr push",
 		Permission{Actions: []string{"Microsoft.ContainerRegistry/registries/pull/read", "Microsoft.ContainerRegistry/registries/push/write"}}),
+	role(RoleAcrDelete, "AcrDelete", "acr delete",
+		Permission{Actions: []string{"Microsoft.ContainerRegistry/registries/artifacts/delete"}}),
+	// Content trust is deprecated on Azure; Cobalt's registry does not serve
+	// it, but the role exists so that assignments naming it succeed.
+	role(RoleAcrImageSigner, "AcrImageSigner", "acr image signer",
+		Permission{Actions: []string{"Microsoft.ContainerRegistry/registries/sign/write"},
+			DataActions: []string{"Microsoft.ContainerRegistry/registries/trustedCollections/write"}}),
 	role(RoleBatchAccountContributor, "Azure Batch Account Contributor", "Grants full access to manage all Batch resources, including Batch accounts, pools and jobs.",
 		Permission{
 			Actions: []string{"Microsoft.Authorization/*/read", "Microsoft.Batch/batchAccounts/*", "Microsoft.Insights/alertRules/*",

@@ -76,6 +76,9 @@ func (s *Server) wire(ctx context.Context) (err error) {
 	if err := s.wireCompute(ctx); err != nil {
 		return err
 	}
+	if err := s.wireRegistry(ctx); err != nil {
+		return err
+	}
 
 	s.endpoints = Endpoints{
 		TenantID:                s.tenantID,

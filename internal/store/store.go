@@ -8,11 +8,11 @@ import (
 )
 
 // SealedResourceTypes are the resource types whose bodies hold account keys
-// (storage accounts, Batch accounts). When the store is given a sealer (the
+// (storage accounts, Batch accounts) or passwords (container registries). When the store is given a sealer (the
 // installation's seal key), their bodies are sealed at rest: the database
 // never holds the keys in clear, and bodies an earlier version stored in
 // clear are sealed when the store opens. Callers see clear bodies.
-var SealedResourceTypes = []string{"Microsoft.Storage/storageAccounts", "Microsoft.Batch/batchAccounts"}
+var SealedResourceTypes = []string{"Microsoft.Storage/storageAccounts", "Microsoft.Batch/batchAccounts", "Microsoft.ContainerRegistry/registries"}
 
 // Store is the storage interface of every Cobalt service.
 type Store interface {

@@ -1,0 +1,356 @@
+package registry
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cobaltbatch/cobalt/internal/bearer"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
+	"github.com/cobaltbatch/cobalt/internal/rbac"
+)
+
+// Config configures the registry service.
+type Config struct {
+	// Registries resolves registry names; required.
+	Registries Registries
+	// Validator validates Microsoft Entra access tokens at /oauth2/exchange;
+	// nil refuses the exchange (the admin user still works).
+	Validator *bearer.Validator
+	// Authz decides the grants of access tokens; nil grants nothing but to
+	// the admin user.
+	Authz *rbac.Authorizer
+	// TLS is the server TLS configuration of every registry listener; required.
+	TLS *tls.Config
+	// Host is the address listeners bind to; default 127.0.0.1.
+	Host string
+	// PortBase, when non-zero, is the first port tried for a new registry;
+	// 0 takes a random free port.
+	PortBase int
+	// DataDir holds the content, under DataDir/registries/; required.
+	DataDir string
+	// SealKey is the secret the token-signing keys are derived from (HKDF);
+	// replicas sharing it validate each other's tokens. At least 32 bytes.
+	SealKey []byte
+	// TenantID, when set, is the only tenant whose Entra tokens are exchanged.
+	TenantID string
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Service serves container registries, one HTTPS listener per registry.
+type Service struct {
+	cfg Config
+	log *slog.Logger
+	now func() time.Time
+
+	upMu    sync.Mutex
+	uploads map[string]*uploadState
+
+	mu       sync.Mutex
+	running  bool
+	byName   map[string]*listener
+	usedPort map[int]bool
+	wg       sync.WaitGroup
+}
+
+// uploadState is the in-memory part of an upload session (see upload).
+type uploadState struct {
+	mu sync.Mutex
+	upload
+}
+
+// listener is one registry's listener.
+type listener struct {
+	name     string
+	hostPort string
+	ln       net.Listener
+	srv      *http.Server
+	serving  bool
+}
+
+// New returns a registry service. Call Run to serve.
+func New(cfg Config) (*Service, error) {
+	switch {
+	case cfg.Registries == nil:
+		return nil, errors.New("registry: Config.Registries is required")
+	case cfg.TLS == nil:
+		return nil, errors.New("registry: Config.TLS is required")
+	case cfg.DataDir == "":
+		return nil, errors.New("registry: Config.DataDir is required")
+	case len(cfg.SealKey) < 32:
+		return nil, errors.New("registry: Config.SealKey must hold at least 32 bytes")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "registries"), 0o700); err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+	return &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now, uploads: map[string]*uploadState{},
+		byName: map[string]*listener{}, usedPort: map[int]bool{}}, nil
+}
+
+// storeFor returns the content store of a registry. Registry names are
+// alphanumeric; anything else cannot name a directory.
+func (s *Service) storeFor(name string) (*store, error) {
+	key := strings.ToLower(name)
+	if key == "" || strings.ContainsAny(key, `/\.`) {
+		return nil, fmt.Errorf("registry: invalid registry name %q", name)
+	}
+	return &store{dir: filepath.Join(s.cfg.DataDir, "registries", key)}, nil
+}
+
+// AllocateRegistryEndpoint opens (or returns) the registry's listener and
+// returns its "host:port"; a registry with a stored login server gets that
+// port again when it is free.
+func (s *Service) AllocateRegistryEndpoint(ctx context.Context, name string) (string, error) {
+	key := strings.ToLower(name)
+	if _, err := s.storeFor(name); err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	if l, ok := s.byName[key]; ok {
+		s.mu.Unlock()
+		return l.hostPort, nil
+	}
+	s.mu.Unlock()
+	preferred := ""
+	if reg, err := s.cfg.Registries.LookupRegistry(ctx, name); err == nil {
+		preferred = reg.LoginServer
+	}
+	return s.listen(name, preferred)
+}
+
+// ReleaseRegistryEndpoint closes the registry's listener; unknown names are
+// not an error.
+func (s *Service) ReleaseRegistryEndpoint(ctx context.Context, name string) error {
+	key := strings.ToLower(name)
+	s.mu.Lock()
+	l, ok := s.byName[key]
+	if ok {
+		delete(s.byName, key)
+	}
+	serving := ok && l.serving
+	s.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if serving {
+		if err := l.srv.Shutdown(sctx); err != nil {
+			_ = l.srv.Close()
+		}
+	} else {
+		_ = l.ln.Close()
+	}
+	s.mu.Lock()
+	if _, port, err := net.SplitHostPort(l.hostPort); err == nil {
+		if n, err := strconv.Atoi(port); err == nil {
+			delete(s.usedPort, n)
+		}
+	}
+	s.mu.Unlock()
+	s.log.Info("registry endpoint released", logkey.Registry, l.name, logkey.Endpoint, l.hostPort)
+	return nil
+}
+
+// DeleteRegistryContent removes every repository, manifest, blob and upload
+// of the registry. The directory is first renamed aside, so a crash leaves
+// either all of the content or none of it visible.
+func (s *Service) DeleteRegistryContent(ctx context.Context, name string) error {
+	st, err := s.storeFor(name)
+	if err != nil {
+		return err
+	}
+	trash := filepath.Join(s.cfg.DataDir, "registries", ".deleted-"+strconv.FormatInt(s.now().UnixNano(), 36)+"-"+strings.ToLower(name))
+	if err := os.Rename(st.dir, trash); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("registry: delete content of %s: %w", name, err)
+	}
+	s.upMu.Lock()
+	prefix := strings.ToLower(name) + "/"
+	for k := range s.uploads {
+		if strings.HasPrefix(k, prefix) {
+			delete(s.uploads, k)
+		}
+	}
+	s.upMu.Unlock()
+	if err := os.RemoveAll(trash); err != nil {
+		return fmt.Errorf("registry: delete content of %s: %w", name, err)
+	}
+	s.log.Info("registry content deleted", logkey.Registry, name)
+	return nil
+}
+
+// Endpoint returns the registry's "host:port", if it has a listener.
+func (s *Service) Endpoint(name string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.byName[strings.ToLower(name)]
+	if !ok {
+		return "", false
+	}
+	return l.hostPort, true
+}
+
+// listen opens the registry's listener: on preferred when it is given and
+// free, else on the next free port from PortBase, else on a random port.
+func (s *Service) listen(name, preferred string) (string, error) {
+	key := strings.ToLower(name)
+	var ln net.Listener
+	var err error
+	if preferred != "" {
+		if ln, err = net.Listen("tcp", preferred); err != nil {
+			s.log.Warn("registry endpoint port not free; choosing another", logkey.Registry, name,
+				logkey.Endpoint, preferred, logkey.Err, err)
+			ln = nil
+		}
+	}
+	if ln == nil && s.cfg.PortBase > 0 {
+		for p := s.cfg.PortBase; p < s.cfg.PortBase+1000 && p < 65536; p++ {
+			s.mu.Lock()
+			used := s.usedPort[p]
+			s.mu.Unlock()
+			if used {
+				continue
+			}
+			if ln, err = net.Listen("tcp", net.JoinHostPort(s.cfg.Host, strconv.Itoa(p))); err == nil {
+				break
+			}
+			ln = nil
+		}
+	}
+	if ln == nil {
+		if ln, err = net.Listen("tcp", net.JoinHostPort(s.cfg.Host, "0")); err != nil {
+			return "", fmt.Errorf("listen for registry %s: %w", name, err)
+		}
+	}
+	hostPort := ln.Addr().String()
+	l := &listener{name: name, hostPort: hostPort, ln: ln}
+	l.srv = &http.Server{
+		Handler:           s.handler(name, hostPort),
+		TLSConfig:         s.cfg.TLS.Clone(),
+		ReadHeaderTimeout: 30 * time.Second,
+		// Layers are large: no overall read timeout, but an idle
+		// connection is closed.
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 1 << 20,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	s.mu.Lock()
+	if old, ok := s.byName[key]; ok {
+		s.mu.Unlock()
+		_ = ln.Close()
+		return old.hostPort, nil
+	}
+	s.byName[key] = l
+	s.usedPort[ln.Addr().(*net.TCPAddr).Port] = true
+	if s.running {
+		s.serveLocked(l)
+	}
+	s.mu.Unlock()
+	s.log.Info("registry endpoint listening", logkey.Registry, name, logkey.Endpoint, hostPort)
+	return hostPort, nil
+}
+
+// serveLocked starts serving l; s.mu is held.
+func (s *Service) serveLocked(l *listener) {
+	if l.serving {
+		return
+	}
+	l.serving = true
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		tl := tls.NewListener(l.ln, l.srv.TLSConfig)
+		if err := l.srv.Serve(tl); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("registry listener failed", logkey.Registry, l.name, logkey.Err, err)
+		}
+	}()
+}
+
+// Run serves every registry listener until ctx is done. On start it removes
+// temporary files and upload sessions abandoned for more than a day.
+func (s *Service) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.running {
+		s.mu.Unlock()
+		return errors.New("registry: Run called twice")
+	}
+	s.running = true
+	for _, l := range s.byName {
+		s.serveLocked(l)
+	}
+	s.mu.Unlock()
+	s.Sweep(24 * time.Hour)
+	<-ctx.Done()
+
+	s.mu.Lock()
+	ls := make([]*listener, 0, len(s.byName))
+	serving := make([]bool, 0, len(s.byName))
+	for _, l := range s.byName {
+		ls = append(ls, l)
+		serving = append(serving, l.serving)
+	}
+	s.running = false
+	s.mu.Unlock()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i, l := range ls {
+		if serving[i] {
+			if err := l.srv.Shutdown(sctx); err != nil {
+				_ = l.srv.Close()
+			}
+		} else {
+			_ = l.ln.Close()
+		}
+	}
+	s.wg.Wait()
+	return nil
+}
+
+// Sweep removes, in every registry, temporary files and upload sessions
+// untouched for longer than maxAge, and the remains of deleted registries.
+func (s *Service) Sweep(maxAge time.Duration) {
+	root := filepath.Join(s.cfg.DataDir, "registries")
+	ents, _ := os.ReadDir(root)
+	n := 0
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		if strings.HasPrefix(e.Name(), ".deleted-") {
+			_ = os.RemoveAll(filepath.Join(root, e.Name()))
+			continue
+		}
+		n += (&store{dir: filepath.Join(root, e.Name())}).sweep(s.now(), maxAge)
+	}
+	if n > 0 {
+		s.log.Info("registry temporary files removed", logkey.TempFiles, n)
+	}
+}
+
+// Handler returns the handler of one registry, for tests and callers that
+// serve it themselves; the login server is the registry's stored one, or
+// the request's Host.
+func (s *Service) Handler(name string) http.Handler { return s.handler(name, "") }
