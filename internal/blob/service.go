@@ -48,7 +48,10 @@ type Config struct {
 	DataDir   string
 	Validator TokenValidator
 	Authz     Authorizer
-	Accounts  Accounts
+	// Denials, when set, records each request refused for want of a role
+	// (*rbac.Authorizer implements it).
+	Denials  DenialRecorder
+	Accounts Accounts
 	// Endpoint is the service's base URL (https://host:port, no trailing
 	// slash), as storage accounts publish it. A bearer token's audience may be
 	// an account's URL under it; the request's Host header plays no part.
@@ -427,5 +430,13 @@ func (s *Service) authorizeRBAC(req *request, oid string) error {
 			return nil
 		}
 	}
+	if d := s.cfg.Denials; d != nil {
+		d.RecordDenial(ctx, cobalt.Denial{Service: "blob", PrincipalID: oid, Action: o.action, Scope: scope.String()})
+	}
 	return permissionMismatch()
+}
+
+// DenialRecorder records a request refused for want of a role.
+type DenialRecorder interface {
+	RecordDenial(ctx context.Context, d cobalt.Denial)
 }

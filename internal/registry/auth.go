@@ -49,6 +49,8 @@ type reqCtx struct {
 	// it carried a valid one.
 	access []Access
 	authed bool
+	// sub is the principal the access token was issued to.
+	sub string
 }
 
 // authenticate reads the request's bearer access token, if any.
@@ -62,7 +64,7 @@ func (rc *reqCtx) authenticate() {
 	if err != nil {
 		return
 	}
-	rc.access, rc.authed = c.Access, true
+	rc.access, rc.authed, rc.sub = c.Access, true, c.Sub
 }
 
 // need reports whether the request's token grants action on (typ, name);
@@ -94,6 +96,12 @@ func (rc *reqCtx) challenge(scope *Access) {
 		e.Detail = details
 		if rc.authed {
 			v += `,error="insufficient_scope"`
+			// A principal with a valid token lacked the role: the refusal is
+			// in the audit trail (`cobalt audit access`).
+			if rc.s.cfg.Authz != nil && rc.sub != "" && len(scope.Actions) > 0 {
+				rc.s.cfg.Authz.RecordDenial(rc.r.Context(), cobalt.Denial{Service: "registry", PrincipalID: rc.sub,
+					Action: rbacAction(scope.Type, scope.Actions[len(scope.Actions)-1]), Scope: rc.reg.ID.String()})
+			}
 		}
 	}
 	rc.w.Header().Set("WWW-Authenticate", v)

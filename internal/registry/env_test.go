@@ -35,6 +35,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/pki"
 	"github.com/cobaltbatch/cobalt/internal/pki/pkitest"
 	"github.com/cobaltbatch/cobalt/internal/rbac"
+	cstore "github.com/cobaltbatch/cobalt/internal/store"
 	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
 	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
@@ -94,6 +95,7 @@ type env struct {
 	login     *login.Service
 	authority string
 	authz     *rbac.Authorizer
+	st        cstore.Store
 	dataDir   string
 	// loginShift moves the login service's clock (for expired tokens).
 	loginShift atomic.Int64
@@ -131,6 +133,7 @@ func newEnv(t testing.TB) *env {
 	v := bearer.New(bearer.Config{Keys: e.login, TenantID: testTenant,
 		Issuers: []string{e.login.IssuerV1(testTenant), e.login.IssuerV2(testTenant)}})
 	e.authz = rbac.New(rbac.Config{Store: st, CacheTTL: -1})
+	e.st = st
 	e.svc, err = New(Config{Registries: e.regs, Validator: v, Authz: e.authz, TLS: e.ca.ServerTLSConfig(),
 		DataDir: e.dataDir, SealKey: seal, TenantID: testTenant,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

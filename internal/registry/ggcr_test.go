@@ -1,9 +1,11 @@
 package registry
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	cstore "github.com/cobaltbatch/cobalt/internal/store"
 	"io"
 	"net/http"
 	"net/url"
@@ -162,6 +164,18 @@ func TestAcrPullOnly(t *testing.T) {
 	if resp.code != http.StatusUnauthorized || !strings.Contains(resp.header.Get("WWW-Authenticate"), `error="insufficient_scope"`) ||
 		!strings.Contains(resp.body, `"UNAUTHORIZED"`) {
 		t.Fatalf("push with a pull grant: %d %q %s", resp.code, resp.header.Get("WWW-Authenticate"), resp.body)
+	}
+	// The refusal is in the audit trail: who, what, where.
+	denials, _, err := e.st.AuditList(context.Background(), rbac.DenialKind, cstore.Page{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, d := range denials {
+		found = found || (d.Fields["service"] == "registry" && d.Fields["action"] == ActionPush && d.Subject == reg.ID.String())
+	}
+	if !found {
+		t.Errorf("no registry push denial in the audit trail: %+v", denials)
 	}
 
 	// No role: the pull is refused, with ggcr and raw, and no content leaks.

@@ -10,8 +10,12 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
+// hostLoginServer, as handler's hostPort, makes the request's Host the
+// login server (a registry reached by its Azure name, {name}.azurecr.io).
+const hostLoginServer = "\x00host"
+
 // handler serves one registry; hostPort is its listener's address ("" when
-// unknown).
+// unknown), or hostLoginServer.
 func (s *Service) handler(name, hostPort string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
@@ -44,7 +48,7 @@ func (s *Service) handler(name, hostPort string) http.Handler {
 		if ls == "" {
 			ls = hostPort
 		}
-		if ls == "" {
+		if ls == "" || hostPort == hostLoginServer {
 			ls = r.Host
 		}
 		rc := &reqCtx{s: s, w: w, r: r, reg: reg, loginServer: ls, st: st}

@@ -354,3 +354,9 @@ func (s *Service) Sweep(maxAge time.Duration) {
 // serve it themselves; the login server is the registry's stored one, or
 // the request's Host.
 func (s *Service) Handler(name string) http.Handler { return s.handler(name, "") }
+
+// AzureHandler returns the handler of one registry reached by its Azure
+// name ({name}.azurecr.io, inside nodes): the request's Host is its login
+// server, in challenges (the realm is on the same host, as clients require)
+// and in the audience of the tokens it issues there.
+func (s *Service) AzureHandler(name string) http.Handler { return s.handler(name, hostLoginServer) }

@@ -26,6 +26,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/nodeapi"
 	"github.com/cobaltbatch/cobalt/internal/pki"
 	"github.com/cobaltbatch/cobalt/internal/rbac"
+	"github.com/cobaltbatch/cobalt/internal/registry"
 	"github.com/cobaltbatch/cobalt/internal/store"
 	"github.com/cobaltbatch/cobalt/internal/store/postgres"
 	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
@@ -105,6 +106,7 @@ type Server struct {
 	jobs      *jobs.Service
 	nodeapi   *nodeapi.Server
 	batchapi  *batchapi.Service
+	registry  *registry.Service
 	// azureTLS serves Azure's public hostnames with a certificate for them.
 	azureTLS *tls.Config
 

@@ -134,6 +134,12 @@ func (s *Server) wireAzureNames() error {
 			}
 			return s.batchapi.Handler(name), true
 		},
+		Registry: func(name string) (http.Handler, bool) {
+			if s.registry == nil {
+				return nil, false
+			}
+			return s.registry.AzureHandler(name), true
+		},
 	})
 	// ARM's clients send some request lines unencoded; the line fix is
 	// harmless for the other services' clients.
@@ -150,7 +156,7 @@ func (s *Server) wireAzureNames() error {
 func (s *Server) wireCompute(ctx context.Context) (err error) {
 	s.blob, err = blob.New(blob.Config{
 		Store: s.store, Logger: s.log.With(logkey.Component, "blob"), Now: s.opts.Now, DataDir: s.dir.path,
-		Validator: s.validator, Authz: s.authz, Accounts: s.arm, Endpoint: s.URL("blob"),
+		Validator: s.validator, Authz: s.authz, Denials: s.authz, Accounts: s.arm, Endpoint: s.URL("blob"),
 		TenantID: s.tenantID, AuthorityURL: s.URL("login"),
 	})
 	if err != nil {

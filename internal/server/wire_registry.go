@@ -39,6 +39,7 @@ func (s *Server) wireRegistry(_ context.Context) error {
 	if err := s.arm.Register(provider); err != nil {
 		return err
 	}
+	s.registry = svc
 	s.goRun("registry", svc.Run)
 	// After the service: Run reopens every registry's listener at start.
 	s.goRun("registries", provider.Run)
