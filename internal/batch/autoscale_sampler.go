@@ -57,7 +57,9 @@ type sampler struct {
 }
 
 type poolHistory struct {
-	samples []PoolSample
+	// id and vmSize are the pool's, for the usage metrics.
+	id, vmSize string
+	samples    []PoolSample
 	// succeeded and failed are the completed-task totals at the last sample;
 	// primed says there was one.
 	succeeded, failed int
@@ -97,6 +99,7 @@ func (s *Service) sampleIfDue(ctx context.Context) {
 // sampleAll takes one sample of every active pool.
 func (s *Service) sampleAll(ctx context.Context, now time.Time, metrics TaskMetrics) error {
 	type taken struct {
+		id, vm string
 		key    [2]string
 		sample PoolSample
 		counts cobalt.PoolTaskCounts
@@ -114,7 +117,7 @@ func (s *Service) sampleAll(ctx context.Context, now time.Time, metrics TaskMetr
 			if err != nil || p.State != PoolActive {
 				continue
 			}
-			t := taken{key: [2]string{r.AccountKey, strings.ToLower(r.ID)},
+			t := taken{id: p.ID, vm: p.VMSize, key: [2]string{r.AccountKey, strings.ToLower(r.ID)},
 				sample: PoolSample{At: now, CurrentDedicatedNodes: p.CurrentDedicatedNodes, CurrentLowPriorityNodes: p.CurrentLowPriorityNodes}}
 			if metrics != nil {
 				c, ok := counts[r.AccountKey]
@@ -154,6 +157,7 @@ func (s *Service) sampleAll(ctx context.Context, now time.Time, metrics TaskMetr
 			t.sample.FailedTasks = max(0, t.counts.Failed-h.failed)
 		}
 		h.succeeded, h.failed, h.primed = t.counts.Succeeded, t.counts.Failed, true
+		h.id, h.vmSize = t.id, t.vm
 		h.samples = append(h.samples, t.sample)
 		cut := 0
 		for cut < len(h.samples) && h.samples[cut].At.Before(now.Add(-keep)) {
