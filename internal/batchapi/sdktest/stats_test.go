@@ -3,6 +3,7 @@ package sdktest
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -84,8 +85,33 @@ func TestGoSDKStatistics(t *testing.T) {
 	e := newEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, _ := e.goClient(e.newPrincipal(rbac.RoleBatchDataContributor))
+	c, cred := e.goClient(e.newPrincipal(rbac.RoleBatchDataContributor))
 	e.runStatsLoad(ctx, c)
+
+	// Bad input gets Batch's errors.
+	tok, err := cred.GetToken(ctx, policyTokenOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []struct{ path, code string }{
+		{"/poolusagemetrics?api-version=2024-07-01.20.0&starttime=yesterday", "InvalidQueryParameterValue"},
+		{"/lifetimepoolstats?api-version=2024-07-01.20.0", "InvalidUri"},
+		{"/lifetimejobstats?api-version=2025-06-01.21.0", "InvalidUri"},
+		{"/jobs/work?api-version=2024-07-01.20.0&$expand=statz", "InvalidQueryParameterValue"},
+	} {
+		req, _ := http.NewRequestWithContext(ctx, "GET", "https://"+e.endpoint+bad.path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok.Token)
+		resp, err := e.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct{ Code string }
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || body.Code != bad.code {
+			t.Errorf("GET %s: %d %q, want 400 %s", bad.path, resp.StatusCode, body.Code, bad.code)
+		}
+	}
 
 	j, err := c.GetJob(ctx, "work", &azbatch.GetJobOptions{Expand: []string{"stats"}})
 	if err != nil {
