@@ -37,6 +37,7 @@ func (s *Service) Run(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.PollInterval)
 	defer t.Stop()
 	for {
+		s.sampleIfDue(ctx)
 		if err := s.Reconcile(ctx, owner); err != nil && ctx.Err() == nil {
 			s.log.Warn("allocator pass failed", logkey.Err, err)
 		}
@@ -121,7 +122,7 @@ func activeCount(c poolCounts) int {
 }
 
 func (s *Service) needsWork(p *Pool, c poolCounts) bool {
-	if p.State == PoolDeleting || p.AllocationState != AllocSteady || autoScaleDue(p, s.now()) {
+	if p.State == PoolDeleting || p.AllocationState != AllocSteady || s.autoScaleDue(p, s.now()) {
 		return true
 	}
 	n := activeCount(c)
@@ -139,7 +140,7 @@ func (s *Service) reconcilePool(ctx context.Context, owner, accountKey, poolID s
 			return errLeaseHeld
 		}
 		p.AllocatorOwner, p.AllocatorUntil = owner, now.Add(10*time.Second)
-		if autoScaleDue(p, now) {
+		if s.autoScaleDue(p, now) {
 			s.evaluateAutoScale(p, now)
 		}
 		return nil

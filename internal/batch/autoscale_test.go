@@ -27,7 +27,8 @@ func TestEvaluateFormula(t *testing.T) {
 		{"$TargetDedicatedNodes = ceil(avg(1, 2))", 2, 0, "requeue", "", ""},
 		{"$TargetDedicatedNodes = !0 && 1 || 0", 1, 0, "requeue", "", ""},
 		{"$TargetDedicatedNodes = 2; // keep two", 2, 0, "requeue", "", ""},
-		{"$TargetDedicatedNodes = $PendingTasks.GetSample(1)", 0, 0, "", errwire.CodeAutoScalingFormulaEvaluationError, "$PendingTasks.GetSample"},
+		{"$TargetDedicatedNodes = $PendingTasks.GetSample(1)", 0, 0, "", errwire.CodeAutoScalingFormulaEvaluationError, "no task counts"},
+		{"$TargetDedicatedNodes = avg($CPUPercent.GetSample(1))", 0, 0, "", errwire.CodeAutoScalingFormulaEvaluationError, "does not measure '$CPUPercent'"},
 		{"$TargetDedicatedNodes = y", 0, 0, "", errwire.CodeAutoScalingFormulaEvaluationError, "'y'"},
 		{"$TargetDedicatedNodes = 1 +", 0, 0, "", errwire.CodeAutoScalingFormulaSyntaxError, ""},
 		{"$TargetDedicatedNodes == 1", 0, 0, "", errwire.CodeAutoScalingFormulaSyntaxError, ""},
@@ -51,16 +52,25 @@ func TestEvaluateFormula(t *testing.T) {
 }
 
 func FuzzEvaluateFormula(f *testing.F) {
-	for _, s := range []string{"$TargetDedicatedNodes=1", "a=(1+2)*3;$TargetDedicatedNodes=a>2?a:0", "$x=max(", "$TargetDedicatedNodes=1e308*1e308"} {
+	for _, s := range []string{"$TargetDedicatedNodes=1", "a=(1+2)*3;$TargetDedicatedNodes=a>2?a:0", "$x=max(", "$TargetDedicatedNodes=1e308*1e308",
+		"$TargetDedicatedNodes = avg($PendingTasks.GetSample(TimeInterval_Minute * 5, 50))",
+		"t = time(\"2026-12-05T09:00:00Z\"); $TargetDedicatedNodes = (time() - t) > TimeInterval_Hour ? percentile($ActiveTasks.GetSample(10), 90) : stop()",
+		"// c\n$TargetDedicatedNodes = val($RunningTasks.GetSample(TimeInterval_Minute, TimeInterval_Minute * 6, 10), 0) + $CurrentDedicatedNodes.GetSample(1)",
+		"$TargetDedicatedNodes = $SucceededTasks.GetSamplePercent(time() - TimeInterval_Hour) + $FailedTasks.Count() + std(1, 2) + norm($ActiveTasks.GetSample(2))",
+	} {
 		f.Add(s)
 	}
+	in := FormulaInputs{CurrentDedicatedNodes: 1, Now: sampleNow, History: history(30), TasksMeasured: true}
 	f.Fuzz(func(t *testing.T, formula string) {
-		r, err := EvaluateFormula(formula, FormulaInputs{CurrentDedicatedNodes: 1})
+		r, err := EvaluateFormula(formula, in)
 		if err == nil && (r.TargetDedicatedNodes < 0 || r.TargetLowPriorityNodes < 0 || r.TargetDedicatedNodes > 1e6) {
 			t.Fatalf("%q gave %+v", formula, r)
 		}
 		if _, ok := err.(*formulaError); err != nil && !ok {
 			t.Fatalf("%q gave a non-formula error %v", formula, err)
+		}
+		if r2, err2 := EvaluateFormula(formula, in); r2.Results() != r.Results() || (err == nil) != (err2 == nil) {
+			t.Fatalf("%q is not deterministic", formula)
 		}
 	})
 }

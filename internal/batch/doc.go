@@ -14,7 +14,14 @@
 // (record.go) that keep the JSON every release has written.
 //
 // Lost nodes are published to subscribers (SubscribeNodeLost); the pool
-// service never calls the jobs service.
+// service never calls the jobs service except through TaskMetrics, which
+// *jobs.Service satisfies: the task counts of the autoscale samples.
+//
+// Autoscale: every AutoScaleOptions.SamplePeriod (30 s) Service.Run samples
+// every active pool (PoolSample) into an in-memory history per replica;
+// EvaluateFormula is a pure function of a formula, those samples and the
+// time, and runs every autoScaleEvaluationInterval and on evaluateautoscale.
+// The same samples give the pool usage metrics (UsageMetrics).
 //
 // All state lives in the store: several control-plane replicas sharing one
 // PostgreSQL database may run Service.Run at once. Pool writes are

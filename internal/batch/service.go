@@ -70,6 +70,8 @@ type Config struct {
 	BlobEndpoint string
 	// StorageAccounts gives the keys that sign auto-storage SAS URLs.
 	StorageAccounts StorageAccounts
+	// AutoScale sets the metric sampling behind autoscale formulas.
+	AutoScale AutoScaleOptions
 }
 
 // Service is the pool service. All its state is in the store.
@@ -78,6 +80,7 @@ type Service struct {
 	log     *slog.Logger
 	wake    chan struct{}
 	renders renderCache
+	samples sampler
 
 	subMu        sync.RWMutex
 	nodeLostSubs []NodeLostFunc

@@ -106,8 +106,12 @@ func handleGetJob(rc *reqCtx, p pathParams) error {
 	if err := rc.checkConditions(j.ETag, j.LastModified, true); err != nil {
 		return err
 	}
+	body, err := rc.renderJobExpanded(rc.r.Context(), js, &j)
+	if err != nil {
+		return err
+	}
 	rc.setEntityHeaders(j.ETag, j.LastModified, "")
-	rc.writeRaw(http.StatusOK, applySelect(rc.renderJob(&j), rc.selectParam()))
+	rc.writeRaw(http.StatusOK, applySelect(body, rc.selectParam()))
 	return nil
 }
 
@@ -130,7 +134,11 @@ func handleListJobs(rc *reqCtx, _ pathParams) error {
 		items := make([]listItem, 0, len(list))
 		for i := range list {
 			j := &list[i]
-			items = append(items, listItem{body: rc.renderJob(j), fields: map[string]string{
+			body, err := rc.renderJobExpanded(ctx, js, j)
+			if err != nil {
+				continue // deleted since listed
+			}
+			items = append(items, listItem{body: body, fields: map[string]string{
 				"state": string(j.State), "id": j.ID, "executionInfo/poolId": j.ExecutionInfo.PoolID, "displayName": j.DisplayName}})
 		}
 		return items, next, err

@@ -123,9 +123,17 @@ type dpResizeError struct {
 }
 
 type dpAutoScaleRun struct {
-	Timestamp string        `json:"timestamp,omitempty"`
-	Results   string        `json:"results,omitempty"`
-	Error     *dpErrorBrief `json:"error,omitempty"`
+	Timestamp string               `json:"timestamp,omitempty"`
+	Results   string               `json:"results,omitempty"`
+	Error     *dpAutoScaleRunError `json:"error,omitempty"`
+}
+
+// dpAutoScaleRunError is an AutoScaleRunError: its values carry, for
+// InsufficientSampleData, the line and column of the GetSample that failed.
+type dpAutoScaleRunError struct {
+	Code    string                `json:"code"`
+	Message string                `json:"message"`
+	Values  []batchwire.NameValue `json:"values,omitempty"`
 }
 
 type dpErrorBrief struct {
@@ -271,7 +279,10 @@ func renderStartTaskDP(st *cobalt.StartTask) *dpStartTask {
 func renderAutoScaleRun(r *cobalt.AutoScaleRun) *dpAutoScaleRun {
 	out := &dpAutoScaleRun{Timestamp: batch.FormatTime(r.Timestamp), Results: r.Results}
 	if r.Error != nil {
-		out.Error = &dpErrorBrief{Code: r.Error.Code, Message: r.Error.Message}
+		out.Error = &dpAutoScaleRunError{Code: r.Error.Code, Message: r.Error.Message}
+		for _, v := range r.Error.Values {
+			out.Error.Values = append(out.Error.Values, batchwire.NameValue{Name: v.Name, Value: v.Value})
+		}
 	}
 	return out
 }

@@ -170,8 +170,12 @@ func handleGetPool(rc *reqCtx, p pathParams) error {
 	if err := rc.checkConditions(pool.ETag, pool.LastModified, true); err != nil {
 		return err
 	}
+	body, err := rc.renderPoolExpanded(rc.r.Context(), pool)
+	if err != nil {
+		return err
+	}
 	rc.setEntityHeaders(pool.ETag, pool.LastModified, "")
-	rc.writeRaw(http.StatusOK, applySelect(rc.renderPool(pool), rc.selectParam()))
+	rc.writeRaw(http.StatusOK, applySelect(body, rc.selectParam()))
 	return nil
 }
 
@@ -209,7 +213,11 @@ func handleListPools(rc *reqCtx, _ pathParams) error {
 		list, next, err := rc.s.pools().PoolList(ctx, rc.accountKey(), store.Page{Limit: max, Token: token})
 		items := make([]listItem, 0, len(list))
 		for _, p := range list {
-			items = append(items, listItem{body: rc.renderPool(p), fields: map[string]string{"state": p.State, "id": p.ID,
+			body, err := rc.renderPoolExpanded(ctx, p)
+			if err != nil {
+				continue // deleted since listed
+			}
+			items = append(items, listItem{body: body, fields: map[string]string{"state": p.State, "id": p.ID,
 				"allocationState": p.AllocationState, "vmSize": strings.ToLower(p.VMSize), "displayName": p.DisplayName}})
 		}
 		return items, next, err
@@ -573,9 +581,4 @@ func handleListNodeCounts(rc *reqCtx, _ pathParams) error {
 		page.Token = next
 	}
 	return rc.list("poolnodecounts", items, filter)
-}
-
-// handleListUsageMetrics lists pool usage metrics: none are collected.
-func handleListUsageMetrics(rc *reqCtx, _ pathParams) error {
-	return rc.list("poolusagemetrics", nil, nil)
 }

@@ -70,6 +70,10 @@ func (s *Service) route(rc *reqCtx) {
 		rt = pick(m, map[string]route{"GET": {permPoolRead, handleListNodeCounts}})
 	case n == 1 && is(0, "poolusagemetrics"):
 		rt = pick(m, map[string]route{"GET": {permPoolRead, handleListUsageMetrics}})
+	case n == 1 && is(0, "lifetimepoolstats") && rc.apiVersion < lifetimeStatsBefore:
+		rt = pick(m, map[string]route{"GET": {permPoolRead, handleLifetimePoolStats}})
+	case n == 1 && is(0, "lifetimejobstats") && rc.apiVersion < lifetimeStatsBefore:
+		rt = pick(m, map[string]route{"GET": {permJobRead, handleLifetimeJobStats}})
 	case n == 1 && is(0, "applications"):
 		rt = pick(m, map[string]route{"GET": {permAccountRead, handleListApplications}})
 	case n >= 2 && is(0, "pools"):

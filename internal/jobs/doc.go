@@ -23,4 +23,8 @@
 // their pending sets and those left with none are queued (dependents.go).
 // Place skips blocked tasks, and property tests drive it and the dependency
 // rules together.
+//
+// Figures: PoolTaskCounts gives the pool service its autoscale samples'
+// task counts by pool, JobStats and AccountJobStats the jobs' statistics,
+// both computed from the task rows on demand.
 package jobs

@@ -66,6 +66,8 @@ type Options struct {
 	ReadTimeout time.Duration
 	Logger      *slog.Logger
 	Now         func() time.Time
+	// AutoScale sets autoscale's metric sampling (zero for Batch's behaviour).
+	AutoScale batch.AutoScaleOptions
 }
 
 // Listener offsets from PortBase. Batch accounts get ports from batchPortOffset up.

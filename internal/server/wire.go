@@ -181,7 +181,7 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 		Store: s.store, Logger: s.log.With(logkey.Component, "pools"), Now: s.opts.Now,
 		Nodes: s.nodes, Identities: s.arm, StorageAccounts: s.arm, MaxNodes: s.opts.MaxNodes, NodeRootDir: nodeRoot,
 		Location: s.opts.Location, AuthorityHost: s.URL("login"), ForwardPorts: s.forwardPorts(), BlobEndpoint: s.URL("blob"),
-		AzureNamesPort: s.listeners["azure"].Addr().(*net.TCPAddr).Port,
+		AzureNamesPort: s.listeners["azure"].Addr().(*net.TCPAddr).Port, AutoScale: s.opts.AutoScale,
 	})
 	if err != nil {
 		return fmt.Errorf("pool service: %w", err)
@@ -200,6 +200,7 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 		return fmt.Errorf("jobs service: %w", err)
 	}
 	s.pools.SubscribeNodeLost(s.jobs.NodeLost)
+	s.pools.UseTaskMetrics(s.jobs)
 	s.nodeapi, err = nodeapi.New(nodeapi.Config{
 		Pools: s.pools, Dispatcher: s.jobs, Tokens: s.login, Identities: s.arm,
 		Logger: s.log.With(logkey.Component, "nodeapi"),

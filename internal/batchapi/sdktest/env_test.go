@@ -63,7 +63,10 @@ type principal struct {
 	secret string
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with the pool service's configuration changed by mut.
+func newEnvWith(t testing.TB, mut func(*batch.Config)) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -95,13 +98,18 @@ func newEnv(t testing.TB) *env {
 		Issuers: []string{e.login.IssuerV1(tenantID), e.login.IssuerV2(tenantID)}})
 	e.authzRBAC = rbac.New(rbac.Config{Store: st})
 
-	if e.pools, err = batch.New(batch.Config{Store: st, NodeRootDir: e.nodeRoot}); err != nil {
+	pcfg := batch.Config{Store: st, NodeRootDir: e.nodeRoot}
+	if mut != nil {
+		mut(&pcfg)
+	}
+	if e.pools, err = batch.New(pcfg); err != nil {
 		t.Fatal(err)
 	}
 	// As cobalt up wires it: task add sees the job's pool.
 	if e.jobs, err = jobs.New(jobs.Config{Store: st, Pools: e.pools}); err != nil {
 		t.Fatal(err)
 	}
+	e.pools.UseTaskMetrics(e.jobs)
 	if e.api, err = batchapi.New(batchapi.Config{TLS: e.ca.ServerTLSConfig(), Validator: validator, Authz: e.authzRBAC,
 		AuthorityURL: e.loginURL, TenantID: tenantID, Jobs: e.jobs, Nodes: batchapi.NodeDirsUnder(e.pools, e.nodeRoot),
 		Pools: e.pools, Accounts: batchapi.AccountsFromPools(e.pools, st)}); err != nil {
