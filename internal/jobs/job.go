@@ -43,6 +43,12 @@ func (s *Service) AddJob(ctx context.Context, accountID string, spec cobalt.JobS
 	if err := validID(spec.ID, "id"); err != nil {
 		return cobalt.Job{}, err
 	}
+	return s.addJob(ctx, accountID, spec)
+}
+
+// addJob is AddJob after the ID's check: job schedules name their jobs
+// "{scheduleId}:job-{n}", an ID clients cannot choose.
+func (s *Service) addJob(ctx context.Context, accountID string, spec cobalt.JobSpec) (cobalt.Job, error) {
 	if err := validateJobOptions(spec.Priority, spec.MaxParallelTasks, spec.Constraints, spec.PoolInfo, spec.OnAllTasksComplete, true); err != nil {
 		return cobalt.Job{}, err
 	}
