@@ -12,6 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/batch/azbatch"
 
 	"github.com/cobaltbatch/cobalt/internal/rbac"
+	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
 func scheduleJobIDs(ctx context.Context, t *testing.T, c *azbatch.Client, id string) []string {
@@ -213,4 +214,57 @@ func TestGoSDKJobSchedules(t *testing.T) {
 func hasCode(err error, status int, code string) bool {
 	s, c := respCode(err)
 	return s == status && c == code
+}
+
+// TestNodeSDKJobSchedules runs test/node/batch/schedules.js (@azure/batch
+// with SharedKey): add, get, list, the schedule's job, terminate.
+func TestNodeSDKJobSchedules(t *testing.T) {
+	testenv.Require(t, testenv.NodeModule(batchModule))
+	e := newEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var got struct {
+		Duplicate struct {
+			StatusCode int    `json:"statusCode"`
+			Code       string `json:"code"`
+		} `json:"duplicate"`
+		Get struct {
+			ID                 string `json:"id"`
+			DisplayName        string `json:"displayName"`
+			State              string `json:"state"`
+			RecurrenceInterval string `json:"recurrenceInterval"`
+			StartWindow        string `json:"startWindow"`
+			PoolID             string `json:"poolId"`
+			Priority           int    `json:"priority"`
+			Metadata           []struct{ Name, Value string }
+			HasNextRunTime     bool `json:"hasNextRunTime"`
+		} `json:"get"`
+		Listed         []string `json:"listed"`
+		RecentJob      string   `json:"recentJob"`
+		RecentJobState string   `json:"recentJobState"`
+		Terminated     struct {
+			State      string `json:"state"`
+			HasEndTime bool   `json:"hasEndTime"`
+		} `json:"terminated"`
+		RecentJobAfter string `json:"recentJobAfter"`
+	}
+	testenv.RunNodeJSON(ctx, t, testenv.NodeRun{Script: "batch/schedules.js", Modules: []string{batchModule}, CAFile: e.ca.CAFile(),
+		Env: map[string]string{"BATCH_URL": "https://" + e.endpoint, "BATCH_ACCOUNT": e.account, "BATCH_KEY": e.key, "POOL_ID": "npool"}}, &got)
+	if got.Duplicate.StatusCode != 409 || got.Duplicate.Code != "JobScheduleExists" {
+		t.Errorf("duplicate add: %+v", got.Duplicate)
+	}
+	g := got.Get
+	if g.ID != "node-hourly" || g.DisplayName != "Hourly" || g.State != "active" || g.RecurrenceInterval != "PT1H" ||
+		g.StartWindow != "PT10M" || g.PoolID != "npool" || g.Priority != 4 || len(g.Metadata) != 1 || !g.HasNextRunTime {
+		t.Errorf("get: %+v", g)
+	}
+	if !slices.Equal(got.Listed, []string{"node-hourly", "node-later"}) {
+		t.Errorf("listed %v", got.Listed)
+	}
+	if got.RecentJob != "node-hourly:job-1" || got.RecentJobState != "active" {
+		t.Errorf("the schedule's job: %s %s", got.RecentJob, got.RecentJobState)
+	}
+	if got.Terminated.State != "completed" || !got.Terminated.HasEndTime || got.RecentJobAfter != "completed" {
+		t.Errorf("terminated: %+v, its job %s", got.Terminated, got.RecentJobAfter)
+	}
 }
