@@ -23,4 +23,8 @@
 // their pending sets and those left with none are queued (dependents.go).
 // Place skips blocked tasks, and property tests drive it and the dependency
 // rules together.
+//
+// Job schedules (schedule*.go) are stored as documents of their own; the
+// sweep FireDueSchedules creates their jobs, "{scheduleId}:job-{n}", once
+// each across replicas and restarts (schedule_fire.go).
 package jobs

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/batch/azbatch"
 
@@ -74,7 +74,7 @@ func TestGoSDKJobSchedules(t *testing.T) {
 
 	// JobScheduleExists answers both 200 and 404 without error: the status tells.
 	var raw *http.Response
-	capture := runtime.WithCaptureResponse(ctx, &raw)
+	capture := policy.WithCaptureResponse(ctx, &raw)
 	if ex, err := c.JobScheduleExists(capture, "NIGHTLY", nil); err != nil || raw.StatusCode != 200 || ex.ETag == nil {
 		t.Fatalf("JobScheduleExists: %+v %v", ex, err)
 	}
