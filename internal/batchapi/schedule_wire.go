@@ -13,10 +13,9 @@ import (
 // properties Cobalt refuses, and the rendering with URLs.
 
 // jobSpecificationWire is a schedule's jobSpecification with the job
-// manager, preparation and release tasks Cobalt decodes only to refuse.
+// preparation and release tasks Cobalt decodes only to refuse.
 type jobSpecificationWire struct {
 	batchwire.JobSpecification
-	JobManagerTask     json.RawMessage `json:"jobManagerTask,omitempty"`
 	JobPreparationTask json.RawMessage `json:"jobPreparationTask,omitempty"`
 	JobReleaseTask     json.RawMessage `json:"jobReleaseTask,omitempty"`
 }
@@ -25,8 +24,8 @@ func present(m json.RawMessage) bool { return len(m) > 0 && string(m) != "null" 
 
 // domain converts a job specification, refusing what Cobalt does not support.
 func (w *jobSpecificationWire) domain() (cobalt.JobSpec, error) {
-	if present(w.JobManagerTask) || present(w.JobPreparationTask) || present(w.JobReleaseTask) {
-		return cobalt.JobSpec{}, unsupported("jobSpecification", "Job manager, preparation and release tasks are not supported.")
+	if present(w.JobPreparationTask) || present(w.JobReleaseTask) {
+		return cobalt.JobSpec{}, unsupported("jobSpecification", "Job preparation and release tasks are not supported.")
 	}
 	pi, err := poolInfoFromWire(w.PoolInfo)
 	if err != nil {

@@ -49,6 +49,9 @@ func (s *Service) AddJob(ctx context.Context, accountID string, spec cobalt.JobS
 // addJob is AddJob after the ID's check: job schedules name their jobs
 // "{scheduleId}:job-{n}", an ID clients cannot choose.
 func (s *Service) addJob(ctx context.Context, accountID string, spec cobalt.JobSpec) (cobalt.Job, error) {
+	if err := jobManagerDefaults(spec.JobManagerTask); err != nil {
+		return cobalt.Job{}, err
+	}
 	if err := validateJobOptions(spec.Priority, spec.MaxParallelTasks, spec.Constraints, spec.PoolInfo, spec.OnAllTasksComplete, true); err != nil {
 		return cobalt.Job{}, err
 	}
@@ -93,6 +96,9 @@ func (s *Service) addJob(ctx context.Context, accountID string, spec cobalt.JobS
 		return cobalt.Job{}, fail(ErrJobExists, cobalt.EConflict, "The specified job already exists.")
 	}
 	if err != nil {
+		return cobalt.Job{}, err
+	}
+	if err := s.addJobManager(ctx, accountID, j); err != nil {
 		return cobalt.Job{}, err
 	}
 	return jobFromRecord(r)

@@ -315,7 +315,7 @@ func (s *Service) TerminateJobSchedule(ctx context.Context, accountID, id string
 		return err
 	}
 	if rj := sched.ExecutionInfo.RecentJob; rj != nil {
-		err := s.terminateJob(ctx, accountID, rj.ID, "UserTerminate", Conditions{})
+		err := s.terminateJob(ctx, accountID, rj.ID, "TerminateJobSchedule", Conditions{})
 		if err != nil && !cobalt.IsCode(err, cobalt.ENotFound) && !cobalt.IsCode(err, cobalt.EConflict) {
 			return err
 		}

@@ -67,9 +67,9 @@ func TestGoSDKJobSchedules(t *testing.T) {
 	}
 	bad.Schedule = &azbatch.JobScheduleConfiguration{}
 	bad.JobSpecification = &azbatch.JobSpecification{PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr("p")},
-		JobManagerTask: &azbatch.JobManagerTask{ID: to.Ptr("m"), CommandLine: to.Ptr("/bin/true")}}
+		JobPreparationTask: &azbatch.JobPreparationTask{CommandLine: to.Ptr("/bin/true")}}
 	if _, err := c.CreateJobSchedule(ctx, bad, nil); !hasCode(err, 400, "UnsupportedProperty") {
-		t.Fatalf("job manager task: %v", err)
+		t.Fatalf("job preparation task: %v", err)
 	}
 
 	// JobScheduleExists answers both 200 and 404 without error: the status tells.
