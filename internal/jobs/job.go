@@ -283,6 +283,7 @@ func (s *Service) DeleteJob(ctx context.Context, accountID, jobID string, cond C
 	if err != nil {
 		return err
 	}
+	defer s.wakeSchedule(ctx, accountID, jobID)
 	return errJobNotFound(s.st.JobDelete(ctx, accountID, jobID))
 }
 
@@ -313,6 +314,7 @@ func (s *Service) terminateJob(ctx context.Context, accountID, jobID, reason str
 	if err != nil {
 		return err
 	}
+	defer s.wakeSchedule(ctx, accountID, jobID)
 	return s.endRunningTasks(ctx, accountID, jobID, &cobalt.TaskFailureInfo{Category: "usererror", Code: "TaskEnded",
 		Message: "The task was ended because its job was terminated."})
 }

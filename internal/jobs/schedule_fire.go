@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
@@ -31,6 +32,32 @@ import (
 
 // fireBatch is how many due schedules one pass reads.
 const fireBatch = 100
+
+// parkRecheck is how long a schedule waiting for its active job sleeps
+// unless the job's end wakes it first.
+const parkRecheck = time.Minute
+
+// wakeSchedule wakes the schedule that created jobID, if any, because that
+// job ended or was deleted: the schedule may create its next job or
+// complete. Errors are ignored; parkRecheck bounds the delay.
+func (s *Service) wakeSchedule(ctx context.Context, accountID, jobID string) {
+	schedID, _, ok := strings.Cut(jobID, ":")
+	if !ok {
+		return
+	}
+	ss, err := s.schedules()
+	if err != nil {
+		return
+	}
+	now := s.now().UTC()
+	_, _ = ss.ScheduleUpdate(ctx, accountID, schedID, func(r *store.ScheduleRecord) error {
+		if r.State != string(cobalt.JobScheduleActive) || r.WakeAt.IsZero() || !r.WakeAt.After(now) {
+			return errScheduleChangedWhileFiring // nothing to write
+		}
+		r.WakeAt = now
+		return nil
+	})
+}
 
 // FireDueSchedules creates the jobs of every schedule that is due now and
 // completes the schedules that are done. It returns the first error; the
@@ -65,6 +92,8 @@ type fireStep struct {
 	complete bool
 	// changed says the schedule's document changes (a write is needed).
 	changed bool
+	// park says the schedule waits for its active job.
+	park bool
 }
 
 // planStep computes the next step of d at now; active says whether the
@@ -122,6 +151,11 @@ func planStep(d *scheduleDoc, now time.Time, active bool) fireStep {
 		d.setState(cobalt.JobScheduleCompleted, now)
 		d.EndTime = &now
 	}
+	if active && !st.create && !st.complete && (d.Due == nil || !now.Before(*d.Due)) {
+		// Waiting for the active job: park until it ends (wakeSchedule) or
+		// parkRecheck passes, so waiting schedules do not crowd the due ones.
+		st.park, st.changed = true, true
+	}
 	return st
 }
 
@@ -161,7 +195,10 @@ func (s *Service) stepSchedule(ctx context.Context, ss store.ScheduleStore, r st
 		}
 		cur.State, cur.Spec = d.State, d.encode()
 		cur.WakeAt = time.Time{}
-		if !st.complete {
+		switch {
+		case st.park:
+			cur.WakeAt = now.Add(parkRecheck)
+		case !st.complete:
 			cur.WakeAt = d.wakeAt(now)
 		}
 		return nil

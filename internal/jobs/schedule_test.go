@@ -385,3 +385,41 @@ func sreason(err error) string {
 	}
 	return reason(err)
 }
+
+// TestScheduleWaitingDoNotStarveDueOnes: more schedules than one firing
+// pass reads wait for their active jobs; a schedule due later still fires,
+// and a waiting one wakes as soon as its job ends.
+func TestScheduleWaitingDoNotStarveDueOnes(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	s := newService(t, newSQLiteAt(t, clk.Now), Config{Now: clk.Now})
+	ctx := t.Context()
+	n := fireBatch + 20
+	for i := range n {
+		if _, err := s.AddJobSchedule(ctx, acct, scheduleSpec(fmt.Sprintf("w%03d", i), cobalt.JobScheduleConfiguration{RecurrenceInterval: dur(time.Minute)})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		fire(t, s)
+	}
+	clk.Add(time.Minute)
+	for range 3 {
+		fire(t, s) // every schedule is due and waits for its job-1
+	}
+	clk.Add(10 * time.Second) // due after every waiting one
+	if _, err := s.AddJobSchedule(ctx, acct, scheduleSpec("late", cobalt.JobScheduleConfiguration{})); err != nil {
+		t.Fatal(err)
+	}
+	fire(t, s)
+	if ids, _ := scheduleJobs(t, s, "late"); len(ids) != 1 {
+		t.Fatalf("a due schedule behind %d waiting ones created %v", n, ids)
+	}
+	completeJob(t, s, "w007:job-1")
+	fire(t, s)
+	if ids, _ := scheduleJobs(t, s, "w007"); len(ids) != 2 {
+		t.Fatalf("a schedule whose job ended created %v", ids)
+	}
+	if ids, _ := scheduleJobs(t, s, "w008"); len(ids) != 1 {
+		t.Fatalf("a schedule whose job is active created %v", ids)
+	}
+}
