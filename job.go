@@ -71,6 +71,8 @@ type JobSpec struct {
 	OnTaskFailure             OnTaskFailure
 	NetworkConfiguration      *JobNetworkConfiguration
 	Metadata                  []NameValue
+	// JobManagerTask, when set, is added to the job as its first task.
+	JobManagerTask *JobManagerTask
 }
 
 // JobExecutionInfo is what happened to a job so far.

@@ -18,8 +18,7 @@ import (
 // batchwire's shape and the properties Cobalt decodes only to refuse.
 type jobSpecWire struct {
 	batchwire.JobSpec
-	// Refused: job manager, preparation and release tasks are not supported.
-	JobManagerTask     json.RawMessage `json:"jobManagerTask,omitempty"`
+	// Refused: job preparation and release tasks are not supported.
 	JobPreparationTask json.RawMessage `json:"jobPreparationTask,omitempty"`
 	JobReleaseTask     json.RawMessage `json:"jobReleaseTask,omitempty"`
 }
@@ -53,8 +52,8 @@ func poolInfoFromWire(p *batchwire.PoolInformation) (*cobalt.PoolInformation, er
 
 // domain converts an added job, refusing what Cobalt does not support.
 func (w jobSpecWire) domain() (cobalt.JobSpec, error) {
-	if len(w.JobManagerTask) > 0 || len(w.JobPreparationTask) > 0 || len(w.JobReleaseTask) > 0 {
-		return cobalt.JobSpec{}, unsupported("", "Job manager, preparation and release tasks are not supported.")
+	if present(w.JobPreparationTask) || present(w.JobReleaseTask) {
+		return cobalt.JobSpec{}, unsupported("", "Job preparation and release tasks are not supported.")
 	}
 	pi, err := poolInfoFromWire(w.PoolInfo)
 	if err != nil {

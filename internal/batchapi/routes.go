@@ -21,6 +21,8 @@ type route struct {
 // pathParams are the decoded path parameters of a request.
 type pathParams struct {
 	pool, node, job, task string
+	// schedule is the {jobScheduleId}.
+	schedule string
 	// file is the decoded {filePath} ("" for the files collection).
 	file string
 	// action is the last path segment in lower case ("terminate", "reboot", ...).
@@ -84,6 +86,8 @@ func (s *Service) route(rc *reqCtx) {
 	case n >= 2 && is(0, "jobs"):
 		p.job = segs[1]
 		rt = jobRoute(m, segs, raw, &p)
+	case n <= 3 && is(0, "jobschedules"):
+		rt = scheduleRoute(m, segs, &p)
 	}
 	if n > 0 {
 		p.action = strings.ToLower(segs[n-1])

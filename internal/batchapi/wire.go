@@ -139,7 +139,7 @@ var jobReasons = []struct {
 // domainReason returns the Batch code of the service condition err
 // matches, or "".
 func domainReason(err error) string {
-	for _, r := range jobReasons {
+	for _, r := range append(jobReasons, scheduleReasons...) {
 		if errors.Is(err, r.cond) {
 			return r.reason
 		}

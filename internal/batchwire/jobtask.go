@@ -28,6 +28,7 @@ type JobSpec struct {
 	OnTaskFailure             string                   `json:"onTaskFailure,omitempty"`
 	NetworkConfiguration      *JobNetworkConfiguration `json:"networkConfiguration,omitempty"`
 	Metadata                  []NameValue              `json:"metadata,omitempty"`
+	JobManagerTask            *JobManagerTask          `json:"jobManagerTask,omitempty"`
 }
 
 // JobConstraints are a job's execution constraints.
@@ -270,6 +271,7 @@ func FromJobSpec(s cobalt.JobSpec) JobSpec {
 		OnAllTasksComplete:        string(s.OnAllTasksComplete), OnTaskFailure: string(s.OnTaskFailure),
 		NetworkConfiguration: mapPtr(s.NetworkConfiguration, FromJobNetworkConfiguration),
 		Metadata:             NameValues(s.Metadata),
+		JobManagerTask:       mapPtr(s.JobManagerTask, FromJobManagerTask),
 	}
 	if p := s.PoolInfo; p != nil {
 		d.PoolInfo = &PoolInformation{PoolID: p.PoolID}
@@ -287,6 +289,7 @@ func (d JobSpec) ToDomain() cobalt.JobSpec {
 		OnAllTasksComplete:        cobalt.OnAllTasksComplete(d.OnAllTasksComplete), OnTaskFailure: cobalt.OnTaskFailure(d.OnTaskFailure),
 		NetworkConfiguration: mapPtr(d.NetworkConfiguration, JobNetworkConfiguration.ToDomain),
 		Metadata:             NameValuesToDomain(d.Metadata),
+		JobManagerTask:       mapPtr(d.JobManagerTask, JobManagerTask.ToDomain),
 	}
 	if p := d.PoolInfo; p != nil {
 		s.PoolInfo = &cobalt.PoolInformation{PoolID: p.PoolID}

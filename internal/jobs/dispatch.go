@@ -437,6 +437,9 @@ func (s *Service) afterTaskCompleted(ctx context.Context, accountID, jobID strin
 			return err
 		}
 	}
+	if err := s.afterJobManager(ctx, accountID, j, taskID); err != nil {
+		return err
+	}
 	if failed && j.OnTaskFailure == cobalt.OnTaskFailurePerformExitOptionsJobAction && j.State == cobalt.JobActive {
 		if t, err := s.GetTask(ctx, accountID, jobID, taskID); err == nil {
 			var aerr error

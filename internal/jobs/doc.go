@@ -27,4 +27,8 @@
 // Figures: PoolTaskCounts gives the pool service its autoscale samples'
 // task counts by pool, JobStats and AccountJobStats the jobs' statistics,
 // both computed from the task rows on demand.
+//
+// Job schedules (schedule*.go) are stored as documents of their own; the
+// sweep FireDueSchedules creates their jobs, "{scheduleId}:job-{n}", once
+// each across replicas and restarts (schedule_fire.go).
 package jobs

@@ -43,6 +43,15 @@ func (s *Service) AddJob(ctx context.Context, accountID string, spec cobalt.JobS
 	if err := validID(spec.ID, "id"); err != nil {
 		return cobalt.Job{}, err
 	}
+	return s.addJob(ctx, accountID, spec)
+}
+
+// addJob is AddJob after the ID's check: job schedules name their jobs
+// "{scheduleId}:job-{n}", an ID clients cannot choose.
+func (s *Service) addJob(ctx context.Context, accountID string, spec cobalt.JobSpec) (cobalt.Job, error) {
+	if err := jobManagerDefaults(spec.JobManagerTask); err != nil {
+		return cobalt.Job{}, err
+	}
 	if err := validateJobOptions(spec.Priority, spec.MaxParallelTasks, spec.Constraints, spec.PoolInfo, spec.OnAllTasksComplete, true); err != nil {
 		return cobalt.Job{}, err
 	}
@@ -87,6 +96,9 @@ func (s *Service) AddJob(ctx context.Context, accountID string, spec cobalt.JobS
 		return cobalt.Job{}, fail(ErrJobExists, cobalt.EConflict, "The specified job already exists.")
 	}
 	if err != nil {
+		return cobalt.Job{}, err
+	}
+	if err := s.addJobManager(ctx, accountID, j); err != nil {
 		return cobalt.Job{}, err
 	}
 	return jobFromRecord(r)
@@ -271,6 +283,7 @@ func (s *Service) DeleteJob(ctx context.Context, accountID, jobID string, cond C
 	if err != nil {
 		return err
 	}
+	defer s.wakeSchedule(ctx, accountID, jobID)
 	return errJobNotFound(s.st.JobDelete(ctx, accountID, jobID))
 }
 
@@ -301,6 +314,7 @@ func (s *Service) terminateJob(ctx context.Context, accountID, jobID, reason str
 	if err != nil {
 		return err
 	}
+	defer s.wakeSchedule(ctx, accountID, jobID)
 	return s.endRunningTasks(ctx, accountID, jobID, &cobalt.TaskFailureInfo{Category: "usererror", Code: "TaskEnded",
 		Message: "The task was ended because its job was terminated."})
 }

@@ -110,7 +110,8 @@ func New(cfg Config) (*Service, error) {
 // Run sweeps every SweepInterval until ctx ends: a task whose lease outlived
 // its maxWallClockTime plus LeaseGrace is completed with failure TaskEnded; a
 // job that outlived its maxWallClockTime is terminated; completed tasks past
-// their retentionTime have their files removed (see RemoveTaskFiles). Every
+// their retentionTime have their files removed (see RemoveTaskFiles); due
+// job schedules create their jobs (FireDueSchedules). Every
 // waitingSweepEvery sweeps it also settles waiting tasks against the
 // completed tasks of their jobs (SweepWaiting).
 func (s *Service) Run(ctx context.Context) error {
@@ -123,6 +124,7 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-t.C:
 			sweeps := map[string]func(context.Context) error{
 				"expired leases": s.SweepExpiredLeases, "job wall clock": s.SweepJobWallClock, "retention": s.SweepRetention,
+				"job schedules": s.FireDueSchedules,
 			}
 			if n%waitingSweepEvery == 0 {
 				sweeps["waiting tasks"] = s.SweepWaiting

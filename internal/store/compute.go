@@ -12,6 +12,7 @@ type ComputeStore interface {
 	PoolStore
 	NodeStore
 	JobStore
+	ScheduleStore
 }
 
 // PoolRecord is a stored Batch pool. The batch package owns the meaning of

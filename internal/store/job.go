@@ -38,7 +38,10 @@ type JobListParams struct {
 	AccountKey string
 	// States, when non-empty, restricts the list to jobs in one of the states.
 	States []string
-	Page   Page
+	// IDPrefix, when set, restricts the list to jobs whose key starts with
+	// it (lower case): the jobs of a job schedule ("{scheduleId}:").
+	IDPrefix string
+	Page     Page
 }
 
 // TaskRecord is a stored task. Spec (the task as added, JSON) and Exec (its

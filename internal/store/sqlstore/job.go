@@ -159,6 +159,11 @@ func (db *DB) JobList(ctx context.Context, p store.JobListParams) ([]store.JobRe
 		where = []string{"(account_key > $1 OR (account_key = $1 AND job_key > $2))"}
 	}
 	where, args = jobInList(where, args, "state", p.States)
+	if p.IDPrefix != "" {
+		pre := strings.ToLower(p.IDPrefix)
+		args = append(args, len(pre), pre)
+		where = append(where, fmt.Sprintf("substr(job_key, 1, $%d) = $%d", len(args)-1, len(args)))
+	}
 	args = append(args, limit+1)
 	rows, err := db.r.QueryContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE `+strings.Join(where, " AND ")+
 		fmt.Sprintf(` ORDER BY account_key, job_key LIMIT $%d`, len(args)), args...)
