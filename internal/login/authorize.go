@@ -251,4 +251,3 @@ func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
 func (s *Service) RevokeUserSessions(_ context.Context, objectID, clientID string) {
 	s.grants.revokeUser(objectID, clientID)
 }
-
