@@ -1,0 +1,202 @@
+// The portal's pages, routed by the location hash.
+import { ARM_BATCH, ARM_RESOURCES, arm, armList, me } from './api.js';
+import { alertBox, h, parseId, table } from './dom.js';
+import { poolForm } from './poolform.js';
+import { poolPage } from './poolpage.js';
+
+const main = document.getElementById('main');
+
+// Services the search bar offers.
+const services = [
+  { name: 'Batch accounts', href: '#/batch' },
+  { name: 'Managed Identities', href: '#/identities' },
+  { name: 'Resource groups', href: '#/groups' },
+];
+
+let stopPage = null; // stops the current page's timers
+
+function show(title, ...content) {
+  if (stopPage) { stopPage(); stopPage = null; }
+  document.title = `${title} - Cobalt portal`;
+  main.replaceChildren(...content);
+  main.focus();
+}
+
+// onStop registers what ends when the page changes.
+export function onStop(fn) { stopPage = fn; }
+
+async function subscriptions() {
+  return armList('/subscriptions', ARM_RESOURCES);
+}
+
+function accountLink(id, text) { return h('a', { href: `#/account${id}`, text }); }
+
+async function home() {
+  show('Home', h('h1', { text: 'Cobalt services' }),
+    h('ul', {}, services.map((s) => h('li', {}, h('a', { href: s.href, text: s.name })))));
+}
+
+async function batchAccounts() {
+  const status = h('p', { class: 'muted', text: 'Loading…' });
+  show('Batch accounts', h('h1', { text: 'Batch accounts' }), status);
+  try {
+    const rows = [];
+    for (const s of await subscriptions()) {
+      for (const a of await armList(`/subscriptions/${s.subscriptionId}/providers/Microsoft.Batch/batchAccounts`, ARM_BATCH)) {
+        const p = parseId(a.id);
+        rows.push([accountLink(a.id, a.name), p.resourceGroup, a.location, s.displayName || s.subscriptionId]);
+      }
+    }
+    status.replaceWith(rows.length ? table(['Name', 'Resource group', 'Location', 'Subscription'], rows)
+      : h('p', { text: 'No Batch accounts to display.' }));
+  } catch (e) { status.replaceWith(alertBox(e)); }
+}
+
+async function identities() {
+  const status = h('p', { class: 'muted', text: 'Loading…' });
+  show('Managed Identities', h('h1', { text: 'Managed Identities' }), status);
+  try {
+    const rows = [];
+    for (const s of await subscriptions()) {
+      const list = await armList(`/subscriptions/${s.subscriptionId}/resources`, ARM_RESOURCES,
+        `&$filter=${encodeURIComponent("resourceType eq 'Microsoft.ManagedIdentity/userAssignedIdentities'")}`);
+      for (const i of list) rows.push([i.name, parseId(i.id).resourceGroup, i.location, s.displayName || s.subscriptionId]);
+    }
+    status.replaceWith(table(['Name', 'Resource group', 'Location', 'Subscription'], rows));
+  } catch (e) { status.replaceWith(alertBox(e)); }
+}
+
+async function groups() {
+  const status = h('p', { class: 'muted', text: 'Loading…' });
+  show('Resource groups', h('h1', { text: 'Resource groups' }), status);
+  try {
+    const rows = [];
+    for (const s of await subscriptions()) {
+      for (const g of await armList(`/subscriptions/${s.subscriptionId}/resourcegroups`, ARM_RESOURCES)) {
+        rows.push([g.name, g.location, s.displayName || s.subscriptionId]);
+      }
+    }
+    status.replaceWith(table(['Name', 'Location', 'Subscription'], rows));
+  } catch (e) { status.replaceWith(alertBox(e)); }
+}
+
+// accountShell is an account page: the menu (Overview; Features: Pools)
+// and the section's content.
+function accountShell(id, section, title, ...content) {
+  const link = (href, text, key) => h('a', { href, text, 'aria-current': section === key ? 'page' : null });
+  const name = parseId(id).name;
+  show(`${title} - ${name}`, h('h1', { text: `${name} | ${title}` }),
+    h('div', { class: 'layout' },
+      h('nav', { class: 'menu', 'aria-label': 'Batch account' },
+        link(`#/account${id}`, 'Overview', 'overview'),
+        h('h2', { text: 'Features' }),
+        link(`#/account${id}/pools`, 'Pools', 'pools')),
+      h('div', { class: 'content' }, content)));
+}
+
+async function accountOverview(id) {
+  const dl = h('dl', { class: 'props' });
+  accountShell(id, 'overview', 'Overview', dl);
+  try {
+    const a = await arm('GET', id, ARM_BATCH);
+    const p = parseId(id);
+    for (const [k, v] of [['Resource group', p.resourceGroup], ['Location', a.location], ['Subscription', p.subscription],
+      ['Account endpoint', a.properties.accountEndpoint], ['Provisioning state', a.properties.provisioningState]]) {
+      dl.append(h('dt', { text: k }), h('dd', { text: v || '' }));
+    }
+  } catch (e) { dl.replaceWith(alertBox(e)); }
+}
+
+async function pools(id) {
+  const status = h('p', { class: 'muted', text: 'Loading…' });
+  accountShell(id, 'pools', 'Pools',
+    h('div', { class: 'toolbar' }, h('button', { type: 'button', onclick: () => { location.hash = `#/account${id}/pools/add`; } }, 'Add')),
+    status);
+  try {
+    const list = await armList(`${id}/pools`, ARM_BATCH);
+    const rows = list.map((p) => [h('a', { href: `#/account${id}/pools/${encodeURIComponent(p.name)}`, text: p.name }),
+      p.properties.allocationState || '', String(p.properties.currentDedicatedNodes ?? 0), p.properties.vmSize || '']);
+    status.replaceWith(rows.length ? table(['Pool ID', 'Allocation state', 'Dedicated nodes', 'Node size'], rows)
+      : h('p', { text: 'No pools to display.' }));
+  } catch (e) { status.replaceWith(alertBox(e)); }
+}
+
+function route() {
+  const hash = decodeURI(location.hash.slice(1) || '/');
+  let m;
+  if (hash === '/') return home();
+  if (hash === '/batch') return batchAccounts();
+  if (hash === '/identities') return identities();
+  if (hash === '/groups') return groups();
+  if ((m = hash.match(/^\/account(\/subscriptions\/[^#]+?\/batchAccounts\/[^/]+)(\/.*)?$/i))) {
+    const id = m[1];
+    const rest = m[2] || '';
+    if (rest === '') return accountOverview(id);
+    if (rest === '/pools') return pools(id);
+    if (rest === '/pools/add') {
+      show('New pool');
+      return poolForm(main, id, accountShell);
+    }
+    const pm = rest.match(/^\/pools\/([^/]+)$/);
+    if (pm) {
+      show('Pool');
+      return poolPage(main, id, decodeURIComponent(pm[1]), accountShell, onStop);
+    }
+  }
+  show('Not found', h('h1', { text: 'Not found' }), h('p', {}, h('a', { href: '#/', text: 'Home' })));
+  return undefined;
+}
+
+// The search bar: typing offers matching services in a listbox, operable
+// with the arrow keys and Enter.
+function setupSearch() {
+  const input = document.getElementById('search');
+  const list = document.getElementById('search-results');
+  let active = -1;
+  const options = () => [...list.querySelectorAll('[role=option]')];
+  const close = () => { list.hidden = true; input.setAttribute('aria-expanded', 'false'); active = -1; input.removeAttribute('aria-activedescendant'); };
+  const go = (href) => { close(); input.value = ''; location.hash = href; };
+  const mark = (i) => {
+    const opts = options();
+    opts.forEach((o, j) => o.setAttribute('aria-selected', String(j === i)));
+    active = i;
+    if (opts[i]) input.setAttribute('aria-activedescendant', opts[i].id);
+  };
+  input.addEventListener('input', () => {
+    const q = input.value.trim().toLowerCase();
+    list.replaceChildren();
+    if (!q) return close();
+    const hits = services.filter((s) => s.name.toLowerCase().includes(q));
+    hits.forEach((s, i) => list.append(h('li', { role: 'option', id: `search-opt-${i}`, 'aria-selected': 'false',
+      onclick: () => go(s.href) }, s.name)));
+    if (!hits.length) list.append(h('li', { role: 'option', 'aria-disabled': 'true', text: 'No results' }));
+    list.hidden = false;
+    input.setAttribute('aria-expanded', 'true');
+  });
+  input.addEventListener('keydown', (ev) => {
+    const opts = options();
+    if (ev.key === 'ArrowDown') { ev.preventDefault(); mark(Math.min(active + 1, opts.length - 1)); }
+    else if (ev.key === 'ArrowUp') { ev.preventDefault(); mark(Math.max(active - 1, 0)); }
+    else if (ev.key === 'Escape') close();
+    else if (ev.key === 'Enter') {
+      const pick = opts[active >= 0 ? active : 0];
+      const s = pick && services.find((x) => x.name === pick.textContent);
+      if (s) { ev.preventDefault(); go(s.href); }
+    }
+  });
+  document.addEventListener('keydown', (ev) => {
+    if (ev.key === '/' && document.activeElement === document.body) { ev.preventDefault(); input.focus(); }
+  });
+}
+
+async function start() {
+  setupSearch();
+  try {
+    const u = await me();
+    document.getElementById('me').textContent = u.userPrincipalName;
+  } catch { /* api() sends the browser to sign in */ }
+  window.addEventListener('hashchange', route);
+  route();
+}
+
+start();
