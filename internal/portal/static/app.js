@@ -42,7 +42,10 @@ async function batchAccounts() {
   try {
     const rows = [];
     for (const s of await subscriptions()) {
-      for (const a of await armList(`/subscriptions/${s.subscriptionId}/providers/Microsoft.Batch/batchAccounts`, ARM_BATCH)) {
+      // The generic list shows the accounts the user can read, also when
+      // the user's rights are on single resource groups or accounts.
+      for (const a of await armList(`/subscriptions/${s.subscriptionId}/resources`, ARM_RESOURCES,
+        `&$filter=${encodeURIComponent("resourceType eq 'Microsoft.Batch/batchAccounts'")}`)) {
         const p = parseId(a.id);
         rows.push([accountLink(a.id, a.name), p.resourceGroup, a.location, s.displayName || s.subscriptionId]);
       }
