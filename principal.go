@@ -31,7 +31,7 @@ type Principal struct {
 	// ResourceID is the ARM ID of the managed identity, for KindManagedIdentity.
 	ResourceID string
 	// UserPrincipalName is a user's sign-in name (name@domain), for KindUser.
-	UserPrincipalName string `json:",omitempty"`
+	UserPrincipalName string
 }
 
 // Caller is the authenticated caller of a request, as established from a

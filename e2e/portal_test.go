@@ -123,18 +123,18 @@ func TestPortalSeedFlow(t *testing.T) {
 	assign(sub+"/resourceGroups/"+idRG, rbac.RoleReader, carl) // may see, not assign
 
 	artifacts := artifactsDir(t)
-	browse := func(t *testing.T, u portalUser, pool, expect, prefix string) map[string]any {
+	browse := func(t *testing.T, u portalUser, pool, expect, prefix string, width int) map[string]any {
 		t.Helper()
 		var out map[string]any
 		e.NodeJSON(c, testenv.NodeRun{Script: "portal/seed.mjs", Modules: []string{"playwright-core"}, Input: map[string]any{
 			"portal": e.EP.Portal, "username": u.upn, "password": u.password, "account": account, "identity": identity,
-			"pool": pool, "expect": expect, "artifacts": artifacts, "prefix": prefix}}, &out)
+			"pool": pool, "expect": expect, "artifacts": artifacts, "prefix": prefix, "width": width, "height": 800}}, &out)
 		return out
 	}
 
 	bc := e.batchClient(t, acct.Account.AccountEndpoint)
 	t.Run("reader is refused", func(t *testing.T) {
-		out := browse(t, rita, "reader-pool", "alert", "reader")
+		out := browse(t, rita, "reader-pool", "alert", "reader", 420) // a narrow window
 		msg, _ := out["alert"].(string)
 		if !strings.HasPrefix(msg, "AuthorizationFailed: ") ||
 			!strings.Contains(msg, "does not have authorization to perform action 'Microsoft.Batch/batchAccounts/pools/write'") {
@@ -145,7 +145,7 @@ func TestPortalSeedFlow(t *testing.T) {
 		}
 	})
 	t.Run("contributor without assign is refused", func(t *testing.T) {
-		out := browse(t, carl, "carl-pool", "alert", "linked")
+		out := browse(t, carl, "carl-pool", "alert", "linked", 1280)
 		msg, _ := out["alert"].(string)
 		if !strings.HasPrefix(msg, "LinkedAuthorizationFailed: ") ||
 			!strings.Contains(msg, "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action") {
@@ -156,7 +156,7 @@ func TestPortalSeedFlow(t *testing.T) {
 		}
 	})
 	t.Run("contributor and operator create the pool", func(t *testing.T) {
-		out := browse(t, alice, "portal-pool", "created", "create")
+		out := browse(t, alice, "portal-pool", "created", "create", 1280)
 		if out["created"] != true {
 			t.Fatalf("browser: %v", out)
 		}
