@@ -123,12 +123,12 @@ func TestPortalSeedFlow(t *testing.T) {
 	assign(sub+"/resourceGroups/"+idRG, rbac.RoleReader, carl) // may see, not assign
 
 	artifacts := artifactsDir(t)
-	browse := func(t *testing.T, u portalUser, pool, expect, prefix string, width int) map[string]any {
+	browse := func(t *testing.T, u portalUser, pool, expect, prefix string, width int, extra ...string) map[string]any {
 		t.Helper()
 		var out map[string]any
 		e.NodeJSON(c, testenv.NodeRun{Script: "portal/seed.mjs", Modules: []string{"playwright-core"}, Input: map[string]any{
 			"portal": e.EP.Portal, "username": u.upn, "password": u.password, "account": account, "identity": identity,
-			"pool": pool, "expect": expect, "artifacts": artifacts, "prefix": prefix, "width": width, "height": 800}}, &out)
+			"pool": pool, "expect": expect, "artifacts": artifacts, "prefix": prefix, "width": width, "height": 800, "job": strings.Join(extra, "")}}, &out)
 		return out
 	}
 
@@ -156,9 +156,16 @@ func TestPortalSeedFlow(t *testing.T) {
 		}
 	})
 	t.Run("contributor and operator create the pool", func(t *testing.T) {
-		out := browse(t, alice, "portal-pool", "created", "create", 1280)
-		if out["created"] != true {
+		out := browse(t, alice, "portal-pool", "created", "create", 1280, "portal-browser-job")
+		if out["created"] != true || out["nodeIdentityCells"] != 1.0 {
 			t.Fatalf("browser: %v", out)
+		}
+		// Beyond the seed, the browser added a job and a task and read its stdout.
+		if stdout, _ := out["stdout"].(string); !strings.Contains(stdout, "hello from the portal") {
+			t.Errorf("the task page showed stdout %q", stdout)
+		}
+		if task, err := bc.GetTask(c, "portal-browser-job", "hello", nil); err != nil || task.State == nil || *task.State != azbatch.TaskStateCompleted {
+			t.Errorf("the browser's task: %+v %v", task, err)
 		}
 		pool, err := bc.GetPool(c, "portal-pool", nil)
 		if err != nil {

@@ -24,7 +24,7 @@ function errorOf(status, data) {
   return new ApiError(status, 'HttpError', `The request failed with status ${status}.`);
 }
 
-async function call(method, path, body) {
+async function call(method, path, body, asText = false) {
   const opts = { method, headers: {}, credentials: 'same-origin' };
   if (method !== 'GET') opts.headers['X-Cobalt-Portal'] = '1';
   if (body !== undefined) {
@@ -33,6 +33,7 @@ async function call(method, path, body) {
   }
   const r = await fetch(path, opts);
   const text = await r.text();
+  if (asText && r.ok) return text;
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = null; }
   if (r.status === 401 && data && data.error && data.error.code === 'NotSignedIn') {
@@ -65,3 +66,8 @@ export function batch(method, accountId, path, body) {
 }
 
 export function me() { return call('GET', '/api/me'); }
+
+// batchText reads a Batch file (stdout.txt, stderr.txt) as text.
+export function batchText(accountId, path) {
+  return call('GET', `/api/batch${accountId}/-/${path}`, undefined, true);
+}

@@ -1,8 +1,9 @@
 // The portal's pages, routed by the location hash.
-import { ARM_BATCH, ARM_RESOURCES, arm, armList, me } from './api.js';
-import { alertBox, h, parseId, table } from './dom.js';
+import { ARM_BATCH, ARM_MSI, ARM_RESOURCES, arm, armList, me } from './api.js';
+import { alertBox, field, h, parseId, select, table } from './dom.js';
 import { poolForm } from './poolform.js';
 import { poolPage } from './poolpage.js';
+import { jobPage, jobsPage, taskPage } from './jobs.js';
 
 const main = document.getElementById('main');
 
@@ -57,15 +58,43 @@ async function batchAccounts() {
 
 async function identities() {
   const status = h('p', { class: 'muted', text: 'Loading…' });
-  show('Managed Identities', h('h1', { text: 'Managed Identities' }), status);
+  const errors = h('div', { 'aria-live': 'polite' });
+  const subSel = select([]);
+  const rgSel = select([]);
+  const name = h('input', { type: 'text', autocomplete: 'off' });
+  const region = h('input', { type: 'text', value: 'eastus' });
+  const form = h('form', { class: 'blade', 'aria-label': 'Create user assigned managed identity' },
+    h('h2', { text: 'Create user assigned managed identity' }),
+    field('Subscription', subSel), field('Resource group', rgSel), field('Region', region), field('Name', name),
+    errors, h('button', { type: 'submit', class: 'primary' }, 'Create'));
+  show('Managed Identities', h('h1', { text: 'Managed Identities' }), status, form);
+  const loadGroups = async () => {
+    try {
+      const gs = await armList(`/subscriptions/${subSel.value}/resourcegroups`, ARM_RESOURCES);
+      rgSel.replaceChildren(...gs.map((g) => h('option', { value: g.name, text: g.name })));
+    } catch (e) { errors.replaceChildren(alertBox(e)); }
+  };
+  subSel.addEventListener('change', loadGroups);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    errors.replaceChildren();
+    try {
+      await arm('PUT', `/subscriptions/${subSel.value}/resourceGroups/${encodeURIComponent(rgSel.value)}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${encodeURIComponent(name.value.trim())}`,
+        ARM_MSI, { location: region.value.trim() });
+      identities();
+    } catch (e) { errors.append(alertBox(e)); }
+  });
   try {
     const rows = [];
-    for (const s of await subscriptions()) {
+    const subs = await subscriptions();
+    subSel.replaceChildren(...subs.map((s) => h('option', { value: s.subscriptionId, text: s.displayName || s.subscriptionId })));
+    loadGroups();
+    for (const s of subs) {
       const list = await armList(`/subscriptions/${s.subscriptionId}/resources`, ARM_RESOURCES,
         `&$filter=${encodeURIComponent("resourceType eq 'Microsoft.ManagedIdentity/userAssignedIdentities'")}`);
       for (const i of list) rows.push([i.name, parseId(i.id).resourceGroup, i.location, s.displayName || s.subscriptionId]);
     }
-    status.replaceWith(table(['Name', 'Resource group', 'Location', 'Subscription'], rows));
+    status.replaceWith(rows.length ? table(['Name', 'Resource group', 'Location', 'Subscription'], rows) : h('p', { text: 'No identities to display.' }));
   } catch (e) { status.replaceWith(alertBox(e)); }
 }
 
@@ -93,7 +122,8 @@ function accountShell(id, section, title, ...content) {
       h('nav', { class: 'menu', 'aria-label': 'Batch account' },
         link(`#/account${id}`, 'Overview', 'overview'),
         h('h2', { text: 'Features' }),
-        link(`#/account${id}/pools`, 'Pools', 'pools')),
+        link(`#/account${id}/pools`, 'Pools', 'pools'),
+        link(`#/account${id}/jobs`, 'Jobs', 'jobs')),
       h('div', { class: 'content' }, content)));
 }
 
@@ -140,6 +170,11 @@ function route() {
       show('New pool');
       return poolForm(main, id, accountShell);
     }
+    if (rest === '/jobs') return jobsPage(id, accountShell);
+    let jm = rest.match(/^\/jobs\/([^/]+)$/);
+    if (jm) { show('Job'); return jobPage(id, decodeURIComponent(jm[1]), accountShell, onStop); }
+    jm = rest.match(/^\/jobs\/([^/]+)\/tasks\/([^/]+)$/);
+    if (jm) { show('Task'); return taskPage(id, decodeURIComponent(jm[1]), decodeURIComponent(jm[2]), accountShell); }
     const pm = rest.match(/^\/pools\/([^/]+)$/);
     if (pm) {
       show('Pool');

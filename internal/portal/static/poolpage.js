@@ -13,7 +13,25 @@ export async function poolPage(main, accountId, poolName, accountShell, onStop) 
   const warning = h('div', { 'aria-live': 'polite' });
   const nodes = h('div', { 'aria-live': 'polite' });
   const updated = h('p', { class: 'muted' });
-  accountShell(accountId, 'pools', poolName, props, warning, h('h2', { text: 'Nodes' }), nodes, updated);
+  const heat = h('ul', { class: 'heatmap', 'aria-label': 'Node states heat map' });
+  const legend = h('ul', { class: 'legend', 'aria-hidden': 'true' },
+    ['idle', 'running', 'starting', 'starttaskfailed', 'leavingpool'].map((s) => h('li', {}, h('span', { class: `st-${s}` }), s)));
+  const target = h('input', { type: 'number', min: '0', id: 'resize-target' });
+  const resizeErr = h('div', { 'aria-live': 'polite' });
+  const resize = h('form', { class: 'toolbar', 'aria-label': 'Resize pool' },
+    h('label', { for: 'resize-target', text: 'Target dedicated nodes' }), target,
+    h('button', { type: 'submit' }, 'Resize'));
+  resize.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    resizeErr.replaceChildren();
+    try {
+      await arm('PATCH', `${accountId}/pools/${encodeURIComponent(poolName)}`, ARM_BATCH,
+        { properties: { scaleSettings: { fixedScale: { targetDedicatedNodes: Number(target.value) || 0 } } } });
+      resizeErr.append(h('div', { class: 'ok', role: 'status', text: 'Resize requested.' }));
+    } catch (e) { resizeErr.append(alertBox(e)); }
+  });
+  accountShell(accountId, 'pools', poolName, props, warning, resize, resizeErr,
+    h('h2', { text: 'Node states' }), heat, legend, h('h2', { text: 'Nodes' }), nodes, updated);
   let timer = null;
   let stopped = false;
   onStop(() => { stopped = true; clearTimeout(timer); });
@@ -26,12 +44,18 @@ export async function poolPage(main, accountId, poolName, accountShell, onStop) 
       const rows = [['Allocation state', pp.allocationState], ['Provisioning state', pp.provisioningState],
         ['Dedicated nodes', `${pp.currentDedicatedNodes ?? 0}`], ['Node size', pp.vmSize],
         ['Identity', poolIds.length ? poolIds.map((i) => parseId(i).name).join(', ') : 'None']];
+      if (document.activeElement !== target && target.value === '') {
+        const fs = pp.scaleSettings && pp.scaleSettings.fixedScale;
+        target.value = fs ? String(fs.targetDedicatedNodes ?? 0) : '';
+      }
       props.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v ?? '' })]));
 
       let nodeList = [];
       try {
         const r = await batch('GET', accountId, `pools/${encodeURIComponent(poolName)}/nodes`);
         nodeList = r.value || [];
+        heat.replaceChildren(...nodeList.map((n) => h('li', { class: `st-${String(n.state).toLowerCase()}`,
+          title: `${n.id}: ${n.state}`, 'aria-label': `${n.id}: ${n.state}` })));
         nodes.replaceChildren(nodeList.length
           ? table(['Node', 'State', 'Identities'], nodeList.map((n) => [n.id, n.state,
             (n.identities || []).map((i) => parseId(i.resourceId || '').name).join(', ') || 'None']))

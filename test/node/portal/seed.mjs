@@ -94,9 +94,29 @@ async function main() {
     // The pool page updates by itself until the node is idle.
     await page.getByRole('heading', { name: 'Nodes' }).waitFor();
     await page.getByRole('cell', { name: 'idle', exact: true }).waitFor({ timeout: 120000 });
+    await page.getByRole('list', { name: 'Node states heat map' }).getByRole('listitem').first().waitFor();
     await shot(page, 'pool');
     const identities = await page.getByRole('table').getByRole('cell', { name: input.identity }).count();
-    return { created: true, nodeIdentityCells: identities };
+    const out = { created: true, nodeIdentityCells: identities };
+    if (!input.job) return out;
+
+    // Beyond the seed: a job on the pool, a task, its stdout.
+    await page.getByRole('navigation', { name: 'Batch account' }).getByRole('link', { name: 'Jobs' }).click();
+    await page.getByLabel('Job ID').fill(input.job);
+    await page.getByLabel('Pool', { exact: true }).selectOption(input.pool);
+    await page.getByRole('button', { name: 'OK', exact: true }).click();
+    await page.getByRole('heading', { name: 'Tasks' }).waitFor();
+    await page.getByLabel('Task ID').fill('hello');
+    await page.getByLabel('Command line').fill('/bin/sh -c "echo hello from the portal"');
+    await page.getByRole('button', { name: 'Add task' }).click();
+    await page.getByRole('cell', { name: 'completed', exact: true }).waitFor({ timeout: 60000 });
+    await shot(page, 'job');
+    await page.getByRole('link', { name: 'hello', exact: true }).click();
+    const stdout = page.getByLabel('stdout', { exact: true });
+    await stdout.getByText('hello from the portal').waitFor();
+    await shot(page, 'task');
+    out.stdout = await stdout.textContent();
+    return out;
   } finally {
     await context.close();
     fs.rmSync(profile, { recursive: true, force: true });
