@@ -126,7 +126,7 @@ func TestPortalSeedFlow(t *testing.T) {
 	browse := func(t *testing.T, u portalUser, pool, expect, prefix string, width int, extra ...string) map[string]any {
 		t.Helper()
 		var out map[string]any
-		e.NodeJSON(c, testenv.NodeRun{Script: "portal/seed.mjs", Modules: []string{"playwright-core"}, Input: map[string]any{
+		testenv.RunNodeJSON(c, t, testenv.NodeRun{Script: "portal/seed.mjs", Modules: []string{"playwright-core"}, Input: map[string]any{
 			"portal": e.EP.Portal, "username": u.upn, "password": u.password, "account": account, "identity": identity,
 			"pool": pool, "expect": expect, "artifacts": artifacts, "prefix": prefix, "width": width, "height": 800, "job": strings.Join(extra, "")}}, &out)
 		return out
@@ -189,6 +189,23 @@ func TestPortalSeedFlow(t *testing.T) {
 		claims := e.verify(t, c, tok.AccessToken, "https://storage.azure.com/")
 		if !strings.EqualFold(claimString(claims, "xms_mirid"), *mi.ID) || claims["oid"] != *mi.Properties.PrincipalID {
 			t.Fatalf("the task's token names %v, not the identity %s", claims, *mi.ID)
+		}
+
+		// A second identity on the pool does not reach its node: the pool
+		// page shows the warning.
+		second, err := ids.CreateOrUpdate(c, idRG, "second-identity", armmsi.Identity{Location: to.Ptr(e.EP.Location)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.node("poolupdate.js", map[string]any{"resourceGroup": batchRG, "account": account, "pool": "portal-pool",
+			"patch": map[string]any{"identity": map[string]any{"type": "UserAssigned", "userAssignedIdentities": map[string]any{
+				*mi.ID: map[string]any{}, *second.ID: map[string]any{}}}}}, nil)
+		var warn map[string]any
+		testenv.RunNodeJSON(c, t, testenv.NodeRun{Script: "portal/poolwarning.mjs", Modules: []string{"playwright-core"}, Input: map[string]any{
+			"portal": e.EP.Portal, "username": alice.upn, "password": alice.password, "pool": "portal-pool", "artifacts": artifacts, "prefix": "create",
+			"accountId": sub + "/resourceGroups/" + batchRG + "/providers/Microsoft.Batch/batchAccounts/" + account}}, &warn)
+		if w, _ := warn["warning"].(string); !strings.Contains(w, "zero") {
+			t.Errorf("the pool page's warning: %q", w)
 		}
 	})
 }

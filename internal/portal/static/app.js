@@ -222,6 +222,8 @@ function setupSearch() {
       if (s) { ev.preventDefault(); go(s.href); }
     }
   });
+  // Typing may have begun before this module ran.
+  if (input.value) input.dispatchEvent(new Event('input'));
   document.addEventListener('keydown', (ev) => {
     if (ev.key === '/' && document.activeElement === document.body) { ev.preventDefault(); input.focus(); }
   });

@@ -40,7 +40,9 @@ async function main() {
     await shot(page, 'sign-in');
     await page.getByRole('button', { name: 'Sign in' }).click();
 
-    // 2. The search bar offers the Batch accounts page.
+    // 2. The search bar offers the Batch accounts page (once the portal
+    // shows who is signed in).
+    await page.getByText(input.username).waitFor();
     const search = page.getByRole('combobox', { name: 'Search resources, services, and docs' });
     await search.fill('Batch accounts');
     await page.getByRole('option', { name: 'Batch accounts' }).waitFor();
