@@ -128,7 +128,7 @@ func TestPortalSeedFlow(t *testing.T) {
 		var out map[string]any
 		testenv.RunNodeJSON(c, t, testenv.NodeRun{Script: "portal/seed.mjs", Modules: []string{"playwright-core"}, Input: map[string]any{
 			"portal": e.EP.Portal, "username": u.upn, "password": u.password, "account": account, "identity": identity,
-			"pool": pool, "expect": expect, "artifacts": artifacts, "prefix": prefix, "width": width, "height": 800, "job": strings.Join(extra, "")}}, &out)
+			"pool": pool, "expect": expect, "artifacts": artifacts, "prefix": prefix, "width": width, "height": 800, "job": strings.Join(extra, ""), "objectId": u.objectID}}, &out)
 		return out
 	}
 
@@ -163,6 +163,10 @@ func TestPortalSeedFlow(t *testing.T) {
 		// Beyond the seed, the browser added a job and a task and read its stdout.
 		if stdout, _ := out["stdout"].(string); !strings.Contains(stdout, "hello from the portal") {
 			t.Errorf("the task page showed stdout %q", stdout)
+		}
+		if msg, _ := out["roleAssignmentAlert"].(string); !strings.HasPrefix(msg, "AuthorizationFailed: ") ||
+			!strings.Contains(msg, "Microsoft.Authorization/roleAssignments/write") {
+			t.Errorf("adding a role assignment as a Contributor showed %q", msg)
 		}
 		if task, err := bc.GetTask(c, "portal-browser-job", "hello", nil); err != nil || task.State == nil || *task.State != azbatch.TaskStateCompleted {
 			t.Errorf("the browser's task: %+v %v", task, err)

@@ -4,6 +4,7 @@ import { alertBox, field, h, parseId, select, table } from './dom.js';
 import { poolForm } from './poolform.js';
 import { poolPage } from './poolpage.js';
 import { jobPage, jobsPage, taskPage } from './jobs.js';
+import { accessPage } from './access.js';
 
 const main = document.getElementById('main');
 
@@ -92,9 +93,12 @@ async function identities() {
     for (const s of subs) {
       const list = await armList(`/subscriptions/${s.subscriptionId}/resources`, ARM_RESOURCES,
         `&$filter=${encodeURIComponent("resourceType eq 'Microsoft.ManagedIdentity/userAssignedIdentities'")}`);
-      for (const i of list) rows.push([i.name, parseId(i.id).resourceGroup, i.location, s.displayName || s.subscriptionId]);
+      for (const i of list) {
+        rows.push([i.name, parseId(i.id).resourceGroup, i.location, s.displayName || s.subscriptionId,
+          h('a', { href: `#/access${i.id}`, 'aria-label': `Access control of ${i.name}`, text: 'Access control' })]);
+      }
     }
-    status.replaceWith(rows.length ? table(['Name', 'Resource group', 'Location', 'Subscription'], rows) : h('p', { text: 'No identities to display.' }));
+    status.replaceWith(rows.length ? table(['Name', 'Resource group', 'Location', 'Subscription', 'Access'], rows) : h('p', { text: 'No identities to display.' }));
   } catch (e) { status.replaceWith(alertBox(e)); }
 }
 
@@ -105,10 +109,11 @@ async function groups() {
     const rows = [];
     for (const s of await subscriptions()) {
       for (const g of await armList(`/subscriptions/${s.subscriptionId}/resourcegroups`, ARM_RESOURCES)) {
-        rows.push([g.name, g.location, s.displayName || s.subscriptionId]);
+        rows.push([g.name, g.location, s.displayName || s.subscriptionId,
+          h('a', { href: `#/access${g.id}`, 'aria-label': `Access control of ${g.name}`, text: 'Access control' })]);
       }
     }
-    status.replaceWith(table(['Name', 'Location', 'Subscription'], rows));
+    status.replaceWith(table(['Name', 'Location', 'Subscription', 'Access'], rows));
   } catch (e) { status.replaceWith(alertBox(e)); }
 }
 
@@ -123,7 +128,9 @@ function accountShell(id, section, title, ...content) {
         link(`#/account${id}`, 'Overview', 'overview'),
         h('h2', { text: 'Features' }),
         link(`#/account${id}/pools`, 'Pools', 'pools'),
-        link(`#/account${id}/jobs`, 'Jobs', 'jobs')),
+        link(`#/account${id}/jobs`, 'Jobs', 'jobs'),
+        h('h2', { text: 'Settings' }),
+        link(`#/account${id}/access`, 'Access control (IAM)', 'access')),
       h('div', { class: 'content' }, content)));
 }
 
@@ -161,6 +168,11 @@ function route() {
   if (hash === '/batch') return batchAccounts();
   if (hash === '/identities') return identities();
   if (hash === '/groups') return groups();
+  if ((m = hash.match(/^\/access(\/subscriptions\/.+)$/))) {
+    const scope = m[1];
+    return accessPage(scope, (...c) => show('Access control (IAM)', h('h1', { text: 'Access control (IAM)' }),
+      h('p', { class: 'muted', text: scope }), ...c));
+  }
   if ((m = hash.match(/^\/account(\/subscriptions\/[^#]+?\/batchAccounts\/[^/]+)(\/.*)?$/i))) {
     const id = m[1];
     const rest = m[2] || '';
@@ -171,6 +183,7 @@ function route() {
       return poolForm(main, id, accountShell);
     }
     if (rest === '/jobs') return jobsPage(id, accountShell);
+    if (rest === '/access') return accessPage(id, (...c) => accountShell(id, 'access', 'Access control (IAM)', ...c));
     let jm = rest.match(/^\/jobs\/([^/]+)$/);
     if (jm) { show('Job'); return jobPage(id, decodeURIComponent(jm[1]), accountShell, onStop); }
     jm = rest.match(/^\/jobs\/([^/]+)\/tasks\/([^/]+)$/);

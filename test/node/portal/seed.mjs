@@ -118,6 +118,18 @@ async function main() {
     await stdout.getByText('hello from the portal').waitFor();
     await shot(page, 'task');
     out.stdout = await stdout.textContent();
+
+    // Access control (IAM): the user sees its inherited Contributor role, and
+    // ARM refuses it a role assignment with its own message.
+    await page.getByRole('navigation', { name: 'Batch account' }).getByRole('link', { name: 'Access control (IAM)' }).click();
+    await page.getByRole('cell', { name: 'Contributor', exact: true }).first().waitFor();
+    await page.getByLabel('Role', { exact: true }).selectOption({ label: 'Reader' });
+    await page.getByLabel('Assignee object ID').fill(input.objectId);
+    await page.getByRole('button', { name: 'Review + assign' }).click();
+    const refused = page.getByRole('alert');
+    await refused.waitFor();
+    await shot(page, 'access-control');
+    out.roleAssignmentAlert = await refused.textContent();
     return out;
   } finally {
     await context.close();
