@@ -12,9 +12,10 @@
 //     process's memory for the session and never reach the browser, a URL
 //     or storage; sign-out or a restart ends every session.
 //   - The page's script (embedded static files, plain ES modules) calls
-//     /api/arm/{path} and /api/batch/{account ID}/-/{path}; the server sends
-//     each call to Resource Manager or to the account's Batch endpoint (which
-//     it learns from ARM with the user's token) with the signed-in user's
+//     /api/arm/{path}, /api/batch/{account ID}/-/{path} and
+//     /api/blob/{storage account ID}/-/{path}; the server sends each call to
+//     Resource Manager, the account's Batch endpoint or its blob endpoint
+//     (which it learns from ARM with the user's token) with the signed-in user's
 //     own token and returns the answer as it came, so RBAC decisions and
 //     errors (AuthorizationFailed, LinkedAuthorizationFailed, ...) are
 //     exactly what the SDKs see. Writes need the X-Cobalt-Portal header,

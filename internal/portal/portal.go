@@ -113,6 +113,7 @@ func (p *Portal) Handler() http.Handler {
 	mux.HandleFunc("GET /api/me", p.handleMe)
 	mux.HandleFunc("/api/arm/", p.handleARM)
 	mux.HandleFunc("/api/batch/", p.handleBatch)
+	mux.HandleFunc("/api/blob/", p.handleBlob)
 	return securityHeaders(mux)
 }
 

@@ -81,7 +81,20 @@ func newEnv(t *testing.T) *env {
 		up.mu.Lock()
 		up.auths = append(up.auths, r.Header.Get("Authorization"))
 		up.mu.Unlock()
+		if strings.HasPrefix(r.URL.Path, "/acct/") {
+			if r.Header.Get("x-ms-version") == "" {
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			}
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = io.WriteString(w, "<script>alert(1)</script>")
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
+		if strings.Contains(r.URL.Path, "/storageAccounts/") {
+			_, _ = io.WriteString(w, `{"properties":{"primaryEndpoints":{"blob":"`+up.srv.URL+`/acct/"}}}`)
+			return
+		}
 		if strings.Contains(r.URL.Path, "/batchAccounts/") && !strings.Contains(r.URL.Path, "/pools") {
 			_, _ = io.WriteString(w, `{"properties":{"accountEndpoint":"`+up.srv.Listener.Addr().String()+`"}}`)
 			return
@@ -206,6 +219,21 @@ func TestSessionCallsWithTheUsersToken(t *testing.T) {
 	}
 	if code, _ := e.api("GET", "/api/batch/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/a/-/x", "", false); code != 400 {
 		t.Fatalf("a Batch call to a non-Batch resource: %d", code)
+	}
+	// A blob goes out with the user's storage token and comes back as an
+	// inert download, whatever its content type.
+	req, _ := http.NewRequest("GET", e.portal.URL+"/api/blob/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/a/-/c/evil.html", nil)
+	resp, err := e.browser.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/octet-stream" || resp.Header.Get("Content-Disposition") != "attachment" ||
+		!strings.HasPrefix(resp.Header.Get("Content-Security-Policy"), "sandbox") {
+		t.Fatalf("blob download: %d %v", resp.StatusCode, resp.Header)
+	}
+	if c := e.up.last(); c["aud"] != "https://storage.azure.com/" || c["upn"] != e.upn {
+		t.Fatalf("Blob Storage saw claims %v", c)
 	}
 	if code, _ := e.api("GET", "/api/arm/metadata", "", false); code != 404 {
 		t.Fatalf("a non-ARM path: %d", code)

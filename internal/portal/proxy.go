@@ -202,9 +202,7 @@ func (p *Portal) forward(w http.ResponseWriter, r *http.Request, target, tok str
 		return
 	}
 	defer resp.Body.Close()
-	if ct := resp.Header.Get("Content-Type"); ct != "" {
-		w.Header().Set("Content-Type", ct)
-	}
+	setContentType(w, resp.Header.Get("Content-Type"))
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, io.LimitReader(resp.Body, maxBody))
@@ -213,4 +211,18 @@ func (p *Portal) forward(w http.ResponseWriter, r *http.Request, target, tok str
 func (p *Portal) tokenFailed(w http.ResponseWriter, err error) {
 	p.log.Info("portal: token renewal failed", logkey.Err, err)
 	apiError(w, http.StatusUnauthorized, "NotSignedIn", "Your sign-in has expired. Sign in again.")
+}
+
+// setContentType passes JSON and XML answers as they are, and serves any
+// other content (task files, blobs: written by anyone with access) as an
+// inert download, so that it can never run as a page of the portal's origin.
+func setContentType(w http.ResponseWriter, ct string) {
+	base := strings.ToLower(strings.TrimSpace(strings.Split(ct, ";")[0]))
+	if base == "application/json" || base == "application/xml" {
+		w.Header().Set("Content-Type", ct)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", "attachment")
+	w.Header().Set("Content-Security-Policy", "sandbox; default-src 'none'")
 }

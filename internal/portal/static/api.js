@@ -71,3 +71,25 @@ export function me() { return call('GET', '/api/me'); }
 export function batchText(accountId, path) {
   return call('GET', `/api/batch${accountId}/-/${path}`, undefined, true);
 }
+
+// blobCall calls a storage account's blob endpoint and returns the
+// Response; Blob Storage's XML errors become ApiErrors.
+export async function blobCall(method, accountId, path, body, headers = {}) {
+  const opts = { method, headers: { ...headers }, credentials: 'same-origin' };
+  if (method !== 'GET') opts.headers['X-Cobalt-Portal'] = '1';
+  if (body !== undefined) opts.body = body;
+  const r = await fetch(`/api/blob${accountId}/-/${path}`, opts);
+  if (!r.ok) {
+    const text = await r.text();
+    let code = 'HttpError';
+    let message = `The request failed with status ${r.status}.`;
+    try {
+      const x = new DOMParser().parseFromString(text, 'application/xml');
+      code = x.querySelector('Code')?.textContent || code;
+      message = x.querySelector('Message')?.textContent || message;
+    } catch { /* not XML */ }
+    try { const j = JSON.parse(text); if (j.error) { code = j.error.code; message = j.error.message; } } catch { /* not JSON */ }
+    throw new ApiError(r.status, code, message);
+  }
+  return r;
+}

@@ -5,6 +5,7 @@ import { poolForm } from './poolform.js';
 import { poolPage } from './poolpage.js';
 import { jobPage, jobsPage, taskPage } from './jobs.js';
 import { accessPage } from './access.js';
+import { blobs, containers, storageAccounts } from './storage.js';
 
 const main = document.getElementById('main');
 
@@ -13,6 +14,7 @@ const services = [
   { name: 'Batch accounts', href: '#/batch' },
   { name: 'Managed Identities', href: '#/identities' },
   { name: 'Resource groups', href: '#/groups' },
+  { name: 'Storage accounts', href: '#/storage' },
 ];
 
 let stopPage = null; // stops the current page's timers
@@ -168,6 +170,10 @@ function route() {
   if (hash === '/batch') return batchAccounts();
   if (hash === '/identities') return identities();
   if (hash === '/groups') return groups();
+  if (hash === '/storage') return storageAccounts(show);
+  if ((m = hash.match(/^\/storage(\/subscriptions\/[^#]+?\/storageAccounts\/[^/]+)(?:\/containers\/([^/]+))?$/i))) {
+    return m[2] ? blobs(show, m[1], decodeURIComponent(m[2])) : containers(show, m[1]);
+  }
   if ((m = hash.match(/^\/access(\/subscriptions\/.+)$/))) {
     const scope = m[1];
     return accessPage(scope, (...c) => show('Access control (IAM)', h('h1', { text: 'Access control (IAM)' }),
