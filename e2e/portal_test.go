@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/msi/armmsi"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/storage/armstorage"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/google/uuid"
 
 	"github.com/cobaltbatch/cobalt/internal/cli"
@@ -153,6 +156,56 @@ func TestPortalSeedFlow(t *testing.T) {
 		}
 		if _, err := bc.GetPool(c, "carl-pool", nil); err == nil {
 			t.Fatal("the Contributor's pool exists")
+		}
+	})
+	t.Run("storage browser uploads with the user's data role", func(t *testing.T) {
+		sa, err := armstorage.NewAccountsClient(e.EP.SubscriptionID, admin, e.ARMOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := "portalsa" + strings.ToLower(uuid.NewString()[:8])
+		poller, err := sa.BeginCreate(c, batchRG, name, armstorage.AccountCreateParameters{Location: to.Ptr(e.EP.Location),
+			Kind: to.Ptr(armstorage.KindStorageV2), SKU: &armstorage.SKU{Name: to.Ptr(armstorage.SKUNameStandardLRS)}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		created, err := poller.PollUntilDone(c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assign(*created.ID, rbac.RoleStorageBlobDataContributor, alice)
+		keys, err := sa.ListKeys(c, batchRG, name, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shared, err := azblob.NewSharedKeyCredential(name, *keys.Keys[0].Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bl, err := azblob.NewClientWithSharedKeyCredential(*created.Properties.PrimaryEndpoints.Blob, shared, &azblob.ClientOptions{ClientOptions: e.ClientOptions()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bl.CreateContainer(c, "inputs", nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bl.UploadBuffer(c, "inputs", "existing.txt", []byte("there before"), nil); err != nil {
+			t.Fatal(err)
+		}
+		var out struct{ Blobs []string }
+		testenv.RunNodeJSON(c, t, testenv.NodeRun{Script: "portal/storage.mjs", Modules: []string{"playwright-core"}, Input: map[string]any{
+			"portal": e.EP.Portal, "username": alice.upn, "password": alice.password, "storage": name, "container": "inputs",
+			"upload": "from-portal.txt", "artifacts": artifacts, "prefix": "storage"}}, &out)
+		if strings.Join(out.Blobs, ",") != "existing.txt,from-portal.txt" {
+			t.Fatalf("the browser listed %v", out.Blobs)
+		}
+		resp, err := bl.DownloadStream(c, "inputs", "from-portal.txt", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if b, _ := io.ReadAll(resp.Body); string(b) != "uploaded from the portal" {
+			t.Fatalf("the uploaded blob holds %q", b)
 		}
 	})
 	t.Run("contributor and operator create the pool", func(t *testing.T) {
