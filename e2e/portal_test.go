@@ -65,6 +65,7 @@ func artifactsDir(t *testing.T) string {
 // Contributor with no right to assign the identity sees
 // LinkedAuthorizationFailed.
 func TestPortalSeedFlow(t *testing.T) {
+	t.Parallel()
 	testenv.Require(t, testenv.NodeModule("playwright-core"))
 	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
 		testenv.Unavailable(t, "Debian's chromium is not installed (/usr/bin/chromium)")
