@@ -12,8 +12,9 @@ const (
 	// carry the identity.
 	KindManagedIdentity PrincipalKind = "ManagedIdentity"
 	// KindUser is a person who signs in with a user name and a password
-	// (authorization code flow). Its ClientID is empty in tokens: a user's
-	// tokens name the client application that asked for them.
+	// (authorization code flow). A user is never a client: its ClientID
+	// repeats its ObjectID, and its tokens' appid names the application
+	// that asked for them.
 	KindUser PrincipalKind = "User"
 )
 
