@@ -11,6 +11,11 @@ const (
 	// has no secret: tokens for it are issued only to the nodes of pools that
 	// carry the identity.
 	KindManagedIdentity PrincipalKind = "ManagedIdentity"
+	// KindUser is a person who signs in with a user name and a password
+	// (authorization code flow). A user is never a client: its ClientID
+	// repeats its ObjectID, and its tokens' appid names the application
+	// that asked for them.
+	KindUser PrincipalKind = "User"
 )
 
 // Principal is a security principal of a tenant, as the login service knows it.
@@ -26,6 +31,8 @@ type Principal struct {
 	DisplayName string
 	// ResourceID is the ARM ID of the managed identity, for KindManagedIdentity.
 	ResourceID string
+	// UserPrincipalName is a user's sign-in name (name@domain), for KindUser.
+	UserPrincipalName string
 }
 
 // Caller is the authenticated caller of a request, as established from a

@@ -71,6 +71,8 @@ func (p *resourcesProvider) Register(g *Registrar) error {
 	g.Handle(Route{Pattern: "GET /subscriptions", Type: typeSubscription, Handler: p.handleListSubscriptions})
 	g.Handle(Route{Pattern: "GET /subscriptions/{subscriptionId}", Type: typeSubscription, Handler: p.handleGetSubscription})
 	g.Handle(Route{Pattern: "GET /subscriptions/{subscriptionId}/resourceGroups", Type: typeResourceGroup, Handler: p.handleListGroups})
+	g.Handle(Route{Pattern: "GET /subscriptions/{subscriptionId}/resources", Type: typeResourceGroup, Handler: p.handleListGenericResources})
+	g.Handle(Route{Pattern: "GET " + rg + "/resources", Type: typeResourceGroup, Handler: p.handleListGenericResources})
 	g.Handle(Route{Pattern: "PUT " + rg, Type: typeResourceGroup, Action: rgWrite, Handler: p.handlePutGroup})
 	g.Handle(Route{Pattern: "PATCH " + rg, Type: typeResourceGroup, Action: rgWrite, Handler: p.handlePatchGroup})
 	g.Handle(Route{Pattern: "GET " + rg, Type: typeResourceGroup, Action: rgRead, Handler: p.handleGetGroup})

@@ -110,9 +110,15 @@ func TestScripts(t *testing.T) {
 }
 
 // runScriptCobalt runs the CLI in-process with the script's environment and
-// streams, and checks its exit status against the script's expectation.
+// streams, and checks its exit status against the script's expectation. Its
+// standard input is the file that $STDIN_FILE names, if set (testscript's
+// stdin command reaches only exec'd programs).
 func runScriptCobalt(ts *testscript.TestScript, neg bool, args []string) {
-	g := &globals{Stdin: strings.NewReader(""), Stdout: ts.Stdout(), Stderr: ts.Stderr(), Getenv: ts.Getenv}
+	stdin := ""
+	if f := ts.Getenv("STDIN_FILE"); f != "" {
+		stdin = ts.ReadFile(f)
+	}
+	g := &globals{Stdin: strings.NewReader(stdin), Stdout: ts.Stdout(), Stderr: ts.Stderr(), Getenv: ts.Getenv}
 	code := runArgs(context.Background(), g, args)
 	switch {
 	case code != 0 && !neg:

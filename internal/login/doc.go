@@ -9,6 +9,14 @@
 // API after its own checks), and signs RS256 JWTs with the claim set of real
 // Entra app-only tokens.
 //
+// Users (principals of kind User, with argon2id password hashes) sign in
+// through the v2 authorization endpoint: a sign-in page (Username,
+// Password, Sign in), the authorization code flow with PKCE (S256 only) for
+// registered public clients ([Service.RegisterPublicClient]) with exact
+// redirect URIs, delegated access tokens with Entra's user claims, ID
+// tokens, rotating refresh tokens and a logout endpoint. Repeated failed
+// sign-ins lock a user name out for a while, as Entra's smart lockout does.
+//
 // Signing keys live in the store with their private halves sealed by
 // AES-256-GCM under Config.SealKey. A new key is published in the JWKS before it
 // signs its first token, and a retired key stays published until every token

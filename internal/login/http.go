@@ -27,6 +27,8 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("GET /{tenant}/discovery/keys", s.handleKeys(false))
 	mux.HandleFunc("/{tenant}/oauth2/v2.0/token", s.handleToken(true))
 	mux.HandleFunc("/{tenant}/oauth2/token", s.handleToken(false))
+	mux.HandleFunc("/{tenant}/oauth2/v2.0/authorize", s.handleAuthorize)
+	mux.HandleFunc("GET /{tenant}/oauth2/v2.0/logout", s.handleLogout)
 	return mux
 }
 
@@ -102,7 +104,7 @@ func (s *Service) discovery(tenant string, v2 bool, common bool) discoveryDoc {
 		IDTokenSigningAlgValuesSupported:  []string{"RS256"},
 		HTTPLogoutSupported:               true,
 		FrontchannelLogoutSupported:       true,
-		GrantTypesSupported:               []string{"client_credentials"},
+		GrantTypesSupported:               []string{"client_credentials", "authorization_code", "refresh_token"},
 	}
 	if v2 {
 		f := false
@@ -244,8 +246,8 @@ const grantClientCredentials = "client_credentials"
 func (s *Service) handleToken(v2 bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now() // latency is measured on the monotonic clock, not Config.Now
-		result := "success"
-		defer func() { s.metrics.observe(grantClientCredentials, result, start) }()
+		result, grant := "success", grantClientCredentials
+		defer func() { s.metrics.observe(grant, result, start) }()
 		fail := func(err error) {
 			result = "error"
 			if code, ok := aadCode(err); ok {
@@ -274,6 +276,15 @@ func (s *Service) handleToken(v2 bool) http.HandlerFunc {
 			return
 		case ts == tenantUnknown:
 			fail(tenantNotFound(tenant))
+			return
+		}
+		if err := parseForm(r); err != nil {
+			fail(err)
+			return
+		}
+		if g := r.PostForm.Get("grant_type"); v2 && (g == grantAuthorizationCode || g == grantRefreshToken) {
+			grant = g
+			s.handleUserGrant(w, r, tenant, fail)
 			return
 		}
 		tr, err := parseTokenRequest(r, v2)
@@ -311,6 +322,9 @@ func (s *Service) clientCredentials(ctx context.Context, tenant string, tr token
 	}
 	if err != nil {
 		return Token{}, err
+	}
+	if p.Kind == cobalt.KindUser {
+		return Token{}, aadError(aadUserGrantNotAllowed, "A user cannot be a client application.")
 	}
 	if p.Disabled {
 		return Token{}, aadError(aadAppDisabled, "Application '%s'(%s) is disabled.", p.ClientID, p.DisplayName)

@@ -67,6 +67,11 @@ type Config struct {
 	// cache. Changes made through this Service take effect at once; changes
 	// made by another replica take effect within the TTL.
 	PrincipalCacheTTL time.Duration
+	// LockoutThreshold is the number of failed sign-ins after which a user
+	// name is locked out for LockoutDuration; 0 means DefaultLockoutThreshold
+	// and DefaultLockoutDuration.
+	LockoutThreshold int
+	LockoutDuration  time.Duration
 }
 
 // Service is the token service. It is safe for concurrent use.
@@ -87,6 +92,10 @@ type Service struct {
 	tenants sync.Map // tenant ID -> struct{}: known tenants
 	// principals caches the token endpoint's principal lookups by tenant and client ID.
 	principals sync.Map // principalKey -> cachedPrincipal
+
+	lockout *lockout      // failed sign-ins per user name
+	hashSem chan struct{} // bounds concurrent password hashing
+	grants  *grants       // public clients, authorization codes, refresh tokens
 }
 
 // New returns a Service on cfg. It loads the signing keys, creating one that
@@ -136,6 +145,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		store:     cfg.Store,
 		authority: strings.TrimSuffix(cfg.AuthorityURL, "/"),
 		lifetime:  cfg.TokenLifetime,
+		lockout:   newLockout(cfg.LockoutThreshold, cfg.LockoutDuration),
+		hashSem:   make(chan struct{}, maxConcurrentHashes),
+		grants:    newGrants(),
 	}
 	s.metrics, err = newMetrics(cfg.Registerer)
 	if err != nil {

@@ -34,6 +34,18 @@ const (
 	aadScopeNeedsDefault   = 1002012 // client credentials need <resource>/.default
 	aadClientIDMismatch    = 90014   // client_id differs between header and body
 	aadInvalidClientHeader = 7000219 // malformed client authentication
+
+	aadInvalidCredentials   = 50126   // wrong user name or password
+	aadLockedOut            = 50053   // too many failed sign-ins
+	aadUserDisabled         = 50057   // user account disabled
+	aadRedirectMismatch     = 50011   // redirect URI not registered for the client
+	aadCodeRedeemed         = 54005   // authorization code already redeemed
+	aadCodeExpired          = 70008   // authorization code or refresh token expired
+	aadInvalidGrant         = 70000   // grant invalid or malformed
+	aadPKCEMismatch         = 50148   // code_verifier does not match code_challenge
+	aadPKCERequired         = 9002325 // PKCE required (S256)
+	aadResponseTypeDisabled = 700054  // response_type not enabled
+	aadUserGrantNotAllowed  = 700025  // a user cannot be a client
 )
 
 // aadWire is how one AADSTS code goes on the wire: the HTTP status and the
@@ -62,6 +74,18 @@ var aadTable = map[int]aadWire{
 	aadScopeNeedsDefault:   {http.StatusBadRequest, "invalid_scope"},
 	aadClientIDMismatch:    {http.StatusBadRequest, "invalid_request"},
 	aadInvalidClientHeader: {http.StatusUnauthorized, "invalid_client"},
+
+	aadInvalidCredentials:   {http.StatusBadRequest, "invalid_grant"},
+	aadLockedOut:            {http.StatusBadRequest, "invalid_grant"},
+	aadUserDisabled:         {http.StatusBadRequest, "invalid_grant"},
+	aadRedirectMismatch:     {http.StatusBadRequest, "invalid_request"},
+	aadCodeRedeemed:         {http.StatusBadRequest, "invalid_grant"},
+	aadCodeExpired:          {http.StatusBadRequest, "invalid_grant"},
+	aadInvalidGrant:         {http.StatusBadRequest, "invalid_grant"},
+	aadPKCEMismatch:         {http.StatusBadRequest, "invalid_grant"},
+	aadPKCERequired:         {http.StatusBadRequest, "invalid_request"},
+	aadResponseTypeDisabled: {http.StatusBadRequest, "unsupported_response_type"},
+	aadUserGrantNotAllowed:  {http.StatusBadRequest, "invalid_client"},
 }
 
 // aadError returns an error carrying an AADSTS code as its Reason.

@@ -33,12 +33,8 @@ var oidcScopes = map[string]bool{"openid": true, "profile": true, "offline_acces
 // SDKs' telemetry fields and the claims parameter, are ignored.
 func parseTokenRequest(r *http.Request, v2 bool) (tokenRequest, error) {
 	var tr tokenRequest
-	if err := r.ParseForm(); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return tr, aadError(aadQueryTooLong, "The request body is larger than %d bytes.", maxBodyBytes)
-		}
-		return tr, aadError(aadMissingParameter, "The request body must contain the following parameter: 'grant_type'.")
+	if err := parseForm(r); err != nil {
+		return tr, err
 	}
 	f := r.PostForm
 	grant := f.Get("grant_type")
@@ -99,6 +95,19 @@ func parseTokenRequest(r *http.Request, v2 bool) (tokenRequest, error) {
 		return tr, aadError(aadInvalidScope, "The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope %s is not valid.", clip(scope))
 	}
 	return tr, nil
+}
+
+// parseForm parses a token request's form body (already size-limited);
+// errors carry their AADSTS code.
+func parseForm(r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return aadError(aadQueryTooLong, "The request body is larger than %d bytes.", maxBodyBytes)
+		}
+		return aadError(aadMissingParameter, "The request body must contain the following parameter: 'grant_type'.")
+	}
+	return nil
 }
 
 // parseBasic parses HTTP Basic client authentication. Per RFC 6749 §2.3.1 the

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/agent"
@@ -26,6 +27,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/login"
 	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/nodeapi"
+	"github.com/cobaltbatch/cobalt/internal/portal"
 	"github.com/cobaltbatch/cobalt/internal/rbac"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -110,7 +112,17 @@ func (s *Server) wire(ctx context.Context) (err error) {
 	s.goRun("pools", s.pools.Run)
 	s.goRun("jobs", s.jobs.Run)
 	s.goRun("batch data plane", s.batchapi.Run)
-	s.handle("portal", portalHandler())
+	// The portal calls the login service, ARM and the Batch endpoints with
+	// the signed-in user's tokens, trusting only the installation's CA.
+	web, err := portal.New(portal.Config{
+		Logger: s.log.With(logkey.Component, "portal"), Now: s.opts.Now, PublicURL: s.URL("portal"),
+		AuthorityURL: s.URL("login"), TenantID: s.tenantID, ResourceManager: s.URL("arm"), Login: s.login,
+		HTTPClient: &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: s.ca.ClientTLSConfig()}},
+	})
+	if err != nil {
+		return fmt.Errorf("portal: %w", err)
+	}
+	s.handle("portal", web.Handler())
 	return s.wireAzureNames()
 }
 
@@ -326,11 +338,4 @@ func (s *Server) grantOwner(ctx context.Context, objectID string) error {
 		return fmt.Errorf("grant the admin Owner: %w", err)
 	}
 	return nil
-}
-
-// portalHandler answers on the portal's reserved address until the portal exists.
-func portalHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "The Cobalt portal is not available in this version; use the cobalt CLI or the Azure SDKs.", http.StatusNotImplemented)
-	})
 }

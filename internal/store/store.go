@@ -58,10 +58,24 @@ type Secret struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
+// PasswordHash is a user's password as the login service keeps it: the
+// output of a password KDF with its salt and parameters, never the password.
+type PasswordHash struct {
+	// Alg names the KDF, for example "argon2id".
+	Alg     string `json:"alg"`
+	Salt    []byte `json:"salt"`
+	Hash    []byte `json:"hash"`
+	Time    uint32 `json:"time"`
+	Memory  uint32 `json:"memory"`
+	Threads uint8  `json:"threads"`
+}
+
 // PrincipalRecord is a stored principal with its credentials.
 type PrincipalRecord struct {
 	cobalt.Principal
-	Secrets   []Secret
+	Secrets []Secret
+	// Password is a user's password hash (KindUser only).
+	Password  *PasswordHash
 	Disabled  bool
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -77,6 +91,11 @@ type PrincipalStore interface {
 	PrincipalGet(ctx context.Context, objectID string) (PrincipalRecord, error)
 	// PrincipalGetByClientID returns the tenant's principal with the given client ID, or ENotFound.
 	PrincipalGetByClientID(ctx context.Context, tenantID, clientID string) (PrincipalRecord, error)
+	// PrincipalGetByUserName returns the tenant's user whose
+	// UserPrincipalName equals upn in any letter case, or ENotFound. User
+	// principal names are unique per tenant in any letter case: PrincipalCreate
+	// and PrincipalUpdate return EConflict for a second one.
+	PrincipalGetByUserName(ctx context.Context, tenantID, upn string) (PrincipalRecord, error)
 	// PrincipalUpdate applies fn to the principal under compare-and-swap and returns the result.
 	PrincipalUpdate(ctx context.Context, objectID string, fn func(*PrincipalRecord) error) (PrincipalRecord, error)
 	// PrincipalDelete removes the principal, or returns ENotFound.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/store"
@@ -35,8 +36,9 @@ func (db *DB) MetaPutIfAbsent(ctx context.Context, key, value string) (string, e
 
 type principalBody struct {
 	cobalt.Principal
-	Secrets  []store.Secret `json:"secrets,omitempty"`
-	Disabled bool           `json:"disabled,omitempty"`
+	Secrets  []store.Secret      `json:"secrets,omitempty"`
+	Password *store.PasswordHash `json:"password,omitempty"`
+	Disabled bool                `json:"disabled,omitempty"`
 }
 
 const principalCols = `body, version, created_at, updated_at`
@@ -54,13 +56,22 @@ func scanPrincipal(row interface{ Scan(...any) error }) (store.PrincipalRecord, 
 	if err := json.Unmarshal(body, &b); err != nil {
 		return p, fmt.Errorf("decode principal: %w", err)
 	}
-	p.Principal, p.Secrets, p.Disabled = b.Principal, b.Secrets, b.Disabled
+	p.Principal, p.Secrets, p.Password, p.Disabled = b.Principal, b.Secrets, b.Password, b.Disabled
 	p.CreatedAt, p.UpdatedAt = fromUnixNano(created), fromUnixNano(updated)
 	return p, nil
 }
 
 func principalJSON(p store.PrincipalRecord) ([]byte, error) {
-	return json.Marshal(principalBody{Principal: p.Principal, Secrets: p.Secrets, Disabled: p.Disabled})
+	return json.Marshal(principalBody{Principal: p.Principal, Secrets: p.Secrets, Password: p.Password, Disabled: p.Disabled})
+}
+
+// userName is the user_name column of a principal: its user principal name
+// in lower case, or NULL when it has none.
+func userName(p store.PrincipalRecord) any {
+	if p.UserPrincipalName == "" {
+		return nil
+	}
+	return strings.ToLower(p.UserPrincipalName)
 }
 
 // PrincipalCreate implements store.PrincipalStore.
@@ -74,10 +85,10 @@ func (db *DB) PrincipalCreate(ctx context.Context, p store.PrincipalRecord) (sto
 	}
 	now := db.now()
 	p.CreatedAt, p.UpdatedAt, p.Version = now, now, 1
-	_, err = db.w.ExecContext(ctx, `INSERT INTO principals (object_id, tenant_id, client_id, body, version, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, 1, $5, $5)`, p.ObjectID, p.TenantID, p.ClientID, body, unixNano(now))
+	_, err = db.w.ExecContext(ctx, `INSERT INTO principals (object_id, tenant_id, client_id, body, version, created_at, updated_at, user_name)
+		VALUES ($1, $2, $3, $4, 1, $5, $5, $6)`, p.ObjectID, p.TenantID, p.ClientID, body, unixNano(now), userName(p))
 	if err != nil {
-		return p, db.conflictOr(err, "a principal with that object ID or client ID exists")
+		return p, db.conflictOr(err, "a principal with that object ID, client ID or user name exists")
 	}
 	return p, nil
 }
@@ -96,6 +107,15 @@ func (db *DB) PrincipalGetByClientID(ctx context.Context, tenantID, clientID str
 	p, err := scanPrincipal(db.r.QueryRowContext(ctx, `SELECT `+principalCols+` FROM principals WHERE tenant_id = $1 AND client_id = $2`, tenantID, clientID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, notFound("principal")
+	}
+	return p, err
+}
+
+// PrincipalGetByUserName implements store.PrincipalStore.
+func (db *DB) PrincipalGetByUserName(ctx context.Context, tenantID, upn string) (store.PrincipalRecord, error) {
+	p, err := scanPrincipal(db.r.QueryRowContext(ctx, `SELECT `+principalCols+` FROM principals WHERE tenant_id = $1 AND user_name = $2`, tenantID, strings.ToLower(upn)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, notFound("user")
 	}
 	return p, err
 }
@@ -121,10 +141,10 @@ func (db *DB) PrincipalUpdate(ctx context.Context, objectID string, fn func(*sto
 			return err
 		}
 		p.UpdatedAt, p.Version = db.now(), old+1
-		res, err := tx.ExecContext(ctx, `UPDATE principals SET client_id = $1, body = $2, version = $3, updated_at = $4
-			WHERE object_id = $5 AND version = $6`, p.ClientID, body, p.Version, unixNano(p.UpdatedAt), objectID, old)
+		res, err := tx.ExecContext(ctx, `UPDATE principals SET client_id = $1, body = $2, version = $3, updated_at = $4, user_name = $7
+			WHERE object_id = $5 AND version = $6`, p.ClientID, body, p.Version, unixNano(p.UpdatedAt), objectID, old, userName(p))
 		if err != nil {
-			return db.conflictOr(err, "a principal with that client ID exists")
+			return db.conflictOr(err, "a principal with that client ID or user name exists")
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
 			return casLost("principal")

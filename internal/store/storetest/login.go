@@ -17,6 +17,7 @@ func init() {
 	register("Principal/UpdateCAS", testPrincipalUpdateCAS)
 	register("Principal/ListPages", testPrincipalList)
 	register("Principal/Delete", testPrincipalDelete)
+	register("Principal/UserNameUniqueAnyCase", testPrincipalUserName)
 	register("Key/Lifecycle", testKeyLifecycle)
 	register("Audit/AppendList", testAudit)
 	register("Audit/ConcurrentAppendsAllLand", testAuditConcurrent)
@@ -276,4 +277,46 @@ func testAuditAfterClose(t *testing.T, s store.Store) {
 	if err := s.AuditAppend(ctx(t), store.AuditRecord{Kind: "k", Actor: "a", Subject: "s"}); err == nil {
 		t.Fatal("an append after Close reported success")
 	}
+}
+
+func newUser(i int, upn string) store.PrincipalRecord {
+	return store.PrincipalRecord{Principal: cobalt.Principal{
+		ObjectID: fmt.Sprintf("uid-%03d", i), ClientID: fmt.Sprintf("ucid-%03d", i), TenantID: "t1",
+		Kind: cobalt.KindUser, DisplayName: upn, UserPrincipalName: upn},
+		Password: &store.PasswordHash{Alg: "argon2id", Salt: []byte{1}, Hash: []byte{2, 3}, Time: 1, Memory: 64, Threads: 1}}
+}
+
+func testPrincipalUserName(t *testing.T, s store.Store) {
+	get(s.PrincipalCreate(ctx(t), newPrincipal(1))).must(t) // no user name: NULL, never conflicts
+	get(s.PrincipalCreate(ctx(t), newPrincipal(2))).must(t)
+	get(s.PrincipalCreate(ctx(t), newUser(1, "Alice@Example.test"))).must(t)
+	got := get(s.PrincipalGetByUserName(ctx(t), "t1", "alice@example.TEST")).must(t)
+	if got.ObjectID != "uid-001" || got.UserPrincipalName != "Alice@Example.test" || got.Kind != cobalt.KindUser ||
+		got.Password == nil || got.Password.Alg != "argon2id" || string(got.Password.Hash) != "\x02\x03" {
+		t.Fatalf("by user name: %+v", got)
+	}
+	_, err := s.PrincipalGetByUserName(ctx(t), "t2", "alice@example.test")
+	wantCode(t, err, cobalt.ENotFound)
+	_, err = s.PrincipalCreate(ctx(t), newUser(2, "ALICE@example.test"))
+	wantCode(t, err, cobalt.EConflict)
+	u := newUser(2, "bob@example.test")
+	get(s.PrincipalCreate(ctx(t), u)).must(t)
+	_, err = s.PrincipalUpdate(ctx(t), u.ObjectID, func(p *store.PrincipalRecord) error {
+		p.UserPrincipalName = "alice@EXAMPLE.test"
+		return nil
+	})
+	wantCode(t, err, cobalt.EConflict)
+	get(s.PrincipalUpdate(ctx(t), u.ObjectID, func(p *store.PrincipalRecord) error {
+		p.UserPrincipalName = "carol@example.test"
+		return nil
+	})).must(t)
+	get(s.PrincipalGetByUserName(ctx(t), "t1", "carol@example.test")).must(t)
+	_, err = s.PrincipalGetByUserName(ctx(t), "t1", "bob@example.test")
+	wantCode(t, err, cobalt.ENotFound)
+	if err := s.PrincipalDelete(ctx(t), "uid-001"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.PrincipalGetByUserName(ctx(t), "t1", "alice@example.test")
+	wantCode(t, err, cobalt.ENotFound)
+	get(s.PrincipalCreate(ctx(t), newUser(3, "alice@example.test"))).must(t) // the name is free again
 }
