@@ -79,7 +79,8 @@ func (p *resourcesProvider) visibleResource(r *Request, x store.Resource) (Gener
 		strings.EqualFold(id.Namespace, "Microsoft.Resources") || strings.EqualFold(id.Namespace, "Microsoft.Authorization") {
 		return GenericResource{}, false
 	}
-	if r.Check(id.Type()+"/read", id) != nil {
+	// A filter, not a refusal: Permitted records nothing.
+	if ok, err := r.Permitted(id.Type()+"/read", id); err != nil || !ok {
 		return GenericResource{}, false
 	}
 	var body struct {
