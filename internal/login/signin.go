@@ -2,6 +2,7 @@ package login
 
 import (
 	"bytes"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -109,7 +110,7 @@ func (s *Service) writeSignInError(w http.ResponseWriter, r *http.Request, err e
 	msg := cobalt.ErrorMessage(err)
 	if !ok {
 		code, msg = aadTransient, "A transient error has occurred. Please try again."
-		s.log.Error("login: sign-in failed", "path", r.URL.Path, "err", err)
+		s.log.Error("login: sign-in failed", logkey.Path, r.URL.Path, logkey.Err, err)
 	}
 	writeHTML(w, aadTable[code].status, messageTmpl, struct{ Title, Message string }{
 		"Sorry, but we're having trouble signing you in.", "AADSTS" + aadNum(code) + ": " + msg,

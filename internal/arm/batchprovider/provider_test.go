@@ -222,9 +222,20 @@ func TestPoolRules(t *testing.T) {
 				"registryServer": "r.azurecr.io", "identityReference": map[string]any{"resourceId": uami("id2")}}}}
 		}), 400, "InvalidPropertyValue", "properties.deploymentConfiguration.virtualMachineConfiguration.containerConfiguration.containerRegistries[0].identityReference.resourceId", "id2"},
 		{"mount identity outside the pool", mod(func(m map[string]any) {
-			props(m)["mountConfiguration"] = []any{map[string]any{"azureBlobFileSystemConfiguration": map[string]any{"accountName": "s", "containerName": "c",
+			props(m)["mountConfiguration"] = []any{map[string]any{"azureBlobFileSystemConfiguration": map[string]any{"accountName": "store1", "containerName": "c",
 				"relativeMountPath": "m", "identityReference": map[string]any{"resourceId": uami("id2")}}}}
 		}), 400, "InvalidPropertyValue", "properties.mountConfiguration[0].azureBlobFileSystemConfiguration.identityReference.resourceId", "id2"},
+		{"mount path outside the mounts directory", mod(func(m map[string]any) {
+			props(m)["mountConfiguration"] = []any{map[string]any{"azureBlobFileSystemConfiguration": map[string]any{"accountName": "store1", "containerName": "c",
+				"relativeMountPath": "../etc", "sasKey": "sv=x"}}}
+		}), 400, "InvalidPropertyValue", "properties.mountConfiguration[0].azureBlobFileSystemConfiguration.relativeMountPath", "../etc"},
+		{"mount with an account key", mod(func(m map[string]any) {
+			props(m)["mountConfiguration"] = []any{map[string]any{"azureBlobFileSystemConfiguration": map[string]any{"accountName": "store1", "containerName": "c",
+				"relativeMountPath": "m", "accountKey": "a2V5"}}}
+		}), 400, "InvalidPropertyValue", "properties.mountConfiguration[0].azureBlobFileSystemConfiguration.accountKey", "accountKey"},
+		{"nfs mount", mod(func(m map[string]any) {
+			props(m)["mountConfiguration"] = []any{map[string]any{"nfsMountConfiguration": map[string]any{"source": "x:/y", "relativeMountPath": "n"}}}
+		}), 400, "InvalidPropertyValue", "properties.mountConfiguration[0]", "NFS"},
 		{"unknown vm size", mod(func(m map[string]any) { props(m)["vmSize"] = "STANDARD_HUGE" }), 400, "InvalidPropertyValue", "properties.vmSize", "STANDARD_HUGE"},
 		{"unknown image", mod(func(m map[string]any) { vmc(m)["imageReference"].(map[string]any)["sku"] = "99" }), 400, "InvalidPropertyValue", "properties.deploymentConfiguration.virtualMachineConfiguration.imageReference", "99"},
 		{"agent mismatch", mod(func(m map[string]any) { vmc(m)["nodeAgentSkuId"] = "batch.node.ubuntu 22.04" }), 400, "InvalidPropertyValue", "properties.deploymentConfiguration.virtualMachineConfiguration.nodeAgentSkuId", "22.04"},
