@@ -119,8 +119,16 @@ func TestContainerPool(t *testing.T) {
 	requireRunc(t)
 	data := hostileData(t)
 	e := newContainerEnv(t, identityA)
+	// The start task runs in the container too, before the node is idle.
+	e.f.mu.Lock()
+	e.f.config.StartTask = &nodeproto.StartTask{CommandLine: `sh -c 'cat /etc/image-marker > "$AZ_BATCH_TASK_WORKING_DIR/started"'`,
+		WaitForSuccess: true, Container: &nodeproto.ContainerSettings{ImageName: e.ref}}
+	e.f.mu.Unlock()
 	a := e.start(t, "tvm-containers", filepath.Join(data, "nodes", "tvm-containers"))
 	e.waitState(t, a, StateIdle)
+	if b, err := os.ReadFile(filepath.Join(a.Dirs().Startup, "wd", "started")); err != nil || string(b) != "from the image\n" {
+		t.Fatalf("the start task did not run in its container: %q %v", b, err)
+	}
 	if n := e.reg.Requests("/oauth2/exchange"); n != 1 {
 		t.Fatalf("registry exchanges: %d", n)
 	}
@@ -260,4 +268,18 @@ func BenchmarkContainerTaskStart(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestContainerPoolInProcessMode: a process-mode node (no sandbox) cannot
+// run containers: a container pool's node is unusable with an error that
+// says so, and never runs anything on the host in a container's stead.
+func TestContainerPoolInProcessMode(t *testing.T) {
+	cfg := nodeConfig(identityA)
+	cfg.Containers = &nodeproto.ContainerConfiguration{Type: "dockerCompatible", ImageNames: []string{"127.0.0.1:1/tasks/busybox:v1"}}
+	f := newFakeControlPlane(t, cfg)
+	a, _ := startAgent(t, f, IsolationProcess, nil)
+	f.waitFor(t, "unusable", func() bool { return a.State() == stateUnusable })
+	f.waitFor(t, "node errors", func() bool { // waitFor holds f.mu
+		return len(f.nodeErrors) == 1 && f.nodeErrors[0].Code == CodeContainersNotSupported
+	})
 }
