@@ -45,3 +45,21 @@ func TestAgentErrorsBounded(t *testing.T) {
 		t.Fatalf("agentErrors kept %d errors, code of %d bytes", len(out), len(out[0].Code))
 	}
 }
+
+// FuzzStartTaskContainer: stored containerSettings of any shape decode or
+// are refused, never panic; decoded enums are only Batch's.
+func FuzzStartTaskContainer(f *testing.F) {
+	f.Add([]byte(`{"imageName":"a","workingDirectory":"ContainerImageDefault","containerHostBatchBindMounts":[{"source":"Task"}]}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		cs, err := startTaskContainer(b)
+		if err != nil || cs == nil {
+			return
+		}
+		switch cs.WorkingDirectory {
+		case "", "taskWorkingDirectory", "containerImageDefault":
+		default:
+			t.Fatalf("working directory %q", cs.WorkingDirectory)
+		}
+	})
+}
