@@ -180,6 +180,11 @@ func TestContainerPool(t *testing.T) {
 		t.Errorf("missing image: %+v", rep.Failure)
 	}
 
+	// A non-admin container cannot reach the node's images or bundles.
+	if rep, out, _ := run("images", `ls /mnt/batch/tasks/volatile/containers/images`, cs, nonAdmin); rep.Failure == nil || out != "" {
+		t.Fatalf("a non-admin container listed the node's images: %q %+v", out, rep.Failure)
+	}
+
 	// Hostile: the container sees neither the host's files nor the
 	// control plane's data directory, even as node root.
 	rep, out, errOut = run("hostile", `sh -c 'ls `+data+`; cat `+data+`/seal.key; ls /usr/bin | head -3; cat /etc/hostname; ls /mnt/batch/tasks/volatile/containers/images | wc -l'`, cs, admin)

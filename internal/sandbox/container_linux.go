@@ -28,6 +28,9 @@ const (
 	runcState  = "/run/cobalt-runc"
 )
 
+// maxImageBytes bounds what one image may unpack to on a node.
+const maxImageBytes = 32 << 30
+
 // CodeImagePullFailed is the node error of a pool image the node could not
 // pull before it became idle.
 const CodeImagePullFailed = "ContainerImagePullFailed"
@@ -43,7 +46,7 @@ type containers struct {
 func newContainers(cfg *nodeproto.ContainerConfiguration, tr http.RoundTripper,
 	token func(ctx context.Context, identityResourceID, resource string) (string, error)) (*containers, error) {
 	c := &containers{cfg: *cfg,
-		puller:  &container.Puller{Dir: imagesDir, Transport: tr, Token: token, Limits: container.UntarLimits{MaxEntries: 1 << 20}},
+		puller:  &container.Puller{Dir: imagesDir, Transport: tr, Token: token, Limits: container.UntarLimits{MaxEntries: 1 << 20, MaxBytes: maxImageBytes}},
 		runtime: &container.Runtime{StateDir: runcState, BundleDir: bundlesDir}}
 	// Bundles of an earlier init of this node are dead: their mounts went
 	// with its mount namespace.
