@@ -180,6 +180,12 @@ func TestContainerPool(t *testing.T) {
 		t.Errorf("missing image: %+v", rep.Failure)
 	}
 
+	// Even as root, a container makes no new namespaces (seccomp).
+	if rep, out, errOut := run("unshare", `sh -c 'unshare -U -r true && echo made-a-user-namespace; unshare -m true && echo made-a-mount-namespace; true'`, cs, admin); rep.Failure != nil ||
+		strings.Contains(out, "made-") {
+		t.Fatalf("unshare in a container: %+v %q %q", rep.Failure, out, errOut)
+	}
+
 	// A non-admin container cannot reach the node's images or bundles.
 	if rep, out, _ := run("images", `ls /mnt/batch/tasks/volatile/containers/images`, cs, nonAdmin); rep.Failure == nil || out != "" {
 		t.Fatalf("a non-admin container listed the node's images: %q %+v", out, rep.Failure)
