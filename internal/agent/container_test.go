@@ -180,6 +180,13 @@ func TestContainerPool(t *testing.T) {
 		t.Errorf("missing image: %+v", rep.Failure)
 	}
 
+	// Listed bind mounts only, read-only when asked; the node's hosts file.
+	rep, out, errOut = run("binds", `sh -c 'grep -q localhost /etc/hosts && echo hosts; touch /mnt/batch/tasks/shared/x || echo ro; ls /mnt/batch/tasks/startup || echo nostartup; echo ok > $AZ_BATCH_TASK_WORKING_DIR/y && echo taskdir'`,
+		&nodeproto.ContainerSettings{ImageName: e.ref, BindMounts: []nodeproto.BindMount{{Source: "Shared", ReadOnly: true}}}, admin)
+	if rep.Failure != nil || strings.Join(strings.Fields(out), " ") != "hosts ro nostartup taskdir" {
+		t.Fatalf("bind mounts: %+v %q %q", rep.Failure, out, errOut)
+	}
+
 	// Even as root, a container makes no new namespaces (seccomp).
 	if rep, out, errOut := run("unshare", `sh -c 'unshare -U -r true && echo made-a-user-namespace; unshare -m true && echo made-a-mount-namespace; true'`, cs, admin); rep.Failure != nil ||
 		strings.Contains(out, "made-") {

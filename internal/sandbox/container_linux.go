@@ -147,12 +147,21 @@ func (c *containers) prepare(ctx context.Context, j taskrun.ContainerJob) (taskr
 // is absent (Batch: "all directories recursively below
 // AZ_BATCH_NODE_ROOT_DIR are mapped into the container"), otherwise the
 // listed ones; the task's own directory and the node's CA certificates
-// always (read-only for the certificates).
+// always (read-only for the certificates); and the node's /etc/hosts and
+// /etc/resolv.conf, read-only.
 func batchMounts(j taskrun.ContainerJob) ([]container.Mount, error) {
-	if j.Settings.BindMounts == nil {
-		return []container.Mount{{Path: NodeRoot}}, nil
+	// The node's name resolution, read-only, as docker gives a container
+	// its host's.
+	var out []container.Mount
+	for _, f := range []string{"/etc/hosts", "/etc/resolv.conf"} {
+		if _, err := os.Stat(f); err == nil {
+			out = append(out, container.Mount{Path: f, ReadOnly: true})
+		}
 	}
-	out := []container.Mount{{Path: j.TaskDir}}
+	if j.Settings.BindMounts == nil {
+		return append(out, container.Mount{Path: NodeRoot}), nil
+	}
+	out = append(out, container.Mount{Path: j.TaskDir})
 	if _, err := os.Stat(NodeRoot + "/certs"); err == nil {
 		out = append(out, container.Mount{Path: NodeRoot + "/certs", ReadOnly: true})
 	}
