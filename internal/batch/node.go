@@ -190,6 +190,7 @@ func (s *Service) NodeRegister(ctx context.Context, n *Node, req nodeproto.Regis
 	}
 	cfg.ForwardPorts = uniq
 	s.resolveStartTaskFiles(ctx, out, &cfg)
+	s.registrySecrets(ctx, out, &cfg)
 	return cfg, nil
 }
 
