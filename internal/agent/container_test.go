@@ -171,7 +171,7 @@ func TestContainerPool(t *testing.T) {
 		"privileged": {ImageName: e.ref, RunOptions: "--privileged"},
 		"userswitch": {ImageName: e.ref, RunOptions: "-u 0"},
 	} {
-		if rep, _, _ := run(id, "true", c, nonAdmin); rep.Failure == nil || rep.Failure.Code != taskrun.CodeContainerInvalidRunOptions {
+		if rep, _, _ := run(id, "true", c, nonAdmin); rep.Failure == nil || rep.Failure.Code != taskrun.CodeContainerInvalidSettings {
 			t.Errorf("%s: %+v", id, rep.Failure)
 		}
 	}
@@ -211,9 +211,13 @@ func TestContainerPool(t *testing.T) {
 
 	// Terminate kills the container; nothing is left behind.
 	e.f.mu.Lock()
-	e.f.leases = append(e.f.leases, nodeproto.TaskLease{LeaseID: "long", JobID: "job", TaskID: "long", CommandLine: "sleep 600", Container: cs})
+	e.f.leases = append(e.f.leases, nodeproto.TaskLease{LeaseID: "long", JobID: "job", TaskID: "long",
+		CommandLine: `sh -c 'touch "$AZ_BATCH_TASK_WORKING_DIR/started"; exec sleep 600'`, Container: cs})
 	e.f.mu.Unlock()
-	e.f.waitFor(t, "long running", func() bool { return a.State() == StateRunning })
+	e.f.waitFor(t, "long running", func() bool {
+		_, err := os.Stat(filepath.Join(a.Dirs().NodeRoot, "workitems/job/job-1/long/wd/started"))
+		return err == nil
+	})
 	e.f.mu.Lock()
 	e.f.commands = append(e.f.commands, "terminate:long")
 	e.f.mu.Unlock()
@@ -224,10 +228,34 @@ func TestContainerPool(t *testing.T) {
 	if ents, err := os.ReadDir(filepath.Join(a.Dirs().NodeRoot, "volatile/containers/run")); err != nil || len(ents) != 0 {
 		t.Fatalf("bundles left behind: %v %v", ents, err)
 	}
-	rep, out, _ = run("after", `sh -c 'for f in /proc/[0-9]*/cmdline; do tr "\\0" " " < $f; echo; done | grep -c "^sleep 60[0]" || true'`, nil, admin)
-	if rep.Failure != nil || strings.TrimSpace(out) != "0" {
-		t.Fatalf("the terminated container's process lives on: %q %+v", out, rep.Failure)
+	for _, c := range procCmdlines(t) {
+		if c == "sleep\x00600\x00" {
+			t.Fatal("the terminated container's process lives on")
+		}
 	}
+
+	// Batch: a task without containerSettings does not run on a container
+	// pool's node.
+	rep, _, _ = run("plain", "/bin/sh -c 'touch $AZ_BATCH_NODE_SHARED_DIR/plain-ran'", nil, admin)
+	if rep.Failure == nil || rep.Failure.Code != taskrun.CodeContainerTaskSettingsNotFound {
+		t.Fatalf("a plain task on a container pool: %+v", rep.Failure)
+	}
+	if _, err := os.Stat(filepath.Join(a.Dirs().Shared, "plain-ran")); err == nil {
+		t.Fatal("the plain task ran")
+	}
+}
+
+// procCmdlines are the command lines of every process of the machine.
+func procCmdlines(t *testing.T) []string {
+	t.Helper()
+	files, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	var out []string
+	for _, f := range files {
+		if b, err := os.ReadFile(f); err == nil {
+			out = append(out, string(b))
+		}
+	}
+	return out
 }
 
 // TestContainerPoolPullRefused: a pool identity without a pull role on the

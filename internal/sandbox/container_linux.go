@@ -107,7 +107,7 @@ func (c *containers) prepare(ctx context.Context, j taskrun.ContainerJob) (taskr
 	}
 	opts, err := container.ParseOptions(j.Settings.RunOptions, j.Env)
 	if err != nil {
-		return nil, &taskrun.UserError{Code: taskrun.CodeContainerInvalidRunOptions, Message: err.Error()}
+		return nil, &taskrun.UserError{Code: taskrun.CodeContainerInvalidSettings, Message: err.Error()}
 	}
 	var uid, gid uint32
 	if j.Cred != nil {
@@ -115,7 +115,7 @@ func (c *containers) prepare(ctx context.Context, j taskrun.ContainerJob) (taskr
 		if opts.User != nil {
 			// Only node root may pick another user: a non-admin task
 			// could otherwise become root, or another user, of the node.
-			return nil, &taskrun.UserError{Code: taskrun.CodeContainerInvalidRunOptions,
+			return nil, &taskrun.UserError{Code: taskrun.CodeContainerInvalidSettings,
 				Message: "The container run option --user is allowed only for tasks that run as an admin user."}
 		}
 	}
@@ -125,7 +125,7 @@ func (c *containers) prepare(ctx context.Context, j taskrun.ContainerJob) (taskr
 	}
 	mounts, err := batchMounts(j)
 	if err != nil {
-		return nil, &taskrun.UserError{Code: taskrun.CodeContainerInvalidRunOptions, Message: err.Error()}
+		return nil, &taskrun.UserError{Code: taskrun.CodeContainerInvalidSettings, Message: err.Error()}
 	}
 	b, err := c.runtime.Prepare(j.Label, img, func(rootfs string) (*specs.Spec, error) {
 		return container.Spec(container.SpecInput{Image: img, RootFS: rootfs, CommandLine: j.CommandLine, Options: opts, Env: j.Env,
@@ -134,7 +134,7 @@ func (c *containers) prepare(ctx context.Context, j taskrun.ContainerJob) (taskr
 	})
 	var oe *container.OptionError
 	if errors.As(err, &oe) {
-		return nil, &taskrun.UserError{Code: taskrun.CodeContainerInvalidRunOptions, Message: oe.Msg}
+		return nil, &taskrun.UserError{Code: taskrun.CodeContainerInvalidSettings, Message: oe.Msg}
 	}
 	if err != nil {
 		return nil, err
