@@ -119,8 +119,16 @@ func TestContainerPool(t *testing.T) {
 	requireRunc(t)
 	data := hostileData(t)
 	e := newContainerEnv(t, identityA)
+	// The start task runs in the container too, before the node is idle.
+	e.f.mu.Lock()
+	e.f.config.StartTask = &nodeproto.StartTask{CommandLine: `sh -c 'cat /etc/image-marker > "$AZ_BATCH_TASK_WORKING_DIR/started"'`,
+		WaitForSuccess: true, Container: &nodeproto.ContainerSettings{ImageName: e.ref}}
+	e.f.mu.Unlock()
 	a := e.start(t, "tvm-containers", filepath.Join(data, "nodes", "tvm-containers"))
 	e.waitState(t, a, StateIdle)
+	if b, err := os.ReadFile(filepath.Join(a.Dirs().Startup, "wd", "started")); err != nil || string(b) != "from the image\n" {
+		t.Fatalf("the start task did not run in its container: %q %v", b, err)
+	}
 	if n := e.reg.Requests("/oauth2/exchange"); n != 1 {
 		t.Fatalf("registry exchanges: %d", n)
 	}
@@ -163,13 +171,31 @@ func TestContainerPool(t *testing.T) {
 		"privileged": {ImageName: e.ref, RunOptions: "--privileged"},
 		"userswitch": {ImageName: e.ref, RunOptions: "-u 0"},
 	} {
-		if rep, _, _ := run(id, "true", c, nonAdmin); rep.Failure == nil || rep.Failure.Code != taskrun.CodeContainerInvalidRunOptions {
+		if rep, _, _ := run(id, "true", c, nonAdmin); rep.Failure == nil || rep.Failure.Code != taskrun.CodeContainerInvalidSettings {
 			t.Errorf("%s: %+v", id, rep.Failure)
 		}
 	}
 	if rep, _, _ := run("noimage", "true", &nodeproto.ContainerSettings{ImageName: e.reg.Host + "/tasks/missing:v1"}, nonAdmin); rep.Failure == nil ||
 		rep.Failure.Code != taskrun.CodeContainerInvalidImage || !strings.Contains(rep.Failure.Message, "tasks/missing:v1") {
 		t.Errorf("missing image: %+v", rep.Failure)
+	}
+
+	// Listed bind mounts only, read-only when asked; the node's hosts file.
+	rep, out, errOut = run("binds", `sh -c 'grep -q localhost /etc/hosts && echo hosts; touch /mnt/batch/tasks/shared/x || echo ro; ls /mnt/batch/tasks/startup || echo nostartup; echo ok > $AZ_BATCH_TASK_WORKING_DIR/y && echo taskdir'`,
+		&nodeproto.ContainerSettings{ImageName: e.ref, BindMounts: []nodeproto.BindMount{{Source: "Shared", ReadOnly: true}}}, admin)
+	if rep.Failure != nil || strings.Join(strings.Fields(out), " ") != "hosts ro nostartup taskdir" {
+		t.Fatalf("bind mounts: %+v %q %q", rep.Failure, out, errOut)
+	}
+
+	// Even as root, a container makes no new namespaces (seccomp).
+	if rep, out, errOut := run("unshare", `sh -c 'unshare -U -r true && echo made-a-user-namespace; unshare -m true && echo made-a-mount-namespace; true'`, cs, admin); rep.Failure != nil ||
+		strings.Contains(out, "made-") {
+		t.Fatalf("unshare in a container: %+v %q %q", rep.Failure, out, errOut)
+	}
+
+	// A non-admin container cannot reach the node's images or bundles.
+	if rep, out, _ := run("images", `ls /mnt/batch/tasks/volatile/containers/images`, cs, nonAdmin); rep.Failure == nil || out != "" {
+		t.Fatalf("a non-admin container listed the node's images: %q %+v", out, rep.Failure)
 	}
 
 	// Hostile: the container sees neither the host's files nor the
@@ -185,9 +211,13 @@ func TestContainerPool(t *testing.T) {
 
 	// Terminate kills the container; nothing is left behind.
 	e.f.mu.Lock()
-	e.f.leases = append(e.f.leases, nodeproto.TaskLease{LeaseID: "long", JobID: "job", TaskID: "long", CommandLine: "sleep 600", Container: cs})
+	e.f.leases = append(e.f.leases, nodeproto.TaskLease{LeaseID: "long", JobID: "job", TaskID: "long",
+		CommandLine: `sh -c 'touch "$AZ_BATCH_TASK_WORKING_DIR/started"; exec sleep 600'`, Container: cs})
 	e.f.mu.Unlock()
-	e.f.waitFor(t, "long running", func() bool { return a.State() == StateRunning })
+	e.f.waitFor(t, "long running", func() bool {
+		_, err := os.Stat(filepath.Join(a.Dirs().NodeRoot, "workitems/job/job-1/long/wd/started"))
+		return err == nil
+	})
 	e.f.mu.Lock()
 	e.f.commands = append(e.f.commands, "terminate:long")
 	e.f.mu.Unlock()
@@ -198,10 +228,34 @@ func TestContainerPool(t *testing.T) {
 	if ents, err := os.ReadDir(filepath.Join(a.Dirs().NodeRoot, "volatile/containers/run")); err != nil || len(ents) != 0 {
 		t.Fatalf("bundles left behind: %v %v", ents, err)
 	}
-	rep, out, _ = run("after", `sh -c 'for f in /proc/[0-9]*/cmdline; do tr "\\0" " " < $f; echo; done | grep -c "^sleep 60[0]" || true'`, nil, admin)
-	if rep.Failure != nil || strings.TrimSpace(out) != "0" {
-		t.Fatalf("the terminated container's process lives on: %q %+v", out, rep.Failure)
+	for _, c := range procCmdlines(t) {
+		if c == "sleep\x00600\x00" {
+			t.Fatal("the terminated container's process lives on")
+		}
 	}
+
+	// Batch: a task without containerSettings does not run on a container
+	// pool's node.
+	rep, _, _ = run("plain", "/bin/sh -c 'touch $AZ_BATCH_NODE_SHARED_DIR/plain-ran'", nil, admin)
+	if rep.Failure == nil || rep.Failure.Code != taskrun.CodeContainerTaskSettingsNotFound {
+		t.Fatalf("a plain task on a container pool: %+v", rep.Failure)
+	}
+	if _, err := os.Stat(filepath.Join(a.Dirs().Shared, "plain-ran")); err == nil {
+		t.Fatal("the plain task ran")
+	}
+}
+
+// procCmdlines are the command lines of every process of the machine.
+func procCmdlines(t *testing.T) []string {
+	t.Helper()
+	files, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	var out []string
+	for _, f := range files {
+		if b, err := os.ReadFile(f); err == nil {
+			out = append(out, string(b))
+		}
+	}
+	return out
 }
 
 // TestContainerPoolPullRefused: a pool identity without a pull role on the
@@ -260,4 +314,18 @@ func BenchmarkContainerTaskStart(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestContainerPoolInProcessMode: a process-mode node (no sandbox) cannot
+// run containers: a container pool's node is unusable with an error that
+// says so, and never runs anything on the host in a container's stead.
+func TestContainerPoolInProcessMode(t *testing.T) {
+	cfg := nodeConfig(identityA)
+	cfg.Containers = &nodeproto.ContainerConfiguration{Type: "dockerCompatible", ImageNames: []string{"127.0.0.1:1/tasks/busybox:v1"}}
+	f := newFakeControlPlane(t, cfg)
+	a, _ := startAgent(t, f, IsolationProcess, nil)
+	f.waitFor(t, "unusable", func() bool { return a.State() == stateUnusable })
+	f.waitFor(t, "node errors", func() bool { // waitFor holds f.mu
+		return len(f.nodeErrors) == 1 && f.nodeErrors[0].Code == CodeContainersNotSupported
+	})
 }

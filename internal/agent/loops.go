@@ -299,7 +299,15 @@ func (a *Agent) startLease(ctx context.Context, l nodeproto.TaskLease) {
 		taskKey := l.JobID + "/" + l.TaskID
 		a.report(ctx, nodeproto.ReportRequest{NodeID: a.cfg.NodeID, LeaseID: l.LeaseID, Event: reportStarted, StartTime: a.cfg.Now().UTC()})
 		tcfg, forget := a.taskConfig(taskKey)
-		rep := a.runner.RunTask(tctx, tcfg, a.dirs, l)
+		var rep nodeproto.ReportRequest
+		if a.node.Containers != nil && l.Container == nil {
+			// Batch: every task on a container pool runs in a container.
+			now := a.cfg.Now().UTC()
+			rep = nodeproto.ReportRequest{StartTime: now, EndTime: &now, Failure: &nodeproto.FailureInfo{Category: "usererror",
+				Code: taskrun.CodeContainerTaskSettingsNotFound, Message: "Container-enabled compute node requires task container settings"}}
+		} else {
+			rep = a.runner.RunTask(tctx, tcfg, a.dirs, l)
+		}
 		forget()
 		a.mu.Lock()
 		delete(a.running, l.LeaseID)

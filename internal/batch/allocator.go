@@ -398,6 +398,9 @@ func (s *Service) nodeConfig(p *Pool, acct *cobalt.Account) (nodeproto.NodeConfi
 	}
 	cfg.Containers = nodeContainers(p)
 	cfg.Mounts = s.nodeMounts(p)
+	// Registry passwords are not kept in the node record: the node gets
+	// them from the pool when it registers (registrySecrets).
+	stripRegistryPasswords(&cfg)
 	for _, port := range registryPorts(cfg.Containers, cfg.StartTask) {
 		if !slices.Contains(cfg.ForwardPorts, port) {
 			cfg.ForwardPorts = append(slices.Clone(cfg.ForwardPorts), port)

@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"context"
 	"encoding/json"
 	"net"
 	"slices"
@@ -190,4 +191,68 @@ func agentErrors(es []nodeproto.NodeError) []cobalt.ResizeError {
 		out = append(out, re)
 	}
 	return out
+}
+
+// stripRegistryPasswords leaves registry passwords out of a node's
+// configuration as the node record keeps it.
+func stripRegistryPasswords(cfg *nodeproto.NodeConfig) {
+	if cc := cfg.Containers; cc != nil {
+		c := *cc
+		c.Registries = slices.Clone(c.Registries)
+		for i := range c.Registries {
+			c.Registries[i].Password = ""
+		}
+		cfg.Containers = &c
+	}
+	if st := cfg.StartTask; st != nil && st.Container != nil && st.Container.Registry != nil {
+		t, c, r := *st, *st.Container, *st.Container.Registry
+		r.Password = ""
+		c.Registry, t.Container = &r, &c
+		cfg.StartTask = &t
+	}
+}
+
+// registrySecrets puts the pool's current registry passwords into the
+// configuration a registering node gets (registries matched by server and
+// user name); a pool that is gone gives none.
+func (s *Service) registrySecrets(ctx context.Context, n *Node, cfg *nodeproto.NodeConfig) {
+	needs := cfg.Containers != nil || (cfg.StartTask != nil && cfg.StartTask.Container != nil && cfg.StartTask.Container.Registry != nil)
+	if !needs {
+		return
+	}
+	p, err := s.PoolGet(ctx, n.AccountKey, n.PoolID)
+	if err != nil {
+		return
+	}
+	var known []nodeproto.ContainerRegistry
+	if pc := nodeContainers(p); pc != nil {
+		known = append(known, pc.Registries...)
+	}
+	if p.StartTask != nil {
+		if cs, _ := startTaskContainer(p.StartTask.ContainerSettings); cs != nil && cs.Registry != nil {
+			known = append(known, *cs.Registry)
+		}
+	}
+	fill := func(r *nodeproto.ContainerRegistry) {
+		for _, k := range known {
+			if r.Username != "" && strings.EqualFold(k.Server, r.Server) && k.Username == r.Username {
+				r.Password = k.Password
+				return
+			}
+		}
+	}
+	if cc := cfg.Containers; cc != nil {
+		c := *cc
+		c.Registries = slices.Clone(c.Registries)
+		for i := range c.Registries {
+			fill(&c.Registries[i])
+		}
+		cfg.Containers = &c
+	}
+	if st := cfg.StartTask; st != nil && st.Container != nil && st.Container.Registry != nil {
+		t, c, r := *st, *st.Container, *st.Container.Registry
+		fill(&r)
+		c.Registry, t.Container = &r, &c
+		cfg.StartTask = &t
+	}
 }

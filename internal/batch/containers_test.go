@@ -1,10 +1,13 @@
 package batch
 
 import (
+	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 )
 
@@ -43,5 +46,62 @@ func TestAgentErrorsBounded(t *testing.T) {
 	out := agentErrors(es)
 	if len(out) != maxAgentErrors || len(out[0].Code) != maxAgentErrorText {
 		t.Fatalf("agentErrors kept %d errors, code of %d bytes", len(out), len(out[0].Code))
+	}
+}
+
+// FuzzStartTaskContainer: stored containerSettings of any shape decode or
+// are refused, never panic; decoded enums are only Batch's.
+func FuzzStartTaskContainer(f *testing.F) {
+	f.Add([]byte(`{"imageName":"a","workingDirectory":"ContainerImageDefault","containerHostBatchBindMounts":[{"source":"Task"}]}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		cs, err := startTaskContainer(b)
+		if err != nil || cs == nil {
+			return
+		}
+		switch cs.WorkingDirectory {
+		case "", "taskWorkingDirectory", "containerImageDefault":
+		default:
+			t.Fatalf("working directory %q", cs.WorkingDirectory)
+		}
+	})
+}
+
+// TestContainerNodeConfig: a container pool's node gets the container
+// configuration, the loopback registry's port forwarded and the registry
+// passwords at registration; the node record keeps no password.
+func TestContainerNodeConfig(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	spec := armPool(1)
+	spec.Pool.VirtualMachineConfiguration.ContainerConfiguration = &cobalt.ContainerConfiguration{Type: "DockerCompatible",
+		ContainerImageNames: []string{"127.0.0.1:5123/tasks/busybox:v1"},
+		ContainerRegistries: []cobalt.ContainerRegistry{{RegistryServer: "127.0.0.1:5123", Username: "robot", Password: "pool-secret"}}}
+	spec.Pool.StartTask = &cobalt.StartTask{CommandLine: "true", ContainerSettings: []byte(
+		`{"imageName":"localhost:5124/x:1","registry":{"registryServer":"localhost:5124","username":"st","password":"start-secret"}}`)}
+	spec.Set(FStartTask)
+	e.put("p", spec)
+	e.settle("p")
+	n := e.nodes_("p")[0]
+	if b, _ := json.Marshal(n.Config); strings.Contains(string(b), "secret") {
+		t.Fatalf("the node record keeps a registry password: %s", b)
+	}
+	cfg, err := e.svc.NodeRegister(ctx, n, nodeproto.RegisterRequest{NodeID: n.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cc := cfg.Containers; cc == nil || len(cc.ImageNames) != 1 || cc.Registries[0].Password != "pool-secret" {
+		t.Fatalf("containers %+v", cfg.Containers)
+	}
+	if st := cfg.StartTask; st == nil || st.Container == nil || st.Container.Registry.Password != "start-secret" {
+		t.Fatalf("start task %+v", cfg.StartTask)
+	}
+	if !slices.Contains(cfg.ForwardPorts, 5123) || !slices.Contains(cfg.ForwardPorts, 5124) {
+		t.Fatalf("forward ports %v", cfg.ForwardPorts)
+	}
+	again, _ := e.svc.NodeGet(ctx, e.acct.Key(), "p", n.ID)
+	if b, _ := json.Marshal(again.Config); strings.Contains(string(b), "secret") {
+		t.Fatalf("registration stored a password: %s", b)
 	}
 }

@@ -191,6 +191,7 @@ func (s *Service) NodeRegister(ctx context.Context, n *Node, req nodeproto.Regis
 	cfg.ForwardPorts = uniq
 	cfg.AzureNamesPort = s.cfg.AzureNamesPort
 	s.resolveStartTaskFiles(ctx, out, &cfg)
+	s.registrySecrets(ctx, out, &cfg)
 	return cfg, nil
 }
 

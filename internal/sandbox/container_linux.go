@@ -28,6 +28,9 @@ const (
 	runcState  = "/run/cobalt-runc"
 )
 
+// maxImageBytes bounds what one image may unpack to on a node.
+const maxImageBytes = 32 << 30
+
 // CodeImagePullFailed is the node error of a pool image the node could not
 // pull before it became idle.
 const CodeImagePullFailed = "ContainerImagePullFailed"
@@ -43,7 +46,7 @@ type containers struct {
 func newContainers(cfg *nodeproto.ContainerConfiguration, tr http.RoundTripper,
 	token func(ctx context.Context, identityResourceID, resource string) (string, error)) (*containers, error) {
 	c := &containers{cfg: *cfg,
-		puller:  &container.Puller{Dir: imagesDir, Transport: tr, Token: token, Limits: container.UntarLimits{MaxEntries: 1 << 20}},
+		puller:  &container.Puller{Dir: imagesDir, Transport: tr, Token: token, Limits: container.UntarLimits{MaxEntries: 1 << 20, MaxBytes: maxImageBytes}},
 		runtime: &container.Runtime{StateDir: runcState, BundleDir: bundlesDir}}
 	// Bundles of an earlier init of this node are dead: their mounts went
 	// with its mount namespace.
@@ -104,7 +107,7 @@ func (c *containers) prepare(ctx context.Context, j taskrun.ContainerJob) (taskr
 	}
 	opts, err := container.ParseOptions(j.Settings.RunOptions, j.Env)
 	if err != nil {
-		return nil, &taskrun.UserError{Code: taskrun.CodeContainerInvalidRunOptions, Message: err.Error()}
+		return nil, &taskrun.UserError{Code: taskrun.CodeContainerInvalidSettings, Message: err.Error()}
 	}
 	var uid, gid uint32
 	if j.Cred != nil {
@@ -112,7 +115,7 @@ func (c *containers) prepare(ctx context.Context, j taskrun.ContainerJob) (taskr
 		if opts.User != nil {
 			// Only node root may pick another user: a non-admin task
 			// could otherwise become root, or another user, of the node.
-			return nil, &taskrun.UserError{Code: taskrun.CodeContainerInvalidRunOptions,
+			return nil, &taskrun.UserError{Code: taskrun.CodeContainerInvalidSettings,
 				Message: "The container run option --user is allowed only for tasks that run as an admin user."}
 		}
 	}
@@ -122,7 +125,7 @@ func (c *containers) prepare(ctx context.Context, j taskrun.ContainerJob) (taskr
 	}
 	mounts, err := batchMounts(j)
 	if err != nil {
-		return nil, &taskrun.UserError{Code: taskrun.CodeContainerInvalidRunOptions, Message: err.Error()}
+		return nil, &taskrun.UserError{Code: taskrun.CodeContainerInvalidSettings, Message: err.Error()}
 	}
 	b, err := c.runtime.Prepare(j.Label, img, func(rootfs string) (*specs.Spec, error) {
 		return container.Spec(container.SpecInput{Image: img, RootFS: rootfs, CommandLine: j.CommandLine, Options: opts, Env: j.Env,
@@ -131,7 +134,7 @@ func (c *containers) prepare(ctx context.Context, j taskrun.ContainerJob) (taskr
 	})
 	var oe *container.OptionError
 	if errors.As(err, &oe) {
-		return nil, &taskrun.UserError{Code: taskrun.CodeContainerInvalidRunOptions, Message: oe.Msg}
+		return nil, &taskrun.UserError{Code: taskrun.CodeContainerInvalidSettings, Message: oe.Msg}
 	}
 	if err != nil {
 		return nil, err
@@ -144,12 +147,21 @@ func (c *containers) prepare(ctx context.Context, j taskrun.ContainerJob) (taskr
 // is absent (Batch: "all directories recursively below
 // AZ_BATCH_NODE_ROOT_DIR are mapped into the container"), otherwise the
 // listed ones; the task's own directory and the node's CA certificates
-// always (read-only for the certificates).
+// always (read-only for the certificates); and the node's /etc/hosts and
+// /etc/resolv.conf, read-only.
 func batchMounts(j taskrun.ContainerJob) ([]container.Mount, error) {
-	if j.Settings.BindMounts == nil {
-		return []container.Mount{{Path: NodeRoot}}, nil
+	// The node's name resolution, read-only, as docker gives a container
+	// its host's.
+	var out []container.Mount
+	for _, f := range []string{"/etc/hosts", "/etc/resolv.conf"} {
+		if _, err := os.Stat(f); err == nil {
+			out = append(out, container.Mount{Path: f, ReadOnly: true})
+		}
 	}
-	out := []container.Mount{{Path: j.TaskDir}}
+	if j.Settings.BindMounts == nil {
+		return append(out, container.Mount{Path: NodeRoot}), nil
+	}
+	out = append(out, container.Mount{Path: j.TaskDir})
 	if _, err := os.Stat(NodeRoot + "/certs"); err == nil {
 		out = append(out, container.Mount{Path: NodeRoot + "/certs", ReadOnly: true})
 	}

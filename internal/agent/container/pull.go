@@ -139,7 +139,7 @@ func (p *Puller) pull(ctx context.Context, ref string, reg *nodeproto.ContainerR
 	if err != nil {
 		return fail(err)
 	}
-	img, err := remote.Image(r, remote.WithAuth(auth), remote.WithTransport(p.Transport), remote.WithContext(ctx))
+	img, err := remote.Image(r, remote.WithAuth(auth), remote.WithTransport(httpsOnly{p.Transport}), remote.WithContext(ctx))
 	if err != nil {
 		return fail(err)
 	}
@@ -232,7 +232,7 @@ func (p *Puller) exchange(ctx context.Context, host, aad string) (string, error)
 		return "", err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	hc := &http.Client{Transport: p.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	hc := &http.Client{Transport: httpsOnly{p.Transport}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("token exchange: %w", err)
@@ -262,4 +262,19 @@ func clip(s string) string {
 		return s[:300] + "..."
 	}
 	return s
+}
+
+// httpsOnly refuses plain HTTP: go-containerregistry falls back to http for
+// loopback registries, which would send credentials unencrypted.
+type httpsOnly struct{ rt http.RoundTripper }
+
+func (h httpsOnly) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Scheme != "https" {
+		return nil, fmt.Errorf("%s: registries are reached over HTTPS only", r.URL.Redacted())
+	}
+	rt := h.rt
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	return rt.RoundTrip(r)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,5 +117,28 @@ func TestPullRefused(t *testing.T) {
 	_, err := f.puller(t, "alice").Pull(context.Background(), f.ref, nil, []nodeproto.ContainerRegistry{{Server: f.reg.Host, IdentityResourceID: "/identities/alice"}})
 	if err == nil || !strings.Contains(err.Error(), f.reg.Host) {
 		t.Fatalf("pull from a closed registry: %v", err)
+	}
+}
+
+// A plain-HTTP registry is never used, even on loopback (where
+// go-containerregistry would fall back to http): no credential leaves
+// unencrypted.
+func TestPullRefusesPlainHTTP(t *testing.T) {
+	got := make(chan string, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("Authorization")
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	p := &Puller{Dir: t.TempDir(), Transport: http.DefaultTransport}
+	_, err := p.Pull(context.Background(), host+"/x:1", &nodeproto.ContainerRegistry{Server: host, Username: "u", Password: "pw"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "HTTPS") && !strings.Contains(err.Error(), "https") {
+		t.Fatalf("pull over http: %v", err)
+	}
+	select {
+	case a := <-got:
+		t.Fatalf("the plain-HTTP registry was reached (Authorization %q)", a)
+	default:
 	}
 }

@@ -7,15 +7,23 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 )
 
-// Failure codes of container tasks. ContainerInvalidImage is the code
-// Batch reports for an image that cannot be pulled; the others are
-// Cobalt's own, for settings this node cannot honour.
+// Failure codes of container tasks: ContainerInvalidImage,
+// ContainerInvalidSettings and ContainerTaskSettingsNotFound are the codes
+// Batch reports (seen in public issues: Azure/Batch#4, #49,
+// microsoft/ga4gh-tes#525); ContainerNotSupported and
+// ContainerCouldNotBeStarted are Cobalt's own.
 const (
-	CodeContainerInvalidImage       = "ContainerInvalidImage"
-	CodeContainerNotSupported       = "ContainerNotSupported"
-	CodeContainerInvalidRunOptions  = "ContainerInvalidRunOptions"
-	CodeContainerCouldNotBeStarted  = "ContainerCouldNotBeStarted"
-	messageContainerNotSupportedYet = "The task has containerSettings, but this node cannot run containers: container tasks need a pool with a containerConfiguration and a node in the netns isolation mode (Linux, root, runc)."
+	CodeContainerInvalidImage = "ContainerInvalidImage"
+	// CodeContainerInvalidSettings: "At least one value of specified task
+	// container settings is invalid" (run options this node refuses).
+	CodeContainerInvalidSettings = "ContainerInvalidSettings"
+	// CodeContainerTaskSettingsNotFound: a task without containerSettings
+	// on a container pool ("Container-enabled compute node requires task
+	// container settings").
+	CodeContainerTaskSettingsNotFound = "ContainerTaskSettingsNotFound"
+	CodeContainerNotSupported         = "ContainerNotSupported"
+	CodeContainerCouldNotBeStarted    = "ContainerCouldNotBeStarted"
+	messageContainerNotSupportedYet   = "The task has containerSettings, but this node cannot run containers: container tasks need a pool with a containerConfiguration and a node in the netns isolation mode (Linux, root, runc)."
 )
 
 // ContainerJob is a task that runs in a container: what Config.Container

@@ -217,7 +217,7 @@ func (r *Registry) Push(t testing.TB, tr http.RoundTripper, repoTag string, img 
 }
 
 // Applets are the busybox applets Busybox links in /bin.
-var Applets = []string{"sh", "echo", "cat", "id", "ls", "pwd", "env", "true", "false", "sleep", "hostname", "wget", "test", "mkdir", "touch", "stat", "printf"}
+var Applets = []string{"sh", "echo", "cat", "id", "ls", "pwd", "env", "true", "false", "sleep", "hostname", "wget", "test", "mkdir", "touch", "stat", "printf", "unshare"}
 
 // Busybox is an image of the host's static busybox: /bin/busybox, one
 // symlink per applet, /etc/passwd, empty /tmp, /proc, /sys, /dev; PATH=/bin,
