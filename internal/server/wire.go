@@ -91,6 +91,7 @@ func (s *Server) wire(ctx context.Context) (err error) {
 	// the login listener is reachable from inside every node.
 	metricsMux := http.NewServeMux()
 	metricsMux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	handlePprof(metricsMux)
 	s.handle("metrics", metricsMux)
 	s.handle("login", s.login.Handler())
 	s.goRun("login", s.login.Run)
