@@ -50,7 +50,8 @@ type Options struct {
 	Isolation string
 	// IMDSRateLimit is the per-node IMDS limit: "" for Azure's default, "off", or "100/s,20".
 	IMDSRateLimit string
-	// MaxNodes caps the compute nodes of this host (0 for the default).
+	// MaxNodes caps the compute nodes of this host; 0 for the default, one
+	// node per 64 MiB of the machine's memory (defaultMaxNodes).
 	MaxNodes int
 	// ReadTimeout bounds how long a client may take to send a request's
 	// headers and, on every listener but blob, its whole body; on the blob

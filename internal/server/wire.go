@@ -137,9 +137,13 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	// The jobs service asks the pool service for pools' slots and
 	// auto-storage URLs; the pool service tells its subscribers, the jobs
 	// service among them, about lost nodes.
+	maxNodes := s.opts.MaxNodes
+	if maxNodes <= 0 {
+		maxNodes = defaultMaxNodes()
+	}
 	s.pools, err = batch.New(batch.Config{
 		Store: s.store, Logger: s.log.With(logkey.Component, "pools"), Now: s.opts.Now,
-		Nodes: s.nodes, Identities: s.arm, StorageAccounts: s.arm, MaxNodes: s.opts.MaxNodes, NodeRootDir: nodeRoot,
+		Nodes: s.nodes, Identities: s.arm, StorageAccounts: s.arm, MaxNodes: maxNodes, NodeRootDir: nodeRoot,
 		Location: s.opts.Location, AuthorityHost: s.URL("login"), ForwardPorts: s.forwardPorts(), BlobEndpoint: s.URL("blob"),
 	})
 	if err != nil {
