@@ -35,7 +35,7 @@ func startChild(ctx context.Context, exe, dir string, extra []string, env []stri
 		return nil, err
 	}
 	defer lf.Close()
-	args := append([]string{"up", "--data", data, "--port-base", "0", "--log-level", "warn"}, extra...)
+	args := append([]string{"up", "--data", data, "--port-base", "0"}, extra...)
 	cmd := exec.Command(exe, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.Env = append(os.Environ(), env...)

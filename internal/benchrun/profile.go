@@ -7,13 +7,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 )
 
-// profile starts a CPU profile of the child for the length of a load row
+// profile starts a CPU profile of the child for d, the length of a row,
 // when opts.Profile is set (the child serves /debug/pprof on its metrics
 // listener when COBALT_PPROF=1) and returns a function that waits for it and
 // writes it to the run's directory as ROW.pprof.
-func (b *bench) profile(ctx context.Context, row string) (wait func()) {
+func (b *bench) profile(ctx context.Context, row string, d time.Duration) (wait func()) {
 	if !b.opts.Profile {
 		return func() {}
 	}
@@ -21,7 +22,7 @@ func (b *bench) profile(ctx context.Context, row string) (wait func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		u := fmt.Sprintf("https://127.0.0.1:%d/debug/pprof/profile?seconds=%d", port, max(1, int(b.opts.Duration.Seconds())))
+		u := fmt.Sprintf("https://127.0.0.1:%d/debug/pprof/profile?seconds=%d", port, max(1, int(d.Seconds())))
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		resp, err := (&http.Client{Transport: newTransport(b.d.roots, 1)}).Do(req)
 		if err != nil {

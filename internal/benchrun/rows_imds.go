@@ -68,7 +68,7 @@ func (b *bench) imds(ctx context.Context) []Result {
 	var out, errb bytes.Buffer
 	cmd := exec.CommandContext(ctx, "nsenter", "--net="+netns, "--", b.opts.Exe, "bench", "--imds-helper", string(cfg))
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	stop := b.profile(ctx, "imds")
+	stop := b.profile(ctx, "imds", 2*b.opts.Duration)
 	err = cmd.Run()
 	stop()
 	if err := b.d.deletePool(ctx, "imds"); err != nil {
@@ -112,14 +112,13 @@ func RunIMDSHelper(ctx context.Context, config string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("first IMDS token: %w", err)
 	}
-	loader := func(u string) func() func(context.Context) error {
-		return func() func(context.Context) error {
+	loader := func(u string) func() worker {
+		return func() worker {
 			tr := plain()
 			return func(context.Context) error { _, _, err := get(tr, u); return err }
 		}
 	}
 	res := imdsHelperResult{Size: len(body)}
-	res.Cobalt = runLoad(ctx, cfg.Clients, cfg.Duration, loader(cfg.URL))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -127,6 +126,7 @@ func RunIMDSHelper(ctx context.Context, config string, out io.Writer) error {
 	srv := &http.Server{Handler: bareHandler(body, ctype)}
 	go srv.Serve(ln)
 	defer srv.Close()
-	res.Bare = runLoad(ctx, cfg.Clients, cfg.Duration, loader("http://"+ln.Addr().String()+strings.TrimPrefix(cfg.URL, "http://169.254.169.254")))
+	res.Cobalt, res.Bare = runPair(ctx, cfg.Clients, cfg.Duration, loader(cfg.URL),
+		loader("http://"+ln.Addr().String()+strings.TrimPrefix(cfg.URL, "http://169.254.169.254")))
 	return json.NewEncoder(out).Encode(res)
 }

@@ -31,6 +31,9 @@ type Options struct {
 	// Profile writes the child's CPU profile of each load row to the run's
 	// directory (the child serves pprof on its metrics listener).
 	Profile bool
+	// ChildLogLevel is the child's --log-level (warn); its log is up.log
+	// in the run's directory.
+	ChildLogLevel string
 	// Out receives the table; Log the progress lines.
 	Out, Log io.Writer
 }
@@ -99,7 +102,11 @@ func runOnce(ctx context.Context, opts Options, run int) (res []Result, err erro
 	}
 	// IMDS's per-node rate limit (Azure's 20/s) would measure the limiter,
 	// not the endpoint: the child runs with it off.
-	c, err := startChild(ctx, opts.Exe, dir, []string{"--imds-rate-limit", "off"}, env)
+	level := opts.ChildLogLevel
+	if level == "" {
+		level = "warn"
+	}
+	c, err := startChild(ctx, opts.Exe, dir, []string{"--imds-rate-limit", "off", "--log-level", level}, env)
 	if err != nil {
 		return nil, err
 	}

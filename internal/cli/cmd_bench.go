@@ -75,6 +75,7 @@ noisy: compare each with its same-run baseline.`,
 	f.IntVar(&opts.Tasks, "tasks", 10000, "tasks of the tasks and list rows (a multiple of 100)")
 	f.DurationVar(&opts.Duration, "duration", 10*time.Second, "length of each load row and of its baseline")
 	f.BoolVar(&opts.Profile, "cpuprofile", false, "write the child's CPU profile of each load row to the run's directory (implies nothing else; use with --keep)")
+	f.StringVar(&opts.ChildLogLevel, "child-log-level", "warn", "the child's --log-level (its log is up.log in the run's directory; see --keep)")
 	f.StringVar(&imdsHelper, "imds-helper", "", "internal: the IMDS load helper's configuration")
 	_ = f.MarkHidden("imds-helper")
 	return cmd
