@@ -43,6 +43,9 @@ type imdsHelperResult struct {
 func (b *bench) imds(ctx context.Context) []Result {
 	r := Result{Row: "imds", Work: fmt.Sprintf("IMDS token from cache, 32 clients in the node's netns, %s", b.opts.Duration), Target: "≥ 0.9, p99 ≤ 1.2×"}
 	fail := func(err error) []Result { r.Err = err; return []Result{r} }
+	if unprivileged() {
+		return fail(fmt.Errorf("needs root: without it nodes are processes, with no network namespace of their own"))
+	}
 	ids, err := armmsi.NewUserAssignedIdentitiesClient(b.d.ep.SubscriptionID, b.d.cred, &arm.ClientOptions{ClientOptions: b.d.opts})
 	if err != nil {
 		return fail(err)

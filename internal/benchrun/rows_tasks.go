@@ -35,6 +35,8 @@ func (b *bench) tasks(ctx context.Context) []Result {
 	if err != nil {
 		return fail(err)
 	}
+	stop := b.profile(ctx, "tasks", 20*time.Second)
+	defer stop()
 	start := time.Now()
 	if err := b.addTasks(ctx, job, n); err != nil {
 		return fail(err)

@@ -106,7 +106,11 @@ func runOnce(ctx context.Context, opts Options, run int) (res []Result, err erro
 	if level == "" {
 		level = "warn"
 	}
-	c, err := startChild(ctx, opts.Exe, dir, []string{"--imds-rate-limit", "off", "--log-level", level}, env)
+	args := []string{"--imds-rate-limit", "off", "--log-level", level}
+	if unprivileged() {
+		args = append(args, "--isolation", "process")
+	}
+	c, err := startChild(ctx, opts.Exe, dir, args, env)
 	if err != nil {
 		return nil, err
 	}

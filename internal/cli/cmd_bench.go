@@ -28,9 +28,9 @@ same run, the ratio and the target (issue 17).
 
 Rows: ` + strings.Join(benchrun.Rows, ", ") + `.
 
-As root (needed for sandboxed nodes), the bench and its child run inside a
-loopback-only network namespace the bench creates, so that nothing can reach a
-public host. The child runs with IMDS's per-node rate limit off, so that the
+The bench and its child run inside a loopback-only network namespace the bench
+creates, so that nothing can reach a public host. Run it as root for sandboxed
+nodes; another user gets a user namespace too, and process nodes (no IMDS row). The child runs with IMDS's per-node rate limit off, so that the
 IMDS row measures the endpoint, not the limiter. Figures on a busy machine are
 noisy: compare each with its same-run baseline.`,
 		Args: cobra.NoArgs,
@@ -38,7 +38,7 @@ noisy: compare each with its same-run baseline.`,
 			if imdsHelper != "" {
 				return benchrun.RunIMDSHelper(cmd.Context(), imdsHelper, g.Stdout)
 			}
-			if !benchrun.Isolated() && os.Geteuid() == 0 {
+			if !benchrun.Isolated() {
 				code, err := benchrun.ReexecIsolated(os.Args[1:])
 				if err != nil {
 					return fmt.Errorf("create the bench's network namespace: %w", err)
@@ -47,9 +47,6 @@ noisy: compare each with its same-run baseline.`,
 					return &exitError{code: code, err: fmt.Errorf("cobalt bench exited with %d", code)}
 				}
 				return nil
-			}
-			if !benchrun.Isolated() {
-				fmt.Fprintln(g.Stderr, "WARNING: not root: nodes are not sandboxed and the bench runs on the host network")
 			}
 			exe, err := os.Executable()
 			if err != nil {
