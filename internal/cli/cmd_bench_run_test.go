@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
 // TestBenchCommand runs `cobalt bench` end to end on its cheapest rows with
@@ -14,6 +16,11 @@ import (
 func TestBenchCommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a cobalt up child")
+	}
+	if !testenv.Isolated() {
+		// The bench would create its own namespace by running this test
+		// binary again with the test's flags.
+		testenv.Unavailable(t, "the loopback-only network namespace")
 	}
 	var out, errb strings.Builder
 	g := &globals{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}
