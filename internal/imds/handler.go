@@ -72,7 +72,8 @@ type Config struct {
 
 // Handler is the IMDS http.Handler of one node.
 type Handler struct {
-	cfg Config
+	cfg    Config
+	bodies bodyCache
 }
 
 // New returns the IMDS handler for cfg.
@@ -241,12 +242,17 @@ func (h *Handler) handleToken(w http.ResponseWriter, r *http.Request, q map[stri
 	case "msi_res_id":
 		echo = req.ResourceID
 	}
-	writeTokenBody(w, h.cfg.Now(), resource, tok, echoKey, echo)
+	writeBody(w, h.bodies.body(h.cfg.Now(), resource, tok, echoKey, echo))
 }
 
-// writeTokenBody writes Azure's IMDS success body, every value a JSON string.
-func writeTokenBody(w http.ResponseWriter, now time.Time, resource string, tok Token, echoKey, echo string) {
-	expiresIn := max(int64(tok.ExpiresOn.Sub(now)/time.Second), 0)
+// expiresIn is the token's remaining life in whole seconds.
+func expiresIn(now time.Time, tok Token) int64 {
+	return max(int64(tok.ExpiresOn.Sub(now)/time.Second), 0)
+}
+
+// tokenBody is Azure's IMDS success body, every value a JSON string.
+func tokenBody(now time.Time, resource string, tok Token, echoKey, echo string) []byte {
+	expiresIn := expiresIn(now, tok)
 	b := make([]byte, 0, 256+len(tok.AccessToken)+2*len(resource)+len(echo))
 	b = append(b, `{"access_token":`...)
 	b = appendString(b, tok.AccessToken)
@@ -268,7 +274,11 @@ func writeTokenBody(w http.ResponseWriter, now time.Time, resource string, tok T
 		b = append(b, '"', ':')
 		b = appendString(b, echo)
 	}
-	b = append(b, '}')
+	return append(b, '}')
+}
+
+// writeBody writes a token body with IMDS's headers.
+func writeBody(w http.ResponseWriter, b []byte) {
 	hd := w.Header()
 	hd["Content-Type"] = contentTypeJSON
 	hd["Server"] = serverValue

@@ -483,7 +483,7 @@ func (s *Service) Reconcile(ctx context.Context, node cobalt.NodeRef, running []
 	valid := map[string]store.TaskRecord{}
 	tok := ""
 	for {
-		recs, next, err := s.st.TaskList(ctx, store.TaskListParams{AccountKey: node.AccountID, NodeID: node.NodeID,
+		recs, next, err := s.st.TaskList(ctx, store.TaskListParams{AccountKey: node.AccountID, NodeID: node.NodeID, Leased: true,
 			States: []string{taskPreparing, taskRunning}, Page: store.Page{Limit: 1000, Token: tok}})
 		if err != nil {
 			return nil, err

@@ -50,6 +50,12 @@ type initState struct {
 
 	sendMu sync.Mutex
 
+	// startMu orders task starts before the reaper: a start holds it (read)
+	// from its fork until its pid is in pids, the reaper (write) while it
+	// decides, so a task that exits at once is never reaped before its own
+	// Wait (which then failed with ECHILD).
+	startMu sync.RWMutex
+
 	mu       sync.Mutex
 	tasks    map[uint64]context.CancelFunc
 	pids     map[int]uint64 // task processes: the reaper leaves them to their Wait
@@ -164,7 +170,17 @@ func (in *initState) run(ctx context.Context, id uint64, t Task) {
 			// IMDS requests by session.
 			_ = in.send(&message{Op: opStarted, ID: id, Pid: pid})
 		},
-		Start: startWithOwnKeyring,
+		Start: func(cmd *exec.Cmd) error {
+			in.startMu.RLock()
+			defer in.startMu.RUnlock()
+			if err := startWithOwnKeyring(cmd); err != nil {
+				return err
+			}
+			in.mu.Lock()
+			in.pids[cmd.Process.Pid] = id
+			in.mu.Unlock()
+			return nil
+		},
 	}
 	if in.containers != nil {
 		cfg.Container = in.containers.prepare
@@ -664,6 +680,7 @@ func (in *initState) reap() {
 			}
 			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
 			sid, _ := strconv.Atoi(f[3])
+			in.startMu.Lock()
 			in.mu.Lock()
 			_, task := in.pids[pid]
 			wait := !task
@@ -679,6 +696,7 @@ func (in *initState) reap() {
 				var ws unix.WaitStatus
 				_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
 			}
+			in.startMu.Unlock()
 		}
 	}
 }

@@ -51,7 +51,8 @@ type Options struct {
 	Isolation string
 	// IMDSRateLimit is the per-node IMDS limit: "" for Azure's default, "off", or "100/s,20".
 	IMDSRateLimit string
-	// MaxNodes caps the compute nodes of this host (0 for the default).
+	// MaxNodes caps the compute nodes of this host; 0 for the default, one
+	// node per 64 MiB of the machine's memory (defaultMaxNodes).
 	MaxNodes int
 	// HostsAddress is the loopback address on whose port 443 the host gets
 	// Azure's public hostnames too (see `cobalt env --hosts`): "" means

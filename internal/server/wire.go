@@ -98,6 +98,7 @@ func (s *Server) wire(ctx context.Context) (err error) {
 	// the login listener is reachable from inside every node.
 	metricsMux := http.NewServeMux()
 	metricsMux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	handlePprof(metricsMux)
 	s.handle("metrics", metricsMux)
 	s.handle("login", s.login.Handler())
 	s.goRun("login", s.login.Run)
@@ -189,9 +190,13 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	// The jobs service asks the pool service for pools' slots and
 	// auto-storage URLs; the pool service tells its subscribers, the jobs
 	// service among them, about lost nodes.
+	maxNodes := s.opts.MaxNodes
+	if maxNodes <= 0 {
+		maxNodes = defaultMaxNodes()
+	}
 	s.pools, err = batch.New(batch.Config{
 		Store: s.store, Logger: s.log.With(logkey.Component, "pools"), Now: s.opts.Now,
-		Nodes: s.nodes, Identities: s.arm, StorageAccounts: s.arm, MaxNodes: s.opts.MaxNodes, NodeRootDir: nodeRoot,
+		Nodes: s.nodes, Identities: s.arm, StorageAccounts: s.arm, MaxNodes: maxNodes, NodeRootDir: nodeRoot,
 		Location: s.opts.Location, AuthorityHost: s.URL("login"), ForwardPorts: s.forwardPorts(), BlobEndpoint: s.URL("blob"),
 		AzureNamesPort: s.listeners["azure"].Addr().(*net.TCPAddr).Port, AutoScale: s.opts.AutoScale,
 	})

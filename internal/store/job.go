@@ -99,6 +99,10 @@ type TaskListParams struct {
 	States []string
 	// NodeID restricts the list to tasks claimed by one node.
 	NodeID string
+	// Leased, when true, lists only tasks that hold a lease (LeaseID set):
+	// with NodeID, a node's tasks in flight, found among the few leased
+	// tasks rather than among every task the node ever ran.
+	Leased bool
 	// Waiting, when true, lists only tasks whose Waiting flag is set.
 	Waiting bool
 	// LeaseExpiredBefore, when non-zero, lists only tasks whose LeaseExpiry is set and earlier.

@@ -374,7 +374,14 @@ func (db *DB) TaskList(ctx context.Context, p store.TaskListParams) ([]store.Tas
 	where := []string{"1 = 1"}
 	if p.AccountKey != "" {
 		args = append(args, strings.ToLower(p.AccountKey))
-		where = append(where, "account_key = $1")
+		if p.Leased && p.JobKey == "" {
+			// Leased tasks are few: the expression keeps SQLite from
+			// walking every task of the account in tasks_key order, which
+			// it prefers for the ORDER BY, instead of the tasks_lease index.
+			where = append(where, "account_key || '' = $1")
+		} else {
+			where = append(where, "account_key = $1")
+		}
 	}
 	if p.JobKey != "" {
 		args = append(args, strings.ToLower(p.JobKey), afterTask)
@@ -384,9 +391,19 @@ func (db *DB) TaskList(ctx context.Context, p store.TaskListParams) ([]store.Tas
 		where = append(where, fmt.Sprintf("(job_key > $%d OR (job_key = $%d AND task_key > $%d))", len(args)-1, len(args)-1, len(args)))
 	}
 	where, args = jobInList(where, args, "state", p.States)
-	if p.NodeID != "" {
+	switch {
+	case p.NodeID != "" && p.Leased:
+		// tasks_node holds every task the node ever ran; tasks_lease only
+		// those in flight. The expression leaves tasks_node out.
+		args = append(args, p.NodeID)
+		where = append(where, fmt.Sprintf("node_id || '' = $%d", len(args)))
+	case p.NodeID != "":
 		args = append(args, p.NodeID)
 		where = append(where, fmt.Sprintf("node_id = $%d AND node_id <> ''", len(args)))
+	}
+	if p.Leased {
+		// Names the partial index's condition, and a range on it.
+		where = append(where, "lease_id <> '' AND lease_id > ''")
 	}
 	if p.Waiting {
 		// Names the partial index's condition, as the lookups below do.

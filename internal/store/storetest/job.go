@@ -244,6 +244,37 @@ func init() {
 			t.Fatalf("incomplete: %v %v", any, err)
 		}
 	})
+	register("Task/ListLeasedByNode", func(t *testing.T, s store.Store) {
+		js := jobStore(t, s)
+		mkJob(t, js, "j", "p")
+		addTasks(t, js, "j", "a", "b", "c")
+		got, err := js.TaskClaim(ctx(t), store.ClaimParams{AccountKey: jobAcct, PoolKey: "p", NodeID: "n1", Limit: 2, State: "running", NewLeaseID: newLease}, pickAll)
+		if err != nil || len(got) != 2 {
+			t.Fatalf("claim: %v %v", got, err)
+		}
+		if _, err := js.TaskClaim(ctx(t), store.ClaimParams{AccountKey: jobAcct, PoolKey: "p", NodeID: "n2", Limit: 1, State: "running", NewLeaseID: newLease}, pickAll); err != nil {
+			t.Fatal(err)
+		}
+		// The first task completes on n1: it keeps its node, loses its lease.
+		if _, err := js.TaskUpdateByLease(ctx(t), got[0].LeaseID, func(r *store.TaskRecord) error {
+			r.State, r.LeaseID = "completed", ""
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		all, _, err := js.TaskList(ctx(t), store.TaskListParams{AccountKey: jobAcct, NodeID: "n1"})
+		if err != nil || len(all) != 2 {
+			t.Fatalf("node list: %v %v", all, err)
+		}
+		leased, _, err := js.TaskList(ctx(t), store.TaskListParams{AccountKey: jobAcct, NodeID: "n1", Leased: true})
+		if err != nil || len(leased) != 1 || leased[0].Key != got[1].Key || leased[0].LeaseID != got[1].LeaseID {
+			t.Fatalf("leased on n1: %+v %v, want only %s", leased, err, got[1].Key)
+		}
+		other, _, err := js.TaskList(ctx(t), store.TaskListParams{AccountKey: "other", NodeID: "n1", Leased: true})
+		if err != nil || len(other) != 0 {
+			t.Fatalf("leased on n1 in another account: %+v %v", other, err)
+		}
+	})
 	register("Task/RequeueNode", func(t *testing.T, s store.Store) {
 		js := jobStore(t, s)
 		mkJob(t, js, "j", "p")

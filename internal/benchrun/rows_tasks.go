@@ -1,0 +1,179 @@
+package benchrun
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/batch/azbatch"
+)
+
+// tasks runs opts.Tasks `/bin/true` tasks, added 100 per call with 8 calls
+// in flight, on 4 nodes × 4 slots, and times the first submit to the last
+// completion, beside `xargs -P 16 -n 1 /bin/true` on as many arguments
+// before and after (the baseline is their mean). Then it lists the job's
+// tasks, all pages (the list row).
+func (b *bench) tasks(ctx context.Context) []Result {
+	n := b.opts.Tasks
+	row := Result{Row: "tasks", Work: fmt.Sprintf("%d /bin/true tasks, add collection 100/call ×8 in flight, 4 nodes × 4 slots", n),
+		Target: "≥ 0.5 of xargs"}
+	list := Result{Row: "list", Work: fmt.Sprintf("list %d tasks, all pages", n), Target: "< 1 s"}
+	fail := func(err error) []Result { row.Err, list.Err = err, err; return []Result{row, list} }
+
+	if _, err := b.d.createPool(ctx, "tasks", 4, 4, ""); err != nil {
+		return fail(err)
+	}
+	job := "tasks"
+	if _, err := b.d.batch.CreateJob(ctx, azbatch.CreateJobContent{ID: to.Ptr(job), PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr("tasks")}}, nil); err != nil {
+		return fail(err)
+	}
+	before, err := xargsRate(ctx, n)
+	if err != nil {
+		return fail(err)
+	}
+	stop := b.profile(ctx, "tasks", 20*time.Second)
+	defer stop()
+	start := time.Now()
+	if err := b.addTasks(ctx, job, n); err != nil {
+		return fail(err)
+	}
+	submitted := time.Since(start)
+	for {
+		c, err := b.d.batch.GetJobTaskCounts(ctx, job, nil)
+		if err != nil {
+			return fail(err)
+		}
+		if tc := c.TaskCounts; tc != nil && int(*tc.Completed) >= n {
+			if *tc.Failed > 0 {
+				return fail(fmt.Errorf("%d of %d tasks failed: %s", *tc.Failed, n, b.firstFailure(ctx, job)))
+			}
+			break
+		}
+		if time.Since(start) > 30*time.Minute {
+			return fail(fmt.Errorf("tasks not done after 30 minutes"))
+		}
+		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
+			return fail(err)
+		}
+	}
+	rate := float64(n) / time.Since(start).Seconds()
+	after, err := xargsRate(ctx, n)
+	if err != nil {
+		return fail(err)
+	}
+	base := (before + after) / 2
+	b.logf("tasks: submission alone %.0f tasks/s; xargs before %.0f/s, after %.0f/s", float64(n)/submitted.Seconds(), before, after)
+	row.Figure = fmt.Sprintf("%.0f tasks/s", rate)
+	row.Baseline = fmt.Sprintf("xargs -P 16: %.0f/s", base)
+	row.Ratio = fmt.Sprintf("%.2f", rate/base)
+	row.OK = rate/base >= 0.5
+
+	list = b.listTasks(ctx, list, job, n)
+	// The later rows want the installation's capacity and a quiet machine.
+	if err := b.d.deletePool(ctx, "tasks"); err != nil {
+		b.logf("tasks: delete pool: %v", err)
+	}
+	return []Result{row, list}
+}
+
+// addTasks adds n /bin/true tasks to job, 100 per call, 8 calls in flight.
+func (b *bench) addTasks(ctx context.Context, job string, n int) error {
+	calls := make(chan int)
+	errs := make(chan error, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range calls {
+				group := azbatch.TaskGroup{Value: make([]azbatch.CreateTaskContent, 100)}
+				for i := range group.Value {
+					group.Value[i] = azbatch.CreateTaskContent{ID: to.Ptr(fmt.Sprintf("t%06d", c*100+i)), CommandLine: to.Ptr("/bin/true")}
+				}
+				resp, err := b.d.batch.CreateTaskCollection(ctx, job, group, nil)
+				if err == nil {
+					for _, r := range resp.Value {
+						if r.Status != nil && *r.Status != azbatch.TaskAddStatusSuccess {
+							err = fmt.Errorf("task %s: %s", *r.TaskID, *r.Status)
+							break
+						}
+					}
+				}
+				if err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	for c := range n / 100 {
+		calls <- c
+	}
+	close(calls)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+// listTasks times listing every task of job through the data plane, all
+// pages, as the SDK's pager reads them.
+func (b *bench) listTasks(ctx context.Context, r Result, job string, n int) Result {
+	start := time.Now()
+	got := 0
+	pager := b.d.batch.NewListTasksPager(job, nil)
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			r.Err = err
+			return r
+		}
+		got += len(page.Value)
+	}
+	el := time.Since(start)
+	if got != n {
+		r.Err = fmt.Errorf("listed %d tasks, want %d", got, n)
+		return r
+	}
+	r.Figure = fmt.Sprintf("%.2f s", el.Seconds())
+	r.OK = el < time.Second
+	return r
+}
+
+// xargsRate runs `xargs -P 16 -n 1 /bin/true` on n arguments and returns
+// processes per second.
+func xargsRate(ctx context.Context, n int) (float64, error) {
+	start := time.Now()
+	x := exec.CommandContext(ctx, "sh", "-c", fmt.Sprintf("seq %d | xargs -P 16 -n 1 /bin/true", n))
+	if out, err := x.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("xargs: %v %s", err, out)
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// firstFailure describes one failed task of job, for an error message.
+func (b *bench) firstFailure(ctx context.Context, job string) string {
+	pager := b.d.batch.NewListTasksPager(job, nil)
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return err.Error()
+		}
+		for _, t := range page.Value {
+			if e := t.ExecutionInfo; e != nil && (e.FailureInfo != nil || (e.ExitCode != nil && *e.ExitCode != 0)) {
+				out, _ := json.Marshal(e)
+				return *t.ID + ": " + string(out)
+			}
+		}
+	}
+	return "none found"
+}
