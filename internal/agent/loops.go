@@ -100,20 +100,22 @@ func (a *Agent) beginStart(ctx context.Context) {
 		go a.prepare(sctx, cc, st)
 		return
 	}
-	switch {
-	case st == nil:
-		a.phase = phaseReady
-	case st.WaitForSuccess:
-		a.phase = phaseWaitingStart
-	default:
-		a.phase = phaseReady
-	}
+	a.phase = startPhase(st)
 	a.mu.Unlock()
 	a.notify()
 	if st == nil {
 		return
 	}
 	go a.runStartTask(sctx, *st)
+}
+
+// startPhase is the node's phase once its start task, if any, is under
+// way: waiting for it when the pool says WaitForSuccess, else ready.
+func startPhase(st *nodeproto.StartTask) phase {
+	if st != nil && st.WaitForSuccess {
+		return phaseWaitingStart
+	}
+	return phaseReady
 }
 
 // prepare mounts the pool's blob containers, then pulls its container
@@ -143,14 +145,7 @@ func (a *Agent) prepare(ctx context.Context, cc *nodeproto.ContainerConfiguratio
 		a.notify()
 		return
 	}
-	switch {
-	case st == nil:
-		a.phase = phaseReady
-	case st.WaitForSuccess:
-		a.phase = phaseWaitingStart
-	default:
-		a.phase = phaseReady
-	}
+	a.phase = startPhase(st)
 	a.mu.Unlock()
 	a.notify()
 	if st != nil {

@@ -7,14 +7,12 @@ import (
 	"path"
 	"path/filepath"
 
+	"github.com/cobaltbatch/cobalt/internal/agent/taskrun"
 	"github.com/cobaltbatch/cobalt/internal/blobfs"
 	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/sandbox"
 )
-
-// storageResource is the audience of a mount's tokens.
-const storageResource = "https://storage.azure.com/"
 
 // mountBlobs mounts the pool's blob containers in the node's sandbox at
 // $AZ_BATCH_NODE_MOUNTS_DIR/{relativeMountPath}. The agent serves each
@@ -61,7 +59,7 @@ func (a *Agent) mountBlobs(ctx context.Context, mounts []nodeproto.BlobMount) []
 		}
 		cfg := blobfs.Config{ContainerURL: m.ContainerURL, HTTPClient: a.httpc, TempDir: tmp}
 		if id := m.IdentityResourceID; id != "" {
-			cfg.Token = func(ctx context.Context) (string, error) { return a.tokens.taskToken(ctx, id, storageResource) }
+			cfg.Token = func(ctx context.Context) (string, error) { return a.tokens.taskToken(ctx, id, taskrun.StorageResource) }
 		}
 		if err := blobfs.Check(ctx, cfg); err != nil {
 			fail(redactSAS(err.Error(), m.ContainerURL))

@@ -12,6 +12,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/rbac"
 	"github.com/cobaltbatch/cobalt/internal/server"
 	"github.com/cobaltbatch/cobalt/internal/store"
+	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 )
 
@@ -71,34 +72,23 @@ one), for which identity and audience. Tokens and secrets are never recorded.
 					return fmt.Errorf("no managed identity %q in this installation", identity)
 				}
 			}
-			var out []tokenAudit
-			page := store.Page{Limit: 1000}
-			for {
-				recs, next, err := st.AuditList(ctx, "token.issued", page)
-				if err != nil {
-					return err
+			out := []tokenAudit{}
+			err = eachAudit(ctx, st, "token.issued", from, func(r store.AuditRecord) {
+				f := r.Fields
+				if f["node"] == "" || (pool != "" && f["pool"] != pool) || (node != "" && f["node"] != node) ||
+					(want != nil && !want[r.Subject]) {
+					return
 				}
-				for _, r := range recs {
-					f := r.Fields
-					if f["node"] == "" || r.Time.Before(from) || (pool != "" && f["pool"] != pool) ||
-						(node != "" && f["node"] != node) || (want != nil && !want[r.Subject]) {
-						continue
-					}
-					name := ids.byPrincipal[r.Subject]
-					if name == "" {
-						name = r.Subject
-					}
-					out = append(out, tokenAudit{Time: r.Time.UTC().Format(time.RFC3339Nano), Node: f["node"], Pool: f["pool"],
-						Task: f["task"], Identity: name, PrincipalID: r.Subject, ClientID: f["client_id"],
-						Audience: f["audience"], TokenID: f["uti"]})
+				name := ids.byPrincipal[r.Subject]
+				if name == "" {
+					name = r.Subject
 				}
-				if next == "" {
-					break
-				}
-				page.Token = next
-			}
-			if out == nil {
-				out = []tokenAudit{}
+				out = append(out, tokenAudit{Time: r.Time.UTC().Format(time.RFC3339Nano), Node: f["node"], Pool: f["pool"],
+					Task: f["task"], Identity: name, PrincipalID: r.Subject, ClientID: f["client_id"],
+					Audience: f["audience"], TokenID: f["uti"]})
+			})
+			if err != nil {
+				return err
 			}
 			return printResult(g, out, tokenAuditColumns)
 		},
@@ -163,29 +153,18 @@ principal's name. --since takes an RFC 3339 time or a duration such as 1h.`,
 					return fmt.Errorf("no principal %q in this installation", principal)
 				}
 			}
-			var out []accessAudit
-			page := store.Page{Limit: 1000}
-			for {
-				recs, next, err := st.AuditList(ctx, rbac.DenialKind, page)
-				if err != nil {
-					return err
+			out := []accessAudit{}
+			err = eachAudit(ctx, st, rbac.DenialKind, from, func(r store.AuditRecord) {
+				f := r.Fields
+				if (service != "" && !strings.EqualFold(f["service"], service)) || (want != nil && !want[r.Actor]) {
+					return
 				}
-				for _, r := range recs {
-					f := r.Fields
-					if r.Time.Before(from) || (service != "" && !strings.EqualFold(f["service"], service)) || (want != nil && !want[r.Actor]) {
-						continue
-					}
-					repeats, _ := strconv.Atoi(f["repeats"])
-					out = append(out, accessAudit{Time: r.Time.UTC().Format(time.RFC3339Nano), Service: f["service"],
-						PrincipalID: r.Actor, Principal: names.byPrincipal[r.Actor], Action: f["action"], Scope: f["scope"], Repeats: repeats})
-				}
-				if next == "" {
-					break
-				}
-				page.Token = next
-			}
-			if out == nil {
-				out = []accessAudit{}
+				repeats, _ := strconv.Atoi(f["repeats"])
+				out = append(out, accessAudit{Time: r.Time.UTC().Format(time.RFC3339Nano), Service: f["service"],
+					PrincipalID: r.Actor, Principal: names.byPrincipal[r.Actor], Action: f["action"], Scope: f["scope"], Repeats: repeats})
+			})
+			if err != nil {
+				return err
 			}
 			return printResult(g, out, accessAuditColumns)
 		},
@@ -221,6 +200,27 @@ func principalNames(ctx context.Context, st store.Store, tenantID string) (ident
 		}
 		if next == "" {
 			return ids, nil
+		}
+		page.Token = next
+	}
+}
+
+// eachAudit calls fn with every audit record of kind at or after from,
+// oldest first, page by page.
+func eachAudit(ctx context.Context, st store.Store, kind string, from time.Time, fn func(store.AuditRecord)) error {
+	page := store.Page{Limit: 1000}
+	for {
+		recs, next, err := st.AuditList(ctx, kind, page)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if !r.Time.Before(from) {
+				fn(r)
+			}
+		}
+		if next == "" {
+			return nil
 		}
 		page.Token = next
 	}
@@ -291,27 +291,8 @@ func (ids identities) match(v string) map[string]bool {
 	for _, pid := range ids.keys[key] {
 		out[pid] = true
 	}
-	if len(out) == 0 && isGUID(v) {
+	if len(out) == 0 && len(v) == 36 && uuid.Validate(v) == nil {
 		out[strings.ToLower(v)] = true
 	}
 	return out
-}
-
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, c := range s {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
-				return false
-			}
-		}
-	}
-	return true
 }
