@@ -7,14 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	cobalt "github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/listenset"
 	"github.com/cobaltbatch/cobalt/internal/logkey"
 )
 
@@ -98,21 +97,8 @@ type Service struct {
 	cacheMu   sync.Mutex
 	acctCache map[string]cachedAccount
 
-	mu       sync.Mutex
-	running  bool
-	runCtx   context.Context
-	byName   map[string]*accountListener
-	usedPort map[int]bool
-	wg       sync.WaitGroup
-}
-
-// accountListener is one account's listener.
-type accountListener struct {
-	name     string
-	hostPort string
-	ln       net.Listener
-	srv      *http.Server
-	serving  bool
+	// listeners are the accounts' own HTTPS listeners.
+	listeners *listenset.Set
 }
 
 // New returns a data plane service. Call Run to serve.
@@ -132,8 +118,20 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Accounts == nil && cfg.Pools != nil {
 		cfg.Accounts = AccountsFromPools(cfg.Pools, nil)
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now,
-		byName: map[string]*accountListener{}, usedPort: map[int]bool{}, acctCache: map[string]cachedAccount{}}
+	s := &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now, acctCache: map[string]cachedAccount{}}
+	s.listeners = listenset.New(listenset.Config{TLS: cfg.TLS, Host: cfg.Host, PortBase: cfg.PortBase,
+		Kind: "batch account", NameKey: logkey.Account, Logger: cfg.Logger,
+		Server: func(name, _ string) *http.Server {
+			return &http.Server{
+				Handler:           s.accountHandler(name),
+				ReadHeaderTimeout: 30 * time.Second,
+				// A slow client cannot hold a connection: Batch request bodies
+				// are small JSON documents, due in full within a minute.
+				ReadTimeout:    time.Minute,
+				IdleTimeout:    2 * time.Minute,
+				MaxHeaderBytes: 1 << 20,
+			}
+		}})
 	return s, nil
 }
 
@@ -141,189 +139,44 @@ func New(cfg Config) (*Service, error) {
 // and returns its "host:port". An account already known with a stored
 // endpoint gets that port again when it is free. Safe for concurrent use.
 func (s *Service) AllocateAccountEndpoint(ctx context.Context, accountName string) (string, error) {
-	key := strings.ToLower(accountName)
-	s.mu.Lock()
-	if l, ok := s.byName[key]; ok {
-		s.mu.Unlock()
-		return l.hostPort, nil
+	if hp, ok := s.listeners.Endpoint(accountName); ok {
+		return hp, nil
 	}
-	s.mu.Unlock()
 	preferred := ""
 	if accts := s.accounts(); accts != nil {
 		if a, err := accts.LookupBatchAccount(ctx, accountName); err == nil {
 			preferred = a.Endpoint
 		}
 	}
-	return s.listen(accountName, preferred)
+	return s.listeners.Open(accountName, preferred)
 }
 
 // ReleaseAccountEndpoint closes the account's listener. Releasing an unknown
 // account is not an error.
 func (s *Service) ReleaseAccountEndpoint(ctx context.Context, accountName string) error {
-	key := strings.ToLower(accountName)
-	s.mu.Lock()
-	l, ok := s.byName[key]
-	if ok {
-		delete(s.byName, key)
-	}
-	serving := ok && l.serving
-	s.mu.Unlock()
 	s.cacheMu.Lock()
-	delete(s.acctCache, key)
+	delete(s.acctCache, strings.ToLower(accountName))
 	s.cacheMu.Unlock()
-	if !ok {
-		return nil
-	}
-	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if serving {
-		if err := l.srv.Shutdown(sctx); err != nil {
-			_ = l.srv.Close()
-		}
-	} else {
-		_ = l.ln.Close()
-	}
-	s.mu.Lock()
-	if _, port, err := net.SplitHostPort(l.hostPort); err == nil {
-		if n, err := strconv.Atoi(port); err == nil {
-			delete(s.usedPort, n)
-		}
-	}
-	s.mu.Unlock()
-	s.log.Info("batch account endpoint released", logkey.Account, l.name, logkey.Endpoint, l.hostPort)
+	s.listeners.Close(ctx, accountName)
 	return nil
 }
 
 // Endpoint returns the account's "host:port", if it has a listener.
 func (s *Service) Endpoint(accountName string) (string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l, ok := s.byName[strings.ToLower(accountName)]
-	if !ok {
-		return "", false
-	}
-	return l.hostPort, true
-}
-
-// listen opens the account's listener: on preferred when it is given and
-// free, else on the next free port from PortBase, else on a random port.
-func (s *Service) listen(accountName, preferred string) (string, error) {
-	key := strings.ToLower(accountName)
-	var ln net.Listener
-	var err error
-	if preferred != "" {
-		if ln, err = net.Listen("tcp", preferred); err != nil {
-			s.log.Warn("batch account endpoint port not free; choosing another", logkey.Account, accountName,
-				logkey.Endpoint, preferred, logkey.Err, err)
-			ln = nil
-		}
-	}
-	if ln == nil && s.cfg.PortBase > 0 {
-		for p := s.cfg.PortBase; p < s.cfg.PortBase+1000 && p < 65536; p++ {
-			s.mu.Lock()
-			used := s.usedPort[p]
-			s.mu.Unlock()
-			if used {
-				continue
-			}
-			if ln, err = net.Listen("tcp", net.JoinHostPort(s.cfg.Host, strconv.Itoa(p))); err == nil {
-				break
-			}
-			ln = nil
-		}
-	}
-	if ln == nil {
-		if ln, err = net.Listen("tcp", net.JoinHostPort(s.cfg.Host, "0")); err != nil {
-			return "", fmt.Errorf("listen for batch account %s: %w", accountName, err)
-		}
-	}
-	hostPort := ln.Addr().String()
-	l := &accountListener{name: accountName, hostPort: hostPort, ln: ln}
-	l.srv = &http.Server{
-		Handler:           s.accountHandler(accountName),
-		TLSConfig:         s.cfg.TLS.Clone(),
-		ReadHeaderTimeout: 30 * time.Second,
-		// A slow client cannot hold a connection: Batch request bodies
-		// are small JSON documents, due in full within a minute.
-		ReadTimeout:    time.Minute,
-		IdleTimeout:    2 * time.Minute,
-		MaxHeaderBytes: 1 << 20,
-		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
-	s.mu.Lock()
-	if old, ok := s.byName[key]; ok {
-		// Lost a race with a concurrent allocation of the same account.
-		s.mu.Unlock()
-		_ = ln.Close()
-		return old.hostPort, nil
-	}
-	s.byName[key] = l
-	s.usedPort[ln.Addr().(*net.TCPAddr).Port] = true
-	if s.running {
-		s.serveLocked(l)
-	}
-	s.mu.Unlock()
-	s.log.Info("batch account endpoint listening", logkey.Account, accountName, logkey.Endpoint, hostPort)
-	return hostPort, nil
-}
-
-// serveLocked starts serving l; s.mu is held.
-func (s *Service) serveLocked(l *accountListener) {
-	if l.serving {
-		return
-	}
-	l.serving = true
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		tl := tls.NewListener(l.ln, l.srv.TLSConfig)
-		if err := l.srv.Serve(tl); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("batch account listener failed", logkey.Account, l.name, logkey.Err, err)
-		}
-	}()
+	return s.listeners.Endpoint(accountName)
 }
 
 // Run serves every account listener until ctx is done. On start it re-opens
 // the listeners of existing accounts on their stored endpoints.
 func (s *Service) Run(ctx context.Context) error {
-	s.mu.Lock()
-	if s.running {
-		s.mu.Unlock()
-		return errors.New("batchapi: Run called twice")
+	if err := s.listeners.Start(); err != nil {
+		return err
 	}
-	s.running = true
-	s.runCtx = ctx
-	for _, l := range s.byName {
-		s.serveLocked(l)
-	}
-	s.mu.Unlock()
-
 	if err := s.Restore(ctx); err != nil {
 		s.log.Error("restoring batch account endpoints failed", logkey.Err, err)
 	}
 	<-ctx.Done()
-
-	s.mu.Lock()
-	ls := make([]*accountListener, 0, len(s.byName))
-	serving := make([]bool, 0, len(s.byName))
-	for _, l := range s.byName {
-		ls = append(ls, l)
-		serving = append(serving, l.serving)
-	}
-	s.running = false
-	s.mu.Unlock()
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for i, l := range ls {
-		if serving[i] {
-			if err := l.srv.Shutdown(sctx); err != nil {
-				_ = l.srv.Close()
-			}
-		} else {
-			_ = l.ln.Close()
-		}
-	}
-	s.wg.Wait()
+	s.listeners.Stop()
 	return nil
 }
 
@@ -346,7 +199,7 @@ func (s *Service) Restore(ctx context.Context) error {
 		if _, ok := s.Endpoint(a.Name); ok || a.Endpoint == "" {
 			continue
 		}
-		hp, err := s.listen(a.Name, a.Endpoint)
+		hp, err := s.listeners.Open(a.Name, a.Endpoint)
 		if err != nil {
 			errs = append(errs, err)
 			continue

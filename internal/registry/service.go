@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt/internal/bearer"
+	"github.com/cobaltbatch/cobalt/internal/listenset"
 	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/rbac"
 )
@@ -57,26 +57,14 @@ type Service struct {
 	upMu    sync.Mutex
 	uploads map[string]*uploadState
 
-	mu       sync.Mutex
-	running  bool
-	byName   map[string]*listener
-	usedPort map[int]bool
-	wg       sync.WaitGroup
+	// listeners are the registries' own HTTPS listeners.
+	listeners *listenset.Set
 }
 
 // uploadState is the in-memory part of an upload session (see upload).
 type uploadState struct {
 	mu sync.Mutex
 	upload
-}
-
-// listener is one registry's listener.
-type listener struct {
-	name     string
-	hostPort string
-	ln       net.Listener
-	srv      *http.Server
-	serving  bool
 }
 
 // New returns a registry service. Call Run to serve.
@@ -103,8 +91,20 @@ func New(cfg Config) (*Service, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "registries"), 0o700); err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
-	return &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now, uploads: map[string]*uploadState{},
-		byName: map[string]*listener{}, usedPort: map[int]bool{}}, nil
+	s := &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now, uploads: map[string]*uploadState{}}
+	s.listeners = listenset.New(listenset.Config{TLS: cfg.TLS, Host: cfg.Host, PortBase: cfg.PortBase,
+		Kind: "registry", NameKey: logkey.Registry, Logger: cfg.Logger,
+		Server: func(name, hostPort string) *http.Server {
+			return &http.Server{
+				Handler:           s.handler(name, hostPort),
+				ReadHeaderTimeout: 30 * time.Second,
+				// Layers are large: no overall read timeout, but an idle
+				// connection is closed.
+				IdleTimeout:    2 * time.Minute,
+				MaxHeaderBytes: 1 << 20,
+			}
+		}})
+	return s, nil
 }
 
 // storeFor returns the content store of a registry. Registry names are
@@ -121,54 +121,23 @@ func (s *Service) storeFor(name string) (*store, error) {
 // returns its "host:port"; a registry with a stored login server gets that
 // port again when it is free.
 func (s *Service) AllocateRegistryEndpoint(ctx context.Context, name string) (string, error) {
-	key := strings.ToLower(name)
 	if _, err := s.storeFor(name); err != nil {
 		return "", err
 	}
-	s.mu.Lock()
-	if l, ok := s.byName[key]; ok {
-		s.mu.Unlock()
-		return l.hostPort, nil
+	if hp, ok := s.listeners.Endpoint(name); ok {
+		return hp, nil
 	}
-	s.mu.Unlock()
 	preferred := ""
 	if reg, err := s.cfg.Registries.LookupRegistry(ctx, name); err == nil {
 		preferred = reg.LoginServer
 	}
-	return s.listen(name, preferred)
+	return s.listeners.Open(name, preferred)
 }
 
 // ReleaseRegistryEndpoint closes the registry's listener; unknown names are
 // not an error.
 func (s *Service) ReleaseRegistryEndpoint(ctx context.Context, name string) error {
-	key := strings.ToLower(name)
-	s.mu.Lock()
-	l, ok := s.byName[key]
-	if ok {
-		delete(s.byName, key)
-	}
-	serving := ok && l.serving
-	s.mu.Unlock()
-	if !ok {
-		return nil
-	}
-	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if serving {
-		if err := l.srv.Shutdown(sctx); err != nil {
-			_ = l.srv.Close()
-		}
-	} else {
-		_ = l.ln.Close()
-	}
-	s.mu.Lock()
-	if _, port, err := net.SplitHostPort(l.hostPort); err == nil {
-		if n, err := strconv.Atoi(port); err == nil {
-			delete(s.usedPort, n)
-		}
-	}
-	s.mu.Unlock()
-	s.log.Info("registry endpoint released", logkey.Registry, l.name, logkey.Endpoint, l.hostPort)
+	s.listeners.Close(ctx, name)
 	return nil
 }
 
@@ -203,129 +172,17 @@ func (s *Service) DeleteRegistryContent(ctx context.Context, name string) error 
 }
 
 // Endpoint returns the registry's "host:port", if it has a listener.
-func (s *Service) Endpoint(name string) (string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l, ok := s.byName[strings.ToLower(name)]
-	if !ok {
-		return "", false
-	}
-	return l.hostPort, true
-}
-
-// listen opens the registry's listener: on preferred when it is given and
-// free, else on the next free port from PortBase, else on a random port.
-func (s *Service) listen(name, preferred string) (string, error) {
-	key := strings.ToLower(name)
-	var ln net.Listener
-	var err error
-	if preferred != "" {
-		if ln, err = net.Listen("tcp", preferred); err != nil {
-			s.log.Warn("registry endpoint port not free; choosing another", logkey.Registry, name,
-				logkey.Endpoint, preferred, logkey.Err, err)
-			ln = nil
-		}
-	}
-	if ln == nil && s.cfg.PortBase > 0 {
-		for p := s.cfg.PortBase; p < s.cfg.PortBase+1000 && p < 65536; p++ {
-			s.mu.Lock()
-			used := s.usedPort[p]
-			s.mu.Unlock()
-			if used {
-				continue
-			}
-			if ln, err = net.Listen("tcp", net.JoinHostPort(s.cfg.Host, strconv.Itoa(p))); err == nil {
-				break
-			}
-			ln = nil
-		}
-	}
-	if ln == nil {
-		if ln, err = net.Listen("tcp", net.JoinHostPort(s.cfg.Host, "0")); err != nil {
-			return "", fmt.Errorf("listen for registry %s: %w", name, err)
-		}
-	}
-	hostPort := ln.Addr().String()
-	l := &listener{name: name, hostPort: hostPort, ln: ln}
-	l.srv = &http.Server{
-		Handler:           s.handler(name, hostPort),
-		TLSConfig:         s.cfg.TLS.Clone(),
-		ReadHeaderTimeout: 30 * time.Second,
-		// Layers are large: no overall read timeout, but an idle
-		// connection is closed.
-		IdleTimeout:    2 * time.Minute,
-		MaxHeaderBytes: 1 << 20,
-		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
-	s.mu.Lock()
-	if old, ok := s.byName[key]; ok {
-		s.mu.Unlock()
-		_ = ln.Close()
-		return old.hostPort, nil
-	}
-	s.byName[key] = l
-	s.usedPort[ln.Addr().(*net.TCPAddr).Port] = true
-	if s.running {
-		s.serveLocked(l)
-	}
-	s.mu.Unlock()
-	s.log.Info("registry endpoint listening", logkey.Registry, name, logkey.Endpoint, hostPort)
-	return hostPort, nil
-}
-
-// serveLocked starts serving l; s.mu is held.
-func (s *Service) serveLocked(l *listener) {
-	if l.serving {
-		return
-	}
-	l.serving = true
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		tl := tls.NewListener(l.ln, l.srv.TLSConfig)
-		if err := l.srv.Serve(tl); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("registry listener failed", logkey.Registry, l.name, logkey.Err, err)
-		}
-	}()
-}
+func (s *Service) Endpoint(name string) (string, bool) { return s.listeners.Endpoint(name) }
 
 // Run serves every registry listener until ctx is done. On start it removes
 // temporary files and upload sessions abandoned for more than a day.
 func (s *Service) Run(ctx context.Context) error {
-	s.mu.Lock()
-	if s.running {
-		s.mu.Unlock()
-		return errors.New("registry: Run called twice")
+	if err := s.listeners.Start(); err != nil {
+		return err
 	}
-	s.running = true
-	for _, l := range s.byName {
-		s.serveLocked(l)
-	}
-	s.mu.Unlock()
 	s.Sweep(24 * time.Hour)
 	<-ctx.Done()
-
-	s.mu.Lock()
-	ls := make([]*listener, 0, len(s.byName))
-	serving := make([]bool, 0, len(s.byName))
-	for _, l := range s.byName {
-		ls = append(ls, l)
-		serving = append(serving, l.serving)
-	}
-	s.running = false
-	s.mu.Unlock()
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for i, l := range ls {
-		if serving[i] {
-			if err := l.srv.Shutdown(sctx); err != nil {
-				_ = l.srv.Close()
-			}
-		} else {
-			_ = l.ln.Close()
-		}
-	}
-	s.wg.Wait()
+	s.listeners.Stop()
 	return nil
 }
 
