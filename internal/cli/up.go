@@ -69,6 +69,7 @@ the process list: prefer the other two when it carries a password.`,
 	f.StringVar(&opts.Isolation, "isolation", "auto", "node isolation: auto (netns when root on Linux), netns or process")
 	f.StringVar(&opts.IMDSRateLimit, "imds-rate-limit", "", `per-node IMDS rate limit: empty for Azure's 20/s with 5 concurrent, "off", or for example "100/s,20"`)
 	f.IntVar(&opts.MaxNodes, "max-nodes", 0, "the most compute nodes this host runs (0: one per 64 MiB of the machine's memory, 16 to 4096)")
+	f.StringArrayVar(&opts.FederationIssuers, "federation-issuer", nil, "an external OIDC issuer `URL` (exact, https) whose tokens federated identity credentials may exchange; repeatable (issuers on loopback addresses need none)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
 }

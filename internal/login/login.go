@@ -2,6 +2,7 @@ package login
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -72,6 +73,19 @@ type Config struct {
 	// and DefaultLockoutDuration.
 	LockoutThreshold int
 	LockoutDuration  time.Duration
+
+	// FederationIssuers are the external OpenID Connect issuers, besides
+	// those on loopback addresses, whose discovery documents and keys the
+	// service fetches to verify client assertions exchanged through
+	// federated identity credentials (exact issuer URLs). Assertions from
+	// other issuers are refused without a request.
+	FederationIssuers []string
+	// FederationRootCAs verifies the issuers' TLS certificates; nil means
+	// the system roots.
+	FederationRootCAs *x509.CertPool
+	// FederationKeyTTL is how long an issuer's keys are reused; 0 means
+	// DefaultFederationKeyTTL.
+	FederationKeyTTL time.Duration
 }
 
 // Service is the token service. It is safe for concurrent use.
@@ -96,6 +110,8 @@ type Service struct {
 	lockout *lockout      // failed sign-ins per user name
 	hashSem chan struct{} // bounds concurrent password hashing
 	grants  *grants       // public clients, authorization codes, refresh tokens
+	// issuerKeys caches external issuers' keys for federated credentials.
+	issuerKeys *issuerKeyCache
 }
 
 // New returns a Service on cfg. It loads the signing keys, creating one that
@@ -149,6 +165,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		hashSem:   make(chan struct{}, maxConcurrentHashes),
 		grants:    newGrants(),
 	}
+	s.issuerKeys = newIssuerKeyCache(cfg.FederationIssuers, cfg.FederationRootCAs, cfg.FederationKeyTTL, cfg.Now)
 	s.metrics, err = newMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, err

@@ -69,6 +69,10 @@ type Options struct {
 	Now         func() time.Time
 	// AutoScale sets autoscale's metric sampling (zero for Batch's behaviour).
 	AutoScale batch.AutoScaleOptions
+	// FederationIssuers are external OpenID Connect issuer URLs, besides
+	// those on loopback addresses, whose keys the login service may fetch
+	// to exchange their tokens through federated identity credentials.
+	FederationIssuers []string
 }
 
 // Listener offsets from PortBase. Batch accounts get ports from batchPortOffset up.
