@@ -524,9 +524,13 @@ func TestProviderRegistrations(t *testing.T) {
 		}
 	}
 	info := f.must(f.do(adminOID, "GET", subPath+"/providers/microsoft.managedidentity"+rgV, nil), 200).json(t)
-	types := info["resourceTypes"].([]any)
-	if info["registrationState"] != "Registered" || len(types) != 1 || types[0].(map[string]any)["resourceType"] != "userAssignedIdentities" {
-		t.Fatalf("provider %v", info)
+	var types []string
+	for _, x := range info["resourceTypes"].([]any) {
+		types = append(types, x.(map[string]any)["resourceType"].(string))
+	}
+	// As Azure lists them: the identities, their federated credentials and the operations list.
+	if want := "operations,userAssignedIdentities,userAssignedIdentities/federatedIdentityCredentials"; info["registrationState"] != "Registered" || strings.Join(types, ",") != want {
+		t.Fatalf("provider %v, want types %s", info, want)
 	}
 	f.must(f.do(adminOID, "POST", subPath+"/providers/Microsoft.Storage/register"+rgV, nil), 200)
 	f.wantErr(f.do(adminOID, "GET", subPath+"/providers/Nope.Nope"+rgV, nil), 404, "InvalidResourceNamespace")
