@@ -115,21 +115,24 @@ func (c *issuerKeyCache) dial(ctx context.Context, network, addr string) (net.Co
 	if err != nil {
 		return nil, err
 	}
-	anyAddress := c.hosts[strings.ToLower(host)]
-	d := net.Dialer{Timeout: federationFetchTimeout, Control: func(_, address string, _ syscall.RawConn) error {
-		if anyAddress {
-			return nil
-		}
-		h, _, err := net.SplitHostPort(address)
-		if err != nil {
-			return err
-		}
-		if ip := net.ParseIP(h); ip == nil || !ip.IsLoopback() {
-			return fmt.Errorf("%w: %s is not a loopback address", errIssuerNotAllowed, h)
-		}
-		return nil
-	}}
+	d := net.Dialer{Timeout: federationFetchTimeout}
+	if !c.hosts[strings.ToLower(host)] {
+		d.Control = loopbackOnly
+	}
 	return d.DialContext(ctx, network, addr)
+}
+
+// loopbackOnly is a dialer's Control function that refuses, before the
+// connection is attempted, every address that is not loopback.
+func loopbackOnly(_, address string, _ syscall.RawConn) error {
+	h, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(h); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%w: %s is not a loopback address", errIssuerNotAllowed, h)
+	}
+	return nil
 }
 
 // keys returns iss's signing keys, fetched when not cached or older than
