@@ -89,8 +89,13 @@ func TestFederatedCredentialsSDK(t *testing.T) {
 	ctx := context.Background()
 	const issuer = "https://oidc.example.com/tenant/issuer"
 
-	// The provider's operations list, as armmsi's OperationsClient reads it.
-	ops, err := armmsi.NewOperationsClient(e.credential(t, e.admin.ClientID, e.secret), e.options())
+	// The provider's operations list, as armmsi's OperationsClient reads it:
+	// any authenticated caller may, even one with no role.
+	nobody, nobodySecret, err := e.login.CreateServicePrincipal(ctx, e.tenant, "nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, err := armmsi.NewOperationsClient(e.credential(t, nobody.ClientID, nobodySecret), e.options())
 	if err != nil {
 		t.Fatal(err)
 	}
