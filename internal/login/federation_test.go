@@ -297,3 +297,16 @@ func TestIssuerKeyCacheGuards(t *testing.T) {
 		t.Fatalf("cache holds %d issuers (the oldest kept: %v)", len(c.entries), c.entries["https://127.0.0.1/0"] != nil)
 	}
 }
+
+// TestFederationIssuersValidated checks that New refuses an allowed issuer
+// that is not an https URL, so that a typo cannot allow plain http.
+func TestFederationIssuersValidated(t *testing.T) {
+	t.Parallel()
+	for _, iss := range []string{"http://issuer.example.com", "issuer.example.com", "https://u:p@issuer.example.com", "https://issuer.example.com/?a=b"} {
+		_, err := New(context.Background(), Config{Store: openStore(t, t.TempDir()), AuthorityURL: "https://127.0.0.1:1",
+			SealKey: sealKey(t), FederationIssuers: []string{iss}})
+		if err == nil {
+			t.Errorf("New accepted the federation issuer %q", iss)
+		}
+	}
+}

@@ -128,6 +128,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") {
 		return nil, fmt.Errorf("login: the authority URL %q must be scheme://host[:port] with no path", cfg.AuthorityURL)
 	}
+	for _, iss := range cfg.FederationIssuers {
+		if fu, err := url.Parse(iss); err != nil || fu.Scheme != "https" || fu.Host == "" || fu.User != nil || fu.RawQuery != "" || fu.Fragment != "" {
+			return nil, fmt.Errorf("login: the federation issuer %q must be an https URL with no user, query or fragment", iss)
+		}
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
