@@ -14,13 +14,9 @@ import (
 // replace, and the renderings of jobs and tasks with their URLs and state.
 // The shapes of specs and their conversions are batchwire's.
 
-// jobSpecWire is the body of "add job" and the spec part of a returned job:
-// batchwire's shape and the properties Cobalt decodes only to refuse.
+// jobSpecWire is the body of "add job" and the spec part of a returned job.
 type jobSpecWire struct {
 	batchwire.JobSpec
-	// Refused: job preparation and release tasks are not supported.
-	JobPreparationTask json.RawMessage `json:"jobPreparationTask,omitempty"`
-	JobReleaseTask     json.RawMessage `json:"jobReleaseTask,omitempty"`
 }
 
 // taskSpecWire is the body of "add task", one element of an add collection,
@@ -52,9 +48,6 @@ func poolInfoFromWire(p *batchwire.PoolInformation) (*cobalt.PoolInformation, er
 
 // domain converts an added job, refusing what Cobalt does not support.
 func (w jobSpecWire) domain() (cobalt.JobSpec, error) {
-	if present(w.JobPreparationTask) || present(w.JobReleaseTask) {
-		return cobalt.JobSpec{}, unsupported("", "Job preparation and release tasks are not supported.")
-	}
 	pi, err := poolInfoFromWire(w.PoolInfo)
 	if err != nil {
 		return cobalt.JobSpec{}, err

@@ -13,6 +13,7 @@ type ComputeStore interface {
 	NodeStore
 	JobStore
 	ScheduleStore
+	JobPrepStore
 }
 
 // PoolRecord is a stored Batch pool. The batch package owns the meaning of
