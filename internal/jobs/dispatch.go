@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -123,10 +124,19 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 	}
 	s.mu.Unlock()
 	limit = min(limit, maxClaimCandidates)
+	blocked, err := s.blockedJobs(ctx, node)
+	if err != nil {
+		return nil, err
+	}
 	wakeOthers := false
 	recs, err := s.st.TaskClaim(ctx, store.ClaimParams{AccountKey: node.AccountID, PoolKey: node.PoolID, NodeID: node.NodeID,
 		Limit: limit, State: taskRunning, NewLeaseID: newLeaseID}, func(c []store.TaskCandidate) []int {
 		allowed := s.withinParallelLimits(ctx, node.AccountID, c)
+		if len(blocked) > 0 {
+			// The job's preparation task failed on this node: Batch runs
+			// none of the job's tasks there.
+			allowed = slices.DeleteFunc(allowed, func(i int) bool { return blocked[strings.ToLower(c[i].JobKey)] })
+		}
 		snap.Tasks = snap.Tasks[:0]
 		// The store never offers a task that waits on dependencies, so
 		// none of these is Blocked.
@@ -233,7 +243,16 @@ func (s *Service) leases(ctx context.Context, node cobalt.NodeRef, recs []store.
 			}
 		}
 		var fail *cobalt.TaskFailureInfo
+		if prep, err := s.prepLease(ctx, node.AccountID, *j); err != nil {
+			fail = &cobalt.TaskFailureInfo{Category: "usererror", Code: "BlobDownloadMiscError",
+				Message: "A resource file of the job preparation task could not be resolved: " + cobalt.ErrorMessage(err)}
+		} else {
+			l.JobPreparation = prep
+		}
 		for _, rf := range spec.ResourceFiles {
+			if fail != nil {
+				break
+			}
 			prf, err := s.resolveResourceFile(ctx, node.AccountID, rf)
 			if err != nil {
 				fail = &cobalt.TaskFailureInfo{Category: "usererror", Code: "BlobDownloadMiscError",
@@ -318,6 +337,12 @@ func (s *Service) Report(ctx context.Context, node cobalt.NodeRef, r nodeproto.R
 		completed, failed, retried bool
 		jobKey, taskID             string
 	)
+	if r.JobTask != "" {
+		return s.reportJobTask(ctx, node, r)
+	}
+	if r.Event == "released" {
+		return s.releaseLeaseBack(ctx, node, r)
+	}
 	now := s.now().UTC()
 	var fn func(t *store.TaskRecord) error
 	switch r.Event {

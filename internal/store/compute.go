@@ -13,7 +13,6 @@ type ComputeStore interface {
 	NodeStore
 	JobStore
 	ScheduleStore
-	JobPrepStore
 }
 
 // PoolRecord is a stored Batch pool. The batch package owns the meaning of
