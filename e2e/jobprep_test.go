@@ -171,6 +171,45 @@ func TestJobPreparationAndRelease(t *testing.T) {
 		}
 	}
 
+	// The same through @azure/batch with SharedKey.
+	var got struct {
+		Plain struct {
+			StatusCode int    `json:"statusCode"`
+			Code       string `json:"code"`
+		} `json:"plain"`
+		Prep struct {
+			ID             string `json:"id"`
+			WaitForSuccess bool   `json:"waitForSuccess"`
+		} `json:"prep"`
+		Release struct {
+			ID               string `json:"id"`
+			MaxWallClockTime string `json:"maxWallClockTime"`
+		} `json:"release"`
+		Succeeded int `json:"succeeded"`
+		Nodes     int `json:"nodes"`
+		Statuses  []struct {
+			NodeID, State, Result, Dir string
+			ExitCode                   int
+		} `json:"statuses"`
+		Released int `json:"released"`
+	}
+	e.node("jobprep.js", map[string]any{"resourceGroup": "prep", "account": "prepacct", "accountEndpoint": out.Account.AccountEndpoint,
+		"pool": "prep"}, &got)
+	if got.Plain.StatusCode != 409 || got.Plain.Code != "JobPreparationTaskOrReleaseTaskNotSpecified" {
+		t.Errorf("node: status of a plain job: %+v", got.Plain)
+	}
+	if got.Prep.ID != "prep" || !got.Prep.WaitForSuccess || got.Release.ID != "jobrelease" || got.Release.MaxWallClockTime != "PT5M" {
+		t.Errorf("node: the job's tasks as stored: %+v %+v", got.Prep, got.Release)
+	}
+	if got.Succeeded != 4 || len(got.Statuses) != got.Nodes || got.Released != got.Nodes {
+		t.Errorf("node: %d succeeded on %d nodes, %d statuses, %d released", got.Succeeded, got.Nodes, len(got.Statuses), got.Released)
+	}
+	for _, s := range got.Statuses {
+		if s.State != "completed" || s.Result != "success" || s.ExitCode != 0 || s.Dir != "workitems/nodeprep/job-1/prep" {
+			t.Errorf("node: status %+v", s)
+		}
+	}
+
 	// A preparation task that fails keeps the job's tasks off the nodes.
 	if _, err := bc.CreateJob(c, azbatch.CreateJobContent{ID: to.Ptr("badprep"), PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr("prep")},
 		JobPreparationTask: &azbatch.JobPreparationTask{CommandLine: to.Ptr("/bin/sh -c 'exit 3'"),
