@@ -1,7 +1,6 @@
 package batchapi
 
 import (
-	"encoding/json"
 	"time"
 
 	cobalt "github.com/cobaltbatch/cobalt"
@@ -16,8 +15,6 @@ import (
 type jobSpecificationWire struct {
 	batchwire.JobSpecification
 }
-
-func present(m json.RawMessage) bool { return len(m) > 0 && string(m) != "null" }
 
 // domain converts a job specification, refusing what Cobalt does not support.
 func (w *jobSpecificationWire) domain() (cobalt.JobSpec, error) {
