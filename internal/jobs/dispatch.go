@@ -431,6 +431,9 @@ func jobActionFor(t cobalt.Task) string {
 		}
 		return o.JobAction
 	}
+	// Batch's order: a listed exit code or range wins, then a file
+	// upload error's or a pre-processing error's options, then default.
+	fi := t.ExecutionInfo.FailureInfo
 	if code := t.ExecutionInfo.ExitCode; code != nil {
 		for _, c := range ec.ExitCodes {
 			if c.Code == *code {
@@ -441,6 +444,9 @@ func jobActionFor(t cobalt.Task) string {
 			if *code >= c.Start && *code <= c.End {
 				return pick(&c.ExitOptions)
 			}
+		}
+		if fi != nil && strings.Contains(fi.Code, "Upload") && ec.FileUploadError != nil {
+			return pick(ec.FileUploadError)
 		}
 	} else if ec.PreProcessingError != nil {
 		return pick(ec.PreProcessingError)
@@ -472,7 +478,8 @@ func (s *Service) afterTaskCompleted(ctx context.Context, accountID, jobID strin
 			case "terminate":
 				aerr = s.terminateJob(ctx, accountID, jobID, "TaskFailed", Conditions{})
 			case "disable":
-				aerr = s.DisableJob(ctx, accountID, jobID, DisableWait, Conditions{})
+				// Batch: as "disable job" with disableTasks requeue.
+				aerr = s.DisableJob(ctx, accountID, jobID, DisableRequeue, Conditions{})
 			}
 			if aerr != nil && !cobalt.IsCode(aerr, cobalt.EConflict) {
 				return aerr
