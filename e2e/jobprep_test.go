@@ -117,7 +117,7 @@ func TestJobPreparationAndRelease(t *testing.T) {
 	var specs []azbatch.CreateTaskContent
 	for i := range n {
 		specs = append(specs, azbatch.CreateTaskContent{ID: to.Ptr(fmt.Sprint("t", i)),
-			CommandLine: to.Ptr(`/bin/sh -c 'cat "$AZ_BATCH_NODE_SHARED_DIR/prepared-$AZ_BATCH_JOB_ID"; sleep 1'`)})
+			CommandLine: to.Ptr(`/bin/sh -c 'cat "$AZ_BATCH_NODE_SHARED_DIR/prepared-$AZ_BATCH_JOB_ID"; test -f "$AZ_BATCH_JOB_PREP_WORKING_DIR/../stdout.txt" && sleep 1'`)})
 	}
 	if _, err := bc.CreateTaskCollection(c, "prepjob", azbatch.TaskGroup{Value: specs}, nil); err != nil {
 		t.Fatal(err)

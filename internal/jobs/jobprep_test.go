@@ -202,3 +202,29 @@ func TestJobPrepValidation(t *testing.T) {
 func storeJobPrepAll() store.JobPrepListParams { return store.JobPrepListParams{AccountKey: acct} }
 
 func asError(err error, e **cobalt.Error) bool { return errors.As(err, e) }
+
+// TestJobPrepOnSchedules: a schedule's job template is checked as a job
+// is, and the schedule's jobs carry its preparation task.
+func TestJobPrepOnSchedules(t *testing.T) {
+	t.Parallel()
+	s := newService(t, newSQLite(t), Config{})
+	ctx := t.Context()
+	pi := &cobalt.PoolInformation{PoolID: "pool1"}
+	_, err := s.AddJobSchedule(ctx, acct, cobalt.JobScheduleSpec{ID: "bad",
+		JobSpecification: cobalt.JobSpec{PoolInfo: pi, JobReleaseTask: &cobalt.JobReleaseTask{CommandLine: "x"}}})
+	var e *cobalt.Error
+	if !cobalt.IsCode(err, cobalt.EInvalid) || !asError(err, &e) || e.Target != "jobSpecification.jobReleaseTask" {
+		t.Fatalf("a template with a release task alone: %v", err)
+	}
+	if _, err := s.AddJobSchedule(ctx, acct, cobalt.JobScheduleSpec{ID: "good",
+		JobSpecification: cobalt.JobSpec{PoolInfo: pi, JobPreparationTask: &cobalt.JobPreparationTask{CommandLine: "p"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FireDueSchedules(ctx); err != nil {
+		t.Fatal(err)
+	}
+	j, err := s.GetJob(ctx, acct, "good:job-1")
+	if err != nil || j.JobPreparationTask == nil || j.JobPreparationTask.ID != DefaultJobPreparationID || !*j.JobPreparationTask.WaitForSuccess {
+		t.Fatalf("the schedule's job: %+v %v", j.JobPreparationTask, err)
+	}
+}
