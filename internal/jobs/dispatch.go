@@ -208,6 +208,11 @@ func (s *Service) withinParallelLimits(ctx context.Context, accountID string, c 
 // be resolved is completed with a failure instead.
 func (s *Service) leases(ctx context.Context, node cobalt.NodeRef, recs []store.TaskRecord) []nodeproto.TaskLease {
 	jobs := map[string]*cobalt.Job{}
+	type prep struct {
+		task *nodeproto.JobTask
+		err  error
+	}
+	preps := map[string]prep{}
 	out := make([]nodeproto.TaskLease, 0, len(recs))
 	for _, r := range recs {
 		j, ok := jobs[r.JobKey]
@@ -243,12 +248,16 @@ func (s *Service) leases(ctx context.Context, node cobalt.NodeRef, recs []store.
 			}
 		}
 		var fail *cobalt.TaskFailureInfo
-		if prep, err := s.prepLease(ctx, node.AccountID, *j); err != nil {
-			fail = &cobalt.TaskFailureInfo{Category: "usererror", Code: "BlobDownloadMiscError",
-				Message: "A resource file of the job preparation task could not be resolved: " + cobalt.ErrorMessage(err)}
-		} else {
-			l.JobPreparation = prep
+		pr, ok := preps[r.JobKey]
+		if !ok {
+			pr.task, pr.err = s.prepLease(ctx, node.AccountID, *j)
+			preps[r.JobKey] = pr
 		}
+		if pr.err != nil {
+			fail = &cobalt.TaskFailureInfo{Category: "usererror", Code: "BlobDownloadMiscError",
+				Message: "A resource file of the job preparation task could not be resolved: " + cobalt.ErrorMessage(pr.err)}
+		}
+		l.JobPreparation = pr.task
 		for _, rf := range spec.ResourceFiles {
 			if fail != nil {
 				break
@@ -269,6 +278,16 @@ func (s *Service) leases(ctx context.Context, node cobalt.NodeRef, recs []store.
 		if c := spec.Constraints; c != nil && !noLimit(c.MaxWallClockTime) {
 			d := time.Duration(*c.MaxWallClockTime)
 			l.MaxWallClockSeconds = int64((d + time.Second - 1) / time.Second)
+			// The task's clock starts after the job's preparation task: the
+			// server's backstop allows for that one's attempts, and sets
+			// none when they have no bound.
+			if jp := l.JobPreparation; jp != nil {
+				if jp.MaxWallClockSeconds == 0 || jp.MaxTaskRetryCount < 0 {
+					out = append(out, l)
+					continue
+				}
+				d += time.Duration(jp.MaxWallClockSeconds) * time.Second * time.Duration(jp.MaxTaskRetryCount+1)
+			}
 			expiry := s.now().Add(d + s.cfg.LeaseGrace)
 			if _, err := s.st.TaskUpdateByLease(ctx, r.LeaseID, func(t *store.TaskRecord) error {
 				t.LeaseExpiry = expiry
