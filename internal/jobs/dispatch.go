@@ -124,14 +124,19 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 	}
 	s.mu.Unlock()
 	limit = min(limit, maxClaimCandidates)
-	blocked, err := s.blockedJobs(ctx, node)
-	if err != nil {
-		return nil, err
-	}
 	wakeOthers := false
+	var blockErr error
 	recs, err := s.st.TaskClaim(ctx, store.ClaimParams{AccountKey: node.AccountID, PoolKey: node.PoolID, NodeID: node.NodeID,
 		Limit: limit, State: taskRunning, NewLeaseID: newLeaseID}, func(c []store.TaskCandidate) []int {
-		allowed := s.withinParallelLimits(ctx, node.AccountID, c)
+		seen := map[string]*cobalt.Job{}
+		allowed := s.withinParallelLimits(ctx, node.AccountID, c, seen)
+		var blocked map[string]bool
+		if waitsForPrep(seen) {
+			blocked, blockErr = s.blockedJobs(ctx, node)
+			if blockErr != nil {
+				return nil
+			}
+		}
 		if len(blocked) > 0 {
 			// The job's preparation task failed on this node: Batch runs
 			// none of the job's tasks there.
@@ -153,6 +158,9 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 		}
 		return mine
 	})
+	if err == nil {
+		err = blockErr
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -170,16 +178,34 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 	return s.leases(ctx, node, recs), nil
 }
 
+// waitsForPrep reports whether one of the jobs has a preparation task
+// whose failure keeps the job's tasks off a node.
+func waitsForPrep(jobs map[string]*cobalt.Job) bool {
+	for _, j := range jobs {
+		if j != nil && j.JobPreparationTask != nil && (j.JobPreparationTask.WaitForSuccess == nil || *j.JobPreparationTask.WaitForSuccess) {
+			return true
+		}
+	}
+	return false
+}
+
 // withinParallelLimits returns the indexes of the candidates whose jobs'
-// maxParallelTasks still allows another running task, in order.
-func (s *Service) withinParallelLimits(ctx context.Context, accountID string, c []store.TaskCandidate) []int {
+// maxParallelTasks still allows another running task, in order. It records
+// the candidates' jobs it read in seen (nil for one it could not read).
+func (s *Service) withinParallelLimits(ctx context.Context, accountID string, c []store.TaskCandidate, seen map[string]*cobalt.Job) []int {
 	type budget struct{ left int }
 	jobs := map[string]*budget{} // nil: unlimited
 	out := make([]int, 0, len(c))
 	for i, t := range c {
 		b, ok := jobs[t.JobKey]
 		if !ok {
-			if j, err := s.GetJob(ctx, accountID, t.JobKey); err == nil && j.MaxParallelTasks != nil && *j.MaxParallelTasks > 0 {
+			j, err := s.GetJob(ctx, accountID, t.JobKey)
+			if err == nil {
+				seen[t.JobKey] = &j
+			} else {
+				seen[t.JobKey] = nil
+			}
+			if err == nil && j.MaxParallelTasks != nil && *j.MaxParallelTasks > 0 {
 				running := 0
 				counts, err := s.st.TaskCounts(ctx, accountID, t.JobKey)
 				if err == nil {
