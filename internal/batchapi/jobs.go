@@ -26,6 +26,7 @@ type Jobs interface {
 	DisableJob(ctx context.Context, accountID, jobID, option string, cond jobs.Conditions) error
 	EnableJob(ctx context.Context, accountID, jobID string, cond jobs.Conditions) error
 	JobTaskCounts(ctx context.Context, accountID, jobID string) (jobs.TaskCountsResult, error)
+	PrepReleaseStatus(ctx context.Context, accountID, jobID string, opt jobs.ListOptions) ([]cobalt.JobPrepReleaseStatus, string, error)
 	JobTasks
 }
 
