@@ -72,7 +72,9 @@ func (b *bench) tasks(ctx context.Context) []Result {
 	row.Ratio = fmt.Sprintf("%.2f", rate/base)
 	row.OK = rate/base >= 0.5
 
+	stopList := b.profile(ctx, "list", 2*time.Second)
 	list = b.listTasks(ctx, list, job, n)
+	stopList()
 	// The later rows want the installation's capacity and a quiet machine.
 	if err := b.d.deletePool(ctx, "tasks"); err != nil {
 		b.logf("tasks: delete pool: %v", err)
