@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -399,6 +400,12 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 	f.wantErr(f.do(adminOID, "PUT", subPath+"/resourceGroups/bad*name"+rgV, `{"location":"eastus"}`), 400, "InvalidResourceGroupName")
+	// 90 characters (letters of any script count once each) is the limit.
+	long := strings.Repeat("é", 89)
+	if r := f.do(adminOID, "PUT", subPath+"/resourceGroups/"+url.PathEscape(long+"x")+rgV, `{"location":"eastus"}`); r.Code != 201 {
+		t.Errorf("a 90-character name: status %d: %s", r.Code, r.Body)
+	}
+	f.wantErr(f.do(adminOID, "PUT", subPath+"/resourceGroups/"+url.PathEscape(long+"xy")+rgV, `{"location":"eastus"}`), 400, "InvalidResourceGroupName")
 	f.wantErr(f.do(adminOID, "GET", "/subscriptions/99999999-0000-0000-0000-000000000000/resourceGroups/rg1"+rgV, nil), 404, "SubscriptionNotFound")
 }
 
