@@ -187,7 +187,9 @@ func (s *Server) handleHeartbeat(ctx context.Context, n *batch.Node, body []byte
 			cmds = append(cmds, terminatePrefix+l)
 		}
 	}
-	return nodeproto.HeartbeatResponse{Commands: cmds}, nil
+	// The node's users as they are now (n was read when the request was
+	// authenticated; a change since reaches the node at its next heartbeat).
+	return nodeproto.HeartbeatResponse{Commands: cmds, Users: n.Users}, nil
 }
 
 func (s *Server) handleLease(ctx context.Context, n *batch.Node, body []byte) (any, error) {

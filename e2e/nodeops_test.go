@@ -1,0 +1,226 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/batch/azbatch"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/cobaltbatch/cobalt/internal/agent"
+	"github.com/cobaltbatch/cobalt/internal/server"
+)
+
+// sshRun logs in to addr as user with auth and runs command; it returns
+// the output and the host key the server showed.
+func sshRun(addr, user string, auth ssh.AuthMethod, command string) (string, ssh.PublicKey, error) {
+	var hostKey ssh.PublicKey
+	cfg := &ssh.ClientConfig{User: user, Auth: []ssh.AuthMethod{auth}, Timeout: 10 * time.Second,
+		HostKeyCallback: func(_ string, _ net.Addr, k ssh.PublicKey) error { hostKey = k; return nil }}
+	c, err := ssh.Dial("tcp", addr, cfg)
+	if err != nil {
+		return "", hostKey, err
+	}
+	defer c.Close()
+	s, err := c.NewSession()
+	if err != nil {
+		return "", hostKey, err
+	}
+	defer s.Close()
+	out, err := s.CombinedOutput(command)
+	return string(out), hostKey, err
+}
+
+// loginAddr returns the node's remote login address from remoteloginsettings.
+func loginAddr(t *testing.T, c context.Context, bc *azbatch.Client, pool, node string) string {
+	t.Helper()
+	rl, err := bc.GetNodeRemoteLoginSettings(c, pool, node, nil)
+	if err != nil {
+		t.Fatalf("remote login settings: %v", err)
+	}
+	if deref(rl.RemoteLoginIPAddress) == "" || rl.RemoteLoginPort == nil || *rl.RemoteLoginPort <= 0 {
+		t.Fatalf("remote login settings %+v", rl)
+	}
+	return net.JoinHostPort(*rl.RemoteLoginIPAddress, strconv.Itoa(int(*rl.RemoteLoginPort)))
+}
+
+// eventually polls f until it returns nil (the node applies user changes at
+// its next heartbeat) and fails with f's last error after a minute.
+func eventually(t *testing.T, what string, f func() error) {
+	t.Helper()
+	var err error
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		if err = f(); err == nil {
+			return
+		}
+	}
+	t.Fatalf("%s: %v", what, err)
+}
+
+func batchCode(err error) string {
+	var re *azcore.ResponseError
+	if errors.As(err, &re) {
+		return fmt.Sprintf("%d %s", re.StatusCode, re.ErrorCode)
+	}
+	return fmt.Sprint(err)
+}
+
+// TestNodeUsersAndRemoteLogin adds node users with azbatch and logs in to
+// the node over SSH at the address remoteloginsettings gives, as each user,
+// with a password and with a key; wrong credentials, an expired user, a
+// deleted user and a user of another pool are refused.
+func TestNodeUsersAndRemoteLogin(t *testing.T) {
+	if agent.DefaultIsolation() != agent.IsolationNetns {
+		t.Skip("node sandboxes are not available here")
+	}
+	t.Parallel()
+	e := startWith(t, server.Options{Isolation: "netns"})
+	c := ctx(t)
+	bcA := e.batchClient(t, e.plainPool(t, c, "pa", 1, 1))
+	bcB := e.batchClient(t, e.plainPool(t, c, "pb", 1, 1))
+	nodeA := deref(e.waitIdleNode(t, c, bcA, "pa").ID)
+	nodeB := deref(e.waitIdleNode(t, c, bcB, "pb").ID)
+	addrA, addrB := loginAddr(t, c, bcA, "pa", nodeA), loginAddr(t, c, bcB, "pb", nodeB)
+
+	expiry := time.Now().Add(time.Hour)
+	if _, err := bcA.CreateNodeUser(c, "pa", nodeA, azbatch.CreateNodeUserContent{Name: to.Ptr("alice"),
+		Password: to.Ptr("alice-Pw-1"), ExpiryTime: &expiry}, nil); err != nil {
+		t.Fatalf("add user: %v", err)
+	}
+	_, err := bcA.CreateNodeUser(c, "pa", nodeA, azbatch.CreateNodeUserContent{Name: to.Ptr("alice"), Password: to.Ptr("x")}, nil)
+	if got := batchCode(err); got != "409 NodeUserExists" {
+		t.Errorf("add the user again: %s, want 409 NodeUserExists", got)
+	}
+	if _, err := bcA.ReplaceNodeUser(c, "pa", nodeA, "nobody-here", azbatch.UpdateNodeUserContent{Password: to.Ptr("x")}, nil); batchCode(err) != "404 NodeUserNotFound" {
+		t.Errorf("update a missing user: %s, want 404 NodeUserNotFound", batchCode(err))
+	}
+
+	// alice logs in with her password and is herself inside the node.
+	var out string
+	var hostKey ssh.PublicKey
+	eventually(t, "alice logs in", func() error {
+		var err error
+		out, hostKey, err = sshRun(addrA, "alice", ssh.Password("alice-Pw-1"), "id -un; id -u; hostname; test -d /mnt/batch/tasks/shared && echo batch")
+		return err
+	})
+	lines := strings.Fields(out)
+	if len(lines) != 4 || lines[0] != "alice" || lines[1] == "0" || lines[3] != "batch" {
+		t.Fatalf("as alice: %q", out)
+	}
+	if _, _, err := sshRun(addrA, "alice", ssh.Password("wrong"), "id"); err == nil {
+		t.Error("a wrong password logged in")
+	}
+
+	// bob logs in with his key; another key is refused.
+	_, bobKey, _ := ed25519.GenerateKey(rand.Reader)
+	bobSigner, _ := ssh.NewSignerFromKey(bobKey)
+	_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
+	otherSigner, _ := ssh.NewSignerFromKey(otherKey)
+	if _, err := bcA.CreateNodeUser(c, "pa", nodeA, azbatch.CreateNodeUserContent{Name: to.Ptr("bob"), IsAdmin: to.Ptr(true),
+		SSHPublicKey: to.Ptr(string(ssh.MarshalAuthorizedKey(bobSigner.PublicKey())))}, nil); err != nil {
+		t.Fatalf("add key user: %v", err)
+	}
+	eventually(t, "bob logs in with his key", func() error {
+		out, _, err := sshRun(addrA, "bob", ssh.PublicKeys(bobSigner), "id -un")
+		if err == nil && strings.TrimSpace(out) != "bob" && strings.TrimSpace(out) != "root" {
+			return fmt.Errorf("as bob: %q", out)
+		}
+		return err
+	})
+	if _, _, err := sshRun(addrA, "bob", ssh.PublicKeys(otherSigner), "id"); err == nil {
+		t.Error("another key logged in as bob")
+	}
+	if _, _, err := sshRun(addrA, "bob", ssh.Password(""), "id"); err == nil {
+		t.Error("a key-only user logged in with an empty password")
+	}
+	if path, err := exec.LookPath("ssh"); err == nil {
+		// Debian's OpenSSH client, with the same key.
+		dir := t.TempDir()
+		blk, _ := ssh.MarshalPrivateKey(bobKey, "")
+		keyFile := filepath.Join(dir, "id")
+		if err := os.WriteFile(keyFile, pem.EncodeToMemory(blk), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		host, port, _ := net.SplitHostPort(addrA)
+		cmd := exec.CommandContext(c, path, "-F", "/dev/null", "-i", keyFile, "-p", port, "-o", "BatchMode=yes",
+			"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "bob@"+host, "echo", "openssh-ok")
+		if b, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(b), "openssh-ok") {
+			t.Errorf("OpenSSH client: %v %s", err, b)
+		}
+	}
+
+	// A user of pool A is nobody on pool B's node, and the other way round.
+	if _, err := bcB.CreateNodeUser(c, "pb", nodeB, azbatch.CreateNodeUserContent{Name: to.Ptr("erin"), Password: to.Ptr("erin-Pw-1")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "erin logs in to pool B", func() error {
+		_, _, err := sshRun(addrB, "erin", ssh.Password("erin-Pw-1"), "true")
+		return err
+	})
+	if _, _, err := sshRun(addrB, "alice", ssh.Password("alice-Pw-1"), "id"); err == nil {
+		t.Error("pool A's user logged in to pool B's node")
+	}
+	if _, _, err := sshRun(addrA, "erin", ssh.Password("erin-Pw-1"), "id"); err == nil {
+		t.Error("pool B's user logged in to pool A's node")
+	}
+
+	// An expired user is refused.
+	past := time.Now().Add(-time.Minute)
+	if _, err := bcA.ReplaceNodeUser(c, "pa", nodeA, "alice", azbatch.UpdateNodeUserContent{Password: to.Ptr("alice-Pw-1"), ExpiryTime: &past}, nil); err != nil {
+		t.Fatalf("update user: %v", err)
+	}
+	eventually(t, "the expired user is refused", func() error {
+		if _, _, err := sshRun(addrA, "alice", ssh.Password("alice-Pw-1"), "id"); err == nil {
+			return errors.New("the expired user still logs in")
+		}
+		return nil
+	})
+	// A deleted user is refused.
+	if _, err := bcA.DeleteNodeUser(c, "pa", nodeA, "bob", nil); err != nil {
+		t.Fatalf("delete user: %v", err)
+	}
+	eventually(t, "the deleted user is refused", func() error {
+		if _, _, err := sshRun(addrA, "bob", ssh.PublicKeys(bobSigner), "id"); err == nil {
+			return errors.New("the deleted user still logs in")
+		}
+		return nil
+	})
+	if _, err := bcA.DeleteNodeUser(c, "pa", nodeA, "bob", nil); batchCode(err) != "404 NodeUserNotFound" {
+		t.Errorf("delete the user again: %s", batchCode(err))
+	}
+
+	// The host key stays the node's across a reimage (it is kept outside
+	// the node); the reimage removes the node's users.
+	if _, err := bcA.ReimageNode(c, "pa", nodeA, nil); err != nil {
+		t.Fatalf("reimage: %v", err)
+	}
+	e.waitIdleNode(t, c, bcA, "pa")
+	if _, err := bcA.CreateNodeUser(c, "pa", nodeA, azbatch.CreateNodeUserContent{Name: to.Ptr("frank"), Password: to.Ptr("frank-Pw-1")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var key2 ssh.PublicKey
+	eventually(t, "frank logs in after the reimage", func() error {
+		var err error
+		_, key2, err = sshRun(loginAddr(t, c, bcA, "pa", nodeA), "frank", ssh.Password("frank-Pw-1"), "true")
+		return err
+	})
+	if !bytes.Equal(hostKey.Marshal(), key2.Marshal()) {
+		t.Error("the node's host key changed across the reimage")
+	}
+}
+
