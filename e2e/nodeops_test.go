@@ -223,4 +223,3 @@ func TestNodeUsersAndRemoteLogin(t *testing.T) {
 		t.Error("the node's host key changed across the reimage")
 	}
 }
-
