@@ -223,3 +223,126 @@ func TestNodeUsersAndRemoteLogin(t *testing.T) {
 		t.Error("the node's host key changed across the reimage")
 	}
 }
+
+// TestNodeReimageAndDeallocate reimages a node with azbatch: what tasks
+// left in /tmp and the node's shared directory is gone and the start task
+// ran again; then deallocates the node (deallocating, deallocated, no task
+// placed on it) and starts it again (idle, tasks run).
+func TestNodeReimageAndDeallocate(t *testing.T) {
+	if agent.DefaultIsolation() != agent.IsolationNetns {
+		t.Skip("node sandboxes are not available here")
+	}
+	t.Parallel()
+	e := startWith(t, server.Options{Isolation: "netns"})
+	c := ctx(t)
+	bc := e.batchClient(t, e.plainPool(t, c, "none", 0, 1))
+	if _, err := bc.CreatePool(c, azbatch.CreatePoolContent{
+		ID: to.Ptr("p"), VMSize: to.Ptr("STANDARD_D2S_V3"), TargetDedicatedNodes: to.Ptr[int32](1),
+		VirtualMachineConfiguration: &azbatch.VirtualMachineConfiguration{
+			ImageReference: &azbatch.ImageReference{Publisher: to.Ptr("canonical"), Offer: to.Ptr("ubuntu-24_04-lts"), SKU: to.Ptr("server")},
+			NodeAgentSKUID: to.Ptr("batch.node.ubuntu 24.04"),
+			Extensions: []azbatch.VMExtension{{Name: to.Ptr("ama"), Publisher: to.Ptr("Microsoft.Azure.Monitor"),
+				Type: to.Ptr("AzureMonitorLinuxAgent"), TypeHandlerVersion: to.Ptr("1.0"),
+				ProtectedSettings: map[string]*string{"secret": to.Ptr("s3cret")}}},
+		},
+		StartTask: &azbatch.StartTask{CommandLine: to.Ptr(`/bin/sh -c "date +%s%N >> $AZ_BATCH_NODE_SHARED_DIR/boots"`), WaitForSuccess: to.Ptr(true)},
+	}, nil); err != nil {
+		t.Fatalf("create pool: %v", err)
+	}
+	node := e.waitIdleNode(t, c, bc, "p")
+	id := deref(node.ID)
+	firstStart := *node.StartTaskInfo.StartTime
+
+	// Extensions: the pool's, provisioned, without protected settings.
+	exts, err := bc.NewListNodeExtensionsPager("p", id, nil).NextPage(c)
+	if err != nil || len(exts.Value) != 1 {
+		t.Fatalf("list extensions: %v %+v", err, exts)
+	}
+	x := exts.Value[0]
+	if deref(x.ProvisioningState) != "Succeeded" || deref(x.VMExtension.Name) != "ama" || x.VMExtension.ProtectedSettings != nil ||
+		x.InstanceView == nil || deref(x.InstanceView.Name) != "ama" {
+		t.Errorf("extension %+v", x)
+	}
+	if _, err := bc.GetNodeExtension(c, "p", id, "ama", nil); err != nil {
+		t.Errorf("get extension: %v", err)
+	}
+	if _, err := bc.GetNodeExtension(c, "p", id, "none", nil); batchCode(err) != "404 ResourceNotFound" {
+		t.Errorf("get a missing extension: %s", batchCode(err))
+	}
+
+	// A task leaves files in the node's /tmp, home and shared directory.
+	if _, err := bc.CreateJob(c, azbatch.CreateJobContent{ID: to.Ptr("j"), PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr("p")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	admin := &azbatch.UserIdentity{AutoUser: &azbatch.AutoUserSpecification{ElevationLevel: to.Ptr(azbatch.ElevationLevelAdmin), Scope: to.Ptr(azbatch.AutoUserScopePool)}}
+	task := func(tid, script string) azbatch.Task {
+		t.Helper()
+		if _, err := bc.CreateTask(c, "j", azbatch.CreateTaskContent{ID: to.Ptr(tid), CommandLine: to.Ptr("/bin/sh -c '" + script + "'"), UserIdentity: admin}, nil); err != nil {
+			t.Fatal(err)
+		}
+		return e.waitTask(t, c, bc, "j", tid)
+	}
+	if r := task("leave", `touch /tmp/marker /var/marker $AZ_BATCH_NODE_SHARED_DIR/marker && test -e /tmp/marker`); deref(r.ExecutionInfo.ExitCode) != 0 {
+		t.Fatalf("leave files: exit %d", deref(r.ExecutionInfo.ExitCode))
+	}
+	if _, err := bc.ReimageNode(c, "p", id, &azbatch.ReimageNodeOptions{Parameters: &azbatch.ReimageNodeContent{
+		NodeReimageOption: to.Ptr(azbatch.NodeReimageOptionTaskCompletion)}}); err != nil {
+		t.Fatalf("reimage: %v", err)
+	}
+	if _, err := bc.ReimageNode(c, "p", id, &azbatch.ReimageNodeOptions{Parameters: &azbatch.ReimageNodeContent{
+		NodeReimageOption: to.Ptr(azbatch.NodeReimageOption("sometimes"))}}); batchCode(err) != "400 InvalidPropertyValue" {
+		t.Errorf("reimage with a bad option: %s", batchCode(err))
+	}
+	node = e.waitIdleNode(t, c, bc, "p")
+	if !node.StartTaskInfo.StartTime.After(firstStart) {
+		t.Errorf("the start task did not run again: %v then %v", firstStart, *node.StartTaskInfo.StartTime)
+	}
+	r := task("check", `test ! -e /tmp/marker && test ! -e /var/marker && test ! -e $AZ_BATCH_NODE_SHARED_DIR/marker && test $(wc -l < $AZ_BATCH_NODE_SHARED_DIR/boots) -eq 1`)
+	if deref(r.ExecutionInfo.ExitCode) != 0 {
+		t.Errorf("after the reimage the node still has the files a task left (exit %d)", deref(r.ExecutionInfo.ExitCode))
+	}
+
+	// Deallocate: the node stays deallocated and takes no task; start.
+	if _, err := bc.StartNode(c, "p", id, nil); batchCode(err) != "409 OperationInvalidForCurrentState" {
+		t.Errorf("start an idle node: %s", batchCode(err))
+	}
+	if _, err := bc.DeallocateNode(c, "p", id, nil); err != nil {
+		t.Fatalf("deallocate: %v", err)
+	}
+	if n, err := bc.GetNode(c, "p", id, nil); err != nil || (*n.State != azbatch.NodeStateDeallocating && *n.State != azbatch.NodeStateDeallocated) {
+		t.Errorf("after deallocate: %v %v", err, n.State)
+	}
+	waitState(t, c, bc, "p", id, azbatch.NodeStateDeallocated)
+	if _, err := bc.CreateTask(c, "j", azbatch.CreateTaskContent{ID: to.Ptr("later"), CommandLine: to.Ptr("/bin/true")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The task must not start before the node does, however long that
+	// takes: its start time (the server's clock, on this host) follows.
+	startedAt := time.Now()
+	if _, err := bc.StartNode(c, "p", id, nil); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	if r := e.waitTask(t, c, bc, "j", "later"); r.ExecutionInfo.StartTime == nil || deref(r.ExecutionInfo.ExitCode) != 0 ||
+		r.ExecutionInfo.StartTime.Before(startedAt) {
+		t.Errorf("task after start: %+v (node started at %v)", r.ExecutionInfo, startedAt)
+	}
+	n, err := bc.GetNode(c, "p", id, nil)
+	if err != nil || n.LastBootTime == nil || !n.LastBootTime.After(*node.LastBootTime) {
+		t.Errorf("the started node did not boot again: %v", err)
+	}
+}
+
+// waitState waits for a node to reach state.
+func waitState(t *testing.T, c context.Context, bc *azbatch.Client, pool, id string, state azbatch.NodeState) {
+	t.Helper()
+	eventually(t, "node "+string(state), func() error {
+		n, err := bc.GetNode(c, pool, id, nil)
+		if err != nil {
+			return err
+		}
+		if *n.State != state {
+			return fmt.Errorf("node is %s", *n.State)
+		}
+		return nil
+	})
+}
