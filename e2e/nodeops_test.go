@@ -24,6 +24,7 @@ import (
 
 	"github.com/cobaltbatch/cobalt/internal/agent"
 	"github.com/cobaltbatch/cobalt/internal/server"
+	"github.com/cobaltbatch/cobalt/internal/testenv"
 )
 
 // sshRun logs in to addr as user with auth and runs command; it returns
@@ -91,7 +92,8 @@ func TestNodeUsersAndRemoteLogin(t *testing.T) {
 	t.Parallel()
 	e := startWith(t, server.Options{Isolation: "netns"})
 	c := ctx(t)
-	bcA := e.batchClient(t, e.plainPool(t, c, "pa", 1, 1))
+	endpointA := e.plainPool(t, c, "pa", 1, 1)
+	bcA := e.batchClient(t, endpointA)
 	bcB := e.batchClient(t, e.plainPool(t, c, "pb", 1, 1))
 	nodeA := deref(e.waitIdleNode(t, c, bcA, "pa").ID)
 	nodeB := deref(e.waitIdleNode(t, c, bcB, "pb").ID)
@@ -179,6 +181,31 @@ func TestNodeUsersAndRemoteLogin(t *testing.T) {
 		t.Error("pool B's user logged in to pool A's node")
 	}
 
+	// @azure/batch adds a user (then changes its password) and reads the
+	// same remote login settings; the user logs in with the new password
+	// only. Deleted through it, the user is refused.
+	testenv.Require(t, testenv.NodeModule("@azure/batch"), testenv.NodeModule("@azure/arm-batch"))
+	var fromNode struct {
+		IP         string           `json:"ip"`
+		Port       int              `json:"port"`
+		Extensions []map[string]any `json:"extensions"`
+	}
+	e.node("nodeusers.js", map[string]any{"resourceGroup": "work-rg", "endpoint": endpointA, "pool": "pa", "node": nodeA,
+		"action": "add", "user": "nina", "password": "nina-Pw-1"}, &fromNode)
+	if net.JoinHostPort(fromNode.IP, strconv.Itoa(fromNode.Port)) != addrA || len(fromNode.Extensions) != 0 {
+		t.Errorf("@azure/batch remote login settings %+v, want %s", fromNode, addrA)
+	}
+	eventually(t, "nina logs in", func() error {
+		out, _, err := sshRun(addrA, "nina", ssh.Password("nina-Pw-1"), "id -un")
+		if err == nil && strings.TrimSpace(out) != "nina" {
+			return fmt.Errorf("as nina: %q", out)
+		}
+		return err
+	})
+	if _, _, err := sshRun(addrA, "nina", ssh.Password("first-nina-Pw-1"), "id"); err == nil {
+		t.Error("the replaced password still logs in")
+	}
+
 	// An expired user is refused.
 	past := time.Now().Add(-time.Minute)
 	if _, err := bcA.ReplaceNodeUser(c, "pa", nodeA, "alice", azbatch.UpdateNodeUserContent{Password: to.Ptr("alice-Pw-1"), ExpiryTime: &past}, nil); err != nil {
@@ -205,11 +232,16 @@ func TestNodeUsersAndRemoteLogin(t *testing.T) {
 	}
 
 	// The host key stays the node's across a reimage (it is kept outside
-	// the node); the reimage removes the node's users.
-	if _, err := bcA.ReimageNode(c, "pa", nodeA, nil); err != nil {
-		t.Fatalf("reimage: %v", err)
-	}
-	e.waitIdleNode(t, c, bcA, "pa")
+	// the node); the reimage (by @azure/batch) removes the node's users.
+	e.node("nodeusers.js", map[string]any{"resourceGroup": "work-rg", "endpoint": endpointA, "pool": "pa", "node": nodeA,
+		"action": "delete", "user": "nina"}, nil)
+	eventually(t, "the user deleted by @azure/batch is refused", func() error {
+		if _, _, err := sshRun(addrA, "nina", ssh.Password("nina-Pw-1"), "id"); err == nil {
+			return errors.New("nina still logs in")
+		}
+		return nil
+	})
+	waitState(t, c, bcA, "pa", nodeA, azbatch.NodeStateIdle)
 	if _, err := bcA.CreateNodeUser(c, "pa", nodeA, azbatch.CreateNodeUserContent{Name: to.Ptr("frank"), Password: to.Ptr("frank-Pw-1")}, nil); err != nil {
 		t.Fatal(err)
 	}
