@@ -21,7 +21,8 @@ func (a *Agent) syncUsers(ctx context.Context, users []nodeproto.NodeUser) {
 		return
 	}
 	a.mu.Lock()
-	same := a.usersSet && reflect.DeepEqual(a.nodeUsers, users)
+	// A node that never had users has none to take away.
+	same := (a.usersSet && reflect.DeepEqual(a.nodeUsers, users)) || (!a.usersSet && len(users) == 0)
 	a.mu.Unlock()
 	if same {
 		return
