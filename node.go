@@ -14,6 +14,9 @@ const (
 	NodeOffline             = "offline"
 	NodeLeavingPool         = "leavingpool"
 	NodeRebooting           = "rebooting"
+	NodeReimaging           = "reimaging"
+	NodeDeallocating        = "deallocating"
+	NodeDeallocated         = "deallocated"
 )
 
 // Node is a compute node of a pool.
@@ -52,8 +55,11 @@ func (n *Node) Ref() NodeRef { return NodeRef{AccountID: n.AccountKey, PoolID: n
 
 // Schedulable reports whether the node may be given new tasks: its
 // scheduling is enabled and it is not leaving the pool, unusable, failed
-// its start task or rebooting.
+// its start task, rebooting, reimaging or deallocat(ing|ed).
 func (n *Node) Schedulable() bool {
-	return n.SchedulingState != "disabled" && n.State != NodeLeavingPool && n.State != NodeUnusable &&
-		n.State != NodeStartTaskFailed && n.State != NodeRebooting
+	switch n.State {
+	case NodeLeavingPool, NodeUnusable, NodeStartTaskFailed, NodeRebooting, NodeReimaging, NodeDeallocating, NodeDeallocated:
+		return false
+	}
+	return n.SchedulingState != "disabled"
 }

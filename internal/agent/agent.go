@@ -76,6 +76,9 @@ const (
 	StateIdle               = "idle"
 	StateRunning            = "running"
 	stateUnusable           = "unusable"
+	stateDeallocated        = "deallocated"
+	commandReimage          = "reimage"
+	commandDeallocate       = "deallocate"
 	commandReboot           = "reboot"
 	commandRemove           = "remove"
 	commandTerminatePrefix  = "terminate:"
@@ -94,6 +97,8 @@ const (
 	phaseWaitingStart
 	phaseStartFailed
 	phaseReady
+	// phaseDeallocated: the node was deallocated and waits to be started.
+	phaseDeallocated
 )
 
 // Agent is one node's agent. Create it with New and start it with Run.
@@ -141,6 +146,17 @@ type Agent struct {
 	prepMu   sync.Mutex
 	preps    map[string]*prepRun
 	released map[string]bool
+	// loginPort is the host port of the node's SSH server (0: none).
+	loginPort int
+	// users are the node users last made on the node; usersSet says
+	// whether any were.
+	nodeUsers []nodeproto.NodeUser
+	usersSet  bool
+	// opBusy is set while a reimage or deallocation runs; opGen counts
+	// those that finished, so that a command from a heartbeat sent before
+	// one finished is not carried out again.
+	opBusy bool
+	opGen  uint64
 }
 
 type runningTask struct {
@@ -249,6 +265,8 @@ func (a *Agent) stateLocked() string {
 		return stateUnusable
 	}
 	switch a.phase {
+	case phaseDeallocated:
+		return stateDeallocated
 	case phaseWaitingStart:
 		return StateWaitingForStart
 	case phaseStartFailed:

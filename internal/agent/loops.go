@@ -32,6 +32,8 @@ func (a *Agent) heartbeatLoop(ctx context.Context, stop context.CancelFunc) {
 			req.RunningLeases = append(req.RunningLeases, id)
 		}
 		req.Errors = a.nodeErrors
+		req.RemoteLoginPort = a.loginPort
+		gen := a.opGen
 		a.mu.Unlock()
 		var resp nodeproto.HeartbeatResponse
 		err := a.api.call(ctx, nodeproto.PathHeartbeat, req, &resp, 30*time.Second)
@@ -46,8 +48,14 @@ func (a *Agent) heartbeatLoop(ctx context.Context, stop context.CancelFunc) {
 		case err != nil:
 			a.logger.Warn("heartbeat failed", logkey.Err, err)
 		}
+		if err == nil {
+			a.syncUsers(ctx, resp.Users)
+		}
 		for _, c := range resp.Commands {
+			op, _, _ := strings.Cut(c, ":")
 			switch {
+			case op == commandReimage || op == commandDeallocate:
+				a.nodeOp(ctx, c, gen)
 			case c == commandRemove:
 				a.logger.Info("remove command")
 				a.markRemoved()

@@ -71,10 +71,16 @@ func (a *Agent) startSandbox(root string, h handlers) (*nodeSandbox, *netnsIsola
 		uids.Release()
 		return nil, nil, err
 	}
+	hostKey, err := a.sshHostKey()
+	if err != nil {
+		uids.Release()
+		return nil, nil, fmt.Errorf("ssh host key: %w", err)
+	}
 	var iso *netnsIsolation
 	n, err := sandbox.Start(sandbox.Config{
 		Name: a.cfg.NodeID, NodeDir: root, Range: uids, Limits: limits, Logger: a.logger,
-		Init: sandbox.InitConfig{Hostname: hostname(a.cfg.NodeID), Users: a.users(), CA: ca, Containers: a.node.Containers},
+		Init: sandbox.InitConfig{Hostname: hostname(a.cfg.NodeID), Users: a.users(), CA: ca, Containers: a.node.Containers,
+			SSHHostKey: hostKey},
 		Attach: func(pid int) error {
 			var err error
 			iso, err = newNetnsIsolation(NamespaceName(os.Getpid(), a.cfg.NodeID), h, a.node.ForwardPorts, a.node.AzureNamesPort, a.logger, pid)
@@ -89,6 +95,11 @@ func (a *Agent) startSandbox(root string, h handlers) (*nodeSandbox, *netnsIsola
 		return nil, nil, err
 	}
 	iso.setSessionTask(n.TaskOfSession)
+	if port, err := iso.serveLogin(); err != nil {
+		a.logger.Warn("the node has no remote login", logkey.Err, err)
+	} else {
+		a.loginPort = port
+	}
 	return &nodeSandbox{node: n, uids: uids}, iso, nil
 }
 
@@ -100,6 +111,14 @@ func (a *Agent) users() []sandbox.User {
 	}
 	return users
 }
+
+// setUsers makes the node's login users users.
+func (s *nodeSandbox) setUsers(ctx context.Context, users []nodeproto.NodeUser) error {
+	return s.node.SetUsers(ctx, users)
+}
+
+// reimage empties the node's writable file systems and ends its processes.
+func (s *nodeSandbox) reimage(ctx context.Context) error { return s.node.Reimage(ctx) }
 
 // sandboxDone is closed when the node's init exited; nil without a sandbox.
 func (a *Agent) sandboxDone() <-chan struct{} {

@@ -29,3 +29,9 @@ func (sandboxRunner) RunStartTask(context.Context, taskrun.Config, taskrun.Dirs,
 func (sandboxRunner) RunTask(context.Context, taskrun.Config, taskrun.Dirs, nodeproto.TaskLease) nodeproto.ReportRequest {
 	return nodeproto.ReportRequest{}
 }
+
+func (s *nodeSandbox) setUsers(context.Context, []nodeproto.NodeUser) error {
+	return errors.New("node users need Linux")
+}
+
+func (s *nodeSandbox) reimage(context.Context) error { return errors.New("node sandboxes need Linux") }

@@ -32,6 +32,9 @@ const (
 	NodeOffline             = cobalt.NodeOffline
 	NodeLeavingPool         = cobalt.NodeLeavingPool
 	NodeRebooting           = cobalt.NodeRebooting
+	NodeReimaging           = cobalt.NodeReimaging
+	NodeDeallocating        = cobalt.NodeDeallocating
+	NodeDeallocated         = cobalt.NodeDeallocated
 )
 
 // Node is a stored compute node: the domain node and what the pool service
@@ -50,6 +53,12 @@ type Node struct {
 	// names an auto-storage container to the container's name; its URL is
 	// made at every registration (see resolveStartTaskFiles).
 	AutoStorageFiles map[int]string
+	// Users are the node's user accounts (data-plane node users), with
+	// bcrypt password hashes only.
+	Users []nodeproto.NodeUser
+	// RemoteLoginPort is the host port of the node's SSH server, as its
+	// agent reports it (0: none).
+	RemoteLoginPort int
 }
 
 // nodeBody is the JSON body of a node record.
@@ -71,7 +80,9 @@ type nodeBody struct {
 	// AutoStorageFiles maps the index of each start-task resource file that
 	// names an auto-storage container to the container's name; its URL is
 	// made at every registration (see resolveStartTaskFiles).
-	AutoStorageFiles map[int]string `json:"autoStorageFiles,omitempty"`
+	AutoStorageFiles map[int]string       `json:"autoStorageFiles,omitempty"`
+	Users            []nodeproto.NodeUser `json:"users,omitempty"`
+	RemoteLoginPort  int                  `json:"remoteLoginPort,omitempty"`
 }
 
 func decodeNode(r store.NodeRecord) (*Node, error) {
@@ -83,7 +94,8 @@ func decodeNode(r store.NodeRecord) (*Node, error) {
 		IsDedicated: b.IsDedicated, VMSize: b.VMSize, StateTransitionTime: b.StateTransitionTime, AllocationTime: b.AllocationTime,
 		LastBootTime: b.LastBootTime, Errors: resizeErrors(b.Errors), RunningLeases: b.RunningLeases, AgentVersion: b.AgentVersion,
 		Isolation: b.Isolation, HeartbeatAt: r.HeartbeatAt, Version: r.Version},
-		Config: b.Config, Commands: b.Commands, DeallocationOption: b.DeallocationOption, AutoStorageFiles: b.AutoStorageFiles}
+		Config: b.Config, Commands: b.Commands, DeallocationOption: b.DeallocationOption, AutoStorageFiles: b.AutoStorageFiles,
+		Users: b.Users, RemoteLoginPort: b.RemoteLoginPort}
 	var ids []identityRecord
 	if err := json.Unmarshal(r.Identities, &ids); err != nil {
 		return nil, fmt.Errorf("decode node %s identities: %w", r.ID, err)
@@ -102,7 +114,8 @@ func encodeNodeBody(n *Node, r *store.NodeRecord) error {
 	b, err := json.Marshal(nodeBody{PoolID: n.PoolID, IsDedicated: n.IsDedicated, VMSize: n.VMSize, SchedulingState: n.SchedulingState,
 		StateTransitionTime: n.StateTransitionTime, AllocationTime: n.AllocationTime, LastBootTime: n.LastBootTime,
 		Errors: resizeErrorRecords(n.Errors), Commands: n.Commands, Config: n.Config, RunningLeases: n.RunningLeases,
-		DeallocationOption: n.DeallocationOption, AgentVersion: n.AgentVersion, Isolation: n.Isolation, AutoStorageFiles: n.AutoStorageFiles})
+		DeallocationOption: n.DeallocationOption, AgentVersion: n.AgentVersion, Isolation: n.Isolation, AutoStorageFiles: n.AutoStorageFiles,
+		Users: n.Users, RemoteLoginPort: n.RemoteLoginPort})
 	if err != nil {
 		return err
 	}
@@ -155,12 +168,16 @@ func (s *Service) NodeAuthenticate(ctx context.Context, credential string) (*Nod
 func (s *Service) NodeRegister(ctx context.Context, n *Node, req nodeproto.RegisterRequest) (nodeproto.NodeConfig, error) {
 	now := s.now()
 	out, err := s.updateNode(ctx, n.ID, func(x *Node, r *store.NodeRecord) error {
-		if x.State == NodeCreating || x.State == NodeRebooting || x.State == NodeUnusable {
+		if x.State == NodeCreating || x.State == NodeRebooting || x.State == NodeUnusable || x.State == NodeReimaging {
 			x.State, x.StateTransitionTime = NodeStarting, now
 			x.Errors = nil // a restarted agent reports its own anew
 		}
 		x.LastBootTime, x.AgentVersion, x.Isolation = now, req.AgentVersion, req.Isolation
-		x.Commands = removeCmd(x.Commands, "reboot")
+		x.Commands = removeCmd(removeCmd(removeCmd(x.Commands, "reboot"), cmdReimage), cmdReimageAfterTasks)
+		if x.State == NodeDeallocating || x.State == NodeDeallocated {
+			// A restarted agent of a deallocated node stays deallocated.
+			x.Commands = append(removeCmd(x.Commands, cmdDeallocate), cmdDeallocate)
+		}
 		x.RunningLeases = nil // a registering agent runs nothing yet
 		r.HeartbeatAt, r.LeaseExpiry = now, now.Add(s.cfg.HeartbeatTimeout)
 		return nil
@@ -210,7 +227,7 @@ func endpointPort(hostPort string) int {
 
 // agentStates are the states a node agent may report.
 var agentStates = map[string]bool{NodeStarting: true, NodeWaitingForStartTask: true, NodeStartTaskFailed: true,
-	NodeIdle: true, NodeRunning: true, NodeUnusable: true}
+	NodeIdle: true, NodeRunning: true, NodeUnusable: true, NodeDeallocated: true}
 
 // NodeHeartbeat records a node's report and returns its pending commands.
 func (s *Service) NodeHeartbeat(ctx context.Context, n *Node, req nodeproto.HeartbeatRequest) ([]string, error) {
@@ -221,13 +238,19 @@ func (s *Service) NodeHeartbeat(ctx context.Context, n *Node, req nodeproto.Hear
 	var leave bool
 	out, err := s.updateNode(ctx, n.ID, func(x *Node, r *store.NodeRecord) error {
 		leave = false
-		switch x.State {
-		case NodeLeavingPool:
+		switch {
+		case x.State == NodeDeallocating && req.State == NodeDeallocated:
+			x.State, x.StateTransitionTime = NodeDeallocated, now
+			x.Commands = removeCmd(removeCmd(x.Commands, cmdDeallocate), cmdDeallocateAfterTasks)
+		case req.State == NodeDeallocated || x.State == NodeDeallocating || x.State == NodeDeallocated || x.State == NodeReimaging:
+			// Those states change only by the control plane's command (or
+			// the node's registration after a reimage).
+		case x.State == NodeLeavingPool:
 			// Leaving with taskcompletion/retaineddata: goes once idle.
 			if req.State == NodeIdle || req.State == NodeStartTaskFailed || req.State == NodeUnusable {
 				leave = true
 			}
-		case NodeOffline, NodeUnusable, NodeCreating, NodeStarting, NodeWaitingForStartTask, NodeStartTaskFailed, NodeIdle, NodeRunning, NodeRebooting:
+		default:
 			st := req.State
 			if st == NodeIdle && x.SchedulingState == "disabled" {
 				st = NodeOffline
@@ -243,6 +266,9 @@ func (s *Service) NodeHeartbeat(ctx context.Context, n *Node, req nodeproto.Hear
 			x.Errors = agentErrors(req.Errors)
 		}
 		x.RunningLeases = req.RunningLeases
+		if req.RemoteLoginPort >= 0 && req.RemoteLoginPort <= 65535 {
+			x.RemoteLoginPort = req.RemoteLoginPort
+		}
 		r.HeartbeatAt, r.LeaseExpiry = now, now.Add(s.cfg.HeartbeatTimeout)
 		return nil
 	})
@@ -336,8 +362,8 @@ func (s *Service) NodeReboot(ctx context.Context, accountKey, poolID, nodeID str
 		return err
 	}
 	_, err := s.updateNode(ctx, nodeID, func(n *Node, _ *store.NodeRecord) error {
-		if n.State == NodeLeavingPool {
-			return cobalt.Errorf(cobalt.EConflict, "The node is leaving the pool.").WithReason(errwire.ReasonOperationInvalidForCurrentState)
+		if err := nodeBusyConflict(n); err != nil && n.State != NodeRebooting {
+			return err
 		}
 		n.State, n.StateTransitionTime = NodeRebooting, s.now()
 		n.Commands = append(removeCmd(n.Commands, "reboot"), "reboot")

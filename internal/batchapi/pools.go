@@ -444,19 +444,8 @@ func handleNodeAction(rc *reqCtx, p pathParams) error {
 	if err := rc.decodeJSON(maxBody, &body, true); err != nil {
 		return err
 	}
-	ctx := rc.r.Context()
-	switch p.action {
-	case "reboot":
-		if err := rc.s.pools().NodeReboot(ctx, rc.accountKey(), p.pool, p.node); err != nil {
-			return err
-		}
-	default:
-		if _, err := rc.s.pools().NodeGet(ctx, rc.accountKey(), p.pool, p.node); err != nil {
-			return err
-		}
-		return batchError(cobalt.EConflict, codeInvalidState,
-			"The operation '"+p.action+"' is not supported for compute nodes of this server.",
-			"Reason", "OperationNotSupported")
+	if err := rc.s.pools().NodeReboot(rc.r.Context(), rc.accountKey(), p.pool, p.node); err != nil {
+		return err
 	}
 	rc.w.Header().Set("DataServiceId", rc.entityURL(nodePath(p.pool, p.node)))
 	rc.writeEmpty(http.StatusAccepted)

@@ -23,6 +23,8 @@ type pathParams struct {
 	pool, node, job, task string
 	// schedule is the {jobScheduleId}.
 	schedule string
+	// user and extension are the node's {userName} and {extensionName}.
+	user, extension string
 	// file is the decoded {filePath} ("" for the files collection).
 	file string
 	// action is the last path segment in lower case ("terminate", "reboot", ...).
@@ -159,13 +161,27 @@ func poolRoute(m string, segs, raw []string, p *pathParams) *route {
 	case n == 5 && is(2, "nodes"):
 		p.node = segs[3]
 		switch strings.ToLower(segs[4]) {
-		case "reboot", "reimage", "start", "deallocate":
+		case "reboot":
 			return pick(m, map[string]route{"POST": {permPoolWrite, handleNodeAction}})
+		case "reimage", "start", "deallocate":
+			return pick(m, map[string]route{"POST": {permPoolWrite, handleNodeStateAction}})
+		case "users":
+			return pick(m, map[string]route{"POST": {permPoolWrite, handleAddNodeUser}})
+		case "remoteloginsettings":
+			return pick(m, map[string]route{"GET": {permPoolRead, handleRemoteLoginSettings}})
+		case "extensions":
+			return pick(m, map[string]route{"GET": {permPoolRead, handleNodeExtensions}})
 		case "disablescheduling", "enablescheduling":
 			return pick(m, map[string]route{"POST": {permPoolWrite, handleNodeScheduling}})
 		case "files":
 			return pick(m, map[string]route{"GET": {permPoolRead, handleListNodeFiles}})
 		}
+	case n == 6 && is(2, "nodes") && is(4, "users"):
+		p.node, p.user = segs[3], segs[5]
+		return pick(m, map[string]route{"PUT": {permPoolWrite, handleNodeUser}, "DELETE": {permPoolWrite, handleNodeUser}})
+	case n == 6 && is(2, "nodes") && is(4, "extensions"):
+		p.node, p.extension = segs[3], segs[5]
+		return pick(m, map[string]route{"GET": {permPoolRead, handleNodeExtensions}})
 	case n >= 6 && is(2, "nodes") && is(4, "files"):
 		p.node = segs[3]
 		f, err := url.PathUnescape(strings.Join(raw[5:], "/"))

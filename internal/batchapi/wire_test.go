@@ -244,6 +244,15 @@ func TestPipeline(t *testing.T) {
 		{"reader may not add jobs", "POST", "/jobs?api-version=2024-07-01.20.0", bearer("reader"), 403, codeAuthzFailed},
 		{"stranger may not read jobs", "GET", "/jobs?api-version=2024-07-01.20.0", bearer("stranger"), 403, codeAuthzFailed},
 		{"bad maxresults", "GET", "/applications?api-version=2024-07-01.20.0&maxresults=0", bearer("reader"), 400, codeInvalidQuery},
+		// Node deallocate and start came with 2024-07-01.20.0.
+		{"deallocate at an older api-version", "POST", "/pools/p/nodes/n/deallocate?api-version=2022-10-01.16.0", bearer("owner"), 400, codeInvalidURI},
+		{"start at an older api-version", "POST", "/pools/p/nodes/n/start?api-version=2022-10-01.16.0", bearer("owner"), 400, codeInvalidURI},
+		// Node users and reimage write the pool; remote login settings read it.
+		{"reader may not add node users", "POST", "/pools/p/nodes/n/users?api-version=2024-07-01.20.0", bearer("reader"), 403, codeAuthzFailed},
+		{"reader may not delete node users", "DELETE", "/pools/p/nodes/n/users/u?api-version=2024-07-01.20.0", bearer("reader"), 403, codeAuthzFailed},
+		{"submitter may not reimage", "POST", "/pools/p/nodes/n/reimage?api-version=2024-07-01.20.0", bearer("submitter"), 403, codeAuthzFailed},
+		{"stranger may not read remote login", "GET", "/pools/p/nodes/n/remoteloginsettings?api-version=2024-07-01.20.0", bearer("stranger"), 403, codeAuthzFailed},
+		{"node users have no GET", "GET", "/pools/p/nodes/n/users/u?api-version=2024-07-01.20.0", bearer("owner"), 405, codeMethodNotAllowed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

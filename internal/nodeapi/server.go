@@ -187,7 +187,9 @@ func (s *Server) handleHeartbeat(ctx context.Context, n *batch.Node, body []byte
 			cmds = append(cmds, terminatePrefix+l)
 		}
 	}
-	resp := nodeproto.HeartbeatResponse{Commands: cmds}
+	// The node's users as they are now (n was read when the request was
+	// authenticated; a change since reaches the node at its next heartbeat).
+	resp := nodeproto.HeartbeatResponse{Commands: cmds, Users: n.Users}
 	if jr, ok := s.cfg.Dispatcher.(JobReleaser); ok && !slices.Contains(cmds, "remove") {
 		rel, err := jr.JobReleases(ctx, n.Ref())
 		if err != nil {

@@ -213,15 +213,37 @@ type HeartbeatRequest struct {
 	// Errors are the node's errors, sent with the "unusable" state (for
 	// example a container image the node could not pull).
 	Errors []NodeError `json:"errors,omitempty"`
+	// RemoteLoginPort is the host port on which the node's SSH server is
+	// reached (0: the node has none, as in process isolation).
+	RemoteLoginPort int `json:"remoteLoginPort,omitempty"`
 }
 
 // HeartbeatResponse carries commands for the agent.
 type HeartbeatResponse struct {
-	// Commands are "reboot", "remove" (stop, clean up, exit) or "terminate:<leaseID>".
+	// Commands are "reboot", "remove" (stop, clean up, exit),
+	// "terminate:<leaseID>", "reimage" (stop every task, put the node's
+	// file systems back to its image, then register and start again),
+	// "reimage:aftertasks" (the same once the running tasks have ended) and
+	// "deallocate" / "deallocate:aftertasks" (stop every task, or wait for
+	// them, then report "deallocated" until "reboot" starts the node again).
 	Commands []string `json:"commands,omitempty"`
 	// JobReleases are release tasks of ended jobs the node must run, once
 	// each; they are sent until the node reports one started.
 	JobReleases []JobTask `json:"jobReleases,omitempty"`
+	// Users are the node's user accounts (Batch's node users) as they must
+	// be now; the agent makes the node's accounts match.
+	Users []NodeUser `json:"users,omitempty"`
+}
+
+// NodeUser is one user account of a node (Batch's compute node user). The
+// node gets no clear password: PasswordHash is a bcrypt hash made by the
+// control plane, which keeps only that hash.
+type NodeUser struct {
+	Name         string    `json:"name"`
+	Admin        bool      `json:"isAdmin,omitempty"`
+	ExpiryTime   time.Time `json:"expiryTime"`
+	PasswordHash string    `json:"passwordHash,omitempty"`
+	SSHPublicKey string    `json:"sshPublicKey,omitempty"`
 }
 
 // LeaseRequest asks for work for the free slots of a node.

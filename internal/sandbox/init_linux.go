@@ -65,6 +65,8 @@ type initState struct {
 	wg       sync.WaitGroup
 
 	containers *containers // nil: the node runs no containers
+
+	login loginState // the node's login users and SSH server
 }
 
 func runInit() int {
@@ -91,6 +93,8 @@ func runInit() int {
 		return 3
 	}
 	go in.reap()
+	// A node without SSH still runs its tasks; remote login then refuses.
+	_ = in.startSSH()
 	if err := in.send(&message{Op: opReady}); err != nil {
 		return 4
 	}
@@ -190,6 +194,14 @@ func (in *initState) run(ctx context.Context, id uint64, t Task) {
 	switch {
 	case t.PullImages:
 		res.PullErrors = in.containers.pullPool(ctx)
+	case t.SetUsers:
+		if err := in.setLoginUsers(t.Users); err != nil {
+			res.Error = err.Error()
+		}
+	case t.Reimage:
+		if err := in.reimage(id); err != nil {
+			res.Error = err.Error()
+		}
 
 	case t.StartTask != nil:
 		info := taskrun.RunStartTask(ctx, cfg, d, *t.StartTask, t.Attempt)
@@ -445,29 +457,10 @@ func (in *initState) setup() error {
 // etcFiles binds generated passwd, group, hostname and hosts over the
 // host's, in the node's root nr.
 func (in *initState) etcFiles(nr string) error {
-	var passwd, group bytes.Buffer
-	passwd.WriteString("root:x:0:0:root:/root:/bin/sh\n")
-	group.WriteString("root:x:0:\n")
-	fmt.Fprintf(&passwd, "%s:x:%d:%d::/home/%s:/bin/sh\n", PoolUser, PoolUID, PoolUID, PoolUser)
-	fmt.Fprintf(&group, "%s:x:%d:\n", PoolUser, PoolUID)
-	for i, u := range in.cfg.Users {
-		if !validUserName(u.Name) {
-			continue
-		}
-		uid := firstNamedUID + i
-		if u.Admin {
-			uid = 0
-		}
-		fmt.Fprintf(&passwd, "%s:x:%d:%d::/home/%s:/bin/sh\n", u.Name, uid, uid, u.Name)
-		if !u.Admin {
-			fmt.Fprintf(&group, "%s:x:%d:\n", u.Name, uid)
-		}
-	}
-	passwd.WriteString("nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")
-	group.WriteString("nogroup:x:65534:\n")
+	passwd, group := in.passwdGroup()
 	files := map[string]string{
-		"passwd":   passwd.String(),
-		"group":    group.String(),
+		"passwd":   passwd,
+		"group":    group,
 		"hostname": in.cfg.Hostname + "\n",
 		"hosts":    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + in.cfg.Hostname + "\n",
 		// The node's own resolver: the agent answers Azure's public
@@ -492,6 +485,38 @@ func (in *initState) etcFiles(nr string) error {
 		}
 	}
 	return nil
+}
+
+// passwdGroup returns the node's /etc/passwd and /etc/group: root, the pool
+// auto user, the pool's named users and the node's login users.
+func (in *initState) passwdGroup() (string, string) {
+	var passwd, group bytes.Buffer
+	passwd.WriteString("root:x:0:0:root:/root:/bin/sh\n")
+	group.WriteString("root:x:0:\n")
+	fmt.Fprintf(&passwd, "%s:x:%d:%d::/home/%s:/bin/sh\n", PoolUser, PoolUID, PoolUID, PoolUser)
+	fmt.Fprintf(&group, "%s:x:%d:\n", PoolUser, PoolUID)
+	for i, u := range in.cfg.Users {
+		if !validUserName(u.Name) {
+			continue
+		}
+		uid := firstNamedUID + i
+		if u.Admin {
+			uid = 0
+		}
+		fmt.Fprintf(&passwd, "%s:x:%d:%d::/home/%s:/bin/sh\n", u.Name, uid, uid, u.Name)
+		if !u.Admin {
+			fmt.Fprintf(&group, "%s:x:%d:\n", u.Name, uid)
+		}
+	}
+	for _, u := range in.loginUserList() {
+		fmt.Fprintf(&passwd, "%s:x:%d:%d::/home/%s:/bin/sh\n", u.Name, u.uid, u.uid, u.Name)
+		if u.uid != 0 {
+			fmt.Fprintf(&group, "%s:x:%d:\n", u.Name, u.uid)
+		}
+	}
+	passwd.WriteString("nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")
+	group.WriteString("nogroup:x:65534:\n")
+	return passwd.String(), group.String()
 }
 
 // makeDev fills the node's /dev.

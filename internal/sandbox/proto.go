@@ -63,6 +63,9 @@ type InitConfig struct {
 	// Containers is the pool's container configuration: when set, the node
 	// runs container tasks (runc) and pulls from these registries.
 	Containers *nodeproto.ContainerConfiguration `json:"containers,omitempty"`
+	// SSHHostKey is the node's SSH host key (OpenSSH PEM), kept by the host
+	// outside the node; empty: the node's SSH server makes one for this boot.
+	SSHHostKey []byte `json:"sshHostKey,omitempty"`
 }
 
 // DefaultTmpfsBytes is the size of each of a node's tmpfs mounts when its
@@ -78,10 +81,18 @@ func tmpfsBytes(lim Limits) int64 {
 	return DefaultTmpfsBytes
 }
 
-// Task is one start task or task for the init to run, or the pull of the
-// pool's container images. Exactly one of StartTask, Lease and PullImages
+// Task is one start task or task for the init to run, the pull of the
+// pool's container images, a change of the node's users or a reimage.
+// Exactly one of StartTask, Lease, PullImages, Mount, SetUsers and Reimage
 // is set.
 type Task struct {
+	// SetUsers makes the node's login users (Batch's node users) Users.
+	SetUsers bool                 `json:"setUsers,omitempty"`
+	Users    []nodeproto.NodeUser `json:"users,omitempty"`
+	// Reimage ends every process of the node but the init and empties its
+	// writable file systems (/tmp, /home, /var, /run and the node
+	// directory), as a fresh image has them.
+	Reimage    bool `json:"reimage,omitempty"`
 	PullImages bool `json:"pullImages,omitempty"`
 	// Mount mounts the pool's blob containers (InitConfig.Mounts).
 	Mount     bool                 `json:"mount,omitempty"`
@@ -100,6 +111,8 @@ type Result struct {
 	// PullErrors are the images a PullImages task could not pull (none:
 	// every image is on the node).
 	PullErrors []nodeproto.NodeError `json:"pullErrors,omitempty"`
+	// Error is why a SetUsers or Reimage failed ("" when it did not).
+	Error string `json:"error,omitempty"`
 }
 
 // writeMessage writes m as a 4-byte big-endian length and its JSON.
