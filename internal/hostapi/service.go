@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
+	"runtime"
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
@@ -231,4 +233,27 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// LocalHostID is the host record of the control plane's own node provider.
+const LocalHostID = "local"
+
+// EnsureLocal creates or refreshes the local host's record: the control
+// plane runs nodes itself, with maxNodes of capacity, at address.
+func (s *Service) EnsureLocal(ctx context.Context, address string, maxNodes int) error {
+	now := s.cfg.Now()
+	_, err := s.cfg.Store.HostUpdate(ctx, LocalHostID, func(r *store.HostRecord) error {
+		r.Address, r.MaxNodes, r.State, r.HeartbeatAt = address, maxNodes, store.HostReady, now
+		return nil
+	})
+	if !cobalt.IsCode(err, cobalt.ENotFound) {
+		return err
+	}
+	name, _ := os.Hostname()
+	_, err = s.cfg.Store.HostCreate(ctx, store.HostRecord{ID: LocalHostID, Name: name, Address: address, State: store.HostReady,
+		Local: true, Cores: runtime.NumCPU(), MaxNodes: maxNodes, HeartbeatAt: now})
+	if cobalt.IsCode(err, cobalt.EConflict) {
+		return nil // another replica made it
+	}
+	return err
 }

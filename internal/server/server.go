@@ -20,6 +20,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/bearer"
 	"github.com/cobaltbatch/cobalt/internal/blob"
 	"github.com/cobaltbatch/cobalt/internal/hostagent"
+	"github.com/cobaltbatch/cobalt/internal/hostapi"
 	"github.com/cobaltbatch/cobalt/internal/jobs"
 	"github.com/cobaltbatch/cobalt/internal/login"
 	"github.com/cobaltbatch/cobalt/internal/logkey"
@@ -59,6 +60,9 @@ type Options struct {
 	// MaxNodes caps the compute nodes of this host; 0 for the default, one
 	// node per 64 MiB of the machine's memory (defaultMaxNodes).
 	MaxNodes int
+	// NoLocalHost leaves the control plane without a host record of its own
+	// (`cobalt up --no-local-host`).
+	NoLocalHost bool
 	// HostsAddress is the loopback address on whose port 443 the host gets
 	// Azure's public hostnames too (see `cobalt env --hosts`): "" means
 	// 127.0.0.2, "off" serves them only inside nodes. Binding it needs root
@@ -113,6 +117,7 @@ type Server struct {
 	pools     *batch.Service
 	jobs      *jobs.Service
 	nodeapi   *nodeapi.Server
+	hosts     *hostapi.Service
 	batchapi  *batchapi.Service
 	registry  *registry.Service
 	// azureTLS serves Azure's public hostnames with a certificate for them.
@@ -408,6 +413,10 @@ func (s *Server) CA() *pki.CA { return s.ca }
 // directory is private and tasks run as other users), or "" when node
 // directories live in the data directory.
 func (s *Server) OutsideNodeDir() string { return s.tmpNodeDir }
+
+// Hosts returns the installation's host service, for tests and tools in
+// this process.
+func (s *Server) Hosts() *hostapi.Service { return s.hosts }
 
 // Login returns the installation's login service (service principals and
 // the tokens it issues), for tests and tools in this process.

@@ -23,6 +23,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/bearer"
 	"github.com/cobaltbatch/cobalt/internal/blob"
 	"github.com/cobaltbatch/cobalt/internal/hostagent"
+	"github.com/cobaltbatch/cobalt/internal/hostapi"
 	"github.com/cobaltbatch/cobalt/internal/jobs"
 	"github.com/cobaltbatch/cobalt/internal/login"
 	"github.com/cobaltbatch/cobalt/internal/logkey"
@@ -109,7 +110,12 @@ func (s *Server) wire(ctx context.Context) (err error) {
 	s.goRun("arm", s.arm.Run)
 	s.handle("blob", s.blob.Handler())
 	s.goRun("blob", s.blob.Run)
-	s.handle("nodeapi", s.nodeapi.Handler())
+	// The host protocol shares the node API's listener.
+	nodeMux := http.NewServeMux()
+	nodeMux.Handle("/hosts/", s.hosts.Handler())
+	nodeMux.Handle("/", s.nodeapi.Handler())
+	s.handle("nodeapi", nodeMux)
+	s.goRun("hosts", s.hosts.Run)
 	s.goRun("nodes", s.nodes.Run) // stops every local node (and its namespace) on shutdown
 	s.goRun("pools", s.pools.Run)
 	s.goRun("jobs", s.jobs.Run)
@@ -226,6 +232,14 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	})
 	if err != nil {
 		return fmt.Errorf("node API: %w", err)
+	}
+	if s.hosts, err = hostapi.New(hostapi.Config{Store: s.store, Logger: s.log.With(logkey.Component, "hosts"), Now: s.opts.Now}); err != nil {
+		return err
+	}
+	if !s.opts.NoLocalHost {
+		if err := s.hosts.EnsureLocal(ctx, s.opts.PublicAddress, maxNodes); err != nil {
+			return fmt.Errorf("local host: %w", err)
+		}
 	}
 	batchPortBase := 0
 	if s.opts.PortBase > 0 {
