@@ -305,7 +305,7 @@ func (s *Service) allocateNodes(ctx context.Context, p *Pool, dedicated bool, k 
 		id := fmt.Sprintf("tvm-%d_%d-%s", cur.NodePrefix, first+int64(i), ts)
 		cred, hash := newCredential(id)
 		n := &Node{Node: cobalt.Node{ID: id, PoolID: cur.ID, State: NodeCreating, IsDedicated: dedicated, VMSize: cur.VMSize, SchedulingState: "enabled",
-			StateTransitionTime: now, AllocationTime: now}, Config: cfg, AutoStorageFiles: autoFiles}
+			StateTransitionTime: now, AllocationTime: now, HostID: s.cfg.LocalHostID, IPAddress: s.cfg.PublicAddress}, Config: cfg, AutoStorageFiles: autoFiles}
 		n.Config.NodeID = id
 		r := store.NodeRecord{ID: id, AccountKey: cur.AccountKey, PoolKey: cur.ID, CredentialHash: hash, Identities: snap,
 			LeaseExpiry: now.Add(s.cfg.StartTimeout)}

@@ -67,6 +67,10 @@ type Config struct {
 	// PublicAddress is the control plane's public address, which every
 	// node reaches its services at (nodeproto.NodeConfig.PublicAddress).
 	PublicAddress string
+	// LocalHostID is the host record of this process's node provider (""
+	// for none): the nodes it allocates are recorded on it, with
+	// PublicAddress as their ipAddress.
+	LocalHostID string
 	// BlobEndpoint is the blob service's root URL (https://127.0.0.1:PORT);
 	// resource files naming an autoStorageContainerName resolve to
 	// BlobEndpoint/{auto-storage account}/{container}?{SAS}.

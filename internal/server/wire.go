@@ -207,6 +207,7 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 		Nodes: s.nodes, Identities: s.arm, StorageAccounts: s.arm, MaxNodes: maxNodes, NodeRootDir: nodeRoot,
 		Location: s.opts.Location, AuthorityHost: s.URL("login"), ForwardPorts: s.forwardPorts(), BlobEndpoint: s.URL("blob"),
 		AzureNamesPort: s.listeners["azure"].Addr().(*net.TCPAddr).Port, AutoScale: s.opts.AutoScale, PublicAddress: s.opts.PublicAddress,
+		LocalHostID: s.localHostID(),
 	})
 	if err != nil {
 		return fmt.Errorf("pool service: %w", err)
@@ -360,4 +361,12 @@ func (s *Server) grantOwner(ctx context.Context, objectID string) error {
 		return fmt.Errorf("grant the admin Owner: %w", err)
 	}
 	return nil
+}
+
+// localHostID is the local host's record ID, "" with --no-local-host.
+func (s *Server) localHostID() string {
+	if s.opts.NoLocalHost {
+		return ""
+	}
+	return hostapi.LocalHostID
 }

@@ -147,7 +147,9 @@ func TestHostJoinFromAnotherNamespace(t *testing.T) {
 }
 
 type hostRowJSON struct {
-	ID    string `json:"id"`
-	State string `json:"state"`
-	Local bool   `json:"local"`
+	ID      string `json:"id"`
+	State   string `json:"state"`
+	Local   bool   `json:"local"`
+	Address string `json:"address"`
+	Nodes   int    `json:"nodes"`
 }

@@ -86,6 +86,20 @@ func TestPublicAddress(t *testing.T) {
 	cobaltCLI(t, "batch", "pool", "create", "--account-name", "acct1", "--id", "p1", "--vm-size", "STANDARD_D2S_V3",
 		"--image", "canonical:0001-com-ubuntu-server-jammy:22_04-lts:latest", "--node-agent-sku-id", "batch.node.ubuntu 22.04",
 		"--target-dedicated-nodes", "1", "--wait")
+	// The node's ipAddress is its host's address: the local host's, the
+	// public address; the local host lists it.
+	var nodes []struct {
+		IPAddress string `json:"ipAddress"`
+	}
+	if err := json.Unmarshal(cobaltCLI(t, "batch", "node", "list", "--pool-id", "p1", "-o", "json"), &nodes); err != nil || len(nodes) != 1 ||
+		nodes[0].IPAddress != publicTestAddr {
+		t.Errorf("nodes %+v (%v), want one with ipAddress %s", nodes, err, publicTestAddr)
+	}
+	var hosts []hostRowJSON
+	if err := json.Unmarshal(cobaltCLI(t, "host", "list", "-o", "json"), &hosts); err != nil || len(hosts) != 1 || !hosts[0].Local ||
+		hosts[0].Nodes != 1 || hosts[0].Address != publicTestAddr {
+		t.Errorf("host list %+v (%v), want the local host at %s with one node", hosts, err, publicTestAddr)
+	}
 	cobaltCLI(t, "batch", "job", "create", "--id", "j1", "--pool-id", "p1")
 	// Inside the node, the public URL of the login service answers, with a
 	// certificate the node's CA bundle trusts.
