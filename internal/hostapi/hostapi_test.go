@@ -167,6 +167,33 @@ func TestRevokedHostRefused(t *testing.T) {
 	}
 }
 
+// Attack: once its host is removed, a node's credential matches nothing
+// (batch.NodeAuthenticate compares against the stored hash) and its lease
+// is over; nodes of other hosts keep theirs.
+func TestRemoveRevokesNodeCredentials(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a, b := f.join(t, "a"), f.join(t, "b")
+	far := f.now.Add(time.Hour)
+	for id, host := range map[string]string{"tvm-a": a.HostID, "tvm-b": b.HostID} {
+		if _, err := f.st.NodeCreate(ctx, store.NodeRecord{ID: id, AccountKey: "acct", PoolKey: "p1", State: "idle", HostID: host,
+			CredentialHash: hashOf("secret-" + id), LeaseExpiry: far}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.svc.Remove(ctx, a.HostID); err != nil {
+		t.Fatal(err)
+	}
+	na, _ := f.st.NodeGet(ctx, "tvm-a")
+	if len(na.CredentialHash) != 0 || na.LeaseExpiry.After(f.now) {
+		t.Fatalf("node of the removed host: hash %x lease %v", na.CredentialHash, na.LeaseExpiry)
+	}
+	nb, _ := f.st.NodeGet(ctx, "tvm-b")
+	if !secretMatches("secret-tvm-b", nb.CredentialHash) || !nb.LeaseExpiry.Equal(far) {
+		t.Fatalf("node of another host changed: %+v", nb)
+	}
+}
+
 // A host that stops reporting is lost once its lease runs out, and ready
 // again when it reports.
 func TestSweepMarksLost(t *testing.T) {

@@ -181,9 +181,43 @@ func (s *Service) Remove(ctx context.Context, hostID string) error {
 	if err != nil {
 		return err
 	}
+	// The host's nodes lose their credentials, and their leases end now:
+	// the pool service's lease sweep finds them lost (unusable, their tasks
+	// requeued) as if the host had gone silent.
+	if err := s.revokeNodes(ctx, hostID); err != nil {
+		return err
+	}
 	_ = s.cfg.Store.AuditAppend(ctx, store.AuditRecord{Time: s.cfg.Now(), Kind: "host.removed", Actor: "admin", Subject: hostID})
 	s.log.Info("host removed", logkey.Host, hostID)
 	return nil
+}
+
+// revokeNodes clears the credentials of the host's nodes and ends their leases.
+func (s *Service) revokeNodes(ctx context.Context, hostID string) error {
+	now := s.cfg.Now()
+	page := store.Page{Limit: 1000}
+	for {
+		nodes, next, err := s.cfg.Store.NodeList(ctx, store.NodeListParams{HostID: hostID, Page: page})
+		if err != nil {
+			return err
+		}
+		for _, n := range nodes {
+			_, err := s.cfg.Store.NodeUpdate(ctx, n.ID, func(r *store.NodeRecord) error {
+				r.CredentialHash = nil
+				if r.LeaseExpiry.IsZero() || r.LeaseExpiry.After(now) {
+					r.LeaseExpiry = now
+				}
+				return nil
+			})
+			if err != nil && !cobalt.IsCode(err, cobalt.ENotFound) {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		page.Token = next
+	}
 }
 
 // Sweep marks ready hosts whose lease expired as lost, and returns them.
