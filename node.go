@@ -46,6 +46,10 @@ type Node struct {
 	Isolation    string
 	// HeartbeatAt is when the node last reported.
 	HeartbeatAt time.Time
+	// HostID is the host the node runs on; IPAddress is that host's
+	// address, the node's ipAddress in the data plane.
+	HostID    string
+	IPAddress string
 	// Version is the node's stored version.
 	Version int64
 }

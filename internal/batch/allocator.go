@@ -305,7 +305,7 @@ func (s *Service) allocateNodes(ctx context.Context, p *Pool, dedicated bool, k 
 		id := fmt.Sprintf("tvm-%d_%d-%s", cur.NodePrefix, first+int64(i), ts)
 		cred, hash := newCredential(id)
 		n := &Node{Node: cobalt.Node{ID: id, PoolID: cur.ID, State: NodeCreating, IsDedicated: dedicated, VMSize: cur.VMSize, SchedulingState: "enabled",
-			StateTransitionTime: now, AllocationTime: now}, Config: cfg, AutoStorageFiles: autoFiles}
+			StateTransitionTime: now, AllocationTime: now, HostID: s.cfg.LocalHostID, IPAddress: s.cfg.PublicAddress}, Config: cfg, AutoStorageFiles: autoFiles}
 		n.Config.NodeID = id
 		r := store.NodeRecord{ID: id, AccountKey: cur.AccountKey, PoolKey: cur.ID, CredentialHash: hash, Identities: snap,
 			LeaseExpiry: now.Add(s.cfg.StartTimeout)}
@@ -401,7 +401,7 @@ func (s *Service) nodeConfig(p *Pool, acct *cobalt.Account) (nodeproto.NodeConfi
 	// Registry passwords are not kept in the node record: the node gets
 	// them from the pool when it registers (registrySecrets).
 	stripRegistryPasswords(&cfg)
-	for _, port := range registryPorts(cfg.Containers, cfg.StartTask) {
+	for _, port := range registryPorts(cfg.Containers, cfg.StartTask, s.cfg.PublicAddress) {
 		if !slices.Contains(cfg.ForwardPorts, port) {
 			cfg.ForwardPorts = append(slices.Clone(cfg.ForwardPorts), port)
 		}

@@ -77,6 +77,8 @@ type nodeBody struct {
 	DeallocationOption  string               `json:"deallocationOption,omitempty"`
 	AgentVersion        string               `json:"agentVersion,omitempty"`
 	Isolation           string               `json:"isolation,omitempty"`
+	// IPAddress is the address of the node's host at allocation.
+	IPAddress string `json:"ipAddress,omitempty"`
 	// AutoStorageFiles maps the index of each start-task resource file that
 	// names an auto-storage container to the container's name; its URL is
 	// made at every registration (see resolveStartTaskFiles).
@@ -93,7 +95,7 @@ func decodeNode(r store.NodeRecord) (*Node, error) {
 	n := &Node{Node: cobalt.Node{ID: r.ID, AccountKey: r.AccountKey, PoolID: b.PoolID, State: r.State, SchedulingState: b.SchedulingState,
 		IsDedicated: b.IsDedicated, VMSize: b.VMSize, StateTransitionTime: b.StateTransitionTime, AllocationTime: b.AllocationTime,
 		LastBootTime: b.LastBootTime, Errors: resizeErrors(b.Errors), RunningLeases: b.RunningLeases, AgentVersion: b.AgentVersion,
-		Isolation: b.Isolation, HeartbeatAt: r.HeartbeatAt, Version: r.Version},
+		Isolation: b.Isolation, HeartbeatAt: r.HeartbeatAt, Version: r.Version, HostID: r.HostID, IPAddress: b.IPAddress},
 		Config: b.Config, Commands: b.Commands, DeallocationOption: b.DeallocationOption, AutoStorageFiles: b.AutoStorageFiles,
 		Users: b.Users, RemoteLoginPort: b.RemoteLoginPort}
 	var ids []identityRecord
@@ -115,11 +117,11 @@ func encodeNodeBody(n *Node, r *store.NodeRecord) error {
 		StateTransitionTime: n.StateTransitionTime, AllocationTime: n.AllocationTime, LastBootTime: n.LastBootTime,
 		Errors: resizeErrorRecords(n.Errors), Commands: n.Commands, Config: n.Config, RunningLeases: n.RunningLeases,
 		DeallocationOption: n.DeallocationOption, AgentVersion: n.AgentVersion, Isolation: n.Isolation, AutoStorageFiles: n.AutoStorageFiles,
-		Users: n.Users, RemoteLoginPort: n.RemoteLoginPort})
+		Users: n.Users, RemoteLoginPort: n.RemoteLoginPort, IPAddress: n.IPAddress})
 	if err != nil {
 		return err
 	}
-	r.Body, r.State = b, n.State
+	r.Body, r.State, r.HostID = b, n.State, n.HostID
 	if n.StartTaskInfo != nil {
 		if r.StartTaskInfo, err = json.Marshal(n.StartTaskInfo); err != nil {
 			return err
@@ -207,6 +209,7 @@ func (s *Service) NodeRegister(ctx context.Context, n *Node, req nodeproto.Regis
 	}
 	cfg.ForwardPorts = uniq
 	cfg.AzureNamesPort = s.cfg.AzureNamesPort
+	cfg.PublicAddress = s.cfg.PublicAddress
 	s.resolveStartTaskFiles(ctx, out, &cfg)
 	s.registrySecrets(ctx, out, &cfg)
 	return cfg, nil

@@ -337,7 +337,7 @@ type dpNodeAgentInfo struct {
 func renderNodeDP(n *batch.Node, nodeURL string) dpNode {
 	out := dpNode{ID: n.ID, URL: nodeURL, State: n.State, SchedulingState: n.SchedulingState,
 		StateTransitionTime: batch.FormatTime(n.StateTransitionTime), LastBootTime: batch.FormatTime(n.LastBootTime),
-		AllocationTime: batch.FormatTime(n.AllocationTime), IPAddress: "127.0.0.1", AffinityID: "TVM:" + n.ID,
+		AllocationTime: batch.FormatTime(n.AllocationTime), IPAddress: nodeIPAddress(n.IPAddress), AffinityID: "TVM:" + n.ID,
 		VMSize: strings.ToLower(n.VMSize), IsDedicated: n.IsDedicated,
 		RunningTasksCount: len(n.RunningLeases), RunningTaskSlotsCount: len(n.RunningLeases),
 		NodeAgentInfo: dpNodeAgentInfo{Version: n.AgentVersion, LastUpdateTime: batch.FormatTime(n.LastBootTime)},
@@ -366,4 +366,13 @@ func renderNodeDP(n *batch.Node, nodeURL string) dpNode {
 		out.Errors = append(out.Errors, dpErrorBrief{Code: e.Code, Message: e.Message})
 	}
 	return out
+}
+
+// nodeIPAddress is a node's ipAddress: its host's address, 127.0.0.1 for
+// nodes allocated before hosts had addresses.
+func nodeIPAddress(addr string) string {
+	if addr == "" {
+		return "127.0.0.1"
+	}
+	return addr
 }

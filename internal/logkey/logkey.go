@@ -34,6 +34,8 @@ const (
 	Endpoint = "endpoint"
 	// Addr is a network address dialed or listened on.
 	Addr = "addr"
+	// Host is a compute host's ID (internal/hostapi).
+	Host = "host"
 	// URL is a URL fetched by the server; with no query string, which may hold a SAS.
 	URL = "url"
 )

@@ -66,6 +66,9 @@ type InitConfig struct {
 	// SSHHostKey is the node's SSH host key (OpenSSH PEM), kept by the host
 	// outside the node; empty: the node's SSH server makes one for this boot.
 	SSHHostKey []byte `json:"sshHostKey,omitempty"`
+	// PublicName is the control plane's public DNS name, which the node's
+	// /etc/hosts maps to its loopback ("" for none).
+	PublicName string `json:"publicName,omitempty"`
 }
 
 // DefaultTmpfsBytes is the size of each of a node's tmpfs mounts when its

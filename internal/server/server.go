@@ -20,11 +20,13 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/bearer"
 	"github.com/cobaltbatch/cobalt/internal/blob"
 	"github.com/cobaltbatch/cobalt/internal/hostagent"
+	"github.com/cobaltbatch/cobalt/internal/hostapi"
 	"github.com/cobaltbatch/cobalt/internal/jobs"
 	"github.com/cobaltbatch/cobalt/internal/login"
 	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/nodeapi"
 	"github.com/cobaltbatch/cobalt/internal/pki"
+	"github.com/cobaltbatch/cobalt/internal/publicaddr"
 	"github.com/cobaltbatch/cobalt/internal/rbac"
 	"github.com/cobaltbatch/cobalt/internal/registry"
 	"github.com/cobaltbatch/cobalt/internal/store"
@@ -45,6 +47,10 @@ type Options struct {
 	PortBase int
 	// Store is "" for the embedded SQLite store in DataDir, or a postgres:// URL.
 	Store string
+	// PublicAddress is the IP address or DNS name every URL names and the
+	// server certificate covers; listeners accept on it besides 127.0.0.1
+	// (internal/publicaddr). Default 127.0.0.1.
+	PublicAddress string
 	// Location is the Azure region name resources report (default "eastus").
 	Location string
 	// Isolation is the node isolation mode: "auto" (netns when root on Linux), "netns" or "process".
@@ -54,6 +60,9 @@ type Options struct {
 	// MaxNodes caps the compute nodes of this host; 0 for the default, one
 	// node per 64 MiB of the machine's memory (defaultMaxNodes).
 	MaxNodes int
+	// NoLocalHost leaves the control plane without a host record of its own
+	// (`cobalt up --no-local-host`).
+	NoLocalHost bool
 	// HostsAddress is the loopback address on whose port 443 the host gets
 	// Azure's public hostnames too (see `cobalt env --hosts`): "" means
 	// 127.0.0.2, "off" serves them only inside nodes. Binding it needs root
@@ -112,6 +121,7 @@ type Server struct {
 	pools     *batch.Service
 	jobs      *jobs.Service
 	nodeapi   *nodeapi.Server
+	hosts     *hostapi.Service
 	batchapi  *batchapi.Service
 	registry  *registry.Service
 	// azureTLS serves Azure's public hostnames with a certificate for them.
@@ -119,7 +129,7 @@ type Server struct {
 
 	servers   []*http.Server
 	runners   []runner
-	addrs     map[string]string // listener name -> https://127.0.0.1:port
+	addrs     map[string]string // listener name -> https://PUBLIC-ADDRESS:port
 	listeners map[string]net.Listener
 	prevPorts map[string]int
 
@@ -146,6 +156,12 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	if opts.Location == "" {
 		opts.Location = "eastus"
 	}
+	if opts.PublicAddress == "" {
+		opts.PublicAddress = publicaddr.Default
+	}
+	if err := publicaddr.Validate(opts.PublicAddress); err != nil {
+		return nil, err
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -164,7 +180,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 			s.closeResources()
 		}
 	}()
-	if s.ca, err = pki.LoadOrCreate(s.dir.file(tlsDir)); err != nil {
+	if s.ca, err = pki.LoadOrCreate(s.dir.file(tlsDir), opts.PublicAddress); err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}
 	if s.seal, err = s.dir.sealKey(); err != nil {
@@ -254,21 +270,26 @@ func (s *Server) bind(name string, offset int) error {
 		l   net.Listener
 		err error
 	)
+	public := s.opts.PublicAddress
+	if name == "metrics" {
+		// Metrics stay on this machine.
+		public = publicaddr.Default
+	}
 	if s.opts.PortBase > 0 {
-		l, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", s.opts.PortBase+offset))
+		l, err = publicaddr.Listen(public, s.opts.PortBase+offset)
 	} else {
 		if prev := s.prevPorts[name]; prev > 0 {
-			l, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", prev))
+			l, err = publicaddr.Listen(public, prev)
 		}
 		if l == nil {
-			l, err = net.Listen("tcp", "127.0.0.1:0")
+			l, err = publicaddr.Listen(public, 0)
 		}
 	}
 	if err != nil {
 		return fmt.Errorf("listen for %s: %w", name, err)
 	}
 	s.listeners[name] = l
-	s.addrs[name] = "https://" + l.Addr().String()
+	s.addrs[name] = "https://" + publicaddr.HostPort(public, publicaddr.Port(l))
 	return nil
 }
 
@@ -396,6 +417,10 @@ func (s *Server) CA() *pki.CA { return s.ca }
 // directory is private and tasks run as other users), or "" when node
 // directories live in the data directory.
 func (s *Server) OutsideNodeDir() string { return s.tmpNodeDir }
+
+// Hosts returns the installation's host service, for tests and tools in
+// this process.
+func (s *Server) Hosts() *hostapi.Service { return s.hosts }
 
 // Login returns the installation's login service (service principals and
 // the tokens it issues), for tests and tools in this process.

@@ -24,12 +24,14 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/bearer"
 	"github.com/cobaltbatch/cobalt/internal/blob"
 	"github.com/cobaltbatch/cobalt/internal/hostagent"
+	"github.com/cobaltbatch/cobalt/internal/hostapi"
 	"github.com/cobaltbatch/cobalt/internal/jobs"
 	"github.com/cobaltbatch/cobalt/internal/login"
 	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/nodeapi"
 	"github.com/cobaltbatch/cobalt/internal/pki"
 	"github.com/cobaltbatch/cobalt/internal/portal"
+	"github.com/cobaltbatch/cobalt/internal/publicaddr"
 	"github.com/cobaltbatch/cobalt/internal/rbac"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -111,7 +113,12 @@ func (s *Server) wire(ctx context.Context) (err error) {
 	s.goRun("arm", s.arm.Run)
 	s.handle("blob", s.blob.Handler())
 	s.goRun("blob", s.blob.Run)
-	s.handle("nodeapi", s.nodeapi.Handler())
+	// The host protocol shares the node API's listener.
+	nodeMux := http.NewServeMux()
+	nodeMux.Handle("/hosts/", s.hosts.Handler())
+	nodeMux.Handle("/", s.nodeapi.Handler())
+	s.handle("nodeapi", nodeMux)
+	s.goRun("hosts", s.hosts.Run)
 	s.goRun("nodes", s.nodes.Run) // stops every local node (and its namespace) on shutdown
 	s.goRun("pools", s.pools.Run)
 	s.goRun("jobs", s.jobs.Run)
@@ -182,8 +189,9 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	if isolation == "auto" {
 		isolation = ""
 	}
+	// Local nodes' agents reach the node API on loopback, whatever the public address.
 	s.nodes = hostagent.New(hostagent.Config{
-		ControlPlaneURL: s.URL("nodeapi"), CAFile: s.ca.CAFile(), Isolation: isolation,
+		ControlPlaneURL: "https://" + publicaddr.HostPort(publicaddr.Default, publicaddr.Port(s.listeners["nodeapi"])), CAFile: s.ca.CAFile(), Isolation: isolation,
 		Logger: s.log.With(logkey.Component, "agent"), Now: s.opts.Now, IMDSRateLimit: s.opts.IMDSRateLimit,
 	})
 	nodeRoot, err := s.nodeRootDir()
@@ -201,7 +209,8 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 		Store: s.store, Logger: s.log.With(logkey.Component, "pools"), Now: s.opts.Now,
 		Nodes: s.nodes, Identities: s.arm, StorageAccounts: s.arm, MaxNodes: maxNodes, NodeRootDir: nodeRoot,
 		Location: s.opts.Location, AuthorityHost: s.URL("login"), ForwardPorts: s.forwardPorts(), BlobEndpoint: s.URL("blob"),
-		AzureNamesPort: s.listeners["azure"].Addr().(*net.TCPAddr).Port, AutoScale: s.opts.AutoScale,
+		AzureNamesPort: s.listeners["azure"].Addr().(*net.TCPAddr).Port, AutoScale: s.opts.AutoScale, PublicAddress: s.opts.PublicAddress,
+		LocalHostID: s.localHostID(),
 	})
 	if err != nil {
 		return fmt.Errorf("pool service: %w", err)
@@ -228,12 +237,21 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("node API: %w", err)
 	}
+	if s.hosts, err = hostapi.New(hostapi.Config{Store: s.store, Logger: s.log.With(logkey.Component, "hosts"), Now: s.opts.Now}); err != nil {
+		return err
+	}
+	if !s.opts.NoLocalHost {
+		if err := s.hosts.EnsureLocal(ctx, s.opts.PublicAddress, maxNodes); err != nil {
+			return fmt.Errorf("local host: %w", err)
+		}
+	}
 	batchPortBase := 0
 	if s.opts.PortBase > 0 {
 		batchPortBase = s.opts.PortBase + batchPortOffset
 	}
 	s.batchapi, err = batchapi.New(batchapi.Config{
 		Logger: s.log.With(logkey.Component, "batchapi"), Now: s.opts.Now, TLS: s.ca.ServerTLSConfig(), PortBase: batchPortBase,
+		Host:      s.opts.PublicAddress,
 		Validator: s.validator, Authz: s.authz, Denials: s.authz, AuthorityURL: s.URL("login"), TenantID: s.tenantID,
 		Jobs: s.jobs, Nodes: batchapi.NodeDirsUnder(s.pools, nodeRoot),
 		Pools: s.pools, Accounts: batchapi.AccountsFromPools(s.pools, s.store),
@@ -299,7 +317,7 @@ func traversable(dir string) bool {
 }
 
 // forwardPorts are the ports of the services a task inside a node's network
-// namespace reaches on the same 127.0.0.1:PORT as outside.
+// namespace reaches on the same 127.0.0.1:PORT (and public address) as outside.
 func (s *Server) forwardPorts() []int {
 	var ports []int
 	for _, name := range []string{"login", "arm", "blob", "nodeapi"} {
@@ -357,4 +375,12 @@ func federationRoots(ca *pki.CA) *x509.CertPool {
 	}
 	pool.AddCert(ca.Certificate())
 	return pool
+}
+
+// localHostID is the local host's record ID, "" with --no-local-host.
+func (s *Server) localHostID() string {
+	if s.opts.NoLocalHost {
+		return ""
+	}
+	return hostapi.LocalHostID
 }

@@ -89,15 +89,19 @@ type NodeRecord struct {
 	// declared lost without a further heartbeat.
 	HeartbeatAt time.Time
 	LeaseExpiry time.Time
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	Version     int64
+	// HostID is the host the node is placed on ("": the local host).
+	HostID    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Version   int64
 }
 
 // NodeListParams selects nodes. Every non-empty field must match.
 type NodeListParams struct {
 	AccountKey string
 	PoolKey    string
+	// HostID restricts the list to the nodes placed on one host.
+	HostID string
 	// States, when non-empty, restricts the list to nodes in one of these states.
 	States []string
 	// ExpiredBefore, when non-zero, lists only nodes whose LeaseExpiry is set

@@ -23,6 +23,7 @@ type Store interface {
 	ResourceStore
 	BlobStore
 	ComputeStore
+	HostStore
 
 	// Dialect names the backend: "sqlite" or "postgres".
 	Dialect() string

@@ -9,6 +9,7 @@ import (
 
 func TestMain(m *testing.M) {
 	sandbox.Main()
+	runCLIIfAsked()
 	testenv.RunMIHelper()
 	testenv.LoopbackOnly(m)
 }

@@ -11,7 +11,7 @@ import (
 )
 
 const nodeCols = `node_id, account_key, pool_key, state, credential_hash, identities, start_task_info, body,
-	heartbeat_at, lease_expiry, created_at, updated_at, version`
+	heartbeat_at, lease_expiry, created_at, updated_at, version, host_id`
 
 func scanNode(row interface{ Scan(...any) error }) (store.NodeRecord, error) {
 	var (
@@ -19,7 +19,7 @@ func scanNode(row interface{ Scan(...any) error }) (store.NodeRecord, error) {
 		hb, lease, created, updated int64
 	)
 	err := row.Scan(&n.ID, &n.AccountKey, &n.PoolKey, &n.State, &n.CredentialHash, &n.Identities, &n.StartTaskInfo, &n.Body,
-		&hb, &lease, &created, &updated, &n.Version)
+		&hb, &lease, &created, &updated, &n.Version, &n.HostID)
 	n.HeartbeatAt, n.LeaseExpiry = fromUnixNano(hb), fromUnixNano(lease)
 	n.CreatedAt, n.UpdatedAt = fromUnixNano(created), fromUnixNano(updated)
 	return n, err
@@ -43,9 +43,9 @@ func (db *DB) NodeCreate(ctx context.Context, n store.NodeRecord) (store.NodeRec
 	if n.Body == nil {
 		n.Body = []byte("{}")
 	}
-	_, err := db.w.ExecContext(ctx, `INSERT INTO nodes (`+nodeCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 1)`,
+	_, err := db.w.ExecContext(ctx, `INSERT INTO nodes (`+nodeCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 1, $12)`,
 		n.ID, n.AccountKey, n.PoolKey, n.State, orEmpty(n.CredentialHash), n.Identities, n.StartTaskInfo, n.Body,
-		unixNano(n.HeartbeatAt), unixNano(n.LeaseExpiry), unixNano(now))
+		unixNano(n.HeartbeatAt), unixNano(n.LeaseExpiry), unixNano(now), n.HostID)
 	if err != nil {
 		return n, db.conflictOr(err, "a node with that ID exists")
 	}
@@ -91,9 +91,9 @@ func (db *DB) NodeUpdate(ctx context.Context, nodeID string, fn func(*store.Node
 			n.Body = []byte("{}")
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE nodes SET state = $1, credential_hash = $2, identities = $3, start_task_info = $4, body = $5,
-			heartbeat_at = $6, lease_expiry = $7, updated_at = $8, version = $9 WHERE node_id = $10 AND version = $11`,
+			heartbeat_at = $6, lease_expiry = $7, updated_at = $8, version = $9, host_id = $12 WHERE node_id = $10 AND version = $11`,
 			n.State, orEmpty(n.CredentialHash), n.Identities, n.StartTaskInfo, n.Body, unixNano(n.HeartbeatAt), unixNano(n.LeaseExpiry),
-			unixNano(n.UpdatedAt), n.Version, nodeID, old.Version)
+			unixNano(n.UpdatedAt), n.Version, nodeID, old.Version, n.HostID)
 		if err != nil {
 			return err
 		}
@@ -137,6 +137,10 @@ func (db *DB) NodeList(ctx context.Context, p store.NodeListParams) ([]store.Nod
 	if p.PoolKey != "" {
 		args = append(args, strings.ToLower(p.PoolKey))
 		where.WriteString(" AND pool_key = $" + strconv.Itoa(len(args)))
+	}
+	if p.HostID != "" {
+		args = append(args, p.HostID)
+		where.WriteString(" AND host_id = $" + strconv.Itoa(len(args)))
 	}
 	if !p.ExpiredBefore.IsZero() {
 		args = append(args, unixNano(p.ExpiredBefore))
