@@ -14,7 +14,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
@@ -78,7 +80,9 @@ func (b *bench) registry(ctx context.Context) []Result {
 		}
 		cp, cpSync = append(cp, mbps(t.cp)), append(cpSync, mbps(t.cpSync))
 		up, down = append(up, mbps(t.push)), append(down, mbps(t.pull))
-		b.logf("registry round %d: cp %.0f, cp+fsync %.0f, push %.0f, pull %.0f MB/s", round, cp[round-1], cpSync[round-1], up[round-1], down[round-1])
+		b.logf("registry round %d: cp %.0f, cp+fsync %.0f, push %.0f, pull %.0f MB/s; CPU (cobalt up, client) push %s, %s; pull %s, %s",
+			round, cp[round-1], cpSync[round-1], up[round-1], down[round-1],
+			t.pushCPU[0].Round(time.Millisecond), t.pushCPU[1].Round(time.Millisecond), t.pullCPU[0].Round(time.Millisecond), t.pullCPU[1].Round(time.Millisecond))
 	}
 	fill := func(r *Result, fig []float64) {
 		r.Figure = joinf(fig, "%.0f") + " MB/s"
@@ -96,7 +100,11 @@ func (b *bench) registry(ctx context.Context) []Result {
 }
 
 // registryTimes are one round's durations.
-type registryTimes struct{ cp, cpSync, push, pull time.Duration }
+type registryTimes struct {
+	cp, cpSync, push, pull time.Duration
+	// The CPU time the child and the bench spent pushing and pulling.
+	pushCPU, pullCPU [2]time.Duration
+}
 
 // registryRound writes a fresh random layer, copies it twice (cp; cp and
 // fsync), pushes it as a one-layer image and pulls it back to a file.
@@ -137,11 +145,13 @@ func registryRound(ctx context.Context, dir string, round int, login string, opt
 	if round == 1 {
 		wait = b.profile(ctx, "registry", b.opts.Duration)
 	}
+	cpu0 := cpuTimes(b.child.pid())
 	start = time.Now()
 	if err := remote.Write(ref, img, opts...); err != nil {
 		return t, fmt.Errorf("push: %w", err)
 	}
 	t.push = time.Since(start)
+	cpu1 := cpuTimes(b.child.pid())
 
 	start = time.Now()
 	n, err := pullLayer(ref, filepath.Join(dir, "pulled.bin"), opts)
@@ -152,6 +162,9 @@ func registryRound(ctx context.Context, dir string, round int, login string, opt
 		return t, fmt.Errorf("pull: %d bytes, want %d", n, registryLayerBytes)
 	}
 	t.pull = time.Since(start)
+	cpu2 := cpuTimes(b.child.pid())
+	t.pushCPU = [2]time.Duration{cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]}
+	t.pullCPU = [2]time.Duration{cpu2[0] - cpu1[0], cpu2[1] - cpu1[1]}
 	os.Remove(filepath.Join(dir, "pulled.bin"))
 	if wait != nil {
 		wait()
@@ -187,6 +200,26 @@ func pullLayer(ref name.Reference, dst string, opts []remote.Option) (int64, err
 		err = cerr
 	}
 	return n, err
+}
+
+// cpuTimes returns the user+system CPU time of process pid and of this
+// process (with their exited children).
+func cpuTimes(pid int) [2]time.Duration {
+	var out [2]time.Duration
+	if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil {
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 12 {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			k, _ := strconv.ParseInt(f[12], 10, 64)
+			out[0] = time.Duration(u+k) * time.Second / 100 // USER_HZ
+		}
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		out[1] = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return out
 }
 
 func fsyncFile(p string) error {
