@@ -136,6 +136,7 @@ func runOnce(ctx context.Context, opts Options, run int) (res []Result, err erro
 		{[]string{"tokens"}, b.tokens},
 		{[]string{"pool10"}, b.pool10},
 		{[]string{"pool100", "memory"}, b.pool100},
+		{registryRows, b.registry},
 	} {
 		if !slices.ContainsFunc(g.rows, want) {
 			continue

@@ -35,7 +35,7 @@ func (rc *reqCtx) getBlob(repo, digest string) {
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("ETag", `"`+digest+`"`)
 	h.Set("Cache-Control", "max-age=31536000")
-	http.ServeContent(rc.w, rc.r, "", time.Time{}, f)
+	http.ServeContent(largeWrites{rc.w}, rc.r, "", time.Time{}, f)
 }
 
 // deleteBlob serves DELETE /v2/<name>/blobs/<digest>: the blob leaves the

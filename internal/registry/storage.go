@@ -111,7 +111,7 @@ func (s *store) commitFile(tmp, hexd string) error {
 }
 
 // writeStream writes r to a new temporary file, syncs it and returns its
-// path, size and SHA-256 (hex). Memory stays bounded by the copy buffer.
+// path, size and SHA-256 (hex). Memory stays bounded by the copy's buffers.
 func (s *store) writeStream(r io.Reader, limit int64) (string, int64, string, error) {
 	if err := os.MkdirAll(s.tmpDir(), 0o700); err != nil {
 		return "", 0, "", err
@@ -133,22 +133,6 @@ func (s *store) writeStream(r io.Reader, limit int64) (string, int64, string, er
 		return "", 0, "", err
 	}
 	return f.Name(), n, hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// errTooLarge is returned by copyBuffered when the body exceeds its limit.
-var errTooLarge = errors.New("content too large")
-
-// copyBuffered copies with a 1 MiB buffer, failing past limit bytes (limit < 0: none).
-func copyBuffered(w io.Writer, r io.Reader, limit int64) (int64, error) {
-	buf := make([]byte, 1<<20)
-	if limit >= 0 {
-		r = io.LimitReader(r, limit+1)
-	}
-	n, err := io.CopyBuffer(w, r, buf)
-	if err == nil && limit >= 0 && n > limit {
-		return n, errTooLarge
-	}
-	return n, err
 }
 
 // putBytes stores small content (a manifest) and returns its hex digest.
