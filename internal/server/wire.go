@@ -56,9 +56,15 @@ func (s *Server) wire(ctx context.Context) (err error) {
 	if err := s.login.AddTenant(ctx, s.tenantID); err != nil {
 		return err
 	}
+	// Tokens issued by other replicas (under their own authority URLs) are
+	// the installation's too.
+	own := []string{s.login.IssuerV1(s.tenantID), s.login.IssuerV2(s.tenantID)}
+	iss := &issuers{st: s.store}
+	if err := iss.register(ctx, own...); err != nil {
+		return err
+	}
 	s.validator = bearer.New(bearer.Config{
-		Keys: s.login, TenantID: s.tenantID, Now: s.opts.Now,
-		Issuers: []string{s.login.IssuerV1(s.tenantID), s.login.IssuerV2(s.tenantID)},
+		Keys: s.login, TenantID: s.tenantID, Now: s.opts.Now, Issuers: own, IssuerKnown: iss.Known,
 	})
 	s.authz = rbac.New(rbac.Config{Store: s.store, Logger: s.log.With(logkey.Component, "rbac"), Now: s.opts.Now})
 	admin, err := s.bootstrapAdmin(ctx)
@@ -168,7 +174,7 @@ func (s *Server) wireAzureNames() error {
 // and the local node provider.
 func (s *Server) wireCompute(ctx context.Context) (err error) {
 	s.blob, err = blob.New(blob.Config{
-		Store: s.store, Logger: s.log.With(logkey.Component, "blob"), Now: s.opts.Now, DataDir: s.dir.path,
+		Store: s.store, Logger: s.log.With(logkey.Component, "blob"), Now: s.opts.Now, DataDir: s.contentDir(), SharedFiles: s.opts.ContentDir != "",
 		Validator: s.validator, Authz: s.authz, Denials: s.authz, Accounts: s.arm, Endpoint: s.URL("blob"),
 		TenantID: s.tenantID, AuthorityURL: s.URL("login"),
 	})
