@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/cobaltbatch/cobalt/internal/server"
 	"github.com/spf13/cobra"
@@ -83,6 +84,7 @@ of its own.`,
 	f.IntVar(&opts.MaxNodes, "max-nodes", 0, "the most compute nodes this host runs (0: one per 64 MiB of the machine's memory, 16 to 4096)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&joinFile, "join-replica", "", "a `file` from `cobalt replica export`: serve that installation as one more replica (with --store on its PostgreSQL and a new --data directory)")
+	f.DurationVar(&opts.ReplicaPoll, "replica-poll", 2*time.Second, "with PostgreSQL, how often a replica picks up other replicas' changes (listeners of new accounts and registries); an operation whose replica stops is taken over after five of these")
 	f.StringVar(&opts.ContentDir, "content-dir", "", "the `directory` of blob and registry content (default: the data directory); replicas share one, on a shared file system")
 	return cmd
 }

@@ -95,6 +95,11 @@ func (s *Set) Open(name, preferred string) (string, error) {
 	var ln net.Listener
 	var err error
 	if preferred != "" {
+		// The preferred port on this set's host: a replica serves a
+		// resource on the port another replica gave it, on its own address.
+		if _, port, perr := net.SplitHostPort(preferred); perr == nil {
+			preferred = net.JoinHostPort(s.cfg.Host, port)
+		}
 		if ln, err = net.Listen("tcp", preferred); err != nil {
 			s.log.Warn(s.cfg.Kind+" endpoint port not free; choosing another", s.cfg.NameKey, name,
 				logkey.Endpoint, preferred, logkey.Err, err)
@@ -139,6 +144,17 @@ func (s *Set) Open(name, preferred string) (string, error) {
 	s.mu.Unlock()
 	s.log.Info(s.cfg.Kind+" endpoint listening", s.cfg.NameKey, name, logkey.Endpoint, hostPort)
 	return hostPort, nil
+}
+
+// Names returns the names of the resources that have a listener, in lower case.
+func (s *Set) Names() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.byName))
+	for k := range s.byName {
+		out = append(out, k)
+	}
+	return out
 }
 
 // Close closes the resource's listener; an unknown name is not an error.

@@ -134,6 +134,10 @@ func (s *Service) AllocateRegistryEndpoint(ctx context.Context, name string) (st
 	return s.listeners.Open(name, preferred)
 }
 
+// RegistryEndpointNames returns the names (lower case) of the registries
+// that have a listener.
+func (s *Service) RegistryEndpointNames() []string { return s.listeners.Names() }
+
 // ReleaseRegistryEndpoint closes the registry's listener; unknown names are
 // not an error.
 func (s *Service) ReleaseRegistryEndpoint(ctx context.Context, name string) error {

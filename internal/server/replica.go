@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/pki"
@@ -236,4 +237,31 @@ func (s *Server) contentDir() string {
 		return s.opts.ContentDir
 	}
 	return s.dir.path
+}
+
+// replicated reports whether other replicas may share this store.
+func (s *Server) replicated() bool { return isPostgres(s.opts.Store) }
+
+// replicaPoll is how often this process looks for other replicas' changes,
+// or 0 when it has the store to itself.
+func (s *Server) replicaPoll() time.Duration {
+	if !s.replicated() {
+		return 0
+	}
+	return s.opts.ReplicaPoll
+}
+
+// replicaRBACTTL bounds how long a replica reuses a principal's role
+// assignments: a change made on another replica (a deleted assignment above
+// all) is enforced everywhere within it. A change made on this replica
+// clears the cache at once.
+const replicaRBACTTL = 1500 * time.Millisecond
+
+// rbacCacheTTL is the RBAC cache's lifetime: rbac's default when this
+// process has the store to itself, replicaRBACTTL with replicas.
+func (s *Server) rbacCacheTTL() time.Duration {
+	if !s.replicated() {
+		return 0
+	}
+	return replicaRBACTTL
 }

@@ -66,7 +66,7 @@ func (s *Server) wire(ctx context.Context) (err error) {
 	s.validator = bearer.New(bearer.Config{
 		Keys: s.login, TenantID: s.tenantID, Now: s.opts.Now, Issuers: own, IssuerKnown: iss.Known,
 	})
-	s.authz = rbac.New(rbac.Config{Store: s.store, Logger: s.log.With(logkey.Component, "rbac"), Now: s.opts.Now})
+	s.authz = rbac.New(rbac.Config{Store: s.store, Logger: s.log.With(logkey.Component, "rbac"), Now: s.opts.Now, CacheTTL: s.rbacCacheTTL()})
 	admin, err := s.bootstrapAdmin(ctx)
 	if err != nil {
 		return err
@@ -76,6 +76,7 @@ func (s *Server) wire(ctx context.Context) (err error) {
 		Validator: s.validator, Authz: s.authz, Directory: s.login,
 		TenantID: s.tenantID, SubscriptionID: s.subID, Location: s.opts.Location,
 		BlobEndpoint: s.URL("blob"), AuthorityURL: s.URL("login"),
+		OperationPoll: s.replicaPoll(), OperationLease: 5 * s.opts.ReplicaPoll,
 	})
 	if err != nil {
 		return fmt.Errorf("management plane: %w", err)
@@ -239,7 +240,7 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 		Logger: s.log.With(logkey.Component, "batchapi"), Now: s.opts.Now, TLS: s.ca.ServerTLSConfig(), PortBase: batchPortBase,
 		Validator: s.validator, Authz: s.authz, Denials: s.authz, AuthorityURL: s.URL("login"), TenantID: s.tenantID,
 		Jobs: s.jobs, Nodes: batchapi.NodeDirsUnder(s.pools, nodeRoot),
-		Pools: s.pools, Accounts: batchapi.AccountsFromPools(s.pools, s.store),
+		Pools: s.pools, Accounts: batchapi.AccountsFromPools(s.pools, s.store), Poll: s.replicaPoll(),
 	})
 	if err != nil {
 		return fmt.Errorf("batch data plane: %w", err)

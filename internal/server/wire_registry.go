@@ -31,7 +31,7 @@ func (s *Server) wireRegistry(_ context.Context) error {
 		return fmt.Errorf("registry service: %w", err)
 	}
 	provider, err := registryprovider.New(registryprovider.Config{
-		Endpoints: svc, Lookup: lookup, Logger: s.log.With(logkey.Component, "registryprovider"), Now: s.opts.Now,
+		Endpoints: svc, Lookup: lookup, Logger: s.log.With(logkey.Component, "registryprovider"), Now: s.opts.Now, Poll: s.replicaPoll(),
 	})
 	if err != nil {
 		return fmt.Errorf("Microsoft.ContainerRegistry provider: %w", err)
