@@ -82,7 +82,7 @@ func newOperations(s *Server) *operations {
 const operationRetention = time.Hour
 
 func (o *operations) run(ctx context.Context) error {
-	if o.s.cfg.Store.Dialect() == "sqlite" {
+	if o.s.cfg.Store.Dialect() == "sqlite" && o.s.cfg.OperationPoll <= 0 {
 		// One process owns a SQLite store: operations it left in progress
 		// were interrupted by a restart and will never finish.
 		if err := o.failInterrupted(ctx); err != nil {

@@ -242,7 +242,13 @@ func (s *Service) Restore(ctx context.Context) error {
 	for _, a := range accts {
 		// An account without a stored endpoint has not been given one yet:
 		// its creation allocates it.
-		if _, ok := s.Endpoint(a.Name); ok || a.Endpoint == "" {
+		if a.Endpoint == "" {
+			continue
+		}
+		if _, ok := s.Endpoint(a.Name); ok {
+			// Opened elsewhere because another replica held the stored
+			// port: take the port when that replica has let it go.
+			s.listeners.Reclaim(ctx, a.Name, a.Endpoint)
 			continue
 		}
 		hp, err := s.listeners.Open(a.Name, a.Endpoint)

@@ -237,3 +237,51 @@ func (s *Set) Stop() {
 	}
 	s.wg.Wait()
 }
+
+// Reclaim moves the resource's listener to the port of preferred (on this
+// set's host) when it is elsewhere and that port has come free, as when the
+// replica that held it stopped. It reports whether the listener moved; a
+// resource without a listener is left alone.
+func (s *Set) Reclaim(ctx context.Context, name, preferred string) bool {
+	_, port, err := net.SplitHostPort(preferred)
+	if err != nil {
+		return false
+	}
+	key := strings.ToLower(name)
+	s.mu.Lock()
+	old, ok := s.byName[key]
+	s.mu.Unlock()
+	if !ok {
+		return false
+	}
+	if _, cur, _ := net.SplitHostPort(old.hostPort); cur == port {
+		return false
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.Host, port))
+	if err != nil {
+		return false // still held elsewhere
+	}
+	hostPort := ln.Addr().String()
+	l := &listener{name: old.name, hostPort: hostPort, ln: ln, srv: s.cfg.Server(old.name, hostPort)}
+	l.srv.TLSConfig = s.cfg.TLS.Clone()
+	l.srv.ErrorLog = slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)
+	s.mu.Lock()
+	if cur, ok := s.byName[key]; !ok || cur != old {
+		s.mu.Unlock()
+		_ = ln.Close()
+		return false
+	}
+	s.byName[key] = l
+	s.usedPort[ln.Addr().(*net.TCPAddr).Port] = true
+	delete(s.usedPort, old.ln.Addr().(*net.TCPAddr).Port)
+	serving := old.serving
+	if s.running {
+		s.serveLocked(l)
+	}
+	s.mu.Unlock()
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	old.stop(sctx, serving)
+	s.log.Info(s.cfg.Kind+" endpoint moved to its stored port", s.cfg.NameKey, old.name, logkey.Previous, old.hostPort, logkey.Endpoint, hostPort)
+	return true
+}

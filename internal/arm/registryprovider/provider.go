@@ -48,6 +48,11 @@ type Config struct {
 	Poll time.Duration
 }
 
+// reclaimer moves a registry's listener to its stored port once free.
+type reclaimer interface {
+	ReclaimRegistryEndpoint(ctx context.Context, name, loginServer string) bool
+}
+
 // endpointNames is what the registry service tells about its listeners.
 type endpointNames interface {
 	RegistryEndpointNames() []string
@@ -188,6 +193,9 @@ func (p *Provider) reopenOne(ctx context.Context, res store.Resource) error {
 	ep, err := p.cfg.Endpoints.AllocateRegistryEndpoint(ctx, reg.Name)
 	if err != nil {
 		return err
+	}
+	if r, ok := p.cfg.Endpoints.(reclaimer); ok && p.cfg.Poll > 0 {
+		r.ReclaimRegistryEndpoint(ctx, reg.Name, reg.Properties.LoginServer)
 	}
 	if ep == reg.Properties.LoginServer && reg.Properties.ProvisioningState == "Succeeded" {
 		return nil
