@@ -62,8 +62,9 @@ func isMountPoint(dir string) bool {
 
 // loopbackWithIMDS brings lo up and adds the IMDS address to it, in the
 // network namespace of the calling thread, through rtnetlink (what `ip link
-// set lo up` and `ip addr add 169.254.169.254/32 dev lo` do).
-func loopbackWithIMDS() error {
+// set lo up` and `ip addr add 169.254.169.254/32 dev lo` do), and each of
+// the extra addresses (nil ones skipped) as a host address.
+func loopbackWithIMDS(extra ...net.IP) error {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("netlink: %w", err)
@@ -86,20 +87,32 @@ func loopbackWithIMDS() error {
 	if err := netlinkDo(fd, 1, unix.RTM_NEWLINK, 0, link); err != nil {
 		return fmt.Errorf("set lo up: %w", err)
 	}
-	// RTM_NEWADDR: 169.254.169.254/32 on lo.
-	ip := net.ParseIP(IMDSAddress).To4()
-	addr := make([]byte, unix.SizeofIfAddrmsg)
-	addr[0], addr[1] = unix.AF_INET, 32
-	ne.PutUint32(addr[4:], uint32(lo.Index))
-	for _, typ := range []uint16{unix.IFA_LOCAL, unix.IFA_ADDRESS} {
-		attr := make([]byte, unix.SizeofRtAttr+4)
-		ne.PutUint16(attr[0:], uint16(len(attr)))
-		ne.PutUint16(attr[2:], typ)
-		copy(attr[4:], ip)
-		addr = append(addr, attr...)
+	// RTM_NEWADDR: 169.254.169.254/32 on lo, and the extra addresses.
+	ips := []net.IP{net.ParseIP(IMDSAddress)}
+	for _, ip := range extra {
+		if ip != nil {
+			ips = append(ips, ip)
+		}
 	}
-	if err := netlinkDo(fd, 2, unix.RTM_NEWADDR, unix.NLM_F_CREATE|unix.NLM_F_EXCL, addr); err != nil {
-		return fmt.Errorf("add %s to lo: %w", IMDSAddress, err)
+	for i, ip := range ips {
+		family, bits := byte(unix.AF_INET), byte(32)
+		raw := []byte(ip.To4())
+		if raw == nil {
+			family, bits, raw = unix.AF_INET6, 128, ip.To16()
+		}
+		addr := make([]byte, unix.SizeofIfAddrmsg)
+		addr[0], addr[1] = family, bits
+		ne.PutUint32(addr[4:], uint32(lo.Index))
+		for _, typ := range []uint16{unix.IFA_LOCAL, unix.IFA_ADDRESS} {
+			attr := make([]byte, unix.SizeofRtAttr+len(raw))
+			ne.PutUint16(attr[0:], uint16(len(attr)))
+			ne.PutUint16(attr[2:], typ)
+			copy(attr[4:], raw)
+			addr = append(addr, attr...)
+		}
+		if err := netlinkDo(fd, uint32(2+i), unix.RTM_NEWADDR, unix.NLM_F_CREATE|unix.NLM_F_EXCL, addr); err != nil {
+			return fmt.Errorf("add %s to lo: %w", ip, err)
+		}
 	}
 	return nil
 }

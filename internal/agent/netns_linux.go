@@ -204,10 +204,39 @@ func (n *netnsIsolation) setSessionTask(f func(sid int) string) {
 	n.mu.Unlock()
 }
 
+// forwards are the control plane's ports a netns node reaches on its own
+// loopback, at the same addresses as outside.
+type forwards struct {
+	ports []int
+	// azurePort is the listener for Azure's public hostnames, 0 for none.
+	azurePort int
+	// public is the installation's public address: when it is an IP other
+	// than loopback, the node has it on its lo and the ports are forwarded
+	// from it too (a DNS name resolves to 127.0.0.1 in the node).
+	public string
+}
+
+// publicIP is the public address when the node must carry it, else nil.
+func (fw forwards) publicIP() net.IP {
+	ip := net.ParseIP(fw.public)
+	if ip == nil || ip.IsLoopback() {
+		return nil
+	}
+	return ip
+}
+
+// hosts are the addresses inside the node on which ports are forwarded.
+func (fw forwards) hosts() []string {
+	if ip := fw.publicIP(); ip != nil {
+		return []string{"127.0.0.1", ip.String()}
+	}
+	return []string{"127.0.0.1"}
+}
+
 // newNetnsIsolation creates the namespace name with lo up and the IMDS
 // address on lo, serves h.imds on 169.254.169.254:80 inside it, and forwards
-// each of ports from 127.0.0.1:PORT inside to 127.0.0.1:PORT of the agent's
-// own namespace.
+// each of fw.ports from 127.0.0.1:PORT (and PUBLIC:PORT) inside to
+// 127.0.0.1:PORT of the agent's own namespace.
 //
 // With pid > 0 the namespace is not created but attached: it is the network
 // namespace of the node sandbox's init pid (created by its clone, so that it
@@ -218,7 +247,7 @@ func (n *netnsIsolation) setSessionTask(f func(sid int) string) {
 // (internal/azurenames): a DNS responder on 127.0.0.1:53 inside answers them
 // with 127.0.0.1, and 127.0.0.1:443 inside is forwarded to azurePort, the
 // control plane's listener for those names.
-func newNetnsIsolation(name string, h handlers, ports []int, azurePort int, logger *slog.Logger, pid int) (n *netnsIsolation, err error) {
+func newNetnsIsolation(name string, h handlers, fw forwards, logger *slog.Logger, pid int) (n *netnsIsolation, err error) {
 	n = &netnsIsolation{name: name, path: filepath.Join(NetnsDir, name), logger: logger, conns: map[net.Conn]struct{}{}}
 	if _, statErr := os.Stat(n.path); statErr == nil {
 		// Left over by this very pid (an earlier node with the same ID).
@@ -241,8 +270,9 @@ func newNetnsIsolation(name string, h handlers, ports []int, azurePort int, logg
 	}()
 	var imdsLn net.Listener
 	if err := inNamespace(n.path, func() error {
-		// The IMDS address exists only on lo inside the node's own namespace.
-		if err := loopbackWithIMDS(); err != nil {
+		// The IMDS address exists only on lo inside the node's own
+		// namespace, and so does the public address, if it is an IP.
+		if err := loopbackWithIMDS(fw.publicIP()); err != nil {
 			return err
 		}
 		var err error
@@ -250,16 +280,18 @@ func newNetnsIsolation(name string, h handlers, ports []int, azurePort int, logg
 		if err != nil {
 			return err
 		}
-		for _, p := range ports {
-			ln, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(p))
-			if err != nil {
-				return fmt.Errorf("forward port %d: %w", p, err)
+		for _, p := range fw.ports {
+			for _, host := range fw.hosts() {
+				ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p)))
+				if err != nil {
+					return fmt.Errorf("forward port %d: %w", p, err)
+				}
+				n.lns = append(n.lns, ln)
+				n.targets = append(n.targets, "127.0.0.1:"+strconv.Itoa(p))
 			}
-			n.lns = append(n.lns, ln)
-			n.targets = append(n.targets, ln.Addr().String())
 		}
-		if azurePort > 0 {
-			return n.listenAzureNames(azurePort)
+		if fw.azurePort > 0 {
+			return n.listenAzureNames(fw.azurePort)
 		}
 		return nil
 	}); err != nil {

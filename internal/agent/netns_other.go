@@ -15,8 +15,15 @@ func SweepNamespaces(*slog.Logger) ([]string, error) { return nil, nil }
 // NamespaceName is meaningful only on Linux.
 func NamespaceName(pid int, nodeID string) string { return "" }
 
-func newNetnsIsolation(string, handlers, []int, int, *slog.Logger, int) (isolation, error) {
+func newNetnsIsolation(string, handlers, forwards, *slog.Logger, int) (isolation, error) {
 	return nil, errors.New("netns isolation needs Linux")
+}
+
+// forwards are the control plane's ports a netns node reaches (Linux only).
+type forwards struct {
+	ports     []int
+	azurePort int
+	public    string
 }
 
 // processConnLimit is the process-wide bound on node-facing connections.

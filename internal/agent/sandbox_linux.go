@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,10 +75,12 @@ func (a *Agent) startSandbox(root string, h handlers) (*nodeSandbox, *netnsIsola
 	var iso *netnsIsolation
 	n, err := sandbox.Start(sandbox.Config{
 		Name: a.cfg.NodeID, NodeDir: root, Range: uids, Limits: limits, Logger: a.logger,
-		Init: sandbox.InitConfig{Hostname: hostname(a.cfg.NodeID), Users: a.users(), CA: ca, Containers: a.node.Containers},
+		Init: sandbox.InitConfig{Hostname: hostname(a.cfg.NodeID), Users: a.users(), CA: ca, Containers: a.node.Containers,
+			PublicName: publicName(a.node.PublicAddress)},
 		Attach: func(pid int) error {
 			var err error
-			iso, err = newNetnsIsolation(NamespaceName(os.Getpid(), a.cfg.NodeID), h, a.node.ForwardPorts, a.node.AzureNamesPort, a.logger, pid)
+			fw := forwards{ports: a.node.ForwardPorts, azurePort: a.node.AzureNamesPort, public: a.node.PublicAddress}
+			iso, err = newNetnsIsolation(NamespaceName(os.Getpid(), a.cfg.NodeID), h, fw, a.logger, pid)
 			return err
 		},
 	})
@@ -267,4 +270,13 @@ func nodeFailure(err error) *nodeproto.FailureInfo {
 		err = errors.New("the node init sent no result")
 	}
 	return &nodeproto.FailureInfo{Category: "servererror", Code: "TaskEnded", Message: "The node could not run the task: " + err.Error()}
+}
+
+// publicName is the public address when it is a DNS name (the node maps it
+// to its loopback), else "".
+func publicName(addr string) string {
+	if addr == "" || net.ParseIP(addr) != nil {
+		return ""
+	}
+	return addr
 }

@@ -401,7 +401,7 @@ func (s *Service) nodeConfig(p *Pool, acct *cobalt.Account) (nodeproto.NodeConfi
 	// Registry passwords are not kept in the node record: the node gets
 	// them from the pool when it registers (registrySecrets).
 	stripRegistryPasswords(&cfg)
-	for _, port := range registryPorts(cfg.Containers, cfg.StartTask) {
+	for _, port := range registryPorts(cfg.Containers, cfg.StartTask, s.cfg.PublicAddress) {
 		if !slices.Contains(cfg.ForwardPorts, port) {
 			cfg.ForwardPorts = append(slices.Clone(cfg.ForwardPorts), port)
 		}

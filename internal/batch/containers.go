@@ -110,8 +110,9 @@ func validateContainers(p *Pool, ps paths) error {
 
 // registryPorts are the ports of the registries a pool's nodes pull from
 // that listen on this machine's loopback (127.0.0.1:PORT, localhost:PORT,
-// [::1]:PORT): a netns node reaches them only through a forwarded port.
-func registryPorts(cc *nodeproto.ContainerConfiguration, st *nodeproto.StartTask) []int {
+// [::1]:PORT) or on its public address: a netns node reaches them only
+// through a forwarded port.
+func registryPorts(cc *nodeproto.ContainerConfiguration, st *nodeproto.StartTask, public string) []int {
 	var servers []string
 	if cc != nil {
 		for _, r := range cc.Registries {
@@ -129,7 +130,7 @@ func registryPorts(cc *nodeproto.ContainerConfiguration, st *nodeproto.StartTask
 	}
 	var ports []int
 	for _, s := range servers {
-		if p := loopbackPort(s); p > 0 && !slices.Contains(ports, p) {
+		if p := localPort(s, public); p > 0 && !slices.Contains(ports, p) {
 			ports = append(ports, p)
 		}
 	}
@@ -145,16 +146,16 @@ func imageHost(image string) string {
 	return host
 }
 
-// loopbackPort is the port of a loopback host:port (with an optional
-// https:// prefix), 0 for any other server.
-func loopbackPort(server string) int {
+// localPort is the port of a loopback or public host:port (with an
+// optional https:// prefix), 0 for any other server.
+func localPort(server, public string) int {
 	server = strings.TrimPrefix(strings.TrimPrefix(server, "https://"), "http://")
 	server, _, _ = strings.Cut(server, "/")
 	host, port, err := net.SplitHostPort(server)
 	if err != nil {
 		return 0
 	}
-	if !strings.EqualFold(host, "localhost") {
+	if !strings.EqualFold(host, "localhost") && (public == "" || !strings.EqualFold(host, public)) {
 		ip := net.ParseIP(host)
 		if ip == nil || !ip.IsLoopback() {
 			return 0

@@ -16,10 +16,16 @@ func TestRegistryPorts(t *testing.T) {
 		Registries: []nodeproto.ContainerRegistry{{Server: "localhost:5002"}, {Server: "https://[::1]:5003"}, {Server: "10.0.0.1:5004"},
 			{Server: "127.0.0.1:5001"}, {Server: "127.0.0.1:99999"}}}
 	st := &nodeproto.StartTask{Container: &nodeproto.ContainerSettings{ImageName: "127.0.0.1:5005/b", Registry: &nodeproto.ContainerRegistry{Server: "example.com:5006"}}}
-	got := registryPorts(cc, st)
+	got := registryPorts(cc, st, "")
 	slices.Sort(got)
 	if want := []int{5001, 5002, 5003, 5005}; !slices.Equal(got, want) {
 		t.Fatalf("registryPorts = %v, want %v", got, want)
+	}
+	// The public address is this machine too; other addresses are not.
+	got = registryPorts(cc, st, "10.0.0.1")
+	slices.Sort(got)
+	if want := []int{5001, 5002, 5003, 5004, 5005}; !slices.Equal(got, want) {
+		t.Fatalf("registryPorts with public 10.0.0.1 = %v, want %v", got, want)
 	}
 }
 

@@ -190,6 +190,7 @@ func (s *Service) NodeRegister(ctx context.Context, n *Node, req nodeproto.Regis
 	}
 	cfg.ForwardPorts = uniq
 	cfg.AzureNamesPort = s.cfg.AzureNamesPort
+	cfg.PublicAddress = s.cfg.PublicAddress
 	s.resolveStartTaskFiles(ctx, out, &cfg)
 	s.registrySecrets(ctx, out, &cfg)
 	return cfg, nil

@@ -64,6 +64,9 @@ type Config struct {
 	// AzureNamesPort is the control plane's listener for Azure's public
 	// hostnames, which every node resolves to itself and forwards there.
 	AzureNamesPort int
+	// PublicAddress is the control plane's public address, which every
+	// node reaches its services at (nodeproto.NodeConfig.PublicAddress).
+	PublicAddress string
 	// BlobEndpoint is the blob service's root URL (https://127.0.0.1:PORT);
 	// resource files naming an autoStorageContainerName resolve to
 	// BlobEndpoint/{auto-storage account}/{container}?{SAS}.

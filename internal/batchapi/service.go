@@ -61,7 +61,8 @@ type Config struct {
 	Now    func() time.Time
 	// TLS is the server TLS configuration every account listener uses.
 	TLS *tls.Config
-	// Host is the address listeners bind to; default 127.0.0.1.
+	// Host is the public address endpoints name; listeners accept on it and
+	// on 127.0.0.1 (internal/publicaddr). Default 127.0.0.1.
 	Host string
 	// PortBase, when non-zero, is the first port tried for a new account; the
 	// next free port upward is used. 0 takes a random free port.

@@ -78,6 +78,7 @@ of its own.`,
 	f.IntVar(&opts.PortBase, "port-base", 40400, "first port of the fixed listener ports; 0 puts every listener on a free random port")
 	f.StringVar(&opts.Store, "store", "", "store: empty for SQLite in the data directory, or a postgres:// URL (visible in the process list: prefer $COBALT_STORE or --store-file)")
 	f.StringVar(&storeFile, "store-file", "", "a `file` holding the store URL (a postgres:// URL), instead of --store or $COBALT_STORE")
+	f.StringVar(&opts.PublicAddress, "public-address", "127.0.0.1", "the IP address or DNS name every URL names and the server certificate covers, for hosts and clients on other machines; listeners accept on it and on 127.0.0.1")
 	f.StringVar(&opts.Location, "location", "eastus", "the Azure region name that resources report")
 	f.StringVar(&opts.Isolation, "isolation", "auto", "node isolation: auto (netns when root on Linux), netns or process")
 	f.StringVar(&opts.IMDSRateLimit, "imds-rate-limit", "", `per-node IMDS rate limit: empty for Azure's 20/s with 5 concurrent, "off", or for example "100/s,20"`)

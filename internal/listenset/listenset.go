@@ -19,13 +19,16 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt/internal/logkey"
+	"github.com/cobaltbatch/cobalt/internal/publicaddr"
 )
 
 // Config configures a Set.
 type Config struct {
 	// TLS is every listener's TLS configuration.
 	TLS *tls.Config
-	// Host is the address listeners bind to; default 127.0.0.1.
+	// Host is the installation's public address (internal/publicaddr):
+	// endpoints name it, and listeners accept on it and on 127.0.0.1.
+	// Default 127.0.0.1.
 	Host string
 	// PortBase, when non-zero, is the first port tried for a new listener;
 	// the next free port upward is used. 0 takes a random free port.
@@ -95,12 +98,13 @@ func (s *Set) Open(name, preferred string) (string, error) {
 	var ln net.Listener
 	var err error
 	if preferred != "" {
-		// The preferred port on this set's host: a replica serves a
-		// resource on the port another replica gave it, on its own address.
-		if _, port, perr := net.SplitHostPort(preferred); perr == nil {
-			preferred = net.JoinHostPort(s.cfg.Host, port)
+		ln, err = nil, fmt.Errorf("endpoint %q has no port", preferred)
+		if _, ps, perr := net.SplitHostPort(preferred); perr == nil {
+			if p, aerr := strconv.Atoi(ps); aerr == nil && p > 0 && p < 65536 {
+				ln, err = publicaddr.Listen(s.cfg.Host, p)
+			}
 		}
-		if ln, err = net.Listen("tcp", preferred); err != nil {
+		if err != nil {
 			s.log.Warn(s.cfg.Kind+" endpoint port not free; choosing another", s.cfg.NameKey, name,
 				logkey.Endpoint, preferred, logkey.Err, err)
 			ln = nil
@@ -114,18 +118,18 @@ func (s *Set) Open(name, preferred string) (string, error) {
 			if used {
 				continue
 			}
-			if ln, err = net.Listen("tcp", net.JoinHostPort(s.cfg.Host, strconv.Itoa(p))); err == nil {
+			if ln, err = publicaddr.Listen(s.cfg.Host, p); err == nil {
 				break
 			}
 			ln = nil
 		}
 	}
 	if ln == nil {
-		if ln, err = net.Listen("tcp", net.JoinHostPort(s.cfg.Host, "0")); err != nil {
+		if ln, err = publicaddr.Listen(s.cfg.Host, 0); err != nil {
 			return "", fmt.Errorf("listen for %s %s: %w", s.cfg.Kind, name, err)
 		}
 	}
-	hostPort := ln.Addr().String()
+	hostPort := publicaddr.HostPort(s.cfg.Host, publicaddr.Port(ln))
 	l := &listener{name: name, hostPort: hostPort, ln: ln, srv: s.cfg.Server(name, hostPort)}
 	l.srv.TLSConfig = s.cfg.TLS.Clone()
 	l.srv.ErrorLog = slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)
@@ -137,7 +141,7 @@ func (s *Set) Open(name, preferred string) (string, error) {
 		return old.hostPort, nil
 	}
 	s.byName[key] = l
-	s.usedPort[ln.Addr().(*net.TCPAddr).Port] = true
+	s.usedPort[publicaddr.Port(ln)] = true
 	if s.running {
 		s.serveLocked(l)
 	}
@@ -174,7 +178,7 @@ func (s *Set) Close(ctx context.Context, name string) {
 	defer cancel()
 	l.stop(sctx, serving)
 	s.mu.Lock()
-	delete(s.usedPort, l.ln.Addr().(*net.TCPAddr).Port)
+	delete(s.usedPort, publicaddr.Port(l.ln))
 	s.mu.Unlock()
 	s.log.Info(s.cfg.Kind+" endpoint released", s.cfg.NameKey, l.name, logkey.Endpoint, l.hostPort)
 }
@@ -257,7 +261,11 @@ func (s *Set) Reclaim(ctx context.Context, name, preferred string) bool {
 	if _, cur, _ := net.SplitHostPort(old.hostPort); cur == port {
 		return false
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.Host, port))
+	pn, err := strconv.Atoi(port)
+	if err != nil || pn <= 0 || pn > 65535 {
+		return false
+	}
+	ln, err := publicaddr.Listen(s.cfg.Host, pn)
 	if err != nil {
 		return false // still held elsewhere
 	}

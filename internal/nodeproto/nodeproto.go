@@ -136,6 +136,10 @@ type NodeConfig struct {
 	// hostnames (internal/azurenames): a netns node resolves those names to
 	// its loopback and forwards 127.0.0.1:443 inside to this port.
 	AzureNamesPort int `json:"azureNamesPort,omitempty"`
+	// PublicAddress is the control plane's public address (an IP or a DNS
+	// name), which its URLs name: a netns node forwards ForwardPorts from it
+	// too when it is an IP, and resolves it to its loopback when a name.
+	PublicAddress string `json:"publicAddress,omitempty"`
 	// UserAccounts are the pool's named user accounts, created in the node;
 	// a task's userIdentity.username must name one of them.
 	UserAccounts []UserAccount `json:"userAccounts,omitempty"`

@@ -15,6 +15,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -33,12 +35,17 @@ type CA struct {
 	key    crypto.Signer
 	server tls.Certificate
 	pool   *x509.CertPool
+	// names and ips are the server certificate's SANs.
+	names []string
+	ips   []net.IP
 }
 
 // LoadOrCreate loads the CA and server certificate from dir, creating them on
-// first use. A server certificate that expires within 30 days is renewed with
+// first use. The server certificate's SANs are 127.0.0.1, ::1, localhost and
+// each of hosts (IP addresses or DNS names). A server certificate that
+// expires within 30 days, or whose SANs are another set, is issued again by
 // the same CA, so clients that trust the CA keep working.
-func LoadOrCreate(dir string) (*CA, error) {
+func LoadOrCreate(dir string, hosts ...string) (*CA, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create pki dir: %w", err)
 	}
@@ -46,7 +53,16 @@ func LoadOrCreate(dir string) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	ca := &CA{dir: dir}
+	ca := &CA{dir: dir, names: []string{"localhost"}, ips: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			if !slices.ContainsFunc(ca.ips, ip.Equal) {
+				ca.ips = append(ca.ips, ip)
+			}
+		} else if h != "" && !slices.Contains(ca.names, strings.ToLower(h)) {
+			ca.names = append(ca.names, strings.ToLower(h))
+		}
+	}
 	if err := ca.loadOrCreateCA(); err != nil {
 		return nil, err
 	}
@@ -101,7 +117,7 @@ func (ca *CA) loadOrCreateCA() error {
 func (ca *CA) loadOrCreateServer() error {
 	cert, key, err := loadPair(ca.path(serverFileName), ca.path(serverKeyFileName))
 	// Reuse a certificate with over 30 days left on the wall clock, the clock TLS clients check.
-	if err == nil && time.Until(cert.NotAfter) > 30*24*time.Hour && cert.CheckSignatureFrom(ca.cert) == nil {
+	if err == nil && time.Until(cert.NotAfter) > 30*24*time.Hour && cert.CheckSignatureFrom(ca.cert) == nil && ca.sameSANs(cert) {
 		ca.server = tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
 		return nil
 	}
@@ -120,8 +136,8 @@ func (ca *CA) loadOrCreateServer() error {
 		NotAfter:     now.AddDate(1, 0, 0),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		DNSNames:     ca.names,
+		IPAddresses:  ca.ips,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, skey.Public(), ca.key)
 	if err != nil {
@@ -133,6 +149,25 @@ func (ca *CA) loadOrCreateServer() error {
 	leaf, _ := x509.ParseCertificate(der)
 	ca.server = tls.Certificate{Certificate: [][]byte{der}, PrivateKey: skey, Leaf: leaf}
 	return nil
+}
+
+// sameSANs reports whether cert names exactly the SANs the server
+// certificate should carry.
+func (ca *CA) sameSANs(cert *x509.Certificate) bool {
+	if len(cert.DNSNames) != len(ca.names) || len(cert.IPAddresses) != len(ca.ips) {
+		return false
+	}
+	for _, n := range cert.DNSNames {
+		if !slices.Contains(ca.names, strings.ToLower(n)) {
+			return false
+		}
+	}
+	for _, ip := range cert.IPAddresses {
+		if !slices.ContainsFunc(ca.ips, ip.Equal) {
+			return false
+		}
+	}
+	return true
 }
 
 // CAFile returns the absolute path of the CA certificate (PEM).

@@ -79,3 +79,47 @@ func newTestCA(t testing.TB) *CA {
 	}
 	return ca
 }
+
+// TestServerSANsFollowPublicAddress: the server certificate names the
+// public address; a new SAN set issues a new leaf from the same CA, and the
+// same set keeps the leaf.
+func TestServerSANsFollowPublicAddress(t *testing.T) {
+	dir := t.TempDir()
+	a, err := LoadOrCreate(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadOrCreate(dir, "10.77.0.1", "cobalt.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Certificate().Equal(b.Certificate()) {
+		t.Fatal("the CA changed with the public address")
+	}
+	leaf := b.server.Leaf
+	if a.server.Leaf.Equal(leaf) {
+		t.Fatal("the leaf was kept although its SANs changed")
+	}
+	for _, h := range []string{"10.77.0.1", "cobalt.example.com", "127.0.0.1", "::1", "localhost"} {
+		if err := leaf.VerifyHostname(h); err != nil {
+			t.Errorf("leaf does not cover %s: %v", h, err)
+		}
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: b.CertPool(), DNSName: "10.77.0.1"}); err != nil {
+		t.Errorf("leaf does not verify for the public address: %v", err)
+	}
+	c, err := LoadOrCreate(dir, "cobalt.example.com", "10.77.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.server.Leaf.Equal(leaf) {
+		t.Error("the same SAN set issued a new leaf")
+	}
+	d, err := LoadOrCreate(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.server.Leaf.VerifyHostname("10.77.0.1") == nil {
+		t.Error("back to the default, the leaf still names the old public address")
+	}
+}

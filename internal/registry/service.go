@@ -32,7 +32,8 @@ type Config struct {
 	Authz *rbac.Authorizer
 	// TLS is the server TLS configuration of every registry listener; required.
 	TLS *tls.Config
-	// Host is the address listeners bind to; default 127.0.0.1.
+	// Host is the public address endpoints name; listeners accept on it and
+	// on 127.0.0.1 (internal/publicaddr). Default 127.0.0.1.
 	Host string
 	// PortBase, when non-zero, is the first port tried for a new registry;
 	// 0 takes a random free port.

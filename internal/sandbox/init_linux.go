@@ -469,7 +469,7 @@ func (in *initState) etcFiles(nr string) error {
 		"passwd":   passwd.String(),
 		"group":    group.String(),
 		"hostname": in.cfg.Hostname + "\n",
-		"hosts":    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + in.cfg.Hostname + "\n",
+		"hosts":    "127.0.0.1\tlocalhost" + publicAlias(in.cfg.PublicName) + "\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + in.cfg.Hostname + "\n",
 		// The node's own resolver: the agent answers Azure's public
 		// hostnames there (internal/azurenames), and nothing else.
 		"resolv.conf": "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
@@ -699,4 +699,12 @@ func (in *initState) reap() {
 			in.startMu.Unlock()
 		}
 	}
+}
+
+// publicAlias is " NAME" when name is a DNS name fit for /etc/hosts, else "".
+func publicAlias(name string) string {
+	if name == "" || strings.ContainsAny(name, " \t\r\n#") {
+		return ""
+	}
+	return " " + name
 }

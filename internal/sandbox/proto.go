@@ -63,6 +63,9 @@ type InitConfig struct {
 	// Containers is the pool's container configuration: when set, the node
 	// runs container tasks (runc) and pulls from these registries.
 	Containers *nodeproto.ContainerConfiguration `json:"containers,omitempty"`
+	// PublicName is the control plane's public DNS name, which the node's
+	// /etc/hosts maps to its loopback ("" for none).
+	PublicName string `json:"publicName,omitempty"`
 }
 
 // DefaultTmpfsBytes is the size of each of a node's tmpfs mounts when its

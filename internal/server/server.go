@@ -26,6 +26,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/nodeapi"
 	"github.com/cobaltbatch/cobalt/internal/pki"
+	"github.com/cobaltbatch/cobalt/internal/publicaddr"
 	"github.com/cobaltbatch/cobalt/internal/rbac"
 	"github.com/cobaltbatch/cobalt/internal/registry"
 	"github.com/cobaltbatch/cobalt/internal/store"
@@ -46,6 +47,10 @@ type Options struct {
 	PortBase int
 	// Store is "" for the embedded SQLite store in DataDir, or a postgres:// URL.
 	Store string
+	// PublicAddress is the IP address or DNS name every URL names and the
+	// server certificate covers; listeners accept on it besides 127.0.0.1
+	// (internal/publicaddr). Default 127.0.0.1.
+	PublicAddress string
 	// Location is the Azure region name resources report (default "eastus").
 	Location string
 	// Isolation is the node isolation mode: "auto" (netns when root on Linux), "netns" or "process".
@@ -127,7 +132,7 @@ type Server struct {
 
 	servers   []*http.Server
 	runners   []runner
-	addrs     map[string]string // listener name -> https://127.0.0.1:port
+	addrs     map[string]string // listener name -> https://PUBLIC-ADDRESS:port
 	listeners map[string]net.Listener
 	prevPorts map[string]int
 
@@ -153,6 +158,12 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	}
 	if opts.Location == "" {
 		opts.Location = "eastus"
+	}
+	if opts.PublicAddress == "" {
+		opts.PublicAddress = publicaddr.Default
+	}
+	if err := publicaddr.Validate(opts.PublicAddress); err != nil {
+		return nil, err
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -199,7 +210,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	}
 	_, statErr := os.Stat(s.dir.file(sealKeyFile))
 	fresh := errors.Is(statErr, os.ErrNotExist)
-	if s.ca, err = pki.LoadOrCreate(s.dir.file(tlsDir)); err != nil {
+	if s.ca, err = pki.LoadOrCreate(s.dir.file(tlsDir), opts.PublicAddress); err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}
 	if s.seal, err = s.dir.sealKey(); err != nil {
@@ -300,21 +311,26 @@ func (s *Server) bind(name string, offset int) error {
 		l   net.Listener
 		err error
 	)
+	public := s.opts.PublicAddress
+	if name == "metrics" {
+		// Metrics stay on this machine.
+		public = publicaddr.Default
+	}
 	if s.opts.PortBase > 0 {
-		l, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", s.opts.PortBase+offset))
+		l, err = publicaddr.Listen(public, s.opts.PortBase+offset)
 	} else {
 		if prev := s.prevPorts[name]; prev > 0 {
-			l, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", prev))
+			l, err = publicaddr.Listen(public, prev)
 		}
 		if l == nil {
-			l, err = net.Listen("tcp", "127.0.0.1:0")
+			l, err = publicaddr.Listen(public, 0)
 		}
 	}
 	if err != nil {
 		return fmt.Errorf("listen for %s: %w", name, err)
 	}
 	s.listeners[name] = l
-	s.addrs[name] = "https://" + l.Addr().String()
+	s.addrs[name] = "https://" + publicaddr.HostPort(public, publicaddr.Port(l))
 	return nil
 }
 

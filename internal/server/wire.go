@@ -28,6 +28,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/nodeapi"
 	"github.com/cobaltbatch/cobalt/internal/portal"
+	"github.com/cobaltbatch/cobalt/internal/publicaddr"
 	"github.com/cobaltbatch/cobalt/internal/rbac"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -186,8 +187,9 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	if isolation == "auto" {
 		isolation = ""
 	}
+	// Local nodes' agents reach the node API on loopback, whatever the public address.
 	s.nodes = hostagent.New(hostagent.Config{
-		ControlPlaneURL: s.URL("nodeapi"), CAFile: s.ca.CAFile(), Isolation: isolation,
+		ControlPlaneURL: "https://" + publicaddr.HostPort(publicaddr.Default, publicaddr.Port(s.listeners["nodeapi"])), CAFile: s.ca.CAFile(), Isolation: isolation,
 		Logger: s.log.With(logkey.Component, "agent"), Now: s.opts.Now, IMDSRateLimit: s.opts.IMDSRateLimit,
 	})
 	nodeRoot, err := s.nodeRootDir()
@@ -205,7 +207,7 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 		Store: s.store, Logger: s.log.With(logkey.Component, "pools"), Now: s.opts.Now,
 		Nodes: s.nodes, Identities: s.arm, StorageAccounts: s.arm, MaxNodes: maxNodes, NodeRootDir: nodeRoot,
 		Location: s.opts.Location, AuthorityHost: s.URL("login"), ForwardPorts: s.forwardPorts(), BlobEndpoint: s.URL("blob"),
-		AzureNamesPort: s.listeners["azure"].Addr().(*net.TCPAddr).Port, AutoScale: s.opts.AutoScale,
+		AzureNamesPort: s.listeners["azure"].Addr().(*net.TCPAddr).Port, AutoScale: s.opts.AutoScale, PublicAddress: s.opts.PublicAddress,
 	})
 	if err != nil {
 		return fmt.Errorf("pool service: %w", err)
@@ -238,6 +240,7 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	}
 	s.batchapi, err = batchapi.New(batchapi.Config{
 		Logger: s.log.With(logkey.Component, "batchapi"), Now: s.opts.Now, TLS: s.ca.ServerTLSConfig(), PortBase: batchPortBase,
+		Host:      s.opts.PublicAddress,
 		Validator: s.validator, Authz: s.authz, Denials: s.authz, AuthorityURL: s.URL("login"), TenantID: s.tenantID,
 		Jobs: s.jobs, Nodes: batchapi.NodeDirsUnder(s.pools, nodeRoot),
 		Pools: s.pools, Accounts: batchapi.AccountsFromPools(s.pools, s.store), Poll: s.replicaPoll(),
@@ -303,7 +306,7 @@ func traversable(dir string) bool {
 }
 
 // forwardPorts are the ports of the services a task inside a node's network
-// namespace reaches on the same 127.0.0.1:PORT as outside.
+// namespace reaches on the same 127.0.0.1:PORT (and public address) as outside.
 func (s *Server) forwardPorts() []int {
 	var ports []int
 	for _, name := range []string{"login", "arm", "blob", "nodeapi"} {

@@ -24,7 +24,7 @@ func (s *Server) wireRegistry(_ context.Context) error {
 	}
 	svc, err := registry.New(registry.Config{
 		Registries: lookup, Validator: s.validator, Authz: s.authz, TLS: s.ca.ServerTLSConfig(),
-		PortBase: portBase, DataDir: s.contentDir(), SealKey: s.seal, TenantID: s.tenantID,
+		PortBase: portBase, Host: s.opts.PublicAddress, DataDir: s.contentDir(), SealKey: s.seal, TenantID: s.tenantID,
 		Logger: s.log.With(logkey.Component, "registry"), Now: s.opts.Now,
 	})
 	if err != nil {
