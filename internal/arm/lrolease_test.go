@@ -18,10 +18,13 @@ func TestAbandonedOperationsAreTakenOver(t *testing.T) {
 	ctx := context.Background()
 	const guid3 = "31111111-2222-3333-4444-555555555555"
 	past, future := "2020-01-01T00:00:00Z", time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	// Started after the fixture's own front door, which on SQLite fails
+	// at its start the operations begun before it.
+	started := time.Now().Add(time.Second).UTC().Format(time.RFC3339Nano)
 	target := "/subscriptions/" + testSub + "/resourceGroups/rg1"
 	put := func(name, kind, lease string) cobalt.ResourceID {
 		id := operationID(testSub, name)
-		body := `{"status":"InProgress","startTime":"2020-01-01T00:00:00Z","caller":"` + adminOID + `","resourceId":"` + target +
+		body := `{"status":"InProgress","startTime":"` + started + `","caller":"` + adminOID + `","resourceId":"` + target +
 			`","kind":"` + kind + `","owner":"dead","leaseUntil":"` + lease + `"}`
 		if _, err := f.s.ResourceCreate(ctx, NewResource(id, []byte(body))); err != nil {
 			t.Fatal(err)
