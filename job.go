@@ -73,6 +73,10 @@ type JobSpec struct {
 	Metadata                  []NameValue
 	// JobManagerTask, when set, is added to the job as its first task.
 	JobManagerTask *JobManagerTask
+	// JobPreparationTask and JobReleaseTask run on each node of the job
+	// before its first task there and when the job ends.
+	JobPreparationTask *JobPreparationTask
+	JobReleaseTask     *JobReleaseTask
 }
 
 // JobExecutionInfo is what happened to a job so far.

@@ -135,6 +135,12 @@ type Agent struct {
 	mounted    bool // the pool's blob containers are mounted (once per node)
 	// mountDevices are the FUSE devices of the node's mounts.
 	mountDevices []*os.File
+
+	// The jobs' preparation tasks run on this node, and the release tasks
+	// started, by job instance (jobprep.go).
+	prepMu   sync.Mutex
+	preps    map[string]*prepRun
+	released map[string]bool
 }
 
 type runningTask struct {

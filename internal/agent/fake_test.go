@@ -38,6 +38,8 @@ type fakeControlPlane struct {
 	leases     []nodeproto.TaskLease
 	leaseReqs  []nodeproto.LeaseRequest
 	commands   []string
+	releases   []nodeproto.JobTask // sent with every heartbeat
+	heartbeats int
 	reports    []nodeproto.ReportRequest
 	tokenReqs  []nodeproto.TokenRequest
 	tokenSeq   int
@@ -84,6 +86,7 @@ func newFakeControlPlane(t testing.TB, cfg nodeproto.NodeConfig) *fakeControlPla
 			f.startInfos = append(f.startInfos, *r.StartTaskInfo)
 		}
 		f.nodeErrors = r.Errors
+		f.heartbeats++
 		// Commands are one-shot, except reboot, which stays until the agent
 		// registers again (as the pool service does).
 		cmds := f.commands
@@ -93,7 +96,7 @@ func newFakeControlPlane(t testing.TB, cfg nodeproto.NodeConfig) *fakeControlPla
 				f.commands = append(f.commands, c)
 			}
 		}
-		return nodeproto.HeartbeatResponse{Commands: cmds}, 200
+		return nodeproto.HeartbeatResponse{Commands: cmds, JobReleases: f.releases}, 200
 	}))
 	mux.HandleFunc("POST "+nodeproto.PathLease, f.handle(func(body []byte) (any, int) {
 		var r nodeproto.LeaseRequest

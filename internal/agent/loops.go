@@ -62,6 +62,7 @@ func (a *Agent) heartbeatLoop(ctx context.Context, stop context.CancelFunc) {
 				a.logger.Warn("unknown command", logkey.Command, c)
 			}
 		}
+		a.startReleases(ctx, resp.JobReleases)
 		select {
 		case <-ctx.Done():
 			return
@@ -194,6 +195,7 @@ func (a *Agent) runStartTask(ctx context.Context, st nodeproto.StartTask) {
 func (a *Agent) reboot(ctx context.Context) {
 	a.stopTasks()
 	a.tasksWG.Wait()
+	a.forgetPrepsOnReboot()
 	a.mu.Lock()
 	a.phase = phaseStarting
 	a.startInfo = nil
@@ -292,6 +294,20 @@ func (a *Agent) startLease(ctx context.Context, l nodeproto.TaskLease) {
 		defer a.tasksWG.Done()
 		defer cancel()
 		taskKey := l.JobID + "/" + l.TaskID
+		if jp := l.JobPreparation; jp != nil && !a.ensurePrep(tctx, *jp) {
+			// The job's preparation task failed here and the job waits for
+			// its success: the task goes back for another node.
+			a.mu.Lock()
+			delete(a.running, l.LeaseID)
+			a.used -= rt.slots
+			abandoned := rt.abandoned
+			a.mu.Unlock()
+			a.notify()
+			if !abandoned && tctx.Err() == nil {
+				a.report(ctx, nodeproto.ReportRequest{NodeID: a.cfg.NodeID, LeaseID: l.LeaseID, Event: reportReleased})
+			}
+			return
+		}
 		a.report(ctx, nodeproto.ReportRequest{NodeID: a.cfg.NodeID, LeaseID: l.LeaseID, Event: reportStarted, StartTime: a.cfg.Now().UTC()})
 		tcfg, forget := a.taskConfig(taskKey)
 		var rep nodeproto.ReportRequest

@@ -87,6 +87,13 @@ func TestGolden(t *testing.T) {
 		{"identity_get_2023-01-31", "GET", miPath + "/uami1?api-version=2023-01-31", nil, 200},
 		{"identity_get_2026-05-31", "GET", miPath + "/uami1?api-version=2026-05-31", nil, 200},
 		{"identity_list", "GET", miPath + miV, nil, 200},
+		{"federatedcredential_create", "PUT", miPath + "/uami1/federatedIdentityCredentials/fic1" + miV, map[string]any{"properties": map[string]any{
+			"issuer": "https://oidc.prod-aks.azure.com/TenantGUID/IssuerGUID", "subject": "system:serviceaccount:ns:svcaccount",
+			"audiences": []string{"api://AzureADTokenExchange"}}}, 201},
+		{"federatedcredential_list", "GET", miPath + "/uami1/federatedIdentityCredentials" + miV, nil, 200},
+		{"error_federatedcredential_incomplete", "PUT", miPath + "/uami1/federatedIdentityCredentials/fic2" + miV,
+			map[string]any{"properties": map[string]any{"issuer": "https://example.com"}}, 400},
+		{"msi_operations", "GET", "/providers/Microsoft.ManagedIdentity/operations" + miV, nil, 200},
 		{"roleassignment_create", "PUT", raPath + "/" + guid1 + raV, map[string]any{"properties": map[string]any{
 			"roleDefinitionId": subPath + "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.RoleStorageBlobDataReader,
 			"principalId":      target, "principalType": "ServicePrincipal", "description": "golden"}}, 201},

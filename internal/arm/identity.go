@@ -231,6 +231,10 @@ func (p *identityProvider) handleDelete(w http.ResponseWriter, r *Request) error
 	if err := CheckPreconditions(r.Request, ETag(res.Version)); err != nil {
 		return err
 	}
+	// Its federated identity credentials go with it.
+	if err := p.s.DeleteScope(r.Context(), r.ID); err != nil {
+		return err
+	}
 	if err := p.s.deleteStored(r.Context(), res); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/store"
@@ -28,8 +29,11 @@ var resourcesVersions = []string{
 }
 
 // rgNamePattern is Azure's resource group naming rule: 1-90 characters of
-// letters, digits, '_', '-', '.', '(' and ')', not ending with '.'.
-var rgNamePattern = regexp.MustCompile(`^[\p{L}\p{N}_\-.()]{1,90}$`)
+// letters, digits, '_', '-', '.', '(' and ')', not ending with '.'. The
+// length is counted apart: `{1,90}` of two Unicode classes compiles into
+// 90 copies of them (3.5 MB, 13 ms at every start of the binary, node inits
+// included).
+var rgNamePattern = regexp.MustCompile(`^[\p{L}\p{N}_\-.()]+$`)
 
 type resourcesProvider struct{ s *Server }
 
@@ -164,7 +168,7 @@ func normalizeLocation(l string) string {
 }
 
 func validateGroupName(name string) error {
-	if !rgNamePattern.MatchString(name) || strings.HasSuffix(name, ".") {
+	if utf8.RuneCountInString(name) > 90 || !rgNamePattern.MatchString(name) || strings.HasSuffix(name, ".") {
 		return Invalid("InvalidResourceGroupName", "resourceGroupName",
 			"The resource group name '%s' is invalid. Resource group names can be 1 to 90 characters long and can only include alphanumeric, underscore, parentheses, hyphen and period (except at the end) characters.", name)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -399,6 +400,12 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 	f.wantErr(f.do(adminOID, "PUT", subPath+"/resourceGroups/bad*name"+rgV, `{"location":"eastus"}`), 400, "InvalidResourceGroupName")
+	// 90 characters (letters of any script count once each) is the limit.
+	long := strings.Repeat("é", 89)
+	if r := f.do(adminOID, "PUT", subPath+"/resourceGroups/"+url.PathEscape(long+"x")+rgV, `{"location":"eastus"}`); r.Code != 201 {
+		t.Errorf("a 90-character name: status %d: %s", r.Code, r.Body)
+	}
+	f.wantErr(f.do(adminOID, "PUT", subPath+"/resourceGroups/"+url.PathEscape(long+"xy")+rgV, `{"location":"eastus"}`), 400, "InvalidResourceGroupName")
 	f.wantErr(f.do(adminOID, "GET", "/subscriptions/99999999-0000-0000-0000-000000000000/resourceGroups/rg1"+rgV, nil), 404, "SubscriptionNotFound")
 }
 
@@ -524,9 +531,13 @@ func TestProviderRegistrations(t *testing.T) {
 		}
 	}
 	info := f.must(f.do(adminOID, "GET", subPath+"/providers/microsoft.managedidentity"+rgV, nil), 200).json(t)
-	types := info["resourceTypes"].([]any)
-	if info["registrationState"] != "Registered" || len(types) != 1 || types[0].(map[string]any)["resourceType"] != "userAssignedIdentities" {
-		t.Fatalf("provider %v", info)
+	var types []string
+	for _, x := range info["resourceTypes"].([]any) {
+		types = append(types, x.(map[string]any)["resourceType"].(string))
+	}
+	// As Azure lists them: the identities, their federated credentials and the operations list.
+	if want := "operations,userAssignedIdentities,userAssignedIdentities/federatedIdentityCredentials"; info["registrationState"] != "Registered" || strings.Join(types, ",") != want {
+		t.Fatalf("provider %v, want types %s", info, want)
 	}
 	f.must(f.do(adminOID, "POST", subPath+"/providers/Microsoft.Storage/register"+rgV, nil), 200)
 	f.wantErr(f.do(adminOID, "GET", subPath+"/providers/Nope.Nope"+rgV, nil), 404, "InvalidResourceNamespace")

@@ -516,7 +516,7 @@ func (s *Server) lookupStorageAccount(ctx context.Context, name string) (cobalt.
 }
 
 func builtinProviders() []Provider {
-	return []Provider{&resourcesProvider{}, &identityProvider{}, &authorizationProvider{}, &storageProvider{}, &registrationProvider{}}
+	return []Provider{&resourcesProvider{}, &identityProvider{}, &federatedProvider{}, msiOperationsProvider{}, &authorizationProvider{}, &storageProvider{}, &registrationProvider{}}
 }
 
 // handleCheckNameAvailability answers POST .../providers/Microsoft.Storage/checkNameAvailability.

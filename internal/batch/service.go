@@ -112,7 +112,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
 	}
-	return &Service{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1)}, nil
+	s := &Service{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1)}
+	s.cfg.Store = poolWrites{Store: cfg.Store, gen: &s.renders.gen}
+	return s, nil
 }
 
 // Wake makes the allocator look at the store now.

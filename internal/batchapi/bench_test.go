@@ -2,6 +2,8 @@ package batchapi
 
 import (
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"testing"
 )
@@ -50,6 +52,39 @@ func BenchmarkFilter(b *testing.B) {
 			if !flt.Match(get) {
 				b.Fatal("no match")
 			}
+		}
+	})
+}
+
+// BenchmarkListPage1000Tasks measures writing a list page of 1,000 rendered
+// tasks (in-process): listBody beside the baseline of json.Marshal of the
+// same page, which compacts and validates every item again.
+func BenchmarkListPage1000Tasks(b *testing.B) {
+	items := make([]json.RawMessage, 1000)
+	for i := range items {
+		id := fmt.Sprintf("task-%05d", i)
+		items[i], _ = json.Marshal(map[string]any{"id": id, "url": "https://127.0.0.1:1/jobs/job-1/tasks/" + id,
+			"eTag": "0x8DD0000000000001", "creationTime": "2026-12-05T07:00:00.0000000Z", "lastModified": "2026-12-05T07:00:00.0000000Z",
+			"state": "completed", "stateTransitionTime": "2026-12-05T07:00:01.0000000Z", "commandLine": "/bin/true",
+			"constraints": map[string]any{"maxWallClockTime": "P10675199DT2H48M5.4775807S", "retentionTime": "P7D", "maxTaskRetryCount": 0},
+			"executionInfo": map[string]any{"startTime": "2026-12-05T07:00:00.5000000Z", "endTime": "2026-12-05T07:00:01.0000000Z",
+				"exitCode": 0, "result": "success", "retryCount": 0, "requeueCount": 0},
+			"nodeInfo": map[string]any{"affinityId": "tvm-1_1-20261205t070000z", "nodeUrl": "https://127.0.0.1:1/pools/p/nodes/tvm-1_1-20261205t070000z",
+				"poolId": "p", "nodeId": "tvm-1_1-20261205t070000z", "taskRootDirectory": "workitems/job-1/job-1/" + id}})
+	}
+	const meta, next = "https://127.0.0.1:1/$metadata#tasks", "https://127.0.0.1:1/jobs/job-1/tasks?$skiptoken=1000"
+	b.Run("baseline-json.Marshal", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = json.Marshal(struct {
+				Metadata string            `json:"odata.metadata"`
+				Value    []json.RawMessage `json:"value"`
+				NextLink string            `json:"odata.nextLink,omitempty"`
+			}{meta, items, next})
+		}
+	})
+	b.Run("listBody", func(b *testing.B) {
+		for b.Loop() {
+			_ = listBody(meta, items, next)
 		}
 	})
 }

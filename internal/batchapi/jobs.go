@@ -26,6 +26,7 @@ type Jobs interface {
 	DisableJob(ctx context.Context, accountID, jobID, option string, cond jobs.Conditions) error
 	EnableJob(ctx context.Context, accountID, jobID string, cond jobs.Conditions) error
 	JobTaskCounts(ctx context.Context, accountID, jobID string) (jobs.TaskCountsResult, error)
+	PrepReleaseStatus(ctx context.Context, accountID, jobID string, opt jobs.ListOptions) ([]cobalt.JobPrepReleaseStatus, string, error)
 	JobTasks
 }
 
@@ -314,14 +315,43 @@ func (rc *reqCtx) paged(metadata string, fetch func(ctx context.Context, max int
 			page = append(page, applySelect(it.body, sel))
 		}
 	}
-	out := struct {
-		Metadata string            `json:"odata.metadata"`
-		Value    []json.RawMessage `json:"value"`
-		NextLink string            `json:"odata.nextLink,omitempty"`
-	}{Metadata: rc.baseURL() + "/$metadata#" + metadata, Value: page}
+	nextLink := ""
 	if next != "" {
-		out.NextLink = rc.nextLinkToken(next)
+		nextLink = rc.nextLinkToken(next)
 	}
-	rc.writeJSON(http.StatusOK, out)
+	rc.writeRaw(http.StatusOK, listBody(rc.baseURL()+"/$metadata#"+metadata, page, nextLink))
 	return nil
+}
+
+// listBody is the JSON of a list page, as json.Marshal would write it, from
+// items already encoded by json.Marshal: they are copied, not compacted and
+// validated again (for 1,000 tasks a page, the second pass over every
+// byte was a fifth of a list request).
+func listBody(metadata string, items []json.RawMessage, nextLink string) []byte {
+	n := len(metadata) + len(nextLink) + 64
+	for _, it := range items {
+		n += len(it) + 1
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"odata.metadata":`...)
+	b = appendJSONString(b, metadata)
+	b = append(b, `,"value":[`...)
+	for i, it := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, it...)
+	}
+	b = append(b, ']')
+	if nextLink != "" {
+		b = append(b, `,"odata.nextLink":`...)
+		b = appendJSONString(b, nextLink)
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s as json.Marshal encodes a string.
+func appendJSONString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s) // a string always encodes
+	return append(b, q...)
 }

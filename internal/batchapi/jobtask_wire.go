@@ -14,13 +14,9 @@ import (
 // replace, and the renderings of jobs and tasks with their URLs and state.
 // The shapes of specs and their conversions are batchwire's.
 
-// jobSpecWire is the body of "add job" and the spec part of a returned job:
-// batchwire's shape and the properties Cobalt decodes only to refuse.
+// jobSpecWire is the body of "add job" and the spec part of a returned job.
 type jobSpecWire struct {
 	batchwire.JobSpec
-	// Refused: job preparation and release tasks are not supported.
-	JobPreparationTask json.RawMessage `json:"jobPreparationTask,omitempty"`
-	JobReleaseTask     json.RawMessage `json:"jobReleaseTask,omitempty"`
 }
 
 // taskSpecWire is the body of "add task", one element of an add collection,
@@ -52,9 +48,6 @@ func poolInfoFromWire(p *batchwire.PoolInformation) (*cobalt.PoolInformation, er
 
 // domain converts an added job, refusing what Cobalt does not support.
 func (w jobSpecWire) domain() (cobalt.JobSpec, error) {
-	if present(w.JobPreparationTask) || present(w.JobReleaseTask) {
-		return cobalt.JobSpec{}, unsupported("", "Job preparation and release tasks are not supported.")
-	}
 	pi, err := poolInfoFromWire(w.PoolInfo)
 	if err != nil {
 		return cobalt.JobSpec{}, err
@@ -150,7 +143,40 @@ type jobWire struct {
 	ExecutionInfo               batchwire.JobExecutionInfo `json:"executionInfo"`
 }
 
+// withoutPassword is a container settings' copy without its registry
+// password: responses never echo a secret.
+func withoutPassword(cs *batchwire.ContainerSettings) *batchwire.ContainerSettings {
+	if cs == nil || cs.Registry == nil || cs.Registry.Password == "" {
+		return cs
+	}
+	r := *cs.Registry
+	r.Password = ""
+	c := *cs
+	c.Registry = &r
+	return &c
+}
+
 func jobToWire(j cobalt.Job, url string) jobWire {
+	w := jobToWireWithSecrets(j, url)
+	if m := w.JobManagerTask; m != nil {
+		v := *m
+		v.ContainerSettings = withoutPassword(v.ContainerSettings)
+		w.JobManagerTask = &v
+	}
+	if p := w.JobPreparationTask; p != nil {
+		v := *p
+		v.ContainerSettings = withoutPassword(v.ContainerSettings)
+		w.JobPreparationTask = &v
+	}
+	if r := w.JobReleaseTask; r != nil {
+		v := *r
+		v.ContainerSettings = withoutPassword(v.ContainerSettings)
+		w.JobReleaseTask = &v
+	}
+	return w
+}
+
+func jobToWireWithSecrets(j cobalt.Job, url string) jobWire {
 	return jobWire{jobSpecWire: jobSpecWire{JobSpec: batchwire.FromJobSpec(j.JobSpec)}, URL: url, ETag: j.ETag, LastModified: j.LastModified,
 		CreationTime: j.CreationTime, State: string(j.State), StateTransitionTime: j.StateTransitionTime,
 		PreviousState: string(j.PreviousState), PreviousStateTransitionTime: j.PreviousStateTransitionTime,
@@ -204,13 +230,7 @@ func taskToWire(t cobalt.Task) taskWire {
 			RetryCount: ei.RetryCount, LastRetryTime: ei.LastRetryTime,
 			RequeueCount: ei.RequeueCount, LastRequeueTime: ei.LastRequeueTime, Result: string(ei.Result)}}
 	// A registry password is a secret: responses never echo it.
-	if cs := w.ContainerSettings; cs != nil && cs.Registry != nil && cs.Registry.Password != "" {
-		r := *cs.Registry
-		r.Password = ""
-		c := *cs
-		c.Registry = &r
-		w.ContainerSettings = &c
-	}
+	w.ContainerSettings = withoutPassword(w.ContainerSettings)
 	if fi := ei.FailureInfo; fi != nil {
 		f := batchwire.FromTaskFailureInfo(*fi)
 		w.ExecutionInfo.FailureInfo = &f

@@ -88,8 +88,6 @@ func TestUnsupportedProperties(t *testing.T) {
 		body, target string
 		task         bool
 	}{
-		{`{"id":"j","poolInfo":{"poolId":"p"},"jobReleaseTask":{"commandLine":"x"}}`, "", false},
-		{`{"id":"j","poolInfo":{"poolId":"p"},"jobPreparationTask":{"commandLine":"x"}}`, "", false},
 		{`{"id":"j","poolInfo":{"autoPoolSpecification":{"poolLifetimeOption":"job"}}}`, "poolInfo.autoPoolSpecification", false},
 		{`{"id":"t","commandLine":"x","multiInstanceSettings":{"numberOfInstances":2}}`, "multiInstanceSettings", true},
 	} {

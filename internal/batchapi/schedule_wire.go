@@ -1,7 +1,6 @@
 package batchapi
 
 import (
-	"encoding/json"
 	"time"
 
 	cobalt "github.com/cobaltbatch/cobalt"
@@ -12,21 +11,13 @@ import (
 // The data plane's JSON of job schedules: batchwire's shapes, the
 // properties Cobalt refuses, and the rendering with URLs.
 
-// jobSpecificationWire is a schedule's jobSpecification with the job
-// preparation and release tasks Cobalt decodes only to refuse.
+// jobSpecificationWire is a schedule's jobSpecification.
 type jobSpecificationWire struct {
 	batchwire.JobSpecification
-	JobPreparationTask json.RawMessage `json:"jobPreparationTask,omitempty"`
-	JobReleaseTask     json.RawMessage `json:"jobReleaseTask,omitempty"`
 }
-
-func present(m json.RawMessage) bool { return len(m) > 0 && string(m) != "null" }
 
 // domain converts a job specification, refusing what Cobalt does not support.
 func (w *jobSpecificationWire) domain() (cobalt.JobSpec, error) {
-	if present(w.JobPreparationTask) || present(w.JobReleaseTask) {
-		return cobalt.JobSpec{}, unsupported("jobSpecification", "Job preparation and release tasks are not supported.")
-	}
 	pi, err := poolInfoFromWire(w.PoolInfo)
 	if err != nil {
 		return cobalt.JobSpec{}, err

@@ -36,7 +36,6 @@ func TestDecodeJobScheduleAdd(t *testing.T) {
 		`{"id":"s","schedule":{}}`:                                                                   codeMissingProperty,
 		`{"id":"s","schedule":{"recurrenceInterval":"1 hour"},"jobSpecification":{}}`:                codeInvalidBody,
 		`{"id":"s","schedule":{"doNotRunUntil":"tomorrow"},"jobSpecification":{}}`:                   codeInvalidBody,
-		`{"id":"s","schedule":{},"jobSpecification":{"jobPreparationTask":{"commandLine":"x"}}}`:     codeUnsupportedProp,
 		`{"id":"s","schedule":{},"jobSpecification":{"poolInfo":{"autoPoolSpecification":{"x":1}}}}`: codeUnsupportedProp,
 		`{"id":"s","schedule":{},"jobSpecification":{"priority":"high"}}`:                            codeInvalidProperty,
 		`[]`: codeInvalidBody,

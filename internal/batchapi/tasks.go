@@ -215,10 +215,13 @@ func handleListTasks(rc *reqCtx, p pathParams) error {
 		items := make([]listItem, 0, len(list))
 		for i := range list {
 			t := &list[i]
-			fields := map[string]string{"state": string(t.State), "id": t.ID, "executionInfo/result": string(t.ExecutionInfo.Result),
-				"displayName": t.DisplayName}
-			if t.NodeInfo != nil {
-				fields["nodeInfo/nodeId"] = t.NodeInfo.NodeID
+			var fields map[string]string // only a $filter reads them
+			if filter != nil {
+				fields = map[string]string{"state": string(t.State), "id": t.ID, "executionInfo/result": string(t.ExecutionInfo.Result),
+					"displayName": t.DisplayName}
+				if t.NodeInfo != nil {
+					fields["nodeInfo/nodeId"] = t.NodeInfo.NodeID
+				}
 			}
 			items = append(items, listItem{body: rc.renderTask(p.job, t), fields: fields})
 		}

@@ -29,6 +29,8 @@ type JobSpec struct {
 	NetworkConfiguration      *JobNetworkConfiguration `json:"networkConfiguration,omitempty"`
 	Metadata                  []NameValue              `json:"metadata,omitempty"`
 	JobManagerTask            *JobManagerTask          `json:"jobManagerTask,omitempty"`
+	JobPreparationTask        *JobPreparationTask      `json:"jobPreparationTask,omitempty"`
+	JobReleaseTask            *JobReleaseTask          `json:"jobReleaseTask,omitempty"`
 }
 
 // JobConstraints are a job's execution constraints.
@@ -272,6 +274,8 @@ func FromJobSpec(s cobalt.JobSpec) JobSpec {
 		NetworkConfiguration: mapPtr(s.NetworkConfiguration, FromJobNetworkConfiguration),
 		Metadata:             NameValues(s.Metadata),
 		JobManagerTask:       mapPtr(s.JobManagerTask, FromJobManagerTask),
+		JobPreparationTask:   mapPtr(s.JobPreparationTask, FromJobPreparationTask),
+		JobReleaseTask:       mapPtr(s.JobReleaseTask, FromJobReleaseTask),
 	}
 	if p := s.PoolInfo; p != nil {
 		d.PoolInfo = &PoolInformation{PoolID: p.PoolID}
@@ -290,6 +294,8 @@ func (d JobSpec) ToDomain() cobalt.JobSpec {
 		NetworkConfiguration: mapPtr(d.NetworkConfiguration, JobNetworkConfiguration.ToDomain),
 		Metadata:             NameValuesToDomain(d.Metadata),
 		JobManagerTask:       mapPtr(d.JobManagerTask, JobManagerTask.ToDomain),
+		JobPreparationTask:   mapPtr(d.JobPreparationTask, JobPreparationTask.ToDomain),
+		JobReleaseTask:       mapPtr(d.JobReleaseTask, JobReleaseTask.ToDomain),
 	}
 	if p := d.PoolInfo; p != nil {
 		s.PoolInfo = &cobalt.PoolInformation{PoolID: p.PoolID}

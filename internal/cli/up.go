@@ -83,6 +83,7 @@ of its own.`,
 	f.StringVar(&opts.Isolation, "isolation", "auto", "node isolation: auto (netns when root on Linux), netns or process")
 	f.StringVar(&opts.IMDSRateLimit, "imds-rate-limit", "", `per-node IMDS rate limit: empty for Azure's 20/s with 5 concurrent, "off", or for example "100/s,20"`)
 	f.IntVar(&opts.MaxNodes, "max-nodes", 0, "the most compute nodes this host runs (0: one per 64 MiB of the machine's memory, 16 to 4096)")
+	f.StringArrayVar(&opts.FederationIssuers, "federation-issuer", nil, "an external OIDC issuer `URL` (exact, https) whose tokens federated identity credentials may exchange; repeatable (issuers on loopback addresses need none)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&joinFile, "join-replica", "", "a `file` from `cobalt replica export`: serve that installation as one more replica (with --store on its PostgreSQL and a new --data directory)")
 	f.DurationVar(&opts.ReplicaPoll, "replica-poll", 2*time.Second, "with PostgreSQL, how often a replica picks up other replicas' changes (listeners of new accounts and registries); an operation whose replica stops is taken over after five of these")

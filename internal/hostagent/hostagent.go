@@ -47,9 +47,10 @@ type Config struct {
 type Provider struct {
 	cfg Config
 
-	mu     sync.Mutex
-	nodes  map[string]*node
-	closed bool
+	mu       sync.Mutex
+	nodes    map[string]*node
+	starting map[string]bool // nodes between StartNode's check and their entry in nodes
+	closed   bool
 }
 
 type node struct {
@@ -81,7 +82,7 @@ func New(cfg Config) *Provider {
 			cfg.Logger.Info("swept stale node cgroups", logkey.Count, n)
 		}
 	}
-	return &Provider{cfg: cfg, nodes: map[string]*node{}}
+	return &Provider{cfg: cfg, nodes: map[string]*node{}, starting: map[string]bool{}}
 }
 
 // Isolation is the isolation mode the provider's nodes use.
@@ -137,15 +138,27 @@ func lockPath(rootDir string) string { return CredentialPath(rootDir) + ".lock" 
 // holds a lock beside the credential; starting a node whose lock another
 // process holds fails with batch.ErrNodeRunning. StopNode, which the pool
 // service calls when it removes a node, deletes the persisted credential.
+//
+// The node's files are written outside the provider's lock: a pool's nodes
+// start concurrently, and the credential's fsync would otherwise serialize
+// them.
 func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed {
+		p.mu.Unlock()
 		return errors.New("hostagent: the host agent is closed")
 	}
-	if _, ok := p.nodes[n.NodeID]; ok {
+	if _, ok := p.nodes[n.NodeID]; ok || p.starting[n.NodeID] {
+		p.mu.Unlock()
 		return nil
 	}
+	p.starting[n.NodeID] = true
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.starting, n.NodeID)
+		p.mu.Unlock()
+	}()
 	var lock *os.File
 	if n.Credential == "" {
 		cred, err := ReadCredential(n.RootDir)
@@ -189,6 +202,13 @@ func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 	// The agent outlives the request that started it.
 	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	nd := &node{agent: a, rootDir: n.RootDir, lock: lock, cancel: cancel, done: make(chan struct{})}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		cancel()
+		release()
+		return errors.New("hostagent: the host agent is closed")
+	}
 	p.nodes[n.NodeID] = nd
 	go func() {
 		defer close(nd.done)

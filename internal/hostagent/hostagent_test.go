@@ -173,6 +173,34 @@ func TestProviderStartStop(t *testing.T) {
 	}
 }
 
+// TestProviderConcurrentStartOfOneNode: StartNode writes the node's files
+// outside the provider's lock, yet one node started from many goroutines at
+// once gets one agent, and every call succeeds.
+func TestProviderConcurrentStartOfOneNode(t *testing.T) {
+	t.Parallel()
+	api := newNodeAPI(t)
+	p := testProvider(t, api, agent.IsolationProcess)
+	launch := NodeLaunch{NodeID: "once", PoolID: "p", AccountName: "a", Credential: "cred-once", RootDir: t.TempDir()}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- p.StartNode(context.Background(), launch) }()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("StartNode: %v", err)
+		}
+	}
+	api.waitHeartbeat(t, launch.NodeID)
+	waitAgent(t, p, launch.NodeID)
+	if got := p.Nodes(); len(got) != 1 || got[0] != launch.NodeID {
+		t.Errorf("nodes %v, want [once]", got)
+	}
+}
+
 func TestProviderManyNodesAndClose(t *testing.T) {
 	t.Parallel()
 	api := newNodeAPI(t)

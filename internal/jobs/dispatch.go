@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -124,9 +125,23 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 	s.mu.Unlock()
 	limit = min(limit, maxClaimCandidates)
 	wakeOthers := false
+	var blockErr error
 	recs, err := s.st.TaskClaim(ctx, store.ClaimParams{AccountKey: node.AccountID, PoolKey: node.PoolID, NodeID: node.NodeID,
 		Limit: limit, State: taskRunning, NewLeaseID: newLeaseID}, func(c []store.TaskCandidate) []int {
-		allowed := s.withinParallelLimits(ctx, node.AccountID, c)
+		seen := map[string]*cobalt.Job{}
+		allowed := s.withinParallelLimits(ctx, node.AccountID, c, seen)
+		var blocked map[string]bool
+		if waitsForPrep(seen) {
+			blocked, blockErr = s.blockedJobs(ctx, node)
+			if blockErr != nil {
+				return nil
+			}
+		}
+		if len(blocked) > 0 {
+			// The job's preparation task failed on this node: Batch runs
+			// none of the job's tasks there.
+			allowed = slices.DeleteFunc(allowed, func(i int) bool { return blocked[strings.ToLower(c[i].JobKey)] })
+		}
 		snap.Tasks = snap.Tasks[:0]
 		// The store never offers a task that waits on dependencies, so
 		// none of these is Blocked.
@@ -143,6 +158,9 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 		}
 		return mine
 	})
+	if err == nil {
+		err = blockErr
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -160,16 +178,34 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 	return s.leases(ctx, node, recs), nil
 }
 
+// waitsForPrep reports whether one of the jobs has a preparation task
+// whose failure keeps the job's tasks off a node.
+func waitsForPrep(jobs map[string]*cobalt.Job) bool {
+	for _, j := range jobs {
+		if j != nil && j.JobPreparationTask != nil && (j.JobPreparationTask.WaitForSuccess == nil || *j.JobPreparationTask.WaitForSuccess) {
+			return true
+		}
+	}
+	return false
+}
+
 // withinParallelLimits returns the indexes of the candidates whose jobs'
-// maxParallelTasks still allows another running task, in order.
-func (s *Service) withinParallelLimits(ctx context.Context, accountID string, c []store.TaskCandidate) []int {
+// maxParallelTasks still allows another running task, in order. It records
+// the candidates' jobs it read in seen (nil for one it could not read).
+func (s *Service) withinParallelLimits(ctx context.Context, accountID string, c []store.TaskCandidate, seen map[string]*cobalt.Job) []int {
 	type budget struct{ left int }
 	jobs := map[string]*budget{} // nil: unlimited
 	out := make([]int, 0, len(c))
 	for i, t := range c {
 		b, ok := jobs[t.JobKey]
 		if !ok {
-			if j, err := s.GetJob(ctx, accountID, t.JobKey); err == nil && j.MaxParallelTasks != nil && *j.MaxParallelTasks > 0 {
+			j, err := s.GetJob(ctx, accountID, t.JobKey)
+			if err == nil {
+				seen[t.JobKey] = &j
+			} else {
+				seen[t.JobKey] = nil
+			}
+			if err == nil && j.MaxParallelTasks != nil && *j.MaxParallelTasks > 0 {
 				running := 0
 				counts, err := s.st.TaskCounts(ctx, accountID, t.JobKey)
 				if err == nil {
@@ -198,6 +234,11 @@ func (s *Service) withinParallelLimits(ctx context.Context, accountID string, c 
 // be resolved is completed with a failure instead.
 func (s *Service) leases(ctx context.Context, node cobalt.NodeRef, recs []store.TaskRecord) []nodeproto.TaskLease {
 	jobs := map[string]*cobalt.Job{}
+	type prep struct {
+		task *nodeproto.JobTask
+		err  error
+	}
+	preps := map[string]prep{}
 	out := make([]nodeproto.TaskLease, 0, len(recs))
 	for _, r := range recs {
 		j, ok := jobs[r.JobKey]
@@ -233,7 +274,20 @@ func (s *Service) leases(ctx context.Context, node cobalt.NodeRef, recs []store.
 			}
 		}
 		var fail *cobalt.TaskFailureInfo
+		pr, ok := preps[r.JobKey]
+		if !ok {
+			pr.task, pr.err = s.prepLease(ctx, node.AccountID, *j)
+			preps[r.JobKey] = pr
+		}
+		if pr.err != nil {
+			fail = &cobalt.TaskFailureInfo{Category: "usererror", Code: "BlobDownloadMiscError",
+				Message: "A resource file of the job preparation task could not be resolved: " + cobalt.ErrorMessage(pr.err)}
+		}
+		l.JobPreparation = pr.task
 		for _, rf := range spec.ResourceFiles {
+			if fail != nil {
+				break
+			}
 			prf, err := s.resolveResourceFile(ctx, node.AccountID, rf)
 			if err != nil {
 				fail = &cobalt.TaskFailureInfo{Category: "usererror", Code: "BlobDownloadMiscError",
@@ -250,6 +304,16 @@ func (s *Service) leases(ctx context.Context, node cobalt.NodeRef, recs []store.
 		if c := spec.Constraints; c != nil && !noLimit(c.MaxWallClockTime) {
 			d := time.Duration(*c.MaxWallClockTime)
 			l.MaxWallClockSeconds = int64((d + time.Second - 1) / time.Second)
+			// The task's clock starts after the job's preparation task: the
+			// server's backstop allows for that one's attempts, and sets
+			// none when they have no bound.
+			if jp := l.JobPreparation; jp != nil {
+				if jp.MaxWallClockSeconds == 0 || jp.MaxTaskRetryCount < 0 {
+					out = append(out, l)
+					continue
+				}
+				d += time.Duration(jp.MaxWallClockSeconds) * time.Second * time.Duration(jp.MaxTaskRetryCount+1)
+			}
 			expiry := s.now().Add(d + s.cfg.LeaseGrace)
 			if _, err := s.st.TaskUpdateByLease(ctx, r.LeaseID, func(t *store.TaskRecord) error {
 				t.LeaseExpiry = expiry
@@ -318,6 +382,12 @@ func (s *Service) Report(ctx context.Context, node cobalt.NodeRef, r nodeproto.R
 		completed, failed, retried bool
 		jobKey, taskID             string
 	)
+	if r.JobTask != "" {
+		return s.reportJobTask(ctx, node, r)
+	}
+	if r.Event == "released" {
+		return s.releaseLeaseBack(ctx, node, r)
+	}
 	now := s.now().UTC()
 	var fn func(t *store.TaskRecord) error
 	switch r.Event {
@@ -406,6 +476,9 @@ func jobActionFor(t cobalt.Task) string {
 		}
 		return o.JobAction
 	}
+	// Batch's order: a listed exit code or range wins, then a file
+	// upload error's or a pre-processing error's options, then default.
+	fi := t.ExecutionInfo.FailureInfo
 	if code := t.ExecutionInfo.ExitCode; code != nil {
 		for _, c := range ec.ExitCodes {
 			if c.Code == *code {
@@ -416,6 +489,9 @@ func jobActionFor(t cobalt.Task) string {
 			if *code >= c.Start && *code <= c.End {
 				return pick(&c.ExitOptions)
 			}
+		}
+		if fi != nil && strings.Contains(fi.Code, "Upload") && ec.FileUploadError != nil {
+			return pick(ec.FileUploadError)
 		}
 	} else if ec.PreProcessingError != nil {
 		return pick(ec.PreProcessingError)
@@ -447,7 +523,8 @@ func (s *Service) afterTaskCompleted(ctx context.Context, accountID, jobID strin
 			case "terminate":
 				aerr = s.terminateJob(ctx, accountID, jobID, "TaskFailed", Conditions{})
 			case "disable":
-				aerr = s.DisableJob(ctx, accountID, jobID, DisableWait, Conditions{})
+				// Batch: as "disable job" with disableTasks requeue.
+				aerr = s.DisableJob(ctx, accountID, jobID, DisableRequeue, Conditions{})
 			}
 			if aerr != nil && !cobalt.IsCode(aerr, cobalt.EConflict) {
 				return aerr

@@ -24,6 +24,14 @@
 // Place skips blocked tasks, and property tests drive it and the dependency
 // rules together.
 //
+// Job preparation and release tasks (jobprep*.go): the preparation task
+// rides on every lease of the job's tasks and the node runs it once per job;
+// the node's reports land in the store's job_prep records, which keep a
+// node whose preparation task failed (with waitForSuccess) out of the job's
+// claims, list the status by node, and, once the job ends, hand the release
+// task to the node with its heartbeat (a record outlives a deleted job until
+// its release task ran).
+//
 // Figures: PoolTaskCounts gives the pool service its autoscale samples'
 // task counts by pool, JobStats and AccountJobStats the jobs' statistics,
 // both computed from the task rows on demand.

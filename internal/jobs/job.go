@@ -52,6 +52,9 @@ func (s *Service) addJob(ctx context.Context, accountID string, spec cobalt.JobS
 	if err := jobManagerDefaults(spec.JobManagerTask); err != nil {
 		return cobalt.Job{}, err
 	}
+	if err := jobPrepDefaults(&spec); err != nil {
+		return cobalt.Job{}, err
+	}
 	if err := validateJobOptions(spec.Priority, spec.MaxParallelTasks, spec.Constraints, spec.PoolInfo, spec.OnAllTasksComplete, true); err != nil {
 		return cobalt.Job{}, err
 	}
@@ -96,6 +99,10 @@ func (s *Service) addJob(ctx context.Context, accountID string, spec cobalt.JobS
 		return cobalt.Job{}, fail(ErrJobExists, cobalt.EConflict, "The specified job already exists.")
 	}
 	if err != nil {
+		return cobalt.Job{}, err
+	}
+	// Records of an earlier job with this ID no longer mean anything.
+	if err := s.st.JobPrepDelete(ctx, accountID, spec.ID, ""); err != nil {
 		return cobalt.Job{}, err
 	}
 	if err := s.addJobManager(ctx, accountID, j); err != nil {
@@ -275,7 +282,7 @@ func (s *Service) ReplaceJob(ctx context.Context, accountID, jobID string, p Job
 // DeleteJob deletes a job and its tasks; running tasks are stopped by their
 // nodes at the next Reconcile. Errors: ErrJobNotFound, EPreconditionFailed.
 func (s *Service) DeleteJob(ctx context.Context, accountID, jobID string, cond Conditions) error {
-	_, err := s.updateJob(ctx, accountID, jobID, cond, func(r *store.JobRecord, j *cobalt.Job) error {
+	j, err := s.updateJob(ctx, accountID, jobID, cond, func(r *store.JobRecord, j *cobalt.Job) error {
 		setJobState(j, cobalt.JobDeleting, s.now().UTC())
 		r.State, r.Dispatch = jobDeleting, false
 		return nil
@@ -284,6 +291,9 @@ func (s *Service) DeleteJob(ctx context.Context, accountID, jobID string, cond C
 		return err
 	}
 	defer s.wakeSchedule(ctx, accountID, jobID)
+	if j.State != cobalt.JobCompleted {
+		s.markRelease(ctx, accountID, j)
+	}
 	return errJobNotFound(s.st.JobDelete(ctx, accountID, jobID))
 }
 
@@ -299,7 +309,7 @@ func (s *Service) TerminateJob(ctx context.Context, accountID, jobID, reason str
 
 func (s *Service) terminateJob(ctx context.Context, accountID, jobID, reason string, cond Conditions) error {
 	now := s.now().UTC()
-	_, err := s.updateJob(ctx, accountID, jobID, cond, func(r *store.JobRecord, j *cobalt.Job) error {
+	j, err := s.updateJob(ctx, accountID, jobID, cond, func(r *store.JobRecord, j *cobalt.Job) error {
 		if j.State == cobalt.JobCompleted {
 			return fail(ErrJobCompleted, cobalt.EConflict, "The specified job is already in a completed state.")
 		}
@@ -315,6 +325,7 @@ func (s *Service) terminateJob(ctx context.Context, accountID, jobID, reason str
 		return err
 	}
 	defer s.wakeSchedule(ctx, accountID, jobID)
+	defer s.markRelease(ctx, accountID, j)
 	return s.endRunningTasks(ctx, accountID, jobID, &cobalt.TaskFailureInfo{Category: "usererror", Code: "TaskEnded",
 		Message: "The task was ended because its job was terminated."})
 }

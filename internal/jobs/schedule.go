@@ -58,7 +58,17 @@ func validateJobSpecification(js cobalt.JobSpec) error {
 	default:
 		return invalidProp("jobSpecification.onTaskFailure", "onTaskFailure must be noaction or performexitoptionsjobaction.")
 	}
-	return nil
+	// Checked on copies: the template keeps what the client gave, and
+	// each job gets the defaults when it is added.
+	if p := js.JobPreparationTask; p != nil {
+		c := *p
+		js.JobPreparationTask = &c
+	}
+	if r := js.JobReleaseTask; r != nil {
+		c := *r
+		js.JobReleaseTask = &c
+	}
+	return prefixTarget(jobPrepDefaults(&js), "jobSpecification.")
 }
 
 // recurring reports whether the configuration creates more than one job.

@@ -223,6 +223,10 @@ func (s *Service) addTasks(ctx context.Context, accountID, jobID string, specs [
 			res[i].Status, res[i].Err = AddClientError, err
 			continue
 		}
+		if err := checkNotJobPrepID(spec.ID, job); err != nil {
+			res[i].Status, res[i].Err = AddClientError, err
+			continue
+		}
 		if err := s.validateContainer(ctx, accountID, job, &spec); err != nil {
 			res[i].Status, res[i].Err = AddClientError, err
 			continue

@@ -9,6 +9,14 @@
 // API after its own checks), and signs RS256 JWTs with the claim set of real
 // Entra app-only tokens.
 //
+// Managed identities with federated identity credentials (ARM child
+// resources of the identity, read from the store) also get tokens at the
+// token endpoint for a client assertion from an external OpenID Connect
+// issuer, as Entra's workload identity federation works: the issuer's
+// discovery document and JWKS are fetched (loopback issuers and
+// Config.FederationIssuers only) and cached, and the assertion's signature,
+// issuer, subject, audience and lifetime are checked; see federation.go.
+//
 // Users (principals of kind User, with argon2id password hashes) sign in
 // through the v2 authorization endpoint: a sign-in page (Username,
 // Password, Sign in), the authorization code flow with PKCE (S256 only) for

@@ -329,10 +329,13 @@ func (s *Service) clientCredentials(ctx context.Context, tenant string, tr token
 	if p.Disabled {
 		return Token{}, aadError(aadAppDisabled, "Application '%s'(%s) is disabled.", p.ClientID, p.DisplayName)
 	}
-	if tr.clientSecret == "" {
-		if tr.assertion {
-			return Token{}, aadError(aadInvalidAssertion, "The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found.]")
+	if tr.assertion != "" {
+		if p.Kind == cobalt.KindManagedIdentity {
+			return s.federatedToken(ctx, &p, tr.assertion, tr.resource, addr)
 		}
+		return Token{}, aadError(aadInvalidAssertion, "The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found.]")
+	}
+	if tr.clientSecret == "" {
 		return Token{}, aadError(aadMissingCredential, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
 	}
 	ok, expired := secretMatches(&p, tr.clientSecret, s.now())

@@ -2,6 +2,7 @@ package login
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -72,6 +73,19 @@ type Config struct {
 	// and DefaultLockoutDuration.
 	LockoutThreshold int
 	LockoutDuration  time.Duration
+
+	// FederationIssuers are the external OpenID Connect issuers, besides
+	// those on loopback addresses, whose discovery documents and keys the
+	// service fetches to verify client assertions exchanged through
+	// federated identity credentials (exact issuer URLs). Assertions from
+	// other issuers are refused without a request.
+	FederationIssuers []string
+	// FederationRootCAs verifies the issuers' TLS certificates; nil means
+	// the system roots.
+	FederationRootCAs *x509.CertPool
+	// FederationKeyTTL is how long an issuer's keys are reused; 0 means
+	// DefaultFederationKeyTTL.
+	FederationKeyTTL time.Duration
 }
 
 // Service is the token service. It is safe for concurrent use.
@@ -96,6 +110,8 @@ type Service struct {
 	lockout *lockout      // failed sign-ins per user name
 	hashSem chan struct{} // bounds concurrent password hashing
 	grants  *grants       // public clients, authorization codes, refresh tokens
+	// issuerKeys caches external issuers' keys for federated credentials.
+	issuerKeys *issuerKeyCache
 }
 
 // New returns a Service on cfg. It loads the signing keys, creating one that
@@ -111,6 +127,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	u, err := url.Parse(cfg.AuthorityURL)
 	if err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") {
 		return nil, fmt.Errorf("login: the authority URL %q must be scheme://host[:port] with no path", cfg.AuthorityURL)
+	}
+	for _, iss := range cfg.FederationIssuers {
+		if fu, err := url.Parse(iss); err != nil || fu.Scheme != "https" || fu.Host == "" || fu.User != nil || fu.RawQuery != "" || fu.Fragment != "" {
+			return nil, fmt.Errorf("login: the federation issuer %q must be an https URL with no user, query or fragment", iss)
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -149,6 +170,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		hashSem:   make(chan struct{}, maxConcurrentHashes),
 		grants:    newGrants(),
 	}
+	s.issuerKeys = newIssuerKeyCache(cfg.FederationIssuers, cfg.FederationRootCAs, cfg.FederationKeyTTL, cfg.Now)
 	s.metrics, err = newMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, err

@@ -23,7 +23,7 @@ const (
 	aadUnsupportedGrant    = 70003   // unsupported grant type
 	aadInvalidScope        = 70011   // invalid scope
 	aadAppNotFound         = 700016  // application not found in the directory
-	aadInvalidAssertion    = 700027  // client assertion invalid (no certificate credentials here)
+	aadInvalidAssertion    = 700027  // client assertion failed signature validation
 	aadAppDisabled         = 7000112 // application disabled
 	aadInvalidSecret       = 7000215 // invalid client secret
 	aadMissingCredential   = 7000218 // neither client_assertion nor client_secret
@@ -46,6 +46,14 @@ const (
 	aadPKCERequired         = 9002325 // PKCE required (S256)
 	aadResponseTypeDisabled = 700054  // response_type not enabled
 	aadUserGrantNotAllowed  = 700025  // a user cannot be a client
+
+	aadInvalidJWT          = 50027  // client assertion malformed
+	aadNoFederatedRecord   = 70021  // no federated identity credential matches
+	aadNoFederatedIssuer   = 700211 // no credential with the assertion's issuer
+	aadNoFederatedAudience = 700212 // no credential with the assertion's audience
+	aadNoFederatedSubject  = 700213 // no credential with the assertion's subject
+	aadAssertionLifetime   = 700024 // client assertion expired or not yet valid
+	aadExternalOIDCFailed  = 90061  // the external issuer's keys could not be fetched
 )
 
 // aadWire is how one AADSTS code goes on the wire: the HTTP status and the
@@ -86,6 +94,14 @@ var aadTable = map[int]aadWire{
 	aadPKCERequired:         {http.StatusBadRequest, "invalid_request"},
 	aadResponseTypeDisabled: {http.StatusBadRequest, "unsupported_response_type"},
 	aadUserGrantNotAllowed:  {http.StatusBadRequest, "invalid_client"},
+
+	aadInvalidJWT:          {http.StatusBadRequest, "invalid_request"},
+	aadNoFederatedRecord:   {http.StatusBadRequest, "invalid_request"},
+	aadNoFederatedIssuer:   {http.StatusBadRequest, "invalid_request"},
+	aadNoFederatedAudience: {http.StatusBadRequest, "invalid_request"},
+	aadNoFederatedSubject:  {http.StatusBadRequest, "invalid_request"},
+	aadAssertionLifetime:   {http.StatusBadRequest, "invalid_client"},
+	aadExternalOIDCFailed:  {http.StatusBadRequest, "invalid_request"},
 }
 
 // aadError returns an error carrying an AADSTS code as its Reason.

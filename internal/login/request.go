@@ -16,9 +16,10 @@ const maxBodyBytes = 64 << 10
 type tokenRequest struct {
 	clientID     string
 	clientSecret string
-	// assertion is set when the client sent a client_assertion (certificate
-	// credential), which this service does not support.
-	assertion bool
+	// assertion is the client_assertion, when the client sent one: a
+	// certificate credential's (which this service does not support) or an
+	// external issuer's token for a federated identity credential.
+	assertion string
 	// resource is the audience: v1's resource parameter, or v2's .default
 	// scope with "/.default" removed.
 	resource string
@@ -62,7 +63,15 @@ func parseTokenRequest(r *http.Request, v2 bool) (tokenRequest, error) {
 	if tr.clientID == "" {
 		return tr, aadError(aadMissingParameter, "The request body must contain the following parameter: 'client_id'.")
 	}
-	tr.assertion = f.Get("client_assertion") != ""
+	tr.assertion = f.Get("client_assertion")
+	if tr.assertion != "" {
+		if t := f.Get("client_assertion_type"); t != clientAssertionType {
+			return tr, aadError(aadInvalidClientHeader, "The client_assertion_type '%s' is not supported; it must be '%s'.", clip(t), clientAssertionType)
+		}
+		if tr.clientSecret != "" {
+			return tr, aadError(aadInvalidClientHeader, "The request must not use more than one client authentication method.")
+		}
+	}
 
 	if !v2 {
 		tr.resource = f.Get("resource")

@@ -182,7 +182,7 @@ func (s *Service) mint(ctx context.Context, p *store.PrincipalRecord, resource, 
 	}
 	fields := map[string]string{"audience": resource, "client_id": p.ClientID, "grant": grant, "version": ver,
 		"kid": sk.kid, "uti": c.Uti, "expires": exp.UTC().Format(time.RFC3339)}
-	for _, k := range []string{"node", "pool", "task", "address"} {
+	for _, k := range []string{"node", "pool", "task", "address", "federated_issuer", "federated_subject"} {
 		if v := audit[k]; v != "" {
 			fields[k] = v
 		}

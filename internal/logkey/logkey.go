@@ -52,6 +52,8 @@ const (
 	Audience = "audience"
 	// Grant is the OAuth grant type of a token request.
 	Grant = "grant"
+	// Issuer is an external OpenID Connect issuer's URL (workload identity federation).
+	Issuer = "issuer"
 	// TokenID is a token's unique identifier (its uti claim); never the token.
 	TokenID = "uti"
 	// KeyID is the ID (kid) of a signing key; never the key.

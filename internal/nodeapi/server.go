@@ -187,7 +187,22 @@ func (s *Server) handleHeartbeat(ctx context.Context, n *batch.Node, body []byte
 			cmds = append(cmds, terminatePrefix+l)
 		}
 	}
-	return nodeproto.HeartbeatResponse{Commands: cmds}, nil
+	resp := nodeproto.HeartbeatResponse{Commands: cmds}
+	if jr, ok := s.cfg.Dispatcher.(JobReleaser); ok && !slices.Contains(cmds, "remove") {
+		rel, err := jr.JobReleases(ctx, n.Ref())
+		if err != nil {
+			s.cfg.Logger.Warn("list the job release tasks of a node", logkey.Node, n.ID, logkey.Err, err)
+		}
+		resp.JobReleases = rel
+	}
+	return resp, nil
+}
+
+// JobReleaser is the optional part of a Dispatcher that gives a node, with
+// each heartbeat, the release tasks of ended jobs it must run
+// (jobs.Service.JobReleases).
+type JobReleaser interface {
+	JobReleases(ctx context.Context, node cobalt.NodeRef) ([]nodeproto.JobTask, error)
 }
 
 func (s *Server) handleLease(ctx context.Context, n *batch.Node, body []byte) (any, error) {

@@ -17,6 +17,14 @@
 //	/nodeapi/v1/report     ReportRequest    -> ReportResponse
 //	/nodeapi/v1/token      TokenRequest     -> TokenResponse
 //
+// A job's preparation task travels in each TaskLease of the job's tasks
+// (JobPreparation); the node runs it once per job instance and reports it
+// with ReportRequest.JobTask set, and gives a lease back (event "released")
+// when it failed and the job waits for its success. Release tasks come in
+// HeartbeatResponse.JobReleases until the node reports one started. The
+// control plane accepts such reports only for jobs of the node's pool, and a
+// release only from a node that ran the preparation task.
+//
 // Errors are HTTP 4xx/5xx with an Error body. The agent maps token errors to
 // the IMDS error format itself.
 package nodeproto

@@ -223,6 +223,9 @@ type HeartbeatRequest struct {
 type HeartbeatResponse struct {
 	// Commands are "reboot", "remove" (stop, clean up, exit) or "terminate:<leaseID>".
 	Commands []string `json:"commands,omitempty"`
+	// JobReleases are release tasks of ended jobs the node must run, once
+	// each; they are sent until the node reports one started.
+	JobReleases []JobTask `json:"jobReleases,omitempty"`
 }
 
 // LeaseRequest asks for work for the free slots of a node.
@@ -250,6 +253,38 @@ type TaskLease struct {
 	Container *ContainerSettings `json:"containerSettings,omitempty"`
 	// OutputFiles are uploaded after the task's process exits.
 	OutputFiles []OutputFile `json:"outputFiles,omitempty"`
+	// JobPreparation, when set, is the job's preparation task: the node
+	// runs it (once per job instance) before the task.
+	JobPreparation *JobTask `json:"jobPreparation,omitempty"`
+}
+
+// Kinds of JobTask.
+const (
+	JobTaskPreparation = "jobpreparation"
+	JobTaskRelease     = "jobrelease"
+)
+
+// JobTask is a job's preparation or release task as a node runs it, in
+// TaskDir(JobID, TaskID). Instance tells apart jobs that had the same ID
+// (one deleted, another added). A preparation task that fails its last
+// attempt with WaitForSuccess set keeps the job's tasks off the node: the
+// node gives their leases back with the "released" event.
+type JobTask struct {
+	Kind          string               `json:"kind"`
+	JobID         string               `json:"jobId"`
+	Instance      string               `json:"instance"`
+	TaskID        string               `json:"taskId"`
+	CommandLine   string               `json:"commandLine"`
+	Environment   []EnvironmentSetting `json:"environment,omitempty"`
+	ResourceFiles []ResourceFile       `json:"resourceFiles,omitempty"`
+	UserIdentity  UserIdentity         `json:"userIdentity"`
+	Container     *ContainerSettings   `json:"containerSettings,omitempty"`
+	// MaxTaskRetryCount is the preparation task's (-1: no limit).
+	MaxTaskRetryCount int `json:"maxTaskRetryCount,omitempty"`
+	// MaxWallClockSeconds is 0 for unlimited.
+	MaxWallClockSeconds           int64 `json:"maxWallClockSeconds,omitempty"`
+	WaitForSuccess                bool  `json:"waitForSuccess,omitempty"`
+	RerunOnNodeRebootAfterSuccess bool  `json:"rerunOnNodeRebootAfterSuccess,omitempty"`
 }
 
 // OutputFile is a set of files the node uploads to a blob container after
@@ -273,16 +308,24 @@ type LeaseResponse struct {
 	Leases []TaskLease `json:"leases"`
 }
 
-// ReportRequest reports that a leased task started or finished.
+// ReportRequest reports that a leased task started or finished, that the
+// node gives a lease back ("released"), or, with JobTask set, that a job's
+// preparation or release task started or finished (LeaseID empty).
 type ReportRequest struct {
 	NodeID  string `json:"nodeId"`
 	LeaseID string `json:"leaseId"`
-	// Event is "started" or "completed".
-	Event     string       `json:"event"`
-	StartTime time.Time    `json:"startTime"`
-	EndTime   *time.Time   `json:"endTime,omitempty"`
-	ExitCode  *int         `json:"exitCode,omitempty"`
-	Failure   *FailureInfo `json:"failureInfo,omitempty"`
+	// Event is "started", "completed" or "released".
+	Event string `json:"event"`
+	// JobTask is the JobTask's Kind when the report is about one; JobID,
+	// Instance and RetryCount (the attempt, from 0) go with it.
+	JobTask    string       `json:"jobTask,omitempty"`
+	JobID      string       `json:"jobId,omitempty"`
+	Instance   string       `json:"instance,omitempty"`
+	RetryCount int          `json:"retryCount,omitempty"`
+	StartTime  time.Time    `json:"startTime"`
+	EndTime    *time.Time   `json:"endTime,omitempty"`
+	ExitCode   *int         `json:"exitCode,omitempty"`
+	Failure    *FailureInfo `json:"failureInfo,omitempty"`
 }
 
 // ReportResponse acknowledges a report.

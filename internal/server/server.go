@@ -86,6 +86,10 @@ type Options struct {
 	// changed (accounts' and registries' listeners, abandoned operations);
 	// 0 means two seconds.
 	ReplicaPoll time.Duration
+	// FederationIssuers are external OpenID Connect issuer URLs, besides
+	// those on loopback addresses, whose keys the login service may fetch
+	// to exchange their tokens through federated identity credentials.
+	FederationIssuers []string
 }
 
 // Listener offsets from PortBase. Batch accounts get ports from batchPortOffset up.

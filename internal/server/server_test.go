@@ -84,6 +84,21 @@ func TestSecondInstanceOnTheSameDataDirFails(t *testing.T) {
 	}
 }
 
+// TestFederationIssuerMustBeHTTPS checks that `cobalt up --federation-issuer`
+// with a plain http URL fails at start rather than allowing it.
+func TestFederationIssuerMustBeHTTPS(t *testing.T) {
+	t.Parallel()
+	s, err := server.Start(context.Background(), server.Options{DataDir: t.TempDir(), Isolation: "process",
+		FederationIssuers: []string{"http://issuer.example.com"}})
+	if err == nil {
+		s.Close()
+		t.Fatal("started with an http federation issuer")
+	}
+	if !strings.Contains(err.Error(), "http://issuer.example.com") {
+		t.Errorf("error %q does not name the issuer", err)
+	}
+}
+
 func TestRestartReusesIdentityCredentialsAndCA(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
@@ -27,6 +28,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/login"
 	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/nodeapi"
+	"github.com/cobaltbatch/cobalt/internal/pki"
 	"github.com/cobaltbatch/cobalt/internal/portal"
 	"github.com/cobaltbatch/cobalt/internal/publicaddr"
 	"github.com/cobaltbatch/cobalt/internal/rbac"
@@ -50,6 +52,7 @@ func (s *Server) wire(ctx context.Context) (err error) {
 	s.login, err = login.New(ctx, login.Config{
 		Store: s.store, Logger: s.log.With(logkey.Component, "login"), Now: s.opts.Now,
 		AuthorityURL: s.URL("login"), SealKey: s.seal, Registerer: s.reg,
+		FederationIssuers: s.opts.FederationIssuers, FederationRootCAs: federationRoots(s.ca),
 	})
 	if err != nil {
 		return fmt.Errorf("login service: %w", err)
@@ -353,4 +356,15 @@ func (s *Server) grantOwner(ctx context.Context, objectID string) error {
 		return fmt.Errorf("grant the admin Owner: %w", err)
 	}
 	return nil
+}
+
+// federationRoots are the roots that verify external issuers: the system's
+// and the installation CA (for issuers served with its certificates).
+func federationRoots(ca *pki.CA) *x509.CertPool {
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	pool.AddCert(ca.Certificate())
+	return pool
 }

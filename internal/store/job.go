@@ -150,6 +150,7 @@ type ClaimParams struct {
 // every replica sharing the database: a task is claimed by at most one node
 // at a time (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: the single writer).
 type JobStore interface {
+	JobPrepStore
 	// JobCreate stores a new job; EConflict if the account has a job with that key.
 	JobCreate(ctx context.Context, j JobRecord) (JobRecord, error)
 	// JobGet returns the account's job with the ID (case-insensitive), or ENotFound.

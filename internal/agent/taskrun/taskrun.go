@@ -147,6 +147,11 @@ func RunTask(ctx context.Context, cfg Config, d Dirs, l nodeproto.TaskLease) nod
 	dir := TaskDir(d, l.JobID, l.TaskID)
 	vars := []string{"AZ_BATCH_TASK_ID=" + l.TaskID, "AZ_BATCH_JOB_ID=" + l.JobID, "AZ_BATCH_TASK_DIR=" + dir,
 		"AZ_BATCH_TASK_WORKING_DIR=" + filepath.Join(dir, "wd")}
+	if jp := l.JobPreparation; jp != nil {
+		// Batch tells a job's tasks where its preparation task ran.
+		prep := TaskDir(d, l.JobID, jp.TaskID)
+		vars = append(vars, "AZ_BATCH_JOB_PREP_DIR="+prep, "AZ_BATCH_JOB_PREP_WORKING_DIR="+filepath.Join(prep, "wd"))
+	}
 	o := cfg.run(ctx, runSpec{
 		dir: dir, commandLine: l.CommandLine, env: l.Environment, files: l.ResourceFiles, user: l.UserIdentity,
 		wallClock: time.Duration(l.MaxWallClockSeconds) * time.Second,

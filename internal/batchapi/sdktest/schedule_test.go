@@ -67,9 +67,9 @@ func TestGoSDKJobSchedules(t *testing.T) {
 	}
 	bad.Schedule = &azbatch.JobScheduleConfiguration{}
 	bad.JobSpecification = &azbatch.JobSpecification{PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr("p")},
-		JobPreparationTask: &azbatch.JobPreparationTask{CommandLine: to.Ptr("/bin/true")}}
-	if _, err := c.CreateJobSchedule(ctx, bad, nil); !hasCode(err, 400, "UnsupportedProperty") {
-		t.Fatalf("job preparation task: %v", err)
+		JobReleaseTask: &azbatch.JobReleaseTask{CommandLine: to.Ptr("/bin/true")}}
+	if _, err := c.CreateJobSchedule(ctx, bad, nil); !hasCode(err, 400, "InvalidPropertyValue") {
+		t.Fatalf("a job release task without a preparation task: %v", err)
 	}
 
 	// JobScheduleExists answers both 200 and 404 without error: the status tells.
