@@ -66,7 +66,7 @@ the process list: prefer the other two when it carries a password.`,
 	f.StringVar(&opts.Store, "store", "", "store: empty for SQLite in the data directory, or a postgres:// URL (visible in the process list: prefer $COBALT_STORE or --store-file)")
 	f.StringVar(&storeFile, "store-file", "", "a `file` holding the store URL (a postgres:// URL), instead of --store or $COBALT_STORE")
 	f.StringVar(&opts.Location, "location", "eastus", "the Azure region name that resources report")
-	f.StringVar(&opts.Isolation, "isolation", "auto", "node isolation: auto (netns when root on Linux), netns or process")
+	f.StringVar(&opts.Isolation, "isolation", "auto", "node isolation: auto (netns when root on Linux), netns, process, or external (agents run elsewhere and read their credentials from DATA/nodes/.credentials; for cobalt bench fleet)")
 	f.StringVar(&opts.IMDSRateLimit, "imds-rate-limit", "", `per-node IMDS rate limit: empty for Azure's 20/s with 5 concurrent, "off", or for example "100/s,20"`)
 	f.IntVar(&opts.MaxNodes, "max-nodes", 0, "the most compute nodes this host runs (0: one per 64 MiB of the machine's memory, 16 to 4096)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")

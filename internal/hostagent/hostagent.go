@@ -22,6 +22,13 @@ import (
 // NodeLaunch is what StartNode gets: the pool service's batch.NodeLaunch.
 type NodeLaunch = batch.NodeLaunch
 
+// IsolationExternal is the isolation of a host whose node agents run
+// elsewhere: StartNode starts no agent and no sandbox, it only persists the
+// node's credential (CredentialPath) for an agent outside this process that
+// reads it and registers over the node protocol (`cobalt bench fleet`'s
+// simulated hosts), and StopNode deletes it.
+const IsolationExternal = "external"
+
 // Config configures the local provider.
 type Config struct {
 	// ControlPlaneURL is the node API's base URL, https://127.0.0.1:PORT.
@@ -158,6 +165,14 @@ func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 			return fmt.Errorf("start node %s: %w", n.NodeID, err)
 		}
 	}
+	if p.cfg.Isolation == IsolationExternal {
+		// The agent runs elsewhere: the node is this host's only as a
+		// credential on disk.
+		done := make(chan struct{})
+		close(done)
+		p.nodes[n.NodeID] = &node{rootDir: n.RootDir, cancel: func() {}, done: done}
+		return nil
+	}
 	if n.RootDir != "" {
 		var err error
 		if lock, err = lockFile(lockPath(n.RootDir)); errors.Is(err, errLocked) {
@@ -280,6 +295,11 @@ func (p *Provider) StopNode(ctx context.Context, nodeID string) error {
 		_ = os.Remove(statePath(nd.rootDir))
 	}
 	nd.cancel()
+	if p.cfg.Isolation == IsolationExternal {
+		p.mu.Lock()
+		delete(p.nodes, nodeID)
+		p.mu.Unlock()
+	}
 	select {
 	case <-nd.done:
 		if nd.rootDir != "" {
