@@ -14,6 +14,59 @@ func init() {
 	register("Node/UpdateCAS", testNodeUpdate)
 	register("Node/ListByPoolStateAndExpiry", testNodeList)
 	register("Node/Counts", testNodeCounts)
+	register("Node/CreateManyAllOrNone", testNodeCreateMany)
+	register("Node/TouchCAS", testNodeTouch)
+}
+
+func testNodeCreateMany(t *testing.T, s store.Store) {
+	ns := get(s.NodeCreateMany(ctx(t), []store.NodeRecord{newNode("m1", "Pool1", "creating"), newNode("m2", "Pool1", "creating")})).must(t)
+	if len(ns) != 2 || ns[0].Version != 1 || ns[1].PoolKey != "pool1" || ns[0].CreatedAt.IsZero() {
+		t.Fatalf("created = %+v", ns)
+	}
+	for _, id := range []string{"m1", "m2"} {
+		if g := get(s.NodeGet(ctx(t), id)).must(t); g.State != "creating" || string(g.CredentialHash) != "\x09\x09" {
+			t.Fatalf("get %s = %+v", id, g)
+		}
+	}
+	// One ID that exists: nothing of the batch is stored.
+	_, err := s.NodeCreateMany(ctx(t), []store.NodeRecord{newNode("m3", "Pool1", "creating"), newNode("m1", "Pool1", "creating")})
+	wantCode(t, err, cobalt.EConflict)
+	_, err = s.NodeGet(ctx(t), "m3")
+	wantCode(t, err, cobalt.ENotFound)
+	if ns := get(s.NodeCreateMany(ctx(t), nil)).must(t); len(ns) != 0 {
+		t.Fatalf("empty batch = %+v", ns)
+	}
+}
+
+func testNodeTouch(t *testing.T, s store.Store) {
+	c := get(s.NodeCreate(ctx(t), newNode("t1", "p", "idle"))).must(t)
+	hb, exp := time.Unix(300, 7).UTC(), time.Unix(330, 9).UTC()
+	v := get(s.NodeTouch(ctx(t), "t1", c.Version, hb, exp)).must(t)
+	if v != c.Version+1 {
+		t.Fatalf("touch version = %d, want %d", v, c.Version+1)
+	}
+	g := get(s.NodeGet(ctx(t), "t1")).must(t)
+	if g.Version != v || !g.HeartbeatAt.Equal(hb) || !g.LeaseExpiry.Equal(exp) || g.State != "idle" || string(g.Body) != "{}" {
+		t.Fatalf("after touch = %+v", g)
+	}
+	// A touch with a stale version changes nothing.
+	_, err := s.NodeTouch(ctx(t), "t1", c.Version, time.Unix(400, 0).UTC(), time.Unix(430, 0).UTC())
+	wantCode(t, err, cobalt.EPreconditionFailed)
+	if g := get(s.NodeGet(ctx(t), "t1")).must(t); g.Version != v || !g.HeartbeatAt.Equal(hb) {
+		t.Fatalf("after a stale touch = %+v", g)
+	}
+	// The expiry query sees the touched lease.
+	for _, c := range []struct {
+		before time.Time
+		want   int
+	}{{time.Unix(331, 0), 1}, {time.Unix(330, 0), 0}} {
+		ns, _, err := s.NodeList(ctx(t), store.NodeListParams{ExpiredBefore: c.before})
+		if err != nil || len(ns) != c.want {
+			t.Fatalf("expired before %v: %d nodes, %v; want %d", c.before, len(ns), err, c.want)
+		}
+	}
+	_, err = s.NodeTouch(ctx(t), "absent", 1, hb, exp)
+	wantCode(t, err, cobalt.ENotFound)
 }
 
 func newNode(id, pool, state string) store.NodeRecord {
