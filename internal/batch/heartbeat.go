@@ -5,10 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"sync"
 	"time"
 
-	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
 // touchHeartbeat records a heartbeat that changes nothing but the node's
@@ -22,16 +23,98 @@ func (s *Service) touchHeartbeat(ctx context.Context, n *Node, req nodeproto.Hea
 	if !heartbeatOnly(n, req) {
 		return nil, false, nil
 	}
-	_, err = s.cfg.Store.NodeTouch(ctx, n.ID, n.Version, now, now.Add(s.cfg.HeartbeatTimeout))
-	switch {
-	case err == nil:
-		return n.Commands, true, nil
-	case cobalt.IsCode(err, cobalt.EPreconditionFailed):
-		return nil, false, nil
-	case cobalt.IsCode(err, cobalt.ENotFound):
-		return nil, false, nodeNotFound(n.ID)
+	took, err := s.touches.touch(ctx, s.cfg.Store, store.NodeTouch{NodeID: n.ID, Version: n.Version, HeartbeatAt: now, LeaseExpiry: now.Add(s.cfg.HeartbeatTimeout)})
+	if err != nil || !took {
+		// Moved or gone: the full update decides (and answers NotFound).
+		return nil, false, err
 	}
-	return nil, false, err
+	return n.Commands, true, nil
+}
+
+// Touch batches: at most touchWriters statements in flight; the touches
+// that arrive meanwhile wait and go together in the next (up to
+// touchBatchMax). A lone heartbeat is written at once; a fleet's heartbeats
+// share statements, and so round trips and commits, as load grows.
+const (
+	touchWriters  = 2
+	touchBatchMax = 512
+)
+
+// toucher writes heartbeat touches in batches (store.NodeTouchMany). Its
+// zero value is ready.
+type toucher struct {
+	mu      sync.Mutex
+	pending []*touchReq
+	writers int
+}
+
+type touchReq struct {
+	t    store.NodeTouch
+	done chan touchResult
+}
+
+type touchResult struct {
+	ok  bool
+	err error
+}
+
+// touch queues t and waits until it is written: true if it took, false if
+// the node moved or is gone.
+func (b *toucher) touch(ctx context.Context, st store.Store, t store.NodeTouch) (bool, error) {
+	r := &touchReq{t: t, done: make(chan touchResult, 1)}
+	b.mu.Lock()
+	b.pending = append(b.pending, r)
+	if b.writers < touchWriters {
+		b.writers++
+		go b.write(st)
+	}
+	b.mu.Unlock()
+	select {
+	case res := <-r.done:
+		return res.ok, res.err
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// write writes batches until none is pending.
+func (b *toucher) write(st store.Store) {
+	for {
+		b.mu.Lock()
+		if len(b.pending) == 0 {
+			b.writers--
+			b.mu.Unlock()
+			return
+		}
+		// One touch per node in a statement: a second one (an agent's
+		// retry) waits for the next.
+		var batch, rest []*touchReq
+		seen := map[string]bool{}
+		for _, r := range b.pending {
+			if len(batch) < touchBatchMax && !seen[r.t.NodeID] {
+				seen[r.t.NodeID] = true
+				batch = append(batch, r)
+			} else {
+				rest = append(rest, r)
+			}
+		}
+		b.pending = rest
+		b.mu.Unlock()
+		ts := make([]store.NodeTouch, len(batch))
+		for i, r := range batch {
+			ts[i] = r.t
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ok, err := st.NodeTouchMany(ctx, ts)
+		cancel()
+		for i, r := range batch {
+			if err != nil {
+				r.done <- touchResult{err: err}
+			} else {
+				r.done <- touchResult{ok: ok[i]}
+			}
+		}
+	}
 }
 
 // heartbeatOnly reports whether req, applied to n by NodeHeartbeat's full

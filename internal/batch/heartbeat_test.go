@@ -3,8 +3,10 @@ package batch
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
 // A heartbeat that changes nothing is a touch: the lease moves on, the
@@ -65,5 +67,53 @@ func TestHeartbeatTouch(t *testing.T) {
 	}
 	if n4 := get(); len(n4.RunningLeases) != 0 {
 		t.Fatalf("a touch on a stale read kept the old leases: %+v", n4.Node)
+	}
+}
+
+// Concurrent touches share statements and each gets its own answer: the
+// current version takes, a stale one does not, a node's second touch in
+// flight waits for the next statement.
+func TestToucherBatches(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.put("p1", armPool(8, uami1))
+	e.settle("p1")
+	ns := e.nodes_("p1")
+	var b toucher
+	ctx := context.Background()
+	now := time.Now()
+	type res struct {
+		i   int
+		ok  bool
+		err error
+	}
+	out := make(chan res, 2*len(ns))
+	for i, n := range ns {
+		v := n.Version
+		if i%2 == 1 {
+			v += 10 // stale
+		}
+		go func() {
+			ok, err := b.touch(ctx, e.svc.cfg.Store, store.NodeTouch{NodeID: n.ID, Version: v, HeartbeatAt: now, LeaseExpiry: now.Add(time.Minute)})
+			out <- res{i, ok, err}
+		}()
+	}
+	for range ns {
+		r := <-out
+		if r.err != nil || r.ok != (r.i%2 == 0) {
+			t.Fatalf("touch %d: %v %v", r.i, r.ok, r.err)
+		}
+	}
+	// Two touches of one node at once: one takes, the other finds the version moved.
+	n := e.nodes_("p1")[0]
+	for range 2 {
+		go func() {
+			ok, err := b.touch(ctx, e.svc.cfg.Store, store.NodeTouch{NodeID: n.ID, Version: n.Version, HeartbeatAt: now, LeaseExpiry: now})
+			out <- res{0, ok, err}
+		}()
+	}
+	r1, r2 := <-out, <-out
+	if r1.err != nil || r2.err != nil || r1.ok == r2.ok {
+		t.Fatalf("two touches of one node: %+v %+v", r1, r2)
 	}
 }

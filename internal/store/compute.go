@@ -114,6 +114,14 @@ type NodeCount struct {
 	Count      int
 }
 
+// NodeTouch is one heartbeat for NodeTouchMany.
+type NodeTouch struct {
+	NodeID      string
+	Version     int64
+	HeartbeatAt time.Time
+	LeaseExpiry time.Time
+}
+
 // NodeStore keeps compute nodes. Nodes are listed in ID order.
 type NodeStore interface {
 	// NodeCreate stores a new node; EConflict if the ID exists. Version,
@@ -137,6 +145,11 @@ type NodeStore interface {
 	// acknowledged just before the database crashed may be lost; the next
 	// heartbeat repeats it), which spares a WAL flush per heartbeat.
 	NodeTouch(ctx context.Context, nodeID string, version int64, heartbeatAt, leaseExpiry time.Time) (int64, error)
+	// NodeTouchMany is NodeTouch for many nodes in one statement (the
+	// heartbeats of a fleet arriving together): it returns, in the order of
+	// ts, whether each touch took (false: the node is absent or its version
+	// moved). At most one touch per node ID.
+	NodeTouchMany(ctx context.Context, ts []NodeTouch) ([]bool, error)
 	// NodeDelete removes the node, or returns ENotFound.
 	NodeDelete(ctx context.Context, nodeID string) error
 	// NodeList lists nodes with a next-page token ("" on the last page).

@@ -242,3 +242,60 @@ func (db *DB) NodeCounts(ctx context.Context, accountKey, poolKey string) ([]sto
 	}
 	return out, rows.Err()
 }
+
+// NodeTouchMany implements store.NodeStore: one UPDATE ... FROM a VALUES
+// list, in one transaction with the dialect's touch prelude.
+func (db *DB) NodeTouchMany(ctx context.Context, ts []store.NodeTouch) ([]bool, error) {
+	out := make([]bool, len(ts))
+	if len(ts) == 0 {
+		return out, nil
+	}
+	var (
+		q    strings.Builder
+		args = make([]any, 0, 4*len(ts)+1)
+		at   = map[string]int{}
+	)
+	q.WriteString(`WITH v(id, ver, hb, exp) AS (VALUES `)
+	for i, t := range ts {
+		if _, dup := at[t.NodeID]; dup {
+			return nil, errors.New("sqlstore: two touches of one node in a batch")
+		}
+		at[t.NodeID] = i
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		n := len(args)
+		q.WriteString("(CAST($" + strconv.Itoa(n+1) + " AS TEXT), CAST($" + strconv.Itoa(n+2) + " AS BIGINT), CAST($" +
+			strconv.Itoa(n+3) + " AS BIGINT), CAST($" + strconv.Itoa(n+4) + " AS BIGINT))")
+		args = append(args, t.NodeID, t.Version, unixNano(t.HeartbeatAt), unixNano(t.LeaseExpiry))
+	}
+	args = append(args, unixNano(db.now()))
+	q.WriteString(`) UPDATE nodes SET heartbeat_at = v.hb, lease_expiry = v.exp, updated_at = $` + strconv.Itoa(len(args)) +
+		`, version = nodes.version + 1 FROM v WHERE nodes.node_id = v.id AND nodes.version = v.ver RETURNING node_id`)
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if p := db.d.Compute.NodeTouchPrelude; p != "" {
+			if _, err := tx.ExecContext(ctx, p); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.QueryContext(ctx, q.String(), args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			if i, ok := at[id]; ok {
+				out[i] = true
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -16,6 +16,31 @@ func init() {
 	register("Node/Counts", testNodeCounts)
 	register("Node/CreateManyAllOrNone", testNodeCreateMany)
 	register("Node/TouchCAS", testNodeTouch)
+	register("Node/TouchManyCAS", testNodeTouchMany)
+}
+
+func testNodeTouchMany(t *testing.T, s store.Store) {
+	a := get(s.NodeCreate(ctx(t), newNode("a1", "p", "idle"))).must(t)
+	b := get(s.NodeCreate(ctx(t), newNode("b1", "p", "idle"))).must(t)
+	hb, exp := time.Unix(500, 1).UTC(), time.Unix(530, 2).UTC()
+	ok := get(s.NodeTouchMany(ctx(t), []store.NodeTouch{
+		{NodeID: "a1", Version: a.Version, HeartbeatAt: hb, LeaseExpiry: exp},
+		{NodeID: "absent", Version: 1, HeartbeatAt: hb, LeaseExpiry: exp},
+		{NodeID: "b1", Version: b.Version + 5, HeartbeatAt: hb, LeaseExpiry: exp}, // stale
+	})).must(t)
+	if len(ok) != 3 || !ok[0] || ok[1] || ok[2] {
+		t.Fatalf("touched = %v, want [true false false]", ok)
+	}
+	ga := get(s.NodeGet(ctx(t), "a1")).must(t)
+	if ga.Version != a.Version+1 || !ga.HeartbeatAt.Equal(hb) || !ga.LeaseExpiry.Equal(exp) || ga.State != "idle" {
+		t.Fatalf("a1 after touch = %+v", ga)
+	}
+	if gb := get(s.NodeGet(ctx(t), "b1")).must(t); gb.Version != b.Version || !gb.HeartbeatAt.Equal(b.HeartbeatAt) {
+		t.Fatalf("b1 after a stale touch = %+v", gb)
+	}
+	if ok := get(s.NodeTouchMany(ctx(t), nil)).must(t); len(ok) != 0 {
+		t.Fatalf("empty batch = %v", ok)
+	}
 }
 
 func testNodeCreateMany(t *testing.T, s store.Store) {
