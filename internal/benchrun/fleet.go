@@ -136,6 +136,10 @@ func fleetOnce(ctx context.Context, opts FleetOptions, n int) (r fleetResult) {
 	go func() { defer close(fleetDone); f.run(fctx) }()
 	defer func() { stopFleet(); <-fleetDone }()
 
+	b := &bench{opts: Options{Profile: opts.Profile, Log: opts.Log}, child: c, d: d, dir: dir, run: n}
+	// The allocation's profile covers its first 30 s at most.
+	stopAlloc := b.profile(ctx, fmt.Sprintf("fleet%d-alloc", n), 30*time.Second)
+	defer stopAlloc()
 	start := time.Now()
 	if _, err := d.armDo(ctx, "PUT", d.poolPath("fleet"), poolBody(d.ep, n, 1, "")); err != nil {
 		r.err = fmt.Errorf("pool PUT: %w", err)
@@ -175,12 +179,13 @@ func fleetOnce(ctx context.Context, opts FleetOptions, n int) (r fleetResult) {
 	r.alloc = time.Since(start)
 	logf("pool PUT to %d idle in %.2f s", n, r.alloc.Seconds())
 
-	// One interval lets the first heartbeats' burst pass before measuring.
+	// One interval lets the first heartbeats' burst pass before measuring;
+	// the allocation's profile must end before the window's starts.
+	stopAlloc()
 	if err := sleepCtx(ctx, opts.Interval); err != nil {
 		r.err = err
 		return r
 	}
-	b := &bench{opts: Options{Profile: opts.Profile, Log: opts.Log}, child: c, d: d, dir: dir, run: n}
 	f.measure(true)
 	wstart := time.Now()
 	stop := b.profile(ctx, fmt.Sprintf("fleet%d", n), opts.Duration)

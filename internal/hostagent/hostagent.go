@@ -161,7 +161,11 @@ func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 		}
 		n.Credential = cred
 	} else if n.RootDir != "" {
-		if err := WriteCredential(n.RootDir, n.Credential); err != nil {
+		// An external node's credential is a hand-over to its agent, which
+		// reads it at once: no flush to the disk per node (an allocation of
+		// thousands of nodes would wait on as many flushes). A crash before
+		// the kernel writes it leaves the node to its start timeout.
+		if err := writeCredential(n.RootDir, n.Credential, p.cfg.Isolation != IsolationExternal); err != nil {
 			return fmt.Errorf("start node %s: %w", n.NodeID, err)
 		}
 	}
@@ -224,6 +228,12 @@ func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 // directory is rootDir (see CredentialPath), atomically, mode 0600 in a 0700
 // directory.
 func WriteCredential(rootDir, credential string) error {
+	return writeCredential(rootDir, credential, true)
+}
+
+// writeCredential is WriteCredential, flushing the file to the disk before
+// the rename when sync is set.
+func writeCredential(rootDir, credential string, sync bool) error {
 	if rootDir == "" {
 		return errors.New("hostagent: a node without a root directory cannot keep its credential")
 	}
@@ -241,7 +251,7 @@ func WriteCredential(rootDir, credential string) error {
 	}
 	tmp := f.Name()
 	_, werr := f.WriteString(credential + "\n")
-	if werr == nil {
+	if werr == nil && sync {
 		werr = f.Sync()
 	}
 	if cerr := f.Close(); werr == nil {
