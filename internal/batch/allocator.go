@@ -301,28 +301,50 @@ func (s *Service) allocateNodes(ctx context.Context, p *Pool, dedicated bool, k 
 	ts := strings.ToLower(now.Format("20060102t150405z"))
 	cfg, autoFiles := s.nodeConfig(cur, acct)
 	var launches []NodeLaunch
-	for i := range k {
-		id := fmt.Sprintf("tvm-%d_%d-%s", cur.NodePrefix, first+int64(i), ts)
-		cred, hash := newCredential(id)
-		n := &Node{Node: cobalt.Node{ID: id, PoolID: cur.ID, State: NodeCreating, IsDedicated: dedicated, VMSize: cur.VMSize, SchedulingState: "enabled",
-			StateTransitionTime: now, AllocationTime: now, HostID: s.cfg.LocalHostID, IPAddress: s.cfg.PublicAddress}, Config: cfg, AutoStorageFiles: autoFiles}
-		n.Config.NodeID = id
-		r := store.NodeRecord{ID: id, AccountKey: cur.AccountKey, PoolKey: cur.ID, CredentialHash: hash, Identities: snap,
-			LeaseExpiry: now.Add(s.cfg.StartTimeout)}
-		if err := encodeNodeBody(n, &r); err != nil {
-			return 0, err
+	// Nodes are stored a chunk per transaction: one commit for many nodes.
+	for lo := 0; lo < k; lo += nodeCreateChunk {
+		var (
+			recs  []store.NodeRecord
+			chunk []NodeLaunch
+		)
+		for i := lo; i < min(k, lo+nodeCreateChunk); i++ {
+			id := fmt.Sprintf("tvm-%d_%d-%s", cur.NodePrefix, first+int64(i), ts)
+			cred, hash := newCredential(id)
+			n := &Node{Node: cobalt.Node{ID: id, PoolID: cur.ID, State: NodeCreating, IsDedicated: dedicated, VMSize: cur.VMSize, SchedulingState: "enabled",
+				StateTransitionTime: now, AllocationTime: now, HostID: s.cfg.LocalHostID, IPAddress: s.cfg.PublicAddress}, Config: cfg, AutoStorageFiles: autoFiles}
+			n.Config.NodeID = id
+			r := store.NodeRecord{ID: id, AccountKey: cur.AccountKey, PoolKey: cur.ID, CredentialHash: hash, Identities: snap,
+				LeaseExpiry: now.Add(s.cfg.StartTimeout)}
+			if err := encodeNodeBody(n, &r); err != nil {
+				return 0, err
+			}
+			recs = append(recs, r)
+			chunk = append(chunk, NodeLaunch{NodeID: id, PoolID: cur.ID, AccountName: acct.Name, Credential: cred, RootDir: s.nodeRootDir(id)})
 		}
-		if _, err := s.cfg.Store.NodeCreate(ctx, r); err != nil {
+		if _, err := s.cfg.Store.NodeCreateMany(ctx, recs); err != nil {
+			s.startNodes(ctx, launches)
 			return len(launches), err
 		}
 		if _, err := s.cfg.Store.PoolGet(ctx, cur.AccountKey, cur.ID); cobalt.IsCode(err, cobalt.ENotFound) {
-			// The pool was deleted meanwhile: its deleter may have missed this node.
-			_ = s.cfg.Store.NodeDelete(ctx, id)
+			// The pool was deleted meanwhile: its deleter may have missed these nodes.
+			for _, l := range chunk {
+				_ = s.cfg.Store.NodeDelete(ctx, l.NodeID)
+			}
 			break
 		}
-		launches = append(launches, NodeLaunch{NodeID: id, PoolID: cur.ID, AccountName: acct.Name, Credential: cred, RootDir: s.nodeRootDir(id)})
+		launches = append(launches, chunk...)
 	}
 	s.log.Info("nodes allocated", logkey.Pool, cur.ID, logkey.Count, k, logkey.Dedicated, dedicated)
+	s.startNodes(ctx, launches)
+	return len(launches), nil
+}
+
+// nodeCreateChunk is how many nodes allocateNodes stores per transaction.
+const nodeCreateChunk = 256
+
+// startNodes starts the agents of stored nodes through the node provider
+// and waits until each has started (or failed to, which marks it unusable).
+func (s *Service) startNodes(ctx context.Context, launches []NodeLaunch) {
 	if s.cfg.Nodes != nil {
 		var wg sync.WaitGroup
 		for _, l := range launches {
@@ -341,7 +363,6 @@ func (s *Service) allocateNodes(ctx context.Context, p *Pool, dedicated bool, k 
 		}
 		wg.Wait()
 	}
-	return len(launches), nil
 }
 
 func nodeIdentities(ids []cobalt.UserAssignedIdentity) []cobalt.UserAssignedIdentity {

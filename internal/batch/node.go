@@ -238,6 +238,9 @@ func (s *Service) NodeHeartbeat(ctx context.Context, n *Node, req nodeproto.Hear
 		return nil, cobalt.Errorf(cobalt.EInvalid, "The node state '%s' cannot be reported by an agent.", trunc(req.State)).WithReason(errwire.ReasonInvalidRequest)
 	}
 	now := s.now()
+	if cmds, ok, err := s.touchHeartbeat(ctx, n, req, now); ok || err != nil {
+		return cmds, err
+	}
 	var leave bool
 	out, err := s.updateNode(ctx, n.ID, func(x *Node, r *store.NodeRecord) error {
 		leave = false

@@ -81,7 +81,7 @@ of its own.`,
 	f.StringVar(&opts.PublicAddress, "public-address", "127.0.0.1", "the IP address or DNS name every URL names and the server certificate covers, for hosts and clients on other machines; listeners accept on it and on 127.0.0.1")
 	f.BoolVar(&opts.NoLocalHost, "no-local-host", false, "do not register this machine as a host (its record in `cobalt host list`)")
 	f.StringVar(&opts.Location, "location", "eastus", "the Azure region name that resources report")
-	f.StringVar(&opts.Isolation, "isolation", "auto", "node isolation: auto (netns when root on Linux), netns or process")
+	f.StringVar(&opts.Isolation, "isolation", "auto", "node isolation: auto (netns when root on Linux), netns, process, or external (agents run elsewhere and read their credentials from DATA/nodes/.credentials; for cobalt bench fleet)")
 	f.StringVar(&opts.IMDSRateLimit, "imds-rate-limit", "", `per-node IMDS rate limit: empty for Azure's 20/s with 5 concurrent, "off", or for example "100/s,20"`)
 	f.IntVar(&opts.MaxNodes, "max-nodes", 0, "the most compute nodes this host runs (0: one per 64 MiB of the machine's memory, 16 to 4096)")
 	f.StringArrayVar(&opts.FederationIssuers, "federation-issuer", nil, "an external OIDC issuer `URL` (exact, https) whose tokens federated identity credentials may exchange; repeatable (issuers on loopback addresses need none)")

@@ -220,10 +220,12 @@ func (s *Server) handleLease(ctx context.Context, n *batch.Node, body []byte) (a
 	}
 	// While the lease long-polls, the node may stop taking work (scheduling
 	// disabled, leaving the pool): the wait ends then, so no task is placed on
-	// it afterwards.
+	// it afterwards. A lease that does not wait was checked above.
 	leaseCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	go s.watchSchedulable(leaseCtx, n, cancel)
+	if req.WaitSeconds > 0 {
+		go s.watchSchedulable(leaseCtx, n, cancel)
+	}
 	ls, err := s.cfg.Dispatcher.Lease(leaseCtx, n.Ref(), req.FreeSlots, time.Duration(req.WaitSeconds)*time.Second)
 	if err != nil {
 		if ctx.Err() == nil && errors.Is(context.Cause(leaseCtx), errUnschedulable) {

@@ -54,7 +54,10 @@ type Options struct {
 	PublicAddress string
 	// Location is the Azure region name resources report (default "eastus").
 	Location string
-	// Isolation is the node isolation mode: "auto" (netns when root on Linux), "netns" or "process".
+	// Isolation is the node isolation mode: "auto" (netns when root on Linux), "netns", "process",
+	// or "external" (hostagent.IsolationExternal: no local agents; the nodes'
+	// credentials are kept under DATA/nodes/.credentials for agents that run
+	// elsewhere, such as `cobalt bench fleet`'s simulated hosts).
 	Isolation string
 	// IMDSRateLimit is the per-node IMDS limit: "" for Azure's default, "off", or "100/s,20".
 	IMDSRateLimit string

@@ -286,7 +286,8 @@ func (s *Server) nodeRootDir() (string, error) {
 	// A sandboxed node gets its directory as an open mount, never by path
 	// (internal/sandbox): node directories stay in the private data
 	// directory, which no task can reach.
-	if s.nodes.Isolation() == agent.IsolationNetns {
+	// External nodes (agents elsewhere) read only their credentials here.
+	if iso := s.nodes.Isolation(); iso == agent.IsolationNetns || iso == hostagent.IsolationExternal {
 		return dir, os.MkdirAll(dir, 0o700)
 	}
 	if os.Geteuid() != 0 || traversable(s.dir.path) {
