@@ -87,7 +87,7 @@ func batchErrText(err error) string {
 // deleted user and a user of another pool are refused.
 func TestNodeUsersAndRemoteLogin(t *testing.T) {
 	if agent.DefaultIsolation() != agent.IsolationNetns {
-		t.Skip("node sandboxes are not available here")
+		testenv.Unavailable(t, "node sandboxes are not available here")
 	}
 	t.Parallel()
 	e := startWith(t, server.Options{Isolation: "netns"})
@@ -262,7 +262,7 @@ func TestNodeUsersAndRemoteLogin(t *testing.T) {
 // placed on it) and starts it again (idle, tasks run).
 func TestNodeReimageAndDeallocate(t *testing.T) {
 	if agent.DefaultIsolation() != agent.IsolationNetns {
-		t.Skip("node sandboxes are not available here")
+		testenv.Unavailable(t, "node sandboxes are not available here")
 	}
 	t.Parallel()
 	e := startWith(t, server.Options{Isolation: "netns"})
