@@ -140,6 +140,17 @@ func TestUploadNodeLogs(t *testing.T) {
 	if got := listBlobs(t, c, bl, "sasdest", *res.VirtualDirectoryName+"/"); len(got) != int(*res.NumberOfFilesUploaded) || len(got) == 0 {
 		t.Errorf("sasdest holds %q, answer counted %d", got, *res.NumberOfFilesUploaded)
 	}
+
+	// @azure/batch uploads with a SAS too.
+	var fromNode struct {
+		Dir   string `json:"virtualDirectoryName"`
+		Files int    `json:"numberOfFilesUploaded"`
+	}
+	e.node("nodelogs.js", map[string]any{"resourceGroup": s.rg, "endpoint": s.endpoint, "pool": s.pool, "node": *node.ID,
+		"containerUrl": blobEndpoint + "/sasdest?" + sasFor("sasdest"), "startTime": start.Format(time.RFC3339)}, &fromNode)
+	if got := listBlobs(t, c, bl, "sasdest", fromNode.Dir+"/"); fromNode.Dir == *res.VirtualDirectoryName || fromNode.Files < 1 || len(got) != fromNode.Files {
+		t.Errorf("@azure/batch upload: %+v; sasdest holds %q under it", fromNode, got)
+	}
 }
 
 // listBlobs lists the blob names of a container under prefix.

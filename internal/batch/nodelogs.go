@@ -105,7 +105,7 @@ func checkLogUpload(spec LogUploadSpec) error {
 	}
 	u, err := url.Parse(spec.ContainerURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.Trim(u.Path, "/") == "" ||
-		strings.Contains(strings.Trim(u.Path, "/"), "/") || len(spec.ContainerURL) > 4096 {
+		len(spec.ContainerURL) > 4096 {
 		return invalidValue("containerUrl", "The value of containerUrl is not the URL of a blob container.")
 	}
 	if spec.IdentityResourceID == "" && u.Query().Get("sig") == "" {
