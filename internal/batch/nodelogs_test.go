@@ -1,6 +1,8 @@
 package batch
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,5 +62,63 @@ func TestRecordLogResultsOnlyAsked(t *testing.T) {
 	}
 	if len(x.LogResults) != maxLogResults || len(x.LogResults[0].Error) != 1024 {
 		t.Fatalf("%d results kept, first error %d bytes", len(x.LogResults), len(x.LogResults[0].Error))
+	}
+}
+
+// TestNodeUploadLogsRoundTrip: a node that never registered is not ready;
+// an identity the node did not carry is refused; otherwise the request
+// waits for the node's report and answers with its count, or with
+// FileUploadMiscError and storage's message.
+func TestNodeUploadLogsRoundTrip(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	e.put("p1", armPool(1))
+	e.settle("p1")
+	n := e.nodes_("p1")[0]
+	spec := LogUploadSpec{ContainerURL: "https://acct.blob.example/logs?sig=abc", StartTime: time.Now().Add(-time.Hour)}
+	if _, err := e.svc.NodeUploadLogs(ctx, e.acct.Key(), "p1", n.ID, spec); cobalt.ErrorReason(err) != reasonNodeNotReady {
+		t.Fatalf("unregistered node: %v", err)
+	}
+	if _, err := e.svc.NodeRegister(ctx, n, nodeproto.RegisterRequest{NodeID: n.ID}); err != nil {
+		t.Fatal(err)
+	}
+	e.heartbeat(n.ID, "idle")
+	foreign := spec
+	foreign.ContainerURL, foreign.IdentityResourceID = "https://acct.blob.example/logs", "/subscriptions/s/resourceGroups/g/providers/Microsoft.ManagedIdentity/userAssignedIdentities/other"
+	if _, err := e.svc.NodeUploadLogs(ctx, e.acct.Key(), "p1", n.ID, foreign); cobalt.ErrorReason(err) != reasonInvalidIdentityRf {
+		t.Fatalf("foreign identity: %v", err)
+	}
+
+	// The node: answers each upload it is given with report(upload).
+	agent := func(report func(nodeproto.LogUpload) nodeproto.LogUploadResult) {
+		for {
+			x, err := e.svc.NodeGet(ctx, e.acct.Key(), "p1", n.ID)
+			if err != nil {
+				return
+			}
+			if len(x.LogUploads) > 0 {
+				_, _ = e.svc.NodeHeartbeat(ctx, x, nodeproto.HeartbeatRequest{NodeID: n.ID, State: "idle",
+					LogUploads: []nodeproto.LogUploadResult{report(x.LogUploads[0])}})
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	go agent(func(u nodeproto.LogUpload) nodeproto.LogUploadResult { return nodeproto.LogUploadResult{ID: u.ID, Files: 2} })
+	res, err := e.svc.NodeUploadLogs(ctx, e.acct.Key(), "p1", n.ID, spec)
+	if err != nil || res.NumberOfFilesUploaded != 2 || !strings.HasPrefix(res.VirtualDirectoryName, "p1/"+n.ID+"/") {
+		t.Fatalf("upload: %+v %v", res, err)
+	}
+	go agent(func(u nodeproto.LogUpload) nodeproto.LogUploadResult {
+		return nodeproto.LogUploadResult{ID: u.ID, Error: "HTTP 403 Forbidden (AuthorizationPermissionMismatch)"}
+	})
+	_, err = e.svc.NodeUploadLogs(ctx, e.acct.Key(), "p1", n.ID, spec)
+	if cobalt.ErrorReason(err) != reasonLogsUploadFailed || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("failed upload: %v", err)
+	}
+	x, _ := e.svc.NodeGet(ctx, e.acct.Key(), "p1", n.ID)
+	if len(x.LogUploads) != 0 || len(x.LogResults) != 0 {
+		t.Errorf("left on the node: %+v %+v", x.LogUploads, x.LogResults)
 	}
 }
