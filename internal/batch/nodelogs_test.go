@@ -105,7 +105,9 @@ func TestNodeUploadLogsRoundTrip(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	go agent(func(u nodeproto.LogUpload) nodeproto.LogUploadResult { return nodeproto.LogUploadResult{ID: u.ID, Files: 2} })
+	go agent(func(u nodeproto.LogUpload) nodeproto.LogUploadResult {
+		return nodeproto.LogUploadResult{ID: u.ID, Files: 2}
+	})
 	res, err := e.svc.NodeUploadLogs(ctx, e.acct.Key(), "p1", n.ID, spec)
 	if err != nil || res.NumberOfFilesUploaded != 2 || !strings.HasPrefix(res.VirtualDirectoryName, "p1/"+n.ID+"/") {
 		t.Fatalf("upload: %+v %v", res, err)
