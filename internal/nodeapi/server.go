@@ -189,7 +189,7 @@ func (s *Server) handleHeartbeat(ctx context.Context, n *batch.Node, body []byte
 	}
 	// The node's users as they are now (n was read when the request was
 	// authenticated; a change since reaches the node at its next heartbeat).
-	resp := nodeproto.HeartbeatResponse{Commands: cmds, Users: n.Users}
+	resp := nodeproto.HeartbeatResponse{Commands: cmds, Users: n.Users, LogUploads: n.LogUploads}
 	if jr, ok := s.cfg.Dispatcher.(JobReleaser); ok && !slices.Contains(cmds, "remove") {
 		rel, err := jr.JobReleases(ctx, n.Ref())
 		if err != nil {
