@@ -210,7 +210,7 @@ func New(cfg Config) (*Agent, error) {
 	httpc := cfg.HTTPClient
 	if httpc == nil {
 		var err error
-		if httpc, err = newHTTPClient(cfg.CAFile); err != nil {
+		if httpc, err = NewHTTPClient(cfg.CAFile); err != nil {
 			return nil, fmt.Errorf("agent: %w", err)
 		}
 	}
