@@ -40,7 +40,7 @@ func TestProviderAgentsShareOneConnection(t *testing.T) {
 	if n := conns.Load(); n != 1 {
 		t.Errorf("3 agents opened %d connections to the node API, want 1 shared", n)
 	}
-	if p.httpClient() == nil || p.httpClient() != p.httpClient() {
+	if first, again := p.httpClient(), p.httpClient(); first == nil || first != again {
 		t.Error("the provider has no single shared client")
 	}
 }
