@@ -214,7 +214,7 @@ func New(cfg Config) (*Agent, error) {
 	httpc := cfg.HTTPClient
 	if httpc == nil {
 		var err error
-		if httpc, err = newHTTPClient(cfg.CAFile); err != nil {
+		if httpc, err = NewHTTPClient(cfg.CAFile); err != nil {
 			return nil, fmt.Errorf("agent: %w", err)
 		}
 	}
@@ -316,10 +316,18 @@ func (a *Agent) Run(ctx context.Context) error {
 		loops.Add(1)
 		go func() { defer loops.Done(); a.watchSandbox(ctx, done) }()
 	}
+	// The start sequence begins before the first heartbeat, which then
+	// reports the node's phase (idle, without a start task) at once: one
+	// round trip and one store write per node start, not two. Its wake-up
+	// is dropped, as the first heartbeat reads the state afresh.
+	a.beginStart(ctx)
+	select {
+	case <-a.changed:
+	default:
+	}
 	loops.Add(2)
 	go func() { defer loops.Done(); a.heartbeatLoop(ctx, cancel) }()
 	go func() { defer loops.Done(); a.leaseLoop(ctx) }()
-	a.beginStart(ctx)
 	<-ctx.Done()
 	a.stopTasks()
 	loops.Wait()

@@ -14,7 +14,7 @@ import (
 )
 
 func newTestCache(t *testing.T, f *fakeControlPlane, now func() time.Time) *tokenCache {
-	httpc, err := newHTTPClient(f.caFile)
+	httpc, err := NewHTTPClient(f.caFile)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,7 +46,8 @@ type Config struct {
 	LeaseWait         time.Duration
 	// Runner overrides the agents' task runner (nil: taskrun).
 	Runner agent.TaskRunner
-	// HTTPClient is shared by every agent; nil builds one from CAFile.
+	// HTTPClient is shared by every agent; nil builds one from CAFile, at
+	// the first node start, which every later agent shares.
 	HTTPClient *http.Client
 }
 
@@ -58,6 +59,7 @@ type Provider struct {
 	nodes    map[string]*node
 	starting map[string]bool // nodes between StartNode's check and their entry in nodes
 	closed   bool
+	httpc    *http.Client // the agents' client (cfg.HTTPClient, or built from CAFile)
 }
 
 type node struct {
@@ -207,7 +209,7 @@ func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 		ControlPlaneURL: p.cfg.ControlPlaneURL, Credential: n.Credential, NodeID: n.NodeID, RootDir: n.RootDir,
 		Isolation: p.cfg.Isolation, CAFile: p.cfg.CAFile, Logger: p.cfg.Logger, IMDSRateLimit: p.cfg.IMDSRateLimit,
 		Now: p.cfg.Now, HeartbeatInterval: p.cfg.HeartbeatInterval, LeaseWait: p.cfg.LeaseWait,
-		Runner: p.cfg.Runner, HTTPClient: p.cfg.HTTPClient, Limits: vmLimits,
+		Runner: p.cfg.Runner, HTTPClient: p.httpClient(), Limits: vmLimits,
 	}
 	if n.RootDir != "" {
 		acfg.StateFile = statePath(n.RootDir)
@@ -242,6 +244,23 @@ func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 		p.mu.Unlock()
 	}()
 	return nil
+}
+
+// httpClient returns the client every agent of p shares: one TLS connection
+// (HTTP/2) to the node API instead of one handshake per node, each request
+// still carrying its own node's credential. nil when the CA file cannot be
+// read: each agent then builds its own, and reports why it cannot.
+func (p *Provider) httpClient() *http.Client {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.httpc == nil {
+		if p.cfg.HTTPClient != nil {
+			p.httpc = p.cfg.HTTPClient
+		} else if c, err := agent.NewHTTPClient(p.cfg.CAFile); err == nil {
+			p.httpc = c
+		}
+	}
+	return p.httpc
 }
 
 // WriteCredential persists a node credential for the node whose root

@@ -40,7 +40,11 @@ type nodeAPI struct {
 	removed    map[string]bool
 }
 
-func newNodeAPI(t *testing.T) *nodeAPI {
+func newNodeAPI(t *testing.T) *nodeAPI { return newNodeAPIWith(t, nil) }
+
+// newNodeAPIWith is newNodeAPI with configure, when set, called on the
+// server before it starts.
+func newNodeAPIWith(t *testing.T, configure func(*httptest.Server)) *nodeAPI {
 	n := &nodeAPI{heartbeats: map[string]int{}, removed: map[string]bool{}}
 	mux := http.NewServeMux()
 	auth := func(w http.ResponseWriter, r *http.Request) (string, bool) {
@@ -75,7 +79,11 @@ func newNodeAPI(t *testing.T) *nodeAPI {
 			_ = json.NewEncoder(w).Encode(nodeproto.LeaseResponse{})
 		}
 	})
-	n.srv = httptest.NewTLSServer(mux)
+	n.srv = httptest.NewUnstartedServer(mux)
+	if configure != nil {
+		configure(n.srv)
+	}
+	n.srv.StartTLS()
 	t.Cleanup(n.srv.Close)
 	n.caFile = filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(n.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: n.srv.Certificate().Raw}), 0o644); err != nil {
