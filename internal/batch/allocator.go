@@ -57,6 +57,9 @@ func (s *Service) Reconcile(ctx context.Context, owner string) error {
 	if err := s.expireNodes(ctx); err != nil {
 		return fmt.Errorf("expire nodes: %w", err)
 	}
+	if err := s.replaceLostNodes(ctx); err != nil {
+		return fmt.Errorf("replace nodes of lost hosts: %w", err)
+	}
 	all, err := s.cfg.Store.NodeCounts(ctx, "", "")
 	if err != nil {
 		return err
@@ -300,12 +303,31 @@ func (s *Service) allocateNodes(ctx context.Context, p *Pool, dedicated bool, k 
 	now := s.now()
 	ts := strings.ToLower(now.Format("20060102t150405z"))
 	cfg, autoFiles := s.nodeConfig(cur, acct)
+	pl, err := s.newPlacer(ctx, cur.AccountKey, cur.ID)
+	if err != nil {
+		return 0, err
+	}
 	var launches []NodeLaunch
+	made := 0
 	for i := range k {
 		id := fmt.Sprintf("tvm-%d_%d-%s", cur.NodePrefix, first+int64(i), ts)
+		hostID, addr, remote := s.cfg.LocalHostID, s.cfg.PublicAddress, false
+		if !pl.none {
+			h, err := pl.place()
+			if err != nil {
+				s.log.Warn("node not allocated", logkey.Pool, cur.ID, logkey.Err, err)
+				break
+			}
+			hostID, addr, remote = h.ID, h.Address, !h.Local
+		}
+		// A node on a joined host gets its credential when that host asks
+		// for it (MintHostNodeCredential); until then it has none.
 		cred, hash := newCredential(id)
+		if remote {
+			cred, hash = "", nil
+		}
 		n := &Node{Node: cobalt.Node{ID: id, PoolID: cur.ID, State: NodeCreating, IsDedicated: dedicated, VMSize: cur.VMSize, SchedulingState: "enabled",
-			StateTransitionTime: now, AllocationTime: now, HostID: s.cfg.LocalHostID, IPAddress: s.cfg.PublicAddress}, Config: cfg, AutoStorageFiles: autoFiles}
+			StateTransitionTime: now, AllocationTime: now, HostID: hostID, IPAddress: addr}, Config: cfg, AutoStorageFiles: autoFiles}
 		n.Config.NodeID = id
 		r := store.NodeRecord{ID: id, AccountKey: cur.AccountKey, PoolKey: cur.ID, CredentialHash: hash, Identities: snap,
 			LeaseExpiry: now.Add(s.cfg.StartTimeout)}
@@ -313,16 +335,19 @@ func (s *Service) allocateNodes(ctx context.Context, p *Pool, dedicated bool, k 
 			return 0, err
 		}
 		if _, err := s.cfg.Store.NodeCreate(ctx, r); err != nil {
-			return len(launches), err
+			return made, err
 		}
 		if _, err := s.cfg.Store.PoolGet(ctx, cur.AccountKey, cur.ID); cobalt.IsCode(err, cobalt.ENotFound) {
 			// The pool was deleted meanwhile: its deleter may have missed this node.
 			_ = s.cfg.Store.NodeDelete(ctx, id)
 			break
 		}
-		launches = append(launches, NodeLaunch{NodeID: id, PoolID: cur.ID, AccountName: acct.Name, Credential: cred, RootDir: s.nodeRootDir(id)})
+		made++
+		if !remote {
+			launches = append(launches, NodeLaunch{NodeID: id, PoolID: cur.ID, AccountName: acct.Name, Credential: cred, RootDir: s.nodeRootDir(id)})
+		}
 	}
-	s.log.Info("nodes allocated", logkey.Pool, cur.ID, logkey.Count, k, logkey.Dedicated, dedicated)
+	s.log.Info("nodes allocated", logkey.Pool, cur.ID, logkey.Count, made, logkey.Dedicated, dedicated)
 	if s.cfg.Nodes != nil {
 		var wg sync.WaitGroup
 		for _, l := range launches {
@@ -341,7 +366,7 @@ func (s *Service) allocateNodes(ctx context.Context, p *Pool, dedicated bool, k 
 		}
 		wg.Wait()
 	}
-	return len(launches), nil
+	return made, nil
 }
 
 func nodeIdentities(ids []cobalt.UserAssignedIdentity) []cobalt.UserAssignedIdentity {

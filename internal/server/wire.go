@@ -237,7 +237,8 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("node API: %w", err)
 	}
-	if s.hosts, err = hostapi.New(hostapi.Config{Store: s.store, Logger: s.log.With(logkey.Component, "hosts"), Now: s.opts.Now}); err != nil {
+	if s.hosts, err = hostapi.New(hostapi.Config{Store: s.store, Logger: s.log.With(logkey.Component, "hosts"), Now: s.opts.Now,
+		Heartbeat: s.opts.HostHeartbeat, Lease: s.opts.HostLease, Nodes: s.pools}); err != nil {
 		return err
 	}
 	if !s.opts.NoLocalHost {
