@@ -193,6 +193,10 @@ func (s *Service) reconcilePool(ctx context.Context, owner, accountKey, poolID s
 			case len(kind.have) < kind.want:
 				need := kind.want - len(kind.have)
 				room := s.cfg.MaxNodes - *total
+				if s.cfg.LocalHostID != "" || s.cfg.HostPlacement {
+					// Hosts bound the nodes: each its own capacity (placer).
+					room = need
+				}
 				if need > room {
 					need = max(room, 0)
 					resizeErr = &cobalt.ResizeError{Code: errwire.CodeAccountCoreQuotaReached, Message: fmt.Sprintf(
@@ -204,6 +208,9 @@ func (s *Service) reconcilePool(ctx context.Context, owner, accountKey, poolID s
 				*total += made
 				if err != nil {
 					return added, err
+				}
+				if made < need && resizeErr == nil {
+					resizeErr = &cobalt.ResizeError{Code: errwire.CodeAccountCoreQuotaReached, Message: "No ready host of this Cobalt installation has room for more nodes; the pool could not be resized to its target."}
 				}
 			case len(kind.have) > kind.want:
 				if err := s.shrink(ctx, kind.have, len(kind.have)-kind.want, p.Resize.NodeDeallocationOption); err != nil {
