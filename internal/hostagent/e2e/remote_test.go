@@ -40,9 +40,9 @@ func traversable(t *testing.T) string {
 // each host, the remote one with its host's address. Tasks run on both;
 // on the remote node a task gets an IMDS token for the pool's identity
 // (curl to 169.254.169.254 inside the node, in namespaces the test made)
-// and reads a blob with it. `cobalt host remove` then gives the remote
-// node up: it leaves the pool, the joined host stops it, and the pool
-// replaces it where there is room.
+// and reads a blob with it. The link to the host then goes down: after
+// the host's lease its node is given up, leaves the pool and is replaced on
+// the local host; when the link comes back the host stops that node.
 func TestTasksOnJoinedHost(t *testing.T) {
 	if agent.DefaultIsolation() != agent.IsolationNetns {
 		testenv.Unavailable(t, "netns isolation (root, Linux, ip netns)")
@@ -51,7 +51,7 @@ func TestTasksOnJoinedHost(t *testing.T) {
 	ns := "cobalt-e2e-r" + strconv.Itoa(os.Getpid())
 	hostNamespace(t, ns, cpAddr, hostAddr)
 	t.Cleanup(func() { removeOwnNamespaces(t) })
-	s := servertest.Start(t, server.Options{Isolation: agent.IsolationNetns, PublicAddress: cpAddr, MaxNodes: 1,
+	s := servertest.Start(t, server.Options{Isolation: agent.IsolationNetns, PublicAddress: cpAddr, MaxNodes: 2,
 		HostHeartbeat: time.Second, HostLease: 4 * time.Second})
 	data := s.DataDir()
 	t.Setenv("COBALT_DATA", data)
@@ -205,6 +205,100 @@ exec curl -sSf -H "Authorization: Bearer $tok" -H 'x-ms-version: 2023-11-03' `+s
 	}
 	if len(ran) != 2 || !ran[remoteNode] {
 		t.Fatalf("tasks ran on %v, want both nodes (the remote one is %s)", ran, remoteNode)
+	}
+
+	// One long task on each node; the remote one runs when the link goes down.
+	type taskView struct {
+		State    string `json:"state"`
+		NodeInfo struct {
+			NodeID string `json:"nodeId"`
+		} `json:"nodeInfo"`
+		ExecutionInfo struct {
+			ExitCode     *int `json:"exitCode"`
+			RetryCount   int  `json:"retryCount"`
+			RequeueCount int  `json:"requeueCount"`
+		} `json:"executionInfo"`
+	}
+	show := func(id string) taskView {
+		var v taskView
+		if err := json.Unmarshal(cobaltCLI(t, "batch", "task", "show", "--job-id", "j1", "--task-id", id, "-o", "json"), &v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, id := range []string{"long0", "long1"} {
+		cobaltCLI(t, "batch", "task", "create", "--job-id", "j1", "--task-id", id, "--command-line", "/bin/sh -c 'sleep 8'")
+	}
+	cut := ""
+	waitFor(ctx, t, "both long tasks running", func() bool {
+		a, b := show("long0"), show("long1")
+		switch {
+		case a.State == "running" && a.NodeInfo.NodeID == remoteNode:
+			cut = "long0"
+		case b.State == "running" && b.NodeInfo.NodeID == remoteNode:
+			cut = "long1"
+		}
+		return a.State == "running" && b.State == "running"
+	})
+	if cut == "" {
+		t.Fatal("no long task runs on the remote node")
+	}
+
+	// The link to the joined host goes down: after its lease the host is
+	// lost, its node unusable and removed from the pool, its task requeued
+	// (not retried), and the pool gets a new node on the local host.
+	if out, err := exec.Command("ip", "link", "set", "veth-cp", "down").CombinedOutput(); err != nil {
+		t.Fatalf("link down: %v %s", err, out)
+	}
+	waitFor(ctx, t, "the remote node replaced by a local one", func() bool {
+		if err := json.Unmarshal(cobaltCLI(t, "batch", "node", "list", "--pool-id", "p1", "-o", "json"), &nodes); err != nil {
+			t.Fatal(err)
+		}
+		idleLocal := 0
+		for _, n := range nodes {
+			if n.ID == remoteNode {
+				return false
+			}
+			if n.IPAddress == cpAddr && n.State == "idle" {
+				idleLocal++
+			}
+		}
+		return idleLocal == 2
+	})
+	if h, err := s.Store().HostGet(ctx, remote.ID); err != nil || h.State != store.HostLost {
+		t.Fatalf("the cut host: %+v %v", h, err)
+	}
+	waitFor(ctx, t, "the cut host's task to complete elsewhere", func() bool { return show(cut).State == "completed" })
+	if v := show(cut); v.NodeInfo.NodeID == remoteNode || v.ExecutionInfo.RetryCount != 0 || v.ExecutionInfo.ExitCode == nil || *v.ExecutionInfo.ExitCode != 0 {
+		t.Fatalf("the task of the cut host: %+v, want it completed on another node, retryCount 0", v)
+	}
+	// The link comes back: the host is ready again, and its agent stops the
+	// node the control plane gave up (its heartbeat no longer lists it).
+	if out, err := exec.Command("ip", "link", "set", "veth-cp", "up").CombinedOutput(); err != nil {
+		t.Fatalf("link up: %v %s", err, out)
+	}
+	waitFor(ctx, t, "the returning host to stop its given-up node", func() bool {
+		h, _ := s.Store().HostGet(ctx, remote.ID)
+		return h.State == store.HostReady && strings.Contains(stderr.String(), "node stopped: the control plane no longer places it here")
+	})
+	if _, err := os.Stat(filepath.Join(hostData, "nodes", ".credentials", remoteNode)); !os.IsNotExist(err) {
+		t.Errorf("the given-up node's credential is still on the host: %v", err)
+	}
+	// Whatever the returning node reported of its old run was refused.
+	if v := show(cut); v.State != "completed" || v.NodeInfo.NodeID == remoteNode {
+		t.Errorf("after the host came back, the task is %+v", v)
+	}
+}
+
+// waitFor polls cond every 200 ms until it holds or ctx ends.
+func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 }
 
