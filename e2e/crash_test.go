@@ -91,7 +91,7 @@ type cobaltProcess struct {
 
 // startCobalt runs `cobalt up` on dataDir and returns once it prints that it
 // is ready. Its output goes to logFile.
-func startCobalt(t *testing.T, bin, dataDir, logFile string) *cobaltProcess {
+func startCobalt(t *testing.T, bin, dataDir, logFile string, extra ...string) *cobaltProcess {
 	t.Helper()
 	_ = os.Remove(filepath.Join(dataDir, "endpoints.json"))
 	logf, err := os.OpenFile(logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
@@ -99,7 +99,7 @@ func startCobalt(t *testing.T, bin, dataDir, logFile string) *cobaltProcess {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { logf.Close() })
-	cmd := exec.Command(bin, "up", "--data", dataDir, "--port-base", "0", "--isolation", "process")
+	cmd := exec.Command(bin, append([]string{"up", "--data", dataDir, "--port-base", "0", "--isolation", "process"}, extra...)...)
 	cmd.Stderr = logf
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -73,7 +73,7 @@ func eventually(t *testing.T, what string, f func() error) {
 	t.Fatalf("%s: %v", what, err)
 }
 
-func batchCode(err error) string {
+func batchErrText(err error) string {
 	var re *azcore.ResponseError
 	if errors.As(err, &re) {
 		return fmt.Sprintf("%d %s", re.StatusCode, re.ErrorCode)
@@ -87,7 +87,7 @@ func batchCode(err error) string {
 // deleted user and a user of another pool are refused.
 func TestNodeUsersAndRemoteLogin(t *testing.T) {
 	if agent.DefaultIsolation() != agent.IsolationNetns {
-		t.Skip("node sandboxes are not available here")
+		testenv.Unavailable(t, "node sandboxes are not available here")
 	}
 	t.Parallel()
 	e := startWith(t, server.Options{Isolation: "netns"})
@@ -105,11 +105,11 @@ func TestNodeUsersAndRemoteLogin(t *testing.T) {
 		t.Fatalf("add user: %v", err)
 	}
 	_, err := bcA.CreateNodeUser(c, "pa", nodeA, azbatch.CreateNodeUserContent{Name: to.Ptr("alice"), Password: to.Ptr("x")}, nil)
-	if got := batchCode(err); got != "409 NodeUserExists" {
+	if got := batchErrText(err); got != "409 NodeUserExists" {
 		t.Errorf("add the user again: %s, want 409 NodeUserExists", got)
 	}
-	if _, err := bcA.ReplaceNodeUser(c, "pa", nodeA, "nobody-here", azbatch.UpdateNodeUserContent{Password: to.Ptr("x")}, nil); batchCode(err) != "404 NodeUserNotFound" {
-		t.Errorf("update a missing user: %s, want 404 NodeUserNotFound", batchCode(err))
+	if _, err := bcA.ReplaceNodeUser(c, "pa", nodeA, "nobody-here", azbatch.UpdateNodeUserContent{Password: to.Ptr("x")}, nil); batchErrText(err) != "404 NodeUserNotFound" {
+		t.Errorf("update a missing user: %s, want 404 NodeUserNotFound", batchErrText(err))
 	}
 
 	// alice logs in with her password and is herself inside the node.
@@ -227,8 +227,8 @@ func TestNodeUsersAndRemoteLogin(t *testing.T) {
 		}
 		return nil
 	})
-	if _, err := bcA.DeleteNodeUser(c, "pa", nodeA, "bob", nil); batchCode(err) != "404 NodeUserNotFound" {
-		t.Errorf("delete the user again: %s", batchCode(err))
+	if _, err := bcA.DeleteNodeUser(c, "pa", nodeA, "bob", nil); batchErrText(err) != "404 NodeUserNotFound" {
+		t.Errorf("delete the user again: %s", batchErrText(err))
 	}
 
 	// The host key stays the node's across a reimage (it is kept outside
@@ -262,7 +262,7 @@ func TestNodeUsersAndRemoteLogin(t *testing.T) {
 // placed on it) and starts it again (idle, tasks run).
 func TestNodeReimageAndDeallocate(t *testing.T) {
 	if agent.DefaultIsolation() != agent.IsolationNetns {
-		t.Skip("node sandboxes are not available here")
+		testenv.Unavailable(t, "node sandboxes are not available here")
 	}
 	t.Parallel()
 	e := startWith(t, server.Options{Isolation: "netns"})
@@ -298,8 +298,8 @@ func TestNodeReimageAndDeallocate(t *testing.T) {
 	if _, err := bc.GetNodeExtension(c, "p", id, "ama", nil); err != nil {
 		t.Errorf("get extension: %v", err)
 	}
-	if _, err := bc.GetNodeExtension(c, "p", id, "none", nil); batchCode(err) != "404 ResourceNotFound" {
-		t.Errorf("get a missing extension: %s", batchCode(err))
+	if _, err := bc.GetNodeExtension(c, "p", id, "none", nil); batchErrText(err) != "404 ResourceNotFound" {
+		t.Errorf("get a missing extension: %s", batchErrText(err))
 	}
 
 	// A task leaves files in the node's /tmp, home and shared directory.
@@ -322,8 +322,8 @@ func TestNodeReimageAndDeallocate(t *testing.T) {
 		t.Fatalf("reimage: %v", err)
 	}
 	if _, err := bc.ReimageNode(c, "p", id, &azbatch.ReimageNodeOptions{Parameters: &azbatch.ReimageNodeContent{
-		NodeReimageOption: to.Ptr(azbatch.NodeReimageOption("sometimes"))}}); batchCode(err) != "400 InvalidPropertyValue" {
-		t.Errorf("reimage with a bad option: %s", batchCode(err))
+		NodeReimageOption: to.Ptr(azbatch.NodeReimageOption("sometimes"))}}); batchErrText(err) != "400 InvalidPropertyValue" {
+		t.Errorf("reimage with a bad option: %s", batchErrText(err))
 	}
 	node = e.waitIdleNode(t, c, bc, "p")
 	if !node.StartTaskInfo.StartTime.After(firstStart) {
@@ -335,8 +335,8 @@ func TestNodeReimageAndDeallocate(t *testing.T) {
 	}
 
 	// Deallocate: the node stays deallocated and takes no task; start.
-	if _, err := bc.StartNode(c, "p", id, nil); batchCode(err) != "409 OperationInvalidForCurrentState" {
-		t.Errorf("start an idle node: %s", batchCode(err))
+	if _, err := bc.StartNode(c, "p", id, nil); batchErrText(err) != "409 OperationInvalidForCurrentState" {
+		t.Errorf("start an idle node: %s", batchErrText(err))
 	}
 	if _, err := bc.DeallocateNode(c, "p", id, nil); err != nil {
 		t.Fatalf("deallocate: %v", err)

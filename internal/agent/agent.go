@@ -127,17 +127,21 @@ type Agent struct {
 
 	taskSecrets sync.Map // per-task IDENTITY_HEADER -> "jobID/taskID"
 
-	mu        sync.Mutex
-	phase     phase
-	startInfo *nodeproto.StartTaskInfo
-	running   map[string]*runningTask
-	used      int
-	changed   chan struct{} // heartbeat now
-	wake      chan struct{} // lease loop: slots or state changed
-	startStop context.CancelFunc
-	tasksWG   sync.WaitGroup
-	removed   bool
-	broken    bool // the node's sandbox ended: the node is unusable
+	mu sync.Mutex
+	// logSeen are the service-log uploads started; logResults those done
+	// and not yet reported in a heartbeat that succeeded.
+	logSeen    map[string]bool
+	logResults []nodeproto.LogUploadResult
+	phase      phase
+	startInfo  *nodeproto.StartTaskInfo
+	running    map[string]*runningTask
+	used       int
+	changed    chan struct{} // heartbeat now
+	wake       chan struct{} // lease loop: slots or state changed
+	startStop  context.CancelFunc
+	tasksWG    sync.WaitGroup
+	removed    bool
+	broken     bool // the node's sandbox ended: the node is unusable
 	// nodeErrors are the node's errors (an image it could not pull): the
 	// node is unusable while there are any.
 	nodeErrors []nodeproto.NodeError
@@ -225,9 +229,15 @@ func New(cfg Config) (*Agent, error) {
 	if runner == nil {
 		return nil, errors.New("agent: no task runner")
 	}
+	logger := cfg.Logger
+	if root, err := filepath.Abs(cfg.RootDir); err == nil {
+		// The agent's own service log, which upload batch service logs sends.
+		file := slog.NewJSONHandler(&serviceLog{root: root, now: cfg.Now}, &slog.HandlerOptions{Level: slog.LevelInfo})
+		logger = slog.New(teeHandler{cfg.Logger.Handler(), file})
+	}
 	a := &Agent{
 		cfg:     cfg,
-		logger:  cfg.Logger.With(logkey.Node, cfg.NodeID),
+		logger:  logger.With(logkey.Node, cfg.NodeID),
 		api:     &client{base: strings.TrimRight(cfg.ControlPlaneURL, "/"), credential: cfg.Credential, http: httpc},
 		httpc:   httpc,
 		runner:  runner,

@@ -34,6 +34,7 @@ func (a *Agent) heartbeatLoop(ctx context.Context, stop context.CancelFunc) {
 		req.Errors = a.nodeErrors
 		req.RemoteLoginPort = a.loginPort
 		gen := a.opGen
+		req.LogUploads = a.logResults
 		a.mu.Unlock()
 		var resp nodeproto.HeartbeatResponse
 		err := a.api.call(ctx, nodeproto.PathHeartbeat, req, &resp, 30*time.Second)
@@ -49,7 +50,11 @@ func (a *Agent) heartbeatLoop(ctx context.Context, stop context.CancelFunc) {
 			a.logger.Warn("heartbeat failed", logkey.Err, err)
 		}
 		if err == nil {
+			a.mu.Lock()
+			a.logResults = a.logResults[len(req.LogUploads):] // reported
+			a.mu.Unlock()
 			a.syncUsers(ctx, resp.Users)
+			a.startLogUploads(ctx, resp.LogUploads)
 		}
 		for _, c := range resp.Commands {
 			op, _, _ := strings.Cut(c, ":")

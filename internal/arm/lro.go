@@ -3,6 +3,7 @@ package arm
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -38,6 +39,12 @@ type operationRecord struct {
 	Error      *ErrorBody      `json:"error,omitempty"`
 	RetryAfter int             `json:"retryAfter,omitempty"`
 	APIVersion string          `json:"apiVersion,omitempty"`
+	// Kind names the provider's resume function (LRO.Kind), if any.
+	Kind string `json:"kind,omitempty"`
+	// Owner is the process running the operation; LeaseUntil is when
+	// another replica may take it over unless Owner renews it first.
+	Owner      string     `json:"owner,omitempty"`
+	LeaseUntil *time.Time `json:"leaseUntil,omitempty"`
 }
 
 // OperationStatus is the body of an Azure-AsyncOperation status endpoint.
@@ -56,11 +63,18 @@ type operations struct {
 	base    context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+
+	// replica identifies this process as the owner of the operations it runs.
+	replica string
+	mu      sync.Mutex
+	mine    map[string]cobalt.ResourceID // operations this process runs, by key
+	resume  map[string]ResumeFunc        // LRO.Kind -> how to finish it elsewhere
 }
 
 func newOperations(s *Server) *operations {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &operations{s: s, base: ctx, cancel: cancel, started: s.cfg.Now().UTC()}
+	return &operations{s: s, base: ctx, cancel: cancel, started: s.cfg.Now().UTC(),
+		replica: newGUID(), mine: map[string]cobalt.ResourceID{}, resume: map[string]ResumeFunc{}}
 }
 
 // operationRetention is how long a finished operation's result stays
@@ -68,7 +82,7 @@ func newOperations(s *Server) *operations {
 const operationRetention = time.Hour
 
 func (o *operations) run(ctx context.Context) error {
-	if o.s.cfg.Store.Dialect() == "sqlite" {
+	if o.s.cfg.Store.Dialect() == "sqlite" && o.s.cfg.OperationPoll <= 0 {
 		// One process owns a SQLite store: operations it left in progress
 		// were interrupted by a restart and will never finish.
 		if err := o.failInterrupted(ctx); err != nil {
@@ -77,12 +91,23 @@ func (o *operations) run(ctx context.Context) error {
 	}
 	tick := time.NewTicker(10 * time.Minute)
 	defer tick.Stop()
+	var leases <-chan time.Time
+	if o.s.cfg.OperationPoll > 0 {
+		t := time.NewTicker(o.s.cfg.OperationPoll)
+		defer t.Stop()
+		leases = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			o.cancel()
 			o.wg.Wait()
 			return nil
+		case <-leases:
+			o.renew(ctx)
+			if err := o.takeOver(ctx); err != nil && ctx.Err() == nil {
+				o.s.log.Warn("taking over abandoned operations failed", logkey.Err, err)
+			}
 		case <-tick.C:
 			if err := o.collect(ctx); err != nil && ctx.Err() == nil {
 				o.s.log.Warn("collecting finished operations failed", logkey.Err, err)
@@ -178,8 +203,11 @@ func (s *Server) startOperation(w http.ResponseWriter, r *Request, opts LRO, fn 
 		sub = s.cfg.SubscriptionID
 	}
 	name := newGUID()
+	o := s.ops
+	lease := s.cfg.Now().UTC().Add(s.operationLease())
 	rec := operationRecord{Status: OpInProgress, StartTime: s.cfg.Now().UTC(), Caller: r.Caller.ObjectID,
-		ResourceID: r.ID.String(), RetryAfter: opts.RetryAfter, APIVersion: r.APIVersion}
+		ResourceID: r.ID.String(), RetryAfter: opts.RetryAfter, APIVersion: r.APIVersion,
+		Kind: opts.Kind, Owner: o.replica, LeaseUntil: &lease}
 	body, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -188,13 +216,7 @@ func (s *Server) startOperation(w http.ResponseWriter, r *Request, opts LRO, fn 
 	if _, err := s.cfg.Store.ResourceCreate(r.Context(), NewResource(opID, body)); err != nil {
 		return err
 	}
-	o := s.ops
-	o.wg.Add(1)
-	go func() {
-		defer o.wg.Done()
-		res, err := fn(o.base)
-		o.finish(opID, res, err)
-	}()
+	o.launch(opID, fn)
 	h := w.Header()
 	h.Set("Location", s.opURL(r.Request, "operationresults", sub, name))
 	if opts.AsyncHeader {
@@ -230,7 +252,12 @@ func (o *operations) finish(opID cobalt.ResourceID, res any, fnErr error) {
 		if err := json.Unmarshal(r.Body, &rec); err != nil {
 			return err
 		}
+		if rec.Status != OpInProgress {
+			// Another replica finished it first (it took it over).
+			return errFinished
+		}
 		end := o.s.cfg.Now().UTC()
+		rec.LeaseUntil = nil
 		rec.EndTime = &end
 		if fnErr != nil {
 			rec.Status = OpFailed
@@ -259,7 +286,7 @@ func (o *operations) finish(opID cobalt.ResourceID, res any, fnErr error) {
 		r.Body = b
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errFinished) {
 		o.s.log.Error("recording a long-running operation failed", logkey.Operation, opID.String(), logkey.Err, err)
 	}
 }

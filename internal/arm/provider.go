@@ -68,6 +68,20 @@ type Registrar struct {
 	s *Server
 }
 
+// ResumeFunc finishes, on another replica, an operation on resource id that
+// the process which started it left unfinished: it must be safe to run after
+// any prefix of the original work (idempotent), and returns what the
+// operation's result is.
+type ResumeFunc func(ctx context.Context, id cobalt.ResourceID) (any, error)
+
+// Resume declares how operations started with LRO.Kind kind are finished by
+// another replica. Call it from Register.
+func (g *Registrar) Resume(kind string, fn ResumeFunc) {
+	g.s.ops.mu.Lock()
+	g.s.ops.resume[kind] = fn
+	g.s.ops.mu.Unlock()
+}
+
 // Handle registers a route. It panics on an invalid pattern, like ServeMux.
 func (g *Registrar) Handle(rt Route) { g.s.handle(rt) }
 
@@ -190,6 +204,10 @@ type LRO struct {
 	RetryAfter int
 	// AsyncHeader adds Azure-AsyncOperation to the 202 response.
 	AsyncHeader bool
+	// Kind, when set, names the ResumeFunc (Registrar.Resume) with which
+	// another replica finishes the operation if this process dies first;
+	// without one, such an operation fails with OperationInterrupted.
+	Kind string
 	// Initial, when not nil, is written as the 202 response's JSON body
 	// (some operations return the resource with provisioningState "Deleting"/"Creating").
 	Initial any

@@ -50,6 +50,15 @@ type Config struct {
 	Providers []Provider
 	// MaxBodyBytes limits request bodies (default 4 MiB, as ARM).
 	MaxBodyBytes int64
+	// OperationPoll, when positive, is how often Run renews the leases of
+	// the long-running operations this process runs and takes over those
+	// whose owner let its lease lapse (a replica that died). 0 is for a
+	// store this process has to itself: operations a restart interrupted
+	// fail at start.
+	OperationPoll time.Duration
+	// OperationLease is how long an operation's owner may go without
+	// renewing it before another replica takes it over (0 means 15 s).
+	OperationLease time.Duration
 }
 
 // Audiences are the token audiences the front door accepts.

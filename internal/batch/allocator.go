@@ -316,45 +316,75 @@ func (s *Service) allocateNodes(ctx context.Context, p *Pool, dedicated bool, k 
 	}
 	var launches []NodeLaunch
 	made := 0
-	for i := range k {
-		id := fmt.Sprintf("tvm-%d_%d-%s", cur.NodePrefix, first+int64(i), ts)
-		hostID, addr, remote := s.cfg.LocalHostID, s.cfg.PublicAddress, false
-		if !pl.none {
-			h, err := pl.place()
-			if err != nil {
-				s.log.Warn("node not allocated", logkey.Pool, cur.ID, logkey.Err, err)
-				break
+	// Nodes are stored a chunk per transaction: one commit for many nodes.
+	for lo := 0; lo < k; lo += nodeCreateChunk {
+		var (
+			recs  []store.NodeRecord
+			chunk []NodeLaunch
+		)
+		full := false
+		for i := lo; i < min(k, lo+nodeCreateChunk); i++ {
+			id := fmt.Sprintf("tvm-%d_%d-%s", cur.NodePrefix, first+int64(i), ts)
+			hostID, addr, remote := s.cfg.LocalHostID, s.cfg.PublicAddress, false
+			if !pl.none {
+				h, err := pl.place()
+				if err != nil {
+					s.log.Warn("node not allocated", logkey.Pool, cur.ID, logkey.Err, err)
+					full = true
+					break
+				}
+				hostID, addr, remote = h.ID, h.Address, !h.Local
 			}
-			hostID, addr, remote = h.ID, h.Address, !h.Local
+			// A node on a joined host gets its credential when that host
+			// asks for it (MintHostNodeCredential); until then it has none.
+			cred, hash := newCredential(id)
+			if remote {
+				cred, hash = "", nil
+			}
+			n := &Node{Node: cobalt.Node{ID: id, PoolID: cur.ID, State: NodeCreating, IsDedicated: dedicated, VMSize: cur.VMSize, SchedulingState: "enabled",
+				StateTransitionTime: now, AllocationTime: now, HostID: hostID, IPAddress: addr}, Config: cfg, AutoStorageFiles: autoFiles}
+			n.Config.NodeID = id
+			r := store.NodeRecord{ID: id, AccountKey: cur.AccountKey, PoolKey: cur.ID, CredentialHash: hash, Identities: snap,
+				LeaseExpiry: now.Add(s.cfg.StartTimeout)}
+			if err := encodeNodeBody(n, &r); err != nil {
+				return 0, err
+			}
+			recs = append(recs, r)
+			if !remote {
+				chunk = append(chunk, NodeLaunch{NodeID: id, PoolID: cur.ID, AccountName: acct.Name, Credential: cred, RootDir: s.nodeRootDir(id)})
+			}
 		}
-		// A node on a joined host gets its credential when that host asks
-		// for it (MintHostNodeCredential); until then it has none.
-		cred, hash := newCredential(id)
-		if remote {
-			cred, hash = "", nil
+		if len(recs) == 0 {
+			break
 		}
-		n := &Node{Node: cobalt.Node{ID: id, PoolID: cur.ID, State: NodeCreating, IsDedicated: dedicated, VMSize: cur.VMSize, SchedulingState: "enabled",
-			StateTransitionTime: now, AllocationTime: now, HostID: hostID, IPAddress: addr}, Config: cfg, AutoStorageFiles: autoFiles}
-		n.Config.NodeID = id
-		r := store.NodeRecord{ID: id, AccountKey: cur.AccountKey, PoolKey: cur.ID, CredentialHash: hash, Identities: snap,
-			LeaseExpiry: now.Add(s.cfg.StartTimeout)}
-		if err := encodeNodeBody(n, &r); err != nil {
-			return 0, err
-		}
-		if _, err := s.cfg.Store.NodeCreate(ctx, r); err != nil {
+		if _, err := s.cfg.Store.NodeCreateMany(ctx, recs); err != nil {
+			s.startNodes(ctx, launches)
 			return made, err
 		}
 		if _, err := s.cfg.Store.PoolGet(ctx, cur.AccountKey, cur.ID); cobalt.IsCode(err, cobalt.ENotFound) {
-			// The pool was deleted meanwhile: its deleter may have missed this node.
-			_ = s.cfg.Store.NodeDelete(ctx, id)
+			// The pool was deleted meanwhile: its deleter may have missed these nodes.
+			for _, r := range recs {
+				_ = s.cfg.Store.NodeDelete(ctx, r.ID)
+			}
 			break
 		}
-		made++
-		if !remote {
-			launches = append(launches, NodeLaunch{NodeID: id, PoolID: cur.ID, AccountName: acct.Name, Credential: cred, RootDir: s.nodeRootDir(id)})
+		made += len(recs)
+		launches = append(launches, chunk...)
+		if full {
+			break
 		}
 	}
 	s.log.Info("nodes allocated", logkey.Pool, cur.ID, logkey.Count, made, logkey.Dedicated, dedicated)
+	s.startNodes(ctx, launches)
+	return made, nil
+}
+
+// nodeCreateChunk is how many nodes allocateNodes stores per transaction.
+const nodeCreateChunk = 256
+
+// startNodes starts the agents of stored nodes through the node provider
+// and waits until each has started (or failed to, which marks it unusable).
+func (s *Service) startNodes(ctx context.Context, launches []NodeLaunch) {
 	if s.cfg.Nodes != nil {
 		var wg sync.WaitGroup
 		for _, l := range launches {
@@ -373,7 +403,6 @@ func (s *Service) allocateNodes(ctx context.Context, p *Pool, dedicated bool, k 
 		}
 		wg.Wait()
 	}
-	return made, nil
 }
 
 func nodeIdentities(ids []cobalt.UserAssignedIdentity) []cobalt.UserAssignedIdentity {

@@ -59,6 +59,10 @@ type Node struct {
 	// RemoteLoginPort is the host port of the node's SSH server, as its
 	// agent reports it (0: none).
 	RemoteLoginPort int
+	// LogUploads are the service-log uploads the node has yet to report;
+	// LogResults those it reported, until their requests read them.
+	LogUploads []nodeproto.LogUpload
+	LogResults []nodeproto.LogUploadResult
 }
 
 // nodeBody is the JSON body of a node record.
@@ -82,9 +86,11 @@ type nodeBody struct {
 	// AutoStorageFiles maps the index of each start-task resource file that
 	// names an auto-storage container to the container's name; its URL is
 	// made at every registration (see resolveStartTaskFiles).
-	AutoStorageFiles map[int]string       `json:"autoStorageFiles,omitempty"`
-	Users            []nodeproto.NodeUser `json:"users,omitempty"`
-	RemoteLoginPort  int                  `json:"remoteLoginPort,omitempty"`
+	AutoStorageFiles map[int]string              `json:"autoStorageFiles,omitempty"`
+	Users            []nodeproto.NodeUser        `json:"users,omitempty"`
+	RemoteLoginPort  int                         `json:"remoteLoginPort,omitempty"`
+	LogUploads       []nodeproto.LogUpload       `json:"logUploads,omitempty"`
+	LogResults       []nodeproto.LogUploadResult `json:"logResults,omitempty"`
 }
 
 func decodeNode(r store.NodeRecord) (*Node, error) {
@@ -97,7 +103,7 @@ func decodeNode(r store.NodeRecord) (*Node, error) {
 		LastBootTime: b.LastBootTime, Errors: resizeErrors(b.Errors), RunningLeases: b.RunningLeases, AgentVersion: b.AgentVersion,
 		Isolation: b.Isolation, HeartbeatAt: r.HeartbeatAt, Version: r.Version, HostID: r.HostID, IPAddress: b.IPAddress},
 		Config: b.Config, Commands: b.Commands, DeallocationOption: b.DeallocationOption, AutoStorageFiles: b.AutoStorageFiles,
-		Users: b.Users, RemoteLoginPort: b.RemoteLoginPort}
+		Users: b.Users, RemoteLoginPort: b.RemoteLoginPort, LogUploads: b.LogUploads, LogResults: b.LogResults}
 	var ids []identityRecord
 	if err := json.Unmarshal(r.Identities, &ids); err != nil {
 		return nil, fmt.Errorf("decode node %s identities: %w", r.ID, err)
@@ -117,7 +123,7 @@ func encodeNodeBody(n *Node, r *store.NodeRecord) error {
 		StateTransitionTime: n.StateTransitionTime, AllocationTime: n.AllocationTime, LastBootTime: n.LastBootTime,
 		Errors: resizeErrorRecords(n.Errors), Commands: n.Commands, Config: n.Config, RunningLeases: n.RunningLeases,
 		DeallocationOption: n.DeallocationOption, AgentVersion: n.AgentVersion, Isolation: n.Isolation, AutoStorageFiles: n.AutoStorageFiles,
-		Users: n.Users, RemoteLoginPort: n.RemoteLoginPort, IPAddress: n.IPAddress})
+		Users: n.Users, RemoteLoginPort: n.RemoteLoginPort, IPAddress: n.IPAddress, LogUploads: n.LogUploads, LogResults: n.LogResults})
 	if err != nil {
 		return err
 	}
@@ -238,6 +244,9 @@ func (s *Service) NodeHeartbeat(ctx context.Context, n *Node, req nodeproto.Hear
 		return nil, cobalt.Errorf(cobalt.EInvalid, "The node state '%s' cannot be reported by an agent.", trunc(req.State)).WithReason(errwire.ReasonInvalidRequest)
 	}
 	now := s.now()
+	if cmds, ok, err := s.touchHeartbeat(ctx, n, req, now); ok || err != nil {
+		return cmds, err
+	}
 	var leave bool
 	out, err := s.updateNode(ctx, n.ID, func(x *Node, r *store.NodeRecord) error {
 		leave = false
@@ -272,6 +281,7 @@ func (s *Service) NodeHeartbeat(ctx context.Context, n *Node, req nodeproto.Hear
 		if req.RemoteLoginPort >= 0 && req.RemoteLoginPort <= 65535 {
 			x.RemoteLoginPort = req.RemoteLoginPort
 		}
+		recordLogResults(x, req.LogUploads)
 		r.HeartbeatAt, r.LeaseExpiry = now, now.Add(s.cfg.HeartbeatTimeout)
 		return nil
 	})

@@ -91,6 +91,7 @@ type Service struct {
 	wake    chan struct{}
 	renders renderCache
 	samples sampler
+	touches toucher // heartbeats written together (heartbeat.go)
 
 	subMu        sync.RWMutex
 	nodeLostSubs []NodeLostFunc

@@ -167,6 +167,8 @@ func poolRoute(m string, segs, raw []string, p *pathParams) *route {
 			return pick(m, map[string]route{"POST": {permPoolWrite, handleNodeStateAction}})
 		case "users":
 			return pick(m, map[string]route{"POST": {permPoolWrite, handleAddNodeUser}})
+		case "uploadbatchservicelogs":
+			return pick(m, map[string]route{"POST": {permPoolWrite, handleUploadLogs}})
 		case "remoteloginsettings":
 			return pick(m, map[string]route{"GET": {permPoolRead, handleRemoteLoginSettings}})
 		case "extensions":

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -87,6 +88,9 @@ type Config struct {
 	// Nodes locates node directories for the task and node file operations;
 	// nil makes file operations answer 404.
 	Nodes NodeDirs
+	// Poll, when positive, is how often Run opens the listeners of accounts
+	// that other replicas created and closes those of accounts they deleted.
+	Poll time.Duration
 }
 
 // Service is the Batch data plane: a set of per-account HTTPS listeners.
@@ -176,9 +180,51 @@ func (s *Service) Run(ctx context.Context) error {
 	if err := s.Restore(ctx); err != nil {
 		s.log.Error("restoring batch account endpoints failed", logkey.Err, err)
 	}
-	<-ctx.Done()
-	s.listeners.Stop()
-	return nil
+	var tick <-chan time.Time
+	if s.cfg.Poll > 0 {
+		t := time.NewTicker(s.cfg.Poll)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			s.listeners.Stop()
+			return nil
+		case <-tick:
+			if err := s.Sync(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("syncing batch account endpoints failed", logkey.Err, err)
+			}
+		}
+	}
+}
+
+// Sync makes the listeners match the stored accounts: it opens those of
+// accounts another replica created (Restore) and closes those of accounts
+// that are gone.
+func (s *Service) Sync(ctx context.Context) error {
+	src := s.accounts()
+	if src == nil {
+		return nil
+	}
+	accts, err := src.ListBatchAccounts(ctx)
+	if err != nil {
+		return err
+	}
+	live := map[string]bool{}
+	for _, a := range accts {
+		live[strings.ToLower(a.Name)] = true
+	}
+	for _, name := range s.listeners.Names() {
+		if !live[name] {
+			// Gone from the store: deleted, or its creation not yet
+			// recorded. Look again before closing.
+			if _, err := src.LookupBatchAccount(ctx, name); cobalt.IsCode(err, cobalt.ENotFound) {
+				_ = s.ReleaseAccountEndpoint(ctx, name)
+			}
+		}
+	}
+	return s.Restore(ctx)
 }
 
 // Restore opens a listener for every existing account that has none, on its
@@ -197,7 +243,13 @@ func (s *Service) Restore(ctx context.Context) error {
 	for _, a := range accts {
 		// An account without a stored endpoint has not been given one yet:
 		// its creation allocates it.
-		if _, ok := s.Endpoint(a.Name); ok || a.Endpoint == "" {
+		if a.Endpoint == "" {
+			continue
+		}
+		if _, ok := s.Endpoint(a.Name); ok {
+			// Opened elsewhere because another replica held the stored
+			// port: take the port when that replica has let it go.
+			s.listeners.Reclaim(ctx, a.Name, a.Endpoint)
 			continue
 		}
 		hp, err := s.listeners.Open(a.Name, a.Endpoint)
@@ -205,7 +257,7 @@ func (s *Service) Restore(ctx context.Context) error {
 			errs = append(errs, err)
 			continue
 		}
-		if a.Endpoint != "" && hp != a.Endpoint {
+		if a.Endpoint != "" && port(hp) != port(a.Endpoint) {
 			s.log.Error("batch account endpoint moved; its stored accountEndpoint is stale",
 				logkey.Account, a.Name, logkey.Previous, a.Endpoint, logkey.Endpoint, hp)
 		}
@@ -323,4 +375,10 @@ func newUUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// port returns the port of a "host:port".
+func port(hostPort string) string {
+	_, p, _ := net.SplitHostPort(hostPort)
+	return p
 }

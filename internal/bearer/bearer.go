@@ -48,6 +48,11 @@ type Config struct {
 	// Issuers lists the accepted iss values, usually the login service's
 	// IssuerV1 and IssuerV2 of the tenant. A token is valid only if its issuer is listed.
 	Issuers []string
+	// IssuerKnown, when set, is asked about an issuer not in Issuers, once
+	// the token's signature has verified: replicas of one installation share
+	// its keys but each issues tokens under its own authority URL. It must
+	// be safe for concurrent use.
+	IssuerKnown func(ctx context.Context, iss string) bool
 	// Now is the clock for nbf and exp and for the age of the cached key set;
 	// nil means time.Now.
 	Now func() time.Time
@@ -173,7 +178,7 @@ func (v *Validator) Validate(ctx context.Context, raw string, audiences ...strin
 	if c.Nbf != nil && now.Add(v.cfg.Leeway).Before(unix(*c.Nbf)) {
 		return cobalt.Caller{}, invalid(MsgNotYet)
 	}
-	if !v.issuers[c.Iss] {
+	if !v.issuers[c.Iss] && (v.cfg.IssuerKnown == nil || !v.cfg.IssuerKnown(ctx, c.Iss)) {
 		return cobalt.Caller{}, invalid(MsgIssuer)
 	}
 	if !audienceMatches(c.Aud, audiences) {

@@ -241,6 +241,19 @@ func TestIssuersAndTenantConfig(t *testing.T) {
 	if _, err := v.Validate(context.Background(), raw, arm); cobalt.ErrorMessage(err) != MsgIssuer {
 		t.Errorf("no issuers: %v", err)
 	}
+	// An issuer outside the list is asked about, and accepted only when known
+	// (another replica's authority), never when unknown.
+	asked := ""
+	v = New(Config{Keys: ks, TenantID: tenant, Now: func() time.Time { return now },
+		IssuerKnown: func(_ context.Context, iss string) bool { asked = iss; return iss == "https://other/" }})
+	if _, err := v.Validate(context.Background(), raw, arm); cobalt.ErrorMessage(err) != MsgIssuer || asked != issV1 {
+		t.Errorf("unknown issuer: %v (asked about %q)", err, asked)
+	}
+	v = New(Config{Keys: ks, TenantID: tenant, Now: func() time.Time { return now },
+		IssuerKnown: func(_ context.Context, iss string) bool { return iss == issV1 }})
+	if _, err := v.Validate(context.Background(), raw, arm); err != nil {
+		t.Errorf("known issuer: %v", err)
+	}
 	// No tenant configured: any tenant is accepted.
 	v = New(Config{Keys: ks, Issuers: []string{issV1}, Now: func() time.Time { return now }})
 	if _, err := v.Validate(context.Background(), raw, arm); err != nil {

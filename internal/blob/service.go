@@ -64,6 +64,11 @@ type Config struct {
 	BlockRetention time.Duration
 	// GCInterval is how often Run collects expired blocks and orphaned files (0 = 1 hour).
 	GCInterval time.Duration
+	// SharedFiles says that other processes (replicas) write into DataDir
+	// too: files they are writing now may predate this process, so the
+	// collection at start spares files younger than GCInterval, as every
+	// later one does.
+	SharedFiles bool
 }
 
 // Service is the blob service.
@@ -121,6 +126,9 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger, now: cfg.Now, files: fs, started: fileCutoff(0)}
+	if cfg.SharedFiles {
+		s.started = fileCutoff(cfg.GCInterval)
+	}
 	return s, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/cobaltbatch/cobalt/internal/server"
 	"github.com/spf13/cobra"
@@ -17,6 +18,7 @@ func newUpCmd(g *globals) *cobra.Command {
 		opts      server.Options
 		logLevel  string
 		storeFile string
+		joinFile  string
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -32,7 +34,13 @@ it writes DATA/endpoints.json and prints one line saying it is ready.
 The store is SQLite in the data directory unless a PostgreSQL URL is given in
 the COBALT_STORE environment variable or in a file named by --store-file. A URL
 on the command line (--store) works too, but every local user can read it in
-the process list: prefer the other two when it carries a password.`,
+the process list: prefer the other two when it carries a password.
+
+Replicas: several processes on one PostgreSQL store serve one installation.
+Start the first as usual (with --content-dir on a shared file system), run
+` + "`cobalt replica export --out FILE`" + ` there, and start each other replica with
+--join-replica FILE, the same store, the same --content-dir and a data directory
+of its own.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var level slog.Level
@@ -42,6 +50,11 @@ the process list: prefer the other two when it carries a password.`,
 			var err error
 			if opts.Store, err = storeDSN(opts.Store, storeFile, g.Getenv); err != nil {
 				return err
+			}
+			if joinFile != "" {
+				if opts.JoinReplica, err = os.ReadFile(joinFile); err != nil {
+					return fmt.Errorf("--join-replica: %w", err)
+				}
 			}
 			opts.DataDir = g.DataDir
 			opts.Logger = slog.New(slog.NewTextHandler(g.Stderr, &slog.HandlerOptions{Level: level}))
@@ -70,11 +83,14 @@ the process list: prefer the other two when it carries a password.`,
 	f.DurationVar(&opts.HostHeartbeat, "host-heartbeat", 0, "how often joined hosts report (0: 5s)")
 	f.DurationVar(&opts.HostLease, "host-lease", 0, "how long a joined host stays ready without a report before its nodes are given up and replaced (0: 30s)")
 	f.StringVar(&opts.Location, "location", "eastus", "the Azure region name that resources report")
-	f.StringVar(&opts.Isolation, "isolation", "auto", "node isolation: auto (netns when root on Linux), netns or process")
+	f.StringVar(&opts.Isolation, "isolation", "auto", "node isolation: auto (netns when root on Linux), netns, process, or external (agents run elsewhere and read their credentials from DATA/nodes/.credentials; for cobalt bench fleet)")
 	f.StringVar(&opts.IMDSRateLimit, "imds-rate-limit", "", `per-node IMDS rate limit: empty for Azure's 20/s with 5 concurrent, "off", or for example "100/s,20"`)
 	f.IntVar(&opts.MaxNodes, "max-nodes", 0, "the most compute nodes this host runs (0: one per 64 MiB of the machine's memory, 16 to 4096)")
 	f.StringArrayVar(&opts.FederationIssuers, "federation-issuer", nil, "an external OIDC issuer `URL` (exact, https) whose tokens federated identity credentials may exchange; repeatable (issuers on loopback addresses need none)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&joinFile, "join-replica", "", "a `file` from `cobalt replica export`: serve that installation as one more replica (with --store on its PostgreSQL and a new --data directory)")
+	f.DurationVar(&opts.ReplicaPoll, "replica-poll", 2*time.Second, "with PostgreSQL, how often a replica picks up other replicas' changes (listeners of new accounts and registries); an operation whose replica stops is taken over after five of these")
+	f.StringVar(&opts.ContentDir, "content-dir", "", "the `directory` of blob and registry content (default: the data directory); replicas share one, on a shared file system")
 	return cmd
 }
 

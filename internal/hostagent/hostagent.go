@@ -22,6 +22,13 @@ import (
 // NodeLaunch is what StartNode gets: the pool service's batch.NodeLaunch.
 type NodeLaunch = batch.NodeLaunch
 
+// IsolationExternal is the isolation of a host whose node agents run
+// elsewhere: StartNode starts no agent and no sandbox, it only persists the
+// node's credential (CredentialPath) for an agent outside this process that
+// reads it and registers over the node protocol (`cobalt bench fleet`'s
+// simulated hosts), and StopNode deletes it.
+const IsolationExternal = "external"
+
 // Config configures the local provider.
 type Config struct {
 	// ControlPlaneURL is the node API's base URL, https://127.0.0.1:PORT.
@@ -170,9 +177,21 @@ func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 		}
 		n.Credential = cred
 	} else if n.RootDir != "" {
-		if err := WriteCredential(n.RootDir, n.Credential); err != nil {
+		// An external node's credential is a hand-over to its agent, which
+		// reads it at once: no flush to the disk per node (an allocation of
+		// thousands of nodes would wait on as many flushes). A crash before
+		// the kernel writes it leaves the node to its start timeout.
+		if err := writeCredential(n.RootDir, n.Credential, p.cfg.Isolation != IsolationExternal); err != nil {
 			return fmt.Errorf("start node %s: %w", n.NodeID, err)
 		}
+	}
+	if p.cfg.Isolation == IsolationExternal {
+		// The agent runs elsewhere: the node is this host's only as a
+		// credential on disk.
+		done := make(chan struct{})
+		close(done)
+		p.nodes[n.NodeID] = &node{rootDir: n.RootDir, cancel: func() {}, done: done}
+		return nil
 	}
 	if n.RootDir != "" {
 		var err error
@@ -232,6 +251,12 @@ func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 // directory is rootDir (see CredentialPath), atomically, mode 0600 in a 0700
 // directory.
 func WriteCredential(rootDir, credential string) error {
+	return writeCredential(rootDir, credential, true)
+}
+
+// writeCredential is WriteCredential, flushing the file to the disk before
+// the rename when sync is set.
+func writeCredential(rootDir, credential string, sync bool) error {
 	if rootDir == "" {
 		return errors.New("hostagent: a node without a root directory cannot keep its credential")
 	}
@@ -249,7 +274,7 @@ func WriteCredential(rootDir, credential string) error {
 	}
 	tmp := f.Name()
 	_, werr := f.WriteString(credential + "\n")
-	if werr == nil {
+	if werr == nil && sync {
 		werr = f.Sync()
 	}
 	if cerr := f.Close(); werr == nil {
@@ -303,6 +328,11 @@ func (p *Provider) StopNode(ctx context.Context, nodeID string) error {
 		_ = os.Remove(statePath(nd.rootDir))
 	}
 	nd.cancel()
+	if p.cfg.Isolation == IsolationExternal {
+		p.mu.Lock()
+		delete(p.nodes, nodeID)
+		p.mu.Unlock()
+	}
 	select {
 	case <-nd.done:
 		if nd.rootDir != "" {

@@ -342,9 +342,12 @@ func runAgent(ctx context.Context, s *Service, node cobalt.NodeRef, slots int, r
 	}
 }
 
+// waitFor waits for cond, failing after two minutes: a liveness bound, not a
+// timing (the replica tests' 600 tasks on PostgreSQL take 20 s on a loaded
+// 2-core machine).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -150,6 +150,17 @@ func (s *Set) Open(name, preferred string) (string, error) {
 	return hostPort, nil
 }
 
+// Names returns the names of the resources that have a listener, in lower case.
+func (s *Set) Names() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.byName))
+	for k := range s.byName {
+		out = append(out, k)
+	}
+	return out
+}
+
 // Close closes the resource's listener; an unknown name is not an error.
 func (s *Set) Close(ctx context.Context, name string) {
 	key := strings.ToLower(name)
@@ -229,4 +240,56 @@ func (s *Set) Stop() {
 		l.stop(ctx, serving[i])
 	}
 	s.wg.Wait()
+}
+
+// Reclaim moves the resource's listener to the port of preferred (on this
+// set's host) when it is elsewhere and that port has come free, as when the
+// replica that held it stopped. It reports whether the listener moved; a
+// resource without a listener is left alone.
+func (s *Set) Reclaim(ctx context.Context, name, preferred string) bool {
+	_, port, err := net.SplitHostPort(preferred)
+	if err != nil {
+		return false
+	}
+	key := strings.ToLower(name)
+	s.mu.Lock()
+	old, ok := s.byName[key]
+	s.mu.Unlock()
+	if !ok {
+		return false
+	}
+	if _, cur, _ := net.SplitHostPort(old.hostPort); cur == port {
+		return false
+	}
+	pn, err := strconv.Atoi(port)
+	if err != nil || pn <= 0 || pn > 65535 {
+		return false
+	}
+	ln, err := publicaddr.Listen(s.cfg.Host, pn)
+	if err != nil {
+		return false // still held elsewhere
+	}
+	hostPort := ln.Addr().String()
+	l := &listener{name: old.name, hostPort: hostPort, ln: ln, srv: s.cfg.Server(old.name, hostPort)}
+	l.srv.TLSConfig = s.cfg.TLS.Clone()
+	l.srv.ErrorLog = slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)
+	s.mu.Lock()
+	if cur, ok := s.byName[key]; !ok || cur != old {
+		s.mu.Unlock()
+		_ = ln.Close()
+		return false
+	}
+	s.byName[key] = l
+	s.usedPort[ln.Addr().(*net.TCPAddr).Port] = true
+	delete(s.usedPort, old.ln.Addr().(*net.TCPAddr).Port)
+	serving := old.serving
+	if s.running {
+		s.serveLocked(l)
+	}
+	s.mu.Unlock()
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	old.stop(sctx, serving)
+	s.log.Info(s.cfg.Kind+" endpoint moved to its stored port", s.cfg.NameKey, old.name, logkey.Previous, old.hostPort, logkey.Endpoint, hostPort)
+	return true
 }

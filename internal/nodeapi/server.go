@@ -189,7 +189,7 @@ func (s *Server) handleHeartbeat(ctx context.Context, n *batch.Node, body []byte
 	}
 	// The node's users as they are now (n was read when the request was
 	// authenticated; a change since reaches the node at its next heartbeat).
-	resp := nodeproto.HeartbeatResponse{Commands: cmds, Users: n.Users}
+	resp := nodeproto.HeartbeatResponse{Commands: cmds, Users: n.Users, LogUploads: n.LogUploads}
 	if jr, ok := s.cfg.Dispatcher.(JobReleaser); ok && !slices.Contains(cmds, "remove") {
 		rel, err := jr.JobReleases(ctx, n.Ref())
 		if err != nil {
@@ -220,10 +220,12 @@ func (s *Server) handleLease(ctx context.Context, n *batch.Node, body []byte) (a
 	}
 	// While the lease long-polls, the node may stop taking work (scheduling
 	// disabled, leaving the pool): the wait ends then, so no task is placed on
-	// it afterwards.
+	// it afterwards. A lease that does not wait was checked above.
 	leaseCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	go s.watchSchedulable(leaseCtx, n, cancel)
+	if req.WaitSeconds > 0 {
+		go s.watchSchedulable(leaseCtx, n, cancel)
+	}
 	ls, err := s.cfg.Dispatcher.Lease(leaseCtx, n.Ref(), req.FreeSlots, time.Duration(req.WaitSeconds)*time.Second)
 	if err != nil {
 		if ctx.Err() == nil && errors.Is(context.Cause(leaseCtx), errUnschedulable) {

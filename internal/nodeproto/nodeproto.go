@@ -220,6 +220,29 @@ type HeartbeatRequest struct {
 	// RemoteLoginPort is the host port on which the node's SSH server is
 	// reached (0: the node has none, as in process isolation).
 	RemoteLoginPort int `json:"remoteLoginPort,omitempty"`
+	// LogUploads are the results of the service-log uploads the node did
+	// since its last heartbeat.
+	LogUploads []LogUploadResult `json:"logUploads,omitempty"`
+}
+
+// LogUpload asks a node to upload its agent's log files that cover
+// [StartTime, EndTime] to ContainerURL/Directory/, with the SAS in
+// ContainerURL or a token for IdentityResourceID (one of the node's).
+type LogUpload struct {
+	ID                 string    `json:"id"`
+	ContainerURL       string    `json:"containerUrl"`
+	IdentityResourceID string    `json:"identityResourceId,omitempty"`
+	Directory          string    `json:"directory"`
+	StartTime          time.Time `json:"startTime"`
+	EndTime            time.Time `json:"endTime"`
+}
+
+// LogUploadResult is what a node did with a LogUpload: the number of files
+// it uploaded, or why it could not (Error, a message without secrets).
+type LogUploadResult struct {
+	ID    string `json:"id"`
+	Files int    `json:"files"`
+	Error string `json:"error,omitempty"`
 }
 
 // HeartbeatResponse carries commands for the agent.
@@ -237,6 +260,9 @@ type HeartbeatResponse struct {
 	// Users are the node's user accounts (Batch's node users) as they must
 	// be now; the agent makes the node's accounts match.
 	Users []NodeUser `json:"users,omitempty"`
+	// LogUploads are the service-log uploads the node must do; each is
+	// sent until the node reports its result.
+	LogUploads []LogUpload `json:"logUploads,omitempty"`
 }
 
 // NodeUser is one user account of a node (Batch's compute node user). The

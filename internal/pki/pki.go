@@ -23,7 +23,7 @@ import (
 // File names inside the PKI directory.
 const (
 	CAFileName        = "ca.pem"
-	caKeyFileName     = "ca-key.pem"
+	CAKeyFileName     = "ca-key.pem"
 	serverFileName    = "server.pem"
 	serverKeyFileName = "server-key.pem"
 )
@@ -77,7 +77,7 @@ func LoadOrCreate(dir string, hosts ...string) (*CA, error) {
 func (ca *CA) path(name string) string { return filepath.Join(ca.dir, name) }
 
 func (ca *CA) loadOrCreateCA() error {
-	cert, key, err := loadPair(ca.path(CAFileName), ca.path(caKeyFileName))
+	cert, key, err := loadPair(ca.path(CAFileName), ca.path(CAKeyFileName))
 	if err == nil {
 		ca.cert, ca.key = cert, key
 		return nil
@@ -106,7 +106,7 @@ func (ca *CA) loadOrCreateCA() error {
 	if err != nil {
 		return err
 	}
-	if err := writePair(ca.path(CAFileName), ca.path(caKeyFileName), der, key); err != nil {
+	if err := writePair(ca.path(CAFileName), ca.path(CAKeyFileName), der, key); err != nil {
 		return err
 	}
 	ca.cert, _ = x509.ParseCertificate(der)

@@ -39,7 +39,7 @@ func TestReloadKeepsCAAndServerCertificate(t *testing.T) {
 	if !a.cert.Equal(b.cert) || !a.server.Leaf.Equal(b.server.Leaf) {
 		t.Fatal("a reload created new certificates")
 	}
-	st, err := os.Stat(filepath.Join(dir, caKeyFileName))
+	st, err := os.Stat(filepath.Join(dir, CAKeyFileName))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -144,6 +144,17 @@ func (s *Service) AllocateRegistryEndpoint(ctx context.Context, name string) (st
 	return s.listeners.Open(name, preferred)
 }
 
+// ReclaimRegistryEndpoint moves the registry's listener to the port of
+// loginServer when it is elsewhere and that port is free (another replica
+// that held it stopped).
+func (s *Service) ReclaimRegistryEndpoint(ctx context.Context, name, loginServer string) bool {
+	return s.listeners.Reclaim(ctx, name, loginServer)
+}
+
+// RegistryEndpointNames returns the names (lower case) of the registries
+// that have a listener.
+func (s *Service) RegistryEndpointNames() []string { return s.listeners.Names() }
+
 // ReleaseRegistryEndpoint closes the registry's listener; unknown names are
 // not an error.
 func (s *Service) ReleaseRegistryEndpoint(ctx context.Context, name string) error {

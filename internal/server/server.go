@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -53,7 +54,10 @@ type Options struct {
 	PublicAddress string
 	// Location is the Azure region name resources report (default "eastus").
 	Location string
-	// Isolation is the node isolation mode: "auto" (netns when root on Linux), "netns" or "process".
+	// Isolation is the node isolation mode: "auto" (netns when root on Linux), "netns", "process",
+	// or "external" (hostagent.IsolationExternal: no local agents; the nodes'
+	// credentials are kept under DATA/nodes/.credentials for agents that run
+	// elsewhere, such as `cobalt bench fleet`'s simulated hosts).
 	Isolation string
 	// IMDSRateLimit is the per-node IMDS limit: "" for Azure's default, "off", or "100/s,20".
 	IMDSRateLimit string
@@ -83,6 +87,17 @@ type Options struct {
 	Now         func() time.Time
 	// AutoScale sets autoscale's metric sampling (zero for Batch's behaviour).
 	AutoScale batch.AutoScaleOptions
+	// JoinReplica, when set, is a bundle from ExportReplica: this process
+	// becomes one more replica of that installation, whose PostgreSQL store
+	// Store names, with DataDir a directory of its own.
+	JoinReplica []byte
+	// ContentDir is where blob and registry content lives: "" for DataDir.
+	// Replicas share one (a shared file system such as NFS).
+	ContentDir string
+	// ReplicaPoll is how often a replica looks for what other replicas
+	// changed (accounts' and registries' listeners, abandoned operations);
+	// 0 means two seconds.
+	ReplicaPoll time.Duration
 	// FederationIssuers are external OpenID Connect issuer URLs, besides
 	// those on loopback addresses, whose keys the login service may fetch
 	// to exchange their tokens through federated identity credentials.
@@ -176,6 +191,19 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	if opts.ReadTimeout <= 0 {
 		opts.ReadTimeout = time.Minute
 	}
+	if opts.ReplicaPoll <= 0 {
+		opts.ReplicaPoll = 2 * time.Second
+	}
+	if opts.ContentDir != "" {
+		abs, err := filepath.Abs(opts.ContentDir)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(abs, 0o700); err != nil {
+			return nil, fmt.Errorf("content directory: %w", err)
+		}
+		opts.ContentDir = abs
+	}
 	s := &Server{opts: opts, log: opts.Logger, addrs: map[string]string{}, listeners: map[string]net.Listener{}, done: make(chan struct{})}
 	if s.dir, err = openDataDir(opts.DataDir); err != nil {
 		return nil, err
@@ -185,6 +213,20 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 			s.closeResources()
 		}
 	}()
+	if opts.JoinReplica != nil {
+		if !isPostgres(opts.Store) {
+			return nil, errors.New("--join-replica: replicas share a PostgreSQL store; give its URL")
+		}
+		b, err := parseReplicaBundle(opts.JoinReplica)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.dir.join(b); err != nil {
+			return nil, err
+		}
+	}
+	_, statErr := os.Stat(s.dir.file(sealKeyFile))
+	fresh := errors.Is(statErr, os.ErrNotExist)
 	if s.ca, err = pki.LoadOrCreate(s.dir.file(tlsDir), opts.PublicAddress); err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}
@@ -192,6 +234,17 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 		return nil, fmt.Errorf("seal key: %w", err)
 	}
 	if s.store, err = openStore(ctx, opts.Store, s.dir.file(dbFile), opts.Now, s.seal); err != nil {
+		return nil, err
+	}
+	if fresh && isPostgres(opts.Store) {
+		if err = refuseUnjoined(ctx, s.store); err != nil {
+			// Leave no half-made installation behind in the directory.
+			_ = os.Remove(s.dir.file(sealKeyFile))
+			_ = os.RemoveAll(s.dir.file(tlsDir))
+			return nil, err
+		}
+	}
+	if err = checkSeal(ctx, s.store, s.seal); err != nil {
 		return nil, err
 	}
 	// Record which store this directory uses, for the administrative commands.
@@ -247,7 +300,7 @@ func openStore(ctx context.Context, dsn, sqlitePath string, now func() time.Time
 	switch {
 	case dsn == "":
 		return sqlite.OpenConfig(ctx, sqlitePath, cfg)
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+	case isPostgres(dsn):
 		return postgres.OpenConfig(ctx, dsn, cfg)
 	case strings.HasPrefix(dsn, "sqlite:"):
 		return sqlite.OpenConfig(ctx, strings.TrimPrefix(dsn, "sqlite:"), cfg)

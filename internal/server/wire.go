@@ -61,11 +61,17 @@ func (s *Server) wire(ctx context.Context) (err error) {
 	if err := s.login.AddTenant(ctx, s.tenantID); err != nil {
 		return err
 	}
+	// Tokens issued by other replicas (under their own authority URLs) are
+	// the installation's too.
+	own := []string{s.login.IssuerV1(s.tenantID), s.login.IssuerV2(s.tenantID)}
+	iss := &issuers{st: s.store}
+	if err := iss.register(ctx, own...); err != nil {
+		return err
+	}
 	s.validator = bearer.New(bearer.Config{
-		Keys: s.login, TenantID: s.tenantID, Now: s.opts.Now,
-		Issuers: []string{s.login.IssuerV1(s.tenantID), s.login.IssuerV2(s.tenantID)},
+		Keys: s.login, TenantID: s.tenantID, Now: s.opts.Now, Issuers: own, IssuerKnown: iss.Known,
 	})
-	s.authz = rbac.New(rbac.Config{Store: s.store, Logger: s.log.With(logkey.Component, "rbac"), Now: s.opts.Now})
+	s.authz = rbac.New(rbac.Config{Store: s.store, Logger: s.log.With(logkey.Component, "rbac"), Now: s.opts.Now, CacheTTL: s.rbacCacheTTL()})
 	admin, err := s.bootstrapAdmin(ctx)
 	if err != nil {
 		return err
@@ -75,6 +81,7 @@ func (s *Server) wire(ctx context.Context) (err error) {
 		Validator: s.validator, Authz: s.authz, Directory: s.login,
 		TenantID: s.tenantID, SubscriptionID: s.subID, Location: s.opts.Location,
 		BlobEndpoint: s.URL("blob"), AuthorityURL: s.URL("login"),
+		OperationPoll: s.replicaPoll(), OperationLease: 5 * s.opts.ReplicaPoll,
 	})
 	if err != nil {
 		return fmt.Errorf("management plane: %w", err)
@@ -178,7 +185,7 @@ func (s *Server) wireAzureNames() error {
 // and the local node provider.
 func (s *Server) wireCompute(ctx context.Context) (err error) {
 	s.blob, err = blob.New(blob.Config{
-		Store: s.store, Logger: s.log.With(logkey.Component, "blob"), Now: s.opts.Now, DataDir: s.dir.path,
+		Store: s.store, Logger: s.log.With(logkey.Component, "blob"), Now: s.opts.Now, DataDir: s.contentDir(), SharedFiles: s.opts.ContentDir != "",
 		Validator: s.validator, Authz: s.authz, Denials: s.authz, Accounts: s.arm, Endpoint: s.URL("blob"),
 		TenantID: s.tenantID, AuthorityURL: s.URL("login"),
 	})
@@ -255,7 +262,7 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 		Host:      s.opts.PublicAddress,
 		Validator: s.validator, Authz: s.authz, Denials: s.authz, AuthorityURL: s.URL("login"), TenantID: s.tenantID,
 		Jobs: s.jobs, Nodes: batchapi.NodeDirsUnder(s.pools, nodeRoot),
-		Pools: s.pools, Accounts: batchapi.AccountsFromPools(s.pools, s.store),
+		Pools: s.pools, Accounts: batchapi.AccountsFromPools(s.pools, s.store), Poll: s.replicaPoll(),
 	})
 	if err != nil {
 		return fmt.Errorf("batch data plane: %w", err)
@@ -280,7 +287,8 @@ func (s *Server) nodeRootDir() (string, error) {
 	// A sandboxed node gets its directory as an open mount, never by path
 	// (internal/sandbox): node directories stay in the private data
 	// directory, which no task can reach.
-	if s.nodes.Isolation() == agent.IsolationNetns {
+	// External nodes (agents elsewhere) read only their credentials here.
+	if iso := s.nodes.Isolation(); iso == agent.IsolationNetns || iso == hostagent.IsolationExternal {
 		return dir, os.MkdirAll(dir, 0o700)
 	}
 	if os.Geteuid() != 0 || traversable(s.dir.path) {

@@ -24,14 +24,14 @@ func (s *Server) wireRegistry(_ context.Context) error {
 	}
 	svc, err := registry.New(registry.Config{
 		Registries: lookup, Validator: s.validator, Authz: s.authz, TLS: s.ca.ServerTLSConfig(),
-		PortBase: portBase, Host: s.opts.PublicAddress, DataDir: s.dir.path, SealKey: s.seal, TenantID: s.tenantID,
+		PortBase: portBase, Host: s.opts.PublicAddress, DataDir: s.contentDir(), SealKey: s.seal, TenantID: s.tenantID,
 		Logger: s.log.With(logkey.Component, "registry"), Now: s.opts.Now,
 	})
 	if err != nil {
 		return fmt.Errorf("registry service: %w", err)
 	}
 	provider, err := registryprovider.New(registryprovider.Config{
-		Endpoints: svc, Lookup: lookup, Logger: s.log.With(logkey.Component, "registryprovider"), Now: s.opts.Now,
+		Endpoints: svc, Lookup: lookup, Logger: s.log.With(logkey.Component, "registryprovider"), Now: s.opts.Now, Poll: s.replicaPoll(),
 	})
 	if err != nil {
 		return fmt.Errorf("Microsoft.ContainerRegistry provider: %w", err)

@@ -118,17 +118,42 @@ type NodeCount struct {
 	Count      int
 }
 
+// NodeTouch is one heartbeat for NodeTouchMany.
+type NodeTouch struct {
+	NodeID      string
+	Version     int64
+	HeartbeatAt time.Time
+	LeaseExpiry time.Time
+}
+
 // NodeStore keeps compute nodes. Nodes are listed in ID order.
 type NodeStore interface {
 	// NodeCreate stores a new node; EConflict if the ID exists. Version,
 	// CreatedAt and UpdatedAt are set.
 	NodeCreate(ctx context.Context, n NodeRecord) (NodeRecord, error)
+	// NodeCreateMany stores new nodes in one transaction, all or none (one
+	// commit for an allocation of many nodes); EConflict if an ID exists.
+	NodeCreateMany(ctx context.Context, ns []NodeRecord) ([]NodeRecord, error)
 	// NodeGet returns the node with the given ID, or ENotFound.
 	NodeGet(ctx context.Context, nodeID string) (NodeRecord, error)
 	// NodeUpdate applies fn to the node under compare-and-swap; every field
 	// but ID, AccountKey, PoolKey and CreatedAt may change. ENotFound if
 	// absent, EPreconditionFailed if another writer won; an error from fn is returned as is.
 	NodeUpdate(ctx context.Context, nodeID string, fn func(*NodeRecord) error) (NodeRecord, error)
+	// NodeTouch records a heartbeat that changes nothing but the node's
+	// heartbeat time and lease expiry, in one statement, if the node's
+	// version is still version, and returns the new version (a heartbeat
+	// moves the ETag as NodeUpdate does). ENotFound if absent,
+	// EPreconditionFailed if the version moved. Heartbeats are soft state:
+	// the PostgreSQL backend commits a touch asynchronously (a touch
+	// acknowledged just before the database crashed may be lost; the next
+	// heartbeat repeats it), which spares a WAL flush per heartbeat.
+	NodeTouch(ctx context.Context, nodeID string, version int64, heartbeatAt, leaseExpiry time.Time) (int64, error)
+	// NodeTouchMany is NodeTouch for many nodes in one statement (the
+	// heartbeats of a fleet arriving together): it returns, in the order of
+	// ts, whether each touch took (false: the node is absent or its version
+	// moved). At most one touch per node ID.
+	NodeTouchMany(ctx context.Context, ts []NodeTouch) ([]bool, error)
 	// NodeDelete removes the node, or returns ENotFound.
 	NodeDelete(ctx context.Context, nodeID string) error
 	// NodeList lists nodes with a next-page token ("" on the last page).

@@ -264,6 +264,13 @@ func joinBlob(containerURL, name string) string {
 	return u.String()
 }
 
+// UploadFile uploads the regular file file of root as the block blob name
+// of the container at containerURL, with the SAS in containerURL or the
+// bearer token; its error says what storage answered, without the SAS.
+func (cfg *Config) UploadFile(ctx context.Context, root *os.Root, file, containerURL, name, token string) error {
+	return cfg.putBlob(ctx, root, file, nodeproto.OutputFile{ContainerURL: containerURL}, name, token)
+}
+
 // putBlob uploads one file as a block blob with Put Blob.
 func (cfg *Config) putBlob(ctx context.Context, root *os.Root, file string, of nodeproto.OutputFile, name, token string) error {
 	f, err := root.Open(file)
@@ -278,7 +285,8 @@ func (cfg *Config) putBlob(ctx context.Context, root *os.Root, file string, of n
 	raw := joinBlob(of.ContainerURL, name)
 	ctx, cancel := context.WithTimeout(ctx, uploadTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, raw, io.NopCloser(f))
+	// A file that grows while it is sent (a log) is sent as it was at Stat.
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, raw, io.NopCloser(io.LimitReader(f, st.Size())))
 	if err != nil {
 		return fmt.Errorf("the container URL %s is not valid", redact(of.ContainerURL))
 	}

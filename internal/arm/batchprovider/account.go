@@ -248,25 +248,9 @@ func (p *Provider) handlePutAccount(w http.ResponseWriter, r *arm.Request) error
 		}
 		return err
 	}
-	id := r.ID.String()
-	return r.Accepted(w, arm.LRO{RetryAfter: 1}, func(ctx context.Context) (any, error) {
-		ep := ""
-		if p.cfg.Endpoints != nil {
-			var err error
-			if ep, err = p.cfg.Endpoints.AllocateAccountEndpoint(ctx, name); err != nil {
-				p.fail(ctx, id)
-				return nil, err
-			}
-		}
-		out, _, err := p.cfg.Pools.AccountUpdate(ctx, id, func(a *cobalt.Account, _ int64) error {
-			a.Endpoint, a.ProvisioningState = ep, "Succeeded"
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		p.log.Info("batch account created", logkey.Account, name)
-		return renderAccount(out)
+	id := r.ID
+	return r.Accepted(w, arm.LRO{RetryAfter: 1, Kind: lroAccountCreate}, func(ctx context.Context) (any, error) {
+		return p.finishCreate(ctx, id)
 	})
 }
 
@@ -368,11 +352,8 @@ func (p *Provider) handleDeleteAccount(w http.ResponseWriter, r *arm.Request) er
 		cur.ProvisioningState = "Deleting"
 		return nil
 	})
-	return r.Accepted(w, arm.LRO{RetryAfter: 1}, func(ctx context.Context) (any, error) {
-		if err := p.deleteAccount(ctx, a); err != nil {
-			return nil, err
-		}
-		return nil, p.cfg.Pools.AccountDelete(ctx, a.ID)
+	return r.Accepted(w, arm.LRO{RetryAfter: 1, Kind: lroAccountDelete}, func(ctx context.Context) (any, error) {
+		return p.finishDelete(ctx, r.ID)
 	})
 }
 

@@ -179,24 +179,36 @@ func (p *Provider) handleDeletePool(w http.ResponseWriter, r *arm.Request) error
 		}
 		return err
 	}
-	key := acct.Key()
-	return r.Accepted(w, arm.LRO{RetryAfter: 1}, func(ctx context.Context) (any, error) {
-		for {
-			_, err := p.cfg.Pools.PoolGet(ctx, key, poolID)
-			if cobalt.IsCode(err, cobalt.ENotFound) {
-				return nil, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-			p.cfg.Pools.Wake()
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
+	return r.Accepted(w, arm.LRO{RetryAfter: 1, Kind: lroPoolDelete}, func(ctx context.Context) (any, error) {
+		return p.finishPoolDelete(ctx, r.ID)
 	})
+}
+
+// finishPoolDelete waits until the pool id, whose deletion has started, is gone.
+func (p *Provider) finishPoolDelete(ctx context.Context, id cobalt.ResourceID) (any, error) {
+	acct, _, err := p.loadAccount(ctx, accountOf(id))
+	if cobalt.IsCode(err, cobalt.ENotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	key, poolID := acct.Key(), id.Name()
+	for {
+		_, err := p.cfg.Pools.PoolGet(ctx, key, poolID)
+		if cobalt.IsCode(err, cobalt.ENotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		p.cfg.Pools.Wake()
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func (p *Provider) handleDisableAutoScale(w http.ResponseWriter, r *arm.Request) error {

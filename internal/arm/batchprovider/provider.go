@@ -77,6 +77,9 @@ func New(cfg Config) (*Provider, error) {
 // Register implements arm.Provider.
 func (p *Provider) Register(g *arm.Registrar) error {
 	p.srv, p.st = g.Server(), g.Store()
+	g.Resume(lroAccountCreate, p.finishCreate)
+	g.Resume(lroAccountDelete, p.finishDelete)
+	g.Resume(lroPoolDelete, p.finishPoolDelete)
 	g.APIVersions(TypeAccount, APIVersions...)
 	g.APIVersions(TypePool, APIVersions...)
 	const rg = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Batch/batchAccounts"

@@ -41,6 +41,21 @@ type Config struct {
 	Lookup *Lookup
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Poll, when positive, is how often Run opens the listeners of
+	// registries that other replicas created and closes those of registries
+	// they deleted. With replicas, a registry's stored login server is
+	// never rewritten by a replica that could not take its port.
+	Poll time.Duration
+}
+
+// reclaimer moves a registry's listener to its stored port once free.
+type reclaimer interface {
+	ReclaimRegistryEndpoint(ctx context.Context, name, loginServer string) bool
+}
+
+// endpointNames is what the registry service tells about its listeners.
+type endpointNames interface {
+	RegistryEndpointNames() []string
 }
 
 // Provider is the Microsoft.ContainerRegistry provider; it implements
@@ -106,8 +121,40 @@ func (p *Provider) Run(ctx context.Context) error {
 	if err := p.reopen(ctx); err != nil {
 		return err
 	}
-	<-ctx.Done()
-	return nil
+	if p.cfg.Poll <= 0 {
+		<-ctx.Done()
+		return nil
+	}
+	t := time.NewTicker(p.cfg.Poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := p.sync(ctx); err != nil && ctx.Err() == nil {
+				p.log.Warn("syncing registry listeners failed", logkey.Err, err)
+			}
+		}
+	}
+}
+
+// sync closes the listeners of registries another replica deleted, then
+// opens those of registries it created.
+func (p *Provider) sync(ctx context.Context) error {
+	if names, ok := p.cfg.Endpoints.(endpointNames); ok {
+		for _, name := range names.RegistryEndpointNames() {
+			if _, err := p.find(ctx, name); cobalt.IsCode(err, cobalt.ENotFound) {
+				// The deleting replica removes the content; this one
+				// only stops serving.
+				if err := p.cfg.Endpoints.ReleaseRegistryEndpoint(ctx, name); err != nil {
+					return err
+				}
+				p.clearCache()
+			}
+		}
+	}
+	return p.reopen(ctx)
 }
 
 func (p *Provider) reopen(ctx context.Context) error {
@@ -138,11 +185,24 @@ func (p *Provider) reopenOne(ctx context.Context, res store.Resource) error {
 	if err != nil {
 		return err
 	}
+	if p.cfg.Poll > 0 && (reg.Properties.LoginServer == "" || reg.Properties.ProvisioningState != "Succeeded") {
+		// Being created (on another replica, which gives it its port) or
+		// deleted: nothing to serve yet, or any more.
+		return nil
+	}
 	ep, err := p.cfg.Endpoints.AllocateRegistryEndpoint(ctx, reg.Name)
 	if err != nil {
 		return err
 	}
+	if r, ok := p.cfg.Endpoints.(reclaimer); ok && p.cfg.Poll > 0 {
+		r.ReclaimRegistryEndpoint(ctx, reg.Name, reg.Properties.LoginServer)
+	}
 	if ep == reg.Properties.LoginServer && reg.Properties.ProvisioningState == "Succeeded" {
+		return nil
+	}
+	if p.cfg.Poll > 0 {
+		// With replicas, the stored login server stays the one clients
+		// were given: the replica that created the registry set it.
 		return nil
 	}
 	p.log.Info("registry login server changed at start", logkey.Endpoint, ep)

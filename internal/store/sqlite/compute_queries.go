@@ -6,4 +6,6 @@ import "github.com/cobaltbatch/cobalt/internal/store/sqlstore"
 // SQLite's single writer connection serializes claims, so no row lock is needed.
 var computeQueries = sqlstore.ComputeQueries{
 	TaskClaimLock: "",
+	// SQLite commits as it is configured for every write.
+	NodeTouchPrelude: "",
 }

@@ -41,6 +41,10 @@ type ComputeQueries struct {
 	// PostgreSQL " FOR UPDATE SKIP LOCKED", so that concurrent claims by
 	// several replicas take disjoint tasks; "" on SQLite (one writer).
 	TaskClaimLock string
+	// NodeTouchPrelude runs first in the transaction of a heartbeat's
+	// touch: on PostgreSQL "SET LOCAL synchronous_commit = off", so that a
+	// heartbeat does not wait for a WAL flush; "" on SQLite.
+	NodeTouchPrelude string
 }
 
 // DB is a store.Store over a writer handle and a reader handle (the same handle

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
@@ -32,8 +33,10 @@ func orEmpty(b []byte) []byte {
 	return b
 }
 
-// NodeCreate implements store.NodeStore.
-func (db *DB) NodeCreate(ctx context.Context, n store.NodeRecord) (store.NodeRecord, error) {
+const nodeInsert = `INSERT INTO nodes (` + nodeCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 1, $12)`
+
+// newNodeRecord sets the fields a stored node gets at creation.
+func (db *DB) newNodeRecord(n store.NodeRecord) store.NodeRecord {
 	n.AccountKey, n.PoolKey = strings.ToLower(n.AccountKey), strings.ToLower(n.PoolKey)
 	now := db.now()
 	n.Version, n.CreatedAt, n.UpdatedAt = 1, now, now
@@ -43,13 +46,80 @@ func (db *DB) NodeCreate(ctx context.Context, n store.NodeRecord) (store.NodeRec
 	if n.Body == nil {
 		n.Body = []byte("{}")
 	}
-	_, err := db.w.ExecContext(ctx, `INSERT INTO nodes (`+nodeCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 1, $12)`,
-		n.ID, n.AccountKey, n.PoolKey, n.State, orEmpty(n.CredentialHash), n.Identities, n.StartTaskInfo, n.Body,
-		unixNano(n.HeartbeatAt), unixNano(n.LeaseExpiry), unixNano(now), n.HostID)
-	if err != nil {
+	return n
+}
+
+func nodeInsertArgs(n store.NodeRecord) []any {
+	return []any{n.ID, n.AccountKey, n.PoolKey, n.State, orEmpty(n.CredentialHash), n.Identities, n.StartTaskInfo, n.Body,
+		unixNano(n.HeartbeatAt), unixNano(n.LeaseExpiry), unixNano(n.CreatedAt), n.HostID}
+}
+
+// NodeCreate implements store.NodeStore.
+func (db *DB) NodeCreate(ctx context.Context, n store.NodeRecord) (store.NodeRecord, error) {
+	n = db.newNodeRecord(n)
+	if _, err := db.w.ExecContext(ctx, nodeInsert, nodeInsertArgs(n)...); err != nil {
 		return n, db.conflictOr(err, "a node with that ID exists")
 	}
 	return n, nil
+}
+
+// NodeCreateMany implements store.NodeStore: one transaction, so one commit
+// (one WAL flush on PostgreSQL) for the whole allocation.
+func (db *DB) NodeCreateMany(ctx context.Context, ns []store.NodeRecord) ([]store.NodeRecord, error) {
+	out := make([]store.NodeRecord, len(ns))
+	for i, n := range ns {
+		out[i] = db.newNodeRecord(n)
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, nodeInsert)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, n := range out {
+			if _, err := st.ExecContext(ctx, nodeInsertArgs(n)...); err != nil {
+				return db.conflictOr(err, "a node with that ID exists")
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// NodeTouch implements store.NodeStore.
+func (db *DB) NodeTouch(ctx context.Context, nodeID string, version int64, heartbeatAt, leaseExpiry time.Time) (int64, error) {
+	var n int64
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if p := db.d.Compute.NodeTouchPrelude; p != "" {
+			if _, err := tx.ExecContext(ctx, p); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE nodes SET heartbeat_at = $1, lease_expiry = $2, updated_at = $3, version = $4
+			WHERE node_id = $5 AND version = $6`,
+			unixNano(heartbeatAt), unixNano(leaseExpiry), unixNano(db.now()), version+1, nodeID, version)
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if n == 1 {
+		return version + 1, nil
+	}
+	if _, err := db.NodeGet(ctx, nodeID); err != nil {
+		return 0, err
+	}
+	return 0, casLost("node")
 }
 
 const nodeGetQuery = `SELECT ` + nodeCols + ` FROM nodes WHERE node_id = $1`
@@ -175,4 +245,61 @@ func (db *DB) NodeCounts(ctx context.Context, accountKey, poolKey string) ([]sto
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// NodeTouchMany implements store.NodeStore: one UPDATE ... FROM a VALUES
+// list, in one transaction with the dialect's touch prelude.
+func (db *DB) NodeTouchMany(ctx context.Context, ts []store.NodeTouch) ([]bool, error) {
+	out := make([]bool, len(ts))
+	if len(ts) == 0 {
+		return out, nil
+	}
+	var (
+		q    strings.Builder
+		args = make([]any, 0, 4*len(ts)+1)
+		at   = map[string]int{}
+	)
+	q.WriteString(`WITH v(id, ver, hb, exp) AS (VALUES `)
+	for i, t := range ts {
+		if _, dup := at[t.NodeID]; dup {
+			return nil, errors.New("sqlstore: two touches of one node in a batch")
+		}
+		at[t.NodeID] = i
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		n := len(args)
+		q.WriteString("(CAST($" + strconv.Itoa(n+1) + " AS TEXT), CAST($" + strconv.Itoa(n+2) + " AS BIGINT), CAST($" +
+			strconv.Itoa(n+3) + " AS BIGINT), CAST($" + strconv.Itoa(n+4) + " AS BIGINT))")
+		args = append(args, t.NodeID, t.Version, unixNano(t.HeartbeatAt), unixNano(t.LeaseExpiry))
+	}
+	args = append(args, unixNano(db.now()))
+	q.WriteString(`) UPDATE nodes SET heartbeat_at = v.hb, lease_expiry = v.exp, updated_at = $` + strconv.Itoa(len(args)) +
+		`, version = nodes.version + 1 FROM v WHERE nodes.node_id = v.id AND nodes.version = v.ver RETURNING node_id`)
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if p := db.d.Compute.NodeTouchPrelude; p != "" {
+			if _, err := tx.ExecContext(ctx, p); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.QueryContext(ctx, q.String(), args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			if i, ok := at[id]; ok {
+				out[i] = true
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }

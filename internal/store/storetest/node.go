@@ -14,6 +14,84 @@ func init() {
 	register("Node/UpdateCAS", testNodeUpdate)
 	register("Node/ListByPoolStateAndExpiry", testNodeList)
 	register("Node/Counts", testNodeCounts)
+	register("Node/CreateManyAllOrNone", testNodeCreateMany)
+	register("Node/TouchCAS", testNodeTouch)
+	register("Node/TouchManyCAS", testNodeTouchMany)
+}
+
+func testNodeTouchMany(t *testing.T, s store.Store) {
+	a := get(s.NodeCreate(ctx(t), newNode("a1", "p", "idle"))).must(t)
+	b := get(s.NodeCreate(ctx(t), newNode("b1", "p", "idle"))).must(t)
+	hb, exp := time.Unix(500, 1).UTC(), time.Unix(530, 2).UTC()
+	ok := get(s.NodeTouchMany(ctx(t), []store.NodeTouch{
+		{NodeID: "a1", Version: a.Version, HeartbeatAt: hb, LeaseExpiry: exp},
+		{NodeID: "absent", Version: 1, HeartbeatAt: hb, LeaseExpiry: exp},
+		{NodeID: "b1", Version: b.Version + 5, HeartbeatAt: hb, LeaseExpiry: exp}, // stale
+	})).must(t)
+	if len(ok) != 3 || !ok[0] || ok[1] || ok[2] {
+		t.Fatalf("touched = %v, want [true false false]", ok)
+	}
+	ga := get(s.NodeGet(ctx(t), "a1")).must(t)
+	if ga.Version != a.Version+1 || !ga.HeartbeatAt.Equal(hb) || !ga.LeaseExpiry.Equal(exp) || ga.State != "idle" {
+		t.Fatalf("a1 after touch = %+v", ga)
+	}
+	if gb := get(s.NodeGet(ctx(t), "b1")).must(t); gb.Version != b.Version || !gb.HeartbeatAt.Equal(b.HeartbeatAt) {
+		t.Fatalf("b1 after a stale touch = %+v", gb)
+	}
+	if ok := get(s.NodeTouchMany(ctx(t), nil)).must(t); len(ok) != 0 {
+		t.Fatalf("empty batch = %v", ok)
+	}
+}
+
+func testNodeCreateMany(t *testing.T, s store.Store) {
+	ns := get(s.NodeCreateMany(ctx(t), []store.NodeRecord{newNode("m1", "Pool1", "creating"), newNode("m2", "Pool1", "creating")})).must(t)
+	if len(ns) != 2 || ns[0].Version != 1 || ns[1].PoolKey != "pool1" || ns[0].CreatedAt.IsZero() {
+		t.Fatalf("created = %+v", ns)
+	}
+	for _, id := range []string{"m1", "m2"} {
+		if g := get(s.NodeGet(ctx(t), id)).must(t); g.State != "creating" || string(g.CredentialHash) != "\x09\x09" {
+			t.Fatalf("get %s = %+v", id, g)
+		}
+	}
+	// One ID that exists: nothing of the batch is stored.
+	_, err := s.NodeCreateMany(ctx(t), []store.NodeRecord{newNode("m3", "Pool1", "creating"), newNode("m1", "Pool1", "creating")})
+	wantCode(t, err, cobalt.EConflict)
+	_, err = s.NodeGet(ctx(t), "m3")
+	wantCode(t, err, cobalt.ENotFound)
+	if ns := get(s.NodeCreateMany(ctx(t), nil)).must(t); len(ns) != 0 {
+		t.Fatalf("empty batch = %+v", ns)
+	}
+}
+
+func testNodeTouch(t *testing.T, s store.Store) {
+	c := get(s.NodeCreate(ctx(t), newNode("t1", "p", "idle"))).must(t)
+	hb, exp := time.Unix(300, 7).UTC(), time.Unix(330, 9).UTC()
+	v := get(s.NodeTouch(ctx(t), "t1", c.Version, hb, exp)).must(t)
+	if v != c.Version+1 {
+		t.Fatalf("touch version = %d, want %d", v, c.Version+1)
+	}
+	g := get(s.NodeGet(ctx(t), "t1")).must(t)
+	if g.Version != v || !g.HeartbeatAt.Equal(hb) || !g.LeaseExpiry.Equal(exp) || g.State != "idle" || string(g.Body) != "{}" {
+		t.Fatalf("after touch = %+v", g)
+	}
+	// A touch with a stale version changes nothing.
+	_, err := s.NodeTouch(ctx(t), "t1", c.Version, time.Unix(400, 0).UTC(), time.Unix(430, 0).UTC())
+	wantCode(t, err, cobalt.EPreconditionFailed)
+	if g := get(s.NodeGet(ctx(t), "t1")).must(t); g.Version != v || !g.HeartbeatAt.Equal(hb) {
+		t.Fatalf("after a stale touch = %+v", g)
+	}
+	// The expiry query sees the touched lease.
+	for _, c := range []struct {
+		before time.Time
+		want   int
+	}{{time.Unix(331, 0), 1}, {time.Unix(330, 0), 0}} {
+		ns, _, err := s.NodeList(ctx(t), store.NodeListParams{ExpiredBefore: c.before})
+		if err != nil || len(ns) != c.want {
+			t.Fatalf("expired before %v: %d nodes, %v; want %d", c.before, len(ns), err, c.want)
+		}
+	}
+	_, err = s.NodeTouch(ctx(t), "absent", 1, hb, exp)
+	wantCode(t, err, cobalt.ENotFound)
 }
 
 func newNode(id, pool, state string) store.NodeRecord {

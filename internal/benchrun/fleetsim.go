@@ -1,0 +1,250 @@
+package benchrun
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+)
+
+// fleet is a simulated fleet: hosts whose nodes speak the real node
+// protocol (register, heartbeat, lease, report) over HTTPS to a control
+// plane started with --isolation external, and execute leased tasks by
+// reporting them started and completed at once. It finds the nodes the
+// allocator placed on its host in the control plane's credential
+// directory, as a host agent finds the nodes given to it.
+type fleet struct {
+	base      string // the node API's https://127.0.0.1:PORT
+	credDir   string // DATA/nodes/.credentials
+	interval  time.Duration
+	hosts     []*http.Client
+	nextHost  int
+	nodes     map[string]bool
+	idle      atomic.Int64 // nodes whose first idle heartbeat was accepted
+	completed atomic.Int64 // tasks reported completed
+
+	mu        sync.Mutex
+	measuring bool
+	hb, lease []time.Duration
+	hbErr     int
+	leaseErr  int
+	lastErr   string
+	wg        sync.WaitGroup
+}
+
+// newFleet returns a fleet of hosts simulated hosts for the control plane
+// whose node API listens at base, trusting roots.
+func newFleet(base, credDir string, roots *x509.CertPool, hosts int, interval time.Duration) *fleet {
+	f := &fleet{base: base, credDir: credDir, interval: interval, nodes: map[string]bool{}}
+	for range hosts {
+		// A host multiplexes its nodes' calls over a few connections, as
+		// one host agent process would.
+		tr := newTransport(roots, 4)
+		tr.MaxConnsPerHost = 4
+		f.hosts = append(f.hosts, &http.Client{Transport: tr, Timeout: time.Minute})
+	}
+	return f
+}
+
+// run discovers new nodes every 100 ms and plays each until ctx ends.
+func (f *fleet) run(ctx context.Context) {
+	for {
+		ents, _ := os.ReadDir(f.credDir)
+		for _, e := range ents {
+			id := e.Name()
+			if f.nodes[id] || strings.HasPrefix(id, ".") || strings.Contains(id, ".") {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(f.credDir, id))
+			cred := strings.TrimSpace(string(b))
+			if err != nil || cred == "" {
+				continue
+			}
+			f.nodes[id] = true
+			c := f.hosts[f.nextHost%len(f.hosts)]
+			f.nextHost++
+			f.wg.Add(1)
+			go func() {
+				defer f.wg.Done()
+				f.playNode(ctx, c, id, cred)
+			}()
+		}
+		if sleepCtx(ctx, 100*time.Millisecond) != nil {
+			f.wg.Wait()
+			return
+		}
+	}
+}
+
+// measure starts (on) or stops recording latencies; starting clears them.
+func (f *fleet) measure(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if on {
+		f.hb, f.lease, f.hbErr, f.leaseErr, f.lastErr = nil, nil, 0, 0, ""
+	}
+	f.measuring = on
+}
+
+func (f *fleet) record(kind string, d time.Duration, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.measuring {
+		return
+	}
+	switch {
+	case err != nil && kind == "heartbeat":
+		f.hbErr++
+		f.lastErr = err.Error()
+	case err != nil:
+		f.leaseErr++
+		f.lastErr = err.Error()
+	case kind == "heartbeat":
+		f.hb = append(f.hb, d)
+	default:
+		f.lease = append(f.lease, d)
+	}
+}
+
+// fleetStats are the figures of one measurement window.
+type fleetStats struct {
+	hb, lease       []time.Duration
+	hbErr, leaseErr int
+	lastErr         string
+}
+
+func (f *fleet) stats() fleetStats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := fleetStats{hb: slices.Clone(f.hb), lease: slices.Clone(f.lease), hbErr: f.hbErr, leaseErr: f.leaseErr, lastErr: f.lastErr}
+	slices.Sort(s.hb)
+	slices.Sort(s.lease)
+	return s
+}
+
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))]
+}
+
+// playNode registers a node, then every interval sends a heartbeat and,
+// half an interval later, a lease for its one slot that does not wait
+// (waitSeconds 0); a leased task is reported started and completed at once.
+// It returns when ctx ends or the control plane removes the node.
+func (f *fleet) playNode(ctx context.Context, c *http.Client, id, cred string) {
+	for {
+		err := f.call(ctx, c, cred, nodeproto.PathRegister, nodeproto.RegisterRequest{NodeID: id, AgentVersion: "fleetsim", Hostname: id, Isolation: "process"}, nil)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil || isGone(err) {
+			return
+		}
+		if sleepCtx(ctx, time.Second) != nil {
+			return
+		}
+	}
+	idle := false
+	for ctx.Err() == nil {
+		next := time.Now().Add(f.interval)
+		var hr nodeproto.HeartbeatResponse
+		start := time.Now()
+		err := f.call(ctx, c, cred, nodeproto.PathHeartbeat, nodeproto.HeartbeatRequest{NodeID: id, State: "idle"}, &hr)
+		if ctx.Err() != nil || isGone(err) || slices.Contains(hr.Commands, "remove") {
+			return
+		}
+		f.record("heartbeat", time.Since(start), err)
+		if err == nil && !idle {
+			// The first heartbeat follows the registration, as an agent's
+			// does; after it the fleet's heartbeats spread over the
+			// interval, as those of agents started at different times are.
+			idle = true
+			f.idle.Add(1)
+			next = time.Now().Add(rand.N(f.interval))
+		}
+		if sleepCtx(ctx, f.interval/2) != nil {
+			return
+		}
+		var lr nodeproto.LeaseResponse
+		start = time.Now()
+		err = f.call(ctx, c, cred, nodeproto.PathLease, nodeproto.LeaseRequest{NodeID: id, FreeSlots: 1}, &lr)
+		if ctx.Err() != nil || isGone(err) {
+			return
+		}
+		f.record("lease", time.Since(start), err)
+		for _, l := range lr.Leases {
+			now := time.Now().UTC()
+			exit := 0
+			if f.call(ctx, c, cred, nodeproto.PathReport, nodeproto.ReportRequest{NodeID: id, LeaseID: l.LeaseID, Event: "started", StartTime: now}, nil) == nil &&
+				f.call(ctx, c, cred, nodeproto.PathReport, nodeproto.ReportRequest{NodeID: id, LeaseID: l.LeaseID, Event: "completed", StartTime: now, EndTime: &now, ExitCode: &exit}, nil) == nil {
+				f.completed.Add(1)
+			}
+		}
+		if sleepCtx(ctx, time.Until(next)) != nil {
+			return
+		}
+	}
+}
+
+// protoError is a node API answer other than 200.
+type protoError struct {
+	status int
+	body   nodeproto.Error
+}
+
+func (e *protoError) Error() string {
+	return fmt.Sprintf("status %d: %s: %s", e.status, e.body.Code, e.body.Message)
+}
+
+// isGone reports whether the control plane no longer knows the node.
+func isGone(err error) bool {
+	pe, ok := err.(*protoError)
+	return ok && (pe.status == http.StatusUnauthorized || pe.body.Code == "NodeRemoved")
+}
+
+// call POSTs one node protocol request with the node's credential.
+func (f *fleet) call(ctx context.Context, c *http.Client, cred, path string, in, out any) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.base+path, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+cred)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		pe := &protoError{status: resp.StatusCode}
+		_ = json.Unmarshal(body, &pe.body)
+		return pe
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(body, out)
+}
