@@ -29,6 +29,10 @@ const Version = "cobalt-agent/1"
 type Config struct {
 	// ControlPlaneURL is the node API's base URL, https://127.0.0.1:PORT.
 	ControlPlaneURL string
+	// ForwardHost is where a netns node's service ports are forwarded
+	// ("": 127.0.0.1, the control plane beside the agent; on a joined host,
+	// the control plane's address).
+	ForwardHost string
 	// Credential is the node credential issued at allocation.
 	Credential string
 	NodeID     string

@@ -15,14 +15,15 @@ var azureNamesAddress = [4]byte{127, 0, 0, 1}
 
 // listenAzureNames binds, inside the node's namespace (the caller is in
 // it), the DNS responder on 127.0.0.1:53 (UDP and TCP) and the forward of
-// 127.0.0.1:443 to azurePort on the agent's loopback.
-func (n *netnsIsolation) listenAzureNames(azurePort int) error {
+// 127.0.0.1:443 to azurePort on target (the agent's loopback, or the
+// control plane's address on a joined host).
+func (n *netnsIsolation) listenAzureNames(target string, azurePort int) error {
 	ln, err := net.Listen("tcp4", "127.0.0.1:443")
 	if err != nil {
 		return fmt.Errorf("forward port 443: %w", err)
 	}
 	n.lns = append(n.lns, ln)
-	n.targets = append(n.targets, "127.0.0.1:"+strconv.Itoa(azurePort))
+	n.targets = append(n.targets, net.JoinHostPort(target, strconv.Itoa(azurePort)))
 	if n.dnsUDP, err = net.ListenPacket("udp4", "127.0.0.1:53"); err != nil {
 		return fmt.Errorf("dns: %w", err)
 	}

@@ -214,6 +214,18 @@ type forwards struct {
 	// than loopback, the node has it on its lo and the ports are forwarded
 	// from it too (a DNS name resolves to 127.0.0.1 in the node).
 	public string
+	// target is the host the ports are forwarded to from the agent's
+	// namespace: "" for 127.0.0.1 (the control plane runs beside the
+	// agent), the control plane's address on a joined host.
+	target string
+}
+
+// targetHost is where forwarded connections go.
+func (fw forwards) targetHost() string {
+	if fw.target == "" {
+		return "127.0.0.1"
+	}
+	return fw.target
 }
 
 // publicIP is the public address when the node must carry it, else nil.
@@ -236,7 +248,7 @@ func (fw forwards) hosts() []string {
 // newNetnsIsolation creates the namespace name with lo up and the IMDS
 // address on lo, serves h.imds on 169.254.169.254:80 inside it, and forwards
 // each of fw.ports from 127.0.0.1:PORT (and PUBLIC:PORT) inside to
-// 127.0.0.1:PORT of the agent's own namespace.
+// 127.0.0.1:PORT of the agent's own namespace (fw.target:PORT on a joined host).
 //
 // With pid > 0 the namespace is not created but attached: it is the network
 // namespace of the node sandbox's init pid (created by its clone, so that it
@@ -287,11 +299,11 @@ func newNetnsIsolation(name string, h handlers, fw forwards, logger *slog.Logger
 					return fmt.Errorf("forward port %d: %w", p, err)
 				}
 				n.lns = append(n.lns, ln)
-				n.targets = append(n.targets, "127.0.0.1:"+strconv.Itoa(p))
+				n.targets = append(n.targets, net.JoinHostPort(fw.targetHost(), strconv.Itoa(p)))
 			}
 		}
 		if fw.azurePort > 0 {
-			return n.listenAzureNames(fw.azurePort)
+			return n.listenAzureNames(fw.targetHost(), fw.azurePort)
 		}
 		return nil
 	}); err != nil {

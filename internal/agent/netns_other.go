@@ -24,6 +24,7 @@ type forwards struct {
 	ports     []int
 	azurePort int
 	public    string
+	target    string
 }
 
 // processConnLimit is the process-wide bound on node-facing connections.

@@ -57,6 +57,9 @@ func (s *Service) Reconcile(ctx context.Context, owner string) error {
 	if err := s.expireNodes(ctx); err != nil {
 		return fmt.Errorf("expire nodes: %w", err)
 	}
+	if err := s.replaceLostNodes(ctx); err != nil {
+		return fmt.Errorf("replace nodes of lost hosts: %w", err)
+	}
 	all, err := s.cfg.Store.NodeCounts(ctx, "", "")
 	if err != nil {
 		return err
@@ -190,6 +193,10 @@ func (s *Service) reconcilePool(ctx context.Context, owner, accountKey, poolID s
 			case len(kind.have) < kind.want:
 				need := kind.want - len(kind.have)
 				room := s.cfg.MaxNodes - *total
+				if s.cfg.LocalHostID != "" || s.cfg.HostPlacement {
+					// Hosts bound the nodes: each its own capacity (placer).
+					room = need
+				}
 				if need > room {
 					need = max(room, 0)
 					resizeErr = &cobalt.ResizeError{Code: errwire.CodeAccountCoreQuotaReached, Message: fmt.Sprintf(
@@ -201,6 +208,9 @@ func (s *Service) reconcilePool(ctx context.Context, owner, accountKey, poolID s
 				*total += made
 				if err != nil {
 					return added, err
+				}
+				if made < need && resizeErr == nil {
+					resizeErr = &cobalt.ResizeError{Code: errwire.CodeAccountCoreQuotaReached, Message: "No ready host of this Cobalt installation has room for more nodes; the pool could not be resized to its target."}
 				}
 			case len(kind.have) > kind.want:
 				if err := s.shrink(ctx, kind.have, len(kind.have)-kind.want, p.Resize.NodeDeallocationOption); err != nil {
@@ -300,18 +310,39 @@ func (s *Service) allocateNodes(ctx context.Context, p *Pool, dedicated bool, k 
 	now := s.now()
 	ts := strings.ToLower(now.Format("20060102t150405z"))
 	cfg, autoFiles := s.nodeConfig(cur, acct)
+	pl, err := s.newPlacer(ctx, cur.AccountKey, cur.ID)
+	if err != nil {
+		return 0, err
+	}
 	var launches []NodeLaunch
+	made := 0
 	// Nodes are stored a chunk per transaction: one commit for many nodes.
 	for lo := 0; lo < k; lo += nodeCreateChunk {
 		var (
 			recs  []store.NodeRecord
 			chunk []NodeLaunch
 		)
+		full := false
 		for i := lo; i < min(k, lo+nodeCreateChunk); i++ {
 			id := fmt.Sprintf("tvm-%d_%d-%s", cur.NodePrefix, first+int64(i), ts)
+			hostID, addr, remote := s.cfg.LocalHostID, s.cfg.PublicAddress, false
+			if !pl.none {
+				h, err := pl.place()
+				if err != nil {
+					s.log.Warn("node not allocated", logkey.Pool, cur.ID, logkey.Err, err)
+					full = true
+					break
+				}
+				hostID, addr, remote = h.ID, h.Address, !h.Local
+			}
+			// A node on a joined host gets its credential when that host
+			// asks for it (MintHostNodeCredential); until then it has none.
 			cred, hash := newCredential(id)
+			if remote {
+				cred, hash = "", nil
+			}
 			n := &Node{Node: cobalt.Node{ID: id, PoolID: cur.ID, State: NodeCreating, IsDedicated: dedicated, VMSize: cur.VMSize, SchedulingState: "enabled",
-				StateTransitionTime: now, AllocationTime: now, HostID: s.cfg.LocalHostID, IPAddress: s.cfg.PublicAddress}, Config: cfg, AutoStorageFiles: autoFiles}
+				StateTransitionTime: now, AllocationTime: now, HostID: hostID, IPAddress: addr}, Config: cfg, AutoStorageFiles: autoFiles}
 			n.Config.NodeID = id
 			r := store.NodeRecord{ID: id, AccountKey: cur.AccountKey, PoolKey: cur.ID, CredentialHash: hash, Identities: snap,
 				LeaseExpiry: now.Add(s.cfg.StartTimeout)}
@@ -319,24 +350,33 @@ func (s *Service) allocateNodes(ctx context.Context, p *Pool, dedicated bool, k 
 				return 0, err
 			}
 			recs = append(recs, r)
-			chunk = append(chunk, NodeLaunch{NodeID: id, PoolID: cur.ID, AccountName: acct.Name, Credential: cred, RootDir: s.nodeRootDir(id)})
+			if !remote {
+				chunk = append(chunk, NodeLaunch{NodeID: id, PoolID: cur.ID, AccountName: acct.Name, Credential: cred, RootDir: s.nodeRootDir(id)})
+			}
+		}
+		if len(recs) == 0 {
+			break
 		}
 		if _, err := s.cfg.Store.NodeCreateMany(ctx, recs); err != nil {
 			s.startNodes(ctx, launches)
-			return len(launches), err
+			return made, err
 		}
 		if _, err := s.cfg.Store.PoolGet(ctx, cur.AccountKey, cur.ID); cobalt.IsCode(err, cobalt.ENotFound) {
 			// The pool was deleted meanwhile: its deleter may have missed these nodes.
-			for _, l := range chunk {
-				_ = s.cfg.Store.NodeDelete(ctx, l.NodeID)
+			for _, r := range recs {
+				_ = s.cfg.Store.NodeDelete(ctx, r.ID)
 			}
 			break
 		}
+		made += len(recs)
 		launches = append(launches, chunk...)
+		if full {
+			break
+		}
 	}
-	s.log.Info("nodes allocated", logkey.Pool, cur.ID, logkey.Count, k, logkey.Dedicated, dedicated)
+	s.log.Info("nodes allocated", logkey.Pool, cur.ID, logkey.Count, made, logkey.Dedicated, dedicated)
 	s.startNodes(ctx, launches)
-	return len(launches), nil
+	return made, nil
 }
 
 // nodeCreateChunk is how many nodes allocateNodes stores per transaction.

@@ -71,6 +71,9 @@ type Config struct {
 	// for none): the nodes it allocates are recorded on it, with
 	// PublicAddress as their ipAddress.
 	LocalHostID string
+	// HostPlacement bounds nodes by their hosts' capacity instead of
+	// MaxNodes even without a local host (set when LocalHostID is "").
+	HostPlacement bool
 	// BlobEndpoint is the blob service's root URL (https://127.0.0.1:PORT);
 	// resource files naming an autoStorageContainerName resolve to
 	// BlobEndpoint/{auto-storage account}/{container}?{SAS}.

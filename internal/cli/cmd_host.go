@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cobaltbatch/cobalt/internal/hostagent"
 	"github.com/cobaltbatch/cobalt/internal/hostapi"
 	"github.com/cobaltbatch/cobalt/internal/hostclient"
 	"github.com/cobaltbatch/cobalt/internal/hostproto"
@@ -120,7 +121,7 @@ func newHostCmd(g *globals) *cobra.Command {
 
 func newHostJoinCmd(g *globals) *cobra.Command {
 	var cfg hostclient.Config
-	var urls, logLevel string
+	var urls, logLevel, isolation string
 	cmd := &cobra.Command{
 		Use:   "join",
 		Short: "Run this machine as a host of a Cobalt control plane (foreground)",
@@ -151,6 +152,13 @@ comma-separated: https://ADDRESS:PORT (port-base + 3).`,
 					}
 				}
 			}
+			// The host's nodes run as the control plane's own do: their
+			// agents call the node API at the first URL, and their sandboxes
+			// reach the services at the control plane's address.
+			prov := hostagent.New(hostagent.Config{ControlPlaneURL: cfg.URLs[0], ForwardHost: hostclient.ControlPlaneHost(cfg.URLs[0]),
+				CAFile: cfg.CAFile, Isolation: isolation, Logger: cfg.Logger.With(logkey.Component, "agent")})
+			defer prov.Close()
+			cfg.Provider = prov
 			a, err := hostclient.New(cfg)
 			if err != nil {
 				return err
@@ -165,6 +173,7 @@ comma-separated: https://ADDRESS:PORT (port-base + 3).`,
 	f.IntVar(&cfg.MaxNodes, "max-nodes", 0, "the most compute nodes this host runs (0: one per 64 MiB of memory, 16 to 4096)")
 	f.StringVar(&cfg.Address, "address", "", "this host's address as the control plane and its clients see it (default: the local address that routes to the control plane)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&isolation, "isolation", "", "how this host's nodes are isolated: netns or process (default: netns when available)")
 	_ = cmd.MarkFlagRequired("control-plane")
 	_ = cmd.MarkFlagRequired("ca-cert")
 	return cmd

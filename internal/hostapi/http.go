@@ -12,6 +12,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/publicaddr"
+	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
 // Handler serves the host protocol's paths (mount it beside the node API).
@@ -19,6 +20,7 @@ func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+hostproto.JoinPath, s.handleJoin)
 	mux.HandleFunc("POST "+hostproto.HeartbeatPath, s.handleHeartbeat)
+	mux.HandleFunc("POST "+hostproto.NodeCredentialPath, s.handleNodeCredential)
 	return mux
 }
 
@@ -101,16 +103,53 @@ func (s *Service) handleJoin(w http.ResponseWriter, r *http.Request) {
 		HeartbeatSeconds: int(s.cfg.Heartbeat.Seconds()), LeaseSeconds: int(s.cfg.Lease.Seconds())})
 }
 
-func (s *Service) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
+// authenticate returns the host of the request's bearer credential, or
+// writes the refusal and returns false.
+func (s *Service) authenticate(w http.ResponseWriter, r *http.Request) (store.HostRecord, bool) {
 	cred, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
 		writeErr(w, unauthorized("A host credential is required."))
-		return
+		return store.HostRecord{}, false
 	}
 	h, err := s.Authenticate(r.Context(), cred)
 	if err != nil {
 		s.logFailure(r, err)
 		writeErr(w, err)
+		return store.HostRecord{}, false
+	}
+	return h, true
+}
+
+func (s *Service) handleNodeCredential(w http.ResponseWriter, r *http.Request) {
+	h, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	var req hostproto.NodeCredentialRequest
+	if err := readBody(w, r, &req); err != nil {
+		writeErr(w, err)
+		return
+	}
+	if req.NodeID == "" || len(req.NodeID) > 256 {
+		writeErr(w, invalid("The node ID is not valid."))
+		return
+	}
+	if h.Local || h.State != store.HostReady || s.cfg.Nodes == nil {
+		writeErr(w, cobalt.Errorf(cobalt.ENotFound, "The host has no node %s waiting for its credential.", req.NodeID).WithReason(errwire.ReasonNodeNotFound))
+		return
+	}
+	l, err := s.cfg.Nodes.MintHostNodeCredential(r.Context(), h.ID, req.NodeID)
+	if err != nil {
+		s.logFailure(r, err)
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, hostproto.NodeCredentialResponse{NodeID: l.NodeID, PoolID: l.PoolID, AccountName: l.AccountName, Credential: l.Credential})
+}
+
+func (s *Service) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
+	h, ok := s.authenticate(w, r)
+	if !ok {
 		return
 	}
 	var req hostproto.HeartbeatRequest

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/store"
@@ -24,6 +25,14 @@ type Config struct {
 	// a host stays ready without a report (default 30 s).
 	Heartbeat time.Duration
 	Lease     time.Duration
+	// Nodes issues the credentials of joined hosts' nodes (nil: none are).
+	Nodes NodeCredentials
+}
+
+// NodeCredentials issues a joined host's node its credential, once (the
+// pool service).
+type NodeCredentials interface {
+	MintHostNodeCredential(ctx context.Context, hostID, nodeID string) (batch.HostNodeLaunch, error)
 }
 
 // Service keeps hosts.
@@ -246,6 +255,12 @@ func (s *Service) Sweep(ctx context.Context) ([]store.HostRecord, error) {
 			return lost, err
 		}
 		s.log.Warn("host lost: no heartbeat within its lease", logkey.Host, h.ID)
+		// Its nodes are given up: their credentials are refused and their
+		// leases end now, so the allocator declares them unusable, requeues
+		// their tasks and replaces them on other hosts.
+		if err := s.revokeNodes(ctx, h.ID); err != nil {
+			return lost, err
+		}
 		lost = append(lost, u)
 	}
 	return lost, nil

@@ -46,6 +46,8 @@ type Config struct {
 	Logger  *slog.Logger
 	// OnNodes, if set, receives the nodes placed on the host after each heartbeat.
 	OnNodes func([]hostproto.Node)
+	// Provider, if set, runs the nodes placed on the host.
+	Provider NodeProvider
 }
 
 // ErrRevoked is returned when the control plane refuses the host's credential.
@@ -67,6 +69,9 @@ type Agent struct {
 	client *http.Client
 	cur    int // index of the URL in use
 	id     identity
+	// refused are listed nodes whose credential the control plane would
+	// not issue (already issued: the node's persisted credential is lost).
+	refused map[string]bool
 }
 
 // New validates cfg and loads the CA.
@@ -96,7 +101,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	tr := &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool},
 		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext}
-	return &Agent{cfg: cfg, log: cfg.Logger, client: &http.Client{Transport: tr, Timeout: 15 * time.Second}}, nil
+	return &Agent{cfg: cfg, log: cfg.Logger, client: &http.Client{Transport: tr, Timeout: 15 * time.Second}, refused: map[string]bool{}}, nil
 }
 
 // HostID returns the host's ID once it has joined.
@@ -156,9 +161,16 @@ func (a *Agent) loadOrJoin(ctx context.Context) error {
 }
 
 func (a *Agent) heartbeat(ctx context.Context) error {
+	req := hostproto.HeartbeatRequest{Capacity: a.capacity()}
+	if a.cfg.Provider != nil {
+		req.Nodes = a.cfg.Provider.Nodes()
+	}
 	var resp hostproto.HeartbeatResponse
-	if err := a.call(ctx, hostproto.HeartbeatPath, a.id.Credential, hostproto.HeartbeatRequest{Capacity: a.capacity()}, &resp); err != nil {
+	if err := a.call(ctx, hostproto.HeartbeatPath, a.id.Credential, req, &resp); err != nil {
 		return err
+	}
+	if a.cfg.Provider != nil {
+		a.reconcileNodes(ctx, resp.Nodes)
 	}
 	if a.cfg.OnNodes != nil {
 		a.cfg.OnNodes(resp.Nodes)

@@ -14,12 +14,19 @@
 //     HeartbeatRequest → HeartbeatResponse. It reports capacity and renews
 //     the host's lease; the response lists the nodes placed on the host. A
 //     revoked host's credential, or one that never was, is 401.
+//   - POST NodeCredentialPath with the host credential,
+//     NodeCredentialRequest → NodeCredentialResponse: the credential of a
+//     node placed on the host, issued once, while the node is being
+//     created; the host's agent keeps it and starts the node's sandbox with
+//     it. A node of another host, one already issued and an unknown one are
+//     all 404.
 package hostproto
 
 // Paths of the host protocol on the node API listener.
 const (
-	JoinPath      = "/hosts/v1/join"
-	HeartbeatPath = "/hosts/v1/heartbeat"
+	JoinPath           = "/hosts/v1/join"
+	HeartbeatPath      = "/hosts/v1/heartbeat"
+	NodeCredentialPath = "/hosts/v1/node-credential"
 )
 
 // Capacity is what a host offers.
@@ -79,3 +86,17 @@ const MaxBody = 64 << 10
 
 // MaxNodesReported bounds HeartbeatRequest.Nodes.
 const MaxNodesReported = 4096
+
+// NodeCredentialRequest asks for the credential of one of the host's nodes.
+type NodeCredentialRequest struct {
+	NodeID string `json:"nodeId"`
+}
+
+// NodeCredentialResponse is what the host needs to start the node.
+type NodeCredentialResponse struct {
+	NodeID      string `json:"nodeId"`
+	PoolID      string `json:"poolId"`
+	AccountName string `json:"accountName"`
+	// Credential is the node's bearer credential for the node API.
+	Credential string `json:"credential"`
+}

@@ -67,6 +67,11 @@ type Options struct {
 	// NoLocalHost leaves the control plane without a host record of its own
 	// (`cobalt up --no-local-host`).
 	NoLocalHost bool
+	// HostHeartbeat is how often joined hosts report, and HostLease how long
+	// one stays ready without a report before its nodes are given up (0:
+	// 5 s and 30 s).
+	HostHeartbeat time.Duration
+	HostLease     time.Duration
 	// HostsAddress is the loopback address on whose port 443 the host gets
 	// Azure's public hostnames too (see `cobalt env --hosts`): "" means
 	// 127.0.0.2, "off" serves them only inside nodes. Binding it needs root

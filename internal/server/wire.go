@@ -217,7 +217,7 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 		Nodes: s.nodes, Identities: s.arm, StorageAccounts: s.arm, MaxNodes: maxNodes, NodeRootDir: nodeRoot,
 		Location: s.opts.Location, AuthorityHost: s.URL("login"), ForwardPorts: s.forwardPorts(), BlobEndpoint: s.URL("blob"),
 		AzureNamesPort: s.listeners["azure"].Addr().(*net.TCPAddr).Port, AutoScale: s.opts.AutoScale, PublicAddress: s.opts.PublicAddress,
-		LocalHostID: s.localHostID(),
+		LocalHostID: s.localHostID(), HostPlacement: true,
 	})
 	if err != nil {
 		return fmt.Errorf("pool service: %w", err)
@@ -244,7 +244,8 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("node API: %w", err)
 	}
-	if s.hosts, err = hostapi.New(hostapi.Config{Store: s.store, Logger: s.log.With(logkey.Component, "hosts"), Now: s.opts.Now}); err != nil {
+	if s.hosts, err = hostapi.New(hostapi.Config{Store: s.store, Logger: s.log.With(logkey.Component, "hosts"), Now: s.opts.Now,
+		Heartbeat: s.opts.HostHeartbeat, Lease: s.opts.HostLease, Nodes: s.pools}); err != nil {
 		return err
 	}
 	if !s.opts.NoLocalHost {

@@ -1,0 +1,95 @@
+package hostclient
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"path/filepath"
+	"strings"
+
+	"github.com/cobaltbatch/cobalt/internal/batch"
+	"github.com/cobaltbatch/cobalt/internal/hostagent"
+	"github.com/cobaltbatch/cobalt/internal/hostproto"
+	"github.com/cobaltbatch/cobalt/internal/logkey"
+)
+
+// NodeProvider runs the host's node sandboxes: internal/hostagent's
+// Provider, the code that runs the control plane's own nodes.
+type NodeProvider interface {
+	StartNode(ctx context.Context, n batch.NodeLaunch) error
+	StopNode(ctx context.Context, nodeID string) error
+	Nodes() []string
+}
+
+// nodeCreating is the state of a node the control plane has placed and not
+// yet heard from: the only state in which it issues the node's credential.
+const nodeCreating = "creating"
+
+// NodesDir is where a host keeps its nodes' directories, under its data
+// directory (their credentials beside them, in NodesDir/.credentials).
+func NodesDir(dataDir string) string { return filepath.Join(dataDir, "nodes") }
+
+// ControlPlaneHost is the host name of a control-plane URL: where a joined
+// host's node sandboxes reach the control plane's services.
+func ControlPlaneHost(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return pu.Hostname()
+}
+
+// reconcileNodes makes the provider run exactly the listed nodes: a new one
+// starts with its persisted credential or, the first time, with one the
+// control plane issues for it; a running node no longer listed (removed, or
+// given up when the host was lost) is stopped and its credential deleted.
+func (a *Agent) reconcileNodes(ctx context.Context, listed []hostproto.Node) {
+	p := a.cfg.Provider
+	running := map[string]bool{}
+	for _, id := range p.Nodes() {
+		running[id] = true
+	}
+	want := map[string]bool{}
+	for _, n := range listed {
+		want[n.NodeID] = true
+		if running[n.NodeID] || a.refused[n.NodeID] || !validNodeID(n.NodeID) {
+			continue
+		}
+		l := batch.NodeLaunch{NodeID: n.NodeID, PoolID: n.PoolID, RootDir: filepath.Join(NodesDir(a.cfg.DataDir), n.NodeID)}
+		err := p.StartNode(ctx, l)
+		if errors.Is(err, hostagent.ErrNoCredential) && n.State == nodeCreating {
+			var resp hostproto.NodeCredentialResponse
+			if err = a.call(ctx, hostproto.NodeCredentialPath, a.id.Credential, hostproto.NodeCredentialRequest{NodeID: n.NodeID}, &resp); err == nil {
+				l.Credential, l.AccountName = resp.Credential, resp.AccountName
+				err = p.StartNode(ctx, l)
+			} else if !errors.Is(err, ErrRevoked) {
+				a.refused[n.NodeID] = true // issued once: never ask again
+			}
+		}
+		if err != nil {
+			a.log.Warn("start node failed", logkey.Node, n.NodeID, logkey.Err, err)
+			continue
+		}
+		a.log.Info("node started", logkey.Node, n.NodeID, logkey.Pool, n.PoolID)
+	}
+	for id := range running {
+		if want[id] {
+			continue
+		}
+		if err := p.StopNode(ctx, id); err != nil {
+			a.log.Warn("stop node failed", logkey.Node, id, logkey.Err, err)
+			continue
+		}
+		a.log.Info("node stopped: the control plane no longer places it here", logkey.Node, id)
+	}
+	for id := range a.refused {
+		if !want[id] {
+			delete(a.refused, id)
+		}
+	}
+}
+
+// validNodeID rejects IDs that are not a single path element.
+func validNodeID(id string) bool {
+	return id != "" && id != "." && id != ".." && len(id) <= 256 && filepath.Base(id) == id && !strings.ContainsAny(id, "/\\\x00")
+}

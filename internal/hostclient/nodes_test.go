@@ -1,0 +1,35 @@
+package hostclient
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+// FuzzValidNodeID: a node ID from the control plane's heartbeat answer that
+// passes the check names a directory directly under the host's nodes
+// directory, never elsewhere.
+func FuzzValidNodeID(f *testing.F) {
+	for _, s := range []string{"tvm-1_2-20261205t000000z", "..", "../x", "a/b", ".", "", "a\x00b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		if !validNodeID(id) {
+			return
+		}
+		dir := "/data/nodes"
+		if p := filepath.Join(dir, id); filepath.Dir(p) != dir || filepath.Base(p) != id {
+			t.Fatalf("node ID %q escapes: %s", id, p)
+		}
+	})
+}
+
+func TestValidNodeIDRefusesPaths(t *testing.T) {
+	for _, id := range []string{"..", "../etc", "a/b", ".", "", `a\b`} {
+		if validNodeID(id) {
+			t.Errorf("validNodeID(%q) = true", id)
+		}
+	}
+	if !validNodeID("tvm-1_2-20261205t000000z") {
+		t.Error("a real node ID refused")
+	}
+}
