@@ -130,6 +130,11 @@ func heartbeatOnly(n *Node, req nodeproto.HeartbeatRequest) bool {
 	if n.State != st || req.State == NodeUnusable && len(req.Errors) > 0 {
 		return false
 	}
+	// Results of service-log uploads and a new remote login port are facts
+	// only the full update records.
+	if len(req.LogUploads) > 0 || req.RemoteLoginPort != n.RemoteLoginPort {
+		return false
+	}
 	if req.StartTaskInfo != nil {
 		if n.StartTaskInfo == nil {
 			return false

@@ -42,6 +42,8 @@ func TestHeartbeatTouch(t *testing.T) {
 		{State: NodeRunning},
 		{State: NodeIdle, RunningLeases: []string{"l1"}},
 		{State: NodeIdle, StartTaskInfo: &nodeproto.StartTaskInfo{State: "running"}},
+		{State: NodeIdle, LogUploads: []nodeproto.LogUploadResult{{ID: "u1", Files: 1}}},
+		{State: NodeIdle, RemoteLoginPort: 50022},
 	} {
 		if heartbeatOnly(auth, req) {
 			t.Fatalf("%+v counted as a touch", req)
