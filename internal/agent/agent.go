@@ -165,6 +165,10 @@ type Agent struct {
 	// one finished is not carried out again.
 	opBusy bool
 	opGen  uint64
+	// lastContact is when the last heartbeat that succeeded was sent;
+	// fencedLeases the tasks killed since, out of reach (fence.go).
+	lastContact  time.Time
+	fencedLeases []string
 }
 
 type runningTask struct {
@@ -307,6 +311,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	a.node = reg.Config
+	a.lastContact = a.cfg.Now()
 	if err := a.setup(); err != nil {
 		return err
 	}
@@ -329,9 +334,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	case <-a.changed:
 	default:
 	}
-	loops.Add(2)
+	loops.Add(3)
 	go func() { defer loops.Done(); a.heartbeatLoop(ctx, cancel) }()
 	go func() { defer loops.Done(); a.leaseLoop(ctx) }()
+	go func() { defer loops.Done(); a.fenceLoop(ctx) }()
 	<-ctx.Done()
 	a.stopTasks()
 	loops.Wait()

@@ -37,6 +37,7 @@ func (a *Agent) heartbeatLoop(ctx context.Context, stop context.CancelFunc) {
 		req.LogUploads = a.logResults
 		a.mu.Unlock()
 		var resp nodeproto.HeartbeatResponse
+		sent := a.cfg.Now()
 		err := a.api.call(ctx, nodeproto.PathHeartbeat, req, &resp, 30*time.Second)
 		switch {
 		case err != nil && ctx.Err() != nil:
@@ -50,6 +51,9 @@ func (a *Agent) heartbeatLoop(ctx context.Context, stop context.CancelFunc) {
 			a.logger.Warn("heartbeat failed", logkey.Err, err)
 		}
 		if err == nil {
+			if fenced := a.contact(sent); len(fenced) > 0 {
+				go a.giveBack(ctx, fenced)
+			}
 			a.mu.Lock()
 			a.logResults = a.logResults[len(req.LogUploads):] // reported
 			a.mu.Unlock()

@@ -175,7 +175,9 @@ func (s *Service) NodeAuthenticate(ctx context.Context, credential string) (*Nod
 // configuration, fixed at allocation (identities included).
 func (s *Service) NodeRegister(ctx context.Context, n *Node, req nodeproto.RegisterRequest) (nodeproto.NodeConfig, error) {
 	now := s.now()
+	hostID := ""
 	out, err := s.updateNode(ctx, n.ID, func(x *Node, r *store.NodeRecord) error {
+		hostID = r.HostID
 		if x.State == NodeCreating || x.State == NodeRebooting || x.State == NodeUnusable || x.State == NodeReimaging {
 			x.State, x.StateTransitionTime = NodeStarting, now
 			x.Errors = nil // a restarted agent reports its own anew
@@ -216,6 +218,11 @@ func (s *Service) NodeRegister(ctx context.Context, n *Node, req nodeproto.Regis
 	cfg.ForwardPorts = uniq
 	cfg.AzureNamesPort = s.cfg.AzureNamesPort
 	cfg.PublicAddress = s.cfg.PublicAddress
+	if hostID != "" && hostID != s.cfg.LocalHostID {
+		// A joined host's node may be cut off from the control plane while
+		// its tasks run: it kills them before they are requeued elsewhere.
+		cfg.FenceMillis = s.fence().Milliseconds()
+	}
 	s.resolveStartTaskFiles(ctx, out, &cfg)
 	s.registrySecrets(ctx, out, &cfg)
 	return cfg, nil

@@ -54,6 +54,10 @@ type Config struct {
 	// to register (default 2m).
 	HeartbeatTimeout time.Duration
 	StartTimeout     time.Duration
+	// HostLease is how long a joined host stays ready without a report
+	// (default DefaultHostLease); its nodes' agents fence themselves after
+	// FenceAfter(HostLease, HeartbeatTimeout) without the control plane.
+	HostLease time.Duration
 	// PollInterval is how often the allocator looks at the store without being
 	// woken (default 1s): changes made by other replicas are seen within it.
 	PollInterval time.Duration

@@ -200,13 +200,15 @@ func TestSweepMarksLost(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	a := f.join(t, "a")
-	f.now = f.now.Add(29 * time.Second)
+	// The host is given up a grace (one more lease, batch.HostGrace) past
+	// its lease: its node agents have fenced themselves by then.
+	f.now = f.now.Add(59 * time.Second)
 	if lost, err := f.svc.Sweep(ctx); err != nil || len(lost) != 0 {
-		t.Fatalf("within the lease: lost %v %v", lost, err)
+		t.Fatalf("within the lease and its grace: lost %v %v", lost, err)
 	}
 	f.now = f.now.Add(2 * time.Second)
 	if lost, err := f.svc.Sweep(ctx); err != nil || len(lost) != 1 || lost[0].ID != a.HostID {
-		t.Fatalf("past the lease: lost %v %v", lost, err)
+		t.Fatalf("past the lease and its grace: lost %v %v", lost, err)
 	}
 	if code, body := f.post(t, hostproto.HeartbeatPath, a.Credential, hostproto.HeartbeatRequest{}); code != http.StatusOK ||
 		!bytes.Contains(body, []byte(`"state":"ready"`)) {

@@ -67,7 +67,7 @@ func TestSweepGivesUpNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f.now = f.now.Add(20 * time.Second)
+	f.now = f.now.Add(50 * time.Second)
 	if code, _ := f.post(t, hostproto.HeartbeatPath, b.Credential, hostproto.HeartbeatRequest{}); code != http.StatusOK {
 		t.Fatal("heartbeat of b refused")
 	}

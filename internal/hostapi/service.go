@@ -236,13 +236,16 @@ func (s *Service) Sweep(ctx context.Context) ([]store.HostRecord, error) {
 		return nil, err
 	}
 	now := s.cfg.Now()
+	// A host is given up only a grace past its lease, when its node agents,
+	// cut off as long, have killed their tasks (batch.FenceAfter).
+	due := now.Add(-batch.HostGrace(s.cfg.Lease))
 	var lost []store.HostRecord
 	for _, h := range hosts {
-		if h.Local || h.State != store.HostReady || h.LeaseExpiry.IsZero() || h.LeaseExpiry.After(now) {
+		if h.Local || h.State != store.HostReady || h.LeaseExpiry.IsZero() || h.LeaseExpiry.After(due) {
 			continue
 		}
 		u, err := s.cfg.Store.HostUpdate(ctx, h.ID, func(r *store.HostRecord) error {
-			if r.State != store.HostReady || r.LeaseExpiry.After(now) {
+			if r.State != store.HostReady || r.LeaseExpiry.After(due) {
 				return errStale
 			}
 			r.State = store.HostLost
@@ -254,7 +257,7 @@ func (s *Service) Sweep(ctx context.Context) ([]store.HostRecord, error) {
 		if err != nil {
 			return lost, err
 		}
-		s.log.Warn("host lost: no heartbeat within its lease", logkey.Host, h.ID)
+		s.log.Warn("host lost: no heartbeat within its lease and grace", logkey.Host, h.ID)
 		// Its nodes are given up: their credentials are refused and their
 		// leases end now, so the allocator declares them unusable, requeues
 		// their tasks and replaces them on other hosts.

@@ -148,6 +148,10 @@ type NodeConfig struct {
 	Containers *ContainerConfiguration `json:"containerConfiguration,omitempty"`
 	// Mounts are the blob containers the node mounts before its start task.
 	Mounts []BlobMount `json:"mounts,omitempty"`
+	// FenceMillis, when positive, is how long the agent may go without a
+	// successful heartbeat before it kills its running tasks (a node on a
+	// joined host, which the control plane requeues only later).
+	FenceMillis int64 `json:"fenceMillis,omitempty"`
 }
 
 // BlobMount is a pool's azureBlobFileSystemConfiguration: the container at

@@ -217,7 +217,7 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 		Nodes: s.nodes, Identities: s.arm, StorageAccounts: s.arm, MaxNodes: maxNodes, NodeRootDir: nodeRoot,
 		Location: s.opts.Location, AuthorityHost: s.URL("login"), ForwardPorts: s.forwardPorts(), BlobEndpoint: s.URL("blob"),
 		AzureNamesPort: s.listeners["azure"].Addr().(*net.TCPAddr).Port, AutoScale: s.opts.AutoScale, PublicAddress: s.opts.PublicAddress,
-		LocalHostID: s.localHostID(), HostPlacement: true,
+		LocalHostID: s.localHostID(), HostPlacement: true, HostLease: s.opts.HostLease,
 	})
 	if err != nil {
 		return fmt.Errorf("pool service: %w", err)
