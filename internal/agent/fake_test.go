@@ -40,6 +40,8 @@ type fakeControlPlane struct {
 	commands   []string
 	releases   []nodeproto.JobTask // sent with every heartbeat
 	heartbeats int
+	// heartbeatDown makes heartbeats fail as a control plane out of reach.
+	heartbeatDown bool
 	reports    []nodeproto.ReportRequest
 	tokenReqs  []nodeproto.TokenRequest
 	tokenSeq   int
@@ -79,6 +81,9 @@ func newFakeControlPlane(t testing.TB, cfg nodeproto.NodeConfig) *fakeControlPla
 		_ = json.Unmarshal(body, &r)
 		f.mu.Lock()
 		defer f.mu.Unlock()
+		if f.heartbeatDown {
+			return nodeproto.Error{Code: "ServerBusy", Message: "out of reach"}, 503
+		}
 		if len(f.states) == 0 || f.states[len(f.states)-1] != r.State {
 			f.states = append(f.states, r.State)
 		}
