@@ -42,15 +42,15 @@ type fakeControlPlane struct {
 	heartbeats int
 	// heartbeatDown makes heartbeats fail as a control plane out of reach.
 	heartbeatDown bool
-	reports    []nodeproto.ReportRequest
-	tokenReqs  []nodeproto.TokenRequest
-	tokenSeq   int
-	registers  int
-	tokenLife  time.Duration
-	tokenErr   *nodeproto.Error
-	tokenErrSt int
-	changed    chan struct{}
-	fakeToken  http.HandlerFunc
+	reports       []nodeproto.ReportRequest
+	tokenReqs     []nodeproto.TokenRequest
+	tokenSeq      int
+	registers     int
+	tokenLife     time.Duration
+	tokenErr      *nodeproto.Error
+	tokenErrSt    int
+	changed       chan struct{}
+	fakeToken     http.HandlerFunc
 	// issue, when set, issues tokens instead of the built-in fake tokens.
 	issue func(ctx context.Context, id nodeproto.Identity, r nodeproto.TokenRequest) (nodeproto.TokenResponse, error)
 }
