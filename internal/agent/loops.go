@@ -19,7 +19,13 @@ import (
 // change, and carries out the control plane's commands. remove cancels the
 // agent.
 func (a *Agent) heartbeatLoop(ctx context.Context, stop context.CancelFunc) {
-	t := time.NewTicker(a.cfg.HeartbeatInterval)
+	interval := a.cfg.HeartbeatInterval
+	if f := a.fenceAfter(); f > 0 {
+		// A fenced node reports at least four times within its fence, so
+		// that one lost heartbeat does not kill its tasks.
+		interval = min(interval, f/4)
+	}
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		a.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -207,8 +208,38 @@ exec curl -sSf -H "Authorization: Bearer $tok" -H 'x-ms-version: 2023-11-03' `+s
 		t.Fatalf("tasks ran on %v, want both nodes (the remote one is %s)", ran, remoteNode)
 	}
 
-	// One long task on each node; the remote one runs when the link goes down.
+	// Many short tasks over both nodes. Each execution writes its start, a
+	// tick every 50 ms and its end (nanosecond clock, one kernel for every
+	// namespace) to its own stdout.txt on the node it runs on. While a file
+	// "hold" is in its node's shared directory, a task keeps ticking: the
+	// remote node's task runs on when its link goes down.
+	const nTasks = 200
+	tick := `/bin/sh -c 'echo start $(date +%s%N); i=0; while [ $i -lt 3 ] || [ -e $AZ_BATCH_NODE_SHARED_DIR/hold ]; do sleep 0.05; echo tick $(date +%s%N); i=$((i+1)); done; echo end $(date +%s%N)'`
+	taskIDs := make(chan string, nTasks)
+	for i := range nTasks {
+		taskIDs <- "f" + strconv.Itoa(1000+i)
+	}
+	close(taskIDs)
+	var created sync.WaitGroup
+	var createErrs syncBuffer
+	for range 8 {
+		created.Add(1)
+		go func() {
+			defer created.Done()
+			for id := range taskIDs {
+				if code := cli.Main(ctx, []string{"batch", "task", "create", "--job-id", "j1", "--task-id", id, "--command-line", tick},
+					strings.NewReader(""), io.Discard, &createErrs); code != 0 {
+					return
+				}
+			}
+		}()
+	}
+	created.Wait()
+	if createErrs.String() != "" {
+		t.Fatalf("task create: %s", createErrs.String())
+	}
 	type taskView struct {
+		ID       string `json:"id"`
 		State    string `json:"state"`
 		NodeInfo struct {
 			NodeID string `json:"nodeId"`
@@ -219,34 +250,46 @@ exec curl -sSf -H "Authorization: Bearer $tok" -H 'x-ms-version: 2023-11-03' `+s
 			RequeueCount int  `json:"requeueCount"`
 		} `json:"executionInfo"`
 	}
-	show := func(id string) taskView {
-		var v taskView
-		if err := json.Unmarshal(cobaltCLI(t, "batch", "task", "show", "--job-id", "j1", "--task-id", id, "-o", "json"), &v); err != nil {
+	tasks := func() map[string]taskView {
+		var vs []taskView
+		if err := json.Unmarshal(cobaltCLI(t, "batch", "task", "list", "--job-id", "j1", "-o", "json"), &vs); err != nil {
 			t.Fatal(err)
 		}
-		return v
-	}
-	for _, id := range []string{"long0", "long1"} {
-		cobaltCLI(t, "batch", "task", "create", "--job-id", "j1", "--task-id", id, "--command-line", "/bin/sh -c 'sleep 8'")
-	}
-	cut := ""
-	waitFor(ctx, t, "both long tasks running", func() bool {
-		a, b := show("long0"), show("long1")
-		switch {
-		case a.State == "running" && a.NodeInfo.NodeID == remoteNode:
-			cut = "long0"
-		case b.State == "running" && b.NodeInfo.NodeID == remoteNode:
-			cut = "long1"
+		m := map[string]taskView{}
+		for _, v := range vs {
+			if strings.HasPrefix(v.ID, "f") {
+				m[v.ID] = v
+			}
 		}
-		return a.State == "running" && b.State == "running"
-	})
-	if cut == "" {
-		t.Fatal("no long task runs on the remote node")
+		return m
 	}
+	waitFor(ctx, t, "a quarter of the tasks done", func() bool {
+		done := 0
+		for _, v := range tasks() {
+			if v.State == "completed" {
+				done++
+			}
+		}
+		return done >= nTasks/4
+	})
+	// The remote node's running task holds, then the link goes down.
+	remoteShared := filepath.Join(hostData, "nodes", remoteNode, "shared")
+	if err := os.WriteFile(filepath.Join(remoteShared, "hold"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(ctx, t, "a task held on the remote node", func() bool {
+		for _, e := range executions(t, hostData) {
+			if e.node == remoteNode && !e.ended && e.ticks >= 6 {
+				return true
+			}
+		}
+		return false
+	})
 
-	// The link to the joined host goes down: after its lease the host is
-	// lost, its node unusable and removed from the pool, its task requeued
-	// (not retried), and the pool gets a new node on the local host.
+	// The link to the joined host goes down: after its lease and grace the
+	// host is lost, its node unusable and removed from the pool, its task
+	// requeued (not retried), and the pool gets a new node on the local
+	// host. The node's agent killed its task before (its fence).
 	if out, err := exec.Command("ip", "link", "set", "veth-cp", "down").CombinedOutput(); err != nil {
 		t.Fatalf("link down: %v %s", err, out)
 	}
@@ -254,23 +297,40 @@ exec curl -sSf -H "Authorization: Bearer $tok" -H 'x-ms-version: 2023-11-03' `+s
 		if err := json.Unmarshal(cobaltCLI(t, "batch", "node", "list", "--pool-id", "p1", "-o", "json"), &nodes); err != nil {
 			t.Fatal(err)
 		}
-		idleLocal := 0
+		idleOrRunningLocal := 0
 		for _, n := range nodes {
 			if n.ID == remoteNode {
 				return false
 			}
-			if n.IPAddress == cpAddr && n.State == "idle" {
-				idleLocal++
+			if n.IPAddress == cpAddr && (n.State == "idle" || n.State == "running") {
+				idleOrRunningLocal++
 			}
 		}
-		return idleLocal == 2
+		return idleOrRunningLocal == 2
 	})
 	if h, err := s.Store().HostGet(ctx, remote.ID); err != nil || h.State != store.HostLost {
 		t.Fatalf("the cut host: %+v %v", h, err)
 	}
-	waitFor(ctx, t, "the cut host's task to complete elsewhere", func() bool { return show(cut).State == "completed" })
-	if v := show(cut); v.NodeInfo.NodeID == remoteNode || v.ExecutionInfo.RetryCount != 0 || v.ExecutionInfo.ExitCode == nil || *v.ExecutionInfo.ExitCode != 0 {
-		t.Fatalf("the task of the cut host: %+v, want it completed on another node, retryCount 0", v)
+	waitFor(ctx, t, "every task completed", func() bool {
+		for _, v := range tasks() {
+			if v.State != "completed" {
+				return false
+			}
+		}
+		return true
+	})
+	final := tasks()
+	// The cut host's node is still there, out of reach: what its tasks
+	// wrote is read now, as the node's directory goes when the host comes
+	// back and stops it.
+	remoteExecs := executions(t, filepath.Join(hostData, "nodes"))
+	if len(final) != nTasks {
+		t.Fatalf("%d tasks, want %d", len(final), nTasks)
+	}
+	for id, v := range final {
+		if v.ExecutionInfo.ExitCode == nil || *v.ExecutionInfo.ExitCode != 0 || v.ExecutionInfo.RetryCount != 0 {
+			t.Errorf("task %s: %+v, want completed with exit code 0, retryCount 0", id, v)
+		}
 	}
 	// The link comes back: the host is ready again, and its agent stops the
 	// node the control plane gave up (its heartbeat no longer lists it).
@@ -284,10 +344,106 @@ exec curl -sSf -H "Authorization: Bearer $tok" -H 'x-ms-version: 2023-11-03' `+s
 	if _, err := os.Stat(filepath.Join(hostData, "nodes", ".credentials", remoteNode)); !os.IsNotExist(err) {
 		t.Errorf("the given-up node's credential is still on the host: %v", err)
 	}
-	// Whatever the returning node reported of its old run was refused.
-	if v := show(cut); v.State != "completed" || v.NodeInfo.NodeID == remoteNode {
-		t.Errorf("after the host came back, the task is %+v", v)
+	if !strings.Contains(stderr.String(), "tasks killed before they are requeued elsewhere") {
+		t.Error("the cut-off node did not fence its tasks")
 	}
+	_ = os.Remove(filepath.Join(remoteShared, "hold"))
+
+	// Every execution of every task, on every node: each task ended once,
+	// and no two executions of one task overlap in time; the held one was
+	// killed on the cut host and ran again elsewhere.
+	// The control plane's own nodes are under its data directory, or
+	// where servertest moves node roots so task users can reach them.
+	roots := []string{data}
+	if sub := s.Endpoints().SubscriptionID; len(sub) >= 8 {
+		roots = append(roots, filepath.Join(os.TempDir(), "cobalt-nodes-"+sub[:8]))
+	}
+	byTask := map[string][]execution{}
+	for _, e := range remoteExecs {
+		byTask[e.task] = append(byTask[e.task], e)
+	}
+	for _, root := range roots {
+		for _, e := range executions(t, root) {
+			byTask[e.task] = append(byTask[e.task], e)
+		}
+	}
+	killedRemote := 0
+	for id := range final {
+		es := byTask[id]
+		ended := 0
+		for i, e := range es {
+			if e.ended {
+				ended++
+			} else if e.node == remoteNode {
+				killedRemote++
+			}
+			for _, o := range es[i+1:] {
+				if e.start < o.last && o.start < e.last {
+					t.Errorf("task %s ran twice at once: on %s [%d, %d] and on %s [%d, %d]", id, e.node, e.start, e.last, o.node, o.start, o.last)
+				}
+			}
+		}
+		if ended != 1 {
+			t.Errorf("task %s: %d executions ran to their end, want 1: %+v", id, ended, es)
+		}
+		if v := final[id]; v.NodeInfo.NodeID == remoteNode && slices.ContainsFunc(es, func(e execution) bool { return e.node == remoteNode && !e.ended }) {
+			t.Errorf("task %s completed on the cut node", id)
+		}
+	}
+	if killedRemote == 0 {
+		t.Error("no execution was cut off on the remote node")
+	}
+}
+
+// execution is one run of a tick task, read from its stdout.txt.
+type execution struct {
+	task, node  string
+	start, last int64 // ns
+	ticks       int
+	ended       bool
+}
+
+// executions reads the tick tasks' stdout.txt files under a directory of
+// node roots (nodes/NODE/workitems/JOB/JOB-1/TASK/stdout.txt at any depth).
+func executions(t *testing.T, root string) []execution {
+	t.Helper()
+	var out []execution
+	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() != "stdout.txt" {
+			return nil
+		}
+		parts := strings.Split(p, string(filepath.Separator))
+		wi := slices.Index(parts, "workitems")
+		if wi < 1 || len(parts) != wi+5 || !strings.HasPrefix(parts[wi+3], "f") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil
+		}
+		e := execution{task: parts[wi+3], node: parts[wi-1]}
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			kind, ts, ok := strings.Cut(line, " ")
+			n, err := strconv.ParseInt(ts, 10, 64)
+			if !ok || err != nil {
+				continue
+			}
+			switch kind {
+			case "start":
+				e.start = n
+			case "tick":
+				e.ticks++
+			case "end":
+				e.ended = true
+			}
+			e.last = n
+		}
+		if e.start != 0 {
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out
 }
 
 // waitFor polls cond every 200 ms until it holds or ctx ends.
