@@ -81,7 +81,7 @@ of its own.`,
 	f.StringVar(&opts.PublicAddress, "public-address", "127.0.0.1", "the IP address or DNS name every URL names and the server certificate covers, for hosts and clients on other machines; listeners accept on it and on 127.0.0.1")
 	f.BoolVar(&opts.NoLocalHost, "no-local-host", false, "do not register this machine as a host (its record in `cobalt host list`)")
 	f.DurationVar(&opts.HostHeartbeat, "host-heartbeat", 0, "how often joined hosts report (0: 5s)")
-	f.DurationVar(&opts.HostLease, "host-lease", 0, "how long a joined host stays ready without a report before its nodes are given up and replaced (0: 30s)")
+	f.DurationVar(&opts.HostLease, "host-lease", 0, "how long a joined host stays ready without a report; its nodes are given up and replaced one more lease later, and their agents kill their tasks after half a lease without the control plane (0: 30s)")
 	f.StringVar(&opts.Location, "location", "eastus", "the Azure region name that resources report")
 	f.StringVar(&opts.Isolation, "isolation", "auto", "node isolation: auto (netns when root on Linux), netns, process, or external (agents run elsewhere and read their credentials from DATA/nodes/.credentials; for cobalt bench fleet)")
 	f.StringVar(&opts.IMDSRateLimit, "imds-rate-limit", "", `per-node IMDS rate limit: empty for Azure's 20/s with 5 concurrent, "off", or for example "100/s,20"`)

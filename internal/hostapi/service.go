@@ -22,7 +22,8 @@ type Config struct {
 	Logger *slog.Logger
 	Now    func() time.Time
 	// Heartbeat is how often hosts report (default 5 s); Lease is how long
-	// a host stays ready without a report (default 30 s).
+	// a host stays ready without a report (default 30 s), and it is lost
+	// batch.HostGrace(Lease) later.
 	Heartbeat time.Duration
 	Lease     time.Duration
 	// Nodes issues the credentials of joined hosts' nodes (nil: none are).

@@ -68,8 +68,9 @@ type Options struct {
 	// (`cobalt up --no-local-host`).
 	NoLocalHost bool
 	// HostHeartbeat is how often joined hosts report, and HostLease how long
-	// one stays ready without a report before its nodes are given up (0:
-	// 5 s and 30 s).
+	// one stays ready without a report (0: 5 s and 30 s); its nodes are
+	// given up a grace later (batch.HostGrace), after their agents killed
+	// their tasks (batch.FenceAfter).
 	HostHeartbeat time.Duration
 	HostLease     time.Duration
 	// HostsAddress is the loopback address on whose port 443 the host gets
