@@ -324,6 +324,7 @@ exec curl -sSf -H "Authorization: Bearer $tok" -H 'x-ms-version: 2023-11-03' `+s
 	// wrote is read now, as the node's directory goes when the host comes
 	// back and stops it.
 	remoteExecs := executions(t, filepath.Join(hostData, "nodes"))
+	_ = os.Remove(filepath.Join(remoteShared, "hold"))
 	if len(final) != nTasks {
 		t.Fatalf("%d tasks, want %d", len(final), nTasks)
 	}
@@ -347,7 +348,6 @@ exec curl -sSf -H "Authorization: Bearer $tok" -H 'x-ms-version: 2023-11-03' `+s
 	if !strings.Contains(stderr.String(), "tasks killed before they are requeued elsewhere") {
 		t.Error("the cut-off node did not fence its tasks")
 	}
-	_ = os.Remove(filepath.Join(remoteShared, "hold"))
 
 	// Every execution of every task, on every node: each task ended once,
 	// and no two executions of one task overlap in time; the held one was
