@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/cobaltbatch/cobalt/internal/batch"
@@ -85,6 +87,32 @@ func (a *Agent) reconcileNodes(ctx context.Context, listed []hostproto.Node) {
 	for id := range a.refused {
 		if !want[id] {
 			delete(a.refused, id)
+		}
+	}
+	a.dropStaleCredentials(want, p.Nodes())
+}
+
+// dropStaleCredentials deletes the persisted credentials of nodes that are
+// neither listed nor running: a node whose agent ended by itself (the
+// control plane refused it, as after the host was given up) is no longer
+// the provider's, so the stop above never deleted its credential.
+func (a *Agent) dropStaleCredentials(want map[string]bool, running []string) {
+	dir := filepath.Dir(hostagent.CredentialPath(filepath.Join(NodesDir(a.cfg.DataDir), "x")))
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		// Beside each credential: the node's .imds, .sandbox and .lock files.
+		id := e.Name()
+		for _, suffix := range []string{".imds", ".sandbox", ".lock"} {
+			id = strings.TrimSuffix(id, suffix)
+		}
+		if !e.Type().IsRegular() || !validNodeID(id) || want[id] || slices.Contains(running, id) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err == nil && e.Name() == id {
+			a.log.Info("node credential deleted: the node is gone", logkey.Node, id)
 		}
 	}
 }
