@@ -62,48 +62,38 @@ func nodeBusyConflict(n *Node) error {
 // node's file systems back to its image, registers again (starting) and
 // reruns the start task.
 func (s *Service) NodeReimage(ctx context.Context, accountKey, poolID, nodeID, option string) error {
-	opt, err := nodeOption("nodeReimageOption", option)
-	if err != nil {
-		return err
-	}
-	if _, err := s.NodeGet(ctx, accountKey, poolID, nodeID); err != nil {
-		return err
-	}
-	_, err = s.updateNode(ctx, nodeID, func(n *Node, _ *store.NodeRecord) error {
-		if err := nodeBusyConflict(n); err != nil {
-			return err
-		}
-		cmd := cmdReimage
-		if afterTasks(opt) {
-			cmd = cmdReimageAfterTasks
-		}
-		n.State, n.StateTransitionTime = NodeReimaging, s.now()
-		n.Users = nil // a reimaged node has none of its users
-		n.Commands = append(removeCmd(n.Commands, cmd), cmd)
-		return nil
-	})
-	return err
+	return s.commandNode(ctx, accountKey, poolID, nodeID, "nodeReimageOption", option, NodeReimaging, cmdReimage, cmdReimageAfterTasks,
+		func(n *Node) { n.Users = nil }) // a reimaged node has none of its users
 }
 
 // NodeDeallocate deallocates a node (data-plane deallocate): deallocating
 // while its agent stops its tasks or lets them finish, then deallocated.
 func (s *Service) NodeDeallocate(ctx context.Context, accountKey, poolID, nodeID, option string) error {
-	opt, err := nodeOption("nodeDeallocateOption", option)
+	return s.commandNode(ctx, accountKey, poolID, nodeID, "nodeDeallocateOption", option, NodeDeallocating, cmdDeallocate, cmdDeallocateAfterTasks, nil)
+}
+
+// commandNode puts a node that is not busy into state and queues cmd for
+// its agent, or cmdAfterTasks when the option lets running tasks finish;
+// also, if given, changes the node further.
+func (s *Service) commandNode(ctx context.Context, accountKey, poolID, nodeID, optionName, option, state, cmd, cmdAfterTasks string, also func(*Node)) error {
+	opt, err := nodeOption(optionName, option)
 	if err != nil {
 		return err
 	}
 	if _, err := s.NodeGet(ctx, accountKey, poolID, nodeID); err != nil {
 		return err
 	}
+	if afterTasks(opt) {
+		cmd = cmdAfterTasks
+	}
 	_, err = s.updateNode(ctx, nodeID, func(n *Node, _ *store.NodeRecord) error {
 		if err := nodeBusyConflict(n); err != nil {
 			return err
 		}
-		cmd := cmdDeallocate
-		if afterTasks(opt) {
-			cmd = cmdDeallocateAfterTasks
+		n.State, n.StateTransitionTime = state, s.now()
+		if also != nil {
+			also(n)
 		}
-		n.State, n.StateTransitionTime = NodeDeallocating, s.now()
 		n.Commands = append(removeCmd(n.Commands, cmd), cmd)
 		return nil
 	})
