@@ -234,12 +234,14 @@ func (rc *reqCtx) appendChunk(u *uploadState, id string, size int64) (int64, *oc
 	if u.hash == nil && size == 0 {
 		u.hash, u.hashed = sha256.New(), 0
 	}
-	var w io.Writer = f
+	wb := newWritebackFile(f, size)
+	var w io.Writer = wb
 	hashing := u.hash != nil && u.hashed == size
 	if hashing {
-		w = io.MultiWriter(f, u.hash)
+		w = io.MultiWriter(wb, u.hash)
 	}
 	n, err := copyBuffered(w, rc.r.Body, limit)
+	wb.wait()
 	if err == nil && rc.r.Header.Get("Content-Range") != "" && n != limit {
 		err = errors.New("short chunk")
 	}

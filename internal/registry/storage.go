@@ -121,7 +121,9 @@ func (s *store) writeStream(r io.Reader, limit int64) (string, int64, string, er
 		return "", 0, "", err
 	}
 	h := sha256.New()
-	n, err := copyBuffered(io.MultiWriter(f, h), r, limit)
+	wb := newWritebackFile(f, 0)
+	n, err := copyBuffered(io.MultiWriter(wb, h), r, limit)
+	wb.wait()
 	if err == nil {
 		err = f.Sync()
 	}
