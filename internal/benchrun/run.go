@@ -137,6 +137,7 @@ func runOnce(ctx context.Context, opts Options, run int) (res []Result, err erro
 		{[]string{"pool10"}, b.pool10},
 		{[]string{"pool100", "memory"}, b.pool100},
 		{registryRows, b.registry},
+		{containerRows, b.containers},
 	} {
 		if !slices.ContainsFunc(g.rows, want) {
 			continue
