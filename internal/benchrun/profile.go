@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 )
 
@@ -43,4 +44,32 @@ func (b *bench) profile(ctx context.Context, row string, d time.Duration) (wait 
 		b.logf("profile %s: %s", row, name)
 	}()
 	return func() { <-done }
+}
+
+// selfProfile starts a CPU profile of the bench process itself (the client
+// side of a row) when opts.Profile is set, and returns the function that
+// stops it and writes NAME.pprof to the run's directory.
+func (b *bench) selfProfile(name string) (stop func()) {
+	if !b.opts.Profile {
+		return func() {}
+	}
+	p := filepath.Join(b.dir, name+".pprof")
+	f, err := os.Create(p)
+	if err != nil {
+		b.logf("profile %s: %v", name, err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		b.logf("profile %s: %v", name, err)
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.logf("profile %s: %v", name, err)
+			return
+		}
+		b.logf("profile %s: %s", name, p)
+	}
 }

@@ -144,6 +144,8 @@ func registryRound(ctx context.Context, dir string, round int, login string, opt
 	var wait func()
 	if round == 1 {
 		wait = b.profile(ctx, "registry", b.opts.Duration)
+		stop := b.selfProfile("registry-client")
+		defer stop()
 	}
 	cpu0 := cpuTimes(b.child.pid())
 	start = time.Now()
@@ -234,8 +236,8 @@ func fsyncFile(p string) error {
 	return err
 }
 
-// writeRandomLayer writes registryLayerBytes of random bytes to p and
-// returns them as an uncompressed layer.
+// writeRandomLayer writes registryLayerBytes of random bytes to p, syncs
+// them, and returns them as an uncompressed layer.
 func writeRandomLayer(p string, seed uint64) (*fileLayer, error) {
 	f, err := os.Create(p)
 	if err != nil {
@@ -247,6 +249,12 @@ func writeRandomLayer(p string, seed uint64) (*fileLayer, error) {
 	h := sha256.New()
 	src := io.LimitReader(rand.NewChaCha8(key), registryLayerBytes)
 	if _, err := io.CopyBuffer(io.MultiWriter(f, h), src, make([]byte, 1<<20)); err != nil {
+		return nil, err
+	}
+	// On disk before any timed copy: 200 MiB of dirty pages would otherwise
+	// be written back while the push and the baselines are timed, and the
+	// registry's fsync would queue behind them.
+	if err := f.Sync(); err != nil {
 		return nil, err
 	}
 	if err := f.Close(); err != nil {
