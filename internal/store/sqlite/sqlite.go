@@ -60,18 +60,11 @@ func OpenConfig(ctx context.Context, path string, cfg sqlstore.Config) (*sqlstor
 		wq[k] = v
 	}
 	wq.Set("_txlock", "immediate")
-	w, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
-	}
+	w := sql.OpenDB(newConnector("file:" + path + "?" + wq.Encode()))
 	// One writer: SQLite serializes writes anyway; one connection avoids SQLITE_BUSY.
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxLifetime(0)
-	r, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
-	}
+	r := sql.OpenDB(newConnector("file:" + path + "?" + q.Encode()))
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	db, err := sqlstore.New(ctx, w, r, Dialect(), cfg)
