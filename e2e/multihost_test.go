@@ -180,7 +180,7 @@ func replicaClient(t *testing.T, caFile string, addrs []string) *http.Client {
 
 // mhExecution is one run of a monotonic task, read from its stdout.txt.
 type mhExecution struct {
-	task, node string
+	task, node  string
 	start, last int64
 	ended       bool
 }
