@@ -139,8 +139,9 @@ func startIn(t *testing.T, ns, log, readyLine string, env []string, args ...stri
 // replicaClient is an HTTPS client of every replica at once, as a user
 // behind a load balancer has: a connection to a replica's address that
 // fails is made to the next replica's, on the same port (replicas of one
-// installation serve on the same ports), and TLS checks the certificate of
-// the replica reached.
+// installation serve on the same ports), and TLS checks that the replica
+// reached has a certificate for the address asked for (each replica's
+// names the others', --replica-addresses).
 func replicaClient(t *testing.T, caFile string, addrs []string) *http.Client {
 	t.Helper()
 	pem, err := os.ReadFile(caFile)
@@ -165,7 +166,7 @@ func replicaClient(t *testing.T, caFile string, addrs []string) *http.Client {
 				last = err
 				continue
 			}
-			tc := tls.Client(c, &tls.Config{RootCAs: pool, ServerName: h, MinVersion: tls.VersionTLS12})
+			tc := tls.Client(c, &tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12})
 			if err := tc.HandshakeContext(ctx); err != nil {
 				c.Close()
 				last = err
@@ -264,13 +265,13 @@ func TestManyHostsSurviveReplicaAndHostLoss(t *testing.T) {
 	common := []string{"--store", dsn, "--content-dir", content, "--replica-poll", "300ms", "--no-local-host",
 		"--host-heartbeat", "1s", "--host-lease", "4s", "--isolation", "process"}
 	replicaA := startIn(t, nsA, filepath.Join(logs, "a.log"), "cobalt is ready", env,
-		append([]string{bin, "up", "--data", dirA, "--public-address", addrA}, common...)...)
+		append([]string{bin, "up", "--data", dirA, "--public-address", addrA, "--replica-addresses", addrB}, common...)...)
 	bundle := filepath.Join(t.TempDir(), "bundle.json")
 	if out, err := exec.Command(bin, "--data", dirA, "replica", "export", "--out", bundle).CombinedOutput(); err != nil {
 		t.Fatalf("replica export: %v\n%s", err, out)
 	}
 	startIn(t, nsB, filepath.Join(logs, "b.log"), "cobalt is ready", env,
-		append([]string{bin, "up", "--data", dirB, "--public-address", addrB, "--join-replica", bundle}, common...)...)
+		append([]string{bin, "up", "--data", dirB, "--public-address", addrB, "--replica-addresses", addrA, "--join-replica", bundle}, common...)...)
 	defer func() {
 		if t.Failed() {
 			for _, f := range []string{"a.log", "b.log", "h1.log", "h2.log"} {
@@ -494,9 +495,10 @@ func TestManyHostsSurviveReplicaAndHostLoss(t *testing.T) {
 	t.Logf("all %d tasks completed %s after the failures", nTasks, time.Since(killedAt).Round(time.Second))
 
 	// Tasks on the remote nodes get IMDS tokens through their agents (now
-	// on replica B) and read a blob with them. The blob endpoint is reached
-	// at the node's loopback, which every replica's certificate names.
-	blob := strings.Replace(strings.TrimSuffix(blobURL, "/"), "://"+addrA+":", "://127.0.0.1:", 1) + "/inputs/hello.txt"
+	// on replica B) and read a blob with them, at the URL replica A gave:
+	// every node carries the replicas' addresses, forwarded to the live
+	// one, whose certificate names A's address too.
+	blob := strings.TrimSuffix(blobURL, "/") + "/inputs/hello.txt"
 	script := `tok=$(curl -sSf 'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://storage.azure.com/' -H Metadata:true | sed 's/.*"access_token":"//; s/".*//') && exec curl -sSf -H "Authorization: Bearer $tok" -H 'x-ms-version: 2023-11-03' ` + blob
 	var group azbatch.TaskGroup
 	for i := range 8 {

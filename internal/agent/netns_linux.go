@@ -257,12 +257,34 @@ func (fw forwards) publicIP() net.IP {
 	return ip
 }
 
+// loopbackIPs are the addresses the node carries on its lo besides
+// 127.0.0.1 and IMDS: the public address, and on a joined host every
+// control-plane replica's (when they are IPs), so that a URL naming any
+// replica's address reaches the services through the forwards, whichever
+// replica answers them.
+func (fw forwards) loopbackIPs() []net.IP {
+	var ips []net.IP
+	add := func(ip net.IP) {
+		if ip != nil && !ip.IsLoopback() && !ip.IsUnspecified() && !slices.ContainsFunc(ips, ip.Equal) {
+			ips = append(ips, ip)
+		}
+	}
+	add(fw.publicIP())
+	if fw.target != "" {
+		for _, h := range fw.upstreams() {
+			add(net.ParseIP(h))
+		}
+	}
+	return ips
+}
+
 // hosts are the addresses inside the node on which ports are forwarded.
 func (fw forwards) hosts() []string {
-	if ip := fw.publicIP(); ip != nil {
-		return []string{"127.0.0.1", ip.String()}
+	hosts := []string{"127.0.0.1"}
+	for _, ip := range fw.loopbackIPs() {
+		hosts = append(hosts, ip.String())
 	}
-	return []string{"127.0.0.1"}
+	return hosts
 }
 
 // newNetnsIsolation creates the namespace name with lo up and the IMDS
@@ -304,7 +326,7 @@ func newNetnsIsolation(name string, h handlers, fw forwards, logger *slog.Logger
 	if err := inNamespace(n.path, func() error {
 		// The IMDS address exists only on lo inside the node's own
 		// namespace, and so does the public address, if it is an IP.
-		if err := loopbackWithIMDS(fw.publicIP()); err != nil {
+		if err := loopbackWithIMDS(fw.loopbackIPs()...); err != nil {
 			return err
 		}
 		var err error

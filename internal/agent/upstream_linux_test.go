@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -49,5 +50,14 @@ func TestForwardFollowsReplicas(t *testing.T) {
 	// The control plane's own host forwards to its loopback only.
 	if got := (forwards{}).upstreams(); len(got) != 1 || got[0] != "127.0.0.1" {
 		t.Fatalf("local upstreams %v", got)
+	}
+	// A joined host's node carries every replica's address on its lo, so
+	// that a URL naming any of them reaches the forwards.
+	joined := forwards{public: "10.0.0.5", target: "10.0.0.5", replicas: []string{"10.0.0.6", "cp.example"}}
+	if got := joined.hosts(); !slices.Equal(got, []string{"127.0.0.1", "10.0.0.5", "10.0.0.6"}) {
+		t.Fatalf("joined node's forwarded addresses %v", got)
+	}
+	if got := (forwards{public: "10.0.0.5"}).hosts(); !slices.Equal(got, []string{"127.0.0.1", "10.0.0.5"}) {
+		t.Fatalf("local node's forwarded addresses %v", got)
 	}
 }
