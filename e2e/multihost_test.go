@@ -183,6 +183,7 @@ func replicaClient(t *testing.T, caFile string, addrs []string) *http.Client {
 type mhExecution struct {
 	task, node  string
 	start, last int64
+	ticks       int
 	ended       bool
 }
 
@@ -216,6 +217,8 @@ func mhExecutions(root string) []mhExecution {
 			switch f[0] {
 			case "start":
 				e.start = v
+			case "tick":
+				e.ticks++
 			case "end":
 				e.ended = true
 			}
@@ -237,7 +240,8 @@ func mhExecutions(root string) []mhExecution {
 // each host, runs 2,000 tasks; in the middle replica A is SIGKILLed and
 // host 1's link goes down. The test's clients are given both replicas (a
 // connection that fails goes to the other, as behind a load balancer).
-// Every task completes once, no two executions of a task overlap (each
+// A long task runs on host 1 when it is cut off, and its node's fence kills
+// it. Every task completes, no two executions of a task overlap (each
 // records its start and end on the monotonic clock in its stdout.txt, which
 // the test reads on the hosts), host 1 is lost, its nodes leave the pool
 // and are replaced on host 2, and tasks on the remote nodes get IMDS tokens
@@ -399,17 +403,21 @@ func TestManyHostsSurviveReplicaAndHostLoss(t *testing.T) {
 		return on[addrH1] == 2 && on[addrH2] == 2
 	})
 
-	// 2,000 tasks of about 100 ms, each recording its start, ticks and end
-	// on the monotonic clock (/proc/uptime, which no namespace changes; 10 ms
-	// resolution, nanoseconds in the record).
-	const tick = `/bin/sh -c 'up() { read u _ < /proc/uptime; echo "$1 ${u%.*}${u#*.}0000000"; }; up start; i=0; while [ $i -lt 8 ]; do sleep 0.01; up tick; i=$((i+1)); done; up end'`
+	// 2,000 tasks of about 100 ms, every 25th of 3 s, each recording its
+	// start, ticks and end on the monotonic clock (/proc/uptime, which no
+	// namespace changes; 10 ms resolution, nanoseconds in the record).
+	tick := func(n int, sleep string) string {
+		return `/bin/sh -c 'up() { read u _ < /proc/uptime; echo "$1 ${u%.*}${u#*.}0000000"; }; up start; i=0; while [ $i -lt ` +
+			strconv.Itoa(n) + ` ]; do sleep ` + sleep + `; up tick; i=$((i+1)); done; up end'`
+	}
+	short, long := tick(8, "0.01"), tick(60, "0.05")
 	if _, err := bc.CreateJob(c, azbatch.CreateJobContent{ID: to.Ptr("j1"), PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr("p1")}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	for from := 0; from < nTasks; from += 100 {
 		var group azbatch.TaskGroup
 		for i := from; i < from+100; i++ {
-			group.Value = append(group.Value, azbatch.CreateTaskContent{ID: to.Ptr(fmt.Sprintf("m%04d", i)), CommandLine: to.Ptr(tick)})
+			group.Value = append(group.Value, azbatch.CreateTaskContent{ID: to.Ptr(fmt.Sprintf("m%04d", i)), CommandLine: to.Ptr(map[bool]string{true: long, false: short}[i%25 == 0])})
 		}
 		r, err := bc.CreateTaskCollection(c, "j1", group, nil)
 		if err != nil {
@@ -421,9 +429,18 @@ func TestManyHostsSurviveReplicaAndHostLoss(t *testing.T) {
 			}
 		}
 	}
-	waitFor(c, t, "a quarter of the tasks done, and tasks running on host 1", func() bool {
-		tc := taskCounts(t, c, bc, "j1")
-		return *tc.Completed >= nTasks/4 && *tc.Running > 0
+	waitFor(c, t, "a quarter of the tasks done", func() bool {
+		return *taskCounts(t, c, bc, "j1").Completed >= nTasks/4
+	})
+	// A long task runs on host 1 when it is cut off: its agent kills it
+	// (the fence) before the control plane requeues it elsewhere.
+	waitFor(c, t, "a long task running on host 1", func() bool {
+		for _, x := range mhExecutions(filepath.Join(hostData["h1"], "nodes")) {
+			if !x.ended && x.ticks >= 10 && x.ticks < 30 {
+				return true
+			}
+		}
+		return false
 	})
 
 	// Replica A dies, and host 1 is cut off.
@@ -565,6 +582,10 @@ func TestManyHostsSurviveReplicaAndHostLoss(t *testing.T) {
 		}
 	}
 	t.Logf("%d executions were cut short by the failures and ran again elsewhere; %d tasks ended on the cut host unreported and ran again", cutShort, again)
+	logH1, _ := os.ReadFile(filepath.Join(logs, "h1.log"))
+	if cutShort == 0 || !strings.Contains(string(logH1), "tasks killed before they are requeued elsewhere") {
+		t.Errorf("the long task on host 1 was not killed by its node's fence (%d executions cut short)", cutShort)
+	}
 }
 
 // logHas reports whether a log line has message msg about node.
