@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +29,12 @@ const Version = "cobalt-agent/1"
 type Config struct {
 	// ControlPlaneURL is the node API's base URL, https://127.0.0.1:PORT.
 	ControlPlaneURL string
+	// ReplicaURLs are the node API base URLs of the other control-plane
+	// replicas (a joined host's list after the first): when the replica in
+	// use fails, the agent's node protocol calls (IMDS tokens among them)
+	// move to the next, and a netns node's forwarded ports are dialled at
+	// each replica's host in turn.
+	ReplicaURLs []string
 	// ForwardHost is where a netns node's service ports are forwarded
 	// ("": 127.0.0.1, the control plane beside the agent; on a joined host,
 	// the control plane's address).
@@ -242,13 +248,16 @@ func New(cfg Config) (*Agent, error) {
 	a := &Agent{
 		cfg:     cfg,
 		logger:  logger.With(logkey.Node, cfg.NodeID),
-		api:     &client{base: strings.TrimRight(cfg.ControlPlaneURL, "/"), credential: cfg.Credential, http: httpc},
+		api:     newClient(append([]string{cfg.ControlPlaneURL}, cfg.ReplicaURLs...), cfg.Credential, httpc),
 		httpc:   httpc,
 		runner:  runner,
 		ready:   make(chan struct{}),
 		running: map[string]*runningTask{},
 		changed: make(chan struct{}, 1),
 		wake:    make(chan struct{}, 1),
+	}
+	a.api.onSwitch = func(base string) {
+		a.logger.Warn("control-plane replica out of reach: the node moved to another", logkey.URL, base)
 	}
 	a.tokens = &tokenCache{api: a.api, nodeID: cfg.NodeID, now: cfg.Now,
 		ids: func() []nodeproto.Identity { return a.node.Identities }, entries: map[string]*cacheEntry{}}
@@ -585,4 +594,20 @@ func (a *Agent) freeSlots() int {
 		slots = 1
 	}
 	return slots - a.used
+}
+
+// replicaHosts are the hosts of ReplicaURLs, where a joined host's netns
+// node dials its forwarded ports when ForwardHost fails. A node of the
+// control plane's own host forwards to its loopback only.
+func (a *Agent) replicaHosts() []string {
+	if a.cfg.ForwardHost == "" {
+		return nil
+	}
+	var hosts []string
+	for _, u := range a.cfg.ReplicaURLs {
+		if pu, err := url.Parse(u); err == nil && pu.Hostname() != "" {
+			hosts = append(hosts, pu.Hostname())
+		}
+	}
+	return hosts
 }

@@ -6,11 +6,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
@@ -21,11 +23,28 @@ import (
 // maxResponse bounds a node API response body.
 const maxResponse = 8 << 20
 
-// client calls the control plane's node API.
+// client calls the control plane's node API: at the base URL in use and,
+// when it fails (no connection, or a 502, 503 or 504 of a proxy in front of
+// a dead replica), at each other replica's in turn, keeping the first that
+// answers.
 type client struct {
-	base       string // no trailing slash
+	bases      []string // no trailing slash; at least one
+	cur        atomic.Int32
 	credential string
 	http       *http.Client
+	// onSwitch, if set, is told the base URL now in use after a failover.
+	onSwitch func(base string)
+}
+
+// newClient returns a client of the base URLs, in order of preference.
+func newClient(bases []string, credential string, httpc *http.Client) *client {
+	c := &client{credential: credential, http: httpc}
+	for _, b := range bases {
+		if b = strings.TrimRight(b, "/"); b != "" {
+			c.bases = append(c.bases, b)
+		}
+	}
+	return c
 }
 
 // NewHTTPClient returns an HTTPS client for the node API that trusts the CA
@@ -53,43 +72,75 @@ func NewHTTPClient(caFile string) (*http.Client, error) {
 }
 
 // call POSTs in as JSON to path and decodes the 2xx response into out.
-// Non-2xx responses become *cobalt.Error (see apiError).
+// Non-2xx responses become *cobalt.Error (see apiError). A failure another
+// replica may not have (see client) is tried at the other base URLs, each
+// with its own timeout; every node protocol call may be repeated (the agent
+// retries them all after a failure anyway).
 func (c *client) call(ctx context.Context, path string, in, out any, timeout time.Duration) error {
 	body, err := json.Marshal(in)
 	if err != nil {
 		return err
 	}
+	first := int(c.cur.Load())
+	var errs []error
+	for i := range c.bases {
+		idx := (first + i) % len(c.bases)
+		data, err := c.post(ctx, c.bases[idx], path, body, timeout)
+		if errors.Is(err, errFailover) && ctx.Err() == nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if idx != first && c.cur.CompareAndSwap(int32(first), int32(idx)) && c.onSwitch != nil {
+			c.onSwitch(c.bases[idx])
+		}
+		if out == nil {
+			return nil
+		}
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("node api %s: decode: %w", path, err)
+		}
+		return nil
+	}
+	return errors.Join(errs...)
+}
+
+// errFailover marks a failure of one replica: the next may answer.
+var errFailover = errors.New("the control-plane replica is out of reach")
+
+// post sends one request to base and returns the 2xx body.
+func (c *client) post(ctx context.Context, base, path string, body []byte, timeout time.Duration) ([]byte, error) {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Authorization", "Bearer "+c.credential)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("node api %s: %w", path, err)
+		return nil, fmt.Errorf("node api %s: %w: %w", path, errFailover, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return fmt.Errorf("node api %s: read: %w", path, err)
+		return nil, fmt.Errorf("node api %s: read: %w: %w", path, errFailover, err)
+	}
+	switch resp.StatusCode {
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return nil, fmt.Errorf("node api %s: %w: %s", path, errFailover, resp.Status)
 	}
 	if resp.StatusCode/100 != 2 {
-		return apiError(resp.StatusCode, data)
+		return nil, apiError(resp.StatusCode, data)
 	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("node api %s: decode: %w", path, err)
-	}
-	return nil
+	return data, nil
 }
 
 // Node protocol error codes the agent acts on.

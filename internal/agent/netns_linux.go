@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -183,8 +184,13 @@ type netnsIsolation struct {
 	logger  *slog.Logger
 	servers []*http.Server
 	lns     []net.Listener
-	// targets[i] is where connections to lns[i] are forwarded.
+	// targets[i] is where connections to lns[i] are forwarded: the port
+	// at upstreams[0] (see dialUpstream).
 	targets []string
+	// upstreams are the control-plane hosts a forward dials, in turn;
+	// upstream is the index of the one that answered last.
+	upstreams []string
+	upstream  atomic.Int32
 	// dnsUDP and dnsTCP answer Azure's hostnames inside the namespace.
 	dnsUDP net.PacketConn
 	dnsTCP net.Listener
@@ -218,14 +224,28 @@ type forwards struct {
 	// namespace: "" for 127.0.0.1 (the control plane runs beside the
 	// agent), the control plane's address on a joined host.
 	target string
+	// replicas are the hosts of the other control-plane replicas, dialled
+	// in turn when target fails (replicas serve on the same ports).
+	replicas []string
 }
 
-// targetHost is where forwarded connections go.
+// targetHost is where forwarded connections go first.
 func (fw forwards) targetHost() string {
 	if fw.target == "" {
 		return "127.0.0.1"
 	}
 	return fw.target
+}
+
+// upstreams are the hosts forwarded connections are dialled at, in turn.
+func (fw forwards) upstreams() []string {
+	hosts := []string{fw.targetHost()}
+	for _, h := range fw.replicas {
+		if h != "" && !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
 }
 
 // publicIP is the public address when the node must carry it, else nil.
@@ -237,12 +257,34 @@ func (fw forwards) publicIP() net.IP {
 	return ip
 }
 
+// loopbackIPs are the addresses the node carries on its lo besides
+// 127.0.0.1 and IMDS: the public address, and on a joined host every
+// control-plane replica's (when they are IPs), so that a URL naming any
+// replica's address reaches the services through the forwards, whichever
+// replica answers them.
+func (fw forwards) loopbackIPs() []net.IP {
+	var ips []net.IP
+	add := func(ip net.IP) {
+		if ip != nil && !ip.IsLoopback() && !ip.IsUnspecified() && !slices.ContainsFunc(ips, ip.Equal) {
+			ips = append(ips, ip)
+		}
+	}
+	add(fw.publicIP())
+	if fw.target != "" {
+		for _, h := range fw.upstreams() {
+			add(net.ParseIP(h))
+		}
+	}
+	return ips
+}
+
 // hosts are the addresses inside the node on which ports are forwarded.
 func (fw forwards) hosts() []string {
-	if ip := fw.publicIP(); ip != nil {
-		return []string{"127.0.0.1", ip.String()}
+	hosts := []string{"127.0.0.1"}
+	for _, ip := range fw.loopbackIPs() {
+		hosts = append(hosts, ip.String())
 	}
-	return []string{"127.0.0.1"}
+	return hosts
 }
 
 // newNetnsIsolation creates the namespace name with lo up and the IMDS
@@ -260,7 +302,7 @@ func (fw forwards) hosts() []string {
 // with 127.0.0.1, and 127.0.0.1:443 inside is forwarded to azurePort, the
 // control plane's listener for those names.
 func newNetnsIsolation(name string, h handlers, fw forwards, logger *slog.Logger, pid int) (n *netnsIsolation, err error) {
-	n = &netnsIsolation{name: name, path: filepath.Join(NetnsDir, name), logger: logger, conns: map[net.Conn]struct{}{}}
+	n = &netnsIsolation{name: name, path: filepath.Join(NetnsDir, name), logger: logger, conns: map[net.Conn]struct{}{}, upstreams: fw.upstreams()}
 	if _, statErr := os.Stat(n.path); statErr == nil {
 		// Left over by this very pid (an earlier node with the same ID).
 		if err := deleteNamespace(name); err != nil {
@@ -284,7 +326,7 @@ func newNetnsIsolation(name string, h handlers, fw forwards, logger *slog.Logger
 	if err := inNamespace(n.path, func() error {
 		// The IMDS address exists only on lo inside the node's own
 		// namespace, and so does the public address, if it is an IP.
-		if err := loopbackWithIMDS(fw.publicIP()); err != nil {
+		if err := loopbackWithIMDS(fw.loopbackIPs()...); err != nil {
 			return err
 		}
 		var err error
@@ -350,7 +392,7 @@ func (n *netnsIsolation) forward(ln net.Listener, target string) {
 		}
 		go func() {
 			defer n.untrack(in)
-			out, err := net.DialTimeout("tcp", target, 10*time.Second)
+			out, err := n.dialUpstream(target)
 			if err != nil {
 				n.logger.Debug("forward dial", logkey.Addr, target, logkey.Err, err)
 				return
@@ -373,6 +415,30 @@ func (n *netnsIsolation) forward(ln net.Listener, target string) {
 			<-done
 		}()
 	}
+}
+
+// dialUpstream dials target's port at the control-plane host that answered
+// last, then at each other in turn: a node on a joined host keeps reaching
+// the services when the replica it used dies.
+func (n *netnsIsolation) dialUpstream(target string) (net.Conn, error) {
+	_, port, err := net.SplitHostPort(target)
+	if err != nil || len(n.upstreams) < 2 {
+		return net.DialTimeout("tcp", target, 10*time.Second)
+	}
+	first := int(n.upstream.Load())
+	var errs []error
+	for i := range n.upstreams {
+		idx := (first + i) % len(n.upstreams)
+		out, err := net.DialTimeout("tcp", net.JoinHostPort(n.upstreams[idx], port), 5*time.Second)
+		if err == nil {
+			if idx != first && n.upstream.CompareAndSwap(int32(first), int32(idx)) {
+				n.logger.Warn("control-plane replica out of reach: the node's forwarded ports moved to another", logkey.Addr, n.upstreams[idx])
+			}
+			return out, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
 }
 
 // pipe copies the two directions of a forwarded connection with small

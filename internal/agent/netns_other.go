@@ -25,6 +25,7 @@ type forwards struct {
 	azurePort int
 	public    string
 	target    string
+	replicas  []string
 }
 
 // processConnLimit is the process-wide bound on node-facing connections.

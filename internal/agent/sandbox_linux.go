@@ -84,7 +84,7 @@ func (a *Agent) startSandbox(root string, h handlers) (*nodeSandbox, *netnsIsola
 			SSHHostKey: hostKey, PublicName: publicName(a.node.PublicAddress)},
 		Attach: func(pid int) error {
 			var err error
-			fw := forwards{ports: a.node.ForwardPorts, azurePort: a.node.AzureNamesPort, public: a.node.PublicAddress, target: a.cfg.ForwardHost}
+			fw := forwards{ports: a.node.ForwardPorts, azurePort: a.node.AzureNamesPort, public: a.node.PublicAddress, target: a.cfg.ForwardHost, replicas: a.replicaHosts()}
 			iso, err = newNetnsIsolation(NamespaceName(os.Getpid(), a.cfg.NodeID), h, fw, a.logger, pid)
 			return err
 		},

@@ -20,7 +20,7 @@ func newTestCache(t *testing.T, f *fakeControlPlane, now func() time.Time) *toke
 	}
 	ids := f.config.Identities
 	return &tokenCache{
-		api:    &client{base: f.srv.URL, credential: f.cred, http: httpc},
+		api:    newClient([]string{f.srv.URL}, f.cred, httpc),
 		nodeID: "n1", now: now, ids: func() []nodeproto.Identity { return ids },
 		entries: map[string]*cacheEntry{},
 	}

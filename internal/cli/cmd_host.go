@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -152,10 +153,14 @@ comma-separated: https://ADDRESS:PORT (port-base + 3).`,
 					}
 				}
 			}
+			if len(cfg.URLs) == 0 {
+				return errors.New("--control-plane: at least one URL")
+			}
 			// The host's nodes run as the control plane's own do: their
 			// agents call the node API at the first URL, and their sandboxes
-			// reach the services at the control plane's address.
-			prov := hostagent.New(hostagent.Config{ControlPlaneURL: cfg.URLs[0], ForwardHost: hostclient.ControlPlaneHost(cfg.URLs[0]),
+			// reach the services at the control plane's address; when that
+			// replica fails, both move to the next URL's, as this agent does.
+			prov := hostagent.New(hostagent.Config{ControlPlaneURL: cfg.URLs[0], ReplicaURLs: cfg.URLs[1:], ForwardHost: hostclient.ControlPlaneHost(cfg.URLs[0]),
 				CAFile: cfg.CAFile, Isolation: isolation, Logger: cfg.Logger.With(logkey.Component, "agent")})
 			defer prov.Close()
 			cfg.Provider = prov

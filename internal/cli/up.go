@@ -79,6 +79,7 @@ of its own.`,
 	f.StringVar(&opts.Store, "store", "", "store: empty for SQLite in the data directory, or a postgres:// URL (visible in the process list: prefer $COBALT_STORE or --store-file)")
 	f.StringVar(&storeFile, "store-file", "", "a `file` holding the store URL (a postgres:// URL), instead of --store or $COBALT_STORE")
 	f.StringVar(&opts.PublicAddress, "public-address", "127.0.0.1", "the IP address or DNS name every URL names and the server certificate covers, for hosts and clients on other machines; listeners accept on it and on 127.0.0.1")
+	f.StringSliceVar(&opts.ReplicaAddresses, "replica-addresses", nil, "the other replicas' public addresses (comma-separated), which this replica's server certificate also names, so that clients and joined hosts' nodes moved from a dead replica to this one still verify it")
 	f.BoolVar(&opts.NoLocalHost, "no-local-host", false, "do not register this machine as a host (its record in `cobalt host list`)")
 	f.DurationVar(&opts.HostHeartbeat, "host-heartbeat", 0, "how often joined hosts report (0: 5s)")
 	f.DurationVar(&opts.HostLease, "host-lease", 0, "how long a joined host stays ready without a report; its nodes are given up and replaced one more lease later, and their agents kill their tasks after half a lease without the control plane (0: 30s)")

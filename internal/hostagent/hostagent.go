@@ -33,6 +33,10 @@ const IsolationExternal = "external"
 type Config struct {
 	// ControlPlaneURL is the node API's base URL, https://127.0.0.1:PORT.
 	ControlPlaneURL string
+	// ReplicaURLs are the other control-plane replicas' node API URLs
+	// (a joined host's list after the first), which its nodes' agents
+	// move to when the one they use fails (see agent.Config).
+	ReplicaURLs []string
 	// ForwardHost is where nodes' service ports are forwarded ("":
 	// 127.0.0.1; on a joined host, the control plane's address).
 	ForwardHost string
@@ -209,7 +213,7 @@ func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 		}
 	}
 	acfg := agent.Config{
-		ControlPlaneURL: p.cfg.ControlPlaneURL, ForwardHost: p.cfg.ForwardHost, Credential: n.Credential, NodeID: n.NodeID, RootDir: n.RootDir,
+		ControlPlaneURL: p.cfg.ControlPlaneURL, ReplicaURLs: p.cfg.ReplicaURLs, ForwardHost: p.cfg.ForwardHost, Credential: n.Credential, NodeID: n.NodeID, RootDir: n.RootDir,
 		Isolation: p.cfg.Isolation, CAFile: p.cfg.CAFile, Logger: p.cfg.Logger, IMDSRateLimit: p.cfg.IMDSRateLimit,
 		Now: p.cfg.Now, HeartbeatInterval: p.cfg.HeartbeatInterval, LeaseWait: p.cfg.LeaseWait,
 		Runner: p.cfg.Runner, HTTPClient: p.httpClient(), Limits: vmLimits,

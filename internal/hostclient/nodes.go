@@ -103,18 +103,31 @@ func (a *Agent) dropStaleCredentials(want map[string]bool, running []string) {
 		return
 	}
 	for _, e := range entries {
-		// Beside each credential: the node's .imds, .sandbox and .lock files.
+		// Beside each credential: the node's files named after it (.imds,
+		// .sandbox, .lock, .sandbox.ssh_host_ed25519_key, ...).
 		id := e.Name()
 		for _, suffix := range []string{".imds", ".sandbox", ".lock"} {
 			id = strings.TrimSuffix(id, suffix)
 		}
-		if !e.Type().IsRegular() || !validNodeID(id) || want[id] || slices.Contains(running, id) {
+		if !e.Type().IsRegular() || !validNodeID(id) || ownedBy(e.Name(), want, running) {
 			continue
 		}
 		if err := os.Remove(filepath.Join(dir, e.Name())); err == nil && e.Name() == id {
 			a.log.Info("node credential deleted: the node is gone", logkey.Node, id)
 		}
 	}
+}
+
+// ownedBy reports whether name is the credential of a listed or running
+// node, or one of its files beside it (the node's ID and a dot first).
+func ownedBy(name string, want map[string]bool, running []string) bool {
+	owner := func(id string) bool { return name == id || strings.HasPrefix(name, id+".") }
+	for id := range want {
+		if owner(id) {
+			return true
+		}
+	}
+	return slices.ContainsFunc(running, owner)
 }
 
 // validNodeID rejects IDs that are not a single path element.

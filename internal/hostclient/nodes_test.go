@@ -33,3 +33,20 @@ func TestValidNodeIDRefusesPaths(t *testing.T) {
 		t.Error("a real node ID refused")
 	}
 }
+
+// TestOwnedByKeepsEveryFileOfALiveNode: the files a running node keeps
+// beside its credential (its SSH host key among them) are its own, not
+// stale credentials of a gone node; a gone node's are not.
+func TestOwnedByKeepsEveryFileOfALiveNode(t *testing.T) {
+	want := map[string]bool{"tvm-1": true}
+	for _, name := range []string{"tvm-1", "tvm-1.imds", "tvm-1.sandbox", "tvm-1.lock", "tvm-1.sandbox.ssh_host_ed25519_key", "tvm-2.sandbox.ssh_host_ed25519_key"} {
+		if !ownedBy(name, want, []string{"tvm-2"}) {
+			t.Errorf("%s taken for a gone node's", name)
+		}
+	}
+	for _, name := range []string{"tvm-3", "tvm-3.sandbox.ssh_host_ed25519_key", "tvm-10"} {
+		if ownedBy(name, want, []string{"tvm-2"}) {
+			t.Errorf("%s kept", name)
+		}
+	}
+}

@@ -52,6 +52,11 @@ type Options struct {
 	// server certificate covers; listeners accept on it besides 127.0.0.1
 	// (internal/publicaddr). Default 127.0.0.1.
 	PublicAddress string
+	// ReplicaAddresses are the other replicas' public addresses, which the
+	// server certificate names too (and nothing else: no listener, no URL),
+	// so that a client or node sent from a dead replica's address to this
+	// replica (a DNS name's next record, a joined host's node) verifies it.
+	ReplicaAddresses []string
 	// Location is the Azure region name resources report (default "eastus").
 	Location string
 	// Isolation is the node isolation mode: "auto" (netns when root on Linux), "netns", "process",
@@ -183,6 +188,11 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err := publicaddr.Validate(opts.PublicAddress); err != nil {
 		return nil, err
 	}
+	for _, a := range opts.ReplicaAddresses {
+		if err := publicaddr.Validate(a); err != nil {
+			return nil, fmt.Errorf("replica address: %w", err)
+		}
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -228,7 +238,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	}
 	_, statErr := os.Stat(s.dir.file(sealKeyFile))
 	fresh := errors.Is(statErr, os.ErrNotExist)
-	if s.ca, err = pki.LoadOrCreate(s.dir.file(tlsDir), opts.PublicAddress); err != nil {
+	if s.ca, err = pki.LoadOrCreate(s.dir.file(tlsDir), append([]string{opts.PublicAddress}, opts.ReplicaAddresses...)...); err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}
 	if s.seal, err = s.dir.sealKey(); err != nil {
