@@ -1,7 +1,6 @@
 package batchapi
 
 import (
-	"encoding/json"
 	"time"
 
 	cobalt "github.com/cobaltbatch/cobalt"
@@ -20,12 +19,9 @@ type jobSpecWire struct {
 }
 
 // taskSpecWire is the body of "add task", one element of an add collection,
-// and the spec part of a returned task: batchwire's shape and the property
-// Cobalt decodes only to refuse.
+// and the spec part of a returned task: batchwire's shape.
 type taskSpecWire struct {
 	batchwire.TaskSpec
-	// Refused: multi-instance tasks are not supported.
-	MultiInstanceSettings json.RawMessage `json:"multiInstanceSettings,omitempty"`
 }
 
 // unsupported is Batch's 400 for a property Cobalt does not support.
@@ -59,9 +55,6 @@ func (w jobSpecWire) domain() (cobalt.JobSpec, error) {
 
 // domain converts an added task, refusing what Cobalt does not support.
 func (w taskSpecWire) domain() (cobalt.TaskSpec, error) {
-	if len(w.MultiInstanceSettings) > 0 && string(w.MultiInstanceSettings) != "null" {
-		return cobalt.TaskSpec{}, unsupported("multiInstanceSettings", "Multi-instance tasks are not supported.")
-	}
 	return w.ToDomain(), nil
 }
 
