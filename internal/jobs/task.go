@@ -452,6 +452,7 @@ func (s *Service) complete(t *store.TaskRecord, e *taskExec, spec *cobalt.TaskSp
 		e.NodeID = t.NodeID
 	}
 	setTaskState(t, e, taskCompleted, now)
+	endInstances(e, now)
 	// A task ended while it waited on dependencies waits no more.
 	t.Waiting, e.Pending = false, nil
 	e.EndTime, e.ExitCode, e.FailureInfo = end, exitCode, failureRecord(fi)
