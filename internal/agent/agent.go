@@ -121,6 +121,9 @@ type Agent struct {
 	node    nodeproto.NodeConfig
 	dirs    taskrun.Dirs
 	iso     isolation
+	// interNode says the node is on its pool's private network (a pool
+	// with inter-node communication, netns isolation).
+	interNode bool
 	baseEnv []string
 	secret  string
 	sandbox *nodeSandbox // nil in process mode
