@@ -255,3 +255,32 @@ func taskCountsToWire(c jobs.TaskCountsResult) taskCountsResultWire {
 	}
 	return taskCountsResultWire{TaskCounts: conv(c.TaskCounts), TaskSlotCounts: conv(c.TaskSlotCounts)}
 }
+
+// subtaskWire is a SubtaskInformation.
+type subtaskWire struct {
+	ID                          int                        `json:"id"`
+	NodeInfo                    *nodeInfoWire              `json:"nodeInfo,omitempty"`
+	StartTime                   *time.Time                 `json:"startTime,omitempty"`
+	EndTime                     *time.Time                 `json:"endTime,omitempty"`
+	ExitCode                    *int                       `json:"exitCode,omitempty"`
+	FailureInfo                 *batchwire.TaskFailureInfo `json:"failureInfo,omitempty"`
+	State                       string                     `json:"state,omitempty"`
+	StateTransitionTime         *time.Time                 `json:"stateTransitionTime,omitempty"`
+	PreviousState               string                     `json:"previousState,omitempty"`
+	PreviousStateTransitionTime *time.Time                 `json:"previousStateTransitionTime,omitempty"`
+	Result                      string                     `json:"result,omitempty"`
+}
+
+func subtaskToWire(s cobalt.SubtaskInformation) subtaskWire {
+	w := subtaskWire{ID: s.ID, StartTime: s.StartTime, EndTime: s.EndTime, ExitCode: s.ExitCode, State: string(s.State),
+		StateTransitionTime: s.StateTransitionTime, PreviousState: string(s.PreviousState),
+		PreviousStateTransitionTime: s.PreviousStateTransitionTime, Result: string(s.Result)}
+	if s.FailureInfo != nil {
+		fi := batchwire.FromTaskFailureInfo(*s.FailureInfo)
+		w.FailureInfo = &fi
+	}
+	if n := s.NodeInfo; n != nil {
+		w.NodeInfo = &nodeInfoWire{AffinityID: n.AffinityID, PoolID: n.PoolID, NodeID: n.NodeID, TaskRootDirectory: n.TaskRootDirectory}
+	}
+	return w
+}
