@@ -147,8 +147,8 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 	wakeOthers := false
 	var blockErr error
 	var gangs map[int64][]string // claimed task's Seq -> its subtasks' nodes
-	recs, err := s.st.TaskClaim(ctx, store.ClaimParams{AccountKey: node.AccountID, PoolKey: node.PoolID, NodeID: node.NodeID,
-		Limit: limit, State: taskRunning, NewLeaseID: newLeaseID}, func(c []store.TaskCandidate) []int {
+	unplaced := 0                // gangs in the offered head that Place could not place
+	pick := func(c []store.TaskCandidate) []int {
 		seen := map[string]*cobalt.Job{}
 		allowed := s.withinParallelLimits(ctx, node.AccountID, c, seen)
 		var blocked map[string]bool
@@ -171,7 +171,8 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 		}
 		var mine []int
 		gangs = nil
-		for _, a := range Place(snap) {
+		as := Place(snap)
+		for _, a := range as {
 			if a.Node == node.NodeID {
 				mine = append(mine, allowed[a.Task])
 				if len(a.Subtasks) > 0 {
@@ -187,8 +188,32 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 				wakeOthers = true
 			}
 		}
+		placed := map[int]bool{}
+		for _, a := range as {
+			placed[a.Task] = true
+		}
+		unplaced = 0
+		for k, i := range allowed {
+			if c[i].Instances > 1 && !placed[k] {
+				unplaced++
+			}
+		}
 		return mine
-	})
+	}
+	var (
+		recs []store.TaskRecord
+		err  error
+	)
+	for {
+		recs, err = s.st.TaskClaim(ctx, store.ClaimParams{AccountKey: node.AccountID, PoolKey: node.PoolID, NodeID: node.NodeID,
+			Limit: limit, State: taskRunning, NewLeaseID: newLeaseID}, pick)
+		if err != nil || blockErr != nil || len(recs) > 0 || unplaced == 0 || limit >= maxClaimCandidates {
+			break
+		}
+		// Gangs that cannot be placed now stay queued without holding
+		// anything: look past them for work this node can take.
+		limit = min(limit+unplaced, maxClaimCandidates)
+	}
 	if err == nil {
 		err = blockErr
 	}
