@@ -190,4 +190,31 @@ func TestMultiInstanceNetns(t *testing.T) {
 	}
 	e.waitTask(t, c, bc, "mpi", "a")
 	e.waitTask(t, c, bc, "mpi", "b")
+
+	// The same through @azure/batch with SharedKey.
+	var nodeOut struct {
+		Settings struct {
+			NumberOfInstances       int    `json:"numberOfInstances"`
+			CoordinationCommandLine string `json:"coordinationCommandLine"`
+		} `json:"settings"`
+		Result   string `json:"result"`
+		ExitCode int    `json:"exitCode"`
+		Primary  string `json:"primary"`
+		Subtasks []struct {
+			ID       int    `json:"id"`
+			State    string `json:"state"`
+			Result   string `json:"result"`
+			NodeID   string `json:"nodeId"`
+			ExitCode int    `json:"exitCode"`
+		} `json:"subtasks"`
+	}
+	e.node("multiinstance.js", map[string]any{"resourceGroup": "mi", "account": "miacct", "accountEndpoint": out.Account.AccountEndpoint, "job": "mpi"}, &nodeOut)
+	if nodeOut.Settings.NumberOfInstances != 2 || nodeOut.Settings.CoordinationCommandLine == "" || nodeOut.Result != "success" || nodeOut.ExitCode != 0 ||
+		len(nodeOut.Subtasks) != 1 || nodeOut.Subtasks[0].ID != 1 || nodeOut.Subtasks[0].State != "completed" ||
+		nodeOut.Subtasks[0].Result != "success" || nodeOut.Subtasks[0].NodeID == nodeOut.Primary {
+		t.Errorf("node: %+v", nodeOut)
+	}
+	if got := e.taskFile(t, c, bc, "mpi", "nodemi", "stdout.txt"); !strings.Contains(got, "coordinated\nhosts=10.0.") {
+		t.Errorf("node: the primary's output %q", got)
+	}
 }

@@ -277,6 +277,7 @@ func (s *Service) ReportInstance(ctx context.Context, node cobalt.NodeRef, r nod
 			if in.State == "" {
 				in.setState(string(cobalt.SubtaskRunning), now)
 			}
+			in.ExitCode = r.ExitCode
 			if fi == nil && r.ExitCode != nil && *r.ExitCode == 0 {
 				in.Coordinated = true
 			}

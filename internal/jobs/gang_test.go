@@ -220,3 +220,30 @@ func TestMultiInstanceValidation(t *testing.T) {
 		t.Fatalf("add: %+v %v", tk.MultiInstanceSettings, err)
 	}
 }
+
+func TestMultiInstanceDoesNotBlockQueue(t *testing.T) {
+	t.Parallel()
+	s := newService(t, newSQLite(t), Config{PollInterval: 10 * time.Millisecond, Pools: interNodePool{true}})
+	mustJob(t, s, cobalt.JobSpec{ID: "j"})
+	// A gang of three on a pool with one waiting node stays queued; the
+	// ordinary task behind it runs.
+	if _, err := s.AddTaskCollection(t.Context(), acct, "j", []cobalt.TaskSpec{miTask("gang", 3, "x"), {ID: "plain", CommandLine: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := s.Lease(t.Context(), cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "tvm-1_1-x"}, 1, 2*time.Second)
+	if err != nil || len(ls) != 1 || ls[0].TaskID != "plain" {
+		t.Fatalf("lease: %+v %v", ls, err)
+	}
+}
+
+func FuzzSplitLease(f *testing.F) {
+	f.Add("0123abcd.1")
+	f.Add("x.-1")
+	f.Add("a.b.c")
+	f.Fuzz(func(t *testing.T, id string) {
+		base, i, ok := splitLease(id)
+		if ok && (i < 0 || (i > 0) != isSubtaskLease(id) || len(base) > len(id)) {
+			t.Fatalf("splitLease(%q) = %q %d %v", id, base, i, ok)
+		}
+	})
+}
