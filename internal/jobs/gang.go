@@ -391,7 +391,7 @@ func (s *Service) ListSubtasks(ctx context.Context, accountID, jobID, taskID str
 		si := cobalt.SubtaskInformation{ID: i, StartTime: in.StartTime, EndTime: in.EndTime, ExitCode: in.ExitCode,
 			State: cobalt.SubtaskState(in.State), StateTransitionTime: in.StateAt,
 			PreviousState: cobalt.SubtaskState(in.PreviousState), PreviousStateTransitionTime: in.PreviousStateAt,
-			Result: cobalt.TaskResult(in.Result),
+			Result:   cobalt.TaskResult(in.Result),
 			NodeInfo: &cobalt.TaskNodeInfo{PoolID: e.PoolID, NodeID: in.NodeID, TaskRootDirectory: TaskRootDirectory(j.ID, r.ID)}}
 		if si.State == "" {
 			si.State = cobalt.SubtaskPreparing

@@ -116,20 +116,20 @@ type NodeError struct {
 // allocation: in particular Identities is the pool's identity set when the node
 // was allocated, and later pool changes do not alter it.
 type NodeConfig struct {
-	NodeID           string     `json:"nodeId"`
-	PoolID           string     `json:"poolId"`
-	AccountName      string     `json:"accountName"`
-	VMSize           string     `json:"vmSize"`
-	Location         string     `json:"location"`
-	SubscriptionID   string     `json:"subscriptionId"`
-	ResourceGroup    string     `json:"resourceGroup"`
-	TenantID         string     `json:"tenantId"`
-	TaskSlotsPerNode int        `json:"taskSlotsPerNode"`
+	NodeID           string `json:"nodeId"`
+	PoolID           string `json:"poolId"`
+	AccountName      string `json:"accountName"`
+	VMSize           string `json:"vmSize"`
+	Location         string `json:"location"`
+	SubscriptionID   string `json:"subscriptionId"`
+	ResourceGroup    string `json:"resourceGroup"`
+	TenantID         string `json:"tenantId"`
+	TaskSlotsPerNode int    `json:"taskSlotsPerNode"`
 	// InterNode says the pool has enableInterNodeCommunication: the node
 	// joins its pool's private network at InterNodeAddress(NodeID).
-	InterNode bool `json:"interNode,omitempty"`
-	Identities       []Identity `json:"identities"`
-	StartTask        *StartTask `json:"startTask,omitempty"`
+	InterNode  bool       `json:"interNode,omitempty"`
+	Identities []Identity `json:"identities"`
+	StartTask  *StartTask `json:"startTask,omitempty"`
 	// AuthorityHost is the login service's URL, for AZURE_POD_IDENTITY_AUTHORITY_HOST-style settings.
 	AuthorityHost string `json:"authorityHost"`
 	// ForwardPorts are the loopback TCP ports of the control plane's services
