@@ -98,7 +98,7 @@ func TestMultiInstanceNetns(t *testing.T) {
 	// instance records its variables in the shared directory.
 	coord := `/bin/sh -c 'env | grep -E "^(AZ_BATCH_HOST_LIST|AZ_BATCH_NODE_LIST|AZ_BATCH_MASTER_NODE|AZ_BATCH_IS_CURRENT_NODE_MASTER|AZ_BATCH_TASK_SHARED_DIR|CCP_NODES)=" | sort > "$AZ_BATCH_TASK_SHARED_DIR/env.txt"; ` +
 		`if [ "$AZ_BATCH_IS_CURRENT_NODE_MASTER" = false ]; then printf "#!/bin/sh\necho hello-from-subtask\n" > "$AZ_BATCH_TASK_SHARED_DIR/hello.sh"; chmod +x "$AZ_BATCH_TASK_SHARED_DIR/hello.sh"; ` +
-		`setsid /bin/busybox nc -ll -p 5000 -e "$AZ_BATCH_TASK_SHARED_DIR/hello.sh" </dev/null >/dev/null 2>&1 & sleep 1; fi'`
+		`/bin/busybox nc -ll -p 5000 -e "$AZ_BATCH_TASK_SHARED_DIR/hello.sh" </dev/null >/dev/null 2>&1 & sleep 1; fi'`
 	app := `/bin/sh -c 'cat "$AZ_BATCH_TASK_SHARED_DIR/env.txt"; echo "subtask=${AZ_BATCH_HOST_LIST#*,}"; /bin/busybox nc -w 10 "${AZ_BATCH_HOST_LIST#*,}" 5000 </dev/null; echo connected; sleep 600'`
 	if _, err := bc.CreateTask(c, "mpi", azbatch.CreateTaskContent{ID: to.Ptr("mpi"), CommandLine: to.Ptr(app),
 		MultiInstanceSettings: &azbatch.MultiInstanceSettings{NumberOfInstances: to.Ptr[int32](2), CoordinationCommandLine: to.Ptr(coord)}}, nil); err != nil {
@@ -181,15 +181,19 @@ func TestMultiInstanceNetns(t *testing.T) {
 			t.Fatalf("the subtask did not end: %+v %v", page.Value, err)
 		}
 	}
-	// The subtask's node is free again: it runs an ordinary task.
-	if _, err := bc.CreateTask(c, "mpi", azbatch.CreateTaskContent{ID: to.Ptr("a"), CommandLine: to.Ptr("/bin/true")}, nil); err != nil {
-		t.Fatal(err)
+	// Both nodes are free again, and the service the subtask's coordination
+	// command left in the background ended with the subtask.
+	gone := "/bin/sh -c '! /bin/busybox nc -w 3 " + sub + " 5000 </dev/null'"
+	for _, id := range []string{"a", "b"} {
+		if _, err := bc.CreateTask(c, "mpi", azbatch.CreateTaskContent{ID: to.Ptr(id), CommandLine: to.Ptr(gone)}, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, err := bc.CreateTask(c, "mpi", azbatch.CreateTaskContent{ID: to.Ptr("b"), CommandLine: to.Ptr("/bin/true")}, nil); err != nil {
-		t.Fatal(err)
+	for _, id := range []string{"a", "b"} {
+		if tk := e.waitTask(t, c, bc, "mpi", id); deref(tk.ExecutionInfo.Result) != azbatch.TaskExecutionResultSuccess {
+			t.Errorf("task %s still reached the subtask's service: %+v", id, tk.ExecutionInfo)
+		}
 	}
-	e.waitTask(t, c, bc, "mpi", "a")
-	e.waitTask(t, c, bc, "mpi", "b")
 
 	// The same through @azure/batch with SharedKey.
 	var nodeOut struct {

@@ -27,6 +27,15 @@ func (a *Agent) runMultiInstance(ctx context.Context, cfg taskrun.Config, l node
 	cm.Phase = nodeproto.PhaseCoordination
 	coord.MultiInstance = &cm
 	rep := a.runner.RunTask(ctx, cfg, a.dirs, coord)
+	// However the instance ends, what its coordination command left
+	// running ends with it.
+	defer func() {
+		end := l
+		em := mi
+		em.Phase = nodeproto.PhaseCleanup
+		end.MultiInstance = &em
+		a.runner.RunTask(context.WithoutCancel(ctx), cfg, a.dirs, end)
+	}()
 	if ctx.Err() != nil {
 		return rep
 	}

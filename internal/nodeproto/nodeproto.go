@@ -335,8 +335,8 @@ type MultiInstance struct {
 	// Hosts are the instances' addresses, in Nodes' order: the agent fills
 	// them in before it runs the instance (InterNodeAddress).
 	Hosts []string `json:"hosts,omitempty"`
-	// Phase is set by the agent for its runner: PhaseCoordination or
-	// PhaseApplication.
+	// Phase is set by the agent for its runner: PhaseCoordination,
+	// PhaseApplication or PhaseCleanup.
 	Phase string `json:"phase,omitempty"`
 }
 
@@ -344,6 +344,9 @@ type MultiInstance struct {
 const (
 	PhaseCoordination = "coordination"
 	PhaseApplication  = "application"
+	// PhaseCleanup ends what the instance's coordination command left
+	// running in its process group; it runs nothing.
+	PhaseCleanup = "cleanup"
 )
 
 // EventCoordinated is the report of an instance whose coordination command

@@ -3,6 +3,8 @@ package taskrun
 import (
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 )
@@ -34,5 +36,23 @@ func MultiInstanceEnv(mi nodeproto.MultiInstance, dir string) []string {
 		"AZ_BATCH_IS_CURRENT_NODE_MASTER=" + strconv.FormatBool(mi.SubtaskID == 0),
 		"AZ_BATCH_TASK_SHARED_DIR=" + dir,
 		"CCP_NODES=" + strings.Join(ccp, " "),
+	}
+}
+
+// coordinationGroups holds, by task directory, the process group of the
+// coordination command that last ran there, in this process (the agent in
+// process mode, the node's init in a sandbox): never anything a task could
+// write, since the group is killed as root.
+var coordinationGroups sync.Map // string -> int
+
+// endInstance kills what the coordination command in dir left running in
+// its process group (background services started for the task), when the
+// instance ends. Processes that left the group (setsid, daemons that
+// detach) are not found: they end with the node.
+func endInstance(dir string) {
+	if v, ok := coordinationGroups.LoadAndDelete(dir); ok {
+		if pg := v.(int); pg > 1 {
+			_ = syscall.Kill(-pg, syscall.SIGKILL)
+		}
 	}
 }

@@ -164,6 +164,11 @@ func RunTask(ctx context.Context, cfg Config, d Dirs, l nodeproto.TaskLease) nod
 			// Every instance: the common files in the task directory (the
 			// shared directory), then the coordination command.
 			spec.commandLine, spec.files, spec.rootFiles, outputs = mi.CoordinationCommandLine, nil, mi.CommonResourceFiles, nil
+			spec.leftovers = true
+		} else if mi.Phase == nodeproto.PhaseCleanup {
+			endInstance(dir)
+			now := cfg.now().UTC()
+			return nodeproto.ReportRequest{LeaseID: l.LeaseID, Event: "completed", StartTime: now, EndTime: &now}
 		} else {
 			// The primary's application command, in the directory the
 			// coordination command prepared; its output follows the
@@ -206,6 +211,9 @@ type runSpec struct {
 	// task's application command after its coordination command), and
 	// appends to its stdout.txt and stderr.txt.
 	keepDir bool
+	// leftovers keeps the process group for EndInstance (a coordination
+	// command's background services).
+	leftovers bool
 }
 
 type outcome struct {
@@ -520,6 +528,11 @@ func (cfg *Config) run(ctx context.Context, s runSpec) (o outcome) {
 	}
 	if cfg.Started != nil {
 		cfg.Started(cmd.Process.Pid)
+	}
+	if s.leftovers {
+		// What the coordination command leaves running in its process
+		// group is ended with the instance (EndInstance).
+		coordinationGroups.Store(s.dir, cmd.Process.Pid)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
