@@ -620,6 +620,13 @@ func (s *Service) NodeLost(ctx context.Context, node cobalt.NodeRef) error {
 	if err != nil {
 		return err
 	}
+	// A multi-instance task with a subtask there is requeued too: its
+	// instances run together or not at all.
+	subs, err := s.requeueSubtasksOf(ctx, node)
+	if err != nil {
+		return err
+	}
+	recs = append(recs, subs...)
 	if len(recs) > 0 {
 		s.log.Info("requeued the tasks of a lost node", logkey.Node, node.NodeID, logkey.Count, len(recs))
 		s.notify(node.AccountID, node.PoolID)

@@ -404,3 +404,59 @@ func (s *Service) ListSubtasks(ctx context.Context, accountID, jobID, taskID str
 	}
 	return out, nil
 }
+
+// requeueSubtasksOf requeues the multi-instance tasks that have a running
+// subtask on a lost node (its primary, elsewhere, is stopped by its own
+// node's next heartbeat), as a lost node's own tasks are: active again
+// with requeueCount incremented.
+func (s *Service) requeueSubtasksOf(ctx context.Context, node cobalt.NodeRef) ([]store.TaskRecord, error) {
+	var out []store.TaskRecord
+	tok := ""
+	for {
+		recs, next, err := s.st.TaskList(ctx, store.TaskListParams{AccountKey: node.AccountID, Leased: true,
+			States: []string{taskPreparing, taskRunning}, Page: store.Page{Limit: 1000, Token: tok}})
+		if err != nil {
+			return out, err
+		}
+		for _, r := range recs {
+			if r.Instances < 2 || !strings.EqualFold(r.PoolKey, node.PoolID) || !hasSubtaskOn(decodeExec(r.Exec), node.NodeID) {
+				continue
+			}
+			now := s.now().UTC()
+			u, err := s.st.TaskUpdateByLease(ctx, r.LeaseID, func(t *store.TaskRecord) error {
+				e := decodeExec(t.Exec)
+				if !hasSubtaskOn(e, node.NodeID) {
+					return errStale
+				}
+				endInstances(&e, now)
+				setTaskState(t, &e, taskActive, now)
+				t.LeaseID, t.NodeID, t.LeaseExpiry = "", "", time.Time{}
+				t.RequeueCount++
+				t.LastRequeueAt = now
+				t.Exec = e.encode()
+				return nil
+			})
+			if errors.Is(err, errStale) || cobalt.IsCode(err, cobalt.ENotFound) {
+				continue
+			}
+			if err != nil {
+				return out, err
+			}
+			out = append(out, u)
+		}
+		if next == "" {
+			return out, nil
+		}
+		tok = next
+	}
+}
+
+// hasSubtaskOn says whether a subtask of the task runs on the node.
+func hasSubtaskOn(e taskExec, nodeID string) bool {
+	for i, in := range e.Instances {
+		if i > 0 && in.NodeID == nodeID && in.State != string(cobalt.SubtaskCompleted) {
+			return true
+		}
+	}
+	return false
+}

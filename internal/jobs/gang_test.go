@@ -247,3 +247,38 @@ func FuzzSplitLease(f *testing.F) {
 		}
 	})
 }
+
+func TestMultiInstanceSubtaskNodeLostRequeues(t *testing.T) {
+	t.Parallel()
+	s := newService(t, newSQLite(t), Config{PollInterval: 10 * time.Millisecond, LostLeaseAge: time.Hour, Pools: interNodePool{true}})
+	mustJob(t, s, cobalt.JobSpec{ID: "j"})
+	if _, err := s.AddTask(t.Context(), acct, "j", miTask("t", 2, "x")); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	got := make([][]nodeproto.TaskLease, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], _ = s.Lease(t.Context(), cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: fmt.Sprintf("tvm-1_%d-x", i+1)}, 1, 5*time.Second)
+		}()
+	}
+	wg.Wait()
+	var sub cobalt.NodeRef
+	for i, ls := range got {
+		if len(ls) != 1 {
+			t.Fatalf("node %d got %d leases", i, len(ls))
+		}
+		if ls[0].MultiInstance.SubtaskID == 1 {
+			sub = cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: fmt.Sprintf("tvm-1_%d-x", i+1)}
+		}
+	}
+	if err := s.NodeLost(t.Context(), sub); err != nil {
+		t.Fatal(err)
+	}
+	tk, _ := s.GetTask(t.Context(), acct, "j", "t")
+	if tk.State != cobalt.TaskActive || tk.ExecutionInfo.RequeueCount != 1 {
+		t.Fatalf("after the subtask's node was lost: %s requeues %d", tk.State, tk.ExecutionInfo.RequeueCount)
+	}
+}
