@@ -222,3 +222,52 @@ func TestMultiInstanceNetns(t *testing.T) {
 		t.Errorf("node: the primary's output %q", got)
 	}
 }
+
+// TestMultiInstanceProcess runs a multi-instance task with process
+// isolation (no network namespaces): the instances share the host's
+// network, so AZ_BATCH_HOST_LIST names 127.0.0.1 once per instance, and the
+// primary still runs after both coordination commands, with the task's
+// exit code.
+func TestMultiInstanceProcess(t *testing.T) {
+	t.Parallel()
+	e := startWith(t, server.Options{Isolation: "process"})
+	c := ctx(t)
+	rgs, err := armresources.NewResourceGroupsClient(e.EP.SubscriptionID, e.Admin(), e.ARMOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rgs.CreateOrUpdate(c, "mip", armresources.ResourceGroup{Location: to.Ptr(e.EP.Location)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Account struct {
+			AccountEndpoint string `json:"accountEndpoint"`
+		} `json:"account"`
+	}
+	e.node("batchpool.js", map[string]any{"resourceGroup": "mip", "account": "mipacct", "pool": "empty", "location": e.EP.Location,
+		"poolBody": poolBody(0)}, &out)
+	bc := e.batchClient(t, out.Account.AccountEndpoint)
+	miPool(t, c, bc, "mpi", 2, true)
+	if _, err := bc.CreateJob(c, azbatch.CreateJobContent{ID: to.Ptr("mpi"), PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr("mpi")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bc.CreateTask(c, "mpi", azbatch.CreateTaskContent{ID: to.Ptr("mpi"),
+		CommandLine: to.Ptr(`/bin/sh -c 'cat "$AZ_BATCH_TASK_SHARED_DIR/coord.txt"; echo "hosts=$AZ_BATCH_HOST_LIST"; exit 3'`),
+		MultiInstanceSettings: &azbatch.MultiInstanceSettings{NumberOfInstances: to.Ptr[int32](2),
+			CoordinationCommandLine: to.Ptr(`/bin/sh -c 'echo "coordinated master=$AZ_BATCH_IS_CURRENT_NODE_MASTER" > "$AZ_BATCH_TASK_SHARED_DIR/coord.txt"'`)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	tk := e.waitTask(t, c, bc, "mpi", "mpi")
+	if deref(tk.ExecutionInfo.ExitCode) != 3 || deref(tk.ExecutionInfo.Result) != azbatch.TaskExecutionResultFailure {
+		t.Fatalf("task: %+v", tk.ExecutionInfo)
+	}
+	if got := e.taskFile(t, c, bc, "mpi", "mpi", "stdout.txt"); got != "coordinated master=true\nhosts=127.0.0.1,127.0.0.1\n" {
+		t.Fatalf("stdout %q", got)
+	}
+	page, err := bc.NewListSubTasksPager("mpi", "mpi", nil).NextPage(c)
+	if err != nil || len(page.Value) != 1 || deref(page.Value[0].State) != azbatch.SubtaskStateCompleted ||
+		deref(page.Value[0].Result) != azbatch.TaskExecutionResultSuccess || deref(page.Value[0].ExitCode) != 0 ||
+		deref(page.Value[0].NodeInfo.NodeID) == deref(tk.NodeInfo.NodeID) {
+		t.Fatalf("subtasks: %+v %v", page.Value, err)
+	}
+}
