@@ -115,6 +115,8 @@ type TaskSpec struct {
 	// DependsOn, when set, names the tasks this task waits for; the job must
 	// set UsesTaskDependencies.
 	DependsOn *TaskDependencies
+	// MultiInstanceSettings, when set, run the task on several nodes at once.
+	MultiInstanceSettings *MultiInstanceSettings
 }
 
 // TaskFailureInfo says why a task failed. Category is "usererror" or

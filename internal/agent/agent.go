@@ -124,12 +124,15 @@ type Agent struct {
 	ready chan struct{}
 
 	// Set once registration succeeded, before ready closes.
-	node    nodeproto.NodeConfig
-	dirs    taskrun.Dirs
-	iso     isolation
-	baseEnv []string
-	secret  string
-	sandbox *nodeSandbox // nil in process mode
+	node nodeproto.NodeConfig
+	dirs taskrun.Dirs
+	iso  isolation
+	// interNode says the node is on its pool's private network (a pool
+	// with inter-node communication, netns isolation).
+	interNode bool
+	baseEnv   []string
+	secret    string
+	sandbox   *nodeSandbox // nil in process mode
 
 	taskSecrets sync.Map // per-task IDENTITY_HEADER -> "jobID/taskID"
 

@@ -339,6 +339,8 @@ func (a *Agent) startLease(ctx context.Context, l nodeproto.TaskLease) {
 			now := a.cfg.Now().UTC()
 			rep = nodeproto.ReportRequest{StartTime: now, EndTime: &now, Failure: &nodeproto.FailureInfo{Category: "usererror",
 				Code: taskrun.CodeContainerTaskSettingsNotFound, Message: "Container-enabled compute node requires task container settings"}}
+		} else if l.MultiInstance != nil {
+			rep = a.runMultiInstance(tctx, tcfg, l)
 		} else {
 			rep = a.runner.RunTask(tctx, tcfg, a.dirs, l)
 		}

@@ -179,6 +179,9 @@ func inNamespace(path string, fn func() error) error {
 
 // netnsIsolation is a node as its own network namespace.
 type netnsIsolation struct {
+	// pool is the node's place on its pool's private network (nil: none).
+	pool *poolNet
+
 	name    string
 	path    string
 	logger  *slog.Logger
@@ -558,5 +561,7 @@ func (n *netnsIsolation) close() error {
 		n.dnsTCP.Close()
 	}
 	n.wg.Wait()
-	return deleteNamespace(n.name)
+	err := deleteNamespace(n.name)
+	n.pool.leave()
+	return err
 }

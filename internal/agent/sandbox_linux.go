@@ -96,6 +96,17 @@ func (a *Agent) startSandbox(root string, h handlers) (*nodeSandbox, *netnsIsola
 		uids.Release()
 		return nil, nil, err
 	}
+	if a.node.InterNode {
+		// The pool's nodes share a private network (enableInterNodeCommunication).
+		iso.pool, err = joinPoolNetwork(iso.name, switchName(filepath.Dir(root), a.node.AccountName, a.node.PoolID), a.cfg.NodeID)
+		if err != nil {
+			_ = n.Close()
+			_ = iso.close()
+			uids.Release()
+			return nil, nil, fmt.Errorf("join the pool's inter-node network: %w", err)
+		}
+		a.interNode = true
+	}
 	iso.setSessionTask(n.TaskOfSession)
 	if port, err := iso.serveLogin(); err != nil {
 		a.logger.Warn("the node has no remote login", logkey.Err, err)

@@ -418,7 +418,8 @@ func nodeIdentities(ids []cobalt.UserAssignedIdentity) []cobalt.UserAssignedIden
 func (s *Service) nodeConfig(p *Pool, acct *cobalt.Account) (nodeproto.NodeConfig, map[int]string) {
 	cfg := nodeproto.NodeConfig{PoolID: p.ID, AccountName: acct.Name, VMSize: strings.ToLower(p.VMSize), Location: firstNonEmpty(acct.Location, s.cfg.Location),
 		SubscriptionID: acct.SubscriptionID, ResourceGroup: acct.ResourceGroup, TenantID: acct.TenantID, TaskSlotsPerNode: p.TaskSlotsPerNode,
-		AuthorityHost: s.cfg.AuthorityHost, ForwardPorts: s.cfg.ForwardPorts, Identities: []nodeproto.Identity{}}
+		AuthorityHost: s.cfg.AuthorityHost, ForwardPorts: s.cfg.ForwardPorts, Identities: []nodeproto.Identity{},
+		InterNode: p.EnableInterNodeCommunication}
 	var autoFiles map[int]string
 	for _, i := range p.Identities() {
 		cfg.Identities = append(cfg.Identities, nodeproto.Identity{ResourceID: i.ResourceID, ClientID: i.ClientID, PrincipalID: i.PrincipalID})

@@ -1,7 +1,6 @@
 package batchapi
 
 import (
-	"encoding/json"
 	"time"
 
 	cobalt "github.com/cobaltbatch/cobalt"
@@ -20,12 +19,9 @@ type jobSpecWire struct {
 }
 
 // taskSpecWire is the body of "add task", one element of an add collection,
-// and the spec part of a returned task: batchwire's shape and the property
-// Cobalt decodes only to refuse.
+// and the spec part of a returned task: batchwire's shape.
 type taskSpecWire struct {
 	batchwire.TaskSpec
-	// Refused: multi-instance tasks are not supported.
-	MultiInstanceSettings json.RawMessage `json:"multiInstanceSettings,omitempty"`
 }
 
 // unsupported is Batch's 400 for a property Cobalt does not support.
@@ -59,9 +55,6 @@ func (w jobSpecWire) domain() (cobalt.JobSpec, error) {
 
 // domain converts an added task, refusing what Cobalt does not support.
 func (w taskSpecWire) domain() (cobalt.TaskSpec, error) {
-	if len(w.MultiInstanceSettings) > 0 && string(w.MultiInstanceSettings) != "null" {
-		return cobalt.TaskSpec{}, unsupported("multiInstanceSettings", "Multi-instance tasks are not supported.")
-	}
 	return w.ToDomain(), nil
 }
 
@@ -261,4 +254,33 @@ func taskCountsToWire(c jobs.TaskCountsResult) taskCountsResultWire {
 		return taskCountsWire{Active: c.Active, Running: c.Running, Completed: c.Completed, Succeeded: c.Succeeded, Failed: c.Failed}
 	}
 	return taskCountsResultWire{TaskCounts: conv(c.TaskCounts), TaskSlotCounts: conv(c.TaskSlotCounts)}
+}
+
+// subtaskWire is a SubtaskInformation.
+type subtaskWire struct {
+	ID                          int                        `json:"id"`
+	NodeInfo                    *nodeInfoWire              `json:"nodeInfo,omitempty"`
+	StartTime                   *time.Time                 `json:"startTime,omitempty"`
+	EndTime                     *time.Time                 `json:"endTime,omitempty"`
+	ExitCode                    *int                       `json:"exitCode,omitempty"`
+	FailureInfo                 *batchwire.TaskFailureInfo `json:"failureInfo,omitempty"`
+	State                       string                     `json:"state,omitempty"`
+	StateTransitionTime         *time.Time                 `json:"stateTransitionTime,omitempty"`
+	PreviousState               string                     `json:"previousState,omitempty"`
+	PreviousStateTransitionTime *time.Time                 `json:"previousStateTransitionTime,omitempty"`
+	Result                      string                     `json:"result,omitempty"`
+}
+
+func subtaskToWire(s cobalt.SubtaskInformation) subtaskWire {
+	w := subtaskWire{ID: s.ID, StartTime: s.StartTime, EndTime: s.EndTime, ExitCode: s.ExitCode, State: string(s.State),
+		StateTransitionTime: s.StateTransitionTime, PreviousState: string(s.PreviousState),
+		PreviousStateTransitionTime: s.PreviousStateTransitionTime, Result: string(s.Result)}
+	if s.FailureInfo != nil {
+		fi := batchwire.FromTaskFailureInfo(*s.FailureInfo)
+		w.FailureInfo = &fi
+	}
+	if n := s.NodeInfo; n != nil {
+		w.NodeInfo = &nodeInfoWire{AffinityID: n.AffinityID, PoolID: n.PoolID, NodeID: n.NodeID, TaskRootDirectory: n.TaskRootDirectory}
+	}
+	return w
 }

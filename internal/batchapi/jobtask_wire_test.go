@@ -89,7 +89,6 @@ func TestUnsupportedProperties(t *testing.T) {
 		task         bool
 	}{
 		{`{"id":"j","poolInfo":{"autoPoolSpecification":{"poolLifetimeOption":"job"}}}`, "poolInfo.autoPoolSpecification", false},
-		{`{"id":"t","commandLine":"x","multiInstanceSettings":{"numberOfInstances":2}}`, "multiInstanceSettings", true},
 	} {
 		var err error
 		if tt.task {

@@ -23,6 +23,9 @@ type JobTasks interface {
 	DeleteTask(ctx context.Context, accountID, jobID, taskID string, cond jobs.Conditions) error
 	TerminateTask(ctx context.Context, accountID, jobID, taskID string, cond jobs.Conditions) error
 	ReactivateTask(ctx context.Context, accountID, jobID, taskID string, cond jobs.Conditions) error
+	// ListSubtasks lists a multi-instance task's subtasks (none for an
+	// ordinary task).
+	ListSubtasks(ctx context.Context, accountID, jobID, taskID string) ([]cobalt.SubtaskInformation, error)
 }
 
 func taskPath(jobID, taskID string) string {
@@ -301,19 +304,33 @@ func handleTaskAction(rc *reqCtx, p pathParams) error {
 	return nil
 }
 
-// handleSubtasks lists a task's subtasks: multi-instance tasks are not supported,
-// so the list is empty (after checking that the task exists).
+// handleSubtasks lists a task's subtasks ("list subtasks"): a
+// multi-instance task's, in its current or last attempt; an ordinary
+// task has none.
 func handleSubtasks(rc *reqCtx, p pathParams) error {
 	js, err := rc.jobs()
 	if err != nil {
 		return err
 	}
-	if _, err := js.GetTask(rc.r.Context(), rc.account.ID, p.job, p.task); err != nil {
+	subs, err := js.ListSubtasks(rc.r.Context(), rc.account.ID, p.job, p.task)
+	if err != nil {
 		return err
 	}
+	out := make([]subtaskWire, 0, len(subs))
+	for _, st := range subs {
+		w := subtaskToWire(st)
+		if n := w.NodeInfo; n != nil && n.NodeID != "" {
+			n.NodeURL = rc.entityURL(nodePath(n.PoolID, n.NodeID))
+			if n.TaskRootDirectory != "" {
+				n.TaskRootDirectoryURL = rc.entityURL(nodePath(n.PoolID, n.NodeID) +
+					"/files/" + url.PathEscape(strings.TrimPrefix(n.TaskRootDirectory, "/")))
+			}
+		}
+		out = append(out, w)
+	}
 	rc.writeJSON(http.StatusOK, struct {
-		Metadata string   `json:"odata.metadata"`
-		Value    []string `json:"value"`
-	}{rc.baseURL() + "/$metadata#subtaskinformation", []string{}})
+		Metadata string        `json:"odata.metadata"`
+		Value    []subtaskWire `json:"value"`
+	}{rc.baseURL() + "/$metadata#subtaskinformation", out})
 	return nil
 }

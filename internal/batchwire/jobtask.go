@@ -79,6 +79,14 @@ type TaskSpec struct {
 	AuthenticationTokenSettings  *AuthenticationTokenSettings  `json:"authenticationTokenSettings,omitempty"`
 	ContainerSettings            *ContainerSettings            `json:"containerSettings,omitempty"`
 	DependsOn                    *TaskDependencies             `json:"dependsOn,omitempty"`
+	MultiInstanceSettings        *MultiInstanceSettings        `json:"multiInstanceSettings,omitempty"`
+}
+
+// MultiInstanceSettings are a task's multiInstanceSettings.
+type MultiInstanceSettings struct {
+	NumberOfInstances       *int               `json:"numberOfInstances,omitempty"`
+	CoordinationCommandLine string             `json:"coordinationCommandLine,omitempty"`
+	CommonResourceFiles     []TaskResourceFile `json:"commonResourceFiles,omitempty"`
 }
 
 // TaskConstraints are a task's execution constraints.
@@ -360,7 +368,23 @@ func FromTaskSpec(s cobalt.TaskSpec) TaskSpec {
 				return TaskIDRange(r)
 			})}
 		}),
+		MultiInstanceSettings: mapPtr(s.MultiInstanceSettings, func(m cobalt.MultiInstanceSettings) MultiInstanceSettings {
+			return MultiInstanceSettings{NumberOfInstances: m.NumberOfInstances, CoordinationCommandLine: m.CoordinationCommandLine,
+				CommonResourceFiles: mapSlice(m.CommonResourceFiles, fromResourceFile)}
+		}),
 	}
+}
+
+func fromResourceFile(v cobalt.ResourceFile) TaskResourceFile {
+	return TaskResourceFile{AutoStorageContainerName: v.AutoStorageContainerName, StorageContainerURL: v.StorageContainerURL,
+		HTTPURL: v.HTTPURL, BlobPrefix: v.BlobPrefix, FilePath: v.FilePath, FileMode: v.FileMode,
+		IdentityReference: mapPtr(v.IdentityReference, taskIdentityFrom)}
+}
+
+func (r TaskResourceFile) toDomain() cobalt.ResourceFile {
+	return cobalt.ResourceFile{AutoStorageContainerName: r.AutoStorageContainerName, StorageContainerURL: r.StorageContainerURL,
+		HTTPURL: r.HTTPURL, BlobPrefix: r.BlobPrefix, FilePath: r.FilePath, FileMode: r.FileMode,
+		IdentityReference: mapPtr(r.IdentityReference, taskIdentityToDomain)}
 }
 
 // ToDomain converts a task's spec back.
@@ -391,6 +415,10 @@ func (d TaskSpec) ToDomain() cobalt.TaskSpec {
 			return cobalt.TaskDependencies{TaskIDs: v.TaskIDs, TaskIDRanges: mapSlice(v.TaskIDRanges, func(r TaskIDRange) cobalt.TaskIDRange {
 				return cobalt.TaskIDRange(r)
 			})}
+		}),
+		MultiInstanceSettings: mapPtr(d.MultiInstanceSettings, func(m MultiInstanceSettings) cobalt.MultiInstanceSettings {
+			return cobalt.MultiInstanceSettings{NumberOfInstances: m.NumberOfInstances, CoordinationCommandLine: m.CoordinationCommandLine,
+				CommonResourceFiles: mapSlice(m.CommonResourceFiles, TaskResourceFile.toDomain)}
 		}),
 	}
 }

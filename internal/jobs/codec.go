@@ -41,6 +41,9 @@ type taskExec struct {
 	PoolID          string                     `json:"poolId,omitempty"`
 	// Pending is what a task with dependencies still waits for (nil: nothing).
 	Pending *pendingDeps `json:"pending,omitempty"`
+	// Instances are a multi-instance task's instances in its current (or
+	// last) attempt: the primary first, then subtask 1, 2, ...
+	Instances []instanceExec `json:"instances,omitempty"`
 }
 
 func decodeExec(b []byte) taskExec {

@@ -21,6 +21,9 @@ type waiter struct {
 	free  int
 	total int
 	wake  chan struct{}
+	// pending are subtask leases another node's claim gave this node (a
+	// multi-instance task's gang); Lease returns them.
+	pending []nodeproto.TaskLease
 }
 
 func poolKey(accountID, poolID string) string {
@@ -44,7 +47,7 @@ func (s *Service) notify(accountID, poolID string) {
 // queue every PollInterval for tasks added through others. The claim is
 // atomic in the store. It returns no leases (and no error) when the wait ends
 // empty-handed.
-func (s *Service) Lease(ctx context.Context, node cobalt.NodeRef, freeSlots int, wait time.Duration) ([]nodeproto.TaskLease, error) {
+func (s *Service) Lease(ctx context.Context, node cobalt.NodeRef, freeSlots int, wait time.Duration) (leases []nodeproto.TaskLease, err error) {
 	deadline := time.NewTimer(max(wait, 0))
 	defer deadline.Stop()
 	if freeSlots <= 0 {
@@ -68,11 +71,21 @@ func (s *Service) Lease(ctx context.Context, node cobalt.NodeRef, freeSlots int,
 		if len(s.waiters[key]) == 0 {
 			delete(s.waiters, key)
 		}
+		// Subtasks given to this node while it waited leave with it, even
+		// when the wait ended (a claim delivers only to registered waiters).
+		leases = append(leases, w.pending...)
+		w.pending = nil
 		s.mu.Unlock()
 	}()
 	poll := time.NewTicker(s.cfg.PollInterval)
 	defer poll.Stop()
 	for {
+		s.mu.Lock()
+		got := len(w.pending) > 0
+		s.mu.Unlock()
+		if got {
+			return nil, nil // the deferred removal hands them over
+		}
 		leases, err := s.claim(ctx, w)
 		if err != nil || len(leases) > 0 {
 			return leases, err
@@ -92,7 +105,13 @@ func (s *Service) Lease(ctx context.Context, node cobalt.NodeRef, freeSlots int,
 // nodes waiting in this replica.
 func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, error) {
 	node := w.node
+	// The pool's claims in this replica take turns: a multi-instance
+	// task's gang binds other waiting nodes, whose free slots no other
+	// claim may count meanwhile.
+	unlock := s.lockPoolClaims(node.AccountID, node.PoolID)
+	defer unlock()
 	ps := PoolScheduling{TaskSlotsPerNode: w.free, NodeFillType: FillPack}
+	multi := false
 	if s.cfg.Pools != nil {
 		p, err := s.cfg.Pools.Pool(ctx, node.AccountID, node.PoolID)
 		if cobalt.IsCode(err, cobalt.ENotFound) {
@@ -102,8 +121,9 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 			return nil, err
 		}
 		ps = PoolScheduling{TaskSlotsPerNode: p.TaskSlotsPerNode, NodeFillType: p.TaskSchedulingPolicy.NodeFillType}
+		multi = multiInstancePool(p)
 	}
-	snap := Snapshot{FillType: ps.NodeFillType}
+	snap := Snapshot{FillType: ps.NodeFillType, MultiInstance: multi}
 	if snap.FillType != FillPack {
 		snap.FillType = FillSpread
 	}
@@ -114,7 +134,7 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 	limit := w.free
 	seen := map[string]bool{node.NodeID: true}
 	for o := range s.waiters[poolKey(node.AccountID, node.PoolID)] {
-		if seen[o.node.NodeID] {
+		if seen[o.node.NodeID] || len(o.pending) > 0 {
 			continue
 		}
 		seen[o.node.NodeID] = true
@@ -126,8 +146,9 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 	limit = min(limit, maxClaimCandidates)
 	wakeOthers := false
 	var blockErr error
-	recs, err := s.st.TaskClaim(ctx, store.ClaimParams{AccountKey: node.AccountID, PoolKey: node.PoolID, NodeID: node.NodeID,
-		Limit: limit, State: taskRunning, NewLeaseID: newLeaseID}, func(c []store.TaskCandidate) []int {
+	var gangs map[int64][]string // claimed task's Seq -> its subtasks' nodes
+	unplaced := 0                // gangs in the offered head that Place could not place
+	pick := func(c []store.TaskCandidate) []int {
 		seen := map[string]*cobalt.Job{}
 		allowed := s.withinParallelLimits(ctx, node.AccountID, c, seen)
 		var blocked map[string]bool
@@ -146,18 +167,53 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 		// The store never offers a task that waits on dependencies, so
 		// none of these is Blocked.
 		for _, i := range allowed {
-			snap.Tasks = append(snap.Tasks, SlotTask{RequiredSlots: c[i].RequiredSlots})
+			snap.Tasks = append(snap.Tasks, SlotTask{RequiredSlots: c[i].RequiredSlots, Instances: c[i].Instances})
 		}
 		var mine []int
-		for _, a := range Place(snap) {
+		gangs = nil
+		as := Place(snap)
+		for _, a := range as {
 			if a.Node == node.NodeID {
 				mine = append(mine, allowed[a.Task])
+				if len(a.Subtasks) > 0 {
+					gangs = setGang(gangs, c[allowed[a.Task]].Seq, a.Subtasks)
+				}
+			} else if i := slices.Index(a.Subtasks, node.NodeID); i >= 0 {
+				// This node is in the gang: it claims the task as its primary.
+				mine = append(mine, allowed[a.Task])
+				subs := slices.Clone(a.Subtasks)
+				subs[i] = a.Node
+				gangs = setGang(gangs, c[allowed[a.Task]].Seq, subs)
 			} else {
 				wakeOthers = true
 			}
 		}
+		placed := map[int]bool{}
+		for _, a := range as {
+			placed[a.Task] = true
+		}
+		unplaced = 0
+		for k, i := range allowed {
+			if c[i].Instances > 1 && !placed[k] {
+				unplaced++
+			}
+		}
 		return mine
-	})
+	}
+	var (
+		recs []store.TaskRecord
+		err  error
+	)
+	for {
+		recs, err = s.st.TaskClaim(ctx, store.ClaimParams{AccountKey: node.AccountID, PoolKey: node.PoolID, NodeID: node.NodeID,
+			Limit: limit, State: taskRunning, NewLeaseID: newLeaseID}, pick)
+		if err != nil || blockErr != nil || len(recs) > 0 || unplaced == 0 || limit >= maxClaimCandidates {
+			break
+		}
+		// Gangs that cannot be placed now stay queued without holding
+		// anything: look past them for work this node can take.
+		limit = min(limit+unplaced, maxClaimCandidates)
+	}
 	if err == nil {
 		err = blockErr
 	}
@@ -175,7 +231,7 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 	if len(recs) == 0 {
 		return nil, nil
 	}
-	return s.leases(ctx, node, recs), nil
+	return s.deliverGangs(ctx, node, recs, gangs), nil
 }
 
 // waitsForPrep reports whether one of the jobs has a preparation task
@@ -300,6 +356,14 @@ func (s *Service) leases(ctx context.Context, node cobalt.NodeRef, recs []store.
 			s.failLease(ctx, node, r, fail)
 			continue
 		}
+		if m := spec.MultiInstanceSettings; m != nil {
+			mi, fi := s.multiInstanceLease(ctx, node, m)
+			if fi != nil {
+				s.failLease(ctx, node, r, fi)
+				continue
+			}
+			l.MultiInstance = mi
+		}
 		l.OutputFiles = outputFiles(spec.OutputFiles)
 		if c := spec.Constraints; c != nil && !noLimit(c.MaxWallClockTime) {
 			d := time.Duration(*c.MaxWallClockTime)
@@ -388,6 +452,10 @@ func (s *Service) Report(ctx context.Context, node cobalt.NodeRef, r nodeproto.R
 	if r.Event == "released" {
 		return s.releaseLeaseBack(ctx, node, r)
 	}
+	if r.Event == nodeproto.EventCoordinated || isSubtaskLease(r.LeaseID) {
+		_, err := s.ReportInstance(ctx, node, r)
+		return err
+	}
 	now := s.now().UTC()
 	var fn func(t *store.TaskRecord) error
 	switch r.Event {
@@ -420,27 +488,11 @@ func (s *Service) Report(ctx context.Context, node cobalt.NodeRef, r nodeproto.R
 			if e.StartTime == nil && !r.StartTime.IsZero() {
 				e.StartTime = ptr(r.StartTime.UTC())
 			}
-			fi := failureFromProto(r.Failure)
-			isFail := fi != nil || r.ExitCode != nil && *r.ExitCode != 0
-			retryable := fi == nil || fi.Code == "FailureExitCode"
-			maxRetry := 0
-			if spec.Constraints != nil && spec.Constraints.MaxTaskRetryCount != nil {
-				maxRetry = *spec.Constraints.MaxTaskRetryCount
+			end := now
+			if r.EndTime != nil {
+				end = r.EndTime.UTC()
 			}
-			if isFail && retryable && (maxRetry < 0 || t.RetryCount < maxRetry) {
-				setTaskState(t, &e, taskActive, now)
-				t.RetryCount++
-				e.LastRetryTime = &now
-				t.LeaseID, t.NodeID, t.LeaseExpiry = "", "", time.Time{}
-				retried = true
-			} else {
-				end := now
-				if r.EndTime != nil {
-					end = r.EndTime.UTC()
-				}
-				s.complete(t, &e, &spec, r.ExitCode, fi, &end)
-				completed, failed = true, t.Result == resultFailure
-			}
+			completed, failed, retried = s.finishAttempt(t, &e, &spec, r.ExitCode, failureFromProto(r.Failure), end)
 			t.Exec = e.encode()
 			return nil
 		}
@@ -462,6 +514,30 @@ func (s *Service) Report(ctx context.Context, node cobalt.NodeRef, r nodeproto.R
 		return s.afterTaskCompleted(ctx, node.AccountID, jobKey, failed, taskID)
 	}
 	return nil
+}
+
+// finishAttempt ends the current attempt of a task with its outcome: a
+// failure with exit code retries while maxTaskRetryCount allows (the task
+// goes back to the queue), anything else completes the task. The instances
+// of a multi-instance task end with it.
+func (s *Service) finishAttempt(t *store.TaskRecord, e *taskExec, spec *cobalt.TaskSpec, exitCode *int, fi *cobalt.TaskFailureInfo, end time.Time) (completed, failed, retried bool) {
+	now := s.now().UTC()
+	isFail := fi != nil || exitCode != nil && *exitCode != 0
+	retryable := fi == nil || fi.Code == "FailureExitCode"
+	maxRetry := 0
+	if spec.Constraints != nil && spec.Constraints.MaxTaskRetryCount != nil {
+		maxRetry = *spec.Constraints.MaxTaskRetryCount
+	}
+	endInstances(e, now)
+	if isFail && retryable && (maxRetry < 0 || t.RetryCount < maxRetry) {
+		setTaskState(t, e, taskActive, now)
+		t.RetryCount++
+		e.LastRetryTime = &now
+		t.LeaseID, t.NodeID, t.LeaseExpiry = "", "", time.Time{}
+		return false, false, true
+	}
+	s.complete(t, e, spec, exitCode, fi, &end)
+	return true, t.Result == resultFailure, false
 }
 
 // jobActionFor returns the job action ("none", "disable", "terminate") of a failed task.
@@ -544,6 +620,13 @@ func (s *Service) NodeLost(ctx context.Context, node cobalt.NodeRef) error {
 	if err != nil {
 		return err
 	}
+	// A multi-instance task with a subtask there is requeued too: its
+	// instances run together or not at all.
+	subs, err := s.requeueSubtasksOf(ctx, node)
+	if err != nil {
+		return err
+	}
+	recs = append(recs, subs...)
 	if len(recs) > 0 {
 		s.log.Info("requeued the tasks of a lost node", logkey.Node, node.NodeID, logkey.Count, len(recs))
 		s.notify(node.AccountID, node.PoolID)
@@ -577,6 +660,16 @@ func (s *Service) Reconcile(ctx context.Context, node cobalt.NodeRef, running []
 	have := map[string]bool{}
 	for _, l := range running {
 		have[l] = true
+		if isSubtaskLease(l) {
+			ok, err := s.subtaskValid(ctx, node, l)
+			if err != nil {
+				return stop, err
+			}
+			if !ok {
+				stop = append(stop, l)
+			}
+			continue
+		}
 		if _, ok := valid[l]; !ok {
 			stop = append(stop, l)
 		}
@@ -584,7 +677,10 @@ func (s *Service) Reconcile(ctx context.Context, node cobalt.NodeRef, running []
 	now := s.now()
 	requeued := false
 	for lease, r := range valid {
-		if have[lease] || now.Sub(r.StateAt) < s.cfg.LostLeaseAge {
+		// A multi-instance task whose subtask never reached its node (that
+		// node's wait ended with the lease in flight) goes back too.
+		lost := !have[lease] && now.Sub(r.StateAt) >= s.cfg.LostLeaseAge
+		if !lost && !unstartedSubtask(r, now.Add(-s.cfg.LostLeaseAge)) {
 			continue
 		}
 		_, err := s.st.TaskUpdateByLease(ctx, lease, func(t *store.TaskRecord) error {

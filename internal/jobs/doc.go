@@ -32,6 +32,14 @@
 // task to the node with its heartbeat (a record outlives a deleted job until
 // its release task ran).
 //
+// Multi-instance tasks (gang.go): Place puts a task of N instances on N
+// distinct waiting nodes or on none; the claiming node becomes the
+// primary (its claim is the task's lease) and the other nodes of the gang
+// get subtask leases ("<lease>.<n>") through their waiting Lease calls,
+// all while the pool's claims in this replica take turns. Instance reports
+// update the task's record by that lease; the primary runs its command
+// once every instance has reported its coordination command's success.
+//
 // Figures: PoolTaskCounts gives the pool service its autoscale samples'
 // task counts by pool, JobStats and AccountJobStats the jobs' statistics,
 // both computed from the task rows on demand.

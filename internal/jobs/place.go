@@ -22,6 +22,9 @@ type SlotNode struct {
 type SlotTask struct {
 	RequiredSlots int
 	Blocked       bool
+	// Instances is the number of distinct nodes a multi-instance task runs
+	// on at once (0 or 1: an ordinary task).
+	Instances int
 }
 
 // Snapshot is the input of Place: the schedulable nodes of one pool, the
@@ -31,12 +34,19 @@ type Snapshot struct {
 	FillType string
 	Nodes    []SlotNode
 	Tasks    []SlotTask
+	// MultiInstance says the pool can run multi-instance tasks (inter-node
+	// communication enabled and one task slot per node); without it a task
+	// of more than one instance is never placed and stays queued, as on Batch.
+	MultiInstance bool
 }
 
-// Assignment places Tasks[Task] on the node with ID Node.
+// Assignment places Tasks[Task] on the node with ID Node; a multi-instance
+// task's subtasks go to the nodes Subtasks (distinct from Node and from
+// each other), so the task holds 1+len(Subtasks) nodes.
 type Assignment struct {
-	Task int
-	Node string
+	Task     int
+	Node     string
+	Subtasks []string
 }
 
 // Place computes where the snapshot's tasks go. It is a pure function:
@@ -45,6 +55,11 @@ type Assignment struct {
 // filled one at a time, the most loaded first; with "spread" each task goes to
 // the node with the most free slots. No task is placed twice and no node
 // receives more than its free slots.
+//
+// A multi-instance task (Instances > 1) is placed as a gang: on Instances
+// distinct nodes with room, all at once, or on none, in which case it holds
+// no slot and the tasks behind it are still considered. A gang never waits
+// on part of its nodes, so two gangs cannot each hold what the other needs.
 func Place(s Snapshot) []Assignment {
 	type slot struct {
 		id          string
@@ -84,6 +99,39 @@ func Place(s Snapshot) []Assignment {
 		need := t.RequiredSlots
 		if need < 1 {
 			need = 1
+		}
+		if t.Instances > 1 {
+			if !s.MultiInstance {
+				continue
+			}
+			var fit []int
+			for i := range nodes {
+				if nodes[i].free >= need {
+					fit = append(fit, i)
+				}
+			}
+			if len(fit) < t.Instances {
+				continue
+			}
+			if s.FillType != FillPack {
+				sort.SliceStable(fit, func(a, b int) bool {
+					na, nb := nodes[fit[a]], nodes[fit[b]]
+					if na.free != nb.free {
+						return na.free > nb.free
+					}
+					return na.total-na.free < nb.total-nb.free
+				})
+			}
+			fit = fit[:t.Instances]
+			a := Assignment{Task: ti, Node: nodes[fit[0]].id}
+			for _, i := range fit {
+				nodes[i].free -= need
+				if i != fit[0] {
+					a.Subtasks = append(a.Subtasks, nodes[i].id)
+				}
+			}
+			out = append(out, a)
+			continue
 		}
 		best := -1
 		for i := range nodes {

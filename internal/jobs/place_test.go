@@ -127,7 +127,7 @@ func TestPlacePackPrefersLoadedNode(t *testing.T) {
 	t.Parallel()
 	as := Place(Snapshot{FillType: FillPack, Nodes: []SlotNode{{ID: "empty", Free: 4, Total: 4}, {ID: "busy", Free: 2, Total: 4}},
 		Tasks: []SlotTask{{RequiredSlots: 1}, {RequiredSlots: 1}, {RequiredSlots: 1}, {RequiredSlots: 3}}})
-	want := "[{0 busy} {1 busy} {2 empty} {3 empty}]"
+	want := "[{0 busy []} {1 busy []} {2 empty []} {3 empty []}]"
 	if fmt.Sprint(as) != want {
 		t.Fatalf("got %v, want %v", as, want)
 	}

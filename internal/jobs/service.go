@@ -76,6 +76,8 @@ type Service struct {
 	mu      sync.Mutex
 	waiters map[string]map[*waiter]struct{} // pool key ("account\x00pool") -> waiting Lease calls
 
+	claimLocks sync.Map // pool key -> *sync.Mutex (lockPoolClaims)
+
 	relMu    sync.Mutex
 	releases map[string]*releaseQueue // job key ("account\x00job") -> the pass releasing its dependents
 }

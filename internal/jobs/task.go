@@ -90,6 +90,9 @@ func validateTask(spec *cobalt.TaskSpec, job cobalt.Job) error {
 			return err
 		}
 	}
+	if err := validateMultiInstance(spec); err != nil {
+		return err
+	}
 	for i, e := range spec.EnvironmentSettings {
 		if e.Name == "" {
 			return missingProp(fmt.Sprintf("environmentSettings[%d].name", i))
@@ -238,7 +241,7 @@ func (s *Service) addTasks(ctx context.Context, accountID, jobID string, specs [
 			}
 		}
 		recs = append(recs, store.TaskRecord{ID: spec.ID, State: taskActive, RequiredSlots: *spec.RequiredSlots, Spec: encodeTaskSpec(spec),
-			Exec: e.encode(), Waiting: e.Pending != nil})
+			Exec: e.encode(), Waiting: e.Pending != nil, Instances: spec.MultiInstanceSettings.Instances()})
 		idx = append(idx, i)
 	}
 	if len(recs) > 0 {
@@ -449,6 +452,7 @@ func (s *Service) complete(t *store.TaskRecord, e *taskExec, spec *cobalt.TaskSp
 		e.NodeID = t.NodeID
 	}
 	setTaskState(t, e, taskCompleted, now)
+	endInstances(e, now)
 	// A task ended while it waited on dependencies waits no more.
 	t.Waiting, e.Pending = false, nil
 	e.EndTime, e.ExitCode, e.FailureInfo = end, exitCode, failureRecord(fi)

@@ -272,10 +272,24 @@ func (s *Server) handleReport(ctx context.Context, n *batch.Node, body []byte) (
 	if s.cfg.Dispatcher == nil {
 		return nil, cobalt.Errorf(cobalt.EConflict, "No task dispatcher is configured.").WithReason("NoDispatcher")
 	}
+	if c, ok := s.cfg.Dispatcher.(coordinator); ok && req.Event == nodeproto.EventCoordinated {
+		proceed, err := c.ReportInstance(ctx, n.Ref(), req)
+		if err != nil {
+			return nil, err
+		}
+		return nodeproto.ReportResponse{Proceed: proceed}, nil
+	}
 	if err := s.cfg.Dispatcher.Report(ctx, n.Ref(), req); err != nil {
 		return nil, err
 	}
 	return nodeproto.ReportResponse{}, nil
+}
+
+// coordinator is a Dispatcher that runs multi-instance tasks (the jobs
+// service): it answers an instance's coordination report with whether the
+// primary may proceed.
+type coordinator interface {
+	ReportInstance(ctx context.Context, node cobalt.NodeRef, r nodeproto.ReportRequest) (bool, error)
 }
 
 func identityNotFound() error {

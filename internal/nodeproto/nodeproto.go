@@ -116,17 +116,20 @@ type NodeError struct {
 // allocation: in particular Identities is the pool's identity set when the node
 // was allocated, and later pool changes do not alter it.
 type NodeConfig struct {
-	NodeID           string     `json:"nodeId"`
-	PoolID           string     `json:"poolId"`
-	AccountName      string     `json:"accountName"`
-	VMSize           string     `json:"vmSize"`
-	Location         string     `json:"location"`
-	SubscriptionID   string     `json:"subscriptionId"`
-	ResourceGroup    string     `json:"resourceGroup"`
-	TenantID         string     `json:"tenantId"`
-	TaskSlotsPerNode int        `json:"taskSlotsPerNode"`
-	Identities       []Identity `json:"identities"`
-	StartTask        *StartTask `json:"startTask,omitempty"`
+	NodeID           string `json:"nodeId"`
+	PoolID           string `json:"poolId"`
+	AccountName      string `json:"accountName"`
+	VMSize           string `json:"vmSize"`
+	Location         string `json:"location"`
+	SubscriptionID   string `json:"subscriptionId"`
+	ResourceGroup    string `json:"resourceGroup"`
+	TenantID         string `json:"tenantId"`
+	TaskSlotsPerNode int    `json:"taskSlotsPerNode"`
+	// InterNode says the pool has enableInterNodeCommunication: the node
+	// joins its pool's private network at InterNodeAddress(NodeID).
+	InterNode  bool       `json:"interNode,omitempty"`
+	Identities []Identity `json:"identities"`
+	StartTask  *StartTask `json:"startTask,omitempty"`
 	// AuthorityHost is the login service's URL, for AZURE_POD_IDENTITY_AUTHORITY_HOST-style settings.
 	AuthorityHost string `json:"authorityHost"`
 	// ForwardPorts are the loopback TCP ports of the control plane's services
@@ -308,7 +311,47 @@ type TaskLease struct {
 	// JobPreparation, when set, is the job's preparation task: the node
 	// runs it (once per job instance) before the task.
 	JobPreparation *JobTask `json:"jobPreparation,omitempty"`
+	// MultiInstance, when set, makes the lease one instance of a
+	// multi-instance task: the primary (SubtaskID 0, whose lease is the
+	// task's) or a subtask (LeaseID "<primary lease>.<SubtaskID>", no
+	// command line, resource or output files of its own).
+	MultiInstance *MultiInstance `json:"multiInstance,omitempty"`
 }
+
+// MultiInstance is an instance's part of a multi-instance task. Every
+// instance downloads CommonResourceFiles into the task directory (the
+// shared directory), runs CoordinationCommandLine and reports
+// EventCoordinated with its exit code; the primary repeats that report
+// until its response says Proceed (every instance has coordinated), then
+// runs the task's command line. A subtask keeps its lease until the
+// control plane ends it (the primary completed) and reports completion.
+type MultiInstance struct {
+	SubtaskID               int            `json:"subtaskId"`
+	NumberOfInstances       int            `json:"numberOfInstances"`
+	CoordinationCommandLine string         `json:"coordinationCommandLine"`
+	CommonResourceFiles     []ResourceFile `json:"commonResourceFiles,omitempty"`
+	// Nodes are the node IDs of the instances, the primary's first.
+	Nodes []string `json:"nodes"`
+	// Hosts are the instances' addresses, in Nodes' order: the agent fills
+	// them in before it runs the instance (InterNodeAddress).
+	Hosts []string `json:"hosts,omitempty"`
+	// Phase is set by the agent for its runner: PhaseCoordination,
+	// PhaseApplication or PhaseCleanup.
+	Phase string `json:"phase,omitempty"`
+}
+
+// Phases of a multi-instance task on a node.
+const (
+	PhaseCoordination = "coordination"
+	PhaseApplication  = "application"
+	// PhaseCleanup ends what the instance's coordination command left
+	// running in its process group; it runs nothing.
+	PhaseCleanup = "cleanup"
+)
+
+// EventCoordinated is the report of an instance whose coordination command
+// has returned (ExitCode); ReportResponse.Proceed answers it.
+const EventCoordinated = "coordinated"
 
 // Kinds of JobTask.
 const (
@@ -380,8 +423,11 @@ type ReportRequest struct {
 	Failure    *FailureInfo `json:"failureInfo,omitempty"`
 }
 
-// ReportResponse acknowledges a report.
-type ReportResponse struct{}
+// ReportResponse acknowledges a report. Proceed, for an EventCoordinated
+// report, says every instance of the task has coordinated successfully.
+type ReportResponse struct {
+	Proceed bool `json:"proceed,omitempty"`
+}
 
 // TokenRequest asks for an access token for one of the node's identities.
 // At most one selector is set; none selects the node's only identity.

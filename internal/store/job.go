@@ -80,6 +80,10 @@ type TaskRecord struct {
 	// Waiting says an "active" task waits on dependencies: no claim offers it
 	// until an update clears the flag.
 	Waiting bool
+	// Instances is the number of nodes the task runs on at once: its
+	// multiInstanceSettings.numberOfInstances, 1 for other tasks (0 on add
+	// means 1). It never changes after add.
+	Instances int
 	// RetainUntil is when a completed task's files may be removed (zero: not yet known).
 	RetainUntil time.Time
 	Spec        []byte
@@ -128,6 +132,8 @@ type TaskCandidate struct {
 	Key           string
 	Priority      int
 	RequiredSlots int
+	// Instances is the task's node count (TaskRecord.Instances).
+	Instances int
 }
 
 // ClaimParams describes one atomic claim of queued tasks for a node.

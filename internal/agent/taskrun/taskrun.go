@@ -152,18 +152,38 @@ func RunTask(ctx context.Context, cfg Config, d Dirs, l nodeproto.TaskLease) nod
 		prep := TaskDir(d, l.JobID, jp.TaskID)
 		vars = append(vars, "AZ_BATCH_JOB_PREP_DIR="+prep, "AZ_BATCH_JOB_PREP_WORKING_DIR="+filepath.Join(prep, "wd"))
 	}
-	o := cfg.run(ctx, runSpec{
+	spec := runSpec{
 		dir: dir, commandLine: l.CommandLine, env: l.Environment, files: l.ResourceFiles, user: l.UserIdentity,
 		wallClock: time.Duration(l.MaxWallClockSeconds) * time.Second,
 		vars:      vars, dirs: d, container: l.Container, jobID: l.JobID, label: l.JobID + "_" + l.TaskID,
-	})
-	if len(l.OutputFiles) > 0 && ctx.Err() == nil && (o.exitCode != nil || (o.failure != nil && o.failure.Code == CodeTaskEnded)) {
+	}
+	outputs := l.OutputFiles
+	if mi := l.MultiInstance; mi != nil {
+		spec.vars = append(spec.vars, MultiInstanceEnv(*mi, dir)...)
+		if mi.Phase == nodeproto.PhaseCoordination {
+			// Every instance: the common files in the task directory (the
+			// shared directory), then the coordination command.
+			spec.commandLine, spec.files, spec.rootFiles, outputs = mi.CoordinationCommandLine, nil, mi.CommonResourceFiles, nil
+			spec.leftovers = true
+		} else if mi.Phase == nodeproto.PhaseCleanup {
+			endInstance(dir)
+			now := cfg.now().UTC()
+			return nodeproto.ReportRequest{LeaseID: l.LeaseID, Event: "completed", StartTime: now, EndTime: &now}
+		} else {
+			// The primary's application command, in the directory the
+			// coordination command prepared; its output follows the
+			// coordination command's in stdout.txt and stderr.txt.
+			spec.keepDir = true
+		}
+	}
+	o := cfg.run(ctx, spec)
+	if len(outputs) > 0 && ctx.Err() == nil && (o.exitCode != nil || (o.failure != nil && o.failure.Code == CodeTaskEnded)) {
 		env := append(append([]string{}, cfg.BaseEnv...), vars...)
 		env = append(env, "AZ_BATCH_NODE_ROOT_DIR="+d.NodeRoot)
 		for _, e := range l.Environment {
 			env = append(env, e.Name+"="+e.Value)
 		}
-		if f := cfg.uploadOutputs(ctx, d.NodeRoot, dir, env, o.exitCode, l.OutputFiles); f != nil && o.failure == nil {
+		if f := cfg.uploadOutputs(ctx, d.NodeRoot, dir, env, o.exitCode, outputs); f != nil && o.failure == nil {
 			o.failure = f
 		}
 		o.end = cfg.now().UTC()
@@ -184,6 +204,16 @@ type runSpec struct {
 	container   *nodeproto.ContainerSettings
 	jobID       string
 	label       string
+	// rootFiles are downloaded into dir rather than its wd (a
+	// multi-instance task's common resource files).
+	rootFiles []nodeproto.ResourceFile
+	// keepDir runs in dir as an earlier run left it (a multi-instance
+	// task's application command after its coordination command), and
+	// appends to its stdout.txt and stderr.txt.
+	keepDir bool
+	// leftovers keeps the process group for EndInstance (a coordination
+	// command's background services).
+	leftovers bool
 }
 
 type outcome struct {
@@ -334,11 +364,17 @@ func (cfg *Config) run(ctx context.Context, s runSpec) (o outcome) {
 	// Each attempt starts in a fresh directory: nothing an earlier attempt
 	// left (a planted symlink or hard link) is followed. RemoveAll never
 	// follows links, and the parents are checked not to be links.
-	if err := freshDir(s.dirs.NodeRoot, s.dir); err != nil {
-		return fail("servererror", CodeStartError, "The task directory could not be created: "+err.Error())
-	}
-	if err := os.Mkdir(wd, 0o755); err != nil {
-		return fail("servererror", CodeStartError, "The task directory could not be created: "+err.Error())
+	if s.keepDir {
+		if err := os.MkdirAll(wd, 0o755); err != nil {
+			return fail("servererror", CodeStartError, "The task directory could not be created: "+err.Error())
+		}
+	} else {
+		if err := freshDir(s.dirs.NodeRoot, s.dir); err != nil {
+			return fail("servererror", CodeStartError, "The task directory could not be created: "+err.Error())
+		}
+		if err := os.Mkdir(wd, 0o755); err != nil {
+			return fail("servererror", CodeStartError, "The task directory could not be created: "+err.Error())
+		}
 	}
 	runCtx := ctx
 	if s.wallClock > 0 {
@@ -355,6 +391,15 @@ func (cfg *Config) run(ctx context.Context, s runSpec) (o outcome) {
 		}
 		return fail("usererror", CodeTaskEnded, "The task was ended.")
 	}
+	for _, rf := range s.rootFiles {
+		if fi := cfg.download(runCtx, s.dir, rf); fi != nil {
+			if runCtx.Err() != nil {
+				return endedFailure()
+			}
+			o.failure = fi
+			return o
+		}
+	}
 	for _, rf := range s.files {
 		if fi := cfg.download(runCtx, wd, rf); fi != nil {
 			if runCtx.Err() != nil {
@@ -364,12 +409,16 @@ func (cfg *Config) run(ctx context.Context, s runSpec) (o outcome) {
 			return o
 		}
 	}
-	stdout, err := os.Create(filepath.Join(s.dir, "stdout.txt"))
+	outFlags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if s.keepDir {
+		outFlags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	}
+	stdout, err := os.OpenFile(filepath.Join(s.dir, "stdout.txt"), outFlags|unix.O_NOFOLLOW, 0o644)
 	if err != nil {
 		return fail("servererror", CodeStartError, "stdout.txt could not be created: "+err.Error())
 	}
 	defer stdout.Close()
-	stderr, err := os.Create(filepath.Join(s.dir, "stderr.txt"))
+	stderr, err := os.OpenFile(filepath.Join(s.dir, "stderr.txt"), outFlags|unix.O_NOFOLLOW, 0o644)
 	if err != nil {
 		return fail("servererror", CodeStartError, "stderr.txt could not be created: "+err.Error())
 	}
@@ -479,6 +528,11 @@ func (cfg *Config) run(ctx context.Context, s runSpec) (o outcome) {
 	}
 	if cfg.Started != nil {
 		cfg.Started(cmd.Process.Pid)
+	}
+	if s.leftovers {
+		// What the coordination command leaves running in its process
+		// group is ended with the instance (EndInstance).
+		coordinationGroups.Store(s.dir, cmd.Process.Pid)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()

@@ -181,7 +181,7 @@ func (db *DB) JobList(ctx context.Context, p store.JobListParams) ([]store.JobRe
 }
 
 const taskCols = `seq, account_key, job_key, task_key, task_id, pool_key, priority, state, state_at, required_slots, result,
-	retry_count, requeue_count, last_requeue_at, lease_id, node_id, lease_expiry, retain_until, spec, exec, version, created_at, updated_at, waiting`
+	retry_count, requeue_count, last_requeue_at, lease_id, node_id, lease_expiry, retain_until, spec, exec, version, created_at, updated_at, waiting, instances`
 
 func scanTask(row interface{ Scan(...any) error }) (store.TaskRecord, error) {
 	var (
@@ -191,7 +191,7 @@ func scanTask(row interface{ Scan(...any) error }) (store.TaskRecord, error) {
 	)
 	if err := row.Scan(&t.Seq, &t.AccountKey, &t.JobKey, &t.Key, &t.ID, &t.PoolKey, &t.Priority, &t.State, &stateAt,
 		&t.RequiredSlots, &t.Result, &t.RetryCount, &t.RequeueCount, &requeueAt, &t.LeaseID, &t.NodeID, &expiry, &retain,
-		&t.Spec, &t.Exec, &t.Version, &created, &updated, &waiting); err != nil {
+		&t.Spec, &t.Exec, &t.Version, &created, &updated, &waiting, &t.Instances); err != nil {
 		return t, err
 	}
 	t.StateAt, t.LastRequeueAt, t.LeaseExpiry, t.RetainUntil = fromUnixNano(stateAt), fromUnixNano(requeueAt), fromUnixNano(expiry), fromUnixNano(retain)
@@ -217,8 +217,8 @@ func (db *DB) TaskAdd(ctx context.Context, accountKey, jobID string, tasks []sto
 		now := db.now()
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO tasks (account_key, job_key, task_key, task_id, pool_key, priority, dispatch,
 			state, state_at, required_slots, result, retry_count, requeue_count, last_requeue_at, lease_id, node_id, lease_expiry,
-			retain_until, spec, exec, version, created_at, updated_at, waiting)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 1, $9, $9, $21)
+			retain_until, spec, exec, version, created_at, updated_at, waiting, instances)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 1, $9, $9, $21, $22)
 			ON CONFLICT DO NOTHING RETURNING seq`)
 		if err != nil {
 			return err
@@ -241,10 +241,13 @@ func (db *DB) TaskAdd(ctx context.Context, accountKey, jobID string, tasks []sto
 			if t.RequiredSlots <= 0 {
 				t.RequiredSlots = 1
 			}
+			if t.Instances <= 0 {
+				t.Instances = 1
+			}
 			t.StateAt, t.CreatedAt, t.UpdatedAt, t.Version = now, now, now, 1
 			err := stmt.QueryRowContext(ctx, t.AccountKey, t.JobKey, t.Key, t.ID, t.PoolKey, t.Priority, boolInt(j.Dispatch),
 				t.State, unixNano(now), t.RequiredSlots, t.Result, t.RetryCount, t.RequeueCount, unixNano(t.LastRequeueAt),
-				t.LeaseID, t.NodeID, unixNano(t.LeaseExpiry), unixNano(t.RetainUntil), t.Spec, t.Exec, boolInt(t.Waiting)).Scan(&t.Seq)
+				t.LeaseID, t.NodeID, unixNano(t.LeaseExpiry), unixNano(t.RetainUntil), t.Spec, t.Exec, boolInt(t.Waiting), t.Instances).Scan(&t.Seq)
 			if errors.Is(err, sql.ErrNoRows) {
 				errs[i] = cobalt.Errorf(cobalt.EConflict, "the task %s exists", t.ID)
 				continue
@@ -288,8 +291,8 @@ func (db *DB) updateTask(ctx context.Context, tx *sql.Tx, query string, args []a
 	if !strings.EqualFold(t.ID, old.ID) {
 		t.ID = old.ID
 	}
-	t.Seq, t.AccountKey, t.JobKey, t.Key, t.PoolKey, t.Priority, t.CreatedAt =
-		old.Seq, old.AccountKey, old.JobKey, old.Key, old.PoolKey, old.Priority, old.CreatedAt
+	t.Seq, t.AccountKey, t.JobKey, t.Key, t.PoolKey, t.Priority, t.CreatedAt, t.Instances =
+		old.Seq, old.AccountKey, old.JobKey, old.Key, old.PoolKey, old.Priority, old.CreatedAt, old.Instances
 	if t.RequiredSlots <= 0 {
 		t.RequiredSlots = 1
 	}
@@ -465,7 +468,7 @@ func (db *DB) TaskClaim(ctx context.Context, p store.ClaimParams, pick func([]st
 	var out []store.TaskRecord
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
-		rows, err := tx.QueryContext(ctx, `SELECT seq, job_key, task_key, priority, required_slots FROM tasks
+		rows, err := tx.QueryContext(ctx, `SELECT seq, job_key, task_key, priority, required_slots, instances FROM tasks
 			WHERE account_key = $1 AND pool_key = $2 AND state = 'active' AND dispatch = 1 AND waiting = 0
 			ORDER BY priority DESC, seq LIMIT $3`+db.d.Compute.TaskClaimLock,
 			strings.ToLower(p.AccountKey), strings.ToLower(p.PoolKey), p.Limit)
@@ -475,7 +478,7 @@ func (db *DB) TaskClaim(ctx context.Context, p store.ClaimParams, pick func([]st
 		var cands []store.TaskCandidate
 		for rows.Next() {
 			var c store.TaskCandidate
-			if err := rows.Scan(&c.Seq, &c.JobKey, &c.Key, &c.Priority, &c.RequiredSlots); err != nil {
+			if err := rows.Scan(&c.Seq, &c.JobKey, &c.Key, &c.Priority, &c.RequiredSlots, &c.Instances); err != nil {
 				rows.Close()
 				return err
 			}
