@@ -310,7 +310,7 @@ func (s *Service) allocateNodes(ctx context.Context, p *Pool, dedicated bool, k 
 	now := s.now()
 	ts := strings.ToLower(now.Format("20060102t150405z"))
 	cfg, autoFiles := s.nodeConfig(cur, acct)
-	pl, err := s.newPlacer(ctx, cur.AccountKey, cur.ID)
+	pl, err := s.newPlacer(ctx, cur.AccountKey, cur.ID, cur.EnableInterNodeCommunication)
 	if err != nil {
 		return 0, err
 	}

@@ -20,16 +20,21 @@ type slot struct {
 
 // placer chooses hosts for a pool's new nodes: ready hosts with room, the
 // one with the fewest of the pool's nodes first (a pool spreads across
-// hosts), then the least loaded, then by ID.
+// hosts), then the least loaded, then by ID. A pool with inter-node
+// communication stays on one host instead: its nodes' private network is a
+// switch on that host (see the agent's inter-node network), so it goes
+// where the pool already has nodes, or to the host with the most room.
 type placer struct {
 	slots []*slot
+	// together keeps the pool on one host.
+	together bool
 	// none: no host records at all (a store without hosts): every node goes
 	// to the local provider as before hosts existed.
 	none bool
 }
 
 // newPlacer reads the hosts and their node counts.
-func (s *Service) newPlacer(ctx context.Context, accountKey, poolID string) (*placer, error) {
+func (s *Service) newPlacer(ctx context.Context, accountKey, poolID string, together bool) (*placer, error) {
 	var hosts []store.HostRecord
 	page := store.Page{Limit: 1000}
 	for {
@@ -43,7 +48,7 @@ func (s *Service) newPlacer(ctx context.Context, accountKey, poolID string) (*pl
 		}
 		page.Token = next
 	}
-	pl := &placer{none: len(hosts) == 0}
+	pl := &placer{none: len(hosts) == 0, together: together}
 	for _, h := range hosts {
 		if h.State != store.HostReady || h.MaxNodes <= 0 {
 			continue
@@ -74,6 +79,26 @@ func (s *Service) newPlacer(ctx context.Context, accountKey, poolID string) (*pl
 	return pl, nil
 }
 
+// together1 narrows free to the host the pool is on, when it is on one:
+// the host with most of the pool's nodes (after a host loss a pool can be
+// on two until the lost host's nodes are removed). With none of the pool's
+// nodes anywhere, every free host may take it.
+func (pl *placer) together1(free []*slot) []*slot {
+	var home *slot
+	for _, sl := range pl.slots {
+		if sl.inPool > 0 && (home == nil || sl.inPool > home.inPool || sl.inPool == home.inPool && sl.host.ID < home.host.ID) {
+			home = sl
+		}
+	}
+	if home == nil {
+		return free
+	}
+	if home.nodes < home.host.MaxNodes {
+		return []*slot{home}
+	}
+	return nil
+}
+
 // errNoHostRoom is returned when no ready host has room for another node.
 var errNoHostRoom = errors.New("no ready host has room for another node")
 
@@ -85,11 +110,23 @@ func (pl *placer) place() (store.HostRecord, error) {
 			free = append(free, sl)
 		}
 	}
+	if pl.together {
+		free = pl.together1(free)
+	}
 	if len(free) == 0 {
 		return store.HostRecord{}, errNoHostRoom
 	}
 	sort.Slice(free, func(i, j int) bool {
 		a, b := free[i], free[j]
+		if pl.together {
+			if a.inPool != b.inPool {
+				return a.inPool > b.inPool
+			}
+			if ra, rb := a.host.MaxNodes-a.nodes, b.host.MaxNodes-b.nodes; ra != rb {
+				return ra > rb
+			}
+			return a.host.ID < b.host.ID
+		}
 		if a.inPool != b.inPool {
 			return a.inPool < b.inPool
 		}

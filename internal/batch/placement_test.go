@@ -159,3 +159,43 @@ func TestLostHostNodesReplaced(t *testing.T) {
 		t.Fatal("the given-up node's credential still authenticates")
 	}
 }
+
+// TestInterNodePoolStaysOnOneHost: a pool with inter-node communication
+// goes to the host with the most room and grows only there (its private
+// network is a switch on that host); when that host is full it waits
+// rather than putting a node where the others cannot reach it. A pool
+// without it still spreads.
+func TestInterNodePoolStaysOnOneHost(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.addHost(store.HostRecord{ID: "h1", Address: "10.0.0.2", MaxNodes: 3})
+	e.addHost(store.HostRecord{ID: "h2", Address: "10.0.0.3", MaxNodes: 5})
+	inter := func(n int) *Spec {
+		s := armPool(n)
+		s.Pool.EnableInterNodeCommunication = true
+		s.Set(FInterNode)
+		return s
+	}
+	e.put("mpi", inter(2))
+	e.settle("mpi")
+	if by := nodesByHost(e.nodes_("mpi")); len(by["h2"]) != 2 || len(by) != 1 {
+		t.Fatalf("2 inter-node nodes: %v, want both on h2 (most room)", by)
+	}
+	e.put("spread", armPool(2))
+	e.settle("spread")
+	if by := nodesByHost(e.nodes_("spread")); len(by["h1"]) != 1 || len(by["h2"]) != 1 {
+		t.Fatalf("a pool without inter-node communication: %v, want one per host", by)
+	}
+	// h2 has room for two more of mpi's nodes (5 - 3); h1 has two free
+	// slots too, which mpi must not use.
+	e.put("mpi", inter(6))
+	ctx := context.Background()
+	for range 5 {
+		if err := e.svc.Reconcile(ctx, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if by := nodesByHost(e.nodes_("mpi")); len(by["h2"]) != 4 || len(by) != 1 {
+		t.Fatalf("6 inter-node nodes asked, h2 full at 4 of them: %v", by)
+	}
+}
