@@ -78,6 +78,8 @@ func fileError(err error, filePath string) error {
 			"The directory cannot be deleted unless recursive is true.")
 	case errors.Is(err, nodefiles.ErrInvalidPath):
 		return invalidFilePath(filePath)
+	case errors.Is(err, nodefiles.ErrUnreachable):
+		return batchError(cobalt.EInternal, codeServerBusy, "The host of the node is out of reach; try again.")
 	}
 	return err
 }

@@ -34,6 +34,8 @@ var (
 	ErrIsDir = errors.New("the directory cannot be deleted unless recursive is true")
 	// ErrInvalidPath: a path is absolute, holds "..", or a NUL.
 	ErrInvalidPath = errors.New("the file path is not valid")
+	// ErrUnreachable: the files are on another machine that did not answer.
+	ErrUnreachable = errors.New("the host of the node is out of reach")
 )
 
 // MaxListed bounds a listing.
