@@ -19,7 +19,7 @@ import (
 // probeScript is a task's probe of its host's file API from inside its
 // node: its curl exit status goes to probe.txt in its working directory.
 func probeScript(hostAddr string) string {
-	return `(curl -sk --max-time 3 "https://` + hostAddr + `:40420/files/v1/list?node=$AZ_BATCH_NODE_ID&recursive=true"; echo; echo rc=$?) > "$AZ_BATCH_TASK_WORKING_DIR/probe.txt" 2>&1 || true
+	return `(curl -sk --max-time 3 "https://` + hostAddr + `:40420/files/v1/list?node=$AZ_BATCH_NODE_ID&recursive=true"; rc=$?; echo; echo rc=$rc) > "$AZ_BATCH_TASK_WORKING_DIR/probe.txt" 2>&1 || true
 `
 }
 
