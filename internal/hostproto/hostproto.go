@@ -32,8 +32,10 @@ package hostproto
 
 import "time"
 
-// FilesPort is the port of a joined host's file API.
-const FilesPort = 40420
+// FilesPort is the port of a joined host's file API: just below the
+// control plane's default --port-base, so that no listener of a control
+// plane on the same machine takes it.
+const FilesPort = 40399
 
 // FilesCertLifetime is how long a host's file API certificate is valid; the
 // host asks for a new one when less than a third of it is left.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -13,13 +14,14 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/batch/azbatch"
 
+	"github.com/cobaltbatch/cobalt/internal/hostproto"
 	"github.com/cobaltbatch/cobalt/internal/sdkharness"
 )
 
 // probeScript is a task's probe of its host's file API from inside its
 // node: its curl exit status goes to probe.txt in its working directory.
 func probeScript(hostAddr string) string {
-	return `(curl -sk --max-time 3 "https://` + hostAddr + `:40420/files/v1/list?node=$AZ_BATCH_NODE_ID&recursive=true"; rc=$?; echo; echo rc=$rc) > "$AZ_BATCH_TASK_WORKING_DIR/probe.txt" 2>&1 || true
+	return `(curl -sk --max-time 3 "https://` + hostAddr + `:` + strconv.Itoa(hostproto.FilesPort) + `/files/v1/list?node=$AZ_BATCH_NODE_ID&recursive=true"; rc=$?; echo; echo rc=$rc) > "$AZ_BATCH_TASK_WORKING_DIR/probe.txt" 2>&1 || true
 `
 }
 
