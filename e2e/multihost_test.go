@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -333,6 +334,17 @@ func TestManyHostsSurviveReplicaAndHostLoss(t *testing.T) {
 		}
 		if tk.ExecutionInfo == nil || deref(tk.ExecutionInfo.ExitCode) != 0 || string(out) != "hello from sa1" {
 			t.Errorf("task %s on %s: stdout %q, %s", id, node, out, mhTaskReport(tk.Task, hostData["h2"]))
+		}
+		// The data plane (replica B, A is dead) serves the same file from
+		// host 2's file API.
+		if f, err := bc.GetTaskFile(c, "j1", id, "stdout.txt", nil); err != nil {
+			t.Errorf("task %s's stdout.txt through replica B: %v", id, err)
+		} else {
+			served, _ := io.ReadAll(f.Body)
+			f.Body.Close()
+			if string(served) != string(out) {
+				t.Errorf("task %s's stdout.txt through replica B: %q, on the host %q", id, served, out)
+			}
 		}
 	}
 

@@ -3,6 +3,7 @@ package batchapi
 import (
 	"context"
 	"errors"
+	"github.com/cobaltbatch/cobalt/internal/nodefiles"
 	"path/filepath"
 	"strings"
 
@@ -55,26 +56,41 @@ func (pa poolAccounts) ListBatchAccounts(ctx context.Context) ([]Account, error)
 	return out, nil
 }
 
-// NodeDirsUnder returns NodeDirs for nodes whose root directories are
+// NodeDirsUnder returns NodeFiles for nodes whose root directories are
 // base/<nodeID> (the pool service's Config.NodeRootDir layout), checking
-// through p that the node belongs to the account and pool.
-func NodeDirsUnder(p Pools, base string) NodeDirs { return nodeDirs{p, base} }
+// through p that the node belongs to the account and pool. remote, if not
+// nil, serves the files of nodes placed on hosts other than localHostID.
+func NodeDirsUnder(p Pools, base string) NodeFiles { return NodeFilesOf(p, base, "", nil) }
 
-type nodeDirs struct {
-	p    Pools
-	base string
+// RemoteNodeFiles returns the files of a node on a joined host.
+type RemoteNodeFiles func(ctx context.Context, hostID, nodeID string) (nodefiles.Source, error)
+
+// NodeFilesOf is NodeDirsUnder with the files of nodes on other hosts than
+// localHostID served by remote ("" and localHostID are this host).
+func NodeFilesOf(p Pools, base, localHostID string, remote RemoteNodeFiles) NodeFiles {
+	return nodeDirs{p, base, localHostID, remote}
 }
 
-func (nd nodeDirs) NodeRootDir(ctx context.Context, accountID, poolID, nodeID string) (string, error) {
-	if nd.base == "" {
-		return "", cobalt.Errorf(cobalt.ENotFound, "node directories are not on this host")
-	}
+type nodeDirs struct {
+	p       Pools
+	base    string
+	localID string
+	remote  RemoteNodeFiles
+}
+
+func (nd nodeDirs) NodeFiles(ctx context.Context, accountID, poolID, nodeID string) (nodefiles.Source, error) {
 	n, err := nd.p.NodeGet(ctx, strings.ToLower(accountID), poolID, nodeID)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if n.ID == "" || strings.ContainsAny(n.ID, `/\`) || n.ID == "." || n.ID == ".." {
-		return "", errors.New("bad node id")
+		return nil, errors.New("bad node id")
 	}
-	return filepath.Join(nd.base, n.ID), nil
+	if n.HostID != "" && n.HostID != nd.localID && nd.remote != nil {
+		return nd.remote(ctx, n.HostID, n.ID)
+	}
+	if nd.base == "" {
+		return nil, cobalt.Errorf(cobalt.ENotFound, "node directories are not on this host")
+	}
+	return nodefiles.Local(filepath.Join(nd.base, n.ID)), nil
 }

@@ -6,30 +6,23 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/url"
-	"os"
-	"path"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 
 	cobalt "github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/jobs"
+	"github.com/cobaltbatch/cobalt/internal/nodefiles"
 )
 
-// NodeDirs tells where a compute node keeps its files on this host; the pools
-// service implements it from its node records.
-type NodeDirs interface {
-	// NodeRootDir returns the absolute root directory of the node, or
-	// ENotFound when the node is gone or runs on another host.
-	NodeRootDir(ctx context.Context, accountID, poolID, nodeID string) (string, error)
+// NodeFiles finds a compute node's files: on this host, or through the
+// file API of the joined host that runs the node. The server wires it.
+type NodeFiles interface {
+	// NodeFiles returns the node's files, or ENotFound when the node is gone.
+	NodeFiles(ctx context.Context, accountID, poolID, nodeID string) (nodefiles.Source, error)
 }
-
-// maxListedFiles bounds a file listing.
-const maxListedFiles = 10000
 
 // fileEntry is one entry of a file list.
 type fileEntry struct {
@@ -52,16 +45,10 @@ type fileProperties struct {
 // cleanFilePath validates a {filePath}: relative, no "..", no NUL. Windows
 // separators are accepted and turned into "/". "" is the directory itself.
 func cleanFilePath(p string) (string, error) {
-	p = strings.ReplaceAll(p, "\\", "/")
-	if strings.ContainsRune(p, 0) || strings.HasPrefix(p, "/") {
+	c, err := nodefiles.Clean(p)
+	if err != nil {
 		return "", invalidFilePath(p)
 	}
-	for _, seg := range strings.Split(p, "/") {
-		if seg == ".." {
-			return "", invalidFilePath(p)
-		}
-	}
-	c := path.Clean("/" + p)[1:]
 	return c, nil
 }
 
@@ -70,20 +57,31 @@ func invalidFilePath(p string) *cobalt.Error {
 		"FilePath", truncate(p, 200))
 }
 
-// fileRoot is a directory whose files the API serves: rel below the node
-// root dir, both on this host.
-type fileRoot struct{ dir, rel string }
+// fileRoot is a directory whose files the API serves: rel below the root of
+// a node whose files src has.
+type fileRoot struct {
+	src nodefiles.Source
+	rel string
+}
 
-// open opens the directory as an os.Root: the node root by its path (Cobalt
-// made it), then rel through it, so that no symbolic link a task planted in
-// rel's components leads outside the node, and none below leads outside rel.
-func (f fileRoot) open() (*os.Root, error) {
-	root, err := os.OpenRoot(f.dir)
-	if err != nil || f.rel == "" {
-		return root, err
+// fileError turns a nodefiles error into the Batch error.
+func fileError(err error, filePath string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, nodefiles.ErrNotExist):
+		return notFound("file")
+	case errors.Is(err, nodefiles.ErrNotServed):
+		return notServed()
+	case errors.Is(err, nodefiles.ErrIsDir):
+		return batchError(cobalt.EConflict, codeDirNotEmpty,
+			"The directory cannot be deleted unless recursive is true.")
+	case errors.Is(err, nodefiles.ErrInvalidPath):
+		return invalidFilePath(filePath)
+	case errors.Is(err, nodefiles.ErrUnreachable):
+		return batchError(cobalt.EInternal, codeServerBusy, "The host of the node is out of reach; try again.")
 	}
-	defer root.Close()
-	return root.OpenRoot(filepath.FromSlash(f.rel))
+	return err
 }
 
 // taskDir returns the task's directory on this host.
@@ -97,7 +95,7 @@ func (rc *reqCtx) taskDir(p pathParams) (fileRoot, string, error) {
 		return fileRoot{}, "", batchError(cobalt.ENotFound, codeTaskFilesUnavailable,
 			"The files of the specified task are not available: it has not run on a node.")
 	}
-	root, err := rc.s.cfg.Nodes.NodeRootDir(ctx, rc.account.ID, t.NodeInfo.PoolID, t.NodeInfo.NodeID)
+	src, err := rc.s.cfg.Nodes.NodeFiles(ctx, rc.account.ID, t.NodeInfo.PoolID, t.NodeInfo.NodeID)
 	if err != nil {
 		if cobalt.IsCode(err, cobalt.ENotFound) {
 			return fileRoot{}, "", batchError(cobalt.ENotFound, codeTaskFilesUnavailable,
@@ -117,7 +115,7 @@ func (rc *reqCtx) taskDir(p pathParams) (fileRoot, string, error) {
 	if err != nil {
 		return fileRoot{}, "", err
 	}
-	return fileRoot{dir: root, rel: rel}, taskPath(p.job, t.ID) + "/files/", nil
+	return fileRoot{src: src, rel: rel}, taskPath(p.job, t.ID) + "/files/", nil
 }
 
 func handleListTaskFiles(rc *reqCtx, p pathParams) error {
@@ -158,11 +156,11 @@ func (rc *reqCtx) nodeDir(p pathParams) (fileRoot, error) {
 	if rc.s.cfg.Nodes == nil {
 		return fileRoot{}, notFound("node")
 	}
-	root, err := rc.s.cfg.Nodes.NodeRootDir(rc.r.Context(), rc.account.ID, p.pool, p.node)
+	src, err := rc.s.cfg.Nodes.NodeFiles(rc.r.Context(), rc.account.ID, p.pool, p.node)
 	if cobalt.IsCode(err, cobalt.ENotFound) {
 		return fileRoot{}, notFound("node")
 	}
-	return fileRoot{dir: root}, err
+	return fileRoot{src: src}, err
 }
 
 func handleListNodeFiles(rc *reqCtx, p pathParams) error {
@@ -189,17 +187,6 @@ func handleDeleteNodeFile(rc *reqCtx, p pathParams) error {
 	return rc.deleteFile(dir, p.file)
 }
 
-// servable reports whether the API shows and serves a file with this
-// information: a directory, or a regular file with no other hard link (a
-// task could link a file it may not read into its directory and have the
-// service read it). Devices, FIFOs and sockets are never opened.
-func servable(info fs.FileInfo) bool {
-	if info.IsDir() {
-		return true
-	}
-	return info.Mode().IsRegular() && linkCount(info) <= 1
-}
-
 // notServed is the answer for a file that exists but is not servable.
 func notServed() *cobalt.Error {
 	return batchError(cobalt.ENotFound, codeFileNotFound,
@@ -219,67 +206,33 @@ func (rc *reqCtx) listFiles(dir fileRoot, urlPrefix string) error {
 	if err != nil {
 		return err
 	}
-	root, err := dir.open()
+	infos, err := dir.src.List(rc.r.Context(), dir.rel, recursive)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return rc.list("files", nil, nil)
-		}
-		return notServed()
+		return fileError(err, "")
 	}
-	defer root.Close()
-	var items []listItem
-	walkErr := fs.WalkDir(root.FS(), ".", func(name string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil // vanished or unreadable: skip
-		}
-		if name == "." {
-			return nil
-		}
-		if len(items) >= maxListedFiles {
-			return fs.SkipAll
-		}
-		info, err := d.Info()
-		if err != nil {
-			return nil
-		}
-		if d.Type()&fs.ModeSymlink != 0 {
-			// Resolved through the root: a link leading outside fails.
-			if info, err = root.Stat(filepath.FromSlash(name)); err != nil {
-				return nil
-			}
-		}
-		if !servable(info) {
-			return nil
-		}
-		e := rc.fileEntry(name, info, urlPrefix)
-		b, _ := json.Marshal(e)
-		items = append(items, listItem{body: b, fields: map[string]string{"name": name}})
-		if d.IsDir() && !recursive {
-			return fs.SkipDir
-		}
-		return nil
-	})
-	if walkErr != nil {
-		return fmt.Errorf("list files: %w", walkErr)
+	items := make([]listItem, 0, len(infos))
+	for _, info := range infos {
+		b, _ := json.Marshal(rc.fileEntry(info, urlPrefix))
+		items = append(items, listItem{body: b, fields: map[string]string{"name": info.Name}})
 	}
 	sort.Slice(items, func(i, j int) bool { return items[i].fields["name"] < items[j].fields["name"] })
 	return rc.list("files", items, filter)
 }
 
-func (rc *reqCtx) fileEntry(name string, info fs.FileInfo, urlPrefix string) fileEntry {
+func (rc *reqCtx) fileEntry(info nodefiles.Info, urlPrefix string) fileEntry {
 	props := fileProperties{
-		CreationTime:  jsonTime(info.ModTime()),
-		LastModified:  jsonTime(info.ModTime()),
-		ContentLength: strconv.FormatInt(info.Size(), 10),
-		FileMode:      fmt.Sprintf("%04o", info.Mode().Perm()),
+		CreationTime:  jsonTime(info.ModTime),
+		LastModified:  jsonTime(info.ModTime),
+		ContentLength: strconv.FormatInt(info.Size, 10),
+		FileMode:      fmt.Sprintf("%04o", info.Mode.Perm()),
 	}
-	if info.IsDir() {
+	if info.IsDir {
 		props.ContentLength = "0"
 	} else {
 		props.ContentType = "application/octet-stream"
 	}
-	return fileEntry{Name: name, URL: rc.entityURL(urlPrefix + url.PathEscape(name)),
-		IsDirectory: info.IsDir(), Properties: props}
+	return fileEntry{Name: info.Name, URL: rc.entityURL(urlPrefix + url.PathEscape(info.Name)),
+		IsDirectory: info.IsDir, Properties: props}
 }
 
 // byteRange is a parsed single byte range.
@@ -331,39 +284,27 @@ func (rc *reqCtx) serveFile(dir fileRoot, filePath, urlPrefix string) error {
 	if rel == "" {
 		return invalidFilePath(filePath)
 	}
-	root, err := dir.open()
+	ctx := rc.r.Context()
+	info, err := dir.src.Stat(ctx, dir.rel, rel)
 	if err != nil {
-		return notFound("file")
-	}
-	defer root.Close()
-	f, err := root.OpenFile(filepath.FromSlash(rel), readFlags, 0)
-	if err != nil {
-		return notFound("file")
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return notFound("file")
-	}
-	if !servable(info) {
-		return notServed()
+		return fileError(err, filePath)
 	}
 	h := rc.w.Header()
-	h.Set("ocp-creation-time", httpDate(info.ModTime()))
-	h.Set("ocp-batch-file-isdirectory", strconv.FormatBool(info.IsDir()))
+	h.Set("ocp-creation-time", httpDate(info.ModTime))
+	h.Set("ocp-batch-file-isdirectory", strconv.FormatBool(info.IsDir))
 	h.Set("ocp-batch-file-url", rc.entityURL(urlPrefix+url.PathEscape(rel)))
-	h.Set("ocp-batch-file-mode", fmt.Sprintf("%04o", info.Mode().Perm()))
-	h.Set("Last-Modified", httpDate(info.ModTime()))
-	h.Set("ETag", fmt.Sprintf("\"0x%X\"", info.ModTime().UnixNano()^info.Size()))
-	if err := rc.checkConditions(h.Get("ETag"), info.ModTime(), true); err != nil {
+	h.Set("ocp-batch-file-mode", fmt.Sprintf("%04o", info.Mode.Perm()))
+	h.Set("Last-Modified", httpDate(info.ModTime))
+	h.Set("ETag", fmt.Sprintf("\"0x%X\"", info.ModTime.UnixNano()^info.Size))
+	if err := rc.checkConditions(h.Get("ETag"), info.ModTime, true); err != nil {
 		return err
 	}
-	size := info.Size()
-	if info.IsDir() {
+	size := info.Size
+	if info.IsDir {
 		size = 0
 	}
 	h.Set("Content-Type", "application/octet-stream")
-	if rc.r.Method == http.MethodHead || info.IsDir() {
+	if rc.r.Method == http.MethodHead || info.IsDir {
 		h.Set("Content-Length", strconv.FormatInt(size, 10))
 		rc.w.WriteHeader(http.StatusOK)
 		return nil
@@ -384,11 +325,13 @@ func (rc *reqCtx) serveFile(dir fileRoot, filePath, urlPrefix string) error {
 		}
 		rng, status = r, http.StatusPartialContent
 	}
+	f, err := dir.src.Open(ctx, dir.rel, rel, rng.start, rng.length)
+	if err != nil {
+		return fileError(err, filePath)
+	}
+	defer f.Close()
 	if rng.start != 0 || rng.length != size {
 		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", rng.start, rng.start+rng.length-1, size))
-		if _, err := f.Seek(rng.start, io.SeekStart); err != nil {
-			return fmt.Errorf("seek: %w", err)
-		}
 	}
 	h.Set("Content-Length", strconv.FormatInt(rng.length, 10))
 	rc.w.WriteHeader(status)
@@ -416,27 +359,8 @@ func (rc *reqCtx) deleteFile(dir fileRoot, filePath string) error {
 	if rel == "" {
 		return invalidFilePath(filePath)
 	}
-	root, err := dir.open()
-	if err != nil {
-		return notFound("file")
-	}
-	defer root.Close()
-	native := filepath.FromSlash(rel)
-	info, err := root.Lstat(native)
-	if err != nil {
-		return notFound("file")
-	}
-	if info.IsDir() {
-		if !recursive {
-			return batchError(cobalt.EConflict, codeDirNotEmpty,
-				"The directory cannot be deleted unless recursive is true.")
-		}
-		err = root.RemoveAll(native)
-	} else {
-		err = root.Remove(native)
-	}
-	if err != nil {
-		return fmt.Errorf("delete file: %w", err)
+	if err := dir.src.Remove(rc.r.Context(), dir.rel, rel, recursive); err != nil {
+		return fileError(err, filePath)
 	}
 	rc.writeEmpty(http.StatusOK)
 	return nil

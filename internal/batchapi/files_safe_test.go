@@ -2,6 +2,7 @@ package batchapi
 
 import (
 	"encoding/json"
+	"github.com/cobaltbatch/cobalt/internal/nodefiles"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -36,7 +37,7 @@ func newPlantedNode(t *testing.T) plantedNode {
 	}
 	write(filepath.Join(n.outside, "secret"), "secret")
 	write(filepath.Join(n.root, taskRel, "stdout.txt"), "fine")
-	n.task = fileRoot{dir: n.root, rel: taskRel}
+	n.task = fileRoot{src: nodefiles.Local(n.root), rel: taskRel}
 	return n
 }
 
@@ -174,6 +175,6 @@ func TestTaskFilesRefuseHardLinksAndSpecialFiles(t *testing.T) {
 		t.Errorf("list = %v, want stdout.txt and wd only", got)
 	}
 	// The node listing refuses them too.
-	node := fileRoot{dir: n.root}
+	node := fileRoot{src: nodefiles.Local(n.root)}
 	wantNotServed(t, "a hard link through the node", n.get(t, s, node, taskRel+"/wd/hard"))
 }

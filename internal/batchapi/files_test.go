@@ -1,6 +1,7 @@
 package batchapi
 
 import (
+	"github.com/cobaltbatch/cobalt/internal/nodefiles"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -119,7 +120,7 @@ func TestServeFileSymlinkEscape(t *testing.T) {
 		r := httptest.NewRequest("GET", "https://127.0.0.1:1/x", nil)
 		w := httptest.NewRecorder()
 		rc := &reqCtx{s: s, w: w, r: r, requestID: "r"}
-		if err := rc.serveFile(fileRoot{dir: dir}, tt.file, "/jobs/j/tasks/t/files/"); err != nil {
+		if err := rc.serveFile(fileRoot{src: nodefiles.Local(dir)}, tt.file, "/jobs/j/tasks/t/files/"); err != nil {
 			rc.writeError(err) // as the router does
 		}
 		if w.Code != tt.status {

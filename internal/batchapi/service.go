@@ -87,7 +87,7 @@ type Config struct {
 	Jobs  Jobs
 	// Nodes locates node directories for the task and node file operations;
 	// nil makes file operations answer 404.
-	Nodes NodeDirs
+	Nodes NodeFiles
 	// Poll, when positive, is how often Run opens the listeners of accounts
 	// that other replicas created and closes those of accounts they deleted.
 	Poll time.Duration

@@ -177,6 +177,7 @@ comma-separated: https://ADDRESS:PORT (port-base + 3).`,
 	f.StringVar(&cfg.CAFile, "ca-cert", "", "the control plane's CA certificate `file` (its DIR/tls/ca.pem)")
 	f.IntVar(&cfg.MaxNodes, "max-nodes", 0, "the most compute nodes this host runs (0: one per 64 MiB of memory, 16 to 4096)")
 	f.StringVar(&cfg.Address, "address", "", "this host's address as the control plane and its clients see it (default: the local address that routes to the control plane)")
+	f.StringVar(&cfg.FilesListen, "files-listen", "", "where this host's file API listens, `ADDR:PORT` (default: the host's address, port 40399, the one the control plane dials; off: none); the control plane reads its nodes' task and node files there")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&isolation, "isolation", "", "how this host's nodes are isolated: netns or process (default: netns when available)")
 	_ = cmd.MarkFlagRequired("control-plane")

@@ -176,6 +176,16 @@ func (s *Service) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 	for _, n := range nodes {
 		out.Nodes = append(out.Nodes, hostproto.Node{NodeID: n.ID, PoolID: n.PoolKey, State: n.State})
 	}
+	if len(req.FilesKey) > 0 && s.cfg.IssueFilesCert != nil && h.State == store.HostReady && !h.Local {
+		// The certificate names this host only: a host's credential
+		// buys a certificate for its own file API and no other name.
+		der, err := s.cfg.IssueFilesCert(req.FilesKey, hostproto.FilesServerName(h.ID), hostproto.FilesCertLifetime)
+		if err != nil {
+			writeErr(w, invalid("The file API key is not valid: "+err.Error()))
+			return
+		}
+		out.FilesCertificate = der
+	}
 	writeJSON(w, out)
 }
 

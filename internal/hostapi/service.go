@@ -28,6 +28,9 @@ type Config struct {
 	Lease     time.Duration
 	// Nodes issues the credentials of joined hosts' nodes (nil: none are).
 	Nodes NodeCredentials
+	// IssueFilesCert, if set, certifies a host's file API key (PKIX DER)
+	// for dnsName: the installation CA's pki.CA.IssueFor.
+	IssueFilesCert func(pubDER []byte, dnsName string, ttl time.Duration) ([]byte, error)
 }
 
 // NodeCredentials issues a joined host's node its credential, once (the

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -21,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cobaltbatch/cobalt/internal/hostfiles"
 	"github.com/cobaltbatch/cobalt/internal/hostproto"
 	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
@@ -48,6 +50,9 @@ type Config struct {
 	OnNodes func([]hostproto.Node)
 	// Provider, if set, runs the nodes placed on the host.
 	Provider NodeProvider
+	// FilesListen is where the host's file API listens: ADDR:PORT, "" for
+	// the host's address and hostproto.FilesPort, FilesListenOff for none.
+	FilesListen string
 }
 
 // ErrRevoked is returned when the control plane refuses the host's credential.
@@ -72,6 +77,10 @@ type Agent struct {
 	// refused are listed nodes whose credential the control plane would
 	// not issue (already issued: the node's persisted credential is lost).
 	refused map[string]bool
+	pool    *x509.CertPool
+	// files is the host's file API (nil when off); filesKey its key.
+	files    *hostfiles.Server
+	filesKey *ecdsa.PrivateKey
 }
 
 // New validates cfg and loads the CA.
@@ -101,7 +110,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	tr := &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool},
 		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext}
-	return &Agent{cfg: cfg, log: cfg.Logger, client: &http.Client{Transport: tr, Timeout: 15 * time.Second}, refused: map[string]bool{}}, nil
+	return &Agent{cfg: cfg, log: cfg.Logger, client: &http.Client{Transport: tr, Timeout: 15 * time.Second}, refused: map[string]bool{}, pool: pool}, nil
 }
 
 // HostID returns the host's ID once it has joined.
@@ -114,6 +123,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	if err := a.loadOrJoin(ctx); err != nil {
+		return err
+	}
+	if err := a.startFiles(ctx); err != nil {
 		return err
 	}
 	a.log.Info("host agent running", logkey.Host, a.id.HostID)
@@ -161,13 +173,20 @@ func (a *Agent) loadOrJoin(ctx context.Context) error {
 }
 
 func (a *Agent) heartbeat(ctx context.Context) error {
-	req := hostproto.HeartbeatRequest{Capacity: a.capacity()}
+	req := hostproto.HeartbeatRequest{Capacity: a.capacity(), FilesKey: a.filesKeyRequest()}
 	if a.cfg.Provider != nil {
 		req.Nodes = a.cfg.Provider.Nodes()
 	}
 	var resp hostproto.HeartbeatResponse
 	if err := a.call(ctx, hostproto.HeartbeatPath, a.id.Credential, req, &resp); err != nil {
 		return err
+	}
+	if len(req.FilesKey) > 0 && len(resp.FilesCertificate) > 0 {
+		if err := a.useFilesCert(resp.FilesCertificate, true); err != nil {
+			a.log.Warn("file API certificate refused", logkey.Err, err)
+		} else {
+			a.log.Info("file API certificate issued", logkey.Host, a.id.HostID)
+		}
 	}
 	if a.cfg.Provider != nil {
 		a.reconcileNodes(ctx, resp.Nodes)

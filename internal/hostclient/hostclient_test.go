@@ -13,6 +13,7 @@ import (
 
 	"github.com/cobaltbatch/cobalt/internal/hostapi"
 	"github.com/cobaltbatch/cobalt/internal/hostproto"
+	"github.com/cobaltbatch/cobalt/internal/pki/pkitest"
 	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
 )
 
@@ -26,14 +27,17 @@ func TestJoinFailoverRestartRevoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	svc, err := hostapi.New(hostapi.Config{Store: st, Heartbeat: time.Second})
+	ca := pkitest.NewCA(t)
+	svc, err := hostapi.New(hostapi.Config{Store: st, Heartbeat: time.Second, IssueFilesCert: ca.IssueFor})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewTLSServer(svc.Handler())
 	defer srv.Close()
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	caPEM = append(caPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Certificate().Raw})...)
+	if err := os.WriteFile(caFile, caPEM, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// A port nobody listens on: the first replica is down.
@@ -47,7 +51,7 @@ func TestJoinFailoverRestartRevoke(t *testing.T) {
 	data := t.TempDir()
 	got := make(chan []hostproto.Node, 16)
 	cfg := Config{URLs: []string{down, srv.URL}, Token: tok, CAFile: caFile, DataDir: data, Address: "10.0.0.9", MaxNodes: 5,
-		OnNodes: func(n []hostproto.Node) { got <- n }}
+		FilesListen: "127.0.0.1:0", OnNodes: func(n []hostproto.Node) { got <- n }}
 	a, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +67,18 @@ func TestJoinFailoverRestartRevoke(t *testing.T) {
 	h, err := st.HostGet(ctx, a.HostID())
 	if err != nil || h.Address != "10.0.0.9" || h.MaxNodes != 5 {
 		t.Fatalf("host %+v %v", h, err)
+	}
+	// The first heartbeat got the file API a certificate for this host's
+	// name, kept beside the key for the next start.
+	c := a.files.Certificate()
+	if c == nil || len(c.Leaf.DNSNames) != 1 || c.Leaf.DNSNames[0] != hostproto.FilesServerName(a.HostID()) {
+		t.Fatalf("file API certificate: %+v", c)
+	}
+	if _, err := os.Stat(filepath.Join(data, filesCertFile)); err != nil {
+		t.Fatal(err)
+	}
+	if a.filesKeyRequest() != nil {
+		t.Fatal("a fresh certificate is asked for again")
 	}
 	// A restart needs no token: the token is spent anyway.
 	cfg.Token = ""

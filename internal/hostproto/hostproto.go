@@ -20,7 +20,31 @@
 //     created; the host's agent keeps it and starts the node's sandbox with
 //     it. A node of another host, one already issued and an unknown one are
 //     all 404.
+//
+// One call goes the other way: a control-plane replica reads and deletes
+// the files of a host's nodes through the host's file API
+// (internal/hostfiles), at https://ADDRESS:FilesPort with ADDRESS the
+// address the host joined with. Each side proves itself with a certificate
+// of the installation's CA: the host with one for FilesServerName(hostID),
+// issued in a heartbeat answer for a key the host keeps (FilesKey), the
+// replica with a client certificate (the only kind the CA issues).
 package hostproto
+
+import "time"
+
+// FilesPort is the port of a joined host's file API: just below the
+// control plane's default --port-base, so that no listener of a control
+// plane on the same machine takes it.
+const FilesPort = 40399
+
+// FilesCertLifetime is how long a host's file API certificate is valid; the
+// host asks for a new one when less than a third of it is left.
+const FilesCertLifetime = 30 * 24 * time.Hour
+
+// FilesServerName is the one DNS name of a host's file API certificate: a
+// name under .invalid, which no DNS resolves, so that it names no machine
+// but the host that holds the certificate's key.
+func FilesServerName(hostID string) string { return hostID + ".host.cobalt.invalid" }
 
 // Paths of the host protocol on the node API listener.
 const (
@@ -63,6 +87,9 @@ type HeartbeatRequest struct {
 	Capacity Capacity `json:"capacity"`
 	// Nodes are the IDs of the nodes the host runs.
 	Nodes []string `json:"nodes,omitempty"`
+	// FilesKey, when the host needs a file API certificate, is the PKIX DER
+	// public key (ECDSA P-256) to certify.
+	FilesKey []byte `json:"filesKey,omitempty"`
 }
 
 // HeartbeatResponse is the host's state and its nodes.
@@ -72,6 +99,9 @@ type HeartbeatResponse struct {
 	// Nodes are the nodes placed on the host; a node the host runs that is
 	// not here was given up by the control plane and must be stopped.
 	Nodes []Node `json:"nodes"`
+	// FilesCertificate answers FilesKey: the DER certificate for
+	// FilesServerName(HostID), signed by the installation's CA.
+	FilesCertificate []byte `json:"filesCertificate,omitempty"`
 }
 
 // Node is one node placed on a host.

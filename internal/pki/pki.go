@@ -3,6 +3,7 @@ package pki
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
@@ -294,4 +295,64 @@ func (ca *CA) IssueServer(commonName string, dnsNames []string) (tls.Certificate
 		return tls.Certificate{}, err
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
+}
+
+// IssueClient issues a client certificate (only ExtKeyUsageClientAuth) signed
+// by the CA, valid for a year, kept in memory: how a control-plane replica
+// proves itself to a joined host's file API. No other certificate the CA
+// issues may authenticate a client.
+func (ca *CA) IssueClient(commonName string) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: commonName, Organization: []string{"Cobalt"}},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.AddDate(1, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("issue client certificate: %w", err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
+}
+
+// IssueFor issues a server certificate (only ExtKeyUsageServerAuth) for the
+// public key pub (PKIX DER, ECDSA P-256 or Ed25519) and the one DNS name,
+// valid for ttl: a joined host's file API certificate, for a key the host
+// keeps. It returns the certificate's DER.
+func (ca *CA) IssueFor(pubDER []byte, dnsName string, ttl time.Duration) ([]byte, error) {
+	pub, err := x509.ParsePKIXPublicKey(pubDER)
+	if err != nil {
+		return nil, fmt.Errorf("public key: %w", err)
+	}
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		if k.Curve != elliptic.P256() {
+			return nil, errors.New("public key: want ECDSA P-256")
+		}
+	case ed25519.PublicKey:
+	default:
+		return nil, errors.New("public key: want ECDSA P-256 or Ed25519")
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: dnsName, Organization: []string{"Cobalt"}},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(ttl),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{dnsName},
+	}
+	return x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
 }

@@ -245,7 +245,7 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 		return fmt.Errorf("node API: %w", err)
 	}
 	if s.hosts, err = hostapi.New(hostapi.Config{Store: s.store, Logger: s.log.With(logkey.Component, "hosts"), Now: s.opts.Now,
-		Heartbeat: s.opts.HostHeartbeat, Lease: s.opts.HostLease, Nodes: s.pools}); err != nil {
+		Heartbeat: s.opts.HostHeartbeat, Lease: s.opts.HostLease, Nodes: s.pools, IssueFilesCert: s.ca.IssueFor}); err != nil {
 		return err
 	}
 	if !s.opts.NoLocalHost {
@@ -257,11 +257,15 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	if s.opts.PortBase > 0 {
 		batchPortBase = s.opts.PortBase + batchPortOffset
 	}
+	remoteFiles, err := s.remoteNodeFiles()
+	if err != nil {
+		return fmt.Errorf("host file API client: %w", err)
+	}
 	s.batchapi, err = batchapi.New(batchapi.Config{
 		Logger: s.log.With(logkey.Component, "batchapi"), Now: s.opts.Now, TLS: s.ca.ServerTLSConfig(), PortBase: batchPortBase,
 		Host:      s.opts.PublicAddress,
 		Validator: s.validator, Authz: s.authz, Denials: s.authz, AuthorityURL: s.URL("login"), TenantID: s.tenantID,
-		Jobs: s.jobs, Nodes: batchapi.NodeDirsUnder(s.pools, nodeRoot),
+		Jobs: s.jobs, Nodes: batchapi.NodeFilesOf(s.pools, nodeRoot, s.localHostID(), remoteFiles),
 		Pools: s.pools, Accounts: batchapi.AccountsFromPools(s.pools, s.store), Poll: s.replicaPoll(),
 	})
 	if err != nil {

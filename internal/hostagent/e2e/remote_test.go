@@ -159,7 +159,7 @@ func TestTasksOnJoinedHost(t *testing.T) {
 	scripts := t.TempDir()
 	writeScript(t, filepath.Join(scripts, "blob.sh"), `set -e
 sleep 2
-tok=$(curl -sSf 'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://storage.azure.com/' -H Metadata:true | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+`+probeScript(hostAddr)+`tok=$(curl -sSf 'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://storage.azure.com/' -H Metadata:true | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
 exec curl -sSf -H "Authorization: Bearer $tok" -H 'x-ms-version: 2023-11-03' `+strings.TrimSuffix(blobURL, "/")+`/inputs/hello.txt
 `)
 	scriptDir := stageInNodes(t, data, s.Endpoints().SubscriptionID, scripts)
@@ -177,6 +177,7 @@ exec curl -sSf -H "Authorization: Bearer $tok" -H 'x-ms-version: 2023-11-03' `+s
 	}
 	wg.Wait()
 	ran := map[string]bool{}
+	remoteTask, localTask := "", ""
 	for i := range 4 {
 		tid := "t" + strconv.Itoa(i)
 		var task struct {
@@ -192,13 +193,17 @@ exec curl -sSf -H "Authorization: Bearer $tok" -H 'x-ms-version: 2023-11-03' `+s
 			t.Fatal(err)
 		}
 		ran[task.NodeInfo.NodeID] = true
-		// The data plane reads task files from the control plane's own
-		// node directories; a joined host's are read where it keeps them.
-		var out, errOut []byte
 		if task.NodeInfo.NodeID == remoteNode {
-			out, errOut = taskFile(t, hostData, remoteNode, tid, "stdout.txt"), taskFile(t, hostData, remoteNode, tid, "stderr.txt")
+			remoteTask = tid
 		} else {
-			out = cobaltCLI(t, "batch", "task", "file", "download", "--job-id", "j1", "--task-id", tid, "--file-path", "stdout.txt")
+			localTask = tid
+		}
+		// The data plane serves a joined host's task files as its own
+		// (through the host's file API).
+		out := cobaltCLI(t, "batch", "task", "file", "download", "--job-id", "j1", "--task-id", tid, "--file-path", "stdout.txt")
+		var errOut []byte
+		if task.NodeInfo.NodeID == remoteNode {
+			errOut = taskFile(t, hostData, remoteNode, tid, "stderr.txt")
 		}
 		if task.State != "completed" || task.ExecutionInfo.ExitCode == nil || *task.ExecutionInfo.ExitCode != 0 || string(out) != "hello from sa1" {
 			t.Errorf("%s on %s: %+v stdout %q\nstderr: %s", tid, task.NodeInfo.NodeID, task, out, errOut)
@@ -207,6 +212,8 @@ exec curl -sSf -H "Authorization: Bearer $tok" -H 'x-ms-version: 2023-11-03' `+s
 	if len(ran) != 2 || !ran[remoteNode] {
 		t.Fatalf("tasks ran on %v, want both nodes (the remote one is %s)", ran, remoteNode)
 	}
+	endpoint := jsonField(t, cobaltCLI(t, "batch", "account", "show", "-g", "rg1", "-n", "acct1", "-o", "json"), "properties", "accountEndpoint")
+	checkJoinedNodeFiles(ctx, t, data, endpoint, "p1", "j1", remoteNode, remoteTask, localTask)
 
 	// Many short tasks over both nodes. Each execution writes its start, a
 	// tick every 50 ms and its end (nanosecond clock, one kernel for every

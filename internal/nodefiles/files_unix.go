@@ -1,6 +1,6 @@
 //go:build unix
 
-package batchapi
+package nodefiles
 
 import (
 	"io/fs"
