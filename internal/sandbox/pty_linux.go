@@ -2,7 +2,10 @@ package sandbox
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"sync"
+	"time"
 	"unsafe"
 
 	"golang.org/x/crypto/ssh"
@@ -59,23 +62,112 @@ func winsize(cols, rows, w, h uint32) *unix.Winsize {
 	return &unix.Winsize{Col: c16(cols), Row: c16(rows), Xpixel: c16(w), Ypixel: c16(h)}
 }
 
+// ptyMaster is the master side of a login's terminal. It is read and
+// written with poll(2) on its own rather than through the runtime's poller,
+// so that nothing about the node's init (where it runs) decides whether a
+// read waits; writes, resizes and Close are serialized so that none touches
+// the descriptor once closed.
+type ptyMaster struct {
+	mu sync.Mutex
+	fd int // -1 once closed
+}
+
+// ptyPoll is how long one poll of the master waits before its caller looks
+// whether it should stop.
+const ptyPoll = 100 * time.Millisecond
+
+// Close closes the master; the reader must have returned.
+func (m *ptyMaster) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fd < 0 {
+		return nil
+	}
+	err := unix.Close(m.fd)
+	m.fd = -1
+	return err
+}
+
+// resize sets the terminal's size.
+func (m *ptyMaster) resize(ws *unix.Winsize) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fd < 0 {
+		return os.ErrClosed
+	}
+	return unix.IoctlSetWinsize(m.fd, unix.TIOCSWINSZ, ws)
+}
+
+// Write writes b to the terminal's input, waiting while it is full.
+func (m *ptyMaster) Write(b []byte) (int, error) {
+	done := 0
+	for done < len(b) {
+		n, err := m.writeOnce(b[done:])
+		done += n
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+func (m *ptyMaster) writeOnce(b []byte) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fd < 0 {
+		return 0, os.ErrClosed
+	}
+	n, err := unix.Write(m.fd, b)
+	if err == unix.EAGAIN || err == unix.EINTR {
+		_, _ = unix.Poll([]unix.PollFd{{Fd: int32(m.fd), Events: unix.POLLOUT}}, int(ptyPoll/time.Millisecond))
+		return max(n, 0), nil
+	}
+	return max(n, 0), err
+}
+
+// copyOut copies the terminal's output to w until no process holds the
+// terminal (EIO), w fails, or stop is closed.
+func (m *ptyMaster) copyOut(w io.Writer, stop <-chan struct{}) {
+	fd := m.fd
+	buf := make([]byte, 32<<10)
+	for {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		k, err := unix.Poll(pfd, int(ptyPoll/time.Millisecond))
+		if err != nil && err != unix.EINTR {
+			return
+		}
+		if k == 0 || err != nil {
+			select {
+			case <-stop:
+				return
+			default:
+				continue
+			}
+		}
+		n, err := unix.Read(fd, buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			continue
+		}
+		if err == unix.EAGAIN || err == unix.EINTR {
+			continue
+		}
+		return // EIO: the terminal's last holder closed it
+	}
+}
+
 // openPty opens a pseudo-terminal pair from the node's own devpts
 // (/dev/ptmx) and gives the terminal to uid, as a login's terminal belongs
 // to its user. The caller closes both.
-func openPty(uid uint32, ws *unix.Winsize) (master, tty *os.File, err error) {
-	mfd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+func openPty(uid uint32, ws *unix.Winsize) (*ptyMaster, *os.File, error) {
+	mfd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open /dev/ptmx: %w", err)
 	}
-	// Non-blocking, the master joins the runtime's poller: closing it ends
-	// a read that waits on a terminal something in the node still holds.
-	if err := unix.SetNonblock(mfd, true); err != nil {
+	fail := func(what string, err error) (*ptyMaster, *os.File, error) {
 		unix.Close(mfd)
-		return nil, nil, fmt.Errorf("pty: %w", err)
-	}
-	master = os.NewFile(uintptr(mfd), "/dev/ptmx")
-	fail := func(what string, err error) (*os.File, *os.File, error) {
-		master.Close()
 		return nil, nil, fmt.Errorf("%s: %w", what, err)
 	}
 	var unlock int32
@@ -96,7 +188,7 @@ func openPty(uid uint32, ws *unix.Winsize) (master, tty *os.File, err error) {
 			return fail("open the terminal", err)
 		}
 	}
-	tty = os.NewFile(uintptr(sfd), fmt.Sprintf("/dev/pts/%d", n))
+	tty := os.NewFile(uintptr(sfd), fmt.Sprintf("/dev/pts/%d", n))
 	if err := unix.Fchown(sfd, int(uid), int(uid)); err != nil {
 		tty.Close()
 		return fail("give the terminal to its user", err)
@@ -111,5 +203,5 @@ func openPty(uid uint32, ws *unix.Winsize) (master, tty *os.File, err error) {
 			return fail("terminal size", err)
 		}
 	}
-	return master, tty, nil
+	return &ptyMaster{fd: mfd}, tty, nil
 }

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"os"
 	"strings"
 	"testing"
@@ -82,12 +83,29 @@ func TestOpenPty(t *testing.T) {
 	if err != nil || ws.Col != 100 || ws.Row != 30 {
 		t.Fatalf("size %+v %v", ws, err)
 	}
+	// The client's input reaches the terminal.
+	if _, err := master.Write([]byte("in\n")); err != nil {
+		t.Fatal(err)
+	}
+	in := make([]byte, 16)
+	if n, err := tty.Read(in); err != nil || string(in[:n]) != "in\n" {
+		t.Fatalf("terminal read %q %v", in[:n], err)
+	}
+	// What is written on the terminal comes out, also after it is closed.
 	if _, err := tty.Write([]byte("hi\n")); err != nil {
 		t.Fatal(err)
 	}
-	buf := make([]byte, 16)
-	n, err := master.Read(buf)
-	if err != nil || !strings.HasPrefix(string(buf[:n]), "hi") {
-		t.Fatalf("read %q %v", buf[:n], err)
+	tty.Close()
+	var out bytes.Buffer
+	master.copyOut(&out, make(chan struct{}))
+	if !strings.Contains(out.String(), "hi") {
+		t.Fatalf("master output %q", out.String())
+	}
+	if err := master.resize(winsize(1, 1, 0, 0)); err != nil {
+		t.Errorf("resize: %v", err)
+	}
+	master.Close()
+	if _, err := master.Write([]byte("x")); err == nil {
+		t.Error("a write after close succeeded")
 	}
 }

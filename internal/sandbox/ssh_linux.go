@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
-	"golang.org/x/sys/unix"
 )
 
 // sshHandshakeTimeout bounds an SSH connection's handshake and login.
@@ -229,18 +228,10 @@ func (in *initState) runLoginPty(u loginUser, command string, env []string, p pt
 		_, _ = ch.Stderr().Write([]byte("cannot open a terminal\r\n"))
 		return 255
 	}
-	defer master.Close()
-	rc, err := master.SyscallConn()
-	if err != nil {
-		tty.Close()
-		return 255
-	}
 	go func() {
 		for r := range reqs {
 			if w, err := parseWindowChange(r.Payload); r.Type == "window-change" && err == nil {
-				_ = rc.Control(func(fd uintptr) {
-					_ = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, winsize(w.Columns, w.Rows, w.Width, w.Height))
-				})
+				_ = master.resize(winsize(w.Columns, w.Rows, w.Width, w.Height))
 			}
 			if r.WantReply {
 				_ = r.Reply(false, nil)
@@ -256,12 +247,13 @@ func (in *initState) runLoginPty(u loginUser, command string, env []string, p pt
 	err = in.startLogin(cmd)
 	tty.Close()
 	if err != nil {
+		master.Close()
 		_, _ = ch.Stderr().Write([]byte("cannot start the shell\r\n"))
 		return 127
 	}
-	out := make(chan struct{})
+	out, stop := make(chan struct{}), make(chan struct{})
 	go func() {
-		_, _ = io.Copy(ch, master) // ends with EIO once no one holds the terminal
+		master.copyOut(ch, stop)
 		close(out)
 	}()
 	go func() { _, _ = io.Copy(master, ch) }()
@@ -269,6 +261,9 @@ func (in *initState) runLoginPty(u loginUser, command string, env []string, p pt
 	select {
 	case <-out:
 	case <-time.After(ptyDrain):
+		close(stop)
+		<-out
 	}
+	master.Close()
 	return code
 }
