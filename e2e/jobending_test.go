@@ -34,7 +34,7 @@ func TestJobDeletingAndTerminatingWaitForRelease(t *testing.T) {
 		gate := filepath.Join(gates, jobID)
 		if _, err := bc.CreateJob(c, azbatch.CreateJobContent{ID: to.Ptr(jobID), PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr("rel")},
 			JobPreparationTask: &azbatch.JobPreparationTask{CommandLine: to.Ptr("/bin/true")},
-			JobReleaseTask: &azbatch.JobReleaseTask{CommandLine: to.Ptr(`/bin/sh -c 'while [ ! -e ` + gate + ` ]; do sleep 0.2; done'`)},
+			JobReleaseTask:     &azbatch.JobReleaseTask{CommandLine: to.Ptr(`/bin/sh -c 'while [ ! -e ` + gate + ` ]; do sleep 0.2; done'`)},
 		}, nil); err != nil {
 			t.Fatalf("create job: %v", err)
 		}
