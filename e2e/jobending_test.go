@@ -108,3 +108,46 @@ func TestJobDeletingAndTerminatingWaitForRelease(t *testing.T) {
 type errState string
 
 func (e errState) Error() string { return "state " + string(e) }
+
+// TestTaskRetentionTime: through azbatch, once a completed task's
+// constraints.retentionTime passed its directory is deleted from the node
+// and the files API answers Batch's 409 TaskFilesCleanedup; a task with the
+// default retention (7 days) keeps its files.
+func TestTaskRetentionTime(t *testing.T) {
+	e := startWith(t, server.Options{Isolation: "process"})
+	c := ctx(t)
+	bc := e.batchClient(t, e.plainPool(t, c, "ret", 1, 2))
+	if _, err := bc.CreateJob(c, azbatch.CreateJobContent{ID: to.Ptr("rj"), PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr("ret")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for id, ret := range map[string]*string{"short": to.Ptr("PT1S"), "kept": nil} {
+		if _, err := bc.CreateTask(c, "rj", azbatch.CreateTaskContent{ID: to.Ptr(id), CommandLine: to.Ptr("/bin/echo hello"),
+			Constraints: &azbatch.TaskConstraints{RetentionTime: ret}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"short", "kept"} {
+		eventually(t, "task "+id+" completes", func() error {
+			tk, err := bc.GetTask(c, "rj", id, nil)
+			if err == nil && deref(tk.State) != azbatch.TaskStateCompleted {
+				return errState(string(deref(tk.State)))
+			}
+			return err
+		})
+	}
+	eventually(t, "the short task's files are cleaned up", func() error {
+		_, err := bc.GetTaskFile(c, "rj", "short", "stdout.txt", nil)
+		if got := batchErrText(err); got != "409 TaskFilesCleanedup" {
+			return errState(got)
+		}
+		return nil
+	})
+	if _, err := bc.NewListTaskFilesPager("rj", "short", nil).NextPage(c); batchErrText(err) != "409 TaskFilesCleanedup" {
+		t.Errorf("list the cleaned-up task's files: %s", batchErrText(err))
+	}
+	f, err := bc.GetTaskFile(c, "rj", "kept", "stdout.txt", nil)
+	if err != nil {
+		t.Fatalf("the kept task's stdout: %v", err)
+	}
+	f.Body.Close()
+}

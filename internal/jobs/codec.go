@@ -41,6 +41,9 @@ type taskExec struct {
 	PoolID          string                     `json:"poolId,omitempty"`
 	// Pending is what a task with dependencies still waits for (nil: nothing).
 	Pending *pendingDeps `json:"pending,omitempty"`
+	// FilesRemoved is set once the task's directory was deleted after its
+	// retentionTime (SweepRetention), until the task runs again.
+	FilesRemoved bool `json:"filesRemoved,omitempty"`
 }
 
 func decodeExec(b []byte) taskExec {
