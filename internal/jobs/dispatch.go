@@ -667,10 +667,14 @@ func (s *Service) SweepJobWallClock(ctx context.Context) error {
 // SweepRetention removes the files of completed tasks whose retentionTime
 // has passed, through Config.RemoveTaskFiles, and then forgets the deadline
 // and marks the task's files removed (cobalt.Task.FilesRemoved), for the
-// files API to answer TaskFilesCleanedup.
+// files API to answer TaskFilesCleanedup; so too the directories of job
+// preparation and release tasks (sweepJobPrepRetention).
 func (s *Service) SweepRetention(ctx context.Context) error {
 	if s.cfg.RemoveTaskFiles == nil {
 		return nil
+	}
+	if err := s.sweepJobPrepRetention(ctx); err != nil {
+		return err
 	}
 	recs, _, err := s.st.TaskList(ctx, store.TaskListParams{RetainedBefore: s.now(), Page: store.Page{Limit: 1000}})
 	if err != nil {

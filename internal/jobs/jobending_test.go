@@ -1,6 +1,9 @@
 package jobs
 
 import (
+	"context"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -170,5 +173,81 @@ func TestEndingJobGivesUpOnAGoneNode(t *testing.T) {
 	}
 	if _, st := jobState(t, s, "j"); st != "JobNotFound" {
 		t.Fatalf("after giving up: %s", st)
+	}
+}
+
+// TestJobPrepReleaseRetention: a node's preparation task directory goes
+// once the task's constraints.retentionTime passed after it completed, its
+// release task directory once the release task's retentionTime passed; a
+// deleted job's go with it.
+func TestJobPrepReleaseRetention(t *testing.T) {
+	t.Parallel()
+	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	var mu sync.Mutex
+	var removed []string
+	s := newService(t, newSQLiteAt(t, clk.Now), Config{Now: clk.Now, RemoveTaskFiles: func(_ context.Context, _, node, job, task string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		removed = append(removed, node+"/"+job+"/"+task)
+		return nil
+	}})
+	got := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Join(removed, " ")
+	}
+	ctx := t.Context()
+	n1 := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n1"}
+	mustJob(t, s, cobalt.JobSpec{ID: "J",
+		JobPreparationTask: &cobalt.JobPreparationTask{CommandLine: "prep", Constraints: &cobalt.TaskConstraints{RetentionTime: ptr(cobalt.Duration(time.Hour))}},
+		JobReleaseTask:     &cobalt.JobReleaseTask{CommandLine: "release", RetentionTime: ptr(cobalt.Duration(2 * time.Hour))}})
+	if _, err := s.AddTask(ctx, acct, "J", cobalt.TaskSpec{ID: "t", CommandLine: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	l := leaseOne(t, s, n1)
+	end := clk.Now()
+	rep := func(jt *nodeproto.JobTask) nodeproto.ReportRequest {
+		code := 0
+		return nodeproto.ReportRequest{NodeID: "n1", Event: "completed", JobTask: jt.Kind, JobID: jt.JobID, Instance: jt.Instance,
+			StartTime: end, EndTime: &end, ExitCode: &code}
+	}
+	if err := s.Report(ctx, n1, rep(l.JobPreparation)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TerminateJob(ctx, acct, "J", "", Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Report(ctx, n1, rep(releaseOf(t, s, n1, "J"))); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		after time.Duration
+		want  string
+	}{
+		{30 * time.Minute, ""},
+		{31 * time.Minute, "n1/J/jobpreparation"},
+		{time.Hour, "n1/J/jobpreparation n1/J/jobrelease"},
+		{time.Hour, "n1/J/jobpreparation n1/J/jobrelease"},
+	} {
+		clk.Add(step.after)
+		if err := s.SweepRetention(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got() != step.want {
+			t.Fatalf("at %s: removed %q, want %q", clk.Now().Sub(end), got(), step.want)
+		}
+	}
+
+	// A deleted job's directories go with it.
+	prepJob(t, s, "K", true)
+	prepOn(t, s, n1, "K")
+	if err := s.DeleteJob(ctx, acct, "K", Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Report(ctx, n1, rep(releaseOf(t, s, n1, "K"))); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(got(), "n1/K/jobpreparation n1/K/jobrelease") {
+		t.Fatalf("after deleting K: removed %q", got())
 	}
 }

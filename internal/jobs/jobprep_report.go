@@ -26,6 +26,16 @@ type prepInfo struct {
 	Prep        *cobalt.JobTaskExecutionInfo `json:"prep,omitempty"`
 	Release     *cobalt.JobTaskExecutionInfo `json:"release,omitempty"`
 	ReleaseTask *nodeproto.JobTask           `json:"releaseTask,omitempty"`
+	// JobID and PrepTaskID name the preparation task's directory on the
+	// node; PrepRetainUntil and ReleaseRetainUntil are when the preparation
+	// and release task directories are due for deletion (nil: never, or
+	// done), see jobprep_retention.go.
+	JobID              string     `json:"jobId,omitempty"`
+	PrepTaskID         string     `json:"prepTaskId,omitempty"`
+	PrepRetainUntil    *time.Time `json:"prepRetainUntil,omitempty"`
+	ReleaseRetainUntil *time.Time `json:"releaseRetainUntil,omitempty"`
+	// ReleaseRetention is the release task's retentionTime (0: forever).
+	ReleaseRetention time.Duration `json:"releaseRetention,omitempty"`
 }
 
 func decodePrepInfo(b []byte) prepInfo {
@@ -113,6 +123,15 @@ func (s *Service) reportPrep(ctx context.Context, node cobalt.NodeRef, r nodepro
 		}
 		p.Prep = execFromReport(p.Prep, r, j.ID, j.JobPreparationTask.ID, now)
 		p.ReleaseTask = rel
+		p.JobID, p.PrepTaskID, p.PrepRetainUntil = j.ID, j.JobPreparationTask.ID, nil
+		p.ReleaseRetention = 0
+		if rt := j.JobReleaseTask; rt != nil && !noLimit(rt.RetentionTime) {
+			p.ReleaseRetention = time.Duration(*rt.RetentionTime)
+		}
+		if p.Prep.State == cobalt.JobTaskCompleted {
+			p.PrepRetainUntil = retainAfter(p.Prep.EndTime, prepRetention(j))
+		}
+		rec.RetainUntil = p.nextRetention()
 		rec.PoolKey = strings.ToLower(node.PoolID)
 		wait := j.JobPreparationTask.WaitForSuccess == nil || *j.JobPreparationTask.WaitForSuccess
 		rec.Blocked = wait && p.Prep.State == cobalt.JobTaskCompleted && p.Prep.Result == cobalt.TaskFailure
@@ -145,6 +164,8 @@ func (s *Service) reportRelease(ctx context.Context, node cobalt.NodeRef, r node
 		rec.ReleaseState = releaseRunning
 		if r.Event == "completed" {
 			rec.ReleaseState, done = releaseCompleted, true
+			p.ReleaseRetainUntil = retainAfter(p.Release.EndTime, p.ReleaseRetention)
+			rec.RetainUntil = p.nextRetention()
 		}
 		rec.Info = p.encode()
 		return nil
@@ -206,6 +227,7 @@ func (s *Service) finishEnding(ctx context.Context, accountID, jobID string) err
 		if err := s.st.JobDelete(ctx, accountID, jobID); err != nil && !cobalt.IsCode(err, cobalt.ENotFound) {
 			return err
 		}
+		s.removeJobPrepDirs(ctx, accountID, jobID)
 		return s.st.JobPrepDelete(ctx, accountID, jobID, "")
 	}
 	now := s.now().UTC()
