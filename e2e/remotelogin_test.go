@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,7 +47,9 @@ func sshPty(addr, user, password, command, script string) (string, error) {
 	if err := s.RequestPty("xterm-256color", 30, 100, ssh.TerminalModes{ssh.ECHO: 0}); err != nil {
 		return "", fmt.Errorf("pty: %w", err)
 	}
-	var out bytes.Buffer
+	// One buffer behind a lock: the session copies stdout and stderr
+	// from two goroutines.
+	var out lockedBuffer
 	s.Stdout, s.Stderr = &out, &out
 	if command != "" {
 		err = s.Run(command)
@@ -58,6 +61,24 @@ func sshPty(addr, user, password, command, script string) (string, error) {
 	}
 	err = s.Wait()
 	return out.String(), err
+}
+
+// lockedBuffer is a bytes.Buffer several goroutines write.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // TestRemoteLoginTerminal: with --public-address, remoteloginsettings
@@ -91,12 +112,14 @@ func TestRemoteLoginTerminal(t *testing.T) {
 		out, err = sshPty(addr, "tina", "tina-Pw-1", `tty; echo "term=$TERM"; stty size; stat -c %U "$(tty)"; (: </dev/tty) 2>/dev/null && echo ctty-ok`, "")
 		return err
 	})
+	t.Logf("exec on a terminal: %q", out)
 	if !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "term=xterm-256color") || !strings.Contains(out, "30 100") ||
 		!strings.Contains(out, "tina") || !strings.Contains(out, "ctty-ok") {
 		t.Errorf("exec on a terminal: %q", out)
 	}
 	// On 127.0.0.1, an interactive shell on a terminal.
 	out, err := sshPty(net.JoinHostPort("127.0.0.1", port), "tina", "tina-Pw-1", "", "tty\nexit 3\n")
+	t.Logf("shell on a terminal: %q %v", out, err)
 	var ee *ssh.ExitError
 	if !strings.Contains(out, "/dev/pts/") || !errors.As(err, &ee) || ee.ExitStatus() != 3 {
 		t.Errorf("shell on a terminal: %q %v", out, err)
