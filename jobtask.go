@@ -162,4 +162,8 @@ type Task struct {
 	PreviousStateTransitionTime *time.Time
 	ExecutionInfo               TaskExecutionInfo
 	NodeInfo                    *TaskNodeInfo
+	// FilesRemoved says the completed task's directory was deleted from
+	// its node once its constraints.retentionTime passed (not on the wire:
+	// the files API answers TaskFilesCleanedup).
+	FilesRemoved bool
 }

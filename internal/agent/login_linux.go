@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/cobaltbatch/cobalt/internal/logkey"
+	"github.com/cobaltbatch/cobalt/internal/publicaddr"
 	"github.com/cobaltbatch/cobalt/internal/sandbox"
 )
 
@@ -55,11 +56,18 @@ func (a *Agent) sshHostKey() ([]byte, error) {
 	return b, nil
 }
 
-// serveLogin listens on a free loopback port of the host and forwards each
+// serveLogin listens on a free port of the host, on 127.0.0.1 and on addr
+// (the node's host address, as publicaddr binds it), and forwards each
 // connection to the node's SSH server, dialled inside the node's network
 // namespace. It returns the host port.
-func (n *netnsIsolation) serveLogin() (int, error) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+func (n *netnsIsolation) serveLogin(addr string) (int, error) {
+	ln, err := publicaddr.Listen(addr, 0)
+	if err != nil && !publicaddr.IsLoopback(addr) && addr != "" {
+		// The host's address is not this machine's (behind NAT): loopback
+		// still serves logins from the host itself.
+		n.logger.Warn("remote login on the host address", logkey.Err, err)
+		ln, err = publicaddr.Listen("", 0)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("remote login listener: %w", err)
 	}
@@ -87,7 +95,7 @@ func (n *netnsIsolation) serveLogin() (int, error) {
 			go n.spliceIn(c, target)
 		}
 	}()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return publicaddr.Port(ln), nil
 }
 
 // spliceIn joins c to target dialled inside the node's namespace.

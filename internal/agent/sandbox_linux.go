@@ -108,7 +108,7 @@ func (a *Agent) startSandbox(root string, h handlers) (*nodeSandbox, *netnsIsola
 		a.interNode = true
 	}
 	iso.setSessionTask(n.TaskOfSession)
-	if port, err := iso.serveLogin(); err != nil {
+	if port, err := iso.serveLogin(a.node.LoginAddress); err != nil {
 		a.logger.Warn("the node has no remote login", logkey.Err, err)
 	} else {
 		a.loginPort = port

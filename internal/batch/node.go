@@ -218,6 +218,7 @@ func (s *Service) NodeRegister(ctx context.Context, n *Node, req nodeproto.Regis
 	cfg.ForwardPorts = uniq
 	cfg.AzureNamesPort = s.cfg.AzureNamesPort
 	cfg.PublicAddress = s.cfg.PublicAddress
+	cfg.LoginAddress = out.IPAddress
 	if hostID != "" && hostID != s.cfg.LocalHostID {
 		// A joined host's node may be cut off from the control plane while
 		// its tasks run: it kills them before they are requeued elsewhere.

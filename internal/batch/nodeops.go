@@ -120,7 +120,10 @@ func (s *Service) NodeStart(ctx context.Context, accountKey, poolID, nodeID stri
 
 // RemoteLogin is where a node's SSH server is reached.
 type RemoteLogin struct {
-	Port int
+	// IPAddress is the address of the node's host ("" when not known),
+	// where the node's agent accepts logins besides 127.0.0.1.
+	IPAddress string
+	Port      int
 }
 
 // NodeRemoteLogin returns the node's SSH port, as its agent reported it; a
@@ -134,7 +137,7 @@ func (s *Service) NodeRemoteLogin(ctx context.Context, accountKey, poolID, nodeI
 		return RemoteLogin{}, cobalt.Errorf(cobalt.EConflict, "The node has no remote login endpoint in its current state.").
 			WithReason("NodeNotReady")
 	}
-	return RemoteLogin{Port: n.RemoteLoginPort}, nil
+	return RemoteLogin{IPAddress: n.IPAddress, Port: n.RemoteLoginPort}, nil
 }
 
 // NodeExtension is one VM extension of a node: the pool's

@@ -91,6 +91,10 @@ func (rc *reqCtx) taskDir(p pathParams) (fileRoot, string, error) {
 	if err != nil {
 		return fileRoot{}, "", err
 	}
+	if t.FilesRemoved {
+		return fileRoot{}, "", batchError(cobalt.EConflict, codeTaskFilesCleanedUp,
+			"The files of the specified task are cleanedup: its retentionTime has passed.")
+	}
 	if t.NodeInfo == nil || t.NodeInfo.NodeID == "" || rc.s.cfg.Nodes == nil {
 		return fileRoot{}, "", batchError(cobalt.ENotFound, codeTaskFilesUnavailable,
 			"The files of the specified task are not available: it has not run on a node.")

@@ -170,6 +170,11 @@ func jobToWire(j cobalt.Job, url string) jobWire {
 }
 
 func jobToWireWithSecrets(j cobalt.Job, url string) jobWire {
+	if j.State != cobalt.JobCompleted {
+		// Batch reports terminateReason of completed jobs only; a
+		// terminating job keeps it until its release tasks ran.
+		j.ExecutionInfo.TerminateReason = ""
+	}
 	return jobWire{jobSpecWire: jobSpecWire{JobSpec: batchwire.FromJobSpec(j.JobSpec)}, URL: url, ETag: j.ETag, LastModified: j.LastModified,
 		CreationTime: j.CreationTime, State: string(j.State), StateTransitionTime: j.StateTransitionTime,
 		PreviousState: string(j.PreviousState), PreviousStateTransitionTime: j.PreviousStateTransitionTime,

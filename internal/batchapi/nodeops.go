@@ -134,7 +134,9 @@ func handleNodeUser(rc *reqCtx, p pathParams) error {
 }
 
 // handleRemoteLoginSettings serves GET .../remoteloginsettings: the address
-// the client reached this service on and the node's SSH port.
+// of the node's host (the public address for the local host's nodes; the
+// address the client reached this service on when the node has none) and
+// the node's SSH port.
 func handleRemoteLoginSettings(rc *reqCtx, p pathParams) error {
 	ops, err := rc.nodeOps(p)
 	if err != nil {
@@ -144,9 +146,11 @@ func handleRemoteLoginSettings(rc *reqCtx, p pathParams) error {
 	if err != nil {
 		return err
 	}
-	host, _, err := net.SplitHostPort(rc.r.Host)
-	if err != nil || host == "" {
-		host = "127.0.0.1"
+	host := rl.IPAddress
+	if host == "" {
+		if host, _, err = net.SplitHostPort(rc.r.Host); err != nil || host == "" {
+			host = "127.0.0.1"
+		}
 	}
 	rc.writeJSON(http.StatusOK, map[string]any{
 		"odata.metadata":       rc.baseURL() + "/$metadata#Microsoft.Azure.Batch.Protocol.Entities.ComputeNodeGetRemoteLoginSettingsResult",

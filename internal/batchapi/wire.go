@@ -62,6 +62,7 @@ const (
 	codeInvalidFilePath      = "InvalidFilePath"
 	codeFileNotFound         = "FileNotFound"
 	codeTaskFilesUnavailable = "TaskFilesUnavailable"
+	codeTaskFilesCleanedUp   = "TaskFilesCleanedup"
 	codeDirNotEmpty          = "DirectoryNotEmpty"
 )
 

@@ -44,6 +44,9 @@ type taskExec struct {
 	// Instances are a multi-instance task's instances in its current (or
 	// last) attempt: the primary first, then subtask 1, 2, ...
 	Instances []instanceExec `json:"instances,omitempty"`
+	// FilesRemoved is set once the task's directory was deleted after its
+	// retentionTime (SweepRetention), until the task runs again.
+	FilesRemoved bool `json:"filesRemoved,omitempty"`
 }
 
 func decodeExec(b []byte) taskExec {

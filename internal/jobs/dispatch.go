@@ -761,10 +761,16 @@ func (s *Service) SweepJobWallClock(ctx context.Context) error {
 }
 
 // SweepRetention removes the files of completed tasks whose retentionTime
-// has passed, through Config.RemoveTaskFiles, and then forgets the deadline.
+// has passed, through Config.RemoveTaskFiles, and then forgets the deadline
+// and marks the task's files removed (cobalt.Task.FilesRemoved), for the
+// files API to answer TaskFilesCleanedup; so too the directories of job
+// preparation and release tasks (sweepJobPrepRetention).
 func (s *Service) SweepRetention(ctx context.Context) error {
 	if s.cfg.RemoveTaskFiles == nil {
 		return nil
+	}
+	if err := s.sweepJobPrepRetention(ctx); err != nil {
+		return err
 	}
 	recs, _, err := s.st.TaskList(ctx, store.TaskListParams{RetainedBefore: s.now(), Page: store.Page{Limit: 1000}})
 	if err != nil {
@@ -787,6 +793,12 @@ func (s *Service) SweepRetention(ctx context.Context) error {
 			}
 		}
 		_, err := s.st.TaskUpdate(ctx, r.AccountKey, r.JobKey, r.ID, func(t *store.TaskRecord) error {
+			if t.State != taskCompleted || t.RetainUntil.IsZero() {
+				return nil // it ran again meanwhile
+			}
+			e := decodeExec(t.Exec)
+			e.FilesRemoved = node != ""
+			t.Exec = e.encode()
 			t.RetainUntil = time.Time{}
 			return nil
 		})

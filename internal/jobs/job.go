@@ -280,9 +280,15 @@ func (s *Service) ReplaceJob(ctx context.Context, accountID, jobID string, p Job
 }
 
 // DeleteJob deletes a job and its tasks; running tasks are stopped by their
-// nodes at the next Reconcile. Errors: ErrJobNotFound, EPreconditionFailed.
+// nodes at the next Reconcile. A job whose release task is owed by nodes
+// that ran it stays, in state deleting (its tasks ended), until they ran it
+// (finishEnding). Errors: ErrJobNotFound, ErrJobBeingDeleted,
+// EPreconditionFailed.
 func (s *Service) DeleteJob(ctx context.Context, accountID, jobID string, cond Conditions) error {
 	j, err := s.updateJob(ctx, accountID, jobID, cond, func(r *store.JobRecord, j *cobalt.Job) error {
+		if j.State == cobalt.JobDeleting {
+			return fail(ErrJobBeingDeleted, cobalt.EConflict, "The specified job has been marked for deletion and is being garbage collected.")
+		}
 		setJobState(j, cobalt.JobDeleting, s.now().UTC())
 		r.State, r.Dispatch = jobDeleting, false
 		return nil
@@ -291,15 +297,22 @@ func (s *Service) DeleteJob(ctx context.Context, accountID, jobID string, cond C
 		return err
 	}
 	defer s.wakeSchedule(ctx, accountID, jobID)
-	if j.State != cobalt.JobCompleted {
-		s.markRelease(ctx, accountID, j)
+	if j.JobReleaseTask == nil {
+		return errJobNotFound(s.st.JobDelete(ctx, accountID, jobID))
 	}
-	return errJobNotFound(s.st.JobDelete(ctx, accountID, jobID))
+	s.markRelease(ctx, accountID, j)
+	if err := s.endRunningTasks(ctx, accountID, jobID, &cobalt.TaskFailureInfo{Category: "usererror", Code: "TaskEnded",
+		Message: "The task was ended because its job was deleted."}); err != nil {
+		return err
+	}
+	return s.finishEnding(ctx, accountID, jobID)
 }
 
 // TerminateJob ends a job: running tasks are ended, and the job completes
-// with the reason (default "UserTerminate"). Errors: ErrJobNotFound,
-// ErrJobCompleted, ErrJobBeingDeleted, EPreconditionFailed.
+// with the reason (default "UserTerminate"); a job whose release task is
+// owed by nodes that ran it is terminating until they ran it. Errors:
+// ErrJobNotFound, ErrJobCompleted, ErrJobBeingTerminated, ErrJobBeingDeleted,
+// EPreconditionFailed.
 func (s *Service) TerminateJob(ctx context.Context, accountID, jobID, reason string, cond Conditions) error {
 	if reason == "" {
 		reason = "UserTerminate"
@@ -310,14 +323,17 @@ func (s *Service) TerminateJob(ctx context.Context, accountID, jobID, reason str
 func (s *Service) terminateJob(ctx context.Context, accountID, jobID, reason string, cond Conditions) error {
 	now := s.now().UTC()
 	j, err := s.updateJob(ctx, accountID, jobID, cond, func(r *store.JobRecord, j *cobalt.Job) error {
-		if j.State == cobalt.JobCompleted {
-			return fail(ErrJobCompleted, cobalt.EConflict, "The specified job is already in a completed state.")
+		if j.State == cobalt.JobCompleted || j.State == cobalt.JobDeleting || j.State == cobalt.JobTerminating {
+			return writableJob(j)
 		}
-		if j.State == cobalt.JobDeleting {
-			return fail(ErrJobBeingDeleted, cobalt.EConflict, "The specified job has been marked for deletion and is being garbage collected.")
+		j.ExecutionInfo.TerminateReason = reason
+		if j.JobReleaseTask != nil {
+			setJobState(j, cobalt.JobTerminating, now)
+			r.State, r.Dispatch = jobTerminating, false
+			return nil
 		}
 		setJobState(j, cobalt.JobCompleted, now)
-		j.ExecutionInfo.EndTime, j.ExecutionInfo.TerminateReason = &now, reason
+		j.ExecutionInfo.EndTime = &now
 		r.State, r.Dispatch = jobCompleted, false
 		return nil
 	})
@@ -325,9 +341,15 @@ func (s *Service) terminateJob(ctx context.Context, accountID, jobID, reason str
 		return err
 	}
 	defer s.wakeSchedule(ctx, accountID, jobID)
-	defer s.markRelease(ctx, accountID, j)
-	return s.endRunningTasks(ctx, accountID, jobID, &cobalt.TaskFailureInfo{Category: "usererror", Code: "TaskEnded",
-		Message: "The task was ended because its job was terminated."})
+	s.markRelease(ctx, accountID, j)
+	if err := s.endRunningTasks(ctx, accountID, jobID, &cobalt.TaskFailureInfo{Category: "usererror", Code: "TaskEnded",
+		Message: "The task was ended because its job was terminated."}); err != nil {
+		return err
+	}
+	if j.State == cobalt.JobTerminating {
+		return s.finishEnding(ctx, accountID, jobID)
+	}
+	return nil
 }
 
 // DisableJob stops scheduling the job's tasks. option says what happens to

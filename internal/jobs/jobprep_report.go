@@ -26,6 +26,16 @@ type prepInfo struct {
 	Prep        *cobalt.JobTaskExecutionInfo `json:"prep,omitempty"`
 	Release     *cobalt.JobTaskExecutionInfo `json:"release,omitempty"`
 	ReleaseTask *nodeproto.JobTask           `json:"releaseTask,omitempty"`
+	// JobID and PrepTaskID name the preparation task's directory on the
+	// node; PrepRetainUntil and ReleaseRetainUntil are when the preparation
+	// and release task directories are due for deletion (nil: never, or
+	// done), see jobprep_retention.go.
+	JobID              string     `json:"jobId,omitempty"`
+	PrepTaskID         string     `json:"prepTaskId,omitempty"`
+	PrepRetainUntil    *time.Time `json:"prepRetainUntil,omitempty"`
+	ReleaseRetainUntil *time.Time `json:"releaseRetainUntil,omitempty"`
+	// ReleaseRetention is the release task's retentionTime (0: forever).
+	ReleaseRetention time.Duration `json:"releaseRetention,omitempty"`
 }
 
 func decodePrepInfo(b []byte) prepInfo {
@@ -113,10 +123,20 @@ func (s *Service) reportPrep(ctx context.Context, node cobalt.NodeRef, r nodepro
 		}
 		p.Prep = execFromReport(p.Prep, r, j.ID, j.JobPreparationTask.ID, now)
 		p.ReleaseTask = rel
+		p.JobID, p.PrepTaskID, p.PrepRetainUntil = j.ID, j.JobPreparationTask.ID, nil
+		p.ReleaseRetention = 0
+		if rt := j.JobReleaseTask; rt != nil && !noLimit(rt.RetentionTime) {
+			p.ReleaseRetention = time.Duration(*rt.RetentionTime)
+		}
+		if p.Prep.State == cobalt.JobTaskCompleted {
+			p.PrepRetainUntil = retainAfter(p.Prep.EndTime, prepRetention(j))
+		}
+		rec.RetainUntil = p.nextRetention()
 		rec.PoolKey = strings.ToLower(node.PoolID)
 		wait := j.JobPreparationTask.WaitForSuccess == nil || *j.JobPreparationTask.WaitForSuccess
 		rec.Blocked = wait && p.Prep.State == cobalt.JobTaskCompleted && p.Prep.Result == cobalt.TaskFailure
-		if j.State == cobalt.JobCompleted && rec.ReleaseState == "" && rel != nil {
+		ended := j.State == cobalt.JobCompleted || j.State == cobalt.JobTerminating || j.State == cobalt.JobDeleting
+		if ended && rec.ReleaseState == "" && rel != nil {
 			rec.ReleaseState = releasePending
 		}
 		rec.Info = p.encode()
@@ -144,6 +164,8 @@ func (s *Service) reportRelease(ctx context.Context, node cobalt.NodeRef, r node
 		rec.ReleaseState = releaseRunning
 		if r.Event == "completed" {
 			rec.ReleaseState, done = releaseCompleted, true
+			p.ReleaseRetainUntil = retainAfter(p.Release.EndTime, p.ReleaseRetention)
+			rec.RetainUntil = p.nextRetention()
 		}
 		rec.Info = p.encode()
 		return nil
@@ -151,11 +173,99 @@ func (s *Service) reportRelease(ctx context.Context, node cobalt.NodeRef, r node
 	if err != nil || !done {
 		return err
 	}
-	// A deleted job's records go once its release task has run.
+	// A record whose job is gone goes once its release task has run.
 	if _, err := s.st.JobGet(ctx, node.AccountID, r.JobID); cobalt.IsCode(err, cobalt.ENotFound) {
 		return s.st.JobPrepDelete(ctx, node.AccountID, r.JobID, node.NodeID)
 	}
-	return nil
+	return s.finishEnding(ctx, node.AccountID, r.JobID)
+}
+
+// releaseGiveUp is how long a job that ends waits for a node's release task
+// after it was due or last reported: longer than the task may run, so only
+// a node that went away (deleted, or its agent lost) is given up on.
+const releaseGiveUp = MaxJobReleaseWallClock + 5*time.Minute
+
+// releasesOwed reports whether a node that ran the job's preparation task
+// still owes the job its release task.
+func (s *Service) releasesOwed(ctx context.Context, accountID, jobID string) (bool, error) {
+	now := s.now()
+	tok := ""
+	for {
+		recs, next, err := s.st.JobPrepList(ctx, store.JobPrepListParams{AccountKey: accountID, JobKey: jobID, Page: store.Page{Limit: 1000, Token: tok}})
+		if err != nil {
+			return false, err
+		}
+		for _, r := range recs {
+			if (r.ReleaseState == releasePending || r.ReleaseState == releaseRunning) && now.Sub(r.UpdatedAt) < releaseGiveUp {
+				return true, nil
+			}
+		}
+		if next == "" {
+			return false, nil
+		}
+		tok = next
+	}
+}
+
+// finishEnding ends a deleting or terminating job once no node owes it its
+// release task, as Batch keeps such a job in that state until they ran: a
+// deleting job is removed with its tasks and records, a terminating one
+// completes. Other jobs are left alone.
+func (s *Service) finishEnding(ctx context.Context, accountID, jobID string) error {
+	r, err := s.st.JobGet(ctx, accountID, jobID)
+	if cobalt.IsCode(err, cobalt.ENotFound) {
+		return nil
+	}
+	if err != nil || (r.State != jobDeleting && r.State != jobTerminating) {
+		return err
+	}
+	if owed, err := s.releasesOwed(ctx, accountID, jobID); err != nil || owed {
+		return err
+	}
+	defer s.wakeSchedule(ctx, accountID, jobID)
+	if r.State == jobDeleting {
+		if err := s.st.JobDelete(ctx, accountID, jobID); err != nil && !cobalt.IsCode(err, cobalt.ENotFound) {
+			return err
+		}
+		s.removeJobPrepDirs(ctx, accountID, jobID)
+		return s.st.JobPrepDelete(ctx, accountID, jobID, "")
+	}
+	now := s.now().UTC()
+	_, err = s.updateJob(ctx, accountID, jobID, Conditions{}, func(r *store.JobRecord, j *cobalt.Job) error {
+		if j.State != cobalt.JobTerminating {
+			return nil
+		}
+		setJobState(j, cobalt.JobCompleted, now)
+		j.ExecutionInfo.EndTime = &now
+		r.State = jobCompleted
+		return nil
+	})
+	if cobalt.IsCode(err, cobalt.ENotFound) {
+		return nil
+	}
+	return err
+}
+
+// SweepEndingJobs ends the deleting and terminating jobs that no longer
+// wait for a release task (finishEnding): those whose nodes went away
+// without reporting it.
+func (s *Service) SweepEndingJobs(ctx context.Context) error {
+	tok := ""
+	for {
+		recs, next, err := s.st.JobList(ctx, store.JobListParams{States: []string{jobDeleting, jobTerminating}, Page: store.Page{Limit: 1000, Token: tok}})
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if err := s.finishEnding(ctx, r.AccountKey, r.ID); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		tok = next
+	}
 }
 
 // JobReleases returns the release tasks the node must run: those of ended

@@ -356,13 +356,21 @@ func (s *Service) DeleteJobSchedule(ctx context.Context, accountID, id string, c
 		if err != nil {
 			return err
 		}
-		if len(jobs) == 0 {
-			break
-		}
+		// A job that waits for its release tasks stays, deleting, and
+		// goes once they ran.
+		left := 0
 		for _, j := range jobs {
-			if err := s.DeleteJob(ctx, accountID, j.ID, Conditions{}); err != nil && !cobalt.IsCode(err, cobalt.ENotFound) {
+			if j.State == cobalt.JobDeleting {
+				continue
+			}
+			left++
+			if err := s.DeleteJob(ctx, accountID, j.ID, Conditions{}); err != nil && !cobalt.IsCode(err, cobalt.ENotFound) &&
+				!cobalt.IsCode(err, cobalt.EConflict) {
 				return err
 			}
+		}
+		if left == 0 {
+			break
 		}
 	}
 	ss, err := s.schedules()

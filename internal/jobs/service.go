@@ -113,7 +113,9 @@ func New(cfg Config) (*Service, error) {
 // its maxWallClockTime plus LeaseGrace is completed with failure TaskEnded; a
 // job that outlived its maxWallClockTime is terminated; completed tasks past
 // their retentionTime have their files removed (see RemoveTaskFiles); due
-// job schedules create their jobs (FireDueSchedules). Every
+// job schedules create their jobs (FireDueSchedules); deleting and
+// terminating jobs whose nodes went away without running their release
+// task end (SweepEndingJobs). Every
 // waitingSweepEvery sweeps it also settles waiting tasks against the
 // completed tasks of their jobs (SweepWaiting).
 func (s *Service) Run(ctx context.Context) error {
@@ -126,7 +128,7 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-t.C:
 			sweeps := map[string]func(context.Context) error{
 				"expired leases": s.SweepExpiredLeases, "job wall clock": s.SweepJobWallClock, "retention": s.SweepRetention,
-				"job schedules": s.FireDueSchedules,
+				"job schedules": s.FireDueSchedules, "ending jobs": s.SweepEndingJobs,
 			}
 			if n%waitingSweepEvery == 0 {
 				sweeps["waiting tasks"] = s.SweepWaiting

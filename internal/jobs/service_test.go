@@ -676,6 +676,9 @@ func TestJobWallClockAndRetentionSweeps(t *testing.T) {
 	if j, _ := s.GetJob(ctx, acct, "limited"); j.State != cobalt.JobActive || len(removed) != 1 || removed[0] != "n/free/T" {
 		t.Fatalf("after 30m: job %s, removed %v", j.State, removed)
 	}
+	if tk, err := s.GetTask(ctx, acct, "free", "T"); err != nil || !tk.FilesRemoved {
+		t.Fatalf("the task whose files were removed: %v %v", tk.FilesRemoved, err)
+	}
 	c.Add(31 * time.Minute)
 	if err := s.SweepJobWallClock(ctx); err != nil {
 		t.Fatal(err)

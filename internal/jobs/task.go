@@ -58,6 +58,7 @@ func taskFromRecord(jobID string, r store.TaskRecord) (cobalt.Task, error) {
 	if node != "" {
 		t.NodeInfo = &cobalt.TaskNodeInfo{PoolID: e.PoolID, NodeID: node, TaskRootDirectory: TaskRootDirectory(jobID, r.ID)}
 	}
+	t.FilesRemoved = e.FilesRemoved && r.State == taskCompleted
 	return t, nil
 }
 
@@ -69,6 +70,9 @@ func setTaskState(t *store.TaskRecord, e *taskExec, state string, now time.Time)
 	prev := t.StateAt
 	e.PreviousState, e.PreviousStateAt = t.State, &prev
 	t.State, t.StateAt = state, now
+	if state != taskCompleted {
+		e.FilesRemoved = false // it runs again and makes its directory anew
+	}
 }
 
 // validateTask checks a task spec and fills its defaults from the job.

@@ -143,6 +143,10 @@ type NodeConfig struct {
 	// name), which its URLs name: a netns node forwards ForwardPorts from it
 	// too when it is an IP, and resolves it to its loopback when a name.
 	PublicAddress string `json:"publicAddress,omitempty"`
+	// LoginAddress is the address of the node's host (its ipAddress): the
+	// node's SSH server is forwarded from it, besides 127.0.0.1, so that
+	// remote login reaches it where remoteloginsettings says.
+	LoginAddress string `json:"loginAddress,omitempty"`
 	// UserAccounts are the pool's named user accounts, created in the node;
 	// a task's userIdentity.username must name one of them.
 	UserAccounts []UserAccount `json:"userAccounts,omitempty"`

@@ -64,13 +64,14 @@ func (in *initState) sshConn(c net.Conn, cfg *ssh.ServerConfig) {
 	}
 }
 
-// sshSession serves one session: environment requests, then one exec or
-// shell, run as the login user with the session's channel as its stdio.
-// No PTY is offered: a client asking for one is told no and goes on
-// without.
+// sshSession serves one session: environment and terminal requests, then
+// one exec or shell, run as the login user with the session's channel as
+// its stdio, or with a terminal of the node when the client asked for one
+// (ssh -t, an interactive login).
 func (in *initState) sshSession(u loginUser, ch ssh.Channel, reqs <-chan *ssh.Request) {
 	defer ch.Close()
 	var env []string
+	var pty *ptyRequest
 	for req := range reqs {
 		switch req.Type {
 		case "env":
@@ -79,6 +80,20 @@ func (in *initState) sshSession(u loginUser, ch ssh.Channel, reqs <-chan *ssh.Re
 				env = append(env, kv.Name+"="+kv.Value)
 			}
 			_ = req.Reply(true, nil)
+		case "pty-req":
+			p, err := parsePtyRequest(req.Payload)
+			ok := err == nil && pty == nil
+			if ok {
+				pty = &p
+			}
+			_ = req.Reply(ok, nil)
+		case "window-change":
+			if w, err := parseWindowChange(req.Payload); err == nil && pty != nil {
+				pty.Columns, pty.Rows, pty.Width, pty.Height = w.Columns, w.Rows, w.Width, w.Height
+			}
+			if req.WantReply {
+				_ = req.Reply(false, nil)
+			}
 		case "exec", "shell":
 			var command string
 			if req.Type == "exec" {
@@ -90,14 +105,13 @@ func (in *initState) sshSession(u loginUser, ch ssh.Channel, reqs <-chan *ssh.Re
 				command = p.Command
 			}
 			_ = req.Reply(true, nil)
-			go func() {
-				for r := range reqs {
-					if r.WantReply {
-						_ = r.Reply(false, nil)
-					}
-				}
-			}()
-			code := in.runLogin(u, command, env, ch)
+			var code int
+			if pty != nil {
+				code = in.runLoginPty(u, command, env, *pty, ch, reqs)
+			} else {
+				go refuseRequests(reqs)
+				code = in.runLogin(u, command, env, ch)
+			}
 			var b [4]byte
 			binary.BigEndian.PutUint32(b[:], uint32(code))
 			_, _ = ch.SendRequest("exit-status", false, b[:])
@@ -106,6 +120,15 @@ func (in *initState) sshSession(u loginUser, ch ssh.Channel, reqs <-chan *ssh.Re
 			if req.WantReply {
 				_ = req.Reply(false, nil)
 			}
+		}
+	}
+}
+
+// refuseRequests answers no to every request left on a session.
+func refuseRequests(reqs <-chan *ssh.Request) {
+	for r := range reqs {
+		if r.WantReply {
+			_ = r.Reply(false, nil)
 		}
 	}
 }
@@ -119,10 +142,8 @@ func safeEnvName(n string) bool {
 // task has it (task ids are random and never 0).
 const sessionID = 0
 
-// runLogin runs command ("" for a shell) as u in its own session and
-// keyring, in the node's cgroup like every process of the node, and
-// returns its exit code.
-func (in *initState) runLogin(u loginUser, command string, env []string, ch ssh.Channel) int {
+// loginCmd is command ("" for a shell) as u would run it at a login.
+func loginCmd(u loginUser, command string, env []string) *exec.Cmd {
 	home := filepath.Join("/home", u.Name)
 	args := []string{"/bin/sh"}
 	if command != "" {
@@ -132,31 +153,27 @@ func (in *initState) runLogin(u loginUser, command string, env []string, ch ssh.
 	cmd.Dir = home
 	cmd.Env = append([]string{"HOME=" + home, "USER=" + u.Name, "LOGNAME=" + u.Name, "SHELL=/bin/sh",
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
-	cmd.Stdout, cmd.Stderr = ch, ch.Stderr()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: loginCredential(u)}
-	// stdin is copied by hand: Wait would otherwise wait for the client to
-	// close its side even after the process ended.
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return 255
-	}
-	go func() {
-		_, _ = io.Copy(stdin, ch)
-		_ = stdin.Close()
-	}()
+	return cmd
+}
+
+// startLogin starts a login's process in its own keyring, known to the
+// init's reaper as a session's.
+func (in *initState) startLogin(cmd *exec.Cmd) error {
 	in.startMu.RLock()
-	err = startWithOwnKeyring(cmd)
-	if err == nil {
-		in.mu.Lock()
-		in.pids[cmd.Process.Pid] = sessionID
-		in.mu.Unlock()
+	defer in.startMu.RUnlock()
+	if err := startWithOwnKeyring(cmd); err != nil {
+		return err
 	}
-	in.startMu.RUnlock()
-	if err != nil {
-		_, _ = ch.Stderr().Write([]byte("cannot start the shell\r\n"))
-		return 127
-	}
-	err = cmd.Wait()
+	in.mu.Lock()
+	in.pids[cmd.Process.Pid] = sessionID
+	in.mu.Unlock()
+	return nil
+}
+
+// waitLogin waits for a started login's process and returns its exit code.
+func (in *initState) waitLogin(cmd *exec.Cmd) int {
+	err := cmd.Wait()
 	in.mu.Lock()
 	delete(in.pids, cmd.Process.Pid)
 	in.mu.Unlock()
@@ -171,4 +188,82 @@ func (in *initState) runLogin(u loginUser, command string, env []string, ch ssh.
 		return 255
 	}
 	return 0
+}
+
+// runLogin runs command ("" for a shell) as u in its own session and
+// keyring, in the node's cgroup like every process of the node, and
+// returns its exit code.
+func (in *initState) runLogin(u loginUser, command string, env []string, ch ssh.Channel) int {
+	cmd := loginCmd(u, command, env)
+	cmd.Stdout, cmd.Stderr = ch, ch.Stderr()
+	// stdin is copied by hand: Wait would otherwise wait for the client to
+	// close its side even after the process ended.
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return 255
+	}
+	go func() {
+		_, _ = io.Copy(stdin, ch)
+		_ = stdin.Close()
+	}()
+	if err := in.startLogin(cmd); err != nil {
+		_, _ = ch.Stderr().Write([]byte("cannot start the shell\r\n"))
+		return 127
+	}
+	return in.waitLogin(cmd)
+}
+
+// ptyDrain bounds how long a login's terminal output is still relayed
+// after its process ended, when something it started keeps the terminal.
+const ptyDrain = 2 * time.Second
+
+// runLoginPty runs command ("" for a shell) as runLogin does, on a new
+// terminal of the node that is its controlling terminal; the channel is
+// the terminal's other side (stderr joins stdout, as on any terminal), and
+// window-change requests resize it.
+func (in *initState) runLoginPty(u loginUser, command string, env []string, p ptyRequest, ch ssh.Channel, reqs <-chan *ssh.Request) int {
+	master, tty, err := openPty(u.uid, winsize(p.Columns, p.Rows, p.Width, p.Height))
+	if err != nil {
+		go refuseRequests(reqs)
+		_, _ = ch.Stderr().Write([]byte("cannot open a terminal\r\n"))
+		return 255
+	}
+	go func() {
+		for r := range reqs {
+			if w, err := parseWindowChange(r.Payload); r.Type == "window-change" && err == nil {
+				_ = master.resize(winsize(w.Columns, w.Rows, w.Width, w.Height))
+			}
+			if r.WantReply {
+				_ = r.Reply(false, nil)
+			}
+		}
+	}()
+	if p.Term != "" {
+		env = append(env, "TERM="+p.Term)
+	}
+	cmd := loginCmd(u, command, env)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr.Setctty, cmd.SysProcAttr.Ctty = true, 0
+	err = in.startLogin(cmd)
+	tty.Close()
+	if err != nil {
+		master.Close()
+		_, _ = ch.Stderr().Write([]byte("cannot start the shell\r\n"))
+		return 127
+	}
+	out, stop := make(chan struct{}), make(chan struct{})
+	go func() {
+		master.copyOut(ch, stop)
+		close(out)
+	}()
+	go func() { _, _ = io.Copy(master, ch) }()
+	code := in.waitLogin(cmd)
+	select {
+	case <-out:
+	case <-time.After(ptyDrain):
+		close(stop)
+		<-out
+	}
+	master.Close()
+	return code
 }

@@ -22,10 +22,13 @@ type JobPrepRecord struct {
 	// ReleaseState is "" (the job has not ended), "pending" (the node must
 	// run the release task), "running" or "completed".
 	ReleaseState string
-	Info         []byte
-	Version      int64
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// RetainUntil is when the node's directories of the job's preparation
+	// or release task are next due for deletion (zero: none is).
+	RetainUntil time.Time
+	Info        []byte
+	Version     int64
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // JobPrepListParams selects preparation records in (account, job, node)
@@ -37,7 +40,10 @@ type JobPrepListParams struct {
 	ReleaseState string
 	// BlockedOnly keeps the records with Blocked set.
 	BlockedOnly bool
-	Page        Page
+	// RetainedBefore, when non-zero, keeps the records whose RetainUntil
+	// is set and earlier.
+	RetainedBefore time.Time
+	Page           Page
 }
 
 // JobPrepStore keeps the per-node runs of jobs' preparation and release
@@ -46,7 +52,7 @@ type JobPrepListParams struct {
 type JobPrepStore interface {
 	// JobPrepUpdate applies fn to the job's record for the node under
 	// compare-and-swap, creating it (Version 0 in fn) when absent; Blocked,
-	// ReleaseState, PoolKey and Info may change. An error from fn is
+	// ReleaseState, RetainUntil, PoolKey and Info may change. An error from fn is
 	// returned as is and nothing is written.
 	JobPrepUpdate(ctx context.Context, accountKey, jobID, nodeID string, fn func(*JobPrepRecord) error) (JobPrepRecord, error)
 	// JobPrepList lists records with a next-page token ("" on the last page).

@@ -10,18 +10,19 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
-const jobPrepCols = `account_key, job_key, node_id, pool_key, blocked, release_state, info, version, created_at, updated_at`
+const jobPrepCols = `account_key, job_key, node_id, pool_key, blocked, release_state, retain_until, info, version, created_at, updated_at`
 
 func scanJobPrep(row interface{ Scan(...any) error }) (store.JobPrepRecord, error) {
 	var (
 		r                store.JobPrepRecord
 		blocked          int64
 		created, updated int64
+		retain           int64
 	)
-	if err := row.Scan(&r.AccountKey, &r.JobKey, &r.NodeID, &r.PoolKey, &blocked, &r.ReleaseState, &r.Info, &r.Version, &created, &updated); err != nil {
+	if err := row.Scan(&r.AccountKey, &r.JobKey, &r.NodeID, &r.PoolKey, &blocked, &r.ReleaseState, &retain, &r.Info, &r.Version, &created, &updated); err != nil {
 		return r, err
 	}
-	r.Blocked, r.CreatedAt, r.UpdatedAt = blocked != 0, fromUnixNano(created), fromUnixNano(updated)
+	r.Blocked, r.CreatedAt, r.UpdatedAt, r.RetainUntil = blocked != 0, fromUnixNano(created), fromUnixNano(updated), fromUnixNano(retain)
 	return r, nil
 }
 
@@ -49,8 +50,8 @@ func (db *DB) JobPrepUpdate(ctx context.Context, accountKey, jobID, nodeID strin
 		r.Version, r.UpdatedAt = old.Version+1, now
 		if old.Version == 0 {
 			r.CreatedAt = now
-			_, err := tx.ExecContext(ctx, `INSERT INTO job_prep (`+jobPrepCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)`,
-				ak, jk, nodeID, r.PoolKey, boolInt(r.Blocked), r.ReleaseState, r.Info, unixNano(now))
+			_, err := tx.ExecContext(ctx, `INSERT INTO job_prep (`+jobPrepCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)`,
+				ak, jk, nodeID, r.PoolKey, boolInt(r.Blocked), r.ReleaseState, unixNano(r.RetainUntil), r.Info, unixNano(now))
 			if err != nil {
 				return db.conflictOr(err, "the job preparation record was created concurrently")
 			}
@@ -58,9 +59,9 @@ func (db *DB) JobPrepUpdate(ctx context.Context, accountKey, jobID, nodeID strin
 			return nil
 		}
 		r.CreatedAt = old.CreatedAt
-		res, err := tx.ExecContext(ctx, `UPDATE job_prep SET pool_key = $1, blocked = $2, release_state = $3, info = $4, version = $5, updated_at = $6
-			WHERE account_key = $7 AND job_key = $8 AND node_id = $9 AND version = $10`,
-			r.PoolKey, boolInt(r.Blocked), r.ReleaseState, r.Info, r.Version, unixNano(now), ak, jk, nodeID, old.Version)
+		res, err := tx.ExecContext(ctx, `UPDATE job_prep SET pool_key = $1, blocked = $2, release_state = $3, info = $4, version = $5, updated_at = $6,
+			retain_until = $7 WHERE account_key = $8 AND job_key = $9 AND node_id = $10 AND version = $11`,
+			r.PoolKey, boolInt(r.Blocked), r.ReleaseState, r.Info, r.Version, unixNano(now), unixNano(r.RetainUntil), ak, jk, nodeID, old.Version)
 		if err != nil {
 			return err
 		}
@@ -96,6 +97,10 @@ func (db *DB) JobPrepList(ctx context.Context, p store.JobPrepListParams) ([]sto
 	eq("release_state", p.ReleaseState)
 	if p.BlockedOnly {
 		where = append(where, "blocked = 1")
+	}
+	if !p.RetainedBefore.IsZero() {
+		args = append(args, unixNano(p.RetainedBefore))
+		where = append(where, fmt.Sprintf("retain_until <> 0 AND retain_until < $%d", len(args)))
 	}
 	args = append(args, limit+1)
 	rows, err := db.r.QueryContext(ctx, `SELECT `+jobPrepCols+` FROM job_prep WHERE `+strings.Join(where, " AND ")+

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
@@ -66,6 +67,28 @@ func init() {
 		}
 		if got := list(store.JobPrepListParams{NodeID: "n2", ReleaseState: "pending"}); len(got) != 1 || got[0].JobKey != "job1" {
 			t.Fatalf("pending on n2: %+v", got)
+		}
+		// Retention deadlines: set, listed when due, cleared.
+		for node, at := range map[string]int64{"n1": 50, "n2": 70} {
+			if _, err := s.JobPrepUpdate(ctx(t), jobAcct, "job1", node, func(r *store.JobPrepRecord) error {
+				r.RetainUntil = time.Unix(at, 0)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := list(store.JobPrepListParams{RetainedBefore: time.Unix(60, 0)}); len(got) != 1 || got[0].NodeID != "n1" ||
+			!got[0].RetainUntil.Equal(time.Unix(50, 0)) || got[0].ReleaseState != "pending" {
+			t.Fatalf("due at 60: %+v", got)
+		}
+		if _, err := s.JobPrepUpdate(ctx(t), jobAcct, "job1", "n1", func(r *store.JobPrepRecord) error {
+			r.RetainUntil = time.Time{}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got := list(store.JobPrepListParams{RetainedBefore: time.Unix(100, 0)}); len(got) != 1 || got[0].NodeID != "n2" {
+			t.Fatalf("due at 100 after n1's was cleared: %+v", got)
 		}
 		if err := s.JobPrepDelete(ctx(t), jobAcct, "job1", "n2"); err != nil {
 			t.Fatal(err)
