@@ -392,8 +392,10 @@ func (s *Server) handleWith(name string, h http.Handler, wrap func(net.Listener,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	if name == "azure" || name == hostsListener {
-		// Azure's hostnames carry a certificate of their own.
-		srv.TLSConfig = s.azureTLS
+		// Azure's hostnames carry a certificate of their own. Each server
+		// gets its own copy: Serve adds "h2" to its config's NextProtos, which
+		// raced with the other listener cloning the same config.
+		srv.TLSConfig = s.azureTLS.Clone()
 	}
 	if name == "blob" || name == "azure" || name == hostsListener {
 		// Blob uploads and downloads stream large bodies: HTTP/2's default
