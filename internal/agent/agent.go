@@ -251,7 +251,7 @@ func New(cfg Config) (*Agent, error) {
 		wake:    make(chan struct{}, 1),
 	}
 	a.tokens = &tokenCache{api: a.api, nodeID: cfg.NodeID, now: cfg.Now,
-		ids: func() []nodeproto.Identity { return a.node.Identities }, entries: map[string]*cacheEntry{}}
+		ids: func() []nodeproto.Identity { return a.node.Identities }, entries: map[cacheKey]*cacheEntry{}}
 	return a, nil
 }
 
