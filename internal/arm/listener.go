@@ -164,7 +164,7 @@ func (c *lineFixConn) next() error {
 // returns what it read.
 func (c *lineFixConn) readHead() ([]byte, error) {
 	head := make([]byte, 0, max(512, c.r.Buffered())) // usually the whole head is buffered
-	lines := 0 // complete non-blank lines read
+	lines := 0                                        // complete non-blank lines read
 	for {
 		line, err := c.r.ReadSlice('\n')
 		head = append(head, line...)

@@ -2,6 +2,7 @@ package benchrun
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -25,5 +26,15 @@ func BenchmarkSDKTaskPageDecode(b *testing.B) {
 		if err := r.UnmarshalJSON(page); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestProcessCPU(t *testing.T) {
+	d, err := processCPU(os.Getpid())
+	if err != nil || d < 0 {
+		t.Fatalf("processCPU(self) = %v, %v", d, err)
+	}
+	if _, err := processCPU(-1); err == nil {
+		t.Fatal("processCPU(-1) succeeded")
 	}
 }
