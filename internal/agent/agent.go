@@ -263,7 +263,7 @@ func New(cfg Config) (*Agent, error) {
 		a.logger.Warn("control-plane replica out of reach: the node moved to another", logkey.URL, base)
 	}
 	a.tokens = &tokenCache{api: a.api, nodeID: cfg.NodeID, now: cfg.Now,
-		ids: func() []nodeproto.Identity { return a.node.Identities }, entries: map[string]*cacheEntry{}}
+		ids: func() []nodeproto.Identity { return a.node.Identities }, entries: map[cacheKey]*cacheEntry{}}
 	return a, nil
 }
 

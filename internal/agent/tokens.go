@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,7 +22,7 @@ type tokenCache struct {
 	ids func() []nodeproto.Identity
 
 	mu      sync.RWMutex
-	entries map[string]*cacheEntry
+	entries map[cacheKey]*cacheEntry
 }
 
 type cacheEntry struct {
@@ -60,8 +59,12 @@ func (c *tokenCache) evictLocked() {
 // even when a refresh fails.
 const expiryMargin = 5 * time.Minute
 
-func cacheKey(identityResourceID, resource string) string {
-	return strings.ToLower(identityResourceID) + "\x00" + resource
+// cacheKey names an entry: the identity's resource ID as the node's identity
+// set spells it (SelectIdentity returns the set's own entry, whatever case a
+// request used), and the resource. A struct of the two strings, so that a
+// lookup, which runs on every IMDS token request, allocates nothing.
+type cacheKey struct {
+	identity, resource string
 }
 
 // Token implements imds.TokenSource.
@@ -70,7 +73,7 @@ func (c *tokenCache) Token(ctx context.Context, req imds.TokenRequest) (imds.Tok
 	if err != nil {
 		return imds.Token{}, err
 	}
-	key := cacheKey(id.ResourceID, req.Resource)
+	key := cacheKey{id.ResourceID, req.Resource}
 	c.mu.RLock()
 	e := c.entries[key]
 	c.mu.RUnlock()

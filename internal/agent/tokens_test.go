@@ -22,7 +22,7 @@ func newTestCache(t *testing.T, f *fakeControlPlane, now func() time.Time) *toke
 	return &tokenCache{
 		api:    newClient([]string{f.srv.URL}, f.cred, httpc),
 		nodeID: "n1", now: now, ids: func() []nodeproto.Identity { return ids },
-		entries: map[string]*cacheEntry{},
+		entries: map[cacheKey]*cacheEntry{},
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -147,8 +146,15 @@ func (c *lineFixConn) next() error {
 		c.opaque = true
 		return err
 	}
+	// head is this connection's own copy, and the fix keeps the length:
+	// the request line is fixed in place.
 	start, end := requestLineBounds(head)
-	c.pending = append(append(append([]byte(nil), head[:start]...), fixRequestLine(head[start:end])...), head[end:]...)
+	if fixed := fixRequestLine(head[start:end]); len(fixed) == end-start {
+		copy(head[start:end], fixed)
+	} else {
+		head = append(append(append([]byte(nil), head[:start]...), fixed...), head[end:]...)
+	}
+	c.pending = head
 	c.body, c.opaque = bodyLength(head[end:])
 	return nil
 }
@@ -157,8 +163,8 @@ func (c *lineFixConn) next() error {
 // header block (blank lines before the request line included). On failure it
 // returns what it read.
 func (c *lineFixConn) readHead() ([]byte, error) {
-	var head []byte
-	lines := 0 // complete non-blank lines read
+	head := make([]byte, 0, max(512, c.r.Buffered())) // usually the whole head is buffered
+	lines := 0                                        // complete non-blank lines read
 	for {
 		line, err := c.r.ReadSlice('\n')
 		head = append(head, line...)
@@ -194,25 +200,48 @@ func requestLineBounds(head []byte) (start, end int) {
 // bodyLength reads the framing of a request from its header block: the
 // Content-Length, or opaque for a chunked or unknown framing.
 func bodyLength(headers []byte) (n int64, opaque bool) {
-	for _, l := range bytes.Split(headers, []byte("\n")) {
+	for rest := headers; len(rest) > 0; {
+		l := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			l, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
 		name, value, ok := bytes.Cut(bytes.TrimRight(l, "\r"), []byte(":"))
 		if !ok {
 			continue
 		}
-		switch strings.ToLower(string(bytes.TrimSpace(name))) {
-		case "transfer-encoding":
+		name = bytes.TrimSpace(name)
+		switch {
+		case asciiEqualFold(name, "transfer-encoding"), asciiEqualFold(name, "upgrade"):
 			return 0, true
-		case "content-length":
+		case asciiEqualFold(name, "content-length"):
 			v, err := strconv.ParseInt(string(bytes.TrimSpace(value)), 10, 64)
 			if err != nil || v < 0 {
 				return 0, true
 			}
 			n = v
-		case "upgrade":
-			return 0, true
 		}
 	}
 	return n, false
+}
+
+// asciiEqualFold reports whether b is lower, a lower-case ASCII name, in
+// any ASCII case (header names are ASCII tokens; no Unicode folding).
+func asciiEqualFold(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // take removes n buffered bytes and returns a copy of them.

@@ -3,6 +3,7 @@ package arm
 import (
 	"context"
 	"encoding/base64"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -72,5 +73,41 @@ func TestTokenCache(t *testing.T) {
 	}
 	if n := v.calls.Load(); n != 6 {
 		t.Fatalf("%d validations, want 6", n)
+	}
+}
+
+func TestNewGUIDFormat(t *testing.T) {
+	re := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	seen := map[string]bool{}
+	for range 100 {
+		g := newGUID()
+		if !re.MatchString(g) || seen[g] {
+			t.Fatalf("newGUID() = %q (seen before: %v)", g, seen[g])
+		}
+		seen[g] = true
+	}
+}
+
+func TestBodyLength(t *testing.T) {
+	for _, c := range []struct {
+		headers string
+		n       int64
+		opaque  bool
+	}{
+		{"Host: h\r\n\r\n", 0, false},
+		{"Host: h\r\ncontent-LENGTH:  17 \r\n\r\n", 17, false},
+		{"Content-Length: 5\nX: y\n\n", 5, false},
+		{"Content-Length: -1\r\n\r\n", 0, true},
+		{"Content-Length: x\r\n\r\n", 0, true},
+		{"Transfer-Encoding: chunked\r\n\r\n", 0, true},
+		{"UPGRADE: websocket\r\n\r\n", 0, true},
+		{"Content-Lengthx: 5\r\n\r\n", 0, false},
+		{"Content-Length: 3\r\nContent-Length: 9\r\n\r\n", 9, false},
+		{"Tran\u017ffer-Encoding: chunked\r\n\r\n", 0, false}, // no Unicode folding, as net/http
+	} {
+		n, opaque := bodyLength([]byte(c.headers))
+		if n != c.n || opaque != c.opaque {
+			t.Errorf("bodyLength(%q) = %d, %v; want %d, %v", c.headers, n, opaque, c.n, c.opaque)
+		}
 	}
 }

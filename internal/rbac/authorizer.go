@@ -56,12 +56,47 @@ const maxCached = 10000
 type assignmentCache struct {
 	mu      sync.Mutex
 	gen     uint64
-	entries map[string]cacheEntry
+	entries map[string]*cacheEntry
 }
 
+// cacheEntry is a principal's assignments as read at a time, with the
+// answers already computed from them: an answer depends only on the
+// assignments (role definitions are built in), so it lives and dies with
+// them. Every answer is a function of (kind, action, scope key).
 type cacheEntry struct {
 	as []store.RoleAssignment
 	at time.Time
+
+	mu        sync.Mutex
+	decisions map[decisionKey]bool
+}
+
+type decisionKey struct {
+	data   bool
+	action string
+	scope  string // the scope's Key
+}
+
+// maxDecisions bounds the answers one entry remembers; past it, answers are
+// computed each time until the entry expires.
+const maxDecisions = 1024
+
+func (e *cacheEntry) decision(k decisionKey) (allowed, ok bool) {
+	e.mu.Lock()
+	allowed, ok = e.decisions[k]
+	e.mu.Unlock()
+	return allowed, ok
+}
+
+func (e *cacheEntry) remember(k decisionKey, allowed bool) {
+	e.mu.Lock()
+	if e.decisions == nil {
+		e.decisions = map[decisionKey]bool{}
+	}
+	if len(e.decisions) < maxDecisions {
+		e.decisions[k] = allowed
+	}
+	e.mu.Unlock()
 }
 
 // New returns an Authorizer built from cfg.
@@ -76,7 +111,7 @@ func New(cfg Config) *Authorizer {
 		cfg.CacheTTL = DefaultCacheTTL
 	}
 	return &Authorizer{s: cfg.Store, now: cfg.Now, log: cfg.Logger, ttl: cfg.CacheTTL,
-		cache: assignmentCache{entries: map[string]cacheEntry{}}}
+		cache: assignmentCache{entries: map[string]*cacheEntry{}}}
 }
 
 // invalidate drops every cached assignment list.
@@ -90,40 +125,45 @@ func (a *Authorizer) invalidate() {
 // Allowed reports whether the principal holds the management-plane action at
 // scope, through a role assignment at scope or at any scope above it.
 func (a *Authorizer) Allowed(ctx context.Context, principalID string, scope cobalt.ResourceID, action string) (bool, error) {
-	return a.allowed(ctx, principalID, scope, func(r RoleDefinition) bool { return r.Permits(action) })
+	return a.allowed(ctx, principalID, scope, decisionKey{action: action}, func(r RoleDefinition) bool { return r.Permits(action) })
 }
 
 // AllowedData reports whether the principal holds the data action at scope,
 // through a role assignment at scope or at any scope above it.
 func (a *Authorizer) AllowedData(ctx context.Context, principalID string, scope cobalt.ResourceID, dataAction string) (bool, error) {
-	return a.allowed(ctx, principalID, scope, func(r RoleDefinition) bool { return r.PermitsData(dataAction) })
+	return a.allowed(ctx, principalID, scope, decisionKey{data: true, action: dataAction}, func(r RoleDefinition) bool { return r.PermitsData(dataAction) })
 }
 
-func (a *Authorizer) allowed(ctx context.Context, principalID string, scope cobalt.ResourceID, permits func(RoleDefinition) bool) (bool, error) {
+// allowed answers from the principal's cache entry when it holds the answer
+// for k at scope, and otherwise computes it from the entry's assignments.
+func (a *Authorizer) allowed(ctx context.Context, principalID string, scope cobalt.ResourceID, k decisionKey, permits func(RoleDefinition) bool) (bool, error) {
 	if principalID == "" {
 		return false, nil
 	}
-	as, err := a.assignmentsAt(ctx, principalID, scope)
+	e, err := a.principalAssignments(ctx, strings.ToLower(principalID))
 	if err != nil {
 		return false, err
 	}
-	for _, ra := range as {
+	if len(e.as) == 0 {
+		return false, nil
+	}
+	k.scope = scope.Key()
+	if allowed, ok := e.decision(k); ok {
+		return allowed, nil
+	}
+	allowed := false
+	for _, ra := range assignmentsAt(e.as, scope) {
 		if r, ok := RoleByID(ra.RoleDefinitionID); ok && permits(r) {
-			return true, nil
+			allowed = true
+			break
 		}
 	}
-	return false, nil
+	e.remember(k, allowed)
+	return allowed, nil
 }
 
-// assignmentsAt returns the principal's assignments at scope or above.
-func (a *Authorizer) assignmentsAt(ctx context.Context, principalID string, scope cobalt.ResourceID) ([]store.RoleAssignment, error) {
-	all, err := a.principalAssignments(ctx, strings.ToLower(principalID))
-	if err != nil {
-		return nil, err
-	}
-	if len(all) == 0 {
-		return nil, nil
-	}
+// assignmentsAt returns those of all that apply at scope: at it or above.
+func assignmentsAt(all []store.RoleAssignment, scope cobalt.ResourceID) []store.RoleAssignment {
 	anc := scope.Ancestry()
 	keys := make(map[string]bool, len(anc))
 	for _, s := range anc {
@@ -135,12 +175,13 @@ func (a *Authorizer) assignmentsAt(ctx context.Context, principalID string, scop
 			out = append(out, ra)
 		}
 	}
-	return out, nil
+	return out
 }
 
-// principalAssignments returns every assignment of the principal, at any
-// scope (one indexed query on a cache miss).
-func (a *Authorizer) principalAssignments(ctx context.Context, principalID string) ([]store.RoleAssignment, error) {
+// principalAssignments returns the cache entry of every assignment of the
+// principal, at any scope (one indexed query on a cache miss). An entry
+// read without a cache (or past an invalidation) is fresh and unshared.
+func (a *Authorizer) principalAssignments(ctx context.Context, principalID string) (*cacheEntry, error) {
 	now := a.now()
 	c := &a.cache
 	c.mu.Lock()
@@ -148,7 +189,7 @@ func (a *Authorizer) principalAssignments(ctx context.Context, principalID strin
 	gen := c.gen
 	c.mu.Unlock()
 	if ok && now.Sub(e.at) < a.ttl {
-		return e.as, nil
+		return e, nil
 	}
 	var out []store.RoleAssignment
 	tok := ""
@@ -164,15 +205,16 @@ func (a *Authorizer) principalAssignments(ctx context.Context, principalID strin
 		}
 		tok = next
 	}
+	e = &cacheEntry{as: out, at: now}
 	c.mu.Lock()
 	if c.gen == gen && a.ttl > 0 {
 		if len(c.entries) >= maxCached {
 			clear(c.entries)
 		}
-		c.entries[principalID] = cacheEntry{as: out, at: now}
+		c.entries[principalID] = e
 	}
 	c.mu.Unlock()
-	return out, nil
+	return e, nil
 }
 
 // RoleAssignmentInput describes a role assignment to create.

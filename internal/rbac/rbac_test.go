@@ -273,3 +273,59 @@ func TestAuthorizersShareChanges(t *testing.T) {
 		t.Fatal("an uncached Authorizer does not see the new assignment")
 	}
 }
+
+// TestCachedAnswersFollowDeletion checks that an answer remembered from a
+// principal's cached assignments goes when an assignment is deleted: at once
+// on the Authorizer that deletes it, and on another over the same store (a
+// replica) once the cache entry is older than CacheTTL.
+func TestCachedAnswersFollowDeletion(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	const ttl = 1500 * time.Millisecond
+	a := New(Config{Store: s, Now: clock, CacheTTL: ttl})
+	b := New(Config{Store: s, Now: clock, CacheTTL: ttl})
+	ctx := context.Background()
+	sub := mustID(t, "/subscriptions/11111111-1111-1111-1111-111111111111")
+	pool := mustID(t, sub.String()+"/resourceGroups/rg/providers/Microsoft.Batch/batchAccounts/a/pools/p")
+	const read = "Microsoft.Batch/batchAccounts/pools/read"
+	if err := a.Assign(ctx, RoleAssignmentInput{Scope: sub, RoleDefinitionID: RoleReader, PrincipalID: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, z := range []*Authorizer{a, b} {
+		for range 3 { // the first answer is computed, the others remembered
+			if ok, err := z.Allowed(ctx, "p", pool, read); !ok || err != nil {
+				t.Fatalf("Allowed before the deletion = %v, %v", ok, err)
+			}
+		}
+	}
+	as, _, err := s.RoleAssignmentList(ctx, store.RoleAssignmentListParams{PrincipalID: "p"})
+	if err != nil || len(as) != 1 {
+		t.Fatalf("assignments = %v, %v", as, err)
+	}
+	if _, err := a.Delete(ctx, "admin", as[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := a.Allowed(ctx, "p", pool, read); ok {
+		t.Fatal("the deleting Authorizer still allows after the deletion")
+	}
+	mu.Lock()
+	now = now.Add(ttl)
+	mu.Unlock()
+	if ok, _ := b.Allowed(ctx, "p", pool, read); ok {
+		t.Fatal("another Authorizer still allows once its entry is CacheTTL old")
+	}
+	// A new assignment at a scope that applies is seen by a new answer, and a
+	// data action is never answered from a management action's answer.
+	if err := a.Assign(ctx, RoleAssignmentInput{Scope: pool, RoleDefinitionID: RoleReader, PrincipalID: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := a.Allowed(ctx, "p", pool, read); !ok {
+		t.Fatal("the new assignment is not seen")
+	}
+	if ok, _ := a.AllowedData(ctx, "p", pool, read); ok {
+		t.Fatal("a data action was answered as the management action")
+	}
+}
