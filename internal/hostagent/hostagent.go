@@ -98,7 +98,13 @@ func New(cfg Config) *Provider {
 			cfg.Logger.Info("swept stale node cgroups", logkey.Count, n)
 		}
 	}
-	return &Provider{cfg: cfg, nodes: map[string]*node{}, starting: map[string]bool{}}
+	p := &Provider{cfg: cfg, nodes: map[string]*node{}, starting: map[string]bool{}}
+	if cfg.Isolation == agent.IsolationNetns {
+		// Ready before the first pool: its start is not on that pool's
+		// nodes' path.
+		go p.nodeSpawner()
+	}
+	return p
 }
 
 // Isolation is the isolation mode the provider's nodes use.
