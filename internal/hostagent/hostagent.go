@@ -405,6 +405,12 @@ func (p *Provider) nodeSpawner() *sandbox.Spawner {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.spawner != nil && !p.spawner.Alive() && !p.closed {
+		// Killed from outside (its nodes died with it): start another.
+		p.cfg.Logger.Warn("the node spawner ended; starting another")
+		_ = p.spawner.Close()
+		p.spawner, p.spawnerTried = nil, false
+	}
 	if !p.spawnerTried && !p.closed {
 		p.spawnerTried = true
 		sp, err := sandbox.StartSpawner(p.cfg.Logger)

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -66,11 +68,34 @@ func TestSandboxedNodesStartFromTheSpawner(t *testing.T) {
 	if inits := children(os.Getpid(), sandbox.InitName); len(inits) != 0 {
 		t.Errorf("node inits %v were forked from the control plane", inits)
 	}
+	// A spawner killed from outside is replaced at the next node start.
+	if err := syscall.Kill(mine[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for range 500 {
+		if p.nodeSpawner() != nil && len(children(os.Getpid(), sandbox.SpawnerName)) > 0 && !slices.Contains(children(os.Getpid(), sandbox.SpawnerName), mine[0]) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := p.StartNode(context.Background(), NodeLaunch{NodeID: "sp3", Credential: "cred-sp3", RootDir: filepath.Join(base, "sp3")}); err != nil {
+		t.Fatal(err)
+	}
+	waitAgent(t, p, "sp3")
+	var again []int
+	for _, sp := range children(os.Getpid(), sandbox.SpawnerName) {
+		if len(children(sp, sandbox.InitName)) > 0 {
+			again = append(again, sp)
+		}
+	}
+	if len(again) != 1 || again[0] == mine[0] {
+		t.Fatalf("after the spawner was killed, node inits come from %v", again)
+	}
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
 	for range 500 {
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", mine[0])); err != nil {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", again[0])); err != nil {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)

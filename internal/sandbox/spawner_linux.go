@@ -255,6 +255,17 @@ func (s *Spawner) launch(base uint32, ctrl, tree, stderr *os.File, cgroups []*os
 	return r.pid, r.pidfd, r.err
 }
 
+// Alive reports whether the spawner still takes launches: false once it
+// exited (or was killed) or was closed.
+func (s *Spawner) Alive() bool {
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dead == nil && !s.closed
+}
+
 // forget drops launch id's wait; false when read already answered it.
 func (s *Spawner) forget(id uint64) bool {
 	s.mu.Lock()

@@ -24,6 +24,9 @@ func StartSpawner(*slog.Logger) (*Spawner, error) {
 	return nil, errors.New("sandbox: node sandboxes need Linux")
 }
 
+// Alive is false: there is no spawner.
+func (s *Spawner) Alive() bool { return false }
+
 // Close does nothing.
 func (s *Spawner) Close() error { return nil }
 
