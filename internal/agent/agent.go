@@ -67,6 +67,9 @@ type Config struct {
 	StateFile string
 	// Limits maps the node's VM size to its resource limits (nil: none).
 	Limits func(vmSize string) sandbox.Limits
+	// Spawner, when set, starts the node's sandbox init (sandbox.Spawner,
+	// shared by every node of the host); nil forks it from this process.
+	Spawner *sandbox.Spawner
 	// IMDSFile, when set, is where the agent publishes how to reach the
 	// node's IMDS for `cobalt node token` (JSON, 0600). It must be outside
 	// the node's directory, which a sandboxed node's root controls. When

@@ -79,7 +79,7 @@ func (a *Agent) startSandbox(root string, h handlers) (*nodeSandbox, *netnsIsola
 	}
 	var iso *netnsIsolation
 	n, err := sandbox.Start(sandbox.Config{
-		Name: a.cfg.NodeID, NodeDir: root, Range: uids, Limits: limits, Logger: a.logger,
+		Name: a.cfg.NodeID, NodeDir: root, Range: uids, Limits: limits, Logger: a.logger, Spawner: a.cfg.Spawner,
 		Init: sandbox.InitConfig{Hostname: hostname(a.cfg.NodeID), Users: a.users(), CA: ca, Containers: a.node.Containers,
 			SSHHostKey: hostKey, PublicName: publicName(a.node.PublicAddress)},
 		Attach: func(pid int) error {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
@@ -27,7 +28,9 @@ var (
 	roleDefinitionVersions = []string{"2015-07-01", "2018-01-01-preview", "2022-04-01", "2022-05-01-preview"}
 )
 
-var guidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+var guidPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+})
 
 // RoleAssignmentProperties are a role assignment's properties.
 type RoleAssignmentProperties struct {
@@ -183,7 +186,7 @@ var principalTypes = []string{"User", "Group", "ServicePrincipal", "ForeignGroup
 
 func (p *authorizationProvider) handlePutAssignment(w http.ResponseWriter, r *Request) error {
 	name := r.PathValue("name")
-	if !guidPattern.MatchString(name) {
+	if !guidPattern().MatchString(name) {
 		return Invalid("InvalidRoleAssignmentId", "roleAssignmentName",
 			"The role assignment ID '%s' is not valid. The role assignment ID must be a GUID.", name)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/logkey"
@@ -24,7 +25,7 @@ var identityVersions = []string{
 
 // identityNamePattern is Azure's naming rule for user-assigned identities:
 // 3-128 characters of letters, digits, '-' and '_', starting with a letter or digit.
-var identityNamePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]{2,127}$`)
+var identityNamePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]{2,127}$`) })
 
 // IdentityProperties are a user-assigned identity's properties.
 type IdentityProperties struct {
@@ -101,7 +102,7 @@ func renderIdentity(res store.Resource, apiVersion string) (Identity, error) {
 
 func (p *identityProvider) handlePut(w http.ResponseWriter, r *Request) error {
 	name := r.PathValue("resourceName")
-	if !identityNamePattern.MatchString(name) {
+	if !identityNamePattern().MatchString(name) {
 		return Invalid("InvalidResourceName", "resourceName",
 			"The resource name '%s' is invalid. A user-assigned identity name must be 3 to 128 characters long, start with a letter or number, and contain only letters, numbers, hyphens and underscores.", name)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/cobaltbatch/cobalt"
@@ -33,7 +34,7 @@ var resourcesVersions = []string{
 // length is counted apart: `{1,90}` of two Unicode classes compiles into
 // 90 copies of them (3.5 MB, 13 ms at every start of the binary, node inits
 // included).
-var rgNamePattern = regexp.MustCompile(`^[\p{L}\p{N}_\-.()]+$`)
+var rgNamePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[\p{L}\p{N}_\-.()]+$`) })
 
 type resourcesProvider struct{ s *Server }
 
@@ -168,7 +169,7 @@ func normalizeLocation(l string) string {
 }
 
 func validateGroupName(name string) error {
-	if utf8.RuneCountInString(name) > 90 || !rgNamePattern.MatchString(name) || strings.HasSuffix(name, ".") {
+	if utf8.RuneCountInString(name) > 90 || !rgNamePattern().MatchString(name) || strings.HasSuffix(name, ".") {
 		return Invalid("InvalidResourceGroupName", "resourceGroupName",
 			"The resource group name '%s' is invalid. Resource group names can be 1 to 90 characters long and can only include alphanumeric, underscore, parentheses, hyphen and period (except at the end) characters.", name)
 	}

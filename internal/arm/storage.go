@@ -24,7 +24,7 @@ var storageVersions = []string{
 	"2022-09-01", "2023-01-01", "2023-04-01", "2023-05-01", "2024-01-01", "2025-01-01", "2025-06-01",
 }
 
-var storageNamePattern = regexp.MustCompile(`^[a-z0-9]{3,24}$`)
+var storageNamePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]{3,24}$`) })
 
 var storageSkus = map[string]string{ // sku name (lower) -> canonical name
 	"standard_lrs": "Standard_LRS", "standard_grs": "Standard_GRS", "standard_ragrs": "Standard_RAGRS",
@@ -138,7 +138,7 @@ func skuTier(name string) string {
 }
 
 func validateStorageName(name string) error {
-	if !storageNamePattern.MatchString(name) {
+	if !storageNamePattern().MatchString(name) {
 		return Invalid("AccountNameInvalid", "accountName",
 			"%s is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only.", name)
 	}

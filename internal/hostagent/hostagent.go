@@ -67,6 +67,10 @@ type Provider struct {
 	starting map[string]bool // nodes between StartNode's check and their entry in nodes
 	closed   bool
 	httpc    *http.Client // the agents' client (cfg.HTTPClient, or built from CAFile)
+	// spawner starts the sandboxed nodes' inits (started with the first);
+	// spawnerTried: do not try again after it failed to start.
+	spawner      *sandbox.Spawner
+	spawnerTried bool
 }
 
 type node struct {
@@ -98,7 +102,13 @@ func New(cfg Config) *Provider {
 			cfg.Logger.Info("swept stale node cgroups", logkey.Count, n)
 		}
 	}
-	return &Provider{cfg: cfg, nodes: map[string]*node{}, starting: map[string]bool{}}
+	p := &Provider{cfg: cfg, nodes: map[string]*node{}, starting: map[string]bool{}}
+	if cfg.Isolation == agent.IsolationNetns {
+		// Ready before the first pool: its start is not on that pool's
+		// nodes' path.
+		go p.nodeSpawner()
+	}
+	return p
 }
 
 // Isolation is the isolation mode the provider's nodes use.
@@ -216,7 +226,7 @@ func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 		ControlPlaneURL: p.cfg.ControlPlaneURL, ReplicaURLs: p.cfg.ReplicaURLs, ForwardHost: p.cfg.ForwardHost, Credential: n.Credential, NodeID: n.NodeID, RootDir: n.RootDir,
 		Isolation: p.cfg.Isolation, CAFile: p.cfg.CAFile, Logger: p.cfg.Logger, IMDSRateLimit: p.cfg.IMDSRateLimit,
 		Now: p.cfg.Now, HeartbeatInterval: p.cfg.HeartbeatInterval, LeaseWait: p.cfg.LeaseWait,
-		Runner: p.cfg.Runner, HTTPClient: p.httpClient(), Limits: vmLimits,
+		Runner: p.cfg.Runner, HTTPClient: p.httpClient(), Limits: vmLimits, Spawner: p.nodeSpawner(),
 	}
 	if n.RootDir != "" {
 		acfg.StateFile = statePath(n.RootDir)
@@ -388,6 +398,35 @@ func (p *Provider) Nodes() []string {
 	return ids
 }
 
+// nodeSpawner returns the spawner every sandboxed node of p starts from:
+// one small process that forks the node inits, so that this process (the
+// control plane, with its heap) is not forked once per node. Started with
+// the first sandboxed node; nil when it cannot start (nodes are then forked
+// from this process) or nodes are not sandboxed.
+func (p *Provider) nodeSpawner() *sandbox.Spawner {
+	if p.cfg.Isolation != agent.IsolationNetns {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.spawner != nil && !p.spawner.Alive() && !p.closed {
+		// Killed from outside (its nodes died with it): start another.
+		p.cfg.Logger.Warn("the node spawner ended; starting another")
+		_ = p.spawner.Close()
+		p.spawner, p.spawnerTried = nil, false
+	}
+	if !p.spawnerTried && !p.closed {
+		p.spawnerTried = true
+		sp, err := sandbox.StartSpawner(p.cfg.Logger)
+		if err != nil {
+			p.cfg.Logger.Warn("no node spawner: node inits fork from this process", logkey.Err, err)
+		} else {
+			p.spawner = sp
+		}
+	}
+	return p.spawner
+}
+
 // Close stops every node and waits for them; later StartNode calls fail.
 func (p *Provider) Close() error {
 	p.mu.Lock()
@@ -403,7 +442,11 @@ func (p *Provider) Close() error {
 	for _, nd := range nodes {
 		<-nd.done
 	}
-	return nil
+	p.mu.Lock()
+	sp := p.spawner
+	p.spawner = nil
+	p.mu.Unlock()
+	return sp.Close()
 }
 
 // Run waits until ctx ends, then stops every node.

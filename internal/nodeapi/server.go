@@ -53,8 +53,9 @@ type Config struct {
 
 // Server is the node API.
 type Server struct {
-	cfg Config
-	mux *http.ServeMux
+	cfg   Config
+	mux   *http.ServeMux
+	watch *schedWatch
 }
 
 // New returns a node API server.
@@ -68,7 +69,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 1 << 20
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), watch: newSchedWatch(cfg.Pools, schedulableCheckInterval)}
 	s.mux.HandleFunc("POST "+nodeproto.PathRegister, s.handle(s.handleRegister))
 	s.mux.HandleFunc("POST "+nodeproto.PathHeartbeat, s.handle(s.handleHeartbeat))
 	s.mux.HandleFunc("POST "+nodeproto.PathLease, s.handle(s.handleLease))
@@ -224,7 +225,7 @@ func (s *Server) handleLease(ctx context.Context, n *batch.Node, body []byte) (a
 	leaseCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	if req.WaitSeconds > 0 {
-		go s.watchSchedulable(leaseCtx, n, cancel)
+		defer s.watch.add(n, cancel)()
 	}
 	ls, err := s.cfg.Dispatcher.Lease(leaseCtx, n.Ref(), req.FreeSlots, time.Duration(req.WaitSeconds)*time.Second)
 	if err != nil {
@@ -241,28 +242,6 @@ func (s *Server) handleLease(ctx context.Context, n *batch.Node, body []byte) (a
 
 // errUnschedulable ends a lease wait whose node stopped taking work.
 var errUnschedulable = errors.New("the node no longer takes tasks")
-
-// schedulableCheckInterval is how often a waiting lease re-reads its node.
-const schedulableCheckInterval = 500 * time.Millisecond
-
-// watchSchedulable cancels a waiting lease when its node stops taking work,
-// reading the node from the store so that changes made through any replica count.
-func (s *Server) watchSchedulable(ctx context.Context, n *batch.Node, cancel context.CancelCauseFunc) {
-	t := time.NewTicker(schedulableCheckInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			cur, err := s.cfg.Pools.NodeGet(ctx, n.AccountKey, n.PoolID, n.ID)
-			if err == nil && !cur.Schedulable() || cobalt.IsCode(err, cobalt.ENotFound) {
-				cancel(errUnschedulable)
-				return
-			}
-		}
-	}
-}
 
 func (s *Server) handleReport(ctx context.Context, n *batch.Node, body []byte) (any, error) {
 	var req nodeproto.ReportRequest

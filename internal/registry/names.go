@@ -5,33 +5,39 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
-// The grammar of the OCI Distribution Specification v1.1.
+// The grammar of the OCI Distribution Specification v1.1, compiled at first
+// use rather than at every start of the binary (node inits included).
 var (
-	repoRE = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
-	tagRE  = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
-	hexRE  = regexp.MustCompile(`^[a-f0-9]{64}$`)
-	uuidRE = regexp.MustCompile(`^[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}$`)
+	repoRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
+	})
+	tagRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`) })
+	hexRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-f0-9]{64}$`) })
+	uuidRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}$`)
+	})
 	// digestRE is the general digest grammar; only sha256 is stored.
-	digestRE = regexp.MustCompile(`^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$`)
+	digestRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$`) })
 )
 
 // maxRepoLen bounds a repository name (ACR allows up to 256 characters... of
 // the whole reference; the spec suggests hosts + names under 255).
 const maxRepoLen = 256
 
-func validRepo(s string) bool     { return len(s) <= maxRepoLen && repoRE.MatchString(s) }
-func validTag(s string) bool      { return tagRE.MatchString(s) }
-func validHex(s string) bool      { return hexRE.MatchString(s) }
-func validUploadID(s string) bool { return uuidRE.MatchString(s) }
+func validRepo(s string) bool     { return len(s) <= maxRepoLen && repoRE().MatchString(s) }
+func validTag(s string) bool      { return tagRE().MatchString(s) }
+func validHex(s string) bool      { return hexRE().MatchString(s) }
+func validUploadID(s string) bool { return uuidRE().MatchString(s) }
 
 // errDigestUnsupported is a syntactically valid digest of an algorithm other than sha256.
 var errDigestUnsupported = errors.New("unsupported digest algorithm")
 
 // parseDigest returns the hex of a "sha256:<hex>" digest.
 func parseDigest(s string) (string, error) {
-	if !digestRE.MatchString(s) {
+	if !digestRE().MatchString(s) {
 		return "", errors.New("invalid digest")
 	}
 	alg, h, _ := strings.Cut(s, ":")

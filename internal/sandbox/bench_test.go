@@ -5,9 +5,13 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"runtime"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 )
@@ -38,4 +42,54 @@ func BenchmarkTaskOverhead(b *testing.B) {
 	b.ReportMetric(float64(bare.Microseconds())/float64(b.N), "µs/bare-exec")
 	b.ReportMetric(float64(node.Microseconds())/float64(b.N), "µs/node-task")
 	b.ReportMetric(float64(node)/float64(bare), "ratio")
+}
+
+// BenchmarkNodeStart starts and closes a node per iteration, forked from
+// this process and through a spawner, with this process's heap grown to
+// ballast MiB (a control plane's size): it reports the wall time per node
+// and this process's CPU per node (the fork's page-table copy and the
+// copy-on-write faults after it land here without a spawner).
+func BenchmarkNodeStart(b *testing.B) {
+	const ballastMiB = 256
+	ballast := make([][]byte, ballastMiB)
+	for i := range ballast {
+		ballast[i] = make([]byte, 1<<20)
+		for j := 0; j < len(ballast[i]); j += 4096 {
+			ballast[i][j] = 1
+		}
+	}
+	for _, spawned := range []bool{false, true} {
+		name := "fork-here"
+		if spawned {
+			name = "spawner"
+		}
+		b.Run(name, func(b *testing.B) {
+			var sp *Spawner
+			if spawned {
+				if os.Geteuid() != 0 {
+					b.Skip("node sandboxes need root")
+				}
+				var err error
+				if sp, err = StartSpawner(nil); err != nil {
+					b.Fatal(err)
+				}
+				defer sp.Close()
+			}
+			var before, after unix.Rusage
+			_ = unix.Getrusage(unix.RUSAGE_SELF, &before)
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				n, _ := startNodeSpawner(b, sp)
+				if err := n.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			wall := time.Since(start)
+			_ = unix.Getrusage(unix.RUSAGE_SELF, &after)
+			cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
+			b.ReportMetric(float64(wall.Microseconds())/float64(b.N), "µs/node")
+			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "host-cpu-µs/node")
+		})
+	}
+	runtime.KeepAlive(ballast)
 }

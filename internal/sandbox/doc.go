@@ -9,7 +9,9 @@
 // every task get session keyrings of their own, none of the host's.
 //
 // The host side (Start) starts the init, places it in its cgroups and talks
-// to it over a socketpair with a small length-prefixed JSON protocol. The
+// to it over a socketpair with a small length-prefixed JSON protocol. A
+// Spawner, when the host has one, forks the init from its own small process
+// instead of the host's (its protocol is in spawnproto.go). The
 // init runs start tasks and tasks inside the node: it prepares each task's
 // directory afresh, downloads resource files through the node's own network
 // namespace, and spawns the command as the task's user in its own session.
@@ -18,6 +20,6 @@
 //
 // A binary that starts sandboxed nodes must call Main first thing in main
 // (and in TestMain of every test package that starts sandboxed nodes), the
-// way docker's reexec works: when the process was started as a node init,
-// Main runs the init and never returns.
+// way docker's reexec works: when the process was started as a node init or
+// a spawner, Main runs it and never returns.
 package sandbox

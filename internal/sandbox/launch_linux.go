@@ -14,7 +14,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -40,13 +39,16 @@ type Config struct {
 	// network namespace (/proc/PID/ns/net) and opens listeners in it.
 	Attach func(pid int) error
 	Logger *slog.Logger
+	// Spawner, when set, starts the init (see Spawner); nil forks it
+	// from this process.
+	Spawner *Spawner
 	// ReadyTimeout bounds the init's setup (default 30 s).
 	ReadyTimeout time.Duration
 }
 
 // Node is a running node sandbox: its init and the control channel to it.
 type Node struct {
-	cmd    *exec.Cmd
+	proc   initProcess
 	ctrl   *os.File
 	cg     *cgroup
 	logger *slog.Logger
@@ -60,8 +62,8 @@ type Node struct {
 	sessions map[int]uint64    // session (node pid of its leader) → running task
 	closed   bool
 
-	exited chan struct{} // closed when the init exited
-	reader chan struct{} // closed when the control reader stopped
+	exited <-chan struct{} // closed when the init exited
+	reader chan struct{}   // closed when the control reader stopped
 }
 
 var cgroupWarning sync.Once
@@ -135,50 +137,27 @@ func Start(cfg Config) (_ *Node, err error) {
 		}
 	}()
 	stderr := &limitedBuffer{max: 4096}
-	cmd := &exec.Cmd{
-		Path: "/proc/self/exe",
-		// A test binary that forgot to call Main runs no test and exits.
-		Args:       []string{InitName, "-test.run=^$"},
-		Env:        []string{envInit + "=1"},
-		Dir:        "/",
-		Stderr:     stderr,
-		ExtraFiles: []*os.File{child, tree}, // fds 3 and 4
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS |
-				syscall.CLONE_NEWIPC | syscall.CLONE_NEWNET | syscall.CLONE_NEWCGROUP,
-			UidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: base, Size: RangeSize}},
-			GidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: base, Size: RangeSize}},
-			GidMappingsEnableSetgroups: true,
-			// Become the node's root: host root is not mapped in the node.
-			Credential: &syscall.Credential{Uid: 0, Gid: 0},
-			Setsid:     true,
-			Pdeathsig:  syscall.SIGKILL,
-		},
+	var proc initProcess
+	var stderrDone <-chan struct{}
+	if cfg.Spawner != nil {
+		proc, stderrDone, err = spawnInitProcess(cfg.Spawner, cfg.Range.Base(), child, tree, cg, stderr)
+	} else {
+		proc, err = startInitProcess(base, child, tree, cg, stderr)
 	}
-	if d := cg.dir2(); d != "" {
-		f, err := os.Open(d)
-		if err != nil {
-			return nil, fmt.Errorf("sandbox: cgroup: %w", err)
-		}
-		defer f.Close()
-		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(f.Fd())
-	}
-	exited := make(chan struct{})
-	if err := startInCgroup(cmd, cg, exited); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("sandbox: start the node init: %w", err)
 	}
-	n := &Node{cmd: cmd, ctrl: host, cg: cg, logger: cfg.Logger, stderr: stderr, waiting: map[uint64]chan *Result{},
-		labels: map[uint64]string{}, sessions: map[int]uint64{}, exited: exited, reader: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(n.exited) }()
+	n := &Node{proc: proc, ctrl: host, cg: cg, logger: cfg.Logger, stderr: stderr, waiting: map[uint64]chan *Result{},
+		labels: map[uint64]string{}, sessions: map[int]uint64{}, exited: proc.done(), reader: make(chan struct{})}
 	defer func() {
 		if err != nil {
-			_ = cmd.Process.Kill()
+			_ = proc.kill()
 			<-n.exited
 			_ = cg.remove()
 		}
 	}()
 	if cfg.Attach != nil {
-		if err := cfg.Attach(cmd.Process.Pid); err != nil {
+		if err := cfg.Attach(proc.pid()); err != nil {
 			return nil, err
 		}
 	}
@@ -206,6 +185,12 @@ func Start(cfg Config) (_ *Node, err error) {
 	switch {
 	case m == nil:
 		<-n.exited
+		if stderrDone != nil {
+			select {
+			case <-stderrDone:
+			case <-time.After(time.Second):
+			}
+		}
 		return nil, fmt.Errorf("sandbox: the node init exited during setup (does the binary call sandbox.Main?): %s", n.stderr)
 	case m.Op == opFailed:
 		return nil, fmt.Errorf("sandbox: node setup: %s", clip(m.Error, 512))
@@ -276,6 +261,13 @@ func lockSystemDirs() error {
 	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 		return fmt.Errorf("a private mount namespace: %w", err)
 	}
+	return privateSystemDirs()
+}
+
+// privateSystemDirs makes the calling process's mount namespace, which is
+// its own (lockSystemDirs, or the spawner's CLONE_NEWNS), private, with
+// every system directory the init binds read-only, nosuid and nodev.
+func privateSystemDirs() error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make the private mount namespace private: %w", err)
 	}
@@ -321,7 +313,7 @@ func cgroupName(name string) string {
 }
 
 // Pid is the init's pid on the host.
-func (n *Node) Pid() int { return n.cmd.Process.Pid }
+func (n *Node) Pid() int { return n.proc.pid() }
 
 // Done is closed when the init exited.
 func (n *Node) Done() <-chan struct{} { return n.exited }
@@ -474,7 +466,7 @@ func (n *Node) Close() error {
 	select {
 	case <-n.exited:
 	case <-time.After(5 * time.Second):
-		_ = n.cmd.Process.Kill()
+		_ = n.proc.kill()
 		<-n.exited
 	}
 	// The cgroup empties when the last process of the node is reaped.

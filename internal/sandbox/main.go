@@ -12,14 +12,17 @@ const (
 	envInit  = "COBALT_NODE_INIT"
 )
 
-// Main runs the node init and exits when this process was started as one
-// (see Start); otherwise it returns at once. Call it first thing in main and
-// in TestMain of every test package that starts sandboxed nodes.
+// Main runs the node init or the spawner and exits when this process was
+// started as one (see Start and StartSpawner); otherwise it returns at once.
+// Call it first thing in main and in TestMain of every test package that
+// starts sandboxed nodes.
 func Main() {
-	if os.Getenv(envInit) != "1" && filepath.Base(os.Args[0]) != InitName {
-		return
+	switch {
+	case os.Getenv(envInit) == "1" || filepath.Base(os.Args[0]) == InitName:
+		os.Exit(runInit())
+	case os.Getenv(envSpawner) == "1" || filepath.Base(os.Args[0]) == SpawnerName:
+		os.Exit(runSpawner())
 	}
-	os.Exit(runInit())
 }
 
 // Paths and users inside a node.

@@ -28,6 +28,17 @@ func startNodeB(b *testing.B) (*Node, string) { return startNodeTB(b, InitConfig
 
 func startNodeTB(t testing.TB, init InitConfig) (*Node, string) {
 	t.Helper()
+	return startNodeWith(t, init, nil)
+}
+
+func startNodeSpawner(t testing.TB, sp *Spawner) (*Node, string) {
+	t.Helper()
+	return startNodeWith(t, InitConfig{}, sp)
+}
+
+// startNodeWith starts the node through sp, or forked here when nil.
+func startNodeWith(t testing.TB, init InitConfig, sp *Spawner) (*Node, string) {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("node sandboxes need root")
 	}
@@ -47,7 +58,7 @@ func startNodeTB(t testing.TB, init InitConfig) (*Node, string) {
 	if init.Hostname == "" {
 		init.Hostname = "tvm-test"
 	}
-	n, err := Start(Config{Name: "test-" + filepath.Base(data), NodeDir: dir, Range: r, Init: init})
+	n, err := Start(Config{Name: "test-" + filepath.Base(data), NodeDir: dir, Range: r, Init: init, Spawner: sp})
 	if err != nil {
 		t.Fatal(err)
 	}
