@@ -88,10 +88,24 @@ func (s *Service) Lease(ctx context.Context, node cobalt.NodeRef, freeSlots int,
 	}
 }
 
+// Queued reports whether the node's pool holds a task a claim could take,
+// from a store read that started after the call (shared by the leases of
+// the pool that arrive meanwhile).
+func (s *Service) Queued(ctx context.Context, node cobalt.NodeRef) (bool, error) {
+	return s.probes.queued(ctx, poolKey(node.AccountID, node.PoolID), func(ctx context.Context) (bool, error) {
+		return s.st.TaskQueued(ctx, node.AccountID, node.PoolID)
+	})
+}
+
 // claim takes the node's share of the queue head, placed by Place over the
 // nodes waiting in this replica.
 func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, error) {
 	node := w.node
+	// Most leases of a large fleet find no work: one shared read that locks
+	// nothing says so, before the pool is read or a transaction begins.
+	if ok, err := s.Queued(ctx, node); err != nil || !ok {
+		return nil, err
+	}
 	ps := PoolScheduling{TaskSlotsPerNode: w.free, NodeFillType: FillPack}
 	if s.cfg.Pools != nil {
 		p, err := s.cfg.Pools.Pool(ctx, node.AccountID, node.PoolID)

@@ -75,6 +75,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	waiters map[string]map[*waiter]struct{} // pool key ("account\x00pool") -> waiting Lease calls
+	probes  queueProbes                     // coalesced empty-queue reads, by pool key
 
 	relMu    sync.Mutex
 	releases map[string]*releaseQueue // job key ("account\x00job") -> the pass releasing its dependents

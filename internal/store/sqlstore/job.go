@@ -518,6 +518,23 @@ func (db *DB) TaskClaim(ctx context.Context, p store.ClaimParams, pick func([]st
 	return out, nil
 }
 
+// TaskQueued implements store.JobStore. It names the tasks_queue partial
+// index's condition, so it reads at most one index entry.
+func (db *DB) TaskQueued(ctx context.Context, accountKey, poolKey string) (bool, error) {
+	st, err := db.prepared(ctx, taskQueuedQuery)
+	if err != nil {
+		return false, err
+	}
+	var one int
+	err = st.QueryRowContext(ctx, strings.ToLower(accountKey), strings.ToLower(poolKey)).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+const taskQueuedQuery = `SELECT 1 FROM tasks WHERE account_key = $1 AND pool_key = $2 AND state = 'active' AND dispatch = 1 AND waiting = 0 LIMIT 1`
+
 // TaskRequeueNode implements store.JobStore.
 func (db *DB) TaskRequeueNode(ctx context.Context, nodeID string) ([]store.TaskRecord, error) {
 	if nodeID == "" {

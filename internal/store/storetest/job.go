@@ -3,6 +3,7 @@ package storetest
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -242,6 +243,47 @@ func init() {
 		}
 		if any, err := js.TaskAnyIncomplete(ctx(t), jobAcct, "high"); err != nil || !any {
 			t.Fatalf("incomplete: %v %v", any, err)
+		}
+	})
+	register("Task/Queued", func(t *testing.T, s store.Store) {
+		js := jobStore(t, s)
+		queued := func(pool string) bool {
+			t.Helper()
+			ok, err := js.TaskQueued(ctx(t), strings.ToUpper(jobAcct), pool)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ok
+		}
+		mkJob(t, js, "j", "p")
+		if queued("p") {
+			t.Fatal("a pool without tasks has work queued")
+		}
+		if _, _, err := js.TaskAdd(ctx(t), jobAcct, "j", []store.TaskRecord{{ID: "w", State: "active", RequiredSlots: 1, Waiting: true}}); err != nil {
+			t.Fatal(err)
+		}
+		if queued("p") {
+			t.Fatal("a task waiting on dependencies counts as queued")
+		}
+		addTasks(t, js, "j", "a")
+		if !queued("P") || queued("other") {
+			t.Fatalf("queued: p %v, other %v; want true, false", queued("P"), queued("other"))
+		}
+		if _, err := js.JobUpdate(ctx(t), jobAcct, "j", func(j *store.JobRecord) error { j.Dispatch = false; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if queued("p") {
+			t.Fatal("a task of a disabled job counts as queued")
+		}
+		if _, err := js.JobUpdate(ctx(t), jobAcct, "j", func(j *store.JobRecord) error { j.Dispatch = true; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		got, err := js.TaskClaim(ctx(t), store.ClaimParams{AccountKey: jobAcct, PoolKey: "p", NodeID: "n1", Limit: 10, State: "running", NewLeaseID: newLease}, pickAll)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("claim: %v %v", got, err)
+		}
+		if queued("p") {
+			t.Fatal("a claimed task counts as queued")
 		}
 	})
 	register("Task/ListLeasedByNode", func(t *testing.T, s store.Store) {
