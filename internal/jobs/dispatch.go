@@ -572,20 +572,15 @@ func (s *Service) NodeLost(ctx context.Context, node cobalt.NodeRef) error {
 // arrived).
 func (s *Service) Reconcile(ctx context.Context, node cobalt.NodeRef, running []string) ([]string, error) {
 	valid := map[string]store.TaskRecord{}
-	tok := ""
-	for {
-		recs, next, err := s.st.TaskList(ctx, store.TaskListParams{AccountKey: node.AccountID, NodeID: node.NodeID, Leased: true,
-			States: []string{taskPreparing, taskRunning}, Page: store.Page{Limit: 1000, Token: tok}})
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range recs {
+	// One read serves the heartbeats of many nodes (nodebatch.go).
+	recs, err := s.leasedOf.get(ctx, node.NodeID)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		if strings.EqualFold(r.AccountKey, node.AccountID) {
 			valid[r.LeaseID] = r
 		}
-		if next == "" {
-			break
-		}
-		tok = next
 	}
 	var stop []string
 	have := map[string]bool{}
