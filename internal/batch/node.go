@@ -267,7 +267,7 @@ func (s *Service) NodeHeartbeat(ctx context.Context, n *Node, req nodeproto.Hear
 	if cmds, ok, err := s.touchHeartbeat(ctx, n, req, now); ok || err != nil {
 		return cmds, err
 	}
-	if n.cached {
+	if n.cached && heartbeatOnly(n, req) {
 		// The node moved since the cache confirmed it (another replica took
 		// its last heartbeat, or it changed): read it, check the credential
 		// again, and touch it at its current version if that is all.
