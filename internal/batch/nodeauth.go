@@ -15,10 +15,11 @@ import (
 // authenticate a heartbeat or a lease without another store read: a change
 // of the node made anywhere (its removal, its reimage, its host's removal,
 // which clears its credential) refuses its leases within this time at most.
-// Heartbeats see any change at once, since their write is a
-// compare-and-swap on the version verified (a miss re-reads the node and
-// checks the credential against it in the same transaction), and every
-// other node request reads the node from the store.
+// Heartbeats see any change at once, whatever the age of the cached node
+// (NodeAuthenticateHeartbeat), since their write is a compare-and-swap on
+// the version verified (a miss re-reads the node and checks the credential
+// against it in the same transaction), and every other node request reads
+// the node from the store.
 const NodeAuthCacheTTL = 10 * time.Second
 
 // authCache keeps, per node, the node as the store last confirmed it
@@ -84,18 +85,33 @@ func (c *authCache) drop(id string) {
 	delete(c.m, id)
 }
 
-// NodeAuthenticateCached is NodeAuthenticate for heartbeats and leases: it
-// answers from the node the store confirmed within NodeAuthCacheTTL when
-// the credential is the one that matched it, without a store read. The node
-// it returns is Cached: NodeHeartbeat's write checks it against the store,
-// and a lease that finds work must call NodeRevalidate first.
+// NodeAuthenticateCached is NodeAuthenticate for leases: it answers from
+// the node the store confirmed within NodeAuthCacheTTL when the credential
+// is the one that matched it, without a store read. The node it returns is
+// Cached: a lease that finds work must call NodeRevalidate first.
 func (s *Service) NodeAuthenticateCached(ctx context.Context, credential string) (*Node, error) {
+	return s.authCached(ctx, credential, NodeAuthCacheTTL)
+}
+
+// NodeAuthenticateHeartbeat is NodeAuthenticate for heartbeats: it answers
+// from the cached node whatever its age, since NodeHeartbeat's write checks
+// a Cached node against the store (a compare-and-swap on the version the
+// cache confirmed; a miss reads the node and checks the credential again).
+// A heartbeat delayed past the TTL by load then costs no more than one
+// that is not.
+func (s *Service) NodeAuthenticateHeartbeat(ctx context.Context, credential string) (*Node, error) {
+	return s.authCached(ctx, credential, 0)
+}
+
+// authCached answers from a cache entry confirmed within maxAge (any age
+// when maxAge is 0), else from the store.
+func (s *Service) authCached(ctx context.Context, credential string, maxAge time.Duration) (*Node, error) {
 	id, secret, ok := strings.Cut(credential, ".")
 	if !ok || id == "" || secret == "" || len(credential) > 512 {
 		return nil, unauthorized()
 	}
 	h := sha256.Sum256([]byte(secret))
-	if e := s.auth.get(id); e != nil && s.now().Sub(e.checked) < NodeAuthCacheTTL && subtle.ConstantTimeCompare(h[:], e.hash[:]) == 1 {
+	if e := s.auth.get(id); e != nil && (maxAge == 0 || s.now().Sub(e.checked) < maxAge) && subtle.ConstantTimeCompare(h[:], e.hash[:]) == 1 {
 		n := *e.node
 		n.cached = true
 		return &n, nil

@@ -63,7 +63,7 @@ func (f *jobsFixture) heartbeatStatus(t *testing.T) int {
 // passes and is refused after it.
 func TestCachedCredentialClearedElsewhere(t *testing.T) {
 	t.Parallel()
-	for _, first := range []string{"heartbeat", "lease with work", "lease after the TTL"} {
+	for _, first := range []string{"heartbeat", "heartbeat after the TTL", "lease with work", "lease after the TTL"} {
 		t.Run(first, func(t *testing.T) {
 			t.Parallel()
 			c := &clock{t: time.Now()}
@@ -77,6 +77,13 @@ func TestCachedCredentialClearedElsewhere(t *testing.T) {
 			}
 			switch first {
 			case "heartbeat":
+				if st := f.heartbeatStatus(t); st != http.StatusUnauthorized {
+					t.Fatalf("heartbeat with a cleared credential: %d, want 401", st)
+				}
+			case "heartbeat after the TTL":
+				// A heartbeat authenticates from the cache whatever its age;
+				// its write still checks the node.
+				c.add(2 * batch.NodeAuthCacheTTL)
 				if st := f.heartbeatStatus(t); st != http.StatusUnauthorized {
 					t.Fatalf("heartbeat with a cleared credential: %d, want 401", st)
 				}
@@ -145,5 +152,21 @@ func TestCachedNodeSeesChangesAtOnce(t *testing.T) {
 	var lr nodeproto.LeaseResponse
 	if st, e := f.call(t, f.node.Credential, nodeproto.PathLease, nodeproto.LeaseRequest{FreeSlots: 1}, &lr); st != 200 || len(lr.Leases) != 0 {
 		t.Fatalf("lease of a reimaging node: %d %+v %+v, want no task", st, e, lr)
+	}
+}
+
+// A heartbeat delayed past the cache's TTL by load is still accepted (from
+// the cache, checked by its compare-and-swap), and keeps the node usable.
+func TestCachedHeartbeatAfterTheTTL(t *testing.T) {
+	t.Parallel()
+	c := &clock{t: time.Now()}
+	f := newJobsFixtureClock(t, func(d Dispatcher) Dispatcher { return d }, c.now)
+	f.warm(t)
+	for range 3 {
+		c.add(2 * batch.NodeAuthCacheTTL)
+		f.heartbeat(t)
+	}
+	if st, e := f.lease(t); st != 200 {
+		t.Fatalf("lease: %d %+v", st, e)
 	}
 }

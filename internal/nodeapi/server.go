@@ -70,14 +70,15 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
 	// Heartbeats and leases, a fleet's steady traffic, authenticate from
-	// the cache of verified nodes (batch.NodeAuthenticateCached: a
-	// heartbeat's write and a lease that finds work check the node against
-	// the store); the other requests read the node.
-	s.mux.HandleFunc("POST "+nodeproto.PathRegister, s.handle(s.handleRegister, false))
-	s.mux.HandleFunc("POST "+nodeproto.PathHeartbeat, s.handle(s.handleHeartbeat, true))
-	s.mux.HandleFunc("POST "+nodeproto.PathLease, s.handle(s.handleLease, true))
-	s.mux.HandleFunc("POST "+nodeproto.PathReport, s.handle(s.handleReport, false))
-	s.mux.HandleFunc("POST "+nodeproto.PathToken, s.handle(s.handleToken, false))
+	// the cache of verified nodes (batch.NodeAuthenticateHeartbeat and
+	// NodeAuthenticateCached: a heartbeat's write and a lease that finds
+	// work check the node against the store); the others read the node.
+	pools := cfg.Pools
+	s.mux.HandleFunc("POST "+nodeproto.PathRegister, s.handle(s.handleRegister, pools.NodeAuthenticate))
+	s.mux.HandleFunc("POST "+nodeproto.PathHeartbeat, s.handle(s.handleHeartbeat, pools.NodeAuthenticateHeartbeat))
+	s.mux.HandleFunc("POST "+nodeproto.PathLease, s.handle(s.handleLease, pools.NodeAuthenticateCached))
+	s.mux.HandleFunc("POST "+nodeproto.PathReport, s.handle(s.handleReport, pools.NodeAuthenticate))
+	s.mux.HandleFunc("POST "+nodeproto.PathToken, s.handle(s.handleToken, pools.NodeAuthenticate))
 	return s, nil
 }
 
@@ -86,16 +87,12 @@ func (s *Server) Handler() http.Handler { return s.mux }
 
 type handlerFunc func(ctx context.Context, n *batch.Node, body []byte) (any, error)
 
-func (s *Server) handle(fn handlerFunc, cached bool) http.HandlerFunc {
+func (s *Server) handle(fn handlerFunc, auth func(ctx context.Context, credential string) (*batch.Node, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		cred, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || cred == "" {
 			writeErr(w, cobalt.Errorf(cobalt.EUnauthorized, "A node credential is required.").WithReason(errwire.ReasonUnauthorized))
 			return
-		}
-		auth := s.cfg.Pools.NodeAuthenticate
-		if cached {
-			auth = s.cfg.Pools.NodeAuthenticateCached
 		}
 		n, err := auth(r.Context(), cred)
 		if err != nil {
