@@ -28,7 +28,9 @@ func (s *Service) touchHeartbeat(ctx context.Context, n *Node, req nodeproto.Hea
 		// Moved or gone: the full update decides (and answers NotFound).
 		return nil, false, err
 	}
-	return n.Commands, true, nil
+	s.auth.touched(n.ID, n.Version, now)
+	// The caller may append to the commands; n may be shared by the cache.
+	return slices.Clone(n.Commands), true, nil
 }
 
 // Touch batches: at most touchWriters statements in flight; the touches

@@ -63,6 +63,12 @@ type Node struct {
 	// LogResults those it reported, until their requests read them.
 	LogUploads []nodeproto.LogUpload
 	LogResults []nodeproto.LogUploadResult
+
+	// credHash is the hash of the credential that authenticated the node
+	// (zero for a node read otherwise); cached says it came from the
+	// authentication cache (nodeauth.go).
+	credHash [sha256.Size]byte
+	cached   bool
 }
 
 // nodeBody is the JSON body of a node record.
@@ -166,9 +172,16 @@ func (s *Service) NodeAuthenticate(ctx context.Context, credential string) (*Nod
 	}
 	h := sha256.Sum256([]byte(secret))
 	if subtle.ConstantTimeCompare(h[:], r.CredentialHash) != 1 {
+		s.auth.drop(id)
 		return nil, unauthorized()
 	}
-	return decodeNode(r)
+	n, err := decodeNode(r)
+	if err != nil {
+		return nil, err
+	}
+	n.credHash = h
+	s.auth.put(n, h, s.now())
+	return n, nil
 }
 
 // NodeRegister records that a node's agent started and returns the node's
@@ -255,8 +268,28 @@ func (s *Service) NodeHeartbeat(ctx context.Context, n *Node, req nodeproto.Hear
 	if cmds, ok, err := s.touchHeartbeat(ctx, n, req, now); ok || err != nil {
 		return cmds, err
 	}
+	if n.cached && heartbeatOnly(n, req) {
+		// The node moved since the cache confirmed it (another replica took
+		// its last heartbeat, or it changed): read it, check the credential
+		// again, and touch it at its current version if that is all.
+		fresh, err := s.NodeRevalidate(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		n = fresh
+		if cmds, ok, err := s.touchHeartbeat(ctx, n, req, now); ok || err != nil {
+			return cmds, err
+		}
+	}
 	var leave bool
+	// The node changed since it was authenticated (or the heartbeat changes
+	// it): the full update reads it, and the credential that authenticated
+	// a cached node must still be its own.
+	s.auth.drop(n.ID)
 	out, err := s.updateNode(ctx, n.ID, func(x *Node, r *store.NodeRecord) error {
+		if n.credHash != ([sha256.Size]byte{}) && subtle.ConstantTimeCompare(n.credHash[:], r.CredentialHash) != 1 {
+			return unauthorized()
+		}
 		leave = false
 		switch {
 		case x.State == NodeDeallocating && req.State == NodeDeallocated:
@@ -293,6 +326,10 @@ func (s *Service) NodeHeartbeat(ctx context.Context, n *Node, req nodeproto.Hear
 		r.HeartbeatAt, r.LeaseExpiry = now, now.Add(s.cfg.HeartbeatTimeout)
 		return nil
 	})
+	if n.cached && cobalt.IsCode(err, cobalt.ENotFound) {
+		// Removed since the cache confirmed it: refused as if read now.
+		return nil, unauthorized()
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -95,7 +95,8 @@ type Service struct {
 	wake    chan struct{}
 	renders renderCache
 	samples sampler
-	touches toucher // heartbeats written together (heartbeat.go)
+	touches toucher   // heartbeats written together (heartbeat.go)
+	auth    authCache // nodes verified recently (nodeauth.go)
 
 	subMu        sync.RWMutex
 	nodeLostSubs []NodeLostFunc

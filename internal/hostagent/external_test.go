@@ -3,8 +3,10 @@ package hostagent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -44,6 +46,41 @@ func TestExternalKeepsOnlyTheCredential(t *testing.T) {
 	// nothing persisted, so it fails as a local node would.
 	if err := p.StartNode(ctx, NodeLaunch{NodeID: "tvmps_1", PoolID: "p", RootDir: root}); !errors.Is(err, ErrNoCredential) {
 		t.Fatalf("restart without a credential: %v", err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A pool's nodes start concurrently: every external node is kept (run with
+// -race; this crashed the control plane with concurrent map writes).
+func TestExternalNodesStartConcurrently(t *testing.T) {
+	p := New(Config{ControlPlaneURL: "https://127.0.0.1:1", Isolation: IsolationExternal})
+	dir := filepath.Join(t.TempDir(), "nodes")
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("tvmps_%d", i)
+			if err := p.StartNode(ctx, NodeLaunch{NodeID: id, PoolID: "p", Credential: "secret", RootDir: filepath.Join(dir, id)}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range 64 {
+		id := fmt.Sprintf("tvmps_%d", i)
+		if got, err := ReadCredential(filepath.Join(dir, id)); err != nil || got != "secret" {
+			t.Fatalf("%s: credential %q, %v", id, got, err)
+		}
+	}
+	p.mu.Lock()
+	n := len(p.nodes)
+	p.mu.Unlock()
+	if n != 64 {
+		t.Fatalf("%d of 64 nodes kept", n)
 	}
 	if err := p.Close(); err != nil {
 		t.Fatal(err)

@@ -206,7 +206,9 @@ func (p *Provider) StartNode(ctx context.Context, n NodeLaunch) error {
 		// credential on disk.
 		done := make(chan struct{})
 		close(done)
+		p.mu.Lock()
 		p.nodes[n.NodeID] = &node{rootDir: n.RootDir, cancel: func() {}, done: done}
+		p.mu.Unlock()
 		return nil
 	}
 	if n.RootDir != "" {

@@ -101,10 +101,24 @@ func (s *Service) Lease(ctx context.Context, node cobalt.NodeRef, freeSlots int,
 	}
 }
 
+// Queued reports whether the node's pool holds a task a claim could take,
+// from a store read that started after the call (shared by the leases of
+// the pool that arrive meanwhile).
+func (s *Service) Queued(ctx context.Context, node cobalt.NodeRef) (bool, error) {
+	return s.probes.queued(ctx, poolKey(node.AccountID, node.PoolID), func(ctx context.Context) (bool, error) {
+		return s.st.TaskQueued(ctx, node.AccountID, node.PoolID)
+	})
+}
+
 // claim takes the node's share of the queue head, placed by Place over the
 // nodes waiting in this replica.
 func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, error) {
 	node := w.node
+	// Most leases of a large fleet find no work: one shared read that locks
+	// nothing says so, before the pool is read or a transaction begins.
+	if ok, err := s.Queued(ctx, node); err != nil || !ok {
+		return nil, err
+	}
 	// The pool's claims in this replica take turns: a multi-instance
 	// task's gang binds other waiting nodes, whose free slots no other
 	// claim may count meanwhile.
@@ -641,20 +655,15 @@ func (s *Service) NodeLost(ctx context.Context, node cobalt.NodeRef) error {
 // arrived).
 func (s *Service) Reconcile(ctx context.Context, node cobalt.NodeRef, running []string) ([]string, error) {
 	valid := map[string]store.TaskRecord{}
-	tok := ""
-	for {
-		recs, next, err := s.st.TaskList(ctx, store.TaskListParams{AccountKey: node.AccountID, NodeID: node.NodeID, Leased: true,
-			States: []string{taskPreparing, taskRunning}, Page: store.Page{Limit: 1000, Token: tok}})
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range recs {
+	// One read serves the heartbeats of many nodes (nodebatch.go).
+	recs, err := s.leasedOf.get(ctx, node.NodeID)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		if strings.EqualFold(r.AccountKey, node.AccountID) {
 			valid[r.LeaseID] = r
 		}
-		if next == "" {
-			break
-		}
-		tok = next
 	}
 	var stop []string
 	have := map[string]bool{}

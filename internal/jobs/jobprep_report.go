@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
@@ -272,13 +273,18 @@ func (s *Service) SweepEndingJobs(ctx context.Context) error {
 // jobs whose preparation task ran there and whose release it has not
 // reported started.
 func (s *Service) JobReleases(ctx context.Context, node cobalt.NodeRef) ([]nodeproto.JobTask, error) {
-	recs, _, err := s.st.JobPrepList(ctx, store.JobPrepListParams{AccountKey: node.AccountID, NodeID: node.NodeID, ReleaseState: releasePending,
-		Page: store.Page{Limit: 100}})
+	// One read serves the heartbeats of many nodes (nodebatch.go).
+	recs, err := s.releasesOf.get(ctx, node.NodeID)
 	if err != nil {
 		return nil, err
 	}
+	recs = slices.Clone(recs) // shared with the other requests of the batch
+	slices.SortFunc(recs, func(a, b store.JobPrepRecord) int { return strings.Compare(a.JobKey, b.JobKey) })
 	var out []nodeproto.JobTask
 	for _, r := range recs {
+		if !strings.EqualFold(r.AccountKey, node.AccountID) {
+			continue
+		}
 		if p := decodePrepInfo(r.Info); p.ReleaseTask != nil {
 			out = append(out, *p.ReleaseTask)
 		}

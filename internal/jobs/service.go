@@ -75,6 +75,11 @@ type Service struct {
 
 	mu      sync.Mutex
 	waiters map[string]map[*waiter]struct{} // pool key ("account\x00pool") -> waiting Lease calls
+	probes  queueProbes                     // coalesced empty-queue reads, by pool key
+
+	// Heartbeats' reads, many nodes at a time (nodebatch.go).
+	leasedOf   nodeBatch[store.TaskRecord]
+	releasesOf nodeBatch[store.JobPrepRecord]
 
 	claimLocks sync.Map // pool key -> *sync.Mutex (lockPoolClaims)
 
@@ -105,8 +110,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.LostLeaseAge <= 0 {
 		cfg.LostLeaseAge = 60 * time.Second
 	}
-	return &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, waiters: map[string]map[*waiter]struct{}{},
-		releases: map[string]*releaseQueue{}}, nil
+	s := &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, waiters: map[string]map[*waiter]struct{}{},
+		releases: map[string]*releaseQueue{}}
+	s.leasedOf.read, s.leasedOf.nodeOf = s.st.TaskLeasedToNodes, func(r store.TaskRecord) string { return r.NodeID }
+	s.releasesOf.read, s.releasesOf.nodeOf = s.st.JobPrepReleasesOf, func(r store.JobPrepRecord) string { return r.NodeID }
+	return s, nil
 }
 
 // Run sweeps every SweepInterval until ctx ends: a task whose lease outlived

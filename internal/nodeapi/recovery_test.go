@@ -12,6 +12,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/jobs"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+	"github.com/cobaltbatch/cobalt/internal/store"
 	"github.com/cobaltbatch/cobalt/internal/store/sqlite"
 )
 
@@ -22,6 +23,7 @@ type jobsFixture struct {
 	*fixture
 	jobs *jobs.Service
 	node batch.NodeLaunch
+	st   store.Store
 }
 
 const accountPort = 4567
@@ -32,6 +34,12 @@ func newJobsFixture(t testing.TB) *jobsFixture {
 
 // newJobsFixtureWith builds the fixture with the node API's dispatcher wrapped by wrap.
 func newJobsFixtureWith(t testing.TB, wrap func(Dispatcher) Dispatcher) *jobsFixture {
+	return newJobsFixtureClock(t, wrap, nil)
+}
+
+// newJobsFixtureClock builds the fixture with the pool service's clock now
+// (nil: time.Now).
+func newJobsFixtureClock(t testing.TB, wrap func(Dispatcher) Dispatcher, now func() time.Time) *jobsFixture {
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "cobalt.db"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -41,8 +49,8 @@ func newJobsFixtureWith(t testing.TB, wrap func(Dispatcher) Dispatcher) *jobsFix
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &jobsFixture{fixture: &fixture{dir: &directory{ids: map[string]cobalt.Principal{}}, iss: &issuer{}, nl: &launches{}}, jobs: js}
-	svc, err := batch.New(batch.Config{Store: st, Nodes: f.nl, Identities: f.dir, ForwardPorts: []int{1111}})
+	f := &jobsFixture{fixture: &fixture{dir: &directory{ids: map[string]cobalt.Principal{}}, iss: &issuer{}, nl: &launches{}}, jobs: js, st: st}
+	svc, err := batch.New(batch.Config{Store: st, Nodes: f.nl, Identities: f.dir, ForwardPorts: []int{1111}, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

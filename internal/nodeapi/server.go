@@ -70,11 +70,16 @@ func New(cfg Config) (*Server, error) {
 		cfg.MaxBody = 1 << 20
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), watch: newSchedWatch(cfg.Pools, schedulableCheckInterval)}
-	s.mux.HandleFunc("POST "+nodeproto.PathRegister, s.handle(s.handleRegister))
-	s.mux.HandleFunc("POST "+nodeproto.PathHeartbeat, s.handle(s.handleHeartbeat))
-	s.mux.HandleFunc("POST "+nodeproto.PathLease, s.handle(s.handleLease))
-	s.mux.HandleFunc("POST "+nodeproto.PathReport, s.handle(s.handleReport))
-	s.mux.HandleFunc("POST "+nodeproto.PathToken, s.handle(s.handleToken))
+	// Heartbeats and leases, a fleet's steady traffic, authenticate from
+	// the cache of verified nodes (batch.NodeAuthenticateHeartbeat and
+	// NodeAuthenticateCached: a heartbeat's write and a lease that finds
+	// work check the node against the store); the others read the node.
+	pools := cfg.Pools
+	s.mux.HandleFunc("POST "+nodeproto.PathRegister, s.handle(s.handleRegister, pools.NodeAuthenticate))
+	s.mux.HandleFunc("POST "+nodeproto.PathHeartbeat, s.handle(s.handleHeartbeat, pools.NodeAuthenticateHeartbeat))
+	s.mux.HandleFunc("POST "+nodeproto.PathLease, s.handle(s.handleLease, pools.NodeAuthenticateCached))
+	s.mux.HandleFunc("POST "+nodeproto.PathReport, s.handle(s.handleReport, pools.NodeAuthenticate))
+	s.mux.HandleFunc("POST "+nodeproto.PathToken, s.handle(s.handleToken, pools.NodeAuthenticate))
 	return s, nil
 }
 
@@ -83,14 +88,14 @@ func (s *Server) Handler() http.Handler { return s.mux }
 
 type handlerFunc func(ctx context.Context, n *batch.Node, body []byte) (any, error)
 
-func (s *Server) handle(fn handlerFunc) http.HandlerFunc {
+func (s *Server) handle(fn handlerFunc, auth func(ctx context.Context, credential string) (*batch.Node, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		cred, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || cred == "" {
 			writeErr(w, cobalt.Errorf(cobalt.EUnauthorized, "A node credential is required.").WithReason(errwire.ReasonUnauthorized))
 			return
 		}
-		n, err := s.cfg.Pools.NodeAuthenticate(r.Context(), cred)
+		n, err := auth(r.Context(), cred)
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -219,6 +224,27 @@ func (s *Server) handleLease(ctx context.Context, n *batch.Node, body []byte) (a
 	if s.cfg.Dispatcher == nil || req.FreeSlots == 0 || !n.Schedulable() {
 		return nodeproto.LeaseResponse{Leases: []nodeproto.TaskLease{}}, nil
 	}
+	if n.Cached() {
+		// Whether the pool has work is all a lease that does not wait needs
+		// to know to answer "none", whatever became of the node; one that
+		// may take a task checks the node against the store first.
+		if q, ok := s.cfg.Dispatcher.(Queuer); ok && req.WaitSeconds == 0 {
+			has, err := q.Queued(ctx, n.Ref())
+			if err != nil {
+				return nil, err
+			}
+			if !has {
+				return nodeproto.LeaseResponse{Leases: []nodeproto.TaskLease{}}, nil
+			}
+		}
+		fresh, err := s.cfg.Pools.NodeRevalidate(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		if n = fresh; !n.Schedulable() {
+			return nodeproto.LeaseResponse{Leases: []nodeproto.TaskLease{}}, nil
+		}
+	}
 	// While the lease long-polls, the node may stop taking work (scheduling
 	// disabled, leaving the pool): the wait ends then, so no task is placed on
 	// it afterwards. A lease that does not wait was checked above.
@@ -238,6 +264,12 @@ func (s *Server) handleLease(ctx context.Context, n *batch.Node, body []byte) (a
 		ls = []nodeproto.TaskLease{}
 	}
 	return nodeproto.LeaseResponse{Leases: ls}, nil
+}
+
+// Queuer is the optional part of a Dispatcher that tells whether the
+// node's pool has work a lease could take (jobs.Service.Queued).
+type Queuer interface {
+	Queued(ctx context.Context, node cobalt.NodeRef) (bool, error)
 }
 
 // errUnschedulable ends a lease wait whose node stopped taking work.

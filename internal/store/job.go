@@ -199,6 +199,15 @@ type JobStore interface {
 	// new lease, the node and the lease expiry, and are returned. Candidates
 	// that another replica is claiming at the same moment are skipped.
 	TaskClaim(ctx context.Context, p ClaimParams, pick func([]TaskCandidate) []int) ([]TaskRecord, error)
+	// TaskLeasedToNodes returns the tasks leased to any of the nodes (a
+	// lease, State "preparing" or "running"), of every account, in no
+	// particular order: the heartbeats of many nodes reconcile their leases
+	// with one read.
+	TaskLeasedToNodes(ctx context.Context, nodeIDs []string) ([]TaskRecord, error)
+	// TaskQueued reports whether the pool holds a task TaskClaim would offer
+	// (dispatchable, "active", not Waiting), with one read that locks
+	// nothing: a node's lease learns there is no work without a transaction.
+	TaskQueued(ctx context.Context, accountKey, poolKey string) (bool, error)
 	// TaskRequeueNode returns every task claimed by the node and not completed
 	// to the queue: State "active", lease cleared, RequeueCount incremented.
 	// It returns the requeued tasks as they were before.

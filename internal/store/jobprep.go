@@ -57,6 +57,10 @@ type JobPrepStore interface {
 	JobPrepUpdate(ctx context.Context, accountKey, jobID, nodeID string, fn func(*JobPrepRecord) error) (JobPrepRecord, error)
 	// JobPrepList lists records with a next-page token ("" on the last page).
 	JobPrepList(ctx context.Context, p JobPrepListParams) ([]JobPrepRecord, string, error)
+	// JobPrepReleasesOf returns the records of any of the nodes whose
+	// ReleaseState is "pending", of every account, in no particular order:
+	// the heartbeats of many nodes learn their release tasks with one read.
+	JobPrepReleasesOf(ctx context.Context, nodeIDs []string) ([]JobPrepRecord, error)
 	// JobPrepMarkRelease sets ReleaseState "pending" on the job's records
 	// whose ReleaseState is "", and returns how many it changed.
 	JobPrepMarkRelease(ctx context.Context, accountKey, jobID string) (int, error)

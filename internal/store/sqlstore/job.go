@@ -521,6 +521,46 @@ func (db *DB) TaskClaim(ctx context.Context, p store.ClaimParams, pick func([]st
 	return out, nil
 }
 
+// TaskLeasedToNodes implements store.JobStore. It names the
+// tasks_node_leased partial index's condition.
+func (db *DB) TaskLeasedToNodes(ctx context.Context, nodeIDs []string) ([]store.TaskRecord, error) {
+	if len(nodeIDs) == 0 {
+		return nil, nil
+	}
+	where, args := jobInList([]string{"lease_id <> ''", "state IN ('preparing', 'running')"}, nil, "node_id", nodeIDs)
+	rows, err := db.r.QueryContext(ctx, `SELECT `+taskCols+` FROM tasks WHERE `+strings.Join(where, " AND "), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.TaskRecord
+	for rows.Next() {
+		t, err := scanTask(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// TaskQueued implements store.JobStore. It names the tasks_queue partial
+// index's condition, so it reads at most one index entry.
+func (db *DB) TaskQueued(ctx context.Context, accountKey, poolKey string) (bool, error) {
+	st, err := db.prepared(ctx, taskQueuedQuery)
+	if err != nil {
+		return false, err
+	}
+	var one int
+	err = st.QueryRowContext(ctx, strings.ToLower(accountKey), strings.ToLower(poolKey)).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+const taskQueuedQuery = `SELECT 1 FROM tasks WHERE account_key = $1 AND pool_key = $2 AND state = 'active' AND dispatch = 1 AND waiting = 0 LIMIT 1`
+
 // TaskRequeueNode implements store.JobStore.
 func (db *DB) TaskRequeueNode(ctx context.Context, nodeID string) ([]store.TaskRecord, error) {
 	if nodeID == "" {

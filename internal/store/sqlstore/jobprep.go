@@ -113,6 +113,28 @@ func (db *DB) JobPrepList(ctx context.Context, p store.JobPrepListParams) ([]sto
 	})
 }
 
+// JobPrepReleasesOf implements store.JobPrepStore (index job_prep_node).
+func (db *DB) JobPrepReleasesOf(ctx context.Context, nodeIDs []string) ([]store.JobPrepRecord, error) {
+	if len(nodeIDs) == 0 {
+		return nil, nil
+	}
+	where, args := jobInList([]string{"release_state = 'pending'"}, nil, "node_id", nodeIDs)
+	rows, err := db.r.QueryContext(ctx, `SELECT `+jobPrepCols+` FROM job_prep WHERE `+strings.Join(where, " AND "), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.JobPrepRecord
+	for rows.Next() {
+		r, err := scanJobPrep(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
 // JobPrepMarkRelease implements store.JobPrepStore.
 func (db *DB) JobPrepMarkRelease(ctx context.Context, accountKey, jobID string) (int, error) {
 	res, err := db.w.ExecContext(ctx, `UPDATE job_prep SET release_state = 'pending', version = version + 1, updated_at = $1

@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -242,6 +244,85 @@ func init() {
 		}
 		if any, err := js.TaskAnyIncomplete(ctx(t), jobAcct, "high"); err != nil || !any {
 			t.Fatalf("incomplete: %v %v", any, err)
+		}
+	})
+	register("Task/LeasedToNodes", func(t *testing.T, s store.Store) {
+		js := jobStore(t, s)
+		mkJob(t, js, "j", "p")
+		addTasks(t, js, "j", "a", "b", "c", "d", "e")
+		claim := func(node string, n int) []store.TaskRecord {
+			t.Helper()
+			got, err := js.TaskClaim(ctx(t), store.ClaimParams{AccountKey: jobAcct, PoolKey: "p", NodeID: node, Limit: n, State: "running", NewLeaseID: newLease}, pickAll)
+			if err != nil || len(got) != n {
+				t.Fatalf("claim %d for %s: %v %v", n, node, got, err)
+			}
+			return got
+		}
+		n1, n2 := claim("n1", 2), claim("n2", 1)
+		claim("n3", 1)
+		// One of n1's tasks completes: it keeps its node, loses its lease.
+		if _, err := js.TaskUpdateByLease(ctx(t), n1[0].LeaseID, func(r *store.TaskRecord) error {
+			r.State, r.LeaseID = "completed", ""
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := js.TaskLeasedToNodes(ctx(t), []string{"n1", "n2", "n9"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var leases []string
+		for _, r := range got {
+			leases = append(leases, r.NodeID+":"+r.LeaseID)
+		}
+		slices.Sort(leases)
+		want := []string{"n1:" + n1[1].LeaseID, "n2:" + n2[0].LeaseID}
+		if !slices.Equal(leases, want) {
+			t.Fatalf("leased to n1, n2, n9: %v, want %v", leases, want)
+		}
+		if got, err := js.TaskLeasedToNodes(ctx(t), nil); err != nil || len(got) != 0 {
+			t.Fatalf("no nodes: %v %v", got, err)
+		}
+	})
+	register("Task/Queued", func(t *testing.T, s store.Store) {
+		js := jobStore(t, s)
+		queued := func(pool string) bool {
+			t.Helper()
+			ok, err := js.TaskQueued(ctx(t), strings.ToUpper(jobAcct), pool)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ok
+		}
+		mkJob(t, js, "j", "p")
+		if queued("p") {
+			t.Fatal("a pool without tasks has work queued")
+		}
+		if _, _, err := js.TaskAdd(ctx(t), jobAcct, "j", []store.TaskRecord{{ID: "w", State: "active", RequiredSlots: 1, Waiting: true}}); err != nil {
+			t.Fatal(err)
+		}
+		if queued("p") {
+			t.Fatal("a task waiting on dependencies counts as queued")
+		}
+		addTasks(t, js, "j", "a")
+		if !queued("P") || queued("other") {
+			t.Fatalf("queued: p %v, other %v; want true, false", queued("P"), queued("other"))
+		}
+		if _, err := js.JobUpdate(ctx(t), jobAcct, "j", func(j *store.JobRecord) error { j.Dispatch = false; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if queued("p") {
+			t.Fatal("a task of a disabled job counts as queued")
+		}
+		if _, err := js.JobUpdate(ctx(t), jobAcct, "j", func(j *store.JobRecord) error { j.Dispatch = true; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		got, err := js.TaskClaim(ctx(t), store.ClaimParams{AccountKey: jobAcct, PoolKey: "p", NodeID: "n1", Limit: 10, State: "running", NewLeaseID: newLease}, pickAll)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("claim: %v %v", got, err)
+		}
+		if queued("p") {
+			t.Fatal("a claimed task counts as queued")
 		}
 	})
 	register("Task/ListLeasedByNode", func(t *testing.T, s store.Store) {

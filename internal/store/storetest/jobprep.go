@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -9,6 +11,33 @@ import (
 )
 
 func init() {
+	register("JobPrep/ReleasesOfNodes", func(t *testing.T, s store.Store) {
+		for _, x := range []struct{ job, node, release string }{
+			{"j1", "n1", "pending"}, {"j2", "n1", ""}, {"j3", "n1", "completed"}, {"j1", "n2", "pending"}, {"j1", "n3", "pending"},
+		} {
+			if _, err := s.JobPrepUpdate(ctx(t), jobAcct, x.job, x.node, func(r *store.JobPrepRecord) error {
+				r.PoolKey, r.ReleaseState, r.Info = "pool", x.release, []byte(`{}`)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.JobPrepReleasesOf(ctx(t), []string{"n1", "n2", "n9"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, r := range got {
+			keys = append(keys, r.JobKey+"@"+r.NodeID)
+		}
+		slices.Sort(keys)
+		if fmt.Sprint(keys) != "[j1@n1 j1@n2]" {
+			t.Fatalf("pending releases of n1, n2, n9: %v, want [j1@n1 j1@n2]", keys)
+		}
+		if got, err := s.JobPrepReleasesOf(ctx(t), nil); err != nil || len(got) != 0 {
+			t.Fatalf("no nodes: %v %v", got, err)
+		}
+	})
 	register("JobPrep/UpdateListRelease", func(t *testing.T, s store.Store) {
 		set := func(job, node string, blocked bool) store.JobPrepRecord {
 			t.Helper()
