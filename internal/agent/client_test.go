@@ -43,7 +43,7 @@ func TestClientFollowsReplicas(t *testing.T) {
 	var switched []string
 	c.onSwitch = func(b string) { switched = append(switched, b) }
 	ids := func() []nodeproto.Identity { return f.config.Identities }
-	cache := &tokenCache{api: c, nodeID: "n1", now: time.Now, ids: ids, entries: map[string]*cacheEntry{}}
+	cache := &tokenCache{api: c, nodeID: "n1", now: time.Now, ids: ids, entries: map[cacheKey]*cacheEntry{}}
 	if _, err := cache.Token(context.Background(), imds.TokenRequest{Resource: "https://storage.azure.com/", ClientID: identityA.ClientID}); err != nil {
 		t.Fatalf("token with the first replica down: %v", err)
 	}
@@ -53,7 +53,7 @@ func TestClientFollowsReplicas(t *testing.T) {
 
 	// A 503 from a proxy in front of a dead replica: the next one answers.
 	c2 := newClient([]string{proxy.URL, f.srv.URL}, f.cred, httpc)
-	c2cache := &tokenCache{api: c2, nodeID: "n1", now: time.Now, ids: ids, entries: map[string]*cacheEntry{}}
+	c2cache := &tokenCache{api: c2, nodeID: "n1", now: time.Now, ids: ids, entries: map[cacheKey]*cacheEntry{}}
 	if _, err := c2cache.Token(context.Background(), imds.TokenRequest{Resource: "https://storage.azure.com/", ClientID: identityA.ClientID}); err != nil {
 		t.Fatalf("token behind a proxy whose replica is gone: %v", err)
 	}
