@@ -308,11 +308,12 @@ func (a *Agent) startLease(ctx context.Context, l nodeproto.TaskLease) {
 		cancel()
 		return
 	}
+	before := a.stateLocked()
 	a.running[l.LeaseID] = rt
 	a.used += rt.slots
 	a.tasksWG.Add(1)
 	a.mu.Unlock()
-	a.notify()
+	a.slotsChanged(before)
 	go func() {
 		defer a.tasksWG.Done()
 		defer cancel()
@@ -321,11 +322,12 @@ func (a *Agent) startLease(ctx context.Context, l nodeproto.TaskLease) {
 			// The job's preparation task failed here and the job waits for
 			// its success: the task goes back for another node.
 			a.mu.Lock()
+			before := a.stateLocked()
 			delete(a.running, l.LeaseID)
 			a.used -= rt.slots
 			abandoned := rt.abandoned
 			a.mu.Unlock()
-			a.notify()
+			a.slotsChanged(before)
 			if !abandoned && tctx.Err() == nil {
 				a.report(ctx, nodeproto.ReportRequest{NodeID: a.cfg.NodeID, LeaseID: l.LeaseID, Event: reportReleased})
 			}
@@ -346,11 +348,12 @@ func (a *Agent) startLease(ctx context.Context, l nodeproto.TaskLease) {
 		}
 		forget()
 		a.mu.Lock()
+		before := a.stateLocked()
 		delete(a.running, l.LeaseID)
 		a.used -= rt.slots
 		abandoned := rt.abandoned
 		a.mu.Unlock()
-		a.notify()
+		a.slotsChanged(before)
 		if abandoned {
 			return
 		}
