@@ -2,8 +2,14 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"path"
+	"path/filepath"
+	"strings"
 
+	cobalt "github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/agent/taskrun"
 	"github.com/cobaltbatch/cobalt/internal/batchapi"
 	"github.com/cobaltbatch/cobalt/internal/hostfiles"
 	"github.com/cobaltbatch/cobalt/internal/nodefiles"
@@ -31,4 +37,45 @@ func (s *Server) remoteNodeFiles() (batchapi.RemoteNodeFiles, error) {
 	return func(_ context.Context, hostID, nodeID string) (nodefiles.Source, error) {
 		return c.Source(hostID, nodeID), nil
 	}, nil
+}
+
+// nodeHost returns the host a node runs on ("" for a node record without
+// one, which is this host's).
+func (s *Server) nodeHost(ctx context.Context, nodeID string) (string, error) {
+	r, err := s.store.NodeGet(ctx, nodeID)
+	if err != nil {
+		return "", err
+	}
+	return r.HostID, nil
+}
+
+// taskFileRemover removes a task's directory once its retention time has
+// passed: on this host's nodes from the node directory, on a joined host's
+// node through that host's file API, so that the files go where the node
+// is and not only on the control plane's own machine. A node of another
+// replica's local host has no file API: the removal fails and the
+// retention sweep tries it again later.
+func taskFileRemover(nodeRoot, localHostID string, nodeHost func(ctx context.Context, nodeID string) (string, error),
+	remote batchapi.RemoteNodeFiles) func(ctx context.Context, accountKey, nodeID, jobID, taskID string) error {
+	return func(ctx context.Context, _, nodeID, jobID, taskID string) error {
+		if nodeID == "" || nodeID == "." || nodeID == ".." || strings.ContainsAny(nodeID, `/\`) {
+			return nil
+		}
+		hostID, err := nodeHost(ctx, nodeID)
+		if err != nil && !cobalt.IsCode(err, cobalt.ENotFound) {
+			return err
+		}
+		if err == nil && hostID != "" && hostID != localHostID {
+			src, err := remote(ctx, hostID, nodeID)
+			if err != nil {
+				return err
+			}
+			err = src.Remove(ctx, path.Join("workitems", jobID, "job-1"), taskID, true)
+			if errors.Is(err, nodefiles.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		return taskrun.RemoveTaskDir(taskrun.Dirs{NodeRoot: filepath.Join(nodeRoot, nodeID)}, jobID, taskID)
+	}
 }

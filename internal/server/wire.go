@@ -9,13 +9,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/agent"
-	"github.com/cobaltbatch/cobalt/internal/agent/taskrun"
 	"github.com/cobaltbatch/cobalt/internal/arm"
 	"github.com/cobaltbatch/cobalt/internal/arm/batchprovider"
 	"github.com/cobaltbatch/cobalt/internal/azurenames"
@@ -222,15 +220,14 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("pool service: %w", err)
 	}
+	remoteFiles, err := s.remoteNodeFiles()
+	if err != nil {
+		return fmt.Errorf("host file API client: %w", err)
+	}
 	s.jobs, err = jobs.New(jobs.Config{
 		Store: s.store, Logger: s.log.With(logkey.Component, "jobs"), Now: s.opts.Now,
 		Pools: s.pools, AutoStorage: s.pools,
-		RemoveTaskFiles: func(_ context.Context, _, nodeID, jobID, taskID string) error {
-			if nodeID == "" || nodeID == "." || nodeID == ".." || strings.ContainsAny(nodeID, `/\`) {
-				return nil
-			}
-			return taskrun.RemoveTaskDir(taskrun.Dirs{NodeRoot: filepath.Join(nodeRoot, nodeID)}, jobID, taskID)
-		},
+		RemoveTaskFiles: taskFileRemover(nodeRoot, s.localHostID(), s.nodeHost, remoteFiles),
 	})
 	if err != nil {
 		return fmt.Errorf("jobs service: %w", err)
@@ -256,10 +253,6 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	batchPortBase := 0
 	if s.opts.PortBase > 0 {
 		batchPortBase = s.opts.PortBase + batchPortOffset
-	}
-	remoteFiles, err := s.remoteNodeFiles()
-	if err != nil {
-		return fmt.Errorf("host file API client: %w", err)
 	}
 	s.batchapi, err = batchapi.New(batchapi.Config{
 		Logger: s.log.With(logkey.Component, "batchapi"), Now: s.opts.Now, TLS: s.ca.ServerTLSConfig(), PortBase: batchPortBase,
