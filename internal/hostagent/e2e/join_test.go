@@ -120,9 +120,18 @@ func TestHostJoinFromAnotherNamespace(t *testing.T) {
 	if joined.Address != hostAddr || joined.MaxNodes != 7 || joined.State != store.HostReady {
 		t.Fatalf("joined host = %+v", joined)
 	}
-	b, err := os.ReadFile(filepath.Join(hostData, "host.json"))
-	if err != nil || !strings.Contains(string(b), joined.ID) {
-		t.Fatalf("host identity not kept: %v", err)
+	// The host is in the store once the control plane answered the join;
+	// the agent writes host.json after it reads that answer.
+	var b []byte
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		b, err = os.ReadFile(filepath.Join(hostData, "host.json"))
+		if err == nil && strings.Contains(string(b), joined.ID) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("host identity not kept: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if st, _ := os.Stat(filepath.Join(hostData, "host.json")); st.Mode().Perm() != 0o600 {
 		t.Errorf("host.json mode %v", st.Mode().Perm())
