@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/cobaltbatch/cobalt/internal/store"
@@ -94,52 +92,20 @@ func (db *DB) auditLoop() {
 	}
 }
 
-// maxAuditRows is the most rows one INSERT writes. A batch is written in
-// chunks whose sizes are powers of two up to it, so that the statements'
-// texts are a handful (SQLite's connections keep each text prepared).
-const maxAuditRows = 32
-
-// insertAudit writes a batch in one transaction, with multi-row INSERTs: a
-// statement per record cost an exec (and a step) each.
 func (db *DB) insertAudit(batch []auditRequest) error {
 	return db.tx(context.Background(), func(tx *sql.Tx) error {
-		for rest := batch; len(rest) > 0; {
-			n := maxAuditRows
-			for n > len(rest) {
-				n /= 2
-			}
-			if err := insertAuditRows(tx, rest[:n]); err != nil {
+		for _, r := range batch {
+			fields, err := json.Marshal(r.rec.Fields)
+			if err != nil {
 				return err
 			}
-			rest = rest[n:]
+			if _, err := tx.Exec(`INSERT INTO audit (at, kind, actor, subject, fields) VALUES ($1, $2, $3, $4, $5)`,
+				unixNano(r.rec.Time), r.rec.Kind, r.rec.Actor, r.rec.Subject, fields); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
-}
-
-// insertAuditRows writes rows with one INSERT.
-func insertAuditRows(tx *sql.Tx, rows []auditRequest) error {
-	const cols = 5
-	args := make([]any, 0, cols*len(rows))
-	var q strings.Builder
-	q.WriteString(`INSERT INTO audit (at, kind, actor, subject, fields) VALUES `)
-	for i, r := range rows {
-		fields, err := json.Marshal(r.rec.Fields)
-		if err != nil {
-			return err
-		}
-		if i > 0 {
-			q.WriteByte(',')
-		}
-		for c := range cols {
-			q.WriteString([]string{"($", ",$"}[min(c, 1)])
-			q.WriteString(strconv.Itoa(i*cols + c + 1))
-		}
-		q.WriteByte(')')
-		args = append(args, unixNano(r.rec.Time), r.rec.Kind, r.rec.Actor, r.rec.Subject, fields)
-	}
-	_, err := tx.Exec(q.String(), args...)
-	return err
 }
 
 // AuditAppend implements store.AuditStore. It returns once the record is
