@@ -84,16 +84,17 @@ func (a *AppService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeAppServiceError(w, http.StatusUnauthorized, "The X-IDENTITY-HEADER header is missing or invalid.")
 		return
 	}
-	q, err := parseQuery(r.URL.RawQuery)
+	var buf [8]param
+	q, err := parseQuery(r.URL.RawQuery, buf[:])
 	if err != nil {
 		writeAppServiceError(w, http.StatusBadRequest, "The query string is malformed or repeats a parameter.")
 		return
 	}
-	if q["api-version"] != AppServiceAPIVersion {
+	if q.get("api-version") != AppServiceAPIVersion {
 		writeAppServiceError(w, http.StatusBadRequest, "The api-version is missing or not supported; use "+AppServiceAPIVersion+".")
 		return
 	}
-	resource := q["resource"]
+	resource := q.get("resource")
 	if resource == "" {
 		writeAppServiceError(w, http.StatusBadRequest, "The resource parameter is required.")
 		return
@@ -104,7 +105,7 @@ func (a *AppService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"client_id": &req.ClientID, "principal_id": &req.ObjectID, "object_id": &req.ObjectID,
 		"mi_res_id": &req.ResourceID, "msi_res_id": &req.ResourceID,
 	} {
-		if v, has := q[name]; has {
+		if v, has := q.lookup(name); has {
 			*dst = v
 			n++
 		}

@@ -2,6 +2,7 @@ package imds
 
 import (
 	"bytes"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -29,12 +30,16 @@ func TestBodyCache(t *testing.T) {
 		{t0.Add(time.Second), "https://management.azure.com/", other, "", "", false},
 		{t0.Add(time.Second), "https://management.azure.com/", other, "object_id", "oid", false},
 	} {
-		got := c.body(step.now, step.resource, step.tok, step.echoKey, step.echo)
+		e := c.body(step.now, step.resource, step.tok, step.echoKey, step.echo)
+		got := e.body
+		if len(e.length) != 1 || e.length[0] != strconv.Itoa(len(got)) {
+			t.Errorf("step %d: Content-Length %q for %d bytes", i, e.length, len(got))
+		}
 		want := tokenBody(step.now, step.resource, step.tok, step.echoKey, step.echo)
 		if !bytes.Equal(got, want) {
 			t.Errorf("step %d: cached body\n%s\nwant\n%s", i, got, want)
 		}
-		again := c.body(step.now, step.resource, step.tok, step.echoKey, step.echo)
+		again := c.body(step.now, step.resource, step.tok, step.echoKey, step.echo).body
 		if &again[0] != &got[0] {
 			t.Errorf("step %d: the same request within the second was not served from the cache", i)
 		}

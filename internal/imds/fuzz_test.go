@@ -2,6 +2,7 @@ package imds
 
 import (
 	"bufio"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -26,9 +27,15 @@ func FuzzQuery(f *testing.F) {
 	h, _ := newTestHandler(idA, idB)
 	h1, _ := newTestHandler(idA)
 	f.Fuzz(func(t *testing.T, raw string) {
-		q, err := parseQuery(raw)
+		q, err := parseQuery(raw, nil)
 		if err == nil {
-			for k := range q {
+			seen := map[string]bool{}
+			for _, p := range q {
+				k := p.name
+				if seen[k] {
+					t.Fatalf("name %q twice in %q", k, raw)
+				}
+				seen[k] = true
 				if strings.Count("&"+raw, "&"+k) < 1 && k != "" && !strings.ContainsAny(raw, "%+") {
 					t.Fatalf("name %q not in %q", k, raw)
 				}
@@ -52,4 +59,39 @@ func FuzzQuery(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestParseQueryRepeats checks that a repeated name is refused wherever it
+// is: among the first parameters (found by scanning) and past smallQuery
+// (found by the map).
+func TestParseQueryRepeats(t *testing.T) {
+	many := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "p%d=%d&", i, i)
+		}
+		return b.String()
+	}
+	for _, tc := range []struct {
+		raw string
+		dup bool
+	}{
+		{"a=1&b=2", false},
+		{"a=1&a=2", true},
+		{"a=1&%61=2", true},
+		{many(smallQuery), false},
+		{many(smallQuery) + "p0=x", true},
+		{many(3*smallQuery) + "p40=x", true},
+		{many(3 * smallQuery), false},
+		{many(smallQuery) + "p3=x&" + many(smallQuery), true},
+	} {
+		var buf [8]param
+		q, err := parseQuery(tc.raw, buf[:])
+		if (err == errDuplicateParam) != tc.dup {
+			t.Errorf("%.60q: err %v, want duplicate %v", tc.raw, err, tc.dup)
+		}
+		if err == nil && q.get("p1") != "" && q.get("p1") != "1" {
+			t.Errorf("%.60q: p1 = %q", tc.raw, q.get("p1"))
+		}
+	}
 }

@@ -126,7 +126,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.transportOK(w, r, identity) {
 		return
 	}
-	q, err := parseQuery(r.URL.RawQuery)
+	var buf [8]param
+	q, err := parseQuery(r.URL.RawQuery, buf[:])
 	if err != nil {
 		msg := msgBadQuery
 		if err == errDuplicateParam {
@@ -145,7 +146,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}{APIVersions})
 		return
 	}
-	if !validVersion(q["api-version"], identity) {
+	if !validVersion(q.get("api-version"), identity) {
 		writeVersionError(w)
 		return
 	}
@@ -194,25 +195,25 @@ func metadataHeaderOK(h http.Header) bool {
 // selector extracts the identity selector from the query. Both msi_res_id
 // (documented) and mi_res_id (sent by some clients) select by resource ID.
 // It reports false when more than one is given.
-func selector(q map[string]string) (req TokenRequest, echoKey string, ok bool) {
+func selector(q query) (req TokenRequest, echoKey string, ok bool) {
 	n := 0
-	if v, has := q["client_id"]; has {
+	if v, has := q.lookup("client_id"); has {
 		req.ClientID, n = v, n+1
 	}
-	if v, has := q["object_id"]; has {
+	if v, has := q.lookup("object_id"); has {
 		req.ObjectID, echoKey, n = v, "object_id", n+1
 	}
-	if v, has := q["msi_res_id"]; has {
+	if v, has := q.lookup("msi_res_id"); has {
 		req.ResourceID, echoKey, n = v, "msi_res_id", n+1
 	}
-	if v, has := q["mi_res_id"]; has {
+	if v, has := q.lookup("mi_res_id"); has {
 		req.ResourceID, echoKey, n = v, "msi_res_id", n+1
 	}
 	return req, echoKey, n <= 1
 }
 
-func (h *Handler) handleToken(w http.ResponseWriter, r *http.Request, q map[string]string) {
-	resource := q["resource"]
+func (h *Handler) handleToken(w http.ResponseWriter, r *http.Request, q query) {
+	resource := q.get("resource")
 	if resource == "" {
 		writeIdentityError(w, http.StatusBadRequest, "invalid_request", msgMissingResource)
 		return
@@ -223,7 +224,7 @@ func (h *Handler) handleToken(w http.ResponseWriter, r *http.Request, q map[stri
 		return
 	}
 	req.Resource = resource
-	req.BypassCache = strings.EqualFold(q["bypass_cache"], "true")
+	req.BypassCache = strings.EqualFold(q.get("bypass_cache"), "true")
 	if h.cfg.Attribute != nil {
 		req.Caller = func() string { return h.cfg.Attribute(r) }
 	}
@@ -242,7 +243,7 @@ func (h *Handler) handleToken(w http.ResponseWriter, r *http.Request, q map[stri
 	case "msi_res_id":
 		echo = req.ResourceID
 	}
-	writeBody(w, h.bodies.body(h.cfg.Now(), resource, tok, echoKey, echo))
+	writeCached(w, h.bodies.body(h.cfg.Now(), resource, tok, echoKey, echo))
 }
 
 // expiresIn is the token's remaining life in whole seconds.
@@ -277,14 +278,16 @@ func tokenBody(now time.Time, resource string, tok Token, echoKey, echo string) 
 	return append(b, '}')
 }
 
-// writeBody writes a token body with IMDS's headers.
-func writeBody(w http.ResponseWriter, b []byte) {
+// writeCached writes a cached token body with IMDS's headers: the header
+// values are the cache's own slices (net/http copies the header map before
+// writing, never the values), so the hot path allocates no header value.
+func writeCached(w http.ResponseWriter, e *cachedBody) {
 	hd := w.Header()
 	hd["Content-Type"] = contentTypeJSON
 	hd["Server"] = serverValue
-	hd["Content-Length"] = []string{strconv.Itoa(len(b))}
+	hd["Content-Length"] = e.length
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
+	_, _ = w.Write(e.body)
 }
 
 var (

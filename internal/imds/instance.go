@@ -96,8 +96,8 @@ func (in Instance) tree() map[string]any {
 }
 
 // handleInstance serves /metadata/instance and its route-filtered sub-paths.
-func (h *Handler) handleInstance(w http.ResponseWriter, route string, q map[string]string) {
-	format := q["format"]
+func (h *Handler) handleInstance(w http.ResponseWriter, route string, q query) {
+	format := q.get("format")
 	if format != "" && format != "json" && format != "text" {
 		writeJSON(w, http.StatusBadRequest, plainError{Error: "Bad request. Invalid format"})
 		return

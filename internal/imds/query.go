@@ -9,11 +9,41 @@ import (
 // errDuplicateParam is returned by parseQuery when a name occurs twice.
 var errDuplicateParam = errors.New("duplicate query parameter")
 
-// parseQuery parses a raw query string into single values, refusing
-// duplicate names (IMDS: "Requests with duplicate query parameter names will
-// be rejected") and malformed escapes. Names are case-sensitive, as on Azure.
-func parseQuery(raw string) (map[string]string, error) {
-	q := make(map[string]string, 4)
+// param is one name=value pair of a query.
+type param struct{ name, value string }
+
+// query is a parsed query string: single values, in order, without repeated
+// names. A slice rather than a map, so that parsing the handful of
+// parameters of an IMDS request allocates nothing but unescaped values.
+type query []param
+
+// get returns the value of name, "" if absent.
+func (q query) get(name string) string {
+	v, _ := q.lookup(name)
+	return v
+}
+
+// lookup returns the value of name and whether it is present.
+func (q query) lookup(name string) (string, bool) {
+	for _, p := range q {
+		if p.name == name {
+			return p.value, true
+		}
+	}
+	return "", false
+}
+
+// smallQuery is how many parameters parseQuery checks for repeats by
+// scanning; past it, a map keeps the check linear.
+const smallQuery = 16
+
+// parseQuery parses a raw query string into single values, appended to buf
+// (the caller's array, so that it can stay on the stack), refusing duplicate
+// names (IMDS: "Requests with duplicate query parameter names will be
+// rejected") and malformed escapes. Names are case-sensitive, as on Azure.
+func parseQuery(raw string, buf []param) (query, error) {
+	q := query(buf[:0])
+	var seen map[string]struct{}
 	for raw != "" {
 		var part string
 		part, raw, _ = strings.Cut(raw, "&")
@@ -29,10 +59,24 @@ func parseQuery(raw string) (map[string]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, dup := q[name]; dup {
-			return nil, errDuplicateParam
+		if seen != nil {
+			if _, dup := seen[name]; dup {
+				return nil, errDuplicateParam
+			}
+			seen[name] = struct{}{}
+		} else {
+			if _, dup := q.lookup(name); dup {
+				return nil, errDuplicateParam
+			}
+			if len(q) == smallQuery {
+				seen = make(map[string]struct{}, 2*smallQuery)
+				for _, p := range q {
+					seen[p.name] = struct{}{}
+				}
+				seen[name] = struct{}{}
+			}
 		}
-		q[name] = value
+		q = append(q, param{name, value})
 	}
 	return q, nil
 }

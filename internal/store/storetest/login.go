@@ -238,7 +238,8 @@ func testAuditConcurrent(t *testing.T, s store.Store) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				errs <- s.AuditAppend(ctx(t), store.AuditRecord{Kind: "token.issued", Actor: fmt.Sprint(w), Subject: fmt.Sprint(i)})
+				errs <- s.AuditAppend(ctx(t), store.AuditRecord{Kind: "token.issued", Actor: fmt.Sprint(w), Subject: fmt.Sprint(i),
+					Fields: map[string]string{"w": fmt.Sprint(w), "i": fmt.Sprint(i)}})
 			}
 		}()
 	}
@@ -249,14 +250,23 @@ func testAuditConcurrent(t *testing.T, s store.Store) {
 			t.Fatal(err)
 		}
 	}
-	// Every append that returned nil is committed and visible.
+	// Every append that returned nil is committed and visible, each with
+	// its own fields (the store writes a batch's records together).
 	n, tok := 0, ""
+	seen := map[string]bool{}
 	for {
 		recs, next, err := s.AuditList(ctx(t), "token.issued", store.Page{Limit: 100, Token: tok})
 		if err != nil {
 			t.Fatal(err)
 		}
 		n += len(recs)
+		for _, r := range recs {
+			key := r.Actor + "/" + r.Subject
+			if r.Fields["w"] != r.Actor || r.Fields["i"] != r.Subject || seen[key] {
+				t.Fatalf("record %s has fields %v (or came twice)", key, r.Fields)
+			}
+			seen[key] = true
+		}
 		if next == "" {
 			break
 		}
