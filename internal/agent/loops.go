@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
@@ -333,7 +334,7 @@ func (a *Agent) startLease(ctx context.Context, l nodeproto.TaskLease) {
 			}
 			return
 		}
-		a.report(ctx, nodeproto.ReportRequest{NodeID: a.cfg.NodeID, LeaseID: l.LeaseID, Event: reportStarted, StartTime: a.cfg.Now().UTC()})
+		started := a.startReport(ctx, l)
 		tcfg, forget := a.taskConfig(taskKey)
 		var rep nodeproto.ReportRequest
 		if a.node.Containers != nil && l.Container == nil {
@@ -347,6 +348,7 @@ func (a *Agent) startLease(ctx context.Context, l nodeproto.TaskLease) {
 			rep = a.runner.RunTask(tctx, tcfg, a.dirs, l)
 		}
 		forget()
+		startSent, startAt := started.finish()
 		a.mu.Lock()
 		before := a.stateLocked()
 		delete(a.running, l.LeaseID)
@@ -361,8 +363,66 @@ func (a *Agent) startLease(ctx context.Context, l nodeproto.TaskLease) {
 		if rep.Event == "" {
 			rep.Event = reportCompleted
 		}
+		if !startSent && rep.StartTime.IsZero() {
+			// The completion carries the start it replaces.
+			rep.StartTime = startAt
+		}
 		a.report(ctx, rep)
 	}()
+}
+
+// startReportDelay is how long a task runs before its "started" report is
+// sent: a task that ends sooner reports once, its completion carrying its
+// start time (one request and one store transaction fewer per short task;
+// the task is already running in the store since its claim).
+var startReportDelay = time.Second
+
+// pendingStart is a task's "started" report, sent after startReportDelay
+// unless the task ends first.
+type pendingStart struct {
+	mu       sync.Mutex
+	at       time.Time
+	sent     bool
+	finished bool
+	timer    *time.Timer
+}
+
+// startReport schedules the lease's "started" report. A multi-instance
+// task reports its start at once (its instances coordinate through the
+// control plane).
+func (a *Agent) startReport(ctx context.Context, l nodeproto.TaskLease) *pendingStart {
+	p := &pendingStart{at: a.cfg.Now().UTC()}
+	send := func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.finished {
+			return
+		}
+		// Held while the report is in flight: the completion waits for it,
+		// so the control plane sees the two in order.
+		p.sent = true
+		a.report(ctx, nodeproto.ReportRequest{NodeID: a.cfg.NodeID, LeaseID: l.LeaseID, Event: reportStarted, StartTime: p.at})
+	}
+	if l.MultiInstance != nil || startReportDelay <= 0 {
+		send()
+		return p
+	}
+	p.mu.Lock()
+	p.timer = time.AfterFunc(startReportDelay, send)
+	p.mu.Unlock()
+	return p
+}
+
+// finish marks the task ended: it reports whether the "started" report was
+// sent (waiting for one in flight) and the task's start time.
+func (p *pendingStart) finish() (sent bool, at time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.finished = true
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	return p.sent, p.at
 }
 
 // report sends a task report, retrying transient failures a few times.

@@ -724,3 +724,33 @@ func TestMaxParallelTasks(t *testing.T) {
 		t.Fatalf("after one completed: %+v", ls)
 	}
 }
+
+// A running task terminated before its node reported its start (an agent
+// reports a start after a second) has the start of its claim.
+func TestTerminateBeforeStartReportKeepsStartTime(t *testing.T) {
+	t.Parallel()
+	c := &clock{t: time.Unix(1_800_000_000, 0)}
+	s := newService(t, newSQLiteAt(t, c.Now), Config{Now: c.Now})
+	ctx := t.Context()
+	mustJob(t, s, cobalt.JobSpec{ID: "j"})
+	if _, err := s.AddTask(ctx, acct, "j", cobalt.TaskSpec{ID: "a", CommandLine: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	claimed := c.Now()
+	n1 := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n1"}
+	if ls, err := s.Lease(ctx, n1, 1, 0); err != nil || len(ls) != 1 {
+		t.Fatalf("lease %+v %v", ls, err)
+	}
+	c.Add(300 * time.Millisecond)
+	if err := s.TerminateTask(ctx, acct, "j", "a", Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.GetTask(ctx, acct, "j", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ei := a.ExecutionInfo
+	if a.State != cobalt.TaskCompleted || ei.StartTime == nil || !ei.StartTime.Equal(claimed) || ei.EndTime == nil || ei.EndTime.Before(*ei.StartTime) {
+		t.Fatalf("terminated task: state %s, start %v, end %v; want start %v", a.State, ei.StartTime, ei.EndTime, claimed)
+	}
+}

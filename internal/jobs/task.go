@@ -461,6 +461,14 @@ func (s *Service) complete(t *store.TaskRecord, e *taskExec, spec *cobalt.TaskSp
 	if t.NodeID != "" {
 		e.NodeID = t.NodeID
 	}
+	if fi != nil && fi.Code == "TaskEnded" && t.State == taskRunning && e.StartTime == nil && !t.StateAt.IsZero() {
+		// Ended here (terminated, its job ended, its wall clock) before its
+		// node reported the start (an agent reports a start after a second;
+		// a task that ends sooner carries it in its completion): it started
+		// when it was claimed.
+		st := t.StateAt.UTC()
+		e.StartTime = &st
+	}
 	setTaskState(t, e, taskCompleted, now)
 	endInstances(e, now)
 	// A task ended while it waited on dependencies waits no more.

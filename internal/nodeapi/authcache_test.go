@@ -170,3 +170,30 @@ func TestCachedHeartbeatAfterTheTTL(t *testing.T) {
 		t.Fatalf("lease: %d %+v", st, e)
 	}
 }
+
+// A report authenticates from the cache for NodeAuthCacheTTL at most: a
+// node whose credential was cleared elsewhere cannot complete its task
+// after that, and the task stays as it was.
+func TestCachedReportRefusedAfterTheTTL(t *testing.T) {
+	t.Parallel()
+	c := &clock{t: time.Now()}
+	f := newJobsFixtureClock(t, func(d Dispatcher) Dispatcher { return d }, c.now)
+	f.warm(t)
+	l := f.leaseStarted(t, "t1")
+	if _, err := f.st.NodeUpdate(t.Context(), f.node.NodeID, func(r *store.NodeRecord) error {
+		r.CredentialHash = nil
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c.add(batch.NodeAuthCacheTTL)
+	zero, end := 0, time.Now()
+	st, _ := f.call(t, f.node.Credential, nodeproto.PathReport, nodeproto.ReportRequest{LeaseID: l.LeaseID, Event: "completed",
+		ExitCode: &zero, StartTime: end, EndTime: &end}, &nodeproto.ReportResponse{})
+	if st != http.StatusUnauthorized {
+		t.Fatalf("report %s after the credential was cleared: %d, want 401", batch.NodeAuthCacheTTL, st)
+	}
+	if tk := f.task(t, "t1"); tk.State != cobalt.TaskRunning {
+		t.Fatalf("the refused report changed the task: %s", tk.State)
+	}
+}

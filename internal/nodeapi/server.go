@@ -70,15 +70,20 @@ func New(cfg Config) (*Server, error) {
 		cfg.MaxBody = 1 << 20
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), watch: newSchedWatch(cfg.Pools, schedulableCheckInterval)}
-	// Heartbeats and leases, a fleet's steady traffic, authenticate from
-	// the cache of verified nodes (batch.NodeAuthenticateHeartbeat and
-	// NodeAuthenticateCached: a heartbeat's write and a lease that finds
-	// work check the node against the store); the others read the node.
+	// Heartbeats, leases and task reports, a fleet's steady traffic,
+	// authenticate from the cache of verified nodes
+	// (batch.NodeAuthenticateHeartbeat and NodeAuthenticateCached: a
+	// heartbeat's write and a lease that finds work check the node against
+	// the store). A report changes only a task whose current lease the node
+	// holds, and a node's removal or reimage requeues its tasks (ending
+	// their leases), so a report answered from the cache acts for the node
+	// for NodeAuthCacheTTL at most after its credential was cleared. The
+	// others (register, tokens) read the node.
 	pools := cfg.Pools
 	s.mux.HandleFunc("POST "+nodeproto.PathRegister, s.handle(s.handleRegister, pools.NodeAuthenticate))
 	s.mux.HandleFunc("POST "+nodeproto.PathHeartbeat, s.handle(s.handleHeartbeat, pools.NodeAuthenticateHeartbeat))
 	s.mux.HandleFunc("POST "+nodeproto.PathLease, s.handle(s.handleLease, pools.NodeAuthenticateCached))
-	s.mux.HandleFunc("POST "+nodeproto.PathReport, s.handle(s.handleReport, pools.NodeAuthenticate))
+	s.mux.HandleFunc("POST "+nodeproto.PathReport, s.handle(s.handleReport, pools.NodeAuthenticateCached))
 	s.mux.HandleFunc("POST "+nodeproto.PathToken, s.handle(s.handleToken, pools.NodeAuthenticate))
 	return s, nil
 }
