@@ -754,3 +754,30 @@ func TestTerminateBeforeStartReportKeepsStartTime(t *testing.T) {
 		t.Fatalf("terminated task: state %s, start %v, end %v; want start %v", a.State, ei.StartTime, ei.EndTime, claimed)
 	}
 }
+
+// TestRunningTaskShowsItsClaimAsStart: a running task whose node has not
+// reported its start yet (an agent reports it after a second) shows its
+// claim as its start time, and the node's reported start once it arrives.
+func TestRunningTaskShowsItsClaimAsStart(t *testing.T) {
+	t.Parallel()
+	c := &clock{t: time.Unix(1_800_000_000, 0)}
+	s := newService(t, newSQLiteAt(t, c.Now), Config{Now: c.Now})
+	ctx := t.Context()
+	mustJob(t, s, cobalt.JobSpec{ID: "j"})
+	if _, err := s.AddTask(ctx, acct, "j", cobalt.TaskSpec{ID: "a", CommandLine: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	claimed := c.Now()
+	n1 := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n1"}
+	if ls, err := s.Lease(ctx, n1, 1, 0); err != nil || len(ls) != 1 {
+		t.Fatalf("lease %+v %v", ls, err)
+	}
+	c.Add(300 * time.Millisecond)
+	a, err := s.GetTask(ctx, acct, "j", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.State != cobalt.TaskRunning || a.ExecutionInfo.StartTime == nil || !a.ExecutionInfo.StartTime.Equal(claimed) {
+		t.Fatalf("running task before its start report: state %s, start %v; want %v", a.State, a.ExecutionInfo.StartTime, claimed)
+	}
+}

@@ -48,6 +48,12 @@ func taskFromRecord(jobID string, r store.TaskRecord) (cobalt.Task, error) {
 	if !r.LastRequeueAt.IsZero() {
 		t.ExecutionInfo.LastRequeueTime = ptr(r.LastRequeueAt)
 	}
+	if r.State == taskRunning && e.StartTime == nil && !r.StateAt.IsZero() {
+		// A node reports a task's start after a second (a task that ends
+		// sooner carries it in its completion); until then a running task
+		// shows its claim as its start, as Batch shows a running task's.
+		t.ExecutionInfo.StartTime = ptr(r.StateAt)
+	}
 	if r.State == taskCompleted {
 		t.ExecutionInfo.EndTime, t.ExecutionInfo.ExitCode, t.ExecutionInfo.FailureInfo = e.EndTime, e.ExitCode, e.failureInfo()
 		t.ExecutionInfo.Result = cobalt.TaskResult(r.Result)
