@@ -15,7 +15,7 @@ import (
 //
 // With maxAge set, a read that found the pool empty also answers the calls
 // that arrive within maxAge of its start, unless a task was added through
-// this replica since (invalidate); past half that age the first such call
+// this replica since (invalidate); past a quarter of that age the first such call
 // starts the next read without waiting for it. A task added through another
 // replica (or requeued without invalidate) is then seen within maxAge, the
 // bound a waiting lease's poll already has. Its zero value is ready and
@@ -60,7 +60,7 @@ func (q *queueProbes) queued(ctx context.Context, key string, read func(context.
 	sl := q.m[key]
 	if at, ok := q.empty[key]; ok {
 		if age := time.Since(at); age < q.maxAge {
-			if sl == nil && age > q.maxAge/2 {
+			if sl == nil && age > q.maxAge/4 {
 				// Refresh ahead, so that under steady leases none waits.
 				sl = &probeSlot{running: &probeCall{done: make(chan struct{})}}
 				q.m[key] = sl
