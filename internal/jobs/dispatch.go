@@ -32,9 +32,11 @@ func poolKey(accountID, poolID string) string {
 
 // notify wakes the Lease calls waiting on the pool in this replica.
 func (s *Service) notify(accountID, poolID string) {
+	key := poolKey(accountID, poolID)
+	s.probes.invalidate(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for w := range s.waiters[poolKey(accountID, poolID)] {
+	for w := range s.waiters[key] {
 		select {
 		case w.wake <- struct{}{}:
 		default:

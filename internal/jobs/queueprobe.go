@@ -11,10 +11,21 @@ import (
 // flight waits for the next read, which starts after it arrived and so
 // answers for it; every lease that arrives meanwhile shares that read. A
 // fleet's leases on an idle pool then cost one indexed read per round trip
-// instead of a claim transaction each. Its zero value is ready.
+// instead of a claim transaction each.
+//
+// With maxAge set, a read that found the pool empty also answers the calls
+// that arrive within maxAge of its start, unless a task was added through
+// this replica since (invalidate); past a quarter of that age the first such call
+// starts the next read without waiting for it. A task added through another
+// replica (or requeued without invalidate) is then seen within maxAge, the
+// bound a waiting lease's poll already has. Its zero value is ready and
+// never answers from an earlier read.
 type queueProbes struct {
-	mu sync.Mutex
-	m  map[string]*probeSlot
+	maxAge time.Duration
+
+	mu    sync.Mutex
+	m     map[string]*probeSlot
+	empty map[string]time.Time // start of the last read that found the pool empty
 }
 
 // probeSlot is one pool's read in flight and the read queued behind it.
@@ -23,9 +34,21 @@ type probeSlot struct {
 }
 
 type probeCall struct {
-	done chan struct{}
-	ok   bool
-	err  error
+	done  chan struct{}
+	start time.Time // when the read began
+	stale bool      // a task was added while the read ran: do not reuse its answer
+	ok    bool
+	err   error
+}
+
+// invalidate forgets the pool's last empty answer: a task was added to it.
+func (q *queueProbes) invalidate(key string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	delete(q.empty, key)
+	if sl := q.m[key]; sl != nil && sl.running != nil {
+		sl.running.stale = true
+	}
 }
 
 // queued returns read's answer from a read that started after this call.
@@ -35,6 +58,19 @@ func (q *queueProbes) queued(ctx context.Context, key string, read func(context.
 		q.m = map[string]*probeSlot{}
 	}
 	sl := q.m[key]
+	if at, ok := q.empty[key]; ok {
+		if age := time.Since(at); age < q.maxAge {
+			if sl == nil && age > q.maxAge/4 {
+				// Refresh ahead, so that under steady leases none waits.
+				sl = &probeSlot{running: &probeCall{done: make(chan struct{})}}
+				q.m[key] = sl
+				go q.run(key, sl, read)
+			}
+			q.mu.Unlock()
+			return false, nil
+		}
+		delete(q.empty, key)
+	}
 	var c *probeCall
 	switch {
 	case sl == nil:
@@ -62,12 +98,24 @@ func (q *queueProbes) run(key string, sl *probeSlot, read func(context.Context) 
 	for {
 		q.mu.Lock()
 		c := sl.running
+		c.start = time.Now()
 		q.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		c.ok, c.err = read(ctx)
+		ok, err := read(ctx)
 		cancel()
-		close(c.done)
 		q.mu.Lock()
+		c.ok, c.err = ok, err
+		switch {
+		case q.maxAge <= 0:
+		case err == nil && !ok && !c.stale:
+			if q.empty == nil {
+				q.empty = map[string]time.Time{}
+			}
+			q.empty[key] = c.start
+		default:
+			delete(q.empty, key)
+		}
+		close(c.done)
 		sl.running, sl.next = sl.next, nil
 		if sl.running == nil {
 			delete(q.m, key)

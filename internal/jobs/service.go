@@ -112,6 +112,10 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, waiters: map[string]map[*waiter]struct{}{},
 		releases: map[string]*releaseQueue{}}
+	// An empty pool's answer serves its leases for one poll interval: a
+	// task added through this replica invalidates it at once (notify),
+	// one added elsewhere is seen within that interval, as by a waiting lease.
+	s.probes.maxAge = cfg.PollInterval
 	s.leasedOf.read, s.leasedOf.nodeOf = s.st.TaskLeasedToNodes, func(r store.TaskRecord) string { return r.NodeID }
 	s.releasesOf.read, s.releasesOf.nodeOf = s.st.JobPrepReleasesOf, func(r store.JobPrepRecord) string { return r.NodeID }
 	return s, nil

@@ -35,6 +35,9 @@ func isUnique(err error) bool {
 	return errors.As(err, &e) && e.Code == "23505"
 }
 
+// maxConns bounds the store's PostgreSQL connections, open and idle alike.
+const maxConns = 16
+
 // Open connects to the database at url (postgres://...) and applies pending
 // migrations. The store has no sealer: it is for tests; an installation uses OpenConfig.
 func Open(ctx context.Context, url string, now func() time.Time) (*sqlstore.DB, error) {
@@ -47,7 +50,12 @@ func OpenConfig(ctx context.Context, url string, cfg sqlstore.Config) (*sqlstore
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	db.SetMaxOpenConns(16)
+	// Keep every connection the pool opens: database/sql keeps only two
+	// idle by default, so under a fleet's load each burst past two closed
+	// its connections and the next one opened new ones (a PostgreSQL
+	// backend started per connection, its prepared statements lost).
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to postgres: %w", err)
