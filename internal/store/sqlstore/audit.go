@@ -33,7 +33,7 @@ type auditWriter struct {
 	stopped chan struct{}
 }
 
-// errStoreClosed is returned to audit writers and statement users after Close.
+// errStoreClosed is returned to audit writers after Close.
 var errStoreClosed = errors.New("store closed")
 
 func (db *DB) startAudit() {

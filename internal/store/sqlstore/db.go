@@ -55,7 +55,6 @@ type DB struct {
 	now    func() time.Time
 	sealer Sealer
 	audit  auditWriter
-	stmts  stmtCache
 }
 
 // Config configures a DB.
@@ -88,8 +87,7 @@ func (db *DB) Dialect() string { return db.d.Name }
 // Close closes both handles.
 func (db *DB) Close() error {
 	db.stopAudit()
-	err := db.stmts.close()
-	err = errors.Join(err, db.w.Close())
+	err := db.w.Close()
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
 	}

@@ -547,12 +547,8 @@ func (db *DB) TaskLeasedToNodes(ctx context.Context, nodeIDs []string) ([]store.
 // TaskQueued implements store.JobStore. It names the tasks_queue partial
 // index's condition, so it reads at most one index entry.
 func (db *DB) TaskQueued(ctx context.Context, accountKey, poolKey string) (bool, error) {
-	st, err := db.prepared(ctx, taskQueuedQuery)
-	if err != nil {
-		return false, err
-	}
 	var one int
-	err = st.QueryRowContext(ctx, strings.ToLower(accountKey), strings.ToLower(poolKey)).Scan(&one)
+	err := db.r.QueryRowContext(ctx, taskQueuedQuery, strings.ToLower(accountKey), strings.ToLower(poolKey)).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

@@ -126,11 +126,7 @@ const nodeGetQuery = `SELECT ` + nodeCols + ` FROM nodes WHERE node_id = $1`
 
 // NodeGet implements store.NodeStore.
 func (db *DB) NodeGet(ctx context.Context, nodeID string) (store.NodeRecord, error) {
-	st, err := db.prepared(ctx, nodeGetQuery)
-	if err != nil {
-		return store.NodeRecord{}, err
-	}
-	n, err := scanNode(st.QueryRowContext(ctx, nodeID))
+	n, err := scanNode(db.r.QueryRowContext(ctx, nodeGetQuery, nodeID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return n, notFound("node")
 	}

@@ -40,11 +40,7 @@ const poolGetQuery = `SELECT ` + poolCols + ` FROM pools WHERE account_key = $1 
 
 // PoolGet implements store.PoolStore.
 func (db *DB) PoolGet(ctx context.Context, accountKey, poolID string) (store.PoolRecord, error) {
-	st, err := db.prepared(ctx, poolGetQuery)
-	if err != nil {
-		return store.PoolRecord{}, err
-	}
-	p, err := scanPool(st.QueryRowContext(ctx, strings.ToLower(accountKey), strings.ToLower(poolID)))
+	p, err := scanPool(db.r.QueryRowContext(ctx, poolGetQuery, strings.ToLower(accountKey), strings.ToLower(poolID)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, notFound("pool")
 	}
