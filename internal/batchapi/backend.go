@@ -83,7 +83,7 @@ func (nd nodeDirs) NodeFiles(ctx context.Context, accountID, poolID, nodeID stri
 	if err != nil {
 		return nil, err
 	}
-	if n.ID == "" || strings.ContainsAny(n.ID, `/\`) || n.ID == "." || n.ID == ".." {
+	if !nodefiles.ValidNodeID(n.ID) {
 		return nil, errors.New("bad node id")
 	}
 	if n.HostID != "" && n.HostID != nd.localID && nd.remote != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/hostfiles"
 	"github.com/cobaltbatch/cobalt/internal/hostproto"
 	"github.com/cobaltbatch/cobalt/internal/logkey"
+	"github.com/cobaltbatch/cobalt/internal/nodefiles"
 	"github.com/cobaltbatch/cobalt/internal/pki"
 )
 
@@ -77,7 +78,7 @@ func (a *Agent) startFiles(ctx context.Context) error {
 
 // owns reports whether the host runs the node.
 func (a *Agent) owns(nodeID string) bool {
-	return a.cfg.Provider != nil && hostfiles.ValidNodeID(nodeID) && slices.Contains(a.cfg.Provider.Nodes(), nodeID)
+	return a.cfg.Provider != nil && nodefiles.ValidNodeID(nodeID) && slices.Contains(a.cfg.Provider.Nodes(), nodeID)
 }
 
 // filesKeyRequest is the public key to send in a heartbeat when the file

@@ -13,6 +13,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/hostagent"
 	"github.com/cobaltbatch/cobalt/internal/hostproto"
 	"github.com/cobaltbatch/cobalt/internal/logkey"
+	"github.com/cobaltbatch/cobalt/internal/nodefiles"
 )
 
 // NodeProvider runs the host's node sandboxes: internal/hostagent's
@@ -54,7 +55,7 @@ func (a *Agent) reconcileNodes(ctx context.Context, listed []hostproto.Node) {
 	want := map[string]bool{}
 	for _, n := range listed {
 		want[n.NodeID] = true
-		if running[n.NodeID] || a.refused[n.NodeID] || !validNodeID(n.NodeID) {
+		if running[n.NodeID] || a.refused[n.NodeID] || !nodefiles.ValidNodeID(n.NodeID) {
 			continue
 		}
 		l := batch.NodeLaunch{NodeID: n.NodeID, PoolID: n.PoolID, RootDir: filepath.Join(NodesDir(a.cfg.DataDir), n.NodeID)}
@@ -109,7 +110,7 @@ func (a *Agent) dropStaleCredentials(want map[string]bool, running []string) {
 		for _, suffix := range []string{".imds", ".sandbox", ".lock"} {
 			id = strings.TrimSuffix(id, suffix)
 		}
-		if !e.Type().IsRegular() || !validNodeID(id) || ownedBy(e.Name(), want, running) {
+		if !e.Type().IsRegular() || !nodefiles.ValidNodeID(id) || ownedBy(e.Name(), want, running) {
 			continue
 		}
 		if err := os.Remove(filepath.Join(dir, e.Name())); err == nil && e.Name() == id {
@@ -128,9 +129,4 @@ func ownedBy(name string, want map[string]bool, running []string) bool {
 		}
 	}
 	return slices.ContainsFunc(running, owner)
-}
-
-// validNodeID rejects IDs that are not a single path element.
-func validNodeID(id string) bool {
-	return id != "" && id != "." && id != ".." && len(id) <= 256 && filepath.Base(id) == id && !strings.ContainsAny(id, "/\\\x00")
 }

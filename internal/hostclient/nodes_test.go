@@ -3,6 +3,8 @@ package hostclient
 import (
 	"path/filepath"
 	"testing"
+
+	"github.com/cobaltbatch/cobalt/internal/nodefiles"
 )
 
 // FuzzValidNodeID: a node ID from the control plane's heartbeat answer that
@@ -13,7 +15,7 @@ func FuzzValidNodeID(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, id string) {
-		if !validNodeID(id) {
+		if !nodefiles.ValidNodeID(id) {
 			return
 		}
 		dir := "/data/nodes"
@@ -25,11 +27,11 @@ func FuzzValidNodeID(f *testing.F) {
 
 func TestValidNodeIDRefusesPaths(t *testing.T) {
 	for _, id := range []string{"..", "../etc", "a/b", ".", "", `a\b`} {
-		if validNodeID(id) {
-			t.Errorf("validNodeID(%q) = true", id)
+		if nodefiles.ValidNodeID(id) {
+			t.Errorf("ValidNodeID(%q) = true", id)
 		}
 	}
-	if !validNodeID("tvm-1_2-20261205t000000z") {
+	if !nodefiles.ValidNodeID("tvm-1_2-20261205t000000z") {
 		t.Error("a real node ID refused")
 	}
 }

@@ -36,7 +36,7 @@ func FuzzParseRequest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !ValidNodeID(req.node) || strings.Contains("/"+req.dir+"/", "/../") || strings.Contains("/"+req.name+"/", "/../") ||
+		if !nodefiles.ValidNodeID(req.node) || strings.Contains("/"+req.dir+"/", "/../") || strings.Contains("/"+req.name+"/", "/../") ||
 			strings.HasPrefix(req.dir, "/") || strings.HasPrefix(req.name, "/") || req.offset < 0 || req.length < 0 {
 			t.Fatalf("accepted %q as %+v", line, req)
 		}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -73,7 +72,7 @@ func parseRequest(r *http.Request) (request, error) {
 		}
 	}
 	req := request{op: op, node: q.Get("node")}
-	if !ValidNodeID(req.node) {
+	if !nodefiles.ValidNodeID(req.node) {
 		return request{}, errBadRequest
 	}
 	if req.dir, err = nodefiles.Clean(q.Get("dir")); err != nil {
@@ -117,9 +116,4 @@ func (req request) query() string {
 		q.Set("length", strconv.FormatInt(req.length, 10))
 	}
 	return q.Encode()
-}
-
-// ValidNodeID reports whether id is a node ID that is a single path element.
-func ValidNodeID(id string) bool {
-	return id != "" && id != "." && id != ".." && len(id) <= 256 && filepath.Base(id) == id && !strings.ContainsAny(id, "/\\\x00")
 }

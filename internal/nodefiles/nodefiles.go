@@ -53,6 +53,12 @@ type Source interface {
 	Remove(ctx context.Context, dir, name string, recursive bool) error
 }
 
+// ValidNodeID reports whether id is a node ID that is a single path element,
+// so that a node's directory named by it stays under the nodes' directory.
+func ValidNodeID(id string) bool {
+	return id != "" && id != "." && id != ".." && len(id) <= 256 && filepath.Base(id) == id && !strings.ContainsAny(id, "/\\\x00")
+}
+
 // Clean validates a relative path: no leading "/", no "..", no NUL;
 // Windows separators become "/". "" is the directory itself.
 func Clean(p string) (string, error) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
-	"strings"
 
 	cobalt "github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/agent/taskrun"
@@ -58,7 +57,7 @@ func (s *Server) nodeHost(ctx context.Context, nodeID string) (string, error) {
 func taskFileRemover(nodeRoot, localHostID string, nodeHost func(ctx context.Context, nodeID string) (string, error),
 	remote batchapi.RemoteNodeFiles) func(ctx context.Context, accountKey, nodeID, jobID, taskID string) error {
 	return func(ctx context.Context, _, nodeID, jobID, taskID string) error {
-		if nodeID == "" || nodeID == "." || nodeID == ".." || strings.ContainsAny(nodeID, `/\`) {
+		if !nodefiles.ValidNodeID(nodeID) {
 			return nil
 		}
 		hostID, err := nodeHost(ctx, nodeID)
