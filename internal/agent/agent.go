@@ -595,10 +595,7 @@ func (a *Agent) slotsChanged(before string) {
 		a.notify()
 		return
 	}
-	select {
-	case a.wake <- struct{}{}:
-	default:
-	}
+	a.wakeLeases()
 }
 
 // notify wakes the heartbeat and lease loops.
@@ -607,6 +604,11 @@ func (a *Agent) notify() {
 	case a.changed <- struct{}{}:
 	default:
 	}
+	a.wakeLeases()
+}
+
+// wakeLeases wakes the lease loop.
+func (a *Agent) wakeLeases() {
 	select {
 	case a.wake <- struct{}{}:
 	default:
