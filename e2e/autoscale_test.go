@@ -8,7 +8,6 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/batch/azbatch"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/cobaltbatch/cobalt/internal/batch"
 	"github.com/cobaltbatch/cobalt/internal/server"
 )
@@ -22,21 +21,7 @@ func TestAutoScaleOnPendingTasks(t *testing.T) {
 	e := startWith(t, server.Options{Isolation: "process",
 		AutoScale: batch.AutoScaleOptions{SamplePeriod: 200 * time.Millisecond, EvaluationInterval: time.Second}})
 	c := ctx(t)
-	rgs, err := armresources.NewResourceGroupsClient(e.EP.SubscriptionID, e.Admin(), e.ARMOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rgs.CreateOrUpdate(c, "auto", armresources.ResourceGroup{Location: to.Ptr(e.EP.Location)}, nil); err != nil {
-		t.Fatal(err)
-	}
-	var out struct {
-		Account struct {
-			AccountEndpoint string `json:"accountEndpoint"`
-		} `json:"account"`
-	}
-	e.node("batchpool.js", map[string]any{"resourceGroup": "auto", "account": "autoacct", "pool": "empty", "location": e.EP.Location,
-		"poolBody": poolBody(0)}, &out)
-	bc := e.batchClient(t, out.Account.AccountEndpoint)
+	bc := e.batchClient(t, e.emptyAccount(t, c, "auto", "autoacct"))
 	formula := "$TargetDedicatedNodes = min(2, max(0, $PendingTasks.GetSample(1)));\n$NodeDeallocationOption = taskcompletion"
 	if _, err := bc.CreatePool(c, azbatch.CreatePoolContent{
 		ID: to.Ptr("grow"), VMSize: to.Ptr("STANDARD_D2S_V3"), EnableAutoScale: to.Ptr(true), AutoScaleFormula: to.Ptr(formula),

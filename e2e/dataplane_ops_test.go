@@ -7,7 +7,6 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/batch/azbatch"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/cobaltbatch/cobalt/internal/server"
 )
 
@@ -17,21 +16,7 @@ import (
 func TestAutoScaleAndNodeScheduling(t *testing.T) {
 	e := startWith(t, server.Options{Isolation: "process"})
 	c := ctx(t)
-	rgs, err := armresources.NewResourceGroupsClient(e.EP.SubscriptionID, e.Admin(), e.ARMOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rgs.CreateOrUpdate(c, "ops", armresources.ResourceGroup{Location: to.Ptr(e.EP.Location)}, nil); err != nil {
-		t.Fatal(err)
-	}
-	var out struct {
-		Account struct {
-			AccountEndpoint string `json:"accountEndpoint"`
-		} `json:"account"`
-	}
-	e.node("batchpool.js", map[string]any{"resourceGroup": "ops", "account": "opsacct", "pool": "empty", "location": e.EP.Location,
-		"poolBody": poolBody(0)}, &out)
-	bc := e.batchClient(t, out.Account.AccountEndpoint)
+	bc := e.batchClient(t, e.emptyAccount(t, c, "ops", "opsacct"))
 	if _, err := bc.CreatePool(c, azbatch.CreatePoolContent{
 		ID: to.Ptr("auto"), VMSize: to.Ptr("STANDARD_D2S_V3"),
 		VirtualMachineConfiguration: &azbatch.VirtualMachineConfiguration{

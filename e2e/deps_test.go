@@ -7,7 +7,6 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/batch/azbatch"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/cobaltbatch/cobalt/internal/server"
 )
 
@@ -20,21 +19,7 @@ import (
 func TestDiamondOfAThousandTasks(t *testing.T) {
 	e := startWith(t, server.Options{Isolation: "process"})
 	c := ctx(t)
-	rgs, err := armresources.NewResourceGroupsClient(e.EP.SubscriptionID, e.Admin(), e.ARMOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rgs.CreateOrUpdate(c, "deps", armresources.ResourceGroup{Location: to.Ptr(e.EP.Location)}, nil); err != nil {
-		t.Fatal(err)
-	}
-	var out struct {
-		Account struct {
-			AccountEndpoint string `json:"accountEndpoint"`
-		} `json:"account"`
-	}
-	e.node("batchpool.js", map[string]any{"resourceGroup": "deps", "account": "depsacct", "pool": "empty", "location": e.EP.Location,
-		"poolBody": poolBody(0)}, &out)
-	bc := e.batchClient(t, out.Account.AccountEndpoint)
+	bc := e.batchClient(t, e.emptyAccount(t, c, "deps", "depsacct"))
 	if _, err := bc.CreatePool(c, azbatch.CreatePoolContent{
 		ID: to.Ptr("dag"), VMSize: to.Ptr("STANDARD_D2S_V3"), TargetDedicatedNodes: to.Ptr[int32](2), TaskSlotsPerNode: to.Ptr[int32](8),
 		VirtualMachineConfiguration: &azbatch.VirtualMachineConfiguration{

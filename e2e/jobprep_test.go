@@ -11,7 +11,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/batch/azbatch"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/cobaltbatch/cobalt/internal/server"
 )
 
@@ -51,21 +50,8 @@ func batchCode(err error) (int, string) {
 func TestJobPreparationAndRelease(t *testing.T) {
 	e := startWith(t, server.Options{Isolation: "process"})
 	c := ctx(t)
-	rgs, err := armresources.NewResourceGroupsClient(e.EP.SubscriptionID, e.Admin(), e.ARMOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rgs.CreateOrUpdate(c, "prep", armresources.ResourceGroup{Location: to.Ptr(e.EP.Location)}, nil); err != nil {
-		t.Fatal(err)
-	}
-	var out struct {
-		Account struct {
-			AccountEndpoint string `json:"accountEndpoint"`
-		} `json:"account"`
-	}
-	e.node("batchpool.js", map[string]any{"resourceGroup": "prep", "account": "prepacct", "pool": "empty", "location": e.EP.Location,
-		"poolBody": poolBody(0)}, &out)
-	bc := e.batchClient(t, out.Account.AccountEndpoint)
+	endpoint := e.emptyAccount(t, c, "prep", "prepacct")
+	bc := e.batchClient(t, endpoint)
 	if _, err := bc.CreatePool(c, azbatch.CreatePoolContent{
 		ID: to.Ptr("prep"), VMSize: to.Ptr("STANDARD_D2S_V3"), TargetDedicatedNodes: to.Ptr[int32](2), TaskSlotsPerNode: to.Ptr[int32](2),
 		VirtualMachineConfiguration: &azbatch.VirtualMachineConfiguration{
@@ -76,7 +62,7 @@ func TestJobPreparationAndRelease(t *testing.T) {
 	}
 
 	// Misuses first: Batch's codes.
-	_, err = bc.CreateJob(c, azbatch.CreateJobContent{ID: to.Ptr("norelease"), PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr("prep")},
+	_, err := bc.CreateJob(c, azbatch.CreateJobContent{ID: to.Ptr("norelease"), PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr("prep")},
 		JobReleaseTask: &azbatch.JobReleaseTask{CommandLine: to.Ptr("/bin/true")}}, nil)
 	if st, code := batchCode(err); st != 400 || code != "InvalidPropertyValue" {
 		t.Errorf("a release task without a preparation task: %d %s", st, code)
@@ -193,7 +179,7 @@ func TestJobPreparationAndRelease(t *testing.T) {
 		} `json:"statuses"`
 		Released int `json:"released"`
 	}
-	e.node("jobprep.js", map[string]any{"resourceGroup": "prep", "account": "prepacct", "accountEndpoint": out.Account.AccountEndpoint,
+	e.node("jobprep.js", map[string]any{"resourceGroup": "prep", "account": "prepacct", "accountEndpoint": endpoint,
 		"pool": "prep"}, &got)
 	if got.Plain.StatusCode != 409 || got.Plain.Code != "JobPreparationTaskOrReleaseTaskNotSpecified" {
 		t.Errorf("node: status of a plain job: %+v", got.Plain)

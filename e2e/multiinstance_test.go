@@ -8,7 +8,6 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/batch/azbatch"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/cobaltbatch/cobalt/internal/agent"
 	"github.com/cobaltbatch/cobalt/internal/server"
 	"github.com/cobaltbatch/cobalt/internal/testenv"
@@ -58,21 +57,8 @@ func TestMultiInstanceNetns(t *testing.T) {
 	t.Parallel()
 	e := startWith(t, server.Options{Isolation: "netns"})
 	c := ctx(t)
-	rgs, err := armresources.NewResourceGroupsClient(e.EP.SubscriptionID, e.Admin(), e.ARMOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rgs.CreateOrUpdate(c, "mi", armresources.ResourceGroup{Location: to.Ptr(e.EP.Location)}, nil); err != nil {
-		t.Fatal(err)
-	}
-	var out struct {
-		Account struct {
-			AccountEndpoint string `json:"accountEndpoint"`
-		} `json:"account"`
-	}
-	e.node("batchpool.js", map[string]any{"resourceGroup": "mi", "account": "miacct", "pool": "empty", "location": e.EP.Location,
-		"poolBody": poolBody(0)}, &out)
-	bc := e.batchClient(t, out.Account.AccountEndpoint)
+	endpoint := e.emptyAccount(t, c, "mi", "miacct")
+	bc := e.batchClient(t, endpoint)
 	miPool(t, c, bc, "mpi", 2, true)
 	miPool(t, c, bc, "mpi2", 1, true)
 	miPool(t, c, bc, "solo", 1, false)
@@ -83,7 +69,7 @@ func TestMultiInstanceNetns(t *testing.T) {
 	}
 
 	// Batch's add-time errors.
-	_, err = bc.CreateTask(c, "mpi", azbatch.CreateTaskContent{ID: to.Ptr("nocoord"), CommandLine: to.Ptr("/bin/true"),
+	_, err := bc.CreateTask(c, "mpi", azbatch.CreateTaskContent{ID: to.Ptr("nocoord"), CommandLine: to.Ptr("/bin/true"),
 		MultiInstanceSettings: &azbatch.MultiInstanceSettings{NumberOfInstances: to.Ptr[int32](2)}}, nil)
 	if st, code := batchCode(err); st != 400 || code != "MissingRequiredProperty" {
 		t.Errorf("no coordination command line: %d %s", st, code)
@@ -212,7 +198,7 @@ func TestMultiInstanceNetns(t *testing.T) {
 			ExitCode int    `json:"exitCode"`
 		} `json:"subtasks"`
 	}
-	e.node("multiinstance.js", map[string]any{"resourceGroup": "mi", "account": "miacct", "accountEndpoint": out.Account.AccountEndpoint, "job": "mpi"}, &nodeOut)
+	e.node("multiinstance.js", map[string]any{"resourceGroup": "mi", "account": "miacct", "accountEndpoint": endpoint, "job": "mpi"}, &nodeOut)
 	if nodeOut.Settings.NumberOfInstances != 2 || nodeOut.Settings.CoordinationCommandLine == "" || nodeOut.Result != "success" || nodeOut.ExitCode != 0 ||
 		len(nodeOut.Subtasks) != 1 || nodeOut.Subtasks[0].ID != 1 || nodeOut.Subtasks[0].State != "completed" ||
 		nodeOut.Subtasks[0].Result != "success" || nodeOut.Subtasks[0].NodeID == nodeOut.Primary {
@@ -232,21 +218,7 @@ func TestMultiInstanceProcess(t *testing.T) {
 	t.Parallel()
 	e := startWith(t, server.Options{Isolation: "process"})
 	c := ctx(t)
-	rgs, err := armresources.NewResourceGroupsClient(e.EP.SubscriptionID, e.Admin(), e.ARMOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rgs.CreateOrUpdate(c, "mip", armresources.ResourceGroup{Location: to.Ptr(e.EP.Location)}, nil); err != nil {
-		t.Fatal(err)
-	}
-	var out struct {
-		Account struct {
-			AccountEndpoint string `json:"accountEndpoint"`
-		} `json:"account"`
-	}
-	e.node("batchpool.js", map[string]any{"resourceGroup": "mip", "account": "mipacct", "pool": "empty", "location": e.EP.Location,
-		"poolBody": poolBody(0)}, &out)
-	bc := e.batchClient(t, out.Account.AccountEndpoint)
+	bc := e.batchClient(t, e.emptyAccount(t, c, "mip", "mipacct"))
 	miPool(t, c, bc, "mpi", 2, true)
 	if _, err := bc.CreateJob(c, azbatch.CreateJobContent{ID: to.Ptr("mpi"), PoolInfo: &azbatch.PoolInfo{PoolID: to.Ptr("mpi")}}, nil); err != nil {
 		t.Fatal(err)

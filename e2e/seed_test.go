@@ -229,6 +229,28 @@ func (e *env) seedResources(t *testing.T, c context.Context) seed {
 	return s
 }
 
+// emptyAccount creates resource group rg and in it, with @azure/arm-batch,
+// the Batch account account with one empty pool ("empty"), and returns the
+// account's endpoint.
+func (e *env) emptyAccount(t testing.TB, c context.Context, rg, account string) string {
+	t.Helper()
+	rgs, err := armresources.NewResourceGroupsClient(e.EP.SubscriptionID, e.Admin(), e.ARMOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rgs.CreateOrUpdate(c, rg, armresources.ResourceGroup{Location: to.Ptr(e.EP.Location)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Account struct {
+			AccountEndpoint string `json:"accountEndpoint"`
+		} `json:"account"`
+	}
+	e.node("batchpool.js", map[string]any{"resourceGroup": rg, "account": account, "pool": "empty", "location": e.EP.Location,
+		"poolBody": poolBody(0)}, &out)
+	return out.Account.AccountEndpoint
+}
+
 func (e *env) batchClient(t testing.TB, endpoint string) *azbatch.Client {
 	t.Helper()
 	c, err := azbatch.NewClient("https://"+endpoint, e.Admin(), &azbatch.ClientOptions{ClientOptions: e.ClientOptions()})
