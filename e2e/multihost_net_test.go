@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -170,57 +169,4 @@ func replicaClient(t *testing.T, caFile string, addrs []string) *http.Client {
 		return nil, last
 	}
 	return &http.Client{Transport: &http.Transport{DialTLSContext: dial, MaxIdleConnsPerHost: 16}}
-}
-
-// mhExecution is one run of a monotonic task, read from its stdout.txt.
-type mhExecution struct {
-	task, node  string
-	start, last int64
-	ticks       int
-	ended       bool
-}
-
-// mhExecutions reads every monotonic task's stdout.txt under a host's
-// node directories (nodes/NODE/workitems/JOB/JOB-1/TASK/stdout.txt).
-func mhExecutions(root string) []mhExecution {
-	var out []mhExecution
-	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Name() != "stdout.txt" {
-			return nil
-		}
-		parts := strings.Split(p, string(filepath.Separator))
-		wi := slices.Index(parts, "workitems")
-		if wi < 1 || len(parts) != wi+5 || !strings.HasPrefix(parts[wi+3], "m") {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return nil
-		}
-		e := mhExecution{task: parts[wi+3], node: parts[wi-1]}
-		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-			f := strings.Fields(line)
-			if len(f) < 2 {
-				continue
-			}
-			v, err := strconv.ParseInt(f[1], 10, 64)
-			if err != nil {
-				continue
-			}
-			switch f[0] {
-			case "start":
-				e.start = v
-			case "tick":
-				e.ticks++
-			case "end":
-				e.ended = true
-			}
-			e.last = v
-		}
-		if e.start != 0 {
-			out = append(out, e)
-		}
-		return nil
-	})
-	return out
 }

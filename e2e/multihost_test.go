@@ -225,8 +225,8 @@ func TestManyHostsSurviveReplicaAndHostLoss(t *testing.T) {
 	// A long task runs on host 1 when it is cut off: its agent kills it
 	// (the fence) before the control plane requeues it elsewhere.
 	waitFor(c, t, "a long task running on host 1", func() bool {
-		for _, x := range mhExecutions(filepath.Join(hostData["h1"], "nodes")) {
-			if !x.ended && x.ticks >= 10 && x.ticks < 30 {
+		for _, x := range testenv.Runs(filepath.Join(hostData["h1"], "nodes"), "m") {
+			if !x.Ended && x.Ticks >= 10 && x.Ticks < 30 {
 				return true
 			}
 		}
@@ -350,10 +350,10 @@ func TestManyHostsSurviveReplicaAndHostLoss(t *testing.T) {
 
 	// Every execution of every task, on both hosts: each task ran to its
 	// end once, and no two executions of one task overlap.
-	byTask := map[string][]mhExecution{}
+	byTask := map[string][]testenv.Run{}
 	for _, h := range []string{"h1", "h2"} {
-		for _, x := range mhExecutions(filepath.Join(hostData[h], "nodes")) {
-			byTask[x.task] = append(byTask[x.task], x)
+		for _, x := range testenv.Runs(filepath.Join(hostData[h], "nodes"), "m") {
+			byTask[x.Task] = append(byTask[x.Task], x)
 		}
 	}
 	cutShort, again := 0, 0
@@ -362,14 +362,14 @@ func TestManyHostsSurviveReplicaAndHostLoss(t *testing.T) {
 		xs := byTask[id]
 		ended := 0
 		for j, x := range xs {
-			if x.ended {
+			if x.Ended {
 				ended++
 			} else {
 				cutShort++
 			}
 			for _, o := range xs[j+1:] {
-				if x.start < o.last && o.start < x.last {
-					t.Errorf("task %s ran twice at once: on %s [%d, %d] and on %s [%d, %d]", id, x.node, x.start, x.last, o.node, o.start, o.last)
+				if x.Overlaps(o) {
+					t.Errorf("task %s ran twice at once: on %s [%d, %d] and on %s [%d, %d]", id, x.Node, x.Start, x.Last, o.Node, o.Start, o.Last)
 				}
 			}
 		}

@@ -285,8 +285,8 @@ exec curl -sSf -H "Authorization: Bearer $tok" -H 'x-ms-version: 2023-11-03' `+s
 		t.Fatal(err)
 	}
 	waitFor(ctx, t, "a task held on the remote node", func() bool {
-		for _, e := range executions(t, hostData) {
-			if e.node == remoteNode && !e.ended && e.ticks >= 6 {
+		for _, e := range testenv.Runs(hostData, "f") {
+			if e.Node == remoteNode && !e.Ended && e.Ticks >= 6 {
 				return true
 			}
 		}
@@ -330,7 +330,7 @@ exec curl -sSf -H "Authorization: Bearer $tok" -H 'x-ms-version: 2023-11-03' `+s
 	// The cut host's node is still there, out of reach: what its tasks
 	// wrote is read now, as the node's directory goes when the host comes
 	// back and stops it.
-	remoteExecs := executions(t, filepath.Join(hostData, "nodes"))
+	remoteExecs := testenv.Runs(filepath.Join(hostData, "nodes"), "f")
 	_ = os.Remove(filepath.Join(remoteShared, "hold"))
 	if len(final) != nTasks {
 		t.Fatalf("%d tasks, want %d", len(final), nTasks)
@@ -369,13 +369,13 @@ exec curl -sSf -H "Authorization: Bearer $tok" -H 'x-ms-version: 2023-11-03' `+s
 	if sub := s.Endpoints().SubscriptionID; len(sub) >= 8 {
 		roots = append(roots, filepath.Join(os.TempDir(), "cobalt-nodes-"+sub[:8]))
 	}
-	byTask := map[string][]execution{}
+	byTask := map[string][]testenv.Run{}
 	for _, e := range remoteExecs {
-		byTask[e.task] = append(byTask[e.task], e)
+		byTask[e.Task] = append(byTask[e.Task], e)
 	}
 	for _, root := range roots {
-		for _, e := range executions(t, root) {
-			byTask[e.task] = append(byTask[e.task], e)
+		for _, e := range testenv.Runs(root, "f") {
+			byTask[e.Task] = append(byTask[e.Task], e)
 		}
 	}
 	killedRemote := 0
@@ -383,78 +383,27 @@ exec curl -sSf -H "Authorization: Bearer $tok" -H 'x-ms-version: 2023-11-03' `+s
 		es := byTask[id]
 		ended := 0
 		for i, e := range es {
-			if e.ended {
+			if e.Ended {
 				ended++
-			} else if e.node == remoteNode {
+			} else if e.Node == remoteNode {
 				killedRemote++
 			}
 			for _, o := range es[i+1:] {
-				if e.start < o.last && o.start < e.last {
-					t.Errorf("task %s ran twice at once: on %s [%d, %d] and on %s [%d, %d]", id, e.node, e.start, e.last, o.node, o.start, o.last)
+				if e.Overlaps(o) {
+					t.Errorf("task %s ran twice at once: on %s [%d, %d] and on %s [%d, %d]", id, e.Node, e.Start, e.Last, o.Node, o.Start, o.Last)
 				}
 			}
 		}
 		if ended != 1 {
 			t.Errorf("task %s: %d executions ran to their end, want 1: %+v", id, ended, es)
 		}
-		if v := final[id]; v.NodeInfo.NodeID == remoteNode && slices.ContainsFunc(es, func(e execution) bool { return e.node == remoteNode && !e.ended }) {
+		if v := final[id]; v.NodeInfo.NodeID == remoteNode && slices.ContainsFunc(es, func(e testenv.Run) bool { return e.Node == remoteNode && !e.Ended }) {
 			t.Errorf("task %s completed on the cut node", id)
 		}
 	}
 	if killedRemote == 0 {
 		t.Error("no execution was cut off on the remote node")
 	}
-}
-
-// execution is one run of a tick task, read from its stdout.txt.
-type execution struct {
-	task, node  string
-	start, last int64 // ns
-	ticks       int
-	ended       bool
-}
-
-// executions reads the tick tasks' stdout.txt files under a directory of
-// node roots (nodes/NODE/workitems/JOB/JOB-1/TASK/stdout.txt at any depth).
-func executions(t *testing.T, root string) []execution {
-	t.Helper()
-	var out []execution
-	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Name() != "stdout.txt" {
-			return nil
-		}
-		parts := strings.Split(p, string(filepath.Separator))
-		wi := slices.Index(parts, "workitems")
-		if wi < 1 || len(parts) != wi+5 || !strings.HasPrefix(parts[wi+3], "f") {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return nil
-		}
-		e := execution{task: parts[wi+3], node: parts[wi-1]}
-		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-			kind, ts, ok := strings.Cut(line, " ")
-			n, err := strconv.ParseInt(ts, 10, 64)
-			if !ok || err != nil {
-				continue
-			}
-			switch kind {
-			case "start":
-				e.start = n
-			case "tick":
-				e.ticks++
-			case "end":
-				e.ended = true
-			}
-			e.last = n
-		}
-		if e.start != 0 {
-			out = append(out, e)
-		}
-		return nil
-	})
-	return out
 }
 
 // waitFor polls cond every 200 ms until it holds or ctx ends.
