@@ -96,13 +96,13 @@ func (rc *reqCtx) taskDir(p pathParams) (fileRoot, string, error) {
 			"The files of the specified task are cleanedup: its retentionTime has passed.")
 	}
 	if t.NodeInfo == nil || t.NodeInfo.NodeID == "" || rc.s.cfg.Nodes == nil {
-		return fileRoot{}, "", batchError(cobalt.ENotFound, codeTaskFilesUnavailable,
+		return fileRoot{}, "", batchError(cobalt.EConflict, codeTaskFilesUnavailable,
 			"The files of the specified task are not available: it has not run on a node.")
 	}
 	src, err := rc.s.cfg.Nodes.NodeFiles(ctx, rc.account.ID, t.NodeInfo.PoolID, t.NodeInfo.NodeID)
 	if err != nil {
 		if cobalt.IsCode(err, cobalt.ENotFound) {
-			return fileRoot{}, "", batchError(cobalt.ENotFound, codeTaskFilesUnavailable,
+			return fileRoot{}, "", batchError(cobalt.EConflict, codeTaskFilesUnavailable,
 				"The files of the specified task are not available: its node is gone.")
 		}
 		return fileRoot{}, "", err

@@ -163,7 +163,7 @@ func TestGoSDKOperations(t *testing.T) {
 	_, err = c.ReactivateTask(ctx, "j1", "t1", nil)
 	must("ReactivateTask", err)
 	_, err = c.GetTaskFile(ctx, "j1", "t1", "stdout.txt", nil)
-	wantErr("GetTaskFile of a task that never ran", err, 404, "TaskFilesUnavailable")
+	wantErr("GetTaskFile of a task that never ran", err, 409, "TaskFilesUnavailable")
 	_, err = c.DeleteTask(ctx, "j1", "t1", nil)
 	must("DeleteTask", err)
 	_, err = c.GetTask(ctx, "j1", "t1", nil)
