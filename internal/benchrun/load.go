@@ -15,6 +15,12 @@ type loadResult struct {
 	Elapsed  time.Duration `json:"elapsed"`
 	P50, P99 time.Duration
 	FirstErr string `json:"firstErr,omitempty"`
+	// CPU is the serving process's CPU time over the slices (user and
+	// system, 10 ms ticks), when the comparison measured it; 0 otherwise.
+	// IdleCPU is its CPU time over the other side's slices, as long, when it
+	// served nothing of this load: what it spends on other work.
+	CPU     time.Duration `json:"cpu,omitempty"`
+	IdleCPU time.Duration `json:"idleCpu,omitempty"`
 }
 
 // Rate is completed requests per second.
@@ -23,6 +29,15 @@ func (r loadResult) Rate() float64 {
 		return 0
 	}
 	return float64(r.N) / r.Elapsed.Seconds()
+}
+
+// CPUPerRequest is the serving process's CPU time per completed request,
+// less what it spent as long on other work, or 0 when it was not measured.
+func (r loadResult) CPUPerRequest() time.Duration {
+	if r.N == 0 || r.CPU <= r.IdleCPU {
+		return 0
+	}
+	return (r.CPU - r.IdleCPU) / time.Duration(r.N)
 }
 
 // worker makes one request; each worker has its own connection.
@@ -34,10 +49,12 @@ type sample struct {
 	errs     int
 	firstErr string
 	elapsed  time.Duration
+	cpu      time.Duration
+	idleCPU  time.Duration
 }
 
 func (s *sample) result() loadResult {
-	r := loadResult{N: len(s.lat), Errors: s.errs, Elapsed: s.elapsed, FirstErr: s.firstErr}
+	r := loadResult{N: len(s.lat), Errors: s.errs, Elapsed: s.elapsed, FirstErr: s.firstErr, CPU: s.cpu, IdleCPU: s.idleCPU}
 	if len(s.lat) > 0 {
 		slices.Sort(s.lat)
 		r.P50 = s.lat[len(s.lat)*50/100]
@@ -54,6 +71,20 @@ const pairSlices = 6
 // runPair measures a (Cobalt) and b (its baseline) with clients workers
 // each, alternating slices of d/pairSlices, d in all for each side.
 func runPair(ctx context.Context, clients int, d time.Duration, a, b func() worker) (loadResult, loadResult) {
+	return runPairCPU(ctx, clients, d, a, b, nil, nil)
+}
+
+// runPairCPU is runPair that also reads, before and after each slice, cpuA
+// and cpuB (each side's serving process's CPU time so far; nil reads 0): a
+// side's CPU is its process's over its own slices, its IdleCPU the same
+// process's over the other side's.
+func runPairCPU(ctx context.Context, clients int, d time.Duration, a, b func() worker, cpuA, cpuB func() time.Duration) (loadResult, loadResult) {
+	read := func(f func() time.Duration) time.Duration {
+		if f == nil {
+			return 0
+		}
+		return f()
+	}
 	mk := func(f func() worker) []worker {
 		ws := make([]worker, clients)
 		for i := range ws {
@@ -64,8 +95,13 @@ func runPair(ctx context.Context, clients int, d time.Duration, a, b func() work
 	wa, wb := mk(a), mk(b)
 	var sa, sb sample
 	for range pairSlices {
+		a0, b0 := read(cpuA), read(cpuB)
 		runSlice(ctx, wa, d/pairSlices, &sa)
+		a1, b1 := read(cpuA), read(cpuB)
 		runSlice(ctx, wb, d/pairSlices, &sb)
+		a2, b2 := read(cpuA), read(cpuB)
+		sa.cpu, sa.idleCPU = sa.cpu+a1-a0, sa.idleCPU+a2-a1
+		sb.cpu, sb.idleCPU = sb.cpu+b2-b1, sb.idleCPU+b1-b0
 	}
 	return sa.result(), sb.result()
 }

@@ -79,6 +79,10 @@ func compare(r Result, cob, base loadResult, minRatio, maxP99 float64, size int)
 	p99 := float64(cob.P99) / float64(base.P99)
 	r.Figure = fmt.Sprintf("%.0f/s, p50 %s, p99 %s", cob.Rate(), ms(cob.P50), ms(cob.P99))
 	r.Baseline = fmt.Sprintf("bare handler, same %d bytes: %.0f/s, p50 %s, p99 %s", size, base.Rate(), ms(base.P50), ms(base.P99))
+	if cob.CPU > 0 && base.CPU > 0 {
+		r.Figure += fmt.Sprintf(", server CPU %s/req (idle %.0f ms)", us(cob.CPUPerRequest()), float64(cob.IdleCPU.Milliseconds()))
+		r.Baseline += fmt.Sprintf(", server CPU %s/req (idle %.0f ms)", us(base.CPUPerRequest()), float64(base.IdleCPU.Milliseconds()))
+	}
 	r.Ratio = fmt.Sprintf("%.2f (p99 %.1f×)", ratio, p99)
 	r.OK = ratio >= minRatio && (maxP99 == 0 || p99 <= maxP99)
 	return r

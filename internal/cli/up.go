@@ -43,6 +43,7 @@ Start the first as usual (with --content-dir on a shared file system), run
 of its own.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			raiseHeapFloor()
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return fmt.Errorf("--log-level: %w", err)

@@ -281,14 +281,27 @@ func tokenBody(now time.Time, resource string, tok Token, echoKey, echo string) 
 // writeCached writes a cached token body with IMDS's headers: the header
 // values are the cache's own slices (net/http copies the header map before
 // writing, never the values), so the hot path allocates no header value.
+//
+// A body that fits net/http's response buffer gets its Content-Length from
+// net/http, which writes it when the handler returns without a flush (as
+// for the bare handler) instead of copying, sorting and cleaning one more
+// entry of the header map; a larger one would go out chunked, so it gets
+// the cached value.
 func writeCached(w http.ResponseWriter, e *cachedBody) {
 	hd := w.Header()
 	hd["Content-Type"] = contentTypeJSON
 	hd["Server"] = serverValue
-	hd["Content-Length"] = e.length
+	if len(e.body) > netHTTPBuffered {
+		hd["Content-Length"] = e.length
+	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(e.body)
 }
+
+// netHTTPBuffered is how much of a response net/http's server keeps before
+// it writes the headers (its bufferBeforeChunkingSize): up to it, a handler
+// that returns without flushing gets its Content-Length set for it.
+const netHTTPBuffered = 2048
 
 var (
 	contentTypeJSON = []string{"application/json; charset=utf-8"}
