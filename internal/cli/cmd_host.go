@@ -133,6 +133,7 @@ credential the token buys is kept in --data; later starts need no token.
 comma-separated: https://ADDRESS:PORT (port-base + 3).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			raiseHeapFloor() // its nodes' IMDS is served here, as by `cobalt up`
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return fmt.Errorf("--log-level: %w", err)

@@ -4,7 +4,8 @@ import (
 	"os"
 )
 
-// heapFloorSize is the pointer-free allocation `cobalt up` keeps for its life
+// heapFloorSize is the pointer-free allocation `cobalt up` and `cobalt host
+// join` keep for their life
 // so that the garbage collector's heap goal (twice the live heap at the
 // default GOGC) does not fall to a few MiB: the control plane's live heap is
 // about 2 MiB at rest, so it collected after every 3 MiB allocated, each cycle
