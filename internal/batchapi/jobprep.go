@@ -3,8 +3,6 @@ package batchapi
 import (
 	"context"
 	"encoding/json"
-	"net/url"
-	"strings"
 
 	cobalt "github.com/cobaltbatch/cobalt"
 	"github.com/cobaltbatch/cobalt/internal/batchwire"
@@ -31,7 +29,7 @@ func (rc *reqCtx) renderPrepRelease(st cobalt.JobPrepReleaseStatus) []byte {
 		}
 		v := batchwire.FromJobTaskExecutionInfo(*e, prep)
 		if v.TaskRootDirectory != "" {
-			v.TaskRootDirectoryURL = rc.entityURL(node + "/files/" + url.PathEscape(strings.TrimPrefix(v.TaskRootDirectory, "/")))
+			v.TaskRootDirectoryURL = rc.entityURL(node + "/files/" + filePathEscape(v.TaskRootDirectory))
 		}
 		return &v
 	}

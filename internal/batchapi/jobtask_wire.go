@@ -181,16 +181,17 @@ func jobToWireWithSecrets(j cobalt.Job, url string) jobWire {
 		ExecutionInfo: batchwire.FromJobExecutionInfo(j.ExecutionInfo)}
 }
 
-// taskExecWire is a task's executionInfo.
+// taskExecWire is a task's executionInfo. Times are strings in Batch's
+// format (jsonTime, seven fractional digits); "" is omitted.
 type taskExecWire struct {
-	StartTime       *time.Time                 `json:"startTime,omitempty"`
-	EndTime         *time.Time                 `json:"endTime,omitempty"`
+	StartTime       string                     `json:"startTime,omitempty"`
+	EndTime         string                     `json:"endTime,omitempty"`
 	ExitCode        *int                       `json:"exitCode,omitempty"`
 	FailureInfo     *batchwire.TaskFailureInfo `json:"failureInfo,omitempty"`
 	RetryCount      int                        `json:"retryCount"`
-	LastRetryTime   *time.Time                 `json:"lastRetryTime,omitempty"`
+	LastRetryTime   string                     `json:"lastRetryTime,omitempty"`
 	RequeueCount    int                        `json:"requeueCount"`
-	LastRequeueTime *time.Time                 `json:"lastRequeueTime,omitempty"`
+	LastRequeueTime string                     `json:"lastRequeueTime,omitempty"`
 	Result          string                     `json:"result,omitempty"`
 }
 
@@ -204,37 +205,57 @@ type nodeInfoWire struct {
 	TaskRootDirectoryURL string `json:"taskRootDirectoryUrl,omitempty"`
 }
 
-// taskWire is a task as "get task" returns it.
+// nodeInfoToWire converts where a task ran. Batch's affinityId of a node is
+// "TVM:" and its ID, as the node itself reports it (pool_wire.go).
+func nodeInfoToWire(n *cobalt.TaskNodeInfo) *nodeInfoWire {
+	if n == nil {
+		return nil
+	}
+	w := &nodeInfoWire{AffinityID: n.AffinityID, PoolID: n.PoolID, NodeID: n.NodeID, TaskRootDirectory: n.TaskRootDirectory}
+	if w.AffinityID == "" && n.NodeID != "" {
+		w.AffinityID = "TVM:" + n.NodeID
+	}
+	return w
+}
+
+// taskWire is a task as "get task" returns it. Times are strings in Batch's
+// format (jsonTime).
 type taskWire struct {
 	taskSpecWire
 	URL                         string        `json:"url,omitempty"`
 	ETag                        string        `json:"eTag"`
-	LastModified                time.Time     `json:"lastModified"`
-	CreationTime                time.Time     `json:"creationTime"`
+	LastModified                string        `json:"lastModified"`
+	CreationTime                string        `json:"creationTime"`
 	State                       string        `json:"state"`
-	StateTransitionTime         time.Time     `json:"stateTransitionTime"`
+	StateTransitionTime         string        `json:"stateTransitionTime"`
 	PreviousState               string        `json:"previousState,omitempty"`
-	PreviousStateTransitionTime *time.Time    `json:"previousStateTransitionTime,omitempty"`
+	PreviousStateTransitionTime string        `json:"previousStateTransitionTime,omitempty"`
 	ExecutionInfo               taskExecWire  `json:"executionInfo"`
 	NodeInfo                    *nodeInfoWire `json:"nodeInfo,omitempty"`
 }
 
+// optTime is jsonTime of an optional time; nil is "".
+func optTime(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return jsonTime(*t)
+}
+
 func taskToWire(t cobalt.Task) taskWire {
 	ei := t.ExecutionInfo
-	w := taskWire{taskSpecWire: taskSpecWire{TaskSpec: batchwire.FromTaskSpec(t.TaskSpec)}, ETag: t.ETag, LastModified: t.LastModified,
-		CreationTime: t.CreationTime, State: string(t.State), StateTransitionTime: t.StateTransitionTime,
-		PreviousState: string(t.PreviousState), PreviousStateTransitionTime: t.PreviousStateTransitionTime,
-		ExecutionInfo: taskExecWire{StartTime: ei.StartTime, EndTime: ei.EndTime, ExitCode: ei.ExitCode,
-			RetryCount: ei.RetryCount, LastRetryTime: ei.LastRetryTime,
-			RequeueCount: ei.RequeueCount, LastRequeueTime: ei.LastRequeueTime, Result: string(ei.Result)}}
+	w := taskWire{taskSpecWire: taskSpecWire{TaskSpec: batchwire.FromTaskSpec(t.TaskSpec)}, ETag: t.ETag, LastModified: jsonTime(t.LastModified),
+		CreationTime: jsonTime(t.CreationTime), State: string(t.State), StateTransitionTime: jsonTime(t.StateTransitionTime),
+		PreviousState: string(t.PreviousState), PreviousStateTransitionTime: optTime(t.PreviousStateTransitionTime),
+		ExecutionInfo: taskExecWire{StartTime: optTime(ei.StartTime), EndTime: optTime(ei.EndTime), ExitCode: ei.ExitCode,
+			RetryCount: ei.RetryCount, LastRetryTime: optTime(ei.LastRetryTime),
+			RequeueCount: ei.RequeueCount, LastRequeueTime: optTime(ei.LastRequeueTime), Result: string(ei.Result)},
+		NodeInfo: nodeInfoToWire(t.NodeInfo)}
 	// A registry password is a secret: responses never echo it.
 	w.ContainerSettings = withoutPassword(w.ContainerSettings)
 	if fi := ei.FailureInfo; fi != nil {
 		f := batchwire.FromTaskFailureInfo(*fi)
 		w.ExecutionInfo.FailureInfo = &f
-	}
-	if n := t.NodeInfo; n != nil {
-		w.NodeInfo = &nodeInfoWire{AffinityID: n.AffinityID, PoolID: n.PoolID, NodeID: n.NodeID, TaskRootDirectory: n.TaskRootDirectory}
 	}
 	return w
 }
@@ -284,8 +305,6 @@ func subtaskToWire(s cobalt.SubtaskInformation) subtaskWire {
 		fi := batchwire.FromTaskFailureInfo(*s.FailureInfo)
 		w.FailureInfo = &fi
 	}
-	if n := s.NodeInfo; n != nil {
-		w.NodeInfo = &nodeInfoWire{AffinityID: n.AffinityID, PoolID: n.PoolID, NodeID: n.NodeID, TaskRootDirectory: n.TaskRootDirectory}
-	}
+	w.NodeInfo = nodeInfoToWire(s.NodeInfo)
 	return w
 }

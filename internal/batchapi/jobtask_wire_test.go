@@ -3,6 +3,7 @@ package batchapi
 import (
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -171,5 +172,34 @@ func TestTaskDependenciesRoundTrip(t *testing.T) {
 	}
 	if !strings.Contains(string(out), `"dependsOn":{"taskIds":["a","B"],"taskIdRanges":[{"start":1,"end":998}]}`) {
 		t.Fatalf("encoded %s", out)
+	}
+}
+
+// TestRenderCompletedTask: a completed task renders as Batch writes one
+// (Tasks_GetTask, and az batch task show of a Linux task): times with seven
+// fractional digits, nodeInfo's affinityId "TVM:" and the node's ID, and
+// taskRootDirectoryUrl with its slashes, not %2F.
+func TestRenderCompletedTask(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 5, 13, 14, 30, 439324951, time.UTC)
+	end := at.Add(time.Millisecond)
+	code, slots := 0, 1
+	task := cobalt.Task{TaskSpec: cobalt.TaskSpec{ID: "t 1", CommandLine: "/bin/true", RequiredSlots: &slots}, ETag: "0x8D1",
+		LastModified: end, CreationTime: at, State: cobalt.TaskCompleted, StateTransitionTime: end,
+		PreviousState: cobalt.TaskRunning, PreviousStateTransitionTime: &at,
+		ExecutionInfo: cobalt.TaskExecutionInfo{StartTime: &at, EndTime: &end, ExitCode: &code, Result: cobalt.TaskSuccess},
+		NodeInfo:      &cobalt.TaskNodeInfo{PoolID: "p1", NodeID: "tvm-1_1-20261205t131430z", TaskRootDirectory: "workitems/j1/job-1/t 1"}}
+	rc := &reqCtx{r: httptest.NewRequest("GET", "https://acct.example:443/jobs/j1/tasks", nil)}
+	got := rc.renderTask("j1", &task)
+	want := `{"id":"t 1","commandLine":"/bin/true","requiredSlots":1,"url":"https://acct.example:443/jobs/j1/tasks/t%201",` +
+		`"eTag":"0x8D1","lastModified":"2026-12-05T13:14:30.4403249Z","creationTime":"2026-12-05T13:14:30.4393249Z",` +
+		`"state":"completed","stateTransitionTime":"2026-12-05T13:14:30.4403249Z","previousState":"running",` +
+		`"previousStateTransitionTime":"2026-12-05T13:14:30.4393249Z","executionInfo":{"startTime":"2026-12-05T13:14:30.4393249Z",` +
+		`"endTime":"2026-12-05T13:14:30.4403249Z","exitCode":0,"retryCount":0,"requeueCount":0,"result":"success"},` +
+		`"nodeInfo":{"affinityId":"TVM:tvm-1_1-20261205t131430z","nodeUrl":"https://acct.example:443/pools/p1/nodes/tvm-1_1-20261205t131430z",` +
+		`"poolId":"p1","nodeId":"tvm-1_1-20261205t131430z","taskRootDirectory":"workitems/j1/job-1/t 1",` +
+		`"taskRootDirectoryUrl":"https://acct.example:443/pools/p1/nodes/tvm-1_1-20261205t131430z/files/workitems/j1/job-1/t%201"}}`
+	if !sameJSON(t, got, []byte(want)) {
+		t.Errorf("rendered task:\n got %s\nwant %s", got, want)
 	}
 }

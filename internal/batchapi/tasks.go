@@ -29,6 +29,17 @@ type JobTasks interface {
 	ListSubtasks(ctx context.Context, accountID, jobID, taskID string) ([]cobalt.SubtaskInformation, error)
 }
 
+// filePathEscape escapes a node-relative path for a files URL segment by
+// segment, as Batch writes taskRootDirectoryUrl
+// (".../files/workitems/job/job-1/task"): the slashes stay.
+func filePathEscape(p string) string {
+	segs := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return strings.Join(segs, "/")
+}
+
 func taskPath(jobID, taskID string) string {
 	return jobPath(jobID) + "/tasks/" + url.PathEscape(taskID)
 }
@@ -38,10 +49,10 @@ func (rc *reqCtx) renderTask(jobID string, t *cobalt.Task) []byte {
 	w := taskToWire(*t)
 	w.URL = rc.entityURL(taskPath(jobID, t.ID))
 	if n := w.NodeInfo; n != nil && n.NodeID != "" {
-		n.NodeURL = rc.entityURL(nodePath(n.PoolID, n.NodeID))
+		node := nodePath(n.PoolID, n.NodeID)
+		n.NodeURL = rc.entityURL(node)
 		if n.TaskRootDirectory != "" {
-			n.TaskRootDirectoryURL = rc.entityURL(nodePath(n.PoolID, n.NodeID) +
-				"/files/" + url.PathEscape(strings.TrimPrefix(n.TaskRootDirectory, "/")))
+			n.TaskRootDirectoryURL = rc.entityURL(node + "/files/" + filePathEscape(n.TaskRootDirectory))
 		}
 	}
 	b, _ := json.Marshal(w)
@@ -322,10 +333,10 @@ func handleSubtasks(rc *reqCtx, p pathParams) error {
 	for _, st := range subs {
 		w := subtaskToWire(st)
 		if n := w.NodeInfo; n != nil && n.NodeID != "" {
-			n.NodeURL = rc.entityURL(nodePath(n.PoolID, n.NodeID))
+			node := nodePath(n.PoolID, n.NodeID)
+			n.NodeURL = rc.entityURL(node)
 			if n.TaskRootDirectory != "" {
-				n.TaskRootDirectoryURL = rc.entityURL(nodePath(n.PoolID, n.NodeID) +
-					"/files/" + url.PathEscape(strings.TrimPrefix(n.TaskRootDirectory, "/")))
+				n.TaskRootDirectoryURL = rc.entityURL(node + "/files/" + filePathEscape(n.TaskRootDirectory))
 			}
 		}
 		out = append(out, w)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	cobalt "github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/rbac"
 )
 
 // signSharedKey signs r as @azure/batch does.
@@ -139,4 +140,63 @@ func BenchmarkGetTask(b *testing.B) {
 			get(b, func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok.Token) })
 		}
 	})
+}
+
+// BenchmarkListTasksPage lists a job's 1,000 completed tasks as one page
+// through the data plane (HTTPS, SharedKey, the store read, the render),
+// as azbatch's pager asks for them, and reports the page's bytes. The
+// client's decode of the page is BenchmarkSDKTaskPageDecode (benchrun).
+func BenchmarkListTasksPage(b *testing.B) {
+	e := newEnv(b)
+	ctx := context.Background()
+	c, _ := e.goClient(e.newPrincipal(rbac.RoleBatchDataContributor))
+	if _, err := c.CreatePool(ctx, testPool("lpool", 1), nil); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := e.jobs.AddJob(ctx, e.accountID, cobalt.JobSpec{ID: "list", PoolInfo: &cobalt.PoolInformation{PoolID: "lpool"}}); err != nil {
+		b.Fatal(err)
+	}
+	for c := range 10 {
+		specs := make([]cobalt.TaskSpec, 100)
+		for i := range specs {
+			specs[i] = cobalt.TaskSpec{ID: fmt.Sprintf("t%06d", c*100+i), CommandLine: "/bin/true"}
+		}
+		if _, err := e.jobs.AddTaskCollection(ctx, e.accountID, "list", specs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	nctx, ncancel := context.WithCancel(ctx)
+	defer ncancel()
+	go e.fakeNode(nctx, "lpool", e.waitNode("lpool"))
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		counts, err := e.jobs.JobTaskCounts(ctx, e.accountID, "list")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if counts.TaskCounts.Completed == 1000 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("tasks not completed: %+v", counts.TaskCounts)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ncancel()
+	url := "https://" + e.endpoint + "/jobs/list/tasks?api-version=2024-07-01.20.0"
+	var size int
+	for b.Loop() {
+		req, _ := http.NewRequest("GET", url, nil)
+		signSharedKey(req, e.account, e.key, 0)
+		resp, err := e.client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatalf("list tasks: %d %.200s", resp.StatusCode, body)
+		}
+		size = len(body)
+	}
+	b.ReportMetric(float64(size), "bytes/page")
 }
