@@ -235,12 +235,13 @@ func (rc *reqCtx) appendChunk(u *uploadState, id string, size int64) (int64, *oc
 		u.hash, u.hashed = sha256.New(), 0
 	}
 	wb := newWritebackFile(f, size)
-	var w io.Writer = wb
 	hashing := u.hash != nil && u.hashed == size
+	var n int64
 	if hashing {
-		w = io.MultiWriter(wb, u.hash)
+		n, err = copyHashed(wb, u.hash, rc.r.Body, limit)
+	} else {
+		n, err = copyBuffered(wb, rc.r.Body, limit)
 	}
-	n, err := copyBuffered(w, rc.r.Body, limit)
 	wb.wait()
 	if err == nil && rc.r.Header.Get("Content-Range") != "" && n != limit {
 		err = errors.New("short chunk")

@@ -122,7 +122,7 @@ func (s *store) writeStream(r io.Reader, limit int64) (string, int64, string, er
 	}
 	h := sha256.New()
 	wb := newWritebackFile(f, 0)
-	n, err := copyBuffered(io.MultiWriter(wb, h), r, limit)
+	n, err := copyHashed(wb, h, r, limit)
 	wb.wait()
 	if err == nil {
 		err = f.Sync()

@@ -178,9 +178,7 @@ func (p *Puller) unpack(img v1.Image, d v1.Hash) error {
 	if err := os.MkdirAll(filepath.Join(tmp, "rootfs"), 0o755); err != nil {
 		return err
 	}
-	rc := mutate.Extract(img)
-	err := Untar(rc, filepath.Join(tmp, "rootfs"), p.Limits)
-	rc.Close()
+	err := p.extract(img, tmp)
 	if err == nil {
 		_ = os.RemoveAll(final)
 		err = os.Rename(tmp, final)
@@ -189,6 +187,67 @@ func (p *Puller) unpack(img v1.Image, d v1.Hash) error {
 		_ = os.RemoveAll(tmp)
 	}
 	return err
+}
+
+// extract unpacks img's flattened filesystem into tmp/rootfs. The layers
+// are fetched into tmp/layers, a few at a time, while the unpack reads them
+// (see prefetch): each is read to its end, where ggcr checks its digest,
+// before any of its bytes is unpacked. The files are gone when it returns.
+func (p *Puller) extract(img v1.Image, tmp string) error {
+	if err := p.checkLayerSizes(img); err != nil {
+		return err
+	}
+	dir := filepath.Join(tmp, "layers")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	pf, err := prefetch(img, dir)
+	if err != nil {
+		return err
+	}
+	defer pf.close()
+	rc := mutate.Extract(pf)
+	defer rc.Close()
+	if err := Untar(rc, filepath.Join(tmp, "rootfs"), p.Limits); err != nil {
+		return err
+	}
+	// A layer that fails (its fetch, its digest, its gzip) ends Extract's
+	// stream with a well-formed end of archive before the error: the error
+	// is only seen by reading on.
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		return fmt.Errorf("read the image: %w", err)
+	}
+	return nil
+}
+
+// errLayersTooLarge is the error of an image whose layers exceed the unpack
+// limit.
+var errLayersTooLarge = errors.New("the image's layers are larger than what it may unpack to")
+
+// checkLayerSizes refuses an image whose layers, as its manifest gives
+// their sizes (ggcr reads no more of a layer than that), are together
+// larger than what the image may unpack to: they are written to disk
+// before they are unpacked.
+func (p *Puller) checkLayerSizes(img v1.Image) error {
+	if p.Limits.MaxBytes <= 0 {
+		return nil
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		return err
+	}
+	var total int64
+	for _, l := range ls {
+		n, err := l.Size()
+		if err != nil {
+			return err
+		}
+		if total += n; n < 0 || total > p.Limits.MaxBytes {
+			return fmt.Errorf("%w (%d bytes)", errLayersTooLarge, p.Limits.MaxBytes)
+		}
+	}
+	return nil
 }
 
 // sameRegistry reports whether a registryServer (with or without a scheme)
