@@ -162,13 +162,14 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 	limit = min(limit, maxClaimCandidates)
 	wakeOthers := false
 	var blockErr error
-	var gangs map[int64][]string // claimed task's Seq -> its subtasks' nodes
-	unplaced := 0                // gangs in the offered head that Place could not place
+	var gangs map[int64][]string        // claimed task's Seq -> its subtasks' nodes
+	unplaced := 0                       // gangs in the offered head that Place could not place
+	var jobsRead map[string]*cobalt.Job // the candidates' jobs, read by the last pick
 	pick := func(c []store.TaskCandidate) []int {
-		seen := map[string]*cobalt.Job{}
-		allowed := s.withinParallelLimits(ctx, node.AccountID, c, seen)
+		jobsRead = map[string]*cobalt.Job{}
+		allowed := s.withinParallelLimits(ctx, node.AccountID, c, jobsRead)
 		var blocked map[string]bool
-		if waitsForPrep(seen) {
+		if waitsForPrep(jobsRead) {
 			blocked, blockErr = s.blockedJobs(ctx, node)
 			if blockErr != nil {
 				return nil
@@ -247,7 +248,7 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 	if len(recs) == 0 {
 		return nil, nil
 	}
-	return s.deliverGangs(ctx, node, recs, gangs), nil
+	return s.deliverGangs(ctx, node, recs, gangs, jobsRead), nil
 }
 
 // waitsForPrep reports whether one of the jobs has a preparation task
@@ -303,9 +304,16 @@ func (s *Service) withinParallelLimits(ctx context.Context, accountID string, c 
 }
 
 // leases turns claimed tasks into leases. A task whose resource files cannot
-// be resolved is completed with a failure instead.
-func (s *Service) leases(ctx context.Context, node cobalt.NodeRef, recs []store.TaskRecord) []nodeproto.TaskLease {
-	jobs := map[string]*cobalt.Job{}
+// be resolved is completed with a failure instead. known are jobs the claim
+// read (by job key; nil for one it could not read), which leases does not
+// read again.
+func (s *Service) leases(ctx context.Context, node cobalt.NodeRef, recs []store.TaskRecord, known map[string]*cobalt.Job) []nodeproto.TaskLease {
+	jobs := make(map[string]*cobalt.Job, len(known))
+	for k, j := range known {
+		if j != nil {
+			jobs[k] = j
+		}
+	}
 	type prep struct {
 		task *nodeproto.JobTask
 		err  error
