@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
@@ -154,6 +155,22 @@ type Agent struct {
 	tasksWG    sync.WaitGroup
 	removed    bool
 	broken     bool // the node's sandbox ended: the node is unusable
+
+	// leasing are the free slots that a claim in flight (a lease, or a
+	// batch of reports that asks for work) counts as taken: the lease loop
+	// and the reporter never ask for the same slot.
+	leasing int
+	// peakUsed is the most slots the node's tasks held at once.
+	peakUsed int
+	// reportQ are the task completions waiting for the reporter (reports.go);
+	// reporting says a reporter is sending.
+	reportQ   []*queuedReport
+	reporting bool
+	// singleReports is set once the control plane answered that it has no
+	// PathReports (an earlier release): every report then goes alone, and
+	// the lease loop takes the freed slots.
+	singleReports atomic.Bool
+
 	// nodeErrors are the node's errors (an image it could not pull): the
 	// node is unusable while there are any.
 	nodeErrors []nodeproto.NodeError
@@ -620,7 +637,7 @@ func (a *Agent) freeSlots() int {
 	if slots <= 0 {
 		slots = 1
 	}
-	return slots - a.used
+	return slots - a.used - a.leasing
 }
 
 // replicaHosts are the hosts of ReplicaURLs, where a joined host's netns

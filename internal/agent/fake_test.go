@@ -43,14 +43,18 @@ type fakeControlPlane struct {
 	// heartbeatDown makes heartbeats fail as a control plane out of reach.
 	heartbeatDown bool
 	reports       []nodeproto.ReportRequest
-	tokenReqs     []nodeproto.TokenRequest
-	tokenSeq      int
-	registers     int
-	tokenLife     time.Duration
-	tokenErr      *nodeproto.Error
-	tokenErrSt    int
-	changed       chan struct{}
-	fakeToken     http.HandlerFunc
+	// batches are the PathReports requests; singleOnly answers them 404,
+	// as a control plane of an earlier release does.
+	batches    []nodeproto.ReportsRequest
+	singleOnly bool
+	tokenReqs  []nodeproto.TokenRequest
+	tokenSeq   int
+	registers  int
+	tokenLife  time.Duration
+	tokenErr   *nodeproto.Error
+	tokenErrSt int
+	changed    chan struct{}
+	fakeToken  http.HandlerFunc
 	// issue, when set, issues tokens instead of the built-in fake tokens.
 	issue func(ctx context.Context, id nodeproto.Identity, r nodeproto.TokenRequest) (nodeproto.TokenResponse, error)
 }
@@ -110,9 +114,7 @@ func newFakeControlPlane(t testing.TB, cfg nodeproto.NodeConfig) *fakeControlPla
 		for {
 			f.mu.Lock()
 			f.leaseReqs = append(f.leaseReqs, r)
-			if n := min(len(f.leases), r.FreeSlots); n > 0 {
-				out := f.leases[:n]
-				f.leases = f.leases[n:]
+			if out := f.takeLeasesLocked(r.FreeSlots); len(out) > 0 {
 				f.mu.Unlock()
 				return nodeproto.LeaseResponse{Leases: out}, 200
 			}
@@ -127,10 +129,30 @@ func newFakeControlPlane(t testing.TB, cfg nodeproto.NodeConfig) *fakeControlPla
 		var r nodeproto.ReportRequest
 		_ = json.Unmarshal(body, &r)
 		f.mu.Lock()
-		f.reports = append(f.reports, r)
+		f.recordReportLocked(r)
 		f.mu.Unlock()
 		return nodeproto.ReportResponse{}, 200
 	}))
+	mux.HandleFunc("POST "+nodeproto.PathReports, func(w http.ResponseWriter, req *http.Request) {
+		f.mu.Lock()
+		single := f.singleOnly
+		f.mu.Unlock()
+		if single {
+			http.NotFound(w, req)
+			return
+		}
+		f.handle(func(body []byte) (any, int) {
+			var r nodeproto.ReportsRequest
+			_ = json.Unmarshal(body, &r)
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.batches = append(f.batches, r)
+			for _, rep := range r.Reports {
+				f.recordReportLocked(rep)
+			}
+			return nodeproto.ReportsResponse{Leases: f.takeLeasesLocked(r.FreeSlots)}, 200
+		})(w, req)
+	})
 	mux.HandleFunc("POST "+nodeproto.PathToken, func(w http.ResponseWriter, req *http.Request) {
 		if f.issue == nil {
 			f.fakeToken(w, req)
@@ -192,6 +214,19 @@ func newFakeControlPlane(t testing.TB, cfg nodeproto.NodeConfig) *fakeControlPla
 	f.config.ForwardPorts = append(f.config.ForwardPorts, p)
 	f.mu.Unlock()
 	return f
+}
+
+// takeLeasesLocked hands out up to free queued leases.
+func (f *fakeControlPlane) takeLeasesLocked(free int) []nodeproto.TaskLease {
+	n := max(min(len(f.leases), free), 0)
+	out := f.leases[:n:n]
+	f.leases = f.leases[n:]
+	return out
+}
+
+// recordReportLocked records a task report.
+func (f *fakeControlPlane) recordReportLocked(r nodeproto.ReportRequest) {
+	f.reports = append(f.reports, r)
 }
 
 func (f *fakeControlPlane) handle(fn func([]byte) (any, int)) http.HandlerFunc {

@@ -265,8 +265,12 @@ func (a *Agent) leaseLoop(ctx context.Context) {
 	for ctx.Err() == nil {
 		a.mu.Lock()
 		st, free := a.stateLocked(), a.freeSlots()
+		canLease := (st == StateIdle || st == StateRunning) && free > 0
+		if canLease {
+			a.leasing += free
+		}
 		a.mu.Unlock()
-		if (st != StateIdle && st != StateRunning) || free <= 0 {
+		if !canLease {
 			select {
 			case <-ctx.Done():
 				return
@@ -279,6 +283,14 @@ func (a *Agent) leaseLoop(ctx context.Context) {
 		err := a.api.call(ctx, nodeproto.PathLease, nodeproto.LeaseRequest{
 			NodeID: a.cfg.NodeID, FreeSlots: free, WaitSeconds: int((wait + time.Second - 1) / time.Second),
 		}, &resp, wait+30*time.Second)
+		if err == nil {
+			for _, l := range resp.Leases {
+				a.startLease(ctx, l)
+			}
+		}
+		a.mu.Lock()
+		a.leasing -= free
+		a.mu.Unlock()
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -293,28 +305,34 @@ func (a *Agent) leaseLoop(ctx context.Context) {
 			continue
 		}
 		backoff = 200 * time.Millisecond
-		for _, l := range resp.Leases {
-			a.startLease(ctx, l)
-		}
 	}
 }
 
 // startLease runs one leased task in its own goroutine.
 func (a *Agent) startLease(ctx context.Context, l nodeproto.TaskLease) {
+	if before, ok := a.runLease(ctx, l); ok {
+		a.slotsChanged(before)
+	}
+}
+
+// runLease starts one leased task in its own goroutine and returns the
+// node's state before it; the caller wakes the loops (slotsChanged). It
+// returns false for a lease the node already runs.
+func (a *Agent) runLease(ctx context.Context, l nodeproto.TaskLease) (before string, ok bool) {
 	tctx, cancel := context.WithCancel(ctx)
 	rt := &runningTask{lease: l, slots: max(l.RequiredSlots, 1), cancel: cancel}
 	a.mu.Lock()
 	if _, dup := a.running[l.LeaseID]; dup {
 		a.mu.Unlock()
 		cancel()
-		return
+		return "", false
 	}
-	before := a.stateLocked()
+	before = a.stateLocked()
 	a.running[l.LeaseID] = rt
 	a.used += rt.slots
+	a.peakUsed = max(a.peakUsed, a.used)
 	a.tasksWG.Add(1)
 	a.mu.Unlock()
-	a.slotsChanged(before)
 	go func() {
 		defer a.tasksWG.Done()
 		defer cancel()
@@ -355,8 +373,8 @@ func (a *Agent) startLease(ctx context.Context, l nodeproto.TaskLease) {
 		a.used -= rt.slots
 		abandoned := rt.abandoned
 		a.mu.Unlock()
-		a.slotsChanged(before)
 		if abandoned {
+			a.slotsChanged(before)
 			return
 		}
 		rep.NodeID, rep.LeaseID = a.cfg.NodeID, l.LeaseID
@@ -367,8 +385,11 @@ func (a *Agent) startLease(ctx context.Context, l nodeproto.TaskLease) {
 			// The completion carries the start it replaces.
 			rep.StartTime = startAt
 		}
-		a.report(ctx, rep)
+		// The reporter sends it with the node's other completions and
+		// takes the freed slots' next tasks in the same round trip.
+		a.reportEnded(ctx, rep, before)
 	}()
+	return before, true
 }
 
 // startReportDelay is how long a task runs before its "started" report is

@@ -42,6 +42,8 @@ func (b *bench) tasks(ctx context.Context) []Result {
 	}
 	stop := b.profile(ctx, "tasks", 20*time.Second)
 	defer stop()
+	cp0, nodes0, cpuErr := treeCPU(b.child.pid())
+	self0, selfErr := processCPU(os.Getpid())
 	start := time.Now()
 	if err := b.addTasks(ctx, job, n); err != nil {
 		return fail(err)
@@ -69,6 +71,17 @@ func (b *bench) tasks(ctx context.Context) []Result {
 		}
 	}
 	rate := float64(n) / time.Since(start).Seconds()
+	if cp1, nodes1, err := treeCPU(b.child.pid()); err == nil && cpuErr == nil {
+		// The whole system's CPU per task: cobalt up (control plane and
+		// the node agents in it), the processes under it (spawner, node
+		// inits and the tasks they reaped), and this client.
+		per := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(n) }
+		line := fmt.Sprintf("tasks: CPU per task: cobalt up %.3f ms, processes under it %.3f ms", per(cp1-cp0), per(nodes1-nodes0))
+		if self1, err := processCPU(os.Getpid()); err == nil && selfErr == nil {
+			line += fmt.Sprintf(", bench client %.3f ms", per(self1-self0))
+		}
+		b.logf("%s", line)
+	}
 	after, err := xargsRate(ctx, n)
 	if err != nil {
 		return fail(err)

@@ -105,10 +105,21 @@ func (s *Service) Lease(ctx context.Context, node cobalt.NodeRef, freeSlots int,
 
 // Queued reports whether the node's pool holds a task a claim could take,
 // from a store read that started after the call (shared by the leases of
-// the pool that arrive meanwhile).
+// the pool that arrive meanwhile). A "yes" may come from a read that found
+// work within busyFor before the call (busyPools): the claim that follows
+// finds out whether any is left.
 func (s *Service) Queued(ctx context.Context, node cobalt.NodeRef) (bool, error) {
-	return s.probes.queued(ctx, poolKey(node.AccountID, node.PoolID), func(ctx context.Context) (bool, error) {
-		return s.st.TaskQueued(ctx, node.AccountID, node.PoolID)
+	key := poolKey(node.AccountID, node.PoolID)
+	if s.busy.busy(key) {
+		return true, nil
+	}
+	return s.probes.queued(ctx, key, func(ctx context.Context) (bool, error) {
+		start := time.Now()
+		has, err := s.st.TaskQueued(ctx, node.AccountID, node.PoolID)
+		if err == nil {
+			s.busy.set(key, start, has)
+		}
+		return has, err
 	})
 }
 
@@ -162,13 +173,14 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 	limit = min(limit, maxClaimCandidates)
 	wakeOthers := false
 	var blockErr error
-	var gangs map[int64][]string // claimed task's Seq -> its subtasks' nodes
-	unplaced := 0                // gangs in the offered head that Place could not place
+	var gangs map[int64][]string        // claimed task's Seq -> its subtasks' nodes
+	unplaced := 0                       // gangs in the offered head that Place could not place
+	var jobsRead map[string]*cobalt.Job // the candidates' jobs, read by the last pick
 	pick := func(c []store.TaskCandidate) []int {
-		seen := map[string]*cobalt.Job{}
-		allowed := s.withinParallelLimits(ctx, node.AccountID, c, seen)
+		jobsRead = map[string]*cobalt.Job{}
+		allowed := s.withinParallelLimits(ctx, node.AccountID, c, jobsRead)
 		var blocked map[string]bool
-		if waitsForPrep(seen) {
+		if waitsForPrep(jobsRead) {
 			blocked, blockErr = s.blockedJobs(ctx, node)
 			if blockErr != nil {
 				return nil
@@ -247,7 +259,7 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 	if len(recs) == 0 {
 		return nil, nil
 	}
-	return s.deliverGangs(ctx, node, recs, gangs), nil
+	return s.deliverGangs(ctx, node, recs, gangs, jobsRead), nil
 }
 
 // waitsForPrep reports whether one of the jobs has a preparation task
@@ -303,9 +315,16 @@ func (s *Service) withinParallelLimits(ctx context.Context, accountID string, c 
 }
 
 // leases turns claimed tasks into leases. A task whose resource files cannot
-// be resolved is completed with a failure instead.
-func (s *Service) leases(ctx context.Context, node cobalt.NodeRef, recs []store.TaskRecord) []nodeproto.TaskLease {
-	jobs := map[string]*cobalt.Job{}
+// be resolved is completed with a failure instead. known are jobs the claim
+// read (by job key; nil for one it could not read), which leases does not
+// read again.
+func (s *Service) leases(ctx context.Context, node cobalt.NodeRef, recs []store.TaskRecord, known map[string]*cobalt.Job) []nodeproto.TaskLease {
+	jobs := make(map[string]*cobalt.Job, len(known))
+	for k, j := range known {
+		if j != nil {
+			jobs[k] = j
+		}
+	}
 	type prep struct {
 		task *nodeproto.JobTask
 		err  error

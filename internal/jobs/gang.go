@@ -133,13 +133,13 @@ func (s *Service) multiInstanceLease(ctx context.Context, node cobalt.NodeRef, m
 
 // deliverGangs turns the claimed records into leases and, for each
 // multi-instance task, records its instances and hands its subtasks to the
-// other nodes of its gang.
-func (s *Service) deliverGangs(ctx context.Context, node cobalt.NodeRef, recs []store.TaskRecord, gangs map[int64][]string) []nodeproto.TaskLease {
+// other nodes of its gang. known are the jobs the claim read (leases).
+func (s *Service) deliverGangs(ctx context.Context, node cobalt.NodeRef, recs []store.TaskRecord, gangs map[int64][]string, known map[string]*cobalt.Job) []nodeproto.TaskLease {
 	seqs := make(map[string]int64, len(recs))
 	for _, r := range recs {
 		seqs[r.LeaseID] = r.Seq
 	}
-	all := s.leases(ctx, node, recs)
+	all := s.leases(ctx, node, recs, known)
 	out := all[:0]
 	for _, l := range all {
 		if l.MultiInstance == nil {

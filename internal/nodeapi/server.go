@@ -84,6 +84,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("POST "+nodeproto.PathHeartbeat, s.handle(s.handleHeartbeat, pools.NodeAuthenticateHeartbeat))
 	s.mux.HandleFunc("POST "+nodeproto.PathLease, s.handle(s.handleLease, pools.NodeAuthenticateCached))
 	s.mux.HandleFunc("POST "+nodeproto.PathReport, s.handle(s.handleReport, pools.NodeAuthenticateCached))
+	s.mux.HandleFunc("POST "+nodeproto.PathReports, s.handle(s.handleReports, pools.NodeAuthenticateCached))
 	s.mux.HandleFunc("POST "+nodeproto.PathToken, s.handle(s.handleToken, pools.NodeAuthenticate))
 	return s, nil
 }
@@ -226,6 +227,11 @@ func (s *Server) handleLease(ctx context.Context, n *batch.Node, body []byte) (a
 	if req.FreeSlots < 0 || req.WaitSeconds < 0 || req.WaitSeconds > 60 {
 		return nil, cobalt.Errorf(cobalt.EInvalid, "freeSlots must not be negative and waitSeconds must be between 0 and 60.").WithReason(errwire.ReasonInvalidRequest)
 	}
+	return s.lease(ctx, n, req)
+}
+
+// lease answers a valid lease request of node n.
+func (s *Server) lease(ctx context.Context, n *batch.Node, req nodeproto.LeaseRequest) (nodeproto.LeaseResponse, error) {
 	if s.cfg.Dispatcher == nil || req.FreeSlots == 0 || !n.Schedulable() {
 		return nodeproto.LeaseResponse{Leases: []nodeproto.TaskLease{}}, nil
 	}
@@ -236,7 +242,7 @@ func (s *Server) handleLease(ctx context.Context, n *batch.Node, body []byte) (a
 		if q, ok := s.cfg.Dispatcher.(Queuer); ok && req.WaitSeconds == 0 {
 			has, err := q.Queued(ctx, n.Ref())
 			if err != nil {
-				return nil, err
+				return nodeproto.LeaseResponse{}, err
 			}
 			if !has {
 				return nodeproto.LeaseResponse{Leases: []nodeproto.TaskLease{}}, nil
@@ -244,7 +250,7 @@ func (s *Server) handleLease(ctx context.Context, n *batch.Node, body []byte) (a
 		}
 		fresh, err := s.cfg.Pools.NodeRevalidate(ctx, n)
 		if err != nil {
-			return nil, err
+			return nodeproto.LeaseResponse{}, err
 		}
 		if n = fresh; !n.Schedulable() {
 			return nodeproto.LeaseResponse{Leases: []nodeproto.TaskLease{}}, nil
@@ -263,7 +269,7 @@ func (s *Server) handleLease(ctx context.Context, n *batch.Node, body []byte) (a
 		if ctx.Err() == nil && errors.Is(context.Cause(leaseCtx), errUnschedulable) {
 			return nodeproto.LeaseResponse{Leases: []nodeproto.TaskLease{}}, nil
 		}
-		return nil, err
+		return nodeproto.LeaseResponse{}, err
 	}
 	if ls == nil {
 		ls = []nodeproto.TaskLease{}

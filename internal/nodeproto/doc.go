@@ -15,6 +15,7 @@
 //	/nodeapi/v1/heartbeat  HeartbeatRequest -> HeartbeatResponse
 //	/nodeapi/v1/lease      LeaseRequest     -> LeaseResponse      (long poll up to WaitSeconds)
 //	/nodeapi/v1/report     ReportRequest    -> ReportResponse
+//	/nodeapi/v1/reports    ReportsRequest   -> ReportsResponse    (reports, then leases without waiting)
 //	/nodeapi/v1/token      TokenRequest     -> TokenResponse
 //
 // A job's preparation task travels in each TaskLease of the job's tasks

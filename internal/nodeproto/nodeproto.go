@@ -8,6 +8,7 @@ const (
 	PathHeartbeat = "/nodeapi/v1/heartbeat"
 	PathLease     = "/nodeapi/v1/lease"
 	PathReport    = "/nodeapi/v1/report"
+	PathReports   = "/nodeapi/v1/reports"
 	PathToken     = "/nodeapi/v1/token"
 )
 
@@ -431,6 +432,41 @@ type ReportRequest struct {
 // report, says every instance of the task has coordinated successfully.
 type ReportResponse struct {
 	Proceed bool `json:"proceed,omitempty"`
+}
+
+// MaxReports bounds the reports of one ReportsRequest.
+const MaxReports = 256
+
+// ReportsRequest carries several task reports of one node in one request,
+// and asks for work for the node's free slots in the same round trip: a
+// busy node sends its tasks' completions and takes their successors with
+// one request. The control plane applies the reports in order, each as a
+// ReportRequest sent alone would be (a report of a lease that is no longer
+// current is ignored, so sending a batch again is harmless), then claims
+// tasks for FreeSlots without waiting. EventCoordinated reports, which need
+// their own answer, go to PathReport.
+type ReportsRequest struct {
+	NodeID  string          `json:"nodeId"`
+	Reports []ReportRequest `json:"reports"`
+	// FreeSlots are the slots the node asks work for (0: none); the node
+	// counts them as taken until the response arrives.
+	FreeSlots int `json:"freeSlots,omitempty"`
+}
+
+// ReportError is a report of a ReportsRequest the control plane refused
+// (the others were applied).
+type ReportError struct {
+	LeaseID string `json:"leaseId"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// ReportsResponse acknowledges a ReportsRequest: the reports refused, and
+// the leases claimed for its free slots (none when the pool has no work
+// now: the node's lease long-poll waits for it).
+type ReportsResponse struct {
+	Errors []ReportError `json:"errors,omitempty"`
+	Leases []TaskLease   `json:"leases"`
 }
 
 // TokenRequest asks for an access token for one of the node's identities.
