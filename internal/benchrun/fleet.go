@@ -129,8 +129,12 @@ func fleetOnce(ctx context.Context, opts FleetOptions, n int) (r fleetResult) {
 		r.err = fmt.Errorf("%w\n%s", err, tail(c.log))
 		return r
 	}
-	f := newFleet(fmt.Sprintf("https://127.0.0.1:%d", c.ports()["nodeapi"]), filepath.Join(c.dataDir, "nodes", ".credentials"),
-		d.roots, r.hosts, opts.Interval)
+	f, err := newFleet(fmt.Sprintf("https://127.0.0.1:%d", c.ports()["nodeapi"]), filepath.Join(c.dataDir, "nodes", ".credentials"),
+		c.ep.CACertFile, r.hosts, opts.Interval)
+	if err != nil {
+		r.err = err
+		return r
+	}
 	fctx, stopFleet := context.WithCancel(ctx)
 	fleetDone := make(chan struct{})
 	go func() { defer close(fleetDone); f.run(fctx) }()
