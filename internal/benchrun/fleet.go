@@ -2,8 +2,10 @@ package benchrun
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -40,6 +42,8 @@ type fleetResult struct {
 	alloc        time.Duration
 	window       time.Duration
 	st           fleetStats
+	srv          serverWindow // the control plane's side of the window
+	srvErr       error
 	err          error
 }
 
@@ -129,8 +133,12 @@ func fleetOnce(ctx context.Context, opts FleetOptions, n int) (r fleetResult) {
 		r.err = fmt.Errorf("%w\n%s", err, tail(c.log))
 		return r
 	}
-	f := newFleet(fmt.Sprintf("https://127.0.0.1:%d", c.ports()["nodeapi"]), filepath.Join(c.dataDir, "nodes", ".credentials"),
-		d.roots, r.hosts, opts.Interval)
+	f, err := newFleet(fmt.Sprintf("https://127.0.0.1:%d", c.ports()["nodeapi"]), filepath.Join(c.dataDir, "nodes", ".credentials"),
+		c.ep.CACertFile, r.hosts, opts.Interval)
+	if err != nil {
+		r.err = err
+		return r
+	}
 	fctx, stopFleet := context.WithCancel(ctx)
 	fleetDone := make(chan struct{})
 	go func() { defer close(fleetDone); f.run(fctx) }()
@@ -186,12 +194,20 @@ func fleetOnce(ctx context.Context, opts FleetOptions, n int) (r fleetResult) {
 		r.err = err
 		return r
 	}
+	metrics := fmt.Sprintf("https://127.0.0.1:%d/metrics", c.ports()["metrics"])
+	mc := &http.Client{Transport: newTransport(d.roots, 1)}
+	before, srvErr := scrapeServer(ctx, mc, metrics)
 	f.measure(true)
 	wstart := time.Now()
 	stop := b.profile(ctx, fmt.Sprintf("fleet%d", n), opts.Duration)
 	err = sleepCtx(ctx, opts.Duration)
 	f.measure(false)
 	r.window = time.Since(wstart)
+	if after, e := scrapeServer(ctx, mc, metrics); srvErr == nil && e == nil {
+		r.srv = windowOf(before, after)
+	} else {
+		r.srvErr = errors.Join(srvErr, e)
+	}
 	stop()
 	r.st = f.stats()
 	if err != nil {
@@ -259,6 +275,21 @@ func printFleet(opts FleetOptions, rs []fleetResult) {
 		p99 := quantile(r.st.lease, 0.99)
 		fmt.Fprintf(w, "| %s | lease (1 slot, waitSeconds 0) | %.0f/s, p50 %s, p99 %s, %d errors | — | — | p99 < 100 ms | %s |\n",
 			size, float64(len(r.st.lease))/r.window.Seconds(), ms(quantile(r.st.lease, 0.5)), ms(p99), r.st.leaseErr, mark(p99 < 100*time.Millisecond && r.st.leaseErr == 0 && len(r.st.lease) > 0))
+		if r.srvErr != nil {
+			fmt.Fprintf(w, "| %s | control plane, same window | error: %s | | | | |\n", size, oneLine(r.srvErr.Error()))
+		} else {
+			hb, l := r.srv.calls["heartbeat"], r.srv.calls["lease"]
+			all := 0.0
+			for _, c := range r.srv.calls {
+				all += c.n
+			}
+			perK := 0.0
+			if all > 0 {
+				perK = float64(r.srv.cpu.Milliseconds()) / all * 1000
+			}
+			fmt.Fprintf(w, "| %s | control plane, same window | handler time: heartbeat p50 %s, p99 %s; lease p50 %s, p99 %s; CPU %.2f s (%.0f ms per 1,000 calls) | — | — | — | |\n",
+				size, bound(hb.p50), bound(hb.p99), bound(l.p50), bound(l.p99), r.srv.cpu.Seconds(), perK)
+		}
 		if r.st.lastErr != "" {
 			fmt.Fprintf(w, "| %s | last error | %s | | | | |\n", size, oneLine(r.st.lastErr))
 		}

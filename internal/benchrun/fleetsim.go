@@ -3,7 +3,6 @@ package benchrun
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cobaltbatch/cobalt/internal/agent"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 )
 
@@ -46,17 +46,21 @@ type fleet struct {
 }
 
 // newFleet returns a fleet of hosts simulated hosts for the control plane
-// whose node API listens at base, trusting roots.
-func newFleet(base, credDir string, roots *x509.CertPool, hosts int, interval time.Duration) *fleet {
+// whose node API listens at base, trusting the CA in caFile.
+func newFleet(base, credDir, caFile string, hosts int, interval time.Duration) (*fleet, error) {
 	f := &fleet{base: base, credDir: credDir, interval: interval, nodes: map[string]bool{}}
 	for range hosts {
-		// A host multiplexes its nodes' calls over a few connections, as
-		// one host agent process would.
-		tr := newTransport(roots, 4)
-		tr.MaxConnsPerHost = 4
-		f.hosts = append(f.hosts, &http.Client{Transport: tr, Timeout: time.Minute})
+		// Each host's nodes share the client a real host agent gives its
+		// agents (agent.NewHTTPClient): one TLS connection, HTTP/2, whose
+		// streams let a lease pass a heartbeat still being answered.
+		c, err := agent.NewHTTPClient(caFile)
+		if err != nil {
+			return nil, err
+		}
+		c.Timeout = time.Minute
+		f.hosts = append(f.hosts, c)
 	}
-	return f
+	return f, nil
 }
 
 // run discovers new nodes every 100 ms and plays each until ctx ends.
@@ -227,8 +231,9 @@ func (f *fleet) call(ctx context.Context, c *http.Client, cred, path string, in,
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+cred)
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Authorization", "Bearer "+cred)
 	resp, err := c.Do(req)
 	if err != nil {
 		return err

@@ -122,7 +122,11 @@ func (s *Server) wire(ctx context.Context) (err error) {
 	nodeMux := http.NewServeMux()
 	nodeMux.Handle("/hosts/", s.hosts.Handler())
 	nodeMux.Handle("/", s.nodeapi.Handler())
-	s.handle("nodeapi", nodeMux)
+	timed, err := timeNodeAPI(s.reg, nodeMux)
+	if err != nil {
+		return err
+	}
+	s.handle("nodeapi", timed)
 	s.goRun("hosts", s.hosts.Run)
 	s.goRun("nodes", s.nodes.Run) // stops every local node (and its namespace) on shutdown
 	s.goRun("pools", s.pools.Run)
