@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/cobaltbatch/cobalt/internal/pki"
 	"github.com/cobaltbatch/cobalt/internal/store"
@@ -61,7 +62,7 @@ func openDataDir(dir string) (*dataDir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open lock file: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := lockDataDir(f); err != nil {
 		holder, _ := os.ReadFile(f.Name())
 		f.Close()
 		who := strings.TrimSpace(string(holder))
@@ -75,6 +76,39 @@ func openDataDir(dir string) (*dataDir, error) {
 	_ = f.Truncate(0)
 	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	return &dataDir{path: abs, lock: f}, nil
+}
+
+// deadHolderWait bounds how long openDataDir waits for a lock whose
+// recorded holder has already exited.
+var deadHolderWait = 10 * time.Second
+
+// lockDataDir takes f's exclusive lock. When the lock is held but the
+// process that took it (its pid is in the file) has exited, the lock is on
+// its way out: an open description of the file outlives its process for as
+// long as the kernel takes to tear down what the process left (a SIGKILLed
+// `cobalt up` restarted at once by its supervisor or a test met this), so
+// it tries again for up to deadHolderWait. A live holder fails at once.
+func lockDataDir(f *os.File) error {
+	deadline := time.Now().Add(deadHolderWait)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil || !errors.Is(err, syscall.EWOULDBLOCK) || holderAlive(f) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// holderAlive says whether the pid written in the lock file names a live
+// process (or cannot be read: then it is taken to be alive).
+func holderAlive(f *os.File) bool {
+	b := make([]byte, 32)
+	n, _ := f.ReadAt(b, 0)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b[:n])))
+	if err != nil || pid <= 0 {
+		return true
+	}
+	return syscall.Kill(pid, 0) != syscall.ESRCH
 }
 
 func (d *dataDir) file(name string) string { return filepath.Join(d.path, name) }

@@ -2,10 +2,15 @@ package server
 
 import (
 	"database/sql"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cobaltbatch/cobalt/internal/store"
 	"github.com/cobaltbatch/cobalt/internal/testenv"
@@ -112,5 +117,60 @@ func TestNodeDirNotHijacked(t *testing.T) {
 	if s2, err := Start(t.Context(), Options{DataDir: dir, Isolation: "process"}); err == nil {
 		s2.Close()
 		t.Fatalf("started with %s a symbolic link", alt)
+	}
+}
+
+// A lock left on the data directory by a process that has exited (an open
+// description of the lock file that outlives it for a moment) is waited
+// for, so that a supervisor's restart after a SIGKILL does not fail; a lock
+// whose holder still runs fails at once.
+func TestDataDirLockOfADeadHolderIsWaitedFor(t *testing.T) {
+	dir := t.TempDir()
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	held, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if err := syscall.Flock(int(held.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	writeHolder := func(pid int) {
+		t.Helper()
+		if err := held.Truncate(0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := held.WriteAt([]byte(strconv.Itoa(pid)+"\n"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	writeHolder(os.Getpid())
+	if d, err := openDataDir(dir); !errors.Is(err, ErrDataDirInUse) {
+		if d != nil {
+			d.close()
+		}
+		t.Fatalf("with a live holder: %v, want ErrDataDirInUse", err)
+	}
+
+	writeHolder(dead.Process.Pid)
+	released := make(chan struct{})
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		_ = syscall.Flock(int(held.Fd()), syscall.LOCK_UN)
+		close(released)
+	}()
+	d, err := openDataDir(dir)
+	if err != nil {
+		t.Fatalf("with an exited holder whose lock goes: %v", err)
+	}
+	defer d.close()
+	select {
+	case <-released:
+	default:
+		t.Fatal("took the lock before its holder released it")
 	}
 }
