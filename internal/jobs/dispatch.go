@@ -515,10 +515,11 @@ func (s *Service) Report(ctx context.Context, node cobalt.NodeRef, r nodeproto.R
 				return cobalt.Errorf(cobalt.EForbidden, "the lease belongs to another node")
 			}
 			jobKey, taskID = t.JobKey, t.ID
-			spec, err := decodeTaskSpec(t.Spec)
+			c, err := decodeTaskConstraints(t.Spec)
 			if err != nil {
 				return err
 			}
+			spec := cobalt.TaskSpec{Constraints: c} // all finishAttempt reads
 			e := decodeExec(t.Exec)
 			if e.StartTime == nil && !r.StartTime.IsZero() {
 				e.StartTime = ptr(r.StartTime.UTC())
