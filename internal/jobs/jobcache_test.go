@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
 
@@ -71,5 +72,49 @@ func TestDecodedJobsAreBounded(t *testing.T) {
 	}
 	if len(c.m) != maxDecodedJobs {
 		t.Fatalf("%d entries, want %d", len(c.m), maxDecodedJobs)
+	}
+}
+
+// Two replicas on one store: a job update made through one is obeyed at
+// once by the other's claims and completions, whose decodings of the job
+// came from the record before the update (the cache never skips the read).
+func TestJobUpdateThroughAnotherReplicaIsSeenAtOnce(t *testing.T) {
+	t.Parallel()
+	st := newSQLite(t)
+	a, b := newService(t, st, Config{}), newService(t, st, Config{})
+	ctx := t.Context()
+	mustJob(t, a, cobalt.JobSpec{ID: "j"})
+	if _, err := a.AddTaskCollection(ctx, acct, "j", []cobalt.TaskSpec{{ID: "t1", CommandLine: "x"}, {ID: "t2", CommandLine: "x"}, {ID: "t3", CommandLine: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	n := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n"}
+	complete := func(l nodeproto.TaskLease) {
+		t.Helper()
+		code := 0
+		if err := a.Report(ctx, n, nodeproto.ReportRequest{LeaseID: l.LeaseID, Event: "completed", ExitCode: &code}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A decodes the job (claim and completion) while it has no limit and no action.
+	ls, err := a.Lease(ctx, n, 1, 0)
+	if err != nil || len(ls) != 1 {
+		t.Fatalf("leased %+v %v", ls, err)
+	}
+	complete(ls[0])
+	// Through B: at most one task at a time, and terminate when all complete.
+	if _, err := b.PatchJob(ctx, acct, "j", JobPatch{MaxParallelTasks: ptr(1), OnAllTasksComplete: cobalt.OnAllTasksCompleteTerminateJob}, Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	if ls, err = a.Lease(ctx, n, 4, 0); err != nil || len(ls) != 1 {
+		t.Fatalf("with maxParallelTasks 1 set through the other replica, leased %d tasks (%v)", len(ls), err)
+	}
+	complete(ls[0])
+	if ls, err = a.Lease(ctx, n, 4, 0); err != nil || len(ls) != 1 {
+		t.Fatalf("the last task: leased %d (%v)", len(ls), err)
+	}
+	complete(ls[0])
+	j, err := b.GetJob(ctx, acct, "j")
+	if err != nil || j.State != cobalt.JobCompleted || j.ExecutionInfo.TerminateReason != "AllTasksComplete" {
+		t.Fatalf("job after its last task: %v %+v %v", j.State, j.ExecutionInfo, err)
 	}
 }
