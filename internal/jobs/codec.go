@@ -97,6 +97,23 @@ func decodeTaskSpec(b []byte) (cobalt.TaskSpec, error) {
 	return d.ToDomain(), nil
 }
 
+// decodeTaskConstraints reads only the constraints of a record's Spec
+// column, all that completing an attempt needs: decodeTaskSpec without
+// building the rest of the spec (command line, files, settings) per report.
+func decodeTaskConstraints(b []byte) (*cobalt.TaskConstraints, error) {
+	var d struct {
+		Constraints *batchwire.TaskConstraints `json:"constraints"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, err
+	}
+	if d.Constraints == nil {
+		return nil, nil
+	}
+	c := d.Constraints.ToDomain()
+	return &c, nil
+}
+
 // encodeTaskSpec writes a record's Spec column.
 func encodeTaskSpec(s cobalt.TaskSpec) []byte {
 	b, _ := json.Marshal(batchwire.FromTaskSpec(s))

@@ -133,3 +133,36 @@ func TestDecodeRelease1Task(t *testing.T) {
 		t.Fatalf("after re-encoding %s %s:\n%+v, %v", rec.Spec, rec.Exec, again, err)
 	}
 }
+
+// Completing an attempt reads only a task's constraints: they are the
+// constraints the whole spec decodes to.
+func TestDecodeTaskConstraintsMatchesTheSpec(t *testing.T) {
+	d := cobalt.Duration(90 * time.Second)
+	specs := []cobalt.TaskSpec{
+		{ID: "none", CommandLine: "/bin/true"},
+		{ID: "empty", CommandLine: "/bin/true", Constraints: &cobalt.TaskConstraints{}},
+		{ID: "all", CommandLine: "/bin/true", Constraints: &cobalt.TaskConstraints{MaxWallClockTime: &d, RetentionTime: &d, MaxTaskRetryCount: ptr(-1)}},
+		{ID: "retry", CommandLine: "/bin/false", Constraints: &cobalt.TaskConstraints{MaxTaskRetryCount: ptr(3)},
+			EnvironmentSettings: []cobalt.NameValue{{Name: "A", Value: "b"}}},
+	}
+	docs := [][]byte{readFixture(t, "task_spec.json")} // as the first release wrote it
+	for _, s := range specs {
+		docs = append(docs, encodeTaskSpec(s))
+	}
+	for i, b := range docs {
+		full, err := decodeTaskSpec(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := decodeTaskConstraints(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(c, full.Constraints) {
+			t.Errorf("spec %d: constraints %+v, the spec's %+v", i, c, full.Constraints)
+		}
+	}
+	if _, err := decodeTaskConstraints([]byte(`{"constraints":`)); err == nil {
+		t.Error("a malformed spec decoded")
+	}
+}

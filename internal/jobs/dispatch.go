@@ -283,9 +283,9 @@ func (s *Service) withinParallelLimits(ctx context.Context, accountID string, c 
 	for i, t := range c {
 		b, ok := jobs[t.JobKey]
 		if !ok {
-			j, err := s.GetJob(ctx, accountID, t.JobKey)
+			j, err := s.sharedJob(ctx, accountID, t.JobKey)
 			if err == nil {
-				seen[t.JobKey] = &j
+				seen[t.JobKey] = j
 			} else {
 				seen[t.JobKey] = nil
 			}
@@ -334,8 +334,8 @@ func (s *Service) leases(ctx context.Context, node cobalt.NodeRef, recs []store.
 	for _, r := range recs {
 		j, ok := jobs[r.JobKey]
 		if !ok {
-			if got, err := s.GetJob(ctx, node.AccountID, r.JobKey); err == nil {
-				j = &got
+			if got, err := s.sharedJob(ctx, node.AccountID, r.JobKey); err == nil {
+				j = got
 			}
 			jobs[r.JobKey] = j
 		}
@@ -515,10 +515,11 @@ func (s *Service) Report(ctx context.Context, node cobalt.NodeRef, r nodeproto.R
 				return cobalt.Errorf(cobalt.EForbidden, "the lease belongs to another node")
 			}
 			jobKey, taskID = t.JobKey, t.ID
-			spec, err := decodeTaskSpec(t.Spec)
+			c, err := decodeTaskConstraints(t.Spec)
 			if err != nil {
 				return err
 			}
+			spec := cobalt.TaskSpec{Constraints: c} // all finishAttempt reads
 			e := decodeExec(t.Exec)
 			if e.StartTime == nil && !r.StartTime.IsZero() {
 				e.StartTime = ptr(r.StartTime.UTC())
@@ -612,13 +613,14 @@ func jobActionFor(t cobalt.Task) string {
 
 // afterTaskCompleted applies the job's onTaskFailure and onAllTasksComplete.
 func (s *Service) afterTaskCompleted(ctx context.Context, accountID, jobID string, failed bool, taskID string) error {
-	j, err := s.GetJob(ctx, accountID, jobID)
+	jp, err := s.sharedJob(ctx, accountID, jobID)
 	if cobalt.IsCode(err, cobalt.ENotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
+	j := *jp // a shallow copy: what it points to is shared and only read here
 	if j.UsesTaskDependencies != nil && *j.UsesTaskDependencies {
 		if err := s.releaseDependents(ctx, accountID, j, taskID); err != nil {
 			return err

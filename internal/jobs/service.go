@@ -86,6 +86,8 @@ type Service struct {
 
 	relMu    sync.Mutex
 	releases map[string]*releaseQueue // job key ("account\x00job") -> the pass releasing its dependents
+
+	jobDecodes decodedJobs // the last decoding of each job read on the claim and report paths
 }
 
 // New returns a Service.
