@@ -3,6 +3,7 @@
 package sandbox
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -46,6 +47,7 @@ var devices = []string{"null", "zero", "full", "random", "urandom", "tty"}
 type initState struct {
 	cfg   InitConfig
 	ctrl  *os.File
+	rd    *bufio.Reader // ctrl's reader
 	httpc *http.Client
 
 	sendMu sync.Mutex
@@ -80,13 +82,20 @@ func runInit() int {
 		for range sigs {
 		}
 	}()
+	// See initGODEBUG: the setting is the runtime's, not the tasks'.
+	_ = os.Unsetenv("GODEBUG")
 	syscall.CloseOnExec(ctrlFD)
+	// Non-blocking, so that reads wait in the netpoller: a read blocked in
+	// the kernel holds a P that sysmon then retakes, restarting its 20 µs
+	// polling. Buffered, so a message is one read, not a header and a body.
+	_ = syscall.SetNonblock(ctrlFD, true)
 	ctrl := os.NewFile(ctrlFD, "control")
-	m, err := readMessage(ctrl)
+	rd := bufio.NewReader(ctrl)
+	m, err := readMessage(rd)
 	if err != nil || m.Op != opConfig || m.Config == nil {
 		return 2
 	}
-	in := &initState{cfg: *m.Config, ctrl: ctrl, tasks: map[uint64]context.CancelFunc{}, pids: map[int]uint64{},
+	in := &initState{cfg: *m.Config, ctrl: ctrl, rd: rd, tasks: map[uint64]context.CancelFunc{}, pids: map[int]uint64{},
 		seen: map[int]bool{}}
 	if err := in.setup(); err != nil {
 		_ = in.send(&message{Op: opFailed, Error: err.Error()})
@@ -112,7 +121,7 @@ func (in *initState) send(m *message) error {
 // every task is ended (the node's PID namespace ends with its init).
 func (in *initState) serve() {
 	for {
-		m, err := readMessage(in.ctrl)
+		m, err := readMessage(in.rd)
 		if err != nil {
 			break
 		}
