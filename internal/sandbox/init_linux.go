@@ -224,13 +224,61 @@ func (in *initState) run(ctx context.Context, id uint64, t Task) {
 	_ = in.send(&message{Op: opDone, ID: id, Result: &res})
 }
 
-// startWithOwnKeyring starts cmd from a thread that first joins a new
-// anonymous session keyring, so that tasks of one node share no session
-// keyring with each other or with the init (runc does the same per
-// container). The thread then ends with its goroutine, locked, and never
-// runs anything else. Where the node's root has used up its key quota the
-// task keeps the init's keyring, which is the node's own.
+// startWithOwnKeyring starts cmd from the init's start thread, which first
+// joins a new anonymous session keyring, so that tasks of one node share no
+// session keyring with each other or with the init (runc does the same per
+// container). Where the node's root has used up its key quota the task
+// keeps the init's keyring, which is the node's own, never an earlier
+// task's.
 func startWithOwnKeyring(cmd *exec.Cmd) error {
+	startOnce.Do(func() { go startLoop() })
+	r := startReq{cmd: cmd, errc: make(chan error, 1)}
+	startReqs <- r
+	return <-r.errc
+}
+
+type startReq struct {
+	cmd  *exec.Cmd
+	errc chan error
+}
+
+var (
+	startOnce sync.Once
+	startReqs = make(chan startReq)
+)
+
+// startLoop serves startWithOwnKeyring from one OS thread, locked to its
+// goroutine for good: it runs nothing else, and the runtime makes its other
+// threads from its template thread, never by cloning a locked one, so the
+// keyring this thread joins reaches only the process it starts next. One
+// reused thread rather than a new one per task: a thread per start cost a
+// clone, the runtime's setup of the thread and its exit for every task.
+// When a join fails with EDQUOT after this thread joined an earlier
+// task's keyring, it must not start the task with that keyring: a new
+// thread (the init's keyring) takes over and this one ends.
+func startLoop() {
+	runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+	joined := false
+	for r := range startReqs {
+		_, _, errno := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0)
+		switch {
+		case errno == 0:
+			joined = true
+		case errno == unix.EDQUOT && joined:
+			go startLoop()
+			r.errc <- startFresh(r.cmd)
+			return
+		case errno != unix.ENOSYS && errno != unix.EDQUOT:
+			r.errc <- fmt.Errorf("a session keyring for the task: %w", errno)
+			continue
+		}
+		r.errc <- r.cmd.Start()
+	}
+}
+
+// startFresh starts cmd from a new thread that ends after it, with the
+// init's session keyring (or a new one if the quota allows it again).
+func startFresh(cmd *exec.Cmd) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread ends here
