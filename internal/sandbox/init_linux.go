@@ -746,6 +746,11 @@ func (in *initState) reap() {
 		case <-sig:
 		case <-tick.C:
 		}
+		if !exitedChild() {
+			// Nothing to reap: most SIGCHLDs are a task's exit, which its
+			// own Wait has already collected.
+			continue
+		}
 		procs, _ := filepath.Glob("/proc/[0-9]*/stat")
 		for _, p := range procs {
 			b, err := os.ReadFile(p)
@@ -781,6 +786,15 @@ func (in *initState) reap() {
 			in.startMu.Unlock()
 		}
 	}
+}
+
+// exitedChild reports whether a child of the init has exited and not been
+// waited for, without waiting for it (WNOWAIT): the reaper's /proc scan
+// (a read of every process's stat) is needed only then.
+func exitedChild() bool {
+	var info unix.Siginfo
+	err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT|unix.WALL, nil)
+	return err == nil && info.Signo == int32(unix.SIGCHLD)
 }
 
 // publicAlias is " NAME" when name is a DNS name fit for /etc/hosts, else "".
