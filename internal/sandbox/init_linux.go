@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -746,9 +748,10 @@ func (in *initState) reap() {
 		case <-sig:
 		case <-tick.C:
 		}
-		if !exitedChild() {
+		if pid := exitedChild(); pid == 0 || in.isTask(pid) {
 			// Nothing to reap: most SIGCHLDs are a task's exit, which its
-			// own Wait has already collected.
+			// own Wait has collected or is about to. Another zombie behind
+			// a task's is found at the next SIGCHLD or tick.
 			continue
 		}
 		procs, _ := filepath.Glob("/proc/[0-9]*/stat")
@@ -788,13 +791,28 @@ func (in *initState) reap() {
 	}
 }
 
-// exitedChild reports whether a child of the init has exited and not been
-// waited for, without waiting for it (WNOWAIT): the reaper's /proc scan
-// (a read of every process's stat) is needed only then.
-func exitedChild() bool {
-	var info unix.Siginfo
-	err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT|unix.WALL, nil)
-	return err == nil && info.Signo == int32(unix.SIGCHLD)
+// exitedChild returns the pid of a child of the init that has exited and
+// not been waited for, or 0, without waiting for it (WNOWAIT): the reaper's
+// /proc scan (a read of every process's stat) is needed only then.
+func exitedChild() int {
+	var info [128]byte // siginfo_t
+	err := unix.Waitid(unix.P_ALL, 0, (*unix.Siginfo)(unsafe.Pointer(&info)),
+		unix.WEXITED|unix.WNOHANG|unix.WNOWAIT|unix.WALL, nil)
+	if err != nil || int32(binary.NativeEndian.Uint32(info[0:])) != int32(unix.SIGCHLD) {
+		return 0
+	}
+	// si_pid follows si_signo, si_errno and si_code, at the union's
+	// pointer-aligned offset.
+	off := (12 + unsafe.Sizeof(uintptr(0)) - 1) &^ (unsafe.Sizeof(uintptr(0)) - 1)
+	return int(int32(binary.NativeEndian.Uint32(info[off:])))
+}
+
+// isTask reports whether pid is a task process, which its own Wait reaps.
+func (in *initState) isTask(pid int) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	_, ok := in.pids[pid]
+	return ok
 }
 
 // publicAlias is " NAME" when name is a DNS name fit for /etc/hosts, else "".
