@@ -3,11 +3,16 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,4 +97,56 @@ func BenchmarkNodeStart(b *testing.B) {
 		})
 	}
 	runtime.KeepAlive(ballast)
+}
+
+// BenchmarkNodeTaskCPU runs /bin/true tasks through one node's init, four
+// at a time (a 4-slot node), and reports the CPU per task of the init
+// itself (all its threads, from /proc) and of the tasks it reaped: what a
+// task costs on the node side beyond its own process.
+func BenchmarkNodeTaskCPU(b *testing.B) {
+	n, _ := startNodeB(b)
+	const slots = 4
+	self0, children0 := procCPU(b, n.Pid())
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	b.ResetTimer()
+	for range slots {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(b.N) {
+					return
+				}
+				res, err := n.Run(context.Background(), Task{Lease: &nodeproto.TaskLease{LeaseID: "l", JobID: "j",
+					TaskID: fmt.Sprintf("t%d", i), CommandLine: "/bin/true"}})
+				if err != nil || res.Report == nil || res.Report.Failure != nil {
+					b.Errorf("task: %v %+v", err, res)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	self1, children1 := procCPU(b, n.Pid())
+	b.ReportMetric(float64((self1-self0).Microseconds())/float64(b.N), "init-cpu-µs/task")
+	b.ReportMetric(float64((children1-children0).Microseconds())/float64(b.N), "reaped-cpu-µs/task")
+}
+
+// procCPU returns the user+system CPU of process pid (all its threads) and
+// of the children it reaped.
+func procCPU(b *testing.B, pid int) (self, children time.Duration) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+2:]))
+	ticks := func(i int) time.Duration {
+		v, _ := strconv.ParseInt(f[i], 10, 64)
+		return time.Duration(v) * time.Second / 100 // USER_HZ
+	}
+	// Fields 14-17 of stat (utime, stime, cutime, cstime) are 11-14 here.
+	return ticks(11) + ticks(12), ticks(13) + ticks(14)
 }

@@ -3,10 +3,12 @@
 package sandbox
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +25,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -46,6 +49,7 @@ var devices = []string{"null", "zero", "full", "random", "urandom", "tty"}
 type initState struct {
 	cfg   InitConfig
 	ctrl  *os.File
+	rd    *bufio.Reader // ctrl's reader
 	httpc *http.Client
 
 	sendMu sync.Mutex
@@ -80,13 +84,20 @@ func runInit() int {
 		for range sigs {
 		}
 	}()
+	// See initGODEBUG: the setting is the runtime's, not the tasks'.
+	_ = os.Unsetenv("GODEBUG")
 	syscall.CloseOnExec(ctrlFD)
+	// Non-blocking, so that reads wait in the netpoller: a read blocked in
+	// the kernel holds a P that sysmon then retakes, restarting its 20 µs
+	// polling. Buffered, so a message is one read, not a header and a body.
+	_ = syscall.SetNonblock(ctrlFD, true)
 	ctrl := os.NewFile(ctrlFD, "control")
-	m, err := readMessage(ctrl)
+	rd := bufio.NewReader(ctrl)
+	m, err := readMessage(rd)
 	if err != nil || m.Op != opConfig || m.Config == nil {
 		return 2
 	}
-	in := &initState{cfg: *m.Config, ctrl: ctrl, tasks: map[uint64]context.CancelFunc{}, pids: map[int]uint64{},
+	in := &initState{cfg: *m.Config, ctrl: ctrl, rd: rd, tasks: map[uint64]context.CancelFunc{}, pids: map[int]uint64{},
 		seen: map[int]bool{}}
 	if err := in.setup(); err != nil {
 		_ = in.send(&message{Op: opFailed, Error: err.Error()})
@@ -112,7 +123,7 @@ func (in *initState) send(m *message) error {
 // every task is ended (the node's PID namespace ends with its init).
 func (in *initState) serve() {
 	for {
-		m, err := readMessage(in.ctrl)
+		m, err := readMessage(in.rd)
 		if err != nil {
 			break
 		}
@@ -215,13 +226,61 @@ func (in *initState) run(ctx context.Context, id uint64, t Task) {
 	_ = in.send(&message{Op: opDone, ID: id, Result: &res})
 }
 
-// startWithOwnKeyring starts cmd from a thread that first joins a new
-// anonymous session keyring, so that tasks of one node share no session
-// keyring with each other or with the init (runc does the same per
-// container). The thread then ends with its goroutine, locked, and never
-// runs anything else. Where the node's root has used up its key quota the
-// task keeps the init's keyring, which is the node's own.
+// startWithOwnKeyring starts cmd from the init's start thread, which first
+// joins a new anonymous session keyring, so that tasks of one node share no
+// session keyring with each other or with the init (runc does the same per
+// container). Where the node's root has used up its key quota the task
+// keeps the init's keyring, which is the node's own, never an earlier
+// task's.
 func startWithOwnKeyring(cmd *exec.Cmd) error {
+	startOnce.Do(func() { go startLoop() })
+	r := startReq{cmd: cmd, errc: make(chan error, 1)}
+	startReqs <- r
+	return <-r.errc
+}
+
+type startReq struct {
+	cmd  *exec.Cmd
+	errc chan error
+}
+
+var (
+	startOnce sync.Once
+	startReqs = make(chan startReq)
+)
+
+// startLoop serves startWithOwnKeyring from one OS thread, locked to its
+// goroutine for good: it runs nothing else, and the runtime makes its other
+// threads from its template thread, never by cloning a locked one, so the
+// keyring this thread joins reaches only the process it starts next. One
+// reused thread rather than a new one per task: a thread per start cost a
+// clone, the runtime's setup of the thread and its exit for every task.
+// When a join fails with EDQUOT after this thread joined an earlier
+// task's keyring, it must not start the task with that keyring: a new
+// thread (the init's keyring) takes over and this one ends.
+func startLoop() {
+	runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+	joined := false
+	for r := range startReqs {
+		_, _, errno := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0)
+		switch {
+		case errno == 0:
+			joined = true
+		case errno == unix.EDQUOT && joined:
+			go startLoop()
+			r.errc <- startFresh(r.cmd)
+			return
+		case errno != unix.ENOSYS && errno != unix.EDQUOT:
+			r.errc <- fmt.Errorf("a session keyring for the task: %w", errno)
+			continue
+		}
+		r.errc <- r.cmd.Start()
+	}
+}
+
+// startFresh starts cmd from a new thread that ends after it, with the
+// init's session keyring (or a new one if the quota allows it again).
+func startFresh(cmd *exec.Cmd) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread ends here
@@ -689,6 +748,12 @@ func (in *initState) reap() {
 		case <-sig:
 		case <-tick.C:
 		}
+		if pid := exitedChild(); pid == 0 || in.isTask(pid) {
+			// Nothing to reap: most SIGCHLDs are a task's exit, which its
+			// own Wait has collected or is about to. Another zombie behind
+			// a task's is found at the next SIGCHLD or tick.
+			continue
+		}
 		procs, _ := filepath.Glob("/proc/[0-9]*/stat")
 		for _, p := range procs {
 			b, err := os.ReadFile(p)
@@ -724,6 +789,30 @@ func (in *initState) reap() {
 			in.startMu.Unlock()
 		}
 	}
+}
+
+// exitedChild returns the pid of a child of the init that has exited and
+// not been waited for, or 0, without waiting for it (WNOWAIT): the reaper's
+// /proc scan (a read of every process's stat) is needed only then.
+func exitedChild() int {
+	var info [128]byte // siginfo_t
+	err := unix.Waitid(unix.P_ALL, 0, (*unix.Siginfo)(unsafe.Pointer(&info)),
+		unix.WEXITED|unix.WNOHANG|unix.WNOWAIT|unix.WALL, nil)
+	if err != nil || int32(binary.NativeEndian.Uint32(info[0:])) != int32(unix.SIGCHLD) {
+		return 0
+	}
+	// si_pid follows si_signo, si_errno and si_code, at the union's
+	// pointer-aligned offset.
+	off := (12 + unsafe.Sizeof(uintptr(0)) - 1) &^ (unsafe.Sizeof(uintptr(0)) - 1)
+	return int(int32(binary.NativeEndian.Uint32(info[off:])))
+}
+
+// isTask reports whether pid is a task process, which its own Wait reaps.
+func (in *initState) isTask(pid int) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	_, ok := in.pids[pid]
+	return ok
 }
 
 // publicAlias is " NAME" when name is a DNS name fit for /etc/hosts, else "".

@@ -321,6 +321,24 @@ func chownTree(root string, uid, gid int) error {
 	return errors.Join(chownContents(dir, uid, gid, 0), unix.Fchown(fd, uid, gid))
 }
 
+// chownFresh gives a fresh task directory that holds only what run created
+// in it (wd, stdout.txt and stderr.txt; nothing downloaded, no earlier
+// run) to uid/gid without chownTree's walk: the open files through their
+// descriptors, then wd, then the directory itself last, never following a
+// link. Nothing else can be in it: it still belongs to the init's user and
+// no task process has run in it.
+func chownFresh(dir string, uid, gid int, files ...*os.File) error {
+	for _, f := range files {
+		if err := f.Chown(uid, gid); err != nil {
+			return err
+		}
+	}
+	if err := unix.Fchownat(unix.AT_FDCWD, filepath.Join(dir, "wd"), uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return err
+	}
+	return unix.Fchownat(unix.AT_FDCWD, dir, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
+}
+
 // maxChownDepth bounds chownTree's recursion (and its open descriptors).
 const maxChownDepth = 128
 
@@ -445,7 +463,11 @@ func (cfg *Config) run(ctx context.Context, s runSpec) (o outcome) {
 		}
 	}
 	if cred != nil {
-		if err := chownTree(s.dir, int(cred.Uid), int(cred.Gid)); err != nil {
+		give := func() error { return chownTree(s.dir, int(cred.Uid), int(cred.Gid)) }
+		if !s.keepDir && len(s.files) == 0 && len(s.rootFiles) == 0 {
+			give = func() error { return chownFresh(s.dir, int(cred.Uid), int(cred.Gid), stdout, stderr) }
+		}
+		if err := give(); err != nil {
 			return fail("servererror", CodeStartError, "The task directory could not be given to the task user: "+err.Error())
 		}
 		if !canTraverse(wd, cred.Uid, cred.Gid) {
@@ -612,14 +634,25 @@ func freshDir(nodeRoot, dir string) error {
 		}
 		return os.MkdirAll(dir, 0o755)
 	}
-	if err := os.MkdirAll(nodeRoot, 0o755); err != nil {
-		return err
-	}
 	r, err := os.OpenRoot(nodeRoot)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(nodeRoot, 0o755); err != nil {
+			return err
+		}
+		r, err = os.OpenRoot(nodeRoot)
+	}
 	if err != nil {
 		return err
 	}
 	defer r.Close()
+	// Most attempts are a task's first, in a directory that does not exist
+	// yet under parents that do: creating it is then all there is to do.
+	// Anything already there (an earlier attempt's directory, a link a
+	// task planted) fails the Mkdir, and so does a missing parent: then
+	// the full sequence below runs.
+	if r.Mkdir(rel, 0o755) == nil {
+		return nil
+	}
 	if err := r.RemoveAll(rel); err != nil {
 		return err
 	}
