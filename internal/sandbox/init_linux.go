@@ -84,8 +84,6 @@ func runInit() int {
 		for range sigs {
 		}
 	}()
-	// See initGODEBUG: the setting is the runtime's, not the tasks'.
-	_ = os.Unsetenv("GODEBUG")
 	syscall.CloseOnExec(ctrlFD)
 	// Non-blocking, so that reads wait in the netpoller: a read blocked in
 	// the kernel holds a P that sysmon then retakes, restarting its 20 µs

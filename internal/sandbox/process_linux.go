@@ -19,21 +19,6 @@ type initProcess interface {
 	done() <-chan struct{}
 }
 
-// initGODEBUG keeps the init's sysmon thread out of its deep sleep. Go's
-// sysmon sleeps on a note while every P is idle, and the first system call
-// after that wakes it and restarts its polling at 20 µs for at least 1 ms
-// (then doubling to 10 ms): a node init, idle between each task's events,
-// paid that burst for nearly every event (over half of the init's CPU in a
-// profile of the bench's tasks row). With schedtrace set sysmon never deep
-// sleeps, so its polling backs off to 10 ms and stays there while it has
-// nothing to retake: an idle node costs 100 short wakeups a second instead
-// of one. The period (2^31-1 ms, 24.8 days of the monotonic clock) means the
-// trace itself is never printed in practice (and only to the init's
-// stderr, which the host bounds). The init removes GODEBUG from its
-// environment at once (runtime.schedtrace is not reparsed), so nothing it
-// starts inherits it.
-const initGODEBUG = "GODEBUG=schedtrace=2147483647"
-
 // initCommand is the node init's command: this binary as InitName, in new
 // user, mount, PID, UTS, IPC, network and cgroup namespaces, node root
 // mapped to the host uid range at base, ctrl and tree as fds 3 and 4.
@@ -42,7 +27,7 @@ func initCommand(base int, ctrl, tree *os.File) *exec.Cmd {
 		Path: "/proc/self/exe",
 		// A test binary that forgot to call Main runs no test and exits.
 		Args:       []string{InitName, "-test.run=^$"},
-		Env:        []string{envInit + "=1", initGODEBUG},
+		Env:        []string{envInit + "=1"},
 		Dir:        "/",
 		ExtraFiles: []*os.File{ctrl, tree}, // fds 3 and 4
 		SysProcAttr: &syscall.SysProcAttr{
