@@ -111,18 +111,11 @@ func treePSS(pid int) (int64, int) {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		st, err := readProcStat(p)
 		if err != nil {
 			continue
 		}
-		// The command name may hold spaces: ppid is the second field after ')'.
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) < 2 {
-			continue
-		}
-		pp, _ := strconv.Atoi(f[1])
-		children[pp] = append(children[pp], p)
+		children[st.ppid] = append(children[st.ppid], p)
 	}
 	var total int64
 	n := 0

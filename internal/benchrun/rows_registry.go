@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -290,15 +289,7 @@ func pullLayer(l v1.Layer, dst string) (int64, error) {
 // process (with their exited children).
 func cpuTimes(pid int) [2]time.Duration {
 	var out [2]time.Duration
-	if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil {
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) > 12 {
-			u, _ := strconv.ParseInt(f[11], 10, 64)
-			k, _ := strconv.ParseInt(f[12], 10, 64)
-			out[0] = time.Duration(u+k) * time.Second / 100 // USER_HZ
-		}
-	}
+	out[0], _ = processCPU(pid)
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		out[1] = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())

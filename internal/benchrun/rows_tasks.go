@@ -1,15 +1,12 @@
 package benchrun
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -214,26 +211,9 @@ func (b *bench) firstFailure(ctx context.Context, job string) string {
 	return "none found"
 }
 
-// processCPU returns the user and system CPU time pid has used, from
-// /proc/PID/stat (in clock ticks of 1/100 s, as on every Linux Go supports).
+// processCPU returns the user and system CPU time pid has used (its own,
+// from /proc/PID/stat).
 func processCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name, in parentheses, may hold spaces: fields follow the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: bad utime/stime", pid)
-	}
-	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+	st, err := readProcStat(pid)
+	return st.own, err
 }
