@@ -21,6 +21,43 @@ func queueTasks(f *fakeControlPlane, prefix string, n int) []string {
 	return ids
 }
 
+// runQueued queues n short tasks on f and waits until each has completed.
+func runQueued(t *testing.T, f *fakeControlPlane, prefix string, n int) []string {
+	t.Helper()
+	ids := queueTasks(f, prefix, n)
+	f.waitFor(t, "all complete", func() bool {
+		for _, id := range ids {
+			if f.completed(id) == nil {
+				return false
+			}
+		}
+		return true
+	})
+	return ids
+}
+
+// checkRanOnce checks, with f.mu held, that each of ids was reported
+// completed once and that the node's tasks never held more than its 2 slots.
+func checkRanOnce(t *testing.T, f *fakeControlPlane, a *Agent, ids []string) {
+	t.Helper()
+	a.mu.Lock()
+	if a.peakUsed > 2 {
+		t.Errorf("the node's tasks held %d slots at once of 2", a.peakUsed)
+	}
+	a.mu.Unlock()
+	seen := map[string]int{}
+	for _, r := range f.reports {
+		if r.Event == "completed" {
+			seen[r.LeaseID]++
+		}
+	}
+	for _, id := range ids {
+		if seen[id] != 1 {
+			t.Errorf("task %s reported completed %d times", id, seen[id])
+		}
+	}
+}
+
 // TestReportsBatchAndCarryLeases: a node's completions go to PathReports,
 // which brings the next tasks for the freed slots; every task runs and
 // reports once, and the node's tasks never hold more than its slots (the
@@ -30,15 +67,7 @@ func TestReportsBatchAndCarryLeases(t *testing.T) {
 	f := newFakeControlPlane(t, nodeConfig(identityA)) // 2 slots
 	a, _ := startAgent(t, f, IsolationProcess, nil)
 	f.waitFor(t, "idle", func() bool { return slices.Contains(f.states, StateIdle) })
-	ids := queueTasks(f, "b", 40)
-	f.waitFor(t, "all complete", func() bool {
-		for _, id := range ids {
-			if f.completed(id) == nil {
-				return false
-			}
-		}
-		return true
-	})
+	ids := runQueued(t, f, "b", 40)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.batches) == 0 {
@@ -54,22 +83,7 @@ func TestReportsBatchAndCarryLeases(t *testing.T) {
 	if carried == 0 {
 		t.Error("no reports request asked for work")
 	}
-	seen := map[string]int{}
-	for _, r := range f.reports {
-		if r.Event == "completed" {
-			seen[r.LeaseID]++
-		}
-	}
-	for _, id := range ids {
-		if seen[id] != 1 {
-			t.Errorf("task %s reported completed %d times", id, seen[id])
-		}
-	}
-	a.mu.Lock()
-	if a.peakUsed > 2 {
-		t.Errorf("the node's tasks held %d slots at once of 2", a.peakUsed)
-	}
-	a.mu.Unlock()
+	checkRanOnce(t, f, a, ids)
 }
 
 // TestReportsEarlierControlPlane: against a control plane without
@@ -81,34 +95,11 @@ func TestReportsEarlierControlPlane(t *testing.T) {
 	f.singleOnly = true
 	a, _ := startAgent(t, f, IsolationProcess, nil)
 	f.waitFor(t, "idle", func() bool { return slices.Contains(f.states, StateIdle) })
-	ids := queueTasks(f, "s", 10)
-	f.waitFor(t, "all complete", func() bool {
-		for _, id := range ids {
-			if f.completed(id) == nil {
-				return false
-			}
-		}
-		return true
-	})
+	ids := runQueued(t, f, "s", 10)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.batches) != 0 {
 		t.Errorf("%d batches recorded by a control plane that has none", len(f.batches))
 	}
-	a.mu.Lock()
-	if a.peakUsed > 2 {
-		t.Errorf("the node's tasks held %d slots at once of 2", a.peakUsed)
-	}
-	a.mu.Unlock()
-	seen := map[string]int{}
-	for _, r := range f.reports {
-		if r.Event == "completed" {
-			seen[r.LeaseID]++
-		}
-	}
-	for _, id := range ids {
-		if seen[id] != 1 {
-			t.Errorf("task %s reported completed %d times", id, seen[id])
-		}
-	}
+	checkRanOnce(t, f, a, ids)
 }
