@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,14 +26,7 @@ func (s staticTokens) Token(_ context.Context, req TokenRequest) (Token, error) 
 // BenchmarkHandlerToken measures the IMDS token handler in-process (no
 // network) beside a bare handler writing the same bytes.
 func BenchmarkHandlerToken(b *testing.B) {
-	tok := Token{NotBefore: testNow, IssuedAt: testNow, ExpiresOn: testNow.Add(time.Hour), ClientID: idA.ClientID}
-	tok.AccessToken = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9." + string(bytesOf('a', 1100)) + ".sig"
-	h := New(Config{Now: func() time.Time { return testNow }, Tokens: staticTokens{tok}})
-	r := httptest.NewRequest("GET", tokenURL, nil)
-	r.Header.Set("Metadata", "true")
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	body := w.Body.Bytes()
+	h, r, body := tokenHandler()
 	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
@@ -55,12 +49,17 @@ func BenchmarkHandlerToken(b *testing.B) {
 	}
 }
 
-func bytesOf(c byte, n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = c
-	}
-	return b
+// tokenHandler returns a handler serving a token-sized cached token, a
+// request for it and the body it answers.
+func tokenHandler() (http.Handler, *http.Request, []byte) {
+	tok := Token{NotBefore: testNow, IssuedAt: testNow, ExpiresOn: testNow.Add(time.Hour), ClientID: idA.ClientID}
+	tok.AccessToken = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9." + strings.Repeat("a", 1100) + ".sig"
+	h := New(Config{Now: func() time.Time { return testNow }, Tokens: staticTokens{tok}})
+	r := httptest.NewRequest("GET", tokenURL, nil)
+	r.Header.Set("Metadata", "true")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return h, r, w.Body.Bytes()
 }
 
 // BenchmarkServeToken measures the token handler behind a real net/http
@@ -69,14 +68,7 @@ func bytesOf(c byte, n int) []byte {
 // differ only by the server's, which httptest's recorder hides (net/http
 // copies the header map when the handler writes its headers).
 func BenchmarkServeToken(b *testing.B) {
-	tok := Token{NotBefore: testNow, IssuedAt: testNow, ExpiresOn: testNow.Add(time.Hour), ClientID: idA.ClientID}
-	tok.AccessToken = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9." + string(bytesOf('a', 1100)) + ".sig"
-	h := New(Config{Now: func() time.Time { return testNow }, Tokens: staticTokens{tok}})
-	r := httptest.NewRequest("GET", tokenURL, nil)
-	r.Header.Set("Metadata", "true")
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	body := w.Body.Bytes()
+	h, _, body := tokenHandler()
 	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		_, _ = w.Write(body)
