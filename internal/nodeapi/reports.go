@@ -45,11 +45,7 @@ func (s *Server) handleReports(ctx context.Context, n *batch.Node, body []byte) 
 		case code == cobalt.EInternal || code == cobalt.ETooManyRequests:
 			return nil, err
 		default:
-			reason := cobalt.ErrorReason(err)
-			if reason == "" {
-				reason = string(code)
-			}
-			resp.Errors = append(resp.Errors, nodeproto.ReportError{LeaseID: r.LeaseID, Code: reason, Message: cobalt.ErrorMessage(err)})
+			resp.Errors = append(resp.Errors, nodeproto.ReportError{LeaseID: r.LeaseID, Error: protoError(err)})
 		}
 	}
 	if req.FreeSlots == 0 {

@@ -143,13 +143,19 @@ func decode(body []byte, v any) error {
 }
 
 func writeErr(w http.ResponseWriter, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(errwire.StatusOf(err))
+	_ = json.NewEncoder(w).Encode(protoError(err))
+}
+
+// protoError is err as the node protocol writes it: its reason, or else its
+// code, and its message.
+func protoError(err error) nodeproto.Error {
 	code := cobalt.ErrorReason(err)
 	if code == "" {
 		code = string(cobalt.ErrorCode(err))
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(errwire.StatusOf(err))
-	_ = json.NewEncoder(w).Encode(nodeproto.Error{Code: code, Message: cobalt.ErrorMessage(err)})
+	return nodeproto.Error{Code: code, Message: cobalt.ErrorMessage(err)}
 }
 
 func (s *Server) handleRegister(ctx context.Context, n *batch.Node, body []byte) (any, error) {

@@ -457,8 +457,7 @@ type ReportsRequest struct {
 // (the others were applied).
 type ReportError struct {
 	LeaseID string `json:"leaseId"`
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Error
 }
 
 // ReportsResponse acknowledges a ReportsRequest: the reports refused, and
