@@ -725,23 +725,32 @@ func TestMaxParallelTasks(t *testing.T) {
 	}
 }
 
-// A running task terminated before its node reported its start (an agent
-// reports a start after a second) has the start of its claim.
-func TestTerminateBeforeStartReportKeepsStartTime(t *testing.T) {
-	t.Parallel()
+// claimedTask returns a service whose job "j" has one task, "a", claimed
+// by node n1 300 ms ago (by the service's clock) with no report yet, and
+// the time of the claim.
+func claimedTask(t *testing.T) (*Service, time.Time) {
+	t.Helper()
 	c := &clock{t: time.Unix(1_800_000_000, 0)}
 	s := newService(t, newSQLiteAt(t, c.Now), Config{Now: c.Now})
-	ctx := t.Context()
 	mustJob(t, s, cobalt.JobSpec{ID: "j"})
-	if _, err := s.AddTask(ctx, acct, "j", cobalt.TaskSpec{ID: "a", CommandLine: "x"}); err != nil {
+	if _, err := s.AddTask(t.Context(), acct, "j", cobalt.TaskSpec{ID: "a", CommandLine: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	claimed := c.Now()
 	n1 := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n1"}
-	if ls, err := s.Lease(ctx, n1, 1, 0); err != nil || len(ls) != 1 {
+	if ls, err := s.Lease(t.Context(), n1, 1, 0); err != nil || len(ls) != 1 {
 		t.Fatalf("lease %+v %v", ls, err)
 	}
 	c.Add(300 * time.Millisecond)
+	return s, claimed
+}
+
+// A running task terminated before its node reported its start (an agent
+// reports a start after a second) has the start of its claim.
+func TestTerminateBeforeStartReportKeepsStartTime(t *testing.T) {
+	t.Parallel()
+	s, claimed := claimedTask(t)
+	ctx := t.Context()
 	if err := s.TerminateTask(ctx, acct, "j", "a", Conditions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -760,19 +769,8 @@ func TestTerminateBeforeStartReportKeepsStartTime(t *testing.T) {
 // claim as its start time, and the node's reported start once it arrives.
 func TestRunningTaskShowsItsClaimAsStart(t *testing.T) {
 	t.Parallel()
-	c := &clock{t: time.Unix(1_800_000_000, 0)}
-	s := newService(t, newSQLiteAt(t, c.Now), Config{Now: c.Now})
+	s, claimed := claimedTask(t)
 	ctx := t.Context()
-	mustJob(t, s, cobalt.JobSpec{ID: "j"})
-	if _, err := s.AddTask(ctx, acct, "j", cobalt.TaskSpec{ID: "a", CommandLine: "x"}); err != nil {
-		t.Fatal(err)
-	}
-	claimed := c.Now()
-	n1 := cobalt.NodeRef{AccountID: acct, PoolID: "pool1", NodeID: "n1"}
-	if ls, err := s.Lease(ctx, n1, 1, 0); err != nil || len(ls) != 1 {
-		t.Fatalf("lease %+v %v", ls, err)
-	}
-	c.Add(300 * time.Millisecond)
 	a, err := s.GetTask(ctx, acct, "j", "a")
 	if err != nil {
 		t.Fatal(err)
