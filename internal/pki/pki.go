@@ -272,29 +272,7 @@ func WriteFileAtomic(name string, data []byte, mode os.FileMode) error {
 // wall clock. It is kept in memory only: the caller issues it again at every
 // start.
 func (ca *CA) IssueServer(commonName string, dnsNames []string) (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: commonName, Organization: []string{"Cobalt"}},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.AddDate(1, 0, 0),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     dnsNames,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("issue certificate for %s: %w", commonName, err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
+	return ca.issueKeyed(commonName, x509.ExtKeyUsageServerAuth, dnsNames)
 }
 
 // IssueClient issues a client certificate (only ExtKeyUsageClientAuth) signed
@@ -302,6 +280,13 @@ func (ca *CA) IssueServer(commonName string, dnsNames []string) (tls.Certificate
 // proves itself to a joined host's file API. No other certificate the CA
 // issues may authenticate a client.
 func (ca *CA) IssueClient(commonName string) (tls.Certificate, error) {
+	return ca.issueKeyed(commonName, x509.ExtKeyUsageClientAuth, nil)
+}
+
+// issueKeyed issues a certificate with a fresh P-256 key, for the one
+// extended key usage and the DNS names, valid for a year from the wall
+// clock, and returns it with its key, in memory only.
+func (ca *CA) issueKeyed(commonName string, usage x509.ExtKeyUsage, dnsNames []string) (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, err
@@ -313,11 +298,12 @@ func (ca *CA) IssueClient(commonName string) (tls.Certificate, error) {
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.AddDate(1, 0, 0),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+		DNSNames:     dnsNames,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("issue client certificate: %w", err)
+		return tls.Certificate{}, fmt.Errorf("issue certificate for %s: %w", commonName, err)
 	}
 	leaf, err := x509.ParseCertificate(der)
 	if err != nil {
