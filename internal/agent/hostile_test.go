@@ -4,7 +4,6 @@ package agent
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -64,22 +63,7 @@ func TestHostileTasks(t *testing.T) {
 		c.NodeID, c.RootDir = "tvm-hostile-b", filepath.Join(data, "nodes", "tvm-hostile-b")
 	})
 	// A host loopback service that is not a forwarded Cobalt port.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_, _ = c.Write([]byte("HTTP/1.0 200 OK\r\n\r\nhost-only\n"))
-			c.Close()
-		}
-	}()
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	port := greeter(t, []byte("HTTP/1.0 200 OK\r\n\r\nhost-only\n"))
 	agentPid := strconv.Itoa(os.Getpid())
 	nodeB := b.Dirs().NodeRoot
 	script := strings.NewReplacer("DATA", data, "NODEB", nodeB, "PORT", port, "AGENTPID", agentPid,
@@ -153,25 +137,11 @@ echo own-work > "$AZ_BATCH_TASK_WORKING_DIR/result" && cat "$AZ_BATCH_TASK_WORKI
 // namespace and got it), a forwarded control-plane port is not.
 func TestDownloadsRunInsideTheNode(t *testing.T) {
 	requireNetns(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_, _ = c.Write([]byte("HTTP/1.0 200 OK\r\nContent-Length: 10\r\n\r\nhost-only\n"))
-			c.Close()
-		}
-	}()
+	port := greeter(t, []byte("HTTP/1.0 200 OK\r\nContent-Length: 10\r\n\r\nhost-only\n"))
 	f := newFakeControlPlane(t, nodeConfig(identityA))
 	a, _ := startAgent(t, f, IsolationNetns, nil)
 	rep := runLease(t, f, nodeproto.TaskLease{LeaseID: "host", JobID: "job", TaskID: "host", CommandLine: "cat hostfile",
-		ResourceFiles: []nodeproto.ResourceFile{{HTTPURL: "http://" + ln.Addr().String() + "/x", FilePath: "hostfile"}}})
+		ResourceFiles: []nodeproto.ResourceFile{{HTTPURL: "http://127.0.0.1:" + port + "/x", FilePath: "hostfile"}}})
 	if rep.Failure == nil || !strings.HasPrefix(rep.Failure.Code, "BlobDownload") {
 		t.Errorf("a download reached a host-only loopback service: %+v", rep.Failure)
 	}

@@ -12,24 +12,31 @@ import (
 // TestForwardFollowsReplicas: a joined host's node dials its forwarded
 // ports at the control-plane host that answered last, and at the next
 // replica's host (same port) when that one refuses, then stays there.
-func TestForwardFollowsReplicas(t *testing.T) {
-	t.Parallel()
+// greeter listens on a loopback port until the test ends, writes msg to
+// every connection and closes it; it returns the port.
+func greeter(t *testing.T, msg []byte) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			_, _ = c.Write([]byte("replica b"))
+			_, _ = c.Write(msg)
 			c.Close()
 		}
 	}()
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+func TestForwardFollowsReplicas(t *testing.T) {
+	t.Parallel()
+	port := greeter(t, []byte("replica b"))
 	// 127.0.0.2 is loopback too, with nothing on the port: a dead replica.
 	fw := forwards{target: "127.0.0.2", replicas: []string{"127.0.0.2", "127.0.0.1"}}
 	if got := fw.upstreams(); len(got) != 2 || got[0] != "127.0.0.2" || got[1] != "127.0.0.1" {
