@@ -14,29 +14,10 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 )
 
-// startSpawnedNode starts a node through sp, as startNodeTB does without.
+// startSpawnedNode starts a node through sp.
 func startSpawnedNode(t *testing.T, sp *Spawner) (*Node, string) {
 	t.Helper()
-	data := t.TempDir()
-	if err := os.Chmod(data, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(data, "node")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	r, err := AcquireRange(-1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(r.Release)
-	n, err := Start(Config{Name: "test-" + filepath.Base(data), NodeDir: dir, Range: r, Spawner: sp,
-		Init: InitConfig{Hostname: "tvm-spawned"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = n.Close() })
-	return n, dir
+	return startNodeWith(t, InitConfig{Hostname: "tvm-spawned"}, sp)
 }
 
 func startSpawner(t *testing.T) *Spawner {
