@@ -63,9 +63,8 @@ func openDataDir(dir string) (*dataDir, error) {
 		return nil, fmt.Errorf("open lock file: %w", err)
 	}
 	if err := lockDataDir(f); err != nil {
-		holder, _ := os.ReadFile(f.Name())
+		who := recordedHolder(f)
 		f.Close()
-		who := strings.TrimSpace(string(holder))
 		if who == "" {
 			who = "another process"
 		} else {
@@ -99,12 +98,17 @@ func lockDataDir(f *os.File) error {
 	}
 }
 
+// recordedHolder is the pid the lock's holder wrote in the lock file, or "".
+func recordedHolder(f *os.File) string {
+	b := make([]byte, 32)
+	n, _ := f.ReadAt(b, 0)
+	return strings.TrimSpace(string(b[:n]))
+}
+
 // holderAlive says whether the pid written in the lock file names a live
 // process (or cannot be read: then it is taken to be alive).
 func holderAlive(f *os.File) bool {
-	b := make([]byte, 32)
-	n, _ := f.ReadAt(b, 0)
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b[:n])))
+	pid, err := strconv.Atoi(recordedHolder(f))
 	if err != nil || pid <= 0 {
 		return true
 	}
