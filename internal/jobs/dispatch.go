@@ -106,20 +106,12 @@ func (s *Service) Lease(ctx context.Context, node cobalt.NodeRef, freeSlots int,
 // Queued reports whether the node's pool holds a task a claim could take,
 // from a store read that started after the call (shared by the leases of
 // the pool that arrive meanwhile). A "yes" may come from a read that found
-// work within busyFor before the call (busyPools): the claim that follows
-// finds out whether any is left.
+// work within busyFor before the call, an empty answer from one within the
+// poll interval (queueProbes): the claim that follows finds out whether any
+// task is left.
 func (s *Service) Queued(ctx context.Context, node cobalt.NodeRef) (bool, error) {
-	key := poolKey(node.AccountID, node.PoolID)
-	if s.busy.busy(key) {
-		return true, nil
-	}
-	return s.probes.queued(ctx, key, func(ctx context.Context) (bool, error) {
-		start := time.Now()
-		has, err := s.st.TaskQueued(ctx, node.AccountID, node.PoolID)
-		if err == nil {
-			s.busy.set(key, start, has)
-		}
-		return has, err
+	return s.probes.queued(ctx, poolKey(node.AccountID, node.PoolID), func(ctx context.Context) (bool, error) {
+		return s.st.TaskQueued(ctx, node.AccountID, node.PoolID)
 	})
 }
 

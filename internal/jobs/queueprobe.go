@@ -20,12 +20,16 @@ import (
 // replica (or requeued without invalidate) is then seen within maxAge, the
 // bound a waiting lease's poll already has. Its zero value is ready and
 // never answers from an earlier read.
+//
+// A read that found work answers "yes" for busyFor (busyPools): a "yes" only
+// lets a lease go on to its claim, which finds whether any task is left.
 type queueProbes struct {
 	maxAge time.Duration
 
 	mu    sync.Mutex
 	m     map[string]*probeSlot
 	empty map[string]time.Time // start of the last read that found the pool empty
+	busy  busyPools            // pools whose last read found work just now
 }
 
 // probeSlot is one pool's read in flight and the read queued behind it.
@@ -51,8 +55,12 @@ func (q *queueProbes) invalidate(key string) {
 	}
 }
 
-// queued returns read's answer from a read that started after this call.
+// queued returns read's answer from a read that started after this call
+// (or an earlier one's, as above).
 func (q *queueProbes) queued(ctx context.Context, key string, read func(context.Context) (bool, error)) (bool, error) {
+	if q.busy.busy(key) {
+		return true, nil
+	}
 	q.mu.Lock()
 	if q.m == nil {
 		q.m = map[string]*probeSlot{}
@@ -103,6 +111,9 @@ func (q *queueProbes) run(key string, sl *probeSlot, read func(context.Context) 
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		ok, err := read(ctx)
 		cancel()
+		if err == nil {
+			q.busy.set(key, c.start, ok)
+		}
 		q.mu.Lock()
 		c.ok, c.err = ok, err
 		switch {

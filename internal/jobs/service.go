@@ -75,8 +75,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	waiters map[string]map[*waiter]struct{} // pool key ("account\x00pool") -> waiting Lease calls
-	probes  queueProbes                     // coalesced empty-queue reads, by pool key
-	busy    busyPools                       // pools whose queue read found work just now
+	probes  queueProbes                     // coalesced queue reads and their recent answers, by pool key
 
 	// Heartbeats' reads, many nodes at a time (nodebatch.go).
 	leasedOf   nodeBatch[store.TaskRecord]
