@@ -1,6 +1,7 @@
 package container
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -71,7 +72,7 @@ func prefetch(img v1.Image, dir string) (*prefetched, error) {
 	return p, nil
 }
 
-var errPrefetchStopped = fmt.Errorf("the image's unpack stopped")
+var errPrefetchStopped = errors.New("the image's unpack stopped")
 
 // Layers returns the layers read from their files.
 func (p *prefetched) Layers() ([]v1.Layer, error) { return p.layers, nil }
