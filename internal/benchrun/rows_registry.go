@@ -17,7 +17,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
@@ -290,10 +289,7 @@ func pullLayer(l v1.Layer, dst string) (int64, error) {
 func cpuTimes(pid int) [2]time.Duration {
 	var out [2]time.Duration
 	out[0], _ = processCPU(pid)
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		out[1] = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
+	out[1] = selfCPU()
 	return out
 }
 
