@@ -106,15 +106,25 @@ func runPairCPU(ctx context.Context, clients int, d time.Duration, a, b func() w
 	return sa.result(), sb.result()
 }
 
-// runSlice runs every worker in a loop for d and adds what it measured to s.
+// sliceGrace bounds how long a request in flight at the end of a slice may
+// take to finish before it is cancelled.
+const sliceGrace = 10 * time.Second
+
+// runSlice runs every worker in a loop for d and adds what it measured to s:
+// the requests that completed within d, over d. A request in flight at the
+// end is let finish, uncounted, before the slice returns: cancelling it would
+// close its keep-alive connection, so the next slice of this side would begin
+// with new TLS handshakes, and the server would have done its work for
+// nothing; neither is the work being measured.
 func runSlice(ctx context.Context, ws []worker, d time.Duration, s *sample) {
-	ctx, cancel := context.WithTimeout(ctx, d)
+	ctx, cancel := context.WithTimeout(ctx, d+sliceGrace)
 	defer cancel()
 	var (
 		mu sync.Mutex
 		wg sync.WaitGroup
 	)
 	start := time.Now()
+	end := start.Add(d)
 	for _, do := range ws {
 		wg.Add(1)
 		go func() {
@@ -122,11 +132,12 @@ func runSlice(ctx context.Context, ws []worker, d time.Duration, s *sample) {
 			lat := make([]time.Duration, 0, 1024)
 			var e int
 			var fe string
-			for ctx.Err() == nil {
+			for ctx.Err() == nil && time.Now().Before(end) {
 				t := time.Now()
 				err := do(ctx)
-				if ctx.Err() != nil {
-					break // cut short by the end of the slice: not counted
+				done := time.Now()
+				if ctx.Err() != nil || done.After(end) {
+					break // finished after the end of the slice: not counted
 				}
 				if err != nil {
 					e++
@@ -135,7 +146,7 @@ func runSlice(ctx context.Context, ws []worker, d time.Duration, s *sample) {
 					}
 					continue
 				}
-				lat = append(lat, time.Since(t))
+				lat = append(lat, done.Sub(t))
 			}
 			mu.Lock()
 			s.lat = append(s.lat, lat...)
@@ -147,5 +158,5 @@ func runSlice(ctx context.Context, ws []worker, d time.Duration, s *sample) {
 		}()
 	}
 	wg.Wait()
-	s.elapsed += time.Since(start)
+	s.elapsed += d
 }
