@@ -20,7 +20,8 @@ func (rc *reqCtx) getBlob(repo, digest string) {
 		writeOCIError(rc.w, errDigestInvalid("invalid digest"))
 		return
 	}
-	if _, ok := rc.st.repoHasBlob(repo, hexd); !ok {
+	size, ok := rc.st.repoHasBlob(repo, hexd)
+	if !ok {
 		writeOCIError(rc.w, errBlobUnknown())
 		return
 	}
@@ -35,6 +36,11 @@ func (rc *reqCtx) getBlob(repo, digest string) {
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("ETag", `"`+digest+`"`)
 	h.Set("Cache-Control", "max-age=31536000")
+	// A large body's TLS records leave in 256 KiB writes, not one by one.
+	if cc := corkFrom(rc.r.Context()); cc != nil && rc.r.Method == http.MethodGet && size >= corkSize {
+		cc.cork()
+		defer cc.uncork()
+	}
 	http.ServeContent(largeWrites{rc.w}, rc.r, "", time.Time{}, f)
 }
 
