@@ -115,9 +115,22 @@ func (rc *reqCtx) startUpload(repo string) {
 	rc.uploadAccepted(repo, id, 0, http.StatusAccepted)
 }
 
+// bulkBody makes the connection read ahead while the request's body is
+// copied, until the returned func is called.
+func (rc *reqCtx) bulkBody() (done func()) {
+	cc := corkFrom(rc.r.Context())
+	if cc == nil {
+		return func() {}
+	}
+	cc.readAhead()
+	return cc.stopReadAhead
+}
+
 // putMonolithic stores a whole blob sent in one body and checks its digest.
 func (rc *reqCtx) putMonolithic(repo, hexd string, body io.Reader) {
+	done := rc.bulkBody()
 	tmp, _, got, err := rc.st.writeStream(body, maxBlobBytes)
+	done()
 	if err != nil {
 		rc.internalError("write blob", err)
 		return
@@ -243,11 +256,13 @@ func (rc *reqCtx) appendChunk(u *uploadState, id string, size int64) (int64, *oc
 	wb := newWritebackFile(f, size)
 	hashing := u.hash != nil && u.hashed == size
 	var n int64
+	done := rc.bulkBody()
 	if hashing {
 		n, err = copyHashed(wb, u.hash, rc.r.Body, limit)
 	} else {
 		n, err = copyBuffered(wb, rc.r.Body, limit)
 	}
+	done()
 	wb.wait()
 	if err == nil && rc.r.Header.Get("Content-Range") != "" && n != limit {
 		err = errors.New("short chunk")

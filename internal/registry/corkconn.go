@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"sync"
+	"sync/atomic"
 )
 
 // corkSize is how much a corked connection gathers before it writes.
@@ -13,12 +14,16 @@ const corkSize = 256 << 10
 var corkBufs = sync.Pool{New: func() any { b := make([]byte, 0, corkSize); return &b }}
 
 // corkConn is a registry connection under TLS whose writes can be gathered
-// while a blob is served. crypto/tls writes each record (16 KiB at most)
-// with a system call of its own: a 200 MiB layer is 12,800 writes, and on
+// while a blob is served, and whose reads can run ahead while an upload's
+// body is read. crypto/tls writes each record (16 KiB at most) with a
+// system call of its own: a 200 MiB layer is 12,800 writes, and on
 // loopback each one is also a trip through the TCP stack for the sending
 // and the receiving side. Corked, the records go out 256 KiB at a time,
 // in the order they were written. Outside cork and uncork every write goes
-// straight through, so small answers are never held back.
+// straight through, so small answers are never held back. Likewise
+// crypto/tls reads little more than one record per system call; reading
+// ahead, one call takes whatever has arrived, up to 256 KiB, and the
+// records are handed out from that.
 type corkConn struct {
 	net.Conn
 
@@ -26,7 +31,48 @@ type corkConn struct {
 	buf    *[]byte // while corked: the records not written yet
 	corked bool
 	err    error // a failed write of gathered records: every later write fails
+
+	ahead atomic.Bool
+	// What a read ahead took and was not handed out yet: rbuf[roff:rend],
+	// then rerr. Only Read uses them; crypto/tls never reads concurrently.
+	rbuf       *[]byte
+	roff, rend int
+	rerr       error
 }
+
+// Read hands out what was read ahead first; while reading ahead, a short
+// read takes up to corkSize from the connection.
+func (c *corkConn) Read(p []byte) (int, error) {
+	if c.rbuf != nil {
+		n := copy(p, (*c.rbuf)[c.roff:c.rend])
+		c.roff += n
+		if c.roff < c.rend {
+			return n, nil
+		}
+		corkBufs.Put(c.rbuf)
+		err := c.rerr
+		c.rbuf, c.rerr = nil, nil
+		return n, err
+	}
+	if !c.ahead.Load() || len(p) >= corkSize {
+		return c.Conn.Read(p)
+	}
+	bp := corkBufs.Get().(*[]byte)
+	m, err := c.Conn.Read((*bp)[:corkSize])
+	n := copy(p, (*bp)[:m])
+	if n == m {
+		corkBufs.Put(bp)
+		return n, err
+	}
+	c.rbuf, c.roff, c.rend, c.rerr = bp, n, m, err
+	return n, nil
+}
+
+// readAhead starts reading ahead, until stopReadAhead; what was read ahead
+// is handed out after that too.
+func (c *corkConn) readAhead() { c.ahead.Store(true) }
+
+func (c *corkConn) stopReadAhead() { c.ahead.Store(false) }
 
 func newCorkConn(c net.Conn) net.Conn { return &corkConn{Conn: c} }
 

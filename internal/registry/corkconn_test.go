@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net"
 	"testing"
 )
@@ -81,5 +82,70 @@ func TestCorkConn(t *testing.T) {
 	}
 	if _, err := c.Write([]byte("x")); !errors.Is(err, errConnReset) {
 		t.Fatalf("write after a failed flush: %v", err)
+	}
+}
+
+// sourceConn is a net.Conn whose reads come from src, counted, and then
+// end with err (io.EOF when nil).
+type sourceConn struct {
+	net.Conn
+	src   []byte
+	reads int
+	err   error
+}
+
+func (c *sourceConn) Read(p []byte) (int, error) {
+	c.reads++
+	if len(c.src) == 0 {
+		if c.err != nil {
+			return 0, c.err
+		}
+		return 0, io.EOF
+	}
+	n := copy(p, c.src)
+	c.src = c.src[n:]
+	return n, nil
+}
+
+// TestCorkConnReadAhead: reading ahead, small reads get every byte in
+// order from far fewer reads of the connection; what was read ahead is
+// still handed out, before anything else, once reading ahead stops; the
+// connection's error comes after the bytes before it.
+func TestCorkConnReadAhead(t *testing.T) {
+	data := make([]byte, 3*corkSize+777)
+	for i := range data {
+		data[i] = byte(i*31 + i>>9)
+	}
+	src := &sourceConn{src: bytes.Clone(data), err: errConnReset}
+	c := newCorkConn(src).(*corkConn)
+	var got []byte
+	p := make([]byte, 16<<10+5)
+	n, _ := c.Read(p[:100]) // not reading ahead: straight through
+	got = append(got, p[:n]...)
+	if src.reads != 1 || n != 100 {
+		t.Fatalf("before reading ahead: %d bytes, %d reads", n, src.reads)
+	}
+	c.readAhead()
+	for len(got) < 2*corkSize {
+		n, err := c.Read(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, p[:n]...)
+	}
+	c.stopReadAhead()
+	if src.reads > 4 {
+		t.Errorf("%d reads of the connection for %d bytes", src.reads, len(got))
+	}
+	var err error
+	for err == nil {
+		n, err = c.Read(p)
+		got = append(got, p[:n]...)
+	}
+	if !errors.Is(err, errConnReset) {
+		t.Fatalf("the connection's error: %v", err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatalf("%d bytes differ from the %d sent, or their order", len(got), len(data))
 	}
 }
