@@ -41,6 +41,9 @@ type Config struct {
 	// Server returns the server of a new listener: its handler and
 	// timeouts (TLSConfig and ErrorLog are set by the Set).
 	Server func(name, hostPort string) *http.Server
+	// Conn, when set, wraps each accepted connection under its TLS (the
+	// server's ConnContext finds it with tls.Conn's NetConn).
+	Conn func(net.Conn) net.Conn
 }
 
 // Set is a set of named listeners. It is safe for concurrent use.
@@ -203,7 +206,11 @@ func (s *Set) serveLocked(l *listener) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := l.srv.Serve(tls.NewListener(l.ln, l.srv.TLSConfig)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		ln := l.ln
+		if s.cfg.Conn != nil {
+			ln = wrapListener{ln, s.cfg.Conn}
+		}
+		if err := l.srv.Serve(tls.NewListener(ln, l.srv.TLSConfig)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error(s.cfg.Kind+" listener failed", s.cfg.NameKey, l.name, logkey.Err, err)
 		}
 	}()
@@ -292,4 +299,18 @@ func (s *Set) Reclaim(ctx context.Context, name, preferred string) bool {
 	old.stop(sctx, serving)
 	s.log.Info(s.cfg.Kind+" endpoint moved to its stored port", s.cfg.NameKey, old.name, logkey.Previous, old.hostPort, logkey.Endpoint, hostPort)
 	return true
+}
+
+// wrapListener wraps each connection its listener accepts.
+type wrapListener struct {
+	net.Listener
+	wrap func(net.Conn) net.Conn
+}
+
+func (l wrapListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return l.wrap(c), nil
 }

@@ -59,3 +59,28 @@ func TestReclaimTakesTheStoredPortWhenFree(t *testing.T) {
 		t.Errorf("names %v", s.Names())
 	}
 }
+
+// Config.Conn wraps each accepted connection, under its TLS.
+func TestConnWrapsAcceptedConnections(t *testing.T) {
+	t.Parallel()
+	wrapped := make(chan net.Conn, 1)
+	s := New(Config{TLS: &tls.Config{}, Kind: "test", NameKey: "name",
+		Server: func(string, string) *http.Server { return &http.Server{Handler: http.NotFoundHandler()} },
+		Conn:   func(c net.Conn) net.Conn { wrapped <- c; return c }})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	hp, err := s.Open("reg", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", hp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := <-wrapped; got.RemoteAddr().String() != c.LocalAddr().String() {
+		t.Fatalf("wrapped %s, want the connection from %s", got.RemoteAddr(), c.LocalAddr())
+	}
+}

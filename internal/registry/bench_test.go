@@ -40,8 +40,9 @@ func (l *fileLayer) Uncompressed() (io.ReadCloser, error) {
 // BenchmarkPushPull200MiB pushes and pulls an image with one random 200 MiB
 // layer through ggcr over TLS to an in-process registry (the whole token
 // flow included), and copies the same file with cp(1) in the same run as
-// the baseline. It reports MB/s of each and the ratios to cp, with the
-// uploads' early write-back on and off (alternate them with -count).
+// the baseline. It reports MB/s of each, the ratios to cp and the process's
+// CPU time (client and registry) per push and pull, with the uploads' early
+// write-back on and off (alternate them with -count).
 func BenchmarkPushPull200MiB(b *testing.B) {
 	for _, c := range []struct {
 		name string
@@ -77,7 +78,7 @@ func benchPushPull(b *testing.B) {
 	}
 	opts := e.ggcrOpts(&authn.Basic{Username: reg.Name, Password: reg.Passwords[0]})
 	ref := mustRef(b, reg.LoginServer+"/bench/random:v1")
-	var push, pull, cp time.Duration
+	var push, pull, cp, pushCPU, pullCPU time.Duration
 	b.SetBytes(size)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -95,13 +96,14 @@ func benchPushPull(b *testing.B) {
 		}
 		cp += time.Since(t0)
 
-		t0 = time.Now()
+		t0, cpu0 := time.Now(), processCPU()
 		if err := remote.Write(ref, img, opts...); err != nil {
 			b.Fatal(err)
 		}
 		push += time.Since(t0)
+		pushCPU += processCPU() - cpu0
 
-		t0 = time.Now()
+		t0, cpu0 = time.Now(), processCPU()
 		pulled, err := remote.Image(ref, opts...)
 		if err != nil {
 			b.Fatal(err)
@@ -125,6 +127,7 @@ func benchPushPull(b *testing.B) {
 			b.Fatalf("pull: %d %v", n, err)
 		}
 		pull += time.Since(t0)
+		pullCPU += processCPU() - cpu0
 	}
 	mbps := func(d time.Duration) float64 { return float64(size) * float64(b.N) / 1e6 / d.Seconds() }
 	b.ReportMetric(mbps(cp), "cp-MB/s")
@@ -132,6 +135,9 @@ func benchPushPull(b *testing.B) {
 	b.ReportMetric(mbps(pull), "pull-MB/s")
 	b.ReportMetric(mbps(push)/mbps(cp), "push/cp")
 	b.ReportMetric(mbps(pull)/mbps(cp), "pull/cp")
+	// The CPU of both ends (one process), steadier than MB/s on a busy machine.
+	b.ReportMetric(float64(pushCPU.Milliseconds())/float64(b.N), "push-cpu-ms/op")
+	b.ReportMetric(float64(pullCPU.Milliseconds())/float64(b.N), "pull-cpu-ms/op")
 }
 
 // newRand is a fast deterministic random stream.

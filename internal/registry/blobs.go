@@ -20,7 +20,8 @@ func (rc *reqCtx) getBlob(repo, digest string) {
 		writeOCIError(rc.w, errDigestInvalid("invalid digest"))
 		return
 	}
-	if _, ok := rc.st.repoHasBlob(repo, hexd); !ok {
+	size, ok := rc.st.repoHasBlob(repo, hexd)
+	if !ok {
 		writeOCIError(rc.w, errBlobUnknown())
 		return
 	}
@@ -35,6 +36,11 @@ func (rc *reqCtx) getBlob(repo, digest string) {
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("ETag", `"`+digest+`"`)
 	h.Set("Cache-Control", "max-age=31536000")
+	// A large body's TLS records leave in 256 KiB writes, not one by one.
+	if cc := corkFrom(rc.r.Context()); cc != nil && rc.r.Method == http.MethodGet && size >= corkSize {
+		cc.cork()
+		defer cc.uncork()
+	}
 	http.ServeContent(largeWrites{rc.w}, rc.r, "", time.Time{}, f)
 }
 
@@ -109,9 +115,22 @@ func (rc *reqCtx) startUpload(repo string) {
 	rc.uploadAccepted(repo, id, 0, http.StatusAccepted)
 }
 
+// bulkBody makes the connection read ahead while the request's body is
+// copied, until the returned func is called.
+func (rc *reqCtx) bulkBody() (done func()) {
+	cc := corkFrom(rc.r.Context())
+	if cc == nil {
+		return func() {}
+	}
+	cc.readAhead()
+	return cc.stopReadAhead
+}
+
 // putMonolithic stores a whole blob sent in one body and checks its digest.
 func (rc *reqCtx) putMonolithic(repo, hexd string, body io.Reader) {
+	done := rc.bulkBody()
 	tmp, _, got, err := rc.st.writeStream(body, maxBlobBytes)
+	done()
 	if err != nil {
 		rc.internalError("write blob", err)
 		return
@@ -237,11 +256,13 @@ func (rc *reqCtx) appendChunk(u *uploadState, id string, size int64) (int64, *oc
 	wb := newWritebackFile(f, size)
 	hashing := u.hash != nil && u.hashed == size
 	var n int64
+	done := rc.bulkBody()
 	if hashing {
 		n, err = copyHashed(wb, u.hash, rc.r.Body, limit)
 	} else {
 		n, err = copyBuffered(wb, rc.r.Body, limit)
 	}
+	done()
 	wb.wait()
 	if err == nil && rc.r.Header.Get("Content-Range") != "" && n != limit {
 		err = errors.New("short chunk")

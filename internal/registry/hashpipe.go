@@ -4,6 +4,7 @@ import (
 	"hash"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // The hash pipeline's buffers: hashBufs of hashBatch bytes each (plus room
@@ -28,12 +29,17 @@ var hashBufPool = sync.Pool{New: func() any {
 
 // copyHashed copies r to w as copyBuffered does (limit < 0: none; past
 // limit, errTooLarge) and writes the same bytes to h, which it has finished
-// with when it returns, whatever the error. Each read is written to w as it
-// comes, on the caller's goroutine; h is fed on a goroutine of its own, a
-// batch of about 256 KiB at a time, so that on two cores the TLS decryption
-// and the file write of one batch overlap the SHA-256 of the one before.
-// The reader waits when the hasher is hashBufs batches behind: memory stays
-// bounded, and every byte is hashed exactly once.
+// with when it returns, whatever the error. The caller's goroutine only
+// reads: over TLS, one record (16 KiB) per read, decrypted into a batch of
+// about 256 KiB. Each full batch goes to a goroutine of its own, which
+// writes it to w in one call and then hashes it, so that on two cores the
+// TLS decryption of one batch overlaps the file write and the SHA-256 of
+// the one before, and the file takes 800 writes per 200 MiB instead of
+// 12,800 (a system call per record cost more than the write's copy). The
+// reader waits when the writer is hashBufs batches behind: memory stays
+// bounded, and every byte is written and hashed exactly once. Only bytes w
+// took are hashed and counted; after a write error the rest is read no
+// further than the batch at hand and dropped.
 func copyHashed(w io.Writer, h hash.Hash, r io.Reader, limit int64) (int64, error) {
 	if hashPipeOff {
 		return copyBuffered(io.MultiWriter(w, h), r, limit)
@@ -48,39 +54,40 @@ func copyHashed(w io.Writer, h hash.Hash, r io.Reader, limit int64) (int64, erro
 	for _, b := range bufs {
 		free <- b[:cap(b)]
 	}
+	// The writer's results, read once done is closed.
+	var written int64
+	var werr error
+	var failed atomic.Bool
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for b := range full {
-			h.Write(b)
+			if werr == nil {
+				m, err := w.Write(b)
+				if err == nil && m != len(b) {
+					err = io.ErrShortWrite
+				}
+				h.Write(b[:m])
+				written += int64(m)
+				if err != nil {
+					werr = err
+					failed.Store(true)
+				}
+			}
 			free <- b[:cap(b)]
 		}
 	}()
-	var n int64
-	var err error
+	var rerr error
 	buf, fill := <-free, 0
-	for {
+	for !failed.Load() {
 		if len(buf)-fill < hashSlack {
 			full <- buf[:fill]
 			buf, fill = <-free, 0
 		}
-		m, rerr := r.Read(buf[fill:])
-		if m > 0 {
-			wm, werr := w.Write(buf[fill : fill+m])
-			n += int64(wm)
-			fill += wm
-			if werr == nil && wm != m {
-				werr = io.ErrShortWrite
-			}
-			if werr != nil {
-				err = werr
-				break
-			}
-		}
+		var m int
+		m, rerr = r.Read(buf[fill:])
+		fill += m
 		if rerr != nil {
-			if rerr != io.EOF {
-				err = rerr
-			}
 			break
 		}
 	}
@@ -89,8 +96,13 @@ func copyHashed(w io.Writer, h hash.Hash, r io.Reader, limit int64) (int64, erro
 	}
 	close(full)
 	<-done
-	if err == nil && limit >= 0 && n > limit {
-		return n, errTooLarge
+	switch {
+	case werr != nil:
+		return written, werr
+	case rerr != nil && rerr != io.EOF:
+		return written, rerr
+	case limit >= 0 && written > limit:
+		return written, errTooLarge
 	}
-	return n, err
+	return written, nil
 }

@@ -102,7 +102,7 @@ func New(cfg Config) (*Service, error) {
 	http1 := new(http.Protocols)
 	http1.SetHTTP1(true)
 	s.listeners = listenset.New(listenset.Config{TLS: tlsConf, Host: cfg.Host, PortBase: cfg.PortBase,
-		Kind: "registry", NameKey: logkey.Registry, Logger: cfg.Logger,
+		Kind: "registry", NameKey: logkey.Registry, Logger: cfg.Logger, Conn: newCorkConn,
 		Server: func(name, hostPort string) *http.Server {
 			return &http.Server{
 				Handler:           s.handler(name, hostPort),
@@ -112,6 +112,7 @@ func New(cfg Config) (*Service, error) {
 				IdleTimeout:    2 * time.Minute,
 				MaxHeaderBytes: 1 << 20,
 				Protocols:      http1,
+				ConnContext:    withCorkConn,
 			}
 		}})
 	return s, nil
