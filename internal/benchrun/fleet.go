@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -44,7 +45,11 @@ type fleetResult struct {
 	st           fleetStats
 	srv          serverWindow // the control plane's side of the window
 	srvErr       error
-	err          error
+	// simCPU and pgCPU are the window's CPU time of the bench process (the
+	// simulated fleet) and of the database's PostgreSQL sessions; 0 when
+	// unknown.
+	simCPU, pgCPU time.Duration
+	err           error
 }
 
 // RunFleet measures the control plane on PostgreSQL under a simulated fleet
@@ -67,6 +72,14 @@ func RunFleet(ctx context.Context, opts FleetOptions) error {
 	}
 	if opts.Log == nil {
 		opts.Log = io.Discard
+	}
+	if os.Getenv("GOGC") == "" {
+		// The simulator's heap is small beside its 10,000 nodes' goroutine
+		// stacks, which every collection scans: at the default GOGC it
+		// collected several times a second and the collector was a fifth
+		// of its CPU, a cost of simulating 1,000 machines in one process
+		// that no real host has.
+		defer debug.SetGCPercent(debug.SetGCPercent(400))
 	}
 	var rs []fleetResult
 	var err error
@@ -92,12 +105,12 @@ func fleetOnce(ctx context.Context, opts FleetOptions, n int) (r fleetResult) {
 	logf := func(format string, a ...any) {
 		fmt.Fprintf(opts.Log, "fleet %d: "+format+"\n", append([]any{n}, a...)...)
 	}
-	dsn, drop, err := freshDatabase(ctx, opts.Postgres)
+	db, err := freshDatabase(ctx, opts.Postgres)
 	if err != nil {
 		r.err = err
 		return r
 	}
-	defer drop()
+	defer db.drop()
 	dir, err := os.MkdirTemp("", "cobalt-fleet-")
 	if err != nil {
 		r.err = err
@@ -116,7 +129,7 @@ func fleetOnce(ctx context.Context, opts FleetOptions, n int) (r fleetResult) {
 	if opts.Profile {
 		env = append(env, "COBALT_PPROF=1")
 	}
-	c, err := startChild(ctx, opts.Exe, dir, []string{"--store", dsn, "--isolation", "external",
+	c, err := startChild(ctx, opts.Exe, dir, []string{"--store", db.dsn, "--isolation", "external",
 		"--max-nodes", strconv.Itoa(n), "--log-level", level}, env)
 	if err != nil {
 		r.err = err
@@ -197,12 +210,27 @@ func fleetOnce(ctx context.Context, opts FleetOptions, n int) (r fleetResult) {
 	metrics := fmt.Sprintf("https://127.0.0.1:%d/metrics", c.ports()["metrics"])
 	mc := &http.Client{Transport: newTransport(d.roots, 1)}
 	before, srvErr := scrapeServer(ctx, mc, metrics)
+	pgBefore, pgErr := db.backendCPU(ctx)
+	simBefore, simErr := readProcStat(os.Getpid())
 	f.measure(true)
 	wstart := time.Now()
 	stop := b.profile(ctx, fmt.Sprintf("fleet%d", n), opts.Duration)
+	stopSelf := b.selfProfile(fmt.Sprintf("fleet%d-sim", n))
 	err = sleepCtx(ctx, opts.Duration)
 	f.measure(false)
 	r.window = time.Since(wstart)
+	stopSelf()
+	simAfter, e := readProcStat(os.Getpid())
+	if simErr = errors.Join(simErr, e); simErr == nil {
+		r.simCPU = simAfter.own - simBefore.own
+	}
+	pgAfter, e := db.backendCPU(ctx)
+	if pgErr = errors.Join(pgErr, e); pgErr == nil {
+		r.pgCPU = cpuBetween(pgBefore, pgAfter)
+	}
+	if simErr != nil || pgErr != nil {
+		logf("CPU of the simulator or PostgreSQL: %v", errors.Join(simErr, pgErr))
+	}
 	if after, e := scrapeServer(ctx, mc, metrics); srvErr == nil && e == nil {
 		r.srv = windowOf(before, after)
 	} else {
@@ -289,6 +317,10 @@ func printFleet(opts FleetOptions, rs []fleetResult) {
 			}
 			fmt.Fprintf(w, "| %s | control plane, same window | handler time: heartbeat p50 %s, p99 %s; lease p50 %s, p99 %s; CPU %.2f s (%.0f ms per 1,000 calls) | — | — | — | |\n",
 				size, bound(hb.p50), bound(hb.p99), bound(l.p50), bound(l.p99), r.srv.cpu.Seconds(), perK)
+			if all > 0 && (r.simCPU > 0 || r.pgCPU > 0) {
+				fmt.Fprintf(w, "| %s | simulated fleet and PostgreSQL, same window | simulator CPU %.2f s (%.0f ms per 1,000 calls); PostgreSQL sessions CPU %.2f s (%.0f ms per 1,000 calls) | — | — | — | |\n",
+					size, r.simCPU.Seconds(), float64(r.simCPU.Milliseconds())/all*1000, r.pgCPU.Seconds(), float64(r.pgCPU.Milliseconds())/all*1000)
+			}
 		}
 		if r.st.lastErr != "" {
 			fmt.Fprintf(w, "| %s | last error | %s | | | | |\n", size, oneLine(r.st.lastErr))

@@ -81,6 +81,7 @@ noisy: compare each with its same-run baseline.`,
 
 func newBenchFleetCmd(g *globals) *cobra.Command {
 	var opts benchrun.FleetOptions
+	var childExe string
 	cmd := &cobra.Command{
 		Use:   "fleet",
 		Short: "Measure the control plane on PostgreSQL under a simulated fleet of hosts and nodes",
@@ -112,6 +113,9 @@ is reached through its Unix socket.`,
 			if err != nil {
 				return err
 			}
+			if childExe != "" {
+				exe = childExe
+			}
 			opts.Exe, opts.Out, opts.Log = exe, g.Stdout, g.Stderr
 			return benchrun.RunFleet(cmd.Context(), opts)
 		},
@@ -125,5 +129,8 @@ is reached through its Unix socket.`,
 	f.BoolVar(&opts.Profile, "cpuprofile", false, "write the child's CPU profile of each window to the run's directory (use with --keep)")
 	f.BoolVar(&opts.Keep, "keep", false, "keep each run's directory (data, up.log, profiles)")
 	f.StringVar(&opts.ChildLogLevel, "child-log-level", "warn", "the child's --log-level")
+	// Another build's control plane under this build's simulator: an A/B
+	// of a control-plane change measures it alone.
+	f.StringVar(&childExe, "control-plane", "", "cobalt `EXECUTABLE` the child runs (default: this one)")
 	return cmd
 }

@@ -17,11 +17,8 @@ import (
 // transient failure (the store) fails the request before anything is
 // claimed, and the agent sends the batch again: the reports already applied
 // ended their leases, so their second copy is ignored as stale.
-func (s *Server) handleReports(ctx context.Context, n *batch.Node, body []byte) (any, error) {
-	var req nodeproto.ReportsRequest
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) handleReports(ctx context.Context, n *batch.Node, in *nodeproto.ReportsRequest) (any, error) {
+	req := *in
 	if len(req.Reports) > nodeproto.MaxReports || req.FreeSlots < 0 {
 		return nil, cobalt.Errorf(cobalt.EInvalid, "A request carries at most %d reports and freeSlots must not be negative.", nodeproto.MaxReports).
 			WithReason(errwire.ReasonInvalidRequest)

@@ -80,21 +80,25 @@ func New(cfg Config) (*Server, error) {
 	// for NodeAuthCacheTTL at most after its credential was cleared. The
 	// others (register, tokens) read the node.
 	pools := cfg.Pools
-	s.mux.HandleFunc("POST "+nodeproto.PathRegister, s.handle(s.handleRegister, pools.NodeAuthenticate))
-	s.mux.HandleFunc("POST "+nodeproto.PathHeartbeat, s.handle(s.handleHeartbeat, pools.NodeAuthenticateHeartbeat))
-	s.mux.HandleFunc("POST "+nodeproto.PathLease, s.handle(s.handleLease, pools.NodeAuthenticateCached))
-	s.mux.HandleFunc("POST "+nodeproto.PathReport, s.handle(s.handleReport, pools.NodeAuthenticateCached))
-	s.mux.HandleFunc("POST "+nodeproto.PathReports, s.handle(s.handleReports, pools.NodeAuthenticateCached))
-	s.mux.HandleFunc("POST "+nodeproto.PathToken, s.handle(s.handleToken, pools.NodeAuthenticate))
+	s.mux.HandleFunc("POST "+nodeproto.PathRegister, route(s, s.handleRegister, func(r *nodeproto.RegisterRequest) string { return r.NodeID }, pools.NodeAuthenticate))
+	s.mux.HandleFunc("POST "+nodeproto.PathHeartbeat, route(s, s.handleHeartbeat, func(r *nodeproto.HeartbeatRequest) string { return r.NodeID }, pools.NodeAuthenticateHeartbeat))
+	s.mux.HandleFunc("POST "+nodeproto.PathLease, route(s, s.handleLease, func(r *nodeproto.LeaseRequest) string { return r.NodeID }, pools.NodeAuthenticateCached))
+	s.mux.HandleFunc("POST "+nodeproto.PathReport, route(s, s.handleReport, func(r *nodeproto.ReportRequest) string { return r.NodeID }, pools.NodeAuthenticateCached))
+	s.mux.HandleFunc("POST "+nodeproto.PathReports, route(s, s.handleReports, func(r *nodeproto.ReportsRequest) string { return r.NodeID }, pools.NodeAuthenticateCached))
+	s.mux.HandleFunc("POST "+nodeproto.PathToken, route(s, s.handleToken, func(r *nodeproto.TokenRequest) string { return r.NodeID }, pools.NodeAuthenticate))
 	return s, nil
 }
 
 // Handler returns the HTTP handler (serve it over HTTPS).
 func (s *Server) Handler() http.Handler { return s.mux }
 
-type handlerFunc func(ctx context.Context, n *batch.Node, body []byte) (any, error)
-
-func (s *Server) handle(fn handlerFunc, auth func(ctx context.Context, credential string) (*batch.Node, error)) http.HandlerFunc {
+// route returns the HTTP handler of one call: it authenticates the
+// request's credential, decodes its body (once: a fleet's heartbeats and
+// leases spent more on a second decode that read only the node's ID than on
+// the request's own), refuses a request that names another node than its
+// credential, then answers with fn.
+func route[T any](s *Server, fn func(ctx context.Context, n *batch.Node, req *T) (any, error), nodeID func(*T) string,
+	auth func(ctx context.Context, credential string) (*batch.Node, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		cred, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || cred == "" {
@@ -111,18 +115,16 @@ func (s *Server) handle(fn handlerFunc, auth func(ctx context.Context, credentia
 			writeErr(w, cobalt.Errorf(cobalt.ETooLarge, "The request body is too large.").WithReason(errwire.ReasonInvalidRequest))
 			return
 		}
-		var probe struct {
-			NodeID string `json:"nodeId"`
-		}
-		if err := json.Unmarshal(body, &probe); err != nil {
-			writeErr(w, cobalt.Errorf(cobalt.EInvalid, "The request body is not valid JSON.").WithReason(errwire.ReasonInvalidRequest))
+		req := new(T)
+		if err := decode(body, req); err != nil {
+			writeErr(w, err)
 			return
 		}
-		if probe.NodeID != "" && probe.NodeID != n.ID {
+		if id := nodeID(req); id != "" && id != n.ID {
 			writeErr(w, cobalt.Errorf(cobalt.EForbidden, "The request names another node than its credential.").WithReason("Forbidden"))
 			return
 		}
-		out, err := fn(r.Context(), n, body)
+		out, err := fn(r.Context(), n, req)
 		if err != nil {
 			if cobalt.ErrorCode(err) == cobalt.EInternal {
 				s.cfg.Logger.Error("node api request failed", logkey.Node, n.ID, logkey.Path, r.URL.Path, logkey.Err, err)
@@ -135,11 +137,18 @@ func (s *Server) handle(fn handlerFunc, auth func(ctx context.Context, credentia
 	}
 }
 
+// decode reads a request body into v.
 func decode(body []byte, v any) error {
-	if err := json.Unmarshal(body, v); err != nil {
+	err := json.Unmarshal(body, v)
+	var syntax *json.SyntaxError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &syntax):
+		return cobalt.Errorf(cobalt.EInvalid, "The request body is not valid JSON.").WithReason(errwire.ReasonInvalidRequest)
+	default:
 		return cobalt.Errorf(cobalt.EInvalid, "The request body is not valid: %s.", err.Error()).WithReason(errwire.ReasonInvalidRequest)
 	}
-	return nil
 }
 
 func writeErr(w http.ResponseWriter, err error) {
@@ -158,11 +167,8 @@ func protoError(err error) nodeproto.Error {
 	return nodeproto.Error{Code: code, Message: cobalt.ErrorMessage(err)}
 }
 
-func (s *Server) handleRegister(ctx context.Context, n *batch.Node, body []byte) (any, error) {
-	var req nodeproto.RegisterRequest
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) handleRegister(ctx context.Context, n *batch.Node, in *nodeproto.RegisterRequest) (any, error) {
+	req := *in
 	cfg, err := s.cfg.Pools.NodeRegister(ctx, n, req)
 	if err != nil {
 		return nil, err
@@ -186,11 +192,8 @@ type LeaseReconciler interface {
 	Reconcile(ctx context.Context, node cobalt.NodeRef, runningLeases []string) ([]string, error)
 }
 
-func (s *Server) handleHeartbeat(ctx context.Context, n *batch.Node, body []byte) (any, error) {
-	var req nodeproto.HeartbeatRequest
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) handleHeartbeat(ctx context.Context, n *batch.Node, in *nodeproto.HeartbeatRequest) (any, error) {
+	req := *in
 	cmds, err := s.cfg.Pools.NodeHeartbeat(ctx, n, req)
 	if err != nil {
 		return nil, err
@@ -225,11 +228,8 @@ type JobReleaser interface {
 	JobReleases(ctx context.Context, node cobalt.NodeRef) ([]nodeproto.JobTask, error)
 }
 
-func (s *Server) handleLease(ctx context.Context, n *batch.Node, body []byte) (any, error) {
-	var req nodeproto.LeaseRequest
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) handleLease(ctx context.Context, n *batch.Node, in *nodeproto.LeaseRequest) (any, error) {
+	req := *in
 	if req.FreeSlots < 0 || req.WaitSeconds < 0 || req.WaitSeconds > 60 {
 		return nil, cobalt.Errorf(cobalt.EInvalid, "freeSlots must not be negative and waitSeconds must be between 0 and 60.").WithReason(errwire.ReasonInvalidRequest)
 	}
@@ -292,11 +292,8 @@ type Queuer interface {
 // errUnschedulable ends a lease wait whose node stopped taking work.
 var errUnschedulable = errors.New("the node no longer takes tasks")
 
-func (s *Server) handleReport(ctx context.Context, n *batch.Node, body []byte) (any, error) {
-	var req nodeproto.ReportRequest
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) handleReport(ctx context.Context, n *batch.Node, in *nodeproto.ReportRequest) (any, error) {
+	req := *in
 	if s.cfg.Dispatcher == nil {
 		return nil, cobalt.Errorf(cobalt.EConflict, "No task dispatcher is configured.").WithReason("NoDispatcher")
 	}
@@ -355,11 +352,8 @@ func SelectIdentity(snapshot []cobalt.UserAssignedIdentity, req nodeproto.TokenR
 	return cobalt.UserAssignedIdentity{}, identityNotFound()
 }
 
-func (s *Server) handleToken(ctx context.Context, n *batch.Node, body []byte) (any, error) {
-	var req nodeproto.TokenRequest
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) handleToken(ctx context.Context, n *batch.Node, in *nodeproto.TokenRequest) (any, error) {
+	req := *in
 	if strings.TrimSpace(req.Resource) == "" {
 		return nil, cobalt.Errorf(cobalt.EInvalid, "Required audience parameter not specified").WithReason("MissingResource")
 	}
