@@ -18,6 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/cobaltbatch/cobalt/internal/bodyreader"
 )
 
 // fileLayer is an uncompressed layer read from a file: the benchmark moves
@@ -199,18 +201,6 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// recordReader hands out its bytes 16 KiB at a time, as a TLS body does.
-type recordReader struct{ b []byte }
-
-func (r *recordReader) Read(p []byte) (int, error) {
-	if len(r.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p[:min(len(p), 16<<10)], r.b)
-	r.b = r.b[n:]
-	return n, nil
-}
-
 // BenchmarkCopyHashed200MiB is the upload's copy alone, without the disk:
 // 200 MiB in 16 KiB reads (a TLS body's records) written to a file under
 // /dev/shm and hashed, with the hash on a goroutine of its own ("pipe") or
@@ -242,7 +232,7 @@ func BenchmarkCopyHashed200MiB(b *testing.B) {
 					b.Fatal(err)
 				}
 				cpu0 := processCPU()
-				if _, err := copyHashed(f, sha256.New(), &recordReader{data}, -1); err != nil {
+				if _, err := copyHashed(f, sha256.New(), &bodyreader.Records{B: data}, -1); err != nil {
 					b.Fatal(err)
 				}
 				cpu += processCPU() - cpu0

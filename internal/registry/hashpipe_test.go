@@ -6,29 +6,9 @@ import (
 	"errors"
 	"io"
 	"testing"
+
+	"github.com/cobaltbatch/cobalt/internal/bodyreader"
 )
-
-// oddReader returns its bytes in reads of varying sizes (1 byte to 40 KiB),
-// as a TLS body does, and then err (io.EOF when nil).
-type oddReader struct {
-	b   []byte
-	i   int
-	err error
-}
-
-func (r *oddReader) Read(p []byte) (int, error) {
-	if len(r.b) == 0 {
-		if r.err != nil {
-			return 0, r.err
-		}
-		return 0, io.EOF
-	}
-	r.i++
-	n := min(len(p), len(r.b), 1+(r.i*7919)%(40<<10))
-	copy(p, r.b[:n])
-	r.b = r.b[n:]
-	return n, nil
-}
 
 // failWriter fails once it has taken more than after bytes.
 type failWriter struct {
@@ -57,7 +37,7 @@ func TestCopyHashed(t *testing.T) {
 		var out bytes.Buffer
 		h := sha256.New()
 		h.Write([]byte("prefix")) // an upload's earlier chunks
-		n, err := copyHashed(&out, h, &oddReader{b: data[:size]}, -1)
+		n, err := copyHashed(&out, h, &bodyreader.Odd{B: data[:size]}, -1)
 		if err != nil || n != int64(size) {
 			t.Fatalf("size %d: n %d, err %v", size, n, err)
 		}
@@ -66,15 +46,15 @@ func TestCopyHashed(t *testing.T) {
 			t.Fatalf("size %d: content or hash differs", size)
 		}
 	}
-	if _, err := copyHashed(io.Discard, sha256.New(), &oddReader{b: data}, int64(len(data)-1)); !errors.Is(err, errTooLarge) {
+	if _, err := copyHashed(io.Discard, sha256.New(), &bodyreader.Odd{B: data}, int64(len(data)-1)); !errors.Is(err, errTooLarge) {
 		t.Fatalf("past the limit: %v", err)
 	}
-	if n, err := copyHashed(io.Discard, sha256.New(), &oddReader{b: data}, int64(len(data))); err != nil || n != int64(len(data)) {
+	if n, err := copyHashed(io.Discard, sha256.New(), &bodyreader.Odd{B: data}, int64(len(data))); err != nil || n != int64(len(data)) {
 		t.Fatalf("at the limit: %d, %v", n, err)
 	}
 	errRead := errors.New("connection reset")
 	h := sha256.New()
-	n, err := copyHashed(io.Discard, h, &oddReader{b: data[:3*hashBatch], err: errRead}, -1)
+	n, err := copyHashed(io.Discard, h, &bodyreader.Odd{B: data[:3*hashBatch], Err: errRead}, -1)
 	if !errors.Is(err, errRead) || n != 3*hashBatch {
 		t.Fatalf("read error: %d, %v", n, err)
 	}
@@ -83,7 +63,7 @@ func TestCopyHashed(t *testing.T) {
 	}
 	fw := &failWriter{after: 2*hashBatch + 5}
 	h = sha256.New()
-	if _, err := copyHashed(fw, h, &oddReader{b: data}, -1); !errors.Is(err, errWrite) {
+	if _, err := copyHashed(fw, h, &bodyreader.Odd{B: data}, -1); !errors.Is(err, errWrite) {
 		t.Fatalf("write error: %v", err)
 	}
 	if want := sha256.Sum256(fw.buf.Bytes()); !bytes.Equal(h.Sum(nil), want[:]) {

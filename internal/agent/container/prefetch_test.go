@@ -20,6 +20,8 @@ import (
 
 	"github.com/cobaltbatch/cobalt/internal/agent/container/containertest"
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
+
+	"github.com/cobaltbatch/cobalt/internal/bodyreader"
 )
 
 // tarLayer is a gzipped layer of regular files (name → content; an empty
@@ -178,28 +180,6 @@ func TestPullLayersTooLarge(t *testing.T) {
 	}
 }
 
-// chunkReader returns its bytes in reads of varying sizes (1 byte to 40
-// KiB), as a TLS body does, then err (io.EOF when nil).
-type chunkReader struct {
-	b   []byte
-	i   int
-	err error
-}
-
-func (r *chunkReader) Read(p []byte) (int, error) {
-	if len(r.b) == 0 {
-		if r.err != nil {
-			return 0, r.err
-		}
-		return 0, io.EOF
-	}
-	r.i++
-	n := min(len(p), len(r.b), 1+(r.i*7919)%(40<<10))
-	copy(p, r.b[:n])
-	r.b = r.b[n:]
-	return n, nil
-}
-
 // countingWriter keeps what it is given and counts its writes.
 type countingWriter struct {
 	bytes.Buffer
@@ -221,7 +201,7 @@ func TestCopyFilled(t *testing.T) {
 	}
 	for _, size := range []int{0, 1, 1 << 20, 1<<20 + 1, len(data)} {
 		var w countingWriter
-		n, err := copyFilled(&w, &chunkReader{b: data[:size]}, make([]byte, 1<<20))
+		n, err := copyFilled(&w, &bodyreader.Odd{B: data[:size]}, make([]byte, 1<<20))
 		if err != nil || n != int64(size) || !bytes.Equal(w.Bytes(), data[:size]) {
 			t.Fatalf("size %d: n %d, err %v, content equal %v", size, n, err, bytes.Equal(w.Bytes(), data[:size]))
 		}
@@ -231,7 +211,7 @@ func TestCopyFilled(t *testing.T) {
 	}
 	for _, cause := range []error{errors.New("digest mismatch"), io.ErrUnexpectedEOF} {
 		var w countingWriter
-		n, err := copyFilled(&w, &chunkReader{b: data[:3<<19], err: cause}, make([]byte, 1<<20))
+		n, err := copyFilled(&w, &bodyreader.Odd{B: data[:3<<19], Err: cause}, make([]byte, 1<<20))
 		if !errors.Is(err, cause) || n != 3<<19 || !bytes.Equal(w.Bytes(), data[:3<<19]) {
 			t.Fatalf("%v: n %d, err %v", cause, n, err)
 		}
@@ -261,7 +241,7 @@ func BenchmarkFetchCopy200MiB(b *testing.B) {
 					b.Fatal(err)
 				}
 				cpu0 := processCPU()
-				if _, err := c.copy(f, &recordReader{data}, make([]byte, 1<<20)); err != nil {
+				if _, err := c.copy(f, &bodyreader.Records{B: data}, make([]byte, 1<<20)); err != nil {
 					b.Fatal(err)
 				}
 				cpu += processCPU() - cpu0
@@ -273,18 +253,6 @@ func BenchmarkFetchCopy200MiB(b *testing.B) {
 			b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
 		})
 	}
-}
-
-// recordReader hands out its bytes 16 KiB at a time, as a TLS body does.
-type recordReader struct{ b []byte }
-
-func (r *recordReader) Read(p []byte) (int, error) {
-	if len(r.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p[:min(len(p), 16<<10)], r.b)
-	r.b = r.b[n:]
-	return n, nil
 }
 
 // processCPU is the test process's user and system CPU time.
