@@ -72,6 +72,27 @@ func NamespaceName(pid int, nodeID string) string {
 	return NetnsPrefix + strconv.Itoa(pid) + "-" + hex.EncodeToString(sum[:4])
 }
 
+// InNodeNamespace reports whether this process runs inside the network
+// namespace named name, one Cobalt created (NetnsPrefix), as bound under
+// NetnsDir: the check every command that sends to the IMDS address makes
+// first, so that nothing is sent there from the host's network.
+func InNodeNamespace(name string) bool {
+	if !strings.HasPrefix(name, NetnsPrefix) || strings.ContainsRune(name, '/') {
+		return false
+	}
+	return sameNetns(filepath.Join(NetnsDir, name))
+}
+
+// sameNetns reports whether this process's network namespace is the one
+// bound at path.
+func sameNetns(path string) bool {
+	var self, want syscall.Stat_t
+	if syscall.Stat("/proc/self/ns/net", &self) != nil || syscall.Stat(path, &want) != nil {
+		return false
+	}
+	return self.Ino == want.Ino && self.Dev == want.Dev
+}
+
 // namespaceOwner parses the owner pid from a namespace name.
 func namespaceOwner(name string) (int, bool) {
 	rest, ok := strings.CutPrefix(name, NetnsPrefix)

@@ -12,6 +12,9 @@ func netnsSupported() bool { return false }
 // SweepNamespaces does nothing where network namespaces do not exist.
 func SweepNamespaces(*slog.Logger) ([]string, error) { return nil, nil }
 
+// InNodeNamespace is false where network namespaces do not exist.
+func InNodeNamespace(string) bool { return false }
+
 // NamespaceName is meaningful only on Linux.
 func NamespaceName(pid int, nodeID string) string { return "" }
 

@@ -27,6 +27,9 @@ import (
 // imdsHelperConfig is what the bench hands the helper it starts inside a
 // node's network namespace.
 type imdsHelperConfig struct {
+	// Netns is the node's network namespace the helper must run in: it
+	// refuses to send to URL (the IMDS address) from anywhere else.
+	Netns    string        `json:"netns,omitempty"`
 	URL      string        `json:"url"`
 	Clients  int           `json:"clients"`
 	Duration time.Duration `json:"duration"`
@@ -78,12 +81,13 @@ func (b *bench) imds(ctx context.Context) []Result {
 	if err != nil {
 		return fail(err)
 	}
-	netns := filepath.Join("/run/netns", agent.NamespaceName(b.child.pid(), nodes[0]))
+	nsName := agent.NamespaceName(b.child.pid(), nodes[0])
+	netns := filepath.Join(agent.NetnsDir, nsName)
 	if _, err := os.Stat(netns); err != nil {
 		return fail(fmt.Errorf("the node's network namespace: %w", err))
 	}
 	q := url.Values{"api-version": {"2018-02-01"}, "resource": {"https://management.azure.com/"}, "client_id": {*id.Properties.ClientID}}
-	hc := imdsHelperConfig{URL: "http://169.254.169.254/metadata/identity/oauth2/token?" + q.Encode(),
+	hc := imdsHelperConfig{Netns: nsName, URL: "http://" + agent.IMDSAddress + "/metadata/identity/oauth2/token?" + q.Encode(),
 		Clients: 32, Duration: b.opts.Duration, ServerPID: b.child.pid()}
 	if b.opts.Profile {
 		hc.Profile = filepath.Join(b.dir, "imds-bare.pprof")
@@ -128,6 +132,9 @@ func RunIMDSHelper(ctx context.Context, config string, out io.Writer) error {
 	if cfg.Bare {
 		return serveBare(os.Stdin, out, cfg.Profile)
 	}
+	if !agent.InNodeNamespace(cfg.Netns) {
+		return fmt.Errorf("the IMDS helper runs only inside a Cobalt node's network namespace (nsenter --net=%s), not %q", agent.NetnsDir+"/NAME", cfg.Netns)
+	}
 	get := func(tr http.RoundTripper, u string) ([]byte, string, error) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		req.Header.Set("Metadata", "true")
@@ -163,7 +170,7 @@ func RunIMDSHelper(ctx context.Context, config string, out io.Writer) error {
 		cpuCobalt, cpuBare = cpuOf(cfg.ServerPID), cpuOf(bare.pid)
 	}
 	res.Cobalt, res.Bare = runPairCPU(ctx, cfg.Clients, cfg.Duration, loader(cfg.URL),
-		loader("http://"+bare.addr+strings.TrimPrefix(cfg.URL, "http://169.254.169.254")), cpuCobalt, cpuBare)
+		loader("http://"+bare.addr+strings.TrimPrefix(cfg.URL, "http://"+agent.IMDSAddress)), cpuCobalt, cpuBare)
 	if err := bare.stop(); err != nil {
 		return fmt.Errorf("bare server: %w", err)
 	}

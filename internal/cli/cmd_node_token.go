@@ -15,9 +15,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/cobaltbatch/cobalt/internal/agent"
 	"github.com/cobaltbatch/cobalt/internal/server"
 	"github.com/go-jose/go-jose/v4"
 	"github.com/spf13/cobra"
@@ -27,7 +27,7 @@ func init() { register(nodeCmd) }
 
 // imdsHost is the link-local IMDS address. The CLI only ever sends to it from
 // inside a node's own network namespace (see imdsGetCmd).
-const imdsHost = "169.254.169.254"
+const imdsHost = agent.IMDSAddress
 
 // nodeIMDSFile is what a node agent publishes in its root directory: where
 // its IMDS serves (process isolation) or the namespace it lives in (netns).
@@ -312,7 +312,7 @@ func imdsGetCmd(g *globals) *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !strings.HasPrefix(ns, "cobalt-") || !sameNetns("/run/netns/"+ns) {
+			if !agent.InNodeNamespace(ns) {
 				return &apiError{Code: "NotInNodeNamespace", Message: "imds-get runs only inside a Cobalt node's network namespace (ip netns exec " + ns + ")."}
 			}
 			if !strings.HasPrefix(pathQuery, "/metadata/") {
@@ -343,16 +343,6 @@ func imdsGetCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&ns, "netns", "", "the node's namespace name")
 	cmd.Flags().StringVar(&pathQuery, "path", "", "path and query, e.g. /metadata/identity/oauth2/token?...")
 	return required(cmd, "netns", "path")
-}
-
-// sameNetns reports whether this process's network namespace is the one
-// bound at path.
-func sameNetns(path string) bool {
-	var self, want syscall.Stat_t
-	if syscall.Stat("/proc/self/ns/net", &self) != nil || syscall.Stat(path, &want) != nil {
-		return false
-	}
-	return self.Ino == want.Ino && self.Dev == want.Dev
 }
 
 // verifyToken checks a JWT's signature against the authority's published

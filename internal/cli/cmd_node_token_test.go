@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/cobaltbatch/cobalt/internal/agent"
 )
 
 // signedToken returns an RS256 JWT with the given claims, signed by key as kid.
@@ -112,8 +114,8 @@ func TestAskIMDS(t *testing.T) {
 	if f := findNodeIMDS([]string{g.DataDir}, "tvm-3"); f.Namespace != "" {
 		t.Fatalf("another node's namespace used: %+v", f)
 	}
-	if sameNetns(filepath.Join(g.DataDir, "nope")) {
-		t.Fatal("sameNetns on a missing path")
+	if agent.InNodeNamespace("cobalt-0-nope") {
+		t.Fatal("InNodeNamespace of a namespace that does not exist")
 	}
 }
 
