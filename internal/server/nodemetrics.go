@@ -34,8 +34,8 @@ func timeNodeAPI(reg prometheus.Registerer, h http.Handler) (http.Handler, error
 	if err := reg.Register(hist); err != nil {
 		return nil, err
 	}
-	obs := map[string]prometheus.Observer{}
-	for _, c := range []string{"register", "heartbeat", "lease", "report", "token", "host", "other"} {
+	obs := map[string]prometheus.Observer{"host": hist.WithLabelValues("host"), "other": hist.WithLabelValues("other")}
+	for _, c := range nodeAPICalls {
 		obs[c] = hist.WithLabelValues(c)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
