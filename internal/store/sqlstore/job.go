@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -306,12 +307,8 @@ func (db *DB) updateTask(ctx context.Context, tx *sql.Tx, query string, args []a
 	if t.State != old.State {
 		t.StateAt = t.UpdatedAt
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE tasks SET task_id = $1, state = $2, state_at = $3, required_slots = $4, result = $5,
-		retry_count = $6, requeue_count = $7, last_requeue_at = $8, lease_id = $9, node_id = $10, lease_expiry = $11,
-		retain_until = $12, spec = $13, exec = $14, version = $15, updated_at = $16, waiting = $17 WHERE seq = $18 AND version = $19`,
-		t.ID, t.State, unixNano(t.StateAt), t.RequiredSlots, t.Result, t.RetryCount, t.RequeueCount, unixNano(t.LastRequeueAt),
-		t.LeaseID, t.NodeID, unixNano(t.LeaseExpiry), unixNano(t.RetainUntil), t.Spec, t.Exec, t.Version, unixNano(t.UpdatedAt),
-		boolInt(t.Waiting), t.Seq, old.Version)
+	q, qargs := taskUpdate(&old, &t)
+	res, err := tx.ExecContext(ctx, q, qargs...)
 	if err != nil {
 		return t, db.conflictOr(err, "the lease ID is in use")
 	}
@@ -319,6 +316,45 @@ func (db *DB) updateTask(ctx context.Context, tx *sql.Tx, query string, args []a
 		return t, casLost("task")
 	}
 	return t, nil
+}
+
+// taskUpdate builds the UPDATE that writes t over old under
+// compare-and-swap: it sets only the columns whose value changed (and
+// version and updated_at). SQLite rewrites every index on a column the SET
+// names, changed or not, and the tasks table has nine: a completion that
+// named all seventeen columns cost four times one that names its own.
+func taskUpdate(old, t *store.TaskRecord) (string, []any) {
+	var (
+		q    strings.Builder
+		args []any
+	)
+	q.WriteString("UPDATE tasks SET ")
+	set := func(col string, changed bool, v any) {
+		if !changed {
+			return
+		}
+		args = append(args, v)
+		fmt.Fprintf(&q, "%s = $%d, ", col, len(args))
+	}
+	set("task_id", t.ID != old.ID, t.ID)
+	set("state", t.State != old.State, t.State)
+	set("state_at", unixNano(t.StateAt) != unixNano(old.StateAt), unixNano(t.StateAt))
+	set("required_slots", t.RequiredSlots != old.RequiredSlots, t.RequiredSlots)
+	set("result", t.Result != old.Result, t.Result)
+	set("retry_count", t.RetryCount != old.RetryCount, t.RetryCount)
+	set("requeue_count", t.RequeueCount != old.RequeueCount, t.RequeueCount)
+	set("last_requeue_at", unixNano(t.LastRequeueAt) != unixNano(old.LastRequeueAt), unixNano(t.LastRequeueAt))
+	set("lease_id", t.LeaseID != old.LeaseID, t.LeaseID)
+	set("node_id", t.NodeID != old.NodeID, t.NodeID)
+	set("lease_expiry", unixNano(t.LeaseExpiry) != unixNano(old.LeaseExpiry), unixNano(t.LeaseExpiry))
+	set("retain_until", unixNano(t.RetainUntil) != unixNano(old.RetainUntil), unixNano(t.RetainUntil))
+	set("spec", !bytes.Equal(t.Spec, old.Spec), t.Spec)
+	set("exec", !bytes.Equal(t.Exec, old.Exec), t.Exec)
+	set("waiting", t.Waiting != old.Waiting, boolInt(t.Waiting))
+	set("version", true, t.Version)
+	args = append(args, unixNano(t.UpdatedAt), t.Seq, old.Version)
+	fmt.Fprintf(&q, "updated_at = $%d WHERE seq = $%d AND version = $%d", len(args)-2, len(args)-1, len(args))
+	return q.String(), args
 }
 
 // TaskUpdate implements store.JobStore.

@@ -425,6 +425,57 @@ func init() {
 			t.Fatalf("delete twice: %v", err)
 		}
 	})
+	register("Task/UpdateWritesEachChangedField", func(t *testing.T, s store.Store) {
+		// An update writes only the columns it changed: each field, changed
+		// alone, must reach the store, and leave the others as they were.
+		js := jobStore(t, s)
+		mkJob(t, js, "j", "p")
+		addTasks(t, js, "j", "x")
+		at := func(sec int64) time.Time { return time.Unix(sec, 0).UTC() }
+		changes := []struct {
+			name string
+			fn   func(*store.TaskRecord)
+		}{
+			{"id case", func(r *store.TaskRecord) { r.ID = "X" }},
+			{"state", func(r *store.TaskRecord) { r.State = "running" }},
+			{"requiredSlots", func(r *store.TaskRecord) { r.RequiredSlots = 3 }},
+			{"result", func(r *store.TaskRecord) { r.Result = "failure" }},
+			{"retryCount", func(r *store.TaskRecord) { r.RetryCount = 2 }},
+			{"requeueCount", func(r *store.TaskRecord) { r.RequeueCount = 4 }},
+			{"lastRequeueAt", func(r *store.TaskRecord) { r.LastRequeueAt = at(70) }},
+			{"leaseId", func(r *store.TaskRecord) { r.LeaseID = "lease-x" }},
+			{"nodeId", func(r *store.TaskRecord) { r.NodeID = "node-x" }},
+			{"leaseExpiry", func(r *store.TaskRecord) { r.LeaseExpiry = at(80) }},
+			{"retainUntil", func(r *store.TaskRecord) { r.RetainUntil = at(90) }},
+			{"spec", func(r *store.TaskRecord) { r.Spec = []byte(`{"s":2}`) }},
+			{"exec", func(r *store.TaskRecord) { r.Exec = []byte(`{"e":2}`) }},
+			{"waiting", func(r *store.TaskRecord) { r.Waiting = true }},
+			{"lease cleared", func(r *store.TaskRecord) { r.LeaseID, r.LeaseExpiry = "", time.Time{} }},
+			{"waiting cleared", func(r *store.TaskRecord) { r.Waiting = false }},
+		}
+		want, err := js.TaskGet(ctx(t), jobAcct, "j", "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range changes {
+			c.fn(&want)
+			u, err := js.TaskUpdate(ctx(t), jobAcct, "j", "x", func(r *store.TaskRecord) error { c.fn(r); return nil })
+			if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			want.Version, want.UpdatedAt, want.StateAt = u.Version, u.UpdatedAt, u.StateAt
+			got, err := js.TaskGet(ctx(t), jobAcct, "j", "x")
+			if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			if g, w := fmt.Sprintf("%+v", taskFields(got)), fmt.Sprintf("%+v", taskFields(want)); g != w {
+				t.Fatalf("after %s:\n got %s\nwant %s", c.name, g, w)
+			}
+		}
+		if l, _, err := js.TaskList(ctx(t), store.TaskListParams{AccountKey: jobAcct, NodeID: "node-x"}); err != nil || len(l) != 1 {
+			t.Fatalf("by node after the updates: %v %v", l, err)
+		}
+	})
 	register("Task/ConcurrentClaimsNeverOverlap", func(t *testing.T, s store.Store) {
 		js := jobStore(t, s)
 		mkJob(t, js, "j", "p")
@@ -543,4 +594,14 @@ func init() {
 			t.Fatalf("waiting after unblock: %+v %v", w, err)
 		}
 	})
+}
+
+// taskFields is r with its times in UTC, for comparing records as text.
+func taskFields(r store.TaskRecord) store.TaskRecord {
+	for _, p := range []*time.Time{&r.StateAt, &r.LastRequeueAt, &r.LeaseExpiry, &r.RetainUntil, &r.CreatedAt, &r.UpdatedAt} {
+		if !p.IsZero() {
+			*p = time.Unix(0, p.UnixNano()).UTC()
+		}
+	}
+	return r
 }
