@@ -242,7 +242,7 @@ func (r sandboxRunner) RunStartTask(ctx context.Context, cfg taskrun.Config, _ t
 	// its own start task's outcome, and the attempt is the agent's.
 	info := *res.StartTask
 	info.State, info.RetryCount = startTaskStateCompleted, attempt
-	if f := oomFailure(info.ExitCode, before, r.s.node.OOMKills()); f != nil {
+	if f := oomFailure(info.ExitCode, before, r.s.node.OOMKills); f != nil {
 		info.Failure, info.Result = f, "failure"
 	}
 	return info
@@ -259,7 +259,7 @@ func (r sandboxRunner) RunTask(ctx context.Context, cfg taskrun.Config, _ taskru
 	}
 	rep := *res.Report
 	rep.LeaseID, rep.Event, rep.NodeID = l.LeaseID, reportCompleted, ""
-	if f := oomFailure(rep.ExitCode, before, r.s.node.OOMKills()); f != nil {
+	if f := oomFailure(rep.ExitCode, before, r.s.node.OOMKills); f != nil {
 		rep.Failure = f
 	}
 	return rep
@@ -284,9 +284,10 @@ func (r sandboxRunner) PullImages(ctx context.Context, cc nodeproto.ContainerCon
 const CodeOutOfMemory = "TaskKilledOutOfMemory"
 
 // oomFailure is the failure of a task that died of SIGKILL while the
-// node's OOM kill count went up, or nil.
-func oomFailure(exit *int, before, after int64) *nodeproto.FailureInfo {
-	if exit == nil || *exit != 128+int(syscall.SIGKILL) || after <= before {
+// node's OOM kill count went up, or nil. It reads the count again (kills)
+// only for a task that died of SIGKILL.
+func oomFailure(exit *int, before int64, kills func() int64) *nodeproto.FailureInfo {
+	if exit == nil || *exit != 128+int(syscall.SIGKILL) || kills() <= before {
 		return nil
 	}
 	return &nodeproto.FailureInfo{Category: "usererror", Code: CodeOutOfMemory,

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -25,6 +26,13 @@ const cgroupRoot = "/sys/fs/cgroup"
 type cgroup struct {
 	v2   bool
 	dirs map[string]string // controller ("" for v2) → directory
+
+	// oomMu guards oomFile, the open file oomKills reads from offset 0
+	// (a cgroup file renders anew on every read): the agent reads it
+	// around every task, and an open and close each time cost as much as
+	// the read.
+	oomMu   sync.Mutex
+	oomFile *os.File
 }
 
 // newCgroup creates the node's cgroup named name under "cobalt" and sets
@@ -148,19 +156,16 @@ func (cg *cgroup) oomKills() int64 {
 	if cg == nil {
 		return 0
 	}
-	file, key := "memory.oom_control", "oom_kill "
-	d := cg.dirs["memory"]
-	if cg.v2 {
-		file, key, d = "memory.events", "oom_kill ", cg.dirs[""]
-	}
-	if d == "" {
+	f, key := cg.oomCounter()
+	if f == nil {
 		return 0
 	}
-	b, err := os.ReadFile(filepath.Join(d, file))
-	if err != nil {
+	var buf [512]byte
+	n, err := f.ReadAt(buf[:], 0)
+	if n == 0 && err != nil {
 		return 0
 	}
-	for _, line := range strings.Split(string(b), "\n") {
+	for line := range strings.SplitSeq(string(buf[:n]), "\n") {
 		if v, ok := strings.CutPrefix(line, key); ok {
 			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 			return n
@@ -169,12 +174,40 @@ func (cg *cgroup) oomKills() int64 {
 	return 0
 }
 
+// oomCounter returns the open file that counts the cgroup's OOM kills and
+// the key of its line, or nil where there is none.
+func (cg *cgroup) oomCounter() (*os.File, string) {
+	file, key, d := "memory.oom_control", "oom_kill ", cg.dirs["memory"]
+	if cg.v2 {
+		file, key, d = "memory.events", "oom_kill ", cg.dirs[""]
+	}
+	if d == "" {
+		return nil, ""
+	}
+	cg.oomMu.Lock()
+	defer cg.oomMu.Unlock()
+	if cg.oomFile == nil {
+		f, err := os.Open(filepath.Join(d, file))
+		if err != nil {
+			return nil, ""
+		}
+		cg.oomFile = f
+	}
+	return cg.oomFile, key
+}
+
 // remove deletes the node's cgroup directories (empty once the node's
 // processes are gone).
 func (cg *cgroup) remove() error {
 	if cg == nil {
 		return nil
 	}
+	cg.oomMu.Lock()
+	if cg.oomFile != nil {
+		_ = cg.oomFile.Close()
+		cg.oomFile = nil
+	}
+	cg.oomMu.Unlock()
 	var errs []error
 	for _, d := range cg.dirs {
 		if err := os.Remove(d); err != nil && !errors.Is(err, os.ErrNotExist) {
