@@ -94,6 +94,7 @@ type Service struct {
 	log     *slog.Logger
 	wake    chan struct{}
 	renders renderCache
+	pools   decodedPools // Pool's decodings (poolcache.go)
 	samples sampler
 	touches toucher   // heartbeats written together (heartbeat.go)
 	auth    authCache // nodes verified recently (nodeauth.go)
@@ -542,9 +543,18 @@ func (s *Service) nodeRootDir(nodeID string) string {
 
 // Pool returns the domain pool with the given ID of the Batch account with
 // the given ARM ID (any case), or ENotFound (reason PoolNotFound). The jobs
-// service reads pools' scheduling settings through it.
+// service reads pools' scheduling settings through it, on every claim: the
+// pool is read from the store each time, but its decoding is shared with
+// the other reads of the same record, so callers must not modify it.
 func (s *Service) Pool(ctx context.Context, accountID, poolID string) (*cobalt.Pool, error) {
-	p, err := s.PoolGet(ctx, strings.ToLower(accountID), poolID)
+	r, err := s.cfg.Store.PoolGet(ctx, strings.ToLower(accountID), poolID)
+	if cobalt.IsCode(err, cobalt.ENotFound) {
+		return nil, poolNotFound(poolID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.pools.decode(r)
 	if err != nil {
 		return nil, err
 	}

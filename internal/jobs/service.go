@@ -26,7 +26,8 @@ type PoolScheduling struct {
 
 // PoolLookup gives the pool a node belongs to (*batch.Service implements
 // it); ENotFound when the pool does not exist. accountID is the Batch
-// account's ARM ID in any case.
+// account's ARM ID in any case. The pool may be shared with other callers:
+// it must not be modified.
 type PoolLookup interface {
 	Pool(ctx context.Context, accountID, poolID string) (*cobalt.Pool, error)
 }
