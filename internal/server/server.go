@@ -147,9 +147,12 @@ type Server struct {
 	pools     *batch.Service
 	jobs      *jobs.Service
 	nodeapi   *nodeapi.Server
-	hosts     *hostapi.Service
-	batchapi  *batchapi.Service
-	registry  *registry.Service
+	// nodeHandler serves the node API's listener; the local host's agents
+	// call it in-process (wire.go).
+	nodeHandler http.Handler
+	hosts       *hostapi.Service
+	batchapi    *batchapi.Service
+	registry    *registry.Service
 	// azureTLS serves Azure's public hostnames with a certificate for them.
 	azureTLS *tls.Config
 

@@ -23,6 +23,7 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/blob"
 	"github.com/cobaltbatch/cobalt/internal/hostagent"
 	"github.com/cobaltbatch/cobalt/internal/hostapi"
+	"github.com/cobaltbatch/cobalt/internal/inproc"
 	"github.com/cobaltbatch/cobalt/internal/jobs"
 	"github.com/cobaltbatch/cobalt/internal/login"
 	"github.com/cobaltbatch/cobalt/internal/logkey"
@@ -126,6 +127,7 @@ func (s *Server) wire(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	s.nodeHandler = timed
 	s.handle("nodeapi", timed)
 	s.goRun("hosts", s.hosts.Run)
 	s.goRun("nodes", s.nodes.Run) // stops every local node (and its namespace) on shutdown
@@ -198,9 +200,17 @@ func (s *Server) wireCompute(ctx context.Context) (err error) {
 	if isolation == "auto" {
 		isolation = ""
 	}
-	// Local nodes' agents reach the node API on loopback, whatever the public address.
+	// Local nodes' agents reach the node API on loopback, whatever the
+	// public address, and call its handler in this process (inproc).
+	nodeHostPort := publicaddr.HostPort(publicaddr.Default, publicaddr.Port(s.listeners["nodeapi"]))
+	agentHTTP, err := agent.NewHTTPClient(s.ca.CAFile())
+	if err != nil {
+		return fmt.Errorf("node agents' client: %w", err)
+	}
+	agentHTTP.Transport = &inproc.Transport{Host: nodeHostPort, Next: agentHTTP.Transport,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.nodeHandler.ServeHTTP(w, r) })}
 	s.nodes = hostagent.New(hostagent.Config{
-		ControlPlaneURL: "https://" + publicaddr.HostPort(publicaddr.Default, publicaddr.Port(s.listeners["nodeapi"])), CAFile: s.ca.CAFile(), Isolation: isolation,
+		ControlPlaneURL: "https://" + nodeHostPort, CAFile: s.ca.CAFile(), HTTPClient: agentHTTP, Isolation: isolation,
 		Logger: s.log.With(logkey.Component, "agent"), Now: s.opts.Now, IMDSRateLimit: s.opts.IMDSRateLimit,
 	})
 	nodeRoot, err := s.nodeRootDir()
