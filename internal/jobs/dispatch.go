@@ -24,6 +24,9 @@ type waiter struct {
 	// pending are subtask leases another node's claim gave this node (a
 	// multi-instance task's gang); Lease returns them.
 	pending []nodeproto.TaskLease
+	// before are the updates the waiter's next claim that reaches the store
+	// applies first (ReportAndLease).
+	before []*store.LeaseUpdate
 }
 
 func poolKey(accountID, poolID string) string {
@@ -50,6 +53,13 @@ func (s *Service) notify(accountID, poolID string) {
 // atomic in the store. It returns no leases (and no error) when the wait ends
 // empty-handed.
 func (s *Service) Lease(ctx context.Context, node cobalt.NodeRef, freeSlots int, wait time.Duration) (leases []nodeproto.TaskLease, err error) {
+	return s.lease(ctx, node, freeSlots, wait, nil)
+}
+
+// lease is Lease whose first claim that reaches the store applies before
+// in its transaction (store.ClaimParams.Before); the caller applies those
+// left undone.
+func (s *Service) lease(ctx context.Context, node cobalt.NodeRef, freeSlots int, wait time.Duration, before []*store.LeaseUpdate) (leases []nodeproto.TaskLease, err error) {
 	deadline := time.NewTimer(max(wait, 0))
 	defer deadline.Stop()
 	if freeSlots <= 0 {
@@ -59,7 +69,7 @@ func (s *Service) Lease(ctx context.Context, node cobalt.NodeRef, freeSlots int,
 		}
 		return nil, nil
 	}
-	w := &waiter{node: node, free: freeSlots, total: freeSlots, wake: make(chan struct{}, 1)}
+	w := &waiter{node: node, free: freeSlots, total: freeSlots, wake: make(chan struct{}, 1), before: before}
 	key := poolKey(node.AccountID, node.PoolID)
 	s.mu.Lock()
 	if s.waiters[key] == nil {
@@ -226,7 +236,10 @@ func (s *Service) claim(ctx context.Context, w *waiter) ([]nodeproto.TaskLease, 
 	)
 	for {
 		recs, err = s.st.TaskClaim(ctx, store.ClaimParams{AccountKey: node.AccountID, PoolKey: node.PoolID, NodeID: node.NodeID,
-			Limit: limit, State: taskRunning, NewLeaseID: newLeaseID}, pick)
+			Limit: limit, State: taskRunning, NewLeaseID: newLeaseID, Before: w.before}, pick)
+		if err == nil {
+			w.before = nil // applied
+		}
 		if err != nil || blockErr != nil || len(recs) > 0 || unplaced == 0 || limit >= maxClaimCandidates {
 			break
 		}
@@ -469,10 +482,6 @@ func failureFromProto(f *nodeproto.FailureInfo) *cobalt.TaskFailureInfo {
 // deleted) is ignored. Errors: EForbidden when the lease belongs to another
 // node, EInvalid for an unknown event.
 func (s *Service) Report(ctx context.Context, node cobalt.NodeRef, r nodeproto.ReportRequest) error {
-	var (
-		completed, failed, retried bool
-		jobKey, taskID             string
-	)
 	if r.JobTask != "" {
 		return s.reportJobTask(ctx, node, r)
 	}
@@ -483,11 +492,37 @@ func (s *Service) Report(ctx context.Context, node cobalt.NodeRef, r nodeproto.R
 		_, err := s.ReportInstance(ctx, node, r)
 		return err
 	}
+	fn, out, err := s.reportUpdate(node, r)
+	if err != nil {
+		return err
+	}
+	_, err = s.st.TaskUpdateByLease(ctx, r.LeaseID, fn)
+	return s.afterReport(ctx, node, r.LeaseID, out, err)
+}
+
+// taskReport is a plain task's "started" or "completed" report, which the
+// store applies by lease (reportUpdate); the other reports (job
+// preparation and release tasks, multi-instance subtasks, leases given
+// back) take paths of their own.
+func taskReport(r nodeproto.ReportRequest) bool {
+	return r.JobTask == "" && r.Event != "released" && r.Event != nodeproto.EventCoordinated && !isSubtaskLease(r.LeaseID)
+}
+
+// reportOutcome is what a report's update did, for its after-effects.
+type reportOutcome struct {
+	completed, failed, retried bool
+	jobKey, taskID             string
+}
+
+// reportUpdate returns the update by lease of a task report (taskReport)
+// and the outcome it fills in when the store applies it (the store may
+// apply it more than once: each run starts afresh).
+func (s *Service) reportUpdate(node cobalt.NodeRef, r nodeproto.ReportRequest) (func(*store.TaskRecord) error, *reportOutcome, error) {
 	now := s.now().UTC()
-	var fn func(t *store.TaskRecord) error
+	out := &reportOutcome{}
 	switch r.Event {
 	case "started":
-		fn = func(t *store.TaskRecord) error {
+		return func(t *store.TaskRecord) error {
 			if t.NodeID != node.NodeID {
 				return cobalt.Errorf(cobalt.EForbidden, "the lease belongs to another node")
 			}
@@ -499,14 +534,14 @@ func (s *Service) Report(ctx context.Context, node cobalt.NodeRef, r nodeproto.R
 			e.StartTime, e.NodeID = &st, t.NodeID
 			t.Exec = e.encode()
 			return nil
-		}
+		}, out, nil
 	case "completed":
-		fn = func(t *store.TaskRecord) error {
-			completed, failed, retried = false, false, false
+		return func(t *store.TaskRecord) error {
+			*out = reportOutcome{}
 			if t.NodeID != node.NodeID {
 				return cobalt.Errorf(cobalt.EForbidden, "the lease belongs to another node")
 			}
-			jobKey, taskID = t.JobKey, t.ID
+			out.jobKey, out.taskID = t.JobKey, t.ID
 			c, err := decodeTaskConstraints(t.Spec)
 			if err != nil {
 				return err
@@ -520,28 +555,81 @@ func (s *Service) Report(ctx context.Context, node cobalt.NodeRef, r nodeproto.R
 			if r.EndTime != nil {
 				end = r.EndTime.UTC()
 			}
-			completed, failed, retried = s.finishAttempt(t, &e, &spec, r.ExitCode, failureFromProto(r.Failure), end)
+			out.completed, out.failed, out.retried = s.finishAttempt(t, &e, &spec, r.ExitCode, failureFromProto(r.Failure), end)
 			t.Exec = e.encode()
 			return nil
-		}
-	default:
-		return cobalt.Errorf(cobalt.EInvalid, "unknown report event %q", r.Event)
+		}, out, nil
 	}
-	_, err := s.st.TaskUpdateByLease(ctx, r.LeaseID, fn)
+	return nil, nil, cobalt.Errorf(cobalt.EInvalid, "unknown report event %q", r.Event)
+}
+
+// afterReport finishes a task report whose update the store ruled on
+// (err): a stale lease is ignored, a retried task wakes the pool's leases,
+// a completed one has its job's after-effects.
+func (s *Service) afterReport(ctx context.Context, node cobalt.NodeRef, leaseID string, out *reportOutcome, err error) error {
 	if cobalt.IsCode(err, cobalt.ENotFound) {
-		s.log.Debug("report for a stale lease", logkey.Node, node.NodeID, logkey.Lease, r.LeaseID)
+		s.log.Debug("report for a stale lease", logkey.Node, node.NodeID, logkey.Lease, leaseID)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if retried {
+	if out.retried {
 		s.notify(node.AccountID, node.PoolID)
 	}
-	if completed {
-		return s.afterTaskCompleted(ctx, node.AccountID, jobKey, failed, taskID)
+	if out.completed {
+		return s.afterTaskCompleted(ctx, node.AccountID, out.jobKey, out.failed, out.taskID)
 	}
 	return nil
+}
+
+// ReportAndLease applies a node's reports, in order, and claims tasks for
+// its free slots (0: none). The task reports (taskReport) go into the
+// claim's own transaction: a busy node's round trip, its finished tasks
+// and its next ones, costs the store one transaction, not one per report
+// and one for the claim. When the claim stops short of the store (the
+// pool has no work) or fails, they are applied on their own. It returns
+// each report's error (nil when applied, or about a lease no longer
+// current) and the leases; the error is the claim's, the reports being
+// applied all the same.
+func (s *Service) ReportAndLease(ctx context.Context, node cobalt.NodeRef, rs []nodeproto.ReportRequest, freeSlots int) ([]error, []nodeproto.TaskLease, error) {
+	errs := make([]error, len(rs))
+	type pending struct {
+		i   int
+		u   *store.LeaseUpdate
+		out *reportOutcome
+	}
+	var ps []pending
+	for i, r := range rs {
+		if !taskReport(r) {
+			errs[i] = s.Report(ctx, node, r)
+			continue
+		}
+		fn, out, err := s.reportUpdate(node, r)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		ps = append(ps, pending{i: i, u: &store.LeaseUpdate{LeaseID: r.LeaseID, Fn: fn}, out: out})
+	}
+	var (
+		leases   []nodeproto.TaskLease
+		leaseErr error
+	)
+	if freeSlots > 0 {
+		before := make([]*store.LeaseUpdate, len(ps))
+		for k, p := range ps {
+			before[k] = p.u
+		}
+		leases, leaseErr = s.lease(ctx, node, freeSlots, 0, before)
+	}
+	for _, p := range ps {
+		if !p.u.Done {
+			_, p.u.Err = s.st.TaskUpdateByLease(ctx, p.u.LeaseID, p.u.Fn)
+		}
+		errs[p.i] = s.afterReport(ctx, node, p.u.LeaseID, p.out, p.u.Err)
+	}
+	return errs, leases, leaseErr
 }
 
 // finishAttempt ends the current attempt of a task with its outcome: a

@@ -14,9 +14,11 @@ import (
 // claims work for its free slots without waiting (nodeproto.ReportsRequest).
 // A report the dispatcher refuses for good (another node's lease, an
 // unknown event) is named in the response and the others still apply; a
-// transient failure (the store) fails the request before anything is
+// transient failure (the store) fails the request when nothing was
 // claimed, and the agent sends the batch again: the reports already applied
-// ended their leases, so their second copy is ignored as stale.
+// ended their leases, so their second copy is ignored as stale. With a
+// ReportLeaser (the jobs service) the reports and the claim share one store
+// transaction.
 func (s *Server) handleReports(ctx context.Context, n *batch.Node, in *nodeproto.ReportsRequest) (any, error) {
 	req := *in
 	if len(req.Reports) > nodeproto.MaxReports || req.FreeSlots < 0 {
@@ -27,14 +29,12 @@ func (s *Server) handleReports(ctx context.Context, n *batch.Node, in *nodeproto
 		return nil, cobalt.Errorf(cobalt.EConflict, "No task dispatcher is configured.").WithReason("NoDispatcher")
 	}
 	resp := nodeproto.ReportsResponse{Leases: []nodeproto.TaskLease{}}
+	if rl, ok := s.cfg.Dispatcher.(ReportLeaser); ok {
+		return s.reportAndLease(ctx, rl, n, req, resp)
+	}
 	for _, r := range req.Reports {
-		var err error
-		switch {
-		case r.NodeID != "" && r.NodeID != n.ID:
-			err = cobalt.Errorf(cobalt.EForbidden, "The report names another node than its credential.").WithReason("Forbidden")
-		case r.Event == nodeproto.EventCoordinated:
-			err = cobalt.Errorf(cobalt.EInvalid, "A coordination report goes to %s.", nodeproto.PathReport).WithReason(errwire.ReasonInvalidRequest)
-		default:
+		err := refusal(n, r)
+		if err == nil {
 			err = s.cfg.Dispatcher.Report(ctx, n.Ref(), r)
 		}
 		switch code := cobalt.ErrorCode(err); {
@@ -56,4 +56,59 @@ func (s *Server) handleReports(ctx context.Context, n *batch.Node, in *nodeproto
 	}
 	resp.Leases = lr.Leases
 	return resp, nil
+}
+
+// reportAndLease answers a ReportsRequest through a ReportLeaser: the
+// reports and the claim for the node's free slots in one store
+// transaction.
+func (s *Server) reportAndLease(ctx context.Context, rl ReportLeaser, n *batch.Node, req nodeproto.ReportsRequest, resp nodeproto.ReportsResponse) (any, error) {
+	rs := make([]nodeproto.ReportRequest, 0, len(req.Reports))
+	for _, r := range req.Reports {
+		if err := refusal(n, r); err != nil {
+			resp.Errors = append(resp.Errors, nodeproto.ReportError{LeaseID: r.LeaseID, Error: protoError(err)})
+			continue
+		}
+		rs = append(rs, r)
+	}
+	free := 0
+	if req.FreeSlots > 0 {
+		fresh, ok, err := s.leasable(ctx, n, 0)
+		switch {
+		case err != nil:
+			// The reports are applied: the node's lease long-poll asks again.
+			s.cfg.Logger.Warn("lease after reports", logkey.Node, n.ID, logkey.Err, err)
+		case ok:
+			n, free = fresh, req.FreeSlots
+		}
+	}
+	errs, leases, err := rl.ReportAndLease(ctx, n.Ref(), rs, free)
+	if err != nil {
+		s.cfg.Logger.Warn("lease after reports", logkey.Node, n.ID, logkey.Err, err)
+	}
+	for i, err := range errs {
+		switch code := cobalt.ErrorCode(err); {
+		case err == nil:
+		case (code == cobalt.EInternal || code == cobalt.ETooManyRequests) && len(leases) == 0:
+			// The node sends the batch again: the reports applied are
+			// then about leases no longer current, and ignored.
+			return nil, err
+		default:
+			resp.Errors = append(resp.Errors, nodeproto.ReportError{LeaseID: rs[i].LeaseID, Error: protoError(err)})
+		}
+	}
+	if leases != nil {
+		resp.Leases = leases
+	}
+	return resp, nil
+}
+
+// refusal is why the node API refuses node n's report r in a batch, or nil.
+func refusal(n *batch.Node, r nodeproto.ReportRequest) error {
+	switch {
+	case r.NodeID != "" && r.NodeID != n.ID:
+		return cobalt.Errorf(cobalt.EForbidden, "The report names another node than its credential.").WithReason("Forbidden")
+	case r.Event == nodeproto.EventCoordinated:
+		return cobalt.Errorf(cobalt.EInvalid, "A coordination report goes to %s.", nodeproto.PathReport).WithReason(errwire.ReasonInvalidRequest)
+	}
+	return nil
 }

@@ -70,6 +70,24 @@ func TestReportsApplyThenLease(t *testing.T) {
 	if tk := f.task(t, "t3"); tk.State != cobalt.TaskActive {
 		t.Fatalf("t3 is %s, want active (no slot was offered)", tk.State)
 	}
+
+	// A free slot and nothing left to run: the claim stops before the
+	// store, and the report is applied all the same.
+	resp = nodeproto.ReportsResponse{}
+	if st, e := f.call(t, f.node.Credential, nodeproto.PathReports, nodeproto.ReportsRequest{FreeSlots: 1}, &resp); st != 200 || len(resp.Leases) != 1 {
+		t.Fatalf("lease t3: %d %+v %+v", st, e, resp)
+	}
+	done3 := nodeproto.ReportRequest{LeaseID: resp.Leases[0].LeaseID, Event: "completed", StartTime: end, EndTime: &end, ExitCode: &exit}
+	resp = nodeproto.ReportsResponse{}
+	if st, e := f.call(t, f.node.Credential, nodeproto.PathReports, nodeproto.ReportsRequest{FreeSlots: 1, Reports: []nodeproto.ReportRequest{done3}}, &resp); st != 200 {
+		t.Fatalf("reports: %d %+v", st, e)
+	}
+	if len(resp.Leases) != 0 || len(resp.Errors) != 0 {
+		t.Fatalf("response %+v, want no lease and no error", resp)
+	}
+	if tk := f.task(t, "t3"); tk.State != cobalt.TaskCompleted {
+		t.Fatalf("t3 is %s after its completion with no work left", tk.State)
+	}
 }
 
 // TestReportsBadRequests: a malformed batch gets the protocol's error body

@@ -238,29 +238,15 @@ func (s *Server) handleLease(ctx context.Context, n *batch.Node, in *nodeproto.L
 
 // lease answers a valid lease request of node n.
 func (s *Server) lease(ctx context.Context, n *batch.Node, req nodeproto.LeaseRequest) (nodeproto.LeaseResponse, error) {
-	if s.cfg.Dispatcher == nil || req.FreeSlots == 0 || !n.Schedulable() {
+	if s.cfg.Dispatcher == nil || req.FreeSlots == 0 {
 		return nodeproto.LeaseResponse{Leases: []nodeproto.TaskLease{}}, nil
 	}
-	if n.Cached() {
-		// Whether the pool has work is all a lease that does not wait needs
-		// to know to answer "none", whatever became of the node; one that
-		// may take a task checks the node against the store first.
-		if q, ok := s.cfg.Dispatcher.(Queuer); ok && req.WaitSeconds == 0 {
-			has, err := q.Queued(ctx, n.Ref())
-			if err != nil {
-				return nodeproto.LeaseResponse{}, err
-			}
-			if !has {
-				return nodeproto.LeaseResponse{Leases: []nodeproto.TaskLease{}}, nil
-			}
-		}
-		fresh, err := s.cfg.Pools.NodeRevalidate(ctx, n)
-		if err != nil {
-			return nodeproto.LeaseResponse{}, err
-		}
-		if n = fresh; !n.Schedulable() {
-			return nodeproto.LeaseResponse{Leases: []nodeproto.TaskLease{}}, nil
-		}
+	n, ok, err := s.leasable(ctx, n, req.WaitSeconds)
+	if err != nil {
+		return nodeproto.LeaseResponse{}, err
+	}
+	if !ok {
+		return nodeproto.LeaseResponse{Leases: []nodeproto.TaskLease{}}, nil
 	}
 	// While the lease long-polls, the node may stop taking work (scheduling
 	// disabled, leaving the pool): the wait ends then, so no task is placed on
@@ -281,6 +267,40 @@ func (s *Server) lease(ctx context.Context, n *batch.Node, req nodeproto.LeaseRe
 		ls = []nodeproto.TaskLease{}
 	}
 	return nodeproto.LeaseResponse{Leases: ls}, nil
+}
+
+// leasable returns the node as a lease may give it work now (fresh from
+// the store when its record came from the credential cache) and whether it
+// may: the node takes tasks and, for a lease that does not wait, its pool
+// has some.
+func (s *Server) leasable(ctx context.Context, n *batch.Node, waitSeconds int) (*batch.Node, bool, error) {
+	if !n.Schedulable() {
+		return n, false, nil
+	}
+	if !n.Cached() {
+		return n, true, nil
+	}
+	// Whether the pool has work is all a lease that does not wait needs to
+	// know to answer "none", whatever became of the node; one that may
+	// take a task checks the node against the store first.
+	if q, ok := s.cfg.Dispatcher.(Queuer); ok && waitSeconds == 0 {
+		has, err := q.Queued(ctx, n.Ref())
+		if err != nil || !has {
+			return n, false, err
+		}
+	}
+	fresh, err := s.cfg.Pools.NodeRevalidate(ctx, n)
+	if err != nil {
+		return n, false, err
+	}
+	return fresh, fresh.Schedulable(), nil
+}
+
+// ReportLeaser is the optional part of a Dispatcher that applies a node's
+// reports in the transaction of the claim that follows them
+// (jobs.Service.ReportAndLease): one per busy node's round trip.
+type ReportLeaser interface {
+	ReportAndLease(ctx context.Context, node cobalt.NodeRef, rs []nodeproto.ReportRequest, freeSlots int) ([]error, []nodeproto.TaskLease, error)
 }
 
 // Queuer is the optional part of a Dispatcher that tells whether the

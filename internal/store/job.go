@@ -150,6 +150,25 @@ type ClaimParams struct {
 	LeaseExpiry func(TaskCandidate) time.Time
 	// NewLeaseID returns a fresh, unique lease ID.
 	NewLeaseID func() string
+	// Before are updates by lease the claim applies in its own transaction
+	// before it looks for tasks: a node's reports of the tasks that ended
+	// and its request for the next ones cost one transaction. The store
+	// rules on each (LeaseUpdate.Done, Err); a claim that fails leaves them
+	// all undone. A claim with no Limit, node or NewLeaseID applies only
+	// these.
+	Before []*LeaseUpdate
+}
+
+// LeaseUpdate is an update by lease, as TaskUpdateByLease, that a claim
+// applies first (ClaimParams.Before).
+type LeaseUpdate struct {
+	LeaseID string
+	Fn      func(*TaskRecord) error
+	// Done is set once the claim's transaction committed with this update
+	// applied (Err nil), or ruled out: ENotFound when no task holds the
+	// lease, or Fn's error, with the task left as it was.
+	Done bool
+	Err  error
 }
 
 // JobStore keeps Batch jobs, tasks and their claims. Claims are atomic across

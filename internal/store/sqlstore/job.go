@@ -498,12 +498,23 @@ func (db *DB) TaskAnyIncomplete(ctx context.Context, accountKey, jobID string) (
 
 // TaskClaim implements store.JobStore.
 func (db *DB) TaskClaim(ctx context.Context, p store.ClaimParams, pick func([]store.TaskCandidate) []int) ([]store.TaskRecord, error) {
-	if p.Limit <= 0 || p.NodeID == "" || p.NewLeaseID == nil {
+	claims := p.Limit > 0 && p.NodeID != "" && p.NewLeaseID != nil
+	if !claims && len(p.Before) == 0 {
 		return nil, nil
 	}
 	var out []store.TaskRecord
+	rulings := make([]error, len(p.Before))
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
+		for i, u := range p.Before {
+			var err error
+			if rulings[i], err = db.updateByLease(ctx, tx, u); err != nil {
+				return err
+			}
+		}
+		if !claims {
+			return nil
+		}
 		rows, err := tx.QueryContext(ctx, `SELECT seq, job_key, task_key, priority, required_slots, instances FROM tasks
 			WHERE account_key = $1 AND pool_key = $2 AND state = 'active' AND dispatch = 1 AND waiting = 0
 			ORDER BY priority DESC, seq LIMIT $3`+db.d.Compute.TaskClaimLock,
@@ -554,7 +565,32 @@ func (db *DB) TaskClaim(ctx context.Context, p store.ClaimParams, pick func([]st
 	if err != nil {
 		return nil, err
 	}
+	for i, u := range p.Before {
+		u.Done, u.Err = true, rulings[i]
+	}
 	return out, nil
+}
+
+// updateByLease applies u inside tx and returns its ruling: nil (applied),
+// ENotFound or u.Fn's error (the task unchanged). Any other error fails
+// the transaction and is returned as the second result.
+func (db *DB) updateByLease(ctx context.Context, tx *sql.Tx, u *store.LeaseUpdate) (ruling, err error) {
+	if u.LeaseID == "" {
+		return notFound("lease"), nil
+	}
+	var fnErr error
+	_, err = db.updateTask(ctx, tx, `SELECT `+taskCols+` FROM tasks WHERE lease_id = $1 AND lease_id <> ''`, []any{u.LeaseID},
+		func(t *store.TaskRecord) error {
+			fnErr = u.Fn(t)
+			return fnErr
+		})
+	switch {
+	case err == nil:
+		return nil, nil
+	case fnErr != nil && errors.Is(err, fnErr), cobalt.IsCode(err, cobalt.ENotFound) && fnErr == nil:
+		return err, nil
+	}
+	return nil, err
 }
 
 // TaskLeasedToNodes implements store.JobStore. It names the

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -474,6 +475,61 @@ func init() {
 		}
 		if l, _, err := js.TaskList(ctx(t), store.TaskListParams{AccountKey: jobAcct, NodeID: "node-x"}); err != nil || len(l) != 1 {
 			t.Fatalf("by node after the updates: %v %v", l, err)
+		}
+	})
+	register("Task/ClaimAppliesLeaseUpdatesFirst", func(t *testing.T, s store.Store) {
+		js := jobStore(t, s)
+		mkJob(t, js, "j", "p")
+		addTasks(t, js, "j", "a", "b", "c", "d", "e")
+		params := func(limit int, before ...*store.LeaseUpdate) store.ClaimParams {
+			return store.ClaimParams{AccountKey: jobAcct, PoolKey: "p", NodeID: "n1", Limit: limit, State: "running", NewLeaseID: newLease, Before: before}
+		}
+		got, err := js.TaskClaim(ctx(t), params(3), pickAll)
+		if err != nil || len(got) != 3 {
+			t.Fatalf("claim: %v %v", got, err)
+		}
+		la, lb, lc := got[0].LeaseID, got[1].LeaseID, got[2].LeaseID
+		complete := func(r *store.TaskRecord) error { r.State, r.LeaseID, r.Result = "completed", "", "success"; return nil }
+		refused := errors.New("refused by fn")
+
+		// An update the store cannot write fails the whole claim: the
+		// update before it is undone too, and nothing is claimed.
+		first := &store.LeaseUpdate{LeaseID: la, Fn: complete}
+		stealB := &store.LeaseUpdate{LeaseID: lb, Fn: func(r *store.TaskRecord) error { r.LeaseID = lc; return nil }}
+		if got, err := js.TaskClaim(ctx(t), params(1, first, stealB), pickAll); err == nil || len(got) != 0 || first.Done || stealB.Done {
+			t.Fatalf("a claim with a failing update: %v %v (done %v %v)", got, err, first.Done, stealB.Done)
+		}
+		if a, _ := js.TaskGet(ctx(t), jobAcct, "j", "a"); a.State != "running" || a.LeaseID != la {
+			t.Fatalf("a failed claim kept an update: %+v", a)
+		}
+
+		done := &store.LeaseUpdate{LeaseID: la, Fn: complete}
+		no := &store.LeaseUpdate{LeaseID: lb, Fn: func(*store.TaskRecord) error { return refused }}
+		gone := &store.LeaseUpdate{LeaseID: "no-such-lease", Fn: complete}
+		got, err = js.TaskClaim(ctx(t), params(1, done, no, gone), pickAll)
+		if err != nil || len(got) != 1 || got[0].ID != "d" {
+			t.Fatalf("claim after updates: %v %v", got, err)
+		}
+		if !done.Done || done.Err != nil || !no.Done || !errors.Is(no.Err, refused) || !gone.Done || !cobalt.IsCode(gone.Err, cobalt.ENotFound) {
+			t.Fatalf("rulings: %+v %+v %+v", done, no, gone)
+		}
+		if a, _ := js.TaskGet(ctx(t), jobAcct, "j", "a"); a.State != "completed" || a.LeaseID != "" {
+			t.Fatalf("a after its update: %+v", a)
+		}
+		if b, _ := js.TaskGet(ctx(t), jobAcct, "j", "b"); b.State != "running" || b.LeaseID != lb {
+			t.Fatalf("b after a refused update: %+v", b)
+		}
+
+		// Without a limit, a claim applies only its updates.
+		onlyB := &store.LeaseUpdate{LeaseID: lb, Fn: complete}
+		if got, err := js.TaskClaim(ctx(t), params(0, onlyB), pickAll); err != nil || len(got) != 0 || !onlyB.Done || onlyB.Err != nil {
+			t.Fatalf("updates alone: %v %v %+v", got, err, onlyB)
+		}
+		if b, _ := js.TaskGet(ctx(t), jobAcct, "j", "b"); b.State != "completed" {
+			t.Fatalf("b after its update: %+v", b)
+		}
+		if e, _ := js.TaskGet(ctx(t), jobAcct, "j", "e"); e.State != "active" {
+			t.Fatalf("an update-only claim claimed e: %+v", e)
 		}
 	})
 	register("Task/ConcurrentClaimsNeverOverlap", func(t *testing.T, s store.Store) {
