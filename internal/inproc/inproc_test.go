@@ -105,3 +105,43 @@ func TestAPanickingHandlerFailsTheCallNotTheProcess(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+func TestBusyWorkersNeverHoldUpARequest(t *testing.T) {
+	release := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/poll" {
+			<-release // a long poll holds its worker
+		}
+		_, _ = io.WriteString(w, r.URL.Path)
+	})
+	c := &http.Client{Transport: &Transport{Host: "cp:1", Handler: h}}
+	polls := make(chan error, 3)
+	for range 3 {
+		go func() {
+			resp, err := c.Get("https://cp:1/poll")
+			if err == nil {
+				resp.Body.Close()
+			}
+			polls <- err
+		}()
+	}
+	// Served while the polls hold their workers, then by the workers they
+	// free, again and again.
+	for i := range 50 {
+		resp, err := c.Get("https://cp:1/quick")
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "/quick" {
+			t.Fatalf("request %d: %q", i, b)
+		}
+	}
+	close(release)
+	for range 3 {
+		if err := <-polls; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
