@@ -36,9 +36,9 @@ type Transport struct {
 // before it ends.
 const workerIdle = 30 * time.Second
 
-// RoundTrip implements http.RoundTripper. The handler runs in its own
-// goroutine on a copy of the request whose context is the caller's, so
-// that cancelling the call ends a long poll. The response is complete when
+// RoundTrip implements http.RoundTripper. The handler runs on a worker
+// goroutine (run) with a copy of the request whose context is the
+// caller's, so that cancelling the call ends a long poll. The response is complete when
 // RoundTrip returns: the node API writes whole JSON bodies.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !strings.EqualFold(req.URL.Host, t.Host) {
