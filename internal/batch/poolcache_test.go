@@ -15,12 +15,13 @@ func TestDecodedPoolsServeOnlyTheRecordTheyDecoded(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.AccountKey, r.Key, r.Version = "acct", "p1", 3
-	var c decodedPools
-	a, err := c.decode(r)
+	c := newPoolDecodes()
+	decode := func(r store.PoolRecord) (*Pool, error) { return c.Get(r.AccountKey+"\x00"+r.Key, r) }
+	a, err := decode(r)
 	if err != nil || a.TaskSlotsPerNode != 4 || a.ETag != ETagOf(3) {
 		t.Fatalf("first decode: %+v %v", a, err)
 	}
-	if b, _ := c.decode(r); b != a {
+	if b, _ := decode(r); b != a {
 		t.Fatal("the same record was decoded again")
 	}
 	// Any field decodePool reads makes another pool.
@@ -30,7 +31,7 @@ func TestDecodedPoolsServeOnlyTheRecordTheyDecoded(t *testing.T) {
 		t.Fatal(err)
 	}
 	changed.AccountKey, changed.Key, changed.Version = "acct", "p1", 3
-	if b, _ := c.decode(changed); b == a || b.TaskSlotsPerNode != 2 {
+	if b, _ := decode(changed); b == a || b.TaskSlotsPerNode != 2 {
 		t.Fatalf("a changed body served the old pool: %+v", b)
 	}
 	for name, mod := range map[string]func(*store.PoolRecord){
@@ -39,10 +40,10 @@ func TestDecodedPoolsServeOnlyTheRecordTheyDecoded(t *testing.T) {
 		"allocationState": func(r *store.PoolRecord) { r.AllocationState = AllocResizing },
 		"id case":         func(r *store.PoolRecord) { r.ID = "P1" },
 	} {
-		first, _ := c.decode(changed)
+		first, _ := decode(changed)
 		next := changed
 		mod(&next)
-		got, err := c.decode(next)
+		got, err := decode(next)
 		if err != nil || got == first {
 			t.Fatalf("%s: the cached pool served a different record (%v)", name, err)
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/decoded"
 	"github.com/cobaltbatch/cobalt/internal/errwire"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
@@ -94,7 +95,7 @@ type Service struct {
 	log     *slog.Logger
 	wake    chan struct{}
 	renders renderCache
-	pools   decodedPools // Pool's decodings (poolcache.go)
+	pools   *decoded.Cache[store.PoolRecord, *Pool] // Pool's decodings (poolcache.go)
 	samples sampler
 	touches toucher   // heartbeats written together (heartbeat.go)
 	auth    authCache // nodes verified recently (nodeauth.go)
@@ -126,7 +127,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1)}
+	s := &Service{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), pools: newPoolDecodes()}
 	s.cfg.Store = poolWrites{Store: cfg.Store, gen: &s.renders.gen}
 	return s, nil
 }
@@ -554,7 +555,7 @@ func (s *Service) Pool(ctx context.Context, accountID, poolID string) (*cobalt.P
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.pools.decode(r)
+	p, err := s.pools.Get(r.AccountKey+"\x00"+r.Key, r)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,6 @@
 package jobs
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -21,16 +20,17 @@ func cacheRecord(id string, version int64, spec string) store.JobRecord {
 // the same key) decodes again, and what it returns is what jobFromRecord
 // returns.
 func TestDecodedJobsServeOnlyTheSameRecord(t *testing.T) {
-	var c decodedJobs
+	c := newJobDecodes()
+	decode := func(r store.JobRecord) (*cobalt.Job, error) { return c.Get(r.AccountKey+"\x00"+r.Key, r) }
 	r := cacheRecord("Job", 1, `{"onAllTasksComplete":"noaction","state":"active"}`)
-	a, err := c.decode(r)
+	a, err := decode(r)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.OnAllTasksComplete != cobalt.OnAllTasksCompleteNoAction || a.ID != "Job" {
 		t.Fatalf("decoded %+v", a)
 	}
-	if b, _ := c.decode(r); b != a {
+	if b, _ := decode(r); b != a {
 		t.Fatal("the same record decoded again")
 	}
 	changes := []func(*store.JobRecord){
@@ -44,7 +44,7 @@ func TestDecodedJobsServeOnlyTheSameRecord(t *testing.T) {
 	for i, change := range changes {
 		r2 := r
 		change(&r2)
-		got, err := c.decode(r2)
+		got, err := decode(r2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,24 +54,10 @@ func TestDecodedJobsServeOnlyTheSameRecord(t *testing.T) {
 			!got.LastModified.Equal(want.LastModified) {
 			t.Errorf("change %d: got %+v, want %+v", i, got, want)
 		}
-		a, _ = c.decode(r) // back to the original record
+		a, _ = decode(r) // back to the original record
 	}
-	if _, err := c.decode(cacheRecord("Job", 3, `{`)); err == nil {
+	if _, err := decode(cacheRecord("Job", 3, `{`)); err == nil {
 		t.Error("a malformed spec decoded")
-	}
-}
-
-func TestDecodedJobsAreBounded(t *testing.T) {
-	var c decodedJobs
-	for i := range maxDecodedJobs + 10 {
-		r := cacheRecord(fmt.Sprint(i), 1, `{"state":"active"}`)
-		r.Key = r.ID
-		if _, err := c.decode(r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if len(c.m) != maxDecodedJobs {
-		t.Fatalf("%d entries, want %d", len(c.m), maxDecodedJobs)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cobaltbatch/cobalt"
+	"github.com/cobaltbatch/cobalt/internal/decoded"
 	"github.com/cobaltbatch/cobalt/internal/logkey"
 	"github.com/cobaltbatch/cobalt/internal/store"
 )
@@ -87,7 +88,7 @@ type Service struct {
 	relMu    sync.Mutex
 	releases map[string]*releaseQueue // job key ("account\x00job") -> the pass releasing its dependents
 
-	jobDecodes decodedJobs // the last decoding of each job read on the claim and report paths
+	jobDecodes *decoded.Cache[store.JobRecord, *cobalt.Job] // the last decoding of each job read on the claim and report paths (jobcache.go)
 }
 
 // New returns a Service.
@@ -113,7 +114,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.LostLeaseAge <= 0 {
 		cfg.LostLeaseAge = 60 * time.Second
 	}
-	s := &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, waiters: map[string]map[*waiter]struct{}{},
+	s := &Service{cfg: cfg, st: cfg.Store, jobDecodes: newJobDecodes(), log: cfg.Logger, now: cfg.Now, waiters: map[string]map[*waiter]struct{}{},
 		releases: map[string]*releaseQueue{}}
 	// An empty pool's answer serves its leases for one poll interval: a
 	// task added through this replica invalidates it at once (notify),
