@@ -10,15 +10,15 @@ import (
 	"github.com/cobaltbatch/cobalt/internal/nodeproto"
 )
 
-// handleReports applies a node's batch of task reports, in order, then
-// claims work for its free slots without waiting (nodeproto.ReportsRequest).
-// A report the dispatcher refuses for good (another node's lease, an
-// unknown event) is named in the response and the others still apply; a
-// transient failure (the store) fails the request when nothing was
-// claimed, and the agent sends the batch again: the reports already applied
-// ended their leases, so their second copy is ignored as stale. With a
-// ReportLeaser (the jobs service) the reports and the claim share one store
-// transaction.
+// handleReports applies a node's batch of task reports, in order, and
+// claims work for its free slots without waiting (nodeproto.ReportsRequest),
+// the reports and the claim in one store transaction
+// (Dispatcher.ReportAndLease). A report the dispatcher refuses for good
+// (another node's lease, an unknown event) is named in the response and the
+// others still apply; a transient failure (the store) fails the request when
+// nothing was claimed, and the agent sends the batch again: the reports
+// already applied ended their leases, so their second copy is ignored as
+// stale.
 func (s *Server) handleReports(ctx context.Context, n *batch.Node, in *nodeproto.ReportsRequest) (any, error) {
 	req := *in
 	if len(req.Reports) > nodeproto.MaxReports || req.FreeSlots < 0 {
@@ -29,39 +29,6 @@ func (s *Server) handleReports(ctx context.Context, n *batch.Node, in *nodeproto
 		return nil, cobalt.Errorf(cobalt.EConflict, "No task dispatcher is configured.").WithReason("NoDispatcher")
 	}
 	resp := nodeproto.ReportsResponse{Leases: []nodeproto.TaskLease{}}
-	if rl, ok := s.cfg.Dispatcher.(ReportLeaser); ok {
-		return s.reportAndLease(ctx, rl, n, req, resp)
-	}
-	for _, r := range req.Reports {
-		err := refusal(n, r)
-		if err == nil {
-			err = s.cfg.Dispatcher.Report(ctx, n.Ref(), r)
-		}
-		switch code := cobalt.ErrorCode(err); {
-		case err == nil:
-		case code == cobalt.EInternal || code == cobalt.ETooManyRequests:
-			return nil, err
-		default:
-			resp.Errors = append(resp.Errors, nodeproto.ReportError{LeaseID: r.LeaseID, Error: protoError(err)})
-		}
-	}
-	if req.FreeSlots == 0 {
-		return resp, nil
-	}
-	lr, err := s.lease(ctx, n, nodeproto.LeaseRequest{NodeID: n.ID, FreeSlots: req.FreeSlots})
-	if err != nil {
-		// The reports are applied: the node's lease long-poll asks again.
-		s.cfg.Logger.Warn("lease after reports", logkey.Node, n.ID, logkey.Err, err)
-		return resp, nil
-	}
-	resp.Leases = lr.Leases
-	return resp, nil
-}
-
-// reportAndLease answers a ReportsRequest through a ReportLeaser: the
-// reports and the claim for the node's free slots in one store
-// transaction.
-func (s *Server) reportAndLease(ctx context.Context, rl ReportLeaser, n *batch.Node, req nodeproto.ReportsRequest, resp nodeproto.ReportsResponse) (any, error) {
 	rs := make([]nodeproto.ReportRequest, 0, len(req.Reports))
 	for _, r := range req.Reports {
 		if err := refusal(n, r); err != nil {
@@ -81,7 +48,7 @@ func (s *Server) reportAndLease(ctx context.Context, rl ReportLeaser, n *batch.N
 			n, free = fresh, req.FreeSlots
 		}
 	}
-	errs, leases, err := rl.ReportAndLease(ctx, n.Ref(), rs, free)
+	errs, leases, err := s.cfg.Dispatcher.ReportAndLease(ctx, n.Ref(), rs, free)
 	if err != nil {
 		s.cfg.Logger.Warn("lease after reports", logkey.Node, n.ID, logkey.Err, err)
 	}

@@ -30,10 +30,14 @@ type TokenIssuer interface {
 
 // Dispatcher serves task leases and reports to nodes and requeues the tasks
 // of a node whose agent restarted (jobs.Service implements it). Lease may
-// block up to wait; all methods are safe for concurrent use.
+// block up to wait; ReportAndLease applies a node's reports in the
+// transaction of the claim for its free slots (0: none) that follows them,
+// returning each report's error, the leases and the claim's error; all
+// methods are safe for concurrent use.
 type Dispatcher interface {
 	Lease(ctx context.Context, node cobalt.NodeRef, freeSlots int, wait time.Duration) ([]nodeproto.TaskLease, error)
 	Report(ctx context.Context, node cobalt.NodeRef, r nodeproto.ReportRequest) error
+	ReportAndLease(ctx context.Context, node cobalt.NodeRef, rs []nodeproto.ReportRequest, freeSlots int) ([]error, []nodeproto.TaskLease, error)
 	NodeLost(ctx context.Context, node cobalt.NodeRef) error
 }
 
@@ -294,13 +298,6 @@ func (s *Server) leasable(ctx context.Context, n *batch.Node, waitSeconds int) (
 		return n, false, err
 	}
 	return fresh, fresh.Schedulable(), nil
-}
-
-// ReportLeaser is the optional part of a Dispatcher that applies a node's
-// reports in the transaction of the claim that follows them
-// (jobs.Service.ReportAndLease): one per busy node's round trip.
-type ReportLeaser interface {
-	ReportAndLease(ctx context.Context, node cobalt.NodeRef, rs []nodeproto.ReportRequest, freeSlots int) ([]error, []nodeproto.TaskLease, error)
 }
 
 // Queuer is the optional part of a Dispatcher that tells whether the
