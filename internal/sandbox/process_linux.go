@@ -19,12 +19,12 @@ type initProcess interface {
 	done() <-chan struct{}
 }
 
-// initCommand is the node init's command: this binary as InitName, in new
-// user, mount, PID, UTS, IPC, network and cgroup namespaces, node root
-// mapped to the host uid range at base, ctrl and tree as fds 3 and 4.
-func initCommand(base int, ctrl, tree *os.File) *exec.Cmd {
+// initCommand is the node init's command: the executable exe as InitName,
+// in new user, mount, PID, UTS, IPC, network and cgroup namespaces, node
+// root mapped to the host uid range at base, ctrl and tree as fds 3 and 4.
+func initCommand(exe string, base int, ctrl, tree *os.File) *exec.Cmd {
 	return &exec.Cmd{
-		Path: "/proc/self/exe",
+		Path: exe,
 		// A test binary that forgot to call Main runs no test and exits.
 		Args:       []string{InitName, "-test.run=^$"},
 		Env:        []string{envInit + "=1"},
@@ -52,7 +52,7 @@ type cmdProcess struct {
 
 // startInitProcess forks the init from this process (startInCgroup).
 func startInitProcess(base int, ctrl, tree *os.File, cg *cgroup, stderr io.Writer) (initProcess, error) {
-	cmd := initCommand(base, ctrl, tree)
+	cmd := initCommand("/proc/self/exe", base, ctrl, tree)
 	cmd.Stderr = stderr
 	if d := cg.dir2(); d != "" {
 		f, err := os.Open(d)

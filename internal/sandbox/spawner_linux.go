@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,6 +27,14 @@ const (
 	envSpawner  = "COBALT_SPAWNER"
 	// spawnFD is the spawner's end of its socketpair.
 	spawnFD = 3
+	// spawnInitFD is, when envSpawnerInit is set, the node init binary the
+	// host checked (see initBeside); the spawner moves it to initExeFD.
+	spawnInitFD    = 4
+	envSpawnerInit = "COBALT_SPAWNER_INIT"
+	// initExeFD is where the spawner keeps that binary, close-on-exec and
+	// above every descriptor an init's fork moves around, so that each
+	// init can execute /proc/self/fd/initExeFD before the descriptor closes.
+	initExeFD = 100
 )
 
 // Spawner is a small fork server that starts node inits for one host
@@ -62,11 +72,32 @@ type spawnResult struct {
 	err   error
 }
 
-// StartSpawner starts a spawner (as root: it needs a mount namespace).
+// StartSpawner starts a spawner (as root: it needs a mount namespace). Its
+// inits run from the cobalt-node-init beside this executable when that was
+// built from the same source (initBeside), else from this executable.
 func StartSpawner(logger *slog.Logger) (*Spawner, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	var init *os.File
+	if exe, err := os.Executable(); err == nil {
+		self, _ := debug.ReadBuildInfo()
+		var why string
+		init, why = initBeside(exe, func(init *debug.BuildInfo) error { return sameBuild(self, init) })
+		switch {
+		case init != nil:
+			defer init.Close()
+			logger.Info("node inits run from the node init beside this executable", logkey.Command, init.Name())
+		case why != "":
+			logger.Warn("node inits run from this executable", logkey.Reason, why)
+		}
+	}
+	return startSpawnerWith(logger, init)
+}
+
+// startSpawnerWith starts a spawner whose inits run from init, or from this
+// executable when init is nil.
+func startSpawnerWith(logger *slog.Logger, init *os.File) (*Spawner, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: spawner socket: %w", err)
@@ -90,6 +121,10 @@ func StartSpawner(logger *slog.Logger) (*Spawner, error) {
 			Setsid:    true,
 			Pdeathsig: syscall.SIGKILL,
 		},
+	}
+	if init != nil {
+		cmd.Env = append(cmd.Env, envSpawnerInit+"=1")
+		cmd.ExtraFiles = append(cmd.ExtraFiles, init) // fd 4
 	}
 	s := &Spawner{fd: fds[0], logger: logger, exited: make(chan struct{}), waiting: map[uint64]chan spawnResult{},
 		reader: make(chan struct{})}
@@ -320,6 +355,16 @@ func closeFDs(fds []int) {
 func runSpawner() int {
 	// Nothing it starts may inherit its channel.
 	syscall.CloseOnExec(spawnFD)
+	exe := "/proc/self/exe"
+	if os.Getenv(envSpawnerInit) == "1" {
+		fd, err := unix.FcntlInt(spawnInitFD, unix.F_DUPFD_CLOEXEC, initExeFD)
+		if err != nil || fd != initExeFD {
+			fmt.Fprintf(os.Stderr, "cobalt-spawner: the node init binary: fd %d, %v\n", fd, err)
+			return 1
+		}
+		unix.Close(spawnInitFD)
+		exe = "/proc/self/fd/" + strconv.Itoa(initExeFD)
+	}
 	var sendMu sync.Mutex
 	reply := func(r spawnReply, fd int) {
 		var oob []byte
@@ -354,14 +399,14 @@ func runSpawner() int {
 			}
 			continue
 		}
-		go spawnInit(l, fds, reply)
+		go spawnInit(exe, l, fds, reply)
 	}
 }
 
-// spawnInit starts one node init from a thread of its own, which joins a
-// fresh session keyring first and then stays, locked, until the init exited:
-// the init's Pdeathsig is tied to it.
-func spawnInit(l spawnLaunch, fds []int, reply func(spawnReply, int)) {
+// spawnInit starts one node init, the executable exe, from a thread of its
+// own, which joins a fresh session keyring first and then stays, locked,
+// until the init exited: the init's Pdeathsig is tied to it.
+func spawnInit(exe string, l spawnLaunch, fds []int, reply func(spawnReply, int)) {
 	runtime.LockOSThread() // never unlocked
 	files := make([]*os.File, len(fds))
 	for i, fd := range fds {
@@ -377,7 +422,7 @@ func spawnInit(l spawnLaunch, fds []int, reply func(spawnReply, int)) {
 		fail(fmt.Errorf("sandbox: a session keyring of its own: %w", err))
 		return
 	}
-	cmd := initCommand(int(l.Base), files[0], files[1])
+	cmd := initCommand(exe, int(l.Base), files[0], files[1])
 	cmd.Stderr = files[2]
 	back := func() error { return nil }
 	if l.Flags&spawnCgroup2 != 0 {

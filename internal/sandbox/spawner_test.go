@@ -4,6 +4,7 @@ package sandbox
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -142,5 +143,48 @@ func TestSpawnerRefusesAfterClose(t *testing.T) {
 	}
 	if _, err := Start(Config{Name: "test-closed", NodeDir: dir, Range: r, Spawner: sp}); err == nil {
 		t.Fatal("a closed spawner started a node")
+	}
+}
+
+// TestSpawnerRunsTheInitItWasGiven: with a cobalt-node-init, every node's
+// init is that binary (the descriptor the host checked, not a path that
+// could change meanwhile), and the node works as one run from this binary.
+func TestSpawnerRunsTheInitItWasGiven(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("node sandboxes need root")
+	}
+	built := buildInit(t)
+	f, err := os.Open(built)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := startSpawnerWith(slog.New(slog.DiscardHandler), f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sp.Close() })
+	// Replaced after the spawner took it: nodes still run what was checked.
+	if err := os.Rename(built, built+".old"); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Rename(built+".old", built)
+	if err := os.WriteFile(built, []byte("#!/bin/sh\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(built)
+	for i := range 2 {
+		n, dir := startSpawnedNode(t, sp)
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", n.Pid()))
+		if err != nil || exe != built+".old" && exe != built+" (deleted)" {
+			t.Fatalf("node %d: the init runs %q (%v), not %s", i, exe, err, built)
+		}
+		out, rep := runTask(t, n, dir, `/bin/sh -c 'hostname; id -u'`, nodeproto.UserIdentity{})
+		if rep.Failure != nil || strings.Fields(out)[0] != "tvm-spawned" || strings.Fields(out)[1] != "1000" {
+			t.Fatalf("node %d: %q %+v", i, out, rep.Failure)
+		}
+		if err := n.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
