@@ -201,7 +201,10 @@ func (d *driver) waitIdle(ctx context.Context, pool string, n int, limit time.Du
 	for {
 		var idle []string
 		states := map[azbatch.NodeState]int{}
-		pager := d.batch.NewListNodesPager(pool, nil)
+		// Only what it reads: the poll shares the machine with the nodes it
+		// waits for (whole nodes, every 20 ms, were 8 % of the CPU
+		// samples while 100 nodes started).
+		pager := d.batch.NewListNodesPager(pool, &azbatch.ListNodesOptions{SelectParam: []string{"id", "state"}})
 		for pager.More() {
 			page, err := pager.NextPage(ctx)
 			if err != nil {
@@ -220,7 +223,7 @@ func (d *driver) waitIdle(ctx context.Context, pool string, n int, limit time.Du
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("pool %s: %d of %d nodes idle after %s (states %v)", pool, len(idle), n, limit, states)
 		}
-		if p, err := d.batch.GetPool(ctx, pool, nil); err == nil && len(p.ResizeErrors) > 0 {
+		if p, err := d.batch.GetPool(ctx, pool, &azbatch.GetPoolOptions{SelectParam: []string{"id", "resizeErrors"}}); err == nil && len(p.ResizeErrors) > 0 {
 			e := p.ResizeErrors[0]
 			return nil, fmt.Errorf("pool %s: %d of %d nodes idle; resize error %s: %s", pool, len(idle), n, deref(e.Code), deref(e.Message))
 		}

@@ -39,6 +39,18 @@ const (
 	nodeDirFD = 4 // a detached mount of the node's directory, moved to NodeRoot
 )
 
+// An init executed from the host's open node init binary
+// (/proc/self/fd/initExeFD) would show in ps and top under the descriptor's
+// number: it takes its own name while its package inits still run on the
+// main thread, whose name is the process's.
+func init() {
+	if os.Getenv(envInit) == "1" {
+		if name, err := unix.BytePtrFromString(InitName); err == nil {
+			_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(name)), 0, 0, 0)
+		}
+	}
+}
+
 // systemDirs are bound read-only from the host into every node's root.
 var systemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"}
 

@@ -179,6 +179,10 @@ func TestSpawnerRunsTheInitItWasGiven(t *testing.T) {
 		if err != nil || exe != built+".old" && exe != built+" (deleted)" {
 			t.Fatalf("node %d: the init runs %q (%v), not %s", i, exe, err, built)
 		}
+		// The kernel keeps 15 bytes of a name.
+		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", n.Pid())); strings.TrimSpace(string(comm)) != InitName[:15] {
+			t.Errorf("node %d: the init is named %q", i, comm)
+		}
 		out, rep := runTask(t, n, dir, `/bin/sh -c 'hostname; id -u'`, nodeproto.UserIdentity{})
 		if rep.Failure != nil || strings.Fields(out)[0] != "tvm-spawned" || strings.Fields(out)[1] != "1000" {
 			t.Fatalf("node %d: %q %+v", i, out, rep.Failure)
