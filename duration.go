@@ -47,18 +47,19 @@ func ParseDuration(s string) (Duration, error) {
 	if s == UnlimitedText {
 		return Unlimited, nil
 	}
-	bad := fmt.Errorf("%q is %w", s, errDuration)
+	// Built only on failure: every task the data plane lists parses some.
+	bad := func() error { return fmt.Errorf("%q is %w", s, errDuration) }
 	rest, neg := strings.CutPrefix(s, "-")
 	rest, ok := strings.CutPrefix(rest, "P")
 	if !ok || rest == "" {
-		return 0, bad
+		return 0, bad()
 	}
 	var total float64
 	inTime := false
 	for rest != "" {
 		if rest[0] == 'T' {
 			if inTime || len(rest) == 1 {
-				return 0, bad
+				return 0, bad()
 			}
 			inTime, rest = true, rest[1:]
 			continue
@@ -68,11 +69,11 @@ func ParseDuration(s string) (Duration, error) {
 			i++
 		}
 		if i == 0 || i == len(rest) {
-			return 0, bad
+			return 0, bad()
 		}
 		n, err := strconv.ParseFloat(rest[:i], 64)
 		if err != nil {
-			return 0, bad
+			return 0, bad()
 		}
 		var unit time.Duration
 		switch u := rest[i]; {
@@ -87,10 +88,10 @@ func ParseDuration(s string) (Duration, error) {
 		case u == 'S' && inTime:
 			unit = time.Second
 		default:
-			return 0, bad
+			return 0, bad()
 		}
 		if unit != time.Second && strings.Contains(rest[:i], ".") {
-			return 0, bad
+			return 0, bad()
 		}
 		total += n * float64(unit)
 		if total >= float64(unlimitedSpan) {
