@@ -40,14 +40,20 @@ const (
 )
 
 // An init executed from the host's open node init binary
-// (/proc/self/fd/initExeFD) would show in ps and top under the descriptor's
+// (/proc/self/fd/initExeFD) shows in ps and top under the descriptor's
 // number: it takes its own name while its package inits still run on the
-// main thread, whose name is the process's.
+// main thread, whose name is the process's. (One run from /proc/self/exe
+// keeps "exe".)
 func init() {
-	if os.Getenv(envInit) == "1" {
-		if name, err := unix.BytePtrFromString(InitName); err == nil {
-			_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(name)), 0, 0, 0)
-		}
+	if os.Getenv(envInit) != "1" {
+		return
+	}
+	comm, err := os.ReadFile("/proc/self/comm")
+	if err != nil || strings.TrimSpace(string(comm)) != strconv.Itoa(initExeFD) {
+		return
+	}
+	if name, err := unix.BytePtrFromString(InitName); err == nil {
+		_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(name)), 0, 0, 0)
 	}
 }
 
