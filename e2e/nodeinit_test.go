@@ -72,6 +72,7 @@ func TestNodeInitBesideCobalt(t *testing.T) {
 		t.Fatalf("the node's PID 1 is %q, want %q (build: revision %q, modified %q)\n%s", got, want,
 			vcs["vcs.revision"], vcs["vcs.modified"], tail(logFile))
 	}
+	t.Logf("build from a clean commit: %v; the node's PID 1: %s", clean, want)
 	// The log says which, and why not.
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		b, _ := os.ReadFile(logFile)
