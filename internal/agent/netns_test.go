@@ -163,6 +163,39 @@ func TestSweepNamespaces(t *testing.T) {
 	}
 }
 
+// TestDeleteNamespaceAsIPDoes: a namespace ip created is gone for ip
+// after deleteNamespace (no file, no mount left behind), a second delete
+// is no error, and a name that is not one is refused.
+func TestDeleteNamespaceAsIPDoes(t *testing.T) {
+	requireNetns(t)
+	t.Parallel()
+	n := NamespaceName(os.Getpid(), "delete-as-ip")
+	if err := runIP("netns", "add", n); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(NetnsDir, n)
+	if err := deleteNamespace(n); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("%s still exists: %v", path, err)
+	}
+	if out, err := ipOutput("netns", "list"); err != nil || strings.Contains(out, n) {
+		t.Errorf("ip netns list: %q %v", out, err)
+	}
+	if b, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(b), path) {
+		t.Errorf("%s is still mounted", path)
+	}
+	if err := deleteNamespace(n); err != nil {
+		t.Errorf("a second delete: %v", err)
+	}
+	for _, bad := range []string{"", ".", "..", "../etc", "a/b"} {
+		if err := deleteNamespace(bad); err == nil {
+			t.Errorf("deleteNamespace(%q) accepted", bad)
+		}
+	}
+}
+
 func contains(s []string, v string) bool {
 	for _, x := range s {
 		if x == v {
