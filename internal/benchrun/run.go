@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/cobaltbatch/cobalt/internal/sandbox"
 )
 
 // Rows are the bench's rows, in the order they run and print.
@@ -120,6 +122,11 @@ func runOnce(ctx context.Context, opts Options, run int) (res []Result, err erro
 		}
 	}()
 	fmt.Fprintf(opts.Log, "run %d: cobalt up (pid %d) ready in %s\n", run, c.pid(), dir)
+	if exe, why := sandbox.InitExecutable(opts.Exe); why != "" {
+		fmt.Fprintf(opts.Log, "run %d: node inits run from %s: %s\n", run, exe, why)
+	} else {
+		fmt.Fprintf(opts.Log, "run %d: node inits run from %s\n", run, exe)
+	}
 	d, err := newDriver(ctx, c.ep)
 	if err != nil {
 		return nil, fmt.Errorf("%w\n%s", err, tail(c.log))

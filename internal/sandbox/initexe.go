@@ -20,6 +20,25 @@ import (
 // between commits, and a stale binary left beside a new one must not run
 // nodes.
 
+// InitExecutable is the executable that node inits started by a process
+// running exe (this binary's build) run: the cobalt-node-init beside exe
+// when that is from the same build, else exe, with the reason when one
+// beside it is not used.
+func InitExecutable(exe string) (path, why string) {
+	f, why := initBeside(exe, sameBuildAsThis)
+	if f == nil {
+		return exe, why
+	}
+	f.Close()
+	return f.Name(), ""
+}
+
+// sameBuildAsThis is sameBuild with this binary's build information.
+func sameBuildAsThis(init *debug.BuildInfo) error {
+	self, _ := debug.ReadBuildInfo()
+	return sameBuild(self, init)
+}
+
 // initBeside opens the cobalt-node-init beside exe when accept takes its
 // build information (StartSpawner's accept is sameBuild with this binary's).
 // It returns nil and the reason when there is none to use (the reason is

@@ -165,3 +165,25 @@ func TestInitBeside(t *testing.T) {
 		t.Fatalf("a script: %v %q", f, why)
 	}
 }
+
+// TestInitExecutable: with nothing beside it, an executable runs its own
+// inits; with an init beside it that this test binary's build cannot be
+// matched to (a test binary is not a main module's release or commit),
+// the executable still does, and the reason names the file.
+func TestInitExecutable(t *testing.T) {
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "cobalt")
+	if path, why := InitExecutable(exe); path != exe || why != "" {
+		t.Fatalf("nothing beside: %q %q", path, why)
+	}
+	b, err := os.ReadFile(buildInit(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, InitName), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if path, why := InitExecutable(exe); path != exe || !strings.Contains(why, filepath.Join(dir, InitName)+" is from another build") {
+		t.Fatalf("an init from another build beside: %q %q", path, why)
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -81,9 +80,8 @@ func StartSpawner(logger *slog.Logger) (*Spawner, error) {
 	}
 	var init *os.File
 	if exe, err := os.Executable(); err == nil {
-		self, _ := debug.ReadBuildInfo()
 		var why string
-		init, why = initBeside(exe, func(init *debug.BuildInfo) error { return sameBuild(self, init) })
+		init, why = initBeside(exe, sameBuildAsThis)
 		switch {
 		case init != nil:
 			defer init.Close()
