@@ -122,9 +122,11 @@ func runOnce(ctx context.Context, opts Options, run int) (res []Result, err erro
 		}
 	}()
 	fmt.Fprintf(opts.Log, "run %d: cobalt up (pid %d) ready in %s\n", run, c.pid(), dir)
-	if exe, why := sandbox.InitExecutable(opts.Exe); why != "" {
-		fmt.Fprintf(opts.Log, "run %d: node inits run from %s: %s\n", run, exe, why)
-	} else {
+	if os.Geteuid() == 0 { // as another user, nodes are the child's processes, without inits
+		exe, why := sandbox.InitExecutable(opts.Exe)
+		if why != "" {
+			exe += ": " + why
+		}
 		fmt.Fprintf(opts.Log, "run %d: node inits run from %s\n", run, exe)
 	}
 	d, err := newDriver(ctx, c.ep)

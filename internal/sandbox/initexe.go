@@ -80,7 +80,7 @@ func sameBuild(host, init *debug.BuildInfo) error {
 		return errors.New("no build information")
 	}
 	if host.GoVersion != init.GoVersion {
-		return fmt.Errorf("Go %s, not %s", init.GoVersion, host.GoVersion)
+		return fmt.Errorf("toolchain %s, not %s", init.GoVersion, host.GoVersion)
 	}
 	if host.Main.Path != init.Main.Path {
 		return fmt.Errorf("module %s, not %s", init.Main.Path, host.Main.Path)
