@@ -40,7 +40,7 @@ const (
 )
 
 // An init executed from the host's open node init binary
-// (/proc/self/fd/initExeFD) shows in ps and top under the descriptor's
+// (/proc/self/fd/N, N >= initExeFD) shows in ps and top under the descriptor's
 // number: it takes its own name while its package inits still run on the
 // main thread, whose name is the process's. (One run from /proc/self/exe
 // keeps "exe".)
@@ -49,7 +49,10 @@ func init() {
 		return
 	}
 	comm, err := os.ReadFile("/proc/self/comm")
-	if err != nil || strings.TrimSpace(string(comm)) != strconv.Itoa(initExeFD) {
+	if err != nil {
+		return
+	}
+	if fd, err := strconv.Atoi(strings.TrimSpace(string(comm))); err != nil || fd < initExeFD {
 		return
 	}
 	if name, err := unix.BytePtrFromString(InitName); err == nil {

@@ -30,9 +30,10 @@ const (
 	// host checked (see initBeside); the spawner moves it to initExeFD.
 	spawnInitFD    = 4
 	envSpawnerInit = "COBALT_SPAWNER_INIT"
-	// initExeFD is where the spawner keeps that binary, close-on-exec and
-	// above every descriptor an init's fork moves around, so that each
-	// init can execute /proc/self/fd/initExeFD before the descriptor closes.
+	// initExeFD is the lowest descriptor where the spawner keeps that
+	// binary, close-on-exec and above every descriptor an init's fork moves
+	// around, so that each init can execute /proc/self/fd/N before the
+	// descriptor closes.
 	initExeFD = 100
 )
 
@@ -356,12 +357,12 @@ func runSpawner() int {
 	exe := "/proc/self/exe"
 	if os.Getenv(envSpawnerInit) == "1" {
 		fd, err := unix.FcntlInt(spawnInitFD, unix.F_DUPFD_CLOEXEC, initExeFD)
-		if err != nil || fd != initExeFD {
-			fmt.Fprintf(os.Stderr, "cobalt-spawner: the node init binary: fd %d, %v\n", fd, err)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "cobalt-spawner: keep the node init binary: %v\n", err)
 			return 1
 		}
 		unix.Close(spawnInitFD)
-		exe = "/proc/self/fd/" + strconv.Itoa(initExeFD)
+		exe = "/proc/self/fd/" + strconv.Itoa(fd)
 	}
 	var sendMu sync.Mutex
 	reply := func(r spawnReply, fd int) {
