@@ -212,7 +212,9 @@ func TestContainerPool(t *testing.T) {
 	// Terminate kills the container; nothing is left behind.
 	e.f.mu.Lock()
 	e.f.leases = append(e.f.leases, nodeproto.TaskLease{LeaseID: "long", JobID: "job", TaskID: "long",
-		CommandLine: `sh -c 'touch "$AZ_BATCH_TASK_WORKING_DIR/started"; exec sleep 600'`, Container: cs})
+		// A duration no other test sleeps: the check below scans every
+		// process on the machine, and other packages' tests run meanwhile.
+		CommandLine: `sh -c 'touch "$AZ_BATCH_TASK_WORKING_DIR/started"; exec sleep 6007'`, Container: cs})
 	e.f.mu.Unlock()
 	e.f.waitFor(t, "long running", func() bool {
 		_, err := os.Stat(filepath.Join(a.Dirs().NodeRoot, "workitems/job/job-1/long/wd/started"))
@@ -229,7 +231,7 @@ func TestContainerPool(t *testing.T) {
 		t.Fatalf("bundles left behind: %v %v", ents, err)
 	}
 	for _, c := range procCmdlines(t) {
-		if c == "sleep\x00600\x00" {
+		if c == "sleep\x006007\x00" {
 			t.Fatal("the terminated container's process lives on")
 		}
 	}
