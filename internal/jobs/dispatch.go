@@ -599,7 +599,10 @@ func (s *Service) ReportAndLease(ctx context.Context, node cobalt.NodeRef, rs []
 		u   *store.LeaseUpdate
 		out *reportOutcome
 	}
-	var ps []pending
+	var (
+		ps     []pending
+		before []*store.LeaseUpdate // ps' updates, for the claim
+	)
 	for i, r := range rs {
 		if !taskReport(r) {
 			errs[i] = s.Report(ctx, node, r)
@@ -610,17 +613,15 @@ func (s *Service) ReportAndLease(ctx context.Context, node cobalt.NodeRef, rs []
 			errs[i] = err
 			continue
 		}
-		ps = append(ps, pending{i: i, u: &store.LeaseUpdate{LeaseID: r.LeaseID, Fn: fn}, out: out})
+		u := &store.LeaseUpdate{LeaseID: r.LeaseID, Fn: fn}
+		ps = append(ps, pending{i: i, u: u, out: out})
+		before = append(before, u)
 	}
 	var (
 		leases   []nodeproto.TaskLease
 		leaseErr error
 	)
 	if freeSlots > 0 {
-		before := make([]*store.LeaseUpdate, len(ps))
-		for k, p := range ps {
-			before[k] = p.u
-		}
 		leases, leaseErr = s.lease(ctx, node, freeSlots, 0, before)
 	}
 	for _, p := range ps {

@@ -381,11 +381,17 @@ func (db *DB) TaskUpdateByLease(ctx context.Context, leaseID string, fn func(*st
 	}
 	var out store.TaskRecord
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		t, err := db.updateTask(ctx, tx, `SELECT `+taskCols+` FROM tasks WHERE lease_id = $1 AND lease_id <> ''`, []any{leaseID}, fn)
+		t, err := db.updateLeased(ctx, tx, leaseID, fn)
 		out = t
 		return err
 	})
 	return out, err
+}
+
+// updateLeased applies fn inside tx to the task that holds leaseID (not
+// empty), as updateTask does.
+func (db *DB) updateLeased(ctx context.Context, tx *sql.Tx, leaseID string, fn func(*store.TaskRecord) error) (store.TaskRecord, error) {
+	return db.updateTask(ctx, tx, `SELECT `+taskCols+` FROM tasks WHERE lease_id = $1 AND lease_id <> ''`, []any{leaseID}, fn)
 }
 
 // TaskDelete implements store.JobStore.
@@ -579,11 +585,10 @@ func (db *DB) updateByLease(ctx context.Context, tx *sql.Tx, u *store.LeaseUpdat
 		return notFound("lease"), nil
 	}
 	var fnErr error
-	_, err = db.updateTask(ctx, tx, `SELECT `+taskCols+` FROM tasks WHERE lease_id = $1 AND lease_id <> ''`, []any{u.LeaseID},
-		func(t *store.TaskRecord) error {
-			fnErr = u.Fn(t)
-			return fnErr
-		})
+	_, err = db.updateLeased(ctx, tx, u.LeaseID, func(t *store.TaskRecord) error {
+		fnErr = u.Fn(t)
+		return fnErr
+	})
 	switch {
 	case err == nil:
 		return nil, nil
