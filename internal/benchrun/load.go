@@ -79,31 +79,61 @@ func runPair(ctx context.Context, clients int, d time.Duration, a, b func() work
 // side's CPU is its process's over its own slices, its IdleCPU the same
 // process's over the other side's.
 func runPairCPU(ctx context.Context, clients int, d time.Duration, a, b func() worker, cpuA, cpuB func() time.Duration) (loadResult, loadResult) {
+	r := runSides(ctx, clients, d, side{a, cpuA}, side{b, cpuB})
+	return r[0], r[1]
+}
+
+// side is one side of a comparison: its workers, and the CPU time so far of
+// the process serving them (nil when not measured).
+type side struct {
+	workers func() worker
+	cpu     func() time.Duration
+}
+
+// runSides measures each side with clients workers of its own, taking turns
+// in slices of d/pairSlices, d in all for each side. A side's CPU is its
+// serving process's over its own slices; its IdleCPU is that process's over
+// the other sides' slices, scaled to as long as its own.
+func runSides(ctx context.Context, clients int, d time.Duration, sides ...side) []loadResult {
 	read := func(f func() time.Duration) time.Duration {
 		if f == nil {
 			return 0
 		}
 		return f()
 	}
-	mk := func(f func() worker) []worker {
-		ws := make([]worker, clients)
-		for i := range ws {
-			ws[i] = f()
+	ws := make([][]worker, len(sides))
+	for i, sd := range sides {
+		ws[i] = make([]worker, clients)
+		for j := range ws[i] {
+			ws[i][j] = sd.workers()
 		}
-		return ws
 	}
-	wa, wb := mk(a), mk(b)
-	var sa, sb sample
+	ss := make([]sample, len(sides))
+	idle := make([]time.Duration, len(sides))
 	for range pairSlices {
-		a0, b0 := read(cpuA), read(cpuB)
-		runSlice(ctx, wa, d/pairSlices, &sa)
-		a1, b1 := read(cpuA), read(cpuB)
-		runSlice(ctx, wb, d/pairSlices, &sb)
-		a2, b2 := read(cpuA), read(cpuB)
-		sa.cpu, sa.idleCPU = sa.cpu+a1-a0, sa.idleCPU+a2-a1
-		sb.cpu, sb.idleCPU = sb.cpu+b2-b1, sb.idleCPU+b1-b0
+		for i := range sides {
+			before := make([]time.Duration, len(sides))
+			for k, sd := range sides {
+				before[k] = read(sd.cpu)
+			}
+			runSlice(ctx, ws[i], d/pairSlices, &ss[i])
+			for k, sd := range sides {
+				if spent := read(sd.cpu) - before[k]; k == i {
+					ss[k].cpu += spent
+				} else {
+					idle[k] += spent
+				}
+			}
+		}
 	}
-	return sa.result(), sb.result()
+	out := make([]loadResult, len(sides))
+	for i := range ss {
+		if len(sides) > 1 {
+			ss[i].idleCPU = idle[i] / time.Duration(len(sides)-1)
+		}
+		out[i] = ss[i].result()
+	}
+	return out
 }
 
 // sliceGrace bounds how long a request in flight at the end of a slice may

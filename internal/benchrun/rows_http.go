@@ -3,22 +3,18 @@ package benchrun
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -112,113 +108,132 @@ func getOnce(ctx context.Context, tr http.RoundTripper, u, tok string) ([]byte, 
 	return body, resp.Header.Get("Content-Type"), nil
 }
 
-// bareServer is the baseline: net/http over TLS answering every request
-// with the same bytes.
-type bareServer struct {
-	URL string
-	srv *http.Server
-}
-
-func (s *bareServer) Close() { s.srv.Close() }
-
-// bareTLS starts a bare handler on loopback with a fresh P-256 certificate
-// (the key type of Cobalt's server certificate) and returns the pool that
-// trusts it.
-func bareTLS(body []byte, ctype string) (*bareServer, *x509.CertPool, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, err
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench"},
-		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, err
-	}
-	cert, _ := x509.ParseCertificate(der)
-	roots := x509.NewCertPool()
-	roots.AddCert(cert)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, nil, err
-	}
-	srv := &http.Server{Handler: bareHandler(body, ctype),
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}}
-	go srv.ServeTLS(ln, "", "")
-	return &bareServer{URL: "https://" + ln.Addr().String(), srv: srv}, roots, nil
-}
-
-func bareHandler(body []byte, ctype string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", ctype)
-		w.Write(body)
-	})
-}
-
 // tokens loads the login service's v2 token endpoint with client-credential
-// requests from 16 clients, beside bare RS256-2048 signing in 16 goroutines.
+// requests from 16 clients, beside bare RS256-2048 signing in 16 goroutines
+// (the target's baseline) and a bare token endpoint (see bareToken) in a
+// process of its own, loaded by the same clients: what any server does for a
+// token on this machine, with its clients on the same cores.
 func (b *bench) tokens(ctx context.Context) []Result {
 	r := Result{Row: "tokens", Work: fmt.Sprintf("client-credential tokens, 16 clients, %s", b.opts.Duration), Target: "≥ 0.9 of signing"}
+	fail := func(err error) []Result { r.Err = err; return []Result{r} }
 	u := strings.TrimSuffix(b.d.ep.AuthorityHost, "/") + "/" + b.d.ep.TenantID + "/oauth2/v2.0/token"
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {b.d.ep.AdminClientID},
 		"client_secret": {b.d.ep.AdminClientSecret}, "scope": {armScope}}.Encode()
-	var size atomic.Int64
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
-		r.Err = err
-		return []Result{r}
+		return fail(err)
 	}
-	stop := b.profile(ctx, "tokens", 2*b.opts.Duration)
+	// The bare endpoint signs the claims of one of Cobalt's tokens, so that
+	// both sign and send as many bytes.
+	first, err := tokenRequest(ctx, newTransport(b.d.roots, 1), u, form)
+	if err != nil {
+		return fail(err)
+	}
+	claims, err := tokenClaims(first)
+	if err != nil {
+		return fail(err)
+	}
+	cert, err := newBenchCert()
+	if err != nil {
+		return fail(err)
+	}
+	var bareProfile string
+	if b.opts.Profile {
+		bareProfile = filepath.Join(b.dir, "tokens-bare.pprof")
+	}
+	bare, err := startBare(ctx, bareBody{Mode: bareToken, Body: claims, Cert: cert.der, Key: cert.key}, bareProfile)
+	if err != nil {
+		return fail(err)
+	}
+	stop := b.profile(ctx, "tokens", 3*b.opts.Duration)
 	stopClient := b.selfProfile("tokens-client")
-	// The child is idle during the baseline's slices: its CPU over the pair
-	// is its CPU for the tokens (beside one RS256 signature each). This
-	// process's CPU over each side's slices is the clients' per token and the
-	// baseline's per signature: on a busy machine the rates swing, but the
-	// CPU each side spends per unit of work says what two idle cores allow.
+	// The child is idle during the other sides' slices and the bare server
+	// during Cobalt's and the signing's: each one's CPU over the whole load
+	// is its CPU for its own tokens. This process's CPU over each side's
+	// slices is the clients' per token, or the baseline's per signature: on
+	// a busy machine the rates swing, but the CPU each side spends per unit
+	// of work says what two idle cores allow.
 	srv0, srvErr0 := processCPU(b.child.pid())
-	cob, base := runPairCPU(ctx, 16, b.opts.Duration, func() worker {
-		tr := newTransport(b.d.roots, 1)
-		return func(ctx context.Context) error {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			resp, err := tr.RoundTrip(req)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("token: status %d: %.200s", resp.StatusCode, body)
-			}
-			size.Store(int64(len(body)))
-			return nil
-		}
-	}, signer(key), selfCPU, selfCPU)
+	bare0, bareErr0 := processCPU(bare.pid)
+	loads := runSides(ctx, 16, b.opts.Duration,
+		side{tokenWorkers(b.d.roots, u, form), selfCPU},
+		side{signer(key), selfCPU},
+		side{tokenWorkers(cert.roots, "https://"+bare.addr+"/token", form), selfCPU})
 	srv1, srvErr1 := processCPU(b.child.pid())
+	bare1, bareErr1 := processCPU(bare.pid)
 	stopClient()
 	stop()
-	if srvErr0 == nil && srvErr1 == nil && cob.N > 0 && base.N > 0 {
-		srv := (srv1 - srv0).Seconds() * 1000 / float64(cob.N)
-		cli := cob.CPU.Seconds() * 1000 / float64(cob.N)
-		sig := base.CPU.Seconds() * 1000 / float64(base.N)
-		b.logf("tokens: control plane CPU %.3f ms per token, client CPU %.3f ms per token; baseline CPU %.3f ms per signature (CPU ratio %.2f)",
-			srv, cli, sig, sig/(srv+cli))
+	if err := bare.stop(); err != nil {
+		return fail(fmt.Errorf("bare token endpoint: %w", err))
 	}
-	if base.Errors > 0 {
-		r.Err = fmt.Errorf("RS256 signing: %s", base.FirstErr)
-		return []Result{r}
+	cob, base, bareLoad := loads[0], loads[1], loads[2]
+	for _, l := range []struct {
+		name string
+		res  loadResult
+	}{{"RS256 signing", base}, {"the bare token endpoint", bareLoad}, {"Cobalt", cob}} {
+		if l.res.Errors > 0 || l.res.N == 0 {
+			return fail(fmt.Errorf("%s: %d of %d requests failed: %s", l.name, l.res.Errors, l.res.N+l.res.Errors, l.res.FirstErr))
+		}
 	}
-	if cob.Errors > 0 || cob.N == 0 {
-		r.Err = fmt.Errorf("%d of %d requests failed: %s", cob.Errors, cob.N+cob.Errors, cob.FirstErr)
-		return []Result{r}
+	perToken := func(d time.Duration, n int) float64 { return d.Seconds() * 1000 / float64(n) }
+	if srvErr0 == nil && srvErr1 == nil && bareErr0 == nil && bareErr1 == nil {
+		sig := perToken(base.CPU, base.N)
+		srv, cli := perToken(srv1-srv0, cob.N), perToken(cob.CPU, cob.N)
+		bsrv, bcli := perToken(bare1-bare0, bareLoad.N), perToken(bareLoad.CPU, bareLoad.N)
+		b.logf("tokens: CPU per token: Cobalt %.3f ms and its client %.3f ms (CPU ratio %.2f); bare endpoint %.3f ms and its client %.3f ms (CPU ratio %.2f); baseline %.3f ms per signature",
+			srv, cli, sig/(srv+cli), bsrv, bcli, sig/(bsrv+bcli), sig)
 	}
 	r.Figure = fmt.Sprintf("%.0f/s, p50 %s, p99 %s", cob.Rate(), ms(cob.P50), ms(cob.P99))
-	r.Baseline = fmt.Sprintf("RS256-2048 signing, 16 goroutines: %.0f/s", base.Rate())
-	r.Ratio = fmt.Sprintf("%.2f", cob.Rate()/base.Rate())
+	r.Baseline = fmt.Sprintf("RS256-2048 signing, 16 goroutines: %.0f/s; bare TLS token endpoint, same clients: %.0f/s (%.2f of signing)",
+		base.Rate(), bareLoad.Rate(), bareLoad.Rate()/base.Rate())
+	r.Ratio = fmt.Sprintf("%.2f (of the bare endpoint: %.2f)", cob.Rate()/base.Rate(), cob.Rate()/bareLoad.Rate())
 	r.OK = cob.Rate()/base.Rate() >= 0.9
 	return []Result{r}
+}
+
+// tokenWorkers are clients of the token endpoint u, each on a connection
+// of its own, posting form.
+func tokenWorkers(roots *x509.CertPool, u, form string) func() worker {
+	return func() worker {
+		tr := newTransport(roots, 1)
+		return func(ctx context.Context) error {
+			_, err := tokenRequest(ctx, tr, u, form)
+			return err
+		}
+	}
+}
+
+// tokenRequest posts form to the token endpoint u and returns the response.
+func tokenRequest(ctx context.Context, tr http.RoundTripper, u, form string) ([]byte, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("token: status %d: %.200s", resp.StatusCode, body)
+	}
+	return body, nil
+}
+
+// tokenClaims returns the claims (the JWT payload, JSON) of the access token
+// in a token response.
+func tokenClaims(resp []byte) ([]byte, error) {
+	var out tokenResponse
+	if err := json.Unmarshal(resp, &out); err != nil {
+		return nil, fmt.Errorf("token response: %w", err)
+	}
+	parts := strings.Split(out.AccessToken, ".")
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("the access token is not a JWS in compact form")
+	}
+	return base64.RawURLEncoding.DecodeString(parts[1])
 }
 
 // selfCPU returns this process's user and system CPU time so far.

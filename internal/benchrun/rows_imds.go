@@ -1,19 +1,16 @@
 package benchrun
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -41,12 +38,6 @@ type imdsHelperConfig struct {
 	Profile string `json:"profile,omitempty"`
 	// Bare makes this process the bare server (see serveBare).
 	Bare bool `json:"bare,omitempty"`
-}
-
-// bareBody is what the helper sends its bare server on stdin.
-type bareBody struct {
-	ContentType string `json:"contentType"`
-	Body        []byte `json:"body"`
 }
 
 // imdsHelperResult is what the helper prints.
@@ -183,88 +174,4 @@ func cpuOf(pid int) func() time.Duration {
 		d, _ := processCPU(pid)
 		return d
 	}
-}
-
-// bareProcess is the bare server the helper started.
-type bareProcess struct {
-	cmd  *exec.Cmd
-	in   io.WriteCloser
-	pid  int
-	addr string
-}
-
-// startBare starts this executable as the bare server, hands it the body on
-// its stdin and reads the address it listens on.
-func startBare(ctx context.Context, body bareBody, profile string) (*bareProcess, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	cfg, _ := json.Marshal(imdsHelperConfig{Bare: true, Profile: profile})
-	cmd := exec.CommandContext(ctx, exe, "bench", "--imds-helper", string(cfg))
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	p := &bareProcess{cmd: cmd, in: in, pid: cmd.Process.Pid}
-	if err := json.NewEncoder(in).Encode(body); err != nil {
-		_ = p.stop()
-		return nil, fmt.Errorf("bare server: %w", err)
-	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		_ = p.stop()
-		return nil, fmt.Errorf("bare server's address: %w", err)
-	}
-	p.addr = strings.TrimSpace(line)
-	return p, nil
-}
-
-// stop closes the server's stdin, which ends it, and waits for it.
-func (p *bareProcess) stop() error {
-	p.in.Close()
-	return p.cmd.Wait()
-}
-
-// serveBare is the bare server (the helper's child, in the same namespace):
-// a plain net/http server whose handler writes the body it reads first from
-// in, on a loopback port it prints to out, until in is closed. With profile
-// set it writes its CPU profile there.
-func serveBare(in io.Reader, out io.Writer, profile string) error {
-	dec := json.NewDecoder(in)
-	var body bareBody
-	if err := dec.Decode(&body); err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	if profile != "" {
-		f, err := os.Create(profile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	srv := &http.Server{Handler: bareHandler(body.Body, body.ContentType)}
-	go srv.Serve(ln)
-	defer srv.Close()
-	if _, err := fmt.Fprintln(out, ln.Addr().String()); err != nil {
-		return err
-	}
-	_, _ = io.Copy(io.Discard, io.MultiReader(dec.Buffered(), in))
-	return nil
 }

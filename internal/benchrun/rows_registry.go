@@ -49,8 +49,21 @@ const (
 type registryShape struct {
 	layers     int
 	push, pull Result
-	// MB/s of each round: the baselines, the push and the pull.
-	cp, cpSync, up, down []float64
+	// MB/s of each round: the baselines, the push and the pull, and the
+	// bare server's push and pull.
+	cp, cpSync, up, down, bareUp, bareDown []float64
+}
+
+// registryRun is what every round of the registry row uses.
+type registryRun struct {
+	b     *bench
+	dir   string
+	login string
+	opts  []remote.Option
+	// The bare blob server (see bareBlobs), its client and its directory.
+	bare       *bareProcess
+	bareClient *http.Client
+	bareDir    string
 }
 
 // registry pushes and pulls an image with one fresh random 200 MiB layer
@@ -58,11 +71,14 @@ type registryShape struct {
 // default transport to a registry of the child, over TLS with ACR's token
 // flow (an Entra token exchanged for a refresh token, then access tokens),
 // three rounds; each round also copies the same file with cp(1), and with
-// cp and an fsync of the copy, as the baselines. Each round then does the
-// same with the same amount as 4 layers of 50 MiB, pushed with ggcr's 4
-// jobs and pulled 4 at a time, as container runtimes pull an image's
-// layers: one layer's SHA-256 is sequential, so a one-layer pull is bound
-// by one core of the client, where several layers can use every core.
+// cp and an fsync of the copy, as the baselines, and moves the same bytes
+// through a bare blob server (see bareBlobs) with the same transport: the
+// least any registry does with them (TLS, SHA-256, fsync) on this machine.
+// Each round then does the same with the same amount as 4 layers of 50 MiB,
+// pushed with ggcr's 4 jobs and pulled 4 at a time, as container runtimes
+// pull an image's layers: one layer's SHA-256 is sequential, so a one-layer
+// pull is bound by one core of the client, where several layers can use
+// every core.
 func (b *bench) registry(ctx context.Context) []Result {
 	shapes := []*registryShape{
 		{layers: 1,
@@ -95,61 +111,81 @@ func (b *bench) registry(ctx context.Context) []Result {
 	}
 	tr := remote.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig.RootCAs = b.d.roots
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(tr),
-		remote.WithAuth(authn.FromConfig(authn.AuthConfig{Username: nullGUID, IdentityToken: refresh}))}
-	dir := filepath.Join(b.dir, "registry")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	run := &registryRun{b: b, dir: filepath.Join(b.dir, "registry"), login: login,
+		opts: []remote.Option{remote.WithContext(ctx), remote.WithTransport(tr),
+			remote.WithAuth(authn.FromConfig(authn.AuthConfig{Username: nullGUID, IdentityToken: refresh}))}}
+	run.bareDir = filepath.Join(run.dir, "bare")
+	if err := os.MkdirAll(run.bareDir, 0o700); err != nil {
 		return fail(err)
 	}
-	defer os.RemoveAll(dir)
+	defer os.RemoveAll(run.dir)
+	cert, err := newBenchCert()
+	if err != nil {
+		return fail(err)
+	}
+	if run.bare, err = startBare(ctx, bareBody{Mode: bareBlobs, Dir: run.bareDir, Cert: cert.der, Key: cert.key}, ""); err != nil {
+		return fail(err)
+	}
+	defer run.bare.stop()
+	// The same transport as ggcr's, trusting the bare server.
+	bareTr := remote.DefaultTransport.(*http.Transport).Clone()
+	bareTr.TLSClientConfig.RootCAs = cert.roots
+	run.bareClient = &http.Client{Transport: bareTr}
 	mbps := func(d time.Duration) float64 { return registryLayerBytes / 1e6 / d.Seconds() }
 	// The shapes alternate round by round, so that a busy machine's drift
 	// lands on both.
 	for round := 1; round <= registryRounds; round++ {
 		for _, sh := range shapes {
-			t, err := registryRound(ctx, dir, round, sh.layers, login, opts, b)
+			t, err := run.round(ctx, round, sh.layers)
 			if err != nil {
 				return fail(fmt.Errorf("%d layers, round %d: %w", sh.layers, round, err))
 			}
 			sh.cp, sh.cpSync = append(sh.cp, mbps(t.cp)), append(sh.cpSync, mbps(t.cpSync))
 			sh.up, sh.down = append(sh.up, mbps(t.push)), append(sh.down, mbps(t.pull))
-			b.logf("registry %d layer(s) round %d: cp %.0f, cp+fsync %.0f, push %.0f, pull %.0f MB/s; CPU (cobalt up, client) push %s, %s; pull %s, %s",
-				sh.layers, round, sh.cp[round-1], sh.cpSync[round-1], sh.up[round-1], sh.down[round-1],
-				t.pushCPU[0].Round(time.Millisecond), t.pushCPU[1].Round(time.Millisecond), t.pullCPU[0].Round(time.Millisecond), t.pullCPU[1].Round(time.Millisecond))
+			sh.bareUp, sh.bareDown = append(sh.bareUp, mbps(t.barePush)), append(sh.bareDown, mbps(t.barePull))
+			i := round - 1
+			b.logf("registry %d layer(s) round %d: cp %.0f, cp+fsync %.0f, push %.0f, pull %.0f, bare push %.0f, bare pull %.0f MB/s; CPU (server, client) push %s, %s; pull %s, %s; bare push %s, %s; bare pull %s, %s",
+				sh.layers, round, sh.cp[i], sh.cpSync[i], sh.up[i], sh.down[i], sh.bareUp[i], sh.bareDown[i],
+				ms(t.pushCPU[0]), ms(t.pushCPU[1]), ms(t.pullCPU[0]), ms(t.pullCPU[1]),
+				ms(t.barePushCPU[0]), ms(t.barePushCPU[1]), ms(t.barePullCPU[0]), ms(t.barePullCPU[1]))
 		}
 	}
 	for _, sh := range shapes {
-		fill := func(r *Result, fig []float64) {
+		fill := func(r *Result, fig, bare []float64, verb string) {
 			r.Figure = joinf(fig, "%.0f") + " MB/s"
-			r.Baseline = "cp " + joinf(sh.cp, "%.0f") + " MB/s; cp+fsync " + joinf(sh.cpSync, "%.0f") + " MB/s"
-			ratio, ratioSync := make([]float64, len(fig)), make([]float64, len(fig))
+			ratio, ratioSync, ratioBare, bareCP := make([]float64, len(fig)), make([]float64, len(fig)), make([]float64, len(fig)), make([]float64, len(fig))
 			for i := range fig {
-				ratio[i], ratioSync[i] = fig[i]/sh.cp[i], fig[i]/sh.cpSync[i]
+				ratio[i], ratioSync[i], ratioBare[i], bareCP[i] = fig[i]/sh.cp[i], fig[i]/sh.cpSync[i], fig[i]/bare[i], bare[i]/sh.cp[i]
 			}
-			r.Ratio = joinf(ratio, "%.2f") + " (of cp+fsync: " + joinf(ratioSync, "%.2f") + ")"
+			r.Baseline = "cp " + joinf(sh.cp, "%.0f") + " MB/s; cp+fsync " + joinf(sh.cpSync, "%.0f") +
+				" MB/s; bare TLS blob " + verb + " " + joinf(bare, "%.0f") + " MB/s (" + joinf(bareCP, "%.2f") + " of cp)"
+			r.Ratio = joinf(ratio, "%.2f") + " (of cp+fsync: " + joinf(ratioSync, "%.2f") + "; of the bare server: " + joinf(ratioBare, "%.2f") + ")"
 			r.OK = slices.Min(ratio) >= registryTarget
 		}
-		fill(&sh.push, sh.up)
-		fill(&sh.pull, sh.down)
+		fill(&sh.push, sh.up, sh.bareUp, "PUT")
+		fill(&sh.pull, sh.down, sh.bareDown, "GET")
 	}
 	return results()
 }
 
 // registryTimes are one round's durations.
 type registryTimes struct {
-	cp, cpSync, push, pull time.Duration
-	// The CPU time the child and the bench spent pushing and pulling.
-	pushCPU, pullCPU [2]time.Duration
+	cp, cpSync, push, pull, barePush, barePull time.Duration
+	// The CPU time the server (the child, or the bare server) and the
+	// bench spent pushing and pulling.
+	pushCPU, pullCPU, barePushCPU, barePullCPU [2]time.Duration
 }
 
-// registryRound writes fresh random layers (registryLayerBytes in all),
-// copies them twice with one cp(1) (cp; cp and fsync), pushes them as one
-// image (ggcr's default of 4 concurrent uploads) and pulls the layers back
-// to files, all at once.
-func registryRound(ctx context.Context, dir string, round, layers int, login string, opts []remote.Option, b *bench) (registryTimes, error) {
+// round writes fresh random layers (registryLayerBytes in all), copies them
+// twice with one cp(1) (cp; cp and fsync), pushes them as one image (ggcr's
+// default of 4 concurrent uploads) and pulls the layers back to files, all
+// at once, then puts them to the bare server and gets them back the same way.
+func (run *registryRun) round(ctx context.Context, round, layers int) (registryTimes, error) {
+	b, dir := run.b, run.dir
 	var t registryTimes
 	var srcs, dsts []string
-	var ls []v1.Layer
+	var ls []*fileLayer
+	var vls []v1.Layer
 	for i := range layers {
 		src := filepath.Join(dir, fmt.Sprintf("layer%d.bin", i))
 		layer, err := writeRandomLayer(src, registryLayerBytes/int64(layers), uint64(b.run)<<16|uint64(layers)<<8|uint64(round)<<4|uint64(i))
@@ -157,7 +193,7 @@ func registryRound(ctx context.Context, dir string, round, layers int, login str
 			return t, err
 		}
 		defer os.Remove(src)
-		srcs, ls = append(srcs, src), append(ls, layer)
+		srcs, ls, vls = append(srcs, src), append(ls, layer), append(vls, layer)
 		dsts = append(dsts, filepath.Join(dir, "copy", filepath.Base(src)))
 	}
 	copyAll := func(sync bool) (time.Duration, error) {
@@ -186,11 +222,11 @@ func registryRound(ctx context.Context, dir string, round, layers int, login str
 		return t, err
 	}
 
-	img, err := mutate.AppendLayers(empty.Image, ls...)
+	img, err := mutate.AppendLayers(empty.Image, vls...)
 	if err != nil {
 		return t, err
 	}
-	ref, err := name.ParseReference(fmt.Sprintf("%s/bench/random:l%dr%d", login, layers, round))
+	ref, err := name.ParseReference(fmt.Sprintf("%s/bench/random:l%dr%d", run.login, layers, round))
 	if err != nil {
 		return t, err
 	}
@@ -204,31 +240,123 @@ func registryRound(ctx context.Context, dir string, round, layers int, login str
 		stop := b.selfProfile(prof + "-client")
 		defer stop()
 	}
-	cpu0 := cpuTimes(b.child.pid())
-	start := time.Now()
-	if err := remote.Write(ref, img, append(opts, remote.WithJobs(4))...); err != nil {
+	// timed runs f and returns how long it took and the CPU time server (a
+	// process) and this process spent meanwhile.
+	timed := func(server int, f func() error) (time.Duration, [2]time.Duration, error) {
+		cpu0 := cpuTimes(server)
+		start := time.Now()
+		err := f()
+		d := time.Since(start)
+		cpu1 := cpuTimes(server)
+		return d, [2]time.Duration{cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]}, err
+	}
+	if t.push, t.pushCPU, err = timed(b.child.pid(), func() error {
+		return remote.Write(ref, img, append(run.opts, remote.WithJobs(4))...)
+	}); err != nil {
 		return t, fmt.Errorf("push: %w", err)
 	}
-	t.push = time.Since(start)
-	cpu1 := cpuTimes(b.child.pid())
-
-	start = time.Now()
-	n, err := pullLayers(ref, filepath.Join(dir, "pulled"), layers, opts)
-	if err != nil {
+	var n int64
+	if t.pull, t.pullCPU, err = timed(b.child.pid(), func() (err error) {
+		n, err = pullLayers(ref, filepath.Join(dir, "pulled"), layers, run.opts)
+		return err
+	}); err != nil {
 		return t, fmt.Errorf("pull: %w", err)
 	}
 	if n != registryLayerBytes {
 		return t, fmt.Errorf("pull: %d bytes, want %d", n, registryLayerBytes)
 	}
-	t.pull = time.Since(start)
-	cpu2 := cpuTimes(b.child.pid())
-	t.pushCPU = [2]time.Duration{cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]}
-	t.pullCPU = [2]time.Duration{cpu2[0] - cpu1[0], cpu2[1] - cpu1[1]}
 	os.RemoveAll(filepath.Join(dir, "pulled"))
 	if wait != nil {
 		wait()
 	}
+
+	if t.barePush, t.barePushCPU, err = timed(run.bare.pid, func() error { return run.barePut(ctx, ls) }); err != nil {
+		return t, fmt.Errorf("bare push: %w", err)
+	}
+	if t.barePull, t.barePullCPU, err = timed(run.bare.pid, func() error { return run.bareGet(ctx, ls, filepath.Join(dir, "pulled")) }); err != nil {
+		return t, fmt.Errorf("bare pull: %w", err)
+	}
+	os.RemoveAll(filepath.Join(dir, "pulled"))
+	for i := range ls {
+		os.Remove(filepath.Join(run.bareDir, fmt.Sprintf("l%d", i)))
+	}
 	return t, nil
+}
+
+// barePut puts every layer to the bare server at once, as blob li.
+func (run *registryRun) barePut(ctx context.Context, ls []*fileLayer) error {
+	return forEachLayer(ls, func(i int, l *fileLayer) error {
+		f, err := os.Open(l.path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		u := fmt.Sprintf("https://%s/blobs/l%d?digest=%s", run.bare.addr, i, l.hash.Hex)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, u, f)
+		if err != nil {
+			return err
+		}
+		req.ContentLength = l.size
+		resp, err := run.bareClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+			return fmt.Errorf("PUT: status %d: %s", resp.StatusCode, body)
+		}
+		return nil
+	})
+}
+
+// bareGet gets every layer back from the bare server at once, into files
+// under dir, and checks each one's size and SHA-256, as ggcr does.
+func (run *registryRun) bareGet(ctx context.Context, ls []*fileLayer, dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return forEachLayer(ls, func(i int, l *fileLayer) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("https://%s/blobs/l%d", run.bare.addr, i), nil)
+		if err != nil {
+			return err
+		}
+		resp, err := run.bareClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET: status %d", resp.StatusCode)
+		}
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("layer%d.bin", i)))
+		if err != nil {
+			return err
+		}
+		h := sha256.New()
+		n, err := io.Copy(io.MultiWriter(f, h), resp.Body)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); n != l.size || got != l.hash.Hex {
+			return fmt.Errorf("GET: %d bytes of sha256:%s, want %d of %s", n, got, l.size, l.hash)
+		}
+		return nil
+	})
+}
+
+// forEachLayer runs f for every layer at once and returns their errors.
+func forEachLayer(ls []*fileLayer, f func(int, *fileLayer) error) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(ls))
+	for i, l := range ls {
+		wg.Go(func() { errs[i] = f(i, l) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // pullLayers pulls ref's layers (it must have want of them) into files
