@@ -42,6 +42,8 @@ type driver struct {
 	cred  azcore.TokenCredential
 	arm   *arm.Client
 	batch *azbatch.Client
+	// batchEndpoint is the Batch account's data-plane URL.
+	batchEndpoint string
 }
 
 // newTransport is one keep-alive HTTPS client connection pool trusting roots.
@@ -107,6 +109,7 @@ func newDriver(ctx context.Context, ep server.Endpoints) (*driver, error) {
 	if !strings.Contains(endpoint, "://") {
 		endpoint = "https://" + endpoint
 	}
+	d.batchEndpoint = endpoint
 	if d.batch, err = azbatch.NewClient(endpoint, d.cred, &azbatch.ClientOptions{ClientOptions: d.opts}); err != nil {
 		return nil, err
 	}

@@ -1,15 +1,21 @@
 package benchrun
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
 	"os"
 	"os/exec"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/batch/azbatch"
 )
@@ -91,8 +97,17 @@ func (b *bench) tasks(ctx context.Context) []Result {
 	row.OK = rate/base >= 0.5
 
 	stopList := b.profile(ctx, "list", 2*time.Second)
-	list = b.listTasks(ctx, list, job, n)
+	list, el := b.listTasks(ctx, list, job, n)
 	stopList()
+	if list.Err == nil {
+		if decode, server, err := b.decodeAlone(ctx, job, n); err != nil {
+			b.logf("list: the client alone: %v", err)
+		} else {
+			list.Baseline = fmt.Sprintf("azbatch decoding the same pages alone: %.2f s; the server's time to first byte, all pages of a second listing: %.2f s",
+				decode.Seconds(), server.Seconds())
+			list.Ratio = fmt.Sprintf("%.2f of the time is decoding alone", decode.Seconds()/el.Seconds())
+		}
+	}
 	// The later rows want the installation's capacity and a quiet machine.
 	if err := b.d.deletePool(ctx, "tasks"); err != nil {
 		b.logf("tasks: delete pool: %v", err)
@@ -150,7 +165,7 @@ func (b *bench) addTasks(ctx context.Context, job string, n int) error {
 // control plane and of this process (the client) during the listing: the
 // pager decodes each page before it asks for the next, so the wall time is
 // about the client's CPU plus the server's time per page.
-func (b *bench) listTasks(ctx context.Context, r Result, job string, n int) Result {
+func (b *bench) listTasks(ctx context.Context, r Result, job string, n int) (Result, time.Duration) {
 	srv0, err0 := processCPU(b.child.pid())
 	cli0, err1 := processCPU(os.Getpid())
 	stopClient := b.selfProfile("list-client")
@@ -162,7 +177,7 @@ func (b *bench) listTasks(ctx context.Context, r Result, job string, n int) Resu
 		if err != nil {
 			stopClient()
 			r.Err = err
-			return r
+			return r, 0
 		}
 		got += len(page.Value)
 	}
@@ -172,14 +187,77 @@ func (b *bench) listTasks(ctx context.Context, r Result, job string, n int) Resu
 	cli1, err3 := processCPU(os.Getpid())
 	if got != n {
 		r.Err = fmt.Errorf("listed %d tasks, want %d", got, n)
-		return r
+		return r, 0
 	}
 	r.Figure = fmt.Sprintf("%.2f s", el.Seconds())
 	if err := errors.Join(err0, err1, err2, err3); err == nil {
 		r.Figure += fmt.Sprintf(" (control plane CPU %.2f s, client CPU %.2f s)", (srv1 - srv0).Seconds(), (cli1 - cli0).Seconds())
 	}
 	r.OK = el < time.Second
-	return r
+	return r, el
+}
+
+// decodeAlone lists every task of job again, untimed, keeping each page's
+// body as it arrived and the time from each request's last byte written to
+// its response's first byte read (the server's time for the page), then
+// times azbatch decoding those pages one after the other as the pager does
+// (json.Unmarshal into a TaskListResult), with no server: the part of the
+// list row's time that is the client's alone, and the part the server takes.
+func (b *bench) decodeAlone(ctx context.Context, job string, n int) (decode, server time.Duration, err error) {
+	capture := &bodyCapture{}
+	opts := b.d.opts
+	opts.PerCallPolicies = append(slices.Clone(opts.PerCallPolicies), capture)
+	c, err := azbatch.NewClient(b.d.batchEndpoint, b.d.cred, &azbatch.ClientOptions{ClientOptions: opts})
+	if err != nil {
+		return 0, 0, err
+	}
+	got := 0
+	for pager := c.NewListTasksPager(job, nil); pager.More(); {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return 0, 0, err
+		}
+		got += len(page.Value)
+	}
+	if got != n || len(capture.bodies) == 0 {
+		return 0, 0, fmt.Errorf("listed %d tasks in %d pages, want %d", got, len(capture.bodies), n)
+	}
+	start := time.Now()
+	for _, body := range capture.bodies {
+		var page azbatch.TaskListResult
+		if err := json.Unmarshal(body, &page); err != nil {
+			return 0, 0, err
+		}
+	}
+	return time.Since(start), capture.wait, nil
+}
+
+// bodyCapture is a pipeline policy that keeps every successful response's
+// body, handing the pipeline a copy, and adds up the time from each
+// request's last byte written to its response's first byte read.
+type bodyCapture struct {
+	bodies [][]byte
+	wait   time.Duration
+}
+
+func (c *bodyCapture) Do(req *policy.Request) (*http.Response, error) {
+	var wrote time.Time
+	trace := &httptrace.ClientTrace{
+		WroteRequest:         func(httptrace.WroteRequestInfo) { wrote = time.Now() },
+		GotFirstResponseByte: func() { c.wait += time.Since(wrote) },
+	}
+	resp, err := req.WithContext(httptrace.WithClientTrace(req.Raw().Context(), trace)).Next()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	c.bodies = append(c.bodies, body)
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
 }
 
 // xargsRate runs `xargs -P 16 -n 1 /bin/true` on n arguments and returns
