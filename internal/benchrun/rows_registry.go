@@ -185,7 +185,6 @@ func (run *registryRun) round(ctx context.Context, round, layers int) (registryT
 	var t registryTimes
 	var srcs, dsts []string
 	var ls []*fileLayer
-	var vls []v1.Layer
 	for i := range layers {
 		src := filepath.Join(dir, fmt.Sprintf("layer%d.bin", i))
 		layer, err := writeRandomLayer(src, registryLayerBytes/int64(layers), uint64(b.run)<<16|uint64(layers)<<8|uint64(round)<<4|uint64(i))
@@ -193,7 +192,7 @@ func (run *registryRun) round(ctx context.Context, round, layers int) (registryT
 			return t, err
 		}
 		defer os.Remove(src)
-		srcs, ls, vls = append(srcs, src), append(ls, layer), append(vls, layer)
+		srcs, ls = append(srcs, src), append(ls, layer)
 		dsts = append(dsts, filepath.Join(dir, "copy", filepath.Base(src)))
 	}
 	copyAll := func(sync bool) (time.Duration, error) {
@@ -222,6 +221,10 @@ func (run *registryRun) round(ctx context.Context, round, layers int) (registryT
 		return t, err
 	}
 
+	vls := make([]v1.Layer, len(ls))
+	for i, l := range ls {
+		vls[i] = l
+	}
 	img, err := mutate.AppendLayers(empty.Image, vls...)
 	if err != nil {
 		return t, err
@@ -285,7 +288,7 @@ func (run *registryRun) round(ctx context.Context, round, layers int) (registryT
 
 // barePut puts every layer to the bare server at once, as blob li.
 func (run *registryRun) barePut(ctx context.Context, ls []*fileLayer) error {
-	return forEachLayer(ls, func(i int, l *fileLayer) error {
+	return concurrently(ls, func(i int, l *fileLayer) error {
 		f, err := os.Open(l.path)
 		if err != nil {
 			return err
@@ -316,7 +319,7 @@ func (run *registryRun) bareGet(ctx context.Context, ls []*fileLayer, dir string
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	return forEachLayer(ls, func(i int, l *fileLayer) error {
+	return concurrently(ls, func(i int, l *fileLayer) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("https://%s/blobs/l%d", run.bare.addr, i), nil)
 		if err != nil {
 			return err
@@ -348,12 +351,13 @@ func (run *registryRun) bareGet(ctx context.Context, ls []*fileLayer, dir string
 	})
 }
 
-// forEachLayer runs f for every layer at once and returns their errors.
-func forEachLayer(ls []*fileLayer, f func(int, *fileLayer) error) error {
+// concurrently runs f for every element of xs at once and returns their
+// errors.
+func concurrently[T any](xs []T, f func(int, T) error) error {
 	var wg sync.WaitGroup
-	errs := make([]error, len(ls))
-	for i, l := range ls {
-		wg.Go(func() { errs[i] = f(i, l) })
+	errs := make([]error, len(xs))
+	for i, x := range xs {
+		wg.Go(func() { errs[i] = f(i, x) })
 	}
 	wg.Wait()
 	return errors.Join(errs...)
@@ -377,21 +381,16 @@ func pullLayers(ref name.Reference, dir string, want int, opts []remote.Option) 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return 0, err
 	}
-	var wg sync.WaitGroup
-	ns, errs := make([]int64, len(ls)), make([]error, len(ls))
-	for i, l := range ls {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ns[i], errs[i] = pullLayer(l, filepath.Join(dir, fmt.Sprintf("layer%d.bin", i)))
-		}()
-	}
-	wg.Wait()
+	ns := make([]int64, len(ls))
+	err = concurrently(ls, func(i int, l v1.Layer) (err error) {
+		ns[i], err = pullLayer(l, filepath.Join(dir, fmt.Sprintf("layer%d.bin", i)))
+		return err
+	})
 	var total int64
 	for _, n := range ns {
 		total += n
 	}
-	return total, errors.Join(errs...)
+	return total, err
 }
 
 // pullLayer copies one layer into the file dst.
@@ -512,25 +511,15 @@ func (d *driver) acrExchange(ctx context.Context, login string) (string, error) 
 		return "", err
 	}
 	form := url.Values{"grant_type": {"access_token"}, "service": {login}, "tenant": {d.ep.TenantID}, "access_token": {tok.Token}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+login+"/oauth2/exchange", strings.NewReader(form.Encode()))
+	body, err := tokenRequest(ctx, newTransport(d.roots, 1), "https://"+login+"/oauth2/exchange", form.Encode())
 	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := (&http.Client{Transport: newTransport(d.roots, 1)}).Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return "", err
+		return "", fmt.Errorf("exchange: %w", err)
 	}
 	var out struct {
 		RefreshToken string `json:"refresh_token"`
 	}
-	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &out) != nil || out.RefreshToken == "" {
-		return "", fmt.Errorf("exchange: status %d: %.200s", resp.StatusCode, body)
+	if json.Unmarshal(body, &out) != nil || out.RefreshToken == "" {
+		return "", fmt.Errorf("exchange: no refresh token in %.200s", body)
 	}
 	return out.RefreshToken, nil
 }
